@@ -1,0 +1,1 @@
+//! cella-qemu-tests: the harness that boots Cella images in QEMU and judges each scenario.
