@@ -1,2 +1,19 @@
-//! cella-kernel: the native Cella kernel's library half (hardware-free logic is host-tested).
+//! cella-kernel: the native Cella kernel; this library half holds its modules, and the hardware-free ones are tested on the host.
+//!
+//! # Principles
+//! 1. The kernel is small: boot, memory, interrupts, scheduling, capabilities,
+//!    IPC, the Wasm host, the supervisor. Everything else is a Wasm module.
+//! 2. Logic that needs no hardware (parsing the command line and the boot
+//!    archive, memory-map arithmetic, frame allocation) is plain `no_std` code
+//!    tested with `cargo test -p cella-kernel --lib` on Linux.
+//! 3. `unsafe` lives only in `arch` and `mm`, each block with a `// SAFETY:`
+//!    comment naming the invariant it relies on.
+//! 4. Input from outside (the PVH start info, the command line, the boot
+//!    archive) is validated and never trusted to be well formed.
 #![cfg_attr(not(test), no_std)]
+
+pub mod archive;
+pub mod boot_info;
+pub mod cmdline;
+pub mod fnv;
+pub mod mm;
