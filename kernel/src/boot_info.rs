@@ -299,8 +299,9 @@ mod tests {
             BootInfo::read(&memory, 0x1000).unwrap_err(),
             BootInfoError::UnsupportedVersion(0)
         );
-        let mut memory = machine();
-        memory.put(0x1000, &start_info(1, 0, 0, 0x7fff_ffff));
+        // A memory map that runs off the end of readable memory.
+        let mut memory = FakeMemory(vec![0; 0x3100]);
+        memory.put(0x1000, &start_info(1, 0, 0, 20));
         assert!(matches!(
             BootInfo::read(&memory, 0x1000).unwrap_err(),
             BootInfoError::Unreadable { what: "memory map", .. }
