@@ -1,2 +1,63 @@
-//! cella-abi: Cella's guest ABI v1, shared by the Wasm host and the SDK (filled in by the wasm-host issue).
+//! cella-abi: Cella's guest ABI v1, the one definition shared by the Wasm host and the SDK.
+//!
+//! A Cella module (driver or server) is a Wasm module that:
+//! - imports host functions only from the module [`IMPORT_MODULE`], each with
+//!   the exact name and signature listed in [`HostFunction`];
+//! - exports the entry points listed in [`Export`] (only `init` is required);
+//! - carries a manifest in the custom section [`MANIFEST_SECTION`] (see
+//!   [`manifest`]) that declares the capabilities it needs.
+//!
+//! Host calls return an [`ErrorCode`] (0 = success, negative = refusal), or a
+//! value that is non-negative on success and a negative [`ErrorCode`] on
+//! refusal.
+//!
+//! # Design principles
+//! - One source of truth: the host links exactly what this crate lists and the
+//!   SDK declares exactly the same names and signatures.
+//! - Closed sets with fixed numbers: error codes, log levels and value types are
+//!   `#[repr]` enums whose numbers never change within ABI v1.
+//! - Plain data only: no `unsafe`, no allocation, usable in `no_std` code on
+//!   both sides of the sandbox boundary.
+//! - The manifest is line-based text, so a declarative macro can build it with
+//!   `concat!` and `stringify!`.
 #![no_std]
+#![forbid(unsafe_code)]
+
+pub mod errors;
+pub mod events;
+pub mod exports;
+pub mod functions;
+pub mod manifest;
+
+pub use errors::{ErrorClass, ErrorCode};
+pub use events::{EventKind, LogLevel};
+pub use exports::Export;
+pub use functions::{HostFunction, Signature, ValueType};
+pub use manifest::{CapabilityKind, CapabilityRequest, Manifest, ManifestError, ManifestErrorKind};
+
+/// The ABI version this crate describes.
+pub const ABI_VERSION: u32 = 1;
+
+/// The Wasm import module name every host function is imported from.
+pub const IMPORT_MODULE: &str = "cella";
+
+/// The name of the custom section that holds a module's manifest.
+pub const MANIFEST_SECTION: &str = "cella.manifest";
+
+/// The name under which a module must export its linear memory for any host
+/// call that takes a pointer.
+pub const MEMORY_EXPORT: &str = "memory";
+
+/// Longest log message in bytes; longer messages are refused with
+/// [`ErrorCode::BadArgument`].
+pub const MAX_LOG_BYTES: u32 = 1024;
+
+/// Longest IPC message (sent, received or replied) in bytes.
+pub const MAX_MESSAGE_BYTES: u32 = 4096;
+
+/// Largest state blob `save_state` may return, in bytes.
+pub const MAX_STATE_BYTES: u32 = 256 * 1024;
+
+/// Most capability requests one manifest may hold (handles index them with 8 bits,
+/// the rest of the table holds DMA buffers).
+pub const MAX_CAPABILITY_REQUESTS: usize = 64;

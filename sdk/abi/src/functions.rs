@@ -1,0 +1,163 @@
+//! Every host function of ABI v1: its import name and its Wasm signature.
+//!
+//! All functions are imported from [`crate::IMPORT_MODULE`]. Handles are `i32`
+//! values obtained from `cap_handle`; offsets, ports and lengths are `i32`
+//! values read as unsigned 32-bit numbers; pointers are offsets into the
+//! module's exported linear memory.
+
+/// A Wasm value type used in ABI signatures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ValueType {
+    /// 32-bit integer.
+    I32,
+    /// 64-bit integer.
+    I64,
+}
+
+/// A host function's parameter and result types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Signature {
+    /// Parameter types in order.
+    pub params: &'static [ValueType],
+    /// Result types in order (every ABI v1 function returns exactly one value).
+    pub results: &'static [ValueType],
+}
+
+use ValueType::{I32, I64};
+
+const fn signature(params: &'static [ValueType], results: &'static [ValueType]) -> Signature {
+    Signature { params, results }
+}
+
+macro_rules! host_functions {
+    ($( $(#[$doc:meta])* $variant:ident = $name:literal ($($param:ident),*) -> $result:ident ;)*) => {
+        /// Every host function of ABI v1.
+        #[repr(u8)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum HostFunction {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl HostFunction {
+            /// Every host function, in declaration order.
+            pub const ALL: &'static [HostFunction] = &[$(HostFunction::$variant,)*];
+
+            /// The import name.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $( HostFunction::$variant => $name, )*
+                }
+            }
+
+            /// The Wasm signature.
+            pub const fn signature(self) -> Signature {
+                match self {
+                    $( HostFunction::$variant => signature(&[$($param),*], &[$result]), )*
+                }
+            }
+        }
+    };
+}
+
+host_functions! {
+    /// `log(level, pointer, length) -> error`: write a UTF-8 message at a
+    /// [`crate::LogLevel`]. Needs no capability.
+    Log = "log" (I32, I32, I32) -> I32;
+    /// `cap_handle(index) -> handle | error`: the handle of the capability the
+    /// manifest requested at `index` (0-based, capability lines only).
+    CapabilityHandle = "cap_handle" (I32) -> I32;
+    /// `port_in8(handle, offset) -> value | error`.
+    PortIn8 = "port_in8" (I32, I32) -> I64;
+    /// `port_in16(handle, offset) -> value | error`.
+    PortIn16 = "port_in16" (I32, I32) -> I64;
+    /// `port_in32(handle, offset) -> value | error`.
+    PortIn32 = "port_in32" (I32, I32) -> I64;
+    /// `port_out8(handle, offset, value) -> error`.
+    PortOut8 = "port_out8" (I32, I32, I32) -> I32;
+    /// `port_out16(handle, offset, value) -> error`.
+    PortOut16 = "port_out16" (I32, I32, I32) -> I32;
+    /// `port_out32(handle, offset, value) -> error`.
+    PortOut32 = "port_out32" (I32, I32, I32) -> I32;
+    /// `mmio_read8(handle, offset) -> value | error`.
+    MmioRead8 = "mmio_read8" (I32, I32) -> I64;
+    /// `mmio_read16(handle, offset) -> value | error`.
+    MmioRead16 = "mmio_read16" (I32, I32) -> I64;
+    /// `mmio_read32(handle, offset) -> value | error`.
+    MmioRead32 = "mmio_read32" (I32, I32) -> I64;
+    /// `mmio_read64(handle, offset, out_pointer) -> error`: stores the value
+    /// little-endian at `out_pointer` (8 bytes).
+    MmioRead64 = "mmio_read64" (I32, I32, I32) -> I32;
+    /// `mmio_write8(handle, offset, value) -> error`.
+    MmioWrite8 = "mmio_write8" (I32, I32, I32) -> I32;
+    /// `mmio_write16(handle, offset, value) -> error`.
+    MmioWrite16 = "mmio_write16" (I32, I32, I32) -> I32;
+    /// `mmio_write32(handle, offset, value) -> error`.
+    MmioWrite32 = "mmio_write32" (I32, I32, I32) -> I32;
+    /// `mmio_write64(handle, offset, value) -> error`.
+    MmioWrite64 = "mmio_write64" (I32, I32, I64) -> I32;
+    /// `irq_enable(handle) -> error`: unmask a granted IRQ line.
+    IrqEnable = "irq_enable" (I32) -> I32;
+    /// `irq_disable(handle) -> error`: mask a granted IRQ line.
+    IrqDisable = "irq_disable" (I32) -> I32;
+    /// `irq_ack(handle) -> error`: acknowledge (end of interrupt) a granted line.
+    IrqAck = "irq_ack" (I32) -> I32;
+    /// `dma_alloc(pool_handle, size) -> buffer_handle | error`.
+    DmaAlloc = "dma_alloc" (I32, I32) -> I32;
+    /// `dma_free(buffer_handle) -> error`.
+    DmaFree = "dma_free" (I32) -> I32;
+    /// `dma_address(buffer_handle) -> device_address | error`.
+    DmaAddress = "dma_address" (I32) -> I64;
+    /// `dma_write(buffer_handle, offset, source_pointer, length) -> error`:
+    /// copy from linear memory into the buffer.
+    DmaWrite = "dma_write" (I32, I32, I32, I32) -> I32;
+    /// `dma_read(buffer_handle, offset, destination_pointer, length) -> error`:
+    /// copy from the buffer into linear memory.
+    DmaRead = "dma_read" (I32, I32, I32, I32) -> I32;
+    /// `ipc_send(endpoint_handle, pointer, length) -> error`.
+    IpcSend = "ipc_send" (I32, I32, I32) -> I32;
+    /// `ipc_receive(pointer, capacity) -> length | error`: copy the message
+    /// being handled into linear memory.
+    IpcReceive = "ipc_receive" (I32, I32) -> I32;
+    /// `ipc_reply(request, pointer, length) -> error`: answer a request.
+    IpcReply = "ipc_reply" (I32, I32, I32) -> I32;
+    /// `time_now() -> nanoseconds`: monotonic time since boot.
+    TimeNow = "time_now" () -> I64;
+    /// `timer_set(timer_handle, deadline_nanoseconds) -> error`: arm the
+    /// one-shot timer (replacing an earlier deadline).
+    TimerSet = "timer_set" (I32, I64) -> I32;
+    /// `timer_cancel(timer_handle) -> error`.
+    TimerCancel = "timer_cancel" (I32) -> I32;
+}
+
+impl HostFunction {
+    /// The host function imported under `name`, if ABI v1 has one.
+    pub fn from_name(name: &str) -> Option<HostFunction> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|function| function.name() == name)
+    }
+}
+
+impl core::fmt::Display for HostFunction {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        formatter.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_found() {
+        for (index, function) in HostFunction::ALL.iter().enumerate() {
+            assert_eq!(HostFunction::from_name(function.name()), Some(*function));
+            for other in &HostFunction::ALL[index + 1..] {
+                assert_ne!(function.name(), other.name());
+            }
+            assert_eq!(function.signature().results.len(), 1);
+        }
+        assert_eq!(HostFunction::from_name("nope"), None);
+    }
+}
