@@ -1,5 +1,14 @@
-//! cella: the command-line tool that sets up, builds, runs and tests Cella.
+//! cella: the command-line tool that sets up, builds, runs and tests Cella (`cargo cella help`).
+#![forbid(unsafe_code)]
+
 fn main() {
-    eprintln!("cella: not built yet");
-    std::process::exit(2);
+    let result = cella::cli::parse(std::env::args().skip(1))
+        .and_then(|invocation| cella::commands::execute(&invocation));
+    if let Err(error) = result {
+        cella::progress::write_output(
+            cella::progress::Stream::Stderr,
+            format!("cella: error: {error}\n").as_bytes(),
+        );
+        std::process::exit(error.exit_code());
+    }
 }

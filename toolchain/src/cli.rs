@@ -1,0 +1,306 @@
+//! The command line: `cella [-v] <command> [options] [-- passthrough]`, parsed by hand.
+
+use crate::qemu::Accel;
+use crate::{Error, Result};
+
+/// Printed by `cella help` and on usage errors.
+pub const USAGE: &str = "\
+usage: cargo cella [-v|--verbose] <command> [options]
+
+commands:
+  setup        install what is missing: Rust targets, QEMU (apt-get, as root)
+  doctor       report what is installed and what is missing; install nothing
+  build        build the kernel (release) and the boot archive
+  run          build, then boot in QEMU with the serial console on this terminal
+                 --accel tcg|kvm   accelerator (default tcg)
+                 --append WORDS    extra kernel command-line words
+                 -- ARGS...        extra arguments passed to QEMU
+               Ctrl-A X quits QEMU.
+  test         host tests, then the QEMU integration tests
+                 --host-only       only the host tests
+                 --qemu-only       only the QEMU integration tests
+                 --accel tcg|kvm   accelerator for the QEMU tests (default tcg)
+                 -- ARGS...        extra arguments for the QEMU test binaries (e.g. a filter)
+  lint         clippy -D warnings on the host crates, the QEMU tests and the kernel
+  bench        host benchmarks: cargo bench -p cella-wasm-host --bench host [-- ARGS...]
+  help         show this text
+
+options:
+  -v, --verbose   print every command cella runs (`+ cargo build ...`)
+  -V, --version   print cella's version
+";
+
+/// Options of `cella run`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RunOptions {
+    /// Accelerator.
+    pub accel: Accel,
+    /// Extra kernel command-line words.
+    pub append: Vec<String>,
+    /// Extra QEMU arguments (after `--`).
+    pub qemu_args: Vec<String>,
+}
+
+/// Options of `cella test`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestOptions {
+    /// Run the host tests.
+    pub host: bool,
+    /// Run the QEMU integration tests.
+    pub qemu: bool,
+    /// Accelerator for the QEMU tests.
+    pub accel: Accel,
+    /// Extra arguments for the QEMU test binaries (after `--`).
+    pub test_args: Vec<String>,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        TestOptions {
+            host: true,
+            qemu: true,
+            accel: Accel::default(),
+            test_args: Vec::new(),
+        }
+    }
+}
+
+/// Which command to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subcommand {
+    /// Print usage.
+    Help,
+    /// Print the version.
+    Version,
+    /// Install what is missing.
+    Setup,
+    /// Report what is missing.
+    Doctor,
+    /// Build kernel and boot archive.
+    Build,
+    /// Boot in QEMU interactively.
+    Run(RunOptions),
+    /// Host and QEMU tests.
+    Test(TestOptions),
+    /// Clippy everywhere.
+    Lint,
+    /// Host benchmarks, with arguments for the bench binary.
+    Bench(Vec<String>),
+}
+
+/// A parsed command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// `-v` / `--verbose`.
+    pub verbose: bool,
+    /// The command.
+    pub subcommand: Subcommand,
+}
+
+/// Parses the arguments after the program name.
+pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Invocation> {
+    let mut arguments = arguments.into_iter();
+    let mut verbose = false;
+    let mut name = None;
+    let mut options = Vec::new();
+    let mut passthrough = Vec::new();
+    while let Some(argument) = arguments.next() {
+        match argument.as_str() {
+            "--" => {
+                passthrough.extend(arguments.by_ref());
+            }
+            "-v" | "--verbose" => verbose = true,
+            "-h" | "--help" if name.is_none() => name = Some("help".to_owned()),
+            "-V" | "--version" if name.is_none() => name = Some("version".to_owned()),
+            _ if name.is_none() && !argument.starts_with('-') => name = Some(argument),
+            _ if name.is_none() => {
+                return Err(Error::usage(format!(
+                    "unknown option `{argument}`\n\n{USAGE}"
+                )));
+            }
+            _ => options.push(argument),
+        }
+    }
+    let name = name.unwrap_or_else(|| "help".to_owned());
+    let mut options = Options {
+        command: name.clone(),
+        remaining: options.into_iter(),
+    };
+    let no_passthrough = |passthrough: &Vec<String>| {
+        if passthrough.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::usage(format!(
+                "`cella {name}` takes no arguments after `--`"
+            )))
+        }
+    };
+    let subcommand = match name.as_str() {
+        "help" => Subcommand::Help,
+        "version" => Subcommand::Version,
+        "setup" | "doctor" | "build" | "lint" => {
+            options.expect_end()?;
+            no_passthrough(&passthrough)?;
+            match name.as_str() {
+                "setup" => Subcommand::Setup,
+                "doctor" => Subcommand::Doctor,
+                "build" => Subcommand::Build,
+                _ => Subcommand::Lint,
+            }
+        }
+        "run" => {
+            let mut run = RunOptions {
+                qemu_args: passthrough,
+                ..RunOptions::default()
+            };
+            while let Some(option) = options.next_option() {
+                match option.as_str() {
+                    "--accel" => run.accel = options.value(&option)?.parse()?,
+                    "--append" => run.append.push(options.value(&option)?),
+                    _ => return Err(options.unknown(&option)),
+                }
+            }
+            Subcommand::Run(run)
+        }
+        "test" => {
+            let mut test = TestOptions {
+                test_args: passthrough,
+                ..TestOptions::default()
+            };
+            while let Some(option) = options.next_option() {
+                match option.as_str() {
+                    "--host-only" => test.qemu = false,
+                    "--qemu-only" => test.host = false,
+                    "--accel" => test.accel = options.value(&option)?.parse()?,
+                    _ => return Err(options.unknown(&option)),
+                }
+            }
+            if !test.host && !test.qemu {
+                return Err(Error::usage(
+                    "--host-only and --qemu-only exclude each other",
+                ));
+            }
+            Subcommand::Test(test)
+        }
+        "bench" => {
+            options.expect_end()?;
+            Subcommand::Bench(passthrough)
+        }
+        other => {
+            return Err(Error::usage(format!(
+                "unknown command `{other}`\n\n{USAGE}"
+            )));
+        }
+    };
+    Ok(Invocation {
+        verbose,
+        subcommand,
+    })
+}
+
+struct Options {
+    command: String,
+    remaining: std::vec::IntoIter<String>,
+}
+
+impl Options {
+    /// The next option; `--name=value` is split so the value is read by [`Options::value`].
+    fn next_option(&mut self) -> Option<String> {
+        let option = self.remaining.next()?;
+        if let Some((name, value)) = option.split_once('=').filter(|_| option.starts_with("--")) {
+            let rest: Vec<String> = std::iter::once(value.to_owned())
+                .chain(self.remaining.by_ref())
+                .collect();
+            self.remaining = rest.into_iter();
+            return Some(name.to_owned());
+        }
+        Some(option)
+    }
+
+    fn value(&mut self, option: &str) -> Result<String> {
+        self.remaining
+            .next()
+            .ok_or_else(|| Error::usage(format!("`{option}` needs a value")))
+    }
+
+    fn unknown(&self, option: &str) -> Error {
+        Error::usage(format!(
+            "unknown option `{option}` for `cella {}`\n\n{USAGE}",
+            self.command
+        ))
+    }
+
+    fn expect_end(&mut self) -> Result<()> {
+        match self.next_option() {
+            Some(option) => Err(self.unknown(&option)),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_words(words: &str) -> Result<Invocation> {
+        parse(words.split_whitespace().map(str::to_owned))
+    }
+
+    #[test]
+    fn parses_commands_and_verbose_anywhere() {
+        let invocation = parse_words("-v build").unwrap();
+        assert!(invocation.verbose);
+        assert_eq!(invocation.subcommand, Subcommand::Build);
+        assert!(parse_words("lint --verbose").unwrap().verbose);
+        assert_eq!(parse_words("").unwrap().subcommand, Subcommand::Help);
+        assert_eq!(
+            parse_words("--version").unwrap().subcommand,
+            Subcommand::Version
+        );
+    }
+
+    #[test]
+    fn parses_run_options_and_passthrough() {
+        let invocation =
+            parse_words("run --accel kvm --append log=debug --append=x=1 -- -smp 2 -v").unwrap();
+        assert!(!invocation.verbose, "-v after -- belongs to QEMU");
+        assert_eq!(
+            invocation.subcommand,
+            Subcommand::Run(RunOptions {
+                accel: Accel::Kvm,
+                append: vec!["log=debug".into(), "x=1".into()],
+                qemu_args: vec!["-smp".into(), "2".into(), "-v".into()],
+            })
+        );
+    }
+
+    #[test]
+    fn parses_test_options() {
+        let Subcommand::Test(options) = parse_words("test --host-only").unwrap().subcommand else {
+            panic!("not a test command");
+        };
+        assert!(options.host && !options.qemu);
+        let Subcommand::Test(options) = parse_words("test --qemu-only -- boot").unwrap().subcommand
+        else {
+            panic!("not a test command");
+        };
+        assert!(!options.host && options.qemu);
+        assert_eq!(options.test_args, ["boot"]);
+        assert!(parse_words("test --host-only --qemu-only").is_err());
+    }
+
+    #[test]
+    fn rejects_mistakes_as_usage_errors() {
+        for words in [
+            "frobnicate",
+            "build --fast",
+            "run --accel hvf",
+            "run --append",
+            "--bogus",
+            "build -- x",
+        ] {
+            let error = parse_words(words).unwrap_err();
+            assert_eq!(error.exit_code(), 2, "{words}: {error}");
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! The tool's commands, one module each; [`execute`] dispatches a parsed command line.
+
+pub mod bench;
+pub mod build;
+pub mod lint;
+pub mod run;
+pub mod setup;
+pub mod test;
+
+use crate::Result;
+use crate::cli::{Invocation, Subcommand, USAGE};
+use crate::shell::Shell;
+use crate::workspace::Workspace;
+
+/// Runs the command described by `invocation`.
+pub fn execute(invocation: &Invocation) -> Result<()> {
+    let shell = Shell::new(invocation.verbose);
+    match &invocation.subcommand {
+        Subcommand::Help => {
+            print!("{USAGE}");
+            return Ok(());
+        }
+        Subcommand::Version => {
+            println!("cella {}", env!("CARGO_PKG_VERSION"));
+            return Ok(());
+        }
+        _ => {}
+    }
+    let workspace = Workspace::load(&shell)?;
+    match &invocation.subcommand {
+        Subcommand::Help | Subcommand::Version => Ok(()),
+        Subcommand::Setup => setup::setup(&shell, &workspace),
+        Subcommand::Doctor => setup::doctor(&shell, &workspace),
+        Subcommand::Build => build::build(&shell, &workspace),
+        Subcommand::Run(options) => run::run(&shell, &workspace, options),
+        Subcommand::Test(options) => test::test(&shell, &workspace, options),
+        Subcommand::Lint => lint::lint(&shell, &workspace),
+        Subcommand::Bench(arguments) => bench::bench(&shell, &workspace, arguments),
+    }
+}

@@ -1,0 +1,29 @@
+//! `cella bench`: the host benchmarks (`cargo bench -p cella-wasm-host --bench host`).
+
+use crate::cargo;
+use crate::setup::{self, Needs};
+use crate::shell::Shell;
+use crate::workspace::Workspace;
+use crate::{Error, Result};
+
+const BENCH_PACKAGE: &str = "cella-wasm-host";
+const BENCH_NAME: &str = "host";
+
+/// Runs the host benchmark, passing `arguments` to the bench binary.
+pub fn bench(shell: &Shell, workspace: &Workspace, arguments: &[String]) -> Result<()> {
+    setup::ensure(shell, &workspace.root, Needs { qemu: false })?;
+    if !workspace.has_target(BENCH_PACKAGE, "bench", BENCH_NAME) {
+        return Err(Error::new(format!(
+            "there is no host benchmark yet: package `{BENCH_PACKAGE}` has no bench target \
+             named `{BENCH_NAME}` (expected `cargo bench -p {BENCH_PACKAGE} --bench {BENCH_NAME}`)"
+        )));
+    }
+    let mut command = cargo::cargo_command(&workspace.root, "bench");
+    command.args(["--package", BENCH_PACKAGE, "--bench", BENCH_NAME]);
+    if !arguments.is_empty() {
+        command.arg("--").args(arguments);
+    }
+    shell
+        .run(&mut command)
+        .map_err(|error| error.context("running the host benchmarks"))
+}

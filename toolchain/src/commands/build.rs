@@ -1,0 +1,91 @@
+//! `cella build`: the kernel (release) and the boot archive `<target>/cella/boot.tar`.
+
+use crate::archive::{self, ArchiveEntry};
+use crate::build_info::BuildInfo;
+use crate::cargo::{self, KERNEL_PROFILE, KERNEL_TARGET};
+use crate::progress;
+use crate::setup::{self, Needs};
+use crate::shell::Shell;
+use crate::workspace::Workspace;
+use crate::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// Name of the build-information entry in the boot archive.
+pub const BUILD_INFO_ENTRY: &str = "build-info.txt";
+
+/// What a build produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildOutputs {
+    /// The kernel ELF.
+    pub kernel: PathBuf,
+    /// The boot archive (ustar), passed to QEMU with `-initrd`.
+    pub boot_archive: PathBuf,
+    /// The archive's entries, in order.
+    pub archive_entries: Vec<ArchiveEntry>,
+}
+
+/// `cella build`.
+pub fn build(shell: &Shell, workspace: &Workspace) -> Result<()> {
+    setup::ensure(shell, &workspace.root, Needs { qemu: false })?;
+    let outputs = build_all(shell, workspace)?;
+    progress::message(&format!("kernel: {}", outputs.kernel.display()));
+    progress::message(&format!(
+        "boot archive: {} ({})",
+        outputs.boot_archive.display(),
+        outputs
+            .archive_entries
+            .iter()
+            .map(|entry| format!("{} {} bytes", entry.name, entry.bytes.len()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    Ok(())
+}
+
+/// Builds the kernel and writes the boot archive.
+pub fn build_all(shell: &Shell, workspace: &Workspace) -> Result<BuildOutputs> {
+    let kernel = cargo::build_kernel(shell, &workspace.root, &workspace.target_directory)?;
+    let archive_entries = boot_archive_entries(&workspace.root);
+    let boot_archive = boot_archive_path(workspace);
+    write_archive(&boot_archive, &archive_entries)?;
+    Ok(BuildOutputs {
+        kernel,
+        boot_archive,
+        archive_entries,
+    })
+}
+
+/// `<target>/cella/boot.tar`.
+pub fn boot_archive_path(workspace: &Workspace) -> PathBuf {
+    workspace.cella_directory().join("boot.tar")
+}
+
+/// The boot archive's entries. For now only `build-info.txt`; compiled Wasm modules and the
+/// system manifest join it as they appear.
+pub fn boot_archive_entries(workspace_root: &Path) -> Vec<ArchiveEntry> {
+    let info = BuildInfo::collect(workspace_root, KERNEL_PROFILE, KERNEL_TARGET);
+    vec![ArchiveEntry::new(BUILD_INFO_ENTRY, info.to_text())]
+}
+
+/// Writes `entries` as a ustar archive at `path` (atomically: a temporary file, then rename).
+pub fn write_archive(path: &Path, entries: &[ArchiveEntry]) -> Result<()> {
+    let modified = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|elapsed| elapsed.as_secs())
+                .unwrap_or(0)
+        });
+    let bytes = archive::write_ustar(entries, modified)?;
+    let directory = path
+        .parent()
+        .ok_or_else(|| Error::new(format!("{} has no parent directory", path.display())))?;
+    std::fs::create_dir_all(directory)
+        .map_err(|error| Error::new(format!("creating {}: {error}", directory.display())))?;
+    let temporary = path.with_extension(format!("tar.{}.tmp", std::process::id()));
+    std::fs::write(&temporary, &bytes)
+        .and_then(|()| std::fs::rename(&temporary, path))
+        .map_err(|error| Error::new(format!("writing {}: {error}", path.display())))
+}

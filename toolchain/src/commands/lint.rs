@@ -1,0 +1,54 @@
+//! `cella lint`: clippy with `-D warnings` on the host crates (default members), the QEMU
+//! tests, and the kernel for its own target.
+
+use crate::cargo::{self, KERNEL_PACKAGE, KERNEL_TARGET, QEMU_TESTS_PACKAGE};
+use crate::progress::{self, Step};
+use crate::setup::{self, Needs};
+use crate::shell::Shell;
+use crate::workspace::Workspace;
+use crate::{Error, Result};
+
+/// Runs every clippy pass, reporting all failures rather than stopping at the first.
+pub fn lint(shell: &Shell, workspace: &Workspace) -> Result<()> {
+    setup::ensure(shell, &workspace.root, Needs { qemu: false })?;
+    let passes: [(&str, Vec<&str>); 3] = [
+        ("host crates", vec!["--all-targets"]),
+        (
+            "QEMU tests",
+            vec!["--package", QEMU_TESTS_PACKAGE, "--all-targets"],
+        ),
+        (
+            "kernel",
+            vec!["--package", KERNEL_PACKAGE, "--target", KERNEL_TARGET],
+        ),
+    ];
+    let mut failed = Vec::new();
+    for (label, arguments) in passes {
+        let step = Step::start(format!("clippy: {label}"));
+        let mut command = cargo::cargo_command(&workspace.root, "clippy");
+        command.args(&arguments);
+        if !shell.verbose() {
+            command.arg("--quiet");
+        }
+        command.args(["--", "-D", "warnings"]);
+        match shell.run(&mut command) {
+            Ok(()) => {
+                step.done();
+            }
+            Err(error) => {
+                drop(step);
+                progress::message(&format!("clippy: {label}: {error}"));
+                failed.push(label);
+            }
+        }
+    }
+    if failed.is_empty() {
+        progress::message("lint passed: host crates, QEMU tests, kernel");
+        Ok(())
+    } else {
+        Err(Error::new(format!(
+            "clippy failed for: {}",
+            failed.join(", ")
+        )))
+    }
+}

@@ -1,0 +1,39 @@
+//! `cella run`: build, then boot in QEMU with the serial console (and QEMU's monitor,
+//! Ctrl-A C) on this terminal. Ctrl-A X quits.
+
+use super::build::build_all;
+use crate::cli::RunOptions;
+use crate::progress;
+use crate::qemu::{QemuInvocation, Serial};
+use crate::setup::{self, Needs};
+use crate::shell::Shell;
+use crate::workspace::Workspace;
+use crate::{Error, Result};
+use std::os::unix::process::CommandExt;
+
+/// `cella run`: replaces this process with QEMU, so QEMU owns the terminal and its exit status
+/// becomes the command's.
+pub fn run(shell: &Shell, workspace: &Workspace, options: &RunOptions) -> Result<()> {
+    let qemu = setup::ensure(shell, &workspace.root, Needs { qemu: true })?
+        .ok_or_else(|| Error::new("QEMU was not found"))?;
+    let outputs = build_all(shell, workspace)?;
+    let mut invocation = QemuInvocation::new(qemu, outputs.kernel);
+    invocation.initrd = Some(outputs.boot_archive);
+    invocation.cmdline = options.append.join(" ");
+    invocation.accel = options.accel;
+    invocation.serial = Serial::MonitorStdio;
+    invocation.extra_args = options.qemu_args.iter().map(Into::into).collect();
+    progress::message(&format!(
+        "booting {} in QEMU ({}); Ctrl-A X quits",
+        invocation.kernel.display(),
+        invocation.accel
+    ));
+    let mut command = invocation.command();
+    shell.show(&command);
+    // `exec` only returns if QEMU could not be started.
+    let error = command.exec();
+    Err(Error::new(format!(
+        "cannot start {}: {error}",
+        invocation.qemu.display()
+    )))
+}

@@ -1,0 +1,161 @@
+//! `cella test`: host tests (`cargo test` for the default members and the kernel's library),
+//! then the kernel build and the QEMU integration tests (`cargo test -p cella-qemu-tests`),
+//! then one summary line. Every stage runs even if an earlier one failed (except that the QEMU
+//! tests need a kernel), and any failure makes the command fail.
+
+use super::build::build_all;
+use crate::cargo::{self, KERNEL_PACKAGE, QEMU_TESTS_PACKAGE};
+use crate::cli::TestOptions;
+use crate::progress::{self, format_duration};
+use crate::setup::{self, Needs};
+use crate::shell::{Shell, describe_status};
+use crate::test_environment as environment;
+use crate::test_summary::TestCounts;
+use crate::workspace::Workspace;
+use crate::{Error, Result};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The outcome of one stage.
+struct Stage {
+    label: &'static str,
+    counts: TestCounts,
+    elapsed: Duration,
+    failure: Option<String>,
+}
+
+/// `cella test`.
+pub fn test(shell: &Shell, workspace: &Workspace, options: &TestOptions) -> Result<()> {
+    let started = Instant::now();
+    let qemu = setup::ensure(shell, &workspace.root, Needs { qemu: options.qemu })?;
+    let mut stages = Vec::new();
+    if options.host {
+        let mut command = cargo::cargo_command(&workspace.root, "test");
+        command.arg("--no-fail-fast");
+        stages.push(run_tests(shell, "host tests", command));
+        let mut command = cargo::cargo_command(&workspace.root, "test");
+        command.args(["--no-fail-fast", "--package", KERNEL_PACKAGE, "--lib"]);
+        stages.push(run_tests(shell, "kernel library tests", command));
+    }
+    if options.qemu {
+        let qemu = qemu.ok_or_else(|| Error::new("QEMU was not found"))?;
+        stages.push(run_qemu_tests(shell, workspace, options, &qemu));
+    }
+
+    let summary = stages
+        .iter()
+        .map(|stage| {
+            let verdict = if stage.failure.is_some() {
+                "FAILED: "
+            } else {
+                ""
+            };
+            format!(
+                "{}: {verdict}{} ({})",
+                stage.label,
+                stage.counts,
+                format_duration(stage.elapsed)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let failures: Vec<String> = stages
+        .iter()
+        .filter_map(|stage| {
+            stage
+                .failure
+                .as_ref()
+                .map(|failure| format!("{}: {failure}", stage.label))
+        })
+        .collect();
+    let total = format_duration(started.elapsed());
+    if failures.is_empty() {
+        progress::message(&format!("test passed: {summary}; total {total}"));
+        Ok(())
+    } else {
+        progress::message(&format!("test FAILED: {summary}; total {total}"));
+        Err(Error::new(format!(
+            "tests failed:\n  {}",
+            failures.join("\n  ")
+        )))
+    }
+}
+
+/// Runs a `cargo test` command, counting results from its output.
+fn run_tests(shell: &Shell, label: &'static str, mut command: Command) -> Stage {
+    progress::message(&format!("running {label}"));
+    let started = Instant::now();
+    let mut counts = TestCounts::default();
+    let failure = match shell.run_watching(&mut command, |line| counts.observe(line)) {
+        Ok(status) if status.success() => None,
+        Ok(status) if counts.failed > 0 => Some(format!(
+            "{} test(s) failed ({})",
+            counts.failed,
+            describe_status(status)
+        )),
+        Ok(status) => Some(format!(
+            "cargo test failed before all tests ran ({}); see the errors above",
+            describe_status(status)
+        )),
+        Err(error) => Some(error.to_string()),
+    };
+    Stage {
+        label,
+        counts,
+        elapsed: started.elapsed(),
+        failure,
+    }
+}
+
+fn run_qemu_tests(
+    shell: &Shell,
+    workspace: &Workspace,
+    options: &TestOptions,
+    qemu: &Path,
+) -> Stage {
+    let started = Instant::now();
+    let outputs = match build_all(shell, workspace) {
+        Ok(outputs) => outputs,
+        Err(error) => {
+            return Stage {
+                label: "QEMU tests",
+                counts: TestCounts::default(),
+                elapsed: started.elapsed(),
+                failure: Some(format!("not run: {error}")),
+            };
+        }
+    };
+    let timings = workspace.cella_directory().join("qemu-test-timings.txt");
+    let _ = std::fs::remove_file(&timings);
+    let mut command = cargo::cargo_command(&workspace.root, "test");
+    command
+        .args(["--no-fail-fast", "--package", QEMU_TESTS_PACKAGE])
+        .env(environment::KERNEL, &outputs.kernel)
+        .env(environment::QEMU, qemu)
+        .env(environment::BOOT_ARCHIVE, &outputs.boot_archive)
+        .env(environment::ACCEL, options.accel.to_string())
+        .env(environment::TIMINGS_FILE, &timings);
+    if !options.test_args.is_empty() {
+        command.arg("--").args(&options.test_args);
+    }
+    let mut stage = run_tests(shell, "QEMU tests", command);
+    stage.elapsed = started.elapsed();
+    if stage.failure.is_none() && stage.counts.passed == 0 && options.test_args.is_empty() {
+        stage.failure = Some("no QEMU test ran: nothing was booted".into());
+    }
+    if let Ok(text) = std::fs::read_to_string(&timings) {
+        let scenarios: Vec<String> = text
+            .lines()
+            .filter_map(|line| {
+                let mut fields = line.split('\t');
+                let (name, seconds, outcome) = (fields.next()?, fields.next()?, fields.next()?);
+                Some(format!("{name} {seconds} s ({outcome})"))
+            })
+            .collect();
+        if !scenarios.is_empty() {
+            progress::message(&format!("QEMU boots: {}", scenarios.join(", ")));
+        }
+    }
+    stage
+}

@@ -1,0 +1,22 @@
+//! cella: the library behind the `cella` command-line tool (set-up, build, run, test, bench, lint).
+//!
+//! The binary (`src/main.rs`) only parses the command line and reports errors; everything
+//! else lives here so the QEMU test harness (`tests/`) can reuse the same QEMU command line,
+//! boot-archive writer and kernel build.
+#![forbid(unsafe_code)]
+
+pub mod archive;
+pub mod build_info;
+pub mod cargo;
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod progress;
+pub mod qemu;
+pub mod setup;
+pub mod shell;
+pub mod test_environment;
+pub mod test_summary;
+pub mod workspace;
+
+pub use error::{Error, Result};

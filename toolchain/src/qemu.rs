@@ -1,0 +1,246 @@
+//! The QEMU command line from the kernel contract, shared by `cella run` and the test harness.
+//!
+//! ```text
+//! qemu-system-x86_64 -M pc -accel tcg -m 256M -no-reboot -display none
+//!    -device isa-debug-exit,iobase=0xf4,iosize=0x04 -serial <...>
+//!    -kernel <kernel ELF> -initrd <boot archive> -append "<cmdline>"
+//! ```
+
+use crate::shell::{find_program, is_executable};
+use crate::{Error, Result};
+use std::ffi::OsString;
+use std::fmt;
+use std::path::PathBuf;
+use std::process::Command;
+use std::str::FromStr;
+
+/// The emulator's program name.
+pub const QEMU_PROGRAM: &str = "qemu-system-x86_64";
+/// The Debian package that provides [`QEMU_PROGRAM`].
+pub const QEMU_DEBIAN_PACKAGE: &str = "qemu-system-x86";
+/// QEMU's exit status when the kernel writes 0x10 to isa-debug-exit: success.
+pub const EXIT_STATUS_SUCCESS: i32 = 33;
+/// QEMU's exit status when the kernel writes 0x11 to isa-debug-exit: a reported failure.
+pub const EXIT_STATUS_FAILURE: i32 = 35;
+/// Guest memory.
+pub const DEFAULT_MEMORY: &str = "256M";
+
+/// How QEMU runs guest code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Accel {
+    /// Software emulation: the default, and the fast choice on this project's machines.
+    #[default]
+    Tcg,
+    /// Hardware virtualisation through /dev/kvm.
+    Kvm,
+}
+
+impl FromStr for Accel {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Accel> {
+        match text {
+            "tcg" => Ok(Accel::Tcg),
+            "kvm" => Ok(Accel::Kvm),
+            other => Err(Error::usage(format!(
+                "unknown accelerator `{other}` (expected `tcg` or `kvm`)"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for Accel {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(match self {
+            Accel::Tcg => "tcg",
+            Accel::Kvm => "kvm",
+        })
+    }
+}
+
+/// Where the guest's first serial port goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Serial {
+    /// The terminal, multiplexed with the QEMU monitor (`mon:stdio`; Ctrl-A X quits).
+    MonitorStdio,
+    /// QEMU's standard output, without the monitor (for piping into a test harness).
+    Stdio,
+    /// A file.
+    File(PathBuf),
+}
+
+/// One QEMU launch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QemuInvocation {
+    /// The emulator binary.
+    pub qemu: PathBuf,
+    /// The kernel ELF (booted through its PVH note).
+    pub kernel: PathBuf,
+    /// The boot archive, passed with `-initrd`.
+    pub initrd: Option<PathBuf>,
+    /// The kernel command line (`-append`), e.g. `test=boot`.
+    pub cmdline: String,
+    /// Accelerator.
+    pub accel: Accel,
+    /// Guest memory, e.g. `256M`.
+    pub memory: String,
+    /// Serial port destination.
+    pub serial: Serial,
+    /// Extra arguments appended verbatim.
+    pub extra_args: Vec<OsString>,
+}
+
+impl QemuInvocation {
+    /// A launch of `kernel` with the contract's defaults: TCG, 256 MiB, serial on the terminal.
+    pub fn new(qemu: PathBuf, kernel: PathBuf) -> Self {
+        QemuInvocation {
+            qemu,
+            kernel,
+            initrd: None,
+            cmdline: String::new(),
+            accel: Accel::default(),
+            memory: DEFAULT_MEMORY.to_owned(),
+            serial: Serial::MonitorStdio,
+            extra_args: Vec::new(),
+        }
+    }
+
+    /// The arguments after the program name.
+    pub fn arguments(&self) -> Vec<OsString> {
+        let mut arguments: Vec<OsString> = [
+            "-M",
+            "pc",
+            "-accel",
+            match self.accel {
+                Accel::Tcg => "tcg",
+                Accel::Kvm => "kvm",
+            },
+            "-m",
+            &self.memory,
+            "-no-reboot",
+            "-display",
+            "none",
+            "-device",
+            "isa-debug-exit,iobase=0xf4,iosize=0x04",
+        ]
+        .into_iter()
+        .map(OsString::from)
+        .collect();
+        arguments.push("-serial".into());
+        match &self.serial {
+            Serial::MonitorStdio => arguments.push("mon:stdio".into()),
+            Serial::Stdio => {
+                arguments.push("stdio".into());
+                arguments.push("-monitor".into());
+                arguments.push("none".into());
+            }
+            Serial::File(path) => {
+                let mut spec = OsString::from("file:");
+                spec.push(path);
+                arguments.push(spec);
+                arguments.push("-monitor".into());
+                arguments.push("none".into());
+            }
+        }
+        arguments.push("-kernel".into());
+        arguments.push(self.kernel.clone().into());
+        if let Some(initrd) = &self.initrd {
+            arguments.push("-initrd".into());
+            arguments.push(initrd.clone().into());
+        }
+        arguments.push("-append".into());
+        arguments.push(self.cmdline.clone().into());
+        arguments.extend(self.extra_args.iter().cloned());
+        arguments
+    }
+
+    /// The full command, ready to spawn.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(&self.qemu);
+        command.args(self.arguments());
+        command
+    }
+}
+
+/// The emulator to use: `$CELLA_QEMU` if set, else `qemu-system-x86_64` from `PATH`.
+pub fn find_qemu() -> Option<PathBuf> {
+    match std::env::var_os("CELLA_QEMU") {
+        Some(path) if !path.is_empty() => {
+            let path = PathBuf::from(path);
+            is_executable(&path).then_some(path)
+        }
+        _ => find_program(QEMU_PROGRAM),
+    }
+}
+
+/// What a QEMU exit status means under the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelVerdict {
+    /// Status 33: the kernel reported success.
+    Success,
+    /// Status 35: the kernel reported a failure (exception, panic, unknown scenario...).
+    Failure,
+    /// Anything else, including 0 (a triple fault with `-no-reboot`): never success.
+    Unexpected,
+}
+
+/// Interprets QEMU's exit status.
+pub fn verdict(exit_status: i32) -> KernelVerdict {
+    match exit_status {
+        EXIT_STATUS_SUCCESS => KernelVerdict::Success,
+        EXIT_STATUS_FAILURE => KernelVerdict::Failure,
+        _ => KernelVerdict::Unexpected,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_matches_the_contract() {
+        let mut invocation = QemuInvocation::new("qemu".into(), "/k/cella-kernel".into());
+        invocation.initrd = Some("/k/boot.tar".into());
+        invocation.cmdline = "test=boot".into();
+        let arguments: Vec<String> = invocation
+            .arguments()
+            .into_iter()
+            .map(|argument| argument.into_string().unwrap())
+            .collect();
+        assert_eq!(
+            arguments.join(" "),
+            "-M pc -accel tcg -m 256M -no-reboot -display none \
+             -device isa-debug-exit,iobase=0xf4,iosize=0x04 -serial mon:stdio \
+             -kernel /k/cella-kernel -initrd /k/boot.tar -append test=boot"
+        );
+    }
+
+    #[test]
+    fn piped_serial_disables_the_monitor_and_extra_args_come_last() {
+        let mut invocation = QemuInvocation::new("qemu".into(), "k".into());
+        invocation.serial = Serial::Stdio;
+        invocation.accel = Accel::Kvm;
+        invocation.extra_args = vec!["-smp".into(), "2".into()];
+        let arguments = invocation.arguments();
+        let text: Vec<_> = arguments.iter().map(|a| a.to_str().unwrap()).collect();
+        assert!(text.windows(2).any(|pair| pair == ["-serial", "stdio"]));
+        assert!(text.windows(2).any(|pair| pair == ["-monitor", "none"]));
+        assert!(text.windows(2).any(|pair| pair == ["-accel", "kvm"]));
+        assert_eq!(&text[text.len() - 2..], ["-smp", "2"]);
+    }
+
+    #[test]
+    fn status_zero_is_never_success() {
+        assert_eq!(verdict(33), KernelVerdict::Success);
+        assert_eq!(verdict(35), KernelVerdict::Failure);
+        assert_eq!(verdict(0), KernelVerdict::Unexpected);
+        assert_eq!(verdict(1), KernelVerdict::Unexpected);
+    }
+
+    #[test]
+    fn parses_accelerators() {
+        assert_eq!("tcg".parse::<Accel>().unwrap(), Accel::Tcg);
+        assert_eq!("kvm".parse::<Accel>().unwrap(), Accel::Kvm);
+        assert!("hvf".parse::<Accel>().is_err());
+    }
+}

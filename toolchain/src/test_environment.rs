@@ -1,0 +1,16 @@
+//! The environment variables through which `cella test` tells the QEMU test harness
+//! (`tests/`, package `cella-qemu-tests`) what to boot. Each is optional for the harness:
+//! without them it builds and finds what it needs itself.
+
+/// Path of the kernel ELF to boot.
+pub const KERNEL: &str = "CELLA_KERNEL";
+/// Path of the QEMU binary (also honoured by `cella` itself instead of searching `PATH`).
+pub const QEMU: &str = "CELLA_QEMU";
+/// Path of the default boot archive (`<target>/cella/boot.tar`).
+pub const BOOT_ARCHIVE: &str = "CELLA_BOOT_ARCHIVE";
+/// Accelerator, `tcg` (default) or `kvm`.
+pub const ACCEL: &str = "CELLA_ACCEL";
+/// Per-scenario timeout in seconds (default 60).
+pub const TIMEOUT_SECONDS: &str = "CELLA_TEST_TIMEOUT";
+/// File the harness appends one `scenario<TAB>seconds<TAB>outcome` line to per QEMU boot.
+pub const TIMINGS_FILE: &str = "CELLA_TIMINGS_FILE";
