@@ -1,1 +1,21 @@
 //! cella-qemu-tests: the harness that boots Cella images in QEMU and judges each scenario.
+//!
+//! Each integration test (one file per concern in `tests/tests/`) boots the kernel with
+//! `test=NAME` on its command line, captures the serial console, and judges the run by QEMU's
+//! isa-debug-exit status: 33 means the kernel reported success, 35 a reported failure; status 0
+//! (a triple fault under `-no-reboot`), any other status, a signal, or the per-scenario timeout
+//! are always failures, and every unexpected outcome prints the whole serial log.
+//!
+//! `cargo cella test` passes the kernel, QEMU and boot archive through `CELLA_*` variables
+//! (see [`cella::test_environment`]); run alone (`cargo test -p cella-qemu-tests`) the harness
+//! builds the kernel itself into `<target>/cella/qemu-tests-target`.
+#![forbid(unsafe_code)]
+
+pub mod boot;
+pub mod environment;
+pub mod fnv;
+pub mod process;
+pub mod serial;
+
+pub use boot::{BootRequest, BootRun, boot, boot_scenario};
+pub use environment::{BootEnvironment, environment};

@@ -1,0 +1,300 @@
+//! One QEMU boot and its judgement: [`boot`] runs it, [`BootRun`]'s `expect_*` methods judge
+//! it and, on anything unexpected, fail the test with the whole serial log.
+
+use crate::environment::environment;
+use crate::process::{Exit, run_with_deadline};
+use cella::qemu::{EXIT_STATUS_FAILURE, EXIT_STATUS_SUCCESS, QemuInvocation, Serial};
+use cella::shell::render_command;
+use std::fmt::Display;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What to boot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootRequest {
+    /// Name used in reports and timings, e.g. the scenario name.
+    pub label: String,
+    /// Kernel command line.
+    pub cmdline: String,
+    /// Boot archive; the environment's default archive when `None`.
+    pub initrd: Option<PathBuf>,
+    /// Stop QEMU as soon as the serial output contains this (for boots that never exit).
+    pub stop_marker: Option<String>,
+}
+
+impl BootRequest {
+    /// Boots scenario `name` (`test=NAME`) with the default archive.
+    pub fn scenario(name: &str) -> Self {
+        BootRequest {
+            label: name.to_owned(),
+            cmdline: format!("test={name}"),
+            initrd: None,
+            stop_marker: None,
+        }
+    }
+
+    /// Uses `archive` as the boot archive.
+    pub fn with_initrd(mut self, archive: PathBuf) -> Self {
+        self.initrd = Some(archive);
+        self
+    }
+
+    /// Stops QEMU once the serial output contains `marker`.
+    pub fn until(mut self, marker: &str) -> Self {
+        self.stop_marker = Some(marker.to_owned());
+        self
+    }
+}
+
+/// A finished boot.
+#[derive(Debug, Clone)]
+pub struct BootRun {
+    /// What was booted.
+    pub request: BootRequest,
+    /// The QEMU command line, as a shell would spell it.
+    pub command_line: String,
+    /// How QEMU ended.
+    pub exit: Exit,
+    /// Everything the guest wrote to its serial port.
+    pub serial: String,
+    /// QEMU's own error output.
+    pub qemu_stderr: String,
+    /// Wall time of the boot.
+    pub elapsed: Duration,
+    /// The timeout it ran under.
+    pub timeout: Duration,
+}
+
+/// Boots scenario `name` with the default archive.
+pub fn boot_scenario(name: &str) -> BootRun {
+    boot(BootRequest::scenario(name))
+}
+
+/// Boots `request` under the environment's timeout and records its time.
+pub fn boot(request: BootRequest) -> BootRun {
+    let environment = environment();
+    let mut invocation = QemuInvocation::new(environment.qemu.clone(), environment.kernel.clone());
+    invocation.initrd = Some(
+        request
+            .initrd
+            .clone()
+            .unwrap_or_else(|| environment.boot_archive.clone()),
+    );
+    invocation.cmdline = request.cmdline.clone();
+    invocation.accel = environment.accel;
+    invocation.serial = Serial::Stdio;
+    let command = invocation.command();
+    let command_line = render_command(&command);
+    let process = run_with_deadline(command, environment.timeout, request.stop_marker.as_deref())
+        .unwrap_or_else(|error| panic!("cannot start QEMU (`{command_line}`): {error}"));
+    let run = BootRun {
+        request,
+        command_line,
+        exit: process.exit,
+        serial: String::from_utf8_lossy(&process.stdout).into_owned(),
+        qemu_stderr: String::from_utf8_lossy(&process.stderr).into_owned(),
+        elapsed: process.elapsed,
+        timeout: environment.timeout,
+    };
+    if let Some(path) = &environment.timings_file {
+        let line = format!(
+            "{}\t{:.2}\t{}\n",
+            run.request.label,
+            run.elapsed.as_secs_f64(),
+            run.describe_exit()
+        );
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = file.write_all(line.as_bytes());
+        }
+    }
+    run
+}
+
+impl BootRun {
+    /// The serial output's lines, without line-ending characters.
+    pub fn lines(&self) -> impl Iterator<Item = &str> {
+        self.serial.lines().map(|line| line.trim_end_matches('\r'))
+    }
+
+    /// How QEMU ended, in words.
+    pub fn describe_exit(&self) -> String {
+        match self.exit {
+            Exit::Status(EXIT_STATUS_SUCCESS) => "exit 33 (kernel reported success)".into(),
+            Exit::Status(EXIT_STATUS_FAILURE) => "exit 35 (kernel reported failure)".into(),
+            Exit::Status(0) => {
+                "exit 0 (a triple fault under -no-reboot, or QEMU quit on its own; never a success)"
+                    .into()
+            }
+            Exit::Status(status) => format!("exit {status} (not an isa-debug-exit status)"),
+            Exit::Signal(signal) => format!("killed by signal {signal}"),
+            Exit::TimedOut => format!("killed at the {} s timeout", self.timeout.as_secs_f64()),
+            Exit::MarkerSeen => "stopped by the harness after the expected line".into(),
+        }
+    }
+
+    /// Fails the test with `why`, the QEMU command, how it ended, the serial log and QEMU's
+    /// error output.
+    #[track_caller]
+    pub fn fail(&self, why: impl Display) -> ! {
+        panic!("{}", self.report(why));
+    }
+
+    /// The failure report.
+    pub fn report(&self, why: impl Display) -> String {
+        let line_count = self.lines().count();
+        format!(
+            "\nscenario `{label}` failed: {why}\n\
+             QEMU: {exit} after {elapsed:.2} s\n\
+             command: {command}\n\
+             ----- serial log ({line_count} lines) -----\n{serial}\n\
+             ----- QEMU stderr -----\n{stderr}\n\
+             ----- end -----",
+            label = self.request.label,
+            exit = self.describe_exit(),
+            elapsed = self.elapsed.as_secs_f64(),
+            command = self.command_line,
+            serial = self.serial.trim_end(),
+            stderr = self.qemu_stderr.trim_end(),
+        )
+    }
+
+    /// Requires QEMU exit status 33 and no exception or panic in the log.
+    #[track_caller]
+    pub fn expect_kernel_success(&self) -> &Self {
+        if self.exit != Exit::Status(EXIT_STATUS_SUCCESS) {
+            self.fail("expected QEMU exit status 33 (kernel success)");
+        }
+        self.expect_no_line("EXCEPTION:")
+            .expect_no_line("PANIC at ")
+    }
+
+    /// Requires QEMU exit status 35 (the kernel reported a failure).
+    #[track_caller]
+    pub fn expect_kernel_failure(&self) -> &Self {
+        if self.exit != Exit::Status(EXIT_STATUS_FAILURE) {
+            self.fail("expected QEMU exit status 35 (kernel-reported failure)");
+        }
+        self
+    }
+
+    /// Requires that the harness stopped QEMU because the stop marker appeared.
+    #[track_caller]
+    pub fn expect_stopped_at_marker(&self) -> &Self {
+        if self.exit != Exit::MarkerSeen {
+            let marker = self.request.stop_marker.as_deref().unwrap_or("<none>");
+            self.fail(format!(
+                "expected the serial line `{marker}` while QEMU kept running"
+            ));
+        }
+        self
+    }
+
+    /// The first line containing `needle`; fails the test if there is none.
+    #[track_caller]
+    pub fn expect_line(&self, needle: &str) -> &str {
+        self.lines()
+            .find(|line| line.contains(needle))
+            .unwrap_or_else(|| self.fail(format!("no serial line contains `{needle}`")))
+    }
+
+    /// Index of the first line containing `needle`; fails the test if there is none.
+    #[track_caller]
+    pub fn expect_line_index(&self, needle: &str) -> usize {
+        self.lines()
+            .position(|line| line.contains(needle))
+            .unwrap_or_else(|| self.fail(format!("no serial line contains `{needle}`")))
+    }
+
+    /// Fails the test if any line contains `needle`.
+    #[track_caller]
+    pub fn expect_no_line(&self, needle: &str) -> &Self {
+        if let Some(line) = self.lines().find(|line| line.contains(needle)) {
+            self.fail(format!("unexpected serial line `{line}`"));
+        }
+        self
+    }
+
+    /// Requires a line containing `first` before a line containing `second`.
+    #[track_caller]
+    pub fn expect_order(&self, first: &str, second: &str) -> &Self {
+        if self.expect_line_index(first) >= self.expect_line_index(second) {
+            self.fail(format!("`{first}` should come before `{second}`"));
+        }
+        self
+    }
+}
+
+/// A page fault as the kernel reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageFault {
+    /// The faulting address (CR2).
+    pub cr2: u64,
+    /// The CPU's page-fault error code.
+    pub error_code: u64,
+}
+
+/// Page-fault error-code bit: the page was present (a protection violation).
+pub const PAGE_FAULT_PRESENT: u64 = 0x1;
+/// Page-fault error-code bit: the access was a write.
+pub const PAGE_FAULT_WRITE: u64 = 0x2;
+
+impl BootRun {
+    /// The address announced by the line containing `announcement` (`... 0x%016x`).
+    #[track_caller]
+    pub fn expect_announced_address(&self, announcement: &str) -> u64 {
+        let line = self.expect_line(announcement);
+        let digits = line[line.find(announcement).expect("found above") + announcement.len()..]
+            .trim_start()
+            .strip_prefix("0x")
+            .map(|rest| {
+                rest.split(|c: char| !c.is_ascii_hexdigit())
+                    .next()
+                    .unwrap_or("")
+            })
+            .unwrap_or("");
+        check_hex16(self, "announced address", digits);
+        u64::from_str_radix(digits, 16).expect("16 hex digits")
+    }
+
+    /// The page fault reported as `EXCEPTION: ... (vector 14)` with `cr2=0x%016x` and
+    /// `error_code=0x%x` on that line or the lines after it.
+    #[track_caller]
+    pub fn expect_page_fault(&self) -> PageFault {
+        let start = self
+            .lines()
+            .position(|line| line.contains("EXCEPTION:") && line.contains("(vector 14)"))
+            .unwrap_or_else(|| self.fail("no `EXCEPTION: ... (vector 14)` page-fault line"));
+        let after: Vec<&str> = self.lines().skip(start).collect();
+        let find = |key: &str| {
+            after
+                .iter()
+                .find_map(|line| crate::serial::hex_digits_after(line, key))
+                .unwrap_or_else(|| self.fail(format!("the page-fault report has no `{key}0x...`")))
+        };
+        let cr2 = find("cr2=");
+        check_hex16(self, "cr2", cr2);
+        let error_code = find("error_code=");
+        PageFault {
+            cr2: u64::from_str_radix(cr2, 16).expect("16 hex digits"),
+            error_code: u64::from_str_radix(error_code, 16)
+                .unwrap_or_else(|_| self.fail(format!("bad error_code `0x{error_code}`"))),
+        }
+    }
+}
+
+#[track_caller]
+fn check_hex16(run: &BootRun, what: &str, digits: &str) {
+    let lowercase = digits
+        .bytes()
+        .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte));
+    if digits.len() != 16 || !lowercase {
+        run.fail(format!(
+            "{what} `0x{digits}` is not 16 lowercase hex digits as the contract says"
+        ));
+    }
+}
