@@ -404,12 +404,20 @@ mod tests {
         let mut bad_checksum = good.clone();
         bad_checksum[3] ^= 0x40;
         assert_eq!(
-            Archive::new(&bad_checksum).entries().next().unwrap().unwrap_err(),
+            Archive::new(&bad_checksum)
+                .entries()
+                .next()
+                .unwrap()
+                .unwrap_err(),
             ArchiveError::BadChecksum { offset: 0 }
         );
         let truncated = &good[..600];
         assert_eq!(
-            Archive::new(truncated).entries().next().unwrap().unwrap_err(),
+            Archive::new(truncated)
+                .entries()
+                .next()
+                .unwrap()
+                .unwrap_err(),
             ArchiveError::Truncated { offset: 0 }
         );
         let half_header = &good[..100];

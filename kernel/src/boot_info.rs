@@ -33,7 +33,10 @@ pub enum BootInfoError {
     BadMagic(u32),
     /// Version 0 has no memory map, which this kernel requires.
     UnsupportedVersion(u32),
-    Unreadable { what: &'static str, address: u64 },
+    Unreadable {
+        what: &'static str,
+        address: u64,
+    },
     NoMemoryMap,
     TooFragmented(TooManyRegions),
 }
@@ -84,9 +87,7 @@ impl BootInfo {
         let bytes = &self.command_line[..self.command_line_len];
         match core::str::from_utf8(bytes) {
             Ok(text) => text,
-            Err(error) => {
-                core::str::from_utf8(&bytes[..error.valid_up_to()]).unwrap_or_default()
-            }
+            Err(error) => core::str::from_utf8(&bytes[..error.valid_up_to()]).unwrap_or_default(),
         }
     }
 
@@ -273,14 +274,26 @@ mod tests {
         let info = BootInfo::read(&machine(), 0x1000).unwrap();
         assert_eq!(info.command_line(), "test=heap verbose");
         assert!(!info.command_line_truncated);
-        assert_eq!(info.archive, Some(PhysRange { start: 0x80_0000, end: 0x80_1234 }));
+        assert_eq!(
+            info.archive,
+            Some(PhysRange {
+                start: 0x80_0000,
+                end: 0x80_1234
+            })
+        );
         assert_eq!(info.module_count, 1);
         assert_eq!(info.rsdp, Some(0xf0000));
         assert_eq!(
             info.ram.as_slice(),
             &[
-                PhysRange { start: 0, end: 0x9fc00 },
-                PhysRange { start: 0x10_0000, end: 0x1000_0000 }
+                PhysRange {
+                    start: 0,
+                    end: 0x9fc00
+                },
+                PhysRange {
+                    start: 0x10_0000,
+                    end: 0x1000_0000
+                }
             ]
         );
     }
@@ -304,11 +317,17 @@ mod tests {
         memory.put(0x1000, &start_info(1, 0, 0, 20));
         assert!(matches!(
             BootInfo::read(&memory, 0x1000).unwrap_err(),
-            BootInfoError::Unreadable { what: "memory map", .. }
+            BootInfoError::Unreadable {
+                what: "memory map",
+                ..
+            }
         ));
         assert!(matches!(
             BootInfo::read(&memory, 0xffff_ffff_ffff_fff0).unwrap_err(),
-            BootInfoError::Unreadable { what: "start info", .. }
+            BootInfoError::Unreadable {
+                what: "start info",
+                ..
+            }
         ));
     }
 

@@ -12,8 +12,21 @@
 //!    archive) is validated and never trusted to be well formed.
 #![cfg_attr(not(test), no_std)]
 
+extern crate alloc;
+
 pub mod archive;
 pub mod boot_info;
 pub mod cmdline;
 pub mod fnv;
 pub mod mm;
+
+#[cfg(target_os = "none")]
+pub mod arch;
+#[cfg(target_os = "none")]
+pub mod boot;
+#[cfg(target_os = "none")]
+pub mod console;
+#[cfg(target_os = "none")]
+pub mod panic;
+#[cfg(target_os = "none")]
+pub mod scenarios;

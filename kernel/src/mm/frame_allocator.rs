@@ -102,7 +102,11 @@ impl<const N: usize> FrameAllocator<N> {
     fn allocate_contiguous_below(&mut self, count: u64, limit: u64) -> Option<u64> {
         let bytes = count.checked_mul(PAGE_SIZE)?;
         let range = self.untouched.as_mut_slice().iter_mut().find(|range| {
-            range.len() >= bytes && range.start.checked_add(bytes).is_some_and(|end| end <= limit)
+            range.len() >= bytes
+                && range
+                    .start
+                    .checked_add(bytes)
+                    .is_some_and(|end| end <= limit)
         })?;
         let first = range.start;
         range.start += bytes;
@@ -148,10 +152,16 @@ mod tests {
     fn allocator() -> FrameAllocator<8> {
         let mut usable = RegionList::new();
         usable
-            .add(PhysRange { start: 0x10_0000, end: 0x10_4000 })
+            .add(PhysRange {
+                start: 0x10_0000,
+                end: 0x10_4000,
+            })
             .unwrap();
         usable
-            .add(PhysRange { start: 0x20_0800, end: 0x20_3000 })
+            .add(PhysRange {
+                start: 0x20_0800,
+                end: 0x20_3000,
+            })
             .unwrap();
         FrameAllocator::new(usable)
     }
@@ -188,8 +198,14 @@ mod tests {
     fn bad_frees_are_refused() {
         let mut frames = allocator();
         let mut memory = FakeMemory::default();
-        assert_eq!(frames.free(0x10_0008, &mut memory), Err(FreeError::Misaligned(0x10_0008)));
-        assert_eq!(frames.free(0x50_0000, &mut memory), Err(FreeError::NotUsableRam(0x50_0000)));
+        assert_eq!(
+            frames.free(0x10_0008, &mut memory),
+            Err(FreeError::Misaligned(0x10_0008))
+        );
+        assert_eq!(
+            frames.free(0x50_0000, &mut memory),
+            Err(FreeError::NotUsableRam(0x50_0000))
+        );
         assert!(memory.0.is_empty());
     }
 
@@ -201,7 +217,10 @@ mod tests {
         assert_eq!(frames.allocate_contiguous(3), None);
         assert_eq!(frames.allocate_contiguous(2), Some(0x20_1000));
         assert_eq!(frames.allocate_below(0x10_3000, &mut memory), None);
-        assert_eq!(frames.allocate_below(0x10_4000, &mut memory), Some(0x10_3000));
+        assert_eq!(
+            frames.allocate_below(0x10_4000, &mut memory),
+            Some(0x10_3000)
+        );
         assert_eq!(frames.allocate(&mut memory), None);
     }
 }

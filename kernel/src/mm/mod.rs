@@ -6,3 +6,14 @@
 pub mod frame_allocator;
 pub mod layout;
 pub mod regions;
+
+#[cfg(target_os = "none")]
+pub mod heap;
+#[cfg(target_os = "none")]
+pub mod paging;
+#[cfg(target_os = "none")]
+pub mod physical;
+#[cfg(target_os = "none")]
+pub mod self_test;
+#[cfg(target_os = "none")]
+pub mod setup;

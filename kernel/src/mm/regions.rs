@@ -199,7 +199,11 @@ mod tests {
         list.add(range(0x8000, 0x9000)).unwrap();
         assert_eq!(
             list.as_slice(),
-            &[range(0x1000, 0x3000), range(0x5000, 0x6000), range(0x8000, 0x9000)]
+            &[
+                range(0x1000, 0x3000),
+                range(0x5000, 0x6000),
+                range(0x8000, 0x9000)
+            ]
         );
         list.add(range(0x2800, 0x8800)).unwrap();
         assert_eq!(list.as_slice(), &[range(0x1000, 0x9000)]);
@@ -213,7 +217,10 @@ mod tests {
         list.subtract(range(0x3000, 0x4000)).unwrap();
         list.subtract(range(0x0, 0x1800)).unwrap();
         list.subtract(range(0x8000, 0x10000)).unwrap();
-        assert_eq!(list.as_slice(), &[range(0x1800, 0x3000), range(0x4000, 0x8000)]);
+        assert_eq!(
+            list.as_slice(),
+            &[range(0x1800, 0x3000), range(0x4000, 0x8000)]
+        );
         assert!(list.contains(0x1800));
         assert!(!list.contains(0x3000));
     }
@@ -225,7 +232,10 @@ mod tests {
         list.add(range(0x4000, 0x5000)).unwrap();
         assert_eq!(list.add(range(0x7000, 0x8000)), Err(TooManyRegions));
         assert_eq!(list.subtract(range(0x1400, 0x1800)), Err(TooManyRegions));
-        assert_eq!(list.as_slice(), &[range(0x1000, 0x2000), range(0x4000, 0x5000)]);
+        assert_eq!(
+            list.as_slice(),
+            &[range(0x1000, 0x2000), range(0x4000, 0x5000)]
+        );
         // Merging into an existing range needs no new slot.
         list.add(range(0x1800, 0x4800)).unwrap();
         assert_eq!(list.as_slice(), &[range(0x1000, 0x5000)]);

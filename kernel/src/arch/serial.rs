@@ -1,0 +1,75 @@
+//! The 16550 UART on COM1: the kernel's own console, used from the first line of Rust.
+//!
+//! The Wasm UART driver takes over the console in a later stage; this writer
+//! stays as the early-boot and fallback path so log lines are never lost.
+
+use core::fmt;
+use x86_64::instructions::port::Port;
+
+/// I/O base of COM1.
+pub const COM1: u16 = 0x3f8;
+
+/// Line status register bit: the transmit holding register is empty.
+const TRANSMIT_EMPTY: u8 = 0x20;
+/// How long to wait for the transmitter before writing anyway (QEMU never needs it).
+const TRANSMIT_SPIN_LIMIT: u32 = 100_000;
+
+/// A polled 16550 at an I/O base.
+pub struct SerialPort {
+    base: u16,
+}
+
+impl SerialPort {
+    /// A handle to the UART at `base`; no I/O until used.
+    pub const fn new(base: u16) -> Self {
+        Self { base }
+    }
+
+    fn register(&self, offset: u16) -> Port<u8> {
+        Port::new(self.base + offset)
+    }
+
+    /// 115200 baud, 8N1, FIFOs on, UART interrupts off.
+    pub fn initialise(&mut self) {
+        let settings: [(u16, u8); 7] = [
+            (1, 0x00), // interrupt enable: none
+            (3, 0x80), // line control: divisor latch access
+            (0, 0x01), // divisor low: 115200 baud
+            (1, 0x00), // divisor high
+            (3, 0x03), // line control: 8 bits, no parity, one stop bit
+            (2, 0xc7), // FIFO control: enable, clear, 14-byte threshold
+            (4, 0x0b), // modem control: DTR, RTS, OUT2
+        ];
+        for (offset, value) in settings {
+            // SAFETY: COM1's registers are I/O ports owned by the kernel's
+            // console; writing them changes only the UART's configuration.
+            unsafe { self.register(offset).write(value) };
+        }
+    }
+
+    /// Sends one byte, waiting (boundedly) for room in the transmitter.
+    pub fn write_byte(&mut self, byte: u8) {
+        for _ in 0..TRANSMIT_SPIN_LIMIT {
+            // SAFETY: reading the line status register has no side effect.
+            let status = unsafe { self.register(5).read() };
+            if status & TRANSMIT_EMPTY != 0 {
+                break;
+            }
+            core::hint::spin_loop();
+        }
+        // SAFETY: writing the transmit register sends a byte and touches no memory.
+        unsafe { self.register(0).write(byte) };
+    }
+}
+
+impl fmt::Write for SerialPort {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        for byte in text.bytes() {
+            if byte == b'\n' {
+                self.write_byte(b'\r');
+            }
+            self.write_byte(byte);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,119 @@
+//! The boot sequence, from the PVH entry to the kernel's main loop.
+//!
+//! Order matters: the console first (so everything after can report), then
+//! segments and the IDT (so a fault is reported, not a triple fault), then the
+//! loader's tables are copied, then memory (frames, the kernel's own page
+//! tables, the heap), then the boot archive and the command line's scenario.
+
+use crate::arch::{self, gdt, interrupts, qemu};
+use crate::archive::Archive;
+use crate::boot_info::BootInfo;
+use crate::cmdline::CommandLine;
+use crate::mm::{physical, setup};
+use crate::{console, kprintln, scenarios};
+use core::fmt;
+use log::LevelFilter;
+use spin::Once;
+
+static BOOT_INFO: Once<BootInfo> = Once::new();
+
+/// The marker every boot prints when it reaches the main loop.
+pub const MAIN_LOOP_MARKER: &str = "cella: kernel main loop reached";
+
+/// What the boot sequence hands to the main loop and the scenarios.
+pub struct BootContext {
+    pub command_line: CommandLine<'static>,
+    pub archive: Option<Archive<'static>>,
+}
+
+/// Called by `pvh_entry.s` on the boot stack with the physical address of `hvm_start_info`.
+pub extern "C" fn kernel_entry(start_info: u64) -> ! {
+    console::initialise(LevelFilter::Info);
+    log::info!(
+        "Cella {} starting (PVH start info at {start_info:#x})",
+        env!("CARGO_PKG_VERSION")
+    );
+    gdt::initialise();
+    interrupts::initialise();
+    log::info!("GDT, TSS with a double-fault stack, and IDT for all 256 vectors loaded");
+
+    let info = match BootInfo::read(&physical::EarlyReader, start_info) {
+        Ok(info) => BOOT_INFO.call_once(|| info),
+        Err(error) => fatal(format_args!("cannot use the PVH start info: {error}")),
+    };
+    let command_line = CommandLine::new(info.command_line());
+    if let Some(level) = command_line.get("log") {
+        match level.parse::<LevelFilter>() {
+            Ok(level) => log::set_max_level(level),
+            Err(_) => log::warn!("log={level}: not a level (off, error, warn, info, debug, trace)"),
+        }
+    }
+    log::info!("command line: \"{}\"", command_line.as_str());
+    if info.command_line_truncated {
+        log::warn!(
+            "command line truncated to {} bytes",
+            command_line.as_str().len()
+        );
+    }
+    for range in info.ram.as_slice() {
+        log::debug!("RAM {range}");
+    }
+
+    let memory = match setup::initialise(info) {
+        Ok(summary) => summary,
+        Err(error) => fatal(format_args!("memory set-up failed: {error}")),
+    };
+    log::info!(
+        "memory: {} MiB usable RAM; kernel image at {} ({} KiB); {} MiB heap",
+        memory.usable_bytes >> 20,
+        memory.kernel_image,
+        memory.kernel_image.len() >> 10,
+        memory.heap_bytes >> 20
+    );
+
+    let archive = find_archive(info);
+    let context = BootContext {
+        command_line,
+        archive,
+    };
+    kprintln!("{MAIN_LOOP_MARKER}");
+    if let Some(name) = context.command_line.get("test") {
+        scenarios::run(name, &context);
+    }
+    log::info!("idle: nothing to run yet (quit QEMU with Ctrl-A X)");
+    arch::halt_forever()
+}
+
+/// Finds the boot archive and logs its entries.
+fn find_archive(info: &BootInfo) -> Option<Archive<'static>> {
+    if info.module_count == 0 {
+        log::warn!("no boot archive (start QEMU with -initrd ARCHIVE.tar)");
+        return None;
+    }
+    let Some(bytes) = physical::boot_archive_bytes(info) else {
+        log::error!("the boot archive does not lie in RAM; ignored");
+        return None;
+    };
+    let archive = Archive::new(bytes);
+    let mut count = 0;
+    for entry in archive.entries() {
+        match entry {
+            Ok(entry) => {
+                count += 1;
+                log::info!("archive: {} ({} bytes)", entry.name, entry.data.len());
+            }
+            Err(error) => {
+                log::error!("boot archive is corrupt: {error}; entries after it are ignored");
+                break;
+            }
+        }
+    }
+    log::info!("boot archive: {count} entries, {} bytes", bytes.len());
+    Some(archive)
+}
+
+/// Reports an error the kernel cannot boot past, then ends the run.
+pub fn fatal(message: fmt::Arguments<'_>) -> ! {
+    log::error!("FATAL: {message}");
+    qemu::exit(qemu::ExitCode::Failure)
+}

@@ -1,0 +1,124 @@
+//! Self-test scenarios, chosen with `test=NAME` on the kernel command line.
+//!
+//! One kernel image boots into any of them; the QEMU integration tests in
+//! `tests/` run each and judge it by the exit status and the lines printed
+//! (the exact lines are listed in `docs/architecture.md`). A scenario that
+//! passes prints `scenario NAME: passed` and exits with status 33; the fault
+//! scenarios end in the kernel's fault or panic report and status 35.
+
+mod heap_stress;
+
+use crate::arch::deliberate;
+use crate::arch::qemu::{self, ExitCode};
+use crate::boot::BootContext;
+use crate::fnv::fnv1a_64;
+use crate::kprintln;
+use alloc::string::String;
+
+/// An address in the lower half, which the kernel's own tables leave unmapped.
+const UNMAPPED_ADDRESS: u64 = 0x0000_0bad_c0de_0000;
+
+/// A value in `.rodata`, for the read-only write test.
+static READ_ONLY_PROBE: u64 = 0x5eed_5eed;
+
+/// Every scenario: name, what it shows.
+pub const SCENARIOS: [(&str, &str); 9] = [
+    ("boot", "boots to the main loop and exits"),
+    (
+        "page_fault",
+        "reads an unmapped address; the page fault is reported",
+    ),
+    ("panic", "panics; the panic is reported"),
+    ("heap", "allocation stress with checksums"),
+    (
+        "map",
+        "maps MMIO regions and a fresh page, writes and reads back",
+    ),
+    (
+        "rodata_write",
+        "writes to a read-only kernel page; the fault is reported",
+    ),
+    ("archive", "lists the boot archive with sizes and checksums"),
+    (
+        "stack_overflow",
+        "overflows the boot stack; the double fault is reported",
+    ),
+    (
+        "out_of_memory",
+        "exhausts the heap; the failed allocation is reported",
+    ),
+];
+
+/// Runs scenario `name`; never returns.
+pub fn run(name: &str, context: &BootContext) -> ! {
+    log::info!("running scenario {name}");
+    let result = match name {
+        "boot" => Ok(()),
+        "page_fault" => {
+            kprintln!("scenario page_fault: reading unmapped address {UNMAPPED_ADDRESS:#018x}");
+            let value = deliberate::read_unmapped(UNMAPPED_ADDRESS);
+            Err(alloc::format!(
+                "read {value:#x} from an unmapped address without a fault"
+            ))
+        }
+        "panic" => panic!("deliberate panic from the panic scenario"),
+        "heap" => heap_stress::run(),
+        "map" => crate::mm::self_test::run(),
+        "rodata_write" => {
+            let address = &raw const READ_ONLY_PROBE as u64;
+            kprintln!("scenario rodata_write: writing to read-only address {address:#018x}");
+            deliberate::write_read_only(address);
+            Err(String::from("wrote to a read-only page without a fault"))
+        }
+        "archive" => list_archive(context),
+        "stack_overflow" => {
+            kprintln!("scenario stack_overflow: recursing into the guard page");
+            let depth = deliberate::overflow_stack(0);
+            Err(alloc::format!("recursed {depth} times without a fault"))
+        }
+        "out_of_memory" => {
+            kprintln!("scenario out_of_memory: asking for more than the whole heap");
+            let huge: alloc::vec::Vec<u8> = alloc::vec![0; 1 << 30];
+            Err(alloc::format!(
+                "allocated {} bytes beyond the heap",
+                huge.len()
+            ))
+        }
+        unknown => {
+            kprintln!("unknown test scenario '{unknown}'; known scenarios:");
+            for (known, what) in SCENARIOS {
+                kprintln!("  {known:<15} {what}");
+            }
+            qemu::exit(ExitCode::Failure)
+        }
+    };
+    match result {
+        Ok(()) => {
+            kprintln!("scenario {name}: passed");
+            qemu::exit(ExitCode::Success)
+        }
+        Err(reason) => {
+            kprintln!("scenario {name}: FAILED: {reason}");
+            qemu::exit(ExitCode::Failure)
+        }
+    }
+}
+
+fn list_archive(context: &BootContext) -> Result<(), String> {
+    let archive = context
+        .archive
+        .ok_or_else(|| String::from("no boot archive was passed"))?;
+    let mut count = 0;
+    for entry in archive.entries() {
+        let entry = entry.map_err(|error| alloc::format!("{error}"))?;
+        count += 1;
+        kprintln!(
+            "archive entry: {} size={} fnv1a={:016x}",
+            entry.name,
+            entry.data.len(),
+            fnv1a_64(entry.data)
+        );
+    }
+    kprintln!("archive: {count} entries");
+    Ok(())
+}
