@@ -389,7 +389,7 @@ mod tests {
         let sum: u32 = header.iter().map(|&b| u32::from(b)).sum::<u32>() + 8 * u32::from(b' ');
         header[148..156].copy_from_slice(std::format!("{sum:06o}\0 ").as_bytes());
         let mut bytes = header.to_vec();
-        bytes.extend_from_slice(&[b'a', b'b', b'c']);
+        bytes.extend_from_slice(b"abc");
         bytes.resize(512 * 4, 0);
         let entry = Archive::new(&bytes).entries().next().unwrap().unwrap();
         assert_eq!(entry.name.to_string(), "prefix/leaf");

@@ -127,10 +127,10 @@ fn stub_address(vector: u8) -> VirtAddr {
 pub fn initialise() {
     let table = TABLE.call_once(|| {
         let mut table = InterruptDescriptorTable::new();
-        // SAFETY (for every set_handler_addr below): each address is the start
-        // of the matching stub, which saves all registers, passes the frame to
-        // `dispatch`, restores them and returns with iretq, handling the
-        // vector's error code correctly.
+        // SAFETY: each address is the start of the matching stub, which saves
+        // all registers, passes the frame to `dispatch`, restores them and
+        // returns with iretq, handling the vector's error code correctly; the
+        // double-fault stack index names the TSS slot `gdt` fills.
         unsafe {
             table.divide_error.set_handler_addr(stub_address(0));
             table.debug.set_handler_addr(stub_address(1));

@@ -119,7 +119,7 @@ impl<const N: usize> FrameAllocator<N> {
     /// # Errors
     /// [`FreeError`] if `frame` is misaligned or not usable RAM; nothing changes then.
     pub fn free(&mut self, frame: u64, links: &mut impl FrameLinks) -> Result<(), FreeError> {
-        if frame % PAGE_SIZE != 0 {
+        if !frame.is_multiple_of(PAGE_SIZE) {
             return Err(FreeError::Misaligned(frame));
         }
         if !self.usable.contains(frame) {

@@ -322,7 +322,7 @@ impl MmioRegion {
     fn checked_address<T>(&self, offset: u64) -> Option<u64> {
         let width = core::mem::size_of::<T>() as u64;
         let end = offset.checked_add(width)?;
-        (end <= self.size && offset % width == 0).then_some(self.base + offset)
+        (end <= self.size && offset.is_multiple_of(width)).then_some(self.base + offset)
     }
 
     /// Reads a register; `None` if `offset` is outside the region or misaligned.

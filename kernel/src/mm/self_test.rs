@@ -93,11 +93,11 @@ fn fresh_page() -> Result<(), String> {
     let words = 4096 / 8;
     let region = ScratchPage(SCRATCH_PAGE);
     for index in 0..words {
-        region.write(index, index as u64 * 0x0101_0101 ^ frame);
+        region.write(index, (index as u64 * 0x0101_0101) ^ frame);
     }
     let through_direct_map = ScratchPage(to_virtual(frame));
     for index in 0..words {
-        let expected = index as u64 * 0x0101_0101 ^ frame;
+        let expected = (index as u64 * 0x0101_0101) ^ frame;
         let (mapped, direct) = (region.read(index), through_direct_map.read(index));
         if mapped != expected || direct != expected {
             return Err(format!(

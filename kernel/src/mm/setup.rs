@@ -7,6 +7,7 @@
 //! - the kernel image, page by page: text read+execute, rodata read-only,
 //!   data and bss read+write+no-execute, stack guard pages left unmapped;
 //! - a direct map of all RAM at `DIRECT_MAP_BASE`, no-execute;
+//!
 //! then loads them, drops the identity map, and maps the heap.
 
 use super::frame_allocator::FrameAllocator;
@@ -196,16 +197,17 @@ fn map_direct(
         while physical < range.end {
             let virtual_address = VirtAddr::new(DIRECT_MAP_BASE + physical);
             let large = physical % LARGE_PAGE_SIZE == 0 && range.end - physical >= LARGE_PAGE_SIZE;
-            // SAFETY: the direct map aliases RAM as non-executable data in
-            // tables not yet active; nothing is mapped there yet.
             if large {
                 let page = Page::<LargePage>::containing_address(virtual_address);
                 let frame = PhysFrame::<LargePage>::containing_address(PhysAddr::new(physical));
+                // SAFETY: the direct map aliases RAM as non-executable data in
+                // tables not yet active; nothing is mapped there yet.
                 unsafe { tables.map_to(page, frame, KERNEL_DATA, source) }?.ignore();
                 physical += LARGE_PAGE_SIZE;
             } else {
                 let page = Page::<Size4KiB>::containing_address(virtual_address);
                 let frame = PhysFrame::<Size4KiB>::containing_address(PhysAddr::new(physical));
+                // SAFETY: as for the large page above.
                 unsafe { tables.map_to(page, frame, KERNEL_DATA, source) }?.ignore();
                 physical += PAGE_SIZE;
             }

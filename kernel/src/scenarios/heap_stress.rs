@@ -97,7 +97,7 @@ pub fn run() -> Result<(), String> {
                 blocks.push(Block::new(round, random_size(&mut random)));
                 allocations += 1;
             }
-            2 | 0 | 1 if !blocks.is_empty() => {
+            0..=2 if !blocks.is_empty() => {
                 let block = blocks.swap_remove(random.below(blocks.len() as u64));
                 block.check()?;
                 bytes_checked += block.bytes.len() as u64;
