@@ -243,6 +243,15 @@ fn report_exception_and_exit(frame: &TrapFrame) -> ! {
         let address = Cr2::read_raw();
         let _ = write!(out, " cr2={address:#018x}");
         let _ = write!(out, "\n  {}", describe_page_fault(frame.error_code));
+        if hits_guard_page(address) {
+            let _ = write!(out, "\n  the address is a kernel stack's guard page: stack overflow");
+        }
+    }
+    if frame.vector == 8 && hits_guard_page(frame.rsp.wrapping_sub(8)) {
+        let _ = write!(
+            out,
+            "\n  the stack pointer reached a kernel stack's guard page: stack overflow"
+        );
     }
     let _ = write!(
         out,
@@ -272,6 +281,13 @@ fn report_exception_and_exit(frame: &TrapFrame) -> ! {
         frame.rflags,
     );
     qemu::exit(ExitCode::Failure)
+}
+
+/// Whether `address` lies in the guard page under one of the static kernel stacks.
+fn hits_guard_page(address: u64) -> bool {
+    super::stacks::guard_pages()
+        .iter()
+        .any(|&guard| (guard..guard + 4096).contains(&address))
 }
 
 /// Reads a page-fault error code as a sentence.
