@@ -102,7 +102,7 @@ pub fn boot(request: BootRequest) -> BootRun {
             "{}\t{:.2}\t{}\n",
             run.request.label,
             run.elapsed.as_secs_f64(),
-            run.describe_exit()
+            run.short_exit()
         );
         if let Ok(mut file) = std::fs::OpenOptions::new()
             .create(true)
@@ -119,6 +119,16 @@ impl BootRun {
     /// The serial output's lines, without line-ending characters.
     pub fn lines(&self) -> impl Iterator<Item = &str> {
         self.serial.lines().map(|line| line.trim_end_matches('\r'))
+    }
+
+    /// How QEMU ended, in two words: `exit 33`, `timeout`, `signal 9`, `stopped`.
+    pub fn short_exit(&self) -> String {
+        match self.exit {
+            Exit::Status(status) => format!("exit {status}"),
+            Exit::Signal(signal) => format!("signal {signal}"),
+            Exit::TimedOut => "timeout".into(),
+            Exit::MarkerSeen => "stopped".into(),
+        }
     }
 
     /// How QEMU ended, in words.

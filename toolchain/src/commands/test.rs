@@ -150,7 +150,7 @@ fn run_qemu_tests(
             .filter_map(|line| {
                 let mut fields = line.split('\t');
                 let (name, seconds, outcome) = (fields.next()?, fields.next()?, fields.next()?);
-                Some(format!("{name} {seconds} s ({outcome})"))
+                Some(format!("{name} {seconds} s {outcome}"))
             })
             .collect();
         if !scenarios.is_empty() {
