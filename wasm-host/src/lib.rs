@@ -1,2 +1,69 @@
-//! cella-wasm-host: one capability-checked wasmi sandbox per Cella module (filled in by the wasm-host issue).
+//! cella-wasm-host: one capability-checked wasmi sandbox per Cella module (driver or server).
+//!
+//! # Design principles
+//! - **Guest input never panics the host.** Every host call decodes and
+//!   checks all its arguments first and touches hardware only after all checks
+//!   pass. Nothing indexes, unwraps or does unchecked arithmetic on a value a
+//!   guest controls. The crate forbids `unsafe`.
+//! - **Two kinds of "no".** A refused host call returns an ABI
+//!   [`cella_abi::ErrorCode`] to the guest and is counted; only a module that
+//!   misbehaves past its limits, traps, runs out of fuel or breaks the state
+//!   protocol is faulted, with a typed [`Fault`] naming the module.
+//! - **Least privilege, declared up front.** A module's manifest lists what it
+//!   needs; loading fails unless the [`Grant`] covers every request, and an
+//!   instance holds exactly what it asked for, named by handles that carry the
+//!   instance's generation.
+//! - **All hardware behind one trait.** [`Platform`] is the only way out: the
+//!   kernel implements it with real I/O, tests with [`SimulatedPlatform`].
+//!   Messages leave through the embedder's [`Outbox`]; time-outs are deadlines
+//!   the embedder reads and turns into [`Event::Timer`].
+//! - **One event at a time, bounded.** Each event runs to completion under a
+//!   fuel budget, with bounded memory, tables, instances and call depth.
+//!   Between events a module is quiescent: that is where restart and hot swap
+//!   happen, and a swap either completes or leaves the old instance running.
+//!
+//! # Embedding
+//! ```text
+//! let mut runtime = Runtime::<MyPlatform, MyOutbox>::new(Limits::default());
+//! let module = runtime.load("uart", &wasm_bytes, &grant)?;        // LoadError
+//! let mut sandbox = runtime.start(&module, platform, outbox)?;     // Fault
+//! sandbox.deliver(Event::Irq { line: 4 })?;                        // Fault
+//! runtime.swap(&mut sandbox, &new_module)?;                        // SwapError
+//! ```
 #![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+mod calls;
+mod capabilities;
+mod faults;
+mod grant;
+mod handles;
+mod limits;
+mod linker;
+mod loader;
+mod outbox;
+mod platform;
+mod runtime;
+mod sandbox;
+mod simulated;
+mod state;
+mod swap;
+mod trace;
+
+pub use capabilities::Capability;
+pub use faults::{Entry, Fault, FaultKind, StateError, TrapCode};
+pub use grant::Grant;
+pub use handles::{Handle, MAX_GENERATION, SLOTS};
+pub use limits::Limits;
+pub use loader::{LoadError, LoadErrorKind, LoadedModule};
+pub use outbox::{Outbox, Outgoing, QueueOutbox};
+pub use platform::{Platform, Width};
+pub use runtime::Runtime;
+pub use sandbox::{Delivery, Event, Sandbox, SavedState};
+pub use simulated::{DMA_BASE, Device, LogLine, Registers, SimulatedPlatform};
+pub use swap::{SwapError, SwapStage};
+pub use trace::{Access, Counters, Trace};
+
+pub use cella_abi as abi;

@@ -1,0 +1,81 @@
+//! `ipc_send` / `ipc_receive` / `ipc_reply`: messages through the
+//! embedder's [`Outbox`].
+
+use crate::calls::lookup;
+use crate::capabilities::Capability;
+use crate::outbox::Outbox;
+use crate::platform::Platform;
+use crate::state::{State, guest_length, guest_range};
+use crate::trace::Access;
+use cella_abi::{CapabilityKind, ErrorCode, MAX_MESSAGE_BYTES};
+
+/// `ipc_send(endpoint, pointer, length)`.
+pub(crate) fn send<P: Platform, O: Outbox>(
+    memory: &mut [u8],
+    state: &mut State<P, O>,
+    endpoint: i32,
+    pointer: i32,
+    length: i32,
+) -> Result<i32, ErrorCode> {
+    let (_, capability) = lookup(state, endpoint, CapabilityKind::Endpoint)?;
+    let Capability::Endpoint { id } = capability else {
+        return Err(ErrorCode::BadHandle);
+    };
+    let length = guest_length(length, MAX_MESSAGE_BYTES)?;
+    let range = guest_range(memory.len(), pointer, length)?;
+    let message = memory.get(range).ok_or(ErrorCode::BadPointer)?;
+    state.outbox.send(&state.module, id, message)?;
+    state.record(Access::Send {
+        endpoint: id,
+        length,
+    });
+    Ok(0)
+}
+
+/// `ipc_receive(pointer, capacity)`: copies at most `capacity` bytes of the
+/// current message and returns its full length.
+pub(crate) fn receive<P, O>(
+    memory: &mut [u8],
+    state: &mut State<P, O>,
+    pointer: i32,
+    capacity: i32,
+) -> Result<i32, ErrorCode> {
+    let capacity = guest_length(capacity, u32::MAX >> 1)?;
+    if !state.message_present {
+        return Err(ErrorCode::NoMessage);
+    }
+    let length = state.message.len() as u32;
+    let copied = length.min(capacity);
+    let range = guest_range(memory.len(), pointer, copied)?;
+    let destination = memory.get_mut(range).ok_or(ErrorCode::BadPointer)?;
+    let source = state
+        .message
+        .get(..copied as usize)
+        .ok_or(ErrorCode::BadPointer)?;
+    destination.copy_from_slice(source);
+    // Messages are at most MAX_MESSAGE_BYTES long.
+    Ok(length as i32)
+}
+
+/// `ipc_reply(request, pointer, length)`.
+pub(crate) fn reply<P: Platform, O: Outbox>(
+    memory: &mut [u8],
+    state: &mut State<P, O>,
+    request: i32,
+    pointer: i32,
+    length: i32,
+) -> Result<i32, ErrorCode> {
+    let request = u32::try_from(request).map_err(|_| ErrorCode::BadArgument)?;
+    let position = state
+        .pending_requests
+        .iter()
+        .position(|pending| *pending == request)
+        .ok_or(ErrorCode::BadArgument)?;
+    let length = guest_length(length, MAX_MESSAGE_BYTES)?;
+    let range = guest_range(memory.len(), pointer, length)?;
+    let message = memory.get(range).ok_or(ErrorCode::BadPointer)?;
+    state.outbox.reply(&state.module, request, message)?;
+    state.pending_requests.swap_remove(position);
+    state.record(Access::Reply { request, length });
+    Ok(0)
+}

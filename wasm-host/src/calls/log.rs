@@ -1,0 +1,23 @@
+//! `log(level, pointer, length)`.
+
+use crate::outbox::Outbox;
+use crate::platform::Platform;
+use crate::state::{State, guest_length, guest_range};
+use cella_abi::{ErrorCode, LogLevel, MAX_LOG_BYTES};
+
+/// `log(level, pointer, length)`.
+pub(crate) fn log<P: Platform, O: Outbox>(
+    memory: &[u8],
+    state: &mut State<P, O>,
+    level: i32,
+    pointer: i32,
+    length: i32,
+) -> Result<i32, ErrorCode> {
+    let level = LogLevel::from_code(level).ok_or(ErrorCode::BadArgument)?;
+    let length = guest_length(length, MAX_LOG_BYTES)?;
+    let range = guest_range(memory.len(), pointer, length)?;
+    let bytes = memory.get(range).ok_or(ErrorCode::BadPointer)?;
+    let message = core::str::from_utf8(bytes).map_err(|_| ErrorCode::BadUtf8)?;
+    state.platform.log(&state.module, level, message);
+    Ok(0)
+}

@@ -1,0 +1,212 @@
+//! The per-instance capability table: what this instance may touch, named
+//! by handle.
+
+use crate::handles::{Handle, SLOTS};
+use alloc::vec::Vec;
+use cella_abi::{CapabilityKind, ErrorCode};
+
+/// One capability held by an instance, resolved against the grant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Capability {
+    /// Ports `base .. base + count`.
+    PortRange {
+        /// First port.
+        base: u16,
+        /// Number of ports.
+        count: u32,
+    },
+    /// Physical MMIO bytes `base .. base + length`.
+    MmioRegion {
+        /// Physical base.
+        base: u64,
+        /// Length in bytes.
+        length: u64,
+    },
+    /// An IRQ line and whether this instance unmasked it.
+    IrqLine {
+        /// Line number.
+        line: u8,
+        /// Unmasked by this instance.
+        enabled: bool,
+    },
+    /// A DMA budget.
+    DmaPool {
+        /// Budget in bytes.
+        budget: u64,
+        /// Bytes currently allocated from it.
+        used: u64,
+    },
+    /// A buffer allocated from a pool.
+    DmaBuffer {
+        /// Slot of the pool it came from.
+        pool: usize,
+        /// Device (physical) address.
+        device_address: u64,
+        /// Size in bytes.
+        size: u64,
+    },
+    /// An endpoint to send to.
+    Endpoint {
+        /// Endpoint id from the grant.
+        id: u64,
+    },
+    /// A one-shot timer.
+    Timer {
+        /// Armed deadline in nanoseconds.
+        deadline: Option<u64>,
+    },
+}
+
+impl Capability {
+    /// The capability's kind.
+    pub fn kind(&self) -> CapabilityKind {
+        match self {
+            Capability::PortRange { .. } => CapabilityKind::PortRange,
+            Capability::MmioRegion { .. } => CapabilityKind::MmioRegion,
+            Capability::IrqLine { .. } => CapabilityKind::IrqLine,
+            Capability::DmaPool { .. } => CapabilityKind::DmaPool,
+            Capability::DmaBuffer { .. } => CapabilityKind::DmaBuffer,
+            Capability::Endpoint { .. } => CapabilityKind::Endpoint,
+            Capability::Timer { .. } => CapabilityKind::Timer,
+        }
+    }
+}
+
+/// The table: slots `0 .. requested` hold the manifest's capabilities in order,
+/// later slots hold DMA buffers.
+#[derive(Clone, Debug)]
+pub struct CapabilityTable {
+    generation: u32,
+    /// Earlier generations of this module (restarts, swaps), newest last.
+    predecessors: Vec<u32>,
+    requested: usize,
+    slots: Vec<Option<Capability>>,
+}
+
+/// How many earlier generations a table remembers to tell "stale" from "bad".
+const REMEMBERED_GENERATIONS: usize = 16;
+
+impl CapabilityTable {
+    /// A table for `generation` holding `requested` capabilities.
+    pub fn new(generation: u32, predecessors: Vec<u32>, requested: Vec<Capability>) -> Self {
+        let count = requested.len();
+        CapabilityTable {
+            generation,
+            predecessors,
+            requested: count,
+            slots: requested.into_iter().map(Some).collect(),
+        }
+    }
+
+    /// This instance's generation.
+    pub fn generation(&self) -> u32 {
+        self.generation
+    }
+
+    /// Generations to hand to the next instance of the same module.
+    pub fn lineage(&self) -> Vec<u32> {
+        let mut lineage = self.predecessors.clone();
+        lineage.push(self.generation);
+        let excess = lineage.len().saturating_sub(REMEMBERED_GENERATIONS);
+        lineage.drain(..excess);
+        lineage
+    }
+
+    /// The handle of manifest capability `index`.
+    ///
+    /// # Errors
+    /// [`ErrorCode::BadArgument`] if the manifest has no such capability.
+    pub fn handle_for_index(&self, index: i32) -> Result<i32, ErrorCode> {
+        let index = usize::try_from(index).map_err(|_| ErrorCode::BadArgument)?;
+        if index >= self.requested {
+            return Err(ErrorCode::BadArgument);
+        }
+        Ok(Handle::encode(self.generation, index))
+    }
+
+    /// The handle of the slot holding an IRQ capability for `line`.
+    pub fn handle_for_irq(&self, line: u8) -> Option<i32> {
+        self.slots.iter().position(|slot| {
+            matches!(slot, Some(Capability::IrqLine { line: held, .. }) if *held == line)
+        })
+        .map(|slot| Handle::encode(self.generation, slot))
+    }
+
+    /// Resolves a guest handle to its slot, checking generation and kind.
+    ///
+    /// # Errors
+    /// [`ErrorCode::BadHandle`] (no such handle), [`ErrorCode::StaleHandle`]
+    /// (an earlier instance's handle), [`ErrorCode::Denied`] (wrong kind).
+    pub fn resolve(&self, handle: i32, kind: CapabilityKind) -> Result<usize, ErrorCode> {
+        let decoded = Handle::decode(handle).ok_or(ErrorCode::BadHandle)?;
+        if decoded.generation != self.generation {
+            return Err(if self.predecessors.contains(&decoded.generation) {
+                ErrorCode::StaleHandle
+            } else {
+                ErrorCode::BadHandle
+            });
+        }
+        match self.slots.get(decoded.slot) {
+            Some(Some(capability)) if capability.kind() == kind => Ok(decoded.slot),
+            Some(Some(_)) => Err(ErrorCode::Denied),
+            _ => Err(ErrorCode::BadHandle),
+        }
+    }
+
+    /// The capability in `slot` (as returned by [`CapabilityTable::resolve`]).
+    pub fn get(&self, slot: usize) -> Option<&Capability> {
+        self.slots.get(slot).and_then(Option::as_ref)
+    }
+
+    /// The capability in `slot`, mutably.
+    pub fn get_mut(&mut self, slot: usize) -> Option<&mut Capability> {
+        self.slots.get_mut(slot).and_then(Option::as_mut)
+    }
+
+    /// Stores a new (DMA buffer) capability; returns its handle.
+    ///
+    /// # Errors
+    /// [`ErrorCode::Exhausted`] when all slots are taken.
+    pub fn insert(&mut self, capability: Capability) -> Result<i32, ErrorCode> {
+        let free = self
+            .slots
+            .iter()
+            .skip(self.requested)
+            .position(Option::is_none);
+        let slot = match free {
+            Some(offset) => self.requested + offset,
+            None if self.slots.len() < SLOTS => {
+                self.slots.push(None);
+                self.slots.len() - 1
+            }
+            None => return Err(ErrorCode::Exhausted),
+        };
+        if let Some(entry) = self.slots.get_mut(slot) {
+            *entry = Some(capability);
+        }
+        Ok(Handle::encode(self.generation, slot))
+    }
+
+    /// Removes the (DMA buffer) capability in `slot`.
+    pub fn remove(&mut self, slot: usize) -> Option<Capability> {
+        if slot < self.requested {
+            return None;
+        }
+        self.slots.get_mut(slot).and_then(Option::take)
+    }
+
+    /// Every held capability.
+    pub fn iter(&self) -> impl Iterator<Item = &Capability> {
+        self.slots.iter().flatten()
+    }
+
+    /// Every held capability, mutably.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Capability> {
+        self.slots.iter_mut().flatten()
+    }
+
+    /// Takes every capability out (the instance is dying).
+    pub fn clear(&mut self) -> Vec<Capability> {
+        self.slots.drain(..).flatten().collect()
+    }
+}

@@ -1,0 +1,135 @@
+//! The grant: what the system manifest allows a module, and the check that a
+//! module's requests fit inside it.
+
+use crate::capabilities::Capability;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use cella_abi::CapabilityRequest;
+
+/// What the system allows one module. A module receives only what its own
+/// manifest requests, and every request must fit inside the grant.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Grant {
+    ports: Vec<(u16, u32)>,
+    mmio: Vec<(u64, u64)>,
+    irqs: Vec<u8>,
+    dma_bytes: u64,
+    endpoints: Vec<(String, u64)>,
+    timers: u32,
+}
+
+impl Grant {
+    /// An empty grant: only logging and time.
+    pub fn new() -> Grant {
+        Grant::default()
+    }
+
+    /// Allows ports `base .. base + count`.
+    pub fn port_range(mut self, base: u16, count: u32) -> Grant {
+        self.ports.push((base, count));
+        self
+    }
+
+    /// Allows physical MMIO bytes `base .. base + length`.
+    pub fn mmio_region(mut self, base: u64, length: u64) -> Grant {
+        self.mmio.push((base, length));
+        self
+    }
+
+    /// Allows an IRQ line.
+    pub fn irq_line(mut self, line: u8) -> Grant {
+        self.irqs.push(line);
+        self
+    }
+
+    /// Allows DMA pools totalling `bytes`.
+    pub fn dma_bytes(mut self, bytes: u64) -> Grant {
+        self.dma_bytes = bytes;
+        self
+    }
+
+    /// Allows the endpoint `name`, which the embedder knows as `id`.
+    pub fn endpoint(mut self, name: &str, id: u64) -> Grant {
+        self.endpoints.push((name.to_string(), id));
+        self
+    }
+
+    /// Allows `count` one-shot timers.
+    pub fn timers(mut self, count: u32) -> Grant {
+        self.timers = count;
+        self
+    }
+
+    /// Resolves each request against the grant, in order.
+    ///
+    /// # Errors
+    /// The first request that does not fit, rendered as its manifest line.
+    pub fn resolve<'a>(
+        &self,
+        requests: impl Iterator<Item = CapabilityRequest<'a>>,
+    ) -> Result<Vec<Capability>, String> {
+        let mut dma_left = self.dma_bytes;
+        let mut timers_left = self.timers;
+        let mut resolved = Vec::new();
+        for request in requests {
+            let denied = || request.to_string();
+            let capability = match request {
+                CapabilityRequest::PortRange { base, count } => {
+                    let end = u64::from(base) + u64::from(count);
+                    let inside = self.ports.iter().any(|&(granted, length)| {
+                        u64::from(base) >= u64::from(granted)
+                            && end <= u64::from(granted) + u64::from(length)
+                    });
+                    if !inside {
+                        return Err(denied());
+                    }
+                    Capability::PortRange { base, count }
+                }
+                CapabilityRequest::MmioRegion { base, length } => {
+                    let end = base.checked_add(length).ok_or_else(denied)?;
+                    let inside = self.mmio.iter().any(|&(granted, granted_length)| {
+                        base >= granted
+                            && granted
+                                .checked_add(granted_length)
+                                .is_some_and(|limit| end <= limit)
+                    });
+                    if !inside {
+                        return Err(denied());
+                    }
+                    Capability::MmioRegion { base, length }
+                }
+                CapabilityRequest::IrqLine { line } => {
+                    if !self.irqs.contains(&line) {
+                        return Err(denied());
+                    }
+                    Capability::IrqLine {
+                        line,
+                        enabled: false,
+                    }
+                }
+                CapabilityRequest::DmaPool { bytes } => {
+                    dma_left = dma_left.checked_sub(bytes).ok_or_else(denied)?;
+                    Capability::DmaPool {
+                        budget: bytes,
+                        used: 0,
+                    }
+                }
+                CapabilityRequest::Endpoint { name } => {
+                    let id = self
+                        .endpoints
+                        .iter()
+                        .find(|(granted, _)| granted == name)
+                        .map(|(_, id)| *id)
+                        .ok_or_else(denied)?;
+                    Capability::Endpoint { id }
+                }
+                CapabilityRequest::Timer => {
+                    timers_left = timers_left.checked_sub(1).ok_or_else(denied)?;
+                    Capability::Timer { deadline: None }
+                }
+            };
+            resolved.push(capability);
+        }
+        Ok(resolved)
+    }
+}

@@ -1,0 +1,250 @@
+//! The wasmi linker that defines exactly ABI v1: one closure per
+//! [`HostFunction`], each a thin adapter from Wasm values to the bodies in
+//! [`crate::calls`].
+
+use crate::calls::{self, dma, ipc, irq, log, mmio, ports, time};
+use crate::outbox::Outbox;
+use crate::platform::{Platform, Width};
+use crate::state::State;
+use cella_abi::{ErrorCode, HostFunction, IMPORT_MODULE};
+use wasmi::{Caller, Linker};
+
+type Context<'a, P, O> = Caller<'a, State<P, O>>;
+
+/// Runs `body` with the guest's linear memory and the host state; a module
+/// without an exported memory gets [`ErrorCode::BadPointer`].
+#[inline]
+fn with_memory<P: Platform + 'static, O: Outbox + 'static>(
+    caller: &mut Context<'_, P, O>,
+    function: HostFunction,
+    body: impl FnOnce(&mut [u8], &mut State<P, O>) -> Result<i32, ErrorCode>,
+) -> Result<i32, wasmi::Error> {
+    let outcome = match caller.data().memory {
+        Some(memory) => {
+            let (bytes, state) = memory.data_and_store_mut(&mut *caller);
+            body(bytes, state)
+        }
+        None => Err(ErrorCode::BadPointer),
+    };
+    caller.data_mut().conclude_i32(function, outcome)
+}
+
+macro_rules! define {
+    ($linker:ident, $function:expr, |$caller:ident $(, $arg:ident : $ty:ty)*| -> $ret:ty $body:block) => {
+        // Names are unique (checked by cella-abi's tests), so defining cannot fail.
+        let _ = $linker.func_wrap(
+            IMPORT_MODULE,
+            $function.name(),
+            move |mut $caller: Context<'_, P, O>, $($arg: $ty),*| -> Result<$ret, wasmi::Error> {
+                let _ = &mut $caller;
+                $body
+            },
+        );
+    };
+}
+
+/// Builds the linker for one [`crate::Runtime`].
+pub(crate) fn build<P: Platform + 'static, O: Outbox + 'static>(
+    engine: &wasmi::Engine,
+) -> Linker<State<P, O>> {
+    let mut linker = Linker::new(engine);
+    let linker_ref = &mut linker;
+    define!(linker_ref, HostFunction::Log, |caller,
+                                            level: i32,
+                                            pointer: i32,
+                                            length: i32|
+     -> i32 {
+        with_memory(&mut caller, HostFunction::Log, |memory, state| {
+            log::log(memory, state, level, pointer, length)
+        })
+    });
+    define!(linker_ref, HostFunction::CapabilityHandle, |caller,
+                                                         index: i32|
+     -> i32 {
+        let state = caller.data_mut();
+        let outcome = calls::capability_handle(state, index);
+        state.conclude_i32(HostFunction::CapabilityHandle, outcome)
+    });
+    for (function, width) in [
+        (HostFunction::PortIn8, Width::Byte),
+        (HostFunction::PortIn16, Width::Word),
+        (HostFunction::PortIn32, Width::Dword),
+    ] {
+        define!(linker_ref, function, |caller,
+                                       handle: i32,
+                                       offset: i32|
+         -> i64 {
+            let state = caller.data_mut();
+            let outcome = ports::port_in(state, width, handle, offset);
+            state.conclude_i64(function, outcome)
+        });
+    }
+    for (function, width) in [
+        (HostFunction::PortOut8, Width::Byte),
+        (HostFunction::PortOut16, Width::Word),
+        (HostFunction::PortOut32, Width::Dword),
+    ] {
+        define!(linker_ref, function, |caller,
+                                       handle: i32,
+                                       offset: i32,
+                                       value: i32|
+         -> i32 {
+            let state = caller.data_mut();
+            let outcome = ports::port_out(state, width, handle, offset, value);
+            state.conclude_i32(function, outcome)
+        });
+    }
+    for (function, width) in [
+        (HostFunction::MmioRead8, Width::Byte),
+        (HostFunction::MmioRead16, Width::Word),
+        (HostFunction::MmioRead32, Width::Dword),
+    ] {
+        define!(linker_ref, function, |caller,
+                                       handle: i32,
+                                       offset: i32|
+         -> i64 {
+            let state = caller.data_mut();
+            let outcome = mmio::read(state, width, handle, offset);
+            state.conclude_i64(function, outcome)
+        });
+    }
+    define!(linker_ref, HostFunction::MmioRead64, |caller,
+                                                   handle: i32,
+                                                   offset: i32,
+                                                   out: i32|
+     -> i32 {
+        with_memory(&mut caller, HostFunction::MmioRead64, |memory, state| {
+            mmio::read64(memory, state, handle, offset, out)
+        })
+    });
+    for (function, width) in [
+        (HostFunction::MmioWrite8, Width::Byte),
+        (HostFunction::MmioWrite16, Width::Word),
+        (HostFunction::MmioWrite32, Width::Dword),
+    ] {
+        define!(linker_ref, function, |caller,
+                                       handle: i32,
+                                       offset: i32,
+                                       value: i32|
+         -> i32 {
+            let state = caller.data_mut();
+            let outcome = mmio::write(state, width, handle, offset, u64::from(value as u32));
+            state.conclude_i32(function, outcome)
+        });
+    }
+    define!(linker_ref, HostFunction::MmioWrite64, |caller,
+                                                    handle: i32,
+                                                    offset: i32,
+                                                    value: i64|
+     -> i32 {
+        let state = caller.data_mut();
+        let outcome = mmio::write(state, Width::Qword, handle, offset, value as u64);
+        state.conclude_i32(HostFunction::MmioWrite64, outcome)
+    });
+    for (function, enabled) in [
+        (HostFunction::IrqEnable, true),
+        (HostFunction::IrqDisable, false),
+    ] {
+        define!(linker_ref, function, |caller, handle: i32| -> i32 {
+            let state = caller.data_mut();
+            let outcome = irq::set_enabled(state, handle, enabled);
+            state.conclude_i32(function, outcome)
+        });
+    }
+    define!(linker_ref, HostFunction::IrqAck, |caller,
+                                               handle: i32|
+     -> i32 {
+        let state = caller.data_mut();
+        let outcome = irq::acknowledge(state, handle);
+        state.conclude_i32(HostFunction::IrqAck, outcome)
+    });
+    define!(linker_ref, HostFunction::DmaAlloc, |caller,
+                                                 pool: i32,
+                                                 size: i32|
+     -> i32 {
+        let state = caller.data_mut();
+        let outcome = dma::allocate(state, pool, size);
+        state.conclude_i32(HostFunction::DmaAlloc, outcome)
+    });
+    define!(linker_ref, HostFunction::DmaFree, |caller,
+                                                buffer: i32|
+     -> i32 {
+        let state = caller.data_mut();
+        let outcome = dma::free(state, buffer);
+        state.conclude_i32(HostFunction::DmaFree, outcome)
+    });
+    define!(linker_ref, HostFunction::DmaAddress, |caller,
+                                                   buffer: i32|
+     -> i64 {
+        let state = caller.data_mut();
+        let outcome = dma::address(state, buffer);
+        state.conclude_i64(HostFunction::DmaAddress, outcome)
+    });
+    define!(linker_ref, HostFunction::DmaWrite, |caller,
+                                                 buffer: i32,
+                                                 offset: i32,
+                                                 source: i32,
+                                                 length: i32|
+     -> i32 {
+        with_memory(&mut caller, HostFunction::DmaWrite, |memory, state| {
+            dma::write(memory, state, buffer, offset, source, length)
+        })
+    });
+    define!(linker_ref, HostFunction::DmaRead, |caller,
+                                                buffer: i32,
+                                                offset: i32,
+                                                destination: i32,
+                                                length: i32|
+     -> i32 {
+        with_memory(&mut caller, HostFunction::DmaRead, |memory, state| {
+            dma::read(memory, state, buffer, offset, destination, length)
+        })
+    });
+    define!(linker_ref, HostFunction::IpcSend, |caller,
+                                                endpoint: i32,
+                                                pointer: i32,
+                                                length: i32|
+     -> i32 {
+        with_memory(&mut caller, HostFunction::IpcSend, |memory, state| {
+            ipc::send(memory, state, endpoint, pointer, length)
+        })
+    });
+    define!(linker_ref, HostFunction::IpcReceive, |caller,
+                                                   pointer: i32,
+                                                   capacity: i32|
+     -> i32 {
+        with_memory(&mut caller, HostFunction::IpcReceive, |memory, state| {
+            ipc::receive(memory, state, pointer, capacity)
+        })
+    });
+    define!(linker_ref, HostFunction::IpcReply, |caller,
+                                                 request: i32,
+                                                 pointer: i32,
+                                                 length: i32|
+     -> i32 {
+        with_memory(&mut caller, HostFunction::IpcReply, |memory, state| {
+            ipc::reply(memory, state, request, pointer, length)
+        })
+    });
+    define!(linker_ref, HostFunction::TimeNow, |caller| -> i64 {
+        let state = caller.data_mut();
+        state.counters.host_calls = state.counters.host_calls.wrapping_add(1);
+        Ok(time::now(state))
+    });
+    define!(linker_ref, HostFunction::TimerSet, |caller,
+                                                 handle: i32,
+                                                 deadline: i64|
+     -> i32 {
+        let state = caller.data_mut();
+        let outcome = time::set(state, handle, Some(deadline));
+        state.conclude_i32(HostFunction::TimerSet, outcome)
+    });
+    define!(linker_ref, HostFunction::TimerCancel, |caller,
+                                                    handle: i32|
+     -> i32 {
+        let state = caller.data_mut();
+        let outcome = time::set(state, handle, None);
+        state.conclude_i32(HostFunction::TimerCancel, outcome)
+    });
+    linker
+}

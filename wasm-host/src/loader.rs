@@ -1,0 +1,228 @@
+//! Loading: validate the bytes, read the manifest, check imports and exports
+//! against ABI v1 and the requests against the grant, all before anything is
+//! instantiated.
+
+use crate::capabilities::Capability;
+use crate::grant::Grant;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use cella_abi::{
+    Export, HostFunction, IMPORT_MODULE, MANIFEST_SECTION, Manifest, ManifestError, Signature,
+    ValueType,
+};
+use wasmi::{ExternType, FuncType, ValType};
+
+/// Why a module could not be loaded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoadErrorKind {
+    /// The bytes are not a valid Wasm module for this engine (message from
+    /// the validator; start functions are refused here too).
+    Invalid(String),
+    /// No `cella.manifest` custom section.
+    MissingManifest,
+    /// More than one `cella.manifest` section.
+    DuplicateManifest,
+    /// The manifest is malformed.
+    Manifest(ManifestError),
+    /// A requested capability is not covered by the grant (the request, as
+    /// its manifest line).
+    NotGranted {
+        /// The request, e.g. `port 0x60 1`.
+        request: String,
+    },
+    /// An import that ABI v1 does not define.
+    UnknownImport {
+        /// Import module.
+        module: String,
+        /// Import name.
+        name: String,
+    },
+    /// An ABI v1 import with the wrong signature.
+    ImportSignature {
+        /// Import name.
+        name: String,
+    },
+    /// A required export is missing.
+    MissingExport {
+        /// Export name.
+        name: &'static str,
+    },
+    /// An ABI export (or `memory`) with the wrong type or signature.
+    ExportSignature {
+        /// Export name.
+        name: &'static str,
+    },
+}
+
+/// A module that could not be loaded, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadError {
+    /// The manifest's module name, or the caller's label before the manifest
+    /// was read.
+    pub module: String,
+    /// Why.
+    pub kind: LoadErrorKind,
+}
+
+impl core::fmt::Display for LoadError {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            formatter,
+            "cannot load module {}: {:?}",
+            self.module, self.kind
+        )
+    }
+}
+
+impl core::error::Error for LoadError {}
+
+/// A validated, compiled module with its manifest checked against a grant:
+/// ready to start any number of times. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct LoadedModule {
+    pub(crate) module: wasmi::Module,
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) state_version: u32,
+    pub(crate) capabilities: Vec<Capability>,
+}
+
+impl LoadedModule {
+    /// Module name from the manifest.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Module version from the manifest.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// State-format version from the manifest.
+    pub fn state_version(&self) -> u32 {
+        self.state_version
+    }
+
+    /// The capabilities an instance will hold, in manifest order.
+    pub fn capabilities(&self) -> &[Capability] {
+        &self.capabilities
+    }
+}
+
+fn value_type(value: ValueType) -> ValType {
+    match value {
+        ValueType::I32 => ValType::I32,
+        ValueType::I64 => ValType::I64,
+    }
+}
+
+fn matches(func: &FuncType, signature: Signature) -> bool {
+    func.params().len() == signature.params.len()
+        && func.results().len() == signature.results.len()
+        && func
+            .params()
+            .iter()
+            .zip(signature.params)
+            .all(|(have, want)| *have == value_type(*want))
+        && func
+            .results()
+            .iter()
+            .zip(signature.results)
+            .all(|(have, want)| *have == value_type(*want))
+}
+
+/// Loads and checks a module; see [`crate::Runtime::load`].
+pub(crate) fn load(
+    engine: &wasmi::Engine,
+    label: &str,
+    bytes: &[u8],
+    grant: &Grant,
+) -> Result<LoadedModule, LoadError> {
+    let fail = |module: &str, kind| LoadError {
+        module: module.to_string(),
+        kind,
+    };
+    let module = wasmi::Module::new(engine, bytes)
+        .map_err(|error| fail(label, LoadErrorKind::Invalid(error.to_string())))?;
+    let mut sections = module
+        .custom_sections()
+        .filter(|section| section.name() == MANIFEST_SECTION);
+    let section = sections
+        .next()
+        .ok_or_else(|| fail(label, LoadErrorKind::MissingManifest))?;
+    if sections.next().is_some() {
+        return Err(fail(label, LoadErrorKind::DuplicateManifest));
+    }
+    let manifest = Manifest::parse_bytes(section.data())
+        .map_err(|error| fail(label, LoadErrorKind::Manifest(error)))?;
+    let name = manifest.name;
+    for import in module.imports() {
+        let function = (import.module() == IMPORT_MODULE)
+            .then(|| HostFunction::from_name(import.name()))
+            .flatten();
+        let Some(function) = function else {
+            return Err(fail(
+                name,
+                LoadErrorKind::UnknownImport {
+                    module: import.module().to_string(),
+                    name: import.name().to_string(),
+                },
+            ));
+        };
+        let signature_ok = match import.ty() {
+            ExternType::Func(func) => matches(func, function.signature()),
+            _ => false,
+        };
+        if !signature_ok {
+            return Err(fail(
+                name,
+                LoadErrorKind::ImportSignature {
+                    name: import.name().to_string(),
+                },
+            ));
+        }
+    }
+    for export in Export::ALL {
+        match module.get_export(export.name()) {
+            None if export == Export::Init => {
+                return Err(fail(
+                    name,
+                    LoadErrorKind::MissingExport {
+                        name: export.name(),
+                    },
+                ));
+            }
+            None => {}
+            Some(ExternType::Func(func)) if matches(&func, export.signature()) => {}
+            Some(_) => {
+                return Err(fail(
+                    name,
+                    LoadErrorKind::ExportSignature {
+                        name: export.name(),
+                    },
+                ));
+            }
+        }
+    }
+    match module.get_export(cella_abi::MEMORY_EXPORT) {
+        None | Some(ExternType::Memory(_)) => {}
+        Some(_) => {
+            return Err(fail(
+                name,
+                LoadErrorKind::ExportSignature {
+                    name: cella_abi::MEMORY_EXPORT,
+                },
+            ));
+        }
+    }
+    let capabilities = grant
+        .resolve(manifest.capabilities())
+        .map_err(|request| fail(name, LoadErrorKind::NotGranted { request }))?;
+    Ok(LoadedModule {
+        name: name.to_string(),
+        version: manifest.version.to_string(),
+        state_version: manifest.state_version,
+        capabilities,
+        module,
+    })
+}

@@ -1,0 +1,113 @@
+//! How messages leave a sandbox: the embedder's router.
+//!
+//! The host owns no kernel endpoints. A message a guest sends (or a reply to a
+//! request it handled) is handed to the [`Outbox`] the embedder supplied;
+//! incoming messages come back as [`crate::Event::Message`].
+
+use alloc::collections::VecDeque;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use cella_abi::ErrorCode;
+use core::cell::RefCell;
+
+/// The embedder's message router. Like [`crate::Platform`], a cheap handle:
+/// clones reach the same router.
+pub trait Outbox {
+    /// Takes a message from `module` to the endpoint `endpoint` (the id the
+    /// grant gave for the name the module requested).
+    ///
+    /// # Errors
+    /// [`ErrorCode::Busy`] when the receiver cannot take it now; any other
+    /// code is passed to the guest as is.
+    fn send(&mut self, module: &str, endpoint: u64, message: &[u8]) -> Result<(), ErrorCode>;
+
+    /// Takes `module`'s reply to request `request`.
+    ///
+    /// # Errors
+    /// As for [`Outbox::send`].
+    fn reply(&mut self, module: &str, request: u32, message: &[u8]) -> Result<(), ErrorCode>;
+}
+
+/// One message handed to a [`QueueOutbox`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outgoing {
+    /// A message to an endpoint.
+    Send {
+        /// Sending module.
+        module: String,
+        /// Endpoint id.
+        endpoint: u64,
+        /// Bytes.
+        message: Vec<u8>,
+    },
+    /// A reply to a request.
+    Reply {
+        /// Replying module.
+        module: String,
+        /// Request id.
+        request: u32,
+        /// Bytes.
+        message: Vec<u8>,
+    },
+}
+
+/// A bounded in-memory [`Outbox`] for tests and simple embedders: clones
+/// share one queue; a full queue answers [`ErrorCode::Busy`].
+#[derive(Clone, Debug)]
+pub struct QueueOutbox {
+    queue: Rc<RefCell<VecDeque<Outgoing>>>,
+    capacity: usize,
+}
+
+impl QueueOutbox {
+    /// A queue that holds at most `capacity` messages.
+    pub fn new(capacity: usize) -> QueueOutbox {
+        QueueOutbox {
+            queue: Rc::new(RefCell::new(VecDeque::new())),
+            capacity,
+        }
+    }
+
+    /// Removes and returns everything queued.
+    pub fn drain(&self) -> Vec<Outgoing> {
+        self.queue.borrow_mut().drain(..).collect()
+    }
+
+    /// Number of queued messages.
+    pub fn len(&self) -> usize {
+        self.queue.borrow().len()
+    }
+
+    /// True when nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.queue.borrow().is_empty()
+    }
+
+    fn push(&mut self, item: Outgoing) -> Result<(), ErrorCode> {
+        let mut queue = self.queue.borrow_mut();
+        if queue.len() >= self.capacity {
+            return Err(ErrorCode::Busy);
+        }
+        queue.push_back(item);
+        Ok(())
+    }
+}
+
+impl Outbox for QueueOutbox {
+    fn send(&mut self, module: &str, endpoint: u64, message: &[u8]) -> Result<(), ErrorCode> {
+        self.push(Outgoing::Send {
+            module: module.into(),
+            endpoint,
+            message: message.to_vec(),
+        })
+    }
+
+    fn reply(&mut self, module: &str, request: u32, message: &[u8]) -> Result<(), ErrorCode> {
+        self.push(Outgoing::Reply {
+            module: module.into(),
+            request,
+            message: message.to_vec(),
+        })
+    }
+}

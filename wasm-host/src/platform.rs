@@ -1,0 +1,74 @@
+//! The one door to hardware: everything a sandbox touches goes through
+//! [`Platform`]. The kernel implements it with real port I/O and MMIO; tests use
+//! [`crate::SimulatedPlatform`].
+
+use cella_abi::LogLevel;
+
+/// Width of a port or MMIO access.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Width {
+    /// 8 bits.
+    Byte,
+    /// 16 bits.
+    Word,
+    /// 32 bits.
+    Dword,
+    /// 64 bits (MMIO only).
+    Qword,
+}
+
+impl Width {
+    /// Size in bytes.
+    pub const fn bytes(self) -> u32 {
+        match self {
+            Width::Byte => 1,
+            Width::Word => 2,
+            Width::Dword => 4,
+            Width::Qword => 8,
+        }
+    }
+
+    /// Keeps only the bits this width carries.
+    pub const fn truncate(self, value: u64) -> u64 {
+        match self {
+            Width::Byte => value & 0xff,
+            Width::Word => value & 0xffff,
+            Width::Dword => value & 0xffff_ffff,
+            Width::Qword => value,
+        }
+    }
+}
+
+/// Hardware as a sandbox sees it, after the host has checked the capability.
+///
+/// The host guarantees to every call: ports lie in a granted range, MMIO
+/// accesses lie in a granted region and are aligned to their width, DMA copies
+/// lie inside a buffer this platform allocated. An implementation is a cheap
+/// handle: cloning it must reach the same hardware (the kernel's is a unit
+/// struct; the simulated one shares its state).
+pub trait Platform {
+    /// Reads a port.
+    fn port_read(&mut self, port: u16, width: Width) -> u32;
+    /// Writes a port (`value` already truncated to `width`).
+    fn port_write(&mut self, port: u16, width: Width, value: u32);
+    /// Reads physical MMIO.
+    fn mmio_read(&mut self, address: u64, width: Width) -> u64;
+    /// Writes physical MMIO (`value` already truncated to `width`).
+    fn mmio_write(&mut self, address: u64, width: Width, value: u64);
+    /// Masks or unmasks an IRQ line.
+    fn irq_set_enabled(&mut self, line: u8, enabled: bool);
+    /// Signals end of interrupt for a line.
+    fn irq_acknowledge(&mut self, line: u8);
+    /// Allocates `size` bytes of DMA-able memory; returns its device address.
+    fn dma_allocate(&mut self, size: u64) -> Option<u64>;
+    /// Frees a buffer from [`Platform::dma_allocate`].
+    fn dma_free(&mut self, device_address: u64, size: u64);
+    /// Copies from DMA memory.
+    fn dma_read(&mut self, device_address: u64, destination: &mut [u8]);
+    /// Copies into DMA memory.
+    fn dma_write(&mut self, device_address: u64, source: &[u8]);
+    /// Monotonic nanoseconds since boot.
+    fn now_nanoseconds(&mut self) -> u64;
+    /// Writes a log line on behalf of a module.
+    fn log(&mut self, module: &str, level: LogLevel, message: &str);
+}

@@ -1,0 +1,175 @@
+//! The runtime: one wasmi engine and ABI linker shared by all sandboxes,
+//! the limits, and the generation counter behind every handle.
+
+use crate::capabilities::CapabilityTable;
+use crate::faults::{Entry, Fault, FaultKind};
+use crate::grant::Grant;
+use crate::handles::next_generation;
+use crate::limits::Limits;
+use crate::loader::{self, LoadError, LoadedModule};
+use crate::outbox::Outbox;
+use crate::platform::Platform;
+use crate::sandbox::{Entries, Sandbox};
+use crate::state::State;
+use crate::trace::{Counters, Trace};
+use alloc::string::ToString;
+use alloc::vec::Vec;
+use wasmi::{Config, EnforcedLimits, Engine, Linker, Store, StoreLimitsBuilder};
+
+/// Loads modules and starts sandboxes for one platform and outbox type.
+pub struct Runtime<P: Platform + 'static, O: Outbox + 'static> {
+    engine: Engine,
+    linker: Linker<State<P, O>>,
+    limits: Limits,
+    generation: u32,
+}
+
+impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Runtime<P, O> {
+    /// A runtime whose sandboxes run under `limits`.
+    pub fn new(limits: Limits) -> Self {
+        let mut config = Config::default();
+        config
+            .consume_fuel(true)
+            .allow_start_fn(false)
+            .set_max_recursion_depth(limits.max_call_depth as usize)
+            .enforced_limits(EnforcedLimits::strict())
+            .wasm_multi_memory(false)
+            .wasm_custom_page_sizes(false);
+        let engine = Engine::new(&config);
+        let linker = crate::linker::build(&engine);
+        Runtime {
+            engine,
+            linker,
+            limits,
+            generation: 0,
+        }
+    }
+
+    /// The limits every sandbox runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Validates and compiles `bytes`, reads the manifest and checks it, its
+    /// imports and its exports against ABI v1 and `grant`. `label` names the
+    /// module in errors found before its manifest is read.
+    ///
+    /// # Errors
+    /// A [`LoadError`] naming the module and the first problem: invalid Wasm,
+    /// missing or bad manifest, a request outside the grant, an import
+    /// outside ABI v1, a missing or mistyped export.
+    pub fn load(
+        &self,
+        label: &str,
+        bytes: &[u8],
+        grant: &Grant,
+    ) -> Result<LoadedModule, LoadError> {
+        loader::load(&self.engine, label, bytes, grant)
+    }
+
+    /// Instantiates `module` and runs its `init`.
+    ///
+    /// # Errors
+    /// A [`Fault`] if instantiation fails (limits) or `init` traps, runs out
+    /// of fuel or returns non-zero.
+    pub fn start(
+        &mut self,
+        module: &LoadedModule,
+        platform: P,
+        outbox: O,
+    ) -> Result<Sandbox<P, O>, Fault> {
+        let mut sandbox = self.instantiate(module, platform, outbox, Vec::new())?;
+        sandbox.init()?;
+        Ok(sandbox)
+    }
+
+    /// Replaces `sandbox` (dead or alive) by a fresh instance of the same
+    /// module, which runs `init`. Handles of the old instance become stale.
+    ///
+    /// # Errors
+    /// As for [`Runtime::start`]; the sandbox is then dead with that fault.
+    pub fn restart(&mut self, sandbox: &mut Sandbox<P, O>) -> Result<(), Fault> {
+        sandbox.release(&[]);
+        let lineage = sandbox.store.data().capabilities.lineage();
+        let platform = sandbox.store.data().platform.clone();
+        let outbox = sandbox.store.data().outbox.clone();
+        let module = sandbox.module.clone();
+        let started = self
+            .instantiate(&module, platform, outbox, lineage)
+            .and_then(|mut fresh| fresh.init().map(|()| fresh));
+        match started {
+            Ok(fresh) => {
+                *sandbox = fresh;
+                Ok(())
+            }
+            Err(fault) => {
+                sandbox.dead = Some(fault.clone());
+                Err(fault)
+            }
+        }
+    }
+
+    /// Creates the store and instance without running any entry point.
+    pub(crate) fn instantiate(
+        &mut self,
+        module: &LoadedModule,
+        platform: P,
+        outbox: O,
+        lineage: Vec<u32>,
+    ) -> Result<Sandbox<P, O>, Fault> {
+        self.generation = next_generation(self.generation);
+        let limits = self.limits;
+        let store_limits = StoreLimitsBuilder::new()
+            .memory_size(limits.max_memory_bytes())
+            .table_elements(limits.max_table_elements as usize)
+            .tables(limits.max_tables as usize)
+            .memories(1)
+            .instances(1)
+            .build();
+        let state = State {
+            module: module.name.clone(),
+            platform,
+            outbox,
+            capabilities: CapabilityTable::new(
+                self.generation,
+                lineage,
+                module.capabilities.clone(),
+            ),
+            memory: None,
+            store_limits,
+            limits,
+            counters: Counters::default(),
+            trace: Trace::new(limits.trace_entries as usize),
+            pending_fault: None,
+            message: Vec::new(),
+            message_present: false,
+            pending_requests: Vec::new(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.store_limits);
+        let fail = |kind| Fault {
+            module: module.name.clone(),
+            entry: Entry::Instantiate,
+            kind,
+        };
+        // Fuel also bounds anything instantiation might execute.
+        store
+            .set_fuel(limits.fuel_per_event)
+            .map_err(|error| fail(FaultKind::Engine(error.to_string())))?;
+        let instance = self
+            .linker
+            .instantiate_and_start(&mut store, &module.module)
+            .map_err(|error| fail(FaultKind::Instantiation(error.to_string())))?;
+        let memory = instance.get_memory(&store, cella_abi::MEMORY_EXPORT);
+        store.data_mut().memory = memory;
+        let entries = Entries::find(&instance, &store)
+            .ok_or_else(|| fail(FaultKind::Instantiation("no `init` export".to_string())))?;
+        Ok(Sandbox {
+            store,
+            entries,
+            module: module.clone(),
+            dead: None,
+            released: false,
+        })
+    }
+}

@@ -1,0 +1,337 @@
+//! A simulated platform for tests and teaching tools: port and MMIO spaces
+//! where device models plug in, DMA memory, IRQ lines, a settable clock, a
+//! log, and a record of every access the host made on a module's behalf.
+
+use crate::platform::{Platform, Width};
+use crate::trace::Access;
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::rc::Rc;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+use cella_abi::LogLevel;
+use core::cell::RefCell;
+
+/// A device model reached through ports or MMIO. Offsets are relative to the
+/// base the device was attached at.
+pub trait Device {
+    /// Reads `width` at `offset`.
+    fn read(&mut self, offset: u64, width: Width) -> u64;
+    /// Writes `width` at `offset`.
+    fn write(&mut self, offset: u64, width: Width, value: u64);
+}
+
+/// A plain register file: bytes that read back what was written
+/// (little-endian for wider accesses).
+#[derive(Clone, Debug)]
+pub struct Registers {
+    bytes: Vec<u8>,
+}
+
+impl Registers {
+    /// `size` zeroed bytes.
+    pub fn new(size: usize) -> Registers {
+        Registers {
+            bytes: vec![0; size],
+        }
+    }
+}
+
+impl Device for Registers {
+    fn read(&mut self, offset: u64, width: Width) -> u64 {
+        let mut value = 0u64;
+        for index in 0..u64::from(width.bytes()) {
+            let byte = usize::try_from(offset + index)
+                .ok()
+                .and_then(|position| self.bytes.get(position))
+                .copied()
+                .unwrap_or(0xff);
+            value |= u64::from(byte) << (8 * index);
+        }
+        value
+    }
+
+    fn write(&mut self, offset: u64, width: Width, value: u64) {
+        for index in 0..u64::from(width.bytes()) {
+            let byte = (value >> (8 * index)) as u8;
+            if let Some(slot) = usize::try_from(offset + index)
+                .ok()
+                .and_then(|at| self.bytes.get_mut(at))
+            {
+                *slot = byte;
+            }
+        }
+    }
+}
+
+/// One line written through [`Platform::log`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogLine {
+    /// Module.
+    pub module: String,
+    /// Level.
+    pub level: LogLevel,
+    /// Text.
+    pub message: String,
+}
+
+struct Attached {
+    base: u64,
+    length: u64,
+    device: Box<dyn Device>,
+}
+
+#[derive(Default)]
+struct Machine {
+    ports: Vec<Attached>,
+    mmio: Vec<Attached>,
+    irq_enabled: BTreeMap<u8, bool>,
+    dma: BTreeMap<u64, Vec<u8>>,
+    next_dma_address: u64,
+    dma_limit: u64,
+    dma_in_use: u64,
+    now: u64,
+    tick: u64,
+    log: Vec<LogLine>,
+    accesses: Vec<Access>,
+}
+
+impl Machine {
+    fn device(space: &mut [Attached], address: u64) -> Option<(&mut Attached, u64)> {
+        space
+            .iter_mut()
+            .find(|attached| address >= attached.base && address - attached.base < attached.length)
+            .map(|attached| {
+                let offset = address - attached.base;
+                (attached, offset)
+            })
+    }
+
+    fn dma_buffer(&mut self, address: u64, length: usize) -> Option<&mut [u8]> {
+        let (base, buffer) = self.dma.range_mut(..=address).next_back()?;
+        let start = usize::try_from(address - base).ok()?;
+        buffer.get_mut(start..start.checked_add(length)?)
+    }
+}
+
+/// The simulated machine. Clones share it.
+#[derive(Clone, Default)]
+pub struct SimulatedPlatform {
+    machine: Rc<RefCell<Machine>>,
+}
+
+/// Where simulated DMA memory starts.
+pub const DMA_BASE: u64 = 0x1000_0000;
+
+impl SimulatedPlatform {
+    /// An empty machine with 1 MiB of DMA memory.
+    pub fn new() -> SimulatedPlatform {
+        let platform = SimulatedPlatform::default();
+        {
+            let mut machine = platform.machine.borrow_mut();
+            machine.next_dma_address = DMA_BASE;
+            machine.dma_limit = 1 << 20;
+        }
+        platform
+    }
+
+    /// Attaches a device at ports `base .. base + count`.
+    pub fn attach_ports(&self, base: u16, count: u32, device: impl Device + 'static) {
+        self.machine.borrow_mut().ports.push(Attached {
+            base: u64::from(base),
+            length: u64::from(count),
+            device: Box::new(device),
+        });
+    }
+
+    /// Attaches a device at physical `base .. base + length`.
+    pub fn attach_mmio(&self, base: u64, length: u64, device: impl Device + 'static) {
+        self.machine.borrow_mut().mmio.push(Attached {
+            base,
+            length,
+            device: Box::new(device),
+        });
+    }
+
+    /// Every access made so far, oldest first.
+    pub fn accesses(&self) -> Vec<Access> {
+        self.machine.borrow().accesses.clone()
+    }
+
+    /// Forgets the recorded accesses.
+    pub fn clear_accesses(&self) {
+        self.machine.borrow_mut().accesses.clear();
+    }
+
+    /// Every log line so far.
+    pub fn log_lines(&self) -> Vec<LogLine> {
+        self.machine.borrow().log.clone()
+    }
+
+    /// Whether an IRQ line is unmasked.
+    pub fn irq_enabled(&self, line: u8) -> bool {
+        self.machine
+            .borrow()
+            .irq_enabled
+            .get(&line)
+            .copied()
+            .unwrap_or(false)
+    }
+
+    /// Bytes of DMA memory allocated now.
+    pub fn dma_in_use(&self) -> u64 {
+        self.machine.borrow().dma_in_use
+    }
+
+    /// Reads simulated DMA memory (as a device would).
+    pub fn dma_peek(&self, address: u64, length: usize) -> Option<Vec<u8>> {
+        self.machine
+            .borrow_mut()
+            .dma_buffer(address, length)
+            .map(|bytes| bytes.to_vec())
+    }
+
+    /// Sets the clock.
+    pub fn set_now(&self, nanoseconds: u64) {
+        self.machine.borrow_mut().now = nanoseconds;
+    }
+
+    /// Makes every clock read advance the clock by `nanoseconds`.
+    pub fn set_tick(&self, nanoseconds: u64) {
+        self.machine.borrow_mut().tick = nanoseconds;
+    }
+}
+
+impl Platform for SimulatedPlatform {
+    fn port_read(&mut self, port: u16, width: Width) -> u32 {
+        let mut machine = self.machine.borrow_mut();
+        let value = match Machine::device(&mut machine.ports, u64::from(port)) {
+            Some((attached, offset)) => width.truncate(attached.device.read(offset, width)) as u32,
+            None => width.truncate(u64::MAX) as u32,
+        };
+        machine
+            .accesses
+            .push(Access::PortRead { port, width, value });
+        value
+    }
+
+    fn port_write(&mut self, port: u16, width: Width, value: u32) {
+        let mut machine = self.machine.borrow_mut();
+        if let Some((attached, offset)) = Machine::device(&mut machine.ports, u64::from(port)) {
+            attached.device.write(offset, width, u64::from(value));
+        }
+        machine
+            .accesses
+            .push(Access::PortWrite { port, width, value });
+    }
+
+    fn mmio_read(&mut self, address: u64, width: Width) -> u64 {
+        let mut machine = self.machine.borrow_mut();
+        let value = match Machine::device(&mut machine.mmio, address) {
+            Some((attached, offset)) => width.truncate(attached.device.read(offset, width)),
+            None => width.truncate(u64::MAX),
+        };
+        machine.accesses.push(Access::MmioRead {
+            address,
+            width,
+            value,
+        });
+        value
+    }
+
+    fn mmio_write(&mut self, address: u64, width: Width, value: u64) {
+        let mut machine = self.machine.borrow_mut();
+        if let Some((attached, offset)) = Machine::device(&mut machine.mmio, address) {
+            attached.device.write(offset, width, value);
+        }
+        machine.accesses.push(Access::MmioWrite {
+            address,
+            width,
+            value,
+        });
+    }
+
+    fn irq_set_enabled(&mut self, line: u8, enabled: bool) {
+        let mut machine = self.machine.borrow_mut();
+        machine.irq_enabled.insert(line, enabled);
+        machine
+            .accesses
+            .push(Access::IrqSetEnabled { line, enabled });
+    }
+
+    fn irq_acknowledge(&mut self, line: u8) {
+        self.machine
+            .borrow_mut()
+            .accesses
+            .push(Access::IrqAcknowledge { line });
+    }
+
+    fn dma_allocate(&mut self, size: u64) -> Option<u64> {
+        let mut machine = self.machine.borrow_mut();
+        let in_use = machine
+            .dma_in_use
+            .checked_add(size)
+            .filter(|total| *total <= machine.dma_limit)?;
+        let length = usize::try_from(size).ok()?;
+        let address = machine.next_dma_address;
+        // Page-align the next buffer, as a real allocator would.
+        machine.next_dma_address = address.checked_add(size.div_ceil(4096) * 4096)?;
+        machine.dma.insert(address, vec![0; length]);
+        machine.dma_in_use = in_use;
+        machine.accesses.push(Access::DmaAllocate {
+            device_address: address,
+            size,
+        });
+        Some(address)
+    }
+
+    fn dma_free(&mut self, device_address: u64, size: u64) {
+        let mut machine = self.machine.borrow_mut();
+        if machine.dma.remove(&device_address).is_some() {
+            machine.dma_in_use = machine.dma_in_use.saturating_sub(size);
+        }
+        machine.accesses.push(Access::DmaFree { device_address });
+    }
+
+    fn dma_read(&mut self, device_address: u64, destination: &mut [u8]) {
+        let mut machine = self.machine.borrow_mut();
+        if let Some(source) = machine.dma_buffer(device_address, destination.len()) {
+            destination.copy_from_slice(source);
+        }
+        let length = destination.len() as u32;
+        machine.accesses.push(Access::DmaCopy {
+            device_address,
+            length,
+            to_device: false,
+        });
+    }
+
+    fn dma_write(&mut self, device_address: u64, source: &[u8]) {
+        let mut machine = self.machine.borrow_mut();
+        if let Some(destination) = machine.dma_buffer(device_address, source.len()) {
+            destination.copy_from_slice(source);
+        }
+        let length = source.len() as u32;
+        machine.accesses.push(Access::DmaCopy {
+            device_address,
+            length,
+            to_device: true,
+        });
+    }
+
+    fn now_nanoseconds(&mut self) -> u64 {
+        let mut machine = self.machine.borrow_mut();
+        let now = machine.now;
+        machine.now = now.saturating_add(machine.tick);
+        now
+    }
+
+    fn log(&mut self, module: &str, level: LogLevel, message: &str) {
+        self.machine.borrow_mut().log.push(LogLine {
+            module: module.to_string(),
+            level,
+            message: message.to_string(),
+        });
+    }
+}

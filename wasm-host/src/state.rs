@@ -1,0 +1,169 @@
+//! The data a sandbox's wasmi store carries: everything a host call may
+//! touch, and the bookkeeping that decides between "return an error code"
+//! and "fault the module".
+
+use crate::capabilities::CapabilityTable;
+use crate::faults::FaultKind;
+use crate::limits::Limits;
+use crate::outbox::Outbox;
+use crate::platform::Platform;
+use crate::trace::{Access, Counters, Trace};
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use cella_abi::{ErrorClass, ErrorCode, HostFunction, LogLevel};
+use core::ops::Range;
+
+/// Per-instance host state, owned by the instance's wasmi store.
+pub struct State<P, O> {
+    /// Module name from the manifest.
+    pub(crate) module: String,
+    pub(crate) platform: P,
+    pub(crate) outbox: O,
+    pub(crate) capabilities: CapabilityTable,
+    /// The exported linear memory, if any.
+    pub(crate) memory: Option<wasmi::Memory>,
+    pub(crate) store_limits: wasmi::StoreLimits,
+    pub(crate) limits: Limits,
+    pub(crate) counters: Counters,
+    pub(crate) trace: Trace,
+    /// Set by a host call that decided to fault the module.
+    pub(crate) pending_fault: Option<FaultKind>,
+    /// The message being handled (valid while `message_present`).
+    pub(crate) message: Vec<u8>,
+    pub(crate) message_present: bool,
+    /// Requests received and not yet answered.
+    pub(crate) pending_requests: Vec<u32>,
+}
+
+impl<P: Platform, O: Outbox> State<P, O> {
+    /// Records a device access.
+    #[inline]
+    pub(crate) fn record(&mut self, access: Access) {
+        self.counters.device_accesses = self.counters.device_accesses.wrapping_add(1);
+        self.trace.record(access);
+    }
+
+    /// Turns a call's outcome into the guest's `i64` result: the value, a
+    /// negative error code, or a trap when the module has misbehaved too often.
+    #[inline]
+    pub(crate) fn conclude_i64(
+        &mut self,
+        function: HostFunction,
+        outcome: Result<i64, ErrorCode>,
+    ) -> Result<i64, wasmi::Error> {
+        self.counters.host_calls = self.counters.host_calls.wrapping_add(1);
+        match outcome {
+            Ok(value) => Ok(value),
+            Err(error) => self
+                .refuse(function, error)
+                .map(|()| i64::from(error.code())),
+        }
+    }
+
+    /// As [`State::conclude_i64`] for calls returning `i32`.
+    #[inline]
+    pub(crate) fn conclude_i32(
+        &mut self,
+        function: HostFunction,
+        outcome: Result<i32, ErrorCode>,
+    ) -> Result<i32, wasmi::Error> {
+        self.counters.host_calls = self.counters.host_calls.wrapping_add(1);
+        match outcome {
+            Ok(value) => Ok(value),
+            Err(error) => self.refuse(function, error).map(|()| error.code()),
+        }
+    }
+
+    /// Counts and logs a refused call; faults the module past its limits.
+    #[cold]
+    fn refuse(&mut self, function: HostFunction, error: ErrorCode) -> Result<(), wasmi::Error> {
+        self.trace.record(Access::Refused { function, error });
+        let (count, limit, fault) = match error.class() {
+            ErrorClass::Violation => {
+                self.counters.violations = self.counters.violations.saturating_add(1);
+                let count = self.counters.violations;
+                (
+                    count,
+                    self.limits.max_violations,
+                    FaultKind::Violations {
+                        count,
+                        function,
+                        error,
+                    },
+                )
+            }
+            ErrorClass::BadCall => {
+                self.counters.bad_calls = self.counters.bad_calls.saturating_add(1);
+                let count = self.counters.bad_calls;
+                (
+                    count,
+                    self.limits.max_bad_calls,
+                    FaultKind::BadHostCalls {
+                        count,
+                        function,
+                        error,
+                    },
+                )
+            }
+            ErrorClass::Success | ErrorClass::Condition => return Ok(()),
+        };
+        let message = format!("refused {function}: {error} (#{count}, limit {limit})");
+        self.platform.log(&self.module, LogLevel::Warn, &message);
+        if count > limit {
+            self.pending_fault = Some(fault);
+            return Err(wasmi::Error::new("cella: module faulted by the host"));
+        }
+        Ok(())
+    }
+}
+
+/// The byte range `pointer .. pointer + length` of a linear memory of
+/// `memory_length` bytes. Pointers and lengths are unsigned 32-bit values.
+///
+/// # Errors
+/// [`ErrorCode::BadPointer`] if the range is not inside the memory.
+#[inline]
+pub(crate) fn guest_range(
+    memory_length: usize,
+    pointer: i32,
+    length: u32,
+) -> Result<Range<usize>, ErrorCode> {
+    let start = pointer as u32 as usize;
+    let end = start
+        .checked_add(length as usize)
+        .ok_or(ErrorCode::BadPointer)?;
+    if end > memory_length {
+        return Err(ErrorCode::BadPointer);
+    }
+    Ok(start..end)
+}
+
+/// A guest length: negative values are refused.
+///
+/// # Errors
+/// [`ErrorCode::BadArgument`] for a negative length or one above `maximum`.
+#[inline]
+pub(crate) fn guest_length(length: i32, maximum: u32) -> Result<u32, ErrorCode> {
+    let length = u32::try_from(length).map_err(|_| ErrorCode::BadArgument)?;
+    if length > maximum {
+        return Err(ErrorCode::BadArgument);
+    }
+    Ok(length)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(guest_range(100, 10, 20), Ok(10..30));
+        assert_eq!(guest_range(100, 90, 10), Ok(90..100));
+        assert_eq!(guest_range(100, 91, 10), Err(ErrorCode::BadPointer));
+        assert_eq!(guest_range(100, -1, 1), Err(ErrorCode::BadPointer));
+        assert_eq!(guest_length(-1, 10), Err(ErrorCode::BadArgument));
+        assert_eq!(guest_length(11, 10), Err(ErrorCode::BadArgument));
+        assert_eq!(guest_length(10, 10), Ok(10));
+    }
+}

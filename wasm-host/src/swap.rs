@@ -1,0 +1,78 @@
+//! Hot swap: move a running module's state into a new version, atomically.
+
+use crate::faults::Fault;
+use crate::loader::LoadedModule;
+use crate::outbox::Outbox;
+use crate::platform::Platform;
+use crate::runtime::Runtime;
+use crate::sandbox::Sandbox;
+
+/// The step of a swap that failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SwapStage {
+    /// The old instance could not save its state.
+    Save,
+    /// The new version could not be instantiated.
+    Instantiate,
+    /// The new version refused or choked on the state.
+    Restore,
+}
+
+/// A failed swap. The old instance is still installed and running.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SwapError {
+    /// Where it failed.
+    pub stage: SwapStage,
+    /// The fault (of the old module for [`SwapStage::Save`], else of the new).
+    pub fault: Fault,
+}
+
+impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Runtime<P, O> {
+    /// Replaces the module running in `sandbox` by `new`, carrying its state:
+    /// the old instance saves its state (`save_state`), `new` is instantiated
+    /// and restores it (`state_buffer`, `restore_state`; not `init`), and only
+    /// then does `new` take the old one's place. Requests the old instance
+    /// had not answered carry over. The caller delivers no events meanwhile
+    /// (it holds `&mut sandbox`).
+    ///
+    /// # Errors
+    /// A [`SwapError`] when any step fails; `sandbox` then still runs the old
+    /// instance, with its IRQ lines as they were.
+    pub fn swap(
+        &mut self,
+        sandbox: &mut Sandbox<P, O>,
+        new: &LoadedModule,
+    ) -> Result<(), SwapError> {
+        let saved = sandbox.save_state().map_err(|fault| SwapError {
+            stage: SwapStage::Save,
+            fault,
+        })?;
+        let lineage = sandbox.store.data().capabilities.lineage();
+        let platform = sandbox.store.data().platform.clone();
+        let outbox = sandbox.store.data().outbox.clone();
+        let mut fresh = self
+            .instantiate(new, platform, outbox, lineage)
+            .map_err(|fault| SwapError {
+                stage: SwapStage::Instantiate,
+                fault,
+            })?;
+        fresh.store.data_mut().pending_requests = sandbox.store.data().pending_requests.clone();
+        if let Err(fault) = fresh.restore_state(&saved) {
+            let old_lines = sandbox.enabled_lines();
+            fresh.release(&old_lines);
+            drop(fresh);
+            let state = sandbox.store.data_mut();
+            for line in old_lines {
+                state.platform.irq_set_enabled(line, true);
+            }
+            return Err(SwapError {
+                stage: SwapStage::Restore,
+                fault,
+            });
+        }
+        let new_lines = fresh.enabled_lines();
+        sandbox.release(&new_lines);
+        *sandbox = fresh;
+        Ok(())
+    }
+}
