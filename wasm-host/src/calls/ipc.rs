@@ -25,7 +25,7 @@ pub(crate) fn send<P: Platform, O: Outbox>(
     let range = guest_range(memory.len(), pointer, length)?;
     let message = memory.get(range).ok_or(ErrorCode::BadPointer)?;
     state.outbox.send(&state.module, id, message)?;
-    state.record(Access::Send {
+    state.trace.record(Access::Send {
         endpoint: id,
         length,
     });
@@ -76,6 +76,6 @@ pub(crate) fn reply<P: Platform, O: Outbox>(
     let message = memory.get(range).ok_or(ErrorCode::BadPointer)?;
     state.outbox.reply(&state.module, request, message)?;
     state.pending_requests.swap_remove(position);
-    state.record(Access::Reply { request, length });
+    state.trace.record(Access::Reply { request, length });
     Ok(0)
 }
