@@ -1,0 +1,157 @@
+//! Hand-written hostile modules (tests/hostile/*.wat). Each file's first line
+//! says how it must end (`;; expect: <phase> <outcome>`); every one must end
+//! exactly so, touch no device, and leave the host able to run a good module.
+
+mod common;
+
+use cella_wasm_host::{Delivery, Event, QueueOutbox, Runtime, SimulatedPlatform};
+use std::path::Path;
+
+const COUNTER_V1: &str = include_str!("modules/counter_v1.wat");
+
+/// Runs one hostile module through load, start, events, save and (for
+/// `swap` expectations) a swap from counter v1; returns "<phase> <outcome>".
+fn outcome(
+    runtime: &mut common::Host,
+    wasm: &[u8],
+    expect: &str,
+    platform: &SimulatedPlatform,
+) -> String {
+    let outbox = QueueOutbox::new(16);
+    let grant = common::grant();
+    let module = match runtime.load("hostile", wasm, &grant) {
+        Ok(module) => module,
+        Err(error) => {
+            assert!(!error.module.is_empty());
+            return format!("load {:?}", error.kind);
+        }
+    };
+    if expect.starts_with("swap") {
+        let good = wat::parse_str(COUNTER_V1).unwrap();
+        let good = runtime.load("counter", &good, &grant).unwrap();
+        let mut sandbox = runtime
+            .start(&good, platform.clone(), outbox.clone())
+            .unwrap();
+        let error = runtime.swap(&mut sandbox, &module).unwrap_err();
+        assert!(
+            sandbox.is_alive(),
+            "old instance must survive a failed swap"
+        );
+        assert_eq!(sandbox.module().version(), "1");
+        assert_eq!(
+            sandbox.deliver(Event::Message {
+                request: 0,
+                bytes: b"x"
+            }),
+            Ok(Delivery::Handled { count: 1 })
+        );
+        return format!("swap {:?} {:?}", error.stage, error.fault.kind);
+    }
+    let mut sandbox = match runtime.start(&module, platform.clone(), outbox) {
+        Ok(sandbox) => sandbox,
+        Err(fault) => {
+            assert_eq!(fault.module, module.name());
+            return format!("start {:?}", fault.kind);
+        }
+    };
+    let events = [
+        ("irq", Event::Irq { line: 4 }),
+        (
+            "message",
+            Event::Message {
+                request: 1,
+                bytes: b"hello",
+            },
+        ),
+        ("timer", Event::Timer),
+    ];
+    for (phase, event) in events {
+        if let Err(fault) = sandbox.deliver(event) {
+            assert!(!sandbox.is_alive());
+            return format!("{phase} {:?}", fault.kind);
+        }
+    }
+    match sandbox.save_state() {
+        Err(fault) => format!("save {:?}", fault.kind),
+        Ok(_) => "ran".to_string(),
+    }
+}
+
+#[test]
+fn every_hostile_module_ends_as_expected_and_the_host_stays_usable() {
+    let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hostile");
+    let mut files: Vec<_> = std::fs::read_dir(&directory)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "wat"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 20, "only {} hostile modules", files.len());
+    let good = wat::parse_str(COUNTER_V1).unwrap();
+    let mut failures = Vec::new();
+    for path in &files {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(path).unwrap();
+        let expect = text
+            .lines()
+            .next()
+            .and_then(|line| line.strip_prefix(";; expect: "))
+            .unwrap_or_else(|| panic!("{name}: first line must be `;; expect: ...`"))
+            .trim()
+            .to_string();
+        let wasm = wat::parse_str(&text).unwrap_or_else(|error| panic!("{name}: {error}"));
+        // A fresh runtime per module, with a victim started first so that
+        // generation 1 belongs to someone else (see stolen_handle.wat).
+        let mut runtime: common::Host = Runtime::new(Default::default());
+        let victim_platform = common::platform();
+        let good_module = runtime.load("counter", &good, &common::grant()).unwrap();
+        let _victim = runtime
+            .start(&good_module, victim_platform, QueueOutbox::new(4))
+            .unwrap();
+        let platform = common::platform();
+        let got = outcome(&mut runtime, &wasm, &expect, &platform);
+        println!("{name}: {got}");
+        if !got.starts_with(&expect) {
+            failures.push(format!("{name}: expected `{expect}`, got `{got}`"));
+        }
+        let touched: Vec<_> = platform
+            .accesses()
+            .into_iter()
+            .filter(|access| !matches!(access, cella_wasm_host::Access::IrqSetEnabled { .. }))
+            .collect();
+        if !expect.starts_with("swap") && !touched.is_empty() {
+            failures.push(format!("{name}: touched the device: {touched:?}"));
+        }
+        // The host is still fine: a good module starts and handles events.
+        let mut fine = runtime
+            .start(&good_module, common::platform(), QueueOutbox::new(4))
+            .unwrap();
+        assert_eq!(
+            fine.deliver(Event::Irq { line: 4 }),
+            Ok(Delivery::Handled { count: 1 }),
+            "{name}"
+        );
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    println!("hostile modules: {} passed", files.len());
+}
+
+#[test]
+fn garbage_bytes_are_a_load_error() {
+    let runtime: common::Host = Runtime::new(Default::default());
+    for bytes in [
+        &b""[..],
+        b"\0asm",
+        b"\0asm\x01\0\0\0\x01",
+        b"not wasm at all",
+    ] {
+        let error = runtime
+            .load("garbage", bytes, &common::grant())
+            .unwrap_err();
+        assert_eq!(error.module, "garbage");
+        assert!(
+            matches!(error.kind, cella_wasm_host::LoadErrorKind::Invalid(_)),
+            "{error:?}"
+        );
+    }
+}

@@ -1,0 +1,3 @@
+;; expect: load MissingManifest
+(module
+  (func (export "init") (result i32) (i32.const 0)))
