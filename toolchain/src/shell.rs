@@ -46,7 +46,17 @@ impl Shell {
     pub fn run_watching(
         &self,
         command: &mut Command,
+        watch: impl FnMut(&str),
+    ) -> Result<ExitStatus> {
+        self.run_forwarding(command, watch, true)
+    }
+
+    /// [`Shell::run_watching`], with the output forwarded to ours only if `forward`.
+    fn run_forwarding(
+        &self,
+        command: &mut Command,
         mut watch: impl FnMut(&str),
+        forward: bool,
     ) -> Result<ExitStatus> {
         self.show(command);
         if std::io::stderr().is_terminal() && std::env::var_os("CARGO_TERM_COLOR").is_none() {
@@ -61,7 +71,8 @@ impl Shell {
             .map_err(|error| spawn_error(command, &error))?;
         let stderr = child.stderr.take().expect("stderr is piped");
         let stdout = child.stdout.take().expect("stdout is piped");
-        let stderr_forwarder = std::thread::spawn(move || forward_chunks(stderr, Stream::Stderr));
+        let stderr_forwarder =
+            std::thread::spawn(move || forward_chunks(stderr, Stream::Stderr, forward));
         let mut reader = BufReader::new(stdout);
         let mut line = Vec::new();
         loop {
@@ -69,7 +80,9 @@ impl Shell {
             match reader.read_until(b'\n', &mut line) {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {
-                    progress::write_output(Stream::Stdout, &line);
+                    if forward {
+                        progress::write_output(Stream::Stdout, &line);
+                    }
                     watch(String::from_utf8_lossy(&line).trim_end());
                 }
             }
@@ -110,12 +123,13 @@ impl Shell {
     }
 }
 
-fn forward_chunks(mut source: impl Read, stream: Stream) {
+fn forward_chunks(mut source: impl Read, stream: Stream, forward: bool) {
     let mut buffer = [0u8; 8192];
     loop {
         match source.read(&mut buffer) {
             Ok(0) | Err(_) => return,
-            Ok(length) => progress::write_output(stream, &buffer[..length]),
+            Ok(length) if forward => progress::write_output(stream, &buffer[..length]),
+            Ok(_) => {}
         }
     }
 }
@@ -236,9 +250,10 @@ mod tests {
     fn watches_standard_output_lines() {
         let mut lines = Vec::new();
         let status = Shell::new(false)
-            .run_watching(
+            .run_forwarding(
                 Command::new("sh").args(["-c", "echo one; echo two >&2; echo three"]),
                 |line| lines.push(line.to_owned()),
+                false,
             )
             .unwrap();
         assert!(status.success());

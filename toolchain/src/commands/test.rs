@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 struct Stage {
     label: &'static str,
     counts: TestCounts,
+    /// QEMU boots, for the QEMU stage.
+    boots: Option<usize>,
     elapsed: Duration,
     failure: Option<String>,
 }
@@ -51,8 +53,12 @@ pub fn test(shell: &Shell, workspace: &Workspace, options: &TestOptions) -> Resu
             } else {
                 ""
             };
+            let boots = stage
+                .boots
+                .map(|boots| format!(", {boots} boots"))
+                .unwrap_or_default();
             format!(
-                "{}: {verdict}{} ({})",
+                "{}: {verdict}{}{boots} ({})",
                 stage.label,
                 stage.counts,
                 format_duration(stage.elapsed)
@@ -103,6 +109,7 @@ fn run_tests(shell: &Shell, label: &'static str, mut command: Command) -> Stage 
     Stage {
         label,
         counts,
+        boots: None,
         elapsed: started.elapsed(),
         failure,
     }
@@ -121,6 +128,7 @@ fn run_qemu_tests(
             return Stage {
                 label: "QEMU tests",
                 counts: TestCounts::default(),
+                boots: None,
                 elapsed: started.elapsed(),
                 failure: Some(format!("not run: {error}")),
             };
@@ -153,6 +161,7 @@ fn run_qemu_tests(
                 Some(format!("{name} {seconds} s {outcome}"))
             })
             .collect();
+        stage.boots = Some(scenarios.len());
         if !scenarios.is_empty() {
             progress::message(&format!("QEMU boots: {}", scenarios.join(", ")));
         }
