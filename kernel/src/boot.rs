@@ -5,12 +5,14 @@
 //! loader's tables are copied, then memory (frames, the kernel's own page
 //! tables, the heap), then the boot archive and the command line's scenario.
 
-use crate::arch::{self, gdt, interrupts, qemu};
+use crate::arch::{gdt, interrupts, qemu};
 use crate::archive::Archive;
 use crate::boot_info::BootInfo;
 use crate::cmdline::CommandLine;
 use crate::mm::{physical, setup};
-use crate::{console, kprintln, scenarios};
+use crate::sandboxes::system::System;
+use crate::system_manifest::SystemManifest;
+use crate::{console, irq, kprintln, scenarios, time};
 use core::fmt;
 use log::LevelFilter;
 use spin::Once;
@@ -28,6 +30,7 @@ pub struct BootContext {
 
 /// Called by `pvh_entry.s` on the boot stack with the physical address of `hvm_start_info`.
 pub extern "C" fn kernel_entry(start_info: u64) -> ! {
+    time::mark_boot();
     console::initialise(LevelFilter::Info);
     log::info!(
         "Cella {} starting (PVH start info at {start_info:#x})",
@@ -76,12 +79,50 @@ pub extern "C" fn kernel_entry(start_info: u64) -> ! {
         command_line,
         archive,
     };
+    match time::calibrate() {
+        Some(hz) => log::info!("time-stamp counter runs at {} MHz", hz / 1_000_000),
+        None => log::warn!("could not calibrate the time-stamp counter; time has 1 ms resolution"),
+    }
     kprintln!("{MAIN_LOOP_MARKER}");
-    if let Some(name) = context.command_line.get("test") {
+    let test = context.command_line.get("test");
+    if let Some(name) = test.filter(|name| !scenarios::NEEDS_MODULES.contains(name)) {
         scenarios::run(name, &context);
     }
-    log::info!("idle: nothing to run yet (quit QEMU with Ctrl-A X)");
-    arch::halt_forever()
+    irq::start();
+    let mut system = start_modules(&context);
+    if let Some(name) = test {
+        scenarios::run_with_modules(name, &context, &mut system);
+    }
+    system.run()
+}
+
+/// Reads the system manifest from the boot archive and starts its modules.
+fn start_modules(context: &BootContext) -> System {
+    let manifest = match context
+        .archive
+        .map(|archive| archive.find("system.manifest"))
+    {
+        Some(Ok(Some(entry))) => match core::str::from_utf8(entry.data)
+            .map_err(|_| alloc::string::String::from("system.manifest is not UTF-8"))
+            .and_then(|text| SystemManifest::parse(text).map_err(|error| alloc::format!("{error}")))
+        {
+            Ok(manifest) => manifest,
+            Err(error) => {
+                log::error!("{error}; no modules started");
+                SystemManifest::default()
+            }
+        },
+        Some(Err(error)) => {
+            log::error!("boot archive unreadable: {error}; no modules started");
+            SystemManifest::default()
+        }
+        _ => {
+            log::warn!("no system.manifest in the boot archive; no modules to start");
+            SystemManifest::default()
+        }
+    };
+    let empty = Archive::new(&[]);
+    System::boot(&manifest, context.archive.as_ref().unwrap_or(&empty))
 }
 
 /// Finds the boot archive and logs its entries.

@@ -2,17 +2,30 @@
 //!
 //! Log lines look like `INFO  mm: 246 MiB usable`. Lines that tests match
 //! exactly (markers, scenario results) are printed raw with [`kprintln!`].
+//!
+//! Once the Wasm UART driver is up, console output is routed to it as
+//! messages (see [`route_output_to`]); the kernel's own COM1 writer stays as
+//! the early-boot path and the fallback when the driver is down or its queue
+//! is full, so log lines are never lost.
 //! Output takes a spin lock with interrupts off; fault and panic reports use
 //! [`emergency_writer`] instead, which needs no lock, so a fault in the middle
 //! of a log line cannot deadlock its own report.
 
 use crate::arch::serial::{COM1, SerialPort};
+use crate::sandboxes::router;
+use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicU64, Ordering};
 use log::{LevelFilter, Log, Metadata, Record};
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 
 static PORT: Mutex<SerialPort> = Mutex::new(SerialPort::new(COM1));
+/// Endpoint that receives console output; 0 while the kernel writes COM1 itself.
+static SINK: AtomicU64 = AtomicU64::new(0);
+/// Largest piece of console output sent as one message.
+const CHUNK_BYTES: usize = 1024;
 static LOGGER: KernelLogger = KernelLogger;
 
 struct KernelLogger;
@@ -49,9 +62,50 @@ pub fn initialise(level: LevelFilter) {
 
 /// Writes formatted text to the console.
 pub fn print(arguments: fmt::Arguments<'_>) {
+    let sink = SINK.load(Ordering::Acquire);
+    if sink == 0 {
+        without_interrupts(|| {
+            let _ = PORT.lock().write_fmt(arguments);
+        });
+        return;
+    }
+    let mut text = String::new();
+    let _ = text.write_fmt(arguments);
+    let text = text.replace('\n', "\r\n");
+    for chunk in text.as_bytes().chunks(CHUNK_BYTES) {
+        if let Err(bytes) = router::send_from_kernel(sink, chunk.to_vec()) {
+            write_direct(&bytes);
+        }
+    }
+}
+
+/// Writes bytes to COM1 with the kernel's own writer.
+pub fn write_direct(bytes: &[u8]) {
     without_interrupts(|| {
-        let _ = PORT.lock().write_fmt(arguments);
+        let mut port = PORT.lock();
+        for &byte in bytes {
+            port.write_byte(byte);
+        }
     });
+}
+
+/// Sends console output to the module serving `endpoint` from now on.
+pub fn route_output_to(endpoint: u64) {
+    SINK.store(endpoint, Ordering::Release);
+}
+
+/// The endpoint console output goes to, if a driver has it.
+pub fn output_endpoint() -> Option<u64> {
+    Some(SINK.load(Ordering::Acquire)).filter(|&endpoint| endpoint != 0)
+}
+
+/// Takes console output back from the driver (it died, or the run ends) and
+/// writes whatever was still waiting for it directly, so nothing is lost.
+pub fn take_back(waiting: Vec<Vec<u8>>) {
+    SINK.store(0, Ordering::Release);
+    for bytes in waiting {
+        write_direct(&bytes);
+    }
 }
 
 /// A writer to COM1 that takes no lock: for fault and panic reports only.

@@ -19,6 +19,7 @@ pub mod boot_info;
 pub mod cmdline;
 pub mod fnv;
 pub mod mm;
+pub mod system_manifest;
 
 #[cfg(target_os = "none")]
 pub mod arch;
@@ -27,6 +28,12 @@ pub mod boot;
 #[cfg(target_os = "none")]
 pub mod console;
 #[cfg(target_os = "none")]
+pub mod irq;
+#[cfg(target_os = "none")]
 pub mod panic;
 #[cfg(target_os = "none")]
+pub mod sandboxes;
+#[cfg(target_os = "none")]
 pub mod scenarios;
+#[cfg(target_os = "none")]
+pub mod time;

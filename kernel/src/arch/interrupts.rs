@@ -181,6 +181,7 @@ pub fn initialise() {
 extern "C" fn dispatch(frame: &mut TrapFrame) {
     match frame.vector {
         0..=31 => report_exception_and_exit(frame),
+        vector @ 32..=47 => crate::irq::handle((vector - 32) as u8),
         vector => log::warn!("unexpected interrupt on vector {vector}, ignored"),
     }
 }
@@ -244,7 +245,10 @@ fn report_exception_and_exit(frame: &TrapFrame) -> ! {
         let _ = write!(out, " cr2={address:#018x}");
         let _ = write!(out, "\n  {}", describe_page_fault(frame.error_code));
         if hits_guard_page(address) {
-            let _ = write!(out, "\n  the address is a kernel stack's guard page: stack overflow");
+            let _ = write!(
+                out,
+                "\n  the address is a kernel stack's guard page: stack overflow"
+            );
         }
     }
     if frame.vector == 8 && hits_guard_page(frame.rsp.wrapping_sub(8)) {

@@ -6,9 +6,13 @@
 pub mod deliberate;
 pub mod gdt;
 pub mod interrupts;
+pub mod pic;
+pub mod pit;
+pub mod port_io;
 pub mod qemu;
 pub mod serial;
 pub mod stacks;
+pub mod tsc;
 
 /// The PVH note and the 32-bit entry code (see `pvh_entry.s`).
 mod pvh_entry {

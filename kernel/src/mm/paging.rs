@@ -284,6 +284,19 @@ pub fn free_frame(physical: u64) -> Result<(), FreeError> {
     })
 }
 
+/// `count` physically contiguous frames (for DMA); returns the first.
+///
+/// # Errors
+/// [`MapError::OutOfFrames`] if no run that long is left.
+pub fn allocate_contiguous_frames(count: u64) -> Result<u64, MapError> {
+    with_memory(|memory| {
+        memory
+            .frames
+            .allocate_contiguous(count)
+            .ok_or(MapError::OutOfFrames)
+    })
+}
+
 /// Frame counters.
 pub fn frame_statistics() -> FrameStatistics {
     without_interrupts(|| {

@@ -13,6 +13,7 @@ use crate::arch::qemu::{self, ExitCode};
 use crate::boot::BootContext;
 use crate::fnv::fnv1a_64;
 use crate::kprintln;
+use crate::sandboxes::system::System;
 use alloc::string::String;
 
 /// An address in the lower half, which the kernel's own tables leave unmapped.
@@ -21,8 +22,11 @@ const UNMAPPED_ADDRESS: u64 = 0x0000_0bad_c0de_0000;
 /// A value in `.rodata`, for the read-only write test.
 static READ_ONLY_PROBE: u64 = 0x5eed_5eed;
 
+/// Scenarios that run after the modules of the system manifest started.
+pub const NEEDS_MODULES: [&str; 1] = ["modules"];
+
 /// Every scenario: name, what it shows.
-pub const SCENARIOS: [(&str, &str); 9] = [
+pub const SCENARIOS: [(&str, &str); 10] = [
     ("boot", "boots to the main loop and exits"),
     (
         "page_fault",
@@ -47,7 +51,32 @@ pub const SCENARIOS: [(&str, &str); 9] = [
         "out_of_memory",
         "exhausts the heap; the failed allocation is reported",
     ),
+    (
+        "modules",
+        "starts the system manifest's modules, runs them for run_ms (default 1000), passes if all are up",
+    ),
 ];
+
+/// Runs a scenario that needs the modules running; never returns.
+pub fn run_with_modules(name: &str, context: &BootContext, system: &mut System) -> ! {
+    let milliseconds = context
+        .command_line
+        .get("run_ms")
+        .and_then(|value| value.parse::<u64>().ok())
+        .unwrap_or(1000);
+    system.run_for(milliseconds * 1_000_000);
+    system.settle();
+    let down = system.modules_down();
+    if down.is_empty() {
+        kprintln!("scenario {name}: passed");
+        qemu::exit(ExitCode::Success)
+    }
+    kprintln!(
+        "scenario {name}: FAILED: modules not running: {}",
+        down.join(", ")
+    );
+    qemu::exit(ExitCode::Failure)
+}
 
 /// Runs scenario `name`; never returns.
 pub fn run(name: &str, context: &BootContext) -> ! {

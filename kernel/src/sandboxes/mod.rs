@@ -1,0 +1,10 @@
+//! Wasm modules in the kernel: loading them from the boot archive as the
+//! system manifest says, and driving them one event at a time.
+//!
+//! - [`platform`]: the kernel's `Platform` (real ports, MMIO, IRQs, DMA, time);
+//! - [`router`]: the bounded message queue between modules and the kernel;
+//! - [`system`]: the module table and the event loop.
+
+pub mod platform;
+pub mod router;
+pub mod system;

@@ -1,0 +1,66 @@
+//! The kernel's implementation of the Wasm host's `Platform`: real ports, MMIO,
+//! IRQ lines, DMA memory and time.
+
+use crate::mm::device_memory;
+use crate::{arch::port_io, irq, time};
+use cella_wasm_host::abi::LogLevel;
+use cella_wasm_host::{Platform, Width};
+
+/// Hardware as every sandbox reaches it (the capability checks happened in the Wasm host).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KernelPlatform;
+
+impl Platform for KernelPlatform {
+    fn port_read(&mut self, port: u16, width: Width) -> u32 {
+        port_io::read(port, width.bytes())
+    }
+
+    fn port_write(&mut self, port: u16, width: Width, value: u32) {
+        port_io::write(port, width.bytes(), value);
+    }
+
+    fn mmio_read(&mut self, address: u64, width: Width) -> u64 {
+        device_memory::mmio_read(address, width.bytes()).unwrap_or_else(|error| {
+            log::error!("MMIO read at {address:#x} failed: {error}");
+            u64::MAX
+        })
+    }
+
+    fn mmio_write(&mut self, address: u64, width: Width, value: u64) {
+        if let Err(error) = device_memory::mmio_write(address, width.bytes(), value) {
+            log::error!("MMIO write at {address:#x} failed: {error}");
+        }
+    }
+
+    fn irq_set_enabled(&mut self, line: u8, enabled: bool) {
+        irq::set_enabled(line, enabled);
+    }
+
+    fn irq_acknowledge(&mut self, line: u8) {
+        irq::acknowledge(line);
+    }
+
+    fn dma_allocate(&mut self, size: u64) -> Option<u64> {
+        device_memory::dma_allocate(size)
+    }
+
+    fn dma_free(&mut self, device_address: u64, size: u64) {
+        device_memory::dma_free(device_address, size);
+    }
+
+    fn dma_read(&mut self, device_address: u64, destination: &mut [u8]) {
+        device_memory::dma_read(device_address, destination);
+    }
+
+    fn dma_write(&mut self, device_address: u64, source: &[u8]) {
+        device_memory::dma_write(device_address, source);
+    }
+
+    fn now_nanoseconds(&mut self) -> u64 {
+        time::now_nanoseconds()
+    }
+
+    fn log(&mut self, module: &str, level: LogLevel, message: &str) {
+        crate::console::print(format_args!("{:<5} {module}: {message}\n", level.name()));
+    }
+}

@@ -1,0 +1,97 @@
+//! How messages travel between modules: a bounded queue the event loop drains.
+//!
+//! A module's `ipc_send` and `ipc_reply` land here through [`KernelOutbox`];
+//! the kernel itself posts here too (console output, its own requests). The
+//! queue is bounded: when it is full a module's send fails with `Busy`
+//! (back-pressure, never unbounded growth) and the kernel console falls back
+//! to writing COM1 directly.
+
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use alloc::vec::Vec;
+use cella_wasm_host::Outbox;
+use cella_wasm_host::abi::ErrorCode;
+use spin::Mutex;
+use x86_64::instructions::interrupts::without_interrupts;
+
+/// Most messages in flight at once.
+pub const CAPACITY: usize = 1024;
+
+/// The sender name the kernel uses for its own messages.
+pub const KERNEL: &str = "kernel";
+
+/// A message on its way.
+#[derive(Debug)]
+pub enum Routed {
+    /// To the module serving `endpoint`.
+    Send {
+        from: String,
+        endpoint: u64,
+        bytes: Vec<u8>,
+    },
+    /// An answer to request `request`.
+    Reply {
+        from: String,
+        request: u32,
+        bytes: Vec<u8>,
+    },
+}
+
+static QUEUE: Mutex<VecDeque<Routed>> = Mutex::new(VecDeque::new());
+
+fn push(message: Routed) -> Result<(), Routed> {
+    without_interrupts(|| {
+        let mut queue = QUEUE.lock();
+        if queue.len() >= CAPACITY {
+            return Err(message);
+        }
+        queue.push_back(message);
+        Ok(())
+    })
+}
+
+/// Posts a kernel message to `endpoint`; gives the bytes back if the queue is full.
+pub fn send_from_kernel(endpoint: u64, bytes: Vec<u8>) -> Result<(), Vec<u8>> {
+    push(Routed::Send {
+        from: String::from(KERNEL),
+        endpoint,
+        bytes,
+    })
+    .map_err(|message| match message {
+        Routed::Send { bytes, .. } | Routed::Reply { bytes, .. } => bytes,
+    })
+}
+
+/// Takes everything queued, oldest first.
+pub fn take_all() -> VecDeque<Routed> {
+    without_interrupts(|| core::mem::take(&mut *QUEUE.lock()))
+}
+
+/// Whether anything is queued.
+pub fn is_empty() -> bool {
+    without_interrupts(|| QUEUE.lock().is_empty())
+}
+
+/// The outbox every sandbox gets: a handle to the shared queue.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KernelOutbox;
+
+impl Outbox for KernelOutbox {
+    fn send(&mut self, module: &str, endpoint: u64, message: &[u8]) -> Result<(), ErrorCode> {
+        push(Routed::Send {
+            from: String::from(module),
+            endpoint,
+            bytes: message.to_vec(),
+        })
+        .map_err(|_| ErrorCode::Busy)
+    }
+
+    fn reply(&mut self, module: &str, request: u32, message: &[u8]) -> Result<(), ErrorCode> {
+        push(Routed::Reply {
+            from: String::from(module),
+            request,
+            bytes: message.to_vec(),
+        })
+        .map_err(|_| ErrorCode::Busy)
+    }
+}

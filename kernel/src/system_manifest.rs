@@ -1,0 +1,519 @@
+//! The system manifest as the kernel reads it: which modules boot, in what order, with which grants.
+//!
+//! People write `modules/system.toml`; `cargo cella build` validates it and
+//! compiles it into the boot archive's `system.manifest`, a line-based form
+//! that needs no TOML parser in the kernel:
+//!
+//! ```text
+//! cella-system 1
+//! module uart16550 modules/uart16550.wasm
+//! serve uart
+//! grant port 0x3f8 8
+//! grant irq 4
+//! grant endpoint console
+//! restart policy=backoff max=5s
+//! ```
+//!
+//! Lines after `module` belong to that module. The kernel still checks what
+//! it reads: a malformed line is an error naming its line number, and two
+//! modules granted the same port, MMIO byte or IRQ line are refused unless
+//! both grants say `shared`.
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
+
+/// One `grant` line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GrantLine {
+    Port {
+        base: u16,
+        count: u32,
+        shared: bool,
+    },
+    Mmio {
+        base: u64,
+        length: u64,
+        shared: bool,
+    },
+    Irq {
+        line: u8,
+        shared: bool,
+    },
+    Dma {
+        bytes: u64,
+    },
+    Endpoint {
+        name: String,
+    },
+    Timer,
+}
+
+impl fmt::Display for GrantLine {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shared = |shared: &bool| if *shared { " shared" } else { "" };
+        match self {
+            Self::Port {
+                base,
+                count,
+                shared: s,
+            } => {
+                write!(formatter, "port {base:#x} {count}{}", shared(s))
+            }
+            Self::Mmio {
+                base,
+                length,
+                shared: s,
+            } => {
+                write!(formatter, "mmio {base:#x} {length:#x}{}", shared(s))
+            }
+            Self::Irq { line, shared: s } => write!(formatter, "irq {line}{}", shared(s)),
+            Self::Dma { bytes } => write!(formatter, "dma {bytes}"),
+            Self::Endpoint { name } => write!(formatter, "endpoint {name}"),
+            Self::Timer => write!(formatter, "timer"),
+        }
+    }
+}
+
+/// One module block.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ModulePlan {
+    pub name: String,
+    /// Path of the `.wasm` inside the boot archive.
+    pub file: String,
+    /// Endpoints whose messages this module receives.
+    pub serves: Vec<String>,
+    pub grants: Vec<GrantLine>,
+    /// `restart` settings, as `key=value` pairs (read by the supervisor).
+    pub restart: Vec<(String, String)>,
+}
+
+/// The whole manifest, modules in boot order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SystemManifest {
+    pub modules: Vec<ModulePlan>,
+}
+
+/// A manifest the kernel refuses, with the 1-based line it stopped at (0: the whole file).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManifestError {
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ManifestError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(formatter, "system.manifest: {}", self.message)
+        } else {
+            write!(
+                formatter,
+                "system.manifest line {}: {}",
+                self.line, self.message
+            )
+        }
+    }
+}
+
+fn error(line: usize, message: impl Into<String>) -> ManifestError {
+    ManifestError {
+        line,
+        message: message.into(),
+    }
+}
+
+fn parse_number(word: &str) -> Option<u64> {
+    match word.strip_prefix("0x").or_else(|| word.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => word.parse().ok(),
+    }
+}
+
+impl SystemManifest {
+    /// Parses and checks the compiled manifest.
+    ///
+    /// # Errors
+    /// [`ManifestError`] for a missing header, an unknown keyword, a bad number,
+    /// a line outside a module block, a duplicate module or endpoint server, or
+    /// overlapping exclusive grants.
+    pub fn parse(text: &str) -> Result<Self, ManifestError> {
+        let mut manifest = SystemManifest::default();
+        let mut saw_header = false;
+        for (index, raw) in text.lines().enumerate() {
+            let number = index + 1;
+            let line = raw.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let words: Vec<&str> = line.split_ascii_whitespace().collect();
+            if !saw_header {
+                if words != ["cella-system", "1"] {
+                    return Err(error(number, "must start with `cella-system 1`"));
+                }
+                saw_header = true;
+                continue;
+            }
+            if let ["module", name, file] = words.as_slice() {
+                if manifest.modules.iter().any(|module| module.name == *name) {
+                    return Err(error(
+                        number,
+                        alloc::format!("module `{name}` listed twice"),
+                    ));
+                }
+                manifest.modules.push(ModulePlan {
+                    name: name.to_string(),
+                    file: file.to_string(),
+                    ..ModulePlan::default()
+                });
+                continue;
+            }
+            let Some(module) = manifest.modules.last_mut() else {
+                return Err(error(number, "expected `module NAME FILE` first"));
+            };
+            match words.as_slice() {
+                ["serve", endpoint] => module.serves.push(endpoint.to_string()),
+                ["grant", rest @ ..] => module.grants.push(parse_grant(rest, number)?),
+                ["restart", settings @ ..] => {
+                    for setting in settings {
+                        let (key, value) = setting.split_once('=').ok_or_else(|| {
+                            error(
+                                number,
+                                alloc::format!("restart setting `{setting}` is not KEY=VALUE"),
+                            )
+                        })?;
+                        module.restart.push((key.to_string(), value.to_string()));
+                    }
+                }
+                _ => return Err(error(number, alloc::format!("cannot read `{line}`"))),
+            }
+        }
+        if !saw_header {
+            return Err(error(0, "empty; expected `cella-system 1`"));
+        }
+        manifest.check_servers()?;
+        manifest.check_overlaps()?;
+        Ok(manifest)
+    }
+
+    /// The module serving `endpoint`, if any.
+    pub fn server_of(&self, endpoint: &str) -> Option<&ModulePlan> {
+        self.modules
+            .iter()
+            .find(|module| module.serves.iter().any(|served| served == endpoint))
+    }
+
+    fn check_servers(&self) -> Result<(), ManifestError> {
+        for (index, module) in self.modules.iter().enumerate() {
+            for endpoint in &module.serves {
+                if let Some(other) = self.modules[index + 1..]
+                    .iter()
+                    .find(|other| other.serves.contains(endpoint))
+                {
+                    return Err(error(
+                        0,
+                        alloc::format!(
+                            "endpoint `{endpoint}` is served by both `{}` and `{}`",
+                            module.name,
+                            other.name
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_overlaps(&self) -> Result<(), ManifestError> {
+        for (index, module) in self.modules.iter().enumerate() {
+            for other in &self.modules[index + 1..] {
+                for grant in &module.grants {
+                    for other_grant in &other.grants {
+                        if let Some(what) = overlap(grant, other_grant) {
+                            return Err(error(
+                                0,
+                                alloc::format!(
+                                    "`{}` and `{}` are both granted {what}; mark both grants `shared` if that is intended",
+                                    module.name,
+                                    other.name
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Describes the exclusive resource two grants both cover, if any.
+fn overlap(first: &GrantLine, second: &GrantLine) -> Option<String> {
+    match (first, second) {
+        (
+            GrantLine::Port {
+                base,
+                count,
+                shared: false,
+            },
+            GrantLine::Port {
+                base: other_base,
+                count: other_count,
+                ..
+            },
+        )
+        | (
+            GrantLine::Port { base, count, .. },
+            GrantLine::Port {
+                base: other_base,
+                count: other_count,
+                shared: false,
+            },
+        ) => {
+            let (start, end) = (u64::from(*base), u64::from(*base) + u64::from(*count));
+            let (other_start, other_end) = (
+                u64::from(*other_base),
+                u64::from(*other_base) + u64::from(*other_count),
+            );
+            (start < other_end && other_start < end)
+                .then(|| alloc::format!("port {:#x}", start.max(other_start)))
+        }
+        (
+            GrantLine::Mmio {
+                base,
+                length,
+                shared: false,
+            },
+            GrantLine::Mmio {
+                base: other_base,
+                length: other_length,
+                ..
+            },
+        )
+        | (
+            GrantLine::Mmio { base, length, .. },
+            GrantLine::Mmio {
+                base: other_base,
+                length: other_length,
+                shared: false,
+            },
+        ) => {
+            let end = base.saturating_add(*length);
+            let other_end = other_base.saturating_add(*other_length);
+            (*base < other_end && *other_base < end)
+                .then(|| alloc::format!("MMIO at {:#x}", (*base).max(*other_base)))
+        }
+        (
+            GrantLine::Irq {
+                line,
+                shared: false,
+            },
+            GrantLine::Irq { line: other, .. },
+        )
+        | (
+            GrantLine::Irq { line, .. },
+            GrantLine::Irq {
+                line: other,
+                shared: false,
+            },
+        ) => (line == other).then(|| alloc::format!("IRQ {line}")),
+        _ => None,
+    }
+}
+
+fn parse_grant(words: &[&str], line: usize) -> Result<GrantLine, ManifestError> {
+    let number = |word: &str| {
+        parse_number(word).ok_or_else(|| error(line, alloc::format!("`{word}` is not a number")))
+    };
+    let (words, shared) = match words.split_last() {
+        Some((&"shared", rest)) => (rest, true),
+        _ => (words, false),
+    };
+    let grant = match words {
+        ["port", base, count] => {
+            let base = number(base)?;
+            let count = number(count)?;
+            if count == 0 || base + count > 0x1_0000 {
+                return Err(error(
+                    line,
+                    "port range must be non-empty and end at or below 0x10000",
+                ));
+            }
+            GrantLine::Port {
+                base: base as u16,
+                count: count as u32,
+                shared,
+            }
+        }
+        ["mmio", base, length] => {
+            let base = number(base)?;
+            let length = number(length)?;
+            if length == 0 || base.checked_add(length).is_none() {
+                return Err(error(
+                    line,
+                    "MMIO region must be non-empty and inside the address space",
+                ));
+            }
+            GrantLine::Mmio {
+                base,
+                length,
+                shared,
+            }
+        }
+        ["irq", irq] => {
+            let irq = number(irq)?;
+            if irq >= 16 {
+                return Err(error(
+                    line,
+                    alloc::format!("IRQ {irq} does not exist (lines are 0-15)"),
+                ));
+            }
+            GrantLine::Irq {
+                line: irq as u8,
+                shared,
+            }
+        }
+        ["dma", bytes] if !shared => GrantLine::Dma {
+            bytes: number(bytes)?,
+        },
+        ["endpoint", name] if !shared => GrantLine::Endpoint {
+            name: name.to_string(),
+        },
+        ["timer"] if !shared => GrantLine::Timer,
+        _ => {
+            return Err(error(
+                line,
+                alloc::format!("cannot read grant `{}`", words.join(" ")),
+            ));
+        }
+    };
+    Ok(grant)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = "\
+# generated
+cella-system 1
+module uart16550 modules/uart16550.wasm
+serve uart
+grant port 0x3f8 8
+grant irq 4
+grant endpoint console
+restart policy=backoff max=5s
+module console modules/console.wasm
+serve console
+grant endpoint uart
+grant timer
+grant timer
+";
+
+    #[test]
+    fn reads_modules_in_order() {
+        let manifest = SystemManifest::parse(EXAMPLE).unwrap();
+        assert_eq!(manifest.modules.len(), 2);
+        let uart = &manifest.modules[0];
+        assert_eq!(uart.name, "uart16550");
+        assert_eq!(uart.file, "modules/uart16550.wasm");
+        assert_eq!(uart.serves, ["uart"]);
+        assert_eq!(
+            uart.grants,
+            [
+                GrantLine::Port {
+                    base: 0x3f8,
+                    count: 8,
+                    shared: false
+                },
+                GrantLine::Irq {
+                    line: 4,
+                    shared: false
+                },
+                GrantLine::Endpoint {
+                    name: "console".into()
+                },
+            ]
+        );
+        assert_eq!(
+            uart.restart,
+            [
+                ("policy".into(), "backoff".into()),
+                ("max".into(), "5s".into())
+            ]
+        );
+        assert_eq!(
+            manifest.modules[1]
+                .grants
+                .iter()
+                .filter(|g| **g == GrantLine::Timer)
+                .count(),
+            2
+        );
+        assert_eq!(manifest.server_of("console").unwrap().name, "console");
+        assert!(manifest.server_of("nobody").is_none());
+    }
+
+    #[test]
+    fn malformed_lines_name_their_line() {
+        let cases = [
+            ("module a a.wasm\n", 1, "cella-system 1"),
+            ("cella-system 1\ngrant irq 4\n", 2, "module NAME FILE"),
+            (
+                "cella-system 1\nmodule a f\ngrant irq 16\n",
+                3,
+                "does not exist",
+            ),
+            (
+                "cella-system 1\nmodule a f\ngrant port 0xfffe 4\n",
+                3,
+                "0x10000",
+            ),
+            (
+                "cella-system 1\nmodule a f\ngrant port zz 4\n",
+                3,
+                "not a number",
+            ),
+            ("cella-system 1\nmodule a f\nfrobnicate\n", 3, "cannot read"),
+            (
+                "cella-system 1\nmodule a f\nrestart nonsense\n",
+                3,
+                "KEY=VALUE",
+            ),
+            ("cella-system 1\nmodule a f\nmodule a g\n", 3, "twice"),
+            (
+                "cella-system 1\nmodule a f\ngrant timer shared\n",
+                3,
+                "cannot read grant",
+            ),
+        ];
+        for (text, line, needle) in cases {
+            let problem = SystemManifest::parse(text).unwrap_err();
+            assert_eq!(problem.line, line, "{text:?}: {problem}");
+            assert!(problem.to_string().contains(needle), "{text:?}: {problem}");
+        }
+        assert_eq!(SystemManifest::parse("").unwrap_err().line, 0);
+    }
+
+    #[test]
+    fn exclusive_overlaps_are_refused_and_shared_ones_allowed() {
+        let two = |first: &str, second: &str| {
+            alloc::format!(
+                "cella-system 1\nmodule a f\ngrant {first}\nmodule b g\ngrant {second}\n"
+            )
+        };
+        let refused = SystemManifest::parse(&two("port 0x60 1", "port 0x5f 4")).unwrap_err();
+        assert!(refused.to_string().contains("port 0x60"), "{refused}");
+        assert!(SystemManifest::parse(&two("irq 4", "irq 4 shared")).is_err());
+        assert!(SystemManifest::parse(&two("irq 4 shared", "irq 4 shared")).is_ok());
+        assert!(SystemManifest::parse(&two("mmio 0x1000 0x100", "mmio 0x10ff 1")).is_err());
+        assert!(SystemManifest::parse(&two("mmio 0x1000 0x100", "mmio 0x1100 1")).is_ok());
+        assert!(SystemManifest::parse(&two("port 0x60 1", "port 0x64 1")).is_ok());
+        let servers = "cella-system 1\nmodule a f\nserve x\nmodule b g\nserve x\n";
+        assert!(
+            SystemManifest::parse(servers)
+                .unwrap_err()
+                .to_string()
+                .contains("served by both")
+        );
+    }
+}
