@@ -110,7 +110,12 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Invocation> 
                 passthrough.extend(arguments.by_ref());
             }
             "-v" | "--verbose" => verbose = true,
-            "-h" | "--help" if name.is_none() => name = Some("help".to_owned()),
+            "-h" | "--help" => {
+                return Ok(Invocation {
+                    verbose,
+                    subcommand: Subcommand::Help,
+                });
+            }
             "-V" | "--version" if name.is_none() => name = Some("version".to_owned()),
             _ if name.is_none() && !argument.starts_with('-') => name = Some(argument),
             _ if name.is_none() => {
