@@ -133,3 +133,55 @@ impl Grant {
         Ok(resolved)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cella_abi::Manifest;
+
+    fn resolve(grant: &Grant, capabilities: &str) -> Result<Vec<Capability>, String> {
+        let text = alloc::format!("cella 1\nname t\nversion 1\n{capabilities}");
+        let manifest = Manifest::parse(&text).unwrap();
+        grant.resolve(manifest.capabilities())
+    }
+
+    #[test]
+    fn requests_must_fit_inside_the_grant() {
+        let grant = Grant::new()
+            .port_range(0x3f8, 8)
+            .mmio_region(0x1000, 0x2000)
+            .irq_line(4)
+            .dma_bytes(100)
+            .endpoint("log", 9)
+            .timers(1);
+        assert_eq!(
+            resolve(&grant, "port 0x3fc 4\nendpoint log\n"),
+            Ok(alloc::vec![
+                Capability::PortRange {
+                    base: 0x3fc,
+                    count: 4
+                },
+                Capability::Endpoint { id: 9 }
+            ])
+        );
+        assert_eq!(
+            resolve(&grant, "port 0x3fc 5\n"),
+            Err("port 0x3fc 5".into())
+        );
+        assert_eq!(
+            resolve(&grant, "port 0x3f7 1\n"),
+            Err("port 0x3f7 1".into())
+        );
+        assert!(resolve(&grant, "mmio 0x2000 0x1000\n").is_ok());
+        assert_eq!(
+            resolve(&grant, "mmio 0x2000 0x1001\n"),
+            Err("mmio 0x2000 0x1001".into())
+        );
+        assert_eq!(resolve(&grant, "irq 5\n"), Err("irq 5".into()));
+        assert!(resolve(&grant, "dma 60\ndma 40\n").is_ok());
+        assert_eq!(resolve(&grant, "dma 60\ndma 41\n"), Err("dma 41".into()));
+        assert_eq!(resolve(&grant, "endpoint fs\n"), Err("endpoint fs".into()));
+        assert_eq!(resolve(&grant, "timer\ntimer\n"), Err("timer".into()));
+        assert_eq!(resolve(&Grant::new(), "irq 4\n"), Err("irq 4".into()));
+    }
+}

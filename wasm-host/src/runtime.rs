@@ -117,6 +117,13 @@ impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Runtime<P, O> {
         outbox: O,
         lineage: Vec<u32>,
     ) -> Result<Sandbox<P, O>, Fault> {
+        if !Engine::same(module.module.engine(), &self.engine) {
+            return Err(Fault {
+                module: module.name.clone(),
+                entry: Entry::Instantiate,
+                kind: FaultKind::Instantiation("module was loaded by another runtime".to_string()),
+            });
+        }
         self.generation = next_generation(self.generation);
         let limits = self.limits;
         let store_limits = StoreLimitsBuilder::new()

@@ -661,3 +661,20 @@ fn counters_and_trace() {
             })
     );
 }
+
+#[test]
+fn a_module_from_another_runtime_is_refused_not_a_panic() {
+    let mut first = common::runtime();
+    let second = common::runtime();
+    let module = second
+        .load("probe", &common::probe_wasm("probe"), &common::grant())
+        .unwrap();
+    let Err(fault) = first.start(
+        &module,
+        common::platform(),
+        cella_wasm_host::QueueOutbox::new(1),
+    ) else {
+        panic!("must be refused");
+    };
+    assert!(matches!(fault.kind, FaultKind::Instantiation(_)));
+}

@@ -112,7 +112,10 @@ fn copy_window<P, O>(
         return Err(ErrorCode::Denied);
     }
     let range = guest_range(memory_length, pointer, length)?;
-    Ok((device_address + offset, range))
+    let first = device_address
+        .checked_add(offset)
+        .ok_or(ErrorCode::DeviceError)?;
+    Ok((first, range))
 }
 
 /// `dma_write(buffer, offset, source, length)`: linear memory to buffer.
