@@ -121,8 +121,7 @@ fn start_modules(context: &BootContext) -> System {
             SystemManifest::default()
         }
     };
-    let empty = Archive::new(&[]);
-    System::boot(&manifest, context.archive.as_ref().unwrap_or(&empty))
+    System::boot(&manifest, context.archive.unwrap_or(Archive::new(&[])))
 }
 
 /// Finds the boot archive and logs its entries.

@@ -21,11 +21,12 @@ fn with_mmio_page<T>(
     let page = super::layout::align_down(physical, PAGE_SIZE);
     without_interrupts(|| {
         let mut pages = MMIO_PAGES.lock();
-        if !pages.contains_key(&page) {
-            let region = paging::map_mmio(page, PAGE_SIZE)?;
-            pages.insert(page, region);
-        }
-        let region = pages.get(&page).ok_or(MapError::NotMapped(page))?;
+        let region = match pages.entry(page) {
+            alloc::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
+            alloc::collections::btree_map::Entry::Vacant(entry) => {
+                entry.insert(paging::map_mmio(page, PAGE_SIZE)?)
+            }
+        };
         Ok(action(region, physical - page))
     })
 }

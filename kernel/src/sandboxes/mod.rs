@@ -7,4 +7,5 @@
 
 pub mod platform;
 pub mod router;
+pub mod slot;
 pub mod system;

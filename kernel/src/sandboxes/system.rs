@@ -5,60 +5,49 @@
 //! Wasm host refuses a module whose request exceeds the grant, naming the
 //! capability) and starts it. Then it loops: pending IRQ lines become IRQ
 //! events for the module holding the line, queued messages go to the module
-//! serving their endpoint, due timers fire, and one event at a time is
-//! delivered, round robin, each under the Wasm host's fuel budget. A module
-//! that faults is reported and stays down (the supervisor issue restarts it);
-//! its IRQ lines are masked and messages for it are reported, not lost silently.
+//! serving their endpoint, due timers fire, due restarts happen, and one event
+//! at a time is delivered, round robin, each under the Wasm host's fuel
+//! budget. A module that faults is contained and handed to the supervisor
+//! (`crate::supervisor::recovery`).
 
 use super::platform::KernelPlatform;
 use super::router::{self, KernelOutbox, Routed};
+use super::slot::{KernelSandbox, ModuleState, Pending, Slot};
 use crate::archive::Archive;
+use crate::supervisor::policy::{RestartPolicy, RestartTracker};
 use crate::system_manifest::{GrantLine, ModulePlan, SystemManifest};
 use crate::{console, irq, kprintln, time};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
-use cella_wasm_host::{Delivery, Event, Fault, Grant, Limits, Runtime, Sandbox};
+use cella_wasm_host::{Delivery, Event, Grant, Limits, LoadedModule, Runtime};
 
 /// The endpoint whose server gets the kernel's console output.
 pub const CONSOLE_OUTPUT_ENDPOINT: &str = "uart";
 /// Most events queued for one module; more are refused and reported.
-const INBOX_CAPACITY: usize = 4096;
-
-type KernelSandbox = Sandbox<KernelPlatform, KernelOutbox>;
-
-enum Pending {
-    Irq(u8),
-    Message { request: u32, bytes: Vec<u8> },
-}
-
-struct Slot {
-    plan: ModulePlan,
-    sandbox: Option<KernelSandbox>,
-    inbox: VecDeque<Pending>,
-    irq_lines: Vec<u8>,
-    serves: Vec<u64>,
-}
+pub const INBOX_CAPACITY: usize = 4096;
 
 /// What the kernel asked a module, so it knows what a reply answers.
-enum KernelRequest {
+pub enum KernelRequest {
     Time,
 }
 
 /// All modules and the state of the event loop.
 pub struct System {
-    runtime: Runtime<KernelPlatform, KernelOutbox>,
-    slots: Vec<Slot>,
+    pub(crate) runtime: Runtime<KernelPlatform, KernelOutbox>,
+    pub(crate) slots: Vec<Slot>,
     /// Endpoint names; the id of `endpoints[i]` is `i + 1`.
-    endpoints: Vec<String>,
-    kernel_requests: BTreeMap<u32, KernelRequest>,
+    pub(crate) endpoints: Vec<String>,
+    pub(crate) kernel_requests: BTreeMap<u32, (usize, KernelRequest)>,
     next_request: u32,
     cursor: usize,
+    /// The boot archive, where modules (and swap targets) are found.
+    pub(crate) archive: Archive<'static>,
 }
 
 impl System {
     /// Loads and starts every module the manifest lists; failures are reported and skipped.
-    pub fn boot(manifest: &SystemManifest, archive: &Archive<'_>) -> Self {
+    pub fn boot(manifest: &SystemManifest, archive: Archive<'static>) -> Self {
         let mut endpoints: Vec<String> = Vec::new();
         for plan in &manifest.modules {
             let granted = plan.grants.iter().filter_map(|grant| match grant {
@@ -78,42 +67,15 @@ impl System {
             kernel_requests: BTreeMap::new(),
             next_request: 1,
             cursor: 0,
+            archive,
         };
         let started = time::now_nanoseconds();
         for plan in &manifest.modules {
-            let sandbox = system.start(plan, archive);
-            let serves = plan
-                .serves
-                .iter()
-                .filter_map(|name| system.endpoint_id(name))
-                .collect();
-            let irq_lines = plan
-                .grants
-                .iter()
-                .filter_map(|grant| match grant {
-                    GrantLine::Irq { line, .. } => Some(*line),
-                    _ => None,
-                })
-                .collect();
-            system.slots.push(Slot {
-                plan: plan.clone(),
-                sandbox,
-                inbox: VecDeque::new(),
-                irq_lines,
-                serves,
-            });
+            let slot = system.start_module(plan);
+            system.slots.push(slot);
         }
-        let up = system
-            .slots
-            .iter()
-            .filter(|slot| slot.sandbox.is_some())
-            .count();
-        if let Some(endpoint) = system.endpoint_id(CONSOLE_OUTPUT_ENDPOINT)
-            && system.server_of(endpoint).is_some()
-        {
-            console::route_output_to(endpoint);
-            log::info!("console output now goes through the `{CONSOLE_OUTPUT_ENDPOINT}` driver");
-        }
+        let up = system.slots.iter().filter(|slot| slot.is_running()).count();
+        system.route_console_output();
         kprintln!(
             "cella: all modules up ({up} of {} started) in {} ms",
             system.slots.len(),
@@ -123,14 +85,28 @@ impl System {
         system
     }
 
-    fn endpoint_id(&self, name: &str) -> Option<u64> {
+    /// Points console output at the console driver once it runs.
+    pub(crate) fn route_console_output(&mut self) {
+        let Some(endpoint) = self.endpoint_id(CONSOLE_OUTPUT_ENDPOINT) else {
+            return;
+        };
+        let running = self
+            .server_of(endpoint)
+            .is_some_and(|server| self.slots[server].is_running());
+        if running && console::output_endpoint() != Some(endpoint) {
+            console::route_output_to(endpoint);
+            log::info!("console output now goes through the `{CONSOLE_OUTPUT_ENDPOINT}` driver");
+        }
+    }
+
+    pub(crate) fn endpoint_id(&self, name: &str) -> Option<u64> {
         self.endpoints
             .iter()
             .position(|known| known == name)
             .map(|index| index as u64 + 1)
     }
 
-    fn endpoint_name(&self, id: u64) -> &str {
+    pub(crate) fn endpoint_name(&self, id: u64) -> &str {
         usize::try_from(id)
             .ok()
             .and_then(|id| id.checked_sub(1))
@@ -138,14 +114,17 @@ impl System {
             .map_or("?", String::as_str)
     }
 
-    /// The index of the live module serving endpoint `id`.
-    fn server_of(&self, id: u64) -> Option<usize> {
-        self.slots
-            .iter()
-            .position(|slot| slot.sandbox.is_some() && slot.serves.contains(&id))
+    /// The module serving endpoint `id` (running or not).
+    pub(crate) fn server_of(&self, id: u64) -> Option<usize> {
+        self.slots.iter().position(|slot| slot.serves.contains(&id))
     }
 
-    fn grant_for(&self, plan: &ModulePlan) -> Grant {
+    /// The table index of module `name`.
+    pub fn find(&self, name: &str) -> Option<usize> {
+        self.slots.iter().position(|slot| slot.plan.name == name)
+    }
+
+    pub(crate) fn grant_for(&self, plan: &ModulePlan) -> Grant {
         let mut grant = Grant::new();
         let mut dma_bytes = 0u64;
         let mut timers = 0u32;
@@ -171,31 +150,60 @@ impl System {
         grant.dma_bytes(dma_bytes).timers(timers)
     }
 
-    fn start(&mut self, plan: &ModulePlan, archive: &Archive<'_>) -> Option<KernelSandbox> {
-        let bytes = match archive.find(&plan.file) {
+    /// Loads `file` from the boot archive and checks it against `plan`'s grant.
+    pub(crate) fn load_file(&self, plan: &ModulePlan, file: &str) -> Result<LoadedModule, String> {
+        let bytes = match self.archive.find(file) {
             Ok(Some(entry)) => entry.data,
-            Ok(None) => {
-                log::error!(
-                    "module {}: `{}` is not in the boot archive; not started",
-                    plan.name,
-                    plan.file
-                );
-                return None;
-            }
-            Err(error) => {
-                log::error!(
-                    "module {}: boot archive unreadable: {error}; not started",
-                    plan.name
-                );
-                return None;
-            }
+            Ok(None) => return Err(alloc::format!("`{file}` is not in the boot archive")),
+            Err(error) => return Err(alloc::format!("boot archive unreadable: {error}")),
         };
-        let grant = self.grant_for(plan);
-        let module = match self.runtime.load(&plan.name, bytes, &grant) {
+        self.runtime
+            .load(&plan.name, bytes, &self.grant_for(plan))
+            .map_err(|error| alloc::format!("refused at load: {error}"))
+    }
+
+    fn start_module(&mut self, plan: &ModulePlan) -> Slot {
+        let policy = RestartPolicy::from_settings(
+            plan.restart
+                .iter()
+                .map(|(key, value)| (key.as_str(), value.as_str())),
+        )
+        .unwrap_or_else(|problem| {
+            log::warn!(
+                "module {}: {problem}; using the default restart policy",
+                plan.name
+            );
+            RestartPolicy::default()
+        });
+        let mut slot = Slot {
+            plan: plan.clone(),
+            policy,
+            tracker: RestartTracker::default(),
+            module: None,
+            sandbox: None,
+            state: ModuleState::Refused,
+            inbox: VecDeque::new(),
+            irq_lines: plan
+                .grants
+                .iter()
+                .filter_map(|grant| match grant {
+                    GrantLine::Irq { line, .. } => Some(*line),
+                    _ => None,
+                })
+                .collect(),
+            serves: plan
+                .serves
+                .iter()
+                .filter_map(|name| self.endpoint_id(name))
+                .collect(),
+            events_handled: 0,
+            tracing: false,
+        };
+        let module = match self.load_file(plan, &plan.file) {
             Ok(module) => module,
-            Err(error) => {
-                log::error!("module {} refused at load: {error}", plan.name);
-                return None;
+            Err(problem) => {
+                log::error!("module {} {problem}; not started", plan.name);
+                return slot;
             }
         };
         match self.runtime.start(&module, KernelPlatform, KernelOutbox) {
@@ -213,30 +221,42 @@ impl System {
                     grants.join(", "),
                     plan.serves.join(", ")
                 );
-                Some(sandbox)
+                slot.sandbox = Some(sandbox);
+                slot.state = ModuleState::Running;
             }
             Err(fault) => {
                 log::error!("module {} failed to start: {fault}", plan.name);
-                None
+                crate::supervisor::records::record(&fault, 0, &[]);
+                slot.state = ModuleState::Stopped;
             }
         }
+        slot.module = Some(module);
+        slot
+    }
+
+    /// Sends a kernel request to the module serving `endpoint`.
+    pub(crate) fn kernel_request(
+        &mut self,
+        endpoint: &str,
+        bytes: &[u8],
+        purpose: KernelRequest,
+    ) -> bool {
+        let Some(server) = self.endpoint_id(endpoint).and_then(|id| self.server_of(id)) else {
+            return false;
+        };
+        let request = self.next_request;
+        self.next_request = self.next_request.wrapping_add(1).max(1);
+        self.kernel_requests.insert(request, (server, purpose));
+        self.slots[server].inbox.push_back(Pending::Message {
+            request,
+            bytes: bytes.to_vec(),
+        });
+        true
     }
 
     /// Asks the `rtc` server for the time, to show a kernel request and its reply.
     fn ask_for_time(&mut self) {
-        let Some(endpoint) = self.endpoint_id("rtc") else {
-            return;
-        };
-        let Some(server) = self.server_of(endpoint) else {
-            return;
-        };
-        let request = self.next_request;
-        self.next_request = self.next_request.wrapping_add(1).max(1);
-        self.kernel_requests.insert(request, KernelRequest::Time);
-        self.slots[server].inbox.push_back(Pending::Message {
-            request,
-            bytes: b"time".to_vec(),
-        });
+        self.kernel_request("rtc", b"time", KernelRequest::Time);
     }
 
     /// Runs the event loop forever.
@@ -269,7 +289,7 @@ impl System {
             if now >= limit || now - quiet_since >= 20_000_000 {
                 break;
             }
-            if self.step() || self.slots.iter().any(|slot| !slot.inbox.is_empty()) {
+            if self.step() {
                 quiet_since = time::now_nanoseconds();
             } else {
                 idle_until_interrupt();
@@ -282,7 +302,7 @@ impl System {
     pub fn modules_down(&self) -> Vec<&str> {
         self.slots
             .iter()
-            .filter(|slot| slot.sandbox.is_none())
+            .filter(|slot| !slot.is_running())
             .map(|slot| slot.plan.name.as_str())
             .collect()
     }
@@ -291,9 +311,10 @@ impl System {
     pub fn step(&mut self) -> bool {
         self.collect_interrupts();
         self.route_messages();
+        let restarted = self.restart_due(time::now_nanoseconds());
         let timers_fired = self.fire_timers();
         let delivered = self.deliver_one();
-        timers_fired || delivered || !router::is_empty()
+        restarted || timers_fired || delivered || !router::is_empty()
     }
 
     fn collect_interrupts(&mut self) {
@@ -302,7 +323,7 @@ impl System {
             match self
                 .slots
                 .iter_mut()
-                .find(|slot| slot.sandbox.is_some() && slot.irq_lines.contains(&line))
+                .find(|slot| slot.is_running() && slot.irq_lines.contains(&line))
             {
                 Some(slot) if slot.inbox.len() < INBOX_CAPACITY => {
                     slot.inbox.push_back(Pending::Irq(line))
@@ -311,7 +332,7 @@ impl System {
                     "module {}: inbox full, IRQ {line} left masked",
                     slot.plan.name
                 ),
-                None => log::warn!("IRQ {line} fired with no live holder; left masked"),
+                None => log::warn!("IRQ {line} fired with no running holder; left masked"),
             }
         }
     }
@@ -334,24 +355,32 @@ impl System {
     }
 
     fn route_send(&mut self, from: &str, endpoint: u64, bytes: Vec<u8>) {
-        match self.server_of(endpoint) {
-            Some(server) if self.slots[server].inbox.len() < INBOX_CAPACITY => {
-                self.slots[server]
-                    .inbox
-                    .push_back(Pending::Message { request: 0, bytes });
+        let is_console =
+            Some(endpoint) == console::output_endpoint() || endpoint_is_console(self, endpoint);
+        let endpoint_name = String::from(self.endpoint_name(endpoint));
+        let server = self.server_of(endpoint);
+        match server.map(|index| &mut self.slots[index]) {
+            Some(slot) if slot.accepts_messages() && slot.inbox.len() < INBOX_CAPACITY => {
+                slot.inbox.push_back(Pending::Message { request: 0, bytes });
             }
-            Some(_) | None if Some(endpoint) == console::output_endpoint() => {
+            _ if is_console => {
                 // Console output with no driver to take it: the kernel writes it itself.
                 console::write_direct(&bytes);
             }
-            Some(server) => log::warn!(
-                "message from {from} to `{}` refused: {}'s inbox is full",
-                self.endpoint_name(endpoint),
-                self.slots[server].plan.name
+            Some(slot) if slot.accepts_messages() => {
+                log::warn!(
+                    "message from {from} to {} refused: inbox full",
+                    slot.plan.name
+                );
+            }
+            Some(slot) => log::warn!(
+                "message from {from} to {} ({} bytes) not delivered: module {}",
+                slot.plan.name,
+                bytes.len(),
+                slot.state.name()
             ),
             None => log::warn!(
-                "message from {from} to `{}` ({} bytes) not delivered: no live server",
-                self.endpoint_name(endpoint),
+                "message from {from} to `{endpoint_name}` ({} bytes) not delivered: no server",
                 bytes.len()
             ),
         }
@@ -359,7 +388,7 @@ impl System {
 
     fn route_reply(&mut self, from: &str, request: u32, bytes: &[u8]) {
         match self.kernel_requests.remove(&request) {
-            Some(KernelRequest::Time) => match core::str::from_utf8(bytes) {
+            Some((_, KernelRequest::Time)) => match core::str::from_utf8(bytes) {
                 Ok(text) => log::info!("{from} answered the kernel's time request: {text}"),
                 Err(_) => log::warn!(
                     "{from} answered the time request with {} bytes of non-text",
@@ -374,11 +403,12 @@ impl System {
         let now = time::now_nanoseconds();
         let mut fired = false;
         for index in 0..self.slots.len() {
-            let due = self.slots[index]
-                .sandbox
-                .as_ref()
-                .and_then(KernelSandbox::next_timer_deadline)
-                .is_some_and(|deadline| deadline <= now);
+            let due = self.slots[index].is_running()
+                && self.slots[index]
+                    .sandbox
+                    .as_ref()
+                    .and_then(KernelSandbox::next_timer_deadline)
+                    .is_some_and(|deadline| deadline <= now);
             if due {
                 fired = true;
                 self.deliver(index, Event::Timer);
@@ -391,6 +421,9 @@ impl System {
         let count = self.slots.len();
         for offset in 0..count {
             let index = (self.cursor + offset) % count;
+            if !self.slots[index].is_running() {
+                continue;
+            }
             let Some(pending) = self.slots[index].inbox.pop_front() else {
                 continue;
             };
@@ -417,51 +450,24 @@ impl System {
         let Some(sandbox) = slot.sandbox.as_mut() else {
             return;
         };
-        match sandbox.deliver(event) {
+        let accesses_before = sandbox.counters().device_accesses;
+        let result = sandbox.deliver(event);
+        slot.events_handled += 1;
+        if slot.tracing {
+            crate::supervisor::trace::print_new_accesses(&slot.plan.name, sandbox, accesses_before);
+        }
+        match result {
             Ok(Delivery::Refused) => {
                 log::warn!("module {} refused an event ({event:?})", slot.plan.name);
             }
             Ok(_) => {}
-            Err(fault) => self.contain(index, &fault),
+            Err(fault) => self.contain(index, &fault, &event),
         }
     }
+}
 
-    /// Takes a faulted module out: report, mask its lines, account for its queue.
-    fn contain(&mut self, index: usize, fault: &Fault) {
-        let slot = &mut self.slots[index];
-        log::error!("module {} faulted: {fault}", slot.plan.name);
-        if let Some(sandbox) = slot.sandbox.take() {
-            for access in sandbox.recent_accesses().iter().rev().take(8) {
-                log::error!("  recent: {access:?}");
-            }
-        }
-        for &line in &slot.irq_lines {
-            irq::revoke(line);
-        }
-        let served_console =
-            console::output_endpoint().is_some_and(|endpoint| slot.serves.contains(&endpoint));
-        let waiting: Vec<Vec<u8>> = slot
-            .inbox
-            .drain(..)
-            .filter_map(|pending| match pending {
-                Pending::Message { bytes, .. } => Some(bytes),
-                Pending::Irq(_) => None,
-            })
-            .collect();
-        if served_console {
-            log::warn!(
-                "console driver {} is down; the kernel writes COM1 itself again",
-                slot.plan.name
-            );
-            console::take_back(waiting);
-        } else if !waiting.is_empty() {
-            log::warn!(
-                "{} messages queued for {} were not delivered (module down)",
-                waiting.len(),
-                slot.plan.name
-            );
-        }
-    }
+fn endpoint_is_console(system: &System, endpoint: u64) -> bool {
+    system.endpoint_name(endpoint) == CONSOLE_OUTPUT_ENDPOINT
 }
 
 /// Sleeps until the next interrupt unless work arrived in the meantime.

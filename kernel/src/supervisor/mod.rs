@@ -1,0 +1,14 @@
+//! The supervisor: what happens to a module after it faults.
+//!
+//! The kernel contains a fault (the Wasm host turns it into a typed `Fault`);
+//! the supervisor decides, per the module's restart policy, whether and when
+//! it comes back, keeps the record of past faults, and carries out what a
+//! person asks for: restart, stop, start, swap, trace.
+
+pub mod policy;
+#[cfg(target_os = "none")]
+pub mod records;
+#[cfg(target_os = "none")]
+pub mod recovery;
+#[cfg(target_os = "none")]
+pub mod trace;

@@ -1,0 +1,67 @@
+//! The fault record: every module fault, kept after the module is gone.
+//!
+//! Each record holds the module, its instance generation, the reason, the
+//! event it was handling and its last device accesses, so a person can read
+//! what happened long after a restart (`log` in the shell).
+
+use alloc::collections::VecDeque;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use cella_wasm_host::{Access, Fault};
+use spin::Mutex;
+use x86_64::instructions::interrupts::without_interrupts;
+
+/// Most records kept; the oldest is dropped first.
+pub const CAPACITY: usize = 64;
+
+/// One fault.
+#[derive(Clone, Debug)]
+pub struct FaultRecord {
+    /// Kernel time of the fault, nanoseconds since boot.
+    pub time: u64,
+    pub module: String,
+    pub generation: u32,
+    pub reason: String,
+    pub last_accesses: Vec<String>,
+}
+
+static RECORDS: Mutex<VecDeque<FaultRecord>> = Mutex::new(VecDeque::new());
+
+/// Records `fault` of instance `generation` with its recent accesses, and logs it.
+pub fn record(fault: &Fault, generation: u32, accesses: &[Access]) {
+    let last_accesses: Vec<String> = accesses
+        .iter()
+        .rev()
+        .take(8)
+        .rev()
+        .map(|access| format!("{access:?}"))
+        .collect();
+    let record = FaultRecord {
+        time: crate::time::now_nanoseconds(),
+        module: fault.module.clone(),
+        generation,
+        reason: format!("{fault}"),
+        last_accesses,
+    };
+    // The Wasm host has already logged the fault itself; add what it cannot know.
+    log::error!(
+        "fault recorded for {} generation {generation}",
+        record.module
+    );
+    for access in &record.last_accesses {
+        log::error!("  before the fault: {access}");
+    }
+    without_interrupts(|| {
+        let mut records = RECORDS.lock();
+        if records.len() == CAPACITY {
+            records.pop_front();
+        }
+        records.push_back(record);
+    });
+}
+
+/// Every record, oldest first.
+pub fn all() -> Vec<FaultRecord> {
+    without_interrupts(|| RECORDS.lock().iter().cloned().collect())
+}

@@ -1,0 +1,306 @@
+//! What the supervisor does to the module table: contain a fault, restart on
+//! schedule, and the commands a person gives (restart, stop, start, swap).
+//!
+//! Requests in flight when a module faults, by kind:
+//! - messages (no reply expected) still queued for it are kept and delivered
+//!   to the restarted instance, in order; if the module is held or stopped
+//!   they are reported as not delivered;
+//! - the event being handled when it faulted is not replayed (it may be what
+//!   crashed it); the fault record names it;
+//! - kernel requests it had not answered are answered with an error (logged);
+//! - IRQ events queued for it are dropped: its lines are masked at the fault
+//!   and the new instance re-initialises the device and enables them again.
+
+use super::policy::Decision;
+use super::records;
+use crate::console;
+use crate::irq;
+use crate::sandboxes::platform::KernelPlatform;
+use crate::sandboxes::router::KernelOutbox;
+use crate::sandboxes::slot::{ModuleState, Pending};
+use crate::sandboxes::system::System;
+use crate::time;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use cella_wasm_host::{Event, Fault};
+
+impl System {
+    /// Takes a faulted module out and lets its policy decide what comes next.
+    pub(crate) fn contain(&mut self, index: usize, fault: &Fault, event: &Event<'_>) {
+        let now = time::now_nanoseconds();
+        let slot = &mut self.slots[index];
+        let generation = slot
+            .sandbox
+            .as_ref()
+            .map_or(0, |sandbox| sandbox.generation());
+        let accesses = slot
+            .sandbox
+            .as_ref()
+            .map(|sandbox| sandbox.recent_accesses())
+            .unwrap_or_default();
+        records::record(fault, generation, &accesses);
+        log::error!("  it was handling: {}", describe(event));
+        for &line in &slot.irq_lines {
+            irq::revoke(line);
+        }
+        slot.inbox
+            .retain(|pending| matches!(pending, Pending::Message { .. }));
+        let decision = slot.tracker.on_fault(&slot.policy, now);
+        slot.state = match decision {
+            Decision::RestartAt(at) => {
+                log::warn!(
+                    "supervisor: {} restarts in {} ms",
+                    slot.plan.name,
+                    (at - now) / 1_000_000
+                );
+                ModuleState::RestartPending { at }
+            }
+            Decision::Hold { faults_in_window } => {
+                log::error!(
+                    "supervisor: {} is on hold after {faults_in_window} faults in {} s; `restart {}` brings it back",
+                    slot.plan.name,
+                    slot.policy.window_nanoseconds / 1_000_000_000,
+                    slot.plan.name
+                );
+                ModuleState::Held
+            }
+            Decision::StayDown => {
+                log::warn!(
+                    "supervisor: {} stays down (restart policy=never)",
+                    slot.plan.name
+                );
+                ModuleState::Stopped
+            }
+        };
+        self.fail_kernel_requests(index);
+        self.release_console_if_served(index);
+        if matches!(
+            self.slots[index].state,
+            ModuleState::Held | ModuleState::Stopped
+        ) {
+            self.report_undelivered(index);
+        }
+    }
+
+    fn fail_kernel_requests(&mut self, index: usize) {
+        let failed: Vec<u32> = self
+            .kernel_requests
+            .iter()
+            .filter(|(_, (server, _))| *server == index)
+            .map(|(request, _)| *request)
+            .collect();
+        for request in failed {
+            self.kernel_requests.remove(&request);
+            log::warn!(
+                "kernel request {request} to {} failed: the module faulted",
+                self.slots[index].plan.name
+            );
+        }
+    }
+
+    fn release_console_if_served(&mut self, index: usize) {
+        let serves_console = console::output_endpoint()
+            .is_some_and(|endpoint| self.slots[index].serves.contains(&endpoint));
+        if serves_console {
+            console::take_back(Vec::new());
+            log::warn!(
+                "console driver {} is down; the kernel writes COM1 itself",
+                self.slots[index].plan.name
+            );
+        }
+    }
+
+    fn report_undelivered(&mut self, index: usize) {
+        let slot = &mut self.slots[index];
+        let waiting: Vec<Vec<u8>> = slot
+            .inbox
+            .drain(..)
+            .filter_map(|pending| match pending {
+                Pending::Message { bytes, .. } => Some(bytes),
+                Pending::Irq(_) => None,
+            })
+            .collect();
+        if waiting.is_empty() {
+            return;
+        }
+        if slot
+            .plan
+            .serves
+            .iter()
+            .any(|served| served == crate::sandboxes::system::CONSOLE_OUTPUT_ENDPOINT)
+        {
+            // Console output must not be lost: the kernel writes it itself.
+            console::take_back(waiting);
+        } else {
+            log::warn!(
+                "{} messages queued for {} were not delivered: module {}",
+                waiting.len(),
+                slot.plan.name,
+                slot.state.name()
+            );
+        }
+    }
+
+    /// Restarts every module whose restart time has come. Returns whether any did.
+    pub(crate) fn restart_due(&mut self, now: u64) -> bool {
+        let due: Vec<usize> = (0..self.slots.len())
+            .filter(|&index| matches!(self.slots[index].state, ModuleState::RestartPending { at } if at <= now))
+            .collect();
+        for &index in &due {
+            self.restart_now(index);
+        }
+        !due.is_empty()
+    }
+
+    /// Starts a new instance of module `index` (new generation, stale old handles).
+    fn restart_now(&mut self, index: usize) {
+        let slot = &mut self.slots[index];
+        let result = match (&mut slot.sandbox, &slot.module) {
+            (Some(sandbox), _) => self.runtime.restart(sandbox),
+            (None, Some(module)) => self
+                .runtime
+                .start(module, KernelPlatform, KernelOutbox)
+                .map(|sandbox| slot.sandbox = Some(sandbox)),
+            (None, None) => {
+                log::error!(
+                    "supervisor: {} was never loaded; nothing to restart",
+                    slot.plan.name
+                );
+                return;
+            }
+        };
+        match result {
+            Ok(()) => {
+                slot.tracker.restarts += 1;
+                slot.state = ModuleState::Running;
+                let generation = slot
+                    .sandbox
+                    .as_ref()
+                    .map_or(0, |sandbox| sandbox.generation());
+                log::warn!(
+                    "supervisor: {} restarted (generation {generation}, restart {}); {} queued messages follow",
+                    slot.plan.name,
+                    slot.tracker.restarts,
+                    slot.inbox.len()
+                );
+                self.route_console_output();
+            }
+            Err(fault) => {
+                log::error!("supervisor: restarting {} failed", slot.plan.name);
+                self.contain(index, &fault, &Event::Timer);
+            }
+        }
+    }
+
+    /// `restart NAME`: a fresh instance now, with a fresh fault history.
+    ///
+    /// # Errors
+    /// A message if there is no such module.
+    pub fn restart_by_hand(&mut self, name: &str) -> Result<String, String> {
+        let index = self
+            .find(name)
+            .ok_or_else(|| format!("no module named {name}"))?;
+        self.slots[index].tracker.reset();
+        self.release_console_if_served(index);
+        for &line in &self.slots[index].irq_lines.clone() {
+            irq::revoke(line);
+        }
+        self.restart_now(index);
+        let slot = &self.slots[index];
+        Ok(format!("{name}: {}", slot.state.name()))
+    }
+
+    /// `stop NAME`: the instance stops handling events and its IRQ lines are masked.
+    ///
+    /// # Errors
+    /// A message if there is no such module or it is not running.
+    pub fn stop_by_hand(&mut self, name: &str) -> Result<String, String> {
+        let index = self
+            .find(name)
+            .ok_or_else(|| format!("no module named {name}"))?;
+        if self.slots[index].state != ModuleState::Running {
+            return Err(format!(
+                "{name} is not running ({})",
+                self.slots[index].state.name()
+            ));
+        }
+        for &line in &self.slots[index].irq_lines.clone() {
+            irq::revoke(line);
+        }
+        self.release_console_if_served(index);
+        self.slots[index].state = ModuleState::Stopped;
+        self.report_undelivered(index);
+        Ok(format!("{name}: stopped"))
+    }
+
+    /// `start NAME`: brings a stopped or held module back.
+    ///
+    /// # Errors
+    /// A message if there is no such module or it is running already.
+    pub fn start_by_hand(&mut self, name: &str) -> Result<String, String> {
+        let index = self
+            .find(name)
+            .ok_or_else(|| format!("no module named {name}"))?;
+        if self.slots[index].state == ModuleState::Running {
+            return Err(format!("{name} is already running"));
+        }
+        self.restart_by_hand(name)
+    }
+
+    /// `swap NAME FILE`: replaces the running module with the `.wasm` at FILE in
+    /// the boot archive, carrying its state over. The new module's request must
+    /// fit the old grant (checked before anything stops). On any failure the
+    /// old instance keeps running unchanged.
+    ///
+    /// # Errors
+    /// Why the swap did not happen.
+    pub fn swap(&mut self, name: &str, file: &str) -> Result<String, String> {
+        let index = self
+            .find(name)
+            .ok_or_else(|| format!("no module named {name}"))?;
+        if !self.slots[index].is_running() {
+            return Err(format!(
+                "{name} is not running ({})",
+                self.slots[index].state.name()
+            ));
+        }
+        let plan = self.slots[index].plan.clone();
+        let new = self.load_file(&plan, file)?;
+        let old_version = self.slots[index]
+            .module
+            .as_ref()
+            .map_or(String::new(), |module| String::from(module.version()));
+        let started = time::now_nanoseconds();
+        let slot = &mut self.slots[index];
+        let Some(sandbox) = slot.sandbox.as_mut() else {
+            return Err(format!("{name} has no instance"));
+        };
+        self.runtime.swap(sandbox, &new).map_err(|error| {
+            format!(
+                "swap of {name} failed at {:?}: {}; the old version keeps running",
+                error.stage, error.fault
+            )
+        })?;
+        let generation = sandbox.generation();
+        let message = format!(
+            "{name}: swapped {old_version} -> {} (generation {generation}) in {} us; {} queued events follow",
+            new.version(),
+            (time::now_nanoseconds() - started) / 1000,
+            slot.inbox.len()
+        );
+        slot.module = Some(new);
+        log::info!("{message}");
+        Ok(message)
+    }
+}
+
+fn describe(event: &Event<'_>) -> String {
+    match event {
+        Event::Irq { line } => format!("IRQ {line}"),
+        Event::Message { request, bytes } => {
+            format!("a message of {} bytes (request {request})", bytes.len())
+        }
+        Event::Timer => String::from("a timer event (or its start)"),
+    }
+}
