@@ -308,3 +308,103 @@ fn check_hex16(run: &BootRun, what: &str, digits: &str) {
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run as the harness would record it, with `serial` as the guest's output.
+    fn recorded(exit: Exit, serial: &str) -> BootRun {
+        BootRun {
+            request: BootRequest::scenario("recorded"),
+            command_line: "qemu-system-x86_64 ...".into(),
+            exit,
+            serial: serial.into(),
+            qemu_stderr: String::new(),
+            elapsed: Duration::from_millis(100),
+            timeout: Duration::from_secs(60),
+        }
+    }
+
+    /// Excerpt of a real `test=rodata_write` log from the kernel.
+    const RODATA_LOG: &str = "\
+cella: kernel main loop reached\r
+INFO  scenarios: running scenario rodata_write\r
+scenario rodata_write: writing to read-only address 0xffffffff8011ba40\r
+\r
+EXCEPTION: page fault (vector 14) error_code=0x3 rip=0xffffffff8010d656 cr2=0xffffffff8011ba40\r
+  kernel write to a read-only page\r
+";
+
+    fn fails(check: impl FnOnce() + std::panic::UnwindSafe) -> String {
+        let error = std::panic::catch_unwind(check).expect_err("the check should fail");
+        error.downcast_ref::<String>().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn reads_a_real_page_fault_report() {
+        let run = recorded(Exit::Status(35), RODATA_LOG);
+        run.expect_kernel_failure();
+        assert_eq!(
+            run.expect_announced_address("scenario rodata_write: writing to read-only address"),
+            0xffff_ffff_8011_ba40
+        );
+        assert_eq!(
+            run.expect_page_fault(),
+            PageFault {
+                cr2: 0xffff_ffff_8011_ba40,
+                error_code: 3
+            }
+        );
+    }
+
+    #[test]
+    fn status_zero_and_timeouts_are_never_success() {
+        for exit in [
+            Exit::Status(0),
+            Exit::TimedOut,
+            Exit::Signal(9),
+            Exit::Status(1),
+        ] {
+            let run = recorded(
+                exit,
+                "cella: kernel main loop reached\nscenario boot: passed\n",
+            );
+            let report = fails(move || {
+                run.expect_kernel_success();
+            });
+            assert!(
+                report.contains("scenario boot: passed"),
+                "log missing: {report}"
+            );
+            assert!(report.contains("expected QEMU exit status 33"), "{report}");
+        }
+    }
+
+    #[test]
+    fn success_with_an_exception_in_the_log_fails() {
+        let run = recorded(
+            Exit::Status(33),
+            "EXCEPTION: breakpoint (vector 3)\nscenario boot: passed\n",
+        );
+        let report = fails(move || {
+            run.expect_kernel_success();
+        });
+        assert!(
+            report.contains("unexpected serial line `EXCEPTION"),
+            "{report}"
+        );
+    }
+
+    #[test]
+    fn malformed_cr2_is_rejected() {
+        let run = recorded(
+            Exit::Status(35),
+            "EXCEPTION: page fault (vector 14) error_code=0x0 cr2=0xBADC0DE\n",
+        );
+        let report = fails(move || {
+            run.expect_page_fault();
+        });
+        assert!(report.contains("not 16 lowercase hex digits"), "{report}");
+    }
+}
