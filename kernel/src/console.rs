@@ -63,7 +63,8 @@ pub fn initialise(level: LevelFilter) {
 /// Writes formatted text to the console.
 pub fn print(arguments: fmt::Arguments<'_>) {
     let sink = SINK.load(Ordering::Acquire);
-    if sink == 0 {
+    if sink == 0 && !crate::mm::heap::ready() {
+        // Before the heap exists: straight to COM1, not kept in the log ring.
         without_interrupts(|| {
             let _ = PORT.lock().write_fmt(arguments);
         });
@@ -71,6 +72,13 @@ pub fn print(arguments: fmt::Arguments<'_>) {
     }
     let mut text = String::new();
     let _ = text.write_fmt(arguments);
+    crate::log_ring::append(text.as_bytes());
+    if sink == 0 {
+        without_interrupts(|| {
+            let _ = PORT.lock().write_str(&text);
+        });
+        return;
+    }
     let text = text.replace('\n', "\r\n");
     for chunk in text.as_bytes().chunks(CHUNK_BYTES) {
         if let Err(bytes) = router::send_from_kernel(sink, chunk.to_vec()) {

@@ -38,7 +38,15 @@ pub(super) unsafe fn initialise(start: u64, size: usize) {
         // SAFETY: the caller guarantees the region is mapped, exclusive and permanent.
         unsafe { HEAP.heap.lock().init(start as *mut u8, size) }
     });
+    READY.store(true, core::sync::atomic::Ordering::Release);
 }
+
+/// Whether the heap has been given its memory.
+pub fn ready() -> bool {
+    READY.load(core::sync::atomic::Ordering::Acquire)
+}
+
+static READY: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
 /// Current size and use of the heap.
 pub fn statistics() -> HeapStatistics {

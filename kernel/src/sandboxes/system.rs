@@ -355,6 +355,10 @@ impl System {
     }
 
     fn route_send(&mut self, from: &str, endpoint: u64, bytes: Vec<u8>) {
+        if self.endpoint_name(endpoint) == crate::supervisor::commands::SUPERVISOR_ENDPOINT {
+            self.serve_supervisor(from, &bytes);
+            return;
+        }
         let is_console =
             Some(endpoint) == console::output_endpoint() || endpoint_is_console(self, endpoint);
         let endpoint_name = String::from(self.endpoint_name(endpoint));

@@ -5,6 +5,8 @@
 //! it comes back, keeps the record of past faults, and carries out what a
 //! person asks for: restart, stop, start, swap, trace.
 
+#[cfg(target_os = "none")]
+pub mod commands;
 pub mod policy;
 #[cfg(target_os = "none")]
 pub mod records;

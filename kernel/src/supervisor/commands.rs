@@ -1,0 +1,216 @@
+//! The supervisor's commands, as the shell sends them on the `supervisor` endpoint.
+//!
+//! The endpoint is served by the kernel itself, not by a module. A module
+//! granted `endpoint supervisor` sends one command line per message; the
+//! answer comes back as messages on the first endpoint the sender serves,
+//! each starting with one framing byte: [`MORE`] for a piece of the answer,
+//! [`DONE`] for its last piece. Text uses `\r\n` line ends, ready for a terminal.
+
+use crate::sandboxes::slot::{ModuleState, Pending};
+use crate::sandboxes::system::System;
+use crate::supervisor::records;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write;
+
+/// The endpoint name the kernel serves.
+pub const SUPERVISOR_ENDPOINT: &str = "supervisor";
+/// First byte of a piece of an answer with more to come.
+pub const MORE: u8 = 0x01;
+/// First byte of an answer's last piece.
+pub const DONE: u8 = 0x02;
+/// Text bytes per answer message (plus the framing byte).
+const PIECE_BYTES: usize = 2048;
+
+/// The usage line of every command the supervisor knows.
+pub const USAGE: &[&str] = &[
+    "ps | lsmod               modules: version, generation, state, restarts, events, fuel, memory",
+    "caps NAME                what NAME is granted and what its instance holds",
+    "log [LINES]              the kernel log ring (default 40 lines) and every recorded fault",
+    "restart NAME             a fresh instance of NAME now",
+    "stop NAME | start NAME   stop NAME, or bring a stopped or held NAME back",
+    "swap NAME FILE           replace NAME by FILE from the boot archive, keeping its state",
+    "trace NAME on|off        print every device access of NAME as it happens",
+    "uptime                   time since boot",
+    "mem                      physical memory and kernel heap",
+];
+
+impl System {
+    /// Answers one command line from module `from`.
+    pub(crate) fn serve_supervisor(&mut self, from: &str, bytes: &[u8]) {
+        let answer = match core::str::from_utf8(bytes) {
+            Ok(line) => self.command(line),
+            Err(_) => String::from("error: the command is not UTF-8\n"),
+        };
+        let Some(reply_to) = self
+            .find(from)
+            .and_then(|index| self.slots[index].serves.first().copied())
+            .and_then(|endpoint| self.server_of(endpoint))
+        else {
+            log::warn!("supervisor: {from} sent a command but serves no endpoint to answer on");
+            return;
+        };
+        let text = answer.replace('\n', "\r\n");
+        let pieces: Vec<&[u8]> = text.as_bytes().chunks(PIECE_BYTES).collect();
+        let count = pieces.len().max(1);
+        for index in 0..count {
+            let mut message = Vec::with_capacity(PIECE_BYTES + 1);
+            message.push(if index + 1 == count { DONE } else { MORE });
+            message.extend_from_slice(pieces.get(index).copied().unwrap_or_default());
+            self.slots[reply_to].inbox.push_back(Pending::Message {
+                request: 0,
+                bytes: message,
+            });
+        }
+    }
+
+    /// Runs one command line and returns its output (always ending in a newline).
+    pub fn command(&mut self, line: &str) -> String {
+        let words: Vec<&str> = line.split_ascii_whitespace().collect();
+        let result = match words.as_slice() {
+            ["ps" | "lsmod"] => Ok(self.process_list()),
+            ["caps", name] => self.capabilities_of(name),
+            ["log"] => Ok(log_report(40)),
+            ["log", lines] => lines
+                .parse()
+                .map(log_report)
+                .map_err(|_| format!("`{lines}` is not a number of lines")),
+            ["restart", name] => self.restart_by_hand(name),
+            ["stop", name] => self.stop_by_hand(name),
+            ["start", name] => self.start_by_hand(name),
+            ["swap", name, file] => self.swap(name, file),
+            ["trace", name, switch @ ("on" | "off")] => self.set_tracing(name, *switch == "on"),
+            ["uptime"] => Ok(uptime()),
+            ["mem"] => Ok(memory_report()),
+            [] => Ok(String::new()),
+            [command, ..] => Err(
+                match USAGE
+                    .iter()
+                    .find(|usage| usage.split_whitespace().next() == Some(command))
+                {
+                    Some(usage) => format!("usage: {usage}"),
+                    None => format!("unknown command `{command}`; `help` lists the commands"),
+                },
+            ),
+        };
+        let mut output = match result {
+            Ok(text) => text,
+            Err(problem) => format!("error: {problem}"),
+        };
+        if !output.is_empty() && !output.ends_with('\n') {
+            output.push('\n');
+        }
+        output
+    }
+
+    fn process_list(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{:<14} {:<8} {:>4} {:<10} {:>8} {:>8} {:>12} {:>8}",
+            "NAME", "VERSION", "GEN", "STATE", "RESTARTS", "EVENTS", "FUEL", "MEMORY"
+        );
+        for slot in &self.slots {
+            let version = slot.module.as_ref().map_or("-", |module| module.version());
+            let (generation, fuel, memory) = match &slot.sandbox {
+                Some(sandbox) => (
+                    sandbox.generation(),
+                    sandbox.counters().fuel_used,
+                    sandbox.memory_pages() * 64,
+                ),
+                None => (0, 0, 0),
+            };
+            let _ = writeln!(
+                out,
+                "{:<14} {:<8} {:>4} {:<10} {:>8} {:>8} {:>12} {:>5} KiB",
+                slot.plan.name,
+                version,
+                generation,
+                slot.state.name(),
+                slot.tracker.restarts,
+                slot.events_handled,
+                fuel,
+                memory
+            );
+        }
+        out
+    }
+
+    fn capabilities_of(&self, name: &str) -> Result<String, String> {
+        let index = self
+            .find(name)
+            .ok_or_else(|| format!("no module named {name}"))?;
+        let slot = &self.slots[index];
+        let mut out = String::new();
+        let _ = writeln!(out, "{name}: granted by the system manifest:");
+        for grant in &slot.plan.grants {
+            let _ = writeln!(out, "  {grant}");
+        }
+        if !slot.plan.serves.is_empty() {
+            let _ = writeln!(out, "  serves {}", slot.plan.serves.join(", "));
+        }
+        match &slot.sandbox {
+            Some(sandbox) if slot.state == ModuleState::Running => {
+                let _ = writeln!(out, "{name}: held by instance {}:", sandbox.generation());
+                for capability in sandbox.capabilities() {
+                    let _ = writeln!(out, "  {capability:?}");
+                }
+            }
+            _ => {
+                let _ = writeln!(out, "{name}: no running instance ({})", slot.state.name());
+            }
+        }
+        Ok(out)
+    }
+
+    fn set_tracing(&mut self, name: &str, on: bool) -> Result<String, String> {
+        let index = self
+            .find(name)
+            .ok_or_else(|| format!("no module named {name}"))?;
+        self.slots[index].tracing = on;
+        Ok(format!("trace {name}: {}", if on { "on" } else { "off" }))
+    }
+}
+
+fn log_report(lines: usize) -> String {
+    let mut out = String::new();
+    let faults = records::all();
+    let _ = writeln!(out, "{} faults recorded:", faults.len());
+    for fault in &faults {
+        let _ = writeln!(
+            out,
+            "  [{:>6}.{:03} s] {} generation {}: {}",
+            fault.time / 1_000_000_000,
+            fault.time / 1_000_000 % 1000,
+            fault.module,
+            fault.generation,
+            fault.reason
+        );
+        for access in &fault.last_accesses {
+            let _ = writeln!(out, "      before: {access}");
+        }
+    }
+    let _ = writeln!(out, "last {lines} lines of the kernel log:");
+    out.push_str(&crate::log_ring::tail(lines));
+    out
+}
+
+fn uptime() -> String {
+    let now = crate::time::now_nanoseconds();
+    format!("up {}.{:03} s", now / 1_000_000_000, now / 1_000_000 % 1000)
+}
+
+fn memory_report() -> String {
+    let frames = crate::mm::paging::frame_statistics();
+    let heap = crate::mm::heap::statistics();
+    format!(
+        "physical: {} of {} frames in use ({} of {} MiB)\nheap: {} of {} KiB in use",
+        frames.allocated_frames,
+        frames.total_frames,
+        frames.allocated_frames * 4 / 1024,
+        frames.total_frames * 4 / 1024,
+        heap.used / 1024,
+        heap.size / 1024
+    )
+}
