@@ -1,0 +1,14 @@
+//! Device models: the hardware the drivers are written for, as much of it as
+//! the drivers (and a careless driver) can touch. Each model is a cheap
+//! handle over shared state: attach one clone to the simulated platform, keep
+//! another in the test to drive the device and look inside it.
+
+mod cmos;
+mod pci;
+mod ps2;
+mod uart;
+
+pub use cmos::{CmosClock, DateTime};
+pub use pci::{BarSpec, PciBus, PciFunction};
+pub use ps2::Ps2Controller;
+pub use uart::Uart16550;

@@ -1,0 +1,103 @@
+//! DMA memory: a granted pool and the buffers allocated from it.
+
+use crate::error::{ErrorCode, Result, status, value32, value64};
+use crate::handle::{FromHandle, Handle};
+use crate::sys;
+
+/// A granted DMA budget (manifest line `dma BYTES`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DmaPool {
+    handle: Handle,
+}
+
+impl FromHandle for DmaPool {
+    fn from_handle(handle: Handle) -> DmaPool {
+        DmaPool { handle }
+    }
+}
+
+impl DmaPool {
+    /// The capability handle.
+    pub fn handle(&self) -> Handle {
+        self.handle
+    }
+
+    /// Allocates a physically contiguous buffer of `size` bytes.
+    ///
+    /// # Errors
+    /// [`ErrorCode::Exhausted`] past the pool's budget, or another refusal.
+    pub fn allocate(&self, size: u32) -> Result<DmaBuffer> {
+        let size_argument = i32::try_from(size).map_err(|_| ErrorCode::BadArgument)?;
+        let raw = value32(sys::dma_alloc(self.handle.raw(), size_argument))?;
+        Ok(DmaBuffer {
+            // `raw` came from a non-negative i32.
+            handle: Handle::from_raw(raw as i32),
+            size,
+        })
+    }
+}
+
+/// A DMA buffer. The device sees it at [`DmaBuffer::device_address`]; the
+/// module reaches its bytes only by copying ([`DmaBuffer::write`],
+/// [`DmaBuffer::read`]). Free it with [`DmaBuffer::free`]; the host frees
+/// whatever is left when the instance ends.
+#[derive(Debug, PartialEq, Eq)]
+pub struct DmaBuffer {
+    handle: Handle,
+    size: u32,
+}
+
+impl DmaBuffer {
+    /// The buffer's capability handle.
+    pub fn handle(&self) -> Handle {
+        self.handle
+    }
+
+    /// Size in bytes.
+    pub fn size(&self) -> u32 {
+        self.size
+    }
+
+    /// The address to program into the device.
+    ///
+    /// # Errors
+    /// The host's refusal.
+    pub fn device_address(&self) -> Result<u64> {
+        value64(sys::dma_address(self.handle.raw()))
+    }
+
+    /// Copies `bytes` into the buffer at `offset`.
+    ///
+    /// # Errors
+    /// [`ErrorCode::Denied`] past the buffer's end, or another refusal.
+    pub fn write(&self, offset: u32, bytes: &[u8]) -> Result<()> {
+        status(sys::dma_write(
+            self.handle.raw(),
+            offset as i32,
+            sys::pointer(bytes),
+            sys::length(bytes),
+        ))
+    }
+
+    /// Copies `destination.len()` bytes from the buffer at `offset`.
+    ///
+    /// # Errors
+    /// [`ErrorCode::Denied`] past the buffer's end, or another refusal.
+    pub fn read(&self, offset: u32, destination: &mut [u8]) -> Result<()> {
+        let pointer = sys::pointer_mut(destination);
+        let length = sys::length(destination);
+        // SAFETY: the host writes at most `length` bytes at `pointer`, which
+        // are exactly the bytes of `destination`, a live exclusive slice.
+        #[allow(unsafe_code)]
+        let result = unsafe { sys::dma_read(self.handle.raw(), offset as i32, pointer, length) };
+        status(result)
+    }
+
+    /// Frees the buffer.
+    ///
+    /// # Errors
+    /// The host's refusal (the handle is gone either way).
+    pub fn free(self) -> Result<()> {
+        status(sys::dma_free(self.handle.raw()))
+    }
+}

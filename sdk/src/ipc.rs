@@ -1,0 +1,109 @@
+//! Messages: sending to a granted endpoint, reading the message being
+//! handled, and replying to a request.
+
+use crate::error::{ErrorCode, Result, status, value32};
+use crate::handle::{FromHandle, Handle};
+use crate::sys;
+
+/// A granted endpoint this module may send to (manifest line
+/// `endpoint NAME`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    handle: Handle,
+}
+
+impl FromHandle for Endpoint {
+    fn from_handle(handle: Handle) -> Endpoint {
+        Endpoint { handle }
+    }
+}
+
+impl Endpoint {
+    /// The capability handle.
+    pub fn handle(&self) -> Handle {
+        self.handle
+    }
+
+    /// Sends `message` (at most [`cella_abi::MAX_MESSAGE_BYTES`] bytes).
+    ///
+    /// # Errors
+    /// [`ErrorCode::Busy`] when the receiver cannot take it now (keep it and
+    /// try again later), [`ErrorCode::BadArgument`] when it is too long, or
+    /// another refusal.
+    pub fn send(&self, message: &[u8]) -> Result<()> {
+        status(sys::ipc_send(
+            self.handle.raw(),
+            sys::pointer(message),
+            sys::length(message),
+        ))
+    }
+}
+
+/// The message an `on_message` event delivers. Read it with
+/// [`Message::read`]; answer a request with [`Message::reply`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Message {
+    request: u32,
+    length: u32,
+}
+
+impl Message {
+    /// The message the host announced with `on_message(request, length)`.
+    pub fn new(request: i32, length: i32) -> Message {
+        Message {
+            // The host passes request ids and lengths as unsigned 32 bits.
+            request: request as u32,
+            length: length.max(0) as u32,
+        }
+    }
+
+    /// The message's length in bytes.
+    pub fn len(&self) -> usize {
+        self.length as usize
+    }
+
+    /// True for an empty message.
+    pub fn is_empty(&self) -> bool {
+        self.length == 0
+    }
+
+    /// Whether the sender waits for a reply.
+    pub fn is_request(&self) -> bool {
+        self.request != 0
+    }
+
+    /// Copies the message into `buffer` and returns the part that fits.
+    /// A buffer of [`cella_abi::MAX_MESSAGE_BYTES`] always holds all of it.
+    ///
+    /// # Errors
+    /// The host's refusal (for example [`ErrorCode::NoMessage`] outside
+    /// `on_message`).
+    pub fn read<'b>(&self, buffer: &'b mut [u8]) -> Result<&'b [u8]> {
+        let pointer = sys::pointer_mut(buffer);
+        let capacity = sys::length(buffer);
+        // SAFETY: the host writes at most `capacity` bytes at `pointer`,
+        // which are exactly the bytes of `buffer`, a live exclusive slice.
+        #[allow(unsafe_code)]
+        let result = unsafe { sys::ipc_receive(pointer, capacity) };
+        let length = value32(result)? as usize;
+        buffer
+            .get(..length.min(buffer.len()))
+            .ok_or(ErrorCode::BadArgument)
+    }
+
+    /// Answers the request with `reply`.
+    ///
+    /// # Errors
+    /// [`ErrorCode::BadArgument`] if this message is not a request (or was
+    /// answered already), or another refusal.
+    pub fn reply(&self, reply: &[u8]) -> Result<()> {
+        if !self.is_request() {
+            return Err(ErrorCode::BadArgument);
+        }
+        status(sys::ipc_reply(
+            self.request as i32,
+            sys::pointer(reply),
+            sys::length(reply),
+        ))
+    }
+}
