@@ -16,6 +16,8 @@ pub mod environment;
 pub mod fnv;
 pub mod process;
 pub mod serial;
+pub mod session;
 
 pub use boot::{BootRequest, BootRun, boot, boot_scenario};
 pub use environment::{BootEnvironment, environment};
+pub use session::Session;

@@ -1,0 +1,233 @@
+//! The Wasm drivers run real (emulated) hardware: each is loaded from the boot archive with its
+//! grants, serial input comes back through the UART driver's interrupt path, keys pressed in
+//! QEMU arrive through the PS/2 driver, the RTC agrees with the host's clock, the PCI list
+//! matches the devices QEMU was started with, and a module asking for more than its grant is
+//! refused while the rest of the system boots.
+
+use cella::archive::{ArchiveEntry, read_ustar, write_ustar};
+use cella_qemu_tests::{Session, environment};
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const ALL_UP: &str = "cella: all modules up (5 of 5 started)";
+const WAIT: Duration = Duration::from_secs(40);
+
+/// Boots the modules scenario (modules run for `run_ms`, then the kernel exits) and checks it passed.
+fn modules_scenario(label: &str, run_ms: u32, extra: &[&str]) -> Session {
+    let mut session = Session::start(label, &format!("test=modules run_ms={run_ms}"), None, extra);
+    let status = session.wait_exit();
+    if status != 33 {
+        session.fail(format!(
+            "QEMU exit status {status}, expected 33 (scenario passed)"
+        ));
+    }
+    session.wait_for("scenario modules: passed", WAIT);
+    session
+}
+
+#[test]
+fn every_driver_is_loaded_with_its_grants() {
+    let session = modules_scenario("grants", 500, &[]);
+    session.wait_for(ALL_UP, WAIT);
+    let output = session.output();
+    let expected = [
+        (
+            "uart16550",
+            &["port 0x3f8 8", "irq 4", "endpoint console"][..],
+            "serves [uart]",
+        ),
+        (
+            "ps2-keyboard",
+            &["port 0x60 1", "port 0x64 1", "irq 1", "endpoint console"][..],
+            "serves []",
+        ),
+        ("cmos-rtc", &["port 0x70 2"][..], "serves [rtc]"),
+        ("pci", &["port 0xcf8 8"][..], "serves [pci]"),
+        ("console", &["endpoint uart"][..], "serves [console]"),
+    ];
+    for (module, grants, serves) in expected {
+        let prefix = format!("module {module} ");
+        let Some(line) = output
+            .lines()
+            .find(|line| line.contains(&prefix) && line.contains(" up (generation"))
+        else {
+            session.fail(format!("no `module {module} ... up` line"));
+        };
+        for grant in grants {
+            if !line.contains(grant) {
+                session.fail(format!("`{line}` does not list the grant `{grant}`"));
+            }
+        }
+        if !line.contains(serves) {
+            session.fail(format!("`{line}` does not say `{serves}`"));
+        }
+    }
+}
+
+/// Letters and digits only: what the console echoes unchanged.
+fn payload(length: usize) -> String {
+    let alphabet = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    (0..length)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            alphabet[(state % alphabet.len() as u64) as usize] as char
+        })
+        .collect()
+}
+
+#[test]
+fn serial_input_echoes_through_the_uart_driver() {
+    let mut session = Session::start("serial-echo", "", None, &[]);
+    session.wait_for(ALL_UP, WAIT);
+    let ready = session.wait_for("console: ready", WAIT);
+    // Let the boot log drain before typing, so the echo is not interleaved with it.
+    std::thread::sleep(Duration::from_millis(500));
+    let text = payload(300);
+    let mut from = session.output().len().max(ready);
+    for chunk in text.as_bytes().chunks(60) {
+        session.write_serial(chunk);
+        let chunk = std::str::from_utf8(chunk).expect("payload is ASCII");
+        from = session.wait_for_from(from, chunk, WAIT);
+    }
+    session.write_serial(b"\r");
+    session.wait_for_from(from, "\r\n", WAIT);
+    let echoed = session.output();
+    if echoed.matches(text.as_str()).count() != 1 {
+        session.fail("the typed text was not echoed exactly once, in order");
+    }
+}
+
+#[test]
+fn keys_pressed_in_qemu_arrive_through_the_ps2_driver() {
+    let session = Session::start("sendkey", "", None, &[]);
+    session.wait_for(ALL_UP, WAIT);
+    let ready = session.wait_for("ps2-keyboard: ready", WAIT);
+    session.wait_for("console: ready", WAIT);
+    std::thread::sleep(Duration::from_millis(500));
+    let from = session.output().len().max(ready);
+    for key in ["c", "e", "l", "l", "a", "shift-x", "7", "spc", "shift-q"] {
+        session.monitor(&format!("sendkey {key}"));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    session.wait_for_from(from, "cellaX7 Q", WAIT);
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// Seconds since the epoch of `YYYY-MM-DDTHH:MM:SSZ`.
+fn parse_utc(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 20 || bytes[4] != b'-' || bytes[10] != b'T' || bytes[19] != b'Z' {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
+    let days = days_from_civil(number(0..4)?, number(5..7)?, number(8..10)?);
+    Some(days * 86_400 + number(11..13)? * 3600 + number(14..16)? * 60 + number(17..19)?)
+}
+
+#[test]
+fn the_rtc_agrees_with_the_host_clock() {
+    assert_eq!(parse_utc("1970-01-01T00:00:00Z"), Some(0));
+    assert_eq!(parse_utc("2026-11-21T22:40:01Z"), Some(1_795_300_801));
+    let session = modules_scenario("rtc", 500, &[]);
+    let host = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64;
+    let output = session.output();
+    let Some(time) = output
+        .lines()
+        .find_map(|line| line.split("cmos-rtc: time ").nth(1))
+    else {
+        session.fail("no `cmos-rtc: time ...` line");
+    };
+    let Some(guest) = parse_utc(time.trim()) else {
+        session.fail(format!("`{time}` is not YYYY-MM-DDTHH:MM:SSZ"));
+    };
+    if (guest - host).abs() > 120 {
+        session.fail(format!(
+            "RTC says {time} ({guest}), host UTC is {host}: more than two minutes apart"
+        ));
+    }
+    // The kernel's own request to the rtc endpoint was answered too.
+    session.wait_for("answered the kernel's time request: ", WAIT);
+}
+
+#[test]
+fn the_pci_list_matches_the_devices_qemu_was_given() {
+    // i440FX host bridge, PIIX3 ISA bridge, and an extra PCI test device.
+    let session = modules_scenario("pci", 500, &["-device", "pci-testdev"]);
+    let output = session.output();
+    let functions: Vec<&str> = output
+        .lines()
+        .filter(|line| line.contains("pci: ") && line.contains(" class "))
+        .collect();
+    for (what, id) in [
+        ("host bridge", "8086:1237"),
+        ("ISA bridge", "8086:7000"),
+        ("pci-testdev", "1b36:0005"),
+    ] {
+        if !functions.iter().any(|line| line.contains(id)) {
+            session.fail(format!("the {what} ({id}) is not in the PCI list"));
+        }
+    }
+    let count = format!("pci: {} functions", functions.len());
+    session.wait_for(&count, WAIT);
+}
+
+/// The default archive plus a module whose manifest asks for COM1's ports while its grant is COM2's.
+fn archive_with_greedy_module() -> PathBuf {
+    let archive = std::fs::read(&environment().boot_archive).expect("default boot archive");
+    let mut entries = read_ustar(&archive).expect("default boot archive is ustar");
+    let module = wat::parse_str(
+        r#"(module
+            (memory (export "memory") 1)
+            (func (export "init") (result i32) (i32.const 0))
+            (@custom "cella.manifest" "cella 1\nname greedy\nversion 1.0.0\nport 0x3f8 8\n"))"#,
+    )
+    .expect("valid WAT");
+    let manifest = entries
+        .iter_mut()
+        .find(|entry| entry.name == "system.manifest")
+        .expect("the default archive has a system.manifest");
+    manifest
+        .bytes
+        .extend_from_slice(b"\nmodule greedy modules/greedy.wasm\ngrant port 0x2f8 8\n");
+    entries.push(ArchiveEntry::new("modules/greedy.wasm", module));
+    let path = std::env::temp_dir().join(format!("cella-greedy-{}.tar", std::process::id()));
+    std::fs::write(&path, write_ustar(&entries, 0).expect("archive")).expect("write archive");
+    path
+}
+
+#[test]
+fn a_module_asking_beyond_its_grant_is_refused_and_the_system_boots() {
+    let archive = archive_with_greedy_module();
+    let mut session = Session::start("greedy", "", Some(archive.clone()), &[]);
+    session.wait_for("module greedy refused at load", WAIT);
+    let output = session.output();
+    let line = output
+        .lines()
+        .find(|candidate| candidate.contains("module greedy refused at load"))
+        .unwrap_or_default();
+    if !line.contains("port 0x3f8") {
+        session.fail(format!("`{line}` does not name the port it was refused"));
+    }
+    session.wait_for("cella: all modules up (5 of 6 started)", WAIT);
+    session.wait_for("console: ready", WAIT);
+    std::thread::sleep(Duration::from_millis(300));
+    let from = session.output().len();
+    session.write_serial(b"stillalive");
+    session.wait_for_from(from, "stillalive", WAIT);
+    let _ = std::fs::remove_file(archive);
+}
