@@ -83,6 +83,7 @@ pub extern "C" fn kernel_entry(start_info: u64) -> ! {
         Some(hz) => log::info!("time-stamp counter runs at {} MHz", hz / 1_000_000),
         None => log::warn!("could not calibrate the time-stamp counter; time has 1 ms resolution"),
     }
+    crate::sched::initialise();
     kprintln!("{MAIN_LOOP_MARKER}");
     let test = context.command_line.get("test");
     if let Some(name) = test.filter(|name| !scenarios::NEEDS_MODULES.contains(name)) {

@@ -25,6 +25,8 @@ pub fn handle(line: u8) {
     if line == TIMER_LINE {
         crate::time::tick();
         pic::end_of_interrupt(line);
+        // After end-of-interrupt: this may switch threads (see `sched`).
+        crate::sched::on_timer_tick();
         return;
     }
     if pic::filter_spurious(line) {
@@ -33,6 +35,7 @@ pub fn handle(line: u8) {
     pic::set_masked(line, true);
     PENDING.fetch_or(1 << line, Ordering::AcqRel);
     pic::end_of_interrupt(line);
+    crate::sched::on_device_interrupt();
 }
 
 /// Takes every pending line (bit `n` = line `n`).

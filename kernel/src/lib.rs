@@ -19,6 +19,7 @@ pub mod boot_info;
 pub mod cmdline;
 pub mod fnv;
 pub mod mm;
+pub mod sched;
 pub mod supervisor;
 pub mod system_manifest;
 

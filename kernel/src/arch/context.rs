@@ -157,7 +157,7 @@ impl Context {
             argument as u64,
             0,
             0,
-            cella_thread_trampoline as usize as u64,
+            cella_thread_trampoline as *const () as u64,
             0,
         ];
         // SAFETY: the stack's pages are mapped writable kernel memory owned by

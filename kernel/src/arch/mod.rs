@@ -3,6 +3,7 @@
 //! This is one of the two places (with `mm`) where `unsafe` is allowed; every
 //! block says which invariant makes it sound.
 
+pub mod context;
 pub mod deliberate;
 pub mod gdt;
 pub mod interrupts;

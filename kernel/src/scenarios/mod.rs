@@ -7,6 +7,7 @@
 //! scenarios end in the kernel's fault or panic report and status 35.
 
 mod heap_stress;
+mod threads;
 
 use crate::arch::deliberate;
 use crate::arch::qemu::{self, ExitCode};
@@ -26,7 +27,7 @@ static READ_ONLY_PROBE: u64 = 0x5eed_5eed;
 pub const NEEDS_MODULES: [&str; 1] = ["modules"];
 
 /// Every scenario: name, what it shows.
-pub const SCENARIOS: [(&str, &str); 10] = [
+pub const SCENARIOS: [(&str, &str); 12] = [
     ("boot", "boots to the main loop and exits"),
     (
         "page_fault",
@@ -50,6 +51,14 @@ pub const SCENARIOS: [(&str, &str); 10] = [
     (
         "out_of_memory",
         "exhausts the heap; the failed allocation is reported",
+    ),
+    (
+        "threads",
+        "two CPU-bound threads share the CPU under preemption; priorities hold",
+    ),
+    (
+        "sleep",
+        "a high-priority thread wakes at the first tick after each deadline, under load",
     ),
     (
         "modules",
@@ -92,6 +101,8 @@ pub fn run(name: &str, context: &BootContext) -> ! {
         }
         "panic" => panic!("deliberate panic from the panic scenario"),
         "heap" => heap_stress::run(),
+        "threads" => threads::threads(),
+        "sleep" => threads::sleep(),
         "map" => crate::mm::self_test::run(),
         "rodata_write" => {
             let address = &raw const READ_ONLY_PROBE as u64;

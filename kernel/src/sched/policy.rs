@@ -54,6 +54,8 @@ pub struct Policy {
     sleep_sequence: u64,
     quantum: u32,
     slice_left: u32,
+    /// What was left of the slices of threads preempted by a higher priority.
+    unused_slices: BTreeMap<ThreadId, u32>,
 }
 
 impl Policy {
@@ -66,6 +68,7 @@ impl Policy {
             sleep_sequence: 0,
             quantum: quantum.max(1),
             slice_left: quantum.max(1),
+            unused_slices: BTreeMap::new(),
         }
     }
 
@@ -98,6 +101,7 @@ impl Policy {
             self.ready[priority.level()].push_back(thread);
         } else {
             self.ready[priority.level()].push_front(thread);
+            self.unused_slices.insert(thread, self.slice_left);
         }
     }
 
@@ -118,12 +122,13 @@ impl Policy {
             .find(|priority| !self.ready[priority.level()].is_empty())
     }
 
-    /// Takes the next thread to run and starts a fresh slice for it; `None`
-    /// means run the idle thread.
+    /// Takes the next thread to run and starts its slice (the rest of its
+    /// old one if a higher priority preempted it); `None` means run the idle thread.
     pub fn pick(&mut self) -> Option<ThreadId> {
         let priority = self.highest_ready()?;
-        self.slice_left = self.quantum;
-        self.ready[priority.level()].pop_front()
+        let thread = self.ready[priority.level()].pop_front()?;
+        self.slice_left = self.unused_slices.remove(&thread).unwrap_or(self.quantum);
+        Some(thread)
     }
 
     /// Takes `thread` out of the ready queues (it blocked or died).
@@ -131,6 +136,7 @@ impl Policy {
         for queue in &mut self.ready {
             queue.retain(|&queued| queued != thread);
         }
+        self.unused_slices.remove(&thread);
     }
 
     /// One timer tick passed for the running thread.
@@ -294,6 +300,27 @@ mod tests {
         policy.requeue_preempted(1, Priority::Normal);
         assert_eq!(policy.pick(), Some(2));
         assert_eq!(policy.pick(), Some(1));
+    }
+
+    #[test]
+    fn preempted_thread_resumes_with_the_rest_of_its_slice_not_a_fresh_one() {
+        let mut policy = Policy::new(10);
+        policy.make_ready(1, Priority::Normal);
+        policy.make_ready(2, Priority::Normal);
+        assert_eq!(policy.pick(), Some(1));
+        for _ in 0..7 {
+            policy.tick();
+        }
+        policy.requeue_preempted(1, Priority::Normal);
+        policy.make_ready(9, Priority::High);
+        assert_eq!(policy.pick(), Some(9));
+        assert_eq!(policy.slice_left(), 10);
+        assert_eq!(policy.pick(), Some(1));
+        assert_eq!(policy.slice_left(), 3);
+        for _ in 0..3 {
+            policy.tick();
+        }
+        assert!(policy.should_preempt(Priority::Normal));
     }
 
     #[test]

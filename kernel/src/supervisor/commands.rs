@@ -3,8 +3,10 @@
 //! The endpoint is served by the kernel itself, not by a module. A module
 //! granted `endpoint supervisor` sends one command line per message; the
 //! answer comes back as messages on the first endpoint the sender serves,
-//! each starting with one framing byte: [`MORE`] for a piece of the answer,
-//! [`DONE`] for its last piece. Text uses `\r\n` line ends, ready for a terminal.
+//! each starting with a two-byte marker: [`MORE`] for a piece of the answer,
+//! [`DONE`] for its last piece. (The shell also receives typed input on that
+//! endpoint; typed input never starts with these control bytes followed by
+//! `S`.) Text uses `\r\n` line ends, ready for a terminal.
 
 use crate::sandboxes::slot::{ModuleState, Pending};
 use crate::sandboxes::system::System;
@@ -16,15 +18,16 @@ use core::fmt::Write;
 
 /// The endpoint name the kernel serves.
 pub const SUPERVISOR_ENDPOINT: &str = "supervisor";
-/// First byte of a piece of an answer with more to come.
-pub const MORE: u8 = 0x01;
-/// First byte of an answer's last piece.
-pub const DONE: u8 = 0x02;
+/// Marker of a piece of an answer with more to come.
+pub const MORE: [u8; 2] = [0x01, b'S'];
+/// Marker of an answer's last piece.
+pub const DONE: [u8; 2] = [0x02, b'S'];
 /// Text bytes per answer message (plus the framing byte).
 const PIECE_BYTES: usize = 2048;
 
 /// The usage line of every command the supervisor knows.
 pub const USAGE: &[&str] = &[
+    "help                     this list",
     "ps | lsmod               modules: version, generation, state, restarts, events, fuel, memory",
     "caps NAME                what NAME is granted and what its instance holds",
     "log [LINES]              the kernel log ring (default 40 lines) and every recorded fault",
@@ -56,7 +59,7 @@ impl System {
         let count = pieces.len().max(1);
         for index in 0..count {
             let mut message = Vec::with_capacity(PIECE_BYTES + 1);
-            message.push(if index + 1 == count { DONE } else { MORE });
+            message.extend_from_slice(if index + 1 == count { &DONE } else { &MORE });
             message.extend_from_slice(pieces.get(index).copied().unwrap_or_default());
             self.slots[reply_to].inbox.push_back(Pending::Message {
                 request: 0,
@@ -69,6 +72,7 @@ impl System {
     pub fn command(&mut self, line: &str) -> String {
         let words: Vec<&str> = line.split_ascii_whitespace().collect();
         let result = match words.as_slice() {
+            ["help"] => Ok(USAGE.join("\n")),
             ["ps" | "lsmod"] => Ok(self.process_list()),
             ["caps", name] => self.capabilities_of(name),
             ["log"] => Ok(log_report(40)),

@@ -1,0 +1,181 @@
+//! Line editing and input classification: no host calls, tested on the host.
+
+use cella_sdk::TextBuffer;
+
+/// Longest command line.
+pub const LINE_BYTES: usize = 200;
+
+/// What arrived on the `console` endpoint.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Input<'a> {
+    /// Typed text from a driver.
+    Typed(&'a [u8]),
+    /// A piece of the supervisor's answer; `last` ends the answer.
+    Answer { text: &'a [u8], last: bool },
+}
+
+/// Tells the supervisor's marked answers (`\x01S` more, `\x02S` last) from typed text.
+pub fn classify(bytes: &[u8]) -> Input<'_> {
+    match bytes {
+        [0x01, b'S', text @ ..] => Input::Answer { text, last: false },
+        [0x02, b'S', text @ ..] => Input::Answer { text, last: true },
+        typed => Input::Typed(typed),
+    }
+}
+
+/// What to do after a key.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Send these bytes to the terminal.
+    Echo(Echo),
+    /// Enter was pressed: take the line.
+    Submit,
+    /// Ignore the key.
+    Nothing,
+}
+
+/// Up to three bytes to echo.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Echo {
+    bytes: [u8; 3],
+    length: usize,
+}
+
+impl Echo {
+    fn of(bytes: &[u8]) -> Echo {
+        let mut echo = Echo {
+            bytes: [0; 3],
+            length: 0,
+        };
+        for (slot, &byte) in echo.bytes.iter_mut().zip(bytes) {
+            *slot = byte;
+            echo.length += 1;
+        }
+        echo
+    }
+
+    /// The bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        self.bytes.get(..self.length).unwrap_or_default()
+    }
+}
+
+/// The line being typed.
+pub struct LineEditor {
+    line: [u8; LINE_BYTES],
+    length: usize,
+}
+
+impl Default for LineEditor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LineEditor {
+    /// An empty line.
+    pub const fn new() -> LineEditor {
+        LineEditor {
+            line: [0; LINE_BYTES],
+            length: 0,
+        }
+    }
+
+    /// The bytes typed so far.
+    pub fn line(&self) -> &[u8] {
+        self.line.get(..self.length).unwrap_or_default()
+    }
+
+    /// Handles one key: printable ASCII is added and echoed, backspace or
+    /// delete erases the last character, Enter submits, the rest is ignored.
+    /// A full line refuses more characters (and rings the bell).
+    pub fn key(&mut self, byte: u8) -> Action {
+        match byte {
+            b'\r' | b'\n' => Action::Submit,
+            0x08 | 0x7f if self.length > 0 => {
+                self.length -= 1;
+                Action::Echo(Echo::of(b"\x08 \x08"))
+            }
+            0x20..=0x7e if self.length < LINE_BYTES => {
+                self.line[self.length] = byte;
+                self.length += 1;
+                Action::Echo(Echo::of(&[byte]))
+            }
+            0x20..=0x7e => Action::Echo(Echo::of(b"\x07")),
+            _ => Action::Nothing,
+        }
+    }
+
+    /// Takes the line and starts a new one.
+    pub fn take(&mut self) -> TextBuffer<LINE_BYTES> {
+        let mut text = TextBuffer::new();
+        // Only printable ASCII is ever stored, so the line is valid UTF-8.
+        text.push_str(core::str::from_utf8(self.line()).unwrap_or_default());
+        self.length = 0;
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    extern crate std;
+    use std::vec::Vec;
+
+    fn type_all(editor: &mut LineEditor, bytes: &[u8]) -> Vec<u8> {
+        let mut echoed = Vec::new();
+        for &byte in bytes {
+            if let Action::Echo(echo) = editor.key(byte) {
+                echoed.extend_from_slice(echo.as_slice());
+            }
+        }
+        echoed
+    }
+
+    #[test]
+    fn typing_echoes_and_backspace_erases() {
+        let mut editor = LineEditor::new();
+        let echoed = type_all(&mut editor, b"psx\x08\x7f\x7fps");
+        assert_eq!(editor.line(), b"ps");
+        assert_eq!(echoed, b"psx\x08 \x08\x08 \x08\x08 \x08ps");
+        // Backspace on an empty line does nothing.
+        let mut empty = LineEditor::new();
+        assert_eq!(empty.key(0x08), Action::Nothing);
+        assert_eq!(editor.key(b'\r'), Action::Submit);
+        assert_eq!(editor.take().as_str(), "ps");
+        assert_eq!(editor.line(), b"");
+    }
+
+    #[test]
+    fn control_bytes_are_ignored_and_a_full_line_rings() {
+        let mut editor = LineEditor::new();
+        assert_eq!(editor.key(0x1b), Action::Nothing);
+        assert_eq!(editor.key(0xc3), Action::Nothing);
+        for _ in 0..LINE_BYTES {
+            assert!(matches!(editor.key(b'a'), Action::Echo(_)));
+        }
+        assert_eq!(editor.key(b'b'), Action::Echo(Echo::of(b"\x07")));
+        assert_eq!(editor.line().len(), LINE_BYTES);
+    }
+
+    #[test]
+    fn answers_are_told_from_typing() {
+        assert_eq!(
+            classify(b"\x01Spart"),
+            Input::Answer {
+                text: b"part",
+                last: false
+            }
+        );
+        assert_eq!(
+            classify(b"\x02Send"),
+            Input::Answer {
+                text: b"end",
+                last: true
+            }
+        );
+        assert_eq!(classify(b"\x02"), Input::Typed(b"\x02"));
+        assert_eq!(classify(b"ps\r"), Input::Typed(b"ps\r"));
+    }
+}
