@@ -37,6 +37,7 @@ extern crate alloc;
 
 mod calls;
 mod capabilities;
+mod events;
 mod faults;
 mod grant;
 mod handles;
@@ -45,14 +46,17 @@ mod linker;
 mod loader;
 mod outbox;
 mod platform;
+mod prescan;
 mod runtime;
 mod sandbox;
 mod simulated;
+mod snapshot;
 mod state;
 mod swap;
 mod trace;
 
 pub use capabilities::Capability;
+pub use events::{Delivery, Event};
 pub use faults::{Entry, Fault, FaultKind, StateError, TrapCode};
 pub use grant::Grant;
 pub use handles::{Handle, MAX_GENERATION, SLOTS};
@@ -61,8 +65,9 @@ pub use loader::{LoadError, LoadErrorKind, LoadedModule};
 pub use outbox::{Outbox, Outgoing, QueueOutbox};
 pub use platform::{Platform, Width};
 pub use runtime::Runtime;
-pub use sandbox::{Delivery, Event, Sandbox, SavedState};
+pub use sandbox::Sandbox;
 pub use simulated::{DMA_BASE, Device, LogLine, Registers, SimulatedPlatform};
+pub use snapshot::SavedState;
 pub use swap::{SwapError, SwapStage};
 pub use trace::{Access, Counters, Trace};
 

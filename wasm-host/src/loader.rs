@@ -142,6 +142,8 @@ pub(crate) fn load(
         module: module.to_string(),
         kind,
     };
+    crate::prescan::check(bytes)
+        .map_err(|reason| fail(label, LoadErrorKind::Invalid(reason.to_string())))?;
     let module = wasmi::Module::new(engine, bytes)
         .map_err(|error| fail(label, LoadErrorKind::Invalid(error.to_string())))?;
     let mut sections = module

@@ -1,64 +1,17 @@
-//! One running instance of a module: event delivery under a fuel budget,
-//! fault classification, state export, and release of its capabilities.
+//! One running instance of a module: entry points run under a fuel budget,
+//! fault classification, and release of its capabilities on death.
 
 use crate::capabilities::Capability;
-use crate::faults::{Entry, Fault, FaultKind, StateError};
+use crate::faults::{Entry, Fault, FaultKind};
 use crate::loader::LoadedModule;
 use crate::outbox::Outbox;
 use crate::platform::Platform;
-use crate::state::{State, guest_range};
+use crate::state::State;
 use crate::trace::{Access, Counters};
 use alloc::string::ToString;
 use alloc::vec::Vec;
-use cella_abi::{Export, LogLevel, MAX_MESSAGE_BYTES, MAX_STATE_BYTES};
+use cella_abi::{Export, LogLevel};
 use wasmi::{Instance, Store, TypedFunc, WasmParams, WasmResults};
-
-/// Something for a module to handle.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Event<'a> {
-    /// IRQ `line` fired; delivered to the module holding that line.
-    Irq {
-        /// Line.
-        line: u8,
-    },
-    /// A message; `request` non-zero means the sender waits for a reply.
-    Message {
-        /// Request id (0: no reply expected).
-        request: u32,
-        /// Bytes (at most [`cella_abi::MAX_MESSAGE_BYTES`]).
-        bytes: &'a [u8],
-    },
-    /// Time passed: every timer whose deadline is due fires.
-    Timer,
-}
-
-/// What happened to a delivered event (when the module did not fault).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Delivery {
-    /// The handler ran (for timers: `count` handlers ran).
-    Handled {
-        /// Handlers run.
-        count: u32,
-    },
-    /// The module exports no handler for this kind of event.
-    NoHandler,
-    /// The module holds no capability for this IRQ line.
-    NotHeld,
-    /// No timer was due.
-    NothingDue,
-    /// Refused without running: message too long, or too many requests
-    /// pending. The sender should get an error.
-    Refused,
-}
-
-/// A state exported by `save_state`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SavedState {
-    /// The exporting module's state-format version.
-    pub format_version: u32,
-    /// The bytes.
-    pub bytes: Vec<u8>,
-}
 
 #[derive(Clone, Copy)]
 pub(crate) struct Entries {
@@ -154,7 +107,7 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
     }
 
     /// The earliest armed timer deadline (nanoseconds), for the embedder to
-    /// deliver [`Event::Timer`] at.
+    /// deliver [`crate::Event::Timer`] at.
     pub fn next_timer_deadline(&self) -> Option<u64> {
         self.store
             .data()
@@ -182,152 +135,6 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
         &self.store.data().outbox
     }
 
-    /// Runs the handler for one event to completion.
-    ///
-    /// # Errors
-    /// A [`Fault`] if the module traps, runs out of fuel, misbehaves too often
-    /// or is already dead. The instance is dead afterwards.
-    pub fn deliver(&mut self, event: Event<'_>) -> Result<Delivery, Fault> {
-        self.check_alive()?;
-        match event {
-            Event::Irq { line } => {
-                let Some(handle) = self.store.data().capabilities.handle_for_irq(line) else {
-                    return Ok(Delivery::NotHeld);
-                };
-                let Some(handler) = self.entries.on_irq else {
-                    return Ok(Delivery::NoHandler);
-                };
-                self.run(Entry::Irq, handler, handle, true)?;
-                Ok(Delivery::Handled { count: 1 })
-            }
-            Event::Message { request, bytes } => self.deliver_message(request, bytes),
-            Event::Timer => self.deliver_timers(),
-        }
-    }
-
-    fn deliver_message(&mut self, request: u32, bytes: &[u8]) -> Result<Delivery, Fault> {
-        let Some(handler) = self.entries.on_message else {
-            return Ok(Delivery::NoHandler);
-        };
-        let Ok(length) = i32::try_from(bytes.len()) else {
-            return Ok(Delivery::Refused);
-        };
-        let state = self.store.data_mut();
-        if bytes.len() > MAX_MESSAGE_BYTES as usize {
-            return Ok(Delivery::Refused);
-        }
-        if request != 0 && !state.pending_requests.contains(&request) {
-            if state.pending_requests.len() >= state.limits.max_pending_requests as usize {
-                return Ok(Delivery::Refused);
-            }
-            state.pending_requests.push(request);
-        }
-        state.message.clear();
-        state.message.extend_from_slice(bytes);
-        state.message_present = true;
-        // Request ids are passed through as the same 32 bits.
-        let result = self.run(Entry::Message, handler, (request as i32, length), true);
-        self.store.data_mut().message_present = false;
-        result?;
-        Ok(Delivery::Handled { count: 1 })
-    }
-
-    fn deliver_timers(&mut self) -> Result<Delivery, Fault> {
-        let Some(handler) = self.entries.on_timer else {
-            return Ok(Delivery::NoHandler);
-        };
-        let state = self.store.data_mut();
-        let now = state.platform.now_nanoseconds();
-        let generation = state.capabilities.generation();
-        let mut due = Vec::new();
-        for (slot, capability) in state.capabilities.iter_mut().enumerate() {
-            if let Capability::Timer { deadline } = capability
-                && deadline.is_some_and(|deadline| deadline <= now)
-            {
-                *deadline = None;
-                due.push(slot);
-            }
-        }
-        let mut count = 0u32;
-        for slot in due {
-            let handle = crate::handles::Handle::encode(generation, slot);
-            self.run(Entry::Timer, handler, handle, true)?;
-            count = count.saturating_add(1);
-        }
-        Ok(if count == 0 {
-            Delivery::NothingDue
-        } else {
-            Delivery::Handled { count }
-        })
-    }
-
-    /// Asks the module to serialise its state (`save_state`) and copies it out.
-    /// A failure here does not kill the instance: the module was quiescent
-    /// and stays usable.
-    ///
-    /// # Errors
-    /// [`FaultKind::BadState`] for a missing export or a blob outside linear
-    /// memory or too large; a trap or fuel fault while saving.
-    pub fn save_state(&mut self) -> Result<SavedState, Fault> {
-        self.check_alive()?;
-        let Some(save) = self.entries.save_state else {
-            return Err(self.report(
-                Entry::SaveState,
-                FaultKind::BadState(StateError::NoSaveExport),
-            ));
-        };
-        let packed = self.run(Entry::SaveState, save, (), false)? as u64;
-        let pointer = (packed & 0xffff_ffff) as u32;
-        let length = (packed >> 32) as u32;
-        if length > MAX_STATE_BYTES {
-            return Err(self.report(Entry::SaveState, FaultKind::BadState(StateError::TooLarge)));
-        }
-        let bytes = self.store.data().memory.and_then(|memory| {
-            let data = memory.data(&self.store);
-            let range = guest_range(data.len(), pointer as i32, length).ok()?;
-            data.get(range).map(<[u8]>::to_vec)
-        });
-        match bytes {
-            Some(bytes) => Ok(SavedState {
-                format_version: self.module.state_version,
-                bytes,
-            }),
-            None => Err(self.report(
-                Entry::SaveState,
-                FaultKind::BadState(StateError::BlobOutOfBounds),
-            )),
-        }
-    }
-
-    /// Hands a saved state to a freshly instantiated module: `state_buffer`,
-    /// copy, `restore_state`. Kills the instance on failure.
-    pub(crate) fn restore_state(&mut self, saved: &SavedState) -> Result<(), Fault> {
-        let entry = Entry::RestoreState;
-        let (Some(buffer), Some(restore)) = (self.entries.state_buffer, self.entries.restore_state)
-        else {
-            return Err(self.kill(entry, FaultKind::BadState(StateError::NoRestoreExport)));
-        };
-        let Ok(length) = i32::try_from(saved.bytes.len()) else {
-            return Err(self.kill(entry, FaultKind::BadState(StateError::TooLarge)));
-        };
-        let pointer = self.run(entry, buffer, length, true)?;
-        let copied = self.store.data().memory.and_then(|memory| {
-            let data = memory.data_mut(&mut self.store);
-            let range = guest_range(data.len(), pointer, length as u32).ok()?;
-            data.get_mut(range)?.copy_from_slice(&saved.bytes);
-            Some(())
-        });
-        if copied.is_none() {
-            return Err(self.kill(entry, FaultKind::BadState(StateError::BufferOutOfBounds)));
-        }
-        let version = saved.format_version as i32;
-        let code = self.run(entry, restore, (pointer, length, version), true)?;
-        if code != 0 {
-            return Err(self.kill(entry, FaultKind::BadState(StateError::Rejected(code))));
-        }
-        Ok(())
-    }
-
     /// Runs `init`; a non-zero result kills the instance.
     pub(crate) fn init(&mut self) -> Result<(), Fault> {
         let init = self.entries.init;
@@ -338,7 +145,7 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
         Ok(())
     }
 
-    fn check_alive(&self) -> Result<(), Fault> {
+    pub(crate) fn check_alive(&self) -> Result<(), Fault> {
         match self.dead {
             None => Ok(()),
             Some(_) => Err(Fault {
@@ -351,7 +158,7 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
 
     /// Calls one entry point under the fuel budget and classifies a failure.
     /// With `kill_on_fault` a failure kills the instance.
-    fn run<Params: WasmParams, Results: WasmResults>(
+    pub(crate) fn run<Params: WasmParams, Results: WasmResults>(
         &mut self,
         entry: Entry,
         func: TypedFunc<Params, Results>,
@@ -392,7 +199,7 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
     }
 
     /// Builds a fault for this module and logs it.
-    fn report(&mut self, entry: Entry, kind: FaultKind) -> Fault {
+    pub(crate) fn report(&mut self, entry: Entry, kind: FaultKind) -> Fault {
         let fault = Fault {
             module: self.module.name.clone(),
             entry,

@@ -5,7 +5,7 @@
 //!
 //! `CELLA_FUZZ_MODULES` sets the number of wasm-smith modules (default
 //! 10000); a quarter as many mutants come on top. `CELLA_FUZZ_SEED` changes
-//! the seed.
+//! the seed; `CELLA_FUZZ_DUMP=DIR` keeps the module under test on disk.
 
 mod common;
 
@@ -151,6 +151,16 @@ fn variant(debug: String) -> String {
 
 /// Loads and runs one module; returns a short outcome label.
 fn run(runtime: &mut common::Host, wasm: &[u8]) -> String {
+    // CELLA_FUZZ_DUMP=DIR keeps the module being tried in DIR/current-<thread>.wasm,
+    // so the culprit of a panic is on disk afterwards.
+    if let Some(directory) = std::env::var_os("CELLA_FUZZ_DUMP") {
+        let thread = std::thread::current()
+            .name()
+            .unwrap_or("main")
+            .replace("::", "-");
+        let path = std::path::Path::new(&directory).join(format!("current-{thread}.wasm"));
+        std::fs::write(path, wasm).expect("dump module");
+    }
     let module = match runtime.load("fuzz", wasm, &common::grant()) {
         Ok(module) => module,
         Err(error) => {
@@ -231,7 +241,7 @@ fn corpus(shard: u64, shards: u64) -> Tally {
             continue;
         };
         let mut wasm = module.to_bytes();
-        if index % 16 != 15 {
+        if tally.smith % 16 != 15 {
             wasm = with_manifest(wasm);
         }
         let outcome = run(&mut runtime, &wasm);

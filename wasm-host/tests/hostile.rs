@@ -155,3 +155,38 @@ fn garbage_bytes_are_a_load_error() {
         );
     }
 }
+
+/// wasmi 2.0.0 with strict enforced limits divides by the declared function
+/// count of a code section of 1000+ bytes without checking it for zero (found
+/// by the mutant corpus). The loader rejects such a section before wasmi
+/// parses it.
+#[test]
+fn empty_code_section_with_a_large_body_is_a_load_error_not_a_panic() {
+    let mut bytes = b"\0asm\x01\0\0\0".to_vec();
+    bytes.extend_from_slice(&[10, 0xe9, 0x07, 0]); // code section, 1001 bytes, 0 functions
+    bytes.extend_from_slice(&[0; 1000]);
+    let runtime: common::Host = Runtime::new(Default::default());
+    let error = runtime
+        .load("mutant", &bytes, &common::grant())
+        .unwrap_err();
+    assert!(
+        matches!(error.kind, cella_wasm_host::LoadErrorKind::Invalid(_)),
+        "{error:?}"
+    );
+}
+
+/// The same wasmi panic through a code section declared longer than the
+/// input (a truncated module, found by the corpus with seed 7).
+#[test]
+fn truncated_empty_code_section_is_a_load_error_not_a_panic() {
+    let mut bytes = b"\0asm\x01\0\0\0".to_vec();
+    bytes.extend_from_slice(&[10, 0xec, 0x3d, 0]); // declares 7916 bytes, has 1
+    let runtime: common::Host = Runtime::new(Default::default());
+    let error = runtime
+        .load("mutant", &bytes, &common::grant())
+        .unwrap_err();
+    assert!(
+        matches!(error.kind, cella_wasm_host::LoadErrorKind::Invalid(_)),
+        "{error:?}"
+    );
+}

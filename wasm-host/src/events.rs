@@ -1,0 +1,129 @@
+//! Events: what the embedder delivers to a sandbox, one at a time.
+
+use crate::capabilities::Capability;
+use crate::faults::{Entry, Fault};
+use crate::handles::Handle;
+use crate::outbox::Outbox;
+use crate::platform::Platform;
+use crate::sandbox::Sandbox;
+use alloc::vec::Vec;
+use cella_abi::MAX_MESSAGE_BYTES;
+
+/// Something for a module to handle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// IRQ `line` fired; delivered to the module holding that line.
+    Irq {
+        /// Line.
+        line: u8,
+    },
+    /// A message; `request` non-zero means the sender waits for a reply.
+    Message {
+        /// Request id (0: no reply expected).
+        request: u32,
+        /// Bytes (at most [`cella_abi::MAX_MESSAGE_BYTES`]).
+        bytes: &'a [u8],
+    },
+    /// Time passed: every timer whose deadline is due fires.
+    Timer,
+}
+
+/// What happened to a delivered event (when the module did not fault).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// The handler ran (for timers: `count` handlers ran).
+    Handled {
+        /// Handlers run.
+        count: u32,
+    },
+    /// The module exports no handler for this kind of event.
+    NoHandler,
+    /// The module holds no capability for this IRQ line.
+    NotHeld,
+    /// No timer was due.
+    NothingDue,
+    /// Refused without running: message too long, or too many requests
+    /// pending. The sender should get an error.
+    Refused,
+}
+
+impl<P: Platform, O: Outbox> Sandbox<P, O> {
+    /// Runs the handler for one event to completion.
+    ///
+    /// # Errors
+    /// A [`Fault`] if the module traps, runs out of fuel, misbehaves too often
+    /// or is already dead. The instance is dead afterwards.
+    pub fn deliver(&mut self, event: Event<'_>) -> Result<Delivery, Fault> {
+        self.check_alive()?;
+        match event {
+            Event::Irq { line } => {
+                let Some(handle) = self.store.data().capabilities.handle_for_irq(line) else {
+                    return Ok(Delivery::NotHeld);
+                };
+                let Some(handler) = self.entries.on_irq else {
+                    return Ok(Delivery::NoHandler);
+                };
+                self.run(Entry::Irq, handler, handle, true)?;
+                Ok(Delivery::Handled { count: 1 })
+            }
+            Event::Message { request, bytes } => self.deliver_message(request, bytes),
+            Event::Timer => self.deliver_timers(),
+        }
+    }
+
+    fn deliver_message(&mut self, request: u32, bytes: &[u8]) -> Result<Delivery, Fault> {
+        let Some(handler) = self.entries.on_message else {
+            return Ok(Delivery::NoHandler);
+        };
+        let Ok(length) = i32::try_from(bytes.len()) else {
+            return Ok(Delivery::Refused);
+        };
+        let state = self.store.data_mut();
+        if bytes.len() > MAX_MESSAGE_BYTES as usize {
+            return Ok(Delivery::Refused);
+        }
+        if request != 0 && !state.pending_requests.contains(&request) {
+            if state.pending_requests.len() >= state.limits.max_pending_requests as usize {
+                return Ok(Delivery::Refused);
+            }
+            state.pending_requests.push(request);
+        }
+        state.message.clear();
+        state.message.extend_from_slice(bytes);
+        state.message_present = true;
+        // Request ids are passed through as the same 32 bits.
+        let result = self.run(Entry::Message, handler, (request as i32, length), true);
+        self.store.data_mut().message_present = false;
+        result?;
+        Ok(Delivery::Handled { count: 1 })
+    }
+
+    fn deliver_timers(&mut self) -> Result<Delivery, Fault> {
+        let Some(handler) = self.entries.on_timer else {
+            return Ok(Delivery::NoHandler);
+        };
+        let state = self.store.data_mut();
+        let now = state.platform.now_nanoseconds();
+        let generation = state.capabilities.generation();
+        let mut due = Vec::new();
+        for (slot, capability) in state.capabilities.iter_mut().enumerate() {
+            if let Capability::Timer { deadline } = capability
+                && deadline.is_some_and(|deadline| deadline <= now)
+            {
+                *deadline = None;
+                due.push(slot);
+            }
+        }
+        let mut count = 0u32;
+        for slot in due {
+            let handle = Handle::encode(generation, slot);
+            self.run(Entry::Timer, handler, handle, true)?;
+            count = count.saturating_add(1);
+        }
+        Ok(if count == 0 {
+            Delivery::NothingDue
+        } else {
+            Delivery::Handled { count }
+        })
+    }
+}
