@@ -10,7 +10,8 @@ usage: cargo cella [-v|--verbose] <command> [options]
 commands:
   setup        install what is missing: Rust targets, QEMU (apt-get, as root)
   doctor       report what is installed and what is missing; install nothing
-  build        build the kernel (release) and the boot archive
+  build        build the wasm modules (checked against modules/system.toml), the kernel
+               (release) and the boot archive
   run          build, then boot in QEMU with the serial console on this terminal
                  --accel tcg|kvm   accelerator (default tcg)
                  --append WORDS    extra kernel command-line words
@@ -22,6 +23,9 @@ commands:
                  --accel tcg|kvm   accelerator for the QEMU tests (default tcg)
                  -- ARGS...        extra arguments for the QEMU test binaries (e.g. a filter)
   lint         clippy -D warnings on the host crates, the QEMU tests and the kernel
+  new driver NAME
+               create drivers-wasm/NAME (package cella-NAME) from a template, registered in
+               the workspace, with a host test against a device model that passes
   bench        host benchmarks: cargo bench -p cella-wasm-host --bench host [-- ARGS...]
   help         show this text
 
@@ -86,6 +90,8 @@ pub enum Subcommand {
     Lint,
     /// Host benchmarks, with arguments for the bench binary.
     Bench(Vec<String>),
+    /// `new driver NAME`: a driver crate from the template.
+    NewDriver(String),
 }
 
 /// A parsed command line.
@@ -186,6 +192,23 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Invocation> 
                 ));
             }
             Subcommand::Test(test)
+        }
+        "new" => {
+            no_passthrough(&passthrough)?;
+            match (
+                options.next_option(),
+                options.next_option(),
+                options.next_option(),
+            ) {
+                (Some(kind), Some(driver_name), None) if kind == "driver" => {
+                    Subcommand::NewDriver(driver_name)
+                }
+                _ => {
+                    return Err(Error::usage(format!(
+                        "usage: cargo cella new driver NAME\n\n{USAGE}"
+                    )));
+                }
+            }
         }
         "bench" => {
             options.expect_end()?;

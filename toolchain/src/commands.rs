@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod build;
 pub mod lint;
+pub mod new;
 pub mod run;
 pub mod setup;
 pub mod test;
@@ -36,5 +37,6 @@ pub fn execute(invocation: &Invocation) -> Result<()> {
         Subcommand::Test(options) => test::test(&shell, &workspace, options),
         Subcommand::Lint => lint::lint(&shell, &workspace),
         Subcommand::Bench(arguments) => bench::bench(&shell, &workspace, arguments),
+        Subcommand::NewDriver(name) => new::new_driver(&workspace, name),
     }
 }

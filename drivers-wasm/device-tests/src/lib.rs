@@ -22,14 +22,31 @@ use std::sync::OnceLock;
 /// The variable naming a directory that holds the modules' `.wasm` files.
 pub const WASM_DIR_VARIABLE: &str = "CELLA_WASM_DIR";
 
-/// The guest packages these tests run.
-pub const PACKAGES: [&str; 5] = [
-    "cella-uart16550",
-    "cella-ps2-keyboard",
-    "cella-cmos-rtc",
-    "cella-pci",
-    "cella-console",
-];
+/// The guest packages: every crate under `drivers-wasm/` and `modules/` except
+/// this one (found by their `Cargo.toml`, so a new driver needs no list).
+pub fn guest_packages() -> Vec<String> {
+    let root = workspace_root();
+    let mut packages = Vec::new();
+    for directory in ["drivers-wasm", "modules"] {
+        let Ok(entries) = std::fs::read_dir(root.join(directory)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(manifest) = std::fs::read_to_string(entry.path().join("Cargo.toml")) else {
+                continue;
+            };
+            let name = manifest.lines().find_map(|line| {
+                let value = line.trim().strip_prefix("name")?.trim().strip_prefix('=')?;
+                Some(value.trim().trim_matches('"').to_owned())
+            });
+            if let Some(name) = name.filter(|name| name != env!("CARGO_PKG_NAME")) {
+                packages.push(name);
+            }
+        }
+    }
+    packages.sort();
+    packages
+}
 
 /// Endpoint ids the tests' grants use (the kernel picks its own).
 pub mod endpoints {
@@ -87,8 +104,8 @@ pub fn wasm_directory() -> &'static Path {
             ])
             .arg("--target-dir")
             .arg(&target);
-        for package in PACKAGES {
-            command.args(["--package", package]);
+        for package in guest_packages() {
+            command.args(["--package", &package]);
         }
         let status = command
             .status()

@@ -42,10 +42,22 @@ pub fn build(shell: &Shell, workspace: &Workspace) -> Result<()> {
     Ok(())
 }
 
-/// Builds the kernel and writes the boot archive.
+/// Builds and checks the Wasm modules (see [`crate::modules`]), builds the kernel and writes
+/// the boot archive: `build-info.txt`, `system.manifest`, `modules/NAME.wasm`.
 pub fn build_all(shell: &Shell, workspace: &Workspace) -> Result<BuildOutputs> {
+    let (plan, built) = crate::modules::build_and_check(shell, workspace)?;
+    for module in &built {
+        progress::message(&format!(
+            "module {} {}: {} KiB, requests {}",
+            module.spec.name,
+            module.version,
+            module.bytes.len().div_ceil(1024),
+            module.requests.join(", ")
+        ));
+    }
     let kernel = cargo::build_kernel(shell, &workspace.root, &workspace.target_directory)?;
-    let archive_entries = boot_archive_entries(&workspace.root);
+    let mut archive_entries = boot_archive_entries(&workspace.root);
+    archive_entries.extend(crate::modules::archive_entries(&plan, &built));
     let boot_archive = boot_archive_path(workspace);
     write_archive(&boot_archive, &archive_entries)?;
     Ok(BuildOutputs {
@@ -60,8 +72,8 @@ pub fn boot_archive_path(workspace: &Workspace) -> PathBuf {
     workspace.cella_directory().join("boot.tar")
 }
 
-/// The boot archive's entries. For now only `build-info.txt`; compiled Wasm modules and the
-/// system manifest join it as they appear.
+/// The boot archive's first entry, `build-info.txt` ([`build_all`] adds the system manifest
+/// and the modules).
 pub fn boot_archive_entries(workspace_root: &Path) -> Vec<ArchiveEntry> {
     let info = BuildInfo::collect(workspace_root, KERNEL_PROFILE, KERNEL_TARGET);
     vec![ArchiveEntry::new(BUILD_INFO_ENTRY, info.to_text())]

@@ -35,6 +35,17 @@ pub fn test(shell: &Shell, workspace: &Workspace, options: &TestOptions) -> Resu
     if options.host {
         let mut command = cargo::cargo_command(&workspace.root, "test");
         command.arg("--no-fail-fast");
+        // The drivers' device tests run the release .wasm files: build them once here.
+        let guests = crate::modules::guest_packages(&workspace.root);
+        let guests: Vec<&str> = guests.iter().map(String::as_str).collect();
+        match crate::modules::build_packages(shell, workspace, &guests) {
+            Ok(directory) => {
+                command.env(crate::modules::WASM_DIR_VARIABLE, directory);
+            }
+            Err(error) => progress::message(&format!(
+                "the device tests will build the modules themselves: {error}"
+            )),
+        }
         stages.push(run_tests(shell, "host tests", command));
         let mut command = cargo::cargo_command(&workspace.root, "test");
         command.args(["--no-fail-fast", "--package", KERNEL_PACKAGE, "--lib"]);
