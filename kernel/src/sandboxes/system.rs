@@ -476,11 +476,7 @@ fn endpoint_is_console(system: &System, endpoint: u64) -> bool {
 
 /// Sleeps until the next interrupt unless work arrived in the meantime.
 fn idle_until_interrupt() {
-    x86_64::instructions::interrupts::disable();
-    if router::is_empty() {
-        // `sti; hlt` as one step: an interrupt between the check and the halt still wakes us.
-        x86_64::instructions::interrupts::enable_and_hlt();
-    } else {
-        x86_64::instructions::interrupts::enable();
-    }
+    // Blocks this thread (not the CPU) until the next interrupt, so other
+    // threads run meanwhile; without the scheduler it is `sti; hlt`.
+    crate::sched::wait_for_interrupt(|| !router::is_empty());
 }

@@ -51,7 +51,18 @@ struct Thread {
     timed_out: bool,
     hook: Option<&'static dyn SwitchHook>,
     ticks: u64,
-    woken_at_tick: u64,
+    last_wake: WakeRecord,
+}
+
+/// When the timer last woke a thread from a sleep.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WakeRecord {
+    /// The tick (count) whose handler woke it.
+    pub tick: u64,
+    /// Kernel time at that tick.
+    pub tick_nanoseconds: u64,
+    /// Kernel time at the tick before it (which found the deadline not yet due).
+    pub previous_tick_nanoseconds: u64,
 }
 
 struct Scheduler {
@@ -70,6 +81,7 @@ struct Scheduler {
 static SCHEDULER: Mutex<Option<Scheduler>> = Mutex::new(None);
 static RUNNING: AtomicBool = AtomicBool::new(false);
 static TICKS: AtomicU64 = AtomicU64::new(0);
+static LAST_TICK_NANOSECONDS: AtomicU64 = AtomicU64::new(0);
 
 /// Why a thread could not be created.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,7 +174,7 @@ impl Thread {
             timed_out: false,
             hook: None,
             ticks: 0,
-            woken_at_tick: 0,
+            last_wake: WakeRecord::default(),
         }
     }
 }
@@ -503,20 +515,25 @@ pub fn exit() -> ! {
 /// wakes due sleepers and interrupt waiters, counts the slice, preempts.
 pub fn on_timer_tick() {
     TICKS.fetch_add(1, Ordering::Relaxed);
+    let now = time::now_nanoseconds();
+    let previous_tick = LAST_TICK_NANOSECONDS.swap(now, Ordering::Relaxed);
     if !is_running() {
         return;
     }
-    let now = time::now_nanoseconds();
     let preempt = with_scheduler(|scheduler| {
         let current = scheduler.current;
         if let Some(thread) = scheduler.threads.get_mut(&current) {
             thread.ticks += 1;
         }
-        let tick = TICKS.load(Ordering::Relaxed);
+        let wake = WakeRecord {
+            tick: TICKS.load(Ordering::Relaxed),
+            tick_nanoseconds: now,
+            previous_tick_nanoseconds: previous_tick,
+        };
         for id in scheduler.policy.take_due(now) {
             if let Some(thread) = scheduler.threads.get_mut(&id) {
                 thread.timed_out = thread.state == State::Blocked;
-                thread.woken_at_tick = tick;
+                thread.last_wake = wake;
             }
             scheduler.make_ready(id);
         }
@@ -620,15 +637,16 @@ pub fn thread_ticks(id: ThreadId) -> Option<u64> {
     with_scheduler(|scheduler| scheduler.threads.get(&id).map(|thread| thread.ticks)).flatten()
 }
 
-/// The tick whose handler last woke the running thread from a sleep.
-pub fn woken_at_tick() -> u64 {
+/// When the timer last woke the running thread from a sleep.
+pub fn last_wake() -> WakeRecord {
     with_scheduler(|scheduler| {
         scheduler
             .threads
             .get(&scheduler.current)
-            .map_or(0, |thread| thread.woken_at_tick)
+            .map(|thread| thread.last_wake)
     })
-    .unwrap_or(0)
+    .flatten()
+    .unwrap_or_default()
 }
 
 /// Timer ticks since the timer started.
