@@ -7,6 +7,7 @@
 //! scenarios end in the kernel's fault or panic report and status 35.
 
 mod heap_stress;
+mod ipc;
 mod threads;
 
 use crate::arch::deliberate;
@@ -27,7 +28,7 @@ static READ_ONLY_PROBE: u64 = 0x5eed_5eed;
 pub const NEEDS_MODULES: [&str; 1] = ["modules"];
 
 /// Every scenario: name, what it shows.
-pub const SCENARIOS: [(&str, &str); 12] = [
+pub const SCENARIOS: [(&str, &str); 13] = [
     ("boot", "boots to the main loop and exits"),
     (
         "page_fault",
@@ -51,6 +52,10 @@ pub const SCENARIOS: [(&str, &str); 12] = [
     (
         "out_of_memory",
         "exhausts the heap; the failed allocation is reported",
+    ),
+    (
+        "ipc",
+        "10,000 calls between kernel threads with checksums; full queue, bad token, close, timeout",
     ),
     (
         "threads",
@@ -102,6 +107,7 @@ pub fn run(name: &str, context: &BootContext) -> ! {
         "panic" => panic!("deliberate panic from the panic scenario"),
         "heap" => heap_stress::run(),
         "threads" => threads::threads(),
+        "ipc" => ipc::run(),
         "sleep" => threads::sleep(),
         "map" => crate::mm::self_test::run(),
         "rodata_write" => {

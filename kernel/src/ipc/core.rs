@@ -1,0 +1,470 @@
+//! IPC without hardware: bounded endpoint queues, per-holder capability tables
+//! with generations, and the name service. Tested on the host; `ipc::kernel`
+//! adds blocking on top with real threads.
+//!
+//! - A message is at most [`MAX_MESSAGE_BYTES`] bytes; an endpoint queues at
+//!   most [`QUEUE_CAPACITY`] messages. A send to a full queue fails with
+//!   [`IpcError::Full`] at once (back-pressure by error; the queue never grows).
+//! - A call is a send that carries a reply token; the server's reply with that
+//!   token goes to the caller alone. A token is answered at most once.
+//! - A holder names endpoints by handle. A handle is `index | generation << 16`;
+//!   revoking a slot bumps its generation, so an old handle fails with
+//!   [`IpcError::StaleHandle`] instead of reaching whatever reuses the slot.
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// Largest message, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 256;
+/// Most messages queued on one endpoint.
+pub const QUEUE_CAPACITY: usize = 64;
+/// Most capabilities one holder has.
+pub const MAX_HANDLES: usize = 256;
+
+/// What can go wrong; each has a stable code for syscalls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IpcError {
+    /// The handle was never issued.
+    BadHandle,
+    /// The handle's slot was revoked (and maybe reused) since.
+    StaleHandle,
+    /// The handle does not carry the right needed (send, receive).
+    NoRight,
+    /// The message is longer than [`MAX_MESSAGE_BYTES`].
+    TooLong,
+    /// The endpoint's queue is full: try again later.
+    Full,
+    /// Nothing queued (non-blocking receive).
+    Empty,
+    /// The endpoint is gone.
+    Closed,
+    /// The reply token is unknown or was answered already.
+    BadToken,
+    /// The name is taken.
+    NameTaken,
+    /// No endpoint has that name.
+    NotFound,
+    /// The holder's table is full.
+    TooManyHandles,
+    /// The wait timed out.
+    TimedOut,
+}
+
+impl IpcError {
+    /// The code a syscall returns (negative).
+    pub fn code(self) -> i64 {
+        -(match self {
+            Self::BadHandle => 10,
+            Self::StaleHandle => 11,
+            Self::NoRight => 12,
+            Self::TooLong => 13,
+            Self::Full => 14,
+            Self::Empty => 15,
+            Self::Closed => 16,
+            Self::BadToken => 17,
+            Self::NameTaken => 18,
+            Self::NotFound => 19,
+            Self::TooManyHandles => 20,
+            Self::TimedOut => 21,
+        })
+    }
+}
+
+/// An endpoint's number in the kernel.
+pub type EndpointId = u32;
+/// A capability handle as a holder sees it.
+pub type Handle = u32;
+
+/// A message in a queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// The reply token if this is a call (0 for a plain send).
+    pub token: u64,
+    /// The payload.
+    pub bytes: Vec<u8>,
+}
+
+/// One endpoint's queue.
+#[derive(Debug, Default)]
+pub struct Endpoint {
+    queue: VecDeque<Message>,
+}
+
+impl Endpoint {
+    /// Queues `message`, or fails with [`IpcError::TooLong`] / [`IpcError::Full`].
+    pub fn push(&mut self, message: Message) -> Result<(), IpcError> {
+        if message.bytes.len() > MAX_MESSAGE_BYTES {
+            return Err(IpcError::TooLong);
+        }
+        if self.queue.len() >= QUEUE_CAPACITY {
+            return Err(IpcError::Full);
+        }
+        self.queue.push_back(message);
+        Ok(())
+    }
+
+    /// Takes the oldest message.
+    pub fn pop(&mut self) -> Option<Message> {
+        self.queue.pop_front()
+    }
+
+    /// Messages queued.
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+}
+
+/// What a handle lets its holder do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rights {
+    /// May send and call.
+    pub send: bool,
+    /// May receive and reply (the server's side).
+    pub receive: bool,
+}
+
+/// A capability: an endpoint and rights on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capability {
+    /// The endpoint.
+    pub endpoint: EndpointId,
+    /// What the holder may do.
+    pub rights: Rights,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Slot {
+    generation: u16,
+    capability: Option<Capability>,
+}
+
+/// One holder's capabilities.
+#[derive(Clone, Debug, Default)]
+pub struct CapabilityTable {
+    slots: Vec<Slot>,
+}
+
+impl CapabilityTable {
+    /// Grants `capability`; returns its handle.
+    pub fn insert(&mut self, capability: Capability) -> Result<Handle, IpcError> {
+        let index = match self.slots.iter().position(|slot| slot.capability.is_none()) {
+            Some(index) => index,
+            None if self.slots.len() < MAX_HANDLES => {
+                self.slots.push(Slot::default());
+                self.slots.len() - 1
+            }
+            None => return Err(IpcError::TooManyHandles),
+        };
+        let slot = &mut self.slots[index];
+        slot.capability = Some(capability);
+        Ok(index as u32 | (u32::from(slot.generation) << 16))
+    }
+
+    /// The capability `handle` names, if it is live.
+    pub fn get(&self, handle: Handle) -> Result<Capability, IpcError> {
+        let index = (handle & 0xffff) as usize;
+        let generation = (handle >> 16) as u16;
+        let slot = self.slots.get(index).ok_or(IpcError::BadHandle)?;
+        if slot.generation != generation {
+            return Err(IpcError::StaleHandle);
+        }
+        slot.capability.ok_or(IpcError::StaleHandle)
+    }
+
+    /// Like [`get`](Self::get), and checks the right.
+    pub fn check(&self, handle: Handle, want_receive: bool) -> Result<EndpointId, IpcError> {
+        let capability = self.get(handle)?;
+        let allowed = if want_receive {
+            capability.rights.receive
+        } else {
+            capability.rights.send
+        };
+        if allowed {
+            Ok(capability.endpoint)
+        } else {
+            Err(IpcError::NoRight)
+        }
+    }
+
+    /// Revokes `handle`; its slot's generation moves on.
+    pub fn revoke(&mut self, handle: Handle) -> Result<(), IpcError> {
+        self.get(handle)?;
+        let slot = &mut self.slots[(handle & 0xffff) as usize];
+        slot.capability = None;
+        slot.generation = slot.generation.wrapping_add(1);
+        Ok(())
+    }
+
+    /// Revokes every capability naming `endpoint` (it closed).
+    pub fn revoke_endpoint(&mut self, endpoint: EndpointId) {
+        for slot in &mut self.slots {
+            if slot
+                .capability
+                .is_some_and(|capability| capability.endpoint == endpoint)
+            {
+                slot.capability = None;
+                slot.generation = slot.generation.wrapping_add(1);
+            }
+        }
+    }
+
+    /// Live capabilities.
+    pub fn len(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|slot| slot.capability.is_some())
+            .count()
+    }
+
+    /// Whether the table holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Servers by name.
+#[derive(Debug, Default)]
+pub struct NameService {
+    names: BTreeMap<String, EndpointId>,
+}
+
+impl NameService {
+    /// Registers `name` for `endpoint`.
+    pub fn register(&mut self, name: &str, endpoint: EndpointId) -> Result<(), IpcError> {
+        if self.names.contains_key(name) {
+            return Err(IpcError::NameTaken);
+        }
+        self.names.insert(String::from(name), endpoint);
+        Ok(())
+    }
+
+    /// The endpoint registered as `name`.
+    pub fn lookup(&self, name: &str) -> Result<EndpointId, IpcError> {
+        self.names.get(name).copied().ok_or(IpcError::NotFound)
+    }
+
+    /// Forgets every name of `endpoint`.
+    pub fn unregister_endpoint(&mut self, endpoint: EndpointId) {
+        self.names.retain(|_, registered| *registered != endpoint);
+    }
+}
+
+/// Outstanding calls: token → who waits for the reply.
+#[derive(Debug, Default)]
+pub struct PendingCalls<W> {
+    next: u64,
+    waiting: BTreeMap<u64, W>,
+}
+
+impl<W: Copy> PendingCalls<W> {
+    /// A fresh token for a call by `waiter` (never 0).
+    pub fn open(&mut self, waiter: W) -> u64 {
+        self.next += 1;
+        self.waiting.insert(self.next, waiter);
+        self.next
+    }
+
+    /// Answers `token` once: who waited, or [`IpcError::BadToken`].
+    pub fn close(&mut self, token: u64) -> Result<W, IpcError> {
+        self.waiting.remove(&token).ok_or(IpcError::BadToken)
+    }
+
+    /// Calls in flight.
+    pub fn len(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// Whether no call is in flight.
+    pub fn is_empty(&self) -> bool {
+        self.waiting.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(bytes: &[u8]) -> Message {
+        Message {
+            token: 0,
+            bytes: bytes.to_vec(),
+        }
+    }
+
+    const SEND: Rights = Rights {
+        send: true,
+        receive: false,
+    };
+    const BOTH: Rights = Rights {
+        send: true,
+        receive: true,
+    };
+
+    #[test]
+    fn queue_is_fifo_and_bounded() {
+        let mut endpoint = Endpoint::default();
+        for index in 0..QUEUE_CAPACITY {
+            endpoint.push(message(&[index as u8])).expect("room");
+        }
+        assert_eq!(endpoint.push(message(b"x")), Err(IpcError::Full));
+        assert_eq!(endpoint.len(), QUEUE_CAPACITY);
+        for index in 0..QUEUE_CAPACITY {
+            assert_eq!(endpoint.pop(), Some(message(&[index as u8])));
+        }
+        assert_eq!(endpoint.pop(), None);
+        assert!(endpoint.is_empty());
+    }
+
+    #[test]
+    fn message_size_limit_is_exact() {
+        let mut endpoint = Endpoint::default();
+        assert!(endpoint.push(message(&[0; MAX_MESSAGE_BYTES])).is_ok());
+        assert_eq!(
+            endpoint.push(message(&[0; MAX_MESSAGE_BYTES + 1])),
+            Err(IpcError::TooLong)
+        );
+        assert!(endpoint.push(message(&[])).is_ok());
+    }
+
+    #[test]
+    fn full_queue_accepts_again_after_a_receive() {
+        let mut endpoint = Endpoint::default();
+        while endpoint.push(message(b"m")).is_ok() {}
+        endpoint.pop();
+        assert!(endpoint.push(message(b"n")).is_ok());
+        assert_eq!(endpoint.push(message(b"o")), Err(IpcError::Full));
+    }
+
+    #[test]
+    fn handles_check_rights() {
+        let mut table = CapabilityTable::default();
+        let send_only = table
+            .insert(Capability {
+                endpoint: 7,
+                rights: SEND,
+            })
+            .expect("room");
+        assert_eq!(table.check(send_only, false), Ok(7));
+        assert_eq!(table.check(send_only, true), Err(IpcError::NoRight));
+        assert_eq!(table.check(0xffff, false), Err(IpcError::BadHandle));
+    }
+
+    #[test]
+    fn revoked_handle_is_stale_even_after_its_slot_is_reused() {
+        let mut table = CapabilityTable::default();
+        let old = table
+            .insert(Capability {
+                endpoint: 1,
+                rights: BOTH,
+            })
+            .expect("room");
+        table.revoke(old).expect("live");
+        assert_eq!(table.get(old), Err(IpcError::StaleHandle));
+        let new = table
+            .insert(Capability {
+                endpoint: 2,
+                rights: BOTH,
+            })
+            .expect("room");
+        assert_eq!(new & 0xffff, old & 0xffff, "the slot is reused");
+        assert_ne!(new, old, "with a new generation");
+        assert_eq!(table.get(old), Err(IpcError::StaleHandle));
+        assert_eq!(table.check(new, true), Ok(2));
+        assert_eq!(table.revoke(old), Err(IpcError::StaleHandle));
+    }
+
+    #[test]
+    fn closing_an_endpoint_revokes_its_handles() {
+        let mut table = CapabilityTable::default();
+        let first = table
+            .insert(Capability {
+                endpoint: 3,
+                rights: SEND,
+            })
+            .expect("room");
+        let other = table
+            .insert(Capability {
+                endpoint: 4,
+                rights: SEND,
+            })
+            .expect("room");
+        table.revoke_endpoint(3);
+        assert_eq!(table.get(first), Err(IpcError::StaleHandle));
+        assert!(table.get(other).is_ok());
+        assert_eq!(table.len(), 1);
+    }
+
+    #[test]
+    fn table_is_bounded() {
+        let mut table = CapabilityTable::default();
+        for _ in 0..MAX_HANDLES {
+            table
+                .insert(Capability {
+                    endpoint: 1,
+                    rights: SEND,
+                })
+                .expect("room");
+        }
+        assert_eq!(
+            table.insert(Capability {
+                endpoint: 1,
+                rights: SEND
+            }),
+            Err(IpcError::TooManyHandles)
+        );
+    }
+
+    #[test]
+    fn name_service_registers_once_and_finds() {
+        let mut names = NameService::default();
+        names.register("crc", 5).expect("free");
+        assert_eq!(names.register("crc", 6), Err(IpcError::NameTaken));
+        assert_eq!(names.lookup("crc"), Ok(5));
+        assert_eq!(names.lookup("nope"), Err(IpcError::NotFound));
+        names.unregister_endpoint(5);
+        assert_eq!(names.lookup("crc"), Err(IpcError::NotFound));
+    }
+
+    #[test]
+    fn reply_tokens_answer_once() {
+        let mut calls = PendingCalls::default();
+        let first = calls.open(10u32);
+        let second = calls.open(11u32);
+        assert_ne!(first, 0);
+        assert_ne!(first, second);
+        assert_eq!(calls.close(second), Ok(11));
+        assert_eq!(calls.close(second), Err(IpcError::BadToken));
+        assert_eq!(calls.close(first), Ok(10));
+        assert!(calls.is_empty());
+        assert_eq!(calls.close(12345), Err(IpcError::BadToken));
+    }
+
+    #[test]
+    fn error_codes_are_distinct_and_negative() {
+        let all = [
+            IpcError::BadHandle,
+            IpcError::StaleHandle,
+            IpcError::NoRight,
+            IpcError::TooLong,
+            IpcError::Full,
+            IpcError::Empty,
+            IpcError::Closed,
+            IpcError::BadToken,
+            IpcError::NameTaken,
+            IpcError::NotFound,
+            IpcError::TooManyHandles,
+            IpcError::TimedOut,
+        ];
+        let mut codes: Vec<i64> = all.iter().map(|error| error.code()).collect();
+        assert!(codes.iter().all(|&code| code < 0));
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), all.len());
+    }
+}

@@ -1,0 +1,210 @@
+//! Endpoints in the running kernel: the queues of `ipc::core` plus the threads
+//! waiting on them. Every operation runs with interrupts off; a thread that
+//! must wait blocks through `sched::block_current` and retries when woken, so
+//! no wake-up is lost between the check and the block.
+
+use super::core::{Endpoint, EndpointId, IpcError, Message, NameService, PendingCalls};
+use crate::sched::{self, ThreadId};
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
+use spin::Mutex;
+use x86_64::instructions::interrupts::without_interrupts;
+
+#[derive(Default)]
+struct KernelEndpoint {
+    queue: Endpoint,
+    receivers: VecDeque<ThreadId>,
+}
+
+#[derive(Default)]
+struct Ipc {
+    endpoints: BTreeMap<EndpointId, KernelEndpoint>,
+    names: NameService,
+    calls: PendingCalls<ThreadId>,
+    replies: BTreeMap<ThreadId, Vec<u8>>,
+    next_endpoint: EndpointId,
+}
+
+static IPC: Mutex<Option<Ipc>> = Mutex::new(None);
+
+fn with_ipc<T>(action: impl FnOnce(&mut Ipc) -> T) -> T {
+    without_interrupts(|| action(IPC.lock().get_or_insert_with(Ipc::default)))
+}
+
+impl Ipc {
+    fn endpoint(&mut self, id: EndpointId) -> Result<&mut KernelEndpoint, IpcError> {
+        self.endpoints.get_mut(&id).ok_or(IpcError::Closed)
+    }
+
+    fn wake_one_receiver(&mut self, id: EndpointId) {
+        if let Some(receiver) = self
+            .endpoints
+            .get_mut(&id)
+            .and_then(|endpoint| endpoint.receivers.pop_front())
+        {
+            sched::wake(receiver);
+        }
+    }
+}
+
+/// Creates an endpoint, registered under `name` if given.
+///
+/// # Errors
+/// [`IpcError::NameTaken`] if the name is registered already.
+pub fn create_endpoint(name: Option<&str>) -> Result<EndpointId, IpcError> {
+    with_ipc(|ipc| {
+        let id = ipc.next_endpoint + 1;
+        if let Some(name) = name {
+            ipc.names.register(name, id)?;
+        }
+        ipc.next_endpoint = id;
+        ipc.endpoints.insert(id, KernelEndpoint::default());
+        Ok(id)
+    })
+}
+
+/// The endpoint registered as `name`.
+///
+/// # Errors
+/// [`IpcError::NotFound`].
+pub fn lookup(name: &str) -> Result<EndpointId, IpcError> {
+    with_ipc(|ipc| ipc.names.lookup(name))
+}
+
+/// Closes an endpoint: its name goes, queued calls are answered with nothing
+/// (their callers get [`IpcError::Closed`]), waiting receivers wake.
+pub fn close_endpoint(id: EndpointId) {
+    with_ipc(|ipc| {
+        ipc.names.unregister_endpoint(id);
+        if let Some(mut endpoint) = ipc.endpoints.remove(&id) {
+            while let Some(message) = endpoint.queue.pop() {
+                if message.token != 0
+                    && let Ok(waiter) = ipc.calls.close(message.token)
+                {
+                    sched::wake(waiter);
+                }
+            }
+            for receiver in endpoint.receivers {
+                sched::wake(receiver);
+            }
+        }
+    });
+}
+
+/// Queues a one-way message.
+///
+/// # Errors
+/// [`IpcError::Full`] (back-pressure), [`IpcError::TooLong`], [`IpcError::Closed`].
+pub fn send(id: EndpointId, bytes: &[u8]) -> Result<(), IpcError> {
+    with_ipc(|ipc| {
+        ipc.endpoint(id)?.queue.push(Message {
+            token: 0,
+            bytes: bytes.to_vec(),
+        })?;
+        ipc.wake_one_receiver(id);
+        Ok(())
+    })
+}
+
+/// Sends `bytes` and waits for the reply (until `deadline`, if any).
+///
+/// # Errors
+/// As [`send`]; [`IpcError::TimedOut`]; [`IpcError::Closed`] if the endpoint
+/// closed before replying.
+pub fn call(id: EndpointId, bytes: &[u8], deadline: Option<u64>) -> Result<Vec<u8>, IpcError> {
+    let me = sched::current();
+    without_interrupts(|| {
+        let token = with_ipc(|ipc| {
+            let endpoint = ipc.endpoint(id)?;
+            if bytes.len() > super::MAX_MESSAGE_BYTES {
+                return Err(IpcError::TooLong);
+            }
+            if endpoint.queue.len() >= super::QUEUE_CAPACITY {
+                return Err(IpcError::Full);
+            }
+            let token = ipc.calls.open(me);
+            ipc.endpoint(id)?.queue.push(Message {
+                token,
+                bytes: bytes.to_vec(),
+            })?;
+            ipc.wake_one_receiver(id);
+            Ok(token)
+        })?;
+        loop {
+            let outcome = with_ipc(|ipc| {
+                if let Some(reply) = ipc.replies.remove(&me) {
+                    return Some(Ok(reply));
+                }
+                if !ipc.endpoints.contains_key(&id) {
+                    let _ = ipc.calls.close(token);
+                    return Some(Err(IpcError::Closed));
+                }
+                None
+            });
+            if let Some(outcome) = outcome {
+                return outcome;
+            }
+            if !sched::block_current(deadline) {
+                // Timed out: withdraw the call unless the reply raced in.
+                let reply = with_ipc(|ipc| {
+                    let reply = ipc.replies.remove(&me);
+                    if reply.is_none() {
+                        let _ = ipc.calls.close(token);
+                    }
+                    reply
+                });
+                return reply.ok_or(IpcError::TimedOut);
+            }
+        }
+    })
+}
+
+/// Takes the oldest message; waits for one if `wait` (else [`IpcError::Empty`]).
+///
+/// # Errors
+/// [`IpcError::Empty`], [`IpcError::Closed`].
+pub fn receive(id: EndpointId, wait: bool) -> Result<Message, IpcError> {
+    let me = sched::current();
+    without_interrupts(|| {
+        loop {
+            let outcome = with_ipc(|ipc| {
+                let endpoint = ipc.endpoint(id)?;
+                if let Some(message) = endpoint.queue.pop() {
+                    return Ok(Some(message));
+                }
+                if !wait {
+                    return Err(IpcError::Empty);
+                }
+                if !endpoint.receivers.contains(&me) {
+                    endpoint.receivers.push_back(me);
+                }
+                Ok(None)
+            })?;
+            if let Some(message) = outcome {
+                return Ok(message);
+            }
+            sched::block_current(None);
+        }
+    })
+}
+
+/// Answers the call that carried `token`.
+///
+/// # Errors
+/// [`IpcError::BadToken`] for an unknown or answered token; [`IpcError::TooLong`].
+pub fn reply(token: u64, bytes: &[u8]) -> Result<(), IpcError> {
+    if bytes.len() > super::MAX_MESSAGE_BYTES {
+        return Err(IpcError::TooLong);
+    }
+    with_ipc(|ipc| {
+        let waiter = ipc.calls.close(token)?;
+        ipc.replies.insert(waiter, bytes.to_vec());
+        sched::wake(waiter);
+        Ok(())
+    })
+}
+
+/// Messages queued on an endpoint.
+pub fn queued(id: EndpointId) -> Result<usize, IpcError> {
+    with_ipc(|ipc| ipc.endpoint(id).map(|endpoint| endpoint.queue.len()))
+}
