@@ -19,7 +19,8 @@
 //! Every problem is reported (not only the first), each naming the file, the module and the
 //! key. Checks here need no module: ranges, duplicate names, unknown keys, two modules granted
 //! the same port, MMIO byte or IRQ line (an error unless both grants say `shared = true`), an
-//! endpoint served twice, a granted endpoint nobody serves, restart settings the kernel would
+//! endpoint served twice, a granted endpoint nobody serves (the kernel serves
+//! [`KERNEL_ENDPOINTS`]), restart settings the kernel would
 //! refuse. What each module requests is checked against its grant once it is built
 //! ([`crate::modules`]).
 
@@ -32,6 +33,10 @@ pub const SOURCE: &str = "modules/system.toml";
 
 /// The compiled manifest's name in the boot archive.
 pub const ARCHIVE_ENTRY: &str = "system.manifest";
+
+/// Endpoints the kernel itself serves (no module may serve them; any module may be granted
+/// them): `supervisor`, the kernel's command endpoint (`kernel/src/supervisor/commands.rs`).
+pub const KERNEL_ENDPOINTS: [&str; 1] = ["supervisor"];
 
 /// A port range grant.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -306,6 +311,13 @@ impl SystemPlan {
         served.dedup();
         for endpoint in served {
             let by = servers(endpoint);
+            if KERNEL_ENDPOINTS.contains(&endpoint) {
+                problems.add(format!(
+                    "endpoint `{endpoint}` is the kernel's; {} cannot serve it",
+                    by.join(", ")
+                ));
+                continue;
+            }
             if by.len() > 1 {
                 problems.add(format!(
                     "endpoint `{endpoint}` is served by {} modules ({}); exactly one may serve it",
@@ -316,7 +328,7 @@ impl SystemPlan {
         }
         for module in &self.modules {
             for endpoint in &module.endpoints {
-                if servers(endpoint).is_empty() {
+                if servers(endpoint).is_empty() && !KERNEL_ENDPOINTS.contains(&endpoint.as_str()) {
                     problems.add(format!(
                         "module `{}` is granted endpoint `{endpoint}`, but no module serves it (add `serve = [\"{endpoint}\"]` to its server)",
                         module.name
@@ -646,9 +658,14 @@ endpoints = ["y"]
 [[module]]
 name = "b"
 serve = ["x"]
+endpoints = ["supervisor"]
 "#;
         let found = problems(text);
         assert_eq!(found.len(), 2, "{found:#?}");
+        assert!(
+            problems("[[module]]\nname = \"c\"\nserve = [\"supervisor\"]\n")[0]
+                .contains("endpoint `supervisor` is the kernel's; c cannot serve it")
+        );
         assert!(found[0].contains("endpoint `x` is served by 2 modules (a, b)"));
         assert!(found[1].contains("module `a` is granted endpoint `y`, but no module serves it"));
     }

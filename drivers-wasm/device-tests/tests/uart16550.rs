@@ -196,3 +196,38 @@ fn refuses_to_load_without_its_irq() {
     };
     assert!(error.contains("irq 4"), "{error}");
 }
+
+#[test]
+fn hot_swap_carries_the_queue_over_without_reprogramming_the_uart() {
+    use cella_wasm_host::{Limits, QueueOutbox, Runtime};
+    let platform = SimulatedPlatform::new();
+    let uart = Uart16550::new();
+    platform.attach_ports(COM1, 8, uart.clone());
+    let mut runtime = Runtime::new(Limits::default());
+    let bytes = cella_device_tests::wasm("cella-uart16550");
+    let module = runtime.load("uart16550", &bytes, &grant()).unwrap();
+    let mut sandbox = runtime
+        .start(&module, platform.clone(), QueueOutbox::new(8))
+        .unwrap();
+    let text: Vec<u8> = (0..100u8).map(|index| b'A' + index % 26).collect();
+    sandbox
+        .deliver(Event::Message {
+            request: 0,
+            bytes: &text,
+        })
+        .unwrap();
+    platform.clear_accesses();
+    let new_version = runtime.load("uart16550", &bytes, &grant()).unwrap();
+    runtime.swap(&mut sandbox, &new_version).unwrap();
+    // No register was touched by the swap; the line stays unmasked.
+    assert_eq!(port_accesses(&platform.accesses()), []);
+    assert!(platform.irq_enabled(4));
+    assert!(
+        log_messages(&platform)
+            .iter()
+            .any(|line| line == "took over with 84 bytes queued")
+    );
+    run_transmitter(&uart, &mut sandbox);
+    assert_eq!(uart.transmitted(), text);
+    assert_eq!(uart.interrupt_enable(), 0x01);
+}

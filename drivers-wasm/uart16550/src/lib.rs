@@ -6,6 +6,10 @@
 //!   "transmit holding register empty" interrupt says there is room.
 //! - Received bytes are drained from the receive FIFO on every interrupt and
 //!   sent to the `console` endpoint as UTF-8 text.
+//! - Hot swap (state format 1) carries the queued bytes over to the new
+//!   instance, which takes the running UART as it is: no byte is lost or sent
+//!   twice. A swap with more queued than the SDK's state area holds is refused
+//!   (the old instance keeps running; try again when the queue is shorter).
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -15,6 +19,7 @@ use cella_sdk::{Module, Ports, Result};
 cella_sdk::module! {
     name: "uart16550",
     version: "1.0.0",
+    state: 1,
     module: Uart,
     capabilities: {
         com1: port(0x3f8, 8),
@@ -63,6 +68,9 @@ const TRANSMIT_QUEUE_BYTES: usize = 64 * 1024;
 const MAX_RECEIVE_PER_INTERRUPT: usize = 256;
 /// Received bytes waiting for the console, at most.
 const RECEIVE_PENDING_BYTES: usize = 1024;
+
+/// The state format `save_state` writes and `restore_state` reads.
+const STATE_FORMAT: u32 = 1;
 
 /// The driver's state between events.
 pub struct Uart {
@@ -130,6 +138,61 @@ impl Module for Uart {
             self.fill_transmit_fifo()?;
         }
         Ok(())
+    }
+
+    /// `[interrupt enable][transmit length: u32 LE][bytes][received length: u16 LE][bytes]`.
+    fn save_state(&self, out: &mut [u8]) -> Result<usize> {
+        let transmit = self.transmit.len();
+        let received = self.received.len();
+        let needed = 1 + 4 + transmit + 2 + received;
+        if needed > out.len() {
+            cella_sdk::warn!("cannot hand over {transmit} queued bytes: swap later");
+            return Err(ErrorCode::Exhausted);
+        }
+        let (header, rest) = out.split_at_mut(5);
+        header[0] = self.interrupts;
+        header[1..5].copy_from_slice(&(transmit as u32).to_le_bytes());
+        let (queued, rest) = rest.split_at_mut(transmit);
+        self.transmit.peek_into(queued);
+        let (length, rest) = rest.split_at_mut(2);
+        length.copy_from_slice(&(received as u16).to_le_bytes());
+        self.received.peek_into(&mut rest[..received]);
+        Ok(needed)
+    }
+
+    fn restore_state(capabilities: Capabilities, saved: &[u8], format: u32) -> Result<Uart> {
+        if format != STATE_FORMAT {
+            cella_sdk::error!("state format {format} is not {STATE_FORMAT}");
+            return Err(ErrorCode::BadArgument);
+        }
+        let Capabilities { com1, irq, console } = capabilities;
+        let mut uart = Uart {
+            com1,
+            irq,
+            console,
+            transmit: ByteQueue::new(),
+            received: ByteQueue::new(),
+            interrupts: 0,
+            dropped: 0,
+        };
+        let (&interrupts, rest) = saved.split_first().ok_or(ErrorCode::BadArgument)?;
+        let (length, rest) = rest.split_at_checked(4).ok_or(ErrorCode::BadArgument)?;
+        let transmit = u32::from_le_bytes(length.try_into().map_err(|_| ErrorCode::BadArgument)?);
+        let (queued, rest) = rest
+            .split_at_checked(transmit as usize)
+            .ok_or(ErrorCode::BadArgument)?;
+        let (length, rest) = rest.split_at_checked(2).ok_or(ErrorCode::BadArgument)?;
+        let received = u16::from_le_bytes(length.try_into().map_err(|_| ErrorCode::BadArgument)?);
+        let received = rest
+            .get(..usize::from(received))
+            .ok_or(ErrorCode::BadArgument)?;
+        uart.transmit.push_all(queued)?;
+        uart.received.push_all(received)?;
+        // The UART kept running: keep its interrupt enables, unmask our line.
+        uart.interrupts = interrupts & (RECEIVE_INTERRUPT | TRANSMIT_INTERRUPT);
+        uart.irq.enable()?;
+        cella_sdk::info!("took over with {} bytes queued", uart.transmit.len());
+        Ok(uart)
     }
 
     fn on_irq(&mut self, _irq: Handle) -> Result<()> {
