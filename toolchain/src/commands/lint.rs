@@ -1,5 +1,5 @@
-//! `cella lint`: clippy with `-D warnings` on the host crates (default members), the QEMU
-//! tests, and the kernel for its own target.
+//! `cella lint`: clippy with `-D warnings` on the SDK and the wasm modules (for wasm32), the
+//! host crates (default members), the QEMU tests, and the kernel for its own target.
 
 use crate::cargo::{self, KERNEL_PACKAGE, KERNEL_TARGET, QEMU_TESTS_PACKAGE};
 use crate::progress::{self, Step};
@@ -11,7 +11,19 @@ use crate::{Error, Result};
 /// Runs every clippy pass, reporting all failures rather than stopping at the first.
 pub fn lint(shell: &Shell, workspace: &Workspace) -> Result<()> {
     setup::ensure(shell, &workspace.root, Needs { qemu: false })?;
-    let passes: [(&str, Vec<&str>); 3] = [
+    // The SDK and every guest crate, for the target they run on.
+    let guests = crate::modules::guest_packages(&workspace.root);
+    let mut wasm = vec![
+        "--target",
+        crate::modules::WASM_TARGET,
+        "--package",
+        "cella-sdk",
+    ];
+    for package in &guests {
+        wasm.extend(["--package", package.as_str()]);
+    }
+    let passes: [(&str, Vec<&str>); 4] = [
+        ("wasm modules", wasm),
         ("host crates", vec!["--all-targets"]),
         (
             "QEMU tests",
@@ -43,7 +55,7 @@ pub fn lint(shell: &Shell, workspace: &Workspace) -> Result<()> {
         }
     }
     if failed.is_empty() {
-        progress::message("lint passed: host crates, QEMU tests, kernel");
+        progress::message("lint passed: wasm modules, host crates, QEMU tests, kernel");
         Ok(())
     } else {
         Err(Error::new(format!(
