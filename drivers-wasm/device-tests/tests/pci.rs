@@ -3,7 +3,7 @@
 //! with a device on its secondary bus.
 
 use cella_device_tests::models::{BarSpec, PciBus, PciFunction};
-use cella_device_tests::{log_messages, replies_to, start};
+use cella_device_tests::{log_messages, port_accesses, replies_to, start};
 use cella_wasm_host::{Event, Grant, SimulatedPlatform};
 
 fn machine() -> PciBus {
@@ -149,6 +149,37 @@ fn enumerates_every_function_and_sizes_every_bar() {
     // Every BAR and command register restored; nothing else written.
     assert_eq!(bus.snapshot(), before);
     assert_eq!(bus.probes_while_decoding(), []);
+    // The NIC (00:03.0): decoding off (16-bit write to the command register),
+    // BAR0 probed and restored, BAR1 likewise, decoding back on.
+    let select = |register: u32| ('w', 0xcf8, 0x8000_0000 | 3 << 11 | register);
+    let accesses = port_accesses(&platform.accesses());
+    let start_at = accesses
+        .iter()
+        .position(|access| *access == select(0x04))
+        .expect("the NIC's command register was never selected");
+    assert_eq!(
+        accesses[start_at..start_at + 18],
+        [
+            select(0x04),
+            ('r', 0xcfc, 0x0007), // command: I/O, memory, bus master
+            ('w', 0xcfc, 0x0004), // decoding off
+            select(0x10),
+            ('r', 0xcfc, 0xfebc_0000), // BAR0
+            ('w', 0xcfc, 0xffff_ffff),
+            ('r', 0xcfc, 0xfffe_0000), // 128 KiB
+            ('w', 0xcfc, 0xfebc_0000), // restored
+            select(0x14),
+            ('r', 0xcfc, 0xc001), // BAR1: I/O
+            ('w', 0xcfc, 0xffff_ffff),
+            ('r', 0xcfc, 0xffff_ffc1), // 64 ports
+            ('w', 0xcfc, 0xc001),
+            select(0x18),
+            ('r', 0xcfc, 0), // BAR2: not implemented
+            ('w', 0xcfc, 0xffff_ffff),
+            ('r', 0xcfc, 0),
+            ('w', 0xcfc, 0),
+        ]
+    );
     eprintln!(
         "pci init: {} configuration accesses, {} fuel",
         bus.accesses(),

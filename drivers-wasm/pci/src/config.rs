@@ -6,6 +6,7 @@
 //! (0xCFC .. 0xCFF) then reads or writes it.
 
 use cella_sdk::{Ports, Result};
+use core::cell::Cell;
 
 /// Port offsets in the granted range 0xCF8 .. 0xD00.
 const ADDRESS: u16 = 0;
@@ -81,11 +82,17 @@ pub struct Function {
 /// Configuration space, reached through the granted ports.
 pub struct ConfigSpace {
     ports: Ports,
+    /// The address register's value, to skip rewriting it (this driver is
+    /// the only one granted the ports, so nobody else changes it).
+    selected: Cell<Option<u32>>,
 }
 
 impl ConfigSpace {
     pub fn new(ports: Ports) -> ConfigSpace {
-        ConfigSpace { ports }
+        ConfigSpace {
+            ports,
+            selected: Cell::new(None),
+        }
     }
 
     fn select(&self, bus: u8, device: u8, function: u8, register: u8) -> Result<()> {
@@ -94,7 +101,12 @@ impl ConfigSpace {
             | u32::from(device & 0x1f) << 11
             | u32::from(function & 0x07) << 8
             | u32::from(register & 0xfc);
-        self.ports.write32(ADDRESS, address)
+        if self.selected.get() != Some(address) {
+            self.selected.set(None);
+            self.ports.write32(ADDRESS, address)?;
+            self.selected.set(Some(address));
+        }
+        Ok(())
     }
 
     fn read32(&self, bus: u8, device: u8, function: u8, register: u8) -> Result<u32> {
