@@ -278,9 +278,12 @@ fn main() {
     let net_checked = checked - empty_loop;
     let net_raw = raw - empty_loop;
 
-    // Validation and compilation alone, in a plain engine (where the time goes).
+    // Validation and eager compilation alone, in a plain engine (where the
+    // time goes; the runtime compiles eagerly too).
     let compile = {
-        let engine = wasmi::Engine::default();
+        let mut config = wasmi::Config::default();
+        config.compilation_mode(wasmi::CompilationMode::Eager);
+        let engine = wasmi::Engine::new(&config);
         measure(10, 500, || {
             black_box(wasmi::Module::new(&engine, &wasm).expect("module"));
         }) / 1000.0

@@ -14,7 +14,7 @@ use crate::state::State;
 use crate::trace::{Counters, Trace};
 use alloc::string::ToString;
 use alloc::vec::Vec;
-use wasmi::{Config, EnforcedLimits, Engine, Linker, Store, StoreLimitsBuilder};
+use wasmi::{CompilationMode, Config, EnforcedLimits, Engine, Linker, Store, StoreLimitsBuilder};
 
 /// Loads modules and starts sandboxes for one platform and outbox type.
 pub struct Runtime<P: Platform + 'static, O: Outbox + 'static> {
@@ -28,8 +28,12 @@ impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Runtime<P, O> {
     /// A runtime whose sandboxes run under `limits`.
     pub fn new(limits: Limits) -> Self {
         let mut config = Config::default();
+        // Eager translation: every function is compiled at load, so anything
+        // wasmi rejects (or chokes on) shows up in `load`, never in the middle
+        // of an event, and the first event pays no translation latency.
         config
             .consume_fuel(true)
+            .compilation_mode(CompilationMode::Eager)
             .allow_start_fn(false)
             .set_max_recursion_depth(limits.max_call_depth as usize)
             .enforced_limits(EnforcedLimits::strict())
