@@ -164,13 +164,21 @@ pub mod entry {
         }
     }
 
-    fn start<M: Module>(slot: &Slot<Option<M>>, what: &str, made: Result<M>) -> i32 {
-        match made {
-            Ok(module) => match slot.with(|value| *value = Some(module)) {
-                Some(()) => 0,
-                None => ErrorCode::Busy.code(),
-            },
-            Err(error) => {
+    /// Builds the module straight into its slot (a driver's state can be
+    /// tens of KiB: every move of it is a copy on the 256 KiB stack).
+    fn start<M: Module>(
+        slot: &Slot<Option<M>>,
+        what: &str,
+        make: impl FnOnce() -> Result<M>,
+    ) -> i32 {
+        let outcome = slot.with(|value| -> Result<()> {
+            *value = Some(make()?);
+            Ok(())
+        });
+        match outcome {
+            Some(Ok(())) => 0,
+            None => ErrorCode::Busy.code(),
+            Some(Err(error)) => {
                 crate::error!("{what} failed: {error}");
                 match error.code() {
                     0 => ErrorCode::DeviceError.code(),
@@ -182,7 +190,7 @@ pub mod entry {
 
     /// `init() -> i32`.
     pub fn init<M: Module>(slot: &Slot<Option<M>>) -> i32 {
-        start(slot, "init", M::Capabilities::acquire().and_then(M::init))
+        start(slot, "init", || M::init(M::Capabilities::acquire()?))
     }
 
     fn with_module<M: Module>(
@@ -256,7 +264,8 @@ pub mod entry {
         length: i32,
         format_version: i32,
     ) -> i32 {
-        let made = M::Capabilities::acquire().and_then(|capabilities| {
+        start(slot, "restore_state", || {
+            let capabilities = M::Capabilities::acquire()?;
             STATE
                 .with(|buffer| {
                     let saved = buffer
@@ -265,8 +274,7 @@ pub mod entry {
                     M::restore_state(capabilities, saved, format_version as u32)
                 })
                 .unwrap_or(Err(ErrorCode::Busy))
-        });
-        start(slot, "restore_state", made)
+        })
     }
 
     /// Copies manifest text into the custom section's byte array.
