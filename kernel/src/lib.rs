@@ -20,6 +20,7 @@ pub mod cmdline;
 pub mod fnv;
 pub mod ipc;
 pub mod mm;
+pub mod proc;
 pub mod sched;
 pub mod supervisor;
 pub mod system_manifest;

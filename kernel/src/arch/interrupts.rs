@@ -180,6 +180,8 @@ pub fn initialise() {
 /// Called by the common entry with the saved registers.
 extern "C" fn dispatch(frame: &mut TrapFrame) {
     match frame.vector {
+        // A fault in ring 3 kills only the process (reported); never returns.
+        0..=31 if frame.cs & 3 == 3 => crate::proc::user_fault(frame),
         0..=31 => report_exception_and_exit(frame),
         vector @ 32..=47 => crate::irq::handle((vector - 32) as u8),
         vector => log::warn!("unexpected interrupt on vector {vector}, ignored"),

@@ -13,7 +13,9 @@ pub mod port_io;
 pub mod qemu;
 pub mod serial;
 pub mod stacks;
+pub mod syscall;
 pub mod tsc;
+pub mod user;
 
 /// The PVH note and the 32-bit entry code (see `pvh_entry.s`).
 mod pvh_entry {

@@ -19,3 +19,5 @@ pub mod physical;
 pub mod self_test;
 #[cfg(target_os = "none")]
 pub mod setup;
+#[cfg(target_os = "none")]
+pub mod user;

@@ -8,6 +8,7 @@
 
 mod heap_stress;
 mod ipc;
+mod processes;
 mod threads;
 
 use crate::arch::deliberate;
@@ -28,7 +29,7 @@ static READ_ONLY_PROBE: u64 = 0x5eed_5eed;
 pub const NEEDS_MODULES: [&str; 1] = ["modules"];
 
 /// Every scenario: name, what it shows.
-pub const SCENARIOS: [(&str, &str); 13] = [
+pub const SCENARIOS: [(&str, &str); 15] = [
     ("boot", "boots to the main loop and exits"),
     (
         "page_fault",
@@ -56,6 +57,14 @@ pub const SCENARIOS: [(&str, &str); 13] = [
     (
         "ipc",
         "10,000 calls between kernel threads with checksums; full queue, bad token, close, timeout",
+    ),
+    (
+        "processes",
+        "ring-3 processes: SSE state, faults killed, bad syscalls refused, port and MMIO grants",
+    ),
+    (
+        "process_ipc",
+        "a native process calls a kernel server 10,000 times with checksums",
     ),
     (
         "threads",
@@ -108,6 +117,8 @@ pub fn run(name: &str, context: &BootContext) -> ! {
         "heap" => heap_stress::run(),
         "threads" => threads::threads(),
         "ipc" => ipc::run(),
+        "processes" => processes::processes(context),
+        "process_ipc" => processes::process_ipc(context),
         "sleep" => threads::sleep(),
         "map" => crate::mm::self_test::run(),
         "rodata_write" => {

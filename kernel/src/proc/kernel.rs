@@ -1,0 +1,453 @@
+//! Processes in the running kernel: loading, the syscall dispatcher, fault
+//! containment, and the switch hooks that load a process's address space and
+//! I/O permissions when its thread runs.
+
+use super::abi::{self, E_DENIED, E_FAULT, E_INVALID, E_NO_SYSCALL};
+use super::elf::{self, ElfError};
+use crate::arch::interrupts::{TrapFrame, describe_page_fault, exception_name};
+use crate::arch::syscall::SyscallFrame;
+use crate::arch::{gdt, user};
+use crate::ipc::{self, Capability, CapabilityTable, Handle, IpcError, Rights};
+use crate::mm::layout::PAGE_SIZE;
+use crate::mm::paging::MapError;
+use crate::mm::user::{AddressSpace, USER_END, activate_kernel};
+use crate::sched::{self, Priority, SwitchHook, ThreadId};
+use crate::{kprintln, time};
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+use spin::Mutex;
+use x86_64::instructions::interrupts::{self, without_interrupts};
+
+/// Top of every process's stack (the page above it stays unmapped).
+pub const USER_STACK_TOP: u64 = 0x0000_7fff_ffff_0000;
+/// Pages of a process's stack (64 KiB), above an unmapped guard page.
+pub const USER_STACK_PAGES: u64 = 16;
+/// Where granted MMIO regions are mapped in a process.
+pub const USER_MMIO_BASE: u64 = 0x0000_6000_0000_0000;
+
+/// What a process may touch, as the system manifest (or a scenario) grants it.
+#[derive(Clone, Debug, Default)]
+pub struct ProcessGrant {
+    /// Port ranges `(first, count)`, opened in the TSS I/O bitmap.
+    pub ports: Vec<(u16, u16)>,
+    /// MMIO regions `(physical, length)`, mapped on `mmio_map`.
+    pub mmio: Vec<(u64, u64)>,
+}
+
+/// How a process ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExitReason {
+    /// It called `exit(code)`.
+    Exited(i64),
+    /// The kernel killed it after a fault (the report's summary).
+    Killed(String),
+}
+
+/// Why a process could not start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SpawnError {
+    /// The executable is malformed.
+    Elf(ElfError),
+    /// Memory for its pages ran out.
+    Memory(MapError),
+    /// No thread.
+    Thread(String),
+}
+
+impl core::fmt::Display for SpawnError {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Elf(error) => write!(formatter, "bad executable: {error}"),
+            Self::Memory(error) => write!(formatter, "no memory: {error}"),
+            Self::Thread(error) => write!(formatter, "no thread: {error}"),
+        }
+    }
+}
+
+struct Process {
+    name: String,
+    space: AddressSpace,
+    handles: CapabilityTable,
+    grant: ProcessGrant,
+    mapped_mmio: BTreeMap<usize, u64>,
+    next_mmio: u64,
+    owned_endpoints: Vec<ipc::EndpointId>,
+    io_id: u64,
+}
+
+static NEXT_IO_ID: AtomicU64 = AtomicU64::new(1);
+
+static PROCESSES: Mutex<BTreeMap<ThreadId, Process>> = Mutex::new(BTreeMap::new());
+static EXITS: Mutex<BTreeMap<ThreadId, (String, ExitReason)>> = Mutex::new(BTreeMap::new());
+/// The process whose ports the TSS bitmap currently opens (0: none).
+static IO_OWNER: AtomicU64 = AtomicU64::new(0);
+
+/// Loads a process's tables and I/O permissions when its thread runs.
+struct ProcessHook {
+    id: u64,
+    table: u64,
+    ports: Vec<(u16, u16)>,
+}
+
+impl SwitchHook for ProcessHook {
+    fn switched_in(&self) {
+        crate::mm::user::load_table(self.table);
+        if IO_OWNER.swap(self.id, Ordering::Relaxed) != self.id {
+            gdt::set_io_permissions(&self.ports);
+        }
+    }
+}
+
+/// Kernel threads: the kernel's own table, no ports for ring 3.
+struct KernelHook;
+
+impl SwitchHook for KernelHook {
+    fn switched_in(&self) {
+        activate_kernel();
+    }
+}
+
+static KERNEL_HOOK: KernelHook = KernelHook;
+
+/// Sets up `SYSCALL` and the kernel threads' switch hook. Call once after `sched::initialise`.
+pub fn initialise() {
+    crate::mm::user::remember_kernel_table();
+    crate::arch::syscall::initialise();
+    sched::set_default_hook(&KERNEL_HOOK);
+}
+
+fn map_error(error: MapError) -> SpawnError {
+    SpawnError::Memory(error)
+}
+
+/// Loads `bytes` as process `name` with `grant` and starts its thread.
+///
+/// # Errors
+/// [`SpawnError`]; nothing is left behind then.
+pub fn spawn(name: &str, bytes: &[u8], grant: ProcessGrant) -> Result<ThreadId, SpawnError> {
+    let executable = elf::parse(bytes).map_err(SpawnError::Elf)?;
+    let mut space = AddressSpace::new().map_err(map_error)?;
+    for segment in &executable.segments {
+        let first = segment.address & !(PAGE_SIZE - 1);
+        let end = (segment.address + segment.memory_size).div_ceil(PAGE_SIZE) * PAGE_SIZE;
+        space
+            .map_fresh(
+                first,
+                (end - first) / PAGE_SIZE,
+                segment.writable,
+                segment.executable,
+            )
+            .map_err(map_error)?;
+        let start = segment.file_offset as usize;
+        let file = &bytes[start..start + segment.file_size as usize];
+        space
+            .load(segment.address, file)
+            .map_err(|_| SpawnError::Memory(MapError::NotMapped(segment.address)))?;
+    }
+    space
+        .map_fresh(
+            USER_STACK_TOP - USER_STACK_PAGES * PAGE_SIZE,
+            USER_STACK_PAGES,
+            true,
+            false,
+        )
+        .map_err(map_error)?;
+    let io_id = NEXT_IO_ID.fetch_add(1, Ordering::Relaxed);
+    let hook: &'static ProcessHook = Box::leak(Box::new(ProcessHook {
+        id: io_id,
+        table: space.table(),
+        ports: grant.ports.clone(),
+    }));
+    let entry = executable.entry;
+    let process = Process {
+        name: String::from(name),
+        space,
+        handles: CapabilityTable::default(),
+        grant,
+        mapped_mmio: BTreeMap::new(),
+        next_mmio: USER_MMIO_BASE,
+        owned_endpoints: Vec::new(),
+        io_id,
+    };
+    // Interrupts off from spawn to registration: the thread cannot run (and
+    // enter ring 3) before its process is in the table.
+    without_interrupts(|| {
+        let thread = sched::spawn_with(
+            name,
+            Priority::Normal,
+            sched::DEFAULT_STACK_PAGES,
+            Some(hook),
+            Box::new(move || user::enter(entry, USER_STACK_TOP - 8)),
+        )
+        .map_err(|error| SpawnError::Thread(alloc::format!("{error}")))?;
+        PROCESSES.lock().insert(thread, process);
+        log::info!("process {name} started (thread {thread}, entry {entry:#x})");
+        Ok(thread)
+    })
+}
+
+/// How the process on `thread` ended, once it has.
+pub fn exit_reason(thread: ThreadId) -> Option<(String, ExitReason)> {
+    without_interrupts(|| EXITS.lock().get(&thread).cloned())
+}
+
+/// Waits (sleeping) until the process on `thread` ends or `timeout_ns` passes.
+pub fn wait(thread: ThreadId, timeout_ns: u64) -> Option<ExitReason> {
+    let deadline = time::now_nanoseconds() + timeout_ns;
+    loop {
+        if let Some((_, reason)) = exit_reason(thread) {
+            return Some(reason);
+        }
+        if time::now_nanoseconds() >= deadline {
+            return None;
+        }
+        sched::sleep_for(1_000_000);
+    }
+}
+
+/// Ends the current process: its pages, handles and endpoints go, the reason
+/// is recorded, and its thread exits. Interrupts are off from here on.
+fn terminate(reason: ExitReason) -> ! {
+    interrupts::disable();
+    activate_kernel();
+    let thread = sched::current();
+    let process = PROCESSES.lock().remove(&thread);
+    if let Some(process) = &process
+        && IO_OWNER.load(Ordering::Relaxed) == process.io_id
+    {
+        gdt::set_io_permissions(&[]);
+        IO_OWNER.store(0, Ordering::Relaxed);
+    }
+    let name = process
+        .as_ref()
+        .map_or_else(String::new, |process| process.name.clone());
+    if let Some(process) = process {
+        for &endpoint in &process.owned_endpoints {
+            ipc::close_endpoint(endpoint);
+        }
+        drop(process);
+    }
+    EXITS.lock().insert(thread, (name, reason));
+    sched::exit()
+}
+
+/// A CPU exception in ring 3: report it, kill the process, keep the system.
+pub fn user_fault(frame: &TrapFrame) -> ! {
+    let thread = sched::current();
+    let name = PROCESSES
+        .lock()
+        .get(&thread)
+        .map_or_else(|| String::from("?"), |process| process.name.clone());
+    let mut summary = alloc::format!(
+        "{} (vector {}) at rip={:#018x}",
+        exception_name(frame.vector),
+        frame.vector,
+        frame.rip
+    );
+    if frame.vector == 14 {
+        let address = x86_64::registers::control::Cr2::read_raw();
+        summary.push_str(&alloc::format!(
+            " cr2={address:#018x}: {}",
+            describe_page_fault(frame.error_code)
+        ));
+    } else if frame.vector == 13 {
+        summary.push_str(&alloc::format!(" error_code={:#x}", frame.error_code));
+    }
+    kprintln!("PROCESS FAULT: process {name} (thread {thread}) killed: {summary}");
+    kprintln!(
+        "  rax={:#x} rbx={:#x} rcx={:#x} rdx={:#x} rsi={:#x} rdi={:#x} rsp={:#x} rbp={:#x}",
+        frame.rax,
+        frame.rbx,
+        frame.rcx,
+        frame.rdx,
+        frame.rsi,
+        frame.rdi,
+        frame.rsp,
+        frame.rbp
+    );
+    terminate(ExitReason::Killed(summary))
+}
+
+/// The syscall dispatcher (from `arch::syscall`, interrupts off on entry and exit).
+pub fn handle_syscall(frame: &mut SyscallFrame) {
+    if frame.rcx >= USER_END {
+        terminate(ExitReason::Killed(String::from(
+            "syscall from a non-canonical return address",
+        )));
+    }
+    interrupts::enable();
+    let arguments = [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8];
+    let result = dispatch(frame.rax, arguments);
+    interrupts::disable();
+    frame.rax = result as u64;
+}
+
+fn with_process<T>(action: impl FnOnce(&mut Process) -> T) -> Option<T> {
+    let thread = sched::current();
+    without_interrupts(|| PROCESSES.lock().get_mut(&thread).map(action))
+}
+
+fn read_user(address: u64, length: u64, limit: usize) -> Result<Vec<u8>, i64> {
+    let length = usize::try_from(length).map_err(|_| E_INVALID)?;
+    if length > limit {
+        return Err(E_INVALID);
+    }
+    with_process(|process| process.space.read(address, length).map_err(|_| E_FAULT))
+        .unwrap_or(Err(E_FAULT))
+}
+
+fn write_user(address: u64, bytes: &[u8]) -> Result<(), i64> {
+    with_process(|process| process.space.write(address, bytes).map_err(|_| E_FAULT))
+        .unwrap_or(Err(E_FAULT))
+}
+
+fn endpoint_of(handle: u64, want_receive: bool) -> Result<ipc::EndpointId, i64> {
+    let handle = Handle::try_from(handle).map_err(|_| IpcError::BadHandle.code())?;
+    with_process(|process| {
+        process
+            .handles
+            .check(handle, want_receive)
+            .map_err(IpcError::code)
+    })
+    .unwrap_or(Err(E_FAULT))
+}
+
+fn name_argument(address: u64, length: u64) -> Result<String, i64> {
+    let bytes = read_user(address, length, abi::MAX_NAME_BYTES)?;
+    String::from_utf8(bytes).map_err(|_| E_INVALID)
+}
+
+fn grant_handle(endpoint: ipc::EndpointId, rights: Rights) -> Result<i64, i64> {
+    with_process(|process| {
+        process
+            .handles
+            .insert(Capability { endpoint, rights })
+            .map(i64::from)
+            .map_err(IpcError::code)
+    })
+    .unwrap_or(Err(E_FAULT))
+}
+
+fn dispatch(number: u64, arguments: [u64; 5]) -> i64 {
+    let result: Result<i64, i64> = match number {
+        abi::EXIT => terminate(ExitReason::Exited(arguments[0] as i64)),
+        abi::NULL => Ok(0),
+        abi::TIME => Ok(time::now_nanoseconds() as i64),
+        abi::YIELD => {
+            sched::yield_now();
+            Ok(0)
+        }
+        abi::SLEEP => {
+            sched::sleep_for(arguments[0].min(10_000_000_000));
+            Ok(0)
+        }
+        abi::LOG => read_user(arguments[0], arguments[1], abi::MAX_LOG_BYTES).map(|bytes| {
+            let name = with_process(|process| process.name.clone()).unwrap_or_default();
+            kprintln!("[{name}] {}", String::from_utf8_lossy(&bytes));
+            0
+        }),
+        abi::LOOKUP => name_argument(arguments[0], arguments[1]).and_then(|name| {
+            let endpoint = ipc::lookup(&name).map_err(IpcError::code)?;
+            grant_handle(
+                endpoint,
+                Rights {
+                    send: true,
+                    receive: false,
+                },
+            )
+        }),
+        abi::REGISTER => name_argument(arguments[0], arguments[1]).and_then(|name| {
+            let endpoint = ipc::create_endpoint(Some(&name)).map_err(IpcError::code)?;
+            with_process(|process| process.owned_endpoints.push(endpoint));
+            grant_handle(
+                endpoint,
+                Rights {
+                    send: true,
+                    receive: true,
+                },
+            )
+        }),
+        abi::SEND => endpoint_of(arguments[0], false).and_then(|endpoint| {
+            let bytes =
+                read_user(arguments[1], arguments[2], ipc::MAX_MESSAGE_BYTES).map_err(|error| {
+                    if error == E_INVALID {
+                        IpcError::TooLong.code()
+                    } else {
+                        error
+                    }
+                })?;
+            ipc::send(endpoint, &bytes).map_err(IpcError::code)?;
+            Ok(0)
+        }),
+        abi::CALL => endpoint_of(arguments[0], false).and_then(|endpoint| {
+            let request =
+                read_user(arguments[1], arguments[2], ipc::MAX_MESSAGE_BYTES).map_err(|error| {
+                    if error == E_INVALID {
+                        IpcError::TooLong.code()
+                    } else {
+                        error
+                    }
+                })?;
+            let capacity = usize::try_from(arguments[4]).map_err(|_| E_INVALID)?;
+            let capacity = capacity.min(ipc::MAX_MESSAGE_BYTES);
+            // Check the reply buffer before sending, so a bad one cannot lose a reply.
+            write_user(arguments[3], &alloc::vec![0; capacity])?;
+            let reply = ipc::call(endpoint, &request, None).map_err(IpcError::code)?;
+            let length = reply.len().min(capacity);
+            write_user(arguments[3], &reply[..length])?;
+            Ok(reply.len() as i64)
+        }),
+        abi::RECEIVE => endpoint_of(arguments[0], true).and_then(|endpoint| {
+            let capacity = usize::try_from(arguments[2]).map_err(|_| E_INVALID)?;
+            let capacity = capacity.min(ipc::MAX_MESSAGE_BYTES);
+            write_user(arguments[1], &alloc::vec![0; capacity])?;
+            write_user(arguments[3], &[0; 8])?;
+            let message = ipc::receive(endpoint, true).map_err(IpcError::code)?;
+            let length = message.bytes.len().min(capacity);
+            write_user(arguments[1], &message.bytes[..length])?;
+            write_user(arguments[3], &message.token.to_le_bytes())?;
+            Ok(message.bytes.len() as i64)
+        }),
+        abi::REPLY => read_user(arguments[1], arguments[2], ipc::MAX_MESSAGE_BYTES)
+            .map_err(|error| {
+                if error == E_INVALID {
+                    IpcError::TooLong.code()
+                } else {
+                    error
+                }
+            })
+            .and_then(|bytes| {
+                ipc::reply(arguments[0], &bytes).map_err(IpcError::code)?;
+                Ok(0)
+            }),
+        abi::MMIO_MAP => map_mmio_grant(arguments[0]),
+        _ => Err(E_NO_SYSCALL),
+    };
+    result.unwrap_or_else(|error| error)
+}
+
+fn map_mmio_grant(index: u64) -> Result<i64, i64> {
+    let index = usize::try_from(index).map_err(|_| E_INVALID)?;
+    with_process(|process| {
+        if let Some(&address) = process.mapped_mmio.get(&index) {
+            return Ok(address as i64);
+        }
+        let &(physical, length) = process.grant.mmio.get(index).ok_or(E_DENIED)?;
+        let first = physical & !(PAGE_SIZE - 1);
+        let end = (physical + length).div_ceil(PAGE_SIZE) * PAGE_SIZE;
+        let pages = (end - first) / PAGE_SIZE;
+        let base = process.next_mmio;
+        process
+            .space
+            .map_device(base, first, pages)
+            .map_err(|_| E_INVALID)?;
+        process.next_mmio += (pages + 1) * PAGE_SIZE;
+        let address = base + (physical - first);
+        process.mapped_mmio.insert(index, address);
+        Ok(address as i64)
+    })
+    .unwrap_or(Err(E_FAULT))
+}

@@ -1,0 +1,14 @@
+//! Native ring-3 processes: ELF executables from the boot archive, each in its
+//! own address space with one thread, entering the kernel through `SYSCALL`.
+//!
+//! [`elf`] and [`abi`] are hardware-free (host-tested); `kernel` loads
+//! processes, dispatches syscalls and contains their faults.
+
+pub mod abi;
+pub mod elf;
+
+#[cfg(target_os = "none")]
+mod kernel;
+
+#[cfg(target_os = "none")]
+pub use kernel::*;

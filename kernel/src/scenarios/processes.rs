@@ -1,0 +1,119 @@
+//! Native process scenarios. The programs come from the boot archive as
+//! `bin/NAME` (built from `userland/`).
+
+use crate::boot::BootContext;
+use crate::proc::{self, ExitReason, ProcessGrant};
+use crate::sched::{self, Priority};
+use crate::{fnv::fnv1a_64, ipc, irq, kprintln};
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+const TIMEOUT_NS: u64 = 10_000_000_000;
+
+fn program(context: &BootContext, name: &str) -> Result<&'static [u8], String> {
+    let archive = context
+        .archive
+        .ok_or_else(|| String::from("no boot archive"))?;
+    match archive.find(&format!("bin/{name}")) {
+        Ok(Some(entry)) => Ok(entry.data),
+        Ok(None) => Err(format!("bin/{name} is not in the boot archive")),
+        Err(error) => Err(format!("boot archive unreadable: {error}")),
+    }
+}
+
+fn start(context: &BootContext, name: &str, grant: ProcessGrant) -> Result<u32, String> {
+    let bytes = program(context, name)?;
+    proc::spawn(name, bytes, grant).map_err(|error| format!("{name}: {error}"))
+}
+
+fn finish(name: &str, thread: u32) -> Result<ExitReason, String> {
+    let reason =
+        proc::wait(thread, TIMEOUT_NS).ok_or_else(|| format!("{name} did not end in 10 s"))?;
+    kprintln!("process {name}: {reason:?}");
+    Ok(reason)
+}
+
+fn expect_exit(name: &str, thread: u32, code: i64) -> Result<(), String> {
+    match finish(name, thread)? {
+        ExitReason::Exited(found) if found == code => Ok(()),
+        other => Err(format!("{name}: expected exit({code}), got {other:?}")),
+    }
+}
+
+fn expect_killed(name: &str, thread: u32, fault: &str) -> Result<(), String> {
+    match finish(name, thread)? {
+        ExitReason::Killed(summary) if summary.starts_with(fault) => Ok(()),
+        other => Err(format!(
+            "{name}: expected to be killed by {fault}, got {other:?}"
+        )),
+    }
+}
+
+/// Ring 3: two processes keep their SSE registers across switches; faults
+/// (null pointer, `ud2`) kill only their process; bad syscall arguments are
+/// error codes; ports need a grant; an MMIO grant shows the device.
+pub fn processes(context: &BootContext) -> Result<(), String> {
+    irq::start();
+    proc::initialise();
+    let first = start(context, "hello", ProcessGrant::default())?;
+    let second = start(context, "hello", ProcessGrant::default())?;
+    expect_exit("hello", first, 0)?;
+    expect_exit("hello", second, 0)?;
+    let null = start(context, "fault-null", ProcessGrant::default())?;
+    expect_killed("fault-null", null, "page fault")?;
+    let ud2 = start(context, "fault-ud2", ProcessGrant::default())?;
+    expect_killed("fault-ud2", ud2, "invalid opcode")?;
+    let bad = start(context, "bad-syscalls", ProcessGrant::default())?;
+    expect_exit("bad-syscalls", bad, 0)?;
+    kprintln!("processes: ports without a grant");
+    let denied = start(context, "ports", ProcessGrant::default())?;
+    expect_killed("ports", denied, "general protection fault")?;
+    kprintln!("processes: ports with a grant for 0x70-0x71");
+    let granted = start(
+        context,
+        "ports",
+        ProcessGrant {
+            ports: alloc::vec![(0x70, 2)],
+            mmio: Vec::new(),
+        },
+    )?;
+    expect_exit("ports", granted, 0)?;
+    let without_mmio = start(context, "mmio", ProcessGrant::default())?;
+    expect_exit("mmio", without_mmio, 2)?;
+    let mmio = start(
+        context,
+        "mmio",
+        ProcessGrant {
+            ports: Vec::new(),
+            mmio: alloc::vec![(0xfec0_0000, 0x20)],
+        },
+    )?;
+    expect_exit("mmio", mmio, 0)?;
+    // The kernel still schedules: a kernel thread runs and ends.
+    let alive = sched::spawn("after-faults", Priority::Normal, || {})
+        .map_err(|error| format!("{error}"))?;
+    sched::sleep_for(5_000_000);
+    let statistics = sched::statistics();
+    kprintln!(
+        "processes: system still running after the faults: thread {alive} ran; {} threads, {} switches",
+        statistics.threads,
+        statistics.switches
+    );
+    Ok(())
+}
+
+/// A native process calls a kernel-thread server 10,000 times with checksums.
+pub fn process_ipc(context: &BootContext) -> Result<(), String> {
+    irq::start();
+    proc::initialise();
+    let endpoint = ipc::create_endpoint(Some("checksum")).map_err(|error| format!("{error:?}"))?;
+    sched::spawn("checksum-server", Priority::Normal, move || {
+        while let Ok(message) = ipc::receive(endpoint, true) {
+            let _ = ipc::reply(message.token, &fnv1a_64(&message.bytes).to_le_bytes());
+        }
+    })
+    .map_err(|error| format!("{error}"))?;
+    let client = start(context, "client", ProcessGrant::default())?;
+    expect_exit("client", client, 0)
+}

@@ -1,0 +1,124 @@
+//! Native ring-3 processes: faults kill only the process (with a report), bad syscall
+//! arguments come back as error codes, port access needs a grant (#GP without), an MMIO grant
+//! shows the device, SSE state survives switches, and a process exchanges 10,000 checksummed
+//! calls with a server.
+//!
+//! The programs are built from `userland/` (x86_64-unknown-none) into a target directory of
+//! their own and packed as `bin/NAME` into a boot archive for these boots.
+
+use cella::archive::ArchiveEntry;
+use cella_qemu_tests::{BootRequest, boot};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+const PROGRAMS: [&str; 8] = [
+    "hello",
+    "fault-null",
+    "fault-ud2",
+    "bad-syscalls",
+    "ports",
+    "mmio",
+    "client",
+    "bench",
+];
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ lies in the workspace")
+        .to_path_buf()
+}
+
+/// Builds the user programs once and writes the archive; panics (failing the test) on error.
+fn user_archive() -> PathBuf {
+    static ARCHIVE: OnceLock<PathBuf> = OnceLock::new();
+    ARCHIVE
+        .get_or_init(|| {
+            let root = workspace_root();
+            let target = std::env::var_os("CELLA_USERLAND_TARGET")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| root.join("target").join("cella").join("userland-target"));
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let status = Command::new(cargo)
+                .current_dir(&root)
+                .args([
+                    "build",
+                    "--quiet",
+                    "--release",
+                    "--package",
+                    "cella-userland",
+                    "--target",
+                    "x86_64-unknown-none",
+                    "--target-dir",
+                ])
+                .arg(&target)
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "building userland failed");
+            let binaries = target.join("x86_64-unknown-none").join("release");
+            let entries: Vec<ArchiveEntry> = PROGRAMS
+                .iter()
+                .map(|name| {
+                    let bytes = std::fs::read(binaries.join(name))
+                        .unwrap_or_else(|error| panic!("reading {name}: {error}"));
+                    ArchiveEntry::new(format!("bin/{name}"), bytes)
+                })
+                .collect();
+            let path = target.join("processes.tar");
+            cella::commands::build::write_archive(&path, &entries).expect("archive written");
+            path
+        })
+        .clone()
+}
+
+fn boot_with_programs(scenario: &str) -> cella_qemu_tests::BootRun {
+    boot(BootRequest::scenario(scenario).with_initrd(user_archive()))
+}
+
+#[test]
+fn faults_kill_only_the_process_and_grants_decide_device_access() {
+    let run = boot_with_programs("processes");
+    run.expect_kernel_success().expect_order(
+        "processes: system still running",
+        "scenario processes: passed",
+    );
+    // SSE state per thread: both copies of `hello` kept xmm0 across 20 yields.
+    let survived = run
+        .lines()
+        .filter(|line| line.contains("xmm0 survived 20 yields: true"))
+        .count();
+    if survived != 2 {
+        run.fail(format!("{survived} of 2 hello processes kept xmm0"));
+    }
+    // Null pointer and ud2: reported, process killed.
+    run.expect_line("PROCESS FAULT: process fault-null");
+    run.expect_line("cr2=0x0000000000000000: user access to a non-present page");
+    run.expect_line("PROCESS FAULT: process fault-ud2 (thread");
+    run.expect_line("killed: invalid opcode (vector 6)");
+    // Kernel addresses and other bad arguments: error codes, the process goes on.
+    run.expect_line("bad-syscalls: log(kernel address) -> -2");
+    run.expect_line("bad-syscalls: lookup(kernel address) -> -2");
+    run.expect_line("bad-syscalls: number 999 -> -1");
+    run.expect_line("bad-syscalls: all refused: true");
+    // Ports: #GP without the grant, works with it.
+    run.expect_order(
+        "processes: ports without a grant",
+        "PROCESS FAULT: process ports",
+    );
+    run.expect_line("killed: general protection fault (vector 13)");
+    run.expect_order(
+        "processes: ports with a grant",
+        "ports: CMOS seconds register reads",
+    );
+    // MMIO: refused without a grant, the I/O APIC answers with one.
+    run.expect_line("mmio: no MMIO grant: -4");
+    run.expect_line("version 0x20, 24 redirection entries");
+}
+
+#[test]
+fn native_process_exchanges_ten_thousand_checksummed_calls() {
+    let run = boot_with_programs("process_ipc");
+    run.expect_kernel_success()
+        .expect_line("client: 10000 calls: 10000 good, 0 bad, 0 failed");
+}
