@@ -2,10 +2,10 @@
 //!
 //! The modules are the release wasm32 builds the boot archive gets. `cargo
 //! cella test` builds them first and passes their directory in
-//! [`WASM_DIR_VARIABLE`]; under a plain `cargo test` this crate builds them
-//! itself with a nested `cargo build --release --target wasm32-unknown-unknown`
-//! into a separate target directory (`<target>/cella-wasm-tests`), so it never
-//! waits on the outer cargo's lock.
+//! [`WASM_DIR_VARIABLE`]; under a plain `cargo test` this crate builds each
+//! module a test uses with a nested `cargo build --release --target
+//! wasm32-unknown-unknown -p PACKAGE` into a separate target directory
+//! (`<target>/cella-wasm-tests`), so it never waits on the outer cargo's lock.
 //!
 //! [`models`] holds the device models (each a [`cella_wasm_host::Device`]);
 //! [`start`] loads a module with a grant and runs its `init`.
@@ -17,36 +17,10 @@ use cella_wasm_host::{
 };
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 /// The variable naming a directory that holds the modules' `.wasm` files.
 pub const WASM_DIR_VARIABLE: &str = "CELLA_WASM_DIR";
-
-/// The guest packages: every crate under `drivers-wasm/` and `modules/` except
-/// this one (found by their `Cargo.toml`, so a new driver needs no list).
-pub fn guest_packages() -> Vec<String> {
-    let root = workspace_root();
-    let mut packages = Vec::new();
-    for directory in ["drivers-wasm", "modules"] {
-        let Ok(entries) = std::fs::read_dir(root.join(directory)) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let Ok(manifest) = std::fs::read_to_string(entry.path().join("Cargo.toml")) else {
-                continue;
-            };
-            let name = manifest.lines().find_map(|line| {
-                let value = line.trim().strip_prefix("name")?.trim().strip_prefix('=')?;
-                Some(value.trim().trim_matches('"').to_owned())
-            });
-            if let Some(name) = name.filter(|name| name != env!("CARGO_PKG_NAME")) {
-                packages.push(name);
-            }
-        }
-    }
-    packages.sort();
-    packages
-}
 
 /// Endpoint ids the tests' grants use (the kernel picks its own).
 pub mod endpoints {
@@ -82,46 +56,51 @@ fn outer_target_directory() -> PathBuf {
         .unwrap_or_else(|| workspace_root().join("target"))
 }
 
-/// The directory holding the modules' `.wasm` files, building them first
-/// unless [`WASM_DIR_VARIABLE`] names one.
-pub fn wasm_directory() -> &'static Path {
-    static DIRECTORY: OnceLock<PathBuf> = OnceLock::new();
-    DIRECTORY.get_or_init(|| {
-        if let Some(directory) = std::env::var_os(WASM_DIR_VARIABLE) {
-            return PathBuf::from(directory);
-        }
-        let target = outer_target_directory().join("cella-wasm-tests");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut command = Command::new(cargo);
-        command
-            .current_dir(workspace_root())
-            .args([
-                "build",
-                "--quiet",
-                "--release",
-                "--target",
-                "wasm32-unknown-unknown",
-            ])
-            .arg("--target-dir")
-            .arg(&target);
-        for package in guest_packages() {
-            command.args(["--package", &package]);
-        }
-        let status = command
-            .status()
-            .unwrap_or_else(|error| panic!("cannot run cargo to build the modules: {error}"));
-        assert!(
-            status.success(),
-            "building the wasm modules failed ({status})"
-        );
-        target.join("wasm32-unknown-unknown").join("release")
-    })
+/// The bytes of `package`'s release `.wasm`: from [`WASM_DIR_VARIABLE`]'s
+/// directory when it is set, else built here (once per package and test
+/// binary) into `<target>/cella-wasm-tests`.
+pub fn wasm(package: &str) -> Vec<u8> {
+    let file = format!("{}.wasm", package.replace('-', "_"));
+    let path = match std::env::var_os(WASM_DIR_VARIABLE) {
+        Some(directory) => PathBuf::from(directory).join(file),
+        None => build(package).join(file),
+    };
+    std::fs::read(&path).unwrap_or_else(|error| panic!("reading {}: {error}", path.display()))
 }
 
-/// The bytes of `package`'s release `.wasm`.
-pub fn wasm(package: &str) -> Vec<u8> {
-    let path = wasm_directory().join(format!("{}.wasm", package.replace('-', "_")));
-    std::fs::read(&path).unwrap_or_else(|error| panic!("reading {}: {error}", path.display()))
+/// Builds one guest package (only the packages a test uses, so a broken
+/// unrelated module does not fail every test); returns the output directory.
+fn build(package: &str) -> PathBuf {
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let target = outer_target_directory().join("cella-wasm-tests");
+    let output = target.join("wasm32-unknown-unknown").join("release");
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if built.iter().any(|done| done == package) {
+        return output;
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(workspace_root())
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])
+        .arg("--target-dir")
+        .arg(&target)
+        .args(["--package", package])
+        .status()
+        .unwrap_or_else(|error| panic!("cannot run cargo to build {package}: {error}"));
+    assert!(
+        status.success(),
+        "building {package} for wasm32 failed ({status})"
+    );
+    built.push(package.to_owned());
+    output
 }
 
 /// Loads `package` under `grant` and runs its `init` on `platform`.
