@@ -65,6 +65,33 @@ fn user_archive() -> PathBuf {
                     ArchiveEntry::new(format!("bin/{name}"), bytes)
                 })
                 .collect();
+            let mut entries = entries;
+            let wasm_target = target.join("wasm");
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let status = Command::new(cargo)
+                .current_dir(&root)
+                .args([
+                    "build",
+                    "--quiet",
+                    "--release",
+                    "--package",
+                    "cella-checksum",
+                    "--target",
+                    "wasm32-unknown-unknown",
+                    "--target-dir",
+                ])
+                .arg(&wasm_target)
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "building modules/checksum failed");
+            let module = wasm_target
+                .join("wasm32-unknown-unknown")
+                .join("release")
+                .join("cella_checksum.wasm");
+            entries.push(ArchiveEntry::new(
+                "modules/checksum.wasm",
+                std::fs::read(&module).expect("checksum.wasm built"),
+            ));
             let path = target.join("processes.tar");
             cella::commands::build::write_archive(&path, &entries).expect("archive written");
             path
@@ -121,4 +148,29 @@ fn native_process_exchanges_ten_thousand_checksummed_calls() {
     let run = boot_with_programs("process_ipc");
     run.expect_kernel_success()
         .expect_line("client: 10000 calls: 10000 good, 0 bad, 0 failed");
+}
+
+#[test]
+fn native_process_and_wasm_server_exchange_ten_thousand_checksummed_calls() {
+    let run = boot_with_programs("process_wasm_ipc");
+    run.expect_kernel_success()
+        .expect_line("client: 10000 calls: 10000 good, 0 bad, 0 failed");
+}
+
+#[test]
+fn benchmark_runs_in_one_boot_and_meets_its_targets() {
+    let run = boot_with_programs("bench");
+    run.expect_kernel_success();
+    for figure in [
+        "bench: null syscall (native process)",
+        "bench: IPC round trip native -> native",
+        "bench: IPC round trip native -> Wasm server",
+        "bench: direct kernel call of a Wasm event",
+        "bench: CRC-32 64 KiB in a native process",
+        "bench: CRC-32 64 KiB in the Wasm module",
+    ] {
+        run.expect_line(figure);
+    }
+    run.expect_line("(target < 1: met)");
+    run.expect_line("(target >= 5: met)");
 }

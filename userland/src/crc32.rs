@@ -31,3 +31,18 @@ pub fn crc32(bytes: &[u8]) -> u32 {
     }
     !crc
 }
+
+/// CRC-32 of `length` bytes from the LCG `seed = seed * 1103515245 + 12345`
+/// (byte = bits 16..24), starting at seed 0x12345678: the same function, the
+/// same source, as `modules/checksum`'s `crc32_of_pattern` (the benchmark
+/// compares the two builds of it).
+pub fn crc32_of_pattern(length: usize) -> u32 {
+    let mut seed = 0x1234_5678u32;
+    let mut crc = !0u32;
+    for _ in 0..length {
+        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        let byte = (seed >> 16) as u8;
+        crc = TABLE[((crc ^ u32::from(byte)) & 0xff) as usize] ^ (crc >> 8);
+    }
+    !crc
+}

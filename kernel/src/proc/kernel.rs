@@ -95,7 +95,10 @@ struct ProcessHook {
 impl SwitchHook for ProcessHook {
     fn switched_in(&self) {
         crate::mm::user::load_table(self.table);
-        if IO_OWNER.swap(self.id, Ordering::Relaxed) != self.id {
+        // The bitmap is 8 KiB: rewrite it only when the open ports change
+        // (owner 0 means every port is closed).
+        let wanted = if self.ports.is_empty() { 0 } else { self.id };
+        if IO_OWNER.swap(wanted, Ordering::Relaxed) != wanted {
             gdt::set_io_permissions(&self.ports);
         }
     }

@@ -6,6 +6,7 @@
 //! passes prints `scenario NAME: passed` and exits with status 33; the fault
 //! scenarios end in the kernel's fault or panic report and status 35.
 
+mod bench;
 mod heap_stress;
 mod ipc;
 mod processes;
@@ -29,7 +30,7 @@ static READ_ONLY_PROBE: u64 = 0x5eed_5eed;
 pub const NEEDS_MODULES: [&str; 1] = ["modules"];
 
 /// Every scenario: name, what it shows.
-pub const SCENARIOS: [(&str, &str); 15] = [
+pub const SCENARIOS: [(&str, &str); 17] = [
     ("boot", "boots to the main loop and exits"),
     (
         "page_fault",
@@ -65,6 +66,14 @@ pub const SCENARIOS: [(&str, &str); 15] = [
     (
         "process_ipc",
         "a native process calls a kernel server 10,000 times with checksums",
+    ),
+    (
+        "process_wasm_ipc",
+        "a native process calls a Wasm server 10,000 times with checksums",
+    ),
+    (
+        "bench",
+        "syscall, IPC (native and Wasm), direct Wasm event and CRC-32 figures as ratios",
     ),
     (
         "threads",
@@ -119,6 +128,8 @@ pub fn run(name: &str, context: &BootContext) -> ! {
         "ipc" => ipc::run(),
         "processes" => processes::processes(context),
         "process_ipc" => processes::process_ipc(context),
+        "process_wasm_ipc" => processes::process_wasm_ipc(context),
+        "bench" => bench::run(context),
         "sleep" => threads::sleep(),
         "map" => crate::mm::self_test::run(),
         "rodata_write" => {

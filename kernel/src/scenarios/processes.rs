@@ -22,7 +22,7 @@ fn program(context: &BootContext, name: &str) -> Result<&'static [u8], String> {
     }
 }
 
-fn start(context: &BootContext, name: &str, grant: ProcessGrant) -> Result<u32, String> {
+pub(super) fn start(context: &BootContext, name: &str, grant: ProcessGrant) -> Result<u32, String> {
     let bytes = program(context, name)?;
     proc::spawn(name, bytes, grant).map_err(|error| format!("{name}: {error}"))
 }
@@ -114,6 +114,27 @@ pub fn process_ipc(context: &BootContext) -> Result<(), String> {
         }
     })
     .map_err(|error| format!("{error}"))?;
+    let client = start(context, "client", ProcessGrant::default())?;
+    expect_exit("client", client, 0)
+}
+
+/// A native process calls a Wasm server (`modules/checksum.wasm` on its own
+/// kernel thread) 10,000 times with checksums: the same endpoint API.
+pub fn process_wasm_ipc(context: &BootContext) -> Result<(), String> {
+    irq::start();
+    proc::initialise();
+    let archive = context
+        .archive
+        .ok_or_else(|| String::from("no boot archive"))?;
+    let bytes = match archive.find("modules/checksum.wasm") {
+        Ok(Some(entry)) => entry.data,
+        _ => {
+            return Err(String::from(
+                "modules/checksum.wasm is not in the boot archive",
+            ));
+        }
+    };
+    ipc::wasm_server::serve("checksum", "checksum", bytes).map_err(|error| format!("{error:?}"))?;
     let client = start(context, "client", ProcessGrant::default())?;
     expect_exit("client", client, 0)
 }

@@ -1,0 +1,129 @@
+//! The benchmark, in one boot under TCG: figures as ratios of each other.
+//! `cargo cella bench` boots it with `test=bench` and the user programs.
+//!
+//! Measured: a null syscall; an IPC round trip between two native processes;
+//! a native process's round trip to a Wasm server; a direct kernel call of a
+//! Wasm module's message event (no queue, no switch); CRC-32 over 64 KiB in a
+//! native process and in the same Wasm module (interpreter).
+
+use super::processes::start;
+use crate::boot::BootContext;
+use crate::ipc::{self, wasm_server};
+use crate::proc::{self, ProcessGrant};
+use crate::{irq, kprintln, time};
+use alloc::format;
+use alloc::string::String;
+
+fn module(context: &BootContext) -> Result<&'static [u8], String> {
+    let archive = context
+        .archive
+        .ok_or_else(|| String::from("no boot archive"))?;
+    match archive.find("modules/checksum.wasm") {
+        Ok(Some(entry)) => Ok(entry.data),
+        _ => Err(String::from(
+            "modules/checksum.wasm is not in the boot archive",
+        )),
+    }
+}
+
+/// `a / b` with two decimals, as text.
+fn ratio(a: u64, b: u64) -> String {
+    if b == 0 {
+        return String::from("n/a");
+    }
+    let hundredths = a * 100 / b;
+    format!("{}.{:02}", hundredths / 100, hundredths % 100)
+}
+
+pub fn run(context: &BootContext) -> Result<(), String> {
+    irq::start();
+    proc::initialise();
+    let bytes = module(context)?;
+    // Direct kernel calls of the module's message event.
+    let mut sandbox = wasm_server::instantiate("checksum", bytes)?;
+    let rounds = 2_000u64;
+    let started = time::now_nanoseconds();
+    for index in 0..rounds {
+        wasm_server::call_direct(&mut sandbox, &index.to_le_bytes())?;
+    }
+    let event_ns = (time::now_nanoseconds() - started) / rounds;
+    let started = time::now_nanoseconds();
+    let mut wasm_crc = 0u32;
+    for _ in 0..4 {
+        let reply = wasm_server::call_direct(&mut sandbox, b"crc")?;
+        wasm_crc = u32::from_le_bytes(
+            reply
+                .get(..4)
+                .and_then(|b| b.try_into().ok())
+                .unwrap_or([0; 4]),
+        );
+    }
+    let wasm_crc_ns = (time::now_nanoseconds() - started) / 4;
+    // Native processes: an echo server, a Wasm server, and the measuring client.
+    let results =
+        ipc::create_endpoint(Some("bench-results")).map_err(|error| format!("{error:?}"))?;
+    wasm_server::serve("bench-wasm", "checksum", bytes).map_err(|error| format!("{error:?}"))?;
+    let server = start(context, "bench", ProcessGrant::default())?;
+    while ipc::lookup("bench-echo").is_err() {
+        crate::sched::sleep_for(1_000_000);
+    }
+    let client = start(context, "bench", ProcessGrant::default())?;
+    let message = ipc::receive(results, true).map_err(|error| format!("{error:?}"))?;
+    let value = |index: usize| {
+        message
+            .bytes
+            .get(index * 8..index * 8 + 8)
+            .and_then(|bytes| bytes.try_into().ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    let (null_ns, native_crc_ns, native_crc, native_ipc_ns, wasm_ipc_ns) =
+        (value(0), value(1), value(2) as u32, value(3), value(4));
+    let _ = proc::wait(client, 1_000_000_000);
+    let _ = server;
+    kprintln!("bench: all figures from one boot under TCG (ns of guest time; compare as ratios)");
+    kprintln!("bench: null syscall (native process)           {null_ns:>10} ns");
+    kprintln!("bench: IPC round trip native -> native          {native_ipc_ns:>10} ns");
+    kprintln!("bench: IPC round trip native -> Wasm server     {wasm_ipc_ns:>10} ns");
+    kprintln!("bench: direct kernel call of a Wasm event       {event_ns:>10} ns");
+    kprintln!(
+        "bench: CRC-32 64 KiB in a native process        {native_crc_ns:>10} ns (crc {native_crc:08x})"
+    );
+    kprintln!(
+        "bench: CRC-32 64 KiB in the Wasm module         {wasm_crc_ns:>10} ns (crc {wasm_crc:08x})"
+    );
+    kprintln!(
+        "bench: ratio native IPC round trip / null syscall = {}",
+        ratio(native_ipc_ns, null_ns)
+    );
+    kprintln!(
+        "bench: ratio native->Wasm IPC / native->native IPC = {}",
+        ratio(wasm_ipc_ns, native_ipc_ns)
+    );
+    kprintln!(
+        "bench: ratio Wasm event / native IPC round trip = {} (target < 1: {})",
+        ratio(event_ns, native_ipc_ns),
+        if event_ns < native_ipc_ns {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+    kprintln!(
+        "bench: ratio Wasm CRC / native CRC = {} (target >= 5: {})",
+        ratio(wasm_crc_ns, native_crc_ns),
+        if wasm_crc_ns >= 5 * native_crc_ns {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+    if native_crc != wasm_crc {
+        return Err(format!(
+            "the two CRCs differ: {native_crc:08x} vs {wasm_crc:08x}"
+        ));
+    }
+    if wasm_ipc_ns == 0 || native_ipc_ns == 0 {
+        return Err(String::from("an IPC figure is missing"));
+    }
+    Ok(())
+}
