@@ -43,7 +43,7 @@ fn every_driver_is_loaded_with_its_grants() {
         ),
         ("cmos-rtc", &["port 0x70 2"][..], "serves [rtc]"),
         ("pci", &["port 0xcf8 8"][..], "serves [pci]"),
-        ("console", &["endpoint uart"][..], "serves [console]"),
+        ("shell", &["endpoint uart", "endpoint supervisor"][..], "serves [console]"),
     ];
     for (module, grants, serves) in expected {
         let prefix = format!("module {module} ");
@@ -82,7 +82,7 @@ fn payload(length: usize) -> String {
 fn serial_input_echoes_through_the_uart_driver() {
     let mut session = Session::start("serial-echo", "", None, &[]);
     session.wait_for(ALL_UP, WAIT);
-    let ready = session.wait_for("console: ready", WAIT);
+    let ready = session.wait_for("shell: ready", WAIT);
     // Let the boot log drain before typing, so the echo is not interleaved with it.
     std::thread::sleep(Duration::from_millis(500));
     let text = payload(300);
@@ -105,7 +105,7 @@ fn keys_pressed_in_qemu_arrive_through_the_ps2_driver() {
     let session = Session::start("sendkey", "", None, &[]);
     session.wait_for(ALL_UP, WAIT);
     let ready = session.wait_for("ps2-keyboard: ready", WAIT);
-    session.wait_for("console: ready", WAIT);
+    session.wait_for("shell: ready", WAIT);
     std::thread::sleep(Duration::from_millis(500));
     let from = session.output().len().max(ready);
     for key in ["c", "e", "l", "l", "a", "shift-x", "7", "spc", "shift-q"] {
@@ -224,7 +224,7 @@ fn a_module_asking_beyond_its_grant_is_refused_and_the_system_boots() {
         session.fail(format!("`{line}` does not name the port it was refused"));
     }
     session.wait_for("cella: all modules up (5 of 6 started)", WAIT);
-    session.wait_for("console: ready", WAIT);
+    session.wait_for("shell: ready", WAIT);
     std::thread::sleep(Duration::from_millis(300));
     let from = session.output().len();
     session.write_serial(b"stillalive");

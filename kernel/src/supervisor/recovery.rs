@@ -178,6 +178,11 @@ impl System {
                     .sandbox
                     .as_ref()
                     .map_or(0, |sandbox| sandbox.generation());
+                if slot.tracing
+                    && let Some(sandbox) = slot.sandbox.as_ref()
+                {
+                    super::trace::print_new_accesses(&slot.plan.name, sandbox, 0);
+                }
                 log::warn!(
                     "supervisor: {} restarted (generation {generation}, restart {}); {} queued messages follow",
                     slot.plan.name,

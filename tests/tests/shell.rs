@@ -1,0 +1,190 @@
+//! The console shell: a person types at the serial console, the shell module edits the line and
+//! sends it to the kernel's supervisor, and the answer comes back on the terminal. Every
+//! command's documented output, usage lines for bad input, and the effects of restart, stop,
+//! start, trace and swap.
+
+use cella_qemu_tests::Session;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(40);
+
+/// A booted system at its first prompt.
+fn shell() -> Session {
+    let session = Session::start("shell", "", None, &[]);
+    session.wait_for("cella: all modules up (5 of 5 started)", WAIT);
+    session.wait_for("shell: ready", WAIT);
+    std::thread::sleep(Duration::from_millis(300));
+    session
+}
+
+/// Types `line` and Enter; returns the output from the echo up to the next prompt.
+fn run(session: &mut Session, line: &str) -> String {
+    let from = session.output().len();
+    session.write_serial(line.as_bytes());
+    session.write_serial(b"\r");
+    let echoed = session.wait_for_from(from, &format!("{line}\r\n"), WAIT);
+    let end = session.wait_for_from(echoed, "cella> ", WAIT);
+    session.output()[echoed..end - "cella> ".len()].to_owned()
+}
+
+fn expect(session: &Session, answer: &str, needles: &[&str]) {
+    for needle in needles {
+        if !answer.contains(needle) {
+            session.fail(format!("expected `{needle}` in the answer:\n{answer}"));
+        }
+    }
+}
+
+#[test]
+fn every_command_answers_as_documented() {
+    let mut session = shell();
+    let help = run(&mut session, "help");
+    expect(
+        &session,
+        &help,
+        &[
+            "ps | lsmod",
+            "caps NAME",
+            "log [LINES]",
+            "restart NAME",
+            "stop NAME | start NAME",
+            "swap NAME FILE",
+            "trace NAME on|off",
+            "uptime",
+            "mem",
+        ],
+    );
+
+    let processes = run(&mut session, "ps");
+    expect(
+        &session,
+        &processes,
+        &[
+            "NAME", "VERSION", "GEN", "STATE", "RESTARTS", "EVENTS", "FUEL", "MEMORY",
+        ],
+    );
+    for module in ["uart16550", "ps2-keyboard", "cmos-rtc", "pci", "shell"] {
+        let Some(line) = processes.lines().find(|line| line.starts_with(module)) else {
+            session.fail(format!("`ps` does not list {module}:\n{processes}"));
+        };
+        if !line.contains("running") || !line.contains("KiB") {
+            session.fail(format!("`ps` line for {module} is `{line}`"));
+        }
+    }
+    expect(
+        &session,
+        &run(&mut session, "lsmod"),
+        &["uart16550", "running"],
+    );
+
+    let capabilities = run(&mut session, "caps uart16550");
+    expect(
+        &session,
+        &capabilities,
+        &[
+            "granted by the system manifest",
+            "port 0x3f8 8",
+            "irq 4",
+            "held by instance",
+            "PortRange",
+            "IrqLine { line: 4, enabled: true }",
+        ],
+    );
+    expect(
+        &session,
+        &run(&mut session, "caps nosuch"),
+        &["error: no module named nosuch"],
+    );
+
+    expect(&session, &run(&mut session, "uptime"), &["up ", " s"]);
+    expect(
+        &session,
+        &run(&mut session, "mem"),
+        &["physical:", "frames in use", "heap:", "KiB in use"],
+    );
+    expect(
+        &session,
+        &run(&mut session, "log 5"),
+        &["faults recorded:", "last 5 lines of the kernel log:"],
+    );
+    expect(
+        &session,
+        &run(&mut session, "bogus"),
+        &["unknown command `bogus`"],
+    );
+    expect(&session, &run(&mut session, "caps"), &["usage: caps NAME"]);
+    expect(
+        &session,
+        &run(&mut session, "trace pci sideways"),
+        &["usage: trace NAME on|off"],
+    );
+    // An empty line just gives a new prompt.
+    run(&mut session, "");
+}
+
+#[test]
+fn restart_stop_start_trace_and_swap_take_effect() {
+    let mut session = shell();
+    expect(
+        &session,
+        &run(&mut session, "restart pci"),
+        &["pci: running"],
+    );
+    let processes = run(&mut session, "ps");
+    let pci = processes
+        .lines()
+        .find(|line| line.starts_with("pci"))
+        .unwrap_or_default()
+        .to_owned();
+    let columns: Vec<&str> = pci.split_whitespace().collect();
+    if columns.get(3) != Some(&"running") || columns.get(4) != Some(&"1") {
+        session.fail(format!(
+            "after `restart pci`, ps says `{pci}` (want running, 1 restart)"
+        ));
+    }
+
+    expect(
+        &session,
+        &run(&mut session, "stop cmos-rtc"),
+        &["cmos-rtc: stopped"],
+    );
+    expect(&session, &run(&mut session, "ps"), &["stopped"]);
+    expect(
+        &session,
+        &run(&mut session, "stop cmos-rtc"),
+        &["error: cmos-rtc is not running (stopped)"],
+    );
+    expect(
+        &session,
+        &run(&mut session, "trace cmos-rtc on"),
+        &["trace cmos-rtc: on"],
+    );
+    // Starting it again re-reads the clock: the trace shows its port accesses.
+    let started = run(&mut session, "start cmos-rtc");
+    expect(&session, &started, &["cmos-rtc: running"]);
+    session.wait_for("trace cmos-rtc: PortWrite { port: 112", WAIT);
+    expect(
+        &session,
+        &run(&mut session, "trace cmos-rtc off"),
+        &["trace cmos-rtc: off"],
+    );
+
+    // Swapping the UART driver for the same file carries its state; the console keeps working.
+    let swapped = run(&mut session, "swap uart16550 modules/uart16550.wasm");
+    expect(&session, &swapped, &["uart16550: swapped 1.0.0 -> 1.0.0"]);
+    expect(
+        &session,
+        &run(&mut session, "swap uart16550 modules/missing.wasm"),
+        &["error: `modules/missing.wasm` is not in the boot archive"],
+    );
+    expect(
+        &session,
+        &run(&mut session, "swap pci modules/uart16550.wasm"),
+        &["error:", "refused at load"],
+    );
+    expect(
+        &session,
+        &run(&mut session, "ps"),
+        &["uart16550", "running"],
+    );
+}
