@@ -76,8 +76,10 @@
 //! # Other targets
 //! On targets other than wasm32 the host calls are stubs that refuse with
 //! [`ErrorCode::DeviceError`]: SDK code builds and its pure parts test on the
-//! host. A native ring-3 backend (the same driver source as a native process)
-//! would replace those stubs with system calls; nothing above `sys` changes.
+//! host. With feature `native` on `x86_64-unknown-none`, the native backend
+//! (`src/native.rs`) replaces the stubs with Cella system calls, so the same
+//! module source runs as a native ring-3 process (`native_process!` makes its
+//! entry point); nothing above `sys` changes. See `docs/processes.md`.
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -90,6 +92,9 @@ mod irq;
 pub mod log;
 mod mmio;
 mod module;
+#[cfg(all(feature = "native", target_arch = "x86_64", target_os = "none"))]
+#[doc(hidden)]
+pub mod native;
 mod panic;
 mod ports;
 mod queue;

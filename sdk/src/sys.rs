@@ -19,7 +19,10 @@
 //! `// SAFETY:` comment.
 #![allow(unsafe_code)]
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(any(
+    target_arch = "wasm32",
+    all(feature = "native", target_arch = "x86_64", target_os = "none")
+)))]
 use cella_abi::ErrorCode;
 
 macro_rules! imports {
@@ -31,7 +34,7 @@ macro_rules! imports {
         }
 
         /// Host stubs: every call is refused (see the module docs).
-        #[cfg(not(target_arch = "wasm32"))]
+        #[cfg(not(any(target_arch = "wasm32", all(feature = "native", target_arch = "x86_64", target_os = "none"))))]
         mod stubs {
             use super::ErrorCode;
             $( stub!($safety fn $name($($param: $ty),*) -> $ret); )*
@@ -53,8 +56,10 @@ macro_rules! imports {
                 T::refused()
             }
         }
-        #[cfg(not(target_arch = "wasm32"))]
+        #[cfg(not(any(target_arch = "wasm32", all(feature = "native", target_arch = "x86_64", target_os = "none"))))]
         pub(crate) use stubs::*;
+        #[cfg(all(feature = "native", target_arch = "x86_64", target_os = "none"))]
+        pub(crate) use crate::native::*;
 
         /// What this file declares, for the host test that compares it with
         /// `cella-abi`: (ABI function, import name, parameter types, result type).
@@ -66,7 +71,10 @@ macro_rules! imports {
 }
 
 /// One host stub, `safe` (a plain `fn`) or `unsafe`.
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(any(
+    target_arch = "wasm32",
+    all(feature = "native", target_arch = "x86_64", target_os = "none")
+)))]
 macro_rules! stub {
     (safe fn $name:ident ( $($param:ident : $ty:ident),* ) -> $ret:ident) => {
         #[allow(unused_variables)]

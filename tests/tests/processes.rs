@@ -66,6 +66,32 @@ fn user_archive() -> PathBuf {
                 })
                 .collect();
             let mut entries = entries;
+            // The same module source as a native process (the SDK's native backend).
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let status = Command::new(&cargo)
+                .current_dir(&root)
+                .args([
+                    "build",
+                    "--quiet",
+                    "--release",
+                    "--package",
+                    "cella-checksum",
+                    "--features",
+                    "native",
+                    "--bin",
+                    "checksum-native",
+                    "--target",
+                    "x86_64-unknown-none",
+                    "--target-dir",
+                ])
+                .arg(&target)
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "building checksum-native failed");
+            entries.push(ArchiveEntry::new(
+                "bin/checksum-native",
+                std::fs::read(binaries.join("checksum-native")).expect("checksum-native built"),
+            ));
             let wasm_target = target.join("wasm");
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let status = Command::new(cargo)
@@ -173,4 +199,12 @@ fn benchmark_runs_in_one_boot_and_meets_its_targets() {
     }
     run.expect_line("(target < 1: met)");
     run.expect_line("(target >= 5: met)");
+}
+
+#[test]
+fn one_module_source_built_as_wasm_and_as_native_process_behaves_identically() {
+    let run = boot_with_programs("module_both_ways");
+    run.expect_kernel_success()
+        .expect_line("module_both_ways: 500 requests to both builds, identical replies: 500");
+    run.expect_line("client: 10000 calls: 10000 good, 0 bad, 0 failed");
 }

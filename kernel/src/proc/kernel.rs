@@ -21,12 +21,14 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Mutex;
 use x86_64::instructions::interrupts::{self, without_interrupts};
 
-/// Top of every process's stack (the page above it stays unmapped).
-pub const USER_STACK_TOP: u64 = 0x0000_7fff_ffff_0000;
+/// Top of every process's stack (the page above it stays unmapped). Below
+/// 2 GiB, like the image: the SDK's native backend passes ABI pointers as
+/// 32-bit values (as on wasm32), which is exact only there.
+pub const USER_STACK_TOP: u64 = 0x7fff_0000;
 /// Pages of a process's stack (64 KiB), above an unmapped guard page.
 pub const USER_STACK_PAGES: u64 = 16;
 /// Where granted MMIO regions are mapped in a process.
-pub const USER_MMIO_BASE: u64 = 0x0000_6000_0000_0000;
+pub const USER_MMIO_BASE: u64 = 0x6000_0000;
 
 /// What a process may touch, as the system manifest (or a scenario) grants it.
 #[derive(Clone, Debug, Default)]

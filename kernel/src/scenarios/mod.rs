@@ -30,7 +30,7 @@ static READ_ONLY_PROBE: u64 = 0x5eed_5eed;
 pub const NEEDS_MODULES: [&str; 1] = ["modules"];
 
 /// Every scenario: name, what it shows.
-pub const SCENARIOS: [(&str, &str); 17] = [
+pub const SCENARIOS: [(&str, &str); 18] = [
     ("boot", "boots to the main loop and exits"),
     (
         "page_fault",
@@ -70,6 +70,10 @@ pub const SCENARIOS: [(&str, &str); 17] = [
     (
         "process_wasm_ipc",
         "a native process calls a Wasm server 10,000 times with checksums",
+    ),
+    (
+        "module_both_ways",
+        "modules/checksum built as Wasm and as a native process answers identically",
     ),
     (
         "bench",
@@ -130,6 +134,7 @@ pub fn run(name: &str, context: &BootContext) -> ! {
         "process_ipc" => processes::process_ipc(context),
         "process_wasm_ipc" => processes::process_wasm_ipc(context),
         "bench" => bench::run(context),
+        "module_both_ways" => processes::module_both_ways(context),
         "sleep" => threads::sleep(),
         "map" => crate::mm::self_test::run(),
         "rodata_write" => {

@@ -138,3 +138,69 @@ pub fn process_wasm_ipc(context: &BootContext) -> Result<(), String> {
     let client = start(context, "client", ProcessGrant::default())?;
     expect_exit("client", client, 0)
 }
+
+/// The same module source built both ways: `modules/checksum` as a Wasm
+/// module (served by a kernel thread's sandbox as `checksum-wasm`) and as a
+/// native process (`bin/checksum-native`, SDK native backend, registers
+/// `checksum`). The kernel sends both the same 500 requests and compares the
+/// replies byte for byte; then the native client calls the native build
+/// 10,000 times with checksums.
+pub fn module_both_ways(context: &BootContext) -> Result<(), String> {
+    irq::start();
+    proc::initialise();
+    let archive = context
+        .archive
+        .ok_or_else(|| String::from("no boot archive"))?;
+    let wasm = match archive.find("modules/checksum.wasm") {
+        Ok(Some(entry)) => entry.data,
+        _ => {
+            return Err(String::from(
+                "modules/checksum.wasm is not in the boot archive",
+            ));
+        }
+    };
+    ipc::wasm_server::serve("checksum-wasm", "checksum", wasm)
+        .map_err(|error| format!("{error:?}"))?;
+    let native = start(context, "checksum-native", ProcessGrant::default())?;
+    let deadline = crate::time::now_nanoseconds() + TIMEOUT_NS;
+    let native_endpoint = loop {
+        if let Ok(endpoint) = ipc::lookup("checksum") {
+            break endpoint;
+        }
+        if crate::time::now_nanoseconds() > deadline {
+            return Err(String::from("the native build never registered `checksum`"));
+        }
+        sched::sleep_for(1_000_000);
+    };
+    let wasm_endpoint = ipc::lookup("checksum-wasm").map_err(|error| format!("{error:?}"))?;
+    let mut identical = 0;
+    let mut seed = 0x9e37_79b9u32;
+    for index in 0..500usize {
+        let mut request = alloc::vec::Vec::new();
+        if index % 100 == 7 {
+            request.extend_from_slice(b"crc");
+        } else {
+            for _ in 0..(index % (ipc::MAX_MESSAGE_BYTES + 1)) {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                request.push((seed >> 24) as u8);
+            }
+        }
+        let from_native = ipc::call(native_endpoint, &request, Some(deadline));
+        let from_wasm = ipc::call(wasm_endpoint, &request, Some(deadline));
+        match (&from_native, &from_wasm) {
+            (Ok(native), Ok(wasm)) if native == wasm && !native.is_empty() => identical += 1,
+            _ => kprintln!(
+                "module_both_ways: request {index} ({} bytes): native {from_native:?}, wasm {from_wasm:?}",
+                request.len()
+            ),
+        }
+    }
+    kprintln!("module_both_ways: 500 requests to both builds, identical replies: {identical}");
+    if identical != 500 {
+        return Err(String::from("the two builds answered differently"));
+    }
+    let client = start(context, "client", ProcessGrant::default())?;
+    expect_exit("client", client, 0)?;
+    let _ = native;
+    Ok(())
+}
