@@ -27,7 +27,7 @@ fn run(session: &mut Session, line: &str) -> String {
     session.output()[echoed..end - "cella> ".len()].to_owned()
 }
 
-fn expect(session: &Session, answer: &str, needles: &[&str]) {
+fn check(session: &Session, answer: &str, needles: &[&str]) {
     for needle in needles {
         if !answer.contains(needle) {
             session.fail(format!("expected `{needle}` in the answer:\n{answer}"));
@@ -35,13 +35,25 @@ fn expect(session: &Session, answer: &str, needles: &[&str]) {
     }
 }
 
+/// Runs `line` and checks that the answer contains every needle; returns the answer.
+fn ask(session: &mut Session, line: &str, needles: &[&str]) -> String {
+    let answer = run(session, line);
+    for needle in needles {
+        if !answer.contains(needle) {
+            session.fail(format!(
+                "`{line}`: expected `{needle}` in the answer:\n{answer}"
+            ));
+        }
+    }
+    answer
+}
+
 #[test]
 fn every_command_answers_as_documented() {
     let mut session = shell();
-    let help = run(&mut session, "help");
-    expect(
-        &session,
-        &help,
+    ask(
+        &mut session,
+        "help",
         &[
             "ps | lsmod",
             "caps NAME",
@@ -56,7 +68,7 @@ fn every_command_answers_as_documented() {
     );
 
     let processes = run(&mut session, "ps");
-    expect(
+    check(
         &session,
         &processes,
         &[
@@ -71,14 +83,10 @@ fn every_command_answers_as_documented() {
             session.fail(format!("`ps` line for {module} is `{line}`"));
         }
     }
-    expect(
-        &session,
-        &run(&mut session, "lsmod"),
-        &["uart16550", "running"],
-    );
+    ask(&mut session, "lsmod", &["uart16550", "running"]);
 
     let capabilities = run(&mut session, "caps uart16550");
-    expect(
+    check(
         &session,
         &capabilities,
         &[
@@ -90,32 +98,28 @@ fn every_command_answers_as_documented() {
             "IrqLine { line: 4, enabled: true }",
         ],
     );
-    expect(
-        &session,
-        &run(&mut session, "caps nosuch"),
+    ask(
+        &mut session,
+        "caps nosuch",
         &["error: no module named nosuch"],
     );
 
-    expect(&session, &run(&mut session, "uptime"), &["up ", " s"]);
-    expect(
-        &session,
-        &run(&mut session, "mem"),
+    ask(&mut session, "uptime", &["up ", " s"]);
+    ask(
+        &mut session,
+        "mem",
         &["physical:", "frames in use", "heap:", "KiB in use"],
     );
-    expect(
-        &session,
-        &run(&mut session, "log 5"),
+    ask(
+        &mut session,
+        "log 5",
         &["faults recorded:", "last 5 lines of the kernel log:"],
     );
-    expect(
-        &session,
-        &run(&mut session, "bogus"),
-        &["unknown command `bogus`"],
-    );
-    expect(&session, &run(&mut session, "caps"), &["usage: caps NAME"]);
-    expect(
-        &session,
-        &run(&mut session, "trace pci sideways"),
+    ask(&mut session, "bogus", &["unknown command `bogus`"]);
+    ask(&mut session, "caps", &["usage: caps NAME"]);
+    ask(
+        &mut session,
+        "trace pci sideways",
         &["usage: trace NAME on|off"],
     );
     // An empty line just gives a new prompt.
@@ -125,11 +129,7 @@ fn every_command_answers_as_documented() {
 #[test]
 fn restart_stop_start_trace_and_swap_take_effect() {
     let mut session = shell();
-    expect(
-        &session,
-        &run(&mut session, "restart pci"),
-        &["pci: running"],
-    );
+    ask(&mut session, "restart pci", &["pci: running"]);
     let processes = run(&mut session, "ps");
     let pci = processes
         .lines()
@@ -143,48 +143,32 @@ fn restart_stop_start_trace_and_swap_take_effect() {
         ));
     }
 
-    expect(
-        &session,
-        &run(&mut session, "stop cmos-rtc"),
-        &["cmos-rtc: stopped"],
-    );
-    expect(&session, &run(&mut session, "ps"), &["stopped"]);
-    expect(
-        &session,
-        &run(&mut session, "stop cmos-rtc"),
+    ask(&mut session, "stop cmos-rtc", &["cmos-rtc: stopped"]);
+    ask(&mut session, "ps", &["stopped"]);
+    ask(
+        &mut session,
+        "stop cmos-rtc",
         &["error: cmos-rtc is not running (stopped)"],
     );
-    expect(
-        &session,
-        &run(&mut session, "trace cmos-rtc on"),
-        &["trace cmos-rtc: on"],
-    );
+    ask(&mut session, "trace cmos-rtc on", &["trace cmos-rtc: on"]);
     // Starting it again re-reads the clock: the trace shows its port accesses.
     let started = run(&mut session, "start cmos-rtc");
-    expect(&session, &started, &["cmos-rtc: running"]);
+    check(&session, &started, &["cmos-rtc: running"]);
     session.wait_for("trace cmos-rtc: PortWrite { port: 112", WAIT);
-    expect(
-        &session,
-        &run(&mut session, "trace cmos-rtc off"),
-        &["trace cmos-rtc: off"],
-    );
+    ask(&mut session, "trace cmos-rtc off", &["trace cmos-rtc: off"]);
 
     // Swapping the UART driver for the same file carries its state; the console keeps working.
     let swapped = run(&mut session, "swap uart16550 modules/uart16550.wasm");
-    expect(&session, &swapped, &["uart16550: swapped 1.0.0 -> 1.0.0"]);
-    expect(
-        &session,
-        &run(&mut session, "swap uart16550 modules/missing.wasm"),
+    check(&session, &swapped, &["uart16550: swapped 1.0.0 -> 1.0.0"]);
+    ask(
+        &mut session,
+        "swap uart16550 modules/missing.wasm",
         &["error: `modules/missing.wasm` is not in the boot archive"],
     );
-    expect(
-        &session,
-        &run(&mut session, "swap pci modules/uart16550.wasm"),
+    ask(
+        &mut session,
+        "swap pci modules/uart16550.wasm",
         &["error:", "refused at load"],
     );
-    expect(
-        &session,
-        &run(&mut session, "ps"),
-        &["uart16550", "running"],
-    );
+    ask(&mut session, "ps", &["uart16550", "running"]);
 }
