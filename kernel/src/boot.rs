@@ -84,6 +84,7 @@ pub extern "C" fn kernel_entry(start_info: u64) -> ! {
         None => log::warn!("could not calibrate the time-stamp counter; time has 1 ms resolution"),
     }
     crate::sched::initialise();
+    crate::proc::initialise();
     kprintln!("{MAIN_LOOP_MARKER}");
     let test = context.command_line.get("test");
     if let Some(name) = test.filter(|name| !scenarios::NEEDS_MODULES.contains(name)) {
@@ -91,6 +92,7 @@ pub extern "C" fn kernel_entry(start_info: u64) -> ! {
     }
     irq::start();
     let mut system = start_modules(&context);
+    crate::proc::start_manifest_processes(context.archive.as_ref());
     if let Some(name) = test {
         scenarios::run_with_modules(name, &context, &mut system);
     }

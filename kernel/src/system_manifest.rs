@@ -14,7 +14,9 @@
 //! restart policy=backoff max=5s
 //! ```
 //!
-//! Lines after `module` belong to that module. The kernel still checks what
+//! Lines after `module` belong to that module. A native ring-3 process is
+//! listed the same way with `process NAME FILE` (an ELF in the boot archive)
+//! and takes the same `serve` and `grant` lines (see `docs/processes.md`). The kernel still checks what
 //! it reads: a malformed line is an error naming its line number, and two
 //! modules granted the same port, MMIO byte or IRQ line are refused unless
 //! both grants say `shared`.
@@ -92,6 +94,8 @@ pub struct ModulePlan {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SystemManifest {
     pub modules: Vec<ModulePlan>,
+    /// Native processes (`process NAME FILE` blocks), started after the modules.
+    pub processes: Vec<ModulePlan>,
 }
 
 /// A manifest the kernel refuses, with the 1-based line it stopped at (0: the whole file).
@@ -139,6 +143,7 @@ impl SystemManifest {
     pub fn parse(text: &str) -> Result<Self, ManifestError> {
         let mut manifest = SystemManifest::default();
         let mut saw_header = false;
+        let mut in_process = false;
         for (index, raw) in text.lines().enumerate() {
             let number = index + 1;
             let line = raw.split('#').next().unwrap_or("").trim();
@@ -165,9 +170,34 @@ impl SystemManifest {
                     file: file.to_string(),
                     ..ModulePlan::default()
                 });
+                in_process = false;
                 continue;
             }
-            let Some(module) = manifest.modules.last_mut() else {
+            if let ["process", name, file] = words.as_slice() {
+                if manifest
+                    .processes
+                    .iter()
+                    .any(|process| process.name == *name)
+                {
+                    return Err(error(
+                        number,
+                        alloc::format!("process `{name}` listed twice"),
+                    ));
+                }
+                manifest.processes.push(ModulePlan {
+                    name: name.to_string(),
+                    file: file.to_string(),
+                    ..ModulePlan::default()
+                });
+                in_process = true;
+                continue;
+            }
+            let current = if in_process {
+                manifest.processes.last_mut()
+            } else {
+                manifest.modules.last_mut()
+            };
+            let Some(module) = current else {
                 return Err(error(number, "expected `module NAME FILE` first"));
             };
             match words.as_slice() {
@@ -203,9 +233,10 @@ impl SystemManifest {
     }
 
     fn check_servers(&self) -> Result<(), ManifestError> {
-        for (index, module) in self.modules.iter().enumerate() {
+        let all: Vec<&ModulePlan> = self.modules.iter().chain(&self.processes).collect();
+        for (index, module) in all.iter().enumerate() {
             for endpoint in &module.serves {
-                if let Some(other) = self.modules[index + 1..]
+                if let Some(other) = all[index + 1..]
                     .iter()
                     .find(|other| other.serves.contains(endpoint))
                 {
@@ -224,8 +255,9 @@ impl SystemManifest {
     }
 
     fn check_overlaps(&self) -> Result<(), ManifestError> {
-        for (index, module) in self.modules.iter().enumerate() {
-            for other in &self.modules[index + 1..] {
+        let all: Vec<&ModulePlan> = self.modules.iter().chain(&self.processes).collect();
+        for (index, module) in all.iter().enumerate() {
+            for other in &all[index + 1..] {
                 for grant in &module.grants {
                     for other_grant in &other.grants {
                         if let Some(what) = overlap(grant, other_grant) {
@@ -515,5 +547,35 @@ grant timer
                 .to_string()
                 .contains("served by both")
         );
+    }
+
+    #[test]
+    fn native_processes_are_listed_and_granted_like_modules() {
+        let text = "cella-system 1\n\
+module console modules/console.wasm\n\
+serve console\n\
+process crc bin/checksum-native\n\
+serve checksum\n\
+grant port 0x70 2\n\
+grant mmio 0xfec00000 0x20\n\
+grant endpoint console\n\
+module rtc modules/cmos-rtc.wasm\n\
+serve rtc\n";
+        let manifest = SystemManifest::parse(text).unwrap();
+        assert_eq!(manifest.modules.len(), 2);
+        assert_eq!(manifest.processes.len(), 1);
+        let process = &manifest.processes[0];
+        assert_eq!(process.file, "bin/checksum-native");
+        assert_eq!(process.serves, ["checksum"]);
+        assert_eq!(process.grants.len(), 3);
+        assert_eq!(manifest.modules[1].serves, ["rtc"]);
+        // Exclusive grants conflict across modules and processes alike.
+        let clash = "cella-system 1\nmodule rtc modules/cmos-rtc.wasm\ngrant port 0x70 2\n\
+process p bin/ports\ngrant port 0x71 1\n";
+        assert!(SystemManifest::parse(clash).is_err());
+        let twice = "cella-system 1\nprocess p bin/a\nprocess p bin/b\n";
+        assert!(SystemManifest::parse(twice).is_err());
+        let served = "cella-system 1\nmodule a a.wasm\nserve x\nprocess p bin/p\nserve x\n";
+        assert!(SystemManifest::parse(served).is_err());
     }
 }

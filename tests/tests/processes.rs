@@ -120,10 +120,23 @@ fn user_archive() -> PathBuf {
             ));
             let path = target.join("processes.tar");
             cella::commands::build::write_archive(&path, &entries).expect("archive written");
+            // The same programs started by the system manifest instead of a scenario.
+            entries.push(ArchiveEntry::new("system.manifest", MANIFEST));
+            cella::commands::build::write_archive(&target.join("manifest.tar"), &entries)
+                .expect("archive written");
             path
         })
         .clone()
 }
+
+/// Native processes listed and granted in the system manifest like modules.
+const MANIFEST: &str = "cella-system 1
+process checksum bin/checksum-native
+serve checksum
+process client bin/client
+grant endpoint checksum
+process ports bin/ports
+";
 
 fn boot_with_programs(scenario: &str) -> cella_qemu_tests::BootRun {
     boot(BootRequest::scenario(scenario).with_initrd(user_archive()))
@@ -153,6 +166,7 @@ fn faults_kill_only_the_process_and_grants_decide_device_access() {
     run.expect_line("bad-syscalls: log(kernel address) -> -2");
     run.expect_line("bad-syscalls: lookup(kernel address) -> -2");
     run.expect_line("bad-syscalls: number 999 -> -1");
+    run.expect_line("bad-syscalls: lookup(not granted) -> -4");
     run.expect_line("bad-syscalls: all refused: true");
     // Ports: #GP without the grant, works with it.
     run.expect_order(
@@ -207,4 +221,22 @@ fn one_module_source_built_as_wasm_and_as_native_process_behaves_identically() {
     run.expect_kernel_success()
         .expect_line("module_both_ways: 500 requests to both builds, identical replies: 500");
     run.expect_line("client: 10000 calls: 10000 good, 0 bad, 0 failed");
+}
+
+#[test]
+fn system_manifest_starts_and_grants_native_processes() {
+    let archive = user_archive().with_file_name("manifest.tar");
+    let run = boot(BootRequest {
+        label: "manifest processes".into(),
+        cmdline: "test=modules run_ms=3000".into(),
+        initrd: Some(archive),
+        stop_marker: None,
+    });
+    run.expect_kernel_success()
+        .expect_line("process checksum from the system manifest");
+    // Granted `checksum`: 10,000 calls to the native build of modules/checksum.
+    run.expect_line("client: 10000 calls: 10000 good, 0 bad, 0 failed");
+    // No port grant in the manifest: the port access faults and only that process dies.
+    run.expect_line("PROCESS FAULT: process ports");
+    run.expect_line("scenario modules: passed");
 }

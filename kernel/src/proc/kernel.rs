@@ -37,6 +37,21 @@ pub struct ProcessGrant {
     pub ports: Vec<(u16, u16)>,
     /// MMIO regions `(physical, length)`, mapped on `mmio_map`.
     pub mmio: Vec<(u64, u64)>,
+    /// Endpoint names it may `lookup` (send and call).
+    pub endpoints: Vec<String>,
+    /// Endpoint names it may `register` (serve).
+    pub serves: Vec<String>,
+}
+
+impl ProcessGrant {
+    /// A grant to look up `endpoints` and serve `serves`, no devices.
+    pub fn ipc(endpoints: &[&str], serves: &[&str]) -> Self {
+        ProcessGrant {
+            endpoints: endpoints.iter().map(|name| String::from(*name)).collect(),
+            serves: serves.iter().map(|name| String::from(*name)).collect(),
+            ..ProcessGrant::default()
+        }
+    }
 }
 
 /// How a process ended.
@@ -355,6 +370,11 @@ fn dispatch(number: u64, arguments: [u64; 5]) -> i64 {
             0
         }),
         abi::LOOKUP => name_argument(arguments[0], arguments[1]).and_then(|name| {
+            let granted = with_process(|process| process.grant.endpoints.contains(&name));
+            if granted != Some(true) {
+                refuse(&alloc::format!("lookup of `{name}`: no endpoint grant"));
+                return Err(E_DENIED);
+            }
             let endpoint = ipc::lookup(&name).map_err(IpcError::code)?;
             grant_handle(
                 endpoint,
@@ -365,6 +385,13 @@ fn dispatch(number: u64, arguments: [u64; 5]) -> i64 {
             )
         }),
         abi::REGISTER => name_argument(arguments[0], arguments[1]).and_then(|name| {
+            let granted = with_process(|process| process.grant.serves.contains(&name));
+            if granted != Some(true) {
+                refuse(&alloc::format!(
+                    "register of `{name}`: not granted to serve it"
+                ));
+                return Err(E_DENIED);
+            }
             let endpoint = ipc::create_endpoint(Some(&name)).map_err(IpcError::code)?;
             with_process(|process| process.owned_endpoints.push(endpoint));
             grant_handle(
@@ -432,6 +459,69 @@ fn dispatch(number: u64, arguments: [u64; 5]) -> i64 {
         _ => Err(E_NO_SYSCALL),
     };
     result.unwrap_or_else(|error| error)
+}
+
+/// Logs a refused request (a grant violation) with the process's name.
+fn refuse(what: &str) {
+    let name = with_process(|process| process.name.clone()).unwrap_or_default();
+    log::warn!("process {name}: refused {what}");
+}
+
+/// Starts the native processes the system manifest lists (`process NAME
+/// FILE` blocks), each with its `serve` and `grant` lines as its grant.
+pub fn start_manifest_processes(archive: Option<&crate::archive::Archive<'static>>) {
+    use crate::system_manifest::{GrantLine, SystemManifest};
+    let Some(archive) = archive else {
+        return;
+    };
+    let Ok(Some(entry)) = archive.find("system.manifest") else {
+        return;
+    };
+    let Some(manifest) = core::str::from_utf8(entry.data)
+        .ok()
+        .and_then(|text| SystemManifest::parse(text).ok())
+    else {
+        return;
+    };
+    for plan in &manifest.processes {
+        let mut grant = ProcessGrant {
+            serves: plan.serves.clone(),
+            ..ProcessGrant::default()
+        };
+        for line in &plan.grants {
+            match line {
+                GrantLine::Port { base, count, .. } => {
+                    grant
+                        .ports
+                        .push((*base, u16::try_from(*count).unwrap_or(u16::MAX)));
+                }
+                GrantLine::Mmio { base, length, .. } => grant.mmio.push((*base, *length)),
+                GrantLine::Endpoint { name } => grant.endpoints.push(name.clone()),
+                other => log::warn!(
+                    "process {}: grant `{other}` is not supported for native processes yet; ignored",
+                    plan.name
+                ),
+            }
+        }
+        let bytes = match archive.find(&plan.file) {
+            Ok(Some(entry)) => entry.data,
+            _ => {
+                log::error!(
+                    "process {}: `{}` is not in the boot archive",
+                    plan.name,
+                    plan.file
+                );
+                continue;
+            }
+        };
+        match spawn(&plan.name, bytes, grant) {
+            Ok(thread) => log::info!(
+                "process {} from the system manifest: thread {thread}",
+                plan.name
+            ),
+            Err(error) => log::error!("process {} not started: {error}", plan.name),
+        }
+    }
 }
 
 fn map_mmio_grant(index: u64) -> Result<i64, i64> {

@@ -63,11 +63,11 @@ pub fn run(context: &BootContext) -> Result<(), String> {
     let results =
         ipc::create_endpoint(Some("bench-results")).map_err(|error| format!("{error:?}"))?;
     wasm_server::serve("bench-wasm", "checksum", bytes).map_err(|error| format!("{error:?}"))?;
-    let server = start(context, "bench", ProcessGrant::default())?;
+    let server = start(context, "bench", bench_grant())?;
     while ipc::lookup("bench-echo").is_err() {
         crate::sched::sleep_for(1_000_000);
     }
-    let client = start(context, "bench", ProcessGrant::default())?;
+    let client = start(context, "bench", bench_grant())?;
     let message = ipc::receive(results, true).map_err(|error| format!("{error:?}"))?;
     let value = |index: usize| {
         message
@@ -126,4 +126,11 @@ pub fn run(context: &BootContext) -> Result<(), String> {
         return Err(String::from("an IPC figure is missing"));
     }
     Ok(())
+}
+
+fn bench_grant() -> ProcessGrant {
+    ProcessGrant::ipc(
+        &["bench-echo", "bench-wasm", "bench-results"],
+        &["bench-echo"],
+    )
 }

@@ -7,7 +7,6 @@ use crate::sched::{self, Priority};
 use crate::{fnv::fnv1a_64, ipc, irq, kprintln};
 use alloc::format;
 use alloc::string::String;
-use alloc::vec::Vec;
 
 const TIMEOUT_NS: u64 = 10_000_000_000;
 
@@ -64,7 +63,11 @@ pub fn processes(context: &BootContext) -> Result<(), String> {
     expect_killed("fault-null", null, "page fault")?;
     let ud2 = start(context, "fault-ud2", ProcessGrant::default())?;
     expect_killed("fault-ud2", ud2, "invalid opcode")?;
-    let bad = start(context, "bad-syscalls", ProcessGrant::default())?;
+    let bad = start(
+        context,
+        "bad-syscalls",
+        ProcessGrant::ipc(&[], &["bad-syscalls-probe"]),
+    )?;
     expect_exit("bad-syscalls", bad, 0)?;
     kprintln!("processes: ports without a grant");
     let denied = start(context, "ports", ProcessGrant::default())?;
@@ -75,7 +78,7 @@ pub fn processes(context: &BootContext) -> Result<(), String> {
         "ports",
         ProcessGrant {
             ports: alloc::vec![(0x70, 2)],
-            mmio: Vec::new(),
+            ..ProcessGrant::default()
         },
     )?;
     expect_exit("ports", granted, 0)?;
@@ -85,8 +88,8 @@ pub fn processes(context: &BootContext) -> Result<(), String> {
         context,
         "mmio",
         ProcessGrant {
-            ports: Vec::new(),
             mmio: alloc::vec![(0xfec0_0000, 0x20)],
+            ..ProcessGrant::default()
         },
     )?;
     expect_exit("mmio", mmio, 0)?;
@@ -114,7 +117,7 @@ pub fn process_ipc(context: &BootContext) -> Result<(), String> {
         }
     })
     .map_err(|error| format!("{error}"))?;
-    let client = start(context, "client", ProcessGrant::default())?;
+    let client = start(context, "client", ProcessGrant::ipc(&["checksum"], &[]))?;
     expect_exit("client", client, 0)
 }
 
@@ -135,7 +138,7 @@ pub fn process_wasm_ipc(context: &BootContext) -> Result<(), String> {
         }
     };
     ipc::wasm_server::serve("checksum", "checksum", bytes).map_err(|error| format!("{error:?}"))?;
-    let client = start(context, "client", ProcessGrant::default())?;
+    let client = start(context, "client", ProcessGrant::ipc(&["checksum"], &[]))?;
     expect_exit("client", client, 0)
 }
 
@@ -161,7 +164,11 @@ pub fn module_both_ways(context: &BootContext) -> Result<(), String> {
     };
     ipc::wasm_server::serve("checksum-wasm", "checksum", wasm)
         .map_err(|error| format!("{error:?}"))?;
-    let native = start(context, "checksum-native", ProcessGrant::default())?;
+    let native = start(
+        context,
+        "checksum-native",
+        ProcessGrant::ipc(&[], &["checksum"]),
+    )?;
     let deadline = crate::time::now_nanoseconds() + TIMEOUT_NS;
     let native_endpoint = loop {
         if let Ok(endpoint) = ipc::lookup("checksum") {
@@ -199,7 +206,7 @@ pub fn module_both_ways(context: &BootContext) -> Result<(), String> {
     if identical != 500 {
         return Err(String::from("the two builds answered differently"));
     }
-    let client = start(context, "client", ProcessGrant::default())?;
+    let client = start(context, "client", ProcessGrant::ipc(&["checksum"], &[]))?;
     expect_exit("client", client, 0)?;
     let _ = native;
     Ok(())

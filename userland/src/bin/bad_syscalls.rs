@@ -49,6 +49,10 @@ fn main() -> i32 {
         cella_userland::log!("bad-syscalls: {what} -> {result}");
         all_refused &= result < 0;
     }
+    // An endpoint the process has no grant for.
+    let result = cella_userland::lookup("checksum").err().unwrap_or(0);
+    cella_userland::log!("bad-syscalls: lookup(not granted) -> {result}");
+    all_refused &= result < 0;
     // A receive buffer in read-only text must be refused, not written.
     let handle = cella_userland::register("bad-syscalls-probe").unwrap_or(0);
     let result = syscall(
