@@ -33,6 +33,12 @@ pub fn handle(line: u8) {
         return;
     }
     pic::set_masked(line, true);
+    // A line a native process attached arrives as a message on its endpoint.
+    if crate::proc::deliver_irq(line) {
+        pic::end_of_interrupt(line);
+        crate::sched::on_device_interrupt();
+        return;
+    }
     PENDING.fetch_or(1 << line, Ordering::AcqRel);
     pic::end_of_interrupt(line);
     crate::sched::on_device_interrupt();

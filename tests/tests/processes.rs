@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-const PROGRAMS: [&str; 8] = [
+const PROGRAMS: [&str; 9] = [
     "hello",
     "fault-null",
     "fault-ud2",
@@ -21,6 +21,7 @@ const PROGRAMS: [&str; 8] = [
     "mmio",
     "client",
     "bench",
+    "rtc-irq",
 ];
 
 fn workspace_root() -> PathBuf {
@@ -181,6 +182,9 @@ fn faults_kill_only_the_process_and_grants_decide_device_access() {
     // MMIO: refused without a grant, the I/O APIC answers with one.
     run.expect_line("mmio: no MMIO grant: -4");
     run.expect_line("version 0x20, 24 redirection entries");
+    // IRQs as messages: refused without the grant, 10 RTC interrupts with it.
+    run.expect_line("rtc-irq: irq_attach(8) -> -4");
+    run.expect_line("rtc-irq: 10 IRQ 8 messages in");
 }
 
 #[test]

@@ -24,6 +24,18 @@ pub mod number {
     pub const MMIO_MAP: u64 = 10;
     pub const TIME: u64 = 11;
     pub const NULL: u64 = 12;
+    pub const IRQ_ATTACH: u64 = 13;
+    pub const IRQ_ACK: u64 = 14;
+}
+
+/// Attaches granted IRQ `line`: its interrupts arrive as messages `[line]` on the returned handle.
+pub fn irq_attach(line: u8) -> Result<u32, i64> {
+    check(syscall(number::IRQ_ATTACH, [u64::from(line), 0, 0, 0, 0])).map(|handle| handle as u32)
+}
+
+/// The device was serviced: unmask `line` again.
+pub fn irq_ack(line: u8) -> Result<(), i64> {
+    check(syscall(number::IRQ_ACK, [u64::from(line), 0, 0, 0, 0])).map(|_| ())
 }
 
 /// Raw syscall with up to five arguments.

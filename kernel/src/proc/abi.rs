@@ -30,6 +30,11 @@ pub const MMIO_MAP: u64 = 10;
 pub const TIME: u64 = 11;
 /// `null() -> 0`: the cheapest round trip into the kernel.
 pub const NULL: u64 = 12;
+/// `irq_attach(line) -> handle`: IRQ `line` (granted) arrives as one-byte
+/// messages `[line]` on the returned receive handle; the line is unmasked.
+pub const IRQ_ATTACH: u64 = 13;
+/// `irq_ack(line)`: the device was serviced; unmask the line again.
+pub const IRQ_ACK: u64 = 14;
 
 /// No such syscall.
 pub const E_NO_SYSCALL: i64 = -1;

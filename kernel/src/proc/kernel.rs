@@ -41,6 +41,8 @@ pub struct ProcessGrant {
     pub endpoints: Vec<String>,
     /// Endpoint names it may `register` (serve).
     pub serves: Vec<String>,
+    /// IRQ lines it may attach (delivered as messages).
+    pub irqs: Vec<u8>,
 }
 
 impl ProcessGrant {
@@ -96,6 +98,25 @@ struct Process {
 }
 
 static NEXT_IO_ID: AtomicU64 = AtomicU64::new(1);
+
+/// IRQ line → (endpoint the line's messages go to, thread of the owning process); 0: none.
+static IRQ_ROUTES: Mutex<[(ipc::EndpointId, ThreadId); 16]> = Mutex::new([(0, 0); 16]);
+
+/// Called by the IRQ handler (interrupts off) for a masked device line: if a
+/// process attached it, queue the message `[line]` for it and return `true`.
+/// The line stays masked until the process acknowledges it.
+pub fn deliver_irq(line: u8) -> bool {
+    let Some(&(endpoint, _)) = IRQ_ROUTES.lock().get(usize::from(line)) else {
+        return false;
+    };
+    if endpoint == 0 {
+        return false;
+    }
+    if ipc::send(endpoint, &[line]).is_err() {
+        log::warn!("IRQ {line}: the attached process's queue is full; line stays masked");
+    }
+    true
+}
 
 static PROCESSES: Mutex<BTreeMap<ThreadId, Process>> = Mutex::new(BTreeMap::new());
 static EXITS: Mutex<BTreeMap<ThreadId, (String, ExitReason)>> = Mutex::new(BTreeMap::new());
@@ -244,6 +265,15 @@ fn terminate(reason: ExitReason) -> ! {
     let name = process
         .as_ref()
         .map_or_else(String::new, |process| process.name.clone());
+    {
+        let mut routes = IRQ_ROUTES.lock();
+        for (line, route) in routes.iter_mut().enumerate() {
+            if route.0 != 0 && route.1 == thread {
+                *route = (0, 0);
+                crate::irq::revoke(line as u8);
+            }
+        }
+    }
     if let Some(process) = process {
         for &endpoint in &process.owned_endpoints {
             ipc::close_endpoint(endpoint);
@@ -456,6 +486,23 @@ fn dispatch(number: u64, arguments: [u64; 5]) -> i64 {
                 Ok(0)
             }),
         abi::MMIO_MAP => map_mmio_grant(arguments[0]),
+        abi::IRQ_ATTACH => attach_irq(arguments[0]),
+        abi::IRQ_ACK => u8::try_from(arguments[0])
+            .ok()
+            .filter(|&line| {
+                let me = sched::current();
+                without_interrupts(|| {
+                    IRQ_ROUTES
+                        .lock()
+                        .get(usize::from(line))
+                        .is_some_and(|route| route.0 != 0 && route.1 == me)
+                })
+            })
+            .map(|line| {
+                crate::irq::acknowledge(line);
+                0
+            })
+            .ok_or(E_DENIED),
         _ => Err(E_NO_SYSCALL),
     };
     result.unwrap_or_else(|error| error)
@@ -497,6 +544,7 @@ pub fn start_manifest_processes(archive: Option<&crate::archive::Archive<'static
                 }
                 GrantLine::Mmio { base, length, .. } => grant.mmio.push((*base, *length)),
                 GrantLine::Endpoint { name } => grant.endpoints.push(name.clone()),
+                GrantLine::Irq { line, .. } => grant.irqs.push(*line),
                 other => log::warn!(
                     "process {}: grant `{other}` is not supported for native processes yet; ignored",
                     plan.name
@@ -522,6 +570,41 @@ pub fn start_manifest_processes(archive: Option<&crate::archive::Archive<'static
             Err(error) => log::error!("process {} not started: {error}", plan.name),
         }
     }
+}
+
+fn attach_irq(line: u64) -> Result<i64, i64> {
+    let line = u8::try_from(line)
+        .ok()
+        .filter(|&line| line > 0 && line < 16)
+        .ok_or(E_INVALID)?;
+    if with_process(|process| process.grant.irqs.contains(&line)) != Some(true) {
+        refuse(&alloc::format!("IRQ {line}: not granted"));
+        return Err(E_DENIED);
+    }
+    let endpoint = ipc::create_endpoint(None).map_err(IpcError::code)?;
+    with_process(|process| process.owned_endpoints.push(endpoint));
+    let handle = grant_handle(
+        endpoint,
+        Rights {
+            send: false,
+            receive: true,
+        },
+    )?;
+    let me = sched::current();
+    let taken = without_interrupts(|| {
+        let mut routes = IRQ_ROUTES.lock();
+        let route = &mut routes[usize::from(line)];
+        if route.0 != 0 {
+            return true;
+        }
+        *route = (endpoint, me);
+        false
+    });
+    if taken {
+        return Err(E_DENIED);
+    }
+    crate::irq::set_enabled(line, true);
+    Ok(handle)
 }
 
 fn map_mmio_grant(index: u64) -> Result<i64, i64> {

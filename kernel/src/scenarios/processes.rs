@@ -93,6 +93,26 @@ pub fn processes(context: &BootContext) -> Result<(), String> {
         },
     )?;
     expect_exit("mmio", mmio, 0)?;
+    // IRQs as messages: refused without the grant, delivered with it.
+    let no_irq = start(
+        context,
+        "rtc-irq",
+        ProcessGrant {
+            ports: alloc::vec![(0x70, 2)],
+            ..ProcessGrant::default()
+        },
+    )?;
+    expect_exit("rtc-irq", no_irq, 2)?;
+    let rtc = start(
+        context,
+        "rtc-irq",
+        ProcessGrant {
+            ports: alloc::vec![(0x70, 2)],
+            irqs: alloc::vec![8],
+            ..ProcessGrant::default()
+        },
+    )?;
+    expect_exit("rtc-irq", rtc, 0)?;
     // The kernel still schedules: a kernel thread runs and ends.
     let alive = sched::spawn("after-faults", Priority::Normal, || {})
         .map_err(|error| format!("{error}"))?;
