@@ -244,3 +244,17 @@ fn system_manifest_starts_and_grants_native_processes() {
     run.expect_line("PROCESS FAULT: process ports");
     run.expect_line("scenario modules: passed");
 }
+
+#[test]
+fn busy_wasm_module_does_not_stop_threads_or_processes() {
+    let run = boot_with_programs("wasm_busy");
+    run.expect_kernel_success()
+        .expect_line("hello ended with Exited(0)");
+    let line = run.expect_line("events longer than two slices, the counter progressed during");
+    let counts: Vec<&str> = line.split_whitespace().collect();
+    if counts.get(1).copied() != counts.get(11).map(|count| count.trim_end_matches(';')) {
+        run.fail(format!(
+            "`{line}`: the counter did not progress during every long event"
+        ));
+    }
+}

@@ -30,7 +30,7 @@ static READ_ONLY_PROBE: u64 = 0x5eed_5eed;
 pub const NEEDS_MODULES: [&str; 1] = ["modules"];
 
 /// Every scenario: name, what it shows.
-pub const SCENARIOS: [(&str, &str); 18] = [
+pub const SCENARIOS: [(&str, &str); 19] = [
     ("boot", "boots to the main loop and exits"),
     (
         "page_fault",
@@ -74,6 +74,10 @@ pub const SCENARIOS: [(&str, &str); 18] = [
     (
         "module_both_ways",
         "modules/checksum built as Wasm and as a native process answers identically",
+    ),
+    (
+        "wasm_busy",
+        "a Wasm module busy for several slices does not stop a thread or a process",
     ),
     (
         "bench",
@@ -134,6 +138,7 @@ pub fn run(name: &str, context: &BootContext) -> ! {
         "process_ipc" => processes::process_ipc(context),
         "process_wasm_ipc" => processes::process_wasm_ipc(context),
         "bench" => bench::run(context),
+        "wasm_busy" => processes::wasm_busy(context),
         "module_both_ways" => processes::module_both_ways(context),
         "sleep" => threads::sleep(),
         "map" => crate::mm::self_test::run(),

@@ -231,3 +231,86 @@ pub fn module_both_ways(context: &BootContext) -> Result<(), String> {
     let _ = native;
     Ok(())
 }
+
+/// A Wasm module busy inside one long event (the checksum module's 64 KiB
+/// CRC: tens of ms in the interpreter, several time slices, within its fuel)
+/// does not stop anything else: a CPU-bound kernel thread and a native
+/// process both progress while the event runs.
+pub fn wasm_busy(context: &BootContext) -> Result<(), String> {
+    use alloc::sync::Arc;
+    use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    irq::start();
+    proc::initialise();
+    let archive = context
+        .archive
+        .ok_or_else(|| String::from("no boot archive"))?;
+    let bytes = match archive.find("modules/checksum.wasm") {
+        Ok(Some(entry)) => entry.data,
+        _ => {
+            return Err(String::from(
+                "modules/checksum.wasm is not in the boot archive",
+            ));
+        }
+    };
+    ipc::wasm_server::serve("busy", "checksum", bytes).map_err(|error| format!("{error:?}"))?;
+    let endpoint = ipc::lookup("busy").map_err(|error| format!("{error:?}"))?;
+    let counter = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let counter = Arc::clone(&counter);
+        let stop = Arc::clone(&stop);
+        sched::spawn("counter", Priority::Normal, move || {
+            while !stop.load(Ordering::Relaxed) {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+        .map_err(|error| format!("{error}"))?;
+    }
+    let mut slow_events = 0;
+    let mut progressed = 0;
+    let mut hello = None;
+    for round in 0..5 {
+        let before = counter.load(Ordering::Relaxed);
+        if round == 0 {
+            hello = Some(start(context, "hello", ProcessGrant::default())?);
+        }
+        let started = crate::time::now_nanoseconds();
+        let reply = ipc::call(endpoint, b"crc", None).map_err(|error| format!("{error:?}"))?;
+        let took = crate::time::now_nanoseconds() - started;
+        let after = counter.load(Ordering::Relaxed);
+        kprintln!(
+            "wasm_busy: CRC event {round}: {} ms ({} bytes of reply); counter thread advanced {} meanwhile",
+            took / 1_000_000,
+            reply.len(),
+            after - before
+        );
+        if took > 2 * 10_000_000 {
+            slow_events += 1;
+            if after > before {
+                progressed += 1;
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let hello = hello.ok_or_else(|| String::from("hello not started"))?;
+    let exit = finish("hello", hello)?;
+    kprintln!(
+        "wasm_busy: {slow_events} events longer than two slices, the counter progressed during {progressed}; hello ended with {exit:?}"
+    );
+    if slow_events == 0 {
+        return Err(String::from(
+            "no CRC event lasted two slices; nothing shown",
+        ));
+    }
+    if progressed != slow_events {
+        return Err(String::from(
+            "the counter thread stalled while the module was busy",
+        ));
+    }
+    if exit != ExitReason::Exited(0) {
+        return Err(String::from(
+            "the native process did not finish while the module was busy",
+        ));
+    }
+    Ok(())
+}
