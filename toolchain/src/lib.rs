@@ -19,6 +19,7 @@ pub mod shell;
 pub mod system_manifest;
 pub mod test_environment;
 pub mod test_summary;
+pub mod userland;
 pub mod workspace;
 
 pub use error::{Error, Result};
