@@ -182,6 +182,7 @@ fn faults_kill_only_the_process_and_grants_decide_device_access() {
     // MMIO: refused without a grant, the I/O APIC answers with one.
     run.expect_line("mmio: no MMIO grant: -4");
     run.expect_line("version 0x20, 24 redirection entries");
+    run.expect_line("mmio: log(MMIO page) -> -2");
     // IRQs as messages: refused without the grant, 10 RTC interrupts with it.
     run.expect_line("rtc-irq: irq_attach(8) -> -4");
     run.expect_line("rtc-irq: 10 IRQ 8 messages in");

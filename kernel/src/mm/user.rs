@@ -264,6 +264,11 @@ impl AddressSpace {
         let mut cursor = address;
         while cursor < end {
             let (frame, flags) = self.leaf(cursor).ok_or(BadAddress(cursor))?;
+            // Device pages (granted MMIO) are not RAM: the direct map does not
+            // cover them, and a syscall buffer has no business there.
+            if flags.contains(PageTableFlags::NO_CACHE) {
+                return Err(BadAddress(cursor));
+            }
             if need_write && !ignore_write && !flags.contains(PageTableFlags::WRITABLE) {
                 return Err(BadAddress(cursor));
             }

@@ -17,6 +17,9 @@ fn main() -> i32 {
         core::ptr::write_volatile(base as *mut u32, 1);
         core::ptr::read_volatile((base + 0x10) as *const u32)
     };
+    // Device memory is no syscall buffer: the kernel refuses it.
+    let refused = cella_userland::syscall(cella_userland::number::LOG, [base, 4, 0, 0, 0]);
+    cella_userland::log!("mmio: log(MMIO page) -> {refused}");
     cella_userland::log!(
         "mmio: I/O APIC at user {base:#x}: version {:#x}, {} redirection entries",
         version & 0xff,
