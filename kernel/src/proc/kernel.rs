@@ -27,6 +27,9 @@ use x86_64::instructions::interrupts::{self, without_interrupts};
 pub const USER_STACK_TOP: u64 = 0x7fff_0000;
 /// Pages of a process's stack (64 KiB), above an unmapped guard page.
 pub const USER_STACK_PAGES: u64 = 16;
+/// Most pages a process's segments may take (16 MiB): a huge `memsz` must not
+/// drain the kernel's RAM.
+pub const MAX_IMAGE_PAGES: u64 = 4096;
 /// Where granted MMIO regions are mapped in a process.
 pub const USER_MMIO_BASE: u64 = 0x6000_0000;
 
@@ -170,6 +173,19 @@ fn map_error(error: MapError) -> SpawnError {
 /// [`SpawnError`]; nothing is left behind then.
 pub fn spawn(name: &str, bytes: &[u8], grant: ProcessGrant) -> Result<ThreadId, SpawnError> {
     let executable = elf::parse(bytes).map_err(SpawnError::Elf)?;
+    let image_pages: u64 = executable
+        .segments
+        .iter()
+        .map(|segment| {
+            let first = segment.address & !(PAGE_SIZE - 1);
+            (segment.address + segment.memory_size).div_ceil(PAGE_SIZE) - first / PAGE_SIZE
+        })
+        .sum();
+    if image_pages > MAX_IMAGE_PAGES {
+        return Err(SpawnError::Memory(MapError::BadSize(
+            image_pages * PAGE_SIZE,
+        )));
+    }
     let mut space = AddressSpace::new().map_err(map_error)?;
     for segment in &executable.segments {
         let first = segment.address & !(PAGE_SIZE - 1);
