@@ -7,11 +7,12 @@
 //! `USER_ACCESSIBLE`, no-execute unless the ELF segment is executable, and
 //! read-only unless it is writable.
 //!
-//! Kernel regions whose level-4 slot appears only after a process was created
-//! are not visible in that process's table; kernel threads therefore always
-//! run on the kernel's own table (the scheduler's default switch hook loads
-//! it), and a process's thread in the kernel only touches regions that exist
-//! from boot (image, direct map, heap, kernel stacks).
+//! Every kernel window gets its level-4 entry at boot ([`remember_kernel_table`]),
+//! before the first process, and tables are re-synced with the kernel's upper
+//! half whenever they are loaded, so a process's table always maps the whole
+//! kernel. Kernel threads therefore keep whatever table is loaded (no CR3
+//! write: under TCG that flushes the whole software TLB); a process's table is
+//! only freed on its own thread, after switching to the kernel's table.
 //!
 //! Syscalls never dereference user pointers: [`AddressSpace::read`] and
 //! [`AddressSpace::write`] walk the process's tables, check every page is
@@ -65,9 +66,37 @@ fn kernel_table() -> u64 {
     current
 }
 
-/// Records the kernel's own table; call once, from a kernel thread, at boot.
+/// Records the kernel's own table and gives every kernel window (kernel
+/// stacks, the scratch slot, the MMIO window) its level-4 entry now, so the
+/// kernel's upper half never gains a level-4 entry once processes exist. Call
+/// once, from a kernel thread, at boot, before the first process.
 pub fn remember_kernel_table() {
-    kernel_table();
+    use super::layout::{MMIO_BASE, MMIO_WINDOW_SIZE, STACKS_BASE};
+    let kernel = kernel_table();
+    let slot = |address: u64| ((address >> 39) & 0x1ff) as usize;
+    let mut slots: Vec<usize> =
+        (slot(MMIO_BASE)..slot(MMIO_BASE + MMIO_WINDOW_SIZE - 1) + 1).collect();
+    slots.push(slot(STACKS_BASE));
+    slots.push(slot(0xffff_c000_0000_0000));
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        let top = table_at(kernel);
+        for index in slots {
+            if !top[index].is_unused() {
+                continue;
+            }
+            let Ok(frame) = paging::allocate_frame() else {
+                return;
+            };
+            // SAFETY: the frame was just allocated; nothing else uses it.
+            unsafe {
+                core::ptr::write_bytes(to_virtual(frame) as *mut u8, 0, PAGE_SIZE as usize);
+            }
+            top[index].set_addr(
+                PhysAddr::new(frame),
+                PageTableFlags::PRESENT | PageTableFlags::WRITABLE,
+            );
+        }
+    });
 }
 
 /// Loads the kernel's own table (if another is loaded).
@@ -75,8 +104,35 @@ pub fn activate_kernel() {
     load_table(kernel_table());
 }
 
+/// For a kernel thread: keep whatever table is loaded (every table maps the
+/// kernel's upper half, so no CR3 write, which under TCG flushes the whole
+/// software TLB), after copying in upper-half entries the kernel added since
+/// that table was made. Entries are only ever added to the kernel's upper
+/// half, never removed, so adding them here is all a sync needs.
+pub fn keep_for_kernel_thread() {
+    let current = Cr3::read().0.start_address().as_u64();
+    let kernel = kernel_table();
+    if current != kernel {
+        sync_kernel_half(current, kernel);
+    }
+}
+
+fn sync_kernel_half(table: u64, kernel: u64) {
+    let kernel = table_at(kernel);
+    let table = table_at(table);
+    for index in 256..512 {
+        if table[index].is_unused() && !kernel[index].is_unused() {
+            table[index] = kernel[index].clone();
+        }
+    }
+}
+
 /// Loads a level-4 table made by [`AddressSpace::new`] (or the kernel's).
 pub fn load_table(table: u64) {
+    let kernel = kernel_table();
+    if table != kernel {
+        sync_kernel_half(table, kernel);
+    }
     if Cr3::read().0.start_address().as_u64() == table {
         return;
     }

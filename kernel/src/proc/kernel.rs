@@ -145,12 +145,13 @@ impl SwitchHook for ProcessHook {
     }
 }
 
-/// Kernel threads: the kernel's own table, no ports for ring 3.
+/// Kernel threads run on whatever table is loaded (all map the kernel);
+/// the I/O bitmap does not matter in ring 0.
 struct KernelHook;
 
 impl SwitchHook for KernelHook {
     fn switched_in(&self) {
-        activate_kernel();
+        crate::mm::user::keep_for_kernel_thread();
     }
 }
 
