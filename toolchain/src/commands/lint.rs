@@ -22,7 +22,7 @@ pub fn lint(shell: &Shell, workspace: &Workspace) -> Result<()> {
     for package in &guests {
         wasm.extend(["--package", package.as_str()]);
     }
-    let passes: [(&str, Vec<&str>); 4] = [
+    let passes: [(&str, Vec<&str>); 5] = [
         ("wasm modules", wasm),
         ("host crates", vec!["--all-targets"]),
         (
@@ -32,6 +32,15 @@ pub fn lint(shell: &Shell, workspace: &Workspace) -> Result<()> {
         (
             "kernel",
             vec!["--package", KERNEL_PACKAGE, "--target", KERNEL_TARGET],
+        ),
+        (
+            "native programs",
+            vec![
+                "--package",
+                crate::userland::USERLAND_PACKAGE,
+                "--target",
+                crate::userland::NATIVE_TARGET,
+            ],
         ),
     ];
     let mut failed = Vec::new();
@@ -55,7 +64,9 @@ pub fn lint(shell: &Shell, workspace: &Workspace) -> Result<()> {
         }
     }
     if failed.is_empty() {
-        progress::message("lint passed: wasm modules, host crates, QEMU tests, kernel");
+        progress::message(
+            "lint passed: wasm modules, host crates, QEMU tests, kernel, native programs",
+        );
         Ok(())
     } else {
         Err(Error::new(format!(
