@@ -64,11 +64,53 @@ pub struct LoadError {
     pub kind: LoadErrorKind,
 }
 
+impl core::fmt::Display for LoadErrorKind {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            LoadErrorKind::Invalid(message) => {
+                // The validator's messages span lines; keep reports on one.
+                formatter.write_str("not a valid Wasm module:")?;
+                for word in message.split_whitespace() {
+                    write!(formatter, " {word}")?;
+                }
+                Ok(())
+            }
+            LoadErrorKind::MissingManifest => write!(
+                formatter,
+                "no `{MANIFEST_SECTION}` custom section (the SDK's module! macro writes it)"
+            ),
+            LoadErrorKind::DuplicateManifest => {
+                write!(formatter, "more than one `{MANIFEST_SECTION}` section")
+            }
+            LoadErrorKind::Manifest(error) => write!(formatter, "bad manifest: {error:?}"),
+            LoadErrorKind::NotGranted { request } => write!(
+                formatter,
+                "it requests `{request}`, which its grant does not cover"
+            ),
+            LoadErrorKind::UnknownImport { module, name } => {
+                write!(
+                    formatter,
+                    "it imports `{module}::{name}`, which ABI v1 does not define"
+                )
+            }
+            LoadErrorKind::ImportSignature { name } => {
+                write!(formatter, "it imports `{name}` with the wrong signature")
+            }
+            LoadErrorKind::MissingExport { name } => {
+                write!(formatter, "it does not export `{name}`")
+            }
+            LoadErrorKind::ExportSignature { name } => {
+                write!(formatter, "its export `{name}` has the wrong type")
+            }
+        }
+    }
+}
+
 impl core::fmt::Display for LoadError {
     fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(
             formatter,
-            "cannot load module {}: {:?}",
+            "cannot load module {}: {}",
             self.module, self.kind
         )
     }
