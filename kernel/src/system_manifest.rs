@@ -14,6 +14,10 @@
 //! restart policy=backoff max=5s
 //! ```
 //!
+//! A module block with the line `boot no` (from `boot = false` in
+//! `modules/system.toml`) is loaded and checked at boot but started only by
+//! hand (`start NAME` in the shell): the teaching modules are listed this way.
+//!
 //! Lines after `module` belong to that module. A native ring-3 process is
 //! listed the same way with `process NAME FILE` (an ELF in the boot archive)
 //! and takes the same `serve` and `grant` lines (see `docs/processes.md`). The kernel still checks what
@@ -88,6 +92,8 @@ pub struct ModulePlan {
     pub grants: Vec<GrantLine>,
     /// `restart` settings, as `key=value` pairs (read by the supervisor).
     pub restart: Vec<(String, String)>,
+    /// `boot no`: loaded at boot, started only by hand.
+    pub on_demand: bool,
 }
 
 /// The whole manifest, modules in boot order.
@@ -202,6 +208,8 @@ impl SystemManifest {
             };
             match words.as_slice() {
                 ["serve", endpoint] => module.serves.push(endpoint.to_string()),
+                ["boot", "no"] => module.on_demand = true,
+                ["boot", "yes"] => module.on_demand = false,
                 ["grant", rest @ ..] => module.grants.push(parse_grant(rest, number)?),
                 ["restart", settings @ ..] => {
                     for setting in settings {
@@ -483,6 +491,17 @@ grant timer
         );
         assert_eq!(manifest.server_of("console").unwrap().name, "console");
         assert!(manifest.server_of("nobody").is_none());
+    }
+
+    #[test]
+    fn modules_started_by_hand_say_boot_no() {
+        let text = "cella-system 1\nmodule a a.wasm\nboot no\nmodule b b.wasm\nboot yes\nmodule c c.wasm\n";
+        let manifest = SystemManifest::parse(text).unwrap();
+        let on_demand: Vec<bool> = manifest.modules.iter().map(|m| m.on_demand).collect();
+        assert_eq!(on_demand, [true, false, false]);
+        let problem =
+            SystemManifest::parse("cella-system 1\nmodule a a.wasm\nboot later\n").unwrap_err();
+        assert_eq!(problem.line, 3);
     }
 
     #[test]

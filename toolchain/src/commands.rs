@@ -6,6 +6,7 @@ pub mod lint;
 pub mod new;
 pub mod run;
 pub mod setup;
+pub mod supervisor_bench;
 pub mod system_bench;
 pub mod test;
 

@@ -20,6 +20,7 @@ pub mod system_manifest;
 pub mod test_environment;
 pub mod test_summary;
 pub mod userland;
+pub mod variants;
 pub mod workspace;
 
 pub use error::{Error, Result};

@@ -122,14 +122,27 @@ pub fn build_and_check(
     let packages: Vec<&str> = plan
         .modules
         .iter()
+        .filter(|module| module.wat.is_none())
         .map(|module| module.package.as_str())
         .collect();
     build_packages(shell, workspace, &packages)?;
     let mut built = Vec::new();
     let mut problems = Vec::new();
     for spec in &plan.modules {
-        let path = wasm_path(&workspace.target_directory, &spec.package);
-        match std::fs::read(&path) {
+        let (path, bytes) = match &spec.wat {
+            Some(source) => {
+                let path = workspace.root.join(source);
+                let bytes = wat::parse_file(&path)
+                    .map_err(|error| std::io::Error::other(error.to_string()));
+                (path, bytes)
+            }
+            None => {
+                let path = wasm_path(&workspace.target_directory, &spec.package);
+                let bytes = std::fs::read(&path);
+                (path, bytes)
+            }
+        };
+        match bytes {
             Ok(bytes) => match check_module(spec, &path, &bytes) {
                 Ok((module, warnings)) => {
                     for warning in warnings {

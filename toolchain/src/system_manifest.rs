@@ -14,7 +14,12 @@
 //! endpoints = ["console"]          # endpoints it may send to
 //! timers = 1                       # one-shot timers
 //! restart = { policy = "backoff", backoff = "10ms", max = "5s", hold-after = 5, window = "60s" }
+//! boot = false                     # packed and loaded, started only by `start NAME`
+//! wat = "modules/teaching/oob.wat" # a module written in WAT text instead of a package
 //! ```
+//!
+//! Top-level `[[variant]]` tables name extra builds of a module packed as swap targets (see
+//! [`crate::variants`]).
 //!
 //! Every problem is reported (not only the first), each naming the file, the module and the
 //! key. Checks here need no module: ranges, duplicate names, unknown keys, two modules granted
@@ -92,6 +97,10 @@ pub struct ModuleSpec {
     pub timers: u32,
     /// Restart settings, in the order written.
     pub restart: Vec<(String, String)>,
+    /// Started at boot (`boot = false`: loaded, started only by hand).
+    pub boot: bool,
+    /// WAT source (relative to the workspace root) instead of a cargo package.
+    pub wat: Option<String>,
 }
 
 impl ModuleSpec {
@@ -207,9 +216,12 @@ impl SystemPlan {
                 return Err(problems.list);
             }
         };
-        for key in table.keys().filter(|key| *key != "module") {
+        for key in table
+            .keys()
+            .filter(|key| *key != "module" && *key != crate::variants::TABLE)
+        {
             problems.add(format!(
-                "unknown top-level key `{key}` (expected [[module]] tables)"
+                "unknown top-level key `{key}` (expected [[module]] and [[variant]] tables)"
             ));
         }
         let mut plan = SystemPlan::default();
@@ -359,6 +371,9 @@ impl SystemPlan {
                     .collect();
                 let _ = writeln!(text, "restart {}", settings.join(" "));
             }
+            if !module.boot {
+                let _ = writeln!(text, "boot no");
+            }
         }
         text
     }
@@ -387,6 +402,7 @@ fn parse_module(table: &Table, index: usize, problems: &mut Problems<'_>) -> Opt
     let mut spec = ModuleSpec {
         name: name.clone(),
         package: name.clone(),
+        boot: true,
         ..ModuleSpec::default()
     };
     for (key, value) in table {
@@ -519,8 +535,18 @@ fn parse_module(table: &Table, index: usize, problems: &mut Problems<'_>) -> Opt
                     "`restart` must be a table, e.g. { policy = \"backoff\", max = \"5s\" }".into(),
                 ),
             },
+            "boot" => match value.as_bool() {
+                Some(boot) => spec.boot = boot,
+                None => say(format!("`boot` must be true or false, found {value}")),
+            },
+            "wat" => match value.as_str() {
+                Some(path) if path.ends_with(".wat") => spec.wat = Some(path.to_owned()),
+                _ => say(format!(
+                    "`wat` must be the path of a .wat file, found {value}"
+                )),
+            },
             other => say(format!(
-                "unknown key `{other}` (known: name, package, serve, ports, mmio, irqs, dma, endpoints, timers, restart)"
+                "unknown key `{other}` (known: name, package, serve, ports, mmio, irqs, dma, endpoints, timers, restart, boot, wat)"
             )),
         }
     }
@@ -617,6 +643,33 @@ dma = 4096
              grant timer\n"
         );
         assert_eq!(plan.modules[1].package, "cella-console");
+        assert!(plan.modules.iter().all(|module| module.boot));
+    }
+
+    #[test]
+    fn modules_started_by_hand_and_written_in_wat() {
+        let text = r#"
+[[module]]
+name = "oob"
+wat = "modules/teaching/oob.wat"
+boot = false
+[[variant]]
+module = "oob"
+file = "modules/oob-v2.wasm"
+package = "cella-oob"
+"#;
+        let plan = SystemPlan::parse(text, SOURCE).unwrap();
+        assert!(!plan.modules[0].boot);
+        assert_eq!(
+            plan.modules[0].wat.as_deref(),
+            Some("modules/teaching/oob.wat")
+        );
+        assert!(
+            plan.render()
+                .ends_with("module oob modules/oob.wasm\nboot no\n")
+        );
+        let found = problems("[[module]]\nname = \"a\"\nboot = \"no\"\nwat = \"a.wasm\"\n");
+        assert_eq!(found.len(), 2, "{found:#?}");
     }
 
     fn problems(text: &str) -> Vec<String> {

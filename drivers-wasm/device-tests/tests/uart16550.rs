@@ -47,13 +47,13 @@ fn init_programs_115200_8n1_with_fifo_and_receive_interrupt() {
             ('w', COM1, 0x01),     // divisor 1 = 115200
             ('w', COM1 + 1, 0x00),
             ('w', COM1 + 3, 0x03), // 8N1
-            ('w', COM1 + 2, 0x07), // FIFO on, cleared
+            ('w', COM1 + 2, 0xc7), // FIFO on, cleared, receive trigger at 14 bytes
             ('w', COM1 + 4, 0x0b), // DTR RTS OUT2
             ('r', COM1 + 5, 0x60), // nothing received
             ('w', COM1 + 1, 0x01), // receive interrupt
         ]
     );
-    assert_eq!(uart.configuration(), (1, 0x03, 0x07, 0x0b));
+    assert_eq!(uart.configuration(), (1, 0x03, 0xc7, 0x0b));
     assert_eq!(uart.interrupt_enable(), 0x01);
     assert!(platform.irq_enabled(4));
     assert_eq!(
@@ -225,7 +225,7 @@ fn hot_swap_carries_the_queue_over_without_reprogramming_the_uart() {
     assert!(
         log_messages(&platform)
             .iter()
-            .any(|line| line == "took over with 84 bytes queued")
+            .any(|line| line == "version 1.0.0 took over with 84 bytes queued")
     );
     run_transmitter(&uart, &mut sandbox);
     assert_eq!(uart.transmitted(), text);

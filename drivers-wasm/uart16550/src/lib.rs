@@ -16,10 +16,57 @@
 use cella_sdk::{ByteQueue, Endpoint, ErrorCode, Handle, Irq, MAX_MESSAGE_BYTES, Message};
 use cella_sdk::{Module, Ports, Result};
 
+// Swap targets for the supervisor's tests and teaching, built from this one source with a
+// cargo feature (`modules/system.toml`, `[[variant]]`): `v2` is version 2.0.0 with the same
+// state format; `broken-restore` traps in `restore_state` (a swap to it must leave the old
+// instance serving); `state-v2` writes state format 2 and refuses format 1 explicitly.
+#[cfg(not(any(feature = "v2", feature = "broken-restore", feature = "state-v2")))]
 cella_sdk::module! {
     name: "uart16550",
     version: "1.0.0",
     state: 1,
+    module: Uart,
+    capabilities: {
+        com1: port(0x3f8, 8),
+        irq: irq(4),
+        console: endpoint("console"),
+    },
+}
+
+#[cfg(all(
+    feature = "v2",
+    not(any(feature = "broken-restore", feature = "state-v2"))
+))]
+cella_sdk::module! {
+    name: "uart16550",
+    version: "2.0.0",
+    state: 1,
+    module: Uart,
+    capabilities: {
+        com1: port(0x3f8, 8),
+        irq: irq(4),
+        console: endpoint("console"),
+    },
+}
+
+#[cfg(all(feature = "broken-restore", not(feature = "state-v2")))]
+cella_sdk::module! {
+    name: "uart16550",
+    version: "2.0.1-broken",
+    state: 1,
+    module: Uart,
+    capabilities: {
+        com1: port(0x3f8, 8),
+        irq: irq(4),
+        console: endpoint("console"),
+    },
+}
+
+#[cfg(feature = "state-v2")]
+cella_sdk::module! {
+    name: "uart16550",
+    version: "3.0.0",
+    state: 2,
     module: Uart,
     capabilities: {
         com1: port(0x3f8, 8),
@@ -47,6 +94,10 @@ mod register {
 /// Interrupt-enable bits.
 const RECEIVE_INTERRUPT: u8 = 0x01;
 const TRANSMIT_INTERRUPT: u8 = 0x02;
+/// Interrupt identification: no interrupt pending.
+const NO_INTERRUPT_PENDING: u8 = 0x01;
+/// Rounds of service per interrupt, at most (each moves at most one FIFO each way).
+const SERVICE_ROUNDS: usize = 8;
 /// Line-status bits.
 const DATA_READY: u8 = 0x01;
 const TRANSMIT_EMPTY: u8 = 0x20;
@@ -54,8 +105,11 @@ const TRANSMIT_EMPTY: u8 = 0x20;
 const DLAB: u8 = 0x80;
 /// Line control: 8 data bits, no parity, 1 stop bit.
 const EIGHT_N_ONE: u8 = 0x03;
-/// FIFO control: enable, clear both FIFOs, interrupt at 1 received byte.
-const FIFO_ENABLE_AND_CLEAR: u8 = 0x07;
+/// FIFO control: enable, clear both FIFOs, interrupt at 14 received bytes (or
+/// after four character times of silence, the FIFO's receive timeout). A
+/// trigger level of one byte made QEMU hand over one byte per interrupt:
+/// typed text streamed at well under 1 KiB/s.
+const FIFO_ENABLE_AND_CLEAR: u8 = 0xc7;
 /// Modem control: DTR, RTS, OUT2.
 const MODEM_READY: u8 = 0x0b;
 /// 115200 baud = 115200 / 1.
@@ -69,8 +123,23 @@ const MAX_RECEIVE_PER_INTERRUPT: usize = 256;
 /// Received bytes waiting for the console, at most.
 const RECEIVE_PENDING_BYTES: usize = 1024;
 
-/// The state format `save_state` writes and `restore_state` reads.
+/// This build's version (as in its manifest), for the log.
+const VERSION: &str = if cfg!(feature = "state-v2") {
+    "3.0.0"
+} else if cfg!(feature = "broken-restore") {
+    "2.0.1-broken"
+} else if cfg!(feature = "v2") {
+    "2.0.0"
+} else {
+    "1.0.0"
+};
+
+/// The state format `save_state` writes and `restore_state` reads (the `state-v2` variant
+/// writes the same bytes but calls them format 2, to show a module refusing an older format).
+#[cfg(not(feature = "state-v2"))]
 const STATE_FORMAT: u32 = 1;
+#[cfg(feature = "state-v2")]
+const STATE_FORMAT: u32 = 2;
 
 /// The driver's state between events.
 pub struct Uart {
@@ -161,8 +230,11 @@ impl Module for Uart {
     }
 
     fn restore_state(capabilities: Capabilities, saved: &[u8], format: u32) -> Result<Uart> {
+        if cfg!(feature = "broken-restore") {
+            panic!("deliberately broken restore_state (state format {format})");
+        }
         if format != STATE_FORMAT {
-            cella_sdk::error!("state format {format} is not {STATE_FORMAT}");
+            cella_sdk::error!("state format {format} is not {STATE_FORMAT}: refused");
             return Err(ErrorCode::BadArgument);
         }
         let Capabilities { com1, irq, console } = capabilities;
@@ -191,15 +263,41 @@ impl Module for Uart {
         // The UART kept running: keep its interrupt enables, unmask our line.
         uart.interrupts = interrupts & (RECEIVE_INTERRUPT | TRANSMIT_INTERRUPT);
         uart.irq.enable()?;
-        cella_sdk::info!("took over with {} bytes queued", uart.transmit.len());
+        cella_sdk::info!(
+            "version {} took over with {} bytes queued",
+            VERSION,
+            uart.transmit.len()
+        );
         Ok(uart)
     }
 
     fn on_irq(&mut self, _irq: Handle) -> Result<()> {
-        // Reading the identification register clears a pending
-        // "transmitter empty" interrupt; the status register says the rest.
-        self.com1.read8(register::INTERRUPT_ID_FIFO)?;
-        let outcome = self.receive().and_then(|()| self.fill_transmit_fifo());
+        // Serve the UART until it says no interrupt is pending: IRQ 4 is
+        // edge-triggered, so a cause still pending when the line is
+        // acknowledged would raise no new edge and the driver would stall
+        // (receive and transmit busy at once made that happen). Reading the
+        // identification register clears a pending "transmitter empty"
+        // interrupt; the status register says the rest.
+        let mut outcome = Ok(());
+        let mut served = false;
+        for _ in 0..SERVICE_ROUNDS {
+            if self.com1.read8(register::INTERRUPT_ID_FIFO)? & NO_INTERRUPT_PENDING != 0 {
+                served = true;
+                break;
+            }
+            outcome = self.receive().and_then(|()| self.fill_transmit_fifo());
+            if outcome.is_err() {
+                break;
+            }
+        }
+        if !served {
+            // Still pending after our share of the event's fuel: switch the
+            // interrupt sources off and on again, which lowers and raises the
+            // line, so the next edge comes once the line is acknowledged.
+            self.com1.write8(register::INTERRUPT_ENABLE, 0)?;
+            self.com1
+                .write8(register::INTERRUPT_ENABLE, self.interrupts)?;
+        }
         self.irq.acknowledge()?;
         outcome
     }

@@ -71,14 +71,23 @@ impl System {
         };
         let started = time::now_nanoseconds();
         for plan in &manifest.modules {
-            let slot = system.start_module(plan);
+            // `boot no` modules are loaded now and started by hand (`start NAME`).
+            let slot = if plan.on_demand {
+                system.park_module(plan)
+            } else {
+                system.start_module(plan)
+            };
             system.slots.push(slot);
         }
         let up = system.slots.iter().filter(|slot| slot.is_running()).count();
+        let booted = system
+            .slots
+            .iter()
+            .filter(|slot| !slot.plan.on_demand)
+            .count();
         system.route_console_output();
         kprintln!(
-            "cella: all modules up ({up} of {} started) in {} ms",
-            system.slots.len(),
+            "cella: all modules up ({up} of {booted} started) in {} ms",
             (time::now_nanoseconds() - started) / 1_000_000
         );
         system.ask_for_time();
@@ -298,11 +307,11 @@ impl System {
         console::take_back(Vec::new());
     }
 
-    /// Names of the modules the manifest lists that are not running.
+    /// Names of the modules the manifest boots that are not running.
     pub fn modules_down(&self) -> Vec<&str> {
         self.slots
             .iter()
-            .filter(|slot| !slot.is_running())
+            .filter(|slot| !slot.plan.on_demand && !slot.is_running())
             .map(|slot| slot.plan.name.as_str())
             .collect()
     }

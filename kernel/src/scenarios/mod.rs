@@ -10,6 +10,7 @@ mod bench;
 mod heap_stress;
 mod ipc;
 mod processes;
+mod supervisor_bench;
 mod threads;
 
 use crate::arch::deliberate;
@@ -27,10 +28,10 @@ const UNMAPPED_ADDRESS: u64 = 0x0000_0bad_c0de_0000;
 static READ_ONLY_PROBE: u64 = 0x5eed_5eed;
 
 /// Scenarios that run after the modules of the system manifest started.
-pub const NEEDS_MODULES: [&str; 1] = ["modules"];
+pub const NEEDS_MODULES: [&str; 2] = ["modules", "supervisor_bench"];
 
 /// Every scenario: name, what it shows.
-pub const SCENARIOS: [(&str, &str); 19] = [
+pub const SCENARIOS: [(&str, &str); 20] = [
     ("boot", "boots to the main loop and exits"),
     (
         "page_fault",
@@ -95,6 +96,10 @@ pub const SCENARIOS: [(&str, &str); 19] = [
         "modules",
         "starts the system manifest's modules, runs them for run_ms (default 1000), passes if all are up",
     ),
+    (
+        "supervisor_bench",
+        "fault-to-next-event restart time and UART swap blackout against a baseline event delivery",
+    ),
 ];
 
 /// Runs a scenario that needs the modules running; never returns.
@@ -104,6 +109,19 @@ pub fn run_with_modules(name: &str, context: &BootContext, system: &mut System) 
         .get("run_ms")
         .and_then(|value| value.parse::<u64>().ok())
         .unwrap_or(1000);
+    if name == "supervisor_bench" {
+        match supervisor_bench::run(system) {
+            Ok(()) => {
+                kprintln!("scenario {name}: passed");
+                qemu::exit(ExitCode::Success)
+            }
+            Err(problem) => {
+                system.settle();
+                kprintln!("scenario {name}: FAILED: {problem}");
+                qemu::exit(ExitCode::Failure)
+            }
+        }
+    }
     system.run_for(milliseconds * 1_000_000);
     system.settle();
     let down = system.modules_down();

@@ -35,6 +35,7 @@ pub const USAGE: &[&str] = &[
     "stop NAME | start NAME   stop NAME, or bring a stopped or held NAME back",
     "swap NAME FILE           replace NAME by FILE from the boot archive, keeping its state",
     "trace NAME on|off        print every device access of NAME as it happens",
+    "send ENDPOINT TEXT       post TEXT as a message to the module serving ENDPOINT",
     "uptime                   time since boot",
     "mem                      physical memory and kernel heap",
 ];
@@ -85,6 +86,9 @@ impl System {
             ["start", name] => self.start_by_hand(name),
             ["swap", name, file] => self.swap(name, file),
             ["trace", name, switch @ ("on" | "off")] => self.set_tracing(name, *switch == "on"),
+            ["send", endpoint, text @ ..] if !text.is_empty() => {
+                self.send_by_hand(endpoint, &text.join(" "))
+            }
             ["uptime"] => Ok(uptime()),
             ["mem"] => Ok(memory_report()),
             [] => Ok(String::new()),
@@ -166,6 +170,31 @@ impl System {
             }
         }
         Ok(out)
+    }
+
+    /// `send ENDPOINT TEXT`: queues TEXT for the module serving ENDPOINT (no reply expected).
+    fn send_by_hand(&mut self, endpoint: &str, text: &str) -> Result<String, String> {
+        let server = self
+            .endpoint_id(endpoint)
+            .and_then(|id| self.server_of(id))
+            .ok_or_else(|| format!("no module serves `{endpoint}`"))?;
+        let slot = &mut self.slots[server];
+        if !slot.accepts_messages() {
+            return Err(format!(
+                "{} (serving {endpoint}) is not running ({})",
+                slot.plan.name,
+                slot.state.name()
+            ));
+        }
+        slot.inbox.push_back(Pending::Message {
+            request: 0,
+            bytes: text.as_bytes().to_vec(),
+        });
+        Ok(format!(
+            "sent {} bytes to {endpoint} ({})",
+            text.len(),
+            slot.plan.name
+        ))
     }
 
     fn set_tracing(&mut self, name: &str, on: bool) -> Result<String, String> {

@@ -12,5 +12,8 @@ pub mod policy;
 pub mod records;
 #[cfg(target_os = "none")]
 pub mod recovery;
+pub mod replay;
 #[cfg(target_os = "none")]
 pub mod trace;
+#[cfg(target_os = "none")]
+pub mod waiting;

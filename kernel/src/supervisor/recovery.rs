@@ -1,23 +1,19 @@
 //! What the supervisor does to the module table: contain a fault, restart on
 //! schedule, and the commands a person gives (restart, stop, start, swap).
 //!
-//! Requests in flight when a module faults, by kind:
-//! - messages (no reply expected) still queued for it are kept and delivered
-//!   to the restarted instance, in order; if the module is held or stopped
-//!   they are reported as not delivered;
-//! - the event being handled when it faulted is not replayed (it may be what
-//!   crashed it); the fault record names it;
-//! - kernel requests it had not answered are answered with an error (logged);
-//! - IRQ events queued for it are dropped: its lines are masked at the fault
-//!   and the new instance re-initialises the device and enables them again.
+//! What happens to the requests queued for or in flight to a module when it
+//! faults, is held, stopped or swapped is decided per kind in
+//! [`super::replay`] (host-tested; the table is there and in
+//! `docs/supervisor.md`) and applied by `System::settle_waiting`.
 
 use super::policy::Decision;
 use super::records;
+use super::replay::Outcome;
 use crate::console;
 use crate::irq;
 use crate::sandboxes::platform::KernelPlatform;
 use crate::sandboxes::router::KernelOutbox;
-use crate::sandboxes::slot::{ModuleState, Pending};
+use crate::sandboxes::slot::ModuleState;
 use crate::sandboxes::system::System;
 use crate::time;
 use alloc::format;
@@ -44,8 +40,6 @@ impl System {
         for &line in &slot.irq_lines {
             irq::revoke(line);
         }
-        slot.inbox
-            .retain(|pending| matches!(pending, Pending::Message { .. }));
         let decision = slot.tracker.on_fault(&slot.policy, now);
         slot.state = match decision {
             Decision::RestartAt(at) => {
@@ -73,30 +67,16 @@ impl System {
                 ModuleState::Stopped
             }
         };
-        self.fail_kernel_requests(index);
+        let outcome = match self.slots[index].state {
+            ModuleState::RestartPending { .. } => Outcome::RestartPending,
+            _ => Outcome::Down,
+        };
+        let in_flight = match event {
+            Event::Message { request, .. } => *request,
+            _ => 0,
+        };
         self.release_console_if_served(index);
-        if matches!(
-            self.slots[index].state,
-            ModuleState::Held | ModuleState::Stopped
-        ) {
-            self.report_undelivered(index);
-        }
-    }
-
-    fn fail_kernel_requests(&mut self, index: usize) {
-        let failed: Vec<u32> = self
-            .kernel_requests
-            .iter()
-            .filter(|(_, (server, _))| *server == index)
-            .map(|(request, _)| *request)
-            .collect();
-        for request in failed {
-            self.kernel_requests.remove(&request);
-            log::warn!(
-                "kernel request {request} to {} failed: the module faulted",
-                self.slots[index].plan.name
-            );
-        }
+        self.settle_waiting(index, outcome, in_flight);
     }
 
     fn release_console_if_served(&mut self, index: usize) {
@@ -107,37 +87,6 @@ impl System {
             log::warn!(
                 "console driver {} is down; the kernel writes COM1 itself",
                 self.slots[index].plan.name
-            );
-        }
-    }
-
-    fn report_undelivered(&mut self, index: usize) {
-        let slot = &mut self.slots[index];
-        let waiting: Vec<Vec<u8>> = slot
-            .inbox
-            .drain(..)
-            .filter_map(|pending| match pending {
-                Pending::Message { bytes, .. } => Some(bytes),
-                Pending::Irq(_) => None,
-            })
-            .collect();
-        if waiting.is_empty() {
-            return;
-        }
-        if slot
-            .plan
-            .serves
-            .iter()
-            .any(|served| served == crate::sandboxes::system::CONSOLE_OUTPUT_ENDPOINT)
-        {
-            // Console output must not be lost: the kernel writes it itself.
-            console::take_back(waiting);
-        } else {
-            log::warn!(
-                "{} messages queued for {} were not delivered: module {}",
-                waiting.len(),
-                slot.plan.name,
-                slot.state.name()
             );
         }
     }
@@ -235,7 +184,7 @@ impl System {
         }
         self.release_console_if_served(index);
         self.slots[index].state = ModuleState::Stopped;
-        self.report_undelivered(index);
+        self.settle_waiting(index, Outcome::Down, 0);
         Ok(format!("{name}: stopped"))
     }
 
@@ -272,10 +221,12 @@ impl System {
         }
         let plan = self.slots[index].plan.clone();
         let new = self.load_file(&plan, file)?;
-        let old_version = self.slots[index]
+        let (old_version, old_state) = self.slots[index]
             .module
             .as_ref()
-            .map_or(String::new(), |module| String::from(module.version()));
+            .map_or((String::new(), 0), |module| {
+                (String::from(module.version()), module.state_version())
+            });
         let started = time::now_nanoseconds();
         let slot = &mut self.slots[index];
         let Some(sandbox) = slot.sandbox.as_mut() else {
@@ -283,14 +234,18 @@ impl System {
         };
         self.runtime.swap(sandbox, &new).map_err(|error| {
             format!(
-                "swap of {name} failed at {:?}: {}; the old version keeps running",
-                error.stage, error.fault
+                "swap of {name} {old_version} (state format {old_state}) to {} (state format {}) failed at {:?}: {}; the old version keeps running",
+                new.version(),
+                new.state_version(),
+                error.stage,
+                error.fault
             )
         })?;
         let generation = sandbox.generation();
         let message = format!(
-            "{name}: swapped {old_version} -> {} (generation {generation}) in {} us; {} queued events follow",
+            "{name}: swapped {old_version} -> {} (state format {old_state} -> {}, generation {generation}) in {} us; {} queued events follow",
             new.version(),
+            new.state_version(),
             (time::now_nanoseconds() - started) / 1000,
             slot.inbox.len()
         );

@@ -2,7 +2,7 @@
 //!
 //! Send it `panic`, `spin` or `trespass` (it serves the `faulty` endpoint when
 //! the system manifest grants it one; it is not booted by default). Anything
-//! else is answered with `ok`.
+//! else is answered with `ok` (if it is a request).
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -47,7 +47,9 @@ impl Module for Faulty {
                 cella_sdk::warn!("trespass answered with {refused:?}");
                 refused
             }
-            _ => message.reply(b"ok"),
+            // A request is answered; a plain message (`send faulty TEXT`) is just taken.
+            _ if message.is_request() => message.reply(b"ok"),
+            _ => Ok(()),
         }
     }
 }

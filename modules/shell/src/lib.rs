@@ -29,6 +29,12 @@ cella_sdk::module! {
 const MESSAGE: usize = MAX_MESSAGE_BYTES as usize;
 const PROMPT: &[u8] = b"cella> ";
 
+/// Echo collected while one typed message is handled.
+struct Echoed {
+    bytes: [u8; MESSAGE],
+    length: usize,
+}
+
 /// The shell's state between events.
 pub struct Shell {
     uart: Endpoint,
@@ -66,9 +72,15 @@ impl Module for Shell {
                 }
             }
             Input::Typed(typed) => {
+                // Echo goes out in one message per typed message, not one per key.
+                let mut echo = Echoed {
+                    bytes: [0; MESSAGE],
+                    length: 0,
+                };
                 for &byte in typed {
-                    self.key(byte)?;
+                    self.key(byte, &mut echo)?;
                 }
+                self.flush(&mut echo)?;
             }
         }
         if message.is_request() {
@@ -91,14 +103,34 @@ impl Shell {
         Ok(())
     }
 
-    fn key(&mut self, byte: u8) -> Result<()> {
+    fn flush(&self, echo: &mut Echoed) -> Result<()> {
+        let bytes = echo.bytes.get(..echo.length).unwrap_or_default();
+        echo.length = 0;
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.write(bytes)
+    }
+
+    fn key(&mut self, byte: u8, echo: &mut Echoed) -> Result<()> {
         match self.editor.key(byte) {
-            Action::Echo(bytes) => self.write(bytes.as_slice()),
+            Action::Echo(bytes) => {
+                if echo.length + bytes.as_slice().len() > echo.bytes.len() {
+                    self.flush(echo)?;
+                }
+                for &byte in bytes.as_slice() {
+                    echo.bytes[echo.length] = byte;
+                    echo.length += 1;
+                }
+                Ok(())
+            }
             Action::Nothing => Ok(()),
             Action::Submit => {
+                self.flush(echo)?;
                 self.write(b"\r\n")?;
                 let line = self.editor.take();
-                if self.waiting || line.as_str().trim().is_empty() {
+                // A line starting with `#` is a comment: echoed, never sent.
+                if self.waiting || line::is_comment_or_empty(line.as_str()) {
                     if !self.waiting {
                         self.write(PROMPT)?;
                     }

@@ -23,6 +23,12 @@ pub fn classify(bytes: &[u8]) -> Input<'_> {
     }
 }
 
+/// Whether a submitted line is left alone: empty, blank, or a `#` comment.
+pub fn is_comment_or_empty(line: &str) -> bool {
+    let line = line.trim();
+    line.is_empty() || line.starts_with('#')
+}
+
 /// What to do after a key.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Action {
@@ -157,6 +163,15 @@ mod tests {
         }
         assert_eq!(editor.key(b'b'), Action::Echo(Echo::of(b"\x07")));
         assert_eq!(editor.line().len(), LINE_BYTES);
+    }
+
+    #[test]
+    fn comments_and_blank_lines_are_not_commands() {
+        assert!(is_comment_or_empty(""));
+        assert!(is_comment_or_empty("   "));
+        assert!(is_comment_or_empty("# a comment"));
+        assert!(is_comment_or_empty("  #x"));
+        assert!(!is_comment_or_empty("ps # list"));
     }
 
     #[test]

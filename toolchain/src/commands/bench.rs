@@ -1,4 +1,5 @@
-//! `cella bench`: the in-system benchmark (one QEMU boot, see `system_bench`), then the host
+//! `cella bench`: the in-system benchmark (one QEMU boot, see `system_bench`), the supervisor
+//! benchmark (another boot, see `supervisor_bench`), then the host
 //! benchmarks (`cargo bench -p cella-wasm-host --bench host`).
 
 use crate::cargo;
@@ -13,6 +14,7 @@ const BENCH_NAME: &str = "host";
 /// Runs the host benchmark, passing `arguments` to the bench binary.
 pub fn bench(shell: &Shell, workspace: &Workspace, arguments: &[String]) -> Result<()> {
     super::system_bench::run(shell, workspace)?;
+    super::supervisor_bench::run(shell, workspace)?;
     setup::ensure(shell, &workspace.root, Needs { qemu: false })?;
     if !workspace.has_target(BENCH_PACKAGE, "bench", BENCH_NAME) {
         return Err(Error::new(format!(

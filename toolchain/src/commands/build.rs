@@ -43,7 +43,8 @@ pub fn build(shell: &Shell, workspace: &Workspace) -> Result<()> {
 }
 
 /// Builds and checks the Wasm modules (see [`crate::modules`]), builds the kernel and writes
-/// the boot archive: `build-info.txt`, `system.manifest`, `modules/NAME.wasm`, and the native
+/// the boot archive: `build-info.txt`, `system.manifest`, `modules/NAME.wasm` (and the swap
+/// targets of [`crate::variants`]), and the native
 /// programs `bin/NAME` (see [`crate::userland`]).
 pub fn build_all(shell: &Shell, workspace: &Workspace) -> Result<BuildOutputs> {
     let (plan, built) = crate::modules::build_and_check(shell, workspace)?;
@@ -59,6 +60,7 @@ pub fn build_all(shell: &Shell, workspace: &Workspace) -> Result<BuildOutputs> {
     let kernel = cargo::build_kernel(shell, &workspace.root, &workspace.target_directory)?;
     let mut archive_entries = boot_archive_entries(&workspace.root);
     archive_entries.extend(crate::modules::archive_entries(&plan, &built));
+    archive_entries.extend(crate::variants::build(shell, workspace, &plan)?);
     archive_entries.extend(crate::userland::archive_entries(shell, workspace)?);
     let boot_archive = boot_archive_path(workspace);
     write_archive(&boot_archive, &archive_entries)?;

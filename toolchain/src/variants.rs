@@ -1,0 +1,226 @@
+//! Extra builds of a module, packed into the boot archive as swap targets (`swap NAME FILE` in
+//! the shell) but never booted: `[[variant]]` tables in `modules/system.toml`.
+//!
+//! ```toml
+//! [[variant]]
+//! module = "uart16550"                  # checked against this module's grant
+//! file = "modules/uart16550-v2.wasm"    # its name in the boot archive
+//! package = "cella-uart16550"           # the cargo package (default: the module's)
+//! features = ["v2"]                     # cargo features of this build
+//! ```
+//!
+//! Each variant is built in a target directory of its own (`<target>/cella/variants-target`),
+//! so a build with features never replaces the module's ordinary `.wasm` that the device tests
+//! and the boot archive use, and is checked with cella-wasm-host's loader under the module's
+//! grant, like the module itself.
+
+use crate::archive::ArchiveEntry;
+use crate::cargo;
+use crate::modules::{WASM_TARGET, check_module, wasm_path};
+use crate::progress::Step;
+use crate::shell::Shell;
+use crate::system_manifest::{SOURCE, SystemPlan};
+use crate::workspace::Workspace;
+use crate::{Error, Result};
+use toml::{Table, Value};
+
+/// The top-level key of the tables.
+pub const TABLE: &str = "variant";
+
+/// One `[[variant]]` table.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Variant {
+    /// The module it replaces (its grant applies).
+    pub module: String,
+    /// Archive path.
+    pub file: String,
+    /// Cargo package.
+    pub package: String,
+    /// Cargo features.
+    pub features: Vec<String>,
+}
+
+/// Reads the `[[variant]]` tables of `text` (a `modules/system.toml` that `plan` came from).
+///
+/// # Errors
+/// Every problem found, one message each.
+pub fn parse(text: &str, plan: &SystemPlan) -> std::result::Result<Vec<Variant>, Vec<String>> {
+    let table: Table = text
+        .parse()
+        .map_err(|error| vec![format!("{SOURCE}: not valid TOML: {error}")])?;
+    let mut variants = Vec::new();
+    let mut problems = Vec::new();
+    let Some(list) = table.get(TABLE) else {
+        return Ok(variants);
+    };
+    let Some(list) = list.as_array() else {
+        return Err(vec![format!(
+            "{SOURCE}: `variant` must be an array of tables: write [[variant]]"
+        )]);
+    };
+    for (index, item) in list.iter().enumerate() {
+        let mut say = |message: String| {
+            problems.push(format!("{SOURCE}: variant #{}: {message}", index + 1));
+        };
+        let Some(item) = item.as_table() else {
+            say("not a table".into());
+            continue;
+        };
+        let text = |key: &str| item.get(key).and_then(Value::as_str).map(str::to_owned);
+        let mut variant = Variant {
+            module: text("module").unwrap_or_default(),
+            file: text("file").unwrap_or_default(),
+            ..Variant::default()
+        };
+        let Some(spec) = plan
+            .modules
+            .iter()
+            .find(|module| module.name == variant.module)
+        else {
+            say(format!(
+                "`module = \"{}\"` is not a [[module]] of this file",
+                variant.module
+            ));
+            continue;
+        };
+        if !variant.file.starts_with("modules/") || !variant.file.ends_with(".wasm") {
+            say(format!(
+                "`file` must be `modules/NAME.wasm`, found `{}`",
+                variant.file
+            ));
+        }
+        if variant.file == spec.archive_file() {
+            say(format!(
+                "`file` {} is the module's own file; pick another name",
+                variant.file
+            ));
+        }
+        variant.package = text("package").unwrap_or_else(|| spec.package.clone());
+        match item.get("features") {
+            None => {}
+            Some(Value::Array(features)) => {
+                variant.features = features
+                    .iter()
+                    .filter_map(|feature| feature.as_str().map(str::to_owned))
+                    .collect();
+            }
+            Some(other) => say(format!(
+                "`features` must be an array of strings, found {other}"
+            )),
+        }
+        for key in item.keys() {
+            if !matches!(key.as_str(), "module" | "file" | "package" | "features") {
+                say(format!(
+                    "unknown key `{key}` (known: module, file, package, features)"
+                ));
+            }
+        }
+        variants.push(variant);
+    }
+    if problems.is_empty() {
+        Ok(variants)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Builds every variant of `modules/system.toml`, checks each under its module's grant, and
+/// returns the archive entries.
+pub fn build(shell: &Shell, workspace: &Workspace, plan: &SystemPlan) -> Result<Vec<ArchiveEntry>> {
+    let path = workspace.root.join(SOURCE);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|error| Error::new(format!("reading {}: {error}", path.display())))?;
+    let variants = parse(&text, plan).map_err(|problems| {
+        Error::new(format!(
+            "the system manifest's variants have {} problem(s):\n  {}",
+            problems.len(),
+            problems.join("\n  ")
+        ))
+    })?;
+    if variants.is_empty() {
+        return Ok(Vec::new());
+    }
+    let target = workspace.cella_directory().join("variants-target");
+    let step = Step::start(format!("building {} module variants", variants.len()));
+    let mut entries = Vec::new();
+    for variant in &variants {
+        let mut command = cargo::cargo_command(&workspace.root, "build");
+        command
+            .args(["--release", "--target", WASM_TARGET, "--package"])
+            .arg(&variant.package)
+            .arg("--target-dir")
+            .arg(&target);
+        if !variant.features.is_empty() {
+            command.arg("--features").arg(variant.features.join(","));
+        }
+        if !shell.verbose() {
+            command.arg("--quiet");
+        }
+        shell
+            .run(&mut command)
+            .map_err(|error| error.context(format!("building variant {}", variant.file)))?;
+        let built = wasm_path(&target, &variant.package);
+        let bytes = std::fs::read(&built)
+            .map_err(|error| Error::new(format!("reading {}: {error}", built.display())))?;
+        let spec = plan
+            .modules
+            .iter()
+            .find(|module| module.name == variant.module)
+            .ok_or_else(|| Error::new(format!("no module {}", variant.module)))?;
+        let (module, _) = check_module(spec, &built, &bytes)
+            .map_err(|problem| Error::new(format!("variant {}: {problem}", variant.file)))?;
+        crate::progress::message(&format!(
+            "variant {} of {}: version {}",
+            variant.file, variant.module, module.version
+        ));
+        entries.push(ArchiveEntry::new(variant.file.clone(), module.bytes));
+    }
+    step.done();
+    Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variants_name_a_module_a_file_and_features() {
+        let text = r#"
+[[module]]
+name = "uart16550"
+package = "cella-uart16550"
+[[variant]]
+module = "uart16550"
+file = "modules/uart16550-v2.wasm"
+features = ["v2"]
+"#;
+        let plan = SystemPlan::parse(text, SOURCE).unwrap();
+        let variants = parse(text, &plan).unwrap();
+        assert_eq!(
+            variants,
+            [Variant {
+                module: "uart16550".into(),
+                file: "modules/uart16550-v2.wasm".into(),
+                package: "cella-uart16550".into(),
+                features: vec!["v2".into()],
+            }]
+        );
+        let bad = r#"
+[[module]]
+name = "uart16550"
+[[variant]]
+module = "nosuch"
+file = "x"
+[[variant]]
+module = "uart16550"
+file = "modules/uart16550.wasm"
+colour = 1
+"#;
+        let plan = SystemPlan::parse(bad, SOURCE).unwrap();
+        let problems = parse(bad, &plan).unwrap_err();
+        assert_eq!(problems.len(), 3, "{problems:#?}");
+        assert!(problems[0].contains("`module = \"nosuch\"` is not a [[module]]"));
+        assert!(problems[1].contains("the module's own file"));
+        assert!(problems[2].contains("unknown key `colour`"));
+    }
+}
