@@ -26,6 +26,10 @@ commands:
   new driver NAME
                create drivers-wasm/NAME (package cella-NAME) from a template, registered in
                the workspace, with a host test against a device model that passes
+  push MODULE [--to NAME]
+               build MODULE (a module of modules/system.toml, a package, or a .wasm file),
+               check it, and send it to the system `cargo cella run` is running: the kernel
+               hot-swaps the running module NAME (default: MODULE's name) or loads it new
   bench        host benchmarks: cargo bench -p cella-wasm-host --bench host [-- ARGS...]
   help         show this text
 
@@ -43,6 +47,15 @@ pub struct RunOptions {
     pub append: Vec<String>,
     /// Extra QEMU arguments (after `--`).
     pub qemu_args: Vec<String>,
+}
+
+/// Options of `cella push`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PushOptions {
+    /// A module of the system manifest, a workspace package, or a `.wasm` file.
+    pub module: String,
+    /// The running module to replace (default: the module's own name).
+    pub to: Option<String>,
 }
 
 /// Options of `cella test`.
@@ -92,6 +105,8 @@ pub enum Subcommand {
     Bench(Vec<String>),
     /// `new driver NAME`: a driver crate from the template.
     NewDriver(String),
+    /// Send a module to the running system.
+    Push(PushOptions),
 }
 
 /// A parsed command line.
@@ -209,6 +224,23 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Invocation> 
                     )));
                 }
             }
+        }
+        "push" => {
+            no_passthrough(&passthrough)?;
+            let mut push = PushOptions::default();
+            while let Some(option) = options.next_option() {
+                match option.as_str() {
+                    "--to" => push.to = Some(options.value(&option)?),
+                    _ if !option.starts_with('-') && push.module.is_empty() => push.module = option,
+                    _ => return Err(options.unknown(&option)),
+                }
+            }
+            if push.module.is_empty() {
+                return Err(Error::usage(format!(
+                    "usage: cargo cella push MODULE [--to NAME]\n\n{USAGE}"
+                )));
+            }
+            Subcommand::Push(push)
         }
         "bench" => {
             options.expect_end()?;

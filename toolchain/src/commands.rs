@@ -4,6 +4,7 @@ pub mod bench;
 pub mod build;
 pub mod lint;
 pub mod new;
+pub mod push;
 pub mod run;
 pub mod setup;
 pub mod supervisor_bench;
@@ -40,5 +41,6 @@ pub fn execute(invocation: &Invocation) -> Result<()> {
         Subcommand::Lint => lint::lint(&shell, &workspace),
         Subcommand::Bench(arguments) => bench::bench(&shell, &workspace, arguments),
         Subcommand::NewDriver(name) => new::new_driver(&workspace, name),
+        Subcommand::Push(options) => push::push(&shell, &workspace, options),
     }
 }

@@ -13,6 +13,7 @@ pub mod commands;
 pub mod error;
 pub mod modules;
 pub mod progress;
+pub mod push;
 pub mod qemu;
 pub mod setup;
 pub mod shell;

@@ -8,7 +8,11 @@ use x86_64::instructions::port::Port;
 
 /// I/O base of COM1.
 pub const COM1: u16 = 0x3f8;
+/// I/O base of COM2 (the push channel).
+pub const COM2: u16 = 0x2f8;
 
+/// Line status register bit: a received byte is waiting.
+const DATA_READY: u8 = 0x01;
 /// Line status register bit: the transmit holding register is empty.
 const TRANSMIT_EMPTY: u8 = 0x20;
 /// How long to wait for the transmitter before writing anyway (QEMU never needs it).
@@ -59,6 +63,19 @@ impl SerialPort {
         }
         // SAFETY: writing the transmit register sends a byte and touches no memory.
         unsafe { self.register(0).write(byte) };
+    }
+}
+
+impl SerialPort {
+    /// A received byte, if one is waiting.
+    pub fn try_read(&mut self) -> Option<u8> {
+        // SAFETY: reading the line status register has no side effect.
+        let status = unsafe { self.register(5).read() };
+        if status & DATA_READY == 0 {
+            return None;
+        }
+        // SAFETY: reading the receive buffer takes the waiting byte; no memory is touched.
+        Some(unsafe { self.register(0).read() })
     }
 }
 

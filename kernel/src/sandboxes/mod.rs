@@ -6,6 +6,7 @@
 //! - [`system`]: the module table and the event loop.
 
 pub mod platform;
+pub mod push;
 pub mod router;
 pub mod slot;
 pub mod system;

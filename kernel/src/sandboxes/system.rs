@@ -43,6 +43,8 @@ pub struct System {
     cursor: usize,
     /// The boot archive, where modules (and swap targets) are found.
     pub(crate) archive: Archive<'static>,
+    /// Modules pushed from the host arrive here.
+    push: super::push::PushPort,
 }
 
 impl System {
@@ -68,6 +70,7 @@ impl System {
             next_request: 1,
             cursor: 0,
             archive,
+            push: super::push::PushPort::new(),
         };
         let started = time::now_nanoseconds();
         for plan in &manifest.modules {
@@ -166,12 +169,22 @@ impl System {
             Ok(None) => return Err(alloc::format!("`{file}` is not in the boot archive")),
             Err(error) => return Err(alloc::format!("boot archive unreadable: {error}")),
         };
+        self.load_bytes(plan, bytes)
+    }
+
+    /// Checks `bytes` against `plan`'s grant.
+    pub(crate) fn load_bytes(
+        &self,
+        plan: &ModulePlan,
+        bytes: &[u8],
+    ) -> Result<LoadedModule, String> {
         self.runtime
             .load(&plan.name, bytes, &self.grant_for(plan))
             .map_err(|error| alloc::format!("refused at load: {error}"))
     }
 
-    fn start_module(&mut self, plan: &ModulePlan) -> Slot {
+    /// A table entry for `plan`, not yet started.
+    fn new_slot(&self, plan: &ModulePlan) -> Slot {
         let policy = RestartPolicy::from_settings(
             plan.restart
                 .iter()
@@ -184,7 +197,7 @@ impl System {
             );
             RestartPolicy::default()
         });
-        let mut slot = Slot {
+        Slot {
             plan: plan.clone(),
             policy,
             tracker: RestartTracker::default(),
@@ -207,14 +220,41 @@ impl System {
                 .collect(),
             events_handled: 0,
             tracing: false,
-        };
-        let module = match self.load_file(plan, &plan.file) {
-            Ok(module) => module,
-            Err(problem) => {
-                log::error!("module {} {problem}; not started", plan.name);
-                return slot;
-            }
-        };
+        }
+    }
+
+    fn start_module(&mut self, plan: &ModulePlan) -> Slot {
+        let mut slot = self.new_slot(plan);
+        match self.load_file(plan, &plan.file) {
+            Ok(module) => self.start_in(&mut slot, module),
+            Err(problem) => log::error!("module {} {problem}; not started", plan.name),
+        }
+        slot
+    }
+
+    /// Adds a module that is not in the system manifest (pushed from the host) and starts it.
+    ///
+    /// # Errors
+    /// A message if it did not start (the fault is recorded and logged).
+    pub(crate) fn add_module(
+        &mut self,
+        plan: ModulePlan,
+        module: LoadedModule,
+    ) -> Result<(), String> {
+        let mut slot = self.new_slot(&plan);
+        self.start_in(&mut slot, module);
+        let running = slot.is_running();
+        self.slots.push(slot);
+        if running {
+            Ok(())
+        } else {
+            Err(alloc::format!("{} failed to start", plan.name))
+        }
+    }
+
+    /// Starts `module` as `slot`'s instance.
+    fn start_in(&mut self, slot: &mut Slot, module: LoadedModule) {
+        let plan = &slot.plan;
         match self.runtime.start(&module, KernelPlatform, KernelOutbox) {
             Ok(sandbox) => {
                 let grants: Vec<String> = plan
@@ -240,7 +280,6 @@ impl System {
             }
         }
         slot.module = Some(module);
-        slot
     }
 
     /// Sends a kernel request to the module serving `endpoint`.
@@ -320,10 +359,36 @@ impl System {
     pub fn step(&mut self) -> bool {
         self.collect_interrupts();
         self.route_messages();
+        let pushed = self.poll_push();
         let restarted = self.restart_due(time::now_nanoseconds());
         let timers_fired = self.fire_timers();
         let delivered = self.deliver_one();
-        restarted || timers_fired || delivered || !router::is_empty()
+        pushed || restarted || timers_fired || delivered || !router::is_empty()
+    }
+
+    /// Takes a module pushed from the host, if one arrived, and answers the host.
+    fn poll_push(&mut self) -> bool {
+        let Some(event) = self.push.poll(time::now_nanoseconds()) else {
+            return false;
+        };
+        let outcome = match event {
+            crate::push_protocol::PushEvent::Upload { target, bytes } => {
+                log::info!(
+                    "push: {} bytes for {target} arrived from the host",
+                    bytes.len()
+                );
+                self.install_pushed(&target, &bytes)
+            }
+            crate::push_protocol::PushEvent::Rejected(reason) => {
+                Err(alloc::format!("upload rejected: {reason}"))
+            }
+        };
+        match &outcome {
+            Ok(text) => log::info!("push: {text}"),
+            Err(text) => log::warn!("push: {text}; nothing changed"),
+        }
+        self.push.answer(&outcome);
+        true
     }
 
     fn collect_interrupts(&mut self) {

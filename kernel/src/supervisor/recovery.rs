@@ -213,14 +213,24 @@ impl System {
         let index = self
             .find(name)
             .ok_or_else(|| format!("no module named {name}"))?;
+        let plan = self.slots[index].plan.clone();
+        let new = self.load_file(&plan, file)?;
+        self.swap_to(index, new)
+    }
+
+    /// Swaps running module `index` to `new` (already checked against its grant).
+    fn swap_to(
+        &mut self,
+        index: usize,
+        new: cella_wasm_host::LoadedModule,
+    ) -> Result<String, String> {
+        let name = self.slots[index].plan.name.clone();
         if !self.slots[index].is_running() {
             return Err(format!(
                 "{name} is not running ({})",
                 self.slots[index].state.name()
             ));
         }
-        let plan = self.slots[index].plan.clone();
-        let new = self.load_file(&plan, file)?;
         let (old_version, old_state) = self.slots[index]
             .module
             .as_ref()
@@ -252,6 +262,40 @@ impl System {
         slot.module = Some(new);
         log::info!("{message}");
         Ok(message)
+    }
+
+    /// Installs a module pushed from the host: a hot swap if `target` is
+    /// running; otherwise it is loaded and started under `target`'s grant from
+    /// the system manifest, or, for a name the manifest does not know, as a new
+    /// module with no capabilities beyond logging and time.
+    ///
+    /// # Errors
+    /// Why nothing changed.
+    pub fn install_pushed(&mut self, target: &str, bytes: &[u8]) -> Result<String, String> {
+        if let Some(index) = self.find(target) {
+            let plan = self.slots[index].plan.clone();
+            let new = self.load_bytes(&plan, bytes)?;
+            if self.slots[index].is_running() {
+                return self.swap_to(index, new);
+            }
+            let slot = &mut self.slots[index];
+            slot.module = Some(new);
+            slot.sandbox = None;
+            return self
+                .restart_by_hand(target)
+                .map(|state| format!("loaded and started ({state})"));
+        }
+        let plan = crate::system_manifest::ModulePlan {
+            name: String::from(target),
+            file: String::from("(pushed from the host)"),
+            ..Default::default()
+        };
+        let new = self.load_bytes(&plan, bytes)?;
+        let version = String::from(new.version());
+        self.add_module(plan, new)?;
+        Ok(format!(
+            "{target} {version} loaded new and started (no capabilities beyond logging and time)"
+        ))
     }
 }
 

@@ -22,7 +22,16 @@ pub fn run(shell: &Shell, workspace: &Workspace, options: &RunOptions) -> Result
     invocation.cmdline = options.append.join(" ");
     invocation.accel = options.accel;
     invocation.serial = Serial::MonitorStdio;
-    invocation.extra_args = options.qemu_args.iter().map(Into::into).collect();
+    // COM2 on a socket: the channel `cargo cella push` sends modules over.
+    let socket = crate::push::socket_path(&workspace.cella_directory());
+    let _ = std::fs::remove_file(&socket);
+    invocation.extra_args = vec![
+        "-serial".into(),
+        format!("unix:{},server=on,wait=off", socket.display()).into(),
+    ];
+    invocation
+        .extra_args
+        .extend(options.qemu_args.iter().map(Into::into));
     progress::message(&format!(
         "booting {} in QEMU ({}); Ctrl-A X quits",
         invocation.kernel.display(),
