@@ -29,7 +29,12 @@ fn modules_scenario(label: &str, run_ms: u32, extra: &[&str]) -> Session {
 fn every_driver_is_loaded_with_its_grants() {
     let session = modules_scenario("grants", 500, &[]);
     session.wait_for(ALL_UP, WAIT);
+    // No second serial port was given: the push channel must be off, not reading noise.
+    session.wait_for("push: no second serial port", WAIT);
     let output = session.output();
+    if output.contains("upload rejected") {
+        session.fail("the kernel read an upload from an absent serial port");
+    }
     let expected = [
         (
             "uart16550",

@@ -67,6 +67,19 @@ impl SerialPort {
 }
 
 impl SerialPort {
+    /// Whether a UART answers at this base: its scratch register keeps what is
+    /// written (an absent port reads back all ones).
+    pub fn is_present(&mut self) -> bool {
+        [0x5a_u8, 0xa5].iter().all(|&pattern| {
+            // SAFETY: the scratch register has no function; writing and reading
+            // it affects nothing else on the UART and touches no memory.
+            unsafe {
+                self.register(7).write(pattern);
+                self.register(7).read() == pattern
+            }
+        })
+    }
+
     /// A received byte, if one is waiting.
     pub fn try_read(&mut self) -> Option<u8> {
         // SAFETY: reading the line status register has no side effect.

@@ -14,21 +14,33 @@ const BYTES_PER_POLL: usize = 4096;
 pub struct PushPort {
     port: SerialPort,
     receiver: PushReceiver,
+    /// QEMU was started without a second serial port: the channel is off.
+    absent: bool,
 }
 
 impl PushPort {
-    /// Sets up COM2 (polled, no interrupts).
+    /// Sets up COM2 (polled, no interrupts), if the machine has one.
     pub fn new() -> Self {
         let mut port = SerialPort::new(COM2);
-        port.initialise();
+        let absent = !port.is_present();
+        if absent {
+            log::info!("push: no second serial port; pushing modules from the host is off");
+        } else {
+            port.initialise();
+            log::info!("push: listening on COM2 for modules from the host (`cargo cella push`)");
+        }
         Self {
             port,
             receiver: PushReceiver::new(),
+            absent,
         }
     }
 
     /// Reads what arrived; returns a finished upload or a rejection.
     pub fn poll(&mut self, now: u64) -> Option<PushEvent> {
+        if self.absent {
+            return None;
+        }
         for _ in 0..BYTES_PER_POLL {
             let Some(byte) = self.port.try_read() else {
                 break;
@@ -40,8 +52,11 @@ impl PushPort {
         self.receiver.check_timeout(now)
     }
 
-    /// Sends the one-line answer for an upload.
+    /// Sends the one-line answer for an upload (nothing without a port).
     pub fn answer(&mut self, outcome: &Result<alloc::string::String, alloc::string::String>) {
+        if self.absent {
+            return;
+        }
         let (word, text) = match outcome {
             Ok(text) => ("ok", text),
             Err(text) => ("error", text),
