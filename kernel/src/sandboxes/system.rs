@@ -539,7 +539,7 @@ impl System {
                 log::warn!("module {} refused an event ({event:?})", slot.plan.name);
             }
             Ok(_) => {}
-            Err(fault) => self.contain(index, &fault, &event),
+            Err(fault) => self.contain(index, &fault, Some(&event)),
         }
     }
 }

@@ -23,7 +23,7 @@ use cella_wasm_host::{Event, Fault};
 
 impl System {
     /// Takes a faulted module out and lets its policy decide what comes next.
-    pub(crate) fn contain(&mut self, index: usize, fault: &Fault, event: &Event<'_>) {
+    pub(crate) fn contain(&mut self, index: usize, fault: &Fault, event: Option<&Event<'_>>) {
         let now = time::now_nanoseconds();
         let slot = &mut self.slots[index];
         let generation = slot
@@ -72,7 +72,7 @@ impl System {
             _ => Outcome::Down,
         };
         let in_flight = match event {
-            Event::Message { request, .. } => *request,
+            Some(Event::Message { request, .. }) => *request,
             _ => 0,
         };
         self.release_console_if_served(index);
@@ -142,7 +142,7 @@ impl System {
             }
             Err(fault) => {
                 log::error!("supervisor: restarting {} failed", slot.plan.name);
-                self.contain(index, &fault, &Event::Timer);
+                self.contain(index, &fault, None);
             }
         }
     }
@@ -299,12 +299,16 @@ impl System {
     }
 }
 
-fn describe(event: &Event<'_>) -> String {
+/// What a module was doing when it faulted: an event, or (`None`) starting.
+fn describe(event: Option<&Event<'_>>) -> String {
+    let Some(event) = event else {
+        return String::from("its start (init)");
+    };
     match event {
         Event::Irq { line } => format!("IRQ {line}"),
         Event::Message { request, bytes } => {
             format!("a message of {} bytes (request {request})", bytes.len())
         }
-        Event::Timer => String::from("a timer event (or its start)"),
+        Event::Timer => String::from("a timer event"),
     }
 }
