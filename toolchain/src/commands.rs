@@ -1,6 +1,7 @@
 //! The tool's commands, one module each; [`execute`] dispatches a parsed command line.
 
 pub mod bench;
+pub mod bench_boot;
 pub mod build;
 pub mod lint;
 pub mod new;

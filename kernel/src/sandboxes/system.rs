@@ -184,7 +184,7 @@ impl System {
     }
 
     /// A table entry for `plan`, not yet started.
-    fn new_slot(&self, plan: &ModulePlan) -> Slot {
+    pub(crate) fn new_slot(&self, plan: &ModulePlan) -> Slot {
         let policy = RestartPolicy::from_settings(
             plan.restart
                 .iter()

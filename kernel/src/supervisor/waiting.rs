@@ -1,12 +1,11 @@
 //! Applies the rules of [`super::replay`] to a module's inbox and to the
 //! kernel requests it holds, and loads the modules that start only by hand.
 
-use super::policy::{RestartPolicy, RestartTracker};
 use super::replay::{Disposition, Outcome, Waiting, disposition};
 use crate::console;
 use crate::sandboxes::slot::{ModuleState, Pending, Slot};
 use crate::sandboxes::system::{CONSOLE_OUTPUT_ENDPOINT, System};
-use crate::system_manifest::{GrantLine, ModulePlan};
+use crate::system_manifest::ModulePlan;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
@@ -90,42 +89,7 @@ impl System {
     /// and checked now (a module refused at load is reported at boot), started
     /// only by `start NAME`.
     pub(crate) fn park_module(&mut self, plan: &ModulePlan) -> Slot {
-        let policy = RestartPolicy::from_settings(
-            plan.restart
-                .iter()
-                .map(|(key, value)| (key.as_str(), value.as_str())),
-        )
-        .unwrap_or_else(|problem| {
-            log::warn!(
-                "module {}: {problem}; using the default restart policy",
-                plan.name
-            );
-            RestartPolicy::default()
-        });
-        let mut slot = Slot {
-            plan: plan.clone(),
-            policy,
-            tracker: RestartTracker::default(),
-            module: None,
-            sandbox: None,
-            state: ModuleState::Refused,
-            inbox: VecDeque::new(),
-            irq_lines: plan
-                .grants
-                .iter()
-                .filter_map(|grant| match grant {
-                    GrantLine::Irq { line, .. } => Some(*line),
-                    _ => None,
-                })
-                .collect(),
-            serves: plan
-                .serves
-                .iter()
-                .filter_map(|name| self.endpoint_id(name))
-                .collect(),
-            events_handled: 0,
-            tracing: false,
-        };
+        let mut slot = self.new_slot(plan);
         match self.load_file(plan, &plan.file) {
             Ok(module) => {
                 log::info!(

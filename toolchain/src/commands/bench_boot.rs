@@ -1,0 +1,77 @@
+//! One benchmark boot: run a kernel scenario under QEMU (TCG) with a timeout and print the
+//! `bench:` lines it reports. Shared by the in-system and the supervisor benchmarks.
+
+use crate::qemu::{EXIT_STATUS_SUCCESS, QemuInvocation, Serial};
+use crate::shell::Shell;
+use crate::{Error, Result};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// The boot is killed after this long.
+const TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What to boot and how to title its figures.
+pub struct BenchBoot {
+    pub qemu: PathBuf,
+    pub kernel: PathBuf,
+    pub archive: PathBuf,
+    /// The kernel scenario (`test=NAME`).
+    pub scenario: &'static str,
+    /// The heading printed above the figures.
+    pub title: &'static str,
+}
+
+/// Boots `boot.scenario`, prints its `bench:` lines under `boot.title`.
+///
+/// # Errors
+/// QEMU cannot start, or the scenario did not pass (the serial log is in the error).
+pub fn run(shell: &Shell, boot: BenchBoot) -> Result<()> {
+    let mut invocation = QemuInvocation::new(boot.qemu, boot.kernel);
+    invocation.initrd = Some(boot.archive);
+    invocation.cmdline = format!("test={}", boot.scenario);
+    invocation.serial = Serial::Stdio;
+    let mut command = invocation.command();
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    shell.show(&command);
+    let started = Instant::now();
+    let child = command
+        .spawn()
+        .map_err(|error| Error::new(format!("starting QEMU: {error}")))?;
+    let id = child.id();
+    let watchdog = std::thread::spawn(move || {
+        while started.elapsed() < TIMEOUT {
+            std::thread::sleep(Duration::from_millis(200));
+            if std::fs::metadata(format!("/proc/{id}")).is_err() {
+                return;
+            }
+        }
+        let _ = std::process::Command::new("kill")
+            .arg(id.to_string())
+            .status();
+    });
+    let output = child
+        .wait_with_output()
+        .map_err(|error| Error::new(format!("waiting for QEMU: {error}")))?;
+    let _ = watchdog.join();
+    let serial = String::from_utf8_lossy(&output.stdout);
+    println!("{} (one QEMU boot, TCG):", boot.title);
+    let verdict = format!("scenario {}", boot.scenario);
+    for line in serial.lines().map(|line| line.trim_end_matches('\r')) {
+        if line.starts_with("bench:") || line.starts_with(&verdict) {
+            println!("  {line}");
+        }
+    }
+    if output.status.code() != Some(EXIT_STATUS_SUCCESS) {
+        return Err(Error::new(format!(
+            "the {} boot did not pass (QEMU {:?} after {:.1} s); serial log:\n{serial}",
+            boot.scenario,
+            output.status.code(),
+            started.elapsed().as_secs_f64()
+        )));
+    }
+    Ok(())
+}
