@@ -24,12 +24,7 @@
 use cella_abi::ErrorCode;
 use core::cell::UnsafeCell;
 
-const EXIT: u64 = 0;
-const LOG: u64 = 1;
-const RECEIVE: u64 = 7;
-const REPLY: u64 = 8;
-const REGISTER: u64 = 9;
-const TIME: u64 = 11;
+use cella_abi::syscalls::{EXIT, LOG, RECEIVE, REGISTER, REPLY, TIME};
 
 fn syscall(number: u64, arguments: [u64; 5]) -> i64 {
     let result: i64;

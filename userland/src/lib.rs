@@ -4,29 +4,13 @@
 //! Calling convention (see `docs/processes.md`): number in `rax`, arguments in
 //! `rdi, rsi, rdx, r10, r8`; the result comes back in `rax`, negative for an
 //! error code. `rcx` and `r11` are clobbered by the instruction itself.
-//! The numbers mirror `kernel/src/proc/abi.rs`.
+//! The numbers come from `cella_abi::syscalls`, shared with the kernel.
 #![no_std]
 
 pub mod crc32;
 
-/// Syscall numbers.
-pub mod number {
-    pub const EXIT: u64 = 0;
-    pub const LOG: u64 = 1;
-    pub const YIELD: u64 = 2;
-    pub const SLEEP: u64 = 3;
-    pub const LOOKUP: u64 = 4;
-    pub const CALL: u64 = 5;
-    pub const SEND: u64 = 6;
-    pub const RECEIVE: u64 = 7;
-    pub const REPLY: u64 = 8;
-    pub const REGISTER: u64 = 9;
-    pub const MMIO_MAP: u64 = 10;
-    pub const TIME: u64 = 11;
-    pub const NULL: u64 = 12;
-    pub const IRQ_ATTACH: u64 = 13;
-    pub const IRQ_ACK: u64 = 14;
-}
+/// Syscall numbers (defined once, in `cella_abi::syscalls`).
+pub use cella_abi::syscalls as number;
 
 /// Attaches granted IRQ `line`: its interrupts arrive as messages `[line]` on the returned handle.
 pub fn irq_attach(line: u8) -> Result<u32, i64> {

@@ -28,6 +28,7 @@ pub mod events;
 pub mod exports;
 pub mod functions;
 pub mod manifest;
+pub mod syscalls;
 
 pub use errors::{ErrorClass, ErrorCode};
 pub use events::{EventKind, LogLevel};
