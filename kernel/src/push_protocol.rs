@@ -194,15 +194,9 @@ impl PushReceiver {
                 "size `{size}` is not a number"
             )));
         };
-        let Ok(hash) = u64::from_str_radix(hash, 16)
-            .map_err(|_| ())
-            .and_then(|hash| {
-                if words[4].len() == 16 {
-                    Ok(hash)
-                } else {
-                    Err(())
-                }
-            })
+        let Some(hash) = (hash.len() == 16)
+            .then(|| u64::from_str_radix(hash, 16).ok())
+            .flatten()
         else {
             return Some(PushEvent::Rejected(format!(
                 "hash `{hash}` is not 16 hex digits"

@@ -433,9 +433,8 @@ impl System {
             self.serve_supervisor(from, &bytes);
             return;
         }
-        let is_console =
-            Some(endpoint) == console::output_endpoint() || endpoint_is_console(self, endpoint);
         let endpoint_name = String::from(self.endpoint_name(endpoint));
+        let is_console = endpoint_name == CONSOLE_OUTPUT_ENDPOINT;
         let server = self.server_of(endpoint);
         match server.map(|index| &mut self.slots[index]) {
             Some(slot) if slot.accepts_messages() && slot.inbox.len() < INBOX_CAPACITY => {
@@ -542,10 +541,6 @@ impl System {
             Err(fault) => self.contain(index, &fault, Some(&event)),
         }
     }
-}
-
-fn endpoint_is_console(system: &System, endpoint: u64) -> bool {
-    system.endpoint_name(endpoint) == CONSOLE_OUTPUT_ENDPOINT
 }
 
 /// Sleeps until the next interrupt unless work arrived in the meantime.
