@@ -119,6 +119,17 @@ pub fn build_and_check(
     workspace: &Workspace,
 ) -> Result<(SystemPlan, Vec<BuiltModule>)> {
     let plan = read_plan(&workspace.root)?;
+    system_manifest::process::check_programs(
+        &plan.processes,
+        &crate::userland::programs(workspace),
+    )
+    .map_err(|problems| {
+        Error::new(format!(
+            "the system manifest has {} problem(s):\n  {}",
+            problems.len(),
+            problems.join("\n  ")
+        ))
+    })?;
     let packages: Vec<&str> = plan
         .modules
         .iter()
@@ -257,7 +268,7 @@ fn describe_capability(capability: &Capability, spec: &ModuleSpec) -> String {
             // Ids are 1-based positions in the grant's endpoint list.
             let name = usize::try_from(*id)
                 .ok()
-                .and_then(|id| spec.endpoints.get(id.checked_sub(1)?));
+                .and_then(|id| spec.grants.endpoints.get(id.checked_sub(1)?));
             format!("endpoint {}", name.map_or("?", String::as_str))
         }
         Capability::Timer { .. } => "timer".into(),

@@ -19,11 +19,32 @@ pub const NATIVE_TARGET: &str = "x86_64-unknown-none";
 pub const NATIVE_MODULES: [(&str, &str, &str); 1] =
     [("cella-checksum", "checksum-native", "native")];
 
+/// The native programs the tool builds and packs, by binary name: `cella-userland`'s binaries,
+/// then the [`NATIVE_MODULES`] binaries the workspace has. A `[[process]]` of
+/// `modules/system.toml` must run one of them.
+pub fn programs(workspace: &Workspace) -> Vec<String> {
+    let Some(package) = workspace.package(USERLAND_PACKAGE) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = package
+        .targets
+        .iter()
+        .filter(|(kind, _)| kind == "bin")
+        .map(|(_, name)| name.clone())
+        .collect();
+    for (module, binary, _) in NATIVE_MODULES {
+        if workspace.has_target(module, "bin", binary) {
+            names.push(binary.to_owned());
+        }
+    }
+    names
+}
+
 /// Builds the programs (release) and returns their archive entries, `bin/NAME`.
 pub fn archive_entries(shell: &Shell, workspace: &Workspace) -> Result<Vec<ArchiveEntry>> {
-    let Some(package) = workspace.package(USERLAND_PACKAGE) else {
+    if workspace.package(USERLAND_PACKAGE).is_none() {
         return Ok(Vec::new());
-    };
+    }
     let step = Step::start("building native programs");
     let mut command = cargo::cargo_command(&workspace.root, "build");
     command.args([
@@ -39,12 +60,7 @@ pub fn archive_entries(shell: &Shell, workspace: &Workspace) -> Result<Vec<Archi
     shell
         .run(&mut command)
         .map_err(|error| error.context("building userland"))?;
-    let mut names: Vec<String> = package
-        .targets
-        .iter()
-        .filter(|(kind, _)| kind == "bin")
-        .map(|(_, name)| name.clone())
-        .collect();
+    let names = programs(workspace);
     for (module, binary, feature) in NATIVE_MODULES {
         if !workspace.has_target(module, "bin", binary) {
             continue;
@@ -67,7 +83,6 @@ pub fn archive_entries(shell: &Shell, workspace: &Workspace) -> Result<Vec<Archi
         shell
             .run(&mut command)
             .map_err(|error| error.context(format!("building {binary}")))?;
-        names.push(binary.to_owned());
     }
     let directory = workspace
         .target_directory

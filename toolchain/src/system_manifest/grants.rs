@@ -1,0 +1,213 @@
+//! The grant keys a `[[module]]` and a `[[process]]` table share: `serve`, `endpoints`,
+//! `ports`, `mmio`, `irqs`. Both are read by [`Grants::parse_key`] and written as the same
+//! `serve` / `grant` lines of `system.manifest`.
+
+use super::{integer, valid_name};
+use toml::Value;
+
+/// A port range grant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortGrant {
+    /// First port.
+    pub base: u16,
+    /// Number of ports.
+    pub count: u32,
+    /// Other modules may be granted these ports too.
+    pub shared: bool,
+}
+
+/// An MMIO grant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MmioGrant {
+    /// Physical base.
+    pub base: u64,
+    /// Length in bytes.
+    pub length: u64,
+    /// Other modules may be granted these bytes too.
+    pub shared: bool,
+}
+
+/// An IRQ grant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IrqGrant {
+    /// Line.
+    pub line: u8,
+    /// Other modules may be granted this line too.
+    pub shared: bool,
+}
+
+/// Endpoints and devices granted to one module or process.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Grants {
+    /// Endpoints served.
+    pub serve: Vec<String>,
+    /// Port grants.
+    pub ports: Vec<PortGrant>,
+    /// MMIO grants.
+    pub mmio: Vec<MmioGrant>,
+    /// IRQ grants.
+    pub irqs: Vec<IrqGrant>,
+    /// Endpoints it may send to.
+    pub endpoints: Vec<String>,
+}
+
+impl Grants {
+    /// Reads `key = value` if `key` is one of the shared grant keys; `false` if it is not.
+    /// Problems go to `say`, without the table's name (the caller adds it).
+    pub fn parse_key(&mut self, key: &str, value: &Value, say: &mut impl FnMut(String)) -> bool {
+        match key {
+            "serve" | "endpoints" => {
+                let names = endpoint_names(key, value, say);
+                if key == "serve" {
+                    self.serve = names;
+                } else {
+                    self.endpoints = names;
+                }
+            }
+            "ports" => self.parse_ports(value, say),
+            "mmio" => self.parse_mmio(value, say),
+            "irqs" => self.parse_irqs(value, say),
+            _ => return false,
+        }
+        true
+    }
+
+    fn parse_ports(&mut self, value: &Value, say: &mut impl FnMut(String)) {
+        for (position, item) in value.as_array().into_iter().flatten().enumerate() {
+            let base = item.get("base").and_then(integer);
+            let count = item.get("count").and_then(integer);
+            match (base, count) {
+                (Some(base), Some(count))
+                    if count >= 1 && base.checked_add(count).is_some_and(|end| end <= 0x1_0000) =>
+                {
+                    self.ports.push(PortGrant {
+                        base: base as u16,
+                        count: count as u32,
+                        shared: shared(item, say, "ports", position),
+                    })
+                }
+                _ => say(format!(
+                    "ports[{position}]: expected {{ base = PORT, count = N }} inside 0..0x10000, found {item}"
+                )),
+            }
+        }
+        if !value.is_array() {
+            say("`ports` must be an array of { base, count } tables".into());
+        }
+    }
+
+    fn parse_mmio(&mut self, value: &Value, say: &mut impl FnMut(String)) {
+        for (position, item) in value.as_array().into_iter().flatten().enumerate() {
+            let base = item.get("base").and_then(integer);
+            let length = item.get("length").and_then(integer);
+            match (base, length) {
+                (Some(base), Some(length))
+                    if (1..=1 << 32).contains(&length) && base.checked_add(length).is_some() =>
+                {
+                    self.mmio.push(MmioGrant {
+                        base,
+                        length,
+                        shared: shared(item, say, "mmio", position),
+                    })
+                }
+                _ => say(format!(
+                    "mmio[{position}]: expected {{ base = ADDRESS, length = BYTES }} (1 byte to 4 GiB), found {item}"
+                )),
+            }
+        }
+        if !value.is_array() {
+            say("`mmio` must be an array of { base, length } tables".into());
+        }
+    }
+
+    fn parse_irqs(&mut self, value: &Value, say: &mut impl FnMut(String)) {
+        for (position, item) in value.as_array().into_iter().flatten().enumerate() {
+            let (line, is_shared) = match item {
+                Value::Integer(_) => (integer(item), false),
+                Value::Table(_) => (
+                    item.get("line").and_then(integer),
+                    shared(item, say, "irqs", position),
+                ),
+                _ => (None, false),
+            };
+            match line.and_then(|line| u8::try_from(line).ok()) {
+                Some(line) => self.irqs.push(IrqGrant {
+                    line,
+                    shared: is_shared,
+                }),
+                None => say(format!(
+                    "irqs[{position}]: expected a line 0-255 or {{ line = N, shared = true }}, found {item}"
+                )),
+            }
+        }
+        if !value.is_array() {
+            say("`irqs` must be an array".into());
+        }
+    }
+
+    /// The device grant lines (`port`, `mmio`, `irq`), as in `system.manifest` without `grant `.
+    pub fn device_lines(&self) -> Vec<String> {
+        let shared = |shared: bool| if shared { " shared" } else { "" };
+        let mut lines = Vec::new();
+        for port in &self.ports {
+            lines.push(format!(
+                "port {:#x} {}{}",
+                port.base,
+                port.count,
+                shared(port.shared)
+            ));
+        }
+        for region in &self.mmio {
+            lines.push(format!(
+                "mmio {:#x} {:#x}{}",
+                region.base,
+                region.length,
+                shared(region.shared)
+            ));
+        }
+        for irq in &self.irqs {
+            lines.push(format!("irq {}{}", irq.line, shared(irq.shared)));
+        }
+        lines
+    }
+
+    /// The `endpoint NAME` grant lines.
+    pub fn endpoint_lines(&self) -> Vec<String> {
+        self.endpoints
+            .iter()
+            .map(|endpoint| format!("endpoint {endpoint}"))
+            .collect()
+    }
+}
+
+/// `serve` or `endpoints`: an array of endpoint names.
+fn endpoint_names(key: &str, value: &Value, say: &mut impl FnMut(String)) -> Vec<String> {
+    let Some(items) = value.as_array() else {
+        say(format!("`{key}` must be an array of endpoint names"));
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|item| match item.as_str() {
+            Some(name) if valid_name(name) => Some(name.to_owned()),
+            _ => {
+                say(format!("`{key}`: `{item}` is not an endpoint name"));
+                None
+            }
+        })
+        .collect()
+}
+
+/// The optional `shared` flag of a grant table.
+fn shared(item: &Value, say: &mut impl FnMut(String), key: &str, position: usize) -> bool {
+    match item.get("shared") {
+        None => false,
+        Some(Value::Boolean(shared)) => *shared,
+        Some(other) => {
+            say(format!(
+                "{key}[{position}]: `shared` must be true or false, found {other}"
+            ));
+            false
+        }
+    }
+}

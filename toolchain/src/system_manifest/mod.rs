@@ -1,0 +1,227 @@
+//! `modules/system.toml`: which modules boot, in what order, with which grants and restart
+//! policy. The tool reads it, checks it, and compiles it into the boot archive's
+//! `system.manifest`, the line-based form the kernel reads (no TOML parser in the kernel).
+//!
+//! ```toml
+//! [[module]]                       # one table per module, in boot order
+//! name = "uart16550"               # the name in the module's own manifest
+//! package = "cella-uart16550"      # the cargo package built to wasm32
+//! serve = ["uart"]                 # endpoints whose messages this module receives
+//! ports = [{ base = 0x3f8, count = 8 }]
+//! irqs = [4]                       # or [{ line = 4, shared = true }]
+//! mmio = [{ base = 0xfebf0000, length = 0x1000 }]
+//! dma = 65536                      # bytes of DMA memory
+//! endpoints = ["console"]          # endpoints it may send to
+//! timers = 1                       # one-shot timers
+//! restart = { policy = "backoff", backoff = "10ms", max = "5s", hold-after = 5, window = "60s" }
+//! boot = false                     # packed and loaded, started only by `start NAME`
+//! wat = "modules/teaching/oob.wat" # a module written in WAT text instead of a package
+//!
+//! [[process]]                      # a native ring-3 process, started after the modules
+//! name = "checksum"
+//! program = "checksum-native"      # a native program the tool builds: bin/PROGRAM
+//! serve = ["checksum"]             # and the grant keys above but dma, timers, restart, boot
+//! ```
+//!
+//! Top-level `[[variant]]` tables name extra builds of a module packed as swap targets (see
+//! [`crate::variants`]).
+//!
+//! Every problem is reported (not only the first), each naming the file, the module or
+//! process and the key. Checks here need no build: ranges, duplicate names (across modules
+//! and processes), unknown keys, two modules or processes granted the same port, MMIO byte or
+//! IRQ line (an error unless both grants say `shared = true`), an endpoint served twice, a
+//! granted endpoint nobody serves (the kernel serves [`KERNEL_ENDPOINTS`]), restart settings
+//! the kernel would refuse ([`checks`], [`module`], [`process`]). What each module requests is
+//! checked against its grant once it is built ([`crate::modules`]); that each process's
+//! program is one the tool builds, by [`process::check_programs`].
+
+mod checks;
+pub mod grants;
+pub mod module;
+pub mod process;
+#[cfg(test)]
+mod process_tests;
+#[cfg(test)]
+mod tests;
+
+pub use grants::{Grants, IrqGrant, MmioGrant, PortGrant};
+pub use module::ModuleSpec;
+pub use process::ProcessSpec;
+
+use std::fmt::Write;
+use toml::{Table, Value};
+
+/// Where the system manifest lives, relative to the workspace root.
+pub const SOURCE: &str = "modules/system.toml";
+
+/// The compiled manifest's name in the boot archive.
+pub const ARCHIVE_ENTRY: &str = "system.manifest";
+
+/// Endpoints the kernel itself serves (no module may serve them; any module may be granted
+/// them): `supervisor`, the kernel's command endpoint (`kernel/src/supervisor/commands.rs`).
+pub const KERNEL_ENDPOINTS: [&str; 1] = ["supervisor"];
+
+/// The whole system: modules in boot order, then native processes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SystemPlan {
+    /// Modules in boot order.
+    pub modules: Vec<ModuleSpec>,
+    /// Native processes, started after the modules in this order.
+    pub processes: Vec<ProcessSpec>,
+}
+
+/// Collects problems, each prefixed with the file name.
+struct Problems<'a> {
+    file: &'a str,
+    list: Vec<String>,
+}
+
+impl Problems<'_> {
+    fn add(&mut self, message: impl std::fmt::Display) {
+        self.list.push(format!("{}: {message}", self.file));
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= cella_abi::manifest::MAX_NAME_BYTES
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-' | b'.'))
+}
+
+fn integer(value: &Value) -> Option<u64> {
+    value
+        .as_integer()
+        .and_then(|number| u64::try_from(number).ok())
+}
+
+/// The `name` of table #`index + 1` of kind `kind` (`module`, `process`); `None` (and a
+/// problem) if it is missing or not a valid name.
+fn table_name(
+    table: &Table,
+    kind: &str,
+    index: usize,
+    problems: &mut Problems<'_>,
+) -> Option<String> {
+    match table.get("name").and_then(Value::as_str) {
+        Some(name) if valid_name(name) => Some(name.to_owned()),
+        Some(name) => {
+            problems.add(format!(
+                "{kind} #{}: name `{name}` must be 1-64 characters of A-Z a-z 0-9 _ - .",
+                index + 1
+            ));
+            None
+        }
+        None => {
+            problems.add(format!(
+                "{kind} #{}: `name` (a string) is missing",
+                index + 1
+            ));
+            None
+        }
+    }
+}
+
+/// Reads every table of the array `kind` (`[[kind]]`) with `parse`.
+fn parse_tables<T>(
+    table: &Table,
+    kind: &str,
+    problems: &mut Problems<'_>,
+    parse: fn(&Table, usize, &mut Problems<'_>) -> Option<T>,
+) -> Vec<T> {
+    let mut specs = Vec::new();
+    match table.get(kind) {
+        None => {}
+        Some(Value::Array(items)) => {
+            for (index, item) in items.iter().enumerate() {
+                match item {
+                    Value::Table(item) => specs.extend(parse(item, index, problems)),
+                    _ => problems.add(format!("{kind} #{}: not a table", index + 1)),
+                }
+            }
+        }
+        Some(_) => problems.add(format!(
+            "`{kind}` must be an array of tables: write [[{kind}]]"
+        )),
+    }
+    specs
+}
+
+impl SystemPlan {
+    /// Parses and checks `text` (the contents of `file`, named in every message).
+    ///
+    /// # Errors
+    /// Every problem found, one message each.
+    pub fn parse(text: &str, file: &str) -> Result<SystemPlan, Vec<String>> {
+        let mut problems = Problems {
+            file,
+            list: Vec::new(),
+        };
+        let table: Table = match text.parse() {
+            Ok(table) => table,
+            Err(error) => {
+                problems.add(format!("not valid TOML: {error}"));
+                return Err(problems.list);
+            }
+        };
+        for key in table
+            .keys()
+            .filter(|key| !matches!(key.as_str(), "module" | "process" | crate::variants::TABLE))
+        {
+            problems.add(format!(
+                "unknown top-level key `{key}` (expected [[module]], [[process]] and [[variant]] tables)"
+            ));
+        }
+        if !table.contains_key("module") {
+            problems.add("no [[module]] tables: nothing would boot");
+        }
+        let plan = SystemPlan {
+            modules: parse_tables(&table, "module", &mut problems, module::parse_module),
+            processes: parse_tables(&table, "process", &mut problems, process::parse_process),
+        };
+        checks::check(&plan, &mut problems);
+        if problems.list.is_empty() {
+            Ok(plan)
+        } else {
+            Err(problems.list)
+        }
+    }
+
+    /// The `system.manifest` text the kernel reads.
+    pub fn render(&self) -> String {
+        let mut text = format!(
+            "# Generated by `cargo cella build` from {SOURCE}; do not edit.\ncella-system 1\n"
+        );
+        for module in &self.modules {
+            let _ = writeln!(text, "module {} {}", module.name, module.archive_file());
+            for endpoint in &module.grants.serve {
+                let _ = writeln!(text, "serve {endpoint}");
+            }
+            for line in module.grant_lines() {
+                let _ = writeln!(text, "grant {line}");
+            }
+            if !module.restart.is_empty() {
+                let settings: Vec<String> = module
+                    .restart
+                    .iter()
+                    .map(|(key, value)| format!("{key}={value}"))
+                    .collect();
+                let _ = writeln!(text, "restart {}", settings.join(" "));
+            }
+            if !module.boot {
+                let _ = writeln!(text, "boot no");
+            }
+        }
+        for process in &self.processes {
+            let _ = writeln!(text, "process {} {}", process.name, process.archive_file());
+            for endpoint in &process.grants.serve {
+                let _ = writeln!(text, "serve {endpoint}");
+            }
+            for line in process.grant_lines() {
+                let _ = writeln!(text, "grant {line}");
+            }
+        }
+        text
+    }
+}

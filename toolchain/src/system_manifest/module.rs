@@ -1,0 +1,166 @@
+//! One `[[module]]` table: a Wasm module, its grants, its restart policy.
+
+use super::grants::Grants;
+use super::{Problems, integer};
+use cella_wasm_host::Grant;
+use toml::{Table, Value};
+
+/// One `[[module]]` table.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ModuleSpec {
+    /// Module name (the archive file is `modules/NAME.wasm`).
+    pub name: String,
+    /// Cargo package.
+    pub package: String,
+    /// Endpoints and devices.
+    pub grants: Grants,
+    /// DMA bytes.
+    pub dma: Option<u64>,
+    /// One-shot timers.
+    pub timers: u32,
+    /// Restart settings, in the order written.
+    pub restart: Vec<(String, String)>,
+    /// Started at boot (`boot = false`: loaded, started only by hand).
+    pub boot: bool,
+    /// WAT source (relative to the workspace root) instead of a cargo package.
+    pub wat: Option<String>,
+}
+
+impl ModuleSpec {
+    /// `modules/NAME.wasm`.
+    pub fn archive_file(&self) -> String {
+        format!("modules/{}.wasm", self.name)
+    }
+
+    /// The grant as cella-wasm-host checks it (endpoint ids are positions in `endpoints`).
+    pub fn grant(&self) -> Grant {
+        let mut grant = Grant::new();
+        for port in &self.grants.ports {
+            grant = grant.port_range(port.base, port.count);
+        }
+        for region in &self.grants.mmio {
+            grant = grant.mmio_region(region.base, region.length);
+        }
+        for irq in &self.grants.irqs {
+            grant = grant.irq_line(irq.line);
+        }
+        if let Some(bytes) = self.dma {
+            grant = grant.dma_bytes(bytes);
+        }
+        for (id, endpoint) in self.grants.endpoints.iter().enumerate() {
+            grant = grant.endpoint(endpoint, id as u64 + 1);
+        }
+        grant.timers(self.timers)
+    }
+
+    /// The grant lines, as in `system.manifest` (without `grant `).
+    pub fn grant_lines(&self) -> Vec<String> {
+        let mut lines = self.grants.device_lines();
+        if let Some(bytes) = self.dma {
+            lines.push(format!("dma {bytes}"));
+        }
+        lines.extend(self.grants.endpoint_lines());
+        for _ in 0..self.timers {
+            lines.push("timer".into());
+        }
+        lines
+    }
+}
+
+/// Reads one `[[module]]` table; `None` if it has no usable name.
+pub(super) fn parse_module(
+    table: &Table,
+    index: usize,
+    problems: &mut Problems<'_>,
+) -> Option<ModuleSpec> {
+    let name = super::table_name(table, "module", index, problems)?;
+    let mut say = |message: String| problems.add(format!("module `{name}`: {message}"));
+    let mut spec = ModuleSpec {
+        name: name.clone(),
+        package: name.clone(),
+        boot: true,
+        ..ModuleSpec::default()
+    };
+    for (key, value) in table {
+        if spec.grants.parse_key(key, value, &mut say) {
+            continue;
+        }
+        match key.as_str() {
+            "name" => {}
+            "package" => match value.as_str() {
+                Some(package) => spec.package = package.to_owned(),
+                None => say("`package` must be a string".into()),
+            },
+            "dma" => match integer(value) {
+                Some(bytes) if bytes > 0 => spec.dma = Some(bytes),
+                _ => say(format!(
+                    "`dma` must be a positive number of bytes, found {value}"
+                )),
+            },
+            "timers" => match integer(value).and_then(|count| u32::try_from(count).ok()) {
+                Some(count) if count <= 64 => spec.timers = count,
+                _ => say(format!("`timers` must be a count 0-64, found {value}")),
+            },
+            "restart" => match value.as_table() {
+                Some(settings) => {
+                    for (setting, value) in settings {
+                        let text = match value {
+                            Value::String(text) => text.clone(),
+                            Value::Integer(number) => number.to_string(),
+                            other => other.to_string(),
+                        };
+                        if let Err(problem) = check_restart(setting, &text) {
+                            say(format!("restart: {problem}"));
+                        }
+                        spec.restart.push((setting.clone(), text));
+                    }
+                }
+                None => say(
+                    "`restart` must be a table, e.g. { policy = \"backoff\", max = \"5s\" }".into(),
+                ),
+            },
+            "boot" => match value.as_bool() {
+                Some(boot) => spec.boot = boot,
+                None => say(format!("`boot` must be true or false, found {value}")),
+            },
+            "wat" => match value.as_str() {
+                Some(path) if path.ends_with(".wat") => spec.wat = Some(path.to_owned()),
+                _ => say(format!(
+                    "`wat` must be the path of a .wat file, found {value}"
+                )),
+            },
+            other => say(format!(
+                "unknown key `{other}` (known: name, package, serve, ports, mmio, irqs, dma, endpoints, timers, restart, boot, wat)"
+            )),
+        }
+    }
+    Some(spec)
+}
+
+/// Checks one restart setting the way the kernel's supervisor reads it.
+fn check_restart(key: &str, value: &str) -> Result<(), String> {
+    let duration = |value: &str| {
+        let split = value
+            .find(|character: char| !character.is_ascii_digit())
+            .unwrap_or(value.len());
+        let (digits, unit) = value.split_at(split);
+        !digits.is_empty()
+            && digits.parse::<u64>().is_ok()
+            && matches!(unit, "" | "ns" | "us" | "ms" | "s")
+    };
+    match key {
+        "policy" if matches!(value, "backoff" | "never") => Ok(()),
+        "policy" => Err(format!(
+            "policy = \"{value}\": expected \"backoff\" or \"never\""
+        )),
+        "backoff" | "max" | "window" if duration(value) => Ok(()),
+        "backoff" | "max" | "window" => Err(format!(
+            "{key} = \"{value}\": expected a duration such as \"10ms\", \"5s\", \"250us\""
+        )),
+        "hold-after" if value.parse::<u32>().is_ok() => Ok(()),
+        "hold-after" => Err(format!("hold-after = {value}: expected a count")),
+        _ => Err(format!(
+            "unknown setting `{key}` (known: policy, backoff, max, hold-after, window)"
+        )),
+    }
+}

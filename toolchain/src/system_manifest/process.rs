@@ -1,0 +1,152 @@
+//! One `[[process]]` table: a native ring-3 program started at boot, granted like a module.
+//!
+//! ```toml
+//! [[process]]
+//! name = "checksum"              # the process (and its thread) name
+//! program = "checksum-native"    # a native program the tool builds: bin/PROGRAM
+//! serve = ["checksum"]           # endpoints it may register
+//! endpoints = ["rtc"]            # endpoints it may look up and call
+//! ports = [{ base = 0x70, count = 2 }]
+//! mmio = [{ base = 0xfec00000, length = 0x1000 }]
+//! irqs = [8]
+//! ```
+//!
+//! The kernel grants processes ports, MMIO, IRQ lines and endpoints
+//! (`kernel/src/proc`). It does not grant them DMA memory or timers, nor restart them,
+//! and starts every listed process at boot: `dma`, `timers`, `restart` and `boot` are
+//! refused here rather than written and then ignored.
+
+use super::grants::Grants;
+use super::{KERNEL_ENDPOINTS, Problems, SOURCE, valid_name};
+use toml::Table;
+
+/// Where native programs live in the boot archive.
+pub const PROGRAM_DIRECTORY: &str = "bin";
+
+/// One `[[process]]` table.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProcessSpec {
+    /// Process name.
+    pub name: String,
+    /// The native program it runs (`bin/PROGRAM` in the boot archive).
+    pub program: String,
+    /// Endpoints and devices.
+    pub grants: Grants,
+}
+
+impl ProcessSpec {
+    /// `bin/PROGRAM`.
+    pub fn archive_file(&self) -> String {
+        format!("{PROGRAM_DIRECTORY}/{}", self.program)
+    }
+
+    /// The grant lines, as in `system.manifest` (without `grant `).
+    pub fn grant_lines(&self) -> Vec<String> {
+        let mut lines = self.grants.device_lines();
+        lines.extend(self.grants.endpoint_lines());
+        lines
+    }
+}
+
+/// Module keys a process cannot take, and why.
+const REFUSED: [(&str, &str); 6] = [
+    (
+        "dma",
+        "the kernel does not grant DMA memory to native processes yet",
+    ),
+    (
+        "timers",
+        "the kernel does not grant timers to native processes yet (they call `sleep`)",
+    ),
+    (
+        "restart",
+        "the kernel does not restart native processes; a process that dies stays dead",
+    ),
+    (
+        "boot",
+        "every listed process starts at boot; there is no `start NAME` for processes",
+    ),
+    (
+        "package",
+        "a process runs a native program: name it with `program`",
+    ),
+    (
+        "wat",
+        "a process runs a native program: name it with `program`",
+    ),
+];
+
+/// Reads one `[[process]]` table; `None` if it has no usable name.
+pub(super) fn parse_process(
+    table: &Table,
+    index: usize,
+    problems: &mut Problems<'_>,
+) -> Option<ProcessSpec> {
+    let name = super::table_name(table, "process", index, problems)?;
+    let mut say = |message: String| problems.add(format!("process `{name}`: {message}"));
+    let mut spec = ProcessSpec {
+        name: name.clone(),
+        ..ProcessSpec::default()
+    };
+    for (key, value) in table {
+        if spec.grants.parse_key(key, value, &mut say) {
+            continue;
+        }
+        if let Some((_, why)) = REFUSED.iter().find(|(refused, _)| refused == key) {
+            say(format!("`{key}` is not supported for processes: {why}"));
+            continue;
+        }
+        match key.as_str() {
+            "name" => {}
+            "program" => match value.as_str() {
+                Some(program) if valid_name(program) => spec.program = program.to_owned(),
+                _ => say(format!(
+                    "`program` must be the name of a native program, such as \"checksum-native\", found {value}"
+                )),
+            },
+            other => say(format!(
+                "unknown key `{other}` (known: name, program, serve, endpoints, ports, mmio, irqs)"
+            )),
+        }
+    }
+    if !table.contains_key("program") {
+        say(
+            "`program` (the native program it runs, such as \"checksum-native\") is missing".into(),
+        );
+    }
+    for endpoint in &spec.grants.endpoints {
+        if KERNEL_ENDPOINTS.contains(&endpoint.as_str()) {
+            say(format!(
+                "`endpoints`: `{endpoint}` is the kernel's endpoint for modules; native processes cannot reach it"
+            ));
+        }
+    }
+    Some(spec)
+}
+
+/// Checks that every process runs one of `known`, the native programs the tool builds.
+///
+/// # Errors
+/// One message per process naming an unknown program, with the known ones.
+pub fn check_programs(processes: &[ProcessSpec], known: &[String]) -> Result<(), Vec<String>> {
+    let listed = if known.is_empty() {
+        "none: the workspace builds no native programs".to_owned()
+    } else {
+        known.join(", ")
+    };
+    let problems: Vec<String> = processes
+        .iter()
+        .filter(|process| !known.contains(&process.program))
+        .map(|process| {
+            format!(
+                "{SOURCE}: process `{}`: program `{}` is not a native program the tool builds (known: {listed})",
+                process.name, process.program
+            )
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
