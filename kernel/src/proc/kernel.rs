@@ -531,6 +531,17 @@ fn refuse(what: &str) {
     log::warn!("process {name}: refused {what}");
 }
 
+/// The live processes, by thread: (thread, name, endpoints it may serve).
+pub fn running() -> Vec<(ThreadId, String, Vec<String>)> {
+    without_interrupts(|| {
+        PROCESSES
+            .lock()
+            .iter()
+            .map(|(thread, process)| (*thread, process.name.clone(), process.grant.serves.clone()))
+            .collect()
+    })
+}
+
 /// Starts the native processes the system manifest lists (`process NAME
 /// FILE` blocks), each with its `serve` and `grant` lines as its grant.
 pub fn start_manifest_processes(archive: Option<&crate::archive::Archive<'static>>) {
@@ -579,10 +590,18 @@ pub fn start_manifest_processes(archive: Option<&crate::archive::Archive<'static
                 continue;
             }
         };
+        let granted: Vec<String> = plan
+            .grants
+            .iter()
+            .map(|line| alloc::format!("{line}"))
+            .collect();
         match spawn(&plan.name, bytes, grant) {
             Ok(thread) => log::info!(
-                "process {} from the system manifest: thread {thread}",
-                plan.name
+                "process {} from the system manifest: thread {thread}, {}, serves [{}], granted [{}]",
+                plan.name,
+                plan.file,
+                plan.serves.join(", "),
+                granted.join(", ")
             ),
             Err(error) => log::error!("process {} not started: {error}", plan.name),
         }

@@ -28,7 +28,7 @@ const PIECE_BYTES: usize = 2048;
 /// The usage line of every command the supervisor knows.
 pub const USAGE: &[&str] = &[
     "help                     this list",
-    "ps | lsmod               modules: version, generation, state, restarts, events, fuel, memory",
+    "ps | lsmod               modules: version, generation, state, restarts, events, fuel, memory; native processes",
     "caps NAME                what NAME is granted and what its instance holds",
     "log [LINES]              the kernel log ring (default 40 lines) and every recorded fault",
     "restart NAME             a fresh instance of NAME now",
@@ -36,6 +36,7 @@ pub const USAGE: &[&str] = &[
     "swap NAME FILE           replace NAME by FILE from the boot archive, keeping its state",
     "trace NAME on|off        print every device access of NAME as it happens",
     "send ENDPOINT TEXT       post TEXT as a message to the module serving ENDPOINT",
+    "call ENDPOINT TEXT       call the native process serving ENDPOINT, show its reply",
     "uptime                   time since boot",
     "mem                      physical memory and kernel heap",
 ];
@@ -88,6 +89,9 @@ impl System {
             ["trace", name, switch @ ("on" | "off")] => self.set_tracing(name, *switch == "on"),
             ["send", endpoint, text @ ..] if !text.is_empty() => {
                 self.send_by_hand(endpoint, &text.join(" "))
+            }
+            ["call", endpoint, text @ ..] if !text.is_empty() => {
+                super::native::call(endpoint, &text.join(" "))
             }
             ["uptime"] => Ok(uptime()),
             ["mem"] => Ok(memory_report()),
@@ -142,6 +146,7 @@ impl System {
                 memory
             );
         }
+        out.push_str(&super::native::process_rows());
         out
     }
 
