@@ -1,0 +1,65 @@
+//! The native process `modules/system.toml` lists: the normal boot archive (`cargo cella
+//! build`) starts `checksum` (the native build of modules/checksum) with the grants the TOML
+//! gives it, `ps` lists it as serving its endpoint, and `call` gets its FNV-1a answers back.
+
+use cella_qemu_tests::Session;
+use cella_qemu_tests::fnv::fnv1a64;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(40);
+
+/// Types `line` and Enter; returns the output from the echo up to the next prompt.
+fn run(session: &mut Session, line: &str) -> String {
+    let from = session.output().len();
+    session.write_serial(line.as_bytes());
+    session.write_serial(b"\r");
+    let echoed = session.wait_for_from(from, &format!("{line}\r\n"), WAIT);
+    let end = session.wait_for_from(echoed, "cella> ", WAIT);
+    session.output()[echoed..end - "cella> ".len()].to_owned()
+}
+
+#[test]
+fn the_normal_boot_starts_the_listed_process_and_it_serves() {
+    let mut session = Session::start("system processes", "", None, &[]);
+    let start = session.wait_for("process checksum from the system manifest: thread", WAIT);
+    let output = session.output();
+    let line = output[start..].lines().next().unwrap_or_default();
+    for needed in ["bin/checksum-native", "serves [checksum]", "granted []"] {
+        if !line.contains(needed) {
+            session.fail(format!("`{line}` does not say `{needed}`"));
+        }
+    }
+    session.wait_for("shell: ready", WAIT);
+    std::thread::sleep(Duration::from_millis(300));
+
+    // `*`: the process has registered its endpoint, i.e. it is serving.
+    let processes = run(&mut session, "ps");
+    let Some(row) = processes.lines().find(|row| row.starts_with("checksum ")) else {
+        session.fail(format!("`ps` does not list the process:\n{processes}"));
+    };
+    if !row.contains("native") || !row.contains("running") || !row.contains("serves [checksum*]") {
+        session.fail(format!("`ps` row for the process is `{row}`"));
+    }
+
+    for text in ["hello", "the native checksum server"] {
+        let answer = run(&mut session, &format!("call checksum {text}"));
+        let hex: String = fnv1a64(text.as_bytes())
+            .to_le_bytes()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        let expected = format!("reply from checksum: 8 bytes: {hex}");
+        if !answer.contains(&expected) {
+            session.fail(format!(
+                "`call checksum {text}`: expected `{expected}`, got:\n{answer}"
+            ));
+        }
+    }
+    let answer = run(&mut session, "call nobody hello");
+    if !answer.contains("error: no native process serves `nobody`") {
+        session.fail(format!("`call nobody hello` answered:\n{answer}"));
+    }
+    if session.output().contains("PROCESS FAULT") {
+        session.fail("a process faulted");
+    }
+}
