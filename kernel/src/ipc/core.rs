@@ -307,6 +307,17 @@ mod tests {
     };
 
     #[test]
+    fn codes_match_the_native_syscall_abi() {
+        use cella_abi::syscalls as abi;
+        assert_eq!(IpcError::TooLong.code(), abi::E_TOO_LONG);
+        assert_eq!(IpcError::Full.code(), abi::E_FULL);
+        assert_eq!(IpcError::Closed.code(), abi::E_CLOSED);
+        assert_eq!(IpcError::BadToken.code(), abi::E_BAD_TOKEN);
+        assert_eq!(IpcError::NotFound.code(), abi::E_NOT_FOUND);
+        assert_eq!(IpcError::TimedOut.code(), abi::E_TIMED_OUT);
+    }
+
+    #[test]
     fn queue_is_fifo_and_bounded() {
         let mut endpoint = Endpoint::default();
         for index in 0..QUEUE_CAPACITY {

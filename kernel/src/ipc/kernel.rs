@@ -106,6 +106,26 @@ pub fn send(id: EndpointId, bytes: &[u8]) -> Result<(), IpcError> {
     })
 }
 
+/// Queues a kernel notification (an IRQ's `[line]`): a one-way message whose
+/// token is [`NOTIFICATION_TOKEN`], so the receiver can tell it from a
+/// client's message. Safe with interrupts off (the IRQ handler calls it).
+///
+/// # Errors
+/// As [`send`].
+pub fn notify(id: EndpointId, bytes: &[u8]) -> Result<(), IpcError> {
+    with_ipc(|ipc| {
+        ipc.endpoint(id)?.queue.push(Message {
+            token: NOTIFICATION_TOKEN,
+            bytes: bytes.to_vec(),
+        })?;
+        ipc.wake_one_receiver(id);
+        Ok(())
+    })
+}
+
+/// The token of kernel notifications; reply tokens count up from 1 and never reach it.
+pub const NOTIFICATION_TOKEN: u64 = cella_abi::syscalls::IRQ_TOKEN;
+
 /// Sends `bytes` and waits for the reply (until `deadline`, if any).
 ///
 /// # Errors
@@ -164,6 +184,19 @@ pub fn call(id: EndpointId, bytes: &[u8], deadline: Option<u64>) -> Result<Vec<u
 /// # Errors
 /// [`IpcError::Empty`], [`IpcError::Closed`].
 pub fn receive(id: EndpointId, wait: bool) -> Result<Message, IpcError> {
+    if wait {
+        receive_until(id, None)
+    } else {
+        with_ipc(|ipc| ipc.endpoint(id)?.queue.pop().ok_or(IpcError::Empty))
+    }
+}
+
+/// Takes the oldest message, waiting for one until `deadline` (nanoseconds
+/// since boot, as `time::now_nanoseconds`) or for ever.
+///
+/// # Errors
+/// [`IpcError::TimedOut`], [`IpcError::Closed`].
+pub fn receive_until(id: EndpointId, deadline: Option<u64>) -> Result<Message, IpcError> {
     let me = sched::current();
     without_interrupts(|| {
         loop {
@@ -172,8 +205,8 @@ pub fn receive(id: EndpointId, wait: bool) -> Result<Message, IpcError> {
                 if let Some(message) = endpoint.queue.pop() {
                     return Ok(Some(message));
                 }
-                if !wait {
-                    return Err(IpcError::Empty);
+                if deadline.is_some_and(|deadline| crate::time::now_nanoseconds() >= deadline) {
+                    return Err(IpcError::TimedOut);
                 }
                 if !endpoint.receivers.contains(&me) {
                     endpoint.receivers.push_back(me);
@@ -183,7 +216,14 @@ pub fn receive(id: EndpointId, wait: bool) -> Result<Message, IpcError> {
             if let Some(message) = outcome {
                 return Ok(message);
             }
-            sched::block_current(None);
+            if !sched::block_current(deadline) {
+                // Timed out: stop waiting unless a message raced in.
+                return with_ipc(|ipc| {
+                    let endpoint = ipc.endpoint(id)?;
+                    endpoint.receivers.retain(|&waiting| waiting != me);
+                    endpoint.queue.pop().ok_or(IpcError::TimedOut)
+                });
+            }
         }
     })
 }

@@ -3,6 +3,7 @@
 //! I/O permissions when its thread runs.
 
 use super::abi::{self, E_DENIED, E_FAULT, E_INVALID, E_NO_SYSCALL};
+use super::devices;
 use super::elf::{self, ElfError};
 use crate::arch::interrupts::{TrapFrame, describe_page_fault, exception_name};
 use crate::arch::syscall::SyscallFrame;
@@ -89,37 +90,18 @@ impl core::fmt::Display for SpawnError {
     }
 }
 
-struct Process {
-    name: String,
-    space: AddressSpace,
-    handles: CapabilityTable,
-    grant: ProcessGrant,
-    mapped_mmio: BTreeMap<usize, u64>,
-    next_mmio: u64,
-    owned_endpoints: Vec<ipc::EndpointId>,
+pub(super) struct Process {
+    pub(super) name: String,
+    pub(super) space: AddressSpace,
+    pub(super) handles: CapabilityTable,
+    pub(super) grant: ProcessGrant,
+    pub(super) mapped_mmio: BTreeMap<usize, u64>,
+    pub(super) next_mmio: u64,
+    pub(super) owned_endpoints: Vec<ipc::EndpointId>,
     io_id: u64,
 }
 
 static NEXT_IO_ID: AtomicU64 = AtomicU64::new(1);
-
-/// IRQ line → (endpoint the line's messages go to, thread of the owning process); 0: none.
-static IRQ_ROUTES: Mutex<[(ipc::EndpointId, ThreadId); 16]> = Mutex::new([(0, 0); 16]);
-
-/// Called by the IRQ handler (interrupts off) for a masked device line: if a
-/// process attached it, queue the message `[line]` for it and return `true`.
-/// The line stays masked until the process acknowledges it.
-pub fn deliver_irq(line: u8) -> bool {
-    let Some(&(endpoint, _)) = IRQ_ROUTES.lock().get(usize::from(line)) else {
-        return false;
-    };
-    if endpoint == 0 {
-        return false;
-    }
-    if ipc::send(endpoint, &[line]).is_err() {
-        log::warn!("IRQ {line}: the attached process's queue is full; line stays masked");
-    }
-    true
-}
 
 static PROCESSES: Mutex<BTreeMap<ThreadId, Process>> = Mutex::new(BTreeMap::new());
 static EXITS: Mutex<BTreeMap<ThreadId, (String, ExitReason)>> = Mutex::new(BTreeMap::new());
@@ -282,15 +264,7 @@ fn terminate(reason: ExitReason) -> ! {
     let name = process
         .as_ref()
         .map_or_else(String::new, |process| process.name.clone());
-    {
-        let mut routes = IRQ_ROUTES.lock();
-        for (line, route) in routes.iter_mut().enumerate() {
-            if route.0 != 0 && route.1 == thread {
-                *route = (0, 0);
-                crate::irq::revoke(line as u8);
-            }
-        }
-    }
+    devices::release_irqs(thread);
     if let Some(process) = process {
         for &endpoint in &process.owned_endpoints {
             ipc::close_endpoint(endpoint);
@@ -352,7 +326,7 @@ pub fn handle_syscall(frame: &mut SyscallFrame) {
     frame.rax = result as u64;
 }
 
-fn with_process<T>(action: impl FnOnce(&mut Process) -> T) -> Option<T> {
+pub(super) fn with_process<T>(action: impl FnOnce(&mut Process) -> T) -> Option<T> {
     let thread = sched::current();
     without_interrupts(|| PROCESSES.lock().get_mut(&thread).map(action))
 }
@@ -371,7 +345,7 @@ fn write_user(address: u64, bytes: &[u8]) -> Result<(), i64> {
         .unwrap_or(Err(E_FAULT))
 }
 
-fn endpoint_of(handle: u64, want_receive: bool) -> Result<ipc::EndpointId, i64> {
+pub(super) fn endpoint_of(handle: u64, want_receive: bool) -> Result<ipc::EndpointId, i64> {
     let handle = Handle::try_from(handle).map_err(|_| IpcError::BadHandle.code())?;
     with_process(|process| {
         process
@@ -387,7 +361,7 @@ fn name_argument(address: u64, length: u64) -> Result<String, i64> {
     String::from_utf8(bytes).map_err(|_| E_INVALID)
 }
 
-fn grant_handle(endpoint: ipc::EndpointId, rights: Rights) -> Result<i64, i64> {
+pub(super) fn grant_handle(endpoint: ipc::EndpointId, rights: Rights) -> Result<i64, i64> {
     with_process(|process| {
         process
             .handles
@@ -484,7 +458,8 @@ fn dispatch(number: u64, arguments: [u64; 5]) -> i64 {
             let capacity = capacity.min(ipc::MAX_MESSAGE_BYTES);
             write_user(arguments[1], &alloc::vec![0; capacity])?;
             write_user(arguments[3], &[0; 8])?;
-            let message = ipc::receive(endpoint, true).map_err(IpcError::code)?;
+            let deadline = (arguments[4] != 0).then_some(arguments[4]);
+            let message = ipc::receive_until(endpoint, deadline).map_err(IpcError::code)?;
             let length = message.bytes.len().min(capacity);
             write_user(arguments[1], &message.bytes[..length])?;
             write_user(arguments[3], &message.token.to_le_bytes())?;
@@ -502,31 +477,20 @@ fn dispatch(number: u64, arguments: [u64; 5]) -> i64 {
                 ipc::reply(arguments[0], &bytes).map_err(IpcError::code)?;
                 Ok(0)
             }),
-        abi::MMIO_MAP => map_mmio_grant(arguments[0]),
-        abi::IRQ_ATTACH => attach_irq(arguments[0]),
-        abi::IRQ_ACK => u8::try_from(arguments[0])
-            .ok()
-            .filter(|&line| {
-                let me = sched::current();
-                without_interrupts(|| {
-                    IRQ_ROUTES
-                        .lock()
-                        .get(usize::from(line))
-                        .is_some_and(|route| route.0 != 0 && route.1 == me)
-                })
-            })
-            .map(|line| {
-                crate::irq::acknowledge(line);
-                0
-            })
-            .ok_or(E_DENIED),
+        abi::MMIO_MAP => devices::map_mmio_grant(arguments[0]),
+        abi::IRQ_ATTACH => devices::attach_irq(arguments[0]),
+        abi::IRQ_ACK => devices::acknowledge_irq(arguments[0]),
+        abi::IRQ_ROUTE => devices::route_irq(arguments[0], arguments[1]),
+        abi::IRQ_SET_ENABLED => devices::set_irq_enabled(arguments[0], arguments[1]),
+        abi::MMIO_MAP_RANGE => devices::map_mmio_range(arguments[0], arguments[1]),
+        abi::PORTS_GRANTED => devices::ports_granted(arguments[0], arguments[1]),
         _ => Err(E_NO_SYSCALL),
     };
     result.unwrap_or_else(|error| error)
 }
 
 /// Logs a refused request (a grant violation) with the process's name.
-fn refuse(what: &str) {
+pub(super) fn refuse(what: &str) {
     let name = with_process(|process| process.name.clone()).unwrap_or_default();
     log::warn!("process {name}: refused {what}");
 }
@@ -606,62 +570,4 @@ pub fn start_manifest_processes(archive: Option<&crate::archive::Archive<'static
             Err(error) => log::error!("process {} not started: {error}", plan.name),
         }
     }
-}
-
-fn attach_irq(line: u64) -> Result<i64, i64> {
-    let line = u8::try_from(line)
-        .ok()
-        .filter(|&line| line > 0 && line < 16)
-        .ok_or(E_INVALID)?;
-    if with_process(|process| process.grant.irqs.contains(&line)) != Some(true) {
-        refuse(&alloc::format!("IRQ {line}: not granted"));
-        return Err(E_DENIED);
-    }
-    let endpoint = ipc::create_endpoint(None).map_err(IpcError::code)?;
-    with_process(|process| process.owned_endpoints.push(endpoint));
-    let handle = grant_handle(
-        endpoint,
-        Rights {
-            send: false,
-            receive: true,
-        },
-    )?;
-    let me = sched::current();
-    let taken = without_interrupts(|| {
-        let mut routes = IRQ_ROUTES.lock();
-        let route = &mut routes[usize::from(line)];
-        if route.0 != 0 {
-            return true;
-        }
-        *route = (endpoint, me);
-        false
-    });
-    if taken {
-        return Err(E_DENIED);
-    }
-    crate::irq::set_enabled(line, true);
-    Ok(handle)
-}
-
-fn map_mmio_grant(index: u64) -> Result<i64, i64> {
-    let index = usize::try_from(index).map_err(|_| E_INVALID)?;
-    with_process(|process| {
-        if let Some(&address) = process.mapped_mmio.get(&index) {
-            return Ok(address as i64);
-        }
-        let &(physical, length) = process.grant.mmio.get(index).ok_or(E_DENIED)?;
-        let first = physical & !(PAGE_SIZE - 1);
-        let end = (physical + length).div_ceil(PAGE_SIZE) * PAGE_SIZE;
-        let pages = (end - first) / PAGE_SIZE;
-        let base = process.next_mmio;
-        process
-            .space
-            .map_device(base, first, pages)
-            .map_err(|_| E_INVALID)?;
-        process.next_mmio += (pages + 1) * PAGE_SIZE;
-        let address = base + (physical - first);
-        process.mapped_mmio.insert(index, address);
-        Ok(address as i64)
-    })
-    .unwrap_or(Err(E_FAULT))
 }

@@ -2,13 +2,19 @@
 //! own address space with one thread, entering the kernel through `SYSCALL`.
 //!
 //! [`elf`] and [`abi`] are hardware-free (host-tested); `kernel` loads
-//! processes, dispatches syscalls and contains their faults.
+//! processes, dispatches syscalls and contains their faults; `devices` holds
+//! the device syscalls (IRQ routes, MMIO maps, port-grant queries).
 
 pub mod abi;
 pub mod elf;
 
 #[cfg(target_os = "none")]
+mod devices;
+#[cfg(target_os = "none")]
 mod kernel;
+
+#[cfg(target_os = "none")]
+pub use devices::deliver_irq;
 
 #[cfg(target_os = "none")]
 pub use kernel::*;

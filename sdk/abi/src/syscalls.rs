@@ -19,7 +19,10 @@ pub const LOOKUP: u64 = 4;
 pub const CALL: u64 = 5;
 /// `send(handle, message, length)`.
 pub const SEND: u64 = 6;
-/// `receive(handle, buffer, capacity, token pointer) -> length`: waits.
+/// `receive(handle, buffer, capacity, token pointer, deadline) -> length`:
+/// waits for a message, until `deadline` (monotonic nanoseconds, as `time`)
+/// if it is not 0 ([`E_TIMED_OUT`] then). The token is 0 for a one-way
+/// message, [`IRQ_TOKEN`] for an IRQ notification, else the call's reply token.
 pub const RECEIVE: u64 = 7;
 /// `reply(token, message, length)`.
 pub const REPLY: u64 = 8;
@@ -36,6 +39,25 @@ pub const NULL: u64 = 12;
 pub const IRQ_ATTACH: u64 = 13;
 /// `irq_ack(line)`: the device was serviced; unmask the line again.
 pub const IRQ_ACK: u64 = 14;
+/// `irq_route(line, handle)`: IRQ `line` (granted, not held by another
+/// process) arrives as IRQ notifications `[line]` on the endpoint of
+/// `handle` (one this process receives on). The line stays masked until
+/// [`IRQ_SET_ENABLED`].
+pub const IRQ_ROUTE: u64 = 15;
+/// `irq_set_enabled(line, enabled)`: unmask (1) or mask (0) a line routed to
+/// this process; [`IRQ_ACK`] unmasks only an enabled line.
+pub const IRQ_SET_ENABLED: u64 = 16;
+/// `mmio_map_range(physical, length) -> address`: maps the granted MMIO
+/// region holding `physical .. physical + length` (uncached, user RW, NX)
+/// and returns the user address of `physical`.
+pub const MMIO_MAP_RANGE: u64 = 17;
+/// `ports_granted(first, count) -> 0`: whether one port grant of this
+/// process covers `first .. first + count` ([`E_DENIED`] if not).
+pub const PORTS_GRANTED: u64 = 18;
+
+/// The reply token `receive` reports for an IRQ notification (a message
+/// `[line]` the kernel queued, not a client's).
+pub const IRQ_TOKEN: u64 = u64::MAX;
 
 /// No such syscall.
 pub const E_NO_SYSCALL: i64 = -1;
@@ -45,6 +67,19 @@ pub const E_FAULT: i64 = -2;
 pub const E_INVALID: i64 = -3;
 /// The process lacks the grant.
 pub const E_DENIED: i64 = -4;
+
+/// The message is longer than the endpoint carries (`ipc::IpcError::TooLong`).
+pub const E_TOO_LONG: i64 = -13;
+/// The endpoint's queue is full (`ipc::IpcError::Full`).
+pub const E_FULL: i64 = -14;
+/// The endpoint is gone (`ipc::IpcError::Closed`).
+pub const E_CLOSED: i64 = -16;
+/// Unknown or answered reply token (`ipc::IpcError::BadToken`).
+pub const E_BAD_TOKEN: i64 = -17;
+/// No endpoint has that name (`ipc::IpcError::NotFound`).
+pub const E_NOT_FOUND: i64 = -19;
+/// The wait's deadline passed (`ipc::IpcError::TimedOut`).
+pub const E_TIMED_OUT: i64 = -21;
 
 /// Longest log line.
 pub const MAX_LOG_BYTES: usize = 512;

@@ -1,0 +1,201 @@
+//! Device syscalls of native processes: IRQ lines routed to a process as
+//! notifications, MMIO grants mapped into it, and the port-grant query (the
+//! ports themselves open in the TSS I/O bitmap, see `kernel`).
+//!
+//! Every call checks the process's grant first; nothing is touched otherwise.
+
+use super::abi::{E_DENIED, E_FAULT, E_INVALID};
+use super::kernel::{endpoint_of, grant_handle, refuse, with_process};
+use crate::ipc::{self, IpcError, Rights};
+use crate::mm::layout::PAGE_SIZE;
+use crate::sched::{self, ThreadId};
+use spin::Mutex;
+use x86_64::instructions::interrupts::without_interrupts;
+
+/// IRQ line → (endpoint the line's notifications go to, thread of the owning process); 0: none.
+static IRQ_ROUTES: Mutex<[(ipc::EndpointId, ThreadId); 16]> = Mutex::new([(0, 0); 16]);
+
+/// Called by the IRQ handler (interrupts off) for a masked device line: if a
+/// process holds it, queue the notification `[line]` for it and return
+/// `true`. The line stays masked until the process acknowledges it.
+pub fn deliver_irq(line: u8) -> bool {
+    let Some(&(endpoint, _)) = IRQ_ROUTES.lock().get(usize::from(line)) else {
+        return false;
+    };
+    if endpoint == 0 {
+        return false;
+    }
+    if ipc::notify(endpoint, &[line]).is_err() {
+        log::warn!("IRQ {line}: the holding process's queue is full; line stays masked");
+    }
+    true
+}
+
+/// Masks and frees every line `thread`'s process held (it is ending).
+pub(super) fn release_irqs(thread: ThreadId) {
+    let mut routes = IRQ_ROUTES.lock();
+    for (line, route) in routes.iter_mut().enumerate() {
+        if route.0 != 0 && route.1 == thread {
+            *route = (0, 0);
+            crate::irq::revoke(line as u8);
+        }
+    }
+}
+
+/// A device line number (1..=15) the process is granted.
+fn granted_line(line: u64) -> Result<u8, i64> {
+    let line = u8::try_from(line)
+        .ok()
+        .filter(|&line| line > 0 && line < 16)
+        .ok_or(E_INVALID)?;
+    if with_process(|process| process.grant.irqs.contains(&line)) != Some(true) {
+        refuse(&alloc::format!("IRQ {line}: not granted"));
+        return Err(E_DENIED);
+    }
+    Ok(line)
+}
+
+/// Routes `line` to `endpoint` for the current thread unless another holds it.
+fn take_route(line: u8, endpoint: ipc::EndpointId) -> Result<(), i64> {
+    let me = sched::current();
+    without_interrupts(|| {
+        let mut routes = IRQ_ROUTES.lock();
+        let route = &mut routes[usize::from(line)];
+        if route.0 != 0 && route.1 != me {
+            return Err(E_DENIED);
+        }
+        *route = (endpoint, me);
+        Ok(())
+    })
+}
+
+/// A line routed to the current thread's process.
+fn held_line(line: u64) -> Result<u8, i64> {
+    let me = sched::current();
+    u8::try_from(line)
+        .ok()
+        .filter(|&line| {
+            without_interrupts(|| {
+                IRQ_ROUTES
+                    .lock()
+                    .get(usize::from(line))
+                    .is_some_and(|route| route.0 != 0 && route.1 == me)
+            })
+        })
+        .ok_or(E_DENIED)
+}
+
+/// `irq_attach(line) -> handle`: a new endpoint for the line, unmasked at once.
+pub(super) fn attach_irq(line: u64) -> Result<i64, i64> {
+    let line = granted_line(line)?;
+    let endpoint = ipc::create_endpoint(None).map_err(IpcError::code)?;
+    with_process(|process| process.owned_endpoints.push(endpoint));
+    let handle = grant_handle(
+        endpoint,
+        Rights {
+            send: false,
+            receive: true,
+        },
+    )?;
+    take_route(line, endpoint)?;
+    crate::irq::set_enabled(line, true);
+    Ok(handle)
+}
+
+/// `irq_route(line, handle)`: the line's notifications go to an endpoint the
+/// process receives on; the line stays masked.
+pub(super) fn route_irq(line: u64, handle: u64) -> Result<i64, i64> {
+    let line = granted_line(line)?;
+    let endpoint = endpoint_of(handle, true)?;
+    take_route(line, endpoint)?;
+    Ok(0)
+}
+
+/// `irq_set_enabled(line, enabled)` on a held line.
+pub(super) fn set_irq_enabled(line: u64, enabled: u64) -> Result<i64, i64> {
+    let line = held_line(line)?;
+    let enabled = match enabled {
+        0 => false,
+        1 => true,
+        _ => return Err(E_INVALID),
+    };
+    crate::irq::set_enabled(line, enabled);
+    Ok(0)
+}
+
+/// `irq_ack(line)`: unmasks a held line again if it is enabled.
+pub(super) fn acknowledge_irq(line: u64) -> Result<i64, i64> {
+    let line = held_line(line)?;
+    crate::irq::acknowledge(line);
+    Ok(0)
+}
+
+/// `ports_granted(first, count)`: 0 if one port grant covers the range.
+pub(super) fn ports_granted(first: u64, count: u64) -> Result<i64, i64> {
+    let end = first.checked_add(count).ok_or(E_INVALID)?;
+    if count == 0 || end > 0x1_0000 {
+        return Err(E_INVALID);
+    }
+    let covered = with_process(|process| {
+        process.grant.ports.iter().any(|&(base, length)| {
+            u64::from(base) <= first && end <= u64::from(base) + u64::from(length)
+        })
+    });
+    if covered == Some(true) {
+        Ok(0)
+    } else {
+        refuse(&alloc::format!("ports {first:#x}+{count}: not granted"));
+        Err(E_DENIED)
+    }
+}
+
+/// `mmio_map(index) -> address`: maps MMIO grant `index` (once) and returns
+/// the user address of its physical base.
+pub(super) fn map_mmio_grant(index: u64) -> Result<i64, i64> {
+    let index = usize::try_from(index).map_err(|_| E_INVALID)?;
+    with_process(|process| {
+        if let Some(&address) = process.mapped_mmio.get(&index) {
+            return Ok(address as i64);
+        }
+        let &(physical, length) = process.grant.mmio.get(index).ok_or(E_DENIED)?;
+        let first = physical & !(PAGE_SIZE - 1);
+        let end = (physical + length).div_ceil(PAGE_SIZE) * PAGE_SIZE;
+        let pages = (end - first) / PAGE_SIZE;
+        let base = process.next_mmio;
+        process
+            .space
+            .map_device(base, first, pages)
+            .map_err(|_| E_INVALID)?;
+        process.next_mmio += (pages + 1) * PAGE_SIZE;
+        let address = base + (physical - first);
+        process.mapped_mmio.insert(index, address);
+        Ok(address as i64)
+    })
+    .unwrap_or(Err(E_FAULT))
+}
+
+/// `mmio_map_range(physical, length) -> address`: maps the MMIO grant that
+/// holds the whole range and returns the user address of `physical`.
+pub(super) fn map_mmio_range(physical: u64, length: u64) -> Result<i64, i64> {
+    let end = physical.checked_add(length).ok_or(E_INVALID)?;
+    if length == 0 {
+        return Err(E_INVALID);
+    }
+    let found = with_process(|process| {
+        process
+            .grant
+            .mmio
+            .iter()
+            .position(|&(base, size)| base <= physical && end <= base.saturating_add(size))
+            .map(|index| (index, process.grant.mmio[index].0))
+    })
+    .flatten();
+    let Some((index, base)) = found else {
+        refuse(&alloc::format!(
+            "MMIO {physical:#x}+{length:#x}: not granted"
+        ));
+        return Err(E_DENIED);
+    };
+    let mapped = map_mmio_grant(index as u64)?;
+    Ok(mapped + (physical - base) as i64)
+}
