@@ -92,7 +92,10 @@ mod irq;
 pub mod log;
 mod mmio;
 mod module;
-#[cfg(all(feature = "native", target_arch = "x86_64", target_os = "none"))]
+#[cfg(any(
+    test,
+    all(feature = "native", target_arch = "x86_64", target_os = "none")
+))]
 #[doc(hidden)]
 pub mod native;
 mod panic;

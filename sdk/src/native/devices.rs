@@ -1,0 +1,196 @@
+//! ABI v1 device calls: ports with `in`/`out` (the kernel opened the
+//! granted ports in the TSS I/O bitmap), MMIO through the mapped grant,
+//! IRQ lines routed to the process, and DMA (not available to processes
+//! yet: every call is refused as for a module without a DMA capability).
+//! Checks and error codes as in `wasm-host/src/calls/{ports,mmio,irq,dma}.rs`.
+
+use super::process::{conclude, conclude64, with};
+use super::syscall::{address, port_in, port_out, syscall};
+use super::table::Table;
+use cella_abi::syscalls::{IRQ_ACK, IRQ_SET_ENABLED};
+use cella_abi::{CapabilityKind, ErrorCode, HostFunction};
+
+fn table<R>(body: impl FnOnce(&Table) -> Result<R, ErrorCode>) -> Result<R, ErrorCode> {
+    with(|state| body(&state.table)).unwrap_or(Err(ErrorCode::Busy))
+}
+
+fn read_port(function: HostFunction, handle: i32, offset: i32, width: u32) -> i64 {
+    let result = table(|table| table.port(handle, offset, width))
+        .map(|port| i64::from(port_in(port, width)));
+    conclude64(function, result)
+}
+
+fn write_port(function: HostFunction, handle: i32, offset: i32, value: i32, width: u32) -> i32 {
+    let result = table(|table| table.port(handle, offset, width)).map(|port| {
+        port_out(port, width, value as u32);
+        0
+    });
+    conclude(function, result)
+}
+
+pub(crate) fn port_in8(handle: i32, offset: i32) -> i64 {
+    read_port(HostFunction::PortIn8, handle, offset, 1)
+}
+pub(crate) fn port_in16(handle: i32, offset: i32) -> i64 {
+    read_port(HostFunction::PortIn16, handle, offset, 2)
+}
+pub(crate) fn port_in32(handle: i32, offset: i32) -> i64 {
+    read_port(HostFunction::PortIn32, handle, offset, 4)
+}
+pub(crate) fn port_out8(handle: i32, offset: i32, value: i32) -> i32 {
+    write_port(HostFunction::PortOut8, handle, offset, value, 1)
+}
+pub(crate) fn port_out16(handle: i32, offset: i32, value: i32) -> i32 {
+    write_port(HostFunction::PortOut16, handle, offset, value, 2)
+}
+pub(crate) fn port_out32(handle: i32, offset: i32, value: i32) -> i32 {
+    write_port(HostFunction::PortOut32, handle, offset, value, 4)
+}
+
+/// Reads `width` bytes of device memory at `at` (a checked address).
+fn mmio_load(at: u64, width: u32) -> u64 {
+    // SAFETY: (every arm) `Table::mmio` checked that `at .. at + width` lies
+    // inside a region the kernel mapped into this process (uncached, user
+    // RW) for the module's granted MMIO request, aligned to `width`.
+    unsafe {
+        match width {
+            1 => u64::from(core::ptr::read_volatile(at as *const u8)),
+            2 => u64::from(core::ptr::read_volatile(at as *const u16)),
+            4 => u64::from(core::ptr::read_volatile(at as *const u32)),
+            _ => core::ptr::read_volatile(at as *const u64),
+        }
+    }
+}
+
+/// Writes the low `width` bytes of `value` to device memory at `at` (a checked address).
+fn mmio_store(at: u64, width: u32, value: u64) {
+    // SAFETY: as in `mmio_load`.
+    unsafe {
+        match width {
+            1 => core::ptr::write_volatile(at as *mut u8, value as u8),
+            2 => core::ptr::write_volatile(at as *mut u16, value as u16),
+            4 => core::ptr::write_volatile(at as *mut u32, value as u32),
+            _ => core::ptr::write_volatile(at as *mut u64, value),
+        }
+    }
+}
+
+fn read_mmio(function: HostFunction, handle: i32, offset: i32, width: u32) -> i64 {
+    let result = table(|table| table.mmio(handle, offset, width))
+        // At most 32 bits: non-negative as i64.
+        .map(|at| mmio_load(at, width) as i64);
+    conclude64(function, result)
+}
+
+fn write_mmio(function: HostFunction, handle: i32, offset: i32, value: u64, width: u32) -> i32 {
+    let result = table(|table| table.mmio(handle, offset, width)).map(|at| {
+        mmio_store(at, width, value);
+        0
+    });
+    conclude(function, result)
+}
+
+pub(crate) fn mmio_read8(handle: i32, offset: i32) -> i64 {
+    read_mmio(HostFunction::MmioRead8, handle, offset, 1)
+}
+pub(crate) fn mmio_read16(handle: i32, offset: i32) -> i64 {
+    read_mmio(HostFunction::MmioRead16, handle, offset, 2)
+}
+pub(crate) fn mmio_read32(handle: i32, offset: i32) -> i64 {
+    read_mmio(HostFunction::MmioRead32, handle, offset, 4)
+}
+/// # Safety
+/// `out_pointer` must name 8 writable bytes (the SDK passes a live `[u8; 8]`).
+pub(crate) unsafe fn mmio_read64(handle: i32, offset: i32, out_pointer: i32) -> i32 {
+    let result = table(|table| table.mmio(handle, offset, 8)).map(|at| {
+        let value = mmio_load(at, 8);
+        // SAFETY: the caller guarantees 8 writable bytes at `out_pointer`
+        // (exact below 2 GiB); unaligned is allowed.
+        unsafe {
+            core::ptr::write_unaligned(address(out_pointer) as *mut [u8; 8], value.to_le_bytes());
+        }
+        0
+    });
+    conclude(HostFunction::MmioRead64, result)
+}
+pub(crate) fn mmio_write8(handle: i32, offset: i32, value: i32) -> i32 {
+    write_mmio(
+        HostFunction::MmioWrite8,
+        handle,
+        offset,
+        u64::from(value as u32),
+        1,
+    )
+}
+pub(crate) fn mmio_write16(handle: i32, offset: i32, value: i32) -> i32 {
+    write_mmio(
+        HostFunction::MmioWrite16,
+        handle,
+        offset,
+        u64::from(value as u32),
+        2,
+    )
+}
+pub(crate) fn mmio_write32(handle: i32, offset: i32, value: i32) -> i32 {
+    write_mmio(
+        HostFunction::MmioWrite32,
+        handle,
+        offset,
+        u64::from(value as u32),
+        4,
+    )
+}
+pub(crate) fn mmio_write64(handle: i32, offset: i32, value: i64) -> i32 {
+    write_mmio(HostFunction::MmioWrite64, handle, offset, value as u64, 8)
+}
+
+/// One IRQ syscall on the line `handle` names (routed to this process when it started).
+fn irq_call(function: HostFunction, handle: i32, number: u64, argument: u64) -> i32 {
+    let result = table(|table| table.irq(handle)).and_then(|line| {
+        match syscall(number, [u64::from(line), argument, 0, 0, 0]) {
+            0 => Ok(0),
+            _ => Err(ErrorCode::DeviceError),
+        }
+    });
+    conclude(function, result)
+}
+
+pub(crate) fn irq_enable(handle: i32) -> i32 {
+    irq_call(HostFunction::IrqEnable, handle, IRQ_SET_ENABLED, 1)
+}
+pub(crate) fn irq_disable(handle: i32) -> i32 {
+    irq_call(HostFunction::IrqDisable, handle, IRQ_SET_ENABLED, 0)
+}
+pub(crate) fn irq_ack(handle: i32) -> i32 {
+    irq_call(HostFunction::IrqAck, handle, IRQ_ACK, 0)
+}
+
+/// A process holds no DMA pool or buffer (a manifest asking for one does
+/// not start), so every handle resolves to the Wasm host's answer for a
+/// module without DMA: `Denied` (another kind) or `BadHandle`.
+fn no_dma(function: HostFunction, handle: i32, kind: CapabilityKind) -> i32 {
+    let result = table(|table| table.resolve(handle, kind)).and(Err(ErrorCode::Denied));
+    conclude(function, result)
+}
+
+pub(crate) fn dma_alloc(pool: i32, _size: i32) -> i32 {
+    no_dma(HostFunction::DmaAlloc, pool, CapabilityKind::DmaPool)
+}
+pub(crate) fn dma_free(buffer: i32) -> i32 {
+    no_dma(HostFunction::DmaFree, buffer, CapabilityKind::DmaBuffer)
+}
+pub(crate) fn dma_address(buffer: i32) -> i64 {
+    i64::from(no_dma(
+        HostFunction::DmaAddress,
+        buffer,
+        CapabilityKind::DmaBuffer,
+    ))
+}
+pub(crate) fn dma_write(buffer: i32, _offset: i32, _source: i32, _length: i32) -> i32 {
+    no_dma(HostFunction::DmaWrite, buffer, CapabilityKind::DmaBuffer)
+}
+/// # Safety
+/// None needed: nothing is written.
+pub(crate) unsafe fn dma_read(buffer: i32, _offset: i32, _destination: i32, _length: i32) -> i32 {
+    no_dma(HostFunction::DmaRead, buffer, CapabilityKind::DmaBuffer)
+}

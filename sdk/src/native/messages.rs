@@ -1,0 +1,153 @@
+//! ABI v1 calls for logging, capability handles, messages and time, on
+//! the kernel's syscalls, with the Wasm host's checks and error codes
+//! (`wasm-host/src/calls/{log,ipc,time}.rs`).
+//!
+//! Pointers come only from the SDK's safe wrappers (`sys` is crate-private):
+//! each names a live slice of the given length.
+
+use super::process::{MESSAGE_BYTES, conclude, now, with, write_log};
+use super::syscall::{address, size, syscall};
+use super::table::{Entry, length as checked_length};
+use cella_abi::MAX_MESSAGE_BYTES;
+use cella_abi::syscalls::{E_CLOSED, E_FAULT, E_NOT_FOUND, E_TOO_LONG, LOOKUP, REPLY, SEND};
+use cella_abi::{CapabilityKind, ErrorCode, HostFunction, LogLevel, MAX_LOG_BYTES};
+
+fn busy() -> ErrorCode {
+    ErrorCode::Busy
+}
+
+pub(crate) fn log(level: i32, pointer: i32, length: i32) -> i32 {
+    let result = (|| {
+        let level = LogLevel::from_code(level).ok_or(ErrorCode::BadArgument)?;
+        let length = checked_length(length, MAX_LOG_BYTES)?;
+        if length == 0 {
+            write_log(level, "");
+            return Ok(0);
+        }
+        // SAFETY: `sys` is crate-private and every caller passes the pointer
+        // and length of a live byte slice (`sys::pointer`, `sys::length`),
+        // exact below 2 GiB; `length > 0`, so the pointer is not dangling.
+        let bytes = unsafe { core::slice::from_raw_parts(address(pointer) as *const u8, length) };
+        let text = core::str::from_utf8(bytes).map_err(|_| ErrorCode::BadUtf8)?;
+        write_log(level, text);
+        Ok(0)
+    })();
+    conclude(HostFunction::Log, result)
+}
+
+pub(crate) fn cap_handle(index: i32) -> i32 {
+    let result = with(|state| state.table.handle_for_index(index)).unwrap_or(Err(busy()));
+    conclude(HostFunction::CapabilityHandle, result)
+}
+
+/// The kernel send handle of an endpoint capability, looked up now if the
+/// endpoint was not registered when the process started.
+fn kernel_endpoint(handle: i32) -> Result<(usize, u64), ErrorCode> {
+    let (slot, entry) = with(|state| state.table.resolve(handle, CapabilityKind::Endpoint))
+        .unwrap_or(Err(busy()))?;
+    let Entry::Endpoint { name, kernel } = entry else {
+        return Err(ErrorCode::BadHandle);
+    };
+    if let Some(kernel) = kernel {
+        return Ok((slot, kernel));
+    }
+    let found = syscall(LOOKUP, [name.as_ptr() as u64, size(name.len()), 0, 0, 0]);
+    let kernel = u64::try_from(found).map_err(|_| busy())?;
+    remember(slot, Some(kernel));
+    Ok((slot, kernel))
+}
+
+fn remember(slot: usize, handle: Option<u64>) {
+    with(|state| {
+        if let Some(Entry::Endpoint { kernel, .. }) = state.table.entry_mut(slot) {
+            *kernel = handle;
+        }
+    });
+}
+
+pub(crate) fn ipc_send(endpoint: i32, pointer: i32, length: i32) -> i32 {
+    let result = (|| {
+        let (slot, kernel) = kernel_endpoint(endpoint)?;
+        let length = checked_length(length, MAX_MESSAGE_BYTES)?;
+        match syscall(SEND, [kernel, address(pointer), size(length), 0, 0]) {
+            0 => Ok(0),
+            E_FAULT => Err(ErrorCode::BadPointer),
+            // Kernel endpoints carry at most 256 bytes.
+            E_TOO_LONG => Err(ErrorCode::BadArgument),
+            error => {
+                if error == E_CLOSED || error == E_NOT_FOUND {
+                    // The server ended: look the name up again next time.
+                    remember(slot, None);
+                }
+                Err(busy())
+            }
+        }
+    })();
+    conclude(HostFunction::IpcSend, result)
+}
+
+/// # Safety
+/// `pointer` must name `capacity` writable bytes (the SDK passes a live `&mut [u8]`).
+pub(crate) unsafe fn ipc_receive(pointer: i32, capacity: i32) -> i32 {
+    let result = checked_length(capacity, u32::MAX >> 1).and_then(|capacity| {
+        with(|state| {
+            if !state.present {
+                return Err(ErrorCode::NoMessage);
+            }
+            let copied = state.length.min(capacity);
+            // SAFETY: the caller guarantees `capacity` writable bytes at
+            // `pointer` (exact below 2 GiB), `copied <= capacity`, and the
+            // source is the backend's own buffer, not the module's.
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    state.message.as_ptr(),
+                    address(pointer) as *mut u8,
+                    copied,
+                );
+            }
+            Ok(state.length as i32)
+        })
+        .unwrap_or(Err(busy()))
+    });
+    conclude(HostFunction::IpcReceive, result)
+}
+
+pub(crate) fn ipc_reply(request: i32, pointer: i32, length: i32) -> i32 {
+    let result = (|| {
+        let token = with(|state| match state.pending {
+            Some((pending, token)) if pending == request && request != 0 => Ok(token),
+            _ => Err(ErrorCode::BadArgument),
+        })
+        .unwrap_or(Err(busy()))?;
+        let length = checked_length(length, MAX_MESSAGE_BYTES)?;
+        let outcome = syscall(REPLY, [token, address(pointer), size(length), 0, 0]);
+        if outcome != E_FAULT && outcome != E_TOO_LONG {
+            // Answered, or its caller is gone: either way no longer pending.
+            with(|state| state.pending = None);
+        }
+        match outcome {
+            0 => Ok(0),
+            E_FAULT => Err(ErrorCode::BadPointer),
+            _ => Err(ErrorCode::BadArgument),
+        }
+    })();
+    conclude(HostFunction::IpcReply, result)
+}
+
+pub(crate) fn time_now() -> i64 {
+    i64::try_from(now()).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn timer_set(timer: i32, deadline: i64) -> i32 {
+    let result = with(|state| state.table.set_timer(timer, Some(deadline)).map(|()| 0))
+        .unwrap_or(Err(busy()));
+    conclude(HostFunction::TimerSet, result)
+}
+
+pub(crate) fn timer_cancel(timer: i32) -> i32 {
+    let result =
+        with(|state| state.table.set_timer(timer, None).map(|()| 0)).unwrap_or(Err(busy()));
+    conclude(HostFunction::TimerCancel, result)
+}
+
+const _: () = assert!(MESSAGE_BYTES == MAX_MESSAGE_BYTES as usize);
