@@ -16,8 +16,10 @@ pub const USERLAND_PACKAGE: &str = "cella-userland";
 /// Target triple of native processes.
 pub const NATIVE_TARGET: &str = "x86_64-unknown-none";
 /// Module crates with a native build: (package, binary, feature).
-pub const NATIVE_MODULES: [(&str, &str, &str); 1] =
-    [("cella-checksum", "checksum-native", "native")];
+pub const NATIVE_MODULES: [(&str, &str, &str); 2] = [
+    ("cella-checksum", "checksum-native", "native"),
+    ("cella-cmos-rtc", "cmos-rtc-native", "native"),
+];
 
 /// The native programs the tool builds and packs, by binary name: `cella-userland`'s binaries,
 /// then the [`NATIVE_MODULES`] binaries the workspace has. A `[[process]]` of
