@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-const PROGRAMS: [&str; 9] = [
+const PROGRAMS: [&str; 10] = [
     "hello",
     "fault-null",
     "fault-ud2",
@@ -22,6 +22,7 @@ const PROGRAMS: [&str; 9] = [
     "client",
     "bench",
     "rtc-irq",
+    "sdk-probe",
 ];
 
 fn workspace_root() -> PathBuf {
@@ -93,6 +94,32 @@ fn user_archive() -> PathBuf {
                 "bin/checksum-native",
                 std::fs::read(binaries.join("checksum-native")).expect("checksum-native built"),
             ));
+            // A real driver as a native process (scenario native_drivers).
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let status = Command::new(&cargo)
+                .current_dir(&root)
+                .args([
+                    "build",
+                    "--quiet",
+                    "--release",
+                    "--package",
+                    "cella-cmos-rtc",
+                    "--features",
+                    "native",
+                    "--bin",
+                    "cmos-rtc-native",
+                    "--target",
+                    "x86_64-unknown-none",
+                    "--target-dir",
+                ])
+                .arg(&target)
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "building cmos-rtc-native failed");
+            entries.push(ArchiveEntry::new(
+                "bin/cmos-rtc-native",
+                std::fs::read(binaries.join("cmos-rtc-native")).expect("cmos-rtc-native built"),
+            ));
             let wasm_target = target.join("wasm");
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let status = Command::new(cargo)
@@ -103,6 +130,8 @@ fn user_archive() -> PathBuf {
                     "--release",
                     "--package",
                     "cella-checksum",
+                    "--package",
+                    "cella-cmos-rtc",
                     "--target",
                     "wasm32-unknown-unknown",
                     "--target-dir",
@@ -118,6 +147,14 @@ fn user_archive() -> PathBuf {
             entries.push(ArchiveEntry::new(
                 "modules/checksum.wasm",
                 std::fs::read(&module).expect("checksum.wasm built"),
+            ));
+            let driver = wasm_target
+                .join("wasm32-unknown-unknown")
+                .join("release")
+                .join("cella_cmos_rtc.wasm");
+            entries.push(ArchiveEntry::new(
+                "modules/cmos-rtc.wasm",
+                std::fs::read(&driver).expect("cmos-rtc.wasm built"),
             ));
             let path = target.join("processes.tar");
             cella::commands::build::write_archive(&path, &entries).expect("archive written");
@@ -226,6 +263,58 @@ fn one_module_source_built_as_wasm_and_as_native_process_behaves_identically() {
     run.expect_kernel_success()
         .expect_line("module_both_ways: 500 requests to both builds, identical replies: 500");
     run.expect_line("client: 10000 calls: 10000 good, 0 bad, 0 failed");
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` as seconds since 1970 (days from civil).
+fn epoch_seconds(text: &str) -> Option<i64> {
+    let number = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
+    if text.len() != 20 || !text.ends_with('Z') || text.as_bytes()[10] != b'T' {
+        return None;
+    }
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
+    let shifted = if month <= 2 { year - 1 } else { year };
+    let era = shifted.div_euclid(400);
+    let year_of_era = shifted - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    Some((era * 146_097 + day_of_era - 719_468) * 86_400 + hour * 3600 + minute * 60 + second)
+}
+
+fn host_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the host clock is after 1970")
+        .as_secs() as i64
+}
+
+#[test]
+fn cmos_rtc_driver_built_both_ways_tells_the_host_time_and_sdk_devices_work_natively() {
+    let run = boot_with_programs("native_drivers");
+    let after = host_seconds();
+    let before = after - run.elapsed.as_secs() as i64 - 1;
+    run.expect_kernel_success()
+        .expect_line("cmos-rtc-native without a port grant did not start");
+    run.expect_line("not granted: port 0x70 2");
+    run.expect_line("native_drivers: 20 requests to both cmos-rtc builds, matching answers: 20");
+    // QEMU's RTC starts at the host's UTC: both answers lie within the boot's
+    // host-time window (QEMU's run time, plus a few seconds of slack).
+    let line = run.expect_line("native_drivers: rtc native ");
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let (Some(native), Some(wasm)) = (words.get(3), words.get(5)) else {
+        run.fail(format!("`{line}`: no times"));
+    };
+    for (build, text) in [("native", native), ("wasm", wasm)] {
+        match epoch_seconds(text) {
+            Some(seconds) if seconds >= before - 3 && seconds <= after + 3 => {}
+            other => run.fail(format!(
+                "{build} build answered `{text}` ({other:?}); host time was {before}..{after}"
+            )),
+        }
+    }
+    run.expect_line(
+        "sdk-probe: refusals as the Wasm host; I/O APIC version 0x20; 10 IRQs; 5 timers, 0 early",
+    );
 }
 
 #[test]

@@ -58,13 +58,26 @@ pub type BridgeSandbox = Sandbox<KernelPlatform, BridgeOutbox>;
 /// # Errors
 /// The loader's or `init`'s complaint, as text.
 pub fn instantiate(name: &str, bytes: &[u8]) -> Result<BridgeSandbox, String> {
+    instantiate_granted(name, bytes, &Grant::new())
+}
+
+/// Loads and starts `bytes` as module `name` with `grant` (device access
+/// through the kernel's platform, as for the manifest's modules).
+///
+/// # Errors
+/// The loader's or `init`'s complaint, as text.
+pub fn instantiate_granted(
+    name: &str,
+    bytes: &[u8],
+    grant: &Grant,
+) -> Result<BridgeSandbox, String> {
     let limits = Limits {
         fuel_per_event: FUEL_PER_EVENT,
         ..Limits::default()
     };
     let mut runtime: Runtime<KernelPlatform, BridgeOutbox> = Runtime::new(limits);
     let module = runtime
-        .load(name, bytes, &Grant::new())
+        .load(name, bytes, grant)
         .map_err(|error| alloc::format!("{error}"))?;
     runtime
         .start(&module, KernelPlatform, BridgeOutbox)
@@ -103,6 +116,20 @@ fn deliver(sandbox: &mut BridgeSandbox, token: u64, bytes: &[u8]) -> Result<(), 
 /// # Errors
 /// The endpoint name is taken, or the thread could not start.
 pub fn serve(name: &str, module: &str, bytes: &'static [u8]) -> Result<ThreadId, IpcError> {
+    serve_granted(name, module, bytes, Grant::new())
+}
+
+/// Starts a thread that serves endpoint `name` with the Wasm module `bytes`
+/// holding `grant`.
+///
+/// # Errors
+/// The endpoint name is taken, or the thread could not start.
+pub fn serve_granted(
+    name: &str,
+    module: &str,
+    bytes: &'static [u8],
+    grant: Grant,
+) -> Result<ThreadId, IpcError> {
     let endpoint = super::create_endpoint(Some(name))?;
     let label = String::from(module);
     sched::spawn_with(
@@ -111,7 +138,7 @@ pub fn serve(name: &str, module: &str, bytes: &'static [u8]) -> Result<ThreadId,
         STACK_PAGES,
         None,
         alloc::boxed::Box::new(move || {
-            let mut sandbox = match instantiate(&label, bytes) {
+            let mut sandbox = match instantiate_granted(&label, bytes, &grant) {
                 Ok(sandbox) => sandbox,
                 Err(error) => {
                     log::error!("wasm server {label}: {error}");

@@ -9,6 +9,7 @@
 mod bench;
 mod heap_stress;
 mod ipc;
+mod native_drivers;
 mod processes;
 mod supervisor_bench;
 mod threads;
@@ -31,7 +32,7 @@ static READ_ONLY_PROBE: u64 = 0x5eed_5eed;
 pub const NEEDS_MODULES: [&str; 2] = ["modules", "supervisor_bench"];
 
 /// Every scenario: name, what it shows.
-pub const SCENARIOS: [(&str, &str); 20] = [
+pub const SCENARIOS: [(&str, &str); 21] = [
     ("boot", "boots to the main loop and exits"),
     (
         "page_fault",
@@ -75,6 +76,10 @@ pub const SCENARIOS: [(&str, &str); 20] = [
     (
         "module_both_ways",
         "modules/checksum built as Wasm and as a native process answers identically",
+    ),
+    (
+        "native_drivers",
+        "drivers-wasm/cmos-rtc built as Wasm and as a native process gives one time; the SDK's native backend with ports, MMIO, IRQs, timers and ipc_send",
     ),
     (
         "wasm_busy",
@@ -158,6 +163,7 @@ pub fn run(name: &str, context: &BootContext) -> ! {
         "bench" => bench::run(context),
         "wasm_busy" => processes::wasm_busy(context),
         "module_both_ways" => processes::module_both_ways(context),
+        "native_drivers" => native_drivers::run(context),
         "sleep" => threads::sleep(),
         "map" => crate::mm::self_test::run(),
         "rodata_write" => {
