@@ -12,7 +12,8 @@
 //! ```
 //!
 //! The kernel grants processes ports, MMIO, IRQ lines and endpoints
-//! (`kernel/src/proc`). It does not grant them DMA memory or timers, nor restart them,
+//! (`kernel/src/proc`). It does not grant them DMA memory or timers (a native SDK
+//! module's timers are receive deadlines and need no grant), nor restart them,
 //! and starts every listed process at boot: `dma`, `timers`, `restart` and `boot` are
 //! refused here rather than written and then ignored.
 
@@ -56,7 +57,7 @@ const REFUSED: [(&str, &str); 6] = [
     ),
     (
         "timers",
-        "the kernel does not grant timers to native processes yet (they call `sleep`)",
+        "the kernel takes no timer grants for processes; a native SDK module's timers need none (they are receive deadlines)",
     ),
     (
         "restart",
