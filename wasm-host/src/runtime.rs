@@ -121,14 +121,59 @@ impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Runtime<P, O> {
         outbox: O,
         lineage: Vec<u32>,
     ) -> Result<Sandbox<P, O>, Fault> {
-        if !Engine::same(module.module.engine(), &self.engine) {
+        self.generation = next_generation(self.generation);
+        let parts = Parts {
+            engine: &self.engine,
+            linker: &self.linker,
+            limits: self.limits,
+        };
+        parts.instantiate(module, platform, outbox, self.generation, lineage)
+    }
+
+    /// Reserves the generation of an instance that another thread prepares
+    /// (see [`crate::Preparer`]); no other instance gets it.
+    pub fn reserve_generation(&mut self) -> u32 {
+        self.generation = next_generation(self.generation);
+        self.generation
+    }
+
+    /// What another thread needs to load and instantiate modules for this
+    /// runtime, so a hot swap's slow steps happen while the old instance
+    /// keeps serving.
+    pub fn preparer(&self) -> crate::Preparer<P, O> {
+        crate::Preparer {
+            engine: self.engine.clone(),
+            linker: self.linker.clone(),
+            limits: self.limits,
+        }
+    }
+}
+
+/// Borrowed engine, linker and limits: what instantiation needs.
+pub(crate) struct Parts<'a, P: Platform + 'static, O: Outbox + 'static> {
+    pub(crate) engine: &'a Engine,
+    pub(crate) linker: &'a Linker<State<P, O>>,
+    pub(crate) limits: Limits,
+}
+
+impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Parts<'_, P, O> {
+    /// Creates the store and instance of generation `generation` without
+    /// running any entry point (start functions are refused at load).
+    pub(crate) fn instantiate(
+        &self,
+        module: &LoadedModule,
+        platform: P,
+        outbox: O,
+        generation: u32,
+        lineage: Vec<u32>,
+    ) -> Result<Sandbox<P, O>, Fault> {
+        if !Engine::same(module.module.engine(), self.engine) {
             return Err(Fault {
                 module: module.name.clone(),
                 entry: Entry::Instantiate,
                 kind: FaultKind::Instantiation("module was loaded by another runtime".to_string()),
             });
         }
-        self.generation = next_generation(self.generation);
         let limits = self.limits;
         let store_limits = StoreLimitsBuilder::new()
             .memory_size(limits.max_memory_bytes())
@@ -141,11 +186,7 @@ impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Runtime<P, O> {
             module: module.name.clone(),
             platform,
             outbox,
-            capabilities: CapabilityTable::new(
-                self.generation,
-                lineage,
-                module.capabilities.clone(),
-            ),
+            capabilities: CapabilityTable::new(generation, lineage, module.capabilities.clone()),
             memory: None,
             store_limits,
             limits,
@@ -156,7 +197,7 @@ impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Runtime<P, O> {
             message_present: false,
             pending_requests: Vec::new(),
         };
-        let mut store = Store::new(&self.engine, state);
+        let mut store = Store::new(self.engine, state);
         store.limiter(|state| &mut state.store_limits);
         let fail = |kind| Fault {
             module: module.name.clone(),

@@ -4,6 +4,7 @@ use crate::faults::Fault;
 use crate::loader::LoadedModule;
 use crate::outbox::Outbox;
 use crate::platform::Platform;
+use crate::prepare::Prepared;
 use crate::runtime::Runtime;
 use crate::sandbox::Sandbox;
 
@@ -29,11 +30,11 @@ pub struct SwapError {
 
 impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Runtime<P, O> {
     /// Replaces the module running in `sandbox` by `new`, carrying its state:
-    /// the old instance saves its state (`save_state`), `new` is instantiated
-    /// and restores it (`state_buffer`, `restore_state`; not `init`), and only
-    /// then does `new` take the old one's place. Requests the old instance
-    /// had not answered carry over. The caller delivers no events meanwhile
-    /// (it holds `&mut sandbox`).
+    /// `new` is instantiated, the old instance saves its state
+    /// (`save_state`), the new one restores it (`state_buffer`,
+    /// `restore_state`; not `init`), and only then does it take the old
+    /// one's place. Requests the old instance had not answered carry over.
+    /// The caller delivers no events meanwhile (it holds `&mut sandbox`).
     ///
     /// # Errors
     /// A [`SwapError`] when any step fails; `sandbox` then still runs the old
@@ -43,19 +44,37 @@ impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Runtime<P, O> {
         sandbox: &mut Sandbox<P, O>,
         new: &LoadedModule,
     ) -> Result<(), SwapError> {
-        let saved = sandbox.save_state().map_err(|fault| SwapError {
-            stage: SwapStage::Save,
-            fault,
-        })?;
-        let lineage = sandbox.store.data().capabilities.lineage();
+        let generation = self.reserve_generation();
         let platform = sandbox.store.data().platform.clone();
         let outbox = sandbox.store.data().outbox.clone();
-        let mut fresh = self
-            .instantiate(new, platform, outbox, lineage)
+        let prepared = self
+            .preparer()
+            .prepare(new, platform, outbox, generation)
             .map_err(|fault| SwapError {
                 stage: SwapStage::Instantiate,
                 fault,
             })?;
+        self.swap_prepared(sandbox, prepared)
+    }
+
+    /// The hand-over of a swap whose new instance was prepared beforehand
+    /// ([`crate::Preparer::prepare`]): save, restore, replace. This is all
+    /// the time the module gets no events.
+    ///
+    /// # Errors
+    /// As [`Runtime::swap`] (never [`SwapStage::Instantiate`]).
+    pub fn swap_prepared(
+        &mut self,
+        sandbox: &mut Sandbox<P, O>,
+        prepared: Prepared<P, O>,
+    ) -> Result<(), SwapError> {
+        let saved = sandbox.save_state().map_err(|fault| SwapError {
+            stage: SwapStage::Save,
+            fault,
+        })?;
+        let mut prepared = prepared;
+        prepared.adopt_lineage(sandbox.store.data().capabilities.lineage());
+        let mut fresh = prepared.sandbox;
         fresh.store.data_mut().pending_requests = sandbox.store.data().pending_requests.clone();
         if let Err(fault) = fresh.restore_state(&saved) {
             let old_lines = sandbox.enabled_lines();
