@@ -3,10 +3,12 @@
 //!
 //! - [`platform`]: the kernel's `Platform` (real ports, MMIO, IRQs, DMA, time);
 //! - [`router`]: the bounded message queue between modules and the kernel;
-//! - [`system`]: the module table and the event loop.
+//! - [`system`]: the module table and the event loop;
+//! - [`worker`]: the thread each module's events run on.
 
 pub mod platform;
 pub mod push;
 pub mod router;
 pub mod slot;
 pub mod system;
+pub mod worker;

@@ -3,6 +3,7 @@
 
 use super::platform::KernelPlatform;
 use super::router::KernelOutbox;
+use super::worker::Worker;
 use crate::supervisor::policy::{RestartPolicy, RestartTracker};
 use crate::system_manifest::ModulePlan;
 use alloc::collections::VecDeque;
@@ -54,8 +55,13 @@ pub struct Slot {
     /// The validated module, kept for restarts; `None` if it never loaded.
     pub module: Option<LoadedModule>,
     /// The instance, kept even when dead so a restart continues its lineage
-    /// (and the old instance's handles become stale).
+    /// (and the old instance's handles become stale). `None` while it is
+    /// lent to the worker (`away`).
     pub sandbox: Option<KernelSandbox>,
+    /// The instance is on the worker thread, handling an event.
+    pub away: bool,
+    /// The thread that runs this module's events (started on first use).
+    pub worker: Option<Worker>,
     pub state: ModuleState,
     pub inbox: VecDeque<Pending>,
     pub irq_lines: Vec<u8>,
@@ -68,9 +74,16 @@ pub struct Slot {
 }
 
 impl Slot {
-    /// Whether events can be delivered now.
+    /// Whether it is running (handling an event on its worker, or ready for one).
     pub fn is_running(&self) -> bool {
         self.state == ModuleState::Running
+            && (self.away || self.sandbox.as_ref().is_some_and(KernelSandbox::is_alive))
+    }
+
+    /// Whether an event can be handed to it now: running, and at home.
+    pub fn takes_event_now(&self) -> bool {
+        self.state == ModuleState::Running
+            && !self.away
             && self.sandbox.as_ref().is_some_and(KernelSandbox::is_alive)
     }
 

@@ -13,6 +13,7 @@
 use super::platform::KernelPlatform;
 use super::router::{self, KernelOutbox, Routed};
 use super::slot::{KernelSandbox, ModuleState, Pending, Slot};
+use super::worker::{self, Done, Job, Work};
 use crate::archive::Archive;
 use crate::supervisor::policy::{RestartPolicy, RestartTracker};
 use crate::system_manifest::{GrantLine, ModulePlan, SystemManifest};
@@ -20,7 +21,7 @@ use crate::{console, irq, kprintln, time};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
-use cella_wasm_host::{Delivery, Event, Grant, Limits, LoadedModule, Runtime};
+use cella_wasm_host::{Delivery, Grant, Limits, LoadedModule, Runtime};
 
 /// The endpoint whose server gets the kernel's console output.
 pub const CONSOLE_OUTPUT_ENDPOINT: &str = "uart";
@@ -45,6 +46,12 @@ pub struct System {
     pub(crate) archive: Archive<'static>,
     /// Modules pushed from the host arrive here.
     push: super::push::PushPort,
+    /// A supervisor command (or push) is being carried out; commands that
+    /// arrive meanwhile wait in `deferred_commands`.
+    pub(crate) in_command: bool,
+    deferred_commands: VecDeque<(String, Vec<u8>)>,
+    /// Timing of the last hot swap (for the benchmark).
+    pub(crate) last_swap: crate::supervisor::hot_swap::SwapTiming,
 }
 
 impl System {
@@ -71,7 +78,11 @@ impl System {
             cursor: 0,
             archive,
             push: super::push::PushPort::new(),
+            in_command: false,
+            deferred_commands: VecDeque::new(),
+            last_swap: Default::default(),
         };
+        worker::set_event_loop_thread();
         let started = time::now_nanoseconds();
         for plan in &manifest.modules {
             // `boot no` modules are loaded now and started by hand (`start NAME`).
@@ -220,6 +231,8 @@ impl System {
                 .collect(),
             events_handled: 0,
             tracing: false,
+            away: false,
+            worker: None,
         }
     }
 
@@ -311,7 +324,7 @@ impl System {
     pub fn run(&mut self) -> ! {
         loop {
             if !self.step() {
-                idle_until_interrupt();
+                self.wait_for_work();
             }
         }
     }
@@ -321,7 +334,7 @@ impl System {
         let deadline = time::now_nanoseconds().saturating_add(nanoseconds);
         while time::now_nanoseconds() < deadline {
             if !self.step() {
-                idle_until_interrupt();
+                self.wait_for_work();
             }
         }
     }
@@ -340,9 +353,10 @@ impl System {
             if self.step() {
                 quiet_since = time::now_nanoseconds();
             } else {
-                idle_until_interrupt();
+                self.wait_for_work();
             }
         }
+        self.bring_all_home();
         console::take_back(Vec::new());
     }
 
@@ -357,17 +371,29 @@ impl System {
 
     /// Routes what arrived and delivers at most one event. Returns whether there was work.
     pub fn step(&mut self) -> bool {
+        let completed = self.take_completed();
         self.collect_interrupts();
         self.route_messages();
         let pushed = self.poll_push();
         let restarted = self.restart_due(time::now_nanoseconds());
         let timers_fired = self.fire_timers();
         let delivered = self.deliver_one();
-        pushed || restarted || timers_fired || delivered || !router::is_empty()
+        completed || pushed || restarted || timers_fired || delivered || !router::is_empty()
+    }
+
+    /// Blocks the event loop until an interrupt, a routed message or a
+    /// worker's completion (other threads run meanwhile).
+    pub fn wait_for_work(&self) {
+        crate::sched::wait_for_interrupt(|| {
+            !router::is_empty() || worker::any_completed() || worker::take_nudge()
+        });
     }
 
     /// Takes a module pushed from the host, if one arrived, and answers the host.
     fn poll_push(&mut self) -> bool {
+        if self.in_command {
+            return false;
+        }
         let Some(event) = self.push.poll(time::now_nanoseconds()) else {
             return false;
         };
@@ -377,7 +403,10 @@ impl System {
                     "push: {} bytes for {target} arrived from the host",
                     bytes.len()
                 );
-                self.install_pushed(&target, &bytes)
+                self.in_command = true;
+                let outcome = self.install_pushed(&target, &bytes);
+                self.in_command = false;
+                outcome
             }
             crate::push_protocol::PushEvent::Rejected(reason) => {
                 Err(alloc::format!("upload rejected: {reason}"))
@@ -411,6 +440,9 @@ impl System {
         }
     }
 
+    /// Routes what modules sent. Supervisor commands run after the batch, one
+    /// at a time (a command may run the event loop itself, e.g. a swap while
+    /// the new version is prepared; commands arriving then wait their turn).
     fn route_messages(&mut self) {
         for message in router::take_all() {
             match message {
@@ -426,11 +458,20 @@ impl System {
                 } => self.route_reply(&from, request, &bytes),
             }
         }
+        if self.in_command {
+            return;
+        }
+        while let Some((from, bytes)) = self.deferred_commands.pop_front() {
+            self.in_command = true;
+            self.serve_supervisor(&from, &bytes);
+            self.in_command = false;
+        }
     }
 
     fn route_send(&mut self, from: &str, endpoint: u64, bytes: Vec<u8>) {
         if self.endpoint_name(endpoint) == crate::supervisor::commands::SUPERVISOR_ENDPOINT {
-            self.serve_supervisor(from, &bytes);
+            self.deferred_commands
+                .push_back((String::from(from), bytes));
             return;
         }
         let endpoint_name = String::from(self.endpoint_name(endpoint));
@@ -480,7 +521,7 @@ impl System {
         let now = time::now_nanoseconds();
         let mut fired = false;
         for index in 0..self.slots.len() {
-            let due = self.slots[index].is_running()
+            let due = self.slots[index].takes_event_now()
                 && self.slots[index]
                     .sandbox
                     .as_ref()
@@ -488,7 +529,7 @@ impl System {
                     .is_some_and(|deadline| deadline <= now);
             if due {
                 fired = true;
-                self.deliver(index, Event::Timer);
+                self.deliver(index, Work::Timer);
             }
         }
         fired
@@ -498,54 +539,108 @@ impl System {
         let count = self.slots.len();
         for offset in 0..count {
             let index = (self.cursor + offset) % count;
-            if !self.slots[index].is_running() {
+            if !self.slots[index].takes_event_now() {
                 continue;
             }
             let Some(pending) = self.slots[index].inbox.pop_front() else {
                 continue;
             };
             self.cursor = (index + 1) % count;
-            match pending {
-                Pending::Irq(line) => self.deliver(index, Event::Irq { line }),
-                Pending::Message { request, bytes } => {
-                    self.deliver(
-                        index,
-                        Event::Message {
-                            request,
-                            bytes: &bytes,
-                        },
-                    );
-                }
-            }
+            let work = match pending {
+                Pending::Irq(line) => Work::Irq(line),
+                Pending::Message { request, bytes } => Work::Message { request, bytes },
+            };
+            self.deliver(index, work);
             return true;
         }
         false
     }
 
-    fn deliver(&mut self, index: usize, event: Event<'_>) {
+    /// Hands `work` to module `index`'s worker (the module is away until it
+    /// completes). Without the scheduler, or if the worker cannot start, the
+    /// event runs right here instead.
+    fn deliver(&mut self, index: usize, work: Work) {
         let slot = &mut self.slots[index];
-        let Some(sandbox) = slot.sandbox.as_mut() else {
+        let Some(sandbox) = slot.sandbox.take() else {
             return;
         };
-        let accesses_before = sandbox.counters().device_accesses;
-        let result = sandbox.deliver(event);
-        slot.events_handled += 1;
-        if slot.tracing {
-            crate::supervisor::trace::print_new_accesses(&slot.plan.name, sandbox, accesses_before);
-        }
-        match result {
-            Ok(Delivery::Refused) => {
-                log::warn!("module {} refused an event ({event:?})", slot.plan.name);
+        let job = Job {
+            slot: index,
+            sandbox,
+            work,
+        };
+        if slot.worker.is_none() && crate::sched::is_running() {
+            match worker::Worker::start(&slot.plan.name) {
+                Ok(started) => slot.worker = Some(started),
+                Err(error) => log::warn!(
+                    "module {}: no worker thread ({error:?}); its events run on the event loop",
+                    slot.plan.name
+                ),
             }
-            Ok(_) => {}
-            Err(fault) => self.contain(index, &fault, Some(&event)),
+        }
+        slot.away = true;
+        match &slot.worker {
+            Some(worker) => worker.lend(job),
+            None => self.complete(worker::execute(job)),
         }
     }
-}
 
-/// Sleeps until the next interrupt unless work arrived in the meantime.
-fn idle_until_interrupt() {
-    // Blocks this thread (not the CPU) until the next interrupt, so other
-    // threads run meanwhile; without the scheduler it is `sti; hlt`.
-    crate::sched::wait_for_interrupt(|| !router::is_empty());
+    /// Takes back every sandbox whose worker finished. Returns whether any did.
+    fn take_completed(&mut self) -> bool {
+        let completed = worker::take_completed();
+        let any = !completed.is_empty();
+        for done in completed {
+            self.complete(done);
+        }
+        any
+    }
+
+    /// A sandbox is home with the outcome of its event.
+    fn complete(&mut self, done: Done) {
+        let Done {
+            slot: index,
+            sandbox,
+            work,
+            result,
+            accesses_before,
+        } = done;
+        let slot = &mut self.slots[index];
+        slot.away = false;
+        slot.events_handled += 1;
+        if slot.tracing {
+            crate::supervisor::trace::print_new_accesses(
+                &slot.plan.name,
+                &sandbox,
+                accesses_before,
+            );
+        }
+        slot.sandbox = Some(sandbox);
+        match result {
+            Ok(Delivery::Refused) => {
+                log::warn!(
+                    "module {} refused an event ({:?})",
+                    slot.plan.name,
+                    work.event()
+                );
+            }
+            Ok(_) => {}
+            Err(fault) => self.contain(index, &fault, Some(&work.event())),
+        }
+    }
+
+    /// Waits until module `index`'s instance is home (at most one event).
+    pub(crate) fn bring_home(&mut self, index: usize) {
+        while self.slots.get(index).is_some_and(|slot| slot.away) {
+            if !self.take_completed() {
+                crate::sched::wait_for_interrupt(worker::any_completed);
+            }
+        }
+    }
+
+    /// Waits until every instance is home.
+    pub(crate) fn bring_all_home(&mut self) {
+        for index in 0..self.slots.len() {
+            self.bring_home(index);
+        }
+    }
 }

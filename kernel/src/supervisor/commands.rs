@@ -72,6 +72,8 @@ impl System {
 
     /// Runs one command line and returns its output (always ending in a newline).
     pub fn command(&mut self, line: &str) -> String {
+        // Every command sees the table at rest: no instance is away on its worker.
+        self.bring_all_home();
         let words: Vec<&str> = line.split_ascii_whitespace().collect();
         let result = match words.as_slice() {
             ["help"] => Ok(USAGE.join("\n")),

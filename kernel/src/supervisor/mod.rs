@@ -8,6 +8,8 @@
 #[cfg(target_os = "none")]
 pub mod commands;
 #[cfg(target_os = "none")]
+pub mod hot_swap;
+#[cfg(target_os = "none")]
 pub mod native;
 pub mod policy;
 #[cfg(target_os = "none")]

@@ -1,5 +1,6 @@
 //! What the supervisor does to the module table: contain a fault, restart on
-//! schedule, and the commands a person gives (restart, stop, start, swap).
+//! schedule, and the commands a person gives (restart, stop, start; swap is
+//! in [`super::hot_swap`]).
 //!
 //! What happens to the requests queued for or in flight to a module when it
 //! faults, is held, stopped or swapped is decided per kind in
@@ -104,6 +105,7 @@ impl System {
 
     /// Starts a new instance of module `index` (new generation, stale old handles).
     fn restart_now(&mut self, index: usize) {
+        self.bring_home(index);
         let slot = &mut self.slots[index];
         let result = match (&mut slot.sandbox, &slot.module) {
             (Some(sandbox), _) => self.runtime.restart(sandbox),
@@ -173,6 +175,7 @@ impl System {
         let index = self
             .find(name)
             .ok_or_else(|| format!("no module named {name}"))?;
+        self.bring_home(index);
         if self.slots[index].state != ModuleState::Running {
             return Err(format!(
                 "{name} is not running ({})",
@@ -200,102 +203,6 @@ impl System {
             return Err(format!("{name} is already running"));
         }
         self.restart_by_hand(name)
-    }
-
-    /// `swap NAME FILE`: replaces the running module with the `.wasm` at FILE in
-    /// the boot archive, carrying its state over. The new module's request must
-    /// fit the old grant (checked before anything stops). On any failure the
-    /// old instance keeps running unchanged.
-    ///
-    /// # Errors
-    /// Why the swap did not happen.
-    pub fn swap(&mut self, name: &str, file: &str) -> Result<String, String> {
-        let index = self
-            .find(name)
-            .ok_or_else(|| format!("no module named {name}"))?;
-        let plan = self.slots[index].plan.clone();
-        let new = self.load_file(&plan, file)?;
-        self.swap_to(index, new)
-    }
-
-    /// Swaps running module `index` to `new` (already checked against its grant).
-    fn swap_to(
-        &mut self,
-        index: usize,
-        new: cella_wasm_host::LoadedModule,
-    ) -> Result<String, String> {
-        let name = self.slots[index].plan.name.clone();
-        if !self.slots[index].is_running() {
-            return Err(format!(
-                "{name} is not running ({})",
-                self.slots[index].state.name()
-            ));
-        }
-        let (old_version, old_state) = self.slots[index]
-            .module
-            .as_ref()
-            .map_or((String::new(), 0), |module| {
-                (String::from(module.version()), module.state_version())
-            });
-        let started = time::now_nanoseconds();
-        let slot = &mut self.slots[index];
-        let Some(sandbox) = slot.sandbox.as_mut() else {
-            return Err(format!("{name} has no instance"));
-        };
-        self.runtime.swap(sandbox, &new).map_err(|error| {
-            format!(
-                "swap of {name} {old_version} (state format {old_state}) to {} (state format {}) failed at {:?}: {}; the old version keeps running",
-                new.version(),
-                new.state_version(),
-                error.stage,
-                error.fault
-            )
-        })?;
-        let generation = sandbox.generation();
-        let message = format!(
-            "{name}: swapped {old_version} -> {} (state format {old_state} -> {}, generation {generation}) in {} us; {} queued events follow",
-            new.version(),
-            new.state_version(),
-            (time::now_nanoseconds() - started) / 1000,
-            slot.inbox.len()
-        );
-        slot.module = Some(new);
-        log::info!("{message}");
-        Ok(message)
-    }
-
-    /// Installs a module pushed from the host: a hot swap if `target` is
-    /// running; otherwise it is loaded and started under `target`'s grant from
-    /// the system manifest, or, for a name the manifest does not know, as a new
-    /// module with no capabilities beyond logging and time.
-    ///
-    /// # Errors
-    /// Why nothing changed.
-    pub fn install_pushed(&mut self, target: &str, bytes: &[u8]) -> Result<String, String> {
-        if let Some(index) = self.find(target) {
-            let plan = self.slots[index].plan.clone();
-            let new = self.load_bytes(&plan, bytes)?;
-            if self.slots[index].is_running() {
-                return self.swap_to(index, new);
-            }
-            let slot = &mut self.slots[index];
-            slot.module = Some(new);
-            slot.sandbox = None;
-            return self
-                .restart_by_hand(target)
-                .map(|state| format!("loaded and started ({state})"));
-        }
-        let plan = crate::system_manifest::ModulePlan {
-            name: String::from(target),
-            file: String::from("(pushed from the host)"),
-            ..Default::default()
-        };
-        let new = self.load_bytes(&plan, bytes)?;
-        let version = String::from(new.version());
-        self.add_module(plan, new)?;
-        Ok(format!(
-            "{target} {version} loaded new and started (no capabilities beyond logging and time)"
-        ))
     }
 }
 
