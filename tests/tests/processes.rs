@@ -348,3 +348,20 @@ fn busy_wasm_module_does_not_stop_threads_or_processes() {
         ));
     }
 }
+
+#[test]
+fn busy_manifest_module_does_not_stop_the_other_modules() {
+    let run = boot_with_programs("module_threads");
+    run.expect_kernel_success();
+    let line = run.expect_line("busy events lasted over two slices");
+    let long_events: usize = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|count| count.parse().ok())
+        .unwrap_or(0);
+    if long_events == 0 {
+        run.fail(format!(
+            "`{line}`: no event was long enough to show anything"
+        ));
+    }
+}

@@ -31,6 +31,8 @@ pub const INBOX_CAPACITY: usize = 4096;
 /// What the kernel asked a module, so it knows what a reply answers.
 pub enum KernelRequest {
     Time,
+    /// A test scenario's request; the reply is only counted.
+    Probe,
 }
 
 /// All modules and the state of the event loop.
@@ -41,7 +43,6 @@ pub struct System {
     pub(crate) endpoints: Vec<String>,
     pub(crate) kernel_requests: BTreeMap<u32, (usize, KernelRequest)>,
     next_request: u32,
-    cursor: usize,
     /// The boot archive, where modules (and swap targets) are found.
     pub(crate) archive: Archive<'static>,
     /// Modules pushed from the host arrive here.
@@ -50,6 +51,8 @@ pub struct System {
     /// arrive meanwhile wait in `deferred_commands`.
     pub(crate) in_command: bool,
     deferred_commands: VecDeque<(String, Vec<u8>)>,
+    /// Replies to [`KernelRequest::Probe`] so far.
+    pub(crate) probe_replies: u64,
     /// Timing of the last hot swap (for the benchmark).
     pub(crate) last_swap: crate::supervisor::hot_swap::SwapTiming,
 }
@@ -57,6 +60,15 @@ pub struct System {
 impl System {
     /// Loads and starts every module the manifest lists; failures are reported and skipped.
     pub fn boot(manifest: &SystemManifest, archive: Archive<'static>) -> Self {
+        Self::boot_with_limits(manifest, archive, Limits::default())
+    }
+
+    /// As [`System::boot`], with every sandbox under `limits`.
+    pub fn boot_with_limits(
+        manifest: &SystemManifest,
+        archive: Archive<'static>,
+        limits: Limits,
+    ) -> Self {
         let mut endpoints: Vec<String> = Vec::new();
         for plan in &manifest.modules {
             let granted = plan.grants.iter().filter_map(|grant| match grant {
@@ -70,15 +82,15 @@ impl System {
             }
         }
         let mut system = System {
-            runtime: Runtime::new(Limits::default()),
+            runtime: Runtime::new(limits),
             slots: Vec::new(),
             endpoints,
             kernel_requests: BTreeMap::new(),
             next_request: 1,
-            cursor: 0,
             archive,
             push: super::push::PushPort::new(),
             in_command: false,
+            probe_replies: 0,
             deferred_commands: VecDeque::new(),
             last_swap: Default::default(),
         };
@@ -233,6 +245,8 @@ impl System {
             tracing: false,
             away: false,
             worker: None,
+            waiting_since: None,
+            lent_waiting_since: 0,
         }
     }
 
@@ -513,6 +527,7 @@ impl System {
                     bytes.len()
                 ),
             },
+            Some((_, KernelRequest::Probe)) => self.probe_replies += 1,
             None => log::warn!("{from} replied to unknown request {request}; dropped"),
         }
     }
@@ -529,37 +544,53 @@ impl System {
                     .is_some_and(|deadline| deadline <= now);
             if due {
                 fired = true;
-                self.deliver(index, Work::Timer);
+                self.deliver(index, alloc::vec![Work::Timer]);
             }
         }
         fired
     }
 
+    /// Lends the module whose events have waited longest its backlog, up to
+    /// [`worker::BATCH`] events. Returns whether there was one.
     fn deliver_one(&mut self) -> bool {
-        let count = self.slots.len();
-        for offset in 0..count {
-            let index = (self.cursor + offset) % count;
-            if !self.slots[index].takes_event_now() {
+        let now = time::now_nanoseconds();
+        let mut oldest: Option<(u64, usize)> = None;
+        for (index, slot) in self.slots.iter_mut().enumerate() {
+            if slot.inbox.is_empty() {
+                slot.waiting_since = None;
                 continue;
             }
-            let Some(pending) = self.slots[index].inbox.pop_front() else {
-                continue;
-            };
-            self.cursor = (index + 1) % count;
-            let work = match pending {
+            // First seen waiting now, unless it was waiting already.
+            let since = *slot.waiting_since.get_or_insert(now);
+            if slot.takes_event_now() && oldest.is_none_or(|(oldest, _)| since < oldest) {
+                oldest = Some((since, index));
+            }
+        }
+        let Some((since, index)) = oldest else {
+            return false;
+        };
+        let slot = &mut self.slots[index];
+        let take = slot.inbox.len().min(worker::BATCH);
+        let works = slot
+            .inbox
+            .drain(..take)
+            .map(|pending| match pending {
                 Pending::Irq(line) => Work::Irq(line),
                 Pending::Message { request, bytes } => Work::Message { request, bytes },
-            };
-            self.deliver(index, work);
-            return true;
-        }
-        false
+            })
+            .collect();
+        // What is left has waited as long; what is not reached comes back
+        // with this time too (see `complete`).
+        slot.waiting_since = (!slot.inbox.is_empty()).then_some(since);
+        slot.lent_waiting_since = since;
+        self.deliver(index, works);
+        true
     }
 
-    /// Hands `work` to module `index`'s worker (the module is away until it
+    /// Hands `works` to module `index`'s worker (the module is away until it
     /// completes). Without the scheduler, or if the worker cannot start, the
-    /// event runs right here instead.
-    fn deliver(&mut self, index: usize, work: Work) {
+    /// events run right here instead.
+    fn deliver(&mut self, index: usize, works: Vec<Work>) {
         let slot = &mut self.slots[index];
         let Some(sandbox) = slot.sandbox.take() else {
             return;
@@ -567,7 +598,7 @@ impl System {
         let job = Job {
             slot: index,
             sandbox,
-            work,
+            works,
         };
         if slot.worker.is_none() && crate::sched::is_running() {
             match worker::Worker::start(&slot.plan.name) {
@@ -595,18 +626,18 @@ impl System {
         any
     }
 
-    /// A sandbox is home with the outcome of its event.
+    /// A sandbox is home with the outcomes of its events.
     fn complete(&mut self, done: Done) {
         let Done {
             slot: index,
             sandbox,
-            work,
-            result,
+            handled,
+            left,
             accesses_before,
         } = done;
         let slot = &mut self.slots[index];
         slot.away = false;
-        slot.events_handled += 1;
+        slot.events_handled += handled.len() as u64;
         if slot.tracing {
             crate::supervisor::trace::print_new_accesses(
                 &slot.plan.name,
@@ -615,16 +646,30 @@ impl System {
             );
         }
         slot.sandbox = Some(sandbox);
-        match result {
-            Ok(Delivery::Refused) => {
-                log::warn!(
-                    "module {} refused an event ({:?})",
-                    slot.plan.name,
-                    work.event()
-                );
+        // Events not reached because of a fault wait again, in order, in front,
+        // as long-waiting as they were.
+        if !left.is_empty() {
+            slot.waiting_since = Some(slot.lent_waiting_since);
+        }
+        for work in left.into_iter().rev() {
+            match work {
+                Work::Irq(line) => slot.inbox.push_front(Pending::Irq(line)),
+                Work::Message { request, bytes } => {
+                    slot.inbox.push_front(Pending::Message { request, bytes });
+                }
+                Work::Timer => {}
             }
-            Ok(_) => {}
-            Err(fault) => self.contain(index, &fault, Some(&work.event())),
+        }
+        for (work, result) in handled {
+            match result {
+                Ok(Delivery::Refused) => log::warn!(
+                    "module {} refused an event ({:?})",
+                    self.slots[index].plan.name,
+                    work.event()
+                ),
+                Ok(_) => {}
+                Err(fault) => self.contain(index, &fault, Some(&work.event())),
+            }
         }
     }
 

@@ -9,6 +9,7 @@
 mod bench;
 mod heap_stress;
 mod ipc;
+mod module_threads;
 mod native_drivers;
 mod processes;
 mod supervisor_bench;
@@ -32,7 +33,7 @@ static READ_ONLY_PROBE: u64 = 0x5eed_5eed;
 pub const NEEDS_MODULES: [&str; 2] = ["modules", "supervisor_bench"];
 
 /// Every scenario: name, what it shows.
-pub const SCENARIOS: [(&str, &str); 21] = [
+pub const SCENARIOS: [(&str, &str); 22] = [
     ("boot", "boots to the main loop and exits"),
     (
         "page_fault",
@@ -84,6 +85,10 @@ pub const SCENARIOS: [(&str, &str); 21] = [
     (
         "wasm_busy",
         "a Wasm module busy for several slices does not stop a thread or a process",
+    ),
+    (
+        "module_threads",
+        "a manifest module busy for several slices does not stop another module or a thread",
     ),
     (
         "bench",
@@ -162,6 +167,7 @@ pub fn run(name: &str, context: &BootContext) -> ! {
         "process_wasm_ipc" => processes::process_wasm_ipc(context),
         "bench" => bench::run(context),
         "wasm_busy" => processes::wasm_busy(context),
+        "module_threads" => module_threads::run(context),
         "module_both_ways" => processes::module_both_ways(context),
         "native_drivers" => native_drivers::run(context),
         "sleep" => threads::sleep(),

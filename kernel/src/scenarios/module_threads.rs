@@ -1,0 +1,131 @@
+//! `test=module_threads`: a module of the system manifest that is busy inside
+//! its fuel budget does not stop the other modules, threads or processes.
+//!
+//! Two modules from the processes test archive, under a 50 M fuel budget per
+//! event: `busy` (modules/checksum: a 64 KiB CRC-32 per `crc` request, tens of
+//! milliseconds in the interpreter) and `rtc` (the cmos-rtc driver). While
+//! `busy` handles one CRC request on its worker thread, 20 requests wait for
+//! `rtc`; the event loop hands them to `rtc`'s worker one at a time, and a
+//! counting kernel thread counts. The four threads share the CPU in 10 ms
+//! slices, so `rtc` answers a few of them during the CRC, the counter
+//! counts, and `rtc` answers the rest afterwards. With one thread for all
+//! modules, `rtc` could answer none until the CRC was done.
+
+use crate::boot::BootContext;
+use crate::sandboxes::system::{KernelRequest, System};
+use crate::sched::{self, Priority};
+use crate::system_manifest::SystemManifest;
+use crate::{irq, kprintln, time};
+use alloc::format;
+use alloc::string::String;
+use alloc::sync::Arc;
+use cella_wasm_host::Limits;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+const MANIFEST: &str = "cella-system 1
+module busy modules/checksum.wasm
+serve busy
+module rtc modules/cmos-rtc.wasm
+serve rtc
+grant port 0x70 2
+";
+const ROUNDS: usize = 3;
+const RTC_REQUESTS: u64 = 20;
+/// Two scheduler slices: an event this long was preempted at least once.
+const LONG_EVENT: u64 = 20_000_000;
+
+/// Runs the event loop until `done` holds (at most five seconds).
+fn run_until(system: &mut System, done: impl Fn(&System) -> bool) -> Result<(), String> {
+    let limit = time::now_nanoseconds() + 5_000_000_000;
+    while !done(system) {
+        if time::now_nanoseconds() > limit {
+            return Err(String::from("timed out after 5 s"));
+        }
+        if !system.step() {
+            system.wait_for_work();
+        }
+    }
+    Ok(())
+}
+
+pub fn run(context: &BootContext) -> Result<(), String> {
+    irq::start();
+    let archive = context
+        .archive
+        .ok_or_else(|| String::from("no boot archive"))?;
+    let manifest = SystemManifest::parse(MANIFEST).map_err(|error| format!("{error:?}"))?;
+    let limits = Limits {
+        fuel_per_event: 50_000_000,
+        ..Limits::default()
+    };
+    let mut system = System::boot_with_limits(&manifest, archive, limits);
+    let (Some(busy), Some(rtc)) = (system.find("busy"), system.find("rtc")) else {
+        return Err(String::from("the modules are not in the table"));
+    };
+    if !system.modules_down().is_empty() {
+        return Err(format!("modules down: {:?}", system.modules_down()));
+    }
+    let counter = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let counter = Arc::clone(&counter);
+        let stop = Arc::clone(&stop);
+        sched::spawn("counter", Priority::Normal, move || {
+            while !stop.load(Ordering::Relaxed) {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+        .map_err(|error| format!("{error}"))?;
+    }
+    // Let the boot's own request to `rtc` (the kernel asks it the time) finish.
+    run_until(&mut system, |system| {
+        !system.slots[rtc].away && system.slots[rtc].inbox.is_empty()
+    })?;
+    let mut long_events = 0;
+    for round in 0..ROUNDS {
+        let busy_before = system.slots[busy].events_handled;
+        let rtc_before = system.slots[rtc].events_handled;
+        let replies_before = system.probe_replies;
+        let counted_before = counter.load(Ordering::Relaxed);
+        if !system.kernel_request("busy", b"crc", KernelRequest::Probe) {
+            return Err(String::from("no server for `busy`"));
+        }
+        run_until(&mut system, |system| system.slots[busy].away)?;
+        let started = time::now_nanoseconds();
+        for _ in 0..RTC_REQUESTS {
+            system.kernel_request("rtc", b"time", KernelRequest::Probe);
+        }
+        run_until(&mut system, |system| {
+            system.slots[busy].events_handled > busy_before
+        })?;
+        let took = time::now_nanoseconds() - started;
+        let rtc_during = system.slots[rtc].events_handled - rtc_before;
+        let counted = counter.load(Ordering::Relaxed) - counted_before;
+        run_until(&mut system, |system| {
+            system.probe_replies >= replies_before + 1 + RTC_REQUESTS
+        })?;
+        kprintln!(
+            "module_threads: round {round}: busy's CRC event took {} ms; meanwhile rtc handled {rtc_during} of {RTC_REQUESTS} requests and the counter thread counted {counted}",
+            took / 1_000_000
+        );
+        if took > LONG_EVENT {
+            long_events += 1;
+            if rtc_during == 0 || counted == 0 {
+                return Err(format!(
+                    "round {round}: during a {} ms event of busy, rtc handled {rtc_during} of {RTC_REQUESTS}, the counter counted {counted}",
+                    took / 1_000_000
+                ));
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    if long_events == 0 {
+        return Err(String::from(
+            "no CRC event lasted two slices: nothing was shown",
+        ));
+    }
+    kprintln!(
+        "module_threads: {long_events} of {ROUNDS} busy events lasted over two slices; during each, rtc answered requests and the counter thread ran"
+    );
+    Ok(())
+}
