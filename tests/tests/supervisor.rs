@@ -101,15 +101,29 @@ fn each_teaching_module_faults_with_its_reason_and_ends_in_hold() {
             session.fail(format!("after its faults, ps says `{line}` (want held)"));
         }
         let log = run(&mut session, "log 1");
-        let records = log
+        let marker = format!("] {module} generation ");
+        let generations: Vec<u32> = log
             .lines()
-            .filter(|line| {
-                line.contains(&format!("] {module} generation")) && line.contains(reason)
+            .filter(|line| line.contains(&marker) && line.contains(reason))
+            .filter_map(|line| {
+                let after = line.split(&marker).nth(1)?;
+                after.split(':').next()?.parse().ok()
             })
-            .count();
-        if records != 4 {
+            .collect();
+        if generations.len() != 4 {
             session.fail(format!(
-                "`log` shows {records} records of {module} with `{reason}` (want 4):\n{log}"
+                "`log` shows {} records of {module} with `{reason}` (want 4):\n{log}",
+                generations.len()
+            ));
+        }
+        // Each fault is recorded under the instance that faulted: four instances,
+        // four distinct generations (an instance that fails in `init` too).
+        let mut distinct = generations.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() != 4 || distinct.contains(&0) {
+            session.fail(format!(
+                "{module}'s fault records carry generations {generations:?} (want 4 distinct, none 0)"
             ));
         }
     }

@@ -130,6 +130,12 @@ impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Runtime<P, O> {
         parts.instantiate(module, platform, outbox, self.generation, lineage)
     }
 
+    /// The generation of the instance created last, also when it failed to
+    /// start (so a failed `init` can be recorded under its generation).
+    pub fn last_generation(&self) -> u32 {
+        self.generation
+    }
+
     /// Reserves the generation of an instance that another thread prepares
     /// (see [`crate::Preparer`]); no other instance gets it.
     pub fn reserve_generation(&mut self) -> u32 {

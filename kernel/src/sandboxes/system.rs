@@ -302,7 +302,7 @@ impl System {
             }
             Err(fault) => {
                 log::error!("module {} failed to start: {fault}", plan.name);
-                crate::supervisor::records::record(&fault, 0, &[]);
+                crate::supervisor::records::record(&fault, self.runtime.last_generation(), &[]);
                 slot.state = ModuleState::Stopped;
             }
         }

@@ -26,11 +26,14 @@ impl System {
     /// Takes a faulted module out and lets its policy decide what comes next.
     pub(crate) fn contain(&mut self, index: usize, fault: &Fault, event: Option<&Event<'_>>) {
         let now = time::now_nanoseconds();
+        // A failed start (no event) faulted the instance just created, which
+        // never replaced the old one: its generation is the runtime's last.
+        let started_last = self.runtime.last_generation();
         let slot = &mut self.slots[index];
-        let generation = slot
-            .sandbox
-            .as_ref()
-            .map_or(0, |sandbox| sandbox.generation());
+        let generation = match (event, slot.sandbox.as_ref()) {
+            (Some(_), Some(sandbox)) => sandbox.generation(),
+            _ => started_last,
+        };
         let accesses = slot
             .sandbox
             .as_ref()
