@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-const PROGRAMS: [&str; 10] = [
+const PROGRAMS: [&str; 11] = [
     "hello",
     "fault-null",
     "fault-ud2",
@@ -23,6 +23,7 @@ const PROGRAMS: [&str; 10] = [
     "bench",
     "rtc-irq",
     "sdk-probe",
+    "module-client",
 ];
 
 fn workspace_root() -> PathBuf {
@@ -169,11 +170,16 @@ fn user_archive() -> PathBuf {
 
 /// Native processes listed and granted in the system manifest like modules.
 const MANIFEST: &str = "cella-system 1
+module rtc modules/cmos-rtc.wasm
+serve rtc
+grant port 0x70 2
 process checksum bin/checksum-native
 serve checksum
 process client bin/client
 grant endpoint checksum
 process ports bin/ports
+process module-client bin/module-client
+grant endpoint rtc
 ";
 
 fn boot_with_programs(scenario: &str) -> cella_qemu_tests::BootRun {
@@ -332,6 +338,18 @@ fn system_manifest_starts_and_grants_native_processes() {
     run.expect_line("client: 10000 calls: 10000 good, 0 bad, 0 failed");
     // No port grant in the manifest: the port access faults and only that process dies.
     run.expect_line("PROCESS FAULT: process ports");
+    // A native process calls a Wasm module of the manifest through the kernel's IPC:
+    // the cmos-rtc module answers every call with the time.
+    let line =
+        run.expect_line("module-client: 200 calls to the rtc module: 200 good, 0 bad, 0 failed");
+    let first = line
+        .split("first ")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .unwrap_or("");
+    if first.len() != 20 || !first.starts_with("20") {
+        run.fail(format!("`{line}`: the first reply is not a time"));
+    }
     run.expect_line("scenario modules: passed");
 }
 

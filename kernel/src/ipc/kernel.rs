@@ -14,6 +14,9 @@ use x86_64::instructions::interrupts::without_interrupts;
 struct KernelEndpoint {
     queue: Endpoint,
     receivers: VecDeque<ThreadId>,
+    /// Called (interrupts off) whenever a message is queued: for a receiver
+    /// that polls instead of blocking in `receive` (the Wasm event loop).
+    watcher: Option<fn()>,
 }
 
 #[derive(Default)]
@@ -37,12 +40,14 @@ impl Ipc {
     }
 
     fn wake_one_receiver(&mut self, id: EndpointId) {
-        if let Some(receiver) = self
-            .endpoints
-            .get_mut(&id)
-            .and_then(|endpoint| endpoint.receivers.pop_front())
-        {
+        let Some(endpoint) = self.endpoints.get_mut(&id) else {
+            return;
+        };
+        if let Some(receiver) = endpoint.receivers.pop_front() {
             sched::wake(receiver);
+        }
+        if let Some(watcher) = endpoint.watcher {
+            watcher();
         }
     }
 }
@@ -60,6 +65,18 @@ pub fn create_endpoint(name: Option<&str>) -> Result<EndpointId, IpcError> {
         ipc.next_endpoint = id;
         ipc.endpoints.insert(id, KernelEndpoint::default());
         Ok(id)
+    })
+}
+
+/// Has `watcher` called (with interrupts off; it must not block or use IPC)
+/// each time a message is queued on endpoint `id`.
+///
+/// # Errors
+/// [`IpcError::Closed`] if there is no such endpoint.
+pub fn watch(id: EndpointId, watcher: fn()) -> Result<(), IpcError> {
+    with_ipc(|ipc| {
+        ipc.endpoint(id)?.watcher = Some(watcher);
+        Ok(())
     })
 }
 

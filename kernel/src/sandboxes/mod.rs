@@ -1,11 +1,13 @@
 //! Wasm modules in the kernel: loading them from the boot archive as the
 //! system manifest says, and driving them one event at a time.
 //!
+//! - [`ipc_bridge`]: the modules' endpoints on the kernel's IPC, for processes;
 //! - [`platform`]: the kernel's `Platform` (real ports, MMIO, IRQs, DMA, time);
 //! - [`router`]: the bounded message queue between modules and the kernel;
 //! - [`system`]: the module table and the event loop;
 //! - [`worker`]: the thread each module's events run on.
 
+pub mod ipc_bridge;
 pub mod platform;
 pub mod push;
 pub mod router;

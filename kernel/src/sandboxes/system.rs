@@ -33,6 +33,10 @@ pub enum KernelRequest {
     Time,
     /// A test scenario's request; the reply is only counted.
     Probe,
+    /// A process's IPC call; the reply answers its token.
+    Ipc {
+        token: u64,
+    },
 }
 
 /// All modules and the state of the event loop.
@@ -51,6 +55,9 @@ pub struct System {
     /// arrive meanwhile wait in `deferred_commands`.
     pub(crate) in_command: bool,
     deferred_commands: VecDeque<(String, Vec<u8>)>,
+    /// Kernel IPC endpoints standing for the endpoints modules serve
+    /// (IPC endpoint, router endpoint id); see `ipc_bridge`.
+    pub(crate) ipc_endpoints: Vec<(crate::ipc::EndpointId, u64)>,
     /// Replies to [`KernelRequest::Probe`] so far.
     pub(crate) probe_replies: u64,
     /// Timing of the last hot swap (for the benchmark).
@@ -91,6 +98,7 @@ impl System {
             push: super::push::PushPort::new(),
             in_command: false,
             probe_replies: 0,
+            ipc_endpoints: Vec::new(),
             deferred_commands: VecDeque::new(),
             last_swap: Default::default(),
         };
@@ -112,6 +120,7 @@ impl System {
             .filter(|slot| !slot.plan.on_demand)
             .count();
         system.route_console_output();
+        system.open_ipc_endpoints();
         kprintln!(
             "cella: all modules up ({up} of {booted} started) in {} ms",
             (time::now_nanoseconds() - started) / 1_000_000
@@ -319,14 +328,20 @@ impl System {
         let Some(server) = self.endpoint_id(endpoint).and_then(|id| self.server_of(id)) else {
             return false;
         };
-        let request = self.next_request;
-        self.next_request = self.next_request.wrapping_add(1).max(1);
-        self.kernel_requests.insert(request, (server, purpose));
+        let request = self.new_kernel_request(server, purpose);
         self.slots[server].inbox.push_back(Pending::Message {
             request,
             bytes: bytes.to_vec(),
         });
         true
+    }
+
+    /// A fresh request id for a request to module `server`.
+    pub(crate) fn new_kernel_request(&mut self, server: usize, purpose: KernelRequest) -> u32 {
+        let request = self.next_request;
+        self.next_request = self.next_request.wrapping_add(1).max(1);
+        self.kernel_requests.insert(request, (server, purpose));
+        request
     }
 
     /// Asks the `rtc` server for the time, to show a kernel request and its reply.
@@ -386,13 +401,20 @@ impl System {
     /// Routes what arrived and delivers at most one event. Returns whether there was work.
     pub fn step(&mut self) -> bool {
         let completed = self.take_completed();
+        let called = self.poll_ipc();
         self.collect_interrupts();
         self.route_messages();
         let pushed = self.poll_push();
         let restarted = self.restart_due(time::now_nanoseconds());
         let timers_fired = self.fire_timers();
         let delivered = self.deliver_one();
-        completed || pushed || restarted || timers_fired || delivered || !router::is_empty()
+        completed
+            || called
+            || pushed
+            || restarted
+            || timers_fired
+            || delivered
+            || !router::is_empty()
     }
 
     /// Blocks the event loop until an interrupt, a routed message or a
@@ -491,6 +513,9 @@ impl System {
         let endpoint_name = String::from(self.endpoint_name(endpoint));
         let is_console = endpoint_name == CONSOLE_OUTPUT_ENDPOINT;
         let server = self.server_of(endpoint);
+        if server.is_none() && self.send_to_process(from, &endpoint_name, &bytes) {
+            return;
+        }
         match server.map(|index| &mut self.slots[index]) {
             Some(slot) if slot.accepts_messages() && slot.inbox.len() < INBOX_CAPACITY => {
                 slot.inbox.push_back(Pending::Message { request: 0, bytes });
@@ -528,6 +553,14 @@ impl System {
                 ),
             },
             Some((_, KernelRequest::Probe)) => self.probe_replies += 1,
+            Some((_, KernelRequest::Ipc { token })) => {
+                if let Err(error) = crate::ipc::reply(token, bytes) {
+                    log::warn!(
+                        "{from}'s reply to a process ({} bytes) not delivered: {error:?}",
+                        bytes.len()
+                    );
+                }
+            }
             None => log::warn!("{from} replied to unknown request {request}; dropped"),
         }
     }

@@ -4,7 +4,7 @@
 use super::replay::{Disposition, Outcome, Waiting, disposition};
 use crate::console;
 use crate::sandboxes::slot::{ModuleState, Pending, Slot};
-use crate::sandboxes::system::{CONSOLE_OUTPUT_ENDPOINT, System};
+use crate::sandboxes::system::{CONSOLE_OUTPUT_ENDPOINT, KernelRequest, System};
 use crate::system_manifest::ModulePlan;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -68,7 +68,9 @@ impl System {
         let name = slot.plan.name.clone();
         let state = slot.state.name();
         for request in failed {
-            self.kernel_requests.remove(&request);
+            if let Some((_, KernelRequest::Ipc { token })) = self.kernel_requests.remove(&request) {
+                crate::sandboxes::ipc_bridge::answer_empty(token);
+            }
             log::warn!("kernel request {request} to {name} answered with an error: module {state}");
         }
         if irqs > 0 {
