@@ -7,6 +7,7 @@
 //! scenarios end in the kernel's fault or panic report and status 35.
 
 mod bench;
+mod counter;
 mod heap_stress;
 mod ipc;
 mod module_threads;

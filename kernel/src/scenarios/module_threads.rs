@@ -13,14 +13,11 @@
 
 use crate::boot::BootContext;
 use crate::sandboxes::system::{KernelRequest, System};
-use crate::sched::{self, Priority};
 use crate::system_manifest::SystemManifest;
 use crate::{irq, kprintln, time};
 use alloc::format;
 use alloc::string::String;
-use alloc::sync::Arc;
 use cella_wasm_host::Limits;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 const MANIFEST: &str = "cella-system 1
 module busy modules/checksum.wasm
@@ -65,18 +62,7 @@ pub fn run(context: &BootContext) -> Result<(), String> {
     if !system.modules_down().is_empty() {
         return Err(format!("modules down: {:?}", system.modules_down()));
     }
-    let counter = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let counter = Arc::clone(&counter);
-        let stop = Arc::clone(&stop);
-        sched::spawn("counter", Priority::Normal, move || {
-            while !stop.load(Ordering::Relaxed) {
-                counter.fetch_add(1, Ordering::Relaxed);
-            }
-        })
-        .map_err(|error| format!("{error}"))?;
-    }
+    let counter = super::counter::CountingThread::start()?;
     // Let the boot's own request to `rtc` (the kernel asks it the time) finish.
     run_until(&mut system, |system| {
         !system.slots[rtc].away && system.slots[rtc].inbox.is_empty()
@@ -86,7 +72,7 @@ pub fn run(context: &BootContext) -> Result<(), String> {
         let busy_before = system.slots[busy].events_handled;
         let rtc_before = system.slots[rtc].events_handled;
         let replies_before = system.probe_replies;
-        let counted_before = counter.load(Ordering::Relaxed);
+        let counted_before = counter.count();
         if !system.kernel_request("busy", b"crc", KernelRequest::Probe) {
             return Err(String::from("no server for `busy`"));
         }
@@ -100,7 +86,7 @@ pub fn run(context: &BootContext) -> Result<(), String> {
         })?;
         let took = time::now_nanoseconds() - started;
         let rtc_during = system.slots[rtc].events_handled - rtc_before;
-        let counted = counter.load(Ordering::Relaxed) - counted_before;
+        let counted = counter.count() - counted_before;
         run_until(&mut system, |system| {
             system.probe_replies >= replies_before + 1 + RTC_REQUESTS
         })?;
@@ -118,7 +104,7 @@ pub fn run(context: &BootContext) -> Result<(), String> {
             }
         }
     }
-    stop.store(true, Ordering::Relaxed);
+    drop(counter);
     if long_events == 0 {
         return Err(String::from(
             "no CRC event lasted two slices: nothing was shown",

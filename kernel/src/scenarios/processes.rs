@@ -237,8 +237,6 @@ pub fn module_both_ways(context: &BootContext) -> Result<(), String> {
 /// does not stop anything else: a CPU-bound kernel thread and a native
 /// process both progress while the event runs.
 pub fn wasm_busy(context: &BootContext) -> Result<(), String> {
-    use alloc::sync::Arc;
-    use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     irq::start();
     proc::initialise();
     let archive = context
@@ -254,30 +252,19 @@ pub fn wasm_busy(context: &BootContext) -> Result<(), String> {
     };
     ipc::wasm_server::serve("busy", "checksum", bytes).map_err(|error| format!("{error:?}"))?;
     let endpoint = ipc::lookup("busy").map_err(|error| format!("{error:?}"))?;
-    let counter = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let counter = Arc::clone(&counter);
-        let stop = Arc::clone(&stop);
-        sched::spawn("counter", Priority::Normal, move || {
-            while !stop.load(Ordering::Relaxed) {
-                counter.fetch_add(1, Ordering::Relaxed);
-            }
-        })
-        .map_err(|error| format!("{error}"))?;
-    }
+    let counter = super::counter::CountingThread::start()?;
     let mut slow_events = 0;
     let mut progressed = 0;
     let mut hello = None;
     for round in 0..5 {
-        let before = counter.load(Ordering::Relaxed);
+        let before = counter.count();
         if round == 0 {
             hello = Some(start(context, "hello", ProcessGrant::default())?);
         }
         let started = crate::time::now_nanoseconds();
         let reply = ipc::call(endpoint, b"crc", None).map_err(|error| format!("{error:?}"))?;
         let took = crate::time::now_nanoseconds() - started;
-        let after = counter.load(Ordering::Relaxed);
+        let after = counter.count();
         kprintln!(
             "wasm_busy: CRC event {round}: {} ms ({} bytes of reply); counter thread advanced {} meanwhile",
             took / 1_000_000,
@@ -291,7 +278,7 @@ pub fn wasm_busy(context: &BootContext) -> Result<(), String> {
             }
         }
     }
-    stop.store(true, Ordering::Relaxed);
+    drop(counter);
     let hello = hello.ok_or_else(|| String::from("hello not started"))?;
     let exit = finish("hello", hello)?;
     kprintln!(
