@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-const PROGRAMS: [&str; 11] = [
+const PROGRAMS: [&str; 12] = [
     "hello",
     "fault-null",
     "fault-ud2",
@@ -24,6 +24,7 @@ const PROGRAMS: [&str; 11] = [
     "rtc-irq",
     "sdk-probe",
     "module-client",
+    "module-peer",
 ];
 
 fn workspace_root() -> PathBuf {
@@ -161,6 +162,10 @@ fn user_archive() -> PathBuf {
             cella::commands::build::write_archive(&path, &entries).expect("archive written");
             // The same programs started by the system manifest instead of a scenario.
             entries.push(ArchiveEntry::new("system.manifest", MANIFEST));
+            entries.push(ArchiveEntry::new(
+                "modules/echo-sender.wasm",
+                wat::parse_str(ECHO_SENDER).expect("echo-sender assembles"),
+            ));
             cella::commands::build::write_archive(&target.join("manifest.tar"), &entries)
                 .expect("archive written");
             path
@@ -180,7 +185,29 @@ grant endpoint checksum
 process ports bin/ports
 process module-client bin/module-client
 grant endpoint rtc
+module echo-sender modules/echo-sender.wasm
+serve echo-sender
+grant endpoint peer-inbox
+process module-peer bin/module-peer
+serve peer-inbox
+grant endpoint echo-sender
 ";
+
+/// A Wasm module that answers a call with `pong` and, in the same event, sends
+/// a one-way message to the endpoint `peer-inbox`, which a process serves.
+const ECHO_SENDER: &str = r#"(module
+  (@custom "cella.manifest" "cella 1\nname echo-sender\nversion 1.0.0\nendpoint peer-inbox\n")
+  (import "cella" "cap_handle" (func $cap_handle (param i32) (result i32)))
+  (import "cella" "ipc_send" (func $ipc_send (param i32 i32 i32) (result i32)))
+  (import "cella" "ipc_reply" (func $ipc_reply (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "hello from a Wasm module")
+  (data (i32.const 48) "pong")
+  (func (export "init") (result i32) (i32.const 0))
+  (func (export "on_message") (param $request i32) (param $length i32)
+    (drop (call $ipc_send (call $cap_handle (i32.const 0)) (i32.const 16) (i32.const 24)))
+    (if (local.get $request)
+      (then (drop (call $ipc_reply (local.get $request) (i32.const 48) (i32.const 4)))))))"#;
 
 fn boot_with_programs(scenario: &str) -> cella_qemu_tests::BootRun {
     boot(BootRequest::scenario(scenario).with_initrd(user_archive()))
@@ -350,6 +377,11 @@ fn system_manifest_starts_and_grants_native_processes() {
     if first.len() != 20 || !first.starts_with("20") {
         run.fail(format!("`{line}`: the first reply is not a time"));
     }
+    // Both ways between a process and a module: the process's call is answered,
+    // and the module's one-way send reaches the endpoint the process serves.
+    run.expect_line(
+        "module-peer: the module replied `pong` and sent `hello from a Wasm module` (a one-way message: token 0)",
+    );
     run.expect_line("scenario modules: passed");
 }
 
