@@ -59,6 +59,13 @@ fn the_normal_boot_starts_the_listed_process_and_it_serves() {
     if !answer.contains("error: no native process serves `nobody`") {
         session.fail(format!("`call nobody hello` answered:\n{answer}"));
     }
+    // A module's endpoint is refused at once (it takes `send`), and the
+    // console, served by the event loop, still echoes right after.
+    let answer = run(&mut session, "call rtc time");
+    if !answer.contains("error: `rtc` is served by the module cmos-rtc, not a process") {
+        session.fail(format!("`call rtc time` answered:\n{answer}"));
+    }
+    run(&mut session, "# still echoing");
     if session.output().contains("PROCESS FAULT") {
         session.fail("a process faulted");
     }

@@ -99,9 +99,7 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
     }
 
     fn deliver_timers(&mut self) -> Result<Delivery, Fault> {
-        let Some(handler) = self.entries.on_timer else {
-            return Ok(Delivery::NoHandler);
-        };
+        let handler = self.entries.on_timer;
         let state = self.store.data_mut();
         let now = state.platform.now_nanoseconds();
         let generation = state.capabilities.generation();
@@ -114,6 +112,11 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
                 due.push(slot);
             }
         }
+        // Without `on_timer` the expired timers are disarmed all the same, so
+        // a deadline that nobody handles is not due for ever.
+        let Some(handler) = handler else {
+            return Ok(Delivery::NoHandler);
+        };
         let mut count = 0u32;
         for slot in due {
             let handle = Handle::encode(generation, slot);

@@ -15,6 +15,9 @@ use crate::state::State;
 use alloc::vec::Vec;
 use wasmi::{Engine, Linker};
 
+/// The generation of a prepared instance until it takes over.
+const PLACEHOLDER_GENERATION: u32 = 0;
+
 /// A runtime's engine, ABI linker and limits, to load and instantiate
 /// modules on another thread. Made by [`crate::Runtime::preparer`]; modules
 /// it loads belong to that runtime.
@@ -36,16 +39,13 @@ impl<P: Platform + 'static, O: Outbox + 'static> Prepared<P, O> {
         &self.sandbox.module
     }
 
-    /// Its generation (reserved by [`crate::Runtime::reserve_generation`]).
-    pub fn generation(&self) -> u32 {
-        self.sandbox.generation()
-    }
-
-    /// Takes over `lineage`: the generations of the instance it replaces.
-    pub(crate) fn adopt_lineage(&mut self, lineage: Vec<u32>) {
-        let capabilities = &mut self.sandbox.store.data_mut().capabilities;
-        *capabilities = CapabilityTable::new(
-            capabilities.generation(),
+    /// Becomes generation `generation`, successor of `lineage` (the
+    /// generations of the instance it replaces). Done at the hand-over, so
+    /// generations stay in the order instances take over; no entry point has
+    /// run, so no handle of the placeholder generation exists.
+    pub(crate) fn adopt(&mut self, generation: u32, lineage: Vec<u32>) {
+        self.sandbox.store.data_mut().capabilities = CapabilityTable::new(
+            generation,
             lineage,
             self.sandbox.module.capabilities.clone(),
         );
@@ -66,8 +66,8 @@ impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Preparer<P, O> 
         loader::load(&self.engine, label, bytes, grant)
     }
 
-    /// Instantiates `module` as generation `generation` without running any
-    /// entry point.
+    /// Instantiates `module` without running any entry point. Its generation
+    /// is given at the hand-over ([`crate::Runtime::swap_prepared`]).
     ///
     /// # Errors
     /// A [`Fault`] if instantiation fails (limits, a module loaded by another
@@ -77,7 +77,6 @@ impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Preparer<P, O> 
         module: &LoadedModule,
         platform: P,
         outbox: O,
-        generation: u32,
     ) -> Result<Prepared<P, O>, Fault> {
         let parts = Parts {
             engine: &self.engine,
@@ -85,7 +84,7 @@ impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Preparer<P, O> 
             limits: self.limits,
         };
         parts
-            .instantiate(module, platform, outbox, generation, Vec::new())
+            .instantiate(module, platform, outbox, PLACEHOLDER_GENERATION, Vec::new())
             .map(|sandbox| Prepared { sandbox })
     }
 }

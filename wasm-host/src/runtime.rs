@@ -136,9 +136,8 @@ impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Runtime<P, O> {
         self.generation
     }
 
-    /// Reserves the generation of an instance that another thread prepares
-    /// (see [`crate::Preparer`]); no other instance gets it.
-    pub fn reserve_generation(&mut self) -> u32 {
+    /// A fresh generation that no other instance gets.
+    pub(crate) fn reserve_generation(&mut self) -> u32 {
         self.generation = next_generation(self.generation);
         self.generation
     }

@@ -44,12 +44,11 @@ impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Runtime<P, O> {
         sandbox: &mut Sandbox<P, O>,
         new: &LoadedModule,
     ) -> Result<(), SwapError> {
-        let generation = self.reserve_generation();
         let platform = sandbox.store.data().platform.clone();
         let outbox = sandbox.store.data().outbox.clone();
         let prepared = self
             .preparer()
-            .prepare(new, platform, outbox, generation)
+            .prepare(new, platform, outbox)
             .map_err(|fault| SwapError {
                 stage: SwapStage::Instantiate,
                 fault,
@@ -73,7 +72,8 @@ impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Runtime<P, O> {
             fault,
         })?;
         let mut prepared = prepared;
-        prepared.adopt_lineage(sandbox.store.data().capabilities.lineage());
+        let generation = self.reserve_generation();
+        prepared.adopt(generation, sandbox.store.data().capabilities.lineage());
         let mut fresh = prepared.sandbox;
         fresh.store.data_mut().pending_requests = sandbox.store.data().pending_requests.clone();
         if let Err(fault) = fresh.restore_state(&saved) {

@@ -678,3 +678,36 @@ fn a_module_from_another_runtime_is_refused_not_a_panic() {
     };
     assert!(matches!(fault.kind, FaultKind::Instantiation(_)));
 }
+
+/// A module granted a timer but without `on_timer`: an expired timer is
+/// disarmed when its event comes (`NoHandler`), not left due for ever (the
+/// kernel would otherwise offer it the timer event on every pass).
+#[test]
+fn an_expired_timer_without_on_timer_is_disarmed() {
+    let wasm = common::wasm(
+        "no-timer-handler",
+        "timer\n",
+        r#"(import "cella" "cap_handle" (func $cap_handle (param i32) (result i32)))
+           (import "cella" "timer_set" (func $timer_set (param i32 i64) (result i32)))
+           (memory (export "memory") 1)
+           (func (export "init") (result i32)
+             (call $timer_set (call $cap_handle (i32.const 0)) (i64.const 9000)))"#,
+    );
+    let mut runtime = common::runtime();
+    let module = runtime
+        .load("no-timer-handler", &wasm, &common::grant())
+        .expect("loads");
+    let platform = common::platform();
+    platform.set_now(1_000);
+    let mut sandbox = runtime
+        .start(
+            &module,
+            platform.clone(),
+            cella_wasm_host::QueueOutbox::new(4),
+        )
+        .expect("init arms the timer");
+    assert_eq!(sandbox.next_timer_deadline(), Some(9_000));
+    platform.set_now(9_500);
+    assert_eq!(sandbox.deliver(Event::Timer), Ok(Delivery::NoHandler));
+    assert_eq!(sandbox.next_timer_deadline(), None);
+}

@@ -5,9 +5,10 @@
 //! Wasm host refuses a module whose request exceeds the grant, naming the
 //! capability) and starts it. Then it loops: pending IRQ lines become IRQ
 //! events for the module holding the line, queued messages go to the module
-//! serving their endpoint, due timers fire, due restarts happen, and one event
-//! at a time is delivered, round robin, each under the Wasm host's fuel
-//! budget. A module that faults is contained and handed to the supervisor
+//! serving their endpoint, due restarts happen, and the module whose event
+//! (a message, an IRQ or a due timer) has waited longest gets it, on its own
+//! worker thread ([`super::worker`]), under the Wasm host's fuel budget. A
+//! module that faults is contained and handed to the supervisor
 //! (`crate::supervisor::recovery`).
 
 use super::platform::KernelPlatform;
@@ -406,15 +407,8 @@ impl System {
         self.route_messages();
         let pushed = self.poll_push();
         let restarted = self.restart_due(time::now_nanoseconds());
-        let timers_fired = self.fire_timers();
         let delivered = self.deliver_one();
-        completed
-            || called
-            || pushed
-            || restarted
-            || timers_fired
-            || delivered
-            || !router::is_empty()
+        completed || called || pushed || restarted || delivered || !router::is_empty()
     }
 
     /// Blocks the event loop until an interrupt, a routed message or a
@@ -554,54 +548,66 @@ impl System {
             },
             Some((_, KernelRequest::Probe)) => self.probe_replies += 1,
             Some((_, KernelRequest::Ipc { token })) => {
-                if let Err(error) = crate::ipc::reply(token, bytes) {
+                // The caller must not wait for ever: a reply IPC cannot carry
+                // is answered empty.
+                let fits = bytes.len() <= crate::ipc::MAX_MESSAGE_BYTES;
+                let sent = crate::ipc::reply(token, if fits { bytes } else { &[] });
+                if !fits {
                     log::warn!(
-                        "{from}'s reply to a process ({} bytes) not delivered: {error:?}",
-                        bytes.len()
+                        "{from}'s reply to a process ({} bytes) is over the {} bytes IPC carries; the caller got an empty reply",
+                        bytes.len(),
+                        crate::ipc::MAX_MESSAGE_BYTES
                     );
+                } else if let Err(error) = sent {
+                    log::warn!("{from}'s reply to a process not delivered: {error:?}");
                 }
             }
             None => log::warn!("{from} replied to unknown request {request}; dropped"),
         }
     }
 
-    fn fire_timers(&mut self) -> bool {
-        let now = time::now_nanoseconds();
-        let mut fired = false;
-        for index in 0..self.slots.len() {
-            let due = self.slots[index].takes_event_now()
-                && self.slots[index]
-                    .sandbox
-                    .as_ref()
-                    .and_then(KernelSandbox::next_timer_deadline)
-                    .is_some_and(|deadline| deadline <= now);
-            if due {
-                fired = true;
-                self.deliver(index, alloc::vec![Work::Timer]);
-            }
-        }
-        fired
-    }
-
-    /// Lends the module whose events have waited longest its backlog, up to
-    /// [`worker::BATCH`] events. Returns whether there was one.
+    /// Lends the module whose events have waited longest what waits: its due
+    /// timers, or its backlog up to [`worker::BATCH`] events, whichever came
+    /// first (a due timer has waited since its deadline). Returns whether
+    /// there was anything.
     fn deliver_one(&mut self) -> bool {
         let now = time::now_nanoseconds();
-        let mut oldest: Option<(u64, usize)> = None;
+        let mut oldest: Option<(u64, usize, bool)> = None;
         for (index, slot) in self.slots.iter_mut().enumerate() {
-            if slot.inbox.is_empty() {
+            let inbox_since = if slot.inbox.is_empty() {
                 slot.waiting_since = None;
+                None
+            } else {
+                // First seen waiting now, unless it was waiting already.
+                Some(*slot.waiting_since.get_or_insert(now))
+            };
+            if !slot.takes_event_now() {
                 continue;
             }
-            // First seen waiting now, unless it was waiting already.
-            let since = *slot.waiting_since.get_or_insert(now);
-            if slot.takes_event_now() && oldest.is_none_or(|(oldest, _)| since < oldest) {
-                oldest = Some((since, index));
+            let timer_since = slot
+                .sandbox
+                .as_ref()
+                .and_then(KernelSandbox::next_timer_deadline)
+                .filter(|deadline| *deadline <= now);
+            let candidate = match (timer_since, inbox_since) {
+                (Some(timer), Some(inbox)) if timer <= inbox => Some((timer, true)),
+                (_, Some(inbox)) => Some((inbox, false)),
+                (Some(timer), None) => Some((timer, true)),
+                (None, None) => None,
+            };
+            if let Some((since, timer)) = candidate
+                && oldest.is_none_or(|(oldest, _, _)| since < oldest)
+            {
+                oldest = Some((since, index, timer));
             }
         }
-        let Some((since, index)) = oldest else {
+        let Some((since, index, timer)) = oldest else {
             return false;
         };
+        if timer {
+            self.deliver(index, alloc::vec![Work::Timer]);
+            return true;
+        }
         let slot = &mut self.slots[index];
         let take = slot.inbox.len().min(worker::BATCH);
         let works = slot

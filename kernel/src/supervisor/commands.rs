@@ -93,7 +93,7 @@ impl System {
                 self.send_by_hand(endpoint, &text.join(" "))
             }
             ["call", endpoint, text @ ..] if !text.is_empty() => {
-                super::native::call(endpoint, &text.join(" "))
+                self.call_process(endpoint, &text.join(" "))
             }
             ["uptime"] => Ok(uptime()),
             ["mem"] => Ok(memory_report()),

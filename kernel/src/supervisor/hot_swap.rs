@@ -3,9 +3,8 @@
 //!
 //! A swap has slow steps and a short one. Validating and compiling the new
 //! `.wasm` and instantiating it (milliseconds under TCG) run on a thread of
-//! their own while the old instance keeps handling its events; the event
-//! loop keeps going meanwhile (supervisor commands and pushes that arrive
-//! wait until the swap is over). Only the hand-over stops the module's
+//! their own while the old instance keeps handling its events
+//! ([`System::run_elsewhere`]). Only the hand-over stops the module's
 //! events: wait for the old instance to finish its current event, save its
 //! state, restore it into the new instance, put the new one in place. That
 //! hand-over is the blackout `cargo cella bench` measures.
@@ -13,17 +12,11 @@
 use crate::sandboxes::platform::KernelPlatform;
 use crate::sandboxes::router::KernelOutbox;
 use crate::sandboxes::system::System;
-use crate::sandboxes::worker;
-use crate::sched::{self, Priority};
 use crate::time;
 use alloc::borrow::Cow;
-use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
-use alloc::sync::Arc;
 use cella_wasm_host::Prepared;
-use spin::Mutex;
-use x86_64::instructions::interrupts::without_interrupts;
 
 /// A new instance ready to take over.
 type KernelPrepared = Prepared<KernelPlatform, KernelOutbox>;
@@ -64,12 +57,9 @@ impl System {
                 self.slots[index].state.name()
             ));
         }
-        let outer = core::mem::replace(&mut self.in_command, true);
         let started = time::now_nanoseconds();
-        let prepared = self.prepare_elsewhere(index, bytes);
-        let result = prepared.and_then(|prepared| self.hand_over(index, prepared, started));
-        self.in_command = outer;
-        result
+        let prepared = self.prepare_elsewhere(index, bytes)?;
+        self.hand_over(index, prepared, started)
     }
 
     /// Loads and instantiates `bytes` for module `index` on another thread,
@@ -82,50 +72,17 @@ impl System {
         let plan = &self.slots[index].plan;
         let grant = self.grant_for(plan);
         let label = plan.name.clone();
-        let generation = self.runtime.reserve_generation();
         let preparer = self.runtime.preparer();
-        let outcome: Arc<Mutex<Option<Result<KernelPrepared, String>>>> =
-            Arc::new(Mutex::new(None));
-        let deliver_to = Arc::clone(&outcome);
-        let work = move || {
-            let result = preparer
+        self.run_elsewhere("swap-prepare", move || {
+            preparer
                 .load(&label, &bytes, &grant)
                 .map_err(|error| format!("refused at load: {error}"))
                 .and_then(|module| {
                     preparer
-                        .prepare(&module, KernelPlatform, KernelOutbox, generation)
+                        .prepare(&module, KernelPlatform, KernelOutbox)
                         .map_err(|fault| format!("failed at Instantiate: {fault}"))
-                });
-            without_interrupts(|| *deliver_to.lock() = Some(result));
-            worker::nudge_event_loop();
-        };
-        // The thread takes the work from here; if it cannot start, it runs inline.
-        let job = Arc::new(Mutex::new(Some(work)));
-        let for_thread = Arc::clone(&job);
-        let spawned = sched::is_running()
-            && sched::spawn_with(
-                "swap-prepare",
-                Priority::Normal,
-                worker::STACK_PAGES,
-                None,
-                Box::new(move || {
-                    if let Some(work) = without_interrupts(|| for_thread.lock().take()) {
-                        work();
-                    }
-                }),
-            )
-            .is_ok();
-        if !spawned && let Some(work) = without_interrupts(|| job.lock().take()) {
-            work();
-        }
-        loop {
-            if let Some(result) = without_interrupts(|| outcome.lock().take()) {
-                return result;
-            }
-            if !self.step() {
-                self.wait_for_work();
-            }
-        }
+                })
+        })
     }
 
     /// Stops module `index`'s events and moves its state into `prepared`.

@@ -3,6 +3,7 @@
 //! (the IPC name service of `kernel/src/ipc`) and shows the reply. Modules'
 //! endpoints go through the sandboxes' router instead (`send`).
 
+use crate::sandboxes::system::System;
 use crate::{ipc, proc, time};
 use alloc::format;
 use alloc::string::String;
@@ -40,9 +41,28 @@ pub fn process_rows() -> String {
     out
 }
 
+impl System {
+    /// `call ENDPOINT TEXT`, run on another thread while the event loop goes
+    /// on (the process may in turn call a module, which needs the event loop).
+    /// Module endpoints are refused: they take `send`.
+    pub(crate) fn call_process(&mut self, endpoint: &str, text: &str) -> Result<String, String> {
+        let served_by_module = self
+            .endpoint_id(endpoint)
+            .and_then(|id| self.server_of(id))
+            .map(|index| self.slots[index].plan.name.clone());
+        if let Some(module) = served_by_module {
+            return Err(format!(
+                "`{endpoint}` is served by the module {module}, not a process: use `send {endpoint} TEXT`"
+            ));
+        }
+        let (endpoint, text) = (String::from(endpoint), String::from(text));
+        self.run_elsewhere("supervisor-call", move || call(&endpoint, &text))
+    }
+}
+
 /// `call ENDPOINT TEXT`: calls the registered endpoint with TEXT and shows
 /// the reply's bytes in hex.
-pub fn call(endpoint: &str, text: &str) -> Result<String, String> {
+fn call(endpoint: &str, text: &str) -> Result<String, String> {
     let id = ipc::lookup(endpoint).map_err(|_| {
         format!("no native process serves `{endpoint}` (module endpoints take `send`)")
     })?;

@@ -160,8 +160,14 @@ impl System {
         let index = self
             .find(name)
             .ok_or_else(|| format!("no module named {name}"))?;
+        self.bring_home(index);
         self.slots[index].tracker.reset();
         self.release_console_if_served(index);
+        if self.slots[index].state == ModuleState::Running {
+            // The running instance goes: what it was asked and has not answered
+            // is answered now (the new instance cannot); its queue waits for it.
+            self.settle_waiting(index, Outcome::RestartPending, 0);
+        }
         for &line in &self.slots[index].irq_lines.clone() {
             irq::revoke(line);
         }
