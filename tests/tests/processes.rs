@@ -34,6 +34,21 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Runs `cargo build --quiet --release ARGS --target-dir TARGET` in the
+/// workspace; panics (failing the test) naming `what` if it fails.
+fn cargo_build(what: &str, target: &Path, args: &[&str]) {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(workspace_root())
+        .args(["build", "--quiet", "--release"])
+        .args(args)
+        .arg("--target-dir")
+        .arg(target)
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building {what} failed");
+}
+
 /// Builds the user programs once and writes the archive; panics (failing the test) on error.
 fn user_archive() -> PathBuf {
     static ARCHIVE: OnceLock<PathBuf> = OnceLock::new();
@@ -43,25 +58,11 @@ fn user_archive() -> PathBuf {
             let target = std::env::var_os("CELLA_USERLAND_TARGET")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| root.join("target").join("cella").join("userland-target"));
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let status = Command::new(cargo)
-                .current_dir(&root)
-                .args([
-                    "build",
-                    "--quiet",
-                    "--release",
-                    "--package",
-                    "cella-userland",
-                    "--target",
-                    "x86_64-unknown-none",
-                    "--target-dir",
-                ])
-                .arg(&target)
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "building userland failed");
+            const NATIVE: &str = "x86_64-unknown-none";
+            let userland = ["--package", "cella-userland", "--target", NATIVE];
+            cargo_build("userland", &target, &userland);
             let binaries = target.join("x86_64-unknown-none").join("release");
-            let entries: Vec<ArchiveEntry> = PROGRAMS
+            let mut entries: Vec<ArchiveEntry> = PROGRAMS
                 .iter()
                 .map(|name| {
                     let bytes = std::fs::read(binaries.join(name))
@@ -69,95 +70,54 @@ fn user_archive() -> PathBuf {
                     ArchiveEntry::new(format!("bin/{name}"), bytes)
                 })
                 .collect();
-            let mut entries = entries;
-            // The same module source as a native process (the SDK's native backend).
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let status = Command::new(&cargo)
-                .current_dir(&root)
-                .args([
-                    "build",
-                    "--quiet",
-                    "--release",
+            // Module sources built as native processes (the SDK's native backend):
+            // modules/checksum, and a real driver (scenario native_drivers).
+            for (package, binary) in [
+                ("cella-checksum", "checksum-native"),
+                ("cella-cmos-rtc", "cmos-rtc-native"),
+            ] {
+                let args = [
                     "--package",
-                    "cella-checksum",
+                    package,
                     "--features",
                     "native",
                     "--bin",
-                    "checksum-native",
+                    binary,
                     "--target",
-                    "x86_64-unknown-none",
-                    "--target-dir",
-                ])
-                .arg(&target)
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "building checksum-native failed");
-            entries.push(ArchiveEntry::new(
-                "bin/checksum-native",
-                std::fs::read(binaries.join("checksum-native")).expect("checksum-native built"),
-            ));
-            // A real driver as a native process (scenario native_drivers).
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let status = Command::new(&cargo)
-                .current_dir(&root)
-                .args([
-                    "build",
-                    "--quiet",
-                    "--release",
-                    "--package",
-                    "cella-cmos-rtc",
-                    "--features",
-                    "native",
-                    "--bin",
-                    "cmos-rtc-native",
-                    "--target",
-                    "x86_64-unknown-none",
-                    "--target-dir",
-                ])
-                .arg(&target)
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "building cmos-rtc-native failed");
-            entries.push(ArchiveEntry::new(
-                "bin/cmos-rtc-native",
-                std::fs::read(binaries.join("cmos-rtc-native")).expect("cmos-rtc-native built"),
-            ));
+                    NATIVE,
+                ];
+                cargo_build(binary, &target, &args);
+                entries.push(ArchiveEntry::new(
+                    format!("bin/{binary}"),
+                    std::fs::read(binaries.join(binary))
+                        .unwrap_or_else(|error| panic!("reading {binary}: {error}")),
+                ));
+            }
+            // The same sources as Wasm modules.
             let wasm_target = target.join("wasm");
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let status = Command::new(cargo)
-                .current_dir(&root)
-                .args([
-                    "build",
-                    "--quiet",
-                    "--release",
+            cargo_build(
+                "the Wasm modules",
+                &wasm_target,
+                &[
                     "--package",
                     "cella-checksum",
                     "--package",
                     "cella-cmos-rtc",
                     "--target",
                     "wasm32-unknown-unknown",
-                    "--target-dir",
-                ])
-                .arg(&wasm_target)
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "building modules/checksum failed");
-            let module = wasm_target
-                .join("wasm32-unknown-unknown")
-                .join("release")
-                .join("cella_checksum.wasm");
-            entries.push(ArchiveEntry::new(
-                "modules/checksum.wasm",
-                std::fs::read(&module).expect("checksum.wasm built"),
-            ));
-            let driver = wasm_target
-                .join("wasm32-unknown-unknown")
-                .join("release")
-                .join("cella_cmos_rtc.wasm");
-            entries.push(ArchiveEntry::new(
-                "modules/cmos-rtc.wasm",
-                std::fs::read(&driver).expect("cmos-rtc.wasm built"),
-            ));
+                ],
+            );
+            let modules = wasm_target.join("wasm32-unknown-unknown").join("release");
+            for (file, archived) in [
+                ("cella_checksum.wasm", "modules/checksum.wasm"),
+                ("cella_cmos_rtc.wasm", "modules/cmos-rtc.wasm"),
+            ] {
+                entries.push(ArchiveEntry::new(
+                    archived,
+                    std::fs::read(modules.join(file))
+                        .unwrap_or_else(|error| panic!("reading {file}: {error}")),
+                ));
+            }
             let path = target.join("processes.tar");
             cella::commands::build::write_archive(&path, &entries).expect("archive written");
             // The same programs started by the system manifest instead of a scenario.
