@@ -65,8 +65,6 @@ pub struct Slot {
     /// Since when its oldest waiting event has waited (as first seen by the
     /// event loop): the module waiting longest is served first.
     pub waiting_since: Option<u64>,
-    /// `waiting_since` of the events lent to the worker now.
-    pub lent_waiting_since: u64,
     pub state: ModuleState,
     pub inbox: VecDeque<Pending>,
     pub irq_lines: Vec<u8>,

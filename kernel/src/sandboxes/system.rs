@@ -256,7 +256,6 @@ impl System {
             away: false,
             worker: None,
             waiting_since: None,
-            lent_waiting_since: 0,
         }
     }
 
@@ -566,10 +565,10 @@ impl System {
         }
     }
 
-    /// Lends the module whose events have waited longest what waits: its due
-    /// timers, or its backlog up to [`worker::BATCH`] events, whichever came
-    /// first (a due timer has waited since its deadline). Returns whether
-    /// there was anything.
+    /// Lends the module whose events have waited longest its oldest one: its
+    /// due timers or the first event of its inbox, whichever came first (a
+    /// due timer has waited since its deadline). Returns whether there was
+    /// anything.
     fn deliver_one(&mut self) -> bool {
         let now = time::now_nanoseconds();
         let mut oldest: Option<(u64, usize, bool)> = None;
@@ -605,31 +604,28 @@ impl System {
             return false;
         };
         if timer {
-            self.deliver(index, alloc::vec![Work::Timer]);
+            self.deliver(index, Work::Timer);
             return true;
         }
         let slot = &mut self.slots[index];
-        let take = slot.inbox.len().min(worker::BATCH);
-        let works = slot
-            .inbox
-            .drain(..take)
-            .map(|pending| match pending {
-                Pending::Irq(line) => Work::Irq(line),
-                Pending::Message { request, bytes } => Work::Message { request, bytes },
-            })
-            .collect();
-        // What is left has waited as long; what is not reached comes back
-        // with this time too (see `complete`).
+        let Some(pending) = slot.inbox.pop_front() else {
+            return false;
+        };
+        // Arrival times are not recorded per event: the rest of the queue
+        // counts as waiting since the same time.
         slot.waiting_since = (!slot.inbox.is_empty()).then_some(since);
-        slot.lent_waiting_since = since;
-        self.deliver(index, works);
+        let work = match pending {
+            Pending::Irq(line) => Work::Irq(line),
+            Pending::Message { request, bytes } => Work::Message { request, bytes },
+        };
+        self.deliver(index, work);
         true
     }
 
-    /// Hands `works` to module `index`'s worker (the module is away until it
+    /// Hands `work` to module `index`'s worker (the module is away until it
     /// completes). Without the scheduler, or if the worker cannot start, the
-    /// events run right here instead.
-    fn deliver(&mut self, index: usize, works: Vec<Work>) {
+    /// event runs right here instead.
+    fn deliver(&mut self, index: usize, work: Work) {
         let slot = &mut self.slots[index];
         let Some(sandbox) = slot.sandbox.take() else {
             return;
@@ -637,7 +633,7 @@ impl System {
         let job = Job {
             slot: index,
             sandbox,
-            works,
+            work,
         };
         if slot.worker.is_none() && crate::sched::is_running() {
             match worker::Worker::start(&slot.plan.name) {
@@ -665,18 +661,18 @@ impl System {
         any
     }
 
-    /// A sandbox is home with the outcomes of its events.
+    /// A sandbox is home with the outcome of its event.
     fn complete(&mut self, done: Done) {
         let Done {
             slot: index,
             sandbox,
-            handled,
-            left,
+            work,
+            result,
             accesses_before,
         } = done;
         let slot = &mut self.slots[index];
         slot.away = false;
-        slot.events_handled += handled.len() as u64;
+        slot.events_handled += 1;
         if slot.tracing {
             crate::supervisor::trace::print_new_accesses(
                 &slot.plan.name,
@@ -685,30 +681,16 @@ impl System {
             );
         }
         slot.sandbox = Some(sandbox);
-        // Events not reached because of a fault wait again, in order, in front,
-        // as long-waiting as they were.
-        if !left.is_empty() {
-            slot.waiting_since = Some(slot.lent_waiting_since);
-        }
-        for work in left.into_iter().rev() {
-            match work {
-                Work::Irq(line) => slot.inbox.push_front(Pending::Irq(line)),
-                Work::Message { request, bytes } => {
-                    slot.inbox.push_front(Pending::Message { request, bytes });
-                }
-                Work::Timer => {}
-            }
-        }
-        for (work, result) in handled {
-            match result {
-                Ok(Delivery::Refused) => log::warn!(
+        match result {
+            Ok(Delivery::Refused) => {
+                log::warn!(
                     "module {} refused an event ({:?})",
-                    self.slots[index].plan.name,
+                    slot.plan.name,
                     work.event()
-                ),
-                Ok(_) => {}
-                Err(fault) => self.contain(index, &fault, Some(&work.event())),
+                );
             }
+            Ok(_) => {}
+            Err(fault) => self.contain(index, &fault, Some(&work.event())),
         }
     }
 

@@ -4,13 +4,17 @@
 //!
 //! The event loop ([`super::system::System`]) stays the only owner of the
 //! module table. To deliver an event it lends the module's sandbox to the
-//! module's worker together with its waiting events, up to [`BATCH`]
-//! ([`Worker::lend`]); the worker runs them in order, puts the sandbox and the
-//! outcomes on the completion queue and wakes
-//! the event loop, which takes them back ([`take_completed`]). While its
-//! sandbox is lent a module is *away*: it gets no other event, and whatever
-//! needs the instance itself (a restart, a swap, `ps`) first waits for it to
-//! come home, which takes at most one batch's fuel.
+//! module's worker together with one event ([`Worker::lend`]); the worker
+//! runs it, puts the sandbox and the outcome on the completion queue and
+//! wakes the event loop, which takes them back ([`take_completed`]). While
+//! its sandbox is lent a module is *away*: it gets no other event, and
+//! whatever needs the instance itself (a restart, a swap, `ps`) first waits
+//! for it to come home, which takes at most one event's fuel.
+//!
+//! One event per turn, not a module's whole backlog: a module with a backlog
+//! (the UART driver writing the console) would otherwise make the next
+//! module's worker wait behind all of it. Lending 4 or 8 events at once was
+//! measured: it tripled the restart figure of `cargo cella bench`.
 //!
 //! Every thread that runs Wasm (the workers, the event loop, bridged servers)
 //! has the same priority. wasmi takes short spin locks inside its engine; a
@@ -54,59 +58,38 @@ impl Work {
     }
 }
 
-/// Most events lent in one job. One: a module that has a backlog does not
-/// make the next module's worker wait behind its whole backlog (the UART
-/// driver writing the console, for instance, would delay a restarted
-/// module's next event by a millisecond). Larger batches save event-loop
-/// round trips when the CPU is contended; `cargo cella bench` showed the
-/// restart figure triple with 4 or 8.
-pub const BATCH: usize = 1;
-
-/// A sandbox lent to a worker with the events it is to handle, in order.
+/// A sandbox lent to a worker with the event it is to handle.
 pub struct Job {
     /// The module's index in the table.
     pub slot: usize,
     pub sandbox: KernelSandbox,
-    pub works: Vec<Work>,
+    pub work: Work,
 }
 
-/// A sandbox coming home with the outcome of each event it handled.
+/// A sandbox coming home with the outcome of its event.
 pub struct Done {
     pub slot: usize,
     pub sandbox: KernelSandbox,
-    /// Events handled, in order; only the last can be a fault.
-    pub handled: Vec<(Work, Result<Delivery, Fault>)>,
-    /// Events not handled because an earlier one faulted.
-    pub left: Vec<Work>,
-    /// The instance's device-access count before the first event (for `trace`).
+    pub work: Work,
+    pub result: Result<Delivery, Fault>,
+    /// The instance's device-access count before the event (for `trace`).
     pub accesses_before: u64,
 }
 
-/// Runs `job` on the calling thread, stopping at the first fault.
+/// Runs `job` on the calling thread.
 pub fn execute(job: Job) -> Done {
     let Job {
         slot,
         mut sandbox,
-        works,
+        work,
     } = job;
     let accesses_before = sandbox.counters().device_accesses;
-    let mut handled = Vec::with_capacity(works.len());
-    let mut left = Vec::new();
-    let mut works = works.into_iter();
-    for work in works.by_ref() {
-        let result = sandbox.deliver(work.event());
-        let faulted = result.is_err();
-        handled.push((work, result));
-        if faulted {
-            left.extend(works.by_ref());
-            break;
-        }
-    }
+    let result = sandbox.deliver(work.event());
     Done {
         slot,
         sandbox,
-        handled,
-        left,
+        work,
+        result,
         accesses_before,
     }
 }
