@@ -19,6 +19,16 @@ use super::system::{INBOX_CAPACITY, KernelRequest, System};
 use super::{slot::Pending, worker};
 use crate::ipc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+/// Set by the IPC watcher when a message is queued on a module's endpoint.
+static QUEUED: AtomicBool = AtomicBool::new(false);
+
+/// The watcher of the modules' IPC endpoints (interrupts off, IPC locked).
+fn message_queued() {
+    QUEUED.store(true, Ordering::Release);
+    worker::nudge_event_loop();
+}
 
 impl System {
     /// Registers every endpoint a module serves as a kernel IPC endpoint.
@@ -31,7 +41,7 @@ impl System {
         for endpoint in served {
             let name = alloc::string::String::from(self.endpoint_name(endpoint));
             match ipc::create_endpoint(Some(&name))
-                .and_then(|id| ipc::watch(id, worker::nudge_event_loop).map(|()| id))
+                .and_then(|id| ipc::watch(id, message_queued).map(|()| id))
             {
                 Ok(id) => self.ipc_endpoints.push((id, endpoint)),
                 Err(error) => {
@@ -42,8 +52,12 @@ impl System {
     }
 
     /// Moves calls and messages from the IPC endpoints to the modules serving
-    /// them. Returns whether any arrived.
+    /// them. Returns whether any arrived. Looks only when one was queued
+    /// since the last look.
     pub(crate) fn poll_ipc(&mut self) -> bool {
+        if !QUEUED.swap(false, Ordering::AcqRel) {
+            return false;
+        }
         let mut arrived = false;
         for index in 0..self.ipc_endpoints.len() {
             let (id, endpoint) = self.ipc_endpoints[index];
@@ -54,6 +68,8 @@ impl System {
                 let slot = &self.slots[server];
                 let accepting = slot.accepts_messages();
                 if accepting && slot.inbox.len() >= INBOX_CAPACITY {
+                    // The rest waits in the IPC queue: look again next pass.
+                    QUEUED.store(true, Ordering::Release);
                     break;
                 }
                 let Ok(message) = ipc::receive(id, false) else {
