@@ -22,28 +22,8 @@ pub fn irq_ack(line: u8) -> Result<(), i64> {
     check(syscall(number::IRQ_ACK, [u64::from(line), 0, 0, 0, 0])).map(|_| ())
 }
 
-/// Raw syscall with up to five arguments.
-#[inline(always)]
-pub fn syscall(number: u64, arguments: [u64; 5]) -> i64 {
-    let result: i64;
-    // SAFETY: `syscall` enters the kernel, which validates every argument
-    // (pointers included) and returns; it clobbers only rcx, r11 and rax.
-    unsafe {
-        core::arch::asm!(
-            "syscall",
-            inlateout("rax") number as i64 => result,
-            in("rdi") arguments[0],
-            in("rsi") arguments[1],
-            in("rdx") arguments[2],
-            in("r10") arguments[3],
-            in("r8") arguments[4],
-            lateout("rcx") _,
-            lateout("r11") _,
-            options(nostack)
-        );
-    }
-    result
-}
+/// Raw syscall with up to five arguments (the SDK's native backend's).
+pub use cella_sdk::native::syscall;
 
 fn check(result: i64) -> Result<u64, i64> {
     if result < 0 {

@@ -56,6 +56,9 @@ pub(crate) use devices::*;
 pub(crate) use messages::*;
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
 pub use process::{Exports, run};
+/// The raw system call, for native programs that are not modules (`userland`).
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+pub use syscall::syscall;
 
 #[cfg(all(feature = "panic-handler", target_arch = "x86_64", target_os = "none"))]
 #[panic_handler]

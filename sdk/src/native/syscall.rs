@@ -2,6 +2,7 @@
 
 /// One system call (see `cella_abi::syscalls`): number in `rax`, arguments
 /// in `rdi, rsi, rdx, r10, r8`, result in `rax` (negative: an error).
+#[inline]
 pub fn syscall(number: u64, arguments: [u64; 5]) -> i64 {
     let result: i64;
     // SAFETY: `syscall` enters the kernel, which validates every argument
