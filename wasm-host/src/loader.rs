@@ -5,11 +5,13 @@
 use crate::capabilities::Capability;
 use crate::grant::Grant;
 use alloc::string::{String, ToString};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use cella_abi::{
     Export, HostFunction, IMPORT_MODULE, MANIFEST_SECTION, Manifest, ManifestError, Signature,
     ValueType,
 };
+use core::any::Any;
 use wasmi::{ExternType, FuncType, ValType};
 
 /// Why a module could not be loaded.
@@ -127,6 +129,11 @@ pub struct LoadedModule {
     pub(crate) version: String,
     pub(crate) state_version: u32,
     pub(crate) capabilities: Vec<Capability>,
+    /// The runtime that loaded it (set by the runtime after loading).
+    pub(crate) runtime: u32,
+    /// The ABI linker for the module's own engine, of the loading runtime's
+    /// host-state type (set by the runtime after loading).
+    pub(crate) linker: Option<Arc<dyn Any + Send + Sync>>,
 }
 
 impl LoadedModule {
@@ -268,5 +275,7 @@ pub(crate) fn load(
         state_version: manifest.state_version,
         capabilities,
         module,
+        runtime: 0,
+        linker: None,
     })
 }

@@ -6,25 +6,26 @@ use crate::capabilities::CapabilityTable;
 use crate::faults::Fault;
 use crate::grant::Grant;
 use crate::limits::Limits;
-use crate::loader::{self, LoadError, LoadedModule};
+use crate::loader::{LoadError, LoadedModule};
 use crate::outbox::Outbox;
 use crate::platform::Platform;
 use crate::runtime::Parts;
 use crate::sandbox::Sandbox;
-use crate::state::State;
 use alloc::vec::Vec;
-use wasmi::{Engine, Linker};
+use core::marker::PhantomData;
+use wasmi::Config;
 
 /// The generation of a prepared instance until it takes over.
 const PLACEHOLDER_GENERATION: u32 = 0;
 
-/// A runtime's engine, ABI linker and limits, to load and instantiate
+/// A runtime's engine settings and limits, to load and instantiate
 /// modules on another thread. Made by [`crate::Runtime::preparer`]; modules
 /// it loads belong to that runtime.
 pub struct Preparer<P: Platform + 'static, O: Outbox + 'static> {
-    pub(crate) engine: Engine,
-    pub(crate) linker: Linker<State<P, O>>,
+    pub(crate) config: Config,
+    pub(crate) runtime: u32,
     pub(crate) limits: Limits,
+    pub(crate) host: PhantomData<fn() -> (P, O)>,
 }
 
 /// A new instance, created but not started: no entry point has run, so it
@@ -63,7 +64,13 @@ impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Preparer<P, O> 
         bytes: &[u8],
         grant: &Grant,
     ) -> Result<LoadedModule, LoadError> {
-        loader::load(&self.engine, label, bytes, grant)
+        crate::runtime::load_with_own_engine::<P, O>(
+            &self.config,
+            self.runtime,
+            label,
+            bytes,
+            grant,
+        )
     }
 
     /// Instantiates `module` without running any entry point. Its generation
@@ -79,8 +86,7 @@ impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Preparer<P, O> 
         outbox: O,
     ) -> Result<Prepared<P, O>, Fault> {
         let parts = Parts {
-            engine: &self.engine,
-            linker: &self.linker,
+            runtime: self.runtime,
             limits: self.limits,
         };
         parts

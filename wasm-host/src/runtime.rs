@@ -1,5 +1,11 @@
-//! The runtime: one wasmi engine and ABI linker shared by all sandboxes,
-//! the limits, and the generation counter behind every handle.
+//! The runtime: the engine settings, the limits, and the generation counter
+//! behind every handle.
+//!
+//! Each loaded module gets a wasmi engine of its own. wasmi keeps a module's
+//! compiled code in its engine until the engine itself is dropped, so with
+//! one shared engine every load (each hot swap, each push) would leave its
+//! code behind for ever; with one engine per module the code goes when the
+//! last instance and handle of that module go.
 
 use crate::capabilities::CapabilityTable;
 use crate::faults::{Entry, Fault, FaultKind};
@@ -13,15 +19,41 @@ use crate::sandbox::{Entries, Sandbox};
 use crate::state::State;
 use crate::trace::{Counters, Trace};
 use alloc::string::ToString;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
-use wasmi::{CompilationMode, Config, EnforcedLimits, Engine, Linker, Store, StoreLimitsBuilder};
+use core::marker::PhantomData;
+use core::sync::atomic::{AtomicU32, Ordering};
+use wasmi::Linker;
+use wasmi::{CompilationMode, Config, EnforcedLimits, Engine, Store, StoreLimitsBuilder};
 
 /// Loads modules and starts sandboxes for one platform and outbox type.
 pub struct Runtime<P: Platform + 'static, O: Outbox + 'static> {
-    engine: Engine,
-    linker: Linker<State<P, O>>,
+    config: Config,
+    identity: u32,
     limits: Limits,
     generation: u32,
+    host: PhantomData<fn() -> (P, O)>,
+}
+
+/// Distinguishes runtimes, so a module loaded by one (with its engine
+/// settings) is never instantiated by another.
+static NEXT_IDENTITY: AtomicU32 = AtomicU32::new(1);
+
+/// Loads `bytes` into an engine of its own, made with `config`, with the ABI
+/// linker for that engine (built once per module: building it for every
+/// instance leaves a little behind in the engine each time).
+pub(crate) fn load_with_own_engine<P: Platform + 'static, O: Outbox + 'static>(
+    config: &Config,
+    runtime: u32,
+    label: &str,
+    bytes: &[u8],
+    grant: &Grant,
+) -> Result<LoadedModule, LoadError> {
+    let engine = Engine::new(config);
+    let mut module = loader::load(&engine, label, bytes, grant)?;
+    module.runtime = runtime;
+    module.linker = Some(Arc::new(crate::linker::build::<P, O>(&engine)));
+    Ok(module)
 }
 
 impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Runtime<P, O> {
@@ -39,13 +71,12 @@ impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Runtime<P, O> {
             .enforced_limits(EnforcedLimits::strict())
             .wasm_multi_memory(false)
             .wasm_custom_page_sizes(false);
-        let engine = Engine::new(&config);
-        let linker = crate::linker::build(&engine);
         Runtime {
-            engine,
-            linker,
+            config,
+            identity: NEXT_IDENTITY.fetch_add(1, Ordering::Relaxed),
             limits,
             generation: 0,
+            host: PhantomData,
         }
     }
 
@@ -68,7 +99,7 @@ impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Runtime<P, O> {
         bytes: &[u8],
         grant: &Grant,
     ) -> Result<LoadedModule, LoadError> {
-        loader::load(&self.engine, label, bytes, grant)
+        load_with_own_engine::<P, O>(&self.config, self.identity, label, bytes, grant)
     }
 
     /// Instantiates `module` and runs its `init`.
@@ -123,8 +154,7 @@ impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Runtime<P, O> {
     ) -> Result<Sandbox<P, O>, Fault> {
         self.generation = next_generation(self.generation);
         let parts = Parts {
-            engine: &self.engine,
-            linker: &self.linker,
+            runtime: self.identity,
             limits: self.limits,
         };
         parts.instantiate(module, platform, outbox, self.generation, lineage)
@@ -147,24 +177,24 @@ impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Runtime<P, O> {
     /// keeps serving.
     pub fn preparer(&self) -> crate::Preparer<P, O> {
         crate::Preparer {
-            engine: self.engine.clone(),
-            linker: self.linker.clone(),
+            config: self.config.clone(),
+            runtime: self.identity,
             limits: self.limits,
+            host: PhantomData,
         }
     }
 }
 
-/// Borrowed engine, linker and limits: what instantiation needs.
-pub(crate) struct Parts<'a, P: Platform + 'static, O: Outbox + 'static> {
-    pub(crate) engine: &'a Engine,
-    pub(crate) linker: &'a Linker<State<P, O>>,
+/// The runtime's identity and limits: what instantiation needs.
+pub(crate) struct Parts {
+    pub(crate) runtime: u32,
     pub(crate) limits: Limits,
 }
 
-impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Parts<'_, P, O> {
+impl Parts {
     /// Creates the store and instance of generation `generation` without
     /// running any entry point (start functions are refused at load).
-    pub(crate) fn instantiate(
+    pub(crate) fn instantiate<P: Platform + Clone + 'static, O: Outbox + Clone + 'static>(
         &self,
         module: &LoadedModule,
         platform: P,
@@ -172,13 +202,17 @@ impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Parts<'_, P, O>
         generation: u32,
         lineage: Vec<u32>,
     ) -> Result<Sandbox<P, O>, Fault> {
-        if !Engine::same(module.module.engine(), self.engine) {
+        let linker = module
+            .linker
+            .as_ref()
+            .and_then(|linker| linker.downcast_ref::<Linker<State<P, O>>>());
+        let (Some(linker), true) = (linker, module.runtime == self.runtime) else {
             return Err(Fault {
                 module: module.name.clone(),
                 entry: Entry::Instantiate,
                 kind: FaultKind::Instantiation("module was loaded by another runtime".to_string()),
             });
-        }
+        };
         let limits = self.limits;
         let store_limits = StoreLimitsBuilder::new()
             .memory_size(limits.max_memory_bytes())
@@ -202,7 +236,8 @@ impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Parts<'_, P, O>
             message_present: false,
             pending_requests: Vec::new(),
         };
-        let mut store = Store::new(self.engine, state);
+        let engine = module.module.engine();
+        let mut store = Store::new(engine, state);
         store.limiter(|state| &mut state.store_limits);
         let fail = |kind| Fault {
             module: module.name.clone(),
@@ -213,8 +248,7 @@ impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Parts<'_, P, O>
         store
             .set_fuel(limits.fuel_per_event)
             .map_err(|error| fail(FaultKind::Engine(error.to_string())))?;
-        let instance = self
-            .linker
+        let instance = linker
             .instantiate_and_start(&mut store, &module.module)
             .map_err(|error| fail(FaultKind::Instantiation(error.to_string())))?;
         let memory = instance.get_memory(&store, cella_abi::MEMORY_EXPORT);

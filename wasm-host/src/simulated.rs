@@ -164,6 +164,11 @@ impl SimulatedPlatform {
         self.machine.borrow_mut().accesses.clear();
     }
 
+    /// Forgets the recorded log lines.
+    pub fn clear_log_lines(&self) {
+        self.machine.borrow_mut().log.clear();
+    }
+
     /// Every log line so far.
     pub fn log_lines(&self) -> Vec<LogLine> {
         self.machine.borrow().log.clone()
