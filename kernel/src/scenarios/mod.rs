@@ -14,6 +14,7 @@ mod module_threads;
 mod native_drivers;
 mod processes;
 mod supervisor_bench;
+mod swap_soak;
 mod threads;
 
 use crate::arch::deliberate;
@@ -31,10 +32,10 @@ const UNMAPPED_ADDRESS: u64 = 0x0000_0bad_c0de_0000;
 static READ_ONLY_PROBE: u64 = 0x5eed_5eed;
 
 /// Scenarios that run after the modules of the system manifest started.
-pub const NEEDS_MODULES: [&str; 2] = ["modules", "supervisor_bench"];
+pub const NEEDS_MODULES: [&str; 3] = ["modules", "supervisor_bench", "swap_soak"];
 
 /// Every scenario: name, what it shows.
-pub const SCENARIOS: [(&str, &str); 22] = [
+pub const SCENARIOS: [(&str, &str); 23] = [
     ("boot", "boots to the main loop and exits"),
     (
         "page_fault",
@@ -111,6 +112,10 @@ pub const SCENARIOS: [(&str, &str); 22] = [
         "supervisor_bench",
         "fault-to-next-event restart time and UART swap blackout against a baseline event delivery",
     ),
+    (
+        "swap_soak",
+        "swaps the UART driver v1 <-> v2 and restarts it, swaps=N rounds (default 250); the heap stays flat",
+    ),
 ];
 
 /// Runs a scenario that needs the modules running; never returns.
@@ -120,8 +125,20 @@ pub fn run_with_modules(name: &str, context: &BootContext, system: &mut System) 
         .get("run_ms")
         .and_then(|value| value.parse::<u64>().ok())
         .unwrap_or(1000);
-    if name == "supervisor_bench" {
-        match supervisor_bench::run(system) {
+    let special = match name {
+        "supervisor_bench" => Some(supervisor_bench::run(system)),
+        "swap_soak" => {
+            let rounds = context
+                .command_line
+                .get("swaps")
+                .and_then(|value| value.parse::<u32>().ok())
+                .unwrap_or(250);
+            Some(swap_soak::run(system, rounds))
+        }
+        _ => None,
+    };
+    if let Some(result) = special {
+        match result {
             Ok(()) => {
                 kprintln!("scenario {name}: passed");
                 qemu::exit(ExitCode::Success)
