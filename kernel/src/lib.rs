@@ -21,6 +21,7 @@ pub mod fnv;
 pub mod ipc;
 pub mod mm;
 pub mod proc;
+pub mod push_authority;
 pub mod push_protocol;
 pub mod sched;
 pub mod supervisor;

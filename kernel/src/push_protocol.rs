@@ -1,30 +1,46 @@
 //! The push protocol: how `cargo cella push` hands a module to a running kernel.
 //!
-//! The tool connects to the guest's second serial port (COM2) and sends one
-//! upload: a header line, then exactly SIZE bytes of `.wasm`:
+//! The tool connects to the guest's second serial port (COM2), asks for a
+//! nonce, and sends one upload signed with the push key (see
+//! [`crate::push_authority`]):
 //!
 //! ```text
-//! CELLA-PUSH 1 TARGET SIZE FNV1A64\n<SIZE bytes>
+//! tool:   CELLA-PUSH-HELLO\n
+//! kernel: CELLA-PUSH-NONCE NONCE\n
+//! tool:   CELLA-PUSH 2 TARGET SIZE NONCE SIGNATURE\n<SIZE bytes>
+//! kernel: CELLA-PUSH-RESULT ok TEXT   (or CELLA-PUSH-RESULT error TEXT)
 //! ```
 //!
-//! TARGET names the module to replace (hot swap) or, if no running module has
-//! that name, the one to load new; FNV1A64 is the 16-hex-digit FNV-1a hash of
-//! the bytes. The kernel answers with one line, `CELLA-PUSH-RESULT ok TEXT` or
-//! `CELLA-PUSH-RESULT error TEXT`. An upload that is malformed, too large
-//! (over [`MAX_UPLOAD_BYTES`]), corrupted (hash mismatch) or truncated (no byte
-//! for [`IDLE_TIMEOUT_NANOSECONDS`] before SIZE bytes arrived) is rejected
-//! with a reason and changes nothing. After refusing a header, the receiver
+//! NONCE is 32 hex digits, good for one upload; SIGNATURE is the 64-hex-digit
+//! HMAC-SHA-256, under the push key, of the header line up to NONCE (with its
+//! newline) followed by the bytes. TARGET names the module to replace (hot
+//! swap) or, if no running module has that name, the one to load new.
+//!
+//! An upload is refused with a reason, changing nothing, if the channel is
+//! not granted, the target is not granted, the header is malformed, the size
+//! is 0 or over [`MAX_UPLOAD_BYTES`], the nonce was not the one issued last or
+//! was used already (a replayed upload), the signature does not match (a
+//! wrong key or bytes changed in transit), or the bytes stop arriving for
+//! [`IDLE_TIMEOUT_NANOSECONDS`] (truncated). Every header uses up the nonce
+//! outstanding, whatever becomes of it. After refusing a header, the receiver
 //! skips the SIZE bytes it announced (so they are never misread as a header);
 //! a sender that never sends them resynchronises the channel by staying idle
-//! for the timeout. This receiver is the hardware-free part: bytes in, events out.
+//! for the timeout. This receiver is the hardware-free part: bytes in, events
+//! out.
 
-use crate::fnv::fnv1a_64;
+use crate::push_authority::{
+    NONCE_BYTES, PushGrant, PushKey, SIGNATURE_BYTES, decode_hex, encode_hex, signed_line,
+};
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 /// First word of an upload header.
 pub const MAGIC: &str = "CELLA-PUSH";
+/// The line that asks for a nonce.
+pub const HELLO: &str = "CELLA-PUSH-HELLO";
+/// First word of the kernel's nonce line.
+pub const NONCE: &str = "CELLA-PUSH-NONCE";
 /// First word of the kernel's answer.
 pub const RESULT: &str = "CELLA-PUSH-RESULT";
 /// Largest module accepted.
@@ -37,10 +53,22 @@ pub const IDLE_TIMEOUT_NANOSECONDS: u64 = 2_000_000_000;
 /// What the receiver produced.
 #[derive(Debug, PartialEq, Eq)]
 pub enum PushEvent {
-    /// A complete, intact upload.
+    /// A nonce for the next upload, as hex digits: the port answers
+    /// `CELLA-PUSH-NONCE NONCE`.
+    Challenge(String),
+    /// A complete upload, signed with the push key.
     Upload { target: String, bytes: Vec<u8> },
     /// An upload refused before anything was changed, and why.
     Rejected(String),
+}
+
+/// Whether the channel is open, and with what key and grant.
+#[derive(Clone, Debug)]
+pub enum PushAccess {
+    /// Uploads signed with `key` may target what `grant` allows.
+    Granted { key: PushKey, grant: PushGrant },
+    /// Every request is refused, with this reason.
+    Closed(String),
 }
 
 #[derive(Debug)]
@@ -49,7 +77,8 @@ enum State {
     Body {
         target: String,
         expected: usize,
-        hash: u64,
+        signed_line: String,
+        signature: Vec<u8>,
         bytes: Vec<u8>,
     },
     /// Skipping the body of a refused upload.
@@ -65,20 +94,26 @@ enum State {
 pub struct PushReceiver {
     state: State,
     last_byte_at: u64,
-}
-
-impl Default for PushReceiver {
-    fn default() -> Self {
-        Self::new()
-    }
+    access: PushAccess,
+    /// Nonces issued so far.
+    issued: u64,
+    /// The nonce the next header must name, as hex digits.
+    outstanding: Option<String>,
+    /// Mixed into every nonce (the kernel gives the time stamp counter at boot).
+    entropy: u64,
 }
 
 impl PushReceiver {
-    /// A receiver waiting for a header.
-    pub fn new() -> Self {
+    /// A receiver waiting for a request, with `access`; `entropy` is mixed
+    /// into its nonces.
+    pub fn new(access: PushAccess, entropy: u64) -> Self {
         Self {
             state: State::Header(Vec::new()),
             last_byte_at: 0,
+            access,
+            issued: 0,
+            outstanding: None,
+            entropy,
         }
     }
 
@@ -94,7 +129,7 @@ impl PushReceiver {
             State::Header(line) => {
                 if byte == b'\n' {
                     let line = core::mem::take(line);
-                    return self.start(&line);
+                    return self.start(&line, now);
                 }
                 if line.len() >= MAX_HEADER_BYTES {
                     self.state = State::SkipLine;
@@ -112,7 +147,7 @@ impl PushReceiver {
                 None
             }
             State::Skip { remaining } => {
-                *remaining -= 1;
+                *remaining = remaining.saturating_sub(1);
                 if *remaining == 0 {
                     self.state = State::Header(Vec::new());
                 }
@@ -127,22 +162,37 @@ impl PushReceiver {
                 }
                 let State::Body {
                     target,
-                    hash,
+                    signed_line,
+                    signature,
                     bytes,
                     ..
                 } = core::mem::replace(&mut self.state, State::Header(Vec::new()))
                 else {
                     return None;
                 };
-                let actual = fnv1a_64(&bytes);
-                if actual != hash {
-                    return Some(PushEvent::Rejected(format!(
-                        "checksum mismatch: header says {hash:016x}, {} bytes arrived hashing to {actual:016x}",
-                        bytes.len()
-                    )));
-                }
-                Some(PushEvent::Upload { target, bytes })
+                Some(self.finish(target, &signed_line, &signature, bytes))
             }
+        }
+    }
+
+    /// Checks the signature of a complete upload.
+    fn finish(
+        &self,
+        target: String,
+        signed_line: &str,
+        signature: &[u8],
+        bytes: Vec<u8>,
+    ) -> PushEvent {
+        let PushAccess::Granted { key, .. } = &self.access else {
+            return PushEvent::Rejected(String::from("push is closed"));
+        };
+        if key.verify(signed_line, &bytes, signature) {
+            PushEvent::Upload { target, bytes }
+        } else {
+            PushEvent::Rejected(format!(
+                "authentication failed: the {} bytes for {target} were not signed with this system's push key, or changed in transit",
+                bytes.len()
+            ))
         }
     }
 
@@ -170,23 +220,47 @@ impl PushReceiver {
         }
     }
 
-    fn start(&mut self, line: &[u8]) -> Option<PushEvent> {
+    /// Answers a request for a nonce.
+    fn challenge(&mut self, now: u64) -> PushEvent {
+        let PushAccess::Granted { key, .. } = &self.access else {
+            return self.closed();
+        };
+        self.issued = self.issued.wrapping_add(1);
+        let nonce = encode_hex(&key.nonce(self.issued, self.entropy ^ now));
+        self.outstanding = Some(nonce.clone());
+        PushEvent::Challenge(nonce)
+    }
+
+    fn closed(&self) -> PushEvent {
+        match &self.access {
+            PushAccess::Closed(reason) => PushEvent::Rejected(reason.clone()),
+            PushAccess::Granted { .. } => PushEvent::Rejected(String::from("push is open")),
+        }
+    }
+
+    fn start(&mut self, line: &[u8], now: u64) -> Option<PushEvent> {
         let text = core::str::from_utf8(line)
             .unwrap_or("")
             .trim_end_matches('\r');
         if text.is_empty() {
             return None;
         }
+        if text == HELLO {
+            return Some(self.challenge(now));
+        }
+        // Any header uses up the outstanding nonce, whatever becomes of it.
+        let outstanding = self.outstanding.take();
         let words: Vec<&str> = text.split(' ').collect();
-        let [magic, version, target, size, hash] = words.as_slice() else {
+        let [magic, version, target, size, nonce, signature] = words.as_slice() else {
             return Some(PushEvent::Rejected(format!(
-                "bad header `{}`: expected `{MAGIC} 1 TARGET SIZE FNV1A64`",
+                "bad header `{}`: expected `{MAGIC} 2 TARGET SIZE NONCE SIGNATURE` after `{HELLO}`",
                 text.chars().take(80).collect::<String>()
             )));
         };
-        if *magic != MAGIC || *version != "1" {
+        if *magic != MAGIC || *version != "2" {
             return Some(PushEvent::Rejected(format!(
-                "not a version 1 push header: `{magic} {version}`"
+                "not a version 2 push header: `{}`",
+                text.chars().take(40).collect::<String>()
             )));
         }
         let Ok(size) = size.parse::<usize>() else {
@@ -194,29 +268,34 @@ impl PushReceiver {
                 "size `{size}` is not a number"
             )));
         };
-        let Some(hash) = (hash.len() == 16)
-            .then(|| u64::from_str_radix(hash, 16).ok())
-            .flatten()
-        else {
-            return Some(PushEvent::Rejected(format!(
-                "hash `{hash}` is not 16 hex digits"
-            )));
-        };
+        let signature_bytes = decode_hex(signature).filter(|bytes| bytes.len() == SIGNATURE_BYTES);
         let valid_name = !target.is_empty()
             && target.len() <= 64
             && target
                 .bytes()
                 .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_');
-        let refusal = if !valid_name {
-            Some(format!("target `{target}` is not a module name"))
-        } else if size == 0 {
-            Some(String::from("empty upload"))
-        } else if size > MAX_UPLOAD_BYTES {
-            Some(format!(
+        let refusal = match &self.access {
+            PushAccess::Closed(reason) => Some(reason.clone()),
+            _ if !valid_name => Some(format!("target `{target}` is not a module name")),
+            _ if size == 0 => Some(String::from("empty upload")),
+            _ if size > MAX_UPLOAD_BYTES => Some(format!(
                 "upload of {size} bytes exceeds the limit of {MAX_UPLOAD_BYTES}"
-            ))
-        } else {
-            None
+            )),
+            PushAccess::Granted { grant, .. } if !grant.allows(target) => Some(format!(
+                "pushing to `{target}` is not granted by the system manifest"
+            )),
+            _ if signature_bytes.is_none() => Some(format!(
+                "signature `{}` is not {} hex digits",
+                signature.chars().take(80).collect::<String>(),
+                SIGNATURE_BYTES * 2
+            )),
+            _ if nonce.len() != NONCE_BYTES * 2 || outstanding.as_deref() != Some(*nonce) => {
+                Some(format!(
+                    "nonce `{}` was not issued for this upload or was used already (a replayed upload?); ask with `{HELLO}` first",
+                    nonce.chars().take(40).collect::<String>()
+                ))
+            }
+            _ => None,
         };
         if let Some(reason) = refusal {
             if size > 0 {
@@ -227,25 +306,42 @@ impl PushReceiver {
         self.state = State::Body {
             target: target.to_string(),
             expected: size,
-            hash,
+            signed_line: signed_line(target, size, nonce),
+            signature: signature_bytes.unwrap_or_default(),
             bytes: Vec::with_capacity(size),
         };
         None
     }
 }
 
-/// The header line for an upload of `bytes` to `target`.
-pub fn header(target: &str, bytes: &[u8]) -> String {
-    format!(
-        "{MAGIC} 1 {target} {} {:016x}\n",
-        bytes.len(),
-        fnv1a_64(bytes)
-    )
+/// The header line for an upload of `bytes` to `target` with the nonce the
+/// kernel issued, signed with `key`.
+pub fn header(key: &PushKey, target: &str, bytes: &[u8], nonce: &str) -> String {
+    let line = signed_line(target, bytes.len(), nonce);
+    let signature = key.sign(&line, bytes);
+    format!("{} {}\n", line.trim_end(), encode_hex(&signature))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::push_authority::KEY_BYTES;
+
+    fn key() -> PushKey {
+        PushKey::new([7; KEY_BYTES])
+    }
+
+    fn receiver() -> PushReceiver {
+        PushReceiver::new(
+            PushAccess::Granted {
+                key: key(),
+                grant: PushGrant {
+                    targets: alloc::vec!["*".into()],
+                },
+            },
+            42,
+        )
+    }
 
     fn feed_all(receiver: &mut PushReceiver, bytes: &[u8], now: u64) -> Vec<PushEvent> {
         bytes
@@ -254,17 +350,38 @@ mod tests {
             .collect()
     }
 
-    fn upload(target: &str, bytes: &[u8]) -> Vec<u8> {
-        let mut wire = header(target, bytes).into_bytes();
+    /// Asks for a nonce and returns it.
+    fn hello(receiver: &mut PushReceiver) -> String {
+        let events = feed_all(receiver, format!("{HELLO}\n").as_bytes(), 1);
+        match &events[..] {
+            [PushEvent::Challenge(nonce)] => nonce.clone(),
+            other => panic!("expected a nonce, got {other:?}"),
+        }
+    }
+
+    /// A signed upload with `nonce`, as sent on the wire.
+    fn upload_with(key: &PushKey, nonce: &str, target: &str, bytes: &[u8]) -> Vec<u8> {
+        let mut wire = header(key, target, bytes, nonce).into_bytes();
         wire.extend_from_slice(bytes);
         wire
     }
 
+    /// Asks for a nonce and sends a signed upload; returns the wire bytes too.
+    fn push(receiver: &mut PushReceiver, target: &str, bytes: &[u8]) -> (Vec<PushEvent>, Vec<u8>) {
+        let nonce = hello(receiver);
+        let wire = upload_with(&key(), &nonce, target, bytes);
+        (feed_all(receiver, &wire, 1), wire)
+    }
+
+    fn rejected(events: &[PushEvent], needle: &str) -> bool {
+        matches!(events, [PushEvent::Rejected(reason)] if reason.contains(needle))
+    }
+
     #[test]
-    fn a_good_upload_arrives_whole() {
-        let mut receiver = PushReceiver::new();
+    fn a_signed_upload_arrives_whole() {
+        let mut receiver = receiver();
         let module = b"\0asm\x01\0\0\0 and more bytes\n with newlines".to_vec();
-        let events = feed_all(&mut receiver, &upload("uart16550", &module), 1);
+        let (events, _) = push(&mut receiver, "uart16550", &module);
         assert_eq!(
             events,
             [PushEvent::Upload {
@@ -276,43 +393,83 @@ mod tests {
     }
 
     #[test]
-    fn corrupt_oversized_and_malformed_uploads_are_rejected_and_the_next_one_works() {
-        let mut receiver = PushReceiver::new();
-        let mut wire = upload("pci", b"0123456789");
+    fn each_hello_gets_a_fresh_nonce() {
+        let mut receiver = receiver();
+        let first = hello(&mut receiver);
+        let second = hello(&mut receiver);
+        assert_eq!(first.len(), NONCE_BYTES * 2);
+        assert_ne!(first, second);
+    }
+
+    #[test]
+    fn a_wrong_key_a_changed_byte_and_a_replay_are_refused_and_the_next_upload_works() {
+        let mut receiver = receiver();
+        let nonce = hello(&mut receiver);
+        let wrong_key = PushKey::new([8; KEY_BYTES]);
+        let events = feed_all(
+            &mut receiver,
+            &upload_with(&wrong_key, &nonce, "pci", b"0123"),
+            1,
+        );
+        assert!(rejected(&events, "authentication failed"), "{events:?}");
+
+        let nonce = hello(&mut receiver);
+        let mut wire = upload_with(&key(), &nonce, "pci", b"0123456789");
         let last = wire.len() - 1;
         wire[last] ^= 1;
         let events = feed_all(&mut receiver, &wire, 1);
-        assert!(
-            matches!(&events[..], [PushEvent::Rejected(reason)] if reason.contains("checksum mismatch")),
-            "{events:?}"
-        );
+        assert!(rejected(&events, "authentication failed"), "{events:?}");
 
-        let mut huge =
-            format!("{MAGIC} 1 pci {} 0000000000000000\n", MAX_UPLOAD_BYTES + 1).into_bytes();
-        huge.extend(core::iter::repeat_n(0u8, MAX_UPLOAD_BYTES + 1));
-        huge.extend_from_slice(&upload("pci", b"after"));
-        let events = feed_all(&mut receiver, &huge, 1);
-        assert_eq!(events.len(), 2, "{events:?}");
-        assert!(
-            matches!(&events[0], PushEvent::Rejected(reason) if reason.contains("exceeds the limit"))
-        );
+        // A good upload, recorded and sent again: its nonce is used up, even
+        // after a fresh hello (which issues another nonce).
+        let (events, recorded) = push(&mut receiver, "pci", b"fine");
+        assert!(matches!(&events[..], [PushEvent::Upload { .. }]));
+        let events = feed_all(&mut receiver, &recorded, 1);
+        assert!(rejected(&events, "replayed"), "{events:?}");
+        hello(&mut receiver);
+        let events = feed_all(&mut receiver, &recorded, 1);
+        assert!(rejected(&events, "replayed"), "{events:?}");
+        // Without a hello at all.
+        let events = feed_all(&mut receiver, &recorded, 1);
+        assert!(rejected(&events, "replayed"), "{events:?}");
+
+        let (events, _) = push(&mut receiver, "pci", b"after");
         assert_eq!(
-            events[1],
-            PushEvent::Upload {
+            events,
+            [PushEvent::Upload {
                 target: "pci".into(),
                 bytes: b"after".to_vec()
-            }
+            }]
         );
+    }
 
+    #[test]
+    fn oversized_and_malformed_headers_are_rejected_and_their_bodies_skipped() {
+        let mut receiver = receiver();
+        let nonce = hello(&mut receiver);
+        let mut huge = format!(
+            "{MAGIC} 2 pci {} {nonce} {}\n",
+            MAX_UPLOAD_BYTES + 1,
+            "0".repeat(64)
+        )
+        .into_bytes();
+        huge.extend(core::iter::repeat_n(0u8, MAX_UPLOAD_BYTES + 1));
+        let events = feed_all(&mut receiver, &huge, 1);
+        assert!(rejected(&events, "exceeds the limit"), "{events:?}");
+        let (events, _) = push(&mut receiver, "pci", b"after");
+        assert!(matches!(&events[..], [PushEvent::Upload { .. }]));
+
+        let zeros = "0".repeat(64);
         for bad in [
-            "HELLO\n",
-            "CELLA-PUSH 2 pci 3 0000000000000000\n",
-            "CELLA-PUSH 1 pci three 0000000000000000\n",
-            "CELLA-PUSH 1 pci 3 xyz\n",
-            "CELLA-PUSH 1 ../etc 3 0000000000000000\n",
-            "CELLA-PUSH 1 pci 0 0000000000000000\n",
+            String::from("HELLO\n"),
+            String::from("CELLA-PUSH 1 pci 4 0000000000000000\n"),
+            format!("CELLA-PUSH 2 pci three NONCE {zeros}\n"),
+            format!("CELLA-PUSH 2 pci 3 NONCE xyz\n"),
+            format!("CELLA-PUSH 2 ../etc 3 NONCE {zeros}\n"),
+            format!("CELLA-PUSH 2 pci 0 NONCE {zeros}\n"),
         ] {
-            let events = feed_all(&mut receiver, bad.as_bytes(), 1);
+            let nonce = hello(&mut receiver);
+            let events = feed_all(&mut receiver, bad.replace("NONCE", &nonce).as_bytes(), 1);
             assert!(
                 matches!(&events[..], [PushEvent::Rejected(_)]),
                 "{bad:?}: {events:?}"
@@ -324,7 +481,7 @@ mod tests {
                 1,
             );
         }
-        let events = feed_all(&mut receiver, &upload("pci", b"fine"), 1);
+        let (events, _) = push(&mut receiver, "pci", b"fine");
         assert_eq!(
             events,
             [PushEvent::Upload {
@@ -335,17 +492,49 @@ mod tests {
     }
 
     #[test]
+    fn a_closed_channel_and_an_ungranted_target_refuse_with_their_reason() {
+        let mut closed = PushReceiver::new(
+            PushAccess::Closed(String::from("push is not granted by the system manifest")),
+            1,
+        );
+        let events = feed_all(&mut closed, format!("{HELLO}\n").as_bytes(), 1);
+        assert!(rejected(&events, "not granted by the system manifest"));
+        let wire = upload_with(&key(), &"0".repeat(32), "pci", b"abc");
+        let events = feed_all(&mut closed, &wire, 1);
+        assert!(rejected(&events, "not granted by the system manifest"));
+
+        let mut only_uart = PushReceiver::new(
+            PushAccess::Granted {
+                key: key(),
+                grant: PushGrant {
+                    targets: alloc::vec!["uart16550".into()],
+                },
+            },
+            1,
+        );
+        let (events, _) = push(&mut only_uart, "pci", b"abc");
+        assert!(
+            rejected(&events, "pushing to `pci` is not granted"),
+            "{events:?}"
+        );
+        let (events, _) = push(&mut only_uart, "uart16550", b"abc");
+        assert!(matches!(&events[..], [PushEvent::Upload { .. }]));
+    }
+
+    #[test]
     fn a_stalled_upload_is_truncated_after_the_idle_timeout() {
-        let mut receiver = PushReceiver::new();
-        let wire = upload("shell", &[7; 100]);
-        assert!(feed_all(&mut receiver, &wire[..60], 1_000).is_empty());
+        let mut receiver = receiver();
+        let nonce = hello(&mut receiver);
+        let wire = upload_with(&key(), &nonce, "shell", &[7; 100]);
+        let cut = wire.len() - 40;
+        assert!(feed_all(&mut receiver, &wire[..cut], 1_000).is_empty());
         assert_eq!(
             receiver.check_timeout(1_000 + IDLE_TIMEOUT_NANOSECONDS - 1),
             None
         );
         let timeout = receiver.check_timeout(1_000 + IDLE_TIMEOUT_NANOSECONDS);
         assert!(
-            matches!(&timeout, Some(PushEvent::Rejected(reason)) if reason.contains("truncated") && reason.contains("of 100 bytes")),
+            matches!(&timeout, Some(PushEvent::Rejected(reason)) if reason.contains("truncated") && reason.contains("60 of 100 bytes")),
             "{timeout:?}"
         );
         assert!(!receiver.busy());
@@ -354,10 +543,11 @@ mod tests {
 
     #[test]
     fn an_endless_header_is_cut_off() {
-        let mut receiver = PushReceiver::new();
+        let mut receiver = receiver();
         let events = feed_all(&mut receiver, &[b'x'; 1000], 1);
         assert_eq!(events.len(), 1);
         assert!(feed_all(&mut receiver, b"\n", 1).is_empty());
-        assert!(feed_all(&mut receiver, &upload("a", b"1"), 1).len() == 1);
+        let (events, _) = push(&mut receiver, "a", b"1");
+        assert_eq!(events.len(), 1);
     }
 }

@@ -14,6 +14,10 @@
 //! restart policy=backoff max=5s
 //! ```
 //!
+//! A line `push TARGET...` (from `[push] targets` in `modules/system.toml`)
+//! grants the push channel for those modules (`*`: any); without it the
+//! channel is off (see `crate::push_authority`).
+//!
 //! A module block with the line `boot no` (from `boot = false` in
 //! `modules/system.toml`) is loaded and checked at boot but started only by
 //! hand (`start NAME` in the shell): the teaching modules are listed this way.
@@ -102,6 +106,9 @@ pub struct SystemManifest {
     pub modules: Vec<ModulePlan>,
     /// Native processes (`process NAME FILE` blocks), started after the modules.
     pub processes: Vec<ModulePlan>,
+    /// The `push TARGET...` line: the push channel is granted for these
+    /// targets (`*`: any); `None`: the channel is off.
+    pub push: Option<crate::push_authority::PushGrant>,
 }
 
 /// A manifest the kernel refuses, with the 1-based line it stopped at (0: the whole file).
@@ -162,6 +169,18 @@ impl SystemManifest {
                     return Err(error(number, "must start with `cella-system 1`"));
                 }
                 saw_header = true;
+                continue;
+            }
+            if let ["push", targets @ ..] = words.as_slice() {
+                if manifest.push.is_some() || targets.is_empty() {
+                    return Err(error(
+                        number,
+                        "`push TARGET...` names at least one target, once",
+                    ));
+                }
+                manifest.push = Some(crate::push_authority::PushGrant {
+                    targets: targets.iter().map(|target| target.to_string()).collect(),
+                });
                 continue;
             }
             if let ["module", name, file] = words.as_slice() {
@@ -596,5 +615,26 @@ process p bin/ports\ngrant port 0x71 1\n";
         assert!(SystemManifest::parse(twice).is_err());
         let served = "cella-system 1\nmodule a a.wasm\nserve x\nprocess p bin/p\nserve x\n";
         assert!(SystemManifest::parse(served).is_err());
+    }
+
+    #[test]
+    fn the_push_line_grants_the_channel_once() {
+        let manifest =
+            SystemManifest::parse("cella-system 1\npush uart16550 shell\nmodule a a.wasm\n")
+                .unwrap();
+        let grant = manifest.push.unwrap();
+        assert!(grant.allows("shell") && !grant.allows("a"));
+        assert_eq!(manifest.modules.len(), 1);
+        let without = SystemManifest::parse("cella-system 1\nmodule a a.wasm\n").unwrap();
+        assert_eq!(without.push, None);
+        for bad in [
+            "cella-system 1\npush\nmodule a a.wasm\n",
+            "cella-system 1\npush *\npush a\nmodule a a.wasm\n",
+        ] {
+            assert_eq!(
+                SystemManifest::parse(bad).unwrap_err().line,
+                2 + bad.matches("push").count() - 1
+            );
+        }
     }
 }

@@ -1,10 +1,14 @@
-//! Push from the host: modules sent over the guest's second serial port are hot-swapped in or
-//! loaded new, and oversized, invalid, corrupted or truncated uploads are refused with a reason
-//! and change nothing — the console keeps echoing throughout.
+//! Push from the host: signed modules sent over the guest's second serial port are hot-swapped
+//! in or loaded new; uploads with a wrong key, a changed byte, a used nonce (a replay), too many
+//! bytes or too few are refused with a reason and change nothing; a system whose manifest does
+//! not grant the channel refuses every upload. The console keeps echoing throughout.
 
-use cella::archive::read_ustar;
+use cella::archive::{ArchiveEntry, read_ustar, write_ustar};
 use cella::push::{Answer, send};
-use cella_kernel::push_protocol::{IDLE_TIMEOUT_NANOSECONDS, MAX_UPLOAD_BYTES, RESULT, header};
+use cella_kernel::push_authority::{KEY_ARCHIVE_ENTRY, KEY_BYTES, PushKey};
+use cella_kernel::push_protocol::{
+    HELLO, IDLE_TIMEOUT_NANOSECONDS, MAX_UPLOAD_BYTES, NONCE, RESULT, header,
+};
 use cella_qemu_tests::{Session, environment};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -13,41 +17,112 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(40);
 
-fn boot_with_push_port() -> (Session, PathBuf) {
-    let socket = std::env::temp_dir().join(format!("cella-push-test-{}.sock", std::process::id()));
+fn boot_with_push_port(label: &str, archive: Option<PathBuf>) -> (Session, PathBuf) {
+    let socket = std::env::temp_dir().join(format!(
+        "cella-push-test-{label}-{}.sock",
+        std::process::id()
+    ));
     let _ = std::fs::remove_file(&socket);
     let serial = format!("unix:{},server=on,wait=off", socket.display());
-    let session = Session::start("push", "", None, &["-serial", &serial]);
-    session.wait_for("cella: all modules up (5 of 5 started)", WAIT);
+    let session = Session::start(label, "", archive, &["-serial", &serial]);
     session.wait_for("shell: ready", WAIT);
     (session, socket)
 }
 
-/// Sends raw bytes (a possibly broken upload) and returns the kernel's answer line.
-fn send_raw(session: &Session, socket: &Path, wire: &[u8]) -> String {
-    let mut stream = UnixStream::connect(socket).expect("push socket");
-    stream.set_read_timeout(Some(WAIT)).expect("timeout");
-    stream.write_all(wire).expect("send");
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    loop {
-        match reader.read_line(&mut line) {
-            Ok(0) => session.fail("the push connection closed without an answer"),
-            Ok(_) if line.starts_with(RESULT) => return line,
-            Ok(_) => line.clear(),
-            Err(error) => session.fail(format!("no answer to a raw upload: {error}")),
+/// A connection to the push port that reads the kernel's lines.
+struct Channel<'a> {
+    session: &'a Session,
+    stream: UnixStream,
+    reader: BufReader<UnixStream>,
+}
+
+impl<'a> Channel<'a> {
+    fn open(session: &'a Session, socket: &Path) -> Self {
+        let stream = UnixStream::connect(socket).expect("push socket");
+        stream.set_read_timeout(Some(WAIT)).expect("timeout");
+        let reader = BufReader::new(stream.try_clone().expect("clone"));
+        Channel {
+            session,
+            stream,
+            reader,
+        }
+    }
+
+    fn write(&mut self, wire: &[u8]) {
+        self.stream.write_all(wire).expect("send");
+    }
+
+    /// The next nonce or result line.
+    fn line(&mut self) -> String {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match self.reader.read_line(&mut line) {
+                Ok(0) => self
+                    .session
+                    .fail("the push connection closed without an answer"),
+                Ok(_) if line.starts_with(RESULT) || line.starts_with(NONCE) => {
+                    return line.trim_end().to_owned();
+                }
+                Ok(_) => {}
+                Err(error) => self
+                    .session
+                    .fail(format!("no answer on the push port: {error}")),
+            }
+        }
+    }
+
+    /// Asks for a nonce.
+    fn nonce(&mut self) -> String {
+        self.write(format!("{HELLO}\n").as_bytes());
+        let line = self.line();
+        match line.strip_prefix(NONCE) {
+            Some(nonce) => nonce.trim().to_owned(),
+            None => self
+                .session
+                .fail(format!("asked for a nonce, got `{line}`")),
+        }
+    }
+
+    /// Sends `wire` and expects a refusal containing `needle`.
+    fn expect_refused(&mut self, wire: &[u8], what: &str, needle: &str) {
+        self.write(wire);
+        let answer = self.line();
+        if !answer.starts_with(&format!("{RESULT} error")) || !answer.contains(needle) {
+            self.session.fail(format!(
+                "{what} was answered `{answer}`, expected an error with `{needle}`"
+            ));
         }
     }
 }
 
-fn archive_module(name: &str) -> Vec<u8> {
+fn archive_entries() -> Vec<ArchiveEntry> {
     let archive = std::fs::read(&environment().boot_archive).expect("boot archive");
-    read_ustar(&archive)
-        .expect("ustar")
+    read_ustar(&archive).expect("ustar")
+}
+
+fn archive_entry(name: &str) -> Vec<u8> {
+    archive_entries()
         .into_iter()
-        .find(|entry| entry.name == format!("modules/{name}.wasm"))
-        .unwrap_or_else(|| panic!("modules/{name}.wasm in the boot archive"))
+        .find(|entry| entry.name == name)
+        .unwrap_or_else(|| panic!("{name} in the boot archive"))
         .bytes
+}
+
+fn archive_module(name: &str) -> Vec<u8> {
+    archive_entry(&format!("modules/{name}.wasm"))
+}
+
+/// The key the build packed into the boot archive: the one `cargo cella push` signs with.
+fn system_key() -> PushKey {
+    PushKey::from_hex(&archive_entry(KEY_ARCHIVE_ENTRY)).expect("a push key in the boot archive")
+}
+
+/// A signed upload as it goes on the wire.
+fn upload(key: &PushKey, nonce: &str, target: &str, bytes: &[u8]) -> Vec<u8> {
+    let mut wire = header(key, target, bytes, nonce).into_bytes();
+    wire.extend_from_slice(bytes);
+    wire
 }
 
 fn expect_answer(session: &Session, answer: &Answer, accepted: bool, needle: &str) {
@@ -58,52 +133,87 @@ fn expect_answer(session: &Session, answer: &Answer, accepted: bool, needle: &st
     }
 }
 
+/// Types into the console and waits for the echo.
+fn expect_console_echoes(session: &mut Session, text: &str) {
+    std::thread::sleep(Duration::from_millis(300));
+    let from = session.output().len();
+    session.write_serial(text.as_bytes());
+    session.wait_for_from(from, text, WAIT);
+    session.write_serial(b"\r");
+}
+
 #[test]
 fn pushed_modules_swap_in_or_load_new_and_bad_uploads_change_nothing() {
-    let (mut session, socket) = boot_with_push_port();
+    let (mut session, socket) = boot_with_push_port("push", None);
+    let key = system_key();
 
     // A new version of a running driver (here: the same build) is hot-swapped in.
     let uart = archive_module("uart16550");
-    let answer = send(&socket, "uart16550", &uart, WAIT).expect("push");
+    let answer = send(&socket, &key, "uart16550", &uart, WAIT).expect("push");
     expect_answer(&session, &answer, true, "uart16550: swapped 1.0.0 -> 1.0.0");
 
     // Invalid Wasm: refused at load, nothing changes.
-    let answer = send(&socket, "pci", b"\0asm\x01\0\0\0garbage", WAIT).expect("push");
+    let answer = send(&socket, &key, "pci", b"\0asm\x01\0\0\0garbage", WAIT).expect("push");
     expect_answer(&session, &answer, false, "refused at load");
 
     // A module asking for more than the target's grant: refused, naming the capability.
-    let answer = send(&socket, "cmos-rtc", &uart, WAIT).expect("push");
+    let answer = send(&socket, &key, "cmos-rtc", &uart, WAIT).expect("push");
     expect_answer(&session, &answer, false, "port 0x3f8");
 
-    // Corrupted in transit: the checksum does not match.
-    let mut wire = header("pci", b"0123456789").into_bytes();
-    wire.extend_from_slice(b"0123456780");
-    let answer = send_raw(&session, &socket, &wire);
-    if !answer.contains("error") || !answer.contains("checksum mismatch") {
-        session.fail(format!("corrupted upload answered `{answer}`"));
+    let mut channel = Channel::open(&session, &socket);
+
+    // Signed with another key: refused.
+    let nonce = channel.nonce();
+    let stranger = PushKey::new([0x5a; KEY_BYTES]);
+    channel.expect_refused(
+        &upload(&stranger, &nonce, "uart16550", &uart),
+        "an upload signed with another key",
+        "authentication failed",
+    );
+
+    // Changed in transit: one byte of the body flipped after signing.
+    let nonce = channel.nonce();
+    let mut wire = upload(&key, &nonce, "pci", b"0123456789");
+    let last = wire.len() - 1;
+    wire[last] ^= 1;
+    channel.expect_refused(&wire, "a corrupted upload", "authentication failed");
+
+    // Replayed: a good upload recorded on the wire and sent again, with and without a fresh
+    // hello in between. The first time it swaps the driver; never again.
+    let nonce = channel.nonce();
+    let recorded = upload(&key, &nonce, "uart16550", &uart);
+    channel.write(&recorded);
+    let answer = channel.line();
+    if !answer.contains("ok uart16550: swapped") {
+        session.fail(format!("the signed upload was answered `{answer}`"));
     }
+    channel.expect_refused(&recorded, "a replayed upload", "replayed");
+    channel.nonce();
+    channel.expect_refused(&recorded, "a replayed upload after a hello", "replayed");
 
     // Oversized: refused from the header alone.
+    let nonce = channel.nonce();
     let oversized = format!(
-        "CELLA-PUSH 1 pci {} 0000000000000000\n",
-        MAX_UPLOAD_BYTES + 1
+        "CELLA-PUSH 2 pci {} {nonce} {}\n",
+        MAX_UPLOAD_BYTES + 1,
+        "0".repeat(64)
     );
-    let answer = send_raw(&session, &socket, oversized.as_bytes());
-    if !answer.contains("error") || !answer.contains("exceeds the limit") {
-        session.fail(format!("oversized upload answered `{answer}`"));
-    }
+    channel.expect_refused(
+        oversized.as_bytes(),
+        "an oversized upload",
+        "exceeds the limit",
+    );
 
     // After refusing a header the kernel skips the body it announced (so those bytes are never
     // read as a header) until the line has been idle for the protocol's timeout.
     std::thread::sleep(Duration::from_nanos(IDLE_TIMEOUT_NANOSECONDS) + Duration::from_millis(500));
 
     // Truncated: the header promises 1000 bytes, 10 arrive, then nothing.
-    let mut wire = header("pci", &[0u8; 1000]).into_bytes();
-    wire.extend_from_slice(&[0u8; 10]);
-    let answer = send_raw(&session, &socket, &wire);
-    if !answer.contains("error") || !answer.contains("truncated") {
-        session.fail(format!("truncated upload answered `{answer}`"));
-    }
+    let nonce = channel.nonce();
+    let wire = upload(&key, &nonce, "pci", &[0u8; 1000]);
+    let cut = wire.len() - 990;
+    channel.expect_refused(&wire[..cut], "a truncated upload", "truncated");
+    drop(channel);
 
     // A module the system does not know is loaded new, with no capabilities beyond log and time.
     let hello = wat::parse_str(
@@ -117,20 +227,75 @@ fn pushed_modules_swap_in_or_load_new_and_bad_uploads_change_nothing() {
             (@custom "cella.manifest" "cella 1\nname hello\nversion 0.1.0\n"))"#,
     )
     .expect("valid WAT");
-    let answer = send(&socket, "hello", &hello, WAIT).expect("push");
+    let answer = send(&socket, &key, "hello", &hello, WAIT).expect("push");
     expect_answer(
         &session,
         &answer,
         true,
         "hello 0.1.0 loaded new and started",
     );
-    session.wait_for("hello: hello from a pushed module", WAIT);
+    session.wait_for("hello from a pushed module", WAIT);
 
-    // Through all of it the console kept working, through the swapped UART driver.
-    std::thread::sleep(Duration::from_millis(300));
-    let from = session.output().len();
-    session.write_serial(b"stillhere");
-    session.wait_for_from(from, "stillhere", WAIT);
-    session.write_serial(b"\r");
+    // Through all of it the console kept working, through the swapped UART driver, and the
+    // refused uploads left nothing behind: the driver swapped exactly twice.
+    expect_console_echoes(&mut session, "stillhere");
+    let swaps = session.output().matches("push: uart16550: swapped").count();
+    if swaps != 2 {
+        session.fail(format!(
+            "the UART driver was swapped {swaps} times, expected 2"
+        ));
+    }
     let _ = std::fs::remove_file(socket);
+}
+
+/// The default archive with the system manifest's `push` line taken out.
+fn archive_without_push_grant() -> PathBuf {
+    let mut entries = archive_entries();
+    let manifest = entries
+        .iter_mut()
+        .find(|entry| entry.name == "system.manifest")
+        .expect("the default archive has a system.manifest");
+    let text = String::from_utf8(manifest.bytes.clone()).expect("text");
+    if !text.lines().any(|line| line.starts_with("push ")) {
+        panic!("the default system manifest grants no push channel:\n{text}");
+    }
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|line| !line.starts_with("push "))
+        .collect();
+    manifest.bytes = format!("{}\n", kept.join("\n")).into_bytes();
+    let path = std::env::temp_dir().join(format!("cella-no-push-{}.tar", std::process::id()));
+    std::fs::write(&path, write_ustar(&entries, 0).expect("archive")).expect("write archive");
+    path
+}
+
+#[test]
+fn without_a_push_grant_every_upload_is_refused_and_nothing_changes() {
+    let archive = archive_without_push_grant();
+    let (mut session, socket) = boot_with_push_port("push-off", Some(archive.clone()));
+    session.wait_for(
+        "push: off: push is not granted by the system manifest",
+        WAIT,
+    );
+    let key = system_key();
+    let uart = archive_module("uart16550");
+    let answer = send(&socket, &key, "uart16550", &uart, WAIT).expect("an answer");
+    expect_answer(
+        &session,
+        &answer,
+        false,
+        "not granted by the system manifest",
+    );
+
+    // A header without a hello, correctly signed for a made-up nonce: refused as well.
+    let mut channel = Channel::open(&session, &socket);
+    let wire = upload(&key, &"0".repeat(32), "uart16550", &uart);
+    channel.expect_refused(&wire, "an upload to a closed channel", "not granted");
+    drop(channel);
+    if session.output().contains("swapped") {
+        session.fail("a module was swapped through a channel the manifest did not grant");
+    }
+    expect_console_echoes(&mut session, "stillclosed");
+    let _ = std::fs::remove_file(socket);
+    let _ = std::fs::remove_file(archive);
 }

@@ -1,14 +1,17 @@
 //! Pushing a module into a running Cella: the host side of `kernel/src/push_protocol.rs`.
 //!
 //! `cargo cella run` gives the guest a second serial port (COM2) on a Unix
-//! socket; [`send`] connects to it, sends one upload and returns the kernel's
-//! answer. [`vet`] checks a module on the host first with the Wasm host's own
-//! loader, so a module that would be refused, or that would trip a known
-//! wasmi 2.0.0 translator panic, never reaches the kernel.
+//! socket; [`send`] connects to it, asks for a nonce, sends one upload signed
+//! with the push key and returns the kernel's answer. [`ensure_key`] makes the
+//! key once per build directory; `cargo cella build` packs it into the boot
+//! archive. [`vet`] checks a module on the host first with the Wasm host's own
+//! loader, so a module that would be refused never reaches the kernel.
 
 use crate::{Error, Result};
-use cella_kernel::push_protocol::{self, RESULT};
+use cella_kernel::push_authority::{KEY_BYTES, PushKey};
+use cella_kernel::push_protocol::{self, HELLO, NONCE, RESULT};
 use cella_wasm_host::{Grant, Limits, QueueOutbox, Runtime, SimulatedPlatform};
+use std::io::Read;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -17,6 +20,59 @@ use std::time::Duration;
 /// The socket `cargo cella run` puts COM2 on, inside the tool's output directory.
 pub fn socket_path(cella_directory: &Path) -> PathBuf {
     cella_directory.join("push.sock")
+}
+
+/// The key file inside the tool's output directory.
+pub fn key_path(cella_directory: &Path) -> PathBuf {
+    cella_directory.join("push.key")
+}
+
+/// Reads the push key of this build directory, making it (32 bytes from the system's random
+/// source, written owner-only) if there is none yet.
+///
+/// # Errors
+/// The key file cannot be read, made or parsed.
+pub fn ensure_key(cella_directory: &Path) -> Result<PushKey> {
+    let path = key_path(cella_directory);
+    if path.exists() {
+        return read_key(cella_directory);
+    }
+    let mut bytes = [0u8; KEY_BYTES];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut random| random.read_exact(&mut bytes))
+        .map_err(|error| Error::new(format!("reading /dev/urandom for a push key: {error}")))?;
+    let key = PushKey::new(bytes);
+    std::fs::create_dir_all(cella_directory)
+        .map_err(|error| Error::new(format!("{}: {error}", cella_directory.display())))?;
+    write_owner_only(&path, format!("{}\n", key.to_hex()).as_bytes())
+        .map_err(|error| Error::new(format!("writing {}: {error}", path.display())))?;
+    Ok(key)
+}
+
+fn write_owner_only(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)
+}
+
+/// Reads the push key `cargo cella build` made for this build directory.
+///
+/// # Errors
+/// There is no key (nothing was built here yet) or it is not 64 hex digits.
+pub fn read_key(cella_directory: &Path) -> Result<PushKey> {
+    let path = key_path(cella_directory);
+    let text = std::fs::read(&path).map_err(|error| {
+        Error::new(format!(
+            "no push key at {} ({error}): `cargo cella run` or `cargo cella build` makes it",
+            path.display()
+        ))
+    })?;
+    PushKey::from_hex(&text).map_err(|problem| Error::new(format!("{}: {problem}", path.display())))
 }
 
 /// What the kernel said.
@@ -49,11 +105,18 @@ pub fn vet(label: &str, bytes: &[u8], grant: &Grant) -> Result<String> {
     }
 }
 
-/// Sends `bytes` as an upload for `target` over `socket` and waits (up to `timeout`) for the answer.
+/// Asks for a nonce over `socket`, sends `bytes` as an upload for `target` signed with `key`,
+/// and waits (up to `timeout` for each answer) for the kernel's answer.
 ///
 /// # Errors
 /// The socket cannot be reached (is `cargo cella run` running?), or no answer came.
-pub fn send(socket: &Path, target: &str, bytes: &[u8], timeout: Duration) -> Result<Answer> {
+pub fn send(
+    socket: &Path,
+    key: &PushKey,
+    target: &str,
+    bytes: &[u8],
+    timeout: Duration,
+) -> Result<Answer> {
     let mut stream = UnixStream::connect(socket).map_err(|error| {
         Error::new(format!(
             "cannot reach the running system at {}: {error} (start it with `cargo cella run`)",
@@ -63,34 +126,64 @@ pub fn send(socket: &Path, target: &str, bytes: &[u8], timeout: Duration) -> Res
     stream
         .set_read_timeout(Some(timeout))
         .map_err(|error| Error::new(format!("socket: {error}")))?;
-    let header = push_protocol::header(target, bytes);
+    let mut reader = BufReader::new(
+        stream
+            .try_clone()
+            .map_err(|error| Error::new(format!("socket: {error}")))?,
+    );
+    stream
+        .write_all(format!("{HELLO}\n").as_bytes())
+        .and_then(|()| stream.flush())
+        .map_err(|error| Error::new(format!("asking for a nonce: {error}")))?;
+    let nonce = match read_answer(&mut reader)? {
+        Reply::Nonce(nonce) => nonce,
+        Reply::Result(answer) => return Ok(answer),
+    };
+    let header = push_protocol::header(key, target, bytes, &nonce);
     stream
         .write_all(header.as_bytes())
         .and_then(|()| stream.write_all(bytes))
         .and_then(|()| stream.flush())
         .map_err(|error| Error::new(format!("sending the module: {error}")))?;
-    read_answer(stream)
+    match read_answer(&mut reader)? {
+        Reply::Result(answer) => Ok(answer),
+        Reply::Nonce(_) => Err(Error::new("the kernel sent a nonce instead of its answer")),
+    }
 }
 
-/// Reads lines until the kernel's result line.
-fn read_answer(stream: UnixStream) -> Result<Answer> {
-    let reader = BufReader::new(stream);
-    for line in reader.lines() {
-        let line =
-            line.map_err(|error| Error::new(format!("no answer from the kernel: {error}")))?;
-        let Some(rest) = line.strip_prefix(RESULT) else {
+/// A line from the kernel on the push channel.
+enum Reply {
+    Nonce(String),
+    Result(Answer),
+}
+
+/// Reads lines until the kernel's nonce or result line (the port may carry other output).
+fn read_answer(reader: &mut BufReader<UnixStream>) -> Result<Reply> {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let read = reader
+            .read_line(&mut line)
+            .map_err(|error| Error::new(format!("no answer from the kernel: {error}")))?;
+        if read == 0 {
+            return Err(Error::new(
+                "the connection closed before the kernel answered",
+            ));
+        }
+        let text = line.trim_end();
+        if let Some(nonce) = text.strip_prefix(NONCE) {
+            return Ok(Reply::Nonce(nonce.trim().to_owned()));
+        }
+        let Some(rest) = text.strip_prefix(RESULT) else {
             continue;
         };
         let rest = rest.trim();
         let (word, text) = rest.split_once(' ').unwrap_or((rest, ""));
-        return Ok(Answer {
+        return Ok(Reply::Result(Answer {
             accepted: word == "ok",
             text: text.to_owned(),
-        });
+        }));
     }
-    Err(Error::new(
-        "the connection closed before the kernel answered",
-    ))
 }
 
 #[cfg(test)]

@@ -1,10 +1,14 @@
 //! The push channel: modules sent from the host (`cargo cella push`) over COM2.
 //!
 //! The kernel owns COM2 (no module is granted it) and polls it from the
-//! event loop; the protocol itself is in `crate::push_protocol`.
+//! event loop; the protocol itself is in `crate::push_protocol`, and who may
+//! push (the manifest's grant and the push key) in `crate::push_authority`.
 
 use crate::arch::serial::{COM2, SerialPort};
-use crate::push_protocol::{PushEvent, PushReceiver, RESULT};
+use crate::archive::Archive;
+use crate::push_authority::{KEY_ARCHIVE_ENTRY, PushGrant, PushKey};
+use crate::push_protocol::{NONCE, PushAccess, PushEvent, PushReceiver, RESULT};
+use alloc::format;
 use core::fmt::Write;
 
 /// Bytes taken from the port per poll, so a long upload cannot starve the modules.
@@ -19,24 +23,41 @@ pub struct PushPort {
 }
 
 impl PushPort {
-    /// Sets up COM2 (polled, no interrupts), if the machine has one.
-    pub fn new() -> Self {
+    /// Sets up COM2 (polled, no interrupts), if the machine has one. The
+    /// channel is open only if the system manifest grants it (`grant`) and
+    /// the boot archive holds the push key; otherwise every request on COM2
+    /// is answered with the reason it is closed.
+    pub fn new(grant: Option<&PushGrant>, archive: &Archive<'_>) -> Self {
         let mut port = SerialPort::new(COM2);
         let absent = !port.is_present();
+        let access = access(grant, archive);
         if absent {
             log::info!("push: no second serial port; pushing modules from the host is off");
         } else {
             port.initialise();
-            log::info!("push: listening on COM2 for modules from the host (`cargo cella push`)");
+            match &access {
+                PushAccess::Granted { grant, .. } => log::info!(
+                    "push: listening on COM2 for signed modules from the host (`cargo cella push`) for {}",
+                    grant.targets.join(" ")
+                ),
+                PushAccess::Closed(reason) => log::info!("push: off: {reason}"),
+            }
         }
         Self {
             port,
-            receiver: PushReceiver::new(),
+            receiver: PushReceiver::new(access, crate::arch::tsc::read()),
             absent,
         }
     }
 
-    /// Reads what arrived; returns a finished upload or a rejection.
+    /// Sends a nonce the host asked for.
+    pub fn send_nonce(&mut self, nonce: &str) {
+        if !self.absent {
+            let _ = writeln!(self.port, "{NONCE} {nonce}");
+        }
+    }
+
+    /// Reads what arrived; returns a request for a nonce, a finished upload or a rejection.
     pub fn poll(&mut self, now: u64) -> Option<PushEvent> {
         if self.absent {
             return None;
@@ -66,8 +87,23 @@ impl PushPort {
     }
 }
 
-impl Default for PushPort {
-    fn default() -> Self {
-        Self::new()
+/// Whether the channel opens: the manifest's grant and a readable key.
+fn access(grant: Option<&PushGrant>, archive: &Archive<'_>) -> PushAccess {
+    let Some(grant) = grant else {
+        return PushAccess::Closed(alloc::string::String::from(
+            "push is not granted by the system manifest (no [push] table in modules/system.toml)",
+        ));
+    };
+    let key = match archive.find(KEY_ARCHIVE_ENTRY) {
+        Ok(Some(entry)) => PushKey::from_hex(entry.data),
+        Ok(None) => Err(format!("the boot archive has no `{KEY_ARCHIVE_ENTRY}`")),
+        Err(error) => Err(format!("boot archive unreadable: {error}")),
+    };
+    match key {
+        Ok(key) => PushAccess::Granted {
+            key,
+            grant: grant.clone(),
+        },
+        Err(reason) => PushAccess::Closed(format!("push is closed: {reason}")),
     }
 }

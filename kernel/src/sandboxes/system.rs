@@ -96,7 +96,7 @@ impl System {
             kernel_requests: BTreeMap::new(),
             next_request: 1,
             archive,
-            push: super::push::PushPort::new(),
+            push: super::push::PushPort::new(manifest.push.as_ref(), &archive),
             in_command: false,
             probe_replies: 0,
             ipc_endpoints: Vec::new(),
@@ -427,6 +427,10 @@ impl System {
             return false;
         };
         let outcome = match event {
+            crate::push_protocol::PushEvent::Challenge(nonce) => {
+                self.push.send_nonce(&nonce);
+                return true;
+            }
             crate::push_protocol::PushEvent::Upload { target, bytes } => {
                 log::info!(
                     "push: {} bytes for {target} arrived from the host",

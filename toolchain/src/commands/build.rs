@@ -45,7 +45,8 @@ pub fn build(shell: &Shell, workspace: &Workspace) -> Result<()> {
 /// Builds and checks the Wasm modules (see [`crate::modules`]), builds the kernel and writes
 /// the boot archive: `build-info.txt`, `system.manifest`, `modules/NAME.wasm` (and the swap
 /// targets of [`crate::variants`]), and the native
-/// programs `bin/NAME` (see [`crate::userland`]).
+/// programs `bin/NAME` (see [`crate::userland`]), then `push.key`, the key `cargo cella push`
+/// signs uploads with (made once per build directory, see [`crate::push::ensure_key`]).
 pub fn build_all(shell: &Shell, workspace: &Workspace) -> Result<BuildOutputs> {
     let (plan, built) = crate::modules::build_and_check(shell, workspace)?;
     for module in &built {
@@ -62,6 +63,11 @@ pub fn build_all(shell: &Shell, workspace: &Workspace) -> Result<BuildOutputs> {
     archive_entries.extend(crate::modules::archive_entries(&plan, &built));
     archive_entries.extend(crate::variants::build(shell, workspace, &plan)?);
     archive_entries.extend(crate::userland::archive_entries(shell, workspace)?);
+    let key = crate::push::ensure_key(&workspace.cella_directory())?;
+    archive_entries.push(ArchiveEntry::new(
+        cella_kernel::push_authority::KEY_ARCHIVE_ENTRY,
+        key.to_hex().into_bytes(),
+    ));
     let boot_archive = boot_archive_path(workspace);
     write_archive(&boot_archive, &archive_entries)?;
     Ok(BuildOutputs {

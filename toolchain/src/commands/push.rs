@@ -63,7 +63,8 @@ pub fn push(shell: &Shell, workspace: &Workspace, options: &PushOptions) -> Resu
         bytes.len()
     ));
     let socket = push::socket_path(&workspace.cella_directory());
-    let answer = push::send(&socket, &target, &bytes, ANSWER_TIMEOUT)?;
+    let key = push::read_key(&workspace.cella_directory())?;
+    let answer = push::send(&socket, &key, &target, &bytes, ANSWER_TIMEOUT)?;
     if answer.accepted {
         progress::message(&format!("the kernel says: {}", answer.text));
         Ok(())

@@ -167,3 +167,44 @@ name = "b@d"
     assert!(problems("not toml [")[0].contains("not valid TOML"));
     assert!(problems("")[0].contains("nothing would boot"));
 }
+
+#[test]
+fn a_push_table_grants_the_channel_and_bad_ones_are_refused() {
+    assert_eq!(SystemPlan::parse(EXAMPLE, SOURCE).unwrap().push, None);
+    assert!(
+        !SystemPlan::parse(EXAMPLE, SOURCE)
+            .unwrap()
+            .render()
+            .contains("push")
+    );
+    let granted = format!("[push]\ntargets = [\"uart16550\", \"shell\"]\n{EXAMPLE}");
+    let plan = SystemPlan::parse(&granted, SOURCE).unwrap();
+    assert_eq!(
+        plan.push,
+        Some(vec!["uart16550".to_owned(), "shell".to_owned()])
+    );
+    assert!(
+        plan.render()
+            .contains("\ncella-system 1\npush uart16550 shell\n")
+    );
+    let any = format!("[push]\ntargets = [\"*\"]\n{EXAMPLE}");
+    assert!(
+        SystemPlan::parse(&any, SOURCE)
+            .unwrap()
+            .render()
+            .contains("\npush *\n")
+    );
+    for (bad, needle) in [
+        ("push = true\n", "must be a table"),
+        ("[push]\n", "`targets`"),
+        ("[push]\ntargets = []\n", "is empty"),
+        ("[push]\ntargets = [\"a b\"]\n", "not a module name"),
+        ("[push]\ntargets = [\"*\"]\nkey = 1\n", "unknown key `key`"),
+    ] {
+        let problems = SystemPlan::parse(&format!("{bad}{EXAMPLE}"), SOURCE).unwrap_err();
+        assert!(
+            problems.iter().any(|problem| problem.contains(needle)),
+            "{bad:?}: {problems:?}"
+        );
+    }
+}
