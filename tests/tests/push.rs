@@ -299,3 +299,54 @@ fn without_a_push_grant_every_upload_is_refused_and_nothing_changes() {
     let _ = std::fs::remove_file(socket);
     let _ = std::fs::remove_file(archive);
 }
+
+/// A module whose linear memory starts at the sandbox's largest size (16 pages, 1 MiB).
+fn memory_hog(name: &str) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(module
+            (memory (export "memory") 16)
+            (func (export "init") (result i32) (i32.const 0))
+            (@custom "cella.manifest" "cella 1\nname {name}\nversion 1.0.0\n"))"#
+    ))
+    .expect("valid WAT")
+}
+
+#[test]
+fn pushing_modules_until_the_heap_is_full_ends_in_refusals_not_a_panic() {
+    let (mut session, socket) = boot_with_push_port("push-hogs", None);
+    let key = system_key();
+    let mut loaded = 0;
+    let mut refusals = Vec::new();
+    for index in 0..60 {
+        let name = format!("hog{index}");
+        let answer = send(&socket, &key, &name, &memory_hog(&name), WAIT).expect("an answer");
+        if answer.accepted {
+            loaded += 1;
+        } else {
+            refusals.push(answer.text);
+        }
+        if refusals.len() == 3 {
+            break;
+        }
+    }
+    println!(
+        "{loaded} modules of 1 MiB loaded; then: {}",
+        refusals.join(" | ")
+    );
+    if refusals.len() < 3 || loaded < 5 {
+        session.fail(format!(
+            "expected several modules to load and then refusals: {loaded} loaded, refusals {refusals:?}"
+        ));
+    }
+    for refusal in &refusals {
+        if !refusal.contains("memory") {
+            session.fail(format!("a refusal that does not say why: `{refusal}`"));
+        }
+    }
+    // The kernel kept its reserve: it still answers and echoes.
+    expect_console_echoes(&mut session, "stillserving");
+    if session.output().contains("PANIC") || session.output().contains("heap exhausted") {
+        session.fail("the kernel ran out of heap");
+    }
+    let _ = std::fs::remove_file(socket);
+}

@@ -108,7 +108,16 @@ fn every_command_answers_as_documented() {
     ask(
         &mut session,
         "mem",
-        &["physical:", "frames in use", "heap:", "KiB in use"],
+        &[
+            "physical:",
+            "frames in use",
+            "heap:",
+            "KiB in use",
+            "KiB kept for the kernel",
+            "kernel ",
+            "uart16550",
+            "KiB of 4096 KiB",
+        ],
     );
     ask(
         &mut session,

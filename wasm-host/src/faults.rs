@@ -83,6 +83,9 @@ pub enum FaultKind {
     Instantiation(String),
     /// The sandbox is dead (from an earlier fault); restart it.
     Dead,
+    /// The embedder faulted the module for a limit of its own (such as the
+    /// kernel memory the module holds), with its reason.
+    Embedder(String),
     /// Any other engine error (message kept for the log).
     Engine(String),
 }

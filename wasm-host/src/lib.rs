@@ -44,6 +44,7 @@ mod handles;
 mod limits;
 mod linker;
 mod loader;
+mod memory_limiter;
 mod outbox;
 mod platform;
 mod prepare;

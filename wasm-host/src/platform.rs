@@ -71,4 +71,12 @@ pub trait Platform {
     fn now_nanoseconds(&mut self) -> u64;
     /// Writes a log line on behalf of a module.
     fn log(&mut self, module: &str, level: LogLevel, message: &str);
+    /// Whether the module may take `additional_bytes` more memory for its
+    /// linear memory (asked before a memory is created or grown, after the
+    /// sandbox's own page limit allowed it). A kernel answers from the
+    /// module's memory budget; `false` makes `memory.grow` return -1.
+    fn memory_may_grow(&mut self, additional_bytes: usize) -> bool {
+        let _ = additional_bytes;
+        true
+    }
 }

@@ -221,13 +221,17 @@ impl Parts {
             .memories(1)
             .instances(1)
             .build();
+        let limiter = crate::memory_limiter::MemoryLimiter {
+            limits: store_limits,
+            platform: platform.clone(),
+        };
         let state = State {
             module: module.name.clone(),
             platform,
             outbox,
             capabilities: CapabilityTable::new(generation, lineage, module.capabilities.clone()),
             memory: None,
-            store_limits,
+            limiter,
             limits,
             counters: Counters::default(),
             trace: Trace::new(limits.trace_entries as usize),
@@ -238,7 +242,7 @@ impl Parts {
         };
         let engine = module.module.engine();
         let mut store = Store::new(engine, state);
-        store.limiter(|state| &mut state.store_limits);
+        store.limiter(|state| &mut state.limiter);
         let fail = |kind| Fault {
             module: module.name.clone(),
             entry: Entry::Instantiate,

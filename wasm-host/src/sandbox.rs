@@ -8,7 +8,7 @@ use crate::outbox::Outbox;
 use crate::platform::Platform;
 use crate::state::State;
 use crate::trace::{Access, Counters};
-use alloc::string::ToString;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use cella_abi::{Export, LogLevel};
 use wasmi::{Instance, Store, TypedFunc, WasmParams, WasmResults};
@@ -209,6 +209,14 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
         let state = self.store.data_mut();
         state.platform.log(&state.module, LogLevel::Error, &message);
         fault
+    }
+
+    /// Faults the module for a reason the embedder enforces (a limit of its
+    /// own, such as the kernel memory the module holds), as if `entry` had
+    /// failed: the instance is dead from now on and its capabilities are
+    /// released.
+    pub fn fault_by_embedder(&mut self, entry: Entry, reason: String) -> Fault {
+        self.kill(entry, FaultKind::Embedder(reason))
     }
 
     /// Faults the module: it is dead from now on and its capabilities are

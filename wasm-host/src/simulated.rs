@@ -95,6 +95,8 @@ struct Machine {
     tick: u64,
     log: Vec<LogLine>,
     accesses: Vec<Access>,
+    /// Bytes of linear memory the machine may still hand out (`None`: no limit).
+    memory_budget: Option<usize>,
 }
 
 impl Machine {
@@ -164,6 +166,12 @@ impl SimulatedPlatform {
         self.machine.borrow_mut().accesses.clear();
     }
 
+    /// Lets linear memories take only `bytes` more in all (created or grown),
+    /// as a kernel's memory budget would.
+    pub fn set_memory_budget(&self, bytes: usize) {
+        self.machine.borrow_mut().memory_budget = Some(bytes);
+    }
+
     /// Forgets the recorded log lines.
     pub fn clear_log_lines(&self) {
         self.machine.borrow_mut().log.clear();
@@ -209,6 +217,18 @@ impl SimulatedPlatform {
 }
 
 impl Platform for SimulatedPlatform {
+    fn memory_may_grow(&mut self, additional_bytes: usize) -> bool {
+        let mut machine = self.machine.borrow_mut();
+        match machine.memory_budget {
+            None => true,
+            Some(left) if additional_bytes <= left => {
+                machine.memory_budget = Some(left - additional_bytes);
+                true
+            }
+            Some(_) => false,
+        }
+    }
+
     fn port_read(&mut self, port: u16, width: Width) -> u32 {
         let mut machine = self.machine.borrow_mut();
         let value = match Machine::device(&mut machine.ports, u64::from(port)) {

@@ -23,7 +23,7 @@ pub struct State<P, O> {
     pub(crate) capabilities: CapabilityTable,
     /// The exported linear memory, if any.
     pub(crate) memory: Option<wasmi::Memory>,
-    pub(crate) store_limits: wasmi::StoreLimits,
+    pub(crate) limiter: crate::memory_limiter::MemoryLimiter<P>,
     pub(crate) limits: Limits,
     pub(crate) counters: Counters,
     pub(crate) trace: Trace,

@@ -2,11 +2,21 @@
 //!
 //! A first-fit linked-list allocator behind a spin lock taken with interrupts
 //! off. When a request cannot be met, the allocator logs the request and the
-//! heap's state, and returns null; Rust then reports "memory allocation of N
-//! bytes failed" through the panic handler, which ends the run with a report.
+//! heap's state, and returns null: fallible allocations (`try_reserve`, which
+//! Wasm linear memory uses) fail; an infallible one ends the run with Rust's
+//! "memory allocation of N bytes failed" report. Modules never get that far:
+//! `crate::mm::budget` keeps a reserve for the kernel and admits module work
+//! only within the module's limit.
+//!
+//! Every block is charged to an account: the account of the thread that
+//! allocated it (0 is the kernel; module slots have their own, see
+//! [`charge_to`](crate::sched::charge_to)). The account is written in a
+//! header before the block, so freeing credits the account that was charged,
+//! whichever thread frees it.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use linked_list_allocator::Heap;
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
@@ -20,6 +30,47 @@ pub struct KernelHeap {
 static HEAP: KernelHeap = KernelHeap {
     heap: Mutex::new(Heap::empty()),
 };
+
+/// Accounts blocks are charged to; account 0 is the kernel's own.
+pub const ACCOUNTS: usize = 64;
+
+/// The kernel's own account.
+pub const KERNEL_ACCOUNT: u32 = 0;
+
+/// Bytes charged to each account (headers included).
+static CHARGED: [AtomicUsize; ACCOUNTS] = [const { AtomicUsize::new(0) }; ACCOUNTS];
+
+/// The account of the running thread (the scheduler sets it at each switch).
+static CURRENT_ACCOUNT: AtomicU32 = AtomicU32::new(KERNEL_ACCOUNT);
+
+/// Bytes of header before each block, holding its account: at least 16, and
+/// the block's alignment so the block stays aligned.
+fn header_bytes(layout: Layout) -> usize {
+    layout.align().max(16)
+}
+
+/// The block's layout with room for its header; `None` if it would overflow.
+fn with_header(layout: Layout) -> Option<Layout> {
+    let header = header_bytes(layout);
+    Layout::from_size_align(layout.size().checked_add(header)?, header).ok()
+}
+
+/// The account allocations of the running thread are charged to.
+pub fn current_account() -> u32 {
+    CURRENT_ACCOUNT.load(Ordering::Relaxed)
+}
+
+/// Makes `account` the running thread's account (the scheduler, at a switch).
+pub(crate) fn set_current_account(account: u32) {
+    CURRENT_ACCOUNT.store(account, Ordering::Relaxed);
+}
+
+/// Bytes currently charged to `account` (0 for an account out of range).
+pub fn charged(account: u32) -> usize {
+    CHARGED
+        .get(account as usize)
+        .map_or(0, |bytes| bytes.load(Ordering::Relaxed))
+}
 
 /// Heap usage figures.
 #[derive(Clone, Copy, Debug, Default)]
@@ -48,6 +99,12 @@ pub fn ready() -> bool {
 
 static READY: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
+/// Bytes free in the heap (not necessarily in one piece).
+pub fn free_bytes() -> usize {
+    let statistics = statistics();
+    statistics.size.saturating_sub(statistics.used)
+}
+
 /// Current size and use of the heap.
 pub fn statistics() -> HeapStatistics {
     without_interrupts(|| {
@@ -61,12 +118,31 @@ pub fn statistics() -> HeapStatistics {
 
 // SAFETY: allocations come from a region given to the allocator exclusively;
 // `linked_list_allocator` returns blocks that satisfy the layout and never
-// overlap live blocks; the lock serialises every access.
+// overlap live blocks; the lock serialises every access. Each block handed
+// out starts `header_bytes(layout)` into a block allocated with that much
+// more room and at least the requested alignment, so it is aligned, lies
+// inside its block, and its header lies before it inside the same block.
 unsafe impl GlobalAlloc for KernelHeap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let result = without_interrupts(|| self.heap.lock().allocate_first_fit(layout));
+        let Some(outer) = with_header(layout) else {
+            return ptr::null_mut();
+        };
+        let result = without_interrupts(|| self.heap.lock().allocate_first_fit(outer));
         match result {
-            Ok(block) => block.as_ptr(),
+            Ok(block) => {
+                let header = header_bytes(layout);
+                let account = current_account().min(ACCOUNTS as u32 - 1);
+                // SAFETY: the block is `layout.size() + header` bytes long, so
+                // `header` bytes in is still inside it (or one past its end
+                // for a zero-size request, which is never dereferenced).
+                let user = unsafe { block.as_ptr().add(header) };
+                // SAFETY: `header >= 16`, so the 4 bytes before `user` lie in
+                // the block's header; `user` is aligned to at least 16, so
+                // `user - 8` is 8-aligned and fit for a `u32`.
+                unsafe { user.sub(8).cast::<u32>().write(account) };
+                CHARGED[account as usize].fetch_add(outer.size(), Ordering::Relaxed);
+                user
+            }
             Err(()) => {
                 let statistics = statistics();
                 log::error!(
@@ -81,12 +157,28 @@ unsafe impl GlobalAlloc for KernelHeap {
         }
     }
 
-    unsafe fn dealloc(&self, block: *mut u8, layout: Layout) {
-        let Some(block) = NonNull::new(block) else {
+    unsafe fn dealloc(&self, user: *mut u8, layout: Layout) {
+        let Some(outer) = with_header(layout) else {
             return;
         };
-        // SAFETY: the caller (Rust's alloc machinery) passes a block this
-        // allocator returned for the same layout, not yet freed.
-        without_interrupts(|| unsafe { self.heap.lock().deallocate(block, layout) });
+        if user.is_null() {
+            return;
+        }
+        let header = header_bytes(layout);
+        // SAFETY: the caller passes a pointer `alloc` returned for this
+        // layout, which wrote the account 8 bytes before it, inside the
+        // block's header.
+        let account = unsafe { user.sub(8).cast::<u32>().read() };
+        if let Some(charged) = CHARGED.get(account as usize) {
+            charged.fetch_sub(outer.size(), Ordering::Relaxed);
+        }
+        // SAFETY: `alloc` returned `user` as `header` bytes into the block it
+        // got for `outer`, so this is that block's start.
+        let Some(block) = NonNull::new(unsafe { user.sub(header) }) else {
+            return;
+        };
+        // SAFETY: the block was allocated by this allocator with layout
+        // `outer` and is not yet freed (the caller frees `user` once).
+        without_interrupts(|| unsafe { self.heap.lock().deallocate(block, outer) });
     }
 }

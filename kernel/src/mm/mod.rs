@@ -8,6 +8,8 @@ pub mod layout;
 pub mod regions;
 
 #[cfg(target_os = "none")]
+pub mod budget;
+#[cfg(target_os = "none")]
 pub mod device_memory;
 #[cfg(target_os = "none")]
 pub mod heap;

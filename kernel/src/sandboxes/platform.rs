@@ -56,6 +56,10 @@ impl Platform for KernelPlatform {
         device_memory::dma_write(device_address, source);
     }
 
+    fn memory_may_grow(&mut self, additional_bytes: usize) -> bool {
+        crate::mm::budget::may_grow(additional_bytes)
+    }
+
     fn now_nanoseconds(&mut self) -> u64 {
         time::now_nanoseconds()
     }

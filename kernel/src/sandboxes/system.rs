@@ -16,6 +16,7 @@ use super::router::{self, KernelOutbox, Routed};
 use super::slot::{KernelSandbox, ModuleState, Pending, Slot};
 use super::worker::{self, Done, Job, Work};
 use crate::archive::Archive;
+use crate::mm::budget;
 use crate::supervisor::policy::{RestartPolicy, RestartTracker};
 use crate::system_manifest::{GrantLine, ModulePlan, SystemManifest};
 use crate::{console, irq, kprintln, time};
@@ -205,15 +206,38 @@ impl System {
         self.load_bytes(plan, bytes)
     }
 
-    /// Checks `bytes` against `plan`'s grant.
+    /// Checks `bytes` against `plan`'s grant, compiling it charged to the
+    /// module's heap account (admitted only within its limit and above the
+    /// kernel reserve).
     pub(crate) fn load_bytes(
         &self,
         plan: &ModulePlan,
         bytes: &[u8],
     ) -> Result<LoadedModule, String> {
-        self.runtime
-            .load(&plan.name, bytes, &self.grant_for(plan))
-            .map_err(|error| alloc::format!("refused at load: {error}"))
+        let account = self.account_for(&plan.name);
+        budget::admit(account, budget::load_estimate(bytes.len())).map_err(|why| {
+            alloc::format!(
+                "refused at load: not enough kernel memory for {}: {why}",
+                plan.name
+            )
+        })?;
+        let module = crate::sched::charge_to(account, || {
+            self.runtime.load(&plan.name, bytes, &self.grant_for(plan))
+        })
+        .map_err(|error| alloc::format!("refused at load: {error}"))?;
+        match budget::over_limit(account) {
+            Some(why) => Err(alloc::format!(
+                "refused at load: {} is over its kernel memory limit: {why}",
+                plan.name
+            )),
+            None => Ok(module),
+        }
+    }
+
+    /// The heap account of module `name`: its slot's, or the one the next
+    /// slot gets.
+    pub(crate) fn account_for(&self, name: &str) -> u32 {
+        account_of(self.find(name).unwrap_or(self.slots.len()))
     }
 
     /// A table entry for `plan`, not yet started.
@@ -262,7 +286,10 @@ impl System {
     fn start_module(&mut self, plan: &ModulePlan) -> Slot {
         let mut slot = self.new_slot(plan);
         match self.load_file(plan, &plan.file) {
-            Ok(module) => self.start_in(&mut slot, module),
+            Ok(module) => {
+                // A failure is logged and recorded; the slot stays, stopped.
+                let _ = self.start_in(&mut slot, module);
+            }
             Err(problem) => log::error!("module {} {problem}; not started", plan.name),
         }
         slot
@@ -278,20 +305,21 @@ impl System {
         module: LoadedModule,
     ) -> Result<(), String> {
         let mut slot = self.new_slot(&plan);
-        self.start_in(&mut slot, module);
-        let running = slot.is_running();
+        // A module that does not start is not kept: a refused push changes nothing.
+        self.start_in(&mut slot, module)
+            .map_err(|fault| alloc::format!("{} failed to start: {fault}", plan.name))?;
         self.slots.push(slot);
-        if running {
-            Ok(())
-        } else {
-            Err(alloc::format!("{} failed to start", plan.name))
-        }
+        Ok(())
     }
 
-    /// Starts `module` as `slot`'s instance.
-    fn start_in(&mut self, slot: &mut Slot, module: LoadedModule) {
+    /// Starts `module` as `slot`'s instance; the fault if it did not start.
+    fn start_in(&mut self, slot: &mut Slot, module: LoadedModule) -> Result<(), cella_wasm_host::Fault> {
         let plan = &slot.plan;
-        match self.runtime.start(&module, KernelPlatform, KernelOutbox) {
+        let account = self.account_for(&plan.name);
+        let started = crate::sched::charge_to(account, || {
+            self.runtime.start(&module, KernelPlatform, KernelOutbox)
+        });
+        match started {
             Ok(sandbox) => {
                 let grants: Vec<String> = plan
                     .grants
@@ -308,14 +336,17 @@ impl System {
                 );
                 slot.sandbox = Some(sandbox);
                 slot.state = ModuleState::Running;
+                slot.module = Some(module);
+                Ok(())
             }
             Err(fault) => {
                 log::error!("module {} failed to start: {fault}", plan.name);
                 crate::supervisor::records::record(&fault, self.runtime.last_generation(), &[]);
                 slot.state = ModuleState::Stopped;
+                slot.module = Some(module);
+                Err(fault)
             }
         }
-        slot.module = Some(module);
     }
 
     /// Sends a kernel request to the module serving `endpoint`.
@@ -636,6 +667,7 @@ impl System {
         };
         let job = Job {
             slot: index,
+            account: account_of(index),
             sandbox,
             work,
         };
@@ -713,4 +745,11 @@ impl System {
             self.bring_home(index);
         }
     }
+}
+
+/// The heap account of the module in slot `index` (account 0 is the
+/// kernel's; modules past the last account share it).
+pub(crate) fn account_of(index: usize) -> u32 {
+    let last = crate::mm::heap::ACCOUNTS - 1;
+    u32::try_from(index.saturating_add(1).min(last)).unwrap_or(0)
 }

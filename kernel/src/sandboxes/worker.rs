@@ -28,7 +28,7 @@ use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use cella_wasm_host::{Delivery, Event, Fault};
+use cella_wasm_host::{Delivery, Entry, Event, Fault};
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
@@ -45,6 +45,15 @@ pub enum Work {
 }
 
 impl Work {
+    /// The entry point the event runs.
+    pub fn entry(&self) -> Entry {
+        match self {
+            Work::Irq(_) => Entry::Irq,
+            Work::Message { .. } => Entry::Message,
+            Work::Timer => Entry::Timer,
+        }
+    }
+
     /// The Wasm host's view of it.
     pub fn event(&self) -> Event<'_> {
         match self {
@@ -62,6 +71,8 @@ impl Work {
 pub struct Job {
     /// The module's index in the table.
     pub slot: usize,
+    /// The module's heap account: the event's allocations are charged to it.
+    pub account: u32,
     pub sandbox: KernelSandbox,
     pub work: Work,
 }
@@ -80,11 +91,17 @@ pub struct Done {
 pub fn execute(job: Job) -> Done {
     let Job {
         slot,
+        account,
         mut sandbox,
         work,
     } = job;
     let accesses_before = sandbox.counters().device_accesses;
-    let result = sandbox.deliver(work.event());
+    let mut result = crate::sched::charge_to(account, || sandbox.deliver(work.event()));
+    if result.is_ok()
+        && let Some(why) = crate::mm::budget::over_limit(account)
+    {
+        result = Err(sandbox.fault_by_embedder(work.entry(), why));
+    }
     Done {
         slot,
         sandbox,

@@ -52,6 +52,8 @@ struct Thread {
     hook: Option<&'static dyn SwitchHook>,
     ticks: u64,
     last_wake: WakeRecord,
+    /// The heap account its allocations are charged to.
+    account: u32,
 }
 
 /// When the timer last woke a thread from a sleep.
@@ -175,6 +177,7 @@ impl Thread {
             hook: None,
             ticks: 0,
             last_wake: WakeRecord::default(),
+            account: crate::mm::heap::KERNEL_ACCOUNT,
         }
     }
 }
@@ -365,6 +368,7 @@ fn reschedule(leave: Leave) {
         }
         let hook = to.hook.or(scheduler.default_hook);
         let context = to.context;
+        crate::mm::heap::set_current_account(to.account);
         scheduler.current = next;
         scheduler.switches += 1;
         (from, context, hook)
@@ -376,6 +380,30 @@ fn reschedule(leave: Leave) {
     if let Err(error) = context::switch(from, to) {
         crate::boot::fatal(format_args!("thread switch refused: {error:?}"));
     }
+}
+
+/// Runs `work` with the running thread's allocations charged to heap account
+/// `account` (a module's), then gives the thread its previous account back.
+pub fn charge_to<R>(account: u32, work: impl FnOnce() -> R) -> R {
+    let previous = set_thread_account(account);
+    let result = work();
+    set_thread_account(previous);
+    result
+}
+
+/// Sets the running thread's heap account; returns the one it had.
+fn set_thread_account(account: u32) -> u32 {
+    without_interrupts(|| {
+        let previous = crate::mm::heap::current_account();
+        let _ = with_scheduler(|scheduler| {
+            let current = scheduler.current;
+            if let Some(thread) = scheduler.threads.get_mut(&current) {
+                thread.account = account;
+            }
+        });
+        crate::mm::heap::set_current_account(account);
+        previous
+    })
 }
 
 /// Sets the hook run when a thread without its own hook is switched in (the

@@ -96,7 +96,7 @@ impl System {
                 self.call_process(endpoint, &text.join(" "))
             }
             ["uptime"] => Ok(uptime()),
-            ["mem"] => Ok(memory_report()),
+            ["mem"] => Ok(self.memory_report()),
             [] => Ok(String::new()),
             [command, ..] => Err(
                 match USAGE
@@ -241,16 +241,38 @@ fn uptime() -> String {
     format!("up {}.{:03} s", now / 1_000_000_000, now / 1_000_000 % 1000)
 }
 
-fn memory_report() -> String {
-    let frames = crate::mm::paging::frame_statistics();
-    let heap = crate::mm::heap::statistics();
-    format!(
-        "physical: {} of {} frames in use ({} of {} MiB)\nheap: {} of {} KiB in use",
-        frames.allocated_frames,
-        frames.total_frames,
-        frames.allocated_frames * 4 / 1024,
-        frames.total_frames * 4 / 1024,
-        heap.used / 1024,
-        heap.size / 1024
-    )
+impl System {
+    /// `mem`: physical frames, the heap, and what each module holds of it.
+    fn memory_report(&self) -> String {
+        use crate::mm::{budget, heap};
+        let frames = crate::mm::paging::frame_statistics();
+        let statistics = heap::statistics();
+        let mut out = format!(
+            "physical: {} of {} frames in use ({} of {} MiB)\nheap: {} of {} KiB in use, {} KiB kept for the kernel\n",
+            frames.allocated_frames,
+            frames.total_frames,
+            frames.allocated_frames * 4 / 1024,
+            frames.total_frames * 4 / 1024,
+            statistics.used / 1024,
+            statistics.size / 1024,
+            budget::KERNEL_RESERVE_BYTES / 1024
+        );
+        let _ = writeln!(
+            out,
+            "  {:<14} {:>8} KiB",
+            "kernel",
+            heap::charged(heap::KERNEL_ACCOUNT).div_ceil(1024)
+        );
+        for (index, slot) in self.slots.iter().enumerate() {
+            let account = crate::sandboxes::system::account_of(index);
+            let _ = writeln!(
+                out,
+                "  {:<14} {:>8} KiB of {} KiB",
+                slot.plan.name,
+                heap::charged(account).div_ceil(1024),
+                budget::limit(account) / 1024
+            );
+        }
+        out
+    }
 }

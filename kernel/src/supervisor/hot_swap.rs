@@ -9,6 +9,7 @@
 //! state, restore it into the new instance, put the new one in place. That
 //! hand-over is the blackout `cargo cella bench` measures.
 
+use crate::mm::budget;
 use crate::sandboxes::platform::KernelPlatform;
 use crate::sandboxes::router::KernelOutbox;
 use crate::sandboxes::system::System;
@@ -73,16 +74,29 @@ impl System {
         let grant = self.grant_for(plan);
         let label = plan.name.clone();
         let preparer = self.runtime.preparer();
-        self.run_elsewhere("swap-prepare", move || {
-            preparer
-                .load(&label, &bytes, &grant)
-                .map_err(|error| format!("refused at load: {error}"))
-                .and_then(|module| {
-                    preparer
-                        .prepare(&module, KernelPlatform, KernelOutbox)
-                        .map_err(|fault| format!("failed at Instantiate: {fault}"))
-                })
-        })
+        // The new version is charged to the module's account while the old
+        // one still holds its share: both together must fit its limit.
+        let account = crate::sandboxes::system::account_of(index);
+        budget::admit(account, budget::load_estimate(bytes.len()))
+            .map_err(|why| format!("not enough kernel memory for a second instance: {why}"))?;
+        let prepared = self.run_elsewhere("swap-prepare", move || {
+            crate::sched::charge_to(account, || {
+                preparer
+                    .load(&label, &bytes, &grant)
+                    .map_err(|error| format!("refused at load: {error}"))
+                    .and_then(|module| {
+                        preparer
+                            .prepare(&module, KernelPlatform, KernelOutbox)
+                            .map_err(|fault| format!("failed at Instantiate: {fault}"))
+                    })
+            })
+        })?;
+        match budget::over_limit(account) {
+            Some(why) => Err(format!(
+                "the new version does not fit beside the old one: {why}"
+            )),
+            None => Ok(prepared),
+        }
     }
 
     /// Stops module `index`'s events and moves its state into `prepared`.
@@ -110,7 +124,9 @@ impl System {
                 ));
             }
         };
-        self.runtime.swap_prepared(sandbox, prepared).map_err(|error| {
+        let account = crate::sandboxes::system::account_of(index);
+        let runtime = &mut self.runtime;
+        crate::sched::charge_to(account, || runtime.swap_prepared(sandbox, prepared)).map_err(|error| {
             format!(
                 "swap of {name} {old_version} (state format {old_state}) to {} (state format {}) failed at {:?}: {}; the old version keeps running",
                 new.version(),

@@ -109,13 +109,15 @@ impl System {
     /// Starts a new instance of module `index` (new generation, stale old handles).
     fn restart_now(&mut self, index: usize) {
         self.bring_home(index);
+        let account = crate::sandboxes::system::account_of(index);
         let slot = &mut self.slots[index];
+        let runtime = &mut self.runtime;
         let result = match (&mut slot.sandbox, &slot.module) {
-            (Some(sandbox), _) => self.runtime.restart(sandbox),
-            (None, Some(module)) => self
-                .runtime
-                .start(module, KernelPlatform, KernelOutbox)
-                .map(|sandbox| slot.sandbox = Some(sandbox)),
+            (Some(sandbox), _) => crate::sched::charge_to(account, || runtime.restart(sandbox)),
+            (None, Some(module)) => crate::sched::charge_to(account, || {
+                runtime.start(module, KernelPlatform, KernelOutbox)
+            })
+            .map(|sandbox| slot.sandbox = Some(sandbox)),
             (None, None) => {
                 log::error!(
                     "supervisor: {} was never loaded; nothing to restart",
