@@ -61,6 +61,9 @@ impl Platform for KernelPlatform {
     }
 
     fn log(&mut self, module: &str, level: LogLevel, message: &str) {
+        // The module's text is escaped: it stays on this line, after the
+        // module's manifest name, and cannot start a line of its own.
+        let message = crate::guest_text::escape(message);
         crate::console::print(format_args!("{:<5} {module}: {message}\n", level.name()));
     }
 }
