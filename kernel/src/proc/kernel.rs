@@ -630,6 +630,7 @@ pub fn start_manifest_processes(archive: Option<&crate::archive::Archive<'static
     for plan in &manifest.processes {
         let mut grant = ProcessGrant {
             serves: plan.serves.clone(),
+            kernel_memory: plan.kernel_memory,
             ..ProcessGrant::default()
         };
         for line in &plan.grants {
