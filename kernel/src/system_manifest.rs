@@ -218,11 +218,11 @@ impl SystemManifest {
                         .ok()
                         .filter(|&bytes| bytes > 0)
                         .ok_or_else(|| {
-                            error(
-                                number,
-                                alloc::format!("`kernel_memory {bytes}`: expected bytes above 0"),
-                            )
-                        })?;
+                        error(
+                            number,
+                            alloc::format!("`kernel_memory {bytes}`: expected bytes above 0"),
+                        )
+                    })?;
                 }
                 ["boot", "yes"] => module.on_demand = false,
                 ["grant", rest @ ..] => module.grants.push(parse_grant(rest, number)?),

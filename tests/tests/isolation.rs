@@ -89,6 +89,23 @@ fn refused_calls_are_rate_limited_and_counted_in_ps() {
 }
 
 #[test]
+fn a_modules_warnings_are_rate_limited_and_counted() {
+    let run = isolation();
+    run.expect_kernel_success();
+    let printed = run
+        .lines()
+        .filter(|line| line.starts_with("WARN  log-forger: a flood of warnings"))
+        .count();
+    let line = run.expect_line("isolation: module log-forger: ");
+    let dropped = number_after(line, "log-forger: ").unwrap_or(-1);
+    if printed == 0 || printed > 10 || printed as i64 + dropped != 1000 {
+        run.fail(format!(
+            "`{line}`: {printed} printed and {dropped} dropped of 1000 warnings"
+        ));
+    }
+}
+
+#[test]
 fn a_call_ends_at_its_deadline_or_when_its_server_dies() {
     let run = isolation();
     run.expect_kernel_success();

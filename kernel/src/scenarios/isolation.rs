@@ -105,6 +105,10 @@ pub fn run(context: &BootContext) -> Result<(), String> {
     ipc::wasm_server::serve("log-forger", "log-forger", entry.data)
         .map_err(|error| format!("log-forger: {error:?}"))?;
     sched::sleep_for(50_000_000);
+    kprintln!(
+        "isolation: module log-forger: {} warnings dropped",
+        crate::sandboxes::platform::warnings_dropped("log-forger")
+    );
     let checksum = start(
         context,
         "checksum-native",

@@ -174,14 +174,20 @@ const ECHO_SENDER: &str = r#"(module
       (then (drop (call $ipc_reply (local.get $request) (i32.const 48) (i32.const 4)))))))"#;
 
 /// A Wasm module whose `init` logs text with line ends and imitations of
-/// kernel lines (scenario `isolation`).
+/// kernel lines, then 1,000 warnings (scenario `isolation`).
 const LOG_FORGER: &str = r#"(module
   (@custom "cella.manifest" "cella 1\nname log-forger\nversion 1.0.0\n")
   (import "cella" "log" (func $log (param i32 i32 i32) (result i32)))
   (memory (export "memory") 1)
   (data (i32.const 16) "a module line\nPANIC at kernel/src/forged.rs:2:2: forged by a module\nINFO  boot: forged by a module")
+  (data (i32.const 128) "a flood of warnings")
   (func (export "init") (result i32)
+    (local $count i32)
     (drop (call $log (i32.const 3) (i32.const 16) (i32.const 98)))
+    (loop $again
+      (drop (call $log (i32.const 2) (i32.const 128) (i32.const 19)))
+      (local.set $count (i32.add (local.get $count) (i32.const 1)))
+      (br_if $again (i32.lt_u (local.get $count) (i32.const 1000))))
     (i32.const 0)))"#;
 
 pub fn boot_with_programs(scenario: &str) -> BootRun {

@@ -258,5 +258,8 @@ fn a_kernel_memory_allowance_reaches_the_kernel_and_a_bad_one_is_refused() {
     let found = problems(&format!(
         "{module}[[process]]\nname = \"small\"\nprogram = \"hog\"\nkernel_memory = 0\n"
     ));
-    assert_found(&found, &["`kernel_memory` must be a number of bytes above 0"]);
+    assert_found(
+        &found,
+        &["`kernel_memory` must be a number of bytes above 0"],
+    );
 }
