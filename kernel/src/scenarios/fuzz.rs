@@ -131,7 +131,10 @@ fn one_run(context: &BootContext, seed: u64, calls: u64) -> Result<(), String> {
         "fuzz",
         ProcessGrant {
             irqs: alloc::vec![5],
-            ..ProcessGrant::ipc(&["fuzz-control", "checksum"], &["fuzz-inbox"])
+            ..ProcessGrant::ipc(
+                &["fuzz-control", "checksum", "fuzz-nobody"],
+                &["fuzz-inbox"],
+            )
         },
     )?;
     let limit = 60 * SECOND + calls.saturating_mul(200_000);

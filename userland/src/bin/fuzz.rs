@@ -107,32 +107,39 @@ fn random_call(random: &mut Random, handles: &[u64]) -> i64 {
     syscall6(number, arguments)
 }
 
-/// Receives calls the scenario's caller thread makes and answers them
-/// wrongly and rightly: forged token, the right one, then the same again.
+/// Receives what is queued on its endpoint (up to 8 messages: the one-way
+/// messages it sends itself, and the calls of the scenario's caller thread)
+/// and answers each call wrongly and rightly: forged tokens, the right one,
+/// then the same again.
 fn answer_calls(inbox: u64, tally: &mut Tally) {
-    let mut token = 0u64;
     let buffer = scratch();
-    let result = syscall(
-        number::RECEIVE,
-        [inbox, buffer, 64, (&raw mut token) as u64, now()],
-    );
-    tally.record(result);
-    if result < 0 || token == 0 {
-        return;
+    for _ in 0..8 {
+        let mut token = 0u64;
+        let result = syscall(
+            number::RECEIVE,
+            [inbox, buffer, 64, (&raw mut token) as u64, now()],
+        );
+        tally.record(result);
+        if result < 0 {
+            return;
+        }
+        if token == 0 {
+            continue;
+        }
+        tally.record(syscall(number::REPLY, [token ^ 1, buffer, 4, 0, 0]));
+        tally.record(syscall(
+            number::REPLY,
+            [token.wrapping_add(1), buffer, 4, 0, 0],
+        ));
+        tally.record(syscall(number::REPLY, [token, buffer, 4, 0, 0]));
+        tally.record(syscall(number::REPLY, [token, buffer, 4, 0, 0]));
     }
-    tally.record(syscall(number::REPLY, [token ^ 1, buffer, 4, 0, 0]));
-    tally.record(syscall(
-        number::REPLY,
-        [token.wrapping_add(1), buffer, 4, 0, 0],
-    ));
-    tally.record(syscall(number::REPLY, [token, buffer, 4, 0, 0]));
-    tally.record(syscall(number::REPLY, [token, buffer, 4, 0, 0]));
 }
 
 /// One targeted sequence.
 fn targeted(random: &mut Random, handles: &[u64], inbox: u64, tally: &mut Tally) {
     let buffer = scratch();
-    match random.below(6) {
+    match random.below(8) {
         0 => answer_calls(inbox, tally),
         1 => {
             // A checksum call with a deadline, reply into the scratch page.
@@ -155,6 +162,13 @@ fn targeted(random: &mut Random, handles: &[u64], inbox: u64, tally: &mut Tally)
             tally.record(syscall(number::LOOKUP, [name.as_ptr() as u64, 8, 0, 0, 0]));
         }
         4 => tally.record(syscall(number::REPLY, [random.next(), buffer, 8, 0, 0])),
+        5 => {
+            // Granted but never registered: not found.
+            let name = b"fuzz-nobody";
+            tally.record(syscall(number::LOOKUP, [name.as_ptr() as u64, 11, 0, 0, 0]));
+        }
+        // Its own queue fills (nobody drains it but `answer_calls`): full.
+        6 => tally.record(syscall(number::SEND, [inbox, buffer, 16, 0, 0])),
         _ => tally.record(syscall(number::SEND, [inbox, buffer, 300, 0, 0])),
     }
 }
