@@ -56,13 +56,16 @@ fn expect_exit(name: &str, thread: u32, code: i64) -> Result<(), String> {
     }
 }
 
+/// Where a call made on another thread leaves its result.
+type Outcome = Arc<Mutex<Option<Result<Vec<u8>, ipc::IpcError>>>>;
+
 /// A call made on a kernel thread of its own, so a hang shows as a timeout.
 fn call_elsewhere(
     name: &'static str,
     endpoint: EndpointId,
     request: &'static [u8],
     limit: Option<u64>,
-) -> Result<Arc<Mutex<Option<Result<Vec<u8>, ipc::IpcError>>>>, String> {
+) -> Result<Outcome, String> {
     let outcome = Arc::new(Mutex::new(None));
     let written = outcome.clone();
     sched::spawn(name, Priority::Normal, move || {
@@ -73,10 +76,7 @@ fn call_elsewhere(
     Ok(outcome)
 }
 
-fn wait_outcome(
-    outcome: &Arc<Mutex<Option<Result<Vec<u8>, ipc::IpcError>>>>,
-    seconds: u64,
-) -> Option<Result<Vec<u8>, ipc::IpcError>> {
+fn wait_outcome(outcome: &Outcome, seconds: u64) -> Option<Result<Vec<u8>, ipc::IpcError>> {
     let until = time::now_nanoseconds() + seconds * SECOND;
     loop {
         if let Some(result) = outcome.lock().take() {
