@@ -104,11 +104,19 @@ pub fn run(context: &BootContext) -> Result<(), String> {
     };
     ipc::wasm_server::serve("log-forger", "log-forger", entry.data)
         .map_err(|error| format!("log-forger: {error:?}"))?;
-    sched::sleep_for(50_000_000);
-    kprintln!(
-        "isolation: module log-forger: {} warnings dropped",
-        crate::sandboxes::platform::warnings_dropped("log-forger")
-    );
+    // Its `init` runs on its own thread: wait until its flood is over (the
+    // dropped count stops moving).
+    let until = time::now_nanoseconds() + 10 * SECOND;
+    let mut dropped = 0;
+    loop {
+        sched::sleep_for(50_000_000);
+        let now_dropped = crate::sandboxes::platform::warnings_dropped("log-forger");
+        if (now_dropped != 0 && now_dropped == dropped) || time::now_nanoseconds() > until {
+            break;
+        }
+        dropped = now_dropped;
+    }
+    kprintln!("isolation: module log-forger: {dropped} warnings dropped");
     let checksum = start(
         context,
         "checksum-native",
