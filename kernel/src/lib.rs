@@ -18,6 +18,7 @@ pub mod archive;
 pub mod boot_info;
 pub mod cmdline;
 pub mod fnv;
+pub mod guest_text;
 pub mod ipc;
 pub mod mm;
 pub mod proc;

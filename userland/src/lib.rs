@@ -22,8 +22,8 @@ pub fn irq_ack(line: u8) -> Result<(), i64> {
     check(syscall(number::IRQ_ACK, [u64::from(line), 0, 0, 0, 0])).map(|_| ())
 }
 
-/// Raw syscall with up to five arguments (the SDK's native backend's).
-pub use cella_sdk::native::syscall;
+/// Raw syscalls with five and six arguments (the SDK's native backend's).
+pub use cella_sdk::native::{syscall, syscall6};
 
 fn check(result: i64) -> Result<u64, i64> {
     if result < 0 {
@@ -133,6 +133,44 @@ pub fn receive(handle: u32, buffer: &mut [u8]) -> Result<(usize, u64), i64> {
     Ok((length as usize, token))
 }
 
+/// Like [`call`], giving up at `deadline` (kernel nanoseconds, as [`now`]):
+/// `E_TIMED_OUT` then; `E_CLOSED` if the server's endpoint closes first.
+pub fn call_until(
+    handle: u32,
+    request: &[u8],
+    reply: &mut [u8],
+    deadline: u64,
+) -> Result<usize, i64> {
+    check(syscall6(
+        number::CALL,
+        [
+            u64::from(handle),
+            request.as_ptr() as u64,
+            request.len() as u64,
+            reply.as_mut_ptr() as u64,
+            reply.len() as u64,
+            deadline,
+        ],
+    ))
+    .map(|length| length as usize)
+}
+
+/// Like [`receive`], giving up at `deadline` (kernel nanoseconds, as [`now`]).
+pub fn receive_until(handle: u32, buffer: &mut [u8], deadline: u64) -> Result<(usize, u64), i64> {
+    let mut token = 0u64;
+    let length = check(syscall(
+        number::RECEIVE,
+        [
+            u64::from(handle),
+            buffer.as_mut_ptr() as u64,
+            buffer.len() as u64,
+            &raw mut token as u64,
+            deadline,
+        ],
+    ))?;
+    Ok((length as usize, token))
+}
+
 /// Answers a call.
 pub fn reply(token: u64, message: &[u8]) -> Result<(), i64> {
     check(syscall(
@@ -149,7 +187,7 @@ pub fn mmio_map(index: u64) -> Result<u64, i64> {
 
 /// Formats into a fixed buffer and logs it.
 pub struct LineBuffer {
-    bytes: [u8; 200],
+    bytes: [u8; 480],
     length: usize,
 }
 
@@ -157,7 +195,7 @@ impl LineBuffer {
     /// An empty line.
     pub const fn new() -> Self {
         LineBuffer {
-            bytes: [0; 200],
+            bytes: [0; 480],
             length: 0,
         }
     }

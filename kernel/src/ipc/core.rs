@@ -255,24 +255,104 @@ impl NameService {
     }
 }
 
-/// Outstanding calls: token → who waits for the reply.
-#[derive(Debug, Default)]
-pub struct PendingCalls<W> {
-    next: u64,
-    waiting: BTreeMap<u64, W>,
+/// One outstanding call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PendingCall<W> {
+    /// Who waits for the reply.
+    waiter: W,
+    /// The endpoint the call was queued on.
+    endpoint: EndpointId,
+    /// Who took the message off the queue (the only one who may answer it
+    /// through [`PendingCalls::close_by`]); `None` while it is queued.
+    receiver: Option<W>,
 }
 
-impl<W: Copy> PendingCalls<W> {
-    /// A fresh token for a call by `waiter` (never 0).
-    pub fn open(&mut self, waiter: W) -> u64 {
-        self.next += 1;
-        self.waiting.insert(self.next, waiter);
-        self.next
+/// Outstanding calls: token → who waits for the reply, and who may answer.
+///
+/// Tokens are not a count from 1: each is a bijective mix of a counter and a
+/// per-boot key ([`PendingCalls::set_key`]), so they are distinct but not
+/// guessable from one another; and an untrusted replier must be the receiver
+/// the token is bound to ([`PendingCalls::close_by`]), so even a guessed
+/// token answers nothing.
+#[derive(Debug, Default)]
+pub struct PendingCalls<W> {
+    counter: u64,
+    key: u64,
+    waiting: BTreeMap<u64, PendingCall<W>>,
+}
+
+/// The 64-bit finaliser of SplitMix64: a bijection that scatters its input.
+fn scatter(mut value: u64) -> u64 {
+    value = (value ^ (value >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    value = (value ^ (value >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    value ^ (value >> 31)
+}
+
+impl<W: Copy + PartialEq> PendingCalls<W> {
+    /// Sets the key tokens are mixed with (from a boot-time entropy source).
+    pub fn set_key(&mut self, key: u64) {
+        self.key = key;
     }
 
-    /// Answers `token` once: who waited, or [`IpcError::BadToken`].
+    /// A fresh token for a call by `waiter` queued on `endpoint` (never 0,
+    /// never `u64::MAX`, which is the notification token).
+    pub fn open(&mut self, waiter: W, endpoint: EndpointId) -> u64 {
+        let token = loop {
+            self.counter = self.counter.wrapping_add(1);
+            let token = scatter(self.counter ^ self.key);
+            if token != 0 && token != u64::MAX && !self.waiting.contains_key(&token) {
+                break token;
+            }
+        };
+        self.waiting.insert(
+            token,
+            PendingCall {
+                waiter,
+                endpoint,
+                receiver: None,
+            },
+        );
+        token
+    }
+
+    /// Binds `token` to `receiver`, who took its message off the queue.
+    pub fn received(&mut self, token: u64, receiver: W) {
+        if let Some(call) = self.waiting.get_mut(&token) {
+            call.receiver = Some(receiver);
+        }
+    }
+
+    /// Answers `token` once (trusted kernel code): who waited, or [`IpcError::BadToken`].
     pub fn close(&mut self, token: u64) -> Result<W, IpcError> {
-        self.waiting.remove(&token).ok_or(IpcError::BadToken)
+        self.waiting
+            .remove(&token)
+            .map(|call| call.waiter)
+            .ok_or(IpcError::BadToken)
+    }
+
+    /// Answers `token` once on behalf of `receiver`, who must be the one that
+    /// received its message. Anything else is [`IpcError::BadToken`] and
+    /// leaves the call as it was (its real receiver can still answer it).
+    pub fn close_by(&mut self, token: u64, receiver: W) -> Result<W, IpcError> {
+        match self.waiting.get(&token) {
+            Some(call) if call.receiver == Some(receiver) => self.close(token),
+            _ => Err(IpcError::BadToken),
+        }
+    }
+
+    /// Withdraws every call queued on or received from `endpoint` (it
+    /// closed); returns their waiters, to be woken.
+    pub fn close_endpoint(&mut self, endpoint: EndpointId) -> Vec<W> {
+        let mut waiters = Vec::new();
+        self.waiting.retain(|_, call| {
+            if call.endpoint == endpoint {
+                waiters.push(call.waiter);
+                false
+            } else {
+                true
+            }
+        });
+        waiters
     }
 
     /// Calls in flight.
@@ -445,8 +525,8 @@ mod tests {
     #[test]
     fn reply_tokens_answer_once() {
         let mut calls = PendingCalls::default();
-        let first = calls.open(10u32);
-        let second = calls.open(11u32);
+        let first = calls.open(10u32, 1);
+        let second = calls.open(11u32, 1);
         assert_ne!(first, 0);
         assert_ne!(first, second);
         assert_eq!(calls.close(second), Ok(11));
@@ -454,6 +534,50 @@ mod tests {
         assert_eq!(calls.close(first), Ok(10));
         assert!(calls.is_empty());
         assert_eq!(calls.close(12345), Err(IpcError::BadToken));
+    }
+
+    #[test]
+    fn only_the_receiver_answers_and_a_foreign_try_changes_nothing() {
+        let mut calls = PendingCalls::default();
+        let token = calls.open(10u32, 1);
+        // Still queued: nobody may answer it yet.
+        assert_eq!(calls.close_by(token, 20), Err(IpcError::BadToken));
+        calls.received(token, 20);
+        assert_eq!(calls.close_by(token, 99), Err(IpcError::BadToken));
+        assert_eq!(calls.len(), 1, "the foreign reply left the call pending");
+        assert_eq!(calls.close_by(token, 20), Ok(10));
+        assert_eq!(calls.close_by(token, 20), Err(IpcError::BadToken), "once");
+    }
+
+    #[test]
+    fn tokens_are_distinct_and_do_not_count_up() {
+        let mut calls = PendingCalls::default();
+        calls.set_key(0x1234_5678_9abc_def0);
+        let tokens: Vec<u64> = (0..10_000).map(|_| calls.open(1u32, 1)).collect();
+        let mut sorted = tokens.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), tokens.len());
+        assert!(tokens.iter().all(|&token| token != 0 && token != u64::MAX));
+        let consecutive = tokens
+            .windows(2)
+            .filter(|pair| pair[1].wrapping_sub(pair[0]) < 1 << 32)
+            .count();
+        assert!(consecutive < 10, "{consecutive} near-consecutive tokens");
+    }
+
+    #[test]
+    fn closing_an_endpoint_returns_its_callers_queued_or_received() {
+        let mut calls = PendingCalls::default();
+        let queued = calls.open(10u32, 1);
+        let received = calls.open(11u32, 1);
+        calls.received(received, 30);
+        let other = calls.open(12u32, 2);
+        let mut waiters = calls.close_endpoint(1);
+        waiters.sort_unstable();
+        assert_eq!(waiters, [10, 11]);
+        assert_eq!(calls.close(queued), Err(IpcError::BadToken));
+        assert_eq!(calls.close(other), Ok(12));
     }
 
     #[test]

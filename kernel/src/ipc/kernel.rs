@@ -31,7 +31,17 @@ struct Ipc {
 static IPC: Mutex<Option<Ipc>> = Mutex::new(None);
 
 fn with_ipc<T>(action: impl FnOnce(&mut Ipc) -> T) -> T {
-    without_interrupts(|| action(IPC.lock().get_or_insert_with(Ipc::default)))
+    without_interrupts(|| {
+        action(IPC.lock().get_or_insert_with(|| {
+            let mut ipc = Ipc::default();
+            // The time-stamp counter at first use: enough that a process cannot
+            // predict other callers' tokens from its own (and a token is
+            // useless to anyone but its receiver anyway).
+            ipc.calls
+                .set_key(crate::arch::tsc::read().rotate_left(17) ^ 0x5851_f42d_4c95_7f2d);
+            ipc
+        }))
+    })
 }
 
 impl Ipc {
@@ -88,22 +98,19 @@ pub fn lookup(name: &str) -> Result<EndpointId, IpcError> {
     with_ipc(|ipc| ipc.names.lookup(name))
 }
 
-/// Closes an endpoint: its name goes, queued calls are answered with nothing
-/// (their callers get [`IpcError::Closed`]), waiting receivers wake.
+/// Closes an endpoint: its name goes, every call queued on it or received
+/// from it and not yet answered fails (its caller gets [`IpcError::Closed`]),
+/// waiting receivers wake.
 pub fn close_endpoint(id: EndpointId) {
     with_ipc(|ipc| {
         ipc.names.unregister_endpoint(id);
-        if let Some(mut endpoint) = ipc.endpoints.remove(&id) {
-            while let Some(message) = endpoint.queue.pop() {
-                if message.token != 0
-                    && let Ok(waiter) = ipc.calls.close(message.token)
-                {
-                    sched::wake(waiter);
-                }
-            }
+        if let Some(endpoint) = ipc.endpoints.remove(&id) {
             for receiver in endpoint.receivers {
                 sched::wake(receiver);
             }
+        }
+        for waiter in ipc.calls.close_endpoint(id) {
+            sched::wake(waiter);
         }
     });
 }
@@ -140,7 +147,7 @@ pub fn notify(id: EndpointId, bytes: &[u8]) -> Result<(), IpcError> {
     })
 }
 
-/// The token of kernel notifications; reply tokens count up from 1 and never reach it.
+/// The token of kernel notifications; reply tokens never take it.
 pub const NOTIFICATION_TOKEN: u64 = cella_abi::syscalls::IRQ_TOKEN;
 
 /// Sends `bytes` and waits for the reply (until `deadline`, if any).
@@ -159,7 +166,7 @@ pub fn call(id: EndpointId, bytes: &[u8], deadline: Option<u64>) -> Result<Vec<u
             if endpoint.queue.len() >= super::QUEUE_CAPACITY {
                 return Err(IpcError::Full);
             }
-            let token = ipc.calls.open(me);
+            let token = ipc.calls.open(me, id);
             ipc.endpoint(id)?.queue.push(Message {
                 token,
                 bytes: bytes.to_vec(),
@@ -196,7 +203,22 @@ pub fn call(id: EndpointId, bytes: &[u8], deadline: Option<u64>) -> Result<Vec<u
     })
 }
 
+impl Ipc {
+    /// Takes the oldest message of `id`; a call's token is bound to `receiver`.
+    fn pop_for(&mut self, id: EndpointId, receiver: ThreadId) -> Result<Option<Message>, IpcError> {
+        let message = self.endpoint(id)?.queue.pop();
+        if let Some(message) = &message
+            && message.token != 0
+            && message.token != NOTIFICATION_TOKEN
+        {
+            self.calls.received(message.token, receiver);
+        }
+        Ok(message)
+    }
+}
+
 /// Takes the oldest message; waits for one if `wait` (else [`IpcError::Empty`]).
+/// A call's reply right goes to the current thread ([`reply_from`]).
 ///
 /// # Errors
 /// [`IpcError::Empty`], [`IpcError::Closed`].
@@ -204,7 +226,8 @@ pub fn receive(id: EndpointId, wait: bool) -> Result<Message, IpcError> {
     if wait {
         receive_until(id, None)
     } else {
-        with_ipc(|ipc| ipc.endpoint(id)?.queue.pop().ok_or(IpcError::Empty))
+        let me = sched::current();
+        with_ipc(|ipc| ipc.pop_for(id, me)?.ok_or(IpcError::Empty))
     }
 }
 
@@ -218,13 +241,13 @@ pub fn receive_until(id: EndpointId, deadline: Option<u64>) -> Result<Message, I
     without_interrupts(|| {
         loop {
             let outcome = with_ipc(|ipc| {
-                let endpoint = ipc.endpoint(id)?;
-                if let Some(message) = endpoint.queue.pop() {
+                if let Some(message) = ipc.pop_for(id, me)? {
                     return Ok(Some(message));
                 }
                 if deadline.is_some_and(|deadline| crate::time::now_nanoseconds() >= deadline) {
                     return Err(IpcError::TimedOut);
                 }
+                let endpoint = ipc.endpoint(id)?;
                 if !endpoint.receivers.contains(&me) {
                     endpoint.receivers.push_back(me);
                 }
@@ -238,24 +261,43 @@ pub fn receive_until(id: EndpointId, deadline: Option<u64>) -> Result<Message, I
                 return with_ipc(|ipc| {
                     let endpoint = ipc.endpoint(id)?;
                     endpoint.receivers.retain(|&waiting| waiting != me);
-                    endpoint.queue.pop().ok_or(IpcError::TimedOut)
+                    ipc.pop_for(id, me)?.ok_or(IpcError::TimedOut)
                 });
             }
         }
     })
 }
 
-/// Answers the call that carried `token`.
+/// Answers the call that carried `token` (trusted kernel code: the event
+/// loop and bridges keep their own request-to-token maps).
 ///
 /// # Errors
 /// [`IpcError::BadToken`] for an unknown or answered token; [`IpcError::TooLong`].
 pub fn reply(token: u64, bytes: &[u8]) -> Result<(), IpcError> {
+    answer(token, bytes, None)
+}
+
+/// Answers the call that carried `token` on behalf of `receiver` (a
+/// process's thread), which must be the thread that received its message.
+///
+/// # Errors
+/// [`IpcError::BadToken`] for an unknown, answered or foreign token (the
+/// call stays pending for its real receiver); [`IpcError::TooLong`].
+pub fn reply_from(receiver: ThreadId, token: u64, bytes: &[u8]) -> Result<(), IpcError> {
+    answer(token, bytes, Some(receiver))
+}
+
+fn answer(token: u64, bytes: &[u8], receiver: Option<ThreadId>) -> Result<(), IpcError> {
     if bytes.len() > super::MAX_MESSAGE_BYTES {
         return Err(IpcError::TooLong);
     }
+    let bytes = bytes.to_vec();
     with_ipc(|ipc| {
-        let waiter = ipc.calls.close(token)?;
-        ipc.replies.insert(waiter, bytes.to_vec());
+        let waiter = match receiver {
+            Some(receiver) => ipc.calls.close_by(token, receiver)?,
+            None => ipc.calls.close(token)?,
+        };
+        ipc.replies.insert(waiter, bytes);
         sched::wake(waiter);
         Ok(())
     })

@@ -5,8 +5,10 @@
 //! Every call checks the process's grant first; nothing is touched otherwise.
 
 use super::abi::{E_DENIED, E_FAULT, E_INVALID};
-use super::kernel::{endpoint_of, grant_handle, refuse, with_process};
-use crate::ipc::{self, IpcError, Rights};
+use super::kernel::{
+    create_owned_endpoint, destroy_owned_endpoint, endpoint_of, refuse, with_process,
+};
+use crate::ipc::{self, Rights};
 use crate::mm::layout::PAGE_SIZE;
 use crate::sched::{self, ThreadId};
 use spin::Mutex;
@@ -55,6 +57,15 @@ fn granted_line(line: u64) -> Result<u8, i64> {
     Ok(line)
 }
 
+/// Whether the current thread may take `line` (no other thread holds it).
+fn route_free(line: u8) -> bool {
+    let me = sched::current();
+    without_interrupts(|| {
+        let route = IRQ_ROUTES.lock()[usize::from(line)];
+        route.0 == 0 || route.1 == me
+    })
+}
+
 /// Routes `line` to `endpoint` for the current thread unless another holds it.
 fn take_route(line: u8, endpoint: ipc::EndpointId) -> Result<(), i64> {
     let me = sched::current();
@@ -85,19 +96,25 @@ fn held_line(line: u64) -> Result<u8, i64> {
         .ok_or(E_DENIED)
 }
 
-/// `irq_attach(line) -> handle`: a new endpoint for the line, unmasked at once.
+/// `irq_attach(line) -> handle`: a new endpoint for the line, unmasked at
+/// once. The endpoint and handle are charged to the process; if any step
+/// fails, none of them is left behind.
 pub(super) fn attach_irq(line: u64) -> Result<i64, i64> {
     let line = granted_line(line)?;
-    let endpoint = ipc::create_endpoint(None).map_err(IpcError::code)?;
-    with_process(|process| process.owned_endpoints.push(endpoint));
-    let handle = grant_handle(
-        endpoint,
+    if !route_free(line) {
+        return Err(E_DENIED);
+    }
+    let (endpoint, handle) = create_owned_endpoint(
+        None,
         Rights {
             send: false,
             receive: true,
         },
     )?;
-    take_route(line, endpoint)?;
+    if let Err(error) = take_route(line, endpoint) {
+        destroy_owned_endpoint(endpoint, handle);
+        return Err(error);
+    }
     crate::irq::set_enabled(line, true);
     Ok(handle)
 }

@@ -2,9 +2,11 @@
 //! containment, and the switch hooks that load a process's address space and
 //! I/O permissions when its thread runs.
 
-use super::abi::{self, E_DENIED, E_FAULT, E_INVALID, E_NO_SYSCALL};
+use super::abi::{self, E_DENIED, E_FAULT, E_INVALID, E_NO_MEMORY, E_NO_SYSCALL};
+use super::charge::{self, Charge, ENDPOINT_COST, HANDLE_COST};
 use super::devices;
 use super::elf::{self, ElfError};
+use super::warnings::{Verdict, WarningLimit};
 use crate::arch::interrupts::{TrapFrame, describe_page_fault, exception_name};
 use crate::arch::syscall::SyscallFrame;
 use crate::arch::{gdt, user};
@@ -47,6 +49,9 @@ pub struct ProcessGrant {
     pub serves: Vec<String>,
     /// IRQ lines it may attach (delivered as messages).
     pub irqs: Vec<u8>,
+    /// Bytes of kernel memory it may make the kernel allocate (endpoints,
+    /// handles); 0 means [`charge::DEFAULT_ALLOWANCE`].
+    pub kernel_memory: usize,
 }
 
 impl ProcessGrant {
@@ -98,6 +103,8 @@ pub(super) struct Process {
     pub(super) mapped_mmio: BTreeMap<usize, u64>,
     pub(super) next_mmio: u64,
     pub(super) owned_endpoints: Vec<ipc::EndpointId>,
+    pub(super) charge: Charge,
+    warnings: WarningLimit,
     io_id: u64,
 }
 
@@ -202,6 +209,11 @@ pub fn spawn(name: &str, bytes: &[u8], grant: ProcessGrant) -> Result<ThreadId, 
         ports: grant.ports.clone(),
     }));
     let entry = executable.entry;
+    let allowance = if grant.kernel_memory == 0 {
+        charge::DEFAULT_ALLOWANCE
+    } else {
+        grant.kernel_memory
+    };
     let process = Process {
         name: String::from(name),
         space,
@@ -210,6 +222,8 @@ pub fn spawn(name: &str, bytes: &[u8], grant: ProcessGrant) -> Result<ThreadId, 
         mapped_mmio: BTreeMap::new(),
         next_mmio: USER_MMIO_BASE,
         owned_endpoints: Vec::new(),
+        charge: Charge::new(allowance),
+        warnings: WarningLimit::default(),
         io_id,
     };
     // Interrupts off from spawn to registration: the thread cannot run (and
@@ -320,7 +334,9 @@ pub fn handle_syscall(frame: &mut SyscallFrame) {
         )));
     }
     interrupts::enable();
-    let arguments = [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8];
+    let arguments = [
+        frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9,
+    ];
     let result = dispatch(frame.rax, arguments);
     interrupts::disable();
     frame.rax = result as u64;
@@ -361,18 +377,74 @@ fn name_argument(address: u64, length: u64) -> Result<String, i64> {
     String::from_utf8(bytes).map_err(|_| E_INVALID)
 }
 
+/// Gives the current process a handle to `endpoint`, charged to it.
 pub(super) fn grant_handle(endpoint: ipc::EndpointId, rights: Rights) -> Result<i64, i64> {
     with_process(|process| {
+        process.charge.take(HANDLE_COST).map_err(|_| E_NO_MEMORY)?;
         process
             .handles
             .insert(Capability { endpoint, rights })
             .map(i64::from)
-            .map_err(IpcError::code)
+            .map_err(|error| {
+                process.charge.give_back(HANDLE_COST);
+                error.code()
+            })
     })
     .unwrap_or(Err(E_FAULT))
 }
 
-fn dispatch(number: u64, arguments: [u64; 5]) -> i64 {
+/// Takes back a handle [`grant_handle`] gave (the operation it was for failed).
+pub(super) fn take_back_handle(handle: i64) {
+    with_process(|process| {
+        if let Ok(handle) = Handle::try_from(handle)
+            && process.handles.revoke(handle).is_ok()
+        {
+            process.charge.give_back(HANDLE_COST);
+        }
+    });
+}
+
+/// Creates an endpoint (named `name` if given) owned by the current process,
+/// charged to it, with a handle carrying `rights`. On any failure nothing is
+/// left: no endpoint, no name, no handle, no charge.
+pub(super) fn create_owned_endpoint(
+    name: Option<&str>,
+    rights: Rights,
+) -> Result<(ipc::EndpointId, i64), i64> {
+    with_process(|process| process.charge.take(ENDPOINT_COST))
+        .ok_or(E_FAULT)?
+        .map_err(|_| E_NO_MEMORY)?;
+    let refund = || {
+        with_process(|process| process.charge.give_back(ENDPOINT_COST));
+    };
+    let endpoint = ipc::create_endpoint(name).map_err(|error| {
+        refund();
+        error.code()
+    })?;
+    match grant_handle(endpoint, rights) {
+        Ok(handle) => {
+            with_process(|process| process.owned_endpoints.push(endpoint));
+            Ok((endpoint, handle))
+        }
+        Err(error) => {
+            ipc::close_endpoint(endpoint);
+            refund();
+            Err(error)
+        }
+    }
+}
+
+/// Undoes [`create_owned_endpoint`] (a later step failed).
+pub(super) fn destroy_owned_endpoint(endpoint: ipc::EndpointId, handle: i64) {
+    take_back_handle(handle);
+    ipc::close_endpoint(endpoint);
+    with_process(|process| {
+        process.owned_endpoints.retain(|&owned| owned != endpoint);
+        process.charge.give_back(ENDPOINT_COST);
+    });
+}
+
+fn dispatch(number: u64, arguments: [u64; 6]) -> i64 {
     let result: Result<i64, i64> = match number {
         abi::EXIT => terminate(ExitReason::Exited(arguments[0] as i64)),
         abi::NULL => Ok(0),
@@ -387,7 +459,8 @@ fn dispatch(number: u64, arguments: [u64; 5]) -> i64 {
         }
         abi::LOG => read_user(arguments[0], arguments[1], abi::MAX_LOG_BYTES).map(|bytes| {
             let name = with_process(|process| process.name.clone()).unwrap_or_default();
-            kprintln!("[{name}] {}", String::from_utf8_lossy(&bytes));
+            // Escaped: the text stays on this line, after the process's name.
+            kprintln!("[{name}] {}", crate::guest_text::escape_bytes(&bytes));
             0
         }),
         abi::LOOKUP => name_argument(arguments[0], arguments[1]).and_then(|name| {
@@ -413,15 +486,14 @@ fn dispatch(number: u64, arguments: [u64; 5]) -> i64 {
                 ));
                 return Err(E_DENIED);
             }
-            let endpoint = ipc::create_endpoint(Some(&name)).map_err(IpcError::code)?;
-            with_process(|process| process.owned_endpoints.push(endpoint));
-            grant_handle(
-                endpoint,
+            create_owned_endpoint(
+                Some(&name),
                 Rights {
                     send: true,
                     receive: true,
                 },
             )
+            .map(|(_, handle)| handle)
         }),
         abi::SEND => endpoint_of(arguments[0], false).and_then(|endpoint| {
             let bytes =
@@ -448,7 +520,8 @@ fn dispatch(number: u64, arguments: [u64; 5]) -> i64 {
             let capacity = capacity.min(ipc::MAX_MESSAGE_BYTES);
             // Check the reply buffer before sending, so a bad one cannot lose a reply.
             write_user(arguments[3], &alloc::vec![0; capacity])?;
-            let reply = ipc::call(endpoint, &request, None).map_err(IpcError::code)?;
+            let deadline = (arguments[5] != 0).then_some(arguments[5]);
+            let reply = ipc::call(endpoint, &request, deadline).map_err(IpcError::code)?;
             let length = reply.len().min(capacity);
             write_user(arguments[3], &reply[..length])?;
             Ok(reply.len() as i64)
@@ -474,7 +547,7 @@ fn dispatch(number: u64, arguments: [u64; 5]) -> i64 {
                 }
             })
             .and_then(|bytes| {
-                ipc::reply(arguments[0], &bytes).map_err(IpcError::code)?;
+                ipc::reply_from(sched::current(), arguments[0], &bytes).map_err(IpcError::code)?;
                 Ok(0)
             }),
         abi::MMIO_MAP => devices::map_mmio_grant(arguments[0]),
@@ -489,19 +562,51 @@ fn dispatch(number: u64, arguments: [u64; 5]) -> i64 {
     result.unwrap_or_else(|error| error)
 }
 
-/// Logs a refused request (a grant violation) with the process's name.
+/// Logs a refused request (a grant violation) with the process's name, at
+/// most a few lines a second per process (the rest are counted, see `ps`).
 pub(super) fn refuse(what: &str) {
-    let name = with_process(|process| process.name.clone()).unwrap_or_default();
-    log::warn!("process {name}: refused {what}");
+    let now = time::now_nanoseconds();
+    let Some((name, verdict)) =
+        with_process(|process| (process.name.clone(), process.warnings.admit(now)))
+    else {
+        return;
+    };
+    match verdict {
+        Verdict::Print { held_back: 0 } => log::warn!("process {name}: refused {what}"),
+        Verdict::Print { held_back } => {
+            log::warn!("process {name}: refused {what} ({held_back} more refusals not shown)")
+        }
+        Verdict::Drop => {}
+    }
 }
 
-/// The live processes, by thread: (thread, name, endpoints it may serve).
-pub fn running() -> Vec<(ThreadId, String, Vec<String>)> {
+/// A live process as `ps` shows it.
+pub struct ProcessRow {
+    /// Its thread.
+    pub thread: ThreadId,
+    /// Its name.
+    pub name: String,
+    /// Endpoints it may serve.
+    pub serves: Vec<String>,
+    /// Kernel memory charged to it, and its allowance (bytes).
+    pub kernel_memory: (usize, usize),
+    /// Refusal warnings the rate limit held back.
+    pub warnings_dropped: u64,
+}
+
+/// The live processes, by thread.
+pub fn running() -> Vec<ProcessRow> {
     without_interrupts(|| {
         PROCESSES
             .lock()
             .iter()
-            .map(|(thread, process)| (*thread, process.name.clone(), process.grant.serves.clone()))
+            .map(|(thread, process)| ProcessRow {
+                thread: *thread,
+                name: process.name.clone(),
+                serves: process.grant.serves.clone(),
+                kernel_memory: (process.charge.used(), process.charge.limit()),
+                warnings_dropped: process.warnings.dropped(),
+            })
             .collect()
     })
 }
@@ -525,6 +630,7 @@ pub fn start_manifest_processes(archive: Option<&crate::archive::Archive<'static
     for plan in &manifest.processes {
         let mut grant = ProcessGrant {
             serves: plan.serves.clone(),
+            kernel_memory: plan.kernel_memory,
             ..ProcessGrant::default()
         };
         for line in &plan.grants {

@@ -6,7 +6,9 @@
 //! the device syscalls (IRQ routes, MMIO maps, port-grant queries).
 
 pub mod abi;
+pub mod charge;
 pub mod elf;
+pub mod warnings;
 
 #[cfg(target_os = "none")]
 mod devices;

@@ -2,9 +2,24 @@
 //! IRQ lines, DMA memory and time.
 
 use crate::mm::device_memory;
+use crate::proc::warnings::{Verdict, WarningLimit};
 use crate::{arch::port_io, irq, time};
+use alloc::collections::BTreeMap;
+use alloc::string::String;
 use cella_wasm_host::abi::LogLevel;
 use cella_wasm_host::{Platform, Width};
+use spin::Mutex;
+use x86_64::instructions::interrupts::without_interrupts;
+
+/// Each module's WARN budget (refused host calls and its own warnings), by
+/// module name: it outlives restarts, so a module that faults and restarts
+/// in a loop is limited too.
+static WARNINGS: Mutex<BTreeMap<String, WarningLimit>> = Mutex::new(BTreeMap::new());
+
+/// WARN lines of `module` the rate limit held back so far.
+pub fn warnings_dropped(module: &str) -> u64 {
+    without_interrupts(|| WARNINGS.lock().get(module).map_or(0, WarningLimit::dropped))
+}
 
 /// Hardware as every sandbox reaches it (the capability checks happened in the Wasm host).
 #[derive(Clone, Copy, Debug, Default)]
@@ -65,6 +80,31 @@ impl Platform for KernelPlatform {
     }
 
     fn log(&mut self, module: &str, level: LogLevel, message: &str) {
+        // The module's text is escaped: it stays on this line, after the
+        // module's manifest name, and cannot start a line of its own.
+        let mut message = crate::guest_text::escape(message);
+        if level == LogLevel::Warn {
+            let now = time::now_nanoseconds();
+            let verdict = without_interrupts(|| {
+                let mut warnings = WARNINGS.lock();
+                match warnings.get_mut(module) {
+                    Some(limit) => limit.admit(now),
+                    None => {
+                        let mut limit = WarningLimit::default();
+                        let verdict = limit.admit(now);
+                        warnings.insert(String::from(module), limit);
+                        verdict
+                    }
+                }
+            });
+            match verdict {
+                Verdict::Drop => return,
+                Verdict::Print { held_back: 0 } => {}
+                Verdict::Print { held_back } => {
+                    message.push_str(&alloc::format!(" ({held_back} more warnings not shown)"));
+                }
+            }
+        }
         crate::console::print(format_args!("{:<5} {module}: {message}\n", level.name()));
     }
 }

@@ -8,8 +8,10 @@
 
 mod bench;
 mod counter;
+mod fuzz;
 mod heap_stress;
 mod ipc;
+mod isolation;
 mod module_threads;
 mod native_drivers;
 mod processes;
@@ -35,7 +37,7 @@ static READ_ONLY_PROBE: u64 = 0x5eed_5eed;
 pub const NEEDS_MODULES: [&str; 3] = ["modules", "supervisor_bench", "swap_soak"];
 
 /// Every scenario: name, what it shows.
-pub const SCENARIOS: [(&str, &str); 23] = [
+pub const SCENARIOS: [(&str, &str); 25] = [
     ("boot", "boots to the main loop and exits"),
     (
         "page_fault",
@@ -67,6 +69,14 @@ pub const SCENARIOS: [(&str, &str); 23] = [
     (
         "processes",
         "ring-3 processes: SSE state, faults killed, bad syscalls refused, port and MMIO grants",
+    ),
+    (
+        "isolation",
+        "hostile processes: reply rights, kernel-memory charges, forged log lines, refusal flood, call deadlines",
+    ),
+    (
+        "fuzz",
+        "the syscall fuzzer (fuzz_calls=N per seed, fuzz_seeds=A,B), then ps, a checksum call and mem",
     ),
     (
         "process_ipc",
@@ -182,6 +192,8 @@ pub fn run(name: &str, context: &BootContext) -> ! {
         "ipc" => ipc::run(),
         "processes" => processes::processes(context),
         "process_ipc" => processes::process_ipc(context),
+        "isolation" => isolation::run(context),
+        "fuzz" => fuzz::run(context),
         "process_wasm_ipc" => processes::process_wasm_ipc(context),
         "bench" => bench::run(context),
         "wasm_busy" => processes::wasm_busy(context),

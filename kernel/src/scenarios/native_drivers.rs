@@ -141,6 +141,7 @@ fn sdk_probe(context: &BootContext) -> Result<(), String> {
         mmio: vec![(0xfec0_0000, 0x1000)],
         irqs: vec![8],
         endpoints: vec![String::from("probe-report")],
+        kernel_memory: 0,
         serves: vec![String::from("sdk-probe")],
     };
     start(context, "sdk-probe", grant)?;

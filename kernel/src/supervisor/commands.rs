@@ -135,7 +135,7 @@ impl System {
                 ),
                 None => (0, 0, 0),
             };
-            let _ = writeln!(
+            let _ = write!(
                 out,
                 "{:<14} {:<8} {:>4} {:<10} {:>8} {:>8} {:>12} {:>5} KiB",
                 slot.plan.name,
@@ -147,6 +147,11 @@ impl System {
                 fuel,
                 memory
             );
+            let dropped = crate::sandboxes::platform::warnings_dropped(&slot.plan.name);
+            if dropped != 0 {
+                let _ = write!(out, ", {dropped} warnings dropped");
+            }
+            out.push('\n');
         }
         out.push_str(&super::native::process_rows());
         out

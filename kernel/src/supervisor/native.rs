@@ -13,12 +13,15 @@ use core::fmt::Write;
 const CALL_TIMEOUT_NS: u64 = 1_000_000_000;
 
 /// One `ps` row per live native process: its name, `native` for the version,
-/// its thread, and each endpoint it may serve, marked `*` once it has
-/// registered it (it is serving).
+/// its thread, each endpoint it may serve, marked `*` once it has registered
+/// it (it is serving), the kernel memory charged to it against its allowance,
+/// and how many refusal warnings the rate limit held back.
 pub fn process_rows() -> String {
     let mut out = String::new();
-    for (thread, name, serves) in proc::running() {
-        let endpoints: alloc::vec::Vec<String> = serves
+    for row in proc::running() {
+        let (thread, name) = (row.thread, &row.name);
+        let endpoints: alloc::vec::Vec<String> = row
+            .serves
             .iter()
             .map(|endpoint| {
                 let mark = if ipc::lookup(endpoint).is_ok() {
@@ -31,11 +34,14 @@ pub fn process_rows() -> String {
             .collect();
         let _ = writeln!(
             out,
-            "{name:<14} {:<8} {:>4} {:<10} thread {thread}, serves [{}]",
+            "{name:<14} {:<8} {:>4} {:<10} thread {thread}, serves [{}], kernel memory {} of {} KiB, {} warnings dropped",
             "native",
             "-",
             "running",
-            endpoints.join(", ")
+            endpoints.join(", "),
+            row.kernel_memory.0.div_ceil(1024),
+            row.kernel_memory.1 / 1024,
+            row.warnings_dropped
         );
     }
     out

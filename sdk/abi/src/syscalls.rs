@@ -2,7 +2,7 @@
 //! (`kernel/src/proc`), the native runtime (`userland`) and the SDK's native
 //! backend (see `docs/processes.md`).
 //!
-//! Number in `rax`; arguments in `rdi, rsi, rdx, r10, r8`; result in `rax`,
+//! Number in `rax`; arguments in `rdi, rsi, rdx, r10, r8, r9`; result in `rax`,
 //! negative for an error. IPC errors use `ipc::IpcError::code` (-10 .. -21).
 
 /// `exit(code)`: ends the process.
@@ -15,7 +15,10 @@ pub const YIELD: u64 = 2;
 pub const SLEEP: u64 = 3;
 /// `lookup(name, length) -> handle`: a send handle to a named endpoint.
 pub const LOOKUP: u64 = 4;
-/// `call(handle, request, length, reply, capacity) -> reply length`.
+/// `call(handle, request, length, reply, capacity, deadline) -> reply length`:
+/// waits for the reply until `deadline` (in `r9`; monotonic nanoseconds, as
+/// `time`) if it is not 0 ([`E_TIMED_OUT`] then); [`E_CLOSED`] if the server's
+/// endpoint closes (it ended) before it answers.
 pub const CALL: u64 = 5;
 /// `send(handle, message, length)`.
 pub const SEND: u64 = 6;
@@ -24,7 +27,8 @@ pub const SEND: u64 = 6;
 /// if it is not 0 ([`E_TIMED_OUT`] then). The token is 0 for a one-way
 /// message, [`IRQ_TOKEN`] for an IRQ notification, else the call's reply token.
 pub const RECEIVE: u64 = 7;
-/// `reply(token, message, length)`.
+/// `reply(token, message, length)`: answers a call this process received
+/// (the token is bound to the receiver; any other is [`E_BAD_TOKEN`]).
 pub const REPLY: u64 = 8;
 /// `register(name, length) -> handle`: a new endpoint with receive rights.
 pub const REGISTER: u64 = 9;
@@ -67,6 +71,9 @@ pub const E_FAULT: i64 = -2;
 pub const E_INVALID: i64 = -3;
 /// The process lacks the grant.
 pub const E_DENIED: i64 = -4;
+/// The process's kernel-memory allowance (`kernel_memory` in its manifest
+/// entry) is spent: the kernel would have to allocate on its behalf.
+pub const E_NO_MEMORY: i64 = -5;
 
 /// The message is longer than the endpoint carries (`ipc::IpcError::TooLong`).
 pub const E_TOO_LONG: i64 = -13;

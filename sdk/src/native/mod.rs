@@ -58,7 +58,7 @@ pub(crate) use messages::*;
 pub use process::{Exports, run};
 /// The raw system call, for native programs that are not modules (`userland`).
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
-pub use syscall::syscall;
+pub use syscall::{syscall, syscall6};
 
 #[cfg(all(feature = "panic-handler", target_arch = "x86_64", target_os = "none"))]
 #[panic_handler]

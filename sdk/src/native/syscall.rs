@@ -1,9 +1,17 @@
 //! The raw system call and port instructions of the native backend.
 
 /// One system call (see `cella_abi::syscalls`): number in `rax`, arguments
-/// in `rdi, rsi, rdx, r10, r8`, result in `rax` (negative: an error).
+/// in `rdi, rsi, rdx, r10, r8`, result in `rax` (negative: an error). The
+/// sixth argument register, `r9`, is 0.
 #[inline]
 pub fn syscall(number: u64, arguments: [u64; 5]) -> i64 {
+    let [first, second, third, fourth, fifth] = arguments;
+    syscall6(number, [first, second, third, fourth, fifth, 0])
+}
+
+/// One system call with six arguments (`rdi, rsi, rdx, r10, r8, r9`).
+#[inline]
+pub fn syscall6(number: u64, arguments: [u64; 6]) -> i64 {
     let result: i64;
     // SAFETY: `syscall` enters the kernel, which validates every argument
     // (pointers included, through the process's page tables); it clobbers
@@ -17,6 +25,7 @@ pub fn syscall(number: u64, arguments: [u64; 5]) -> i64 {
             in("rdx") arguments[2],
             in("r10") arguments[3],
             in("r8") arguments[4],
+            in("r9") arguments[5],
             lateout("rcx") _,
             lateout("r11") _,
             options(nostack)

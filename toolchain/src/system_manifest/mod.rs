@@ -262,6 +262,9 @@ impl SystemPlan {
             for line in process.grant_lines() {
                 let _ = writeln!(text, "grant {line}");
             }
+            if process.kernel_memory != 0 {
+                let _ = writeln!(text, "kernel_memory {}", process.kernel_memory);
+            }
         }
         text
     }

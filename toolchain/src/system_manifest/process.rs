@@ -9,6 +9,7 @@
 //! ports = [{ base = 0x70, count = 2 }]
 //! mmio = [{ base = 0xfec00000, length = 0x1000 }]
 //! irqs = [8]
+//! kernel_memory = 262144         # bytes the kernel may allocate for it (default 256 KiB)
 //! ```
 //!
 //! The kernel grants processes ports, MMIO, IRQ lines and endpoints
@@ -33,6 +34,8 @@ pub struct ProcessSpec {
     pub program: String,
     /// Endpoints and devices.
     pub grants: Grants,
+    /// `kernel_memory`: bytes the kernel may allocate on its behalf (0: the kernel's default).
+    pub kernel_memory: u64,
 }
 
 impl ProcessSpec {
@@ -99,6 +102,12 @@ pub(super) fn parse_process(
         }
         match key.as_str() {
             "name" => {}
+            "kernel_memory" => match value.as_integer() {
+                Some(bytes) if bytes > 0 => spec.kernel_memory = bytes as u64,
+                _ => say(format!(
+                    "`kernel_memory` must be a number of bytes above 0, such as 262144, found {value}"
+                )),
+            },
             "program" => match value.as_str() {
                 Some(program) if valid_name(program) => spec.program = program.to_owned(),
                 _ => say(format!(
@@ -106,7 +115,7 @@ pub(super) fn parse_process(
                 )),
             },
             other => say(format!(
-                "unknown key `{other}` (known: name, program, serve, endpoints, ports, mmio, irqs)"
+                "unknown key `{other}` (known: name, program, serve, endpoints, ports, mmio, irqs, kernel_memory)"
             )),
         }
     }

@@ -245,3 +245,21 @@ fn a_process_runs_a_program_the_tool_builds() {
     assert_eq!(found.len(), 2);
     assert!(found[0].ends_with("(known: none: the workspace builds no native programs)"));
 }
+
+#[test]
+fn a_kernel_memory_allowance_reaches_the_kernel_and_a_bad_one_is_refused() {
+    let module = "[[module]]\nname = \"rtc\"\nserve = [\"rtc\"]\n";
+    let text = format!(
+        "{module}[[process]]\nname = \"small\"\nprogram = \"hog\"\nkernel_memory = 65536\n"
+    );
+    let plan = SystemPlan::parse(&text, SOURCE).expect("valid");
+    let manifest = SystemManifest::parse(&plan.render()).expect("the kernel reads it");
+    assert_eq!(manifest.processes[0].kernel_memory, 65536);
+    let found = problems(&format!(
+        "{module}[[process]]\nname = \"small\"\nprogram = \"hog\"\nkernel_memory = 0\n"
+    ));
+    assert_found(
+        &found,
+        &["`kernel_memory` must be a number of bytes above 0"],
+    );
+}
