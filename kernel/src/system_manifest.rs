@@ -98,8 +98,8 @@ pub struct ModulePlan {
     pub restart: Vec<(String, String)>,
     /// `boot no`: loaded at boot, started only by hand.
     pub on_demand: bool,
-    /// `kernel_memory BYTES` (processes only): what the process may make the
-    /// kernel allocate on its behalf; 0 means the kernel's default.
+    /// `kernel_memory BYTES`: what the module or process may make the kernel
+    /// allocate on its behalf; 0 means the kernel's default.
     pub kernel_memory: usize,
 }
 
@@ -231,7 +231,7 @@ impl SystemManifest {
             match words.as_slice() {
                 ["serve", endpoint] => module.serves.push(endpoint.to_string()),
                 ["boot", "no"] => module.on_demand = true,
-                ["kernel_memory", bytes] if in_process => {
+                ["kernel_memory", bytes] => {
                     module.kernel_memory = bytes
                         .parse::<usize>()
                         .ok()
@@ -603,15 +603,16 @@ grant timer
     }
 
     #[test]
-    fn a_process_takes_a_kernel_memory_allowance_and_a_module_does_not() {
-        let text = "cella-system 1\nprocess p bin/p\nkernel_memory 65536\nprocess q bin/q\n";
+    fn processes_and_modules_take_a_kernel_memory_allowance() {
+        let text = "cella-system 1\nmodule m m.wasm\nkernel_memory 4096\nprocess p bin/p\nkernel_memory 65536\nprocess q bin/q\n";
         let manifest = SystemManifest::parse(text).expect("valid");
+        assert_eq!(manifest.modules[0].kernel_memory, 4096);
         assert_eq!(manifest.processes[0].kernel_memory, 65536);
         assert_eq!(manifest.processes[1].kernel_memory, 0, "default");
         for bad in [
             "cella-system 1\nprocess p bin/p\nkernel_memory 0\n",
             "cella-system 1\nprocess p bin/p\nkernel_memory lots\n",
-            "cella-system 1\nmodule m m.wasm\nkernel_memory 4096\n",
+            "cella-system 1\nmodule m m.wasm\nkernel_memory -1\n",
         ] {
             assert!(SystemManifest::parse(bad).is_err(), "{bad}");
         }

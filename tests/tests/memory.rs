@@ -1,6 +1,7 @@
 //! Memory management: the kernel heap under stress, and mapping MMIO and fresh pages.
 
-use cella_qemu_tests::{BootRequest, boot, boot_scenario};
+use cella::archive::{ArchiveEntry, read_ustar, write_ustar};
+use cella_qemu_tests::{BootRequest, boot, boot_scenario, environment};
 
 /// The kernel's allocation stress: many sizes, frees, reallocations, checksummed contents.
 #[test]
@@ -31,4 +32,57 @@ fn hundreds_of_swaps_and_restarts_leave_the_kernel_heap_flat() {
     let line = run.expect_line("swap_soak: 500 swaps and 250 restarts");
     println!("{line}");
     run.expect_line("scenario swap_soak: passed");
+}
+
+/// The default archive plus a module `grower` with a 320 KiB kernel-memory limit whose `init`
+/// grows its linear memory a page at a time until `memory.grow` says no.
+fn archive_with_limited_grower() -> std::path::PathBuf {
+    let archive = std::fs::read(&environment().boot_archive).expect("default boot archive");
+    let mut entries = read_ustar(&archive).expect("default boot archive is ustar");
+    let module = wat::parse_str(
+        r#"(module
+            (import "cella" "log" (func $log (param i32 i32 i32) (result i32)))
+            (memory (export "memory") 1)
+            (data (i32.const 0) "refused before the page limit")
+            (data (i32.const 64) "grew to the page limit")
+            (func (export "init") (result i32)
+              (block $done
+                (loop $grow
+                  (br_if $done (i32.eq (memory.grow (i32.const 1)) (i32.const -1)))
+                  (br $grow)))
+              (if (i32.lt_u (memory.size) (i32.const 16))
+                (then (drop (call $log (i32.const 3) (i32.const 0) (i32.const 29))))
+                (else (drop (call $log (i32.const 3) (i32.const 64) (i32.const 22)))))
+              (i32.const 0))
+            (@custom "cella.manifest" "cella 1\nname grower\nversion 1.0.0\n"))"#,
+    )
+    .expect("valid WAT");
+    let manifest = entries
+        .iter_mut()
+        .find(|entry| entry.name == "system.manifest")
+        .expect("the default archive has a system.manifest");
+    manifest
+        .bytes
+        .extend_from_slice(b"\nmodule grower modules/grower.wasm\nkernel_memory 327680\n");
+    entries.push(ArchiveEntry::new("modules/grower.wasm", module));
+    let path = std::env::temp_dir().join(format!("cella-grower-{}.tar", std::process::id()));
+    std::fs::write(&path, write_ustar(&entries, 0).expect("archive")).expect("write archive");
+    path
+}
+
+/// A module's linear memory grows only within its kernel-memory limit from the system
+/// manifest: `memory.grow` returns -1 before the sandbox's 16-page limit, the module keeps
+/// running, and `mem` shows its use under its limit.
+#[test]
+fn a_module_grows_its_memory_only_within_its_kernel_memory_limit() {
+    let archive = archive_with_limited_grower();
+    let run = boot(BootRequest {
+        cmdline: "test=modules run_ms=300".to_owned(),
+        ..BootRequest::scenario("modules").with_initrd(archive.clone())
+    });
+    run.expect_kernel_success();
+    run.expect_line("grower: refused before the page limit");
+    run.expect_no_line("grew to the page limit");
+    run.expect_line("module grower 1.0.0 up");
+    let _ = std::fs::remove_file(archive);
 }

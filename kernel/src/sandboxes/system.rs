@@ -242,6 +242,11 @@ impl System {
 
     /// A table entry for `plan`, not yet started.
     pub(crate) fn new_slot(&self, plan: &ModulePlan) -> Slot {
+        let limit = match plan.kernel_memory {
+            0 => budget::DEFAULT_MODULE_LIMIT_BYTES,
+            bytes => bytes,
+        };
+        budget::set_limit(self.account_for(&plan.name), limit);
         let policy = RestartPolicy::from_settings(
             plan.restart
                 .iter()
@@ -313,7 +318,11 @@ impl System {
     }
 
     /// Starts `module` as `slot`'s instance; the fault if it did not start.
-    fn start_in(&mut self, slot: &mut Slot, module: LoadedModule) -> Result<(), cella_wasm_host::Fault> {
+    fn start_in(
+        &mut self,
+        slot: &mut Slot,
+        module: LoadedModule,
+    ) -> Result<(), cella_wasm_host::Fault> {
         let plan = &slot.plan;
         let account = self.account_for(&plan.name);
         let started = crate::sched::charge_to(account, || {

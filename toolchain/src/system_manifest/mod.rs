@@ -15,6 +15,7 @@
 //! timers = 1                       # one-shot timers
 //! restart = { policy = "backoff", backoff = "10ms", max = "5s", hold-after = 5, window = "60s" }
 //! boot = false                     # packed and loaded, started only by `start NAME`
+//! kernel_memory = 4194304          # kernel heap bytes it may hold (default 4 MiB)
 //! wat = "modules/teaching/oob.wat" # a module written in WAT text instead of a package
 //!
 //! [[process]]                      # a native ring-3 process, started after the modules
@@ -252,6 +253,9 @@ impl SystemPlan {
             }
             if !module.boot {
                 let _ = writeln!(text, "boot no");
+            }
+            if module.kernel_memory != 0 {
+                let _ = writeln!(text, "kernel_memory {}", module.kernel_memory);
             }
         }
         for process in &self.processes {

@@ -24,6 +24,9 @@ pub struct ModuleSpec {
     pub boot: bool,
     /// WAT source (relative to the workspace root) instead of a cargo package.
     pub wat: Option<String>,
+    /// `kernel_memory`: bytes of kernel heap the module may hold, its code and linear memory
+    /// included, two instances during a swap (0: the kernel's default, 4 MiB).
+    pub kernel_memory: u64,
 }
 
 impl ModuleSpec {
@@ -123,6 +126,12 @@ pub(super) fn parse_module(
                 Some(boot) => spec.boot = boot,
                 None => say(format!("`boot` must be true or false, found {value}")),
             },
+            "kernel_memory" => match value.as_integer() {
+                Some(bytes) if bytes > 0 => spec.kernel_memory = bytes as u64,
+                _ => say(format!(
+                    "`kernel_memory` must be a number of bytes above 0, such as 4194304, found {value}"
+                )),
+            },
             "wat" => match value.as_str() {
                 Some(path) if path.ends_with(".wat") => spec.wat = Some(path.to_owned()),
                 _ => say(format!(
@@ -130,7 +139,7 @@ pub(super) fn parse_module(
                 )),
             },
             other => say(format!(
-                "unknown key `{other}` (known: name, package, serve, ports, mmio, irqs, dma, endpoints, timers, restart, boot, wat)"
+                "unknown key `{other}` (known: name, package, serve, ports, mmio, irqs, dma, endpoints, timers, restart, boot, wat, kernel_memory)"
             )),
         }
     }

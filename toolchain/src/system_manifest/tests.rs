@@ -208,3 +208,28 @@ fn a_push_table_grants_the_channel_and_bad_ones_are_refused() {
         );
     }
 }
+
+#[test]
+fn a_module_takes_a_kernel_memory_limit() {
+    let limited = EXAMPLE.replacen(
+        "name = \"console\"",
+        "name = \"console\"\nkernel_memory = 262144",
+        1,
+    );
+    let plan = SystemPlan::parse(&limited, SOURCE).unwrap();
+    assert_eq!(plan.modules[1].kernel_memory, 262144);
+    assert_eq!(plan.modules[0].kernel_memory, 0);
+    assert!(plan.render().contains("\nkernel_memory 262144\n"));
+    let bad = EXAMPLE.replacen(
+        "name = \"console\"",
+        "name = \"console\"\nkernel_memory = 0",
+        1,
+    );
+    let problems = SystemPlan::parse(&bad, SOURCE).unwrap_err();
+    assert!(
+        problems
+            .iter()
+            .any(|problem| problem.contains("`kernel_memory` must be")),
+        "{problems:?}"
+    );
+}
