@@ -112,12 +112,115 @@ impl Fault {
     }
 }
 
+impl Entry {
+    /// The entry point's export name, or what ran instead.
+    pub fn name(self) -> &'static str {
+        match self {
+            Entry::Instantiate => "instantiation",
+            Entry::Init => "init",
+            Entry::Irq => "on_irq",
+            Entry::Message => "on_message",
+            Entry::Timer => "on_timer",
+            Entry::SaveState => "save_state",
+            Entry::RestoreState => "restore_state",
+            Entry::None => "no entry point (it was already dead)",
+        }
+    }
+}
+
+/// What a trap means, in words.
+pub fn trap_text(code: TrapCode) -> &'static str {
+    match code {
+        TrapCode::UnreachableCodeReached => {
+            "it executed `unreachable` (a Rust panic ends this way)"
+        }
+        TrapCode::MemoryOutOfBounds => "memory access out of bounds",
+        TrapCode::TableOutOfBounds => "table access out of bounds",
+        TrapCode::IndirectCallToNull => "indirect call through an empty table slot",
+        TrapCode::IntegerDivisionByZero => "integer division by zero",
+        TrapCode::IntegerOverflow => "integer overflow",
+        TrapCode::BadConversionToInteger => "float to integer conversion out of range",
+        TrapCode::StackOverflow => "call stack exhausted (too deep a recursion)",
+        TrapCode::BadSignature => "indirect call with the wrong signature",
+        TrapCode::OutOfFuel => "out of fuel",
+        TrapCode::GrowthOperationLimited => "growth refused by a limit",
+        TrapCode::OutOfSystemMemory => "out of host memory",
+    }
+}
+
+impl core::fmt::Display for StateError {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            StateError::NoSaveExport => formatter.write_str("it exports no `save_state`"),
+            StateError::NoRestoreExport => {
+                formatter.write_str("it exports no `state_buffer` or `restore_state`")
+            }
+            StateError::BlobOutOfBounds => {
+                formatter.write_str("`save_state` pointed outside its memory")
+            }
+            StateError::TooLarge => write!(
+                formatter,
+                "the state is larger than {} bytes",
+                cella_abi::MAX_STATE_BYTES
+            ),
+            StateError::BufferOutOfBounds => {
+                formatter.write_str("`state_buffer` pointed outside its memory")
+            }
+            StateError::Rejected(code) => {
+                write!(
+                    formatter,
+                    "`restore_state` refused the state with code {code}"
+                )
+            }
+        }
+    }
+}
+
+impl core::fmt::Display for FaultKind {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            FaultKind::Trap(code) => write!(formatter, "trap: {}", trap_text(*code)),
+            FaultKind::OutOfFuel { budget } => {
+                write!(formatter, "out of fuel (budget {budget} per event)")
+            }
+            FaultKind::Violations {
+                count,
+                function,
+                error,
+            } => write!(
+                formatter,
+                "{count} capability violations, the last by {function}: {}",
+                error.name()
+            ),
+            FaultKind::BadHostCalls {
+                count,
+                function,
+                error,
+            } => write!(
+                formatter,
+                "{count} malformed host calls, the last to {function}: {}",
+                error.name()
+            ),
+            FaultKind::InitFailed { code } => write!(formatter, "init returned {code}"),
+            FaultKind::BadState(error) => write!(formatter, "state hand-over failed: {error}"),
+            FaultKind::Instantiation(message) => {
+                write!(formatter, "instantiation failed: {message}")
+            }
+            FaultKind::Dead => formatter.write_str("the instance is dead (after an earlier fault)"),
+            FaultKind::Embedder(reason) => formatter.write_str(reason),
+            FaultKind::Engine(message) => write!(formatter, "engine error: {message}"),
+        }
+    }
+}
+
 impl core::fmt::Display for Fault {
     fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(
             formatter,
-            "module {} faulted in {:?}: {:?}",
-            self.module, self.entry, self.kind
+            "module {} faulted in {}: {}",
+            self.module,
+            self.entry.name(),
+            self.kind
         )
     }
 }
