@@ -127,6 +127,9 @@ pub struct LoadedModule {
     pub(crate) version: String,
     pub(crate) state_version: u32,
     pub(crate) capabilities: Vec<Capability>,
+    /// DMA bytes the grant allows in all: during a hot swap, the bound on
+    /// what predecessor and successor hold together.
+    pub(crate) dma_grant: u64,
 }
 
 impl LoadedModule {
@@ -267,6 +270,7 @@ pub(crate) fn load(
         version: manifest.version.to_string(),
         state_version: manifest.state_version,
         capabilities,
+        dma_grant: grant.dma_total(),
         module,
     })
 }

@@ -201,6 +201,9 @@ impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Parts<'_, P, O>
             message: Vec::new(),
             message_present: false,
             pending_requests: Vec::new(),
+            held: None,
+            dma_held_by_predecessor: 0,
+            dma_grant: module.dma_grant,
         };
         let mut store = Store::new(self.engine, state);
         store.limiter(|state| &mut state.store_limits);

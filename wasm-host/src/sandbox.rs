@@ -236,6 +236,21 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
             .collect()
     }
 
+    /// Each IRQ line this instance holds, once, with whether it left it
+    /// unmasked.
+    pub(crate) fn line_states(&self) -> Vec<(u8, bool)> {
+        let mut lines: Vec<(u8, bool)> = Vec::new();
+        for capability in self.store.data().capabilities.iter() {
+            if let Capability::IrqLine { line, enabled } = capability {
+                match lines.iter_mut().find(|(held, _)| held == line) {
+                    Some((_, state)) => *state |= *enabled,
+                    None => lines.push((*line, *enabled)),
+                }
+            }
+        }
+        lines
+    }
+
     /// Releases every capability: frees DMA buffers and masks unmasked IRQ
     /// lines except `keep_lines` (lines a successor holds unmasked).
     pub(crate) fn release(&mut self, keep_lines: &[u8]) {

@@ -4,6 +4,7 @@
 
 use crate::capabilities::CapabilityTable;
 use crate::faults::FaultKind;
+use crate::held::HeldMessages;
 use crate::limits::Limits;
 use crate::outbox::Outbox;
 use crate::platform::Platform;
@@ -34,6 +35,15 @@ pub struct State<P, O> {
     pub(crate) message_present: bool,
     /// Requests received and not yet answered.
     pub(crate) pending_requests: Vec<u32>,
+    /// While this instance is a swap's successor that has not taken over:
+    /// its outgoing messages, held until the swap commits.
+    pub(crate) held: Option<HeldMessages>,
+    /// DMA bytes the instance this one replaces still holds (non-zero only
+    /// between a swap's hand-over start and its commit): allocations here
+    /// count them against the module's grant.
+    pub(crate) dma_held_by_predecessor: u64,
+    /// DMA bytes the grant allows the module in all.
+    pub(crate) dma_grant: u64,
 }
 
 impl<P: Platform, O: Outbox> State<P, O> {

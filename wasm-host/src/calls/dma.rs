@@ -27,6 +27,15 @@ pub(crate) fn allocate<P: Platform, O: Outbox>(
         .checked_add(size)
         .filter(|total| *total <= budget)
         .ok_or(ErrorCode::Exhausted)?;
+    // During a hot swap the predecessor's buffers still exist: both
+    // instances together stay inside the grant.
+    state
+        .capabilities
+        .dma_used()
+        .checked_add(state.dma_held_by_predecessor)
+        .and_then(|total| total.checked_add(size))
+        .filter(|total| *total <= state.dma_grant)
+        .ok_or(ErrorCode::Exhausted)?;
     let device_address = state
         .platform
         .dma_allocate(size)
