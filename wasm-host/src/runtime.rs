@@ -3,10 +3,12 @@
 
 use crate::capabilities::CapabilityTable;
 use crate::faults::{Entry, Fault, FaultKind};
+use crate::fuel::Meter;
 use crate::grant::Grant;
 use crate::handles::next_generation;
 use crate::limits::Limits;
 use crate::loader::{self, LoadError, LoadedModule};
+use crate::log_budget::LogBudget;
 use crate::outbox::Outbox;
 use crate::platform::Platform;
 use crate::sandbox::{Entries, Sandbox};
@@ -204,6 +206,8 @@ impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Parts<'_, P, O>
             held: None,
             dma_held_by_predecessor: 0,
             dma_grant: module.dma_grant,
+            meter: Meter::new(0),
+            log_budget: LogBudget::default(),
         };
         let mut store = Store::new(self.engine, state);
         store.limiter(|state| &mut state.store_limits);

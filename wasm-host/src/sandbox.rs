@@ -169,9 +169,17 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
         if let Err(error) = self.store.set_fuel(budget) {
             return Err(self.kill(entry, FaultKind::Engine(error.to_string())));
         }
+        self.store.data_mut().log_budget.start_event();
         let result = func.call(&mut self.store, params);
         let left = self.store.get_fuel().unwrap_or(0);
         let state = self.store.data_mut();
+        let limits = state.limits;
+        if let Some(report) = state
+            .log_budget
+            .dropped_report(limits.log_lines_per_event, limits.log_bytes_per_event)
+        {
+            state.platform.log(&state.module, LogLevel::Warn, &report);
+        }
         let used = budget.saturating_sub(left);
         state.counters.last_event_fuel = used;
         state.counters.fuel_used = state.counters.fuel_used.saturating_add(used);

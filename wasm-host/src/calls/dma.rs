@@ -138,6 +138,7 @@ pub(crate) fn write<P: Platform, O: Outbox>(
 ) -> Result<i32, ErrorCode> {
     let (device_address, range) = copy_window(state, memory.len(), buffer, offset, source, length)?;
     let bytes = memory.get(range).ok_or(ErrorCode::BadPointer)?;
+    state.pay_for_bytes(bytes.len())?;
     state.platform.dma_write(device_address, bytes);
     let length = bytes.len() as u32;
     state.record(Access::DmaCopy {
@@ -160,6 +161,7 @@ pub(crate) fn read<P: Platform, O: Outbox>(
     let (device_address, range) =
         copy_window(state, memory.len(), buffer, offset, destination, length)?;
     let bytes = memory.get_mut(range).ok_or(ErrorCode::BadPointer)?;
+    state.pay_for_bytes(bytes.len())?;
     state.platform.dma_read(device_address, bytes);
     let length = bytes.len() as u32;
     state.record(Access::DmaCopy {

@@ -25,6 +25,7 @@ pub(crate) fn send<P: Platform, O: Outbox>(
     let length = guest_length(length, MAX_MESSAGE_BYTES)?;
     let range = guest_range(memory.len(), pointer, length)?;
     let message = memory.get(range).ok_or(ErrorCode::BadPointer)?;
+    state.pay_for_bytes(message.len())?;
     match state.held.as_mut() {
         Some(held) => held.hold(Outgoing::Send {
             module: state.module.clone(),
@@ -42,7 +43,7 @@ pub(crate) fn send<P: Platform, O: Outbox>(
 
 /// `ipc_receive(pointer, capacity)`: copies at most `capacity` bytes of the
 /// current message and returns its full length.
-pub(crate) fn receive<P, O>(
+pub(crate) fn receive<P: Platform, O: Outbox>(
     memory: &mut [u8],
     state: &mut State<P, O>,
     pointer: i32,
@@ -55,6 +56,7 @@ pub(crate) fn receive<P, O>(
     let length = state.message.len() as u32;
     let copied = length.min(capacity);
     let range = guest_range(memory.len(), pointer, copied)?;
+    state.pay_for_bytes(copied as usize)?;
     let destination = memory.get_mut(range).ok_or(ErrorCode::BadPointer)?;
     let source = state
         .message
@@ -82,6 +84,7 @@ pub(crate) fn reply<P: Platform, O: Outbox>(
     let length = guest_length(length, MAX_MESSAGE_BYTES)?;
     let range = guest_range(memory.len(), pointer, length)?;
     let message = memory.get(range).ok_or(ErrorCode::BadPointer)?;
+    state.pay_for_bytes(message.len())?;
     match state.held.as_mut() {
         Some(held) => held.hold(Outgoing::Reply {
             module: state.module.clone(),
