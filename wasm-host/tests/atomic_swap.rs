@@ -395,3 +395,72 @@ fn a_failed_swap_frees_the_successors_dma_and_keeps_the_predecessors() {
         );
     }
 }
+
+/// Sends 4 KiB messages in `restore_state` until the host answers busy
+/// (`MAX_HELD_MESSAGES` held), then rejects the state.
+const SENDS_UNTIL_BUSY_THEN_REJECTS: &str = r#"
+  (import "cella" "cap_handle" (func $cap_handle (param i32) (result i32)))
+  (import "cella" "ipc_send" (func $send (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "init") (result i32) (i32.const 0))
+  (func (export "state_buffer") (param i32) (result i32) (i32.const 0x400))
+  (func (export "restore_state") (param i32 i32 i32) (result i32)
+    (local $sent i32)
+    (block $busy
+      (loop $again
+        (br_if $busy (call $send (call $cap_handle (i32.const 0)) (i32.const 0) (i32.const 4096)))
+        (local.set $sent (i32.add (local.get $sent) (i32.const 1)))
+        (br $again)))
+    ;; the verdict: 100 + the number of messages held before busy
+    (i32.add (i32.const 100) (local.get $sent)))
+"#;
+
+/// Resident memory of this process in KiB (Linux).
+fn resident_kib() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|field| field.parse().ok())
+        .unwrap_or(0);
+    pages * 4
+}
+
+#[test]
+fn five_hundred_failed_swaps_hold_at_most_the_limit_and_keep_nothing() {
+    let (mut runtime, mut sandbox, outbox) = holder_with_requests();
+    let successor = runtime
+        .load(
+            "holder",
+            &common::wasm("holder", "endpoint log\n", SENDS_UNTIL_BUSY_THEN_REJECTS),
+            &grant(),
+        )
+        .unwrap();
+    let held_limit = cella_wasm_host::MAX_HELD_MESSAGES as i32;
+    // Warm up (allocator pools, compiled code) before measuring.
+    for _ in 0..20 {
+        runtime.swap(&mut sandbox, &successor).unwrap_err();
+    }
+    let before = resident_kib();
+    for attempt in 0..500 {
+        let error = runtime.swap(&mut sandbox, &successor).unwrap_err();
+        assert_eq!(
+            error.fault.kind,
+            FaultKind::BadState(StateError::Rejected(100 + held_limit)),
+            "attempt {attempt}: the successor could hold exactly the limit"
+        );
+        assert!(
+            outbox.is_empty(),
+            "attempt {attempt}: a held message escaped"
+        );
+        assert_eq!(sandbox.pending_requests(), [5, 6]);
+    }
+    let after = resident_kib();
+    // Each attempt held 256 KiB of messages: kept, 500 would be 125 MiB.
+    assert!(
+        after.saturating_sub(before) < 16 * 1024,
+        "resident memory grew from {before} KiB to {after} KiB over 500 failed swaps"
+    );
+    eprintln!("500 failed swaps: resident {before} KiB before, {after} KiB after");
+    assert!(sandbox.is_alive());
+}
