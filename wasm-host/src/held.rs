@@ -9,8 +9,10 @@
 //! commit, and dropping them discards them when the swap fails.
 
 use crate::outbox::{Outbox, Outgoing};
+use alloc::format;
+use alloc::string::String;
 use alloc::vec::Vec;
-use cella_abi::{ErrorCode, LogLevel};
+use cella_abi::ErrorCode;
 
 /// Most messages a successor may hold back (beyond this `ipc_send` and
 /// `ipc_reply` answer [`ErrorCode::Busy`]). With messages of at most
@@ -78,16 +80,13 @@ impl HeldMessages {
 }
 
 impl Undelivered {
-    /// The log line for messages the outbox refused at the commit, if any.
-    pub(crate) fn report(&self) -> Option<(LogLevel, alloc::string::String)> {
+    /// The warning for messages the outbox refused at the commit, if any.
+    pub(crate) fn report(&self) -> Option<String> {
         (self.count > 0).then(|| {
-            (
-                LogLevel::Warn,
-                alloc::format!(
-                    "{} message(s) sent during the swap were refused by the router at the commit; {} request(s) stay pending",
-                    self.count,
-                    self.requests.len()
-                ),
+            format!(
+                "{} message(s) sent during the swap were refused by the router at the commit; {} request(s) stay pending",
+                self.count,
+                self.requests.len()
             )
         })
     }

@@ -7,6 +7,7 @@ use crate::platform::Platform;
 use crate::prepare::Prepared;
 use crate::runtime::Runtime;
 use crate::sandbox::Sandbox;
+use cella_abi::LogLevel;
 
 /// The step of a swap that failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,7 +124,7 @@ fn commit<P: Platform, O: Outbox>(sandbox: &mut Sandbox<P, O>) {
             state.pending_requests.push(*request);
         }
     }
-    if let Some((level, line)) = undelivered.report() {
-        state.platform.log(&state.module, level, &line);
+    if let Some(warning) = undelivered.report() {
+        state.platform.log(&state.module, LogLevel::Warn, &warning);
     }
 }
