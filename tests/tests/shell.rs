@@ -72,7 +72,15 @@ fn every_command_answers_as_documented() {
         &session,
         &processes,
         &[
-            "NAME", "VERSION", "GEN", "STATE", "RESTARTS", "EVENTS", "FUEL", "MEMORY",
+            "NAME",
+            "VERSION",
+            "GEN",
+            "STATE",
+            "RESTARTS",
+            "EVENTS",
+            "FUEL",
+            "MEMORY",
+            "LOG-DROPPED",
         ],
     );
     for module in ["uart16550", "ps2-keyboard", "cmos-rtc", "pci", "shell"] {

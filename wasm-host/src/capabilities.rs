@@ -26,7 +26,8 @@ pub enum Capability {
     IrqLine {
         /// Line number.
         line: u8,
-        /// Unmasked by this instance.
+        /// Unmasked by this instance (the line's state: the same in every
+        /// capability naming the line).
         enabled: bool,
     },
     /// A DMA budget.
@@ -203,6 +204,16 @@ impl CapabilityTable {
     /// Every held capability, mutably.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Capability> {
         self.slots.iter_mut().flatten()
+    }
+
+    /// DMA bytes allocated from all pools together.
+    pub fn dma_used(&self) -> u64 {
+        self.iter()
+            .map(|capability| match capability {
+                Capability::DmaPool { used, .. } => *used,
+                _ => 0,
+            })
+            .fold(0, u64::saturating_add)
     }
 
     /// Takes every capability out (the instance is dying).

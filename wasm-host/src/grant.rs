@@ -54,6 +54,11 @@ impl Grant {
         self
     }
 
+    /// DMA bytes allowed in all, whatever the pools.
+    pub(crate) fn dma_total(&self) -> u64 {
+        self.dma_bytes
+    }
+
     /// Allows `count` one-shot timers.
     pub fn timers(mut self, count: u32) -> Grant {
         self.timers = count;

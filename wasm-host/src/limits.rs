@@ -24,6 +24,11 @@ pub struct Limits {
     pub trace_entries: u32,
     /// Requests a module may hold unanswered.
     pub max_pending_requests: u32,
+    /// Log lines one event may write; later lines are dropped and counted.
+    pub log_lines_per_event: u32,
+    /// Log bytes one event may write; a line that does not fit is dropped
+    /// and counted.
+    pub log_bytes_per_event: u32,
 }
 
 impl Default for Limits {
@@ -38,6 +43,8 @@ impl Default for Limits {
             max_bad_calls: 16,
             trace_entries: 32,
             max_pending_requests: 32,
+            log_lines_per_event: 64,
+            log_bytes_per_event: 8192,
         }
     }
 }

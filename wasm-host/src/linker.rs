@@ -3,22 +3,29 @@
 //! [`crate::calls`].
 
 use crate::calls::{self, dma, ipc, irq, log, mmio, ports, time};
+use crate::fuel::Meter;
 use crate::outbox::Outbox;
 use crate::platform::{Platform, Width};
 use crate::state::State;
 use cella_abi::{ErrorCode, HostFunction, IMPORT_MODULE};
-use wasmi::{Caller, Linker};
+use wasmi::{Caller, Linker, TrapCode};
 
 type Context<'a, P, O> = Caller<'a, State<P, O>>;
 
-/// Runs `body` with the guest's linear memory and the host state; a module
-/// without an exported memory gets [`ErrorCode::BadPointer`].
+/// Runs `body` with the guest's linear memory and the host state, the
+/// store's fuel in the state's [`Meter`] for the body to pay for the bytes it
+/// moves; a module without an exported memory gets [`ErrorCode::BadPointer`],
+/// a body whose bytes the fuel does not cover traps with `OutOfFuel`.
 #[inline]
 fn with_memory<P: Platform + 'static, O: Outbox + 'static>(
     caller: &mut Context<'_, P, O>,
     function: HostFunction,
     body: impl FnOnce(&mut [u8], &mut State<P, O>) -> Result<i32, ErrorCode>,
 ) -> Result<i32, wasmi::Error> {
+    // Fuel is always metered (the runtime's config turns it on); without it
+    // the bytes would simply not be charged.
+    let fuel = caller.get_fuel().ok();
+    caller.data_mut().meter = Meter::new(fuel.unwrap_or(u64::MAX));
     let outcome = match caller.data().memory {
         Some(memory) => {
             let (bytes, state) = memory.data_and_store_mut(&mut *caller);
@@ -26,7 +33,38 @@ fn with_memory<P: Platform + 'static, O: Outbox + 'static>(
         }
         None => Err(ErrorCode::BadPointer),
     };
+    let meter = caller.data().meter;
+    if fuel.is_some() {
+        // Cannot fail: fuel metering is on.
+        let _ = caller.set_fuel(meter.left());
+    }
+    if meter.is_exhausted() {
+        let state = caller.data_mut();
+        state.counters.host_calls = state.counters.host_calls.wrapping_add(1);
+        return Err(wasmi::Error::from(TrapCode::OutOfFuel));
+    }
     caller.data_mut().conclude_i32(function, outcome)
+}
+
+/// Takes [`crate::fuel::HOST_CALL_FUEL`] from the store for one host call.
+///
+/// # Errors
+/// An `OutOfFuel` trap when the fuel left does not cover it.
+#[inline]
+fn pay_for_call<P: 'static, O: 'static>(
+    caller: &mut Context<'_, P, O>,
+) -> Result<(), wasmi::Error> {
+    // Fuel is always metered (the runtime's config turns it on).
+    let Ok(fuel) = caller.get_fuel() else {
+        return Ok(());
+    };
+    let left = Meter::pay_for_call(fuel);
+    // Cannot fail: fuel metering is on.
+    let _ = caller.set_fuel(left.unwrap_or(0));
+    match left {
+        Some(_) => Ok(()),
+        None => Err(wasmi::Error::from(TrapCode::OutOfFuel)),
+    }
 }
 
 macro_rules! define {
@@ -36,7 +74,7 @@ macro_rules! define {
             IMPORT_MODULE,
             $function.name(),
             move |mut $caller: Context<'_, P, O>, $($arg: $ty),*| -> Result<$ret, wasmi::Error> {
-                let _ = &mut $caller;
+                pay_for_call(&mut $caller)?;
                 $body
             },
         );

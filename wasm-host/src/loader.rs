@@ -134,6 +134,9 @@ pub struct LoadedModule {
     /// The ABI linker for the module's own engine, of the loading runtime's
     /// host-state type (set by the runtime after loading).
     pub(crate) linker: Option<Arc<dyn Any + Send + Sync>>,
+    /// DMA bytes the grant allows in all: during a hot swap, the bound on
+    /// what predecessor and successor hold together.
+    pub(crate) dma_grant: u64,
 }
 
 impl LoadedModule {
@@ -274,6 +277,7 @@ pub(crate) fn load(
         version: manifest.version.to_string(),
         state_version: manifest.state_version,
         capabilities,
+        dma_grant: grant.dma_total(),
         module,
         runtime: 0,
         linker: None,

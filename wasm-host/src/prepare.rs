@@ -5,6 +5,7 @@
 use crate::capabilities::CapabilityTable;
 use crate::faults::Fault;
 use crate::grant::Grant;
+use crate::held::HeldMessages;
 use crate::limits::Limits;
 use crate::loader::{LoadError, LoadedModule};
 use crate::outbox::Outbox;
@@ -41,11 +42,14 @@ impl<P: Platform + 'static, O: Outbox + 'static> Prepared<P, O> {
     }
 
     /// Becomes generation `generation`, successor of `lineage` (the
-    /// generations of the instance it replaces). Done at the hand-over, so
-    /// generations stay in the order instances take over; no entry point has
-    /// run, so no handle of the placeholder generation exists.
-    pub(crate) fn adopt(&mut self, generation: u32, lineage: Vec<u32>) {
-        self.sandbox.store.data_mut().capabilities = CapabilityTable::new(
+    /// generations of the instance it replaces), which still holds
+    /// `predecessor_dma` bytes of DMA. Done at the hand-over, so generations
+    /// stay in the order instances take over; no entry point has run, so no
+    /// handle of the placeholder generation exists.
+    pub(crate) fn adopt(&mut self, generation: u32, lineage: Vec<u32>, predecessor_dma: u64) {
+        let state = self.sandbox.store.data_mut();
+        state.dma_held_by_predecessor = predecessor_dma;
+        state.capabilities = CapabilityTable::new(
             generation,
             lineage,
             self.sandbox.module.capabilities.clone(),
@@ -91,6 +95,10 @@ impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Preparer<P, O> 
         };
         parts
             .instantiate(module, platform, outbox, PLACEHOLDER_GENERATION, Vec::new())
-            .map(|sandbox| Prepared { sandbox })
+            .map(|mut sandbox| {
+                // Until the swap commits, nothing it sends leaves.
+                sandbox.store.data_mut().held = Some(HeldMessages::default());
+                Prepared { sandbox }
+            })
     }
 }

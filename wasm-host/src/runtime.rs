@@ -9,10 +9,12 @@
 
 use crate::capabilities::CapabilityTable;
 use crate::faults::{Entry, Fault, FaultKind};
+use crate::fuel::Meter;
 use crate::grant::Grant;
 use crate::handles::next_generation;
 use crate::limits::Limits;
 use crate::loader::{self, LoadError, LoadedModule};
+use crate::log_budget::LogBudget;
 use crate::outbox::Outbox;
 use crate::platform::Platform;
 use crate::sandbox::{Entries, Sandbox};
@@ -239,6 +241,11 @@ impl Parts {
             message: Vec::new(),
             message_present: false,
             pending_requests: Vec::new(),
+            held: None,
+            dma_held_by_predecessor: 0,
+            dma_grant: module.dma_grant,
+            meter: Meter::new(0),
+            log_budget: LogBudget::default(),
         };
         let engine = module.module.engine();
         let mut store = Store::new(engine, state);

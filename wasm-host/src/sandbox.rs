@@ -169,9 +169,17 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
         if let Err(error) = self.store.set_fuel(budget) {
             return Err(self.kill(entry, FaultKind::Engine(error.to_string())));
         }
+        self.store.data_mut().log_budget.start_event();
         let result = func.call(&mut self.store, params);
         let left = self.store.get_fuel().unwrap_or(0);
         let state = self.store.data_mut();
+        let limits = state.limits;
+        if let Some(report) = state
+            .log_budget
+            .dropped_report(limits.log_lines_per_event, limits.log_bytes_per_event)
+        {
+            state.platform.log(&state.module, LogLevel::Warn, &report);
+        }
         let used = budget.saturating_sub(left);
         state.counters.last_event_fuel = used;
         state.counters.fuel_used = state.counters.fuel_used.saturating_add(used);
@@ -242,6 +250,21 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
                 _ => None,
             })
             .collect()
+    }
+
+    /// Each IRQ line this instance holds, once, with whether it left it
+    /// unmasked.
+    pub(crate) fn line_states(&self) -> Vec<(u8, bool)> {
+        let mut lines: Vec<(u8, bool)> = Vec::new();
+        for capability in self.store.data().capabilities.iter() {
+            if let Capability::IrqLine { line, enabled } = capability {
+                match lines.iter_mut().find(|(held, _)| held == line) {
+                    Some((_, state)) => *state |= *enabled,
+                    None => lines.push((*line, *enabled)),
+                }
+            }
+        }
+        lines
     }
 
     /// Releases every capability: frees DMA buffers and masks unmasked IRQ

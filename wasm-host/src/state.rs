@@ -4,7 +4,10 @@
 
 use crate::capabilities::CapabilityTable;
 use crate::faults::FaultKind;
+use crate::fuel::Meter;
+use crate::held::HeldMessages;
 use crate::limits::Limits;
+use crate::log_budget::LogBudget;
 use crate::outbox::Outbox;
 use crate::platform::Platform;
 use crate::trace::{Access, Counters, Trace};
@@ -34,6 +37,19 @@ pub struct State<P, O> {
     pub(crate) message_present: bool,
     /// Requests received and not yet answered.
     pub(crate) pending_requests: Vec<u32>,
+    /// While this instance is a swap's successor that has not taken over:
+    /// its outgoing messages, held until the swap commits.
+    pub(crate) held: Option<HeldMessages>,
+    /// DMA bytes the instance this one replaces still holds (non-zero only
+    /// between a swap's hand-over start and its commit): allocations here
+    /// count them against the module's grant.
+    pub(crate) dma_held_by_predecessor: u64,
+    /// DMA bytes the grant allows the module in all.
+    pub(crate) dma_grant: u64,
+    /// The fuel of the host call in progress (see [`crate::fuel`]).
+    pub(crate) meter: Meter,
+    /// What the current event has logged.
+    pub(crate) log_budget: LogBudget,
 }
 
 impl<P: Platform, O: Outbox> State<P, O> {
@@ -42,6 +58,20 @@ impl<P: Platform, O: Outbox> State<P, O> {
     pub(crate) fn record(&mut self, access: Access) {
         self.counters.device_accesses = self.counters.device_accesses.wrapping_add(1);
         self.trace.record(access);
+    }
+
+    /// Pays fuel for `bytes` bytes a host call is about to move, and counts
+    /// them.
+    ///
+    /// # Errors
+    /// [`ErrorCode::Exhausted`] when the fuel does not cover them (the call
+    /// then traps with `OutOfFuel`; see [`crate::fuel`]).
+    #[inline]
+    pub(crate) fn pay_for_bytes(&mut self, bytes: usize) -> Result<(), ErrorCode> {
+        let bytes = bytes as u64;
+        self.meter.charge_bytes(bytes)?;
+        self.counters.host_call_bytes = self.counters.host_call_bytes.saturating_add(bytes);
+        Ok(())
     }
 
     /// Turns a call's outcome into the guest's `i64` result: the value, a

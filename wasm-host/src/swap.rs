@@ -7,6 +7,7 @@ use crate::platform::Platform;
 use crate::prepare::Prepared;
 use crate::runtime::Runtime;
 use crate::sandbox::Sandbox;
+use cella_abi::LogLevel;
 
 /// The step of a swap that failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +61,12 @@ impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Runtime<P, O> {
     /// ([`crate::Preparer::prepare`]): save, restore, replace. This is all
     /// the time the module gets no events.
     ///
+    /// Until the new instance takes over, whatever it sends or replies is
+    /// held and its DMA allocations count the old instance's buffers against
+    /// the grant. At the commit the held messages go out; on failure they
+    /// are discarded, the old instance keeps its pending requests as they
+    /// were and each of its IRQ lines is masked or unmasked as it was.
+    ///
     /// # Errors
     /// As [`Runtime::swap`] (never [`SwapStage::Instantiate`]).
     pub fn swap_prepared(
@@ -73,16 +80,22 @@ impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Runtime<P, O> {
         })?;
         let mut prepared = prepared;
         let generation = self.reserve_generation();
-        prepared.adopt(generation, sandbox.store.data().capabilities.lineage());
+        let old = sandbox.store.data();
+        prepared.adopt(
+            generation,
+            old.capabilities.lineage(),
+            old.capabilities.dma_used(),
+        );
         let mut fresh = prepared.sandbox;
-        fresh.store.data_mut().pending_requests = sandbox.store.data().pending_requests.clone();
+        fresh.store.data_mut().pending_requests = old.pending_requests.clone();
+        let old_lines = sandbox.line_states();
         if let Err(fault) = fresh.restore_state(&saved) {
-            let old_lines = sandbox.enabled_lines();
-            fresh.release(&old_lines);
+            // Dropping the new instance discards its held messages, frees its
+            // DMA buffers and masks the lines it unmasked.
             drop(fresh);
             let state = sandbox.store.data_mut();
-            for line in old_lines {
-                state.platform.irq_set_enabled(line, true);
+            for (line, enabled) in old_lines {
+                state.platform.irq_set_enabled(line, enabled);
             }
             return Err(SwapError {
                 stage: SwapStage::Restore,
@@ -92,6 +105,26 @@ impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Runtime<P, O> {
         let new_lines = fresh.enabled_lines();
         sandbox.release(&new_lines);
         *sandbox = fresh;
+        commit(sandbox);
         Ok(())
+    }
+}
+
+/// The new instance has taken over: the old one's DMA is gone, and the
+/// messages it held go out now.
+fn commit<P: Platform, O: Outbox>(sandbox: &mut Sandbox<P, O>) {
+    let state = sandbox.store.data_mut();
+    state.dma_held_by_predecessor = 0;
+    let Some(held) = state.held.take() else {
+        return;
+    };
+    let undelivered = held.release(&mut state.outbox);
+    for request in &undelivered.requests {
+        if !state.pending_requests.contains(request) {
+            state.pending_requests.push(*request);
+        }
+    }
+    if let Some(warning) = undelivered.report() {
+        state.platform.log(&state.module, LogLevel::Warn, &warning);
     }
 }

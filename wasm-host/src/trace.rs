@@ -118,6 +118,10 @@ pub struct Counters {
     pub bad_calls: u32,
     /// Device accesses performed.
     pub device_accesses: u64,
+    /// Bytes host calls copied, logged or scanned (each paid for with fuel).
+    pub host_call_bytes: u64,
+    /// Log lines dropped because an event had used its log budget.
+    pub log_lines_dropped: u64,
 }
 
 /// A fixed-size ring of the most recent [`Access`]es.

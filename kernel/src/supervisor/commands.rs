@@ -28,7 +28,7 @@ const PIECE_BYTES: usize = 2048;
 /// The usage line of every command the supervisor knows.
 pub const USAGE: &[&str] = &[
     "help                     this list",
-    "ps | lsmod               modules: version, generation, state, restarts, events, fuel, memory; native processes",
+    "ps | lsmod               modules: version, generation, state, restarts, events, fuel, memory, log lines dropped; native processes",
     "caps NAME                what NAME is granted and what its instance holds",
     "log [LINES]              the kernel log ring (default 40 lines) and every recorded fault",
     "restart NAME             a fresh instance of NAME now",
@@ -122,22 +122,31 @@ impl System {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{:<14} {:<8} {:>4} {:<10} {:>8} {:>8} {:>12} {:>8}",
-            "NAME", "VERSION", "GEN", "STATE", "RESTARTS", "EVENTS", "FUEL", "MEMORY"
+            "{:<14} {:<8} {:>4} {:<10} {:>8} {:>8} {:>12} {:>8} {:>11}",
+            "NAME",
+            "VERSION",
+            "GEN",
+            "STATE",
+            "RESTARTS",
+            "EVENTS",
+            "FUEL",
+            "MEMORY",
+            "LOG-DROPPED"
         );
         for slot in &self.slots {
             let version = slot.module.as_ref().map_or("-", |module| module.version());
-            let (generation, fuel, memory) = match &slot.sandbox {
+            let (generation, fuel, memory, log_dropped) = match &slot.sandbox {
                 Some(sandbox) => (
                     sandbox.generation(),
                     sandbox.counters().fuel_used,
                     sandbox.memory_pages() * 64,
+                    sandbox.counters().log_lines_dropped,
                 ),
-                None => (0, 0, 0),
+                None => (0, 0, 0, 0),
             };
             let _ = write!(
                 out,
-                "{:<14} {:<8} {:>4} {:<10} {:>8} {:>8} {:>12} {:>5} KiB",
+                "{:<14} {:<8} {:>4} {:<10} {:>8} {:>8} {:>12} {:>5} KiB {:>11}",
                 slot.plan.name,
                 version,
                 generation,
@@ -145,7 +154,8 @@ impl System {
                 slot.tracker.restarts,
                 slot.events_handled,
                 fuel,
-                memory
+                memory,
+                log_dropped
             );
             let dropped = crate::sandboxes::platform::warnings_dropped(&slot.plan.name);
             if dropped != 0 {

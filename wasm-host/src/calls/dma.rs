@@ -27,6 +27,15 @@ pub(crate) fn allocate<P: Platform, O: Outbox>(
         .checked_add(size)
         .filter(|total| *total <= budget)
         .ok_or(ErrorCode::Exhausted)?;
+    // During a hot swap the predecessor's buffers still exist: both
+    // instances together stay inside the grant.
+    state
+        .capabilities
+        .dma_used()
+        .checked_add(state.dma_held_by_predecessor)
+        .and_then(|total| total.checked_add(size))
+        .filter(|total| *total <= state.dma_grant)
+        .ok_or(ErrorCode::Exhausted)?;
     let device_address = state
         .platform
         .dma_allocate(size)
@@ -129,6 +138,7 @@ pub(crate) fn write<P: Platform, O: Outbox>(
 ) -> Result<i32, ErrorCode> {
     let (device_address, range) = copy_window(state, memory.len(), buffer, offset, source, length)?;
     let bytes = memory.get(range).ok_or(ErrorCode::BadPointer)?;
+    state.pay_for_bytes(bytes.len())?;
     state.platform.dma_write(device_address, bytes);
     let length = bytes.len() as u32;
     state.record(Access::DmaCopy {
@@ -151,6 +161,7 @@ pub(crate) fn read<P: Platform, O: Outbox>(
     let (device_address, range) =
         copy_window(state, memory.len(), buffer, offset, destination, length)?;
     let bytes = memory.get_mut(range).ok_or(ErrorCode::BadPointer)?;
+    state.pay_for_bytes(bytes.len())?;
     state.platform.dma_read(device_address, bytes);
     let length = bytes.len() as u32;
     state.record(Access::DmaCopy {

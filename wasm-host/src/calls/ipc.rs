@@ -1,9 +1,10 @@
 //! `ipc_send` / `ipc_receive` / `ipc_reply`: messages through the
-//! embedder's [`Outbox`].
+//! embedder's [`Outbox`] (held back while the instance is a swap's
+//! successor that has not taken over; see [`crate::held`]).
 
 use crate::calls::lookup;
 use crate::capabilities::Capability;
-use crate::outbox::Outbox;
+use crate::outbox::{Outbox, Outgoing};
 use crate::platform::Platform;
 use crate::state::{State, guest_length, guest_range};
 use crate::trace::Access;
@@ -24,7 +25,15 @@ pub(crate) fn send<P: Platform, O: Outbox>(
     let length = guest_length(length, MAX_MESSAGE_BYTES)?;
     let range = guest_range(memory.len(), pointer, length)?;
     let message = memory.get(range).ok_or(ErrorCode::BadPointer)?;
-    state.outbox.send(&state.module, id, message)?;
+    state.pay_for_bytes(message.len())?;
+    match state.held.as_mut() {
+        Some(held) => held.hold(Outgoing::Send {
+            module: state.module.clone(),
+            endpoint: id,
+            message: message.to_vec(),
+        })?,
+        None => state.outbox.send(&state.module, id, message)?,
+    }
     state.trace.record(Access::Send {
         endpoint: id,
         length,
@@ -34,7 +43,7 @@ pub(crate) fn send<P: Platform, O: Outbox>(
 
 /// `ipc_receive(pointer, capacity)`: copies at most `capacity` bytes of the
 /// current message and returns its full length.
-pub(crate) fn receive<P, O>(
+pub(crate) fn receive<P: Platform, O: Outbox>(
     memory: &mut [u8],
     state: &mut State<P, O>,
     pointer: i32,
@@ -47,6 +56,7 @@ pub(crate) fn receive<P, O>(
     let length = state.message.len() as u32;
     let copied = length.min(capacity);
     let range = guest_range(memory.len(), pointer, copied)?;
+    state.pay_for_bytes(copied as usize)?;
     let destination = memory.get_mut(range).ok_or(ErrorCode::BadPointer)?;
     let source = state
         .message
@@ -74,7 +84,15 @@ pub(crate) fn reply<P: Platform, O: Outbox>(
     let length = guest_length(length, MAX_MESSAGE_BYTES)?;
     let range = guest_range(memory.len(), pointer, length)?;
     let message = memory.get(range).ok_or(ErrorCode::BadPointer)?;
-    state.outbox.reply(&state.module, request, message)?;
+    state.pay_for_bytes(message.len())?;
+    match state.held.as_mut() {
+        Some(held) => held.hold(Outgoing::Reply {
+            module: state.module.clone(),
+            request,
+            message: message.to_vec(),
+        })?,
+        None => state.outbox.reply(&state.module, request, message)?,
+    }
     state.pending_requests.swap_remove(position);
     state.trace.record(Access::Reply { request, length });
     Ok(0)

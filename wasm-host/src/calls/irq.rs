@@ -16,15 +16,23 @@ pub(crate) fn set_enabled<P: Platform, O: Outbox>(
     let slot = state
         .capabilities
         .resolve(handle, CapabilityKind::IrqLine)?;
-    let Some(Capability::IrqLine {
-        line,
-        enabled: held,
-    }) = state.capabilities.get_mut(slot)
-    else {
+    let Some(Capability::IrqLine { line, .. }) = state.capabilities.get(slot) else {
         return Err(ErrorCode::BadHandle);
     };
-    *held = enabled;
     let line = *line;
+    // A line has one mask: every capability naming it (a manifest may name
+    // a line twice) records the line's state, so a swap or a release
+    // restores each line exactly as it is.
+    for capability in state.capabilities.iter_mut() {
+        if let Capability::IrqLine {
+            line: held,
+            enabled: state_of_line,
+        } = capability
+            && *held == line
+        {
+            *state_of_line = enabled;
+        }
+    }
     state.platform.irq_set_enabled(line, enabled);
     state.record(Access::IrqSetEnabled { line, enabled });
     Ok(0)
