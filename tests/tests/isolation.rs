@@ -98,9 +98,9 @@ fn a_modules_warnings_are_rate_limited_and_counted() {
         .count();
     let line = run.expect_line("isolation: module log-forger: ");
     let dropped = number_after(line, "log-forger: ").unwrap_or(-1);
-    if printed == 0 || printed > 10 || printed as i64 + dropped != 1000 {
+    if printed == 0 || printed > 10 || printed as i64 + dropped != 60 {
         run.fail(format!(
-            "`{line}`: {printed} printed and {dropped} dropped of 1000 warnings"
+            "`{line}`: {printed} printed and {dropped} dropped of 60 warnings"
         ));
     }
 }
