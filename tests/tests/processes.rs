@@ -180,6 +180,8 @@ fn system_manifest_starts_and_grants_native_processes() {
     run.expect_line(
         "module-peer: the module replied `pong` and sent `hello from a Wasm module` (a one-way message: token 0)",
     );
+    // A call to a module that is not running fails (-16, Closed), not an empty reply.
+    run.expect_line("stopped-client: call to a module that is not running -> -16");
     run.expect_line("scenario modules: passed");
 }
 

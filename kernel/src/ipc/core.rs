@@ -6,7 +6,9 @@
 //!   most [`QUEUE_CAPACITY`] messages. A send to a full queue fails with
 //!   [`IpcError::Full`] at once (back-pressure by error; the queue never grows).
 //! - A call is a send that carries a reply token; the server's reply with that
-//!   token goes to the caller alone. A token is answered at most once.
+//!   token goes to the caller alone. A token is answered at most once, and
+//!   an untrusted replier only by the receiver its message was taken by
+//!   ([`PendingCalls::close_by`]); tokens do not count up.
 //! - A holder names endpoints by handle. A handle is `index | generation << 16`;
 //!   revoking a slot bumps its generation, so an old handle fails with
 //!   [`IpcError::StaleHandle`] instead of reaching whatever reuses the slot.

@@ -24,7 +24,8 @@ struct Ipc {
     endpoints: BTreeMap<EndpointId, KernelEndpoint>,
     names: NameService,
     calls: PendingCalls<ThreadId>,
-    replies: BTreeMap<ThreadId, Vec<u8>>,
+    /// Answers waiting for their callers: a reply, or the error the call failed with.
+    replies: BTreeMap<ThreadId, Result<Vec<u8>, IpcError>>,
     next_endpoint: EndpointId,
 }
 
@@ -177,7 +178,7 @@ pub fn call(id: EndpointId, bytes: &[u8], deadline: Option<u64>) -> Result<Vec<u
         loop {
             let outcome = with_ipc(|ipc| {
                 if let Some(reply) = ipc.replies.remove(&me) {
-                    return Some(Ok(reply));
+                    return Some(reply);
                 }
                 if !ipc.endpoints.contains_key(&id) {
                     let _ = ipc.calls.close(token);
@@ -197,7 +198,7 @@ pub fn call(id: EndpointId, bytes: &[u8], deadline: Option<u64>) -> Result<Vec<u
                     }
                     reply
                 });
-                return reply.ok_or(IpcError::TimedOut);
+                return reply.unwrap_or(Err(IpcError::TimedOut));
             }
         }
     })
@@ -287,11 +288,25 @@ pub fn reply_from(receiver: ThreadId, token: u64, bytes: &[u8]) -> Result<(), Ip
     answer(token, bytes, Some(receiver))
 }
 
+/// Fails the call that carried `token` with `error` (trusted kernel code: a
+/// module server that was stopped, held or restarted before answering).
+///
+/// # Errors
+/// [`IpcError::BadToken`] for an unknown or answered token.
+pub fn fail(token: u64, error: IpcError) -> Result<(), IpcError> {
+    with_ipc(|ipc| {
+        let waiter = ipc.calls.close(token)?;
+        ipc.replies.insert(waiter, Err(error));
+        sched::wake(waiter);
+        Ok(())
+    })
+}
+
 fn answer(token: u64, bytes: &[u8], receiver: Option<ThreadId>) -> Result<(), IpcError> {
     if bytes.len() > super::MAX_MESSAGE_BYTES {
         return Err(IpcError::TooLong);
     }
-    let bytes = bytes.to_vec();
+    let bytes = Ok(bytes.to_vec());
     with_ipc(|ipc| {
         let waiter = match receiver {
             Some(receiver) => ipc.calls.close_by(token, receiver)?,

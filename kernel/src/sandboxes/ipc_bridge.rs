@@ -9,9 +9,9 @@
 //! module serves goes to the IPC endpoint of that name, if a process
 //! registered one.
 //!
-//! A call to a module that is stopped or held is answered at once with an
-//! empty reply, and so is one the module was handling when it faulted (as
-//! `supervisor::replay` decides for kernel requests); calls wait in the IPC
+//! A call to a module that is stopped or held fails at once with `Closed`
+//! (-16 for a process), and so does one the module was handling when it
+//! faulted (as `supervisor::replay` decides for kernel requests); calls wait in the IPC
 //! queue while the module's inbox is full (the queue's own back-pressure,
 //! `Full`, then reaches callers).
 
@@ -78,10 +78,10 @@ impl System {
                 arrived = true;
                 if !accepting {
                     if message.token != 0 {
-                        let _ = ipc::reply(message.token, &[]);
+                        let _ = ipc::fail(message.token, ipc::IpcError::Closed);
                     }
                     log::warn!(
-                        "a process's message to {} ({} bytes) answered empty: module {}",
+                        "a process's message to {} ({} bytes) refused: module {}",
                         self.slots[server].plan.name,
                         message.bytes.len(),
                         self.slots[server].state.name()
@@ -126,7 +126,8 @@ impl System {
     }
 }
 
-/// Answers an IPC call whose module will not answer.
-pub(crate) fn answer_empty(token: u64) {
-    let _ = ipc::reply(token, &[]);
+/// Fails an IPC call whose module will not answer (it faulted, was stopped,
+/// held or restarted): its caller gets `Closed`.
+pub(crate) fn fail_call(token: u64) {
+    let _ = ipc::fail(token, ipc::IpcError::Closed);
 }

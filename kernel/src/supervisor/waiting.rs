@@ -69,7 +69,7 @@ impl System {
         let state = slot.state.name();
         for request in failed {
             if let Some((_, KernelRequest::Ipc { token })) = self.kernel_requests.remove(&request) {
-                crate::sandboxes::ipc_bridge::answer_empty(token);
+                crate::sandboxes::ipc_bridge::fail_call(token);
             }
             log::warn!("kernel request {request} to {name} answered with an error: module {state}");
         }

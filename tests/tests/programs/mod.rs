@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-const PROGRAMS: [&str; 16] = [
+const PROGRAMS: [&str; 17] = [
     "hello",
     "fault-null",
     "fault-ud2",
@@ -25,6 +25,7 @@ const PROGRAMS: [&str; 16] = [
     "mortal",
     "hog",
     "fuzz",
+    "stopped-client",
 ];
 
 fn workspace_root() -> PathBuf {
@@ -130,6 +131,10 @@ pub fn user_archive() -> PathBuf {
                 "modules/echo-sender.wasm",
                 wat::parse_str(ECHO_SENDER).expect("echo-sender assembles"),
             ));
+            entries.push(ArchiveEntry::new(
+                "modules/sleeper.wasm",
+                wat::parse_str(SLEEPER).expect("sleeper assembles"),
+            ));
             cella::commands::build::write_archive(&target.join("manifest.tar"), &entries)
                 .expect("archive written");
             path
@@ -155,7 +160,19 @@ grant endpoint peer-inbox
 process module-peer bin/module-peer
 serve peer-inbox
 grant endpoint echo-sender
+module sleeper modules/sleeper.wasm
+serve sleeper
+boot no
+process stopped-client bin/stopped-client
+grant endpoint sleeper
 ";
+
+/// A module that serves `sleeper` and is never started (`boot no`).
+const SLEEPER: &str = r#"(module
+  (@custom "cella.manifest" "cella 1\nname sleeper\nversion 1.0.0\n")
+  (memory (export "memory") 1)
+  (func (export "init") (result i32) (i32.const 0))
+  (func (export "on_message") (param i32 i32)))"#;
 
 /// A Wasm module that answers a call with `pong` and, in the same event, sends
 /// a one-way message to the endpoint `peer-inbox`, which a process serves.
