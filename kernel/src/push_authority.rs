@@ -145,7 +145,7 @@ pub fn encode_hex(bytes: &[u8]) -> String {
 
 /// The bytes of an even number of hex digits; `None` for anything else.
 pub fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     text.as_bytes()
