@@ -33,6 +33,47 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
+/// Names no module or process may have: the kernel's own log targets (its
+/// top-level modules; deeper ones contain `::`, which no module name can),
+/// so a line `LEVEL NAME: text` from a module can never read as the
+/// kernel's. The kernel's `console` logs nothing itself (it prints the
+/// others' lines), so `console` stays free for the console module.
+pub const RESERVED_NAMES: [&str; 24] = [
+    "arch",
+    "archive",
+    "boot",
+    "boot_info",
+    "cella",
+    "cella_kernel",
+    "cmdline",
+    "fnv",
+    "guest_text",
+    "ipc",
+    "irq",
+    "kernel",
+    "log_ring",
+    "mm",
+    "panic",
+    "proc",
+    "push_authority",
+    "push_protocol",
+    "sandboxes",
+    "scenarios",
+    "sched",
+    "supervisor",
+    "system_manifest",
+    "time",
+];
+
+/// Why `name` may not name a module or process, if it may not.
+pub fn reserved_name(name: &str) -> Option<String> {
+    RESERVED_NAMES.contains(&name).then(|| {
+        alloc::format!(
+            "`{name}` is a name of the kernel's own (its log lines would read as the kernel's)"
+        )
+    })
+}
+
 /// One `grant` line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GrantLine {
@@ -185,6 +226,11 @@ impl SystemManifest {
                     targets: targets.iter().map(|target| target.to_string()).collect(),
                 });
                 continue;
+            }
+            if let ["module" | "process", name, _] = words.as_slice()
+                && let Some(why) = reserved_name(name)
+            {
+                return Err(error(number, why));
             }
             if let ["module", name, file] = words.as_slice() {
                 if manifest.modules.iter().any(|module| module.name == *name) {
@@ -667,5 +713,41 @@ process p bin/ports\ngrant port 0x71 1\n";
                 2 + bad.matches("push").count() - 1
             );
         }
+    }
+
+    #[test]
+    fn kernel_names_are_reserved_for_the_kernel() {
+        // Every top-level module of the kernel is a log target of its own.
+        let library = include_str!("lib.rs");
+        for line in library.lines() {
+            let Some(name) = line
+                .trim()
+                .strip_prefix("pub mod ")
+                .or_else(|| line.trim().strip_prefix("mod "))
+            else {
+                continue;
+            };
+            let name = name.trim_end_matches(';');
+            if name == "console" {
+                continue;
+            }
+            assert!(RESERVED_NAMES.contains(&name), "`{name}` is not reserved");
+        }
+        // The exception holds only while the console logs nothing itself.
+        let console = include_str!("console.rs");
+        for level in ["error!", "warn!", "info!", "debug!", "trace!"] {
+            assert!(!console.contains(level), "console.rs logs with {level}");
+        }
+        for text in [
+            "cella-system 1\nmodule boot boot.wasm\n",
+            "cella-system 1\nmodule a a.wasm\nprocess supervisor bin/s\n",
+        ] {
+            let problem = SystemManifest::parse(text).unwrap_err();
+            assert!(
+                problem.message.contains("name of the kernel's own"),
+                "{problem}"
+            );
+        }
+        assert!(reserved_name("uart16550").is_none());
     }
 }

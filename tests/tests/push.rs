@@ -156,6 +156,13 @@ fn pushed_modules_swap_in_or_load_new_and_bad_uploads_change_nothing() {
     let answer = send(&socket, &key, "pci", b"\0asm\x01\0\0\0garbage", WAIT).expect("push");
     expect_answer(&session, &answer, false, "refused at load");
 
+    // A module named after a part of the kernel would log lines that read as the kernel's:
+    // refused, by its target name and by the name in its own manifest.
+    let answer = send(&socket, &key, "boot", &memory_hog("boot"), WAIT).expect("push");
+    expect_answer(&session, &answer, false, "a name of the kernel's own");
+    let answer = send(&socket, &key, "impostor", &memory_hog("sched"), WAIT).expect("push");
+    expect_answer(&session, &answer, false, "a name of the kernel's own");
+
     // A module asking for more than the target's grant: refused, naming the capability.
     let answer = send(&socket, &key, "cmos-rtc", &uart, WAIT).expect("push");
     expect_answer(&session, &answer, false, "port 0x3f8");

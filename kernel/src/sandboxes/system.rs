@@ -214,6 +214,9 @@ impl System {
         plan: &ModulePlan,
         bytes: &[u8],
     ) -> Result<LoadedModule, String> {
+        if let Some(why) = crate::system_manifest::reserved_name(&plan.name) {
+            return Err(alloc::format!("refused at load: {why}"));
+        }
         let account = self.account_for(&plan.name);
         budget::admit(account, budget::load_estimate(bytes.len())).map_err(|why| {
             alloc::format!(
@@ -225,6 +228,9 @@ impl System {
             self.runtime.load(&plan.name, bytes, &self.grant_for(plan))
         })
         .map_err(|error| alloc::format!("refused at load: {error}"))?;
+        if let Some(why) = crate::system_manifest::reserved_name(module.name()) {
+            return Err(alloc::format!("refused at load: its manifest says {why}"));
+        }
         match budget::over_limit(account) {
             Some(why) => Err(alloc::format!(
                 "refused at load: {} is over its kernel memory limit: {why}",

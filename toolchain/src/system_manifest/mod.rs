@@ -109,7 +109,15 @@ fn table_name(
     problems: &mut Problems<'_>,
 ) -> Option<String> {
     match table.get("name").and_then(Value::as_str) {
-        Some(name) if valid_name(name) => Some(name.to_owned()),
+        Some(name) if valid_name(name) => {
+            match cella_kernel::system_manifest::reserved_name(name) {
+                Some(why) => {
+                    problems.add(format!("{kind} #{}: {why}", index + 1));
+                    None
+                }
+                None => Some(name.to_owned()),
+            }
+        }
         Some(name) => {
             problems.add(format!(
                 "{kind} #{}: name `{name}` must be 1-64 characters of A-Z a-z 0-9 _ - .",
