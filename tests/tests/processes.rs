@@ -182,6 +182,21 @@ fn system_manifest_starts_and_grants_native_processes() {
     );
     // A call to a module that is not running fails (-16, Closed), not an empty reply.
     run.expect_line("stopped-client: call to a module that is not running -> -16");
+    // A call the module was handling when it faulted ends with an error as the module is
+    // restarted, each time, well before the caller's 5 s deadline.
+    for attempt in 1..=3 {
+        let line = run.expect_line(&format!(
+            "crash-client: call {attempt} to a module that faults on it -> -16 after "
+        ));
+        let milliseconds = line
+            .rsplit("after ")
+            .next()
+            .and_then(|rest| rest.trim_end_matches(" ms").trim().parse::<u64>().ok());
+        if !milliseconds.is_some_and(|milliseconds| milliseconds < 2000) {
+            run.fail(format!("`{line}`: the caller waited too long"));
+        }
+        println!("{line}");
+    }
     run.expect_line("scenario modules: passed");
 }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-const PROGRAMS: [&str; 17] = [
+const PROGRAMS: [&str; 18] = [
     "hello",
     "fault-null",
     "fault-ud2",
@@ -26,6 +26,7 @@ const PROGRAMS: [&str; 17] = [
     "hog",
     "fuzz",
     "stopped-client",
+    "crash-client",
 ];
 
 fn workspace_root() -> PathBuf {
@@ -135,6 +136,10 @@ pub fn user_archive() -> PathBuf {
                 "modules/sleeper.wasm",
                 wat::parse_str(SLEEPER).expect("sleeper assembles"),
             ));
+            entries.push(ArchiveEntry::new(
+                "modules/crasher.wasm",
+                wat::parse_str(CRASHER).expect("crasher assembles"),
+            ));
             cella::commands::build::write_archive(&target.join("manifest.tar"), &entries)
                 .expect("archive written");
             path
@@ -165,7 +170,19 @@ serve sleeper
 boot no
 process stopped-client bin/stopped-client
 grant endpoint sleeper
+module crasher modules/crasher.wasm
+serve crasher
+restart policy=backoff backoff=10ms max=100ms hold-after=10 window=60s
+process crash-client bin/crash-client
+grant endpoint crasher
 ";
+
+/// A module that serves `crasher` and traps on every message.
+const CRASHER: &str = r#"(module
+  (@custom "cella.manifest" "cella 1\nname crasher\nversion 1.0.0\n")
+  (memory (export "memory") 1)
+  (func (export "init") (result i32) (i32.const 0))
+  (func (export "on_message") (param i32 i32) unreachable))"#;
 
 /// A module that serves `sleeper` and is never started (`boot no`).
 const SLEEPER: &str = r#"(module
