@@ -102,8 +102,8 @@ fn every_command_answers_as_documented() {
             "port 0x3f8 8",
             "irq 4",
             "held by instance",
-            "PortRange",
-            "IrqLine { line: 4, enabled: true }",
+            "  port 0x3f8 8",
+            "  irq 4 (unmasked)",
         ],
     );
     ask(

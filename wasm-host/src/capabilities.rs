@@ -58,6 +58,35 @@ pub enum Capability {
     },
 }
 
+impl core::fmt::Display for Capability {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Capability::PortRange { base, count } => write!(formatter, "port {base:#x} {count}"),
+            Capability::MmioRegion { base, length } => {
+                write!(formatter, "mmio {base:#x} {length:#x}")
+            }
+            Capability::IrqLine { line, enabled } => write!(
+                formatter,
+                "irq {line} ({})",
+                if *enabled { "unmasked" } else { "masked" }
+            ),
+            Capability::DmaPool { budget, used } => {
+                write!(formatter, "dma pool: {used} of {budget} bytes in use")
+            }
+            Capability::DmaBuffer {
+                device_address,
+                size,
+                ..
+            } => write!(formatter, "dma buffer {device_address:#x} {size} bytes"),
+            Capability::Endpoint { id } => write!(formatter, "endpoint {id}"),
+            Capability::Timer { deadline: None } => formatter.write_str("timer (not armed)"),
+            Capability::Timer {
+                deadline: Some(deadline),
+            } => write!(formatter, "timer (armed for {deadline} ns)"),
+        }
+    }
+}
+
 impl Capability {
     /// The capability's kind.
     pub fn kind(&self) -> CapabilityKind {

@@ -184,7 +184,7 @@ impl System {
             Some(sandbox) if slot.state == ModuleState::Running => {
                 let _ = writeln!(out, "{name}: held by instance {}:", sandbox.generation());
                 for capability in sandbox.capabilities() {
-                    let _ = writeln!(out, "  {capability:?}");
+                    let _ = writeln!(out, "  {capability}");
                 }
             }
             _ => {
