@@ -47,7 +47,7 @@ mod loader;
 mod outbox;
 mod platform;
 mod prepare;
-mod prescan;
+mod rewrite;
 mod runtime;
 mod sandbox;
 mod simulated;
@@ -55,6 +55,7 @@ mod snapshot;
 mod state;
 mod swap;
 mod trace;
+mod validate;
 
 pub use capabilities::Capability;
 pub use events::{Delivery, Event};
