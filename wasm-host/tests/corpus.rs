@@ -12,7 +12,8 @@
 //! `CELLA_FUZZ_SEED` changes the seed; `CELLA_FUZZ_HANG_SECONDS` (default
 //! 60) is how long one input may take before the run stops as hung, keeping
 //! the input in `<target>/fuzz-hang-<shard>.wasm`; `CELLA_FUZZ_VERBOSE=1`
-//! prints every load error. Built modules come from `CELLA_WASM_DIR` (set
+//! prints every load error; `CELLA_FUZZ_DUMP=DIR` keeps the input under test
+//! in DIR. Built modules come from `CELLA_WASM_DIR` (set
 //! by `cargo cella test`) or the target directory.
 
 mod common;
@@ -118,6 +119,8 @@ struct Tally {
     mutants: u64,
     seeds: usize,
     slowest: Duration,
+    /// Resident memory of the process (KiB) when the shard started and ended.
+    resident: (u64, u64),
     outcomes: BTreeMap<String, u64>,
 }
 
@@ -128,9 +131,9 @@ impl Tally {
 }
 
 /// Per shard: milliseconds since `EPOCH` at the last finished input, whether
-/// the shard is done, and the input under test.
+/// the shard is running, and the input under test.
 static PROGRESS: [AtomicU64; SHARDS] = [AtomicU64::new(0), AtomicU64::new(0)];
-static DONE: [AtomicBool; SHARDS] = [AtomicBool::new(false), AtomicBool::new(false)];
+static RUNNING: [AtomicBool; SHARDS] = [AtomicBool::new(false), AtomicBool::new(false)];
 static CURRENT: [Mutex<Vec<u8>>; SHARDS] = [Mutex::new(Vec::new()), Mutex::new(Vec::new())];
 static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
 
@@ -152,7 +155,7 @@ fn start_watchdog() {
                 std::thread::sleep(Duration::from_secs(1));
                 for shard in 0..SHARDS {
                     let idle = now_ms().saturating_sub(PROGRESS[shard].load(Ordering::Relaxed));
-                    if !DONE[shard].load(Ordering::Relaxed) && idle > limit * 1000 {
+                    if RUNNING[shard].load(Ordering::Relaxed) && idle > limit * 1000 {
                         let input = CURRENT[shard].lock().map(|x| x.clone()).unwrap_or_default();
                         let path = std::env::temp_dir().join(format!("fuzz-hang-{shard}.wasm"));
                         let _ = std::fs::write(&path, input);
@@ -166,6 +169,17 @@ fn start_watchdog() {
             }
         });
     });
+}
+
+/// Keeps the input under test for the watchdog, and on disk in
+/// `CELLA_FUZZ_DUMP=DIR` (as `DIR/current-<shard>.wasm`) when that is set, so
+/// the culprit of a crash that stops the process is there afterwards.
+fn keep(shard: u64, wasm: &[u8]) {
+    *CURRENT[shard as usize].lock().unwrap() = wasm.to_vec();
+    if let Some(directory) = std::env::var_os("CELLA_FUZZ_DUMP") {
+        let path = std::path::Path::new(&directory).join(format!("current-{shard}.wasm"));
+        std::fs::write(path, wasm).expect("dump the input");
+    }
 }
 
 fn setting<'a>(
@@ -182,7 +196,71 @@ fn setting<'a>(
     }
 }
 
+/// A runtime with the partner modules loaded. wasmi keeps every function
+/// it ever compiled until its engine is dropped, so the run takes a fresh
+/// runtime every `INPUTS_PER_RUNTIME` inputs to keep its memory bounded.
+struct Engine {
+    runtime: run::Host,
+    counter: LoadedModule,
+    /// Each built module, unmutated.
+    originals: Vec<LoadedModule>,
+}
+
+const INPUTS_PER_RUNTIME: u64 = 2000;
+
+impl Engine {
+    fn new(
+        limits: Limits,
+        built: &[seeds::Seed],
+        grant: &cella_wasm_host::Grant,
+        report: bool,
+    ) -> Engine {
+        let mut runtime: run::Host = Runtime::new(limits);
+        let counter = wat::parse_str(COUNTER_V1).unwrap();
+        let counter = runtime.load("counter", &counter, grant).unwrap();
+        // Every built module loads unmutated; its mutants are swapped to and
+        // from it.
+        let mut originals = Vec::new();
+        for seed in built {
+            let module = runtime
+                .load(&seed.name, &seed.wasm, &seed.grant)
+                .unwrap_or_else(|error| panic!("built module {}: {error}", seed.name));
+            let started = runtime.start(
+                &module,
+                seed.platform(),
+                cella_wasm_host::QueueOutbox::new(8),
+            );
+            if report {
+                match started {
+                    Ok(_) => println!("built module {}: loads and starts", seed.name),
+                    // Some need real hardware answers (the simulated registers read 0).
+                    Err(fault) => println!(
+                        "built module {}: loads; init on blank registers: {fault}",
+                        seed.name
+                    ),
+                }
+            }
+            originals.push(module);
+        }
+        Engine {
+            runtime,
+            counter,
+            originals,
+        }
+    }
+}
+
+/// Resident memory of the process in KiB, from /proc/self/statm.
+fn resident_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|text| text.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4)
+}
+
 fn corpus(shard: u64) -> Tally {
+    PROGRESS[shard as usize].store(now_ms(), Ordering::Relaxed);
+    RUNNING[shard as usize].store(true, Ordering::Relaxed);
     start_watchdog();
     let shards = SHARDS as u64;
     let total: u64 = std::env::var("CELLA_FUZZ_INPUTS")
@@ -197,7 +275,6 @@ fn corpus(shard: u64) -> Tally {
         fuel_per_event: 100_000,
         ..Limits::default()
     };
-    let mut runtime: run::Host = Runtime::new(limits);
     let configs = [
         smith_config(true, false),
         smith_config(true, true),
@@ -205,34 +282,10 @@ fn corpus(shard: u64) -> Tally {
     ];
     let common_grant = common::grant();
     let common_platform = common::platform;
-    let counter = wat::parse_str(COUNTER_V1).unwrap();
-    let counter = runtime.load("counter", &counter, &common_grant).unwrap();
-    // Every built module loads unmutated; its mutants are swapped to and
-    // from it.
     let built = seeds::built();
-    let mut originals = Vec::new();
-    for seed in &built {
-        let module = runtime
-            .load(&seed.name, &seed.wasm, &seed.grant)
-            .unwrap_or_else(|error| panic!("built module {}: {error}", seed.name));
-        let started = runtime.start(
-            &module,
-            seed.platform(),
-            cella_wasm_host::QueueOutbox::new(8),
-        );
-        if shard == 0 {
-            match started {
-                Ok(_) => println!("built module {}: loads and starts", seed.name),
-                // Some need real hardware answers (the simulated registers read 0).
-                Err(fault) => println!(
-                    "built module {}: loads; init on blank registers: {fault}",
-                    seed.name
-                ),
-            }
-        }
-        originals.push(module);
-    }
+    let mut engine = Engine::new(limits, &built, &common_grant, shard == 0);
     let mut tally = Tally {
+        resident: (resident_kib(), 0),
         seeds: built.len(),
         ..Tally::default()
     };
@@ -240,6 +293,10 @@ fn corpus(shard: u64) -> Tally {
     let mut index = shard;
     let mut last_valid: Option<Vec<u8>> = None;
     while index < total {
+        let inputs = tally.smith + tally.mutants;
+        if inputs > 0 && inputs % INPUTS_PER_RUNTIME == 0 {
+            engine = Engine::new(limits, &built, &common_grant, false);
+        }
         let started = Instant::now();
         let kind = index % 8;
         let from_built = !built.is_empty() && (last_valid.is_none() || random.below(2) == 0);
@@ -259,9 +316,9 @@ fn corpus(shard: u64) -> Tally {
             if tally.smith % 16 != 15 {
                 wasm = with_manifest(wasm);
             }
-            *CURRENT[shard as usize].lock().unwrap() = wasm.clone();
-            let setting = setting(&common_grant, &common_platform, &counter, index);
-            let outcome = run::run(&mut runtime, &wasm, &setting);
+            keep(shard, &wasm);
+            let setting = setting(&common_grant, &common_platform, &engine.counter, index);
+            let outcome = run::run(&mut engine.runtime, &wasm, &setting);
             if outcome.starts_with("ran") || outcome.starts_with("fault") {
                 last_valid = Some(wasm);
             }
@@ -278,7 +335,7 @@ fn corpus(shard: u64) -> Tally {
                         seed.wasm.clone(),
                         &seed.grant,
                         Box::new(move || seed.platform()),
-                        &originals[which],
+                        &engine.originals[which],
                     )
                 } else {
                     (
@@ -286,7 +343,7 @@ fn corpus(shard: u64) -> Tally {
                         last_valid.clone().unwrap_or_default(),
                         &common_grant,
                         Box::new(common::platform),
-                        &counter,
+                        &engine.counter,
                     )
                 };
             let mutant = if instruction_level {
@@ -295,9 +352,9 @@ fn corpus(shard: u64) -> Tally {
             } else {
                 mutate::bytes(&mut random, &wasm)
             };
-            *CURRENT[shard as usize].lock().unwrap() = mutant.clone();
+            keep(shard, &mutant);
             let setting = setting(grant, &*platform, partner, index);
-            let outcome = run::run(&mut runtime, &mutant, &setting);
+            let outcome = run::run(&mut engine.runtime, &mutant, &setting);
             let how = if instruction_level {
                 "instruction"
             } else {
@@ -310,19 +367,22 @@ fn corpus(shard: u64) -> Tally {
         PROGRESS[shard as usize].store(now_ms(), Ordering::Relaxed);
         index += shards;
     }
-    DONE[shard as usize].store(true, Ordering::Relaxed);
+    RUNNING[shard as usize].store(false, Ordering::Relaxed);
+    tally.resident.1 = resident_kib();
     tally
 }
 
 fn check(tally: &Tally, shard: u64, elapsed: Duration) {
     let mut report = format!(
-        "corpus shard {shard}: {} inputs ({} wasm-smith modules, {} mutants of them and of {} built modules) in {:.1} s, slowest input {} ms, 0 panics, 0 hangs\n",
+        "corpus shard {shard}: {} inputs ({} wasm-smith modules, {} mutants of them and of {} built modules) in {:.1} s, slowest input {} ms, 0 panics, 0 hangs; process resident {} MiB at the start, {} MiB at the end\n",
         tally.smith + tally.mutants,
         tally.smith,
         tally.mutants,
         tally.seeds,
         elapsed.as_secs_f64(),
         tally.slowest.as_millis(),
+        tally.resident.0 / 1024,
+        tally.resident.1 / 1024,
     );
     let mut grouped: BTreeMap<String, u64> = BTreeMap::new();
     for (outcome, count) in &tally.outcomes {
