@@ -37,7 +37,7 @@ const LARGEST_16_BIT_OFFSET: u64 = 0xffff;
 
 /// The value type of an integer store whose offset needs more than 16 bits,
 /// or `None` for any other operator.
-fn affected_store(operator: &Operator<'_>) -> Option<ValType> {
+pub(crate) fn affected_store(operator: &Operator<'_>) -> Option<ValType> {
     let (memarg, value): (&MemArg, ValType) = match operator {
         Operator::I32Store { memarg }
         | Operator::I32Store8 { memarg }
@@ -115,8 +115,9 @@ fn param_counts(payload: &Payload<'_>, counts: &mut Vec<u32>) -> Result<(), Stri
 }
 
 /// `bytes` rewritten so that no store trips wasmi 2.0.0's translator, or
-/// `None` if no function needs it (the common case: nothing is copied).
-/// `bytes` must be a module that passed [`crate::validate::validate`].
+/// `None` if no function needs it. `bytes` must be a module that passed
+/// [`crate::validate::validate`], which also says whether to call this
+/// (usually not: then nothing is copied).
 ///
 /// # Errors
 /// A message if the module cannot be rewritten (it then cannot be loaded).

@@ -202,6 +202,8 @@ fn rewritten_stores_match_the_spec_and_the_original_everywhere() {
                 let rewritten = rewrite(&original).unwrap();
                 assert_eq!(rewritten.is_some(), integer, "{label}: rewritten or not");
                 let rewritten = rewritten.unwrap_or_else(|| original.clone());
+                let validated = crate::validate::validate(&original).unwrap();
+                assert_eq!(validated.needs_rewrite, integer, "{label}: flagged or not");
                 crate::validate::validate(&rewritten).unwrap();
                 let module = Module::new(&engine, &rewritten[..]).unwrap();
                 let original_module =

@@ -10,7 +10,7 @@
 //! valid modules.
 
 use alloc::string::{String, ToString};
-use wasmparser::{Validator, WasmFeatures};
+use wasmparser::{FuncValidatorAllocations, Parser, ValidPayload, Validator, WasmFeatures};
 
 /// The Wasm features wasmi 2.0.0 accepts under the runtime's `Config`
 /// (`Runtime::new`): wasmi's defaults (its `Config::default_features`) with
@@ -35,15 +35,47 @@ pub(crate) fn features() -> WasmFeatures {
     features
 }
 
-/// Validates `bytes` completely (every section and every function body).
+/// Validates `bytes` completely (every section and every function body),
+/// and says whether a function has a store that `rewrite` must change
+/// (found in the same pass over the operators).
 ///
 /// # Errors
 /// The validator's message, with the offset of the first problem.
-pub(crate) fn validate(bytes: &[u8]) -> Result<(), String> {
-    Validator::new_with_features(features())
-        .validate_all(bytes)
-        .map(|_| ())
-        .map_err(|error| error.to_string())
+pub(crate) fn validate(bytes: &[u8]) -> Result<Validated, String> {
+    check(bytes).map_err(|error| error.to_string())
+}
+
+/// What a successful validation found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Validated {
+    /// A function has a store wasmi 2.0.0 cannot translate as it is.
+    pub(crate) needs_rewrite: bool,
+}
+
+fn check(bytes: &[u8]) -> wasmparser::Result<Validated> {
+    let features = features();
+    let mut validator = Validator::new_with_features(features);
+    let mut parser = Parser::new(0);
+    parser.set_features(features);
+    let mut allocations = FuncValidatorAllocations::default();
+    let mut needs_rewrite = false;
+    for payload in parser.parse_all(bytes) {
+        if let ValidPayload::Func(function, body) = validator.payload(&payload?)? {
+            let mut function = function.into_validator(allocations);
+            let mut reader = body.get_binary_reader();
+            function.read_locals(&mut reader)?;
+            reader.set_features(features);
+            while !reader.eof() {
+                let offset = reader.original_position();
+                let operator = reader.read_operator()?;
+                needs_rewrite |= crate::rewrite::affected_store(&operator).is_some();
+                function.op(offset, &operator)?;
+            }
+            function.finish(reader.original_position())?;
+            allocations = function.into_allocations();
+        }
+    }
+    Ok(Validated { needs_rewrite })
 }
 
 #[cfg(test)]
@@ -196,9 +228,9 @@ mod tests {
     #[test]
     fn refuses_an_empty_code_section_with_a_body() {
         let mut module = b"\0asm\x01\0\0\0".to_vec();
-        assert_eq!(validate(&module), Ok(()));
+        assert!(validate(&module).is_ok());
         module.extend_from_slice(&[10, 1, 0]);
-        assert_eq!(validate(&module), Ok(()));
+        assert!(validate(&module).is_ok());
         module[9] = 3;
         module.extend_from_slice(&[0, 0]);
         assert!(validate(&module).is_err());
