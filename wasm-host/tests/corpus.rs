@@ -294,7 +294,7 @@ fn corpus(shard: u64) -> Tally {
     let mut last_valid: Option<Vec<u8>> = None;
     while index < total {
         let inputs = tally.smith + tally.mutants;
-        if inputs > 0 && inputs % INPUTS_PER_RUNTIME == 0 {
+        if inputs > 0 && inputs.is_multiple_of(INPUTS_PER_RUNTIME) {
             engine = Engine::new(limits, &built, &common_grant, false);
         }
         let started = Instant::now();
