@@ -268,10 +268,11 @@ fn the_uart_driver_is_swapped_v1_v2_v1_while_100_kib_stream_through_the_console(
         // FIFO), then the swap command right behind it: the swap happens while the driver
         // still has echo queued.
         // Before a swap, most of the segment is typed and echoed first, then the last
-        // 40 lines (8 KiB, less than the 16 KiB a state may carry) go in at once with the
-        // swap command right behind them.
+        // 70 lines (14 KiB, less than the 16 KiB a state may carry) go in at once with the
+        // swap command right behind them: enough echo to still be queued when the new
+        // version takes over, after it was loaded (validated in full and compiled).
         let burst = if index < swaps.len() {
-            40
+            70
         } else {
             segment.len()
         };
