@@ -189,12 +189,8 @@ pub(crate) fn load(
     // where its translator would panic (validate.rs, rewrite.rs).
     let validated = crate::validate::validate(bytes)
         .map_err(|reason| fail(label, LoadErrorKind::Invalid(reason)))?;
-    let rewritten = if validated.needs_rewrite {
-        crate::rewrite::rewrite(bytes)
-            .map_err(|reason| fail(label, LoadErrorKind::Invalid(reason)))?
-    } else {
-        None
-    };
+    let rewritten = crate::rewrite::rewrite(bytes, &validated)
+        .map_err(|reason| fail(label, LoadErrorKind::Invalid(reason)))?;
     let module = wasmi::Module::new(engine, rewritten.as_deref().unwrap_or(bytes))
         .map_err(|error| fail(label, LoadErrorKind::Invalid(error.to_string())))?;
     let mut sections = module

@@ -11,7 +11,8 @@
 //! itself, `(*d).me = d`). Float stores have an encoding for that case, and
 //! stores with a 16-bit offset fall back to another one.
 //!
-//! Every affected store is rewritten to
+//! Every such store whose operands may both be locals' values (validate.rs
+//! finds them: a constant operand rules it out) is rewritten to
 //!
 //! ```text
 //! local.set $value  local.set $address  local.get $address  local.get $value  <store>
@@ -23,8 +24,8 @@
 //! store itself, its offset and alignment are unchanged, so the effective
 //! address, the bytes written and the out-of-bounds trap are exactly those of
 //! the original; the only difference is a few units of fuel for the local
-//! moves. Functions without an affected store, and all other sections, are
-//! copied byte for byte.
+//! moves. Functions without such a store, and all other sections, are copied
+//! byte for byte.
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -51,21 +52,14 @@ pub(crate) fn affected_store(operator: &Operator<'_>) -> Option<ValType> {
     (memarg.offset > LARGEST_16_BIT_OFFSET).then_some(value)
 }
 
-/// Whether any operator of `body` is an affected store.
-fn needs_rewrite(body: &FunctionBody<'_>) -> Result<bool, String> {
-    let mut reader = body.get_operators_reader().map_err(|e| e.to_string())?;
-    while !reader.eof() {
-        let operator = reader.read().map_err(|e| e.to_string())?;
-        if affected_store(&operator).is_some() {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-/// `body` with every affected store spilled through fresh locals, which are
-/// numbered after the function's `params` parameters and declared locals.
-fn rewrite_body(body: &FunctionBody<'_>, params: u32) -> Result<Function, String> {
+/// `body` with the stores at operator indices `stores` (all affected stores)
+/// spilled through fresh locals, which are numbered after the function's
+/// `params` parameters and declared locals.
+fn rewrite_body(
+    body: &FunctionBody<'_>,
+    params: u32,
+    stores: &[usize],
+) -> Result<Function, String> {
     let mut reencoder = RoundtripReencoder;
     let mut locals = Vec::new();
     let mut next_local = params;
@@ -83,9 +77,12 @@ fn rewrite_body(body: &FunctionBody<'_>, params: u32) -> Result<Function, String
     locals.extend([(1, ValType::I32), (1, ValType::I32), (1, ValType::I64)]);
     let mut function = Function::new(locals);
     let mut reader = body.get_operators_reader().map_err(|e| e.to_string())?;
+    let mut index = 0;
     while !reader.eof() {
         let operator = reader.read().map_err(|e| e.to_string())?;
-        if let Some(ty) = affected_store(&operator) {
+        let chosen = stores.contains(&index);
+        index += 1;
+        if let Some(ty) = affected_store(&operator).filter(|_| chosen) {
             let value = if ty == ValType::I64 {
                 value_i64
             } else {
@@ -114,18 +111,22 @@ fn param_counts(payload: &Payload<'_>, counts: &mut Vec<u32>) -> Result<(), Stri
     Ok(())
 }
 
-/// `bytes` rewritten so that no store trips wasmi 2.0.0's translator, or
-/// `None` if no function needs it. `bytes` must be a module that passed
-/// [`crate::validate::validate`], which also says whether to call this
-/// (usually not: then nothing is copied).
+/// `bytes` with the stores `validated` names rewritten, so that none trips
+/// wasmi 2.0.0's translator; `None` if it names none (nothing is copied).
+/// `bytes` must be the module that passed [`crate::validate::validate`].
 ///
 /// # Errors
 /// A message if the module cannot be rewritten (it then cannot be loaded).
-pub(crate) fn rewrite(bytes: &[u8]) -> Result<Option<Vec<u8>>, String> {
+pub(crate) fn rewrite(
+    bytes: &[u8],
+    validated: &crate::validate::Validated,
+) -> Result<Option<Vec<u8>>, String> {
+    if !validated.needs_rewrite() {
+        return Ok(None);
+    }
     let mut type_params = Vec::new();
     let mut function_types = Vec::new();
     let mut bodies = Vec::new();
-    let mut any = false;
     for payload in Parser::new(0).parse_all(bytes) {
         let payload = payload.map_err(|e| e.to_string())?;
         param_counts(&payload, &mut type_params)?;
@@ -135,25 +136,24 @@ pub(crate) fn rewrite(bytes: &[u8]) -> Result<Option<Vec<u8>>, String> {
                     function_types.push(ty.map_err(|e| e.to_string())?);
                 }
             }
-            Payload::CodeSectionEntry(body) => {
-                let rewrite = needs_rewrite(&body)?;
-                any |= rewrite;
-                bodies.push((body, rewrite));
-            }
+            Payload::CodeSectionEntry(body) => bodies.push(body),
             _ => {}
         }
     }
-    if !any {
-        return Ok(None);
-    }
     let mut code = CodeSection::new();
-    for (index, (body, rewrite)) in bodies.iter().enumerate() {
-        if *rewrite {
+    for (index, body) in bodies.iter().enumerate() {
+        let stores: Vec<usize> = validated
+            .stores
+            .iter()
+            .filter(|(function, _)| *function == index)
+            .map(|(_, operator)| *operator)
+            .collect();
+        if !stores.is_empty() {
             let params = function_types
                 .get(index)
                 .and_then(|ty| type_params.get(*ty as usize))
                 .ok_or("a function body without a type")?;
-            code.function(&rewrite_body(body, *params)?);
+            code.function(&rewrite_body(body, *params, &stores)?);
         } else {
             let range = body.range();
             code.raw(bytes.get(range).ok_or("function body out of range")?);

@@ -10,7 +10,9 @@
 //! valid modules.
 
 use alloc::string::{String, ToString};
-use wasmparser::{FuncValidatorAllocations, Parser, ValidPayload, Validator, WasmFeatures};
+use wasmparser::{
+    FuncValidatorAllocations, Operator, Parser, ValidPayload, Validator, WasmFeatures,
+};
 
 /// The Wasm features wasmi 2.0.0 accepts under the runtime's `Config`
 /// (`Runtime::new`): wasmi's defaults (its `Config::default_features`) with
@@ -46,10 +48,71 @@ pub(crate) fn validate(bytes: &[u8]) -> Result<Validated, String> {
 }
 
 /// What a successful validation found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Validated {
-    /// A function has a store wasmi 2.0.0 cannot translate as it is.
-    pub(crate) needs_rewrite: bool,
+    /// The stores wasmi 2.0.0 might not translate as they are, as (function
+    /// body index in the code section, operator index in the body).
+    pub(crate) stores: alloc::vec::Vec<(usize, usize)>,
+}
+
+impl Validated {
+    /// Whether `rewrite` must run.
+    pub(crate) fn needs_rewrite(&self) -> bool {
+        !self.stores.is_empty()
+    }
+}
+
+/// Where each operand on a function's operand stack may have come from, as
+/// far as the store rewrite cares: wasmi 2.0.0 panics only when a store's
+/// address and value are both a local's value (see rewrite.rs). A constant
+/// is never one, and stays a constant until it is popped; everything else
+/// may be. Followed operator by operator with the validator's arity and
+/// stack height; whenever they disagree, every operand counts as possibly a
+/// local (more rewriting, never less).
+#[derive(Default)]
+struct Operands {
+    /// `true`: possibly a local's value; `false`: a constant.
+    may_be_local: alloc::vec::Vec<bool>,
+}
+
+impl Operands {
+    fn top_two_may_be_locals(&self) -> bool {
+        let length = self.may_be_local.len();
+        length < 2 || (self.may_be_local[length - 1] && self.may_be_local[length - 2])
+    }
+
+    fn apply(
+        &mut self,
+        operator: &Operator<'_>,
+        arity: Option<(u32, u32)>,
+        before: u32,
+        after: u32,
+    ) {
+        let constant = matches!(
+            operator,
+            Operator::I32Const { .. }
+                | Operator::I64Const { .. }
+                | Operator::F32Const { .. }
+                | Operator::F64Const { .. }
+        );
+        let exact = arity.filter(|(pops, pushes)| {
+            self.may_be_local.len() == before as usize
+                && pops <= &before
+                && u64::from(before) - u64::from(*pops) + u64::from(*pushes) == u64::from(after)
+        });
+        match exact {
+            Some((pops, pushes)) => {
+                self.may_be_local.truncate((before - pops) as usize);
+                for _ in 0..pushes {
+                    self.may_be_local.push(!constant);
+                }
+            }
+            None => {
+                self.may_be_local.clear();
+                self.may_be_local.resize(after as usize, true);
+            }
+        }
+    }
 }
 
 fn check(bytes: &[u8]) -> wasmparser::Result<Validated> {
@@ -58,24 +121,41 @@ fn check(bytes: &[u8]) -> wasmparser::Result<Validated> {
     let mut parser = Parser::new(0);
     parser.set_features(features);
     let mut allocations = FuncValidatorAllocations::default();
-    let mut needs_rewrite = false;
+    let mut stores = alloc::vec::Vec::new();
+    let mut body_index = 0;
     for payload in parser.parse_all(bytes) {
         if let ValidPayload::Func(function, body) = validator.payload(&payload?)? {
             let mut function = function.into_validator(allocations);
             let mut reader = body.get_binary_reader();
             function.read_locals(&mut reader)?;
             reader.set_features(features);
+            let mut operands = Operands::default();
+            let mut operator_index = 0;
             while !reader.eof() {
                 let offset = reader.original_position();
                 let operator = reader.read_operator()?;
-                needs_rewrite |= crate::rewrite::affected_store(&operator).is_some();
+                if crate::rewrite::affected_store(&operator).is_some()
+                    && operands.top_two_may_be_locals()
+                {
+                    stores.push((body_index, operator_index));
+                }
+                operator_index += 1;
+                let arity = operator.operator_arity(&function.visitor(offset));
+                let height_before = function.operand_stack_height();
                 function.op(offset, &operator)?;
+                operands.apply(
+                    &operator,
+                    arity,
+                    height_before,
+                    function.operand_stack_height(),
+                );
             }
             function.finish(reader.original_position())?;
             allocations = function.into_allocations();
+            body_index += 1;
         }
     }
-    Ok(Validated { needs_rewrite })
+    Ok(Validated { stores })
 }
 
 #[cfg(test)]
