@@ -67,17 +67,17 @@ fn ps_line(session: &mut Session, module: &str) -> String {
 fn each_teaching_module_faults_with_its_reason_and_ends_in_hold() {
     let mut session = shell("teaching");
     let cases = [
-        ("oob", "faulted in init: trap: memory access out of bounds"),
-        ("spin", "faulted in init: out of fuel (budget"),
+        ("oob", "faulted in Init: Trap(MemoryOutOfBounds)"),
+        ("spin", "faulted in Init: OutOfFuel"),
         (
             "trespass",
-            "faulted in init: 17 capability violations, the last by port_out8: denied",
+            "faulted in Init: Violations { count: 17, function: PortOut8, error: Denied }",
         ),
         (
             "unreachable",
-            "faulted in init: trap: it executed `unreachable`",
+            "faulted in Init: Trap(UnreachableCodeReached)",
         ),
-        ("recursion", "faulted in init: trap: call stack exhausted"),
+        ("recursion", "faulted in Init: Trap(StackOverflow)"),
     ];
     for (module, reason) in cases {
         // Listed, loaded, not started.
@@ -148,7 +148,7 @@ fn each_teaching_module_faults_with_its_reason_and_ends_in_hold() {
     session.wait_for_from(from, "panic at modules/faulty/src/lib.rs", WAIT);
     session.wait_for_from(
         from,
-        "module faulty faulted in on_message: trap: it executed `unreachable`",
+        "module faulty faulted in Message: Trap(UnreachableCodeReached)",
         WAIT,
     );
     session.wait_for_from(from, "supervisor: faulty restarted (generation", WAIT);
@@ -171,7 +171,7 @@ fn swaps_that_fail_leave_the_old_driver_serving() {
         "swap uart16550 modules/uart16550-broken.wasm",
         &[
             "error: swap of uart16550 1.0.0 (state format 1) to 2.0.1-broken (state format 1) failed at Restore",
-            "faulted in restore_state: trap: it executed `unreachable`",
+            "Trap(UnreachableCodeReached)",
             "the old version keeps running",
         ],
     );
@@ -181,7 +181,7 @@ fn swaps_that_fail_leave_the_old_driver_serving() {
         "swap uart16550 modules/uart16550-v3.wasm",
         &[
             "error: swap of uart16550 1.0.0 (state format 1) to 3.0.0 (state format 2) failed at Restore",
-            "`restore_state` refused the state with code",
+            "Rejected(",
             "the old version keeps running",
         ],
     );
