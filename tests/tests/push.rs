@@ -163,6 +163,48 @@ fn pushed_modules_swap_in_or_load_new_and_bad_uploads_change_nothing() {
     let answer = send(&socket, &key, "impostor", &memory_hog("sched"), WAIT).expect("push");
     expect_answer(&session, &answer, false, "a name of the kernel's own");
 
+    // Operators after a function's final `end` (29 bytes): wasmi 2.0.0 alone panics on them;
+    // the loader's full validation refuses them first, with the validator's message.
+    let after_end = [
+        0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00, 0x03,
+        0x02, 0x01, 0x00, 0x0a, 0x07, 0x01, 0x05, 0x00, 0x0b, 0x03, 0x40, 0x0b,
+    ];
+    let answer = send(&socket, &key, "evil", &after_end, WAIT).expect("push");
+    expect_answer(
+        &session,
+        &answer,
+        false,
+        "operators remaining after end of function",
+    );
+
+    // A store wasmi 2.0.0's translator panics on unless the loader rewrites it (address and value
+    // the same local, offset above 0xffff): it loads, runs and stores the right value.
+    let store_offset = wat::parse_str(
+        r#"(module
+            (import "cella" "log" (func $log (param i32 i32 i32) (result i32)))
+            (memory (export "memory") 2)
+            (data (i32.const 0) "store-offset stored")
+            (func (export "init") (result i32) (local i32)
+              (i32.and (i32.const 64) (i32.const 64))
+              local.tee 0
+              local.get 0
+              i32.store offset=65536
+              (if (i32.ne (i32.load offset=65536 (local.get 0)) (i32.const 64))
+                (then (return (i32.const 1))))
+              (drop (call $log (i32.const 3) (i32.const 0) (i32.const 19)))
+              (i32.const 0))
+            (@custom "cella.manifest" "cella 1\nname store-offset\nversion 0.1.0\n"))"#,
+    )
+    .expect("valid WAT");
+    let answer = send(&socket, &key, "store-offset", &store_offset, WAIT).expect("push");
+    expect_answer(
+        &session,
+        &answer,
+        true,
+        "store-offset 0.1.0 loaded new and started",
+    );
+    session.wait_for("store-offset: store-offset stored", WAIT);
+
     // A module asking for more than the target's grant: refused, naming the capability.
     let answer = send(&socket, &key, "cmos-rtc", &uart, WAIT).expect("push");
     expect_answer(&session, &answer, false, "port 0x3f8");

@@ -4,7 +4,10 @@
 //! - **Guest input never panics the host.** Every host call decodes and
 //!   checks all its arguments first and touches hardware only after all checks
 //!   pass. Nothing indexes, unwraps or does unchecked arithmetic on a value a
-//!   guest controls. The crate forbids `unsafe`.
+//!   guest controls. The crate forbids `unsafe`. The engine is guarded too:
+//!   `wasmparser` validates every module in full before wasmi sees it, and
+//!   the stores wasmi 2.0.0's translator cannot encode are rewritten at load
+//!   (docs/reliability.md, "Engine defects reported upstream").
 //! - **Two kinds of "no".** A refused host call returns an ABI
 //!   [`cella_abi::ErrorCode`] to the guest and is counted; only a module that
 //!   misbehaves past its limits, traps, runs out of fuel or breaks the state
@@ -51,7 +54,7 @@ mod memory_limiter;
 mod outbox;
 mod platform;
 mod prepare;
-mod prescan;
+mod rewrite;
 mod runtime;
 mod sandbox;
 mod simulated;
@@ -59,6 +62,7 @@ mod snapshot;
 mod state;
 mod swap;
 mod trace;
+mod validate;
 
 pub use capabilities::Capability;
 pub use events::{Delivery, Event};

@@ -1,4 +1,5 @@
-//! Loading: validate the bytes, read the manifest, check imports and exports
+//! Loading: validate the bytes in full, rewrite what wasmi 2.0.0 cannot
+//! translate, read the manifest, check imports and exports
 //! against ABI v1 and the requests against the grant, all before anything is
 //! instantiated.
 
@@ -194,9 +195,13 @@ pub(crate) fn load(
         module: module.to_string(),
         kind,
     };
-    crate::prescan::check(bytes)
-        .map_err(|reason| fail(label, LoadErrorKind::Invalid(reason.to_string())))?;
-    let module = wasmi::Module::new(engine, bytes)
+    // wasmi sees only modules that wasmparser validated in full, rewritten
+    // where its translator would panic (validate.rs, rewrite.rs).
+    let validated = crate::validate::validate(bytes)
+        .map_err(|reason| fail(label, LoadErrorKind::Invalid(reason)))?;
+    let rewritten = crate::rewrite::rewrite(bytes, &validated)
+        .map_err(|reason| fail(label, LoadErrorKind::Invalid(reason)))?;
+    let module = wasmi::Module::new(engine, rewritten.as_deref().unwrap_or(bytes))
         .map_err(|error| fail(label, LoadErrorKind::Invalid(error.to_string())))?;
     let mut sections = module
         .custom_sections()

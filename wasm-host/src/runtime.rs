@@ -61,18 +61,7 @@ pub(crate) fn load_with_own_engine<P: Platform + 'static, O: Outbox + 'static>(
 impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Runtime<P, O> {
     /// A runtime whose sandboxes run under `limits`.
     pub fn new(limits: Limits) -> Self {
-        let mut config = Config::default();
-        // Eager translation: every function is compiled at load, so anything
-        // wasmi rejects (or chokes on) shows up in `load`, never in the middle
-        // of an event, and the first event pays no translation latency.
-        config
-            .consume_fuel(true)
-            .compilation_mode(CompilationMode::Eager)
-            .allow_start_fn(false)
-            .set_max_recursion_depth(limits.max_call_depth as usize)
-            .enforced_limits(EnforcedLimits::strict())
-            .wasm_multi_memory(false)
-            .wasm_custom_page_sizes(false);
+        let config = engine_config(&limits);
         Runtime {
             config,
             identity: NEXT_IDENTITY.fetch_add(1, Ordering::Relaxed),
@@ -185,6 +174,24 @@ impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Runtime<P, O> {
             host: PhantomData,
         }
     }
+}
+
+/// The wasmi configuration of every runtime. The Wasm features it accepts
+/// must stay those of `validate::features` (checked by a test there).
+pub(crate) fn engine_config(limits: &Limits) -> Config {
+    let mut config = Config::default();
+    // Eager translation: every function is compiled at load, so anything
+    // wasmi rejects shows up in `load`, never in the middle of an event, and
+    // the first event pays no translation latency.
+    config
+        .consume_fuel(true)
+        .compilation_mode(CompilationMode::Eager)
+        .allow_start_fn(false)
+        .set_max_recursion_depth(limits.max_call_depth as usize)
+        .enforced_limits(EnforcedLimits::strict())
+        .wasm_multi_memory(false)
+        .wasm_custom_page_sizes(false);
+    config
 }
 
 /// The runtime's identity and limits: what instantiation needs.
