@@ -88,7 +88,9 @@ pub struct Answer {
 /// manifest, or none) and returns the module's own name.
 ///
 /// # Errors
-/// Why the kernel would refuse it, or that it trips a wasmi translator panic.
+/// Why the kernel would refuse it, or that loading it panicked in the engine (the loader
+/// validates in full and rewrites what wasmi 2.0.0 cannot translate, so that would be a new
+/// engine defect: the module is not sent).
 pub fn vet(label: &str, bytes: &[u8], grant: &Grant) -> Result<String> {
     let outcome = std::panic::catch_unwind(|| {
         let runtime: Runtime<SimulatedPlatform, QueueOutbox> = Runtime::new(Limits::default());
@@ -100,7 +102,7 @@ pub fn vet(label: &str, bytes: &[u8], grant: &Grant) -> Result<String> {
         Ok(Ok(name)) => Ok(name),
         Ok(Err(error)) => Err(Error::new(format!("{label} would be refused: {error}"))),
         Err(_) => Err(Error::new(format!(
-            "{label} trips a panic in wasmi 2.0.0's translator; it would panic the kernel and is not sent"
+            "{label} made the Wasm engine panic while loading; it is not sent (please report it: docs/reliability.md lists the known engine defects)"
         ))),
     }
 }
