@@ -11,6 +11,7 @@
 //! builds the kernel itself into `<target>/cella/qemu-tests-target`.
 #![forbid(unsafe_code)]
 
+pub mod archives;
 pub mod boot;
 pub mod environment;
 pub mod fnv;
@@ -18,6 +19,7 @@ pub mod process;
 pub mod serial;
 pub mod session;
 
+pub use archives::default_archive_with;
 pub use boot::{BootRequest, BootRun, boot, boot_scenario};
 pub use environment::{BootEnvironment, environment};
 pub use session::Session;

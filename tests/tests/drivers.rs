@@ -4,8 +4,7 @@
 //! matches the devices QEMU was started with, and a module asking for more than its grant is
 //! refused while the rest of the system boots.
 
-use cella::archive::{ArchiveEntry, read_ustar, write_ustar};
-use cella_qemu_tests::{Session, environment};
+use cella_qemu_tests::{Session, default_archive_with};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -202,8 +201,6 @@ fn the_pci_list_matches_the_devices_qemu_was_given() {
 
 /// The default archive plus a module whose manifest asks for COM1's ports while its grant is COM2's.
 fn archive_with_greedy_module() -> PathBuf {
-    let archive = std::fs::read(&environment().boot_archive).expect("default boot archive");
-    let mut entries = read_ustar(&archive).expect("default boot archive is ustar");
     let module = wat::parse_str(
         r#"(module
             (memory (export "memory") 1)
@@ -211,17 +208,11 @@ fn archive_with_greedy_module() -> PathBuf {
             (@custom "cella.manifest" "cella 1\nname greedy\nversion 1.0.0\nport 0x3f8 8\n"))"#,
     )
     .expect("valid WAT");
-    let manifest = entries
-        .iter_mut()
-        .find(|entry| entry.name == "system.manifest")
-        .expect("the default archive has a system.manifest");
-    manifest
-        .bytes
-        .extend_from_slice(b"\nmodule greedy modules/greedy.wasm\ngrant port 0x2f8 8\n");
-    entries.push(ArchiveEntry::new("modules/greedy.wasm", module));
-    let path = std::env::temp_dir().join(format!("cella-greedy-{}.tar", std::process::id()));
-    std::fs::write(&path, write_ustar(&entries, 0).expect("archive")).expect("write archive");
-    path
+    default_archive_with(
+        "greedy",
+        |manifest| format!("{manifest}\nmodule greedy modules/greedy.wasm\ngrant port 0x2f8 8\n"),
+        vec![("modules/greedy.wasm".to_owned(), module)],
+    )
 }
 
 #[test]

@@ -1,7 +1,6 @@
 //! Memory management: the kernel heap under stress, and mapping MMIO and fresh pages.
 
-use cella::archive::{ArchiveEntry, read_ustar, write_ustar};
-use cella_qemu_tests::{BootRequest, boot, boot_scenario, environment};
+use cella_qemu_tests::{BootRequest, boot, boot_scenario, default_archive_with};
 
 /// The kernel's allocation stress: many sizes, frees, reallocations, checksummed contents.
 #[test]
@@ -37,8 +36,6 @@ fn hundreds_of_swaps_and_restarts_leave_the_kernel_heap_flat() {
 /// The default archive plus a module `grower` with a 320 KiB kernel-memory limit whose `init`
 /// grows its linear memory a page at a time until `memory.grow` says no.
 fn archive_with_limited_grower() -> std::path::PathBuf {
-    let archive = std::fs::read(&environment().boot_archive).expect("default boot archive");
-    let mut entries = read_ustar(&archive).expect("default boot archive is ustar");
     let module = wat::parse_str(
         r#"(module
             (import "cella" "log" (func $log (param i32 i32 i32) (result i32)))
@@ -57,17 +54,11 @@ fn archive_with_limited_grower() -> std::path::PathBuf {
             (@custom "cella.manifest" "cella 1\nname grower\nversion 1.0.0\n"))"#,
     )
     .expect("valid WAT");
-    let manifest = entries
-        .iter_mut()
-        .find(|entry| entry.name == "system.manifest")
-        .expect("the default archive has a system.manifest");
-    manifest
-        .bytes
-        .extend_from_slice(b"\nmodule grower modules/grower.wasm\nkernel_memory 327680\n");
-    entries.push(ArchiveEntry::new("modules/grower.wasm", module));
-    let path = std::env::temp_dir().join(format!("cella-grower-{}.tar", std::process::id()));
-    std::fs::write(&path, write_ustar(&entries, 0).expect("archive")).expect("write archive");
-    path
+    default_archive_with(
+        "grower",
+        |manifest| format!("{manifest}\nmodule grower modules/grower.wasm\nkernel_memory 327680\n"),
+        vec![("modules/grower.wasm".to_owned(), module)],
+    )
 }
 
 /// A module's linear memory grows only within its kernel-memory limit from the system

@@ -3,13 +3,13 @@
 //! bytes or too few are refused with a reason and change nothing; a system whose manifest does
 //! not grant the channel refuses every upload. The console keeps echoing throughout.
 
-use cella::archive::{ArchiveEntry, read_ustar, write_ustar};
+use cella::archive::{ArchiveEntry, read_ustar};
 use cella::push::{Answer, send};
 use cella_kernel::push_authority::{KEY_ARCHIVE_ENTRY, KEY_BYTES, PushKey};
 use cella_kernel::push_protocol::{
     HELLO, IDLE_TIMEOUT_NANOSECONDS, MAX_UPLOAD_BYTES, NONCE, RESULT, header,
 };
-use cella_qemu_tests::{Session, environment};
+use cella_qemu_tests::{Session, default_archive_with, environment};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -299,23 +299,20 @@ fn pushed_modules_swap_in_or_load_new_and_bad_uploads_change_nothing() {
 
 /// The default archive with the system manifest's `push` line taken out.
 fn archive_without_push_grant() -> PathBuf {
-    let mut entries = archive_entries();
-    let manifest = entries
-        .iter_mut()
-        .find(|entry| entry.name == "system.manifest")
-        .expect("the default archive has a system.manifest");
-    let text = String::from_utf8(manifest.bytes.clone()).expect("text");
-    if !text.lines().any(|line| line.starts_with("push ")) {
-        panic!("the default system manifest grants no push channel:\n{text}");
-    }
-    let kept: Vec<&str> = text
-        .lines()
-        .filter(|line| !line.starts_with("push "))
-        .collect();
-    manifest.bytes = format!("{}\n", kept.join("\n")).into_bytes();
-    let path = std::env::temp_dir().join(format!("cella-no-push-{}.tar", std::process::id()));
-    std::fs::write(&path, write_ustar(&entries, 0).expect("archive")).expect("write archive");
-    path
+    default_archive_with(
+        "no-push",
+        |text| {
+            if !text.lines().any(|line| line.starts_with("push ")) {
+                panic!("the default system manifest grants no push channel:\n{text}");
+            }
+            let kept: Vec<&str> = text
+                .lines()
+                .filter(|line| !line.starts_with("push "))
+                .collect();
+            format!("{}\n", kept.join("\n"))
+        },
+        Vec::new(),
+    )
 }
 
 #[test]
