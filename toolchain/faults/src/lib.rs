@@ -59,6 +59,18 @@ impl core::fmt::Display for InjectError {
     }
 }
 
+/// Whether the module in `bytes` exports a function called `name` (false if unreadable).
+pub fn exports_function(bytes: &[u8], name: &str) -> bool {
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        if let Ok(wasmparser::Payload::ExportSection(reader)) = payload {
+            return reader.into_iter().flatten().any(|export| {
+                export.kind == wasmparser::ExternalKind::Func && export.name == name
+            });
+        }
+    }
+    false
+}
+
 /// Puts one fault of `kind`, chosen by `seed`, into the module in `bytes`.
 ///
 /// # Errors
