@@ -37,6 +37,8 @@ const DEFAULT_DRIVERS: [&str; 4] = ["uart16550", "ps2-keyboard", "cmos-rtc", "pc
 const WARM_UP_FAULTS: u64 = 44;
 /// Heap growth tolerated over the campaign (allocator fragmentation).
 const TOLERATED_GROWTH_BYTES: usize = 128 * 1024;
+/// Faults whose collateral is described line by line (the rest are counted).
+const TROUBLES_SHOWN: u32 = 50;
 
 /// A driver under test: where it is and its good version.
 struct Driver {
@@ -99,7 +101,12 @@ fn judge(answers: &Answers, target: &str, outcome: &mut Outcome) {
             (_, Answer::Right) => {}
             (true, Answer::Wrong) => outcome.wrong_inside += 1,
             (true, Answer::Missing) => {}
-            (false, _) => outcome.corrupted_elsewhere += 1,
+            (false, _) => {
+                outcome.corrupted_elsewhere += 1;
+                outcome
+                    .trouble
+                    .push(format!("{driver} answered {answer:?} while {target} was faulty"));
+            }
         }
     }
 }
@@ -167,10 +174,12 @@ fn one_fault(
         wrong_inside: 0,
         other_faulted: 0,
         corrupted_elsewhere: 0,
+        trouble: Vec::new(),
     };
     let mut detected_at = None;
     match install_faulty(system, driver, injection.bytes) {
         Err(why) => {
+            log::info!("faults: {target} refused its faulty version: {why}");
             outcome.detection = Detection::from_reason(&why);
             detected_at = Some(time::now_nanoseconds());
         }
@@ -206,6 +215,10 @@ fn one_fault(
     let answered = answers.iter().all(|(_, answer)| *answer == Answer::Right);
     if !system.slots[driver.index].is_running() || !answered {
         outcome.recovery = Recovery::NotBack;
+        outcome.trouble.push(format!(
+            "{target} not back: {}; answers after recovery {answers:?}",
+            system.slots[driver.index].state.name()
+        ));
     }
     if !answered {
         // Whichever driver did not answer: collateral unless it is the target.
@@ -213,10 +226,13 @@ fn one_fault(
     }
     outcome.recovery_nanoseconds =
         time::now_nanoseconds().saturating_sub(detected_at.unwrap_or(started));
-    outcome.other_faulted = faults_since(started)
+    for (_, module, reason) in faults_since(started)
         .iter()
         .filter(|(_, module, _)| module != target)
-        .count() as u64;
+    {
+        outcome.other_faulted += 1;
+        outcome.trouble.push(format!("{module} faulted: {reason}"));
+    }
     Ok(Some(outcome))
 }
 
@@ -241,8 +257,10 @@ pub fn run(system: &mut System, context: &BootContext) -> Result<(), String> {
         .iter()
         .map(|name| driver(system, name))
         .collect::<Result<Vec<Driver>, String>>()?;
+    let listing = workload::pci_listing(system)?;
     let expected = Expected {
-        pci_listing: workload::pci_listing(system)?,
+        pci_identities: workload::pci_identities(&listing)
+            .ok_or_else(|| String::from("the PCI listing is not text"))?,
     };
     kprintln!(
         "faults: {faults} faults into {} ({} kinds), seed {base_seed}",
@@ -254,6 +272,7 @@ pub fn run(system: &mut System, context: &BootContext) -> Result<(), String> {
     let mut heap_before = None;
     let mut number = 0u64;
     let mut attempt = 0u64;
+    let mut troubles_shown = 0;
     while number < faults {
         if number == WARM_UP_FAULTS.min(faults / 2) && heap_before.is_none() {
             heap_before = Some(heap_in_use(system));
@@ -265,14 +284,26 @@ pub fn run(system: &mut System, context: &BootContext) -> Result<(), String> {
         let kind = FaultKind::ALL[kind_index];
         match one_fault(system, &drivers[which], kind, seed, number, &expected) {
             Ok(Some(outcome)) => {
+                if !outcome.trouble.is_empty() && troubles_shown < TROUBLES_SHOWN {
+                    troubles_shown += 1;
+                    kprintln!(
+                        "faults: fault {number} ({kind} in {}, seed {seed}): {}",
+                        drivers[which].name,
+                        outcome.trouble.join("; ")
+                    );
+                }
                 tally.count(kind_index, which, &outcome);
                 number += 1;
                 if report_every > 0 && number % report_every == 0 {
+                    // Written by the kernel itself, not left queued in the UART driver
+                    // that the next fault may take down.
+                    system.settle();
                     kprintln!(
                         "faults: {number} done in {} s",
                         (time::now_nanoseconds() - started) / 1_000_000_000
                     );
                     tally.print();
+                    system.route_console_output();
                 }
             }
             Ok(None) => tally.no_site(kind_index, which),

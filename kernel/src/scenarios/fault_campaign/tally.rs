@@ -178,6 +178,8 @@ pub struct Outcome {
     pub wrong_inside: u64,
     pub other_faulted: u64,
     pub corrupted_elsewhere: u64,
+    /// What went wrong outside the faulty driver, or why it is not back, in words.
+    pub trouble: Vec<String>,
 }
 
 /// Every row: one per kind, one per driver, and the total.

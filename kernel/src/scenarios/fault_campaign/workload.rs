@@ -36,9 +36,25 @@ pub struct Round {
 /// The answers of one round: (driver, answer).
 pub type Answers = Vec<(&'static str, Answer)>;
 
-/// The PCI listing the good driver gives, taken at the start.
+/// What the good drivers answer, taken at the start: the PCI functions'
+/// identities (address, vendor:device, class), which no driver can change.
+/// (BARs and the interrupt line are writable: a faulty PCI driver may leave
+/// them changed in the device, and the good driver then reports them as they are.)
 pub struct Expected {
-    pub pci_listing: Vec<u8>,
+    pub pci_identities: Vec<String>,
+}
+
+/// The identity part of each line of a PCI listing: its first four fields.
+pub fn pci_identities(listing: &[u8]) -> Option<Vec<String>> {
+    let text = core::str::from_utf8(listing).ok()?;
+    Some(
+        text.lines()
+            .map(|line| {
+                let fields: Vec<&str> = line.split_whitespace().take(4).collect();
+                fields.join(" ")
+            })
+            .collect(),
+    )
 }
 
 fn request(system: &mut System, endpoint: &str, bytes: &[u8]) -> Option<u32> {
@@ -111,7 +127,7 @@ pub fn start(system: &mut System, number: u64, target: &str) -> Round {
 fn judge(driver: &str, bytes: &[u8], expected: &Expected) -> Answer {
     let right = match driver {
         "cmos-rtc" => is_iso_time(bytes),
-        "pci" => bytes == expected.pci_listing.as_slice(),
+        "pci" => pci_identities(bytes).as_ref() == Some(&expected.pci_identities),
         _ => true,
     };
     if right { Answer::Right } else { Answer::Wrong }
