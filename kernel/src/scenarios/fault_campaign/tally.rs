@@ -189,6 +189,8 @@ pub struct Tally {
     pub total: Row,
     /// Seeds whose mutant the injector could not build (a defect of the injector).
     pub injector_errors: u64,
+    /// Attempts not made: the good version could not hand its state over.
+    pub not_handed_over: u64,
 }
 
 impl Tally {
@@ -202,6 +204,7 @@ impl Tally {
                 .collect(),
             total: Row::default(),
             injector_errors: 0,
+            not_handed_over: 0,
         }
     }
 
