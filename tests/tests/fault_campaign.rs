@@ -61,7 +61,9 @@ fn three_hundred_faults_leave_the_system_whole() {
         .collect();
     // faults, nosite, trap, fuel, ...
     if counts.len() < 6 || counts[2] == 0 || counts[3] == 0 {
-        run.fail(format!("expected traps and fuel exhaustion among the detections: {total}"));
+        run.fail(format!(
+            "expected traps and fuel exhaustion among the detections: {total}"
+        ));
     }
     run.expect_line("scenario faults: passed");
     let echo = fault_echo::check(&run.serial);

@@ -56,9 +56,7 @@ pub fn check(serial: &str) -> EchoReport {
         .filter_map(|line| line.split_once("fault-echo ").map(|(_, rest)| parse(rest)))
         .collect();
     let console_round = |line: Option<&Line<'_>>| match line {
-        Some(Line::Intact(driver)) | Some(Line::Damaged(Some(driver))) => {
-            *driver == CONSOLE_DRIVER
-        }
+        Some(Line::Intact(driver)) | Some(Line::Damaged(Some(driver))) => *driver == CONSOLE_DRIVER,
         _ => false,
     };
     let mut report = EchoReport {

@@ -70,7 +70,10 @@ pub fn faults(shell: &Shell, workspace: &Workspace, options: &FaultsOptions) -> 
         .stdout
         .take()
         .ok_or_else(|| Error::new("QEMU's output is not readable"))?;
-    println!("fault campaign (one QEMU boot, TCG): {}", invocation.cmdline);
+    println!(
+        "fault campaign (one QEMU boot, TCG): {}",
+        invocation.cmdline
+    );
     let mut serial = String::new();
     let mut table = Vec::new();
     let mut reader = BufReader::new(stdout);
@@ -94,9 +97,10 @@ pub fn faults(shell: &Shell, workspace: &Workspace, options: &FaultsOptions) -> 
             if options.long {
                 println!("  {row}");
             }
-        } else if line.starts_with("faults:") || line.starts_with("scenario faults") {
-            println!("  {line}");
-        } else if line.contains("PANIC") {
+        } else if line.starts_with("faults:")
+            || line.starts_with("scenario faults")
+            || line.contains("PANIC")
+        {
             println!("  {line}");
         }
         if line.contains("fault-echo ") {

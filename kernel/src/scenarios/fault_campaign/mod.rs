@@ -103,9 +103,9 @@ fn judge(answers: &Answers, target: &str, outcome: &mut Outcome) {
             (true, Answer::Missing) => {}
             (false, _) => {
                 outcome.corrupted_elsewhere += 1;
-                outcome
-                    .trouble
-                    .push(format!("{driver} answered {answer:?} while {target} was faulty"));
+                outcome.trouble.push(format!(
+                    "{driver} answered {answer:?} while {target} was faulty"
+                ));
             }
         }
     }
@@ -124,9 +124,7 @@ fn restart_into(system: &mut System, driver: &Driver, module: LoadedModule) -> R
 /// without `save_state` a restart into it. The error says why it was refused.
 fn install_faulty(system: &mut System, driver: &Driver, bytes: Vec<u8>) -> Result<(), String> {
     if driver.swappable {
-        return system
-            .swap_to(driver.index, Cow::Owned(bytes))
-            .map(|_| ());
+        return system.swap_to(driver.index, Cow::Owned(bytes)).map(|_| ());
     }
     let plan = system.slots[driver.index].plan.clone();
     let module = system.load_bytes(&plan, &bytes)?;
@@ -199,11 +197,9 @@ fn one_fault(
         Err(error) => return Err(error),
     };
     let target = driver.name.as_str();
-    if system.slots[driver.index]
-        .serves
-        .iter()
-        .any(|endpoint| system.endpoint_name(*endpoint) == crate::sandboxes::system::CONSOLE_OUTPUT_ENDPOINT)
-    {
+    if system.slots[driver.index].serves.iter().any(|endpoint| {
+        system.endpoint_name(*endpoint) == crate::sandboxes::system::CONSOLE_OUTPUT_ENDPOINT
+    }) {
         drain_console(system, driver);
     }
     let started = time::now_nanoseconds();
@@ -294,7 +290,10 @@ pub fn run(system: &mut System, context: &BootContext) -> Result<(), String> {
     let report_every = setting(context, "fault_report", 0);
     let names: Vec<String> = match context.command_line.get("fault_drivers") {
         Some(list) => list.split(',').map(String::from).collect(),
-        None => DEFAULT_DRIVERS.iter().map(|name| String::from(*name)).collect(),
+        None => DEFAULT_DRIVERS
+            .iter()
+            .map(|name| String::from(*name))
+            .collect(),
     };
     system.run_for(200_000_000);
     let drivers = names
@@ -338,7 +337,7 @@ pub fn run(system: &mut System, context: &BootContext) -> Result<(), String> {
                 }
                 tally.count(kind_index, which, &outcome);
                 number += 1;
-                if report_every > 0 && number % report_every == 0 {
+                if report_every > 0 && number.is_multiple_of(report_every) {
                     // Written by the kernel itself, not left queued in the UART driver
                     // that the next fault may take down.
                     system.settle();
