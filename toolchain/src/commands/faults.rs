@@ -36,6 +36,9 @@ pub fn kernel_command_line(options: &FaultsOptions) -> String {
     if options.long {
         // The kernel's own log would be most of the serial output.
         line.push_str(&format!(" fault_report={LONG_RUN_REPORT_EVERY} log=off"));
+    } else {
+        // One line per fault, kept in the serial output file.
+        line.push_str(" fault_lines=1");
     }
     line
 }
@@ -144,4 +147,24 @@ pub fn faults(shell: &Shell, workspace: &Workspace, options: &FaultsOptions) -> 
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_long_run_is_one_flag_and_the_short_one_lists_every_fault() {
+        let short = kernel_command_line(&FaultsOptions::default());
+        assert_eq!(short, "test=faults faults=300 fault_seed=1 fault_lines=1");
+        let long = kernel_command_line(&FaultsOptions {
+            long: true,
+            drivers: Some("pci,cmos-rtc".to_owned()),
+            ..FaultsOptions::default()
+        });
+        assert_eq!(
+            long,
+            "test=faults faults=100000 fault_seed=1 fault_drivers=pci,cmos-rtc fault_report=2500 log=off"
+        );
+    }
 }

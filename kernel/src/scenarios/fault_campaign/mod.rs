@@ -13,7 +13,7 @@
 //!
 //! Command line: `faults=N` (default 300), `fault_seed=S` (default 1),
 //! `fault_drivers=a,b` (default the four drivers), `fault_report=K` (print
-//! the table every K faults as well).
+//! the table every K faults as well), `fault_lines=1` (one line per fault).
 
 mod tally;
 mod workload;
@@ -288,6 +288,7 @@ pub fn run(system: &mut System, context: &BootContext) -> Result<(), String> {
     let faults = setting(context, "faults", 300);
     let base_seed = setting(context, "fault_seed", 1);
     let report_every = setting(context, "fault_report", 0);
+    let fault_lines = setting(context, "fault_lines", 0) == 1;
     let names: Vec<String> = match context.command_line.get("fault_drivers") {
         Some(list) => list.split(',').map(String::from).collect(),
         None => DEFAULT_DRIVERS
@@ -333,6 +334,20 @@ pub fn run(system: &mut System, context: &BootContext) -> Result<(), String> {
                         "faults: fault {number} ({kind} in {}, seed {seed}): {}",
                         drivers[which].name,
                         outcome.trouble.join("; ")
+                    );
+                }
+                if fault_lines {
+                    kprintln!(
+                        "fault {number}: {kind} in {} (seed {seed}): detected by {}, {} in {} us, collateral: {}",
+                        drivers[which].name,
+                        outcome.detection.name(),
+                        outcome.recovery.name(),
+                        outcome.recovery_nanoseconds / 1000,
+                        if outcome.trouble.is_empty() {
+                            String::from("none")
+                        } else {
+                            outcome.trouble.join("; ")
+                        }
                     );
                 }
                 tally.count(kind_index, which, &outcome);

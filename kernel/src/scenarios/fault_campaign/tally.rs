@@ -30,6 +30,19 @@ impl Detection {
         Detection::None,
     ];
 
+    /// The table's column name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Detection::Trap => "trap",
+            Detection::Fuel => "fuel",
+            Detection::Capability => "capability",
+            Detection::BadCall => "bad call",
+            Detection::OwnCheck => "own check",
+            Detection::Load => "load",
+            Detection::None => "none",
+        }
+    }
+
     /// From a fault's text (the Wasm host's `Fault` as the kernel records it).
     pub fn from_reason(reason: &str) -> Detection {
         if reason.contains("OutOfFuel") {
@@ -59,6 +72,18 @@ pub enum Recovery {
     Restart,
     /// Not back: the driver did not run or answer after recovery.
     NotBack,
+}
+
+impl Recovery {
+    /// In words.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Recovery::Kept => "kept the good version",
+            Recovery::SwapBack => "swapped back",
+            Recovery::Restart => "restarted the good version",
+            Recovery::NotBack => "NOT BACK",
+        }
+    }
 }
 
 /// One row of the table.
