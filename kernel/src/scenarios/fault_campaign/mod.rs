@@ -15,6 +15,7 @@
 //! `fault_drivers=a,b` (default the four drivers), `fault_report=K` (print
 //! the table every K faults as well), `fault_lines=1` (one line per fault).
 
+mod pci_state;
 mod tally;
 mod workload;
 
@@ -190,6 +191,7 @@ fn one_fault(
     seed: u64,
     number: u64,
     expected: &Expected,
+    devices: &pci_state::PciState,
 ) -> Result<Attempt, InjectError> {
     let injection = match cella_faults::inject(driver.bytes, kind, seed) {
         Ok(injection) => injection,
@@ -210,6 +212,7 @@ fn one_fault(
         wrong_inside: 0,
         other_faulted: 0,
         corrupted_elsewhere: 0,
+        devices_changed: 0,
         trouble: Vec::new(),
     };
     let mut detected_at = None;
@@ -266,6 +269,15 @@ fn one_fault(
     }
     outcome.recovery_nanoseconds =
         time::now_nanoseconds().saturating_sub(detected_at.unwrap_or(started));
+    // Device state the fault left behind (the driver is idle now).
+    system.bring_all_home();
+    outcome.devices_changed = devices.restore_into_changed(&pci_state::read_all());
+    if outcome.devices_changed > 0 {
+        outcome.trouble.push(format!(
+            "{} PCI functions' registers changed (written back)",
+            outcome.devices_changed
+        ));
+    }
     for (_, module, reason) in faults_since(started)
         .iter()
         .filter(|(_, module, _)| module != target)
@@ -306,6 +318,7 @@ pub fn run(system: &mut System, context: &BootContext) -> Result<(), String> {
         pci_identities: workload::pci_identities(&listing)
             .ok_or_else(|| String::from("the PCI listing is not text"))?,
     };
+    let devices = pci_state::read_all();
     kprintln!(
         "faults: {faults} faults into {} ({} kinds), seed {base_seed}",
         names.join(", "),
@@ -326,7 +339,15 @@ pub fn run(system: &mut System, context: &BootContext) -> Result<(), String> {
         let seed = base_seed.wrapping_mul(0x1_0000_0001).wrapping_add(attempt);
         attempt += 1;
         let kind = FaultKind::ALL[kind_index];
-        match one_fault(system, &drivers[which], kind, seed, number, &expected) {
+        match one_fault(
+            system,
+            &drivers[which],
+            kind,
+            seed,
+            number,
+            &expected,
+            &devices,
+        ) {
             Ok(Attempt::Fault(outcome)) => {
                 if !outcome.trouble.is_empty() && troubles_shown < TROUBLES_SHOWN {
                     troubles_shown += 1;
@@ -388,7 +409,7 @@ pub fn run(system: &mut System, context: &BootContext) -> Result<(), String> {
     let total = &tally.total;
     let back = total.injected - total.not_back;
     kprintln!(
-        "faults: {} faults into {} drivers in {seconds} s: {back} of {} drivers back, {} not back; {} faults of other modules; {} wrong or missing answers from other drivers; {} wrong answers from the faulty driver; {} injector errors; {} attempts not counted (the good version could not hand over its state); heap {} KiB after warm-up, {} KiB after ({} bytes more)",
+        "faults: {} faults into {} drivers in {seconds} s: {back} of {} drivers back, {} not back; {} faults of other modules; {} wrong or missing answers from other drivers; {} wrong answers from the faulty driver; {} PCI functions' registers changed by a fault (written back); {} injector errors; {} attempts not counted (the good version could not hand over its state); heap {} KiB after warm-up, {} KiB after ({} bytes more)",
         total.injected,
         drivers.len(),
         total.injected,
@@ -396,6 +417,7 @@ pub fn run(system: &mut System, context: &BootContext) -> Result<(), String> {
         total.other_faulted,
         total.corrupted_elsewhere,
         total.wrong_inside,
+        total.devices_changed,
         tally.injector_errors,
         tally.not_handed_over,
         heap_before / 1024,

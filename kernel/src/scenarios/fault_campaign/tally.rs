@@ -102,6 +102,8 @@ pub struct Row {
     pub other_faulted: u64,
     /// Wrong or missing answers from drivers other than the target.
     pub corrupted_elsewhere: u64,
+    /// PCI functions whose registers a fault changed.
+    pub devices_changed: u64,
     /// Recovery times: microseconds from detection (or injection) to the
     /// good driver answering again, in quarter-octave buckets.
     pub recovery: Histogram,
@@ -183,6 +185,7 @@ impl Row {
         self.wrong_inside += outcome.wrong_inside;
         self.other_faulted += outcome.other_faulted;
         self.corrupted_elsewhere += outcome.corrupted_elsewhere;
+        self.devices_changed += outcome.devices_changed;
         self.recovery.add(outcome.recovery_nanoseconds / 1000);
     }
 
@@ -203,6 +206,7 @@ pub struct Outcome {
     pub wrong_inside: u64,
     pub other_faulted: u64,
     pub corrupted_elsewhere: u64,
+    pub devices_changed: u64,
     /// What went wrong outside the faulty driver, or why it is not back, in words.
     pub trouble: Vec<String>,
 }
@@ -248,7 +252,7 @@ impl Tally {
     /// Prints the table, one `faults-table` line per row.
     pub fn print(&self) {
         kprintln!(
-            "faults-table: {:<12} {:>7} {:>6} | {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} | {:>6} {:>6} {:>6} {:>6} | {:>7} {:>7} {:>7} | {:>6} {:>6} {:>6}",
+            "faults-table: {:<12} {:>7} {:>6} | {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} | {:>6} {:>6} {:>6} {:>6} | {:>7} {:>7} {:>7} | {:>6} {:>6} {:>6} {:>6}",
             "row",
             "faults",
             "nosite",
@@ -268,7 +272,8 @@ impl Tally {
             "max_us",
             "wrong",
             "other",
-            "elsewh"
+            "elsewh",
+            "device"
         );
         for (kind, row) in FaultKind::ALL.iter().zip(&self.kinds) {
             print_row(kind.name(), row);
@@ -284,7 +289,7 @@ fn print_row(name: &str, row: &Row) {
     let (median, p99, max) = row.times();
     let d = &row.detected;
     kprintln!(
-        "faults-table: {:<12} {:>7} {:>6} | {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} | {:>6} {:>6} {:>6} {:>6} | {:>7} {:>7} {:>7} | {:>6} {:>6} {:>6}",
+        "faults-table: {:<12} {:>7} {:>6} | {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} | {:>6} {:>6} {:>6} {:>6} | {:>7} {:>7} {:>7} | {:>6} {:>6} {:>6} {:>6}",
         name,
         row.injected,
         row.no_site,
@@ -304,6 +309,7 @@ fn print_row(name: &str, row: &Row) {
         max,
         row.wrong_inside,
         row.other_faulted,
-        row.corrupted_elsewhere
+        row.corrupted_elsewhere,
+        row.devices_changed
     );
 }
