@@ -4,8 +4,11 @@
 //! under fault. Here those lines are read back from the serial output and
 //! their checksums checked. A damaged line is the faulty driver's own doing
 //! when the UART driver was under fault in that round or the round next to it
-//! (a faulty UART can merge or split lines); any other damaged line is a
-//! corrupted byte outside the faulty driver.
+//! (a faulty UART can merge or split lines), or when the UART driver's own
+//! log text (`uart16550: ...`) follows the cut-off line on the same line: a
+//! new instance of the UART driver took over in the middle of it, which
+//! happens only in a round with the UART driver under fault. Any other damaged
+//! line is a corrupted byte outside the faulty driver.
 
 use cella_kernel::fnv::fnv1a_64;
 
@@ -28,7 +31,9 @@ pub struct EchoReport {
 /// One echo line: its driver field if it is intact.
 enum Line<'a> {
     Intact(&'a str),
-    Damaged(Option<&'a str>),
+    /// The driver field as far as it reads, and whether the console driver's
+    /// own log text follows on the same line.
+    Damaged(Option<&'a str>, bool),
 }
 
 fn parse(text: &str) -> Line<'_> {
@@ -45,7 +50,7 @@ fn parse(text: &str) -> Line<'_> {
     };
     match (intact, driver) {
         (true, Some(driver)) => Line::Intact(driver),
-        _ => Line::Damaged(driver),
+        _ => Line::Damaged(driver, text.contains(&format!("{CONSOLE_DRIVER}:"))),
     }
 }
 
@@ -56,7 +61,9 @@ pub fn check(serial: &str) -> EchoReport {
         .filter_map(|line| line.split_once("fault-echo ").map(|(_, rest)| parse(rest)))
         .collect();
     let console_round = |line: Option<&Line<'_>>| match line {
-        Some(Line::Intact(driver)) | Some(Line::Damaged(Some(driver))) => *driver == CONSOLE_DRIVER,
+        Some(Line::Intact(driver)) | Some(Line::Damaged(Some(driver), _)) => {
+            *driver == CONSOLE_DRIVER
+        }
         _ => false,
     };
     let mut report = EchoReport {
@@ -66,8 +73,9 @@ pub fn check(serial: &str) -> EchoReport {
     for (index, line) in lines.iter().enumerate() {
         match line {
             Line::Intact(_) => report.intact += 1,
-            Line::Damaged(_) => {
-                let near_console_fault = console_round(Some(line))
+            Line::Damaged(_, console_took_over) => {
+                let near_console_fault = *console_took_over
+                    || console_round(Some(line))
                     || console_round(index.checked_sub(1).and_then(|before| lines.get(before)))
                     || console_round(lines.get(index + 1));
                 if near_console_fault {
@@ -129,6 +137,24 @@ mod tests {
         assert_eq!(report.intact, 3);
         assert_eq!(report.damaged_elsewhere, 1);
         assert_eq!(report.damaged_by_console_driver, 1);
+    }
+
+    #[test]
+    fn a_line_cut_off_by_a_new_console_driver_instance_is_the_console_drivers() {
+        let serial = [
+            line(140, "pci", "abcdefghijklmnop"),
+            format!("fault-echo 141 uINFO  {CONSOLE_DRIVER}: COM1 ready"),
+            line(142, "ps2-keyboard", "abcdefghijklmnop"),
+            String::from("fault-echo 143 cmos-rtc abcdefghijklmnop 0000000000000000"),
+            line(144, "pci", "abcdefghijklmnop"),
+        ]
+        .join("\n");
+        let report = check(&serial);
+        assert_eq!(report.damaged_by_console_driver, 1);
+        assert_eq!(
+            report.damaged_elsewhere, 1,
+            "a wrong checksum elsewhere still counts"
+        );
     }
 
     #[test]
