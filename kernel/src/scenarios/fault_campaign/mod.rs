@@ -331,6 +331,14 @@ pub fn run(system: &mut System, context: &BootContext) -> Result<(), String> {
     let mut attempt = 0u64;
     let mut troubles_shown = 0;
     while number < faults {
+        // Every kind has a site in some driver, and a refused hand-over is rare:
+        // many more attempts than faults mean the campaign cannot make progress.
+        if attempt > faults.saturating_mul(4).saturating_add(1000) {
+            return Err(format!(
+                "only {number} faults made in {attempt} attempts ({} without a site, {} not handed over)",
+                tally.total.no_site, tally.not_handed_over
+            ));
+        }
         if number == WARM_UP_FAULTS.min(faults / 2) && heap_before.is_none() {
             heap_before = Some(heap_in_use(system));
         }
