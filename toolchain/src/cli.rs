@@ -30,6 +30,13 @@ commands:
                build MODULE (a module of modules/system.toml, a package, or a .wasm file),
                check it, and send it to the system `cargo cella run` is running: the kernel
                hot-swaps the running module NAME (default: MODULE's name) or loads it new
+  faults       the fault-injection campaign: mutants of the running drivers hot-swapped in
+               under a workload in QEMU; prints detection, recovery and collateral per
+               fault kind and per driver
+                 --faults N        faults to inject (default 300)
+                 --seed S          the campaign's seed (default 1)
+                 --drivers A,B     drivers to fault (default uart16550,ps2-keyboard,cmos-rtc,pci)
+                 --long            the long run: 100,000 faults, the table every 2,500
   bench        host benchmarks: cargo bench -p cella-wasm-host --bench host [-- ARGS...]
   help         show this text
 
@@ -56,6 +63,30 @@ pub struct PushOptions {
     pub module: String,
     /// The running module to replace (default: the module's own name).
     pub to: Option<String>,
+}
+
+/// Options of `cella faults`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultsOptions {
+    /// Faults to inject (ignored with `long`).
+    pub faults: u64,
+    /// The campaign's seed.
+    pub seed: u64,
+    /// Comma-separated driver names (default: the kernel's four).
+    pub drivers: Option<String>,
+    /// The long run.
+    pub long: bool,
+}
+
+impl Default for FaultsOptions {
+    fn default() -> Self {
+        FaultsOptions {
+            faults: 300,
+            seed: 1,
+            drivers: None,
+            long: false,
+        }
+    }
 }
 
 /// Options of `cella test`.
@@ -107,6 +138,8 @@ pub enum Subcommand {
     NewDriver(String),
     /// Send a module to the running system.
     Push(PushOptions),
+    /// The fault-injection campaign.
+    Faults(FaultsOptions),
 }
 
 /// A parsed command line.
@@ -242,6 +275,24 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Invocation> 
             }
             Subcommand::Push(push)
         }
+        "faults" => {
+            no_passthrough(&passthrough)?;
+            let mut faults = FaultsOptions::default();
+            let number = |text: String, option: &str| {
+                text.parse::<u64>()
+                    .map_err(|_| Error::usage(format!("`{option}` needs a number, not `{text}`")))
+            };
+            while let Some(option) = options.next_option() {
+                match option.as_str() {
+                    "--faults" => faults.faults = number(options.value(&option)?, &option)?,
+                    "--seed" => faults.seed = number(options.value(&option)?, &option)?,
+                    "--drivers" => faults.drivers = Some(options.value(&option)?),
+                    "--long" => faults.long = true,
+                    _ => return Err(options.unknown(&option)),
+                }
+            }
+            Subcommand::Faults(faults)
+        }
         "bench" => {
             options.expect_end()?;
             Subcommand::Bench(passthrough)
@@ -304,6 +355,27 @@ mod tests {
 
     fn parse_words(words: &str) -> Result<Invocation> {
         parse(words.split_whitespace().map(str::to_owned))
+    }
+
+    #[test]
+    fn parses_faults_options() {
+        assert_eq!(
+            parse_words("faults").unwrap().subcommand,
+            Subcommand::Faults(FaultsOptions::default())
+        );
+        assert_eq!(
+            parse_words("faults --faults 40 --seed=7 --drivers pci,cmos-rtc --long")
+                .unwrap()
+                .subcommand,
+            Subcommand::Faults(FaultsOptions {
+                faults: 40,
+                seed: 7,
+                drivers: Some("pci,cmos-rtc".to_owned()),
+                long: true,
+            })
+        );
+        assert!(parse_words("faults --faults many").is_err());
+        assert!(parse_words("faults --fast").is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod bench_boot;
 pub mod build;
+pub mod faults;
 pub mod lint;
 pub mod new;
 pub mod push;
@@ -43,5 +44,6 @@ pub fn execute(invocation: &Invocation) -> Result<()> {
         Subcommand::Bench(arguments) => bench::bench(&shell, &workspace, arguments),
         Subcommand::NewDriver(name) => new::new_driver(&workspace, name),
         Subcommand::Push(options) => push::push(&shell, &workspace, options),
+        Subcommand::Faults(options) => faults::faults(&shell, &workspace, options),
     }
 }

@@ -11,6 +11,7 @@ pub mod cargo;
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod fault_echo;
 pub mod modules;
 pub mod progress;
 pub mod push;

@@ -35,6 +35,9 @@ pub enum KernelRequest {
     Time,
     /// A test scenario's request; the reply is only counted.
     Probe,
+    /// A test scenario's request whose reply is kept in
+    /// [`System::collected_replies`] for the scenario to check.
+    Collect,
     /// A process's IPC call; the reply answers its token.
     Ipc {
         token: u64,
@@ -62,6 +65,8 @@ pub struct System {
     pub(crate) ipc_endpoints: Vec<(crate::ipc::EndpointId, u64)>,
     /// Replies to [`KernelRequest::Probe`] so far.
     pub(crate) probe_replies: u64,
+    /// Replies to [`KernelRequest::Collect`] by request id, until the scenario takes them.
+    pub(crate) collected_replies: BTreeMap<u32, Vec<u8>>,
     /// Timing of the last hot swap (for the benchmark).
     pub(crate) last_swap: crate::supervisor::hot_swap::SwapTiming,
 }
@@ -100,6 +105,7 @@ impl System {
             push: super::push::PushPort::new(manifest.push.as_ref(), &archive),
             in_command: false,
             probe_replies: 0,
+            collected_replies: BTreeMap::new(),
             ipc_endpoints: Vec::new(),
             deferred_commands: VecDeque::new(),
             last_swap: Default::default(),
@@ -596,6 +602,9 @@ impl System {
                 ),
             },
             Some((_, KernelRequest::Probe)) => self.probe_replies += 1,
+            Some((_, KernelRequest::Collect)) => {
+                self.collected_replies.insert(request, bytes.to_vec());
+            }
             Some((_, KernelRequest::Ipc { token })) => {
                 // The caller must not wait for ever: a reply IPC cannot carry
                 // is answered empty.

@@ -8,6 +8,7 @@
 
 mod bench;
 mod counter;
+mod fault_campaign;
 mod fuzz;
 mod heap_stress;
 mod ipc;
@@ -34,10 +35,10 @@ const UNMAPPED_ADDRESS: u64 = 0x0000_0bad_c0de_0000;
 static READ_ONLY_PROBE: u64 = 0x5eed_5eed;
 
 /// Scenarios that run after the modules of the system manifest started.
-pub const NEEDS_MODULES: [&str; 3] = ["modules", "supervisor_bench", "swap_soak"];
+pub const NEEDS_MODULES: [&str; 4] = ["modules", "supervisor_bench", "swap_soak", "faults"];
 
 /// Every scenario: name, what it shows.
-pub const SCENARIOS: [(&str, &str); 25] = [
+pub const SCENARIOS: [(&str, &str); 26] = [
     ("boot", "boots to the main loop and exits"),
     (
         "page_fault",
@@ -126,6 +127,10 @@ pub const SCENARIOS: [(&str, &str); 25] = [
         "swap_soak",
         "swaps the UART driver v1 <-> v2 and restarts it, swaps=N rounds (default 250); the heap stays flat",
     ),
+    (
+        "faults",
+        "fault injection: faults=N mutants of the running drivers swapped in under a workload, then the good version back; prints the table",
+    ),
 ];
 
 /// Runs a scenario that needs the modules running; never returns.
@@ -145,6 +150,7 @@ pub fn run_with_modules(name: &str, context: &BootContext, system: &mut System) 
                 .unwrap_or(250);
             Some(swap_soak::run(system, rounds))
         }
+        "faults" => Some(fault_campaign::run(system, context)),
         _ => None,
     };
     if let Some(result) = special {

@@ -50,7 +50,11 @@ impl System {
     }
 
     /// Swaps running module `index` to the module in `bytes`.
-    fn swap_to(&mut self, index: usize, bytes: Cow<'static, [u8]>) -> Result<String, String> {
+    pub(crate) fn swap_to(
+        &mut self,
+        index: usize,
+        bytes: Cow<'static, [u8]>,
+    ) -> Result<String, String> {
         let name = self.slots[index].plan.name.clone();
         if !self.slots[index].is_running() {
             return Err(format!(

@@ -1,0 +1,205 @@
+//! The work that runs through the drivers while a fault is in one of them:
+//! an RTC read (`rtc`: a 20-byte ISO time), a PCI listing (`pci`: the same
+//! bytes as the good driver gave at the start), a shift key pressed and
+//! released through the i8042 (the keyboard driver's IRQ path), and a
+//! console line through the UART driver, `fault-echo N DRIVER PAYLOAD FNV`,
+//! whose checksum the host checks on the serial output.
+
+use crate::arch::port_io;
+use crate::fnv::fnv1a_64;
+use crate::kprintln;
+use crate::sandboxes::slot::Pending;
+use crate::sandboxes::system::{KernelRequest, System};
+use crate::time;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// How long an answer from a driver that is not under fault may take.
+const HEALTHY_NANOSECONDS: u64 = 1_000_000_000;
+/// How long the driver under fault gets to answer.
+const FAULTY_NANOSECONDS: u64 = 10_000_000;
+
+/// What one request got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    Right,
+    Wrong,
+    /// No answer in time, or answered with an error (the module went down).
+    Missing,
+}
+
+/// The requests of one round, by driver name.
+pub struct Round {
+    requests: Vec<(&'static str, u32)>,
+}
+
+/// The answers of one round: (driver, answer).
+pub type Answers = Vec<(&'static str, Answer)>;
+
+/// What the good drivers answer, taken at the start: the PCI functions'
+/// identities (address, vendor:device, class), which no driver can change.
+/// (BARs and the interrupt line are writable: a faulty PCI driver may leave
+/// them changed in the device, and the good driver then reports them as they are.)
+pub struct Expected {
+    pub pci_identities: Vec<String>,
+}
+
+/// The identity part of each line of a PCI listing: its first four fields.
+pub fn pci_identities(listing: &[u8]) -> Option<Vec<String>> {
+    let text = core::str::from_utf8(listing).ok()?;
+    Some(
+        text.lines()
+            .map(|line| {
+                let fields: Vec<&str> = line.split_whitespace().take(4).collect();
+                fields.join(" ")
+            })
+            .collect(),
+    )
+}
+
+fn request(system: &mut System, endpoint: &str, bytes: &[u8]) -> Option<u32> {
+    let server = system
+        .endpoint_id(endpoint)
+        .and_then(|id| system.server_of(id))?;
+    if !system.slots[server].accepts_messages() {
+        return None;
+    }
+    let request = system.new_kernel_request(server, KernelRequest::Collect);
+    system.slots[server].inbox.push_back(Pending::Message {
+        request,
+        bytes: bytes.to_vec(),
+    });
+    Some(request)
+}
+
+/// Left shift pressed and released, written into the i8042's output buffer
+/// (controller command 0xd2) as if typed: IRQ 1 for the keyboard driver.
+fn press_shift() {
+    for scancode in [0x2a_u8, 0xaa] {
+        // Wait (bounded) until the controller takes input and the last byte was read.
+        for _ in 0..1000 {
+            if port_io::read(0x64, 1) & 0b11 == 0 {
+                break;
+            }
+        }
+        port_io::write(0x64, 1, 0xd2);
+        for _ in 0..1000 {
+            if port_io::read(0x64, 1) & 0b10 == 0 {
+                break;
+            }
+        }
+        port_io::write(0x60, 1, u32::from(scancode));
+    }
+}
+
+/// A round of requests only: an RTC read and a PCI listing.
+pub fn requests(system: &mut System) -> Round {
+    let mut requests = Vec::new();
+    if let Some(id) = request(system, "rtc", b"time") {
+        requests.push(("cmos-rtc", id));
+    }
+    if let Some(id) = request(system, "pci", b"list") {
+        requests.push(("pci", id));
+    }
+    Round { requests }
+}
+
+/// Starts round `number` with `target` under fault: requests queued, a key
+/// pressed, an echo line written.
+pub fn start(system: &mut System, number: u64, target: &str) -> Round {
+    let round = requests(system);
+    press_shift();
+    let mut payload = String::new();
+    let mut state = number.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    for _ in 0..16 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        payload.push(char::from(b'a' + (state % 26) as u8));
+    }
+    kprintln!(
+        "fault-echo {number} {target} {payload} {:016x}",
+        fnv1a_64(payload.as_bytes())
+    );
+    round
+}
+
+fn judge(driver: &str, bytes: &[u8], expected: &Expected) -> Answer {
+    let right = match driver {
+        "cmos-rtc" => is_iso_time(bytes),
+        "pci" => pci_identities(bytes).as_ref() == Some(&expected.pci_identities),
+        _ => true,
+    };
+    if right { Answer::Right } else { Answer::Wrong }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ`.
+fn is_iso_time(bytes: &[u8]) -> bool {
+    const SHAPE: &[u8; 20] = b"0000-00-00T00:00:00Z";
+    bytes.len() == SHAPE.len()
+        && bytes.iter().zip(SHAPE).all(|(byte, shape)| {
+            if *shape == b'0' {
+                byte.is_ascii_digit()
+            } else {
+                byte == shape
+            }
+        })
+}
+
+/// Runs the event loop until every request of `round` is answered (the
+/// target's within [`FAULTY_NANOSECONDS`], the others' within
+/// [`HEALTHY_NANOSECONDS`]); forgets what is left unanswered.
+pub fn finish(system: &mut System, round: Round, target: &str, expected: &Expected) -> Answers {
+    let started = time::now_nanoseconds();
+    loop {
+        let now = time::now_nanoseconds();
+        let open = |system: &System, id: u32| {
+            !system.collected_replies.contains_key(&id) && system.kernel_requests.contains_key(&id)
+        };
+        let waiting = round.requests.iter().any(|(driver, id)| {
+            let limit = if *driver == target {
+                FAULTY_NANOSECONDS
+            } else {
+                HEALTHY_NANOSECONDS
+            };
+            open(system, *id) && now - started < limit
+        });
+        if !waiting {
+            break;
+        }
+        if !system.step() {
+            system.wait_for_work();
+        }
+    }
+    round
+        .requests
+        .iter()
+        .map(|(driver, id)| {
+            system.kernel_requests.remove(id);
+            let answer = match system.collected_replies.remove(id) {
+                Some(bytes) => judge(driver, &bytes, expected),
+                None => Answer::Missing,
+            };
+            (*driver, answer)
+        })
+        .collect()
+}
+
+/// The PCI listing of the driver running now.
+pub fn pci_listing(system: &mut System) -> Result<Vec<u8>, String> {
+    let id = request(system, "pci", b"list").ok_or_else(|| String::from("no pci server"))?;
+    let started = time::now_nanoseconds();
+    while !system.collected_replies.contains_key(&id) {
+        if time::now_nanoseconds() - started > HEALTHY_NANOSECONDS {
+            return Err(String::from("the pci driver did not answer"));
+        }
+        if !system.step() {
+            system.wait_for_work();
+        }
+    }
+    system.kernel_requests.remove(&id);
+    system
+        .collected_replies
+        .remove(&id)
+        .ok_or_else(|| String::from("no pci listing"))
+}
