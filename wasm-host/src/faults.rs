@@ -226,3 +226,50 @@ impl core::fmt::Display for Fault {
 }
 
 impl core::error::Error for Fault {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(kind: FaultKind) -> String {
+        alloc::string::ToString::to_string(&Fault {
+            module: String::from("m"),
+            entry: Entry::Message,
+            kind,
+        })
+    }
+
+    /// The words tools match on (the fault campaign's detection column) stay as they are.
+    #[test]
+    fn faults_read_as_plain_words() {
+        assert_eq!(
+            text(FaultKind::Trap(TrapCode::MemoryOutOfBounds)),
+            "module m faulted in on_message: trap: memory access out of bounds"
+        );
+        assert_eq!(
+            text(FaultKind::OutOfFuel { budget: 5 }),
+            "module m faulted in on_message: out of fuel (budget 5 per event)"
+        );
+        let violations = text(FaultKind::Violations {
+            count: 17,
+            function: HostFunction::PortOut8,
+            error: ErrorCode::Denied,
+        });
+        assert!(violations.ends_with(": 17 capability violations, the last by port_out8: denied"));
+        let bad_calls = text(FaultKind::BadHostCalls {
+            count: 3,
+            function: HostFunction::Log,
+            error: ErrorCode::BadUtf8,
+        });
+        assert!(
+            bad_calls.contains("3 malformed host calls, the last to log:"),
+            "{bad_calls}"
+        );
+        assert!(text(FaultKind::InitFailed { code: -9 }).ends_with(": init returned -9"));
+        assert!(
+            text(FaultKind::BadState(StateError::Rejected(2)))
+                .ends_with("`restore_state` refused the state with code 2")
+        );
+        assert!(!text(FaultKind::Dead).contains('{'));
+    }
+}

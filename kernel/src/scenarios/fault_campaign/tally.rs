@@ -43,17 +43,21 @@ impl Detection {
         }
     }
 
-    /// From a fault's text (the Wasm host's `Fault` as the kernel records it).
+    /// From a fault's text (the Wasm host's `Fault` as the kernel records it:
+    /// `module NAME faulted in ENTRY: KIND`, KIND in the words of
+    /// `FaultKind`'s `Display`).
     pub fn from_reason(reason: &str) -> Detection {
-        if reason.contains("OutOfFuel") {
+        if reason.contains(": out of fuel") {
             Detection::Fuel
-        } else if reason.contains("Trap(") {
+        } else if reason.contains(": trap: ") {
             Detection::Trap
-        } else if reason.contains("Violations") {
+        } else if reason.contains("capability violations, the last by") {
             Detection::Capability
-        } else if reason.contains("BadHostCalls") {
+        } else if reason.contains("malformed host calls, the last to") {
             Detection::BadCall
-        } else if reason.contains("InitFailed") || reason.contains("Rejected") {
+        } else if reason.contains(": init returned ")
+            || reason.contains("`restore_state` refused the state")
+        {
             Detection::OwnCheck
         } else {
             Detection::Load
