@@ -89,17 +89,8 @@ pub fn register(name: &str) -> Result<u32, i64> {
 
 /// Sends `request` and waits for the reply, written to `reply`; returns its length.
 pub fn call(handle: u32, request: &[u8], reply: &mut [u8]) -> Result<usize, i64> {
-    check(syscall(
-        number::CALL,
-        [
-            u64::from(handle),
-            request.as_ptr() as u64,
-            request.len() as u64,
-            reply.as_mut_ptr() as u64,
-            reply.len() as u64,
-        ],
-    ))
-    .map(|length| length as usize)
+    // Deadline 0: none.
+    call_until(handle, request, reply, 0)
 }
 
 /// Sends a one-way message.

@@ -54,7 +54,7 @@ pub fn run(context: &BootContext) -> Result<(), String> {
         "checksum-native",
         ProcessGrant::ipc(&[], &["checksum"]),
     )?;
-    let checksum = wait_for_name("checksum")?;
+    let checksum = super::wait_for_name("checksum")?;
     let expected = ipc::call(
         checksum,
         b"hello",
@@ -75,19 +75,6 @@ pub fn run(context: &BootContext) -> Result<(), String> {
         mm::heap::statistics().used / 1024
     );
     Ok(())
-}
-
-fn wait_for_name(name: &str) -> Result<EndpointId, String> {
-    let until = time::now_nanoseconds() + 10 * SECOND;
-    loop {
-        if let Ok(endpoint) = ipc::lookup(name) {
-            return Ok(endpoint);
-        }
-        if time::now_nanoseconds() > until {
-            return Err(format!("nobody registered `{name}` in 10 s"));
-        }
-        sched::sleep_for(1_000_000);
-    }
 }
 
 fn one_run(context: &BootContext, seed: u64, calls: u64) -> Result<(), String> {

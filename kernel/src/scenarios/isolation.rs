@@ -23,19 +23,6 @@ fn deadline(seconds: u64) -> Option<u64> {
     Some(time::now_nanoseconds() + seconds * SECOND)
 }
 
-fn wait_for_name(name: &str) -> Result<EndpointId, String> {
-    let until = time::now_nanoseconds() + 10 * SECOND;
-    loop {
-        if let Ok(endpoint) = ipc::lookup(name) {
-            return Ok(endpoint);
-        }
-        if time::now_nanoseconds() > until {
-            return Err(format!("nobody registered `{name}` in 10 s"));
-        }
-        sched::sleep_for(1_000_000);
-    }
-}
-
 fn expect_report(report: EndpointId, what: &str) -> Result<(), String> {
     let message = ipc::receive_until(report, deadline(20))
         .map_err(|error| format!("no `{what}` report: {error:?}"))?;
@@ -122,7 +109,7 @@ pub fn run(context: &BootContext) -> Result<(), String> {
         "checksum-native",
         ProcessGrant::ipc(&[], &["checksum"]),
     )?;
-    let checksum_endpoint = wait_for_name("checksum")?;
+    let checksum_endpoint = super::wait_for_name("checksum")?;
     let expected = ipc::call(checksum_endpoint, b"hello", deadline(5))
         .map_err(|error| format!("checksum: {error:?}"))?;
     reply_rights(context, checksum_endpoint, &expected)?;
@@ -213,7 +200,7 @@ fn reply_rights(
 /// Point 5: a call whose server exits without answering fails, it does not hang.
 fn server_death(context: &BootContext) -> Result<(), String> {
     let mortal = start(context, "mortal", ProcessGrant::ipc(&[], &["mortal"]))?;
-    let endpoint = wait_for_name("mortal")?;
+    let endpoint = super::wait_for_name("mortal")?;
     let outcome = call_elsewhere("mortal-caller", endpoint, b"last words?", None)?;
     expect_exit("mortal", mortal, 0)?;
     let result = wait_outcome(&outcome, 5);

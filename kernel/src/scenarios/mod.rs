@@ -180,6 +180,23 @@ pub fn run_with_modules(name: &str, context: &BootContext, system: &mut System) 
     qemu::exit(ExitCode::Failure)
 }
 
+/// Waits up to 10 s for a process or thread to register endpoint `name`.
+///
+/// # Errors
+/// A message if nobody registered it in time.
+fn wait_for_name(name: &str) -> Result<crate::ipc::EndpointId, String> {
+    let until = crate::time::now_nanoseconds() + 10_000_000_000;
+    loop {
+        if let Ok(endpoint) = crate::ipc::lookup(name) {
+            return Ok(endpoint);
+        }
+        if crate::time::now_nanoseconds() > until {
+            return Err(alloc::format!("nobody registered `{name}` in 10 s"));
+        }
+        crate::sched::sleep_for(1_000_000);
+    }
+}
+
 /// Runs scenario `name`; never returns.
 pub fn run(name: &str, context: &BootContext) -> ! {
     log::info!("running scenario {name}");

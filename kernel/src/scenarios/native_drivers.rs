@@ -8,7 +8,7 @@
 use super::processes::start;
 use crate::boot::BootContext;
 use crate::proc::{self, ExitReason, ProcessGrant};
-use crate::{ipc, irq, kprintln, sched, time};
+use crate::{ipc, irq, kprintln, time};
 use alloc::string::String;
 use alloc::vec::Vec;
 use alloc::{format, vec};
@@ -46,19 +46,6 @@ fn epoch_seconds(text: &[u8]) -> Option<i64> {
     Some(days * 86_400 + hour * 3600 + minute * 60 + second)
 }
 
-fn wait_for_endpoint(name: &str) -> Result<ipc::EndpointId, String> {
-    let deadline = time::now_nanoseconds() + TIMEOUT_NS;
-    loop {
-        if let Ok(endpoint) = ipc::lookup(name) {
-            return Ok(endpoint);
-        }
-        if time::now_nanoseconds() > deadline {
-            return Err(format!("nobody registered `{name}`"));
-        }
-        sched::sleep_for(1_000_000);
-    }
-}
-
 fn rtc_both_ways(context: &BootContext) -> Result<(), String> {
     // Without its port grant the native build refuses to start, as the Wasm
     // loader refuses a module whose request exceeds the grant.
@@ -93,8 +80,8 @@ fn rtc_both_ways(context: &BootContext) -> Result<(), String> {
         ..ProcessGrant::default()
     };
     start(context, "cmos-rtc-native", grant)?;
-    let native = wait_for_endpoint("rtc")?;
-    let wasm = wait_for_endpoint("rtc-wasm")?;
+    let native = super::wait_for_name("rtc")?;
+    let wasm = super::wait_for_name("rtc-wasm")?;
     let deadline = time::now_nanoseconds() + TIMEOUT_NS;
     let mut matching = 0;
     let mut last = (Vec::new(), Vec::new());
