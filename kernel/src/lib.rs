@@ -20,6 +20,7 @@ pub mod cmdline;
 pub mod fnv;
 pub mod guest_text;
 pub mod ipc;
+pub mod line_limit;
 pub mod mm;
 pub mod proc;
 pub mod push_authority;

@@ -38,7 +38,7 @@ use core::fmt;
 /// so a line `LEVEL NAME: text` from a module can never read as the
 /// kernel's. The kernel's `console` logs nothing itself (it prints the
 /// others' lines), so `console` stays free for the console module.
-pub const RESERVED_NAMES: [&str; 24] = [
+pub const RESERVED_NAMES: [&str; 25] = [
     "arch",
     "archive",
     "boot",
@@ -51,6 +51,7 @@ pub const RESERVED_NAMES: [&str; 24] = [
     "ipc",
     "irq",
     "kernel",
+    "line_limit",
     "log_ring",
     "mm",
     "panic",

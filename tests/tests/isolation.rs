@@ -89,6 +89,27 @@ fn refused_calls_are_rate_limited_and_counted_in_ps() {
 }
 
 #[test]
+fn a_process_console_lines_are_rate_limited_and_counted_in_ps() {
+    let run = isolation();
+    run.expect_kernel_success();
+    let printed = run
+        .lines()
+        .filter(|line| line.starts_with("[forger] forger: a flood of lines"))
+        .count() as i64;
+    let row = run.expect_line("isolation: ps: forger");
+    let held_back = number_after(row, "dropped, ").unwrap_or(-1);
+    // 200 lines a second: the flood of 1,000 lines takes far less than a
+    // second, so it may span two windows at most.
+    if held_back <= 0 || printed + held_back != 1000 || printed > 400 {
+        run.fail(format!(
+            "`{row}`: {printed} flood lines printed and {held_back} held back of 1000"
+        ));
+    }
+    // The lines after the pause are printed again.
+    run.expect_line("forger: call with a 50 ms deadline nobody answers");
+}
+
+#[test]
 fn a_modules_warnings_are_rate_limited_and_counted() {
     let run = isolation();
     run.expect_kernel_success();
@@ -102,6 +123,38 @@ fn a_modules_warnings_are_rate_limited_and_counted() {
         run.fail(format!(
             "`{line}`: {printed} printed and {dropped} dropped of 60 warnings"
         ));
+    }
+}
+
+#[test]
+fn a_modules_console_lines_are_rate_limited_and_counted() {
+    let run = isolation();
+    run.expect_kernel_success();
+    let printed = run
+        .lines()
+        .filter(|line| line.starts_with("INFO  log-forger: a flood of lines"))
+        .count() as i64;
+    let line = run.expect_line("isolation: console flood: ");
+    let sent = number_after(line, "flood: ").unwrap_or(-1);
+    let milliseconds = number_after(line, "lines in ").unwrap_or(-1);
+    let held_back = number_after(line, "ms, ").unwrap_or(-1);
+    // 200 lines per second and module: the flood spans at most this many
+    // windows (one more for the window it started in).
+    let most = 200 * (milliseconds / 1000 + 2);
+    if sent != 1280 || held_back <= 0 || printed + held_back != sent || printed > most {
+        run.fail(format!(
+            "`{line}`: {printed} lines printed, {held_back} held back of {sent}; at most {most} may be printed"
+        ));
+    }
+    if !run.lines().any(|line| {
+        line.starts_with("INFO  log-forger: a flood of lines (")
+            && line.ends_with("earlier lines not shown)")
+    }) {
+        // The first line of a new window says how many were held back, unless
+        // the flood ended inside its first window.
+        if milliseconds >= 1000 {
+            run.fail("no line said how many lines were held back before it");
+        }
     }
 }
 

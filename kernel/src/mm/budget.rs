@@ -26,6 +26,11 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 /// Heap bytes only the kernel's own work may use.
 pub const KERNEL_RESERVE_BYTES: usize = 4 << 20;
 
+/// Physical frames (4 MiB) that modules' DMA buffers may never take: page
+/// tables, kernel stacks and processes need them. A module's DMA is also
+/// bounded by its own grant (`dma BYTES` in the system manifest).
+pub const KERNEL_FRAME_RESERVE: u64 = 1024;
+
 /// A module's limit when the system manifest names none: room for its
 /// largest linear memory twice (a swap holds two instances) and its code.
 pub const DEFAULT_MODULE_LIMIT_BYTES: usize = 4 << 20;

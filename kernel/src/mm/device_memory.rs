@@ -58,8 +58,14 @@ pub fn mmio_write(physical: u64, bytes: u32, value: u64) -> Result<(), MapError>
 }
 
 /// A zeroed, physically contiguous buffer of at least `size` bytes; returns its physical address.
+///
+/// `None` if no such run of frames is free, or if taking it would leave
+/// fewer than [`super::budget::KERNEL_FRAME_RESERVE`] frames for the kernel.
 pub fn dma_allocate(size: u64) -> Option<u64> {
     let pages = size.div_ceil(PAGE_SIZE).max(1);
+    if !paging::frame_statistics().leaves_reserve(pages, super::budget::KERNEL_FRAME_RESERVE) {
+        return None;
+    }
     let physical = paging::allocate_contiguous_frames(pages).ok()?;
     let length = usize::try_from(pages * PAGE_SIZE).ok()?;
     // SAFETY: the frames were just handed out, so nothing else uses them, and

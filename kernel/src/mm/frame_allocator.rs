@@ -37,6 +37,18 @@ pub struct FrameStatistics {
     pub allocated_frames: u64,
 }
 
+impl FrameStatistics {
+    /// Whether `frames` more can be handed out for work that may not touch
+    /// the last `reserve` free frames (a module's DMA buffers: the kernel's
+    /// page tables, stacks and processes keep the reserve).
+    pub fn leaves_reserve(&self, frames: u64, reserve: u64) -> bool {
+        let free = self.total_frames.saturating_sub(self.allocated_frames);
+        frames
+            .checked_add(reserve)
+            .is_some_and(|needed| needed <= free)
+    }
+}
+
 /// Sentinel for an empty free list: frame 0 is in low memory, never usable.
 const NO_FRAME: u64 = 0;
 
@@ -179,6 +191,24 @@ mod tests {
         assert_eq!(seen.len(), 6);
         assert!(seen.contains(&0x20_1000) && !seen.contains(&0x20_0000));
         assert_eq!(frames.statistics().allocated_frames, 6);
+    }
+
+    #[test]
+    fn work_that_would_eat_into_the_reserve_is_refused() {
+        let statistics = FrameStatistics {
+            total_frames: 2_000,
+            allocated_frames: 900,
+        };
+        // 1,100 free: 100 may go while 1,000 stay.
+        assert!(statistics.leaves_reserve(100, 1_000));
+        assert!(!statistics.leaves_reserve(101, 1_000));
+        assert!(!statistics.leaves_reserve(u64::MAX, 1));
+        let full = FrameStatistics {
+            total_frames: 10,
+            allocated_frames: 10,
+        };
+        assert!(full.leaves_reserve(0, 0));
+        assert!(!full.leaves_reserve(1, 0));
     }
 
     #[test]

@@ -6,11 +6,11 @@ use super::abi::{self, E_DENIED, E_FAULT, E_INVALID, E_NO_MEMORY, E_NO_SYSCALL};
 use super::charge::{self, Charge, ENDPOINT_COST, HANDLE_COST};
 use super::devices;
 use super::elf::{self, ElfError};
-use super::warnings::{Verdict, WarningLimit};
 use crate::arch::interrupts::{TrapFrame, describe_page_fault, exception_name};
 use crate::arch::syscall::SyscallFrame;
 use crate::arch::{gdt, user};
 use crate::ipc::{self, Capability, CapabilityTable, Handle, IpcError, Rights};
+use crate::line_limit::{LineLimit, Verdict};
 use crate::mm::layout::PAGE_SIZE;
 use crate::mm::paging::MapError;
 use crate::mm::user::{AddressSpace, USER_END, activate_kernel};
@@ -104,7 +104,8 @@ pub(super) struct Process {
     pub(super) next_mmio: u64,
     pub(super) owned_endpoints: Vec<ipc::EndpointId>,
     pub(super) charge: Charge,
-    warnings: WarningLimit,
+    warnings: LineLimit,
+    console: LineLimit,
     io_id: u64,
 }
 
@@ -223,7 +224,8 @@ pub fn spawn(name: &str, bytes: &[u8], grant: ProcessGrant) -> Result<ThreadId, 
         next_mmio: USER_MMIO_BASE,
         owned_endpoints: Vec::new(),
         charge: Charge::new(allowance),
-        warnings: WarningLimit::default(),
+        warnings: LineLimit::warnings(),
+        console: LineLimit::console(),
         io_id,
     };
     // Interrupts off from spawn to registration: the thread cannot run (and
@@ -458,9 +460,24 @@ fn dispatch(number: u64, arguments: [u64; 6]) -> i64 {
             Ok(0)
         }
         abi::LOG => read_user(arguments[0], arguments[1], abi::MAX_LOG_BYTES).map(|bytes| {
-            let name = with_process(|process| process.name.clone()).unwrap_or_default();
+            let now = time::now_nanoseconds();
+            let admitted = with_process(|process| {
+                (
+                    process.name.clone(),
+                    process.console.admit(now, bytes.len()),
+                )
+            });
             // Escaped: the text stays on this line, after the process's name.
-            kprintln!("[{name}] {}", crate::guest_text::escape_bytes(&bytes));
+            match admitted {
+                Some((name, Verdict::Print { held_back: 0 })) => {
+                    kprintln!("[{name}] {}", crate::guest_text::escape_bytes(&bytes));
+                }
+                Some((name, Verdict::Print { held_back })) => kprintln!(
+                    "[{name}] {} ({held_back} earlier lines not shown)",
+                    crate::guest_text::escape_bytes(&bytes)
+                ),
+                Some((_, Verdict::Drop)) | None => {}
+            }
             0
         }),
         abi::LOOKUP => name_argument(arguments[0], arguments[1]).and_then(|name| {
@@ -566,9 +583,12 @@ fn dispatch(number: u64, arguments: [u64; 6]) -> i64 {
 /// most a few lines a second per process (the rest are counted, see `ps`).
 pub(super) fn refuse(what: &str) {
     let now = time::now_nanoseconds();
-    let Some((name, verdict)) =
-        with_process(|process| (process.name.clone(), process.warnings.admit(now)))
-    else {
+    let Some((name, verdict)) = with_process(|process| {
+        (
+            process.name.clone(),
+            process.warnings.admit(now, what.len()),
+        )
+    }) else {
         return;
     };
     match verdict {
@@ -592,6 +612,8 @@ pub struct ProcessRow {
     pub kernel_memory: (usize, usize),
     /// Refusal warnings the rate limit held back.
     pub warnings_dropped: u64,
+    /// Console lines the rate limit held back.
+    pub lines_dropped: u64,
 }
 
 /// The live processes, by thread.
@@ -606,6 +628,7 @@ pub fn running() -> Vec<ProcessRow> {
                 serves: process.grant.serves.clone(),
                 kernel_memory: (process.charge.used(), process.charge.limit()),
                 warnings_dropped: process.warnings.dropped(),
+                lines_dropped: process.console.dropped(),
             })
             .collect()
     })

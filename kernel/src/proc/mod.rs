@@ -8,7 +8,6 @@
 pub mod abi;
 pub mod charge;
 pub mod elf;
-pub mod warnings;
 
 #[cfg(target_os = "none")]
 mod devices;

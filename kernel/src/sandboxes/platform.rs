@@ -1,8 +1,8 @@
 //! The kernel's implementation of the Wasm host's `Platform`: real ports, MMIO,
 //! IRQ lines, DMA memory and time.
 
+use crate::line_limit::{LineLimit, Verdict};
 use crate::mm::device_memory;
-use crate::proc::warnings::{Verdict, WarningLimit};
 use crate::{arch::port_io, irq, time};
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -11,14 +11,60 @@ use cella_wasm_host::{Platform, Width};
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 
-/// Each module's WARN budget (refused host calls and its own warnings), by
-/// module name: it outlives restarts, so a module that faults and restarts
-/// in a loop is limited too.
-static WARNINGS: Mutex<BTreeMap<String, WarningLimit>> = Mutex::new(BTreeMap::new());
+/// One module's console limits: its warnings, and all its lines.
+#[derive(Clone, Copy)]
+struct ConsoleLimits {
+    warnings: LineLimit,
+    lines: LineLimit,
+}
 
-/// WARN lines of `module` the rate limit held back so far.
-pub fn warnings_dropped(module: &str) -> u64 {
-    without_interrupts(|| WARNINGS.lock().get(module).map_or(0, WarningLimit::dropped))
+impl Default for ConsoleLimits {
+    fn default() -> Self {
+        Self {
+            warnings: LineLimit::warnings(),
+            lines: LineLimit::console(),
+        }
+    }
+}
+
+/// Each module's console limits, by module name: they outlive restarts and
+/// swaps, so a module that faults and restarts in a loop is limited too.
+static CONSOLE: Mutex<BTreeMap<String, ConsoleLimits>> = Mutex::new(BTreeMap::new());
+
+/// What the console limits of `module` held back so far: (warnings, other lines).
+pub fn lines_dropped(module: &str) -> (u64, u64) {
+    without_interrupts(|| {
+        CONSOLE.lock().get(module).map_or((0, 0), |limits| {
+            (limits.warnings.dropped(), limits.lines.dropped())
+        })
+    })
+}
+
+/// Decides whether a line of `module` of `bytes` bytes is printed.
+fn admit(module: &str, level: LogLevel, bytes: usize) -> Verdict {
+    let now = time::now_nanoseconds();
+    without_interrupts(|| {
+        let mut console = CONSOLE.lock();
+        if !console.contains_key(module) {
+            console.insert(String::from(module), ConsoleLimits::default());
+        }
+        let Some(limits) = console.get_mut(module) else {
+            return Verdict::Drop;
+        };
+        let warnings_held_back = match level {
+            LogLevel::Warn => match limits.warnings.admit(now, bytes) {
+                Verdict::Drop => return Verdict::Drop,
+                Verdict::Print { held_back } => held_back,
+            },
+            _ => 0,
+        };
+        match limits.lines.admit(now, bytes) {
+            Verdict::Drop => Verdict::Drop,
+            Verdict::Print { held_back } => Verdict::Print {
+                held_back: held_back + warnings_held_back,
+            },
+        }
+    })
 }
 
 /// Hardware as every sandbox reaches it (the capability checks happened in the Wasm host).
@@ -83,26 +129,11 @@ impl Platform for KernelPlatform {
         // The module's text is escaped: it stays on this line, after the
         // module's manifest name, and cannot start a line of its own.
         let mut message = crate::guest_text::escape(message);
-        if level == LogLevel::Warn {
-            let now = time::now_nanoseconds();
-            let verdict = without_interrupts(|| {
-                let mut warnings = WARNINGS.lock();
-                match warnings.get_mut(module) {
-                    Some(limit) => limit.admit(now),
-                    None => {
-                        let mut limit = WarningLimit::default();
-                        let verdict = limit.admit(now);
-                        warnings.insert(String::from(module), limit);
-                        verdict
-                    }
-                }
-            });
-            match verdict {
-                Verdict::Drop => return,
-                Verdict::Print { held_back: 0 } => {}
-                Verdict::Print { held_back } => {
-                    message.push_str(&alloc::format!(" ({held_back} more warnings not shown)"));
-                }
+        match admit(module, level, message.len()) {
+            Verdict::Drop => return,
+            Verdict::Print { held_back: 0 } => {}
+            Verdict::Print { held_back } => {
+                message.push_str(&alloc::format!(" ({held_back} earlier lines not shown)"));
             }
         }
         crate::console::print(format_args!("{:<5} {module}: {message}\n", level.name()));

@@ -14,6 +14,7 @@ use crate::supervisor::records;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use cella_wasm_host::Capability;
 use core::fmt::Write;
 
 /// The endpoint name the kernel serves.
@@ -157,9 +158,12 @@ impl System {
                 memory,
                 log_dropped
             );
-            let dropped = crate::sandboxes::platform::warnings_dropped(&slot.plan.name);
-            if dropped != 0 {
-                let _ = write!(out, ", {dropped} warnings dropped");
+            let (warnings, lines) = crate::sandboxes::platform::lines_dropped(&slot.plan.name);
+            if warnings != 0 {
+                let _ = write!(out, ", {warnings} warnings dropped");
+            }
+            if lines != 0 {
+                let _ = write!(out, ", {lines} console lines held back");
             }
             out.push('\n');
         }
@@ -280,13 +284,39 @@ impl System {
         );
         for (index, slot) in self.slots.iter().enumerate() {
             let account = crate::sandboxes::system::account_of(index);
-            let _ = writeln!(
+            let _ = write!(
                 out,
                 "  {:<14} {:>8} KiB of {} KiB",
                 slot.plan.name,
                 heap::charged(account).div_ceil(1024),
                 budget::limit(account) / 1024
             );
+            // DMA comes from physical frames, not the heap, and is bounded by
+            // the module's grant.
+            let dma = slot.sandbox.as_ref().map(|sandbox| {
+                sandbox
+                    .capabilities()
+                    .iter()
+                    .filter_map(|capability| match capability {
+                        Capability::DmaPool { budget, used } => Some((*used, *budget)),
+                        _ => None,
+                    })
+                    .fold((0u64, 0u64), |(used, granted), (pool_used, pool_budget)| {
+                        (
+                            used.saturating_add(pool_used),
+                            granted.saturating_add(pool_budget),
+                        )
+                    })
+            });
+            if let Some((used, granted)) = dma.filter(|&(_, granted)| granted > 0) {
+                let _ = write!(
+                    out,
+                    ", DMA {} of {} KiB",
+                    used.div_ceil(1024),
+                    granted.div_ceil(1024)
+                );
+            }
+            out.push('\n');
         }
         out
     }

@@ -34,14 +34,15 @@ pub fn process_rows() -> String {
             .collect();
         let _ = writeln!(
             out,
-            "{name:<14} {:<8} {:>4} {:<10} thread {thread}, serves [{}], kernel memory {} of {} KiB, {} warnings dropped",
+            "{name:<14} {:<8} {:>4} {:<10} thread {thread}, serves [{}], kernel memory {} of {} KiB, {} warnings dropped, {} lines held back",
             "native",
             "-",
             "running",
             endpoints.join(", "),
             row.kernel_memory.0.div_ceil(1024),
             row.kernel_memory.1 / 1024,
-            row.warnings_dropped
+            row.warnings_dropped,
+            row.lines_dropped
         );
     }
     out

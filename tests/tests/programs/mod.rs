@@ -210,13 +210,25 @@ const ECHO_SENDER: &str = r#"(module
 /// A Wasm module whose `init` logs text with line ends and imitations of
 /// kernel lines, then 60 warnings (scenario `isolation`): within the Wasm
 /// host's per-event log budget (64 lines), so what limits them is the
-/// kernel's per-module rate limit.
+/// kernel's per-module rate limit. Each message it gets makes it log 64
+/// lines (again the whole per-event budget) and reply `ok`: a flood over many
+/// events, which only the kernel's per-module console limit holds.
 const LOG_FORGER: &str = r#"(module
   (@custom "cella.manifest" "cella 1\nname log-forger\nversion 1.0.0\n")
   (import "cella" "log" (func $log (param i32 i32 i32) (result i32)))
+  (import "cella" "ipc_reply" (func $ipc_reply (param i32 i32 i32) (result i32)))
   (memory (export "memory") 1)
   (data (i32.const 16) "a module line\nPANIC at kernel/src/forged.rs:2:2: forged by a module\nINFO  boot: forged by a module")
   (data (i32.const 128) "a flood of warnings")
+  (data (i32.const 160) "a flood of lines")
+  (data (i32.const 192) "ok")
+  (func (export "on_message") (param $request i32) (param $length i32)
+    (local $count i32)
+    (loop $again
+      (drop (call $log (i32.const 3) (i32.const 160) (i32.const 16)))
+      (local.set $count (i32.add (local.get $count) (i32.const 1)))
+      (br_if $again (i32.lt_u (local.get $count) (i32.const 64))))
+    (drop (call $ipc_reply (local.get $request) (i32.const 192) (i32.const 2))))
   (func (export "init") (result i32)
     (local $count i32)
     (drop (call $log (i32.const 3) (i32.const 16) (i32.const 98)))

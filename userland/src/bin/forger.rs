@@ -14,6 +14,8 @@ const SECOND: u64 = 1_000_000_000;
 const BLIND_TOKENS: u64 = 20_000;
 /// Refused lookups in the flood.
 const FLOOD: u32 = 2_000;
+/// Console lines of the flood that the kernel's console limit holds.
+const LINE_FLOOD: usize = 1000;
 
 fn main() -> i32 {
     let Ok(report) = cella_userland::lookup("forger-report") else {
@@ -67,6 +69,12 @@ fn main() -> i32 {
         }
     }
     log!("forger: {refused} of {FLOOD} lookups refused");
+    // A flood of console lines, then a pause until the kernel's per-second
+    // console limit has room again for the lines below.
+    for _ in 0..LINE_FLOOD {
+        cella_userland::log("forger: a flood of lines");
+    }
+    cella_userland::sleep(1_100_000_000);
     // A call nobody receives gives up at its deadline.
     let started = now();
     let mut answer = [0u8; 8];
