@@ -182,6 +182,11 @@ fn system_manifest_starts_and_grants_native_processes() {
     );
     // A call to a module that is not running fails (-16, Closed), not an empty reply.
     run.expect_line("stopped-client: call to a module that is not running -> -16");
+    // A module holds at most 32 requests unanswered; a call past them is
+    // refused at once (-14), not left waiting in the kernel.
+    run.expect_line(
+        "mute-client: 40 calls to a module that never answers: 32 timed out, 8 refused at once, 0 other",
+    );
     // A call the module was handling when it faulted ends with an error as the module is
     // restarted, each time, well before the caller's 5 s deadline.
     for attempt in 1..=3 {

@@ -742,15 +742,39 @@ impl System {
         }
         slot.sandbox = Some(sandbox);
         match result {
-            Ok(Delivery::Refused) => {
-                log::warn!(
-                    "module {} refused an event ({:?})",
-                    slot.plan.name,
-                    work.event()
-                );
+            Ok(delivery @ (Delivery::Refused | Delivery::NoHandler)) => {
+                if let Work::Message { request, bytes } = &work {
+                    log::warn!(
+                        "module {} {} a message of {} bytes (request {request})",
+                        slot.plan.name,
+                        if delivery == Delivery::Refused {
+                            "refused (too long, or too many requests unanswered)"
+                        } else {
+                            "has no handler for"
+                        },
+                        bytes.len()
+                    );
+                    self.settle_refused_request(*request, delivery);
+                }
             }
             Ok(_) => {}
             Err(fault) => self.contain(index, &fault, Some(&work.event())),
+        }
+    }
+
+    /// A request the module never took (refused, or no handler) will never
+    /// be answered: the kernel forgets it, and a process waiting for it gets
+    /// an error now instead of at its deadline.
+    fn settle_refused_request(&mut self, request: u32, delivery: Delivery) {
+        if request == 0 {
+            return;
+        }
+        if let Some((_, KernelRequest::Ipc { token })) = self.kernel_requests.remove(&request) {
+            let error = match delivery {
+                Delivery::Refused => crate::ipc::IpcError::Full,
+                _ => crate::ipc::IpcError::Closed,
+            };
+            let _ = crate::ipc::fail(token, error);
         }
     }
 

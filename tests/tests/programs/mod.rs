@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-const PROGRAMS: [&str; 18] = [
+const PROGRAMS: [&str; 19] = [
     "hello",
     "fault-null",
     "fault-ud2",
@@ -27,6 +27,7 @@ const PROGRAMS: [&str; 18] = [
     "fuzz",
     "stopped-client",
     "crash-client",
+    "mute-client",
 ];
 
 fn workspace_root() -> PathBuf {
@@ -140,6 +141,10 @@ pub fn user_archive() -> PathBuf {
                 "modules/crasher.wasm",
                 wat::parse_str(CRASHER).expect("crasher assembles"),
             ));
+            entries.push(ArchiveEntry::new(
+                "modules/mute.wasm",
+                wat::parse_str(MUTE).expect("mute assembles"),
+            ));
             cella::commands::build::write_archive(&target.join("manifest.tar"), &entries)
                 .expect("archive written");
             path
@@ -175,7 +180,18 @@ serve crasher
 restart policy=backoff backoff=10ms max=100ms hold-after=10 window=60s
 process crash-client bin/crash-client
 grant endpoint crasher
+module mute modules/mute.wasm
+serve mute
+process mute-client bin/mute-client
+grant endpoint mute
 ";
+
+/// A module that serves `mute`, takes every request and never answers.
+const MUTE: &str = r#"(module
+  (@custom "cella.manifest" "cella 1\nname mute\nversion 1.0.0\n")
+  (memory (export "memory") 1)
+  (func (export "init") (result i32) (i32.const 0))
+  (func (export "on_message") (param i32 i32)))"#;
 
 /// A module that serves `crasher` and traps on every message.
 const CRASHER: &str = r#"(module
