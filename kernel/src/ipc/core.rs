@@ -2,9 +2,11 @@
 //! with generations, and the name service. Tested on the host; `ipc::kernel`
 //! adds blocking on top with real threads.
 //!
-//! - A message is at most [`MAX_MESSAGE_BYTES`] bytes; an endpoint queues at
-//!   most [`QUEUE_CAPACITY`] messages. A send to a full queue fails with
-//!   [`IpcError::Full`] at once (back-pressure by error; the queue never grows).
+//! - A message is at most [`MAX_MESSAGE_BYTES`] bytes (the ABI's one limit,
+//!   the same for Wasm modules and native processes); an endpoint queues at
+//!   most [`QUEUE_CAPACITY`] messages and [`QUEUE_BYTES`] bytes. A send to a
+//!   full queue fails with [`IpcError::Full`] at once (back-pressure by error;
+//!   the queue never grows).
 //! - A call is a send that carries a reply token; the server's reply with that
 //!   token goes to the caller alone. A token is answered at most once, and
 //!   an untrusted replier only by the receiver its message was taken by
@@ -17,10 +19,13 @@ use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
 
-/// Largest message, in bytes.
-pub const MAX_MESSAGE_BYTES: usize = 256;
+/// Largest message, in bytes: the ABI's limit for every guest.
+pub const MAX_MESSAGE_BYTES: usize = cella_abi::MAX_MESSAGE_BYTES as usize;
 /// Most messages queued on one endpoint.
 pub const QUEUE_CAPACITY: usize = 64;
+/// Most payload bytes queued on one endpoint (four of the largest messages,
+/// or 64 of 256 bytes).
+pub const QUEUE_BYTES: usize = 16 * 1024;
 /// Most capabilities one holder has.
 pub const MAX_HANDLES: usize = 256;
 
@@ -54,22 +59,28 @@ pub enum IpcError {
 }
 
 impl IpcError {
+    /// The ABI's code for it (the one error set of host calls and syscalls).
+    pub fn error_code(self) -> cella_abi::ErrorCode {
+        use cella_abi::ErrorCode;
+        match self {
+            Self::BadHandle => ErrorCode::BadHandle,
+            Self::StaleHandle => ErrorCode::StaleHandle,
+            Self::NoRight => ErrorCode::Denied,
+            Self::TooLong => ErrorCode::TooLong,
+            Self::Full => ErrorCode::Busy,
+            Self::Empty => ErrorCode::NoMessage,
+            Self::Closed => ErrorCode::Closed,
+            Self::BadToken => ErrorCode::BadToken,
+            Self::NameTaken => ErrorCode::NameTaken,
+            Self::NotFound => ErrorCode::NotFound,
+            Self::TooManyHandles => ErrorCode::Exhausted,
+            Self::TimedOut => ErrorCode::TimedOut,
+        }
+    }
+
     /// The code a syscall returns (negative).
     pub fn code(self) -> i64 {
-        -(match self {
-            Self::BadHandle => 10,
-            Self::StaleHandle => 11,
-            Self::NoRight => 12,
-            Self::TooLong => 13,
-            Self::Full => 14,
-            Self::Empty => 15,
-            Self::Closed => 16,
-            Self::BadToken => 17,
-            Self::NameTaken => 18,
-            Self::NotFound => 19,
-            Self::TooManyHandles => 20,
-            Self::TimedOut => 21,
-        })
+        self.error_code().syscall_code()
     }
 }
 
@@ -91,24 +102,37 @@ pub struct Message {
 #[derive(Debug, Default)]
 pub struct Endpoint {
     queue: VecDeque<Message>,
+    /// Payload bytes queued.
+    queued_bytes: usize,
 }
 
 impl Endpoint {
+    /// Whether a message of `length` bytes would be refused, and why.
+    pub fn refuses(&self, length: usize) -> Option<IpcError> {
+        if length > MAX_MESSAGE_BYTES {
+            return Some(IpcError::TooLong);
+        }
+        if self.queue.len() >= QUEUE_CAPACITY || self.queued_bytes + length > QUEUE_BYTES {
+            return Some(IpcError::Full);
+        }
+        None
+    }
+
     /// Queues `message`, or fails with [`IpcError::TooLong`] / [`IpcError::Full`].
     pub fn push(&mut self, message: Message) -> Result<(), IpcError> {
-        if message.bytes.len() > MAX_MESSAGE_BYTES {
-            return Err(IpcError::TooLong);
+        if let Some(error) = self.refuses(message.bytes.len()) {
+            return Err(error);
         }
-        if self.queue.len() >= QUEUE_CAPACITY {
-            return Err(IpcError::Full);
-        }
+        self.queued_bytes += message.bytes.len();
         self.queue.push_back(message);
         Ok(())
     }
 
     /// Takes the oldest message.
     pub fn pop(&mut self) -> Option<Message> {
-        self.queue.pop_front()
+        let message = self.queue.pop_front()?;
+        self.queued_bytes -= message.bytes.len();
+        Some(message)
     }
 
     /// Messages queued.
@@ -423,6 +447,37 @@ mod tests {
             Err(IpcError::TooLong)
         );
         assert!(endpoint.push(message(&[])).is_ok());
+    }
+
+    #[test]
+    fn a_queue_holds_at_most_its_bytes() {
+        let mut endpoint = Endpoint::default();
+        let largest = MAX_MESSAGE_BYTES;
+        for _ in 0..QUEUE_BYTES / largest {
+            endpoint.push(message(&vec![7; largest])).expect("room");
+        }
+        assert_eq!(endpoint.push(message(&[1])), Err(IpcError::Full));
+        assert_eq!(endpoint.refuses(1), Some(IpcError::Full));
+        // A receive makes room for exactly what it took.
+        assert!(endpoint.pop().is_some());
+        assert_eq!(endpoint.refuses(largest + 1), Some(IpcError::TooLong));
+        assert_eq!(endpoint.refuses(largest), None);
+        endpoint
+            .push(message(&vec![7; largest - 10]))
+            .expect("room");
+        assert_eq!(endpoint.refuses(11), Some(IpcError::Full));
+        endpoint.push(message(&[0; 10])).expect("room");
+        while endpoint.pop().is_some() {}
+        assert_eq!(endpoint.refuses(largest), None);
+    }
+
+    #[test]
+    fn ipc_errors_are_the_abis_codes() {
+        use cella_abi::ErrorCode;
+        assert_eq!(IpcError::Full.code(), ErrorCode::Busy.syscall_code());
+        assert_eq!(IpcError::NoRight.code(), ErrorCode::Denied.syscall_code());
+        assert_eq!(IpcError::TimedOut.code(), -17);
+        assert_eq!(MAX_MESSAGE_BYTES, cella_abi::MAX_MESSAGE_BYTES as usize);
     }
 
     #[test]

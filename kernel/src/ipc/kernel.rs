@@ -160,12 +160,8 @@ pub fn call(id: EndpointId, bytes: &[u8], deadline: Option<u64>) -> Result<Vec<u
     let me = sched::current();
     without_interrupts(|| {
         let token = with_ipc(|ipc| {
-            let endpoint = ipc.endpoint(id)?;
-            if bytes.len() > super::MAX_MESSAGE_BYTES {
-                return Err(IpcError::TooLong);
-            }
-            if endpoint.queue.len() >= super::QUEUE_CAPACITY {
-                return Err(IpcError::Full);
+            if let Some(error) = ipc.endpoint(id)?.queue.refuses(bytes.len()) {
+                return Err(error);
             }
             let token = ipc.calls.open(me, id);
             ipc.endpoint(id)?.queue.push(Message {

@@ -14,7 +14,7 @@ pub mod wasm_server;
 
 pub use self::core::{
     Capability, CapabilityTable, EndpointId, Handle, IpcError, MAX_MESSAGE_BYTES, Message,
-    QUEUE_CAPACITY, Rights,
+    QUEUE_BYTES, QUEUE_CAPACITY, Rights,
 };
 #[cfg(target_os = "none")]
 pub use kernel::*;

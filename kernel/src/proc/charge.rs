@@ -6,16 +6,17 @@
 //! so the messages others queue on it need no charge of their own; the
 //! process's pending call and reply are bounded by its one thread.
 
-use crate::ipc::{MAX_MESSAGE_BYTES, QUEUE_CAPACITY};
+use crate::ipc::{QUEUE_BYTES, QUEUE_CAPACITY};
 
 /// A process's allowance when its manifest entry gives none (`kernel_memory`).
 pub const DEFAULT_ALLOWANCE: usize = 256 * 1024;
 /// Bookkeeping of one endpoint (map entry, queue and receiver lists).
 const ENDPOINT_BOOKKEEPING: usize = 256;
-/// One queued message at its largest (payload plus header).
-const MESSAGE_COST: usize = MAX_MESSAGE_BYTES + 32;
+/// One queued message's header (the payload is counted in `QUEUE_BYTES`).
+const MESSAGE_HEADER_COST: usize = 32;
 /// What an endpoint costs: its bookkeeping and a full queue.
-pub const ENDPOINT_COST: usize = ENDPOINT_BOOKKEEPING + QUEUE_CAPACITY * MESSAGE_COST;
+pub const ENDPOINT_COST: usize =
+    ENDPOINT_BOOKKEEPING + QUEUE_BYTES + QUEUE_CAPACITY * MESSAGE_HEADER_COST;
 /// What one handle costs (a capability table slot, and room to grow it).
 pub const HANDLE_COST: usize = 32;
 

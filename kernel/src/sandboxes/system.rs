@@ -606,17 +606,9 @@ impl System {
                 self.collected_replies.insert(request, bytes.to_vec());
             }
             Some((_, KernelRequest::Ipc { token })) => {
-                // The caller must not wait for ever: a reply IPC cannot carry
-                // is answered empty.
-                let fits = bytes.len() <= crate::ipc::MAX_MESSAGE_BYTES;
-                let sent = crate::ipc::reply(token, if fits { bytes } else { &[] });
-                if !fits {
-                    log::warn!(
-                        "{from}'s reply to a process ({} bytes) is over the {} bytes IPC carries; the caller got an empty reply",
-                        bytes.len(),
-                        crate::ipc::MAX_MESSAGE_BYTES
-                    );
-                } else if let Err(error) = sent {
+                // A module's reply is at most the ABI's one message limit,
+                // which kernel IPC carries too.
+                if let Err(error) = crate::ipc::reply(token, bytes) {
                     log::warn!("{from}'s reply to a process not delivered: {error:?}");
                 }
             }

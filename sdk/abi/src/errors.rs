@@ -1,43 +1,66 @@
-//! The closed set of error codes a host call returns to the guest.
+//! The closed set of error codes of every guest boundary: what a host call
+//! returns to a Wasm module and what a syscall returns to a native process.
 
-/// A host call's result code: 0 is success, every refusal is negative.
+/// A host call's or a syscall's result code: 0 is success, every refusal is
+/// negative. One set for both boundaries: a code means the same whether a
+/// module or a process sees it.
 ///
 /// The numbers are fixed for ABI v1. Calls that return a value (port reads,
 /// MMIO reads, handles, lengths) return it as a non-negative number, or one of
-/// these negative codes.
+/// these negative codes. Host calls return them as `i32`, syscalls as `i64`.
 #[repr(i32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
     /// The call succeeded.
     Ok = 0,
     /// The access is outside the grant: port or MMIO offset past the granted
-    /// range, DMA offset past the buffer, or a handle of the wrong capability
-    /// kind for this call.
+    /// range, DMA offset past the buffer, a handle of the wrong capability
+    /// kind for this call or without the right it needs, an endpoint or
+    /// device the caller was not granted.
     Denied = -1,
-    /// The handle names no capability of this module.
+    /// The handle names no capability of the caller.
     BadHandle = -2,
-    /// The handle belonged to an earlier instance of the module (its
-    /// generation is old): capabilities die with the instance that held them.
+    /// The handle belonged to an earlier instance of the module, or to a
+    /// revoked slot (its generation is old): capabilities die with the
+    /// instance that held them.
     StaleHandle = -3,
     /// An MMIO offset that is not a multiple of the access width.
     Misaligned = -4,
-    /// A pointer/length pair that is not inside the module's linear memory
-    /// (or the module exports no memory).
+    /// A pointer/length pair that is not inside the caller's memory (a Wasm
+    /// module's linear memory; a process's mapped user pages, with the
+    /// access it needs).
     BadPointer = -5,
     /// An argument out of its domain: negative length, unknown log level,
-    /// message too long, zero-sized DMA allocation, unknown request id.
+    /// zero-sized DMA allocation, unknown request id, bad index.
     BadArgument = -6,
     /// A log message that is not valid UTF-8.
     BadUtf8 = -7,
-    /// A resource is used up: DMA pool budget, handle table, pending timers.
+    /// A resource is used up: DMA pool budget, handle table, pending timers,
+    /// a process's kernel-memory allowance.
     Exhausted = -8,
-    /// The receiver cannot take the message now; try again later.
+    /// The receiver cannot take the message now (its queue is full, or it
+    /// holds too many requests unanswered); try again later.
     Busy = -9,
-    /// `ipc_receive` was called outside a message event.
+    /// Nothing to receive: `ipc_receive` outside a message event, or a
+    /// receive that may not wait found an empty queue.
     NoMessage = -10,
     /// The platform refused the operation (for example no physical memory for
     /// a DMA buffer).
     DeviceError = -11,
+    /// No such call (an unknown syscall number).
+    NoSuchCall = -12,
+    /// The message is longer than [`crate::MAX_MESSAGE_BYTES`].
+    TooLong = -13,
+    /// The endpoint is gone, or the module serving it is not running.
+    Closed = -14,
+    /// A reply token that is unknown, answered already, or not the caller's.
+    BadToken = -15,
+    /// No endpoint has that name.
+    NotFound = -16,
+    /// The wait's deadline passed.
+    TimedOut = -17,
+    /// The name is taken.
+    NameTaken = -18,
 }
 
 /// How the host treats a refused call.
@@ -57,7 +80,7 @@ pub enum ErrorClass {
 
 impl ErrorCode {
     /// Every code, in numeric order from 0 downwards.
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::Ok,
         ErrorCode::Denied,
         ErrorCode::BadHandle,
@@ -70,6 +93,13 @@ impl ErrorCode {
         ErrorCode::Busy,
         ErrorCode::NoMessage,
         ErrorCode::DeviceError,
+        ErrorCode::NoSuchCall,
+        ErrorCode::TooLong,
+        ErrorCode::Closed,
+        ErrorCode::BadToken,
+        ErrorCode::NotFound,
+        ErrorCode::TimedOut,
+        ErrorCode::NameTaken,
     ];
 
     /// The code's number as the guest sees it.
@@ -77,18 +107,31 @@ impl ErrorCode {
         self as i32
     }
 
+    /// The code as a syscall returns it.
+    pub const fn syscall_code(self) -> i64 {
+        self as i32 as i64
+    }
+
     /// The code with the given number, if there is one.
     pub const fn from_code(code: i32) -> Option<ErrorCode> {
-        if code > 0 || code < -11 {
+        if code > 0 || code < -(Self::ALL.len() as i32 - 1) {
             return None;
         }
-        // `code` is in 0..=11 here, so the index is in bounds.
+        // `code` is in -(ALL.len() - 1)..=0 here, so the index is in bounds.
         let index = code.unsigned_abs() as usize;
         if index < Self::ALL.len() {
             Some(Self::ALL[index])
         } else {
             None
         }
+    }
+
+    /// The code of a syscall's result, if it is one.
+    pub const fn from_syscall_code(code: i64) -> Option<ErrorCode> {
+        if code > 0 || code < i32::MIN as i64 {
+            return None;
+        }
+        Self::from_code(code as i32)
     }
 
     /// How the host counts this code when it refuses a call.
@@ -99,13 +142,20 @@ impl ErrorCode {
             | ErrorCode::BadHandle
             | ErrorCode::StaleHandle
             | ErrorCode::Misaligned => ErrorClass::Violation,
-            ErrorCode::BadPointer | ErrorCode::BadArgument | ErrorCode::BadUtf8 => {
-                ErrorClass::BadCall
-            }
+            ErrorCode::BadPointer
+            | ErrorCode::BadArgument
+            | ErrorCode::BadUtf8
+            | ErrorCode::NoSuchCall
+            | ErrorCode::TooLong
+            | ErrorCode::BadToken => ErrorClass::BadCall,
             ErrorCode::Exhausted
             | ErrorCode::Busy
             | ErrorCode::NoMessage
-            | ErrorCode::DeviceError => ErrorClass::Condition,
+            | ErrorCode::DeviceError
+            | ErrorCode::Closed
+            | ErrorCode::NotFound
+            | ErrorCode::TimedOut
+            | ErrorCode::NameTaken => ErrorClass::Condition,
         }
     }
 
@@ -124,6 +174,13 @@ impl ErrorCode {
             ErrorCode::Busy => "busy",
             ErrorCode::NoMessage => "no message",
             ErrorCode::DeviceError => "device error",
+            ErrorCode::NoSuchCall => "no such call",
+            ErrorCode::TooLong => "too long",
+            ErrorCode::Closed => "closed",
+            ErrorCode::BadToken => "bad token",
+            ErrorCode::NotFound => "not found",
+            ErrorCode::TimedOut => "timed out",
+            ErrorCode::NameTaken => "name taken",
         }
     }
 }
@@ -139,12 +196,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_number_names_one_code_and_none_is_skipped() {
+        for (index, code) in ErrorCode::ALL.iter().enumerate() {
+            assert_eq!(code.code(), -(index as i32), "{}", code.name());
+        }
+    }
+
+    #[test]
     fn codes_round_trip() {
         for code in ErrorCode::ALL {
             assert_eq!(ErrorCode::from_code(code.code()), Some(code));
         }
         assert_eq!(ErrorCode::from_code(1), None);
-        assert_eq!(ErrorCode::from_code(-12), None);
+        assert_eq!(ErrorCode::from_code(-19), None);
+        for code in ErrorCode::ALL {
+            assert_eq!(
+                ErrorCode::from_syscall_code(code.syscall_code()),
+                Some(code)
+            );
+        }
+        assert_eq!(ErrorCode::from_syscall_code(i64::MIN), None);
+        assert_eq!(ErrorCode::from_syscall_code(1), None);
         assert_eq!(ErrorCode::from_code(i32::MIN), None);
     }
 

@@ -3,7 +3,9 @@
 //! backend (see `docs/processes.md`).
 //!
 //! Number in `rax`; arguments in `rdi, rsi, rdx, r10, r8, r9`; result in `rax`,
-//! negative for an error. IPC errors use `ipc::IpcError::code` (-10 .. -21).
+//! negative for an error: an [`ErrorCode`], the same set host calls return.
+
+use crate::ErrorCode;
 
 /// `exit(code)`: ends the process.
 pub const EXIT: u64 = 0;
@@ -63,30 +65,37 @@ pub const PORTS_GRANTED: u64 = 18;
 /// `[line]` the kernel queued, not a client's).
 pub const IRQ_TOKEN: u64 = u64::MAX;
 
-/// No such syscall.
-pub const E_NO_SYSCALL: i64 = -1;
-/// A pointer or length names memory the process may not access that way.
-pub const E_FAULT: i64 = -2;
-/// An argument is out of range (a length over its limit, a bad index).
-pub const E_INVALID: i64 = -3;
-/// The process lacks the grant.
-pub const E_DENIED: i64 = -4;
-/// The process's kernel-memory allowance (`kernel_memory` in its manifest
-/// entry) is spent: the kernel would have to allocate on its behalf.
-pub const E_NO_MEMORY: i64 = -5;
+// Syscall errors are the codes of [`ErrorCode`], the one error set of both
+// guest boundaries; these names are the syscall side's spelling of them.
 
-/// The message is longer than the endpoint carries (`ipc::IpcError::TooLong`).
-pub const E_TOO_LONG: i64 = -13;
-/// The endpoint's queue is full (`ipc::IpcError::Full`).
-pub const E_FULL: i64 = -14;
-/// The endpoint is gone (`ipc::IpcError::Closed`).
-pub const E_CLOSED: i64 = -16;
-/// Unknown or answered reply token (`ipc::IpcError::BadToken`).
-pub const E_BAD_TOKEN: i64 = -17;
-/// No endpoint has that name (`ipc::IpcError::NotFound`).
-pub const E_NOT_FOUND: i64 = -19;
-/// The wait's deadline passed (`ipc::IpcError::TimedOut`).
-pub const E_TIMED_OUT: i64 = -21;
+/// No such syscall ([`ErrorCode::NoSuchCall`]).
+pub const E_NO_SYSCALL: i64 = ErrorCode::NoSuchCall.syscall_code();
+/// A pointer or length names memory the process may not access that way
+/// ([`ErrorCode::BadPointer`]).
+pub const E_FAULT: i64 = ErrorCode::BadPointer.syscall_code();
+/// An argument is out of range: a length over its limit, a bad index
+/// ([`ErrorCode::BadArgument`]).
+pub const E_INVALID: i64 = ErrorCode::BadArgument.syscall_code();
+/// The process lacks the grant, or the handle the right
+/// ([`ErrorCode::Denied`]).
+pub const E_DENIED: i64 = ErrorCode::Denied.syscall_code();
+/// The process's kernel-memory allowance (`kernel_memory` in its manifest
+/// entry) is spent, or its handle table is full ([`ErrorCode::Exhausted`]).
+pub const E_NO_MEMORY: i64 = ErrorCode::Exhausted.syscall_code();
+/// The message is longer than [`crate::MAX_MESSAGE_BYTES`] ([`ErrorCode::TooLong`]).
+pub const E_TOO_LONG: i64 = ErrorCode::TooLong.syscall_code();
+/// The endpoint's queue is full, or the module serving it holds too many
+/// requests unanswered ([`ErrorCode::Busy`]).
+pub const E_FULL: i64 = ErrorCode::Busy.syscall_code();
+/// The endpoint is gone, or the module serving it is not running
+/// ([`ErrorCode::Closed`]).
+pub const E_CLOSED: i64 = ErrorCode::Closed.syscall_code();
+/// Unknown, answered or another receiver's reply token ([`ErrorCode::BadToken`]).
+pub const E_BAD_TOKEN: i64 = ErrorCode::BadToken.syscall_code();
+/// No endpoint has that name ([`ErrorCode::NotFound`]).
+pub const E_NOT_FOUND: i64 = ErrorCode::NotFound.syscall_code();
+/// The wait's deadline passed ([`ErrorCode::TimedOut`]).
+pub const E_TIMED_OUT: i64 = ErrorCode::TimedOut.syscall_code();
 
 /// Longest log line.
 pub const MAX_LOG_BYTES: usize = 512;

@@ -16,10 +16,11 @@
 #![no_main]
 
 use cella_userland::{log, now, number, syscall, syscall6};
+use core::fmt::Write;
 
 /// The only memory the kernel may write for the fuzzer (every valid pointer
 /// it passes points in here).
-static mut SCRATCH: [u8; 4096] = [0; 4096];
+static mut SCRATCH: [u8; 8192] = [0; 8192];
 
 struct Random(u64);
 
@@ -51,9 +52,9 @@ impl Tally {
         self.calls += 1;
         if result >= 0 {
             self.ok += 1;
-        } else if matches!(-result, 1..=5 | 10..=21) {
-            // One of the ABI's codes (`cella_abi::syscalls`, `IpcError::code`).
-            self.errors[(-result) as usize] += 1;
+        } else if let Some(code) = cella_abi::ErrorCode::from_syscall_code(result) {
+            // One of the ABI's codes (`cella_abi::ErrorCode`).
+            self.errors[code.code().unsigned_abs() as usize] += 1;
         } else {
             self.unexpected += 1;
         }
@@ -74,7 +75,7 @@ fn argument(random: &mut Random, handles: &[u64]) -> u64 {
         4 => 0x5000_0000 + random.below(1 << 20),           // unmapped
         5 => 0x40_0000 + random.below(0x100),               // read-only text
         6 => scratch() + random.below(4096),                // valid, maybe misaligned
-        7 => scratch() + 4096 - random.below(64),           // runs off the scratch page
+        7 => scratch() + 8192 - random.below(64),           // runs off the scratch area
         8 => u64::MAX - random.below(16),                   // huge, wrapping
         9 => 1 << (32 + random.below(31)),                  // huge length
         10 => random.below(600),                            // small length or line
@@ -169,7 +170,17 @@ fn targeted(random: &mut Random, handles: &[u64], inbox: u64, tally: &mut Tally)
         }
         // Its own queue fills (nobody drains it but `answer_calls`): full.
         6 => tally.record(syscall(number::SEND, [inbox, buffer, 16, 0, 0])),
-        _ => tally.record(syscall(number::SEND, [inbox, buffer, 300, 0, 0])),
+        // One byte over the ABI's message limit: too long.
+        _ => tally.record(syscall(
+            number::SEND,
+            [
+                inbox,
+                buffer,
+                u64::from(cella_abi::MAX_MESSAGE_BYTES) + 1,
+                0,
+                0,
+            ],
+        )),
     }
 }
 
@@ -209,31 +220,22 @@ fn main() -> i32 {
         }
     }
     let elapsed = now() - started;
-    let errors = &tally.errors;
-    log!(
-        "fuzz: seed {seed:#x}: {} calls in {} ms: {} ok; errors -1:{} -2:{} -3:{} -4:{} -5:{} -10:{} -11:{} -12:{} -13:{} -14:{} -15:{} -16:{} -17:{} -18:{} -19:{} -20:{} -21:{}; unexpected {}",
+    let mut line = cella_userland::LineBuffer::new();
+    let _ = write!(
+        line,
+        "fuzz: seed {seed:#x}: {} calls in {} ms: {} ok; errors",
         tally.calls,
         elapsed / 1_000_000,
-        tally.ok,
-        errors[1],
-        errors[2],
-        errors[3],
-        errors[4],
-        errors[5],
-        errors[10],
-        errors[11],
-        errors[12],
-        errors[13],
-        errors[14],
-        errors[15],
-        errors[16],
-        errors[17],
-        errors[18],
-        errors[19],
-        errors[20],
-        errors[21],
-        tally.unexpected
+        tally.ok
     );
+    for code in cella_abi::ErrorCode::ALL.iter().skip(1) {
+        let count = tally.errors[code.code().unsigned_abs() as usize];
+        if count != 0 {
+            let _ = write!(line, " {}:{count}", code.code());
+        }
+    }
+    let _ = write!(line, "; unexpected {}", tally.unexpected);
+    cella_userland::log(line.as_str());
     let _ = cella_userland::call(control, b"done", &mut plan);
     0
 }

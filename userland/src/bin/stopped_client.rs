@@ -1,5 +1,5 @@
 //! Calls `sleeper`, a module of the test manifest that is never started
-//! (`boot no`): the call must fail with `E_CLOSED` (-16), not return an empty
+//! (`boot no`): the call must fail with `E_CLOSED` (-14), not return an empty
 //! reply as if the module had answered.
 #![no_std]
 #![no_main]
