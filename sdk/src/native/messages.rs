@@ -72,7 +72,7 @@ pub(crate) fn ipc_send(endpoint: i32, pointer: i32, length: i32) -> i32 {
         match syscall(SEND, [kernel, address(pointer), size(length), 0, 0]) {
             0 => Ok(0),
             E_FAULT => Err(ErrorCode::BadPointer),
-            // Kernel endpoints carry at most 256 bytes.
+            // Over the ABI's message limit (checked above; kept for safety).
             E_TOO_LONG => Err(ErrorCode::BadArgument),
             error => {
                 if error == E_CLOSED || error == E_NOT_FOUND {

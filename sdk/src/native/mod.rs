@@ -31,9 +31,8 @@
 //! Supported: all of ABI v1 except DMA. The kernel has no DMA syscall for
 //! processes yet, so a manifest with a `dma` request does not start, and the
 //! `dma_*` calls answer as for a module without a DMA capability (`Denied`
-//! for a handle of another kind, else `BadHandle`). Native endpoints carry
-//! at most 256 bytes per message (the Wasm ABI allows 4096): longer sends and
-//! replies are `BadArgument`.
+//! for a handle of another kind, else `BadHandle`). Kernel endpoints carry
+//! the ABI's 4096-byte messages, as the Wasm host does.
 //!
 //! ABI pointers are 32-bit (wasm32). A native process's image, data and stack
 //! all lie below 2 GiB (the kernel puts the stack top at `0x7fff_0000`), so
