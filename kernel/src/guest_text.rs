@@ -72,4 +72,31 @@ mod tests {
         );
         assert_eq!(escape_bytes(b"\xff\x1b[2J"), "\u{fffd}\\e[2J");
     }
+
+    #[test]
+    fn every_log_target_of_the_kernel_is_a_reserved_name() {
+        use crate::system_manifest::RESERVED_NAMES;
+        // Every top-level module of the kernel is a log target of its own,
+        // so no module or process may carry its name.
+        let library = include_str!("lib.rs");
+        for line in library.lines() {
+            let line = line.trim();
+            let Some(name) = line
+                .strip_prefix("pub mod ")
+                .or_else(|| line.strip_prefix("mod "))
+                .and_then(|rest| rest.strip_suffix(';'))
+            else {
+                continue;
+            };
+            if name == "console" {
+                continue;
+            }
+            assert!(RESERVED_NAMES.contains(&name), "`{name}` is not reserved");
+        }
+        // The exception holds only while the console logs nothing itself.
+        let console = include_str!("console.rs");
+        for level in ["error!", "warn!", "info!", "debug!", "trace!"] {
+            assert!(!console.contains(level), "console.rs logs with {level}");
+        }
+    }
 }

@@ -17,17 +17,16 @@ extern crate alloc;
 pub mod archive;
 pub mod boot_info;
 pub mod cmdline;
-pub mod fnv;
 pub mod guest_text;
 pub mod ipc;
 pub mod line_limit;
 pub mod mm;
 pub mod proc;
-pub mod push_authority;
-pub mod push_protocol;
 pub mod sched;
 pub mod supervisor;
-pub mod system_manifest;
+
+// The system description the kernel shares with the `cella` tool.
+pub use cella_system::{fnv, push_authority, push_protocol, system_manifest};
 
 #[cfg(target_os = "none")]
 pub mod arch;

@@ -5,11 +5,11 @@
 
 use cella::archive::{ArchiveEntry, read_ustar};
 use cella::push::{Answer, send};
-use cella_kernel::push_authority::{KEY_ARCHIVE_ENTRY, KEY_BYTES, PushKey};
-use cella_kernel::push_protocol::{
+use cella_qemu_tests::{Session, default_archive_with, environment};
+use cella_system::push_authority::{KEY_ARCHIVE_ENTRY, KEY_BYTES, PushKey};
+use cella_system::push_protocol::{
     HELLO, IDLE_TIMEOUT_NANOSECONDS, MAX_UPLOAD_BYTES, NONCE, RESULT, header,
 };
-use cella_qemu_tests::{Session, default_archive_with, environment};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};

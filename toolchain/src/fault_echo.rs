@@ -10,7 +10,7 @@
 //! happens only in a round with the UART driver under fault. Any other damaged
 //! line is a corrupted byte outside the faulty driver.
 
-use cella_kernel::fnv::fnv1a_64;
+use cella_system::fnv::fnv1a_64;
 
 /// The driver that carries the console.
 pub const CONSOLE_DRIVER: &str = "uart16550";

@@ -1,4 +1,4 @@
-//! Pushing a module into a running Cella: the host side of `kernel/src/push_protocol.rs`.
+//! Pushing a module into a running Cella: the host side of `sdk/system/src/push_protocol.rs`.
 //!
 //! `cargo cella run` gives the guest a second serial port (COM2) on a Unix
 //! socket; [`send`] connects to it, asks for a nonce, sends one upload signed
@@ -8,8 +8,8 @@
 //! loader, so a module that would be refused never reaches the kernel.
 
 use crate::{Error, Result};
-use cella_kernel::push_authority::{KEY_BYTES, PushKey};
-use cella_kernel::push_protocol::{self, HELLO, NONCE, RESULT};
+use cella_system::push_authority::{KEY_BYTES, PushKey};
+use cella_system::push_protocol::{self, HELLO, NONCE, RESULT};
 use cella_wasm_host::{Grant, Limits, QueueOutbox, Runtime, SimulatedPlatform};
 use std::io::Read;
 use std::io::{BufRead, BufReader, Write};

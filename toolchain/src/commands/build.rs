@@ -65,7 +65,7 @@ pub fn build_all(shell: &Shell, workspace: &Workspace) -> Result<BuildOutputs> {
     archive_entries.extend(crate::userland::archive_entries(shell, workspace)?);
     let key = crate::push::ensure_key(&workspace.cella_directory())?;
     archive_entries.push(ArchiveEntry::new(
-        cella_kernel::push_authority::KEY_ARCHIVE_ENTRY,
+        cella_system::push_authority::KEY_ARCHIVE_ENTRY,
         key.to_hex().into_bytes(),
     ));
     let boot_archive = boot_archive_path(workspace);

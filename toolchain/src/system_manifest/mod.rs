@@ -110,7 +110,7 @@ fn table_name(
 ) -> Option<String> {
     match table.get("name").and_then(Value::as_str) {
         Some(name) if valid_name(name) => {
-            match cella_kernel::system_manifest::reserved_name(name) {
+            match cella_system::system_manifest::reserved_name(name) {
                 Some(why) => {
                     problems.add(format!("{kind} #{}: {why}", index + 1));
                     None

@@ -2,7 +2,7 @@
 //! each other, and the compiled `process` blocks (read back with the kernel's own parser).
 
 use super::*;
-use cella_kernel::system_manifest::{GrantLine, SystemManifest};
+use cella_system::system_manifest::{GrantLine, SystemManifest};
 
 fn problems(text: &str) -> Vec<String> {
     SystemPlan::parse(text, SOURCE).unwrap_err()

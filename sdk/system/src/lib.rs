@@ -1,0 +1,21 @@
+//! cella-system: the description of a Cella system that the kernel and the `cella` tool share.
+//!
+//! One `no_std` crate beside `cella-abi` owns what both sides must agree on:
+//! - [`system_manifest`]: the compiled system manifest (its modules, native
+//!   processes and their grants) and its reader, with the names the kernel
+//!   reserves for itself;
+//! - [`push_authority`] and [`push_protocol`]: the authenticated channel that
+//!   pushes modules from the host into a running system;
+//! - [`fnv`]: the checksum both ends of the console and push links use.
+//!
+//! Nothing here touches hardware; every part is tested on the host
+//! (`cargo test -p cella-system`).
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod fnv;
+pub mod push_authority;
+pub mod push_protocol;
+pub mod system_manifest;
