@@ -182,6 +182,10 @@ fn system_manifest_starts_and_grants_native_processes() {
     );
     // A call to a module that is not running fails (-16, Closed), not an empty reply.
     run.expect_line("stopped-client: call to a module that is not running -> -14");
+    // A reply followed by a trap in the same event is delivered, every time.
+    run.expect_line(
+        "reply-trap-client: 20 calls to a module that replies, then traps: 20 answered, 0 failed",
+    );
     // A module holds at most 32 requests unanswered; a call past them is
     // refused at once (-14), not left waiting in the kernel.
     run.expect_line(

@@ -529,6 +529,20 @@ impl System {
     /// at a time (a command may run the event loop itself, e.g. a swap while
     /// the new version is prepared; commands arriving then wait their turn).
     fn route_messages(&mut self) {
+        self.route_queued();
+        if self.in_command {
+            return;
+        }
+        while let Some((from, bytes)) = self.deferred_commands.pop_front() {
+            self.in_command = true;
+            self.serve_supervisor(&from, &bytes);
+            self.in_command = false;
+        }
+    }
+
+    /// Routes the router's queue (sends and replies), without running the
+    /// supervisor commands among them.
+    fn route_queued(&mut self) {
         for message in router::take_all() {
             match message {
                 Routed::Send {
@@ -542,14 +556,6 @@ impl System {
                     bytes,
                 } => self.route_reply(&from, request, &bytes),
             }
-        }
-        if self.in_command {
-            return;
-        }
-        while let Some((from, bytes)) = self.deferred_commands.pop_front() {
-            self.in_command = true;
-            self.serve_supervisor(&from, &bytes);
-            self.in_command = false;
         }
     }
 
@@ -699,14 +705,27 @@ impl System {
         slot.away = true;
         match &slot.worker {
             Some(worker) => worker.lend(job),
-            None => self.complete(worker::execute(job)),
+            None => {
+                let done = worker::execute(job);
+                // As for a worker's completion: its messages first.
+                self.route_queued();
+                self.complete(done);
+            }
         }
     }
 
     /// Takes back every sandbox whose worker finished. Returns whether any did.
+    ///
+    /// What a module sent and replied during its event is routed before the
+    /// event's outcome is handled: a worker queues its messages before its
+    /// completion, so a reply followed by a trap in the same event is always
+    /// delivered, and the fault settles only what the module left unanswered.
     fn take_completed(&mut self) -> bool {
         let completed = worker::take_completed();
         let any = !completed.is_empty();
+        if any {
+            self.route_queued();
+        }
         for done in completed {
             self.complete(done);
         }

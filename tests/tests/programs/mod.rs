@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-const PROGRAMS: [&str; 19] = [
+const PROGRAMS: [&str; 20] = [
     "hello",
     "fault-null",
     "fault-ud2",
@@ -28,6 +28,7 @@ const PROGRAMS: [&str; 19] = [
     "stopped-client",
     "crash-client",
     "mute-client",
+    "reply-trap-client",
 ];
 
 fn workspace_root() -> PathBuf {
@@ -145,6 +146,10 @@ pub fn user_archive() -> PathBuf {
                 "modules/mute.wasm",
                 wat::parse_str(MUTE).expect("mute assembles"),
             ));
+            entries.push(ArchiveEntry::new(
+                "modules/reply-trap.wasm",
+                wat::parse_str(REPLY_TRAP).expect("reply-trap assembles"),
+            ));
             cella::commands::build::write_archive(&target.join("manifest.tar"), &entries)
                 .expect("archive written");
             path
@@ -184,7 +189,24 @@ module mute modules/mute.wasm
 serve mute
 process mute-client bin/mute-client
 grant endpoint mute
+module reply-trap modules/reply-trap.wasm
+serve reply-trap
+restart policy=backoff backoff=1ms max=1ms hold-after=1000 window=60s
+process reply-trap-client bin/reply-trap-client
+grant endpoint reply-trap
 ";
+
+/// A module that serves `reply-trap`: answers every call with `pong`, then
+/// traps in the same event.
+const REPLY_TRAP: &str = r#"(module
+  (@custom "cella.manifest" "cella 1\nname reply-trap\nversion 1.0.0\n")
+  (import "cella" "ipc_reply" (func $ipc_reply (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "pong")
+  (func (export "init") (result i32) (i32.const 0))
+  (func (export "on_message") (param $request i32) (param $length i32)
+    (drop (call $ipc_reply (local.get $request) (i32.const 16) (i32.const 4)))
+    unreachable))"#;
 
 /// A module that serves `mute`, takes every request and never answers.
 const MUTE: &str = r#"(module
