@@ -9,6 +9,7 @@ use crate::shell::Shell;
 use crate::system_manifest::{self, ModuleSpec, SystemPlan};
 use crate::workspace::Workspace;
 use crate::{Error, Result};
+use cella_system::system_manifest::GrantLine;
 use cella_wasm_host::{Capability, Limits, QueueOutbox, Runtime, SimulatedPlatform};
 use std::path::{Path, PathBuf};
 
@@ -278,37 +279,42 @@ fn describe_capability(capability: &Capability, spec: &ModuleSpec) -> String {
 }
 
 /// Whether some request uses the grant line `grant` (as rendered by `grant_lines`).
-fn requested(grant: &str, capabilities: &[Capability]) -> bool {
-    let words: Vec<&str> = grant.split_whitespace().collect();
-    let number = |text: &str| {
-        text.strip_prefix("0x")
-            .map_or_else(
-                || text.parse().ok(),
-                |hex| u64::from_str_radix(hex, 16).ok(),
-            )
-            .unwrap_or(0)
-    };
+fn requested(grant: &GrantLine, capabilities: &[Capability]) -> bool {
     capabilities
         .iter()
-        .any(|capability| match (capability, words.as_slice()) {
-            (Capability::PortRange { base, count }, ["port", grant_base, grant_count, ..]) => {
-                let (start, end) = (number(grant_base), number(grant_base) + number(grant_count));
+        .any(|capability| match (capability, grant) {
+            (
+                Capability::PortRange { base, count },
+                GrantLine::Port {
+                    base: grant_base,
+                    count: grant_count,
+                    ..
+                },
+            ) => {
+                let (start, end) = (
+                    u64::from(*grant_base),
+                    u64::from(*grant_base) + u64::from(*grant_count),
+                );
                 u64::from(*base) < end && start < u64::from(*base) + u64::from(*count)
             }
-            (Capability::MmioRegion { base, length }, ["mmio", grant_base, grant_length, ..]) => {
-                let (start, end) = (
-                    number(grant_base),
-                    number(grant_base).saturating_add(number(grant_length)),
-                );
-                *base < end && start < base.saturating_add(*length)
+            (
+                Capability::MmioRegion { base, length },
+                GrantLine::Mmio {
+                    base: grant_base,
+                    length: grant_length,
+                    ..
+                },
+            ) => {
+                let end = grant_base.saturating_add(*grant_length);
+                *base < end && *grant_base < base.saturating_add(*length)
             }
-            (Capability::IrqLine { line, .. }, ["irq", grant_line, ..]) => {
-                u64::from(*line) == number(grant_line)
+            (Capability::IrqLine { line, .. }, GrantLine::Irq { line: granted, .. }) => {
+                line == granted
             }
-            (Capability::DmaPool { .. }, ["dma", ..]) => true,
-            (Capability::Timer { .. }, ["timer"]) => true,
+            (Capability::DmaPool { .. }, GrantLine::Dma { .. }) => true,
+            (Capability::Timer { .. }, GrantLine::Timer) => true,
             // Endpoint ids are positions in the grant's list.
-            (Capability::Endpoint { .. }, ["endpoint", _]) => true,
+            (Capability::Endpoint { .. }, GrantLine::Endpoint { .. }) => true,
             _ => false,
         })
 }

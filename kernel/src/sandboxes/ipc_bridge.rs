@@ -10,7 +10,7 @@
 //! registered one.
 //!
 //! A call to a module that is stopped or held fails at once with `Closed`
-//! (-16 for a process), and so does one the module was handling when it
+//! (-14 for a process), and so does one the module was handling when it
 //! faulted (as `supervisor::replay` decides for kernel requests); calls wait in the IPC
 //! queue while the module's inbox is full (the queue's own back-pressure,
 //! `Full`, then reaches callers).

@@ -2,7 +2,9 @@
 //!
 //! One `no_std` crate beside `cella-abi` owns what both sides must agree on:
 //! - [`system_manifest`]: the compiled system manifest (its modules, native
-//!   processes and their grants) and its reader, with the names the kernel
+//!   processes and their grants), its one codec (`render` and `read`);
+//! - [`validate`]: the one check of a system, run by the tool on what it
+//!   compiles and by the kernel on what it reads, with the names the kernel
 //!   reserves for itself;
 //! - [`push_authority`] and [`push_protocol`]: the authenticated channel that
 //!   pushes modules from the host into a running system;
@@ -19,3 +21,4 @@ pub mod fnv;
 pub mod push_authority;
 pub mod push_protocol;
 pub mod system_manifest;
+pub mod validate;

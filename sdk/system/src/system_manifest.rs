@@ -33,47 +33,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
-/// Names no module or process may have: the kernel's own log targets (its
-/// top-level modules; deeper ones contain `::`, which no module name can),
-/// so a line `LEVEL NAME: text` from a module can never read as the
-/// kernel's. The kernel's `console` logs nothing itself (it prints the
-/// others' lines), so `console` stays free for the console module.
-pub const RESERVED_NAMES: [&str; 25] = [
-    "arch",
-    "archive",
-    "boot",
-    "boot_info",
-    "cella",
-    "cella_kernel",
-    "cmdline",
-    "fnv",
-    "guest_text",
-    "ipc",
-    "irq",
-    "kernel",
-    "line_limit",
-    "log_ring",
-    "mm",
-    "panic",
-    "proc",
-    "push_authority",
-    "push_protocol",
-    "sandboxes",
-    "scenarios",
-    "sched",
-    "supervisor",
-    "system_manifest",
-    "time",
-];
-
-/// Why `name` may not name a module or process, if it may not.
-pub fn reserved_name(name: &str) -> Option<String> {
-    RESERVED_NAMES.contains(&name).then(|| {
-        alloc::format!(
-            "`{name}` is a name of the kernel's own (its log lines would read as the kernel's)"
-        )
-    })
-}
+pub use crate::validate::{KERNEL_ENDPOINTS, RESERVED_NAMES, reserved_name, validate};
 
 /// One `grant` line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -192,13 +152,28 @@ fn parse_number(word: &str) -> Option<u64> {
 }
 
 impl SystemManifest {
-    /// Parses and checks the compiled manifest.
+    /// Reads and checks the compiled manifest: [`SystemManifest::read`], then
+    /// [`validate`] (the same check the `cella` tool runs).
     ///
     /// # Errors
-    /// [`ManifestError`] for a missing header, an unknown keyword, a bad number,
-    /// a line outside a module block, a duplicate module or endpoint server, or
-    /// overlapping exclusive grants.
+    /// [`ManifestError`] for what `read` refuses, or (line 0) every problem
+    /// `validate` finds.
     pub fn parse(text: &str) -> Result<Self, ManifestError> {
+        let manifest = Self::read(text)?;
+        let problems = validate(&manifest);
+        if problems.is_empty() {
+            Ok(manifest)
+        } else {
+            Err(error(0, problems.join("; ")))
+        }
+    }
+
+    /// Reads the compiled manifest's lines, without the whole-system checks.
+    ///
+    /// # Errors
+    /// [`ManifestError`] naming the line: a missing header, an unknown
+    /// keyword, a bad number or range, a line outside a module block.
+    pub fn read(text: &str) -> Result<Self, ManifestError> {
         let mut manifest = SystemManifest::default();
         let mut saw_header = false;
         let mut in_process = false;
@@ -228,18 +203,7 @@ impl SystemManifest {
                 });
                 continue;
             }
-            if let ["module" | "process", name, _] = words.as_slice()
-                && let Some(why) = reserved_name(name)
-            {
-                return Err(error(number, why));
-            }
             if let ["module", name, file] = words.as_slice() {
-                if manifest.modules.iter().any(|module| module.name == *name) {
-                    return Err(error(
-                        number,
-                        alloc::format!("module `{name}` listed twice"),
-                    ));
-                }
                 manifest.modules.push(ModulePlan {
                     name: name.to_string(),
                     file: file.to_string(),
@@ -249,16 +213,6 @@ impl SystemManifest {
                 continue;
             }
             if let ["process", name, file] = words.as_slice() {
-                if manifest
-                    .processes
-                    .iter()
-                    .any(|process| process.name == *name)
-                {
-                    return Err(error(
-                        number,
-                        alloc::format!("process `{name}` listed twice"),
-                    ));
-                }
                 manifest.processes.push(ModulePlan {
                     name: name.to_string(),
                     file: file.to_string(),
@@ -309,9 +263,43 @@ impl SystemManifest {
         if !saw_header {
             return Err(error(0, "empty; expected `cella-system 1`"));
         }
-        manifest.check_servers()?;
-        manifest.check_overlaps()?;
         Ok(manifest)
+    }
+
+    /// The compiled text of this manifest, which [`SystemManifest::read`]
+    /// reads back as it is (the one codec of the compiled form).
+    pub fn render(&self) -> String {
+        use core::fmt::Write;
+        let mut text = String::from("cella-system 1\n");
+        if let Some(push) = &self.push {
+            let _ = writeln!(text, "push {}", push.targets.join(" "));
+        }
+        for (kind, plans) in [("module", &self.modules), ("process", &self.processes)] {
+            for plan in plans {
+                let _ = writeln!(text, "{kind} {} {}", plan.name, plan.file);
+                for endpoint in &plan.serves {
+                    let _ = writeln!(text, "serve {endpoint}");
+                }
+                for grant in &plan.grants {
+                    let _ = writeln!(text, "grant {grant}");
+                }
+                if !plan.restart.is_empty() {
+                    let settings: Vec<String> = plan
+                        .restart
+                        .iter()
+                        .map(|(key, value)| alloc::format!("{key}={value}"))
+                        .collect();
+                    let _ = writeln!(text, "restart {}", settings.join(" "));
+                }
+                if plan.on_demand {
+                    text.push_str("boot no\n");
+                }
+                if plan.kernel_memory != 0 {
+                    let _ = writeln!(text, "kernel_memory {}", plan.kernel_memory);
+                }
+            }
+        }
+        text
     }
 
     /// The module serving `endpoint`, if any.
@@ -319,125 +307,6 @@ impl SystemManifest {
         self.modules
             .iter()
             .find(|module| module.serves.iter().any(|served| served == endpoint))
-    }
-
-    fn check_servers(&self) -> Result<(), ManifestError> {
-        let all: Vec<&ModulePlan> = self.modules.iter().chain(&self.processes).collect();
-        for (index, module) in all.iter().enumerate() {
-            for endpoint in &module.serves {
-                if let Some(other) = all[index + 1..]
-                    .iter()
-                    .find(|other| other.serves.contains(endpoint))
-                {
-                    return Err(error(
-                        0,
-                        alloc::format!(
-                            "endpoint `{endpoint}` is served by both `{}` and `{}`",
-                            module.name,
-                            other.name
-                        ),
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn check_overlaps(&self) -> Result<(), ManifestError> {
-        let all: Vec<&ModulePlan> = self.modules.iter().chain(&self.processes).collect();
-        for (index, module) in all.iter().enumerate() {
-            for other in &all[index + 1..] {
-                for grant in &module.grants {
-                    for other_grant in &other.grants {
-                        if let Some(what) = overlap(grant, other_grant) {
-                            return Err(error(
-                                0,
-                                alloc::format!(
-                                    "`{}` and `{}` are both granted {what}; mark both grants `shared` if that is intended",
-                                    module.name,
-                                    other.name
-                                ),
-                            ));
-                        }
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Describes the exclusive resource two grants both cover, if any.
-fn overlap(first: &GrantLine, second: &GrantLine) -> Option<String> {
-    match (first, second) {
-        (
-            GrantLine::Port {
-                base,
-                count,
-                shared: false,
-            },
-            GrantLine::Port {
-                base: other_base,
-                count: other_count,
-                ..
-            },
-        )
-        | (
-            GrantLine::Port { base, count, .. },
-            GrantLine::Port {
-                base: other_base,
-                count: other_count,
-                shared: false,
-            },
-        ) => {
-            let (start, end) = (u64::from(*base), u64::from(*base) + u64::from(*count));
-            let (other_start, other_end) = (
-                u64::from(*other_base),
-                u64::from(*other_base) + u64::from(*other_count),
-            );
-            (start < other_end && other_start < end)
-                .then(|| alloc::format!("port {:#x}", start.max(other_start)))
-        }
-        (
-            GrantLine::Mmio {
-                base,
-                length,
-                shared: false,
-            },
-            GrantLine::Mmio {
-                base: other_base,
-                length: other_length,
-                ..
-            },
-        )
-        | (
-            GrantLine::Mmio { base, length, .. },
-            GrantLine::Mmio {
-                base: other_base,
-                length: other_length,
-                shared: false,
-            },
-        ) => {
-            let end = base.saturating_add(*length);
-            let other_end = other_base.saturating_add(*other_length);
-            (*base < other_end && *other_base < end)
-                .then(|| alloc::format!("MMIO at {:#x}", (*base).max(*other_base)))
-        }
-        (
-            GrantLine::Irq {
-                line,
-                shared: false,
-            },
-            GrantLine::Irq { line: other, .. },
-        )
-        | (
-            GrantLine::Irq { line, .. },
-            GrantLine::Irq {
-                line: other,
-                shared: false,
-            },
-        ) => (line == other).then(|| alloc::format!("IRQ {line}")),
-        _ => None,
     }
 }
 
@@ -611,7 +480,7 @@ grant timer
                 3,
                 "KEY=VALUE",
             ),
-            ("cella-system 1\nmodule a f\nmodule a g\n", 3, "twice"),
+            ("cella-system 1\nmodule a f\nmodule a g\n", 0, "twice"),
             (
                 "cella-system 1\nmodule a f\ngrant timer shared\n",
                 3,
@@ -627,26 +496,26 @@ grant timer
     }
 
     #[test]
-    fn exclusive_overlaps_are_refused_and_shared_ones_allowed() {
-        let two = |first: &str, second: &str| {
-            alloc::format!(
-                "cella-system 1\nmodule a f\ngrant {first}\nmodule b g\ngrant {second}\n"
-            )
-        };
-        let refused = SystemManifest::parse(&two("port 0x60 1", "port 0x5f 4")).unwrap_err();
-        assert!(refused.to_string().contains("port 0x60"), "{refused}");
-        assert!(SystemManifest::parse(&two("irq 4", "irq 4 shared")).is_err());
-        assert!(SystemManifest::parse(&two("irq 4 shared", "irq 4 shared")).is_ok());
-        assert!(SystemManifest::parse(&two("mmio 0x1000 0x100", "mmio 0x10ff 1")).is_err());
-        assert!(SystemManifest::parse(&two("mmio 0x1000 0x100", "mmio 0x1100 1")).is_ok());
-        assert!(SystemManifest::parse(&two("port 0x60 1", "port 0x64 1")).is_ok());
-        let servers = "cella-system 1\nmodule a f\nserve x\nmodule b g\nserve x\n";
+    fn parse_refuses_what_validate_finds() {
+        let two = "cella-system 1\nmodule a f\ngrant port 0x60 1\nmodule b g\ngrant port 0x5f 4\nserve x\nprocess p q\nserve x\n";
+        let refused = SystemManifest::parse(two).unwrap_err();
+        assert_eq!(refused.line, 0);
+        assert!(refused.message.contains("ports 0x60..0x61"), "{refused}");
         assert!(
-            SystemManifest::parse(servers)
-                .unwrap_err()
-                .to_string()
-                .contains("served by both")
+            refused.message.contains("endpoint `x` is served by 2"),
+            "{refused}"
         );
+        assert!(SystemManifest::read(two).is_ok());
+    }
+
+    #[test]
+    fn render_and_read_are_one_codec() {
+        let manifest = SystemManifest::parse(EXAMPLE).unwrap();
+        assert_eq!(SystemManifest::read(&manifest.render()).unwrap(), manifest);
+        let text = "cella-system 1\npush a *\nmodule a a.wasm\nserve s\ngrant mmio 0xfec00000 0x20 shared\ngrant dma 4096\nrestart policy=never\nboot no\nkernel_memory 8192\nprocess p bin/p\ngrant endpoint s\nkernel_memory 4096\n";
+        let manifest = SystemManifest::parse(text).unwrap();
+        assert_eq!(manifest.render(), text);
+        assert_eq!(SystemManifest::parse(&manifest.render()).unwrap(), manifest);
     }
 
     #[test]
@@ -723,6 +592,7 @@ process p bin/ports\ngrant port 0x71 1\n";
             "cella-system 1\nmodule a a.wasm\nprocess supervisor bin/s\n",
         ] {
             let problem = SystemManifest::parse(text).unwrap_err();
+            assert_eq!(problem.line, 0);
             assert!(
                 problem.message.contains("name of the kernel's own"),
                 "{problem}"

@@ -3,6 +3,7 @@
 //! `serve` / `grant` lines of `system.manifest`.
 
 use super::{integer, valid_name};
+use cella_system::system_manifest::GrantLine;
 use toml::Value;
 
 /// A port range grant.
@@ -146,36 +147,38 @@ impl Grants {
     }
 
     /// The device grant lines (`port`, `mmio`, `irq`), as in `system.manifest` without `grant `.
-    pub fn device_lines(&self) -> Vec<String> {
-        let shared = |shared: bool| if shared { " shared" } else { "" };
+    pub fn device_lines(&self) -> Vec<GrantLine> {
         let mut lines = Vec::new();
         for port in &self.ports {
-            lines.push(format!(
-                "port {:#x} {}{}",
-                port.base,
-                port.count,
-                shared(port.shared)
-            ));
+            lines.push(GrantLine::Port {
+                base: port.base,
+                count: port.count,
+                shared: port.shared,
+            });
         }
         for region in &self.mmio {
-            lines.push(format!(
-                "mmio {:#x} {:#x}{}",
-                region.base,
-                region.length,
-                shared(region.shared)
-            ));
+            lines.push(GrantLine::Mmio {
+                base: region.base,
+                length: region.length,
+                shared: region.shared,
+            });
         }
         for irq in &self.irqs {
-            lines.push(format!("irq {}{}", irq.line, shared(irq.shared)));
+            lines.push(GrantLine::Irq {
+                line: irq.line,
+                shared: irq.shared,
+            });
         }
         lines
     }
 
     /// The `endpoint NAME` grant lines.
-    pub fn endpoint_lines(&self) -> Vec<String> {
+    pub fn endpoint_lines(&self) -> Vec<GrantLine> {
         self.endpoints
             .iter()
-            .map(|endpoint| format!("endpoint {endpoint}"))
+            .map(|endpoint| GrantLine::Endpoint {
+                name: endpoint.clone(),
+            })
             .collect()
     }
 }

@@ -2,6 +2,7 @@
 
 use super::grants::Grants;
 use super::{Problems, integer};
+use cella_system::system_manifest::{GrantLine, ModulePlan};
 use cella_wasm_host::Grant;
 use toml::{Table, Value};
 
@@ -56,17 +57,30 @@ impl ModuleSpec {
         grant.timers(self.timers)
     }
 
-    /// The grant lines, as in `system.manifest` (without `grant `).
-    pub fn grant_lines(&self) -> Vec<String> {
+    /// The grant lines, as in `system.manifest`.
+    pub fn grant_lines(&self) -> Vec<GrantLine> {
         let mut lines = self.grants.device_lines();
         if let Some(bytes) = self.dma {
-            lines.push(format!("dma {bytes}"));
+            lines.push(GrantLine::Dma { bytes });
         }
         lines.extend(self.grants.endpoint_lines());
         for _ in 0..self.timers {
-            lines.push("timer".into());
+            lines.push(GrantLine::Timer);
         }
         lines
+    }
+
+    /// This module in the system description the kernel reads.
+    pub fn plan(&self) -> ModulePlan {
+        ModulePlan {
+            name: self.name.clone(),
+            file: self.archive_file(),
+            serves: self.grants.serve.clone(),
+            grants: self.grant_lines(),
+            restart: self.restart.clone(),
+            on_demand: !self.boot,
+            kernel_memory: usize::try_from(self.kernel_memory).unwrap_or(usize::MAX),
+        }
     }
 }
 

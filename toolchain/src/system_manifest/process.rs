@@ -20,6 +20,7 @@
 
 use super::grants::Grants;
 use super::{KERNEL_ENDPOINTS, Problems, SOURCE, valid_name};
+use cella_system::system_manifest::{GrantLine, ModulePlan};
 use toml::Table;
 
 /// Where native programs live in the boot archive.
@@ -44,11 +45,23 @@ impl ProcessSpec {
         format!("{PROGRAM_DIRECTORY}/{}", self.program)
     }
 
-    /// The grant lines, as in `system.manifest` (without `grant `).
-    pub fn grant_lines(&self) -> Vec<String> {
+    /// The grant lines, as in `system.manifest`.
+    pub fn grant_lines(&self) -> Vec<GrantLine> {
         let mut lines = self.grants.device_lines();
         lines.extend(self.grants.endpoint_lines());
         lines
+    }
+
+    /// This process in the system description the kernel reads.
+    pub fn plan(&self) -> ModulePlan {
+        ModulePlan {
+            name: self.name.clone(),
+            file: self.archive_file(),
+            serves: self.grants.serve.clone(),
+            grants: self.grant_lines(),
+            kernel_memory: usize::try_from(self.kernel_memory).unwrap_or(usize::MAX),
+            ..ModulePlan::default()
+        }
     }
 }
 

@@ -1,0 +1,297 @@
+//! The one check of a system: run by the `cella` tool on the manifest it
+//! compiles from `modules/system.toml`, and by the kernel on the
+//! `system.manifest` it reads from the boot archive, so both refuse the same
+//! systems with the same words.
+//!
+//! What it checks, across modules and native processes alike:
+//! - names: none of the kernel's own ([`RESERVED_NAMES`]), none twice;
+//! - exclusive grants: no two holders granted the same port, MMIO byte or IRQ
+//!   line unless both grants say `shared`;
+//! - endpoints: none served twice, none of the kernel's ([`KERNEL_ENDPOINTS`])
+//!   served by a module or process, and every granted endpoint served by
+//!   someone (or the kernel).
+//!
+//! Every problem is reported, not only the first, each naming the holders.
+
+use crate::system_manifest::{GrantLine, ModulePlan, SystemManifest};
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
+
+/// Names no module or process may have: the kernel's own log targets (its
+/// top-level modules; deeper ones contain `::`, which no module name can),
+/// so a line `LEVEL NAME: text` from a module can never read as the
+/// kernel's. The kernel's `console` logs nothing itself (it prints the
+/// others' lines), so `console` stays free for the console module.
+pub const RESERVED_NAMES: [&str; 25] = [
+    "arch",
+    "archive",
+    "boot",
+    "boot_info",
+    "cella",
+    "cella_kernel",
+    "cmdline",
+    "fnv",
+    "guest_text",
+    "ipc",
+    "irq",
+    "kernel",
+    "line_limit",
+    "log_ring",
+    "mm",
+    "panic",
+    "proc",
+    "push_authority",
+    "push_protocol",
+    "sandboxes",
+    "scenarios",
+    "sched",
+    "supervisor",
+    "system_manifest",
+    "time",
+];
+
+/// Endpoints the kernel itself serves: no module or process may serve them,
+/// any may be granted them. `supervisor` is the kernel's command endpoint.
+pub const KERNEL_ENDPOINTS: [&str; 1] = ["supervisor"];
+
+/// Why `name` may not name a module or process, if it may not.
+pub fn reserved_name(name: &str) -> Option<String> {
+    RESERVED_NAMES.contains(&name).then(|| {
+        format!("`{name}` is a name of the kernel's own (its log lines would read as the kernel's)")
+    })
+}
+
+/// A module or a process, as the checks see it.
+struct Holder<'a> {
+    /// `module` or `process`.
+    kind: &'static str,
+    plan: &'a ModulePlan,
+}
+
+impl fmt::Display for Holder<'_> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{} `{}`", self.kind, self.plan.name)
+    }
+}
+
+/// Every problem of `manifest`, in a stable order (names and grants pair by
+/// pair, then endpoints); empty if there is none.
+pub fn validate(manifest: &SystemManifest) -> Vec<String> {
+    let modules = manifest.modules.iter().map(|plan| Holder {
+        kind: "module",
+        plan,
+    });
+    let processes = manifest.processes.iter().map(|plan| Holder {
+        kind: "process",
+        plan,
+    });
+    let all: Vec<Holder<'_>> = modules.chain(processes).collect();
+    let mut problems = Vec::new();
+    for holder in &all {
+        if let Some(why) = reserved_name(&holder.plan.name) {
+            problems.push(format!("{holder}: {why}"));
+        }
+    }
+    for (index, first) in all.iter().enumerate() {
+        for second in &all[index + 1..] {
+            check_pair(first, second, &mut problems);
+        }
+    }
+    check_servers(&all, &mut problems);
+    problems
+}
+
+fn check_pair(first: &Holder<'_>, second: &Holder<'_>, problems: &mut Vec<String>) {
+    if first.plan.name == second.plan.name {
+        if first.kind == second.kind {
+            problems.push(format!("{first} is listed twice"));
+        } else {
+            problems.push(format!(
+                "`{}` is the name of a module and of a process; names must be unique",
+                first.plan.name
+            ));
+        }
+    }
+    for grant in &first.plan.grants {
+        for other in &second.plan.grants {
+            if let Some(what) = overlap(grant, other) {
+                problems.push(format!(
+                    "{first} and {second} are both granted {what}; mark both grants `shared = true` if they really share it"
+                ));
+            }
+        }
+    }
+}
+
+/// The exclusive resource two grants both cover, if any (`None` when both
+/// say `shared`).
+fn overlap(first: &GrantLine, second: &GrantLine) -> Option<String> {
+    match (first, second) {
+        (
+            GrantLine::Port {
+                base,
+                count,
+                shared,
+            },
+            GrantLine::Port {
+                base: other_base,
+                count: other_count,
+                shared: other_shared,
+            },
+        ) if !(*shared && *other_shared) => {
+            let (start, end) = (u64::from(*base), u64::from(*base) + u64::from(*count));
+            let (other_start, other_end) = (
+                u64::from(*other_base),
+                u64::from(*other_base) + u64::from(*other_count),
+            );
+            (start < other_end && other_start < end).then(|| {
+                format!(
+                    "ports {:#x}..{:#x}",
+                    start.max(other_start),
+                    end.min(other_end)
+                )
+            })
+        }
+        (
+            GrantLine::Mmio {
+                base,
+                length,
+                shared,
+            },
+            GrantLine::Mmio {
+                base: other_base,
+                length: other_length,
+                shared: other_shared,
+            },
+        ) if !(*shared && *other_shared) => {
+            let end = base.saturating_add(*length);
+            let other_end = other_base.saturating_add(*other_length);
+            (*base < other_end && *other_base < end).then(|| {
+                format!(
+                    "MMIO {:#x}..{:#x}",
+                    (*base).max(*other_base),
+                    end.min(other_end)
+                )
+            })
+        }
+        (
+            GrantLine::Irq { line, shared },
+            GrantLine::Irq {
+                line: other,
+                shared: other_shared,
+            },
+        ) if !(*shared && *other_shared) => (line == other).then(|| format!("IRQ {line}")),
+        _ => None,
+    }
+}
+
+fn check_servers(all: &[Holder<'_>], problems: &mut Vec<String>) {
+    let servers = |endpoint: &str| -> Vec<String> {
+        all.iter()
+            .filter(|holder| holder.plan.serves.iter().any(|served| served == endpoint))
+            .map(ToString::to_string)
+            .collect()
+    };
+    let mut served: Vec<&str> = all
+        .iter()
+        .flat_map(|holder| holder.plan.serves.iter().map(String::as_str))
+        .collect();
+    served.sort_unstable();
+    served.dedup();
+    for endpoint in served {
+        let by = servers(endpoint);
+        if KERNEL_ENDPOINTS.contains(&endpoint) {
+            problems.push(format!(
+                "endpoint `{endpoint}` is the kernel's; {} cannot serve it",
+                by.join(", ")
+            ));
+        } else if by.len() > 1 {
+            problems.push(format!(
+                "endpoint `{endpoint}` is served by {} ({}); exactly one may serve it",
+                by.len(),
+                by.join(", ")
+            ));
+        }
+    }
+    for holder in all {
+        for grant in &holder.plan.grants {
+            let GrantLine::Endpoint { name: endpoint } = grant else {
+                continue;
+            };
+            if servers(endpoint).is_empty() && !KERNEL_ENDPOINTS.contains(&endpoint.as_str()) {
+                problems.push(format!(
+                    "{holder} is granted endpoint `{endpoint}`, but no module or process serves it (add `serve = [\"{endpoint}\"]` to its server)"
+                ));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(text: &str) -> Vec<String> {
+        validate(&SystemManifest::read(text).expect("readable"))
+    }
+
+    #[test]
+    fn a_sound_system_has_no_problem() {
+        let text = "cella-system 1\nmodule uart u.wasm\nserve uart\ngrant port 0x3f8 8\ngrant irq 4 shared\n\
+module console c.wasm\nserve console\ngrant endpoint uart\ngrant endpoint supervisor\n\
+process p bin/p\ngrant endpoint console\ngrant irq 4 shared\ngrant port 0x60 1\n";
+        assert_eq!(problems(text), Vec::<String>::new());
+    }
+
+    #[test]
+    fn exclusive_grants_clash_unless_both_are_shared() {
+        let two = |first: &str, second: &str| {
+            problems(&format!(
+                "cella-system 1\nmodule a f\ngrant {first}\nprocess b g\ngrant {second}\n"
+            ))
+        };
+        assert_eq!(
+            two("port 0x60 1", "port 0x5f 4"),
+            [
+                "module `a` and process `b` are both granted ports 0x60..0x61; mark both grants `shared = true` if they really share it"
+            ]
+        );
+        assert_eq!(two("irq 4", "irq 4 shared").len(), 1);
+        assert!(two("irq 4 shared", "irq 4 shared").is_empty());
+        assert_eq!(two("mmio 0x1000 0x100", "mmio 0x10ff 1").len(), 1);
+        assert!(two("mmio 0x1000 0x100", "mmio 0x1100 1").is_empty());
+        assert!(two("port 0x60 1", "port 0x64 1").is_empty());
+        assert!(two("dma 4096", "dma 4096").is_empty());
+    }
+
+    #[test]
+    fn names_are_unique_and_not_the_kernels() {
+        let found = problems(
+            "cella-system 1\nmodule a f\nmodule a g\nprocess a p\nmodule boot b\nprocess supervisor s\n",
+        );
+        assert_eq!(found.len(), 5, "{found:#?}");
+        assert!(found[0].contains("module `boot`: `boot` is a name of the kernel's own"));
+        assert!(found[1].contains("process `supervisor`"));
+        assert!(found[2].contains("module `a` is listed twice"));
+        assert!(found[3].contains("`a` is the name of a module and of a process"));
+        assert!(reserved_name("uart16550").is_none());
+    }
+
+    #[test]
+    fn every_endpoint_has_exactly_one_server_and_the_kernels_none() {
+        let found = problems(
+            "cella-system 1\nmodule a f\nserve x\ngrant endpoint y\nmodule b g\nserve x\nmodule c h\nserve supervisor\n",
+        );
+        assert_eq!(found.len(), 3, "{found:#?}");
+        assert!(
+            found[0].contains("endpoint `supervisor` is the kernel's; module `c` cannot serve it")
+        );
+        assert!(found[1].contains("endpoint `x` is served by 2 (module `a`, module `b`)"));
+        assert!(
+            found[2]
+                .contains("module `a` is granted endpoint `y`, but no module or process serves it")
+        );
+    }
+}
