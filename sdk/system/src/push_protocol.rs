@@ -464,7 +464,7 @@ mod tests {
             String::from("HELLO\n"),
             String::from("CELLA-PUSH 1 pci 4 0000000000000000\n"),
             format!("CELLA-PUSH 2 pci three NONCE {zeros}\n"),
-            format!("CELLA-PUSH 2 pci 3 NONCE xyz\n"),
+            "CELLA-PUSH 2 pci 3 NONCE xyz\n".to_string(),
             format!("CELLA-PUSH 2 ../etc 3 NONCE {zeros}\n"),
             format!("CELLA-PUSH 2 pci 0 NONCE {zeros}\n"),
         ] {
