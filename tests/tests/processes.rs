@@ -186,10 +186,11 @@ fn system_manifest_starts_and_grants_native_processes() {
     run.expect_line(
         "reply-trap-client: 20 calls to a module that replies, then traps: 20 answered, 0 failed",
     );
-    // A module holds at most 32 requests unanswered; a call past them is
-    // refused at once (-14), not left waiting in the kernel.
+    // A module holds at most so many requests unanswered (here its own
+    // `limit pending_requests=4` from the manifest); a call past them is
+    // refused at once (`Busy`), not left waiting in the kernel.
     run.expect_line(
-        "mute-client: 40 calls to a module that never answers: 32 timed out, 8 refused at once, 0 other",
+        "mute-client: 40 calls to a module that never answers: 4 timed out, 36 refused at once, 0 other",
     );
     // A call the module was handling when it faulted ends with an error as the module is
     // restarted, each time, well before the caller's 5 s deadline.

@@ -186,7 +186,7 @@ pub fn check_module(
     bytes: &[u8],
 ) -> std::result::Result<(BuiltModule, Vec<String>), String> {
     let file = path.display();
-    let limits = Limits::default();
+    let limits = Limits::default().with(&spec.limits);
     let runtime: Runtime<SimulatedPlatform, QueueOutbox> = Runtime::new(limits);
     let loaded = runtime
         .load(&spec.name, bytes, &spec.grant())

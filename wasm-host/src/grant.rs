@@ -1,10 +1,12 @@
 //! The grant: what the system manifest allows a module, and the check that a
-//! module's requests fit inside it.
+//! module's requests fit inside it. [`Grant::from_plan`] makes it from the
+//! system description (`cella-system`), for the kernel and the tool alike.
 
 use crate::capabilities::Capability;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use cella_abi::CapabilityRequest;
+use cella_system::system_manifest::{GrantLine, ModuleLimits, ModulePlan};
 
 /// What the system allows one module. A module receives only what its own
 /// manifest requests, and every request must fit inside the grant.
@@ -16,12 +18,56 @@ pub struct Grant {
     dma_bytes: u64,
     endpoints: Vec<(String, u64)>,
     timers: u32,
+    limits: ModuleLimits,
 }
 
 impl Grant {
     /// An empty grant: only logging and time.
     pub fn new() -> Grant {
         Grant::default()
+    }
+
+    /// The grant of `plan` (a module of the system manifest): its grant
+    /// lines and its own limits. `endpoint_id` gives the id the embedder
+    /// knows a granted endpoint by; an endpoint it does not know is left out.
+    pub fn from_plan(plan: &ModulePlan, endpoint_id: impl Fn(&str) -> Option<u64>) -> Grant {
+        let mut grant = Grant::new();
+        let mut dma_bytes = 0u64;
+        let mut timers = 0u32;
+        for line in &plan.grants {
+            grant = match line {
+                GrantLine::Port { base, count, .. } => grant.port_range(*base, *count),
+                GrantLine::Mmio { base, length, .. } => grant.mmio_region(*base, *length),
+                GrantLine::Irq { line, .. } => grant.irq_line(*line),
+                GrantLine::Dma { bytes } => {
+                    dma_bytes = dma_bytes.saturating_add(*bytes);
+                    grant
+                }
+                GrantLine::Endpoint { name } => match endpoint_id(name) {
+                    Some(id) => grant.endpoint(name, id),
+                    None => grant,
+                },
+                GrantLine::Timer => {
+                    timers = timers.saturating_add(1);
+                    grant
+                }
+            };
+        }
+        grant
+            .dma_bytes(dma_bytes)
+            .timers(timers)
+            .limits(plan.limits)
+    }
+
+    /// The module's own limits, over the runtime's (see [`crate::Limits`]).
+    pub fn limits(mut self, limits: ModuleLimits) -> Grant {
+        self.limits = limits;
+        self
+    }
+
+    /// The module's own limits.
+    pub(crate) fn own_limits(&self) -> ModuleLimits {
+        self.limits
     }
 
     /// Allows ports `base .. base + count`.

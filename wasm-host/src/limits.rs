@@ -50,6 +50,21 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// These limits with a module's own (`limit` in the system manifest)
+    /// put in their place.
+    pub fn with(mut self, own: &cella_system::system_manifest::ModuleLimits) -> Limits {
+        if let Some(fuel) = own.fuel_per_event {
+            self.fuel_per_event = fuel;
+        }
+        if let Some(pages) = own.memory_pages {
+            self.max_memory_pages = pages;
+        }
+        if let Some(requests) = own.pending_requests {
+            self.max_pending_requests = requests;
+        }
+        self
+    }
+
     /// Bytes of linear memory allowed.
     pub fn max_memory_bytes(&self) -> usize {
         usize::try_from(self.max_memory_pages)

@@ -138,6 +138,8 @@ pub struct LoadedModule {
     /// DMA bytes the grant allows in all: during a hot swap, the bound on
     /// what predecessor and successor hold together.
     pub(crate) dma_grant: u64,
+    /// The module's own limits from its grant, over the runtime's.
+    pub(crate) own_limits: cella_system::system_manifest::ModuleLimits,
 }
 
 impl LoadedModule {
@@ -283,6 +285,7 @@ pub(crate) fn load(
         state_version: manifest.state_version,
         capabilities,
         dma_grant: grant.dma_total(),
+        own_limits: grant.own_limits(),
         module,
         runtime: 0,
         linker: None,

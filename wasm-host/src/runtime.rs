@@ -222,7 +222,7 @@ impl Parts {
                 kind: FaultKind::Instantiation("module was loaded by another runtime".to_string()),
             });
         };
-        let limits = self.limits;
+        let limits = self.limits.with(&module.own_limits);
         let store_limits = StoreLimitsBuilder::new()
             .memory_size(limits.max_memory_bytes())
             .table_elements(limits.max_table_elements as usize)

@@ -15,7 +15,7 @@
 //! queue while the module's inbox is full (the queue's own back-pressure,
 //! `Full`, then reaches callers).
 
-use super::system::{INBOX_CAPACITY, KernelRequest, System};
+use super::system::{KernelRequest, System};
 use super::{slot::Pending, worker};
 use crate::ipc;
 use alloc::vec::Vec;
@@ -67,7 +67,7 @@ impl System {
             loop {
                 let slot = &self.slots[server];
                 let accepting = slot.accepts_messages();
-                if accepting && slot.inbox.len() >= INBOX_CAPACITY {
+                if accepting && !slot.inbox_has_room() {
                     // The rest waits in the IPC queue: look again next pass.
                     QUEUED.store(true, Ordering::Release);
                     break;

@@ -77,6 +77,17 @@ pub struct Slot {
 }
 
 impl Slot {
+    /// Whether its inbox has room for another event (its `queue` limit from
+    /// the system manifest, else [`super::system::INBOX_CAPACITY`]).
+    pub fn inbox_has_room(&self) -> bool {
+        let capacity = self
+            .plan
+            .limits
+            .queue
+            .map_or(super::system::INBOX_CAPACITY, |queue| queue as usize);
+        self.inbox.len() < capacity
+    }
+
     /// Whether it is running (handling an event on its worker, or ready for one).
     pub fn is_running(&self) -> bool {
         self.state == ModuleState::Running

@@ -27,7 +27,8 @@ use cella_wasm_host::{Delivery, Grant, Limits, LoadedModule, Runtime};
 
 /// The endpoint whose server gets the kernel's console output.
 pub const CONSOLE_OUTPUT_ENDPOINT: &str = "uart";
-/// Most events queued for one module; more are refused and reported.
+/// Most events queued for one module unless its `queue` limit says otherwise;
+/// more are refused and reported.
 pub const INBOX_CAPACITY: usize = 4096;
 
 /// What the kernel asked a module, so it knows what a reply answers.
@@ -177,29 +178,7 @@ impl System {
     }
 
     pub(crate) fn grant_for(&self, plan: &ModulePlan) -> Grant {
-        let mut grant = Grant::new();
-        let mut dma_bytes = 0u64;
-        let mut timers = 0u32;
-        for line in &plan.grants {
-            grant = match line {
-                GrantLine::Port { base, count, .. } => grant.port_range(*base, *count),
-                GrantLine::Mmio { base, length, .. } => grant.mmio_region(*base, *length),
-                GrantLine::Irq { line, .. } => grant.irq_line(*line),
-                GrantLine::Dma { bytes } => {
-                    dma_bytes = dma_bytes.saturating_add(*bytes);
-                    grant
-                }
-                GrantLine::Endpoint { name } => match self.endpoint_id(name) {
-                    Some(id) => grant.endpoint(name, id),
-                    None => grant,
-                },
-                GrantLine::Timer => {
-                    timers = timers.saturating_add(1);
-                    grant
-                }
-            };
-        }
-        grant.dma_bytes(dma_bytes).timers(timers)
+        Grant::from_plan(plan, |name| self.endpoint_id(name))
     }
 
     /// Loads `file` from the boot archive and checks it against `plan`'s grant.
@@ -513,9 +492,7 @@ impl System {
                 .iter_mut()
                 .find(|slot| slot.is_running() && slot.irq_lines.contains(&line))
             {
-                Some(slot) if slot.inbox.len() < INBOX_CAPACITY => {
-                    slot.inbox.push_back(Pending::Irq(line))
-                }
+                Some(slot) if slot.inbox_has_room() => slot.inbox.push_back(Pending::Irq(line)),
                 Some(slot) => log::warn!(
                     "module {}: inbox full, IRQ {line} left masked",
                     slot.plan.name
@@ -572,7 +549,7 @@ impl System {
             return;
         }
         match server.map(|index| &mut self.slots[index]) {
-            Some(slot) if slot.accepts_messages() && slot.inbox.len() < INBOX_CAPACITY => {
+            Some(slot) if slot.accepts_messages() && slot.inbox_has_room() => {
                 slot.inbox.push_back(Pending::Message { request: 0, bytes });
             }
             _ if is_console => {

@@ -87,6 +87,72 @@ impl fmt::Display for GrantLine {
     }
 }
 
+/// A module's own limits (`limit KEY=VALUE ...`), each overriding the
+/// system's default for this module only.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ModuleLimits {
+    /// `fuel`: fuel per event (about one unit per Wasm instruction).
+    pub fuel_per_event: Option<u64>,
+    /// `memory_pages`: most 64 KiB pages of linear memory.
+    pub memory_pages: Option<u32>,
+    /// `pending_requests`: requests it may hold unanswered.
+    pub pending_requests: Option<u32>,
+    /// `queue`: events (messages, IRQs) that may wait for it.
+    pub queue: Option<u32>,
+}
+
+impl ModuleLimits {
+    /// The keys of the `limit` line, as `(key, value)` pairs for those set.
+    pub fn settings(&self) -> Vec<(&'static str, u64)> {
+        let mut settings = Vec::new();
+        if let Some(fuel) = self.fuel_per_event {
+            settings.push(("fuel", fuel));
+        }
+        if let Some(pages) = self.memory_pages {
+            settings.push(("memory_pages", u64::from(pages)));
+        }
+        if let Some(requests) = self.pending_requests {
+            settings.push(("pending_requests", u64::from(requests)));
+        }
+        if let Some(queue) = self.queue {
+            settings.push(("queue", u64::from(queue)));
+        }
+        settings
+    }
+
+    /// Sets `key` to `value`.
+    ///
+    /// # Errors
+    /// An unknown key, or a value out of its range (every limit is above 0;
+    /// memory at most 65,536 pages, the wasm32 address space).
+    pub fn set(&mut self, key: &str, value: u64) -> Result<(), String> {
+        let small = |most: u64| {
+            (1..=most)
+                .contains(&value)
+                .then_some(value as u32)
+                .ok_or_else(|| alloc::format!("limit `{key}` must be 1-{most}, found {value}"))
+        };
+        match key {
+            "fuel" if value > 0 => self.fuel_per_event = Some(value),
+            "fuel" => return Err(String::from("limit `fuel` must be above 0")),
+            "memory_pages" => self.memory_pages = Some(small(65_536)?),
+            "pending_requests" => self.pending_requests = Some(small(4096)?),
+            "queue" => self.queue = Some(small(65_536)?),
+            _ => {
+                return Err(alloc::format!(
+                    "unknown limit `{key}` (known: fuel, memory_pages, pending_requests, queue)"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether no limit is set.
+    pub fn is_empty(&self) -> bool {
+        self.settings().is_empty()
+    }
+}
+
 /// One module block.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ModulePlan {
@@ -103,6 +169,8 @@ pub struct ModulePlan {
     /// `kernel_memory BYTES`: what the module or process may make the kernel
     /// allocate on its behalf; 0 means the kernel's default.
     pub kernel_memory: usize,
+    /// `limit KEY=VALUE ...`: the module's own limits (modules only).
+    pub limits: ModuleLimits,
 }
 
 /// The whole manifest, modules in boot order.
@@ -246,6 +314,23 @@ impl SystemManifest {
                 }
                 ["boot", "yes"] => module.on_demand = false,
                 ["grant", rest @ ..] => module.grants.push(parse_grant(rest, number)?),
+                ["limit", settings @ ..] if !settings.is_empty() => {
+                    for setting in settings {
+                        let value = setting
+                            .split_once('=')
+                            .and_then(|(key, value)| Some((key, parse_number(value)?)));
+                        let Some((key, value)) = value else {
+                            return Err(error(
+                                number,
+                                alloc::format!("limit `{setting}` is not KEY=NUMBER"),
+                            ));
+                        };
+                        module
+                            .limits
+                            .set(key, value)
+                            .map_err(|why| error(number, why))?;
+                    }
+                }
                 ["restart", settings @ ..] => {
                     for setting in settings {
                         let (key, value) = setting.split_once('=').ok_or_else(|| {
@@ -296,6 +381,15 @@ impl SystemManifest {
                 }
                 if plan.kernel_memory != 0 {
                     let _ = writeln!(text, "kernel_memory {}", plan.kernel_memory);
+                }
+                if !plan.limits.is_empty() {
+                    let settings: Vec<String> = plan
+                        .limits
+                        .settings()
+                        .iter()
+                        .map(|(key, value)| alloc::format!("{key}={value}"))
+                        .collect();
+                    let _ = writeln!(text, "limit {}", settings.join(" "));
                 }
             }
         }
@@ -509,10 +603,42 @@ grant timer
     }
 
     #[test]
+    fn a_module_sets_its_own_limits() {
+        let manifest = SystemManifest::parse(
+            "cella-system 1\nmodule a a.wasm\nlimit fuel=0x100000 queue=8\nlimit memory_pages=2\n",
+        )
+        .unwrap();
+        let limits = manifest.modules[0].limits;
+        assert_eq!(limits.fuel_per_event, Some(0x10_0000));
+        assert_eq!(limits.memory_pages, Some(2));
+        assert_eq!(limits.queue, Some(8));
+        assert_eq!(limits.pending_requests, None);
+        for (bad, needle) in [
+            ("limit fuel=0", "above 0"),
+            ("limit memory_pages=65537", "1-65536"),
+            ("limit speed=3", "unknown limit `speed`"),
+            ("limit fuel", "KEY=NUMBER"),
+            ("limit queue=lots", "KEY=NUMBER"),
+        ] {
+            let text = alloc::format!("cella-system 1\nmodule a a.wasm\n{bad}\n");
+            let problem = SystemManifest::parse(&text).unwrap_err();
+            assert_eq!(problem.line, 3, "{bad}");
+            assert!(problem.message.contains(needle), "{bad}: {problem}");
+        }
+        let process = "cella-system 1\nprocess p bin/p\nlimit fuel=5\n";
+        assert!(
+            SystemManifest::parse(process)
+                .unwrap_err()
+                .message
+                .contains("process `p`: a native process takes no `limit`")
+        );
+    }
+
+    #[test]
     fn render_and_read_are_one_codec() {
         let manifest = SystemManifest::parse(EXAMPLE).unwrap();
         assert_eq!(SystemManifest::read(&manifest.render()).unwrap(), manifest);
-        let text = "cella-system 1\npush a *\nmodule a a.wasm\nserve s\ngrant mmio 0xfec00000 0x20 shared\ngrant dma 4096\nrestart policy=never\nboot no\nkernel_memory 8192\nprocess p bin/p\ngrant endpoint s\nkernel_memory 4096\n";
+        let text = "cella-system 1\npush a *\nmodule a a.wasm\nserve s\ngrant mmio 0xfec00000 0x20 shared\ngrant dma 4096\nrestart policy=never\nboot no\nkernel_memory 8192\nlimit fuel=2000000 memory_pages=32 pending_requests=64 queue=128\nprocess p bin/p\ngrant endpoint s\nkernel_memory 4096\n";
         let manifest = SystemManifest::parse(text).unwrap();
         assert_eq!(manifest.render(), text);
         assert_eq!(SystemManifest::parse(&manifest.render()).unwrap(), manifest);

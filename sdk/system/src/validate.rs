@@ -93,6 +93,11 @@ pub fn validate(manifest: &SystemManifest) -> Vec<String> {
         if let Some(why) = reserved_name(&holder.plan.name) {
             problems.push(format!("{holder}: {why}"));
         }
+        if holder.kind == "process" && !holder.plan.limits.is_empty() {
+            problems.push(format!(
+                "{holder}: a native process takes no `limit` (fuel, memory pages, queues are a Wasm module's)"
+            ));
+        }
     }
     for (index, first) in all.iter().enumerate() {
         for second in &all[index + 1..] {

@@ -187,6 +187,7 @@ process crash-client bin/crash-client
 grant endpoint crasher
 module mute modules/mute.wasm
 serve mute
+limit pending_requests=4
 process mute-client bin/mute-client
 grant endpoint mute
 module reply-trap modules/reply-trap.wasm

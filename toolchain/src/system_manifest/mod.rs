@@ -16,6 +16,8 @@
 //! restart = { policy = "backoff", backoff = "10ms", max = "5s", hold-after = 5, window = "60s" }
 //! boot = false                     # packed and loaded, started only by `start NAME`
 //! kernel_memory = 4194304          # kernel heap bytes it may hold (default 4 MiB)
+//! limits = { fuel = 2000000, memory_pages = 32, pending_requests = 64, queue = 256 }
+//!                                  # its own limits over the defaults (each optional)
 //! wat = "modules/teaching/oob.wat" # a module written in WAT text instead of a package
 //!
 //! [[process]]                      # a native ring-3 process, started after the modules

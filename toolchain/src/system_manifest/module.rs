@@ -2,7 +2,7 @@
 
 use super::grants::Grants;
 use super::{Problems, integer};
-use cella_system::system_manifest::{GrantLine, ModulePlan};
+use cella_system::system_manifest::{GrantLine, ModuleLimits, ModulePlan};
 use cella_wasm_host::Grant;
 use toml::{Table, Value};
 
@@ -28,6 +28,9 @@ pub struct ModuleSpec {
     /// `kernel_memory`: bytes of kernel heap the module may hold, its code and linear memory
     /// included, two instances during a swap (0: the kernel's default, 4 MiB).
     pub kernel_memory: u64,
+    /// `limits`: the module's own fuel per event, memory pages, unanswered requests and
+    /// queue depth, over the system's defaults.
+    pub limits: ModuleLimits,
 }
 
 impl ModuleSpec {
@@ -38,23 +41,13 @@ impl ModuleSpec {
 
     /// The grant as cella-wasm-host checks it (endpoint ids are positions in `endpoints`).
     pub fn grant(&self) -> Grant {
-        let mut grant = Grant::new();
-        for port in &self.grants.ports {
-            grant = grant.port_range(port.base, port.count);
-        }
-        for region in &self.grants.mmio {
-            grant = grant.mmio_region(region.base, region.length);
-        }
-        for irq in &self.grants.irqs {
-            grant = grant.irq_line(irq.line);
-        }
-        if let Some(bytes) = self.dma {
-            grant = grant.dma_bytes(bytes);
-        }
-        for (id, endpoint) in self.grants.endpoints.iter().enumerate() {
-            grant = grant.endpoint(endpoint, id as u64 + 1);
-        }
-        grant.timers(self.timers)
+        Grant::from_plan(&self.plan(), |name| {
+            self.grants
+                .endpoints
+                .iter()
+                .position(|endpoint| endpoint == name)
+                .map(|index| index as u64 + 1)
+        })
     }
 
     /// The grant lines, as in `system.manifest`.
@@ -80,6 +73,7 @@ impl ModuleSpec {
             restart: self.restart.clone(),
             on_demand: !self.boot,
             kernel_memory: usize::try_from(self.kernel_memory).unwrap_or(usize::MAX),
+            limits: self.limits,
         }
     }
 }
@@ -146,6 +140,21 @@ pub(super) fn parse_module(
                     "`kernel_memory` must be a number of bytes above 0, such as 4194304, found {value}"
                 )),
             },
+            "limits" => match value.as_table() {
+                Some(limits) => {
+                    for (limit, value) in limits {
+                        let set = integer(value)
+                            .ok_or_else(|| format!("limit `{limit}` must be a number, found {value}"))
+                            .and_then(|number| spec.limits.set(limit, number));
+                        if let Err(problem) = set {
+                            say(problem);
+                        }
+                    }
+                }
+                None => say(
+                    "`limits` must be a table, e.g. { fuel = 2000000, memory_pages = 32, pending_requests = 64, queue = 256 }".into(),
+                ),
+            },
             "wat" => match value.as_str() {
                 Some(path) if path.ends_with(".wat") => spec.wat = Some(path.to_owned()),
                 _ => say(format!(
@@ -153,7 +162,7 @@ pub(super) fn parse_module(
                 )),
             },
             other => say(format!(
-                "unknown key `{other}` (known: name, package, serve, ports, mmio, irqs, dma, endpoints, timers, restart, boot, wat, kernel_memory)"
+                "unknown key `{other}` (known: name, package, serve, ports, mmio, irqs, dma, endpoints, timers, restart, boot, wat, kernel_memory, limits)"
             )),
         }
     }

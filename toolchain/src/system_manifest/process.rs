@@ -66,7 +66,7 @@ impl ProcessSpec {
 }
 
 /// Module keys a process cannot take, and why.
-const REFUSED: [(&str, &str); 6] = [
+const REFUSED: [(&str, &str); 7] = [
     (
         "dma",
         "the kernel does not grant DMA memory to native processes yet",
@@ -86,6 +86,10 @@ const REFUSED: [(&str, &str); 6] = [
     (
         "package",
         "a process runs a native program: name it with `program`",
+    ),
+    (
+        "limits",
+        "fuel, memory pages and event queues are a Wasm module's; a process is scheduled and charged by the kernel instead",
     ),
     (
         "wat",

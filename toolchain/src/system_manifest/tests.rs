@@ -233,3 +233,45 @@ fn a_module_takes_a_kernel_memory_limit() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn a_module_takes_its_own_limits_and_the_kernel_reads_them() {
+    let limited = EXAMPLE.replacen(
+        "name = \"console\"",
+        "name = \"console\"\nlimits = { fuel = 2000000, memory_pages = 32, pending_requests = 64, queue = 256 }",
+        1,
+    );
+    let plan = SystemPlan::parse(&limited, SOURCE).unwrap();
+    let limits = plan.modules[1].limits;
+    assert_eq!(limits.fuel_per_event, Some(2_000_000));
+    assert_eq!(limits.memory_pages, Some(32));
+    assert_eq!(limits.pending_requests, Some(64));
+    assert_eq!(limits.queue, Some(256));
+    assert!(plan.modules[0].limits.is_empty());
+    let rendered = plan.render();
+    assert!(
+        rendered.contains("\nlimit fuel=2000000 memory_pages=32 pending_requests=64 queue=256\n"),
+        "{rendered}"
+    );
+    // The kernel reads back what the tool wrote.
+    let read = SystemManifest::parse(&rendered).unwrap();
+    assert_eq!(read.modules[1].limits, limits);
+    for (bad, needle) in [
+        ("limits = { fuel = 0 }", "limit `fuel` must be above 0"),
+        ("limits = { memory_pages = 70000 }", "1-65536"),
+        ("limits = { speed = 3 }", "unknown limit `speed`"),
+        ("limits = { fuel = \"lots\" }", "must be a number"),
+        ("limits = 5", "`limits` must be a table"),
+    ] {
+        let text = EXAMPLE.replacen(
+            "name = \"console\"",
+            &format!("name = \"console\"\n{bad}"),
+            1,
+        );
+        let problems = SystemPlan::parse(&text, SOURCE).unwrap_err();
+        assert!(
+            problems.iter().any(|problem| problem.contains(needle)),
+            "{bad}: {problems:?}"
+        );
+    }
+}

@@ -1,8 +1,9 @@
 //! Calls `mute`, a module of the test manifest that takes every request and
-//! never answers, 40 times with a 20 ms deadline each: the module may hold 32
-//! requests unanswered, so the first 32 calls end at their deadline and every
-//! call after them is refused at once with `E_FULL` (-9, `Busy`), instead of waiting
-//! and leaving a request behind in the kernel.
+//! never answers, 40 times with a 20 ms deadline each: the module may hold a
+//! few requests unanswered (its `limit pending_requests` in the manifest), so
+//! the first calls end at their deadline and every call after them is refused
+//! at once with `E_FULL` (-9, `Busy`), instead of waiting and leaving a
+//! request behind in the kernel.
 #![no_std]
 #![no_main]
 
