@@ -396,3 +396,43 @@ fn pushing_modules_until_the_heap_is_full_ends_in_refusals_not_a_panic() {
     }
     let _ = std::fs::remove_file(socket);
 }
+
+/// A module of about 450 KB whose code costs wasmi's compiler far more than
+/// ordinary code: 38 functions of 4,000 nested loops each (about 75 bytes of
+/// heap per byte of input at the compile's peak, 34 MB in all).
+fn compiler_hog(name: &str) -> Vec<u8> {
+    let nested = format!("{}{}", "(loop ".repeat(4000), ")".repeat(4000));
+    let functions: String = (0..38).map(|_| format!("(func {nested})")).collect();
+    wat::parse_str(format!(
+        r#"(module
+            (memory (export "memory") 1)
+            (func (export "init") (result i32) (i32.const 0))
+            {functions}
+            (@custom "cella.manifest" "cella 1\nname {name}\nversion 1.0.0\n"))"#
+    ))
+    .expect("valid WAT")
+}
+
+#[test]
+fn a_module_whose_compile_would_outgrow_the_heap_is_refused_before_it_starts() {
+    let (mut session, socket) = boot_with_push_port("push-compiler-hog", None);
+    let key = system_key();
+    let module = compiler_hog("nest");
+    // Within its kernel memory limit by the usual estimate (8 bytes per byte),
+    // far beyond the heap at the compile's peak.
+    assert!(module.len() * 8 < 4 << 20 && module.len() * 75 > 32 << 20);
+    let answer = send(&socket, &key, "nest", &module, WAIT).expect("an answer");
+    println!("{} bytes pushed: {}", module.len(), answer.text);
+    if answer.accepted || !answer.text.contains("KiB are needed") {
+        session.fail(format!(
+            "a {} byte module that needs more heap to compile than there is: `{}`",
+            module.len(),
+            answer.text
+        ));
+    }
+    expect_console_echoes(&mut session, "stillcompiling");
+    if session.output().contains("PANIC") || session.output().contains("heap exhausted") {
+        session.fail("the kernel ran out of heap");
+    }
+    let _ = std::fs::remove_file(socket);
+}

@@ -72,7 +72,10 @@ pub use grant::Grant;
 pub use handles::{Handle, MAX_GENERATION, SLOTS};
 pub use held::MAX_HELD_MESSAGES;
 pub use limits::Limits;
-pub use loader::{LoadError, LoadErrorKind, LoadedModule};
+pub use loader::{
+    LoadError, LoadErrorKind, LoadedModule, PEAK_LOAD_BYTES_PER_WASM_BYTE, PEAK_LOAD_FIXED_BYTES,
+    peak_load_bytes,
+};
 pub use outbox::{Outbox, Outgoing, QueueOutbox};
 pub use platform::{Platform, Width};
 pub use prepare::{Prepared, Preparer};

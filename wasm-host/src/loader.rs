@@ -121,6 +121,27 @@ impl core::fmt::Display for LoadError {
 
 impl core::error::Error for LoadError {}
 
+/// Heap bytes that loading a module may take at its peak, per byte of its
+/// `.wasm`: validating and compiling it (wasmi 2.0.0's compiled code and
+/// the validator's state). Measured worst cases, per byte of input (with
+/// instantiation): about 84 for a small module of nested multi-value blocks,
+/// 75 for deeply nested `loop`s, 64 for nested `block`s, 31 for `br_table`
+/// targets, 20 for `call_indirect`; ordinary compiler output about 2.5. The
+/// bound leaves half again as much room (`tests/compile_memory.rs` checks
+/// every such shape against it).
+pub const PEAK_LOAD_BYTES_PER_WASM_BYTE: usize = 128;
+/// Fixed part of the bound: an engine, its linker and bookkeeping.
+pub const PEAK_LOAD_FIXED_BYTES: usize = 64 * 1024;
+
+/// The most heap that loading `wasm_bytes` of module may take at its peak:
+/// an embedder that has this much to spare can load any module of that size
+/// without running out of memory in the middle of a compile.
+pub fn peak_load_bytes(wasm_bytes: usize) -> usize {
+    wasm_bytes
+        .saturating_mul(PEAK_LOAD_BYTES_PER_WASM_BYTE)
+        .saturating_add(PEAK_LOAD_FIXED_BYTES)
+}
+
 /// A validated, compiled module with its manifest checked against a grant:
 /// ready to start any number of times. Cheap to clone.
 #[derive(Clone, Debug)]

@@ -6,8 +6,9 @@
 //! module's work (loading, instantiating, its events, a swap's preparation
 //! and hand-over) charged to that module's account. The rules:
 //! - **Admission.** Loading or preparing a module needs room for it within
-//!   its limit and above the kernel reserve ([`admit`]); otherwise the
-//!   operation is refused with the figures, and nothing changes.
+//!   its limit, and room above the kernel reserve for the most a load of its
+//!   size can take at its peak ([`admit_load`]); otherwise the operation is
+//!   refused with the figures, and nothing changes.
 //! - **Linear memory** (the bulk of a module's memory) grows only within the
 //!   limit and above the reserve ([`may_grow`]); otherwise `memory.grow`
 //!   returns -1 and instantiation fails, as Wasm allows.
@@ -35,8 +36,9 @@ pub const KERNEL_FRAME_RESERVE: u64 = 1024;
 /// largest linear memory twice (a swap holds two instances) and its code.
 pub const DEFAULT_MODULE_LIMIT_BYTES: usize = 4 << 20;
 
-/// Compiled code and instance bookkeeping per byte of `.wasm`, at most
-/// (measured: the UART driver's 20 KiB compile to about 50 KiB), with room.
+/// Compiled code and instance bookkeeping per byte of `.wasm` for ordinary
+/// compiler output (measured: the UART driver's 20 KiB compile to about
+/// 50 KiB), with room; the peak of a hostile module is bounded separately.
 const COMPILED_BYTES_PER_WASM_BYTE: usize = 8;
 /// Fixed cost of an engine, store and instance, with room.
 const INSTANCE_OVERHEAD_BYTES: usize = 64 * 1024;
@@ -66,7 +68,8 @@ fn above_reserve() -> usize {
     heap::free_bytes().saturating_sub(KERNEL_RESERVE_BYTES)
 }
 
-/// What loading and instantiating `wasm_bytes` of module code may cost.
+/// What loading and instantiating `wasm_bytes` of module code usually costs
+/// (what stays charged to the module afterwards).
 pub fn load_estimate(wasm_bytes: usize) -> usize {
     wasm_bytes
         .saturating_mul(COMPILED_BYTES_PER_WASM_BYTE)
@@ -78,6 +81,26 @@ pub fn load_estimate(wasm_bytes: usize) -> usize {
 /// # Errors
 /// Why not, with the figures.
 pub fn admit(account: u32, bytes: usize) -> Result<(), String> {
+    admit_with_peak(account, bytes, bytes)
+}
+
+/// Whether `account` may load `wasm_bytes` of module: its usual cost must
+/// fit its limit ([`load_estimate`]; what a load really keeps is checked
+/// after it, [`over_limit`]), and the most a load of that size can take at
+/// its peak ([`cella_wasm_host::peak_load_bytes`]) must fit above the kernel
+/// reserve, so that no compile can run the heap out.
+///
+/// # Errors
+/// Why not, with the figures.
+pub fn admit_load(account: u32, wasm_bytes: usize) -> Result<(), String> {
+    admit_with_peak(
+        account,
+        load_estimate(wasm_bytes),
+        cella_wasm_host::peak_load_bytes(wasm_bytes),
+    )
+}
+
+fn admit_with_peak(account: u32, bytes: usize, peak: usize) -> Result<(), String> {
     let charged = heap::charged(account);
     let limit = limit(account);
     if charged.saturating_add(bytes) > limit {
@@ -88,12 +111,12 @@ pub fn admit(account: u32, bytes: usize) -> Result<(), String> {
             limit / 1024
         ));
     }
-    if bytes > above_reserve() {
+    if peak > above_reserve() {
         return Err(format!(
             "the kernel heap has {} KiB free, {} KiB of them kept for the kernel; up to {} KiB are needed",
             heap::free_bytes() / 1024,
             KERNEL_RESERVE_BYTES / 1024,
-            bytes.div_ceil(1024)
+            peak.div_ceil(1024)
         ));
     }
     Ok(())

@@ -203,7 +203,7 @@ impl System {
             return Err(alloc::format!("refused at load: {why}"));
         }
         let account = self.account_for(&plan.name);
-        budget::admit(account, budget::load_estimate(bytes.len())).map_err(|why| {
+        budget::admit_load(account, bytes.len()).map_err(|why| {
             alloc::format!(
                 "refused at load: not enough kernel memory for {}: {why}",
                 plan.name

@@ -81,7 +81,7 @@ impl System {
         // The new version is charged to the module's account while the old
         // one still holds its share: both together must fit its limit.
         let account = crate::sandboxes::system::account_of(index);
-        budget::admit(account, budget::load_estimate(bytes.len()))
+        budget::admit_load(account, bytes.len())
             .map_err(|why| format!("not enough kernel memory for a second instance: {why}"))?;
         let prepared = self.run_elsewhere("swap-prepare", move || {
             crate::sched::charge_to(account, || {
