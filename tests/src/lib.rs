@@ -14,7 +14,6 @@
 pub mod archives;
 pub mod boot;
 pub mod environment;
-pub mod fnv;
 pub mod process;
 pub mod serial;
 pub mod session;

@@ -3,9 +3,9 @@
 //! `cargo cella build` packs.
 
 use cella::archive::{ArchiveEntry, read_ustar, write_ustar};
-use cella_qemu_tests::fnv::fnv1a64;
 use cella_qemu_tests::serial::parse_archive_line;
 use cella_qemu_tests::{BootRequest, BootRun, boot, environment};
+use cella_system::fnv::fnv1a_64 as fnv1a64;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 

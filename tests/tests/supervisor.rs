@@ -4,7 +4,7 @@
 //! echoed exactly once, in order), and swaps that fail leave the old driver serving.
 
 use cella_qemu_tests::Session;
-use cella_qemu_tests::fnv::fnv1a64;
+use cella_system::fnv::fnv1a_64 as fnv1a64;
 use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(40);

@@ -3,7 +3,7 @@
 //! gives it, `ps` lists it as serving its endpoint, and `call` gets its FNV-1a answers back.
 
 use cella_qemu_tests::Session;
-use cella_qemu_tests::fnv::fnv1a64;
+use cella_system::fnv::fnv1a_64 as fnv1a64;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(40);

@@ -9,47 +9,7 @@
 mod common;
 
 use cella_wasm_host::{QueueOutbox, peak_load_bytes};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
-
-/// The system allocator, counting the bytes allocated now and the most so far.
-struct Counting;
-
-static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
-static PEAK_BYTES: AtomicIsize = AtomicIsize::new(0);
-
-fn grew(by: isize) {
-    let now = LIVE_BYTES.fetch_add(by, Ordering::Relaxed) + by;
-    PEAK_BYTES.fetch_max(now, Ordering::Relaxed);
-}
-
-// SAFETY: forwards every call to the system allocator unchanged; the counters
-// are only bookkeeping.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract for `alloc` is passed on unchanged.
-        let block = unsafe { System.alloc(layout) };
-        if !block.is_null() {
-            grew(layout.size() as isize);
-        }
-        block
-    }
-
-    unsafe fn dealloc(&self, block: *mut u8, layout: Layout) {
-        // SAFETY: the caller's contract for `dealloc` is passed on unchanged.
-        unsafe { System.dealloc(block, layout) };
-        LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, block: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: the caller's contract for `realloc` is passed on unchanged.
-        let moved = unsafe { System.realloc(block, layout, new_size) };
-        if !moved.is_null() {
-            grew(new_size as isize - layout.size() as isize);
-        }
-        moved
-    }
-}
+use common::counting::{Counting, peak_bytes, reset_peak};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -62,14 +22,13 @@ const HEAD: &str = r#"(@custom "cella.manifest" "cella 1\nname x\nversion 1\n")
 /// whether it loaded.
 fn peak_of_load(bytes: &[u8]) -> (usize, bool) {
     let runtime = common::runtime();
-    let before = LIVE_BYTES.load(Ordering::Relaxed);
-    PEAK_BYTES.store(before, Ordering::Relaxed);
+    let before = reset_peak();
     let mut runtime = runtime;
     let loaded = runtime.load("x", bytes, &common::grant());
     if let Ok(module) = &loaded {
         let _ = runtime.start(module, common::platform(), QueueOutbox::new(8));
     }
-    let peak = PEAK_BYTES.load(Ordering::Relaxed) - before;
+    let peak = peak_bytes() - before;
     (usize::try_from(peak).unwrap_or(0), loaded.is_ok())
 }
 

@@ -6,44 +6,7 @@
 mod common;
 
 use cella_wasm_host::{Delivery, Event, QueueOutbox};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
-
-/// The system allocator, counting the bytes currently allocated.
-struct Counting;
-
-static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards every call to the system allocator unchanged; the counter
-// is only bookkeeping.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract for `alloc` is passed on unchanged.
-        let block = unsafe { System.alloc(layout) };
-        if !block.is_null() {
-            LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        }
-        block
-    }
-
-    unsafe fn dealloc(&self, block: *mut u8, layout: Layout) {
-        // SAFETY: the caller's contract for `dealloc` is passed on unchanged.
-        unsafe { System.dealloc(block, layout) };
-        LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, block: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: the caller's contract for `realloc` is passed on unchanged.
-        let moved = unsafe { System.realloc(block, layout, new_size) };
-        if !moved.is_null() {
-            LIVE_BYTES.fetch_add(
-                new_size as isize - layout.size() as isize,
-                Ordering::Relaxed,
-            );
-        }
-        moved
-    }
-}
+use common::counting::{Counting, live_bytes};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -89,12 +52,12 @@ fn hundreds_of_swaps_and_restarts_leave_the_heap_where_it_was() {
     for round in 0..20 {
         cycle(&mut runtime, &mut sandbox, round);
     }
-    let warm = LIVE_BYTES.load(Ordering::Relaxed);
+    let warm = live_bytes();
     const ROUNDS: u32 = 500;
     for round in 0..ROUNDS {
         cycle(&mut runtime, &mut sandbox, round);
     }
-    let after = LIVE_BYTES.load(Ordering::Relaxed);
+    let after = live_bytes();
     let growth = after - warm;
     println!(
         "{ROUNDS} swaps and {ROUNDS} restarts: live heap {warm} bytes after warm-up, {after} after ({growth:+} bytes)"

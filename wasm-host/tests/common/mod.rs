@@ -1,6 +1,8 @@
 //! Shared helpers for the wasm-host integration tests.
 #![allow(dead_code)]
 
+pub mod counting;
+
 use cella_wasm_host::{
     Delivery, Event, Grant, Limits, Outgoing, QueueOutbox, Registers, Runtime, Sandbox,
     SimulatedPlatform,
