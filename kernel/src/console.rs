@@ -10,6 +10,7 @@
 //! Output takes a spin lock with interrupts off; fault and panic reports use
 //! [`emergency_writer`] instead, which needs no lock, so a fault in the middle
 //! of a log line cannot deadlock its own report.
+#![forbid(unsafe_code)]
 
 use crate::arch::serial::{COM1, SerialPort};
 use crate::sandboxes::router;

@@ -3,6 +3,7 @@
 //! escaped, so a guest's text stays on the one line the kernel starts for it,
 //! after the origin prefix the kernel writes, and cannot begin a line of its
 //! own that reads like a kernel line.
+#![forbid(unsafe_code)]
 
 use alloc::string::String;
 use core::fmt::Write;

@@ -7,7 +7,8 @@
 //!    archive, memory-map arithmetic, frame allocation) is plain `no_std` code
 //!    tested with `cargo test -p cella-kernel --lib` on Linux.
 //! 3. `unsafe` lives only in `arch` and `mm`, each block with a `// SAFETY:`
-//!    comment naming the invariant it relies on.
+//!    comment naming the invariant it relies on; every other module starts
+//!    with `#![forbid(unsafe_code)]`, which a host test checks.
 //! 4. Input from outside (the PVH start info, the command line, the boot
 //!    archive) is validated and never trusted to be well formed.
 #![cfg_attr(not(test), no_std)]
@@ -27,6 +28,8 @@ pub mod push_protocol;
 pub mod sched;
 pub mod supervisor;
 pub mod system_manifest;
+#[cfg(test)]
+mod unsafe_confinement;
 
 #[cfg(target_os = "none")]
 pub mod arch;
@@ -46,3 +49,8 @@ pub mod sandboxes;
 pub mod scenarios;
 #[cfg(target_os = "none")]
 pub mod time;
+
+// The PVH entry code, calling the boot sequence: the one place that wires
+// `arch` to the kernel above it, besides the handlers `boot` registers.
+#[cfg(target_os = "none")]
+pvh_entry!(boot::kernel_entry);

@@ -6,6 +6,7 @@
 pub mod context;
 pub mod deliberate;
 pub mod gdt;
+pub mod handlers;
 pub mod interrupts;
 pub mod pic;
 pub mod pit;
@@ -17,15 +18,24 @@ pub mod syscall;
 pub mod tsc;
 pub mod user;
 
-/// The PVH note and the 32-bit entry code (see `pvh_entry.s`).
-mod pvh_entry {
-    core::arch::global_asm!(
-        include_str!("pvh_entry.s"),
-        kernel_entry = sym crate::boot::kernel_entry,
-        boot_stack = sym super::stacks::BOOT_STACK,
-        boot_stack_top_offset = const super::stacks::BOOT_STACK_TOP_OFFSET,
-        options(att_syntax)
-    );
+/// Emits the PVH note and the 32-bit entry code (see `pvh_entry.s`), which
+/// ends by calling `$entry`, an `extern "C" fn(u64) -> !` that takes the
+/// physical address of `hvm_start_info`, on the boot stack.
+///
+/// The crate root invokes it once with the boot sequence's entry, so `arch`
+/// names no part of the kernel above it (the path of `pvh_entry.s` is
+/// relative to the crate root, where the macro is invoked).
+#[macro_export]
+macro_rules! pvh_entry {
+    ($entry:path) => {
+        core::arch::global_asm!(
+            include_str!("arch/pvh_entry.s"),
+            kernel_entry = sym $entry,
+            boot_stack = sym $crate::arch::stacks::BOOT_STACK,
+            boot_stack_top_offset = const $crate::arch::stacks::BOOT_STACK_TOP_OFFSET,
+            options(att_syntax)
+        );
+    };
 }
 
 /// Stops this CPU for good: interrupts off, then `hlt` forever.

@@ -7,6 +7,7 @@
 //! - [`router`]: the bounded message queue between modules and the kernel;
 //! - [`system`]: the module table and the event loop;
 //! - [`worker`]: the thread each module's events run on.
+#![forbid(unsafe_code)]
 
 pub mod elsewhere;
 pub mod ipc_bridge;
