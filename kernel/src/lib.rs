@@ -15,6 +15,7 @@
 
 extern crate alloc;
 
+pub mod arch;
 pub mod archive;
 pub mod boot_info;
 pub mod cmdline;
@@ -31,8 +32,6 @@ pub mod system_manifest;
 #[cfg(test)]
 mod unsafe_confinement;
 
-#[cfg(target_os = "none")]
-pub mod arch;
 #[cfg(target_os = "none")]
 pub mod boot;
 #[cfg(target_os = "none")]

@@ -19,6 +19,7 @@
 //! present, user-accessible (and writable for writes), and copy through the
 //! direct map. A bad pointer is an error code, never a kernel fault.
 
+use super::device_memory::DeviceRange;
 use super::layout::{DIRECT_MAP_BASE, PAGE_SIZE};
 use super::paging::{self, MapError};
 use super::physical::to_virtual;
@@ -257,12 +258,13 @@ impl AddressSpace {
         Ok(())
     }
 
-    /// Maps device memory `[physical, physical + pages * 4 KiB)` at `address`,
-    /// uncached, user read/write, no-execute. The frames are not owned.
+    /// Maps the whole pages of a device range at `address`, uncached, user
+    /// read/write, no-execute. The frames are not owned.
     ///
     /// # Errors
     /// [`MapError`].
-    pub fn map_device(&mut self, address: u64, physical: u64, pages: u64) -> Result<(), MapError> {
+    pub fn map_device(&mut self, address: u64, device: &DeviceRange) -> Result<(), MapError> {
+        let (physical, pages) = device.pages();
         let flags =
             Self::flags(true, false) | PageTableFlags::NO_CACHE | PageTableFlags::WRITE_THROUGH;
         for index in 0..pages {
@@ -400,7 +402,9 @@ impl Drop for AddressSpace {
             activate_kernel();
         }
         for &frame in &self.owned {
-            let _ = paging::free_frame(frame);
+            // SAFETY: the space owns its frames, and it is going away with
+            // its tables (no longer loaded, see above).
+            let _ = unsafe { paging::free_frame(frame) };
         }
         // Free the lower half's tables (levels 3, 2, 1), then the top table.
         let top = table_at(self.table);
@@ -416,13 +420,18 @@ impl Drop for AddressSpace {
                 let level2 = entry.addr().as_u64();
                 for entry in table_at(level2).iter() {
                     if entry.flags().contains(PageTableFlags::PRESENT) {
-                        let _ = paging::free_frame(entry.addr().as_u64());
+                        // SAFETY: a level-1 table of this space's lower half,
+                        // allocated for it alone and unused once it is gone.
+                        let _ = unsafe { paging::free_frame(entry.addr().as_u64()) };
                     }
                 }
-                let _ = paging::free_frame(level2);
+                // SAFETY: as above, a level-2 table of this space.
+                let _ = unsafe { paging::free_frame(level2) };
             }
-            let _ = paging::free_frame(level3);
+            // SAFETY: as above, a level-3 table of this space.
+            let _ = unsafe { paging::free_frame(level3) };
         }
-        let _ = paging::free_frame(self.table);
+        // SAFETY: the space's own top table, no longer loaded (see above).
+        let _ = unsafe { paging::free_frame(self.table) };
     }
 }

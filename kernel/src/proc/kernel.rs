@@ -8,6 +8,7 @@ use super::devices;
 use super::elf::{self, ElfError};
 use super::warnings::{Verdict, WarningLimit};
 use crate::arch::interrupts::{TrapFrame, describe_page_fault, exception_name};
+use crate::arch::port_io::{PortError, PortRange};
 use crate::arch::syscall::SyscallFrame;
 use crate::arch::{gdt, user};
 use crate::ipc::{self, Capability, CapabilityTable, Handle, IpcError, Rights};
@@ -83,6 +84,8 @@ pub enum SpawnError {
     Memory(MapError),
     /// No thread.
     Thread(String),
+    /// A port grant names ports the kernel keeps for itself.
+    Ports(PortError),
 }
 
 impl core::fmt::Display for SpawnError {
@@ -91,6 +94,7 @@ impl core::fmt::Display for SpawnError {
             Self::Elf(error) => write!(formatter, "bad executable: {error}"),
             Self::Memory(error) => write!(formatter, "no memory: {error}"),
             Self::Thread(error) => write!(formatter, "no thread: {error}"),
+            Self::Ports(error) => write!(formatter, "port grant refused: {error}"),
         }
     }
 }
@@ -119,7 +123,7 @@ static IO_OWNER: AtomicU64 = AtomicU64::new(0);
 struct ProcessHook {
     id: u64,
     table: u64,
-    ports: Vec<(u16, u16)>,
+    ports: Vec<PortRange>,
 }
 
 impl SwitchHook for ProcessHook {
@@ -176,6 +180,12 @@ pub fn spawn(name: &str, bytes: &[u8], grant: ProcessGrant) -> Result<ThreadId, 
             image_pages * PAGE_SIZE,
         )));
     }
+    let ports = grant
+        .ports
+        .iter()
+        .map(|&(first, count)| PortRange::new(first, u32::from(count)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(SpawnError::Ports)?;
     let mut space = AddressSpace::new().map_err(map_error)?;
     for segment in &executable.segments {
         let first = segment.address & !(PAGE_SIZE - 1);
@@ -206,7 +216,7 @@ pub fn spawn(name: &str, bytes: &[u8], grant: ProcessGrant) -> Result<ThreadId, 
     let hook: &'static ProcessHook = Box::leak(Box::new(ProcessHook {
         id: io_id,
         table: space.table(),
-        ports: grant.ports.clone(),
+        ports,
     }));
     let entry = executable.entry;
     let allowance = if grant.kernel_memory == 0 {
