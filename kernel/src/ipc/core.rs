@@ -16,6 +16,7 @@
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
+use hashbrown::HashMap;
 
 /// Largest message, in bytes.
 pub const MAX_MESSAGE_BYTES: usize = 256;
@@ -230,10 +231,10 @@ impl CapabilityTable {
     }
 }
 
-/// Servers by name.
+/// Servers by name (a hash map: nothing lists the names in order).
 #[derive(Debug, Default)]
 pub struct NameService {
-    names: BTreeMap<String, EndpointId>,
+    names: HashMap<String, EndpointId>,
 }
 
 impl NameService {
