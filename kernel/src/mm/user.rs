@@ -102,8 +102,17 @@ pub fn remember_kernel_table() {
 
 /// Loads the kernel's own table (if another is loaded).
 pub fn activate_kernel() {
-    load_table(kernel_table());
+    load_table(TableRoot(kernel_table()));
 }
+
+/// Proof that a physical address is a level-4 table this module made: the
+/// kernel's, or an [`AddressSpace`]'s (from [`AddressSpace::root`]), so
+/// [`load_table`] never takes an arbitrary frame for a page table.
+///
+/// It does not keep the space alive: the space must outlive every load of its
+/// root (a process's space is dropped only after its one thread has left it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TableRoot(u64);
 
 /// For a kernel thread: keep whatever table is loaded (every table maps the
 /// kernel's upper half, so no CR3 write, which under TCG flushes the whole
@@ -129,7 +138,8 @@ fn sync_kernel_half(table: u64, kernel: u64) {
 }
 
 /// Loads a level-4 table made by [`AddressSpace::new`] (or the kernel's).
-pub fn load_table(table: u64) {
+pub fn load_table(root: TableRoot) {
+    let TableRoot(table) = root;
     let kernel = kernel_table();
     if table != kernel {
         sync_kernel_half(table, kernel);
@@ -138,7 +148,8 @@ pub fn load_table(table: u64) {
         return;
     }
     // SAFETY: `table` is the kernel's table or a process table whose upper
-    // half is a copy of it, so the code and stack running now stay mapped.
+    // half is a copy of it (a `TableRoot` comes from nowhere else), so the
+    // code and stack running now stay mapped.
     unsafe {
         Cr3::write(
             PhysFrame::containing_address(PhysAddr::new(table)),
@@ -176,14 +187,14 @@ impl AddressSpace {
         })
     }
 
-    /// Physical address of the level-4 table (for CR3).
-    pub fn table(&self) -> u64 {
-        self.table
+    /// The level-4 table, for [`load_table`].
+    pub fn root(&self) -> TableRoot {
+        TableRoot(self.table)
     }
 
     /// Loads this space.
     pub fn activate(&self) {
-        load_table(self.table);
+        load_table(self.root());
     }
 
     fn mapper(&self) -> OffsetPageTable<'static> {

@@ -14,7 +14,7 @@ use crate::arch::{gdt, user};
 use crate::ipc::{self, Capability, CapabilityTable, Handle, IpcError, Rights};
 use crate::mm::layout::PAGE_SIZE;
 use crate::mm::paging::MapError;
-use crate::mm::user::{AddressSpace, USER_END, activate_kernel};
+use crate::mm::user::{AddressSpace, TableRoot, USER_END, activate_kernel};
 use crate::sched::{self, Priority, SwitchHook, ThreadId};
 use crate::{kprintln, time};
 use alloc::boxed::Box;
@@ -122,7 +122,7 @@ static IO_OWNER: AtomicU64 = AtomicU64::new(0);
 /// Loads a process's tables and I/O permissions when its thread runs.
 struct ProcessHook {
     id: u64,
-    table: u64,
+    table: TableRoot,
     ports: Vec<PortRange>,
 }
 
@@ -215,7 +215,7 @@ pub fn spawn(name: &str, bytes: &[u8], grant: ProcessGrant) -> Result<ThreadId, 
     let io_id = NEXT_IO_ID.fetch_add(1, Ordering::Relaxed);
     let hook: &'static ProcessHook = Box::leak(Box::new(ProcessHook {
         id: io_id,
-        table: space.table(),
+        table: space.root(),
         ports,
     }));
     let entry = executable.entry;
