@@ -60,7 +60,7 @@ static TASK_STATE: SharedTaskState = SharedTaskState(UnsafeCell::new(TaskState {
 static TABLE: Once<(GlobalDescriptorTable, Selectors)> = Once::new();
 
 /// Sets the stack the CPU switches to on an interrupt or exception from ring 3 (`rsp0`).
-pub fn set_kernel_stack(top: u64) {
+pub(super) fn set_kernel_stack(top: u64) {
     // SAFETY: a plain store into the static TSS (see `SharedTaskState`); the
     // CPU reads the field only when it takes an interrupt from ring 3.
     unsafe { (*TASK_STATE.0.get()).segment.privilege_stack_table[0] = VirtAddr::new(top) };
