@@ -1,7 +1,7 @@
 //! Device access through the kernel's proofs: a module's DMA buffers are
 //! allocated, written at their last bytes, read back and freed a thousand
-//! times, and a grant that names a kernel port or RAM as MMIO is refused by
-//! the kernel whatever the manifest says.
+//! times, and a module granted a port the kernel drives or RAM as MMIO is
+//! refused at load, whatever the manifest says, while the system boots.
 
 use cella_qemu_tests::{Session, default_archive_with};
 use std::path::PathBuf;
@@ -14,10 +14,8 @@ const WAIT: Duration = Duration::from_secs(40);
 /// freed buffer's frames return as single frames, not as a run for DMA).
 const ROUNDS: u32 = 1_000;
 
-/// A module that, in `init`: allocates, writes, reads back and frees a
-/// 64 KiB DMA buffer `ROUNDS` times; reads the master PIC's mask port 0x21
-/// (a kernel port: the kernel answers all ones, where the PIC would not) and the first word of RAM at
-/// 1 MiB as MMIO (refused: all ones). It logs what it saw.
+/// A module that, in `init`, allocates, writes, reads back and frees a
+/// 64 KiB DMA buffer `ROUNDS` times and logs how that went.
 fn module() -> Vec<u8> {
     let wat = format!(
         r#"(module
@@ -27,18 +25,12 @@ fn module() -> Vec<u8> {
             (import "cella" "dma_free" (func $free (param i32) (result i32)))
             (import "cella" "dma_write" (func $write (param i32 i32 i32 i32) (result i32)))
             (import "cella" "dma_read" (func $read (param i32 i32 i32 i32) (result i32)))
-            (import "cella" "port_in8" (func $port_in8 (param i32 i32) (result i64)))
-            (import "cella" "mmio_read32" (func $mmio_read32 (param i32 i32) (result i64)))
             (memory (export "memory") 1)
             (data (i32.const 0) "dma-pattern-0123")
             (data (i32.const 64) "devmem: dma rounds passed")
             (data (i32.const 128) "devmem: dma alloc failed  ")
             (data (i32.const 160) "devmem: dma copy mismatch ")
             (data (i32.const 448) "devmem: dma free failed   ")
-            (data (i32.const 192) "devmem: kernel port reads all ones")
-            (data (i32.const 256) "devmem: kernel port was readable")
-            (data (i32.const 320) "devmem: RAM as MMIO reads all ones")
-            (data (i32.const 384) "devmem: RAM as MMIO was readable")
             (func $say (param $at i32) (param $length i32)
                 (drop (call $log (i32.const 3) (local.get $at) (local.get $length))))
             (func $round (param $pool i32) (result i32)
@@ -71,39 +63,59 @@ fn module() -> Vec<u8> {
                 (if (local.get $failure)
                     (then (call $say (local.get $failure) (i32.const 26)))
                     (else (call $say (i32.const 64) (i32.const 25))))
-                (if (i64.eq (call $port_in8 (call $cap (i32.const 1)) (i32.const 1)) (i64.const 0xff))
-                    (then (call $say (i32.const 192) (i32.const 34)))
-                    (else (call $say (i32.const 256) (i32.const 32))))
-                (if (i64.eq (call $mmio_read32 (call $cap (i32.const 2)) (i32.const 0)) (i64.const 0xffffffff))
-                    (then (call $say (i32.const 320) (i32.const 34)))
-                    (else (call $say (i32.const 384) (i32.const 32))))
                 (i32.const 0))
-            (@custom "cella.manifest" "cella 1\nname devmem\nversion 1.0.0\ndma 65536\nport 0x20 2\nmmio 0x100000 0x1000\n"))"#
+            (@custom "cella.manifest" "cella 1\nname devmem\nversion 1.0.0\ndma 65536\n"))"#
     );
     wat::parse_str(wat).expect("valid WAT")
 }
 
+/// A module that asks for one device capability and does nothing with it.
+fn asking(name: &str, request: &str) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(module
+            (memory (export "memory") 1)
+            (func (export "init") (result i32) (i32.const 0))
+            (@custom "cella.manifest" "cella 1\nname {name}\nversion 1.0.0\n{request}\n"))"#
+    ))
+    .expect("valid WAT")
+}
+
+/// The default archive plus `devmem` (a DMA pool), `pic` (granted the
+/// master PIC's ports) and `ramio` (granted the RAM at 1 MiB as MMIO).
 fn archive() -> PathBuf {
     default_archive_with(
         "devmem",
         |manifest| {
             format!(
-                "{manifest}\nmodule devmem modules/devmem.wasm\ngrant dma 65536\ngrant port 0x20 2\ngrant mmio 0x100000 0x1000\n"
+                "{manifest}\nmodule devmem modules/devmem.wasm\ngrant dma 65536\n\
+                 module pic modules/pic.wasm\ngrant port 0x20 2\n\
+                 module ramio modules/ramio.wasm\ngrant mmio 0x100000 0x1000\n"
             )
         },
-        vec![("modules/devmem.wasm".to_owned(), module())],
+        vec![
+            ("modules/devmem.wasm".to_owned(), module()),
+            ("modules/pic.wasm".to_owned(), asking("pic", "port 0x20 2")),
+            (
+                "modules/ramio.wasm".to_owned(),
+                asking("ramio", "mmio 0x100000 0x1000"),
+            ),
+        ],
     )
 }
 
 #[test]
-fn dma_buffers_round_trip_and_kernel_ports_and_ram_are_refused() {
+fn dma_buffers_round_trip_and_kernel_ports_and_ram_are_refused_at_load() {
     let archive = archive();
     let session = Session::start("devmem", "", Some(archive.clone()), &[]);
     session.wait_for("devmem: dma rounds passed", WAIT);
-    session.wait_for("port read refused: port 0x21 belongs to the kernel", WAIT);
-    session.wait_for("devmem: kernel port reads all ones", WAIT);
-    session.wait_for("is RAM, not device memory", WAIT);
-    session.wait_for("devmem: RAM as MMIO reads all ones", WAIT);
+    session.wait_for(
+        "module pic refused at load: grant `port 0x20 2`: port 0x20 belongs to the kernel",
+        WAIT,
+    );
+    session.wait_for(
+        "module ramio refused at load: grant `mmio 0x100000 0x1000`: 0x100000 is RAM, not device memory",
+        WAIT,
+    );
     session.wait_for("shell: ready", WAIT);
     let _ = std::fs::remove_file(archive);
 }

@@ -6,13 +6,33 @@
 //! port, the MMIO range or the DMA buffer; these proofs add what the kernel
 //! itself requires whatever a manifest grants: no port the kernel drives, no
 //! MMIO onto RAM, and DMA copies only inside a buffer the kernel allocated.
+//! A module granted such a port or range is refused at load
+//! ([`refused_grant`]); the checks on each access remain as a second line.
 
 use crate::arch::port_io::PortRange;
 use crate::mm::device_memory::{DeviceRange, DmaBuffer};
 use crate::mm::paging::MapError;
+use crate::system_manifest::GrantLine;
 use alloc::collections::BTreeMap;
+use alloc::string::{String, ToString};
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
+
+/// The first of a module's port and MMIO grants that the kernel refuses
+/// whatever the manifest says (a port it drives itself, MMIO over RAM or
+/// the kernel image), as the reason the module is not loaded.
+pub fn refused_grant(grants: &[GrantLine]) -> Option<String> {
+    grants.iter().find_map(|grant| {
+        let refusal = match *grant {
+            GrantLine::Port { base, count, .. } => PortRange::new(base, count).err()?.to_string(),
+            GrantLine::Mmio { base, length, .. } => {
+                DeviceRange::new(base, length).err()?.to_string()
+            }
+            _ => return None,
+        };
+        Some(alloc::format!("grant `{grant}`: {refusal}"))
+    })
+}
 
 /// Every module's DMA buffers, by device address.
 static DMA_BUFFERS: Mutex<BTreeMap<u64, DmaBuffer>> = Mutex::new(BTreeMap::new());

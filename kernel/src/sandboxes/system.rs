@@ -241,6 +241,9 @@ impl System {
         if let Some(why) = crate::system_manifest::reserved_name(&plan.name) {
             return Err(alloc::format!("refused at load: {why}"));
         }
+        if let Some(why) = super::device_access::refused_grant(&plan.grants) {
+            return Err(alloc::format!("refused at load: {why}"));
+        }
         let account = self.account_for(&plan.name);
         budget::admit(account, budget::load_estimate(bytes.len())).map_err(|why| {
             alloc::format!(
