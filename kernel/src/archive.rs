@@ -8,6 +8,7 @@
 //!
 //! Supported: ustar and GNU headers, the ustar `prefix` field, GNU long names
 //! (`L` entries) and the `path` record of pax extended headers (`x`).
+#![forbid(unsafe_code)]
 
 use core::fmt;
 

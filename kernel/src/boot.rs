@@ -4,7 +4,9 @@
 //! segments and the IDT (so a fault is reported, not a triple fault), then the
 //! loader's tables are copied, then memory (frames, the kernel's own page
 //! tables, the heap), then the boot archive and the command line's scenario.
+#![forbid(unsafe_code)]
 
+use crate::arch::handlers::{self, Handlers};
 use crate::arch::{gdt, interrupts, qemu};
 use crate::archive::Archive;
 use crate::boot_info::BootInfo;
@@ -37,6 +39,11 @@ pub extern "C" fn kernel_entry(start_info: u64) -> ! {
         env!("CARGO_PKG_VERSION")
     );
     gdt::initialise();
+    handlers::register(Handlers {
+        user_fault: crate::proc::user_fault,
+        irq: irq::handle,
+        syscall: crate::proc::handle_syscall,
+    });
     interrupts::initialise();
     log::info!("GDT, TSS with a double-fault stack, and IDT for all 256 vectors loaded");
 

@@ -6,6 +6,7 @@
 //! the kernel needs is copied out into a [`BootInfo`] before the first frame is
 //! allocated, so the loader's tables may be overwritten afterwards. Reading
 //! goes through [`PhysicalReader`], so this parser is tested on the host.
+#![forbid(unsafe_code)]
 
 use crate::mm::regions::{PhysRange, RegionList, TooManyRegions};
 use core::fmt;

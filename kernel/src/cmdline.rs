@@ -2,6 +2,7 @@
 //!
 //! QEMU passes `-append "..."` through the PVH start info. One kernel image can
 //! run a named self-test with `test=NAME`; later issues add more keys.
+#![forbid(unsafe_code)]
 
 /// A parsed view over the command line; borrows the original text.
 #[derive(Clone, Copy, Debug)]

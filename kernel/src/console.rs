@@ -10,8 +10,9 @@
 //! Output takes a spin lock with interrupts off; fault and panic reports use
 //! [`emergency_writer`] instead, which needs no lock, so a fault in the middle
 //! of a log line cannot deadlock its own report.
+#![forbid(unsafe_code)]
 
-use crate::arch::serial::{COM1, SerialPort};
+use crate::arch::serial::SerialPort;
 use crate::sandboxes::router;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -21,7 +22,7 @@ use log::{LevelFilter, Log, Metadata, Record};
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 
-static PORT: Mutex<SerialPort> = Mutex::new(SerialPort::new(COM1));
+static PORT: Mutex<SerialPort> = Mutex::new(SerialPort::com1());
 /// Endpoint that receives console output; 0 while the kernel writes COM1 itself.
 static SINK: AtomicU64 = AtomicU64::new(0);
 /// Largest piece of console output sent as one message.
@@ -118,7 +119,7 @@ pub fn take_back(waiting: Vec<Vec<u8>>) {
 
 /// A writer to COM1 that takes no lock: for fault and panic reports only.
 pub fn emergency_writer() -> SerialPort {
-    SerialPort::new(COM1)
+    SerialPort::com1()
 }
 
 /// Prints a line to the console, bypassing the log levels.

@@ -7,6 +7,7 @@
 //! Masking until the acknowledgement works for edge- and level-triggered
 //! devices alike, and a module that never acknowledges only silences its own
 //! device. Line 0 is the kernel's timer tick.
+#![forbid(unsafe_code)]
 
 use crate::arch::pic;
 use core::sync::atomic::{AtomicU16, Ordering};

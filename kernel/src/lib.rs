@@ -7,13 +7,15 @@
 //!    archive, memory-map arithmetic, frame allocation) is plain `no_std` code
 //!    tested with `cargo test -p cella-kernel --lib` on Linux.
 //! 3. `unsafe` lives only in `arch` and `mm`, each block with a `// SAFETY:`
-//!    comment naming the invariant it relies on.
+//!    comment naming the invariant it relies on; every other module starts
+//!    with `#![forbid(unsafe_code)]`, which a host test checks.
 //! 4. Input from outside (the PVH start info, the command line, the boot
 //!    archive) is validated and never trusted to be well formed.
 #![cfg_attr(not(test), no_std)]
 
 extern crate alloc;
 
+pub mod arch;
 pub mod archive;
 pub mod boot_info;
 pub mod cmdline;
@@ -24,12 +26,12 @@ pub mod mm;
 pub mod proc;
 pub mod sched;
 pub mod supervisor;
+#[cfg(test)]
+mod unsafe_confinement;
 
 // The system description the kernel shares with the `cella` tool.
 pub use cella_system::{fnv, push_authority, push_protocol, system_manifest};
 
-#[cfg(target_os = "none")]
-pub mod arch;
 #[cfg(target_os = "none")]
 pub mod boot;
 #[cfg(target_os = "none")]
@@ -46,3 +48,8 @@ pub mod sandboxes;
 pub mod scenarios;
 #[cfg(target_os = "none")]
 pub mod time;
+
+// The PVH entry code, calling the boot sequence: the one place that wires
+// `arch` to the kernel above it, besides the handlers `boot` registers.
+#[cfg(target_os = "none")]
+pvh_entry!(boot::kernel_entry);

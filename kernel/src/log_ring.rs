@@ -1,6 +1,7 @@
 //! The kernel log ring: the last few dozen KiB of console output, kept in
 //! memory so `log` in the shell can show what happened, including the reports
 //! of modules that have long since been restarted.
+#![forbid(unsafe_code)]
 
 use alloc::collections::VecDeque;
 use alloc::string::String;

@@ -1,4 +1,5 @@
 //! The panic report: location and message on COM1, then a failing QEMU exit.
+#![forbid(unsafe_code)]
 
 use crate::arch::qemu::{self, ExitCode};
 use crate::console;

@@ -1,5 +1,6 @@
 //! Kernel time: a monotonic nanosecond clock from the calibrated time-stamp
 //! counter, and the PIT tick count that wakes the idle loop.
+#![forbid(unsafe_code)]
 
 use crate::arch::{pit, tsc};
 use core::sync::atomic::{AtomicU64, Ordering};

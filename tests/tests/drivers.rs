@@ -199,7 +199,8 @@ fn the_pci_list_matches_the_devices_qemu_was_given() {
     session.wait_for(&count, WAIT);
 }
 
-/// The default archive plus a module whose manifest asks for COM1's ports while its grant is COM2's.
+/// The default archive plus a module whose manifest asks for COM1's ports while its grant is
+/// COM4's (COM2 is the kernel's push channel, which no module may be granted).
 fn archive_with_greedy_module() -> PathBuf {
     let module = wat::parse_str(
         r#"(module
@@ -210,7 +211,7 @@ fn archive_with_greedy_module() -> PathBuf {
     .expect("valid WAT");
     default_archive_with(
         "greedy",
-        |manifest| format!("{manifest}\nmodule greedy modules/greedy.wasm\ngrant port 0x2f8 8\n"),
+        |manifest| format!("{manifest}\nmodule greedy modules/greedy.wasm\ngrant port 0x2e8 8\n"),
         vec![("modules/greedy.wasm".to_owned(), module)],
     )
 }

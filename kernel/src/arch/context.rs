@@ -51,7 +51,7 @@ pub struct Context {
 unsafe impl Sync for Context {}
 
 /// Top of the running thread's kernel stack, for the syscall entry.
-pub static KERNEL_STACK_TOP: AtomicU64 = AtomicU64::new(0);
+pub(super) static KERNEL_STACK_TOP: AtomicU64 = AtomicU64::new(0);
 
 static ADOPTED: AtomicBool = AtomicBool::new(false);
 

@@ -6,6 +6,7 @@
 //! faults again while pushing the page-fault frame) is reported, never a
 //! silent triple fault.
 
+use super::port_io::PortRange;
 use super::stacks::DOUBLE_FAULT_STACK;
 use core::cell::UnsafeCell;
 use spin::Once;
@@ -59,21 +60,23 @@ static TASK_STATE: SharedTaskState = SharedTaskState(UnsafeCell::new(TaskState {
 static TABLE: Once<(GlobalDescriptorTable, Selectors)> = Once::new();
 
 /// Sets the stack the CPU switches to on an interrupt or exception from ring 3 (`rsp0`).
-pub fn set_kernel_stack(top: u64) {
+pub(super) fn set_kernel_stack(top: u64) {
     // SAFETY: a plain store into the static TSS (see `SharedTaskState`); the
     // CPU reads the field only when it takes an interrupt from ring 3.
     unsafe { (*TASK_STATE.0.get()).segment.privilege_stack_table[0] = VirtAddr::new(top) };
 }
 
-/// Sets the I/O permission bitmap: ports in `allowed` (`(first, count)` ranges)
-/// become usable from ring 3, every other port faults there with #GP.
-pub fn set_io_permissions(allowed: &[(u16, u16)]) {
+/// Sets the I/O permission bitmap: ports in `allowed` become usable from
+/// ring 3, every other port faults there with #GP. A [`PortRange`] never
+/// holds one of the kernel's own ports.
+pub fn set_io_permissions(allowed: &[PortRange]) {
     // SAFETY: as in `set_kernel_stack`: writes into the static TSS's bitmap
     // with interrupts off (callers switch threads), read only by the CPU.
     let bitmap = unsafe { &mut (*TASK_STATE.0.get()).io_bitmap };
     bitmap.fill(0xff);
-    for &(first, count) in allowed {
-        for port in u32::from(first)..(u32::from(first) + u32::from(count)).min(0x1_0000) {
+    for range in allowed {
+        let first = u32::from(range.first());
+        for port in first..(first + range.count()).min(0x1_0000) {
             bitmap[(port / 8) as usize] &= !(1 << (port % 8));
         }
     }

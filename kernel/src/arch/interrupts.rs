@@ -179,12 +179,13 @@ pub fn initialise() {
 
 /// Called by the common entry with the saved registers.
 extern "C" fn dispatch(frame: &mut TrapFrame) {
-    match frame.vector {
+    let handlers = super::handlers::registered();
+    match (frame.vector, handlers) {
         // A fault in ring 3 kills only the process (reported); never returns.
-        0..=31 if frame.cs & 3 == 3 => crate::proc::user_fault(frame),
-        0..=31 => report_exception_and_exit(frame),
-        vector @ 32..=47 => crate::irq::handle((vector - 32) as u8),
-        vector => log::warn!("unexpected interrupt on vector {vector}, ignored"),
+        (0..=31, Some(handlers)) if frame.cs & 3 == 3 => (handlers.user_fault)(frame),
+        (0..=31, _) => report_exception_and_exit(frame),
+        (vector @ 32..=47, Some(handlers)) => (handlers.irq)((vector - 32) as u8),
+        (vector, _) => log::warn!("unexpected interrupt on vector {vector}, ignored"),
     }
 }
 

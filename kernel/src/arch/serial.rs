@@ -24,9 +24,15 @@ pub struct SerialPort {
 }
 
 impl SerialPort {
-    /// A handle to the UART at `base`; no I/O until used.
-    pub const fn new(base: u16) -> Self {
-        Self { base }
+    /// A handle to COM1, the kernel's console; no I/O until used.
+    pub const fn com1() -> Self {
+        Self { base: COM1 }
+    }
+
+    /// A handle to COM2, the push channel; no I/O until used. (There is no
+    /// constructor for any other base: the kernel drives only these two.)
+    pub const fn com2() -> Self {
+        Self { base: COM2 }
     }
 
     fn register(&self, offset: u16) -> Port<u8> {
@@ -45,8 +51,8 @@ impl SerialPort {
             (4, 0x0b), // modem control: DTR, RTS, OUT2
         ];
         for (offset, value) in settings {
-            // SAFETY: COM1's registers are I/O ports owned by the kernel's
-            // console; writing them changes only the UART's configuration.
+            // SAFETY: the base is COM1 or COM2, UARTs the kernel owns (see
+            // `com1`, `com2`); writing them changes only the UART's configuration.
             unsafe { self.register(offset).write(value) };
         }
     }

@@ -5,7 +5,7 @@
 //! `SFMASK` (IF among them, so the stack switch below cannot be interrupted).
 //! The stub saves the user stack pointer, switches to the running thread's
 //! kernel stack (`context::KERNEL_STACK_TOP`, set on every switch), pushes a
-//! [`SyscallFrame`] and calls `proc::handle_syscall`. Callee-saved registers
+//! [`SyscallFrame`] and calls the registered syscall handler (see `handlers`). Callee-saved registers
 //! are preserved by the Rust code; the result goes back in `rax`.
 
 use super::context::KERNEL_STACK_TOP;
@@ -74,7 +74,10 @@ extern "C" fn syscall_entry() {
 }
 
 extern "C" fn dispatch(frame: &mut SyscallFrame) {
-    crate::proc::handle_syscall(frame);
+    match super::handlers::registered() {
+        Some(handlers) => (handlers.syscall)(frame),
+        None => frame.rax = u64::MAX,
+    }
 }
 
 const STAR: u32 = 0xc000_0081;

@@ -18,6 +18,7 @@
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
+use hashbrown::HashMap;
 
 /// Largest message, in bytes: the ABI's limit for every guest.
 pub const MAX_MESSAGE_BYTES: usize = cella_abi::MAX_MESSAGE_BYTES as usize;
@@ -254,10 +255,10 @@ impl CapabilityTable {
     }
 }
 
-/// Servers by name.
+/// Servers by name (a hash map: nothing lists the names in order).
 #[derive(Debug, Default)]
 pub struct NameService {
-    names: BTreeMap<String, EndpointId>,
+    names: HashMap<String, EndpointId>,
 }
 
 impl NameService {

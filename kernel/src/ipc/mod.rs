@@ -4,6 +4,7 @@
 //! [`core`] holds the rules and is tested on the host; `kernel` adds blocking
 //! with real threads (a kernel thread, a native process's thread, or the Wasm
 //! event loop all use the same endpoints).
+#![forbid(unsafe_code)]
 
 pub mod core;
 

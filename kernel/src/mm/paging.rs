@@ -5,6 +5,7 @@
 //! frame allocator, and the bump pointers of the MMIO and stack windows. It
 //! lives behind a lock; the free functions below take it with interrupts off.
 
+use super::device_memory::DeviceRange;
 use super::frame_allocator::{FrameAllocator, FrameStatistics, FreeError};
 use super::layout::{MMIO_BASE, MMIO_WINDOW_SIZE, PAGE_SIZE, STACKS_BASE};
 use super::physical::{FrameLinksInRam, to_virtual};
@@ -38,6 +39,8 @@ pub enum MapError {
     WindowExhausted,
     /// The memory manager is not initialised yet.
     NotReady,
+    /// A device range that includes RAM or the kernel image.
+    NotDeviceMemory(u64),
 }
 
 impl fmt::Display for MapError {
@@ -53,6 +56,9 @@ impl fmt::Display for MapError {
             Self::BadSize(size) => write!(formatter, "bad size {size:#x}"),
             Self::WindowExhausted => write!(formatter, "virtual window exhausted"),
             Self::NotReady => write!(formatter, "memory manager not initialised"),
+            Self::NotDeviceMemory(address) => {
+                write!(formatter, "{address:#x} is RAM, not device memory")
+            }
         }
     }
 }
@@ -237,7 +243,12 @@ pub const DEVICE_MEMORY: PageTableFlags = KERNEL_DATA
 ///
 /// # Errors
 /// [`MapError`] if the page is mapped, misaligned, or no frame is left for a table.
-pub fn map_page(
+///
+/// # Safety
+/// The caller owns the frame at `physical` (or it is device memory the caller
+/// may use) and the virtual page is in no one else's use: with `flags`
+/// allowing writes, the page becomes a writable alias of that frame.
+pub unsafe fn map_page(
     virtual_address: u64,
     physical: u64,
     flags: PageTableFlags,
@@ -249,7 +260,10 @@ pub fn map_page(
 ///
 /// # Errors
 /// [`MapError::NotMapped`] if nothing is mapped there.
-pub fn unmap_page(virtual_address: u64) -> Result<u64, MapError> {
+///
+/// # Safety
+/// The caller mapped the page and no reference into it remains.
+pub unsafe fn unmap_page(virtual_address: u64) -> Result<u64, MapError> {
     with_memory(|memory| memory.unmap(virtual_address))
 }
 
@@ -277,7 +291,12 @@ pub fn allocate_frame() -> Result<u64, MapError> {
 ///
 /// # Errors
 /// [`FreeError`] for a frame that is not page-aligned usable RAM.
-pub fn free_frame(physical: u64) -> Result<(), FreeError> {
+///
+/// # Safety
+/// The caller owns `physical` (it was handed out for the caller and is not
+/// freed yet) and nothing uses it any more: the allocator writes its free
+/// list link into the frame.
+pub unsafe fn free_frame(physical: u64) -> Result<(), FreeError> {
     without_interrupts(|| match MEMORY.lock().as_mut() {
         Some(memory) => memory.frames.free(physical, &mut FrameLinksInRam),
         None => Err(FreeError::NotUsableRam(physical)),
@@ -364,12 +383,13 @@ impl MmioValue for u16 {}
 impl MmioValue for u32 {}
 impl MmioValue for u64 {}
 
-/// Maps `size` bytes of device memory at `physical`, uncached, into the MMIO window.
+/// Maps a device range, uncached, into the MMIO window.
 ///
 /// # Errors
-/// [`MapError`] for a zero or overflowing size, an exhausted window or no frames
-/// for page tables; nothing stays mapped then.
-pub fn map_mmio(physical: u64, size: u64) -> Result<MmioRegion, MapError> {
+/// [`MapError`] for an exhausted window or no frames for page tables;
+/// nothing stays mapped then.
+pub fn map_mmio(device: &DeviceRange) -> Result<MmioRegion, MapError> {
+    let (physical, size) = (device.start(), device.length());
     let first = super::layout::align_down(physical, PAGE_SIZE);
     let end = physical
         .checked_add(size)

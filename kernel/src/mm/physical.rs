@@ -52,7 +52,9 @@ impl PhysicalReader for EarlyReader {
 }
 
 /// Free-list links stored in free frames, reached through [`to_virtual`].
-pub struct FrameLinksInRam;
+/// Private to `mm`: its safe `write_link` writes any frame it is given, so
+/// only the frame allocator's own calls may reach it.
+pub(super) struct FrameLinksInRam;
 
 impl FrameLinks for FrameLinksInRam {
     fn read_link(&mut self, frame: u64) -> u64 {

@@ -91,6 +91,15 @@ impl<const N: usize> RegionList<N> {
         self.as_slice().iter().any(|range| range.contains(address))
     }
 
+    /// Whether any byte of `range` lies in one of the ranges.
+    pub fn overlaps(&self, range: PhysRange) -> bool {
+        !range.is_empty()
+            && self
+                .as_slice()
+                .iter()
+                .any(|held| held.start < range.end && range.start < held.end)
+    }
+
     /// Adds a range, merging with any it overlaps or touches.
     ///
     /// # Errors
@@ -185,6 +194,30 @@ impl<const N: usize> RegionList<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overlap_means_sharing_a_byte() {
+        let mut list = RegionList::<4>::new();
+        list.add(PhysRange {
+            start: 0x1000,
+            end: 0x3000,
+        })
+        .unwrap();
+        list.add(PhysRange {
+            start: 0x8000,
+            end: 0x9000,
+        })
+        .unwrap();
+        let overlaps = |start, end| list.overlaps(PhysRange { start, end });
+        assert!(overlaps(0x2fff, 0x4000));
+        assert!(overlaps(0x0, 0x1001));
+        assert!(overlaps(0x0, 0x10000));
+        assert!(overlaps(0x8800, 0x8801));
+        assert!(!overlaps(0x0, 0x1000));
+        assert!(!overlaps(0x3000, 0x8000));
+        assert!(!overlaps(0x9000, 0xa000));
+        assert!(!overlaps(0x2000, 0x2000));
+    }
 
     fn range(start: u64, end: u64) -> PhysRange {
         PhysRange { start, end }

@@ -3,6 +3,7 @@
 //!
 //! It lives in `mm` because it reads and writes raw mapped memory.
 
+use super::device_memory::DeviceRange;
 use super::paging::{self, KERNEL_DATA};
 use super::physical::to_virtual;
 use crate::kprintln;
@@ -28,8 +29,9 @@ pub fn run() -> Result<(), String> {
 }
 
 fn local_apic() -> Result<(), String> {
-    let apic =
-        paging::map_mmio(LOCAL_APIC, 0x1000).map_err(|error| format!("map local APIC: {error}"))?;
+    let apic = DeviceRange::new(LOCAL_APIC, 0x1000)
+        .and_then(|device| paging::map_mmio(&device))
+        .map_err(|error| format!("map local APIC: {error}"))?;
     let version: u32 = apic
         .read(0x30)
         .ok_or("local APIC version register out of range")?;
@@ -63,8 +65,9 @@ fn local_apic() -> Result<(), String> {
 }
 
 fn io_apic() -> Result<(), String> {
-    let io_apic =
-        paging::map_mmio(IO_APIC, 0x20).map_err(|error| format!("map I/O APIC: {error}"))?;
+    let io_apic = DeviceRange::new(IO_APIC, 0x20)
+        .and_then(|device| paging::map_mmio(&device))
+        .map_err(|error| format!("map I/O APIC: {error}"))?;
     io_apic.write::<u32>(0x00, 0x01);
     let selected: u32 = io_apic
         .read(0x00)
@@ -88,7 +91,9 @@ fn io_apic() -> Result<(), String> {
 
 fn fresh_page() -> Result<(), String> {
     let frame = paging::allocate_frame().map_err(|error| format!("allocate frame: {error}"))?;
-    paging::map_page(SCRATCH_PAGE, frame, KERNEL_DATA)
+    // SAFETY: the frame was just allocated for this test alone, and the
+    // scratch page is a virtual address nothing else uses.
+    unsafe { paging::map_page(SCRATCH_PAGE, frame, KERNEL_DATA) }
         .map_err(|error| format!("map page: {error}"))?;
     let words = 4096 / 8;
     let region = ScratchPage(SCRATCH_PAGE);
@@ -105,14 +110,18 @@ fn fresh_page() -> Result<(), String> {
             ));
         }
     }
-    let unmapped = paging::unmap_page(SCRATCH_PAGE).map_err(|error| format!("unmap: {error}"))?;
+    // SAFETY: this test mapped the page; `region` is not used after this.
+    let unmapped =
+        unsafe { paging::unmap_page(SCRATCH_PAGE) }.map_err(|error| format!("unmap: {error}"))?;
     if unmapped != frame || paging::translate(SCRATCH_PAGE).is_some() {
         return Err(String::from("page still mapped after unmap"));
     }
-    if paging::unmap_page(SCRATCH_PAGE).is_ok() {
+    // SAFETY: as above; the page is no longer mapped, which is what this checks.
+    if unsafe { paging::unmap_page(SCRATCH_PAGE) }.is_ok() {
         return Err(String::from("second unmap of the same page succeeded"));
     }
-    paging::free_frame(frame).map_err(|error| format!("free frame: {error:?}"))?;
+    // SAFETY: the frame was allocated above and is mapped nowhere any more.
+    unsafe { paging::free_frame(frame) }.map_err(|error| format!("free frame: {error:?}"))?;
     kprintln!(
         "map: fresh frame {frame:#x} mapped at {SCRATCH_PAGE:#x}, 4096 bytes written and read back (also through the direct map), unmapped"
     );

@@ -79,6 +79,7 @@ pub fn initialise(info: &BootInfo) -> Result<MemorySummary, MapError> {
             .subtract(range)
             .map_err(|_| MapError::BadSize(range.start))?;
     }
+    super::device_memory::remember_ram(&info.ram, kernel_image);
     let mut frames = FrameAllocator::<MAX_REGIONS>::new(usable);
     let usable_bytes = frames.statistics().total_frames * PAGE_SIZE;
 

@@ -19,6 +19,7 @@
 //! present, user-accessible (and writable for writes), and copy through the
 //! direct map. A bad pointer is an error code, never a kernel fault.
 
+use super::device_memory::DeviceRange;
 use super::layout::{DIRECT_MAP_BASE, PAGE_SIZE};
 use super::paging::{self, MapError};
 use super::physical::to_virtual;
@@ -101,8 +102,17 @@ pub fn remember_kernel_table() {
 
 /// Loads the kernel's own table (if another is loaded).
 pub fn activate_kernel() {
-    load_table(kernel_table());
+    load_table(TableRoot(kernel_table()));
 }
+
+/// Proof that a physical address is a level-4 table this module made: the
+/// kernel's, or an [`AddressSpace`]'s (from [`AddressSpace::root`]), so
+/// [`load_table`] never takes an arbitrary frame for a page table.
+///
+/// It does not keep the space alive: the space must outlive every load of its
+/// root (a process's space is dropped only after its one thread has left it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TableRoot(u64);
 
 /// For a kernel thread: keep whatever table is loaded (every table maps the
 /// kernel's upper half, so no CR3 write, which under TCG flushes the whole
@@ -128,7 +138,8 @@ fn sync_kernel_half(table: u64, kernel: u64) {
 }
 
 /// Loads a level-4 table made by [`AddressSpace::new`] (or the kernel's).
-pub fn load_table(table: u64) {
+pub fn load_table(root: TableRoot) {
+    let TableRoot(table) = root;
     let kernel = kernel_table();
     if table != kernel {
         sync_kernel_half(table, kernel);
@@ -137,7 +148,8 @@ pub fn load_table(table: u64) {
         return;
     }
     // SAFETY: `table` is the kernel's table or a process table whose upper
-    // half is a copy of it, so the code and stack running now stay mapped.
+    // half is a copy of it (a `TableRoot` comes from nowhere else), so the
+    // code and stack running now stay mapped.
     unsafe {
         Cr3::write(
             PhysFrame::containing_address(PhysAddr::new(table)),
@@ -175,14 +187,14 @@ impl AddressSpace {
         })
     }
 
-    /// Physical address of the level-4 table (for CR3).
-    pub fn table(&self) -> u64 {
-        self.table
+    /// The level-4 table, for [`load_table`].
+    pub fn root(&self) -> TableRoot {
+        TableRoot(self.table)
     }
 
     /// Loads this space.
     pub fn activate(&self) {
-        load_table(self.table);
+        load_table(self.root());
     }
 
     fn mapper(&self) -> OffsetPageTable<'static> {
@@ -257,12 +269,13 @@ impl AddressSpace {
         Ok(())
     }
 
-    /// Maps device memory `[physical, physical + pages * 4 KiB)` at `address`,
-    /// uncached, user read/write, no-execute. The frames are not owned.
+    /// Maps the whole pages of a device range at `address`, uncached, user
+    /// read/write, no-execute. The frames are not owned.
     ///
     /// # Errors
     /// [`MapError`].
-    pub fn map_device(&mut self, address: u64, physical: u64, pages: u64) -> Result<(), MapError> {
+    pub fn map_device(&mut self, address: u64, device: &DeviceRange) -> Result<(), MapError> {
+        let (physical, pages) = device.pages();
         let flags =
             Self::flags(true, false) | PageTableFlags::NO_CACHE | PageTableFlags::WRITE_THROUGH;
         for index in 0..pages {
@@ -400,7 +413,9 @@ impl Drop for AddressSpace {
             activate_kernel();
         }
         for &frame in &self.owned {
-            let _ = paging::free_frame(frame);
+            // SAFETY: the space owns its frames, and it is going away with
+            // its tables (no longer loaded, see above).
+            let _ = unsafe { paging::free_frame(frame) };
         }
         // Free the lower half's tables (levels 3, 2, 1), then the top table.
         let top = table_at(self.table);
@@ -416,13 +431,18 @@ impl Drop for AddressSpace {
                 let level2 = entry.addr().as_u64();
                 for entry in table_at(level2).iter() {
                     if entry.flags().contains(PageTableFlags::PRESENT) {
-                        let _ = paging::free_frame(entry.addr().as_u64());
+                        // SAFETY: a level-1 table of this space's lower half,
+                        // allocated for it alone and unused once it is gone.
+                        let _ = unsafe { paging::free_frame(entry.addr().as_u64()) };
                     }
                 }
-                let _ = paging::free_frame(level2);
+                // SAFETY: as above, a level-2 table of this space.
+                let _ = unsafe { paging::free_frame(level2) };
             }
-            let _ = paging::free_frame(level3);
+            // SAFETY: as above, a level-3 table of this space.
+            let _ = unsafe { paging::free_frame(level3) };
         }
-        let _ = paging::free_frame(self.table);
+        // SAFETY: the space's own top table, no longer loaded (see above).
+        let _ = unsafe { paging::free_frame(self.table) };
     }
 }

@@ -9,6 +9,7 @@ use super::kernel::{
     create_owned_endpoint, destroy_owned_endpoint, endpoint_of, refuse, with_process,
 };
 use crate::ipc::{self, Rights};
+use crate::mm::device_memory::DeviceRange;
 use crate::mm::layout::PAGE_SIZE;
 use crate::sched::{self, ThreadId};
 use spin::Mutex;
@@ -170,18 +171,22 @@ pub(super) fn ports_granted(first: u64, count: u64) -> Result<i64, i64> {
 /// the user address of its physical base.
 pub(super) fn map_mmio_grant(index: u64) -> Result<i64, i64> {
     let index = usize::try_from(index).map_err(|_| E_INVALID)?;
+    let granted = with_process(|process| process.grant.mmio.get(index).copied()).flatten();
+    let &(physical, length) = granted.as_ref().ok_or(E_DENIED)?;
+    // Checked outside `with_process`: `refuse` takes the process table too.
+    let device = DeviceRange::new(physical, length).map_err(|error| {
+        refuse(&alloc::format!("MMIO grant {index}: {error}"));
+        E_DENIED
+    })?;
     with_process(|process| {
         if let Some(&address) = process.mapped_mmio.get(&index) {
             return Ok(address as i64);
         }
-        let &(physical, length) = process.grant.mmio.get(index).ok_or(E_DENIED)?;
-        let first = physical & !(PAGE_SIZE - 1);
-        let end = (physical + length).div_ceil(PAGE_SIZE) * PAGE_SIZE;
-        let pages = (end - first) / PAGE_SIZE;
+        let (first, pages) = device.pages();
         let base = process.next_mmio;
         process
             .space
-            .map_device(base, first, pages)
+            .map_device(base, &device)
             .map_err(|_| E_INVALID)?;
         process.next_mmio += (pages + 1) * PAGE_SIZE;
         let address = base + (physical - first);

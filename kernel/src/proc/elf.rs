@@ -1,4 +1,5 @@
 //! ELF64 executables for native processes: validation and the load plan.
+//! The `elf` crate reads the headers; the rules below are the kernel's.
 //! Hardware-free and tested on the host; malformed input is an error, never a
 //! panic.
 //!
@@ -8,6 +9,10 @@
 //! inside an executable segment. Writable+executable segments are refused.
 
 use alloc::vec::Vec;
+use elf::ElfBytes;
+use elf::endian::LittleEndian;
+use elf::file::Class;
+use elf::parse::ParseError;
 
 /// Lowest address a user segment may use (the first 4 MiB stay unmapped, so
 /// null pointers and small offsets from them fault).
@@ -30,7 +35,7 @@ pub enum ElfError {
     Overlap,
     /// The entry point is not in an executable segment.
     BadEntry,
-    /// No loadable segment, or too many.
+    /// No program header table, no loadable segment, or too many.
     BadSegmentCount,
 }
 
@@ -75,70 +80,55 @@ pub struct Executable {
     pub segments: Vec<Segment>,
 }
 
-fn read<const N: usize>(bytes: &[u8], offset: u64) -> Result<[u8; N], ElfError> {
-    let start = usize::try_from(offset).map_err(|_| ElfError::Truncated)?;
-    let end = start.checked_add(N).ok_or(ElfError::Truncated)?;
-    bytes
-        .get(start..end)
-        .and_then(|slice| slice.try_into().ok())
-        .ok_or(ElfError::Truncated)
-}
-
-fn u16_at(bytes: &[u8], offset: u64) -> Result<u16, ElfError> {
-    read::<2>(bytes, offset).map(u16::from_le_bytes)
-}
-
-fn u32_at(bytes: &[u8], offset: u64) -> Result<u32, ElfError> {
-    read::<4>(bytes, offset).map(u32::from_le_bytes)
-}
-
-fn u64_at(bytes: &[u8], offset: u64) -> Result<u64, ElfError> {
-    read::<8>(bytes, offset).map(u64::from_le_bytes)
-}
-
 const PT_LOAD: u32 = 1;
 const PF_X: u32 = 1;
 const PF_W: u32 = 2;
+const ET_EXEC: u16 = 2;
+const EM_X86_64: u16 = 0x3e;
+/// Most loadable segments an executable may have.
+const MAX_SEGMENTS: usize = 16;
+
+/// The `elf` crate's error as one of ours: a read past the end is
+/// [`ElfError::Truncated`], everything else a file this loader does not take.
+fn refused(error: ParseError) -> ElfError {
+    match error {
+        ParseError::SliceReadError(_)
+        | ParseError::TryFromSliceError(_)
+        | ParseError::BadOffset(_)
+        | ParseError::IntegerOverflow
+        | ParseError::TryFromIntError(_) => ElfError::Truncated,
+        _ => ElfError::NotAnExecutable,
+    }
+}
 
 /// Validates `bytes` as an executable and returns its load plan.
+///
+/// The `elf` crate reads the headers (bounds-checked, no allocation); this
+/// function decides what the kernel accepts.
 ///
 /// # Errors
 /// [`ElfError`] naming the first problem found.
 pub fn parse(bytes: &[u8]) -> Result<Executable, ElfError> {
-    let ident: [u8; 8] = read(bytes, 0)?;
-    if ident[..4] != *b"\x7fELF" || ident[4] != 2 || ident[5] != 1 {
+    let file = ElfBytes::<LittleEndian>::minimal_parse(bytes).map_err(refused)?;
+    let header = &file.ehdr;
+    if header.class != Class::ELF64 || header.e_type != ET_EXEC || header.e_machine != EM_X86_64 {
         return Err(ElfError::NotAnExecutable);
     }
-    if u16_at(bytes, 16)? != 2 || u16_at(bytes, 18)? != 0x3e {
-        return Err(ElfError::NotAnExecutable);
-    }
-    let entry = u64_at(bytes, 24)?;
-    let header_offset = u64_at(bytes, 32)?;
-    let header_size = u64::from(u16_at(bytes, 54)?);
-    let header_count = u64::from(u16_at(bytes, 56)?);
-    if header_size < 56 {
-        return Err(ElfError::NotAnExecutable);
-    }
+    let entry = header.e_entry;
+    let table = file.segments().ok_or(ElfError::BadSegmentCount)?;
     let mut segments = Vec::new();
-    for index in 0..header_count {
-        let base = header_offset
-            .checked_add(index * header_size)
-            .ok_or(ElfError::Truncated)?;
-        if u32_at(bytes, base)? != PT_LOAD {
+    for program_header in table.iter() {
+        if program_header.p_type != PT_LOAD || program_header.p_memsz == 0 {
             continue;
         }
-        let flags = u32_at(bytes, base + 4)?;
         let segment = Segment {
-            file_offset: u64_at(bytes, base + 8)?,
-            address: u64_at(bytes, base + 16)?,
-            file_size: u64_at(bytes, base + 32)?,
-            memory_size: u64_at(bytes, base + 40)?,
-            writable: flags & PF_W != 0,
-            executable: flags & PF_X != 0,
+            file_offset: program_header.p_offset,
+            address: program_header.p_vaddr,
+            file_size: program_header.p_filesz,
+            memory_size: program_header.p_memsz,
+            writable: program_header.p_flags & PF_W != 0,
+            executable: program_header.p_flags & PF_X != 0,
         };
-        if segment.memory_size == 0 {
-            continue;
-        }
         let end = segment
             .address
             .checked_add(segment.memory_size)
@@ -156,18 +146,19 @@ pub fn parse(bytes: &[u8]) -> Result<Executable, ElfError> {
         if segment.writable && segment.executable {
             return Err(ElfError::WritableAndExecutable);
         }
-        segments.push(segment);
-        if segments.len() > 16 {
+        if segments.len() == MAX_SEGMENTS {
             return Err(ElfError::BadSegmentCount);
         }
+        segments.push(segment);
     }
     if segments.is_empty() {
         return Err(ElfError::BadSegmentCount);
     }
     segments.sort_by_key(|segment| segment.address);
     for pair in segments.windows(2) {
-        // Page granularity: two segments may not share a page.
-        let first_end_page = (pair[0].address + pair[0].memory_size + 0xfff) & !0xfff;
+        // Page granularity: two segments may not share a page (both lie below
+        // USER_MAX, so rounding up cannot overflow).
+        let first_end_page = (pair[0].address + pair[0].memory_size).div_ceil(0x1000) * 0x1000;
         if first_end_page > (pair[1].address & !0xfff) {
             return Err(ElfError::Overlap);
         }
@@ -270,5 +261,148 @@ mod tests {
             let bytes = elf(0x40_0000, &[(0x40_0000, 0x100, 0x100, 5)]);
             let _ = parse(&bytes[..length]);
         }
+    }
+
+    /// Writes `value`'s little-endian bytes at `offset`.
+    fn put<const N: usize>(bytes: &mut [u8], offset: usize, value: [u8; N]) {
+        bytes[offset..offset + N].copy_from_slice(&value);
+    }
+
+    #[test]
+    fn hostile_headers_are_errors_not_panics() {
+        let valid = elf(0x40_0000, &[(0x40_0000, 0x100, 0x100, 5)]);
+        let hostile = |edit: &dyn Fn(&mut Vec<u8>)| {
+            let mut bytes = valid.clone();
+            edit(&mut bytes);
+            parse(&bytes)
+        };
+        // The program header table starts or ends past the file.
+        assert_eq!(
+            hostile(&|bytes| {
+                let length = bytes.len() as u64;
+                put(bytes, 32, length.to_le_bytes());
+            }),
+            Err(ElfError::Truncated)
+        );
+        assert_eq!(
+            hostile(&|bytes| put(bytes, 32, (u64::MAX - 8).to_le_bytes())),
+            Err(ElfError::Truncated)
+        );
+        // Huge header counts: 0xfffe entries, and PN_XNUM (0xffff), which
+        // sends the reader to a section header 0 that is not there.
+        assert_eq!(
+            hostile(&|bytes| put(bytes, 56, 0xfffe_u16.to_le_bytes())),
+            Err(ElfError::Truncated)
+        );
+        assert!(hostile(&|bytes| put(bytes, 56, 0xffff_u16.to_le_bytes())).is_err());
+        assert!(
+            hostile(&|bytes| {
+                put(bytes, 56, 0xffff_u16.to_le_bytes());
+                put(bytes, 40, 64u64.to_le_bytes()); // e_shoff: section 0 over the segment
+                put(bytes, 58, 64u16.to_le_bytes()); // e_shentsize
+            })
+            .is_err()
+        );
+        // An entry size that is not a program header's.
+        assert_eq!(
+            hostile(&|bytes| put(bytes, 54, 57u16.to_le_bytes())),
+            Err(ElfError::NotAnExecutable)
+        );
+        // No program header table at all.
+        assert_eq!(
+            hostile(&|bytes| put(bytes, 32, 0u64.to_le_bytes())),
+            Err(ElfError::BadSegmentCount)
+        );
+        // Segment file bytes past the end, and offset + size overflowing.
+        assert_eq!(
+            hostile(&|bytes| {
+                let length = bytes.len() as u64;
+                put(bytes, 64 + 8, length.to_le_bytes());
+            }),
+            Err(ElfError::Truncated)
+        );
+        assert_eq!(
+            hostile(&|bytes| put(bytes, 64 + 8, u64::MAX.to_le_bytes())),
+            Err(ElfError::Truncated)
+        );
+        // Address + memory size overflowing.
+        assert_eq!(
+            hostile(&|bytes| put(bytes, 64 + 16, (u64::MAX - 0x10).to_le_bytes())),
+            Err(ElfError::OutOfRange)
+        );
+        // A section header table past the end (the loader does not need it,
+        // but a file that lies about it is refused).
+        assert_eq!(
+            hostile(&|bytes| {
+                put(bytes, 40, u64::MAX.to_le_bytes());
+                put(bytes, 58, 64u16.to_le_bytes());
+            }),
+            Err(ElfError::Truncated)
+        );
+        // Big-endian and 32-bit idents.
+        assert_eq!(
+            hostile(&|bytes| bytes[5] = 2),
+            Err(ElfError::NotAnExecutable)
+        );
+        assert_eq!(
+            hostile(&|bytes| bytes[4] = 1),
+            Err(ElfError::NotAnExecutable)
+        );
+    }
+
+    #[test]
+    fn seventeen_loadable_segments_are_too_many() {
+        let segments: Vec<_> = (0..17)
+            .map(|index| (0x40_0000 + index * 0x1000, 0x100, 0, 4))
+            .collect();
+        let mut sixteen = segments[..16].to_vec();
+        sixteen[0].3 = 5;
+        assert!(parse(&elf(0x40_0000, &sixteen)).is_ok());
+        let mut seventeen = segments;
+        seventeen[0].3 = 5;
+        assert_eq!(
+            parse(&elf(0x40_0000, &seventeen)),
+            Err(ElfError::BadSegmentCount)
+        );
+    }
+
+    #[test]
+    fn ten_thousand_mutated_files_never_panic() {
+        let valid = elf(
+            0x40_0010,
+            &[(0x40_0000, 0x100, 0x100, 5), (0x40_1000, 0x2000, 0x10, 6)],
+        );
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut refused = 0;
+        for _ in 0..10_000 {
+            let mut bytes = valid.clone();
+            for _ in 0..1 + next() % 8 {
+                // Mostly the headers (the first 176 bytes), sometimes whole words.
+                let offset = (next() % 176) as usize;
+                if next() % 4 == 0 && offset + 8 <= bytes.len() {
+                    put(&mut bytes, offset, next().to_le_bytes());
+                } else {
+                    bytes[offset] = next() as u8;
+                }
+            }
+            let cut = if next() % 8 == 0 {
+                (next() as usize) % bytes.len()
+            } else {
+                bytes.len()
+            };
+            if parse(&bytes[..cut]).is_err() {
+                refused += 1;
+            }
+        }
+        assert!(
+            refused > 1_000,
+            "only {refused} of 10000 mutated files refused"
+        );
     }
 }

@@ -7,13 +7,14 @@ use super::charge::{self, Charge, ENDPOINT_COST, HANDLE_COST};
 use super::devices;
 use super::elf::{self, ElfError};
 use crate::arch::interrupts::{TrapFrame, describe_page_fault, exception_name};
+use crate::arch::port_io::{PortError, PortRange};
 use crate::arch::syscall::SyscallFrame;
 use crate::arch::{gdt, user};
 use crate::ipc::{self, Capability, CapabilityTable, Handle, IpcError, Rights};
 use crate::line_limit::{LineLimit, Verdict};
 use crate::mm::layout::PAGE_SIZE;
 use crate::mm::paging::MapError;
-use crate::mm::user::{AddressSpace, USER_END, activate_kernel};
+use crate::mm::user::{AddressSpace, TableRoot, USER_END, activate_kernel};
 use crate::sched::{self, Priority, SwitchHook, ThreadId};
 use crate::{kprintln, time};
 use alloc::boxed::Box;
@@ -83,6 +84,8 @@ pub enum SpawnError {
     Memory(MapError),
     /// No thread.
     Thread(String),
+    /// A port grant names ports the kernel keeps for itself.
+    Ports(PortError),
 }
 
 impl core::fmt::Display for SpawnError {
@@ -91,6 +94,7 @@ impl core::fmt::Display for SpawnError {
             Self::Elf(error) => write!(formatter, "bad executable: {error}"),
             Self::Memory(error) => write!(formatter, "no memory: {error}"),
             Self::Thread(error) => write!(formatter, "no thread: {error}"),
+            Self::Ports(error) => write!(formatter, "port grant refused: {error}"),
         }
     }
 }
@@ -119,8 +123,8 @@ static IO_OWNER: AtomicU64 = AtomicU64::new(0);
 /// Loads a process's tables and I/O permissions when its thread runs.
 struct ProcessHook {
     id: u64,
-    table: u64,
-    ports: Vec<(u16, u16)>,
+    table: TableRoot,
+    ports: Vec<PortRange>,
 }
 
 impl SwitchHook for ProcessHook {
@@ -177,6 +181,12 @@ pub fn spawn(name: &str, bytes: &[u8], grant: ProcessGrant) -> Result<ThreadId, 
             image_pages * PAGE_SIZE,
         )));
     }
+    let ports = grant
+        .ports
+        .iter()
+        .map(|&(first, count)| PortRange::new(first, u32::from(count)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(SpawnError::Ports)?;
     let mut space = AddressSpace::new().map_err(map_error)?;
     for segment in &executable.segments {
         let first = segment.address & !(PAGE_SIZE - 1);
@@ -206,8 +216,8 @@ pub fn spawn(name: &str, bytes: &[u8], grant: ProcessGrant) -> Result<ThreadId, 
     let io_id = NEXT_IO_ID.fetch_add(1, Ordering::Relaxed);
     let hook: &'static ProcessHook = Box::leak(Box::new(ProcessHook {
         id: io_id,
-        table: space.table(),
-        ports: grant.ports.clone(),
+        table: space.root(),
+        ports,
     }));
     let entry = executable.entry;
     let allowance = if grant.kernel_memory == 0 {

@@ -4,6 +4,7 @@
 //! [`elf`] and [`abi`] are hardware-free (host-tested); `kernel` loads
 //! processes, dispatches syscalls and contains their faults; `devices` holds
 //! the device syscalls (IRQ routes, MMIO maps, port-grant queries).
+#![forbid(unsafe_code)]
 
 pub mod abi;
 pub mod charge;

@@ -1,9 +1,9 @@
 //! The kernel's implementation of the Wasm host's `Platform`: real ports, MMIO,
 //! IRQ lines, DMA memory and time.
 
+use super::device_access;
 use crate::line_limit::{LineLimit, Verdict};
-use crate::mm::device_memory;
-use crate::{arch::port_io, irq, time};
+use crate::{irq, time};
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use cella_wasm_host::abi::LogLevel;
@@ -73,22 +73,22 @@ pub struct KernelPlatform;
 
 impl Platform for KernelPlatform {
     fn port_read(&mut self, port: u16, width: Width) -> u32 {
-        port_io::read(port, width.bytes())
+        device_access::port_read(port, width.bytes())
     }
 
     fn port_write(&mut self, port: u16, width: Width, value: u32) {
-        port_io::write(port, width.bytes(), value);
+        device_access::port_write(port, width.bytes(), value);
     }
 
     fn mmio_read(&mut self, address: u64, width: Width) -> u64 {
-        device_memory::mmio_read(address, width.bytes()).unwrap_or_else(|error| {
+        device_access::mmio_read(address, width.bytes()).unwrap_or_else(|error| {
             log::error!("MMIO read at {address:#x} failed: {error}");
             u64::MAX
         })
     }
 
     fn mmio_write(&mut self, address: u64, width: Width, value: u64) {
-        if let Err(error) = device_memory::mmio_write(address, width.bytes(), value) {
+        if let Err(error) = device_access::mmio_write(address, width.bytes(), value) {
             log::error!("MMIO write at {address:#x} failed: {error}");
         }
     }
@@ -102,19 +102,19 @@ impl Platform for KernelPlatform {
     }
 
     fn dma_allocate(&mut self, size: u64) -> Option<u64> {
-        device_memory::dma_allocate(size)
+        device_access::dma_allocate(size)
     }
 
-    fn dma_free(&mut self, device_address: u64, size: u64) {
-        device_memory::dma_free(device_address, size);
+    fn dma_free(&mut self, device_address: u64, _size: u64) {
+        device_access::dma_free(device_address);
     }
 
     fn dma_read(&mut self, device_address: u64, destination: &mut [u8]) {
-        device_memory::dma_read(device_address, destination);
+        device_access::dma_read(device_address, destination);
     }
 
     fn dma_write(&mut self, device_address: u64, source: &[u8]) {
-        device_memory::dma_write(device_address, source);
+        device_access::dma_write(device_address, source);
     }
 
     fn memory_may_grow(&mut self, additional_bytes: usize) -> bool {

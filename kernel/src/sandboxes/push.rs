@@ -4,7 +4,7 @@
 //! event loop; the protocol itself is in `crate::push_protocol`, and who may
 //! push (the manifest's grant and the push key) in `crate::push_authority`.
 
-use crate::arch::serial::{COM2, SerialPort};
+use crate::arch::serial::SerialPort;
 use crate::archive::Archive;
 use crate::push_authority::{KEY_ARCHIVE_ENTRY, PushGrant, PushKey};
 use crate::push_protocol::{NONCE, PushAccess, PushEvent, PushReceiver, RESULT};
@@ -28,7 +28,7 @@ impl PushPort {
     /// the boot archive holds the push key; otherwise every request on COM2
     /// is answered with the reason it is closed.
     pub fn new(grant: Option<&PushGrant>, archive: &Archive<'_>) -> Self {
-        let mut port = SerialPort::new(COM2);
+        let mut port = SerialPort::com2();
         let absent = !port.is_present();
         let access = access(grant, archive);
         if absent {

@@ -24,6 +24,7 @@ use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
 use cella_wasm_host::{Delivery, Grant, Limits, LoadedModule, Runtime};
+use hashbrown::HashMap;
 
 /// The endpoint whose server gets the kernel's console output.
 pub const CONSOLE_OUTPUT_ENDPOINT: &str = "uart";
@@ -51,6 +52,10 @@ pub struct System {
     pub(crate) slots: Vec<Slot>,
     /// Endpoint names; the id of `endpoints[i]` is `i + 1`.
     pub(crate) endpoints: Vec<String>,
+    /// Endpoint name -> id, for lookups by name.
+    endpoint_ids: HashMap<String, u64>,
+    /// Module name -> its index in `slots`.
+    slot_indexes: HashMap<String, usize>,
     pub(crate) kernel_requests: BTreeMap<u32, (usize, KernelRequest)>,
     next_request: u32,
     /// The boot archive, where modules (and swap targets) are found.
@@ -96,10 +101,17 @@ impl System {
                 }
             }
         }
+        let endpoint_ids = endpoints
+            .iter()
+            .enumerate()
+            .map(|(index, name)| (name.clone(), index as u64 + 1))
+            .collect();
         let mut system = System {
             runtime: Runtime::new(limits),
             slots: Vec::new(),
             endpoints,
+            endpoint_ids,
+            slot_indexes: HashMap::new(),
             kernel_requests: BTreeMap::new(),
             next_request: 1,
             archive,
@@ -120,7 +132,7 @@ impl System {
             } else {
                 system.start_module(plan)
             };
-            system.slots.push(slot);
+            system.push_slot(slot);
         }
         let up = system.slots.iter().filter(|slot| slot.is_running()).count();
         let booted = system
@@ -153,10 +165,7 @@ impl System {
     }
 
     pub(crate) fn endpoint_id(&self, name: &str) -> Option<u64> {
-        self.endpoints
-            .iter()
-            .position(|known| known == name)
-            .map(|index| index as u64 + 1)
+        self.endpoint_ids.get(name).copied()
     }
 
     pub(crate) fn endpoint_name(&self, id: u64) -> &str {
@@ -174,7 +183,16 @@ impl System {
 
     /// The table index of module `name`.
     pub fn find(&self, name: &str) -> Option<usize> {
-        self.slots.iter().position(|slot| slot.plan.name == name)
+        self.slot_indexes.get(name).copied()
+    }
+
+    /// Adds `slot` to the table; a second slot of the same name is not
+    /// found by name (the manifest's validation refuses such a manifest).
+    fn push_slot(&mut self, slot: Slot) {
+        self.slot_indexes
+            .entry(slot.plan.name.clone())
+            .or_insert(self.slots.len());
+        self.slots.push(slot);
     }
 
     pub(crate) fn grant_for(&self, plan: &ModulePlan) -> Grant {
@@ -200,6 +218,9 @@ impl System {
         bytes: &[u8],
     ) -> Result<LoadedModule, String> {
         if let Some(why) = crate::system_manifest::reserved_name(&plan.name) {
+            return Err(alloc::format!("refused at load: {why}"));
+        }
+        if let Some(why) = super::device_access::refused_grant(&plan.grants) {
             return Err(alloc::format!("refused at load: {why}"));
         }
         let account = self.account_for(&plan.name);
@@ -304,7 +325,7 @@ impl System {
         // A module that does not start is not kept: a refused push changes nothing.
         self.start_in(&mut slot, module)
             .map_err(|fault| alloc::format!("{} failed to start: {fault}", plan.name))?;
-        self.slots.push(slot);
+        self.push_slot(slot);
         Ok(())
     }
 

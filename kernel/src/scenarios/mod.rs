@@ -5,6 +5,7 @@
 //! (the exact lines are listed in `docs/architecture.md`). A scenario that
 //! passes prints `scenario NAME: passed` and exits with status 33; the fault
 //! scenarios end in the kernel's fault or panic report and status 35.
+#![forbid(unsafe_code)]
 
 mod bench;
 mod counter;

@@ -17,6 +17,7 @@
 //! then [`block_current`]; a waker calls [`wake`] (also from interrupt handlers).
 //! A wake that arrives before the block is not lost: the thread's `wake
 //! pending` flag makes the next block return at once.
+#![forbid(unsafe_code)]
 
 pub mod policy;
 

@@ -4,6 +4,7 @@
 //! the supervisor decides, per the module's restart policy, whether and when
 //! it comes back, keeps the record of past faults, and carries out what a
 //! person asks for: restart, stop, start, swap, trace.
+#![forbid(unsafe_code)]
 
 #[cfg(target_os = "none")]
 pub mod commands;

@@ -1,4 +1,5 @@
 //! FNV-1a, 64-bit: a tiny checksum the kernel prints so tests can verify bytes it read.
+#![forbid(unsafe_code)]
 
 const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
 const PRIME: u64 = 0x0000_0100_0000_01b3;

@@ -12,6 +12,7 @@
 //! An upload is signed with HMAC-SHA-256 over its header and bytes, and the
 //! header names a nonce the kernel issued for this upload alone: a wrong key,
 //! an altered byte and a replayed upload all fail the check.
+#![forbid(unsafe_code)]
 
 use alloc::string::String;
 use alloc::vec::Vec;

@@ -27,6 +27,7 @@
 //! a sender that never sends them resynchronises the channel by staying idle
 //! for the timeout. This receiver is the hardware-free part: bytes in, events
 //! out.
+#![forbid(unsafe_code)]
 
 use crate::push_authority::{
     NONCE_BYTES, PushGrant, PushKey, SIGNATURE_BYTES, decode_hex, encode_hex, signed_line,

@@ -28,6 +28,7 @@
 //! it reads: a malformed line is an error naming its line number, and two
 //! modules granted the same port, MMIO byte or IRQ line are refused unless
 //! both grants say `shared`.
+#![forbid(unsafe_code)]
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;

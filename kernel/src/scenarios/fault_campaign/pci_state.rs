@@ -5,7 +5,7 @@
 //! driver's memory (it can move another driver's MMIO window) and is counted,
 //! then written back so that the next fault starts from the same devices.
 
-use crate::arch::port_io;
+use crate::arch::port_io::PortRange;
 use alloc::vec::Vec;
 
 const ADDRESS_PORT: u16 = 0xcf8;
@@ -17,14 +17,26 @@ fn address(device: u8, function: u8, register: u8) -> u32 {
     0x8000_0000 | (u32::from(device) << 11) | (u32::from(function) << 8) | u32::from(register)
 }
 
+/// The configuration mechanism's address and data ports (none of them the kernel's own).
+fn ports() -> Option<PortRange> {
+    PortRange::new(ADDRESS_PORT, 8).ok()
+}
+
 fn read(device: u8, function: u8, register: u8) -> u32 {
-    port_io::write(ADDRESS_PORT, 4, address(device, function, register));
-    port_io::read(DATA_PORT, 4)
+    let Some(ports) = ports() else {
+        return u32::MAX;
+    };
+    ports.write(0, 4, address(device, function, register));
+    ports
+        .read(u32::from(DATA_PORT - ADDRESS_PORT), 4)
+        .unwrap_or(u32::MAX)
 }
 
 fn write(device: u8, function: u8, register: u8, value: u32) {
-    port_io::write(ADDRESS_PORT, 4, address(device, function, register));
-    port_io::write(DATA_PORT, 4, value);
+    if let Some(ports) = ports() {
+        ports.write(0, 4, address(device, function, register));
+        ports.write(u32::from(DATA_PORT - ADDRESS_PORT), 4, value);
+    }
 }
 
 /// The writable registers of every function present on bus 0.

@@ -5,7 +5,7 @@
 //! console line through the UART driver, `fault-echo N DRIVER PAYLOAD FNV`,
 //! whose checksum the host checks on the serial output.
 
-use crate::arch::port_io;
+use crate::arch::port_io::PortRange;
 use crate::fnv::fnv1a_64;
 use crate::kprintln;
 use crate::sandboxes::slot::Pending;
@@ -75,20 +75,25 @@ fn request(system: &mut System, endpoint: &str, bytes: &[u8]) -> Option<u32> {
 /// Left shift pressed and released, written into the i8042's output buffer
 /// (controller command 0xd2) as if typed: IRQ 1 for the keyboard driver.
 fn press_shift() {
+    // The controller's data and command ports (0x61 between them is the kernel's).
+    let (Ok(data), Ok(command)) = (PortRange::new(0x60, 1), PortRange::new(0x64, 1)) else {
+        return;
+    };
+    let status = || command.read(0, 1).unwrap_or(0xff);
     for scancode in [0x2a_u8, 0xaa] {
         // Wait (bounded) until the controller takes input and the last byte was read.
         for _ in 0..1000 {
-            if port_io::read(0x64, 1) & 0b11 == 0 {
+            if status() & 0b11 == 0 {
                 break;
             }
         }
-        port_io::write(0x64, 1, 0xd2);
+        command.write(0, 1, 0xd2);
         for _ in 0..1000 {
-            if port_io::read(0x64, 1) & 0b10 == 0 {
+            if status() & 0b10 == 0 {
                 break;
             }
         }
-        port_io::write(0x60, 1, u32::from(scancode));
+        data.write(0, 1, u32::from(scancode));
     }
 }
 

@@ -1,0 +1,133 @@
+//! The hardware behind the sandboxes' `Platform`: ports through a
+//! [`PortRange`], MMIO through a [`DeviceRange`] and DMA through the
+//! [`DmaBuffer`]s this file keeps, by device address, for the modules.
+//!
+//! The Wasm host has already checked the calling module's capability for the
+//! port, the MMIO range or the DMA buffer; these proofs add what the kernel
+//! itself requires whatever a manifest grants: no port the kernel drives, no
+//! MMIO onto RAM, and DMA copies only inside a buffer the kernel allocated.
+//! A module granted such a port or range is refused at load
+//! ([`refused_grant`]); the checks on each access remain as a second line.
+
+use crate::arch::port_io::PortRange;
+use crate::mm::device_memory::{DeviceRange, DmaBuffer};
+use crate::mm::paging::MapError;
+use crate::system_manifest::GrantLine;
+use alloc::collections::BTreeMap;
+use alloc::string::{String, ToString};
+use spin::Mutex;
+use x86_64::instructions::interrupts::without_interrupts;
+
+/// The first of a module's port and MMIO grants that the kernel refuses
+/// whatever the manifest says (a port it drives itself, MMIO over RAM or
+/// the kernel image), as the reason the module is not loaded.
+pub fn refused_grant(grants: &[GrantLine]) -> Option<String> {
+    grants.iter().find_map(|grant| {
+        let refusal = match *grant {
+            GrantLine::Port { base, count, .. } => PortRange::new(base, count).err()?.to_string(),
+            GrantLine::Mmio { base, length, .. } => {
+                DeviceRange::new(base, length).err()?.to_string()
+            }
+            _ => return None,
+        };
+        Some(alloc::format!("grant `{grant}`: {refusal}"))
+    })
+}
+
+/// Every module's DMA buffers, by device address.
+static DMA_BUFFERS: Mutex<BTreeMap<u64, DmaBuffer>> = Mutex::new(BTreeMap::new());
+
+/// Reads `bytes` at `port`; all ones (what an absent device reads as) if the
+/// port is one the kernel keeps for itself.
+pub fn port_read(port: u16, bytes: u32) -> u32 {
+    match PortRange::new(port, bytes).map(|range| range.read(0, bytes)) {
+        Ok(Some(value)) => value,
+        Ok(None) => u32::MAX,
+        Err(error) => {
+            log::error!("port read refused: {error}");
+            u32::MAX
+        }
+    }
+}
+
+/// Writes `bytes` of `value` at `port`, unless the kernel keeps it for itself.
+pub fn port_write(port: u16, bytes: u32, value: u32) {
+    match PortRange::new(port, bytes) {
+        Ok(range) => {
+            range.write(0, bytes, value);
+        }
+        Err(error) => log::error!("port write refused: {error}"),
+    }
+}
+
+/// Reads `bytes` of device memory at `physical`.
+///
+/// # Errors
+/// [`MapError`] if the address is RAM, misaligned or cannot be mapped.
+pub fn mmio_read(physical: u64, bytes: u32) -> Result<u64, MapError> {
+    DeviceRange::new(physical, u64::from(bytes))?.read(0, bytes)
+}
+
+/// Writes `bytes` of `value` to device memory at `physical`.
+///
+/// # Errors
+/// As for [`mmio_read`].
+pub fn mmio_write(physical: u64, bytes: u32, value: u64) -> Result<(), MapError> {
+    DeviceRange::new(physical, u64::from(bytes))?.write(0, bytes, value)
+}
+
+/// A new zeroed DMA buffer of at least `size` bytes; its device address.
+pub fn dma_allocate(size: u64) -> Option<u64> {
+    let buffer = DmaBuffer::allocate(size)?;
+    let address = buffer.device_address();
+    without_interrupts(|| DMA_BUFFERS.lock().insert(address, buffer));
+    Some(address)
+}
+
+/// Frees the DMA buffer at `device_address` (its frames go back to the kernel).
+pub fn dma_free(device_address: u64) {
+    let buffer = without_interrupts(|| DMA_BUFFERS.lock().remove(&device_address));
+    if buffer.is_none() {
+        log::error!("DMA free at {device_address:#x}: no buffer starts there");
+    }
+    // Dropped here, outside the lock: the frames go back to the allocator.
+    drop(buffer);
+}
+
+/// Runs `action` on the buffer holding `device_address` and the offset into
+/// it; `None` if no buffer holds it.
+fn with_buffer<T>(device_address: u64, action: impl FnOnce(&mut DmaBuffer, u64) -> T) -> Option<T> {
+    without_interrupts(|| {
+        let mut buffers = DMA_BUFFERS.lock();
+        let (&start, buffer) = buffers.range_mut(..=device_address).next_back()?;
+        Some(action(buffer, device_address - start))
+    })
+}
+
+/// Copies from the DMA buffer holding `device_address`; leaves `destination`
+/// unchanged if the range does not lie inside one buffer.
+pub fn dma_read(device_address: u64, destination: &mut [u8]) {
+    let read = with_buffer(device_address, |buffer, offset| {
+        buffer.read(offset, destination)
+    });
+    if read != Some(true) {
+        log::error!(
+            "DMA read of {} bytes at {device_address:#x}: not inside one buffer",
+            destination.len()
+        );
+    }
+}
+
+/// Copies into the DMA buffer holding `device_address`; copies nothing if
+/// the range does not lie inside one buffer.
+pub fn dma_write(device_address: u64, source: &[u8]) {
+    let written = with_buffer(device_address, |buffer, offset| {
+        buffer.write(offset, source)
+    });
+    if written != Some(true) {
+        log::error!(
+            "DMA write of {} bytes at {device_address:#x}: not inside one buffer",
+            source.len()
+        );
+    }
+}
