@@ -4,6 +4,7 @@
 //! block says which invariant makes it sound.
 
 pub mod context;
+#[cfg(feature = "test-hooks")]
 pub mod deliberate;
 pub mod gdt;
 pub mod interrupts;
@@ -26,6 +27,38 @@ mod pvh_entry {
         boot_stack_top_offset = const super::stacks::BOOT_STACK_TOP_OFFSET,
         options(att_syntax)
     );
+}
+
+unsafe extern "Rust" {
+    /// The boot hooks of the kernel binary being linked, which defines this symbol with
+    /// [`kernel_binary!`](crate::kernel_binary). A binary that does not fails to link.
+    ///
+    /// `safe`: the definition is the safe function the macro writes, with this signature.
+    safe fn cella_kernel_boot_hooks() -> &'static dyn crate::boot::BootHooks;
+}
+
+/// The boot hooks the kernel binary chose (see [`crate::boot::BootHooks`]).
+pub fn boot_hooks() -> &'static dyn crate::boot::BootHooks {
+    cella_kernel_boot_hooks()
+}
+
+/// Makes a crate the kernel binary: defines the boot hooks [`boot_hooks`] returns (`$hooks`,
+/// a `&'static` value of a type that implements [`crate::boot::BootHooks`]) and the panic
+/// handler. The production kernel (`kernel/src/main.rs`) passes
+/// [`crate::boot::PRODUCTION`]; the test kernel (`tests/kernel`) passes its scenarios.
+#[macro_export]
+macro_rules! kernel_binary {
+    ($hooks:expr) => {
+        #[unsafe(no_mangle)]
+        fn cella_kernel_boot_hooks() -> &'static dyn $crate::boot::BootHooks {
+            $hooks
+        }
+
+        #[panic_handler]
+        fn panic(info: &::core::panic::PanicInfo<'_>) -> ! {
+            $crate::panic::report(info)
+        }
+    };
 }
 
 /// Stops this CPU for good: interrupts off, then `hlt` forever.

@@ -33,10 +33,12 @@ pub const INBOX_CAPACITY: usize = 4096;
 /// What the kernel asked a module, so it knows what a reply answers.
 pub enum KernelRequest {
     Time,
-    /// A test scenario's request; the reply is only counted.
+    /// A test scenario's request; the reply is only counted (see `test_hooks`).
+    #[cfg(feature = "test-hooks")]
     Probe,
-    /// A test scenario's request whose reply is kept in
-    /// [`System::collected_replies`] for the scenario to check.
+    /// A test scenario's request whose reply is kept for the scenario to check
+    /// (see `test_hooks`).
+    #[cfg(feature = "test-hooks")]
     Collect,
     /// A process's IPC call; the reply answers its token.
     Ipc {
@@ -64,10 +66,13 @@ pub struct System {
     /// (IPC endpoint, router endpoint id); see `ipc_bridge`.
     pub(crate) ipc_endpoints: Vec<(crate::ipc::EndpointId, u64)>,
     /// Replies to [`KernelRequest::Probe`] so far.
+    #[cfg(feature = "test-hooks")]
     pub(crate) probe_replies: u64,
     /// Replies to [`KernelRequest::Collect`] by request id, until the scenario takes them.
+    #[cfg(feature = "test-hooks")]
     pub(crate) collected_replies: BTreeMap<u32, Vec<u8>>,
-    /// Timing of the last hot swap (for the benchmark).
+    /// Timing of the last hot swap (for the supervisor benchmark).
+    #[cfg(feature = "test-hooks")]
     pub(crate) last_swap: crate::supervisor::hot_swap::SwapTiming,
 }
 
@@ -104,10 +109,13 @@ impl System {
             archive,
             push: super::push::PushPort::new(manifest.push.as_ref(), &archive),
             in_command: false,
+            #[cfg(feature = "test-hooks")]
             probe_replies: 0,
+            #[cfg(feature = "test-hooks")]
             collected_replies: BTreeMap::new(),
             ipc_endpoints: Vec::new(),
             deferred_commands: VecDeque::new(),
+            #[cfg(feature = "test-hooks")]
             last_swap: Default::default(),
         };
         worker::set_event_loop_thread();
@@ -601,7 +609,9 @@ impl System {
                     bytes.len()
                 ),
             },
+            #[cfg(feature = "test-hooks")]
             Some((_, KernelRequest::Probe)) => self.probe_replies += 1,
+            #[cfg(feature = "test-hooks")]
             Some((_, KernelRequest::Collect)) => {
                 self.collected_replies.insert(request, bytes.to_vec());
             }
