@@ -12,12 +12,14 @@ commands:
   doctor       report what is installed and what is missing; install nothing
   build        build the wasm modules (checked against modules/system.toml), the kernel
                (release) and the boot archive
-  run          build, then boot in QEMU with the serial console on this terminal
+  run          build, then boot the production kernel in QEMU with the serial console on
+               this terminal
+                 --teaching        add the teaching modules of modules/teaching.toml
                  --accel tcg|kvm   accelerator (default tcg)
                  --append WORDS    extra kernel command-line words
                  -- ARGS...        extra arguments passed to QEMU
                Ctrl-A X quits QEMU.
-  test         host tests, then the QEMU integration tests
+  test         host tests, then the QEMU integration tests (on the test kernel)
                  --host-only       only the host tests
                  --qemu-only       only the QEMU integration tests
                  --accel tcg|kvm   accelerator for the QEMU tests (default tcg)
@@ -54,6 +56,8 @@ pub struct RunOptions {
     pub append: Vec<String>,
     /// Extra QEMU arguments (after `--`).
     pub qemu_args: Vec<String>,
+    /// Add the teaching modules (`modules/teaching.toml`).
+    pub teaching: bool,
 }
 
 /// Options of `cella push`.
@@ -216,6 +220,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Invocation> 
                 match option.as_str() {
                     "--accel" => run.accel = options.value(&option)?.parse()?,
                     "--append" => run.append.push(options.value(&option)?),
+                    "--teaching" => run.teaching = true,
                     _ => return Err(options.unknown(&option)),
                 }
             }
@@ -402,6 +407,15 @@ mod tests {
                 accel: Accel::Kvm,
                 append: vec!["log=debug".into(), "x=1".into()],
                 qemu_args: vec!["-smp".into(), "2".into(), "-v".into()],
+                teaching: false,
+            })
+        );
+        let invocation = parse_words("run --teaching").unwrap();
+        assert_eq!(
+            invocation.subcommand,
+            Subcommand::Run(RunOptions {
+                teaching: true,
+                ..RunOptions::default()
             })
         );
     }

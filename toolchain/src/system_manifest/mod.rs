@@ -18,14 +18,24 @@
 //! kernel_memory = 4194304          # kernel heap bytes it may hold (default 4 MiB)
 //! wat = "modules/teaching/oob.wat" # a module written in WAT text instead of a package
 //!
+//! [defaults]                       # settings for every [[module]] of this file
+//! restart = { policy = "backoff", backoff = "10ms", max = "5s", hold-after = 5, window = "60s" }
+//!
 //! [[process]]                      # a native ring-3 process, started after the modules
 //! name = "checksum"
 //! program = "checksum-native"      # a native program the tool builds: bin/PROGRAM
 //! serve = ["checksum"]             # and the grant keys above but dma, timers, restart, boot
 //! ```
 //!
+//! A module's own `restart` keys override the same keys of its file's `[defaults] restart`.
 //! Top-level `[[variant]]` tables name extra builds of a module packed as swap targets (see
 //! [`crate::variants`]).
+//!
+//! A system can be written in several files read as one ([`SystemPlan::parse_files`]):
+//! `modules/system.toml` is the production system; `modules/teaching.toml` adds the teaching
+//! modules (`cargo cella run --teaching`), and the test kernel's boot archive adds
+//! `tests/kernel/system.toml` too. Each file has its own `[defaults]`; only the first may have
+//! a `[push]` table, and the checks across modules and processes run over all files together.
 //!
 //! Every problem is reported (not only the first), each naming the file, the module or
 //! process and the key. Checks here need no build: ranges, duplicate names (across modules
@@ -52,8 +62,13 @@ pub use process::ProcessSpec;
 use std::fmt::Write;
 use toml::{Table, Value};
 
-/// Where the system manifest lives, relative to the workspace root.
+/// Where the production system manifest lives, relative to the workspace root.
 pub const SOURCE: &str = "modules/system.toml";
+/// The teaching modules (docs/teaching.md), added by `cargo cella run --teaching` and in the
+/// test kernel's boot archive.
+pub const TEACHING_SOURCE: &str = "modules/teaching.toml";
+/// What only the test kernel's boot archive adds: test modules and swap fixtures.
+pub const TEST_SOURCE: &str = "tests/kernel/system.toml";
 
 /// The compiled manifest's name in the boot archive.
 pub const ARCHIVE_ENTRY: &str = "system.manifest";
@@ -72,6 +87,14 @@ pub struct SystemPlan {
     /// `[push] targets`: the modules `cargo cella push` may replace or load (`*`: any);
     /// `None`: the push channel is off.
     pub push: Option<Vec<String>>,
+}
+
+/// ` KEY=VALUE` for each setting, as `system.manifest` writes restart settings.
+fn settings_text(settings: &[(String, String)]) -> String {
+    settings
+        .iter()
+        .map(|(key, value)| format!(" {key}={value}"))
+        .collect()
 }
 
 /// Collects problems, each prefixed with the file name.
@@ -192,40 +215,105 @@ fn parse_push(table: &Table, problems: &mut Problems<'_>) -> Option<Vec<String>>
     Some(targets)
 }
 
+/// The `[defaults]` table: `restart = { ... }`, the restart settings of every module of the
+/// file that does not set them itself.
+fn parse_defaults(table: &Table, problems: &mut Problems<'_>) -> Vec<(String, String)> {
+    let defaults = match table.get("defaults") {
+        None => return Vec::new(),
+        Some(Value::Table(defaults)) => defaults,
+        Some(_) => {
+            problems.add("`defaults` must be a table: write [defaults] with `restart = { ... }`");
+            return Vec::new();
+        }
+    };
+    for key in defaults.keys().filter(|key| key.as_str() != "restart") {
+        problems.add(format!("[defaults]: unknown key `{key}` (known: restart)"));
+    }
+    match defaults.get("restart") {
+        Some(value) => module::parse_restart(value, &mut |message| {
+            problems.add(format!("[defaults]: {message}"))
+        }),
+        None => Vec::new(),
+    }
+}
+
+/// Reads one file of the system without the checks across the whole system. `first`: the
+/// file the system starts from (it must have modules; only it may have `[push]`).
+fn parse_file(text: &str, problems: &mut Problems<'_>, first: bool) -> SystemPlan {
+    let table: Table = match text.parse() {
+        Ok(table) => table,
+        Err(error) => {
+            problems.add(format!("not valid TOML: {error}"));
+            return SystemPlan::default();
+        }
+    };
+    for key in table.keys().filter(|key| {
+        !matches!(
+            key.as_str(),
+            "module" | "process" | "push" | "defaults" | crate::variants::TABLE
+        )
+    }) {
+        problems.add(format!(
+            "unknown top-level key `{key}` (expected [[module]], [[process]] and [[variant]] tables and [defaults] and [push] tables)"
+        ));
+    }
+    if first && !table.contains_key("module") {
+        problems.add("no [[module]] tables: nothing would boot");
+    }
+    if !first && table.contains_key("push") {
+        problems.add("[push] belongs in the system's first file (modules/system.toml)");
+    }
+    let defaults = parse_defaults(&table, problems);
+    let mut modules = parse_tables(&table, "module", problems, module::parse_module);
+    for module in &mut modules {
+        module.restart_defaults = defaults.clone();
+    }
+    SystemPlan {
+        modules,
+        processes: parse_tables(&table, "process", problems, process::parse_process),
+        push: if first {
+            parse_push(&table, problems)
+        } else {
+            None
+        },
+    }
+}
+
 impl SystemPlan {
     /// Parses and checks `text` (the contents of `file`, named in every message).
     ///
     /// # Errors
     /// Every problem found, one message each.
     pub fn parse(text: &str, file: &str) -> Result<SystemPlan, Vec<String>> {
-        let mut problems = Problems {
-            file,
-            list: Vec::new(),
-        };
-        let table: Table = match text.parse() {
-            Ok(table) => table,
-            Err(error) => {
-                problems.add(format!("not valid TOML: {error}"));
-                return Err(problems.list);
+        Self::parse_files(&[(file, text)])
+    }
+
+    /// Parses `files` (name, contents), the first being the system's base, as one system:
+    /// their modules and processes in order, then the checks across all of them.
+    ///
+    /// # Errors
+    /// Every problem found, one message each, naming its file.
+    pub fn parse_files(files: &[(&str, &str)]) -> Result<SystemPlan, Vec<String>> {
+        let mut plan = SystemPlan::default();
+        let mut list = Vec::new();
+        for (index, (file, text)) in files.iter().enumerate() {
+            let mut problems = Problems {
+                file,
+                list: Vec::new(),
+            };
+            let part = parse_file(text, &mut problems, index == 0);
+            list.extend(problems.list);
+            plan.modules.extend(part.modules);
+            plan.processes.extend(part.processes);
+            if index == 0 {
+                plan.push = part.push;
             }
-        };
-        for key in table.keys().filter(|key| {
-            !matches!(
-                key.as_str(),
-                "module" | "process" | "push" | crate::variants::TABLE
-            )
-        }) {
-            problems.add(format!(
-                "unknown top-level key `{key}` (expected [[module]], [[process]] and [[variant]] tables and a [push] table)"
-            ));
         }
-        if !table.contains_key("module") {
-            problems.add("no [[module]] tables: nothing would boot");
-        }
-        let plan = SystemPlan {
-            modules: parse_tables(&table, "module", &mut problems, module::parse_module),
-            processes: parse_tables(&table, "process", &mut problems, process::parse_process),
-            push: parse_push(&table, &mut problems),
+        let names: Vec<&str> = files.iter().map(|(file, _)| *file).collect();
+        let joined = names.join(" + ");
+        let mut problems = Problems {
+            file: &joined,
+            list,
         };
         checks::check(&plan, &mut problems);
         if problems.list.is_empty() {
@@ -243,7 +331,12 @@ impl SystemPlan {
         if let Some(targets) = &self.push {
             let _ = writeln!(text, "push {}", targets.join(" "));
         }
+        let mut defaults: &[(String, String)] = &[];
         for module in &self.modules {
+            if module.restart_defaults != defaults {
+                defaults = &module.restart_defaults;
+                let _ = writeln!(text, "defaults restart{}", settings_text(defaults));
+            }
             let _ = writeln!(text, "module {} {}", module.name, module.archive_file());
             for endpoint in &module.grants.serve {
                 let _ = writeln!(text, "serve {endpoint}");
@@ -252,12 +345,7 @@ impl SystemPlan {
                 let _ = writeln!(text, "grant {line}");
             }
             if !module.restart.is_empty() {
-                let settings: Vec<String> = module
-                    .restart
-                    .iter()
-                    .map(|(key, value)| format!("{key}={value}"))
-                    .collect();
-                let _ = writeln!(text, "restart {}", settings.join(" "));
+                let _ = writeln!(text, "restart{}", settings_text(&module.restart));
             }
             if !module.boot {
                 let _ = writeln!(text, "boot no");

@@ -233,3 +233,139 @@ fn a_module_takes_a_kernel_memory_limit() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn defaults_give_each_module_of_their_file_its_restart_settings() {
+    let base = r#"
+[defaults]
+restart = { policy = "backoff", max = "5s", hold-after = 5 }
+[[module]]
+name = "uart16550"
+[[module]]
+name = "pci"
+restart = { max = "1s", window = "60s" }
+"#;
+    let teaching = r#"
+[defaults]
+restart = { hold-after = 3 }
+[[module]]
+name = "oob"
+wat = "modules/teaching/oob.wat"
+boot = false
+"#;
+    let plan = SystemPlan::parse_files(&[(SOURCE, base), (TEACHING_SOURCE, teaching)]).unwrap();
+    let settings =
+        |index: usize| -> Vec<(String, String)> { plan.modules[index].effective_restart() };
+    let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+        list.iter()
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        settings(0),
+        pairs(&[("hold-after", "5"), ("max", "5s"), ("policy", "backoff")])
+    );
+    assert_eq!(
+        settings(1),
+        pairs(&[
+            ("hold-after", "5"),
+            ("max", "1s"),
+            ("policy", "backoff"),
+            ("window", "60s")
+        ])
+    );
+    assert_eq!(settings(2), pairs(&[("hold-after", "3")]));
+    // The compiled form: one `defaults` line per change, each module's own settings after it.
+    let rendered = plan.render();
+    let lines: Vec<&str> = rendered
+        .lines()
+        .filter(|line| {
+            line.starts_with("defaults")
+                || line.starts_with("module")
+                || line.starts_with("restart")
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "defaults restart hold-after=5 max=5s policy=backoff",
+            "module uart16550 modules/uart16550.wasm",
+            "module pci modules/pci.wasm",
+            "restart max=1s window=60s",
+            "defaults restart hold-after=3",
+            "module oob modules/oob.wasm",
+        ]
+    );
+    // The kernel reads the same settings back.
+    let manifest = cella_kernel::system_manifest::SystemManifest::parse(&rendered).unwrap();
+    for (index, module) in manifest.modules.iter().enumerate() {
+        let mut kernel = module.restart.clone();
+        kernel.sort();
+        assert_eq!(kernel, settings(index), "module {}", module.name);
+    }
+}
+
+#[test]
+fn bad_defaults_are_refused_with_a_clear_error() {
+    for (text, expected) in [
+        (
+            "defaults = 1\n[[module]]\nname = \"a\"\n",
+            "modules/system.toml: `defaults` must be a table: write [defaults] with `restart = { ... }`",
+        ),
+        (
+            "[defaults]\ntimers = 2\n[[module]]\nname = \"a\"\n",
+            "modules/system.toml: [defaults]: unknown key `timers` (known: restart)",
+        ),
+        (
+            "[defaults]\nrestart = { policy = \"sometimes\" }\n[[module]]\nname = \"a\"\n",
+            "modules/system.toml: [defaults]: restart: policy = \"sometimes\": expected \"backoff\" or \"never\"",
+        ),
+        (
+            "[defaults]\nrestart = \"5s\"\n[[module]]\nname = \"a\"\n",
+            "modules/system.toml: [defaults]: `restart` must be a table, e.g. { policy = \"backoff\", max = \"5s\" }",
+        ),
+    ] {
+        let problems = SystemPlan::parse(text, SOURCE).unwrap_err();
+        assert_eq!(problems, [expected], "{text}");
+    }
+}
+
+#[test]
+fn later_files_add_to_the_first_and_are_checked_with_it() {
+    let base = "[push]\ntargets = [\"*\"]\n[[module]]\nname = \"uart16550\"\nports = [{ base = 0x3f8, count = 8 }]\n";
+    let clash = "[[module]]\nname = \"other\"\nports = [{ base = 0x3f8, count = 1 }]\n";
+    let problems =
+        SystemPlan::parse_files(&[(SOURCE, base), (TEACHING_SOURCE, clash)]).unwrap_err();
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    assert!(
+        problems[0].starts_with("modules/system.toml + modules/teaching.toml: ")
+            && problems[0].contains("0x3f8"),
+        "{problems:#?}"
+    );
+    let pushing = "[push]\ntargets = [\"*\"]\n";
+    let problems =
+        SystemPlan::parse_files(&[(SOURCE, base), (TEACHING_SOURCE, pushing)]).unwrap_err();
+    assert_eq!(
+        problems,
+        ["modules/teaching.toml: [push] belongs in the system's first file (modules/system.toml)"]
+    );
+    // A later file needs no modules of its own (the test system's file has only variants).
+    let plan = SystemPlan::parse_files(&[(SOURCE, base), (TEST_SOURCE, "")]).unwrap();
+    assert_eq!(plan.modules.len(), 1);
+    assert!(plan.push.is_some());
+}
+
+#[test]
+fn the_workspace_manifests_parse_as_each_image_reads_them() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let read = |source: &str| std::fs::read_to_string(root.join(source)).unwrap();
+    let (base, teaching, test) = (read(SOURCE), read(TEACHING_SOURCE), read(TEST_SOURCE));
+    SystemPlan::parse_files(&[(SOURCE, &base)]).unwrap();
+    SystemPlan::parse_files(&[(SOURCE, &base), (TEACHING_SOURCE, &teaching)]).unwrap();
+    SystemPlan::parse_files(&[
+        (SOURCE, &base),
+        (TEACHING_SOURCE, &teaching),
+        (TEST_SOURCE, &test),
+    ])
+    .unwrap();
+}
