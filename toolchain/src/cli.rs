@@ -15,6 +15,8 @@ commands:
   run          build, then boot the production kernel in QEMU with the serial console on
                this terminal
                  --teaching        add the teaching modules of modules/teaching.toml
+                 --test-kernel     boot the test kernel and the test system instead (for a
+                                   scenario by hand: --append test=NAME)
                  --accel tcg|kvm   accelerator (default tcg)
                  --append WORDS    extra kernel command-line words
                  -- ARGS...        extra arguments passed to QEMU
@@ -58,6 +60,8 @@ pub struct RunOptions {
     pub qemu_args: Vec<String>,
     /// Add the teaching modules (`modules/teaching.toml`).
     pub teaching: bool,
+    /// Boot the test kernel and the test system instead of the production ones.
+    pub test_kernel: bool,
 }
 
 /// Options of `cella push`.
@@ -221,6 +225,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Invocation> 
                     "--accel" => run.accel = options.value(&option)?.parse()?,
                     "--append" => run.append.push(options.value(&option)?),
                     "--teaching" => run.teaching = true,
+                    "--test-kernel" => run.test_kernel = true,
                     _ => return Err(options.unknown(&option)),
                 }
             }
@@ -408,6 +413,7 @@ mod tests {
                 append: vec!["log=debug".into(), "x=1".into()],
                 qemu_args: vec!["-smp".into(), "2".into(), "-v".into()],
                 teaching: false,
+                test_kernel: false,
             })
         );
         let invocation = parse_words("run --teaching").unwrap();
@@ -415,6 +421,15 @@ mod tests {
             invocation.subcommand,
             Subcommand::Run(RunOptions {
                 teaching: true,
+                ..RunOptions::default()
+            })
+        );
+        let invocation = parse_words("run --test-kernel --append test=heap").unwrap();
+        assert_eq!(
+            invocation.subcommand,
+            Subcommand::Run(RunOptions {
+                test_kernel: true,
+                append: vec!["test=heap".into()],
                 ..RunOptions::default()
             })
         );

@@ -1,6 +1,7 @@
 //! `cella run`: build, then boot the production kernel in QEMU with the serial console (and
 //! QEMU's monitor, Ctrl-A C) on this terminal; `--teaching` adds the teaching modules of
-//! `modules/teaching.toml`. Ctrl-A X quits.
+//! `modules/teaching.toml`, and `--test-kernel` boots the test kernel with the test system
+//! instead (a scenario by hand: `--append test=NAME`). Ctrl-A X quits.
 
 use super::build::{Image, build_all};
 use crate::cli::RunOptions;
@@ -17,8 +18,12 @@ use std::os::unix::process::CommandExt;
 pub fn run(shell: &Shell, workspace: &Workspace, options: &RunOptions) -> Result<()> {
     let qemu = setup::ensure(shell, &workspace.root, Needs { qemu: true })?
         .ok_or_else(|| Error::new("QEMU was not found"))?;
-    let image = Image::Production {
-        teaching: options.teaching,
+    let image = if options.test_kernel {
+        Image::Test
+    } else {
+        Image::Production {
+            teaching: options.teaching,
+        }
     };
     let outputs = build_all(shell, workspace, image)?;
     let mut invocation = QemuInvocation::new(qemu, outputs.kernel);
