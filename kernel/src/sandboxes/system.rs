@@ -418,46 +418,6 @@ impl System {
         }
     }
 
-    /// Runs the event loop for `nanoseconds` of kernel time.
-    pub fn run_for(&mut self, nanoseconds: u64) {
-        let deadline = time::now_nanoseconds().saturating_add(nanoseconds);
-        while time::now_nanoseconds() < deadline {
-            if !self.step() {
-                self.wait_for_work();
-            }
-        }
-    }
-
-    /// Runs until nothing has happened for 20 ms (at most one second), so
-    /// queued console output has left through the driver; then the kernel
-    /// takes the console back. Used before ending a run.
-    pub fn settle(&mut self) {
-        let limit = time::now_nanoseconds() + 1_000_000_000;
-        let mut quiet_since = time::now_nanoseconds();
-        loop {
-            let now = time::now_nanoseconds();
-            if now >= limit || now - quiet_since >= 20_000_000 {
-                break;
-            }
-            if self.step() {
-                quiet_since = time::now_nanoseconds();
-            } else {
-                self.wait_for_work();
-            }
-        }
-        self.bring_all_home();
-        console::take_back(Vec::new());
-    }
-
-    /// Names of the modules the manifest boots that are not running.
-    pub fn modules_down(&self) -> Vec<&str> {
-        self.slots
-            .iter()
-            .filter(|slot| !slot.plan.on_demand && !slot.is_running())
-            .map(|slot| slot.plan.name.as_str())
-            .collect()
-    }
-
     /// Routes what arrived and delivers at most one event. Returns whether there was work.
     pub fn step(&mut self) -> bool {
         let completed = self.take_completed();
