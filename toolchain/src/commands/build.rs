@@ -158,3 +158,33 @@ pub fn write_archive(path: &Path, entries: &[ArchiveEntry]) -> Result<()> {
         .and_then(|()| std::fs::rename(&temporary, path))
         .map_err(|error| Error::new(format!("writing {}: {error}", path.display())))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_image_has_its_kernel_and_manifest_files() {
+        let production = Image::Production { teaching: false };
+        assert_eq!(production.kernel(), Kernel::Production);
+        assert_eq!(production.manifests(), [SOURCE]);
+        assert_eq!(production.archive_name(), "boot.tar");
+        let teaching = Image::Production { teaching: true };
+        assert_eq!(teaching.kernel(), Kernel::Production);
+        assert_eq!(teaching.manifests(), [SOURCE, TEACHING_SOURCE]);
+        assert_eq!(Image::Test.kernel(), Kernel::Test);
+        assert_eq!(
+            Image::Test.manifests(),
+            [SOURCE, TEACHING_SOURCE, TEST_SOURCE]
+        );
+        let names = [
+            production.archive_name(),
+            teaching.archive_name(),
+            Image::Test.archive_name(),
+        ];
+        assert!(
+            names[0] != names[1] && names[1] != names[2] && names[0] != names[2],
+            "{names:?}"
+        );
+    }
+}
