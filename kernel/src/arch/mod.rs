@@ -29,6 +29,8 @@ mod pvh_entry {
     );
 }
 
+// SAFETY: the one item is defined by `kernel_binary!` below, in safe Rust, with exactly this
+// signature; a kernel binary without it does not link, so the declaration cannot dangle.
 unsafe extern "Rust" {
     /// The boot hooks of the kernel binary being linked, which defines this symbol with
     /// [`kernel_binary!`](crate::kernel_binary). A binary that does not fails to link.
@@ -49,6 +51,8 @@ pub fn boot_hooks() -> &'static dyn crate::boot::BootHooks {
 #[macro_export]
 macro_rules! kernel_binary {
     ($hooks:expr) => {
+        // SAFETY: `cella_kernel_boot_hooks` is a name only this macro defines, once per
+        // kernel binary, with the signature `boot_hooks` declares.
         #[unsafe(no_mangle)]
         fn cella_kernel_boot_hooks() -> &'static dyn $crate::boot::BootHooks {
             $hooks
