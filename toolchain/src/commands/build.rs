@@ -12,7 +12,7 @@ use crate::cargo::{self, KERNEL_PROFILE, KERNEL_TARGET, Kernel};
 use crate::progress;
 use crate::setup::{self, Needs};
 use crate::shell::Shell;
-use crate::system_manifest::{SOURCE, TEACHING_SOURCE, TEST_SOURCE};
+use crate::system_manifest::{SOURCE, SystemPlan, TEACHING_SOURCE, TEST_SOURCE};
 use crate::workspace::Workspace;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -47,6 +47,17 @@ impl Image {
             Image::Production { teaching: true } => vec![SOURCE, TEACHING_SOURCE],
             Image::Test => vec![SOURCE, TEACHING_SOURCE, TEST_SOURCE],
         }
+    }
+
+    /// Whether its boot archive holds native program `entry` (`bin/NAME`): the test image
+    /// holds every program (its scenarios start them), a production image only those its
+    /// manifest's processes run.
+    fn packs_program(self, plan: &SystemPlan, entry: &str) -> bool {
+        self == Image::Test
+            || plan
+                .processes
+                .iter()
+                .any(|process| process.archive_file() == entry)
     }
 
     /// Its boot archive's file name in `<target>/cella`.
@@ -114,7 +125,12 @@ pub fn build_all(shell: &Shell, workspace: &Workspace, image: Image) -> Result<B
     let mut archive_entries = boot_archive_entries(&workspace.root);
     archive_entries.extend(crate::modules::archive_entries(&plan, &built));
     archive_entries.extend(crate::variants::build(shell, workspace, &plan, &manifests)?);
-    archive_entries.extend(crate::userland::archive_entries(shell, workspace)?);
+    let programs = crate::userland::archive_entries(shell, workspace)?;
+    archive_entries.extend(
+        programs
+            .into_iter()
+            .filter(|entry| image.packs_program(&plan, &entry.name)),
+    );
     let key = crate::push::ensure_key(&workspace.cella_directory())?;
     archive_entries.push(ArchiveEntry::new(
         cella_kernel::push_authority::KEY_ARCHIVE_ENTRY,
@@ -177,6 +193,14 @@ mod tests {
             Image::Test.manifests(),
             [SOURCE, TEACHING_SOURCE, TEST_SOURCE]
         );
+        let plan = SystemPlan::parse(
+            "[[module]]\nname = \"a\"\n[[process]]\nname = \"checksum\"\nprogram = \"checksum-native\"\n",
+            SOURCE,
+        )
+        .unwrap();
+        assert!(production.packs_program(&plan, "bin/checksum-native"));
+        assert!(!production.packs_program(&plan, "bin/fuzz"));
+        assert!(Image::Test.packs_program(&plan, "bin/fuzz"));
         let names = [
             production.archive_name(),
             teaching.archive_name(),
