@@ -262,7 +262,8 @@ pub fn run(name: &str, context: &BootContext) -> ! {
         }
         "out_of_memory" => {
             kprintln!("scenario out_of_memory: asking for more than the whole heap");
-            let huge: alloc::vec::Vec<u8> = alloc::vec![0; 1 << 30];
+            // black_box: an allocation nothing reads may be left out by the optimiser.
+            let huge: alloc::vec::Vec<u8> = core::hint::black_box(alloc::vec![0; 1 << 30]);
             Err(alloc::format!(
                 "allocated {} bytes beyond the heap",
                 huge.len()
