@@ -3,7 +3,9 @@
 //! Order matters: the console first (so everything after can report), then
 //! segments and the IDT (so a fault is reported, not a triple fault), then the
 //! loader's tables are copied, then memory (frames, the kernel's own page
-//! tables, the heap), then the boot archive and the command line's scenario.
+//! tables, the heap), then the boot archive. The kernel binary adds to the
+//! sequence through [`BootHooks`]: the production kernel adds nothing, the test
+//! kernel (`tests/kernel`) runs the scenario its command line names.
 #![forbid(unsafe_code)]
 
 use crate::arch::handlers::{self, Handlers};
@@ -14,7 +16,7 @@ use crate::cmdline::CommandLine;
 use crate::mm::{physical, setup};
 use crate::sandboxes::system::System;
 use crate::system_manifest::SystemManifest;
-use crate::{console, irq, kprintln, scenarios, time};
+use crate::{console, irq, kprintln, time};
 use core::fmt;
 use log::LevelFilter;
 use spin::Once;
@@ -24,7 +26,30 @@ static BOOT_INFO: Once<BootInfo> = Once::new();
 /// The marker every boot prints when it reaches the main loop.
 pub const MAIN_LOOP_MARKER: &str = "cella: kernel main loop reached";
 
-/// What the boot sequence hands to the main loop and the scenarios.
+/// What a kernel binary adds to the boot sequence; both methods may also never return (a
+/// test scenario ends the run). The default methods add nothing.
+pub trait BootHooks: Sync {
+    /// Runs after memory, the scheduler and the process table are set up, before the IRQ
+    /// lines start and the manifest's modules boot.
+    fn before_modules(&self, context: &BootContext) {
+        let _ = context;
+    }
+
+    /// Runs after the manifest's modules and processes started, before the main loop.
+    fn with_modules(&self, context: &BootContext, system: &mut System) {
+        let _ = (context, system);
+    }
+}
+
+/// The production kernel's hooks: none.
+pub struct Production;
+
+impl BootHooks for Production {}
+
+/// The value `kernel/src/main.rs` passes to [`crate::kernel_binary!`].
+pub static PRODUCTION: Production = Production;
+
+/// What the boot sequence hands to the main loop and the boot hooks.
 pub struct BootContext {
     pub command_line: CommandLine<'static>,
     pub archive: Option<Archive<'static>>,
@@ -93,16 +118,12 @@ pub extern "C" fn kernel_entry(start_info: u64) -> ! {
     crate::sched::initialise();
     crate::proc::initialise();
     kprintln!("{MAIN_LOOP_MARKER}");
-    let test = context.command_line.get("test");
-    if let Some(name) = test.filter(|name| !scenarios::NEEDS_MODULES.contains(name)) {
-        scenarios::run(name, &context);
-    }
+    let hooks = crate::arch::boot_hooks();
+    hooks.before_modules(&context);
     irq::start();
     let mut system = start_modules(&context);
     crate::proc::start_manifest_processes(context.archive.as_ref());
-    if let Some(name) = test {
-        scenarios::run_with_modules(name, &context, &mut system);
-    }
+    hooks.with_modules(&context, &mut system);
     system.run()
 }
 

@@ -9,7 +9,11 @@
 //! 3. `unsafe` lives only in `arch` and `mm`, each block with a `// SAFETY:`
 //!    comment naming the invariant it relies on; every other module starts
 //!    with `#![forbid(unsafe_code)]`, which a host test checks.
-//! 4. Input from outside (the PVH start info, the command line, the boot
+//! 4. Test code is not part of the production kernel: the QEMU scenarios live in the
+//!    test kernel (`tests/kernel`), a second binary over this library. What they need
+//!    beyond the public API (deliberate faults, the page-mapping self-test, the
+//!    scheduler's wake records) is compiled only with the `test-hooks` feature.
+//! 5. Input from outside (the PVH start info, the command line, the boot
 //!    archive) is validated and never trusted to be well formed.
 #![cfg_attr(not(test), no_std)]
 
@@ -44,8 +48,6 @@ pub mod log_ring;
 pub mod panic;
 #[cfg(target_os = "none")]
 pub mod sandboxes;
-#[cfg(target_os = "none")]
-pub mod scenarios;
 #[cfg(target_os = "none")]
 pub mod time;
 

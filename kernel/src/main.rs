@@ -1,9 +1,6 @@
-//! cella-kernel binary: links the kernel library (whose PVH entry point starts the boot) and owns the panic handler.
+//! cella-kernel binary: the production kernel, the kernel library (whose PVH entry point starts the boot) with no boot hooks.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
 
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    cella_kernel::panic::report(info)
-}
+cella_kernel::kernel_binary!(&cella_kernel::boot::PRODUCTION);

@@ -21,6 +21,9 @@ pub struct BootRequest {
     pub initrd: Option<PathBuf>,
     /// Stop QEMU as soon as the serial output contains this (for boots that never exit).
     pub stop_marker: Option<String>,
+    /// Boot the production kernel (`cella-kernel`, what `cargo cella run` boots) instead of
+    /// the test kernel.
+    pub production_kernel: bool,
 }
 
 impl BootRequest {
@@ -31,6 +34,7 @@ impl BootRequest {
             cmdline: format!("test={name}"),
             initrd: None,
             stop_marker: None,
+            production_kernel: false,
         }
     }
 
@@ -74,7 +78,12 @@ pub fn boot_scenario(name: &str) -> BootRun {
 /// Boots `request` under the environment's timeout and records its time.
 pub fn boot(request: BootRequest) -> BootRun {
     let environment = environment();
-    let mut invocation = QemuInvocation::new(environment.qemu.clone(), environment.kernel.clone());
+    let kernel = if request.production_kernel {
+        &environment.production_kernel
+    } else {
+        &environment.kernel
+    };
+    let mut invocation = QemuInvocation::new(environment.qemu.clone(), kernel.clone());
     invocation.initrd = Some(
         request
             .initrd

@@ -1,6 +1,7 @@
-//! What the harness boots: the kernel ELF, QEMU, the default boot archive, the accelerator
+//! What the harness boots: the test kernel ELF (and the production one it checks), QEMU, the default boot archive, the accelerator
 //! and the per-scenario timeout, from `CELLA_*` variables or found/built on demand.
 
+use cella::cargo::Kernel;
 use cella::qemu::{Accel, QEMU_PROGRAM, find_qemu};
 use cella::shell::{Shell, is_executable};
 use cella::test_environment as variables;
@@ -16,8 +17,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Everything a boot needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BootEnvironment {
-    /// Kernel ELF.
+    /// Test kernel ELF (`cella-test-kernel`), which every scenario boots.
     pub kernel: PathBuf,
+    /// Production kernel ELF (`cella-kernel`), checked to hold no scenario.
+    pub production_kernel: PathBuf,
     /// QEMU binary.
     pub qemu: PathBuf,
     /// Default boot archive (`-initrd`) for scenarios that do not bring their own.
@@ -92,7 +95,17 @@ impl BootEnvironment {
                     variables::KERNEL
                 ));
             }
-            None => build_kernel(&load_workspace()?)?,
+            None => build_kernel(&load_workspace()?, Kernel::Test)?,
+        };
+        let production_kernel = match variable(variables::PRODUCTION_KERNEL) {
+            Some(path) if PathBuf::from(&path).is_file() => PathBuf::from(path),
+            Some(path) => {
+                return Err(format!(
+                    "{} is set to {path}, which does not exist (run `cargo cella build`)",
+                    variables::PRODUCTION_KERNEL
+                ));
+            }
+            None => build_kernel(&load_workspace()?, Kernel::Production)?,
         };
         let boot_archive = match variable(variables::BOOT_ARCHIVE) {
             Some(path) if PathBuf::from(&path).is_file() => PathBuf::from(path),
@@ -106,6 +119,7 @@ impl BootEnvironment {
         };
         Ok(BootEnvironment {
             kernel,
+            production_kernel,
             qemu,
             boot_archive,
             accel,
@@ -115,20 +129,21 @@ impl BootEnvironment {
     }
 }
 
-/// Builds the kernel into a target directory of its own, so a `cargo test` that holds the
+/// Builds `kernel` into a target directory of its own, so a `cargo test` that holds the
 /// normal one's lock cannot block it.
-fn build_kernel(workspace: &Workspace) -> Result<PathBuf, String> {
+fn build_kernel(workspace: &Workspace, kernel: Kernel) -> Result<PathBuf, String> {
     let target = workspace.cella_directory().join("qemu-tests-target");
     eprintln!(
-        "cella-qemu-tests: {} is not set; building the kernel into {}",
-        variables::KERNEL,
+        "cella-qemu-tests: no {} given; building it into {}",
+        kernel.label(),
         target.display()
     );
-    let mut command = cella::cargo::kernel_build_command(&workspace.root, Some(&target), true);
+    let mut command =
+        cella::cargo::kernel_build_command(&workspace.root, kernel, Some(&target), true);
     Shell::new(false)
         .run(&mut command)
-        .map_err(|error| format!("building the kernel: {error}"))?;
-    Ok(cella::cargo::kernel_elf_path(&target))
+        .map_err(|error| format!("building the {}: {error}", kernel.label()))?;
+    Ok(cella::cargo::kernel_elf_path(&target, kernel))
 }
 
 fn write_default_archive(workspace: &Workspace) -> Result<PathBuf, String> {

@@ -1,5 +1,5 @@
-//! Booting: the kernel reaches its main loop, with and without a scenario, and rejects an
-//! unknown scenario.
+//! Booting: the test kernel reaches its main loop with a scenario and rejects an unknown
+//! one; the production kernel reaches it and idles, whatever `test=` says.
 
 use cella_qemu_tests::{BootRequest, boot, boot_scenario};
 
@@ -12,22 +12,29 @@ fn boot_scenario_reaches_the_main_loop_and_passes() {
         .expect_order(MAIN_LOOP, "scenario boot: passed");
 }
 
-/// What `cargo cella run` does: no `test=`, so the kernel idles after the marker and QEMU is
-/// stopped by the harness. Exiting on its own, or never printing the marker, fails.
+/// What `cargo cella run` does: the production kernel, so it idles after the marker and QEMU
+/// is stopped by the harness. Exiting on its own, or never printing the marker, fails. The
+/// production kernel has no scenarios: `test=boot` (which the test kernel passes and exits
+/// on) changes nothing.
 #[test]
-fn plain_boot_reaches_the_main_loop_and_idles() {
-    let run = boot(
-        BootRequest {
-            label: "plain boot".into(),
-            cmdline: String::new(),
-            initrd: None,
-            stop_marker: None,
-        }
-        .until(MAIN_LOOP),
-    );
-    run.expect_stopped_at_marker()
-        .expect_no_line("EXCEPTION:")
-        .expect_no_line("PANIC at ");
+fn production_kernel_reaches_the_main_loop_and_idles_whatever_test_says() {
+    for cmdline in ["", "test=boot"] {
+        let run = boot(
+            BootRequest {
+                label: format!("production boot `{cmdline}`"),
+                cmdline: cmdline.into(),
+                initrd: None,
+                stop_marker: None,
+                production_kernel: true,
+            }
+            .until("cella: all modules up"),
+        );
+        run.expect_stopped_at_marker()
+            .expect_order(MAIN_LOOP, "cella: all modules up")
+            .expect_no_line("scenario boot")
+            .expect_no_line("EXCEPTION:")
+            .expect_no_line("PANIC at ");
+    }
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Faults are reported, not hidden: a page fault with the right CR2, a write to read-only
-//! kernel data, and a panic, each ending in the kernel's failure exit (status 35).
+//! kernel data, a panic, a stack overflow into the guard page and an allocation larger than
+//! the heap, each ending in the kernel's failure exit (status 35).
 
 use cella_qemu_tests::boot::{PAGE_FAULT_PRESENT, PAGE_FAULT_WRITE};
 use cella_qemu_tests::boot_scenario;
@@ -72,4 +73,26 @@ fn panic_is_reported_with_its_location_and_message() {
         )),
     }
     run.expect_no_line("scenario panic: passed");
+}
+
+#[test]
+fn stack_overflow_ends_in_a_reported_double_fault() {
+    let run = boot_scenario("stack_overflow");
+    run.expect_kernel_failure();
+    run.expect_order(
+        "scenario stack_overflow: recursing into the guard page",
+        "EXCEPTION: double fault",
+    );
+    run.expect_no_line("scenario stack_overflow: FAILED");
+}
+
+#[test]
+fn out_of_memory_is_reported_not_granted() {
+    let run = boot_scenario("out_of_memory");
+    run.expect_kernel_failure();
+    run.expect_order(
+        "scenario out_of_memory: asking for more than the whole heap",
+        "memory allocation of 1073741824 bytes failed",
+    );
+    run.expect_no_line("scenario out_of_memory: FAILED");
 }

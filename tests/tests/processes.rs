@@ -156,6 +156,7 @@ fn system_manifest_starts_and_grants_native_processes() {
         cmdline: "test=modules run_ms=3000".into(),
         initrd: Some(archive),
         stop_marker: None,
+        production_kernel: false,
     });
     run.expect_kernel_success()
         .expect_line("process checksum from the system manifest");

@@ -12,12 +12,16 @@ commands:
   doctor       report what is installed and what is missing; install nothing
   build        build the wasm modules (checked against modules/system.toml), the kernel
                (release) and the boot archive
-  run          build, then boot in QEMU with the serial console on this terminal
+  run          build, then boot the production kernel in QEMU with the serial console on
+               this terminal
+                 --teaching        add the teaching modules of modules/teaching.toml
+                 --test-kernel     boot the test kernel and the test system instead (for a
+                                   scenario by hand: --append test=NAME)
                  --accel tcg|kvm   accelerator (default tcg)
                  --append WORDS    extra kernel command-line words
                  -- ARGS...        extra arguments passed to QEMU
                Ctrl-A X quits QEMU.
-  test         host tests, then the QEMU integration tests
+  test         host tests, then the QEMU integration tests (on the test kernel)
                  --host-only       only the host tests
                  --qemu-only       only the QEMU integration tests
                  --accel tcg|kvm   accelerator for the QEMU tests (default tcg)
@@ -54,6 +58,10 @@ pub struct RunOptions {
     pub append: Vec<String>,
     /// Extra QEMU arguments (after `--`).
     pub qemu_args: Vec<String>,
+    /// Add the teaching modules (`modules/teaching.toml`).
+    pub teaching: bool,
+    /// Boot the test kernel and the test system instead of the production ones.
+    pub test_kernel: bool,
 }
 
 /// Options of `cella push`.
@@ -216,6 +224,8 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Invocation> 
                 match option.as_str() {
                     "--accel" => run.accel = options.value(&option)?.parse()?,
                     "--append" => run.append.push(options.value(&option)?),
+                    "--teaching" => run.teaching = true,
+                    "--test-kernel" => run.test_kernel = true,
                     _ => return Err(options.unknown(&option)),
                 }
             }
@@ -402,6 +412,25 @@ mod tests {
                 accel: Accel::Kvm,
                 append: vec!["log=debug".into(), "x=1".into()],
                 qemu_args: vec!["-smp".into(), "2".into(), "-v".into()],
+                teaching: false,
+                test_kernel: false,
+            })
+        );
+        let invocation = parse_words("run --teaching").unwrap();
+        assert_eq!(
+            invocation.subcommand,
+            Subcommand::Run(RunOptions {
+                teaching: true,
+                ..RunOptions::default()
+            })
+        );
+        let invocation = parse_words("run --test-kernel --append test=heap").unwrap();
+        assert_eq!(
+            invocation.subcommand,
+            Subcommand::Run(RunOptions {
+                test_kernel: true,
+                append: vec!["test=heap".into()],
+                ..RunOptions::default()
             })
         );
     }

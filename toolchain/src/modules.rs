@@ -31,12 +31,21 @@ pub struct BuiltModule {
     pub requests: Vec<String>,
 }
 
-/// Reads `modules/system.toml`.
-pub fn read_plan(workspace_root: &Path) -> Result<SystemPlan> {
-    let path = workspace_root.join(system_manifest::SOURCE);
-    let text = std::fs::read_to_string(&path)
-        .map_err(|error| Error::new(format!("reading {}: {error}", path.display())))?;
-    SystemPlan::parse(&text, system_manifest::SOURCE).map_err(|problems| {
+/// Reads the system manifest files `sources` (relative to the workspace root; the first is
+/// `modules/system.toml`, the others add to it) as one system.
+pub fn read_plan(workspace_root: &Path, sources: &[&str]) -> Result<SystemPlan> {
+    let mut files = Vec::new();
+    for source in sources {
+        let path = workspace_root.join(source);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|error| Error::new(format!("reading {}: {error}", path.display())))?;
+        files.push((*source, text));
+    }
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(source, text)| (*source, text.as_str()))
+        .collect();
+    SystemPlan::parse_files(&files).map_err(|problems| {
         Error::new(format!(
             "the system manifest has {} problem(s):\n  {}",
             problems.len(),
@@ -45,11 +54,12 @@ pub fn read_plan(workspace_root: &Path) -> Result<SystemPlan> {
     })
 }
 
-/// Every guest package of the workspace: the crates under `drivers-wasm/` and `modules/` (the
-/// host-side `drivers-wasm/device-tests` excepted), by the `name` in their `Cargo.toml`.
+/// Every guest package of the workspace: the crates under `drivers-wasm/`, `modules/` and
+/// `tests/fixtures/` (the host-side `drivers-wasm/device-tests` excepted), by the `name` in
+/// their `Cargo.toml`.
 pub fn guest_packages(workspace_root: &Path) -> Vec<String> {
     let mut packages = Vec::new();
-    for directory in ["drivers-wasm", "modules"] {
+    for directory in ["drivers-wasm", "modules", "tests/fixtures"] {
         let Ok(entries) = std::fs::read_dir(workspace_root.join(directory)) else {
             continue;
         };
@@ -114,12 +124,14 @@ pub fn build_packages(shell: &Shell, workspace: &Workspace, packages: &[&str]) -
     Ok(workspace.target_directory.join(WASM_TARGET).join("release"))
 }
 
-/// Builds every module of the system manifest and checks each against its grant.
+/// Builds every module of the system manifest files `sources` (see [`read_plan`]) and checks
+/// each against its grant.
 pub fn build_and_check(
     shell: &Shell,
     workspace: &Workspace,
+    sources: &[&str],
 ) -> Result<(SystemPlan, Vec<BuiltModule>)> {
-    let plan = read_plan(&workspace.root)?;
+    let plan = read_plan(&workspace.root, sources)?;
     system_manifest::process::check_programs(
         &plan.processes,
         &crate::userland::programs(workspace),

@@ -2,11 +2,14 @@
 //! (`tests/`, package `cella-qemu-tests`) what to boot. Each is optional for the harness:
 //! without them it builds and finds what it needs itself.
 
-/// Path of the kernel ELF to boot.
+/// Path of the kernel ELF to boot: the test kernel (`cella-test-kernel`).
 pub const KERNEL: &str = "CELLA_KERNEL";
+/// Path of the production kernel ELF (`cella-kernel`), which the harness checks holds no
+/// test scenario.
+pub const PRODUCTION_KERNEL: &str = "CELLA_PRODUCTION_KERNEL";
 /// Path of the QEMU binary (also honoured by `cella` itself instead of searching `PATH`).
 pub const QEMU: &str = "CELLA_QEMU";
-/// Path of the default boot archive (`<target>/cella/boot.tar`).
+/// Path of the default boot archive (the test system's, `<target>/cella/test-boot.tar`).
 pub const BOOT_ARCHIVE: &str = "CELLA_BOOT_ARCHIVE";
 /// Accelerator, `tcg` (default) or `kvm`.
 pub const ACCEL: &str = "CELLA_ACCEL";

@@ -1,5 +1,6 @@
 //! Extra builds of a module, packed into the boot archive as swap targets (`swap NAME FILE` in
-//! the shell) but never booted: `[[variant]]` tables in `modules/system.toml`.
+//! the shell) but never booted: `[[variant]]` tables in a system manifest file (the test
+//! system's `tests/kernel/system.toml` holds the UART driver's swap fixtures).
 //!
 //! ```toml
 //! [[variant]]
@@ -9,17 +10,21 @@
 //! features = ["v2"]                     # cargo features of this build
 //! ```
 //!
-//! Each variant is built in a target directory of its own (`<target>/cella/variants-target`),
-//! so a build with features never replaces the module's ordinary `.wasm` that the device tests
-//! and the boot archive use, and is checked with cella-wasm-host's loader under the module's
-//! grant, like the module itself.
+//! A variant with features is built in a target directory of its own
+//! (`<target>/cella/variants-target`), so a build with features never replaces the module's
+//! ordinary `.wasm` that the device tests and the boot archive use; a variant that is a package
+//! of its own (the UART driver's swap fixtures under `tests/fixtures/`) is built in the normal
+//! one. Each is checked with cella-wasm-host's loader under the module's grant, like the
+//! module itself.
 
 use crate::archive::ArchiveEntry;
 use crate::cargo;
 use crate::modules::{WASM_TARGET, check_module, wasm_path};
 use crate::progress::Step;
 use crate::shell::Shell;
-use crate::system_manifest::{SOURCE, SystemPlan};
+#[cfg(test)]
+use crate::system_manifest::SOURCE;
+use crate::system_manifest::SystemPlan;
 use crate::workspace::Workspace;
 use crate::{Error, Result};
 use toml::{Table, Value};
@@ -40,14 +45,19 @@ pub struct Variant {
     pub features: Vec<String>,
 }
 
-/// Reads the `[[variant]]` tables of `text` (a `modules/system.toml` that `plan` came from).
+/// Reads the `[[variant]]` tables of `text` (manifest file `source`, one of those `plan` came
+/// from).
 ///
 /// # Errors
 /// Every problem found, one message each.
-pub fn parse(text: &str, plan: &SystemPlan) -> std::result::Result<Vec<Variant>, Vec<String>> {
+pub fn parse(
+    text: &str,
+    source: &str,
+    plan: &SystemPlan,
+) -> std::result::Result<Vec<Variant>, Vec<String>> {
     let table: Table = text
         .parse()
-        .map_err(|error| vec![format!("{SOURCE}: not valid TOML: {error}")])?;
+        .map_err(|error| vec![format!("{source}: not valid TOML: {error}")])?;
     let mut variants = Vec::new();
     let mut problems = Vec::new();
     let Some(list) = table.get(TABLE) else {
@@ -55,12 +65,12 @@ pub fn parse(text: &str, plan: &SystemPlan) -> std::result::Result<Vec<Variant>,
     };
     let Some(list) = list.as_array() else {
         return Err(vec![format!(
-            "{SOURCE}: `variant` must be an array of tables: write [[variant]]"
+            "{source}: `variant` must be an array of tables: write [[variant]]"
         )]);
     };
     for (index, item) in list.iter().enumerate() {
         let mut say = |message: String| {
-            problems.push(format!("{SOURCE}: variant #{}: {message}", index + 1));
+            problems.push(format!("{source}: variant #{}: {message}", index + 1));
         };
         let Some(item) = item.as_table() else {
             say("not a table".into());
@@ -124,32 +134,45 @@ pub fn parse(text: &str, plan: &SystemPlan) -> std::result::Result<Vec<Variant>,
     }
 }
 
-/// Builds every variant of `modules/system.toml`, checks each under its module's grant, and
-/// returns the archive entries.
-pub fn build(shell: &Shell, workspace: &Workspace, plan: &SystemPlan) -> Result<Vec<ArchiveEntry>> {
-    let path = workspace.root.join(SOURCE);
-    let text = std::fs::read_to_string(&path)
-        .map_err(|error| Error::new(format!("reading {}: {error}", path.display())))?;
-    let variants = parse(&text, plan).map_err(|problems| {
-        Error::new(format!(
-            "the system manifest's variants have {} problem(s):\n  {}",
-            problems.len(),
-            problems.join("\n  ")
-        ))
-    })?;
+/// Builds every variant of the manifest files `sources` (which `plan` came from), checks each
+/// under its module's grant, and returns the archive entries.
+pub fn build(
+    shell: &Shell,
+    workspace: &Workspace,
+    plan: &SystemPlan,
+    sources: &[&str],
+) -> Result<Vec<ArchiveEntry>> {
+    let mut variants = Vec::new();
+    for source in sources {
+        let path = workspace.root.join(source);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|error| Error::new(format!("reading {}: {error}", path.display())))?;
+        variants.extend(parse(&text, source, plan).map_err(|problems| {
+            Error::new(format!(
+                "the system manifest's variants have {} problem(s):\n  {}",
+                problems.len(),
+                problems.join("\n  ")
+            ))
+        })?);
+    }
     if variants.is_empty() {
         return Ok(Vec::new());
     }
-    let target = workspace.cella_directory().join("variants-target");
+    let separate = workspace.cella_directory().join("variants-target");
     let step = Step::start(format!("building {} module variants", variants.len()));
     let mut entries = Vec::new();
     for variant in &variants {
+        let target = if variant.features.is_empty() {
+            &workspace.target_directory
+        } else {
+            &separate
+        };
         let mut command = cargo::cargo_command(&workspace.root, "build");
         command
             .args(["--release", "--target", WASM_TARGET, "--package"])
             .arg(&variant.package)
             .arg("--target-dir")
-            .arg(&target);
+            .arg(target);
         if !variant.features.is_empty() {
             command.arg("--features").arg(variant.features.join(","));
         }
@@ -159,7 +182,7 @@ pub fn build(shell: &Shell, workspace: &Workspace, plan: &SystemPlan) -> Result<
         shell
             .run(&mut command)
             .map_err(|error| error.context(format!("building variant {}", variant.file)))?;
-        let built = wasm_path(&target, &variant.package);
+        let built = wasm_path(target, &variant.package);
         let bytes = std::fs::read(&built)
             .map_err(|error| Error::new(format!("reading {}: {error}", built.display())))?;
         let spec = plan
@@ -195,7 +218,7 @@ file = "modules/uart16550-v2.wasm"
 features = ["v2"]
 "#;
         let plan = SystemPlan::parse(text, SOURCE).unwrap();
-        let variants = parse(text, &plan).unwrap();
+        let variants = parse(text, SOURCE, &plan).unwrap();
         assert_eq!(
             variants,
             [Variant {
@@ -217,7 +240,7 @@ file = "modules/uart16550.wasm"
 colour = 1
 "#;
         let plan = SystemPlan::parse(bad, SOURCE).unwrap();
-        let problems = parse(bad, &plan).unwrap_err();
+        let problems = parse(bad, SOURCE, &plan).unwrap_err();
         assert_eq!(problems.len(), 3, "{problems:#?}");
         assert!(problems[0].contains("`module = \"nosuch\"` is not a [[module]]"));
         assert!(problems[1].contains("the module's own file"));

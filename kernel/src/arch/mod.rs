@@ -6,7 +6,7 @@
 
 #[cfg(target_os = "none")]
 pub mod context;
-#[cfg(target_os = "none")]
+#[cfg(all(target_os = "none", feature = "test-hooks"))]
 pub mod deliberate;
 #[cfg(target_os = "none")]
 pub mod gdt;
@@ -49,6 +49,44 @@ macro_rules! pvh_entry {
             boot_stack_top_offset = const $crate::arch::stacks::BOOT_STACK_TOP_OFFSET,
             options(att_syntax)
         );
+    };
+}
+
+// SAFETY: the one item is defined by `kernel_binary!` below, in safe Rust, with exactly this
+// signature; a kernel binary without it does not link, so the declaration cannot dangle.
+#[cfg(target_os = "none")]
+unsafe extern "Rust" {
+    /// The boot hooks of the kernel binary being linked, which defines this symbol with
+    /// [`kernel_binary!`](crate::kernel_binary). A binary that does not fails to link.
+    ///
+    /// `safe`: the definition is the safe function the macro writes, with this signature.
+    safe fn cella_kernel_boot_hooks() -> &'static dyn crate::boot::BootHooks;
+}
+
+/// The boot hooks the kernel binary chose (see [`crate::boot::BootHooks`]).
+#[cfg(target_os = "none")]
+pub fn boot_hooks() -> &'static dyn crate::boot::BootHooks {
+    cella_kernel_boot_hooks()
+}
+
+/// Makes a crate the kernel binary: defines the boot hooks [`boot_hooks`] returns (`$hooks`,
+/// a `&'static` value of a type that implements [`crate::boot::BootHooks`]) and the panic
+/// handler. The production kernel (`kernel/src/main.rs`) passes
+/// [`crate::boot::PRODUCTION`]; the test kernel (`tests/kernel`) passes its scenarios.
+#[macro_export]
+macro_rules! kernel_binary {
+    ($hooks:expr) => {
+        // SAFETY: `cella_kernel_boot_hooks` is a name only this macro defines, once per
+        // kernel binary, with the signature `boot_hooks` declares.
+        #[unsafe(no_mangle)]
+        fn cella_kernel_boot_hooks() -> &'static dyn $crate::boot::BootHooks {
+            $hooks
+        }
+
+        #[panic_handler]
+        fn panic(info: &::core::panic::PanicInfo<'_>) -> ! {
+            $crate::panic::report(info)
+        }
     };
 }
 

@@ -10,8 +10,6 @@ pub mod core;
 
 #[cfg(target_os = "none")]
 mod kernel;
-#[cfg(target_os = "none")]
-pub mod wasm_server;
 
 pub use self::core::{
     Capability, CapabilityTable, EndpointId, Handle, IpcError, MAX_MESSAGE_BYTES, Message,

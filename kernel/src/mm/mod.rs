@@ -17,7 +17,7 @@ pub mod heap;
 pub mod paging;
 #[cfg(target_os = "none")]
 pub mod physical;
-#[cfg(target_os = "none")]
+#[cfg(all(target_os = "none", feature = "test-hooks"))]
 pub mod self_test;
 #[cfg(target_os = "none")]
 pub mod setup;

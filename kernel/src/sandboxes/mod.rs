@@ -8,6 +8,8 @@
 //! - [`platform`]: the kernel's `Platform` (real ports, MMIO, IRQs, DMA, time);
 //! - [`router`]: the bounded message queue between modules and the kernel;
 //! - [`system`]: the module table and the event loop;
+//! - `test_hooks` (feature `test-hooks`, the test kernel only): what the test
+//!   scenarios may see and do in the module table;
 //! - [`worker`]: the thread each module's events run on.
 #![forbid(unsafe_code)]
 
@@ -19,4 +21,6 @@ pub mod push;
 pub mod router;
 pub mod slot;
 pub mod system;
+#[cfg(feature = "test-hooks")]
+pub mod test_hooks;
 pub mod worker;

@@ -35,10 +35,12 @@ pub const INBOX_CAPACITY: usize = 4096;
 /// What the kernel asked a module, so it knows what a reply answers.
 pub enum KernelRequest {
     Time,
-    /// A test scenario's request; the reply is only counted.
+    /// A test scenario's request; the reply is only counted (see `test_hooks`).
+    #[cfg(feature = "test-hooks")]
     Probe,
-    /// A test scenario's request whose reply is kept in
-    /// [`System::collected_replies`] for the scenario to check.
+    /// A test scenario's request whose reply is kept for the scenario to check
+    /// (see `test_hooks`).
+    #[cfg(feature = "test-hooks")]
     Collect,
     /// A process's IPC call; the reply answers its token.
     Ipc {
@@ -70,10 +72,13 @@ pub struct System {
     /// (IPC endpoint, router endpoint id); see `ipc_bridge`.
     pub(crate) ipc_endpoints: Vec<(crate::ipc::EndpointId, u64)>,
     /// Replies to [`KernelRequest::Probe`] so far.
+    #[cfg(feature = "test-hooks")]
     pub(crate) probe_replies: u64,
     /// Replies to [`KernelRequest::Collect`] by request id, until the scenario takes them.
+    #[cfg(feature = "test-hooks")]
     pub(crate) collected_replies: BTreeMap<u32, Vec<u8>>,
-    /// Timing of the last hot swap (for the benchmark).
+    /// Timing of the last hot swap (for the supervisor benchmark).
+    #[cfg(feature = "test-hooks")]
     pub(crate) last_swap: crate::supervisor::hot_swap::SwapTiming,
 }
 
@@ -117,10 +122,13 @@ impl System {
             archive,
             push: super::push::PushPort::new(manifest.push.as_ref(), &archive),
             in_command: false,
+            #[cfg(feature = "test-hooks")]
             probe_replies: 0,
+            #[cfg(feature = "test-hooks")]
             collected_replies: BTreeMap::new(),
             ipc_endpoints: Vec::new(),
             deferred_commands: VecDeque::new(),
+            #[cfg(feature = "test-hooks")]
             last_swap: Default::default(),
         };
         worker::set_event_loop_thread();
@@ -410,46 +418,6 @@ impl System {
         }
     }
 
-    /// Runs the event loop for `nanoseconds` of kernel time.
-    pub fn run_for(&mut self, nanoseconds: u64) {
-        let deadline = time::now_nanoseconds().saturating_add(nanoseconds);
-        while time::now_nanoseconds() < deadline {
-            if !self.step() {
-                self.wait_for_work();
-            }
-        }
-    }
-
-    /// Runs until nothing has happened for 20 ms (at most one second), so
-    /// queued console output has left through the driver; then the kernel
-    /// takes the console back. Used before ending a run.
-    pub fn settle(&mut self) {
-        let limit = time::now_nanoseconds() + 1_000_000_000;
-        let mut quiet_since = time::now_nanoseconds();
-        loop {
-            let now = time::now_nanoseconds();
-            if now >= limit || now - quiet_since >= 20_000_000 {
-                break;
-            }
-            if self.step() {
-                quiet_since = time::now_nanoseconds();
-            } else {
-                self.wait_for_work();
-            }
-        }
-        self.bring_all_home();
-        console::take_back(Vec::new());
-    }
-
-    /// Names of the modules the manifest boots that are not running.
-    pub fn modules_down(&self) -> Vec<&str> {
-        self.slots
-            .iter()
-            .filter(|slot| !slot.plan.on_demand && !slot.is_running())
-            .map(|slot| slot.plan.name.as_str())
-            .collect()
-    }
-
     /// Routes what arrived and delivers at most one event. Returns whether there was work.
     pub fn step(&mut self) -> bool {
         let completed = self.take_completed();
@@ -605,7 +573,9 @@ impl System {
                     bytes.len()
                 ),
             },
+            #[cfg(feature = "test-hooks")]
             Some((_, KernelRequest::Probe)) => self.probe_replies += 1,
+            #[cfg(feature = "test-hooks")]
             Some((_, KernelRequest::Collect)) => {
                 self.collected_replies.insert(request, bytes.to_vec());
             }

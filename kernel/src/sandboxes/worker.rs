@@ -33,8 +33,8 @@ use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 
-/// Stack of a worker thread (the interpreter recurses; same as bridged servers).
-pub const STACK_PAGES: u64 = crate::ipc::wasm_server::STACK_PAGES;
+/// Stack of a worker thread, in pages (the interpreter recurses).
+pub const STACK_PAGES: u64 = 64;
 
 /// An event as a worker owns it.
 #[derive(Debug)]

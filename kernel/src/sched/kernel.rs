@@ -51,12 +51,14 @@ struct Thread {
     timed_out: bool,
     hook: Option<&'static dyn SwitchHook>,
     ticks: u64,
+    #[cfg(feature = "test-hooks")]
     last_wake: WakeRecord,
     /// The heap account its allocations are charged to.
     account: u32,
 }
 
-/// When the timer last woke a thread from a sleep.
+/// When the timer last woke a thread from a sleep (for the test kernel's `sleep` scenario).
+#[cfg(feature = "test-hooks")]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WakeRecord {
     /// The tick (count) whose handler woke it.
@@ -83,6 +85,7 @@ struct Scheduler {
 static SCHEDULER: Mutex<Option<Scheduler>> = Mutex::new(None);
 static RUNNING: AtomicBool = AtomicBool::new(false);
 static TICKS: AtomicU64 = AtomicU64::new(0);
+#[cfg(feature = "test-hooks")]
 static LAST_TICK_NANOSECONDS: AtomicU64 = AtomicU64::new(0);
 
 /// Why a thread could not be created.
@@ -176,6 +179,7 @@ impl Thread {
             timed_out: false,
             hook: None,
             ticks: 0,
+            #[cfg(feature = "test-hooks")]
             last_wake: WakeRecord::default(),
             account: crate::mm::heap::KERNEL_ACCOUNT,
         }
@@ -544,6 +548,7 @@ pub fn exit() -> ! {
 pub fn on_timer_tick() {
     TICKS.fetch_add(1, Ordering::Relaxed);
     let now = time::now_nanoseconds();
+    #[cfg(feature = "test-hooks")]
     let previous_tick = LAST_TICK_NANOSECONDS.swap(now, Ordering::Relaxed);
     if !is_running() {
         return;
@@ -553,6 +558,7 @@ pub fn on_timer_tick() {
         if let Some(thread) = scheduler.threads.get_mut(&current) {
             thread.ticks += 1;
         }
+        #[cfg(feature = "test-hooks")]
         let wake = WakeRecord {
             tick: TICKS.load(Ordering::Relaxed),
             tick_nanoseconds: now,
@@ -561,7 +567,10 @@ pub fn on_timer_tick() {
         for id in scheduler.policy.take_due(now) {
             if let Some(thread) = scheduler.threads.get_mut(&id) {
                 thread.timed_out = thread.state == State::Blocked;
-                thread.last_wake = wake;
+                #[cfg(feature = "test-hooks")]
+                {
+                    thread.last_wake = wake;
+                }
             }
             scheduler.make_ready(id);
         }
@@ -666,6 +675,7 @@ pub fn thread_ticks(id: ThreadId) -> Option<u64> {
 }
 
 /// When the timer last woke the running thread from a sleep.
+#[cfg(feature = "test-hooks")]
 pub fn last_wake() -> WakeRecord {
     with_scheduler(|scheduler| {
         scheduler

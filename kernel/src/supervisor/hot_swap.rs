@@ -22,7 +22,9 @@ use cella_wasm_host::Prepared;
 /// A new instance ready to take over.
 type KernelPrepared = Prepared<KernelPlatform, KernelOutbox>;
 
-/// When the last swap stopped the module's events and when it handed over.
+/// When the last swap stopped the module's events and when it handed over (kept for the
+/// test kernel's supervisor benchmark).
+#[cfg(feature = "test-hooks")]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SwapTiming {
     pub events_stopped_at: u64,
@@ -140,10 +142,13 @@ impl System {
             )
         })?;
         let handed_over_at = time::now_nanoseconds();
-        self.last_swap = SwapTiming {
-            events_stopped_at,
-            handed_over_at,
-        };
+        #[cfg(feature = "test-hooks")]
+        {
+            self.last_swap = SwapTiming {
+                events_stopped_at,
+                handed_over_at,
+            };
+        }
         let generation = sandbox.generation();
         let message = format!(
             "{name}: swapped {old_version} -> {} (state format {old_state} -> {}, generation {generation}) in {} us, events stopped for {} us; {} queued events follow",

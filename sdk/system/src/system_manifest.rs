@@ -18,6 +18,10 @@
 //! grants the push channel for those modules (`*`: any); without it the
 //! channel is off (see `crate::push_authority`).
 //!
+//! A line `defaults restart KEY=VALUE...` (from a `[defaults]` table) gives
+//! the restart settings of every module listed after it, until the next
+//! `defaults` line; a module's own `restart` line overrides them key by key.
+//!
 //! A module block with the line `boot no` (from `boot = false` in
 //! `modules/system.toml`) is loaded and checked at boot but started only by
 //! hand (`start NAME` in the shell): the teaching modules are listed this way.
@@ -213,6 +217,28 @@ fn error(line: usize, message: impl Into<String>) -> ManifestError {
     }
 }
 
+/// Sets restart setting `KEY=VALUE` in `settings`, replacing the same key's value.
+fn set_restart(
+    settings: &mut Vec<(String, String)>,
+    setting: &str,
+    line: usize,
+) -> Result<(), ManifestError> {
+    let (key, value) = setting
+        .split_once('=')
+        .filter(|(key, value)| !key.is_empty() && !value.is_empty())
+        .ok_or_else(|| {
+            error(
+                line,
+                alloc::format!("restart setting `{setting}` is not KEY=VALUE"),
+            )
+        })?;
+    match settings.iter_mut().find(|(known, _)| known == key) {
+        Some(existing) => existing.1 = value.to_string(),
+        None => settings.push((key.to_string(), value.to_string())),
+    }
+    Ok(())
+}
+
 fn parse_number(word: &str) -> Option<u64> {
     match word.strip_prefix("0x").or_else(|| word.strip_prefix("0X")) {
         Some(hex) => u64::from_str_radix(hex, 16).ok(),
@@ -246,6 +272,7 @@ impl SystemManifest {
         let mut manifest = SystemManifest::default();
         let mut saw_header = false;
         let mut in_process = false;
+        let mut restart_defaults: Vec<(String, String)> = Vec::new();
         for (index, raw) in text.lines().enumerate() {
             let number = index + 1;
             let line = raw.split('#').next().unwrap_or("").trim();
@@ -272,10 +299,26 @@ impl SystemManifest {
                 });
                 continue;
             }
+            if let ["defaults", rest @ ..] = words.as_slice() {
+                let ["restart", settings @ ..] = rest else {
+                    return Err(error(
+                        number,
+                        alloc::format!(
+                            "cannot read `{line}`: expected `defaults restart KEY=VALUE...`"
+                        ),
+                    ));
+                };
+                restart_defaults = Vec::new();
+                for setting in settings {
+                    set_restart(&mut restart_defaults, setting, number)?;
+                }
+                continue;
+            }
             if let ["module", name, file] = words.as_slice() {
                 manifest.modules.push(ModulePlan {
                     name: name.to_string(),
                     file: file.to_string(),
+                    restart: restart_defaults.clone(),
                     ..ModulePlan::default()
                 });
                 in_process = false;
@@ -334,13 +377,7 @@ impl SystemManifest {
                 }
                 ["restart", settings @ ..] => {
                     for setting in settings {
-                        let (key, value) = setting.split_once('=').ok_or_else(|| {
-                            error(
-                                number,
-                                alloc::format!("restart setting `{setting}` is not KEY=VALUE"),
-                            )
-                        })?;
-                        module.restart.push((key.to_string(), value.to_string()));
+                        set_restart(&mut module.restart, setting, number)?;
                     }
                 }
                 _ => return Err(error(number, alloc::format!("cannot read `{line}`"))),
@@ -493,6 +530,72 @@ grant endpoint uart
 grant timer
 grant timer
 ";
+
+    #[test]
+    fn defaults_apply_to_the_modules_after_them_and_own_settings_override() {
+        let text = "\
+cella-system 1
+module first modules/first.wasm
+defaults restart policy=backoff max=5s hold-after=5
+module uart modules/uart.wasm
+module faulty modules/faulty.wasm
+restart max=1s window=60s
+defaults restart hold-after=3
+module oob modules/oob.wasm
+";
+        let manifest = SystemManifest::parse(text).unwrap();
+        let restart = |index: usize| -> Vec<(&str, &str)> {
+            manifest.modules[index]
+                .restart
+                .iter()
+                .map(|(key, value)| (key.as_str(), value.as_str()))
+                .collect()
+        };
+        assert_eq!(restart(0), [], "a module before any defaults line has none");
+        assert_eq!(
+            restart(1),
+            [("policy", "backoff"), ("max", "5s"), ("hold-after", "5")]
+        );
+        assert_eq!(
+            restart(2),
+            [
+                ("policy", "backoff"),
+                ("max", "1s"),
+                ("hold-after", "5"),
+                ("window", "60s")
+            ]
+        );
+        assert_eq!(
+            restart(3),
+            [("hold-after", "3")],
+            "a later line replaces them all"
+        );
+    }
+
+    #[test]
+    fn bad_defaults_lines_are_refused_with_their_line() {
+        for (text, expected) in [
+            (
+                "cella-system 1\ndefaults restart max\nmodule a f\n",
+                "system.manifest line 2: restart setting `max` is not KEY=VALUE",
+            ),
+            (
+                "cella-system 1\ndefaults restart =5s\nmodule a f\n",
+                "system.manifest line 2: restart setting `=5s` is not KEY=VALUE",
+            ),
+            (
+                "cella-system 1\nmodule a f\ndefaults timers=2\n",
+                "system.manifest line 3: cannot read `defaults timers=2`: expected `defaults restart KEY=VALUE...`",
+            ),
+            (
+                "cella-system 1\ndefaults\n",
+                "system.manifest line 2: cannot read `defaults`: expected `defaults restart KEY=VALUE...`",
+            ),
+        ] {
+            let problem = SystemManifest::parse(text).unwrap_err();
+            assert_eq!(alloc::format!("{problem}"), expected, "{text}");
+        }
+    }
 
     #[test]
     fn reads_modules_in_order() {

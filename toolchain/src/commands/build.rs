@@ -1,17 +1,74 @@
 //! `cella build`: the kernel (release) and the boot archive `<target>/cella/boot.tar`.
+//!
+//! Two images are built from the same kernel library ([`Image`]): the production system
+//! (`cella-kernel` and `modules/system.toml`, what `cargo cella run` boots) and the test
+//! system (`cella-test-kernel` and `modules/system.toml` + `modules/teaching.toml` +
+//! `tests/kernel/system.toml`, what the QEMU tests, `cargo cella bench` and `cargo cella
+//! faults` boot).
 
 use crate::archive::{self, ArchiveEntry};
 use crate::build_info::BuildInfo;
-use crate::cargo::{self, KERNEL_PROFILE, KERNEL_TARGET};
+use crate::cargo::{self, KERNEL_PROFILE, KERNEL_TARGET, Kernel};
 use crate::progress;
 use crate::setup::{self, Needs};
 use crate::shell::Shell;
+use crate::system_manifest::{SOURCE, SystemPlan, TEACHING_SOURCE, TEST_SOURCE};
 use crate::workspace::Workspace;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
 /// Name of the build-information entry in the boot archive.
 pub const BUILD_INFO_ENTRY: &str = "build-info.txt";
+
+/// A kernel and the system manifest files its boot archive is made from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Image {
+    /// The production kernel with `modules/system.toml`, and `modules/teaching.toml` too
+    /// with `teaching` (`cargo cella run --teaching`).
+    Production { teaching: bool },
+    /// The test kernel with the production system, the teaching modules and
+    /// `tests/kernel/system.toml` (test modules and swap fixtures).
+    Test,
+}
+
+impl Image {
+    /// Its kernel binary.
+    pub fn kernel(self) -> Kernel {
+        match self {
+            Image::Production { .. } => Kernel::Production,
+            Image::Test => Kernel::Test,
+        }
+    }
+
+    /// Its system manifest files, in order (the first is the base).
+    pub fn manifests(self) -> Vec<&'static str> {
+        match self {
+            Image::Production { teaching: false } => vec![SOURCE],
+            Image::Production { teaching: true } => vec![SOURCE, TEACHING_SOURCE],
+            Image::Test => vec![SOURCE, TEACHING_SOURCE, TEST_SOURCE],
+        }
+    }
+
+    /// Whether its boot archive holds native program `entry` (`bin/NAME`): the test image
+    /// holds every program (its scenarios start them), a production image only those its
+    /// manifest's processes run.
+    fn packs_program(self, plan: &SystemPlan, entry: &str) -> bool {
+        self == Image::Test
+            || plan
+                .processes
+                .iter()
+                .any(|process| process.archive_file() == entry)
+    }
+
+    /// Its boot archive's file name in `<target>/cella`.
+    fn archive_name(self) -> &'static str {
+        match self {
+            Image::Production { teaching: false } => "boot.tar",
+            Image::Production { teaching: true } => "teaching-boot.tar",
+            Image::Test => "test-boot.tar",
+        }
+    }
+}
 
 /// What a build produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,10 +81,10 @@ pub struct BuildOutputs {
     pub archive_entries: Vec<ArchiveEntry>,
 }
 
-/// `cella build`.
+/// `cella build`: the production image.
 pub fn build(shell: &Shell, workspace: &Workspace) -> Result<()> {
     setup::ensure(shell, &workspace.root, Needs { qemu: false })?;
-    let outputs = build_all(shell, workspace)?;
+    let outputs = build_all(shell, workspace, Image::Production { teaching: false })?;
     progress::message(&format!("kernel: {}", outputs.kernel.display()));
     progress::message(&format!(
         "boot archive: {} ({})",
@@ -42,13 +99,14 @@ pub fn build(shell: &Shell, workspace: &Workspace) -> Result<()> {
     Ok(())
 }
 
-/// Builds and checks the Wasm modules (see [`crate::modules`]), builds the kernel and writes
-/// the boot archive: `build-info.txt`, `system.manifest`, `modules/NAME.wasm` (and the swap
-/// targets of [`crate::variants`]), and the native
+/// Builds and checks the Wasm modules of `image`'s manifests (see [`crate::modules`]), builds
+/// its kernel and writes its boot archive: `build-info.txt`, `system.manifest`,
+/// `modules/NAME.wasm` (and the swap targets of [`crate::variants`]), and the native
 /// programs `bin/NAME` (see [`crate::userland`]), then `push.key`, the key `cargo cella push`
 /// signs uploads with (made once per build directory, see [`crate::push::ensure_key`]).
-pub fn build_all(shell: &Shell, workspace: &Workspace) -> Result<BuildOutputs> {
-    let (plan, built) = crate::modules::build_and_check(shell, workspace)?;
+pub fn build_all(shell: &Shell, workspace: &Workspace, image: Image) -> Result<BuildOutputs> {
+    let manifests = image.manifests();
+    let (plan, built) = crate::modules::build_and_check(shell, workspace, &manifests)?;
     for module in &built {
         progress::message(&format!(
             "module {} {}: {} KiB, requests {}",
@@ -58,28 +116,33 @@ pub fn build_all(shell: &Shell, workspace: &Workspace) -> Result<BuildOutputs> {
             module.requests.join(", ")
         ));
     }
-    let kernel = cargo::build_kernel(shell, &workspace.root, &workspace.target_directory)?;
+    let kernel = cargo::build_kernel(
+        shell,
+        &workspace.root,
+        &workspace.target_directory,
+        image.kernel(),
+    )?;
     let mut archive_entries = boot_archive_entries(&workspace.root);
     archive_entries.extend(crate::modules::archive_entries(&plan, &built));
-    archive_entries.extend(crate::variants::build(shell, workspace, &plan)?);
-    archive_entries.extend(crate::userland::archive_entries(shell, workspace)?);
+    archive_entries.extend(crate::variants::build(shell, workspace, &plan, &manifests)?);
+    let programs = crate::userland::archive_entries(shell, workspace)?;
+    archive_entries.extend(
+        programs
+            .into_iter()
+            .filter(|entry| image.packs_program(&plan, &entry.name)),
+    );
     let key = crate::push::ensure_key(&workspace.cella_directory())?;
     archive_entries.push(ArchiveEntry::new(
         cella_system::push_authority::KEY_ARCHIVE_ENTRY,
         key.to_hex().into_bytes(),
     ));
-    let boot_archive = boot_archive_path(workspace);
+    let boot_archive = workspace.cella_directory().join(image.archive_name());
     write_archive(&boot_archive, &archive_entries)?;
     Ok(BuildOutputs {
         kernel,
         boot_archive,
         archive_entries,
     })
-}
-
-/// `<target>/cella/boot.tar`.
-pub fn boot_archive_path(workspace: &Workspace) -> PathBuf {
-    workspace.cella_directory().join("boot.tar")
 }
 
 /// The boot archive's first entry, `build-info.txt` ([`build_all`] adds the system manifest
@@ -110,4 +173,42 @@ pub fn write_archive(path: &Path, entries: &[ArchiveEntry]) -> Result<()> {
     std::fs::write(&temporary, &bytes)
         .and_then(|()| std::fs::rename(&temporary, path))
         .map_err(|error| Error::new(format!("writing {}: {error}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_image_has_its_kernel_and_manifest_files() {
+        let production = Image::Production { teaching: false };
+        assert_eq!(production.kernel(), Kernel::Production);
+        assert_eq!(production.manifests(), [SOURCE]);
+        assert_eq!(production.archive_name(), "boot.tar");
+        let teaching = Image::Production { teaching: true };
+        assert_eq!(teaching.kernel(), Kernel::Production);
+        assert_eq!(teaching.manifests(), [SOURCE, TEACHING_SOURCE]);
+        assert_eq!(Image::Test.kernel(), Kernel::Test);
+        assert_eq!(
+            Image::Test.manifests(),
+            [SOURCE, TEACHING_SOURCE, TEST_SOURCE]
+        );
+        let plan = SystemPlan::parse(
+            "[[module]]\nname = \"a\"\n[[process]]\nname = \"checksum\"\nprogram = \"checksum-native\"\n",
+            SOURCE,
+        )
+        .unwrap();
+        assert!(production.packs_program(&plan, "bin/checksum-native"));
+        assert!(!production.packs_program(&plan, "bin/fuzz"));
+        assert!(Image::Test.packs_program(&plan, "bin/fuzz"));
+        let names = [
+            production.archive_name(),
+            teaching.archive_name(),
+            Image::Test.archive_name(),
+        ];
+        assert!(
+            names[0] != names[1] && names[1] != names[2] && names[0] != names[2],
+            "{names:?}"
+        );
+    }
 }

@@ -1,4 +1,4 @@
-//! `cella faults`: the fault-injection campaign. Builds the system, boots the kernel's
+//! `cella faults`: the fault-injection campaign. Builds the test system, boots the test kernel's
 //! `faults` scenario under QEMU (TCG) and prints what it reports: per fault kind and per
 //! driver, how the faults were detected, how the drivers came back and how fast, and what
 //! was touched outside the faulty driver. The console lines the campaign wrote through the
@@ -6,7 +6,7 @@
 //! `<target>/cella/faults-serial.txt`.
 
 use crate::cli::FaultsOptions;
-use crate::commands::build::build_all;
+use crate::commands::build::{Image, build_all};
 use crate::fault_echo;
 use crate::qemu::{EXIT_STATUS_SUCCESS, QemuInvocation, Serial};
 use crate::setup::{self, Needs};
@@ -51,7 +51,7 @@ pub fn kernel_command_line(options: &FaultsOptions) -> String {
 pub fn faults(shell: &Shell, workspace: &Workspace, options: &FaultsOptions) -> Result<()> {
     let qemu = setup::ensure(shell, &workspace.root, Needs { qemu: true })?
         .ok_or_else(|| Error::new("QEMU is needed for the fault campaign"))?;
-    let outputs = build_all(shell, workspace)?;
+    let outputs = build_all(shell, workspace, Image::Test)?;
     let mut invocation = QemuInvocation::new(qemu, outputs.kernel);
     invocation.initrd = Some(outputs.boot_archive);
     invocation.cmdline = kernel_command_line(options);

@@ -1,7 +1,8 @@
 //! `cella lint`: clippy with `-D warnings` on the SDK and the wasm modules (for wasm32), the
-//! host crates (default members), the QEMU tests, and the kernel for its own target.
+//! host crates (default members), the QEMU tests, and the kernel and the test kernel for their
+//! own target (one pass each: together, cargo would unify the kernel library's features).
 
-use crate::cargo::{self, KERNEL_PACKAGE, KERNEL_TARGET, QEMU_TESTS_PACKAGE};
+use crate::cargo::{self, KERNEL_PACKAGE, KERNEL_TARGET, QEMU_TESTS_PACKAGE, TEST_KERNEL_PACKAGE};
 use crate::progress::{self, Step};
 use crate::setup::{self, Needs};
 use crate::shell::Shell;
@@ -22,7 +23,7 @@ pub fn lint(shell: &Shell, workspace: &Workspace) -> Result<()> {
     for package in &guests {
         wasm.extend(["--package", package.as_str()]);
     }
-    let passes: [(&str, Vec<&str>); 5] = [
+    let passes: [(&str, Vec<&str>); 6] = [
         ("wasm modules", wasm),
         ("host crates", vec!["--all-targets"]),
         (
@@ -32,6 +33,10 @@ pub fn lint(shell: &Shell, workspace: &Workspace) -> Result<()> {
         (
             "kernel",
             vec!["--package", KERNEL_PACKAGE, "--target", KERNEL_TARGET],
+        ),
+        (
+            "test kernel",
+            vec!["--package", TEST_KERNEL_PACKAGE, "--target", KERNEL_TARGET],
         ),
         (
             "native programs",
@@ -65,7 +70,7 @@ pub fn lint(shell: &Shell, workspace: &Workspace) -> Result<()> {
     }
     if failed.is_empty() {
         progress::message(
-            "lint passed: wasm modules, host crates, QEMU tests, kernel, native programs",
+            "lint passed: wasm modules, host crates, QEMU tests, kernel, test kernel, native programs",
         );
         Ok(())
     } else {

@@ -16,7 +16,14 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `cella push`.
 pub fn push(shell: &Shell, workspace: &Workspace, options: &PushOptions) -> Result<()> {
-    let plan = modules::read_plan(&workspace.root)?;
+    // The teaching modules too: `cargo cella run --teaching` boots them.
+    let plan = modules::read_plan(
+        &workspace.root,
+        &[
+            crate::system_manifest::SOURCE,
+            crate::system_manifest::TEACHING_SOURCE,
+        ],
+    )?;
     let (bytes, default_target) = if options.module.ends_with(".wasm") {
         let path = Path::new(&options.module);
         let bytes = std::fs::read(path)

@@ -1,7 +1,9 @@
-//! `cella run`: build, then boot in QEMU with the serial console (and QEMU's monitor,
-//! Ctrl-A C) on this terminal. Ctrl-A X quits.
+//! `cella run`: build, then boot the production kernel in QEMU with the serial console (and
+//! QEMU's monitor, Ctrl-A C) on this terminal; `--teaching` adds the teaching modules of
+//! `modules/teaching.toml`, and `--test-kernel` boots the test kernel with the test system
+//! instead (a scenario by hand: `--append test=NAME`). Ctrl-A X quits.
 
-use super::build::build_all;
+use super::build::{Image, build_all};
 use crate::cli::RunOptions;
 use crate::progress;
 use crate::qemu::{QemuInvocation, Serial};
@@ -16,7 +18,14 @@ use std::os::unix::process::CommandExt;
 pub fn run(shell: &Shell, workspace: &Workspace, options: &RunOptions) -> Result<()> {
     let qemu = setup::ensure(shell, &workspace.root, Needs { qemu: true })?
         .ok_or_else(|| Error::new("QEMU was not found"))?;
-    let outputs = build_all(shell, workspace)?;
+    let image = if options.test_kernel {
+        Image::Test
+    } else {
+        Image::Production {
+            teaching: options.teaching,
+        }
+    };
+    let outputs = build_all(shell, workspace, image)?;
     let mut invocation = QemuInvocation::new(qemu, outputs.kernel);
     invocation.initrd = Some(outputs.boot_archive);
     invocation.cmdline = options.append.join(" ");

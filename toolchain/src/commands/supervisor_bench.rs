@@ -1,11 +1,11 @@
-//! The supervisor part of `cella bench`: one QEMU boot (TCG) of the kernel's `supervisor_bench`
-//! scenario with the full boot archive (`cella build`: the system's modules, the `faulty`
-//! teaching module and the UART driver's swap targets). The kernel prints its `bench:` lines:
+//! The supervisor part of `cella bench`: one QEMU boot (TCG) of the test kernel's
+//! `supervisor_bench` scenario with the test system's boot archive (the system's modules, the
+//! `faulty` teaching module and the UART driver's swap fixtures). The kernel prints its `bench:` lines:
 //! a baseline event delivery, fault-to-next-event restart time and the UART swap blackout,
 //! in guest time and as ratios.
 
 use super::bench_boot::{self, BenchBoot};
-use crate::commands::build::build_all;
+use crate::commands::build::{Image, build_all};
 use crate::setup::{self, Needs};
 use crate::shell::Shell;
 use crate::workspace::Workspace;
@@ -15,7 +15,7 @@ use crate::{Error, Result};
 pub fn run(shell: &Shell, workspace: &Workspace) -> Result<()> {
     let qemu = setup::ensure(shell, &workspace.root, Needs { qemu: true })?
         .ok_or_else(|| Error::new("QEMU is needed for the supervisor benchmark"))?;
-    let outputs = build_all(shell, workspace)?;
+    let outputs = build_all(shell, workspace, Image::Test)?;
     bench_boot::run(
         shell,
         BenchBoot {

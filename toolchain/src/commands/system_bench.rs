@@ -1,4 +1,4 @@
-//! The in-system benchmark of `cella bench`: one QEMU boot (TCG) of the kernel's `bench`
+//! The in-system benchmark of `cella bench`: one QEMU boot (TCG) of the test kernel's `bench`
 //! scenario with the native benchmark program (`userland`, `bin/bench`) and the Wasm module it
 //! is compared with (`modules/checksum`). The kernel prints the figures and their ratios
 //! (`bench: ...` lines); figures from one run are only meaningful relative to each other.
@@ -33,7 +33,12 @@ fn read(path: PathBuf) -> Result<Vec<u8>> {
 pub fn run(shell: &Shell, workspace: &Workspace) -> Result<()> {
     let qemu = setup::ensure(shell, &workspace.root, Needs { qemu: true })?
         .ok_or_else(|| Error::new("QEMU is needed for the in-system benchmark"))?;
-    let kernel = cargo::build_kernel(shell, &workspace.root, &workspace.target_directory)?;
+    let kernel = cargo::build_kernel(
+        shell,
+        &workspace.root,
+        &workspace.target_directory,
+        cargo::Kernel::Test,
+    )?;
     let native = build(shell, workspace, "cella-userland", "x86_64-unknown-none")?;
     let wasm = build(shell, workspace, "cella-checksum", "wasm32-unknown-unknown")?;
     let entries = vec![

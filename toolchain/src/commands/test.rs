@@ -1,9 +1,10 @@
 //! `cella test`: host tests (`cargo test` for the default members and the kernel's library),
-//! then the kernel build and the QEMU integration tests (`cargo test -p cella-qemu-tests`),
+//! then the test system's build (the test kernel and its boot archive) and the production
+//! kernel's, and the QEMU integration tests (`cargo test -p cella-qemu-tests`),
 //! then one summary line. Every stage runs even if an earlier one failed (except that the QEMU
 //! tests need a kernel), and any failure makes the command fail.
 
-use super::build::build_all;
+use super::build::{Image, build_all};
 use crate::cargo::{self, KERNEL_PACKAGE, QEMU_TESTS_PACKAGE};
 use crate::cli::TestOptions;
 use crate::progress::{self, format_duration};
@@ -133,8 +134,17 @@ fn run_qemu_tests(
     qemu: &Path,
 ) -> Stage {
     let started = Instant::now();
-    let outputs = match build_all(shell, workspace) {
-        Ok(outputs) => outputs,
+    let built = build_all(shell, workspace, Image::Test).and_then(|outputs| {
+        let production = cargo::build_kernel(
+            shell,
+            &workspace.root,
+            &workspace.target_directory,
+            cargo::Kernel::Production,
+        )?;
+        Ok((outputs, production))
+    });
+    let (outputs, production) = match built {
+        Ok(built) => built,
         Err(error) => {
             return Stage {
                 label: "QEMU tests",
@@ -151,6 +161,7 @@ fn run_qemu_tests(
     command
         .args(["--no-fail-fast", "--package", QEMU_TESTS_PACKAGE])
         .env(environment::KERNEL, &outputs.kernel)
+        .env(environment::PRODUCTION_KERNEL, &production)
         .env(environment::QEMU, qemu)
         .env(environment::BOOT_ARCHIVE, &outputs.boot_archive)
         .env(environment::ACCEL, options.accel.to_string())

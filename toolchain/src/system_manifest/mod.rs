@@ -20,14 +20,24 @@
 //!                                  # its own limits over the defaults (each optional)
 //! wat = "modules/teaching/oob.wat" # a module written in WAT text instead of a package
 //!
+//! [defaults]                       # settings for every [[module]] of this file
+//! restart = { policy = "backoff", backoff = "10ms", max = "5s", hold-after = 5, window = "60s" }
+//!
 //! [[process]]                      # a native ring-3 process, started after the modules
 //! name = "checksum"
 //! program = "checksum-native"      # a native program the tool builds: bin/PROGRAM
 //! serve = ["checksum"]             # and the grant keys above but dma, timers, restart, boot
 //! ```
 //!
+//! A module's own `restart` keys override the same keys of its file's `[defaults] restart`.
 //! Top-level `[[variant]]` tables name extra builds of a module packed as swap targets (see
 //! [`crate::variants`]).
+//!
+//! A system can be written in several files read as one ([`SystemPlan::parse_files`]):
+//! `modules/system.toml` is the production system; `modules/teaching.toml` adds the teaching
+//! modules (`cargo cella run --teaching`), and the test kernel's boot archive adds
+//! `tests/kernel/system.toml` too. Each file has its own `[defaults]`; only the first may have
+//! a `[push]` table, and the checks across modules and processes run over all files together.
 //!
 //! Every problem is reported (not only the first), each naming the file, the module or
 //! process and the key. Checks here need no build: ranges, duplicate names (across modules
@@ -54,8 +64,13 @@ use cella_system::push_authority::PushGrant;
 use cella_system::system_manifest::{SystemManifest, validate};
 use toml::{Table, Value};
 
-/// Where the system manifest lives, relative to the workspace root.
+/// Where the production system manifest lives, relative to the workspace root.
 pub const SOURCE: &str = "modules/system.toml";
+/// The teaching modules (docs/teaching.md), added by `cargo cella run --teaching` and in the
+/// test kernel's boot archive.
+pub const TEACHING_SOURCE: &str = "modules/teaching.toml";
+/// What only the test kernel's boot archive adds: test modules and swap fixtures.
+pub const TEST_SOURCE: &str = "tests/kernel/system.toml";
 
 /// The compiled manifest's name in the boot archive.
 pub const ARCHIVE_ENTRY: &str = "system.manifest";
@@ -74,6 +89,8 @@ pub struct SystemPlan {
     /// `[push] targets`: the modules `cargo cella push` may replace or load (`*`: any);
     /// `None`: the push channel is off.
     pub push: Option<Vec<String>>,
+    /// The files it was read from, in order.
+    pub sources: Vec<String>,
 }
 
 /// Collects problems, each prefixed with the file name.
@@ -186,40 +203,109 @@ fn parse_push(table: &Table, problems: &mut Problems<'_>) -> Option<Vec<String>>
     Some(targets)
 }
 
+/// The `[defaults]` table: `restart = { ... }`, the restart settings of every module of the
+/// file that does not set them itself.
+fn parse_defaults(table: &Table, problems: &mut Problems<'_>) -> Vec<(String, String)> {
+    let defaults = match table.get("defaults") {
+        None => return Vec::new(),
+        Some(Value::Table(defaults)) => defaults,
+        Some(_) => {
+            problems.add("`defaults` must be a table: write [defaults] with `restart = { ... }`");
+            return Vec::new();
+        }
+    };
+    for key in defaults.keys().filter(|key| key.as_str() != "restart") {
+        problems.add(format!("[defaults]: unknown key `{key}` (known: restart)"));
+    }
+    match defaults.get("restart") {
+        Some(value) => module::parse_restart(value, &mut |message| {
+            problems.add(format!("[defaults]: {message}"))
+        }),
+        None => Vec::new(),
+    }
+}
+
+/// Reads one file of the system without the checks across the whole system. `first`: the
+/// file the system starts from (it must have modules; only it may have `[push]`).
+fn parse_file(text: &str, problems: &mut Problems<'_>, first: bool) -> SystemPlan {
+    let table: Table = match text.parse() {
+        Ok(table) => table,
+        Err(error) => {
+            problems.add(format!("not valid TOML: {error}"));
+            return SystemPlan::default();
+        }
+    };
+    for key in table.keys().filter(|key| {
+        !matches!(
+            key.as_str(),
+            "module" | "process" | "push" | "defaults" | crate::variants::TABLE
+        )
+    }) {
+        problems.add(format!(
+            "unknown top-level key `{key}` (expected [[module]], [[process]] and [[variant]] tables and [defaults] and [push] tables)"
+        ));
+    }
+    if first && !table.contains_key("module") {
+        problems.add("no [[module]] tables: nothing would boot");
+    }
+    if !first && table.contains_key("push") {
+        problems.add("[push] belongs in the system's first file (modules/system.toml)");
+    }
+    let defaults = parse_defaults(&table, problems);
+    let mut modules = parse_tables(&table, "module", problems, module::parse_module);
+    for module in &mut modules {
+        module.restart_defaults = defaults.clone();
+    }
+    SystemPlan {
+        modules,
+        processes: parse_tables(&table, "process", problems, process::parse_process),
+        push: if first {
+            parse_push(&table, problems)
+        } else {
+            None
+        },
+        sources: Vec::new(),
+    }
+}
+
 impl SystemPlan {
     /// Parses and checks `text` (the contents of `file`, named in every message).
     ///
     /// # Errors
     /// Every problem found, one message each.
     pub fn parse(text: &str, file: &str) -> Result<SystemPlan, Vec<String>> {
-        let mut problems = Problems {
-            file,
-            list: Vec::new(),
+        Self::parse_files(&[(file, text)])
+    }
+
+    /// Parses `files` (name, contents), the first being the system's base, as one system:
+    /// their modules and processes in order, then the checks across all of them.
+    ///
+    /// # Errors
+    /// Every problem found, one message each, naming its file.
+    pub fn parse_files(files: &[(&str, &str)]) -> Result<SystemPlan, Vec<String>> {
+        let mut plan = SystemPlan {
+            sources: files.iter().map(|(file, _)| (*file).to_owned()).collect(),
+            ..SystemPlan::default()
         };
-        let table: Table = match text.parse() {
-            Ok(table) => table,
-            Err(error) => {
-                problems.add(format!("not valid TOML: {error}"));
-                return Err(problems.list);
+        let mut list = Vec::new();
+        for (index, (file, text)) in files.iter().enumerate() {
+            let mut problems = Problems {
+                file,
+                list: Vec::new(),
+            };
+            let part = parse_file(text, &mut problems, index == 0);
+            list.extend(problems.list);
+            plan.modules.extend(part.modules);
+            plan.processes.extend(part.processes);
+            if index == 0 {
+                plan.push = part.push;
             }
-        };
-        for key in table.keys().filter(|key| {
-            !matches!(
-                key.as_str(),
-                "module" | "process" | "push" | crate::variants::TABLE
-            )
-        }) {
-            problems.add(format!(
-                "unknown top-level key `{key}` (expected [[module]], [[process]] and [[variant]] tables and a [push] table)"
-            ));
         }
-        if !table.contains_key("module") {
-            problems.add("no [[module]] tables: nothing would boot");
-        }
-        let plan = SystemPlan {
-            modules: parse_tables(&table, "module", &mut problems, module::parse_module),
-            processes: parse_tables(&table, "process", &mut problems, process::parse_process),
-            push: parse_push(&table, &mut problems),
+        let names: Vec<&str> = files.iter().map(|(file, _)| *file).collect();
+        let joined = names.join(" + ");
+        let mut problems = Problems {
+            file: &joined,
+            list,
         };
         // The one check of a system, the kernel's too.
         for problem in validate(&plan.to_manifest()) {
@@ -247,7 +333,9 @@ impl SystemPlan {
     /// [`SystemManifest::render`], after a comment line).
     pub fn render(&self) -> String {
         format!(
-            "# Generated by `cargo cella build` from {SOURCE}; do not edit.\n{}",
+            "# Generated by `cargo cella build` from {}; do not edit.
+{}",
+            self.sources.join(" + "),
             self.to_manifest().render()
         )
     }

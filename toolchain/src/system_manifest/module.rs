@@ -19,8 +19,11 @@ pub struct ModuleSpec {
     pub dma: Option<u64>,
     /// One-shot timers.
     pub timers: u32,
-    /// Restart settings, in the order written.
+    /// Its own restart settings, in the order written (each overrides the same key of
+    /// `restart_defaults`).
     pub restart: Vec<(String, String)>,
+    /// The `[defaults] restart` settings of the file it is written in.
+    pub restart_defaults: Vec<(String, String)>,
     /// Started at boot (`boot = false`: loaded, started only by hand).
     pub boot: bool,
     /// WAT source (relative to the workspace root) instead of a cargo package.
@@ -70,7 +73,7 @@ impl ModuleSpec {
             file: self.archive_file(),
             serves: self.grants.serve.clone(),
             grants: self.grant_lines(),
-            restart: self.restart.clone(),
+            restart: self.effective_restart(),
             on_demand: !self.boot,
             kernel_memory: usize::try_from(self.kernel_memory).unwrap_or(usize::MAX),
             limits: self.limits,
@@ -112,24 +115,7 @@ pub(super) fn parse_module(
                 Some(count) if count <= 64 => spec.timers = count,
                 _ => say(format!("`timers` must be a count 0-64, found {value}")),
             },
-            "restart" => match value.as_table() {
-                Some(settings) => {
-                    for (setting, value) in settings {
-                        let text = match value {
-                            Value::String(text) => text.clone(),
-                            Value::Integer(number) => number.to_string(),
-                            other => other.to_string(),
-                        };
-                        if let Err(problem) = check_restart(setting, &text) {
-                            say(format!("restart: {problem}"));
-                        }
-                        spec.restart.push((setting.clone(), text));
-                    }
-                }
-                None => say(
-                    "`restart` must be a table, e.g. { policy = \"backoff\", max = \"5s\" }".into(),
-                ),
-            },
+            "restart" => spec.restart = parse_restart(value, &mut say),
             "boot" => match value.as_bool() {
                 Some(boot) => spec.boot = boot,
                 None => say(format!("`boot` must be true or false, found {value}")),
@@ -167,6 +153,42 @@ pub(super) fn parse_module(
         }
     }
     Some(spec)
+}
+
+impl ModuleSpec {
+    /// The restart settings that apply: the defaults, each overridden by the module's own.
+    pub fn effective_restart(&self) -> Vec<(String, String)> {
+        let mut settings = self.restart_defaults.clone();
+        for (key, value) in &self.restart {
+            match settings.iter_mut().find(|(known, _)| known == key) {
+                Some(setting) => setting.1 = value.clone(),
+                None => settings.push((key.clone(), value.clone())),
+            }
+        }
+        settings
+    }
+}
+
+/// Reads a `restart` table (a module's, or `[defaults]`'s), checking each setting the way
+/// the kernel's supervisor reads it; problems go to `say`, prefixed `restart: `.
+pub(super) fn parse_restart(value: &Value, say: &mut impl FnMut(String)) -> Vec<(String, String)> {
+    let Some(settings) = value.as_table() else {
+        say("`restart` must be a table, e.g. { policy = \"backoff\", max = \"5s\" }".into());
+        return Vec::new();
+    };
+    let mut parsed = Vec::new();
+    for (setting, value) in settings {
+        let text = match value {
+            Value::String(text) => text.clone(),
+            Value::Integer(number) => number.to_string(),
+            other => other.to_string(),
+        };
+        if let Err(problem) = check_restart(setting, &text) {
+            say(format!("restart: {problem}"));
+        }
+        parsed.push((setting.clone(), text));
+    }
+    parsed
 }
 
 /// Checks one restart setting the way the kernel's supervisor reads it.

@@ -16,20 +16,16 @@
 //!   arrived during the hand-over is the first the new version handles. Its
 //!   baseline is the same message without a swap.
 
-use crate::sandboxes::slot::Pending;
-use crate::sandboxes::system::System;
-use crate::{kprintln, time};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use cella_kernel::sandboxes::system::System;
+use cella_kernel::{kprintln, time};
 
 const ROUNDS: usize = 50;
 
 fn queue(system: &mut System, index: usize, bytes: &[u8]) {
-    system.slots[index].inbox.push_back(Pending::Message {
-        request: 0,
-        bytes: bytes.to_vec(),
-    });
+    system.queue_message(index, 0, bytes);
 }
 
 /// Steps the event loop until `done` holds (at most two seconds); the time it took.
@@ -78,7 +74,7 @@ fn ratio(a: u64, b: u64) -> String {
 }
 
 fn events(system: &System, index: usize) -> u64 {
-    system.slots[index].events_handled
+    system.module(index).events_handled
 }
 
 pub fn run(system: &mut System) -> Result<(), String> {
@@ -91,7 +87,7 @@ pub fn run(system: &mut System) -> Result<(), String> {
         .find("uart16550")
         .ok_or_else(|| String::from("no module `uart16550`"))?;
     system.start_by_hand("faulty")?;
-    step_until(system, |system| system.slots[faulty].is_running())?;
+    step_until(system, |system| system.module(faulty).is_running())?;
 
     let mut idle_step = Figures::new();
     for _ in 0..ROUNDS {
@@ -110,20 +106,20 @@ pub fn run(system: &mut System) -> Result<(), String> {
 
     let mut restart = Figures::new();
     for _ in 0..ROUNDS {
-        system.slots[faulty].tracker.reset();
+        system.reset_restart_history(faulty);
         let before = events(system, faulty);
-        let restarts_before = system.slots[faulty].tracker.restarts;
+        let restarts_before = system.module(faulty).tracker.restarts;
         queue(system, faulty, b"panic");
         queue(system, faulty, b"ping");
         step_until(system, |system| {
-            system.slots[faulty].is_running() && events(system, faulty) > before + 1
+            system.module(faulty).is_running() && events(system, faulty) > before + 1
         })?;
         let finished = time::now_nanoseconds();
-        let fault = crate::supervisor::records::all()
+        let fault = cella_kernel::supervisor::records::all()
             .pop()
             .filter(|record| record.module == "faulty");
         match fault {
-            Some(fault) if system.slots[faulty].tracker.restarts == restarts_before + 1 => {
+            Some(fault) if system.module(faulty).tracker.restarts == restarts_before + 1 => {
                 restart.samples.push(finished - fault.time);
             }
             _ => return Err(String::from("faulty did not fault on `panic`")),
@@ -137,10 +133,10 @@ pub fn run(system: &mut System) -> Result<(), String> {
     // figures: the new version logs when it takes over).
     system.settle();
     system.run_for(300_000_000);
-    system.route_console_output();
+    system.reroute_console_output();
     let mut uart_baseline = Figures::new();
     for _ in 0..ROUNDS {
-        step_until(system, |system| system.slots[uart].inbox.is_empty())?;
+        step_until(system, |system| system.module(uart).inbox.is_empty())?;
         let before = events(system, uart);
         queue(system, uart, b"");
         uart_baseline
@@ -152,7 +148,7 @@ pub fn run(system: &mut System) -> Result<(), String> {
     let mut hand_over = Figures::new();
     let mut whole = Figures::new();
     for round in 0..ROUNDS {
-        step_until(system, |system| system.slots[uart].inbox.is_empty())?;
+        step_until(system, |system| system.module(uart).inbox.is_empty())?;
         let file = if round % 2 == 0 {
             "modules/uart16550-v2.wasm"
         } else {
@@ -163,7 +159,7 @@ pub fn run(system: &mut System) -> Result<(), String> {
         let started = time::now_nanoseconds();
         system.swap("uart16550", file)?;
         whole.samples.push(time::now_nanoseconds() - started);
-        let timing = system.last_swap;
+        let timing = system.last_swap();
         // An event that arrived while the events were stopped waits for the
         // hand-over, then is the first the new version handles (ahead of the
         // console output the swap itself produced): the hand-over plus one

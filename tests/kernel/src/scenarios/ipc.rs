@@ -2,12 +2,12 @@
 //! checksums; a full queue refuses the next send (back-pressure); a closed
 //! endpoint answers its waiting caller.
 
-use crate::ipc::{self, IpcError, QUEUE_CAPACITY};
-use crate::sched::{self, Priority};
-use crate::{fnv::fnv1a_64, irq, kprintln, time};
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
+use cella_kernel::ipc::{self, IpcError, QUEUE_CAPACITY};
+use cella_kernel::sched::{self, Priority};
+use cella_kernel::{fnv::fnv1a_64, irq, kprintln, time};
 use core::sync::atomic::{AtomicU64, Ordering};
 
 const CALLS: u64 = 10_000;

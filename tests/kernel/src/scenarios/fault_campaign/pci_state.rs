@@ -5,7 +5,7 @@
 //! driver's memory (it can move another driver's MMIO window) and is counted,
 //! then written back so that the next fault starts from the same devices.
 
-use crate::arch::port_io::PortRange;
+use cella_kernel::arch::port_io::PortRange;
 use alloc::vec::Vec;
 
 const ADDRESS_PORT: u16 = 0xcf8;

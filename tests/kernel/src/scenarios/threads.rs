@@ -1,12 +1,12 @@
 //! Scheduler scenarios: preemption of CPU-bound threads (`threads`) and
 //! sleep-deadline accuracy under load (`sleep`).
 
-use crate::sched::{self, Priority};
-use crate::{irq, kprintln, time};
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use cella_kernel::sched::{self, Priority};
+use cella_kernel::{irq, kprintln, time};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// A thread that counts as fast as it can until `stop`, never yielding.

@@ -4,10 +4,10 @@
 //! constant of the figure after a warm-up. `swaps=N` on the command line sets
 //! the number of rounds (default 250, i.e. 500 swaps).
 
-use crate::kprintln;
-use crate::sandboxes::system::System;
 use alloc::format;
 use alloc::string::String;
+use cella_kernel::kprintln;
+use cella_kernel::sandboxes::system::System;
 
 const MODULE: &str = "uart16550";
 const VERSION_ONE: &str = "modules/uart16550.wasm";
@@ -27,7 +27,7 @@ fn round(system: &mut System) -> Result<(), String> {
     let index = system
         .find(MODULE)
         .ok_or_else(|| format!("no module {MODULE}"))?;
-    if !system.slots[index].is_running() {
+    if !system.module(index).is_running() {
         return Err(format!("{MODULE} is not running after a round"));
     }
     Ok(())
@@ -35,7 +35,7 @@ fn round(system: &mut System) -> Result<(), String> {
 
 fn heap_in_use(system: &mut System) -> usize {
     system.settle();
-    crate::mm::heap::statistics().used
+    cella_kernel::mm::heap::statistics().used
 }
 
 /// Runs `rounds` rounds and checks the heap.

@@ -11,12 +11,12 @@
 //! counts, and `rtc` answers the rest afterwards. With one thread for all
 //! modules, `rtc` could answer none until the CRC was done.
 
-use crate::boot::BootContext;
-use crate::sandboxes::system::{KernelRequest, System};
-use crate::system_manifest::SystemManifest;
-use crate::{irq, kprintln, time};
 use alloc::format;
 use alloc::string::String;
+use cella_kernel::boot::BootContext;
+use cella_kernel::sandboxes::system::System;
+use cella_kernel::system_manifest::SystemManifest;
+use cella_kernel::{irq, kprintln, time};
 use cella_wasm_host::Limits;
 
 const MANIFEST: &str = "cella-system 1
@@ -65,30 +65,30 @@ pub fn run(context: &BootContext) -> Result<(), String> {
     let counter = super::counter::CountingThread::start()?;
     // Let the boot's own request to `rtc` (the kernel asks it the time) finish.
     run_until(&mut system, |system| {
-        !system.slots[rtc].away && system.slots[rtc].inbox.is_empty()
+        !system.module(rtc).away && system.module(rtc).inbox.is_empty()
     })?;
     let mut long_events = 0;
     for round in 0..ROUNDS {
-        let busy_before = system.slots[busy].events_handled;
-        let rtc_before = system.slots[rtc].events_handled;
-        let replies_before = system.probe_replies;
+        let busy_before = system.module(busy).events_handled;
+        let rtc_before = system.module(rtc).events_handled;
+        let replies_before = system.probe_replies();
         let counted_before = counter.count();
-        if !system.kernel_request("busy", b"crc", KernelRequest::Probe) {
+        if !system.send_probe("busy", b"crc") {
             return Err(String::from("no server for `busy`"));
         }
-        run_until(&mut system, |system| system.slots[busy].away)?;
+        run_until(&mut system, |system| system.module(busy).away)?;
         let started = time::now_nanoseconds();
         for _ in 0..RTC_REQUESTS {
-            system.kernel_request("rtc", b"time", KernelRequest::Probe);
+            system.send_probe("rtc", b"time");
         }
         run_until(&mut system, |system| {
-            system.slots[busy].events_handled > busy_before
+            system.module(busy).events_handled > busy_before
         })?;
         let took = time::now_nanoseconds() - started;
-        let rtc_during = system.slots[rtc].events_handled - rtc_before;
+        let rtc_during = system.module(rtc).events_handled - rtc_before;
         let counted = counter.count() - counted_before;
         run_until(&mut system, |system| {
-            system.probe_replies >= replies_before + 1 + RTC_REQUESTS
+            system.probe_replies() >= replies_before + 1 + RTC_REQUESTS
         })?;
         kprintln!(
             "module_threads: round {round}: busy's CRC event took {} ms; meanwhile rtc handled {rtc_during} of {RTC_REQUESTS} requests and the counter thread counted {counted}",

@@ -7,12 +7,13 @@
 //! native process and in the same Wasm module (interpreter).
 
 use super::processes::start;
-use crate::boot::BootContext;
-use crate::ipc::{self, wasm_server};
-use crate::proc::{self, ProcessGrant};
-use crate::{irq, kprintln, time};
+use crate::wasm_server;
 use alloc::format;
 use alloc::string::String;
+use cella_kernel::boot::BootContext;
+use cella_kernel::ipc;
+use cella_kernel::proc::{self, ProcessGrant};
+use cella_kernel::{irq, kprintln, time};
 
 fn module(context: &BootContext) -> Result<&'static [u8], String> {
     let archive = context
@@ -65,7 +66,7 @@ pub fn run(context: &BootContext) -> Result<(), String> {
     wasm_server::serve("bench-wasm", "checksum", bytes).map_err(|error| format!("{error:?}"))?;
     let server = start(context, "bench", bench_grant())?;
     while ipc::lookup("bench-echo").is_err() {
-        crate::sched::sleep_for(1_000_000);
+        cella_kernel::sched::sleep_for(1_000_000);
     }
     let client = start(context, "bench", bench_grant())?;
     let message = ipc::receive(results, true).map_err(|error| format!("{error:?}"))?;

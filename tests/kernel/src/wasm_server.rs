@@ -8,11 +8,11 @@
 //! Requests get sandbox-local ids (the ABI's request ids are 32-bit); the
 //! outbox maps them back to tokens.
 
-use super::IpcError;
-use crate::sandboxes::platform::KernelPlatform;
-use crate::sched::{self, Priority, ThreadId};
 use alloc::collections::BTreeMap;
 use alloc::string::String;
+use cella_kernel::ipc::{self, IpcError};
+use cella_kernel::sandboxes::platform::KernelPlatform;
+use cella_kernel::sched::{self, Priority, ThreadId};
 use cella_wasm_host::abi::ErrorCode;
 use cella_wasm_host::{Event, Grant, Limits, Outbox, Runtime, Sandbox};
 use spin::Mutex;
@@ -44,7 +44,7 @@ impl Outbox for BridgeOutbox {
         }
         let token = without_interrupts(|| TOKENS.lock().remove(&request));
         match token {
-            Some(token) => super::reply(token, message).map_err(|_| ErrorCode::BadArgument),
+            Some(token) => ipc::reply(token, message).map_err(|_| ErrorCode::BadArgument),
             None => Err(ErrorCode::BadArgument),
         }
     }
@@ -104,7 +104,7 @@ fn deliver(sandbox: &mut BridgeSandbox, token: u64, bytes: &[u8]) -> Result<(), 
     // A request the module did not answer must not keep its caller waiting.
     let unanswered = without_interrupts(|| TOKENS.lock().remove(&request));
     if let Some(token) = unanswered {
-        let _ = super::reply(token, &[]);
+        let _ = ipc::reply(token, &[]);
     }
     outcome
         .map(|_| ())
@@ -130,7 +130,7 @@ pub fn serve_granted(
     bytes: &'static [u8],
     grant: Grant,
 ) -> Result<ThreadId, IpcError> {
-    let endpoint = super::create_endpoint(Some(name))?;
+    let endpoint = ipc::create_endpoint(Some(name))?;
     let label = String::from(module);
     sched::spawn_with(
         module,
@@ -142,15 +142,15 @@ pub fn serve_granted(
                 Ok(sandbox) => sandbox,
                 Err(error) => {
                     log::error!("wasm server {label}: {error}");
-                    super::close_endpoint(endpoint);
+                    ipc::close_endpoint(endpoint);
                     return;
                 }
             };
             log::info!("wasm server {label} serves a kernel endpoint");
-            while let Ok(message) = super::receive(endpoint, true) {
+            while let Ok(message) = ipc::receive(endpoint, true) {
                 if let Err(fault) = deliver(&mut sandbox, message.token, &message.bytes) {
                     log::error!("wasm server {label} faulted: {fault}; endpoint closed");
-                    super::close_endpoint(endpoint);
+                    ipc::close_endpoint(endpoint);
                     return;
                 }
             }

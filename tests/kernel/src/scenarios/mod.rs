@@ -1,7 +1,7 @@
 //! Self-test scenarios, chosen with `test=NAME` on the kernel command line.
 //!
-//! One kernel image boots into any of them; the QEMU integration tests in
-//! `tests/` run each and judge it by the exit status and the lines printed
+//! The test kernel boots into any of them through the kernel's boot hooks
+//! ([`SCENARIO_HOOKS`]); the QEMU integration tests in `tests/tests/` run each and judge it by the exit status and the lines printed
 //! (the exact lines are listed in `docs/architecture.md`). A scenario that
 //! passes prints `scenario NAME: passed` and exits with status 33; the fault
 //! scenarios end in the kernel's fault or panic report and status 35.
@@ -21,13 +21,13 @@ mod supervisor_bench;
 mod swap_soak;
 mod threads;
 
-use crate::arch::deliberate;
-use crate::arch::qemu::{self, ExitCode};
-use crate::boot::BootContext;
-use crate::fnv::fnv1a_64;
-use crate::kprintln;
-use crate::sandboxes::system::System;
 use alloc::string::String;
+use cella_kernel::arch::deliberate;
+use cella_kernel::arch::qemu::{self, ExitCode};
+use cella_kernel::boot::{BootContext, BootHooks};
+use cella_kernel::fnv::fnv1a_64;
+use cella_kernel::kprintln;
+use cella_kernel::sandboxes::system::System;
 
 /// An address in the lower half, which the kernel's own tables leave unmapped.
 const UNMAPPED_ADDRESS: u64 = 0x0000_0bad_c0de_0000;
@@ -37,6 +37,29 @@ static READ_ONLY_PROBE: u64 = 0x5eed_5eed;
 
 /// Scenarios that run after the modules of the system manifest started.
 pub const NEEDS_MODULES: [&str; 4] = ["modules", "supervisor_bench", "swap_soak", "faults"];
+
+/// The test kernel's boot hooks: run the scenario `test=NAME` names, before or after the
+/// modules start (see [`NEEDS_MODULES`]). Without `test=` the test kernel boots as the
+/// production one does.
+pub struct ScenarioHooks;
+
+/// The value `main.rs` passes to `cella_kernel::kernel_binary!`.
+pub static SCENARIO_HOOKS: ScenarioHooks = ScenarioHooks;
+
+impl BootHooks for ScenarioHooks {
+    fn before_modules(&self, context: &BootContext) {
+        let test = context.command_line.get("test");
+        if let Some(name) = test.filter(|name| !NEEDS_MODULES.contains(name)) {
+            run(name, context);
+        }
+    }
+
+    fn with_modules(&self, context: &BootContext, system: &mut System) {
+        if let Some(name) = context.command_line.get("test") {
+            run_with_modules(name, context, system);
+        }
+    }
+}
 
 /// Every scenario: name, what it shows.
 pub const SCENARIOS: [(&str, &str); 26] = [
@@ -185,16 +208,16 @@ pub fn run_with_modules(name: &str, context: &BootContext, system: &mut System) 
 ///
 /// # Errors
 /// A message if nobody registered it in time.
-fn wait_for_name(name: &str) -> Result<crate::ipc::EndpointId, String> {
-    let until = crate::time::now_nanoseconds() + 10_000_000_000;
+fn wait_for_name(name: &str) -> Result<cella_kernel::ipc::EndpointId, String> {
+    let until = cella_kernel::time::now_nanoseconds() + 10_000_000_000;
     loop {
-        if let Ok(endpoint) = crate::ipc::lookup(name) {
+        if let Ok(endpoint) = cella_kernel::ipc::lookup(name) {
             return Ok(endpoint);
         }
-        if crate::time::now_nanoseconds() > until {
+        if cella_kernel::time::now_nanoseconds() > until {
             return Err(alloc::format!("nobody registered `{name}` in 10 s"));
         }
-        crate::sched::sleep_for(1_000_000);
+        cella_kernel::sched::sleep_for(1_000_000);
     }
 }
 
@@ -225,7 +248,7 @@ pub fn run(name: &str, context: &BootContext) -> ! {
         "module_both_ways" => processes::module_both_ways(context),
         "native_drivers" => native_drivers::run(context),
         "sleep" => threads::sleep(),
-        "map" => crate::mm::self_test::run(),
+        "map" => cella_kernel::mm::self_test::run(),
         "rodata_write" => {
             let address = &raw const READ_ONLY_PROBE as u64;
             kprintln!("scenario rodata_write: writing to read-only address {address:#018x}");
@@ -240,7 +263,8 @@ pub fn run(name: &str, context: &BootContext) -> ! {
         }
         "out_of_memory" => {
             kprintln!("scenario out_of_memory: asking for more than the whole heap");
-            let huge: alloc::vec::Vec<u8> = alloc::vec![0; 1 << 30];
+            // black_box: an allocation nothing reads may be left out by the optimiser.
+            let huge: alloc::vec::Vec<u8> = core::hint::black_box(alloc::vec![0; 1 << 30]);
             Err(alloc::format!(
                 "allocated {} bytes beyond the heap",
                 huge.len()

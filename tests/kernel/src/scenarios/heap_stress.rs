@@ -5,12 +5,12 @@
 //! allocator's own lists shows up as a mismatch. At the end every block is
 //! freed and the heap's use must return to where it started.
 
-use crate::mm::heap;
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use cella_kernel::mm::heap;
 
 const ROUNDS: u32 = 30_000;
 const MAX_LIVE_BLOCKS: usize = 600;
@@ -147,7 +147,7 @@ pub fn run() -> Result<(), String> {
             "heap use was {used_before} bytes before and {used_after} after freeing everything"
         ));
     }
-    crate::kprintln!(
+    cella_kernel::kprintln!(
         "scenario heap: {allocations} allocations, {reallocations} reallocations, {frees} frees, \
          {bytes_checked} bytes checked, {tree_entries} tree entries; heap use back to {used_after} bytes"
     );

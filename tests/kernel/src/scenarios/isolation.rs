@@ -6,15 +6,15 @@
 //! (`userland/`); `checksum-native` is the server they must not disturb.
 
 use super::processes::start;
-use crate::boot::BootContext;
-use crate::ipc::{self, EndpointId};
-use crate::proc::{self, ExitReason, ProcessGrant};
-use crate::sched::{self, Priority};
-use crate::{kprintln, mm, time};
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use cella_kernel::boot::BootContext;
+use cella_kernel::ipc::{self, EndpointId};
+use cella_kernel::proc::{self, ExitReason, ProcessGrant};
+use cella_kernel::sched::{self, Priority};
+use cella_kernel::{kprintln, mm, time};
 use spin::Mutex;
 
 const SECOND: u64 = 1_000_000_000;
@@ -78,7 +78,7 @@ fn wait_outcome(outcome: &Outcome, seconds: u64) -> Option<Result<Vec<u8>, ipc::
 
 /// Runs the scenario.
 pub fn run(context: &BootContext) -> Result<(), String> {
-    crate::irq::start();
+    cella_kernel::irq::start();
     proc::initialise();
     // A Wasm module whose `init` logs text imitating kernel lines.
     let archive = context
@@ -89,7 +89,7 @@ pub fn run(context: &BootContext) -> Result<(), String> {
             "modules/log-forger.wasm is not in the boot archive",
         ));
     };
-    ipc::wasm_server::serve("log-forger", "log-forger", entry.data)
+    crate::wasm_server::serve("log-forger", "log-forger", entry.data)
         .map_err(|error| format!("log-forger: {error:?}"))?;
     // Its `init` runs on its own thread: wait until its flood is over (the
     // dropped count stops moving).
@@ -97,7 +97,7 @@ pub fn run(context: &BootContext) -> Result<(), String> {
     let mut dropped = 0;
     loop {
         sched::sleep_for(50_000_000);
-        let now_dropped = crate::sandboxes::platform::lines_dropped("log-forger").0;
+        let now_dropped = cella_kernel::sandboxes::platform::lines_dropped("log-forger").0;
         if (now_dropped != 0 && now_dropped == dropped) || time::now_nanoseconds() > until {
             break;
         }
@@ -135,14 +135,14 @@ pub fn run(context: &BootContext) -> Result<(), String> {
 fn console_flood() -> Result<(), String> {
     const CALLS: u64 = 20;
     let endpoint = super::wait_for_name("log-forger")?;
-    let (_, before) = crate::sandboxes::platform::lines_dropped("log-forger");
+    let (_, before) = cella_kernel::sandboxes::platform::lines_dropped("log-forger");
     let started = time::now_nanoseconds();
     for _ in 0..CALLS {
         ipc::call(endpoint, b"flood", deadline(10))
             .map_err(|error| format!("log-forger: {error:?}"))?;
     }
     let elapsed = time::now_nanoseconds() - started;
-    let (_, after) = crate::sandboxes::platform::lines_dropped("log-forger");
+    let (_, after) = cella_kernel::sandboxes::platform::lines_dropped("log-forger");
     kprintln!(
         "isolation: console flood: {} lines in {} ms, {} held back",
         CALLS * 64,
@@ -199,7 +199,7 @@ fn reply_rights(
         }
     );
     expect_report(report, "flooded")?;
-    for line in crate::supervisor::native::process_rows().lines() {
+    for line in cella_kernel::supervisor::native::process_rows().lines() {
         kprintln!("isolation: ps: {line}");
     }
     ipc::send(inbox, b"bye").map_err(|error| format!("{error:?}"))?;

@@ -1,10 +1,10 @@
 //! A CPU-bound kernel thread that counts as fast as it can: scenarios read it
 //! to see whether it ran while something else was busy.
 
-use crate::sched::{self, Priority};
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
+use cella_kernel::sched::{self, Priority};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// The running counter; it stops when dropped.

@@ -5,14 +5,13 @@
 //! console line through the UART driver, `fault-echo N DRIVER PAYLOAD FNV`,
 //! whose checksum the host checks on the serial output.
 
-use crate::arch::port_io::PortRange;
-use crate::fnv::fnv1a_64;
-use crate::kprintln;
-use crate::sandboxes::slot::Pending;
-use crate::sandboxes::system::{KernelRequest, System};
-use crate::time;
+use cella_kernel::arch::port_io::PortRange;
 use alloc::string::String;
 use alloc::vec::Vec;
+use cella_kernel::fnv::fnv1a_64;
+use cella_kernel::kprintln;
+use cella_kernel::sandboxes::system::System;
+use cella_kernel::time;
 
 /// How long an answer from a driver that is not under fault may take.
 const HEALTHY_NANOSECONDS: u64 = 1_000_000_000;
@@ -58,18 +57,7 @@ pub fn pci_identities(listing: &[u8]) -> Option<Vec<String>> {
 }
 
 fn request(system: &mut System, endpoint: &str, bytes: &[u8]) -> Option<u32> {
-    let server = system
-        .endpoint_id(endpoint)
-        .and_then(|id| system.server_of(id))?;
-    if !system.slots[server].accepts_messages() {
-        return None;
-    }
-    let request = system.new_kernel_request(server, KernelRequest::Collect);
-    system.slots[server].inbox.push_back(Pending::Message {
-        request,
-        bytes: bytes.to_vec(),
-    });
-    Some(request)
+    system.send_collected(endpoint, bytes)
 }
 
 /// Left shift pressed and released, written into the i8042's output buffer
@@ -158,9 +146,7 @@ pub fn finish(system: &mut System, round: Round, target: &str, expected: &Expect
     let started = time::now_nanoseconds();
     loop {
         let now = time::now_nanoseconds();
-        let open = |system: &System, id: u32| {
-            !system.collected_replies.contains_key(&id) && system.kernel_requests.contains_key(&id)
-        };
+        let open = |system: &System, id: u32| system.request_outstanding(id);
         let waiting = round.requests.iter().any(|(driver, id)| {
             let limit = if *driver == target {
                 FAULTY_NANOSECONDS
@@ -180,8 +166,7 @@ pub fn finish(system: &mut System, round: Round, target: &str, expected: &Expect
         .requests
         .iter()
         .map(|(driver, id)| {
-            system.kernel_requests.remove(id);
-            let answer = match system.collected_replies.remove(id) {
+            let answer = match system.take_collected_reply(*id) {
                 Some(bytes) => judge(driver, &bytes, expected),
                 None => Answer::Missing,
             };
@@ -194,7 +179,7 @@ pub fn finish(system: &mut System, round: Round, target: &str, expected: &Expect
 pub fn pci_listing(system: &mut System) -> Result<Vec<u8>, String> {
     let id = request(system, "pci", b"list").ok_or_else(|| String::from("no pci server"))?;
     let started = time::now_nanoseconds();
-    while !system.collected_replies.contains_key(&id) {
+    while !system.has_collected_reply(id) {
         if time::now_nanoseconds() - started > HEALTHY_NANOSECONDS {
             return Err(String::from("the pci driver did not answer"));
         }
@@ -202,9 +187,7 @@ pub fn pci_listing(system: &mut System) -> Result<Vec<u8>, String> {
             system.wait_for_work();
         }
     }
-    system.kernel_requests.remove(&id);
     system
-        .collected_replies
-        .remove(&id)
+        .take_collected_reply(id)
         .ok_or_else(|| String::from("no pci listing"))
 }

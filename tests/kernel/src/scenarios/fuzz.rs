@@ -9,15 +9,15 @@
 //! `fuzz_seeds=A,B,...` (hexadecimal or decimal; default two fixed seeds).
 
 use super::processes::start;
-use crate::boot::BootContext;
-use crate::ipc::{self, EndpointId};
-use crate::proc::{self, ExitReason, ProcessGrant};
-use crate::sched::{self, Priority};
-use crate::{kprintln, mm, time};
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use cella_kernel::boot::BootContext;
+use cella_kernel::ipc::{self, EndpointId};
+use cella_kernel::proc::{self, ExitReason, ProcessGrant};
+use cella_kernel::sched::{self, Priority};
+use cella_kernel::{kprintln, mm, time};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 const SECOND: u64 = 1_000_000_000;
@@ -35,7 +35,7 @@ fn parse_number(text: &str) -> Option<u64> {
 
 /// Runs the scenario.
 pub fn run(context: &BootContext) -> Result<(), String> {
-    crate::irq::start();
+    cella_kernel::irq::start();
     proc::initialise();
     let calls = context
         .command_line
@@ -146,7 +146,7 @@ fn one_run(context: &BootContext, seed: u64, calls: u64) -> Result<(), String> {
 
 /// `ps`, a call to `checksum` and `mem` work; the heap is back near `heap_start`.
 fn healthy(checksum: EndpointId, expected: &[u8], heap_start: usize) -> Result<(), String> {
-    for line in crate::supervisor::native::process_rows().lines() {
+    for line in cella_kernel::supervisor::native::process_rows().lines() {
         kprintln!("fuzz: ps: {line}");
     }
     let reply = ipc::call(

@@ -6,12 +6,12 @@
 //! and timers as events and reports with `ipc_send`.
 
 use super::processes::start;
-use crate::boot::BootContext;
-use crate::proc::{self, ExitReason, ProcessGrant};
-use crate::{ipc, irq, kprintln, time};
 use alloc::string::String;
 use alloc::vec::Vec;
 use alloc::{format, vec};
+use cella_kernel::boot::BootContext;
+use cella_kernel::proc::{self, ExitReason, ProcessGrant};
+use cella_kernel::{ipc, irq, kprintln, time};
 use cella_wasm_host::Grant;
 
 const TIMEOUT_NS: u64 = 10_000_000_000;
@@ -67,7 +67,7 @@ fn rtc_both_ways(context: &BootContext) -> Result<(), String> {
             ));
         }
     };
-    ipc::wasm_server::serve_granted(
+    crate::wasm_server::serve_granted(
         "rtc-wasm",
         "cmos-rtc",
         wasm,

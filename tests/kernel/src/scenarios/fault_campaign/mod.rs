@@ -19,16 +19,15 @@ mod pci_state;
 mod tally;
 mod workload;
 
-use crate::boot::BootContext;
-use crate::kprintln;
-use crate::sandboxes::system::System;
-use crate::supervisor::records;
-use crate::time;
-use alloc::borrow::Cow;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use cella_faults::{FaultKind, InjectError};
+use cella_kernel::boot::BootContext;
+use cella_kernel::kprintln;
+use cella_kernel::sandboxes::system::System;
+use cella_kernel::supervisor::records;
+use cella_kernel::time;
 use cella_wasm_host::LoadedModule;
 use tally::{Detection, Outcome, Recovery, Tally};
 use workload::{Answer, Answers, Expected};
@@ -57,12 +56,12 @@ fn driver(system: &System, name: &str) -> Result<Driver, String> {
     let index = system
         .find(name)
         .ok_or_else(|| format!("no module {name} in the system manifest"))?;
-    let slot = &system.slots[index];
+    let slot = system.module(index);
     let good = slot
         .module
         .clone()
         .ok_or_else(|| format!("{name} was never loaded"))?;
-    let bytes = match system.archive.find(&slot.plan.file) {
+    let bytes = match system.boot_archive().find(&slot.plan.file) {
         Ok(Some(entry)) => entry.data,
         _ => return Err(format!("{} is not in the boot archive", slot.plan.file)),
     };
@@ -114,10 +113,7 @@ fn judge(answers: &Answers, target: &str, outcome: &mut Outcome) {
 
 /// Makes `module` the driver's version and starts it (a fresh instance).
 fn restart_into(system: &mut System, driver: &Driver, module: LoadedModule) -> Result<(), String> {
-    system.bring_home(driver.index);
-    let slot = &mut system.slots[driver.index];
-    slot.module = Some(module);
-    slot.sandbox = None;
+    system.replace_loaded_module(driver.index, module);
     system.restart_by_hand(&driver.name).map(|_| ())
 }
 
@@ -125,20 +121,20 @@ fn restart_into(system: &mut System, driver: &Driver, module: LoadedModule) -> R
 /// without `save_state` a restart into it. The error says why it was refused.
 fn install_faulty(system: &mut System, driver: &Driver, bytes: Vec<u8>) -> Result<(), String> {
     if driver.swappable {
-        return system.swap_to(driver.index, Cow::Owned(bytes)).map(|_| ());
+        return system.swap_to_bytes(driver.index, bytes).map(|_| ());
     }
-    let plan = system.slots[driver.index].plan.clone();
-    let module = system.load_bytes(&plan, &bytes)?;
+    let plan = system.module(driver.index).plan.clone();
+    let module = system.load_module_bytes(&plan, &bytes)?;
     restart_into(system, driver, module)
 }
 
 /// Brings the good version back; how.
 fn recover(system: &mut System, driver: &Driver) -> Recovery {
-    system.bring_home(driver.index);
+    system.wait_until_home(driver.index);
     if driver.swappable
-        && system.slots[driver.index].is_running()
+        && system.module(driver.index).is_running()
         && system
-            .swap_to(driver.index, Cow::Borrowed(driver.bytes))
+            .swap_to_bytes(driver.index, driver.bytes.to_vec())
             .is_ok()
     {
         return Recovery::SwapBack;
@@ -160,7 +156,7 @@ fn drain_console(system: &mut System, driver: &Driver) {
     loop {
         let now = time::now_nanoseconds();
         if now >= limit
-            || (system.slots[driver.index].inbox.is_empty() && now - quiet_since >= 5_000_000)
+            || (system.module(driver.index).inbox.is_empty() && now - quiet_since >= 5_000_000)
         {
             return;
         }
@@ -199,9 +195,7 @@ fn one_fault(
         Err(error) => return Err(error),
     };
     let target = driver.name.as_str();
-    if system.slots[driver.index].serves.iter().any(|endpoint| {
-        system.endpoint_name(*endpoint) == crate::sandboxes::system::CONSOLE_OUTPUT_ENDPOINT
-    }) {
+    if system.serves_console_output(driver.index) {
         drain_console(system, driver);
     }
     let started = time::now_nanoseconds();
@@ -256,11 +250,11 @@ fn one_fault(
     let round = workload::requests(system);
     let answers = workload::finish(system, round, "", expected);
     let answered = answers.iter().all(|(_, answer)| *answer == Answer::Right);
-    if !system.slots[driver.index].is_running() || !answered {
+    if !system.module(driver.index).is_running() || !answered {
         outcome.recovery = Recovery::NotBack;
         outcome.trouble.push(format!(
             "{target} not back: {}; answers after recovery {answers:?}",
-            system.slots[driver.index].state.name()
+            system.module(driver.index).state.name()
         ));
     }
     if !answered {
@@ -270,7 +264,7 @@ fn one_fault(
     outcome.recovery_nanoseconds =
         time::now_nanoseconds().saturating_sub(detected_at.unwrap_or(started));
     // Device state the fault left behind (the driver is idle now).
-    system.bring_all_home();
+    system.wait_until_all_home();
     outcome.devices_changed = devices.restore_into_changed(&pci_state::read_all());
     if outcome.devices_changed > 0 {
         outcome.trouble.push(format!(
@@ -290,8 +284,8 @@ fn one_fault(
 
 fn heap_in_use(system: &mut System) -> usize {
     system.settle();
-    let used = crate::mm::heap::statistics().used;
-    system.route_console_output();
+    let used = cella_kernel::mm::heap::statistics().used;
+    system.reroute_console_output();
     used
 }
 
@@ -390,7 +384,7 @@ pub fn run(system: &mut System, context: &BootContext) -> Result<(), String> {
                         (time::now_nanoseconds() - started) / 1_000_000_000
                     );
                     tally.print();
-                    system.route_console_output();
+                    system.reroute_console_output();
                 }
             }
             Ok(Attempt::NoSite) => tally.no_site(kind_index, which),

@@ -1,12 +1,12 @@
 //! Native process scenarios. The programs come from the boot archive as
 //! `bin/NAME` (built from `userland/`).
 
-use crate::boot::BootContext;
-use crate::proc::{self, ExitReason, ProcessGrant};
-use crate::sched::{self, Priority};
-use crate::{fnv::fnv1a_64, ipc, irq, kprintln};
 use alloc::format;
 use alloc::string::String;
+use cella_kernel::boot::BootContext;
+use cella_kernel::proc::{self, ExitReason, ProcessGrant};
+use cella_kernel::sched::{self, Priority};
+use cella_kernel::{fnv::fnv1a_64, ipc, irq, kprintln};
 
 const TIMEOUT_NS: u64 = 10_000_000_000;
 
@@ -157,7 +157,8 @@ pub fn process_wasm_ipc(context: &BootContext) -> Result<(), String> {
             ));
         }
     };
-    ipc::wasm_server::serve("checksum", "checksum", bytes).map_err(|error| format!("{error:?}"))?;
+    crate::wasm_server::serve("checksum", "checksum", bytes)
+        .map_err(|error| format!("{error:?}"))?;
     let client = start(context, "client", ProcessGrant::ipc(&["checksum"], &[]))?;
     expect_exit("client", client, 0)
 }
@@ -182,19 +183,19 @@ pub fn module_both_ways(context: &BootContext) -> Result<(), String> {
             ));
         }
     };
-    ipc::wasm_server::serve("checksum-wasm", "checksum", wasm)
+    crate::wasm_server::serve("checksum-wasm", "checksum", wasm)
         .map_err(|error| format!("{error:?}"))?;
     let native = start(
         context,
         "checksum-native",
         ProcessGrant::ipc(&[], &["checksum"]),
     )?;
-    let deadline = crate::time::now_nanoseconds() + TIMEOUT_NS;
+    let deadline = cella_kernel::time::now_nanoseconds() + TIMEOUT_NS;
     let native_endpoint = loop {
         if let Ok(endpoint) = ipc::lookup("checksum") {
             break endpoint;
         }
-        if crate::time::now_nanoseconds() > deadline {
+        if cella_kernel::time::now_nanoseconds() > deadline {
             return Err(String::from("the native build never registered `checksum`"));
         }
         sched::sleep_for(1_000_000);
@@ -250,7 +251,7 @@ pub fn wasm_busy(context: &BootContext) -> Result<(), String> {
             ));
         }
     };
-    ipc::wasm_server::serve("busy", "checksum", bytes).map_err(|error| format!("{error:?}"))?;
+    crate::wasm_server::serve("busy", "checksum", bytes).map_err(|error| format!("{error:?}"))?;
     let endpoint = ipc::lookup("busy").map_err(|error| format!("{error:?}"))?;
     let counter = super::counter::CountingThread::start()?;
     let mut slow_events = 0;
@@ -261,9 +262,9 @@ pub fn wasm_busy(context: &BootContext) -> Result<(), String> {
         if round == 0 {
             hello = Some(start(context, "hello", ProcessGrant::default())?);
         }
-        let started = crate::time::now_nanoseconds();
+        let started = cella_kernel::time::now_nanoseconds();
         let reply = ipc::call(endpoint, b"crc", None).map_err(|error| format!("{error:?}"))?;
-        let took = crate::time::now_nanoseconds() - started;
+        let took = cella_kernel::time::now_nanoseconds() - started;
         let after = counter.count();
         kprintln!(
             "wasm_busy: CRC event {round}: {} ms ({} bytes of reply); counter thread advanced {} meanwhile",

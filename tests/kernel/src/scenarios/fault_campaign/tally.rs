@@ -1,9 +1,9 @@
 //! The campaign's counts, per fault kind and per driver, and the table it prints.
 
-use crate::kprintln;
 use alloc::string::String;
 use alloc::vec::Vec;
 use cella_faults::FaultKind;
+use cella_kernel::kprintln;
 
 /// How a fault showed itself first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
