@@ -10,15 +10,9 @@
 
 use x86_64::instructions::port::Port;
 
-/// The ports the kernel drives itself, `(first, count)`.
-const KERNEL_PORTS: [(u16, u16); 6] = [
-    (0x20, 2),  // master PIC
-    (0xa0, 2),  // slave PIC
-    (0x40, 4),  // PIT channels and command
-    (0x61, 1),  // PIT channel 2 gate (TSC calibration)
-    (0xf4, 1),  // QEMU isa-debug-exit
-    (0x2f8, 8), // COM2: the push channel
-];
+/// The ports the kernel drives itself, `(first, count, what)`: one list for
+/// the system description's check and these proofs.
+use cella_system::validate::KERNEL_PORTS;
 
 /// Why a [`PortRange`] was not handed out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,7 +62,7 @@ impl PortRange {
             .checked_add(count)
             .filter(|&end| count > 0 && end <= 0x1_0000)
             .ok_or(PortError::BadRange { first, count })?;
-        for (kernel_first, kernel_count) in KERNEL_PORTS {
+        for (kernel_first, kernel_count, _) in KERNEL_PORTS {
             let kernel_end = u32::from(kernel_first) + u32::from(kernel_count);
             if u32::from(first) < kernel_end && u32::from(kernel_first) < end {
                 let port = first.max(kernel_first);
@@ -162,7 +156,7 @@ mod tests {
 
     #[test]
     fn every_kernel_port_is_refused_alone_and_inside_a_wider_range() {
-        for (first, count) in KERNEL_PORTS {
+        for (first, count, _) in KERNEL_PORTS {
             for port in first..first + count {
                 assert_eq!(PortRange::new(port, 1), Err(PortError::KernelPort { port }));
             }

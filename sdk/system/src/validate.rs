@@ -6,7 +6,8 @@
 //! What it checks, across modules and native processes alike:
 //! - names: none of the kernel's own ([`RESERVED_NAMES`]), none twice;
 //! - exclusive grants: no two holders granted the same port, MMIO byte or IRQ
-//!   line unless both grants say `shared`;
+//!   line unless both grants say `shared`, and no one granted a port the
+//!   kernel drives itself ([`KERNEL_PORTS`]);
 //! - endpoints: none served twice, none of the kernel's ([`KERNEL_ENDPOINTS`])
 //!   served by a module or process, and every granted endpoint served by
 //!   someone (or the kernel).
@@ -52,6 +53,17 @@ pub const RESERVED_NAMES: [&str; 25] = [
     "time",
 ];
 
+/// The ports the kernel drives itself, `(first, count, what)`: no module or
+/// process may be granted them (the kernel's port proofs refuse them too).
+pub const KERNEL_PORTS: [(u16, u16, &str); 6] = [
+    (0x20, 2, "the master PIC"),
+    (0xa0, 2, "the slave PIC"),
+    (0x40, 4, "the PIT"),
+    (0x61, 1, "the PIT channel 2 gate"),
+    (0xf4, 1, "QEMU's isa-debug-exit"),
+    (0x2f8, 8, "COM2, the push channel"),
+];
+
 /// Endpoints the kernel itself serves: no module or process may serve them,
 /// any may be granted them. `supervisor` is the kernel's command endpoint.
 pub const KERNEL_ENDPOINTS: [&str; 1] = ["supervisor"];
@@ -92,6 +104,21 @@ pub fn validate(manifest: &SystemManifest) -> Vec<String> {
     for holder in &all {
         if let Some(why) = reserved_name(&holder.plan.name) {
             problems.push(format!("{holder}: {why}"));
+        }
+        for grant in &holder.plan.grants {
+            let GrantLine::Port { base, count, .. } = grant else {
+                continue;
+            };
+            let (start, end) = (u32::from(*base), u32::from(*base) + *count);
+            for (first, kernel_count, what) in KERNEL_PORTS {
+                let kernel_end = u32::from(first) + u32::from(kernel_count);
+                if start < kernel_end && u32::from(first) < end {
+                    problems.push(format!(
+                        "{holder} is granted port {:#x}, which the kernel drives itself ({what})",
+                        start.max(u32::from(first))
+                    ));
+                }
+            }
         }
         if holder.kind == "process" && !holder.plan.limits.is_empty() {
             problems.push(format!(
@@ -258,7 +285,7 @@ process p bin/p\ngrant endpoint console\ngrant irq 4 shared\ngrant port 0x60 1\n
             ))
         };
         assert_eq!(
-            two("port 0x60 1", "port 0x5f 4"),
+            two("port 0x60 1", "port 0x5e 3"),
             [
                 "module `a` and process `b` are both granted ports 0x60..0x61; mark both grants `shared = true` if they really share it"
             ]
@@ -269,6 +296,20 @@ process p bin/p\ngrant endpoint console\ngrant irq 4 shared\ngrant port 0x60 1\n
         assert!(two("mmio 0x1000 0x100", "mmio 0x1100 1").is_empty());
         assert!(two("port 0x60 1", "port 0x64 1").is_empty());
         assert!(two("dma 4096", "dma 4096").is_empty());
+    }
+
+    #[test]
+    fn the_kernels_own_ports_are_granted_to_no_one() {
+        let found = problems(
+            "cella-system 1\nmodule a f\ngrant port 0x1e 4\nprocess p q\ngrant port 0x2f8 8 shared\nmodule b g\ngrant port 0x3f8 8\n",
+        );
+        assert_eq!(
+            found,
+            [
+                "module `a` is granted port 0x20, which the kernel drives itself (the master PIC)",
+                "process `p` is granted port 0x2f8, which the kernel drives itself (COM2, the push channel)",
+            ]
+        );
     }
 
     #[test]

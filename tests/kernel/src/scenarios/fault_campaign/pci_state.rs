@@ -5,8 +5,8 @@
 //! driver's memory (it can move another driver's MMIO window) and is counted,
 //! then written back so that the next fault starts from the same devices.
 
-use cella_kernel::arch::port_io::PortRange;
 use alloc::vec::Vec;
+use cella_kernel::arch::port_io::PortRange;
 
 const ADDRESS_PORT: u16 = 0xcf8;
 const DATA_PORT: u16 = 0xcfc;

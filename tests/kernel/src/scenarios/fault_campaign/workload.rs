@@ -5,9 +5,9 @@
 //! console line through the UART driver, `fault-echo N DRIVER PAYLOAD FNV`,
 //! whose checksum the host checks on the serial output.
 
-use cella_kernel::arch::port_io::PortRange;
 use alloc::string::String;
 use alloc::vec::Vec;
+use cella_kernel::arch::port_io::PortRange;
 use cella_kernel::fnv::fnv1a_64;
 use cella_kernel::kprintln;
 use cella_kernel::sandboxes::system::System;
