@@ -47,18 +47,26 @@ pub fn run(context: &BootContext) -> Result<(), String> {
         wasm_server::call_direct(&mut sandbox, &index.to_le_bytes())?;
     }
     let event_ns = (time::now_nanoseconds() - started) / rounds;
-    let started = time::now_nanoseconds();
-    let mut wasm_crc = 0u32;
-    for _ in 0..4 {
-        let reply = wasm_server::call_direct(&mut sandbox, b"crc")?;
-        wasm_crc = u32::from_le_bytes(
+    // Every round's reply is kept and must agree with the others.
+    let crc_of = |reply: &[u8]| {
+        u32::from_le_bytes(
             reply
                 .get(..4)
                 .and_then(|b| b.try_into().ok())
                 .unwrap_or([0; 4]),
-        );
+        )
+    };
+    let crc_rounds = 4u64;
+    let started = time::now_nanoseconds();
+    let mut wasm_crcs = [0u32; 4];
+    for crc in &mut wasm_crcs {
+        *crc = crc_of(&wasm_server::call_direct(&mut sandbox, b"crc")?);
     }
-    let wasm_crc_ns = (time::now_nanoseconds() - started) / 4;
+    let wasm_crc_ns = (time::now_nanoseconds() - started) / crc_rounds;
+    let wasm_crc = wasm_crcs[0];
+    if wasm_crcs.iter().any(|crc| *crc != wasm_crc) {
+        return Err(format!("the Wasm CRC rounds disagree: {wasm_crcs:08x?}"));
+    }
     // Native processes: an echo server, a Wasm server, and the measuring client.
     let results =
         ipc::create_endpoint(Some("bench-results")).map_err(|error| format!("{error:?}"))?;
