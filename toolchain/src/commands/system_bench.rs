@@ -29,8 +29,9 @@ fn read(path: PathBuf) -> Result<Vec<u8>> {
     std::fs::read(&path).map_err(|error| Error::new(format!("reading {}: {error}", path.display())))
 }
 
-/// Builds what the scenario needs, boots it, prints the `bench:` lines.
-pub fn run(shell: &Shell, workspace: &Workspace) -> Result<()> {
+/// Builds what the scenario needs, boots it, prints the `bench:` lines; returns the serial
+/// output (the yardstick comparison reads Cella's figures from it).
+pub fn run(shell: &Shell, workspace: &Workspace) -> Result<String> {
     let qemu = setup::ensure(shell, &workspace.root, Needs { qemu: true })?
         .ok_or_else(|| Error::new("QEMU is needed for the in-system benchmark"))?;
     let kernel = cargo::build_kernel(shell, &workspace.root, &workspace.target_directory)?;
