@@ -1,6 +1,7 @@
 //! The in-system benchmark of `cella bench`: one QEMU boot (TCG) of the kernel's `bench`
-//! scenario with the native benchmark program (`userland`, `bin/bench`) and the Wasm module it
-//! is compared with (`modules/checksum`). The kernel prints the figures and their ratios
+//! scenario with the native benchmark program (`userland`, `bin/bench`), the program it starts
+//! and waits for (`bin/exit-at-once`) and the Wasm module it is compared with
+//! (`modules/checksum`). The kernel prints the figures and their ratios
 //! (`bench: ...` lines); figures from one run are only meaningful relative to each other.
 
 use super::bench_boot::{self, BenchBoot};
@@ -39,6 +40,7 @@ pub fn run(shell: &Shell, workspace: &Workspace) -> Result<String> {
     let wasm = build(shell, workspace, "cella-checksum", "wasm32-unknown-unknown")?;
     let entries = vec![
         ArchiveEntry::new("bin/bench", read(native.join("bench"))?),
+        ArchiveEntry::new("bin/exit-at-once", read(native.join("exit-at-once"))?),
         ArchiveEntry::new(
             "modules/checksum.wasm",
             read(wasm.join("cella_checksum.wasm"))?,
