@@ -39,12 +39,7 @@ pub fn ensure(shell: &Shell) -> Result<Prerequisites, String> {
     let missing = missing_packages(shell);
     if !missing.is_empty() {
         if !is_root() || find_program("apt-get").is_none() {
-            return Err(format!(
-                "{} not installed; install with `sudo apt-get install -y {}` \
-                 (cella installs them itself only when run as root with apt-get)",
-                missing.join(" and "),
-                missing.join(" ")
-            ));
+            return Err(install_advice(&missing));
         }
         apt_install(shell, &missing).map_err(|error| {
             format!(
@@ -72,6 +67,17 @@ pub fn ensure(shell: &Shell) -> Result<Prerequisites, String> {
         busybox,
         gcc,
     })
+}
+
+/// Why the yardstick cannot run when `missing` packages are not installed and the tool
+/// cannot install them.
+pub fn install_advice(missing: &[&str]) -> String {
+    format!(
+        "{} not installed; install with `sudo apt-get install -y {}` \
+         (cella installs them itself only when run as root with apt-get)",
+        missing.join(" and "),
+        missing.join(" ")
+    )
 }
 
 /// The packages of [`DEBIAN_PACKAGES`] that are not installed (by `dpkg-query`; without
@@ -160,6 +166,17 @@ fn compare_versions(a: &str, b: &str) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_advice_names_the_missing_packages_and_the_command() {
+        assert_eq!(
+            install_advice(&["linux-image-amd64", "busybox-static"]),
+            "linux-image-amd64 and busybox-static not installed; install with \
+             `sudo apt-get install -y linux-image-amd64 busybox-static` \
+             (cella installs them itself only when run as root with apt-get)"
+        );
+        assert!(install_advice(&["busybox-static"]).starts_with("busybox-static not installed"));
+    }
 
     #[test]
     fn versions_compare_numerically() {
