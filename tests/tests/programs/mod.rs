@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-const PROGRAMS: [&str; 18] = [
+const PROGRAMS: [&str; 19] = [
     "hello",
     "fault-null",
     "fault-ud2",
@@ -17,6 +17,7 @@ const PROGRAMS: [&str; 18] = [
     "mmio",
     "client",
     "bench",
+    "exit-at-once",
     "rtc-irq",
     "sdk-probe",
     "module-client",
