@@ -42,6 +42,17 @@ pub enum Ending {
     TimedOut,
 }
 
+impl std::fmt::Display for Ending {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ending::Stopped => formatter.write_str("stopped once the expected text appeared"),
+            Ending::Exited(Some(status)) => write!(formatter, "QEMU exited with status {status}"),
+            Ending::Exited(None) => formatter.write_str("QEMU ended without an exit status"),
+            Ending::TimedOut => formatter.write_str("killed at the timeout"),
+        }
+    }
+}
+
 /// When each of `marks` first appears in `output`, given the time `now` at which `output`
 /// has become this long: fills in the marks not yet seen.
 fn note_marks(output: &str, marks: &[&str], seen: &mut [Option<Duration>], now: Duration) {
@@ -177,6 +188,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(exited.ending, Ending::Exited(Some(3)));
+        assert_eq!(exited.ending.to_string(), "QEMU exited with status 3");
         assert!(exited.output.contains("bye"));
         let started = Instant::now();
         let timed_out = watch(

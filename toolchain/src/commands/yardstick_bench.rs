@@ -38,7 +38,7 @@ fn boot_to_prompt(shell: &Shell, qemu: &Path, outputs: &BuildOutputs) -> Result<
     match (boot.marks[0], &boot.ending) {
         (Some(prompt), Ending::Stopped) => Ok(prompt),
         (_, ending) => Err(Error::new(format!(
-            "Cella's boot showed no shell prompt ({ending:?}); serial output:\n{}",
+            "Cella's boot showed no shell prompt ({ending}); serial output:\n{}",
             boot.output
         ))),
     }
