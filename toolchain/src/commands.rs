@@ -12,6 +12,7 @@ pub mod setup;
 pub mod supervisor_bench;
 pub mod system_bench;
 pub mod test;
+pub mod yardstick_bench;
 
 use crate::Result;
 use crate::cli::{Invocation, Subcommand, USAGE};

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod archive;
+pub mod boot_clock;
 pub mod build_info;
 pub mod cargo;
 pub mod cli;
@@ -24,5 +25,6 @@ pub mod test_summary;
 pub mod userland;
 pub mod variants;
 pub mod workspace;
+pub mod yardstick;
 
 pub use error::{Error, Result};

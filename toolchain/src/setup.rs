@@ -144,6 +144,13 @@ fn install_qemu_with_apt(shell: &Shell) -> Result<()> {
     progress::message(&format!(
         "{QEMU_PROGRAM} not found; installing {QEMU_DEBIAN_PACKAGE} with apt-get"
     ));
+    apt_install(shell, &[QEMU_DEBIAN_PACKAGE])
+}
+
+/// `apt-get update`, then `apt-get install -y --no-install-recommends PACKAGES`
+/// (non-interactive; apt's output shown only on failure unless `-v`). The caller checks
+/// that the tool runs as root and that apt-get exists.
+pub fn apt_install(shell: &Shell, packages: &[&str]) -> Result<()> {
     let apt = |arguments: &[&str]| {
         let mut command = Command::new("apt-get");
         command
@@ -152,17 +159,12 @@ fn install_qemu_with_apt(shell: &Shell) -> Result<()> {
             .args(arguments);
         command
     };
+    let install_label = format!("apt-get install {}", packages.join(" "));
+    let mut install_arguments = vec!["install", "-y", "--no-install-recommends"];
+    install_arguments.extend_from_slice(packages);
     for (label, arguments) in [
         ("apt-get update", &["update"][..]),
-        (
-            "apt-get install qemu-system-x86",
-            &[
-                "install",
-                "-y",
-                "--no-install-recommends",
-                QEMU_DEBIAN_PACKAGE,
-            ][..],
-        ),
+        (install_label.as_str(), &install_arguments[..]),
     ] {
         let step = Step::start(label);
         let mut command = apt(arguments);

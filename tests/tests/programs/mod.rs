@@ -66,8 +66,10 @@ pub fn user_archive() -> PathBuf {
             let userland = ["--package", "cella-userland", "--target", NATIVE];
             cargo_build("userland", &target, &userland);
             let binaries = target.join("x86_64-unknown-none").join("release");
+            // `bench` starts `exit-at-once` for its process start + exit + wait figure.
             let mut entries: Vec<ArchiveEntry> = PROGRAMS
                 .iter()
+                .chain(&["exit-at-once"])
                 .map(|name| {
                     let bytes = std::fs::read(binaries.join(name))
                         .unwrap_or_else(|error| panic!("reading {name}: {error}"));

@@ -1,6 +1,7 @@
 //! `cella bench`: the in-system benchmark (one QEMU boot, see `system_bench`), the supervisor
-//! benchmark (another boot, see `supervisor_bench`), then the host
-//! benchmarks (`cargo bench -p cella-wasm-host --bench host`).
+//! benchmark (another boot, see `supervisor_bench`), boot to user space of Cella and of the
+//! Linux yardstick with the yardstick's figures beside Cella's (see `yardstick_bench`), then
+//! the host benchmarks (`cargo bench -p cella-wasm-host --bench host`).
 
 use crate::cargo;
 use crate::setup::{self, Needs};
@@ -13,8 +14,15 @@ const BENCH_NAME: &str = "host";
 
 /// Runs the host benchmark, passing `arguments` to the bench binary.
 pub fn bench(shell: &Shell, workspace: &Workspace, arguments: &[String]) -> Result<()> {
-    super::system_bench::run(shell, workspace)?;
-    super::supervisor_bench::run(shell, workspace)?;
+    let in_system = super::system_bench::run(shell, workspace)?;
+    let (qemu, _test_system) = super::supervisor_bench::run(shell, workspace)?;
+    // Boot to the shell's prompt is timed on the production system, as users boot it.
+    let system = super::build::build_all(
+        shell,
+        workspace,
+        super::build::Image::Production { teaching: false },
+    )?;
+    super::yardstick_bench::run(shell, workspace, &qemu, &in_system, &system)?;
     setup::ensure(shell, &workspace.root, Needs { qemu: false })?;
     if !workspace.has_target(BENCH_PACKAGE, "bench", BENCH_NAME) {
         return Err(Error::new(format!(

@@ -22,11 +22,12 @@ pub struct BenchBoot {
     pub title: &'static str,
 }
 
-/// Boots `boot.scenario`, prints its `bench:` lines under `boot.title`.
+/// Boots `boot.scenario`, prints its `bench:` lines under `boot.title`; returns the whole
+/// serial output.
 ///
 /// # Errors
 /// QEMU cannot start, or the scenario did not pass (the serial log is in the error).
-pub fn run(shell: &Shell, boot: BenchBoot) -> Result<()> {
+pub fn run(shell: &Shell, boot: BenchBoot) -> Result<String> {
     let mut invocation = QemuInvocation::new(boot.qemu, boot.kernel);
     invocation.initrd = Some(boot.archive);
     invocation.cmdline = format!("test={}", boot.scenario);
@@ -57,7 +58,7 @@ pub fn run(shell: &Shell, boot: BenchBoot) -> Result<()> {
         .wait_with_output()
         .map_err(|error| Error::new(format!("waiting for QEMU: {error}")))?;
     let _ = watchdog.join();
-    let serial = String::from_utf8_lossy(&output.stdout);
+    let serial = String::from_utf8_lossy(&output.stdout).into_owned();
     println!("{} (one QEMU boot, TCG):", boot.title);
     let verdict = format!("scenario {}", boot.scenario);
     for line in serial.lines().map(|line| line.trim_end_matches('\r')) {
@@ -73,5 +74,5 @@ pub fn run(shell: &Shell, boot: BenchBoot) -> Result<()> {
             started.elapsed().as_secs_f64()
         )));
     }
-    Ok(())
+    Ok(serial)
 }

@@ -5,25 +5,28 @@
 //! in guest time and as ratios.
 
 use super::bench_boot::{self, BenchBoot};
-use crate::commands::build::{Image, build_all};
+use crate::commands::build::{BuildOutputs, Image, build_all};
 use crate::setup::{self, Needs};
 use crate::shell::Shell;
 use crate::workspace::Workspace;
 use crate::{Error, Result};
+use std::path::PathBuf;
 
-/// Builds the system, boots the scenario, prints the `bench:` lines.
-pub fn run(shell: &Shell, workspace: &Workspace) -> Result<()> {
+/// Builds the system, boots the scenario, prints the `bench:` lines; returns QEMU and the
+/// built system (the boot-time figure boots it again).
+pub fn run(shell: &Shell, workspace: &Workspace) -> Result<(PathBuf, BuildOutputs)> {
     let qemu = setup::ensure(shell, &workspace.root, Needs { qemu: true })?
         .ok_or_else(|| Error::new("QEMU is needed for the supervisor benchmark"))?;
     let outputs = build_all(shell, workspace, Image::Test)?;
     bench_boot::run(
         shell,
         BenchBoot {
-            qemu,
-            kernel: outputs.kernel,
-            archive: outputs.boot_archive,
+            qemu: qemu.clone(),
+            kernel: outputs.kernel.clone(),
+            archive: outputs.boot_archive.clone(),
             scenario: "supervisor_bench",
             title: "supervisor benchmark",
         },
-    )
+    )?;
+    Ok((qemu, outputs))
 }

@@ -1,6 +1,7 @@
 //! The in-system benchmark of `cella bench`: one QEMU boot (TCG) of the test kernel's `bench`
-//! scenario with the native benchmark program (`userland`, `bin/bench`) and the Wasm module it
-//! is compared with (`modules/checksum`). The kernel prints the figures and their ratios
+//! scenario with the native benchmark program (`userland`, `bin/bench`), the program it starts
+//! and waits for (`bin/exit-at-once`) and the Wasm module it is compared with
+//! (`modules/checksum`). The kernel prints the figures and their ratios
 //! (`bench: ...` lines); figures from one run are only meaningful relative to each other.
 
 use super::bench_boot::{self, BenchBoot};
@@ -29,8 +30,9 @@ fn read(path: PathBuf) -> Result<Vec<u8>> {
     std::fs::read(&path).map_err(|error| Error::new(format!("reading {}: {error}", path.display())))
 }
 
-/// Builds what the scenario needs, boots it, prints the `bench:` lines.
-pub fn run(shell: &Shell, workspace: &Workspace) -> Result<()> {
+/// Builds what the scenario needs, boots it, prints the `bench:` lines; returns the serial
+/// output (the yardstick comparison reads Cella's figures from it).
+pub fn run(shell: &Shell, workspace: &Workspace) -> Result<String> {
     let qemu = setup::ensure(shell, &workspace.root, Needs { qemu: true })?
         .ok_or_else(|| Error::new("QEMU is needed for the in-system benchmark"))?;
     let kernel = cargo::build_kernel(
@@ -43,6 +45,7 @@ pub fn run(shell: &Shell, workspace: &Workspace) -> Result<()> {
     let wasm = build(shell, workspace, "cella-checksum", "wasm32-unknown-unknown")?;
     let entries = vec![
         ArchiveEntry::new("bin/bench", read(native.join("bench"))?),
+        ArchiveEntry::new("bin/exit-at-once", read(native.join("exit-at-once"))?),
         ArchiveEntry::new(
             "modules/checksum.wasm",
             read(wasm.join("cella_checksum.wasm"))?,

@@ -41,12 +41,19 @@ fn main() -> i32 {
         cella_userland::null();
     }
     let null_ns = (cella_userland::now() - started) / rounds;
+    // Every round's result is kept (black_box) and compared with the first, so
+    // the compiler cannot compute the CRC once and skip the other rounds.
+    let crc_rounds = 8u32;
     let started = cella_userland::now();
-    let mut crc = 0;
-    for _ in 0..8 {
-        crc = crc32_of_pattern(core::hint::black_box(64 * 1024));
+    let crc = core::hint::black_box(crc32_of_pattern(core::hint::black_box(64 * 1024)));
+    let mut all_agree = true;
+    for _ in 1..crc_rounds {
+        let value = core::hint::black_box(crc32_of_pattern(core::hint::black_box(64 * 1024)));
+        all_agree &= value == crc;
     }
-    let crc_ns = (cella_userland::now() - started) / 8;
+    let crc_ns = (cella_userland::now() - started) / u64::from(crc_rounds);
+    // A disagreement shows as a CRC of 0, which the kernel reports as a mismatch.
+    let crc = if all_agree { crc } else { 0 };
     let native_ipc_ns = round_trips(echo, 2_000);
     let wasm_ipc_ns = match cella_userland::lookup("bench-wasm") {
         Ok(handle) => round_trips(handle, 2_000),

@@ -1,0 +1,88 @@
+//! The yardstick part of `cella bench`: Cella's boot to its shell prompt and Debian's Linux
+//! booted by the same QEMU command ([`crate::yardstick`]), both timed on the host's clock,
+//! then each Linux figure beside Cella's from the same run (the in-system benchmark's
+//! serial output), with ratios. A machine without the Linux packages (and no way to
+//! install them) gets a line saying the yardstick was skipped and why.
+
+use crate::boot_clock::{self, Ending, Watch};
+use crate::commands::build::BuildOutputs;
+use crate::qemu::{QemuInvocation, Serial};
+use crate::shell::Shell;
+use crate::workspace::Workspace;
+use crate::yardstick::comparison::{self, Cella};
+use crate::yardstick::{self, Outcome};
+use crate::{Error, Result};
+use std::path::Path;
+use std::time::Duration;
+
+/// What the shell prints when it is ready for a command.
+const SHELL_PROMPT: &str = "cella> ";
+/// The production boot is killed after this long without a prompt.
+const PROMPT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// QEMU start to the shell's first prompt: the production system (as `cella run` boots it),
+/// stopped once the prompt appears.
+fn boot_to_prompt(shell: &Shell, qemu: &Path, outputs: &BuildOutputs) -> Result<Duration> {
+    let mut invocation = QemuInvocation::new(qemu.to_owned(), outputs.kernel.clone());
+    invocation.initrd = Some(outputs.boot_archive.clone());
+    invocation.serial = Serial::Stdio;
+    let boot = boot_clock::watch(
+        shell,
+        invocation.command(),
+        &Watch {
+            marks: &[SHELL_PROMPT],
+            stop_at: &[SHELL_PROMPT],
+            timeout: PROMPT_TIMEOUT,
+        },
+    )?;
+    match (boot.marks[0], &boot.ending) {
+        (Some(prompt), Ending::Stopped) => Ok(prompt),
+        (_, ending) => Err(Error::new(format!(
+            "Cella's boot showed no shell prompt ({ending}); serial output:\n{}",
+            boot.output
+        ))),
+    }
+}
+
+/// Boots both systems and prints the comparison. `cella_serial` is the in-system
+/// benchmark's serial output; `outputs` the built production system.
+///
+/// # Errors
+/// A boot failed or Cella's figures are missing (a machine without the Linux packages is
+/// not an error: the yardstick is skipped with a line that says why).
+pub fn run(
+    shell: &Shell,
+    workspace: &Workspace,
+    qemu: &Path,
+    cella_serial: &str,
+    outputs: &BuildOutputs,
+) -> Result<()> {
+    let cella_figures = comparison::parse_cella(cella_serial).map_err(Error::new)?;
+    let cella_boot = boot_to_prompt(shell, qemu, outputs)?;
+    println!("boot to user space (host clock, QEMU start to first output; TCG):");
+    println!(
+        "  Cella: QEMU start to the shell prompt {}",
+        comparison::format_ns(u64::try_from(cella_boot.as_nanos()).unwrap_or(u64::MAX))
+    );
+    let directory = workspace.cella_directory().join("yardstick");
+    match yardstick::run(shell, &workspace.root, &directory, qemu)? {
+        Outcome::Skipped(reason) => {
+            println!("Linux yardstick: skipped: {reason}");
+        }
+        Outcome::Measured { linux, kernel } => {
+            println!(
+                "Linux yardstick ({}, busybox initramfs, the same QEMU command; guest time, \
+                 boot on the host's clock):",
+                kernel.display()
+            );
+            let cella = Cella {
+                figures: cella_figures,
+                boot: Some(cella_boot),
+            };
+            for line in comparison::table(&linux, &cella) {
+                println!("  {line}");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,239 @@
+//! What the Linux yardstick needs on the host: Debian's Linux kernel (`linux-image-amd64`,
+//! found as the newest `/boot/vmlinuz-*`), a static busybox (`busybox-static`,
+//! `/bin/busybox`) and gcc with a static C library. Like QEMU in `crate::setup`, the two
+//! Debian packages are installed with apt when missing and the tool runs as root; otherwise
+//! the caller gets the reason the yardstick cannot run, naming what to install.
+
+use crate::setup::{apt_install, is_root};
+use crate::shell::{Shell, find_program};
+use std::cmp::Ordering;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The Debian packages the yardstick boots.
+pub const DEBIAN_PACKAGES: [&str; 2] = ["linux-image-amd64", "busybox-static"];
+/// Where `busybox-static` puts its binary.
+pub const BUSYBOX: &str = "/bin/busybox";
+/// Where Debian puts its kernels.
+pub const BOOT_DIRECTORY: &str = "/boot";
+
+/// Everything the yardstick needs, found.
+#[derive(Debug, Clone)]
+pub struct Prerequisites {
+    /// The Linux kernel image (bzImage).
+    pub kernel: PathBuf,
+    /// The static busybox binary.
+    pub busybox: PathBuf,
+    /// The C compiler.
+    pub gcc: PathBuf,
+}
+
+/// Finds (installing with apt when root) what the yardstick needs; `Err` is the reason it
+/// cannot run, as a sentence that says what to install.
+pub fn ensure(shell: &Shell) -> Result<Prerequisites, String> {
+    let gcc = find_program("gcc").ok_or_else(|| {
+        String::from(
+            "gcc is not installed (install gcc and libc6-dev: `apt-get install gcc libc6-dev`)",
+        )
+    })?;
+    let missing = missing_packages(shell);
+    if !missing.is_empty() {
+        if !is_root() || find_program("apt-get").is_none() {
+            return Err(install_advice(&missing));
+        }
+        apt_install(shell, &missing).map_err(|error| {
+            format!(
+                "installing {} with apt-get failed: {error}",
+                missing.join(" ")
+            )
+        })?;
+    }
+    let kernel = newest_kernel(Path::new(BOOT_DIRECTORY))?;
+    std::fs::File::open(&kernel).map_err(|error| {
+        format!(
+            "cannot read {} ({error}); Debian makes kernel images readable by root only on \
+             some systems: run as root",
+            kernel.display()
+        )
+    })?;
+    let busybox = PathBuf::from(BUSYBOX);
+    if !busybox.is_file() {
+        return Err(format!(
+            "{BUSYBOX} is missing although busybox-static is installed"
+        ));
+    }
+    Ok(Prerequisites {
+        kernel,
+        busybox,
+        gcc,
+    })
+}
+
+/// Why the yardstick cannot run when `missing` packages are not installed and the tool
+/// cannot install them.
+pub fn install_advice(missing: &[&str]) -> String {
+    format!(
+        "{} not installed; install with `sudo apt-get install -y {}` \
+         (cella installs them itself only when run as root with apt-get)",
+        missing.join(" and "),
+        missing.join(" ")
+    )
+}
+
+/// The packages of [`DEBIAN_PACKAGES`] that are not installed (by `dpkg-query`; without
+/// dpkg, judged by the files they provide).
+fn missing_packages(shell: &Shell) -> Vec<&'static str> {
+    DEBIAN_PACKAGES
+        .into_iter()
+        .filter(|package| !is_installed(shell, package))
+        .collect()
+}
+
+fn is_installed(shell: &Shell, package: &str) -> bool {
+    if find_program("dpkg-query").is_some() {
+        let mut command = Command::new("dpkg-query");
+        command.args(["--show", "--showformat=${Status}", package]);
+        return shell
+            .capture(&mut command)
+            .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).ends_with(" installed"));
+    }
+    match package {
+        "busybox-static" => Path::new(BUSYBOX).is_file(),
+        _ => newest_kernel(Path::new(BOOT_DIRECTORY)).is_ok(),
+    }
+}
+
+/// The newest `vmlinuz-*` in `directory` (by version: `vmlinuz-6.1.0-30-amd64` is newer
+/// than `vmlinuz-6.1.0-9-amd64`).
+pub fn newest_kernel(directory: &Path) -> Result<PathBuf, String> {
+    let entries = std::fs::read_dir(directory)
+        .map_err(|error| format!("cannot list {}: {error}", directory.display()))?;
+    let mut versions: Vec<String> = entries
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.path().is_file())
+        .filter_map(|entry| {
+            entry
+                .file_name()
+                .to_str()
+                .and_then(|name| name.strip_prefix("vmlinuz-"))
+                .map(str::to_owned)
+        })
+        .collect();
+    versions.sort_by(|a, b| compare_versions(a, b));
+    versions
+        .pop()
+        .map(|version| directory.join(format!("vmlinuz-{version}")))
+        .ok_or_else(|| {
+            format!(
+                "no Linux kernel in {} (no vmlinuz-* file); install linux-image-amd64",
+                directory.display()
+            )
+        })
+}
+
+/// Compares version strings piece by piece, runs of digits as numbers (`6.1.0-10` > `6.1.0-9`).
+fn compare_versions(a: &str, b: &str) -> Ordering {
+    fn pieces(text: &str) -> Vec<(bool, &str)> {
+        let mut pieces = Vec::new();
+        let mut start = 0;
+        let bytes = text.as_bytes();
+        for index in 1..=bytes.len() {
+            if index == bytes.len()
+                || bytes[index].is_ascii_digit() != bytes[start].is_ascii_digit()
+            {
+                pieces.push((bytes[start].is_ascii_digit(), &text[start..index]));
+                start = index;
+            }
+        }
+        pieces
+    }
+    let (a_pieces, b_pieces) = (pieces(a), pieces(b));
+    for (left, right) in a_pieces.iter().zip(&b_pieces) {
+        let order = match (left, right) {
+            ((true, x), (true, y)) => {
+                let (x, y) = (x.trim_start_matches('0'), y.trim_start_matches('0'));
+                x.len().cmp(&y.len()).then_with(|| x.cmp(y))
+            }
+            ((_, x), (_, y)) => x.cmp(y),
+        };
+        if order != Ordering::Equal {
+            return order;
+        }
+    }
+    a_pieces.len().cmp(&b_pieces.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_advice_names_the_missing_packages_and_the_command() {
+        assert_eq!(
+            install_advice(&["linux-image-amd64", "busybox-static"]),
+            "linux-image-amd64 and busybox-static not installed; install with \
+             `sudo apt-get install -y linux-image-amd64 busybox-static` \
+             (cella installs them itself only when run as root with apt-get)"
+        );
+        assert!(install_advice(&["busybox-static"]).starts_with("busybox-static not installed"));
+    }
+
+    #[test]
+    fn versions_compare_numerically() {
+        assert_eq!(
+            compare_versions("6.1.0-10-amd64", "6.1.0-9-amd64"),
+            Ordering::Greater
+        );
+        assert_eq!(
+            compare_versions("6.1.0-9-amd64", "6.10.0-1-amd64"),
+            Ordering::Less
+        );
+        assert_eq!(
+            compare_versions("6.1.0-9-amd64", "6.1.0-9-amd64"),
+            Ordering::Equal
+        );
+        assert_eq!(compare_versions("6.1", "6.1.0"), Ordering::Less);
+        assert_eq!(compare_versions("", "1"), Ordering::Less);
+    }
+
+    #[test]
+    fn the_newest_kernel_is_chosen_and_other_files_are_ignored() {
+        let directory = std::env::temp_dir().join(format!(
+            "cella-yardstick-boot-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&directory);
+        std::fs::create_dir_all(directory.join("vmlinuz-9.9.9-directory")).unwrap();
+        for name in [
+            "vmlinuz-6.1.0-9-amd64",
+            "vmlinuz-6.1.0-30-amd64",
+            "vmlinuz-6.1.0-28-amd64",
+            "initrd.img-6.1.0-99-amd64",
+            "config-6.1.0-99-amd64",
+        ] {
+            std::fs::write(directory.join(name), b"").unwrap();
+        }
+        assert_eq!(
+            newest_kernel(&directory),
+            Ok(directory.join("vmlinuz-6.1.0-30-amd64"))
+        );
+        std::fs::remove_dir_all(&directory).unwrap();
+    }
+
+    #[test]
+    fn no_kernel_is_a_clear_error() {
+        let directory = std::env::temp_dir().join(format!(
+            "cella-yardstick-empty-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::create_dir_all(&directory).unwrap();
+        let error = newest_kernel(&directory).unwrap_err();
+        assert!(error.contains("no Linux kernel"), "{error}");
+        assert!(error.contains("linux-image-amd64"), "{error}");
+        std::fs::remove_dir_all(&directory).unwrap();
+        let error = newest_kernel(&directory).unwrap_err();
+        assert!(error.starts_with("cannot list"), "{error}");
+    }
+}

@@ -1,0 +1,209 @@
+/*
+ * The Linux yardstick of `cargo cella bench`: runs inside Debian's Linux
+ * kernel, booted by the same QEMU command as Cella, from a busybox initramfs
+ * (the tool builds it; see toolchain/src/yardstick/). Built on the host with
+ * `gcc -static -O2`.
+ *
+ * Prints one line per figure, `yardstick: NAME VALUE ns`, then
+ * `yardstick: done`; a failure prints `yardstick: error: ...` and exits 1.
+ * Every timed loop keeps its results, so no work can be optimised away.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Rounds: the same counts as Cella's in-system benchmark where it has them. */
+#define NULL_SYSCALL_ROUNDS 20000
+#define ROUND_TRIP_ROUNDS 2000
+#define FORK_ROUNDS 200
+#define CRC_ROUNDS 8
+#define CRC_LENGTH (64 * 1024)
+
+/* Keeps `value` alive: the compiler must compute it (as Rust's black_box). */
+#define KEEP(value) __asm__ volatile("" : : "r"(value) : "memory")
+
+static uint64_t now_ns(void) {
+    struct timespec time;
+    clock_gettime(CLOCK_MONOTONIC, &time);
+    return (uint64_t)time.tv_sec * 1000000000u + (uint64_t)time.tv_nsec;
+}
+
+static void fail(const char *what) {
+    printf("yardstick: error: %s: %s\n", what, strerror(errno));
+    fflush(stdout);
+    exit(1);
+}
+
+static void report(const char *name, uint64_t nanoseconds) {
+    printf("yardstick: %s %llu ns\n", name, (unsigned long long)nanoseconds);
+    fflush(stdout);
+}
+
+/* A system call that does nothing the kernel can skip or cache. */
+static void null_syscall(void) {
+    uint64_t started = now_ns();
+    long sum = 0;
+    for (int round = 0; round < NULL_SYSCALL_ROUNDS; round++) {
+        long parent = syscall(SYS_getppid);
+        KEEP(parent);
+        sum += parent;
+    }
+    KEEP(sum);
+    report("null-syscall", (now_ns() - started) / NULL_SYSCALL_ROUNDS);
+}
+
+/* One byte to a second process through a pipe and back through another. */
+static void pipe_round_trip(void) {
+    int to_child[2], to_parent[2];
+    if (pipe(to_child) != 0 || pipe(to_parent) != 0) fail("pipe");
+    pid_t child = fork();
+    if (child < 0) fail("fork");
+    if (child == 0) {
+        close(to_child[1]);
+        close(to_parent[0]);
+        char byte;
+        while (read(to_child[0], &byte, 1) == 1) {
+            byte++;
+            if (write(to_parent[1], &byte, 1) != 1) break;
+        }
+        _exit(0);
+    }
+    close(to_child[0]);
+    close(to_parent[1]);
+    char byte = 0;
+    uint64_t started = now_ns();
+    for (int round = 0; round < ROUND_TRIP_ROUNDS; round++) {
+        char sent = (char)round;
+        if (write(to_child[1], &sent, 1) != 1) fail("pipe write");
+        if (read(to_parent[0], &byte, 1) != 1) fail("pipe read");
+        if (byte != (char)(sent + 1)) {
+            errno = EPROTO;
+            fail("pipe echo");
+        }
+    }
+    uint64_t elapsed = now_ns() - started;
+    close(to_child[1]);
+    waitpid(child, NULL, 0);
+    close(to_parent[0]);
+    report("pipe-round-trip", elapsed / ROUND_TRIP_ROUNDS);
+}
+
+/* Two threads take turns on one futex word: 0 = the main thread's turn. */
+static uint32_t turn;
+
+static long futex(uint32_t *word, int operation, uint32_t value) {
+    return syscall(SYS_futex, word, operation, value, NULL, NULL, 0);
+}
+
+static void wait_for_turn(uint32_t mine) {
+    while (__atomic_load_n(&turn, __ATOMIC_ACQUIRE) != mine) {
+        futex(&turn, FUTEX_WAIT_PRIVATE, mine ^ 1);
+    }
+}
+
+static void give_turn(uint32_t next) {
+    __atomic_store_n(&turn, next, __ATOMIC_RELEASE);
+    futex(&turn, FUTEX_WAKE_PRIVATE, 1);
+}
+
+static void *futex_partner(void *unused) {
+    (void)unused;
+    for (int round = 0; round < ROUND_TRIP_ROUNDS; round++) {
+        wait_for_turn(1);
+        give_turn(0);
+    }
+    return NULL;
+}
+
+static void futex_round_trip(void) {
+    pthread_t partner;
+    turn = 0;
+    if (pthread_create(&partner, NULL, futex_partner, NULL) != 0) fail("pthread_create");
+    uint64_t started = now_ns();
+    for (int round = 0; round < ROUND_TRIP_ROUNDS; round++) {
+        give_turn(1);
+        wait_for_turn(0);
+    }
+    uint64_t elapsed = now_ns() - started;
+    pthread_join(partner, NULL);
+    report("futex-round-trip", elapsed / ROUND_TRIP_ROUNDS);
+}
+
+/* fork, the child exits at once, the parent waits for it. */
+static void fork_exit_wait(void) {
+    uint64_t started = now_ns();
+    for (int round = 0; round < FORK_ROUNDS; round++) {
+        pid_t child = fork();
+        if (child < 0) fail("fork");
+        if (child == 0) _exit(round & 0x7f);
+        int status = 0;
+        if (waitpid(child, &status, 0) != child) fail("waitpid");
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != (round & 0x7f)) {
+            errno = ECHILD;
+            fail("child status");
+        }
+    }
+    report("fork-exit-wait", (now_ns() - started) / FORK_ROUNDS);
+}
+
+/* CRC-32 (IEEE, table) of LCG bytes: the same function as Cella's
+ * userland/src/crc32.rs `crc32_of_pattern`, so the results must match. */
+static uint32_t crc_table[256];
+
+static void build_crc_table(void) {
+    for (uint32_t index = 0; index < 256; index++) {
+        uint32_t value = index;
+        for (int bit = 0; bit < 8; bit++) value = (value & 1) ? (value >> 1) ^ 0xedb88320u : value >> 1;
+        crc_table[index] = value;
+    }
+}
+
+static uint32_t crc32_of_pattern(size_t length) {
+    uint32_t seed = 0x12345678u;
+    uint32_t crc = ~0u;
+    for (size_t index = 0; index < length; index++) {
+        seed = seed * 1103515245u + 12345u;
+        uint8_t byte = (uint8_t)(seed >> 16);
+        crc = crc_table[(crc ^ byte) & 0xff] ^ (crc >> 8);
+    }
+    return ~crc;
+}
+
+static void crc32_64k(void) {
+    build_crc_table();
+    volatile size_t length = CRC_LENGTH;
+    uint64_t started = now_ns();
+    uint32_t first = crc32_of_pattern(length);
+    KEEP(first);
+    for (int round = 1; round < CRC_ROUNDS; round++) {
+        uint32_t value = crc32_of_pattern(length);
+        KEEP(value);
+        if (value != first) {
+            errno = EIO;
+            fail("CRC rounds disagree");
+        }
+    }
+    uint64_t elapsed = (now_ns() - started) / CRC_ROUNDS;
+    printf("yardstick: crc32-64k %llu ns (crc %08x)\n", (unsigned long long)elapsed, first);
+    fflush(stdout);
+}
+
+int main(void) {
+    null_syscall();
+    pipe_round_trip();
+    futex_round_trip();
+    fork_exit_wait();
+    crc32_64k();
+    printf("yardstick: done\n");
+    fflush(stdout);
+    return 0;
+}
