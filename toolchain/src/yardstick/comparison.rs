@@ -1,6 +1,6 @@
 //! The yardstick table of `cella bench`: each Linux figure beside Cella's nearest figure
 //! from the same run, with the ratio Cella / Linux. Cella's figures are read from the
-//! `bench:` lines its in-system benchmark printed (`kernel/src/scenarios/bench.rs`).
+//! `bench:` lines its in-system benchmark printed (`tests/kernel/src/scenarios/bench.rs`).
 
 use super::report::LinuxFigures;
 use std::time::Duration;
