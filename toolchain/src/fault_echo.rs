@@ -50,6 +50,10 @@ fn parse(text: &str) -> Line<'_> {
     };
     match (intact, driver) {
         (true, Some(driver)) => Line::Intact(driver),
+        // A damaged line whose words still name the console driver is its
+        // round's line, wherever the damage moved the name to (the start of
+        // the line printed twice, say).
+        _ if fields.contains(&CONSOLE_DRIVER) => Line::Damaged(Some(CONSOLE_DRIVER), false),
         _ => Line::Damaged(driver, text.contains(&format!("{CONSOLE_DRIVER}:"))),
     }
 }
@@ -155,6 +159,24 @@ mod tests {
             report.damaged_elsewhere, 1,
             "a wrong checksum elsewhere still counts"
         );
+    }
+
+    #[test]
+    fn a_console_driver_line_printed_twice_is_the_console_drivers_wherever_its_name_moved() {
+        // Seen in a long run: the UART driver under fault wrote the start of
+        // its round's line twice, which shifted the driver's name.
+        let serial = [
+            line(12487, "pci", "xzzkvhtogylolwrq"),
+            String::from(
+                "fault-echo 12488fault-echo 12488 uart16550 diroujqojvaskvnu bd9f41955da9cee6",
+            ),
+            line(12489, "ps2-keyboard", "rszlexxbrisjdbrg"),
+        ]
+        .join("\n");
+        let report = check(&serial);
+        assert_eq!(report.intact, 2);
+        assert_eq!(report.damaged_by_console_driver, 1);
+        assert_eq!(report.damaged_elsewhere, 0);
     }
 
     #[test]
