@@ -107,13 +107,18 @@ fn archive() -> PathBuf {
 #[test]
 fn dma_buffers_round_trip_and_ram_is_refused_at_load() {
     let archive = archive();
-    let session = Session::start("devmem", "", Some(archive.clone()), &[]);
+    let mut session = Session::start("devmem", "", Some(archive.clone()), &[]);
     session.wait_for("devmem: dma rounds passed", WAIT);
     session.wait_for(
         "module ramio refused at load: grant `mmio 0x100000 0x1000`: 0x100000 is RAM, not device memory",
         WAIT,
     );
     session.wait_for("shell: ready", WAIT);
+    // `mem` shows the module's DMA against its grant: all 64 KiB given back.
+    let from = session.output().len();
+    session.write_serial(b"mem\r");
+    let row = session.wait_for_from(from, "  devmem ", WAIT);
+    session.wait_for_from(row, "of 4096 KiB, DMA 0 of 64 KiB", WAIT);
     let _ = std::fs::remove_file(archive);
 }
 
