@@ -8,6 +8,7 @@
 //! RAM (only an IOMMU prevents that), and who may use which range is decided
 //! by the capability checks before these types are asked for.
 
+use super::frame_runs::FrameRuns;
 use super::layout::{PAGE_SIZE, align_down, align_up};
 use super::paging::{self, MapError, MmioRegion};
 use super::physical::to_virtual;
@@ -22,6 +23,13 @@ static RAM: Once<(RegionList<MAX_REGIONS>, PhysRange)> = Once::new();
 
 /// Physical page -> its uncached mapping.
 static MMIO_PAGES: Mutex<BTreeMap<u64, MmioRegion>> = Mutex::new(BTreeMap::new());
+/// Frames of freed DMA buffers, kept for the next buffers (see `frame_runs`).
+static DMA_RUNS: Mutex<FrameRuns> = Mutex::new(FrameRuns::new(PAGE_SIZE));
+
+/// Frames that freed DMA buffers left for reuse.
+pub fn dma_frames_kept() -> u64 {
+    without_interrupts(|| DMA_RUNS.lock().frames())
+}
 
 /// Records the boot memory map's RAM and the kernel image (memory setup calls
 /// this once); until then no [`DeviceRange`] is made.
@@ -156,7 +164,8 @@ fn with_mmio_page<T>(
 }
 
 /// A zeroed, physically contiguous buffer for a device to read and write by
-/// DMA: it owns its frames, which go back to the allocator when it is dropped.
+/// DMA: it owns its frames, which go back to the pool of DMA runs when it is
+/// dropped (the next buffers are carved from there first).
 ///
 /// Only [`DmaBuffer::allocate`] makes one, so reads and writes through it stay
 /// inside frames the kernel handed out for this buffer. The device address a
@@ -175,10 +184,18 @@ impl DmaBuffer {
     pub fn allocate(size: u64) -> Option<Self> {
         let pages = size.div_ceil(PAGE_SIZE).max(1);
         let length = usize::try_from(pages.checked_mul(PAGE_SIZE)?).ok()?;
-        if !paging::frame_statistics().leaves_reserve(pages, super::budget::KERNEL_FRAME_RESERVE) {
-            return None;
-        }
-        let physical = paging::allocate_contiguous_frames(pages).ok()?;
+        let reused = without_interrupts(|| DMA_RUNS.lock().take(pages));
+        let physical = match reused {
+            Some(physical) => physical,
+            None => {
+                if !paging::frame_statistics()
+                    .leaves_reserve(pages, super::budget::KERNEL_FRAME_RESERVE)
+                {
+                    return None;
+                }
+                paging::allocate_contiguous_frames(pages).ok()?
+            }
+        };
         // SAFETY: the frames were just handed out, so nothing else uses them, and
         // RAM is mapped writable through the direct map.
         unsafe { core::ptr::write_bytes(to_virtual(physical) as *mut u8, 0, length) };
@@ -242,14 +259,7 @@ impl DmaBuffer {
 
 impl Drop for DmaBuffer {
     fn drop(&mut self) {
-        for page in 0..self.pages {
-            let frame = self.physical + page * PAGE_SIZE;
-            // SAFETY: the buffer owns these frames (handed out by
-            // `allocate_contiguous_frames` for it alone) and is going away, so
-            // nothing uses them after this.
-            if let Err(error) = unsafe { paging::free_frame(frame) } {
-                log::error!("freeing DMA frame {frame:#x}: {error:?}");
-            }
-        }
+        // The frames stay the kernel's, kept as one run for the next buffer.
+        without_interrupts(|| DMA_RUNS.lock().give(self.physical, self.pages));
     }
 }

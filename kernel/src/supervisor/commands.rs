@@ -278,6 +278,11 @@ impl System {
         );
         let _ = writeln!(
             out,
+            "DMA: {} KiB of freed buffers kept for the next ones",
+            crate::mm::device_memory::dma_frames_kept() * 4
+        );
+        let _ = writeln!(
+            out,
             "  {:<14} {:>8} KiB",
             "kernel",
             heap::charged(heap::KERNEL_ACCOUNT).div_ceil(1024)
