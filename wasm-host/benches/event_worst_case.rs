@@ -166,7 +166,7 @@ fn main() {
         worst.0 * 1000.0 / limits.fuel_per_event as f64
     );
     // The bound docs/abi.md states for one event of the default fuel.
-    const STATED_BOUND_US: f64 = 1_500.0;
+    const STATED_BOUND_US: f64 = 2_000.0;
     println!(
         "stated bound (docs/abi.md): {STATED_BOUND_US:.0} us per event of {} fuel: {}",
         limits.fuel_per_event,
