@@ -41,7 +41,12 @@ impl Log for KernelLogger {
             return;
         }
         let target = record.target();
-        let target = target.strip_prefix("cella_kernel::").unwrap_or(target);
+        // The kernel's own modules (and the test kernel's) log under their
+        // module path, without the crate's name.
+        let target = target
+            .strip_prefix("cella_kernel::")
+            .or_else(|| target.strip_prefix("cella_test_kernel::"))
+            .unwrap_or(target);
         print(format_args!(
             "{:<5} {}: {}\n",
             record.level(),
