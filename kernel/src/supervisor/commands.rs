@@ -26,21 +26,8 @@ pub const DONE: [u8; 2] = [0x02, b'S'];
 /// Text bytes per answer message (plus the framing byte).
 const PIECE_BYTES: usize = 2048;
 
-/// The usage line of every command the supervisor knows.
-pub const USAGE: &[&str] = &[
-    "help                     this list",
-    "ps | lsmod               modules: version, generation, state, restarts, events, fuel, memory, log lines dropped; native processes",
-    "caps NAME                what NAME is granted and what its instance holds",
-    "log [LINES]              the kernel log ring (default 40 lines) and every recorded fault",
-    "restart NAME             a fresh instance of NAME now",
-    "stop NAME | start NAME   stop NAME, or bring a stopped or held NAME back",
-    "swap NAME FILE           replace NAME by FILE from the boot archive, keeping its state",
-    "trace NAME on|off        print every device access of NAME as it happens",
-    "send ENDPOINT TEXT       post TEXT as a message to the module serving ENDPOINT",
-    "call ENDPOINT TEXT       call the native process serving ENDPOINT, show its reply",
-    "uptime                   time since boot",
-    "mem                      physical memory and kernel heap",
-];
+use super::command_line::Command;
+pub use super::command_line::USAGE;
 
 impl System {
     /// Answers one command line from module `from`.
@@ -75,40 +62,7 @@ impl System {
     pub fn command(&mut self, line: &str) -> String {
         // Every command sees the table at rest: no instance is away on its worker.
         self.bring_all_home();
-        let words: Vec<&str> = line.split_ascii_whitespace().collect();
-        let result = match words.as_slice() {
-            ["help"] => Ok(USAGE.join("\n")),
-            ["ps" | "lsmod"] => Ok(self.process_list()),
-            ["caps", name] => self.capabilities_of(name),
-            ["log"] => Ok(log_report(40)),
-            ["log", lines] => lines
-                .parse()
-                .map(log_report)
-                .map_err(|_| format!("`{lines}` is not a number of lines")),
-            ["restart", name] => self.restart_by_hand(name),
-            ["stop", name] => self.stop_by_hand(name),
-            ["start", name] => self.start_by_hand(name),
-            ["swap", name, file] => self.swap(name, file),
-            ["trace", name, switch @ ("on" | "off")] => self.set_tracing(name, *switch == "on"),
-            ["send", endpoint, text @ ..] if !text.is_empty() => {
-                self.send_by_hand(endpoint, &text.join(" "))
-            }
-            ["call", endpoint, text @ ..] if !text.is_empty() => {
-                self.call_process(endpoint, &text.join(" "))
-            }
-            ["uptime"] => Ok(uptime()),
-            ["mem"] => Ok(self.memory_report()),
-            [] => Ok(String::new()),
-            [command, ..] => Err(
-                match USAGE
-                    .iter()
-                    .find(|usage| usage.split_whitespace().next() == Some(command))
-                {
-                    Some(usage) => format!("usage: {usage}"),
-                    None => format!("unknown command `{command}`; `help` lists the commands"),
-                },
-            ),
-        };
+        let result = Command::parse(line).and_then(|command| self.carry_out(command));
         let mut output = match result {
             Ok(text) => text,
             Err(problem) => format!("error: {problem}"),
@@ -117,6 +71,26 @@ impl System {
             output.push('\n');
         }
         output
+    }
+
+    /// Carries out one well-formed command; its output, or why it failed.
+    fn carry_out(&mut self, command: Command<'_>) -> Result<String, String> {
+        match command {
+            Command::Nothing => Ok(String::new()),
+            Command::Help => Ok(USAGE.join("\n")),
+            Command::ProcessList => Ok(self.process_list()),
+            Command::Capabilities { module } => self.capabilities_of(module),
+            Command::Log { lines } => Ok(log_report(lines)),
+            Command::Restart { module } => self.restart_by_hand(module),
+            Command::Stop { module } => self.stop_by_hand(module),
+            Command::Start { module } => self.start_by_hand(module),
+            Command::Swap { module, file } => self.swap(module, file),
+            Command::Trace { module, on } => self.set_tracing(module, on),
+            Command::Send { endpoint, text } => self.send_by_hand(endpoint, &text),
+            Command::Call { endpoint, text } => self.call_process(endpoint, &text),
+            Command::Uptime => Ok(uptime()),
+            Command::Memory => Ok(self.memory_report()),
+        }
     }
 
     fn process_list(&self) -> String {

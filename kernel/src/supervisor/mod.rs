@@ -6,6 +6,7 @@
 //! person asks for: restart, stop, start, swap, trace.
 #![forbid(unsafe_code)]
 
+pub mod command_line;
 #[cfg(target_os = "none")]
 pub mod commands;
 #[cfg(target_os = "none")]

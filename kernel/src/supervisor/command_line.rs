@@ -1,0 +1,200 @@
+//! The supervisor's commands as a typed value: a command line from the shell
+//! is read into a [`Command`] (or a usage error) before anything runs, so
+//! what a command means is decided in one place, host-tested, and the
+//! module system only ever carries out a well-formed [`Command`].
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// The usage line of every command the supervisor knows.
+pub const USAGE: &[&str] = &[
+    "help                     this list",
+    "ps | lsmod               modules: version, generation, state, restarts, events, fuel, memory, log lines dropped; native processes",
+    "caps NAME                what NAME is granted and what its instance holds",
+    "log [LINES]              the kernel log ring (default 40 lines) and every recorded fault",
+    "restart NAME             a fresh instance of NAME now",
+    "stop NAME | start NAME   stop NAME, or bring a stopped or held NAME back",
+    "swap NAME FILE           replace NAME by FILE from the boot archive, keeping its state",
+    "trace NAME on|off        print every device access of NAME as it happens",
+    "send ENDPOINT TEXT       post TEXT as a message to the module serving ENDPOINT",
+    "call ENDPOINT TEXT       call the native process serving ENDPOINT, show its reply",
+    "uptime                   time since boot",
+    "mem                      physical memory and kernel heap",
+];
+
+/// Lines `log` shows when none are asked for.
+pub const DEFAULT_LOG_LINES: usize = 40;
+
+/// One command, read from a line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command<'a> {
+    /// An empty line: nothing to do.
+    Nothing,
+    /// `help`.
+    Help,
+    /// `ps` or `lsmod`.
+    ProcessList,
+    /// `caps NAME`.
+    Capabilities { module: &'a str },
+    /// `log [LINES]`.
+    Log { lines: usize },
+    /// `restart NAME`.
+    Restart { module: &'a str },
+    /// `stop NAME`.
+    Stop { module: &'a str },
+    /// `start NAME`.
+    Start { module: &'a str },
+    /// `swap NAME FILE`.
+    Swap { module: &'a str, file: &'a str },
+    /// `trace NAME on|off`.
+    Trace { module: &'a str, on: bool },
+    /// `send ENDPOINT TEXT`: the words of TEXT joined by single spaces.
+    Send { endpoint: &'a str, text: String },
+    /// `call ENDPOINT TEXT`.
+    Call { endpoint: &'a str, text: String },
+    /// `uptime`.
+    Uptime,
+    /// `mem`.
+    Memory,
+}
+
+impl<'a> Command<'a> {
+    /// Reads `line` (words separated by spaces).
+    ///
+    /// # Errors
+    /// `usage: ...` for a known command with the wrong words, a sentence
+    /// naming an unknown command, or why a number is not one.
+    pub fn parse(line: &'a str) -> Result<Self, String> {
+        let words: Vec<&'a str> = line.split_ascii_whitespace().collect();
+        let command = match words.as_slice() {
+            [] => Command::Nothing,
+            ["help"] => Command::Help,
+            ["ps" | "lsmod"] => Command::ProcessList,
+            ["caps", module] => Command::Capabilities { module },
+            ["log"] => Command::Log {
+                lines: DEFAULT_LOG_LINES,
+            },
+            ["log", lines] => Command::Log {
+                lines: lines
+                    .parse()
+                    .map_err(|_| format!("`{lines}` is not a number of lines"))?,
+            },
+            ["restart", module] => Command::Restart { module },
+            ["stop", module] => Command::Stop { module },
+            ["start", module] => Command::Start { module },
+            ["swap", module, file] => Command::Swap { module, file },
+            ["trace", module, switch @ ("on" | "off")] => Command::Trace {
+                module,
+                on: *switch == "on",
+            },
+            ["send", endpoint, text @ ..] if !text.is_empty() => Command::Send {
+                endpoint,
+                text: text.join(" "),
+            },
+            ["call", endpoint, text @ ..] if !text.is_empty() => Command::Call {
+                endpoint,
+                text: text.join(" "),
+            },
+            ["uptime"] => Command::Uptime,
+            ["mem"] => Command::Memory,
+            [command, ..] => return Err(usage_of(command)),
+        };
+        Ok(command)
+    }
+}
+
+/// `usage: ...` for a known command, or a sentence about an unknown one.
+fn usage_of(command: &str) -> String {
+    let known = USAGE.iter().find(|usage| {
+        let mut names = usage.split("  ").next().unwrap_or("").split(" | ");
+        names.any(|name| name.split_whitespace().next() == Some(command))
+    });
+    match known {
+        Some(usage) => format!("usage: {usage}"),
+        None => format!("unknown command `{command}`; `help` lists the commands"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_of_the_usage_list_reads() {
+        let cases: &[(&str, Command<'_>)] = &[
+            ("", Command::Nothing),
+            ("  help ", Command::Help),
+            ("ps", Command::ProcessList),
+            ("lsmod", Command::ProcessList),
+            ("caps pci", Command::Capabilities { module: "pci" }),
+            ("log", Command::Log { lines: 40 }),
+            ("log 7", Command::Log { lines: 7 }),
+            ("restart pci", Command::Restart { module: "pci" }),
+            ("stop pci", Command::Stop { module: "pci" }),
+            ("start pci", Command::Start { module: "pci" }),
+            (
+                "swap uart16550 modules/uart16550-v2.wasm",
+                Command::Swap {
+                    module: "uart16550",
+                    file: "modules/uart16550-v2.wasm",
+                },
+            ),
+            (
+                "trace pci on",
+                Command::Trace {
+                    module: "pci",
+                    on: true,
+                },
+            ),
+            (
+                "trace pci off",
+                Command::Trace {
+                    module: "pci",
+                    on: false,
+                },
+            ),
+            (
+                "send uart  hello   world",
+                Command::Send {
+                    endpoint: "uart",
+                    text: "hello world".into(),
+                },
+            ),
+            (
+                "call checksum hello",
+                Command::Call {
+                    endpoint: "checksum",
+                    text: "hello".into(),
+                },
+            ),
+            ("uptime", Command::Uptime),
+            ("mem", Command::Memory),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(&Command::parse(line).unwrap(), expected, "`{line}`");
+        }
+        assert_eq!(USAGE.len(), 12, "a new command needs a case above");
+    }
+
+    #[test]
+    fn wrong_words_give_the_usage_and_unknown_commands_say_so() {
+        for (line, expected) in [
+            ("caps", "usage: caps NAME"),
+            ("trace pci maybe", "usage: trace NAME on|off"),
+            ("send uart", "usage: send ENDPOINT TEXT"),
+            ("swap uart16550", "usage: swap NAME FILE"),
+            ("stop", "usage: stop NAME | start NAME"),
+            ("start", "usage: stop NAME | start NAME"),
+            ("lsmod now", "usage: ps | lsmod"),
+            ("log many", "`many` is not a number of lines"),
+            (
+                "reboot",
+                "unknown command `reboot`; `help` lists the commands",
+            ),
+        ] {
+            let problem = Command::parse(line).unwrap_err();
+            assert!(problem.starts_with(expected), "`{line}`: {problem}");
+        }
+    }
+}
