@@ -17,15 +17,7 @@ use cella_kernel::proc::{self, ExitReason, ProcessGrant};
 use cella_kernel::{irq, kprintln, sched, time};
 
 fn module(context: &BootContext) -> Result<&'static [u8], String> {
-    let archive = context
-        .archive
-        .ok_or_else(|| String::from("no boot archive"))?;
-    match archive.find("modules/checksum.wasm") {
-        Ok(Some(entry)) => Ok(entry.data),
-        _ => Err(String::from(
-            "modules/checksum.wasm is not in the boot archive",
-        )),
-    }
+    super::archive_file(context, "modules/checksum.wasm")
 }
 
 /// `a / b` with two decimals, as text.

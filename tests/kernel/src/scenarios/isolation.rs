@@ -81,15 +81,8 @@ pub fn run(context: &BootContext) -> Result<(), String> {
     cella_kernel::irq::start();
     proc::initialise();
     // A Wasm module whose `init` logs text imitating kernel lines.
-    let archive = context
-        .archive
-        .ok_or_else(|| String::from("no boot archive"))?;
-    let Ok(Some(entry)) = archive.find("modules/log-forger.wasm") else {
-        return Err(String::from(
-            "modules/log-forger.wasm is not in the boot archive",
-        ));
-    };
-    crate::wasm_server::serve("log-forger", "log-forger", entry.data)
+    let forger = super::archive_file(context, "modules/log-forger.wasm")?;
+    crate::wasm_server::serve("log-forger", "log-forger", forger)
         .map_err(|error| format!("log-forger: {error:?}"))?;
     // Its `init` runs on its own thread: wait until its flood is over (the
     // dropped count stops moving).

@@ -204,6 +204,21 @@ pub fn run_with_modules(name: &str, context: &BootContext, system: &mut System) 
     qemu::exit(ExitCode::Failure)
 }
 
+/// The bytes of `path` in the boot archive.
+///
+/// # Errors
+/// No boot archive, no such entry, or an unreadable archive.
+fn archive_file(context: &BootContext, path: &str) -> Result<&'static [u8], String> {
+    let archive = context
+        .archive
+        .ok_or_else(|| String::from("no boot archive"))?;
+    match archive.find(path) {
+        Ok(Some(entry)) => Ok(entry.data),
+        Ok(None) => Err(alloc::format!("{path} is not in the boot archive")),
+        Err(error) => Err(alloc::format!("boot archive unreadable: {error}")),
+    }
+}
+
 /// Waits up to 10 s for a process or thread to register endpoint `name`.
 ///
 /// # Errors

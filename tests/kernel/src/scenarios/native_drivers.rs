@@ -56,17 +56,7 @@ fn rtc_both_ways(context: &BootContext) -> Result<(), String> {
         }
         other => return Err(format!("ungranted cmos-rtc-native: {other:?}")),
     }
-    let archive = context
-        .archive
-        .ok_or_else(|| String::from("no boot archive"))?;
-    let wasm = match archive.find("modules/cmos-rtc.wasm") {
-        Ok(Some(entry)) => entry.data,
-        _ => {
-            return Err(String::from(
-                "modules/cmos-rtc.wasm is not in the boot archive",
-            ));
-        }
-    };
+    let wasm = super::archive_file(context, "modules/cmos-rtc.wasm")?;
     crate::wasm_server::serve_granted(
         "rtc-wasm",
         "cmos-rtc",

@@ -10,19 +10,8 @@ use cella_kernel::{fnv::fnv1a_64, ipc, irq, kprintln};
 
 const TIMEOUT_NS: u64 = 10_000_000_000;
 
-fn program(context: &BootContext, name: &str) -> Result<&'static [u8], String> {
-    let archive = context
-        .archive
-        .ok_or_else(|| String::from("no boot archive"))?;
-    match archive.find(&format!("bin/{name}")) {
-        Ok(Some(entry)) => Ok(entry.data),
-        Ok(None) => Err(format!("bin/{name} is not in the boot archive")),
-        Err(error) => Err(format!("boot archive unreadable: {error}")),
-    }
-}
-
 pub(super) fn start(context: &BootContext, name: &str, grant: ProcessGrant) -> Result<u32, String> {
-    let bytes = program(context, name)?;
+    let bytes = super::archive_file(context, &format!("bin/{name}"))?;
     proc::spawn(name, bytes, grant).map_err(|error| format!("{name}: {error}"))
 }
 
@@ -146,17 +135,7 @@ pub fn process_ipc(context: &BootContext) -> Result<(), String> {
 pub fn process_wasm_ipc(context: &BootContext) -> Result<(), String> {
     irq::start();
     proc::initialise();
-    let archive = context
-        .archive
-        .ok_or_else(|| String::from("no boot archive"))?;
-    let bytes = match archive.find("modules/checksum.wasm") {
-        Ok(Some(entry)) => entry.data,
-        _ => {
-            return Err(String::from(
-                "modules/checksum.wasm is not in the boot archive",
-            ));
-        }
-    };
+    let bytes = super::archive_file(context, "modules/checksum.wasm")?;
     crate::wasm_server::serve("checksum", "checksum", bytes)
         .map_err(|error| format!("{error:?}"))?;
     let client = start(context, "client", ProcessGrant::ipc(&["checksum"], &[]))?;
@@ -172,17 +151,7 @@ pub fn process_wasm_ipc(context: &BootContext) -> Result<(), String> {
 pub fn module_both_ways(context: &BootContext) -> Result<(), String> {
     irq::start();
     proc::initialise();
-    let archive = context
-        .archive
-        .ok_or_else(|| String::from("no boot archive"))?;
-    let wasm = match archive.find("modules/checksum.wasm") {
-        Ok(Some(entry)) => entry.data,
-        _ => {
-            return Err(String::from(
-                "modules/checksum.wasm is not in the boot archive",
-            ));
-        }
-    };
+    let wasm = super::archive_file(context, "modules/checksum.wasm")?;
     crate::wasm_server::serve("checksum-wasm", "checksum", wasm)
         .map_err(|error| format!("{error:?}"))?;
     let native = start(
@@ -240,17 +209,7 @@ pub fn module_both_ways(context: &BootContext) -> Result<(), String> {
 pub fn wasm_busy(context: &BootContext) -> Result<(), String> {
     irq::start();
     proc::initialise();
-    let archive = context
-        .archive
-        .ok_or_else(|| String::from("no boot archive"))?;
-    let bytes = match archive.find("modules/checksum.wasm") {
-        Ok(Some(entry)) => entry.data,
-        _ => {
-            return Err(String::from(
-                "modules/checksum.wasm is not in the boot archive",
-            ));
-        }
-    };
+    let bytes = super::archive_file(context, "modules/checksum.wasm")?;
     crate::wasm_server::serve("busy", "checksum", bytes).map_err(|error| format!("{error:?}"))?;
     let endpoint = ipc::lookup("busy").map_err(|error| format!("{error:?}"))?;
     let counter = super::counter::CountingThread::start()?;
