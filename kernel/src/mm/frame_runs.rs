@@ -31,9 +31,9 @@ impl FrameRuns {
     /// run is long enough.
     pub fn take(&mut self, count: u64) -> Option<u64> {
         let (&start, &length) = self.runs.iter().find(|(_, length)| **length >= count)?;
+        let rest = start.checked_add(count.checked_mul(self.page_size)?)?;
         self.runs.remove(&start);
         if length > count {
-            let rest = start.checked_add(count.checked_mul(self.page_size)?)?;
             self.runs.insert(rest, length - count);
         }
         Some(start)

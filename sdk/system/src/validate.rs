@@ -109,13 +109,13 @@ pub fn validate(manifest: &SystemManifest) -> Vec<String> {
             let GrantLine::Port { base, count, .. } = grant else {
                 continue;
             };
-            let (start, end) = (u32::from(*base), u32::from(*base) + *count);
+            let (start, end) = (u64::from(*base), u64::from(*base) + u64::from(*count));
             for (first, kernel_count, what) in KERNEL_PORTS {
-                let kernel_end = u32::from(first) + u32::from(kernel_count);
-                if start < kernel_end && u32::from(first) < end {
+                let kernel_end = u64::from(first) + u64::from(kernel_count);
+                if start < kernel_end && u64::from(first) < end {
                     problems.push(format!(
                         "{holder} is granted port {:#x}, which the kernel drives itself ({what})",
-                        start.max(u32::from(first))
+                        start.max(u64::from(first))
                     ));
                 }
             }
