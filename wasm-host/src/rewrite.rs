@@ -77,10 +77,12 @@ fn rewrite_body(
     locals.extend([(1, ValType::I32), (1, ValType::I32), (1, ValType::I64)]);
     let mut function = Function::new(locals);
     let mut reader = body.get_operators_reader().map_err(|e| e.to_string())?;
+    // `stores` is in ascending order: one pass with a cursor.
+    let mut chosen_stores = stores.iter().peekable();
     let mut index = 0;
     while !reader.eof() {
         let operator = reader.read().map_err(|e| e.to_string())?;
-        let chosen = stores.contains(&index);
+        let chosen = chosen_stores.next_if_eq(&&index).is_some();
         index += 1;
         if let Some(ty) = affected_store(&operator).filter(|_| chosen) {
             let value = if ty == ValType::I64 {
@@ -141,13 +143,17 @@ pub(crate) fn rewrite(
         }
     }
     let mut code = CodeSection::new();
+    // The stores come in the order validation met them, by function then
+    // operator: each body takes its run from the front.
+    let mut remaining = validated.stores.as_slice();
     for (index, body) in bodies.iter().enumerate() {
-        let stores: Vec<usize> = validated
-            .stores
+        let own = remaining
             .iter()
-            .filter(|(function, _)| *function == index)
-            .map(|(_, operator)| *operator)
-            .collect();
+            .take_while(|(function, _)| *function == index)
+            .count();
+        let (mine, rest) = remaining.split_at(own);
+        remaining = rest;
+        let stores: Vec<usize> = mine.iter().map(|(_, operator)| *operator).collect();
         if !stores.is_empty() {
             let params = function_types
                 .get(index)

@@ -51,7 +51,8 @@ pub(crate) fn validate(bytes: &[u8]) -> Result<Validated, String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Validated {
     /// The stores wasmi 2.0.0 might not translate as they are, as (function
-    /// body index in the code section, operator index in the body).
+    /// body index in the code section, operator index in the body), in
+    /// ascending order (the order of the validation pass).
     pub(crate) stores: alloc::vec::Vec<(usize, usize)>,
 }
 

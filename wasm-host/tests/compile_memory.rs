@@ -93,6 +93,13 @@ fn no_module_shape_takes_more_than_the_peak_bound_to_load() {
         ),
         ("flat loops", format!("(func {})", "(loop) ".repeat(8000))),
         (
+            "stores the load rewrites",
+            format!(
+                "(func (param i32) {})",
+                "(i32.store offset=65536 (local.get 0) (local.get 0)) ".repeat(20_000)
+            ),
+        ),
+        (
             "arithmetic",
             format!(
                 "(func (param i32) {})",
