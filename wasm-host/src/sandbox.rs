@@ -238,17 +238,9 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
 
     /// IRQ lines this instance has unmasked.
     pub(crate) fn enabled_lines(&self) -> Vec<u8> {
-        self.store
-            .data()
-            .capabilities
-            .iter()
-            .filter_map(|capability| match capability {
-                Capability::IrqLine {
-                    line,
-                    enabled: true,
-                } => Some(*line),
-                _ => None,
-            })
+        self.line_states()
+            .into_iter()
+            .filter_map(|(line, enabled)| enabled.then_some(line))
             .collect()
     }
 
