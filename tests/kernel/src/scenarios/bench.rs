@@ -102,9 +102,7 @@ pub fn run(context: &BootContext) -> Result<(), String> {
         ipc::create_endpoint(Some("bench-results")).map_err(|error| format!("{error:?}"))?;
     wasm_server::serve("bench-wasm", "checksum", bytes).map_err(|error| format!("{error:?}"))?;
     let server = start(context, "bench", bench_grant())?;
-    while ipc::lookup("bench-echo").is_err() {
-        cella_kernel::sched::sleep_for(1_000_000);
-    }
+    super::wait_for_name("bench-echo")?;
     let client = start(context, "bench", bench_grant())?;
     let message = ipc::receive(results, true).map_err(|error| format!("{error:?}"))?;
     let value = |index: usize| {

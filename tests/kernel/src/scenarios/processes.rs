@@ -159,16 +159,8 @@ pub fn module_both_ways(context: &BootContext) -> Result<(), String> {
         "checksum-native",
         ProcessGrant::ipc(&[], &["checksum"]),
     )?;
+    let native_endpoint = super::wait_for_name("checksum")?;
     let deadline = cella_kernel::time::now_nanoseconds() + TIMEOUT_NS;
-    let native_endpoint = loop {
-        if let Ok(endpoint) = ipc::lookup("checksum") {
-            break endpoint;
-        }
-        if cella_kernel::time::now_nanoseconds() > deadline {
-            return Err(String::from("the native build never registered `checksum`"));
-        }
-        sched::sleep_for(1_000_000);
-    };
     let wasm_endpoint = ipc::lookup("checksum-wasm").map_err(|error| format!("{error:?}"))?;
     let mut identical = 0;
     let mut seed = 0x9e37_79b9u32;
