@@ -67,17 +67,11 @@ fn three_hundred_faults_leave_the_system_whole() {
     }
     run.expect_line("scenario faults: passed");
     let echo = fault_echo::check(&run.serial);
-    println!(
-        "console lines through {}: {} read, {} intact, {} damaged while it was under fault, {} damaged while another driver was",
-        fault_echo::CONSOLE_DRIVER,
-        echo.lines,
-        echo.intact,
-        echo.damaged_by_console_driver,
-        echo.damaged_elsewhere
-    );
-    if echo.lines == 0 || echo.damaged_elsewhere > 0 {
+    println!("{}", echo.summary());
+    if !echo.passed() {
         run.fail(format!(
-            "console lines damaged outside the faulty driver: {echo:?}"
+            "console lines damaged outside the faulty driver: {}",
+            echo.summary()
         ));
     }
 }

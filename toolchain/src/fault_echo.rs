@@ -58,6 +58,21 @@ fn parse(text: &str) -> Line<'_> {
     }
 }
 
+impl EchoReport {
+    /// The report in one line of plain words.
+    pub fn summary(&self) -> String {
+        format!(
+            "console lines through {CONSOLE_DRIVER}: {} read, {} intact, {} damaged while it was under fault, {} damaged while another driver was",
+            self.lines, self.intact, self.damaged_by_console_driver, self.damaged_elsewhere
+        )
+    }
+
+    /// Whether lines were read and none was damaged outside the faulty driver.
+    pub fn passed(&self) -> bool {
+        self.lines > 0 && self.damaged_elsewhere == 0
+    }
+}
+
 /// Checks every echo line of `serial`.
 pub fn check(serial: &str) -> EchoReport {
     let lines: Vec<Line<'_>> = serial

@@ -120,27 +120,23 @@ pub fn faults(shell: &Shell, workspace: &Workspace, options: &FaultsOptions) -> 
         }
     }
     let echo = fault_echo::check(&serial);
-    println!(
-        "  console lines through {}: {} read, {} intact, {} damaged while it was under fault, {} damaged while another driver was",
-        fault_echo::CONSOLE_DRIVER,
-        echo.lines,
-        echo.intact,
-        echo.damaged_by_console_driver,
-        echo.damaged_elsewhere
-    );
+    println!("  {}", echo.summary());
     println!(
         "  {:.1} s; the serial output is in {}",
         started.elapsed().as_secs_f64(),
         log_path.display()
     );
     if status.code() != Some(EXIT_STATUS_SUCCESS) {
+        let status = status.code().map_or_else(
+            || String::from("none: QEMU was killed"),
+            |code| code.to_string(),
+        );
         return Err(Error::new(format!(
-            "the fault campaign did not pass (QEMU exit status {:?}); see {}",
-            status.code(),
+            "the fault campaign did not pass (QEMU exit status {status}); see {}",
             log_path.display()
         )));
     }
-    if echo.damaged_elsewhere > 0 || echo.lines == 0 {
+    if !echo.passed() {
         return Err(Error::new(format!(
             "{} console lines damaged outside the faulty driver ({} read)",
             echo.damaged_elsewhere, echo.lines
