@@ -61,11 +61,6 @@ impl FaultKind {
             FaultKind::StateCorruptedOnSave => "state",
         }
     }
-
-    /// The kind called `name`.
-    pub fn from_name(name: &str) -> Option<FaultKind> {
-        FaultKind::ALL.into_iter().find(|kind| kind.name() == name)
-    }
 }
 
 impl core::fmt::Display for FaultKind {

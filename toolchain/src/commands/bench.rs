@@ -15,7 +15,7 @@ const BENCH_NAME: &str = "host";
 /// Runs the host benchmark, passing `arguments` to the bench binary.
 pub fn bench(shell: &Shell, workspace: &Workspace, arguments: &[String]) -> Result<()> {
     let in_system = super::system_bench::run(shell, workspace)?;
-    let (qemu, _test_system) = super::supervisor_bench::run(shell, workspace)?;
+    let qemu = super::supervisor_bench::run(shell, workspace)?;
     // Boot to the shell's prompt is timed on the production system, as users boot it.
     let system = super::build::build_all(
         shell,
