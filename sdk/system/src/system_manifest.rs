@@ -454,7 +454,7 @@ fn parse_grant(words: &[&str], line: usize) -> Result<GrantLine, ManifestError> 
         ["port", base, count] => {
             let base = number(base)?;
             let count = number(count)?;
-            if count == 0 || base + count > 0x1_0000 {
+            if count == 0 || base.checked_add(count).is_none_or(|end| end > 0x1_0000) {
                 return Err(error(
                     line,
                     "port range must be non-empty and end at or below 0x10000",
@@ -664,6 +664,16 @@ module oob modules/oob.wasm
             ),
             (
                 "cella-system 1\nmodule a f\ngrant port 0xfffe 4\n",
+                3,
+                "0x10000",
+            ),
+            (
+                "cella-system 1\nmodule a f\ngrant port 0xffffffffffffffff 1\n",
+                3,
+                "0x10000",
+            ),
+            (
+                "cella-system 1\nmodule a f\ngrant port 0xffffffff00000000 0x100000001\n",
                 3,
                 "0x10000",
             ),
