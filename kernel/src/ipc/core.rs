@@ -474,11 +474,23 @@ mod tests {
 
     #[test]
     fn ipc_errors_are_the_abis_codes() {
-        use cella_abi::ErrorCode;
-        assert_eq!(IpcError::Full.code(), ErrorCode::Busy.syscall_code());
-        assert_eq!(IpcError::NoRight.code(), ErrorCode::Denied.syscall_code());
-        assert_eq!(IpcError::TimedOut.code(), -17);
-        assert_eq!(MAX_MESSAGE_BYTES, cella_abi::MAX_MESSAGE_BYTES as usize);
+        // The numbers a process sees, as docs/processes.md lists them.
+        for (error, code) in [
+            (IpcError::NoRight, -1),
+            (IpcError::BadHandle, -2),
+            (IpcError::StaleHandle, -3),
+            (IpcError::TooManyHandles, -8),
+            (IpcError::Full, -9),
+            (IpcError::Empty, -10),
+            (IpcError::TooLong, -13),
+            (IpcError::Closed, -14),
+            (IpcError::BadToken, -15),
+            (IpcError::NotFound, -16),
+            (IpcError::TimedOut, -17),
+            (IpcError::NameTaken, -18),
+        ] {
+            assert_eq!(error.code(), code, "{error:?}");
+        }
     }
 
     #[test]
