@@ -14,7 +14,7 @@ use crate::archive::Archive;
 use crate::boot_info::BootInfo;
 use crate::cmdline::CommandLine;
 use crate::mm::{physical, setup};
-use crate::sandboxes::system::System;
+use crate::module_host::services::{self, System};
 use crate::system_manifest::SystemManifest;
 use crate::{console, irq, kprintln, time};
 use core::fmt;
@@ -152,7 +152,7 @@ fn start_modules(context: &BootContext) -> System {
             SystemManifest::default()
         }
     };
-    System::boot(&manifest, context.archive.unwrap_or(Archive::new(&[])))
+    services::boot(&manifest, context.archive.unwrap_or(Archive::new(&[])))
 }
 
 /// Finds the boot archive and logs its entries.

@@ -13,7 +13,7 @@
 #![forbid(unsafe_code)]
 
 use crate::arch::serial::SerialPort;
-use crate::sandboxes::router;
+use crate::module_host::message_queue as router;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::{self, Write};

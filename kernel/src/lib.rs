@@ -27,6 +27,7 @@ pub mod guest_text;
 pub mod ipc;
 pub mod line_limit;
 pub mod mm;
+pub mod module_system;
 pub mod proc;
 pub mod sched;
 pub mod supervisor;
@@ -45,9 +46,9 @@ pub mod irq;
 #[cfg(target_os = "none")]
 pub mod log_ring;
 #[cfg(target_os = "none")]
-pub mod panic;
+pub mod module_host;
 #[cfg(target_os = "none")]
-pub mod sandboxes;
+pub mod panic;
 #[cfg(target_os = "none")]
 pub mod time;
 

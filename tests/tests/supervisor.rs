@@ -80,9 +80,9 @@ fn each_teaching_module_faults_with_its_reason_and_ends_in_hold() {
         ("recursion", "faulted in init: trap: call stack exhausted"),
     ];
     for (module, reason) in cases {
-        // Listed, loaded, not started.
+        // Listed, loaded, never started: told apart from a module stopped by hand.
         let line = ps_line(&mut session, module);
-        if line.split_whitespace().nth(3) != Some("stopped") {
+        if line.split_whitespace().nth(3) != Some("not-started") {
             session.fail(format!("before `start {module}`, ps says `{line}`"));
         }
         let from = session.output().len();

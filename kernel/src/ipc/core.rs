@@ -85,6 +85,25 @@ impl IpcError {
     }
 }
 
+impl core::fmt::Display for IpcError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::BadHandle => "no such handle",
+            Self::StaleHandle => "the handle was revoked",
+            Self::NoRight => "the handle lacks the right",
+            Self::TooLong => "the message is too long",
+            Self::Full => "the queue is full",
+            Self::Empty => "nothing queued",
+            Self::Closed => "the server went away or is down",
+            Self::BadToken => "unknown or answered reply token",
+            Self::NameTaken => "the name is taken",
+            Self::NotFound => "no endpoint has that name",
+            Self::TooManyHandles => "too many handles",
+            Self::TimedOut => "timed out",
+        })
+    }
+}
+
 /// An endpoint's number in the kernel.
 pub type EndpointId = u32;
 /// A capability handle as a holder sees it.

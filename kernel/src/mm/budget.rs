@@ -32,9 +32,7 @@ pub const KERNEL_RESERVE_BYTES: usize = 4 << 20;
 /// bounded by its own grant (`dma BYTES` in the system manifest).
 pub const KERNEL_FRAME_RESERVE: u64 = 1024;
 
-/// A module's limit when the system manifest names none: room for its
-/// largest linear memory twice (a swap holds two instances) and its code.
-pub const DEFAULT_MODULE_LIMIT_BYTES: usize = 4 << 20;
+pub use super::accounts::DEFAULT_MODULE_LIMIT_BYTES;
 
 /// Compiled code and instance bookkeeping per byte of `.wasm` for ordinary
 /// compiler output (measured: the UART driver's 20 KiB compile to about

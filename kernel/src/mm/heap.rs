@@ -31,11 +31,7 @@ static HEAP: KernelHeap = KernelHeap {
     heap: Mutex::new(Heap::empty()),
 };
 
-/// Accounts blocks are charged to; account 0 is the kernel's own.
-pub const ACCOUNTS: usize = 64;
-
-/// The kernel's own account.
-pub const KERNEL_ACCOUNT: u32 = 0;
+pub use super::accounts::{ACCOUNTS, KERNEL_ACCOUNT};
 
 /// Bytes charged to each account (headers included).
 static CHARGED: [AtomicUsize; ACCOUNTS] = [const { AtomicUsize::new(0) }; ACCOUNTS];

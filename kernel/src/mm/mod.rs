@@ -1,8 +1,9 @@
 //! Memory management: physical frames, the layout of virtual memory, page tables, the heap.
 //!
-//! The hardware-free parts (`layout`, `regions`, `frame_allocator`, `frame_runs`) are tested
+//! The hardware-free parts (`accounts`, `layout`, `regions`, `frame_allocator`, `frame_runs`) are tested
 //! on the host; the rest touches page tables and runs only in the kernel.
 
+pub mod accounts;
 pub mod frame_allocator;
 pub mod frame_runs;
 pub mod layout;

@@ -18,7 +18,7 @@ pub const USAGE: &[&str] = &[
     "swap NAME FILE           replace NAME by FILE from the boot archive, keeping its state",
     "trace NAME on|off        print every device access of NAME as it happens",
     "send ENDPOINT TEXT       post TEXT as a message to the module serving ENDPOINT",
-    "call ENDPOINT TEXT       call the native process serving ENDPOINT, show its reply",
+    "call ENDPOINT TEXT       call the module or native process serving ENDPOINT, show its reply",
     "uptime                   time since boot",
     "mem                      physical memory and kernel heap",
 ];
@@ -28,7 +28,7 @@ pub const DEFAULT_LOG_LINES: usize = 40;
 
 /// One command, read from a line.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Command<'a> {
+pub enum Command {
     /// An empty line: nothing to do.
     Nothing,
     /// `help`.
@@ -36,42 +36,44 @@ pub enum Command<'a> {
     /// `ps` or `lsmod`.
     ProcessList,
     /// `caps NAME`.
-    Capabilities { module: &'a str },
+    Capabilities { module: String },
     /// `log [LINES]`.
     Log { lines: usize },
     /// `restart NAME`.
-    Restart { module: &'a str },
+    Restart { module: String },
     /// `stop NAME`.
-    Stop { module: &'a str },
+    Stop { module: String },
     /// `start NAME`.
-    Start { module: &'a str },
+    Start { module: String },
     /// `swap NAME FILE`.
-    Swap { module: &'a str, file: &'a str },
+    Swap { module: String, file: String },
     /// `trace NAME on|off`.
-    Trace { module: &'a str, on: bool },
+    Trace { module: String, on: bool },
     /// `send ENDPOINT TEXT`: the words of TEXT joined by single spaces.
-    Send { endpoint: &'a str, text: String },
+    Send { endpoint: String, text: String },
     /// `call ENDPOINT TEXT`.
-    Call { endpoint: &'a str, text: String },
+    Call { endpoint: String, text: String },
     /// `uptime`.
     Uptime,
     /// `mem`.
     Memory,
 }
 
-impl<'a> Command<'a> {
+impl Command {
     /// Reads `line` (words separated by spaces).
     ///
     /// # Errors
     /// `usage: ...` for a known command with the wrong words, a sentence
     /// naming an unknown command, or why a number is not one.
-    pub fn parse(line: &'a str) -> Result<Self, String> {
-        let words: Vec<&'a str> = line.split_ascii_whitespace().collect();
+    pub fn parse(line: &str) -> Result<Self, String> {
+        let words: Vec<&str> = line.split_ascii_whitespace().collect();
         let command = match words.as_slice() {
             [] => Command::Nothing,
             ["help"] => Command::Help,
             ["ps" | "lsmod"] => Command::ProcessList,
-            ["caps", module] => Command::Capabilities { module },
+            ["caps", module] => Command::Capabilities {
+                module: String::from(*module),
+            },
             ["log"] => Command::Log {
                 lines: DEFAULT_LOG_LINES,
             },
@@ -80,20 +82,29 @@ impl<'a> Command<'a> {
                     .parse()
                     .map_err(|_| format!("`{lines}` is not a number of lines"))?,
             },
-            ["restart", module] => Command::Restart { module },
-            ["stop", module] => Command::Stop { module },
-            ["start", module] => Command::Start { module },
-            ["swap", module, file] => Command::Swap { module, file },
+            ["restart", module] => Command::Restart {
+                module: String::from(*module),
+            },
+            ["stop", module] => Command::Stop {
+                module: String::from(*module),
+            },
+            ["start", module] => Command::Start {
+                module: String::from(*module),
+            },
+            ["swap", module, file] => Command::Swap {
+                module: String::from(*module),
+                file: String::from(*file),
+            },
             ["trace", module, switch @ ("on" | "off")] => Command::Trace {
-                module,
+                module: String::from(*module),
                 on: *switch == "on",
             },
             ["send", endpoint, text @ ..] if !text.is_empty() => Command::Send {
-                endpoint,
+                endpoint: String::from(*endpoint),
                 text: text.join(" "),
             },
             ["call", endpoint, text @ ..] if !text.is_empty() => Command::Call {
-                endpoint,
+                endpoint: String::from(*endpoint),
                 text: text.join(" "),
             },
             ["uptime"] => Command::Uptime,
@@ -122,49 +133,69 @@ mod tests {
 
     #[test]
     fn every_command_of_the_usage_list_reads() {
-        let cases: &[(&str, Command<'_>)] = &[
+        let cases: &[(&str, Command)] = &[
             ("", Command::Nothing),
             ("  help ", Command::Help),
             ("ps", Command::ProcessList),
             ("lsmod", Command::ProcessList),
-            ("caps pci", Command::Capabilities { module: "pci" }),
+            (
+                "caps pci",
+                Command::Capabilities {
+                    module: "pci".into(),
+                },
+            ),
             ("log", Command::Log { lines: 40 }),
             ("log 7", Command::Log { lines: 7 }),
-            ("restart pci", Command::Restart { module: "pci" }),
-            ("stop pci", Command::Stop { module: "pci" }),
-            ("start pci", Command::Start { module: "pci" }),
+            (
+                "restart pci",
+                Command::Restart {
+                    module: "pci".into(),
+                },
+            ),
+            (
+                "stop pci",
+                Command::Stop {
+                    module: "pci".into(),
+                },
+            ),
+            (
+                "start pci",
+                Command::Start {
+                    module: "pci".into(),
+                },
+            ),
             (
                 "swap uart16550 modules/uart16550-v2.wasm",
                 Command::Swap {
-                    module: "uart16550",
-                    file: "modules/uart16550-v2.wasm",
+                    module: "uart16550".into(),
+                    file: "modules/uart16550-v2.wasm".into(),
                 },
             ),
             (
                 "trace pci on",
                 Command::Trace {
-                    module: "pci",
+                    module: "pci".into(),
                     on: true,
                 },
             ),
             (
                 "trace pci off",
                 Command::Trace {
-                    module: "pci",
+                    module: "pci".into(),
                     on: false,
                 },
             ),
             (
                 "send uart  hello   world",
                 Command::Send {
-                    endpoint: "uart",
+                    endpoint: "uart".into(),
                     text: "hello world".into(),
                 },
             ),
             (
                 "call checksum hello",
                 Command::Call {
-                    endpoint: "checksum",
+                    endpoint: "checksum".into(),
                     text: "hello".into(),
                 },
             ),

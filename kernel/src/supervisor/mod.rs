@@ -1,25 +1,18 @@
-//! The supervisor: what happens to a module after it faults.
+//! The supervisor: what happens to a module after it faults, and the
+//! commands a person gives.
 //!
 //! The kernel contains a fault (the Wasm host turns it into a typed `Fault`);
 //! the supervisor decides, per the module's restart policy, whether and when
-//! it comes back, keeps the record of past faults, and carries out what a
-//! person asks for: restart, stop, start, swap, trace.
+//! it comes back ([`decisions`], pure), keeps the record of past faults
+//! ([`records`]), reads command lines into typed commands ([`command_line`])
+//! and turns typed reports into the text a person reads ([`report_text`]).
+//! The module system (`crate::module_system`) carries the decisions out.
 #![forbid(unsafe_code)]
 
 pub mod command_line;
-#[cfg(target_os = "none")]
-pub mod commands;
-#[cfg(target_os = "none")]
-pub mod hot_swap;
-#[cfg(target_os = "none")]
-pub mod native;
+pub mod decisions;
 pub mod policy;
-#[cfg(target_os = "none")]
 pub mod records;
-#[cfg(target_os = "none")]
-pub mod recovery;
 pub mod replay;
-#[cfg(target_os = "none")]
-pub mod trace;
-#[cfg(target_os = "none")]
-pub mod waiting;
+pub mod report_text;
+pub mod reports;

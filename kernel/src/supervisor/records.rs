@@ -9,8 +9,6 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use cella_wasm_host::{Access, Fault};
-use spin::Mutex;
-use x86_64::instructions::interrupts::without_interrupts;
 
 /// Most records kept; the oldest is dropped first.
 pub const CAPACITY: usize = 64;
@@ -26,42 +24,56 @@ pub struct FaultRecord {
     pub last_accesses: Vec<String>,
 }
 
-static RECORDS: Mutex<VecDeque<FaultRecord>> = Mutex::new(VecDeque::new());
-
-/// Records `fault` of instance `generation` with its recent accesses, and logs it.
-pub fn record(fault: &Fault, generation: u32, accesses: &[Access]) {
-    let last_accesses: Vec<String> = accesses
-        .iter()
-        .rev()
-        .take(8)
-        .rev()
-        .map(|access| format!("{access:?}"))
-        .collect();
-    let record = FaultRecord {
-        time: crate::time::now_nanoseconds(),
-        module: fault.module.clone(),
-        generation,
-        reason: format!("{fault}"),
-        last_accesses,
-    };
-    // The Wasm host has already logged the fault itself; add what it cannot know.
-    log::error!(
-        "fault recorded for {} generation {generation}",
-        record.module
-    );
-    for access in &record.last_accesses {
-        log::error!("  before the fault: {access}");
-    }
-    without_interrupts(|| {
-        let mut records = RECORDS.lock();
-        if records.len() == CAPACITY {
-            records.pop_front();
-        }
-        records.push_back(record);
-    });
+/// The records, oldest first, at most [`CAPACITY`].
+#[derive(Default)]
+pub struct FaultRecords {
+    records: VecDeque<FaultRecord>,
 }
 
-/// Every record, oldest first.
-pub fn all() -> Vec<FaultRecord> {
-    without_interrupts(|| RECORDS.lock().iter().cloned().collect())
+impl FaultRecords {
+    /// Records `fault` of instance `generation` at `time` with its recent
+    /// accesses, and logs it.
+    pub fn record(&mut self, time: u64, fault: &Fault, generation: u32, accesses: &[Access]) {
+        let last_accesses: Vec<String> = accesses
+            .iter()
+            .rev()
+            .take(8)
+            .rev()
+            .map(|access| format!("{access:?}"))
+            .collect();
+        let record = FaultRecord {
+            time,
+            module: fault.module.clone(),
+            generation,
+            reason: format!("{fault}"),
+            last_accesses,
+        };
+        // The Wasm host has already logged the fault itself; add what it cannot know.
+        log::error!(
+            "fault recorded for {} generation {generation}",
+            record.module
+        );
+        for access in &record.last_accesses {
+            log::error!("  before the fault: {access}");
+        }
+        if self.records.len() == CAPACITY {
+            self.records.pop_front();
+        }
+        self.records.push_back(record);
+    }
+
+    /// Every record, oldest first.
+    pub fn all(&self) -> impl Iterator<Item = &FaultRecord> {
+        self.records.iter()
+    }
+
+    /// How many there are.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
 }

@@ -25,7 +25,7 @@ use core::fmt;
 /// so a line `LEVEL NAME: text` from a module can never read as the
 /// kernel's. The kernel's `console` logs nothing itself (it prints the
 /// others' lines), so `console` stays free for the console module.
-pub const RESERVED_NAMES: [&str; 25] = [
+pub const RESERVED_NAMES: [&str; 26] = [
     "arch",
     "archive",
     "boot",
@@ -41,11 +41,12 @@ pub const RESERVED_NAMES: [&str; 25] = [
     "line_limit",
     "log_ring",
     "mm",
+    "module_host",
+    "module_system",
     "panic",
     "proc",
     "push_authority",
     "push_protocol",
-    "sandboxes",
     "scenarios",
     "sched",
     "supervisor",

@@ -11,7 +11,7 @@
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use cella_kernel::ipc::{self, IpcError};
-use cella_kernel::sandboxes::platform::KernelPlatform;
+use cella_kernel::module_host::platform::KernelPlatform;
 use cella_kernel::sched::{self, Priority, ThreadId};
 use cella_wasm_host::abi::ErrorCode;
 use cella_wasm_host::{Event, Grant, Limits, Outbox, Runtime, Sandbox};

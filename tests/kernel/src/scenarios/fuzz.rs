@@ -146,7 +146,7 @@ fn one_run(context: &BootContext, seed: u64, calls: u64) -> Result<(), String> {
 
 /// `ps`, a call to `checksum` and `mem` work; the heap is back near `heap_start`.
 fn healthy(checksum: EndpointId, expected: &[u8], heap_start: usize) -> Result<(), String> {
-    for line in cella_kernel::supervisor::native::process_rows().lines() {
+    for line in cella_kernel::module_host::services::process_rows().lines() {
         kprintln!("fuzz: ps: {line}");
     }
     let reply = ipc::call(

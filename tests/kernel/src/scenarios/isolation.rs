@@ -90,7 +90,7 @@ pub fn run(context: &BootContext) -> Result<(), String> {
     let mut dropped = 0;
     loop {
         sched::sleep_for(50_000_000);
-        let now_dropped = cella_kernel::sandboxes::platform::lines_dropped("log-forger").0;
+        let now_dropped = cella_kernel::module_host::platform::lines_dropped("log-forger").0;
         if (now_dropped != 0 && now_dropped == dropped) || time::now_nanoseconds() > until {
             break;
         }
@@ -128,14 +128,14 @@ pub fn run(context: &BootContext) -> Result<(), String> {
 fn console_flood() -> Result<(), String> {
     const CALLS: u64 = 20;
     let endpoint = super::wait_for_name("log-forger")?;
-    let (_, before) = cella_kernel::sandboxes::platform::lines_dropped("log-forger");
+    let (_, before) = cella_kernel::module_host::platform::lines_dropped("log-forger");
     let started = time::now_nanoseconds();
     for _ in 0..CALLS {
         ipc::call(endpoint, b"flood", deadline(10))
             .map_err(|error| format!("log-forger: {error:?}"))?;
     }
     let elapsed = time::now_nanoseconds() - started;
-    let (_, after) = cella_kernel::sandboxes::platform::lines_dropped("log-forger");
+    let (_, after) = cella_kernel::module_host::platform::lines_dropped("log-forger");
     kprintln!(
         "isolation: console flood: {} lines in {} ms, {} held back",
         CALLS * 64,
@@ -192,7 +192,7 @@ fn reply_rights(
         }
     );
     expect_report(report, "flooded")?;
-    for line in cella_kernel::supervisor::native::process_rows().lines() {
+    for line in cella_kernel::module_host::services::process_rows().lines() {
         kprintln!("isolation: ps: {line}");
     }
     ipc::send(inbox, b"bye").map_err(|error| format!("{error:?}"))?;

@@ -27,7 +27,7 @@ use cella_kernel::arch::qemu::{self, ExitCode};
 use cella_kernel::boot::{BootContext, BootHooks};
 use cella_kernel::fnv::fnv1a_64;
 use cella_kernel::kprintln;
-use cella_kernel::sandboxes::system::System;
+use cella_kernel::module_host::services::System;
 
 /// An address in the lower half, which the kernel's own tables leave unmapped.
 const UNMAPPED_ADDRESS: u64 = 0x0000_0bad_c0de_0000;

@@ -14,7 +14,7 @@
 use alloc::format;
 use alloc::string::String;
 use cella_kernel::boot::BootContext;
-use cella_kernel::sandboxes::system::System;
+use cella_kernel::module_host::services::System;
 use cella_kernel::system_manifest::SystemManifest;
 use cella_kernel::{irq, kprintln, time};
 use cella_wasm_host::Limits;
@@ -55,7 +55,8 @@ pub fn run(context: &BootContext) -> Result<(), String> {
         fuel_per_event: 50_000_000,
         ..Limits::default()
     };
-    let mut system = System::boot_with_limits(&manifest, archive, limits);
+    let mut system =
+        cella_kernel::module_host::services::boot_with_limits(&manifest, archive, limits);
     let (Some(busy), Some(rtc)) = (system.find("busy"), system.find("rtc")) else {
         return Err(String::from("the modules are not in the table"));
     };

@@ -19,7 +19,7 @@
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use cella_kernel::sandboxes::system::System;
+use cella_kernel::module_host::services::System;
 use cella_kernel::{kprintln, time};
 
 const ROUNDS: usize = 50;
@@ -115,7 +115,8 @@ pub fn run(system: &mut System) -> Result<(), String> {
             system.module(faulty).is_running() && events(system, faulty) > before + 1
         })?;
         let finished = time::now_nanoseconds();
-        let fault = cella_kernel::supervisor::records::all()
+        let fault = system
+            .faults()
             .pop()
             .filter(|record| record.module == "faulty");
         match fault {
@@ -157,9 +158,8 @@ pub fn run(system: &mut System) -> Result<(), String> {
         // The whole swap: the new version is loaded and instantiated on
         // another thread while the old one keeps serving, then handed over.
         let started = time::now_nanoseconds();
-        system.swap("uart16550", file)?;
+        let swap = system.swap("uart16550", file)?;
         whole.samples.push(time::now_nanoseconds() - started);
-        let timing = system.last_swap();
         // An event that arrived while the events were stopped waits for the
         // hand-over, then is the first the new version handles (ahead of the
         // console output the swap itself produced): the hand-over plus one
@@ -168,7 +168,7 @@ pub fn run(system: &mut System) -> Result<(), String> {
         let before = events(system, uart);
         queue(system, uart, b"");
         let first_delivery = step_until(system, |system| events(system, uart) > before)?;
-        let stopped = timing.handed_over_at - timing.events_stopped_at;
+        let stopped = swap.blackout_ns;
         blackout.samples.push(stopped + first_delivery);
         hand_over.samples.push(stopped);
     }

@@ -7,7 +7,7 @@
 use alloc::format;
 use alloc::string::String;
 use cella_kernel::kprintln;
-use cella_kernel::sandboxes::system::System;
+use cella_kernel::module_host::services::System;
 
 const MODULE: &str = "uart16550";
 const VERSION_ONE: &str = "modules/uart16550.wasm";

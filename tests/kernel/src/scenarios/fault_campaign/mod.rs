@@ -25,8 +25,7 @@ use alloc::vec::Vec;
 use cella_faults::{FaultKind, InjectError};
 use cella_kernel::boot::BootContext;
 use cella_kernel::kprintln;
-use cella_kernel::sandboxes::system::System;
-use cella_kernel::supervisor::records;
+use cella_kernel::module_host::services::System;
 use cella_kernel::time;
 use cella_wasm_host::LoadedModule;
 use tally::{Detection, Outcome, Recovery, Tally};
@@ -86,8 +85,9 @@ fn setting(context: &BootContext, key: &str, default: u64) -> u64 {
 }
 
 /// Fault records since `since`: (time, module, reason).
-fn faults_since(since: u64) -> Vec<(u64, String, String)> {
-    records::all()
+fn faults_since(system: &System, since: u64) -> Vec<(u64, String, String)> {
+    system
+        .faults()
         .into_iter()
         .filter(|record| record.time >= since)
         .map(|record| (record.time, record.module, record.reason))
@@ -224,7 +224,7 @@ fn one_fault(
             let round = workload::start(system, number, target);
             let answers = workload::finish(system, round, target, expected);
             judge(&answers, target, &mut outcome);
-            let mut first = faults_since(started)
+            let mut first = faults_since(system, started)
                 .into_iter()
                 .find(|(_, module, _)| module == target);
             if first.is_none() && driver.swappable {
@@ -233,7 +233,7 @@ fn one_fault(
                 let round = workload::start(system, number, target);
                 let answers = workload::finish(system, round, target, expected);
                 judge(&answers, target, &mut outcome);
-                first = faults_since(started)
+                first = faults_since(system, started)
                     .into_iter()
                     .find(|(_, module, _)| module == target);
             }
@@ -272,7 +272,7 @@ fn one_fault(
             outcome.devices_changed
         ));
     }
-    for (_, module, reason) in faults_since(started)
+    for (_, module, reason) in faults_since(system, started)
         .iter()
         .filter(|(_, module, _)| module != target)
     {

@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 use cella_kernel::arch::port_io::PortRange;
 use cella_kernel::fnv::fnv1a_64;
 use cella_kernel::kprintln;
-use cella_kernel::sandboxes::system::System;
+use cella_kernel::module_host::services::System;
 use cella_kernel::time;
 
 /// How long an answer from a driver that is not under fault may take.

@@ -2,7 +2,7 @@
 //! module busy inside its fuel budget is preempted like any other thread and
 //! the event loop, the other modules and the native processes go on.
 //!
-//! The event loop ([`super::system::System`]) stays the only owner of the
+//! The event loop (`crate::module_system::event_loop`) stays the only owner of the
 //! module table. To deliver an event it lends the module's sandbox to the
 //! module's worker together with one event ([`Worker::lend`]); the worker
 //! runs it, puts the sandbox and the outcome on the completion queue and
@@ -22,13 +22,14 @@
 //! lower priority holds would never let it finish, while between equals the
 //! spinner's slice runs out and the holder goes on.
 
-use super::slot::KernelSandbox;
+use super::message_queue::KernelOutbox;
+use super::platform::KernelPlatform;
+use crate::module_system::services::{self, Finished};
 use crate::sched::{self, Priority, ThreadId};
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use cella_wasm_host::{Delivery, Entry, Event, Fault};
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
@@ -36,79 +37,18 @@ use x86_64::instructions::interrupts::without_interrupts;
 /// Stack of a worker thread, in pages (the interpreter recurses).
 pub const STACK_PAGES: u64 = 64;
 
-/// An event as a worker owns it.
-#[derive(Debug)]
-pub enum Work {
-    Irq(u8),
-    Message { request: u32, bytes: Vec<u8> },
-    Timer,
-}
+/// A job as the kernel's workers take it.
+pub type Job = services::Job<KernelPlatform, KernelOutbox>;
+/// A completion as the kernel's workers hand it back.
+pub type Done = services::Done<KernelPlatform, KernelOutbox>;
 
-impl Work {
-    /// The entry point the event runs.
-    pub fn entry(&self) -> Entry {
-        match self {
-            Work::Irq(_) => Entry::Irq,
-            Work::Message { .. } => Entry::Message,
-            Work::Timer => Entry::Timer,
-        }
-    }
-
-    /// The Wasm host's view of it.
-    pub fn event(&self) -> Event<'_> {
-        match self {
-            Work::Irq(line) => Event::Irq { line: *line },
-            Work::Message { request, bytes } => Event::Message {
-                request: *request,
-                bytes,
-            },
-            Work::Timer => Event::Timer,
-        }
-    }
-}
-
-/// A sandbox lent to a worker with the event it is to handle.
-pub struct Job {
-    /// The module's index in the table.
-    pub slot: usize,
-    /// The module's heap account: the event's allocations are charged to it.
-    pub account: u32,
-    pub sandbox: KernelSandbox,
-    pub work: Work,
-}
-
-/// A sandbox coming home with the outcome of its event.
-pub struct Done {
-    pub slot: usize,
-    pub sandbox: KernelSandbox,
-    pub work: Work,
-    pub result: Result<Delivery, Fault>,
-    /// The instance's device-access count before the event (for `trace`).
-    pub accesses_before: u64,
-}
-
-/// Runs `job` on the calling thread.
+/// Runs `job` on the calling thread, charged to its module's account.
 pub fn execute(job: Job) -> Done {
-    let Job {
-        slot,
-        account,
-        mut sandbox,
-        work,
-    } = job;
-    let accesses_before = sandbox.counters().device_accesses;
-    let mut result = crate::sched::charge_to(account, || sandbox.deliver(work.event()));
-    if result.is_ok()
-        && let Some(why) = crate::mm::budget::over_limit(account)
-    {
-        result = Err(sandbox.fault_by_embedder(work.entry(), why));
-    }
-    Done {
-        slot,
-        sandbox,
-        work,
-        result,
-        accesses_before,
-    }
+    services::execute(
+        job,
+        |account, work| crate::sched::charge_to(account, work),
+        crate::mm::budget::over_limit,
+    )
 }
 
 /// Handed-back sandboxes, oldest first.
@@ -135,6 +75,45 @@ pub fn set_event_loop_thread() {
     EVENT_LOOP.store(sched::current(), Ordering::Release);
 }
 
+/// Work done on a thread of its own that finished, by operation id.
+static FINISHED: Mutex<Vec<(u64, Finished<super::services::Kernel>)>> = Mutex::new(Vec::new());
+
+/// Runs `work` on a new thread called `name`; its result is kept for
+/// [`take_finished`] under `operation`. Without the scheduler (or a stack
+/// for the thread) it runs right here.
+pub fn run_elsewhere(
+    name: &str,
+    operation: u64,
+    work: impl FnOnce() -> Finished<super::services::Kernel> + Send + 'static,
+) {
+    let job = Arc::new(Mutex::new(Some(work)));
+    let for_thread = Arc::clone(&job);
+    let spawned = sched::is_running()
+        && sched::spawn_with(
+            name,
+            Priority::Normal,
+            STACK_PAGES,
+            None,
+            Box::new(move || {
+                if let Some(work) = without_interrupts(|| for_thread.lock().take()) {
+                    let result = work();
+                    without_interrupts(|| FINISHED.lock().push((operation, result)));
+                    nudge_event_loop();
+                }
+            }),
+        )
+        .is_ok();
+    if !spawned && let Some(work) = without_interrupts(|| job.lock().take()) {
+        let result = work();
+        without_interrupts(|| FINISHED.lock().push((operation, result)));
+    }
+}
+
+/// Work done elsewhere that finished since the last call.
+pub fn take_finished() -> Vec<(u64, Finished<super::services::Kernel>)> {
+    without_interrupts(|| core::mem::take(&mut *FINISHED.lock()))
+}
+
 /// Takes every completion so far.
 pub fn take_completed() -> VecDeque<Done> {
     without_interrupts(|| core::mem::take(&mut *COMPLETED.lock()))
@@ -145,7 +124,8 @@ pub fn any_completed() -> bool {
     without_interrupts(|| !COMPLETED.lock().is_empty())
 }
 
-fn complete(done: Done) {
+/// Queues a completion and wakes the event loop.
+pub fn complete(done: Done) {
     without_interrupts(|| COMPLETED.lock().push_back(done));
     sched::wake(EVENT_LOOP.load(Ordering::Acquire));
 }

@@ -1,4 +1,5 @@
-//! How messages travel between modules: a bounded queue the event loop drains.
+//! The queue modules' messages travel in: bounded, filled by every sandbox's
+//! outbox on any thread, drained by the event loop's router.
 //!
 //! A module's `ipc_send` and `ipc_reply` land here through [`KernelOutbox`];
 //! the kernel itself posts here too (console output, its own requests). The
@@ -6,6 +7,7 @@
 //! (back-pressure, never unbounded growth) and the kernel console falls back
 //! to writing COM1 directly.
 
+use crate::module_system::services::Routed;
 use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -19,23 +21,6 @@ pub const CAPACITY: usize = 1024;
 
 /// The sender name the kernel uses for its own messages.
 pub const KERNEL: &str = "kernel";
-
-/// A message on its way.
-#[derive(Debug)]
-pub enum Routed {
-    /// To the module serving `endpoint`.
-    Send {
-        from: String,
-        endpoint: u64,
-        bytes: Vec<u8>,
-    },
-    /// An answer to request `request`.
-    Reply {
-        from: String,
-        request: u32,
-        bytes: Vec<u8>,
-    },
-}
 
 static QUEUE: Mutex<VecDeque<Routed>> = Mutex::new(VecDeque::new());
 

@@ -2,17 +2,22 @@
 //! `test-hooks`; the production kernel is built without it).
 //!
 //! The scenarios in `tests/kernel` drive the event loop step by step, queue
-//! events, swap modules in from bytes and read the replies to their own
-//! requests. Everything they need is here, in one place, instead of reaching
-//! into [`System`]'s fields.
+//! events, carry out commands to their end, swap modules in from bytes and
+//! read the replies to their own requests. Everything they need is here, in
+//! one place, instead of reaching into the module system's parts.
 
-use super::slot::{Pending, Slot};
-use super::system::{CONSOLE_OUTPUT_ENDPOINT, KernelRequest, System};
+use super::services::{Kernel, System};
 use crate::archive::Archive;
-use crate::supervisor::hot_swap::SwapTiming;
+use crate::module_system::operations::Task;
+use crate::module_system::router::{CONSOLE_OUTPUT_ENDPOINT, KernelRequest};
+use crate::module_system::slot::{Pending, Slot};
+use crate::supervisor::command_line::Command;
+use crate::supervisor::records::FaultRecord;
+use crate::supervisor::report_text::text_of;
+use crate::supervisor::reports::{Report, SwapReport};
 use crate::system_manifest::ModulePlan;
 use crate::{console, time};
-use alloc::borrow::Cow;
+use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use cella_wasm_host::LoadedModule;
@@ -45,45 +50,56 @@ impl System {
                 self.wait_for_work();
             }
         }
-        self.bring_all_home();
+        self.wait_until_all_home();
         console::take_back(Vec::new());
     }
 
     /// Names of the modules the manifest boots that are not running.
     pub fn modules_down(&self) -> Vec<&str> {
-        self.slots
+        self.table
+            .slots
             .iter()
             .filter(|slot| !slot.plan.on_demand && !slot.is_running())
             .map(|slot| slot.plan.name.as_str())
             .collect()
     }
 
+    /// The table index of module `name`.
+    pub fn find(&self, name: &str) -> Option<usize> {
+        self.table.find(name)
+    }
+
     /// Module `index` of the table (see [`System::find`]).
     ///
     /// # Panics
     /// If `index` is not in the table (a scenario's own mistake).
-    pub fn module(&self, index: usize) -> &Slot {
-        &self.slots[index]
+    pub fn module(&self, index: usize) -> &Slot<Kernel> {
+        &self.table.slots[index]
     }
 
     /// The boot archive the modules came from.
     pub fn boot_archive(&self) -> Archive<'static> {
-        self.archive
+        self.table.archive
+    }
+
+    /// Every fault recorded so far, oldest first.
+    pub fn faults(&self) -> Vec<FaultRecord> {
+        self.records.all().cloned().collect()
     }
 
     /// Whether module `index` serves the endpoint the console output goes to.
     pub fn serves_console_output(&self, index: usize) -> bool {
-        self.slots.get(index).is_some_and(|slot| {
+        self.table.slots.get(index).is_some_and(|slot| {
             slot.serves
                 .iter()
-                .any(|endpoint| self.endpoint_name(*endpoint) == CONSOLE_OUTPUT_ENDPOINT)
+                .any(|endpoint| self.router.endpoint_name(*endpoint) == CONSOLE_OUTPUT_ENDPOINT)
         })
     }
 
     /// Queues a message for module `index` as if a module had sent it (`request` 0: no
     /// reply is expected).
     pub fn queue_message(&mut self, index: usize, request: u32, bytes: &[u8]) {
-        if let Some(slot) = self.slots.get_mut(index) {
+        if let Some(slot) = self.table.slots.get_mut(index) {
             slot.inbox.push_back(Pending::Message {
                 request,
                 bytes: bytes.to_vec(),
@@ -93,7 +109,7 @@ impl System {
 
     /// Forgets module `index`'s restart history, so its next fault restarts it at once.
     pub fn reset_restart_history(&mut self, index: usize) {
-        if let Some(slot) = self.slots.get_mut(index) {
+        if let Some(slot) = self.table.slots.get_mut(index) {
             slot.tracker.reset();
         }
     }
@@ -101,8 +117,8 @@ impl System {
     /// Waits until module `index` is home, then makes `module` the one its next restart
     /// instantiates (its current instance is dropped).
     pub fn replace_loaded_module(&mut self, index: usize, module: LoadedModule) {
-        self.bring_home(index);
-        if let Some(slot) = self.slots.get_mut(index) {
+        self.wait_until_home(index);
+        if let Some(slot) = self.table.slots.get_mut(index) {
             slot.module = Some(module);
             slot.sandbox = None;
         }
@@ -117,25 +133,76 @@ impl System {
         plan: &ModulePlan,
         bytes: &[u8],
     ) -> Result<LoadedModule, String> {
-        self.load_bytes(plan, bytes)
+        self.table
+            .load_bytes(plan, bytes, &self.router, &self.kernel)
     }
 
-    /// Swaps running module `index` to the module in `bytes` (see [`System::swap`]).
+    /// Carries out `command` to its end; its text as the shell shows it, or
+    /// the error's text.
+    ///
+    /// # Errors
+    /// The command's error, as text.
+    pub fn command(&mut self, command: Command) -> Result<String, String> {
+        let outcome = self.run_command(command);
+        let text = String::from(text_of(&outcome).trim_end());
+        outcome.map(|_| text.clone()).map_err(|_| text)
+    }
+
+    /// `swap NAME FILE`, to its end.
     ///
     /// # Errors
     /// Why the swap did not happen; the old instance keeps running.
-    pub fn swap_to_bytes(&mut self, index: usize, bytes: Vec<u8>) -> Result<String, String> {
-        self.swap_to(index, Cow::Owned(bytes))
+    pub fn swap(&mut self, name: &str, file: &str) -> Result<SwapReport, String> {
+        swapped(self.run_command(Command::Swap {
+            module: String::from(name),
+            file: String::from(file),
+        }))
     }
 
-    /// Waits until module `index`'s instance is home (at most one event).
+    /// Swaps running module `index` to the module in `bytes`, as a push does.
+    ///
+    /// # Errors
+    /// Why the swap did not happen; the old instance keeps running.
+    pub fn swap_to_bytes(&mut self, index: usize, bytes: Vec<u8>) -> Result<SwapReport, String> {
+        let target = String::from(self.table.name(index));
+        swapped(self.run_task(Task::Install { target, bytes }))
+    }
+
+    /// `restart NAME`, to its end.
+    ///
+    /// # Errors
+    /// Why it did not restart.
+    pub fn restart_by_hand(&mut self, name: &str) -> Result<String, String> {
+        self.command(Command::Restart {
+            module: String::from(name),
+        })
+    }
+
+    /// `start NAME`, to its end.
+    ///
+    /// # Errors
+    /// Why it did not start.
+    pub fn start_by_hand(&mut self, name: &str) -> Result<String, String> {
+        self.command(Command::Start {
+            module: String::from(name),
+        })
+    }
+
+    /// Waits until module `index`'s instance is home (at most one event):
+    /// takes completions back, lends nothing new.
     pub fn wait_until_home(&mut self, index: usize) {
-        self.bring_home(index);
+        while self.table.slots.get(index).is_some_and(|slot| slot.away) {
+            if !self.take_completed() {
+                self.wait_for_work();
+            }
+        }
     }
 
-    /// Waits until every instance is home.
+    /// Runs the loop until every instance is home.
     pub fn wait_until_all_home(&mut self) {
-        self.bring_all_home();
+        for index in 0..self.table.slots.len() {
+            self.wait_until_home(index);
+        }
     }
 
     /// Points console output at the console driver again if it runs.
@@ -146,47 +213,51 @@ impl System {
     /// Sends a request to the module serving `endpoint` whose reply is only counted
     /// ([`System::probe_replies`]); false if nobody serves it.
     pub fn send_probe(&mut self, endpoint: &str, bytes: &[u8]) -> bool {
-        self.kernel_request(endpoint, bytes, KernelRequest::Probe)
+        self.router
+            .request(&mut self.table, endpoint, bytes, KernelRequest::Probe)
+            .is_some()
     }
 
     /// Replies to [`System::send_probe`] so far.
     pub fn probe_replies(&self) -> u64 {
-        self.probe_replies
+        self.router.probe_replies
     }
 
     /// Sends a request to the module serving `endpoint` whose reply is kept until
     /// [`System::take_collected_reply`]; its request id, or `None` if nobody serves it or
     /// the server is down for good.
     pub fn send_collected(&mut self, endpoint: &str, bytes: &[u8]) -> Option<u32> {
-        let server = self
-            .endpoint_id(endpoint)
-            .and_then(|id| self.server_of(id))?;
-        if !self.slots[server].accepts_messages() {
-            return None;
-        }
-        let request = self.new_kernel_request(server, KernelRequest::Collect);
-        self.queue_message(server, request, bytes);
-        Some(request)
+        self.router
+            .request(&mut self.table, endpoint, bytes, KernelRequest::Collect)
     }
 
     /// Whether request `id` of [`System::send_collected`] is neither answered nor forgotten.
     pub fn request_outstanding(&self, id: u32) -> bool {
-        !self.collected_replies.contains_key(&id) && self.kernel_requests.contains_key(&id)
+        !self.router.collected_replies.contains_key(&id) && self.router.is_open(id)
     }
 
     /// Whether request `id` of [`System::send_collected`] has its reply.
     pub fn has_collected_reply(&self, id: u32) -> bool {
-        self.collected_replies.contains_key(&id)
+        self.router.collected_replies.contains_key(&id)
     }
 
     /// Takes the reply to request `id` of [`System::send_collected`] and forgets the request.
     pub fn take_collected_reply(&mut self, id: u32) -> Option<Vec<u8>> {
-        self.kernel_requests.remove(&id);
-        self.collected_replies.remove(&id)
+        self.router.forget(id);
+        self.router.collected_replies.remove(&id)
     }
+}
 
-    /// When the last hot swap stopped the module's events and when it handed over.
-    pub fn last_swap(&self) -> SwapTiming {
-        self.last_swap
+/// A swap's report, or its error as text.
+fn swapped(
+    outcome: Result<Report, crate::supervisor::reports::CommandError>,
+) -> Result<SwapReport, String> {
+    match outcome {
+        Ok(Report::Swapped(report))
+        | Ok(Report::Installed(crate::supervisor::reports::Installed::Swapped(report))) => {
+            Ok(report)
+        }
+        Ok(other) => Err(format!("not a swap: {}", text_of(&Ok(other)).trim_end())),
+        Err(error) => Err(format!("{error}")),
     }
 }

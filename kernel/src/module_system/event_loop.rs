@@ -1,0 +1,320 @@
+//! The event loop: the one place where the module system moves. Each
+//! [`EventLoop::step`] takes back the instances whose events finished,
+//! routes what modules sent, turns IRQ lines into events, takes what
+//! processes and the host sent, advances the commands under way (a hot swap
+//! or a restart is a state the loop advances, never a loop of its own),
+//! restarts the modules whose time has come, and lends the module whose
+//! event has waited longest that event.
+
+use super::operations::Operations;
+use super::router::{KernelRequest, Router};
+use super::services::{Done, Job, KernelServices, Work};
+use super::slot::Pending;
+use super::table::{ModuleTable, account_of};
+use crate::supervisor::records::FaultRecords;
+use crate::system_manifest::SystemManifest;
+use cella_wasm_host::{Delivery, Limits};
+
+/// The module system: its table, router, the commands under way and the
+/// fault records, driven by one loop over kernel services `K`.
+pub struct EventLoop<K: KernelServices> {
+    pub kernel: K,
+    pub table: ModuleTable<K>,
+    pub router: Router,
+    pub operations: Operations<K>,
+    pub records: FaultRecords,
+    /// Events lent so far (each module remembers the turn it was last served).
+    turns: u64,
+}
+
+impl<K: KernelServices> EventLoop<K> {
+    /// Loads and starts every module `manifest` lists (failures are
+    /// reported and handed to the supervisor like any fault), with every
+    /// sandbox under `limits`.
+    pub fn boot(
+        kernel: K,
+        manifest: &SystemManifest,
+        archive: crate::archive::Archive<'static>,
+        limits: Limits,
+    ) -> Self {
+        let mut system = EventLoop {
+            kernel,
+            table: ModuleTable::new(archive, limits),
+            router: Router::for_plans(&manifest.modules),
+            operations: Operations::default(),
+            records: FaultRecords::default(),
+            turns: 0,
+        };
+        let started = system.kernel.now();
+        for plan in &manifest.modules {
+            system.add_from_archive(plan);
+        }
+        let up = system
+            .table
+            .slots
+            .iter()
+            .filter(|slot| slot.is_running())
+            .count();
+        let booted = system
+            .table
+            .slots
+            .iter()
+            .filter(|slot| !slot.plan.on_demand)
+            .count();
+        system.route_console_output();
+        system
+            .router
+            .open_process_endpoints(&system.table, &mut system.kernel);
+        let took = (system.kernel.now() - started) / 1_000_000;
+        system.kernel.print_line(&alloc::format!(
+            "cella: all modules up ({up} of {booted} started) in {took} ms"
+        ));
+        system.ask_for_time();
+        system
+    }
+
+    /// Asks the `rtc` server for the time, to show a kernel request and its reply.
+    fn ask_for_time(&mut self) {
+        self.router
+            .request(&mut self.table, "rtc", b"time", KernelRequest::Time);
+    }
+
+    /// Runs the event loop forever.
+    pub fn run(&mut self) -> ! {
+        loop {
+            if !self.step() {
+                self.kernel.wait_for_work();
+            }
+        }
+    }
+
+    /// Blocks until something may have happened.
+    pub fn wait_for_work(&mut self) {
+        self.kernel.wait_for_work();
+    }
+
+    /// One turn of the loop: moves everything that arrived and delivers at
+    /// most one event. Returns whether there was work.
+    pub fn step(&mut self) -> bool {
+        let completed = self.take_completed();
+        let called = self
+            .router
+            .take_process_messages(&mut self.table, &mut self.kernel);
+        self.collect_interrupts();
+        let routed = self.route_queued();
+        let pushed = self.take_push();
+        let advanced = self.advance_operations();
+        let now = self.kernel.now();
+        let restarted = self.restart_due(now);
+        let delivered = self.deliver_one();
+        completed || called || routed || pushed || advanced || restarted || delivered
+    }
+
+    /// Routes what modules sent and replied; command lines for the
+    /// supervisor start commands. Returns whether anything was routed.
+    pub(crate) fn route_queued(&mut self) -> bool {
+        let messages = self.kernel.take_routed();
+        let any = !messages.is_empty();
+        for message in messages {
+            if let Some(line) = self
+                .router
+                .route(message, &mut self.table, &mut self.kernel)
+            {
+                self.command_from_module(line);
+            }
+        }
+        any
+    }
+
+    fn collect_interrupts(&mut self) {
+        let pending = self.kernel.take_pending_irqs();
+        for line in (0..16u8).filter(|line| pending & (1 << line) != 0) {
+            match self
+                .table
+                .slots
+                .iter_mut()
+                .find(|slot| slot.is_running() && slot.irq_lines.contains(&line))
+            {
+                Some(slot) if slot.inbox_has_room() => slot.inbox.push_back(Pending::Irq(line)),
+                Some(slot) => log::warn!(
+                    "module {}: inbox full, IRQ {line} left masked",
+                    slot.plan.name
+                ),
+                None => log::warn!("IRQ {line} fired with no running holder; left masked"),
+            }
+        }
+    }
+
+    /// Lends the module whose events have waited longest its oldest one: its
+    /// due timers or the first event of its inbox, whichever came first (a
+    /// due timer has waited since its deadline). After its turn the rest of
+    /// a module's queue waits as if it arrived then, so modules with
+    /// backlogs take turns. Modules a command waits for get nothing new.
+    /// Returns whether there was anything.
+    fn deliver_one(&mut self) -> bool {
+        let now = self.kernel.now();
+        // (waiting since, last served turn): among equal waits, the module
+        // served least recently goes first.
+        let mut oldest: Option<((u64, u64), usize, bool)> = None;
+        for (index, slot) in self.table.slots.iter_mut().enumerate() {
+            let inbox_since = if slot.inbox.is_empty() {
+                slot.waiting_since = None;
+                None
+            } else {
+                // First seen waiting now, unless it was waiting already.
+                Some(*slot.waiting_since.get_or_insert(now))
+            };
+            if !slot.takes_event_now() || self.operations.holds(index) {
+                continue;
+            }
+            let timer_since = slot
+                .sandbox
+                .as_ref()
+                .and_then(|sandbox| sandbox.next_timer_deadline())
+                .filter(|deadline| *deadline <= now);
+            let candidate = match (timer_since, inbox_since) {
+                (Some(timer), Some(inbox)) if timer <= inbox => Some((timer, true)),
+                (_, Some(inbox)) => Some((inbox, false)),
+                (Some(timer), None) => Some((timer, true)),
+                (None, None) => None,
+            };
+            if let Some((since, timer)) = candidate
+                && oldest.is_none_or(|(oldest, _, _)| (since, slot.last_served) < oldest)
+            {
+                oldest = Some(((since, slot.last_served), index, timer));
+            }
+        }
+        let Some((_, index, timer)) = oldest else {
+            return false;
+        };
+        self.turns += 1;
+        self.table.slots[index].last_served = self.turns;
+        if timer {
+            self.lend(index, Work::Timer);
+            return true;
+        }
+        let slot = &mut self.table.slots[index];
+        let Some(pending) = slot.inbox.pop_front() else {
+            return false;
+        };
+        // The rest of its queue waits behind the modules that waited before
+        // this turn: modules with backlogs take turns, one event each.
+        slot.waiting_since = (!slot.inbox.is_empty()).then_some(now);
+        let work = match pending {
+            Pending::Irq(line) => Work::Irq(line),
+            Pending::Message { request, bytes } => Work::Message { request, bytes },
+        };
+        self.lend(index, work);
+        true
+    }
+
+    /// Lends module `index`'s instance with `work`; it is away until its
+    /// completion comes back.
+    fn lend(&mut self, index: usize, work: Work) {
+        let slot = &mut self.table.slots[index];
+        let Some(sandbox) = slot.sandbox.take() else {
+            return;
+        };
+        slot.away = true;
+        let job = Job {
+            slot: index,
+            account: account_of(index),
+            sandbox,
+            work,
+        };
+        self.kernel.lend(&slot.plan.name, job);
+    }
+
+    /// Takes back every instance whose event finished. Returns whether any did.
+    ///
+    /// What a module sent and replied during its event is routed before the
+    /// event's outcome is handled: the kernel queues a module's messages
+    /// before its completion, so a reply followed by a trap in the same
+    /// event is always delivered, and the fault settles only what the
+    /// module left unanswered.
+    pub fn take_completed(&mut self) -> bool {
+        let completed = self.kernel.take_completed();
+        let any = !completed.is_empty();
+        if any {
+            self.route_queued();
+        }
+        for done in completed {
+            self.complete(done);
+        }
+        any
+    }
+
+    /// An instance is home with the outcome of its event.
+    fn complete(&mut self, done: Done<K::Platform, K::Outbox>) {
+        let Done {
+            slot: index,
+            sandbox,
+            work,
+            result,
+            accesses_before,
+        } = done;
+        let slot = &mut self.table.slots[index];
+        slot.away = false;
+        slot.events_handled += 1;
+        if slot.tracing {
+            super::lifecycle::print_new_accesses(
+                &mut self.kernel,
+                &slot.plan.name,
+                &sandbox,
+                accesses_before,
+            );
+        }
+        slot.sandbox = Some(sandbox);
+        match result {
+            Ok(delivery @ (Delivery::Refused | Delivery::NoHandler)) => {
+                if let Work::Message { request, bytes } = &work {
+                    log::warn!(
+                        "module {} {} a message of {} bytes (request {request})",
+                        slot.plan.name,
+                        if delivery == Delivery::Refused {
+                            "refused (too long, or too many requests unanswered)"
+                        } else {
+                            "has no handler for"
+                        },
+                        bytes.len()
+                    );
+                    self.router
+                        .settle_refused(*request, delivery, &mut self.kernel);
+                }
+            }
+            Ok(_) => {}
+            Err(fault) => self.contain(index, &fault, Some(&work.event())),
+        }
+    }
+
+    /// Points console output at the console driver once it runs.
+    pub(crate) fn route_console_output(&mut self) {
+        let Some(endpoint) = self
+            .router
+            .endpoint_id(super::router::CONSOLE_OUTPUT_ENDPOINT)
+        else {
+            return;
+        };
+        let running = self
+            .table
+            .server_of(endpoint)
+            .is_some_and(|server| self.table.slots[server].is_running());
+        if running && self.kernel.console_output_endpoint() != Some(endpoint) {
+            self.kernel.route_console_output(endpoint);
+            log::info!(
+                "console output now goes through the `{}` driver",
+                super::router::CONSOLE_OUTPUT_ENDPOINT
+            );
+        }
+    }
+
+    /// Whether every instance is home (none is away handling an event).
+    pub fn all_home(&self) -> bool {
+        self.table.slots.iter().all(|slot| !slot.away)
+    }
+
+    /// The fault records.
+    pub fn fault_records(&self) -> &FaultRecords {
+        &self.records
+    }
+}

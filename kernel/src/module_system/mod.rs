@@ -1,0 +1,25 @@
+//! The module system: Wasm modules in the kernel, as four owned parts with
+//! typed boundaries, generic over what they need from the kernel
+//! ([`services::KernelServices`]) so all of it is tested on the host.
+//!
+//! - [`table`]: the module table (slots, lifecycle states, loading and
+//!   starting instances), with [`slot`] for one entry;
+//! - [`router`]: the endpoints and the requests in flight, and where each
+//!   message goes;
+//! - [`event_loop`]: the one loop that collects IRQs and due timers, picks
+//!   the next event and lends it out; [`lifecycle`] carries out what the
+//!   supervisor decides about a module, [`operations`] the commands under
+//!   way (a hot swap or a restart is a state the loop advances);
+//! - the supervisor itself is pure: `crate::supervisor::decisions` turns
+//!   typed events into typed actions.
+#![forbid(unsafe_code)]
+
+pub mod event_loop;
+pub mod lifecycle;
+pub mod operations;
+pub mod router;
+pub mod services;
+pub mod slot;
+pub mod table;
+#[cfg(test)]
+mod tests;

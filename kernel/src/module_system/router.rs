@@ -1,0 +1,385 @@
+//! The router: the endpoints modules serve, the requests the kernel and
+//! native processes have in flight to modules, and where each message goes.
+//!
+//! A module's `ipc_send` and `ipc_reply` reach the router through the kernel
+//! ([`KernelServices::take_routed`]); a send goes to the inbox of the module
+//! serving its endpoint, to a native process serving it, or (for the
+//! `supervisor` endpoint) back to the event loop as a command. Every endpoint
+//! a module serves is also opened for native processes: a process's call
+//! becomes a message event with a kernel request id standing for the
+//! caller's reply token, and the module's reply answers the token.
+
+use super::services::{KernelServices, Routed};
+use super::slot::Pending;
+use super::table::ModuleTable;
+use crate::ipc::IpcError;
+use crate::system_manifest::{GrantLine, ModulePlan};
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+use cella_wasm_host::Delivery;
+use hashbrown::HashMap;
+
+/// The endpoint whose server gets the kernel's console output.
+pub const CONSOLE_OUTPUT_ENDPOINT: &str = "uart";
+/// The endpoint the kernel serves itself: supervisor commands.
+pub const SUPERVISOR_ENDPOINT: &str = "supervisor";
+
+/// What a request to a module was for, so the router knows what its reply answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelRequest {
+    /// The kernel's own question for the time.
+    Time,
+    /// A native process's call; the reply answers its token.
+    Process { token: u64 },
+    /// A supervisor command's `call`; the reply completes the command.
+    Command { operation: u64 },
+    /// A test scenario's request; the reply is only counted.
+    #[cfg(feature = "test-hooks")]
+    Probe,
+    /// A test scenario's request whose reply is kept for the scenario.
+    #[cfg(feature = "test-hooks")]
+    Collect,
+}
+
+/// A supervisor command line a module sent.
+pub struct CommandLine {
+    pub from: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The endpoints and the requests in flight.
+#[derive(Default)]
+pub struct Router {
+    /// Endpoint names; the id of `endpoints[i]` is `i + 1`.
+    endpoints: Vec<String>,
+    /// Endpoint name -> id.
+    ids: HashMap<String, u64>,
+    /// Requests in flight: id -> (the module asked, what for).
+    requests: BTreeMap<u32, (usize, KernelRequest)>,
+    next_request: u32,
+    /// Endpoints opened for processes: (the kernel's id for it, endpoint id).
+    process_endpoints: Vec<(u64, u64)>,
+    /// A module's inbox was full when processes had more for it: look again.
+    look_again: bool,
+    /// Answers to [`KernelRequest::Command`] requests, until the command takes them.
+    answers: Vec<(u64, Result<Vec<u8>, IpcError>)>,
+    /// Replies to [`KernelRequest::Probe`] so far.
+    #[cfg(feature = "test-hooks")]
+    pub probe_replies: u64,
+    /// Replies to [`KernelRequest::Collect`] by request id, until taken.
+    #[cfg(feature = "test-hooks")]
+    pub collected_replies: BTreeMap<u32, Vec<u8>>,
+}
+
+impl Router {
+    /// The endpoints `plans` serve or are granted, numbered in order.
+    pub fn for_plans(plans: &[ModulePlan]) -> Self {
+        let mut router = Router {
+            next_request: 1,
+            ..Router::default()
+        };
+        for plan in plans {
+            let granted = plan.grants.iter().filter_map(|grant| match grant {
+                GrantLine::Endpoint { name } => Some(name),
+                _ => None,
+            });
+            for name in plan.serves.iter().chain(granted) {
+                router.add_endpoint(name);
+            }
+        }
+        router
+    }
+
+    fn add_endpoint(&mut self, name: &str) -> u64 {
+        if let Some(id) = self.ids.get(name) {
+            return *id;
+        }
+        self.endpoints.push(String::from(name));
+        let id = self.endpoints.len() as u64;
+        self.ids.insert(String::from(name), id);
+        id
+    }
+
+    /// The id of endpoint `name`.
+    pub fn endpoint_id(&self, name: &str) -> Option<u64> {
+        self.ids.get(name).copied()
+    }
+
+    /// The name of endpoint `id` (`?` if there is none).
+    pub fn endpoint_name(&self, id: u64) -> &str {
+        usize::try_from(id)
+            .ok()
+            .and_then(|id| id.checked_sub(1))
+            .and_then(|index| self.endpoints.get(index))
+            .map_or("?", String::as_str)
+    }
+
+    /// A fresh request id for a request to module `server`.
+    pub fn new_request(&mut self, server: usize, purpose: KernelRequest) -> u32 {
+        let request = self.next_request;
+        self.next_request = self.next_request.wrapping_add(1).max(1);
+        self.requests.insert(request, (server, purpose));
+        request
+    }
+
+    /// Whether request `request` is in flight.
+    pub fn is_open(&self, request: u32) -> bool {
+        self.requests.contains_key(&request)
+    }
+
+    /// Forgets request `request`.
+    pub fn forget(&mut self, request: u32) {
+        self.requests.remove(&request);
+    }
+
+    /// The requests in flight to module `server`.
+    pub fn requests_to(&self, server: usize) -> Vec<u32> {
+        self.requests
+            .iter()
+            .filter(|(_, (asked, _))| *asked == server)
+            .map(|(request, _)| *request)
+            .collect()
+    }
+
+    /// Queues a request for the module serving `endpoint`; its id, or `None`
+    /// if nobody serves it or its server takes no messages.
+    pub fn request<K: KernelServices>(
+        &mut self,
+        table: &mut ModuleTable<K>,
+        endpoint: &str,
+        bytes: &[u8],
+        purpose: KernelRequest,
+    ) -> Option<u32> {
+        let server = self
+            .endpoint_id(endpoint)
+            .and_then(|id| table.server_of(id))?;
+        if !table.slots[server].accepts_messages() {
+            return None;
+        }
+        let request = self.new_request(server, purpose);
+        table.slots[server].inbox.push_back(Pending::Message {
+            request,
+            bytes: bytes.to_vec(),
+        });
+        Some(request)
+    }
+
+    /// Routes one message; a supervisor command line comes back to the caller.
+    pub fn route<K: KernelServices>(
+        &mut self,
+        message: Routed,
+        table: &mut ModuleTable<K>,
+        kernel: &mut K,
+    ) -> Option<CommandLine> {
+        match message {
+            Routed::Send {
+                from,
+                endpoint,
+                bytes,
+            } => {
+                if self.endpoint_name(endpoint) == SUPERVISOR_ENDPOINT {
+                    return Some(CommandLine { from, bytes });
+                }
+                self.route_send(&from, endpoint, bytes, table, kernel);
+            }
+            Routed::Reply {
+                from,
+                request,
+                bytes,
+            } => self.route_reply(&from, request, &bytes, kernel),
+        }
+        None
+    }
+
+    fn route_send<K: KernelServices>(
+        &mut self,
+        from: &str,
+        endpoint: u64,
+        bytes: Vec<u8>,
+        table: &mut ModuleTable<K>,
+        kernel: &mut K,
+    ) {
+        let endpoint_name = self.endpoint_name(endpoint);
+        let is_console = endpoint_name == CONSOLE_OUTPUT_ENDPOINT;
+        let server = table.server_of(endpoint);
+        if server.is_none()
+            && let Some(sent) = kernel.send_to_process(endpoint_name, &bytes)
+        {
+            if let Err(problem) = sent {
+                log::warn!(
+                    "message from {from} to `{endpoint_name}` ({} bytes) refused: {problem}",
+                    bytes.len()
+                );
+            }
+            return;
+        }
+        match server.map(|index| &mut table.slots[index]) {
+            Some(slot) if slot.accepts_messages() && slot.inbox_has_room() => {
+                slot.inbox.push_back(Pending::Message { request: 0, bytes });
+            }
+            // Console output with no driver to take it: the kernel writes it itself.
+            _ if is_console => kernel.write_console(&bytes),
+            Some(slot) if slot.accepts_messages() => log::warn!(
+                "message from {from} to {} refused: inbox full",
+                slot.plan.name
+            ),
+            Some(slot) => log::warn!(
+                "message from {from} to {} ({} bytes) not delivered: module {}",
+                slot.plan.name,
+                bytes.len(),
+                slot.state.name()
+            ),
+            None => log::warn!(
+                "message from {from} to `{endpoint_name}` ({} bytes) not delivered: no server",
+                bytes.len()
+            ),
+        }
+    }
+
+    fn route_reply<K: KernelServices>(
+        &mut self,
+        from: &str,
+        request: u32,
+        bytes: &[u8],
+        kernel: &mut K,
+    ) {
+        match self.requests.remove(&request) {
+            Some((_, KernelRequest::Time)) => match core::str::from_utf8(bytes) {
+                Ok(text) => log::info!("{from} answered the kernel's time request: {text}"),
+                Err(_) => log::warn!(
+                    "{from} answered the time request with {} bytes of non-text",
+                    bytes.len()
+                ),
+            },
+            #[cfg(feature = "test-hooks")]
+            Some((_, KernelRequest::Probe)) => self.probe_replies += 1,
+            #[cfg(feature = "test-hooks")]
+            Some((_, KernelRequest::Collect)) => {
+                self.collected_replies.insert(request, bytes.to_vec());
+            }
+            // A module's reply is at most the ABI's one message limit, which
+            // kernel IPC carries too.
+            Some((_, KernelRequest::Process { token })) => kernel.answer_process(token, Ok(bytes)),
+            Some((_, KernelRequest::Command { operation })) => {
+                self.answers.push((operation, Ok(bytes.to_vec())));
+            }
+            None => log::warn!("{from} replied to unknown request {request}; dropped"),
+        }
+    }
+
+    /// Answers request `request` with an error now: the module will never
+    /// answer it (it faulted, was stopped, held or restarted, refused the
+    /// message or has no handler for it). A process waiting for it gets
+    /// `error` at once instead of at its deadline.
+    pub fn fail<K: KernelServices>(&mut self, request: u32, error: IpcError, kernel: &mut K) {
+        match self.requests.remove(&request) {
+            Some((_, KernelRequest::Process { token })) => kernel.answer_process(token, Err(error)),
+            Some((_, KernelRequest::Command { operation })) => {
+                self.answers.push((operation, Err(error)));
+            }
+            _ => {}
+        }
+    }
+
+    /// A request the module never took (refused, or no handler).
+    pub fn settle_refused<K: KernelServices>(
+        &mut self,
+        request: u32,
+        delivery: Delivery,
+        kernel: &mut K,
+    ) {
+        if request == 0 {
+            return;
+        }
+        let error = match delivery {
+            Delivery::Refused => IpcError::Full,
+            _ => IpcError::Closed,
+        };
+        self.fail(request, error, kernel);
+    }
+
+    /// The answers commands' calls got since the last call.
+    pub fn take_answers(&mut self) -> Vec<(u64, Result<Vec<u8>, IpcError>)> {
+        core::mem::take(&mut self.answers)
+    }
+
+    /// Opens every endpoint a module serves for native processes.
+    pub fn open_process_endpoints<K: KernelServices>(
+        &mut self,
+        table: &ModuleTable<K>,
+        kernel: &mut K,
+    ) {
+        let served: Vec<u64> = table
+            .slots
+            .iter()
+            .flat_map(|slot| slot.serves.iter().copied())
+            .collect();
+        for endpoint in served {
+            let name = self.endpoint_name(endpoint);
+            match kernel.open_process_endpoint(name) {
+                Ok(opened) => self.process_endpoints.push((opened, endpoint)),
+                Err(problem) => {
+                    log::warn!("endpoint `{name}` is not reachable by processes: {problem}")
+                }
+            }
+        }
+    }
+
+    /// Moves what processes queued on module endpoints into the modules'
+    /// inboxes. Returns whether anything arrived. A call to a module that
+    /// is down fails at once with `Closed`; while a module's inbox is full
+    /// the rest waits in the process-side queue (whose own back-pressure,
+    /// `Full`, then reaches callers).
+    pub fn take_process_messages<K: KernelServices>(
+        &mut self,
+        table: &mut ModuleTable<K>,
+        kernel: &mut K,
+    ) -> bool {
+        let waiting = kernel.process_messages_waiting();
+        if !waiting && !core::mem::take(&mut self.look_again) {
+            return false;
+        }
+        self.look_again = false;
+        let mut arrived = false;
+        for index in 0..self.process_endpoints.len() {
+            let (opened, endpoint) = self.process_endpoints[index];
+            let Some(server) = table.server_of(endpoint) else {
+                continue;
+            };
+            loop {
+                let slot = &table.slots[server];
+                let accepting = slot.accepts_messages();
+                if accepting && !slot.inbox_has_room() {
+                    self.look_again = true;
+                    break;
+                }
+                let Some(message) = kernel.take_process_message(opened) else {
+                    break;
+                };
+                arrived = true;
+                if !accepting {
+                    if message.token != 0 {
+                        kernel.answer_process(message.token, Err(IpcError::Closed));
+                    }
+                    log::warn!(
+                        "a process's message to {} ({} bytes) refused: module {}",
+                        slot.plan.name,
+                        message.bytes.len(),
+                        slot.state.name()
+                    );
+                    continue;
+                }
+                let request = match message.token {
+                    0 => 0,
+                    token => self.new_request(server, KernelRequest::Process { token }),
+                };
+                table.slots[server].inbox.push_back(Pending::Message {
+                    request,
+                    bytes: message.bytes,
+                });
+            }
+        }
+        arrived
+    }
+}

@@ -1,0 +1,195 @@
+//! Commands from the shell and pushes from the host, answered with typed
+//! reports; `call` to a module's endpoint.
+
+use super::*;
+use crate::module_system::operations::DONE;
+use crate::module_system::services::{PushRequest, Routed};
+use crate::supervisor::reports::Installed;
+
+#[test]
+fn a_command_line_from_a_module_is_answered_on_its_own_endpoint() {
+    let mut system = boot(&["shell", "counter"]);
+    settle(&mut system);
+    let supervisor = system.router.endpoint_id("supervisor");
+    assert_eq!(supervisor, None, "no module was granted the endpoint here");
+    // As the router hands it over: a command line from `shell`.
+    system.command_from_module(crate::module_system::router::CommandLine {
+        from: String::from("shell"),
+        bytes: b"stop counter".to_vec(),
+    });
+    let shell = index(&system, "shell");
+    let answer = match system.table.slots[shell].inbox.back() {
+        Some(Pending::Message { bytes, .. }) => bytes.clone(),
+        _ => panic!("the shell got an answer"),
+    };
+    assert_eq!(&answer[..2], &DONE);
+    assert_eq!(&answer[2..], b"counter: stopped\r\n");
+    system.command_from_module(crate::module_system::router::CommandLine {
+        from: String::from("shell"),
+        bytes: b"frobnicate".to_vec(),
+    });
+    let answer = match system.table.slots[shell].inbox.back() {
+        Some(Pending::Message { bytes, .. }) => bytes.clone(),
+        _ => panic!("the shell got an answer"),
+    };
+    let text = core::str::from_utf8(&answer[2..]).unwrap();
+    assert!(
+        text.starts_with("error: unknown command `frobnicate`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn call_reaches_a_modules_endpoint_and_shows_the_reply() {
+    let mut system = boot(&["counter"]);
+    settle(&mut system);
+    let report = run(
+        &mut system,
+        Command::Call {
+            endpoint: String::from("counter"),
+            text: String::from("hello"),
+        },
+    );
+    let Ok(Report::Reply { bytes, .. }) = report else {
+        panic!("a reply: {report:?}");
+    };
+    assert_eq!(bytes, alloc::vec![1, 0, 0, 0, 1, 0, 0, 0]);
+    // A call the module faults on fails with the reason, not at the deadline.
+    let report = run(
+        &mut system,
+        Command::Call {
+            endpoint: String::from("counter"),
+            text: String::from("trap"),
+        },
+    );
+    assert!(
+        matches!(report, Err(CommandError::CallFailed { .. })),
+        "{report:?}"
+    );
+    let report = run(
+        &mut system,
+        Command::Call {
+            endpoint: String::from("nobody"),
+            text: String::from("hello"),
+        },
+    );
+    assert_eq!(
+        report.unwrap_err(),
+        CommandError::NoServer(String::from("nobody"))
+    );
+}
+
+#[test]
+fn ps_waits_for_every_instance_and_lists_each_module() {
+    let mut system = boot(&["first", "second"]);
+    settle(&mut system);
+    system.kernel.hold_events = true;
+    queue(&mut system, "first", b"busy!");
+    settle(&mut system);
+    let id = submit(&mut system, Command::ProcessList);
+    settle(&mut system);
+    assert!(
+        system.operations.take_report(id).is_none(),
+        "waits for `first`"
+    );
+    system.kernel.hold_events = false;
+    settle(&mut system);
+    let Some(Ok(Report::ProcessList { modules, .. })) = system.operations.take_report(id) else {
+        panic!("a process list");
+    };
+    let names: Vec<&str> = modules.iter().map(|row| row.name.as_str()).collect();
+    assert_eq!(names, ["first", "second"]);
+    assert_eq!(modules[0].events, 1);
+    assert!(
+        modules
+            .iter()
+            .all(|row| row.state == "running" && row.generation > 0)
+    );
+}
+
+#[test]
+fn a_pushed_module_swaps_a_running_one_or_comes_in_new() {
+    let mut system = boot(&["counter"]);
+    settle(&mut system);
+    system.kernel.pushes.push_back(PushRequest::Install {
+        target: String::from("counter"),
+        bytes: module("counter", 2, Behaviour::default()),
+    });
+    system.kernel.pushes.push_back(PushRequest::Install {
+        target: String::from("newcomer"),
+        bytes: module("newcomer", 1, Behaviour::default()),
+    });
+    system.kernel.pushes.push_back(PushRequest::Install {
+        target: String::from("garbage"),
+        bytes: b"not wasm".to_vec(),
+    });
+    system
+        .kernel
+        .pushes
+        .push_back(PushRequest::Refused(String::from("bad signature")));
+    settle(&mut system);
+    let answers = &system.kernel.push_answers;
+    assert_eq!(answers.len(), 4, "{answers:?}");
+    assert!(
+        answers
+            .iter()
+            .any(|answer| matches!(answer, Ok(text) if text.contains("swapped 1 -> 2")))
+    );
+    assert!(
+        answers
+            .iter()
+            .any(|answer| matches!(answer, Ok(text) if text.contains("newcomer 1 loaded new")))
+    );
+    assert!(
+        answers
+            .iter()
+            .any(|answer| matches!(answer, Err(text) if text.contains("refused at load")))
+    );
+    assert!(
+        answers
+            .iter()
+            .any(|answer| matches!(answer, Err(text) if text.contains("bad signature")))
+    );
+    assert!(system.table.find("newcomer").is_some());
+    assert!(
+        system.table.find("garbage").is_none(),
+        "a refused push changes nothing"
+    );
+}
+
+#[test]
+fn sends_to_a_modules_endpoint_reach_its_inbox_and_console_output_falls_back() {
+    let mut system = boot_with(
+        alloc::vec![(
+            ModulePlan {
+                serves: alloc::vec![String::from("uart")],
+                ..plan("console", &[])
+            },
+            Behaviour::default()
+        )],
+        &[],
+    );
+    settle(&mut system);
+    let uart = system.router.endpoint_id("uart").unwrap();
+    assert_eq!(
+        system.kernel.console_endpoint,
+        Some(uart),
+        "the console goes to the driver"
+    );
+    run(&mut system, stop("console")).unwrap();
+    assert_eq!(
+        system.kernel.console_endpoint, None,
+        "the kernel took it back"
+    );
+    system.kernel.outbox.0.borrow_mut().push_back(Routed::Send {
+        from: String::from("kernel"),
+        endpoint: uart,
+        bytes: b"hello".to_vec(),
+    });
+    settle(&mut system);
+    assert_eq!(system.kernel.console_written, [b"hello".to_vec()]);
+    let _ = Installed::New {
+        module: String::new(),
+        version: String::new(),
+    };
+}

@@ -1,0 +1,306 @@
+//! A kernel for host tests: a clock the test sets, the Wasm host's simulated
+//! platform, a message queue, and events run when the test lets them (so a
+//! test can hold an instance "away" and see what waits for it).
+
+use crate::ipc::IpcError;
+use crate::module_system::services::{
+    Done, Finished, Job, KernelServices, MachineMemory, ProcessMessage, PushRequest, Routed,
+    execute,
+};
+use crate::system_manifest::GrantLine;
+use alloc::borrow::Cow;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use cella_wasm_host::abi::ErrorCode;
+use cella_wasm_host::{Grant, Outbox, Preparer, SimulatedPlatform};
+use core::cell::RefCell;
+
+/// What every sandbox sends lands in the shared queue.
+#[derive(Clone, Default)]
+pub struct MockOutbox(pub Rc<RefCell<VecDeque<Routed>>>);
+
+impl Outbox for MockOutbox {
+    fn send(&mut self, module: &str, endpoint: u64, message: &[u8]) -> Result<(), ErrorCode> {
+        self.0.borrow_mut().push_back(Routed::Send {
+            from: String::from(module),
+            endpoint,
+            bytes: message.to_vec(),
+        });
+        Ok(())
+    }
+
+    fn reply(&mut self, module: &str, request: u32, message: &[u8]) -> Result<(), ErrorCode> {
+        self.0.borrow_mut().push_back(Routed::Reply {
+            from: String::from(module),
+            request,
+            bytes: message.to_vec(),
+        });
+        Ok(())
+    }
+}
+
+type MockJob = Job<SimulatedPlatform, MockOutbox>;
+type MockDone = Done<SimulatedPlatform, MockOutbox>;
+type Preparation = (
+    u64,
+    Preparer<SimulatedPlatform, MockOutbox>,
+    String,
+    Vec<u8>,
+    Grant,
+);
+
+/// The mock kernel; every field is the test's to read and set.
+#[derive(Default)]
+pub struct MockKernel {
+    pub clock: u64,
+    pub platform: SimulatedPlatform,
+    pub outbox: MockOutbox,
+    /// Events lent and not yet run, in order, with their module's name.
+    pub lent: VecDeque<(String, MockJob)>,
+    /// Events run and not yet taken back.
+    pub completed: VecDeque<MockDone>,
+    /// While set, lent events wait (the instance stays away).
+    pub hold_events: bool,
+    /// Names of modules in the order their events ran.
+    pub ran: Vec<String>,
+    /// Swap preparations asked for and not yet run.
+    pub preparations: Vec<Preparation>,
+    /// While set, preparations wait.
+    pub hold_preparations: bool,
+    pub finished: Vec<(u64, Finished<MockKernel>)>,
+    pub pending_irqs: u16,
+    pub revoked: Vec<u8>,
+    pub console_endpoint: Option<u64>,
+    /// Console output the kernel wrote itself.
+    pub console_written: Vec<Vec<u8>>,
+    pub printed: Vec<String>,
+    /// Messages processes queued, by the id the module system opened.
+    pub process_queues: BTreeMap<u64, VecDeque<ProcessMessage>>,
+    pub opened: Vec<String>,
+    pub process_flag: bool,
+    /// Answers to processes' calls, by token.
+    pub process_answers: Vec<(u64, Result<Vec<u8>, IpcError>)>,
+    pub pushes: VecDeque<PushRequest>,
+    pub push_answers: Vec<Result<String, String>>,
+    /// Heap bytes each account may use; none are charged in tests.
+    pub limits: BTreeMap<u32, usize>,
+}
+
+impl MockKernel {
+    /// Runs every event lent so far (unless held), as a worker would.
+    pub fn run_lent(&mut self) {
+        if self.hold_events {
+            return;
+        }
+        while let Some((name, job)) = self.lent.pop_front() {
+            self.platform.set_now(self.clock);
+            self.ran.push(name);
+            let done = execute(job, |_, work| work(), |_| None);
+            self.completed.push_back(done);
+        }
+    }
+
+    /// Runs every preparation asked for so far (unless held).
+    pub fn run_preparations(&mut self) {
+        if self.hold_preparations {
+            return;
+        }
+        for (operation, preparer, name, bytes, grant) in self.preparations.drain(..) {
+            let prepared = preparer
+                .load(&name, &bytes, &grant)
+                .map_err(|error| alloc::format!("refused at load: {error}"))
+                .and_then(|module| {
+                    preparer
+                        .prepare(&module, self.platform.clone(), self.outbox.clone())
+                        .map_err(|fault| alloc::format!("failed at Instantiate: {fault}"))
+                });
+            self.finished
+                .push((operation, Finished::Prepared(prepared)));
+        }
+    }
+
+    /// Queues a process's message (`token` 0: a send) on opened endpoint `name`.
+    pub fn process_sends(&mut self, name: &str, token: u64, bytes: &[u8]) {
+        let id = self
+            .opened
+            .iter()
+            .position(|opened| opened == name)
+            .expect("endpoint opened for processes") as u64;
+        self.process_queues
+            .entry(id)
+            .or_default()
+            .push_back(ProcessMessage {
+                token,
+                bytes: bytes.to_vec(),
+            });
+        self.process_flag = true;
+    }
+}
+
+impl KernelServices for MockKernel {
+    type Platform = SimulatedPlatform;
+    type Outbox = MockOutbox;
+
+    fn platform(&self) -> SimulatedPlatform {
+        self.platform.clone()
+    }
+
+    fn outbox(&self) -> MockOutbox {
+        self.outbox.clone()
+    }
+
+    fn now(&self) -> u64 {
+        self.clock
+    }
+
+    fn take_pending_irqs(&mut self) -> u16 {
+        core::mem::take(&mut self.pending_irqs)
+    }
+
+    fn revoke_irq(&mut self, line: u8) {
+        self.revoked.push(line);
+    }
+
+    fn console_output_endpoint(&self) -> Option<u64> {
+        self.console_endpoint
+    }
+
+    fn route_console_output(&mut self, endpoint: u64) {
+        self.console_endpoint = Some(endpoint);
+    }
+
+    fn take_console_back(&mut self, unwritten: Vec<Vec<u8>>) {
+        self.console_endpoint = None;
+        self.console_written.extend(unwritten);
+    }
+
+    fn write_console(&mut self, bytes: &[u8]) {
+        self.console_written.push(bytes.to_vec());
+    }
+
+    fn print_line(&mut self, line: &str) {
+        self.printed.push(String::from(line));
+    }
+
+    fn console_lines_held_back(&self, _name: &str) -> (u64, u64) {
+        (0, 0)
+    }
+
+    fn set_memory_limit(&mut self, account: u32, bytes: usize) {
+        self.limits.insert(account, bytes);
+    }
+
+    fn admit_load(&self, _account: u32, _wasm_bytes: usize) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn over_memory_limit(&self, _account: u32) -> Option<String> {
+        None
+    }
+
+    fn charge<T>(&self, _account: u32, work: impl FnOnce() -> T) -> T {
+        work()
+    }
+
+    fn memory_of(&self, account: u32) -> (u64, u64) {
+        (0, self.limits.get(&account).copied().unwrap_or(0) as u64)
+    }
+
+    fn machine_memory(&self) -> MachineMemory {
+        MachineMemory::default()
+    }
+
+    fn refused_grant(&self, _grants: &[GrantLine]) -> Option<String> {
+        None
+    }
+
+    fn lend(&mut self, name: &str, job: MockJob) {
+        self.lent.push_back((String::from(name), job));
+    }
+
+    fn take_completed(&mut self) -> VecDeque<MockDone> {
+        self.run_lent();
+        core::mem::take(&mut self.completed)
+    }
+
+    fn wait_for_work(&mut self) {
+        self.clock += 1_000_000;
+    }
+
+    fn prepare_elsewhere(
+        &mut self,
+        operation: u64,
+        preparer: Preparer<SimulatedPlatform, MockOutbox>,
+        name: String,
+        bytes: Cow<'static, [u8]>,
+        grant: Grant,
+        _account: u32,
+    ) {
+        self.preparations
+            .push((operation, preparer, name, bytes.into_owned(), grant));
+    }
+
+    fn call_process_elsewhere(&mut self, operation: u64, endpoint: String, _bytes: Vec<u8>) {
+        self.finished.push((
+            operation,
+            Finished::Called(Err(alloc::format!("no process serves `{endpoint}` here"))),
+        ));
+    }
+
+    fn take_finished(&mut self) -> Vec<(u64, Finished<Self>)> {
+        self.run_preparations();
+        core::mem::take(&mut self.finished)
+    }
+
+    fn take_routed(&mut self) -> VecDeque<Routed> {
+        core::mem::take(&mut *self.outbox.0.borrow_mut())
+    }
+
+    fn routed_waiting(&self) -> bool {
+        !self.outbox.0.borrow().is_empty()
+    }
+
+    fn open_process_endpoint(&mut self, name: &str) -> Result<u64, String> {
+        self.opened.push(String::from(name));
+        Ok(self.opened.len() as u64 - 1)
+    }
+
+    fn process_messages_waiting(&mut self) -> bool {
+        core::mem::take(&mut self.process_flag)
+    }
+
+    fn take_process_message(&mut self, endpoint: u64) -> Option<ProcessMessage> {
+        self.process_queues.get_mut(&endpoint)?.pop_front()
+    }
+
+    fn answer_process(&mut self, token: u64, answer: Result<&[u8], IpcError>) {
+        self.process_answers
+            .push((token, answer.map(<[u8]>::to_vec)));
+    }
+
+    fn send_to_process(&mut self, _name: &str, _bytes: &[u8]) -> Option<Result<(), String>> {
+        None
+    }
+
+    fn process_serves(&self, _name: &str) -> bool {
+        false
+    }
+
+    fn process_rows(&self) -> String {
+        String::new()
+    }
+
+    fn poll_push(&mut self) -> Option<PushRequest> {
+        self.pushes.pop_front()
+    }
+
+    fn answer_push(&mut self, outcome: &Result<String, String>) {
+        self.push_answers.push(outcome.clone());
+    }
+
+    fn log_tail(&self, _lines: usize) -> String {
+        String::new()
+    }
+}

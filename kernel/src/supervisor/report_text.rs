@@ -1,0 +1,288 @@
+//! The shell-facing text of the supervisor's reports: the one place where a
+//! [`Report`] or [`CommandError`] becomes what a person reads.
+
+use super::command_line::USAGE;
+use super::reports::{CommandError, Installed, Report, SwapReport};
+use alloc::format;
+use alloc::string::String;
+use core::fmt::{self, Display, Write};
+
+/// The text of a command's outcome, ending in a newline unless empty.
+pub fn text_of(outcome: &Result<Report, CommandError>) -> String {
+    let mut out = match outcome {
+        Ok(report) => report_text(report),
+        Err(error) => format!("error: {error}"),
+    };
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
+impl Display for SwapReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: swapped {} -> {} (state format {} -> {}, generation {}) in {} us, events stopped for {} us; {} queued events follow",
+            self.module,
+            self.old_version,
+            self.new_version,
+            self.old_state_format,
+            self.new_state_format,
+            self.generation,
+            self.total_ns / 1000,
+            self.blackout_ns / 1000,
+            self.queued
+        )
+    }
+}
+
+impl Display for Installed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Installed::Swapped(swap) => write!(f, "{swap}"),
+            Installed::Started { module, state } => {
+                write!(f, "loaded and started ({module}: {state})")
+            }
+            Installed::New { module, version } => write!(
+                f,
+                "{module} {version} loaded new and started (no capabilities beyond logging and time)"
+            ),
+        }
+    }
+}
+
+impl Display for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CommandError::Usage(text) | CommandError::Refused(text) => f.write_str(text),
+            CommandError::SwapFailed(text) => f.write_str(text),
+            CommandError::NoSuchModule(name) => write!(f, "no module named {name}"),
+            CommandError::NotRunning { module, state } => {
+                write!(f, "{module} is not running ({state})")
+            }
+            CommandError::AlreadyRunning(module) => write!(f, "{module} is already running"),
+            CommandError::Busy { module } => write!(
+                f,
+                "{module} is busy with another command (a swap or restart); try again when it is done"
+            ),
+            CommandError::NoServer(endpoint) => write!(f, "nothing serves `{endpoint}`"),
+            CommandError::CallFailed { endpoint, why } => write!(f, "call {endpoint}: {why}"),
+        }
+    }
+}
+
+fn report_text(report: &Report) -> String {
+    let mut out = String::new();
+    match report {
+        Report::Nothing => {}
+        Report::Help => out = USAGE.join("\n"),
+        Report::ProcessList { modules, processes } => {
+            let _ = writeln!(
+                out,
+                "{:<14} {:<8} {:>4} {:<10} {:>8} {:>8} {:>12} {:>8} {:>11}",
+                "NAME",
+                "VERSION",
+                "GEN",
+                "STATE",
+                "RESTARTS",
+                "EVENTS",
+                "FUEL",
+                "MEMORY",
+                "LOG-DROPPED"
+            );
+            for row in modules {
+                let _ = write!(
+                    out,
+                    "{:<14} {:<8} {:>4} {:<10} {:>8} {:>8} {:>12} {:>5} KiB {:>11}",
+                    row.name,
+                    row.version,
+                    row.generation,
+                    row.state,
+                    row.restarts,
+                    row.events,
+                    row.fuel,
+                    row.memory_kib,
+                    row.log_lines_dropped
+                );
+                if row.warnings_dropped != 0 {
+                    let _ = write!(out, ", {} warnings dropped", row.warnings_dropped);
+                }
+                if row.lines_held_back != 0 {
+                    let _ = write!(out, ", {} console lines held back", row.lines_held_back);
+                }
+                out.push('\n');
+            }
+            out.push_str(processes);
+        }
+        Report::Capabilities {
+            module,
+            grants,
+            serves,
+            held,
+            state,
+        } => {
+            let _ = writeln!(out, "{module}: granted by the system manifest:");
+            for grant in grants {
+                let _ = writeln!(out, "  {grant}");
+            }
+            if !serves.is_empty() {
+                let _ = writeln!(out, "  serves {}", serves.join(", "));
+            }
+            match held {
+                Some((generation, capabilities)) => {
+                    let _ = writeln!(out, "{module}: held by instance {generation}:");
+                    for capability in capabilities {
+                        let _ = writeln!(out, "  {capability}");
+                    }
+                }
+                None => {
+                    let _ = writeln!(out, "{module}: no running instance ({state})");
+                }
+            }
+        }
+        Report::Log {
+            faults,
+            lines,
+            tail,
+        } => {
+            let _ = writeln!(out, "{} faults recorded:", faults.len());
+            for fault in faults {
+                let _ = writeln!(
+                    out,
+                    "  [{:>6}.{:03} s] {} generation {}: {}",
+                    fault.time / 1_000_000_000,
+                    fault.time / 1_000_000 % 1000,
+                    fault.module,
+                    fault.generation,
+                    fault.reason
+                );
+                for access in &fault.last_accesses {
+                    let _ = writeln!(out, "      before: {access}");
+                }
+            }
+            let _ = writeln!(out, "last {lines} lines of the kernel log:");
+            out.push_str(tail);
+        }
+        Report::Restarted { module, state } => out = format!("{module}: {state}"),
+        Report::Stopped { module } => out = format!("{module}: stopped"),
+        Report::Swapped(swap) => out = format!("{swap}"),
+        Report::Installed(installed) => out = format!("{installed}"),
+        Report::Trace { module, on } => {
+            out = format!("trace {module}: {}", if *on { "on" } else { "off" })
+        }
+        Report::Sent {
+            bytes,
+            endpoint,
+            module,
+        } => out = format!("sent {bytes} bytes to {endpoint} ({module})"),
+        Report::Reply { endpoint, bytes } => {
+            let _ = write!(out, "reply from {endpoint}: {} bytes: ", bytes.len());
+            for byte in bytes {
+                let _ = write!(out, "{byte:02x}");
+            }
+        }
+        Report::Uptime { nanoseconds } => {
+            out = format!(
+                "up {}.{:03} s",
+                nanoseconds / 1_000_000_000,
+                nanoseconds / 1_000_000 % 1000
+            )
+        }
+        Report::Memory { machine, modules } => {
+            let _ = writeln!(
+                out,
+                "physical: {} of {} frames in use ({} of {} MiB)",
+                machine.frames_used,
+                machine.frames_total,
+                machine.frames_used * 4 / 1024,
+                machine.frames_total * 4 / 1024
+            );
+            let _ = writeln!(
+                out,
+                "heap: {} of {} KiB in use, {} KiB kept for the kernel",
+                machine.heap_used / 1024,
+                machine.heap_size / 1024,
+                machine.heap_kept_for_kernel / 1024
+            );
+            let _ = writeln!(
+                out,
+                "DMA: {} KiB of freed buffers kept for the next ones",
+                machine.dma_frames_kept * 4
+            );
+            let _ = writeln!(
+                out,
+                "  {:<14} {:>8} KiB",
+                "kernel",
+                machine.kernel_heap_charged.div_ceil(1024)
+            );
+            for module in modules {
+                let _ = write!(
+                    out,
+                    "  {:<14} {:>8} KiB of {} KiB",
+                    module.name,
+                    module.heap_bytes.div_ceil(1024),
+                    module.limit_bytes / 1024
+                );
+                if let Some((used, granted)) = module.dma {
+                    let _ = write!(
+                        out,
+                        ", DMA {} of {} KiB",
+                        used.div_ceil(1024),
+                        granted.div_ceil(1024)
+                    );
+                }
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    #[test]
+    fn errors_read_as_sentences_with_the_error_prefix() {
+        let text = text_of(&Err(CommandError::NotRunning {
+            module: "pci".into(),
+            state: "held",
+        }));
+        assert_eq!(text, "error: pci is not running (held)\n");
+        assert_eq!(
+            text_of(&Err(CommandError::NoSuchModule("nope".into()))),
+            "error: no module named nope\n"
+        );
+    }
+
+    #[test]
+    fn a_reply_is_shown_in_hex_and_nothing_prints_nothing() {
+        let text = text_of(&Ok(Report::Reply {
+            endpoint: "checksum".into(),
+            bytes: vec![0xde, 0xad, 0x01],
+        }));
+        assert_eq!(text, "reply from checksum: 3 bytes: dead01\n");
+        assert_eq!(text_of(&Ok(Report::Nothing)), "");
+    }
+
+    #[test]
+    fn a_swap_report_names_versions_generation_and_blackout() {
+        let text = text_of(&Ok(Report::Swapped(SwapReport {
+            module: "uart16550".into(),
+            old_version: "1.0.0".into(),
+            new_version: "2.0.0".into(),
+            old_state_format: 1,
+            new_state_format: 2,
+            generation: 7,
+            total_ns: 900_123,
+            blackout_ns: 40_999,
+            queued: 3,
+        })));
+        assert_eq!(
+            text,
+            "uart16550: swapped 1.0.0 -> 2.0.0 (state format 1 -> 2, generation 7) in 900 us, events stopped for 40 us; 3 queued events follow\n"
+        );
+    }
+}
