@@ -142,8 +142,8 @@ impl KernelServices for Kernel {
         let frames = crate::mm::paging::frame_statistics();
         let statistics = heap::statistics();
         MachineMemory {
-            frames_used: frames.allocated_frames as u64,
-            frames_total: frames.total_frames as u64,
+            frames_used: frames.allocated_frames,
+            frames_total: frames.total_frames,
             heap_used: statistics.used as u64,
             heap_size: statistics.size as u64,
             heap_kept_for_kernel: budget::KERNEL_RESERVE_BYTES as u64,
@@ -200,6 +200,7 @@ impl KernelServices for Kernel {
                     .and_then(|module| {
                         preparer
                             .prepare(&module, KernelPlatform, KernelOutbox)
+                            .map(alloc::boxed::Box::new)
                             .map_err(|fault| format!("failed at Instantiate: {fault}"))
                     })
             }))

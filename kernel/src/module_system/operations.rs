@@ -27,6 +27,7 @@ use crate::supervisor::reports::{
 };
 use crate::system_manifest::ModulePlan;
 use alloc::borrow::Cow;
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
@@ -84,7 +85,7 @@ enum Stage<K: KernelServices> {
     /// A swap waits for the old instance to come home, then hands over.
     HandingOver {
         index: usize,
-        prepared: PreparedOf<K>,
+        prepared: Box<PreparedOf<K>>,
         started_at: u64,
         events_stopped_at: u64,
         install: bool,
@@ -168,8 +169,14 @@ impl<K: KernelServices> Operations<K> {
 
 /// What carrying out a task came to.
 enum Progress<K: KernelServices> {
-    Finished(Result<Report, CommandError>),
+    Finished(Box<Result<Report, CommandError>>),
     Next(Stage<K>),
+}
+
+impl<K: KernelServices> Progress<K> {
+    fn finished(result: Result<Report, CommandError>) -> Self {
+        Progress::Finished(Box::new(result))
+    }
 }
 
 fn no_module(name: &str) -> CommandError {
@@ -224,12 +231,12 @@ impl<K: KernelServices> EventLoop<K> {
         let id = self.operations.next_id;
         self.operations.next_id += 1;
         let progress = match self.wait_of(&task) {
-            Err(error) => Progress::Finished(Err(error)),
+            Err(error) => Progress::finished(Err(error)),
             Ok(Some(wait)) => Progress::Next(Stage::WaitingHome { wait, task }),
             Ok(None) => self.carry_out(id, task),
         };
         match progress {
-            Progress::Finished(result) => self.deliver(&requester, id, result),
+            Progress::Finished(result) => self.deliver(&requester, id, *result),
             Progress::Next(stage) => {
                 self.operations.under_way.push(Operation {
                     id,
@@ -297,7 +304,7 @@ impl<K: KernelServices> EventLoop<K> {
             match self.advance(id, operation.stage, done_elsewhere, answer) {
                 (Progress::Finished(result), _) => {
                     moved = true;
-                    self.deliver(&operation.requester, id, result);
+                    self.deliver(&operation.requester, id, *result);
                 }
                 (Progress::Next(stage), changed) => {
                     moved |= changed;
@@ -377,7 +384,7 @@ impl<K: KernelServices> EventLoop<K> {
                     (Ok(swap), false) => Ok(Report::Swapped(swap)),
                     (Err(error), _) => Err(error),
                 };
-                (Progress::Finished(result), true)
+                (Progress::finished(result), true)
             }
             Stage::Calling {
                 endpoint,
@@ -397,11 +404,11 @@ impl<K: KernelServices> EventLoop<K> {
                 };
                 match reply {
                     Some(Ok(bytes)) => (
-                        Progress::Finished(Ok(Report::Reply { endpoint, bytes })),
+                        Progress::finished(Ok(Report::Reply { endpoint, bytes })),
                         true,
                     ),
                     Some(Err(why)) => (
-                        Progress::Finished(Err(CommandError::CallFailed { endpoint, why })),
+                        Progress::finished(Err(CommandError::CallFailed { endpoint, why })),
                         true,
                     ),
                     None => (
@@ -423,7 +430,7 @@ impl<K: KernelServices> EventLoop<K> {
             Task::Install { target, bytes } => return self.install(id, &target, bytes),
             Task::Command(command) => command,
         };
-        let done = |result| Progress::Finished(result);
+        let done = |result| Progress::finished(result);
         match command {
             Command::Nothing => done(Ok(Report::Nothing)),
             Command::Help => done(Ok(Report::Help)),
@@ -667,7 +674,7 @@ impl<K: KernelServices> EventLoop<K> {
     fn call(&mut self, id: u64, endpoint: String, bytes: Vec<u8>) -> Progress<K> {
         let deadline = self.kernel.now().saturating_add(CALL_TIMEOUT_NS);
         if endpoint == SUPERVISOR_ENDPOINT {
-            return Progress::Finished(Err(CommandError::CallFailed {
+            return Progress::finished(Err(CommandError::CallFailed {
                 endpoint,
                 why: String::from("the supervisor takes commands, not calls"),
             }));
@@ -678,7 +685,7 @@ impl<K: KernelServices> EventLoop<K> {
             .and_then(|endpoint| self.table.server_of(endpoint));
         let Some(server) = server else {
             if !self.kernel.process_serves(&endpoint) {
-                return Progress::Finished(Err(CommandError::NoServer(endpoint)));
+                return Progress::finished(Err(CommandError::NoServer(endpoint)));
             }
             self.kernel
                 .call_process_elsewhere(id, endpoint.clone(), bytes);
@@ -690,7 +697,7 @@ impl<K: KernelServices> EventLoop<K> {
         };
         let slot = &self.table.slots[server];
         if !slot.accepts_messages() {
-            return Progress::Finished(Err(CommandError::NotRunning {
+            return Progress::finished(Err(CommandError::NotRunning {
                 module: slot.plan.name.clone(),
                 state: slot.state.name(),
             }));
@@ -755,11 +762,11 @@ impl<K: KernelServices> EventLoop<K> {
         install: bool,
     ) -> Progress<K> {
         let Some(index) = self.table.find(name) else {
-            return Progress::Finished(Err(no_module(name)));
+            return Progress::finished(Err(no_module(name)));
         };
         let slot = &self.table.slots[index];
         if !slot.is_running() {
-            return Progress::Finished(Err(CommandError::NotRunning {
+            return Progress::finished(Err(CommandError::NotRunning {
                 module: String::from(name),
                 state: slot.state.name(),
             }));
@@ -769,7 +776,7 @@ impl<K: KernelServices> EventLoop<K> {
         // one still holds its share: both together must fit its limit.
         let account = account_of(index);
         if let Err(why) = self.kernel.admit_load(account, bytes.len()) {
-            return Progress::Finished(Err(CommandError::SwapFailed(format!(
+            return Progress::finished(Err(CommandError::SwapFailed(format!(
                 "not enough kernel memory for a second instance: {why}"
             ))));
         }
@@ -789,7 +796,7 @@ impl<K: KernelServices> EventLoop<K> {
     fn prepared(
         &mut self,
         index: usize,
-        prepared: Result<PreparedOf<K>, String>,
+        prepared: Result<Box<PreparedOf<K>>, String>,
         started_at: u64,
         install: bool,
     ) -> Progress<K> {
@@ -824,7 +831,7 @@ impl<K: KernelServices> EventLoop<K> {
                 if slot.state == ModuleState::Swapping(SwapStage::Preparing) {
                     slot.state = ModuleState::Running;
                 }
-                Progress::Finished(Err(error))
+                Progress::finished(Err(error))
             }
         }
     }
@@ -833,7 +840,7 @@ impl<K: KernelServices> EventLoop<K> {
     fn hand_over(
         &mut self,
         index: usize,
-        prepared: PreparedOf<K>,
+        prepared: Box<PreparedOf<K>>,
         started_at: u64,
         events_stopped_at: u64,
     ) -> Result<SwapReport, CommandError> {
@@ -856,7 +863,7 @@ impl<K: KernelServices> EventLoop<K> {
         slot.state = ModuleState::Running;
         let runtime = &mut self.table.runtime;
         self.kernel
-            .charge(account_of(index), || runtime.swap_prepared(sandbox, prepared))
+            .charge(account_of(index), || runtime.swap_prepared(sandbox, *prepared))
             .map_err(|error| {
                 CommandError::SwapFailed(format!(
                     "swap of {name} {old_version} (state format {old_state}) to {} (state format {}) failed at {:?}: {}; the old version keeps running",
@@ -889,7 +896,7 @@ impl<K: KernelServices> EventLoop<K> {
     /// from the system manifest, or, for a name the manifest does not know,
     /// as a new module with no capabilities beyond logging and time.
     fn install(&mut self, id: u64, target: &str, bytes: Vec<u8>) -> Progress<K> {
-        let finished = Progress::Finished;
+        let finished = Progress::finished;
         if let Some(index) = self.table.find(target) {
             if self.table.slots[index].is_running() {
                 return self.start_swap(id, target, Cow::Owned(bytes), true);

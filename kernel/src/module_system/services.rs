@@ -6,6 +6,7 @@
 //! no threads (`super::tests::mock`).
 
 use alloc::borrow::Cow;
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -124,9 +125,9 @@ pub enum Routed {
 }
 
 /// Work done away from the event loop, identified by the operation that asked for it.
-pub enum Finished<K: KernelServices + ?Sized> {
+pub enum Finished<K: KernelServices> {
     /// A swap's new version, loaded and instantiated (or why not).
-    Prepared(Result<PreparedOf<K>, String>),
+    Prepared(Result<Box<PreparedOf<K>>, String>),
     /// A native process's reply to a `call` (or why there is none).
     Called(Result<Vec<u8>, String>),
 }

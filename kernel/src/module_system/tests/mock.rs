@@ -114,6 +114,7 @@ impl MockKernel {
                 .and_then(|module| {
                     preparer
                         .prepare(&module, self.platform.clone(), self.outbox.clone())
+                        .map(alloc::boxed::Box::new)
                         .map_err(|fault| alloc::format!("failed at Instantiate: {fault}"))
                 });
             self.finished
