@@ -78,6 +78,7 @@ fn benchmark_runs_in_one_boot_and_meets_its_targets() {
         "bench: null syscall (native process)",
         "bench: IPC round trip native -> native",
         "bench: IPC round trip native -> Wasm server",
+        "bench: IPC round trip native -> Wasm module",
         "bench: direct kernel call of a Wasm event",
         "bench: process start + exit + wait (native)",
         "bench: CRC-32 64 KiB in a native process",

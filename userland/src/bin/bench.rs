@@ -1,8 +1,9 @@
 //! Benchmark program, started twice by the kernel's `bench` scenario. The
 //! first copy finds no `bench-echo` endpoint and serves it (echo). The second
 //! measures: null syscalls, CRC-32 over 64 KiB, IPC round trips to the first
-//! copy (native to native) and to `bench-wasm` (a Wasm server), and sends the
-//! figures to the kernel's `bench-results` endpoint.
+//! copy (native to native), to `bench-wasm` (a Wasm server on a kernel thread)
+//! and to `bench-module` (the same module in the kernel's module system), and
+//! sends the figures to the kernel's `bench-results` endpoint.
 #![no_std]
 #![no_main]
 
@@ -59,13 +60,24 @@ fn main() -> i32 {
         Ok(handle) => round_trips(handle, 2_000),
         Err(_) => 0,
     };
+    let module_ipc_ns = match cella_userland::lookup("bench-module") {
+        Ok(handle) => round_trips(handle, 2_000),
+        Err(_) => 0,
+    };
     cella_userland::log!(
-        "bench: null {null_ns} ns, crc {crc_ns} ns ({crc:08x}), native IPC {native_ipc_ns} ns, wasm IPC {wasm_ipc_ns} ns"
+        "bench: null {null_ns} ns, crc {crc_ns} ns ({crc:08x}), native IPC {native_ipc_ns} ns, wasm IPC {wasm_ipc_ns} ns, module IPC {module_ipc_ns} ns"
     );
-    let mut results = [0u8; 40];
-    for (index, value) in [null_ns, crc_ns, u64::from(crc), native_ipc_ns, wasm_ipc_ns]
-        .into_iter()
-        .enumerate()
+    let mut results = [0u8; 48];
+    for (index, value) in [
+        null_ns,
+        crc_ns,
+        u64::from(crc),
+        native_ipc_ns,
+        wasm_ipc_ns,
+        module_ipc_ns,
+    ]
+    .into_iter()
+    .enumerate()
     {
         results[index * 8..index * 8 + 8].copy_from_slice(&value.to_le_bytes());
     }

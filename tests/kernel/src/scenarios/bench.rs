@@ -3,7 +3,9 @@
 //!
 //! Measured: a null syscall; an IPC round trip between two native processes;
 //! a native process's round trip to a Wasm server; a direct kernel call of a
-//! Wasm module's message event (no queue, no switch); CRC-32 over 64 KiB in a
+//! Wasm module's message event (no queue, no switch); a native process's
+//! round trip to the same module in the module system (through the event
+//! loop and the module's worker thread); CRC-32 over 64 KiB in a
 //! native process and in the same Wasm module (interpreter); the kernel
 //! starting a native process that exits at once, and seeing it end.
 
@@ -13,8 +15,11 @@ use alloc::format;
 use alloc::string::String;
 use cella_kernel::boot::BootContext;
 use cella_kernel::ipc;
+use cella_kernel::module_host::services::boot_with_limits;
 use cella_kernel::proc::{self, ExitReason, ProcessGrant};
+use cella_kernel::system_manifest::SystemManifest;
 use cella_kernel::{irq, kprintln, sched, time};
+use cella_wasm_host::Limits;
 
 fn module(context: &BootContext) -> Result<&'static [u8], String> {
     super::archive_file(context, "modules/checksum.wasm")
@@ -103,8 +108,25 @@ pub fn run(context: &BootContext) -> Result<(), String> {
     wasm_server::serve("bench-wasm", "checksum", bytes).map_err(|error| format!("{error:?}"))?;
     let server = start(context, "bench", bench_grant())?;
     super::wait_for_name("bench-echo")?;
+    // The same module once more, in the module system: the client's calls go
+    // through the event loop to the module's worker thread.
+    let manifest = SystemManifest::parse(MODULE_MANIFEST).map_err(|error| format!("{error}"))?;
+    let archive = context
+        .archive
+        .ok_or_else(|| String::from("no boot archive"))?;
+    let mut system = boot_with_limits(&manifest, archive, Limits::default());
     let client = start(context, "bench", bench_grant())?;
-    let message = ipc::receive(results, true).map_err(|error| format!("{error:?}"))?;
+    let message = loop {
+        match ipc::receive(results, false) {
+            Ok(message) => break message,
+            Err(ipc::IpcError::Empty) => {
+                if !system.step() {
+                    system.wait_for_work();
+                }
+            }
+            Err(error) => return Err(format!("{error:?}")),
+        }
+    };
     let value = |index: usize| {
         message
             .bytes
@@ -112,8 +134,14 @@ pub fn run(context: &BootContext) -> Result<(), String> {
             .and_then(|bytes| bytes.try_into().ok())
             .map_or(0, u64::from_le_bytes)
     };
-    let (null_ns, native_crc_ns, native_crc, native_ipc_ns, wasm_ipc_ns) =
-        (value(0), value(1), value(2) as u32, value(3), value(4));
+    let (null_ns, native_crc_ns, native_crc, native_ipc_ns, wasm_ipc_ns, module_ipc_ns) = (
+        value(0),
+        value(1),
+        value(2) as u32,
+        value(3),
+        value(4),
+        value(5),
+    );
     let _ = proc::wait(client, 1_000_000_000);
     let _ = server;
     let process_ns = process_start_exit_ns(context)?;
@@ -121,6 +149,7 @@ pub fn run(context: &BootContext) -> Result<(), String> {
     kprintln!("bench: null syscall (native process)           {null_ns:>10} ns");
     kprintln!("bench: IPC round trip native -> native          {native_ipc_ns:>10} ns");
     kprintln!("bench: IPC round trip native -> Wasm server     {wasm_ipc_ns:>10} ns");
+    kprintln!("bench: IPC round trip native -> Wasm module     {module_ipc_ns:>10} ns");
     kprintln!("bench: direct kernel call of a Wasm event       {event_ns:>10} ns");
     kprintln!("bench: process start + exit + wait (native)    {process_ns:>10} ns");
     kprintln!(
@@ -136,6 +165,15 @@ pub fn run(context: &BootContext) -> Result<(), String> {
     kprintln!(
         "bench: ratio native->Wasm IPC / native->native IPC = {}",
         ratio(wasm_ipc_ns, native_ipc_ns)
+    );
+    kprintln!(
+        "bench: ratio native->module IPC / native->Wasm server IPC = {} (target <= 1.5: {})",
+        ratio(module_ipc_ns, wasm_ipc_ns),
+        if module_ipc_ns * 2 <= wasm_ipc_ns * 3 {
+            "met"
+        } else {
+            "NOT met"
+        }
     );
     kprintln!(
         "bench: ratio Wasm event / native IPC round trip = {} (target < 1: {})",
@@ -160,15 +198,21 @@ pub fn run(context: &BootContext) -> Result<(), String> {
             "the two CRCs differ: {native_crc:08x} vs {wasm_crc:08x}"
         ));
     }
-    if wasm_ipc_ns == 0 || native_ipc_ns == 0 {
+    if wasm_ipc_ns == 0 || native_ipc_ns == 0 || module_ipc_ns == 0 {
         return Err(String::from("an IPC figure is missing"));
     }
     Ok(())
 }
 
+/// The module system of the benchmark: the checksum module serving `bench-module`.
+const MODULE_MANIFEST: &str = "cella-system 1
+module checksum modules/checksum.wasm
+serve bench-module
+";
+
 fn bench_grant() -> ProcessGrant {
     ProcessGrant::ipc(
-        &["bench-echo", "bench-wasm", "bench-results"],
+        &["bench-echo", "bench-wasm", "bench-module", "bench-results"],
         &["bench-echo"],
     )
 }
