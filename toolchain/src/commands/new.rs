@@ -150,7 +150,10 @@ mod tests {
         assert_eq!(manifest["package"]["version"].as_str(), Some("0.1.0"));
         assert!(manifest["package"]["rust-version"].is_table());
         assert!(
-            !files[1].1.lines().any(|line| line.trim().starts_with("version:")),
+            !files[1]
+                .1
+                .lines()
+                .any(|line| line.trim().starts_with("version:")),
             "{}",
             files[1].1
         );
