@@ -8,10 +8,13 @@
 //! pid 12345
 //! started 1764921600
 //! system production
+//! process-start 4409871
 //! ```
 //!
 //! `cargo cella run` replaces itself with QEMU, so the process id is QEMU's, and a run is live
-//! while that process exists and its socket is there. Records of runs that ended are removed
+//! while its socket is there and a process with that id runs that started when the run did
+//! (`process-start`, field 22 of `/proc/PID/stat`, which `exec` keeps): not another process
+//! that got the id later. Records of runs that ended are removed
 //! whenever the directory is read.
 
 use crate::build_info::format_utc;
@@ -30,6 +33,8 @@ pub struct Run {
     pub started: u64,
     /// Which system it boots (`production`, `teaching`, `test`).
     pub system: String,
+    /// When the process started, in clock ticks since the machine booted (`/proc/PID/stat`).
+    pub process_start: u64,
     /// Its push channel.
     pub socket: PathBuf,
 }
@@ -52,8 +57,8 @@ impl Run {
 
     fn to_text(&self) -> String {
         format!(
-            "pid {}\nstarted {}\nsystem {}\n",
-            self.pid, self.started, self.system
+            "pid {}\nstarted {}\nsystem {}\nprocess-start {}\n",
+            self.pid, self.started, self.system, self.process_start
         )
     }
 
@@ -67,6 +72,7 @@ impl Run {
             pid: field("pid")?.parse().ok()?,
             started: field("started")?.parse().ok()?,
             system: field("system")?.to_owned(),
+            process_start: field("process-start")?.parse().ok()?,
             socket,
         })
     }
@@ -86,26 +92,41 @@ fn record_path(socket: &Path) -> PathBuf {
     socket.with_extension("run")
 }
 
-/// Whether process `pid` exists.
-fn process_exists(pid: u32) -> bool {
-    pid != 0 && Path::new("/proc").join(pid.to_string()).exists()
+/// When process `pid` started, in clock ticks since boot (field 22 of `/proc/PID/stat`, the
+/// fields counted after the command name, which is in parentheses and may hold spaces).
+fn process_start(pid: u32) -> Option<u64> {
+    let stat =
+        std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("stat")).ok()?;
+    let (_, after_name) = stat.rsplit_once(')')?;
+    after_name.split_whitespace().nth(19)?.parse().ok()
 }
 
-/// Registers run `pid` (started at `started`, booting `system`): removes the records of runs
-/// that ended, and whatever an earlier process with the same id left, then writes the record.
-/// The other live runs and their sockets are left alone.
+/// Whether `run`'s process is still the one that registered it.
+fn is_running(run: &Run) -> bool {
+    run.pid != 0 && process_start(run.pid) == Some(run.process_start)
+}
+
+/// Registers run `pid` (a running process; started at `started`, booting `system`): removes
+/// the records of runs that ended, and whatever an earlier process with the same id left, then
+/// writes the record. The other live runs and their sockets are left alone.
 ///
 /// # Errors
-/// The directory or the record cannot be written.
+/// The process does not exist, or the directory or the record cannot be written.
 pub fn register(cella_directory: &Path, pid: u32, started: u64, system: &str) -> Result<Run> {
     let directory = runs_directory(cella_directory);
     std::fs::create_dir_all(&directory)
         .map_err(|error| Error::new(format!("creating {}: {error}", directory.display())))?;
     live(cella_directory);
+    let process_start = process_start(pid).ok_or_else(|| {
+        Error::new(format!(
+            "process {pid} is not running (no /proc/{pid}/stat)"
+        ))
+    })?;
     let run = Run {
         pid,
         started,
         system: system.to_owned(),
+        process_start,
         socket: socket_path(cella_directory, pid),
     };
     let _ = std::fs::remove_file(&run.socket);
@@ -138,8 +159,8 @@ pub fn live(cella_directory: &Path) -> Vec<Run> {
             .ok()
             .and_then(|text| Run::from_text(&text, socket.clone()));
         match run {
-            Some(run) if process_exists(run.pid) && socket.exists() => runs.push(run),
-            Some(run) if process_exists(run.pid) => {
+            Some(run) if is_running(&run) && socket.exists() => runs.push(run),
+            Some(run) if is_running(&run) => {
                 // Registered, QEMU not listening yet: not a target, but not stale either.
             }
             _ => {

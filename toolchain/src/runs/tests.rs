@@ -118,12 +118,32 @@ fn runs_that_ended_are_forgotten_and_no_run_is_a_clear_error() {
         error.contains("no system is running") && error.contains("cargo cella run"),
         "{error}"
     );
-    let ended = register(&cella, ended_pid(), 5, "production").unwrap();
-    std::fs::write(&ended.socket, b"").unwrap();
+    // A run whose process ended, and one whose process id another process has now.
+    let ended_pid = ended_pid();
+    let ended = Run {
+        pid: ended_pid,
+        started: 5,
+        system: "production".into(),
+        process_start: 1,
+        socket: socket_path(&cella, ended_pid),
+    };
+    let parent = std::os::unix::process::parent_id();
+    let reused = Run {
+        pid: parent,
+        process_start: process_start(parent).unwrap() + 1,
+        socket: socket_path(&cella, parent),
+        ..ended.clone()
+    };
+    std::fs::create_dir_all(runs_directory(&cella)).unwrap();
+    for run in [&ended, &reused] {
+        std::fs::write(run.record_path(), run.to_text()).unwrap();
+        std::fs::write(&run.socket, b"").unwrap();
+    }
     // Registered but not listening yet: not a target, but kept.
     let starting = register(&cella, std::process::id(), 6, "production").unwrap();
     assert!(live(&cella).is_empty());
     assert!(!ended.socket.exists() && !record_path(&ended.socket).exists());
+    assert!(!reused.socket.exists() && !record_path(&reused.socket).exists());
     assert!(record_path(&starting.socket).exists());
     let error = choose(&cella, None).unwrap_err().to_string();
     assert!(error.contains("no system is running"), "{error}");
