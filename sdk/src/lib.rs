@@ -19,8 +19,7 @@
 //! }
 //!
 //! cella_sdk::module! {
-//!     name: "echo",
-//!     version: "0.1.0",
+//!     name: "echo",                // the version: this crate's, from its Cargo.toml
 //!     module: Echo,
 //!     capabilities: {
 //!         device: port(0x2f8, 8),     // capability 0: ports 0x2f8..0x300

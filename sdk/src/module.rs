@@ -277,16 +277,57 @@ pub mod entry {
         })
     }
 
-    /// Copies manifest text into the custom section's byte array.
-    pub const fn manifest_bytes<const N: usize>(text: &str) -> [u8; N] {
-        let source = text.as_bytes();
-        let mut bytes = [0u8; N];
+    /// The length of `parts` joined (the manifest section's size).
+    pub const fn joined_length(parts: &[&str]) -> usize {
+        let mut length = 0;
         let mut index = 0;
-        while index < N && index < source.len() {
-            bytes[index] = source[index];
+        while index < parts.len() {
+            length += parts[index].len();
             index += 1;
         }
+        length
+    }
+
+    /// `parts` joined into the manifest section's byte array (`N` is [`joined_length`]).
+    pub const fn join_parts<const N: usize>(parts: &[&str]) -> [u8; N] {
+        let mut bytes = [0u8; N];
+        let mut at = 0;
+        let mut part = 0;
+        while part < parts.len() {
+            let source = parts[part].as_bytes();
+            let mut index = 0;
+            while index < source.len() && at < N {
+                bytes[at] = source[index];
+                at += 1;
+                index += 1;
+            }
+            part += 1;
+        }
         bytes
+    }
+
+    /// The manifest bytes as text (they are joined from `&str` parts, so always UTF-8).
+    pub const fn manifest_text(bytes: &[u8]) -> &str {
+        match core::str::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(_) => panic!("the module manifest is not UTF-8"),
+        }
+    }
+
+    /// Checks a module version at compile time as the host's manifest parser would: one word
+    /// (no space, tab or line break) of 1 to [`cella_abi::manifest::MAX_NAME_BYTES`] bytes.
+    pub const fn check_version(version: &str) {
+        let bytes = version.as_bytes();
+        if bytes.is_empty() || bytes.len() > cella_abi::manifest::MAX_NAME_BYTES {
+            panic!("cella_sdk::module!: the version must be 1 to 64 bytes long");
+        }
+        let mut index = 0;
+        while index < bytes.len() {
+            if bytes[index].is_ascii_whitespace() || bytes[index] == b'#' {
+                panic!("cella_sdk::module!: the version must be one word (no spaces or `#`)");
+            }
+            index += 1;
+        }
     }
 }
 
@@ -296,7 +337,6 @@ pub mod entry {
 /// ```ignore
 /// cella_sdk::module! {
 ///     name: "uart16550",
-///     version: "1.0.0",
 ///     module: Uart,
 ///     capabilities: {
 ///         com1: port(0x3f8, 8),
@@ -309,13 +349,21 @@ pub mod entry {
 /// Capability kinds: `port(BASE, COUNT)`, `mmio(BASE, LENGTH)`, `irq(LINE)`,
 /// `dma(BYTES)`, `endpoint("NAME")`, `timer()`. Numbers are plain decimal or
 /// `0x` hex literals (no `_` separators: they are copied into the manifest
-/// text as written). An optional `state: N,` line after `version` sets the
+/// text as written). An optional `state: N,` line before `module` sets the
 /// state-format version and exports the hot-swap entry points.
+///
+/// The module's version is its crate's version (`version` in its `Cargo.toml`,
+/// `env!("CARGO_PKG_VERSION")`) unless a `version: EXPRESSION,` line after
+/// `name` overrides it: any constant `&str`, e.g. `"2.0.0"` or a constant that
+/// depends on the crate's features (`if cfg!(feature = "v2") { "2.0.0" } else
+/// { "1.0.0" }`). It must be one word of at most 64 bytes, checked when the
+/// crate compiles.
 ///
 /// The macro generates, in the invoking module:
 /// - `pub struct Capabilities { pub com1: Ports, pub irq: Irq, ... }` in
 ///   manifest order, filled in before [`Module::init`] runs;
-/// - `pub const CELLA_MANIFEST: &str`, the manifest text, and the
+/// - `pub const CELLA_VERSION: &str`, the version, and
+///   `pub const CELLA_MANIFEST: &str`, the manifest text, and the
 ///   `cella.manifest` custom section holding it;
 /// - the exports `init`, `on_irq`, `on_message`, `on_timer` (and with
 ///   `state:` also `save_state`, `state_buffer`, `restore_state`).
@@ -328,7 +376,7 @@ pub mod entry {
 macro_rules! module {
     (
         name: $name:literal,
-        version: $version:literal,
+        $(version: $version:expr,)?
         $(state: $state:literal,)?
         module: $module:ty,
         capabilities: { $( $field:ident : $kind:ident ( $($argument:tt)* ) ),* $(,)? } $(,)?
@@ -358,17 +406,31 @@ macro_rules! module {
             }
         }
 
+        /// This module's version: its crate's `Cargo.toml` version unless the
+        /// `module!` block names one.
+        pub const CELLA_VERSION: &str = $crate::__module_version!($($version)?);
+
+        const _: () = $crate::__entry::check_version(CELLA_VERSION);
+
+        const CELLA_MANIFEST_PARTS: [&str; 3] = [
+            concat!("cella 1\nname ", $name, "\nversion "),
+            CELLA_VERSION,
+            concat!(
+                "\n",
+                $("state ", stringify!($state), "\n",)?
+                $( $crate::__capability_line!($kind $($argument)*), )*
+            ),
+        ];
+
+        const CELLA_MANIFEST_BYTES: [u8; $crate::__entry::joined_length(&CELLA_MANIFEST_PARTS)] =
+            $crate::__entry::join_parts(&CELLA_MANIFEST_PARTS);
+
         /// This module's manifest (also stored in its `cella.manifest` section).
-        pub const CELLA_MANIFEST: &str = concat!(
-            "cella 1\nname ", $name, "\nversion ", $version, "\n",
-            $("state ", stringify!($state), "\n",)?
-            $( $crate::__capability_line!($kind $($argument)*), )*
-        );
+        pub const CELLA_MANIFEST: &str = $crate::__entry::manifest_text(&CELLA_MANIFEST_BYTES);
 
         #[unsafe(link_section = "cella.manifest")]
         #[used]
-        static CELLA_MANIFEST_SECTION: [u8; CELLA_MANIFEST.len()] =
-            $crate::__entry::manifest_bytes(CELLA_MANIFEST);
+        static CELLA_MANIFEST_SECTION: [u8; CELLA_MANIFEST_BYTES.len()] = CELLA_MANIFEST_BYTES;
 
         static CELLA_MODULE: $crate::Slot<Option<$module>> = $crate::Slot::new(None);
 
@@ -397,6 +459,18 @@ macro_rules! module {
         }
 
         $( $crate::__state_exports!($state, $module, CELLA_MODULE); )?
+    };
+}
+
+/// The module's version: the expression given, else the invoking crate's version.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __module_version {
+    () => {
+        env!("CARGO_PKG_VERSION")
+    };
+    ($version:expr) => {
+        $version
     };
 }
 
@@ -470,3 +544,6 @@ macro_rules! __capability_line {
         "timer\n"
     };
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,6 +3,10 @@
 use crate::qemu::Accel;
 use crate::{Error, Result};
 
+mod help;
+
+pub use help::{command_help, help_text};
+
 /// Printed by `cella help` and on usage errors.
 pub const USAGE: &str = "\
 usage: cargo cella [-v|--verbose] <command> [options]
@@ -30,10 +34,15 @@ commands:
   new driver NAME
                create drivers-wasm/NAME (package cella-NAME) from a template, registered in
                the workspace, with a host test against a device model that passes
-  push MODULE [--to NAME]
+  push MODULE [--to NAME] [--features F] [--system PID|SOCKET]
                build MODULE (a module of modules/system.toml, a package, or a .wasm file),
                check it, and send it to the system `cargo cella run` is running: the kernel
                hot-swaps the running module NAME (default: MODULE's name) or loads it new
+                 --to NAME         the running module to replace
+                 --features F      build this variant of MODULE (cargo features, comma-
+                                   separated); kept in target/cella/variants/PACKAGE+F.wasm
+                 --system PID      the run to push to, by its process id or socket path
+                                   (default: the newest run of this build directory)
   faults       the fault-injection campaign: mutants of the running drivers hot-swapped in
                under a workload in QEMU; prints detection, recovery and collateral per
                fault kind and per driver
@@ -42,7 +51,8 @@ commands:
                  --drivers A,B     drivers to fault (default uart16550,ps2-keyboard,cmos-rtc,pci)
                  --long            the long run: 100,000 faults, the table every 2,500
   bench        host benchmarks: cargo bench -p cella-wasm-host --bench host [-- ARGS...]
-  help         show this text
+  help [COMMAND]
+               show this text, or only COMMAND's part (as `cargo cella COMMAND --help` does)
 
 options:
   -v, --verbose   print every command cella runs (`+ cargo build ...`)
@@ -71,6 +81,10 @@ pub struct PushOptions {
     pub module: String,
     /// The running module to replace (default: the module's own name).
     pub to: Option<String>,
+    /// Cargo features of the build (`--features`, each value as given).
+    pub features: Vec<String>,
+    /// The run to talk to: a process id or a socket path (default: the newest run).
+    pub system: Option<String>,
 }
 
 /// Options of `cella faults`.
@@ -124,8 +138,9 @@ impl Default for TestOptions {
 /// Which command to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Subcommand {
-    /// Print usage.
-    Help,
+    /// Print usage: the whole text, or one command's part of it (`cella push --help`,
+    /// `cella help push`).
+    Help(Option<String>),
     /// Print the version.
     Version,
     /// Install what is missing.
@@ -175,7 +190,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Invocation> 
             "-h" | "--help" => {
                 return Ok(Invocation {
                     verbose,
-                    subcommand: Subcommand::Help,
+                    subcommand: Subcommand::Help(name),
                 });
             }
             "-V" | "--version" if name.is_none() => name = Some("version".to_owned()),
@@ -203,7 +218,12 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Invocation> 
         }
     };
     let subcommand = match name.as_str() {
-        "help" => Subcommand::Help,
+        "help" => {
+            no_passthrough(&passthrough)?;
+            let topic = options.next_option();
+            options.expect_end()?;
+            Subcommand::Help(topic)
+        }
         "version" => Subcommand::Version,
         "setup" | "doctor" | "build" | "lint" => {
             options.expect_end()?;
@@ -274,13 +294,15 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Invocation> 
             while let Some(option) = options.next_option() {
                 match option.as_str() {
                     "--to" => push.to = Some(options.value(&option)?),
+                    "--features" => push.features.push(options.value(&option)?),
+                    "--system" => push.system = Some(options.value(&option)?),
                     _ if !option.starts_with('-') && push.module.is_empty() => push.module = option,
                     _ => return Err(options.unknown(&option)),
                 }
             }
             if push.module.is_empty() {
                 return Err(Error::usage(format!(
-                    "usage: cargo cella push MODULE [--to NAME]\n\n{USAGE}"
+                    "usage: cargo cella push MODULE [--to NAME] [--features F] [--system PID|SOCKET]\n\n{USAGE}"
                 )));
             }
             Subcommand::Push(push)
@@ -394,7 +416,7 @@ mod tests {
         assert!(invocation.verbose);
         assert_eq!(invocation.subcommand, Subcommand::Build);
         assert!(parse_words("lint --verbose").unwrap().verbose);
-        assert_eq!(parse_words("").unwrap().subcommand, Subcommand::Help);
+        assert_eq!(parse_words("").unwrap().subcommand, Subcommand::Help(None));
         assert_eq!(
             parse_words("--version").unwrap().subcommand,
             Subcommand::Version
@@ -448,6 +470,23 @@ mod tests {
         assert!(!options.host && options.qemu);
         assert_eq!(options.test_args, ["boot"]);
         assert!(parse_words("test --host-only --qemu-only").is_err());
+    }
+
+    #[test]
+    fn parses_push_options() {
+        assert_eq!(
+            parse_words("push uart16550 --features v2,trace --features=x --to uart --system 4242")
+                .unwrap()
+                .subcommand,
+            Subcommand::Push(PushOptions {
+                module: "uart16550".into(),
+                to: Some("uart".into()),
+                features: vec!["v2,trace".into(), "x".into()],
+                system: Some("4242".into()),
+            })
+        );
+        assert!(parse_words("push uart16550 --features").is_err());
+        assert!(parse_words("push --features v2").is_err());
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub mod test;
 pub mod yardstick_bench;
 
 use crate::Result;
-use crate::cli::{Invocation, Subcommand, USAGE};
+use crate::cli::{Invocation, Subcommand, help_text};
 use crate::shell::Shell;
 use crate::workspace::Workspace;
 
@@ -23,8 +23,8 @@ use crate::workspace::Workspace;
 pub fn execute(invocation: &Invocation) -> Result<()> {
     let shell = Shell::new(invocation.verbose);
     match &invocation.subcommand {
-        Subcommand::Help => {
-            print!("{USAGE}");
+        Subcommand::Help(topic) => {
+            print!("{}", help_text(topic.as_deref())?);
             return Ok(());
         }
         Subcommand::Version => {
@@ -35,7 +35,7 @@ pub fn execute(invocation: &Invocation) -> Result<()> {
     }
     let workspace = Workspace::load(&shell)?;
     match &invocation.subcommand {
-        Subcommand::Help | Subcommand::Version => Ok(()),
+        Subcommand::Help(_) | Subcommand::Version => Ok(()),
         Subcommand::Setup => setup::setup(&shell, &workspace),
         Subcommand::Doctor => setup::doctor(&shell, &workspace),
         Subcommand::Build => build::build(&shell, &workspace),

@@ -17,6 +17,7 @@ pub mod modules;
 pub mod progress;
 pub mod push;
 pub mod qemu;
+pub mod runs;
 pub mod setup;
 pub mod shell;
 pub mod system_manifest;

@@ -1,7 +1,7 @@
 //! Pushing a module into a running Cella: the host side of `sdk/system/src/push_protocol.rs`.
 //!
 //! `cargo cella run` gives the guest a second serial port (COM2) on a Unix
-//! socket; [`send`] connects to it, asks for a nonce, sends one upload signed
+//! socket of its own ([`crate::runs`]); [`send`] connects to it, asks for a nonce, sends one upload signed
 //! with the push key and returns the kernel's answer. [`ensure_key`] makes the
 //! key once per build directory; `cargo cella build` packs it into the boot
 //! archive. [`vet`] checks a module on the host first with the Wasm host's own
@@ -16,11 +16,6 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// The socket `cargo cella run` puts COM2 on, inside the tool's output directory.
-pub fn socket_path(cella_directory: &Path) -> PathBuf {
-    cella_directory.join("push.sock")
-}
 
 /// The key file inside the tool's output directory.
 pub fn key_path(cella_directory: &Path) -> PathBuf {

@@ -1,6 +1,6 @@
 //! Native ring-3 programs for the boot archive: every binary of `cella-userland`, and the
-//! native builds of module crates that have one (`modules/checksum`'s `checksum-native`, the
-//! same source as its Wasm module through the SDK's native backend). Each becomes
+//! native builds of module sources that have one (`modules/checksum/native`'s
+//! `checksum-native`, the same source as the Wasm module through the SDK's native backend). Each becomes
 //! `bin/NAME` in the archive; `process NAME bin/NAME` lines in `system.manifest` start them
 //! (see `docs/processes.md`).
 
@@ -15,10 +15,12 @@ use crate::{Error, Result};
 pub const USERLAND_PACKAGE: &str = "cella-userland";
 /// Target triple of native processes.
 pub const NATIVE_TARGET: &str = "x86_64-unknown-none";
-/// Module crates with a native build: (package, binary, feature).
-pub const NATIVE_MODULES: [(&str, &str, &str); 2] = [
-    ("cella-checksum", "checksum-native", "native"),
-    ("cella-cmos-rtc", "cmos-rtc-native", "native"),
+/// Module sources with a native build: (package, binary). Each is a package of its own in the
+/// module's `native/` directory whose library is the module's `src/lib.rs`, so no `cdylib` is
+/// ever built for the native target.
+pub const NATIVE_MODULES: [(&str, &str); 2] = [
+    ("cella-checksum-native", "checksum-native"),
+    ("cella-cmos-rtc-native", "cmos-rtc-native"),
 ];
 
 /// The native programs the tool builds and packs, by binary name: `cella-userland`'s binaries,
@@ -34,7 +36,7 @@ pub fn programs(workspace: &Workspace) -> Vec<String> {
         .filter(|(kind, _)| kind == "bin")
         .map(|(_, name)| name.clone())
         .collect();
-    for (module, binary, _) in NATIVE_MODULES {
+    for (module, binary) in NATIVE_MODULES {
         if workspace.has_target(module, "bin", binary) {
             names.push(binary.to_owned());
         }
@@ -63,7 +65,7 @@ pub fn archive_entries(shell: &Shell, workspace: &Workspace) -> Result<Vec<Archi
         .run(&mut command)
         .map_err(|error| error.context("building userland"))?;
     let names = programs(workspace);
-    for (module, binary, feature) in NATIVE_MODULES {
+    for (module, binary) in NATIVE_MODULES {
         if !workspace.has_target(module, "bin", binary) {
             continue;
         }
@@ -72,8 +74,6 @@ pub fn archive_entries(shell: &Shell, workspace: &Workspace) -> Result<Vec<Archi
             "--release",
             "--package",
             module,
-            "--features",
-            feature,
             "--bin",
             binary,
             "--target",
@@ -99,4 +99,43 @@ pub fn archive_entries(shell: &Shell, workspace: &Workspace) -> Result<Vec<Archi
     }
     step.done();
     Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shell::Shell;
+
+    /// rustc drops a `cdylib` crate type on the native target with a warning in every build's
+    /// output (`dropping unsupported crate type`), and cargo builds every crate type a
+    /// package's library lists: no package built for the native target may list `cdylib`.
+    #[test]
+    fn native_builds_are_packages_without_a_cdylib() {
+        let workspace = Workspace::load(&Shell::new(false)).expect("the workspace");
+        for package in NATIVE_MODULES
+            .iter()
+            .map(|(package, _)| *package)
+            .chain([USERLAND_PACKAGE])
+        {
+            let found = workspace
+                .package(package)
+                .unwrap_or_else(|| panic!("{package} is not a workspace package"));
+            let kinds: Vec<&str> = found
+                .targets
+                .iter()
+                .map(|(kind, _)| kind.as_str())
+                .collect();
+            assert!(!kinds.contains(&"cdylib"), "{package}: {kinds:?}");
+        }
+        for (package, binary) in NATIVE_MODULES {
+            assert!(
+                workspace.has_target(package, "bin", binary),
+                "{package} has no binary {binary}"
+            );
+        }
+        let names = programs(&workspace);
+        for (_, binary) in NATIVE_MODULES {
+            assert!(names.iter().any(|name| name == binary), "{names:?}");
+        }
+    }
 }

@@ -12,10 +12,13 @@
 //!
 //! A variant with features is built in a target directory of its own
 //! (`<target>/cella/variants-target`), so a build with features never replaces the module's
-//! ordinary `.wasm` that the device tests and the boot archive use; a variant that is a package
-//! of its own (the UART driver's swap fixtures under `tests/fixtures/`) is built in the normal
-//! one. Each is checked with cella-wasm-host's loader under the module's grant, like the
-//! module itself.
+//! ordinary `.wasm` that the device tests and the boot archive use, and each build is then
+//! copied to a file of its own, `<target>/cella/variants/PACKAGE+FEATURE.wasm` (features
+//! sorted, each after a `+`; see [`variant_path`]), so two variants of one crate never
+//! overwrite each other. `cargo cella push NAME --features F` builds the same way
+//! ([`build_with_features`]). A variant that is a package of its own (the UART driver's swap
+//! fixtures under `tests/fixtures/`) is built in the normal target directory. Each is checked
+//! with cella-wasm-host's loader under the module's grant, like the module itself.
 
 use crate::archive::ArchiveEntry;
 use crate::cargo;
@@ -27,7 +30,98 @@ use crate::system_manifest::SOURCE;
 use crate::system_manifest::SystemPlan;
 use crate::workspace::Workspace;
 use crate::{Error, Result};
+use std::path::{Path, PathBuf};
 use toml::{Table, Value};
+
+/// The directory of the built variants, inside the tool's output directory.
+pub const VARIANTS_DIRECTORY: &str = "variants";
+
+/// The target directory the variants with features are compiled in.
+pub const VARIANTS_TARGET_DIRECTORY: &str = "variants-target";
+
+/// Where the build of `package` with `features` is kept:
+/// `<cella directory>/variants/PACKAGE+F1+F2.wasm`, the features sorted and without
+/// duplicates, any character other than a letter, digit, `-`, `_` or `.` in a feature written
+/// as `_` (a feature `dep/f` becomes `dep_f`).
+pub fn variant_path(cella_directory: &Path, package: &str, features: &[String]) -> PathBuf {
+    let mut names: Vec<String> = features
+        .iter()
+        .map(|feature| {
+            feature
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    let mut file = package.to_owned();
+    for name in names {
+        file.push('+');
+        file.push_str(&name);
+    }
+    file.push_str(".wasm");
+    cella_directory.join(VARIANTS_DIRECTORY).join(file)
+}
+
+/// Splits `--features` values the way cargo does: commas and spaces separate features.
+pub fn split_features(values: &[String]) -> Vec<String> {
+    values
+        .iter()
+        .flat_map(|value| value.split([',', ' ']))
+        .filter(|feature| !feature.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Builds `package` (release, wasm32) with `features` in `<cella>/variants-target`, copies
+/// the result to its [`variant_path`] and returns that path and the bytes.
+///
+/// # Errors
+/// The build fails, or the result cannot be read or copied.
+pub fn build_with_features(
+    shell: &Shell,
+    workspace: &Workspace,
+    package: &str,
+    features: &[String],
+) -> Result<(PathBuf, Vec<u8>)> {
+    let cella = workspace.cella_directory();
+    let target = cella.join(VARIANTS_TARGET_DIRECTORY);
+    let mut command = cargo::cargo_command(&workspace.root, "build");
+    command
+        .args(["--release", "--target", WASM_TARGET, "--package", package])
+        .arg("--target-dir")
+        .arg(&target);
+    if !features.is_empty() {
+        command.arg("--features").arg(features.join(","));
+    }
+    if !shell.verbose() {
+        command.arg("--quiet");
+    }
+    shell.run(&mut command).map_err(|error| {
+        error.context(format!(
+            "building {package} with features {}",
+            features.join(",")
+        ))
+    })?;
+    let built = wasm_path(&target, package);
+    let bytes = std::fs::read(&built)
+        .map_err(|error| Error::new(format!("reading {}: {error}", built.display())))?;
+    let kept = variant_path(&cella, package, features);
+    if let Some(directory) = kept.parent() {
+        std::fs::create_dir_all(directory)
+            .map_err(|error| Error::new(format!("creating {}: {error}", directory.display())))?;
+    }
+    std::fs::write(&kept, &bytes)
+        .map_err(|error| Error::new(format!("writing {}: {error}", kept.display())))?;
+    Ok((kept, bytes))
+}
 
 /// The top-level key of the tables.
 pub const TABLE: &str = "variant";
@@ -158,33 +252,28 @@ pub fn build(
     if variants.is_empty() {
         return Ok(Vec::new());
     }
-    let separate = workspace.cella_directory().join("variants-target");
     let step = Step::start(format!("building {} module variants", variants.len()));
     let mut entries = Vec::new();
     for variant in &variants {
-        let target = if variant.features.is_empty() {
-            &workspace.target_directory
+        let (built, bytes) = if variant.features.is_empty() {
+            let mut command = cargo::cargo_command(&workspace.root, "build");
+            command
+                .args(["--release", "--target", WASM_TARGET, "--package"])
+                .arg(&variant.package);
+            if !shell.verbose() {
+                command.arg("--quiet");
+            }
+            shell
+                .run(&mut command)
+                .map_err(|error| error.context(format!("building variant {}", variant.file)))?;
+            let built = wasm_path(&workspace.target_directory, &variant.package);
+            let bytes = std::fs::read(&built)
+                .map_err(|error| Error::new(format!("reading {}: {error}", built.display())))?;
+            (built, bytes)
         } else {
-            &separate
+            build_with_features(shell, workspace, &variant.package, &variant.features)
+                .map_err(|error| error.context(format!("building variant {}", variant.file)))?
         };
-        let mut command = cargo::cargo_command(&workspace.root, "build");
-        command
-            .args(["--release", "--target", WASM_TARGET, "--package"])
-            .arg(&variant.package)
-            .arg("--target-dir")
-            .arg(target);
-        if !variant.features.is_empty() {
-            command.arg("--features").arg(variant.features.join(","));
-        }
-        if !shell.verbose() {
-            command.arg("--quiet");
-        }
-        shell
-            .run(&mut command)
-            .map_err(|error| error.context(format!("building variant {}", variant.file)))?;
-        let built = wasm_path(target, &variant.package);
-        let bytes = std::fs::read(&built)
-            .map_err(|error| Error::new(format!("reading {}: {error}", built.display())))?;
         let spec = plan
             .modules
             .iter()
@@ -205,6 +294,42 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_set_of_features_has_a_file_of_its_own() {
+        let cella = Path::new("/t/cella");
+        let path = |features: &[&str]| {
+            let features: Vec<String> = features.iter().map(|&f| f.to_owned()).collect();
+            variant_path(cella, "cella-uart16550", &features)
+        };
+        assert_eq!(
+            path(&["v2"]),
+            Path::new("/t/cella/variants/cella-uart16550+v2.wasm")
+        );
+        assert_eq!(
+            path(&[]),
+            Path::new("/t/cella/variants/cella-uart16550.wasm")
+        );
+        assert_eq!(path(&["b", "a", "b"]), path(&["a", "b"]));
+        assert_eq!(
+            path(&["a", "b"]),
+            Path::new("/t/cella/variants/cella-uart16550+a+b.wasm")
+        );
+        assert_ne!(path(&["v2"]), path(&["v3"]));
+        assert_ne!(
+            path(&["a+b"]),
+            path(&["a", "b"]),
+            "a `+` in a name is not a separator"
+        );
+        assert_eq!(
+            path(&["dep/x"]),
+            Path::new("/t/cella/variants/cella-uart16550+dep_x.wasm")
+        );
+        assert_eq!(
+            split_features(&["a,b".into(), "c d".into(), ",".into()]),
+            ["a", "b", "c", "d"]
+        );
+    }
 
     #[test]
     fn variants_name_a_module_a_file_and_features() {

@@ -19,7 +19,6 @@ pub use uart::Uart;
 
 cella_sdk::module! {
     name: "uart16550",
-    version: "1.0.0",
     state: 1,
     module: Uart,
     capabilities: {
@@ -29,7 +28,7 @@ cella_sdk::module! {
     },
 }
 
-/// This build's version, as in its manifest above (for the log).
-const VERSION: &str = "1.0.0";
+/// This build's version (its Cargo.toml's, as in its manifest; for the log).
+const VERSION: &str = CELLA_VERSION;
 /// The state format `save_state` writes and `restore_state` reads.
 const STATE_FORMAT: u32 = 1;

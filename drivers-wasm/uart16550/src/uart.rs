@@ -2,8 +2,9 @@
 //!
 //! It names three items of the crate it is compiled into: `Capabilities` (made by
 //! `cella_sdk::module!`), `VERSION` and `STATE_FORMAT`. The driver crate compiles it with
-//! version 1.0.0 and state format 1; the swap fixtures under `tests/fixtures/` compile this
-//! same file with other versions and formats (a build-time version override).
+//! version 1.0.0 (its Cargo.toml's) and state format 1; the swap fixtures under
+//! `tests/fixtures/` compile this same file with the versions of their own Cargo.toml files
+//! and other state formats.
 
 use crate::{Capabilities, STATE_FORMAT, VERSION};
 use cella_sdk::{ByteQueue, Endpoint, ErrorCode, Handle, Irq, MAX_MESSAGE_BYTES, Message};

@@ -79,19 +79,10 @@ pub fn user_archive() -> PathBuf {
             // Module sources built as native processes (the SDK's native backend):
             // modules/checksum, and a real driver (scenario native_drivers).
             for (package, binary) in [
-                ("cella-checksum", "checksum-native"),
-                ("cella-cmos-rtc", "cmos-rtc-native"),
+                ("cella-checksum-native", "checksum-native"),
+                ("cella-cmos-rtc-native", "cmos-rtc-native"),
             ] {
-                let args = [
-                    "--package",
-                    package,
-                    "--features",
-                    "native",
-                    "--bin",
-                    binary,
-                    "--target",
-                    NATIVE,
-                ];
+                let args = ["--package", package, "--bin", binary, "--target", NATIVE];
                 cargo_build(binary, &target, &args);
                 entries.push(ArchiveEntry::new(
                     format!("bin/{binary}"),

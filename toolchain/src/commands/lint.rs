@@ -23,7 +23,14 @@ pub fn lint(shell: &Shell, workspace: &Workspace) -> Result<()> {
     for package in &guests {
         wasm.extend(["--package", package.as_str()]);
     }
-    let passes: [(&str, Vec<&str>); 6] = [
+    // The module sources' native builds, for the native target (a pass of their own: with
+    // them, cargo would give the user programs the SDK's `native` feature and its panic
+    // handler).
+    let mut native_modules = vec!["--target", crate::userland::NATIVE_TARGET];
+    for (package, _) in crate::userland::NATIVE_MODULES {
+        native_modules.extend(["--package", package]);
+    }
+    let passes: [(&str, Vec<&str>); 7] = [
         ("wasm modules", wasm),
         ("host crates", vec!["--all-targets"]),
         (
@@ -47,6 +54,7 @@ pub fn lint(shell: &Shell, workspace: &Workspace) -> Result<()> {
                 crate::userland::NATIVE_TARGET,
             ],
         ),
+        ("native module builds", native_modules),
     ];
     let mut failed = Vec::new();
     for (label, arguments) in passes {
@@ -70,7 +78,7 @@ pub fn lint(shell: &Shell, workspace: &Workspace) -> Result<()> {
     }
     if failed.is_empty() {
         progress::message(
-            "lint passed: wasm modules, host crates, QEMU tests, kernel, test kernel, native programs",
+            "lint passed: wasm modules, host crates, QEMU tests, kernel, test kernel, native programs, native module builds",
         );
         Ok(())
     } else {

@@ -145,6 +145,18 @@ mod tests {
         assert!(files[0].1.contains("name = \"cella-my-dev\""));
         assert!(files[1].1.contains("name: \"my-dev\""));
         assert!(files[2].0.ends_with("tests/my_dev.rs"));
+        // The module's version is the crate's: one place to raise it.
+        let manifest: toml::Table = files[0].1.parse().expect("the Cargo.toml template is TOML");
+        assert_eq!(manifest["package"]["version"].as_str(), Some("0.1.0"));
+        assert!(manifest["package"]["rust-version"].is_table());
+        assert!(
+            !files[1]
+                .1
+                .lines()
+                .any(|line| line.trim().starts_with("version:")),
+            "{}",
+            files[1].1
+        );
         assert!(files.iter().all(|(_, text)| !text.contains("{{")));
     }
 }

@@ -1,10 +1,13 @@
-//! `cella push MODULE [--to NAME]`: build a module and hot-swap it into the system that
-//! `cargo cella run` is running (or load it new), then print what the kernel says.
+//! `cella push MODULE [--to NAME] [--features F] [--system PID|SOCKET]`: build a module (or
+//! one variant of it) and hot-swap it into a system that `cargo cella run` is running (or load
+//! it new), then print what the kernel says.
 
 use crate::cli::PushOptions;
 use crate::modules::{self, wasm};
 use crate::push;
+use crate::runs;
 use crate::shell::Shell;
+use crate::variants;
 use crate::workspace::Workspace;
 use crate::{Error, Result, progress};
 use cella_wasm_host::Grant;
@@ -24,7 +27,16 @@ pub fn push(shell: &Shell, workspace: &Workspace, options: &PushOptions) -> Resu
             crate::system_manifest::TEACHING_SOURCE,
         ],
     )?;
+    // The system first: no build when nothing runs to receive it.
+    let system = runs::choose(&workspace.cella_directory(), options.system.as_deref())?;
+    let features = variants::split_features(&options.features);
     let (bytes, default_target) = if options.module.ends_with(".wasm") {
+        if !features.is_empty() {
+            return Err(Error::usage(format!(
+                "--features builds a package; {} is a built .wasm file",
+                options.module
+            )));
+        }
         let path = Path::new(&options.module);
         let bytes = std::fs::read(path)
             .map_err(|error| Error::new(format!("reading {}: {error}", path.display())))?;
@@ -47,10 +59,22 @@ pub fn push(shell: &Shell, workspace: &Workspace, options: &PushOptions) -> Resu
                     ))
                 })?,
         };
-        modules::build_packages(shell, workspace, &[&package])?;
-        let path = modules::wasm_path(&workspace.target_directory, &package);
-        let bytes = std::fs::read(&path)
-            .map_err(|error| Error::new(format!("reading {}: {error}", path.display())))?;
+        let bytes = if features.is_empty() {
+            modules::build_packages(shell, workspace, &[&package])?;
+            let path = modules::wasm_path(&workspace.target_directory, &package);
+            std::fs::read(&path)
+                .map_err(|error| Error::new(format!("reading {}: {error}", path.display())))?
+        } else {
+            let step = progress::Step::start(format!(
+                "building {package} with features {}",
+                features.join(",")
+            ));
+            let (path, bytes) =
+                variants::build_with_features(shell, workspace, &package, &features)?;
+            step.done();
+            progress::message(&format!("variant: {}", path.display()));
+            bytes
+        };
         let name = spec.map_or_else(
             || package.trim_start_matches("cella-").to_owned(),
             |spec| spec.name.clone(),
@@ -65,13 +89,16 @@ pub fn push(shell: &Shell, workspace: &Workspace, options: &PushOptions) -> Resu
         .find(|spec| spec.name == target)
         .map_or_else(Grant::new, |spec| spec.grant());
     let name = push::vet(&target, &bytes, &grant)?;
+    if let Some(note) = &system.note {
+        progress::message(note);
+    }
     progress::message(&format!(
-        "pushing module {name} ({} bytes) to {target}",
-        bytes.len()
+        "pushing module {name} ({} bytes) to {target} on {}",
+        bytes.len(),
+        system.description
     ));
-    let socket = push::socket_path(&workspace.cella_directory());
     let key = push::read_key(&workspace.cella_directory())?;
-    let answer = push::send(&socket, &key, &target, &bytes, ANSWER_TIMEOUT)?;
+    let answer = push::send(&system.socket, &key, &target, &bytes, ANSWER_TIMEOUT)?;
     if answer.accepted {
         progress::message(&format!("the kernel says: {}", answer.text));
         Ok(())

@@ -31,12 +31,22 @@ pub fn run(shell: &Shell, workspace: &Workspace, options: &RunOptions) -> Result
     invocation.cmdline = options.append.join(" ");
     invocation.accel = options.accel;
     invocation.serial = Serial::MonitorStdio;
-    // COM2 on a socket: the channel `cargo cella push` sends modules over.
-    let socket = crate::push::socket_path(&workspace.cella_directory());
-    let _ = std::fs::remove_file(&socket);
+    // COM2 on a socket of this run's own: the channel `cargo cella push` sends modules over.
+    // `exec` keeps the process id, so the run is registered under QEMU's.
+    let cella = workspace.cella_directory();
+    let others = crate::runs::live(&cella);
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
+    let system = match image {
+        Image::Production { teaching: false } => "production",
+        Image::Production { teaching: true } => "teaching",
+        Image::Test => "test",
+    };
+    let registered = crate::runs::register(&cella, std::process::id(), started, system)?;
     invocation.extra_args = vec![
         "-serial".into(),
-        format!("unix:{},server=on,wait=off", socket.display()).into(),
+        format!("unix:{},server=on,wait=off", registered.socket.display()).into(),
     ];
     invocation
         .extra_args
@@ -46,10 +56,23 @@ pub fn run(shell: &Shell, workspace: &Workspace, options: &RunOptions) -> Result
         invocation.kernel.display(),
         invocation.accel
     ));
+    progress::message(&format!(
+        "push channel: {} (run {}; `cargo cella push` talks to the newest run, `--system {}` to this one)",
+        registered.socket.display(),
+        registered.pid,
+        registered.pid
+    ));
+    for other in &others {
+        progress::message(&format!(
+            "also running from this build directory: {}",
+            other.describe()
+        ));
+    }
     let mut command = invocation.command();
     shell.show(&command);
     // `exec` only returns if QEMU could not be started.
     let error = command.exec();
+    crate::runs::unregister(&registered);
     Err(Error::new(format!(
         "cannot start {}: {error}",
         invocation.qemu.display()

@@ -11,7 +11,7 @@ use cella_sdk::{Message, Module, Ports, Result};
 
 cella_sdk::module! {
     name: "{{name}}",
-    version: "0.1.0",
+    // The version is this crate's, from its Cargo.toml (`version: "..."` overrides it).
     module: Driver,
     capabilities: {
         device: port(0x2e8, 8), // placeholder: your device's ports
