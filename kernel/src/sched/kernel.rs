@@ -271,6 +271,15 @@ impl Scheduler {
             self.policy.make_ready(id, thread.priority);
         }
     }
+
+    /// Makes a thread woken from blocking ready, ahead of its priority's turn
+    /// (see `policy`).
+    fn make_woken(&mut self, id: ThreadId) {
+        if let Some(thread) = self.threads.get_mut(&id) {
+            thread.state = State::Ready;
+            self.policy.make_woken(id, thread.priority);
+        }
+    }
 }
 
 /// The entry of every spawned thread: runs its body, then exits.
@@ -504,9 +513,14 @@ pub fn wake(id: ThreadId) {
         match thread.state {
             State::Blocked => {
                 scheduler.policy.cancel_sleep(id);
-                scheduler.make_ready(id);
+                scheduler.make_woken(id);
             }
-            State::Ready | State::Running => thread.wake_pending = true,
+            State::Ready => {
+                thread.wake_pending = true;
+                let priority = thread.priority;
+                scheduler.policy.promote(id, priority);
+            }
+            State::Running => thread.wake_pending = true,
             State::Sleeping | State::Dead => {}
         }
     });
@@ -607,7 +621,7 @@ pub fn on_device_interrupt() {
                 .get(&id)
                 .is_some_and(|thread| thread.state == State::Blocked)
             {
-                scheduler.make_ready(id);
+                scheduler.make_woken(id);
             }
         }
     });

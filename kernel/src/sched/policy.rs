@@ -11,6 +11,12 @@
 //!   priority is ready, or a thread of strictly higher priority becomes ready;
 //! - a thread preempted by a higher priority goes back to the front of its
 //!   queue (it had not used its turn); one whose slice ran out goes to the back;
+//! - a thread woken from blocking (a reply, a message, a device interrupt)
+//!   goes ahead of the threads of its priority that are merely waiting for
+//!   their turn, and at the next tick it preempts a running thread of its
+//!   priority, which keeps the rest of its slice: a thread that blocks often
+//!   (an event loop handing out events, a driver answering requests) waits
+//!   at most a tick behind CPU-bound threads, not a slice behind each of them;
 //! - sleepers wake at the first tick at or after their deadline, earliest
 //!   deadline first, ties in the order they went to sleep.
 
@@ -49,6 +55,8 @@ const LEVELS: usize = 4;
 #[derive(Debug)]
 pub struct Policy {
     ready: [VecDeque<ThreadId>; LEVELS],
+    /// Threads woken from blocking, ahead of `ready` at their priority.
+    woken: [VecDeque<ThreadId>; LEVELS],
     sleepers: BTreeMap<(u64, u64), ThreadId>,
     sleep_keys: BTreeMap<ThreadId, (u64, u64)>,
     sleep_sequence: u64,
@@ -63,6 +71,7 @@ impl Policy {
     pub fn new(quantum: u32) -> Self {
         Policy {
             ready: Default::default(),
+            woken: Default::default(),
             sleepers: BTreeMap::new(),
             sleep_keys: BTreeMap::new(),
             sleep_sequence: 0,
@@ -91,6 +100,26 @@ impl Policy {
         self.ready[priority.level()].push_back(thread);
     }
 
+    /// Queues `thread`, woken from blocking, ahead of the threads of its
+    /// priority that wait for their turn (see the rules above).
+    pub fn make_woken(&mut self, thread: ThreadId, priority: Priority) {
+        if priority == Priority::Idle || self.is_ready(thread) {
+            return;
+        }
+        self.woken[priority.level()].push_back(thread);
+    }
+
+    /// A ready thread was woken as well (it had been made ready by a tick,
+    /// say, before the wake-up it waited for came): it moves ahead like a
+    /// woken one.
+    pub fn promote(&mut self, thread: ThreadId, priority: Priority) {
+        let queue = &mut self.ready[priority.level()];
+        if let Some(at) = queue.iter().position(|&queued| queued == thread) {
+            queue.remove(at);
+            self.woken[priority.level()].push_back(thread);
+        }
+    }
+
     /// Puts back a thread that was running when it was preempted: at the back of
     /// its queue if its slice ran out, at the front if it still had time.
     pub fn requeue_preempted(&mut self, thread: ThreadId, priority: Priority) {
@@ -107,33 +136,41 @@ impl Policy {
 
     /// Whether `thread` is in a ready queue.
     pub fn is_ready(&self, thread: ThreadId) -> bool {
-        self.ready.iter().any(|queue| queue.contains(&thread))
+        self.ready
+            .iter()
+            .chain(&self.woken)
+            .any(|queue| queue.contains(&thread))
     }
 
     /// Number of queued threads.
     pub fn ready_count(&self) -> usize {
-        self.ready.iter().map(VecDeque::len).sum()
+        self.ready.iter().chain(&self.woken).map(VecDeque::len).sum()
     }
 
     /// The most urgent priority that has a ready thread.
     pub fn highest_ready(&self) -> Option<Priority> {
         Priority::QUEUED
             .into_iter()
-            .find(|priority| !self.ready[priority.level()].is_empty())
+            .find(|priority| {
+                !self.ready[priority.level()].is_empty() || !self.woken[priority.level()].is_empty()
+            })
     }
 
     /// Takes the next thread to run and starts its slice (the rest of its
     /// old one if a higher priority preempted it); `None` means run the idle thread.
     pub fn pick(&mut self) -> Option<ThreadId> {
         let priority = self.highest_ready()?;
-        let thread = self.ready[priority.level()].pop_front()?;
+        let level = priority.level();
+        let thread = self.woken[level]
+            .pop_front()
+            .or_else(|| self.ready[level].pop_front())?;
         self.slice_left = self.unused_slices.remove(&thread).unwrap_or(self.quantum);
         Some(thread)
     }
 
     /// Takes `thread` out of the ready queues (it blocked or died).
     pub fn remove(&mut self, thread: ThreadId) {
-        for queue in &mut self.ready {
+        for queue in self.ready.iter_mut().chain(&mut self.woken) {
             queue.retain(|&queued| queued != thread);
         }
         self.unused_slices.remove(&thread);
@@ -144,12 +181,16 @@ impl Policy {
         self.slice_left = self.slice_left.saturating_sub(1);
     }
 
-    /// Whether the thread running at `current` should give way now.
+    /// Whether the thread running at `current` should give way now (asked at
+    /// each tick, and when a thread becomes ready).
     pub fn should_preempt(&self, current: Priority) -> bool {
         match self.highest_ready() {
             None => false,
             Some(ready) if ready > current => true,
-            Some(ready) => ready == current && self.slice_left == 0,
+            Some(ready) => {
+                ready == current
+                    && (self.slice_left == 0 || !self.woken[ready.level()].is_empty())
+            }
         }
     }
 
@@ -365,5 +406,41 @@ mod tests {
     fn quantum_is_at_least_one_tick() {
         let policy = Policy::new(0);
         assert_eq!(policy.quantum(), 1);
+    }
+
+    #[test]
+    fn a_woken_thread_goes_ahead_and_preempts_a_cpu_bound_one_which_keeps_its_slice() {
+        let mut policy = Policy::new(10);
+        // Thread 1 runs, CPU-bound; thread 2 waits for its turn.
+        policy.make_ready(1, Priority::Normal);
+        policy.make_ready(2, Priority::Normal);
+        assert_eq!(policy.pick(), Some(1));
+        policy.tick();
+        policy.tick();
+        assert!(!policy.should_preempt(Priority::Normal), "a waiting turn does not preempt");
+        // Thread 3 is woken: it preempts at the tick, and runs before thread 2.
+        policy.make_woken(3, Priority::Normal);
+        policy.tick();
+        assert!(policy.should_preempt(Priority::Normal));
+        policy.requeue_preempted(1, Priority::Normal);
+        assert_eq!(policy.pick(), Some(3));
+        // It blocks again at once: thread 1 goes on with the rest of its slice.
+        assert_eq!(policy.pick(), Some(1));
+        assert_eq!(policy.slice_left(), 7);
+        assert_eq!(policy.pick(), Some(2));
+        // A woken thread of lower priority never preempts.
+        policy.make_woken(4, Priority::Low);
+        assert!(!policy.should_preempt(Priority::Normal));
+        // A thread made ready by a tick and then woken moves ahead too.
+        policy.make_ready(5, Priority::Normal);
+        policy.make_ready(6, Priority::Normal);
+        policy.promote(6, Priority::Normal);
+        assert_eq!(policy.pick(), Some(6));
+        assert_eq!(policy.pick(), Some(5));
+        // Woken or not, a thread is queued once and can be removed.
+        policy.make_ready(4, Priority::Low);
+        assert_eq!(policy.ready_count(), 1);
+        policy.remove(4);
+        assert_eq!(policy.ready_count(), 0);
     }
 }
