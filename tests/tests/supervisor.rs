@@ -88,6 +88,16 @@ fn each_teaching_module_faults_with_its_reason_and_ends_in_hold() {
         let from = session.output().len();
         ask(&mut session, &format!("start {module}"), &[module]);
         session.wait_for_from(from, &format!("module {module} {reason}"), WAIT);
+        if module == "trespass" {
+            // The refusal names the port and width, in the warning and in the
+            // record of the fault in `init`.
+            session.wait_for_from(from, "refused port_out8 write port 0x81 1: denied", WAIT);
+            session.wait_for_from(
+                from,
+                "before the fault: refused write port 0x81 1 (port_out8): denied",
+                WAIT,
+            );
+        }
         session.wait_for_from(
             from,
             &format!("supervisor: {module} is on hold after 4 faults"),

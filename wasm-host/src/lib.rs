@@ -67,7 +67,7 @@ mod validate;
 pub use capabilities::Capability;
 pub use events::{Delivery, Event};
 pub use faults::{Entry, Fault, FaultKind, StateError, TrapCode};
-pub use fuel::{BYTES_PER_FUEL, HOST_CALL_FUEL};
+pub use fuel::{BYTES_PER_FUEL, HOST_CALL_FUEL, PORT_BYTE_FUEL};
 pub use grant::Grant;
 pub use handles::{Handle, MAX_GENERATION, SLOTS};
 pub use held::MAX_HELD_MESSAGES;
@@ -84,6 +84,6 @@ pub use sandbox::Sandbox;
 pub use simulated::{DMA_BASE, Device, LogLine, Registers, SimulatedPlatform};
 pub use snapshot::SavedState;
 pub use swap::{SwapError, SwapStage};
-pub use trace::{Access, Counters, Trace};
+pub use trace::{Access, Attempt, Counters, Place, Trace};
 
 pub use cella_abi as abi;

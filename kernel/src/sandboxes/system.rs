@@ -370,7 +370,7 @@ impl System {
             }
             Err(fault) => {
                 log::error!("module {} failed to start: {fault}", plan.name);
-                crate::supervisor::records::record(&fault, self.runtime.last_generation(), &[]);
+                crate::supervisor::records::record(&fault, self.runtime.last_generation());
                 slot.state = ModuleState::Stopped;
                 slot.module = Some(module);
                 Err(fault)

@@ -95,7 +95,7 @@ pub fn execute(job: Job) -> Done {
         mut sandbox,
         work,
     } = job;
-    let accesses_before = sandbox.counters().device_accesses;
+    let accesses_before = sandbox.counters().trace_entries;
     let mut result = crate::sched::charge_to(account, || sandbox.deliver(work.event()));
     if result.is_ok()
         && let Some(why) = crate::mm::budget::over_limit(account)

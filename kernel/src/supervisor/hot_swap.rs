@@ -133,6 +133,7 @@ impl System {
         let account = crate::sandboxes::system::account_of(index);
         let runtime = &mut self.runtime;
         crate::sched::charge_to(account, || runtime.swap_prepared(sandbox, prepared)).map_err(|error| {
+            super::records::log_last_accesses(&error.fault);
             format!(
                 "swap of {name} {old_version} (state format {old_state}) to {} (state format {}) failed at {:?}: {}; the old version keeps running",
                 new.version(),

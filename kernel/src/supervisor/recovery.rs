@@ -34,12 +34,7 @@ impl System {
             (Some(_), Some(sandbox)) => sandbox.generation(),
             _ => started_last,
         };
-        let accesses = slot
-            .sandbox
-            .as_ref()
-            .map(|sandbox| sandbox.recent_accesses())
-            .unwrap_or_default();
-        records::record(fault, generation, &accesses);
+        records::record(fault, generation);
         log::error!("  it was handling: {}", describe(event));
         for &line in &slot.irq_lines {
             irq::revoke(line);

@@ -2,9 +2,10 @@
 
 use crate::sandboxes::slot::KernelSandbox;
 
-/// Prints the accesses `sandbox` made since its counter stood at `before`.
+/// Prints the trace entries (device accesses, refusals, messages) `sandbox`
+/// recorded since its `trace_entries` counter stood at `before`.
 pub fn print_new_accesses(module: &str, sandbox: &KernelSandbox, before: u64) {
-    let new = sandbox.counters().device_accesses.saturating_sub(before);
+    let new = sandbox.counters().trace_entries.saturating_sub(before);
     if new == 0 {
         return;
     }
@@ -17,6 +18,6 @@ pub fn print_new_accesses(module: &str, sandbox: &KernelSandbox, before: u64) {
         );
     }
     for access in &recent[recent.len() - shown..] {
-        crate::kprintln!("trace {module}: {access:?}");
+        crate::kprintln!("trace {module}: {access}");
     }
 }

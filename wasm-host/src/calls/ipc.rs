@@ -34,7 +34,7 @@ pub(crate) fn send<P: Platform, O: Outbox>(
         })?,
         None => state.outbox.send(&state.module, id, message)?,
     }
-    state.trace.record(Access::Send {
+    state.note(Access::Send {
         endpoint: id,
         length,
     });
@@ -94,6 +94,6 @@ pub(crate) fn reply<P: Platform, O: Outbox>(
         None => state.outbox.reply(&state.module, request, message)?,
     }
     state.pending_requests.swap_remove(position);
-    state.trace.record(Access::Reply { request, length });
+    state.note(Access::Reply { request, length });
     Ok(0)
 }
