@@ -155,14 +155,21 @@ impl System {
         for grant in &slot.plan.grants {
             let _ = writeln!(out, "  {grant}");
         }
+        if slot.plan.grants.is_empty() {
+            out.push_str("  nothing\n");
+        }
         if !slot.plan.serves.is_empty() {
             let _ = writeln!(out, "  serves {}", slot.plan.serves.join(", "));
         }
         match &slot.sandbox {
             Some(sandbox) if slot.state == ModuleState::Running => {
                 let _ = writeln!(out, "{name}: held by instance {}:", sandbox.generation());
-                for capability in sandbox.capabilities() {
+                let held = sandbox.capabilities();
+                for capability in &held {
                     let _ = writeln!(out, "  {capability}");
+                }
+                if held.is_empty() {
+                    out.push_str("  nothing (it requests nothing)\n");
                 }
             }
             _ => {

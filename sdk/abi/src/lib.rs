@@ -29,6 +29,7 @@ pub mod exports;
 pub mod functions;
 pub mod manifest;
 pub mod syscalls;
+pub mod text;
 
 pub use errors::{ErrorClass, ErrorCode};
 pub use events::{EventKind, LogLevel};

@@ -66,8 +66,31 @@ pub enum GrantLine {
     Timer,
 }
 
+/// How a person reads a grant (`caps`, the boot log): `port 0x510 2`,
+/// `mmio 0xfebf1000 4096`, `irq 4`, `dma 64 KiB`. The compiled manifest
+/// writes [`GrantLine::compiled`] instead.
 impl fmt::Display for GrantLine {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Dma { bytes } => write!(formatter, "dma {}", cella_abi::text::Size(*bytes)),
+            Self::Mmio {
+                base,
+                length,
+                shared,
+            } => write!(
+                formatter,
+                "mmio {base:#x} {length}{}",
+                if *shared { " shared" } else { "" }
+            ),
+            other => formatter.write_str(&other.compiled()),
+        }
+    }
+}
+
+impl GrantLine {
+    /// The line's words in the compiled manifest (after `grant `), as
+    /// [`SystemManifest::read`] parses them back.
+    pub fn compiled(&self) -> String {
         let shared = |shared: &bool| if *shared { " shared" } else { "" };
         match self {
             Self::Port {
@@ -75,19 +98,19 @@ impl fmt::Display for GrantLine {
                 count,
                 shared: s,
             } => {
-                write!(formatter, "port {base:#x} {count}{}", shared(s))
+                alloc::format!("port {base:#x} {count}{}", shared(s))
             }
             Self::Mmio {
                 base,
                 length,
                 shared: s,
             } => {
-                write!(formatter, "mmio {base:#x} {length:#x}{}", shared(s))
+                alloc::format!("mmio {base:#x} {length:#x}{}", shared(s))
             }
-            Self::Irq { line, shared: s } => write!(formatter, "irq {line}{}", shared(s)),
-            Self::Dma { bytes } => write!(formatter, "dma {bytes}"),
-            Self::Endpoint { name } => write!(formatter, "endpoint {name}"),
-            Self::Timer => write!(formatter, "timer"),
+            Self::Irq { line, shared: s } => alloc::format!("irq {line}{}", shared(s)),
+            Self::Dma { bytes } => alloc::format!("dma {bytes}"),
+            Self::Endpoint { name } => alloc::format!("endpoint {name}"),
+            Self::Timer => String::from("timer"),
         }
     }
 }
@@ -404,7 +427,7 @@ impl SystemManifest {
                     let _ = writeln!(text, "serve {endpoint}");
                 }
                 for grant in &plan.grants {
-                    let _ = writeln!(text, "grant {grant}");
+                    let _ = writeln!(text, "grant {}", grant.compiled());
                 }
                 if !plan.restart.is_empty() {
                     let settings: Vec<String> = plan
@@ -514,6 +537,48 @@ fn parse_grant(words: &[&str], line: usize) -> Result<GrantLine, ManifestError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A grant reads as a person writes it; the compiled form round-trips.
+    #[test]
+    fn grants_read_as_plain_text_and_compile_back() {
+        let cases = [
+            (
+                GrantLine::Port {
+                    base: 0x510,
+                    count: 2,
+                    shared: false,
+                },
+                "port 0x510 2",
+                "port 0x510 2",
+            ),
+            (
+                GrantLine::Mmio {
+                    base: 0xfebf_1000,
+                    length: 4096,
+                    shared: true,
+                },
+                "mmio 0xfebf1000 4096 shared",
+                "mmio 0xfebf1000 0x1000 shared",
+            ),
+            (
+                GrantLine::Irq {
+                    line: 4,
+                    shared: false,
+                },
+                "irq 4",
+                "irq 4",
+            ),
+            (GrantLine::Dma { bytes: 65536 }, "dma 64 KiB", "dma 65536"),
+            (GrantLine::Timer, "timer", "timer"),
+        ];
+        for (grant, text, compiled) in cases {
+            assert_eq!(grant.to_string(), text);
+            assert_eq!(grant.compiled(), compiled);
+            let manifest = alloc::format!("cella-system 1\nmodule m m.wasm\ngrant {compiled}\n");
+            let read = SystemManifest::read(&manifest).unwrap();
+            assert_eq!(read.modules[0].grants, [grant]);
+        }
+    }
 
     const EXAMPLE: &str = "\
 # generated
