@@ -158,7 +158,7 @@ impl ModuleLimits {
             (1..=most)
                 .contains(&value)
                 .then_some(value as u32)
-                .ok_or_else(|| alloc::format!("limit `{key}` must be 1-{most}, found {value}"))
+                .ok_or_else(|| alloc::format!("limit `{key}` must be 1-{most}"))
         };
         match key {
             "fuel" if value > 0 => self.fuel_per_event = Some(value),
@@ -395,7 +395,7 @@ impl SystemManifest {
                         module
                             .limits
                             .set(key, value)
-                            .map_err(|why| error(number, why))?;
+                            .map_err(|why| error(number, alloc::format!("`{setting}`: {why}")))?;
                     }
                 }
                 ["restart", settings @ ..] => {
@@ -474,13 +474,15 @@ fn parse_grant(words: &[&str], line: usize) -> Result<GrantLine, ManifestError> 
         _ => (words, false),
     };
     let grant = match words {
-        ["port", base, count] => {
-            let base = number(base)?;
-            let count = number(count)?;
+        ["port", base_word, count_word] => {
+            let base = number(base_word)?;
+            let count = number(count_word)?;
             if count == 0 || base.checked_add(count).is_none_or(|end| end > 0x1_0000) {
                 return Err(error(
                     line,
-                    "port range must be non-empty and end at or below 0x10000",
+                    alloc::format!(
+                        "port range `{base_word} {count_word}` must be non-empty and end at or below 0x10000"
+                    ),
                 ));
             }
             GrantLine::Port {
@@ -489,13 +491,15 @@ fn parse_grant(words: &[&str], line: usize) -> Result<GrantLine, ManifestError> 
                 shared,
             }
         }
-        ["mmio", base, length] => {
-            let base = number(base)?;
-            let length = number(length)?;
+        ["mmio", base_word, length_word] => {
+            let base = number(base_word)?;
+            let length = number(length_word)?;
             if length == 0 || base.checked_add(length).is_none() {
                 return Err(error(
                     line,
-                    "MMIO region must be non-empty and inside the address space",
+                    alloc::format!(
+                        "MMIO region `{base_word} {length_word}` must be non-empty and inside the address space"
+                    ),
                 ));
             }
             GrantLine::Mmio {
@@ -504,12 +508,12 @@ fn parse_grant(words: &[&str], line: usize) -> Result<GrantLine, ManifestError> 
                 shared,
             }
         }
-        ["irq", irq] => {
-            let irq = number(irq)?;
+        ["irq", irq_word] => {
+            let irq = number(irq_word)?;
             if irq >= 16 {
                 return Err(error(
                     line,
-                    alloc::format!("IRQ {irq} does not exist (lines are 0-15)"),
+                    alloc::format!("IRQ {irq_word} does not exist (lines are 0-15)"),
                 ));
             }
             GrantLine::Irq {
@@ -723,14 +727,19 @@ module oob modules/oob.wasm
             ("module a a.wasm\n", 1, "cella-system 1"),
             ("cella-system 1\ngrant irq 4\n", 2, "module NAME FILE"),
             (
-                "cella-system 1\nmodule a f\ngrant irq 16\n",
+                "cella-system 1\nmodule a f\ngrant irq 0x10\n",
                 3,
-                "does not exist",
+                "IRQ 0x10 does not exist",
             ),
             (
                 "cella-system 1\nmodule a f\ngrant port 0xfffe 4\n",
                 3,
-                "0x10000",
+                "port range `0xfffe 4` must be non-empty and end at or below 0x10000",
+            ),
+            (
+                "cella-system 1\nmodule a f\ngrant mmio 0xfebf1000 0\n",
+                3,
+                "MMIO region `0xfebf1000 0` must be non-empty",
             ),
             (
                 "cella-system 1\nmodule a f\ngrant port 0xffffffffffffffff 1\n",
@@ -796,6 +805,10 @@ module oob modules/oob.wasm
             ("limit fuel=0", "above 0"),
             ("limit memory_pages=65537", "1-65536"),
             ("limit speed=3", "unknown limit `speed`"),
+            (
+                "limit memory_pages=0x20000",
+                "`memory_pages=0x20000`: limit `memory_pages` must be 1-65536",
+            ),
             ("limit fuel", "KEY=NUMBER"),
             ("limit queue=lots", "KEY=NUMBER"),
         ] {
