@@ -26,9 +26,12 @@ pub const BYTES_PER_FUEL: u64 = 1;
 /// top of [`HOST_CALL_FUEL`] for the call. A byte read one `port_in8` at a
 /// time costs the call's [`HOST_CALL_FUEL`] plus the Wasm around it (34
 /// fuel in a plain loop storing each byte, measured in `tests/port_bulk.rs`),
-/// so the bulk call is 17 times cheaper a byte; the host's own work per byte
-/// (one port access) is the same.
-pub const PORT_BYTE_FUEL: u64 = 2;
+/// so the bulk call is 8.5 times cheaper a byte. It is not cheaper still
+/// because each byte is still one port access for the host: at 4 fuel a byte
+/// an event of bulk reads stays within the 2 ns of host time per unit of
+/// fuel that docs/abi.md states (`cargo bench -p cella-wasm-host --bench
+/// event_worst_case`; at 2 fuel a byte it measured 2.13 ns).
+pub const PORT_BYTE_FUEL: u64 = 4;
 
 /// The fuel a host call may spend.
 #[derive(Clone, Copy, Debug)]
