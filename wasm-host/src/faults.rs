@@ -2,7 +2,7 @@
 //! A fault kills the instance (never the host); it can be started again from
 //! the same module.
 
-use crate::trace::Access;
+use crate::access::Access;
 use alloc::string::String;
 use alloc::vec::Vec;
 use cella_abi::{ErrorCode, HostFunction};

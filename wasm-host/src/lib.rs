@@ -38,6 +38,7 @@
 
 extern crate alloc;
 
+mod access;
 mod calls;
 mod capabilities;
 mod events;
@@ -64,6 +65,7 @@ mod swap;
 mod trace;
 mod validate;
 
+pub use access::{Access, Attempt, Place};
 pub use capabilities::Capability;
 pub use events::{Delivery, Event};
 pub use faults::{Entry, Fault, FaultKind, StateError, TrapCode};
@@ -84,6 +86,6 @@ pub use sandbox::Sandbox;
 pub use simulated::{DMA_BASE, Device, LogLine, Registers, SimulatedPlatform};
 pub use snapshot::SavedState;
 pub use swap::{SwapError, SwapStage};
-pub use trace::{Access, Attempt, Counters, Place, Trace};
+pub use trace::{Counters, Trace};
 
 pub use cella_abi as abi;

@@ -1,13 +1,14 @@
 //! One running instance of a module: entry points run under a fuel budget,
 //! fault classification, and release of its capabilities on death.
 
+use crate::access::Access;
 use crate::capabilities::Capability;
 use crate::faults::{Entry, Fault, FaultKind};
 use crate::loader::LoadedModule;
 use crate::outbox::Outbox;
 use crate::platform::Platform;
 use crate::state::State;
-use crate::trace::{Access, Counters};
+use crate::trace::Counters;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use cella_abi::{Export, LogLevel};

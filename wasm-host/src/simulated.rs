@@ -2,8 +2,8 @@
 //! where device models plug in, DMA memory, IRQ lines, a settable clock, a
 //! log, and a record of every access the host made on a module's behalf.
 
+use crate::access::Access;
 use crate::platform::{Platform, Width};
-use crate::trace::Access;
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::rc::Rc;

@@ -2,6 +2,7 @@
 //! touch, and the bookkeeping that decides between "return an error code"
 //! and "fault the module".
 
+use crate::access::{Access, Attempt};
 use crate::capabilities::CapabilityTable;
 use crate::faults::FaultKind;
 use crate::fuel::Meter;
@@ -10,7 +11,7 @@ use crate::limits::Limits;
 use crate::log_budget::LogBudget;
 use crate::outbox::Outbox;
 use crate::platform::Platform;
-use crate::trace::{Access, Attempt, Counters, Trace};
+use crate::trace::{Counters, Trace};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;

@@ -2,12 +2,12 @@
 //! embedder's [`Outbox`] (held back while the instance is a swap's
 //! successor that has not taken over; see [`crate::held`]).
 
+use crate::access::Access;
 use crate::calls::lookup;
 use crate::capabilities::Capability;
 use crate::outbox::{Outbox, Outgoing};
 use crate::platform::Platform;
 use crate::state::{State, guest_length, guest_range};
-use crate::trace::Access;
 use cella_abi::{CapabilityKind, ErrorCode, MAX_MESSAGE_BYTES};
 
 /// `ipc_send(endpoint, pointer, length)`.

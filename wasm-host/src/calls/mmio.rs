@@ -1,10 +1,10 @@
 //! `mmio_read*` / `mmio_write*`: MMIO inside a granted region, aligned.
 
+use crate::access::{Access, Attempt, Place};
 use crate::capabilities::Capability;
 use crate::outbox::Outbox;
 use crate::platform::{Platform, Width};
 use crate::state::{State, guest_range};
-use crate::trace::{Access, Attempt, Place};
 use cella_abi::{CapabilityKind, ErrorCode};
 
 /// The window's base and the offset in it for an access of `width` at

@@ -2,11 +2,11 @@
 //! a time or (`port_in8_n` / `port_out8_n`) a run of bytes through one 8-bit
 //! port, checked once per call.
 
+use crate::access::{Access, Attempt, Place};
 use crate::capabilities::Capability;
 use crate::outbox::Outbox;
 use crate::platform::{Platform, Width};
 use crate::state::{State, guest_range};
-use crate::trace::{Access, Attempt, Place};
 use cella_abi::{CapabilityKind, ErrorCode, MAX_PORT_BYTES};
 
 /// The port at `offset` in the range of `handle`, for `count` accesses of
