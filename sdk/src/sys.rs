@@ -11,10 +11,11 @@
 //! A host function cannot break the guest's memory safety unless it writes
 //! into linear memory: the host validates every handle, offset and value, and
 //! refuses (with an error code) anything outside the module's grant. Functions
-//! that only *read* guest memory (`log`, `ipc_send`, `ipc_reply`, `dma_write`)
+//! that only *read* guest memory (`log`, `ipc_send`, `ipc_reply`, `dma_write`,
+//! `port_out8_n`)
 //! read a range the caller passes from a live Rust slice. So every import is
-//! declared `safe fn` except the three that *write* into linear memory at a
-//! pointer (`mmio_read64`, `dma_read`, `ipc_receive`): those stay `unsafe fn`
+//! declared `safe fn` except the four that *write* into linear memory at a
+//! pointer (`port_in8_n`, `mmio_read64`, `dma_read`, `ipc_receive`): those stay `unsafe fn`
 //! and are called only from the safe wrappers in this crate, each with a
 //! `// SAFETY:` comment.
 #![allow(unsafe_code)]
@@ -101,6 +102,9 @@ imports! {
     safe fn port_out8(handle: i32, offset: i32, value: i32) -> i32 = PortOut8;
     safe fn port_out16(handle: i32, offset: i32, value: i32) -> i32 = PortOut16;
     safe fn port_out32(handle: i32, offset: i32, value: i32) -> i32 = PortOut32;
+    /// Writes `count` bytes at `pointer`.
+    unsafe fn port_in8_n(handle: i32, offset: i32, pointer: i32, count: i32) -> i32 = PortIn8Bytes;
+    safe fn port_out8_n(handle: i32, offset: i32, pointer: i32, count: i32) -> i32 = PortOut8Bytes;
     safe fn mmio_read8(handle: i32, offset: i32) -> i64 = MmioRead8;
     safe fn mmio_read16(handle: i32, offset: i32) -> i64 = MmioRead16;
     safe fn mmio_read32(handle: i32, offset: i32) -> i64 = MmioRead32;

@@ -110,7 +110,7 @@ fn dma_buffers_round_trip_and_ram_is_refused_at_load() {
     let mut session = Session::start("devmem", "", Some(archive.clone()), &[]);
     session.wait_for("devmem: dma rounds passed", WAIT);
     session.wait_for(
-        "module ramio refused at load: grant `mmio 0x100000 0x1000`: 0x100000 is RAM, not device memory",
+        "module ramio refused at load: grant `mmio 0x100000 4096`: 0x100000 is RAM, not device memory",
         WAIT,
     );
     session.wait_for("shell: ready", WAIT);

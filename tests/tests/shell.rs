@@ -171,7 +171,7 @@ fn restart_stop_start_trace_and_swap_take_effect() {
     // Starting it again re-reads the clock: the trace shows its port accesses.
     let started = run(&mut session, "start cmos-rtc");
     check(&session, &started, &["cmos-rtc: running"]);
-    session.wait_for("trace cmos-rtc: PortWrite { port: 112", WAIT);
+    session.wait_for("trace cmos-rtc: write port 0x70 1 <- ", WAIT);
     ask(&mut session, "trace cmos-rtc off", &["trace cmos-rtc: off"]);
 
     // Swapping the UART driver for the same file carries its state; the console keeps working.

@@ -88,6 +88,16 @@ fn each_teaching_module_faults_with_its_reason_and_ends_in_hold() {
         let from = session.output().len();
         ask(&mut session, &format!("start {module}"), &[module]);
         session.wait_for_from(from, &format!("module {module} {reason}"), WAIT);
+        if module == "trespass" {
+            // The refusal names the port and width, in the warning and in the
+            // record of the fault in `init`.
+            session.wait_for_from(from, "refused port_out8 write port 0x81 1: denied", WAIT);
+            session.wait_for_from(
+                from,
+                "before the fault: refused write port 0x81 1 (port_out8): denied",
+                WAIT,
+            );
+        }
         session.wait_for_from(
             from,
             &format!("supervisor: {module} is on hold after 4 faults"),
@@ -359,18 +369,19 @@ fn the_uart_driver_is_swapped_v1_v2_v1_while_100_kib_stream_through_the_console(
         started.elapsed().as_secs_f64(),
         fnv1a64(&data)
     );
-    // The swaps happened with echo in flight: bytes queued inside the driver (its
-    // saved state) or echo messages waiting for it, carried to the new version.
-    // (Which of the two depends on how far the driver lags; on its own thread
-    // it often keeps up, and the echo waits in its inbox instead.)
-    let carried_state = handed_over
-        .iter()
-        .filter(|line| !line.contains("took over with 0 bytes"))
-        .count();
-    let carried_events: usize = followed.iter().sum();
-    if followed.len() < swaps.len() || carried_state + carried_events == 0 {
+    // Every swap reports how many queued events followed it. Whether echo
+    // was still in flight at a hand-over (bytes queued inside the driver, its
+    // saved state, or echo messages in its inbox) depends on whether the
+    // driver keeps up with the stream, so it is printed, not required: that
+    // what waits at a hand-over goes to the new version, in order, is checked
+    // deterministically on the host (`module_system::tests::swap` in the
+    // kernel, the state carried in `wasm-host/tests/swap.rs`); here the echo
+    // arriving whole and in order across six swaps shows nothing was lost.
+    if followed.len() < swaps.len() {
         session.fail(format!(
-            "no swap carried echo over: states {handed_over:?}, queued events {followed:?}"
+            "{} of {} swaps reported their queued events: states {handed_over:?}, queued events {followed:?}",
+            followed.len(),
+            swaps.len()
         ));
     }
     let line = ps_line(&mut session, "uart16550");

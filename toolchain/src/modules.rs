@@ -274,9 +274,11 @@ fn describe(kind: &cella_wasm_host::LoadErrorKind) -> String {
 fn describe_capability(capability: &Capability, spec: &ModuleSpec) -> String {
     match capability {
         Capability::PortRange { base, count } => format!("port {base:#x} {count}"),
-        Capability::MmioRegion { base, length } => format!("mmio {base:#x} {length:#x}"),
+        Capability::MmioRegion { base, length } => format!("mmio {base:#x} {length}"),
         Capability::IrqLine { line, .. } => format!("irq {line}"),
-        Capability::DmaPool { budget, .. } => format!("dma {budget}"),
+        Capability::DmaPool { budget, .. } => {
+            format!("dma {}", cella_wasm_host::abi::text::Size(*budget))
+        }
         Capability::Endpoint { id } => {
             // Ids are 1-based positions in the grant's endpoint list.
             let name = usize::try_from(*id)
@@ -285,8 +287,18 @@ fn describe_capability(capability: &Capability, spec: &ModuleSpec) -> String {
             format!("endpoint {}", name.map_or("?", String::as_str))
         }
         Capability::Timer { .. } => "timer".into(),
-        #[allow(unreachable_patterns)]
-        other => format!("{other:?}"),
+        // Made by `dma_alloc` at run time, never requested; shown as `caps` would.
+        buffer @ Capability::DmaBuffer { .. } => buffer.to_string(),
+    }
+}
+
+/// What a module requests, in words: `requests port 0x3f8 8, irq 4`, or
+/// `requests nothing`.
+pub fn requests_text(requests: &[String]) -> String {
+    if requests.is_empty() {
+        "requests nothing".to_owned()
+    } else {
+        format!("requests {}", requests.join(", "))
     }
 }
 
@@ -433,5 +445,49 @@ pub mod wasm {
             assert_eq!(strip_debug_sections(b"junk"), b"junk");
             assert_eq!(initial_memory_pages(b"\0asm\x01\0\0\0\x05\x09"), None);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_read_as_manifest_lines_and_none_says_so() {
+        let spec = ModuleSpec {
+            grants: crate::system_manifest::Grants {
+                endpoints: vec!["console".to_owned()],
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let requests: Vec<String> = [
+            Capability::PortRange {
+                base: 0x510,
+                count: 2,
+            },
+            Capability::MmioRegion {
+                base: 0xfebf_1000,
+                length: 4096,
+            },
+            Capability::IrqLine {
+                line: 4,
+                enabled: false,
+            },
+            Capability::DmaPool {
+                budget: 64 * 1024,
+                used: 0,
+            },
+            Capability::Endpoint { id: 1 },
+            Capability::Timer { deadline: None },
+        ]
+        .iter()
+        .map(|capability| describe_capability(capability, &spec))
+        .collect();
+        assert_eq!(
+            requests_text(&requests),
+            "requests port 0x510 2, mmio 0xfebf1000 4096, irq 4, dma 64 KiB, endpoint console, timer"
+        );
+        assert_eq!(requests_text(&[]), "requests nothing");
     }
 }

@@ -37,6 +37,7 @@ const IMPORTS: &str = r#"
   (import "cella" "log" (func $log (param i32 i32 i32) (result i32)))
   (import "cella" "time_now" (func $time_now (result i64)))
   (import "cella" "port_in8" (func $port_in8 (param i32 i32) (result i64)))
+  (import "cella" "port_in8_n" (func $port_in8_n (param i32 i32 i32 i32) (result i32)))
   (import "cella" "mmio_read64" (func $mmio_read64 (param i32 i32 i32) (result i32)))
   (memory (export "memory") 2)
 "#;
@@ -60,6 +61,10 @@ const CASES: &[(&str, &str)] = &[
     (
         "port_in8",
         "(drop (call $port_in8 (call $cap_handle (i32.const 0)) (i32.const 0)))",
+    ),
+    (
+        "port_in8_n 4 KiB",
+        "(drop (call $port_in8_n (call $cap_handle (i32.const 0)) (i32.const 0) (i32.const 0) (i32.const 4096)))",
     ),
     (
         "mmio_read64",

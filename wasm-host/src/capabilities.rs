@@ -3,6 +3,7 @@
 
 use crate::handles::{Handle, SLOTS};
 use alloc::vec::Vec;
+use cella_abi::text::Size;
 use cella_abi::{CapabilityKind, ErrorCode};
 
 /// One capability held by an instance, resolved against the grant.
@@ -58,12 +59,14 @@ pub enum Capability {
     },
 }
 
+/// How `caps` shows a held capability: `port 0x510 2`, `mmio 0xfebf1000
+/// 4096`, `irq 4 (unmasked)`, `dma 64 KiB (12 KiB used)`.
 impl core::fmt::Display for Capability {
     fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Capability::PortRange { base, count } => write!(formatter, "port {base:#x} {count}"),
             Capability::MmioRegion { base, length } => {
-                write!(formatter, "mmio {base:#x} {length:#x}")
+                write!(formatter, "mmio {base:#x} {length}")
             }
             Capability::IrqLine { line, enabled } => write!(
                 formatter,
@@ -71,13 +74,13 @@ impl core::fmt::Display for Capability {
                 if *enabled { "unmasked" } else { "masked" }
             ),
             Capability::DmaPool { budget, used } => {
-                write!(formatter, "dma pool: {used} of {budget} bytes in use")
+                write!(formatter, "dma {} ({} used)", Size(*budget), Size(*used))
             }
             Capability::DmaBuffer {
                 device_address,
                 size,
                 ..
-            } => write!(formatter, "dma buffer {device_address:#x} {size} bytes"),
+            } => write!(formatter, "dma buffer {device_address:#x} {}", Size(*size)),
             Capability::Endpoint { id } => write!(formatter, "endpoint {id}"),
             Capability::Timer { deadline: None } => formatter.write_str("timer (not armed)"),
             Capability::Timer {
@@ -248,5 +251,52 @@ impl CapabilityTable {
     /// Takes every capability out (the instance is dying).
     pub fn clear(&mut self) -> Vec<Capability> {
         self.slots.drain(..).flatten().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    /// `caps` prints what a person reads: hex addresses, decimal counts and
+    /// sizes in exact units, never a Debug dump.
+    #[test]
+    fn held_capabilities_read_as_plain_text() {
+        let cases = [
+            (
+                Capability::PortRange {
+                    base: 0x510,
+                    count: 2,
+                },
+                "port 0x510 2",
+            ),
+            (
+                Capability::MmioRegion {
+                    base: 0xfebf_1000,
+                    length: 4096,
+                },
+                "mmio 0xfebf1000 4096",
+            ),
+            (
+                Capability::IrqLine {
+                    line: 4,
+                    enabled: false,
+                },
+                "irq 4 (masked)",
+            ),
+            (
+                Capability::DmaPool {
+                    budget: 64 * 1024,
+                    used: 12 * 1024,
+                },
+                "dma 64 KiB (12 KiB used)",
+            ),
+            (Capability::Endpoint { id: 3 }, "endpoint 3"),
+            (Capability::Timer { deadline: None }, "timer (not armed)"),
+        ];
+        for (capability, text) in cases {
+            assert_eq!(capability.to_string(), text);
+        }
     }
 }

@@ -2,7 +2,9 @@
 //! A fault kills the instance (never the host); it can be started again from
 //! the same module.
 
+use crate::access::Access;
 use alloc::string::String;
+use alloc::vec::Vec;
 use cella_abi::{ErrorCode, HostFunction};
 pub use wasmi::TrapCode;
 
@@ -99,6 +101,10 @@ pub struct Fault {
     pub entry: Entry,
     /// Why it failed.
     pub kind: FaultKind,
+    /// The faulting instance's last device accesses and refusals, oldest
+    /// first (its trace at the moment of the fault; empty when no entry
+    /// point ran, as for a failed instantiation).
+    pub recent_accesses: Vec<Access>,
 }
 
 impl Fault {
@@ -236,6 +242,7 @@ mod tests {
             module: String::from("m"),
             entry: Entry::Message,
             kind,
+            recent_accesses: Vec::new(),
         })
     }
 

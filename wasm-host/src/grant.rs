@@ -226,11 +226,14 @@ mod tests {
         assert!(resolve(&grant, "mmio 0x2000 0x1000\n").is_ok());
         assert_eq!(
             resolve(&grant, "mmio 0x2000 0x1001\n"),
-            Err("mmio 0x2000 0x1001".into())
+            Err("mmio 0x2000 4097".into())
         );
         assert_eq!(resolve(&grant, "irq 5\n"), Err("irq 5".into()));
         assert!(resolve(&grant, "dma 60\ndma 40\n").is_ok());
-        assert_eq!(resolve(&grant, "dma 60\ndma 41\n"), Err("dma 41".into()));
+        assert_eq!(
+            resolve(&grant, "dma 60\ndma 41\n"),
+            Err("dma 41 bytes".into())
+        );
         assert_eq!(resolve(&grant, "endpoint fs\n"), Err("endpoint fs".into()));
         assert_eq!(resolve(&grant, "timer\ntimer\n"), Err("timer".into()));
         assert_eq!(resolve(&Grant::new(), "irq 4\n"), Err("irq 4".into()));

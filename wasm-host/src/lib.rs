@@ -38,6 +38,7 @@
 
 extern crate alloc;
 
+mod access;
 mod calls;
 mod capabilities;
 mod events;
@@ -64,10 +65,11 @@ mod swap;
 mod trace;
 mod validate;
 
+pub use access::{Access, Attempt, Place};
 pub use capabilities::Capability;
 pub use events::{Delivery, Event};
 pub use faults::{Entry, Fault, FaultKind, StateError, TrapCode};
-pub use fuel::{BYTES_PER_FUEL, HOST_CALL_FUEL};
+pub use fuel::{BYTES_PER_FUEL, HOST_CALL_FUEL, PORT_BYTE_FUEL};
 pub use grant::Grant;
 pub use handles::{Handle, MAX_GENERATION, SLOTS};
 pub use held::MAX_HELD_MESSAGES;
@@ -84,6 +86,6 @@ pub use sandbox::Sandbox;
 pub use simulated::{DMA_BASE, Device, LogLine, Registers, SimulatedPlatform};
 pub use snapshot::SavedState;
 pub use swap::{SwapError, SwapStage};
-pub use trace::{Access, Counters, Trace};
+pub use trace::{Counters, Trace};
 
 pub use cella_abi as abi;

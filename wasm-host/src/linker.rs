@@ -40,6 +40,7 @@ fn with_memory<P: Platform + 'static, O: Outbox + 'static>(
     }
     if meter.is_exhausted() {
         let state = caller.data_mut();
+        state.attempt = None;
         state.counters.host_calls = state.counters.host_calls.wrapping_add(1);
         return Err(wasmi::Error::from(TrapCode::OutOfFuel));
     }
@@ -132,6 +133,26 @@ pub(crate) fn build<P: Platform + 'static, O: Outbox + 'static>(
             state.conclude_i32(function, outcome)
         });
     }
+    define!(linker_ref, HostFunction::PortIn8Bytes, |caller,
+                                                     handle: i32,
+                                                     offset: i32,
+                                                     pointer: i32,
+                                                     count: i32|
+     -> i32 {
+        with_memory(&mut caller, HostFunction::PortIn8Bytes, |memory, state| {
+            ports::port_in_bytes(memory, state, [handle, offset, pointer, count])
+        })
+    });
+    define!(linker_ref, HostFunction::PortOut8Bytes, |caller,
+                                                      handle: i32,
+                                                      offset: i32,
+                                                      pointer: i32,
+                                                      count: i32|
+     -> i32 {
+        with_memory(&mut caller, HostFunction::PortOut8Bytes, |memory, state| {
+            ports::port_out_bytes(memory, state, [handle, offset, pointer, count])
+        })
+    });
     for (function, width) in [
         (HostFunction::MmioRead8, Width::Byte),
         (HostFunction::MmioRead16, Width::Word),

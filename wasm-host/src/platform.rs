@@ -51,6 +51,23 @@ pub trait Platform {
     fn port_read(&mut self, port: u16, width: Width) -> u32;
     /// Writes a port (`value` already truncated to `width`).
     fn port_write(&mut self, port: u16, width: Width, value: u32);
+    /// Reads `destination.len()` bytes from 8-bit port `port`, one after the
+    /// other (the bulk call `port_in8_n`). The default reads them one
+    /// [`Platform::port_read`] at a time; a kernel may use a string
+    /// instruction.
+    fn port_read_bytes(&mut self, port: u16, destination: &mut [u8]) {
+        for byte in destination {
+            *byte = self.port_read(port, Width::Byte) as u8;
+        }
+    }
+    /// Writes the bytes of `source` to 8-bit port `port`, one after the
+    /// other (the bulk call `port_out8_n`). The default writes them one
+    /// [`Platform::port_write`] at a time.
+    fn port_write_bytes(&mut self, port: u16, source: &[u8]) {
+        for byte in source {
+            self.port_write(port, Width::Byte, u32::from(*byte));
+        }
+    }
     /// Reads physical MMIO.
     fn mmio_read(&mut self, address: u64, width: Width) -> u64;
     /// Writes physical MMIO (`value` already truncated to `width`).

@@ -220,6 +220,7 @@ impl Parts {
                 module: module.name.clone(),
                 entry: Entry::Instantiate,
                 kind: FaultKind::Instantiation("module was loaded by another runtime".to_string()),
+                recent_accesses: Vec::new(),
             });
         };
         let limits = self.limits.with(&module.own_limits);
@@ -253,6 +254,7 @@ impl Parts {
             dma_grant: module.dma_grant,
             meter: Meter::new(0),
             log_budget: LogBudget::default(),
+            attempt: None,
         };
         let engine = module.module.engine();
         let mut store = Store::new(engine, state);
@@ -261,6 +263,7 @@ impl Parts {
             module: module.name.clone(),
             entry: Entry::Instantiate,
             kind,
+            recent_accesses: Vec::new(),
         };
         // Fuel also bounds anything instantiation might execute.
         store

@@ -1,13 +1,14 @@
 //! One running instance of a module: entry points run under a fuel budget,
 //! fault classification, and release of its capabilities on death.
 
+use crate::access::Access;
 use crate::capabilities::Capability;
 use crate::faults::{Entry, Fault, FaultKind};
 use crate::loader::LoadedModule;
 use crate::outbox::Outbox;
 use crate::platform::Platform;
 use crate::state::State;
-use crate::trace::{Access, Counters};
+use crate::trace::Counters;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use cella_abi::{Export, LogLevel};
@@ -146,12 +147,15 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
     }
 
     pub(crate) fn check_alive(&self) -> Result<(), Fault> {
-        match self.dead {
+        match &self.dead {
             None => Ok(()),
-            Some(_) => Err(Fault {
+            // The accesses of the instance that faulted (after a failed
+            // restart that is not the one this store still holds).
+            Some(fault) => Err(Fault {
                 module: self.module.name.clone(),
                 entry: Entry::None,
                 kind: FaultKind::Dead,
+                recent_accesses: fault.recent_accesses.clone(),
             }),
         }
     }
@@ -206,12 +210,14 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
         }
     }
 
-    /// Builds a fault for this module and logs it.
+    /// Builds a fault for this module, with this instance's last accesses,
+    /// and logs it.
     pub(crate) fn report(&mut self, entry: Entry, kind: FaultKind) -> Fault {
         let fault = Fault {
             module: self.module.name.clone(),
             entry,
             kind,
+            recent_accesses: self.recent_accesses(),
         };
         let message = fault.to_string();
         let state = self.store.data_mut();

@@ -2,8 +2,8 @@
 //! where device models plug in, DMA memory, IRQ lines, a settable clock, a
 //! log, and a record of every access the host made on a module's behalf.
 
+use crate::access::Access;
 use crate::platform::{Platform, Width};
-use crate::trace::Access;
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::rc::Rc;
@@ -156,7 +156,10 @@ impl SimulatedPlatform {
         });
     }
 
-    /// Every access made so far, oldest first.
+    /// Every access made so far, oldest first, as the devices saw them: a
+    /// bulk port call shows as one access per byte; an MMIO access names the
+    /// attached device's base and the offset in it (an address with no
+    /// device attached shows as itself, offset 0).
     pub fn accesses(&self) -> Vec<Access> {
         self.machine.borrow().accesses.clone()
     }
@@ -253,12 +256,17 @@ impl Platform for SimulatedPlatform {
 
     fn mmio_read(&mut self, address: u64, width: Width) -> u64 {
         let mut machine = self.machine.borrow_mut();
-        let value = match Machine::device(&mut machine.mmio, address) {
-            Some((attached, offset)) => width.truncate(attached.device.read(offset, width)),
-            None => width.truncate(u64::MAX),
+        let (value, region, offset) = match Machine::device(&mut machine.mmio, address) {
+            Some((attached, offset)) => (
+                width.truncate(attached.device.read(offset, width)),
+                attached.base,
+                offset,
+            ),
+            None => (width.truncate(u64::MAX), address, 0),
         };
         machine.accesses.push(Access::MmioRead {
-            address,
+            region,
+            offset,
             width,
             value,
         });
@@ -267,11 +275,16 @@ impl Platform for SimulatedPlatform {
 
     fn mmio_write(&mut self, address: u64, width: Width, value: u64) {
         let mut machine = self.machine.borrow_mut();
-        if let Some((attached, offset)) = Machine::device(&mut machine.mmio, address) {
-            attached.device.write(offset, width, value);
-        }
+        let (region, offset) = match Machine::device(&mut machine.mmio, address) {
+            Some((attached, offset)) => {
+                attached.device.write(offset, width, value);
+                (attached.base, offset)
+            }
+            None => (address, 0),
+        };
         machine.accesses.push(Access::MmioWrite {
-            address,
+            region,
+            offset,
             width,
             value,
         });

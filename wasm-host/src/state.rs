@@ -2,6 +2,7 @@
 //! touch, and the bookkeeping that decides between "return an error code"
 //! and "fault the module".
 
+use crate::access::{Access, Attempt};
 use crate::capabilities::CapabilityTable;
 use crate::faults::FaultKind;
 use crate::fuel::Meter;
@@ -10,7 +11,7 @@ use crate::limits::Limits;
 use crate::log_budget::LogBudget;
 use crate::outbox::Outbox;
 use crate::platform::Platform;
-use crate::trace::{Access, Counters, Trace};
+use crate::trace::{Counters, Trace};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -50,6 +51,19 @@ pub struct State<P, O> {
     pub(crate) meter: Meter,
     /// What the current event has logged.
     pub(crate) log_budget: LogBudget,
+    /// The device access the host call in progress attempted, set only when
+    /// the call is about to be refused (taken by the refusal).
+    pub(crate) attempt: Option<Attempt>,
+}
+
+impl<P, O> State<P, O> {
+    /// Remembers the device access about to be refused with `error`, for the
+    /// refusal's trace entry and warning; returns `error`.
+    #[cold]
+    pub(crate) fn refuse_attempt(&mut self, attempt: Attempt, error: ErrorCode) -> ErrorCode {
+        self.attempt = Some(attempt);
+        error
+    }
 }
 
 impl<P: Platform, O: Outbox> State<P, O> {
@@ -57,6 +71,14 @@ impl<P: Platform, O: Outbox> State<P, O> {
     #[inline]
     pub(crate) fn record(&mut self, access: Access) {
         self.counters.device_accesses = self.counters.device_accesses.wrapping_add(1);
+        self.note(access);
+    }
+
+    /// Records a trace entry that is not a device access (a message, a
+    /// refusal).
+    #[inline]
+    pub(crate) fn note(&mut self, access: Access) {
+        self.counters.trace_entries = self.counters.trace_entries.wrapping_add(1);
         self.trace.record(access);
     }
 
@@ -70,6 +92,20 @@ impl<P: Platform, O: Outbox> State<P, O> {
     pub(crate) fn pay_for_bytes(&mut self, bytes: usize) -> Result<(), ErrorCode> {
         let bytes = bytes as u64;
         self.meter.charge_bytes(bytes)?;
+        self.counters.host_call_bytes = self.counters.host_call_bytes.saturating_add(bytes);
+        Ok(())
+    }
+
+    /// Pays [`crate::fuel::PORT_BYTE_FUEL`] for each of `bytes` bytes a bulk
+    /// port call is about to move, and counts them.
+    ///
+    /// # Errors
+    /// As [`State::pay_for_bytes`].
+    #[inline]
+    pub(crate) fn pay_for_port_bytes(&mut self, bytes: usize) -> Result<(), ErrorCode> {
+        let bytes = bytes as u64;
+        self.meter
+            .charge(bytes.saturating_mul(crate::fuel::PORT_BYTE_FUEL))?;
         self.counters.host_call_bytes = self.counters.host_call_bytes.saturating_add(bytes);
         Ok(())
     }
@@ -108,7 +144,12 @@ impl<P: Platform, O: Outbox> State<P, O> {
     /// Counts and logs a refused call; faults the module past its limits.
     #[cold]
     fn refuse(&mut self, function: HostFunction, error: ErrorCode) -> Result<(), wasmi::Error> {
-        self.trace.record(Access::Refused { function, error });
+        let attempt = self.attempt.take();
+        self.note(Access::Refused {
+            function,
+            error,
+            attempt,
+        });
         let (count, limit, fault) = match error.class() {
             ErrorClass::Violation => {
                 self.counters.violations = self.counters.violations.saturating_add(1);
@@ -138,7 +179,12 @@ impl<P: Platform, O: Outbox> State<P, O> {
             }
             ErrorClass::Success | ErrorClass::Condition => return Ok(()),
         };
-        let message = format!("refused {function}: {error} (#{count}, limit {limit})");
+        let message = match attempt {
+            Some(attempt) => {
+                format!("refused {function} {attempt}: {error} (#{count}, limit {limit})")
+            }
+            None => format!("refused {function}: {error} (#{count}, limit {limit})"),
+        };
         self.platform.log(&self.module, LogLevel::Warn, &message);
         if count > limit {
             self.pending_fault = Some(fault);

@@ -1,105 +1,9 @@
-//! What a sandbox did: a small ring of its last device accesses and refused
-//! calls, and running counters. Cheap enough to keep always on; the
-//! supervisor prints them with a fault.
+//! What a sandbox did: a small ring of its last device accesses, messages
+//! and refused calls ([`Access`]), and running counters. Cheap enough to
+//! keep always on; the supervisor prints them with a fault.
 
-use crate::platform::Width;
+use crate::access::Access;
 use alloc::vec::Vec;
-use cella_abi::{ErrorCode, HostFunction};
-
-/// One device access or refusal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    /// A port read and the value seen.
-    PortRead {
-        /// Port.
-        port: u16,
-        /// Width.
-        width: Width,
-        /// Value read.
-        value: u32,
-    },
-    /// A port write.
-    PortWrite {
-        /// Port.
-        port: u16,
-        /// Width.
-        width: Width,
-        /// Value written.
-        value: u32,
-    },
-    /// An MMIO read and the value seen.
-    MmioRead {
-        /// Physical address.
-        address: u64,
-        /// Width.
-        width: Width,
-        /// Value read.
-        value: u64,
-    },
-    /// An MMIO write.
-    MmioWrite {
-        /// Physical address.
-        address: u64,
-        /// Width.
-        width: Width,
-        /// Value written.
-        value: u64,
-    },
-    /// An IRQ line masked or unmasked.
-    IrqSetEnabled {
-        /// Line.
-        line: u8,
-        /// Unmasked?
-        enabled: bool,
-    },
-    /// An IRQ acknowledged.
-    IrqAcknowledge {
-        /// Line.
-        line: u8,
-    },
-    /// A DMA buffer allocated.
-    DmaAllocate {
-        /// Device address.
-        device_address: u64,
-        /// Size.
-        size: u64,
-    },
-    /// A DMA buffer freed.
-    DmaFree {
-        /// Device address.
-        device_address: u64,
-    },
-    /// Bytes copied between linear memory and a DMA buffer.
-    DmaCopy {
-        /// Device address of the first byte.
-        device_address: u64,
-        /// Bytes copied.
-        length: u32,
-        /// True for linear memory to buffer.
-        to_device: bool,
-    },
-    /// A message handed to the outbox.
-    Send {
-        /// Endpoint id.
-        endpoint: u64,
-        /// Length.
-        length: u32,
-    },
-    /// A reply handed to the outbox.
-    Reply {
-        /// Request.
-        request: u32,
-        /// Length.
-        length: u32,
-    },
-    /// A host call the host refused.
-    Refused {
-        /// Which call.
-        function: HostFunction,
-        /// The code returned.
-        error: ErrorCode,
-    },
-}
 
 /// Running counters of one instance.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -116,8 +20,12 @@ pub struct Counters {
     pub violations: u32,
     /// Bad host calls (bad pointer, bad argument, bad UTF-8).
     pub bad_calls: u32,
-    /// Device accesses performed.
+    /// Device accesses performed (a bulk port call counts once).
     pub device_accesses: u64,
+    /// Entries recorded in the trace since the instance started: device
+    /// accesses, messages sent and refused calls. The trace keeps the last
+    /// few; the difference between two readings says how many are new.
+    pub trace_entries: u64,
     /// Bytes host calls copied, logged or scanned (each paid for with fuel).
     pub host_call_bytes: u64,
     /// Log lines dropped because an event had used its log budget.

@@ -175,7 +175,8 @@ fn mmio_inside_the_region_works() {
     assert_eq!(probe.call("mmio_read64", mmio, 0x20, 0x600, 0), 0);
     assert_eq!(probe.call("mmio_read32", mmio, 0x24, 0, 0), 0x0102_0304);
     assert!(probe.platform.accesses().contains(&Access::MmioWrite {
-        address: MMIO_BASE + 0x20,
+        region: MMIO_BASE,
+        offset: 0x20,
         width: Width::Qword,
         value: 0x0102_0304_0506_0708
     }));
@@ -478,7 +479,8 @@ fn ipc_messages_reach_the_outbox_and_a_full_outbox_is_busy() {
         probe.sandbox.recent_accesses().last(),
         Some(&Access::Refused {
             function: cella_wasm_host::abi::HostFunction::IpcSend,
-            error: ErrorCode::Busy
+            error: ErrorCode::Busy,
+            attempt: None,
         })
     );
     assert_eq!(

@@ -81,7 +81,8 @@ fn v2_restores_v1_state_and_continues_counting() {
     assert_eq!(reply[3], ErrorCode::StaleHandle.code());
     assert!(sandbox.recent_accesses().contains(&Access::Refused {
         function: HostFunction::IrqEnable,
-        error: ErrorCode::StaleHandle
+        error: ErrorCode::StaleHandle,
+        attempt: None,
     }));
     assert!(
         platform.irq_enabled(4),

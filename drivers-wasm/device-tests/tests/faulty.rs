@@ -5,7 +5,8 @@
 use cella_abi::{ErrorCode, HostFunction};
 use cella_device_tests::{log_messages, wasm};
 use cella_wasm_host::{
-    Access, Event, FaultKind, Grant, Limits, QueueOutbox, Runtime, SimulatedPlatform, TrapCode,
+    Access, Attempt, Event, FaultKind, Grant, Limits, Place, QueueOutbox, Runtime,
+    SimulatedPlatform, TrapCode, Width,
 };
 
 fn runtime_and_platform() -> (
@@ -76,10 +77,29 @@ fn an_access_outside_the_grant_is_refused_not_performed() {
         platform.accesses().is_empty(),
         "nothing reached the hardware"
     );
-    assert!(sandbox.recent_accesses().contains(&Access::Refused {
+    let refusal = Access::Refused {
         function: HostFunction::PortOut8,
         error: ErrorCode::Denied,
-    }));
+        attempt: Some(Attempt {
+            write: true,
+            place: Place::Port(0x81),
+            width: Width::Byte,
+            count: 1,
+        }),
+    };
+    assert!(sandbox.recent_accesses().contains(&refusal));
+    assert_eq!(
+        refusal.to_string(),
+        "refused write port 0x81 1 (port_out8): denied"
+    );
+    // The module's log names the port and the width too.
+    assert!(
+        log_messages(&platform)
+            .iter()
+            .any(|line| line.starts_with("refused port_out8 write port 0x81 1: denied")),
+        "{:?}",
+        log_messages(&platform)
+    );
     assert!(
         log_messages(&platform)
             .iter()

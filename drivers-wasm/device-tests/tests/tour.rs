@@ -29,17 +29,20 @@ fn mmio_dma_timer_and_request() {
         mmio,
         [
             Access::MmioRead {
-                address: 0xfeb0_0000,
+                region: 0xfeb0_0000,
+                offset: 0,
                 width: Width::Qword,
                 value: 0x1234_5678_9abc_def0
             },
             Access::MmioWrite {
-                address: 0xfeb0_0008,
+                region: 0xfeb0_0000,
+                offset: 0x8,
                 width: Width::Qword,
                 value: DMA_BASE
             },
             Access::MmioWrite {
-                address: 0xfeb0_0010,
+                region: 0xfeb0_0000,
+                offset: 0x10,
                 width: Width::Dword,
                 value: 13
             },
@@ -61,7 +64,8 @@ fn mmio_dma_timer_and_request() {
         Delivery::Handled { count: 1 }
     );
     assert!(platform.accesses().contains(&Access::MmioWrite {
-        address: 0xfeb0_0014,
+        region: 0xfeb0_0000,
+        offset: 0x14,
         width: Width::Byte,
         value: 1
     }));

@@ -165,15 +165,7 @@ impl<K: KernelServices> EventLoop<K> {
         {
             slot.generation = sandbox.generation();
         }
-        let accesses = match event {
-            Some(_) => slot
-                .sandbox
-                .as_ref()
-                .map(|sandbox| sandbox.recent_accesses())
-                .unwrap_or_default(),
-            None => Vec::new(),
-        };
-        self.records.record(now, fault, slot.generation, &accesses);
+        self.records.record(now, fault, slot.generation);
         log::error!("  it was handling: {}", describe(event));
         let actions = decide(
             SupervisorEvent::Faulted { now },
@@ -343,14 +335,15 @@ impl<K: KernelServices> EventLoop<K> {
     }
 }
 
-/// `trace NAME on`: prints the accesses `sandbox` made since its counter stood at `before`.
+/// `trace NAME on`: prints the trace entries (device accesses, refusals,
+/// messages) `sandbox` recorded since its `trace_entries` counter stood at `before`.
 pub(crate) fn print_new_accesses<K: KernelServices>(
     kernel: &mut K,
     module: &str,
     sandbox: &SandboxOf<K>,
     before: u64,
 ) {
-    let new = sandbox.counters().device_accesses.saturating_sub(before);
+    let new = sandbox.counters().trace_entries.saturating_sub(before);
     if new == 0 {
         return;
     }
@@ -363,7 +356,7 @@ pub(crate) fn print_new_accesses<K: KernelServices>(
         ));
     }
     for access in &recent[recent.len() - shown..] {
-        kernel.print_line(&format!("trace {module}: {access:?}"));
+        kernel.print_line(&format!("trace {module}: {access}"));
     }
 }
 

@@ -865,6 +865,7 @@ impl<K: KernelServices> EventLoop<K> {
         self.kernel
             .charge(account_of(index), || runtime.swap_prepared(sandbox, *prepared))
             .map_err(|error| {
+                crate::supervisor::records::log_last_accesses(&error.fault);
                 CommandError::SwapFailed(format!(
                     "swap of {name} {old_version} (state format {old_state}) to {} (state format {}) failed at {:?}: {}; the old version keeps running",
                     new.version(),

@@ -69,7 +69,7 @@ pub struct Done<P: Platform + 'static, O: Outbox + 'static> {
     pub sandbox: Sandbox<P, O>,
     pub work: Work,
     pub result: Result<Delivery, Fault>,
-    /// The instance's device-access count before the event (for `trace`).
+    /// The instance's trace-entry count before the event (for `trace`).
     pub accesses_before: u64,
 }
 
@@ -87,7 +87,7 @@ pub fn execute<P: Platform + 'static, O: Outbox + 'static>(
         mut sandbox,
         work,
     } = job;
-    let accesses_before = sandbox.counters().device_accesses;
+    let accesses_before = sandbox.counters().trace_entries;
     let mut outcome = None;
     charge(account, &mut || {
         outcome = Some(sandbox.deliver(work.event()))

@@ -144,16 +144,18 @@ impl Policy {
 
     /// Number of queued threads.
     pub fn ready_count(&self) -> usize {
-        self.ready.iter().chain(&self.woken).map(VecDeque::len).sum()
+        self.ready
+            .iter()
+            .chain(&self.woken)
+            .map(VecDeque::len)
+            .sum()
     }
 
     /// The most urgent priority that has a ready thread.
     pub fn highest_ready(&self) -> Option<Priority> {
-        Priority::QUEUED
-            .into_iter()
-            .find(|priority| {
-                !self.ready[priority.level()].is_empty() || !self.woken[priority.level()].is_empty()
-            })
+        Priority::QUEUED.into_iter().find(|priority| {
+            !self.ready[priority.level()].is_empty() || !self.woken[priority.level()].is_empty()
+        })
     }
 
     /// Takes the next thread to run and starts its slice (the rest of its
@@ -188,8 +190,7 @@ impl Policy {
             None => false,
             Some(ready) if ready > current => true,
             Some(ready) => {
-                ready == current
-                    && (self.slice_left == 0 || !self.woken[ready.level()].is_empty())
+                ready == current && (self.slice_left == 0 || !self.woken[ready.level()].is_empty())
             }
         }
     }
@@ -417,7 +418,10 @@ mod tests {
         assert_eq!(policy.pick(), Some(1));
         policy.tick();
         policy.tick();
-        assert!(!policy.should_preempt(Priority::Normal), "a waiting turn does not preempt");
+        assert!(
+            !policy.should_preempt(Priority::Normal),
+            "a waiting turn does not preempt"
+        );
         // Thread 3 is woken: it preempts at the tick, and runs before thread 2.
         policy.make_woken(3, Priority::Normal);
         policy.tick();

@@ -8,7 +8,7 @@ use alloc::collections::VecDeque;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use cella_wasm_host::{Access, Fault};
+use cella_wasm_host::Fault;
 
 /// Most records kept; the oldest is dropped first.
 pub const CAPACITY: usize = 64;
@@ -30,23 +30,37 @@ pub struct FaultRecords {
     records: VecDeque<FaultRecord>,
 }
 
+/// The last 8 accesses of the instance that faulted (which the fault
+/// carries), oldest first, as plain text.
+fn last_accesses(fault: &Fault) -> Vec<String> {
+    fault
+        .recent_accesses
+        .iter()
+        .rev()
+        .take(8)
+        .rev()
+        .map(|access| format!("{access}"))
+        .collect()
+}
+
+/// Logs the last accesses of a fault that is not recorded as a module fault
+/// (the new version's, or the old one's, in a failed swap).
+pub fn log_last_accesses(fault: &Fault) {
+    for access in last_accesses(fault) {
+        log::error!("  before the fault: {access}");
+    }
+}
+
 impl FaultRecords {
-    /// Records `fault` of instance `generation` at `time` with its recent
-    /// accesses, and logs it.
-    pub fn record(&mut self, time: u64, fault: &Fault, generation: u32, accesses: &[Access]) {
-        let last_accesses: Vec<String> = accesses
-            .iter()
-            .rev()
-            .take(8)
-            .rev()
-            .map(|access| format!("{access:?}"))
-            .collect();
+    /// Records `fault` of instance `generation` at `time`, with the last
+    /// accesses of the instance that faulted, and logs it.
+    pub fn record(&mut self, time: u64, fault: &Fault, generation: u32) {
         let record = FaultRecord {
             time,
             module: fault.module.clone(),
             generation,
             reason: format!("{fault}"),
-            last_accesses,
+            last_accesses: last_accesses(fault),
         };
         // The Wasm host has already logged the fault itself; add what it cannot know.
         log::error!(

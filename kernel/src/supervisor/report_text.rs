@@ -126,6 +126,9 @@ fn report_text(report: &Report) -> String {
             for grant in grants {
                 let _ = writeln!(out, "  {grant}");
             }
+            if grants.is_empty() {
+                out.push_str("  nothing\n");
+            }
             if !serves.is_empty() {
                 let _ = writeln!(out, "  serves {}", serves.join(", "));
             }
@@ -134,6 +137,9 @@ fn report_text(report: &Report) -> String {
                     let _ = writeln!(out, "{module}: held by instance {generation}:");
                     for capability in capabilities {
                         let _ = writeln!(out, "  {capability}");
+                    }
+                    if capabilities.is_empty() {
+                        out.push_str("  nothing (it requests nothing)\n");
                     }
                 }
                 None => {

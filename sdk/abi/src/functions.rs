@@ -78,6 +78,14 @@ host_functions! {
     PortOut16 = "port_out16" (I32, I32, I32) -> I32;
     /// `port_out32(handle, offset, value) -> error`.
     PortOut32 = "port_out32" (I32, I32, I32) -> I32;
+    /// `port_in8_n(handle, offset, pointer, count) -> error`: read `count`
+    /// bytes (at most [`crate::MAX_PORT_BYTES`]) from the one 8-bit port at
+    /// `offset` into linear memory at `pointer`, checked once.
+    PortIn8Bytes = "port_in8_n" (I32, I32, I32, I32) -> I32;
+    /// `port_out8_n(handle, offset, pointer, count) -> error`: write `count`
+    /// bytes (at most [`crate::MAX_PORT_BYTES`]) from linear memory at
+    /// `pointer` to the one 8-bit port at `offset`, checked once.
+    PortOut8Bytes = "port_out8_n" (I32, I32, I32, I32) -> I32;
     /// `mmio_read8(handle, offset) -> value | error`.
     MmioRead8 = "mmio_read8" (I32, I32) -> I64;
     /// `mmio_read16(handle, offset) -> value | error`.

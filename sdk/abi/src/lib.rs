@@ -29,6 +29,7 @@ pub mod exports;
 pub mod functions;
 pub mod manifest;
 pub mod syscalls;
+pub mod text;
 
 pub use errors::{ErrorClass, ErrorCode};
 pub use events::{EventKind, LogLevel};
@@ -55,6 +56,9 @@ pub const MAX_LOG_BYTES: u32 = 1024;
 
 /// Longest IPC message (sent, received or replied) in bytes.
 pub const MAX_MESSAGE_BYTES: u32 = 4096;
+
+/// Most bytes one `port_in8_n` or `port_out8_n` call moves.
+pub const MAX_PORT_BYTES: u32 = 4096;
 
 /// Largest state blob `save_state` may return, in bytes.
 pub const MAX_STATE_BYTES: u32 = 256 * 1024;

@@ -117,10 +117,12 @@ impl core::fmt::Display for CapabilityRequest<'_> {
                 write!(formatter, "port {base:#x} {count}")
             }
             CapabilityRequest::MmioRegion { base, length } => {
-                write!(formatter, "mmio {base:#x} {length:#x}")
+                write!(formatter, "mmio {base:#x} {length}")
             }
             CapabilityRequest::IrqLine { line } => write!(formatter, "irq {line}"),
-            CapabilityRequest::DmaPool { bytes } => write!(formatter, "dma {bytes}"),
+            CapabilityRequest::DmaPool { bytes } => {
+                write!(formatter, "dma {}", crate::text::Size(*bytes))
+            }
             CapabilityRequest::Endpoint { name } => write!(formatter, "endpoint {name}"),
             CapabilityRequest::Timer => formatter.write_str("timer"),
         }

@@ -8,7 +8,7 @@ use super::process::{conclude, conclude64, with};
 use super::syscall::{address, port_in, port_out, syscall};
 use super::table::Table;
 use cella_abi::syscalls::{IRQ_ACK, IRQ_SET_ENABLED};
-use cella_abi::{CapabilityKind, ErrorCode, HostFunction};
+use cella_abi::{CapabilityKind, ErrorCode, HostFunction, MAX_PORT_BYTES};
 
 fn table<R>(body: impl FnOnce(&Table) -> Result<R, ErrorCode>) -> Result<R, ErrorCode> {
     with(|state| body(&state.table)).unwrap_or(Err(ErrorCode::Busy))
@@ -45,6 +45,49 @@ pub(crate) fn port_out16(handle: i32, offset: i32, value: i32) -> i32 {
 }
 pub(crate) fn port_out32(handle: i32, offset: i32, value: i32) -> i32 {
     write_port(HostFunction::PortOut32, handle, offset, value, 4)
+}
+
+/// The port and byte count of a bulk call, checked once.
+fn bulk_port(handle: i32, offset: i32, count: i32) -> Result<(u16, usize), ErrorCode> {
+    let count = u32::try_from(count)
+        .ok()
+        .filter(|count| *count <= MAX_PORT_BYTES)
+        .ok_or(ErrorCode::BadArgument)?;
+    let port = table(|table| table.port(handle, offset, 1))?;
+    Ok((port, count as usize))
+}
+
+/// # Safety
+/// `pointer` must name `count` writable bytes (the SDK passes a live `&mut [u8]`).
+pub(crate) unsafe fn port_in8_n(handle: i32, offset: i32, pointer: i32, count: i32) -> i32 {
+    let result = bulk_port(handle, offset, count).map(|(port, count)| {
+        for index in 0..count {
+            let byte = port_in(port, 1) as u8;
+            // SAFETY: the caller guarantees `count` writable bytes at
+            // `pointer` (exact below 2 GiB) and `index < count`.
+            unsafe { (address(pointer) as *mut u8).add(index).write(byte) };
+        }
+        0
+    });
+    conclude(HostFunction::PortIn8Bytes, result)
+}
+
+pub(crate) fn port_out8_n(handle: i32, offset: i32, pointer: i32, count: i32) -> i32 {
+    let result = bulk_port(handle, offset, count).map(|(port, count)| {
+        if count > 0 {
+            // SAFETY: `sys` is crate-private and every caller passes the
+            // pointer and length of a live byte slice (`sys::pointer`,
+            // `sys::length`), exact below 2 GiB; `count > 0`, so the
+            // pointer is not dangling.
+            let bytes =
+                unsafe { core::slice::from_raw_parts(address(pointer) as *const u8, count) };
+            for byte in bytes {
+                port_out(port, 1, u32::from(*byte));
+            }
+        }
+        0
+    });
+    conclude(HostFunction::PortOut8Bytes, result)
 }
 
 /// Reads `width` bytes of device memory at `at` (a checked address).

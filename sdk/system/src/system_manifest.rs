@@ -66,8 +66,31 @@ pub enum GrantLine {
     Timer,
 }
 
+/// How a person reads a grant (`caps`, the boot log): `port 0x510 2`,
+/// `mmio 0xfebf1000 4096`, `irq 4`, `dma 64 KiB`. The compiled manifest
+/// writes [`GrantLine::compiled`] instead.
 impl fmt::Display for GrantLine {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Dma { bytes } => write!(formatter, "dma {}", cella_abi::text::Size(*bytes)),
+            Self::Mmio {
+                base,
+                length,
+                shared,
+            } => write!(
+                formatter,
+                "mmio {base:#x} {length}{}",
+                if *shared { " shared" } else { "" }
+            ),
+            other => formatter.write_str(&other.compiled()),
+        }
+    }
+}
+
+impl GrantLine {
+    /// The line's words in the compiled manifest (after `grant `), as
+    /// [`SystemManifest::read`] parses them back.
+    pub fn compiled(&self) -> String {
         let shared = |shared: &bool| if *shared { " shared" } else { "" };
         match self {
             Self::Port {
@@ -75,19 +98,19 @@ impl fmt::Display for GrantLine {
                 count,
                 shared: s,
             } => {
-                write!(formatter, "port {base:#x} {count}{}", shared(s))
+                alloc::format!("port {base:#x} {count}{}", shared(s))
             }
             Self::Mmio {
                 base,
                 length,
                 shared: s,
             } => {
-                write!(formatter, "mmio {base:#x} {length:#x}{}", shared(s))
+                alloc::format!("mmio {base:#x} {length:#x}{}", shared(s))
             }
-            Self::Irq { line, shared: s } => write!(formatter, "irq {line}{}", shared(s)),
-            Self::Dma { bytes } => write!(formatter, "dma {bytes}"),
-            Self::Endpoint { name } => write!(formatter, "endpoint {name}"),
-            Self::Timer => write!(formatter, "timer"),
+            Self::Irq { line, shared: s } => alloc::format!("irq {line}{}", shared(s)),
+            Self::Dma { bytes } => alloc::format!("dma {bytes}"),
+            Self::Endpoint { name } => alloc::format!("endpoint {name}"),
+            Self::Timer => String::from("timer"),
         }
     }
 }
@@ -135,7 +158,7 @@ impl ModuleLimits {
             (1..=most)
                 .contains(&value)
                 .then_some(value as u32)
-                .ok_or_else(|| alloc::format!("limit `{key}` must be 1-{most}, found {value}"))
+                .ok_or_else(|| alloc::format!("limit `{key}` must be 1-{most}"))
         };
         match key {
             "fuel" if value > 0 => self.fuel_per_event = Some(value),
@@ -372,7 +395,7 @@ impl SystemManifest {
                         module
                             .limits
                             .set(key, value)
-                            .map_err(|why| error(number, why))?;
+                            .map_err(|why| error(number, alloc::format!("`{setting}`: {why}")))?;
                     }
                 }
                 ["restart", settings @ ..] => {
@@ -404,7 +427,7 @@ impl SystemManifest {
                     let _ = writeln!(text, "serve {endpoint}");
                 }
                 for grant in &plan.grants {
-                    let _ = writeln!(text, "grant {grant}");
+                    let _ = writeln!(text, "grant {}", grant.compiled());
                 }
                 if !plan.restart.is_empty() {
                     let settings: Vec<String> = plan
@@ -451,13 +474,15 @@ fn parse_grant(words: &[&str], line: usize) -> Result<GrantLine, ManifestError> 
         _ => (words, false),
     };
     let grant = match words {
-        ["port", base, count] => {
-            let base = number(base)?;
-            let count = number(count)?;
+        ["port", base_word, count_word] => {
+            let base = number(base_word)?;
+            let count = number(count_word)?;
             if count == 0 || base.checked_add(count).is_none_or(|end| end > 0x1_0000) {
                 return Err(error(
                     line,
-                    "port range must be non-empty and end at or below 0x10000",
+                    alloc::format!(
+                        "port range `{base_word} {count_word}` must be non-empty and end at or below 0x10000"
+                    ),
                 ));
             }
             GrantLine::Port {
@@ -466,13 +491,15 @@ fn parse_grant(words: &[&str], line: usize) -> Result<GrantLine, ManifestError> 
                 shared,
             }
         }
-        ["mmio", base, length] => {
-            let base = number(base)?;
-            let length = number(length)?;
+        ["mmio", base_word, length_word] => {
+            let base = number(base_word)?;
+            let length = number(length_word)?;
             if length == 0 || base.checked_add(length).is_none() {
                 return Err(error(
                     line,
-                    "MMIO region must be non-empty and inside the address space",
+                    alloc::format!(
+                        "MMIO region `{base_word} {length_word}` must be non-empty and inside the address space"
+                    ),
                 ));
             }
             GrantLine::Mmio {
@@ -481,12 +508,12 @@ fn parse_grant(words: &[&str], line: usize) -> Result<GrantLine, ManifestError> 
                 shared,
             }
         }
-        ["irq", irq] => {
-            let irq = number(irq)?;
+        ["irq", irq_word] => {
+            let irq = number(irq_word)?;
             if irq >= 16 {
                 return Err(error(
                     line,
-                    alloc::format!("IRQ {irq} does not exist (lines are 0-15)"),
+                    alloc::format!("IRQ {irq_word} does not exist (lines are 0-15)"),
                 ));
             }
             GrantLine::Irq {
@@ -514,6 +541,48 @@ fn parse_grant(words: &[&str], line: usize) -> Result<GrantLine, ManifestError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A grant reads as a person writes it; the compiled form round-trips.
+    #[test]
+    fn grants_read_as_plain_text_and_compile_back() {
+        let cases = [
+            (
+                GrantLine::Port {
+                    base: 0x510,
+                    count: 2,
+                    shared: false,
+                },
+                "port 0x510 2",
+                "port 0x510 2",
+            ),
+            (
+                GrantLine::Mmio {
+                    base: 0xfebf_1000,
+                    length: 4096,
+                    shared: true,
+                },
+                "mmio 0xfebf1000 4096 shared",
+                "mmio 0xfebf1000 0x1000 shared",
+            ),
+            (
+                GrantLine::Irq {
+                    line: 4,
+                    shared: false,
+                },
+                "irq 4",
+                "irq 4",
+            ),
+            (GrantLine::Dma { bytes: 65536 }, "dma 64 KiB", "dma 65536"),
+            (GrantLine::Timer, "timer", "timer"),
+        ];
+        for (grant, text, compiled) in cases {
+            assert_eq!(grant.to_string(), text);
+            assert_eq!(grant.compiled(), compiled);
+            let manifest = alloc::format!("cella-system 1\nmodule m m.wasm\ngrant {compiled}\n");
+            let read = SystemManifest::read(&manifest).unwrap();
+            assert_eq!(read.modules[0].grants, [grant]);
+        }
+    }
 
     const EXAMPLE: &str = "\
 # generated
@@ -658,14 +727,19 @@ module oob modules/oob.wasm
             ("module a a.wasm\n", 1, "cella-system 1"),
             ("cella-system 1\ngrant irq 4\n", 2, "module NAME FILE"),
             (
-                "cella-system 1\nmodule a f\ngrant irq 16\n",
+                "cella-system 1\nmodule a f\ngrant irq 0x10\n",
                 3,
-                "does not exist",
+                "IRQ 0x10 does not exist",
             ),
             (
                 "cella-system 1\nmodule a f\ngrant port 0xfffe 4\n",
                 3,
-                "0x10000",
+                "port range `0xfffe 4` must be non-empty and end at or below 0x10000",
+            ),
+            (
+                "cella-system 1\nmodule a f\ngrant mmio 0xfebf1000 0\n",
+                3,
+                "MMIO region `0xfebf1000 0` must be non-empty",
             ),
             (
                 "cella-system 1\nmodule a f\ngrant port 0xffffffffffffffff 1\n",
@@ -731,6 +805,10 @@ module oob modules/oob.wasm
             ("limit fuel=0", "above 0"),
             ("limit memory_pages=65537", "1-65536"),
             ("limit speed=3", "unknown limit `speed`"),
+            (
+                "limit memory_pages=0x20000",
+                "`memory_pages=0x20000`: limit `memory_pages` must be 1-65536",
+            ),
             ("limit fuel", "KEY=NUMBER"),
             ("limit queue=lots", "KEY=NUMBER"),
         ] {

@@ -109,11 +109,11 @@ pub fn build_all(shell: &Shell, workspace: &Workspace, image: Image) -> Result<B
     let (plan, built) = crate::modules::build_and_check(shell, workspace, &manifests)?;
     for module in &built {
         progress::message(&format!(
-            "module {} {}: {} KiB, requests {}",
+            "module {} {}: {} KiB, {}",
             module.spec.name,
             module.version,
             module.bytes.len().div_ceil(1024),
-            module.requests.join(", ")
+            crate::modules::requests_text(&module.requests)
         ));
     }
     let kernel = cargo::build_kernel(

@@ -55,7 +55,16 @@ pub struct Grants {
 impl Grants {
     /// Reads `key = value` if `key` is one of the shared grant keys; `false` if it is not.
     /// Problems go to `say`, without the table's name (the caller adds it).
-    pub fn parse_key(&mut self, key: &str, value: &Value, say: &mut impl FnMut(String)) -> bool {
+    ///
+    /// `written` gives the text of the value of a key (or of its element at a
+    /// position) as the file has it, for messages.
+    pub fn parse_key(
+        &mut self,
+        key: &str,
+        value: &Value,
+        say: &mut impl FnMut(String),
+        written: &dyn Fn(&str, Option<usize>) -> Option<String>,
+    ) -> bool {
         match key {
             "serve" | "endpoints" => {
                 let names = endpoint_names(key, value, say);
@@ -65,16 +74,22 @@ impl Grants {
                     self.endpoints = names;
                 }
             }
-            "ports" => self.parse_ports(value, say),
-            "mmio" => self.parse_mmio(value, say),
-            "irqs" => self.parse_irqs(value, say),
+            "ports" => self.parse_ports(value, say, written),
+            "mmio" => self.parse_mmio(value, say, written),
+            "irqs" => self.parse_irqs(value, say, written),
             _ => return false,
         }
         true
     }
 
-    fn parse_ports(&mut self, value: &Value, say: &mut impl FnMut(String)) {
+    fn parse_ports(
+        &mut self,
+        value: &Value,
+        say: &mut impl FnMut(String),
+        written: &dyn Fn(&str, Option<usize>) -> Option<String>,
+    ) {
         for (position, item) in value.as_array().into_iter().flatten().enumerate() {
+            let shown = || written("ports", Some(position)).unwrap_or_else(|| item.to_string());
             let base = item.get("base").and_then(integer);
             let count = item.get("count").and_then(integer);
             match (base, count) {
@@ -88,7 +103,8 @@ impl Grants {
                     })
                 }
                 _ => say(format!(
-                    "ports[{position}]: expected {{ base = PORT, count = N }} inside 0..0x10000, found {item}"
+                    "ports[{position}]: expected {{ base = PORT, count = N }} inside 0..0x10000, found {}",
+                    shown()
                 )),
             }
         }
@@ -97,8 +113,14 @@ impl Grants {
         }
     }
 
-    fn parse_mmio(&mut self, value: &Value, say: &mut impl FnMut(String)) {
+    fn parse_mmio(
+        &mut self,
+        value: &Value,
+        say: &mut impl FnMut(String),
+        written: &dyn Fn(&str, Option<usize>) -> Option<String>,
+    ) {
         for (position, item) in value.as_array().into_iter().flatten().enumerate() {
+            let shown = || written("mmio", Some(position)).unwrap_or_else(|| item.to_string());
             let base = item.get("base").and_then(integer);
             let length = item.get("length").and_then(integer);
             match (base, length) {
@@ -112,7 +134,8 @@ impl Grants {
                     })
                 }
                 _ => say(format!(
-                    "mmio[{position}]: expected {{ base = ADDRESS, length = BYTES }} (1 byte to 4 GiB), found {item}"
+                    "mmio[{position}]: expected {{ base = ADDRESS, length = BYTES }} (1 byte to 4 GiB), found {}",
+                    shown()
                 )),
             }
         }
@@ -121,8 +144,14 @@ impl Grants {
         }
     }
 
-    fn parse_irqs(&mut self, value: &Value, say: &mut impl FnMut(String)) {
+    fn parse_irqs(
+        &mut self,
+        value: &Value,
+        say: &mut impl FnMut(String),
+        written: &dyn Fn(&str, Option<usize>) -> Option<String>,
+    ) {
         for (position, item) in value.as_array().into_iter().flatten().enumerate() {
+            let shown = || written("irqs", Some(position)).unwrap_or_else(|| item.to_string());
             let (line, is_shared) = match item {
                 Value::Integer(_) => (integer(item), false),
                 Value::Table(_) => (
@@ -137,7 +166,8 @@ impl Grants {
                     shared: is_shared,
                 }),
                 None => say(format!(
-                    "irqs[{position}]: expected a line 0-255 or {{ line = N, shared = true }}, found {item}"
+                    "irqs[{position}]: expected a line 0-255 or {{ line = N, shared = true }}, found {}",
+                    shown()
                 )),
             }
         }

@@ -55,6 +55,7 @@ pub mod process;
 mod process_tests;
 #[cfg(test)]
 mod tests;
+mod written;
 
 pub use grants::{Grants, IrqGrant, MmioGrant, PortGrant};
 pub use module::ModuleSpec;
@@ -93,10 +94,12 @@ pub struct SystemPlan {
     pub sources: Vec<String>,
 }
 
-/// Collects problems, each prefixed with the file name.
+/// Collects problems, each prefixed with the file name; `written` quotes the
+/// file's values as written.
 struct Problems<'a> {
     file: &'a str,
     list: Vec<String>,
+    written: &'a written::Written<'a>,
 }
 
 impl Problems<'_> {
@@ -289,9 +292,11 @@ impl SystemPlan {
         };
         let mut list = Vec::new();
         for (index, (file, text)) in files.iter().enumerate() {
+            let written = written::Written::parse(text);
             let mut problems = Problems {
                 file,
                 list: Vec::new(),
+                written: &written,
             };
             let part = parse_file(text, &mut problems, index == 0);
             list.extend(problems.list);
@@ -303,9 +308,11 @@ impl SystemPlan {
         }
         let names: Vec<&str> = files.iter().map(|(file, _)| *file).collect();
         let joined = names.join(" + ");
+        let nothing_written = written::Written::default();
         let mut problems = Problems {
             file: &joined,
             list,
+            written: &nothing_written,
         };
         // The one check of a system, the kernel's too.
         for problem in validate(&plan.to_manifest()) {

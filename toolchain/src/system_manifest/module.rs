@@ -88,6 +88,12 @@ pub(super) fn parse_module(
     problems: &mut Problems<'_>,
 ) -> Option<ModuleSpec> {
     let name = super::table_name(table, "module", index, problems)?;
+    let written = problems.written;
+    let found = |key: &str, position: Option<usize>| {
+        written
+            .text("module", index, key, position)
+            .map(str::to_owned)
+    };
     let mut say = |message: String| problems.add(format!("module `{name}`: {message}"));
     let mut spec = ModuleSpec {
         name: name.clone(),
@@ -96,9 +102,10 @@ pub(super) fn parse_module(
         ..ModuleSpec::default()
     };
     for (key, value) in table {
-        if spec.grants.parse_key(key, value, &mut say) {
+        if spec.grants.parse_key(key, value, &mut say, &found) {
             continue;
         }
+        let shown = || found(key, None).unwrap_or_else(|| value.to_string());
         match key.as_str() {
             "name" => {}
             "package" => match value.as_str() {
@@ -108,12 +115,12 @@ pub(super) fn parse_module(
             "dma" => match integer(value) {
                 Some(bytes) if bytes > 0 => spec.dma = Some(bytes),
                 _ => say(format!(
-                    "`dma` must be a positive number of bytes, found {value}"
+                    "`dma` must be a positive number of bytes, found {}", shown()
                 )),
             },
             "timers" => match integer(value).and_then(|count| u32::try_from(count).ok()) {
                 Some(count) if count <= 64 => spec.timers = count,
-                _ => say(format!("`timers` must be a count 0-64, found {value}")),
+                _ => say(format!("`timers` must be a count 0-64, found {}", shown())),
             },
             "restart" => spec.restart = parse_restart(value, &mut say),
             "boot" => match value.as_bool() {
@@ -123,7 +130,7 @@ pub(super) fn parse_module(
             "kernel_memory" => match value.as_integer() {
                 Some(bytes) if bytes > 0 => spec.kernel_memory = bytes as u64,
                 _ => say(format!(
-                    "`kernel_memory` must be a number of bytes above 0, such as 4194304, found {value}"
+                    "`kernel_memory` must be a number of bytes above 0, such as 4194304, found {}", shown()
                 )),
             },
             "limits" => match value.as_table() {
@@ -133,7 +140,7 @@ pub(super) fn parse_module(
                             .ok_or_else(|| format!("limit `{limit}` must be a number, found {value}"))
                             .and_then(|number| spec.limits.set(limit, number));
                         if let Err(problem) = set {
-                            say(problem);
+                            say(format!("{problem} (in `limits = {}`)", shown()));
                         }
                     }
                 }

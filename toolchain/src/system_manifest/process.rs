@@ -104,25 +104,33 @@ pub(super) fn parse_process(
     problems: &mut Problems<'_>,
 ) -> Option<ProcessSpec> {
     let name = super::table_name(table, "process", index, problems)?;
+    let written = problems.written;
+    let found = |key: &str, position: Option<usize>| {
+        written
+            .text("process", index, key, position)
+            .map(str::to_owned)
+    };
     let mut say = |message: String| problems.add(format!("process `{name}`: {message}"));
     let mut spec = ProcessSpec {
         name: name.clone(),
         ..ProcessSpec::default()
     };
     for (key, value) in table {
-        if spec.grants.parse_key(key, value, &mut say) {
+        if spec.grants.parse_key(key, value, &mut say, &found) {
             continue;
         }
         if let Some((_, why)) = REFUSED.iter().find(|(refused, _)| refused == key) {
             say(format!("`{key}` is not supported for processes: {why}"));
             continue;
         }
+        let shown = || found(key, None).unwrap_or_else(|| value.to_string());
         match key.as_str() {
             "name" => {}
             "kernel_memory" => match value.as_integer() {
                 Some(bytes) if bytes > 0 => spec.kernel_memory = bytes as u64,
                 _ => say(format!(
-                    "`kernel_memory` must be a number of bytes above 0, such as 262144, found {value}"
+                    "`kernel_memory` must be a number of bytes above 0, such as 262144, found {}",
+                    shown()
                 )),
             },
             "program" => match value.as_str() {

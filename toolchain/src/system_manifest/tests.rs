@@ -168,6 +168,49 @@ name = "b@d"
     assert!(problems("")[0].contains("nothing would boot"));
 }
 
+/// Numbers in messages are quoted as the file writes them (hex stays hex),
+/// for modules and processes, and an unknown key is named.
+#[test]
+fn mistakes_quote_numbers_as_written() {
+    let text = r#"
+[[module]]
+name = "a"
+ports = [{ base = 0x510, count = 0 }]
+mmio = [{ base = 0xfebf1000, length = 0 }]
+irqs = [0x100]
+dma = 0x0
+kernel_memory = 0x00
+colour = 0x10
+[[process]]
+name = "p"
+program = "checksum-native"
+kernel_memory = 0o0
+ports = [{ base = 0x1_0000, count = 1 }]
+"#;
+    let found = problems(text);
+    let expected = [
+        "module `a`: ports[0]: expected { base = PORT, count = N } inside 0..0x10000, found { base = 0x510, count = 0 }",
+        "module `a`: mmio[0]: expected { base = ADDRESS, length = BYTES } (1 byte to 4 GiB), found { base = 0xfebf1000, length = 0 }",
+        "module `a`: irqs[0]: expected a line 0-255 or { line = N, shared = true }, found 0x100",
+        "module `a`: `dma` must be a positive number of bytes, found 0x0",
+        "module `a`: `kernel_memory` must be a number of bytes above 0, such as 4194304, found 0x00",
+        "module `a`: unknown key `colour`",
+        "process `p`: `kernel_memory` must be a number of bytes above 0, such as 262144, found 0o0",
+        "process `p`: ports[0]: expected { base = PORT, count = N } inside 0..0x10000, found { base = 0x1_0000, count = 1 }",
+    ];
+    for want in expected {
+        assert!(
+            found.iter().any(|problem| problem.contains(want)),
+            "missing {want}: {found:#?}"
+        );
+    }
+    for problem in &found {
+        for decimal in ["1296", "4273934336", "256", "65536"] {
+            assert!(!problem.contains(decimal), "{problem}");
+        }
+    }
+}
+
 #[test]
 fn a_push_table_grants_the_channel_and_bad_ones_are_refused() {
     assert_eq!(SystemPlan::parse(EXAMPLE, SOURCE).unwrap().push, None);
@@ -258,7 +301,10 @@ fn a_module_takes_its_own_limits_and_the_kernel_reads_them() {
     assert_eq!(read.modules[1].limits, limits);
     for (bad, needle) in [
         ("limits = { fuel = 0 }", "limit `fuel` must be above 0"),
-        ("limits = { memory_pages = 70000 }", "1-65536"),
+        (
+            "limits = { memory_pages = 0x20000 }",
+            "limit `memory_pages` must be 1-65536 (in `limits = { memory_pages = 0x20000 }`)",
+        ),
         ("limits = { speed = 3 }", "unknown limit `speed`"),
         ("limits = { fuel = \"lots\" }", "must be a number"),
         ("limits = 5", "`limits` must be a table"),

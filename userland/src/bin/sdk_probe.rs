@@ -1,9 +1,9 @@
 //! An SDK module run by the native backend that uses every device kind a
 //! process can hold: CMOS ports (with the Wasm host's refusals for offsets,
-//! widths, bad and wrong-kind handles), the I/O APIC's MMIO, IRQ 8 (the RTC's
-//! periodic interrupt, delivered to `on_irq`), a one-shot timer (to
-//! `on_timer`) and `ipc_send` to the endpoint `probe-report`, where the
-//! scenario reads its report.
+//! widths, bad and wrong-kind handles, and the bulk calls through one port),
+//! the I/O APIC's MMIO, IRQ 8 (the RTC's periodic interrupt, delivered to
+//! `on_irq`), a one-shot timer (to `on_timer`) and `ipc_send` to the endpoint
+//! `probe-report`, where the scenario reads its report.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -68,10 +68,19 @@ mod probe {
             (ioapic.read32(2).err(), ErrorCode::Misaligned),
             (ioapic.read32(0x20).err(), ErrorCode::Denied),
             (Handle::for_capability(5).err(), ErrorCode::BadArgument),
+            (cmos.read_bytes(2, &mut [0; 4]).err(), ErrorCode::Denied),
+            (wrong_kind.write_bytes(0, &[0x8b]).err(), ErrorCode::Denied),
         ];
-        if checks
-            .iter()
-            .all(|(found, expected)| *found == Some(*expected))
+        // The bulk calls through one port: four reads of status register B
+        // in one call read what one `read8` reads.
+        let mut bytes = [0u8; 4];
+        let bulk_agrees = cmos.write_bytes(0, &[0x8b, 0x8b]).is_ok()
+            && cmos.read_bytes(1, &mut bytes).is_ok()
+            && cmos.read8(1).is_ok_and(|one| bytes == [one; 4]);
+        if bulk_agrees
+            && checks
+                .iter()
+                .all(|(found, expected)| *found == Some(*expected))
         {
             "as the Wasm host"
         } else {

@@ -1,12 +1,12 @@
 //! `dma_alloc` / `dma_free` / `dma_address` / `dma_write` / `dma_read`:
 //! buffers from a granted pool, copied to and from linear memory.
 
+use crate::access::Access;
 use crate::calls::lookup;
 use crate::capabilities::Capability;
 use crate::outbox::Outbox;
 use crate::platform::Platform;
 use crate::state::{State, guest_range};
-use crate::trace::Access;
 use cella_abi::{CapabilityKind, ErrorCode};
 
 /// `dma_alloc(pool, size)`: a new buffer handle.

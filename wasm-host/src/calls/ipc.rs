@@ -2,12 +2,12 @@
 //! embedder's [`Outbox`] (held back while the instance is a swap's
 //! successor that has not taken over; see [`crate::held`]).
 
+use crate::access::Access;
 use crate::calls::lookup;
 use crate::capabilities::Capability;
 use crate::outbox::{Outbox, Outgoing};
 use crate::platform::Platform;
 use crate::state::{State, guest_length, guest_range};
-use crate::trace::Access;
 use cella_abi::{CapabilityKind, ErrorCode, MAX_MESSAGE_BYTES};
 
 /// `ipc_send(endpoint, pointer, length)`.
@@ -34,7 +34,7 @@ pub(crate) fn send<P: Platform, O: Outbox>(
         })?,
         None => state.outbox.send(&state.module, id, message)?,
     }
-    state.trace.record(Access::Send {
+    state.note(Access::Send {
         endpoint: id,
         length,
     });
@@ -94,6 +94,6 @@ pub(crate) fn reply<P: Platform, O: Outbox>(
         None => state.outbox.reply(&state.module, request, message)?,
     }
     state.pending_requests.swap_remove(position);
-    state.trace.record(Access::Reply { request, length });
+    state.note(Access::Reply { request, length });
     Ok(0)
 }

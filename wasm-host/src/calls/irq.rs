@@ -1,10 +1,10 @@
 //! `irq_enable` / `irq_disable` / `irq_ack` on a granted line.
 
+use crate::access::Access;
 use crate::capabilities::Capability;
 use crate::outbox::Outbox;
 use crate::platform::Platform;
 use crate::state::State;
-use crate::trace::Access;
 use cella_abi::{CapabilityKind, ErrorCode};
 
 /// `irq_enable(handle)` / `irq_disable(handle)`.

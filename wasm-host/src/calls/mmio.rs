@@ -1,35 +1,56 @@
 //! `mmio_read*` / `mmio_write*`: MMIO inside a granted region, aligned.
 
+use crate::access::{Access, Attempt, Place};
 use crate::capabilities::Capability;
 use crate::outbox::Outbox;
 use crate::platform::{Platform, Width};
 use crate::state::{State, guest_range};
-use crate::trace::Access;
 use cella_abi::{CapabilityKind, ErrorCode};
 
-/// The physical address at `offset` in the region of `handle`.
+/// The window's base and the offset in it for an access of `width` at
+/// `offset` in the region of `handle`; a refusal names the attempt.
 fn address<P, O>(
-    state: &State<P, O>,
+    state: &mut State<P, O>,
     handle: i32,
     offset: i32,
     width: Width,
-) -> Result<u64, ErrorCode> {
-    let slot = state
-        .capabilities
-        .resolve(handle, CapabilityKind::MmioRegion)?;
-    let Some(Capability::MmioRegion { base, length }) = state.capabilities.get(slot) else {
-        return Err(ErrorCode::BadHandle);
+    write: bool,
+) -> Result<(u64, u64), ErrorCode> {
+    let attempt = |place| Attempt {
+        write,
+        place,
+        width,
+        count: 1,
     };
+    let unresolved = Place::Unresolved {
+        mmio: true,
+        handle,
+        offset: offset as u32,
+    };
+    let slot = match state
+        .capabilities
+        .resolve(handle, CapabilityKind::MmioRegion)
+    {
+        Ok(slot) => slot,
+        Err(error) => return Err(state.refuse_attempt(attempt(unresolved), error)),
+    };
+    let Some(Capability::MmioRegion { base, length }) = state.capabilities.get(slot) else {
+        return Err(state.refuse_attempt(attempt(unresolved), ErrorCode::BadHandle));
+    };
+    let (base, length) = (*base, *length);
     let offset = u64::from(offset as u32);
-    if offset + u64::from(width.bytes()) > *length {
-        return Err(ErrorCode::Denied);
+    let place = Place::Mmio {
+        region: base,
+        offset,
+    };
+    if offset + u64::from(width.bytes()) > length {
+        return Err(state.refuse_attempt(attempt(place), ErrorCode::Denied));
     }
     // base + length does not overflow (checked when the manifest was parsed).
-    let address = base + offset;
-    if address % u64::from(width.bytes()) != 0 {
-        return Err(ErrorCode::Misaligned);
+    if (base + offset) % u64::from(width.bytes()) != 0 {
+        return Err(state.refuse_attempt(attempt(place), ErrorCode::Misaligned));
     }
-    Ok(address)
+    Ok((base, offset))
 }
 
 /// `mmio_read{8,16,32}(handle, offset)`.
@@ -39,10 +60,11 @@ pub(crate) fn read<P: Platform, O: Outbox>(
     handle: i32,
     offset: i32,
 ) -> Result<i64, ErrorCode> {
-    let address = address(state, handle, offset, width)?;
-    let value = width.truncate(state.platform.mmio_read(address, width));
+    let (region, offset) = address(state, handle, offset, width, false)?;
+    let value = width.truncate(state.platform.mmio_read(region + offset, width));
     state.record(Access::MmioRead {
-        address,
+        region,
+        offset,
         width,
         value,
     });
@@ -59,13 +81,14 @@ pub(crate) fn read64<P: Platform, O: Outbox>(
     offset: i32,
     out_pointer: i32,
 ) -> Result<i32, ErrorCode> {
-    let address = address(state, handle, offset, Width::Qword)?;
+    let (region, offset) = address(state, handle, offset, Width::Qword, false)?;
     let range = guest_range(memory.len(), out_pointer, 8)?;
-    let value = state.platform.mmio_read(address, Width::Qword);
+    let value = state.platform.mmio_read(region + offset, Width::Qword);
     let out = memory.get_mut(range).ok_or(ErrorCode::BadPointer)?;
     out.copy_from_slice(&value.to_le_bytes());
     state.record(Access::MmioRead {
-        address,
+        region,
+        offset,
         width: Width::Qword,
         value,
     });
@@ -80,11 +103,12 @@ pub(crate) fn write<P: Platform, O: Outbox>(
     offset: i32,
     value: u64,
 ) -> Result<i32, ErrorCode> {
-    let address = address(state, handle, offset, width)?;
+    let (region, offset) = address(state, handle, offset, width, true)?;
     let value = width.truncate(value);
-    state.platform.mmio_write(address, width, value);
+    state.platform.mmio_write(region + offset, width, value);
     state.record(Access::MmioWrite {
-        address,
+        region,
+        offset,
         width,
         value,
     });

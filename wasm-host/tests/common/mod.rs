@@ -80,6 +80,16 @@ pub const PROBE_OPS: &[(&str, &str, &str)] = &[
     ("port_out8", "(param i32 i32 i32) (result i32)", "$a $b $c"),
     ("port_out16", "(param i32 i32 i32) (result i32)", "$a $b $c"),
     ("port_out32", "(param i32 i32 i32) (result i32)", "$a $b $c"),
+    (
+        "port_in8_n",
+        "(param i32 i32 i32 i32) (result i32)",
+        "$a $b $c $d32",
+    ),
+    (
+        "port_out8_n",
+        "(param i32 i32 i32 i32) (result i32)",
+        "$a $b $c $d32",
+    ),
     ("mmio_read8", "(param i32 i32) (result i64)", "$a $b"),
     ("mmio_read16", "(param i32 i32) (result i64)", "$a $b"),
     ("mmio_read32", "(param i32 i32) (result i64)", "$a $b"),
@@ -208,8 +218,12 @@ impl Probe {
         Probe::start_with(runtime())
     }
 
-    pub fn start_with(mut runtime: Host) -> Probe {
-        let platform = platform();
+    pub fn start_with(runtime: Host) -> Probe {
+        Probe::start_on(runtime, platform())
+    }
+
+    /// A probe on `platform` (devices of the test's own).
+    pub fn start_on(mut runtime: Host, platform: SimulatedPlatform) -> Probe {
         let outbox = QueueOutbox::new(64);
         let module = runtime
             .load("probe", &probe_wasm("probe"), &grant())
@@ -244,6 +258,17 @@ impl Probe {
             .iter()
             .position(|(op, _, _)| *op == name)
             .expect("known op") as i32;
+        self.call_op(op, [a, b, c], d)
+    }
+
+    /// Runs operation number `op` (an index into [`PROBE_OPS`]; any other
+    /// number runs the probe without calling the host).
+    pub fn call_op(
+        &mut self,
+        op: i32,
+        [a, b, c]: [i32; 3],
+        d: i64,
+    ) -> Result<i64, cella_wasm_host::Fault> {
         let mut message = Vec::new();
         for value in [op, a, b, c] {
             message.extend_from_slice(&value.to_le_bytes());

@@ -235,7 +235,7 @@ fn contention(system: &mut System) -> Result<(u64, u64), String> {
         return Err(String::from("the contention modules are not in the table"));
     };
     let limit = time::now_nanoseconds() + 5_000_000_000;
-    let mut step_until = |system: &mut System, done: &dyn Fn(&System) -> bool| {
+    let step_until = |system: &mut System, done: &dyn Fn(&System) -> bool| {
         while !done(system) {
             if time::now_nanoseconds() > limit {
                 return Err(String::from("the contention round did not finish in 5 s"));
