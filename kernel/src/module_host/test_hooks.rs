@@ -156,6 +156,7 @@ impl System {
         swapped(self.run_command(Command::Swap {
             module: String::from(name),
             file: String::from(file),
+            force: false,
         }))
     }
 

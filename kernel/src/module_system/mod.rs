@@ -9,17 +9,20 @@
 //! - [`event_loop`]: the one loop that collects IRQs and due timers, picks
 //!   the next event and lends it out; [`lifecycle`] carries out what the
 //!   supervisor decides about a module, [`operations`] the commands under
-//!   way (a hot swap or a restart is a state the loop advances);
+//!   way (a hot swap or a restart is a state the loop advances), carried out
+//!   in [`commands`] and [`swap`];
 //! - the supervisor itself is pure: `crate::supervisor::decisions` turns
 //!   typed events into typed actions.
 #![forbid(unsafe_code)]
 
+pub mod commands;
 pub mod event_loop;
 pub mod lifecycle;
 pub mod operations;
 pub mod router;
 pub mod services;
 pub mod slot;
+pub mod swap;
 pub mod table;
 #[cfg(test)]
 mod tests;

@@ -14,8 +14,8 @@ pub const USAGE: &[&str] = &[
     "caps NAME                what NAME is granted and what its instance holds",
     "log [LINES]              the kernel log ring (default 40 lines) and every recorded fault",
     "restart NAME             a fresh instance of NAME now",
-    "stop NAME | start NAME   stop NAME, or bring a stopped or held NAME back",
-    "swap NAME FILE           replace NAME by FILE from the boot archive, keeping its state",
+    "stop [--force] NAME | start NAME   stop NAME (--force: even the console's driver), or bring NAME back",
+    "swap [--force] NAME FILE replace NAME by FILE from the boot archive, keeping its state (--force: even a module of another name)",
     "trace NAME on|off        print every device access of NAME as it happens",
     "send ENDPOINT TEXT       post TEXT as a message to the module serving ENDPOINT",
     "call ENDPOINT TEXT       call the module or native process serving ENDPOINT, show its reply",
@@ -41,12 +41,16 @@ pub enum Command {
     Log { lines: usize },
     /// `restart NAME`.
     Restart { module: String },
-    /// `stop NAME`.
-    Stop { module: String },
+    /// `stop [--force] NAME`.
+    Stop { module: String, force: bool },
     /// `start NAME`.
     Start { module: String },
-    /// `swap NAME FILE`.
-    Swap { module: String, file: String },
+    /// `swap [--force] NAME FILE`.
+    Swap {
+        module: String,
+        file: String,
+        force: bool,
+    },
     /// `trace NAME on|off`.
     Trace { module: String, on: bool },
     /// `send ENDPOINT TEXT`: the words of TEXT joined by single spaces.
@@ -85,15 +89,26 @@ impl Command {
             ["restart", module] => Command::Restart {
                 module: String::from(*module),
             },
-            ["stop", module] => Command::Stop {
+            ["stop", module] if *module != "--force" => Command::Stop {
                 module: String::from(*module),
+                force: false,
+            },
+            ["stop", "--force", module] => Command::Stop {
+                module: String::from(*module),
+                force: true,
             },
             ["start", module] => Command::Start {
                 module: String::from(*module),
             },
-            ["swap", module, file] => Command::Swap {
+            ["swap", module, file] if *module != "--force" => Command::Swap {
                 module: String::from(*module),
                 file: String::from(*file),
+                force: false,
+            },
+            ["swap", "--force", module, file] => Command::Swap {
+                module: String::from(*module),
+                file: String::from(*file),
+                force: true,
             },
             ["trace", module, switch @ ("on" | "off")] => Command::Trace {
                 module: String::from(*module),
@@ -156,6 +171,14 @@ mod tests {
                 "stop pci",
                 Command::Stop {
                     module: "pci".into(),
+                    force: false,
+                },
+            ),
+            (
+                "stop --force uart16550",
+                Command::Stop {
+                    module: "uart16550".into(),
+                    force: true,
                 },
             ),
             (
@@ -169,6 +192,15 @@ mod tests {
                 Command::Swap {
                     module: "uart16550".into(),
                     file: "modules/uart16550-v2.wasm".into(),
+                    force: false,
+                },
+            ),
+            (
+                "swap --force fwcfg modules/other.wasm",
+                Command::Swap {
+                    module: "fwcfg".into(),
+                    file: "modules/other.wasm".into(),
+                    force: true,
                 },
             ),
             (
@@ -214,9 +246,10 @@ mod tests {
             ("caps", "usage: caps NAME"),
             ("trace pci maybe", "usage: trace NAME on|off"),
             ("send uart", "usage: send ENDPOINT TEXT"),
-            ("swap uart16550", "usage: swap NAME FILE"),
-            ("stop", "usage: stop NAME | start NAME"),
-            ("start", "usage: stop NAME | start NAME"),
+            ("swap uart16550", "usage: swap [--force] NAME FILE"),
+            ("swap --force uart16550", "usage: swap [--force] NAME FILE"),
+            ("stop", "usage: stop [--force] NAME | start NAME"),
+            ("start", "usage: stop [--force] NAME | start NAME"),
             ("lsmod now", "usage: ps | lsmod"),
             ("log many", "`many` is not a number of lines"),
             (

@@ -176,7 +176,22 @@ fn sends_to_a_modules_endpoint_reach_its_inbox_and_console_output_falls_back() {
         Some(uart),
         "the console goes to the driver"
     );
-    run(&mut system, stop("console")).unwrap();
+    // Stopping the console's driver is refused unless forced: nothing could
+    // be typed to start it again.
+    let refused = run(&mut system, stop("console")).unwrap_err();
+    assert!(
+        format!("{refused}").contains("stop --force console"),
+        "{refused}"
+    );
+    assert_eq!(system.kernel.console_endpoint, Some(uart));
+    run(
+        &mut system,
+        Command::Stop {
+            module: String::from("console"),
+            force: true,
+        },
+    )
+    .unwrap();
     assert_eq!(
         system.kernel.console_endpoint, None,
         "the kernel took it back"

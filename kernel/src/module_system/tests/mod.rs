@@ -215,6 +215,7 @@ fn restart(name: &str) -> Command {
 fn stop(name: &str) -> Command {
     Command::Stop {
         module: String::from(name),
+        force: false,
     }
 }
 
@@ -228,6 +229,7 @@ fn swap(name: &str, file: &str) -> Command {
     Command::Swap {
         module: String::from(name),
         file: String::from(file),
+        force: false,
     }
 }
 

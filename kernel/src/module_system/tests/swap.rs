@@ -187,3 +187,29 @@ fn a_missing_file_or_module_is_refused_at_once() {
         CommandError::NoSuchModule(String::from("nobody"))
     );
 }
+
+#[test]
+fn a_module_of_another_name_is_swapped_in_only_when_forced() {
+    let mut system = boot_with(
+        alloc::vec![(plan("counter", &[]), Behaviour::default())],
+        &[("other.wasm", module("other", 2, Behaviour::default()))],
+    );
+    settle(&mut system);
+    let error = run(&mut system, swap("counter", "other.wasm")).unwrap_err();
+    let text = format!("{error}");
+    assert!(
+        text.contains("the module `other`, not `counter`") && text.contains("swap --force"),
+        "{text}"
+    );
+    assert_eq!(ask(&mut system, "counter"), Ok((1, 1)), "nothing changed");
+    let forced = run(
+        &mut system,
+        Command::Swap {
+            module: String::from("counter"),
+            file: String::from("other.wasm"),
+            force: true,
+        },
+    );
+    assert!(matches!(forced, Ok(Report::Swapped(_))), "{forced:?}");
+    assert_eq!(ask(&mut system, "counter"), Ok((2, 2)));
+}

@@ -1,0 +1,308 @@
+//! The supervisor's commands carried out on the module system: the ones that
+//! read the table (`ps`, `caps`, `mem`, `log`), send (`send`, `call`) or
+//! change one module by hand (`restart`, `stop`, `start`). Each ends in a
+//! typed [`Report`] or [`CommandError`]; a swap goes on in [`super::swap`].
+
+use super::event_loop::EventLoop;
+use super::operations::{CALL_TIMEOUT_NS, Progress, Stage, Task, no_module};
+use super::router::{CONSOLE_OUTPUT_ENDPOINT, KernelRequest, SUPERVISOR_ENDPOINT};
+use super::services::KernelServices;
+use super::slot::{Pending, Slot};
+use super::table::account_of;
+use crate::supervisor::command_line::Command;
+use crate::supervisor::decisions::{SupervisorEvent, decide};
+use crate::supervisor::reports::{CommandError, ModuleMemory, ModuleRow, Report};
+use alloc::borrow::Cow;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use cella_wasm_host::Capability;
+
+/// Whether `slot`'s module drives the console (serves the endpoint console
+/// output goes to, and so carries what is typed too).
+fn serves_console<K: KernelServices>(slot: &Slot<K>) -> bool {
+    slot.plan
+        .serves
+        .iter()
+        .any(|served| served == CONSOLE_OUTPUT_ENDPOINT)
+}
+
+impl<K: KernelServices> EventLoop<K> {
+    /// Carries out `task` with the instances it needs at rest.
+    pub(super) fn carry_out(&mut self, id: u64, task: Task) -> Progress<K> {
+        let command = match task {
+            Task::Install { target, bytes } => return self.install(id, &target, bytes),
+            Task::Command(command) => command,
+        };
+        let done = |result| Progress::finished(result);
+        match command {
+            Command::Nothing => done(Ok(Report::Nothing)),
+            Command::Help => done(Ok(Report::Help)),
+            Command::ProcessList => done(Ok(self.process_list())),
+            Command::Capabilities { module } => done(self.capabilities_of(&module)),
+            Command::Log { lines } => done(Ok(Report::Log {
+                faults: self.records.all().cloned().collect(),
+                lines,
+                tail: self.kernel.log_tail(lines),
+            })),
+            Command::Restart { module } => done(self.by_hand(&module, Hand::Restart)),
+            Command::Stop { module, force } => done(self.by_hand(&module, Hand::Stop { force })),
+            Command::Start { module } => done(self.by_hand(&module, Hand::Start)),
+            Command::Swap {
+                module,
+                file,
+                force,
+            } => {
+                let bytes = self.table.archive_file(&file);
+                match bytes {
+                    Ok(bytes) => self.start_swap(id, &module, Cow::Borrowed(bytes), false, !force),
+                    Err(problem) => done(Err(CommandError::Refused(problem))),
+                }
+            }
+            Command::Trace { module, on } => done(match self.table.find(&module) {
+                Some(index) => {
+                    self.table.slots[index].tracing = on;
+                    Ok(Report::Trace { module, on })
+                }
+                None => Err(no_module(&module)),
+            }),
+            Command::Send { endpoint, text } => done(self.send_by_hand(&endpoint, &text)),
+            Command::Call { endpoint, text } => self.call(id, endpoint, text.into_bytes()),
+            Command::Uptime => done(Ok(Report::Uptime {
+                nanoseconds: self.kernel.now(),
+            })),
+            Command::Memory => done(Ok(self.memory_report())),
+        }
+    }
+
+    fn process_list(&self) -> Report {
+        let modules = self
+            .table
+            .slots
+            .iter()
+            .map(|slot| {
+                let (fuel, memory_kib, log_lines_dropped) =
+                    slot.sandbox.as_ref().map_or((0, 0, 0), |sandbox| {
+                        let counters = sandbox.counters();
+                        (
+                            counters.fuel_used,
+                            sandbox.memory_pages() * 64,
+                            counters.log_lines_dropped,
+                        )
+                    });
+                let (warnings_dropped, lines_held_back) =
+                    self.kernel.console_lines_held_back(&slot.plan.name);
+                ModuleRow {
+                    name: slot.plan.name.clone(),
+                    version: String::from(
+                        slot.module.as_ref().map_or("-", |module| module.version()),
+                    ),
+                    generation: slot.generation,
+                    state: slot.state.name(),
+                    restarts: slot.tracker.restarts,
+                    events: slot.events_handled,
+                    fuel,
+                    memory_kib,
+                    log_lines_dropped,
+                    warnings_dropped,
+                    lines_held_back,
+                }
+            })
+            .collect();
+        Report::ProcessList {
+            modules,
+            processes: self.kernel.process_rows(),
+        }
+    }
+
+    fn capabilities_of(&self, name: &str) -> Result<Report, CommandError> {
+        let index = self.table.find(name).ok_or_else(|| no_module(name))?;
+        let slot = &self.table.slots[index];
+        let held = match &slot.sandbox {
+            Some(sandbox) if slot.state.is_up() => Some((
+                sandbox.generation(),
+                sandbox
+                    .capabilities()
+                    .iter()
+                    .map(|capability| format!("{capability}"))
+                    .collect(),
+            )),
+            _ => None,
+        };
+        Ok(Report::Capabilities {
+            module: String::from(name),
+            grants: slot
+                .plan
+                .grants
+                .iter()
+                .map(|grant| format!("{grant}"))
+                .collect(),
+            serves: slot.plan.serves.clone(),
+            held,
+            state: slot.state.name(),
+        })
+    }
+
+    fn memory_report(&self) -> Report {
+        let modules = self
+            .table
+            .slots
+            .iter()
+            .enumerate()
+            .map(|(index, slot)| {
+                let (heap_bytes, limit_bytes) = self.kernel.memory_of(account_of(index));
+                // DMA comes from physical frames, not the heap, and is bounded
+                // by the module's grant.
+                let dma = slot
+                    .sandbox
+                    .as_ref()
+                    .map(|sandbox| {
+                        sandbox
+                            .capabilities()
+                            .iter()
+                            .fold((0u64, 0u64), |total, capability| match capability {
+                                Capability::DmaPool { budget, used } => (
+                                    total.0.saturating_add(*used),
+                                    total.1.saturating_add(*budget),
+                                ),
+                                _ => total,
+                            })
+                    })
+                    .filter(|&(_, granted)| granted > 0);
+                ModuleMemory {
+                    name: slot.plan.name.clone(),
+                    heap_bytes,
+                    limit_bytes,
+                    dma,
+                }
+            })
+            .collect();
+        Report::Memory {
+            machine: self.kernel.machine_memory(),
+            modules,
+        }
+    }
+
+    /// `send ENDPOINT TEXT`: queues TEXT for the module serving ENDPOINT (no reply expected).
+    fn send_by_hand(&mut self, endpoint: &str, text: &str) -> Result<Report, CommandError> {
+        let server = self
+            .router
+            .endpoint_id(endpoint)
+            .and_then(|id| self.table.server_of(id))
+            .ok_or_else(|| CommandError::NoServer(String::from(endpoint)))?;
+        let slot = &mut self.table.slots[server];
+        if !slot.accepts_messages() {
+            return Err(CommandError::NotRunning {
+                module: slot.plan.name.clone(),
+                state: slot.state.name(),
+            });
+        }
+        slot.inbox.push_back(Pending::Message {
+            request: 0,
+            bytes: text.as_bytes().to_vec(),
+        });
+        Ok(Report::Sent {
+            bytes: text.len(),
+            endpoint: String::from(endpoint),
+            module: slot.plan.name.clone(),
+        })
+    }
+
+    /// `call ENDPOINT TEXT`: a request to the module serving ENDPOINT (its
+    /// reply completes the command), or a call to the native process
+    /// serving it, made elsewhere.
+    fn call(&mut self, id: u64, endpoint: String, bytes: Vec<u8>) -> Progress<K> {
+        let deadline = self.kernel.now().saturating_add(CALL_TIMEOUT_NS);
+        if endpoint == SUPERVISOR_ENDPOINT {
+            return Progress::finished(Err(CommandError::CallFailed {
+                endpoint,
+                why: String::from("the supervisor takes commands, not calls"),
+            }));
+        }
+        let server = self
+            .router
+            .endpoint_id(&endpoint)
+            .and_then(|endpoint| self.table.server_of(endpoint));
+        let Some(server) = server else {
+            if !self.kernel.process_serves(&endpoint) {
+                return Progress::finished(Err(CommandError::NoServer(endpoint)));
+            }
+            self.kernel
+                .call_process_elsewhere(id, endpoint.clone(), bytes);
+            return Progress::Next(Stage::Calling {
+                endpoint,
+                deadline,
+                request: None,
+            });
+        };
+        let slot = &self.table.slots[server];
+        if !slot.accepts_messages() {
+            return Progress::finished(Err(CommandError::NotRunning {
+                module: slot.plan.name.clone(),
+                state: slot.state.name(),
+            }));
+        }
+        let request = self
+            .router
+            .new_request(server, KernelRequest::Command { operation: id });
+        self.table.slots[server]
+            .inbox
+            .push_back(Pending::Message { request, bytes });
+        Progress::Next(Stage::Calling {
+            endpoint,
+            deadline,
+            request: Some(request),
+        })
+    }
+
+    /// `restart`, `stop` or `start` by hand, with the instance home.
+    pub(super) fn by_hand(&mut self, name: &str, hand: Hand) -> Result<Report, CommandError> {
+        let index = self.table.find(name).ok_or_else(|| no_module(name))?;
+        let slot = &mut self.table.slots[index];
+        let running = slot.state.is_up();
+        let event = match hand {
+            Hand::Stop { .. } if !running => {
+                return Err(CommandError::NotRunning {
+                    module: String::from(name),
+                    state: slot.state.name(),
+                });
+            }
+            Hand::Start if running => return Err(CommandError::AlreadyRunning(String::from(name))),
+            Hand::Stop { force: false } if serves_console(slot) => {
+                return Err(CommandError::Refused(format!(
+                    "{name} carries the console (what you type and what you read): stopped, it would leave no way to type `start {name}`. `stop --force {name}` stops it anyway; then a push from the host (`cargo cella push`) or a reboot brings it back"
+                )));
+            }
+            Hand::Stop { .. } => SupervisorEvent::StopAsked { running },
+            Hand::Start => SupervisorEvent::StartAsked,
+            Hand::Restart => SupervisorEvent::RestartAsked { running },
+        };
+        if slot.module.is_none() {
+            return Err(CommandError::Refused(format!(
+                "{name} was never loaded (refused or missing at boot)"
+            )));
+        }
+        let actions = decide(event, &slot.policy, &mut slot.tracker);
+        self.apply(index, actions, 0);
+        // A start that faulted is contained like any fault: the state says
+        // what the policy made of it (restarting, held).
+        let slot = &self.table.slots[index];
+        match hand {
+            Hand::Stop { .. } => Ok(Report::Stopped {
+                module: String::from(name),
+            }),
+            _ => Ok(Report::Restarted {
+                module: String::from(name),
+                state: slot.state.name(),
+            }),
+        }
+    }
+}
+
+/// A command a person gives about one module.
+#[derive(Clone, Copy)]
+pub(super) enum Hand {
+    Restart,
+    Stop { force: bool },
+    Start,
+}
