@@ -166,13 +166,15 @@ impl Endpoint {
     }
 }
 
-/// What a handle lets its holder do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rights {
-    /// May send and call.
-    pub send: bool,
-    /// May receive and reply (the server's side).
-    pub receive: bool,
+bitflags::bitflags! {
+    /// What a handle lets its holder do.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Rights: u8 {
+        /// May send and call.
+        const SEND = 1;
+        /// May receive and reply (the server's side).
+        const RECEIVE = 1 << 1;
+    }
 }
 
 /// A capability: an endpoint and rights on it.
@@ -223,15 +225,10 @@ impl CapabilityTable {
         slot.capability.ok_or(IpcError::StaleHandle)
     }
 
-    /// Like [`get`](Self::get), and checks the right.
-    pub fn check(&self, handle: Handle, want_receive: bool) -> Result<EndpointId, IpcError> {
+    /// Like [`get`](Self::get), and checks that the handle carries `wanted`.
+    pub fn check(&self, handle: Handle, wanted: Rights) -> Result<EndpointId, IpcError> {
         let capability = self.get(handle)?;
-        let allowed = if want_receive {
-            capability.rights.receive
-        } else {
-            capability.rights.send
-        };
-        if allowed {
+        if capability.rights.contains(wanted) {
             Ok(capability.endpoint)
         } else {
             Err(IpcError::NoRight)
@@ -423,14 +420,8 @@ mod tests {
         }
     }
 
-    const SEND: Rights = Rights {
-        send: true,
-        receive: false,
-    };
-    const BOTH: Rights = Rights {
-        send: true,
-        receive: true,
-    };
+    const SEND: Rights = Rights::SEND;
+    const BOTH: Rights = Rights::SEND.union(Rights::RECEIVE);
 
     #[test]
     fn codes_match_the_native_syscall_abi() {
@@ -530,9 +521,12 @@ mod tests {
                 rights: SEND,
             })
             .expect("room");
-        assert_eq!(table.check(send_only, false), Ok(7));
-        assert_eq!(table.check(send_only, true), Err(IpcError::NoRight));
-        assert_eq!(table.check(0xffff, false), Err(IpcError::BadHandle));
+        assert_eq!(table.check(send_only, Rights::SEND), Ok(7));
+        assert_eq!(
+            table.check(send_only, Rights::RECEIVE),
+            Err(IpcError::NoRight)
+        );
+        assert_eq!(table.check(0xffff, Rights::SEND), Err(IpcError::BadHandle));
     }
 
     #[test]
@@ -555,7 +549,7 @@ mod tests {
         assert_eq!(new & 0xffff, old & 0xffff, "the slot is reused");
         assert_ne!(new, old, "with a new generation");
         assert_eq!(table.get(old), Err(IpcError::StaleHandle));
-        assert_eq!(table.check(new, true), Ok(2));
+        assert_eq!(table.check(new, Rights::RECEIVE), Ok(2));
         assert_eq!(table.revoke(old), Err(IpcError::StaleHandle));
     }
 

@@ -105,13 +105,7 @@ pub(super) fn attach_irq(line: u64) -> Result<i64, i64> {
     if !route_free(line) {
         return Err(E_DENIED);
     }
-    let (endpoint, handle) = create_owned_endpoint(
-        None,
-        Rights {
-            send: false,
-            receive: true,
-        },
-    )?;
+    let (endpoint, handle) = create_owned_endpoint(None, Rights::RECEIVE)?;
     if let Err(error) = take_route(line, endpoint) {
         destroy_owned_endpoint(endpoint, handle);
         return Err(error);
@@ -124,7 +118,7 @@ pub(super) fn attach_irq(line: u64) -> Result<i64, i64> {
 /// process receives on; the line stays masked.
 pub(super) fn route_irq(line: u64, handle: u64) -> Result<i64, i64> {
     let line = granted_line(line)?;
-    let endpoint = endpoint_of(handle, true)?;
+    let endpoint = endpoint_of(handle, Rights::RECEIVE)?;
     take_route(line, endpoint)?;
     Ok(0)
 }

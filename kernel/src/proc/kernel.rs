@@ -373,12 +373,12 @@ fn write_user(address: u64, bytes: &[u8]) -> Result<(), i64> {
         .unwrap_or(Err(E_FAULT))
 }
 
-pub(super) fn endpoint_of(handle: u64, want_receive: bool) -> Result<ipc::EndpointId, i64> {
+pub(super) fn endpoint_of(handle: u64, wanted: Rights) -> Result<ipc::EndpointId, i64> {
     let handle = Handle::try_from(handle).map_err(|_| IpcError::BadHandle.code())?;
     with_process(|process| {
         process
             .handles
-            .check(handle, want_receive)
+            .check(handle, wanted)
             .map_err(IpcError::code)
     })
     .unwrap_or(Err(E_FAULT))
@@ -497,13 +497,7 @@ fn dispatch(number: u64, arguments: [u64; 6]) -> i64 {
                 return Err(E_DENIED);
             }
             let endpoint = ipc::lookup(&name).map_err(IpcError::code)?;
-            grant_handle(
-                endpoint,
-                Rights {
-                    send: true,
-                    receive: false,
-                },
-            )
+            grant_handle(endpoint, Rights::SEND)
         }),
         abi::REGISTER => name_argument(arguments[0], arguments[1]).and_then(|name| {
             let granted = with_process(|process| process.grant.serves.contains(&name));
@@ -513,16 +507,10 @@ fn dispatch(number: u64, arguments: [u64; 6]) -> i64 {
                 ));
                 return Err(E_DENIED);
             }
-            create_owned_endpoint(
-                Some(&name),
-                Rights {
-                    send: true,
-                    receive: true,
-                },
-            )
-            .map(|(_, handle)| handle)
+            create_owned_endpoint(Some(&name), Rights::SEND | Rights::RECEIVE)
+                .map(|(_, handle)| handle)
         }),
-        abi::SEND => endpoint_of(arguments[0], false).and_then(|endpoint| {
+        abi::SEND => endpoint_of(arguments[0], Rights::SEND).and_then(|endpoint| {
             let bytes =
                 read_user(arguments[1], arguments[2], ipc::MAX_MESSAGE_BYTES).map_err(|error| {
                     if error == E_INVALID {
@@ -534,7 +522,7 @@ fn dispatch(number: u64, arguments: [u64; 6]) -> i64 {
             ipc::send(endpoint, &bytes).map_err(IpcError::code)?;
             Ok(0)
         }),
-        abi::CALL => endpoint_of(arguments[0], false).and_then(|endpoint| {
+        abi::CALL => endpoint_of(arguments[0], Rights::SEND).and_then(|endpoint| {
             let request =
                 read_user(arguments[1], arguments[2], ipc::MAX_MESSAGE_BYTES).map_err(|error| {
                     if error == E_INVALID {
@@ -553,7 +541,7 @@ fn dispatch(number: u64, arguments: [u64; 6]) -> i64 {
             write_user(arguments[3], &reply[..length])?;
             Ok(reply.len() as i64)
         }),
-        abi::RECEIVE => endpoint_of(arguments[0], true).and_then(|endpoint| {
+        abi::RECEIVE => endpoint_of(arguments[0], Rights::RECEIVE).and_then(|endpoint| {
             let capacity = usize::try_from(arguments[2]).map_err(|_| E_INVALID)?;
             let capacity = capacity.min(ipc::MAX_MESSAGE_BYTES);
             write_user(arguments[1], &alloc::vec![0; capacity])?;

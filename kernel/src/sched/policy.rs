@@ -17,6 +17,9 @@
 //!   priority, which keeps the rest of its slice: a thread that blocks often
 //!   (an event loop handing out events, a driver answering requests) waits
 //!   at most a tick behind CPU-bound threads, not a slice behind each of them;
+//!   a thread goes ahead so for at most one slice's worth of ticks between two
+//!   turns of its own in the normal order, so threads that wake each other
+//!   without end (an interrupt storm) cannot starve the CPU-bound ones;
 //! - sleepers wake at the first tick at or after their deadline, earliest
 //!   deadline first, ties in the order they went to sleep.
 
@@ -64,6 +67,11 @@ pub struct Policy {
     slice_left: u32,
     /// What was left of the slices of threads preempted by a higher priority.
     unused_slices: BTreeMap<ThreadId, u32>,
+    /// Ticks each thread ran after going ahead, since its last turn in the
+    /// normal order.
+    ahead_ticks: BTreeMap<ThreadId, u32>,
+    /// The thread picked last, and whether it went ahead.
+    running: Option<(ThreadId, bool)>,
 }
 
 impl Policy {
@@ -78,6 +86,8 @@ impl Policy {
             quantum: quantum.max(1),
             slice_left: quantum.max(1),
             unused_slices: BTreeMap::new(),
+            ahead_ticks: BTreeMap::new(),
+            running: None,
         }
     }
 
@@ -106,13 +116,26 @@ impl Policy {
         if priority == Priority::Idle || self.is_ready(thread) {
             return;
         }
-        self.woken[priority.level()].push_back(thread);
+        if self.used_its_lead(thread) {
+            self.ready[priority.level()].push_back(thread);
+        } else {
+            self.woken[priority.level()].push_back(thread);
+        }
+    }
+
+    /// Whether `thread` ran a slice's worth of ticks ahead of the others
+    /// since its last turn in the normal order.
+    fn used_its_lead(&self, thread: ThreadId) -> bool {
+        self.ahead_ticks.get(&thread).copied().unwrap_or(0) >= self.quantum
     }
 
     /// A ready thread was woken as well (it had been made ready by a tick,
     /// say, before the wake-up it waited for came): it moves ahead like a
     /// woken one.
     pub fn promote(&mut self, thread: ThreadId, priority: Priority) {
+        if self.used_its_lead(thread) {
+            return;
+        }
         let queue = &mut self.ready[priority.level()];
         if let Some(at) = queue.iter().position(|&queued| queued == thread) {
             queue.remove(at);
@@ -163,9 +186,15 @@ impl Policy {
     pub fn pick(&mut self) -> Option<ThreadId> {
         let priority = self.highest_ready()?;
         let level = priority.level();
-        let thread = self.woken[level]
-            .pop_front()
-            .or_else(|| self.ready[level].pop_front())?;
+        let (thread, ahead) = match self.woken[level].pop_front() {
+            Some(thread) => (thread, true),
+            None => (self.ready[level].pop_front()?, false),
+        };
+        if !ahead {
+            // Its turn in the normal order: it may go ahead again.
+            self.ahead_ticks.remove(&thread);
+        }
+        self.running = Some((thread, ahead));
         self.slice_left = self.unused_slices.remove(&thread).unwrap_or(self.quantum);
         Some(thread)
     }
@@ -176,11 +205,15 @@ impl Policy {
             queue.retain(|&queued| queued != thread);
         }
         self.unused_slices.remove(&thread);
+        self.ahead_ticks.remove(&thread);
     }
 
     /// One timer tick passed for the running thread.
     pub fn tick(&mut self) {
         self.slice_left = self.slice_left.saturating_sub(1);
+        if let Some((thread, true)) = self.running {
+            *self.ahead_ticks.entry(thread).or_insert(0) += 1;
+        }
     }
 
     /// Whether the thread running at `current` should give way now (asked at
@@ -446,5 +479,27 @@ mod tests {
         assert_eq!(policy.ready_count(), 1);
         policy.remove(4);
         assert_eq!(policy.ready_count(), 0);
+    }
+
+    #[test]
+    fn threads_that_wake_each_other_without_end_do_not_starve_a_cpu_bound_one() {
+        let mut policy = Policy::new(10);
+        // Thread 9 is CPU-bound and waits for its turn; threads 1 and 2 wake
+        // each other for ever (an interrupt storm), each running across ticks.
+        policy.make_ready(9, Priority::Normal);
+        policy.make_woken(1, Priority::Normal);
+        let mut ran_nine_after = None;
+        for round in 0..100 {
+            let thread = policy.pick().expect("a thread is ready");
+            if thread == 9 {
+                ran_nine_after = Some(round);
+                break;
+            }
+            policy.tick();
+            // It wakes the other one and blocks.
+            policy.make_woken(if thread == 1 { 2 } else { 1 }, Priority::Normal);
+        }
+        let rounds = ran_nine_after.expect("the CPU-bound thread ran");
+        assert!(rounds <= 2 * 10 + 2, "it waited {rounds} turns");
     }
 }
