@@ -320,12 +320,13 @@ fn pax_path(mut records: &[u8]) -> Option<&[u8]> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::string::ToString;
     use std::vec::Vec;
 
-    fn build(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    /// A ustar archive of `entries` (also for other modules' host tests).
+    pub(crate) fn build(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
         let mut builder = tar::Builder::new(Vec::new());
         for (path, data) in entries {
             let mut header = tar::Header::new_gnu();

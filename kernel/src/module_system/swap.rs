@@ -164,7 +164,8 @@ impl<K: KernelServices> EventLoop<K> {
             queued: slot.inbox.len(),
         };
         slot.module = Some(new);
-        log::info!("{report}");
+        // Not logged here: whoever asked prints the report once (the shell
+        // as its answer, a push as `push: ...` in the log).
         Ok(report)
     }
 

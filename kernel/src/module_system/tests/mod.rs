@@ -83,17 +83,7 @@ fn module(name: &str, version: u32, behaviour: Behaviour) -> Vec<u8> {
 
 /// A boot archive holding `files`, kept for the rest of the test run.
 fn archive(files: &[(&str, Vec<u8>)]) -> Archive<'static> {
-    let mut builder = tar::Builder::new(Vec::new());
-    for (path, data) in files {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(data.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder
-            .append_data(&mut header, path, data.as_slice())
-            .expect("archive entry");
-    }
-    let bytes: &'static [u8] = Box::leak(builder.into_inner().expect("archive").into_boxed_slice());
+    let bytes: &'static [u8] = Box::leak(crate::archive::tests::build(files).into_boxed_slice());
     Archive::new(bytes)
 }
 

@@ -234,34 +234,22 @@ fn contention(system: &mut System) -> Result<(u64, u64), String> {
     let (Some(busy), Some(quick)) = (system.find("busy"), system.find("checksum")) else {
         return Err(String::from("the contention modules are not in the table"));
     };
-    let limit = time::now_nanoseconds() + 5_000_000_000;
-    let step_until = |system: &mut System, done: &dyn Fn(&System) -> bool| {
-        while !done(system) {
-            if time::now_nanoseconds() > limit {
-                return Err(String::from("the contention round did not finish in 5 s"));
-            }
-            if !system.step() {
-                system.wait_for_work();
-            }
-        }
-        Ok(())
-    };
     let busy_before = system.module(busy).events_handled;
     let quick_before = system.module(quick).events_handled;
     if !system.send_probe("bench-busy", b"crc") {
         return Err(String::from("nothing serves bench-busy"));
     }
-    step_until(system, &|system| system.module(busy).away)?;
+    super::run_until(system, |system| system.module(busy).away)?;
     let started = time::now_nanoseconds();
     for index in 0..CONTENTION_REQUESTS {
         system.send_probe("bench-module", &index.to_le_bytes());
     }
-    step_until(system, &|system| {
+    super::run_until(system, |system| {
         system.module(busy).events_handled > busy_before
     })?;
     let took = time::now_nanoseconds() - started;
     let answered = system.module(quick).events_handled - quick_before;
-    step_until(system, &|system| {
+    super::run_until(system, |system| {
         system.module(quick).events_handled >= quick_before + CONTENTION_REQUESTS
     })?;
     Ok((answered.min(CONTENTION_REQUESTS), took))

@@ -223,6 +223,20 @@ fn archive_file(context: &BootContext, path: &str) -> Result<&'static [u8], Stri
 ///
 /// # Errors
 /// A message if nobody registered it in time.
+/// Runs the event loop until `done` holds (at most five seconds).
+fn run_until(system: &mut System, done: impl Fn(&System) -> bool) -> Result<(), String> {
+    let limit = cella_kernel::time::now_nanoseconds() + 5_000_000_000;
+    while !done(system) {
+        if cella_kernel::time::now_nanoseconds() > limit {
+            return Err(String::from("timed out after 5 s"));
+        }
+        if !system.step() {
+            system.wait_for_work();
+        }
+    }
+    Ok(())
+}
+
 fn wait_for_name(name: &str) -> Result<cella_kernel::ipc::EndpointId, String> {
     let until = cella_kernel::time::now_nanoseconds() + 10_000_000_000;
     loop {

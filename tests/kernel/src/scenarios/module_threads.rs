@@ -14,7 +14,6 @@
 use alloc::format;
 use alloc::string::String;
 use cella_kernel::boot::BootContext;
-use cella_kernel::module_host::services::System;
 use cella_kernel::system_manifest::SystemManifest;
 use cella_kernel::{irq, kprintln, time};
 use cella_wasm_host::Limits;
@@ -30,20 +29,6 @@ const ROUNDS: usize = 3;
 const RTC_REQUESTS: u64 = 20;
 /// Two scheduler slices: an event this long was preempted at least once.
 const LONG_EVENT: u64 = 20_000_000;
-
-/// Runs the event loop until `done` holds (at most five seconds).
-fn run_until(system: &mut System, done: impl Fn(&System) -> bool) -> Result<(), String> {
-    let limit = time::now_nanoseconds() + 5_000_000_000;
-    while !done(system) {
-        if time::now_nanoseconds() > limit {
-            return Err(String::from("timed out after 5 s"));
-        }
-        if !system.step() {
-            system.wait_for_work();
-        }
-    }
-    Ok(())
-}
 
 pub fn run(context: &BootContext) -> Result<(), String> {
     irq::start();
@@ -65,7 +50,7 @@ pub fn run(context: &BootContext) -> Result<(), String> {
     }
     let counter = super::counter::CountingThread::start()?;
     // Let the boot's own request to `rtc` (the kernel asks it the time) finish.
-    run_until(&mut system, |system| {
+    super::run_until(&mut system, |system| {
         !system.module(rtc).away && system.module(rtc).inbox.is_empty()
     })?;
     let mut long_events = 0;
@@ -77,18 +62,18 @@ pub fn run(context: &BootContext) -> Result<(), String> {
         if !system.send_probe("busy", b"crc") {
             return Err(String::from("no server for `busy`"));
         }
-        run_until(&mut system, |system| system.module(busy).away)?;
+        super::run_until(&mut system, |system| system.module(busy).away)?;
         let started = time::now_nanoseconds();
         for _ in 0..RTC_REQUESTS {
             system.send_probe("rtc", b"time");
         }
-        run_until(&mut system, |system| {
+        super::run_until(&mut system, |system| {
             system.module(busy).events_handled > busy_before
         })?;
         let took = time::now_nanoseconds() - started;
         let rtc_during = system.module(rtc).events_handled - rtc_before;
         let counted = counter.count() - counted_before;
-        run_until(&mut system, |system| {
+        super::run_until(&mut system, |system| {
             system.probe_replies() >= replies_before + 1 + RTC_REQUESTS
         })?;
         kprintln!(
