@@ -110,6 +110,35 @@ impl Session {
         )
     }
 
+    /// Waits for the boot's `cella: all modules up (N of M started)` line and
+    /// returns (N, M): how many modules started of how many the manifest
+    /// boots. Tests compare the two, never the production manifest's count,
+    /// so adding a module to `modules/system.toml` leaves them green.
+    pub fn wait_for_modules_up(&self, timeout: Duration) -> (usize, usize) {
+        const LINE: &str = "cella: all modules up (";
+        let end = self.wait_for(LINE, timeout);
+        let line_end = self.wait_for_from(end, " started)", timeout);
+        let output = self.output();
+        let counts = &output[end..line_end - " started)".len()];
+        let parsed = counts
+            .split_once(" of ")
+            .and_then(|(up, of)| Some((up.parse().ok()?, of.parse().ok()?)));
+        match parsed {
+            Some(counts) => counts,
+            None => self.fail(format!(
+                "cannot read the counts of `{LINE}{counts} started)`"
+            )),
+        }
+    }
+
+    /// Waits until every module the manifest boots has started.
+    pub fn wait_for_all_modules_up(&self, timeout: Duration) {
+        let (up, of) = self.wait_for_modules_up(timeout);
+        if up != of || of == 0 {
+            self.fail(format!("{up} of {of} modules started"));
+        }
+    }
+
     /// Waits until the output from byte `from` on contains `needle`; returns the byte offset
     /// just past it. Fails after `timeout` or the session's deadline.
     pub fn wait_for_from(&self, from: usize, needle: &str, timeout: Duration) -> usize {

@@ -11,7 +11,7 @@ const WAIT: Duration = Duration::from_secs(40);
 /// A booted system at its first prompt.
 fn shell() -> Session {
     let session = Session::start("shell", "", None, &[]);
-    session.wait_for("cella: all modules up (5 of 5 started)", WAIT);
+    session.wait_for_all_modules_up(WAIT);
     session.wait_for("shell: ready", WAIT);
     std::thread::sleep(Duration::from_millis(300));
     session
@@ -188,4 +188,54 @@ fn restart_stop_start_trace_and_swap_take_effect() {
         &["error:", "refused at load"],
     );
     ask(&mut session, "ps", &["uart16550", "running"]);
+}
+
+/// A system booted with one more module than the production manifest: the boot counts it, `ps`
+/// lists it running and the shell still answers. No test depends on how many modules the
+/// production manifest boots.
+#[test]
+fn a_sixth_module_boots_beside_the_production_ones() {
+    let module = wat::parse_str(
+        r#"(module
+            (memory (export "memory") 1)
+            (func (export "init") (result i32) (i32.const 0))
+            (@custom "cella.manifest" "cella 1\nname newcomer\nversion 0.3.0\n"))"#,
+    )
+    .expect("valid WAT");
+    let archive = cella_qemu_tests::default_archive_with(
+        "newcomer",
+        |manifest| format!("{manifest}\nmodule newcomer modules/newcomer.wasm\n"),
+        vec![("modules/newcomer.wasm".to_owned(), module)],
+    );
+    let mut session = Session::start("newcomer", "", Some(archive.clone()), &[]);
+    let (up, of) = session.wait_for_modules_up(WAIT);
+    if up != of {
+        session.fail(format!("{up} of {of} modules started"));
+    }
+    session.wait_for("shell: ready", WAIT);
+    std::thread::sleep(Duration::from_millis(300));
+    let processes = ask(&mut session, "ps", &["newcomer", "0.3.0"]);
+    let newcomer = processes
+        .lines()
+        .find(|line| line.starts_with("newcomer"))
+        .unwrap_or_default();
+    if !newcomer.contains("running") {
+        session.fail(format!("newcomer is not running:\n{processes}"));
+    }
+    // One line a module besides the heading: the newcomer is counted among `of`.
+    let modules = processes
+        .lines()
+        .filter(|line| {
+            line.split_whitespace()
+                .nth(3)
+                .is_some_and(|state| state == "running")
+        })
+        .count();
+    if modules < of {
+        session.fail(format!(
+            "{modules} modules running in ps, the boot said {of}:\n{processes}"
+        ));
+    }
+    ask(&mut session, "uptime", &["up"]);
+    let _ = std::fs::remove_file(archive);
 }
