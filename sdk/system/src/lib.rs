@@ -3,6 +3,8 @@
 //! One `no_std` crate beside `cella-abi` owns what both sides must agree on:
 //! - [`system_manifest`]: the compiled system manifest (its modules, native
 //!   processes and their grants), its one codec (`render` and `read`);
+//! - [`grants`]: one module's or process's grant and the check of its
+//!   requests against it, for the Wasm host and the kernel alike;
 //! - [`validate`]: the one check of a system, run by the tool on what it
 //!   compiles and by the kernel on what it reads, with the names the kernel
 //!   reserves for itself;
@@ -18,6 +20,7 @@
 extern crate alloc;
 
 pub mod fnv;
+pub mod grants;
 pub mod push_authority;
 pub mod push_protocol;
 pub mod system_manifest;
