@@ -17,15 +17,21 @@
 //! Counts are kept as `u32` (ports: up to 0x10000) and `u64` (MMIO, DMA), so
 //! no grant is ever truncated.
 
+#[cfg(feature = "alloc")]
 use crate::system_manifest::GrantLine;
+#[cfg(feature = "alloc")]
 use alloc::string::{String, ToString};
+#[cfg(feature = "alloc")]
 use alloc::vec::Vec;
+#[cfg(feature = "alloc")]
 use cella_abi::CapabilityRequest;
 
 /// The one past the last port.
+#[cfg(feature = "alloc")]
 const PORT_LIMIT: u64 = 0x1_0000;
 
 /// What one module or process is granted.
+#[cfg(feature = "alloc")]
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GrantSet {
     ports: Vec<(u16, u32)>,
@@ -36,16 +42,18 @@ pub struct GrantSet {
     timers: u32,
 }
 
-/// Whether `base .. base + count` lies inside `granted .. granted + length`
-/// (both in `u64`, so no sum overflows on the port side; an overflowing
-/// MMIO sum fits nothing).
-fn inside(base: u64, count: u64, granted: u64, length: u64) -> bool {
+/// Whether `base .. base + count` lies inside `granted .. granted + length`:
+/// the one rule for every range, a grant's or a held capability's (the SDK's
+/// native backend checks each port and MMIO access with it). An empty range
+/// and a range or grant whose end overflows `u64` fit nothing.
+pub fn range_holds(granted: u64, length: u64, base: u64, count: u64) -> bool {
     let (Some(end), Some(limit)) = (base.checked_add(count), granted.checked_add(length)) else {
         return false;
     };
     count > 0 && base >= granted && end <= limit
 }
 
+#[cfg(feature = "alloc")]
 impl GrantSet {
     /// Nothing granted.
     pub fn new() -> GrantSet {
@@ -144,7 +152,7 @@ impl GrantSet {
     pub fn covers_ports(&self, base: u64, count: u64) -> bool {
         base.checked_add(count).is_some_and(|end| end <= PORT_LIMIT)
             && self.ports.iter().any(|&(granted, length)| {
-                inside(base, count, u64::from(granted), u64::from(length))
+                range_holds(u64::from(granted), u64::from(length), base, count)
             })
     }
 
@@ -153,7 +161,7 @@ impl GrantSet {
     pub fn mmio_grant_covering(&self, base: u64, length: u64) -> Option<usize> {
         self.mmio
             .iter()
-            .position(|&(granted, size)| inside(base, length, granted, size))
+            .position(|&(granted, size)| range_holds(granted, size, base, length))
     }
 
     /// Whether one MMIO grant holds all of `base .. base + length`.
@@ -217,5 +225,5 @@ impl GrantSet {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "alloc"))]
 mod tests;

@@ -12,16 +12,25 @@
 //!   pushes modules from the host into a running system;
 //! - [`fnv`]: the checksum both ends of the console and push links use.
 //!
+//! Everything but [`fnv`] and [`grants::range_holds`] needs an allocator
+//! (feature `alloc`, on by default): the SDK's native backend, which runs
+//! without one, takes only those.
+//!
 //! Nothing here touches hardware; every part is tested on the host
 //! (`cargo test -p cella-system`).
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "alloc")]
 extern crate alloc;
 
 pub mod fnv;
 pub mod grants;
+#[cfg(feature = "alloc")]
 pub mod push_authority;
+#[cfg(feature = "alloc")]
 pub mod push_protocol;
+#[cfg(feature = "alloc")]
 pub mod system_manifest;
+#[cfg(feature = "alloc")]
 pub mod validate;

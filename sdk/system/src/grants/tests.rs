@@ -1,7 +1,7 @@
 //! Host tests of [`GrantSet`]: ranges at their edges, budgets spent across
 //! requests, and the text of the first request that does not fit.
 
-use super::GrantSet;
+use super::{GrantSet, range_holds};
 use crate::system_manifest::GrantLine;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -203,4 +203,18 @@ fn resolve_returns_the_requests_in_order_and_stops_at_the_first_misfit() {
         resolve(&set, "irq 4\nmmio 0x2000 0x1001\nirq 9\n"),
         Err("mmio 0x2000 4097".into())
     );
+}
+
+#[test]
+fn the_range_rule_at_its_edges() {
+    assert!(range_holds(0x70, 2, 0x70, 2));
+    assert!(range_holds(0x70, 2, 0x71, 1));
+    assert!(!range_holds(0x70, 2, 0x71, 2));
+    assert!(!range_holds(0x70, 2, 0x6f, 1));
+    assert!(!range_holds(0x70, 2, 0x70, 0));
+    assert!(!range_holds(0x70, 0, 0x70, 1));
+    assert!(range_holds(0, u64::MAX, u64::MAX - 1, 1));
+    assert!(!range_holds(0, u64::MAX, u64::MAX, 1));
+    assert!(!range_holds(1, u64::MAX, 1, 1));
+    assert!(!range_holds(0, 16, 8, u64::MAX));
 }

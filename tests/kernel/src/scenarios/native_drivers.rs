@@ -6,9 +6,9 @@
 //! and timers as events and reports with `ipc_send`.
 
 use super::processes::start;
+use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use alloc::format;
 use cella_kernel::boot::BootContext;
 use cella_kernel::grants::GrantSet;
 use cella_kernel::proc::{self, ExitReason, ProcessGrant};
