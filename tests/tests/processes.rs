@@ -51,6 +51,13 @@ fn faults_kill_only_the_process_and_grants_decide_device_access() {
     run.expect_line("mmio: no MMIO grant: -1");
     run.expect_line("version 0x20, 24 redirection entries");
     run.expect_line("mmio: log(MMIO page) -> -5");
+    // Grants the kernel refuses whatever the manifest says: refused at spawn.
+    run.expect_line(
+        "processes: mmio: refused at spawn: grant `mmio 0x100000 4096`: 0x100000 is RAM, not device memory",
+    );
+    run.expect_line(
+        "processes: mmio: refused at spawn: grant `port 0x60 1`: port 0x60 belongs to the kernel",
+    );
     // IRQs as messages: refused without the grant, 10 RTC interrupts with it.
     run.expect_line("rtc-irq: irq_attach(8) -> -1");
     run.expect_line("rtc-irq: 10 IRQ 8 messages in");

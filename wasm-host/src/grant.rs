@@ -1,23 +1,24 @@
-//! The grant: what the system manifest allows a module, and the check that a
-//! module's requests fit inside it. [`Grant::from_plan`] makes it from the
-//! system description (`cella-system`), for the kernel and the tool alike.
+//! The grant: what the system manifest allows a module, and the capabilities
+//! its requests resolve to. The check itself is `cella-system`'s
+//! [`GrantSet`]; [`Grant::from_plan`] makes a grant from the system
+//! description, for the kernel and the tool alike.
 
 use crate::capabilities::Capability;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use cella_abi::CapabilityRequest;
+use cella_system::grants::GrantSet;
 use cella_system::system_manifest::{GrantLine, ModuleLimits, ModulePlan};
 
 /// What the system allows one module. A module receives only what its own
-/// manifest requests, and every request must fit inside the grant.
+/// manifest requests, and every request must fit inside the grant: the
+/// check is `cella-system`'s [`GrantSet`], the same one the kernel applies
+/// to native processes; this type adds the endpoint ids the embedder knows
+/// and the module's own limits.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Grant {
-    ports: Vec<(u16, u32)>,
-    mmio: Vec<(u64, u64)>,
-    irqs: Vec<u8>,
-    dma_bytes: u64,
-    endpoints: Vec<(String, u64)>,
-    timers: u32,
+    set: GrantSet,
+    endpoint_ids: Vec<(String, u64)>,
     limits: ModuleLimits,
 }
 
@@ -31,32 +32,18 @@ impl Grant {
     /// lines and its own limits. `endpoint_id` gives the id the embedder
     /// knows a granted endpoint by; an endpoint it does not know is left out.
     pub fn from_plan(plan: &ModulePlan, endpoint_id: impl Fn(&str) -> Option<u64>) -> Grant {
-        let mut grant = Grant::new();
-        let mut dma_bytes = 0u64;
-        let mut timers = 0u32;
+        let mut grant = Grant::new().limits(plan.limits);
         for line in &plan.grants {
-            grant = match line {
-                GrantLine::Port { base, count, .. } => grant.port_range(*base, *count),
-                GrantLine::Mmio { base, length, .. } => grant.mmio_region(*base, *length),
-                GrantLine::Irq { line, .. } => grant.irq_line(*line),
-                GrantLine::Dma { bytes } => {
-                    dma_bytes = dma_bytes.saturating_add(*bytes);
-                    grant
+            match line {
+                GrantLine::Endpoint { name } => {
+                    if let Some(id) = endpoint_id(name) {
+                        grant = grant.endpoint(name, id);
+                    }
                 }
-                GrantLine::Endpoint { name } => match endpoint_id(name) {
-                    Some(id) => grant.endpoint(name, id),
-                    None => grant,
-                },
-                GrantLine::Timer => {
-                    timers = timers.saturating_add(1);
-                    grant
-                }
-            };
+                other => grant.set.add(other),
+            }
         }
         grant
-            .dma_bytes(dma_bytes)
-            .timers(timers)
-            .limits(plan.limits)
     }
 
     /// The module's own limits, over the runtime's (see [`crate::Limits`]).
@@ -72,46 +59,48 @@ impl Grant {
 
     /// Allows ports `base .. base + count`.
     pub fn port_range(mut self, base: u16, count: u32) -> Grant {
-        self.ports.push((base, count));
+        self.set = self.set.port_range(base, count);
         self
     }
 
     /// Allows physical MMIO bytes `base .. base + length`.
     pub fn mmio_region(mut self, base: u64, length: u64) -> Grant {
-        self.mmio.push((base, length));
+        self.set = self.set.mmio_region(base, length);
         self
     }
 
     /// Allows an IRQ line.
     pub fn irq_line(mut self, line: u8) -> Grant {
-        self.irqs.push(line);
+        self.set = self.set.irq_line(line);
         self
     }
 
     /// Allows DMA pools totalling `bytes`.
     pub fn dma_bytes(mut self, bytes: u64) -> Grant {
-        self.dma_bytes = bytes;
+        self.set = self.set.dma_bytes(bytes);
         self
     }
 
     /// Allows the endpoint `name`, which the embedder knows as `id`.
     pub fn endpoint(mut self, name: &str, id: u64) -> Grant {
-        self.endpoints.push((name.to_string(), id));
+        self.set = self.set.endpoint(name);
+        self.endpoint_ids.push((name.to_string(), id));
         self
     }
 
     /// DMA bytes allowed in all, whatever the pools.
     pub(crate) fn dma_total(&self) -> u64 {
-        self.dma_bytes
+        self.set.dma_budget()
     }
 
     /// Allows `count` one-shot timers.
     pub fn timers(mut self, count: u32) -> Grant {
-        self.timers = count;
+        self.set = self.set.timers(count);
         self
     }
 
-    /// Resolves each request against the grant, in order.
+    /// Resolves each request against the grant, in order
+    /// ([`GrantSet::resolve`]), into the capabilities the module starts with.
     ///
     /// # Errors
     /// The first request that does not fit, rendered as its manifest line.
@@ -119,69 +108,37 @@ impl Grant {
         &self,
         requests: impl Iterator<Item = CapabilityRequest<'a>>,
     ) -> Result<Vec<Capability>, String> {
-        let mut dma_left = self.dma_bytes;
-        let mut timers_left = self.timers;
-        let mut resolved = Vec::new();
-        for request in requests {
-            let denied = || request.to_string();
-            let capability = match request {
-                CapabilityRequest::PortRange { base, count } => {
-                    let end = u64::from(base) + u64::from(count);
-                    let inside = self.ports.iter().any(|&(granted, length)| {
-                        u64::from(base) >= u64::from(granted)
-                            && end <= u64::from(granted) + u64::from(length)
-                    });
-                    if !inside {
-                        return Err(denied());
+        self.set
+            .resolve(requests)?
+            .into_iter()
+            .map(|request| {
+                Ok(match request {
+                    CapabilityRequest::PortRange { base, count } => {
+                        Capability::PortRange { base, count }
                     }
-                    Capability::PortRange { base, count }
-                }
-                CapabilityRequest::MmioRegion { base, length } => {
-                    let end = base.checked_add(length).ok_or_else(denied)?;
-                    let inside = self.mmio.iter().any(|&(granted, granted_length)| {
-                        base >= granted
-                            && granted
-                                .checked_add(granted_length)
-                                .is_some_and(|limit| end <= limit)
-                    });
-                    if !inside {
-                        return Err(denied());
+                    CapabilityRequest::MmioRegion { base, length } => {
+                        Capability::MmioRegion { base, length }
                     }
-                    Capability::MmioRegion { base, length }
-                }
-                CapabilityRequest::IrqLine { line } => {
-                    if !self.irqs.contains(&line) {
-                        return Err(denied());
-                    }
-                    Capability::IrqLine {
+                    CapabilityRequest::IrqLine { line } => Capability::IrqLine {
                         line,
                         enabled: false,
-                    }
-                }
-                CapabilityRequest::DmaPool { bytes } => {
-                    dma_left = dma_left.checked_sub(bytes).ok_or_else(denied)?;
-                    Capability::DmaPool {
+                    },
+                    CapabilityRequest::DmaPool { bytes } => Capability::DmaPool {
                         budget: bytes,
                         used: 0,
-                    }
-                }
-                CapabilityRequest::Endpoint { name } => {
-                    let id = self
-                        .endpoints
-                        .iter()
-                        .find(|(granted, _)| granted == name)
-                        .map(|(_, id)| *id)
-                        .ok_or_else(denied)?;
-                    Capability::Endpoint { id }
-                }
-                CapabilityRequest::Timer => {
-                    timers_left = timers_left.checked_sub(1).ok_or_else(denied)?;
-                    Capability::Timer { deadline: None }
-                }
-            };
-            resolved.push(capability);
-        }
-        Ok(resolved)
+                    },
+                    CapabilityRequest::Endpoint { name } => Capability::Endpoint {
+                        id: self
+                            .endpoint_ids
+                            .iter()
+                            .find(|(granted, _)| granted == name)
+                            .map(|(_, id)| *id)
+                            .ok_or_else(|| request.to_string())?,
+                    },
+                    CapabilityRequest::Timer => Capability::Timer { deadline: None },
+                })
+            })
+            .collect()
     }
 }
 
@@ -237,5 +194,43 @@ mod tests {
         assert_eq!(resolve(&grant, "endpoint fs\n"), Err("endpoint fs".into()));
         assert_eq!(resolve(&grant, "timer\ntimer\n"), Err("timer".into()));
         assert_eq!(resolve(&Grant::new(), "irq 4\n"), Err("irq 4".into()));
+    }
+
+    #[test]
+    fn a_plan_grants_its_lines_and_only_the_endpoints_the_embedder_knows() {
+        let plan = ModulePlan {
+            name: "t".into(),
+            grants: alloc::vec![
+                GrantLine::Port {
+                    base: 0,
+                    count: 0x1_0000,
+                    shared: false,
+                },
+                GrantLine::Dma { bytes: 60 },
+                GrantLine::Dma { bytes: 40 },
+                GrantLine::Endpoint { name: "log".into() },
+                GrantLine::Endpoint { name: "fs".into() },
+                GrantLine::Timer,
+            ],
+            ..ModulePlan::default()
+        };
+        let grant = Grant::from_plan(&plan, |name| (name == "log").then_some(7));
+        assert_eq!(grant.dma_total(), 100);
+        assert_eq!(
+            resolve(&grant, "port 0 65536\ndma 100\nendpoint log\ntimer\n"),
+            Ok(alloc::vec![
+                Capability::PortRange {
+                    base: 0,
+                    count: 0x1_0000
+                },
+                Capability::DmaPool {
+                    budget: 100,
+                    used: 0
+                },
+                Capability::Endpoint { id: 7 },
+                Capability::Timer { deadline: None },
+            ])
+        );
+        assert_eq!(resolve(&grant, "endpoint fs\n"), Err("endpoint fs".into()));
     }
 }

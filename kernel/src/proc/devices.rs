@@ -51,7 +51,7 @@ fn granted_line(line: u64) -> Result<u8, i64> {
         .ok()
         .filter(|&line| line > 0 && line < 16)
         .ok_or(E_INVALID)?;
-    if with_process(|process| process.grant.irqs.contains(&line)) != Some(true) {
+    if with_process(|process| process.grant.grants.holds_irq(line)) != Some(true) {
         refuse(&alloc::format!("IRQ {line}: not granted"));
         return Err(E_DENIED);
     }
@@ -148,11 +148,7 @@ pub(super) fn ports_granted(first: u64, count: u64) -> Result<i64, i64> {
     if count == 0 || end > 0x1_0000 {
         return Err(E_INVALID);
     }
-    let covered = with_process(|process| {
-        process.grant.ports.iter().any(|&(base, length)| {
-            u64::from(base) <= first && end <= u64::from(base) + u64::from(length)
-        })
-    });
+    let covered = with_process(|process| process.grant.grants.covers_ports(first, count));
     if covered == Some(true) {
         Ok(0)
     } else {
@@ -165,9 +161,10 @@ pub(super) fn ports_granted(first: u64, count: u64) -> Result<i64, i64> {
 /// the user address of its physical base.
 pub(super) fn map_mmio_grant(index: u64) -> Result<i64, i64> {
     let index = usize::try_from(index).map_err(|_| E_INVALID)?;
-    let granted = with_process(|process| process.grant.mmio.get(index).copied()).flatten();
+    let granted = with_process(|process| process.grant.grants.mmio().get(index).copied()).flatten();
     let &(physical, length) = granted.as_ref().ok_or(E_DENIED)?;
-    // Checked outside `with_process`: `refuse` takes the process table too.
+    // Spawn refused grants the kernel's device check refuses; checked again
+    // here (outside `with_process`: `refuse` takes the process table too).
     let device = DeviceRange::new(physical, length).map_err(|error| {
         refuse(&alloc::format!("MMIO grant {index}: {error}"));
         E_DENIED
@@ -193,17 +190,13 @@ pub(super) fn map_mmio_grant(index: u64) -> Result<i64, i64> {
 /// `mmio_map_range(physical, length) -> address`: maps the MMIO grant that
 /// holds the whole range and returns the user address of `physical`.
 pub(super) fn map_mmio_range(physical: u64, length: u64) -> Result<i64, i64> {
-    let end = physical.checked_add(length).ok_or(E_INVALID)?;
-    if length == 0 {
+    if length == 0 || physical.checked_add(length).is_none() {
         return Err(E_INVALID);
     }
     let found = with_process(|process| {
-        process
-            .grant
-            .mmio
-            .iter()
-            .position(|&(base, size)| base <= physical && end <= base.saturating_add(size))
-            .map(|index| (index, process.grant.mmio[index].0))
+        let grants = &process.grant.grants;
+        let index = grants.mmio_grant_covering(physical, length)?;
+        grants.mmio().get(index).map(|&(base, _)| (index, base))
     })
     .flatten();
     let Some((index, base)) = found else {

@@ -6,8 +6,9 @@ use super::abi::{self, E_DENIED, E_FAULT, E_INVALID, E_NO_MEMORY, E_NO_SYSCALL};
 use super::charge::{self, Charge, ENDPOINT_COST, HANDLE_COST};
 use super::devices;
 use super::elf::{self, ElfError};
+use super::grant::ProcessGrant;
 use crate::arch::interrupts::{TrapFrame, describe_page_fault, exception_name};
-use crate::arch::port_io::{PortError, PortRange};
+use crate::arch::port_io::PortRange;
 use crate::arch::syscall::SyscallFrame;
 use crate::arch::{gdt, user};
 use crate::ipc::{self, Capability, CapabilityTable, Handle, IpcError, Rights};
@@ -37,35 +38,6 @@ pub const MAX_IMAGE_PAGES: u64 = 4096;
 /// Where granted MMIO regions are mapped in a process.
 pub const USER_MMIO_BASE: u64 = 0x6000_0000;
 
-/// What a process may touch, as the system manifest (or a scenario) grants it.
-#[derive(Clone, Debug, Default)]
-pub struct ProcessGrant {
-    /// Port ranges `(first, count)`, opened in the TSS I/O bitmap.
-    pub ports: Vec<(u16, u16)>,
-    /// MMIO regions `(physical, length)`, mapped on `mmio_map`.
-    pub mmio: Vec<(u64, u64)>,
-    /// Endpoint names it may `lookup` (send and call).
-    pub endpoints: Vec<String>,
-    /// Endpoint names it may `register` (serve).
-    pub serves: Vec<String>,
-    /// IRQ lines it may attach (delivered as messages).
-    pub irqs: Vec<u8>,
-    /// Bytes of kernel memory it may make the kernel allocate (endpoints,
-    /// handles); 0 means [`charge::DEFAULT_ALLOWANCE`].
-    pub kernel_memory: usize,
-}
-
-impl ProcessGrant {
-    /// A grant to look up `endpoints` and serve `serves`, no devices.
-    pub fn ipc(endpoints: &[&str], serves: &[&str]) -> Self {
-        ProcessGrant {
-            endpoints: endpoints.iter().map(|name| String::from(*name)).collect(),
-            serves: serves.iter().map(|name| String::from(*name)).collect(),
-            ..ProcessGrant::default()
-        }
-    }
-}
-
 /// How a process ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ExitReason {
@@ -84,8 +56,10 @@ pub enum SpawnError {
     Memory(MapError),
     /// No thread.
     Thread(String),
-    /// A port grant names ports the kernel keeps for itself.
-    Ports(PortError),
+    /// A port or MMIO grant the kernel refuses whatever the manifest says
+    /// (a port it drives itself, MMIO over RAM or the kernel image): the
+    /// grant and the reason, as a module's grant is refused at load.
+    Grant(String),
 }
 
 impl core::fmt::Display for SpawnError {
@@ -94,7 +68,7 @@ impl core::fmt::Display for SpawnError {
             Self::Elf(error) => write!(formatter, "bad executable: {error}"),
             Self::Memory(error) => write!(formatter, "no memory: {error}"),
             Self::Thread(error) => write!(formatter, "no thread: {error}"),
-            Self::Ports(error) => write!(formatter, "port grant refused: {error}"),
+            Self::Grant(why) => write!(formatter, "refused at spawn: {why}"),
         }
     }
 }
@@ -181,12 +155,16 @@ pub fn spawn(name: &str, bytes: &[u8], grant: ProcessGrant) -> Result<ThreadId, 
             image_pages * PAGE_SIZE,
         )));
     }
-    let ports = grant
-        .ports
+    if let Some(why) = crate::module_host::device_access::refused_grant(&grant.device_lines()) {
+        return Err(SpawnError::Grant(why));
+    }
+    // `refused_grant` made each of these ranges once already.
+    let ports: Vec<PortRange> = grant
+        .grants
+        .ports()
         .iter()
-        .map(|&(first, count)| PortRange::new(first, u32::from(count)))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(SpawnError::Ports)?;
+        .filter_map(|&(first, count)| PortRange::new(first, count).ok())
+        .collect();
     let mut space = AddressSpace::new().map_err(map_error)?;
     for segment in &executable.segments {
         let first = segment.address & !(PAGE_SIZE - 1);
@@ -491,7 +469,7 @@ fn dispatch(number: u64, arguments: [u64; 6]) -> i64 {
             0
         }),
         abi::LOOKUP => name_argument(arguments[0], arguments[1]).and_then(|name| {
-            let granted = with_process(|process| process.grant.endpoints.contains(&name));
+            let granted = with_process(|process| process.grant.grants.holds_endpoint(&name));
             if granted != Some(true) {
                 refuse(&alloc::format!("lookup of `{name}`: no endpoint grant"));
                 return Err(E_DENIED);
@@ -635,7 +613,7 @@ pub fn running() -> Vec<ProcessRow> {
 /// Starts the native processes the system manifest lists (`process NAME
 /// FILE` blocks), each with its `serve` and `grant` lines as its grant.
 pub fn start_manifest_processes(archive: Option<&crate::archive::Archive<'static>>) {
-    use crate::system_manifest::{GrantLine, SystemManifest};
+    use crate::system_manifest::SystemManifest;
     let Some(archive) = archive else {
         return;
     };
@@ -649,26 +627,12 @@ pub fn start_manifest_processes(archive: Option<&crate::archive::Archive<'static
         return;
     };
     for plan in &manifest.processes {
-        let mut grant = ProcessGrant {
-            serves: plan.serves.clone(),
-            kernel_memory: plan.kernel_memory,
-            ..ProcessGrant::default()
-        };
-        for line in &plan.grants {
-            match line {
-                GrantLine::Port { base, count, .. } => {
-                    grant
-                        .ports
-                        .push((*base, u16::try_from(*count).unwrap_or(u16::MAX)));
-                }
-                GrantLine::Mmio { base, length, .. } => grant.mmio.push((*base, *length)),
-                GrantLine::Endpoint { name } => grant.endpoints.push(name.clone()),
-                GrantLine::Irq { line, .. } => grant.irqs.push(*line),
-                other => log::warn!(
-                    "process {}: grant `{other}` is not supported for native processes yet; ignored",
-                    plan.name
-                ),
-            }
+        let (grant, unsupported) = ProcessGrant::from_plan(plan);
+        for line in unsupported {
+            log::warn!(
+                "process {}: grant `{line}` is not supported for native processes yet; ignored",
+                plan.name
+            );
         }
         let bytes = match archive.find(&plan.file) {
             Ok(Some(entry)) => entry.data,

@@ -1,7 +1,8 @@
 //! Native ring-3 processes: ELF executables from the boot archive, each in its
 //! own address space with one thread, entering the kernel through `SYSCALL`.
 //!
-//! [`elf`] and [`abi`] are hardware-free (host-tested); `kernel` loads
+//! [`elf`], [`abi`] and [`grant`] (what a process may touch) are
+//! hardware-free (host-tested); `kernel` loads
 //! processes, dispatches syscalls and contains their faults; `devices` holds
 //! the device syscalls (IRQ routes, MMIO maps, port-grant queries).
 #![forbid(unsafe_code)]
@@ -9,6 +10,7 @@
 pub mod abi;
 pub mod charge;
 pub mod elf;
+pub mod grant;
 
 #[cfg(target_os = "none")]
 mod devices;
@@ -18,5 +20,6 @@ mod kernel;
 #[cfg(target_os = "none")]
 pub use devices::deliver_irq;
 
+pub use grant::ProcessGrant;
 #[cfg(target_os = "none")]
 pub use kernel::*;

@@ -1,6 +1,9 @@
 //! The native backend's capability table: the module's manifest requests,
 //! named by handle, with the Wasm host's checks and error codes
 //! (`wasm-host/src/capabilities.rs`, `calls/*.rs`). Pure logic, host-tested.
+//! Whether an access lies inside its port range or MMIO region is
+//! `cella-system`'s [`range_holds`], the rule the kernel checks the
+//! process's grant with.
 //!
 //! Handles are `generation << 8 | slot` as in the Wasm host; a process runs
 //! one instance, so every handle carries [`GENERATION`] and anything else is
@@ -8,6 +11,7 @@
 
 use cella_abi::{CapabilityKind, CapabilityRequest, ErrorClass, ErrorCode, Manifest};
 use cella_abi::{MAX_CAPABILITY_REQUESTS, ManifestError};
+use cella_system::grants::range_holds;
 
 /// The generation of every handle in a native process (one instance).
 pub const GENERATION: u32 = 1;
@@ -159,12 +163,11 @@ impl Table {
         else {
             return Err(ErrorCode::BadHandle);
         };
-        let offset = offset as u32;
-        let end = offset.checked_add(width).ok_or(ErrorCode::Denied)?;
-        if end > count {
+        let port = u64::from(base) + u64::from(offset as u32);
+        if !range_holds(u64::from(base), u64::from(count), port, u64::from(width)) {
             return Err(ErrorCode::Denied);
         }
-        u16::try_from(u32::from(base) + offset).map_err(|_| ErrorCode::Denied)
+        u16::try_from(port).map_err(|_| ErrorCode::Denied)
     }
 
     /// The user address at `offset` of the MMIO region `handle` names, for a
@@ -186,7 +189,10 @@ impl Table {
             return Err(ErrorCode::BadHandle);
         };
         let offset = u64::from(offset as u32);
-        if offset + u64::from(width) > length {
+        let held = base
+            .checked_add(offset)
+            .is_some_and(|first| range_holds(base, length, first, u64::from(width)));
+        if !held {
             return Err(ErrorCode::Denied);
         }
         if (base + offset) % u64::from(width) != 0 {
@@ -364,6 +370,17 @@ mod tests {
         assert_eq!(table.port(0x100, 0, 4), Err(ErrorCode::Denied));
         assert_eq!(table.port(0x100, 2, 1), Err(ErrorCode::Denied));
         assert_eq!(table.port(0x100, -1, 1), Err(ErrorCode::Denied));
+    }
+
+    #[test]
+    fn the_last_port_is_reachable_and_nothing_past_it() {
+        let table = Table::from_manifest("cella 1\nname t\nversion 1\nport 0 65536\n")
+            .expect("valid manifest");
+        assert_eq!(table.port(0x100, 0xffff, 1), Ok(0xffff));
+        assert_eq!(table.port(0x100, 0xfffe, 2), Ok(0xfffe));
+        assert_eq!(table.port(0x100, 0xffff, 2), Err(ErrorCode::Denied));
+        assert_eq!(table.port(0x100, 0x1_0000, 1), Err(ErrorCode::Denied));
+        assert_eq!(table.port(0x100, i32::MAX, 4), Err(ErrorCode::Denied));
     }
 
     #[test]

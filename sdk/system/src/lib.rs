@@ -3,6 +3,8 @@
 //! One `no_std` crate beside `cella-abi` owns what both sides must agree on:
 //! - [`system_manifest`]: the compiled system manifest (its modules, native
 //!   processes and their grants), its one codec (`render` and `read`);
+//! - [`grants`]: one module's or process's grant and the check of its
+//!   requests against it, for the Wasm host and the kernel alike;
 //! - [`validate`]: the one check of a system, run by the tool on what it
 //!   compiles and by the kernel on what it reads, with the names the kernel
 //!   reserves for itself;
@@ -10,15 +12,25 @@
 //!   pushes modules from the host into a running system;
 //! - [`fnv`]: the checksum both ends of the console and push links use.
 //!
+//! Everything but [`fnv`] and [`grants::range_holds`] needs an allocator
+//! (feature `alloc`, on by default): the SDK's native backend, which runs
+//! without one, takes only those.
+//!
 //! Nothing here touches hardware; every part is tested on the host
 //! (`cargo test -p cella-system`).
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "alloc")]
 extern crate alloc;
 
 pub mod fnv;
+pub mod grants;
+#[cfg(feature = "alloc")]
 pub mod push_authority;
+#[cfg(feature = "alloc")]
 pub mod push_protocol;
+#[cfg(feature = "alloc")]
 pub mod system_manifest;
+#[cfg(feature = "alloc")]
 pub mod validate;

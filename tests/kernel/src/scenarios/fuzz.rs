@@ -14,6 +14,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use cella_kernel::boot::BootContext;
+use cella_kernel::grants::GrantSet;
 use cella_kernel::ipc::{self, EndpointId};
 use cella_kernel::proc::{self, ExitReason, ProcessGrant};
 use cella_kernel::sched::{self, Priority};
@@ -117,11 +118,12 @@ fn one_run(context: &BootContext, seed: u64, calls: u64) -> Result<(), String> {
         context,
         "fuzz",
         ProcessGrant {
-            irqs: alloc::vec![5],
-            ..ProcessGrant::ipc(
-                &["fuzz-control", "checksum", "fuzz-nobody"],
-                &["fuzz-inbox"],
-            )
+            grants: GrantSet::new()
+                .irq_line(5)
+                .endpoint("fuzz-control")
+                .endpoint("checksum")
+                .endpoint("fuzz-nobody"),
+            ..ProcessGrant::ipc(&[], &["fuzz-inbox"])
         },
     )?;
     let limit = 60 * SECOND + calls.saturating_mul(200_000);

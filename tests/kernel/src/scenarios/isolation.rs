@@ -11,6 +11,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use cella_kernel::boot::BootContext;
+use cella_kernel::grants::GrantSet;
 use cella_kernel::ipc::{self, EndpointId};
 use cella_kernel::proc::{self, ExitReason, ProcessGrant};
 use cella_kernel::sched::{self, Priority};
@@ -240,9 +241,9 @@ fn kernel_memory(context: &BootContext) -> Result<(), String> {
             ipc::create_endpoint(Some("hog-report")).map_err(|error| format!("{error:?}"))?;
         let before = mm::heap::statistics().used;
         let grant = ProcessGrant {
-            irqs: alloc::vec![5],
+            grants: GrantSet::new().irq_line(5).endpoint("hog-report"),
             kernel_memory: allowance,
-            ..ProcessGrant::ipc(&["hog-report"], &["hog-name"])
+            ..ProcessGrant::ipc(&[], &["hog-name"])
         };
         let hog = start(context, "hog", grant)?;
         let mut heap = Vec::new();

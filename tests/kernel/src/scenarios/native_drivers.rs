@@ -6,10 +6,11 @@
 //! and timers as events and reports with `ipc_send`.
 
 use super::processes::start;
+use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use alloc::{format, vec};
 use cella_kernel::boot::BootContext;
+use cella_kernel::grants::GrantSet;
 use cella_kernel::proc::{self, ExitReason, ProcessGrant};
 use cella_kernel::{ipc, irq, kprintln, time};
 use cella_wasm_host::Grant;
@@ -65,9 +66,8 @@ fn rtc_both_ways(context: &BootContext) -> Result<(), String> {
     )
     .map_err(|error| format!("{error:?}"))?;
     let grant = ProcessGrant {
-        ports: vec![(0x70, 2)],
-        serves: vec![String::from("rtc")],
-        ..ProcessGrant::default()
+        grants: GrantSet::new().port_range(0x70, 2),
+        ..ProcessGrant::ipc(&[], &["rtc"])
     };
     start(context, "cmos-rtc-native", grant)?;
     let native = super::wait_for_name("rtc")?;
@@ -114,12 +114,12 @@ fn sdk_probe(context: &BootContext) -> Result<(), String> {
     let report =
         ipc::create_endpoint(Some("probe-report")).map_err(|error| format!("{error:?}"))?;
     let grant = ProcessGrant {
-        ports: vec![(0x70, 2)],
-        mmio: vec![(0xfec0_0000, 0x1000)],
-        irqs: vec![8],
-        endpoints: vec![String::from("probe-report")],
-        kernel_memory: 0,
-        serves: vec![String::from("sdk-probe")],
+        grants: GrantSet::new()
+            .port_range(0x70, 2)
+            .mmio_region(0xfec0_0000, 0x1000)
+            .irq_line(8)
+            .endpoint("probe-report"),
+        ..ProcessGrant::ipc(&[], &["sdk-probe"])
     };
     start(context, "sdk-probe", grant)?;
     let message = ipc::receive_until(report, Some(time::now_nanoseconds() + TIMEOUT_NS))

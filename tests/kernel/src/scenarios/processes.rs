@@ -4,6 +4,7 @@
 use alloc::format;
 use alloc::string::String;
 use cella_kernel::boot::BootContext;
+use cella_kernel::grants::GrantSet;
 use cella_kernel::proc::{self, ExitReason, ProcessGrant};
 use cella_kernel::sched::{self, Priority};
 use cella_kernel::{fnv::fnv1a_64, ipc, irq, kprintln};
@@ -66,7 +67,7 @@ pub fn processes(context: &BootContext) -> Result<(), String> {
         context,
         "ports",
         ProcessGrant {
-            ports: alloc::vec![(0x70, 2)],
+            grants: GrantSet::new().port_range(0x70, 2),
             ..ProcessGrant::default()
         },
     )?;
@@ -77,17 +78,37 @@ pub fn processes(context: &BootContext) -> Result<(), String> {
         context,
         "mmio",
         ProcessGrant {
-            mmio: alloc::vec![(0xfec0_0000, 0x20)],
+            grants: GrantSet::new().mmio_region(0xfec0_0000, 0x20),
             ..ProcessGrant::default()
         },
     )?;
     expect_exit("mmio", mmio, 0)?;
+    // Grants the kernel's device checks refuse (MMIO over RAM, a port the
+    // kernel drives) are refused at spawn with the reason, as a module's
+    // are at load; nothing starts.
+    for grant in [
+        GrantSet::new().mmio_region(0x10_0000, 0x1000),
+        GrantSet::new().port_range(0x70, 2).port_range(0x60, 1),
+    ] {
+        let refused = ProcessGrant {
+            grants: grant,
+            ..ProcessGrant::default()
+        };
+        match start(context, "mmio", refused) {
+            Ok(thread) => {
+                return Err(format!(
+                    "mmio started (thread {thread}) with a grant the kernel refuses"
+                ));
+            }
+            Err(why) => kprintln!("processes: {why}"),
+        }
+    }
     // IRQs as messages: refused without the grant, delivered with it.
     let no_irq = start(
         context,
         "rtc-irq",
         ProcessGrant {
-            ports: alloc::vec![(0x70, 2)],
+            grants: GrantSet::new().port_range(0x70, 2),
             ..ProcessGrant::default()
         },
     )?;
@@ -96,8 +117,7 @@ pub fn processes(context: &BootContext) -> Result<(), String> {
         context,
         "rtc-irq",
         ProcessGrant {
-            ports: alloc::vec![(0x70, 2)],
-            irqs: alloc::vec![8],
+            grants: GrantSet::new().port_range(0x70, 2).irq_line(8),
             ..ProcessGrant::default()
         },
     )?;
