@@ -56,6 +56,15 @@ pub const MAX_LOG_BYTES: u32 = 1024;
 /// Longest IPC message (sent, received or replied) in bytes.
 pub const MAX_MESSAGE_BYTES: u32 = 4096;
 
+/// Longest deadline of an `ipc_call`, in milliseconds; longer deadlines are
+/// cut to it.
+pub const MAX_CALL_DEADLINE_MILLISECONDS: u32 = 60_000;
+
+/// Calls a module may have outstanding at once unless its `pending_requests`
+/// limit in the system manifest says otherwise; one more is refused with
+/// [`ErrorCode::Exhausted`].
+pub const DEFAULT_MAX_OUTSTANDING_CALLS: u32 = 16;
+
 /// Largest state blob `save_state` may return, in bytes.
 pub const MAX_STATE_BYTES: u32 = 256 * 1024;
 
