@@ -97,8 +97,12 @@ fn word(bytes: &[u8], at: usize) -> i32 {
     i32::from_le_bytes(bytes[at..at + 4].try_into().unwrap())
 }
 
-/// What the caller sent to the endpoint (the results it reports).
-fn sent(outbox: &QueueOutbox) -> (Vec<Vec<u8>>, Vec<(u32, u32, u64, Vec<u8>)>) {
+/// A call as the outbox got it: (generation, call id, endpoint, request).
+type CallOut = (u32, u32, u64, Vec<u8>);
+
+/// What the caller sent to the endpoint (the results it reports), and the
+/// calls it made.
+fn sent(outbox: &QueueOutbox) -> (Vec<Vec<u8>>, Vec<CallOut>) {
     let mut sends = Vec::new();
     let mut calls = Vec::new();
     for item in outbox.drain() {
