@@ -56,6 +56,7 @@
 //! | `irq_enable` / `irq_disable` / `irq_ack` | [`Irq`] |
 //! | `dma_alloc` / `dma_free` / `dma_address` / `dma_read` / `dma_write` | [`DmaPool`], [`DmaBuffer`] |
 //! | `ipc_send` / `ipc_receive` / `ipc_reply` | [`Endpoint`], [`Message`] |
+//! | `ipc_call`, export `on_reply` | [`Endpoint::call`], [`Reply`], [`Module::on_reply`] |
 //! | `time_now` / `timer_set` / `timer_cancel` | [`time::now`], [`Timer`] |
 //! | `log` | [`info!`], [`warn!`], [`error!`], [`debug!`], [`trace!`], [`log::write`] |
 //! | `cap_handle` | [`Handle::for_capability`] (the macro calls it) |
@@ -83,6 +84,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+mod call;
 mod dma;
 mod error;
 mod handle;
@@ -104,6 +106,7 @@ mod sys;
 mod text;
 pub mod time;
 
+pub use call::{CallId, Reply};
 pub use cella_abi as abi;
 pub use cella_abi::{ErrorCode, LogLevel, MAX_MESSAGE_BYTES};
 pub use dma::{DmaBuffer, DmaPool};

@@ -2,6 +2,7 @@
 //! [`crate::module!`] macro that writes the manifest section and the
 //! exported entry points for it.
 
+use crate::call::Reply;
 use crate::error::{ErrorCode, Result};
 use crate::handle::Handle;
 use crate::ipc::Message;
@@ -55,6 +56,17 @@ pub trait Module: Sized + 'static {
     /// Logged as a warning.
     fn on_timer(&mut self, timer: Handle) -> Result<()> {
         let _ = timer;
+        Ok(())
+    }
+
+    /// A call this module made ([`crate::Endpoint::call`]) was answered or
+    /// failed: [`Reply::outcome`] says which, [`Reply::read`] reads the
+    /// answer. The default logs a warning.
+    ///
+    /// # Errors
+    /// Logged as a warning.
+    fn on_reply(&mut self, reply: Reply) -> Result<()> {
+        crate::warn!("unexpected answer to call {}", reply.call().raw());
         Ok(())
     }
 
@@ -226,6 +238,13 @@ pub mod entry {
         });
     }
 
+    /// `on_reply(call, status, length)`.
+    pub fn on_reply<M: Module>(slot: &Slot<Option<M>>, call: i32, status: i32, length: i32) {
+        with_module(slot, "on_reply", |module| {
+            module.on_reply(Reply::new(call, status, length))
+        });
+    }
+
     /// `save_state() -> (length << 32) | pointer`; a failure returns a length
     /// past the ABI's limit, which the host refuses (the old instance stays).
     pub fn save_state<M: Module>(slot: &Slot<Option<M>>) -> i64 {
@@ -365,7 +384,7 @@ pub mod entry {
 /// - `pub const CELLA_VERSION: &str`, the version, and
 ///   `pub const CELLA_MANIFEST: &str`, the manifest text, and the
 ///   `cella.manifest` custom section holding it;
-/// - the exports `init`, `on_irq`, `on_message`, `on_timer` (and with
+/// - the exports `init`, `on_irq`, `on_message`, `on_timer`, `on_reply` (and with
 ///   `state:` also `save_state`, `state_buffer`, `restore_state`).
 ///
 /// The exports need `#[unsafe(no_mangle)]` and the section
@@ -456,6 +475,12 @@ macro_rules! module {
         #[unsafe(no_mangle)]
         pub extern "C" fn on_timer(handle: i32) {
             $crate::__entry::on_timer::<$module>(&CELLA_MODULE, handle)
+        }
+
+        /// ABI export `on_reply`.
+        #[unsafe(no_mangle)]
+        pub extern "C" fn on_reply(call: i32, status: i32, length: i32) {
+            $crate::__entry::on_reply::<$module>(&CELLA_MODULE, call, status, length)
         }
 
         $( $crate::__state_exports!($state, $module, CELLA_MODULE); )?

@@ -11,8 +11,8 @@
 //! A host function cannot break the guest's memory safety unless it writes
 //! into linear memory: the host validates every handle, offset and value, and
 //! refuses (with an error code) anything outside the module's grant. Functions
-//! that only *read* guest memory (`log`, `ipc_send`, `ipc_reply`, `dma_write`,
-//! `port_out8_n`)
+//! that only *read* guest memory (`log`, `ipc_send`, `ipc_reply`, `ipc_call`,
+//! `dma_write`, `port_out8_n`)
 //! read a range the caller passes from a live Rust slice. So every import is
 //! declared `safe fn` except the four that *write* into linear memory at a
 //! pointer (`port_in8_n`, `mmio_read64`, `dma_read`, `ipc_receive`): those stay `unsafe fn`
@@ -127,6 +127,7 @@ imports! {
     /// Writes up to `capacity` bytes at `pointer`.
     unsafe fn ipc_receive(pointer: i32, capacity: i32) -> i32 = IpcReceive;
     safe fn ipc_reply(request: i32, pointer: i32, length: i32) -> i32 = IpcReply;
+    safe fn ipc_call(endpoint: i32, pointer: i32, length: i32, deadline_milliseconds: i32) -> i32 = IpcCall;
     safe fn time_now() -> i64 = TimeNow;
     safe fn timer_set(timer: i32, deadline: i64) -> i32 = TimerSet;
     safe fn timer_cancel(timer: i32) -> i32 = TimerCancel;

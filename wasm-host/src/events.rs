@@ -24,8 +24,17 @@ pub enum Event<'a> {
         /// Bytes (at most [`cella_abi::MAX_MESSAGE_BYTES`]).
         bytes: &'a [u8],
     },
-    /// Time passed: every timer whose deadline is due fires.
+    /// Time passed: every timer whose deadline is due fires, and every call
+    /// whose deadline is due fails with [`cella_abi::ErrorCode::TimedOut`].
     Timer,
+    /// The answer to call `call` (made with `ipc_call`): the reply's bytes,
+    /// or why the call failed.
+    Reply {
+        /// Call id.
+        call: u32,
+        /// The reply (at most [`cella_abi::MAX_MESSAGE_BYTES`]) or the error.
+        outcome: Result<&'a [u8], cella_abi::ErrorCode>,
+    },
 }
 
 /// What happened to a delivered event (when the module did not fault).
@@ -45,6 +54,9 @@ pub enum Delivery {
     /// Refused without running: message too long, or too many requests
     /// pending. The sender should get an error.
     Refused,
+    /// A reply to a call this instance does not wait on (it timed out, or
+    /// was made by an earlier instance): dropped.
+    UnknownCall,
 }
 
 impl<P: Platform, O: Outbox> Sandbox<P, O> {
@@ -67,7 +79,18 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
                 Ok(Delivery::Handled { count: 1 })
             }
             Event::Message { request, bytes } => self.deliver_message(request, bytes),
-            Event::Timer => self.deliver_timers(),
+            Event::Timer => {
+                let expired = self.expire_calls()?;
+                let timers = self.deliver_timers()?;
+                Ok(match (expired, timers) {
+                    (0, timers) => timers,
+                    (expired, Delivery::Handled { count }) => Delivery::Handled {
+                        count: count.saturating_add(expired),
+                    },
+                    (expired, _) => Delivery::Handled { count: expired },
+                })
+            }
+            Event::Reply { call, outcome } => self.deliver_reply(call, outcome),
         }
     }
 

@@ -21,6 +21,8 @@ pub enum Entry {
     Message,
     /// `on_timer`.
     Timer,
+    /// `on_reply`.
+    Reply,
     /// `save_state`.
     SaveState,
     /// `state_buffer` or `restore_state`.
@@ -127,6 +129,7 @@ impl Entry {
             Entry::Irq => "on_irq",
             Entry::Message => "on_message",
             Entry::Timer => "on_timer",
+            Entry::Reply => "on_reply",
             Entry::SaveState => "save_state",
             Entry::RestoreState => "restore_state",
             Entry::None => "no entry point (it was already dead)",

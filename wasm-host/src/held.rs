@@ -67,6 +67,14 @@ impl HeldMessages {
                     request,
                     message,
                 } => outbox.reply(module, *request, message),
+                // Successors make no calls (`ipc_call` answers `Busy`).
+                Outgoing::Call {
+                    module,
+                    generation,
+                    endpoint,
+                    call,
+                    message,
+                } => outbox.call(module, *generation, *endpoint, *call, message),
             };
             if outcome.is_err() {
                 undelivered.count = undelivered.count.saturating_add(1);

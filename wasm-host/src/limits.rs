@@ -24,6 +24,9 @@ pub struct Limits {
     pub trace_entries: u32,
     /// Requests a module may hold unanswered.
     pub max_pending_requests: u32,
+    /// Calls (`ipc_call`) a module may have outstanding at once (at most
+    /// 256: call ids number them with 8 bits).
+    pub max_outstanding_calls: u32,
     /// Log lines one event may write; later lines are dropped and counted.
     pub log_lines_per_event: u32,
     /// Log bytes one event may write; a line that does not fit is dropped
@@ -43,6 +46,7 @@ impl Default for Limits {
             max_bad_calls: 16,
             trace_entries: 32,
             max_pending_requests: 32,
+            max_outstanding_calls: cella_abi::DEFAULT_MAX_OUTSTANDING_CALLS,
             log_lines_per_event: 64,
             log_bytes_per_event: 8192,
         }
@@ -60,7 +64,10 @@ impl Limits {
             self.max_memory_pages = pages;
         }
         if let Some(requests) = own.pending_requests {
+            // One limit for requests in flight on either side: those the
+            // module holds unanswered and the calls it waits on.
             self.max_pending_requests = requests;
+            self.max_outstanding_calls = requests;
         }
         self
     }

@@ -2,7 +2,7 @@
 //! [`HostFunction`], each a thin adapter from Wasm values to the bodies in
 //! [`crate::calls`].
 
-use crate::calls::{self, dma, ipc, irq, log, mmio, ports, time};
+use crate::calls::{self, call, dma, ipc, irq, log, mmio, ports, time};
 use crate::fuel::Meter;
 use crate::outbox::Outbox;
 use crate::platform::{Platform, Width};
@@ -283,6 +283,16 @@ pub(crate) fn build<P: Platform + 'static, O: Outbox + 'static>(
      -> i32 {
         with_memory(&mut caller, HostFunction::IpcReply, |memory, state| {
             ipc::reply(memory, state, request, pointer, length)
+        })
+    });
+    define!(linker_ref, HostFunction::IpcCall, |caller,
+                                                endpoint: i32,
+                                                pointer: i32,
+                                                length: i32,
+                                                deadline: i32|
+     -> i32 {
+        with_memory(&mut caller, HostFunction::IpcCall, |memory, state| {
+            call::call(memory, state, endpoint, pointer, length, deadline)
         })
     });
     define!(linker_ref, HostFunction::TimeNow, |caller| -> i64 {

@@ -286,6 +286,19 @@ pub(crate) fn load(
             }
         }
     }
+    // Replies to `ipc_call` arrive as `on_reply` events: a module that can
+    // call must be able to hear the answer.
+    let calls = module.imports().any(|import| {
+        import.module() == IMPORT_MODULE && import.name() == HostFunction::IpcCall.name()
+    });
+    if calls && module.get_export(Export::OnReply.name()).is_none() {
+        return Err(fail(
+            name,
+            LoadErrorKind::MissingExport {
+                name: Export::OnReply.name(),
+            },
+        ));
+    }
     match module.get_export(cella_abi::MEMORY_EXPORT) {
         None | Some(ExternType::Memory(_)) => {}
         Some(_) => {

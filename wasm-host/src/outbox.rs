@@ -27,6 +27,28 @@ pub trait Outbox {
     /// # Errors
     /// As for [`Outbox::send`].
     fn reply(&mut self, module: &str, request: u32, message: &[u8]) -> Result<(), ErrorCode>;
+
+    /// Takes `module`'s call `call` (made by its instance of generation
+    /// `generation`) to the endpoint `endpoint`. The answer comes back to
+    /// that instance as [`crate::Event::Reply`] for `call`: the reply's
+    /// bytes, or an error code when the call fails.
+    ///
+    /// The default refuses every call with [`ErrorCode::Closed`], for
+    /// routers that carry no calls.
+    ///
+    /// # Errors
+    /// As for [`Outbox::send`].
+    fn call(
+        &mut self,
+        module: &str,
+        generation: u32,
+        endpoint: u64,
+        call: u32,
+        message: &[u8],
+    ) -> Result<(), ErrorCode> {
+        let _ = (module, generation, endpoint, call, message);
+        Err(ErrorCode::Closed)
+    }
 }
 
 /// One message handed to a [`QueueOutbox`].
@@ -47,6 +69,19 @@ pub enum Outgoing {
         module: String,
         /// Request id.
         request: u32,
+        /// Bytes.
+        message: Vec<u8>,
+    },
+    /// A call to an endpoint.
+    Call {
+        /// Calling module.
+        module: String,
+        /// The calling instance's generation.
+        generation: u32,
+        /// Endpoint id.
+        endpoint: u64,
+        /// Call id.
+        call: u32,
         /// Bytes.
         message: Vec<u8>,
     },
@@ -107,6 +142,23 @@ impl Outbox for QueueOutbox {
         self.push(Outgoing::Reply {
             module: module.into(),
             request,
+            message: message.to_vec(),
+        })
+    }
+
+    fn call(
+        &mut self,
+        module: &str,
+        generation: u32,
+        endpoint: u64,
+        call: u32,
+        message: &[u8],
+    ) -> Result<(), ErrorCode> {
+        self.push(Outgoing::Call {
+            module: module.into(),
+            generation,
+            endpoint,
+            call,
             message: message.to_vec(),
         })
     }

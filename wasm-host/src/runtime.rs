@@ -249,6 +249,7 @@ impl Parts {
             message: Vec::new(),
             message_present: false,
             pending_requests: Vec::new(),
+            calls: Default::default(),
             held: None,
             dma_held_by_predecessor: 0,
             dma_grant: module.dma_grant,

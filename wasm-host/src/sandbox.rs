@@ -20,6 +20,7 @@ pub(crate) struct Entries {
     pub(crate) on_irq: Option<TypedFunc<i32, ()>>,
     pub(crate) on_message: Option<TypedFunc<(i32, i32), ()>>,
     pub(crate) on_timer: Option<TypedFunc<i32, ()>>,
+    pub(crate) on_reply: Option<TypedFunc<(i32, i32, i32), ()>>,
     pub(crate) save_state: Option<TypedFunc<(), i64>>,
     pub(crate) state_buffer: Option<TypedFunc<i32, i32>>,
     pub(crate) restore_state: Option<TypedFunc<(i32, i32, i32), i32>>,
@@ -34,6 +35,7 @@ impl Entries {
                 .get_typed_func(store, Export::OnMessage.name())
                 .ok(),
             on_timer: instance.get_typed_func(store, Export::OnTimer.name()).ok(),
+            on_reply: instance.get_typed_func(store, Export::OnReply.name()).ok(),
             save_state: instance
                 .get_typed_func(store, Export::SaveState.name())
                 .ok(),

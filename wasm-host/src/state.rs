@@ -10,6 +10,7 @@ use crate::held::HeldMessages;
 use crate::limits::Limits;
 use crate::log_budget::LogBudget;
 use crate::outbox::Outbox;
+use crate::outstanding::OutstandingCalls;
 use crate::platform::Platform;
 use crate::trace::{Counters, Trace};
 use alloc::format;
@@ -38,6 +39,8 @@ pub struct State<P, O> {
     pub(crate) message_present: bool,
     /// Requests received and not yet answered.
     pub(crate) pending_requests: Vec<u32>,
+    /// Calls made and not yet answered.
+    pub(crate) calls: OutstandingCalls,
     /// While this instance is a swap's successor that has not taken over:
     /// its outgoing messages, held until the swap commits.
     pub(crate) held: Option<HeldMessages>,

@@ -34,7 +34,8 @@ impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Runtime<P, O> {
     /// `new` is instantiated, the old instance saves its state
     /// (`save_state`), the new one restores it (`state_buffer`,
     /// `restore_state`; not `init`), and only then does it take the old
-    /// one's place. Requests the old instance had not answered carry over.
+    /// one's place. Requests the old instance had not answered carry over,
+    /// and so do the calls it waits on.
     /// The caller delivers no events meanwhile (it holds `&mut sandbox`).
     ///
     /// # Errors
@@ -88,6 +89,8 @@ impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Runtime<P, O> {
         );
         let mut fresh = prepared.sandbox;
         fresh.store.data_mut().pending_requests = old.pending_requests.clone();
+        // The new version receives the replies to the old one's calls.
+        fresh.store.data_mut().calls = old.calls.clone();
         let old_lines = sandbox.line_states();
         if let Err(fault) = fresh.restore_state(&saved) {
             // Dropping the new instance discards its held messages, frees its

@@ -1,7 +1,7 @@
 //! The queue modules' messages travel in: bounded, filled by every sandbox's
 //! outbox on any thread, drained by the event loop's router.
 //!
-//! A module's `ipc_send` and `ipc_reply` land here through [`KernelOutbox`];
+//! A module's `ipc_send`, `ipc_reply` and `ipc_call` land here through [`KernelOutbox`];
 //! the kernel itself posts here too (console output, its own requests). The
 //! queue is bounded: when it is full a module's send fails with `Busy`
 //! (back-pressure, never unbounded growth) and the kernel console falls back
@@ -43,7 +43,9 @@ pub fn send_from_kernel(endpoint: u64, bytes: Vec<u8>) -> Result<(), Vec<u8>> {
         bytes,
     })
     .map_err(|message| match message {
-        Routed::Send { bytes, .. } | Routed::Reply { bytes, .. } => bytes,
+        Routed::Send { bytes, .. } | Routed::Reply { bytes, .. } | Routed::Call { bytes, .. } => {
+            bytes
+        }
     })
 }
 
@@ -75,6 +77,24 @@ impl Outbox for KernelOutbox {
         push(Routed::Reply {
             from: String::from(module),
             request,
+            bytes: message.to_vec(),
+        })
+        .map_err(|_| ErrorCode::Busy)
+    }
+
+    fn call(
+        &mut self,
+        module: &str,
+        generation: u32,
+        endpoint: u64,
+        call: u32,
+        message: &[u8],
+    ) -> Result<(), ErrorCode> {
+        push(Routed::Call {
+            from: String::from(module),
+            generation,
+            endpoint,
+            call,
             bytes: message.to_vec(),
         })
         .map_err(|_| ErrorCode::Busy)

@@ -106,8 +106,9 @@ impl<K: KernelServices> EventLoop<K> {
         let advanced = self.advance_operations();
         let now = self.kernel.now();
         let restarted = self.restart_due(now);
+        let answered = self.deliver_call_answers();
         let delivered = self.deliver_one();
-        completed || called || routed || pushed || advanced || restarted || delivered
+        completed || called || routed || pushed || advanced || restarted || answered || delivered
     }
 
     /// Routes what modules sent and replied; command lines for the
@@ -167,10 +168,15 @@ impl<K: KernelServices> EventLoop<K> {
             if !slot.takes_event_now() || self.operations.holds(index) {
                 continue;
             }
+            // A timer event also fails the calls whose deadline passed.
             let timer_since = slot
                 .sandbox
                 .as_ref()
-                .and_then(|sandbox| sandbox.next_timer_deadline())
+                .and_then(|sandbox| {
+                    let timer = sandbox.next_timer_deadline();
+                    let call = sandbox.next_call_deadline();
+                    timer.into_iter().chain(call).min()
+                })
                 .filter(|deadline| *deadline <= now);
             let candidate = match (timer_since, inbox_since) {
                 (Some(timer), Some(inbox)) if timer <= inbox => Some((timer, true)),
@@ -203,6 +209,7 @@ impl<K: KernelServices> EventLoop<K> {
         let work = match pending {
             Pending::Irq(line) => Work::Irq(line),
             Pending::Message { request, bytes } => Work::Message { request, bytes },
+            Pending::Reply { call, outcome } => Work::Reply { call, outcome },
         };
         self.lend(index, work);
         true
@@ -280,6 +287,14 @@ impl<K: KernelServices> EventLoop<K> {
                     );
                     self.router
                         .settle_refused(*request, delivery, &mut self.kernel);
+                }
+            }
+            Ok(Delivery::UnknownCall) => {
+                if let Work::Reply { call, .. } = &work {
+                    log::info!(
+                        "module {}: the answer to call {call} came after its deadline; dropped",
+                        slot.plan.name
+                    );
                 }
             }
             Ok(_) => {}

@@ -273,10 +273,11 @@ impl<K: KernelServices> EventLoop<K> {
         let mut kept = VecDeque::new();
         let mut failed: Vec<u32> = Vec::new();
         let mut written: Vec<Vec<u8>> = Vec::new();
-        let (mut irqs, mut messages) = (0usize, 0usize);
+        let (mut irqs, mut messages, mut replies) = (0usize, 0usize, 0usize);
         for pending in waiting {
             let item = match &pending {
                 Pending::Irq(_) => Waiting::QueuedIrq,
+                Pending::Reply { .. } => Waiting::QueuedReply,
                 Pending::Message { request, .. } if self.router.is_open(*request) => {
                     Waiting::QueuedKernelRequest
                 }
@@ -288,6 +289,7 @@ impl<K: KernelServices> EventLoop<K> {
                 (Disposition::KernelWrites, Pending::Message { bytes, .. }) => written.push(bytes),
                 (_, Pending::Irq(_)) => irqs += 1,
                 (_, Pending::Message { .. }) => messages += 1,
+                (_, Pending::Reply { .. }) => replies += 1,
             }
         }
         let queued: Vec<u32> = kept
@@ -327,6 +329,11 @@ impl<K: KernelServices> EventLoop<K> {
         }
         if messages > 0 {
             log::warn!("{messages} messages queued for {name} were not delivered: module {state}");
+        }
+        if replies > 0 {
+            log::warn!(
+                "{replies} answers to calls of the old instance of {name} dropped: module {state}"
+            );
         }
         if !written.is_empty() {
             // Console output must not be lost: the kernel writes it itself.
@@ -371,5 +378,9 @@ fn describe(event: Option<&Event<'_>>) -> String {
             format!("a message of {} bytes (request {request})", bytes.len())
         }
         Event::Timer => String::from("a timer event"),
+        Event::Reply { call, outcome } => match outcome {
+            Ok(bytes) => format!("the reply to its call {call} ({} bytes)", bytes.len()),
+            Err(error) => format!("the failure of its call {call} ({error})"),
+        },
     }
 }

@@ -5,7 +5,7 @@
 //! - [`table`]: the module table (slots, lifecycle states, loading and
 //!   starting instances), with [`slot`] for one entry;
 //! - [`router`]: the endpoints and the requests in flight, and where each
-//!   message goes;
+//!   message goes; [`calls`] for calls between modules;
 //! - [`event_loop`]: the one loop that collects IRQs and due timers, picks
 //!   the next event and lends it out; [`lifecycle`] carries out what the
 //!   supervisor decides about a module, [`operations`] the commands under
@@ -15,6 +15,7 @@
 //!   typed events into typed actions.
 #![forbid(unsafe_code)]
 
+pub mod calls;
 pub mod commands;
 pub mod event_loop;
 pub mod lifecycle;

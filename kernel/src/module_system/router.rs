@@ -1,13 +1,15 @@
 //! The router: the endpoints modules serve, the requests the kernel and
 //! native processes have in flight to modules, and where each message goes.
 //!
-//! A module's `ipc_send` and `ipc_reply` reach the router through the kernel
+//! A module's `ipc_send`, `ipc_reply` and `ipc_call` reach the router through the kernel
 //! ([`KernelServices::take_routed`]); a send goes to the inbox of the module
 //! serving its endpoint, to a native process serving it, or (for the
 //! `supervisor` endpoint) back to the event loop as a command. Every endpoint
 //! a module serves is also opened for native processes: a process's call
 //! becomes a message event with a kernel request id standing for the
-//! caller's reply token, and the module's reply answers the token.
+//! caller's reply token, and the module's reply answers the token. A
+//! module's call is a request of the same kind whose answer goes back to the
+//! calling instance as a reply event (see [`super::calls`]).
 
 use super::services::{KernelServices, Routed};
 use super::slot::Pending;
@@ -34,6 +36,13 @@ pub enum KernelRequest {
     Process { token: u64 },
     /// A supervisor command's `call`; the reply completes the command.
     Command { operation: u64 },
+    /// A module's call (`ipc_call`): the reply (or the failure) goes back to
+    /// module `caller`'s instance of generation `generation` as call `call`.
+    Module {
+        caller: usize,
+        call: u32,
+        generation: u32,
+    },
     /// A test scenario's request; the reply is only counted.
     #[cfg(feature = "test-hooks")]
     Probe,
@@ -64,6 +73,9 @@ pub struct Router {
     look_again: bool,
     /// Answers to [`KernelRequest::Command`] requests, until the command takes them.
     answers: Vec<(u64, Result<Vec<u8>, IpcError>)>,
+    /// Answers to modules' calls, until the event loop puts them in the
+    /// callers' inboxes (see `super::calls`).
+    pub(crate) call_answers: Vec<super::calls::CallAnswer>,
     /// Replies to [`KernelRequest::Probe`] so far.
     #[cfg(feature = "test-hooks")]
     pub probe_replies: u64,
@@ -133,6 +145,13 @@ impl Router {
         self.requests.remove(&request);
     }
 
+    /// Every request in flight with what it is for.
+    pub(crate) fn requests_mut(&mut self) -> impl Iterator<Item = (&u32, &mut KernelRequest)> {
+        self.requests
+            .iter_mut()
+            .map(|(request, (_, purpose))| (request, purpose))
+    }
+
     /// The requests in flight to module `server`.
     pub fn requests_to(&self, server: usize) -> Vec<u32> {
         self.requests
@@ -187,7 +206,14 @@ impl Router {
                 from,
                 request,
                 bytes,
-            } => self.route_reply(&from, request, &bytes, kernel),
+            } => self.route_reply(&from, request, bytes, kernel),
+            Routed::Call {
+                from,
+                generation,
+                endpoint,
+                call,
+                bytes,
+            } => self.route_call(&from, generation, endpoint, call, bytes, table, kernel),
         }
         None
     }
@@ -241,9 +267,10 @@ impl Router {
         &mut self,
         from: &str,
         request: u32,
-        bytes: &[u8],
+        bytes: Vec<u8>,
         kernel: &mut K,
     ) {
+        let bytes = bytes.as_slice();
         match self.requests.remove(&request) {
             Some((_, KernelRequest::Time)) => match core::str::from_utf8(bytes) {
                 Ok(text) => log::info!("{from} answered the kernel's time request: {text}"),
@@ -264,6 +291,16 @@ impl Router {
             Some((_, KernelRequest::Command { operation })) => {
                 self.answers.push((operation, Ok(bytes.to_vec())));
             }
+            Some((
+                _,
+                KernelRequest::Module {
+                    caller,
+                    call,
+                    generation,
+                },
+            )) => {
+                self.answer_call(caller, call, generation, Ok(bytes.to_vec()));
+            }
             None => log::warn!("{from} replied to unknown request {request}; dropped"),
         }
     }
@@ -277,6 +314,16 @@ impl Router {
             Some((_, KernelRequest::Process { token })) => kernel.answer_process(token, Err(error)),
             Some((_, KernelRequest::Command { operation })) => {
                 self.answers.push((operation, Err(error)));
+            }
+            Some((
+                _,
+                KernelRequest::Module {
+                    caller,
+                    call,
+                    generation,
+                },
+            )) => {
+                self.answer_call(caller, call, generation, Err(error.error_code()));
             }
             _ => {}
         }

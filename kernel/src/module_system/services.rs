@@ -10,6 +10,7 @@ use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
+use cella_wasm_host::abi::ErrorCode;
 use cella_wasm_host::{
     Delivery, Entry, Event, Fault, Grant, Outbox, Platform, Prepared, Preparer, Sandbox,
 };
@@ -26,8 +27,16 @@ pub type PreparedOf<K> = Prepared<<K as KernelServices>::Platform, <K as KernelS
 #[derive(Debug)]
 pub enum Work {
     Irq(u8),
-    Message { request: u32, bytes: Vec<u8> },
+    Message {
+        request: u32,
+        bytes: Vec<u8>,
+    },
     Timer,
+    /// The answer to a call the module made (`ipc_call`).
+    Reply {
+        call: u32,
+        outcome: Result<Vec<u8>, ErrorCode>,
+    },
 }
 
 impl Work {
@@ -37,6 +46,7 @@ impl Work {
             Work::Irq(_) => Entry::Irq,
             Work::Message { .. } => Entry::Message,
             Work::Timer => Entry::Timer,
+            Work::Reply { .. } => Entry::Reply,
         }
     }
 
@@ -49,6 +59,10 @@ impl Work {
                 bytes,
             },
             Work::Timer => Event::Timer,
+            Work::Reply { call, outcome } => Event::Reply {
+                call: *call,
+                outcome: outcome.as_deref().map_err(|error| *error),
+            },
         }
     }
 }
@@ -120,6 +134,16 @@ pub enum Routed {
     Reply {
         from: String,
         request: u32,
+        bytes: Vec<u8>,
+    },
+    /// A call (`ipc_call`) to the module serving `endpoint`, made by the
+    /// instance of generation `generation`; its answer goes back to that
+    /// instance as call `call`.
+    Call {
+        from: String,
+        generation: u32,
+        endpoint: u64,
+        call: u32,
         bytes: Vec<u8>,
     },
 }

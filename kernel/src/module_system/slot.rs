@@ -7,6 +7,7 @@ use crate::system_manifest::ModulePlan;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use cella_wasm_host::LoadedModule;
+use cella_wasm_host::abi::ErrorCode;
 
 /// Most events queued for one module unless its `queue` limit says otherwise;
 /// more are refused and reported.
@@ -15,7 +16,15 @@ pub const INBOX_CAPACITY: usize = 4096;
 /// An event waiting for a module.
 pub enum Pending {
     Irq(u8),
-    Message { request: u32, bytes: Vec<u8> },
+    Message {
+        request: u32,
+        bytes: Vec<u8>,
+    },
+    /// The answer to a call the module made: the reply's bytes or the error.
+    Reply {
+        call: u32,
+        outcome: Result<Vec<u8>, ErrorCode>,
+    },
 }
 
 /// The stage a hot swap is at.

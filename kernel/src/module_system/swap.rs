@@ -151,7 +151,11 @@ impl<K: KernelServices> EventLoop<K> {
                 ))
             })?;
         let handed_over_at = self.kernel.now();
+        let old_generation = slot.generation;
         slot.generation = sandbox.generation();
+        // The new version took over the old one's calls.
+        self.router
+            .rebase_calls(index, old_generation, slot.generation);
         let report = SwapReport {
             module: name,
             old_version,

@@ -10,6 +10,7 @@
 //! | queued IRQ event | discarded and logged (lines are masked; the new instance re-initialises the device) | discarded and logged | delivered to the new version | delivered to the old instance |
 //! | the event being handled at the fault | not replayed (it may be what killed it); named in the fault record; a kernel request is answered with an error | same | - | - |
 //! | kernel request delivered, not yet answered | answered with an error | answered with an error | answered by the new version | answered by the old instance |
+//! | answer to a call it made | dropped and logged (only the instance that called waits for it) | dropped and logged | delivered to the new version | delivered to the old instance |
 //!
 //! Nothing is dropped silently: every item that is not delivered is either
 //! answered with an error or logged.
@@ -26,6 +27,8 @@ pub enum Waiting {
     QueuedKernelRequest,
     /// An IRQ event in the inbox.
     QueuedIrq,
+    /// The answer to a call the module made (`ipc_call`), in the inbox.
+    QueuedReply,
     /// The event the instance was handling when it faulted.
     InFlight,
     /// A kernel request delivered to the instance and not answered.
@@ -66,6 +69,9 @@ pub fn disposition(item: Waiting, outcome: Outcome) -> Disposition {
         (Outcome::Swapped | Outcome::SwapFailed, _) => Deliver,
         (_, Waiting::InFlight | Waiting::Unanswered) => Fail,
         (_, Waiting::QueuedIrq) => Report,
+        // Only the instance that made a call (or the version it was swapped
+        // for) can take its answer.
+        (_, Waiting::QueuedReply) => Report,
         (Outcome::RestartPending, Waiting::QueuedMessage { .. } | Waiting::QueuedKernelRequest) => {
             Deliver
         }
@@ -79,13 +85,14 @@ pub fn disposition(item: Waiting, outcome: Outcome) -> Disposition {
 mod tests {
     use super::*;
 
-    const ITEMS: [Waiting; 6] = [
+    const ITEMS: [Waiting; 7] = [
         Waiting::QueuedMessage { console: false },
         Waiting::QueuedMessage { console: true },
         Waiting::QueuedKernelRequest,
         Waiting::QueuedIrq,
         Waiting::InFlight,
         Waiting::Unanswered,
+        Waiting::QueuedReply,
     ];
 
     #[test]

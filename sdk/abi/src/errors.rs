@@ -36,7 +36,7 @@ pub enum ErrorCode {
     /// A log message that is not valid UTF-8.
     BadUtf8 = -7,
     /// A resource is used up: DMA pool budget, handle table, pending timers,
-    /// a process's kernel-memory allowance.
+    /// outstanding calls, a process's kernel-memory allowance.
     Exhausted = -8,
     /// The receiver cannot take the message now (its queue is full, or it
     /// holds too many requests unanswered); try again later.
@@ -57,7 +57,7 @@ pub enum ErrorCode {
     BadToken = -15,
     /// No endpoint has that name.
     NotFound = -16,
-    /// The wait's deadline passed.
+    /// The wait's (or the call's) deadline passed.
     TimedOut = -17,
     /// The name is taken.
     NameTaken = -18,

@@ -13,6 +13,9 @@ pub enum EventKind {
     Message = 2,
     /// A one-shot timer expired: `on_timer(handle)` runs.
     Timer = 3,
+    /// A call made with `ipc_call` was answered or failed:
+    /// `on_reply(call, status, length)` runs.
+    Reply = 4,
 }
 
 /// Log levels for the `log` host call.

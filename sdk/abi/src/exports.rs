@@ -18,6 +18,12 @@ pub enum Export {
     OnMessage,
     /// `on_timer(handle: i32)`: the one-shot timer `handle` expired.
     OnTimer,
+    /// `on_reply(call: i32, status: i32, length: i32)`: the call `call` made
+    /// with `ipc_call` ended. `status` 0: answered with `length` bytes, read
+    /// with `ipc_receive`; a negative [`crate::ErrorCode`]: it failed
+    /// (`Closed`, `Busy`, `TimedOut`) and `length` is 0. A module that
+    /// imports `ipc_call` must export it.
+    OnReply,
     /// `save_state() -> i64`: serialise state into linear memory and return
     /// `(length << 32) | pointer`.
     SaveState,
@@ -34,11 +40,12 @@ use ValueType::{I32, I64};
 
 impl Export {
     /// Every entry point.
-    pub const ALL: [Export; 7] = [
+    pub const ALL: [Export; 8] = [
         Export::Init,
         Export::OnIrq,
         Export::OnMessage,
         Export::OnTimer,
+        Export::OnReply,
         Export::SaveState,
         Export::StateBuffer,
         Export::RestoreState,
@@ -51,6 +58,7 @@ impl Export {
             Export::OnIrq => "on_irq",
             Export::OnMessage => "on_message",
             Export::OnTimer => "on_timer",
+            Export::OnReply => "on_reply",
             Export::SaveState => "save_state",
             Export::StateBuffer => "state_buffer",
             Export::RestoreState => "restore_state",
@@ -70,6 +78,10 @@ impl Export {
             },
             Export::OnMessage => Signature {
                 params: &[I32, I32],
+                results: &[],
+            },
+            Export::OnReply => Signature {
+                params: &[I32, I32, I32],
                 results: &[],
             },
             Export::SaveState => Signature {

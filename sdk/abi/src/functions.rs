@@ -128,6 +128,14 @@ host_functions! {
     IpcReceive = "ipc_receive" (I32, I32) -> I32;
     /// `ipc_reply(request, pointer, length) -> error`: answer a request.
     IpcReply = "ipc_reply" (I32, I32, I32) -> I32;
+    /// `ipc_call(endpoint_handle, pointer, length, deadline_milliseconds) ->
+    /// call_id | error`: send a request to the module serving the endpoint and
+    /// return at once with a positive call id; the reply (or the failure)
+    /// arrives later as an `on_reply(call_id, status, length)` event. The
+    /// deadline is capped at [`crate::MAX_CALL_DEADLINE_MILLISECONDS`]; at most
+    /// [`crate::DEFAULT_MAX_OUTSTANDING_CALLS`] calls (or the module's own
+    /// limit) are outstanding at once.
+    IpcCall = "ipc_call" (I32, I32, I32, I32) -> I32;
     /// `time_now() -> nanoseconds`: monotonic time since boot.
     TimeNow = "time_now" () -> I64;
     /// `timer_set(timer_handle, deadline_nanoseconds) -> error`: arm the

@@ -60,6 +60,15 @@ pub const MAX_MESSAGE_BYTES: u32 = 4096;
 /// Most bytes one `port_in8_n` or `port_out8_n` call moves.
 pub const MAX_PORT_BYTES: u32 = 4096;
 
+/// Longest deadline of an `ipc_call`, in milliseconds; longer deadlines are
+/// cut to it.
+pub const MAX_CALL_DEADLINE_MILLISECONDS: u32 = 60_000;
+
+/// Calls a module may have outstanding at once unless its `pending_requests`
+/// limit in the system manifest says otherwise; one more is refused with
+/// [`ErrorCode::Exhausted`].
+pub const DEFAULT_MAX_OUTSTANDING_CALLS: u32 = 16;
+
 /// Largest state blob `save_state` may return, in bytes.
 pub const MAX_STATE_BYTES: u32 = 256 * 1024;
 

@@ -58,3 +58,65 @@ fn manifest_parts_are_joined_whole() {
     }
     assert!(refused(Box::leak("9".repeat(64).into_boxed_str())).is_ok());
 }
+
+/// A module that keeps the answers to its calls (driven through the entry
+/// functions the macro's exports call; a second `module!` in this test
+/// binary would export `init` twice).
+mod calling {
+    use crate::{AcquireCapabilities, ErrorCode, Module, Reply, Result};
+
+    pub struct NoCapabilities;
+
+    impl AcquireCapabilities for NoCapabilities {
+        fn acquire() -> Result<NoCapabilities> {
+            Ok(NoCapabilities)
+        }
+    }
+
+    #[derive(Default)]
+    pub struct Calling {
+        pub answers: Vec<(u32, Result<usize>)>,
+    }
+
+    impl Module for Calling {
+        type Capabilities = NoCapabilities;
+
+        fn init(_capabilities: NoCapabilities) -> Result<Calling> {
+            Ok(Calling::default())
+        }
+
+        fn on_reply(&mut self, reply: Reply) -> Result<()> {
+            self.answers.push((reply.call().raw(), reply.outcome()));
+            if reply.outcome().is_err() {
+                return Err(ErrorCode::Closed);
+            }
+            Ok(())
+        }
+    }
+}
+
+#[test]
+fn on_reply_hands_each_answer_to_the_module() {
+    use super::entry;
+    use crate::Slot;
+    let slot: Slot<Option<calling::Calling>> = Slot::new(None);
+    // Before `init` there is no module: the answer is reported, not lost in a panic.
+    entry::on_reply(&slot, 0x0104, 0, 0);
+    assert_eq!(entry::init(&slot), 0);
+    entry::on_reply(&slot, 0x0105, 0, 12);
+    entry::on_reply(&slot, 0x0106, crate::ErrorCode::TimedOut.code(), 0);
+    let answers = slot
+        .with(|module| module.as_ref().unwrap().answers.clone())
+        .unwrap();
+    assert_eq!(
+        answers,
+        [(0x0105, Ok(12)), (0x0106, Err(crate::ErrorCode::TimedOut))]
+    );
+}
+
+#[test]
+fn the_macro_exports_on_reply() {
+    let export: extern "C" fn(i32, i32, i32) = versioned_by_cargo::on_reply;
+    // `Plain` keeps the default handler, which logs and returns.
+    export(1, 0, 0);
+}

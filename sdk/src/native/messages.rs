@@ -134,6 +134,14 @@ pub(crate) fn ipc_reply(request: i32, pointer: i32, length: i32) -> i32 {
     conclude(HostFunction::IpcReply, result)
 }
 
+/// `ipc_call` is not available to native processes yet: their event loop
+/// has no reply events. Refused with [`ErrorCode::NoSuchCall`] without
+/// counting it as a bad call (a native module calls its server with the
+/// kernel's blocking `call` syscall instead; see `docs/processes.md`).
+pub(crate) fn ipc_call(_endpoint: i32, _pointer: i32, _length: i32, _deadline: i32) -> i32 {
+    ErrorCode::NoSuchCall.code()
+}
+
 pub(crate) fn time_now() -> i64 {
     i64::try_from(now()).unwrap_or(i64::MAX)
 }

@@ -28,7 +28,9 @@
 //! Refused calls are logged and counted like the Wasm host's (16 capability
 //! violations or 16 bad calls tolerated; the next one ends the process).
 //!
-//! Supported: all of ABI v1 except DMA. The kernel has no DMA syscall for
+//! Supported: all of ABI v1 except DMA and `ipc_call` (refused with
+//! `NoSuchCall`: the process's event loop has no reply events yet; a native
+//! program calls with the kernel's blocking `call` syscall). The kernel has no DMA syscall for
 //! processes yet, so a manifest with a `dma` request does not start, and the
 //! `dma_*` calls answer as for a module without a DMA capability (`Denied`
 //! for a handle of another kind, else `BadHandle`). Kernel endpoints carry

@@ -3,6 +3,7 @@
 //! returns `Result<value, ErrorCode>` and the linker turns that into the
 //! guest's result (see [`crate::state::State::conclude_i32`]).
 
+pub(crate) mod call;
 pub(crate) mod dma;
 pub(crate) mod ipc;
 pub(crate) mod irq;

@@ -39,6 +39,24 @@ impl Outbox for MockOutbox {
         });
         Ok(())
     }
+
+    fn call(
+        &mut self,
+        module: &str,
+        generation: u32,
+        endpoint: u64,
+        call: u32,
+        message: &[u8],
+    ) -> Result<(), ErrorCode> {
+        self.0.borrow_mut().push_back(Routed::Call {
+            from: String::from(module),
+            generation,
+            endpoint,
+            call,
+            bytes: message.to_vec(),
+        });
+        Ok(())
+    }
 }
 
 type MockJob = Job<SimulatedPlatform, MockOutbox>;

@@ -2,6 +2,7 @@
 //! module table, the event loop and the supervisor's decisions carried out
 //! on real Wasm modules (written in WAT below) in the Wasm host.
 
+mod calls;
 mod commands;
 mod lifecycle;
 mod mock;

@@ -14,6 +14,7 @@ mod fuzz;
 mod heap_stress;
 mod ipc;
 mod isolation;
+mod module_calls;
 mod module_threads;
 mod native_drivers;
 mod processes;
@@ -36,7 +37,13 @@ const UNMAPPED_ADDRESS: u64 = 0x0000_0bad_c0de_0000;
 static READ_ONLY_PROBE: u64 = 0x5eed_5eed;
 
 /// Scenarios that run after the modules of the system manifest started.
-pub const NEEDS_MODULES: [&str; 4] = ["modules", "supervisor_bench", "swap_soak", "faults"];
+pub const NEEDS_MODULES: [&str; 5] = [
+    "modules",
+    "supervisor_bench",
+    "swap_soak",
+    "faults",
+    "module_calls",
+];
 
 /// The test kernel's boot hooks: run the scenario `test=NAME` names, before or after the
 /// modules start (see [`NEEDS_MODULES`]). Without `test=` the test kernel boots as the
@@ -62,7 +69,7 @@ impl BootHooks for ScenarioHooks {
 }
 
 /// Every scenario: name, what it shows.
-pub const SCENARIOS: [(&str, &str); 26] = [
+pub const SCENARIOS: [(&str, &str); 27] = [
     ("boot", "boots to the main loop and exits"),
     (
         "page_fault",
@@ -152,6 +159,10 @@ pub const SCENARIOS: [(&str, &str); 26] = [
         "swaps the UART driver v1 <-> v2 and restarts it, swaps=N rounds (default 250); the heap stays flat",
     ),
     (
+        "module_calls",
+        "with its test manifest: module caller calls module callee, rounds=N times answered and N times failed by a faulting callee (default 100); the heap stays flat",
+    ),
+    (
         "faults",
         "fault injection: faults=N mutants of the running drivers swapped in under a workload, then the good version back; prints the table",
     ),
@@ -175,6 +186,14 @@ pub fn run_with_modules(name: &str, context: &BootContext, system: &mut System) 
             Some(swap_soak::run(system, rounds))
         }
         "faults" => Some(fault_campaign::run(system, context)),
+        "module_calls" => {
+            let rounds = context
+                .command_line
+                .get("rounds")
+                .and_then(|value| value.parse::<u32>().ok())
+                .unwrap_or(100);
+            Some(module_calls::run(system, rounds))
+        }
         _ => None,
     };
     if let Some(result) = special {

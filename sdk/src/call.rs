@@ -1,0 +1,112 @@
+//! Calls to another module: [`Endpoint::call`] sends a request and returns at
+//! once with a [`CallId`]; the answer arrives later as a [`Reply`] in
+//! [`crate::Module::on_reply`].
+
+use crate::error::{ErrorCode, Result, value32};
+use crate::ipc::Endpoint;
+use crate::sys;
+
+/// The id of a call made with [`Endpoint::call`]; the [`Reply`] carries it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CallId(u32);
+
+impl CallId {
+    /// The id as the host numbers it.
+    pub fn raw(self) -> u32 {
+        self.0
+    }
+}
+
+impl Endpoint {
+    /// Sends `request` (at most [`cella_abi::MAX_MESSAGE_BYTES`] bytes) to
+    /// the module serving this endpoint and returns at once. The answer, or
+    /// the failure, arrives as [`crate::Module::on_reply`] with the returned
+    /// id: within `deadline_milliseconds` (capped at
+    /// [`cella_abi::MAX_CALL_DEADLINE_MILLISECONDS`]), else it fails with
+    /// [`ErrorCode::TimedOut`].
+    ///
+    /// # Errors
+    /// [`ErrorCode::Exhausted`] when too many calls are outstanding,
+    /// [`ErrorCode::TooLong`] for a request that is too long,
+    /// [`ErrorCode::BadArgument`] for a deadline of 0, [`ErrorCode::Busy`]
+    /// when the router cannot take it now, or another refusal.
+    pub fn call(&self, request: &[u8], deadline_milliseconds: u32) -> Result<CallId> {
+        let deadline = i32::try_from(deadline_milliseconds).unwrap_or(i32::MAX);
+        let id = value32(sys::ipc_call(
+            self.handle().raw(),
+            sys::pointer(request),
+            sys::length(request),
+            deadline,
+        ))?;
+        Ok(CallId(id))
+    }
+}
+
+/// The answer to a call, as an `on_reply` event delivers it. Read the reply
+/// with [`Reply::read`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reply {
+    call: CallId,
+    status: i32,
+    length: u32,
+}
+
+impl Reply {
+    /// The answer the host announced with `on_reply(call, status, length)`.
+    pub fn new(call: i32, status: i32, length: i32) -> Reply {
+        Reply {
+            // The host passes call ids and lengths as unsigned 32 bits.
+            call: CallId(call as u32),
+            status,
+            length: length.max(0) as u32,
+        }
+    }
+
+    /// The call this answers.
+    pub fn call(&self) -> CallId {
+        self.call
+    }
+
+    /// The reply's length in bytes, or why the call failed
+    /// ([`ErrorCode::Closed`]: the server faulted, stopped or is not there;
+    /// [`ErrorCode::Busy`]: it could not take the request;
+    /// [`ErrorCode::TimedOut`]: no answer within the deadline).
+    ///
+    /// # Errors
+    /// The call's failure.
+    pub fn outcome(&self) -> Result<usize> {
+        match self.status {
+            0 => Ok(self.length as usize),
+            code => Err(ErrorCode::from_code(code).unwrap_or(ErrorCode::DeviceError)),
+        }
+    }
+
+    /// Copies the reply into `buffer` and returns the part that fits.
+    ///
+    /// # Errors
+    /// The call's failure, or the host's refusal.
+    pub fn read<'b>(&self, buffer: &'b mut [u8]) -> Result<&'b [u8]> {
+        self.outcome()?;
+        crate::ipc::Message::new(0, self.length as i32).read(buffer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_is_its_length_or_the_calls_failure() {
+        let answered = Reply::new(0x0102, 0, 12);
+        assert_eq!(answered.call().raw(), 0x0102);
+        assert_eq!(answered.outcome(), Ok(12));
+        let timed_out = Reply::new(7, ErrorCode::TimedOut.code(), 0);
+        assert_eq!(timed_out.outcome(), Err(ErrorCode::TimedOut));
+        let mut buffer = [0u8; 4];
+        assert_eq!(timed_out.read(&mut buffer), Err(ErrorCode::TimedOut));
+        assert_eq!(
+            Reply::new(7, -999, 0).outcome(),
+            Err(ErrorCode::DeviceError)
+        );
+    }
+}

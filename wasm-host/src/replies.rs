@@ -1,0 +1,78 @@
+//! The caller's side of `ipc_call`: replies and failures delivered to
+//! `on_reply`, and calls whose deadline passed.
+
+use crate::events::Delivery;
+use crate::faults::{Entry, Fault};
+use crate::outbox::Outbox;
+use crate::platform::Platform;
+use crate::sandbox::Sandbox;
+use alloc::vec::Vec;
+use cella_abi::{ErrorCode, MAX_MESSAGE_BYTES};
+
+impl<P: Platform, O: Outbox> Sandbox<P, O> {
+    /// The earliest deadline of an outstanding call (nanoseconds): at that
+    /// time the embedder delivers [`crate::Event::Timer`], which fails the
+    /// due calls with [`ErrorCode::TimedOut`].
+    pub fn next_call_deadline(&self) -> Option<u64> {
+        self.store.data().calls.next_deadline()
+    }
+
+    /// The calls this instance waits on, oldest first.
+    pub fn outstanding_calls(&self) -> Vec<u32> {
+        self.store.data().calls.ids()
+    }
+
+    /// Runs `on_reply` for call `call`, if this instance waits on it.
+    pub(crate) fn deliver_reply(
+        &mut self,
+        call: u32,
+        outcome: Result<&[u8], ErrorCode>,
+    ) -> Result<Delivery, Fault> {
+        let state = self.store.data_mut();
+        if !state.calls.close(call) {
+            return Ok(Delivery::UnknownCall);
+        }
+        let (status, bytes) = match outcome {
+            // A reply longer than any message is refused like one.
+            Ok(bytes) if bytes.len() > MAX_MESSAGE_BYTES as usize => (ErrorCode::TooLong, &[][..]),
+            Ok(bytes) => (ErrorCode::Ok, bytes),
+            Err(ErrorCode::Ok) => (ErrorCode::Closed, &[][..]),
+            Err(error) => (error, &[][..]),
+        };
+        self.run_on_reply(call, status, bytes)?;
+        Ok(Delivery::Handled { count: 1 })
+    }
+
+    /// Fails every call whose deadline is due with
+    /// [`ErrorCode::TimedOut`]; returns how many `on_reply` handlers ran.
+    pub(crate) fn expire_calls(&mut self) -> Result<u32, Fault> {
+        let state = self.store.data_mut();
+        let now = state.platform.now_nanoseconds();
+        let due = state.calls.take_due(now);
+        let mut count = 0u32;
+        for call in due {
+            self.run_on_reply(call, ErrorCode::TimedOut, &[])?;
+            count = count.saturating_add(1);
+        }
+        Ok(count)
+    }
+
+    /// `on_reply(call, status, length)` with `bytes` readable through
+    /// `ipc_receive` while it runs.
+    fn run_on_reply(&mut self, call: u32, status: ErrorCode, bytes: &[u8]) -> Result<(), Fault> {
+        // Loading refuses a module that imports `ipc_call` without
+        // exporting `on_reply`, so a module with calls has the handler.
+        let Some(handler) = self.entries.on_reply else {
+            return Ok(());
+        };
+        let state = self.store.data_mut();
+        state.message.clear();
+        state.message.extend_from_slice(bytes);
+        state.message_present = true;
+        // Ids are below 2^31, lengths at most MAX_MESSAGE_BYTES.
+        let params = (call as i32, status.code(), bytes.len() as i32);
+        let result = self.run(Entry::Reply, handler, params, true);
+        self.store.data_mut().message_present = false;
+        result.map(|_| ())
+    }
+}
