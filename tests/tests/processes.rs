@@ -56,7 +56,7 @@ fn faults_kill_only_the_process_and_grants_decide_device_access() {
         "processes: mmio: refused at spawn: grant `mmio 0x100000 4096`: 0x100000 is RAM, not device memory",
     );
     run.expect_line(
-        "processes: mmio: refused at spawn: grant `port 0x60 1`: port 0x60 belongs to the kernel",
+        "processes: mmio: refused at spawn: grant `port 0x61 1`: port 0x61 belongs to the kernel",
     );
     // IRQs as messages: refused without the grant, 10 RTC interrupts with it.
     run.expect_line("rtc-irq: irq_attach(8) -> -1");

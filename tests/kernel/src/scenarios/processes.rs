@@ -88,7 +88,7 @@ pub fn processes(context: &BootContext) -> Result<(), String> {
     // are at load; nothing starts.
     for grant in [
         GrantSet::new().mmio_region(0x10_0000, 0x1000),
-        GrantSet::new().port_range(0x70, 2).port_range(0x60, 1),
+        GrantSet::new().port_range(0x70, 2).port_range(0x61, 1),
     ] {
         let refused = ProcessGrant {
             grants: grant,
