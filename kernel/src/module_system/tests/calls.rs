@@ -245,6 +245,36 @@ fn a_stopped_server_fails_the_calls_queued_for_it_and_refuses_new_ones() {
 }
 
 #[test]
+fn a_call_to_a_held_server_fails_with_closed_and_start_brings_the_calls_back() {
+    let policy = [("hold-after", "1"), ("backoff", "1ms")];
+    let mut system = boot_calls("counter", &[("counter", &policy)], &[]);
+    let counter = index(&system, "counter");
+    // The counter traps on a 4-byte message; its second fault is past the
+    // policy and holds it.
+    for _ in 0..2 {
+        call(&mut system, b"trap");
+        for _ in 0..20 {
+            settle(&mut system);
+            system.wait_for_work();
+        }
+    }
+    assert_eq!(system.table.slots[counter].state, ModuleState::Held);
+    assert_eq!(caller_log(&system), ["error 14", "error 14"]);
+    // A held server fails a call at once instead of keeping it waiting.
+    call(&mut system, b"hello");
+    assert_eq!(caller_log(&system), ["error 14", "error 14", "error 14"]);
+    assert!(system.router.requests_to(counter).is_empty());
+    assert!(system.table.slots[counter].inbox.is_empty());
+    let report = run(&mut system, start("counter"));
+    assert!(report.is_ok(), "{report:?}");
+    call(&mut system, b"hello");
+    assert_eq!(
+        caller_log(&system),
+        ["error 14", "error 14", "error 14", "ok 1 1"]
+    );
+}
+
+#[test]
 fn a_swapped_server_answers_the_call_queued_for_the_old_version() {
     let mut system = boot_calls(
         "counter",
