@@ -178,7 +178,7 @@ fn the_rtc_agrees_with_the_host_clock() {
 
 #[test]
 fn the_pci_list_matches_the_devices_qemu_was_given() {
-    // i440FX host bridge, PIIX3 ISA bridge, and an extra PCI test device.
+    // q35's host bridge and ICH9 LPC (ISA) bridge, and an extra PCI test device.
     let session = modules_scenario("pci", 500, &["-device", "pci-testdev"]);
     let output = session.output();
     let functions: Vec<&str> = output
@@ -186,8 +186,8 @@ fn the_pci_list_matches_the_devices_qemu_was_given() {
         .filter(|line| line.contains("pci: ") && line.contains(" class "))
         .collect();
     for (what, id) in [
-        ("host bridge", "8086:1237"),
-        ("ISA bridge", "8086:7000"),
+        ("host bridge", "8086:29c0"),
+        ("ISA bridge", "8086:2918"),
         ("pci-testdev", "1b36:0005"),
     ] {
         if !functions.iter().any(|line| line.contains(id)) {

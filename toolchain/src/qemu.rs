@@ -1,7 +1,7 @@
 //! The QEMU command line from the kernel contract, shared by `cella run` and the test harness.
 //!
 //! ```text
-//! qemu-system-x86_64 -M pc -accel tcg -m 256M -no-reboot -display none
+//! qemu-system-x86_64 -M q35 -accel tcg -m 256M -no-reboot -display none
 //!    -device isa-debug-exit,iobase=0xf4,iosize=0x04 -serial <...>
 //!    -kernel <kernel ELF> -initrd <boot archive> -append "<cmdline>"
 //! ```
@@ -109,7 +109,7 @@ impl QemuInvocation {
     pub fn arguments(&self) -> Vec<OsString> {
         let mut arguments: Vec<OsString> = [
             "-M",
-            "pc",
+            "q35",
             "-accel",
             match self.accel {
                 Accel::Tcg => "tcg",
@@ -209,7 +209,7 @@ mod tests {
             .collect();
         assert_eq!(
             arguments.join(" "),
-            "-M pc -accel tcg -m 256M -no-reboot -display none \
+            "-M q35 -accel tcg -m 256M -no-reboot -display none \
              -device isa-debug-exit,iobase=0xf4,iosize=0x04 -serial mon:stdio \
              -kernel /k/cella-kernel -initrd /k/boot.tar -append test=boot"
         );
