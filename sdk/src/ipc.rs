@@ -4,6 +4,8 @@
 use crate::error::{ErrorCode, Result, status, value32};
 use crate::handle::{FromHandle, Handle};
 use crate::sys;
+use cella_abi::MAX_MESSAGE_BYTES;
+use cella_interfaces::wire::WireError;
 
 /// A granted endpoint this module may send to (manifest line
 /// `endpoint NAME`).
@@ -89,6 +91,40 @@ impl Message {
         buffer
             .get(..length.min(buffer.len()))
             .ok_or(ErrorCode::BadArgument)
+    }
+
+    /// Answers the request through a typed interface: `serve` is the
+    /// interface's `serve` (see [`crate::interfaces`]) over the request's
+    /// bytes and a reply buffer. A message that is not a request of the
+    /// interface is logged and answered with an empty reply, which no
+    /// client decodes as an answer; a message nobody waits for is read and
+    /// dropped.
+    ///
+    /// ```ignore
+    /// fn on_message(&mut self, message: Message) -> Result<()> {
+    ///     message.answer(|request, reply| rtc::serve(self, request, reply))
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    /// The host's refusal to hand over the message or take the reply.
+    pub fn answer(
+        &self,
+        serve: impl FnOnce(&[u8], &mut [u8]) -> core::result::Result<usize, WireError>,
+    ) -> Result<()> {
+        let mut request = [0; MAX_MESSAGE_BYTES as usize];
+        let request = self.read(&mut request)?;
+        if !self.is_request() {
+            return Ok(());
+        }
+        let mut reply = [0; MAX_MESSAGE_BYTES as usize];
+        match serve(request, &mut reply) {
+            Ok(length) => self.reply(&reply[..length.min(reply.len())]),
+            Err(error) => {
+                crate::warn!("a request of {} bytes not answered: {error}", request.len());
+                self.reply(&[])
+            }
+        }
     }
 
     /// Answers the request with `reply`.

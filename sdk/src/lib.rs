@@ -109,6 +109,7 @@ pub mod time;
 pub use call::{CallId, Reply};
 pub use cella_abi as abi;
 pub use cella_abi::{ErrorCode, LogLevel, MAX_MESSAGE_BYTES};
+pub use cella_interfaces as interfaces;
 pub use dma::{DmaBuffer, DmaPool};
 pub use error::Result;
 pub use handle::{FromHandle, Handle};

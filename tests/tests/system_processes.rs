@@ -59,12 +59,25 @@ fn the_normal_boot_starts_the_listed_process_and_it_serves() {
     if !answer.contains("error: nothing serves `nobody`") {
         session.fail(format!("`call nobody hello` answered:\n{answer}"));
     }
-    // A module's endpoint answers `call` too (the cmos-rtc module replies
-    // with the time as text), and the console, served by the event loop,
+    // A module's endpoint answers `call` too: `rtc` and `pci` have typed
+    // interfaces, so the line is an operation with its arguments and the
+    // answer reads as its value. The console, served by the event loop,
     // still echoes right after.
     let answer = run(&mut session, "call rtc time");
-    if !answer.contains("reply from rtc: ") {
+    if !answer.contains("reply from rtc: 20") || !answer.contains('T') || !answer.contains('Z') {
         session.fail(format!("`call rtc time` answered:\n{answer}"));
+    }
+    let answer = run(&mut session, "call pci function 0");
+    if !answer.contains("reply from pci: 00:00.0 ") || !answer.contains(" class 06.00.00") {
+        session.fail(format!("`call pci function 0` answered:\n{answer}"));
+    }
+    let answer = run(&mut session, "call pci function 999");
+    if !answer.contains("reply from pci: error: no such function") {
+        session.fail(format!("`call pci function 999` answered:\n{answer}"));
+    }
+    let answer = run(&mut session, "call rtc date");
+    if !answer.contains("error: call rtc: `date`: no such operation; `rtc` answers time") {
+        session.fail(format!("`call rtc date` answered:\n{answer}"));
     }
     run(&mut session, "# still echoing");
     if session.output().contains("PROCESS FAULT") {

@@ -1,12 +1,12 @@
 //! cmos-rtc: Cella's CMOS real-time clock driver — reads the date and time (BCD or binary, 12 or 24 hours, respecting update-in-progress) and answers requests on the `rtc` endpoint.
 //!
-//! Any request to `rtc` is answered with the time as
-//! `YYYY-MM-DDTHH:MM:SSZ` (20 bytes; UTC, as the RTC holds it).
+//! It serves the typed interface `cella_sdk::interfaces::rtc`: `time`
+//! answers the time (UTC, as the RTC holds it) or why it could not be read.
 #![no_std]
 #![forbid(unsafe_code)]
 
-use cella_sdk::{ErrorCode, Message, Module, Ports, Result, TextBuffer};
-use core::fmt::Write;
+use cella_sdk::interfaces::rtc::{self, RtcError, Timestamp};
+use cella_sdk::{ErrorCode, Message, Module, Ports, Result};
 
 cella_sdk::module! {
     name: "cmos-rtc",
@@ -62,30 +62,6 @@ struct Raw {
     century: u8,
 }
 
-/// A calendar date and time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DateTime {
-    year: u16,
-    month: u8,
-    day: u8,
-    hour: u8,
-    minute: u8,
-    second: u8,
-}
-
-impl DateTime {
-    /// `YYYY-MM-DDTHH:MM:SSZ`.
-    fn format(&self) -> TextBuffer<20> {
-        let mut text = TextBuffer::new();
-        let _ = write!(
-            text,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-            self.year, self.month, self.day, self.hour, self.minute, self.second
-        );
-        text
-    }
-}
-
 /// The driver's state between events.
 pub struct Rtc {
     cmos: Ports,
@@ -99,16 +75,22 @@ impl Module for Rtc {
             cmos: capabilities.cmos,
         };
         let now = rtc.read_time()?;
-        cella_sdk::info!("time {}", now.format());
+        cella_sdk::info!("time {now}");
         Ok(rtc)
     }
 
     fn on_message(&mut self, message: Message) -> Result<()> {
-        if !message.is_request() {
-            return Ok(()); // nobody waits for an answer
-        }
-        let now = self.read_time()?;
-        message.reply(now.format().as_bytes())
+        message.answer(|request, reply| rtc::serve(self, request, reply))
+    }
+}
+
+impl rtc::Server for Rtc {
+    fn time(&mut self) -> core::result::Result<Timestamp, RtcError> {
+        self.read_time().map_err(|error| match error {
+            ErrorCode::Busy => RtcError::Stuck,
+            ErrorCode::DeviceError => RtcError::Unreadable,
+            _ => RtcError::Denied,
+        })
     }
 }
 
@@ -144,7 +126,7 @@ impl Rtc {
 
     /// Reads until two readings agree (an update may have happened during
     /// one), then decodes by the format in status B.
-    fn read_time(&self) -> Result<DateTime> {
+    fn read_time(&self) -> Result<Timestamp> {
         let mut previous = self.read_raw()?;
         for _ in 0..ATTEMPTS {
             let current = self.read_raw()?;
@@ -170,7 +152,7 @@ fn from_bcd(value: u8) -> u8 {
 }
 
 /// Decodes a reading by status B; `None` if a field is out of range.
-fn decode(raw: Raw, format: u8) -> Option<DateTime> {
+fn decode(raw: Raw, format: u8) -> Option<Timestamp> {
     let binary = format & BINARY != 0;
     let number = |value: u8| if binary { value } else { from_bcd(value) };
     let pm = raw.hours & PM != 0;
@@ -188,7 +170,7 @@ fn decode(raw: Raw, format: u8) -> Option<DateTime> {
         century @ 19..=21 => century,
         _ => 20, // no century register: assume 20xx
     };
-    let time = DateTime {
+    let time = Timestamp {
         year: u16::from(century) * 100 + u16::from(number(raw.year)),
         month: number(raw.month),
         day: number(raw.day),

@@ -2,6 +2,7 @@
 
 use cella_device_tests::models::{CmosClock, DateTime};
 use cella_device_tests::{TestSandbox, log_messages, port_accesses, replies_to, start, try_start};
+use cella_interfaces::rtc;
 use cella_wasm_host::{Event, Grant, SimulatedPlatform};
 
 fn time(year: u16, month: u8, day: u8, hour: u8, minute: u8, second: u8) -> DateTime {
@@ -25,16 +26,23 @@ fn grant() -> Grant {
     Grant::new().port_range(0x70, 2)
 }
 
+/// Asks the driver for the time through the typed `rtc` interface; the
+/// answer as a person reads it.
 fn ask(sandbox: &mut TestSandbox, request: u32) -> String {
+    let mut bytes = [0; 16];
+    let length = rtc::time::request(&mut bytes).unwrap();
     sandbox
         .deliver(Event::Message {
             request,
-            bytes: b"time?",
+            bytes: &bytes[..length],
         })
         .unwrap();
     let replies = replies_to(&sandbox.outbox().drain(), request);
     assert_eq!(replies.len(), 1);
-    String::from_utf8(replies[0].clone()).unwrap()
+    match rtc::time::reply(&replies[0]).expect("an answer of `time`") {
+        Ok(time) => time.to_string(),
+        Err(error) => format!("error: {error}"),
+    }
 }
 
 /// The registers the driver selected, in order.
@@ -114,19 +122,30 @@ fn garbage_registers_are_refused_not_trusted() {
     let clock = CmosClock::new(time(2026, 1, 1, 0, 0, 0), false, true);
     let platform = platform(&clock);
     let mut sandbox = start("cella-cmos-rtc", &grant(), &platform);
-    // A month register of 0x13 (BCD 13): the request is logged and unanswered.
+    // A month register of 0x13 (BCD 13): logged, and answered with the error.
     clock.set_time(time(2026, 13, 1, 0, 0, 0));
-    sandbox
-        .deliver(Event::Message {
-            request: 9,
-            bytes: b"?",
-        })
-        .unwrap();
-    assert!(sandbox.outbox().is_empty());
+    assert_eq!(
+        ask(&mut sandbox, 9),
+        "error: the clock's registers do not read as a date"
+    );
     assert!(sandbox.is_alive());
     assert!(
         log_messages(&platform)
             .iter()
             .any(|line| line.starts_with("implausible clock reading"))
     );
+}
+
+#[test]
+fn a_request_that_is_not_of_the_interface_gets_an_empty_reply_and_the_driver_goes_on() {
+    let clock = CmosClock::new(time(2026, 1, 1, 0, 0, 0), false, true);
+    let platform = platform(&clock);
+    let mut sandbox = start("cella-cmos-rtc", &grant(), &platform);
+    for (request, bytes) in [(4, &b"time?"[..]), (5, b"time\0\x01"), (6, b"")] {
+        sandbox.deliver(Event::Message { request, bytes }).unwrap();
+        let replies = replies_to(&sandbox.outbox().drain(), request);
+        assert_eq!(replies, [Vec::<u8>::new()], "request {bytes:?}");
+        assert!(rtc::time::reply(&replies[0]).is_err());
+    }
+    assert_eq!(ask(&mut sandbox, 7), "2026-01-01T00:00:00Z");
 }

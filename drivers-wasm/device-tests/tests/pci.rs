@@ -4,6 +4,8 @@
 
 use cella_device_tests::models::{BarSpec, PciBus, PciFunction};
 use cella_device_tests::{log_messages, port_accesses, replies_to, start};
+use cella_interfaces::pci::{self, PciError};
+use cella_interfaces::wire::WireError;
 use cella_wasm_host::{Event, Grant, SimulatedPlatform};
 
 fn machine() -> PciBus {
@@ -186,15 +188,60 @@ fn enumerates_every_function_and_sizes_every_bar() {
         sandbox.counters().last_event_fuel
     );
 
+    // Through the typed interface: the count, each function by index (read
+    // as the boot log line), one by its ids, and past the end.
+    let count = pci::count::reply(&call(&mut sandbox, 5, pci::count::request));
+    assert_eq!(count, Ok(8));
+    for (index, line) in EXPECTED.iter().enumerate() {
+        let reply = call(&mut sandbox, 6, |buffer| {
+            pci::function::request(buffer, index as u32)
+        });
+        let function = pci::function::reply(&reply).unwrap().unwrap();
+        assert_eq!(function.to_string(), *line);
+    }
+    let reply = call(&mut sandbox, 7, |buffer| {
+        pci::find::request(buffer, 0x1af4, 0x1041)
+    });
+    let found = pci::find::reply(&reply).unwrap().unwrap();
+    assert_eq!(
+        (found.bus, found.device, found.bars[4].address),
+        (1, 0, 0x8_0000_0000)
+    );
+    let reply = call(&mut sandbox, 8, |buffer| pci::function::request(buffer, 8));
+    assert_eq!(
+        pci::function::reply(&reply),
+        Ok(Err(PciError::NoSuchFunction))
+    );
+    let reply = call(&mut sandbox, 9, |buffer| {
+        pci::find::request(buffer, 0x1af4, 0x1000)
+    });
+    assert_eq!(pci::find::reply(&reply), Ok(Err(PciError::NoSuchFunction)));
+    // A request that is not of the interface gets an empty reply.
+    let reply = call(&mut sandbox, 10, |buffer| {
+        buffer[..4].copy_from_slice(b"list");
+        Ok(4)
+    });
+    assert!(reply.is_empty());
+    assert!(sandbox.is_alive());
+}
+
+/// Sends the request `encode` writes as request `id`; returns the one reply.
+fn call(
+    sandbox: &mut cella_device_tests::TestSandbox,
+    id: u32,
+    encode: impl FnOnce(&mut [u8]) -> Result<usize, WireError>,
+) -> Vec<u8> {
+    let mut buffer = [0; 64];
+    let length = encode(&mut buffer).unwrap();
     sandbox
         .deliver(Event::Message {
-            request: 5,
-            bytes: b"list",
+            request: id,
+            bytes: &buffer[..length],
         })
         .unwrap();
-    let replies = replies_to(&sandbox.outbox().drain(), 5);
-    let text = String::from_utf8(replies.concat()).unwrap();
-    assert_eq!(text, EXPECTED.map(|line| format!("{line}\n")).concat());
+    let mut replies = replies_to(&sandbox.outbox().drain(), id);
+    assert_eq!(replies.len(), 1, "one reply to request {id}");
+    replies.remove(0)
 }
 
 #[test]

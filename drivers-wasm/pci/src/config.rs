@@ -61,22 +61,38 @@ pub enum Bar {
     },
 }
 
-/// One function found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Function {
-    pub bus: u8,
-    pub device: u8,
-    pub function: u8,
-    pub vendor_id: u16,
-    pub device_id: u16,
-    pub class: u8,
-    pub subclass: u8,
-    pub interface: u8,
-    /// Header type without the multi-function bit: 0 device, 1 PCI bridge,
-    /// 2 CardBus bridge.
-    pub header_type: u8,
-    pub irq_line: u8,
-    pub bars: [Bar; 6],
+/// One function found, as the `pci` interface carries it.
+pub use cella_sdk::interfaces::pci::Function;
+use cella_sdk::interfaces::pci::{self, BarKind};
+
+impl From<Bar> for pci::Bar {
+    fn from(bar: Bar) -> pci::Bar {
+        let (kind, address, size, prefetchable) = match bar {
+            Bar::None => (BarKind::Unused, 0, 0, false),
+            Bar::Io { port, size } => (BarKind::Io, u64::from(port), u64::from(size), false),
+            Bar::Memory32 {
+                address,
+                size,
+                prefetchable,
+            } => (
+                BarKind::Memory32,
+                u64::from(address),
+                u64::from(size),
+                prefetchable,
+            ),
+            Bar::Memory64 {
+                address,
+                size,
+                prefetchable,
+            } => (BarKind::Memory64, address, size, prefetchable),
+        };
+        pci::Bar {
+            kind,
+            address,
+            size,
+            prefetchable,
+        }
+    }
 }
 
 /// Configuration space, reached through the granted ports.
@@ -227,7 +243,7 @@ impl ConfigSpace {
             interface,
             header_type,
             irq_line,
-            bars,
+            bars: bars.map(pci::Bar::from),
         };
         // A multi-function host bridge: function F is the host bridge of bus F.
         let secondary = if bus == 0 && device == 0 && function > 0 && (class, subclass) == (6, 0) {

@@ -10,15 +10,18 @@
 //! 00:03.0 8086:100e class 02.00.00 header 0 irq 11 bar0=mem32 0xfebc0000 size 0x20000 bar1=io 0xc000 size 0x40
 //! ```
 //!
-//! Any request to `pci` is answered with the same lines, `\n`-terminated.
+//! It serves the typed interface `cella_sdk::interfaces::pci`: how many
+//! functions it found, each by index, and the first with given vendor and
+//! device ids.
 #![no_std]
 #![forbid(unsafe_code)]
 
 mod config;
 
-use cella_sdk::{MAX_MESSAGE_BYTES, Message, Module, Result, TextBuffer};
-use config::{Bar, ConfigSpace, Function};
-use core::fmt::{self, Write};
+use cella_sdk::interfaces::pci::{self, PciError};
+use cella_sdk::{Message, Module, Result, TextBuffer};
+use config::{ConfigSpace, Function};
+use core::fmt::Write;
 
 cella_sdk::module! {
     name: "pci",
@@ -29,13 +32,14 @@ cella_sdk::module! {
     },
 }
 
-const LISTING_BYTES: usize = MAX_MESSAGE_BYTES as usize;
+/// Functions the driver keeps to answer requests about; any past these are
+/// logged at boot but not served.
+const MAX_FUNCTIONS: usize = 64;
 
-/// The driver's state: what enumeration found, formatted once (formatting
-/// costs fuel) as the reply every request gets.
+/// The driver's state: what enumeration found.
 pub struct Pci {
-    /// One line per function, whole lines only.
-    listing: TextBuffer<LISTING_BYTES>,
+    functions: [Function; MAX_FUNCTIONS],
+    count: usize,
 }
 
 impl Module for Pci {
@@ -43,81 +47,60 @@ impl Module for Pci {
 
     fn init(capabilities: Capabilities) -> Result<Pci> {
         let space = ConfigSpace::new(capabilities.config);
-        let mut listing = TextBuffer::new();
-        let mut count = 0usize;
-        let mut left_out = 0usize;
+        let mut pci = Pci {
+            functions: [Function::default(); MAX_FUNCTIONS],
+            count: 0,
+        };
+        let mut found = 0usize;
         space.enumerate(|function| {
-            count += 1;
+            found += 1;
             let mut line = TextBuffer::<256>::new();
             let _ = write!(line, "{function}");
             cella_sdk::info!("{line}");
-            if line.len() < LISTING_BYTES - listing.len() {
-                listing.push_str(line.as_str());
-                listing.push_str("\n");
-            } else {
-                left_out += 1;
+            if let Some(slot) = pci.functions.get_mut(pci.count) {
+                *slot = function;
+                pci.count += 1;
             }
         })?;
-        if left_out > 0 {
+        if found > pci.count {
             cella_sdk::warn!(
-                "{left_out} functions left out of the listing (reply limit {LISTING_BYTES} bytes)"
+                "{} functions past the first {MAX_FUNCTIONS} are not served",
+                found - pci.count
             );
         }
-        cella_sdk::info!("{count} functions");
-        Ok(Pci { listing })
+        cella_sdk::info!("{found} functions");
+        Ok(pci)
     }
 
     fn on_message(&mut self, message: Message) -> Result<()> {
-        if !message.is_request() {
-            return Ok(());
-        }
-        message.reply(self.listing.as_bytes())
+        message.answer(|request, reply| pci::serve(self, request, reply))
     }
 }
 
-impl fmt::Display for Function {
-    /// `BB:DD.F VVVV:DDDD class CC.SS.PP header H irq N` and the BARs.
-    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            out,
-            "{:02x}:{:02x}.{} {:04x}:{:04x} class {:02x}.{:02x}.{:02x} header {} irq {}",
-            self.bus,
-            self.device,
-            self.function,
-            self.vendor_id,
-            self.device_id,
-            self.class,
-            self.subclass,
-            self.interface,
-            self.header_type,
-            self.irq_line
-        )?;
-        for (index, bar) in self.bars.iter().enumerate() {
-            match bar {
-                Bar::None => {}
-                Bar::Io { port, size } => write!(out, " bar{index}=io {port:#x} size {size:#x}")?,
-                Bar::Memory32 {
-                    address,
-                    size,
-                    prefetchable,
-                } => {
-                    write!(out, " bar{index}=mem32 {address:#x} size {size:#x}")?;
-                    if *prefetchable {
-                        out.write_str(" prefetchable")?;
-                    }
-                }
-                Bar::Memory64 {
-                    address,
-                    size,
-                    prefetchable,
-                } => {
-                    write!(out, " bar{index}=mem64 {address:#x} size {size:#x}")?;
-                    if *prefetchable {
-                        out.write_str(" prefetchable")?;
-                    }
-                }
-            }
-        }
-        Ok(())
+impl Pci {
+    fn found(&self) -> &[Function] {
+        &self.functions[..self.count]
+    }
+}
+
+impl pci::Server for Pci {
+    fn count(&mut self) -> u32 {
+        self.count as u32
+    }
+
+    fn function(&mut self, index: u32) -> core::result::Result<Function, PciError> {
+        usize::try_from(index)
+            .ok()
+            .and_then(|index| self.found().get(index))
+            .copied()
+            .ok_or(PciError::NoSuchFunction)
+    }
+
+    fn find(&mut self, vendor_id: u16, device_id: u16) -> core::result::Result<Function, PciError> {
+        self.found()
+            .iter()
+            .find(|function| function.vendor_id == vendor_id && function.device_id == device_id)
+            .copied()
+            .ok_or(PciError::NoSuchFunction)
     }
 }

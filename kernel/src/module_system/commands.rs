@@ -67,7 +67,7 @@ impl<K: KernelServices> EventLoop<K> {
                 None => Err(no_module(&module)),
             }),
             Command::Send { endpoint, text } => done(self.send_by_hand(&endpoint, &text)),
-            Command::Call { endpoint, text } => self.call(id, endpoint, text.into_bytes()),
+            Command::Call { endpoint, text } => self.call(id, endpoint, text),
             Command::Uptime => done(Ok(Report::Uptime {
                 nanoseconds: self.kernel.now(),
             })),
@@ -210,8 +210,10 @@ impl<K: KernelServices> EventLoop<K> {
 
     /// `call ENDPOINT TEXT`: a request to the module serving ENDPOINT (its
     /// reply completes the command), or a call to the native process
-    /// serving it, made elsewhere.
-    fn call(&mut self, id: u64, endpoint: String, bytes: Vec<u8>) -> Progress<K> {
+    /// serving it, made elsewhere. To an endpoint with a typed interface
+    /// TEXT is `OPERATION ARGUMENTS`, sent as the interface encodes it;
+    /// to any other, its bytes as typed.
+    fn call(&mut self, id: u64, endpoint: String, text: String) -> Progress<K> {
         let deadline = self.kernel.now().saturating_add(CALL_TIMEOUT_NS);
         if endpoint == SUPERVISOR_ENDPOINT {
             return Progress::finished(Err(CommandError::CallFailed {
@@ -219,6 +221,10 @@ impl<K: KernelServices> EventLoop<K> {
                 why: String::from("the supervisor takes commands, not calls"),
             }));
         }
+        let bytes = match typed_request(&endpoint, &text) {
+            Ok(bytes) => bytes,
+            Err(why) => return Progress::finished(Err(CommandError::CallFailed { endpoint, why })),
+        };
         let server = self
             .router
             .endpoint_id(&endpoint)
@@ -228,9 +234,10 @@ impl<K: KernelServices> EventLoop<K> {
                 return Progress::finished(Err(CommandError::NoServer(endpoint)));
             }
             self.kernel
-                .call_process_elsewhere(id, endpoint.clone(), bytes);
+                .call_process_elsewhere(id, endpoint.clone(), bytes.clone());
             return Progress::Next(Stage::Calling {
                 endpoint,
+                sent: bytes,
                 deadline,
                 request: None,
             });
@@ -245,11 +252,13 @@ impl<K: KernelServices> EventLoop<K> {
         let request = self
             .router
             .new_request(server, KernelRequest::Command { operation: id });
-        self.table.slots[server]
-            .inbox
-            .push_back(Pending::Message { request, bytes });
+        self.table.slots[server].inbox.push_back(Pending::Message {
+            request,
+            bytes: bytes.clone(),
+        });
         Progress::Next(Stage::Calling {
             endpoint,
+            sent: bytes,
             deadline,
             request: Some(request),
         })
@@ -305,4 +314,28 @@ pub(super) enum Hand {
     Restart,
     Stop { force: bool },
     Start,
+}
+
+/// The request `text` stands for on `endpoint`: encoded by the endpoint's
+/// typed interface if it has one, else the text's own bytes.
+fn typed_request(endpoint: &str, text: &str) -> Result<Vec<u8>, String> {
+    let mut buffer = alloc::vec![0; crate::ipc::MAX_MESSAGE_BYTES];
+    match cella_interfaces::request_from_text(endpoint, text, &mut buffer) {
+        None => Ok(Vec::from(text.as_bytes())),
+        Some(Ok(length)) => {
+            buffer.truncate(length);
+            Ok(buffer)
+        }
+        Some(Err(error)) => {
+            let operations: Vec<&str> = cella_interfaces::operations(endpoint)
+                .unwrap_or_default()
+                .iter()
+                .map(|operation| operation.name)
+                .collect();
+            Err(alloc::format!(
+                "`{text}`: {error}; `{endpoint}` answers {}",
+                operations.join(", ")
+            ))
+        }
+    }
 }

@@ -75,8 +75,16 @@ impl<K: KernelServices> EventLoop<K> {
 
     /// Asks the `rtc` server for the time, to show a kernel request and its reply.
     fn ask_for_time(&mut self) {
-        self.router
-            .request(&mut self.table, "rtc", b"time", KernelRequest::Time);
+        use cella_interfaces::rtc;
+        let mut request = [0; 8];
+        if let Ok(length) = rtc::time::request(&mut request) {
+            self.router.request(
+                &mut self.table,
+                rtc::ENDPOINT,
+                &request[..length],
+                KernelRequest::Time,
+            );
+        }
     }
 
     /// Runs the event loop forever.

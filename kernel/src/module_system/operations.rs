@@ -88,6 +88,8 @@ pub(super) enum Stage<K: KernelServices> {
     /// A call waits for its reply (from a module, or a process elsewhere).
     Calling {
         endpoint: String,
+        /// The bytes sent.
+        sent: Vec<u8>,
         deadline: u64,
         request: Option<u32>,
     },
@@ -386,6 +388,7 @@ impl<K: KernelServices> EventLoop<K> {
             }
             Stage::Calling {
                 endpoint,
+                sent,
                 deadline,
                 request,
             } => {
@@ -402,7 +405,11 @@ impl<K: KernelServices> EventLoop<K> {
                 };
                 match reply {
                     Some(Ok(bytes)) => (
-                        Progress::finished(Ok(Report::Reply { endpoint, bytes })),
+                        Progress::finished(Ok(Report::Reply {
+                            endpoint,
+                            request: sent,
+                            bytes,
+                        })),
                         true,
                     ),
                     Some(Err(why)) => (
@@ -412,6 +419,7 @@ impl<K: KernelServices> EventLoop<K> {
                     None => (
                         Progress::Next(Stage::Calling {
                             endpoint,
+                            sent,
                             deadline,
                             request,
                         }),

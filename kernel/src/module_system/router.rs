@@ -272,10 +272,11 @@ impl Router {
     ) {
         let bytes = bytes.as_slice();
         match self.requests.remove(&request) {
-            Some((_, KernelRequest::Time)) => match core::str::from_utf8(bytes) {
-                Ok(text) => log::info!("{from} answered the kernel's time request: {text}"),
-                Err(_) => log::warn!(
-                    "{from} answered the time request with {} bytes of non-text",
+            Some((_, KernelRequest::Time)) => match cella_interfaces::rtc::time::reply(bytes) {
+                Ok(Ok(time)) => log::info!("{from} answered the kernel's time request: {time}"),
+                Ok(Err(error)) => log::warn!("{from} could not tell the time: {error}"),
+                Err(error) => log::warn!(
+                    "{from} answered the time request with {} bytes that are not a time: {error}",
                     bytes.len()
                 ),
             },

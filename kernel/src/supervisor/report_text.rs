@@ -182,10 +182,25 @@ fn report_text(report: &Report) -> String {
             endpoint,
             module,
         } => out = format!("sent {bytes} bytes to {endpoint} ({module})"),
-        Report::Reply { endpoint, bytes } => {
-            let _ = write!(out, "reply from {endpoint}: {} bytes: ", bytes.len());
-            for byte in bytes {
-                let _ = write!(out, "{byte:02x}");
+        Report::Reply {
+            endpoint,
+            request,
+            bytes,
+        } => {
+            let _ = write!(out, "reply from {endpoint}: ");
+            let mut answer = String::new();
+            match cella_interfaces::render_reply(endpoint, request, bytes, &mut answer) {
+                Some(Ok(())) => out.push_str(&answer),
+                rendered => {
+                    let _ = write!(out, "{} bytes", bytes.len());
+                    if let Some(Err(error)) = rendered {
+                        let _ = write!(out, " that are not an answer ({error})");
+                    }
+                    out.push_str(": ");
+                    for byte in bytes {
+                        let _ = write!(out, "{byte:02x}");
+                    }
+                }
             }
         }
         Report::Uptime { nanoseconds } => {
@@ -267,9 +282,26 @@ mod tests {
     fn a_reply_is_shown_in_hex_and_nothing_prints_nothing() {
         let text = text_of(&Ok(Report::Reply {
             endpoint: "checksum".into(),
+            request: b"hello".to_vec(),
             bytes: vec![0xde, 0xad, 0x01],
         }));
         assert_eq!(text, "reply from checksum: 3 bytes: dead01\n");
+        // A typed interface's answer reads as its value, or says it is not one.
+        let text = text_of(&Ok(Report::Reply {
+            endpoint: "rtc".into(),
+            request: b"time".to_vec(),
+            bytes: vec![0, 0xea, 0x07, 12, 5, 8, 44, 2],
+        }));
+        assert_eq!(text, "reply from rtc: 2026-12-05T08:44:02Z\n");
+        let text = text_of(&Ok(Report::Reply {
+            endpoint: "rtc".into(),
+            request: b"time".to_vec(),
+            bytes: Vec::new(),
+        }));
+        assert_eq!(
+            text,
+            "reply from rtc: 0 bytes that are not an answer (the message ends early): \n"
+        );
         assert_eq!(text_of(&Ok(Report::Nothing)), "");
     }
 

@@ -102,8 +102,11 @@ pub enum Report {
         endpoint: String,
         module: String,
     },
+    /// The answer to a `call`: the request as sent (typed interfaces
+    /// render the answer by it) and the reply's bytes.
     Reply {
         endpoint: String,
+        request: Vec<u8>,
         bytes: Vec<u8>,
     },
     Uptime {

@@ -9,34 +9,41 @@ use super::processes::start;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use cella_interfaces::rtc;
 use cella_kernel::boot::BootContext;
 use cella_kernel::grants::GrantSet;
 use cella_kernel::proc::{self, ExitReason, ProcessGrant};
 use cella_kernel::{ipc, irq, kprintln, time};
 use cella_wasm_host::Grant;
 
+/// A `time` reply as a person reads it.
+fn shown(reply: &[u8]) -> String {
+    match rtc::time::reply(reply) {
+        Ok(Ok(time)) => format!("{time}"),
+        Ok(Err(error)) => format!("error: {error}"),
+        Err(error) => format!("{} bytes that are not a time ({error})", reply.len()),
+    }
+}
+
 const TIMEOUT_NS: u64 = 10_000_000_000;
 const ROUNDS: usize = 20;
 /// Exit code of a native module whose manifest exceeds its grant (`cella_sdk::native`).
 const NOT_GRANTED_EXIT: i64 = 71;
 
-/// Seconds since 1970 of `YYYY-MM-DDTHH:MM:SSZ`, if the text has that form.
-fn epoch_seconds(text: &[u8]) -> Option<i64> {
-    let text = core::str::from_utf8(text).ok()?;
-    let bytes = text.as_bytes();
-    let shape = bytes.len() == 20
-        && bytes[4] == b'-'
-        && bytes[7] == b'-'
-        && bytes[10] == b'T'
-        && bytes[13] == b':'
-        && bytes[16] == b':'
-        && bytes[19] == b'Z';
-    if !shape {
-        return None;
-    }
-    let number = |range: core::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
-    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
-    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
+/// Seconds since 1970 of the time a `time` reply of the `rtc` interface
+/// carries, if it is one.
+fn epoch_seconds(reply: &[u8]) -> Option<i64> {
+    let time = rtc::time::reply(reply).ok()?.ok()?;
+    let (year, month, day) = (
+        i64::from(time.year),
+        i64::from(time.month),
+        i64::from(time.day),
+    );
+    let (hour, minute, second) = (
+        i64::from(time.hour),
+        i64::from(time.minute),
+        i64::from(time.second),
+    );
     // Days from civil (Howard Hinnant's algorithm).
     let shifted = if month <= 2 { year - 1 } else { year };
     let era = shifted.div_euclid(400);
@@ -76,17 +83,17 @@ fn rtc_both_ways(context: &BootContext) -> Result<(), String> {
     let mut matching = 0;
     let mut last = (Vec::new(), Vec::new());
     for round in 0..ROUNDS {
-        let from_native = ipc::call(native, b"time?", Some(deadline));
-        let from_wasm = ipc::call(wasm, b"time?", Some(deadline));
+        let from_native = ipc::call(native, b"time", Some(deadline));
+        let from_wasm = ipc::call(wasm, b"time", Some(deadline));
         match (&from_native, &from_wasm) {
             (Ok(native), Ok(wasm)) => {
                 // Consecutive readings of one clock: at most a second apart.
                 match (epoch_seconds(native), epoch_seconds(wasm)) {
                     (Some(a), Some(b)) if (a - b).abs() <= 1 => matching += 1,
                     _ => kprintln!(
-                        "native_drivers: round {round}: native {:?}, wasm {:?}",
-                        String::from_utf8_lossy(native),
-                        String::from_utf8_lossy(wasm)
+                        "native_drivers: round {round}: native {}, wasm {}",
+                        shown(native),
+                        shown(wasm)
                     ),
                 }
                 last = (native.clone(), wasm.clone());
@@ -98,8 +105,8 @@ fn rtc_both_ways(context: &BootContext) -> Result<(), String> {
     }
     kprintln!(
         "native_drivers: rtc native {} wasm {}",
-        String::from_utf8_lossy(&last.0),
-        String::from_utf8_lossy(&last.1)
+        shown(&last.0),
+        shown(&last.1)
     );
     kprintln!(
         "native_drivers: {ROUNDS} requests to both cmos-rtc builds, matching answers: {matching}"

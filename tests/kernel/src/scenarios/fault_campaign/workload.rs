@@ -1,12 +1,14 @@
 //! The work that runs through the drivers while a fault is in one of them:
-//! an RTC read (`rtc`: a 20-byte ISO time), a PCI listing (`pci`: the same
-//! bytes as the good driver gave at the start), a shift key pressed and
+//! an RTC read (`rtc`'s `time`: a time, not an error), the first PCI
+//! function (`pci`'s `function 0`: the same identity as the good driver
+//! gave at the start), a shift key pressed and
 //! released through the i8042 (the keyboard driver's IRQ path), and a
 //! console line through the UART driver, `fault-echo N DRIVER PAYLOAD FNV`,
 //! whose checksum the host checks on the serial output.
 
 use alloc::string::String;
 use alloc::vec::Vec;
+use cella_interfaces::{pci, rtc};
 use cella_kernel::arch::port_io::PortRange;
 use cella_kernel::fnv::fnv1a_64;
 use cella_kernel::kprintln;
@@ -35,25 +37,30 @@ pub struct Round {
 /// The answers of one round: (driver, answer).
 pub type Answers = Vec<(&'static str, Answer)>;
 
-/// What the good drivers answer, taken at the start: the PCI functions'
-/// identities (address, vendor:device, class), which no driver can change.
-/// (BARs and the interrupt line are writable: a faulty PCI driver may leave
-/// them changed in the device, and the good driver then reports them as they are.)
+/// What the good drivers answer, taken at the start: the first PCI
+/// function's identity (address, vendor:device, class), which no driver can
+/// change. (BARs and the interrupt line are writable: a faulty PCI driver
+/// may leave them changed in the device, and the good driver then reports
+/// them as they are.)
 pub struct Expected {
-    pub pci_identities: Vec<String>,
+    pub pci_identity: String,
 }
 
-/// The identity part of each line of a PCI listing: its first four fields.
-pub fn pci_identities(listing: &[u8]) -> Option<Vec<String>> {
-    let text = core::str::from_utf8(listing).ok()?;
-    Some(
-        text.lines()
-            .map(|line| {
-                let fields: Vec<&str> = line.split_whitespace().take(4).collect();
-                fields.join(" ")
-            })
-            .collect(),
-    )
+/// The identity in a `function` answer of the `pci` interface: the first
+/// four fields of the function's line.
+pub fn pci_identity(reply: &[u8]) -> Option<String> {
+    let function = pci::function::reply(reply).ok()?.ok()?;
+    let line = alloc::format!("{function}");
+    let fields: Vec<&str> = line.split_whitespace().take(4).collect();
+    Some(fields.join(" "))
+}
+
+/// The request for the first PCI function.
+fn first_function() -> Vec<u8> {
+    let mut request = alloc::vec![0; 16];
+    let length = pci::function::request(&mut request, 0).unwrap_or(0);
+    request.truncate(length);
+    request
 }
 
 fn request(system: &mut System, endpoint: &str, bytes: &[u8]) -> Option<u32> {
@@ -85,13 +92,13 @@ fn press_shift() {
     }
 }
 
-/// A round of requests only: an RTC read and a PCI listing.
+/// A round of requests only: an RTC read and the first PCI function.
 pub fn requests(system: &mut System) -> Round {
     let mut requests = Vec::new();
     if let Some(id) = request(system, "rtc", b"time") {
         requests.push(("cmos-rtc", id));
     }
-    if let Some(id) = request(system, "pci", b"list") {
+    if let Some(id) = request(system, "pci", &first_function()) {
         requests.push(("pci", id));
     }
     Round { requests }
@@ -119,24 +126,11 @@ pub fn start(system: &mut System, number: u64, target: &str) -> Round {
 
 fn judge(driver: &str, bytes: &[u8], expected: &Expected) -> Answer {
     let right = match driver {
-        "cmos-rtc" => is_iso_time(bytes),
-        "pci" => pci_identities(bytes).as_ref() == Some(&expected.pci_identities),
+        "cmos-rtc" => matches!(rtc::time::reply(bytes), Ok(Ok(_))),
+        "pci" => pci_identity(bytes).as_ref() == Some(&expected.pci_identity),
         _ => true,
     };
     if right { Answer::Right } else { Answer::Wrong }
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ`.
-fn is_iso_time(bytes: &[u8]) -> bool {
-    const SHAPE: &[u8; 20] = b"0000-00-00T00:00:00Z";
-    bytes.len() == SHAPE.len()
-        && bytes.iter().zip(SHAPE).all(|(byte, shape)| {
-            if *shape == b'0' {
-                byte.is_ascii_digit()
-            } else {
-                byte == shape
-            }
-        })
 }
 
 /// Runs the event loop until every request of `round` is answered (the
@@ -175,9 +169,10 @@ pub fn finish(system: &mut System, round: Round, target: &str, expected: &Expect
         .collect()
 }
 
-/// The PCI listing of the driver running now.
-pub fn pci_listing(system: &mut System) -> Result<Vec<u8>, String> {
-    let id = request(system, "pci", b"list").ok_or_else(|| String::from("no pci server"))?;
+/// The first PCI function as the driver running now answers it.
+pub fn pci_first_function(system: &mut System) -> Result<Vec<u8>, String> {
+    let id =
+        request(system, "pci", &first_function()).ok_or_else(|| String::from("no pci server"))?;
     let started = time::now_nanoseconds();
     while !system.has_collected_reply(id) {
         if time::now_nanoseconds() - started > HEALTHY_NANOSECONDS {
@@ -189,5 +184,5 @@ pub fn pci_listing(system: &mut System) -> Result<Vec<u8>, String> {
     }
     system
         .take_collected_reply(id)
-        .ok_or_else(|| String::from("no pci listing"))
+        .ok_or_else(|| String::from("no answer about the first PCI function"))
 }
