@@ -235,7 +235,7 @@ fn kernel_request(system: &mut System, name: &str) -> u32 {
     let request = system.router.new_request(at, KernelRequest::Time);
     system.table.slots[at].inbox.push_back(Pending::Message {
         request,
-        bytes: b"time".to_vec(),
+        bytes: b"time?".to_vec(),
     });
     request
 }
