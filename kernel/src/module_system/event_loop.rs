@@ -305,7 +305,14 @@ impl<K: KernelServices> EventLoop<K> {
                     );
                 }
             }
-            Ok(_) => {}
+            Ok(_) => {
+                if let Work::Message { request, bytes } = &work
+                    && *request != 0
+                {
+                    self.router
+                        .keep_if_idempotent(*request, bytes, &slot.plan.serves);
+                }
+            }
             Err(fault) => self.contain(index, &fault, Some(&work.event())),
         }
     }

@@ -272,6 +272,7 @@ impl<K: KernelServices> EventLoop<K> {
         let waiting = core::mem::take(&mut self.table.slots[index].inbox);
         let mut kept = VecDeque::new();
         let mut failed: Vec<u32> = Vec::new();
+        let mut replayed: Vec<Pending> = Vec::new();
         let mut written: Vec<Vec<u8>> = Vec::new();
         let (mut irqs, mut messages, mut replies) = (0usize, 0usize, 0usize);
         for pending in waiting {
@@ -308,10 +309,32 @@ impl<K: KernelServices> EventLoop<K> {
             let item = if request == in_flight {
                 Waiting::InFlight
             } else {
-                Waiting::Unanswered
+                Waiting::Unanswered {
+                    idempotent: self.router.is_replayable(request),
+                }
             };
-            if disposition(item, outcome) == Disposition::Fail {
-                failed.push(request);
+            match disposition(item, outcome) {
+                Disposition::Fail => failed.push(request),
+                // After a swap the new version answers it from the state it
+                // took over; after a restart the new instance is asked again.
+                Disposition::Deliver if outcome == Outcome::RestartPending => {
+                    if let Some(bytes) = self.router.replay_bytes(request) {
+                        replayed.push(Pending::Message { request, bytes });
+                    }
+                }
+                _ => {}
+            }
+        }
+        // Asked before anything still queued: ahead of it, in order.
+        if !replayed.is_empty() {
+            log::info!(
+                "{} idempotent requests {} held unanswered are replayed to its next instance",
+                replayed.len(),
+                self.table.slots[index].plan.name
+            );
+            let inbox = &mut self.table.slots[index].inbox;
+            for pending in replayed.into_iter().rev() {
+                inbox.push_front(pending);
             }
         }
         let slot = &self.table.slots[index];

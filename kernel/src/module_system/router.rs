@@ -66,6 +66,9 @@ pub struct Router {
     ids: HashMap<String, u64>,
     /// Requests in flight: id -> (the module asked, what for).
     requests: BTreeMap<u32, (usize, KernelRequest)>,
+    /// The bytes of requests an instance took and left unanswered whose
+    /// operation is idempotent: replayed if the instance restarts.
+    replayable: BTreeMap<u32, Vec<u8>>,
     next_request: u32,
     /// Endpoints opened for processes: (the kernel's id for it, endpoint id).
     process_endpoints: Vec<(u64, u64)>,
@@ -142,7 +145,36 @@ impl Router {
 
     /// Forgets request `request`.
     pub fn forget(&mut self, request: u32) {
-        self.requests.remove(&request);
+        self.take(request);
+    }
+
+    /// Takes request `request` out of those in flight.
+    fn take(&mut self, request: u32) -> Option<(usize, KernelRequest)> {
+        self.replayable.remove(&request);
+        self.requests.remove(&request)
+    }
+
+    /// Keeps the bytes of request `request`, which an instance of a module
+    /// serving `served` took and did not answer, if an interface of those
+    /// endpoints declares its operation idempotent: a new instance may then
+    /// be asked again (see `crate::supervisor::replay`).
+    pub(crate) fn keep_if_idempotent(&mut self, request: u32, bytes: &[u8], served: &[String]) {
+        let idempotent = served
+            .iter()
+            .any(|endpoint| cella_interfaces::idempotent(endpoint, bytes) == Some(true));
+        if idempotent && self.requests.contains_key(&request) {
+            self.replayable.insert(request, bytes.to_vec());
+        }
+    }
+
+    /// Whether request `request` may be replayed to a new instance.
+    pub(crate) fn is_replayable(&self, request: u32) -> bool {
+        self.replayable.contains_key(&request)
+    }
+
+    /// The bytes to replay request `request` with.
+    pub(crate) fn replay_bytes(&mut self, request: u32) -> Option<Vec<u8>> {
+        self.replayable.remove(&request)
     }
 
     /// Every request in flight with what it is for.
@@ -271,7 +303,7 @@ impl Router {
         kernel: &mut K,
     ) {
         let bytes = bytes.as_slice();
-        match self.requests.remove(&request) {
+        match self.take(request) {
             Some((_, KernelRequest::Time)) => match cella_interfaces::rtc::time::reply(bytes) {
                 Ok(Ok(time)) => log::info!("{from} answered the kernel's time request: {time}"),
                 Ok(Err(error)) => log::warn!("{from} could not tell the time: {error}"),
@@ -311,7 +343,7 @@ impl Router {
     /// message or has no handler for it). A process waiting for it gets
     /// `error` at once instead of at its deadline.
     pub fn fail<K: KernelServices>(&mut self, request: u32, error: IpcError, kernel: &mut K) {
-        match self.requests.remove(&request) {
+        match self.take(request) {
             Some((_, KernelRequest::Process { token })) => kernel.answer_process(token, Err(error)),
             Some((_, KernelRequest::Command { operation })) => {
                 self.answers.push((operation, Err(error)));

@@ -9,7 +9,7 @@
 //! | queued kernel request | replayed (the new instance answers) | answered with an error | delivered to the new version | delivered to the old instance |
 //! | queued IRQ event | discarded and logged (lines are masked; the new instance re-initialises the device) | discarded and logged | delivered to the new version | delivered to the old instance |
 //! | the event being handled at the fault | not replayed (it may be what killed it); named in the fault record; a kernel request is answered with an error | same | - | - |
-//! | kernel request delivered, not yet answered | answered with an error | answered with an error | answered by the new version | answered by the old instance |
+//! | kernel request delivered, not yet answered | replayed if its interface declares the operation idempotent, else answered with an error | answered with an error | answered by the new version | answered by the old instance |
 //! | answer to a call it made | dropped and logged (only the instance that called waits for it) | dropped and logged | delivered to the new version | delivered to the old instance |
 //!
 //! Nothing is dropped silently: every item that is not delivered is either
@@ -32,7 +32,11 @@ pub enum Waiting {
     /// The event the instance was handling when it faulted.
     InFlight,
     /// A kernel request delivered to the instance and not answered.
-    Unanswered,
+    Unanswered {
+        /// Its endpoint's typed interface declares the operation
+        /// idempotent: asking a new instance again changes nothing.
+        idempotent: bool,
+    },
 }
 
 /// What became of the instance.
@@ -67,7 +71,8 @@ pub fn disposition(item: Waiting, outcome: Outcome) -> Disposition {
     match (outcome, item) {
         (Outcome::Swapped | Outcome::SwapFailed, Waiting::InFlight) => Fail,
         (Outcome::Swapped | Outcome::SwapFailed, _) => Deliver,
-        (_, Waiting::InFlight | Waiting::Unanswered) => Fail,
+        (Outcome::RestartPending, Waiting::Unanswered { idempotent: true }) => Deliver,
+        (_, Waiting::InFlight | Waiting::Unanswered { .. }) => Fail,
         (_, Waiting::QueuedIrq) => Report,
         // Only the instance that made a call (or the version it was swapped
         // for) can take its answer.
@@ -85,13 +90,14 @@ pub fn disposition(item: Waiting, outcome: Outcome) -> Disposition {
 mod tests {
     use super::*;
 
-    const ITEMS: [Waiting; 7] = [
+    const ITEMS: [Waiting; 8] = [
         Waiting::QueuedMessage { console: false },
         Waiting::QueuedMessage { console: true },
         Waiting::QueuedKernelRequest,
         Waiting::QueuedIrq,
         Waiting::InFlight,
-        Waiting::Unanswered,
+        Waiting::Unanswered { idempotent: false },
+        Waiting::Unanswered { idempotent: true },
         Waiting::QueuedReply,
     ];
 
@@ -106,7 +112,8 @@ mod tests {
             [
                 Waiting::QueuedMessage { console: false },
                 Waiting::QueuedMessage { console: true },
-                Waiting::QueuedKernelRequest
+                Waiting::QueuedKernelRequest,
+                Waiting::Unanswered { idempotent: true }
             ]
         );
         // What killed it is not replayed; what it held unanswered fails.
@@ -115,7 +122,16 @@ mod tests {
             Disposition::Fail
         );
         assert_eq!(
-            disposition(Waiting::Unanswered, Outcome::RestartPending),
+            disposition(
+                Waiting::Unanswered { idempotent: false },
+                Outcome::RestartPending
+            ),
+            Disposition::Fail
+        );
+        // Only a restart replays an idempotent request it held; a module
+        // that is down answers it with an error.
+        assert_eq!(
+            disposition(Waiting::Unanswered { idempotent: true }, Outcome::Down),
             Disposition::Fail
         );
         // IRQ events are not replayed (the lines are masked) but they are reported.

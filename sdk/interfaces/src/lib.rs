@@ -65,6 +65,7 @@ type RenderReply = fn(&[u8], &[u8], &mut dyn fmt::Write) -> Result<(), WireError
 struct Known {
     endpoint: &'static str,
     operations: &'static [Operation],
+    idempotent: fn(&[u8]) -> Option<bool>,
     request_from_text: fn(&str, &mut [u8]) -> Result<usize, WireError>,
     render_reply: RenderReply,
 }
@@ -73,12 +74,14 @@ const KNOWN: [Known; 2] = [
     Known {
         endpoint: rtc::ENDPOINT,
         operations: rtc::OPERATIONS,
+        idempotent: rtc::idempotent,
         request_from_text: rtc::request_from_text,
         render_reply: rtc::render_reply,
     },
     Known {
         endpoint: pci::ENDPOINT,
         operations: pci::OPERATIONS,
+        idempotent: pci::idempotent,
         request_from_text: pci::request_from_text,
         render_reply: pci::render_reply,
     },
@@ -91,6 +94,12 @@ fn known(endpoint: &str) -> Option<&'static Known> {
 /// The operations of `endpoint`'s typed interface, if it has one.
 pub fn operations(endpoint: &str) -> Option<&'static [Operation]> {
     known(endpoint).map(|known| known.operations)
+}
+
+/// Whether `request` to `endpoint` may be replayed: `None` if the endpoint
+/// has no typed interface or the request names none of its operations.
+pub fn idempotent(endpoint: &str, request: &[u8]) -> Option<bool> {
+    known(endpoint).and_then(|known| (known.idempotent)(request))
 }
 
 /// Encodes the line a person typed (`OPERATION ARGUMENTS`) as a request to
