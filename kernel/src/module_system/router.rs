@@ -320,21 +320,36 @@ impl Router {
             }
             // A module's reply is at most the ABI's one message limit, which
             // kernel IPC carries too.
-            Some((_, KernelRequest::Process { token })) => kernel.answer_process(token, Ok(bytes)),
-            Some((_, KernelRequest::Command { operation })) => {
-                self.answers.push((operation, Ok(bytes.to_vec())));
-            }
-            Some((
-                _,
-                KernelRequest::Module {
-                    caller,
-                    call,
-                    generation,
-                },
-            )) => {
-                self.answer_call(caller, call, generation, Ok(bytes.to_vec()));
-            }
+            Some((_, purpose)) => self.deliver_answer(purpose, Ok(bytes), kernel),
             None => log::warn!("{from} replied to unknown request {request}; dropped"),
+        }
+    }
+
+    /// Gives an answer to whoever waits for it: a process, a command's
+    /// `call`, or the module that called. The kernel's own requests need no
+    /// answer delivered.
+    fn deliver_answer<K: KernelServices>(
+        &mut self,
+        purpose: KernelRequest,
+        answer: Result<&[u8], IpcError>,
+        kernel: &mut K,
+    ) {
+        match purpose {
+            KernelRequest::Process { token } => kernel.answer_process(token, answer),
+            KernelRequest::Command { operation } => {
+                self.answers.push((operation, answer.map(<[u8]>::to_vec)));
+            }
+            KernelRequest::Module {
+                caller,
+                call,
+                generation,
+            } => {
+                let outcome = answer
+                    .map(<[u8]>::to_vec)
+                    .map_err(|error| error.error_code());
+                self.answer_call(caller, call, generation, outcome);
+            }
+            _ => {}
         }
     }
 
@@ -343,22 +358,8 @@ impl Router {
     /// message or has no handler for it). A process waiting for it gets
     /// `error` at once instead of at its deadline.
     pub fn fail<K: KernelServices>(&mut self, request: u32, error: IpcError, kernel: &mut K) {
-        match self.take(request) {
-            Some((_, KernelRequest::Process { token })) => kernel.answer_process(token, Err(error)),
-            Some((_, KernelRequest::Command { operation })) => {
-                self.answers.push((operation, Err(error)));
-            }
-            Some((
-                _,
-                KernelRequest::Module {
-                    caller,
-                    call,
-                    generation,
-                },
-            )) => {
-                self.answer_call(caller, call, generation, Err(error.error_code()));
-            }
-            _ => {}
+        if let Some((_, purpose)) = self.take(request) {
+            self.deliver_answer(purpose, Err(error), kernel);
         }
     }
 

@@ -143,6 +143,13 @@ mod tests {
         }
     }
 
+    const UNUSED: Bar = Bar {
+        kind: BarKind::Unused,
+        address: 0,
+        size: 0,
+        prefetchable: false,
+    };
+
     const NETWORK: Function = Function {
         bus: 0,
         device: 3,
@@ -167,30 +174,10 @@ mod tests {
                 size: 0x40,
                 prefetchable: false,
             },
-            Bar {
-                kind: BarKind::Unused,
-                address: 0,
-                size: 0,
-                prefetchable: false,
-            },
-            Bar {
-                kind: BarKind::Unused,
-                address: 0,
-                size: 0,
-                prefetchable: false,
-            },
-            Bar {
-                kind: BarKind::Unused,
-                address: 0,
-                size: 0,
-                prefetchable: false,
-            },
-            Bar {
-                kind: BarKind::Unused,
-                address: 0,
-                size: 0,
-                prefetchable: false,
-            },
+            UNUSED,
+            UNUSED,
+            UNUSED,
+            UNUSED,
         ],
     };
 

@@ -77,42 +77,27 @@ fn boot_calls(
     servers: &[(&str, &[(&str, &str)])],
     extra: &[(&str, Vec<u8>)],
 ) -> System {
-    let mut files: Vec<(&str, Vec<u8>)> = alloc::vec![("caller.wasm", caller_module(target, 1))];
-    files.extend(extra.iter().cloned());
-    let mut plans: Vec<(ModulePlan, Behaviour)> = servers
+    let mut plans: Vec<ModulePlan> = servers
         .iter()
-        .map(|(name, restart)| (plan(name, restart), Behaviour::default()))
+        .map(|(name, restart)| plan(name, restart))
         .collect();
-    // The caller is booted from the extra files (its plan's file is in them).
-    let mut system = {
-        plans.push((caller_plan(target), Behaviour::default()));
-        let caller_at = plans.len() - 1;
-        let mut named: Vec<(String, Vec<u8>)> = plans
+    let mut files: Vec<(String, Vec<u8>)> = plans
+        .iter()
+        .map(|plan| {
+            (
+                plan.file.clone(),
+                module(&plan.name, 1, Behaviour::default()),
+            )
+        })
+        .collect();
+    files.push((String::from("caller.wasm"), caller_module(target, 1)));
+    files.extend(
+        extra
             .iter()
-            .enumerate()
-            .filter(|(at, _)| *at != caller_at)
-            .map(|(_, (plan, behaviour))| (plan.file.clone(), module(&plan.name, 1, *behaviour)))
-            .collect();
-        named.extend(
-            files
-                .iter()
-                .map(|(path, bytes)| (String::from(*path), bytes.clone())),
-        );
-        let borrowed: Vec<(&str, Vec<u8>)> = named
-            .iter()
-            .map(|(path, bytes)| (path.as_str(), bytes.clone()))
-            .collect();
-        let manifest = SystemManifest {
-            modules: plans.into_iter().map(|(plan, _)| plan).collect(),
-            ..SystemManifest::default()
-        };
-        EventLoop::boot(
-            MockKernel::default(),
-            &manifest,
-            archive(&borrowed),
-            Limits::default(),
-        )
-    };
+            .map(|(path, bytes)| (String::from(*path), bytes.clone())),
+    );
+    plans.push(caller_plan(target));
+    let mut system = boot_files(plans, &files);
     settle(&mut system);
     system
 }

@@ -116,12 +116,17 @@ fn boot_with(plans: Vec<(ModulePlan, Behaviour)>, extra: &[(&str, Vec<u8>)]) -> 
             .iter()
             .map(|(path, bytes)| (String::from(*path), bytes.clone())),
     );
+    boot_files(plans.into_iter().map(|(plan, _)| plan).collect(), &files)
+}
+
+/// Boots the modules `plans` with the archive holding `files`.
+fn boot_files(plans: Vec<ModulePlan>, files: &[(String, Vec<u8>)]) -> System {
     let named: Vec<(&str, Vec<u8>)> = files
         .iter()
         .map(|(path, bytes)| (path.as_str(), bytes.clone()))
         .collect();
     let manifest = SystemManifest {
-        modules: plans.into_iter().map(|(plan, _)| plan).collect(),
+        modules: plans,
         ..SystemManifest::default()
     };
     EventLoop::boot(

@@ -36,15 +36,9 @@ fn boot_serving(endpoint: &str) -> System {
         serves: alloc::vec![String::from(endpoint)],
         ..plan("deferring", &[])
     };
-    let manifest = SystemManifest {
-        modules: alloc::vec![plan],
-        ..SystemManifest::default()
-    };
-    let mut system = EventLoop::boot(
-        MockKernel::default(),
-        &manifest,
-        archive(&[("deferring.wasm", deferring_server())]),
-        Limits::default(),
+    let mut system = boot_files(
+        alloc::vec![plan],
+        &[(String::from("deferring.wasm"), deferring_server())],
     );
     settle(&mut system);
     system
