@@ -57,6 +57,13 @@ pub enum Task {
         target: String,
         bytes: Vec<u8>,
     },
+    /// Install a module pushed from the host under `target` with its system
+    /// manifest entry (see `super::install`).
+    InstallGranted {
+        target: String,
+        entry: String,
+        bytes: Vec<u8>,
+    },
 }
 
 /// Which instances an operation waits for.
@@ -217,6 +224,23 @@ impl<K: KernelServices> EventLoop<K> {
                 self.submit(Requester::Push, Task::Install { target, bytes });
                 true
             }
+            Some(PushRequest::InstallGranted {
+                target,
+                entry,
+                bytes,
+            }) => {
+                log::info!(
+                    "push: {} bytes for {target} arrived from the host with its manifest entry",
+                    bytes.len()
+                );
+                let task = Task::InstallGranted {
+                    target,
+                    entry,
+                    bytes,
+                };
+                self.submit(Requester::Push, task);
+                true
+            }
         }
     }
 
@@ -269,10 +293,12 @@ impl<K: KernelServices> EventLoop<K> {
                 Command::Swap { module, .. } => one(module).map(|_| None),
                 _ => Ok(None),
             },
-            Task::Install { target, .. } => match self.table.find(target) {
-                Some(_) => one(target),
-                None => Ok(None),
-            },
+            Task::Install { target, .. } | Task::InstallGranted { target, .. } => {
+                match self.table.find(target) {
+                    Some(_) => one(target),
+                    None => Ok(None),
+                }
+            }
         }
     }
 
