@@ -1,8 +1,11 @@
-//! `cella push MODULE [--to NAME] [--features F] [--system PID|SOCKET]`: build a module (or
-//! one variant of it) and hot-swap it into a system that `cargo cella run` is running (or load
-//! it new), then print what the kernel says.
+//! `cella push MODULE [--to NAME] [--features F] [--grant [FILE]] [--system PID|SOCKET]`:
+//! build a module (or one variant of it) and hot-swap it into a system that `cargo cella run`
+//! is running (or start it there), then print what the kernel says. With `--grant` the
+//! module's manifest entry goes with it, and a module the running system does not know is
+//! installed under it ([`crate::installed`]); each accepted install is kept for the next boot.
 
-use crate::cli::PushOptions;
+use crate::cli::{GrantSource, PushOptions};
+use crate::installed;
 use crate::modules::{self, wasm};
 use crate::push;
 use crate::runs;
@@ -11,7 +14,7 @@ use crate::variants;
 use crate::workspace::Workspace;
 use crate::{Error, Result, progress};
 use cella_wasm_host::Grant;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// How long to wait for the kernel's answer (a swap takes microseconds; TCG boots are slow).
@@ -30,6 +33,7 @@ pub fn push(shell: &Shell, workspace: &Workspace, options: &PushOptions) -> Resu
     // The system first: no build when nothing runs to receive it.
     let system = runs::choose(&workspace.cella_directory(), options.system.as_deref())?;
     let features = variants::split_features(&options.features);
+    let mut package_directory = None;
     let (bytes, default_target) = if options.module.ends_with(".wasm") {
         if !features.is_empty() {
             return Err(Error::usage(format!(
@@ -59,6 +63,9 @@ pub fn push(shell: &Shell, workspace: &Workspace, options: &PushOptions) -> Resu
                     ))
                 })?,
         };
+        package_directory = workspace
+            .package(&package)
+            .map(|package| package.directory.clone());
         let bytes = if features.is_empty() {
             modules::build_packages(shell, workspace, &[&package])?;
             let path = modules::wasm_path(&workspace.target_directory, &package);
@@ -83,11 +90,18 @@ pub fn push(shell: &Shell, workspace: &Workspace, options: &PushOptions) -> Resu
     };
     let bytes = wasm::strip_debug_sections(&bytes);
     let target = options.to.clone().unwrap_or(default_target);
-    let grant = plan
-        .modules
-        .iter()
-        .find(|spec| spec.name == target)
-        .map_or_else(Grant::new, |spec| spec.grant());
+    let entry = match &options.grant {
+        None => None,
+        Some(source) => Some(read_entry(source, package_directory.as_deref(), &target)?),
+    };
+    let grant = match &entry {
+        Some((spec, _)) => spec.grant(),
+        None => plan
+            .modules
+            .iter()
+            .find(|spec| spec.name == target)
+            .map_or_else(Grant::new, |spec| spec.grant()),
+    };
     let name = push::vet(&target, &bytes, &grant)?;
     if let Some(note) = &system.note {
         progress::message(note);
@@ -98,9 +112,37 @@ pub fn push(shell: &Shell, workspace: &Workspace, options: &PushOptions) -> Resu
         system.description
     ));
     let key = push::read_key(&workspace.cella_directory())?;
-    let answer = push::send(&system.socket, &key, &target, &bytes, ANSWER_TIMEOUT)?;
+    let answer = match &entry {
+        Some((spec, _)) => push::send_install(
+            &system.socket,
+            &key,
+            &target,
+            &installed::compiled_entry(spec),
+            &bytes,
+            ANSWER_TIMEOUT,
+        )?,
+        None => push::send(&system.socket, &key, &target, &bytes, ANSWER_TIMEOUT)?,
+    };
     if answer.accepted {
         progress::message(&format!("the kernel says: {}", answer.text));
+        let store = installed::store_directory(&workspace.cella_directory());
+        match &entry {
+            Some((_, text)) => {
+                installed::keep(&store, &target, text, &bytes)?;
+                progress::message(&format!(
+                    "kept in {} for the next `cargo cella run`",
+                    store.display()
+                ));
+            }
+            None => {
+                if installed::update(&store, &target, &bytes)? {
+                    progress::message(&format!(
+                        "the installed copy in {} is this version now",
+                        store.display()
+                    ));
+                }
+            }
+        }
         Ok(())
     } else {
         Err(Error::new(format!(
@@ -108,4 +150,35 @@ pub fn push(shell: &Shell, workspace: &Workspace, options: &PushOptions) -> Resu
             answer.text
         )))
     }
+}
+
+/// The manifest entry `--grant` names for `target`, and its text.
+///
+/// # Errors
+/// No entry file (a `.wasm` file has no crate to take it from), a file that does not read
+/// as an entry, or an entry for another name.
+fn read_entry(
+    source: &GrantSource,
+    package_directory: Option<&Path>,
+    target: &str,
+) -> Result<(crate::system_manifest::ModuleSpec, String)> {
+    let path = match (source, package_directory) {
+        (GrantSource::File(file), _) => PathBuf::from(file),
+        (GrantSource::CrateEntry, Some(directory)) => directory.join(installed::ENTRY_FILE),
+        (GrantSource::CrateEntry, None) => {
+            return Err(Error::usage(format!(
+                "--grant without a FILE takes the entry from the module's crate ({} beside its Cargo.toml); for a .wasm file name the entry: --grant FILE",
+                installed::ENTRY_FILE
+            )));
+        }
+    };
+    let (spec, text) = installed::read_entry_file(&path)?;
+    if spec.name != target {
+        return Err(Error::new(format!(
+            "{} is the entry of `{}`, not of `{target}`",
+            path.display(),
+            spec.name
+        )));
+    }
+    Ok((spec, text))
 }
