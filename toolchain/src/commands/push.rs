@@ -126,7 +126,12 @@ pub fn push(shell: &Shell, workspace: &Workspace, options: &PushOptions) -> Resu
     if answer.accepted {
         progress::message(&format!("the kernel says: {}", answer.text));
         let store = installed::store_directory(&workspace.cella_directory());
+        let listed = plan.modules.iter().any(|spec| spec.name == target);
         match &entry {
+            Some(_) if listed => progress::message(&format!(
+                "not kept for the next boot: {target} is a module of {} already",
+                plan.sources.join(" + ")
+            )),
             Some((_, text)) => {
                 installed::keep(&store, &target, text, &bytes)?;
                 progress::message(&format!(
@@ -181,4 +186,41 @@ fn read_entry(
         )));
     }
     Ok((spec, text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_entry_comes_from_the_crate_or_a_file_and_names_the_target() {
+        let directory =
+            std::env::temp_dir().join(format!("cella-push-entry-test-{}", std::process::id()));
+        std::fs::create_dir_all(&directory).unwrap();
+        let entry = "[[module]]\nname = \"blink\"\nports = [{ base = 0x510, count = 2 }]\n";
+        std::fs::write(directory.join(installed::ENTRY_FILE), entry).unwrap();
+        let (spec, text) =
+            read_entry(&GrantSource::CrateEntry, Some(&directory), "blink").expect("an entry");
+        assert_eq!((spec.name.as_str(), text.as_str()), ("blink", entry));
+        let file = directory.join(installed::ENTRY_FILE).display().to_string();
+        let (spec, _) = read_entry(&GrantSource::File(file.clone()), None, "blink").unwrap();
+        assert_eq!(spec.name, "blink");
+        let other = read_entry(&GrantSource::File(file), None, "blank").unwrap_err();
+        assert!(
+            other
+                .to_string()
+                .contains("is the entry of `blink`, not of `blank`"),
+            "{other}"
+        );
+        let no_crate = read_entry(&GrantSource::CrateEntry, None, "blink").unwrap_err();
+        assert!(no_crate.to_string().contains("--grant FILE"), "{no_crate}");
+        assert_eq!(no_crate.exit_code(), 2, "a usage error");
+        let missing = read_entry(
+            &GrantSource::CrateEntry,
+            Some(&directory.join("none")),
+            "blink",
+        );
+        assert!(missing.unwrap_err().to_string().contains("module.toml"));
+        let _ = std::fs::remove_dir_all(directory);
+    }
 }
