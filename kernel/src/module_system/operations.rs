@@ -461,6 +461,7 @@ impl<K: KernelServices> EventLoop<K> {
                 };
                 match &outcome {
                     Ok(text) => log::info!("push: {text}"),
+                    Err(text) if text.ends_with("nothing changed") => log::warn!("push: {text}"),
                     Err(text) => log::warn!("push: {text}; nothing changed"),
                 }
                 self.kernel.answer_push(&outcome);

@@ -94,15 +94,25 @@ pub fn push(shell: &Shell, workspace: &Workspace, options: &PushOptions) -> Resu
         None => None,
         Some(source) => Some(read_entry(source, package_directory.as_deref(), &target)?),
     };
+    let store = installed::store_directory(&workspace.cella_directory());
     let grant = match &entry {
-        Some((spec, _)) => spec.grant(),
-        None => plan
-            .modules
-            .iter()
-            .find(|spec| spec.name == target)
-            .map_or_else(Grant::new, |spec| spec.grant()),
+        Some((spec, _)) => Some(spec.grant()),
+        None => match plan.modules.iter().find(|spec| spec.name == target) {
+            Some(spec) => Some(spec.grant()),
+            None => installed_grant(&store, &target),
+        },
     };
-    let name = push::vet(&target, &bytes, &grant)?;
+    let name = match &grant {
+        Some(grant) => push::vet(&target, &bytes, grant)?,
+        None => {
+            progress::message(&format!(
+                "`{target}` is in neither {} nor {}: the running system checks it against its own manifest (a name it does not know needs --grant)",
+                plan.sources.join(" + "),
+                store.display()
+            ));
+            target.clone()
+        }
+    };
     if let Some(note) = &system.note {
         progress::message(note);
     }
@@ -125,7 +135,6 @@ pub fn push(shell: &Shell, workspace: &Workspace, options: &PushOptions) -> Resu
     };
     if answer.accepted {
         progress::message(&format!("the kernel says: {}", answer.text));
-        let store = installed::store_directory(&workspace.cella_directory());
         let listed = plan.modules.iter().any(|spec| spec.name == target);
         match &entry {
             Some(_) if listed => progress::message(&format!(
@@ -142,7 +151,7 @@ pub fn push(shell: &Shell, workspace: &Workspace, options: &PushOptions) -> Resu
             None => {
                 if installed::update(&store, &target, &bytes)? {
                     progress::message(&format!(
-                        "the installed copy in {} is this version now",
+                        "the installed copy in {} holds this version",
                         store.display()
                     ));
                 }
@@ -155,6 +164,15 @@ pub fn push(shell: &Shell, workspace: &Workspace, options: &PushOptions) -> Resu
             answer.text
         )))
     }
+}
+
+/// The grant of `target`'s entry in the store of installed modules, if it is installed.
+fn installed_grant(store: &Path, target: &str) -> Option<Grant> {
+    let path = store.join(format!("{target}.toml"));
+    path.is_file()
+        .then(|| installed::read_entry_file(&path).ok())
+        .flatten()
+        .map(|(spec, _)| spec.grant())
 }
 
 /// The manifest entry `--grant` names for `target`, and its text.
