@@ -1,10 +1,10 @@
 //! Push from the host: signed modules sent over the guest's second serial port are hot-swapped
-//! in or loaded new; uploads with a wrong key, a changed byte, a used nonce (a replay), too many
+//! in or, sent with their manifest entry, installed new; uploads with a wrong key, a changed byte, a used nonce (a replay), too many
 //! bytes or too few are refused with a reason and change nothing; a system whose manifest does
 //! not grant the channel refuses every upload. The console keeps echoing throughout.
 
 use cella::archive::{ArchiveEntry, read_ustar};
-use cella::push::{Answer, send};
+use cella::push::{Answer, send, send_install};
 use cella_qemu_tests::{Session, default_archive_with, environment};
 use cella_system::push_authority::{KEY_ARCHIVE_ENTRY, KEY_BYTES, PushKey};
 use cella_system::push_protocol::{
@@ -125,6 +125,12 @@ fn upload(key: &PushKey, nonce: &str, target: &str, bytes: &[u8]) -> Vec<u8> {
     wire
 }
 
+/// Sends `bytes` as a new module `target` with a manifest entry that grants nothing.
+fn install(socket: &Path, key: &PushKey, target: &str, bytes: &[u8]) -> Answer {
+    let entry = format!("cella-system 1\nmodule {target} installed/{target}.wasm\n");
+    send_install(socket, key, target, &entry, bytes, WAIT).expect("an answer")
+}
+
 fn expect_answer(session: &Session, answer: &Answer, accepted: bool, needle: &str) {
     if answer.accepted != accepted || !answer.text.contains(needle) {
         session.fail(format!(
@@ -158,9 +164,9 @@ fn pushed_modules_swap_in_or_load_new_and_bad_uploads_change_nothing() {
 
     // A module named after a part of the kernel would log lines that read as the kernel's:
     // refused, by its target name and by the name in its own manifest.
-    let answer = send(&socket, &key, "boot", &memory_hog("boot"), WAIT).expect("push");
+    let answer = install(&socket, &key, "boot", &memory_hog("boot"));
     expect_answer(&session, &answer, false, "a name of the kernel's own");
-    let answer = send(&socket, &key, "impostor", &memory_hog("sched"), WAIT).expect("push");
+    let answer = install(&socket, &key, "impostor", &memory_hog("sched"));
     expect_answer(&session, &answer, false, "a name of the kernel's own");
 
     // Operators after a function's final `end` (29 bytes): wasmi 2.0.0 alone panics on them;
@@ -169,7 +175,7 @@ fn pushed_modules_swap_in_or_load_new_and_bad_uploads_change_nothing() {
         0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00, 0x03,
         0x02, 0x01, 0x00, 0x0a, 0x07, 0x01, 0x05, 0x00, 0x0b, 0x03, 0x40, 0x0b,
     ];
-    let answer = send(&socket, &key, "evil", &after_end, WAIT).expect("push");
+    let answer = install(&socket, &key, "evil", &after_end);
     expect_answer(
         &session,
         &answer,
@@ -196,12 +202,12 @@ fn pushed_modules_swap_in_or_load_new_and_bad_uploads_change_nothing() {
             (@custom "cella.manifest" "cella 1\nname store-offset\nversion 0.1.0\n"))"#,
     )
     .expect("valid WAT");
-    let answer = send(&socket, &key, "store-offset", &store_offset, WAIT).expect("push");
+    let answer = install(&socket, &key, "store-offset", &store_offset);
     expect_answer(
         &session,
         &answer,
         true,
-        "store-offset 0.1.0 loaded new and started",
+        "store-offset 0.1.0 installed and started",
     );
     session.wait_for("store-offset: store-offset stored", WAIT);
 
@@ -264,7 +270,8 @@ fn pushed_modules_swap_in_or_load_new_and_bad_uploads_change_nothing() {
     channel.expect_refused(&wire[..cut], "a truncated upload", "truncated");
     drop(channel);
 
-    // A module the system does not know is loaded new, with no capabilities beyond log and time.
+    // A module the system does not know is refused without its manifest entry, and installed
+    // with it (here an entry that grants nothing: logging and time only).
     let hello = wat::parse_str(
         r#"(module
             (import "cella" "log" (func $log (param i32 i32 i32) (result i32)))
@@ -277,11 +284,13 @@ fn pushed_modules_swap_in_or_load_new_and_bad_uploads_change_nothing() {
     )
     .expect("valid WAT");
     let answer = send(&socket, &key, "hello", &hello, WAIT).expect("push");
+    expect_answer(&session, &answer, false, "cargo cella push hello --grant");
+    let answer = install(&socket, &key, "hello", &hello);
     expect_answer(
         &session,
         &answer,
         true,
-        "hello 0.1.0 loaded new and started",
+        "hello 0.1.0 installed and started: grants []; serves []",
     );
     session.wait_for("hello from a pushed module", WAIT);
 
@@ -365,7 +374,7 @@ fn pushing_modules_until_the_heap_is_full_ends_in_refusals_not_a_panic() {
     let mut refusals = Vec::new();
     for index in 0..60 {
         let name = format!("hog{index}");
-        let answer = send(&socket, &key, &name, &memory_hog(&name), WAIT).expect("an answer");
+        let answer = install(&socket, &key, &name, &memory_hog(&name));
         if answer.accepted {
             loaded += 1;
         } else {
@@ -421,7 +430,7 @@ fn a_module_whose_compile_would_outgrow_the_heap_is_refused_before_it_starts() {
     // Within its kernel memory limit by the usual estimate (8 bytes per byte),
     // far beyond the heap at the compile's peak.
     assert!(module.len() * 8 < 4 << 20 && module.len() * 75 > 32 << 20);
-    let answer = send(&socket, &key, "nest", &module, WAIT).expect("an answer");
+    let answer = install(&socket, &key, "nest", &module);
     println!("{} bytes pushed: {}", module.len(), answer.text);
     if answer.accepted || !answer.text.contains("KiB are needed") {
         session.fail(format!(

@@ -34,13 +34,19 @@ commands:
   new driver NAME
                create drivers-wasm/NAME (package cella-NAME) from a template, registered in
                the workspace, with a host test against a device model that passes
-  push MODULE [--to NAME] [--features F] [--system PID|SOCKET]
+  push MODULE [--to NAME] [--features F] [--grant [FILE]] [--system PID|SOCKET]
                build MODULE (a module of modules/system.toml, a package, or a .wasm file),
                check it, and send it to the system `cargo cella run` is running: the kernel
-               hot-swaps the running module NAME (default: MODULE's name) or loads it new
+               hot-swaps the running module NAME (default: MODULE's name) or starts the
+               stopped one; a name the running system does not know needs --grant
                  --to NAME         the running module to replace
                  --features F      build this variant of MODULE (cargo features, comma-
                                    separated); kept in target/cella/variants/PACKAGE+F.wasm
+                 --grant [FILE]    install MODULE: send its manifest entry (one [[module]]
+                                   table as in modules/system.toml; default: module.toml
+                                   beside the crate's Cargo.toml) with it; the kernel checks
+                                   it against everything the running system grants. Kept in
+                                   target/cella/installed/, booted again by `cargo cella run`
                  --system PID      the run to push to, by its process id or socket path
                                    (default: the newest run of this build directory)
   faults       the fault-injection campaign: mutants of the running drivers hot-swapped in
@@ -85,6 +91,17 @@ pub struct PushOptions {
     pub features: Vec<String>,
     /// The run to talk to: a process id or a socket path (default: the newest run).
     pub system: Option<String>,
+    /// `--grant [FILE]`: send the module's manifest entry with it, to install it.
+    pub grant: Option<GrantSource>,
+}
+
+/// Where `cella push --grant` finds the module's manifest entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantSource {
+    /// `--grant`: the crate's own entry file (`module.toml` beside its `Cargo.toml`).
+    CrateEntry,
+    /// `--grant FILE`: that file.
+    File(String),
 }
 
 /// Options of `cella faults`.
@@ -296,13 +313,19 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Invocation> 
                     "--to" => push.to = Some(options.value(&option)?),
                     "--features" => push.features.push(options.value(&option)?),
                     "--system" => push.system = Some(options.value(&option)?),
+                    "--grant" => {
+                        push.grant = Some(match options.toml_value() {
+                            Some(file) => GrantSource::File(file),
+                            None => GrantSource::CrateEntry,
+                        });
+                    }
                     _ if !option.starts_with('-') && push.module.is_empty() => push.module = option,
                     _ => return Err(options.unknown(&option)),
                 }
             }
             if push.module.is_empty() {
                 return Err(Error::usage(format!(
-                    "usage: cargo cella push MODULE [--to NAME] [--features F] [--system PID|SOCKET]\n\n{USAGE}"
+                    "usage: cargo cella push MODULE [--to NAME] [--features F] [--grant [FILE]] [--system PID|SOCKET]\n\n{USAGE}"
                 )));
             }
             Subcommand::Push(push)
@@ -364,6 +387,16 @@ impl Options {
         self.remaining
             .next()
             .ok_or_else(|| Error::usage(format!("`{option}` needs a value")))
+    }
+
+    /// The next word if it names a `.toml` file (an optional value).
+    fn toml_value(&mut self) -> Option<String> {
+        let next = self.remaining.as_slice().first()?;
+        if next.ends_with(".toml") && !next.starts_with('-') {
+            self.remaining.next()
+        } else {
+            None
+        }
     }
 
     fn unknown(&self, option: &str) -> Error {
@@ -483,7 +516,31 @@ mod tests {
                 to: Some("uart".into()),
                 features: vec!["v2,trace".into(), "x".into()],
                 system: Some("4242".into()),
+                grant: None,
             })
+        );
+        let grant = |words: &str| match parse_words(words).unwrap().subcommand {
+            Subcommand::Push(push) => (push.module, push.grant),
+            other => panic!("{words}: a push, not {other:?}"),
+        };
+        assert_eq!(
+            grant("push blink --grant"),
+            ("blink".into(), Some(GrantSource::CrateEntry))
+        );
+        assert_eq!(
+            grant("push --grant blink"),
+            ("blink".into(), Some(GrantSource::CrateEntry))
+        );
+        assert_eq!(
+            grant("push blink.wasm --grant entries/blink.toml"),
+            (
+                "blink.wasm".into(),
+                Some(GrantSource::File("entries/blink.toml".into()))
+            )
+        );
+        assert_eq!(
+            grant("push --grant=blink.toml blink"),
+            ("blink".into(), Some(GrantSource::File("blink.toml".into())))
         );
         assert!(parse_words("push uart16550 --features").is_err());
         assert!(parse_words("push --features v2").is_err());

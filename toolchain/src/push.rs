@@ -8,6 +8,7 @@
 //! loader, so a module that would be refused never reaches the kernel.
 
 use crate::{Error, Result};
+use cella_system::install_protocol;
 use cella_system::push_authority::{KEY_BYTES, PushKey};
 use cella_system::push_protocol::{self, HELLO, NONCE, RESULT};
 use cella_wasm_host::{Grant, Limits, QueueOutbox, Runtime, SimulatedPlatform};
@@ -114,6 +115,40 @@ pub fn send(
     bytes: &[u8],
     timeout: Duration,
 ) -> Result<Answer> {
+    exchange(socket, timeout, |nonce| {
+        let mut wire = push_protocol::header(key, target, bytes, nonce).into_bytes();
+        wire.extend_from_slice(bytes);
+        wire
+    })
+}
+
+/// As [`send`], for an install upload: `bytes` with `entry`, the module's manifest entry in
+/// the compiled form (see `cella_system::install_protocol`), signed together.
+///
+/// # Errors
+/// As [`send`].
+pub fn send_install(
+    socket: &Path,
+    key: &PushKey,
+    target: &str,
+    entry: &str,
+    bytes: &[u8],
+    timeout: Duration,
+) -> Result<Answer> {
+    exchange(socket, timeout, |nonce| {
+        let mut wire =
+            install_protocol::install_header(key, target, entry, bytes, nonce).into_bytes();
+        wire.extend_from_slice(&install_protocol::install_body(entry, bytes));
+        wire
+    })
+}
+
+/// Asks for a nonce over `socket`, sends what `upload` makes of it and returns the answer.
+fn exchange(
+    socket: &Path,
+    timeout: Duration,
+    upload: impl FnOnce(&str) -> Vec<u8>,
+) -> Result<Answer> {
     let mut stream = UnixStream::connect(socket).map_err(|error| {
         Error::new(format!(
             "cannot reach the running system at {}: {error} (start it with `cargo cella run`)",
@@ -136,10 +171,8 @@ pub fn send(
         Reply::Nonce(nonce) => nonce,
         Reply::Result(answer) => return Ok(answer),
     };
-    let header = push_protocol::header(key, target, bytes, &nonce);
     stream
-        .write_all(header.as_bytes())
-        .and_then(|()| stream.write_all(bytes))
+        .write_all(&upload(&nonce))
         .and_then(|()| stream.flush())
         .map_err(|error| Error::new(format!("sending the module: {error}")))?;
     match read_answer(&mut reader)? {

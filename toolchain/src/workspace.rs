@@ -13,6 +13,8 @@ pub struct Package {
     pub name: String,
     /// (kind, name) of each target, e.g. (`bench`, `host`).
     pub targets: Vec<(String, String)>,
+    /// The directory of its `Cargo.toml`.
+    pub directory: PathBuf,
 }
 
 /// The workspace the tool operates on.
@@ -62,6 +64,11 @@ impl Workspace {
                     .iter()
                     .map(|package| Package {
                         name: package["name"].as_str().unwrap_or_default().to_owned(),
+                        directory: package["manifest_path"]
+                            .as_str()
+                            .map(PathBuf::from)
+                            .and_then(|path| path.parent().map(PathBuf::from))
+                            .unwrap_or_default(),
                         targets: package["targets"]
                             .as_array()
                             .into_iter()

@@ -277,6 +277,15 @@ impl KernelServices for Kernel {
                 None
             }
             PushEvent::Upload { target, bytes } => Some(PushRequest::Install { target, bytes }),
+            PushEvent::Install {
+                target,
+                entry,
+                bytes,
+            } => Some(PushRequest::InstallGranted {
+                target,
+                entry,
+                bytes,
+            }),
             PushEvent::Rejected(reason) => Some(PushRequest::Refused(reason)),
         }
     }

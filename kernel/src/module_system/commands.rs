@@ -32,6 +32,11 @@ impl<K: KernelServices> EventLoop<K> {
     pub(super) fn carry_out(&mut self, id: u64, task: Task) -> Progress<K> {
         let command = match task {
             Task::Install { target, bytes } => return self.install(id, &target, bytes),
+            Task::InstallGranted {
+                target,
+                entry,
+                bytes,
+            } => return self.install_granted(id, &target, &entry, bytes),
             Task::Command(command) => command,
         };
         let done = |result| Progress::finished(result);

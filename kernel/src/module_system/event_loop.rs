@@ -23,6 +23,9 @@ pub struct EventLoop<K: KernelServices> {
     pub router: Router,
     pub operations: Operations<K>,
     pub records: FaultRecords,
+    /// The native processes the system manifest lists, with their grants:
+    /// what an install is checked against besides the modules.
+    pub processes: alloc::vec::Vec<crate::system_manifest::ModulePlan>,
     /// Events lent so far (each module remembers the turn it was last served).
     turns: u64,
 }
@@ -43,6 +46,7 @@ impl<K: KernelServices> EventLoop<K> {
             router: Router::for_plans(&manifest.modules),
             operations: Operations::default(),
             records: FaultRecords::default(),
+            processes: manifest.processes.clone(),
             turns: 0,
         };
         let started = system.kernel.now();

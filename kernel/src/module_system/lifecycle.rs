@@ -57,8 +57,8 @@ impl<K: KernelServices> EventLoop<K> {
     }
 
     /// Adds a module that is not in the system manifest (pushed from the
-    /// host) and starts it; a module that does not start is not kept (a
-    /// refused push changes nothing).
+    /// host with its manifest entry `plan`) and starts it; a module that
+    /// does not start is not kept (a refused push changes nothing).
     ///
     /// # Errors
     /// Why it did not start.
@@ -74,11 +74,14 @@ impl<K: KernelServices> EventLoop<K> {
             .instantiate(&module, account, &self.kernel)
             .map_err(|fault| format!("{} failed to start: {fault}", plan.name))?;
         slot.generation = sandbox.generation();
+        let grants: Vec<String> = plan.grants.iter().map(|grant| format!("{grant}")).collect();
         log::info!(
-            "module {} {} up (generation {}): no capabilities beyond logging and time",
+            "module {} {} up (generation {}): installed from the host; grants [{}]; serves [{}]",
             plan.name,
             module.version(),
-            slot.generation
+            slot.generation,
+            grants.join(", "),
+            plan.serves.join(", ")
         );
         slot.sandbox = Some(sandbox);
         slot.module = Some(module);

@@ -10,7 +10,8 @@
 //!   the next event and lends it out; [`lifecycle`] carries out what the
 //!   supervisor decides about a module, [`operations`] the commands under
 //!   way (a hot swap or a restart is a state the loop advances), carried out
-//!   in [`commands`] and [`swap`];
+//!   in [`commands`] and [`swap`]; [`install`] adds a module pushed with its
+//!   manifest entry to the running system;
 //! - the supervisor itself is pure: `crate::supervisor::decisions` turns
 //!   typed events into typed actions.
 #![forbid(unsafe_code)]
@@ -18,6 +19,7 @@
 pub mod calls;
 pub mod commands;
 pub mod event_loop;
+pub mod install;
 pub mod lifecycle;
 pub mod operations;
 pub mod router;

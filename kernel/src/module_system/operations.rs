@@ -57,6 +57,13 @@ pub enum Task {
         target: String,
         bytes: Vec<u8>,
     },
+    /// Install a module pushed from the host under `target` with its system
+    /// manifest entry (see `super::install`).
+    InstallGranted {
+        target: String,
+        entry: String,
+        bytes: Vec<u8>,
+    },
 }
 
 /// Which instances an operation waits for.
@@ -219,6 +226,23 @@ impl<K: KernelServices> EventLoop<K> {
                 self.submit(Requester::Push, Task::Install { target, bytes });
                 true
             }
+            Some(PushRequest::InstallGranted {
+                target,
+                entry,
+                bytes,
+            }) => {
+                log::info!(
+                    "push: {} bytes for {target} arrived from the host with its manifest entry",
+                    bytes.len()
+                );
+                let task = Task::InstallGranted {
+                    target,
+                    entry,
+                    bytes,
+                };
+                self.submit(Requester::Push, task);
+                true
+            }
         }
     }
 
@@ -271,10 +295,12 @@ impl<K: KernelServices> EventLoop<K> {
                 Command::Swap { module, .. } => one(module).map(|_| None),
                 _ => Ok(None),
             },
-            Task::Install { target, .. } => match self.table.find(target) {
-                Some(_) => one(target),
-                None => Ok(None),
-            },
+            Task::Install { target, .. } | Task::InstallGranted { target, .. } => {
+                match self.table.find(target) {
+                    Some(_) => one(target),
+                    None => Ok(None),
+                }
+            }
         }
     }
 
@@ -443,6 +469,7 @@ impl<K: KernelServices> EventLoop<K> {
                 };
                 match &outcome {
                     Ok(text) => log::info!("push: {text}"),
+                    Err(text) if text.ends_with("nothing changed") => log::warn!("push: {text}"),
                     Err(text) => log::warn!("push: {text}; nothing changed"),
                 }
                 self.kernel.answer_push(&outcome);

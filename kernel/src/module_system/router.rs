@@ -106,7 +106,8 @@ impl Router {
         router
     }
 
-    fn add_endpoint(&mut self, name: &str) -> u64 {
+    /// The id of endpoint `name`, numbering it next if it has none.
+    pub fn add_endpoint(&mut self, name: &str) -> u64 {
         if let Some(id) = self.ids.get(name) {
             return *id;
         }
@@ -114,6 +115,19 @@ impl Router {
         let id = self.endpoints.len() as u64;
         self.ids.insert(String::from(name), id);
         id
+    }
+
+    /// How many endpoints are numbered.
+    pub fn endpoint_count(&self) -> usize {
+        self.endpoints.len()
+    }
+
+    /// Forgets the endpoints numbered after the first `count` (an install
+    /// that was refused numbered them).
+    pub fn forget_endpoints_after(&mut self, count: usize) {
+        for name in self.endpoints.drain(count.min(self.endpoints.len())..) {
+            self.ids.remove(&name);
+        }
     }
 
     /// The id of endpoint `name`.
@@ -396,7 +410,12 @@ impl Router {
             .iter()
             .flat_map(|slot| slot.serves.iter().copied())
             .collect();
-        for endpoint in served {
+        self.open_for_processes(&served, kernel);
+    }
+
+    /// Opens `served` (endpoint ids a module serves) for native processes.
+    pub fn open_for_processes<K: KernelServices>(&mut self, served: &[u64], kernel: &mut K) {
+        for &endpoint in served {
             let name = self.endpoint_name(endpoint);
             match kernel.open_process_endpoint(name) {
                 Ok(opened) => self.process_endpoints.push((opened, endpoint)),

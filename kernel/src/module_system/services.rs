@@ -167,6 +167,13 @@ pub struct ProcessMessage {
 pub enum PushRequest {
     /// A module to install under `target`.
     Install { target: String, bytes: Vec<u8> },
+    /// A module to install under `target` with its system manifest entry
+    /// (the compiled form's module block, see `cella_system::install_protocol`).
+    InstallGranted {
+        target: String,
+        entry: String,
+        bytes: Vec<u8>,
+    },
     /// An upload the link refused (the answer is sent back with this reason).
     Refused(String),
 }

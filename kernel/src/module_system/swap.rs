@@ -12,7 +12,6 @@ use super::services::{KernelServices, PreparedOf};
 use super::slot::{ModuleState, SwapStage};
 use super::table::{ModuleTable, account_of};
 use crate::supervisor::reports::{CommandError, Installed, Report, SwapReport};
-use crate::system_manifest::ModulePlan;
 use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::format;
@@ -175,8 +174,9 @@ impl<K: KernelServices> EventLoop<K> {
 
     /// Installs a module pushed from the host: a hot swap if `target` is
     /// running; otherwise it is loaded and started under `target`'s grant
-    /// from the system manifest, or, for a name the manifest does not know,
-    /// as a new module with no capabilities beyond logging and time.
+    /// from the system manifest. A name the running system does not know
+    /// is refused: such a module comes with its manifest entry
+    /// ([`EventLoop::install_granted`]).
     pub(super) fn install(&mut self, id: u64, target: &str, bytes: Vec<u8>) -> Progress<K> {
         let finished = Progress::finished;
         if let Some(index) = self.table.find(target) {
@@ -205,28 +205,8 @@ impl<K: KernelServices> EventLoop<K> {
                 })
             }));
         }
-        let plan = ModulePlan {
-            name: String::from(target),
-            file: String::from("(pushed from the host)"),
-            ..Default::default()
-        };
-        let module = match self
-            .table
-            .load_bytes(&plan, &bytes, &self.router, &self.kernel)
-        {
-            Ok(module) => module,
-            Err(problem) => return finished(Err(CommandError::Refused(problem))),
-        };
-        let version = String::from(module.version());
-        finished(
-            self.add_module(plan, module)
-                .map(|_| {
-                    Report::Installed(Installed::New {
-                        module: String::from(target),
-                        version,
-                    })
-                })
-                .map_err(CommandError::Refused),
-        )
+        finished(Err(CommandError::Refused(format!(
+            "`{target}` is missing from the running system's manifest, so it has no grant; send its manifest entry with it: `cargo cella push {target} --grant` (docs/push.md)"
+        ))))
     }
 }

@@ -44,9 +44,16 @@ impl Display for Installed {
             Installed::Started { module, state } => {
                 write!(f, "loaded and started ({module}: {state})")
             }
-            Installed::New { module, version } => write!(
+            Installed::New {
+                module,
+                version,
+                grants,
+                serves,
+            } => write!(
                 f,
-                "{module} {version} loaded new and started (no capabilities beyond logging and time)"
+                "{module} {version} installed and started: grants [{}]; serves [{}]",
+                grants.join(", "),
+                serves.join(", ")
             ),
         }
     }

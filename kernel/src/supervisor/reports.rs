@@ -57,8 +57,14 @@ pub enum Installed {
     Swapped(SwapReport),
     /// It replaced a module that was down and was started.
     Started { module: String, state: &'static str },
-    /// A name the system manifest does not know: a new module.
-    New { module: String, version: String },
+    /// A name the running system did not know, pushed with its manifest
+    /// entry: a new module with the entry's grants.
+    New {
+        module: String,
+        version: String,
+        grants: Vec<String>,
+        serves: Vec<String>,
+    },
 }
 
 /// What a command did.

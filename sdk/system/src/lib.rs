@@ -9,7 +9,8 @@
 //!   compiles and by the kernel on what it reads, with the names the kernel
 //!   reserves for itself;
 //! - [`push_authority`] and [`push_protocol`]: the authenticated channel that
-//!   pushes modules from the host into a running system;
+//!   pushes modules from the host into a running system; [`install_protocol`]:
+//!   the upload that carries a module's manifest entry with it;
 //! - [`fnv`]: the checksum both ends of the console and push links use.
 //!
 //! Everything but [`fnv`] and [`grants::range_holds`] needs an allocator
@@ -26,6 +27,8 @@ extern crate alloc;
 
 pub mod fnv;
 pub mod grants;
+#[cfg(feature = "alloc")]
+pub mod install_protocol;
 #[cfg(feature = "alloc")]
 pub mod push_authority;
 #[cfg(feature = "alloc")]

@@ -27,6 +27,10 @@
 //! a sender that never sends them resynchronises the channel by staying idle
 //! for the timeout. This receiver is the hardware-free part: bytes in, events
 //! out.
+//!
+//! The same channel takes install uploads (`CELLA-INSTALL`, a module with its
+//! system manifest entry; see [`crate::install_protocol`]) under the same
+//! checks.
 #![forbid(unsafe_code)]
 
 use crate::push_authority::{
@@ -59,6 +63,13 @@ pub enum PushEvent {
     Challenge(String),
     /// A complete upload, signed with the push key.
     Upload { target: String, bytes: Vec<u8> },
+    /// A complete install upload: a module and its system manifest entry
+    /// (the compiled form's block), signed together with the push key.
+    Install {
+        target: String,
+        entry: String,
+        bytes: Vec<u8>,
+    },
     /// An upload refused before anything was changed, and why.
     Rejected(String),
 }
@@ -81,6 +92,8 @@ enum State {
         signed_line: String,
         signature: Vec<u8>,
         bytes: Vec<u8>,
+        /// An install upload: the body starts with an entry of this many bytes.
+        entry_size: Option<usize>,
     },
     /// Skipping the body of a refused upload.
     Skip {
@@ -166,12 +179,19 @@ impl PushReceiver {
                     signed_line,
                     signature,
                     bytes,
+                    entry_size,
                     ..
                 } = core::mem::replace(&mut self.state, State::Header(Vec::new()))
                 else {
                     return None;
                 };
-                Some(self.finish(target, &signed_line, &signature, bytes))
+                let event = self.finish(target, &signed_line, &signature, bytes);
+                Some(match (event, entry_size) {
+                    (PushEvent::Upload { target, bytes }, Some(entry_size)) => {
+                        split_install(target, bytes, entry_size)
+                    }
+                    (event, _) => event,
+                })
             }
         }
     }
@@ -251,6 +271,9 @@ impl PushReceiver {
         }
         // Any header uses up the outstanding nonce, whatever becomes of it.
         let outstanding = self.outstanding.take();
+        if crate::install_protocol::is_install_header(text) {
+            return self.start_install(text, outstanding);
+        }
         let words: Vec<&str> = text.split(' ').collect();
         let [magic, version, target, size, nonce, signature] = words.as_slice() else {
             return Some(PushEvent::Rejected(format!(
@@ -269,6 +292,56 @@ impl PushReceiver {
                 "size `{size}` is not a number"
             )));
         };
+        self.begin_body(
+            Upload {
+                target,
+                size,
+                nonce,
+                signature,
+                signed_line: signed_line(target, size, nonce),
+                entry_size: None,
+            },
+            outstanding,
+        )
+    }
+
+    /// Reads an install header ([`crate::install_protocol`]) and waits for
+    /// its body, or refuses it.
+    fn start_install(&mut self, text: &str, outstanding: Option<String>) -> Option<PushEvent> {
+        let header = match crate::install_protocol::read_install_header(text) {
+            Ok(header) => header,
+            Err(reason) => return Some(PushEvent::Rejected(reason)),
+        };
+        self.begin_body(
+            Upload {
+                target: header.target,
+                size: header.size,
+                nonce: header.nonce,
+                signature: header.signature,
+                signed_line: crate::install_protocol::install_signed_line(
+                    header.target,
+                    header.entry_size,
+                    header.size,
+                    header.nonce,
+                ),
+                entry_size: Some(header.entry_size),
+            },
+            outstanding,
+        )
+    }
+
+    /// Checks an upload's header against the channel's access and the
+    /// nonce `outstanding`, then waits for its body; or refuses it and skips
+    /// the body it announced.
+    fn begin_body(&mut self, upload: Upload<'_>, outstanding: Option<String>) -> Option<PushEvent> {
+        let Upload {
+            target,
+            size,
+            nonce,
+            signature,
+            signed_line,
+            entry_size,
+        } = upload;
         let signature_bytes = decode_hex(signature).filter(|bytes| bytes.len() == SIGNATURE_BYTES);
         let valid_name = !target.is_empty()
             && target.len() <= 64
@@ -290,7 +363,7 @@ impl PushReceiver {
                 signature.chars().take(80).collect::<String>(),
                 SIGNATURE_BYTES * 2
             )),
-            _ if nonce.len() != NONCE_BYTES * 2 || outstanding.as_deref() != Some(*nonce) => {
+            _ if nonce.len() != NONCE_BYTES * 2 || outstanding.as_deref() != Some(nonce) => {
                 Some(format!(
                     "nonce `{}` was not issued for this upload or was used already (a replayed upload?); ask with `{HELLO}` first",
                     nonce.chars().take(40).collect::<String>()
@@ -298,20 +371,48 @@ impl PushReceiver {
             }
             _ => None,
         };
+        let body = size.saturating_add(entry_size.unwrap_or(0));
         if let Some(reason) = refusal {
-            if size > 0 {
-                self.state = State::Skip { remaining: size };
+            if body > 0 {
+                self.state = State::Skip { remaining: body };
             }
             return Some(PushEvent::Rejected(reason));
         }
         self.state = State::Body {
             target: target.to_string(),
-            expected: size,
-            signed_line: signed_line(target, size, nonce),
+            expected: body,
+            signed_line,
             signature: signature_bytes.unwrap_or_default(),
-            bytes: Vec::with_capacity(size),
+            bytes: Vec::with_capacity(body),
+            entry_size,
         };
         None
+    }
+}
+
+/// An upload's header, as the checks see it.
+struct Upload<'a> {
+    target: &'a str,
+    /// Bytes of the module.
+    size: usize,
+    nonce: &'a str,
+    signature: &'a str,
+    /// What the signature covers of the header.
+    signed_line: String,
+    /// An install upload's entry size.
+    entry_size: Option<usize>,
+}
+
+/// A signed install body taken apart: the entry (UTF-8) and the module.
+fn split_install(target: String, mut bytes: Vec<u8>, entry_size: usize) -> PushEvent {
+    let module = bytes.split_off(entry_size.min(bytes.len()));
+    match String::from_utf8(bytes) {
+        Ok(entry) => PushEvent::Install {
+            target,
+            entry,
+            bytes: module,
+        },
+        Err(_) => PushEvent::Rejected(format!("the manifest entry for {target} is not UTF-8 text")),
     }
 }
 

@@ -38,7 +38,9 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
-pub use crate::validate::{KERNEL_ENDPOINTS, RESERVED_NAMES, reserved_name, validate};
+pub use crate::validate::{
+    KERNEL_ENDPOINTS, RESERVED_NAMES, reserved_name, validate, validate_addition,
+};
 
 /// One `grant` line.
 #[derive(Clone, Debug, PartialEq, Eq)]

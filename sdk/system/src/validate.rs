@@ -13,6 +13,10 @@
 //!   someone (or the kernel).
 //!
 //! Every problem is reported, not only the first, each naming the holders.
+//!
+//! [`validate_addition`] runs the same check on a running system with one
+//! module more (`cargo cella push --grant`): the problems it reports are
+//! those the new module brings.
 
 use crate::system_manifest::{GrantLine, ModulePlan, SystemManifest};
 use alloc::format;
@@ -134,6 +138,27 @@ pub fn validate(manifest: &SystemManifest) -> Vec<String> {
     }
     check_servers(&all, &mut problems);
     problems
+}
+
+/// The problems `entry` would bring into `running` (a system that passed
+/// [`validate`]): [`validate`] of `running` with `entry` added, less the
+/// problems `running` already has. Empty: the module may join it.
+pub fn validate_addition(running: &SystemManifest, entry: &ModulePlan) -> Vec<String> {
+    let mut known = validate(running);
+    let mut with = running.clone();
+    with.modules.push(entry.clone());
+    validate(&with)
+        .into_iter()
+        .filter(
+            |problem| match known.iter().position(|old| old == problem) {
+                Some(at) => {
+                    known.swap_remove(at);
+                    false
+                }
+                None => true,
+            },
+        )
+        .collect()
 }
 
 fn check_pair(first: &Holder<'_>, second: &Holder<'_>, problems: &mut Vec<String>) {
@@ -324,6 +349,80 @@ process p bin/p\ngrant endpoint console\ngrant irq 4 shared\ngrant port 0x60 1\n
         assert!(found[2].contains("module `a` is listed twice"));
         assert!(found[3].contains("`a` is the name of a module and of a process"));
         assert!(reserved_name("uart16550").is_none());
+    }
+
+    /// The running system the addition tests add to: a UART driver serving
+    /// `uart`, a shell serving `console`, a process on port 0x60.
+    const RUNNING: &str = "cella-system 1\nmodule uart u.wasm\nserve uart\ngrant port 0x3f8 8\ngrant irq 4\n\
+module shell s.wasm\nserve console\ngrant endpoint uart\ngrant endpoint supervisor\n\
+process keys bin/keys\ngrant port 0x60 1\ngrant irq 1\ngrant endpoint console\n";
+
+    /// What adding the module block `entry` to [`RUNNING`] brings.
+    fn added(entry: &str) -> Vec<String> {
+        let running = SystemManifest::read(RUNNING).expect("readable");
+        assert!(validate(&running).is_empty());
+        let text = format!("cella-system 1\n{entry}");
+        let plan = SystemManifest::read(&text).expect("readable entry").modules[0].clone();
+        validate_addition(&running, &plan)
+    }
+
+    #[test]
+    fn an_addition_that_fits_the_running_system_brings_no_problem() {
+        assert_eq!(
+            added(
+                "module blink b.wasm\nserve blink\ngrant port 0x510 2\ngrant irq 5\ngrant endpoint console\ngrant endpoint uart\ngrant endpoint blink\ngrant endpoint supervisor\nlimit fuel=1000 queue=8\n"
+            ),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn an_addition_overlapping_a_module_or_a_process_names_the_holder() {
+        assert_eq!(
+            added("module blink b.wasm\ngrant port 0x3fc 8\n"),
+            [
+                "module `uart` and module `blink` are both granted ports 0x3fc..0x400; mark both grants `shared = true` if they really share it"
+            ]
+        );
+        assert_eq!(
+            added("module blink b.wasm\ngrant irq 1\ngrant port 0x5f 2\n"),
+            [
+                "module `blink` and process `keys` are both granted IRQ 1; mark both grants `shared = true` if they really share it",
+                "module `blink` and process `keys` are both granted ports 0x60..0x61; mark both grants `shared = true` if they really share it",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_addition_granted_a_kernel_port_is_refused() {
+        assert_eq!(
+            added("module blink b.wasm\ngrant port 0x2f8 1\n"),
+            [
+                "module `blink` is granted port 0x2f8, which the kernel drives itself (COM2, the push channel)"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_addition_serving_a_served_endpoint_or_using_an_unknown_one_is_refused() {
+        assert_eq!(
+            added("module blink b.wasm\nserve console\n"),
+            [
+                "endpoint `console` is served by 2 (module `shell`, module `blink`); exactly one may serve it"
+            ]
+        );
+        assert_eq!(
+            added("module blink b.wasm\ngrant endpoint nowhere\n"),
+            [
+                "module `blink` is granted endpoint `nowhere`, but no module or process serves it (add `serve = [\"nowhere\"]` to its server)"
+            ]
+        );
+        assert_eq!(
+            added("module uart u2.wasm\n"),
+            ["module `uart` is listed twice"]
+        );
+        assert_eq!(added("module keys k.wasm\n").len(), 1);
+        assert!(added("module boot b.wasm\n")[0].contains("name of the kernel's own"));
     }
 
     #[test]

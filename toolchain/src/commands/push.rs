@@ -1,8 +1,11 @@
-//! `cella push MODULE [--to NAME] [--features F] [--system PID|SOCKET]`: build a module (or
-//! one variant of it) and hot-swap it into a system that `cargo cella run` is running (or load
-//! it new), then print what the kernel says.
+//! `cella push MODULE [--to NAME] [--features F] [--grant [FILE]] [--system PID|SOCKET]`:
+//! build a module (or one variant of it) and hot-swap it into a system that `cargo cella run`
+//! is running (or start it there), then print what the kernel says. With `--grant` the
+//! module's manifest entry goes with it, and a module the running system does not know is
+//! installed under it ([`crate::installed`]); each accepted install is kept for the next boot.
 
-use crate::cli::PushOptions;
+use crate::cli::{GrantSource, PushOptions};
+use crate::installed;
 use crate::modules::{self, wasm};
 use crate::push;
 use crate::runs;
@@ -11,7 +14,7 @@ use crate::variants;
 use crate::workspace::Workspace;
 use crate::{Error, Result, progress};
 use cella_wasm_host::Grant;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// How long to wait for the kernel's answer (a swap takes microseconds; TCG boots are slow).
@@ -30,6 +33,7 @@ pub fn push(shell: &Shell, workspace: &Workspace, options: &PushOptions) -> Resu
     // The system first: no build when nothing runs to receive it.
     let system = runs::choose(&workspace.cella_directory(), options.system.as_deref())?;
     let features = variants::split_features(&options.features);
+    let mut package_directory = None;
     let (bytes, default_target) = if options.module.ends_with(".wasm") {
         if !features.is_empty() {
             return Err(Error::usage(format!(
@@ -59,6 +63,9 @@ pub fn push(shell: &Shell, workspace: &Workspace, options: &PushOptions) -> Resu
                     ))
                 })?,
         };
+        package_directory = workspace
+            .package(&package)
+            .map(|package| package.directory.clone());
         let bytes = if features.is_empty() {
             modules::build_packages(shell, workspace, &[&package])?;
             let path = modules::wasm_path(&workspace.target_directory, &package);
@@ -83,12 +90,29 @@ pub fn push(shell: &Shell, workspace: &Workspace, options: &PushOptions) -> Resu
     };
     let bytes = wasm::strip_debug_sections(&bytes);
     let target = options.to.clone().unwrap_or(default_target);
-    let grant = plan
-        .modules
-        .iter()
-        .find(|spec| spec.name == target)
-        .map_or_else(Grant::new, |spec| spec.grant());
-    let name = push::vet(&target, &bytes, &grant)?;
+    let entry = match &options.grant {
+        None => None,
+        Some(source) => Some(read_entry(source, package_directory.as_deref(), &target)?),
+    };
+    let store = installed::store_directory(&workspace.cella_directory());
+    let grant = match &entry {
+        Some((spec, _)) => Some(spec.grant()),
+        None => match plan.modules.iter().find(|spec| spec.name == target) {
+            Some(spec) => Some(spec.grant()),
+            None => installed_grant(&store, &target),
+        },
+    };
+    let name = match &grant {
+        Some(grant) => push::vet(&target, &bytes, grant)?,
+        None => {
+            progress::message(&format!(
+                "`{target}` is in neither {} nor {}: the running system checks it against its own manifest (a name it does not know needs --grant)",
+                plan.sources.join(" + "),
+                store.display()
+            ));
+            target.clone()
+        }
+    };
     if let Some(note) = &system.note {
         progress::message(note);
     }
@@ -98,14 +122,123 @@ pub fn push(shell: &Shell, workspace: &Workspace, options: &PushOptions) -> Resu
         system.description
     ));
     let key = push::read_key(&workspace.cella_directory())?;
-    let answer = push::send(&system.socket, &key, &target, &bytes, ANSWER_TIMEOUT)?;
+    let answer = match &entry {
+        Some((spec, _)) => push::send_install(
+            &system.socket,
+            &key,
+            &target,
+            &installed::compiled_entry(spec),
+            &bytes,
+            ANSWER_TIMEOUT,
+        )?,
+        None => push::send(&system.socket, &key, &target, &bytes, ANSWER_TIMEOUT)?,
+    };
     if answer.accepted {
         progress::message(&format!("the kernel says: {}", answer.text));
+        let listed = plan.modules.iter().any(|spec| spec.name == target);
+        match &entry {
+            Some(_) if listed => progress::message(&format!(
+                "not kept for the next boot: {target} is a module of {} already",
+                plan.sources.join(" + ")
+            )),
+            Some((_, text)) => {
+                installed::keep(&store, &target, text, &bytes)?;
+                progress::message(&format!(
+                    "kept in {} for the next `cargo cella run`",
+                    store.display()
+                ));
+            }
+            None => {
+                if installed::update(&store, &target, &bytes)? {
+                    progress::message(&format!(
+                        "the installed copy in {} holds this version",
+                        store.display()
+                    ));
+                }
+            }
+        }
         Ok(())
     } else {
         Err(Error::new(format!(
             "the kernel refused it: {}",
             answer.text
         )))
+    }
+}
+
+/// The grant of `target`'s entry in the store of installed modules, if it is installed.
+fn installed_grant(store: &Path, target: &str) -> Option<Grant> {
+    let path = store.join(format!("{target}.toml"));
+    path.is_file()
+        .then(|| installed::read_entry_file(&path).ok())
+        .flatten()
+        .map(|(spec, _)| spec.grant())
+}
+
+/// The manifest entry `--grant` names for `target`, and its text.
+///
+/// # Errors
+/// No entry file (a `.wasm` file has no crate to take it from), a file that does not read
+/// as an entry, or an entry for another name.
+fn read_entry(
+    source: &GrantSource,
+    package_directory: Option<&Path>,
+    target: &str,
+) -> Result<(crate::system_manifest::ModuleSpec, String)> {
+    let path = match (source, package_directory) {
+        (GrantSource::File(file), _) => PathBuf::from(file),
+        (GrantSource::CrateEntry, Some(directory)) => directory.join(installed::ENTRY_FILE),
+        (GrantSource::CrateEntry, None) => {
+            return Err(Error::usage(format!(
+                "--grant without a FILE takes the entry from the module's crate ({} beside its Cargo.toml); for a .wasm file name the entry: --grant FILE",
+                installed::ENTRY_FILE
+            )));
+        }
+    };
+    let (spec, text) = installed::read_entry_file(&path)?;
+    if spec.name != target {
+        return Err(Error::new(format!(
+            "{} is the entry of `{}`, not of `{target}`",
+            path.display(),
+            spec.name
+        )));
+    }
+    Ok((spec, text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_entry_comes_from_the_crate_or_a_file_and_names_the_target() {
+        let directory =
+            std::env::temp_dir().join(format!("cella-push-entry-test-{}", std::process::id()));
+        std::fs::create_dir_all(&directory).unwrap();
+        let entry = "[[module]]\nname = \"blink\"\nports = [{ base = 0x510, count = 2 }]\n";
+        std::fs::write(directory.join(installed::ENTRY_FILE), entry).unwrap();
+        let (spec, text) =
+            read_entry(&GrantSource::CrateEntry, Some(&directory), "blink").expect("an entry");
+        assert_eq!((spec.name.as_str(), text.as_str()), ("blink", entry));
+        let file = directory.join(installed::ENTRY_FILE).display().to_string();
+        let (spec, _) = read_entry(&GrantSource::File(file.clone()), None, "blink").unwrap();
+        assert_eq!(spec.name, "blink");
+        let other = read_entry(&GrantSource::File(file), None, "blank").unwrap_err();
+        assert!(
+            other
+                .to_string()
+                .contains("is the entry of `blink`, not of `blank`"),
+            "{other}"
+        );
+        let no_crate = read_entry(&GrantSource::CrateEntry, None, "blink").unwrap_err();
+        assert!(no_crate.to_string().contains("--grant FILE"), "{no_crate}");
+        assert_eq!(no_crate.exit_code(), 2, "a usage error");
+        let missing = read_entry(
+            &GrantSource::CrateEntry,
+            Some(&directory.join("none")),
+            "blink",
+        );
+        assert!(missing.unwrap_err().to_string().contains("module.toml"));
+        let _ = std::fs::remove_dir_all(directory);
     }
 }

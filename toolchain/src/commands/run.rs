@@ -1,7 +1,9 @@
 //! `cella run`: build, then boot the production kernel in QEMU with the serial console (and
 //! QEMU's monitor, Ctrl-A C) on this terminal; `--teaching` adds the teaching modules of
 //! `modules/teaching.toml`, and `--test-kernel` boots the test kernel with the test system
-//! instead (a scenario by hand: `--append test=NAME`). Ctrl-A X quits.
+//! instead (a scenario by hand: `--append test=NAME`). Ctrl-A X quits. The modules installed
+//! from the host (`cargo cella push --grant`, kept in `target/cella/installed/`) boot too,
+//! each checked against the system ([`crate::installed::add_to_archive`]).
 
 use super::build::{Image, build_all};
 use crate::cli::RunOptions;
@@ -25,9 +27,10 @@ pub fn run(shell: &Shell, workspace: &Workspace, options: &RunOptions) -> Result
             teaching: options.teaching,
         }
     };
-    let outputs = build_all(shell, workspace, image)?;
+    let mut outputs = build_all(shell, workspace, image)?;
+    let boot_archive = with_installed(workspace, &mut outputs)?;
     let mut invocation = QemuInvocation::new(qemu, outputs.kernel);
-    invocation.initrd = Some(outputs.boot_archive);
+    invocation.initrd = Some(boot_archive);
     invocation.cmdline = options.append.join(" ");
     invocation.accel = options.accel;
     invocation.serial = Serial::MonitorStdio;
@@ -77,4 +80,37 @@ pub fn run(shell: &Shell, workspace: &Workspace, options: &RunOptions) -> Result
         "cannot start {}: {error}",
         invocation.qemu.display()
     )))
+}
+
+/// The boot archive to boot: the built one, or with the installed modules that fit the system
+/// added (written beside it as `NAME+installed.tar`). Each one left out is reported.
+fn with_installed(
+    workspace: &Workspace,
+    outputs: &mut super::build::BuildOutputs,
+) -> Result<std::path::PathBuf> {
+    let store = crate::installed::store_directory(&workspace.cella_directory());
+    let additions = crate::installed::add_to_archive(&store, &mut outputs.archive_entries)?;
+    for skipped in &additions.skipped {
+        progress::message(&format!(
+            "installed module left out of this boot: {skipped}"
+        ));
+    }
+    if additions.added.is_empty() {
+        return Ok(outputs.boot_archive.clone());
+    }
+    progress::message(&format!(
+        "installed modules from {}: {}",
+        store.display(),
+        additions.added.join(", ")
+    ));
+    let stem = outputs
+        .boot_archive
+        .file_stem()
+        .and_then(|stem| stem.to_str())
+        .unwrap_or("boot");
+    let path = outputs
+        .boot_archive
+        .with_file_name(format!("{stem}+installed.tar"));
+    super::build::write_archive(&path, &outputs.archive_entries)?;
+    Ok(path)
 }

@@ -325,6 +325,36 @@ impl SystemPlan {
         }
     }
 
+    /// Reads a manifest entry: a file of one `[[module]]` table written as in
+    /// `modules/system.toml` (what `cargo cella push --grant` sends, and the host-side store
+    /// of installed modules keeps), without the checks across a system (those run against
+    /// the system it joins).
+    ///
+    /// # Errors
+    /// Every problem found, naming `file`: TOML, keys and values as in a system file, and
+    /// anything but exactly one `[[module]]` table.
+    pub fn parse_entry(text: &str, file: &str) -> Result<ModuleSpec, Vec<String>> {
+        let written = written::Written::parse(text);
+        let mut problems = Problems {
+            file,
+            list: Vec::new(),
+            written: &written,
+        };
+        let part = parse_file(text, &mut problems, false);
+        if part.modules.len() != 1 || !part.processes.is_empty() {
+            problems.add(format!(
+                "a manifest entry is one [[module]] table and nothing else; found {} [[module]] and {} [[process]] tables",
+                part.modules.len(),
+                part.processes.len()
+            ));
+        }
+        if problems.list.is_empty() {
+            Ok(part.modules.into_iter().next().unwrap_or_default())
+        } else {
+            Err(problems.list)
+        }
+    }
+
     /// The system description the kernel reads, as the kernel reads it.
     pub fn to_manifest(&self) -> SystemManifest {
         SystemManifest {

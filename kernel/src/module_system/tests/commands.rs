@@ -4,7 +4,6 @@
 use super::*;
 use crate::module_system::operations::DONE;
 use crate::module_system::services::{PushRequest, Routed};
-use crate::supervisor::reports::Installed;
 
 #[test]
 fn a_command_line_from_a_module_is_answered_on_its_own_endpoint() {
@@ -108,19 +107,21 @@ fn ps_waits_for_every_instance_and_lists_each_module() {
 }
 
 #[test]
-fn a_pushed_module_swaps_a_running_one_or_comes_in_new() {
+fn a_pushed_module_swaps_a_running_one_or_comes_in_new_with_its_entry() {
     let mut system = boot(&["counter"]);
     settle(&mut system);
     system.kernel.pushes.push_back(PushRequest::Install {
         target: String::from("counter"),
         bytes: module("counter", 2, Behaviour::default()),
     });
-    system.kernel.pushes.push_back(PushRequest::Install {
+    system.kernel.pushes.push_back(PushRequest::InstallGranted {
         target: String::from("newcomer"),
+        entry: String::from("cella-system 1\nmodule newcomer installed/newcomer.wasm\n"),
         bytes: module("newcomer", 1, Behaviour::default()),
     });
-    system.kernel.pushes.push_back(PushRequest::Install {
+    system.kernel.pushes.push_back(PushRequest::InstallGranted {
         target: String::from("garbage"),
+        entry: String::from("cella-system 1\nmodule garbage installed/garbage.wasm\n"),
         bytes: b"not wasm".to_vec(),
     });
     system
@@ -135,11 +136,9 @@ fn a_pushed_module_swaps_a_running_one_or_comes_in_new() {
             .iter()
             .any(|answer| matches!(answer, Ok(text) if text.contains("swapped 1 -> 2")))
     );
-    assert!(
-        answers
-            .iter()
-            .any(|answer| matches!(answer, Ok(text) if text.contains("newcomer 1 loaded new")))
-    );
+    assert!(answers.iter().any(
+        |answer| matches!(answer, Ok(text) if text.contains("newcomer 1 installed and started"))
+    ));
     assert!(
         answers
             .iter()
@@ -203,8 +202,4 @@ fn sends_to_a_modules_endpoint_reach_its_inbox_and_console_output_falls_back() {
     });
     settle(&mut system);
     assert_eq!(system.kernel.console_written, [b"hello".to_vec()]);
-    let _ = Installed::New {
-        module: String::new(),
-        version: String::new(),
-    };
 }

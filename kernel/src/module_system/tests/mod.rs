@@ -4,6 +4,7 @@
 
 mod calls;
 mod commands;
+mod install;
 mod lifecycle;
 mod mock;
 mod replay;

@@ -1,0 +1,134 @@
+//! Installing a module the running system does not know: pushed from the
+//! host with its system manifest entry (`cargo cella push NAME --grant`,
+//! `cella_system::install_protocol`).
+//!
+//! The entry is checked against everything the running system has granted
+//! (its modules, whatever their state, and the manifest's native processes)
+//! with the one check of a system, `cella_system::validate`
+//! ([`validate_addition`]): no port, MMIO byte or IRQ line another holder or
+//! the kernel has, no endpoint served twice, every endpoint it uses served.
+//! The module's own request must then fit the entry, as at boot. Only then
+//! are its endpoints numbered and the module added to the table and started;
+//! any refusal names the rule and the holder, and changes nothing.
+
+use super::event_loop::EventLoop;
+use super::operations::Progress;
+use super::services::KernelServices;
+use crate::install_protocol::read_entry;
+use crate::supervisor::reports::{CommandError, Installed, Report};
+use crate::system_manifest::{GrantLine, ModulePlan, SystemManifest, validate_addition};
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+impl<K: KernelServices> EventLoop<K> {
+    /// Installs `bytes` as module `target` under manifest entry `entry` (the
+    /// compiled form's block). A name the system knows already is a swap
+    /// if `entry` is the one it runs under, and refused otherwise.
+    pub(super) fn install_granted(
+        &mut self,
+        id: u64,
+        target: &str,
+        entry: &str,
+        bytes: Vec<u8>,
+    ) -> Progress<K> {
+        let refused = |why: String| Progress::finished(Err(CommandError::Refused(why)));
+        let plan = match read_entry(target, entry) {
+            Ok(plan) => plan,
+            Err(why) => return refused(format!("{why}; nothing changed")),
+        };
+        if let Some(index) = self.table.find(target) {
+            let known = &self.table.slots[index].plan;
+            if same_entry(known, &plan) {
+                return self.install(id, target, bytes);
+            }
+            return refused(format!(
+                "`{target}` is in the running system already, under another manifest entry ({}); nothing changed. A swap keeps the module's entry: push it without --grant, or with the entry it runs under",
+                entry_text(known)
+            ));
+        }
+        let problems = validate_addition(&self.running_manifest(), &plan);
+        if !problems.is_empty() {
+            return refused(format!(
+                "the manifest entry of {target} does not fit the running system: {}; nothing changed",
+                problems.join("; ")
+            ));
+        }
+        let numbered = self.router.endpoint_count();
+        for name in endpoints_of(&plan) {
+            self.router.add_endpoint(name);
+        }
+        let loaded = self
+            .table
+            .load_bytes(&plan, &bytes, &self.router, &self.kernel);
+        let module = match loaded {
+            Ok(module) => module,
+            Err(problem) => {
+                self.router.forget_endpoints_after(numbered);
+                return refused(problem);
+            }
+        };
+        let version = String::from(module.version());
+        let report = Installed::New {
+            module: String::from(target),
+            version,
+            grants: plan.grants.iter().map(|grant| format!("{grant}")).collect(),
+            serves: plan.serves.clone(),
+        };
+        match self.add_module(plan, module) {
+            Ok(index) => {
+                let served = self.table.slots[index].serves.clone();
+                self.router.open_for_processes(&served, &mut self.kernel);
+                self.route_console_output();
+                Progress::finished(Ok(Report::Installed(report)))
+            }
+            Err(problem) => {
+                self.router.forget_endpoints_after(numbered);
+                refused(format!("{problem}; nothing changed"))
+            }
+        }
+    }
+
+    /// The running system as a manifest: every module in the table (running
+    /// or not) and the manifest's native processes.
+    pub fn running_manifest(&self) -> SystemManifest {
+        SystemManifest {
+            modules: self
+                .table
+                .slots
+                .iter()
+                .map(|slot| slot.plan.clone())
+                .collect(),
+            processes: self.processes.clone(),
+            push: None,
+        }
+    }
+}
+
+/// The endpoints `plan` serves or is granted.
+fn endpoints_of(plan: &ModulePlan) -> impl Iterator<Item = &str> {
+    let granted = plan.grants.iter().filter_map(|grant| match grant {
+        GrantLine::Endpoint { name } => Some(name.as_str()),
+        _ => None,
+    });
+    plan.serves.iter().map(String::as_str).chain(granted)
+}
+
+/// Whether `new` grants what `known` grants: the same endpoints served, the
+/// same grants, limits and kernel memory (where the file is does not count).
+fn same_entry(known: &ModulePlan, new: &ModulePlan) -> bool {
+    known.serves == new.serves
+        && known.grants == new.grants
+        && known.limits == new.limits
+        && known.kernel_memory == new.kernel_memory
+}
+
+/// A plan's grants and served endpoints, as a person reads them.
+fn entry_text(plan: &ModulePlan) -> String {
+    let grants: Vec<String> = plan.grants.iter().map(|grant| format!("{grant}")).collect();
+    format!(
+        "grants [{}]; serves [{}]",
+        grants.join(", "),
+        plan.serves.join(", ")
+    )
+}

@@ -1,0 +1,284 @@
+//! Installing a module the running system does not know, with its manifest
+//! entry: checked against every module and process of the running system
+//! with the one `validate`, then added and started; a refusal names the
+//! rule and the holder and changes nothing.
+
+use super::*;
+use crate::module_system::services::PushRequest;
+use crate::supervisor::reports::Installed;
+use crate::system_manifest::GrantLine;
+
+/// A module named `name` that requests `requests` (manifest lines such as
+/// `port 0x510 2`) and counts its messages.
+fn requesting(name: &str, requests: &str) -> Vec<u8> {
+    let requests = requests.replace('\n', "\\n");
+    wat::parse_str(format!(
+        r#"(module
+  (@custom "cella.manifest" "cella 1\nname {name}\nversion 0.3.0\n{requests}")
+  (memory (export "memory") 1)
+  (func (export "init") (result i32) (i32.const 0))
+  (func (export "on_message") (param i32 i32)
+    (i32.store (i32.const 0x10) (i32.add (i32.load (i32.const 0x10)) (i32.const 1)))))"#
+    ))
+    .expect("test module assembles")
+}
+
+/// `counter` (serving `counter`, granted port 0x3f8 8 and IRQ 4) and the
+/// native process `keys` (port 0x60, IRQ 1), running.
+fn running_system() -> System {
+    let counter = ModulePlan {
+        grants: alloc::vec![
+            GrantLine::Port {
+                base: 0x3f8,
+                count: 8,
+                shared: false
+            },
+            GrantLine::Irq {
+                line: 4,
+                shared: false
+            },
+        ],
+        ..plan("counter", &[])
+    };
+    let keys = ModulePlan {
+        name: String::from("keys"),
+        file: String::from("bin/keys"),
+        grants: alloc::vec![
+            GrantLine::Port {
+                base: 0x60,
+                count: 1,
+                shared: false
+            },
+            GrantLine::Irq {
+                line: 1,
+                shared: false
+            },
+        ],
+        ..ModulePlan::default()
+    };
+    let manifest = SystemManifest {
+        modules: alloc::vec![counter],
+        processes: alloc::vec![keys],
+        push: None,
+    };
+    let files = [("counter.wasm", module("counter", 1, Behaviour::default()))];
+    let mut system = EventLoop::boot(
+        MockKernel::default(),
+        &manifest,
+        archive(&files),
+        Limits::default(),
+    );
+    settle(&mut system);
+    system
+}
+
+fn install(
+    system: &mut System,
+    target: &str,
+    entry: &str,
+    bytes: Vec<u8>,
+) -> Result<Report, CommandError> {
+    system.run_task(Task::InstallGranted {
+        target: String::from(target),
+        entry: format!("cella-system 1\n{entry}"),
+        bytes,
+    })
+}
+
+/// The refusal's text, after checking that the system did not change.
+fn refused(system: &mut System, target: &str, entry: &str, bytes: Vec<u8>) -> String {
+    let modules = system.table.slots.len();
+    let endpoints = system.router.endpoint_count();
+    let known = system.table.find(target);
+    let error = install(system, target, entry, bytes).expect_err("refused");
+    assert_eq!(
+        system.table.slots.len(),
+        modules,
+        "a refusal adds no module"
+    );
+    assert_eq!(system.router.endpoint_count(), endpoints, "nor an endpoint");
+    assert_eq!(system.table.find(target), known);
+    format!("{error}")
+}
+
+#[test]
+fn a_module_with_a_fitting_entry_is_added_with_its_grant_and_started() {
+    let mut system = running_system();
+    let report = install(
+        &mut system,
+        "blink",
+        "module blink installed/blink.wasm\nserve blink\ngrant port 0x510 2\ngrant endpoint counter\nlimit queue=8\n",
+        requesting("blink", "port 0x510 2\n"),
+    )
+    .expect("installed");
+    let text = crate::supervisor::report_text::text_of(&Ok(report));
+    assert_eq!(
+        text,
+        "blink 0.3.0 installed and started: grants [port 0x510 2, endpoint counter]; serves [blink]\n"
+    );
+    let blink = index(&system, "blink");
+    assert!(system.table.slots[blink].is_running());
+    assert!(system.router.endpoint_id("blink").is_some());
+    assert!(system.kernel.opened.iter().any(|name| name == "blink"));
+    let Ok(Report::Capabilities { grants, serves, .. }) = run(
+        &mut system,
+        Command::Capabilities {
+            module: String::from("blink"),
+        },
+    ) else {
+        panic!("caps of the installed module");
+    };
+    assert_eq!(grants, ["port 0x510 2", "endpoint counter"]);
+    assert_eq!(serves, ["blink"]);
+    // Its endpoint reaches it.
+    queue(&mut system, "blink", b"hello");
+    settle(&mut system);
+    assert_eq!(system.table.slots[blink].events_handled, 1);
+}
+
+#[test]
+fn an_entry_overlapping_a_module_a_process_or_the_kernel_is_refused_naming_the_holder() {
+    let mut system = running_system();
+    let bytes = || requesting("blink", "");
+    let text = refused(
+        &mut system,
+        "blink",
+        "module blink b\ngrant port 0x3fc 2\n",
+        bytes(),
+    );
+    assert_eq!(
+        text,
+        "the manifest entry of blink does not fit the running system: module `counter` and module `blink` are both granted ports 0x3fc..0x3fe; mark both grants `shared = true` if they really share it; nothing changed"
+    );
+    let text = refused(
+        &mut system,
+        "blink",
+        "module blink b\ngrant irq 1\n",
+        bytes(),
+    );
+    assert!(
+        text.contains("module `blink` and process `keys` are both granted IRQ 1"),
+        "{text}"
+    );
+    let text = refused(
+        &mut system,
+        "blink",
+        "module blink b\ngrant port 0x20 1\n",
+        bytes(),
+    );
+    assert!(
+        text.contains("port 0x20, which the kernel drives itself (the master PIC)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_entry_serving_a_served_endpoint_or_using_an_unknown_one_is_refused() {
+    let mut system = running_system();
+    let bytes = || requesting("blink", "");
+    let text = refused(
+        &mut system,
+        "blink",
+        "module blink b\nserve counter\n",
+        bytes(),
+    );
+    assert!(
+        text.contains("endpoint `counter` is served by 2 (module `counter`, module `blink`)"),
+        "{text}"
+    );
+    let text = refused(
+        &mut system,
+        "blink",
+        "module blink b\ngrant endpoint nowhere\n",
+        bytes(),
+    );
+    assert!(
+        text.contains("granted endpoint `nowhere`, but no module or process serves it"),
+        "{text}"
+    );
+    // A malformed entry, or one for another name.
+    let text = refused(
+        &mut system,
+        "blink",
+        "module blink b\nlimit queue=0\n",
+        bytes(),
+    );
+    assert!(text.contains("limit `queue` must be 1-65536"), "{text}");
+    let text = refused(&mut system, "blink", "module other b\n", bytes());
+    assert!(text.contains("the manifest entry is for `other`"), "{text}");
+}
+
+#[test]
+fn a_module_requesting_more_than_its_entry_is_refused_and_its_endpoints_forgotten() {
+    let mut system = running_system();
+    let text = refused(
+        &mut system,
+        "blink",
+        "module blink b\nserve blink\ngrant port 0x510 1\n",
+        requesting("blink", "port 0x510 2\n"),
+    );
+    assert!(text.starts_with("refused at load"), "{text}");
+    assert!(text.contains("port 0x510"), "{text}");
+    assert_eq!(system.router.endpoint_id("blink"), None);
+}
+
+#[test]
+fn an_unknown_name_without_an_entry_is_refused_with_the_way_to_send_one() {
+    let mut system = running_system();
+    system.kernel.pushes.push_back(PushRequest::Install {
+        target: String::from("blink"),
+        bytes: requesting("blink", ""),
+    });
+    settle(&mut system);
+    let [Err(text)] = system.kernel.push_answers.as_slice() else {
+        panic!("one refusal: {:?}", system.kernel.push_answers);
+    };
+    assert_eq!(
+        text,
+        "`blink` is missing from the running system's manifest, so it has no grant; send its manifest entry with it: `cargo cella push blink --grant` (docs/push.md)"
+    );
+    assert!(system.table.find("blink").is_none());
+}
+
+#[test]
+fn an_installed_module_is_swapped_under_its_own_entry_many_times_and_not_under_another() {
+    let mut system = running_system();
+    let entry = "module blink b\nserve blink\ngrant port 0x510 2\n";
+    system.kernel.pushes.push_back(PushRequest::InstallGranted {
+        target: String::from("blink"),
+        entry: format!("cella-system 1\n{entry}"),
+        bytes: module("blink", 1, Behaviour::default()),
+    });
+    settle(&mut system);
+    assert!(
+        matches!(system.kernel.push_answers.as_slice(), [Ok(text)] if text.contains("blink 1 installed")),
+        "{:?}",
+        system.kernel.push_answers
+    );
+    let modules = system.table.slots.len();
+    let endpoints = system.router.endpoint_count();
+    for version in 2..22 {
+        let report = install(
+            &mut system,
+            "blink",
+            entry,
+            module("blink", version, Behaviour::default()),
+        );
+        assert!(
+            matches!(report, Ok(Report::Installed(Installed::Swapped(_)))),
+            "{report:?}"
+        );
+    }
+    assert_eq!(system.table.slots.len(), modules);
+    assert_eq!(system.router.endpoint_count(), endpoints);
+    let text = refused(
+        &mut system,
+        "blink",
+        "module blink b\nserve blink\ngrant port 0x510 4\n",
+        requesting("blink", ""),
+    );
+    assert!(
+        text.contains("in the running system already, under another manifest entry (grants [port 0x510 2]; serves [blink])"),
+        "{text}"
+    );
+}
