@@ -35,7 +35,9 @@ pub mod supervisor;
 mod unsafe_confinement;
 
 // The system description the kernel shares with the `cella` tool.
-pub use cella_system::{fnv, grants, push_authority, push_protocol, system_manifest};
+pub use cella_system::{
+    command_protocol, fnv, grants, push_authority, push_protocol, system_manifest,
+};
 
 #[cfg(target_os = "none")]
 pub mod boot;

@@ -10,7 +10,8 @@
 //!   the next event and lends it out; [`lifecycle`] carries out what the
 //!   supervisor decides about a module, [`operations`] the commands under
 //!   way (a hot swap or a restart is a state the loop advances), carried out
-//!   in [`commands`] and [`swap`];
+//!   in [`commands`], [`removal`] and [`swap`]; [`host_commands`] takes the
+//!   host's commands from the push link;
 //! - the supervisor itself is pure: `crate::supervisor::decisions` turns
 //!   typed events into typed actions.
 #![forbid(unsafe_code)]
@@ -18,8 +19,10 @@
 pub mod calls;
 pub mod commands;
 pub mod event_loop;
+pub mod host_commands;
 pub mod lifecycle;
 pub mod operations;
+pub mod removal;
 pub mod router;
 pub mod services;
 pub mod slot;

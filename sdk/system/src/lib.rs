@@ -10,6 +10,8 @@
 //!   reserves for itself;
 //! - [`push_authority`] and [`push_protocol`]: the authenticated channel that
 //!   pushes modules from the host into a running system;
+//! - [`command_protocol`]: supervisor commands from the host over that
+//!   channel, and their framed answers;
 //! - [`fnv`]: the checksum both ends of the console and push links use.
 //!
 //! Everything but [`fnv`] and [`grants::range_holds`] needs an allocator
@@ -24,6 +26,8 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+#[cfg(feature = "alloc")]
+pub mod command_protocol;
 pub mod fnv;
 pub mod grants;
 #[cfg(feature = "alloc")]

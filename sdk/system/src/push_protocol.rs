@@ -61,6 +61,11 @@ pub enum PushEvent {
     Upload { target: String, bytes: Vec<u8> },
     /// An upload refused before anything was changed, and why.
     Rejected(String),
+    /// A supervisor command line, signed with the push key (see
+    /// [`crate::command_protocol`]).
+    Command { line: String },
+    /// A command request refused before anything was done, and why.
+    CommandRejected(String),
 }
 
 /// Whether the channel is open, and with what key and grant.
@@ -251,6 +256,13 @@ impl PushReceiver {
         }
         // Any header uses up the outstanding nonce, whatever becomes of it.
         let outstanding = self.outstanding.take();
+        if text.split(' ').next() == Some(crate::command_protocol::MAGIC) {
+            return Some(crate::command_protocol::read_request(
+                text,
+                &self.access,
+                outstanding.as_deref(),
+            ));
+        }
         let words: Vec<&str> = text.split(' ').collect();
         let [magic, version, target, size, nonce, signature] = words.as_slice() else {
             return Some(PushEvent::Rejected(format!(
