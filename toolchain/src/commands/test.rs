@@ -166,6 +166,9 @@ fn run_qemu_tests(
         .env(environment::BOOT_ARCHIVE, &outputs.boot_archive)
         .env(environment::ACCEL, options.accel.to_string())
         .env(environment::TIMINGS_FILE, &timings);
+    if let Ok(tool) = std::env::current_exe() {
+        command.env(environment::TOOL, tool);
+    }
     if !options.test_args.is_empty() {
         command.arg("--").args(&options.test_args);
     }
