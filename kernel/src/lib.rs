@@ -36,7 +36,7 @@ mod unsafe_confinement;
 
 // The system description the kernel shares with the `cella` tool.
 pub use cella_system::{
-    fnv, grants, install_protocol, push_authority, push_protocol, system_manifest,
+    command_protocol, fnv, grants, install_protocol, push_authority, push_protocol, system_manifest,
 };
 
 #[cfg(target_os = "none")]

@@ -56,6 +56,8 @@ fn every_command_answers_as_documented() {
         "help",
         &[
             "ps | lsmod",
+            "list ",
+            "remove [--force] NAME",
             "caps NAME",
             "log [LINES]",
             "restart NAME",
@@ -92,6 +94,14 @@ fn every_command_answers_as_documented() {
         }
     }
     ask(&mut session, "lsmod", &["uart16550", "running"]);
+    ask(
+        &mut session,
+        "list",
+        &[
+            "NAME           VERSION  STATE",
+            "uart16550      1.0.0    running",
+        ],
+    );
 
     let capabilities = run(&mut session, "caps uart16550");
     check(

@@ -4,8 +4,11 @@ use crate::qemu::Accel;
 use crate::{Error, Result};
 
 mod help;
+mod inspect;
 
 pub use help::{command_help, help_text};
+pub use inspect::InspectOptions;
+use inspect::inspect_options;
 
 /// Printed by `cella help` and on usage errors.
 pub const USAGE: &str = "\
@@ -49,6 +52,27 @@ commands:
                                    target/cella/installed/, booted again by `cargo cella run`
                  --system PID      the run to push to, by its process id or socket path
                                    (default: the newest run of this build directory)
+  ps [--system PID|SOCKET]
+               the running system's modules and native processes, exactly as its console
+               shell's `ps` prints them; asked over the push channel and signed with the push
+               key (docs/inspect.md). Like the commands below it exits non-zero, with the
+               kernel's error text on stderr, when the system answers with an error
+                 --system PID      the run to ask, by its process id or socket path
+                                   (default: the newest run of this build directory)
+  list [--system PID|SOCKET]
+               the running system's modules, one line each: name, version, state
+  caps NAME [--system PID|SOCKET]
+               what the manifest grants module NAME and what its instance holds
+  log [LINES] [--system PID|SOCKET]
+               the running kernel's fault records and the last LINES lines of its log
+               (default 40)
+  trace NAME on|off [--system PID|SOCKET]
+               print every device access of NAME on the system's console (on), or stop
+  remove [--force] NAME [--system PID|SOCKET]
+               stop NAME in the running system and unload it, releasing its grants (a push
+               loads it again); the console's driver only with --force
+  mem [--system PID|SOCKET]
+               the running system's physical memory and kernel heap
   faults       the fault-injection campaign: mutants of the running drivers hot-swapped in
                under a workload in QEMU; prints detection, recovery and collateral per
                fault kind and per driver
@@ -180,6 +204,8 @@ pub enum Subcommand {
     Push(PushOptions),
     /// The fault-injection campaign.
     Faults(FaultsOptions),
+    /// A command for the running system's supervisor.
+    Inspect(InspectOptions),
 }
 
 /// A parsed command line.
@@ -330,6 +356,10 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Invocation> 
             }
             Subcommand::Push(push)
         }
+        "ps" | "list" | "caps" | "log" | "trace" | "remove" | "mem" => {
+            no_passthrough(&passthrough)?;
+            Subcommand::Inspect(inspect_options(&name, &mut options)?)
+        }
         "faults" => {
             no_passthrough(&passthrough)?;
             let mut faults = FaultsOptions::default();
@@ -364,14 +394,14 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Invocation> 
     })
 }
 
-struct Options {
+pub(crate) struct Options {
     command: String,
     remaining: std::vec::IntoIter<String>,
 }
 
 impl Options {
     /// The next option; `--name=value` is split so the value is read by [`Options::value`].
-    fn next_option(&mut self) -> Option<String> {
+    pub(crate) fn next_option(&mut self) -> Option<String> {
         let option = self.remaining.next()?;
         if let Some((name, value)) = option.split_once('=').filter(|_| option.starts_with("--")) {
             let rest: Vec<String> = std::iter::once(value.to_owned())
@@ -383,7 +413,7 @@ impl Options {
         Some(option)
     }
 
-    fn value(&mut self, option: &str) -> Result<String> {
+    pub(crate) fn value(&mut self, option: &str) -> Result<String> {
         self.remaining
             .next()
             .ok_or_else(|| Error::usage(format!("`{option}` needs a value")))
@@ -399,7 +429,7 @@ impl Options {
         }
     }
 
-    fn unknown(&self, option: &str) -> Error {
+    pub(crate) fn unknown(&self, option: &str) -> Error {
         Error::usage(format!(
             "unknown option `{option}` for `cella {}`\n\n{USAGE}",
             self.command

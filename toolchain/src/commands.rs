@@ -4,6 +4,7 @@ pub mod bench;
 pub mod bench_boot;
 pub mod build;
 pub mod faults;
+pub mod inspect;
 pub mod lint;
 pub mod new;
 pub mod push;
@@ -46,5 +47,6 @@ pub fn execute(invocation: &Invocation) -> Result<()> {
         Subcommand::NewDriver(name) => new::new_driver(&workspace, name),
         Subcommand::Push(options) => push::push(&shell, &workspace, options),
         Subcommand::Faults(options) => faults::faults(&shell, &workspace, options),
+        Subcommand::Inspect(options) => inspect::inspect(&workspace, options),
     }
 }

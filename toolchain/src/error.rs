@@ -8,6 +8,8 @@ pub struct Error {
     message: String,
     /// Exit status the binary uses for this error (1 for failures, 2 for usage errors).
     exit_code: i32,
+    /// The message is printed as it is, without the `cella: error:` prefix.
+    verbatim: bool,
 }
 
 /// Result alias used throughout the tool.
@@ -19,6 +21,17 @@ impl Error {
         Error {
             message: message.into(),
             exit_code: 1,
+            verbatim: false,
+        }
+    }
+
+    /// A failure whose message is already the whole text to print (the running kernel's
+    /// error text, as its console shell prints it).
+    pub fn verbatim(message: impl Into<String>) -> Self {
+        Error {
+            message: message.into(),
+            exit_code: 1,
+            verbatim: true,
         }
     }
 
@@ -27,12 +40,26 @@ impl Error {
         Error {
             message: message.into(),
             exit_code: 2,
+            verbatim: false,
         }
     }
 
     /// The message, without the `cella: error:` prefix.
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// What the binary prints for it on standard error: `cella: error: MESSAGE`, or a
+    /// verbatim message as it is (with a final newline).
+    pub fn report(&self) -> String {
+        if !self.verbatim {
+            return format!("cella: error: {}\n", self.message);
+        }
+        let mut text = self.message.clone();
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text
     }
 
     /// The exit status the process should end with.
@@ -45,6 +72,7 @@ impl Error {
         Error {
             message: format!("{what}: {}", self.message),
             exit_code: self.exit_code,
+            verbatim: false,
         }
     }
 }
@@ -60,5 +88,26 @@ impl std::error::Error for Error {}
 impl From<std::io::Error> for Error {
     fn from(error: std::io::Error) -> Self {
         Error::new(error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kernels_error_text_is_printed_as_it_is_and_the_tools_own_with_its_prefix() {
+        let kernel = Error::verbatim("error: no module named nope\n");
+        assert_eq!(kernel.report(), "error: no module named nope\n");
+        assert_eq!(kernel.exit_code(), 1);
+        assert_eq!(Error::verbatim("error: x").report(), "error: x\n");
+        assert_eq!(
+            Error::new("no push key").report(),
+            "cella: error: no push key\n"
+        );
+        assert_eq!(
+            Error::verbatim("error: x").context("asking").report(),
+            "cella: error: asking: error: x\n"
+        );
     }
 }

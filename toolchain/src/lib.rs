@@ -13,6 +13,7 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod fault_echo;
+pub mod inspect;
 pub mod installed;
 pub mod modules;
 pub mod progress;

@@ -5,10 +5,7 @@ fn main() {
     let result = cella::cli::parse(std::env::args().skip(1))
         .and_then(|invocation| cella::commands::execute(&invocation));
     if let Err(error) = result {
-        cella::progress::write_output(
-            cella::progress::Stream::Stderr,
-            format!("cella: error: {error}\n").as_bytes(),
-        );
+        cella::progress::write_output(cella::progress::Stream::Stderr, error.report().as_bytes());
         std::process::exit(error.exit_code());
     }
 }

@@ -173,7 +173,7 @@ pub fn live(cella_directory: &Path) -> Vec<Run> {
     runs
 }
 
-/// The system `cargo cella push` talks to, and what to tell the user about the choice.
+/// The system `cargo cella push` (or `ps`, `log`, ...) talks to, and what to tell the user about the choice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chosen {
     /// The socket to connect to.
@@ -244,7 +244,7 @@ pub fn choose(cella_directory: &Path, selector: Option<&str>) -> Result<Chosen> 
                     .map(|run| run.pid.to_string())
                     .collect();
                 format!(
-                    "{} systems are running; pushing to the newest, run {} (the others: {}; choose one with --system PID)",
+                    "{} systems are running; talking to the newest, run {} (the others: {}; choose one with --system PID)",
                     runs.len(),
                     newest.pid,
                     others.join(", ")

@@ -15,5 +15,8 @@ pub const BOOT_ARCHIVE: &str = "CELLA_BOOT_ARCHIVE";
 pub const ACCEL: &str = "CELLA_ACCEL";
 /// Per-scenario timeout in seconds (default 60).
 pub const TIMEOUT_SECONDS: &str = "CELLA_TEST_TIMEOUT";
+/// Path of the `cella` tool itself, which the QEMU tests of `cargo cella ps` and its kin run
+/// (default: `cella` beside the test binary's `deps` directory, where `cargo cella` builds it).
+pub const TOOL: &str = "CELLA_TOOL";
 /// File the harness appends one `scenario<TAB>seconds<TAB>outcome` line to per QEMU boot.
 pub const TIMINGS_FILE: &str = "CELLA_TIMINGS_FILE";

@@ -6,6 +6,7 @@
 
 use crate::arch::serial::SerialPort;
 use crate::archive::Archive;
+use crate::command_protocol::answer_header;
 use crate::push_authority::{KEY_ARCHIVE_ENTRY, PushGrant, PushKey};
 use crate::push_protocol::{NONCE, PushAccess, PushEvent, PushReceiver, RESULT};
 use alloc::format;
@@ -84,6 +85,27 @@ impl PushPort {
         };
         let text = text.replace(['\n', '\r'], " ");
         let _ = writeln!(self.port, "{RESULT} {word} {text}");
+    }
+}
+
+impl PushPort {
+    /// Sends the answer to a command from the host: its header line with the
+    /// text's byte length, then the text byte for byte (see
+    /// `crate::command_protocol`; nothing without a port).
+    pub fn answer_command(
+        &mut self,
+        outcome: &Result<alloc::string::String, alloc::string::String>,
+    ) {
+        if self.absent {
+            return;
+        }
+        let (accepted, text) = match outcome {
+            Ok(text) => (true, text),
+            Err(text) => (false, text),
+        };
+        for byte in answer_header(accepted, text).bytes().chain(text.bytes()) {
+            self.port.write_byte(byte);
+        }
     }
 }
 

@@ -287,11 +287,17 @@ impl KernelServices for Kernel {
                 bytes,
             }),
             PushEvent::Rejected(reason) => Some(PushRequest::Refused(reason)),
+            PushEvent::Command { line } => Some(PushRequest::Command(line)),
+            PushEvent::CommandRejected(reason) => Some(PushRequest::CommandRefused(reason)),
         }
     }
 
     fn answer_push(&mut self, outcome: &Result<String, String>) {
         self.push.answer(outcome);
+    }
+
+    fn answer_command(&mut self, outcome: &Result<String, String>) {
+        self.push.answer_command(outcome);
     }
 
     fn log_tail(&self, lines: usize) -> String {

@@ -7,11 +7,11 @@ use super::event_loop::EventLoop;
 use super::operations::{CALL_TIMEOUT_NS, Progress, Stage, Task, no_module};
 use super::router::{CONSOLE_OUTPUT_ENDPOINT, KernelRequest, SUPERVISOR_ENDPOINT};
 use super::services::KernelServices;
-use super::slot::{Pending, Slot};
+use super::slot::{ModuleState, Pending, Slot};
 use super::table::account_of;
 use crate::supervisor::command_line::Command;
 use crate::supervisor::decisions::{SupervisorEvent, decide};
-use crate::supervisor::reports::{CommandError, ModuleMemory, ModuleRow, Report};
+use crate::supervisor::reports::{CommandError, ListRow, ModuleMemory, ModuleRow, Report};
 use alloc::borrow::Cow;
 use alloc::format;
 use alloc::string::String;
@@ -20,7 +20,7 @@ use cella_wasm_host::Capability;
 
 /// Whether `slot`'s module drives the console (serves the endpoint console
 /// output goes to, and so carries what is typed too).
-fn serves_console<K: KernelServices>(slot: &Slot<K>) -> bool {
+pub(super) fn serves_console<K: KernelServices>(slot: &Slot<K>) -> bool {
     slot.plan
         .serves
         .iter()
@@ -44,6 +44,8 @@ impl<K: KernelServices> EventLoop<K> {
             Command::Nothing => done(Ok(Report::Nothing)),
             Command::Help => done(Ok(Report::Help)),
             Command::ProcessList => done(Ok(self.process_list())),
+            Command::List => done(Ok(self.module_list())),
+            Command::Remove { module, force } => done(self.remove(&module, force)),
             Command::Capabilities { module } => done(self.capabilities_of(&module)),
             Command::Log { lines } => done(Ok(Report::Log {
                 faults: self.records.all().cloned().collect(),
@@ -118,6 +120,20 @@ impl<K: KernelServices> EventLoop<K> {
             modules,
             processes: self.kernel.process_rows(),
         }
+    }
+
+    fn module_list(&self) -> Report {
+        let modules = self
+            .table
+            .slots
+            .iter()
+            .map(|slot| ListRow {
+                name: slot.plan.name.clone(),
+                version: String::from(slot.module.as_ref().map_or("-", |module| module.version())),
+                state: slot.state.name(),
+            })
+            .collect();
+        Report::List { modules }
     }
 
     fn capabilities_of(&self, name: &str) -> Result<Report, CommandError> {
@@ -292,9 +308,15 @@ impl<K: KernelServices> EventLoop<K> {
             Hand::Restart => SupervisorEvent::RestartAsked { running },
         };
         if slot.module.is_none() {
-            return Err(CommandError::Refused(format!(
-                "{name} was never loaded (refused or missing at boot)"
-            )));
+            return Err(CommandError::Refused(
+                if slot.state == ModuleState::Removed {
+                    format!(
+                        "{name} was removed; a push from the host (`cargo cella push`) loads it again"
+                    )
+                } else {
+                    format!("{name} was never loaded (refused or missing at boot)")
+                },
+            ));
         }
         let actions = decide(event, &slot.policy, &mut slot.tracker);
         self.apply(index, actions, 0);

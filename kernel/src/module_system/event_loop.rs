@@ -6,12 +6,14 @@
 //! restarts the modules whose time has come, and lends the module whose
 //! event has waited longest that event.
 
-use super::operations::Operations;
+use super::operations::{Operations, Requester, Task};
 use super::router::{KernelRequest, Router};
 use super::services::{Done, Job, KernelServices, Work};
 use super::slot::Pending;
 use super::table::{ModuleTable, account_of};
+use crate::supervisor::command_line::Command;
 use crate::supervisor::records::FaultRecords;
+use crate::supervisor::reports::{CommandError, Report};
 use crate::system_manifest::SystemManifest;
 use cella_wasm_host::{Delivery, Limits};
 
@@ -350,5 +352,24 @@ impl<K: KernelServices> EventLoop<K> {
     /// The fault records.
     pub fn fault_records(&self) -> &FaultRecords {
         &self.records
+    }
+
+    /// Runs `command` to its end, driving the loop meanwhile; for kernel
+    /// code that is itself the loop's driver (the test kernel's scenarios).
+    pub fn run_command(&mut self, command: Command) -> Result<Report, CommandError> {
+        self.run_task(Task::Command(command))
+    }
+
+    /// As [`EventLoop::run_command`], for any task.
+    pub fn run_task(&mut self, task: Task) -> Result<Report, CommandError> {
+        let id = self.submit(Requester::Kernel, task);
+        loop {
+            if let Some(report) = self.operations.take_report(id) {
+                return report;
+            }
+            if !self.step() {
+                self.kernel.wait_for_work();
+            }
+        }
     }
 }

@@ -10,8 +10,9 @@
 //!   the next event and lends it out; [`lifecycle`] carries out what the
 //!   supervisor decides about a module, [`operations`] the commands under
 //!   way (a hot swap or a restart is a state the loop advances), carried out
-//!   in [`commands`] and [`swap`]; [`install`] adds a module pushed with its
-//!   manifest entry to the running system;
+//!   in [`commands`], [`removal`] and [`swap`]; [`install`] adds a module
+//!   pushed with its manifest entry to the running system; [`host_commands`]
+//!   takes the host's commands from the push link;
 //! - the supervisor itself is pure: `crate::supervisor::decisions` turns
 //!   typed events into typed actions.
 #![forbid(unsafe_code)]
@@ -19,9 +20,11 @@
 pub mod calls;
 pub mod commands;
 pub mod event_loop;
+pub mod host_commands;
 pub mod install;
 pub mod lifecycle;
 pub mod operations;
+pub mod removal;
 pub mod router;
 pub mod services;
 pub mod slot;

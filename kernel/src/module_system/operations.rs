@@ -45,6 +45,9 @@ pub enum Requester {
     Module(String),
     /// The host, over the push link.
     Push,
+    /// The host's command (`cargo cella ps`, ...) over the push link: the
+    /// answer is the text the shell would print, framed.
+    Host,
     /// Kernel code (a test scenario): the report is kept until taken.
     Kernel,
 }
@@ -218,6 +221,16 @@ impl<K: KernelServices> EventLoop<K> {
                 self.kernel.answer_push(&outcome);
                 true
             }
+            Some(PushRequest::Command(line)) => {
+                self.command_from_host(&line);
+                true
+            }
+            Some(PushRequest::CommandRefused(reason)) => {
+                log::warn!("push: command rejected: {reason}; nothing done");
+                self.kernel
+                    .answer_command(&Err(format!("error: command rejected: {reason}\n")));
+                true
+            }
             Some(PushRequest::Install { target, bytes }) => {
                 log::info!(
                     "push: {} bytes for {target} arrived from the host",
@@ -284,6 +297,7 @@ impl<K: KernelServices> EventLoop<K> {
         match task {
             Task::Command(command) => match command {
                 Command::ProcessList | Command::Memory => Ok(Some(Wait::All)),
+                Command::Remove { module, .. } => one(module),
                 Command::Capabilities { module } => {
                     let index = self.table.find(module).ok_or_else(|| no_module(module))?;
                     Ok(Some(Wait::One(index)))
@@ -457,7 +471,12 @@ impl<K: KernelServices> EventLoop<K> {
     }
 
     /// Delivers an operation's result to whoever asked.
-    fn deliver(&mut self, requester: &Requester, id: u64, result: Result<Report, CommandError>) {
+    pub(super) fn deliver(
+        &mut self,
+        requester: &Requester,
+        id: u64,
+        result: Result<Report, CommandError>,
+    ) {
         match requester {
             Requester::Kernel => {
                 self.operations.kept.insert(id, result);
@@ -475,6 +494,11 @@ impl<K: KernelServices> EventLoop<K> {
                 self.kernel.answer_push(&outcome);
             }
             Requester::Module(from) => self.answer_shell(from, &text_of(&result)),
+            Requester::Host => {
+                let text = text_of(&result);
+                self.kernel
+                    .answer_command(&if result.is_ok() { Ok(text) } else { Err(text) });
+            }
         }
     }
 
@@ -503,25 +527,6 @@ impl<K: KernelServices> EventLoop<K> {
                     request: 0,
                     bytes: message,
                 });
-        }
-    }
-
-    /// Runs `command` to its end, driving the loop meanwhile; for kernel
-    /// code that is itself the loop's driver (the test kernel's scenarios).
-    pub fn run_command(&mut self, command: Command) -> Result<Report, CommandError> {
-        self.run_task(Task::Command(command))
-    }
-
-    /// As [`EventLoop::run_command`], for any task.
-    pub fn run_task(&mut self, task: Task) -> Result<Report, CommandError> {
-        let id = self.submit(Requester::Kernel, task);
-        loop {
-            if let Some(report) = self.operations.take_report(id) {
-                return report;
-            }
-            if !self.step() {
-                self.kernel.wait_for_work();
-            }
         }
     }
 }

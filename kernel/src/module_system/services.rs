@@ -176,6 +176,11 @@ pub enum PushRequest {
     },
     /// An upload the link refused (the answer is sent back with this reason).
     Refused(String),
+    /// A supervisor command line from the host (`cargo cella ps`, ...), signed
+    /// with the push key.
+    Command(String),
+    /// A command request the link refused, and why.
+    CommandRefused(String),
 }
 
 /// Memory figures of the whole machine, for `mem`.
@@ -310,6 +315,9 @@ pub trait KernelServices: Sized + 'static {
     fn poll_push(&mut self) -> Option<PushRequest>;
     /// Answers the host's push.
     fn answer_push(&mut self, outcome: &Result<String, String>);
+    /// Answers the host's command with the text the shell would print:
+    /// `Ok` for a report, `Err` for an error.
+    fn answer_command(&mut self, outcome: &Result<String, String>);
 
     // The kernel log.
     /// The last `lines` lines of the kernel log.

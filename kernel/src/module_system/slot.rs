@@ -57,6 +57,9 @@ pub enum ModuleState {
     Stopped,
     /// Never loaded: missing file, or refused at load.
     Refused,
+    /// Taken out of the running system by hand (`remove NAME`): stopped and
+    /// unloaded, its grants released; a push from the host loads it again.
+    Removed,
 }
 
 impl ModuleState {
@@ -71,6 +74,7 @@ impl ModuleState {
             Self::Faulted => "faulted",
             Self::Stopped => "stopped",
             Self::Refused => "refused",
+            Self::Removed => "removed",
         }
     }
 

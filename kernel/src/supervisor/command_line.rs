@@ -11,10 +11,12 @@ use alloc::vec::Vec;
 pub const USAGE: &[&str] = &[
     "help                     this list",
     "ps | lsmod               modules: version, generation, state, restarts, events, fuel, memory, log lines dropped; native processes",
+    "list                     modules: name, version, state, one line each",
     "caps NAME                what NAME is granted and what its instance holds",
     "log [LINES]              the kernel log ring (default 40 lines) and every recorded fault",
     "restart NAME             a fresh instance of NAME now",
     "stop [--force] NAME | start NAME   stop NAME (--force: even the console's driver), or bring NAME back",
+    "remove [--force] NAME    stop NAME and unload it, releasing its grants (--force: even the console's driver); a push brings it back",
     "swap [--force] NAME FILE replace NAME by FILE from the boot archive, keeping its state (--force: even a module of another name)",
     "trace NAME on|off        print every device access of NAME as it happens",
     "send ENDPOINT TEXT       post TEXT as a message to the module serving ENDPOINT",
@@ -35,6 +37,8 @@ pub enum Command {
     Help,
     /// `ps` or `lsmod`.
     ProcessList,
+    /// `list`.
+    List,
     /// `caps NAME`.
     Capabilities { module: String },
     /// `log [LINES]`.
@@ -45,6 +49,8 @@ pub enum Command {
     Stop { module: String, force: bool },
     /// `start NAME`.
     Start { module: String },
+    /// `remove [--force] NAME`.
+    Remove { module: String, force: bool },
     /// `swap [--force] NAME FILE`.
     Swap {
         module: String,
@@ -75,6 +81,7 @@ impl Command {
             [] => Command::Nothing,
             ["help"] => Command::Help,
             ["ps" | "lsmod"] => Command::ProcessList,
+            ["list"] => Command::List,
             ["caps", module] => Command::Capabilities {
                 module: String::from(*module),
             },
@@ -99,6 +106,14 @@ impl Command {
             },
             ["start", module] => Command::Start {
                 module: String::from(*module),
+            },
+            ["remove", module] if *module != "--force" => Command::Remove {
+                module: String::from(*module),
+                force: false,
+            },
+            ["remove", "--force", module] => Command::Remove {
+                module: String::from(*module),
+                force: true,
             },
             ["swap", module, file] if *module != "--force" => Command::Swap {
                 module: String::from(*module),
@@ -153,6 +168,21 @@ mod tests {
             ("  help ", Command::Help),
             ("ps", Command::ProcessList),
             ("lsmod", Command::ProcessList),
+            ("list", Command::List),
+            (
+                "remove pci",
+                Command::Remove {
+                    module: "pci".into(),
+                    force: false,
+                },
+            ),
+            (
+                "remove --force uart16550",
+                Command::Remove {
+                    module: "uart16550".into(),
+                    force: true,
+                },
+            ),
             (
                 "caps pci",
                 Command::Capabilities {
@@ -237,7 +267,7 @@ mod tests {
         for (line, expected) in cases {
             assert_eq!(&Command::parse(line).unwrap(), expected, "`{line}`");
         }
-        assert_eq!(USAGE.len(), 12, "a new command needs a case above");
+        assert_eq!(USAGE.len(), 14, "a new command needs a case above");
     }
 
     #[test]
@@ -251,6 +281,9 @@ mod tests {
             ("stop", "usage: stop [--force] NAME | start NAME"),
             ("start", "usage: stop [--force] NAME | start NAME"),
             ("lsmod now", "usage: ps | lsmod"),
+            ("list all", "usage: list"),
+            ("remove", "usage: remove [--force] NAME"),
+            ("remove --force", "usage: remove [--force] NAME"),
             ("log many", "`many` is not a number of lines"),
             (
                 "reboot",

@@ -122,6 +122,12 @@ fn report_text(report: &Report) -> String {
             }
             out.push_str(processes);
         }
+        Report::List { modules } => {
+            let _ = writeln!(out, "{:<14} {:<8} STATE", "NAME", "VERSION");
+            for row in modules {
+                let _ = writeln!(out, "{:<14} {:<8} {}", row.name, row.version, row.state);
+            }
+        }
         Report::Capabilities {
             module,
             grants,
@@ -179,6 +185,9 @@ fn report_text(report: &Report) -> String {
         }
         Report::Restarted { module, state } => out = format!("{module}: {state}"),
         Report::Stopped { module } => out = format!("{module}: stopped"),
+        Report::Removed { module } => {
+            out = format!("{module}: removed (stopped and unloaded; its grants are released)")
+        }
         Report::Swapped(swap) => out = format!("{swap}"),
         Report::Installed(installed) => out = format!("{installed}"),
         Report::Trace { module, on } => {
@@ -282,6 +291,34 @@ mod tests {
         assert_eq!(
             text_of(&Err(CommandError::NoSuchModule("nope".into()))),
             "error: no module named nope\n"
+        );
+    }
+
+    #[test]
+    fn list_shows_one_line_per_module_and_remove_says_what_it_did() {
+        let text = text_of(&Ok(Report::List {
+            modules: vec![
+                crate::supervisor::reports::ListRow {
+                    name: "uart16550".into(),
+                    version: "1.0.0".into(),
+                    state: "running",
+                },
+                crate::supervisor::reports::ListRow {
+                    name: "pci".into(),
+                    version: "-".into(),
+                    state: "removed",
+                },
+            ],
+        }));
+        assert_eq!(
+            text,
+            "NAME           VERSION  STATE\nuart16550      1.0.0    running\npci            -        removed\n"
+        );
+        assert_eq!(
+            text_of(&Ok(Report::Removed {
+                module: "pci".into()
+            })),
+            "pci: removed (stopped and unloaded; its grants are released)\n"
         );
     }
 

@@ -23,6 +23,14 @@ pub struct ModuleRow {
     pub lines_held_back: u64,
 }
 
+/// One module's line in `list`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListRow {
+    pub name: String,
+    pub version: String,
+    pub state: &'static str,
+}
+
 /// One module's heap (and DMA) in `mem`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModuleMemory {
@@ -77,6 +85,9 @@ pub enum Report {
         /// The native processes' rows, as the kernel writes them.
         processes: String,
     },
+    List {
+        modules: Vec<ListRow>,
+    },
     Capabilities {
         module: String,
         grants: Vec<String>,
@@ -95,6 +106,9 @@ pub enum Report {
         state: &'static str,
     },
     Stopped {
+        module: String,
+    },
+    Removed {
         module: String,
     },
     Swapped(SwapReport),

@@ -5,9 +5,10 @@
 //! kernel). Typing echoes; backspace erases; Enter sends the line to the
 //! supervisor, which answers on `console` with marked messages (see
 //! [`line::Input`]); the prompt comes back when the whole answer has been
-//! printed. The commands themselves (`help`, `ps`, `caps`, `log`, `restart`,
-//! `stop`, `start`, `swap`, `trace`, `uptime`, `mem`) are the supervisor's, so
-//! the shell stays small and cannot do anything its grants do not allow.
+//! printed. The commands themselves (`help`, `ps`, `list`, `caps`, `log`,
+//! `restart`, `stop`, `remove`, `start`, `swap`, `trace`, `uptime`, `mem`) are
+//! the supervisor's, so the shell stays small and cannot do anything its
+//! grants do not allow.
 #![no_std]
 #![forbid(unsafe_code)]
 

@@ -11,6 +11,8 @@
 //! - [`push_authority`] and [`push_protocol`]: the authenticated channel that
 //!   pushes modules from the host into a running system; [`install_protocol`]:
 //!   the upload that carries a module's manifest entry with it;
+//! - [`command_protocol`]: supervisor commands from the host over that
+//!   channel, and their framed answers;
 //! - [`fnv`]: the checksum both ends of the console and push links use.
 //!
 //! Everything but [`fnv`] and [`grants::range_holds`] needs an allocator
@@ -25,6 +27,8 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+#[cfg(feature = "alloc")]
+pub mod command_protocol;
 pub mod fnv;
 pub mod grants;
 #[cfg(feature = "alloc")]

@@ -72,6 +72,11 @@ pub enum PushEvent {
     },
     /// An upload refused before anything was changed, and why.
     Rejected(String),
+    /// A supervisor command line, signed with the push key (see
+    /// [`crate::command_protocol`]).
+    Command { line: String },
+    /// A command request refused before anything was done, and why.
+    CommandRejected(String),
 }
 
 /// Whether the channel is open, and with what key and grant.
@@ -273,6 +278,13 @@ impl PushReceiver {
         let outstanding = self.outstanding.take();
         if crate::install_protocol::is_install_header(text) {
             return self.start_install(text, outstanding);
+        }
+        if text.split(' ').next() == Some(crate::command_protocol::MAGIC) {
+            return Some(crate::command_protocol::read_request(
+                text,
+                &self.access,
+                outstanding.as_deref(),
+            ));
         }
         let words: Vec<&str> = text.split(' ').collect();
         let [magic, version, target, size, nonce, signature] = words.as_slice() else {

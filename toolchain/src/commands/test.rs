@@ -127,6 +127,23 @@ fn run_tests(shell: &Shell, label: &'static str, mut command: Command) -> Stage 
     }
 }
 
+/// This tool's own binary, for the QEMU tests that run it.
+fn tool_path() -> Option<std::path::PathBuf> {
+    std::env::current_exe().ok().map(rebuilt_in_place)
+}
+
+/// A running binary's path as Linux gives it: once the host tests rebuilt the binary in
+/// place, it names the running one `PATH (deleted)`, and PATH holds the new build.
+fn rebuilt_in_place(path: std::path::PathBuf) -> std::path::PathBuf {
+    match path
+        .to_str()
+        .and_then(|text| text.strip_suffix(" (deleted)"))
+    {
+        Some(rebuilt) => std::path::PathBuf::from(rebuilt),
+        None => path,
+    }
+}
+
 fn run_qemu_tests(
     shell: &Shell,
     workspace: &Workspace,
@@ -166,6 +183,9 @@ fn run_qemu_tests(
         .env(environment::BOOT_ARCHIVE, &outputs.boot_archive)
         .env(environment::ACCEL, options.accel.to_string())
         .env(environment::TIMINGS_FILE, &timings);
+    if let Some(tool) = tool_path() {
+        command.env(environment::TOOL, tool);
+    }
     if !options.test_args.is_empty() {
         command.arg("--").args(&options.test_args);
     }
@@ -189,4 +209,22 @@ fn run_qemu_tests(
         }
     }
     stage
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rebuilt_in_place;
+    use std::path::PathBuf;
+
+    #[test]
+    fn a_binary_rebuilt_in_place_is_found_at_its_path() {
+        assert_eq!(
+            rebuilt_in_place(PathBuf::from("/src/target/debug/cella (deleted)")),
+            PathBuf::from("/src/target/debug/cella")
+        );
+        assert_eq!(
+            rebuilt_in_place(PathBuf::from("/src/target/debug/cella")),
+            PathBuf::from("/src/target/debug/cella")
+        );
+    }
 }

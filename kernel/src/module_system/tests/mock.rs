@@ -102,6 +102,7 @@ pub struct MockKernel {
     pub process_answers: Vec<(u64, Result<Vec<u8>, IpcError>)>,
     pub pushes: VecDeque<PushRequest>,
     pub push_answers: Vec<Result<String, String>>,
+    pub command_answers: Vec<Result<String, String>>,
     /// Heap bytes each account may use; none are charged in tests.
     pub limits: BTreeMap<u32, usize>,
 }
@@ -317,6 +318,10 @@ impl KernelServices for MockKernel {
 
     fn answer_push(&mut self, outcome: &Result<String, String>) {
         self.push_answers.push(outcome.clone());
+    }
+
+    fn answer_command(&mut self, outcome: &Result<String, String>) {
+        self.command_answers.push(outcome.clone());
     }
 
     fn log_tail(&self, _lines: usize) -> String {
