@@ -4,7 +4,8 @@
 //! grants, and the module runs with that grant (`ps`, `caps`). An entry that overlaps another
 //! holder is refused with the rule and the holder, and changes nothing; a name the system does
 //! not know, pushed without an entry, is refused with the way to send one. Twenty pushes of
-//! the installed module in a row leave the kernel heap where it was.
+//! the installed module in a row, and twenty removals each followed by an install, leave the
+//! kernel heap where it was.
 
 use cella::installed::compiled_entry;
 use cella::push::{Answer, send, send_install};
@@ -208,6 +209,48 @@ fn a_module_pushed_with_its_entry_joins_the_running_system_and_conflicts_change_
     if after > before {
         session.fail(format!(
             "the kernel heap grew from {before} KiB to {after} KiB over 20 swaps"
+        ));
+    }
+
+    // Removed and installed again, twenty times: each time the module is gone from `ps`,
+    // its ports are free for the next install, and the heap ends where it was.
+    let before = heap_kib(&mut session);
+    for round in 0..20 {
+        let removed = run(&mut session, "remove blink");
+        if !removed.contains("blink: removed (stopped and unloaded; its grants are released)") {
+            session.fail(format!("remove {round} answered:\n{removed}"));
+        }
+        let listed = run(&mut session, "ps");
+        if listed
+            .lines()
+            .any(|line| line.starts_with("blink ") && line.contains("running"))
+        {
+            session.fail(format!("blink still runs after remove {round}:\n{listed}"));
+        }
+        let answer = again(&socket).expect("an answer");
+        if !answer.accepted {
+            session.fail(format!(
+                "install {round} after a remove was refused: {}",
+                answer.text
+            ));
+        }
+    }
+    let listed = run(&mut session, "ps");
+    if !listed
+        .lines()
+        .any(|line| line.starts_with("blink ") && line.contains("running"))
+    {
+        session.fail(format!(
+            "blink does not run after the last install:\n{listed}"
+        ));
+    }
+    let after = heap_kib(&mut session);
+    println!(
+        "kernel heap: {before} KiB before 20 removals and installs of blink, {after} KiB after"
+    );
+    if after > before {
+        session.fail(format!(
+            "the kernel heap grew from {before} KiB to {after} KiB over 20 removals and installs"
         ));
     }
     let _ = std::fs::remove_file(socket);
