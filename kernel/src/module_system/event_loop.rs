@@ -25,6 +25,8 @@ pub struct EventLoop<K: KernelServices> {
     pub records: FaultRecords,
     /// Events lent so far (each module remembers the turn it was last served).
     turns: u64,
+    /// The boot is done: the prompt may be drawn (see `super::prompt`).
+    pub(crate) prompt_allowed: bool,
 }
 
 impl<K: KernelServices> EventLoop<K> {
@@ -44,6 +46,7 @@ impl<K: KernelServices> EventLoop<K> {
             operations: Operations::default(),
             records: FaultRecords::default(),
             turns: 0,
+            prompt_allowed: false,
         };
         let started = system.kernel.now();
         for plan in &manifest.modules {
@@ -69,6 +72,9 @@ impl<K: KernelServices> EventLoop<K> {
         system.kernel.print_line(&alloc::format!(
             "cella: all modules up ({up} of {booted} started) in {took} ms"
         ));
+        // The line just printed reaches the terminal's driver in the first
+        // step, and the shell draws its first prompt after it.
+        system.prompt_allowed = true;
         system.ask_for_time();
         system
     }
@@ -102,6 +108,7 @@ impl<K: KernelServices> EventLoop<K> {
             .take_process_messages(&mut self.table, &mut self.kernel);
         self.collect_interrupts();
         let routed = self.route_queued();
+        self.redraw_prompt_after_output();
         let pushed = self.take_push();
         let advanced = self.advance_operations();
         let now = self.kernel.now();
