@@ -7,9 +7,10 @@
 //! [`line::Input`]); the prompt comes back when the whole answer has been
 //! printed. The first prompt waits for the kernel's notice that the boot is
 //! done, and the same notice after kernel output (a log line) draws the
-//! prompt and the half-typed line again below it. The commands themselves (`help`, `ps`, `caps`, `log`, `restart`,
-//! `stop`, `start`, `swap`, `trace`, `uptime`, `mem`) are the supervisor's, so
-//! the shell stays small and cannot do anything its grants do not allow.
+//! prompt and the half-typed line again below it. A line longer than
+//! [`line::LINE_BYTES`] is refused whole. The commands themselves (`help`
+//! lists them) are the supervisor's, so the shell stays small and cannot do
+//! anything its grants do not allow.
 #![no_std]
 #![forbid(unsafe_code)]
 

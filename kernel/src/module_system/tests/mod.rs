@@ -6,6 +6,7 @@ mod calls;
 mod commands;
 mod lifecycle;
 mod mock;
+mod prompt;
 mod swap;
 
 use super::event_loop::EventLoop;
