@@ -98,3 +98,27 @@ fn a_line_past_the_limit_is_refused_whole_and_the_shell_goes_on() {
         session.fail(format!("`uptime` after the refusals answered:\n{answer}"));
     }
 }
+
+/// The trace of the shell's own output is kernel output too; drawing the prompt again after
+/// it would be traced again, without end. With the shell traced the terminal comes to rest.
+#[test]
+fn tracing_the_shell_does_not_feed_itself() {
+    let mut session = shell("traced shell");
+    let answer = run(&mut session, "trace shell on");
+    if !answer.contains("trace shell: on") {
+        session.fail(format!("`trace shell on` answered:\n{answer}"));
+    }
+    for _ in 0..3 {
+        run(&mut session, "uptime");
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let settled = session.output().len();
+    std::thread::sleep(Duration::from_secs(2));
+    let grown = session.output().len() - settled;
+    if grown > 0 {
+        session.fail(format!(
+            "the output grew by {grown} bytes in 2 s with nothing typed"
+        ));
+    }
+    run(&mut session, "trace shell off");
+}

@@ -21,7 +21,7 @@ impl<K: KernelServices> EventLoop<K> {
     /// Tells the prompt's server to draw its prompt again if the kernel's
     /// output went to the terminal since the last time, once the boot is
     /// done. A server that is not running or has a full inbox is not told
-    /// (the next output tells it).
+    /// (the next output tells it), nor one being traced.
     pub(crate) fn redraw_prompt_after_output(&mut self) {
         if !self.prompt_allowed || !core::mem::take(&mut self.router.console_written) {
             return;
@@ -33,7 +33,9 @@ impl<K: KernelServices> EventLoop<K> {
             return;
         };
         let slot = &mut self.table.slots[server];
-        if slot.is_running() && slot.inbox_has_room() {
+        // A traced prompt server is not told: the trace of its redraw would
+        // be kernel output again, and tell it again, without end.
+        if slot.is_running() && slot.inbox_has_room() && !slot.tracing {
             slot.inbox.push_back(Pending::Message {
                 request: 0,
                 bytes: Vec::from(REDRAW),

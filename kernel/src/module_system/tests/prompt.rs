@@ -1,7 +1,8 @@
 //! The prompt's server (the server of `console`) is told to draw its prompt
 //! again after the kernel's console output reached the terminal's driver
 //! (the server of `uart`): once per pass of the loop however many lines went
-//! out, never for a module's own output, and never before the boot is done.
+//! out, never for a module's own output, never while it is traced, and never
+//! before the boot is done.
 
 use super::*;
 use crate::module_system::router::KERNEL_SENDER;
@@ -39,7 +40,7 @@ fn kernel_output_draws_the_prompt_again_once_per_pass() {
 }
 
 #[test]
-fn a_modules_own_output_and_output_during_the_boot_draw_nothing() {
+fn a_modules_own_output_a_traced_console_and_the_boot_draw_nothing() {
     let mut system = boot(&["uart", "console"]);
     settle(&mut system);
     let before = console_messages(&mut system);
@@ -49,8 +50,15 @@ fn a_modules_own_output_and_output_during_the_boot_draw_nothing() {
     }
     // Only the questions themselves were added.
     assert_eq!(console_messages(&mut system), before + 1);
-    system.prompt_allowed = false;
+    // A traced console is not told: its redraw's trace would tell it again.
+    let console = index(&system, "console");
+    system.table.slots[console].tracing = true;
     output(&mut system, KERNEL_SENDER, 5);
     settle(&mut system);
     assert_eq!(console_messages(&mut system), before + 2);
+    system.table.slots[console].tracing = false;
+    system.prompt_allowed = false;
+    output(&mut system, KERNEL_SENDER, 5);
+    settle(&mut system);
+    assert_eq!(console_messages(&mut system), before + 3);
 }
