@@ -163,7 +163,7 @@ impl KernelServices for Kernel {
                     self.workers.insert(String::from(name), started);
                 }
                 Err(error) => log::warn!(
-                    "module {name}: no worker thread ({error:?}); its events run on the event loop"
+                    "module {name}: no worker thread ({error}); its events run on the event loop"
                 ),
             }
         }
