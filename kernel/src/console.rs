@@ -7,6 +7,10 @@
 //! messages (see [`route_output_to`]); the kernel's own COM1 writer stays as
 //! the early-boot path and the fallback when the driver is down or its queue
 //! is full, so log lines are never lost.
+//! Kernel output that would land after a half-written line of a module's
+//! (the shell's prompt and what is typed after it) starts on a line of its
+//! own; the shell draws its prompt again afterwards (see
+//! `crate::module_system::prompt`).
 //! Output takes a spin lock with interrupts off; fault and panic reports use
 //! [`emergency_writer`] instead, which needs no lock, so a fault in the middle
 //! of a log line cannot deadlock its own report.
@@ -17,7 +21,7 @@ use crate::module_host::message_queue as router;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::{self, Write};
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use log::{LevelFilter, Log, Metadata, Record};
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
@@ -25,6 +29,8 @@ use x86_64::instructions::interrupts::without_interrupts;
 static PORT: Mutex<SerialPort> = Mutex::new(SerialPort::com1());
 /// Endpoint that receives console output; 0 while the kernel writes COM1 itself.
 static SINK: AtomicU64 = AtomicU64::new(0);
+/// The last output a module sent to the console's driver did not end a line.
+static LINE_OPEN: AtomicBool = AtomicBool::new(false);
 /// Largest piece of console output sent as one message.
 const CHUNK_BYTES: usize = 1024;
 static LOGGER: KernelLogger = KernelLogger;
@@ -85,7 +91,10 @@ pub fn print(arguments: fmt::Arguments<'_>) {
         });
         return;
     }
-    let text = text.replace('\n', "\r\n");
+    let mut text = text.replace('\n', "\r\n");
+    if LINE_OPEN.swap(false, Ordering::AcqRel) {
+        text.insert_str(0, "\r\n");
+    }
     for chunk in text.as_bytes().chunks(CHUNK_BYTES) {
         if let Err(bytes) = router::send_from_kernel(sink, chunk.to_vec()) {
             write_direct(&bytes);
@@ -101,6 +110,15 @@ pub fn write_direct(bytes: &[u8]) {
             port.write_byte(byte);
         }
     });
+}
+
+/// Notes what a module sent to `endpoint`: if it is the console's driver
+/// and `bytes` leave a line open (a prompt, typed text), the kernel's next
+/// output starts on a new line.
+pub fn note_module_output(endpoint: u64, bytes: &[u8]) {
+    if endpoint != 0 && endpoint == SINK.load(Ordering::Acquire) && !bytes.is_empty() {
+        LINE_OPEN.store(!bytes.ends_with(b"\n"), Ordering::Release);
+    }
 }
 
 /// Sends console output to the module serving `endpoint` from now on.

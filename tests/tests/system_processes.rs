@@ -84,3 +84,61 @@ fn the_normal_boot_starts_the_listed_process_and_it_serves() {
         session.fail("a process faulted");
     }
 }
+
+/// Processes the manifest starts that end by themselves: one exits with status 0, one reads
+/// address 0 and is killed. The log says how each ended, and `ps` keeps a row for each with
+/// its exit status or the fault, asked again and again.
+#[test]
+fn processes_that_end_are_logged_and_listed_with_how_they_ended() {
+    let archive = cella_qemu_tests::default_archive_with(
+        "ended-processes",
+        |manifest| {
+            format!(
+                "{manifest}\nprocess quitter bin/exit-at-once\nprocess crasher bin/fault-null\n"
+            )
+        },
+        Vec::new(),
+    );
+    let mut session = Session::start("ended processes", "", Some(archive.clone()), &[]);
+    let quitter = session.wait_for("process quitter (thread ", WAIT);
+    let quitter_end = session.wait_for_from(quitter, " exited with status 0", WAIT);
+    let crasher = session.wait_for("process crasher (thread ", WAIT);
+    session.wait_for_from(crasher, " was killed: page fault", WAIT);
+    let output = session.output();
+    let quitter_thread = output[quitter..quitter_end]
+        .split(')')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    session.wait_for("shell: ready", WAIT);
+    session.wait_for("cella> ", WAIT);
+    std::thread::sleep(Duration::from_millis(300));
+    for round in 0..10 {
+        let processes = run(&mut session, "ps");
+        let row = |name: &str| {
+            processes
+                .lines()
+                .find(|row| row.starts_with(&format!("{name} ")))
+                .map(str::to_owned)
+                .unwrap_or_else(|| {
+                    session.fail(format!("round {round}: `ps` lists no {name}:\n{processes}"))
+                })
+        };
+        let quitter_row = row("quitter");
+        let expected = format!("exited 0   thread {quitter_thread}");
+        if !quitter_row.contains("native") || !quitter_row.contains(&expected) {
+            session.fail(format!("`ps` row for quitter is `{quitter_row}`"));
+        }
+        let crasher_row = row("crasher");
+        if !crasher_row.contains(" faulted ") || !crasher_row.contains("killed: page fault") {
+            session.fail(format!("`ps` row for crasher is `{crasher_row}`"));
+        }
+        if !processes
+            .lines()
+            .any(|row| row.starts_with("checksum ") && row.contains("running"))
+        {
+            session.fail(format!("the running process is not listed:\n{processes}"));
+        }
+    }
+    let _ = std::fs::remove_file(archive);
+}

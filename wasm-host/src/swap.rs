@@ -20,6 +20,17 @@ pub enum SwapStage {
     Restore,
 }
 
+/// The stage's name as reports print it: `Save`, `Instantiate` or `Restore`.
+impl core::fmt::Display for SwapStage {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        formatter.write_str(match self {
+            Self::Save => "Save",
+            Self::Instantiate => "Instantiate",
+            Self::Restore => "Restore",
+        })
+    }
+}
+
 /// A failed swap. The old instance is still installed and running.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SwapError {

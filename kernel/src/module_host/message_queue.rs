@@ -20,7 +20,7 @@ use x86_64::instructions::interrupts::without_interrupts;
 pub const CAPACITY: usize = 1024;
 
 /// The sender name the kernel uses for its own messages.
-pub const KERNEL: &str = "kernel";
+pub const KERNEL: &str = crate::module_system::router::KERNEL_SENDER;
 
 static QUEUE: Mutex<VecDeque<Routed>> = Mutex::new(VecDeque::new());
 
@@ -70,7 +70,9 @@ impl Outbox for KernelOutbox {
             endpoint,
             bytes: message.to_vec(),
         })
-        .map_err(|_| ErrorCode::Busy)
+        .map_err(|_| ErrorCode::Busy)?;
+        crate::console::note_module_output(endpoint, message);
+        Ok(())
     }
 
     fn reply(&mut self, module: &str, request: u32, message: &[u8]) -> Result<(), ErrorCode> {

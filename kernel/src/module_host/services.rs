@@ -163,7 +163,7 @@ impl KernelServices for Kernel {
                     self.workers.insert(String::from(name), started);
                 }
                 Err(error) => log::warn!(
-                    "module {name}: no worker thread ({error:?}); its events run on the event loop"
+                    "module {name}: no worker thread ({error}); its events run on the event loop"
                 ),
             }
         }
@@ -308,7 +308,9 @@ impl KernelServices for Kernel {
 /// One `ps` row per live native process: its name, `native` for the version,
 /// its thread, each endpoint it may serve, marked `*` once it has registered
 /// it (it is serving), the kernel memory charged to it against its allowance,
-/// and how many refusal warnings the rate limit held back.
+/// and how many refusal warnings the rate limit held back; then one row per
+/// process that ended (the last [`ENDED_ROWS`]), with its exit status or
+/// the fault that killed it.
 pub fn process_rows() -> String {
     let mut out = String::new();
     for row in proc::running() {
@@ -338,5 +340,23 @@ pub fn process_rows() -> String {
             row.lines_dropped
         );
     }
+    for (thread, name, reason) in proc::ended(ENDED_ROWS) {
+        let _ = write!(
+            out,
+            "{name:<14} {:<8} {:>4} {:<10} thread {thread}",
+            "native",
+            "-",
+            reason.state()
+        );
+        match reason {
+            proc::ExitReason::Killed(summary) => {
+                let _ = writeln!(out, ", killed: {summary}");
+            }
+            proc::ExitReason::Exited(_) => out.push('\n'),
+        }
+    }
     out
 }
+
+/// Ended processes `ps` lists, the latest ones.
+pub const ENDED_ROWS: usize = 8;

@@ -30,6 +30,8 @@ pub struct EventLoop<K: KernelServices> {
     pub processes: alloc::vec::Vec<crate::system_manifest::ModulePlan>,
     /// Events lent so far (each module remembers the turn it was last served).
     turns: u64,
+    /// The boot is done: the prompt may be drawn (see `super::prompt`).
+    pub(crate) prompt_allowed: bool,
 }
 
 impl<K: KernelServices> EventLoop<K> {
@@ -50,6 +52,7 @@ impl<K: KernelServices> EventLoop<K> {
             records: FaultRecords::default(),
             processes: manifest.processes.clone(),
             turns: 0,
+            prompt_allowed: false,
         };
         let started = system.kernel.now();
         for plan in &manifest.modules {
@@ -75,6 +78,9 @@ impl<K: KernelServices> EventLoop<K> {
         system.kernel.print_line(&alloc::format!(
             "cella: all modules up ({up} of {booted} started) in {took} ms"
         ));
+        // The line just printed reaches the terminal's driver in the first
+        // step, and the shell draws its first prompt after it.
+        system.prompt_allowed = true;
         system.ask_for_time();
         system
     }
@@ -116,6 +122,7 @@ impl<K: KernelServices> EventLoop<K> {
             .take_process_messages(&mut self.table, &mut self.kernel);
         self.collect_interrupts();
         let routed = self.route_queued();
+        self.redraw_prompt_after_output();
         let pushed = self.take_push();
         let advanced = self.advance_operations();
         let now = self.kernel.now();

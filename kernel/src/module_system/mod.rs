@@ -5,7 +5,8 @@
 //! - [`table`]: the module table (slots, lifecycle states, loading and
 //!   starting instances), with [`slot`] for one entry;
 //! - [`router`]: the endpoints and the requests in flight, and where each
-//!   message goes; [`calls`] for calls between modules;
+//!   message goes; [`calls`] for calls between modules; [`prompt`] tells
+//!   the shell to draw its prompt again after the kernel printed;
 //! - [`event_loop`]: the one loop that collects IRQs and due timers, picks
 //!   the next event and lends it out; [`lifecycle`] carries out what the
 //!   supervisor decides about a module, [`operations`] the commands under
@@ -24,6 +25,7 @@ pub mod host_commands;
 pub mod install;
 pub mod lifecycle;
 pub mod operations;
+pub mod prompt;
 pub mod removal;
 pub mod router;
 pub mod services;

@@ -26,6 +26,8 @@ use hashbrown::HashMap;
 pub const CONSOLE_OUTPUT_ENDPOINT: &str = "uart";
 /// The endpoint the kernel serves itself: supervisor commands.
 pub const SUPERVISOR_ENDPOINT: &str = "supervisor";
+/// The sender name of the kernel's own messages (its console output among them).
+pub const KERNEL_SENDER: &str = "kernel";
 
 /// What a request to a module was for, so the router knows what its reply answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +81,9 @@ pub struct Router {
     /// Answers to modules' calls, until the event loop puts them in the
     /// callers' inboxes (see `super::calls`).
     pub(crate) call_answers: Vec<super::calls::CallAnswer>,
+    /// The kernel's console output went to the terminal's driver since the
+    /// prompt's server was last told (see `super::prompt`).
+    pub(crate) console_written: bool,
     /// Replies to [`KernelRequest::Probe`] so far.
     #[cfg(feature = "test-hooks")]
     pub probe_replies: u64,
@@ -243,8 +248,12 @@ impl Router {
                 endpoint,
                 bytes,
             } => {
-                if self.endpoint_name(endpoint) == SUPERVISOR_ENDPOINT {
-                    return Some(CommandLine { from, bytes });
+                match self.endpoint_name(endpoint) {
+                    SUPERVISOR_ENDPOINT => return Some(CommandLine { from, bytes }),
+                    CONSOLE_OUTPUT_ENDPOINT if from == KERNEL_SENDER => {
+                        self.console_written = true;
+                    }
+                    _ => {}
                 }
                 self.route_send(&from, endpoint, bytes, table, kernel);
             }

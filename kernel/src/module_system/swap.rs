@@ -142,7 +142,7 @@ impl<K: KernelServices> EventLoop<K> {
             .map_err(|error| {
                 crate::supervisor::records::log_last_accesses(&error.fault);
                 CommandError::SwapFailed(format!(
-                    "swap of {name} {old_version} (state format {old_state}) to {} (state format {}) failed at {:?}: {}; the old version keeps running",
+                    "swap of {name} {old_version} (state format {old_state}) to {} (state format {}) failed at {}: {}; the old version keeps running",
                     new.version(),
                     new.state_version(),
                     error.stage,

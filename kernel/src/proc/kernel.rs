@@ -6,6 +6,7 @@ use super::abi::{self, E_DENIED, E_FAULT, E_INVALID, E_NO_MEMORY, E_NO_SYSCALL};
 use super::charge::{self, Charge, ENDPOINT_COST, HANDLE_COST};
 use super::devices;
 use super::elf::{self, ElfError};
+use super::exit::ExitReason;
 use super::grant::ProcessGrant;
 use crate::arch::interrupts::{TrapFrame, describe_page_fault, exception_name};
 use crate::arch::port_io::PortRange;
@@ -37,15 +38,6 @@ pub const USER_STACK_PAGES: u64 = 16;
 pub const MAX_IMAGE_PAGES: u64 = 4096;
 /// Where granted MMIO regions are mapped in a process.
 pub const USER_MMIO_BASE: u64 = 0x6000_0000;
-
-/// How a process ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ExitReason {
-    /// It called `exit(code)`.
-    Exited(i64),
-    /// The kernel killed it after a fault (the report's summary).
-    Killed(String),
-}
 
 /// Why a process could not start.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -275,6 +267,7 @@ fn terminate(reason: ExitReason) -> ! {
         }
         drop(process);
     }
+    log::info!("process {name} (thread {thread}) {reason}");
     EXITS.lock().insert(thread, (name, reason));
     sched::exit()
 }
@@ -590,6 +583,19 @@ pub struct ProcessRow {
     pub warnings_dropped: u64,
     /// Console lines the rate limit held back.
     pub lines_dropped: u64,
+}
+
+/// The `limit` processes that ended last, oldest first: (thread, name, how).
+pub fn ended(limit: usize) -> Vec<(ThreadId, String, ExitReason)> {
+    without_interrupts(|| {
+        let exits = EXITS.lock();
+        let skip = exits.len().saturating_sub(limit);
+        exits
+            .iter()
+            .skip(skip)
+            .map(|(thread, (name, reason))| (*thread, name.clone(), reason.clone()))
+            .collect()
+    })
 }
 
 /// The live processes, by thread.

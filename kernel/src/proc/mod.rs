@@ -1,7 +1,7 @@
 //! Native ring-3 processes: ELF executables from the boot archive, each in its
 //! own address space with one thread, entering the kernel through `SYSCALL`.
 //!
-//! [`elf`], [`abi`] and [`grant`] (what a process may touch) are
+//! [`elf`], [`abi`], [`exit`] (how a process ended) and [`grant`] (what a process may touch) are
 //! hardware-free (host-tested); `kernel` loads
 //! processes, dispatches syscalls and contains their faults; `devices` holds
 //! the device syscalls (IRQ routes, MMIO maps, port-grant queries).
@@ -10,6 +10,7 @@
 pub mod abi;
 pub mod charge;
 pub mod elf;
+pub mod exit;
 pub mod grant;
 
 #[cfg(target_os = "none")]
@@ -20,6 +21,7 @@ mod kernel;
 #[cfg(target_os = "none")]
 pub use devices::deliver_irq;
 
+pub use exit::ExitReason;
 pub use grant::ProcessGrant;
 #[cfg(target_os = "none")]
 pub use kernel::*;

@@ -5,17 +5,20 @@
 //! kernel). Typing echoes; backspace erases; Enter sends the line to the
 //! supervisor, which answers on `console` with marked messages (see
 //! [`line::Input`]); the prompt comes back when the whole answer has been
-//! printed. The commands themselves (`help`, `ps`, `list`, `caps`, `log`,
-//! `restart`, `stop`, `remove`, `start`, `swap`, `trace`, `uptime`, `mem`) are
-//! the supervisor's, so the shell stays small and cannot do anything its
-//! grants do not allow.
+//! printed. The first prompt waits for the kernel's notice that the boot is
+//! done, and the same notice after kernel output (a log line) draws the
+//! prompt and the half-typed line again below it. A line longer than
+//! [`line::LINE_BYTES`] is refused whole. The commands themselves (`help`
+//! lists them) are the supervisor's, so the shell stays small and cannot do
+//! anything its grants do not allow.
 #![no_std]
 #![forbid(unsafe_code)]
 
 pub mod line;
 
-use cella_sdk::{Endpoint, ErrorCode, MAX_MESSAGE_BYTES, Message, Module, Result};
-use line::{Action, Input, LineEditor, classify};
+use cella_sdk::{Endpoint, ErrorCode, MAX_MESSAGE_BYTES, Message, Module, Result, TextBuffer};
+use core::fmt::Write;
+use line::{Action, Input, LINE_BYTES, LineEditor, classify};
 
 cella_sdk::module! {
     name: "shell",
@@ -56,7 +59,6 @@ impl Module for Shell {
             editor: LineEditor::new(),
             waiting: false,
         };
-        shell.write(PROMPT)?;
         Ok(shell)
     }
 
@@ -72,6 +74,14 @@ impl Module for Shell {
                     self.write(self.editor.line())?;
                 }
             }
+            // While an answer is under way the prompt comes after it.
+            Input::Redraw if !self.waiting => {
+                // `\r`: a prompt already on this line is drawn over, not repeated.
+                self.write(b"\r")?;
+                self.write(PROMPT)?;
+                self.write(self.editor.line())?;
+            }
+            Input::Redraw => {}
             Input::Typed(typed) => {
                 // Echo goes out in one message per typed message, not one per key.
                 let mut echo = Echoed {
@@ -129,7 +139,18 @@ impl Shell {
             Action::Submit => {
                 self.flush(echo)?;
                 self.write(b"\r\n")?;
-                let line = self.editor.take();
+                let Ok(line) = self.editor.take() else {
+                    let mut refusal = TextBuffer::<80>::new();
+                    let _ = write!(
+                        refusal,
+                        "error: line longer than {LINE_BYTES} bytes; nothing was run\r\n"
+                    );
+                    self.write(refusal.as_str().as_bytes())?;
+                    if !self.waiting {
+                        self.write(PROMPT)?;
+                    }
+                    return Ok(());
+                };
                 // A line starting with `#` is a comment: echoed, never sent.
                 if self.waiting || line::is_comment_or_empty(line.as_str()) {
                     if !self.waiting {
@@ -140,7 +161,7 @@ impl Shell {
                 self.waiting = true;
                 if let Err(error) = self.supervisor.send(line.as_str().as_bytes()) {
                     self.waiting = false;
-                    cella_sdk::warn!("supervisor unreachable: {:?}", error);
+                    cella_sdk::warn!("supervisor unreachable: {}", error);
                     self.write(b"error: the supervisor did not take the command\r\n")?;
                     self.write(PROMPT)?;
                 }

@@ -12,13 +12,18 @@ pub enum Input<'a> {
     Typed(&'a [u8]),
     /// A piece of the supervisor's answer; `last` ends the answer.
     Answer { text: &'a [u8], last: bool },
+    /// The kernel printed on the terminal (or finished the boot): draw the
+    /// prompt and the line typed so far again.
+    Redraw,
 }
 
-/// Tells the supervisor's marked answers (`\x01S` more, `\x02S` last) from typed text.
+/// Tells the supervisor's marked answers (`\x01S` more, `\x02S` last) and
+/// the kernel's redraw notice (`\x03S`) from typed text.
 pub fn classify(bytes: &[u8]) -> Input<'_> {
     match bytes {
         [0x01, b'S', text @ ..] => Input::Answer { text, last: false },
         [0x02, b'S', text @ ..] => Input::Answer { text, last: true },
+        [0x03, b'S'] => Input::Redraw,
         typed => Input::Typed(typed),
     }
 }
@@ -70,7 +75,14 @@ impl Echo {
 pub struct LineEditor {
     line: [u8; LINE_BYTES],
     length: usize,
+    /// Characters typed past [`LINE_BYTES`]: not stored, but they make the
+    /// line too long to run.
+    refused: usize,
 }
+
+/// A submitted line longer than [`LINE_BYTES`]: it is dropped, never cut and run.
+#[derive(Debug, PartialEq, Eq)]
+pub struct LineTooLong;
 
 impl Default for LineEditor {
     fn default() -> Self {
@@ -84,6 +96,7 @@ impl LineEditor {
         LineEditor {
             line: [0; LINE_BYTES],
             length: 0,
+            refused: 0,
         }
     }
 
@@ -94,10 +107,16 @@ impl LineEditor {
 
     /// Handles one key: printable ASCII is added and echoed, backspace or
     /// delete erases the last character, Enter submits, the rest is ignored.
-    /// A full line refuses more characters (and rings the bell).
+    /// A full line stores no more characters (it rings the bell and
+    /// counts them, so the line is refused when submitted); backspace takes
+    /// back those counted characters first.
     pub fn key(&mut self, byte: u8) -> Action {
         match byte {
             b'\r' | b'\n' => Action::Submit,
+            0x08 | 0x7f if self.refused > 0 => {
+                self.refused -= 1;
+                Action::Nothing
+            }
             0x08 | 0x7f if self.length > 0 => {
                 self.length -= 1;
                 Action::Echo(Echo::of(b"\x08 \x08"))
@@ -107,18 +126,27 @@ impl LineEditor {
                 self.length += 1;
                 Action::Echo(Echo::of(&[byte]))
             }
-            0x20..=0x7e => Action::Echo(Echo::of(b"\x07")),
+            0x20..=0x7e => {
+                self.refused = self.refused.saturating_add(1);
+                Action::Echo(Echo::of(b"\x07"))
+            }
             _ => Action::Nothing,
         }
     }
 
     /// Takes the line and starts a new one.
-    pub fn take(&mut self) -> TextBuffer<LINE_BYTES> {
+    ///
+    /// # Errors
+    /// [`LineTooLong`] when more than [`LINE_BYTES`] characters were typed:
+    /// the whole line is dropped.
+    pub fn take(&mut self) -> Result<TextBuffer<LINE_BYTES>, LineTooLong> {
+        let too_long = self.refused > 0;
         let mut text = TextBuffer::new();
         // Only printable ASCII is ever stored, so the line is valid UTF-8.
         text.push_str(core::str::from_utf8(self.line()).unwrap_or_default());
         self.length = 0;
-        text
+        self.refused = 0;
+        if too_long { Err(LineTooLong) } else { Ok(text) }
     }
 }
 
@@ -149,7 +177,7 @@ mod tests {
         let mut empty = LineEditor::new();
         assert_eq!(empty.key(0x08), Action::Nothing);
         assert_eq!(editor.key(b'\r'), Action::Submit);
-        assert_eq!(editor.take().as_str(), "ps");
+        assert_eq!(editor.take().map(|line| line.as_str() == "ps"), Ok(true));
         assert_eq!(editor.line(), b"");
     }
 
@@ -163,6 +191,35 @@ mod tests {
         }
         assert_eq!(editor.key(b'b'), Action::Echo(Echo::of(b"\x07")));
         assert_eq!(editor.line().len(), LINE_BYTES);
+    }
+
+    #[test]
+    fn an_over_long_line_is_refused_whole_and_the_next_one_runs() {
+        let mut editor = LineEditor::new();
+        for round in 0..50 {
+            for _ in 0..LINE_BYTES + 10 {
+                editor.key(b'x');
+            }
+            assert_eq!(editor.key(b'\r'), Action::Submit);
+            assert_eq!(editor.take().err(), Some(LineTooLong), "round {round}");
+            assert_eq!(editor.line(), b"");
+            type_all(&mut editor, b"ps");
+            assert_eq!(editor.take().map(|line| line.as_str() == "ps"), Ok(true));
+        }
+    }
+
+    #[test]
+    fn backspace_takes_back_the_characters_past_the_limit_first() {
+        let mut editor = LineEditor::new();
+        for _ in 0..LINE_BYTES + 3 {
+            editor.key(b'y');
+        }
+        for _ in 0..3 {
+            assert_eq!(editor.key(0x7f), Action::Nothing);
+        }
+        assert_eq!(editor.line().len(), LINE_BYTES);
+        let line = editor.take().map(|line| line.as_str().len());
+        assert_eq!(line, Ok(LINE_BYTES));
     }
 
     #[test]
@@ -190,6 +247,8 @@ mod tests {
                 last: true
             }
         );
+        assert_eq!(classify(b"\x03S"), Input::Redraw);
+        assert_eq!(classify(b"\x03Sx"), Input::Typed(b"\x03Sx"));
         assert_eq!(classify(b"\x02"), Input::Typed(b"\x02"));
         assert_eq!(classify(b"ps\r"), Input::Typed(b"ps\r"));
     }

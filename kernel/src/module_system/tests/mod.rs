@@ -7,6 +7,7 @@ mod commands;
 mod install;
 mod lifecycle;
 mod mock;
+mod prompt;
 mod remote;
 mod replay;
 mod swap;
