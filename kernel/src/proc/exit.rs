@@ -1,5 +1,7 @@
-//! How a native process ended, and the words the log and `ps` use for it.
+//! How a native process ended, the words the log and `ps` use for it, and the record of the last ones that ended.
 
+use crate::sched::ThreadId;
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 use core::fmt;
 
@@ -32,6 +34,24 @@ impl fmt::Display for ExitReason {
     }
 }
 
+/// Ended processes remembered; older records are dropped, so processes that
+/// come and go for ever take no more kernel memory.
+pub const EXITS_KEPT: usize = 64;
+
+/// Records how the process on `thread` ended, dropping the oldest records
+/// past [`EXITS_KEPT`] (thread ids only grow, so the first are the oldest).
+pub fn remember(
+    exits: &mut BTreeMap<ThreadId, (String, ExitReason)>,
+    thread: ThreadId,
+    name: String,
+    reason: ExitReason,
+) {
+    exits.insert(thread, (name, reason));
+    while exits.len() > EXITS_KEPT {
+        exits.pop_first();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,5 +68,24 @@ mod tests {
             killed.to_string(),
             "was killed: page fault (vector 14) at rip=0x400010"
         );
+    }
+
+    #[test]
+    fn only_the_last_exits_are_remembered() {
+        let mut exits = BTreeMap::new();
+        for thread in 1..=1000 {
+            remember(
+                &mut exits,
+                thread,
+                String::from("churn"),
+                ExitReason::Exited(0),
+            );
+        }
+        assert_eq!(exits.len(), EXITS_KEPT);
+        assert_eq!(
+            exits.keys().next(),
+            Some(&(1000 - EXITS_KEPT as ThreadId + 1))
+        );
+        assert!(exits.contains_key(&1000));
     }
 }

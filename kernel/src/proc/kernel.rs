@@ -82,7 +82,10 @@ pub(super) struct Process {
 static NEXT_IO_ID: AtomicU64 = AtomicU64::new(1);
 
 static PROCESSES: Mutex<BTreeMap<ThreadId, Process>> = Mutex::new(BTreeMap::new());
+/// How processes ended, by thread, for `wait` and `ps`: the last
+/// [`super::exit::EXITS_KEPT`].
 static EXITS: Mutex<BTreeMap<ThreadId, (String, ExitReason)>> = Mutex::new(BTreeMap::new());
+
 /// The process whose ports the TSS bitmap currently opens (0: none).
 static IO_OWNER: AtomicU64 = AtomicU64::new(0);
 
@@ -268,7 +271,7 @@ fn terminate(reason: ExitReason) -> ! {
         drop(process);
     }
     log::info!("process {name} (thread {thread}) {reason}");
-    EXITS.lock().insert(thread, (name, reason));
+    super::exit::remember(&mut EXITS.lock(), thread, name, reason);
     sched::exit()
 }
 

@@ -28,6 +28,10 @@ struct Stage {
     failure: Option<String>,
 }
 
+/// Guest crates (built to wasm32, not default members) whose unit tests run
+/// on the host with the kernel's library tests.
+const GUEST_UNIT_TESTS: [&str; 1] = ["cella-shell"];
+
 /// `cella test`.
 pub fn test(shell: &Shell, workspace: &Workspace, options: &TestOptions) -> Result<()> {
     let started = Instant::now();
@@ -50,7 +54,12 @@ pub fn test(shell: &Shell, workspace: &Workspace, options: &TestOptions) -> Resu
         stages.push(run_tests(shell, "host tests", command));
         let mut command = cargo::cargo_command(&workspace.root, "test");
         command.args(["--no-fail-fast", "--package", KERNEL_PACKAGE, "--lib"]);
-        stages.push(run_tests(shell, "kernel library tests", command));
+        // Guest crates with unit tests of their own (the shell's line editor),
+        // run on the host as libraries.
+        for package in GUEST_UNIT_TESTS {
+            command.args(["--package", package]);
+        }
+        stages.push(run_tests(shell, "kernel and guest library tests", command));
     }
     if options.qemu {
         let qemu = qemu.ok_or_else(|| Error::new("QEMU was not found"))?;
