@@ -110,32 +110,29 @@ impl Session {
         )
     }
 
-    /// Waits for the boot's `cella: all modules up (N of M started)` line and
-    /// returns (N, M): how many modules started of how many the manifest
-    /// boots. Tests compare the two, never the production manifest's count,
-    /// so adding a module to `modules/system.toml` leaves them green.
-    pub fn wait_for_modules_up(&self, timeout: Duration) -> (usize, usize) {
-        const LINE: &str = "cella: all modules up (";
-        let end = self.wait_for(LINE, timeout);
-        let line_end = self.wait_for_from(end, " started)", timeout);
-        let output = self.output();
-        let counts = &output[end..line_end - " started)".len()];
-        let parsed = counts
-            .split_once(" of ")
-            .and_then(|(up, of)| Some((up.parse().ok()?, of.parse().ok()?)));
-        match parsed {
-            Some(counts) => counts,
-            None => self.fail(format!(
-                "cannot read the counts of `{LINE}{counts} started)`"
-            )),
-        }
-    }
-
-    /// Waits until every module the manifest boots has started.
-    pub fn wait_for_all_modules_up(&self, timeout: Duration) {
-        let (up, of) = self.wait_for_modules_up(timeout);
-        if up != of || of == 0 {
-            self.fail(format!("{up} of {of} modules started"));
+    /// Waits for the line that ends the boot and reads it: `cella: all modules up (N of M
+    /// started) in T ms`, or `cella: boot done: N of M modules up (not up: A, B) in T ms`.
+    /// Tests check the modules they need from it (or from `ps`), never the production
+    /// manifest's count, so a module added to `modules/system.toml`, even one that fails at
+    /// boot, leaves them green.
+    pub fn wait_for_boot(&self, timeout: Duration) -> BootLine {
+        let started = self.wait_for_from(0, "cella: ", timeout);
+        let mut from = started - "cella: ".len();
+        loop {
+            let output = self.output();
+            let line_end = match output[from..].find('\n') {
+                Some(at) => from + at,
+                None => {
+                    self.wait_for_from(from, "\n", timeout);
+                    continue;
+                }
+            };
+            let line = output[from..line_end].trim_end_matches('\r');
+            if let Some(boot) = BootLine::read(line) {
+                return boot;
+            }
+            // Not the boot line: look at the next `cella: ` line.
+            from = self.wait_for_from(line_end, "cella: ", timeout) - "cella: ".len();
         }
     }
 
@@ -233,5 +230,70 @@ impl Drop for Session {
         if let Some(directory) = self.monitor_path.parent() {
             let _ = std::fs::remove_dir_all(directory);
         }
+    }
+}
+
+/// The line that ends the boot, read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BootLine {
+    /// Modules that run.
+    pub up: usize,
+    /// Modules the manifest boots (not those started by hand).
+    pub of: usize,
+    /// Those of them that do not run.
+    pub not_up: Vec<String>,
+}
+
+impl BootLine {
+    /// Reads `cella: all modules up (N of M started) in T ms` or `cella: boot done: N of M
+    /// modules up (not up: A, B) in T ms`.
+    pub fn read(line: &str) -> Option<BootLine> {
+        let counts = |text: &str| -> Option<(usize, usize)> {
+            let (up, of) = text.split_once(" of ")?;
+            Some((up.parse().ok()?, of.parse().ok()?))
+        };
+        if let Some(rest) = line.strip_prefix("cella: all modules up (") {
+            let (up, of) = counts(rest.split_once(" started)")?.0)?;
+            return Some(BootLine {
+                up,
+                of,
+                not_up: Vec::new(),
+            });
+        }
+        let rest = line.strip_prefix("cella: boot done: ")?;
+        let (numbers, rest) = rest.split_once(" modules up (not up: ")?;
+        let (up, of) = counts(numbers)?;
+        let names = rest.split_once(") in ")?.0;
+        Some(BootLine {
+            up,
+            of,
+            not_up: names.split(", ").map(String::from).collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BootLine;
+
+    #[test]
+    fn both_forms_of_the_boot_line_are_read() {
+        assert_eq!(
+            BootLine::read("cella: all modules up (5 of 5 started) in 160 ms"),
+            Some(BootLine {
+                up: 5,
+                of: 5,
+                not_up: Vec::new()
+            })
+        );
+        assert_eq!(
+            BootLine::read("cella: boot done: 4 of 6 modules up (not up: pci, greedy) in 2 ms"),
+            Some(BootLine {
+                up: 4,
+                of: 6,
+                not_up: vec!["pci".into(), "greedy".into()]
+            })
+        );
+        assert_eq!(BootLine::read("cella: kernel main loop reached"), None);
     }
 }

@@ -27,10 +27,10 @@ fn production_kernel_reaches_the_main_loop_and_idles_whatever_test_says() {
                 stop_marker: None,
                 production_kernel: true,
             }
-            .until("cella: all modules up"),
+            .until(" modules up ("),
         );
         run.expect_stopped_at_marker()
-            .expect_order(MAIN_LOOP, "cella: all modules up")
+            .expect_order(MAIN_LOOP, " modules up (")
             .expect_no_line("scenario boot")
             .expect_no_line("EXCEPTION:")
             .expect_no_line("PANIC at ");

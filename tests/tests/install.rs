@@ -26,7 +26,7 @@ fn boot_with_push_port(label: &str) -> (Session, PathBuf) {
     let _ = std::fs::remove_file(&socket);
     let serial = format!("unix:{},server=on,wait=off", socket.display());
     let session = Session::start(label, "", None, &["-serial", &serial]);
-    session.wait_for_all_modules_up(WAIT);
+    session.wait_for_boot(WAIT);
     session.wait_for("shell: ready", WAIT);
     std::thread::sleep(Duration::from_millis(300));
     (session, socket)

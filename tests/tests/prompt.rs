@@ -13,7 +13,7 @@ const LINE_BYTES: usize = 200;
 /// A booted system at its first prompt.
 fn shell(label: &str) -> Session {
     let session = Session::start(label, "", None, &[]);
-    session.wait_for_all_modules_up(WAIT);
+    session.wait_for_boot(WAIT);
     session.wait_for("shell: ready", WAIT);
     session.wait_for("cella> ", WAIT);
     std::thread::sleep(Duration::from_millis(300));
@@ -34,9 +34,9 @@ fn run(session: &mut Session, line: &str) -> String {
 fn the_first_prompt_follows_the_boot_log() {
     let session = shell("first prompt");
     let output = session.output();
-    let (Some(up), Some(prompt)) = (output.find("cella: all modules up"), output.find("cella> "))
-    else {
-        session.fail("no `all modules up` line or no prompt");
+    // The line that ends the boot: `all modules up (...)` or `boot done: ... modules up (...)`.
+    let (Some(up), Some(prompt)) = (output.find(" modules up ("), output.find("cella> ")) else {
+        session.fail("no line ending the boot, or no prompt");
     };
     if prompt < up {
         session.fail("a prompt was printed in the middle of the boot log");

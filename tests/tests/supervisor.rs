@@ -13,7 +13,7 @@ const PROMPT: &str = "cella> ";
 /// A booted system at its first prompt.
 fn shell(label: &str) -> Session {
     let session = Session::start(label, "", None, &[]);
-    session.wait_for_all_modules_up(WAIT);
+    session.wait_for_boot(WAIT);
     session.wait_for("shell: ready", WAIT);
     std::thread::sleep(Duration::from_millis(300));
     session

@@ -5,7 +5,8 @@
 //! driver the event loop sends [`REDRAW`] to the server of
 //! [`PROMPT_ENDPOINT`] (the shell), which draws the prompt and the line typed
 //! so far again. Nothing is sent before the boot is done, so the first
-//! prompt comes after the boot's `all modules up` line.
+//! prompt comes after the line that ends the boot (`all modules up`, or
+//! `boot done` naming the modules that are not).
 
 use super::event_loop::EventLoop;
 use super::services::KernelServices;
