@@ -58,14 +58,14 @@ impl<K: KernelServices> EventLoop<K> {
         for plan in &manifest.modules {
             system.add_from_archive(plan);
         }
-        let booted: Vec<&super::slot::Slot<K>> = system
+        let booted: alloc::vec::Vec<&super::slot::Slot<K>> = system
             .table
             .slots
             .iter()
             .filter(|slot| !slot.plan.on_demand)
             .collect();
         let up = booted.iter().filter(|slot| slot.is_running()).count();
-        let not_up: Vec<&str> = booted
+        let not_up: alloc::vec::Vec<&str> = booted
             .iter()
             .filter(|slot| !slot.is_running())
             .map(|slot| slot.plan.name.as_str())
