@@ -89,6 +89,28 @@ pub fn update(store: &Path, name: &str, bytes: &[u8]) -> Result<bool> {
     Ok(true)
 }
 
+/// After an accepted `remove` of `name`: if it was installed, its kept copy goes too, so the
+/// next boot does not bring it back. Returns whether it was installed.
+///
+/// # Errors
+/// The store cannot be written.
+pub fn forget(store: &Path, name: &str) -> Result<bool> {
+    let entry = store.join(format!("{name}.toml"));
+    if !entry.is_file() {
+        return Ok(false);
+    }
+    for path in [entry, store.join(format!("{name}.wasm"))] {
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                return Err(Error::new(format!("removing {}: {error}", path.display())));
+            }
+        }
+    }
+    Ok(true)
+}
+
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     let temporary = path.with_extension(format!("{}.tmp", std::process::id()));
     std::fs::write(&temporary, bytes)

@@ -76,6 +76,9 @@ impl<K: KernelServices> EventLoop<K> {
             .router
             .open_process_endpoints(&system.table, &mut system.kernel);
         system.kernel.print_line(&line);
+        // The line just printed reaches the terminal's driver in the first
+        // step, and the shell draws its first prompt after it.
+        system.prompt_allowed = true;
         system.ask_for_time();
         system
     }

@@ -3,7 +3,8 @@
 //! `cella_system::install_protocol`).
 //!
 //! The entry is checked against everything the running system has granted
-//! (its modules, whatever their state, and the manifest's native processes)
+//! (its modules, whatever their state but removed, and the manifest's
+//! native processes)
 //! with the one check of a system, `cella_system::validate`
 //! ([`validate_addition`]): no port, MMIO byte or IRQ line another holder or
 //! the kernel has, no endpoint served twice, every endpoint it uses served.
@@ -14,6 +15,7 @@
 use super::event_loop::EventLoop;
 use super::operations::Progress;
 use super::services::KernelServices;
+use super::slot::ModuleState;
 use crate::install_protocol::read_entry;
 use crate::supervisor::reports::{CommandError, Installed, Report};
 use crate::system_manifest::{GrantLine, ModulePlan, SystemManifest, validate_addition};
@@ -37,22 +39,24 @@ impl<K: KernelServices> EventLoop<K> {
             Ok(plan) => plan,
             Err(why) => return refused(format!("{why}; nothing changed")),
         };
+        // A removed module holds no grants: it comes back under the entry
+        // sent, checked as a new module is.
+        let mut removed = None;
         if let Some(index) = self.table.find(target) {
             let known = &self.table.slots[index].plan;
-            if same_entry(known, &plan) {
+            if self.table.slots[index].state == ModuleState::Removed {
+                removed = Some(index);
+            } else if same_entry(known, &plan) {
                 return self.install(id, target, bytes);
+            } else {
+                return refused(format!(
+                    "`{target}` is in the running system already, under another manifest entry ({}); nothing changed. A swap keeps the module's entry: push it without --grant, or with the entry it runs under",
+                    entry_text(known)
+                ));
             }
-            return refused(format!(
-                "`{target}` is in the running system already, under another manifest entry ({}); nothing changed. A swap keeps the module's entry: push it without --grant, or with the entry it runs under",
-                entry_text(known)
-            ));
         }
-        let problems = validate_addition(&self.running_manifest(), &plan);
-        if !problems.is_empty() {
-            return refused(format!(
-                "the manifest entry of {target} does not fit the running system: {}; nothing changed",
-                problems.join("; ")
-            ));
+        if let Err(why) = self.fits_running_system(&plan) {
+            return refused(format!("{why}; nothing changed"));
         }
         let numbered = self.router.endpoint_count();
         for name in endpoints_of(&plan) {
@@ -75,7 +79,11 @@ impl<K: KernelServices> EventLoop<K> {
             grants: plan.grants.iter().map(|grant| format!("{grant}")).collect(),
             serves: plan.serves.clone(),
         };
-        match self.add_module(plan, module) {
+        let added = match removed {
+            Some(index) => self.replace_module(index, plan, module),
+            None => self.add_module(plan, module),
+        };
+        match added {
             Ok(index) => {
                 let served = self.table.slots[index].serves.clone();
                 self.router.open_for_processes(&served, &mut self.kernel);
@@ -89,14 +97,33 @@ impl<K: KernelServices> EventLoop<K> {
         }
     }
 
+    /// Checks that `plan` fits beside everything the running system grants.
+    ///
+    /// # Errors
+    /// The rules it breaks, each naming the other holder.
+    pub(super) fn fits_running_system(&self, plan: &ModulePlan) -> Result<(), String> {
+        let problems = validate_addition(&self.running_manifest(), plan);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "the manifest entry of {} does not fit the running system: {}",
+                plan.name,
+                problems.join("; ")
+            ))
+        }
+    }
+
     /// The running system as a manifest: every module in the table (running
-    /// or not) and the manifest's native processes.
+    /// or not, but not those removed: they hold no grants) and the
+    /// manifest's native processes.
     pub fn running_manifest(&self) -> SystemManifest {
         SystemManifest {
             modules: self
                 .table
                 .slots
                 .iter()
+                .filter(|slot| slot.state != ModuleState::Removed)
                 .map(|slot| slot.plan.clone())
                 .collect(),
             processes: self.processes.clone(),

@@ -67,6 +67,32 @@ impl<K: KernelServices> EventLoop<K> {
         plan: ModulePlan,
         module: LoadedModule,
     ) -> Result<usize, String> {
+        let slot = self.started_slot(plan, module)?;
+        Ok(self.table.push(slot))
+    }
+
+    /// Puts a module installed from the host, started, in the place of the
+    /// removed module `index` of the same name.
+    ///
+    /// # Errors
+    /// As for [`EventLoop::add_module`]; the removed slot stays as it was.
+    pub(crate) fn replace_module(
+        &mut self,
+        index: usize,
+        plan: ModulePlan,
+        module: LoadedModule,
+    ) -> Result<usize, String> {
+        let slot = self.started_slot(plan, module)?;
+        self.table.slots[index] = slot;
+        Ok(index)
+    }
+
+    /// A new slot for `plan` with `module` instantiated and running.
+    fn started_slot(
+        &mut self,
+        plan: ModulePlan,
+        module: LoadedModule,
+    ) -> Result<super::slot::Slot<K>, String> {
         let mut slot = self.table.new_slot(&plan, &self.router, &mut self.kernel);
         let account = self.table.account_for(&plan.name);
         let sandbox = self
@@ -86,7 +112,7 @@ impl<K: KernelServices> EventLoop<K> {
         slot.sandbox = Some(sandbox);
         slot.module = Some(module);
         slot.state = ModuleState::Running;
-        Ok(self.table.push(slot))
+        Ok(slot)
     }
 
     /// Starts a new instance of module `index` now (its old instance, if

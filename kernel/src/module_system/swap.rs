@@ -184,6 +184,15 @@ impl<K: KernelServices> EventLoop<K> {
                 return self.start_swap(id, target, Cow::Owned(bytes), true, false);
             }
             let plan = self.table.slots[index].plan.clone();
+            // A removed module gave up its grants: it comes back under them
+            // only if nobody has taken them since.
+            if self.table.slots[index].state == ModuleState::Removed
+                && let Err(why) = self.fits_running_system(&plan)
+            {
+                return finished(Err(CommandError::Refused(format!(
+                    "{why}; nothing changed"
+                ))));
+            }
             let module = match self
                 .table
                 .load_bytes(&plan, &bytes, &self.router, &self.kernel)

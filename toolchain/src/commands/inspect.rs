@@ -6,6 +6,7 @@
 
 use crate::cli::InspectOptions;
 use crate::inspect::ask;
+use crate::installed;
 use crate::push;
 use crate::runs;
 use crate::workspace::Workspace;
@@ -26,8 +27,42 @@ pub fn inspect(workspace: &Workspace, options: &InspectOptions) -> Result<()> {
         .map_err(|error| error.context(format!("asking {}", system.description)))?;
     if answer.accepted {
         progress::write_output(progress::Stream::Stdout, answer.text.as_bytes());
+        if let Some(name) = removed_module(&options.line) {
+            let store = installed::store_directory(&workspace.cella_directory());
+            if installed::forget(&store, name)? {
+                progress::message(&format!(
+                    "{name} is no longer kept in {}: the next boot leaves it out",
+                    store.display()
+                ));
+            }
+        }
         Ok(())
     } else {
         Err(Error::verbatim(answer.text))
+    }
+}
+
+/// The module a `remove [--force] NAME` line removes.
+fn removed_module(line: &str) -> Option<&str> {
+    let mut words = line.split_whitespace();
+    if words.next() != Some("remove") {
+        return None;
+    }
+    words.find(|word| !word.starts_with("--"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::removed_module;
+
+    #[test]
+    fn the_removed_module_is_read_from_the_line() {
+        assert_eq!(removed_module("remove blink"), Some("blink"));
+        assert_eq!(
+            removed_module("remove --force uart16550"),
+            Some("uart16550")
+        );
+        assert_eq!(removed_module("ps"), None);
+        assert_eq!(removed_module("caps blink"), None);
     }
 }

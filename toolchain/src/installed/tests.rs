@@ -162,3 +162,17 @@ fn a_push_of_an_installed_module_updates_the_store_and_others_leave_it_alone() {
     assert_eq!(entries, before);
     let _ = std::fs::remove_dir_all(store);
 }
+
+#[test]
+fn a_removed_install_is_forgotten_and_others_are_left_alone() {
+    let store = std::env::temp_dir().join(format!("cella-forget-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&store);
+    keep(&store, "blink", "entry", b"\0asm").unwrap();
+    keep(&store, "lamp", "entry", b"\0asm").unwrap();
+    assert!(forget(&store, "blink").unwrap());
+    assert!(!store.join("blink.toml").exists() && !store.join("blink.wasm").exists());
+    assert!(store.join("lamp.toml").exists() && store.join("lamp.wasm").exists());
+    assert!(!forget(&store, "blink").unwrap(), "forgotten once");
+    assert!(!forget(&store, "pci").unwrap(), "never installed");
+    let _ = std::fs::remove_dir_all(&store);
+}

@@ -282,3 +282,81 @@ fn an_installed_module_is_swapped_under_its_own_entry_many_times_and_not_under_a
         "{text}"
     );
 }
+
+#[test]
+fn a_removed_module_holds_no_grants_and_comes_back_under_a_new_entry() {
+    let mut system = running_system();
+    let blink = "module blink installed/blink.wasm\nserve blink\ngrant port 0x510 2\n";
+    install(
+        &mut system,
+        "blink",
+        blink,
+        requesting("blink", "port 0x510 2\n"),
+    )
+    .expect("installed");
+    // While blink runs, its ports are refused to another module.
+    let lamp = "module lamp installed/lamp.wasm\ngrant port 0x510 2\n";
+    let why = refused(
+        &mut system,
+        "lamp",
+        lamp,
+        requesting("lamp", "port 0x510 2\n"),
+    );
+    assert!(why.contains("blink"), "{why}");
+    let removed = run(
+        &mut system,
+        Command::Remove {
+            module: String::from("blink"),
+            force: false,
+        },
+    );
+    assert!(removed.is_ok(), "{removed:?}");
+    // Removed, blink's ports are free: another module gets them.
+    install(
+        &mut system,
+        "lamp",
+        lamp,
+        requesting("lamp", "port 0x510 2\n"),
+    )
+    .expect("the released ports are granted again");
+    // A plain push of blink (under its old grant) is refused: lamp holds
+    // those ports now.
+    let plain = system.run_task(Task::Install {
+        target: String::from("blink"),
+        bytes: requesting("blink", "port 0x510 2\n"),
+    });
+    assert!(
+        matches!(&plain, Err(CommandError::Refused(why)) if why.contains("lamp")),
+        "{plain:?}"
+    );
+    // And blink comes back under an entry of its own, checked as a new one:
+    // not on lamp's ports, but on others.
+    let same_ports = refused(
+        &mut system,
+        "blink",
+        blink,
+        requesting("blink", "port 0x510 2\n"),
+    );
+    assert!(same_ports.contains("lamp"), "{same_ports}");
+    let elsewhere = "module blink installed/blink.wasm\nserve blink\ngrant port 0x520 2\n";
+    let slots = system.table.slots.len();
+    install(
+        &mut system,
+        "blink",
+        elsewhere,
+        requesting("blink", "port 0x520 2\n"),
+    )
+    .expect("a removed module comes back under a new entry");
+    assert_eq!(system.table.slots.len(), slots, "in its own place");
+    let at = index(&system, "blink");
+    assert!(system.table.slots[at].is_running());
+    let Ok(Report::Capabilities { grants, .. }) = run(
+        &mut system,
+        Command::Capabilities {
+            module: String::from("blink"),
+        },
+    ) else {
+        panic!("caps of the module back");
+    };
+    assert_eq!(grants, ["port 0x520 2"]);
+}
