@@ -85,7 +85,7 @@ impl<K: KernelServices> EventLoop<K> {
             }
             (Ok(prepared), None) if check_name && prepared.module().name() != name => {
                 Err(CommandError::SwapFailed(format!(
-                    "the new version is the module `{}`, not `{name}` (its manifest says so); nothing changed. `swap --force {name} FILE` swaps it in anyway",
+                    "the new version is the module `{}`, not `{name}` (its manifest says so); nothing changed. The shell's `swap --force {name} FILE` swaps it in anyway",
                     prepared.module().name()
                 )))
             }
@@ -181,7 +181,7 @@ impl<K: KernelServices> EventLoop<K> {
         let finished = Progress::finished;
         if let Some(index) = self.table.find(target) {
             if self.table.slots[index].is_running() {
-                return self.start_swap(id, target, Cow::Owned(bytes), true, false);
+                return self.start_swap(id, target, Cow::Owned(bytes), true, true);
             }
             let plan = self.table.slots[index].plan.clone();
             // A removed module gave up its grants: it comes back under them
@@ -200,6 +200,12 @@ impl<K: KernelServices> EventLoop<K> {
                 Ok(module) => module,
                 Err(problem) => return finished(Err(CommandError::Refused(problem))),
             };
+            if module.name() != target {
+                return finished(Err(CommandError::Refused(format!(
+                    "the module is `{}`, not `{target}` (its manifest says so); nothing changed",
+                    module.name()
+                ))));
+            }
             let slot = &mut self.table.slots[index];
             slot.module = Some(module);
             slot.sandbox = None;

@@ -113,6 +113,11 @@ pub fn push(shell: &Shell, workspace: &Workspace, options: &PushOptions) -> Resu
             target.clone()
         }
     };
+    if name != target {
+        return Err(Error::new(format!(
+            "the module's manifest names it `{name}`, not `{target}`: the running system would refuse it in place of {target}; push it as `{name}` (`--to {name}`)"
+        )));
+    }
     if let Some(note) = &system.note {
         progress::message(note);
     }

@@ -213,3 +213,31 @@ fn a_module_of_another_name_is_swapped_in_only_when_forced() {
     assert!(matches!(forced, Ok(Report::Swapped(_))), "{forced:?}");
     assert_eq!(ask(&mut system, "counter"), Ok((2, 2)));
 }
+
+#[test]
+fn a_push_of_a_module_of_another_name_is_refused_running_or_not() {
+    let mut system = boot_with(
+        alloc::vec![(plan("counter", &[]), Behaviour::default())],
+        &[],
+    );
+    settle(&mut system);
+    let push = |system: &mut System| {
+        system.run_task(Task::Install {
+            target: String::from("counter"),
+            bytes: module("other", 2, Behaviour::default()),
+        })
+    };
+    // Running: the swap's name check refuses it.
+    let text = format!("{}", push(&mut system).unwrap_err());
+    assert!(text.contains("the module `other`, not `counter`"), "{text}");
+    assert_eq!(ask(&mut system, "counter"), Ok((1, 1)), "nothing changed");
+    // Stopped: refused at load the same way, and nothing starts.
+    assert!(run(&mut system, stop("counter")).is_ok());
+    let text = format!("{}", push(&mut system).unwrap_err());
+    assert!(
+        text.contains("the module is `other`, not `counter`"),
+        "{text}"
+    );
+    let at = index(&system, "counter");
+    assert!(!system.table.slots[at].is_running());
+}
