@@ -85,7 +85,7 @@ impl Router {
             )),
             None if kernel.process_serves(&name) => Some((
                 ErrorCode::Closed,
-                "it is served by a native process, which modules cannot call yet",
+                "it is served by a native process, and modules call only modules",
             )),
             None => Some((ErrorCode::Closed, "no module serves it")),
             Some(server) if !table.slots[server].accepts_messages() => {

@@ -145,7 +145,13 @@ impl<K: KernelServices> EventLoop<K> {
                 sandbox
                     .capabilities()
                     .iter()
-                    .map(|capability| format!("{capability}"))
+                    .map(|capability| match capability {
+                        // The sandbox knows endpoints by number; a person by name.
+                        Capability::Endpoint { id } => {
+                            format!("endpoint {}", self.router.endpoint_name(*id))
+                        }
+                        other => format!("{other}"),
+                    })
                     .collect(),
             )),
             _ => None,

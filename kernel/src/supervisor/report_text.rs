@@ -282,6 +282,21 @@ mod tests {
     use alloc::vec;
 
     #[test]
+    fn caps_of_a_module_that_requests_nothing_says_so() {
+        let text = text_of(&Ok(Report::Capabilities {
+            module: "idle".into(),
+            grants: Vec::new(),
+            serves: Vec::new(),
+            held: Some((3, Vec::new())),
+            state: "running",
+        }));
+        assert_eq!(
+            text,
+            "idle: granted by the system manifest:\n  nothing\nidle: held by instance 3:\n  nothing (it requests nothing)\n"
+        );
+    }
+
+    #[test]
     fn errors_read_as_sentences_with_the_error_prefix() {
         let text = text_of(&Err(CommandError::NotRunning {
             module: "pci".into(),

@@ -90,6 +90,7 @@ impl Grants {
     ) {
         for (position, item) in value.as_array().into_iter().flatten().enumerate() {
             let shown = || written("ports", Some(position)).unwrap_or_else(|| item.to_string());
+            unknown_keys(item, &["base", "count", "shared"], say, "ports", position);
             let base = item.get("base").and_then(integer);
             let count = item.get("count").and_then(integer);
             match (base, count) {
@@ -121,6 +122,7 @@ impl Grants {
     ) {
         for (position, item) in value.as_array().into_iter().flatten().enumerate() {
             let shown = || written("mmio", Some(position)).unwrap_or_else(|| item.to_string());
+            unknown_keys(item, &["base", "length", "shared"], say, "mmio", position);
             let base = item.get("base").and_then(integer);
             let length = item.get("length").and_then(integer);
             match (base, length) {
@@ -154,10 +156,13 @@ impl Grants {
             let shown = || written("irqs", Some(position)).unwrap_or_else(|| item.to_string());
             let (line, is_shared) = match item {
                 Value::Integer(_) => (integer(item), false),
-                Value::Table(_) => (
-                    item.get("line").and_then(integer),
-                    shared(item, say, "irqs", position),
-                ),
+                Value::Table(_) => {
+                    unknown_keys(item, &["line", "shared"], say, "irqs", position);
+                    (
+                        item.get("line").and_then(integer),
+                        shared(item, say, "irqs", position),
+                    )
+                }
                 _ => (None, false),
             };
             match line.and_then(|line| u8::try_from(line).ok()) {
@@ -232,6 +237,28 @@ fn endpoint_names(key: &str, value: &Value, say: &mut impl FnMut(String)) -> Vec
 }
 
 /// The optional `shared` flag of a grant table.
+/// Names each key of the table `item` (element `position` of `key`) that is not one of
+/// `allowed`: a misspelt `count` is named, not taken for a missing one.
+fn unknown_keys(
+    item: &Value,
+    allowed: &[&str],
+    say: &mut impl FnMut(String),
+    key: &str,
+    position: usize,
+) {
+    let Value::Table(table) = item else {
+        return;
+    };
+    for name in table.keys() {
+        if !allowed.contains(&name.as_str()) {
+            say(format!(
+                "{key}[{position}]: unknown key `{name}` (expected {})",
+                allowed.join(", ")
+            ));
+        }
+    }
+}
+
 fn shared(item: &Value, say: &mut impl FnMut(String), key: &str, position: usize) -> bool {
     match item.get("shared") {
         None => false,

@@ -168,6 +168,33 @@ name = "b@d"
     assert!(problems("")[0].contains("nothing would boot"));
 }
 
+/// A misspelt key inside a port, MMIO or IRQ table is named, besides the
+/// value it leaves missing.
+#[test]
+fn unknown_keys_inside_grant_tables_are_named() {
+    let text = r#"
+[[module]]
+name = "a"
+ports = [{ base = 0x510, cont = 2 }]
+mmio = [{ base = 0xfebf1000, length = 0x1000, shraed = true }]
+irqs = [{ line = 5, colour = 1 }]
+"#;
+    let found = problems(text);
+    let expected = [
+        "module `a`: ports[0]: unknown key `cont` (expected base, count, shared)",
+        "module `a`: ports[0]: expected { base = PORT, count = N }",
+        "module `a`: mmio[0]: unknown key `shraed` (expected base, length, shared)",
+        "module `a`: irqs[0]: unknown key `colour` (expected line, shared)",
+    ];
+    for want in expected {
+        assert!(
+            found.iter().any(|problem| problem.contains(want)),
+            "missing {want}: {found:#?}"
+        );
+    }
+    assert_eq!(found.len(), expected.len(), "{found:#?}");
+}
+
 /// Numbers in messages are quoted as the file writes them (hex stays hex),
 /// for modules and processes, and an unknown key is named.
 #[test]

@@ -108,7 +108,7 @@ fn a_module_with_a_fitting_entry_is_added_with_its_grant_and_started() {
         &mut system,
         "blink",
         "module blink installed/blink.wasm\nserve blink\ngrant port 0x510 2\ngrant endpoint counter\nlimit queue=8\n",
-        requesting("blink", "port 0x510 2\n"),
+        requesting("blink", "port 0x510 2\nendpoint counter\n"),
     )
     .expect("installed");
     let text = crate::supervisor::report_text::text_of(&Ok(report));
@@ -120,16 +120,29 @@ fn a_module_with_a_fitting_entry_is_added_with_its_grant_and_started() {
     assert!(system.table.slots[blink].is_running());
     assert!(system.router.endpoint_id("blink").is_some());
     assert!(system.kernel.opened.iter().any(|name| name == "blink"));
-    let Ok(Report::Capabilities { grants, serves, .. }) = run(
+    let Ok(Report::Capabilities {
+        grants,
+        serves,
+        held,
+        ..
+    }) = run(
         &mut system,
         Command::Capabilities {
             module: String::from("blink"),
         },
-    ) else {
+    )
+    else {
         panic!("caps of the installed module");
     };
     assert_eq!(grants, ["port 0x510 2", "endpoint counter"]);
     assert_eq!(serves, ["blink"]);
+    // What the instance holds names its endpoint, not the sandbox's number.
+    let (_, held) = held.expect("a running instance holds capabilities");
+    assert!(
+        held.iter()
+            .any(|capability| capability == "endpoint counter"),
+        "{held:?}"
+    );
     // Its endpoint reaches it.
     queue(&mut system, "blink", b"hello");
     settle(&mut system);
