@@ -242,3 +242,44 @@ fn a_module_asking_beyond_its_grant_is_refused_and_the_system_boots() {
     session.wait_for_from(from, "stillalive", WAIT);
     let _ = std::fs::remove_file(archive);
 }
+
+/// A module whose `init` fails at every start: the boot line names it as not up, its restart
+/// policy runs (`ps` shows it restarting or held, never `stopped` or `not-started`), and the
+/// rest of the system boots and answers.
+#[test]
+fn a_module_failing_at_boot_is_named_and_follows_its_restart_policy() {
+    let module = wat::parse_str(
+        r#"(module
+            (memory (export "memory") 1)
+            (func (export "init") (result i32) (i32.const 1))
+            (@custom "cella.manifest" "cella 1\nname sulky\nversion 1.0.0\n"))"#,
+    )
+    .expect("valid WAT");
+    let archive = default_archive_with(
+        "sulky",
+        |manifest| format!("{manifest}\nmodule sulky modules/sulky.wasm\n"),
+        vec![("modules/sulky.wasm".to_owned(), module)],
+    );
+    let mut session = Session::start("sulky", "", Some(archive.clone()), &[]);
+    let boot = session.wait_for_boot(WAIT);
+    if boot.not_up != ["sulky"] || boot.up + 1 != boot.of {
+        session.fail(format!(
+            "the boot line should name sulky alone as not up: {boot:?}"
+        ));
+    }
+    session.wait_for("shell: ready", WAIT);
+    std::thread::sleep(Duration::from_millis(300));
+    let from = session.output().len();
+    session.write_serial(b"ps\r");
+    session.wait_for_from(from, "ps\r\n", WAIT);
+    let end = session.wait_for_from(from, "cella> ", WAIT);
+    let answer = session.output()[from..end].to_owned();
+    let line = answer
+        .lines()
+        .find(|line| line.starts_with("sulky"))
+        .unwrap_or_default();
+    if !(line.contains("restarting") || line.contains("held")) {
+        session.fail(format!("`ps` shows sulky as `{line}`:\n{answer}"));
+    }
+    let _ = std::fs::remove_file(archive);
+}
