@@ -250,9 +250,20 @@ fn the_tool_prints_the_shells_reports_and_removes_a_module() {
         &trace_off,
         &[&format!("trace {victim}: off\n")],
     );
+    // Without on|off: the last device accesses of the instance, read on the host.
+    let recent = system.ok("trace uart16550");
+    system.expect(
+        "trace uart16550",
+        &recent,
+        &[
+            "uart16550: the last ",
+            " device accesses of instance ",
+            "port 0x3f",
+        ],
+    );
     system.refused(
-        &format!("trace {victim}"),
-        "error: usage: trace NAME on|off",
+        &format!("trace {victim} maybe"),
+        "error: usage: trace NAME [on|off]",
     );
 
     let log = system.ok("log 5");

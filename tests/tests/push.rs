@@ -84,6 +84,39 @@ impl<'a> Channel<'a> {
         }
     }
 
+    /// Asks for a nonce after the kernel refused a header and skips the body it announced:
+    /// as the protocol says, a sender resynchronises by staying idle for the timeout. The
+    /// kernel measures the idle time from when it polls the port, which a loaded machine
+    /// delays, so a `HELLO` it still took for body bytes is sent again after another idle
+    /// spell (at most five times).
+    fn nonce_after_skip(&mut self) -> String {
+        let idle = Duration::from_nanos(IDLE_TIMEOUT_NANOSECONDS);
+        self.stream
+            .set_read_timeout(Some(idle * 2))
+            .expect("timeout");
+        for _ in 0..5 {
+            std::thread::sleep(idle + Duration::from_millis(500));
+            self.write(format!("{HELLO}\n").as_bytes());
+            let mut line = String::new();
+            loop {
+                line.clear();
+                match self.reader.read_line(&mut line) {
+                    Ok(0) => self
+                        .session
+                        .fail("the push connection closed without an answer"),
+                    Ok(_) if line.starts_with(NONCE) => {
+                        self.stream.set_read_timeout(Some(WAIT)).expect("timeout");
+                        return line[NONCE.len()..].trim().to_owned();
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+        }
+        self.session
+            .fail("no nonce after five idle spells past the refused header")
+    }
+
     /// Sends `wire` and expects a refusal containing `needle`.
     fn expect_refused(&mut self, wire: &[u8], what: &str, needle: &str) {
         self.write(wire);
@@ -261,10 +294,8 @@ fn pushed_modules_swap_in_or_load_new_and_bad_uploads_change_nothing() {
 
     // After refusing a header the kernel skips the body it announced (so those bytes are never
     // read as a header) until the line has been idle for the protocol's timeout.
-    std::thread::sleep(Duration::from_nanos(IDLE_TIMEOUT_NANOSECONDS) + Duration::from_millis(500));
-
     // Truncated: the header promises 1000 bytes, 10 arrive, then nothing.
-    let nonce = channel.nonce();
+    let nonce = channel.nonce_after_skip();
     let wire = upload(&key, &nonce, "pci", &[0u8; 1000]);
     let cut = wire.len() - 990;
     channel.expect_refused(&wire[..cut], "a truncated upload", "truncated");

@@ -66,8 +66,9 @@ commands:
   log [LINES] [--system PID|SOCKET]
                the running kernel's fault records and the last LINES lines of its log
                (default 40)
-  trace NAME on|off [--system PID|SOCKET]
-               print every device access of NAME on the system's console (on), or stop
+  trace NAME [on|off] [--system PID|SOCKET]
+               NAME's last device accesses; on|off: print every access of NAME on the
+               system's console as it happens, or stop
   remove [--force] NAME [--system PID|SOCKET]
                stop NAME in the running system and unload it, releasing its grants (a push
                loads it again); the console's driver only with --force

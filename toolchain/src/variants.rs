@@ -42,21 +42,21 @@ pub const VARIANTS_TARGET_DIRECTORY: &str = "variants-target";
 /// Where the build of `package` with `features` is kept:
 /// `<cella directory>/variants/PACKAGE+F1+F2.wasm`, the features sorted and without
 /// duplicates, any character other than a letter, digit, `-`, `_` or `.` in a feature written
-/// as `_` (a feature `dep/f` becomes `dep_f`).
+/// as `%` and its two hex digits (a feature `dep/f` becomes `dep%2Ff`), so two feature sets
+/// never share a file.
 pub fn variant_path(cella_directory: &Path, package: &str, features: &[String]) -> PathBuf {
     let mut names: Vec<String> = features
         .iter()
         .map(|feature| {
-            feature
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect()
+            let mut name = String::new();
+            for byte in feature.bytes() {
+                if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.') {
+                    name.push(char::from(byte));
+                } else {
+                    name.push_str(&format!("%{byte:02X}"));
+                }
+            }
+            name
         })
         .collect();
     names.sort();
@@ -323,7 +323,12 @@ mod tests {
         );
         assert_eq!(
             path(&["dep/x"]),
-            Path::new("/t/cella/variants/cella-uart16550+dep_x.wasm")
+            Path::new("/t/cella/variants/cella-uart16550+dep%2Fx.wasm")
+        );
+        assert_ne!(
+            path(&["dep/x"]),
+            path(&["dep_x"]),
+            "an escaped character never reads as another feature"
         );
         assert_eq!(
             split_features(&["a,b".into(), "c d".into(), ",".into()]),

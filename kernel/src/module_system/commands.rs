@@ -73,6 +73,7 @@ impl<K: KernelServices> EventLoop<K> {
                 }
                 None => Err(no_module(&module)),
             }),
+            Command::RecentAccesses { module } => done(self.recent_accesses(&module)),
             Command::Send { endpoint, text } => done(self.send_by_hand(&endpoint, &text)),
             Command::Call { endpoint, text } => self.call(id, endpoint, text),
             Command::Uptime => done(Ok(Report::Uptime {
@@ -168,6 +169,26 @@ impl<K: KernelServices> EventLoop<K> {
             held,
             state: slot.state.name(),
         })
+    }
+
+    fn recent_accesses(&self, name: &str) -> Result<Report, CommandError> {
+        let index = self.table.find(name).ok_or_else(|| no_module(name))?;
+        let slot = &self.table.slots[index];
+        match &slot.sandbox {
+            Some(sandbox) if slot.state.is_up() => Ok(Report::RecentAccesses {
+                module: String::from(name),
+                generation: sandbox.generation(),
+                accesses: sandbox
+                    .recent_accesses()
+                    .iter()
+                    .map(|access| format!("{access}"))
+                    .collect(),
+            }),
+            _ => Err(CommandError::NotRunning {
+                module: String::from(name),
+                state: slot.state.name(),
+            }),
+        }
     }
 
     fn memory_report(&self) -> Report {

@@ -26,6 +26,7 @@ pub fn host_may_run(command: &Command) -> bool {
             | Command::Capabilities { .. }
             | Command::Log { .. }
             | Command::Trace { .. }
+            | Command::RecentAccesses { .. }
             | Command::Remove { .. }
             | Command::Memory
             | Command::Uptime

@@ -18,7 +18,7 @@ pub const USAGE: &[&str] = &[
     "stop [--force] NAME | start NAME   stop NAME (--force: even the console's driver), or bring NAME back",
     "remove [--force] NAME    stop NAME and unload it, releasing its grants (--force: even the console's driver); a push brings it back",
     "swap [--force] NAME FILE replace NAME by FILE from the boot archive, keeping its state (--force: even a module of another name)",
-    "trace NAME on|off        print every device access of NAME as it happens",
+    "trace NAME [on|off]      NAME's last device accesses; on|off: print every one as it happens",
     "send ENDPOINT TEXT       post TEXT as a message to the module serving ENDPOINT",
     "call ENDPOINT TEXT       call the module or native process serving ENDPOINT, show its reply",
     "uptime                   time since boot",
@@ -59,6 +59,8 @@ pub enum Command {
     },
     /// `trace NAME on|off`.
     Trace { module: String, on: bool },
+    /// `trace NAME`: the instance's last device accesses.
+    RecentAccesses { module: String },
     /// `send ENDPOINT TEXT`: the words of TEXT joined by single spaces.
     Send { endpoint: String, text: String },
     /// `call ENDPOINT TEXT`.
@@ -128,6 +130,9 @@ impl Command {
             ["trace", module, switch @ ("on" | "off")] => Command::Trace {
                 module: String::from(*module),
                 on: *switch == "on",
+            },
+            ["trace", module] => Command::RecentAccesses {
+                module: String::from(*module),
             },
             ["send", endpoint, text @ ..] if !text.is_empty() => Command::Send {
                 endpoint: String::from(*endpoint),
@@ -248,6 +253,12 @@ mod tests {
                 },
             ),
             (
+                "trace pci",
+                Command::RecentAccesses {
+                    module: "pci".into(),
+                },
+            ),
+            (
                 "send uart  hello   world",
                 Command::Send {
                     endpoint: "uart".into(),
@@ -274,7 +285,7 @@ mod tests {
     fn wrong_words_give_the_usage_and_unknown_commands_say_so() {
         for (line, expected) in [
             ("caps", "usage: caps NAME"),
-            ("trace pci maybe", "usage: trace NAME on|off"),
+            ("trace pci maybe", "usage: trace NAME [on|off]"),
             ("send uart", "usage: send ENDPOINT TEXT"),
             ("swap uart16550", "usage: swap [--force] NAME FILE"),
             ("swap --force uart16550", "usage: swap [--force] NAME FILE"),

@@ -193,6 +193,25 @@ fn report_text(report: &Report) -> String {
         Report::Trace { module, on } => {
             out = format!("trace {module}: {}", if *on { "on" } else { "off" })
         }
+        Report::RecentAccesses {
+            module,
+            generation,
+            accesses,
+        } => {
+            if accesses.is_empty() {
+                out = format!("{module}: instance {generation} has made no device access yet");
+            } else {
+                let _ = writeln!(
+                    out,
+                    "{module}: the last {} device accesses of instance {generation}, oldest first:",
+                    accesses.len()
+                );
+                for access in accesses {
+                    let _ = writeln!(out, "  {access}");
+                }
+                out.pop();
+            }
+        }
         Report::Sent {
             bytes,
             endpoint,
@@ -280,6 +299,28 @@ fn report_text(report: &Report) -> String {
 mod tests {
     use super::*;
     use alloc::vec;
+
+    #[test]
+    fn recent_accesses_read_one_a_line_or_say_there_are_none() {
+        let text = text_of(&Ok(Report::RecentAccesses {
+            module: "cmos-rtc".into(),
+            generation: 4,
+            accesses: vec![
+                "write port 0x70 1 <- 0x0".into(),
+                "read port 0x71 1 -> 0x12".into(),
+            ],
+        }));
+        assert_eq!(
+            text,
+            "cmos-rtc: the last 2 device accesses of instance 4, oldest first:\n  write port 0x70 1 <- 0x0\n  read port 0x71 1 -> 0x12\n"
+        );
+        let text = text_of(&Ok(Report::RecentAccesses {
+            module: "shell".into(),
+            generation: 2,
+            accesses: Vec::new(),
+        }));
+        assert_eq!(text, "shell: instance 2 has made no device access yet\n");
+    }
 
     #[test]
     fn caps_of_a_module_that_requests_nothing_says_so() {

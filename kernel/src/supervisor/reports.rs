@@ -117,6 +117,13 @@ pub enum Report {
         module: String,
         on: bool,
     },
+    /// The last device accesses of a module's running instance (the trace
+    /// ring a fault record copies), oldest first.
+    RecentAccesses {
+        module: String,
+        generation: u32,
+        accesses: Vec<String>,
+    },
     Sent {
         bytes: usize,
         endpoint: String,

@@ -203,3 +203,80 @@ fn sends_to_a_modules_endpoint_reach_its_inbox_and_console_output_falls_back() {
     settle(&mut system);
     assert_eq!(system.kernel.console_written, [b"hello".to_vec()]);
 }
+
+/// A module granted ports 0x510-0x511 that writes 0x5a to the first and
+/// reads the second on every message.
+fn poker() -> Vec<u8> {
+    wat::parse_str(
+        r#"(module
+  (@custom "cella.manifest" "cella 1\nname poker\nversion 1.0.0\nport 0x510 2\n")
+  (import "cella" "cap_handle" (func $cap_handle (param i32) (result i32)))
+  (import "cella" "port_in8" (func $port_in8 (param i32 i32) (result i64)))
+  (import "cella" "port_out8" (func $port_out8 (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (global $ports (mut i32) (i32.const 0))
+  (func (export "init") (result i32)
+    (global.set $ports (call $cap_handle (i32.const 0)))
+    (i32.const 0))
+  (func (export "on_message") (param i32 i32)
+    (drop (call $port_out8 (global.get $ports) (i32.const 0) (i32.const 0x5a)))
+    (drop (call $port_in8 (global.get $ports) (i32.const 1)))))"#,
+    )
+    .expect("poker assembles")
+}
+
+#[test]
+fn trace_without_a_switch_shows_the_running_instances_last_accesses() {
+    let plan = ModulePlan {
+        grants: alloc::vec![crate::system_manifest::GrantLine::Port {
+            base: 0x510,
+            count: 2,
+            shared: false,
+        }],
+        ..plan("poker", &[])
+    };
+    let mut system = boot_files(alloc::vec![plan], &[(String::from("poker.wasm"), poker())]);
+    settle(&mut system);
+    let recent = |system: &mut System, name: &str| {
+        run(
+            system,
+            Command::RecentAccesses {
+                module: String::from(name),
+            },
+        )
+    };
+    // Twenty messages, two accesses each: the ring keeps the last of them.
+    for _ in 0..20 {
+        queue(&mut system, "poker", b"go");
+        settle(&mut system);
+    }
+    let Ok(Report::RecentAccesses {
+        module,
+        generation,
+        accesses,
+    }) = recent(&mut system, "poker")
+    else {
+        panic!("the recent accesses of a running module");
+    };
+    assert_eq!((module.as_str(), generation), ("poker", 1));
+    let kept = Limits::default().trace_entries as usize;
+    assert_eq!(accesses.len(), kept, "{accesses:?}");
+    assert!(
+        accesses[0].starts_with("write port 0x510 1 <- 0x5a"),
+        "{accesses:?}"
+    );
+    assert!(
+        accesses[1].starts_with("read port 0x511 1 -> "),
+        "{accesses:?}"
+    );
+    // Stopped, there is no instance to ask; an unknown name is said to be one.
+    run(&mut system, stop("poker")).unwrap();
+    assert!(matches!(
+        recent(&mut system, "poker"),
+        Err(CommandError::NotRunning { .. })
+    ));
+    assert!(matches!(
+        recent(&mut system, "nobody"),
+        Err(CommandError::NoSuchModule(_))
+    ));
+}
