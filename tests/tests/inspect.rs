@@ -147,6 +147,25 @@ impl System {
         }
     }
 
+    /// Types `line` at the console shell; its answer, up to the next prompt, with `\n` line
+    /// ends as the tool prints them.
+    fn typed(&mut self, line: &str) -> String {
+        self.session.wait_for("shell: ready", WAIT);
+        self.session.wait_for(" modules up (", WAIT);
+        std::thread::sleep(Duration::from_millis(300));
+        let from = self.session.output().len();
+        self.session.write_serial(line.as_bytes());
+        self.session.write_serial(b"\r");
+        let echoed = self
+            .session
+            .wait_for_from(from, &format!("{line}\r\n"), WAIT);
+        let end = self.session.wait_for_from(echoed, "cella> ", WAIT);
+        self.session.output()[echoed..end - "cella> ".len()]
+            .replace("\r\n", "\n")
+            .trim_start_matches('\r')
+            .to_owned()
+    }
+
     /// Kernel heap in use, in KiB, from `cella mem`.
     fn heap_kib(&self) -> u64 {
         let memory = self.ok("mem");
@@ -210,6 +229,17 @@ fn the_tool_prints_the_shells_reports_and_removes_a_module() {
         ],
     );
     system.refused("caps nosuch", "error: no module named nosuch\n");
+    // Exactly what the console shell prints for the same commands (`caps` and `list` do not
+    // change between the two asks).
+    for command in ["caps uart16550", "list"] {
+        let from_the_tool = system.ok(command);
+        let from_the_shell = system.typed(command);
+        if from_the_tool != from_the_shell {
+            system.session.fail(format!(
+                "`cargo cella {command}` printed:\n{from_the_tool}\nthe shell printed:\n{from_the_shell}"
+            ));
+        }
+    }
 
     let list = system.ok("list");
     if !list.starts_with("NAME           VERSION  STATE\n") {

@@ -63,7 +63,7 @@ fn every_command_answers_as_documented() {
             "restart NAME",
             "stop [--force] NAME | start NAME",
             "swap [--force] NAME FILE",
-            "trace NAME on|off",
+            "trace NAME [on|off]",
             "uptime",
             "mem",
         ],
@@ -147,7 +147,7 @@ fn every_command_answers_as_documented() {
     ask(
         &mut session,
         "trace pci sideways",
-        &["usage: trace NAME on|off"],
+        &["usage: trace NAME [on|off]"],
     );
     // An empty line just gives a new prompt.
     run(&mut session, "");
