@@ -181,7 +181,7 @@ impl<K: KernelServices> EventLoop<K> {
                 accesses: sandbox
                     .recent_accesses()
                     .iter()
-                    .map(|access| format!("{access}"))
+                    .map(|access| self.router.access_text(access))
                     .collect(),
             }),
             _ => Err(CommandError::NotRunning {

@@ -285,6 +285,7 @@ impl<K: KernelServices> EventLoop<K> {
         if slot.tracing {
             super::lifecycle::print_new_accesses(
                 &mut self.kernel,
+                &self.router,
                 &slot.plan.name,
                 &sandbox,
                 accesses_before,

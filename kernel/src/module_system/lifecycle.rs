@@ -136,7 +136,7 @@ impl<K: KernelServices> EventLoop<K> {
                 if slot.tracing
                     && let Some(sandbox) = slot.sandbox.as_ref()
                 {
-                    print_new_accesses(&mut self.kernel, &slot.plan.name, sandbox, 0);
+                    print_new_accesses(&mut self.kernel, &self.router, &slot.plan.name, sandbox, 0);
                 }
                 let version = slot.module.as_ref().map_or("", |module| module.version());
                 if counts_as_restart {
@@ -194,7 +194,10 @@ impl<K: KernelServices> EventLoop<K> {
         {
             slot.generation = sandbox.generation();
         }
-        self.records.record(now, fault, slot.generation);
+        let router = &self.router;
+        self.records.record(now, fault, slot.generation, &|access| {
+            router.access_text(access)
+        });
         log::error!("  it was handling: {}", describe(event));
         let actions = decide(
             SupervisorEvent::Faulted { now },
@@ -398,6 +401,7 @@ impl<K: KernelServices> EventLoop<K> {
 /// messages) `sandbox` recorded since its `trace_entries` counter stood at `before`.
 pub(crate) fn print_new_accesses<K: KernelServices>(
     kernel: &mut K,
+    router: &super::router::Router,
     module: &str,
     sandbox: &SandboxOf<K>,
     before: u64,
@@ -415,7 +419,7 @@ pub(crate) fn print_new_accesses<K: KernelServices>(
         ));
     }
     for access in &recent[recent.len() - shown..] {
-        kernel.print_line(&format!("trace {module}: {access}"));
+        kernel.print_line(&format!("trace {module}: {}", router.access_text(access)));
     }
 }
 

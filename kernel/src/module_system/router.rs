@@ -17,9 +17,10 @@ use super::table::ModuleTable;
 use crate::ipc::IpcError;
 use crate::system_manifest::{GrantLine, ModulePlan};
 use alloc::collections::BTreeMap;
+use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use cella_wasm_host::Delivery;
+use cella_wasm_host::{Access, Delivery};
 use hashbrown::HashMap;
 
 /// The endpoint whose server gets the kernel's console output.
@@ -138,6 +139,20 @@ impl Router {
     /// The id of endpoint `name`.
     pub fn endpoint_id(&self, name: &str) -> Option<u64> {
         self.ids.get(name).copied()
+    }
+
+    /// A trace entry as a person reads it: as the Wasm host writes it, with
+    /// endpoints by name rather than by number.
+    pub fn access_text(&self, access: &Access) -> String {
+        match access {
+            Access::Send { endpoint, length } => {
+                format!(
+                    "send {length} bytes to endpoint {}",
+                    self.endpoint_name(*endpoint)
+                )
+            }
+            other => format!("{other}"),
+        }
     }
 
     /// The name of endpoint `id` (`?` if there is none).

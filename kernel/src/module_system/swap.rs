@@ -137,10 +137,13 @@ impl<K: KernelServices> EventLoop<K> {
         };
         slot.state = ModuleState::Running;
         let runtime = &mut self.table.runtime;
+        let router = &self.router;
         self.kernel
             .charge(account_of(index), || runtime.swap_prepared(sandbox, *prepared))
             .map_err(|error| {
-                crate::supervisor::records::log_last_accesses(&error.fault);
+                crate::supervisor::records::log_last_accesses(&error.fault, &|access| {
+                    router.access_text(access)
+                });
                 CommandError::SwapFailed(format!(
                     "swap of {name} {old_version} (state format {old_state}) to {} (state format {}) failed at {}: {}; the old version keeps running",
                     new.version(),

@@ -8,7 +8,7 @@ use alloc::collections::VecDeque;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use cella_wasm_host::Fault;
+use cella_wasm_host::{Access, Fault};
 
 /// Most records kept; the oldest is dropped first.
 pub const CAPACITY: usize = 64;
@@ -32,35 +32,42 @@ pub struct FaultRecords {
 
 /// The last 8 accesses of the instance that faulted (which the fault
 /// carries), oldest first, as plain text.
-fn last_accesses(fault: &Fault) -> Vec<String> {
+fn last_accesses(fault: &Fault, text: &dyn Fn(&Access) -> String) -> Vec<String> {
     fault
         .recent_accesses
         .iter()
         .rev()
         .take(8)
         .rev()
-        .map(|access| format!("{access}"))
+        .map(text)
         .collect()
 }
 
 /// Logs the last accesses of a fault that is not recorded as a module fault
 /// (the new version's, or the old one's, in a failed swap).
-pub fn log_last_accesses(fault: &Fault) {
-    for access in last_accesses(fault) {
+pub fn log_last_accesses(fault: &Fault, text: &dyn Fn(&Access) -> String) {
+    for access in last_accesses(fault, text) {
         log::error!("  before the fault: {access}");
     }
 }
 
 impl FaultRecords {
     /// Records `fault` of instance `generation` at `time`, with the last
-    /// accesses of the instance that faulted, and logs it.
-    pub fn record(&mut self, time: u64, fault: &Fault, generation: u32) {
+    /// accesses of the instance that faulted (each as `text` writes it), and
+    /// logs it.
+    pub fn record(
+        &mut self,
+        time: u64,
+        fault: &Fault,
+        generation: u32,
+        text: &dyn Fn(&Access) -> String,
+    ) {
         let record = FaultRecord {
             time,
             module: fault.module.clone(),
             generation,
             reason: format!("{fault}"),
-            last_accesses: last_accesses(fault),
+            last_accesses: last_accesses(fault, text),
         };
         // The Wasm host has already logged the fault itself; add what it cannot know.
         log::error!(

@@ -280,3 +280,26 @@ fn trace_without_a_switch_shows_the_running_instances_last_accesses() {
         Err(CommandError::NoSuchModule(_))
     ));
 }
+
+#[test]
+fn trace_entries_name_endpoints_instead_of_numbering_them() {
+    let system = boot(&["counter", "rtc"]);
+    let rtc = system.router.endpoint_id("rtc").expect("rtc endpoint");
+    let send = |endpoint| cella_wasm_host::Access::Send {
+        endpoint,
+        length: 12,
+    };
+    assert_eq!(
+        system.router.access_text(&send(rtc)),
+        "send 12 bytes to endpoint rtc"
+    );
+    assert_eq!(
+        system.router.access_text(&send(999)),
+        "send 12 bytes to endpoint ?"
+    );
+    let reply = cella_wasm_host::Access::Reply {
+        request: 7,
+        length: 4,
+    };
+    assert_eq!(system.router.access_text(&reply), format!("{reply}"));
+}
