@@ -28,6 +28,9 @@ pub struct Session {
     deadline: Instant,
 }
 
+/// How long the shell helpers wait for each answer.
+const SHELL_WAIT: Duration = Duration::from_secs(40);
+
 impl Session {
     /// Boots the kernel with `cmdline` (and `archive`, else the default one), plus `extra`
     /// QEMU arguments.
@@ -108,6 +111,28 @@ impl Session {
             self.started.elapsed().as_secs_f64(),
             self.output()
         )
+    }
+
+    /// Boots the default test system and waits for the console shell's first prompt.
+    pub fn at_prompt(label: &str) -> Session {
+        let session = Session::start(label, "", None, &[]);
+        session.wait_for_boot(SHELL_WAIT);
+        session.wait_for("shell: ready", SHELL_WAIT);
+        session.wait_for("cella> ", SHELL_WAIT);
+        std::thread::sleep(Duration::from_millis(300));
+        session
+    }
+
+    /// Types `line` and Enter at the console shell; returns the output from the echo up to
+    /// the next prompt, as the terminal got it (`\r\n` line ends).
+    pub fn type_line(&mut self, line: &str) -> String {
+        const PROMPT: &str = "cella> ";
+        let from = self.output().len();
+        self.write_serial(line.as_bytes());
+        self.write_serial(b"\r");
+        let echoed = self.wait_for_from(from, &format!("{line}\r\n"), SHELL_WAIT);
+        let end = self.wait_for_from(echoed, PROMPT, SHELL_WAIT);
+        self.output()[echoed..end - PROMPT.len()].to_owned()
     }
 
     /// Waits for the line that ends the boot and reads it: `cella: all modules up (N of M

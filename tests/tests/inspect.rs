@@ -153,14 +153,8 @@ impl System {
         self.session.wait_for("shell: ready", WAIT);
         self.session.wait_for(" modules up (", WAIT);
         std::thread::sleep(Duration::from_millis(300));
-        let from = self.session.output().len();
-        self.session.write_serial(line.as_bytes());
-        self.session.write_serial(b"\r");
-        let echoed = self
-            .session
-            .wait_for_from(from, &format!("{line}\r\n"), WAIT);
-        let end = self.session.wait_for_from(echoed, "cella> ", WAIT);
-        self.session.output()[echoed..end - "cella> ".len()]
+        self.session
+            .type_line(line)
             .replace("\r\n", "\n")
             .trim_start_matches('\r')
             .to_owned()

@@ -78,12 +78,7 @@ const BLINK_ENTRY: &str = "[[module]]\nname = \"blink\"\nserve = [\"blink\"]\npo
 
 /// Types `line` and Enter; returns the output from the echo up to the next prompt.
 fn run(session: &mut Session, line: &str) -> String {
-    let from = session.output().len();
-    session.write_serial(line.as_bytes());
-    session.write_serial(b"\r");
-    let echoed = session.wait_for_from(from, &format!("{line}\r\n"), WAIT);
-    let end = session.wait_for_from(echoed, "cella> ", WAIT);
-    session.output()[echoed..end - "cella> ".len()].to_owned()
+    session.type_line(line)
 }
 
 fn expect_answer(session: &Session, what: &str, answer: &Answer, accepted: bool, needle: &str) {

@@ -12,21 +12,12 @@ const PROMPT: &str = "cella> ";
 
 /// A booted system at its first prompt.
 fn shell(label: &str) -> Session {
-    let session = Session::start(label, "", None, &[]);
-    session.wait_for_boot(WAIT);
-    session.wait_for("shell: ready", WAIT);
-    std::thread::sleep(Duration::from_millis(300));
-    session
+    Session::at_prompt(label)
 }
 
 /// Types `line` and Enter; returns the output from the echo up to the next prompt.
 fn run(session: &mut Session, line: &str) -> String {
-    let from = session.output().len();
-    session.write_serial(line.as_bytes());
-    session.write_serial(b"\r");
-    let echoed = session.wait_for_from(from, &format!("{line}\r\n"), WAIT);
-    let end = session.wait_for_from(echoed, PROMPT, WAIT);
-    session.output()[echoed..end - PROMPT.len()].to_owned()
+    session.type_line(line)
 }
 
 /// Runs `line` and checks that the answer contains every needle.

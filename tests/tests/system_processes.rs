@@ -10,12 +10,7 @@ const WAIT: Duration = Duration::from_secs(40);
 
 /// Types `line` and Enter; returns the output from the echo up to the next prompt.
 fn run(session: &mut Session, line: &str) -> String {
-    let from = session.output().len();
-    session.write_serial(line.as_bytes());
-    session.write_serial(b"\r");
-    let echoed = session.wait_for_from(from, &format!("{line}\r\n"), WAIT);
-    let end = session.wait_for_from(echoed, "cella> ", WAIT);
-    session.output()[echoed..end - "cella> ".len()].to_owned()
+    session.type_line(line)
 }
 
 #[test]

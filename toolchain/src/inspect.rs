@@ -31,21 +31,9 @@ pub struct Answer {
 /// The command cannot be framed, the socket cannot be reached (is `cargo cella run`
 /// running?), or no readable answer came.
 pub fn ask(socket: &Path, key: &PushKey, line: &str, timeout: Duration) -> Result<Answer> {
-    let mut stream = UnixStream::connect(socket).map_err(|error| {
-        Error::new(format!(
-            "cannot reach the running system at {}: {error} (start it with `cargo cella run`)",
-            socket.display()
-        ))
-    })?;
-    stream
-        .set_read_timeout(Some(timeout))
-        .map_err(|error| Error::new(format!("socket: {error}")))?;
+    let (mut stream, reader) = crate::push::connect(socket, timeout)?;
     let mut reader = Replies {
-        bytes: BufReader::new(
-            stream
-                .try_clone()
-                .map_err(|error| Error::new(format!("socket: {error}")))?,
-        ),
+        bytes: BufReader::new(reader),
         parser: ReplyReader::default(),
     };
     stream

@@ -143,13 +143,13 @@ pub fn send_install(
     })
 }
 
-/// Asks for a nonce over `socket`, sends what `upload` makes of it and returns the answer.
-fn exchange(
-    socket: &Path,
-    timeout: Duration,
-    upload: impl FnOnce(&str) -> Vec<u8>,
-) -> Result<Answer> {
-    let mut stream = UnixStream::connect(socket).map_err(|error| {
+/// Connects to the running system's push channel at `socket`, reads time out after
+/// `timeout`; the stream and a second handle on it to read from.
+///
+/// # Errors
+/// The socket cannot be reached (is `cargo cella run` running?) or set up.
+pub fn connect(socket: &Path, timeout: Duration) -> Result<(UnixStream, UnixStream)> {
+    let stream = UnixStream::connect(socket).map_err(|error| {
         Error::new(format!(
             "cannot reach the running system at {}: {error} (start it with `cargo cella run`)",
             socket.display()
@@ -158,11 +158,20 @@ fn exchange(
     stream
         .set_read_timeout(Some(timeout))
         .map_err(|error| Error::new(format!("socket: {error}")))?;
-    let mut reader = BufReader::new(
-        stream
-            .try_clone()
-            .map_err(|error| Error::new(format!("socket: {error}")))?,
-    );
+    let reader = stream
+        .try_clone()
+        .map_err(|error| Error::new(format!("socket: {error}")))?;
+    Ok((stream, reader))
+}
+
+/// Asks for a nonce over `socket`, sends what `upload` makes of it and returns the answer.
+fn exchange(
+    socket: &Path,
+    timeout: Duration,
+    upload: impl FnOnce(&str) -> Vec<u8>,
+) -> Result<Answer> {
+    let (mut stream, reader) = connect(socket, timeout)?;
+    let mut reader = BufReader::new(reader);
     stream
         .write_all(format!("{HELLO}\n").as_bytes())
         .and_then(|()| stream.flush())
