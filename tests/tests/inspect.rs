@@ -79,7 +79,10 @@ impl System {
             .into_iter()
             .find(|entry| entry.name == KEY_ARCHIVE_ENTRY)
             .map(|entry| PushKey::from_hex(&entry.bytes).expect("a push key"));
-        let path = workspace_root().join("target/cella/push.key");
+        // Where the tool keeps it: the build directory cargo reports (CARGO_TARGET_DIR too).
+        let workspace = cella::workspace::Workspace::load(&cella::shell::Shell::new(false))
+            .unwrap_or_else(|error| self.session.fail(format!("the workspace: {error}")));
+        let path = workspace.cella_directory().join("push.key");
         let workspace = std::fs::read(&path)
             .ok()
             .and_then(|text| PushKey::from_hex(&text).ok());
