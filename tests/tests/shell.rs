@@ -188,7 +188,24 @@ fn restart_stop_start_trace_and_swap_take_effect() {
         "swap pci modules/uart16550.wasm",
         &["error:", "refused at load"],
     );
-    ask(&mut session, "ps", &["uart16550", "running"]);
+    // Stopping the driver the console runs through is refused with the way back.
+    ask(
+        &mut session,
+        "stop uart16550",
+        &[
+            "error: uart16550 carries the console",
+            "`stop --force uart16550` stops it anyway",
+        ],
+    );
+    let listed = run(&mut session, "ps");
+    if !listed
+        .lines()
+        .any(|line| line.starts_with("uart16550") && line.contains("running"))
+    {
+        session.fail(format!(
+            "uart16550 does not run after the refused stop:\n{listed}"
+        ));
+    }
 }
 
 /// A system booted with one more module than the production manifest: the boot counts it, `ps`
