@@ -8,7 +8,7 @@
 //! to writing COM1 directly.
 
 use crate::module_system::services::Routed;
-use alloc::collections::VecDeque;
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
 use cella_wasm_host::Outbox;
@@ -23,6 +23,23 @@ pub const CAPACITY: usize = 1024;
 pub const KERNEL: &str = crate::module_system::router::KERNEL_SENDER;
 
 static QUEUE: Mutex<VecDeque<Routed>> = Mutex::new(VecDeque::new());
+
+/// Process calls being handled whose reply goes straight to the process:
+/// request -> its reply token, or `None` once answered.
+static DIRECT: Mutex<BTreeMap<u32, Option<u64>>> = Mutex::new(BTreeMap::new());
+
+/// Request `request` is process call `token`: a module's reply to it is
+/// given to the process at once, on the module's thread, so the process
+/// runs on without waiting for the event loop to route the reply.
+pub fn answer_directly(request: u32, token: u64) {
+    without_interrupts(|| DIRECT.lock().insert(request, Some(token)));
+}
+
+/// Whether the reply to `request` already reached its process; forgets
+/// `request` either way.
+pub fn answered_directly(request: u32) -> bool {
+    without_interrupts(|| DIRECT.lock().remove(&request)) == Some(None)
+}
 
 fn push(message: Routed) -> Result<(), Routed> {
     without_interrupts(|| {
@@ -76,12 +93,24 @@ impl Outbox for KernelOutbox {
     }
 
     fn reply(&mut self, module: &str, request: u32, message: &[u8]) -> Result<(), ErrorCode> {
+        // The router still sees every reply (it forgets the request then);
+        // a process's reply went to the process already.
         push(Routed::Reply {
             from: String::from(module),
             request,
             bytes: message.to_vec(),
         })
-        .map_err(|_| ErrorCode::Busy)
+        .map_err(|_| ErrorCode::Busy)?;
+        let token = without_interrupts(|| match DIRECT.lock().get_mut(&request) {
+            Some(waiting @ Some(_)) => waiting.take(),
+            _ => None,
+        });
+        if let Some(token) = token
+            && let Err(error) = crate::ipc::reply(token, message)
+        {
+            log::warn!("a reply to a process was not delivered: {error}");
+        }
+        Ok(())
     }
 
     fn call(

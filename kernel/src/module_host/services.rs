@@ -257,6 +257,14 @@ impl KernelServices for Kernel {
         }
     }
 
+    fn answer_directly(&mut self, request: u32, token: u64) {
+        super::message_queue::answer_directly(request, token);
+    }
+
+    fn answered_directly(&mut self, request: u32) -> bool {
+        super::message_queue::answered_directly(request)
+    }
+
     fn send_to_process(&mut self, name: &str, bytes: &[u8]) -> Option<Result<(), String>> {
         let id = ipc::lookup(name).ok()?;
         Some(ipc::send(id, bytes).map_err(|error| format!("{error}")))

@@ -237,6 +237,11 @@ impl<K: KernelServices> EventLoop<K> {
     /// Lends module `index`'s instance with `work`; it is away until its
     /// completion comes back.
     fn lend(&mut self, index: usize, work: Work) {
+        if let Work::Message { request, .. } = &work
+            && let Some(token) = self.router.process_token(*request)
+        {
+            self.kernel.answer_directly(*request, token);
+        }
         let slot = &mut self.table.slots[index];
         let Some(sandbox) = slot.sandbox.take() else {
             return;

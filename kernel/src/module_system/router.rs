@@ -177,6 +177,14 @@ impl Router {
         self.requests.contains_key(&request)
     }
 
+    /// The reply token of request `request` if it is a process's call.
+    pub fn process_token(&self, request: u32) -> Option<u64> {
+        match self.requests.get(&request) {
+            Some((_, KernelRequest::Process { token })) => Some(*token),
+            _ => None,
+        }
+    }
+
     /// Forgets request `request`.
     pub fn forget(&mut self, request: u32) {
         self.take(request);
@@ -358,7 +366,7 @@ impl Router {
             }
             // A module's reply is at most the ABI's one message limit, which
             // kernel IPC carries too.
-            Some((_, purpose)) => self.deliver_answer(purpose, Ok(bytes), kernel),
+            Some((_, purpose)) => self.deliver_answer(request, purpose, Ok(bytes), kernel),
             None => log::warn!("{from} replied to unknown request {request}; dropped"),
         }
     }
@@ -368,12 +376,17 @@ impl Router {
     /// answer delivered.
     fn deliver_answer<K: KernelServices>(
         &mut self,
+        request: u32,
         purpose: KernelRequest,
         answer: Result<&[u8], IpcError>,
         kernel: &mut K,
     ) {
         match purpose {
-            KernelRequest::Process { token } => kernel.answer_process(token, answer),
+            KernelRequest::Process { token } => {
+                if !kernel.answered_directly(request) {
+                    kernel.answer_process(token, answer);
+                }
+            }
             KernelRequest::Command { operation } => {
                 self.answers.push((operation, answer.map(<[u8]>::to_vec)));
             }
@@ -397,7 +410,7 @@ impl Router {
     /// `error` at once instead of at its deadline.
     pub fn fail<K: KernelServices>(&mut self, request: u32, error: IpcError, kernel: &mut K) {
         if let Some((_, purpose)) = self.take(request) {
-            self.deliver_answer(purpose, Err(error), kernel);
+            self.deliver_answer(request, purpose, Err(error), kernel);
         }
     }
 

@@ -302,6 +302,15 @@ pub trait KernelServices: Sized + 'static {
     fn take_process_message(&mut self, endpoint: u64) -> Option<ProcessMessage>;
     /// Answers a process's call.
     fn answer_process(&mut self, token: u64, answer: Result<&[u8], IpcError>);
+    /// Request `request`, about to be lent to a module, is process call
+    /// `token`: the module's reply may go straight to the process from the
+    /// thread the module runs on, without waiting for the event loop.
+    fn answer_directly(&mut self, _request: u32, _token: u64) {}
+    /// Whether the reply to `request` already went straight to its process
+    /// (forgets `request` either way).
+    fn answered_directly(&mut self, _request: u32) -> bool {
+        false
+    }
     /// Sends `bytes` to a process-served endpoint `name` (not one a module
     /// serves); `None` if no process serves it, else whether it was taken.
     fn send_to_process(&mut self, name: &str, bytes: &[u8]) -> Option<Result<(), String>>;
