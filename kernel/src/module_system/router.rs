@@ -382,10 +382,9 @@ impl Router {
         kernel: &mut K,
     ) {
         match purpose {
-            KernelRequest::Process { token } => {
-                if !kernel.answered_directly(request) {
-                    kernel.answer_process(token, answer);
-                }
+            // Unless the module's worker gave the reply to the process already.
+            KernelRequest::Process { token } if !kernel.answered_directly(request) => {
+                kernel.answer_process(token, answer);
             }
             KernelRequest::Command { operation } => {
                 self.answers.push((operation, answer.map(<[u8]>::to_vec)));
