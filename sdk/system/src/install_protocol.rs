@@ -154,34 +154,10 @@ pub fn read_entry(target: &str, entry: &str) -> Result<ModulePlan, String> {
 mod tests {
     use super::*;
     use crate::push_authority::{KEY_BYTES, PushGrant};
-    use crate::push_protocol::{HELLO, PushAccess, PushEvent, PushReceiver};
+    use crate::push_protocol::{PushAccess, PushEvent, PushReceiver};
+    use crate::test_link::{feed_all, hello, key, receiver};
 
     const ENTRY: &str = "cella-system 1\nmodule blink installed/blink.wasm\ngrant port 0x510 2\n";
-
-    fn key() -> PushKey {
-        PushKey::new([9; KEY_BYTES])
-    }
-
-    fn receiver() -> PushReceiver {
-        let grant = PushGrant {
-            targets: alloc::vec![String::from("*")],
-        };
-        PushReceiver::new(PushAccess::Granted { key: key(), grant }, 5)
-    }
-
-    fn feed(receiver: &mut PushReceiver, bytes: &[u8]) -> Vec<PushEvent> {
-        bytes
-            .iter()
-            .filter_map(|&byte| receiver.feed(byte, 1))
-            .collect()
-    }
-
-    fn nonce(receiver: &mut PushReceiver) -> String {
-        match feed(receiver, format!("{HELLO}\n").as_bytes()).as_slice() {
-            [PushEvent::Challenge(nonce)] => nonce.clone(),
-            other => panic!("expected a nonce, got {} events", other.len()),
-        }
-    }
 
     /// A signed install upload as it goes on the wire.
     fn wire(key: &PushKey, nonce: &str, entry: &str, bytes: &[u8]) -> Vec<u8> {
@@ -199,8 +175,8 @@ mod tests {
         let mut receiver = receiver();
         for round in 0..20u8 {
             let module = [b'\0', b'a', b's', b'm', round, b'\n', 1, 0];
-            let nonce = nonce(&mut receiver);
-            let events = feed(&mut receiver, &wire(&key(), &nonce, ENTRY, &module));
+            let nonce = hello(&mut receiver);
+            let events = feed_all(&mut receiver, &wire(&key(), &nonce, ENTRY, &module));
             assert_eq!(
                 events,
                 [PushEvent::Install {
@@ -216,54 +192,54 @@ mod tests {
     #[test]
     fn a_wrong_key_a_changed_entry_a_replay_and_a_bad_entry_are_refused() {
         let mut receiver = receiver();
-        let nonce = nonce(&mut receiver);
+        let nonce = hello(&mut receiver);
         let stranger = PushKey::new([1; KEY_BYTES]);
-        let events = feed(&mut receiver, &wire(&stranger, &nonce, ENTRY, b"wasm"));
+        let events = feed_all(&mut receiver, &wire(&stranger, &nonce, ENTRY, b"wasm"));
         assert!(refused(&events, "authentication failed"));
 
         // The signature covers the entry: a grant widened in transit is refused.
-        let nonce = self::nonce(&mut receiver);
+        let nonce = hello(&mut receiver);
         let mut changed = wire(&key(), &nonce, ENTRY, b"wasm");
         let at = changed.len() - 4 - 2;
         changed[at] = b'8';
-        let events = feed(&mut receiver, &changed);
+        let events = feed_all(&mut receiver, &changed);
         assert!(refused(&events, "authentication failed"));
 
-        let nonce = self::nonce(&mut receiver);
+        let nonce = hello(&mut receiver);
         let recorded = wire(&key(), &nonce, ENTRY, b"wasm");
         assert!(matches!(
-            feed(&mut receiver, &recorded).as_slice(),
+            feed_all(&mut receiver, &recorded).as_slice(),
             [PushEvent::Install { .. }]
         ));
-        assert!(refused(&feed(&mut receiver, &recorded), "replayed"));
+        assert!(refused(&feed_all(&mut receiver, &recorded), "replayed"));
 
         // An entry that is not text, correctly signed: refused.
-        let nonce = self::nonce(&mut receiver);
+        let nonce = hello(&mut receiver);
         let mut body = alloc::vec![0xff, 0xfe];
         body.extend_from_slice(b"wasm");
         let signed = install_signed_line("blink", 2, 4, &nonce);
         let signature = encode_hex(&key().sign(&signed, &body));
         let mut line = format!("{} {signature}\n", signed.trim_end()).into_bytes();
         line.extend_from_slice(&body);
-        assert!(refused(&feed(&mut receiver, &line), "not UTF-8"));
+        assert!(refused(&feed_all(&mut receiver, &line), "not UTF-8"));
     }
 
     #[test]
     fn an_oversized_entry_is_refused_from_its_header_and_the_next_upload_works() {
         let mut receiver = receiver();
-        let nonce = nonce(&mut receiver);
+        let nonce = hello(&mut receiver);
         let header = format!(
             "{INSTALL_MAGIC} 1 blink {} 4 {nonce} {}\n",
             MAX_ENTRY_BYTES + 1,
             "0".repeat(64)
         );
         assert!(refused(
-            &feed(&mut receiver, header.as_bytes()),
+            &feed_all(&mut receiver, header.as_bytes()),
             "4097 bytes"
         ));
-        let nonce = self::nonce(&mut receiver);
+        let nonce = hello(&mut receiver);
         assert!(matches!(
-            feed(&mut receiver, &wire(&key(), &nonce, ENTRY, b"wasm")).as_slice(),
+            feed_all(&mut receiver, &wire(&key(), &nonce, ENTRY, b"wasm")).as_slice(),
             [PushEvent::Install { .. }]
         ));
         // A refused header's body (entry and module) is skipped, not read as a header.
@@ -271,8 +247,8 @@ mod tests {
             targets: alloc::vec![String::from("uart")],
         };
         let mut only_uart = PushReceiver::new(PushAccess::Granted { key: key(), grant }, 5);
-        let nonce = self::nonce(&mut only_uart);
-        let events = feed(&mut only_uart, &wire(&key(), &nonce, ENTRY, b"wasm"));
+        let nonce = hello(&mut only_uart);
+        let events = feed_all(&mut only_uart, &wire(&key(), &nonce, ENTRY, b"wasm"));
         assert!(refused(&events, "pushing to `blink` is not granted"));
         assert!(!only_uart.busy());
     }

@@ -39,5 +39,7 @@ pub mod push_authority;
 pub mod push_protocol;
 #[cfg(feature = "alloc")]
 pub mod system_manifest;
+#[cfg(test)]
+mod test_link;
 #[cfg(feature = "alloc")]
 pub mod validate;

@@ -440,38 +440,7 @@ pub fn header(key: &PushKey, target: &str, bytes: &[u8], nonce: &str) -> String 
 mod tests {
     use super::*;
     use crate::push_authority::KEY_BYTES;
-
-    fn key() -> PushKey {
-        PushKey::new([7; KEY_BYTES])
-    }
-
-    fn receiver() -> PushReceiver {
-        PushReceiver::new(
-            PushAccess::Granted {
-                key: key(),
-                grant: PushGrant {
-                    targets: alloc::vec!["*".into()],
-                },
-            },
-            42,
-        )
-    }
-
-    fn feed_all(receiver: &mut PushReceiver, bytes: &[u8], now: u64) -> Vec<PushEvent> {
-        bytes
-            .iter()
-            .filter_map(|&byte| receiver.feed(byte, now))
-            .collect()
-    }
-
-    /// Asks for a nonce and returns it.
-    fn hello(receiver: &mut PushReceiver) -> String {
-        let events = feed_all(receiver, format!("{HELLO}\n").as_bytes(), 1);
-        match &events[..] {
-            [PushEvent::Challenge(nonce)] => nonce.clone(),
-            other => panic!("expected a nonce, got {other:?}"),
-        }
-    }
+    use crate::test_link::{feed_at, hello, key, receiver};
 
     /// A signed upload with `nonce`, as sent on the wire.
     fn upload_with(key: &PushKey, nonce: &str, target: &str, bytes: &[u8]) -> Vec<u8> {
@@ -484,7 +453,7 @@ mod tests {
     fn push(receiver: &mut PushReceiver, target: &str, bytes: &[u8]) -> (Vec<PushEvent>, Vec<u8>) {
         let nonce = hello(receiver);
         let wire = upload_with(&key(), &nonce, target, bytes);
-        (feed_all(receiver, &wire, 1), wire)
+        (feed_at(receiver, &wire, 1), wire)
     }
 
     fn rejected(events: &[PushEvent], needle: &str) -> bool {
@@ -520,7 +489,7 @@ mod tests {
         let mut receiver = receiver();
         let nonce = hello(&mut receiver);
         let wrong_key = PushKey::new([8; KEY_BYTES]);
-        let events = feed_all(
+        let events = feed_at(
             &mut receiver,
             &upload_with(&wrong_key, &nonce, "pci", b"0123"),
             1,
@@ -531,20 +500,20 @@ mod tests {
         let mut wire = upload_with(&key(), &nonce, "pci", b"0123456789");
         let last = wire.len() - 1;
         wire[last] ^= 1;
-        let events = feed_all(&mut receiver, &wire, 1);
+        let events = feed_at(&mut receiver, &wire, 1);
         assert!(rejected(&events, "authentication failed"), "{events:?}");
 
         // A good upload, recorded and sent again: its nonce is used up, even
         // after a fresh hello (which issues another nonce).
         let (events, recorded) = push(&mut receiver, "pci", b"fine");
         assert!(matches!(&events[..], [PushEvent::Upload { .. }]));
-        let events = feed_all(&mut receiver, &recorded, 1);
+        let events = feed_at(&mut receiver, &recorded, 1);
         assert!(rejected(&events, "replayed"), "{events:?}");
         hello(&mut receiver);
-        let events = feed_all(&mut receiver, &recorded, 1);
+        let events = feed_at(&mut receiver, &recorded, 1);
         assert!(rejected(&events, "replayed"), "{events:?}");
         // Without a hello at all.
-        let events = feed_all(&mut receiver, &recorded, 1);
+        let events = feed_at(&mut receiver, &recorded, 1);
         assert!(rejected(&events, "replayed"), "{events:?}");
 
         let (events, _) = push(&mut receiver, "pci", b"after");
@@ -568,7 +537,7 @@ mod tests {
         )
         .into_bytes();
         huge.extend(core::iter::repeat_n(0u8, MAX_UPLOAD_BYTES + 1));
-        let events = feed_all(&mut receiver, &huge, 1);
+        let events = feed_at(&mut receiver, &huge, 1);
         assert!(rejected(&events, "exceeds the limit"), "{events:?}");
         let (events, _) = push(&mut receiver, "pci", b"after");
         assert!(matches!(&events[..], [PushEvent::Upload { .. }]));
@@ -583,13 +552,13 @@ mod tests {
             format!("CELLA-PUSH 2 pci 0 NONCE {zeros}\n"),
         ] {
             let nonce = hello(&mut receiver);
-            let events = feed_all(&mut receiver, bad.replace("NONCE", &nonce).as_bytes(), 1);
+            let events = feed_at(&mut receiver, bad.replace("NONCE", &nonce).as_bytes(), 1);
             assert!(
                 matches!(&events[..], [PushEvent::Rejected(_)]),
                 "{bad:?}: {events:?}"
             );
             // A refused body of 3 bytes is skipped, not read as a header.
-            feed_all(
+            feed_at(
                 &mut receiver,
                 if bad.contains(" 3 ") { b"abc" } else { b"" },
                 1,
@@ -611,10 +580,10 @@ mod tests {
             PushAccess::Closed(String::from("push is not granted by the system manifest")),
             1,
         );
-        let events = feed_all(&mut closed, format!("{HELLO}\n").as_bytes(), 1);
+        let events = feed_at(&mut closed, format!("{HELLO}\n").as_bytes(), 1);
         assert!(rejected(&events, "not granted by the system manifest"));
         let wire = upload_with(&key(), &"0".repeat(32), "pci", b"abc");
-        let events = feed_all(&mut closed, &wire, 1);
+        let events = feed_at(&mut closed, &wire, 1);
         assert!(rejected(&events, "not granted by the system manifest"));
 
         let mut only_uart = PushReceiver::new(
@@ -641,7 +610,7 @@ mod tests {
         let nonce = hello(&mut receiver);
         let wire = upload_with(&key(), &nonce, "shell", &[7; 100]);
         let cut = wire.len() - 40;
-        assert!(feed_all(&mut receiver, &wire[..cut], 1_000).is_empty());
+        assert!(feed_at(&mut receiver, &wire[..cut], 1_000).is_empty());
         assert_eq!(
             receiver.check_timeout(1_000 + IDLE_TIMEOUT_NANOSECONDS - 1),
             None
@@ -658,9 +627,9 @@ mod tests {
     #[test]
     fn an_endless_header_is_cut_off() {
         let mut receiver = receiver();
-        let events = feed_all(&mut receiver, &[b'x'; 1000], 1);
+        let events = feed_at(&mut receiver, &[b'x'; 1000], 1);
         assert_eq!(events.len(), 1);
-        assert!(feed_all(&mut receiver, b"\n", 1).is_empty());
+        assert!(feed_at(&mut receiver, b"\n", 1).is_empty());
         let (events, _) = push(&mut receiver, "a", b"1");
         assert_eq!(events.len(), 1);
     }

@@ -1,38 +1,9 @@
 //! The command request through the push receiver, and the host's reading of framed answers.
 
 use super::*;
-use crate::push_authority::{KEY_BYTES, PushGrant};
+use crate::push_authority::KEY_BYTES;
 use crate::push_protocol::PushReceiver;
-
-fn key() -> PushKey {
-    PushKey::new([7; KEY_BYTES])
-}
-
-fn receiver() -> PushReceiver {
-    PushReceiver::new(
-        PushAccess::Granted {
-            key: key(),
-            grant: PushGrant {
-                targets: alloc::vec!["*".into()],
-            },
-        },
-        42,
-    )
-}
-
-fn feed_all(receiver: &mut PushReceiver, bytes: &[u8]) -> Vec<PushEvent> {
-    bytes
-        .iter()
-        .filter_map(|&byte| receiver.feed(byte, 1))
-        .collect()
-}
-
-fn hello(receiver: &mut PushReceiver) -> String {
-    match &feed_all(receiver, format!("{HELLO}\n").as_bytes())[..] {
-        [PushEvent::Challenge(nonce)] => nonce.clone(),
-        other => panic!("expected a nonce, got {other:?}"),
-    }
-}
+use crate::test_link::{feed_all, hello, key, receiver};
 
 fn refused(events: &[PushEvent], needle: &str) -> bool {
     matches!(events, [PushEvent::CommandRejected(reason)] if reason.contains(needle))
