@@ -158,17 +158,7 @@ fn a_pushed_module_swaps_a_running_one_or_comes_in_new_with_its_entry() {
 
 #[test]
 fn sends_to_a_modules_endpoint_reach_its_inbox_and_console_output_falls_back() {
-    let mut system = boot_with(
-        alloc::vec![(
-            ModulePlan {
-                serves: alloc::vec![String::from("uart")],
-                ..plan("console", &[])
-            },
-            Behaviour::default()
-        )],
-        &[],
-    );
-    settle(&mut system);
+    let mut system = boot_console_driver();
     let uart = system.router.endpoint_id("uart").unwrap();
     assert_eq!(
         system.kernel.console_endpoint,

@@ -151,6 +151,23 @@ fn boot(names: &[&str]) -> System {
     )
 }
 
+/// A module `console` serving `uart`, the endpoint console output goes to,
+/// booted and settled: the console's driver.
+fn boot_console_driver() -> System {
+    let mut system = boot_with(
+        alloc::vec![(
+            ModulePlan {
+                serves: alloc::vec![String::from("uart")],
+                ..plan("console", &[])
+            },
+            Behaviour::default()
+        )],
+        &[],
+    );
+    settle(&mut system);
+    system
+}
+
 /// Steps until nothing happens (at most `limit` turns).
 fn settle(system: &mut System) {
     for _ in 0..10_000 {

@@ -116,17 +116,7 @@ fn removing_and_pushing_back_many_times_keeps_one_slot() {
 
 #[test]
 fn the_console_driver_is_removed_only_with_force() {
-    let mut system = boot_with(
-        alloc::vec![(
-            ModulePlan {
-                serves: alloc::vec![String::from("uart")],
-                ..plan("console", &[])
-            },
-            Behaviour::default()
-        )],
-        &[],
-    );
-    settle(&mut system);
+    let mut system = boot_console_driver();
     let uart = system.router.endpoint_id("uart");
     let refused = run(&mut system, remove("console")).unwrap_err();
     assert!(
