@@ -85,7 +85,7 @@ pub use platform::{Platform, Width};
 pub use prepare::{Prepared, Preparer};
 pub use runtime::Runtime;
 pub use sandbox::Sandbox;
-pub use simulated::{DMA_BASE, Device, LogLine, Registers, SimulatedPlatform};
+pub use simulated::{ByteStream, DMA_BASE, Device, LogLine, Registers, SimulatedPlatform};
 pub use snapshot::SavedState;
 pub use swap::{SwapError, SwapStage};
 pub use trace::{Counters, Trace};

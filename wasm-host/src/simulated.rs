@@ -5,7 +5,7 @@
 use crate::access::Access;
 use crate::platform::{Platform, Width};
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::rc::Rc;
 use alloc::string::{String, ToString};
 use alloc::vec;
@@ -61,6 +61,32 @@ impl Device for Registers {
             {
                 *slot = byte;
             }
+        }
+    }
+}
+
+/// A byte stream: reads at offset 0 take the next queued input byte (0xff
+/// when there is none, as from an empty FIFO); writes at offset 1 are kept
+/// as output. Clones share the queues.
+#[derive(Clone, Debug, Default)]
+pub struct ByteStream {
+    /// The bytes reads at offset 0 return, oldest first.
+    pub input: Rc<RefCell<VecDeque<u8>>>,
+    /// Every byte written at offset 1, in order.
+    pub output: Rc<RefCell<Vec<u8>>>,
+}
+
+impl Device for ByteStream {
+    fn read(&mut self, offset: u64, _width: Width) -> u64 {
+        match offset {
+            0 => u64::from(self.input.borrow_mut().pop_front().unwrap_or(0xff)),
+            _ => 0,
+        }
+    }
+
+    fn write(&mut self, offset: u64, _width: Width, value: u64) {
+        if offset == 1 {
+            self.output.borrow_mut().push(value as u8);
         }
     }
 }

@@ -7,43 +7,18 @@ mod common;
 
 use cella_wasm_host::abi::{ErrorCode, MAX_PORT_BYTES};
 use cella_wasm_host::{
-    Access, Attempt, Device, Event, PORT_BYTE_FUEL, Place, QueueOutbox, SimulatedPlatform, Width,
+    Access, Attempt, ByteStream, Event, PORT_BYTE_FUEL, Place, QueueOutbox, SimulatedPlatform,
+    Width,
 };
 use common::{PORT_BASE, Probe};
-use std::cell::RefCell;
-use std::collections::VecDeque;
-use std::rc::Rc;
 
 /// Manifest index of the port range in [`common::CAPABILITIES`].
 const PORTS: i32 = 0;
 /// A free spot in the probe's linear memory.
 const BUFFER: i32 = 0x1000;
 
-/// A FIFO at offset 0 (reads pop bytes, 0xff when empty) and a sink at
-/// offset 1 (writes are kept).
-#[derive(Clone, Default)]
-struct Fifo {
-    input: Rc<RefCell<VecDeque<u8>>>,
-    output: Rc<RefCell<Vec<u8>>>,
-}
-
-impl Device for Fifo {
-    fn read(&mut self, offset: u64, _width: Width) -> u64 {
-        match offset {
-            0 => u64::from(self.input.borrow_mut().pop_front().unwrap_or(0xff)),
-            _ => 0,
-        }
-    }
-
-    fn write(&mut self, offset: u64, _width: Width, value: u64) {
-        if offset == 1 {
-            self.output.borrow_mut().push(value as u8);
-        }
-    }
-}
-
-fn probe_with_fifo() -> (Probe, Fifo) {
-    let fifo = Fifo::default();
+fn probe_with_fifo() -> (Probe, ByteStream) {
+    let fifo = ByteStream::default();
     let platform = SimulatedPlatform::new();
     platform.attach_ports(PORT_BASE, 8, fifo.clone());
     (Probe::start_on(common::runtime(), platform), fifo)

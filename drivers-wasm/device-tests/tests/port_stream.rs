@@ -4,38 +4,13 @@
 //! of at most 4096 bytes (one host call each), many requests in a row.
 
 use cella_device_tests::{replies_to, start};
-use cella_wasm_host::{Access, Device, Event, Grant, SimulatedPlatform, Width};
-use std::cell::RefCell;
-use std::collections::VecDeque;
-use std::rc::Rc;
+use cella_wasm_host::{Access, ByteStream, Event, Grant, SimulatedPlatform};
 
 const STREAM_BYTES: usize = 6000;
 
-/// A data port at offset 0 that yields queued bytes, and a sink at offset 1.
-#[derive(Clone, Default)]
-struct Stream {
-    input: Rc<RefCell<VecDeque<u8>>>,
-    output: Rc<RefCell<Vec<u8>>>,
-}
-
-impl Device for Stream {
-    fn read(&mut self, offset: u64, _width: Width) -> u64 {
-        match offset {
-            0 => u64::from(self.input.borrow_mut().pop_front().unwrap_or(0xff)),
-            _ => 0,
-        }
-    }
-
-    fn write(&mut self, offset: u64, _width: Width, value: u64) {
-        if offset == 1 {
-            self.output.borrow_mut().push(value as u8);
-        }
-    }
-}
-
 #[test]
 fn a_long_stream_goes_through_in_bulk_calls_request_after_request() {
-    let stream = Stream::default();
+    let stream = ByteStream::default();
     let platform = SimulatedPlatform::new();
     platform.attach_ports(0x510, 2, stream.clone());
     let mut sandbox = start(
