@@ -98,6 +98,6 @@ mod tests {
     fn the_default_allows_a_few_endpoints_and_many_handles() {
         let endpoints = DEFAULT_ALLOWANCE / ENDPOINT_COST;
         assert!((4..64).contains(&endpoints), "{endpoints} endpoints");
-        assert!(DEFAULT_ALLOWANCE / HANDLE_COST >= crate::ipc::core::MAX_HANDLES);
+        const { assert!(DEFAULT_ALLOWANCE / HANDLE_COST >= crate::ipc::core::MAX_HANDLES) };
     }
 }
