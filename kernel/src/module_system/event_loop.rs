@@ -323,11 +323,11 @@ impl<K: KernelServices> EventLoop<K> {
                 }
             }
             Ok(_) => {
-                if let Work::Message { request, bytes } = &work
-                    && *request != 0
+                if let Work::Message { request, bytes } = work
+                    && request != 0
                 {
                     self.router
-                        .keep_if_idempotent(*request, bytes, &slot.plan.serves);
+                        .keep_if_idempotent(request, bytes, &slot.plan.serves);
                 }
             }
             Err(fault) => self.contain(index, &fault, Some(&work.event())),

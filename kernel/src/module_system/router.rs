@@ -200,12 +200,16 @@ impl Router {
     /// serving `served` took and did not answer, if an interface of those
     /// endpoints declares its operation idempotent: a new instance may then
     /// be asked again (see `crate::supervisor::replay`).
-    pub(crate) fn keep_if_idempotent(&mut self, request: u32, bytes: &[u8], served: &[String]) {
+    pub(crate) fn keep_if_idempotent(&mut self, request: u32, bytes: Vec<u8>, served: &[String]) {
+        // Most requests are answered during their event: nothing to keep.
+        if !self.requests.contains_key(&request) {
+            return;
+        }
         let idempotent = served
             .iter()
-            .any(|endpoint| cella_interfaces::idempotent(endpoint, bytes) == Some(true));
-        if idempotent && self.requests.contains_key(&request) {
-            self.replayable.insert(request, bytes.to_vec());
+            .any(|endpoint| cella_interfaces::idempotent(endpoint, &bytes) == Some(true));
+        if idempotent {
+            self.replayable.insert(request, bytes);
         }
     }
 
