@@ -245,6 +245,9 @@ impl<K: KernelServices> EventLoop<K> {
                 state: slot.state.name(),
             });
         }
+        if !slot.inbox_has_room() {
+            return Err(CommandError::InboxFull(slot.plan.name.clone()));
+        }
         slot.inbox.push_back(Pending::Message {
             request: 0,
             bytes: text.as_bytes().to_vec(),
@@ -296,6 +299,9 @@ impl<K: KernelServices> EventLoop<K> {
                 module: slot.plan.name.clone(),
                 state: slot.state.name(),
             }));
+        }
+        if !slot.inbox_has_room() {
+            return Progress::finished(Err(CommandError::InboxFull(slot.plan.name.clone())));
         }
         let request = self
             .router

@@ -69,6 +69,10 @@ impl Display for CommandError {
                 write!(f, "{module} is not running ({state})")
             }
             CommandError::AlreadyRunning(module) => write!(f, "{module} is already running"),
+            CommandError::InboxFull(module) => write!(
+                f,
+                "{module}'s inbox is full; nothing was sent, try again when it has caught up"
+            ),
             CommandError::Busy { module } => write!(
                 f,
                 "{module} is busy with another command (a swap or restart); try again when it is done"

@@ -162,6 +162,8 @@ pub enum CommandError {
     },
     /// Nobody serves the endpoint.
     NoServer(String),
+    /// The serving module's inbox is at its limit.
+    InboxFull(String),
     /// The module (or file) was refused at load, or not found.
     Refused(String),
     /// A swap failed; the old version runs on.

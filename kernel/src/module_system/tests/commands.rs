@@ -293,3 +293,42 @@ fn trace_entries_name_endpoints_instead_of_numbering_them() {
     };
     assert_eq!(system.router.access_text(&reply), format!("{reply}"));
 }
+
+#[test]
+fn send_and_call_to_a_full_inbox_are_refused_and_queue_nothing() {
+    let mut system = boot_with(
+        alloc::vec![(
+            ModulePlan {
+                limits: crate::system_manifest::ModuleLimits {
+                    queue: Some(4),
+                    ..Default::default()
+                },
+                ..plan("counter", &[])
+            },
+            Behaviour::default()
+        )],
+        &[],
+    );
+    settle(&mut system);
+    let at = index(&system, "counter");
+    for _ in 0..4 {
+        queue(&mut system, "counter", b"waiting");
+    }
+    for command in [
+        Command::Send {
+            endpoint: String::from("counter"),
+            text: String::from("more"),
+        },
+        Command::Call {
+            endpoint: String::from("counter"),
+            text: String::from("more"),
+        },
+    ] {
+        let text = format!("{}", run(&mut system, command).unwrap_err());
+        assert_eq!(
+            text,
+            "counter's inbox is full; nothing was sent, try again when it has caught up"
+        );
+        assert_eq!(system.table.slots[at].inbox.len(), 4, "nothing queued");
+    }
+}
