@@ -225,10 +225,6 @@ impl KernelServices for Kernel {
         message_queue::take_all()
     }
 
-    fn routed_waiting(&self) -> bool {
-        !message_queue::is_empty()
-    }
-
     fn open_process_endpoint(&mut self, name: &str) -> Result<u64, String> {
         ipc::create_endpoint(Some(name))
             .and_then(|id| ipc::watch(id, process_message_queued).map(|()| u64::from(id)))

@@ -360,11 +360,6 @@ impl<K: KernelServices> EventLoop<K> {
         self.table.slots.iter().all(|slot| !slot.away)
     }
 
-    /// The fault records.
-    pub fn fault_records(&self) -> &FaultRecords {
-        &self.records
-    }
-
     /// Runs `command` to its end, driving the loop meanwhile; for kernel
     /// code that is itself the loop's driver (the test kernel's scenarios).
     pub fn run_command(&mut self, command: Command) -> Result<Report, CommandError> {

@@ -287,8 +287,6 @@ pub trait KernelServices: Sized + 'static {
     // Messages.
     /// What modules sent and replied since the last call, oldest first.
     fn take_routed(&mut self) -> VecDeque<Routed>;
-    /// Whether anything is queued for [`KernelServices::take_routed`].
-    fn routed_waiting(&self) -> bool;
 
     // Native processes.
     /// Opens the process-side endpoint `name`, which a module serves.

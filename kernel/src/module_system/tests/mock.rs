@@ -278,10 +278,6 @@ impl KernelServices for MockKernel {
         core::mem::take(&mut *self.outbox.0.borrow_mut())
     }
 
-    fn routed_waiting(&self) -> bool {
-        !self.outbox.0.borrow().is_empty()
-    }
-
     fn open_process_endpoint(&mut self, name: &str) -> Result<u64, String> {
         self.opened.push(String::from(name));
         Ok(self.opened.len() as u64 - 1)
