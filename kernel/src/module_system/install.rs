@@ -18,7 +18,7 @@ use super::services::KernelServices;
 use super::slot::ModuleState;
 use crate::install_protocol::read_entry;
 use crate::supervisor::reports::{CommandError, Installed, Report};
-use crate::system_manifest::{GrantLine, ModulePlan, SystemManifest, validate_addition};
+use crate::system_manifest::{ModulePlan, SystemManifest, validate_addition};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -59,7 +59,7 @@ impl<K: KernelServices> EventLoop<K> {
             return refused(format!("{why}; nothing changed"));
         }
         let numbered = self.router.endpoint_count();
-        for name in endpoints_of(&plan) {
+        for name in super::router::endpoints_of(&plan) {
             self.router.add_endpoint(name);
         }
         let loaded = self
@@ -132,15 +132,6 @@ impl<K: KernelServices> EventLoop<K> {
     }
 }
 
-/// The endpoints `plan` serves or is granted.
-fn endpoints_of(plan: &ModulePlan) -> impl Iterator<Item = &str> {
-    let granted = plan.grants.iter().filter_map(|grant| match grant {
-        GrantLine::Endpoint { name } => Some(name.as_str()),
-        _ => None,
-    });
-    plan.serves.iter().map(String::as_str).chain(granted)
-}
-
 /// Whether `new` grants what `known` grants: the same endpoints served, the
 /// same grants, limits and kernel memory (where the file is does not count).
 fn same_entry(known: &ModulePlan, new: &ModulePlan) -> bool {
@@ -151,7 +142,7 @@ fn same_entry(known: &ModulePlan, new: &ModulePlan) -> bool {
 }
 
 /// A plan's grants and served endpoints, as a person reads them.
-fn entry_text(plan: &ModulePlan) -> String {
+pub(super) fn entry_text(plan: &ModulePlan) -> String {
     let grants: Vec<String> = plan.grants.iter().map(|grant| format!("{grant}")).collect();
     format!(
         "grants [{}]; serves [{}]",

@@ -100,14 +100,12 @@ impl<K: KernelServices> EventLoop<K> {
             .instantiate(&module, account, &self.kernel)
             .map_err(|fault| format!("{} failed to start: {fault}", plan.name))?;
         slot.generation = sandbox.generation();
-        let grants: Vec<String> = plan.grants.iter().map(|grant| format!("{grant}")).collect();
         log::info!(
-            "module {} {} up (generation {}): installed from the host; grants [{}]; serves [{}]",
+            "module {} {} up (generation {}): installed from the host; {}",
             plan.name,
             module.version(),
             slot.generation,
-            grants.join(", "),
-            plan.serves.join(", ")
+            super::install::entry_text(&plan)
         );
         slot.sandbox = Some(sandbox);
         slot.module = Some(module);
@@ -148,18 +146,11 @@ impl<K: KernelServices> EventLoop<K> {
                         slot.inbox.len()
                     );
                 } else {
-                    let grants: Vec<String> = slot
-                        .plan
-                        .grants
-                        .iter()
-                        .map(|grant| format!("{grant}"))
-                        .collect();
                     log::info!(
-                        "module {} {version} up (generation {}): grants [{}]; serves [{}]",
+                        "module {} {version} up (generation {}): {}",
                         slot.plan.name,
                         slot.generation,
-                        grants.join(", "),
-                        slot.plan.serves.join(", ")
+                        super::install::entry_text(&slot.plan)
                     );
                 }
                 self.route_console_output();

@@ -93,6 +93,15 @@ pub struct Router {
     pub collected_replies: BTreeMap<u32, Vec<u8>>,
 }
 
+/// The endpoints `plan` serves or is granted.
+pub(crate) fn endpoints_of(plan: &ModulePlan) -> impl Iterator<Item = &str> {
+    let granted = plan.grants.iter().filter_map(|grant| match grant {
+        GrantLine::Endpoint { name } => Some(name.as_str()),
+        _ => None,
+    });
+    plan.serves.iter().map(String::as_str).chain(granted)
+}
+
 impl Router {
     /// The endpoints `plans` serve or are granted, numbered in order.
     pub fn for_plans(plans: &[ModulePlan]) -> Self {
@@ -100,14 +109,8 @@ impl Router {
             next_request: 1,
             ..Router::default()
         };
-        for plan in plans {
-            let granted = plan.grants.iter().filter_map(|grant| match grant {
-                GrantLine::Endpoint { name } => Some(name),
-                _ => None,
-            });
-            for name in plan.serves.iter().chain(granted) {
-                router.add_endpoint(name);
-            }
+        for name in plans.iter().flat_map(endpoints_of) {
+            router.add_endpoint(name);
         }
         router
     }
