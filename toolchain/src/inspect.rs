@@ -6,23 +6,14 @@
 //! sends one command line signed with the push key and returns the kernel's answer: the text
 //! the console shell prints for the same command.
 
+use crate::push::{Answer, Reply, exchange};
 use crate::{Error, Result};
-use cella_system::command_protocol::{self, Reply, ReplyReader};
+use cella_system::command_protocol::{self, ReplyReader};
 use cella_system::push_authority::PushKey;
-use cella_system::push_protocol::HELLO;
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, Read};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
-
-/// What the kernel answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Answer {
-    /// Whether the command succeeded.
-    pub accepted: bool,
-    /// Its text, as the shell prints it (lines ending in `\n`).
-    pub text: String,
-}
 
 /// Sends command `line` to the system on `socket`, signed with `key`, and waits (up to
 /// `timeout` for each read) for its answer.
@@ -31,53 +22,36 @@ pub struct Answer {
 /// The command cannot be framed, the socket cannot be reached (is `cargo cella run`
 /// running?), or no readable answer came.
 pub fn ask(socket: &Path, key: &PushKey, line: &str, timeout: Duration) -> Result<Answer> {
-    let (mut stream, reader) = crate::push::connect(socket, timeout)?;
-    let mut reader = Replies {
-        bytes: BufReader::new(reader),
-        parser: ReplyReader::default(),
+    let request = |nonce: &str| {
+        command_protocol::request(key, nonce, line)
+            .map(String::into_bytes)
+            .map_err(Error::usage)
     };
-    stream
-        .write_all(format!("{HELLO}\n").as_bytes())
-        .and_then(|()| stream.flush())
-        .map_err(|error| Error::new(format!("asking for a nonce: {error}")))?;
-    let nonce = match reader.next()? {
-        Reply::Nonce(nonce) => nonce,
-        Reply::Answer { accepted, text } => return Ok(Answer { accepted, text }),
-    };
-    let request = command_protocol::request(key, &nonce, line).map_err(Error::usage)?;
-    stream
-        .write_all(request.as_bytes())
-        .and_then(|()| stream.flush())
-        .map_err(|error| Error::new(format!("sending the command: {error}")))?;
-    match reader.next()? {
-        Reply::Answer { accepted, text } => Ok(Answer { accepted, text }),
-        Reply::Nonce(_) => Err(Error::new("the kernel sent a nonce instead of its answer")),
-    }
+    let mut parser = ReplyReader::default();
+    exchange(socket, timeout, "the command", request, |reader| {
+        next_reply(reader, &mut parser)
+    })
 }
 
-/// The kernel's replies on a connection.
-struct Replies {
-    bytes: BufReader<UnixStream>,
-    parser: ReplyReader,
-}
-
-impl Replies {
-    /// The next nonce or answer (other output on the port is skipped).
-    fn next(&mut self) -> Result<Reply> {
-        let mut byte = [0u8];
-        loop {
-            let read = self
-                .bytes
-                .read(&mut byte)
-                .map_err(|error| Error::new(format!("no answer from the kernel: {error}")))?;
-            if read == 0 {
-                return Err(Error::new(
-                    "the connection closed before the kernel answered",
-                ));
+/// The kernel's next nonce or framed answer on the connection (other output on the port is
+/// skipped).
+fn next_reply(bytes: &mut BufReader<UnixStream>, parser: &mut ReplyReader) -> Result<Reply> {
+    let mut byte = [0u8];
+    loop {
+        let read = bytes
+            .read(&mut byte)
+            .map_err(|error| Error::new(format!("no answer from the kernel: {error}")))?;
+        if read == 0 {
+            return Err(Error::new(
+                "the connection closed before the kernel answered",
+            ));
+        }
+        match parser.feed(byte[0]).map_err(Error::new)? {
+            Some(command_protocol::Reply::Nonce(nonce)) => return Ok(Reply::Nonce(nonce)),
+            Some(command_protocol::Reply::Answer { accepted, text }) => {
+                return Ok(Reply::Answer(Answer { accepted, text }));
             }
-            if let Some(reply) = self.parser.feed(byte[0]).map_err(Error::new)? {
-                return Ok(reply);
-            }
+            None => {}
         }
     }
 }

@@ -115,11 +115,12 @@ pub fn send(
     bytes: &[u8],
     timeout: Duration,
 ) -> Result<Answer> {
-    exchange(socket, timeout, |nonce| {
+    let upload = |nonce: &str| {
         let mut wire = push_protocol::header(key, target, bytes, nonce).into_bytes();
         wire.extend_from_slice(bytes);
-        wire
-    })
+        Ok(wire)
+    };
+    exchange(socket, timeout, "the module", upload, read_answer)
 }
 
 /// As [`send`], for an install upload: `bytes` with `entry`, the module's manifest entry in
@@ -135,20 +136,21 @@ pub fn send_install(
     bytes: &[u8],
     timeout: Duration,
 ) -> Result<Answer> {
-    exchange(socket, timeout, |nonce| {
+    let upload = |nonce: &str| {
         let mut wire =
             install_protocol::install_header(key, target, entry, bytes, nonce).into_bytes();
         wire.extend_from_slice(&install_protocol::install_body(entry, bytes));
-        wire
-    })
+        Ok(wire)
+    };
+    exchange(socket, timeout, "the module", upload, read_answer)
 }
 
 /// Connects to the running system's push channel at `socket`, reads time out after
-/// `timeout`; the stream and a second handle on it to read from.
+/// `timeout`.
 ///
 /// # Errors
 /// The socket cannot be reached (is `cargo cella run` running?) or set up.
-pub fn connect(socket: &Path, timeout: Duration) -> Result<(UnixStream, UnixStream)> {
+fn connect(socket: &Path, timeout: Duration) -> Result<UnixStream> {
     let stream = UnixStream::connect(socket).map_err(|error| {
         Error::new(format!(
             "cannot reach the running system at {}: {error} (start it with `cargo cella run`)",
@@ -158,42 +160,50 @@ pub fn connect(socket: &Path, timeout: Duration) -> Result<(UnixStream, UnixStre
     stream
         .set_read_timeout(Some(timeout))
         .map_err(|error| Error::new(format!("socket: {error}")))?;
-    let reader = stream
-        .try_clone()
-        .map_err(|error| Error::new(format!("socket: {error}")))?;
-    Ok((stream, reader))
+    Ok(stream)
 }
 
-/// Asks for a nonce over `socket`, sends what `upload` makes of it and returns the answer.
-fn exchange(
+/// A line (or frame) from the kernel on the push channel.
+pub(crate) enum Reply {
+    Nonce(String),
+    Answer(Answer),
+}
+
+/// The one exchange on the push channel: connects to `socket`, asks for a nonce, sends
+/// what `request` makes of it (`what` names it in errors) and returns the kernel's answer,
+/// each reply read by `read` (reads time out after `timeout`).
+///
+/// # Errors
+/// The socket cannot be reached, the request cannot be made, or no answer came.
+pub(crate) fn exchange(
     socket: &Path,
     timeout: Duration,
-    upload: impl FnOnce(&str) -> Vec<u8>,
+    what: &str,
+    request: impl FnOnce(&str) -> Result<Vec<u8>>,
+    mut read: impl FnMut(&mut BufReader<UnixStream>) -> Result<Reply>,
 ) -> Result<Answer> {
-    let (mut stream, reader) = connect(socket, timeout)?;
-    let mut reader = BufReader::new(reader);
+    let mut stream = connect(socket, timeout)?;
+    let mut reader = BufReader::new(
+        stream
+            .try_clone()
+            .map_err(|error| Error::new(format!("socket: {error}")))?,
+    );
     stream
         .write_all(format!("{HELLO}\n").as_bytes())
         .and_then(|()| stream.flush())
         .map_err(|error| Error::new(format!("asking for a nonce: {error}")))?;
-    let nonce = match read_answer(&mut reader)? {
+    let nonce = match read(&mut reader)? {
         Reply::Nonce(nonce) => nonce,
-        Reply::Result(answer) => return Ok(answer),
+        Reply::Answer(answer) => return Ok(answer),
     };
     stream
-        .write_all(&upload(&nonce))
+        .write_all(&request(&nonce)?)
         .and_then(|()| stream.flush())
-        .map_err(|error| Error::new(format!("sending the module: {error}")))?;
-    match read_answer(&mut reader)? {
-        Reply::Result(answer) => Ok(answer),
+        .map_err(|error| Error::new(format!("sending {what}: {error}")))?;
+    match read(&mut reader)? {
+        Reply::Answer(answer) => Ok(answer),
         Reply::Nonce(_) => Err(Error::new("the kernel sent a nonce instead of its answer")),
     }
-}
-
-/// A line from the kernel on the push channel.
-enum Reply {
-    Nonce(String),
-    Result(Answer),
 }
 
 /// Reads lines until the kernel's nonce or result line (the port may carry other output).
@@ -218,7 +228,7 @@ fn read_answer(reader: &mut BufReader<UnixStream>) -> Result<Reply> {
         };
         let rest = rest.trim();
         let (word, text) = rest.split_once(' ').unwrap_or((rest, ""));
-        return Ok(Reply::Result(Answer {
+        return Ok(Reply::Answer(Answer {
             accepted: word == "ok",
             text: text.to_owned(),
         }));

@@ -4,6 +4,7 @@ use super::*;
 use cella_system::command_protocol::answer_header;
 use cella_system::push_authority::{KEY_BYTES, PushGrant};
 use cella_system::push_protocol::{NONCE, PushAccess, PushEvent, PushReceiver};
+use std::io::Write;
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 
