@@ -203,6 +203,12 @@ impl<K: KernelServices> EventLoop<K> {
                 Ok(module) => module,
                 Err(problem) => return finished(Err(CommandError::Refused(problem))),
             };
+            if module.name() != target {
+                return finished(Err(CommandError::Refused(format!(
+                    "the module is `{}`, not `{target}` (its manifest says so); nothing changed",
+                    module.name()
+                ))));
+            }
             let slot = &mut self.table.slots[index];
             slot.module = Some(module);
             slot.sandbox = None;

@@ -170,13 +170,6 @@ impl<K: KernelServices> ModuleTable<K> {
         if let Some(why) = crate::system_manifest::reserved_name(module.name()) {
             return Err(format!("refused at load: its manifest says {why}"));
         }
-        if module.name() != plan.name {
-            return Err(format!(
-                "refused at load: the module is `{}`, not `{}` (its manifest says so)",
-                module.name(),
-                plan.name
-            ));
-        }
         match kernel.over_memory_limit(account) {
             Some(why) => Err(format!(
                 "refused at load: {} is over its kernel memory limit: {why}",
