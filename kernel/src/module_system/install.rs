@@ -65,7 +65,10 @@ impl<K: KernelServices> EventLoop<K> {
         let loaded = self
             .table
             .load_bytes(&plan, &bytes, &self.router, &self.kernel);
-        let module = match loaded {
+        let module = match loaded.and_then(|module| {
+            super::swap::named_as(&module, target)?;
+            Ok(module)
+        }) {
             Ok(module) => module,
             Err(problem) => {
                 self.router.forget_endpoints_after(numbered);

@@ -17,6 +17,7 @@ use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use cella_wasm_host::LoadedModule;
 
 impl<K: KernelServices> EventLoop<K> {
     /// Checks a swap of module `name` to `bytes` and starts preparing the new version.
@@ -203,11 +204,8 @@ impl<K: KernelServices> EventLoop<K> {
                 Ok(module) => module,
                 Err(problem) => return finished(Err(CommandError::Refused(problem))),
             };
-            if module.name() != target {
-                return finished(Err(CommandError::Refused(format!(
-                    "the module is `{}`, not `{target}` (its manifest says so); nothing changed",
-                    module.name()
-                ))));
+            if let Err(why) = named_as(&module, target) {
+                return finished(Err(CommandError::Refused(why)));
             }
             let slot = &mut self.table.slots[index];
             slot.module = Some(module);
@@ -226,5 +224,23 @@ impl<K: KernelServices> EventLoop<K> {
         finished(Err(CommandError::Refused(format!(
             "`{target}` is missing from the running system's manifest, so it has no grant; send its manifest entry with it: `cargo cella push {target} --grant` (docs/push.md)"
         ))))
+    }
+}
+
+/// Checks that a module pushed from the host for `target` names itself
+/// `target` in its own manifest (a module loaded from the boot archive may
+/// run under another name its system manifest gives it; one from the host
+/// may not).
+///
+/// # Errors
+/// What it names itself instead.
+pub(super) fn named_as(module: &LoadedModule, target: &str) -> Result<(), String> {
+    if module.name() == target {
+        Ok(())
+    } else {
+        Err(format!(
+            "the module is `{}`, not `{target}` (its manifest says so); nothing changed",
+            module.name()
+        ))
     }
 }

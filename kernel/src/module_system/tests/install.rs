@@ -373,3 +373,15 @@ fn a_removed_module_holds_no_grants_and_comes_back_under_a_new_entry() {
     };
     assert_eq!(grants, ["port 0x520 2"]);
 }
+
+#[test]
+fn a_module_whose_manifest_names_another_is_not_installed_under_the_entry() {
+    let mut system = running_system();
+    let why = refused(
+        &mut system,
+        "blink",
+        "module blink installed/blink.wasm\ngrant port 0x510 2\n",
+        requesting("lamp", "port 0x510 2\n"),
+    );
+    assert!(why.contains("the module is `lamp`, not `blink`"), "{why}");
+}
