@@ -30,6 +30,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod block;
 pub mod pci;
 pub mod rtc;
 pub mod wire;
@@ -70,7 +71,7 @@ struct Known {
     render_reply: RenderReply,
 }
 
-const KNOWN: [Known; 2] = [
+const KNOWN: [Known; 3] = [
     Known {
         endpoint: rtc::ENDPOINT,
         operations: rtc::OPERATIONS,
@@ -84,6 +85,13 @@ const KNOWN: [Known; 2] = [
         idempotent: pci::idempotent,
         request_from_text: pci::request_from_text,
         render_reply: pci::render_reply,
+    },
+    Known {
+        endpoint: block::ENDPOINT,
+        operations: block::OPERATIONS,
+        idempotent: block::idempotent,
+        request_from_text: block::request_from_text,
+        render_reply: block::render_reply,
     },
 ];
 

@@ -1,9 +1,44 @@
 //! The macros that describe interfaces and the records and enums they carry.
 
 /// Declares a record whose wire form is its fields in order. The record
-/// must implement `Display`: that is how a person reads it.
+/// must implement `Display`: that is how a person reads it. A record may
+/// borrow from the message it is decoded from (`struct Data<'a> { bytes:
+/// &'a [u8] }`).
 #[macro_export]
 macro_rules! wire_record {
+    (
+        $(#[$meta:meta])*
+        $visibility:vis struct $name:ident<$lifetime:lifetime> {
+            $($(#[$field_meta:meta])* $field_visibility:vis $field:ident : $type:ty),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        $visibility struct $name<$lifetime> {
+            $($(#[$field_meta])* $field_visibility $field: $type),*
+        }
+
+        impl<$lifetime> $crate::wire::Wire<$lifetime> for $name<$lifetime> {
+            fn encode(
+                &self,
+                out: &mut $crate::wire::Writer<'_>,
+            ) -> ::core::result::Result<(), $crate::wire::WireError> {
+                $($crate::wire::Wire::encode(&self.$field, out)?;)*
+                Ok(())
+            }
+
+            fn decode(
+                input: &mut $crate::wire::Reader<$lifetime>,
+            ) -> ::core::result::Result<Self, $crate::wire::WireError> {
+                Ok($name {
+                    $($field: $crate::wire::Wire::decode(input)?,)*
+                })
+            }
+
+            fn render(&self, out: &mut dyn ::core::fmt::Write) -> ::core::fmt::Result {
+                write!(out, "{self}")
+            }
+        }
+    };
     (
         $(#[$meta:meta])*
         $visibility:vis struct $name:ident {
