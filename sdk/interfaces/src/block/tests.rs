@@ -54,7 +54,7 @@ impl Server for Memory {
 
     fn write(&mut self, id: u32, sector: u64, bytes: &[u8]) -> Result<Done, Failed> {
         let fail = |error| Failed { id, error };
-        if bytes.len() % 512 != 0 {
+        if !bytes.len().is_multiple_of(512) {
             return Err(fail(BlockError::BadLength));
         }
         if self.read_only {
