@@ -59,6 +59,8 @@
 //! | `ipc_call`, export `on_reply` | [`Endpoint::call`], [`Reply`], [`Module::on_reply`] |
 //! | `time_now` / `timer_set` / `timer_cancel` | [`time::now`], [`Timer`] |
 //! | `log` | [`info!`], [`warn!`], [`error!`], [`debug!`], [`trace!`], [`log::write`] |
+//! | `pci_config_read` / `pci_config_write` / `pci_bar` / `pci_irq` | [`PciDevice`] |
+//! | `pci_bus_read` | [`PciBus`] |
 //! | `cap_handle` | [`Handle::for_capability`] (the macro calls it) |
 //! | exports `init`, `on_*`, state | [`Module`] + [`module!`] |
 //!
@@ -100,6 +102,7 @@ mod module;
 #[doc(hidden)]
 pub mod native;
 mod panic;
+mod pci;
 mod ports;
 mod queue;
 mod sys;
@@ -116,6 +119,8 @@ pub use handle::{FromHandle, Handle};
 pub use ipc::{Endpoint, Message};
 pub use irq::Irq;
 pub use mmio::Mmio;
+pub use pci::{PciBus, PciDevice};
+pub use cella_abi::PciAddress;
 pub use module::{AcquireCapabilities, Module, STATE_BYTES, Slot};
 pub use ports::{Port, PortValue, Ports};
 pub use queue::ByteQueue;

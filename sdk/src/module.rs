@@ -366,7 +366,8 @@ pub mod entry {
 /// ```
 ///
 /// Capability kinds: `port(BASE, COUNT)`, `mmio(BASE, LENGTH)`, `irq(LINE)`,
-/// `dma(BYTES)`, `endpoint("NAME")`, `timer()`. Numbers are plain decimal or
+/// `dma(BYTES)`, `endpoint("NAME")`, `timer()`, `pci(VENDOR, DEVICE)` (a
+/// [`crate::PciDevice`]) and `pci_bus()` (a [`crate::PciBus`]). Numbers are plain decimal or
 /// `0x` hex literals (no `_` separators: they are copied into the manifest
 /// text as written). An optional `state: N,` line before `module` sets the
 /// state-format version and exports the hot-swap entry points.
@@ -545,6 +546,12 @@ macro_rules! __capability_type {
     (timer) => {
         $crate::Timer
     };
+    (pci) => {
+        $crate::PciDevice
+    };
+    (pci_bus) => {
+        $crate::PciBus
+    };
 }
 
 #[doc(hidden)]
@@ -567,6 +574,12 @@ macro_rules! __capability_line {
     };
     (timer) => {
         "timer\n"
+    };
+    (pci $vendor:literal, $device:literal) => {
+        concat!("pci ", stringify!($vendor), " ", stringify!($device), "\n")
+    };
+    (pci_bus) => {
+        "pci-bus\n"
     };
 }
 

@@ -131,6 +131,11 @@ imports! {
     safe fn time_now() -> i64 = TimeNow;
     safe fn timer_set(timer: i32, deadline: i64) -> i32 = TimerSet;
     safe fn timer_cancel(timer: i32) -> i32 = TimerCancel;
+    safe fn pci_config_read(device: i32, offset: i32, width: i32) -> i64 = PciConfigRead;
+    safe fn pci_config_write(device: i32, offset: i32, width: i32, value: i32) -> i32 = PciConfigWrite;
+    safe fn pci_bar(device: i32, index: i32) -> i32 = PciBar;
+    safe fn pci_irq(device: i32) -> i32 = PciIrq;
+    safe fn pci_bus_read(bus: i32, function: i32, offset: i32) -> i64 = PciBusRead;
 }
 
 /// A guest pointer: the address of `bytes` in linear memory. On wasm32

@@ -143,6 +143,25 @@ host_functions! {
     TimerSet = "timer_set" (I32, I64) -> I32;
     /// `timer_cancel(timer_handle) -> error`.
     TimerCancel = "timer_cancel" (I32) -> I32;
+    /// `pci_config_read(device_handle, offset, width) -> value | error`: read
+    /// 1, 2 or 4 bytes (`width`) of the device's own configuration space at
+    /// `offset` (below 256, aligned to the width).
+    PciConfigRead = "pci_config_read" (I32, I32, I32) -> I64;
+    /// `pci_config_write(device_handle, offset, width, value) -> error`: write
+    /// the device's own configuration space; a write touching a BAR
+    /// (0x10..0x28) or the ROM address (0x30..0x34) is refused (`Denied`).
+    PciConfigWrite = "pci_config_write" (I32, I32, I32, I32) -> I32;
+    /// `pci_bar(device_handle, index) -> mmio_handle | error`: the memory BAR
+    /// `index` (0..6) as an MMIO capability over the whole BAR (`NotFound`
+    /// when that BAR is absent or an I/O BAR).
+    PciBar = "pci_bar" (I32, I32) -> I32;
+    /// `pci_irq(device_handle) -> irq_handle | error`: the device's interrupt
+    /// line as an IRQ capability (`NotFound` when it has none).
+    PciIrq = "pci_irq" (I32) -> I32;
+    /// `pci_bus_read(bus_handle, function, offset) -> value | error`: read the
+    /// 32 bits at `offset` (below 256, aligned to 4) of function `function`
+    /// (bus << 8 | device << 3 | function); all ones where no function is.
+    PciBusRead = "pci_bus_read" (I32, I32, I32) -> I64;
 }
 
 impl HostFunction {

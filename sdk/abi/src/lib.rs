@@ -28,6 +28,7 @@ pub mod events;
 pub mod exports;
 pub mod functions;
 pub mod manifest;
+pub mod pci;
 pub mod syscalls;
 pub mod text;
 
@@ -36,6 +37,7 @@ pub use events::{EventKind, LogLevel};
 pub use exports::Export;
 pub use functions::{HostFunction, Signature, ValueType};
 pub use manifest::{CapabilityKind, CapabilityRequest, Manifest, ManifestError, ManifestErrorKind};
+pub use pci::PciAddress;
 
 /// The ABI version this crate describes.
 pub const ABI_VERSION: u32 = 1;

@@ -16,6 +16,8 @@
 //! dma 65536                  # DMA buffer pool: total bytes
 //! endpoint log               # IPC endpoint, by name
 //! timer                      # one one-shot timer
+//! pci 0x1af4 0x1042          # the PCI function with this vendor and device id
+//! pci-bus                    # read-only access to every function's config space
 //! ```
 //!
 //! Capability lines are numbered from 0 in order; `cap_handle(index)` returns
@@ -43,6 +45,13 @@ pub enum CapabilityKind {
     Endpoint,
     /// A one-shot timer.
     Timer,
+    /// One PCI function, requested by vendor and device id, granted by the
+    /// system manifest's `devices` list: its configuration space (BARs and
+    /// the ROM address read-only), its memory BARs and its interrupt.
+    PciDevice,
+    /// Read-only access to the configuration space of every PCI function
+    /// (what an enumerator needs; it can write nothing).
+    PciBus,
 }
 
 impl CapabilityKind {
@@ -56,6 +65,8 @@ impl CapabilityKind {
             CapabilityKind::DmaBuffer => "dma-buffer",
             CapabilityKind::Endpoint => "endpoint",
             CapabilityKind::Timer => "timer",
+            CapabilityKind::PciDevice => "pci",
+            CapabilityKind::PciBus => "pci-bus",
         }
     }
 }
@@ -94,6 +105,15 @@ pub enum CapabilityRequest<'a> {
     },
     /// One one-shot timer.
     Timer,
+    /// The PCI function with this vendor and device id.
+    PciDevice {
+        /// Vendor id.
+        vendor: u16,
+        /// Device id.
+        device: u16,
+    },
+    /// Read-only configuration space of every PCI function.
+    PciBus,
 }
 
 impl CapabilityRequest<'_> {
@@ -106,6 +126,8 @@ impl CapabilityRequest<'_> {
             CapabilityRequest::DmaPool { .. } => CapabilityKind::DmaPool,
             CapabilityRequest::Endpoint { .. } => CapabilityKind::Endpoint,
             CapabilityRequest::Timer => CapabilityKind::Timer,
+            CapabilityRequest::PciDevice { .. } => CapabilityKind::PciDevice,
+            CapabilityRequest::PciBus => CapabilityKind::PciBus,
         }
     }
 }
@@ -125,6 +147,10 @@ impl core::fmt::Display for CapabilityRequest<'_> {
             }
             CapabilityRequest::Endpoint { name } => write!(formatter, "endpoint {name}"),
             CapabilityRequest::Timer => formatter.write_str("timer"),
+            CapabilityRequest::PciDevice { vendor, device } => {
+                write!(formatter, "pci {vendor:#06x} {device:#06x}")
+            }
+            CapabilityRequest::PciBus => formatter.write_str("pci-bus"),
         }
     }
 }
@@ -340,9 +366,14 @@ fn parse_line(raw: &str) -> Result<Line<'_>, ManifestErrorKind> {
             name: check_name(name)?,
         }),
         ("timer", None, None) => Line::Capability(CapabilityRequest::Timer),
+        ("pci", Some(vendor), Some(device)) => Line::Capability(CapabilityRequest::PciDevice {
+            vendor: parse_u16(vendor)?,
+            device: parse_u16(device)?,
+        }),
+        ("pci-bus", None, None) => Line::Capability(CapabilityRequest::PciBus),
         (
             "cella" | "name" | "version" | "state" | "port" | "mmio" | "irq" | "dma" | "endpoint"
-            | "timer",
+            | "timer" | "pci" | "pci-bus",
             _,
             _,
         ) => {
@@ -367,6 +398,10 @@ fn parse_u64(text: &str) -> Result<u64, ManifestErrorKind> {
         None => text.parse::<u64>(),
     };
     parsed.map_err(|_| ManifestErrorKind::BadNumber)
+}
+
+fn parse_u16(text: &str) -> Result<u16, ManifestErrorKind> {
+    u16::try_from(parse_u64(text)?).map_err(|_| ManifestErrorKind::BadNumber)
 }
 
 fn parse_u32(text: &str) -> Result<u32, ManifestErrorKind> {
@@ -437,6 +472,31 @@ mod tests {
     }
 
     #[test]
+    fn parses_pci_requests_and_renders_them_as_their_lines() {
+        let manifest =
+            Manifest::parse("cella 1\nname blk\nversion 1\npci 0x1af4 0x1042\npci-bus\n").unwrap();
+        let requests = {
+            let mut all = manifest.capabilities();
+            (all.next(), all.next())
+        };
+        assert_eq!(
+            requests,
+            (
+                Some(CapabilityRequest::PciDevice {
+                    vendor: 0x1af4,
+                    device: 0x1042
+                }),
+                Some(CapabilityRequest::PciBus)
+            )
+        );
+        extern crate std;
+        use std::string::ToString;
+        assert_eq!(requests.0.unwrap().to_string(), "pci 0x1af4 0x1042");
+        assert_eq!(CapabilityKind::PciDevice.name(), "pci");
+        assert_eq!(CapabilityKind::PciBus.name(), "pci-bus");
+    }
+
+    #[test]
     fn rejects_bad_lines() {
         let cases: &[(&str, usize, ManifestErrorKind)] = &[
             ("name x\n", 1, ManifestErrorKind::MissingHeader),
@@ -465,6 +525,21 @@ mod tests {
                 "cella 1\nname x\nversion 1\nfrobnicate 1\n",
                 4,
                 ManifestErrorKind::UnknownKeyword,
+            ),
+            (
+                "cella 1\nname x\nversion 1\npci 0x10000 1\n",
+                4,
+                ManifestErrorKind::BadNumber,
+            ),
+            (
+                "cella 1\nname x\nversion 1\npci 0x1af4\n",
+                4,
+                ManifestErrorKind::WrongFieldCount,
+            ),
+            (
+                "cella 1\nname x\nversion 1\npci-bus 1\n",
+                4,
+                ManifestErrorKind::WrongFieldCount,
             ),
             ("cella 1\nname x\nname y\n", 3, ManifestErrorKind::Duplicate),
             ("cella 1\nname x y\n", 2, ManifestErrorKind::WrongFieldCount),

@@ -208,32 +208,53 @@ pub(crate) fn irq_ack(handle: i32) -> i32 {
     irq_call(HostFunction::IrqAck, handle, IRQ_ACK, 0)
 }
 
-/// A process holds no DMA pool or buffer (a manifest asking for one does
-/// not start), so every handle resolves to the Wasm host's answer for a
-/// module without DMA: `Denied` (another kind) or `BadHandle`.
-fn no_dma(function: HostFunction, handle: i32, kind: CapabilityKind) -> i32 {
+/// A process holds no DMA pool or buffer, PCI function or bus (a manifest
+/// asking for one does not start), so every handle resolves to the Wasm
+/// host's answer for a module without one: `Denied` (another kind) or
+/// `BadHandle`.
+fn refused(function: HostFunction, handle: i32, kind: CapabilityKind) -> i32 {
     let result = table(|table| table.resolve(handle, kind)).and(Err(ErrorCode::Denied));
     conclude(function, result)
 }
 
 pub(crate) fn dma_alloc(pool: i32, _size: i32) -> i32 {
-    no_dma(HostFunction::DmaAlloc, pool, CapabilityKind::DmaPool)
+    refused(HostFunction::DmaAlloc, pool, CapabilityKind::DmaPool)
 }
 pub(crate) fn dma_free(buffer: i32) -> i32 {
-    no_dma(HostFunction::DmaFree, buffer, CapabilityKind::DmaBuffer)
+    refused(HostFunction::DmaFree, buffer, CapabilityKind::DmaBuffer)
 }
 pub(crate) fn dma_address(buffer: i32) -> i64 {
-    i64::from(no_dma(
+    i64::from(refused(
         HostFunction::DmaAddress,
         buffer,
         CapabilityKind::DmaBuffer,
     ))
 }
 pub(crate) fn dma_write(buffer: i32, _offset: i32, _source: i32, _length: i32) -> i32 {
-    no_dma(HostFunction::DmaWrite, buffer, CapabilityKind::DmaBuffer)
+    refused(HostFunction::DmaWrite, buffer, CapabilityKind::DmaBuffer)
 }
 /// # Safety
 /// None needed: nothing is written.
 pub(crate) unsafe fn dma_read(buffer: i32, _offset: i32, _destination: i32, _length: i32) -> i32 {
-    no_dma(HostFunction::DmaRead, buffer, CapabilityKind::DmaBuffer)
+    refused(HostFunction::DmaRead, buffer, CapabilityKind::DmaBuffer)
+}
+
+pub(crate) fn pci_config_read(device: i32, _offset: i32, _width: i32) -> i64 {
+    i64::from(refused(
+        HostFunction::PciConfigRead,
+        device,
+        CapabilityKind::PciDevice,
+    ))
+}
+pub(crate) fn pci_config_write(device: i32, _offset: i32, _width: i32, _value: i32) -> i32 {
+    refused(HostFunction::PciConfigWrite, device, CapabilityKind::PciDevice)
+}
+pub(crate) fn pci_bar(device: i32, _index: i32) -> i32 {
+    refused(HostFunction::PciBar, device, CapabilityKind::PciDevice)
+}
+pub(crate) fn pci_irq(device: i32) -> i32 {
+    refused(HostFunction::PciIrq, device, CapabilityKind::PciDevice)
+}
+pub(crate) fn pci_bus_read(bus: i32, _function: i32, _offset: i32) -> i64 {
+    i64::from(refused(HostFunction::PciBusRead, bus, CapabilityKind::PciBus))
 }

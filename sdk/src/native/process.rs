@@ -164,6 +164,8 @@ fn admit(entry: &mut Entry, served: u64) -> bool {
             handle != E_DENIED
         }
         Entry::Timer { .. } => true,
+        // No PCI syscalls: processes are granted no PCI function or bus.
+        Entry::Pci { .. } => false,
     }
 }
 
@@ -175,6 +177,7 @@ fn describe(entry: Entry, text: &mut TextBuffer<128>) {
         Entry::Dma { bytes } => write!(text, "dma {bytes} (no DMA for native processes yet)"),
         Entry::Endpoint { name, .. } => write!(text, "endpoint {name}"),
         Entry::Timer { .. } => write!(text, "timer"),
+        Entry::Pci { kind } => write!(text, "{} (no PCI for native processes)", kind.name()),
     };
 }
 

@@ -43,6 +43,9 @@ pub enum Entry {
     },
     /// A one-shot timer and its armed deadline.
     Timer { deadline: Option<u64> },
+    /// A PCI function or the bus: the kernel grants processes neither, so a
+    /// manifest asking for one does not start and every call is refused.
+    Pci { kind: CapabilityKind },
 }
 
 impl Entry {
@@ -54,6 +57,7 @@ impl Entry {
             Entry::Dma { .. } => CapabilityKind::DmaPool,
             Entry::Endpoint { .. } => CapabilityKind::Endpoint,
             Entry::Timer { .. } => CapabilityKind::Timer,
+            Entry::Pci { kind } => *kind,
         }
     }
 
@@ -69,6 +73,11 @@ impl Entry {
             CapabilityRequest::DmaPool { bytes } => Entry::Dma { bytes },
             CapabilityRequest::Endpoint { name } => Entry::Endpoint { name, kernel: None },
             CapabilityRequest::Timer => Entry::Timer { deadline: None },
+            request @ (CapabilityRequest::PciDevice { .. } | CapabilityRequest::PciBus) => {
+                Entry::Pci {
+                    kind: request.kind(),
+                }
+            }
         }
     }
 }

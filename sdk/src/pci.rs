@@ -1,0 +1,154 @@
+//! PCI functions: the one a driver was granted ([`PciDevice`]) and the
+//! read-only view of the whole bus an enumerator holds ([`PciBus`]).
+
+use crate::error::{ErrorCode, Result, status, value32, value64};
+use crate::handle::{FromHandle, Handle};
+use crate::{Irq, Mmio, sys};
+use cella_abi::PciAddress;
+
+/// The PCI function a driver was granted (manifest line `pci VENDOR
+/// DEVICE`; the system manifest's `devices` list says which function that
+/// is). It reaches that function's configuration space, its memory BARs and
+/// its interrupt, nothing of any other function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PciDevice {
+    handle: Handle,
+}
+
+impl FromHandle for PciDevice {
+    fn from_handle(handle: Handle) -> PciDevice {
+        PciDevice { handle }
+    }
+}
+
+impl PciDevice {
+    /// The capability handle.
+    pub fn handle(&self) -> Handle {
+        self.handle
+    }
+
+    fn read(&self, offset: u8, width: i32) -> Result<u32> {
+        let value = value64(sys::pci_config_read(
+            self.handle.raw(),
+            i32::from(offset),
+            width,
+        ))?;
+        u32::try_from(value).map_err(|_| ErrorCode::DeviceError)
+    }
+
+    fn write(&self, offset: u8, width: i32, value: u32) -> Result<()> {
+        status(sys::pci_config_write(
+            self.handle.raw(),
+            i32::from(offset),
+            width,
+            value as i32,
+        ))
+    }
+
+    /// Reads the configuration byte at `offset`.
+    ///
+    /// # Errors
+    /// The host's refusal.
+    pub fn config_read8(&self, offset: u8) -> Result<u8> {
+        Ok(self.read(offset, 1)? as u8)
+    }
+
+    /// Reads the 16 bits at `offset` (aligned to 2).
+    ///
+    /// # Errors
+    /// [`ErrorCode::Misaligned`], or another refusal.
+    pub fn config_read16(&self, offset: u8) -> Result<u16> {
+        Ok(self.read(offset, 2)? as u16)
+    }
+
+    /// Reads the 32 bits at `offset` (aligned to 4).
+    ///
+    /// # Errors
+    /// [`ErrorCode::Misaligned`], or another refusal.
+    pub fn config_read32(&self, offset: u8) -> Result<u32> {
+        self.read(offset, 4)
+    }
+
+    /// Writes the configuration byte at `offset`.
+    ///
+    /// # Errors
+    /// [`ErrorCode::Denied`] for a BAR or the ROM address, or another refusal.
+    pub fn config_write8(&self, offset: u8, value: u8) -> Result<()> {
+        self.write(offset, 1, u32::from(value))
+    }
+
+    /// Writes the 16 bits at `offset` (aligned to 2): the command register
+    /// (offset 4) is where a driver turns on memory decoding and bus mastering.
+    ///
+    /// # Errors
+    /// [`ErrorCode::Denied`] for a BAR or the ROM address, or another refusal.
+    pub fn config_write16(&self, offset: u8, value: u16) -> Result<()> {
+        self.write(offset, 2, u32::from(value))
+    }
+
+    /// Writes the 32 bits at `offset` (aligned to 4).
+    ///
+    /// # Errors
+    /// [`ErrorCode::Denied`] for a BAR or the ROM address, or another refusal.
+    pub fn config_write32(&self, offset: u8, value: u32) -> Result<()> {
+        self.write(offset, 4, value)
+    }
+
+    /// Memory BAR `index` (0-5) as an MMIO region over the whole BAR
+    /// (offsets relative to its base).
+    ///
+    /// # Errors
+    /// [`ErrorCode::NotFound`] when BAR `index` is absent or an I/O BAR.
+    pub fn memory_bar(&self, index: u8) -> Result<Mmio> {
+        let raw = value32(sys::pci_bar(self.handle.raw(), i32::from(index)))?;
+        // `raw` came from a non-negative i32.
+        Ok(Mmio::from_handle(Handle::from_raw(raw as i32)))
+    }
+
+    /// The function's interrupt line; its interrupts arrive as
+    /// [`crate::Module::on_irq`] with this capability's handle.
+    ///
+    /// # Errors
+    /// [`ErrorCode::NotFound`] when the function has no interrupt line.
+    pub fn irq(&self) -> Result<Irq> {
+        let raw = value32(sys::pci_irq(self.handle.raw()))?;
+        // `raw` came from a non-negative i32.
+        Ok(Irq::from_handle(Handle::from_raw(raw as i32)))
+    }
+}
+
+/// Read-only configuration space of every PCI function (manifest line
+/// `pci-bus`): what an enumerator such as the `pci` server needs. It writes
+/// nothing, so it can move no BAR and enable no device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PciBus {
+    handle: Handle,
+}
+
+impl FromHandle for PciBus {
+    fn from_handle(handle: Handle) -> PciBus {
+        PciBus { handle }
+    }
+}
+
+impl PciBus {
+    /// The capability handle.
+    pub fn handle(&self) -> Handle {
+        self.handle
+    }
+
+    /// The 32 bits at `offset` (below 256, aligned to 4) of the function at
+    /// `address`; all ones where no function answers.
+    ///
+    /// # Errors
+    /// [`ErrorCode::Misaligned`] or [`ErrorCode::BadArgument`] for an offset
+    /// outside the space, or another refusal.
+    pub fn read32(&self, address: PciAddress, offset: u8) -> Result<u32> {
+        let value = value64(sys::pci_bus_read(
+            self.handle.raw(),
+            i32::from(address.packed()),
+            i32::from(offset),
+        ))?;
+        u32::try_from(value).map_err(|_| ErrorCode::DeviceError)
+    }
+}
