@@ -1,8 +1,28 @@
 //! The platform traits for the SDK's types: a granted PCI function, its
 //! memory BARs as MMIO windows, and a DMA pool and its buffers.
 
-use crate::platform::{DmaMemory, DmaRegion, PlatformResult, RegisterWindow};
-use cella_sdk::{DmaBuffer, DmaPool, Mmio};
+use crate::platform::{ConfigSpace, DmaMemory, DmaRegion, PlatformResult, RegisterWindow};
+use cella_sdk::{DmaBuffer, DmaPool, Mmio, PciDevice};
+
+impl ConfigSpace for PciDevice {
+    type Window = Mmio;
+
+    fn read8(&self, offset: u8) -> PlatformResult<u8> {
+        self.config_read8(offset)
+    }
+    fn read16(&self, offset: u8) -> PlatformResult<u16> {
+        self.config_read16(offset)
+    }
+    fn read32(&self, offset: u8) -> PlatformResult<u32> {
+        self.config_read32(offset)
+    }
+    fn write16(&self, offset: u8, value: u16) -> PlatformResult<()> {
+        self.config_write16(offset, value)
+    }
+    fn memory_bar(&self, index: u8) -> PlatformResult<Mmio> {
+        PciDevice::memory_bar(self, index)
+    }
+}
 
 impl RegisterWindow for Mmio {
     fn read8(&self, offset: u32) -> PlatformResult<u8> {
