@@ -15,6 +15,8 @@
 //!   checked before it is used.
 //! - [`block`]: virtio-blk requests (read, write, flush) with a fixed
 //!   number in flight.
+//! - [`server`]: the typed `block` interface served from a [`block::Disk`],
+//!   each request answered when the device finishes it.
 //!
 //! Nothing here allocates or panics on what a device writes: every bad
 //! value is an [`Error`].
@@ -29,6 +31,7 @@ pub mod platform;
 pub mod queue;
 #[cfg(feature = "sdk")]
 mod sdk;
+pub mod server;
 pub mod transport;
 
 pub use error::Error;
