@@ -293,12 +293,12 @@ impl<W: RegisterWindow> Transport<W> {
 
     /// Reads the device configuration with `read` until the configuration
     /// generation is the same before and after (so a multi-field value is
-    /// not torn by a change).
+    /// not torn by a change); a configuration that keeps changing is read
+    /// once more and taken as that read finds it.
     ///
     /// # Errors
     /// [`Error::MissingStructure`] if the device has no device
-    /// configuration, [`Error::OutsideStructure`], or a refused access; a
-    /// configuration that keeps changing is read as the last try saw it.
+    /// configuration, [`Error::OutsideStructure`], or a refused access.
     pub fn read_device_config<T>(
         &self,
         read: impl Fn(&DeviceConfig<'_, W>) -> Result<T, Error>,
@@ -308,17 +308,15 @@ impl<W: RegisterWindow> Transport<W> {
             .as_ref()
             .ok_or(Error::MissingStructure(Structure::Device))?;
         let config = DeviceConfig { mapped: device };
-        let mut value = None;
         for _ in 0..GENERATION_TRIES {
             let before = self.common.read8(common::CONFIG_GENERATION)?;
-            let read_now = read(&config)?;
+            let value = read(&config)?;
             let after = self.common.read8(common::CONFIG_GENERATION)?;
             if before == after {
-                return Ok(read_now);
+                return Ok(value);
             }
-            value = Some(read_now);
         }
-        value.ok_or(Error::ResetTimedOut)
+        read(&config)
     }
 }
 

@@ -159,3 +159,26 @@ fn errors_read_as_plain_sentences() {
     );
     assert_eq!(texts[2], "no capability describes the interrupt status");
 }
+
+#[test]
+fn device_configuration_is_read_again_while_its_generation_changes() {
+    let model = Model::new(64, OFFERED);
+    model.device.borrow_mut().generation_changes = 2;
+    let disk = start(&model).expect("the device comes up");
+    assert_eq!(disk.capacity(), 64);
+    assert_eq!(
+        model.device.borrow().capacity_reads,
+        3,
+        "two torn reads, one whole"
+    );
+
+    let model = Model::new(64, OFFERED);
+    model.device.borrow_mut().generation_changes = 1000;
+    let disk = start(&model).expect("a configuration that keeps changing is still read");
+    assert_eq!(disk.capacity(), 64);
+    assert_eq!(
+        model.device.borrow().capacity_reads,
+        9,
+        "eight tries and a last read"
+    );
+}

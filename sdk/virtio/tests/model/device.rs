@@ -47,6 +47,10 @@ pub struct Device {
     /// The queue's `queue_notify_off`.
     pub notify_off: u16,
     pub garbage: Option<Garbage>,
+    /// Reads of the capacity's first half during which the configuration
+    /// generation changes, and how many reads there were.
+    pub generation_changes: u32,
+    pub capacity_reads: u32,
 }
 
 impl Device {
@@ -118,7 +122,14 @@ impl Device {
         }
     }
 
-    pub fn read_config(&self, offset: u32, width: u32) -> u64 {
+    pub fn read_config(&mut self, offset: u32, width: u32) -> u64 {
+        if offset == 0 {
+            self.capacity_reads += 1;
+            if self.generation_changes > 0 {
+                self.generation_changes -= 1;
+                self.generation = self.generation.wrapping_add(1);
+            }
+        }
         let capacity = (self.disk.len() / SECTOR) as u64;
         match (offset, width) {
             (0, 4) => capacity & 0xffff_ffff,

@@ -125,6 +125,8 @@ impl Model {
             deferred: false,
             notify_off: 0,
             garbage: None,
+            generation_changes: 0,
+            capacity_reads: 0,
         };
         Model {
             config: Rc::new(RefCell::new(config)),
