@@ -60,7 +60,7 @@
 //! | `time_now` / `timer_set` / `timer_cancel` | [`time::now`], [`Timer`] |
 //! | `log` | [`info!`], [`warn!`], [`error!`], [`debug!`], [`trace!`], [`log::write`] |
 //! | `pci_config_read` / `pci_config_write` / `pci_bar` / `pci_irq` | [`PciDevice`] |
-//! | `pci_bus_read` | [`PciBus`] |
+//! | `pci_bus_function` | [`PciBus`] |
 //! | `cap_handle` | [`Handle::for_capability`] (the macro calls it) |
 //! | exports `init`, `on_*`, state | [`Module`] + [`module!`] |
 //!
@@ -111,6 +111,7 @@ pub mod time;
 
 pub use call::{CallId, Reply};
 pub use cella_abi as abi;
+pub use cella_abi::PciAddress;
 pub use cella_abi::{ErrorCode, LogLevel, MAX_MESSAGE_BYTES};
 pub use cella_interfaces as interfaces;
 pub use dma::{DmaBuffer, DmaPool};
@@ -119,9 +120,8 @@ pub use handle::{FromHandle, Handle};
 pub use ipc::{Endpoint, Message};
 pub use irq::Irq;
 pub use mmio::Mmio;
-pub use pci::{PciBus, PciDevice};
-pub use cella_abi::PciAddress;
 pub use module::{AcquireCapabilities, Module, STATE_BYTES, Slot};
+pub use pci::{PciBus, PciDevice};
 pub use ports::{Port, PortValue, Ports};
 pub use queue::ByteQueue;
 pub use text::TextBuffer;

@@ -89,9 +89,7 @@ pub const fn config_write_allowed(offset: u32, width: u32) -> bool {
 /// configuration space answers: width 1, 2 or 4, aligned to it, inside
 /// [`CONFIG_SPACE_BYTES`].
 pub const fn config_access_valid(offset: u32, width: u32) -> bool {
-    matches!(width, 1 | 2 | 4)
-        && offset.is_multiple_of(width)
-        && offset < CONFIG_SPACE_BYTES
+    matches!(width, 1 | 2 | 4) && offset.is_multiple_of(width) && offset < CONFIG_SPACE_BYTES
 }
 
 #[cfg(test)]
@@ -108,7 +106,9 @@ mod tests {
         assert_eq!(PciAddress::parse("1f:1f.7").unwrap().packed(), 0x1fff);
         assert_eq!(PciAddress::from_packed(0x1fff).to_string(), "1f:1f.7");
         assert_eq!(PciAddress::from_packed(address.packed()), address);
-        for bad in ["", "00:20.0", "00:03.8", "100:00.0", "00-03.0", "00:03", "0g:00.0"] {
+        for bad in [
+            "", "00:20.0", "00:03.8", "100:00.0", "00-03.0", "00:03", "0g:00.0",
+        ] {
             assert_eq!(PciAddress::parse(bad), None, "{bad}");
         }
         assert_eq!(PciAddress::new(0, 32, 0), None);
