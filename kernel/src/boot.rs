@@ -118,6 +118,8 @@ pub extern "C" fn kernel_entry(start_info: u64) -> ! {
     crate::sched::initialise();
     crate::proc::initialise();
     kprintln!("{MAIN_LOOP_MARKER}");
+    let found = crate::pci_bus::init();
+    log::info!("{found} PCI functions found");
     let hooks = crate::arch::boot_hooks();
     hooks.before_modules(&context);
     irq::start();
@@ -152,6 +154,10 @@ fn start_modules(context: &BootContext) -> System {
             SystemManifest::default()
         }
     };
+    let mut manifest = manifest;
+    for problem in crate::pci_bus::resolve_grants(&mut manifest, &crate::pci_bus::found()) {
+        log::error!("device grant: {problem}");
+    }
     services::boot(&manifest, context.archive.unwrap_or(Archive::new(&[])))
 }
 

@@ -28,6 +28,7 @@ pub mod ipc;
 pub mod line_limit;
 pub mod mm;
 pub mod module_system;
+pub mod pci_bus;
 pub mod proc;
 pub mod sched;
 pub mod supervisor;

@@ -60,7 +60,7 @@
 //! | `time_now` / `timer_set` / `timer_cancel` | [`time::now`], [`Timer`] |
 //! | `log` | [`info!`], [`warn!`], [`error!`], [`debug!`], [`trace!`], [`log::write`] |
 //! | `pci_config_read` / `pci_config_write` / `pci_bar` / `pci_irq` | [`PciDevice`] |
-//! | `pci_bus_read` | [`PciBus`] |
+//! | `pci_bus_function` | [`PciBus`] |
 //! | `cap_handle` | [`Handle::for_capability`] (the macro calls it) |
 //! | exports `init`, `on_*`, state | [`Module`] + [`module!`] |
 //!

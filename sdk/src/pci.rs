@@ -4,7 +4,8 @@
 use crate::error::{ErrorCode, Result, status, value32, value64};
 use crate::handle::{FromHandle, Handle};
 use crate::{Irq, Mmio, sys};
-use cella_abi::PciAddress;
+use cella_interfaces::pci::Function;
+use cella_interfaces::wire::decode;
 
 /// The PCI function a driver was granted (manifest line `pci VENDOR
 /// DEVICE`; the system manifest's `devices` list says which function that
@@ -117,9 +118,9 @@ impl PciDevice {
     }
 }
 
-/// Read-only configuration space of every PCI function (manifest line
-/// `pci-bus`): what an enumerator such as the `pci` server needs. It writes
-/// nothing, so it can move no BAR and enable no device.
+/// The PCI functions the kernel found at boot, read-only (manifest line
+/// `pci-bus`): what a server publishing the bus (the `pci` module) needs. It
+/// reaches no configuration space, so it can move no BAR and enable no device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PciBus {
     handle: Handle,
@@ -131,24 +132,35 @@ impl FromHandle for PciBus {
     }
 }
 
+/// Room for one encoded [`Function`] record.
+const FUNCTION_RECORD_BYTES: usize = 256;
+
 impl PciBus {
     /// The capability handle.
     pub fn handle(&self) -> Handle {
         self.handle
     }
 
-    /// The 32 bits at `offset` (below 256, aligned to 4) of the function at
-    /// `address`; all ones where no function answers.
+    /// The `index`-th function found (bus order), or `None` past the last.
     ///
     /// # Errors
-    /// [`ErrorCode::Misaligned`] or [`ErrorCode::BadArgument`] for an offset
-    /// outside the space, or another refusal.
-    pub fn read32(&self, address: PciAddress, offset: u8) -> Result<u32> {
-        let value = value64(sys::pci_bus_read(
-            self.handle.raw(),
-            i32::from(address.packed()),
-            i32::from(offset),
-        ))?;
-        u32::try_from(value).map_err(|_| ErrorCode::DeviceError)
+    /// The host's refusal, or [`ErrorCode::DeviceError`] for a record that
+    /// does not decode.
+    pub fn function(&self, index: u32) -> Result<Option<Function>> {
+        let mut record = [0u8; FUNCTION_RECORD_BYTES];
+        let index = i32::try_from(index).map_err(|_| ErrorCode::BadArgument)?;
+        let pointer = sys::pointer_mut(&mut record);
+        let capacity = sys::length(&record);
+        // SAFETY: the host writes at most `capacity` bytes at `pointer`,
+        // which are exactly the bytes of `record`, a live local array.
+        #[allow(unsafe_code)]
+        let written = unsafe { sys::pci_bus_function(self.handle.raw(), index, pointer, capacity) };
+        let length = match value32(written) {
+            Ok(length) => length as usize,
+            Err(ErrorCode::NotFound) => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        let bytes = record.get(..length).ok_or(ErrorCode::DeviceError)?;
+        decode(bytes).map(Some).map_err(|_| ErrorCode::DeviceError)
     }
 }

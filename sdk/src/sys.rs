@@ -14,8 +14,9 @@
 //! that only *read* guest memory (`log`, `ipc_send`, `ipc_reply`, `ipc_call`,
 //! `dma_write`, `port_out8_n`)
 //! read a range the caller passes from a live Rust slice. So every import is
-//! declared `safe fn` except the four that *write* into linear memory at a
-//! pointer (`port_in8_n`, `mmio_read64`, `dma_read`, `ipc_receive`): those stay `unsafe fn`
+//! declared `safe fn` except the five that *write* into linear memory at a
+//! pointer (`port_in8_n`, `mmio_read64`, `dma_read`, `ipc_receive`,
+//! `pci_bus_function`): those stay `unsafe fn`
 //! and are called only from the safe wrappers in this crate, each with a
 //! `// SAFETY:` comment.
 #![allow(unsafe_code)]
@@ -135,7 +136,8 @@ imports! {
     safe fn pci_config_write(device: i32, offset: i32, width: i32, value: i32) -> i32 = PciConfigWrite;
     safe fn pci_bar(device: i32, index: i32) -> i32 = PciBar;
     safe fn pci_irq(device: i32) -> i32 = PciIrq;
-    safe fn pci_bus_read(bus: i32, function: i32, offset: i32) -> i64 = PciBusRead;
+    /// Writes up to `capacity` bytes at `pointer`.
+    unsafe fn pci_bus_function(bus: i32, index: i32, pointer: i32, capacity: i32) -> i32 = PciBusFunction;
 }
 
 /// A guest pointer: the address of `bytes` in linear memory. On wasm32

@@ -45,7 +45,7 @@ fn every_driver_is_loaded_with_its_grants() {
             "serves []",
         ),
         ("cmos-rtc", &["port 0x70 2"][..], "serves [rtc]"),
-        ("pci", &["port 0xcf8 8"][..], "serves [pci]"),
+        ("pci", &["pci-bus"][..], "serves [pci]"),
         (
             "shell",
             &["endpoint uart", "endpoint supervisor"][..],

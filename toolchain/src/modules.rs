@@ -287,6 +287,10 @@ fn describe_capability(capability: &Capability, spec: &ModuleSpec) -> String {
             format!("endpoint {}", name.map_or("?", String::as_str))
         }
         Capability::Timer { .. } => "timer".into(),
+        Capability::PciDevice { function } => {
+            format!("pci {:#06x} {:#06x}", function.vendor, function.device)
+        }
+        Capability::PciBus { .. } => "pci-bus".into(),
         // Made by `dma_alloc` at run time, never requested; shown as `caps` would.
         buffer @ Capability::DmaBuffer { .. } => buffer.to_string(),
     }
@@ -337,6 +341,12 @@ fn requested(grant: &GrantLine, capabilities: &[Capability]) -> bool {
             }
             (Capability::DmaPool { .. }, GrantLine::Dma { .. }) => true,
             (Capability::Timer { .. }, GrantLine::Timer) => true,
+            (Capability::PciDevice { function }, GrantLine::Device { vendor, device, .. }) => {
+                function.vendor == *vendor && function.device == *device
+            }
+            (Capability::PciBus { .. }, GrantLine::PciBus) => true,
+            // Not a request: what the kernel does with the module's DMA.
+            (_, GrantLine::DmaUnconfined) => true,
             // Endpoint ids are positions in the grant's list.
             (Capability::Endpoint { .. }, GrantLine::Endpoint { .. }) => true,
             _ => false,

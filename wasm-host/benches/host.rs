@@ -5,7 +5,7 @@
 //! The pipe yardstick re-executes this binary with `--pipe-echo` as the
 //! second process.
 
-use cella_wasm_host::abi::LogLevel;
+use cella_wasm_host::abi::{LogLevel, PciAddress};
 use cella_wasm_host::{Event, Grant, Limits, Outbox, Platform, Runtime, Width};
 use std::hint::black_box;
 use std::io::{Read, Write};
@@ -31,10 +31,14 @@ impl Platform for NullPlatform {
     fn mmio_write(&mut self, _address: u64, _width: Width, _value: u64) {}
     fn irq_set_enabled(&mut self, _line: u8, _enabled: bool) {}
     fn irq_acknowledge(&mut self, _line: u8) {}
-    fn dma_allocate(&mut self, _size: u64) -> Option<u64> {
+    fn pci_config_read(&mut self, _address: PciAddress, _offset: u8, _width: Width) -> u32 {
+        u32::MAX
+    }
+    fn pci_config_write(&mut self, _address: PciAddress, _offset: u8, _width: Width, _value: u32) {}
+    fn dma_allocate(&mut self, _device: Option<PciAddress>, _size: u64) -> Option<u64> {
         None
     }
-    fn dma_free(&mut self, _device_address: u64, _size: u64) {}
+    fn dma_free(&mut self, _device: Option<PciAddress>, _device_address: u64, _size: u64) {}
     fn dma_read(&mut self, _device_address: u64, _destination: &mut [u8]) {}
     fn dma_write(&mut self, _device_address: u64, _source: &[u8]) {}
     fn now_nanoseconds(&mut self) -> u64 {

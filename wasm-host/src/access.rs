@@ -7,7 +7,7 @@
 //! are hex; widths (in bytes) and counts are decimal.
 
 use crate::platform::Width;
-use cella_abi::{ErrorCode, HostFunction};
+use cella_abi::{ErrorCode, HostFunction, PciAddress};
 
 /// One device access or refusal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,6 +98,28 @@ pub enum Access {
         length: u32,
         /// True for linear memory to buffer.
         to_device: bool,
+    },
+    /// A read of a PCI function's configuration space.
+    PciConfigRead {
+        /// The function.
+        address: PciAddress,
+        /// Offset in its configuration space.
+        offset: u8,
+        /// Width.
+        width: Width,
+        /// Value read.
+        value: u32,
+    },
+    /// A write of a PCI function's configuration space.
+    PciConfigWrite {
+        /// The function.
+        address: PciAddress,
+        /// Offset in its configuration space.
+        offset: u8,
+        /// Width.
+        width: Width,
+        /// Value written.
+        value: u32,
     },
     /// A message handed to the outbox.
     Send {
@@ -237,6 +259,26 @@ impl core::fmt::Display for Access {
                 formatter,
                 "{} dma {device_address:#x} {length}",
                 if *to_device { "write" } else { "read" }
+            ),
+            Access::PciConfigRead {
+                address,
+                offset,
+                width,
+                value,
+            } => write!(
+                formatter,
+                "read pci {address}+{offset:#x} {} -> {value:#x}",
+                width.bytes()
+            ),
+            Access::PciConfigWrite {
+                address,
+                offset,
+                width,
+                value,
+            } => write!(
+                formatter,
+                "write pci {address}+{offset:#x} {} <- {value:#x}",
+                width.bytes()
             ),
             Access::Send { endpoint, length } => {
                 write!(formatter, "send {length} bytes to endpoint {endpoint}")

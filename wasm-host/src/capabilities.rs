@@ -2,9 +2,13 @@
 //! by handle.
 
 use crate::handles::{Handle, SLOTS};
+use alloc::boxed::Box;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use cella_abi::text::Size;
-use cella_abi::{CapabilityKind, ErrorCode};
+use cella_abi::{CapabilityKind, ErrorCode, PciAddress};
+use cella_interfaces::pci::Function;
+use cella_system::devices::PciFunction;
 
 /// One capability held by an instance, resolved against the grant.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,6 +50,8 @@ pub enum Capability {
         device_address: u64,
         /// Size in bytes.
         size: u64,
+        /// The PCI function it was mapped for (the module's granted device).
+        device: Option<PciAddress>,
     },
     /// An endpoint to send to.
     Endpoint {
@@ -56,6 +62,16 @@ pub enum Capability {
     Timer {
         /// Armed deadline in nanoseconds.
         deadline: Option<u64>,
+    },
+    /// The PCI function the grant resolved to.
+    PciDevice {
+        /// Its address, windows and interrupt line.
+        function: Box<PciFunction>,
+    },
+    /// The PCI functions the kernel found at boot, read-only.
+    PciBus {
+        /// The functions, in bus order.
+        functions: Arc<[Function]>,
     },
 }
 
@@ -86,6 +102,18 @@ impl core::fmt::Display for Capability {
             Capability::Timer {
                 deadline: Some(deadline),
             } => write!(formatter, "timer (armed for {deadline} ns)"),
+            Capability::PciDevice { function } => write!(
+                formatter,
+                "pci {:04x}:{:04x} at {}",
+                function.vendor, function.device, function.address
+            ),
+            Capability::PciBus { functions } => {
+                write!(
+                    formatter,
+                    "pci-bus ({} functions, read-only)",
+                    functions.len()
+                )
+            }
         }
     }
 }
@@ -101,6 +129,8 @@ impl Capability {
             Capability::DmaBuffer { .. } => CapabilityKind::DmaBuffer,
             Capability::Endpoint { .. } => CapabilityKind::Endpoint,
             Capability::Timer { .. } => CapabilityKind::Timer,
+            Capability::PciDevice { .. } => CapabilityKind::PciDevice,
+            Capability::PciBus { .. } => CapabilityKind::PciBus,
         }
     }
 }
@@ -165,6 +195,14 @@ impl CapabilityTable {
         .map(|slot| Handle::encode(self.generation, slot))
     }
 
+    /// The handle of a slot holding a capability equal to `capability`.
+    pub fn handle_of(&self, capability: &Capability) -> Option<i32> {
+        self.slots
+            .iter()
+            .position(|slot| slot.as_ref() == Some(capability))
+            .map(|slot| Handle::encode(self.generation, slot))
+    }
+
     /// Resolves a guest handle to its slot, checking generation and kind.
     ///
     /// # Errors
@@ -196,7 +234,8 @@ impl CapabilityTable {
         self.slots.get_mut(slot).and_then(Option::as_mut)
     }
 
-    /// Stores a new (DMA buffer) capability; returns its handle.
+    /// Stores a new capability (a DMA buffer, a PCI BAR or interrupt line);
+    /// returns its handle.
     ///
     /// # Errors
     /// [`ErrorCode::Exhausted`] when all slots are taken.
@@ -236,6 +275,15 @@ impl CapabilityTable {
     /// Every held capability, mutably.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Capability> {
         self.slots.iter_mut().flatten()
+    }
+
+    /// The address of the PCI function this instance was granted (the first,
+    /// if several): the device its DMA buffers are mapped for.
+    pub fn pci_function(&self) -> Option<PciAddress> {
+        self.iter().find_map(|capability| match capability {
+            Capability::PciDevice { function } => Some(function.address),
+            _ => None,
+        })
     }
 
     /// DMA bytes allocated from all pools together.

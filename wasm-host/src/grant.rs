@@ -4,9 +4,13 @@
 //! description, for the kernel and the tool alike.
 
 use crate::capabilities::Capability;
+use alloc::boxed::Box;
 use alloc::string::{String, ToString};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use cella_abi::CapabilityRequest;
+use cella_interfaces::pci::Function;
+use cella_system::devices::PciFunction;
 use cella_system::grants::GrantSet;
 use cella_system::system_manifest::{GrantLine, ModuleLimits, ModulePlan};
 
@@ -20,6 +24,8 @@ pub struct Grant {
     set: GrantSet,
     endpoint_ids: Vec<(String, u64)>,
     limits: ModuleLimits,
+    functions: Vec<PciFunction>,
+    bus: Option<Arc<[Function]>>,
 }
 
 impl Grant {
@@ -88,6 +94,27 @@ impl Grant {
         self
     }
 
+    /// Allows the PCI function `function`, which the embedder found on the
+    /// bus for one of the grant's `device` lines (a `pci` request with its
+    /// ids resolves to it).
+    pub fn pci_function(mut self, function: PciFunction) -> Grant {
+        self.set.add(&GrantLine::Device {
+            vendor: function.vendor,
+            device: function.device,
+            slot: Some(function.address),
+        });
+        self.functions.push(function);
+        self
+    }
+
+    /// Allows the list of PCI functions the embedder found on the bus,
+    /// read-only (a `pci-bus` request resolves to it).
+    pub fn pci_bus(mut self, functions: Arc<[Function]>) -> Grant {
+        self.set.add(&GrantLine::PciBus);
+        self.bus = Some(functions);
+        self
+    }
+
     /// DMA bytes allowed in all, whatever the pools.
     pub(crate) fn dma_total(&self) -> u64 {
         self.set.dma_budget()
@@ -136,6 +163,22 @@ impl Grant {
                             .ok_or_else(|| request.to_string())?,
                     },
                     CapabilityRequest::Timer => Capability::Timer { deadline: None },
+                    CapabilityRequest::PciDevice { vendor, device } => Capability::PciDevice {
+                        function: Box::new(
+                            self.functions
+                                .iter()
+                                .find(|function| function.matches(vendor, device, None))
+                                .cloned()
+                                .ok_or_else(|| {
+                                    alloc::format!(
+                                        "{request} (its grant names no function found on the bus)"
+                                    )
+                                })?,
+                        ),
+                    },
+                    CapabilityRequest::PciBus => Capability::PciBus {
+                        functions: self.bus.clone().unwrap_or_else(|| Arc::from([])),
+                    },
                 })
             })
             .collect()

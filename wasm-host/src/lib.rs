@@ -91,3 +91,4 @@ pub use swap::{SwapError, SwapStage};
 pub use trace::{Counters, Trace};
 
 pub use cella_abi as abi;
+pub use cella_system::devices::{Bar, PciFunction};

@@ -2,7 +2,7 @@
 //! [`HostFunction`], each a thin adapter from Wasm values to the bodies in
 //! [`crate::calls`].
 
-use crate::calls::{self, call, dma, ipc, irq, log, mmio, ports, time};
+use crate::calls::{self, call, dma, ipc, irq, log, mmio, pci, ports, time};
 use crate::fuel::Meter;
 use crate::outbox::Outbox;
 use crate::platform::{Platform, Width};
@@ -314,6 +314,52 @@ pub(crate) fn build<P: Platform + 'static, O: Outbox + 'static>(
         let state = caller.data_mut();
         let outcome = time::set(state, handle, None);
         state.conclude_i32(HostFunction::TimerCancel, outcome)
+    });
+    define!(linker_ref, HostFunction::PciConfigRead, |caller,
+                                                      device: i32,
+                                                      offset: i32,
+                                                      width: i32|
+     -> i64 {
+        let state = caller.data_mut();
+        let outcome = pci::config_read(state, device, offset, width);
+        state.conclude_i64(HostFunction::PciConfigRead, outcome)
+    });
+    define!(linker_ref, HostFunction::PciConfigWrite, |caller,
+                                                       device: i32,
+                                                       offset: i32,
+                                                       width: i32,
+                                                       value: i32|
+     -> i32 {
+        let state = caller.data_mut();
+        let outcome = pci::config_write(state, device, offset, width, value);
+        state.conclude_i32(HostFunction::PciConfigWrite, outcome)
+    });
+    define!(linker_ref, HostFunction::PciBar, |caller,
+                                               device: i32,
+                                               index: i32|
+     -> i32 {
+        let state = caller.data_mut();
+        let outcome = pci::bar(state, device, index);
+        state.conclude_i32(HostFunction::PciBar, outcome)
+    });
+    define!(linker_ref, HostFunction::PciIrq, |caller,
+                                               device: i32|
+     -> i32 {
+        let state = caller.data_mut();
+        let outcome = pci::irq(state, device);
+        state.conclude_i32(HostFunction::PciIrq, outcome)
+    });
+    define!(linker_ref, HostFunction::PciBusFunction, |caller,
+                                                       bus: i32,
+                                                       index: i32,
+                                                       pointer: i32,
+                                                       capacity: i32|
+     -> i32 {
+        with_memory(
+            &mut caller,
+            HostFunction::PciBusFunction,
+            |memory, state| pci::bus_function(memory, state, bus, index, pointer, capacity),
+        )
     });
     linker
 }

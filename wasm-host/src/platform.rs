@@ -2,7 +2,7 @@
 //! [`Platform`]. The kernel implements it with real port I/O and MMIO; tests use
 //! [`crate::SimulatedPlatform`].
 
-use cella_abi::LogLevel;
+use cella_abi::{LogLevel, PciAddress};
 
 /// Width of a port or MMIO access.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -76,10 +76,21 @@ pub trait Platform {
     fn irq_set_enabled(&mut self, line: u8, enabled: bool);
     /// Signals end of interrupt for a line.
     fn irq_acknowledge(&mut self, line: u8);
-    /// Allocates `size` bytes of DMA-able memory; returns its device address.
-    fn dma_allocate(&mut self, size: u64) -> Option<u64>;
-    /// Frees a buffer from [`Platform::dma_allocate`].
-    fn dma_free(&mut self, device_address: u64, size: u64);
+    /// Reads `width` bytes at `offset` of the configuration space of the
+    /// PCI function at `address` (all ones where no function answers).
+    fn pci_config_read(&mut self, address: PciAddress, offset: u8, width: Width) -> u32;
+    /// Writes the configuration space of the PCI function at `address` (the
+    /// host refused writes to BARs and the ROM address before).
+    fn pci_config_write(&mut self, address: PciAddress, offset: u8, width: Width, value: u32);
+    /// Allocates `size` bytes of DMA-able memory that `device` (the module's
+    /// granted PCI function, if it has one) may reach; returns the address
+    /// the device sees it at. With an IOMMU the buffer is mapped into that
+    /// device's domain and no other.
+    fn dma_allocate(&mut self, device: Option<PciAddress>, size: u64) -> Option<u64>;
+    /// Frees a buffer from [`Platform::dma_allocate`]: with an IOMMU it is
+    /// unmapped from `device`'s domain (and the device's cached translations
+    /// dropped) before its memory is reused.
+    fn dma_free(&mut self, device: Option<PciAddress>, device_address: u64, size: u64);
     /// Copies from DMA memory.
     fn dma_read(&mut self, device_address: u64, destination: &mut [u8]);
     /// Copies into DMA memory.

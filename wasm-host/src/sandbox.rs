@@ -286,9 +286,10 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
                 Capability::DmaBuffer {
                     device_address,
                     size,
+                    device,
                     ..
                 } => {
-                    state.platform.dma_free(device_address, size);
+                    state.platform.dma_free(device, device_address, size);
                 }
                 _ => {}
             }

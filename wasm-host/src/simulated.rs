@@ -10,7 +10,7 @@ use alloc::rc::Rc;
 use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
-use cella_abi::LogLevel;
+use cella_abi::{LogLevel, PciAddress};
 use core::cell::RefCell;
 
 /// A device model reached through ports or MMIO. Offsets are relative to the
@@ -112,6 +112,9 @@ struct Attached {
 struct Machine {
     ports: Vec<Attached>,
     mmio: Vec<Attached>,
+    pci: BTreeMap<PciAddress, Box<dyn Device>>,
+    /// The device each live DMA buffer was allocated for.
+    dma_devices: BTreeMap<u64, Option<PciAddress>>,
     irq_enabled: BTreeMap<u8, bool>,
     dma: BTreeMap<u64, Vec<u8>>,
     next_dma_address: u64,
@@ -180,6 +183,25 @@ impl SimulatedPlatform {
             length,
             device: Box::new(device),
         });
+    }
+
+    /// Attaches a PCI function at `address`: `config` answers its
+    /// configuration space (offsets 0-255).
+    pub fn attach_pci(&self, address: PciAddress, config: impl Device + 'static) {
+        self.machine
+            .borrow_mut()
+            .pci
+            .insert(address, Box::new(config));
+    }
+
+    /// The PCI function the live DMA buffer at `device_address` was
+    /// allocated for (`Some(None)`: for no device; `None`: no such buffer).
+    pub fn dma_device(&self, device_address: u64) -> Option<Option<PciAddress>> {
+        self.machine
+            .borrow()
+            .dma_devices
+            .get(&device_address)
+            .copied()
     }
 
     /// Every access made so far, oldest first, as the devices saw them: a
@@ -331,7 +353,21 @@ impl Platform for SimulatedPlatform {
             .push(Access::IrqAcknowledge { line });
     }
 
-    fn dma_allocate(&mut self, size: u64) -> Option<u64> {
+    fn pci_config_read(&mut self, address: PciAddress, offset: u8, width: Width) -> u32 {
+        let mut machine = self.machine.borrow_mut();
+        match machine.pci.get_mut(&address) {
+            Some(config) => width.truncate(config.read(u64::from(offset), width)) as u32,
+            None => width.truncate(u64::MAX) as u32,
+        }
+    }
+
+    fn pci_config_write(&mut self, address: PciAddress, offset: u8, width: Width, value: u32) {
+        if let Some(config) = self.machine.borrow_mut().pci.get_mut(&address) {
+            config.write(u64::from(offset), width, u64::from(value));
+        }
+    }
+
+    fn dma_allocate(&mut self, device: Option<PciAddress>, size: u64) -> Option<u64> {
         let mut machine = self.machine.borrow_mut();
         let in_use = machine
             .dma_in_use
@@ -342,6 +378,7 @@ impl Platform for SimulatedPlatform {
         // Page-align the next buffer, as a real allocator would.
         machine.next_dma_address = address.checked_add(size.div_ceil(4096) * 4096)?;
         machine.dma.insert(address, vec![0; length]);
+        machine.dma_devices.insert(address, device);
         machine.dma_in_use = in_use;
         machine.accesses.push(Access::DmaAllocate {
             device_address: address,
@@ -350,8 +387,9 @@ impl Platform for SimulatedPlatform {
         Some(address)
     }
 
-    fn dma_free(&mut self, device_address: u64, size: u64) {
+    fn dma_free(&mut self, _device: Option<PciAddress>, device_address: u64, size: u64) {
         let mut machine = self.machine.borrow_mut();
+        machine.dma_devices.remove(&device_address);
         if machine.dma.remove(&device_address).is_some() {
             machine.dma_in_use = machine.dma_in_use.saturating_sub(size);
         }

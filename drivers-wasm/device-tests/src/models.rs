@@ -4,11 +4,9 @@
 //! another in the test to drive the device and look inside it.
 
 mod cmos;
-mod pci;
 mod ps2;
 mod uart;
 
 pub use cmos::{CmosClock, DateTime};
-pub use pci::{BarSpec, PciBus, PciFunction};
 pub use ps2::Ps2Controller;
 pub use uart::Uart16550;

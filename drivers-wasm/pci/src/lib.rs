@@ -1,10 +1,11 @@
-//! pci: Cella's PCI bus driver — enumerates configuration space through ports 0xCF8/0xCFC (configuration mechanism #1) and publishes the device list on the `pci` endpoint.
+//! pci: Cella's PCI bus server — publishes the PCI functions the kernel found at boot on the `pci` endpoint.
 //!
-//! At `init` it walks bus 0 and every bus behind a PCI-to-PCI or CardBus
-//! bridge, every device and (for multi-function devices) every function,
-//! sizes each BAR with the write-all-ones probe (restoring the original
-//! value, with decoding switched off meanwhile), and logs one line per
-//! function:
+//! The kernel walks configuration space once at boot (bus 0 and every bus
+//! behind a bridge, every function, each BAR sized), because it grants
+//! drivers their devices by identity from that list. This module holds the
+//! `pci-bus` capability: the list, read-only. It reaches no configuration
+//! space, so it can move no BAR and enable no device. At `init` it reads
+//! the list and logs one line per function:
 //!
 //! ```text
 //! 00:03.0 8086:100e class 02.00.00 header 0 irq 11 bar0=mem32 0xfebc0000 size 0x20000 bar1=io 0xc000 size 0x40
@@ -16,11 +17,8 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
-mod config;
-
-use cella_sdk::interfaces::pci::{self, PciError};
+use cella_sdk::interfaces::pci::{self, Function, PciError};
 use cella_sdk::{Message, Module, Result, TextBuffer};
-use config::{ConfigSpace, Function};
 use core::fmt::Write;
 
 cella_sdk::module! {
@@ -28,7 +26,7 @@ cella_sdk::module! {
     version: "1.0.0",
     module: Pci,
     capabilities: {
-        config: port(0xcf8, 8),
+        bus: pci_bus(),
     },
 }
 
@@ -46,13 +44,12 @@ impl Module for Pci {
     type Capabilities = Capabilities;
 
     fn init(capabilities: Capabilities) -> Result<Pci> {
-        let space = ConfigSpace::new(capabilities.config);
         let mut pci = Pci {
             functions: [Function::default(); MAX_FUNCTIONS],
             count: 0,
         };
         let mut found = 0usize;
-        space.enumerate(|function| {
+        while let Some(function) = capabilities.bus.function(found as u32)? {
             found += 1;
             let mut line = TextBuffer::<256>::new();
             let _ = write!(line, "{function}");
@@ -61,7 +58,7 @@ impl Module for Pci {
                 *slot = function;
                 pci.count += 1;
             }
-        })?;
+        }
         if found > pci.count {
             cella_sdk::warn!(
                 "{} functions past the first {MAX_FUNCTIONS} are not served",

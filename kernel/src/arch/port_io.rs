@@ -2,7 +2,8 @@
 //! `arch` hands out for ports the kernel does not use itself.
 //!
 //! The kernel's own ports (the two PICs, the PIT and its speaker gate, COM2
-//! for the push channel, QEMU's exit port) are driven only by the code in
+//! for the push channel, QEMU's exit port, PCI configuration mechanism #1)
+//! are driven only by the code in
 //! `arch` that owns them; a module's or a process's port grant that names one
 //! of them is refused here, whatever the manifest says. COM1 is the exception
 //! by design: the kernel writes its early and emergency console there, and
@@ -145,7 +146,7 @@ mod tests {
             (0x60, 1),
             (0x64, 1),
             (0x70, 2),
-            (0xcf8, 8),
+            (0xc000, 0x40),
             (0x80, 1),
         ] {
             let range = PortRange::new(first, count).unwrap();
@@ -194,10 +195,10 @@ mod tests {
 
     #[test]
     fn accesses_must_lie_inside_the_range() {
-        let range = PortRange::new(0xcf8, 8).unwrap();
-        assert_eq!(range.port(0, 4), Some(0xcf8));
-        assert_eq!(range.port(4, 4), Some(0xcfc));
-        assert_eq!(range.port(7, 1), Some(0xcff));
+        let range = PortRange::new(0xc000, 8).unwrap();
+        assert_eq!(range.port(0, 4), Some(0xc000));
+        assert_eq!(range.port(4, 4), Some(0xc004));
+        assert_eq!(range.port(7, 1), Some(0xc007));
         assert_eq!(range.port(5, 4), None);
         assert_eq!(range.port(8, 1), None);
         assert_eq!(range.port(u32::MAX, 4), None);

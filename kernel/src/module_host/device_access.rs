@@ -15,19 +15,29 @@ use crate::mm::paging::MapError;
 use crate::system_manifest::GrantLine;
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
+use cella_wasm_host::abi::PciAddress;
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 
-/// The first of a module's port and MMIO grants that the kernel refuses
-/// whatever the manifest says (a port it drives itself, MMIO over RAM or
-/// the kernel image), as the reason the module is not loaded.
-pub fn refused_grant(grants: &[GrantLine]) -> Option<String> {
+/// The first of a module's grants that the kernel refuses whatever the
+/// manifest says, as the reason the module is not loaded: a port it drives
+/// itself, MMIO over RAM or the kernel image, a `device` grant that no PCI
+/// function on the bus matched, or DMA that no IOMMU confines
+/// (`dma_confined` false) unless the grant says `dma-unconfined`.
+pub fn refused_grant(grants: &[GrantLine], dma_confined: bool) -> Option<String> {
+    let unconfined_allowed = grants.contains(&GrantLine::DmaUnconfined);
     grants.iter().find_map(|grant| {
         let refusal = match *grant {
             GrantLine::Port { base, count, .. } => PortRange::new(base, count).err()?.to_string(),
             GrantLine::Mmio { base, length, .. } => {
                 DeviceRange::new(base, length).err()?.to_string()
             }
+            GrantLine::Device { slot: None, .. } => {
+                String::from("no free PCI function on this machine matches it")
+            }
+            GrantLine::Dma { .. } if !dma_confined && !unconfined_allowed => String::from(
+                "no IOMMU confines this module's DMA (the system manifest may allow it with `dma-unconfined = true`, a risk: the device can then write all of RAM)",
+            ),
             _ => return None,
         };
         Some(alloc::format!("grant `{grant}`: {refusal}"))
@@ -76,16 +86,20 @@ pub fn mmio_write(physical: u64, bytes: u32, value: u64) -> Result<(), MapError>
     DeviceRange::new(physical, u64::from(bytes))?.write(0, bytes, value)
 }
 
-/// A new zeroed DMA buffer of at least `size` bytes; its device address.
-pub fn dma_allocate(size: u64) -> Option<u64> {
+/// A new zeroed DMA buffer of at least `size` bytes for `device` (the
+/// module's granted PCI function, if any); its device address.
+pub fn dma_allocate(device: Option<PciAddress>, size: u64) -> Option<u64> {
+    let _ = device;
     let buffer = DmaBuffer::allocate(size)?;
     let address = buffer.device_address();
     without_interrupts(|| DMA_BUFFERS.lock().insert(address, buffer));
     Some(address)
 }
 
-/// Frees the DMA buffer at `device_address` (its frames go back to the kernel).
-pub fn dma_free(device_address: u64) {
+/// Frees the DMA buffer at `device_address` of `device` (its frames go
+/// back to the kernel).
+pub fn dma_free(device: Option<PciAddress>, device_address: u64) {
+    let _ = device;
     let buffer = without_interrupts(|| DMA_BUFFERS.lock().remove(&device_address));
     if buffer.is_none() {
         log::error!("DMA free at {device_address:#x}: no buffer starts there");

@@ -6,7 +6,7 @@ use crate::line_limit::{LineLimit, Verdict};
 use crate::{irq, time};
 use alloc::collections::BTreeMap;
 use alloc::string::String;
-use cella_wasm_host::abi::LogLevel;
+use cella_wasm_host::abi::{LogLevel, PciAddress};
 use cella_wasm_host::{Platform, Width};
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
@@ -101,12 +101,20 @@ impl Platform for KernelPlatform {
         irq::acknowledge(line);
     }
 
-    fn dma_allocate(&mut self, size: u64) -> Option<u64> {
-        device_access::dma_allocate(size)
+    fn pci_config_read(&mut self, address: PciAddress, offset: u8, width: Width) -> u32 {
+        crate::arch::pci_config::read(address, offset, width.bytes())
     }
 
-    fn dma_free(&mut self, device_address: u64, _size: u64) {
-        device_access::dma_free(device_address);
+    fn pci_config_write(&mut self, address: PciAddress, offset: u8, width: Width, value: u32) {
+        crate::arch::pci_config::write(address, offset, width.bytes(), value);
+    }
+
+    fn dma_allocate(&mut self, device: Option<PciAddress>, size: u64) -> Option<u64> {
+        device_access::dma_allocate(device, size)
+    }
+
+    fn dma_free(&mut self, device: Option<PciAddress>, device_address: u64, _size: u64) {
+        device_access::dma_free(device, device_address);
     }
 
     fn dma_read(&mut self, device_address: u64, destination: &mut [u8]) {

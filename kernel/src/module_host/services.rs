@@ -22,7 +22,9 @@ use alloc::borrow::Cow;
 use alloc::collections::VecDeque;
 use alloc::format;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
+use cella_interfaces::pci::Function;
 use cella_wasm_host::{Grant, Limits, Preparer};
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -153,7 +155,11 @@ impl KernelServices for Kernel {
     }
 
     fn refused_grant(&self, grants: &[GrantLine]) -> Option<String> {
-        super::device_access::refused_grant(grants)
+        super::device_access::refused_grant(grants, false)
+    }
+
+    fn pci_functions(&self) -> Arc<[Function]> {
+        crate::pci_bus::found()
     }
 
     fn lend(&mut self, name: &str, job: Job) {

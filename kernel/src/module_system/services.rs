@@ -9,7 +9,9 @@ use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
+use cella_interfaces::pci::Function;
 use cella_wasm_host::abi::ErrorCode;
 use cella_wasm_host::{
     Delivery, Entry, Event, Fault, Grant, Outbox, Platform, Prepared, Preparer, Sandbox,
@@ -253,6 +255,9 @@ pub trait KernelServices: Sized + 'static {
     fn machine_memory(&self) -> MachineMemory;
     /// Why the kernel refuses grants it keeps for itself, if `grants` holds one.
     fn refused_grant(&self, grants: &[GrantLine]) -> Option<String>;
+    /// The PCI functions the kernel found at boot (`device` and `pci-bus`
+    /// grants are made of them).
+    fn pci_functions(&self) -> Arc<[Function]>;
 
     // Where events run.
     /// Hands `job` to module `job.slot`'s thread; its completion comes back

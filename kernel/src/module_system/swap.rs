@@ -48,7 +48,7 @@ impl<K: KernelServices> EventLoop<K> {
                 "not enough kernel memory for a second instance: {why}"
             ))));
         }
-        let grant = ModuleTable::<K>::grant_for(&slot.plan, &self.router);
+        let grant = ModuleTable::<K>::grant_for(&slot.plan, &self.router, &self.kernel);
         let preparer = self.table.runtime.preparer();
         self.kernel
             .prepare_elsewhere(id, preparer, slot.plan.name.clone(), bytes, grant, account);

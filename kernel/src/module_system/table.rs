@@ -120,9 +120,27 @@ impl<K: KernelServices> ModuleTable<K> {
         }
     }
 
-    /// The Wasm host's grant for `plan`.
-    pub fn grant_for(plan: &ModulePlan, router: &Router) -> Grant {
-        Grant::from_plan(plan, |name| router.endpoint_id(name))
+    /// The Wasm host's grant for `plan`: its lines, the PCI functions its
+    /// resolved `device` lines name and, for `pci-bus`, the list of
+    /// functions found, both from what `kernel` found on the bus.
+    pub fn grant_for(plan: &ModulePlan, router: &Router, kernel: &K) -> Grant {
+        let mut grant = Grant::from_plan(plan, |name| router.endpoint_id(name));
+        let bus = kernel.pci_functions();
+        for line in &plan.grants {
+            match line {
+                GrantLine::Device {
+                    slot: Some(address),
+                    ..
+                } => {
+                    if let Some(function) = crate::pci_bus::grant_function(&bus, *address) {
+                        grant = grant.pci_function(function);
+                    }
+                }
+                GrantLine::PciBus => grant = grant.pci_bus(bus.clone()),
+                _ => {}
+            }
+        }
+        grant
     }
 
     /// The bytes of `file` in the boot archive.
@@ -163,7 +181,7 @@ impl<K: KernelServices> ModuleTable<K> {
                 plan.name
             )
         })?;
-        let grant = Self::grant_for(plan, router);
+        let grant = Self::grant_for(plan, router, kernel);
         let module = kernel
             .charge(account, || self.runtime.load(&plan.name, bytes, &grant))
             .map_err(|error| format!("refused at load: {error}"))?;

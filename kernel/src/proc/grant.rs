@@ -38,10 +38,17 @@ impl ProcessGrant {
     /// lines a process cannot hold (DMA and timers: no syscalls for them),
     /// which are left out.
     pub fn from_plan(plan: &ModulePlan) -> (Self, Vec<&GrantLine>) {
-        let (held, unsupported): (Vec<&GrantLine>, Vec<&GrantLine>) = plan
-            .grants
-            .iter()
-            .partition(|line| !matches!(line, GrantLine::Dma { .. } | GrantLine::Timer));
+        let (held, unsupported): (Vec<&GrantLine>, Vec<&GrantLine>) =
+            plan.grants.iter().partition(|line| {
+                !matches!(
+                    line,
+                    GrantLine::Dma { .. }
+                        | GrantLine::Timer
+                        | GrantLine::Device { .. }
+                        | GrantLine::PciBus
+                        | GrantLine::DmaUnconfined
+                )
+            });
         let grant = ProcessGrant {
             grants: GrantSet::from_lines(held),
             serves: plan.serves.clone(),

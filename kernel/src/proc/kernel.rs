@@ -150,7 +150,12 @@ pub fn spawn(name: &str, bytes: &[u8], grant: ProcessGrant) -> Result<ThreadId, 
             image_pages * PAGE_SIZE,
         )));
     }
-    if let Some(why) = crate::module_host::device_access::refused_grant(&grant.device_lines()) {
+    // Processes hold no DMA (their device lines are ports, MMIO and IRQs),
+    // so the IOMMU question does not arise.
+    let no_dma = true;
+    if let Some(why) =
+        crate::module_host::device_access::refused_grant(&grant.device_lines(), no_dma)
+    {
         return Err(SpawnError::Grant(why));
     }
     // `refused_grant` made each of these ranges once already.

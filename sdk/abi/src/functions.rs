@@ -158,10 +158,13 @@ host_functions! {
     /// `pci_irq(device_handle) -> irq_handle | error`: the device's interrupt
     /// line as an IRQ capability (`NotFound` when it has none).
     PciIrq = "pci_irq" (I32) -> I32;
-    /// `pci_bus_read(bus_handle, function, offset) -> value | error`: read the
-    /// 32 bits at `offset` (below 256, aligned to 4) of function `function`
-    /// (bus << 8 | device << 3 | function); all ones where no function is.
-    PciBusRead = "pci_bus_read" (I32, I32, I32) -> I64;
+    /// `pci_bus_function(bus_handle, index, pointer, capacity) -> length |
+    /// error`: write the `index`-th PCI function the kernel found at boot
+    /// (its address, ids, class, interrupt line and sized BARs), encoded as
+    /// `cella-interfaces`' `pci::Function` record, into linear memory at
+    /// `pointer` (`NotFound` past the last function, `TooLong` when the
+    /// record does not fit in `capacity` bytes).
+    PciBusFunction = "pci_bus_function" (I32, I32, I32, I32) -> I32;
 }
 
 impl HostFunction {

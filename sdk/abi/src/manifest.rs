@@ -17,7 +17,7 @@
 //! endpoint log               # IPC endpoint, by name
 //! timer                      # one one-shot timer
 //! pci 0x1af4 0x1042          # the PCI function with this vendor and device id
-//! pci-bus                    # read-only access to every function's config space
+//! pci-bus                    # the list of PCI functions the kernel found, read-only
 //! ```
 //!
 //! Capability lines are numbered from 0 in order; `cap_handle(index)` returns
@@ -49,8 +49,8 @@ pub enum CapabilityKind {
     /// system manifest's `devices` list: its configuration space (BARs and
     /// the ROM address read-only), its memory BARs and its interrupt.
     PciDevice,
-    /// Read-only access to the configuration space of every PCI function
-    /// (what an enumerator needs; it can write nothing).
+    /// The list of PCI functions the kernel found at boot, read-only (what
+    /// a server publishing the bus needs; it reaches no configuration space).
     PciBus,
 }
 
@@ -112,7 +112,7 @@ pub enum CapabilityRequest<'a> {
         /// Device id.
         device: u16,
     },
-    /// Read-only configuration space of every PCI function.
+    /// The list of PCI functions the kernel found at boot.
     PciBus,
 }
 

@@ -259,10 +259,8 @@ pub(crate) fn pci_bar(device: i32, _index: i32) -> i32 {
 pub(crate) fn pci_irq(device: i32) -> i32 {
     refused(HostFunction::PciIrq, device, CapabilityKind::PciDevice)
 }
-pub(crate) fn pci_bus_read(bus: i32, _function: i32, _offset: i32) -> i64 {
-    i64::from(refused(
-        HostFunction::PciBusRead,
-        bus,
-        CapabilityKind::PciBus,
-    ))
+/// # Safety
+/// None needed: nothing is written.
+pub(crate) unsafe fn pci_bus_function(bus: i32, _index: i32, _pointer: i32, _capacity: i32) -> i32 {
+    refused(HostFunction::PciBusFunction, bus, CapabilityKind::PciBus)
 }

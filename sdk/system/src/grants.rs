@@ -24,7 +24,7 @@ use alloc::string::{String, ToString};
 #[cfg(feature = "alloc")]
 use alloc::vec::Vec;
 #[cfg(feature = "alloc")]
-use cella_abi::CapabilityRequest;
+use cella_abi::{CapabilityRequest, PciAddress};
 
 /// The one past the last port.
 #[cfg(feature = "alloc")]
@@ -40,6 +40,9 @@ pub struct GrantSet {
     dma_bytes: u64,
     endpoints: Vec<String>,
     timers: u32,
+    devices: Vec<(u16, u16, Option<PciAddress>)>,
+    pci_bus: bool,
+    dma_unconfined: bool,
 }
 
 /// Whether `base .. base + count` lies inside `granted .. granted + length`:
@@ -78,6 +81,13 @@ impl GrantSet {
             GrantLine::Dma { bytes } => self.dma_bytes = self.dma_bytes.saturating_add(*bytes),
             GrantLine::Endpoint { name } => self.endpoints.push(name.clone()),
             GrantLine::Timer => self.timers = self.timers.saturating_add(1),
+            GrantLine::Device {
+                vendor,
+                device,
+                slot,
+            } => self.devices.push((*vendor, *device, *slot)),
+            GrantLine::PciBus => self.pci_bus = true,
+            GrantLine::DmaUnconfined => self.dma_unconfined = true,
         }
     }
 
@@ -174,6 +184,32 @@ impl GrantSet {
         self.irqs.contains(&line)
     }
 
+    /// The granted PCI functions `(vendor, device, slot)`; the slot is the
+    /// function's address once the kernel resolved the grant.
+    pub fn devices(&self) -> &[(u16, u16, Option<PciAddress>)] {
+        &self.devices
+    }
+
+    /// Whether a PCI function with these ids is granted.
+    pub fn holds_device(&self, vendor: u16, device: u16) -> bool {
+        self.devices
+            .iter()
+            .any(|&(granted_vendor, granted_device, _)| {
+                granted_vendor == vendor && granted_device == device
+            })
+    }
+
+    /// Whether read-only access to every function's configuration space is
+    /// granted.
+    pub fn holds_pci_bus(&self) -> bool {
+        self.pci_bus
+    }
+
+    /// Whether the grant says its DMA may be unconfined (no IOMMU).
+    pub fn dma_unconfined(&self) -> bool {
+        self.dma_unconfined
+    }
+
     /// Whether the endpoint `name` is granted.
     pub fn holds_endpoint(&self, name: &str) -> bool {
         self.endpoints.iter().any(|granted| granted == name)
@@ -215,6 +251,10 @@ impl GrantSet {
                     }
                     None => false,
                 },
+                CapabilityRequest::PciDevice { vendor, device } => {
+                    self.holds_device(vendor, device)
+                }
+                CapabilityRequest::PciBus => self.pci_bus,
             };
             if !fits {
                 return Err(request.to_string());

@@ -3,6 +3,8 @@
 //! One `no_std` crate beside `cella-abi` owns what both sides must agree on:
 //! - [`system_manifest`]: the compiled system manifest (its modules, native
 //!   processes and their grants), its one codec (`render` and `read`);
+//! - [`devices`]: PCI device grants and their resolution into the windows
+//!   and interrupt of the functions the kernel found;
 //! - [`grants`]: one module's or process's grant and the check of its
 //!   requests against it, for the Wasm host and the kernel alike;
 //! - [`validate`]: the one check of a system, run by the tool on what it
@@ -29,6 +31,8 @@ extern crate alloc;
 
 #[cfg(feature = "alloc")]
 pub mod command_protocol;
+#[cfg(feature = "alloc")]
+pub mod devices;
 pub mod fnv;
 pub mod grants;
 #[cfg(feature = "alloc")]

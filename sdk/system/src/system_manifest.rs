@@ -36,6 +36,7 @@
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use cella_abi::PciAddress;
 use core::fmt;
 
 pub use crate::validate::{
@@ -66,6 +67,21 @@ pub enum GrantLine {
         name: String,
     },
     Timer,
+    /// A PCI function by vendor and device id, optionally only the one at
+    /// `slot`. The kernel resolves it at boot (see `crate::devices`): the
+    /// function's address goes into `slot`, and its memory BARs, I/O BARs
+    /// and interrupt line become `mmio`, `port` and `irq` lines of the plan.
+    Device {
+        vendor: u16,
+        device: u16,
+        slot: Option<PciAddress>,
+    },
+    /// Read-only configuration space of every PCI function.
+    PciBus,
+    /// The module's DMA may reach all of RAM: allowed where no IOMMU
+    /// confines it. Without this line and without an IOMMU the kernel
+    /// refuses the module's DMA grant.
+    DmaUnconfined,
 }
 
 /// How a person reads a grant (`caps`, the boot log): `port 0x510 2`,
@@ -113,6 +129,16 @@ impl GrantLine {
             Self::Dma { bytes } => alloc::format!("dma {bytes}"),
             Self::Endpoint { name } => alloc::format!("endpoint {name}"),
             Self::Timer => String::from("timer"),
+            Self::Device {
+                vendor,
+                device,
+                slot,
+            } => match slot {
+                Some(slot) => alloc::format!("device {vendor:#06x} {device:#06x} at {slot}"),
+                None => alloc::format!("device {vendor:#06x} {device:#06x}"),
+            },
+            Self::PciBus => String::from("pci-bus"),
+            Self::DmaUnconfined => String::from("dma-unconfined"),
         }
     }
 }
@@ -530,6 +556,34 @@ fn parse_grant(words: &[&str], line: usize) -> Result<GrantLine, ManifestError> 
             name: name.to_string(),
         },
         ["timer"] if !shared => GrantLine::Timer,
+        ["device", vendor, device, rest @ ..] if !shared => {
+            let id = |word: &str| {
+                u16::try_from(number(word)?)
+                    .map_err(|_| error(line, alloc::format!("PCI id `{word}` is above 0xffff")))
+            };
+            let slot = match rest {
+                [] => None,
+                ["at", slot] => Some(PciAddress::parse(slot).ok_or_else(|| {
+                    error(
+                        line,
+                        alloc::format!("PCI address `{slot}` is not BUS:DEVICE.FUNCTION"),
+                    )
+                })?),
+                _ => {
+                    return Err(error(
+                        line,
+                        alloc::format!("cannot read grant `{}`", words.join(" ")),
+                    ));
+                }
+            };
+            GrantLine::Device {
+                vendor: id(vendor)?,
+                device: id(device)?,
+                slot,
+            }
+        }
+        ["pci-bus"] if !shared => GrantLine::PciBus,
+        ["dma-unconfined"] if !shared => GrantLine::DmaUnconfined,
         _ => {
             return Err(error(
                 line,
@@ -576,6 +630,26 @@ mod tests {
             ),
             (GrantLine::Dma { bytes: 65536 }, "dma 64 KiB", "dma 65536"),
             (GrantLine::Timer, "timer", "timer"),
+            (
+                GrantLine::Device {
+                    vendor: 0x1af4,
+                    device: 0x1042,
+                    slot: None,
+                },
+                "device 0x1af4 0x1042",
+                "device 0x1af4 0x1042",
+            ),
+            (
+                GrantLine::Device {
+                    vendor: 0x1af4,
+                    device: 0x1042,
+                    slot: PciAddress::new(0, 3, 0),
+                },
+                "device 0x1af4 0x1042 at 00:03.0",
+                "device 0x1af4 0x1042 at 00:03.0",
+            ),
+            (GrantLine::PciBus, "pci-bus", "pci-bus"),
+            (GrantLine::DmaUnconfined, "dma-unconfined", "dma-unconfined"),
         ];
         for (grant, text, compiled) in cases {
             assert_eq!(grant.to_string(), text);
@@ -742,6 +816,21 @@ module oob modules/oob.wasm
                 "cella-system 1\nmodule a f\ngrant mmio 0xfebf1000 0\n",
                 3,
                 "MMIO region `0xfebf1000 0` must be non-empty",
+            ),
+            (
+                "cella-system 1\nmodule a f\ngrant device 0x1af4 0x11042\n",
+                3,
+                "PCI id `0x11042` is above 0xffff",
+            ),
+            (
+                "cella-system 1\nmodule a f\ngrant device 0x1af4 0x1042 at 00:33.0\n",
+                3,
+                "PCI address `00:33.0` is not BUS:DEVICE.FUNCTION",
+            ),
+            (
+                "cella-system 1\nmodule a f\ngrant device 0x1af4 0x1042 on 00:03.0\n",
+                3,
+                "cannot read grant `device 0x1af4 0x1042 on 00:03.0`",
             ),
             (
                 "cella-system 1\nmodule a f\ngrant port 0xffffffffffffffff 1\n",

@@ -29,7 +29,7 @@ use core::fmt;
 /// so a line `LEVEL NAME: text` from a module can never read as the
 /// kernel's. The kernel's `console` logs nothing itself (it prints the
 /// others' lines), so `console` stays free for the console module.
-pub const RESERVED_NAMES: [&str; 26] = [
+pub const RESERVED_NAMES: [&str; 27] = [
     "arch",
     "archive",
     "boot",
@@ -48,6 +48,7 @@ pub const RESERVED_NAMES: [&str; 26] = [
     "module_host",
     "module_system",
     "panic",
+    "pci_bus",
     "proc",
     "push_authority",
     "push_protocol",
@@ -60,13 +61,14 @@ pub const RESERVED_NAMES: [&str; 26] = [
 
 /// The ports the kernel drives itself, `(first, count, what)`: no module or
 /// process may be granted them (the kernel's port proofs refuse them too).
-pub const KERNEL_PORTS: [(u16, u16, &str); 6] = [
+pub const KERNEL_PORTS: [(u16, u16, &str); 7] = [
     (0x20, 2, "the master PIC"),
     (0xa0, 2, "the slave PIC"),
     (0x40, 4, "the PIT"),
     (0x61, 1, "the PIT channel 2 gate"),
     (0xf4, 1, "QEMU's isa-debug-exit"),
     (0x2f8, 8, "COM2, the push channel"),
+    (0xcf8, 8, "PCI configuration mechanism #1"),
 ];
 
 /// Endpoints the kernel itself serves: no module or process may serve them,

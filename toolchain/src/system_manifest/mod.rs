@@ -48,6 +48,7 @@
 //! checked against its grant once it is built ([`crate::modules`]); that each process's
 //! program is one the tool builds, by [`process::check_programs`].
 
+pub mod devices;
 pub mod grants;
 pub mod module;
 pub mod process;

@@ -1,9 +1,10 @@
 //! One `[[module]]` table: a Wasm module, its grants, its restart policy.
 
+use super::devices::{self, DeviceGrant};
 use super::grants::Grants;
 use super::{Problems, integer};
 use cella_system::system_manifest::{GrantLine, ModuleLimits, ModulePlan};
-use cella_wasm_host::Grant;
+use cella_wasm_host::{Grant, PciFunction};
 use toml::{Table, Value};
 
 /// One `[[module]]` table.
@@ -19,6 +20,12 @@ pub struct ModuleSpec {
     pub dma: Option<u64>,
     /// One-shot timers.
     pub timers: u32,
+    /// PCI functions granted by identity (`devices`).
+    pub devices: Vec<DeviceGrant>,
+    /// `pci-bus = true`: read-only configuration space of every function.
+    pub pci_bus: bool,
+    /// `dma-unconfined = true`: DMA allowed where no IOMMU confines it.
+    pub dma_unconfined: bool,
     /// Its own restart settings, in the order written (each overrides the same key of
     /// `restart_defaults`).
     pub restart: Vec<(String, String)>,
@@ -43,21 +50,40 @@ impl ModuleSpec {
     }
 
     /// The grant as cella-wasm-host checks it (endpoint ids are positions in `endpoints`).
+    ///
+    /// The tool cannot see the machine the system will boot on, so each
+    /// granted PCI function is a stand-in with its ids and no windows: a
+    /// module's `pci` request is checked against the ids; the kernel finds
+    /// the function itself at boot.
     pub fn grant(&self) -> Grant {
-        Grant::from_plan(&self.plan(), |name| {
+        let grant = Grant::from_plan(&self.plan(), |name| {
             self.grants
                 .endpoints
                 .iter()
                 .position(|endpoint| endpoint == name)
                 .map(|index| index as u64 + 1)
+        });
+        self.devices.iter().fold(grant, |grant, device| {
+            grant.pci_function(PciFunction::unresolved(
+                device.vendor,
+                device.device,
+                device.slot,
+            ))
         })
     }
 
     /// The grant lines, as in `system.manifest`.
     pub fn grant_lines(&self) -> Vec<GrantLine> {
         let mut lines = self.grants.device_lines();
+        lines.extend(self.devices.iter().map(DeviceGrant::line));
+        if self.pci_bus {
+            lines.push(GrantLine::PciBus);
+        }
         if let Some(bytes) = self.dma {
             lines.push(GrantLine::Dma { bytes });
+        }
+        if self.dma_unconfined {
+            lines.push(GrantLine::DmaUnconfined);
         }
         lines.extend(self.grants.endpoint_lines());
         for _ in 0..self.timers {
@@ -118,6 +144,9 @@ pub(super) fn parse_module(
                     "`dma` must be a positive number of bytes, found {}", shown()
                 )),
             },
+            "devices" => spec.devices = devices::parse_devices(value, &mut say),
+            "pci-bus" => spec.pci_bus = devices::parse_flag(key, value, &mut say),
+            "dma-unconfined" => spec.dma_unconfined = devices::parse_flag(key, value, &mut say),
             "timers" => match integer(value).and_then(|count| u32::try_from(count).ok()) {
                 Some(count) if count <= 64 => spec.timers = count,
                 _ => say(format!("`timers` must be a count 0-64, found {}", shown())),
@@ -155,7 +184,7 @@ pub(super) fn parse_module(
                 )),
             },
             other => say(format!(
-                "unknown key `{other}` (known: name, package, serve, ports, mmio, irqs, dma, endpoints, timers, restart, boot, wat, kernel_memory, limits)"
+                "unknown key `{other}` (known: name, package, serve, ports, mmio, irqs, devices, pci-bus, dma, dma-unconfined, endpoints, timers, restart, boot, wat, kernel_memory, limits)"
             )),
         }
     }

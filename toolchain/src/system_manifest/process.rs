@@ -66,7 +66,19 @@ impl ProcessSpec {
 }
 
 /// Module keys a process cannot take, and why.
-const REFUSED: [(&str, &str); 7] = [
+const REFUSED: [(&str, &str); 10] = [
+    (
+        "devices",
+        "the kernel grants PCI functions to Wasm modules only; a native driver reaches its device through `ports`, `mmio` and `irqs`",
+    ),
+    (
+        "pci-bus",
+        "the kernel grants the PCI bus to Wasm modules only",
+    ),
+    (
+        "dma-unconfined",
+        "the kernel does not grant DMA memory to native processes yet",
+    ),
     (
         "dma",
         "the kernel does not grant DMA memory to native processes yet",

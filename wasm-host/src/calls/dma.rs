@@ -36,14 +36,16 @@ pub(crate) fn allocate<P: Platform, O: Outbox>(
         .and_then(|total| total.checked_add(size))
         .filter(|total| *total <= state.dma_grant)
         .ok_or(ErrorCode::Exhausted)?;
+    let device = state.capabilities.pci_function();
     let device_address = state
         .platform
-        .dma_allocate(size)
+        .dma_allocate(device, size)
         .ok_or(ErrorCode::DeviceError)?;
     let buffer = Capability::DmaBuffer {
         pool: pool_slot,
         device_address,
         size,
+        device,
     };
     match state.capabilities.insert(buffer) {
         Ok(handle) => {
@@ -57,7 +59,7 @@ pub(crate) fn allocate<P: Platform, O: Outbox>(
             Ok(handle)
         }
         Err(error) => {
-            state.platform.dma_free(device_address, size);
+            state.platform.dma_free(device, device_address, size);
             Err(error)
         }
     }
@@ -75,11 +77,12 @@ pub(crate) fn free<P: Platform, O: Outbox>(
         pool,
         device_address,
         size,
+        device,
     }) = state.capabilities.remove(slot)
     else {
         return Err(ErrorCode::BadHandle);
     };
-    state.platform.dma_free(device_address, size);
+    state.platform.dma_free(device, device_address, size);
     if let Some(Capability::DmaPool { used, .. }) = state.capabilities.get_mut(pool) {
         *used = used.saturating_sub(size);
     }

@@ -9,6 +9,7 @@ pub(crate) mod ipc;
 pub(crate) mod irq;
 pub(crate) mod log;
 pub(crate) mod mmio;
+pub(crate) mod pci;
 pub(crate) mod ports;
 pub(crate) mod time;
 

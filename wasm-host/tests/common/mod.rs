@@ -140,6 +140,23 @@ pub const PROBE_OPS: &[(&str, &str, &str)] = &[
     ("time_now", "(result i64)", ""),
     ("timer_set", "(param i32 i64) (result i32)", "$a $d"),
     ("timer_cancel", "(param i32) (result i32)", "$a"),
+    (
+        "pci_config_read",
+        "(param i32 i32 i32) (result i64)",
+        "$a $b $c",
+    ),
+    (
+        "pci_config_write",
+        "(param i32 i32 i32 i32) (result i32)",
+        "$a $b $c $d32",
+    ),
+    ("pci_bar", "(param i32 i32) (result i32)", "$a $b"),
+    ("pci_irq", "(param i32) (result i32)", "$a"),
+    (
+        "pci_bus_function",
+        "(param i32 i32 i32 i32) (result i32)",
+        "$a $b $c $d32",
+    ),
 ];
 
 /// WAT body of the probe: every message `op a b c d` (4 x i32 + i64 at
@@ -223,10 +240,20 @@ impl Probe {
     }
 
     /// A probe on `platform` (devices of the test's own).
-    pub fn start_on(mut runtime: Host, platform: SimulatedPlatform) -> Probe {
+    pub fn start_on(runtime: Host, platform: SimulatedPlatform) -> Probe {
+        Probe::start_granted(runtime, platform, CAPABILITIES, &grant())
+    }
+
+    /// A probe requesting `capabilities` (manifest lines) under `grant`.
+    pub fn start_granted(
+        mut runtime: Host,
+        platform: SimulatedPlatform,
+        capabilities: &str,
+        grant: &Grant,
+    ) -> Probe {
         let outbox = QueueOutbox::new(64);
         let module = runtime
-            .load("probe", &probe_wasm("probe"), &grant())
+            .load("probe", &wasm("probe", capabilities, &probe_body()), grant)
             .expect("probe loads");
         let sandbox = runtime
             .start(&module, platform.clone(), outbox.clone())

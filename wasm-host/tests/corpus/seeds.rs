@@ -5,7 +5,7 @@
 //! its ports and MMIO windows.
 
 use cella_wasm_host::abi::{CapabilityRequest, MANIFEST_SECTION, Manifest};
-use cella_wasm_host::{Grant, Registers, SimulatedPlatform};
+use cella_wasm_host::{Grant, PciFunction, Registers, SimulatedPlatform};
 use std::path::{Path, PathBuf};
 
 /// A built module and what it needs to run.
@@ -94,6 +94,10 @@ pub fn seed(name: &str, wasm: Vec<u8>) -> Option<Seed> {
                 timers += 1;
                 grant
             }
+            CapabilityRequest::PciDevice { vendor, device } => {
+                grant.pci_function(PciFunction::unresolved(vendor, device, None))
+            }
+            CapabilityRequest::PciBus => grant.pci_bus(std::sync::Arc::from([])),
         };
     }
     let grant = grant.dma_bytes(dma).timers(timers);

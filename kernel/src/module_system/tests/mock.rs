@@ -12,7 +12,9 @@ use alloc::borrow::Cow;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::rc::Rc;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
+use cella_interfaces::pci::Function;
 use cella_wasm_host::abi::ErrorCode;
 use cella_wasm_host::{Grant, Outbox, Preparer, SimulatedPlatform};
 use core::cell::RefCell;
@@ -105,6 +107,8 @@ pub struct MockKernel {
     pub command_answers: Vec<Result<String, String>>,
     /// Heap bytes each account may use; none are charged in tests.
     pub limits: BTreeMap<u32, usize>,
+    /// The PCI functions "found at boot".
+    pub pci_functions: Arc<[Function]>,
 }
 
 impl MockKernel {
@@ -234,6 +238,10 @@ impl KernelServices for MockKernel {
 
     fn refused_grant(&self, _grants: &[GrantLine]) -> Option<String> {
         None
+    }
+
+    fn pci_functions(&self) -> Arc<[Function]> {
+        self.pci_functions.clone()
     }
 
     fn lend(&mut self, name: &str, job: MockJob) {

@@ -218,3 +218,30 @@ fn the_range_rule_at_its_edges() {
     assert!(!range_holds(1, u64::MAX, 1, 1));
     assert!(!range_holds(0, 16, 8, u64::MAX));
 }
+
+#[test]
+fn a_pci_request_fits_only_a_device_grant_with_its_ids_and_the_bus_only_its_grant() {
+    let set = GrantSet::from_lines(&[
+        GrantLine::Device {
+            vendor: 0x1af4,
+            device: 0x1042,
+            slot: None,
+        },
+        GrantLine::DmaUnconfined,
+    ]);
+    assert_eq!(resolve(&set, "pci 0x1af4 0x1042\n"), Ok(1));
+    assert!(set.holds_device(0x1af4, 0x1042));
+    assert!(set.dma_unconfined());
+    assert_eq!(
+        resolve(&set, "pci 0x1af4 0x1041\n"),
+        Err(String::from("pci 0x1af4 0x1041"))
+    );
+    assert_eq!(resolve(&set, "pci-bus\n"), Err(String::from("pci-bus")));
+    let bus = GrantSet::from_lines(&[GrantLine::PciBus]);
+    assert_eq!(resolve(&bus, "pci-bus\n"), Ok(1));
+    assert!(!bus.dma_unconfined());
+    assert_eq!(
+        resolve(&bus, "pci 0x1af4 0x1042\n"),
+        Err(String::from("pci 0x1af4 0x1042"))
+    );
+}

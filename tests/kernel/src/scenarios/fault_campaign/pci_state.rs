@@ -6,37 +6,26 @@
 //! then written back so that the next fault starts from the same devices.
 
 use alloc::vec::Vec;
-use cella_kernel::arch::port_io::PortRange;
+use cella_kernel::arch::pci_config;
+use cella_wasm_host::abi::PciAddress;
 
-const ADDRESS_PORT: u16 = 0xcf8;
-const DATA_PORT: u16 = 0xcfc;
 /// Command/status, BAR0-BAR5, interrupt line/pin.
 const REGISTERS: [u8; 8] = [0x04, 0x10, 0x14, 0x18, 0x1c, 0x20, 0x24, 0x3c];
 
-fn address(device: u8, function: u8, register: u8) -> u32 {
-    0x8000_0000 | (u32::from(device) << 11) | (u32::from(function) << 8) | u32::from(register)
-}
-
-/// The configuration mechanism's address and data ports (none of them the kernel's own).
-fn ports() -> Option<PortRange> {
-    PortRange::new(ADDRESS_PORT, 8).ok()
+fn address(device: u8, function: u8) -> PciAddress {
+    PciAddress {
+        bus: 0,
+        device,
+        function,
+    }
 }
 
 fn read(device: u8, function: u8, register: u8) -> u32 {
-    let Some(ports) = ports() else {
-        return u32::MAX;
-    };
-    ports.write(0, 4, address(device, function, register));
-    ports
-        .read(u32::from(DATA_PORT - ADDRESS_PORT), 4)
-        .unwrap_or(u32::MAX)
+    pci_config::read(address(device, function), register, 4)
 }
 
 fn write(device: u8, function: u8, register: u8, value: u32) {
-    if let Some(ports) = ports() {
-        ports.write(0, 4, address(device, function, register));
-        ports.write(u32::from(DATA_PORT - ADDRESS_PORT), 4, value);
-    }
+    pci_config::write(address(device, function), register, 4, value);
 }
 
 /// The writable registers of every function present on bus 0.
