@@ -130,13 +130,14 @@ impl VirtioBlock {
             cella_sdk::warn!("an answer was not taken: {error}");
         }
         match polled {
-            Polled::InFlight(0) => Ok(()),
+            // Nothing waits: the poll has nothing to look for.
+            Polled::InFlight(0) => self.poll.cancel(),
             Polled::InFlight(_) => self.poll.set_after(POLL_NANOSECONDS),
             Polled::GaveUp(error) => {
                 cella_sdk::error!(
                     "the device wrote garbage ({error}); it is reset and every request answered as a device error until `restart virtio-blk`"
                 );
-                Ok(())
+                self.poll.cancel()
             }
         }
     }
