@@ -17,7 +17,10 @@ const WITH_IOMMU_AND_EDU: [&str; 4] = ["-device", "intel-iommu", "-device", "edu
 #[test]
 fn iommu_lets_edu_reach_only_the_pages_mapped_in_its_domain() {
     let mut session = Session::start("iommu", "test=iommu", None, &WITH_IOMMU_AND_EDU);
-    session.wait_for("iommu: VT-d at 0xfed90000 (version 1.0), translation on", WAIT);
+    session.wait_for(
+        "iommu: VT-d at 0xfed90000 (version 1.0), translation on",
+        WAIT,
+    );
     let status = session.wait_exit();
     if status != 33 {
         session.fail(format!(

@@ -151,9 +151,9 @@ pub fn attach(device: PciAddress) -> Result<Domain, IommuError> {
             .invalidate_context_cache()
             .and_then(|()| iommu.unit.invalidate_domain(domain));
         if let Err(error) = invalidated {
-            // The table may be cached by a unit that does not answer: keep it (a leak, not a hazard).
+            // A unit that does not answer may still read the table: its frames stay
+            // allocated (the handle goes, the memory is never freed), a leak, not a hazard.
             let _ = iommu.contexts.detach(&mut iommu.memory, device);
-            core::mem::forget(table);
             return Err(error);
         }
         iommu.attached.push(Attached {
@@ -230,14 +230,11 @@ pub fn detach(device: PciAddress) -> Result<(), IommuError> {
             .ok_or(IommuError::NotAttached(device))?;
         iommu.contexts.detach(&mut iommu.memory, device)?;
         let entry = iommu.attached.swap_remove(index);
-        let invalidated = iommu
+        // On a timeout the tables stay allocated (as in `attach`), not freed under the unit.
+        iommu
             .unit
             .invalidate_context_cache()
-            .and_then(|()| iommu.unit.invalidate_domain(entry.domain));
-        if let Err(error) = invalidated {
-            core::mem::forget(entry.table);
-            return Err(error);
-        }
+            .and_then(|()| iommu.unit.invalidate_domain(entry.domain))?;
         entry.table.destroy(&mut iommu.memory);
         Ok(())
     })

@@ -43,27 +43,39 @@ pub struct RemappingUnit {
     pub coverage: Coverage,
 }
 
-/// Which PCI functions of segment 0 a remapping unit translates.
+/// Which PCI functions of segment 0 a remapping unit translates: every one
+/// (the DRHD's INCLUDE_PCI_ALL flag), or the endpoints its device scope lists
+/// directly on a bus, by source id. Functions behind a listed bridge are not
+/// included: the kernel refuses to attach what it cannot place. Kept in a
+/// fixed array: the boot reads the DMAR before the heap exists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Coverage {
-    /// Every one (the DRHD's INCLUDE_PCI_ALL flag).
-    AllDevices,
-    /// The endpoints its device scope lists directly on a bus, by source id
-    /// (the first `count`). Functions behind a listed bridge are not
-    /// included: the kernel refuses to attach what it cannot place.
-    Endpoints {
-        source_ids: [u16; MAX_ENDPOINTS],
-        count: usize,
-    },
+pub struct Coverage {
+    all_devices: bool,
+    source_ids: [u16; MAX_ENDPOINTS],
+    count: usize,
 }
 
 impl Coverage {
+    /// Every function.
+    pub const ALL_DEVICES: Self = Self {
+        all_devices: true,
+        source_ids: [0; MAX_ENDPOINTS],
+        count: 0,
+    };
+
+    /// Whether the unit translates every function.
+    pub fn all_devices(&self) -> bool {
+        self.all_devices
+    }
+
+    /// The listed endpoints' source ids (empty for [`Coverage::ALL_DEVICES`]).
+    pub fn listed(&self) -> &[u16] {
+        &self.source_ids[..self.count]
+    }
+
     /// Whether the function with requester id `source_id` is translated by the unit.
     pub fn covers(&self, source_id: u16) -> bool {
-        match self {
-            Self::AllDevices => true,
-            Self::Endpoints { source_ids, count } => source_ids[..*count].contains(&source_id),
-        }
+        self.all_devices || self.listed().contains(&source_id)
     }
 }
 
@@ -349,7 +361,7 @@ pub fn discover(
             }
             units += 1;
             let coverage = if header[4] & INCLUDE_PCI_ALL != 0 {
-                Coverage::AllDevices
+                Coverage::ALL_DEVICES
             } else {
                 endpoints(reader, dmar.address + u64::from(offset), length)?
             };
@@ -407,5 +419,9 @@ fn endpoints(
         }
         offset += scope_length;
     }
-    Ok(Coverage::Endpoints { source_ids, count })
+    Ok(Coverage {
+        all_devices: false,
+        source_ids,
+        count,
+    })
 }

@@ -245,12 +245,10 @@ pub fn run() -> Result<(), String> {
 
 /// Bad requests get their error and change nothing.
 fn refusals(edu: PciAddress) -> Result<(), String> {
-    let expect = |what: &str, got: Result<(), IommuError>, wanted: IommuError| {
-        match got {
-            Err(error) if error == wanted => Ok(()),
-            Err(error) => Err(format!("{what}: expected `{wanted}`, got `{error}`")),
-            Ok(()) => Err(format!("{what}: expected `{wanted}`, but it succeeded")),
-        }
+    let expect = |what: &str, got: Result<(), IommuError>, wanted: IommuError| match got {
+        Err(error) if error == wanted => Ok(()),
+        Err(error) => Err(format!("{what}: expected `{wanted}`, got `{error}`")),
+        Ok(()) => Err(format!("{what}: expected `{wanted}`, but it succeeded")),
     };
     let domain = iommu::attach(edu).map_err(iommu_error("attach again"))?;
     expect(
@@ -263,7 +261,11 @@ fn refusals(edu: PciAddress) -> Result<(), String> {
         device: 32,
         function: 0,
     };
-    expect("device 32", iommu::attach(bad).map(drop), IommuError::BadDevice(bad))?;
+    expect(
+        "device 32",
+        iommu::attach(bad).map(drop),
+        IommuError::BadDevice(bad),
+    )?;
     let unlisted = PciAddress {
         bus: 7,
         device: 0,
@@ -279,7 +281,7 @@ fn refusals(edu: PciAddress) -> Result<(), String> {
         iommu::map(&domain, 0x10_0800, 0x10_0800, PAGE, true),
         IommuError::Misaligned(0x10_0800),
     )?;
-    let top = u64::MAX & !(PAGE - 1);
+    let top = !(PAGE - 1);
     expect(
         "overflowing map",
         iommu::map(&domain, top, top, 2 * PAGE, true),
@@ -299,7 +301,11 @@ fn refusals(edu: PciAddress) -> Result<(), String> {
         iommu::map(&domain, 0x10_0000, 0x10_0000, PAGE, true),
         IommuError::NotAttached(edu),
     )?;
-    expect("second detach", iommu::detach(edu), IommuError::NotAttached(edu))?;
+    expect(
+        "second detach",
+        iommu::detach(edu),
+        IommuError::NotAttached(edu),
+    )?;
     kprintln!("iommu: bad requests refused with their errors");
     Ok(())
 }

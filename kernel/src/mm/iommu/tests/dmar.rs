@@ -141,10 +141,7 @@ fn machine(dmar: &[u8], revision: u8) -> Memory {
 }
 
 fn endpoints(unit: &RemappingUnit) -> Vec<u16> {
-    match unit.coverage {
-        Coverage::AllDevices => Vec::new(),
-        Coverage::Endpoints { source_ids, count } => source_ids[..count].to_vec(),
-    }
+    unit.coverage.listed().to_vec()
 }
 
 #[test]
@@ -153,6 +150,7 @@ fn qemus_dmar_gives_the_unit_and_the_listed_endpoints() {
     assert_eq!(unit.register_base, 0xfed9_0000);
     assert_eq!(unit.host_address_width, 39);
     assert_eq!(endpoints(&unit), vec![0x00, 0x08, 0x10, 0x18]);
+    assert!(!unit.coverage.all_devices());
     assert!(unit.coverage.covers(0x18));
     // Neither the bridge's own scope entry nor an unlisted function is covered.
     assert!(!unit.coverage.covers(0xf0));
@@ -163,7 +161,9 @@ fn qemus_dmar_gives_the_unit_and_the_listed_endpoints() {
 fn include_all_covers_everything_and_the_rsdt_path_works() {
     let dmar = table(b"DMAR", &dmar_body(&[drhd(1, 0, 0xfed9_0000, &[])]));
     let unit = discover(&machine(&dmar, 0), Some(RSDP as u64)).unwrap();
-    assert_eq!(unit.coverage, Coverage::AllDevices);
+    assert_eq!(unit.coverage, Coverage::ALL_DEVICES);
+    assert!(unit.coverage.all_devices());
+    assert!(unit.coverage.listed().is_empty());
     assert!(unit.coverage.covers(0xffff));
 }
 
