@@ -13,7 +13,7 @@ use crate::arch::{gdt, interrupts, qemu};
 use crate::archive::Archive;
 use crate::boot_info::BootInfo;
 use crate::cmdline::CommandLine;
-use crate::mm::{physical, setup};
+use crate::mm::{iommu, physical, setup};
 use crate::module_host::services::{self, System};
 use crate::system_manifest::SystemManifest;
 use crate::{console, irq, kprintln, time};
@@ -93,6 +93,8 @@ pub extern "C" fn kernel_entry(start_info: u64) -> ! {
     for range in info.ram.as_slice() {
         log::debug!("RAM {range}");
     }
+    // The ACPI tables lie outside the RAM the direct map will cover: read them now.
+    let remapping = iommu::dmar::discover(&physical::EarlyReader, info.rsdp);
 
     let memory = match setup::initialise(info) {
         Ok(summary) => summary,
@@ -105,6 +107,7 @@ pub extern "C" fn kernel_entry(start_info: u64) -> ! {
         memory.kernel_image.len() >> 10,
         memory.heap_bytes >> 20
     );
+    start_iommu(remapping);
 
     let archive = find_archive(info);
     let context = BootContext {
@@ -127,6 +130,20 @@ pub extern "C" fn kernel_entry(start_info: u64) -> ! {
     crate::proc::start_manifest_processes(context.archive.as_ref());
     hooks.with_modules(&context, &mut system);
     system.run()
+}
+
+/// Brings up the IOMMU the ACPI tables describe, if any, and says so in one line.
+fn start_iommu(found: Result<iommu::dmar::RemappingUnit, iommu::dmar::NoRemapping>) {
+    match found.map(iommu::initialise) {
+        Ok(Ok(started)) => log::info!(
+            "iommu: VT-d at {:#x} (version {}.{}), translation on",
+            started.register_base,
+            started.version.0,
+            started.version.1
+        ),
+        Ok(Err(error)) => log::warn!("iommu: none (the remapping unit failed to start: {error})"),
+        Err(reason) => log::info!("iommu: none ({reason})"),
+    }
 }
 
 /// Reads the system manifest from the boot archive and starts its modules.

@@ -1,11 +1,12 @@
 //! Memory management: physical frames, the layout of virtual memory, page tables, the heap.
 //!
-//! The hardware-free parts (`accounts`, `layout`, `regions`, `frame_allocator`, `frame_runs`) are tested
-//! on the host; the rest touches page tables and runs only in the kernel.
+//! The hardware-free parts (`accounts`, `layout`, `regions`, `frame_allocator`, `frame_runs`, and
+//! `iommu`'s parsing and table logic) are tested on the host; the rest touches page tables and runs only in the kernel.
 
 pub mod accounts;
 pub mod frame_allocator;
 pub mod frame_runs;
+pub mod iommu;
 pub mod layout;
 pub mod regions;
 

@@ -19,7 +19,7 @@
 //! present, user-accessible (and writable for writes), and copy through the
 //! direct map. A bad pointer is an error code, never a kernel fault.
 
-use super::device_memory::DeviceRange;
+use super::device_memory::{DeviceRange, DmaBuffer};
 use super::layout::{DIRECT_MAP_BASE, PAGE_SIZE};
 use super::paging::{self, MapError};
 use super::physical::to_virtual;
@@ -286,6 +286,52 @@ impl AddressSpace {
             )?;
         }
         Ok(())
+    }
+
+    /// Maps the frames of `buffer` at `address`, user read/write,
+    /// no-execute, cached (DMA is cache-coherent on x86). The frames are not
+    /// owned: the caller keeps the buffer alive while it is mapped and
+    /// unmaps it ([`AddressSpace::unmap_dma`]) before freeing it, or drops
+    /// the space first.
+    ///
+    /// # Errors
+    /// [`MapError`]; pages mapped before the failure are unmapped again.
+    pub fn map_dma(&mut self, address: u64, buffer: &DmaBuffer) -> Result<(), MapError> {
+        let pages = buffer.size() / PAGE_SIZE;
+        for index in 0..pages {
+            let mapped = self.map_one(
+                address + index * PAGE_SIZE,
+                buffer.device_address() + index * PAGE_SIZE,
+                Self::flags(true, false),
+            );
+            if let Err(error) = mapped {
+                self.unmap_pages(address, index);
+                return Err(error);
+            }
+        }
+        Ok(())
+    }
+
+    /// Unmaps the buffer [`AddressSpace::map_dma`] mapped at `address`, so
+    /// that it may be freed.
+    pub fn unmap_dma(&mut self, address: u64, buffer: &DmaBuffer) {
+        self.unmap_pages(address, buffer.size() / PAGE_SIZE);
+    }
+
+    /// Unmaps `pages` pages from `address` (those not mapped are skipped)
+    /// and drops their translations. The frames are not freed.
+    fn unmap_pages(&mut self, address: u64, pages: u64) {
+        let active = Cr3::read().0.start_address().as_u64() == self.table;
+        for index in 0..pages {
+            let at = address + index * PAGE_SIZE;
+            let page = Page::<Size4KiB>::containing_address(VirtAddr::new(at));
+            if let Ok((_, flush)) = self.mapper().unmap(page) {
+                flush.ignore();
+                if active {
+                    x86_64::instructions::tlb::flush(VirtAddr::new(at));
+                }
+            }
+        }
     }
 
     /// The leaf entry's frame and flags for a user address, if mapped for users.

@@ -44,6 +44,11 @@ pub fn refused_grant(grants: &[GrantLine], dma_confined: bool) -> Option<String>
     })
 }
 
+/// Whether an IOMMU confines the DMA of the devices the kernel grants.
+pub fn dma_confined() -> bool {
+    false
+}
+
 /// Every module's DMA buffers, by device address.
 static DMA_BUFFERS: Mutex<BTreeMap<u64, DmaBuffer>> = Mutex::new(BTreeMap::new());
 
@@ -86,11 +91,25 @@ pub fn mmio_write(physical: u64, bytes: u32, value: u64) -> Result<(), MapError>
     DeviceRange::new(physical, u64::from(bytes))?.write(0, bytes, value)
 }
 
+/// A new zeroed DMA buffer of at least `size` bytes that `device` (the
+/// holder's granted PCI function, if any) may reach: the one way modules
+/// and processes get DMA memory.
+pub fn allocate_for(device: Option<PciAddress>, size: u64) -> Option<DmaBuffer> {
+    let _ = device;
+    DmaBuffer::allocate(size)
+}
+
+/// Takes `device`'s access to `buffer` away, then frees it: the memory is
+/// reused only after the device can no longer reach it.
+pub fn release_for(device: Option<PciAddress>, buffer: DmaBuffer) {
+    let _ = device;
+    drop(buffer);
+}
+
 /// A new zeroed DMA buffer of at least `size` bytes for `device` (the
 /// module's granted PCI function, if any); its device address.
 pub fn dma_allocate(device: Option<PciAddress>, size: u64) -> Option<u64> {
-    let _ = device;
-    let buffer = DmaBuffer::allocate(size)?;
+    let buffer = allocate_for(device, size)?;
     let address = buffer.device_address();
     without_interrupts(|| DMA_BUFFERS.lock().insert(address, buffer));
     Some(address)
@@ -99,13 +118,12 @@ pub fn dma_allocate(device: Option<PciAddress>, size: u64) -> Option<u64> {
 /// Frees the DMA buffer at `device_address` of `device` (its frames go
 /// back to the kernel).
 pub fn dma_free(device: Option<PciAddress>, device_address: u64) {
-    let _ = device;
     let buffer = without_interrupts(|| DMA_BUFFERS.lock().remove(&device_address));
-    if buffer.is_none() {
-        log::error!("DMA free at {device_address:#x}: no buffer starts there");
+    match buffer {
+        // Released here, outside the lock.
+        Some(buffer) => release_for(device, buffer),
+        None => log::error!("DMA free at {device_address:#x}: no buffer starts there"),
     }
-    // Dropped here, outside the lock: the frames go back to the allocator.
-    drop(buffer);
 }
 
 /// Runs `action` on the buffer holding `device_address` and the offset into

@@ -155,7 +155,7 @@ impl KernelServices for Kernel {
     }
 
     fn refused_grant(&self, grants: &[GrantLine]) -> Option<String> {
-        super::device_access::refused_grant(grants, false)
+        super::device_access::refused_grant(grants, super::device_access::dma_confined())
     }
 
     fn pci_functions(&self) -> Arc<[Function]> {

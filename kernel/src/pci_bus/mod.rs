@@ -90,13 +90,17 @@ fn as_grant(function: &Function) -> PciFunction {
     }
 }
 
-/// Resolves the `device` grants of every module of `manifest` against
+/// Resolves the `device` grants of every module and process of `manifest` against
 /// `functions` (see `cella_system::devices::resolve`). A grant that no
 /// function matches keeps no address: the module it belongs to is refused
 /// at load with that grant named. Returns one line per problem.
 pub fn resolve_grants(manifest: &mut SystemManifest, functions: &[Function]) -> Vec<String> {
     let granted: Vec<PciFunction> = functions.iter().map(as_grant).collect();
-    match cella_system::devices::resolve(manifest.modules.iter_mut(), &granted) {
+    let holders = manifest
+        .modules
+        .iter_mut()
+        .chain(manifest.processes.iter_mut());
+    match cella_system::devices::resolve(holders, &granted) {
         Ok(()) => Vec::new(),
         Err(problems) => problems,
     }

@@ -35,20 +35,14 @@ impl ProcessGrant {
     }
 
     /// The grant of a `process` block of the system manifest, and the grant
-    /// lines a process cannot hold (DMA and timers: no syscalls for them),
-    /// which are left out.
+    /// lines a process cannot hold (timers: a native module's timers are
+    /// receive deadlines; `pci-bus`: the list is a module's), which are
+    /// left out.
     pub fn from_plan(plan: &ModulePlan) -> (Self, Vec<&GrantLine>) {
-        let (held, unsupported): (Vec<&GrantLine>, Vec<&GrantLine>) =
-            plan.grants.iter().partition(|line| {
-                !matches!(
-                    line,
-                    GrantLine::Dma { .. }
-                        | GrantLine::Timer
-                        | GrantLine::Device { .. }
-                        | GrantLine::PciBus
-                        | GrantLine::DmaUnconfined
-                )
-            });
+        let (held, unsupported): (Vec<&GrantLine>, Vec<&GrantLine>) = plan
+            .grants
+            .iter()
+            .partition(|line| !matches!(line, GrantLine::Timer | GrantLine::PciBus));
         let grant = ProcessGrant {
             grants: GrantSet::from_lines(held),
             serves: plan.serves.clone(),
@@ -57,8 +51,9 @@ impl ProcessGrant {
         (grant, unsupported)
     }
 
-    /// The port and MMIO grants as manifest lines, for the kernel's device
-    /// checks at spawn (the same ones a module's grant passes at load).
+    /// The port, MMIO, PCI and DMA grants as manifest lines, for the
+    /// kernel's device checks at spawn (the same ones a module's grant
+    /// passes at load).
     pub fn device_lines(&self) -> Vec<GrantLine> {
         let ports = self
             .grants
@@ -78,7 +73,34 @@ impl ProcessGrant {
                 length,
                 shared: false,
             });
-        ports.chain(mmio).collect()
+        let devices =
+            self.grants
+                .devices()
+                .iter()
+                .map(|&(vendor, device, slot)| GrantLine::Device {
+                    vendor,
+                    device,
+                    slot,
+                });
+        let dma = (self.grants.dma_budget() > 0).then(|| GrantLine::Dma {
+            bytes: self.grants.dma_budget(),
+        });
+        let unconfined = self
+            .grants
+            .dma_unconfined()
+            .then_some(GrantLine::DmaUnconfined);
+        ports
+            .chain(mmio)
+            .chain(devices)
+            .chain(dma)
+            .chain(unconfined)
+            .collect()
+    }
+
+    /// The address of the PCI function the process was granted (its first
+    /// resolved `device` line).
+    pub fn pci_function(&self) -> Option<cella_wasm_host::abi::PciAddress> {
+        self.grants.devices().iter().find_map(|&(_, _, slot)| slot)
     }
 }
 
@@ -87,7 +109,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_plan_keeps_its_device_and_endpoint_lines_and_sets_aside_dma_and_timers() {
+    fn a_plan_keeps_its_device_dma_and_endpoint_lines_and_sets_aside_timers() {
         let plan = ModulePlan {
             name: String::from("p"),
             serves: alloc::vec![String::from("rtc")],
@@ -122,14 +144,11 @@ mod tests {
         assert!(grant.grants.covers_mmio(0xfec0_0000, 0x1000));
         assert!(grant.grants.holds_irq(8));
         assert!(grant.grants.holds_endpoint("log"));
-        assert_eq!(grant.grants.dma_budget(), 0);
+        assert_eq!(grant.grants.dma_budget(), 4096);
         assert_eq!(grant.grants.timer_count(), 0);
         assert_eq!(grant.serves, [String::from("rtc")]);
         assert_eq!(grant.kernel_memory, 8192);
-        assert_eq!(
-            unsupported,
-            [&GrantLine::Dma { bytes: 4096 }, &GrantLine::Timer]
-        );
+        assert_eq!(unsupported, [&GrantLine::Timer]);
         assert_eq!(
             grant.device_lines(),
             [
@@ -143,8 +162,10 @@ mod tests {
                     length: 0x1000,
                     shared: false
                 },
+                GrantLine::Dma { bytes: 4096 },
             ]
         );
+        assert_eq!(grant.pci_function(), None);
     }
 
     #[test]

@@ -73,6 +73,8 @@ pub(super) struct Process {
     pub(super) mapped_mmio: BTreeMap<usize, u64>,
     pub(super) next_mmio: u64,
     pub(super) owned_endpoints: Vec<ipc::EndpointId>,
+    /// After `space`: dropped once nothing maps the buffers any more.
+    pub(super) dma: super::dma::ProcessDma,
     pub(super) charge: Charge,
     warnings: LineLimit,
     console: LineLimit,
@@ -150,12 +152,10 @@ pub fn spawn(name: &str, bytes: &[u8], grant: ProcessGrant) -> Result<ThreadId, 
             image_pages * PAGE_SIZE,
         )));
     }
-    // Processes hold no DMA (their device lines are ports, MMIO and IRQs),
-    // so the IOMMU question does not arise.
-    let no_dma = true;
-    if let Some(why) =
-        crate::module_host::device_access::refused_grant(&grant.device_lines(), no_dma)
-    {
+    if let Some(why) = crate::module_host::device_access::refused_grant(
+        &grant.device_lines(),
+        crate::module_host::device_access::dma_confined(),
+    ) {
         return Err(SpawnError::Grant(why));
     }
     // `refused_grant` made each of these ranges once already.
@@ -203,6 +203,7 @@ pub fn spawn(name: &str, bytes: &[u8], grant: ProcessGrant) -> Result<ThreadId, 
     } else {
         grant.kernel_memory
     };
+    let device = grant.pci_function();
     let process = Process {
         name: String::from(name),
         space,
@@ -211,6 +212,7 @@ pub fn spawn(name: &str, bytes: &[u8], grant: ProcessGrant) -> Result<ThreadId, 
         mapped_mmio: BTreeMap::new(),
         next_mmio: USER_MMIO_BASE,
         owned_endpoints: Vec::new(),
+        dma: super::dma::ProcessDma::for_device(device),
         charge: Charge::new(allowance),
         warnings: LineLimit::warnings(),
         console: LineLimit::console(),
@@ -551,6 +553,11 @@ fn dispatch(number: u64, arguments: [u64; 6]) -> i64 {
         abi::IRQ_SET_ENABLED => devices::set_irq_enabled(arguments[0], arguments[1]),
         abi::MMIO_MAP_RANGE => devices::map_mmio_range(arguments[0], arguments[1]),
         abi::PORTS_GRANTED => devices::ports_granted(arguments[0], arguments[1]),
+        abi::PCI_FUNCTION => super::pci::function(arguments[0], arguments[1]),
+        abi::PCI_CONFIG_READ => super::pci::config_read(arguments[0], arguments[1]),
+        abi::PCI_CONFIG_WRITE => super::pci::config_write(arguments[0], arguments[1], arguments[2]),
+        abi::DMA_ALLOC => super::dma::allocate(arguments[0], arguments[1]),
+        abi::DMA_FREE => super::dma::free(arguments[0]),
         _ => Err(E_NO_SYSCALL),
     };
     result.unwrap_or_else(|error| error)

@@ -4,7 +4,8 @@
 //! [`elf`], [`abi`], [`exit`] (how a process ended) and [`grant`] (what a process may touch) are
 //! hardware-free (host-tested); `kernel` loads
 //! processes, dispatches syscalls and contains their faults; `devices` holds
-//! the device syscalls (IRQ routes, MMIO maps, port-grant queries).
+//! the device syscalls (IRQ routes, MMIO maps, port-grant queries), `pci`
+//! the granted PCI function's and `dma` the DMA buffers'.
 #![forbid(unsafe_code)]
 
 pub mod abi;
@@ -16,7 +17,11 @@ pub mod grant;
 #[cfg(target_os = "none")]
 mod devices;
 #[cfg(target_os = "none")]
+mod dma;
+#[cfg(target_os = "none")]
 mod kernel;
+#[cfg(target_os = "none")]
+mod pci;
 
 #[cfg(target_os = "none")]
 pub use devices::deliver_irq;

@@ -60,6 +60,23 @@ pub const MMIO_MAP_RANGE: u64 = 17;
 /// `ports_granted(first, count) -> 0`: whether one port grant of this
 /// process covers `first .. first + count` ([`E_DENIED`] if not).
 pub const PORTS_GRANTED: u64 = 18;
+/// `pci_function(pointer, capacity) -> length`: writes the process's granted
+/// PCI function (its first resolved `device` grant), encoded as
+/// `cella-interfaces`' `pci::Function` record ([`E_NOT_FOUND`] without one).
+pub const PCI_FUNCTION: u64 = 19;
+/// `pci_config_read(offset, width) -> value`: reads that function's
+/// configuration space (width 1, 2 or 4, aligned, offset below 256).
+pub const PCI_CONFIG_READ: u64 = 20;
+/// `pci_config_write(offset, width, value)`: writes it; a write touching a
+/// BAR or the ROM address is [`E_DENIED`].
+pub const PCI_CONFIG_WRITE: u64 = 21;
+/// `dma_alloc(size, device_address_pointer) -> address`: a zeroed DMA
+/// buffer of `size` bytes (whole pages) from the process's `dma` grant,
+/// mapped into the process (read/write, no-execute) at the returned address;
+/// the address its device sees it at is stored (8 bytes) at the pointer.
+pub const DMA_ALLOC: u64 = 22;
+/// `dma_free(address)`: unmaps and frees the buffer mapped at `address`.
+pub const DMA_FREE: u64 = 23;
 
 /// The reply token `receive` reports for an IRQ notification (a message
 /// `[line]` the kernel queued, not a client's).

@@ -1,14 +1,14 @@
 //! ABI v1 device calls: ports with `in`/`out` (the kernel opened the
-//! granted ports in the TSS I/O bitmap), MMIO through the mapped grant,
-//! IRQ lines routed to the process, and DMA (not available to processes
-//! yet: every call is refused as for a module without a DMA capability).
-//! Checks and error codes as in `wasm-host/src/calls/{ports,mmio,irq,dma}.rs`.
+//! granted ports in the TSS I/O bitmap), MMIO through the mapped grant, and
+//! IRQ lines routed to the process. Checks and error codes as in
+//! `wasm-host/src/calls/{ports,mmio,irq}.rs`; DMA and PCI are in `dma` and
+//! `pci`.
 
 use super::process::{conclude, conclude64, with};
 use super::syscall::{address, port_in, port_out, syscall};
 use super::table::Table;
 use cella_abi::syscalls::{IRQ_ACK, IRQ_SET_ENABLED};
-use cella_abi::{CapabilityKind, ErrorCode, HostFunction, MAX_PORT_BYTES};
+use cella_abi::{ErrorCode, HostFunction, MAX_PORT_BYTES};
 
 fn table<R>(body: impl FnOnce(&Table) -> Result<R, ErrorCode>) -> Result<R, ErrorCode> {
     with(|state| body(&state.table)).unwrap_or(Err(ErrorCode::Busy))
@@ -206,61 +206,4 @@ pub(crate) fn irq_disable(handle: i32) -> i32 {
 }
 pub(crate) fn irq_ack(handle: i32) -> i32 {
     irq_call(HostFunction::IrqAck, handle, IRQ_ACK, 0)
-}
-
-/// A process holds no DMA pool or buffer, PCI function or bus (a manifest
-/// asking for one does not start), so every handle resolves to the Wasm
-/// host's answer for a module without one: `Denied` (another kind) or
-/// `BadHandle`.
-fn refused(function: HostFunction, handle: i32, kind: CapabilityKind) -> i32 {
-    let result = table(|table| table.resolve(handle, kind)).and(Err(ErrorCode::Denied));
-    conclude(function, result)
-}
-
-pub(crate) fn dma_alloc(pool: i32, _size: i32) -> i32 {
-    refused(HostFunction::DmaAlloc, pool, CapabilityKind::DmaPool)
-}
-pub(crate) fn dma_free(buffer: i32) -> i32 {
-    refused(HostFunction::DmaFree, buffer, CapabilityKind::DmaBuffer)
-}
-pub(crate) fn dma_address(buffer: i32) -> i64 {
-    i64::from(refused(
-        HostFunction::DmaAddress,
-        buffer,
-        CapabilityKind::DmaBuffer,
-    ))
-}
-pub(crate) fn dma_write(buffer: i32, _offset: i32, _source: i32, _length: i32) -> i32 {
-    refused(HostFunction::DmaWrite, buffer, CapabilityKind::DmaBuffer)
-}
-/// # Safety
-/// None needed: nothing is written.
-pub(crate) unsafe fn dma_read(buffer: i32, _offset: i32, _destination: i32, _length: i32) -> i32 {
-    refused(HostFunction::DmaRead, buffer, CapabilityKind::DmaBuffer)
-}
-
-pub(crate) fn pci_config_read(device: i32, _offset: i32, _width: i32) -> i64 {
-    i64::from(refused(
-        HostFunction::PciConfigRead,
-        device,
-        CapabilityKind::PciDevice,
-    ))
-}
-pub(crate) fn pci_config_write(device: i32, _offset: i32, _width: i32, _value: i32) -> i32 {
-    refused(
-        HostFunction::PciConfigWrite,
-        device,
-        CapabilityKind::PciDevice,
-    )
-}
-pub(crate) fn pci_bar(device: i32, _index: i32) -> i32 {
-    refused(HostFunction::PciBar, device, CapabilityKind::PciDevice)
-}
-pub(crate) fn pci_irq(device: i32) -> i32 {
-    refused(HostFunction::PciIrq, device, CapabilityKind::PciDevice)
-}
-/// # Safety
-/// None needed: nothing is written.
-pub(crate) unsafe fn pci_bus_function(bus: i32, _index: i32, _pointer: i32, _capacity: i32) -> i32 {
-    refused(HostFunction::PciBusFunction, bus, CapabilityKind::PciBus)
 }

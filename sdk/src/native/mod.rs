@@ -28,13 +28,16 @@
 //! Refused calls are logged and counted like the Wasm host's (16 capability
 //! violations or 16 bad calls tolerated; the next one ends the process).
 //!
-//! Supported: all of ABI v1 except DMA and `ipc_call` (refused with
-//! `NoSuchCall`: the process's event loop has no reply events yet; a native
-//! program calls with the kernel's blocking `call` syscall). The kernel has no DMA syscall for
-//! processes yet, so a manifest with a `dma` request does not start, and the
-//! `dma_*` calls answer as for a module without a DMA capability (`Denied`
-//! for a handle of another kind, else `BadHandle`). Kernel endpoints carry
-//! the ABI's 4096-byte messages, as the Wasm host does.
+//! Supported: all of ABI v1 except `ipc_call` (refused with `NoSuchCall`:
+//! the process's event loop has no reply events yet; a native program calls
+//! with the kernel's blocking `call` syscall) and `pci-bus` (the list of
+//! functions is granted to modules only). DMA buffers come from the
+//! kernel's `dma_alloc` syscall, mapped into the process, so `dma_write`
+//! and `dma_read` are memory copies; the granted PCI function's record
+//! comes with the start (`pci_function`), its configuration space through
+//! `pci_config_*`, its BARs through `mmio_map_range` and its line through
+//! `irq_route`. Kernel endpoints carry the ABI's 4096-byte messages, as the
+//! Wasm host does.
 //!
 //! ABI pointers are 32-bit (wasm32). A native process's image, data and stack
 //! all lie below 2 GiB (the kernel puts the stack top at `0x7fff_0000`), so
@@ -44,7 +47,11 @@
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
 mod devices;
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
+mod dma;
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
 mod messages;
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+mod pci;
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
 mod process;
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
@@ -54,7 +61,11 @@ pub mod table;
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
 pub(crate) use devices::*;
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
+pub(crate) use dma::*;
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
 pub(crate) use messages::*;
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+pub(crate) use pci::*;
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
 pub use process::{Exports, run};
 /// The raw system call, for native programs that are not modules (`userland`).

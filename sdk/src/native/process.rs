@@ -9,9 +9,11 @@ use crate::module::Slot;
 use crate::text::TextBuffer;
 use cella_abi::syscalls::{
     E_DENIED, E_TIMED_OUT, EXIT, IRQ_ROUTE, IRQ_TOKEN, LOG, LOOKUP, MAX_LOG_BYTES, MMIO_MAP_RANGE,
-    PORTS_GRANTED, RECEIVE, REGISTER, REPLY, TIME,
+    PCI_FUNCTION, PORTS_GRANTED, RECEIVE, REGISTER, REPLY, TIME,
 };
 use cella_abi::{ErrorCode, HostFunction, LogLevel, MAX_CAPABILITY_REQUESTS, Manifest};
+use cella_interfaces::pci::Function;
+use cella_interfaces::wire::decode;
 use core::fmt::Write;
 
 /// Bytes of the message being handled (the ABI's limit).
@@ -37,6 +39,8 @@ pub struct State {
     pub present: bool,
     /// The request awaiting `ipc_reply`: (request id, kernel reply token).
     pub pending: Option<(i32, u64)>,
+    /// The granted PCI function, as the kernel described it at start.
+    pub device: Option<Function>,
     next_request: i32,
 }
 
@@ -49,6 +53,7 @@ static STATE: Slot<State> = Slot::new(State {
     length: 0,
     present: false,
     pending: None,
+    device: None,
     next_request: 1,
 });
 
@@ -137,7 +142,7 @@ pub fn conclude64(function: HostFunction, result: Result<i64, ErrorCode>) -> i64
 
 /// Checks one manifest request against the kernel's grant (mapping MMIO and
 /// routing IRQs to `served` on the way); `false` if it is not granted.
-fn admit(entry: &mut Entry, served: u64) -> bool {
+fn admit(entry: &mut Entry, served: u64, device: &mut Option<Function>) -> bool {
     match entry {
         Entry::Ports { base, count } => {
             syscall(
@@ -155,8 +160,10 @@ fn admit(entry: &mut Entry, served: u64) -> bool {
             mapped > 0
         }
         Entry::Irq { line } => syscall(IRQ_ROUTE, [u64::from(*line), served, 0, 0, 0]) == 0,
-        // No DMA syscall yet: a DMA request is never granted to a process.
-        Entry::Dma { .. } => false,
+        // Buffers come one by one from `dma_alloc`, within the kernel's grant.
+        Entry::Dma { .. } => true,
+        // Made at run time only.
+        Entry::DmaBuffer { .. } => false,
         Entry::Endpoint { name, kernel } => {
             let handle = syscall(LOOKUP, [name.as_ptr() as u64, size(name.len()), 0, 0, 0]);
             // Not registered yet is fine: `ipc_send` looks it up again.
@@ -164,8 +171,21 @@ fn admit(entry: &mut Entry, served: u64) -> bool {
             handle != E_DENIED
         }
         Entry::Timer { .. } => true,
-        // No PCI syscalls: processes are granted no PCI function or bus.
-        Entry::Pci { .. } => false,
+        Entry::PciDevice => {
+            let mut record = [0u8; 256];
+            let length = syscall(
+                PCI_FUNCTION,
+                [record.as_mut_ptr() as u64, size(record.len()), 0, 0, 0],
+            );
+            let decoded = usize::try_from(length)
+                .ok()
+                .and_then(|length| record.get(..length))
+                .and_then(|bytes| decode::<Function>(bytes).ok());
+            *device = decoded;
+            device.is_some()
+        }
+        // The list of functions is a module's.
+        Entry::PciBus => false,
     }
 }
 
@@ -174,10 +194,12 @@ fn describe(entry: Entry, text: &mut TextBuffer<128>) {
         Entry::Ports { base, count } => write!(text, "port {base:#x} {count}"),
         Entry::Mmio { base, length, .. } => write!(text, "mmio {base:#x} {length:#x}"),
         Entry::Irq { line } => write!(text, "irq {line}"),
-        Entry::Dma { bytes } => write!(text, "dma {bytes} (no DMA for native processes yet)"),
+        Entry::Dma { bytes, .. } => write!(text, "dma {bytes}"),
+        Entry::DmaBuffer { .. } => write!(text, "dma buffer"),
         Entry::Endpoint { name, .. } => write!(text, "endpoint {name}"),
         Entry::Timer { .. } => write!(text, "timer"),
-        Entry::Pci { kind } => write!(text, "{} (no PCI for native processes)", kind.name()),
+        Entry::PciDevice => write!(text, "pci (no function granted)"),
+        Entry::PciBus => write!(text, "pci-bus (granted to modules only)"),
     };
 }
 
@@ -204,9 +226,10 @@ fn start(name: &str, manifest: &'static str) {
         state.module = module;
         state.table = table;
         state.served = served;
+        let State { table, device, .. } = state;
         (0..MAX_CAPABILITY_REQUESTS).find_map(|slot| {
-            let entry = state.table.entry_mut(slot)?;
-            (!admit(entry, served)).then_some(*entry)
+            let entry = table.entry_mut(slot)?;
+            (!admit(entry, served, device)).then_some(*entry)
         })
     })
     .flatten();

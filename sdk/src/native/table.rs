@@ -34,8 +34,16 @@ pub enum Entry {
     },
     /// An IRQ line.
     Irq { line: u8 },
-    /// A DMA pool (a process never starts holding one: see `process`).
-    Dma { bytes: u64 },
+    /// A DMA pool: its budget and the bytes allocated from it now.
+    Dma { bytes: u64, used: u64 },
+    /// A buffer from the pool in slot `pool`, mapped at user `address`; its
+    /// device sees it at `device_address`.
+    DmaBuffer {
+        pool: u8,
+        address: u64,
+        device_address: u64,
+        size: u64,
+    },
     /// An endpoint to send to, and its kernel send handle once looked up.
     Endpoint {
         name: &'static str,
@@ -43,9 +51,12 @@ pub enum Entry {
     },
     /// A one-shot timer and its armed deadline.
     Timer { deadline: Option<u64> },
-    /// A PCI function or the bus: the kernel grants processes neither, so a
-    /// manifest asking for one does not start and every call is refused.
-    Pci { kind: CapabilityKind },
+    /// The process's granted PCI function (its record is kept in the
+    /// backend's state).
+    PciDevice,
+    /// The list of PCI functions: the kernel grants it to modules only, so
+    /// a manifest asking for it does not start.
+    PciBus,
 }
 
 impl Entry {
@@ -55,9 +66,11 @@ impl Entry {
             Entry::Mmio { .. } => CapabilityKind::MmioRegion,
             Entry::Irq { .. } => CapabilityKind::IrqLine,
             Entry::Dma { .. } => CapabilityKind::DmaPool,
+            Entry::DmaBuffer { .. } => CapabilityKind::DmaBuffer,
             Entry::Endpoint { .. } => CapabilityKind::Endpoint,
             Entry::Timer { .. } => CapabilityKind::Timer,
-            Entry::Pci { kind } => *kind,
+            Entry::PciDevice => CapabilityKind::PciDevice,
+            Entry::PciBus => CapabilityKind::PciBus,
         }
     }
 
@@ -70,21 +83,24 @@ impl Entry {
                 address: 0,
             },
             CapabilityRequest::IrqLine { line } => Entry::Irq { line },
-            CapabilityRequest::DmaPool { bytes } => Entry::Dma { bytes },
+            CapabilityRequest::DmaPool { bytes } => Entry::Dma { bytes, used: 0 },
             CapabilityRequest::Endpoint { name } => Entry::Endpoint { name, kernel: None },
             CapabilityRequest::Timer => Entry::Timer { deadline: None },
-            request @ (CapabilityRequest::PciDevice { .. } | CapabilityRequest::PciBus) => {
-                Entry::Pci {
-                    kind: request.kind(),
-                }
-            }
+            CapabilityRequest::PciDevice { .. } => Entry::PciDevice,
+            CapabilityRequest::PciBus => Entry::PciBus,
         }
     }
 }
 
-/// The manifest's capabilities, slot `i` = capability line `i`.
+/// Slots of the table: the manifest's lines, then what the module is given
+/// while it runs (DMA buffers, PCI BARs and lines).
+pub const SLOTS: usize = 2 * MAX_CAPABILITY_REQUESTS;
+
+/// The manifest's capabilities, slot `i` = capability line `i`, then the
+/// capabilities made at run time.
 pub struct Table {
-    entries: [Option<Entry>; MAX_CAPABILITY_REQUESTS],
+    entries: [Option<Entry>; SLOTS],
+    requested: usize,
 }
 
 fn encode(slot: usize) -> i32 {
@@ -96,7 +112,8 @@ impl Table {
     /// An empty table (before the manifest is read).
     pub const fn empty() -> Table {
         Table {
-            entries: [None; MAX_CAPABILITY_REQUESTS],
+            entries: [None; SLOTS],
+            requested: 0,
         }
     }
 
@@ -109,6 +126,7 @@ impl Table {
         let mut table = Table::empty();
         for (slot, request) in table.entries.iter_mut().zip(manifest.capabilities()) {
             *slot = Some(Entry::from_request(request));
+            table.requested += 1;
         }
         Ok(table)
     }
@@ -133,9 +151,44 @@ impl Table {
     pub fn handle_for_index(&self, index: i32) -> Result<i32, ErrorCode> {
         let slot = usize::try_from(index).map_err(|_| ErrorCode::BadArgument)?;
         match self.entries.get(slot) {
-            Some(Some(_)) => Ok(encode(slot)),
+            Some(Some(_)) if slot < self.requested => Ok(encode(slot)),
             _ => Err(ErrorCode::BadArgument),
         }
+    }
+
+    /// The handle of an entry equal to `entry`, inserting it after the
+    /// manifest's lines if there is none (asking twice for the same BAR or
+    /// line takes one slot).
+    ///
+    /// # Errors
+    /// [`ErrorCode::Exhausted`] when every slot is taken.
+    pub fn insert(&mut self, entry: Entry) -> Result<i32, ErrorCode> {
+        if let Some((slot, _)) = self.entries().find(|(_, held)| *held == entry) {
+            return Ok(encode(slot));
+        }
+        self.insert_new(entry)
+    }
+
+    /// Stores `entry` in a free slot after the manifest's lines.
+    ///
+    /// # Errors
+    /// [`ErrorCode::Exhausted`] when every slot is taken.
+    pub fn insert_new(&mut self, entry: Entry) -> Result<i32, ErrorCode> {
+        let slot = (self.requested..SLOTS)
+            .find(|&slot| matches!(self.entries.get(slot), Some(None)))
+            .ok_or(ErrorCode::Exhausted)?;
+        if let Some(free) = self.entries.get_mut(slot) {
+            *free = Some(entry);
+        }
+        Ok(encode(slot))
+    }
+
+    /// Takes the entry made at run time in `slot` out (a freed DMA buffer).
+    pub fn remove(&mut self, slot: usize) -> Option<Entry> {
+        if slot < self.requested {
+            return None;
+        }
+        self.entries.get_mut(slot).and_then(Option::take)
     }
 
     /// The handle of the IRQ capability for `line`.
@@ -453,5 +506,54 @@ mod tests {
         assert_eq!(length(10, 10), Ok(10));
         assert_eq!(length(11, 10), Err(ErrorCode::BadArgument));
         assert_eq!(length(-1, 10), Err(ErrorCode::BadArgument));
+    }
+}
+
+#[cfg(test)]
+mod runtime_tests {
+    use super::*;
+
+    #[test]
+    fn capabilities_made_at_run_time_take_slots_after_the_manifest_and_are_freed() {
+        let mut table =
+            Table::from_manifest("cella 1\nname t\nversion 1\npci 0x1af4 0x1042\ndma 8192\n")
+                .expect("valid manifest");
+        let bar = Entry::Mmio {
+            base: 0xfe00_0000,
+            length: 0x4000,
+            address: 0x6000_0000,
+        };
+        let handle = table.insert(bar).unwrap();
+        assert_eq!(handle, 0x102, "the first slot after the two lines");
+        assert_eq!(
+            table.insert(bar),
+            Ok(handle),
+            "the same BAR twice: one slot"
+        );
+        assert_eq!(table.handle_for_index(2), Err(ErrorCode::BadArgument));
+        let buffer = Entry::DmaBuffer {
+            pool: 1,
+            address: 0x5000_0000,
+            device_address: 0x20_0000,
+            size: 4096,
+        };
+        let first = table.insert_new(buffer).unwrap();
+        let second = table.insert_new(buffer).unwrap();
+        assert_ne!(first, second, "two buffers, two slots");
+        assert_eq!(table.remove(1), None, "a manifest line stays");
+        assert_eq!(table.remove(3), Some(buffer));
+        assert_eq!(
+            table.insert_new(buffer),
+            Ok(first),
+            "the freed slot is reused"
+        );
+        while table.insert_new(buffer).is_ok() {}
+        assert_eq!(table.insert_new(buffer), Err(ErrorCode::Exhausted));
+        assert_eq!(
+            table
+                .resolve(0x100, CapabilityKind::PciDevice)
+                .map(|(_, entry)| entry),
+            Ok(Entry::PciDevice)
+        );
     }
 }

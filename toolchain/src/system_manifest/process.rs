@@ -10,14 +10,18 @@
 //! mmio = [{ base = 0xfec00000, length = 0x1000 }]
 //! irqs = [8]
 //! kernel_memory = 262144         # bytes the kernel may allocate for it (default 256 KiB)
+//! devices = [{ vendor = 0x1af4, device = 0x1042 }]   # a PCI function, as for a module
+//! dma = 65536                    # DMA buffers, mapped into the process
 //! ```
 //!
-//! The kernel grants processes ports, MMIO, IRQ lines and endpoints
-//! (`kernel/src/proc`). It does not grant them DMA memory or timers (a native SDK
-//! module's timers are receive deadlines and need no grant), nor restart them,
-//! and starts every listed process at boot: `dma`, `timers`, `restart` and `boot` are
-//! refused here rather than written and then ignored.
+//! The kernel grants processes ports, MMIO, IRQ lines, endpoints, PCI
+//! functions and DMA memory (`kernel/src/proc`). It does not grant them timers (a
+//! native SDK module's timers are receive deadlines and need no grant) or the
+//! PCI list, nor restart them, and starts every listed process at boot:
+//! `timers`, `pci-bus`, `restart` and `boot` are refused here rather than
+//! written and then ignored.
 
+use super::devices::{self, DeviceGrant};
 use super::grants::Grants;
 use super::{KERNEL_ENDPOINTS, Problems, SOURCE, valid_name};
 use cella_system::system_manifest::{GrantLine, ModulePlan};
@@ -37,6 +41,12 @@ pub struct ProcessSpec {
     pub grants: Grants,
     /// `kernel_memory`: bytes the kernel may allocate on its behalf (0: the kernel's default).
     pub kernel_memory: u64,
+    /// PCI functions granted by identity (`devices`).
+    pub devices: Vec<DeviceGrant>,
+    /// DMA bytes.
+    pub dma: Option<u64>,
+    /// `dma-unconfined = true`: DMA allowed where no IOMMU confines it.
+    pub dma_unconfined: bool,
 }
 
 impl ProcessSpec {
@@ -48,6 +58,13 @@ impl ProcessSpec {
     /// The grant lines, as in `system.manifest`.
     pub fn grant_lines(&self) -> Vec<GrantLine> {
         let mut lines = self.grants.device_lines();
+        lines.extend(self.devices.iter().map(DeviceGrant::line));
+        if let Some(bytes) = self.dma {
+            lines.push(GrantLine::Dma { bytes });
+        }
+        if self.dma_unconfined {
+            lines.push(GrantLine::DmaUnconfined);
+        }
         lines.extend(self.grants.endpoint_lines());
         lines
     }
@@ -66,22 +83,10 @@ impl ProcessSpec {
 }
 
 /// Module keys a process cannot take, and why.
-const REFUSED: [(&str, &str); 10] = [
-    (
-        "devices",
-        "the kernel grants PCI functions to Wasm modules only; a native driver reaches its device through `ports`, `mmio` and `irqs`",
-    ),
+const REFUSED: [(&str, &str); 7] = [
     (
         "pci-bus",
-        "the kernel grants the PCI bus to Wasm modules only",
-    ),
-    (
-        "dma-unconfined",
-        "the kernel does not grant DMA memory to native processes yet",
-    ),
-    (
-        "dma",
-        "the kernel does not grant DMA memory to native processes yet",
+        "the list of PCI functions is granted to Wasm modules only (the `pci` module publishes it)",
     ),
     (
         "timers",
@@ -138,6 +143,15 @@ pub(super) fn parse_process(
         let shown = || found(key, None).unwrap_or_else(|| value.to_string());
         match key.as_str() {
             "name" => {}
+            "devices" => spec.devices = devices::parse_devices(value, &mut say),
+            "dma-unconfined" => spec.dma_unconfined = devices::parse_flag(key, value, &mut say),
+            "dma" => match super::integer(value) {
+                Some(bytes) if bytes > 0 => spec.dma = Some(bytes),
+                _ => say(format!(
+                    "`dma` must be a positive number of bytes, found {}",
+                    shown()
+                )),
+            },
             "kernel_memory" => match value.as_integer() {
                 Some(bytes) if bytes > 0 => spec.kernel_memory = bytes as u64,
                 _ => say(format!(
@@ -152,7 +166,7 @@ pub(super) fn parse_process(
                 )),
             },
             other => say(format!(
-                "unknown key `{other}` (known: name, program, serve, endpoints, ports, mmio, irqs, kernel_memory)"
+                "unknown key `{other}` (known: name, program, serve, endpoints, ports, mmio, irqs, devices, dma, dma-unconfined, kernel_memory)"
             )),
         }
     }

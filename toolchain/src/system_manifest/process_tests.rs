@@ -104,7 +104,7 @@ name = "m"
 [[process]]
 name = "p"
 program = "checksum-native"
-dma = 4096
+pci-bus = true
 timers = 1
 restart = { policy = "never" }
 boot = false
@@ -116,7 +116,7 @@ endpoints = ["supervisor"]
     assert_found(
         &problems(text),
         &[
-            "process `p`: `dma` is not supported for processes: the kernel does not grant DMA",
+            "process `p`: `pci-bus` is not supported for processes: the list of PCI functions is granted to Wasm modules only",
             "process `p`: `timers` is not supported for processes",
             "process `p`: `restart` is not supported for processes: the kernel does not restart",
             "process `p`: `boot` is not supported for processes",
@@ -261,5 +261,30 @@ fn a_kernel_memory_allowance_reaches_the_kernel_and_a_bad_one_is_refused() {
     assert_found(
         &found,
         &["`kernel_memory` must be a number of bytes above 0"],
+    );
+}
+
+#[test]
+fn a_process_takes_pci_devices_and_dma_like_a_module() {
+    let text = r#"
+[[module]]
+name = "m"
+[[process]]
+name = "p"
+program = "checksum-native"
+devices = [{ vendor = 0x1af4, device = 0x1042 }]
+dma = 65536
+dma-unconfined = true
+"#;
+    let plan = SystemPlan::parse(text, "modules/system.toml").expect("a valid manifest");
+    let process = &plan.processes[0];
+    let lines: Vec<String> = process
+        .grant_lines()
+        .iter()
+        .map(|line| line.compiled())
+        .collect();
+    assert_eq!(
+        lines,
+        ["device 0x1af4 0x1042", "dma 65536", "dma-unconfined"]
     );
 }

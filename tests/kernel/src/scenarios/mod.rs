@@ -12,6 +12,7 @@ mod counter;
 mod fault_campaign;
 mod fuzz;
 mod heap_stress;
+mod iommu;
 mod ipc;
 mod isolation;
 mod module_calls;
@@ -69,7 +70,7 @@ impl BootHooks for ScenarioHooks {
 }
 
 /// Every scenario: name, what it shows.
-pub const SCENARIOS: [(&str, &str); 27] = [
+pub const SCENARIOS: [(&str, &str); 28] = [
     ("boot", "boots to the main loop and exits"),
     (
         "page_fault",
@@ -86,6 +87,10 @@ pub const SCENARIOS: [(&str, &str); 27] = [
         "writes to a read-only kernel page; the fault is reported",
     ),
     ("archive", "lists the boot archive with sizes and checksums"),
+    (
+        "iommu",
+        "with -device intel-iommu -device edu: DMA through mapped pages works, to unmapped, unmapped-again and detached ones is blocked and reported",
+    ),
     (
         "stack_overflow",
         "overflows the boot stack; the double fault is reported",
@@ -304,6 +309,7 @@ pub fn run(name: &str, context: &BootContext) -> ! {
             Err(String::from("wrote to a read-only page without a fault"))
         }
         "archive" => list_archive(context),
+        "iommu" => iommu::run(),
         "stack_overflow" => {
             kprintln!("scenario stack_overflow: recursing into the guard page");
             let depth = deliberate::overflow_stack(0);
