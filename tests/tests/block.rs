@@ -5,8 +5,8 @@
 //! and has requests past the disk's end or longer than 7 sectors refused.
 //!
 //! Both modules join the default boot archive for this boot only, with the grant the driver
-//! needs (the disk by its ids, a DMA pool, a timer); its DMA is allowed unconfined, as no
-//! IOMMU driver confines it.
+//! needs (the disk by its ids, a DMA pool, a timer). The kernel does not confine module DMA
+//! with an IOMMU, so the grant allows it unconfined (`dma-unconfined`).
 
 use cella_qemu_tests::{Session, default_archive_with};
 use std::path::{Path, PathBuf};
@@ -16,6 +16,8 @@ use std::time::Duration;
 const WAIT: Duration = Duration::from_secs(60);
 /// The rounds `block-check` runs.
 const ROUNDS: u32 = 20;
+/// The session's name, and its archive's and disk image's.
+const LABEL: &str = "block";
 /// The disk: 1 MiB, 2048 sectors.
 const DISK_BYTES: u64 = 1 << 20;
 
@@ -68,9 +70,9 @@ fn modules() -> Vec<(String, Vec<u8>)> {
     .collect()
 }
 
-/// A zeroed disk image of its own for this boot.
-fn disk_image() -> PathBuf {
-    let path = std::env::temp_dir().join(format!("cella-block-disk-{}.img", std::process::id()));
+/// A zeroed disk image of its own for the boot named `label`.
+fn disk_image(label: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("cella-{label}-disk-{}.img", std::process::id()));
     let file = std::fs::File::create(&path).expect("disk image created");
     file.set_len(DISK_BYTES).expect("disk image sized");
     path
@@ -83,10 +85,10 @@ fn word_after<'line>(line: &'line str, key: &str) -> Option<&'line str> {
     Some(&rest[..end])
 }
 
-#[test]
-fn round_trips_through_the_block_driver_match_and_the_shell_reads_the_same_bytes() {
-    let archive = default_archive_with(
-        "block",
+/// The default archive plus the driver and `block-check`, granted what they need.
+fn archive() -> PathBuf {
+    default_archive_with(
+        LABEL,
         |manifest| {
             format!(
                 "{manifest}\nmodule virtio-blk modules/virtio-blk.wasm\nserve block\n\
@@ -95,11 +97,16 @@ fn round_trips_through_the_block_driver_match_and_the_shell_reads_the_same_bytes
             )
         },
         modules(),
-    );
-    let image = disk_image();
+    )
+}
+
+#[test]
+fn round_trips_through_the_block_driver_match_and_the_shell_reads_the_same_bytes() {
+    let archive = archive();
+    let image = disk_image(LABEL);
     let drive = format!("file={},if=none,id=blockcheck,format=raw", image.display());
     let mut session = Session::start(
-        "block",
+        LABEL,
         "",
         Some(archive.clone()),
         &[
