@@ -78,7 +78,11 @@ pub fn run(
         comparison::format_ns(u64::try_from(cella_boot.as_nanos()).unwrap_or(u64::MAX))
     );
     let directory = cella.join("yardstick");
-    match yardstick::run(shell, &workspace.root, &directory, qemu)? {
+    // The yardstick writes to its disk: a copy of its own, removed afterwards.
+    let disk = disk_image::private_copy(&cella, "yardstick")?;
+    let outcome = yardstick::run(shell, &workspace.root, &directory, qemu, &disk);
+    let _ = std::fs::remove_file(&disk);
+    match outcome? {
         Outcome::Skipped(reason) => {
             println!("Linux yardstick: skipped: {reason}");
         }
@@ -93,6 +97,10 @@ pub fn run(
                 boot: Some(cella_boot),
             };
             for line in comparison::table(&linux, &cella) {
+                println!("  {line}");
+            }
+            println!("disk (the same virtio-blk disk behind the same Intel IOMMU; guest time):");
+            for line in yardstick::disk::table(&linux.disk) {
                 println!("  {line}");
             }
         }
