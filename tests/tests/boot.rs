@@ -26,6 +26,7 @@ fn production_kernel_reaches_the_main_loop_and_idles_whatever_test_says() {
                 initrd: None,
                 stop_marker: None,
                 production_kernel: true,
+                disk: None,
             }
             .until(" modules up ("),
         );
