@@ -28,6 +28,8 @@ pub struct BootRequest {
     /// The disk image to boot with; a fresh copy of the environment's for this boot alone
     /// when `None`.
     pub disk: Option<PathBuf>,
+    /// Give the machine QEMU's VT-d IOMMU (as every `cargo cella` boot has).
+    pub iommu: bool,
 }
 
 impl BootRequest {
@@ -40,7 +42,14 @@ impl BootRequest {
             stop_marker: None,
             production_kernel: false,
             disk: None,
+            iommu: true,
         }
+    }
+
+    /// Boots a machine without an IOMMU.
+    pub fn without_iommu(mut self) -> Self {
+        self.iommu = false;
+        self
     }
 
     /// Uses `archive` as the boot archive.
@@ -104,6 +113,7 @@ pub fn boot(request: BootRequest) -> BootRun {
     invocation.cmdline = request.cmdline.clone();
     invocation.accel = environment.accel;
     invocation.serial = Serial::Stdio;
+    invocation.iommu = request.iommu;
     // Kept until QEMU has exited: the copy is removed when it is dropped.
     let own_disk = match &request.disk {
         Some(path) => {
