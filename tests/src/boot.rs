@@ -1,6 +1,7 @@
 //! One QEMU boot and its judgement: [`boot`] runs it, [`BootRun`]'s `expect_*` methods judge
 //! it and, on anything unexpected, fail the test with the whole serial log.
 
+use crate::disk::Disk;
 use crate::environment::environment;
 use crate::process::{Exit, run_with_deadline};
 use cella::qemu::{EXIT_STATUS_FAILURE, EXIT_STATUS_SUCCESS, QemuInvocation, Serial};
@@ -24,6 +25,11 @@ pub struct BootRequest {
     /// Boot the production kernel (`cella-kernel`, what `cargo cella run` boots) instead of
     /// the test kernel.
     pub production_kernel: bool,
+    /// The disk image to boot with; a fresh copy of the environment's for this boot alone
+    /// when `None`.
+    pub disk: Option<PathBuf>,
+    /// Give the machine QEMU's VT-d IOMMU (as every `cargo cella` boot has).
+    pub iommu: bool,
 }
 
 impl BootRequest {
@@ -35,12 +41,26 @@ impl BootRequest {
             initrd: None,
             stop_marker: None,
             production_kernel: false,
+            disk: None,
+            iommu: true,
         }
+    }
+
+    /// Boots a machine without an IOMMU.
+    pub fn without_iommu(mut self) -> Self {
+        self.iommu = false;
+        self
     }
 
     /// Uses `archive` as the boot archive.
     pub fn with_initrd(mut self, archive: PathBuf) -> Self {
         self.initrd = Some(archive);
+        self
+    }
+
+    /// Boots with `disk` (which the test reads afterwards) instead of a fresh copy.
+    pub fn with_disk(mut self, disk: &Disk) -> Self {
+        self.disk = Some(disk.path().to_owned());
         self
     }
 
@@ -93,6 +113,19 @@ pub fn boot(request: BootRequest) -> BootRun {
     invocation.cmdline = request.cmdline.clone();
     invocation.accel = environment.accel;
     invocation.serial = Serial::Stdio;
+    invocation.iommu = request.iommu;
+    // Kept until QEMU has exited: the copy is removed when it is dropped.
+    let own_disk = match &request.disk {
+        Some(path) => {
+            invocation.disk = Some(path.clone());
+            None
+        }
+        None => {
+            let disk = Disk::copy_for(&request.label);
+            invocation.disk = Some(disk.path().to_owned());
+            Some(disk)
+        }
+    };
     let command = invocation.command();
     let command_line = render_command(&command);
     let process = run_with_deadline(command, environment.timeout, request.stop_marker.as_deref())
@@ -106,6 +139,7 @@ pub fn boot(request: BootRequest) -> BootRun {
         elapsed: process.elapsed,
         timeout: environment.timeout,
     };
+    drop(own_disk);
     if let Some(path) = &environment.timings_file {
         let line = format!(
             "{}\t{:.2}\t{}\n",

@@ -1,5 +1,5 @@
-//! What the harness boots: the test kernel ELF (and the production one it checks), QEMU, the default boot archive, the accelerator
-//! and the per-scenario timeout, from `CELLA_*` variables or found/built on demand.
+//! What the harness boots: the test kernel ELF (and the production one it checks), QEMU, the default boot archive, the disk image
+//! each boot gets a copy of, the accelerator and the per-scenario timeout, from `CELLA_*` variables or found/built on demand.
 
 use cella::cargo::Kernel;
 use cella::qemu::{Accel, QEMU_PROGRAM, find_qemu};
@@ -25,6 +25,8 @@ pub struct BootEnvironment {
     pub qemu: PathBuf,
     /// Default boot archive (`-initrd`) for scenarios that do not bring their own.
     pub boot_archive: PathBuf,
+    /// The disk image of which each boot gets a copy of its own ([`crate::Disk`]).
+    pub disk: PathBuf,
     /// Accelerator.
     pub accel: Accel,
     /// Per-scenario timeout.
@@ -117,11 +119,23 @@ impl BootEnvironment {
             }
             None => write_default_archive(&load_workspace()?)?,
         };
+        let disk = match variable(variables::DISK) {
+            Some(path) if PathBuf::from(&path).is_file() => PathBuf::from(path),
+            Some(path) => {
+                return Err(format!(
+                    "{} is set to {path}, which does not exist (run `cargo cella test`)",
+                    variables::DISK
+                ));
+            }
+            None => cella::disk_image::ensured(&load_workspace()?.cella_directory())
+                .map_err(|error| error.to_string())?,
+        };
         Ok(BootEnvironment {
             kernel,
             production_kernel,
             qemu,
             boot_archive,
+            disk,
             accel,
             timeout,
             timings_file: variable(variables::TIMINGS_FILE).map(PathBuf::from),

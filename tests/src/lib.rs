@@ -13,6 +13,7 @@
 
 pub mod archives;
 pub mod boot;
+pub mod disk;
 pub mod environment;
 pub mod process;
 pub mod serial;
@@ -20,5 +21,6 @@ pub mod session;
 
 pub use archives::default_archive_with;
 pub use boot::{BootRequest, BootRun, boot, boot_scenario};
+pub use disk::Disk;
 pub use environment::{BootEnvironment, environment};
 pub use session::Session;

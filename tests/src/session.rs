@@ -5,12 +5,13 @@
 //! it. Every wait has a deadline, the whole session has the environment's timeout, QEMU is
 //! killed when the session is dropped, and a failure shows the whole serial log.
 
+use crate::disk::Disk;
 use crate::environment::environment;
 use cella::qemu::{QemuInvocation, Serial};
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,6 +21,8 @@ use std::time::{Duration, Instant};
 /// A running QEMU with its serial port and monitor in the test's hands.
 pub struct Session {
     label: String,
+    /// The boot's own disk when the test gave none; removed after QEMU.
+    own_disk: Option<Disk>,
     child: Child,
     stdin: Option<ChildStdin>,
     output: Arc<Mutex<Vec<u8>>>,
@@ -33,8 +36,33 @@ const SHELL_WAIT: Duration = Duration::from_secs(40);
 
 impl Session {
     /// Boots the kernel with `cmdline` (and `archive`, else the default one), plus `extra`
-    /// QEMU arguments.
+    /// QEMU arguments, and a fresh copy of the disk image of its own.
     pub fn start(label: &str, cmdline: &str, archive: Option<PathBuf>, extra: &[&str]) -> Session {
+        let disk = Disk::copy_for(label);
+        let mut session = Session::launch(label, cmdline, archive, extra, disk.path());
+        session.own_disk = Some(disk);
+        session
+    }
+
+    /// As [`Session::start`], with the test's own `disk`, which it can read once the
+    /// session has ended ([`Session::wait_exit`], or dropped: QEMU is killed and waited for).
+    pub fn start_with_disk(
+        label: &str,
+        cmdline: &str,
+        archive: Option<PathBuf>,
+        extra: &[&str],
+        disk: &Disk,
+    ) -> Session {
+        Session::launch(label, cmdline, archive, extra, disk.path())
+    }
+
+    fn launch(
+        label: &str,
+        cmdline: &str,
+        archive: Option<PathBuf>,
+        extra: &[&str],
+        disk: &Path,
+    ) -> Session {
         let environment = environment();
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let directory = std::env::temp_dir().join(format!(
@@ -52,6 +80,7 @@ impl Session {
         invocation.cmdline = cmdline.to_owned();
         invocation.accel = environment.accel;
         invocation.serial = Serial::Stdio;
+        invocation.disk = Some(disk.to_owned());
         invocation.extra_args.push(OsString::from("-monitor"));
         invocation.extra_args.push(OsString::from(format!(
             "unix:{},server=on,wait=off",
@@ -84,6 +113,7 @@ impl Session {
         let started = Instant::now();
         Session {
             label: label.to_owned(),
+            own_disk: None,
             stdin: child.stdin.take(),
             child,
             output,
@@ -252,6 +282,7 @@ impl Drop for Session {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        self.own_disk = None;
         if let Some(directory) = self.monitor_path.parent() {
             let _ = std::fs::remove_dir_all(directory);
         }

@@ -26,6 +26,8 @@ fn production_kernel_reaches_the_main_loop_and_idles_whatever_test_says() {
                 initrd: None,
                 stop_marker: None,
                 production_kernel: true,
+                disk: None,
+                iommu: true,
             }
             .until(" modules up ("),
         );

@@ -166,6 +166,8 @@ fn system_manifest_starts_and_grants_native_processes() {
         initrd: Some(archive),
         stop_marker: None,
         production_kernel: false,
+        disk: None,
+        iommu: true,
     });
     run.expect_kernel_success()
         .expect_line("process checksum from the system manifest");

@@ -11,6 +11,7 @@ pub mod build_info;
 pub mod cargo;
 pub mod cli;
 pub mod commands;
+pub mod disk_image;
 pub mod error;
 pub mod fault_echo;
 pub mod inspect;

@@ -2,9 +2,18 @@
 //!
 //! ```text
 //! qemu-system-x86_64 -M q35 -accel tcg -m 256M -no-reboot -display none
-//!    -device isa-debug-exit,iobase=0xf4,iosize=0x04 -serial <...>
-//!    -kernel <kernel ELF> -initrd <boot archive> -append "<cmdline>"
+//!    -device intel-iommu -device isa-debug-exit,iobase=0xf4,iosize=0x04
+//!    -drive file=<disk image>,if=none,id=disk0,format=raw,cache=writeback
+//!    -device virtio-blk-pci,drive=disk0,disable-legacy=on,iommu_platform=on
+//!    -serial <...> -kernel <kernel ELF> -initrd <boot archive> -append "<cmdline>"
 //! ```
+//!
+//! The Intel IOMMU comes first: QEMU wants it before any PCI device. The disk is a modern-only
+//! virtio-blk device whose DMA goes through that IOMMU (`iommu_platform=on`). Its image is
+//! opened with `cache=writeback`: QEMU goes through the host's page cache, which works on
+//! every host file system (`cache=none` needs `O_DIRECT`, which tmpfs refuses), keeps the
+//! host disk's speed out of the figures, so they measure the guest's I/O path, and a test
+//! reads back what the guest wrote once QEMU has exited.
 
 use crate::shell::{find_program, is_executable};
 use crate::{Error, Result};
@@ -86,12 +95,17 @@ pub struct QemuInvocation {
     pub memory: String,
     /// Serial port destination.
     pub serial: Serial,
+    /// Whether the machine has an Intel IOMMU (`-device intel-iommu`).
+    pub iommu: bool,
+    /// The raw image of the virtio-blk disk (see `crate::disk_image`), if any.
+    pub disk: Option<PathBuf>,
     /// Extra arguments appended verbatim.
     pub extra_args: Vec<OsString>,
 }
 
 impl QemuInvocation {
-    /// A launch of `kernel` with the contract's defaults: TCG, 256 MiB, serial on the terminal.
+    /// A launch of `kernel` with the contract's defaults: TCG, 256 MiB, an Intel IOMMU, serial
+    /// on the terminal, no disk until [`QemuInvocation::disk`] is set.
     pub fn new(qemu: PathBuf, kernel: PathBuf) -> Self {
         QemuInvocation {
             qemu,
@@ -101,6 +115,8 @@ impl QemuInvocation {
             accel: Accel::default(),
             memory: DEFAULT_MEMORY.to_owned(),
             serial: Serial::MonitorStdio,
+            iommu: true,
+            disk: None,
             extra_args: Vec::new(),
         }
     }
@@ -120,12 +136,25 @@ impl QemuInvocation {
             "-no-reboot",
             "-display",
             "none",
-            "-device",
-            "isa-debug-exit,iobase=0xf4,iosize=0x04",
         ]
         .into_iter()
         .map(OsString::from)
         .collect();
+        if self.iommu {
+            arguments.push("-device".into());
+            arguments.push("intel-iommu".into());
+        }
+        arguments.push("-device".into());
+        arguments.push("isa-debug-exit,iobase=0xf4,iosize=0x04".into());
+        if let Some(disk) = &self.disk {
+            arguments.push("-drive".into());
+            let mut drive = OsString::from("file=");
+            drive.push(escape_option_value(disk.as_os_str()));
+            drive.push(",if=none,id=disk0,format=raw,cache=writeback");
+            arguments.push(drive);
+            arguments.push("-device".into());
+            arguments.push("virtio-blk-pci,drive=disk0,disable-legacy=on,iommu_platform=on".into());
+        }
         arguments.push("-serial".into());
         match &self.serial {
             Serial::MonitorStdio => arguments.push("mon:stdio".into()),
@@ -160,6 +189,19 @@ impl QemuInvocation {
         command.args(self.arguments());
         command
     }
+}
+
+/// `value` as one value of a QEMU option list, where a comma is written twice.
+fn escape_option_value(value: &std::ffi::OsStr) -> OsString {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let mut escaped = Vec::with_capacity(value.len());
+    for &byte in value.as_bytes() {
+        escaped.push(byte);
+        if byte == b',' {
+            escaped.push(b',');
+        }
+    }
+    OsString::from_vec(escaped)
 }
 
 /// The emulator to use: `$CELLA_QEMU` if set, else `qemu-system-x86_64` from `PATH`.
@@ -202,6 +244,7 @@ mod tests {
         let mut invocation = QemuInvocation::new("qemu".into(), "/k/cella-kernel".into());
         invocation.initrd = Some("/k/boot.tar".into());
         invocation.cmdline = "test=boot".into();
+        invocation.disk = Some("/k/disk.img".into());
         let arguments: Vec<String> = invocation
             .arguments()
             .into_iter()
@@ -209,9 +252,45 @@ mod tests {
             .collect();
         assert_eq!(
             arguments.join(" "),
-            "-M q35 -accel tcg -m 256M -no-reboot -display none \
-             -device isa-debug-exit,iobase=0xf4,iosize=0x04 -serial mon:stdio \
-             -kernel /k/cella-kernel -initrd /k/boot.tar -append test=boot"
+            "-M q35 -accel tcg -m 256M -no-reboot -display none -device intel-iommu \
+             -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+             -drive file=/k/disk.img,if=none,id=disk0,format=raw,cache=writeback \
+             -device virtio-blk-pci,drive=disk0,disable-legacy=on,iommu_platform=on \
+             -serial mon:stdio -kernel /k/cella-kernel -initrd /k/boot.tar -append test=boot"
+        );
+    }
+
+    #[test]
+    fn the_iommu_comes_before_every_pci_device_and_can_be_left_out() {
+        let mut invocation = QemuInvocation::new("qemu".into(), "k".into());
+        invocation.disk = Some("d.img".into());
+        invocation.extra_args = vec!["-device".into(), "edu".into()];
+        let arguments = invocation.arguments();
+        let text: Vec<_> = arguments.iter().map(|a| a.to_str().unwrap()).collect();
+        let devices: Vec<&str> = text
+            .windows(2)
+            .filter(|pair| pair[0] == "-device")
+            .map(|pair| pair[1])
+            .collect();
+        assert_eq!(devices[0], "intel-iommu");
+        assert_eq!(devices.len(), 4, "{devices:?}");
+        invocation.iommu = false;
+        invocation.disk = None;
+        let arguments = invocation.arguments();
+        let text: Vec<_> = arguments.iter().map(|a| a.to_str().unwrap()).collect();
+        assert!(!text.contains(&"intel-iommu"), "{text:?}");
+        assert!(!text.contains(&"-drive"), "{text:?}");
+    }
+
+    #[test]
+    fn a_comma_in_the_disk_s_path_is_doubled() {
+        let mut invocation = QemuInvocation::new("qemu".into(), "k".into());
+        invocation.disk = Some("/tmp/a,b/disk.img".into());
+        let arguments = invocation.arguments();
+        assert!(
+            arguments.iter().any(|argument| argument
+                == "file=/tmp/a,,b/disk.img,if=none,id=disk0,format=raw,cache=writeback"),
+            "{arguments:?}"
         );
     }
 

@@ -11,6 +11,9 @@ pub const PRODUCTION_KERNEL: &str = "CELLA_PRODUCTION_KERNEL";
 pub const QEMU: &str = "CELLA_QEMU";
 /// Path of the default boot archive (the test system's, `<target>/cella/test-boot.tar`).
 pub const BOOT_ARCHIVE: &str = "CELLA_BOOT_ARCHIVE";
+/// Path of the disk image (`<target>/cella/disk.img`) of which each QEMU boot gets a copy
+/// of its own.
+pub const DISK: &str = "CELLA_DISK";
 /// Accelerator, `tcg` (default) or `kvm`.
 pub const ACCEL: &str = "CELLA_ACCEL";
 /// Per-scenario timeout in seconds (default 60).

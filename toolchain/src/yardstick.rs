@@ -1,12 +1,15 @@
 //! The Linux yardstick of `cella bench`: Debian's own Linux kernel booted by the same QEMU
-//! command as Cella (`crate::qemu`: TCG, same memory and machine, serial on standard
-//! output, a timeout), from an initramfs of a static busybox and a static C benchmark
-//! (`toolchain/yardstick/bench.c`, built here with `gcc -static -O2`). `/init` prints a line
-//! (its time from QEMU's start is the boot-to-user-space figure), runs the benchmark, and
+//! command as Cella (`crate::qemu`: TCG, same memory and machine, the same Intel IOMMU and
+//! virtio-blk disk (a copy of the disk image of its own), serial on standard output, a
+//! timeout), from an initramfs of a static busybox, a static C benchmark
+//! (`toolchain/yardstick/bench.c`, built here with `gcc -static -O2`) and Debian's virtio
+//! modules. `/init` prints a line (its time from QEMU's start is the boot-to-user-space
+//! figure), runs the benchmark, loads the virtio modules, measures the disk ([`disk`]), and
 //! powers off. The figures are set beside Cella's from the same `cella bench` run
 //! ([`comparison`]).
 
 pub mod comparison;
+pub mod disk;
 pub mod initramfs;
 pub mod prerequisites;
 pub mod report;
@@ -46,30 +49,60 @@ pub enum Outcome {
     Skipped(String),
 }
 
-/// `/init`: a busybox shell script.
-pub fn init_script() -> String {
+/// `/init`: a busybox shell script. It runs the system benchmark, mounts devtmpfs and sysfs,
+/// loads the virtio modules in order (`modules`, from `/modules/NAME.ko`), waits up to
+/// 10 s for `/dev/vda`, reports the kind of IOMMU domain Linux put the disk's PCI function
+/// in (`none` without an IOMMU group), measures the disk and prints the `done` line.
+pub fn init_script(modules: &[&str]) -> String {
+    let error = report::ERROR;
     format!(
         "#!/bin/busybox sh\n\
          echo \"{INIT_MARK}\"\n\
-         /bench || echo \"{} /bench exited with status $?\"\n\
+         /bench || echo \"{error} /bench exited with status $?\"\n\
+         /bin/busybox mount -t devtmpfs devtmpfs /dev\n\
+         /bin/busybox mount -t sysfs sysfs /sys\n\
+         for module in {}; do\n\
+         \x20 /bin/busybox insmod /modules/$module.ko || echo \"{error} insmod $module.ko failed\"\n\
+         done\n\
+         waited=0\n\
+         while [ ! -b /dev/vda ] && [ $waited -lt 100 ]; do\n\
+         \x20 /bin/busybox sleep 0.1; waited=$((waited + 1))\n\
+         done\n\
+         [ -b /dev/vda ] || echo \"{error} no /dev/vda after loading virtio_blk\"\n\
+         domain=$(/bin/busybox cat /sys/block/vda/device/../iommu_group/type 2>/dev/null)\n\
+         echo \"{}iommu-domain ${{domain:-none}}\"\n\
+         {}\
+         echo \"{}\"\n\
          /bin/busybox poweroff -f\n",
-        report::ERROR
+        modules.join(" "),
+        report::PREFIX,
+        disk::init_commands("/bench"),
+        report::DONE,
     )
 }
 
 /// The initramfs: `/init`, `/bench`, `/bin/busybox` (and `/bin/sh` linked to it),
-/// `/dev/console`.
-pub fn build_initramfs(busybox: &[u8], bench: &[u8]) -> Initramfs {
+/// `/dev/console`, and each of `modules` (name, contents) as `/modules/NAME.ko`.
+pub fn build_initramfs(busybox: &[u8], bench: &[u8], modules: &[(&str, Vec<u8>)]) -> Initramfs {
     let mut archive = Initramfs::new();
     archive
         .directory("bin", 0o755)
         .directory("dev", 0o755)
         .directory("proc", 0o755)
+        .directory("sys", 0o755)
+        .directory("modules", 0o755)
         .character_device("dev/console", 0o600, 5, 1)
         .file("bin/busybox", 0o755, busybox.to_vec())
-        .symbolic_link("bin/sh", "busybox")
-        .file("bench", 0o755, bench.to_vec())
-        .file("init", 0o755, init_script().into_bytes());
+        .symbolic_link("bin/sh", "busybox");
+    for (name, contents) in modules {
+        archive.file(&format!("modules/{name}.ko"), 0o644, contents.clone());
+    }
+    let names: Vec<&str> = modules.iter().map(|(name, _)| *name).collect();
+    archive.file("bench", 0o755, bench.to_vec()).file(
+        "init",
+        0o755,
+        init_script(&names).into_bytes(),
+    );
     archive
 }
 
@@ -104,7 +137,13 @@ fn compile(
 /// # Errors
 /// Files cannot be written, or the boot or the benchmark failed (not: something is
 /// missing on this machine, which is [`Outcome::Skipped`]).
-pub fn run(shell: &Shell, workspace_root: &Path, directory: &Path, qemu: &Path) -> Result<Outcome> {
+pub fn run(
+    shell: &Shell,
+    workspace_root: &Path,
+    directory: &Path,
+    qemu: &Path,
+    disk: &Path,
+) -> Result<Outcome> {
     let prerequisites = match prerequisites::ensure(shell) {
         Ok(found) => found,
         Err(reason) => return Ok(Outcome::Skipped(reason)),
@@ -124,7 +163,11 @@ pub fn run(shell: &Shell, workspace_root: &Path, directory: &Path, qemu: &Path) 
         std::fs::read(path)
             .map_err(|error| Error::new(format!("reading {}: {error}", path.display())))
     };
-    let archive = build_initramfs(&read(&prerequisites.busybox)?, &read(&bench)?)
+    let mut modules = Vec::new();
+    for (name, path) in &prerequisites.virtio_modules {
+        modules.push((name.as_str(), read(path)?));
+    }
+    let archive = build_initramfs(&read(&prerequisites.busybox)?, &read(&bench)?, &modules)
         .to_bytes()
         .map_err(|error| Error::new(format!("writing the initramfs: {error}")))?;
     let initramfs = directory.join("initramfs.cpio");
@@ -135,6 +178,7 @@ pub fn run(shell: &Shell, workspace_root: &Path, directory: &Path, qemu: &Path) 
     invocation.initrd = Some(initramfs);
     invocation.cmdline = KERNEL_COMMAND_LINE.to_owned();
     invocation.serial = Serial::Stdio;
+    invocation.disk = Some(disk.to_owned());
     let step = Step::start(format!(
         "booting {} with the yardstick",
         prerequisites.kernel.display()
@@ -159,10 +203,12 @@ pub fn run(shell: &Shell, workspace_root: &Path, directory: &Path, qemu: &Path) 
         return Err(failed(format!("no result after {} s", TIMEOUT.as_secs())));
     }
     let figures = report::parse(&boot.output).map_err(failed)?;
+    let disk = disk::parse(&boot.output).map_err(failed)?;
     let init = boot.marks[0].ok_or_else(|| failed(format!("no `{INIT_MARK}` line")))?;
     Ok(Outcome::Measured {
         linux: Linux {
             figures,
+            disk,
             boot: init,
         },
         kernel: prerequisites.kernel,
@@ -175,7 +221,11 @@ mod tests {
 
     #[test]
     fn the_initramfs_holds_init_the_benchmark_and_busybox() {
-        let archive = build_initramfs(b"BUSYBOX", b"BENCH");
+        let archive = build_initramfs(
+            b"BUSYBOX",
+            b"BENCH",
+            &[("virtio", b"V".to_vec()), ("virtio_blk", b"B".to_vec())],
+        );
         let names: Vec<&str> = archive
             .entries()
             .iter()
@@ -187,9 +237,13 @@ mod tests {
                 "bin",
                 "dev",
                 "proc",
+                "sys",
+                "modules",
                 "dev/console",
                 "bin/busybox",
                 "bin/sh",
+                "modules/virtio.ko",
+                "modules/virtio_blk.ko",
                 "bench",
                 "init"
             ]
@@ -204,5 +258,19 @@ mod tests {
             "{script}"
         );
         assert!(script.contains("/bench"), "{script}");
+        // The modules load in the order given, the disk is measured, and `done` comes last
+        // before the power-off.
+        assert!(
+            script.contains("for module in virtio virtio_blk; do"),
+            "{script}"
+        );
+        let measure = script.find("disk-seq-write").unwrap();
+        assert!(script.find("insmod").unwrap() < measure, "{script}");
+        assert!(script.find("iommu-domain").unwrap() < measure, "{script}");
+        let lines: Vec<&str> = script.lines().collect();
+        assert_eq!(
+            lines[lines.len() - 2..],
+            ["echo \"yardstick: done\"", "/bin/busybox poweroff -f"]
+        );
     }
 }

@@ -4,12 +4,24 @@
  * (the tool builds it; see toolchain/src/yardstick/). Built on the host with
  * `gcc -static -O2`.
  *
- * Prints one line per figure, `yardstick: NAME VALUE ns`, then
- * `yardstick: done`; a failure prints `yardstick: error: ...` and exits 1.
- * Every timed loop keeps its results, so no work can be optimised away.
+ * Without arguments it runs the system benchmarks and prints one line per
+ * figure, `yardstick: NAME VALUE ns` (/init prints `yardstick: done` once
+ * everything ran). Two more modes serve the disk figures (/dev/vda):
+ *
+ *   bench time NAME BYTES PROGRAM ARGUMENTS...
+ *       runs PROGRAM (dd), waits for it and prints
+ *       `yardstick: NAME BYTES bytes in N ns`;
+ *   bench random-read NAME DEVICE COUNT SECONDS
+ *       reads 4 KiB at random 4 KiB-aligned offsets of DEVICE with O_DIRECT
+ *       and pread, COUNT times or for SECONDS, whichever ends first, and
+ *       prints `yardstick: NAME READS reads in N ns`.
+ *
+ * A failure prints `yardstick: error: ...` and exits 1. Every timed loop
+ * keeps its results, so no work can be optimised away.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -197,13 +209,86 @@ static void crc32_64k(void) {
     fflush(stdout);
 }
 
-int main(void) {
+/* Runs argv[0] (a full path) with its arguments and times it to its exit. */
+static void time_program(const char *name, const char *bytes, char **argv) {
+    uint64_t started = now_ns();
+    pid_t child = fork();
+    if (child < 0) fail("fork");
+    if (child == 0) {
+        execv(argv[0], argv);
+        printf("yardstick: error: %s: cannot run %s: %s\n", name, argv[0], strerror(errno));
+        fflush(stdout);
+        _exit(127);
+    }
+    int status = 0;
+    if (waitpid(child, &status, 0) != child) fail("waitpid");
+    uint64_t elapsed = now_ns() - started;
+    if (WIFSIGNALED(status)) {
+        printf("yardstick: error: %s: %s was killed by signal %d\n", name, argv[0], WTERMSIG(status));
+        fflush(stdout);
+        exit(1);
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        printf("yardstick: error: %s: %s exited with status %d\n", name, argv[0], WEXITSTATUS(status));
+        fflush(stdout);
+        exit(1);
+    }
+    printf("yardstick: %s %s bytes in %llu ns\n", name, bytes, (unsigned long long)elapsed);
+    fflush(stdout);
+}
+
+#define RANDOM_READ_SIZE 4096
+
+/* 4 KiB reads at random aligned offsets, bypassing the page cache. */
+static void random_read(const char *name, const char *device, long count, long seconds) {
+    int file = open(device, O_RDONLY | O_DIRECT);
+    if (file < 0) fail(device);
+    off_t size = lseek(file, 0, SEEK_END);
+    if (size < RANDOM_READ_SIZE) {
+        errno = EINVAL;
+        fail("the device is smaller than one read");
+    }
+    uint64_t blocks = (uint64_t)size / RANDOM_READ_SIZE;
+    void *buffer = NULL;
+    if (posix_memalign(&buffer, RANDOM_READ_SIZE, RANDOM_READ_SIZE) != 0) fail("posix_memalign");
+    uint64_t seed = 0x9e3779b97f4a7c15u;
+    uint64_t limit = (uint64_t)seconds * 1000000000u;
+    uint64_t started = now_ns(), elapsed = 0;
+    uint64_t sum = 0;
+    long reads = 0;
+    while (reads < count && elapsed < limit) {
+        seed = seed * 6364136223846793005u + 1442695040888963407u;
+        off_t offset = (off_t)((seed >> 17) % blocks) * RANDOM_READ_SIZE;
+        if (pread(file, buffer, RANDOM_READ_SIZE, offset) != RANDOM_READ_SIZE) fail("pread");
+        sum += ((unsigned char *)buffer)[reads % RANDOM_READ_SIZE];
+        reads++;
+        elapsed = now_ns() - started;
+    }
+    KEEP(sum);
+    free(buffer);
+    close(file);
+    printf("yardstick: %s %ld reads in %llu ns\n", name, reads, (unsigned long long)elapsed);
+    fflush(stdout);
+}
+
+int main(int argc, char **argv) {
+    if (argc >= 5 && strcmp(argv[1], "time") == 0) {
+        time_program(argv[2], argv[3], argv + 4);
+        return 0;
+    }
+    if (argc == 6 && strcmp(argv[1], "random-read") == 0) {
+        random_read(argv[2], argv[3], atol(argv[4]), atol(argv[5]));
+        return 0;
+    }
+    if (argc != 1) {
+        errno = EINVAL;
+        fail("usage: bench | bench time NAME BYTES PROGRAM ARGS... | "
+             "bench random-read NAME DEVICE COUNT SECONDS");
+    }
     null_syscall();
     pipe_round_trip();
     futex_round_trip();
     fork_exit_wait();
     crc32_64k();
-    printf("yardstick: done\n");
-    fflush(stdout);
     return 0;
 }

@@ -11,11 +11,14 @@
 
 use crate::arch::port_io::PortRange;
 use crate::mm::device_memory::{DeviceRange, DmaBuffer};
+use crate::mm::iommu;
 use crate::mm::paging::MapError;
 use crate::system_manifest::GrantLine;
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 use cella_wasm_host::abi::PciAddress;
+use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 
@@ -46,7 +49,33 @@ pub fn refused_grant(grants: &[GrantLine], dma_confined: bool) -> Option<String>
 
 /// Whether an IOMMU confines the DMA of the devices the kernel grants.
 pub fn dma_confined() -> bool {
-    false
+    iommu::present()
+}
+
+/// When the IOMMU's fault records were last read.
+static LAST_FAULT_POLL: AtomicU64 = AtomicU64::new(0);
+
+/// How often the fault records are read at most (each read is a device
+/// register access).
+const FAULT_POLL_NANOSECONDS: u64 = 1_000_000;
+
+/// The DMA faults the IOMMU recorded since the last call, at most once a
+/// millisecond: the device that issued each, and the fault in words
+/// (`DMA write by 00:03.0 at 0x1000 blocked: ...`).
+pub fn take_device_faults() -> Vec<(PciAddress, String)> {
+    if !iommu::present() {
+        return Vec::new();
+    }
+    let now = crate::time::now_nanoseconds();
+    let last = LAST_FAULT_POLL.load(Ordering::Relaxed);
+    if now.saturating_sub(last) < FAULT_POLL_NANOSECONDS {
+        return Vec::new();
+    }
+    LAST_FAULT_POLL.store(now, Ordering::Relaxed);
+    iommu::take_faults()
+        .into_iter()
+        .map(|fault| (fault.source, fault.to_string()))
+        .collect()
 }
 
 /// Every module's DMA buffers, by device address.
@@ -91,18 +120,67 @@ pub fn mmio_write(physical: u64, bytes: u32, value: u64) -> Result<(), MapError>
     DeviceRange::new(physical, u64::from(bytes))?.write(0, bytes, value)
 }
 
+/// Each granted device's IOMMU domain, made on its first DMA buffer and
+/// kept (empty once every buffer is freed) for the next holder.
+static DOMAINS: Mutex<BTreeMap<PciAddress, iommu::Domain>> = Mutex::new(BTreeMap::new());
+
+/// Runs `action` on `device`'s domain, attaching the device first if it
+/// has none.
+fn with_domain<T>(
+    device: PciAddress,
+    action: impl FnOnce(&iommu::Domain) -> Result<T, iommu::IommuError>,
+) -> Result<T, iommu::IommuError> {
+    without_interrupts(|| {
+        let mut domains = DOMAINS.lock();
+        if !domains.contains_key(&device) {
+            let domain = iommu::attach(device)?;
+            domains.insert(device, domain);
+        }
+        match domains.get(&device) {
+            Some(domain) => action(domain),
+            None => Err(iommu::IommuError::NotAttached(device)),
+        }
+    })
+}
+
 /// A new zeroed DMA buffer of at least `size` bytes that `device` (the
 /// holder's granted PCI function, if any) may reach: the one way modules
-/// and processes get DMA memory.
+/// and processes get DMA memory. With an IOMMU the buffer is mapped into
+/// `device`'s domain, at its physical address, and nothing else is; a
+/// buffer of no device is mapped nowhere.
 pub fn allocate_for(device: Option<PciAddress>, size: u64) -> Option<DmaBuffer> {
-    let _ = device;
-    DmaBuffer::allocate(size)
+    let buffer = DmaBuffer::allocate(size)?;
+    if let (true, Some(device)) = (iommu::present(), device) {
+        let address = buffer.device_address();
+        let mapped = with_domain(device, |domain| {
+            iommu::map(domain, address, address, buffer.size(), true)
+        });
+        if let Err(error) = mapped {
+            log::error!("DMA buffer for {device}: the IOMMU refused to map it: {error}");
+            return None;
+        }
+    }
+    Some(buffer)
 }
 
 /// Takes `device`'s access to `buffer` away, then frees it: the memory is
-/// reused only after the device can no longer reach it.
+/// reused only after the device can no longer reach it (with an IOMMU,
+/// after the unit confirmed the invalidation of its cached translations; a
+/// buffer whose invalidation was not confirmed is never reused).
 pub fn release_for(device: Option<PciAddress>, buffer: DmaBuffer) {
-    let _ = device;
+    if let (true, Some(device)) = (iommu::present(), device) {
+        let address = buffer.device_address();
+        let unmapped = with_domain(device, |domain| {
+            iommu::unmap(domain, address, buffer.size())
+        });
+        if let Err(error) = unmapped {
+            log::error!(
+                "DMA buffer {address:#x} of {device}: not unmapped ({error}); its memory is kept out of use"
+            );
+            core::mem::forget(buffer);
+            return;
+        }
+    }
     drop(buffer);
 }
 

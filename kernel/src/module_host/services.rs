@@ -25,6 +25,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use cella_interfaces::pci::Function;
+use cella_wasm_host::abi::PciAddress;
 use cella_wasm_host::{Grant, Limits, Preparer};
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -160,6 +161,10 @@ impl KernelServices for Kernel {
 
     fn pci_functions(&self) -> Arc<[Function]> {
         crate::pci_bus::found()
+    }
+
+    fn take_device_faults(&mut self) -> Vec<(PciAddress, String)> {
+        super::device_access::take_device_faults()
     }
 
     fn lend(&mut self, name: &str, job: Job) {

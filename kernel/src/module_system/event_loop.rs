@@ -119,6 +119,7 @@ impl<K: KernelServices> EventLoop<K> {
             .router
             .take_process_messages(&mut self.table, &mut self.kernel);
         self.collect_interrupts();
+        let device_faulted = self.fault_modules_of_faulting_devices();
         let routed = self.route_queued();
         self.redraw_prompt_after_output();
         let pushed = self.take_push();
@@ -127,7 +128,15 @@ impl<K: KernelServices> EventLoop<K> {
         let restarted = self.restart_due(now);
         let answered = self.deliver_call_answers();
         let delivered = self.deliver_one();
-        completed || called || routed || pushed || advanced || restarted || answered || delivered
+        completed
+            || called
+            || device_faulted
+            || routed
+            || pushed
+            || advanced
+            || restarted
+            || answered
+            || delivered
     }
 
     /// Routes what modules sent and replied; command lines for the

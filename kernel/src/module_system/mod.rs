@@ -13,13 +13,15 @@
 //!   way (a hot swap or a restart is a state the loop advances), carried out
 //!   in [`commands`], [`removal`] and [`swap`]; [`install`] adds a module
 //!   pushed with its manifest entry to the running system; [`host_commands`]
-//!   takes the host's commands from the push link;
+//!   takes the host's commands from the push link; [`device_faults`]
+//!   faults the module whose device did a DMA the IOMMU blocked;
 //! - the supervisor itself is pure: `crate::supervisor::decisions` turns
 //!   typed events into typed actions.
 #![forbid(unsafe_code)]
 
 pub mod calls;
 pub mod commands;
+pub mod device_faults;
 pub mod event_loop;
 pub mod host_commands;
 pub mod install;

@@ -12,7 +12,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use cella_interfaces::pci::Function;
-use cella_wasm_host::abi::ErrorCode;
+use cella_wasm_host::abi::{ErrorCode, PciAddress};
 use cella_wasm_host::{
     Delivery, Entry, Event, Fault, Grant, Outbox, Platform, Prepared, Preparer, Sandbox,
 };
@@ -258,6 +258,9 @@ pub trait KernelServices: Sized + 'static {
     /// The PCI functions the kernel found at boot (`device` and `pci-bus`
     /// grants are made of them).
     fn pci_functions(&self) -> Arc<[Function]>;
+    /// The device faults seen since the last call (DMA the IOMMU blocked):
+    /// the device that caused each, and the fault in words.
+    fn take_device_faults(&mut self) -> Vec<(PciAddress, String)>;
 
     // Where events run.
     /// Hands `job` to module `job.slot`'s thread; its completion comes back

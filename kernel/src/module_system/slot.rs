@@ -3,11 +3,12 @@
 
 use super::services::{KernelServices, SandboxOf};
 use crate::supervisor::policy::{RestartPolicy, RestartTracker};
-use crate::system_manifest::ModulePlan;
+use crate::system_manifest::{GrantLine, ModulePlan};
 use alloc::collections::VecDeque;
+use alloc::string::String;
 use alloc::vec::Vec;
 use cella_wasm_host::LoadedModule;
-use cella_wasm_host::abi::ErrorCode;
+use cella_wasm_host::abi::{ErrorCode, PciAddress};
 
 /// Most events queued for one module unless its `queue` limit says otherwise;
 /// more are refused and reported.
@@ -114,6 +115,9 @@ pub struct Slot<K: KernelServices> {
     pub events_handled: u64,
     /// Print every device access as it happens (`trace NAME on`).
     pub tracing: bool,
+    /// A fault its device caused (a DMA the IOMMU blocked), to fault the
+    /// instance with once it is home.
+    pub device_fault: Option<String>,
 }
 
 impl<K: KernelServices> Slot<K> {
@@ -126,6 +130,17 @@ impl<K: KernelServices> Slot<K> {
             .queue
             .map_or(INBOX_CAPACITY, |queue| queue as usize);
         self.inbox.len() < capacity
+    }
+
+    /// The PCI functions its grant resolved to.
+    pub fn devices(&self) -> impl Iterator<Item = PciAddress> + '_ {
+        self.plan.grants.iter().filter_map(|grant| match grant {
+            GrantLine::Device {
+                slot: Some(address),
+                ..
+            } => Some(*address),
+            _ => None,
+        })
     }
 
     /// Whether it is running (handling an event, or ready for one).

@@ -117,6 +117,7 @@ impl<K: KernelServices> ModuleTable<K> {
                 .collect(),
             events_handled: 0,
             tracing: false,
+            device_fault: None,
         }
     }
 

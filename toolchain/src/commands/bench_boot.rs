@@ -16,6 +16,8 @@ pub struct BenchBoot {
     pub qemu: PathBuf,
     pub kernel: PathBuf,
     pub archive: PathBuf,
+    /// The boot's own copy of the disk image (`crate::disk_image::private_copy`).
+    pub disk: PathBuf,
     /// The kernel scenario (`test=NAME`).
     pub scenario: &'static str,
     /// The heading printed above the figures.
@@ -32,6 +34,7 @@ pub fn run(shell: &Shell, boot: BenchBoot) -> Result<String> {
     invocation.initrd = Some(boot.archive);
     invocation.cmdline = format!("test={}", boot.scenario);
     invocation.serial = Serial::Stdio;
+    invocation.disk = Some(boot.disk);
     let mut command = invocation.command();
     command
         .stdin(Stdio::null())

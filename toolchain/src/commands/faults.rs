@@ -56,6 +56,10 @@ pub fn faults(shell: &Shell, workspace: &Workspace, options: &FaultsOptions) -> 
     invocation.initrd = Some(outputs.boot_archive);
     invocation.cmdline = kernel_command_line(options);
     invocation.serial = Serial::Stdio;
+    invocation.disk = Some(crate::disk_image::private_copy(
+        &workspace.cella_directory(),
+        "faults",
+    )?);
     let mut command = invocation.command();
     command
         .stdin(Stdio::null())

@@ -34,6 +34,8 @@ pub fn run(shell: &Shell, workspace: &Workspace, options: &RunOptions) -> Result
     invocation.cmdline = options.append.join(" ");
     invocation.accel = options.accel;
     invocation.serial = Serial::MonitorStdio;
+    // The build directory's disk image itself: what a run writes stays for the next run.
+    invocation.disk = Some(crate::disk_image::ensured(&workspace.cella_directory())?);
     // COM2 on a socket of this run's own: the channel `cargo cella push` sends modules over.
     // `exec` keeps the process id, so the run is registered under QEMU's.
     let cella = workspace.cella_directory();

@@ -24,6 +24,10 @@ pub fn run(shell: &Shell, workspace: &Workspace) -> Result<PathBuf> {
             qemu: qemu.clone(),
             kernel: outputs.kernel.clone(),
             archive: outputs.boot_archive.clone(),
+            disk: crate::disk_image::private_copy(
+                &workspace.cella_directory(),
+                "supervisor-bench",
+            )?,
             scenario: "supervisor_bench",
             title: "supervisor benchmark",
         },

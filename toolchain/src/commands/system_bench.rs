@@ -59,6 +59,7 @@ pub fn run(shell: &Shell, workspace: &Workspace) -> Result<String> {
             qemu,
             kernel,
             archive,
+            disk: crate::disk_image::private_copy(&workspace.cella_directory(), "bench")?,
             scenario: "bench",
             title: "in-system benchmark",
         },

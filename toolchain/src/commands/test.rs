@@ -181,6 +181,19 @@ fn run_qemu_tests(
             };
         }
     };
+    // The harness boots a copy of the build directory's image per QEMU boot.
+    let disk = match crate::disk_image::ensured(&workspace.cella_directory()) {
+        Ok(disk) => disk,
+        Err(error) => {
+            return Stage {
+                label: "QEMU tests",
+                counts: TestCounts::default(),
+                boots: None,
+                elapsed: started.elapsed(),
+                failure: Some(format!("not run: {error}")),
+            };
+        }
+    };
     let timings = workspace.cella_directory().join("qemu-test-timings.txt");
     let _ = std::fs::remove_file(&timings);
     let mut command = cargo::cargo_command(&workspace.root, "test");
@@ -190,6 +203,7 @@ fn run_qemu_tests(
         .env(environment::PRODUCTION_KERNEL, &production)
         .env(environment::QEMU, qemu)
         .env(environment::BOOT_ARCHIVE, &outputs.boot_archive)
+        .env(environment::DISK, &disk)
         .env(environment::ACCEL, options.accel.to_string())
         .env(environment::TIMINGS_FILE, &timings);
     if let Some(tool) = tool_path() {

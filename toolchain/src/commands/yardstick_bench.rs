@@ -6,13 +6,14 @@
 
 use crate::boot_clock::{self, Ending, Watch};
 use crate::commands::build::BuildOutputs;
+use crate::disk_image;
 use crate::qemu::{QemuInvocation, Serial};
 use crate::shell::Shell;
 use crate::workspace::Workspace;
 use crate::yardstick::comparison::{self, Cella};
 use crate::yardstick::{self, Outcome};
 use crate::{Error, Result};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// What the shell prints when it is ready for a command.
@@ -22,9 +23,15 @@ const PROMPT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// QEMU start to the shell's first prompt: the production system (as `cella run` boots it),
 /// stopped once the prompt appears.
-fn boot_to_prompt(shell: &Shell, qemu: &Path, outputs: &BuildOutputs) -> Result<Duration> {
+fn boot_to_prompt(
+    shell: &Shell,
+    qemu: &Path,
+    outputs: &BuildOutputs,
+    disk: PathBuf,
+) -> Result<Duration> {
     let mut invocation = QemuInvocation::new(qemu.to_owned(), outputs.kernel.clone());
     invocation.initrd = Some(outputs.boot_archive.clone());
+    invocation.disk = Some(disk);
     invocation.serial = Serial::Stdio;
     let boot = boot_clock::watch(
         shell,
@@ -58,14 +65,24 @@ pub fn run(
     outputs: &BuildOutputs,
 ) -> Result<()> {
     let cella_figures = comparison::parse_cella(cella_serial).map_err(Error::new)?;
-    let cella_boot = boot_to_prompt(shell, qemu, outputs)?;
+    let cella = workspace.cella_directory();
+    let cella_boot = boot_to_prompt(
+        shell,
+        qemu,
+        outputs,
+        disk_image::private_copy(&cella, "boot-to-prompt")?,
+    )?;
     println!("boot to user space (host clock, QEMU start to first output; TCG):");
     println!(
         "  Cella: QEMU start to the shell prompt {}",
         comparison::format_ns(u64::try_from(cella_boot.as_nanos()).unwrap_or(u64::MAX))
     );
-    let directory = workspace.cella_directory().join("yardstick");
-    match yardstick::run(shell, &workspace.root, &directory, qemu)? {
+    let directory = cella.join("yardstick");
+    // The yardstick writes to its disk: a copy of its own, removed afterwards.
+    let disk = disk_image::private_copy(&cella, "yardstick")?;
+    let outcome = yardstick::run(shell, &workspace.root, &directory, qemu, &disk);
+    let _ = std::fs::remove_file(&disk);
+    match outcome? {
         Outcome::Skipped(reason) => {
             println!("Linux yardstick: skipped: {reason}");
         }
@@ -80,6 +97,10 @@ pub fn run(
                 boot: Some(cella_boot),
             };
             for line in comparison::table(&linux, &cella) {
+                println!("  {line}");
+            }
+            println!("disk (the same virtio-blk disk behind the same Intel IOMMU; guest time):");
+            for line in yardstick::disk::table(&linux.disk) {
                 println!("  {line}");
             }
         }

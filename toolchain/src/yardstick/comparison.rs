@@ -2,6 +2,7 @@
 //! from the same run, with the ratio Cella / Linux. Cella's figures are read from the
 //! `bench:` lines its in-system benchmark printed (`tests/kernel/src/scenarios/bench.rs`).
 
+use super::disk::DiskFigures;
 use super::report::LinuxFigures;
 use std::time::Duration;
 
@@ -96,6 +97,8 @@ fn ratio(cella: Option<u64>, linux: u64) -> String {
 pub struct Linux {
     /// The C benchmark's figures.
     pub figures: LinuxFigures,
+    /// The disk figures.
+    pub disk: DiskFigures,
     /// QEMU start to /init's first line, on the host's clock.
     pub boot: Duration,
 }
@@ -182,6 +185,7 @@ pub fn table(linux: &Linux, cella: &Cella) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::disk::Timed;
     use super::*;
 
     const CELLA: &str = "in-system benchmark (one QEMU boot, TCG):\n\
@@ -202,6 +206,21 @@ mod tests {
                 fork_exit_wait_ns: 1_190_000,
                 crc32_64k_ns: 302_000,
                 crc32_64k: 0x1f50_c2e7,
+            },
+            disk: DiskFigures {
+                sequential_read: Timed {
+                    amount: 1,
+                    nanoseconds: 1,
+                },
+                sequential_write: Timed {
+                    amount: 1,
+                    nanoseconds: 1,
+                },
+                random_read: Timed {
+                    amount: 1,
+                    nanoseconds: 1,
+                },
+                iommu_domain: super::super::disk::IommuDomain::NoGroup,
             },
             boot: Duration::from_millis(6_300),
         }

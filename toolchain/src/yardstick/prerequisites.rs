@@ -17,11 +17,22 @@ pub const BUSYBOX: &str = "/bin/busybox";
 /// Where Debian puts its kernels.
 pub const BOOT_DIRECTORY: &str = "/boot";
 
+/// The modules `/dev/vda` needs (Debian builds virtio as modules), under
+/// `/lib/modules/VERSION/`; each is loaded after what `modules.dep` says it needs.
+pub const VIRTIO_MODULES: [&str; 2] = [
+    "kernel/drivers/virtio/virtio_pci.ko",
+    "kernel/drivers/block/virtio_blk.ko",
+];
+/// Where Debian puts each kernel's modules.
+pub const MODULES_DIRECTORY: &str = "/lib/modules";
+
 /// Everything the yardstick needs, found.
 #[derive(Debug, Clone)]
 pub struct Prerequisites {
     /// The Linux kernel image (bzImage).
     pub kernel: PathBuf,
+    /// The virtio modules of that kernel, in load order (name, path).
+    pub virtio_modules: Vec<(String, PathBuf)>,
     /// The static busybox binary.
     pub busybox: PathBuf,
     /// The C compiler.
@@ -56,6 +67,7 @@ pub fn ensure(shell: &Shell) -> Result<Prerequisites, String> {
             kernel.display()
         )
     })?;
+    let virtio_modules = virtio_modules(Path::new(MODULES_DIRECTORY), &kernel)?;
     let busybox = PathBuf::from(BUSYBOX);
     if !busybox.is_file() {
         return Err(format!(
@@ -64,6 +76,7 @@ pub fn ensure(shell: &Shell) -> Result<Prerequisites, String> {
     }
     Ok(Prerequisites {
         kernel,
+        virtio_modules,
         busybox,
         gcc,
     })
@@ -129,6 +142,92 @@ pub fn newest_kernel(directory: &Path) -> Result<PathBuf, String> {
                 directory.display()
             )
         })
+}
+
+/// The [`VIRTIO_MODULES`] of `kernel` (`.../vmlinuz-VERSION`) under `modules_directory`
+/// (`/lib/modules`) and what they need, in load order (name, path), from the kernel's
+/// `modules.dep`; a module built into the kernel (`modules.builtin`) needs no loading.
+/// `Err` says what is missing.
+pub fn virtio_modules(
+    modules_directory: &Path,
+    kernel: &Path,
+) -> Result<Vec<(String, PathBuf)>, String> {
+    let version = kernel
+        .file_name()
+        .and_then(|name| name.to_str())
+        .and_then(|name| name.strip_prefix("vmlinuz-"))
+        .ok_or_else(|| format!("{} is not named vmlinuz-VERSION", kernel.display()))?;
+    let base = modules_directory.join(version);
+    let read = |name: &str| {
+        let path = base.join(name);
+        std::fs::read_to_string(&path).map_err(|error| {
+            format!(
+                "cannot read {} ({error}); it comes with linux-image-{version}",
+                path.display()
+            )
+        })
+    };
+    let dependencies = read("modules.dep")?;
+    let builtin = read("modules.builtin").unwrap_or_default();
+    let needs = |module: &str| -> Option<Vec<&str>> {
+        dependencies.lines().find_map(|line| {
+            let (name, needed) = line.split_once(':')?;
+            (name == module).then(|| needed.split_whitespace().collect())
+        })
+    };
+    let mut order: Vec<String> = Vec::new();
+    // Depth-first: what a module needs is loaded before it. modules.dep has no cycles; the
+    // depth bound keeps a damaged file from looping.
+    fn visit<'a>(
+        module: &'a str,
+        needs: &dyn Fn(&str) -> Option<Vec<&'a str>>,
+        builtin: &str,
+        order: &mut Vec<String>,
+        depth: usize,
+    ) -> Result<(), String> {
+        if order.iter().any(|loaded| loaded == module) {
+            return Ok(());
+        }
+        if depth > 32 {
+            return Err(format!("modules.dep nests deeper than 32 at {module}"));
+        }
+        match needs(module) {
+            Some(needed) => {
+                for dependency in needed {
+                    visit(dependency, needs, builtin, order, depth + 1)?;
+                }
+                order.push(module.to_owned());
+                Ok(())
+            }
+            None if builtin.lines().any(|line| line == module) => Ok(()),
+            None => Err(format!(
+                "{module} is in neither modules.dep nor modules.builtin"
+            )),
+        }
+    }
+    let needs_of = |module: &str| needs(module);
+    for module in VIRTIO_MODULES {
+        visit(module, &needs_of, &builtin, &mut order, 0)?;
+    }
+    order
+        .into_iter()
+        .map(|module| {
+            let path = base.join(&module);
+            let name = Path::new(&module)
+                .file_name()
+                .and_then(|name| name.to_str())
+                .and_then(|name| name.strip_suffix(".ko"))
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    format!("{module}: only uncompressed modules (.ko) can be loaded")
+                })?;
+            if path.is_file() {
+                Ok((name, path))
+            } else {
+                Err(format!("{} is missing", path.display()))
+            }
+        })
+        .collect()
 }
 
 /// Compares version strings piece by piece, runs of digits as numbers (`6.1.0-10` > `6.1.0-9`).
@@ -219,6 +318,80 @@ mod tests {
             Ok(directory.join("vmlinuz-6.1.0-30-amd64"))
         );
         std::fs::remove_dir_all(&directory).unwrap();
+    }
+
+    #[test]
+    fn the_virtio_modules_load_after_what_they_need() {
+        let directory = std::env::temp_dir().join(format!(
+            "cella-yardstick-modules-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&directory);
+        let kernel = Path::new("/boot/vmlinuz-6.1.0-9-amd64");
+        let base = directory.join("6.1.0-9-amd64");
+        let virtio = "kernel/drivers/virtio";
+        std::fs::create_dir_all(base.join(virtio)).unwrap();
+        std::fs::create_dir_all(base.join("kernel/drivers/block")).unwrap();
+        // Debian 12's modules.dep for these, other modules around them.
+        let dependencies = format!(
+            "kernel/fs/other.ko:\n\
+             {virtio}/virtio_pci.ko: {virtio}/virtio_pci_legacy_dev.ko \
+             {virtio}/virtio_pci_modern_dev.ko {virtio}/virtio.ko {virtio}/virtio_ring.ko\n\
+             {virtio}/virtio.ko: {virtio}/virtio_ring.ko\n\
+             {virtio}/virtio_ring.ko:\n\
+             {virtio}/virtio_pci_modern_dev.ko:\n\
+             {virtio}/virtio_pci_legacy_dev.ko:\n"
+        );
+        std::fs::write(base.join("modules.dep"), &dependencies).unwrap();
+        std::fs::write(base.join("modules.builtin"), "kernel/fs/ext4/ext4.ko\n").unwrap();
+        for name in [
+            "virtio_pci",
+            "virtio",
+            "virtio_ring",
+            "virtio_pci_modern_dev",
+            "virtio_pci_legacy_dev",
+        ] {
+            std::fs::write(base.join(format!("{virtio}/{name}.ko")), b"").unwrap();
+        }
+        // virtio_blk is in neither list.
+        let error = virtio_modules(&directory, kernel).unwrap_err();
+        assert!(error.contains("virtio_blk.ko is in neither"), "{error}");
+        // Listed but its file is missing.
+        std::fs::write(
+            base.join("modules.dep"),
+            format!("{dependencies}kernel/drivers/block/virtio_blk.ko: {virtio}/virtio.ko\n"),
+        )
+        .unwrap();
+        let error = virtio_modules(&directory, kernel).unwrap_err();
+        assert!(error.ends_with("virtio_blk.ko is missing"), "{error}");
+        std::fs::write(base.join("kernel/drivers/block/virtio_blk.ko"), b"").unwrap();
+        let found = virtio_modules(&directory, kernel).unwrap();
+        let names: Vec<&str> = found.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "virtio_pci_legacy_dev",
+                "virtio_pci_modern_dev",
+                "virtio_ring",
+                "virtio",
+                "virtio_pci",
+                "virtio_blk"
+            ]
+        );
+        assert_eq!(found[5].1, base.join("kernel/drivers/block/virtio_blk.ko"));
+        // Built into the kernel: nothing to load.
+        std::fs::write(
+            base.join("modules.builtin"),
+            "kernel/drivers/block/virtio_blk.ko\nkernel/drivers/virtio/virtio_pci.ko\n",
+        )
+        .unwrap();
+        std::fs::write(base.join("modules.dep"), "").unwrap();
+        assert_eq!(virtio_modules(&directory, kernel), Ok(Vec::new()));
+        assert!(virtio_modules(&directory, Path::new("/boot/bzImage")).is_err());
+        std::fs::remove_dir_all(&directory).unwrap();
+        let error = virtio_modules(&directory, kernel).unwrap_err();
+        assert!(error.contains("modules.dep"), "{error}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! What the yardstick's C benchmark (`toolchain/yardstick/bench.c`) prints, read back:
-//! `yardstick: NAME VALUE ns` lines, an optional `(crc XXXXXXXX)` after the CRC figure,
-//! `yardstick: done` at the end, or `yardstick: error: ...` if it failed.
+//! `yardstick: NAME VALUE ns` lines, an optional `(crc XXXXXXXX)` after the CRC figure, or
+//! `yardstick: error: ...` if it failed; and `yardstick: done`, which `/init` prints once
+//! everything ran (the disk figures too, read by [`super::disk`]).
 
 /// The prefix of every line the benchmark prints.
 pub const PREFIX: &str = "yardstick: ";

@@ -2,6 +2,7 @@
 //! one lock, and the API the rest of the kernel calls.
 
 use super::context::ContextTables;
+use super::device::source_id;
 use super::dmar::{Coverage, RemappingUnit};
 use super::frames::KernelTableMemory;
 use super::hardware::{StartError, Unit};
@@ -123,7 +124,7 @@ impl Iommu {
 /// [`IommuError::OutOfMemory`], or [`IommuError::Timeout`] if the unit did
 /// not confirm the invalidation (the device stays detached).
 pub fn attach(device: PciAddress) -> Result<Domain, IommuError> {
-    let source = device.source_id().ok_or(IommuError::BadDevice(device))?;
+    let source = source_id(device).ok_or(IommuError::BadDevice(device))?;
     with_iommu(|iommu| {
         if !iommu.coverage.covers(source) {
             return Err(IommuError::NotCovered(device));

@@ -8,7 +8,7 @@
 //! are allocated on a bus's first attach and kept for the bus (at most 256
 //! frames), so attaching and detaching again allocates nothing.
 
-use super::device::PciAddress;
+use super::device::{PciAddress, device_function, source_id};
 use super::error::IommuError;
 use super::page_table::TableMemory;
 use super::registers::AddressWidth;
@@ -61,7 +61,7 @@ impl ContextTables {
     /// The (low, high) context entry of `device`, if its bus has a context table.
     pub fn entry(&self, memory: &impl TableMemory, device: PciAddress) -> Option<(u64, u64)> {
         let table = self.context_table(memory, device.bus)?;
-        let slot = usize::from(device.device_function()) * 2;
+        let slot = usize::from(device_function(device)) * 2;
         Some((
             memory.read_entry(table, slot),
             memory.read_entry(table, slot + 1),
@@ -81,7 +81,7 @@ impl ContextTables {
         width: AddressWidth,
         domain: u16,
     ) -> Result<(), IommuError> {
-        device.source_id().ok_or(IommuError::BadDevice(device))?;
+        source_id(device).ok_or(IommuError::BadDevice(device))?;
         let table = match self.context_table(memory, device.bus) {
             Some(table) => table,
             None => {
@@ -90,7 +90,7 @@ impl ContextTables {
                 table
             }
         };
-        let slot = usize::from(device.device_function()) * 2;
+        let slot = usize::from(device_function(device)) * 2;
         if memory.read_entry(table, slot) & PRESENT != 0 {
             return Err(IommuError::AlreadyAttached(device));
         }
@@ -111,11 +111,11 @@ impl ContextTables {
         memory: &mut impl TableMemory,
         device: PciAddress,
     ) -> Result<(), IommuError> {
-        device.source_id().ok_or(IommuError::BadDevice(device))?;
+        source_id(device).ok_or(IommuError::BadDevice(device))?;
         let table = self
             .context_table(memory, device.bus)
             .ok_or(IommuError::NotAttached(device))?;
-        let slot = usize::from(device.device_function()) * 2;
+        let slot = usize::from(device_function(device)) * 2;
         if memory.read_entry(table, slot) & PRESENT == 0 {
             return Err(IommuError::NotAttached(device));
         }

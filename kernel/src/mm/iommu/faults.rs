@@ -27,7 +27,7 @@ impl DmaFault {
             return None;
         }
         Some(Self {
-            source: PciAddress::from_source_id(high as u16),
+            source: PciAddress::from_packed(high as u16),
             address: low & !0xfff,
             reason: (high >> 32) as u8,
             // Type bit 62: 0 for a write request, 1 for a read.

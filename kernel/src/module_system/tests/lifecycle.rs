@@ -202,3 +202,58 @@ fn kernel_requests_queued_for_a_held_module_fail_and_for_a_restarting_one_are_re
     assert_eq!(system.table.slots[at].state, ModuleState::Held);
     assert!(!system.router.is_open(request), "failed and forgotten");
 }
+
+#[test]
+fn a_dma_fault_of_its_device_faults_and_restarts_the_module_holding_it() {
+    use crate::system_manifest::GrantLine;
+    use cella_wasm_host::abi::PciAddress;
+    let disk = PciAddress::new(0, 3, 0).unwrap();
+    let mut holder = plan("counter", &[("backoff", "1ms")]);
+    holder.grants.push(GrantLine::Device {
+        vendor: 0x1af4,
+        device: 0x1042,
+        slot: Some(disk),
+    });
+    let mut system = boot_with(
+        alloc::vec![
+            (holder, Behaviour::default()),
+            (plan("other", &[]), Behaviour::default()),
+        ],
+        &[],
+    );
+    settle(&mut system);
+    let at = index(&system, "counter");
+    let generation = system.table.slots[at].generation;
+    // A fault of a device nobody holds faults nobody.
+    let elsewhere = PciAddress::new(0, 4, 0).unwrap();
+    system.kernel.device_faults.push((
+        elsewhere,
+        String::from("DMA write by 00:04.0 at 0x1000 blocked"),
+    ));
+    settle(&mut system);
+    assert!(system.records.is_empty());
+    system.kernel.device_faults.push((
+        disk,
+        String::from("DMA write by 00:03.0 at 0x100000 blocked: the page is not mapped writable"),
+    ));
+    for _ in 0..20 {
+        settle(&mut system);
+        system.wait_for_work();
+    }
+    let slot = &system.table.slots[at];
+    assert_eq!(slot.state, ModuleState::Running, "restarted by its policy");
+    assert_eq!(slot.tracker.restarts, 1);
+    assert!(slot.generation > generation);
+    let records: Vec<String> = system
+        .records
+        .all()
+        .map(|record| record.reason.clone())
+        .collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert!(
+        records[0].contains("DMA write by 00:03.0 at 0x100000"),
+        "{records:?}"
+    );
+    let other = index(&system, "other");
+    assert_eq!(system.table.slots[other].tracker.restarts, 0);
+}

@@ -15,7 +15,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use cella_interfaces::pci::Function;
-use cella_wasm_host::abi::ErrorCode;
+use cella_wasm_host::abi::{ErrorCode, PciAddress};
 use cella_wasm_host::{Grant, Outbox, Preparer, SimulatedPlatform};
 use core::cell::RefCell;
 
@@ -109,6 +109,8 @@ pub struct MockKernel {
     pub limits: BTreeMap<u32, usize>,
     /// The PCI functions "found at boot".
     pub pci_functions: Arc<[Function]>,
+    /// Device faults the next step takes.
+    pub device_faults: Vec<(PciAddress, String)>,
 }
 
 impl MockKernel {
@@ -242,6 +244,10 @@ impl KernelServices for MockKernel {
 
     fn pci_functions(&self) -> Arc<[Function]> {
         self.pci_functions.clone()
+    }
+
+    fn take_device_faults(&mut self) -> Vec<(PciAddress, String)> {
+        core::mem::take(&mut self.device_faults)
     }
 
     fn lend(&mut self, name: &str, job: MockJob) {

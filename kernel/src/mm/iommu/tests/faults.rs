@@ -1,4 +1,5 @@
 use crate::mm::iommu::PciAddress;
+use crate::mm::iommu::device::{device_function, source_id};
 use crate::mm::iommu::faults::{DmaFault, RECORD_FULL};
 
 #[test]
@@ -40,13 +41,13 @@ fn source_ids_round_trip_and_bad_functions_have_none() {
         device: 31,
         function: 7,
     };
-    assert_eq!(device.source_id(), Some(0x12ff));
-    assert_eq!(PciAddress::from_source_id(0x12ff), device);
-    assert_eq!(device.device_function(), 0xff);
+    assert_eq!(source_id(device), Some(0x12ff));
+    assert_eq!(PciAddress::from_packed(0x12ff), device);
+    assert_eq!(device_function(device), 0xff);
     let bad = PciAddress {
         bus: 0,
         device: 0,
         function: 8,
     };
-    assert_eq!(bad.source_id(), None);
+    assert_eq!(source_id(bad), None);
 }

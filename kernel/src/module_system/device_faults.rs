@@ -1,0 +1,50 @@
+//! Faults a module's device caused: DMA the IOMMU blocked. The kernel
+//! reports each with the device that issued it
+//! ([`KernelServices::take_device_faults`]); the module whose grant holds
+//! that device is faulted like any other faulting module (recorded, its
+//! waiting requests settled, restarted by its policy), as soon as its
+//! instance is home.
+#![forbid(unsafe_code)]
+
+use super::event_loop::EventLoop;
+use super::services::KernelServices;
+use cella_wasm_host::Entry;
+
+impl<K: KernelServices> EventLoop<K> {
+    /// Takes the device faults the kernel saw, marks each on the module
+    /// holding the device, and faults every marked module that is home.
+    /// Returns whether any module was faulted.
+    pub(crate) fn fault_modules_of_faulting_devices(&mut self) -> bool {
+        for (device, text) in self.kernel.take_device_faults() {
+            let holder = self
+                .table
+                .slots
+                .iter_mut()
+                .find(|slot| slot.is_running() && slot.devices().any(|held| held == device));
+            match holder {
+                Some(slot) => {
+                    log::error!("module {}: its device {text}", slot.plan.name);
+                    slot.device_fault.get_or_insert(text);
+                }
+                None => log::error!("{text} (no running module holds {device})"),
+            }
+        }
+        let mut faulted = false;
+        for index in 0..self.table.slots.len() {
+            let slot = &mut self.table.slots[index];
+            if slot.away || slot.device_fault.is_none() {
+                continue;
+            }
+            let Some(text) = slot.device_fault.take() else {
+                continue;
+            };
+            let Some(sandbox) = slot.sandbox.as_mut().filter(|sandbox| sandbox.is_alive()) else {
+                continue;
+            };
+            let fault = sandbox.fault_by_embedder(Entry::None, text);
+            self.contain(index, &fault, None);
+            faulted = true;
+        }
+        faulted
+    }
+}

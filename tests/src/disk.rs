@@ -1,0 +1,54 @@
+//! A boot's own disk: a copy of the environment's disk image in a directory of its own, which
+//! the test can read after QEMU exited and which is removed when the `Disk` is dropped. No two
+//! QEMUs ever share one: every boot without a `Disk` from its test gets a fresh one.
+
+use crate::environment::environment;
+use cella::disk_image::{self, SECTOR_SIZE};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A disk image private to one boot.
+#[derive(Debug)]
+pub struct Disk {
+    path: PathBuf,
+}
+
+impl Disk {
+    /// A copy of the environment's disk image, named after `label` in the reports.
+    pub fn copy_for(label: &str) -> Disk {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let directory = std::env::temp_dir().join(format!(
+            "cella-disk-{}-{label}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let path = directory.join(disk_image::FILE_NAME);
+        disk_image::copy(&environment().disk, &path)
+            .unwrap_or_else(|error| panic!("cannot give {label} a disk: {error}"));
+        Disk { path }
+    }
+
+    /// The image's path, as QEMU gets it.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Sector `sector` (512 bytes, the virtio-blk sector) as the image holds it.
+    pub fn read_block(&self, sector: u64) -> [u8; SECTOR_SIZE] {
+        disk_image::read_sector(&self.path, sector).unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// Writes sector `sector` before a boot (a test preparing what the guest reads).
+    pub fn write_block(&self, sector: u64, bytes: &[u8; SECTOR_SIZE]) {
+        disk_image::write_sector(&self.path, sector, bytes)
+            .unwrap_or_else(|error| panic!("{error}"));
+    }
+}
+
+impl Drop for Disk {
+    fn drop(&mut self) {
+        if let Some(directory) = self.path.parent() {
+            let _ = std::fs::remove_dir_all(directory);
+        }
+    }
+}

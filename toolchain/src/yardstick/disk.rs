@@ -1,0 +1,330 @@
+//! The yardstick's disk figures: Linux reads and writes `/dev/vda` (the same virtio-blk disk
+//! behind the same Intel IOMMU as Cella's boots) with `busybox dd` and O_DIRECT, timed by the
+//! C benchmark (`bench time ...`), and does 4 KiB random reads with O_DIRECT and `pread`
+//! (`bench random-read ...`). `/init` prints, and this module reads back:
+//!
+//! ```text
+//! yardstick: iommu-domain DMA-FQ
+//! yardstick: disk-seq-write 67108864 bytes in 2345678 ns
+//! yardstick: disk-seq-read 67108864 bytes in 1234567 ns
+//! yardstick: disk-random-read 4000 reads in 3456789 ns
+//! ```
+//!
+//! Cella's own figures (the virtio-blk driver in Wasm, and as a native process) have their
+//! columns in the table and read `not measured` until they exist.
+
+use super::report::PREFIX;
+
+/// The sequential transfers: 64 MiB in 64 KiB requests.
+pub const TRANSFER_BYTES: u64 = 64 * 1024 * 1024;
+/// Bytes per `dd` request.
+pub const REQUEST_BYTES: u64 = 64 * 1024;
+/// Random reads: at most this many...
+pub const RANDOM_READS: u64 = 4000;
+/// ...and for at most this many seconds.
+pub const RANDOM_READ_SECONDS: u64 = 10;
+
+/// A timed amount of work: bytes or reads, and the nanoseconds it took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timed {
+    /// Bytes moved, or reads done.
+    pub amount: u64,
+    /// Guest time it took.
+    pub nanoseconds: u64,
+}
+
+impl Timed {
+    /// `amount` per second.
+    pub fn per_second(&self) -> f64 {
+        if self.nanoseconds == 0 {
+            return 0.0;
+        }
+        self.amount as f64 * 1e9 / self.nanoseconds as f64
+    }
+}
+
+/// Linux's disk figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiskFigures {
+    /// `dd if=/dev/vda iflag=direct bs=64k`, 64 MiB.
+    pub sequential_read: Timed,
+    /// `dd of=/dev/vda oflag=direct bs=64k`, 64 MiB.
+    pub sequential_write: Timed,
+    /// 4 KiB O_DIRECT `pread`s at random aligned offsets.
+    pub random_read: Timed,
+    /// The IOMMU domain Linux put the disk's PCI function in.
+    pub iommu_domain: IommuDomain,
+}
+
+/// The kind of IOMMU domain of a device under Linux (`/sys/kernel/iommu_groups/N/type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IommuDomain {
+    /// `DMA`: DMA addresses translated, the IOTLB invalidated at every unmap.
+    Translated,
+    /// `DMA-FQ`: translated, IOTLB invalidations batched (a flush queue).
+    TranslatedLazy,
+    /// `identity`: DMA addresses are physical (pass-through).
+    Identity,
+    /// `blocked`: no DMA at all.
+    Blocked,
+    /// `unmanaged`: owned by a user-space driver or a VM.
+    Unmanaged,
+    /// `none`: the device has no IOMMU group (DMA remapping off).
+    NoGroup,
+}
+
+impl IommuDomain {
+    /// Reads the word `/init` printed.
+    fn read(word: &str) -> Option<IommuDomain> {
+        Some(match word {
+            "DMA" => IommuDomain::Translated,
+            "DMA-FQ" => IommuDomain::TranslatedLazy,
+            "identity" => IommuDomain::Identity,
+            "blocked" => IommuDomain::Blocked,
+            "unmanaged" => IommuDomain::Unmanaged,
+            "none" => IommuDomain::NoGroup,
+            _ => return None,
+        })
+    }
+
+    /// What it means, in a few words.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            IommuDomain::Translated => "DMA remapping on, strict IOTLB invalidation",
+            IommuDomain::TranslatedLazy => "DMA remapping on, lazy IOTLB invalidation",
+            IommuDomain::Identity => "DMA remapping in pass-through",
+            IommuDomain::Blocked => "DMA blocked",
+            IommuDomain::Unmanaged => "an unmanaged IOMMU domain",
+            IommuDomain::NoGroup => "no IOMMU group: DMA remapping off",
+        }
+    }
+}
+
+/// The `/init` lines that measure the disk, after the module loading (`insmod`) and device
+/// set-up of `/init` itself. `bench` is the C benchmark's path in the initramfs.
+pub fn init_commands(bench: &str) -> String {
+    let count = TRANSFER_BYTES / REQUEST_BYTES;
+    format!(
+        "{bench} time disk-seq-write {TRANSFER_BYTES} /bin/busybox dd if=/dev/zero of=/dev/vda \
+         bs=64k count={count} seek={count} oflag=direct 2>/dev/null\n\
+         {bench} time disk-seq-read {TRANSFER_BYTES} /bin/busybox dd if=/dev/vda of=/dev/null \
+         bs=64k count={count} skip={count} iflag=direct 2>/dev/null\n\
+         {bench} random-read disk-random-read /dev/vda {RANDOM_READS} {RANDOM_READ_SECONDS}\n"
+    )
+}
+
+/// Reads the disk lines out of `serial`.
+///
+/// # Errors
+/// A line is missing or malformed.
+pub fn parse(serial: &str) -> Result<DiskFigures, String> {
+    let mut domain = None;
+    let mut read = None;
+    let mut write = None;
+    let mut random = None;
+    for line in serial
+        .lines()
+        .map(|line| line.trim_end_matches('\r').trim())
+    {
+        let Some(rest) = line.strip_prefix(PREFIX) else {
+            continue;
+        };
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        let number = |text: &str| {
+            text.parse::<u64>()
+                .map_err(|_| format!("`{line}`: `{text}` is not a number"))
+        };
+        let timed = |unit: &str| match words.as_slice() {
+            [_, amount, found_unit, "in", nanoseconds, "ns"] if *found_unit == unit => Ok(Timed {
+                amount: number(amount)?,
+                nanoseconds: number(nanoseconds)?,
+            }),
+            _ => Err(format!("`{line}`: expected `N {unit} in N ns`")),
+        };
+        match words.first().copied() {
+            Some("iommu-domain") => match words.as_slice() {
+                [_, word] => {
+                    domain = Some(IommuDomain::read(word).ok_or_else(|| {
+                        format!("`{line}`: `{word}` is not a kind of IOMMU domain")
+                    })?);
+                }
+                _ => return Err(format!("`{line}`: expected one word")),
+            },
+            Some("disk-seq-read") => read = Some(timed("bytes")?),
+            Some("disk-seq-write") => write = Some(timed("bytes")?),
+            Some("disk-random-read") => random = Some(timed("reads")?),
+            _ => {}
+        }
+    }
+    let missing = |name: &str| format!("no `{name}` line in the benchmark's output");
+    Ok(DiskFigures {
+        sequential_read: read.ok_or_else(|| missing("disk-seq-read"))?,
+        sequential_write: write.ok_or_else(|| missing("disk-seq-write"))?,
+        random_read: random.ok_or_else(|| missing("disk-random-read"))?,
+        iommu_domain: domain.ok_or_else(|| missing("iommu-domain"))?,
+    })
+}
+
+/// What Cella's columns say until its disk figures exist.
+const NOT_MEASURED: &str = "not measured";
+
+/// The disk table's lines (without a heading): Linux's figures, and the columns for
+/// Cella's virtio-blk driver in Wasm and as a native process.
+pub fn table(disk: &DiskFigures) -> Vec<String> {
+    let megabytes = |timed: &Timed| format!("{:.1} MB/s", timed.per_second() / 1e6);
+    let rows = [
+        (
+            "sequential read, 64 MiB in 64 KiB requests",
+            megabytes(&disk.sequential_read),
+        ),
+        (
+            "sequential write, 64 MiB in 64 KiB requests",
+            megabytes(&disk.sequential_write),
+        ),
+        (
+            "random 4 KiB reads",
+            format!("{:.0} IOPS", disk.random_read.per_second().round().max(0.0)),
+        ),
+    ];
+    let mut lines = vec![format!(
+        "{:<44} {:>12} | {:>16} | {:>16}",
+        "disk (/dev/vda, O_DIRECT)", "Linux", "Cella Wasm driver", "Cella native"
+    )];
+    for (label, linux) in rows {
+        lines.push(format!(
+            "{label:<44} {linux:>12} | {NOT_MEASURED:>16} | {NOT_MEASURED:>16}"
+        ));
+    }
+    lines.push(format!(
+        "({} random reads in {}; the disk under Linux: {})",
+        disk.random_read.amount,
+        super::comparison::format_ns(disk.random_read.nanoseconds),
+        disk.iommu_domain.describe()
+    ));
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RUN: &str = "yardstick: init started\r\n\
+        yardstick: iommu-domain DMA-FQ\r\n\
+        yardstick: disk-seq-write 67108864 bytes in 2000000000 ns\r\n\
+        yardstick: disk-seq-read 67108864 bytes in 500000000 ns\r\n\
+        [    7.2] random kernel line\r\n\
+        yardstick: disk-random-read 4000 reads in 1600000000 ns\r\n\
+        yardstick: done\r\n";
+
+    fn figures() -> DiskFigures {
+        DiskFigures {
+            sequential_read: Timed {
+                amount: 67_108_864,
+                nanoseconds: 500_000_000,
+            },
+            sequential_write: Timed {
+                amount: 67_108_864,
+                nanoseconds: 2_000_000_000,
+            },
+            random_read: Timed {
+                amount: 4000,
+                nanoseconds: 1_600_000_000,
+            },
+            iommu_domain: IommuDomain::TranslatedLazy,
+        }
+    }
+
+    #[test]
+    fn reads_the_disk_lines() {
+        assert_eq!(parse(RUN), Ok(figures()));
+    }
+
+    #[test]
+    fn a_missing_disk_line_is_named() {
+        for name in [
+            "disk-seq-read",
+            "disk-seq-write",
+            "disk-random-read",
+            "iommu-domain",
+        ] {
+            let cut: String = RUN
+                .lines()
+                .filter(|line| !line.contains(name))
+                .map(|line| format!("{line}\n"))
+                .collect();
+            assert_eq!(
+                parse(&cut),
+                Err(format!("no `{name}` line in the benchmark's output"))
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_disk_lines_are_errors() {
+        let bad_number = RUN.replace("500000000 ns", "5x0 ns");
+        assert!(parse(&bad_number).unwrap_err().contains("`5x0`"));
+        let wrong_unit = RUN.replace("4000 reads", "4000 bytes");
+        assert!(
+            parse(&wrong_unit)
+                .unwrap_err()
+                .contains("expected `N reads in N ns`")
+        );
+        let no_word = RUN.replace("iommu-domain DMA-FQ", "iommu-domain");
+        assert!(parse(&no_word).unwrap_err().contains("one word"));
+        let unknown = RUN.replace("iommu-domain DMA-FQ", "iommu-domain sometimes");
+        assert!(
+            parse(&unknown)
+                .unwrap_err()
+                .contains("`sometimes` is not a kind of IOMMU domain")
+        );
+    }
+
+    #[test]
+    fn the_table_gives_rates_and_leaves_cella_s_columns_unmeasured() {
+        let lines = table(&figures());
+        let row = |start: &str| {
+            lines
+                .iter()
+                .find(|line| line.starts_with(start))
+                .unwrap_or_else(|| panic!("no row `{start}` in {lines:#?}"))
+                .clone()
+        };
+        // 64 MiB in 0.5 s is 134.2 MB/s; in 2 s, 33.6 MB/s; 4000 reads in 1.6 s, 2500 IOPS.
+        let read = row("sequential read");
+        assert!(read.contains("134.2 MB/s"), "{read}");
+        assert_eq!(read.matches("not measured").count(), 2, "{read}");
+        assert!(row("sequential write").contains("33.6 MB/s"));
+        assert!(row("random 4 KiB reads").contains("2500 IOPS"));
+        let last = lines.last().unwrap();
+        assert_eq!(
+            last,
+            "(4000 random reads in 1.60 s; the disk under Linux: DMA remapping on, lazy IOTLB \
+             invalidation)"
+        );
+        let without = DiskFigures {
+            iommu_domain: IommuDomain::NoGroup,
+            ..figures()
+        };
+        assert!(
+            table(&without)
+                .last()
+                .unwrap()
+                .ends_with("no IOMMU group: DMA remapping off)")
+        );
+    }
+
+    #[test]
+    fn init_reads_and_writes_the_second_half_of_the_disk_with_direct_io() {
+        let commands = init_commands("/bench");
+        let lines: Vec<&str> = commands.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines[0].starts_with("/bench time disk-seq-write 67108864 /bin/busybox dd"));
+        assert!(lines[0].contains("of=/dev/vda bs=64k count=1024 seek=1024 oflag=direct"));
+        assert!(lines[1].contains("if=/dev/vda of=/dev/null bs=64k count=1024 skip=1024"));
+        assert!(lines[1].contains("iflag=direct"));
+        assert_eq!(
+            lines[2],
+            "/bench random-read disk-random-read /dev/vda 4000 10"
+        );
+    }
+}
