@@ -1,81 +1,26 @@
-//! The virtio-blk driver on a virtio-blk disk QEMU is given for this test: the test module
-//! `block-check` (tests/fixtures/block-check) writes and reads back patterns through the
-//! `block` interface and every round trip matches; the shell's `call block` answers the same
-//! capacity, reads the last round's sectors with the same checksum however often it is asked,
-//! and has requests past the disk's end or longer than 7 sectors refused.
-//!
-//! Both modules join the default boot archive for this boot only, with the grant the driver
-//! needs (the disk by its ids, a DMA pool, a timer). The kernel does not confine module DMA
-//! with an IOMMU, so the grant allows it unconfined (`dma-unconfined`).
+//! The virtio-blk driver on the virtio-blk disk every boot has (behind the IOMMU; a copy of
+//! the disk image of the test's own): the shell's `call block` reads the image's header and a
+//! sector the test prepared with the checksums the host computes; the test module
+//! `block-check` (tests/fixtures/block-check, started from the shell) writes and reads back
+//! patterns and every round trip matches; the last round's sectors read the same however often
+//! the shell asks, requests past the disk's end or longer than 7 sectors are refused, and
+//! after QEMU is gone the image holds what the last round wrote.
 
-use cella_qemu_tests::{Session, default_archive_with};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use cella_qemu_tests::{Disk, Session};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(60);
 /// The rounds `block-check` runs.
 const ROUNDS: u32 = 20;
-/// The session's name, and its archive's and disk image's.
 const LABEL: &str = "block";
-/// The disk: 1 MiB, 2048 sectors.
-const DISK_BYTES: u64 = 1 << 20;
+/// The sector the test writes into the image before the boot.
+const PREPARED_SECTOR: u64 = 100;
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ lies in the workspace")
-        .to_path_buf()
-}
-
-/// Builds the driver and the test module; returns (archive name, bytes) of each.
-fn modules() -> Vec<(String, Vec<u8>)> {
-    let root = workspace_root();
-    let target = std::env::var_os("CELLA_USERLAND_TARGET")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target").join("cella").join("userland-target"))
-        .join("block");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(&root)
-        .args([
-            "build",
-            "--quiet",
-            "--release",
-            "--target",
-            "wasm32-unknown-unknown",
-        ])
-        .args([
-            "--package",
-            "cella-virtio-blk",
-            "--package",
-            "cella-block-check",
-        ])
-        .arg("--target-dir")
-        .arg(&target)
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building the block modules failed");
-    let built = target.join("wasm32-unknown-unknown").join("release");
-    [
-        ("cella_virtio_blk.wasm", "modules/virtio-blk.wasm"),
-        ("cella_block_check.wasm", "modules/block-check.wasm"),
-    ]
-    .into_iter()
-    .map(|(file, archived)| {
-        let bytes = std::fs::read(built.join(file))
-            .unwrap_or_else(|error| panic!("reading {file}: {error}"));
-        (archived.to_owned(), bytes)
+/// 32-bit FNV-1a, the checksum the `block` interface shows.
+fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5, |hash: u32, &byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
     })
-    .collect()
-}
-
-/// A zeroed disk image of its own for the boot named `label`.
-fn disk_image(label: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("cella-{label}-disk-{}.img", std::process::id()));
-    let file = std::fs::File::create(&path).expect("disk image created");
-    file.set_len(DISK_BYTES).expect("disk image sized");
-    path
 }
 
 /// The text after `key` up to the next space, comma or parenthesis.
@@ -85,84 +30,99 @@ fn word_after<'line>(line: &'line str, key: &str) -> Option<&'line str> {
     Some(&rest[..end])
 }
 
-/// The default archive plus the driver and `block-check`, granted what they need.
-fn archive() -> PathBuf {
-    default_archive_with(
-        LABEL,
-        |manifest| {
-            format!(
-                "{manifest}\nmodule virtio-blk modules/virtio-blk.wasm\nserve block\n\
-                 grant device 0x1af4 0x1042\ngrant dma 16384\ngrant dma-unconfined\ngrant timer\n\
-                 module block-check modules/block-check.wasm\ngrant endpoint block\ngrant timer\n"
-            )
-        },
-        modules(),
-    )
+/// Types `line` at the shell and fails unless the answer holds `expected`.
+fn expect_answer(session: &mut Session, line: &str, expected: &str) {
+    let answer = session.type_line(line);
+    if !answer.contains(expected) {
+        session.fail(format!(
+            "`{line}`: expected `{expected}`, the shell showed:\n{answer}"
+        ));
+    }
 }
 
 #[test]
-fn round_trips_through_the_block_driver_match_and_the_shell_reads_the_same_bytes() {
-    let archive = archive();
-    let image = disk_image(LABEL);
-    let drive = format!("file={},if=none,id=blockcheck,format=raw", image.display());
-    let mut session = Session::start(
-        LABEL,
-        "",
-        Some(archive.clone()),
-        &[
-            "-drive",
-            &drive,
-            "-device",
-            "virtio-blk-pci,drive=blockcheck,disable-legacy=on",
-        ],
-    );
+fn the_block_driver_reads_and_writes_the_disk_image() {
+    let disk = Disk::copy_for(LABEL);
+    let mut prepared = [0u8; 512];
+    for (at, byte) in prepared.iter_mut().enumerate() {
+        *byte = (at as u8).wrapping_mul(7) ^ 0x5a;
+    }
+    disk.write_block(PREPARED_SECTOR, &prepared);
+    let header = disk.read_block(0);
+
+    let mut session = Session::start_with_disk(LABEL, "", None, &[], &disk);
+    session.wait_for_boot(WAIT);
     session.wait_for("shell: ready", WAIT);
-    session.wait_for(
-        &format!("block-check: {ROUNDS} of {ROUNDS} round trips matched"),
-        WAIT,
-    );
     session.wait_for("cella> ", WAIT);
     let output = session.output();
     let Some(sectors) = output
         .lines()
-        .find_map(|line| word_after(line, "block-check: capacity "))
+        .find_map(|line| word_after(line, "virtio-blk: "))
         .and_then(|word| word.parse::<u64>().ok())
     else {
-        session.fail("no `block-check: capacity N sectors` line");
+        session.fail("no `virtio-blk: N sectors of 512 bytes` line");
     };
+
+    expect_answer(
+        &mut session,
+        "call block capacity",
+        &format!("reply from block: {sectors} sectors of 512 bytes"),
+    );
+    expect_answer(
+        &mut session,
+        "call block read 1 0 1",
+        &format!("request 1: 512 bytes, FNV-1a {:#010x}", fnv1a(&header)),
+    );
+    expect_answer(
+        &mut session,
+        &format!("call block read 2 {PREPARED_SECTOR} 1"),
+        &format!("request 2: 512 bytes, FNV-1a {:#010x}", fnv1a(&prepared)),
+    );
+
+    let from = session.output().len();
+    session.type_line("start block-check");
+    session.wait_for_from(
+        from,
+        &format!("block-check: {ROUNDS} of {ROUNDS} round trips matched, and flushed"),
+        WAIT,
+    );
+    session.wait_for("cella> ", WAIT);
+    let output = session.output();
     let last_round = format!("block-check: round {}: ", ROUNDS - 1);
     let Some(line) = output.lines().find(|line| line.contains(&last_round)) else {
         session.fail(format!("no `{last_round}` line"));
     };
     let (Some(sector), Some(checksum)) = (
-        word_after(line, "at sector "),
-        word_after(line, "read back 3584 (FNV-1a "),
+        word_after(line, "at sector ").and_then(|word| word.parse::<u64>().ok()),
+        word_after(line, "read back 3584 (FNV-1a ").map(str::to_owned),
     ) else {
         session.fail(format!("`{line}` does not say where and what it read"));
     };
-    let (sector, checksum) = (sector.to_owned(), checksum.to_owned());
+    for id in 10..20 {
+        expect_answer(
+            &mut session,
+            &format!("call block read {id} {sector} 7"),
+            &format!("reply from block: request {id}: 3584 bytes, FNV-1a {checksum}"),
+        );
+    }
+    expect_answer(
+        &mut session,
+        &format!("call block read 21 {sectors} 1"),
+        "error: request 21: the sectors lie past the end of the disk",
+    );
+    expect_answer(
+        &mut session,
+        "call block read 22 0 8",
+        "error: request 22: more than 7 sectors in one request",
+    );
+    drop(session);
 
-    let answer = session.type_line("call block capacity");
-    if !answer.contains(&format!("reply from block: {sectors} sectors of 512 bytes")) {
-        session.fail(format!("`call block capacity` answered:\n{answer}"));
-    }
-    for id in 0..10 {
-        let answer = session.type_line(&format!("call block read {id} {sector} 7"));
-        let expected = format!("reply from block: request {id}: 3584 bytes, FNV-1a {checksum}");
-        if !answer.contains(&expected) {
-            session.fail(format!(
-                "expected `{expected}`, the shell showed:\n{answer}"
-            ));
-        }
-    }
-    let answer = session.type_line(&format!("call block read 11 {sectors} 1"));
-    if !answer.contains("error: request 11: the sectors lie past the end of the disk") {
-        session.fail(format!("a read past the end was answered:\n{answer}"));
-    }
-    let answer = session.type_line("call block read 12 0 8");
-    if !answer.contains("error: request 12: more than 7 sectors in one request") {
-        session.fail(format!("a read of 8 sectors was answered:\n{answer}"));
-    }
-    let _ = std::fs::remove_file(archive);
-    let _ = std::fs::remove_file(image);
+    let written: Vec<u8> = (sector..sector + 7)
+        .flat_map(|sector| disk.read_block(sector))
+        .collect();
+    assert_eq!(
+        format!("{:#010x}", fnv1a(&written)),
+        checksum,
+        "the image holds what the last round wrote"
+    );
 }
