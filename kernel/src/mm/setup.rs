@@ -216,3 +216,38 @@ fn map_direct(
     }
     Ok(())
 }
+
+/// The physical range of the kernel image as loaded (what a device told to
+/// write "into the kernel" would aim at).
+pub fn kernel_image_physical() -> PhysRange {
+    PhysRange {
+        start: symbol(&raw const __kernel_physical_start),
+        end: symbol(&raw const __kernel_physical_end),
+    }
+}
+
+/// FNV-1a of the kernel's code and of its read-only data, combined: nothing
+/// writes either once the kernel runs, so a DMA that reached them would
+/// change it.
+pub fn code_checksum() -> u64 {
+    let section = |start: u64, end: u64| {
+        let length = usize::try_from(end.saturating_sub(start)).unwrap_or(0);
+        // SAFETY: `start .. end` is a section of the kernel image, mapped
+        // readable at its linked address for the whole life of the kernel
+        // (`map_kernel_image`); code and read-only data are never written.
+        let bytes = unsafe { core::slice::from_raw_parts(start as *const u8, length) };
+        cella_system::fnv::fnv1a_64(bytes)
+    };
+    let text = section(
+        symbol(&raw const __text_start),
+        symbol(&raw const __text_end),
+    );
+    let rodata = section(
+        symbol(&raw const __rodata_start),
+        symbol(&raw const __rodata_end),
+    );
+    let mut both = [0u8; 16];
+    both[..8].copy_from_slice(&text.to_le_bytes());
+    both[8..].copy_from_slice(&rodata.to_le_bytes());
+    cella_system::fnv::fnv1a_64(&both)
+}

@@ -114,8 +114,8 @@ pub(crate) unsafe fn ipc_receive(pointer: i32, capacity: i32) -> i32 {
 
 pub(crate) fn ipc_reply(request: i32, pointer: i32, length: i32) -> i32 {
     let result = (|| {
-        let token = with(|state| match state.pending {
-            Some((pending, token)) if pending == request && request != 0 => Ok(token),
+        let token = with(|state| match state.pending.token(request) {
+            Some(token) if request > 0 => Ok(token),
             _ => Err(ErrorCode::BadArgument),
         })
         .unwrap_or(Err(busy()))?;
@@ -123,7 +123,7 @@ pub(crate) fn ipc_reply(request: i32, pointer: i32, length: i32) -> i32 {
         let outcome = syscall(REPLY, [token, address(pointer), size(length), 0, 0]);
         if outcome != E_FAULT && outcome != E_TOO_LONG {
             // Answered, or its caller is gone: either way no longer pending.
-            with(|state| state.pending = None);
+            with(|state| state.pending.remove(request));
         }
         match outcome {
             0 => Ok(0),

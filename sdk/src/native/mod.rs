@@ -20,8 +20,9 @@
 //!    endpoint (masked), endpoints are looked up;
 //! 3. `init` runs, then one event at a time, as the Wasm host delivers them:
 //!    messages to `on_message` (`ipc_receive` copies the current message,
-//!    `ipc_reply` answers its caller; an unanswered request gets an empty
-//!    reply), IRQ notifications to `on_irq(handle)`, expired one-shot timers
+//!    `ipc_reply` answers its caller, in that event or a later one, as a
+//!    Wasm module may; past 32 requests unanswered a new one is answered
+//!    empty at once), IRQ notifications to `on_irq(handle)`, expired one-shot timers
 //!    (disarmed first) to `on_timer(handle)`; the wait for the next message
 //!    ends at the earliest timer deadline.
 //!

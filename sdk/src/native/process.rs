@@ -37,8 +37,10 @@ pub struct State {
     pub length: usize,
     /// Inside a message event (`ipc_receive` works).
     pub present: bool,
-    /// The request awaiting `ipc_reply`: (request id, kernel reply token).
-    pub pending: Option<(i32, u64)>,
+    /// Requests awaiting `ipc_reply`: (request id, kernel reply token),
+    /// answered in the event that brought them or later (as a Wasm module
+    /// may).
+    pub pending: Pending,
     /// The granted PCI function, as the kernel described it at start.
     pub device: Option<Function>,
     next_request: i32,
@@ -52,7 +54,7 @@ static STATE: Slot<State> = Slot::new(State {
     message: [0; MESSAGE_BYTES],
     length: 0,
     present: false,
-    pending: None,
+    pending: Pending::new(),
     device: None,
     next_request: 1,
 });
@@ -61,6 +63,52 @@ static STATE: Slot<State> = Slot::new(State {
 /// re-enters itself, so that would be a bug, refused rather than raced).
 pub fn with<R>(body: impl FnOnce(&mut State) -> R) -> Option<R> {
     STATE.with(body)
+}
+
+/// Requests received and not yet answered: a module may answer a request
+/// in a later event (when its device has finished), as in the Wasm host.
+pub struct Pending {
+    waiting: [Option<(i32, u64)>; MAX_PENDING],
+}
+
+/// Requests a native module may hold unanswered (the Wasm host's default).
+pub const MAX_PENDING: usize = 32;
+
+impl Pending {
+    pub const fn new() -> Pending {
+        Pending {
+            waiting: [None; MAX_PENDING],
+        }
+    }
+
+    /// Keeps `request`'s reply token; `false` if every place is taken.
+    pub fn add(&mut self, request: i32, token: u64) -> bool {
+        match self.waiting.iter_mut().find(|place| place.is_none()) {
+            Some(place) => {
+                *place = Some((request, token));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The reply token of `request`, if it waits.
+    pub fn token(&self, request: i32) -> Option<u64> {
+        self.waiting
+            .iter()
+            .flatten()
+            .find(|(waiting, _)| *waiting == request)
+            .map(|(_, token)| *token)
+    }
+
+    /// Forgets `request` (answered, or its caller is gone).
+    pub fn remove(&mut self, request: i32) {
+        for place in &mut self.waiting {
+            if matches!(place, Some((waiting, _)) if *waiting == request) {
+                *place = None;
+            }
+        }
+    }
 }
 
 /// The entry points the module exports (what `module!` generates).
@@ -301,20 +349,25 @@ pub fn run(name: &str, manifest: &'static str, exports: Exports) -> ! {
             } else {
                 request + 1
             };
-            state.pending = Some((request, token));
-            request
+            if state.pending.add(request, token) {
+                request
+            } else {
+                // As many requests wait as the Wasm host lets a module
+                // hold: this one is answered empty at once.
+                -1
+            }
         })
         .unwrap_or(0);
-        (exports.on_message)(request, length as i32);
-        // A request the module did not answer must not keep its caller
-        // waiting (as the kernel's Wasm servers do).
-        let unanswered = with(|state| {
-            state.present = false;
-            state.pending.take()
-        })
-        .flatten();
-        if let Some((_, token)) = unanswered {
+        if request < 0 {
+            write_log(
+                LogLevel::Warn,
+                "too many requests unanswered: one answered empty",
+            );
             syscall(REPLY, [token, 0, 0, 0, 0]);
+            with(|state| state.present = false);
+            continue;
         }
+        (exports.on_message)(request, length as i32);
+        with(|state| state.present = false);
     }
 }

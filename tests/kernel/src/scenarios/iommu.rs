@@ -14,7 +14,7 @@
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use cella_kernel::arch::port_io::PortRange;
+use cella_kernel::arch::pci_config;
 use cella_kernel::kprintln;
 use cella_kernel::mm::device_memory::{DeviceRange, DmaBuffer};
 use cella_kernel::mm::iommu::{self, DmaFault, IommuError, PciAddress};
@@ -38,29 +38,16 @@ const PAGE: u64 = 4096;
 /// Rounds of attach, map, unmap, detach in the leak check.
 const ROUNDS: u32 = 300;
 
-/// PCI configuration space through mechanism #1 (ports 0xcf8 and 0xcfc).
-struct Config {
-    ports: PortRange,
-}
+/// PCI configuration space through the kernel's mechanism #1.
+struct Config;
 
 impl Config {
-    fn select(&self, device: PciAddress, offset: u8) {
-        let address = 0x8000_0000
-            | (u32::from(device.bus) << 16)
-            | (u32::from(device.device) << 11)
-            | (u32::from(device.function) << 8)
-            | u32::from(offset & 0xfc);
-        self.ports.write(0, 4, address);
-    }
-
     fn read(&self, device: PciAddress, offset: u8) -> u32 {
-        self.select(device, offset);
-        self.ports.read(4, 4).unwrap_or(u32::MAX)
+        pci_config::read(device, offset, 4)
     }
 
     fn write(&self, device: PciAddress, offset: u8, value: u32) {
-        self.select(device, offset);
-        self.ports.write(4, 4, value);
+        pci_config::write(device, offset, 4, value);
     }
 }
 
@@ -164,9 +151,7 @@ pub fn run() -> Result<(), String> {
             "no IOMMU (start QEMU with -device intel-iommu)",
         ));
     }
-    let config = Config {
-        ports: PortRange::new(0xcf8, 8).map_err(|error| format!("{error}"))?,
-    };
+    let config = Config;
     let edu_address = find_edu(&config)?;
     // Memory space and bus mastering on.
     let command = config.read(edu_address, 4);
