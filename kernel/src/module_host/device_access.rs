@@ -15,6 +15,7 @@ use crate::mm::iommu;
 use crate::mm::paging::MapError;
 use crate::system_manifest::GrantLine;
 use alloc::collections::BTreeMap;
+use alloc::collections::btree_map::Entry;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use cella_wasm_host::abi::PciAddress;
@@ -132,14 +133,11 @@ fn with_domain<T>(
 ) -> Result<T, iommu::IommuError> {
     without_interrupts(|| {
         let mut domains = DOMAINS.lock();
-        if !domains.contains_key(&device) {
-            let domain = iommu::attach(device)?;
-            domains.insert(device, domain);
-        }
-        match domains.get(&device) {
-            Some(domain) => action(domain),
-            None => Err(iommu::IommuError::NotAttached(device)),
-        }
+        let domain = match domains.entry(device) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(place) => place.insert(iommu::attach(device)?),
+        };
+        action(domain)
     })
 }
 
