@@ -255,3 +255,45 @@ fn busy_manifest_module_does_not_stop_the_other_modules() {
         ));
     }
 }
+
+/// The virtio-blk driver's source built as a native process drives the disk every boot has:
+/// the capacity, seven sectors written, read back and flushed; after QEMU exits the image
+/// holds them.
+#[test]
+fn the_virtio_blk_driver_as_a_native_process_reads_and_writes_the_disk() {
+    let disk = cella_qemu_tests::Disk::copy_for("native_block");
+    let run = boot(
+        BootRequest::scenario("native_block")
+            .with_initrd(user_archive())
+            .with_disk(&disk),
+    );
+    run.expect_kernel_success();
+    let capacity = run.expect_line("native_block: capacity ");
+    let sectors: u64 = capacity
+        .split_whitespace()
+        .find_map(|word| word.parse().ok())
+        .unwrap_or_else(|| run.fail(format!("`{capacity}`: no sector count")));
+    let size = std::fs::metadata(disk.path()).expect("the image").len();
+    if sectors * 512 != size {
+        run.fail(format!(
+            "capacity {sectors} sectors, the image has {size} bytes"
+        ));
+    }
+    run.expect_line("native_block: written, read back and flushed through the native driver");
+    run.expect_line("scenario native_block: passed");
+    // The scenario wrote 7 sectors starting 15 before the end: byte i is 0x5a + (7 i mod 251).
+    let first = sectors - 15;
+    for block in 0..7u64 {
+        let bytes = disk.read_block(first + block);
+        for (offset, byte) in bytes.iter().enumerate() {
+            let index = block as usize * 512 + offset;
+            let expected = 0x5au8.wrapping_add((index * 7 % 251) as u8);
+            if *byte != expected {
+                run.fail(format!(
+                    "sector {}: byte {offset} is {byte:#04x}, the driver wrote {expected:#04x}",
+                    first + block
+                ));
+            }
+        }
+    }
+}

@@ -17,10 +17,12 @@ pub const USER_DMA_BASE: u64 = 0x5000_0000;
 /// The end of that range.
 const USER_DMA_END: u64 = super::kernel::USER_MMIO_BASE;
 
-/// One mapped buffer.
+/// One mapped buffer and the bytes asked for (the budget counts those, as
+/// a module's pool does; the buffer itself is whole pages).
 struct Mapped {
     address: u64,
     buffer: DmaBuffer,
+    requested: u64,
 }
 
 /// A process's DMA buffers. Dropped after its address space (so nothing
@@ -40,9 +42,9 @@ impl ProcessDma {
         }
     }
 
-    /// Bytes allocated now.
+    /// Bytes allocated now, as asked for.
     pub fn used(&self) -> u64 {
-        self.buffers.iter().map(|mapped| mapped.buffer.size()).sum()
+        self.buffers.iter().map(|mapped| mapped.requested).sum()
     }
 
     /// The lowest address in the DMA range where `pages` pages fit between
@@ -89,7 +91,7 @@ pub(super) fn allocate(size: u64, device_address_pointer: u64) -> Result<i64, i6
         )
     })
     .ok_or(E_FAULT)?;
-    if used.saturating_add(pages * PAGE_SIZE) > budget {
+    if used.saturating_add(size) > budget {
         refuse(&alloc::format!(
             "DMA of {size} bytes: over its grant of {budget} bytes ({used} in use)"
         ));
@@ -112,7 +114,13 @@ pub(super) fn allocate(size: u64, device_address_pointer: u64) -> Result<i64, i6
     .unwrap_or(Err(E_FAULT));
     match outcome {
         Ok(()) => {
-            with_process(|process| process.dma.buffers.push(Mapped { address, buffer }));
+            with_process(|process| {
+                process.dma.buffers.push(Mapped {
+                    address,
+                    buffer,
+                    requested: size,
+                })
+            });
             Ok(address as i64)
         }
         Err(error) => {

@@ -77,10 +77,11 @@ pub fn user_archive() -> PathBuf {
                 })
                 .collect();
             // Module sources built as native processes (the SDK's native backend):
-            // modules/checksum, and a real driver (scenario native_drivers).
+            // modules/checksum, and real drivers (scenarios native_drivers, native_block).
             for (package, binary) in [
                 ("cella-checksum-native", "checksum-native"),
                 ("cella-cmos-rtc-native", "cmos-rtc-native"),
+                ("cella-virtio-blk-native", "virtio-blk-native"),
             ] {
                 let args = ["--package", package, "--bin", binary, "--target", NATIVE];
                 cargo_build(binary, &target, &args);

@@ -17,6 +17,7 @@ mod ipc;
 mod isolation;
 mod module_calls;
 mod module_threads;
+mod native_block;
 mod native_drivers;
 mod processes;
 mod supervisor_bench;
@@ -70,7 +71,7 @@ impl BootHooks for ScenarioHooks {
 }
 
 /// Every scenario: name, what it shows.
-pub const SCENARIOS: [(&str, &str); 28] = [
+pub const SCENARIOS: [(&str, &str); 29] = [
     ("boot", "boots to the main loop and exits"),
     (
         "page_fault",
@@ -130,6 +131,10 @@ pub const SCENARIOS: [(&str, &str); 28] = [
     (
         "native_drivers",
         "drivers-wasm/cmos-rtc built as Wasm and as a native process gives one time; the SDK's native backend with ports, MMIO, IRQs, timers and ipc_send",
+    ),
+    (
+        "native_block",
+        "drivers-wasm/virtio-blk built as a native process: the disk's capacity, seven sectors written and read back",
     ),
     (
         "wasm_busy",
@@ -300,6 +305,7 @@ pub fn run(name: &str, context: &BootContext) -> ! {
         "module_threads" => module_threads::run(context),
         "module_both_ways" => processes::module_both_ways(context),
         "native_drivers" => native_drivers::run(context),
+        "native_block" => native_block::run(context),
         "sleep" => threads::sleep(),
         "map" => cella_kernel::mm::self_test::run(),
         "rodata_write" => {

@@ -1,0 +1,107 @@
+//! The virtio-blk driver built as a native process (`virtio-blk-native`,
+//! the SDK's native backend): granted the disk every boot has by identity,
+//! resolved here as the kernel resolves a manifest's `device` line, it
+//! serves `block`; the scenario asks for the capacity, writes seven
+//! sectors of a pattern near the end of the disk, reads them back and
+//! compares checksums. The host test reads the same sectors from the image
+//! after QEMU exits.
+
+use super::processes::start;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use cella_interfaces::block::{self, MAX_SECTORS, SECTOR_BYTES};
+use cella_kernel::boot::BootContext;
+use cella_kernel::grants::GrantSet;
+use cella_kernel::proc::{self, ProcessGrant};
+use cella_kernel::system_manifest::GrantLine;
+use cella_kernel::{ipc, irq, kprintln, pci_bus, time};
+
+const TIMEOUT_NS: u64 = 10_000_000_000;
+/// The pattern's first byte value: the host test checks the same.
+pub const PATTERN_SEED: u8 = 0x5a;
+
+/// The grant of the disk: its function (resolved), windows and line, the
+/// driver's DMA budget and its served endpoint.
+fn disk_grant() -> Result<ProcessGrant, String> {
+    let found = pci_bus::found();
+    let disk = found
+        .iter()
+        .find(|function| (function.vendor_id, function.device_id) == (0x1af4, 0x1042))
+        .ok_or_else(|| String::from("no virtio-blk function on the bus"))?;
+    let address = cella_wasm_host::abi::PciAddress::new(disk.bus, disk.device, disk.function)
+        .ok_or_else(|| String::from("a bad PCI address"))?;
+    let function = pci_bus::grant_function(&found, address)
+        .ok_or_else(|| String::from("the disk's function vanished"))?;
+    let mut lines: Vec<GrantLine> = function.grant_lines();
+    lines.push(GrantLine::Device {
+        vendor: 0x1af4,
+        device: 0x1042,
+        slot: Some(address),
+    });
+    lines.push(GrantLine::Dma { bytes: 16384 });
+    Ok(ProcessGrant {
+        grants: GrantSet::from_lines(&lines),
+        ..ProcessGrant::ipc(&[], &["block"])
+    })
+}
+
+/// One call to the driver: the encoded request `encode` writes.
+fn call(
+    endpoint: ipc::EndpointId,
+    encode: impl FnOnce(&mut [u8]) -> Result<usize, cella_interfaces::wire::WireError>,
+) -> Result<Vec<u8>, String> {
+    let mut request = [0u8; 4096];
+    let length = encode(&mut request).map_err(|error| format!("encoding: {error}"))?;
+    let deadline = time::now_nanoseconds() + TIMEOUT_NS;
+    ipc::call(endpoint, &request[..length], Some(deadline))
+        .map_err(|error| format!("the driver did not answer: {error:?}"))
+}
+
+/// The scenario `native_block`.
+pub fn run(context: &BootContext) -> Result<(), String> {
+    irq::start();
+    proc::initialise();
+    start(context, "virtio-blk-native", disk_grant()?)?;
+    let driver = super::wait_for_name("block")?;
+    let capacity = block::capacity::reply(&call(driver, block::capacity::request)?)
+        .map_err(|error| format!("capacity: {error}"))?
+        .map_err(|error| format!("capacity: {error}"))?;
+    kprintln!("native_block: capacity {capacity}");
+    let sector = capacity
+        .sectors
+        .checked_sub(u64::from(MAX_SECTORS) + 8)
+        .ok_or_else(|| String::from("the disk is too small"))?;
+    let length = usize::from(MAX_SECTORS) * SECTOR_BYTES as usize;
+    let pattern: Vec<u8> = (0..length)
+        .map(|index| PATTERN_SEED.wrapping_add((index * 7 % 251) as u8))
+        .collect();
+    let written = block::write::reply(&call(driver, |buffer| {
+        block::write::request(buffer, 1, sector, &pattern)
+    })?)
+    .map_err(|error| format!("write: {error}"))?
+    .map_err(|error| format!("write: {error}"))?;
+    let answer = call(driver, |buffer| {
+        block::read::request(buffer, 2, sector, MAX_SECTORS)
+    })?;
+    let read = block::read::reply(&answer)
+        .map_err(|error| format!("read: {error}"))?
+        .map_err(|error| format!("read: {error}"))?;
+    kprintln!(
+        "native_block: {written}; read {} bytes at sector {sector}: checksum {:#010x}, written {:#010x}",
+        read.bytes.len(),
+        block::checksum(read.bytes),
+        block::checksum(&pattern)
+    );
+    if read.bytes != pattern.as_slice() {
+        return Err(String::from(
+            "the sectors read back differ from those written",
+        ));
+    }
+    let flushed = call(driver, |buffer| block::flush::request(buffer, 3))?;
+    block::flush::reply(&flushed)
+        .map_err(|error| format!("flush: {error}"))?
+        .map_err(|error| format!("flush: {error}"))?;
+    kprintln!("native_block: written, read back and flushed through the native driver");
+    Ok(())
+}
