@@ -70,3 +70,31 @@ fn iommu_translation_on_and_the_system_boots_to_the_shell() {
         session.fail(format!("the shell answered: {answer}"));
     }
 }
+
+/// The teaching variant of the virtio-blk driver points its device at the kernel's own
+/// image: the IOMMU blocks the write, the fault is recorded against the driver with the
+/// address, the supervisor restarts it, and the kernel's code checksum is unchanged.
+#[test]
+fn the_dma_escape_is_blocked_by_the_iommu_and_the_kernel_is_unchanged() {
+    let run = boot(BootRequest::scenario("dma_escape"));
+    run.expect_kernel_success();
+    let before = run.expect_line("dma_escape: kernel image at ");
+    let fault = run.expect_line("dma_escape: fault recorded: ");
+    if !fault.contains("DMA write by ") || !fault.contains(" at 0x100000 blocked") {
+        run.fail(format!(
+            "the fault does not name the blocked write: {fault}"
+        ));
+    }
+    let after = run.expect_line("dma_escape: code checksum ");
+    let checksum = |line: &str| {
+        line.split_whitespace()
+            .find(|word| word.starts_with("0x") && word.len() == 18)
+            .map(str::to_owned)
+    };
+    match (checksum(&before), checksum(&after)) {
+        (Some(first), Some(second)) if first == second => {}
+        other => run.fail(format!("checksums before and after: {other:?}")),
+    }
+    run.expect_line("dma_escape: the plain driver swapped back in");
+    run.expect_line("scenario dma_escape: passed");
+}

@@ -29,6 +29,9 @@ pub enum Entry {
     RestoreState,
     /// No entry point: the sandbox was already dead.
     None,
+    /// No entry point: what its device did between events (a DMA the
+    /// IOMMU blocked).
+    Device,
 }
 
 /// What was wrong with a state blob or the state protocol.
@@ -133,6 +136,7 @@ impl Entry {
             Entry::SaveState => "save_state",
             Entry::RestoreState => "restore_state",
             Entry::None => "no entry point (it was already dead)",
+            Entry::Device => "its device, between events",
         }
     }
 }

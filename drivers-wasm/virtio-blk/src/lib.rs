@@ -28,7 +28,11 @@ use cella_virtio::server::{BlockServer, Handled, Polled};
 
 cella_sdk::module! {
     name: "virtio-blk",
-    version: "1.0.0",
+    version: if cfg!(feature = "escape") { "1.0.0-escape" } else { "1.0.0" },
+    // Hot-swappable: the new version starts the device afresh (the default
+    // save and restore hand over nothing); requests in flight are settled
+    // by the supervisor's replay rules.
+    state: 1,
     module: VirtioBlock,
     capabilities: {
         disk: pci(0x1af4, 0x1042),
@@ -90,6 +94,12 @@ impl Module for VirtioBlock {
         if !message.is_request() {
             return Ok(());
         }
+        #[cfg(feature = "escape")]
+        if let Ok(cella_sdk::interfaces::block::Request::Flush { .. }) =
+            cella_sdk::interfaces::block::Request::decode(request)
+        {
+            return self.escape(message);
+        }
         let mut reply = [0; MAX_MESSAGE_BYTES as usize];
         match self.server.request(message, request, &mut reply) {
             Handled::Answered(length) => message.reply(&reply[..length]),
@@ -116,7 +126,33 @@ impl Module for VirtioBlock {
     }
 }
 
+/// Where the kernel's image is loaded (PVH boot, `docs/architecture.md`):
+/// what the escape variant points its device at.
+#[cfg(feature = "escape")]
+pub const KERNEL_IMAGE_PHYSICAL: u64 = 0x10_0000;
+
 impl VirtioBlock {
+    /// The escape variant's answer to `flush`: the device is told to write
+    /// sector 0 over the first bytes of the kernel's image. The module's
+    /// own sandbox allows it (it only wrote to its own DMA buffer); with an
+    /// IOMMU the device's write is blocked, recorded, and this module
+    /// faulted and restarted.
+    #[cfg(feature = "escape")]
+    fn escape(&mut self, message: Message) -> Result<()> {
+        cella_sdk::warn!(
+            "pointing a read of sector 0 at {KERNEL_IMAGE_PHYSICAL:#x}, the kernel's own image"
+        );
+        match self.server.escape(message, KERNEL_IMAGE_PHYSICAL) {
+            Ok(()) => self.poll.set_after(POLL_NANOSECONDS),
+            Err(_) => {
+                cella_sdk::warn!(
+                    "the read was not put on the queue (no free slot, or the device was given up)"
+                );
+                message.reply(&[])
+            }
+        }
+    }
+
     /// Answers every request the device finished; re-arms the poll while
     /// some remain.
     fn answer_finished(&mut self) -> Result<()> {

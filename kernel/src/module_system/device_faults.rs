@@ -41,7 +41,7 @@ impl<K: KernelServices> EventLoop<K> {
             let Some(sandbox) = slot.sandbox.as_mut().filter(|sandbox| sandbox.is_alive()) else {
                 continue;
             };
-            let fault = sandbox.fault_by_embedder(Entry::None, text);
+            let fault = sandbox.fault_by_embedder(Entry::Device, text);
             self.contain(index, &fault, None);
             faulted = true;
         }

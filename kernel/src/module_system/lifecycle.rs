@@ -18,7 +18,7 @@ use alloc::collections::VecDeque;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use cella_wasm_host::{Event, Fault, LoadedModule};
+use cella_wasm_host::{Entry, Event, Fault, LoadedModule};
 
 impl<K: KernelServices> EventLoop<K> {
     /// Adds the module `plan` names, loading its file from the boot archive,
@@ -189,7 +189,9 @@ impl<K: KernelServices> EventLoop<K> {
         self.records.record(now, fault, slot.generation, &|access| {
             router.access_text(access)
         });
-        log::error!("  it was handling: {}", describe(event));
+        if fault.entry != Entry::Device {
+            log::error!("  it was handling: {}", describe(event));
+        }
         let actions = decide(
             SupervisorEvent::Faulted { now },
             &slot.policy,

@@ -290,6 +290,32 @@ impl<W: RegisterWindow, B: DmaRegion> Disk<W, B> {
         self.data_offset(slot) + bytes
     }
 
+    /// Teaching only (feature `escape`): reads one sector from `sector`
+    /// into whatever the device reaches at `address`, instead of into the
+    /// driver's own slot: a driver telling its device to write memory it
+    /// was never given. Nothing in the driver's sandbox stops this (the
+    /// device, not the module, writes); an IOMMU does.
+    ///
+    /// # Errors
+    /// A [`Refusal`]; nothing reached the device then.
+    #[cfg(feature = "escape")]
+    pub fn submit_read_to(
+        &mut self,
+        slot: usize,
+        sector: u64,
+        address: u64,
+    ) -> Result<(), Refusal> {
+        self.check(slot, sector, SECTOR_BYTES)?;
+        self.submit_to(
+            slot,
+            TYPE_IN,
+            sector,
+            Kind::Read,
+            SECTOR_BYTES,
+            Some(address),
+        )
+    }
+
     fn submit(
         &mut self,
         slot: usize,
@@ -297,6 +323,20 @@ impl<W: RegisterWindow, B: DmaRegion> Disk<W, B> {
         sector: u64,
         kind: Kind,
         bytes: u32,
+    ) -> Result<(), Refusal> {
+        self.submit_to(slot, request_type, sector, kind, bytes, None)
+    }
+
+    /// Puts a request on the queue; its data goes to the slot's own bytes,
+    /// or to `data_address` where one is given (see `submit_read_to`).
+    fn submit_to(
+        &mut self,
+        slot: usize,
+        request_type: u32,
+        sector: u64,
+        kind: Kind,
+        bytes: u32,
+        data_address: Option<u64>,
     ) -> Result<(), Refusal> {
         let mut header = [0u8; HEADER_BYTES as usize];
         header[0..4].copy_from_slice(&request_type.to_le_bytes());
@@ -323,7 +363,7 @@ impl<W: RegisterWindow, B: DmaRegion> Disk<W, B> {
             self.queue.submit(&[header_segment, status_segment])?
         } else {
             let data_segment = Segment {
-                address: base + u64::from(self.data_offset(slot)),
+                address: data_address.unwrap_or(base + u64::from(self.data_offset(slot))),
                 length: bytes,
                 device_writes: kind == Kind::Read,
             };

@@ -121,6 +121,24 @@ impl<W: RegisterWindow, B: DmaRegion, T: Copy> BlockServer<W, B, T> {
         }
     }
 
+    /// Teaching only (feature `escape`): asks the device to read sector 0
+    /// into the memory it reaches at `address` (see
+    /// [`Disk::submit_read_to`]); `token` gets an answer if the device ever
+    /// finishes it.
+    ///
+    /// # Errors
+    /// The disk's refusal (no free slot, a given-up device).
+    #[cfg(feature = "escape")]
+    pub fn escape(&mut self, token: T, address: u64) -> Result<(), Refusal> {
+        let disk = self.disk.as_mut().ok_or(Refusal::Busy)?;
+        let slot = disk.free_slot().ok_or(Refusal::Busy)?;
+        disk.submit_read_to(slot, 0, address)?;
+        if let Some(place) = self.waiting.get_mut(slot) {
+            *place = Some(Waiting { token, id: 0 });
+        }
+        Ok(())
+    }
+
     /// Answers, through `answer`, every request the device finished (after
     /// an interrupt or a timer). Device garbage gives the device up (see
     /// [`Polled::GaveUp`]).

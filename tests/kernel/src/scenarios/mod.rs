@@ -9,6 +9,7 @@
 
 mod bench;
 mod counter;
+mod dma_escape;
 mod fault_campaign;
 mod fuzz;
 mod heap_stress;
@@ -39,12 +40,13 @@ const UNMAPPED_ADDRESS: u64 = 0x0000_0bad_c0de_0000;
 static READ_ONLY_PROBE: u64 = 0x5eed_5eed;
 
 /// Scenarios that run after the modules of the system manifest started.
-pub const NEEDS_MODULES: [&str; 5] = [
+pub const NEEDS_MODULES: [&str; 6] = [
     "modules",
     "supervisor_bench",
     "swap_soak",
     "faults",
     "module_calls",
+    "dma_escape",
 ];
 
 /// The test kernel's boot hooks: run the scenario `test=NAME` names, before or after the
@@ -71,7 +73,7 @@ impl BootHooks for ScenarioHooks {
 }
 
 /// Every scenario: name, what it shows.
-pub const SCENARIOS: [(&str, &str); 29] = [
+pub const SCENARIOS: [(&str, &str); 30] = [
     ("boot", "boots to the main loop and exits"),
     (
         "page_fault",
@@ -131,6 +133,10 @@ pub const SCENARIOS: [(&str, &str); 29] = [
     (
         "native_drivers",
         "drivers-wasm/cmos-rtc built as Wasm and as a native process gives one time; the SDK's native backend with ports, MMIO, IRQs, timers and ipc_send",
+    ),
+    (
+        "dma_escape",
+        "the virtio-blk escape variant points its device at the kernel's image: the IOMMU blocks the write, the driver is faulted and restarted, the kernel's code is unchanged",
     ),
     (
         "native_block",
@@ -196,6 +202,7 @@ pub fn run_with_modules(name: &str, context: &BootContext, system: &mut System) 
             Some(swap_soak::run(system, rounds))
         }
         "faults" => Some(fault_campaign::run(system, context)),
+        "dma_escape" => Some(dma_escape::run(system)),
         "module_calls" => {
             let rounds = context
                 .command_line
