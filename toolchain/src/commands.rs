@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod bench_boot;
 pub mod build;
+pub mod disk_bench;
 pub mod faults;
 pub mod inspect;
 pub mod lint;

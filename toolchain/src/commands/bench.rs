@@ -1,5 +1,6 @@
 //! `cella bench`: the in-system benchmark (one QEMU boot, see `system_bench`), the supervisor
-//! benchmark (another boot, see `supervisor_bench`), boot to user space of Cella and of the
+//! benchmark (another boot, see `supervisor_bench`), the disk benchmark (two boots, see
+//! `disk_bench`), boot to user space of Cella and of the
 //! Linux yardstick with the yardstick's figures beside Cella's (see `yardstick_bench`), then
 //! the host benchmarks (`cargo bench -p cella-wasm-host --bench host`).
 
@@ -16,13 +17,14 @@ const BENCH_NAME: &str = "host";
 pub fn bench(shell: &Shell, workspace: &Workspace, arguments: &[String]) -> Result<()> {
     let in_system = super::system_bench::run(shell, workspace)?;
     let qemu = super::supervisor_bench::run(shell, workspace)?;
+    let disk = super::disk_bench::run(shell, workspace, &qemu)?;
     // Boot to the shell's prompt is timed on the production system, as users boot it.
     let system = super::build::build_all(
         shell,
         workspace,
         super::build::Image::Production { teaching: false },
     )?;
-    super::yardstick_bench::run(shell, workspace, &qemu, &in_system, &system)?;
+    super::yardstick_bench::run(shell, workspace, &qemu, &in_system, &system, &disk)?;
     setup::ensure(shell, &workspace.root, Needs { qemu: false })?;
     if !workspace.has_target(BENCH_PACKAGE, "bench", BENCH_NAME) {
         return Err(Error::new(format!(

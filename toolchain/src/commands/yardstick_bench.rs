@@ -11,6 +11,7 @@ use crate::qemu::{QemuInvocation, Serial};
 use crate::shell::Shell;
 use crate::workspace::Workspace;
 use crate::yardstick::comparison::{self, Cella};
+use crate::yardstick::disk::CellaDisk;
 use crate::yardstick::{self, Outcome};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -63,6 +64,7 @@ pub fn run(
     qemu: &Path,
     cella_serial: &str,
     outputs: &BuildOutputs,
+    cella_disk: &CellaDisk,
 ) -> Result<()> {
     let cella_figures = comparison::parse_cella(cella_serial).map_err(Error::new)?;
     let cella = workspace.cella_directory();
@@ -100,7 +102,7 @@ pub fn run(
                 println!("  {line}");
             }
             println!("disk (the same virtio-blk disk behind the same Intel IOMMU; guest time):");
-            for line in yardstick::disk::table(&linux.disk) {
+            for line in yardstick::disk::table(&linux.disk, cella_disk) {
                 println!("  {line}");
             }
         }

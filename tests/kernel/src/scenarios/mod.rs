@@ -9,6 +9,7 @@
 
 mod bench;
 mod counter;
+mod disk_bench;
 mod dma_escape;
 mod fault_campaign;
 mod fuzz;
@@ -40,13 +41,14 @@ const UNMAPPED_ADDRESS: u64 = 0x0000_0bad_c0de_0000;
 static READ_ONLY_PROBE: u64 = 0x5eed_5eed;
 
 /// Scenarios that run after the modules of the system manifest started.
-pub const NEEDS_MODULES: [&str; 6] = [
+pub const NEEDS_MODULES: [&str; 7] = [
     "modules",
     "supervisor_bench",
     "swap_soak",
     "faults",
     "module_calls",
     "dma_escape",
+    "disk_bench",
 ];
 
 /// The test kernel's boot hooks: run the scenario `test=NAME` names, before or after the
@@ -73,7 +75,7 @@ impl BootHooks for ScenarioHooks {
 }
 
 /// Every scenario: name, what it shows.
-pub const SCENARIOS: [(&str, &str); 30] = [
+pub const SCENARIOS: [(&str, &str); 32] = [
     ("boot", "boots to the main loop and exits"),
     (
         "page_fault",
@@ -133,6 +135,14 @@ pub const SCENARIOS: [(&str, &str); 30] = [
     (
         "native_drivers",
         "drivers-wasm/cmos-rtc built as Wasm and as a native process gives one time; the SDK's native backend with ports, MMIO, IRQs, timers and ipc_send",
+    ),
+    (
+        "disk_bench",
+        "the virtio-blk Wasm module: 4 MiB written and read in 7-sector requests, 400 random reads (for cargo cella bench)",
+    ),
+    (
+        "native_disk_bench",
+        "the virtio-blk driver as a native process: the same measurements (for cargo cella bench)",
     ),
     (
         "dma_escape",
@@ -203,6 +213,7 @@ pub fn run_with_modules(name: &str, context: &BootContext, system: &mut System) 
         }
         "faults" => Some(fault_campaign::run(system, context)),
         "dma_escape" => Some(dma_escape::run(system)),
+        "disk_bench" => Some(disk_bench::run(system)),
         "module_calls" => {
             let rounds = context
                 .command_line
@@ -313,6 +324,7 @@ pub fn run(name: &str, context: &BootContext) -> ! {
         "module_both_ways" => processes::module_both_ways(context),
         "native_drivers" => native_drivers::run(context),
         "native_block" => native_block::run(context),
+        "native_disk_bench" => disk_bench::run_native(context),
         "sleep" => threads::sleep(),
         "map" => cella_kernel::mm::self_test::run(),
         "rodata_write" => {
