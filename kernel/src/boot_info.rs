@@ -188,13 +188,16 @@ fn read_or(
     }
 }
 
-fn u32_at(bytes: &[u8], offset: usize) -> u32 {
+/// The little-endian `u32` at `offset` of a table the caller read whole
+/// (ACPI and PVH tables alike).
+pub(crate) fn u32_at(bytes: &[u8], offset: usize) -> u32 {
     let mut field = [0u8; 4];
     field.copy_from_slice(&bytes[offset..offset + 4]);
     u32::from_le_bytes(field)
 }
 
-fn u64_at(bytes: &[u8], offset: usize) -> u64 {
+/// The little-endian `u64` at `offset`, as [`u32_at`].
+pub(crate) fn u64_at(bytes: &[u8], offset: usize) -> u64 {
     let mut field = [0u8; 8];
     field.copy_from_slice(&bytes[offset..offset + 8]);
     u64::from_le_bytes(field)

@@ -10,6 +10,7 @@
 //! Nothing here allocates.
 
 use crate::boot_info::PhysicalReader;
+use crate::boot_info::{u32_at, u64_at};
 use core::fmt;
 
 /// Length of an ACPI system description table header.
@@ -184,18 +185,6 @@ fn read_or(
 
 fn u16_at(bytes: &[u8], offset: usize) -> u16 {
     u16::from_le_bytes([bytes[offset], bytes[offset + 1]])
-}
-
-fn u32_at(bytes: &[u8], offset: usize) -> u32 {
-    let mut field = [0u8; 4];
-    field.copy_from_slice(&bytes[offset..offset + 4]);
-    u32::from_le_bytes(field)
-}
-
-fn u64_at(bytes: &[u8], offset: usize) -> u64 {
-    let mut field = [0u8; 8];
-    field.copy_from_slice(&bytes[offset..offset + 8]);
-    u64::from_le_bytes(field)
 }
 
 /// Sum of `length` bytes at `address`, read in chunks.

@@ -15,11 +15,9 @@ use alloc::vec::Vec;
 use cella_interfaces::block::{self, MAX_SECTORS, SECTOR_BYTES};
 use cella_interfaces::wire::WireError;
 use cella_kernel::boot::BootContext;
-use cella_kernel::grants::GrantSet;
 use cella_kernel::module_host::services::System;
-use cella_kernel::proc::{self, ProcessGrant};
-use cella_kernel::system_manifest::GrantLine;
-use cella_kernel::{ipc, kprintln, pci_bus, time};
+use cella_kernel::proc;
+use cella_kernel::{ipc, kprintln, time};
 use core::hint::black_box;
 
 /// Bytes of each sequential run.
@@ -139,31 +137,6 @@ fn measure(build: &str, driver: &mut dyn Driver) -> Result<(), String> {
     Ok(())
 }
 
-/// The disk's grant for the native build (resolved as the kernel resolves
-/// a manifest's `device` line).
-fn native_grant() -> Result<ProcessGrant, String> {
-    let found = pci_bus::found();
-    let disk = found
-        .iter()
-        .find(|function| (function.vendor_id, function.device_id) == (0x1af4, 0x1042))
-        .ok_or_else(|| String::from("no virtio-blk function on the bus"))?;
-    let address = cella_wasm_host::abi::PciAddress::new(disk.bus, disk.device, disk.function)
-        .ok_or_else(|| String::from("a bad PCI address"))?;
-    let function = pci_bus::grant_function(&found, address)
-        .ok_or_else(|| String::from("the disk's function vanished"))?;
-    let mut lines: Vec<GrantLine> = function.grant_lines();
-    lines.push(GrantLine::Device {
-        vendor: 0x1af4,
-        device: 0x1042,
-        slot: Some(address),
-    });
-    lines.push(GrantLine::Dma { bytes: 16384 });
-    Ok(ProcessGrant {
-        grants: GrantSet::from_lines(&lines),
-        ..ProcessGrant::ipc(&[], &["block"])
-    })
-}
-
 /// The scenario `disk_bench`: the Wasm module.
 pub fn run(system: &mut System) -> Result<(), String> {
     system.run_for(100_000_000);
@@ -176,7 +149,11 @@ pub fn run(system: &mut System) -> Result<(), String> {
 pub fn run_native(context: &BootContext) -> Result<(), String> {
     cella_kernel::irq::start();
     proc::initialise();
-    start(context, "virtio-blk-native", native_grant()?)?;
+    start(
+        context,
+        "virtio-blk-native",
+        super::native_block::disk_grant()?,
+    )?;
     let endpoint = super::wait_for_name("block")?;
     measure("native", &mut Process(endpoint))
 }

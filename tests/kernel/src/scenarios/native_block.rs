@@ -23,7 +23,7 @@ pub const PATTERN_SEED: u8 = 0x5a;
 
 /// The grant of the disk: its function (resolved), windows and line, the
 /// driver's DMA budget and its served endpoint.
-fn disk_grant() -> Result<ProcessGrant, String> {
+pub(super) fn disk_grant() -> Result<ProcessGrant, String> {
     let found = pci_bus::found();
     let disk = found
         .iter()
