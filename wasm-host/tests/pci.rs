@@ -264,3 +264,42 @@ fn a_request_for_another_device_or_the_bus_does_not_load() {
     let error = runtime().load("probe", &wasm, &grant).unwrap_err();
     assert!(error.to_string().contains("pci-bus"), "{error}");
 }
+
+/// The command register of the disk's configuration space, read from outside.
+fn command_register(platform: &SimulatedPlatform) -> u32 {
+    let mut platform = platform.clone();
+    cella_wasm_host::Platform::pci_config_read(&mut platform, DISK, 4, Width::Word)
+}
+
+#[test]
+fn an_instance_that_faults_or_ends_turns_its_devices_bus_mastering_off_and_frees_its_dma() {
+    for round in 0..20 {
+        let mut probe = probe();
+        let device = probe.handle(0);
+        let pool = probe.handle(1);
+        assert_eq!(probe.call("pci_config_write", device, 4, 2, 0x6), 0);
+        assert!(probe.call("dma_alloc", pool, 4096, 0, 0) >= 0);
+        assert_eq!(probe.platform.dma_in_use(), 4096);
+        assert_eq!(command_register(&probe.platform), 0x6, "round {round}");
+        let platform = probe.platform.clone();
+        if round % 2 == 0 {
+            probe
+                .sandbox
+                .fault_by_embedder(cella_wasm_host::Entry::None, "a test fault".into());
+            assert!(!probe.sandbox.is_alive());
+        } else {
+            // Stopped or removed: the instance is dropped.
+            drop(probe);
+        }
+        assert_eq!(
+            command_register(&platform),
+            0x2,
+            "round {round}: memory space stays on, bus mastering is off"
+        );
+        assert_eq!(
+            platform.dma_in_use(),
+            0,
+            "round {round}: its buffers are freed"
+        );
+    }
+}
