@@ -40,6 +40,9 @@ const USED_ENTRIES_AT: u64 = 300;
 const QUEUE_SIZE: u16 = 16;
 /// An id no descriptor has: garbage.
 const GARBAGE_ID: u32 = 0xdead;
+/// Kernel heap growth tolerated from the end of the first cycle to the last fault: far below
+/// one leaked driver instance.
+const TOLERATED_GROWTH_BYTES: usize = 64 * 1024;
 /// How long the workload may take to finish once asked.
 const FINISH_NANOSECONDS: u64 = 120_000_000_000;
 
@@ -73,6 +76,12 @@ fn ask(system: &mut System, request: &[u8]) -> Result<Report, String> {
     super::run_until(system, |system| system.has_collected_reply(id))?;
     let bytes = system.take_collected_reply(id).unwrap_or_default();
     Report::decode(&bytes).ok_or_else(|| format!("the workload answered {} bytes", bytes.len()))
+}
+
+/// Kernel heap in use once every instance is home (the workload keeps running).
+fn heap_in_use(system: &mut System) -> usize {
+    system.wait_until_all_home();
+    cella_kernel::mm::heap::statistics().used
 }
 
 /// Faults the driver while it holds requests; the requests it held then.
@@ -147,6 +156,7 @@ pub fn run(system: &mut System) -> Result<(), String> {
     let faults_before = system.faults().len();
     let (mut swaps, mut faults) = (0u32, 0u32);
     let mut landed_in_flight = 0u32;
+    let mut warm_heap = None;
     for cycle in 0..CYCLES {
         // Pairs of swaps until one lands while the driver has requests on the device: the
         // next version answers those `Busy`, which the workload counts as retries.
@@ -191,10 +201,27 @@ pub fn run(system: &mut System) -> Result<(), String> {
         kprintln!(
             "block_faults: cycle {cycle}: faulted with {pending} requests delivered and unanswered; restarted"
         );
+        if cycle == 0 {
+            warm_heap = Some(heap_in_use(system));
+        }
     }
     for round in 0..GARBAGE_ROUNDS {
         let reason = garbage_in_used_ring(system, driver)?;
         kprintln!("block_faults: garbage {round}: the driver faulted ({reason}); restarted");
+    }
+    let after_faults = heap_in_use(system);
+    let warm = warm_heap.unwrap_or(after_faults);
+    kprintln!(
+        "block_faults: kernel heap {} KiB after the first cycle, {} KiB after the last fault ({} bytes more)",
+        warm / 1024,
+        after_faults / 1024,
+        after_faults as i64 - warm as i64
+    );
+    if after_faults.saturating_sub(warm) > TOLERATED_GROWTH_BYTES {
+        return Err(format!(
+            "the kernel heap grew by {} bytes over the swaps and faults",
+            after_faults - warm
+        ));
     }
     ask(system, FINISH)?;
     let limit = cella_kernel::time::now_nanoseconds() + FINISH_NANOSECONDS;
