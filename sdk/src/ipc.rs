@@ -59,6 +59,13 @@ impl Message {
         }
     }
 
+    /// The host's id of the request (0 for a message with no reply): with
+    /// [`Message::len`], what [`Message::new`] rebuilds the message from,
+    /// for instance in the next version of a module after a hot swap.
+    pub fn request_id(&self) -> u32 {
+        self.request
+    }
+
     /// The message's length in bytes.
     pub fn len(&self) -> usize {
         self.length as usize

@@ -6,7 +6,7 @@ use crate::capabilities::Capability;
 use crate::faults::{Entry, Fault, FaultKind};
 use crate::loader::LoadedModule;
 use crate::outbox::Outbox;
-use crate::platform::Platform;
+use crate::platform::{Platform, Width};
 use crate::state::State;
 use crate::trace::Counters;
 use alloc::string::{String, ToString};
@@ -59,6 +59,11 @@ pub struct Sandbox<P: Platform, O: Outbox> {
     pub(crate) dead: Option<Fault>,
     pub(crate) released: bool,
 }
+
+/// A PCI function's command register, and its bus-master bit (the function
+/// may issue DMA).
+const PCI_COMMAND: u8 = 0x04;
+const PCI_COMMAND_BUS_MASTER: u32 = 0x4;
 
 impl<P: Platform, O: Outbox> Sandbox<P, O> {
     /// Module name.
@@ -240,8 +245,39 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
     pub(crate) fn kill(&mut self, entry: Entry, kind: FaultKind) -> Fault {
         let fault = self.report(entry, kind);
         self.dead = Some(fault.clone());
-        self.release(&[]);
+        self.end();
         fault
+    }
+
+    /// Ends the instance for good (a fault, a stop, a removal). An instance
+    /// that serves (no swap's successor still taking over, which shares
+    /// the device with the instance it replaces) first turns bus mastering
+    /// off in every PCI function it holds, so a device still working on its
+    /// requests reaches none of its DMA buffers once they are freed; its
+    /// next instance turns it on again when it brings the device up. Then
+    /// every capability is released.
+    fn end(&mut self) {
+        if self.released {
+            return;
+        }
+        let state = self.store.data_mut();
+        if state.held.is_none() {
+            for capability in state.capabilities.iter() {
+                if let Capability::PciDevice { function } = capability {
+                    let address = function.address;
+                    let command = state
+                        .platform
+                        .pci_config_read(address, PCI_COMMAND, Width::Word);
+                    state.platform.pci_config_write(
+                        address,
+                        PCI_COMMAND,
+                        Width::Word,
+                        command & !PCI_COMMAND_BUS_MASTER,
+                    );
+                }
+            }
+        }
+        self.release(&[]);
     }
 
     /// IRQ lines this instance has unmasked.
@@ -299,6 +335,6 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
 
 impl<P: Platform, O: Outbox> Drop for Sandbox<P, O> {
     fn drop(&mut self) {
-        self.release(&[]);
+        self.end();
     }
 }

@@ -264,3 +264,96 @@ fn a_request_for_another_device_or_the_bus_does_not_load() {
     let error = runtime().load("probe", &wasm, &grant).unwrap_err();
     assert!(error.to_string().contains("pci-bus"), "{error}");
 }
+
+/// The command register of the disk's configuration space, read from outside.
+fn command_register(platform: &SimulatedPlatform) -> u32 {
+    let mut platform = platform.clone();
+    cella_wasm_host::Platform::pci_config_read(&mut platform, DISK, 4, Width::Word)
+}
+
+#[test]
+fn an_instance_that_faults_or_ends_turns_its_devices_bus_mastering_off_and_frees_its_dma() {
+    for round in 0..20 {
+        let mut probe = probe();
+        let device = probe.handle(0);
+        let pool = probe.handle(1);
+        assert_eq!(probe.call("pci_config_write", device, 4, 2, 0x6), 0);
+        assert!(probe.call("dma_alloc", pool, 4096, 0, 0) >= 0);
+        assert_eq!(probe.platform.dma_in_use(), 4096);
+        assert_eq!(command_register(&probe.platform), 0x6, "round {round}");
+        let platform = probe.platform.clone();
+        if round % 2 == 0 {
+            probe
+                .sandbox
+                .fault_by_embedder(cella_wasm_host::Entry::None, "a test fault".into());
+            assert!(!probe.sandbox.is_alive());
+        } else {
+            // Stopped or removed: the instance is dropped.
+            drop(probe);
+        }
+        assert_eq!(
+            command_register(&platform),
+            0x2,
+            "round {round}: memory space stays on, bus mastering is off"
+        );
+        assert_eq!(
+            platform.dma_in_use(),
+            0,
+            "round {round}: its buffers are freed"
+        );
+    }
+}
+
+/// A driver of the disk that sets bus mastering in `init` and whose `restore_state` answers
+/// `verdict`.
+fn swappable_driver(verdict: i32) -> Vec<u8> {
+    common::wasm(
+        "disk-driver",
+        "pci 0x1af4 0x1042\n",
+        &format!(
+            r#"
+  (import "cella" "cap_handle" (func $cap_handle (param i32) (result i32)))
+  (import "cella" "pci_config_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "init") (result i32)
+    (drop (call $write (call $cap_handle (i32.const 0)) (i32.const 4) (i32.const 2) (i32.const 6)))
+    (i32.const 0))
+  (func (export "save_state") (result i64) (i64.const 0))
+  (func (export "state_buffer") (param i32) (result i32) (i32.const 0x400))
+  (func (export "restore_state") (param i32 i32 i32) (result i32) (i32.const {verdict}))
+"#
+        ),
+    )
+}
+
+#[test]
+fn a_swap_committed_or_failed_leaves_the_shared_devices_bus_mastering_on() {
+    let mut runtime = runtime();
+    let platform = platform();
+    let grant = Grant::new().pci_function(disk());
+    let old = runtime
+        .load("disk-driver", &swappable_driver(0), &grant)
+        .expect("loads");
+    let refusing = runtime
+        .load("disk-driver", &swappable_driver(-6), &grant)
+        .expect("loads");
+    let mut sandbox = runtime
+        .start(&old, platform.clone(), cella_wasm_host::QueueOutbox::new(4))
+        .expect("starts");
+    assert_eq!(command_register(&platform), 0x6);
+    for round in 0..20 {
+        runtime.swap(&mut sandbox, &old).expect("the swap commits");
+        assert_eq!(
+            command_register(&platform),
+            0x6,
+            "round {round}: the old instance left the device to the new one"
+        );
+        assert!(runtime.swap(&mut sandbox, &refusing).is_err());
+        assert_eq!(
+            command_register(&platform),
+            0x6,
+            "round {round}: the refused successor left the device to the old instance"
+        );
+        assert!(sandbox.is_alive());
+    }
+}

@@ -20,7 +20,7 @@ use crate::{console, time};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use cella_wasm_host::LoadedModule;
+use cella_wasm_host::{Capability, Entry, LoadedModule};
 
 impl System {
     /// Runs the event loop for `nanoseconds` of kernel time.
@@ -197,6 +197,58 @@ impl System {
                 self.wait_for_work();
             }
         }
+    }
+
+    /// Requests delivered to module `index`'s running instance and not yet answered
+    /// (0 when it has no instance).
+    pub fn pending_requests(&self, index: usize) -> usize {
+        self.table
+            .slots
+            .get(index)
+            .and_then(|slot| slot.sandbox.as_ref())
+            .map_or(0, |sandbox| sandbox.pending_requests().len())
+    }
+
+    /// The DMA buffers module `index`'s instance holds: each one's device address and size.
+    pub fn dma_buffers(&self, index: usize) -> Vec<(u64, u64)> {
+        let Some(sandbox) = self
+            .table
+            .slots
+            .get(index)
+            .and_then(|slot| slot.sandbox.as_ref())
+        else {
+            return Vec::new();
+        };
+        sandbox
+            .capabilities()
+            .into_iter()
+            .filter_map(|capability| match capability {
+                Capability::DmaBuffer {
+                    device_address,
+                    size,
+                    ..
+                } => Some((device_address, size)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Faults module `index`'s running instance from outside, as a DMA fault of its device
+    /// does, once it is home: recorded with `reason`, its waiting requests settled by the
+    /// replay rules, restarted by its policy. The requests it had delivered and not answered
+    /// at the fault; `None` if it has no live instance.
+    pub fn fault_from_outside(&mut self, index: usize, reason: &str) -> Option<usize> {
+        self.wait_until_home(index);
+        let pending = self.pending_requests(index);
+        let sandbox = self
+            .table
+            .slots
+            .get_mut(index)
+            .and_then(|slot| slot.sandbox.as_mut())
+            .filter(|sandbox| sandbox.is_alive())?;
+        let fault = sandbox.fault_by_embedder(Entry::None, String::from(reason));
+        self.contain(index, &fault, None);
+        Some(pending)
     }
 
     /// Runs the loop until every instance is home.

@@ -35,9 +35,36 @@ struct Waiting<T> {
 pub enum Polled {
     /// Nothing wrong; this many requests are still in flight.
     InFlight(usize),
-    /// The device wrote garbage and was given up on; every request in
-    /// flight was answered `DeviceError`, as every later one will be.
+    /// The device wrote garbage and was given up on (told `FAILED` and
+    /// reset); every request in flight was answered `DeviceError`, and so is
+    /// any later one this server is given. [`Next::Restart`]: the driver
+    /// ends its instance.
     GaveUp(crate::Error),
+}
+
+/// What the driver does after a poll.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Nothing is in flight: no need to look at the used ring again.
+    Idle,
+    /// Requests are in flight: look again (after the next interrupt or the
+    /// fallback timer).
+    Poll,
+    /// The device wrote garbage: every request in flight was answered, and
+    /// the instance ends (it faults itself), so that the supervisor starts
+    /// a new one, which resets the device and brings it up afresh.
+    Restart,
+}
+
+impl Polled {
+    /// What the driver does next.
+    pub fn next(self) -> Next {
+        match self {
+            Polled::InFlight(0) => Next::Idle,
+            Polled::InFlight(_) => Next::Poll,
+            Polled::GaveUp(_) => Next::Restart,
+        }
+    }
 }
 
 /// The `block` interface over a disk.
@@ -78,6 +105,16 @@ impl<W: RegisterWindow, B: DmaRegion, T: Copy> BlockServer<W, B, T> {
             .iter()
             .filter(|waiting| waiting.is_some())
             .count()
+    }
+
+    /// The requests the device holds: each one's token and request id, in
+    /// slot order (what a hot swap hands to the next version, which answers
+    /// them).
+    pub fn waiting(&self) -> impl Iterator<Item = (T, u32)> + '_ {
+        self.waiting
+            .iter()
+            .flatten()
+            .map(|waiting| (waiting.token, waiting.id))
     }
 
     /// Handles one request: answers `capacity` and every request it
@@ -232,7 +269,9 @@ fn block_error(refusal: Refusal) -> BlockError {
     }
 }
 
-fn failed(id: u32, error: BlockError, reply: &mut [u8]) -> Handled {
+/// Encodes into `reply` the answer that request `id` (a read, write or
+/// flush) failed with `error`.
+pub fn failed(id: u32, error: BlockError, reply: &mut [u8]) -> Handled {
     encoded(&Err::<Done, Failed>(Failed { id, error }), reply)
 }
 

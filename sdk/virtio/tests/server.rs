@@ -7,7 +7,7 @@ mod model;
 use cella_interfaces::block::{self, BlockError, Capacity, Data, Done, Failed, MAX_TRANSFER_BYTES};
 use cella_interfaces::wire::WireError;
 use cella_virtio::block::Disk;
-use cella_virtio::server::{BlockServer, Handled, Polled};
+use cella_virtio::server::{BlockServer, Handled, Next, Polled};
 use model::*;
 
 type Server = BlockServer<FakeWindow, FakeBuffer, u32>;
@@ -265,4 +265,97 @@ fn reading_the_interrupt_status_acknowledges_it() {
     assert_eq!(server.interrupt_status(), Ok(1), "the queue was used");
     assert_eq!(server.interrupt_status(), Ok(0), "and the read cleared it");
     assert_eq!(poll(&mut server).1.len(), 1);
+}
+
+#[test]
+fn every_kind_of_garbage_restarts_the_driver_after_answering_what_is_in_flight() {
+    let kinds = [
+        Garbage::IndexAhead,
+        Garbage::IdOutOfRange,
+        Garbage::IdNotOutstanding,
+        Garbage::LengthTooLong,
+    ];
+    for garbage in kinds {
+        let model = Model::new(100, OFFERED);
+        model.device.borrow_mut().deferred = true;
+        model.device.borrow_mut().garbage = Some(garbage);
+        let mut server = serve(&model);
+        for token in 0..4 {
+            assert_eq!(
+                ask(&mut server, token, &read_request(40 + token, 0, 1)),
+                Err(Handled::Pending)
+            );
+        }
+        model.serve();
+        let (polled, answers) = poll(&mut server);
+        assert_eq!(
+            polled.next(),
+            Next::Restart,
+            "{garbage:?}: the driver ends its instance"
+        );
+        let mut tokens: Vec<u32> = answers.iter().map(|(token, _)| *token).collect();
+        tokens.sort_unstable();
+        assert_eq!(tokens, vec![0, 1, 2, 3], "{garbage:?}: all answered first");
+        for (token, reply) in answers {
+            assert_eq!(
+                block::read::reply(&reply),
+                Ok(Err(Failed {
+                    id: 40 + token,
+                    error: BlockError::DeviceError
+                }))
+            );
+        }
+        assert_eq!(
+            server.waiting().count(),
+            0,
+            "{garbage:?}: nothing left over"
+        );
+        assert_eq!(model.status(), 0, "{garbage:?}: the device was reset");
+    }
+}
+
+#[test]
+fn a_healthy_device_is_polled_while_requests_are_in_flight_and_left_alone_after() {
+    let model = Model::new(100, OFFERED);
+    model.device.borrow_mut().deferred = true;
+    let mut server = serve(&model);
+    for round in 0..200u32 {
+        assert_eq!(
+            ask(&mut server, round, &read_request(round, 3, 1)),
+            Err(Handled::Pending)
+        );
+        assert_eq!(poll(&mut server).0.next(), Next::Poll, "round {round}");
+        model.serve();
+        let (polled, answers) = poll(&mut server);
+        assert_eq!(polled.next(), Next::Idle, "round {round}");
+        assert_eq!(answers.len(), 1, "round {round}");
+    }
+}
+
+#[test]
+fn the_requests_in_flight_are_listed_with_their_tokens_and_ids_for_the_next_version() {
+    let model = Model::new(100, OFFERED);
+    model.device.borrow_mut().deferred = true;
+    let mut server = serve(&model);
+    for round in 0..100u32 {
+        let data = vec![round as u8; 512];
+        assert_eq!(
+            ask(&mut server, 7, &write_request(round, 5, &data)),
+            Err(Handled::Pending)
+        );
+        assert_eq!(
+            ask(&mut server, 8, &read_request(round + 1000, 6, 2)),
+            Err(Handled::Pending)
+        );
+        let mut waiting: Vec<(u32, u32)> = server.waiting().collect();
+        waiting.sort_unstable();
+        assert_eq!(
+            waiting,
+            vec![(7, round), (8, round + 1000)],
+            "round {round}"
+        );
+        model.serve();
+        assert_eq!(poll(&mut server).1.len(), 2, "round {round}");
+        assert_eq!(server.waiting().count(), 0, "round {round}: answered");
+    }
 }

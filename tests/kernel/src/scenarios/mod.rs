@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod block_faults;
 mod counter;
 mod disk_bench;
 mod dma_escape;
@@ -41,8 +42,9 @@ const UNMAPPED_ADDRESS: u64 = 0x0000_0bad_c0de_0000;
 static READ_ONLY_PROBE: u64 = 0x5eed_5eed;
 
 /// Scenarios that run after the modules of the system manifest started.
-pub const NEEDS_MODULES: [&str; 7] = [
+pub const NEEDS_MODULES: [&str; 8] = [
     "modules",
+    "block_faults",
     "supervisor_bench",
     "swap_soak",
     "faults",
@@ -75,7 +77,7 @@ impl BootHooks for ScenarioHooks {
 }
 
 /// Every scenario: name, what it shows.
-pub const SCENARIOS: [(&str, &str); 32] = [
+pub const SCENARIOS: [(&str, &str); 33] = [
     ("boot", "boots to the main loop and exits"),
     (
         "page_fault",
@@ -181,6 +183,10 @@ pub const SCENARIOS: [(&str, &str); 32] = [
         "fault-to-next-event restart time and UART swap blackout against a baseline event delivery",
     ),
     (
+        "block_faults",
+        "block-workload writes and reads checksummed sectors while virtio-blk is swapped v1 -> v2 -> v1 and faulted with requests in flight; nothing lost",
+    ),
+    (
         "swap_soak",
         "swaps the UART driver v1 <-> v2 and restarts it, swaps=N rounds (default 250); the heap stays flat",
     ),
@@ -203,6 +209,7 @@ pub fn run_with_modules(name: &str, context: &BootContext, system: &mut System) 
         .unwrap_or(1000);
     let special = match name {
         "supervisor_bench" => Some(supervisor_bench::run(system)),
+        "block_faults" => Some(block_faults::run(system)),
         "swap_soak" => {
             let rounds = context
                 .command_line
