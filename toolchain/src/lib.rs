@@ -28,6 +28,7 @@ pub mod test_environment;
 pub mod test_summary;
 pub mod userland;
 pub mod variants;
+pub mod wat_source;
 pub mod workspace;
 pub mod yardstick;
 
