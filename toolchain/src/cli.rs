@@ -38,7 +38,8 @@ commands:
                create drivers-wasm/NAME (package cella-NAME) from a template, registered in
                the workspace, with a host test against a device model that passes
   push MODULE [--to NAME] [--features F] [--grant [FILE]] [--system PID|SOCKET]
-               build MODULE (a module of modules/system.toml, a package, or a .wasm file),
+               build MODULE (a module of modules/system.toml, a package, a .wasm file or a
+               .wat file; a module written in WAT is compiled),
                check it, and send it to the system `cargo cella run` is running: the kernel
                hot-swaps the running module NAME (default: MODULE's name) or starts the
                stopped one; a name the running system does not know needs --grant
@@ -66,6 +67,9 @@ commands:
   log [LINES] [--system PID|SOCKET]
                the running kernel's fault records and the last LINES lines of its log
                (default 40)
+  explain [NAME] [--system PID|SOCKET]
+               every fault the running kernel recorded (or NAME's) in plain words: what the
+               module did and which guarantee stopped it
   trace NAME [on|off] [--system PID|SOCKET]
                NAME's last device accesses; on|off: print every access of NAME on the
                system's console as it happens, or stop
@@ -357,7 +361,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Invocation> 
             }
             Subcommand::Push(push)
         }
-        "ps" | "list" | "caps" | "log" | "trace" | "remove" | "mem" => {
+        "ps" | "list" | "caps" | "log" | "explain" | "trace" | "remove" | "mem" => {
             no_passthrough(&passthrough)?;
             Subcommand::Inspect(inspect_options(&name, &mut options)?)
         }
