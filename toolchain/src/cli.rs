@@ -5,10 +5,13 @@ use crate::{Error, Result};
 
 mod help;
 mod inspect;
+mod lab;
 
 pub use help::{command_help, help_text};
 pub use inspect::InspectOptions;
 use inspect::inspect_options;
+pub use lab::LabOptions;
+use lab::lab_options;
 
 /// Printed by `cella help` and on usage errors.
 pub const USAGE: &str = "\
@@ -78,6 +81,13 @@ commands:
                loads it again); the console's driver only with --force
   mem [--system PID|SOCKET]
                the running system's physical memory and kernel heap
+  lab [N] [--grade]
+               the labs of docs/labs/: without N, list them; with N, print lab N's steps,
+               then build and boot its own system (modules/system.toml plus
+               labs/NN-NAME/lab.toml) in QEMU; with --grade, run its grader (the QEMU tests
+               named labNN_grade) on your module in labs/NN-NAME/ and print the points of
+               each task
+                 --accel tcg|kvm   accelerator (default tcg)
   faults       the fault-injection campaign: mutants of the running drivers hot-swapped in
                under a workload in QEMU; prints detection, recovery and collateral per
                fault kind and per driver
@@ -211,6 +221,8 @@ pub enum Subcommand {
     Faults(FaultsOptions),
     /// A command for the running system's supervisor.
     Inspect(InspectOptions),
+    /// The labs: list them, boot one, or grade it.
+    Lab(LabOptions),
 }
 
 /// A parsed command line.
@@ -364,6 +376,10 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Invocation> 
         "ps" | "list" | "caps" | "log" | "explain" | "trace" | "remove" | "mem" => {
             no_passthrough(&passthrough)?;
             Subcommand::Inspect(inspect_options(&name, &mut options)?)
+        }
+        "lab" => {
+            no_passthrough(&passthrough)?;
+            Subcommand::Lab(lab_options(&mut options)?)
         }
         "faults" => {
             no_passthrough(&passthrough)?;

@@ -5,6 +5,7 @@ pub mod bench_boot;
 pub mod build;
 pub mod faults;
 pub mod inspect;
+pub mod lab;
 pub mod lint;
 pub mod new;
 pub mod push;
@@ -48,5 +49,6 @@ pub fn execute(invocation: &Invocation) -> Result<()> {
         Subcommand::Push(options) => push::push(&shell, &workspace, options),
         Subcommand::Faults(options) => faults::faults(&shell, &workspace, options),
         Subcommand::Inspect(options) => inspect::inspect(&workspace, options),
+        Subcommand::Lab(options) => lab::lab(&shell, &workspace, options),
     }
 }

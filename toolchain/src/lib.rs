@@ -16,6 +16,7 @@ pub mod error;
 pub mod fault_echo;
 pub mod inspect;
 pub mod installed;
+pub mod labs;
 pub mod modules;
 pub mod progress;
 pub mod push;
