@@ -3,12 +3,16 @@
 //! compiled from the student's WAT and given its entry of that lab's `lab.toml`, runs the
 //! lab's steps and prints the points of each task; it fails unless every task is done.
 //!
+//! A third kind of test boots each lab with its reference solution and runs the transcripts
+//! of its page's "What a finished lab shows", checking every line shown.
+//!
 //! The grades are ignored by `cargo cella test` (the starting points fail them by design);
 //! `--grade` runs them with `--ignored`. Each grader is itself tested
 //! (`grader_of_lab_NN_...`, run by `cargo cella test`): full marks on the reference
 //! solution kept in `tests/labs/`, and fewer on the starting point in `labs/` as shipped.
 
 use cella::system_manifest::SystemPlan;
+use cella_qemu_tests::transcript::{check, transcripts};
 use cella_qemu_tests::{Session, default_archive_with};
 use cella_system::system_manifest::SystemManifest;
 use std::path::{Path, PathBuf};
@@ -266,4 +270,41 @@ fn grader_of_lab_02_passes_the_reference_and_fails_the_starting_point() {
 fn grader_of_lab_03_passes_the_reference_and_fails_the_starting_point() {
     assert_eq!(grade_lab_03(&reference("03-handles", "forger.wat")), 2);
     assert!(grade_lab_03(&starting_point("03-handles", "forger.wat")) < 2);
+}
+
+/// The heading of the page section whose transcripts a finished lab shows.
+const FINISHED: &str = "## What a finished lab shows";
+
+/// Boots lab `lab` with its reference solution and checks the transcripts of its page's
+/// [`FINISHED`] section.
+fn check_finished_lab(lab: &str, module: &str, file: &str) {
+    let path = format!("docs/labs/{lab}.md");
+    let page = std::fs::read_to_string(workspace().join(&path)).expect("the lab's page");
+    let section = &page[page
+        .find(FINISHED)
+        .unwrap_or_else(|| panic!("{path} has no `{FINISHED}` section"))..];
+    let section = &section[..section[FINISHED.len()..]
+        .find("\n## ")
+        .map_or(section.len(), |end| FINISHED.len() + end)];
+    let found = transcripts(section);
+    assert!(!found.is_empty(), "{path}: no transcript to check");
+    let mut session = boot_lab(lab, module, &reference(lab, file));
+    for transcript in &found {
+        check(&mut session, &path, transcript, WAIT);
+    }
+}
+
+#[test]
+fn finished_lab_01_shows_what_its_page_says() {
+    check_finished_lab("01-memory-bounds", "peek", "peek.wat");
+}
+
+#[test]
+fn finished_lab_02_shows_what_its_page_says() {
+    check_finished_lab("02-fuel", "burner", "burner.wat");
+}
+
+#[test]
+fn finished_lab_03_shows_what_its_page_says() {
+    check_finished_lab("03-handles", "forger", "forger.wat");
 }
