@@ -331,6 +331,36 @@ fn the_tool_prints_the_shells_reports_and_removes_a_module() {
     }
     system.refused("explain nosuch", "error: no module named nosuch\n");
 
+    // A WAT file with a syntax error is refused by the tool before anything is sent, as a
+    // syntax error with its line, however often it is pushed.
+    let typo = std::env::temp_dir().join(format!("cella-typo-{}.wat", std::process::id()));
+    std::fs::write(
+        &typo,
+        "(module\n  (func (export \"init\") (result i32)\n    (i32.cnst 0)))\n",
+    )
+    .expect("a WAT file");
+    // What the kernel logs of uploads (the commands from the host are logged too, later).
+    let uploads = |output: String| {
+        output
+            .lines()
+            .filter(|line| line.contains("push: ") && !line.contains("command from the host"))
+            .count()
+    };
+    let uploads_before = uploads(system.session.output());
+    for _ in 0..5 {
+        let refusal = system.refused(
+            &format!("push {}", typo.display()),
+            &format!("cella: error: WAT syntax error in {}", typo.display()),
+        );
+        system.expect("push of a WAT typo", &refusal, &["typo-", ".wat:3:6"]);
+    }
+    if uploads(system.session.output()) != uploads_before {
+        system
+            .session
+            .fail("a push refused on the host reached the kernel");
+    }
+    let _ = std::fs::remove_file(typo);
+
     // The console's driver is refused unless forced, and keeps serving.
     system.refused("remove uart16550", "error: uart16550 carries the console");
     let removed = system.ok(&format!("remove {victim}"));
