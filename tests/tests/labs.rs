@@ -209,6 +209,30 @@ fn grade_lab_03(source: &Path) -> usize {
     )
 }
 
+/// Lab 4's grader on `source`: the tasks done.
+fn grade_lab_04(source: &Path) -> usize {
+    let session = boot_lab("04-capabilities", "asker", source);
+    let loaded = first_of(
+        &session,
+        0,
+        &["module asker 1.0.0 up", "module asker refused at load"],
+        WAIT,
+    );
+    report(
+        "lab 4",
+        &[
+            Task {
+                name: "task 1, the request fits the grant",
+                done: loaded == Some(0),
+            },
+            Task {
+                name: "task 2, the handle of the right capability",
+                done: loaded == Some(0) && session.output().contains("asker: wrote the POST port"),
+            },
+        ],
+    )
+}
+
 /// The student's file of lab `lab`.
 fn student(lab: &str, file: &str) -> PathBuf {
     workspace().join("labs").join(lab).join(file)
@@ -249,6 +273,16 @@ fn lab03_grade() {
     );
 }
 
+#[test]
+#[ignore = "the student's grade, run by `cargo cella lab N --grade`"]
+fn lab04_grade() {
+    assert_eq!(
+        grade_lab_04(&student("04-capabilities", "asker.wat")),
+        2,
+        "lab 4: not every task is done"
+    );
+}
+
 /// The starting point: the student's file in `labs/` as the repository ships it.
 fn starting_point(lab: &str, file: &str) -> PathBuf {
     student(lab, file)
@@ -270,6 +304,12 @@ fn grader_of_lab_02_passes_the_reference_and_fails_the_starting_point() {
 fn grader_of_lab_03_passes_the_reference_and_fails_the_starting_point() {
     assert_eq!(grade_lab_03(&reference("03-handles", "forger.wat")), 2);
     assert!(grade_lab_03(&starting_point("03-handles", "forger.wat")) < 2);
+}
+
+#[test]
+fn grader_of_lab_04_passes_the_reference_and_fails_the_starting_point() {
+    assert_eq!(grade_lab_04(&reference("04-capabilities", "asker.wat")), 2);
+    assert!(grade_lab_04(&starting_point("04-capabilities", "asker.wat")) < 2);
 }
 
 /// The heading of the page section whose transcripts a finished lab shows.
@@ -307,4 +347,9 @@ fn finished_lab_02_shows_what_its_page_says() {
 #[test]
 fn finished_lab_03_shows_what_its_page_says() {
     check_finished_lab("03-handles", "forger", "forger.wat");
+}
+
+#[test]
+fn finished_lab_04_shows_what_its_page_says() {
+    check_finished_lab("04-capabilities", "asker", "asker.wat");
 }
