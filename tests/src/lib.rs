@@ -18,6 +18,7 @@ pub mod environment;
 pub mod process;
 pub mod serial;
 pub mod session;
+pub mod transcript;
 
 pub use archives::default_archive_with;
 pub use boot::{BootRequest, BootRun, boot, boot_scenario};

@@ -1,4 +1,4 @@
-//! `cargo cella ps`, `caps`, `log`, `trace`, `list`, `remove` and `mem` against a booted system:
+//! `cargo cella ps`, `caps`, `log`, `explain`, `trace`, `list`, `remove` and `mem` against a booted system:
 //! the `cella` binary asks over the push channel and prints what the console shell prints,
 //! exiting 1 with the kernel's error text on stderr when the system answers with an error.
 //! Fifty `ps` in a row leave the kernel heap as it was.
@@ -303,6 +303,63 @@ fn the_tool_prints_the_shells_reports_and_removes_a_module() {
             "push: command from the host: trace",
         ],
     );
+
+    // A module that faults in `init` until held: its records in plain words, from the tool
+    // exactly as the shell says them.
+    let from = system.session.output().len();
+    system.typed("start unreachable");
+    system.session.wait_for_from(
+        from,
+        "supervisor: unreachable is on hold after 4 faults",
+        WAIT,
+    );
+    let explained = system.ok("explain unreachable");
+    system.expect(
+        "explain unreachable",
+        &explained,
+        &[
+            "4 faults recorded for unreachable:\n",
+            " unreachable generation ",
+            ": unreachable executed `unreachable` while starting (in `init`): the trap a compiler emits",
+        ],
+    );
+    let from_the_shell = system.typed("explain unreachable");
+    if explained != from_the_shell {
+        system.session.fail(format!(
+            "`cargo cella explain unreachable` printed:\n{explained}\nthe shell printed:\n{from_the_shell}"
+        ));
+    }
+    system.refused("explain nosuch", "error: no module named nosuch\n");
+
+    // A WAT file with a syntax error is refused by the tool before anything is sent, as a
+    // syntax error with its line, however often it is pushed.
+    let typo = std::env::temp_dir().join(format!("cella-typo-{}.wat", std::process::id()));
+    std::fs::write(
+        &typo,
+        "(module\n  (func (export \"init\") (result i32)\n    (i32.cnst 0)))\n",
+    )
+    .expect("a WAT file");
+    // What the kernel logs of uploads (the commands from the host are logged too, later).
+    let uploads = |output: String| {
+        output
+            .lines()
+            .filter(|line| line.contains("push: ") && !line.contains("command from the host"))
+            .count()
+    };
+    let uploads_before = uploads(system.session.output());
+    for _ in 0..5 {
+        let refusal = system.refused(
+            &format!("push {}", typo.display()),
+            &format!("cella: error: WAT syntax error in {}", typo.display()),
+        );
+        system.expect("push of a WAT typo", &refusal, &["typo-", ".wat:3:6"]);
+    }
+    if uploads(system.session.output()) != uploads_before {
+        system
+            .session
+            .fail("a push refused on the host reached the kernel");
+    }
+    let _ = std::fs::remove_file(typo);
 
     // The console's driver is refused unless forced, and keeps serving.
     system.refused("remove uart16550", "error: uart16550 carries the console");

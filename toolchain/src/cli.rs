@@ -5,10 +5,13 @@ use crate::{Error, Result};
 
 mod help;
 mod inspect;
+mod lab;
 
 pub use help::{command_help, help_text};
 pub use inspect::InspectOptions;
 use inspect::inspect_options;
+pub use lab::LabOptions;
+use lab::lab_options;
 
 /// Printed by `cella help` and on usage errors.
 pub const USAGE: &str = "\
@@ -38,7 +41,8 @@ commands:
                create drivers-wasm/NAME (package cella-NAME) from a template, registered in
                the workspace, with a host test against a device model that passes
   push MODULE [--to NAME] [--features F] [--grant [FILE]] [--system PID|SOCKET]
-               build MODULE (a module of modules/system.toml, a package, or a .wasm file),
+               build MODULE (a module of modules/system.toml, a package, a .wasm file or a
+               .wat file; a module written in WAT is compiled),
                check it, and send it to the system `cargo cella run` is running: the kernel
                hot-swaps the running module NAME (default: MODULE's name) or starts the
                stopped one; a name the running system does not know needs --grant
@@ -66,6 +70,9 @@ commands:
   log [LINES] [--system PID|SOCKET]
                the running kernel's fault records and the last LINES lines of its log
                (default 40)
+  explain [NAME] [--system PID|SOCKET]
+               every fault the running kernel recorded (or NAME's) in plain words: what the
+               module did and which guarantee stopped it
   trace NAME [on|off] [--system PID|SOCKET]
                NAME's last device accesses; on|off: print every access of NAME on the
                system's console as it happens, or stop
@@ -74,6 +81,13 @@ commands:
                loads it again); the console's driver only with --force
   mem [--system PID|SOCKET]
                the running system's physical memory and kernel heap
+  lab [N] [--grade]
+               the labs of docs/labs/: without N, list them; with N, print lab N's steps,
+               then build and boot its own system (modules/system.toml plus
+               labs/NN-NAME/lab.toml) in QEMU; with --grade, run its grader (the QEMU tests
+               named labNN_grade) on your module in labs/NN-NAME/ and print the points of
+               each task
+                 --accel tcg|kvm   accelerator (default tcg)
   faults       the fault-injection campaign: mutants of the running drivers hot-swapped in
                under a workload in QEMU; prints detection, recovery and collateral per
                fault kind and per driver
@@ -207,6 +221,8 @@ pub enum Subcommand {
     Faults(FaultsOptions),
     /// A command for the running system's supervisor.
     Inspect(InspectOptions),
+    /// The labs: list them, boot one, or grade it.
+    Lab(LabOptions),
 }
 
 /// A parsed command line.
@@ -357,9 +373,13 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Invocation> 
             }
             Subcommand::Push(push)
         }
-        "ps" | "list" | "caps" | "log" | "trace" | "remove" | "mem" => {
+        "ps" | "list" | "caps" | "log" | "explain" | "trace" | "remove" | "mem" => {
             no_passthrough(&passthrough)?;
             Subcommand::Inspect(inspect_options(&name, &mut options)?)
+        }
+        "lab" => {
+            no_passthrough(&passthrough)?;
+            Subcommand::Lab(lab_options(&mut options)?)
         }
         "faults" => {
             no_passthrough(&passthrough)?;

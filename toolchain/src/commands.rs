@@ -6,6 +6,7 @@ pub mod build;
 pub mod disk_bench;
 pub mod faults;
 pub mod inspect;
+pub mod lab;
 pub mod lint;
 pub mod new;
 pub mod push;
@@ -49,5 +50,6 @@ pub fn execute(invocation: &Invocation) -> Result<()> {
         Subcommand::Push(options) => push::push(&shell, &workspace, options),
         Subcommand::Faults(options) => faults::faults(&shell, &workspace, options),
         Subcommand::Inspect(options) => inspect::inspect(&workspace, options),
+        Subcommand::Lab(options) => lab::lab(&shell, &workspace, options),
     }
 }

@@ -16,6 +16,7 @@ pub mod error;
 pub mod fault_echo;
 pub mod inspect;
 pub mod installed;
+pub mod labs;
 pub mod modules;
 pub mod progress;
 pub mod push;
@@ -28,6 +29,7 @@ pub mod test_environment;
 pub mod test_summary;
 pub mod userland;
 pub mod variants;
+pub mod wat_source;
 pub mod workspace;
 pub mod yardstick;
 

@@ -13,6 +13,9 @@ use cella_system::system_manifest::GrantLine;
 use cella_wasm_host::{Capability, Limits, QueueOutbox, Runtime, SimulatedPlatform};
 use std::path::{Path, PathBuf};
 
+mod problems;
+pub use problems::{ModuleProblem, Problems, module_bytes};
+
 /// The guest target.
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
@@ -151,42 +154,35 @@ pub fn build_and_check(
         .collect();
     build_packages(shell, workspace, &packages)?;
     let mut built = Vec::new();
-    let mut problems = Vec::new();
+    let mut problems = Problems::default();
     for spec in &plan.modules {
-        let (path, bytes) = match &spec.wat {
-            Some(source) => {
-                let path = workspace.root.join(source);
-                let bytes = wat::parse_file(&path)
-                    .map_err(|error| std::io::Error::other(error.to_string()));
-                (path, bytes)
-            }
-            None => {
-                let path = wasm_path(&workspace.target_directory, &spec.package);
-                let bytes = std::fs::read(&path);
-                (path, bytes)
-            }
-        };
-        match bytes {
-            Ok(bytes) => match check_module(spec, &path, &bytes) {
-                Ok((module, warnings)) => {
-                    for warning in warnings {
-                        progress::message(&format!("warning: {warning}"));
-                    }
-                    built.push(module);
+        match read_and_check(spec, &workspace.root, &workspace.target_directory) {
+            Ok((module, warnings)) => {
+                for warning in warnings {
+                    progress::message(&format!("warning: {warning}"));
                 }
-                Err(problem) => problems.push(problem),
-            },
-            Err(error) => problems.push(format!("reading {}: {error}", path.display())),
+                built.push(module);
+            }
+            Err(problem) => problems.add(problem),
         }
     }
-    if !problems.is_empty() {
-        return Err(Error::new(format!(
-            "{} module(s) do not fit the system manifest:\n  {}",
-            problems.len(),
-            problems.join("\n  ")
-        )));
+    if let Some(report) = problems.report() {
+        return Err(Error::new(report));
     }
     Ok((plan, built))
+}
+
+/// [`module_bytes`] then [`check_module`].
+///
+/// # Errors
+/// As for those two.
+pub fn read_and_check(
+    spec: &ModuleSpec,
+    workspace_root: &Path,
+    target_directory: &Path,
+) -> std::result::Result<(BuiltModule, Vec<String>), ModuleProblem> {
+    let (path, bytes) = module_bytes(spec, workspace_root, target_directory)?;
+    check_module(spec, &path, &bytes).map_err(ModuleProblem::Misfit)
 }
 
 /// Checks one module: it loads under its grant (valid Wasm, ABI v1 imports and exports, a

@@ -52,6 +52,7 @@ impl<K: KernelServices> EventLoop<K> {
                 lines,
                 tail: self.kernel.log_tail(lines),
             })),
+            Command::Explain { module } => done(self.explained(module)),
             Command::Restart { module } => done(self.by_hand(&module, Hand::Restart)),
             Command::Stop { module, force } => done(self.by_hand(&module, Hand::Stop { force })),
             Command::Start { module } => done(self.by_hand(&module, Hand::Start)),
@@ -316,6 +317,23 @@ impl<K: KernelServices> EventLoop<K> {
             deadline,
             request: Some(request),
         })
+    }
+
+    /// `explain [NAME]`: every fault record, or module NAME's.
+    fn explained(&self, module: Option<String>) -> Result<Report, CommandError> {
+        if let Some(name) = &module
+            && self.table.find(name).is_none()
+            && !self.records.all().any(|record| record.module == *name)
+        {
+            return Err(no_module(name));
+        }
+        let faults = self
+            .records
+            .all()
+            .filter(|record| module.as_ref().is_none_or(|name| record.module == *name))
+            .cloned()
+            .collect();
+        Ok(Report::Explained { module, faults })
     }
 
     /// `restart`, `stop` or `start` by hand, with the instance home.

@@ -13,7 +13,7 @@ use crate::supervisor::reports::CommandError;
 use alloc::format;
 
 /// The commands the host may give, as the refusal names them.
-pub const HOST_COMMANDS: &str = "help, ps, list, caps, log, trace, remove, mem, uptime";
+pub const HOST_COMMANDS: &str = "help, ps, list, caps, log, explain, trace, remove, mem, uptime";
 
 /// Whether the host may give `command`.
 pub fn host_may_run(command: &Command) -> bool {
@@ -25,6 +25,7 @@ pub fn host_may_run(command: &Command) -> bool {
             | Command::List
             | Command::Capabilities { .. }
             | Command::Log { .. }
+            | Command::Explain { .. }
             | Command::Trace { .. }
             | Command::RecentAccesses { .. }
             | Command::Remove { .. }

@@ -164,10 +164,19 @@ impl<K: KernelServices> EventLoop<K> {
                 ))
             }
             Err(StartError::Faulted(fault)) => {
-                log::error!(
-                    "module {} failed to start: {fault}",
-                    self.table.slots[index].plan.name
-                );
+                let slot = &self.table.slots[index];
+                log::error!("module {} failed to start: {fault}", slot.plan.name);
+                // A start that fails has no instance to ask afterwards: its
+                // accesses and refusals are traced from the fault.
+                if slot.tracing {
+                    for access in &fault.recent_accesses {
+                        self.kernel.print_line(&format!(
+                            "trace {}: {}",
+                            slot.plan.name,
+                            self.router.access_text(access)
+                        ));
+                    }
+                }
                 let text = format!("{fault}");
                 self.contain(index, &fault, None);
                 Err(text)

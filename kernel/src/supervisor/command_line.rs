@@ -14,6 +14,7 @@ pub const USAGE: &[&str] = &[
     "list                     modules: name, version, state, one line each",
     "caps NAME                what NAME is granted and what its instance holds",
     "log [LINES]              the kernel log ring (default 40 lines) and every recorded fault",
+    "explain [NAME]           every recorded fault (or NAME's) in plain words: what the module did, what stopped it",
     "restart NAME             a fresh instance of NAME now",
     "stop [--force] NAME | start NAME   stop NAME (--force: even the console's driver), or bring NAME back",
     "remove [--force] NAME    stop NAME and unload it, releasing its grants (--force: even the console's driver); a push brings it back",
@@ -43,6 +44,8 @@ pub enum Command {
     Capabilities { module: String },
     /// `log [LINES]`.
     Log { lines: usize },
+    /// `explain [NAME]`: the fault records (of module NAME) in plain words.
+    Explain { module: Option<String> },
     /// `restart NAME`.
     Restart { module: String },
     /// `stop [--force] NAME`.
@@ -94,6 +97,10 @@ impl Command {
                 lines: lines
                     .parse()
                     .map_err(|_| format!("`{lines}` is not a number of lines"))?,
+            },
+            ["explain"] => Command::Explain { module: None },
+            ["explain", module] => Command::Explain {
+                module: Some(String::from(*module)),
             },
             ["restart", module] => Command::Restart {
                 module: String::from(*module),
@@ -196,6 +203,13 @@ mod tests {
             ),
             ("log", Command::Log { lines: 40 }),
             ("log 7", Command::Log { lines: 7 }),
+            ("explain", Command::Explain { module: None }),
+            (
+                "explain oob",
+                Command::Explain {
+                    module: Some("oob".into()),
+                },
+            ),
             (
                 "restart pci",
                 Command::Restart {
@@ -278,7 +292,7 @@ mod tests {
         for (line, expected) in cases {
             assert_eq!(&Command::parse(line).unwrap(), expected, "`{line}`");
         }
-        assert_eq!(USAGE.len(), 14, "a new command needs a case above");
+        assert_eq!(USAGE.len(), 15, "a new command needs a case above");
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 pub mod command_line;
 pub mod decisions;
+pub mod explain;
 pub mod policy;
 pub mod records;
 pub mod replay;

@@ -22,6 +22,8 @@ pub struct FaultRecord {
     pub generation: u32,
     pub reason: String,
     pub last_accesses: Vec<String>,
+    /// The fault in plain English ([`super::explain::explain`]).
+    pub explanation: String,
 }
 
 /// The records, oldest first, at most [`CAPACITY`].
@@ -68,6 +70,7 @@ impl FaultRecords {
             generation,
             reason: format!("{fault}"),
             last_accesses: last_accesses(fault, text),
+            explanation: super::explain::explain(fault, text),
         };
         // The Wasm host has already logged the fault itself; add what it cannot know.
         log::error!(

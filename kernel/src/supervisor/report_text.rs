@@ -187,6 +187,27 @@ fn report_text(report: &Report) -> String {
             let _ = writeln!(out, "last {lines} lines of the kernel log:");
             out.push_str(tail);
         }
+        Report::Explained { module, faults } => {
+            let whose = module
+                .as_ref()
+                .map_or_else(String::new, |module| format!(" for {module}"));
+            if faults.is_empty() {
+                out = format!("no faults recorded{whose}");
+            } else {
+                let _ = writeln!(out, "{} faults recorded{whose}:", faults.len());
+                for fault in faults {
+                    let _ = writeln!(
+                        out,
+                        "[{:>6}.{:03} s] {} generation {}: {}",
+                        fault.time / 1_000_000_000,
+                        fault.time / 1_000_000 % 1000,
+                        fault.module,
+                        fault.generation,
+                        fault.explanation
+                    );
+                }
+            }
+        }
         Report::Restarted { module, state } => out = format!("{module}: {state}"),
         Report::Stopped { module } => out = format!("{module}: stopped"),
         Report::Removed { module } => {

@@ -101,6 +101,11 @@ pub enum Report {
         lines: usize,
         tail: String,
     },
+    /// `explain [NAME]`: the records (of `module`), each in plain words.
+    Explained {
+        module: Option<String>,
+        faults: Vec<FaultRecord>,
+    },
     Restarted {
         module: String,
         state: &'static str,

@@ -1,5 +1,5 @@
 //! The commands for a running system's supervisor (`cella ps`, `list`, `caps`, `log`,
-//! `trace`, `remove`, `mem`): their words, checked for count, become the command line the
+//! `explain`, `trace`, `remove`, `mem`): their words, checked for count, become the command line the
 //! console shell would send.
 
 use super::{Options, command_help};
@@ -32,7 +32,7 @@ pub(super) fn inspect_options(name: &str, options: &mut Options) -> Result<Inspe
     let arguments = words.len() - 1;
     let (least, most) = match name {
         "caps" | "remove" => (1, 1),
-        "log" => (0, 1),
+        "log" | "explain" => (0, 1),
         "trace" => (1, 2),
         _ => (0, 0),
     };
@@ -72,6 +72,8 @@ mod tests {
             ("remove --force uart16550", "remove --force uart16550", None),
             ("remove uart16550 --force", "remove --force uart16550", None),
             ("mem", "mem", None),
+            ("explain", "explain", None),
+            ("explain oob --system 7", "explain oob", Some("7")),
         ] {
             assert_eq!(
                 parse_words(words).unwrap().subcommand,
@@ -87,6 +89,7 @@ mod tests {
             "caps a b",
             "ps all",
             "log 1 2",
+            "explain a b",
             "trace",
             "trace pci on now",
             "remove",

@@ -29,13 +29,19 @@ pub enum Image {
     /// The test kernel with the production system, the teaching modules and
     /// `tests/kernel/system.toml` (test modules and swap fixtures).
     Test,
+    /// The production kernel with `modules/system.toml` and a lab's `lab.toml`
+    /// (`cargo cella lab N`).
+    Lab {
+        /// The lab's manifest addition, relative to the workspace root.
+        manifest: &'static str,
+    },
 }
 
 impl Image {
     /// Its kernel binary.
     pub fn kernel(self) -> Kernel {
         match self {
-            Image::Production { .. } => Kernel::Production,
+            Image::Production { .. } | Image::Lab { .. } => Kernel::Production,
             Image::Test => Kernel::Test,
         }
     }
@@ -46,6 +52,7 @@ impl Image {
             Image::Production { teaching: false } => vec![SOURCE],
             Image::Production { teaching: true } => vec![SOURCE, TEACHING_SOURCE],
             Image::Test => vec![SOURCE, TEACHING_SOURCE, TEST_SOURCE],
+            Image::Lab { manifest } => vec![SOURCE, manifest],
         }
     }
 
@@ -66,6 +73,7 @@ impl Image {
             Image::Production { teaching: false } => "boot.tar",
             Image::Production { teaching: true } => "teaching-boot.tar",
             Image::Test => "test-boot.tar",
+            Image::Lab { .. } => "lab-boot.tar",
         }
     }
 }
@@ -210,5 +218,12 @@ mod tests {
             names[0] != names[1] && names[1] != names[2] && names[0] != names[2],
             "{names:?}"
         );
+        let lab = Image::Lab {
+            manifest: "labs/01-memory-bounds/lab.toml",
+        };
+        assert_eq!(lab.kernel(), Kernel::Production);
+        assert_eq!(lab.manifests(), [SOURCE, "labs/01-memory-bounds/lab.toml"]);
+        assert!(!names.contains(&lab.archive_name()));
+        assert!(!lab.packs_program(&plan, "bin/fuzz"));
     }
 }

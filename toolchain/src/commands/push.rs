@@ -10,7 +10,9 @@ use crate::modules::{self, wasm};
 use crate::push;
 use crate::runs;
 use crate::shell::Shell;
+use crate::system_manifest::SystemPlan;
 use crate::variants;
+use crate::wat_source;
 use crate::workspace::Workspace;
 use crate::{Error, Result, progress};
 use cella_wasm_host::Grant;
@@ -34,7 +36,17 @@ pub fn push(shell: &Shell, workspace: &Workspace, options: &PushOptions) -> Resu
     let system = runs::choose(&workspace.cella_directory(), options.system.as_deref())?;
     let features = variants::split_features(&options.features);
     let mut package_directory = None;
-    let (bytes, default_target) = if options.module.ends_with(".wasm") {
+    let (bytes, default_target) = if let Some(compiled) =
+        wat_module(&workspace.root, &plan, &options.module)
+    {
+        if !features.is_empty() {
+            return Err(Error::usage(format!(
+                "--features builds a package; {} is a WAT module",
+                options.module
+            )));
+        }
+        compiled?
+    } else if options.module.ends_with(".wasm") {
         if !features.is_empty() {
             return Err(Error::usage(format!(
                 "--features builds a package; {} is a built .wasm file",
@@ -58,7 +70,7 @@ pub fn push(shell: &Shell, workspace: &Workspace, options: &PushOptions) -> Resu
                 .find(|candidate| workspace.package(candidate).is_some())
                 .ok_or_else(|| {
                     Error::new(format!(
-                        "`{}` is neither a module of modules/system.toml, a workspace package, nor a .wasm file",
+                        "`{}` is neither a module of modules/system.toml or modules/teaching.toml, a workspace package, a .wasm file nor a .wat file",
                         options.module
                     ))
                 })?,
@@ -171,6 +183,37 @@ pub fn push(shell: &Shell, workspace: &Workspace, options: &PushOptions) -> Resu
     }
 }
 
+/// A module given as WAT: a `.wat` file (by its path), or a module of `plan` with
+/// `wat =` (by its name, the file taken from `workspace_root`). Its compiled bytes and the
+/// name it replaces by default (the file's stem, or the module's name); `None` when
+/// `module` is neither.
+///
+/// # Errors
+/// The file cannot be read, or its text is not valid WAT (a syntax error, with its line).
+pub fn wat_module(
+    workspace_root: &Path,
+    plan: &SystemPlan,
+    module: &str,
+) -> Option<Result<(Vec<u8>, String)>> {
+    let (path, name) = if wat_source::is_wat_path(module) {
+        let path = PathBuf::from(module);
+        let stem = path
+            .file_stem()
+            .and_then(|stem| stem.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        (path, stem)
+    } else {
+        let spec = plan.modules.iter().find(|spec| spec.name == module)?;
+        (workspace_root.join(spec.wat.as_ref()?), spec.name.clone())
+    };
+    Some(
+        wat_source::compile(&path)
+            .map(|bytes| (bytes, name))
+            .map_err(Error::from),
+    )
+}
+
 /// The grant of `target`'s entry in the store of installed modules, if it is installed.
 fn installed_grant(store: &Path, target: &str) -> Option<Grant> {
     let path = store.join(format!("{target}.toml"));
@@ -195,7 +238,7 @@ fn read_entry(
         (GrantSource::CrateEntry, Some(directory)) => directory.join(installed::ENTRY_FILE),
         (GrantSource::CrateEntry, None) => {
             return Err(Error::usage(format!(
-                "--grant without a FILE takes the entry from the module's crate ({} beside its Cargo.toml); for a .wasm file name the entry: --grant FILE",
+                "--grant without a FILE takes the entry from the module's crate ({} beside its Cargo.toml); for a .wasm or .wat file name the entry: --grant FILE",
                 installed::ENTRY_FILE
             )));
         }
@@ -214,6 +257,53 @@ fn read_entry(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wat_file_or_a_wat_module_by_name_is_compiled_and_a_syntax_error_says_so() {
+        let root = std::env::temp_dir().join(format!("cella-push-wat-test-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("modules/teaching")).unwrap();
+        let hello = "(module\n  (@custom \"cella.manifest\" \"cella 1\\nname hello\\nversion 1.0.0\\n\")\n  (func (export \"init\") (result i32) (i32.const 0)))\n";
+        std::fs::write(root.join("modules/teaching/hello.wat"), hello).unwrap();
+        std::fs::write(
+            root.join("typo.wat"),
+            "(module\n  (func (export \"init\") (result i32)\n    (i32.cnst 0)))\n",
+        )
+        .unwrap();
+        let plan = SystemPlan::parse_files(&[(
+            "modules/teaching.toml",
+            "[[module]]\nname = \"greeter\"\nwat = \"modules/teaching/hello.wat\"\nboot = false\n",
+        )])
+        .expect("a plan");
+        // By path: the file's stem is the default target.
+        let path = root
+            .join("modules/teaching/hello.wat")
+            .display()
+            .to_string();
+        let (bytes, name) = wat_module(&root, &plan, &path)
+            .expect("a WAT file")
+            .expect("it compiles");
+        assert_eq!((&bytes[..4], name.as_str()), (&b"\0asm"[..], "hello"));
+        // By name: the manifest's `wat =` file, under the module's name.
+        let (by_name, name) = wat_module(&root, &plan, "greeter")
+            .expect("a WAT module")
+            .expect("it compiles");
+        assert_eq!((by_name, name.as_str()), (bytes, "greeter"));
+        // A syntax error is one, with its file and line.
+        let typo = root.join("typo.wat").display().to_string();
+        let error = wat_module(&root, &plan, &typo)
+            .expect("a WAT file")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with(&format!("WAT syntax error in {typo}")),
+            "{error}"
+        );
+        assert!(error.contains("typo.wat:3:"), "{error}");
+        // Neither a WAT file nor a WAT module: the other ways apply.
+        assert!(wat_module(&root, &plan, "uart16550").is_none());
+        assert!(wat_module(&root, &plan, "modules/uart16550.wasm").is_none());
+        let _ = std::fs::remove_dir_all(root);
+    }
 
     #[test]
     fn the_entry_comes_from_the_crate_or_a_file_and_names_the_target() {

@@ -18,8 +18,6 @@ use std::os::unix::process::CommandExt;
 /// `cella run`: replaces this process with QEMU, so QEMU owns the terminal and its exit status
 /// becomes the command's.
 pub fn run(shell: &Shell, workspace: &Workspace, options: &RunOptions) -> Result<()> {
-    let qemu = setup::ensure(shell, &workspace.root, Needs { qemu: true })?
-        .ok_or_else(|| Error::new("QEMU was not found"))?;
     let image = if options.test_kernel {
         Image::Test
     } else {
@@ -27,6 +25,19 @@ pub fn run(shell: &Shell, workspace: &Workspace, options: &RunOptions) -> Result
             teaching: options.teaching,
         }
     };
+    boot(shell, workspace, image, options)
+}
+
+/// Builds `image` and boots it as [`run`] does (`options`' accelerator, kernel words and
+/// QEMU arguments); replaces this process with QEMU.
+pub fn boot(
+    shell: &Shell,
+    workspace: &Workspace,
+    image: Image,
+    options: &RunOptions,
+) -> Result<()> {
+    let qemu = setup::ensure(shell, &workspace.root, Needs { qemu: true })?
+        .ok_or_else(|| Error::new("QEMU was not found"))?;
     let mut outputs = build_all(shell, workspace, image)?;
     let boot_archive = with_installed(workspace, &mut outputs)?;
     let mut invocation = QemuInvocation::new(qemu, outputs.kernel);
@@ -47,6 +58,7 @@ pub fn run(shell: &Shell, workspace: &Workspace, options: &RunOptions) -> Result
         Image::Production { teaching: false } => "production",
         Image::Production { teaching: true } => "teaching",
         Image::Test => "test",
+        Image::Lab { .. } => "lab",
     };
     let registered = crate::runs::register(&cella, std::process::id(), started, system)?;
     invocation.extra_args = vec![

@@ -271,6 +271,162 @@ fn trace_without_a_switch_shows_the_running_instances_last_accesses() {
     ));
 }
 
+/// A module granted port 0x80 whose `init` writes it, writes the port after
+/// it (refused) and then fails.
+fn failing_trespasser() -> Vec<u8> {
+    wat::parse_str(
+        r#"(module
+  (@custom "cella.manifest" "cella 1\nname trespasser\nversion 1.0.0\nport 0x80 1\n")
+  (import "cella" "cap_handle" (func $cap_handle (param i32) (result i32)))
+  (import "cella" "port_out8" (func $port_out8 (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "init") (result i32)
+    (local $port i32)
+    (local.set $port (call $cap_handle (i32.const 0)))
+    (drop (call $port_out8 (local.get $port) (i32.const 0) (i32.const 0x11)))
+    (drop (call $port_out8 (local.get $port) (i32.const 1) (i32.const 0xff)))
+    (i32.const 1)))"#,
+    )
+    .expect("trespasser assembles")
+}
+
+#[test]
+fn a_failed_start_is_traced_and_recorded_with_its_accesses_and_refusals() {
+    let plan = ModulePlan {
+        grants: alloc::vec![crate::system_manifest::GrantLine::Port {
+            base: 0x80,
+            count: 1,
+            shared: false,
+        }],
+        on_demand: true,
+        ..plan("trespasser", &[("policy", "never")])
+    };
+    let mut system = boot_files(
+        alloc::vec![plan],
+        &[(String::from("trespasser.wasm"), failing_trespasser())],
+    );
+    settle(&mut system);
+    run(
+        &mut system,
+        Command::Trace {
+            module: String::from("trespasser"),
+            on: true,
+        },
+    )
+    .expect("trace on");
+    // Started again and again: each failed start is traced and recorded alike.
+    for attempt in 1..=5 {
+        system.kernel.printed.clear();
+        let report = run(&mut system, start("trespasser")).expect("a start that faults");
+        assert!(
+            matches!(
+                report,
+                Report::Restarted {
+                    state: "faulted",
+                    ..
+                }
+            ),
+            "{report:?}"
+        );
+        let traced: Vec<&String> = system
+            .kernel
+            .printed
+            .iter()
+            .filter(|line| line.starts_with("trace trespasser: "))
+            .collect();
+        assert_eq!(
+            traced,
+            [
+                "trace trespasser: write port 0x80 1 <- 0x11",
+                "trace trespasser: refused write port 0x81 1 (port_out8): denied",
+            ],
+            "attempt {attempt}: {:?}",
+            system.kernel.printed
+        );
+        let record = system.records.all().last().expect("the fault is recorded");
+        assert_eq!(record.module, "trespasser");
+        assert!(record.generation > 0, "recorded under its own generation");
+        assert_eq!(
+            record.last_accesses,
+            [
+                "write port 0x80 1 <- 0x11",
+                "refused write port 0x81 1 (port_out8): denied"
+            ]
+        );
+        assert!(
+            record
+                .explanation
+                .starts_with("trespasser's `init` returned 1 (0 means started)."),
+            "{}",
+            record.explanation
+        );
+        assert_eq!(system.records.len(), attempt);
+    }
+}
+
+#[test]
+fn explain_gives_each_fault_record_in_plain_words() {
+    let mut system = boot_with(
+        alloc::vec![
+            (plan("counter", &[("backoff", "1ms")]), Behaviour::default()),
+            (plan("quiet", &[]), Behaviour::default()),
+        ],
+        &[],
+    );
+    settle(&mut system);
+    let explain = |system: &mut System, module: Option<&str>| {
+        let outcome = run(
+            system,
+            Command::Explain {
+                module: module.map(String::from),
+            },
+        );
+        crate::supervisor::report_text::text_of(&outcome)
+    };
+    assert_eq!(explain(&mut system, None), "no faults recorded\n");
+    // Faults one after another: each is recorded and explained, none lost.
+    for count in 1..=3 {
+        queue(&mut system, "counter", b"trap");
+        // Let the fault happen and the backoff pass.
+        for _ in 0..20 {
+            settle(&mut system);
+            system.wait_for_work();
+        }
+        let text = explain(&mut system, Some("counter"));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            format!("{count} faults recorded for counter:"),
+            "{text}"
+        );
+        assert_eq!(lines.len(), count + 1, "{text}");
+        for line in &lines[1..] {
+            assert!(
+                line.contains("] counter generation ")
+                    && line.contains(": counter executed `unreachable` in `on_message`: the trap a compiler emits"),
+                "{text}"
+            );
+        }
+    }
+    assert_eq!(
+        explain(&mut system, Some("quiet")),
+        "no faults recorded for quiet\n"
+    );
+    assert_eq!(
+        explain(&mut system, None).lines().next(),
+        Some("3 faults recorded:")
+    );
+    assert!(matches!(
+        run(
+            &mut system,
+            Command::Explain {
+                module: Some(String::from("nobody"))
+            }
+        ),
+        Err(CommandError::NoSuchModule(_))
+    ));
+}
+
 #[test]
 fn trace_entries_name_endpoints_instead_of_numbering_them() {
     let system = boot(&["counter", "rtc"]);
