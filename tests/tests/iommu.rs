@@ -91,7 +91,7 @@ fn the_dma_escape_is_blocked_by_the_iommu_and_the_kernel_is_unchanged() {
             .find(|word| word.starts_with("0x") && word.len() == 18)
             .map(str::to_owned)
     };
-    match (checksum(&before), checksum(&after)) {
+    match (checksum(before), checksum(after)) {
         (Some(first), Some(second)) if first == second => {}
         other => run.fail(format!("checksums before and after: {other:?}")),
     }
