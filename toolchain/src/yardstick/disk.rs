@@ -282,11 +282,11 @@ pub fn table(disk: &DiskFigures, cella: &CellaDisk) -> Vec<String> {
         ));
     }
     lines.push(format!(
-        "(Linux: {} random reads in {}, the disk {}; Cella: {} MiB each way, {} random reads)",
+        "(Linux: {} random reads in {}, the disk {}; Cella: {:.1} MiB each way, {} random reads)",
         disk.random_read.amount,
         super::comparison::format_ns(disk.random_read.nanoseconds),
         disk.iommu_domain.describe(),
-        cella.wasm.sequential_read.amount / (1024 * 1024),
+        cella.wasm.sequential_read.amount as f64 / (1024.0 * 1024.0),
         cella.wasm.random_read.amount
     ));
     lines
@@ -442,7 +442,7 @@ mod tests {
         let last = lines.last().unwrap();
         assert!(
             last.contains(
-                "DMA remapping on, lazy IOTLB invalidation; Cella: 3 MiB each way, 400 random reads"
+                "DMA remapping on, lazy IOTLB invalidation; Cella: 4.0 MiB each way, 400 random reads"
             ),
             "{last}"
         );
