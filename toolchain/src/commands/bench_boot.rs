@@ -63,10 +63,13 @@ pub fn run(shell: &Shell, boot: BenchBoot) -> Result<String> {
     let _ = watchdog.join();
     let serial = String::from_utf8_lossy(&output.stdout).into_owned();
     println!("{} (one QEMU boot, TCG):", boot.title);
-    let verdict = format!("scenario {}", boot.scenario);
+    let verdict = format!("scenario {}:", boot.scenario);
     for line in serial.lines().map(|line| line.trim_end_matches('\r')) {
-        if line.starts_with("bench:") || line.starts_with(&verdict) {
+        if line.starts_with("bench:") || line.starts_with("disk_bench:") {
             println!("  {line}");
+        } else if let Some(at) = line.find(&verdict) {
+            // After the shell's prompt, where a system with a shell prints it.
+            println!("  {}", &line[at..]);
         }
     }
     if output.status.code() != Some(EXIT_STATUS_SUCCESS) {

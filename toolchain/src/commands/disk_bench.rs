@@ -2,7 +2,7 @@
 //! (scenario `disk_bench`, the test system's boot archive) and as a native process (scenario
 //! `native_disk_bench`, an archive with `bin/virtio-blk-native`), two QEMU boots (TCG), each
 //! on a copy of the disk image. Each prints `disk_bench: BUILD OPERATION AMOUNT UNIT in NS
-//! ns` lines, read here into the figures the yardstick's disk table puts beside Linux's.
+//! ns` lines (printed under each boot's title), read here into the figures the yardstick's disk table puts beside Linux's.
 
 use super::bench_boot::{self, BenchBoot};
 use crate::archive::ArchiveEntry;
@@ -67,11 +67,6 @@ pub fn run(shell: &Shell, workspace: &Workspace, qemu: &Path) -> Result<CellaDis
             title: "disk benchmark, the native driver",
         },
     )?;
-    for line in wasm.lines().chain(native.lines()) {
-        if line.starts_with("disk_bench:") {
-            println!("  {}", line.trim_end_matches('\r'));
-        }
-    }
     Ok(CellaDisk {
         wasm: DriverFigures::parse(&wasm, "wasm").map_err(Error::new)?,
         native: DriverFigures::parse(&native, "native").map_err(Error::new)?,
