@@ -18,10 +18,11 @@ use super::services::KernelServices;
 use super::slot::ModuleState;
 use crate::install_protocol::read_entry;
 use crate::supervisor::reports::{CommandError, Installed, Report};
-use crate::system_manifest::{ModulePlan, SystemManifest, validate_addition};
+use crate::system_manifest::{GrantLine, ModulePlan, SystemManifest, validate_addition};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use cella_wasm_host::abi::PciAddress;
 
 impl<K: KernelServices> EventLoop<K> {
     /// Installs `bytes` as module `target` under manifest entry `entry` (the
@@ -54,6 +55,10 @@ impl<K: KernelServices> EventLoop<K> {
                     entry_text(known)
                 ));
             }
+        }
+        let mut plan = plan;
+        if let Err(why) = self.resolve_devices(&mut plan) {
+            return refused(format!("{why}; nothing changed"));
         }
         if let Err(why) = self.fits_running_system(&plan) {
             return refused(format!("{why}; nothing changed"));
@@ -98,6 +103,31 @@ impl<K: KernelServices> EventLoop<K> {
                 refused(format!("{problem}; nothing changed"))
             }
         }
+    }
+
+    /// Resolves `plan`'s `device` lines, as the boot does, against the PCI
+    /// functions no module or process of the running system holds.
+    ///
+    /// # Errors
+    /// Each grant no free function matches, named.
+    pub(super) fn resolve_devices(&self, plan: &mut ModulePlan) -> Result<(), String> {
+        let running = self.running_manifest();
+        let taken: Vec<PciAddress> = running
+            .modules
+            .iter()
+            .chain(&running.processes)
+            .flat_map(|holder| &holder.grants)
+            .filter_map(|grant| match grant {
+                GrantLine::Device { slot, .. } => *slot,
+                _ => None,
+            })
+            .collect();
+        let free: Vec<_> = crate::pci_bus::grant_functions(&self.kernel.pci_functions())
+            .into_iter()
+            .filter(|function| !taken.contains(&function.address))
+            .collect();
+        cella_system::devices::resolve(core::iter::once(plan), &free)
+            .map_err(|problems| problems.join("; "))
     }
 
     /// Checks that `plan` fits beside everything the running system grants.

@@ -60,6 +60,11 @@ pub fn grant_function(functions: &[Function], address: PciAddress) -> Option<Pci
     Some(as_grant(found))
 }
 
+/// Every function of `functions` as a grant sees it (see [`grant_function`]).
+pub fn grant_functions(functions: &[Function]) -> Vec<PciFunction> {
+    functions.iter().map(as_grant).collect()
+}
+
 fn as_grant(function: &Function) -> PciFunction {
     let bars = function.bars.map(|bar| match bar.kind {
         BarKind::Unused => None,
@@ -95,7 +100,7 @@ fn as_grant(function: &Function) -> PciFunction {
 /// function matches keeps no address: the module it belongs to is refused
 /// at load with that grant named. Returns one line per problem.
 pub fn resolve_grants(manifest: &mut SystemManifest, functions: &[Function]) -> Vec<String> {
-    let granted: Vec<PciFunction> = functions.iter().map(as_grant).collect();
+    let granted = grant_functions(functions);
     let holders = manifest
         .modules
         .iter_mut()

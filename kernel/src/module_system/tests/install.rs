@@ -385,3 +385,54 @@ fn a_module_whose_manifest_names_another_is_not_installed_under_the_entry() {
     );
     assert!(why.contains("the module is `lamp`, not `blink`"), "{why}");
 }
+
+#[test]
+fn a_device_grant_is_resolved_against_the_functions_no_one_holds_and_refused_by_name_otherwise() {
+    use cella_interfaces::pci::{Bar, BarKind, Function};
+    let mut system = running_system();
+    let mut disk = Function {
+        device: 3,
+        vendor_id: 0x1af4,
+        device_id: 0x1042,
+        class: 1,
+        irq_line: 11,
+        ..Function::default()
+    };
+    disk.bars[4] = Bar {
+        kind: BarKind::Memory64,
+        address: 0xfe00_0000,
+        size: 0x4000,
+        prefetchable: true,
+    };
+    system.kernel.pci_functions = alloc::sync::Arc::from([disk]);
+    let report = install(
+        &mut system,
+        "disk",
+        "module disk installed/disk.wasm\ngrant device 0x1af4 0x1042\n",
+        requesting("disk", "pci 0x1af4 0x1042\n"),
+    )
+    .expect("installed");
+    let text = crate::supervisor::report_text::text_of(&Ok(report));
+    assert_eq!(
+        text,
+        "disk 0.3.0 installed and started: grants [device 0x1af4 0x1042 at 00:03.0, mmio 0xfe000000 16384, irq 11 shared]; serves []\n"
+    );
+    // The function is taken now: a second grant of it is refused by name.
+    let text = refused(
+        &mut system,
+        "disk2",
+        "module disk2 installed/disk2.wasm\ngrant device 0x1af4 0x1042\n",
+        requesting("disk2", "pci 0x1af4 0x1042\n"),
+    );
+    assert_eq!(
+        text,
+        "disk2: no free PCI function matches its grant `device 0x1af4 0x1042`; nothing changed"
+    );
+    let text = refused(
+        &mut system,
+        "net",
+        "module net installed/net.wasm\ngrant device 0x1af4 0x1041\n",
+        requesting("net", "pci 0x1af4 0x1041\n"),
+    );
+    assert!(text.contains("`device 0x1af4 0x1041`"), "{text}");
+}
