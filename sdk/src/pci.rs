@@ -3,7 +3,7 @@
 
 use crate::error::{ErrorCode, Result, status, value32, value64};
 use crate::handle::{FromHandle, Handle};
-use crate::{Irq, Mmio, sys};
+use crate::{Irq, Mmio, Ports, sys};
 use cella_interfaces::pci::Function;
 use cella_interfaces::wire::decode;
 
@@ -104,6 +104,17 @@ impl PciDevice {
         let raw = value32(sys::pci_bar(self.handle.raw(), i32::from(index)))?;
         // `raw` came from a non-negative i32.
         Ok(Mmio::from_handle(Handle::from_raw(raw as i32)))
+    }
+
+    /// I/O BAR `index` (0-5) as a port range over all its ports (offsets
+    /// relative to the BAR's first port).
+    ///
+    /// # Errors
+    /// [`ErrorCode::NotFound`] when BAR `index` is absent or a memory BAR.
+    pub fn io_bar(&self, index: u8) -> Result<Ports> {
+        let raw = value32(sys::pci_io_bar(self.handle.raw(), i32::from(index)))?;
+        // `raw` came from a non-negative i32.
+        Ok(Ports::from_handle(Handle::from_raw(raw as i32)))
     }
 
     /// The function's interrupt line; its interrupts arrive as

@@ -135,6 +135,7 @@ imports! {
     safe fn pci_config_read(device: i32, offset: i32, width: i32) -> i64 = PciConfigRead;
     safe fn pci_config_write(device: i32, offset: i32, width: i32, value: i32) -> i32 = PciConfigWrite;
     safe fn pci_bar(device: i32, index: i32) -> i32 = PciBar;
+    safe fn pci_io_bar(device: i32, index: i32) -> i32 = PciIoBar;
     safe fn pci_irq(device: i32) -> i32 = PciIrq;
     /// Writes up to `capacity` bytes at `pointer`.
     unsafe fn pci_bus_function(bus: i32, index: i32, pointer: i32, capacity: i32) -> i32 = PciBusFunction;

@@ -342,6 +342,14 @@ pub(crate) fn build<P: Platform + 'static, O: Outbox + 'static>(
         let outcome = pci::bar(state, device, index);
         state.conclude_i32(HostFunction::PciBar, outcome)
     });
+    define!(linker_ref, HostFunction::PciIoBar, |caller,
+                                                 device: i32,
+                                                 index: i32|
+     -> i32 {
+        let state = caller.data_mut();
+        let outcome = pci::io_bar(state, device, index);
+        state.conclude_i32(HostFunction::PciIoBar, outcome)
+    });
     define!(linker_ref, HostFunction::PciIrq, |caller,
                                                device: i32|
      -> i32 {

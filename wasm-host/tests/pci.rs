@@ -56,6 +56,7 @@ fn platform() -> SimulatedPlatform {
     platform.attach_pci(DISK, config(0x1042_1af4, 0xd15c));
     platform.attach_pci(OTHER, config(0x1041_1af4, 0x0e7));
     platform.attach_mmio(BAR4, 0x4000, Registers::new(0x4000));
+    platform.attach_ports(0xc000, 0x40, Registers::new(0x40));
     platform
 }
 
@@ -162,6 +163,25 @@ fn memory_bars_become_mmio_capabilities_and_the_line_an_irq_capability() {
         probe.call("pci_bar", device, 0, 0, 0),
         code(ErrorCode::NotFound),
         "an I/O BAR"
+    );
+    let ports = probe.call("pci_io_bar", device, 0, 0, 0) as i32;
+    assert!(ports >= 0, "I/O BAR 0: {ports}");
+    assert_eq!(probe.call("pci_io_bar", device, 0, 0, 0) as i32, ports);
+    assert_eq!(probe.call("port_out8", ports, 0x3f, 0x5a, 0), 0);
+    assert_eq!(probe.call("port_in8", ports, 0x3f, 0, 0), 0x5a);
+    assert_eq!(
+        probe.call("port_in8", ports, 0x40, 0, 0),
+        code(ErrorCode::Denied),
+        "past the BAR's 64 ports"
+    );
+    assert_eq!(
+        probe.call("pci_io_bar", device, 4, 0, 0),
+        code(ErrorCode::NotFound),
+        "a memory BAR"
+    );
+    assert_eq!(
+        probe.call("pci_io_bar", device, 6, 0, 0),
+        code(ErrorCode::BadArgument)
     );
     assert_eq!(
         probe.call("pci_bar", device, 1, 0, 0),

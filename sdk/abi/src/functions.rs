@@ -155,6 +155,10 @@ host_functions! {
     /// `index` (0..6) as an MMIO capability over the whole BAR (`NotFound`
     /// when that BAR is absent or an I/O BAR).
     PciBar = "pci_bar" (I32, I32) -> I32;
+    /// `pci_io_bar(device_handle, index) -> port_handle | error`: the I/O
+    /// BAR `index` (0..6) as a port-range capability over its ports
+    /// (`NotFound` when that BAR is absent or a memory BAR).
+    PciIoBar = "pci_io_bar" (I32, I32) -> I32;
     /// `pci_irq(device_handle) -> irq_handle | error`: the device's interrupt
     /// line as an IRQ capability (`NotFound` when it has none).
     PciIrq = "pci_irq" (I32) -> I32;

@@ -8,7 +8,9 @@ use super::process::{conclude, conclude64, with};
 use super::syscall::syscall;
 use super::table::Entry;
 use cella_abi::pci::{config_access_valid, config_write_allowed};
-use cella_abi::syscalls::{IRQ_ROUTE, MMIO_MAP_RANGE, PCI_CONFIG_READ, PCI_CONFIG_WRITE};
+use cella_abi::syscalls::{
+    IRQ_ROUTE, MMIO_MAP_RANGE, PCI_CONFIG_READ, PCI_CONFIG_WRITE, PORTS_GRANTED,
+};
 use cella_abi::{CapabilityKind, ErrorCode, HostFunction};
 use cella_interfaces::pci::{BarKind, Function};
 
@@ -86,6 +88,25 @@ pub(crate) fn pci_bar(handle: i32, index: i32) -> i32 {
         .unwrap_or(Err(ErrorCode::Busy))
     });
     conclude(HostFunction::PciBar, result)
+}
+
+pub(crate) fn pci_io_bar(handle: i32, index: i32) -> i32 {
+    let result = device(handle).and_then(|function| {
+        let index = usize::try_from(index).map_err(|_| ErrorCode::BadArgument)?;
+        let bar = function.bars.get(index).ok_or(ErrorCode::BadArgument)?;
+        if bar.kind != BarKind::Io {
+            return Err(ErrorCode::NotFound);
+        }
+        let base = u16::try_from(bar.address).map_err(|_| ErrorCode::DeviceError)?;
+        let count = u32::try_from(bar.size).map_err(|_| ErrorCode::DeviceError)?;
+        // The kernel opened the BAR's ports with the rest of the grant.
+        if syscall(PORTS_GRANTED, [u64::from(base), u64::from(count), 0, 0, 0]) != 0 {
+            return Err(ErrorCode::Denied);
+        }
+        with(|state| state.table.insert(Entry::Ports { base, count }))
+            .unwrap_or(Err(ErrorCode::Busy))
+    });
+    conclude(HostFunction::PciIoBar, result)
 }
 
 pub(crate) fn pci_irq(handle: i32) -> i32 {

@@ -122,6 +122,25 @@ pub(crate) fn bar<P, O>(
     handle_for(state, Capability::MmioRegion { base, length })
 }
 
+/// `pci_io_bar(device, index)`: the I/O BAR as a port-range capability.
+pub(crate) fn io_bar<P, O>(
+    state: &mut State<P, O>,
+    handle: i32,
+    index: i32,
+) -> Result<i32, ErrorCode> {
+    let function = function(state, handle)?;
+    let index = usize::try_from(index).map_err(|_| ErrorCode::BadArgument)?;
+    let bar = function
+        .bars
+        .get(index)
+        .ok_or(ErrorCode::BadArgument)?
+        .ok_or(ErrorCode::NotFound)?;
+    let Bar::Io { base, count } = bar else {
+        return Err(ErrorCode::NotFound);
+    };
+    handle_for(state, Capability::PortRange { base, count })
+}
+
 /// `pci_irq(device)`: the function's interrupt line as an IRQ capability.
 pub(crate) fn irq<P, O>(state: &mut State<P, O>, handle: i32) -> Result<i32, ErrorCode> {
     let line = function(state, handle)?.irq.ok_or(ErrorCode::NotFound)?;

@@ -151,6 +151,7 @@ pub const PROBE_OPS: &[(&str, &str, &str)] = &[
         "$a $b $c $d32",
     ),
     ("pci_bar", "(param i32 i32) (result i32)", "$a $b"),
+    ("pci_io_bar", "(param i32 i32) (result i32)", "$a $b"),
     ("pci_irq", "(param i32) (result i32)", "$a"),
     (
         "pci_bus_function",
