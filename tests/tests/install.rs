@@ -252,3 +252,55 @@ fn a_module_pushed_with_its_entry_joins_the_running_system_and_conflicts_change_
     }
     let _ = std::fs::remove_file(socket);
 }
+
+/// `disk2`: a driver that asks for the virtio-blk PCI function (and nothing else).
+fn disk_driver() -> Vec<u8> {
+    wat::parse_str(
+        r#"(module
+  (@custom "cella.manifest" "cella 1\nname disk2\nversion 1.0.0\npci 0x1af4 0x1042\n")
+  (memory (export "memory") 1)
+  (func (export "init") (result i32) (i32.const 0)))"#,
+    )
+    .expect("valid WAT")
+}
+
+#[test]
+fn a_driver_whose_device_grant_no_free_function_matches_is_refused_naming_the_grant() {
+    let (mut session, socket) = boot_with_push_port("install-device");
+    let key = system_key();
+    // A grant of a device the machine does not have.
+    let wrong =
+        entry("[[module]]\nname = \"disk2\"\ndevices = [{ vendor = 0x1af4, device = 0x1041 }]\n");
+    let answer =
+        send_install(&socket, &key, "disk2", &wrong, &disk_driver(), WAIT).expect("an answer");
+    expect_answer(
+        &session,
+        "a grant of a device the machine does not have",
+        &answer,
+        false,
+        "disk2: no free PCI function matches its grant `device 0x1af4 0x1041`; nothing changed",
+    );
+    // A grant of the disk the virtio-blk driver holds: taken, refused the same way.
+    let taken =
+        entry("[[module]]\nname = \"disk2\"\ndevices = [{ vendor = 0x1af4, device = 0x1042 }]\n");
+    let answer =
+        send_install(&socket, &key, "disk2", &taken, &disk_driver(), WAIT).expect("an answer");
+    expect_answer(
+        &session,
+        "a grant of a device another module holds",
+        &answer,
+        false,
+        "disk2: no free PCI function matches its grant `device 0x1af4 0x1042`; nothing changed",
+    );
+    // Nothing changed: no module disk2, and the disk still answers through its driver.
+    let listing = run(&mut session, "ps");
+    if listing.contains("disk2") {
+        session.fail(format!(
+            "a refused install left a module behind:\n{listing}"
+        ));
+    }
+    let capacity = run(&mut session, "call block capacity");
+    if !capacity.contains("sectors of 512 bytes") {
+        session.fail(format!("the disk driver stopped answering: {capacity}"));
+    }
+}
