@@ -6,11 +6,18 @@
 use alloc::format;
 use alloc::string::String;
 use cella_abi::ErrorCode;
-use cella_wasm_host::{Access, Fault, FaultKind, StateError, TrapCode};
+use cella_wasm_host::{Access, Entry, Fault, FaultKind, StateError, TrapCode};
 
 /// The sentences for `fault`, its accesses rendered by `text`.
 pub fn explain(fault: &Fault, text: &dyn Fn(&Access) -> String) -> String {
     let module = fault.module.as_str();
+    if fault.entry == Entry::Device
+        && let FaultKind::Embedder(reason) = &fault.kind
+    {
+        return format!(
+            "{module}'s device did what the module may not, between its events: {reason}. The sandbox does not see what a device writes; the IOMMU lets the device reach only the DMA buffers its driver holds, so the write never reached memory, and the driver is restarted, which resets the device (docs/teaching.md, \"What the sandbox does not cover\")."
+        );
+    }
     let during = match fault.entry.name() {
         "init" => String::from("while starting (in `init`)"),
         "instantiation" => String::from("while being instantiated"),
@@ -20,7 +27,7 @@ pub fn explain(fault: &Fault, text: &dyn Fn(&Access) -> String) -> String {
     match &fault.kind {
         FaultKind::Trap(code) => trap(module, &during, *code),
         FaultKind::OutOfFuel { budget } => format!(
-            "{module} ran {during} for more than its fuel budget of {budget} units (about one per Wasm instruction). The kernel stopped the event there: a runaway loop costs a bounded slice of time and never hangs the kernel or the other modules."
+            "{module} ran {during} for more than its fuel budget of {budget} units (about one per Wasm instruction). The kernel stopped the event there: a runaway loop costs a bounded slice of time and never hangs the kernel or the other modules (lab 2)."
         ),
         FaultKind::Violations {
             count,
@@ -77,13 +84,13 @@ fn last_refusal(fault: &Fault, text: &dyn Fn(&Access) -> String) -> Option<Strin
 fn violation_meaning(error: ErrorCode) -> &'static str {
     match error {
         ErrorCode::Denied => {
-            "the handle was its own, but what it asked lay outside the grant (another port, offset or kind of access)."
+            "the handle was its own, but what it asked lay outside the grant (another port, offset or kind of access; lab 4)."
         }
         ErrorCode::BadHandle => {
-            "the handle named no capability it holds: a forged or made-up number is refused like that."
+            "the handle named no capability it holds: a forged or made-up number is refused like that (lab 3)."
         }
         ErrorCode::StaleHandle => {
-            "the handle belonged to an earlier instance of the module (its generation is out of date): handles die with the instance that got them."
+            "the handle belonged to an earlier instance of the module (its generation is out of date): handles die with the instance that got them (lab 3)."
         }
         ErrorCode::Misaligned => "the access was not aligned to its width.",
         _ => "the call was refused.",
@@ -94,7 +101,7 @@ fn violation_meaning(error: ErrorCode) -> &'static str {
 fn trap(module: &str, during: &str, code: TrapCode) -> String {
     match code {
         TrapCode::MemoryOutOfBounds => format!(
-            "{module} loaded or stored outside its own linear memory {during}. Every memory access of a Wasm module is checked against the bounds of its one memory, the only memory it can name, so the access trapped before anything outside it was read or written."
+            "{module} loaded or stored outside its own linear memory {during}. Every memory access of a Wasm module is checked against the bounds of its one memory, the only memory it can name, so the access trapped before anything outside it was read or written (lab 1)."
         ),
         TrapCode::OutOfFuel => format!(
             "{module} ran out of fuel {during}. The kernel stopped the event: a runaway loop costs a bounded slice of time."
@@ -244,6 +251,28 @@ mod tests {
         for text in [denied, forged, stale] {
             readable(&text);
         }
+    }
+
+    #[test]
+    fn a_device_fault_says_the_iommu_stopped_the_device_not_the_sandbox() {
+        let reason = String::from(
+            "DMA write by 00:03.0 at 0x100000 blocked: the page is not mapped writable (reason 5)",
+        );
+        let text = explain(
+            &fault(Entry::Device, FaultKind::Embedder(reason), vec![]),
+            &plain,
+        );
+        assert!(
+            text.contains("m's device did what the module may not"),
+            "{text}"
+        );
+        assert!(text.contains("at 0x100000 blocked"), "{text}");
+        assert!(
+            text.contains("the IOMMU lets the device reach only"),
+            "{text}"
+        );
+        assert!(!text.contains("kernel memory"), "{text}");
+        readable(&text);
     }
 
     #[test]
