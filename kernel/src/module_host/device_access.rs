@@ -64,15 +64,16 @@ const FAULT_POLL_NANOSECONDS: u64 = 1_000_000;
 /// millisecond: the device that issued each, and the fault in words
 /// (`DMA write by 00:03.0 at 0x1000 blocked: ...`).
 pub fn take_device_faults() -> Vec<(PciAddress, String)> {
-    if !iommu::present() {
-        return Vec::new();
-    }
+    // The clock first: cheaper than the IOMMU's lock, taken every loop step.
     let now = crate::time::now_nanoseconds();
     let last = LAST_FAULT_POLL.load(Ordering::Relaxed);
     if now.saturating_sub(last) < FAULT_POLL_NANOSECONDS {
         return Vec::new();
     }
     LAST_FAULT_POLL.store(now, Ordering::Relaxed);
+    if !iommu::present() {
+        return Vec::new();
+    }
     iommu::take_faults()
         .into_iter()
         .map(|fault| (fault.source, fault.to_string()))

@@ -185,7 +185,8 @@ impl<K: KernelServices> EventLoop<K> {
     }
 
     /// Takes a faulted module out and carries out what the supervisor decides.
-    /// `event` is what it was handling (`None`: it was starting).
+    /// `event` is what it was handling (`None`: no event: it was starting,
+    /// or was faulted from outside between events, as its fault's entry says).
     pub(crate) fn contain(&mut self, index: usize, fault: &Fault, event: Option<&Event<'_>>) {
         let now = self.kernel.now();
         let slot = &mut self.table.slots[index];
@@ -198,8 +199,8 @@ impl<K: KernelServices> EventLoop<K> {
         self.records.record(now, fault, slot.generation, &|access| {
             router.access_text(access)
         });
-        if fault.entry != Entry::Device {
-            log::error!("  it was handling: {}", describe(event));
+        if let Some(handling) = describe(event, fault.entry) {
+            log::error!("  it was handling: {handling}");
         }
         let actions = decide(
             SupervisorEvent::Faulted { now },
@@ -426,11 +427,14 @@ pub(crate) fn print_new_accesses<K: KernelServices>(
 }
 
 /// What a module was doing when it faulted: an event, or (`None`) starting.
-fn describe(event: Option<&Event<'_>>) -> String {
+/// What a faulted instance was doing: `event`, or without one its start
+/// (`entry` says which); `None` for a fault from outside between events.
+fn describe(event: Option<&Event<'_>>, entry: Entry) -> Option<String> {
     let Some(event) = event else {
-        return String::from("its start (init)");
+        return matches!(entry, Entry::Init | Entry::Instantiate)
+            .then(|| String::from("its start (init)"));
     };
-    match event {
+    Some(match event {
         Event::Irq { line } => format!("IRQ {line}"),
         Event::Message { request, bytes } => {
             format!("a message of {} bytes (request {request})", bytes.len())
@@ -440,5 +444,5 @@ fn describe(event: Option<&Event<'_>>) -> String {
             Ok(bytes) => format!("the reply to its call {call} ({} bytes)", bytes.len()),
             Err(error) => format!("the failure of its call {call} ({error})"),
         },
-    }
+    })
 }

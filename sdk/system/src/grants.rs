@@ -199,12 +199,6 @@ impl GrantSet {
             })
     }
 
-    /// Whether read-only access to every function's configuration space is
-    /// granted.
-    pub fn holds_pci_bus(&self) -> bool {
-        self.pci_bus
-    }
-
     /// Whether the grant says its DMA may be unconfined (no IOMMU).
     pub fn dma_unconfined(&self) -> bool {
         self.dma_unconfined

@@ -169,30 +169,21 @@ fn run_qemu_tests(
         )?;
         Ok((outputs, production))
     });
+    let not_run = |error: crate::Error| Stage {
+        label: "QEMU tests",
+        counts: TestCounts::default(),
+        boots: None,
+        elapsed: started.elapsed(),
+        failure: Some(format!("not run: {error}")),
+    };
     let (outputs, production) = match built {
         Ok(built) => built,
-        Err(error) => {
-            return Stage {
-                label: "QEMU tests",
-                counts: TestCounts::default(),
-                boots: None,
-                elapsed: started.elapsed(),
-                failure: Some(format!("not run: {error}")),
-            };
-        }
+        Err(error) => return not_run(error),
     };
     // The harness boots a copy of the build directory's image per QEMU boot.
     let disk = match crate::disk_image::ensured(&workspace.cella_directory()) {
         Ok(disk) => disk,
-        Err(error) => {
-            return Stage {
-                label: "QEMU tests",
-                counts: TestCounts::default(),
-                boots: None,
-                elapsed: started.elapsed(),
-                failure: Some(format!("not run: {error}")),
-            };
-        }
+        Err(error) => return not_run(error),
     };
     let timings = workspace.cella_directory().join("qemu-test-timings.txt");
     let _ = std::fs::remove_file(&timings);

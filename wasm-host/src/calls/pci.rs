@@ -103,20 +103,24 @@ fn handle_for<P, O>(state: &mut State<P, O>, capability: Capability) -> Result<i
     }
 }
 
+/// BAR `index` of the function behind a device handle.
+fn granted_bar<P, O>(state: &State<P, O>, handle: i32, index: i32) -> Result<Bar, ErrorCode> {
+    let index = usize::try_from(index).map_err(|_| ErrorCode::BadArgument)?;
+    function(state, handle)?
+        .bars
+        .get(index)
+        .copied()
+        .ok_or(ErrorCode::BadArgument)?
+        .ok_or(ErrorCode::NotFound)
+}
+
 /// `pci_bar(device, index)`: the memory BAR as an MMIO capability.
 pub(crate) fn bar<P, O>(
     state: &mut State<P, O>,
     handle: i32,
     index: i32,
 ) -> Result<i32, ErrorCode> {
-    let function = function(state, handle)?;
-    let index = usize::try_from(index).map_err(|_| ErrorCode::BadArgument)?;
-    let bar = function
-        .bars
-        .get(index)
-        .ok_or(ErrorCode::BadArgument)?
-        .ok_or(ErrorCode::NotFound)?;
-    let Bar::Memory { base, length } = bar else {
+    let Bar::Memory { base, length } = granted_bar(state, handle, index)? else {
         return Err(ErrorCode::NotFound);
     };
     handle_for(state, Capability::MmioRegion { base, length })
@@ -128,14 +132,7 @@ pub(crate) fn io_bar<P, O>(
     handle: i32,
     index: i32,
 ) -> Result<i32, ErrorCode> {
-    let function = function(state, handle)?;
-    let index = usize::try_from(index).map_err(|_| ErrorCode::BadArgument)?;
-    let bar = function
-        .bars
-        .get(index)
-        .ok_or(ErrorCode::BadArgument)?
-        .ok_or(ErrorCode::NotFound)?;
-    let Bar::Io { base, count } = bar else {
+    let Bar::Io { base, count } = granted_bar(state, handle, index)? else {
         return Err(ErrorCode::NotFound);
     };
     handle_for(state, Capability::PortRange { base, count })
