@@ -339,11 +339,16 @@ fn the_tool_prints_the_shells_reports_and_removes_a_module() {
         "(module\n  (func (export \"init\") (result i32)\n    (i32.cnst 0)))\n",
     )
     .expect("a WAT file");
-    // What the kernel logs of uploads (the commands from the host are logged too, later).
+    // What the kernel logs of uploads: each one arrives or is rejected. (Matching these
+    // words, not every `push: ` line: the log line of the command before may still be
+    // half printed when the count is taken.)
     let uploads = |output: String| {
         output
             .lines()
-            .filter(|line| line.contains("push: ") && !line.contains("command from the host"))
+            .filter(|line| {
+                line.contains("push: ")
+                    && (line.contains("arrived from the host") || line.contains("upload rejected"))
+            })
             .count()
     };
     let uploads_before = uploads(system.session.output());
