@@ -2,6 +2,7 @@
 //! once with a [`CallId`]; the answer arrives later as a [`Reply`] in
 //! [`crate::Module::on_reply`].
 
+use crate::dma::DmaBuffer;
 use crate::error::{ErrorCode, Result, value32};
 use crate::ipc::Endpoint;
 use crate::sys;
@@ -37,6 +38,50 @@ impl Endpoint {
             sys::pointer(request),
             sys::length(request),
             deadline,
+        ))?;
+        Ok(CallId(id))
+    }
+}
+
+/// What the server of a [`Endpoint::call_lending`] may do with the lent
+/// buffer (and so its device).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lend {
+    /// Read it (a buffer to write to a disk).
+    ReadOnly,
+    /// Read and write it (a buffer to read a disk into).
+    ReadWrite,
+}
+
+impl Endpoint {
+    /// [`Endpoint::call`] lending `buffer` to the server for the call: the
+    /// server's device moves the payload to or from it directly, so the
+    /// bytes cross no message. The buffer stays allocated until the request
+    /// ends even if it is freed meanwhile; after a call that failed with
+    /// [`ErrorCode::TimedOut`] the server may still be using it, so do not
+    /// reuse it for another request (free it).
+    ///
+    /// # Errors
+    /// As [`Endpoint::call`].
+    pub fn call_lending(
+        &self,
+        request: &[u8],
+        deadline_milliseconds: u32,
+        buffer: &DmaBuffer,
+        access: Lend,
+    ) -> Result<CallId> {
+        let deadline = i32::try_from(deadline_milliseconds).unwrap_or(i32::MAX);
+        let access = match access {
+            Lend::ReadOnly => cella_abi::LEND_READ_ONLY,
+            Lend::ReadWrite => cella_abi::LEND_READ_WRITE,
+        };
+        let id = value32(sys::ipc_call_lending(
+            self.handle().raw(),
+            sys::pointer(request),
+            sys::length(request),
+            deadline,
+            buffer.handle().raw(),
+            access,
         ))?;
         Ok(CallId(id))
     }

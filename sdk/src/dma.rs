@@ -101,3 +101,64 @@ impl DmaBuffer {
         status(sys::dma_free(self.handle.raw()))
     }
 }
+
+/// Another module's DMA buffer, lent with the request being served
+/// ([`crate::Message::loan`]): programmed into the device like an own
+/// buffer, read and (if lent read-write) written by copying; it is not
+/// this module's to free, and it goes back when the request is answered.
+#[derive(Debug, PartialEq, Eq)]
+pub struct LentBuffer {
+    handle: Handle,
+    size: u64,
+}
+
+impl LentBuffer {
+    /// The lent buffer `handle` names, with its size.
+    ///
+    /// # Errors
+    /// The host's refusal of `dma_size`.
+    pub(crate) fn from_handle(handle: Handle) -> Result<LentBuffer> {
+        let size = value64(sys::dma_size(handle.raw()))?;
+        Ok(LentBuffer { handle, size })
+    }
+
+    /// Size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The address to program into the device.
+    ///
+    /// # Errors
+    /// The host's refusal.
+    pub fn device_address(&self) -> Result<u64> {
+        value64(sys::dma_address(self.handle.raw()))
+    }
+
+    /// Copies `destination.len()` bytes from the buffer at `offset`.
+    ///
+    /// # Errors
+    /// [`ErrorCode::Denied`] past the buffer's end, or another refusal.
+    pub fn read(&self, offset: u32, destination: &mut [u8]) -> Result<()> {
+        let pointer = sys::pointer_mut(destination);
+        let length = sys::length(destination);
+        // SAFETY: the host writes at most `length` bytes at `pointer`, which
+        // are exactly the bytes of `destination`, a live exclusive slice.
+        #[allow(unsafe_code)]
+        let result = unsafe { sys::dma_read(self.handle.raw(), offset as i32, pointer, length) };
+        status(result)
+    }
+
+    /// Copies `bytes` into the buffer at `offset`.
+    ///
+    /// # Errors
+    /// [`ErrorCode::Denied`] for a buffer lent read-only or past its end.
+    pub fn write(&self, offset: u32, bytes: &[u8]) -> Result<()> {
+        status(sys::dma_write(
+            self.handle.raw(),
+            offset as i32,
+            sys::pointer(bytes),
+            sys::length(bytes),
+        ))
+    }
+}

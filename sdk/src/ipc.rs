@@ -76,6 +76,25 @@ impl Message {
         self.length == 0
     }
 
+    /// The DMA buffer the caller lent with this request
+    /// (`Endpoint::call_lending`) with at least `access`, held until the
+    /// request is answered.
+    ///
+    /// # Errors
+    /// [`ErrorCode::NotFound`] when the request carries no loan, or
+    /// (asking [`crate::Lend::ReadWrite`]) one lent read-only;
+    /// [`ErrorCode::BadArgument`] when it is not pending (answered already,
+    /// or a plain message).
+    pub fn loan(&self, access: crate::Lend) -> Result<crate::dma::LentBuffer> {
+        let access = match access {
+            crate::Lend::ReadOnly => cella_abi::LEND_READ_ONLY,
+            crate::Lend::ReadWrite => cella_abi::LEND_READ_WRITE,
+        };
+        let raw = value32(sys::ipc_loan(self.request as i32, access))?;
+        // `raw` came from a non-negative i32.
+        crate::dma::LentBuffer::from_handle(Handle::from_raw(raw as i32))
+    }
+
     /// Whether the sender waits for a reply.
     pub fn is_request(&self) -> bool {
         self.request != 0

@@ -109,12 +109,12 @@ mod sys;
 mod text;
 pub mod time;
 
-pub use call::{CallId, Reply};
+pub use call::{CallId, Lend, Reply};
 pub use cella_abi as abi;
 pub use cella_abi::PciAddress;
 pub use cella_abi::{ErrorCode, LogLevel, MAX_MESSAGE_BYTES};
 pub use cella_interfaces as interfaces;
-pub use dma::{DmaBuffer, DmaPool};
+pub use dma::{DmaBuffer, DmaPool, LentBuffer};
 pub use error::Result;
 pub use handle::{FromHandle, Handle};
 pub use ipc::{Endpoint, Message};

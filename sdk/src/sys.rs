@@ -121,6 +121,7 @@ imports! {
     safe fn dma_alloc(pool: i32, size: i32) -> i32 = DmaAlloc;
     safe fn dma_free(buffer: i32) -> i32 = DmaFree;
     safe fn dma_address(buffer: i32) -> i64 = DmaAddress;
+    safe fn dma_size(buffer: i32) -> i64 = DmaSize;
     safe fn dma_write(buffer: i32, offset: i32, source: i32, length: i32) -> i32 = DmaWrite;
     /// Writes `length` bytes at `destination`.
     unsafe fn dma_read(buffer: i32, offset: i32, destination: i32, length: i32) -> i32 = DmaRead;
@@ -129,6 +130,8 @@ imports! {
     unsafe fn ipc_receive(pointer: i32, capacity: i32) -> i32 = IpcReceive;
     safe fn ipc_reply(request: i32, pointer: i32, length: i32) -> i32 = IpcReply;
     safe fn ipc_call(endpoint: i32, pointer: i32, length: i32, deadline_milliseconds: i32) -> i32 = IpcCall;
+    safe fn ipc_call_lending(endpoint: i32, pointer: i32, length: i32, deadline_milliseconds: i32, buffer: i32, access: i32) -> i32 = IpcCallLending;
+    safe fn ipc_loan(request: i32, access: i32) -> i32 = IpcLoan;
     safe fn time_now() -> i64 = TimeNow;
     safe fn timer_set(timer: i32, deadline: i64) -> i32 = TimerSet;
     safe fn timer_cancel(timer: i32) -> i32 = TimerCancel;

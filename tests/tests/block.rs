@@ -4,7 +4,10 @@
 //! `block-check` (tests/fixtures/block-check, started from the shell) writes and reads back
 //! patterns and every round trip matches; the last round's sectors read the same however often
 //! the shell asks, requests past the disk's end or longer than 7 sectors are refused, and
-//! after QEMU is gone the image holds what the last round wrote.
+//! after QEMU is gone the image holds what the last round wrote. `block-lend`
+//! (tests/fixtures/block-lend) does the same in 64 KiB requests whose payload travels in DMA
+//! buffers it lends the driver with each call; a lent request with no buffer lent (the shell
+//! lends none) is refused, and the image holds the last lent round's 128 sectors.
 
 use cella_qemu_tests::{Disk, Session};
 use std::time::Duration;
@@ -12,6 +15,8 @@ use std::time::Duration;
 const WAIT: Duration = Duration::from_secs(60);
 /// The rounds `block-check` runs.
 const ROUNDS: u32 = 20;
+/// The rounds `block-lend` runs.
+const LENT_ROUNDS: u32 = 8;
 const LABEL: &str = "block";
 /// The sector the test writes into the image before the boot.
 const PREPARED_SECTOR: u64 = 100;
@@ -115,7 +120,47 @@ fn the_block_driver_reads_and_writes_the_disk_image() {
         "call block read 22 0 8",
         "error: request 22: more than 7 sectors in one request",
     );
+    expect_answer(
+        &mut session,
+        "call block read_lent 23 0 8",
+        "error: request 23: no buffer lent with the request fits it",
+    );
+
+    let from = session.output().len();
+    session.type_line("start block-lend");
+    session.wait_for_from(
+        from,
+        &format!(
+            "block-lend: {LENT_ROUNDS} of {LENT_ROUNDS} lent round trips matched, and flushed"
+        ),
+        WAIT,
+    );
+    let output = session.output();
+    let last_lent = format!("block-lend: round {}: ", LENT_ROUNDS - 1);
+    let Some(line) = output.lines().find(|line| line.contains(&last_lent)) else {
+        session.fail(format!("no `{last_lent}` line"));
+    };
+    let (Some(lent_sector), Some(lent_checksum)) = (
+        word_after(line, "at sector ").and_then(|word| word.parse::<u64>().ok()),
+        word_after(line, "read back 65536 (FNV-1a ").map(str::to_owned),
+    ) else {
+        session.fail(format!("`{line}` does not say where and what it read"));
+    };
+    expect_answer(
+        &mut session,
+        &format!("call block read 24 {lent_sector} 7"),
+        "reply from block: request 24: 3584 bytes",
+    );
     drop(session);
+
+    let lent: Vec<u8> = (lent_sector..lent_sector + 128)
+        .flat_map(|sector| disk.read_block(sector))
+        .collect();
+    assert_eq!(
+        format!("{:#010x}", fnv1a(&lent)),
+        lent_checksum,
+        "the image holds what the last lent round wrote"
+    );
 
     let written: Vec<u8> = (sector..sector + 7)
         .flat_map(|sector| disk.read_block(sector))

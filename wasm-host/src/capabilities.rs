@@ -53,6 +53,21 @@ pub enum Capability {
         /// The PCI function it was mapped for (the module's granted device).
         device: Option<PciAddress>,
     },
+    /// Another module's buffer, lent with request `request` (see
+    /// [`crate::Loan`]): read (and written, if `writable`) like an own
+    /// buffer, never freed; it goes when the request is answered.
+    LentBuffer {
+        /// The request it came with.
+        request: u32,
+        /// Device (physical) address.
+        device_address: u64,
+        /// Size in bytes.
+        size: u64,
+        /// Whether this instance (and its device) may write it.
+        writable: bool,
+        /// This instance's PCI function, which the loan mapped it for.
+        device: Option<PciAddress>,
+    },
     /// An endpoint to send to.
     Endpoint {
         /// Endpoint id from the grant.
@@ -97,6 +112,18 @@ impl core::fmt::Display for Capability {
                 size,
                 ..
             } => write!(formatter, "dma buffer {device_address:#x} {}", Size(*size)),
+            Capability::LentBuffer {
+                request,
+                device_address,
+                size,
+                writable,
+                ..
+            } => write!(
+                formatter,
+                "lent buffer {device_address:#x} {} ({}, for request {request})",
+                Size(*size),
+                if *writable { "read-write" } else { "read-only" }
+            ),
             Capability::Endpoint { id } => write!(formatter, "endpoint {id}"),
             Capability::Timer { deadline: None } => formatter.write_str("timer (not armed)"),
             Capability::Timer {
@@ -126,7 +153,9 @@ impl Capability {
             Capability::MmioRegion { .. } => CapabilityKind::MmioRegion,
             Capability::IrqLine { .. } => CapabilityKind::IrqLine,
             Capability::DmaPool { .. } => CapabilityKind::DmaPool,
-            Capability::DmaBuffer { .. } => CapabilityKind::DmaBuffer,
+            Capability::DmaBuffer { .. } | Capability::LentBuffer { .. } => {
+                CapabilityKind::DmaBuffer
+            }
             Capability::Endpoint { .. } => CapabilityKind::Endpoint,
             Capability::Timer { .. } => CapabilityKind::Timer,
             Capability::PciDevice { .. } => CapabilityKind::PciDevice,
@@ -259,6 +288,25 @@ impl CapabilityTable {
         Ok(Handle::encode(self.generation, slot))
     }
 
+    /// The handle of the buffer lent with request `request`.
+    pub fn handle_of_loan(&self, request: u32) -> Option<i32> {
+        self.slots
+            .iter()
+            .position(|slot| {
+                matches!(slot, Some(Capability::LentBuffer { request: lent, .. }) if *lent == request)
+            })
+            .map(|slot| Handle::encode(self.generation, slot))
+    }
+
+    /// Takes out the buffer lent with request `request`, if this table
+    /// holds it.
+    pub fn take_loan(&mut self, request: u32) -> Option<Capability> {
+        let slot = self.slots.iter().position(|slot| {
+            matches!(slot, Some(Capability::LentBuffer { request: lent, .. }) if *lent == request)
+        })?;
+        self.remove(slot)
+    }
+
     /// Removes the (DMA buffer) capability in `slot`.
     pub fn remove(&mut self, slot: usize) -> Option<Capability> {
         if slot < self.requested {
@@ -339,6 +387,16 @@ mod tests {
                     used: 12 * 1024,
                 },
                 "dma 64 KiB (12 KiB used)",
+            ),
+            (
+                Capability::LentBuffer {
+                    request: 9,
+                    device_address: 0x20_0000,
+                    size: 64 * 1024,
+                    writable: false,
+                    device: None,
+                },
+                "lent buffer 0x200000 64 KiB (read-only, for request 9)",
             ),
             (Capability::Endpoint { id: 3 }, "endpoint 3"),
             (Capability::Timer { deadline: None }, "timer (not armed)"),

@@ -74,7 +74,8 @@ impl HeldMessages {
                     endpoint,
                     call,
                     message,
-                } => outbox.call(module, *generation, *endpoint, *call, message),
+                    loan,
+                } => outbox.call(module, *generation, *endpoint, *call, message, *loan),
             };
             if outcome.is_err() {
                 undelivered.count = undelivered.count.saturating_add(1);

@@ -50,6 +50,7 @@ mod held;
 mod limits;
 mod linker;
 mod loader;
+mod loans;
 mod log_budget;
 mod memory_limiter;
 mod outbox;
@@ -80,7 +81,7 @@ pub use loader::{
     LoadError, LoadErrorKind, LoadedModule, PEAK_LOAD_BYTES_PER_WASM_BYTE, PEAK_LOAD_FIXED_BYTES,
     peak_load_bytes,
 };
-pub use outbox::{Outbox, Outgoing, QueueOutbox};
+pub use outbox::{Loan, Outbox, Outgoing, QueueOutbox};
 pub use platform::{Platform, Width};
 pub use prepare::{Prepared, Preparer};
 pub use runtime::Runtime;

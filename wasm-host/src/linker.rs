@@ -239,6 +239,13 @@ pub(crate) fn build<P: Platform + 'static, O: Outbox + 'static>(
         let outcome = dma::address(state, buffer);
         state.conclude_i64(HostFunction::DmaAddress, outcome)
     });
+    define!(linker_ref, HostFunction::DmaSize, |caller,
+                                                buffer: i32|
+     -> i64 {
+        let state = caller.data_mut();
+        let outcome = dma::size(state, buffer);
+        state.conclude_i64(HostFunction::DmaSize, outcome)
+    });
     define!(linker_ref, HostFunction::DmaWrite, |caller,
                                                  buffer: i32,
                                                  offset: i32,
@@ -292,8 +299,34 @@ pub(crate) fn build<P: Platform + 'static, O: Outbox + 'static>(
                                                 deadline: i32|
      -> i32 {
         with_memory(&mut caller, HostFunction::IpcCall, |memory, state| {
-            call::call(memory, state, endpoint, pointer, length, deadline)
+            call::call(memory, state, endpoint, pointer, length, deadline, None)
         })
+    });
+    define!(linker_ref, HostFunction::IpcLoan, |caller,
+                                                request: i32,
+                                                access: i32|
+     -> i32 {
+        let state = caller.data_mut();
+        let outcome = ipc::loan(state, request, access);
+        state.conclude_i32(HostFunction::IpcLoan, outcome)
+    });
+    define!(linker_ref, HostFunction::IpcCallLending, |caller,
+                                                       endpoint: i32,
+                                                       pointer: i32,
+                                                       length: i32,
+                                                       deadline: i32,
+                                                       buffer: i32,
+                                                       access: i32|
+     -> i32 {
+        with_memory(
+            &mut caller,
+            HostFunction::IpcCallLending,
+            |memory, state| {
+                call::call_lending(
+                    memory, state, endpoint, pointer, length, deadline, buffer, access,
+                )
+            },
+        )
     });
     define!(linker_ref, HostFunction::TimeNow, |caller| -> i64 {
         let state = caller.data_mut();

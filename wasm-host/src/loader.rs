@@ -289,7 +289,9 @@ pub(crate) fn load(
     // Replies to `ipc_call` arrive as `on_reply` events: a module that can
     // call must be able to hear the answer.
     let calls = module.imports().any(|import| {
-        import.module() == IMPORT_MODULE && import.name() == HostFunction::IpcCall.name()
+        import.module() == IMPORT_MODULE
+            && (import.name() == HostFunction::IpcCall.name()
+                || import.name() == HostFunction::IpcCallLending.name())
     });
     if calls && module.get_export(Export::OnReply.name()).is_none() {
         return Err(fail(

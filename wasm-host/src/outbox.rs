@@ -11,6 +11,20 @@ use alloc::vec::Vec;
 use cella_abi::ErrorCode;
 use core::cell::RefCell;
 
+/// A DMA buffer the caller lends with a call (`ipc_call_lending`): where
+/// it is, how big, and whether the server may write it. The server reaches
+/// it as a buffer capability until it answers the call (see
+/// [`crate::Sandbox::deliver_lent`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Loan {
+    /// The buffer's address (physical, as the caller's platform allocated it).
+    pub device_address: u64,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Whether the server (and its device) may write it.
+    pub writable: bool,
+}
+
 /// The embedder's message router. Like [`crate::Platform`], a cheap handle:
 /// clones reach the same router.
 pub trait Outbox {
@@ -29,9 +43,16 @@ pub trait Outbox {
     fn reply(&mut self, module: &str, request: u32, message: &[u8]) -> Result<(), ErrorCode>;
 
     /// Takes `module`'s call `call` (made by its instance of generation
-    /// `generation`) to the endpoint `endpoint`. The answer comes back to
-    /// that instance as [`crate::Event::Reply`] for `call`: the reply's
-    /// bytes, or an error code when the call fails.
+    /// `generation`) to the endpoint `endpoint`, lending the server `loan`
+    /// if there is one. The answer comes back to that instance as
+    /// [`crate::Event::Reply`] for `call`: the reply's bytes, or an error
+    /// code when the call fails.
+    ///
+    /// A loan comes held: the host took one loan of the buffer for the
+    /// call ([`crate::Platform::dma_lend`] with no device), which the
+    /// router gives back ([`crate::Platform::dma_return`] with no device)
+    /// when the request ends: answered, failed or dropped. When this
+    /// returns an error the host gives it back itself.
     ///
     /// The default refuses every call with [`ErrorCode::Closed`], for
     /// routers that carry no calls.
@@ -45,8 +66,9 @@ pub trait Outbox {
         endpoint: u64,
         call: u32,
         message: &[u8],
+        loan: Option<Loan>,
     ) -> Result<(), ErrorCode> {
-        let _ = (module, generation, endpoint, call, message);
+        let _ = (module, generation, endpoint, call, message, loan);
         Err(ErrorCode::Closed)
     }
 }
@@ -84,6 +106,8 @@ pub enum Outgoing {
         call: u32,
         /// Bytes.
         message: Vec<u8>,
+        /// The buffer lent with it.
+        loan: Option<Loan>,
     },
 }
 
@@ -153,6 +177,7 @@ impl Outbox for QueueOutbox {
         endpoint: u64,
         call: u32,
         message: &[u8],
+        loan: Option<Loan>,
     ) -> Result<(), ErrorCode> {
         self.push(Outgoing::Call {
             module: module.into(),
@@ -160,6 +185,7 @@ impl Outbox for QueueOutbox {
             endpoint,
             call,
             message: message.to_vec(),
+            loan,
         })
     }
 }

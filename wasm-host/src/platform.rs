@@ -91,6 +91,30 @@ pub trait Platform {
     /// unmapped from `device`'s domain (and the device's cached translations
     /// dropped) before its memory is reused.
     fn dma_free(&mut self, device: Option<PciAddress>, device_address: u64, size: u64);
+    /// Lends the buffer at `device_address` (`size` bytes, allocated for
+    /// another holder) to a borrower whose granted PCI function is `device`:
+    /// with an IOMMU it is mapped into that device's domain too (writable
+    /// only if `writable`). Until every loan is returned with
+    /// [`Platform::dma_return`], freeing the buffer only marks it: its
+    /// memory is reused after the last loan ends. `false` refuses the loan
+    /// (no such buffer, or the IOMMU could not map it). The default refuses
+    /// every loan: a platform lends only if it keeps lent memory alive.
+    fn dma_lend(
+        &mut self,
+        device: Option<PciAddress>,
+        device_address: u64,
+        size: u64,
+        writable: bool,
+    ) -> bool {
+        let _ = (device, device_address, size, writable);
+        false
+    }
+    /// Ends one loan of [`Platform::dma_lend`]: unmapped from `device`'s
+    /// domain (its cached translations dropped); a buffer its owner freed
+    /// meanwhile is freed with its last loan.
+    fn dma_return(&mut self, device: Option<PciAddress>, device_address: u64, size: u64) {
+        let _ = (device, device_address, size);
+    }
     /// Copies from DMA memory.
     fn dma_read(&mut self, device_address: u64, destination: &mut [u8]);
     /// Copies into DMA memory.

@@ -327,6 +327,14 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
                 } => {
                     state.platform.dma_free(device, device_address, size);
                 }
+                Capability::LentBuffer {
+                    device_address,
+                    size,
+                    device,
+                    ..
+                } => {
+                    state.platform.dma_return(device, device_address, size);
+                }
                 _ => {}
             }
         }

@@ -120,6 +120,10 @@ struct Machine {
     next_dma_address: u64,
     dma_limit: u64,
     dma_in_use: u64,
+    /// Loans out per buffer: (borrower's device, writable) for each.
+    loans: BTreeMap<u64, Vec<(Option<PciAddress>, bool)>>,
+    /// Buffers their owner freed while lent: freed with their last loan.
+    freed_while_lent: BTreeMap<u64, u64>,
     now: u64,
     tick: u64,
     log: Vec<LogLine>,
@@ -246,6 +250,17 @@ impl SimulatedPlatform {
     /// Bytes of DMA memory allocated now.
     pub fn dma_in_use(&self) -> u64 {
         self.machine.borrow().dma_in_use
+    }
+
+    /// The loans out on the buffer at `device_address`: each borrower's
+    /// device and whether it may write.
+    pub fn dma_loans(&self, device_address: u64) -> Vec<(Option<PciAddress>, bool)> {
+        self.machine
+            .borrow()
+            .loans
+            .get(&device_address)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Reads simulated DMA memory (as a device would).
@@ -389,11 +404,58 @@ impl Platform for SimulatedPlatform {
 
     fn dma_free(&mut self, _device: Option<PciAddress>, device_address: u64, size: u64) {
         let mut machine = self.machine.borrow_mut();
+        machine.accesses.push(Access::DmaFree { device_address });
+        if machine.loans.contains_key(&device_address) {
+            machine.freed_while_lent.insert(device_address, size);
+            return;
+        }
         machine.dma_devices.remove(&device_address);
         if machine.dma.remove(&device_address).is_some() {
             machine.dma_in_use = machine.dma_in_use.saturating_sub(size);
         }
-        machine.accesses.push(Access::DmaFree { device_address });
+    }
+
+    fn dma_lend(
+        &mut self,
+        device: Option<PciAddress>,
+        device_address: u64,
+        size: u64,
+        writable: bool,
+    ) -> bool {
+        let mut machine = self.machine.borrow_mut();
+        let whole = machine
+            .dma
+            .get(&device_address)
+            .is_some_and(|buffer| buffer.len() as u64 >= size);
+        if !whole {
+            return false;
+        }
+        machine
+            .loans
+            .entry(device_address)
+            .or_default()
+            .push((device, writable));
+        true
+    }
+
+    fn dma_return(&mut self, device: Option<PciAddress>, device_address: u64, _size: u64) {
+        let mut machine = self.machine.borrow_mut();
+        let Some(loans) = machine.loans.get_mut(&device_address) else {
+            return;
+        };
+        if let Some(position) = loans.iter().position(|(borrower, _)| *borrower == device) {
+            loans.remove(position);
+        }
+        if !loans.is_empty() {
+            return;
+        }
+        machine.loans.remove(&device_address);
+        if let Some(size) = machine.freed_while_lent.remove(&device_address) {
+            machine.dma_devices.remove(&device_address);
+            if machine.dma.remove(&device_address).is_some() {
+                machine.dma_in_use = machine.dma_in_use.saturating_sub(size);
+            }
+        }
     }
 
     fn dma_read(&mut self, device_address: u64, destination: &mut [u8]) {

@@ -100,6 +100,8 @@ impl<P: Platform + Clone + 'static, O: Outbox + Clone + 'static> Runtime<P, O> {
         );
         let mut fresh = prepared.sandbox;
         fresh.store.data_mut().pending_requests = old.pending_requests.clone();
+        // It borrows the buffers lent with them.
+        crate::loans::carry_over(old, fresh.store.data_mut());
         // The new version receives the replies to the old one's calls.
         fresh.store.data_mut().calls = old.calls.clone();
         let old_lines = sandbox.line_states();

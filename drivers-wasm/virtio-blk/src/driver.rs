@@ -6,11 +6,11 @@
 //! the swap fixture `tests/fixtures/virtio-blk-v2` compiles this same file as 2.0.0.
 
 use crate::{CELLA_VERSION, Capabilities};
-use cella_sdk::interfaces::block::{BlockError, MAX_TRANSFER_BYTES, SECTOR_BYTES};
-use cella_sdk::{DmaBuffer, DmaPool, ErrorCode, Handle, Irq, MAX_MESSAGE_BYTES, Message};
+use cella_sdk::interfaces::block::{BlockError, MAX_TRANSFER_BYTES, Request, SECTOR_BYTES};
+use cella_sdk::{DmaBuffer, DmaPool, ErrorCode, Handle, Irq, Lend, MAX_MESSAGE_BYTES, Message};
 use cella_sdk::{Mmio, Module, PciDevice, Result, Timer};
 use cella_virtio::block::{Disk, REQUESTS_IN_FLIGHT};
-use cella_virtio::server::{self, BlockServer, Handled, Next};
+use cella_virtio::server::{self, BlockServer, Handled, Lent, Next};
 use cella_virtio::transport::Transport;
 
 /// How long a request waits for its interrupt before the driver looks at
@@ -131,6 +131,24 @@ impl VirtioBlock {
     }
 }
 
+/// The buffer lent with a `read_lent` (which the device writes: lent
+/// read-write) or a `write_lent` (read-only will do); `None` for any other
+/// request, or when the caller lent none that fits (the server answers
+/// `NoLoan`).
+fn loan_of(message: &Message, request: &[u8]) -> Option<Lent> {
+    let access = match Request::decode(request) {
+        Ok(Request::ReadLent { .. }) => Lend::ReadWrite,
+        Ok(Request::WriteLent { .. }) => Lend::ReadOnly,
+        _ => return None,
+    };
+    let buffer = message.loan(access).ok()?;
+    Some(Lent {
+        address: buffer.device_address().ok()?,
+        size: buffer.size(),
+        writable: access == Lend::ReadWrite,
+    })
+}
+
 impl Module for VirtioBlock {
     type Capabilities = Capabilities;
 
@@ -154,13 +172,12 @@ impl Module for VirtioBlock {
             return Ok(());
         }
         #[cfg(feature = "escape")]
-        if let Ok(cella_sdk::interfaces::block::Request::Flush { .. }) =
-            cella_sdk::interfaces::block::Request::decode(request)
-        {
+        if let Ok(Request::Flush { .. }) = Request::decode(request) {
             return self.escape(message);
         }
+        let loan = loan_of(&message, request);
         let mut reply = [0; MAX_MESSAGE_BYTES as usize];
-        match self.server().request(message, request, &mut reply) {
+        match self.server().request(message, request, loan, &mut reply) {
             Handled::Answered(length) => message.reply(&reply[..length]),
             Handled::Pending => self.poll.set_after(POLL_NANOSECONDS),
             Handled::Malformed(error) => {

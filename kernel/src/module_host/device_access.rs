@@ -193,8 +193,71 @@ pub fn dma_allocate(device: Option<PciAddress>, size: u64) -> Option<u64> {
 }
 
 /// Frees the DMA buffer at `device_address` of `device` (its frames go
-/// back to the kernel).
+/// back to the kernel); a buffer on loan is freed when its last loan ends
+/// (see [`super::dma_loans`]).
 pub fn dma_free(device: Option<PciAddress>, device_address: u64) {
+    if super::dma_loans::free_when_returned(device, device_address) {
+        return;
+    }
+    forget_buffer(device, device_address);
+}
+
+/// Whether a module buffer starts at `device_address` and holds at least
+/// `size` bytes.
+pub(super) fn buffer_holds(device_address: u64, size: u64) -> bool {
+    without_interrupts(|| {
+        DMA_BUFFERS
+            .lock()
+            .get(&device_address)
+            .is_some_and(|buffer| buffer.size() >= size)
+    })
+}
+
+/// Maps `size` bytes at `device_address` into `device`'s domain (IOVA =
+/// physical), writable if `writable`; `Ok` without an IOMMU.
+pub(super) fn map_for(
+    device: PciAddress,
+    device_address: u64,
+    size: u64,
+    writable: bool,
+) -> Result<(), iommu::IommuError> {
+    if !iommu::present() {
+        return Ok(());
+    }
+    let pages = size.div_ceil(PAGE_BYTES) * PAGE_BYTES;
+    with_domain(device, |domain| {
+        iommu::map(domain, device_address, device_address, pages, writable)
+    })
+}
+
+/// The IOMMU maps whole pages; buffers are whole pages.
+const PAGE_BYTES: u64 = 4096;
+
+/// Unmaps `size` bytes at `device_address` from `device`'s domain, waiting
+/// for the invalidation of its cached translations.
+pub(super) fn unmap_for(
+    device: PciAddress,
+    device_address: u64,
+    size: u64,
+) -> Result<(), iommu::IommuError> {
+    if !iommu::present() {
+        return Ok(());
+    }
+    let pages = size.div_ceil(PAGE_BYTES) * PAGE_BYTES;
+    with_domain(device, |domain| iommu::unmap(domain, device_address, pages))
+}
+
+/// Takes the buffer at `device_address` out of the modules' buffers for
+/// good: a device may still reach it, so its memory is never reused.
+pub(super) fn keep_out_of_use(device_address: u64) {
+    if let Some(buffer) = without_interrupts(|| DMA_BUFFERS.lock().remove(&device_address)) {
+        core::mem::forget(buffer);
+    }
+}
+
+/// Takes the buffer at `device_address` out of the modules' buffers and
+/// releases it from `device` (its owner's device).
+pub(super) fn forget_buffer(device: Option<PciAddress>, device_address: u64) {
     let buffer = without_interrupts(|| DMA_BUFFERS.lock().remove(&device_address));
     match buffer {
         // Released here, outside the lock.

@@ -11,8 +11,8 @@ use crate::module_system::services::Routed;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
-use cella_wasm_host::Outbox;
 use cella_wasm_host::abi::ErrorCode;
+use cella_wasm_host::{Loan, Outbox};
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 
@@ -120,6 +120,7 @@ impl Outbox for KernelOutbox {
         endpoint: u64,
         call: u32,
         message: &[u8],
+        loan: Option<Loan>,
     ) -> Result<(), ErrorCode> {
         push(Routed::Call {
             from: String::from(module),
@@ -127,6 +128,7 @@ impl Outbox for KernelOutbox {
             endpoint,
             call,
             bytes: message.to_vec(),
+            loan,
         })
         .map_err(|_| ErrorCode::Busy)
     }

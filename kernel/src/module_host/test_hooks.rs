@@ -284,6 +284,28 @@ impl System {
             .request(&mut self.table, endpoint, bytes, KernelRequest::Collect)
     }
 
+    /// [`System::send_collected`] lending the module buffer `loan` (one of
+    /// the kernel's own, from `device_access::dma_allocate`) with the
+    /// request, as `ipc_call_lending` does: the request holds it until it
+    /// ends. `None` if the buffer cannot be lent or nobody takes the
+    /// request.
+    pub fn send_collected_lending(
+        &mut self,
+        endpoint: &str,
+        bytes: &[u8],
+        loan: cella_wasm_host::Loan,
+    ) -> Option<u32> {
+        if !super::dma_loans::lend(None, loan.device_address, loan.size, loan.writable) {
+            return None;
+        }
+        let Some(request) = self.send_collected(endpoint, bytes) else {
+            super::dma_loans::give_back(None, loan.device_address, loan.size);
+            return None;
+        };
+        self.router.loans.insert(request, loan);
+        Some(request)
+    }
+
     /// Whether request `id` of [`System::send_collected`] is neither answered nor forgotten.
     pub fn request_outstanding(&self, id: u32) -> bool {
         !self.router.collected_replies.contains_key(&id) && self.router.is_open(id)

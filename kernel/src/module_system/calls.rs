@@ -18,6 +18,7 @@ use super::services::KernelServices;
 use super::slot::Pending;
 use super::table::ModuleTable;
 use alloc::vec::Vec;
+use cella_wasm_host::Loan;
 use cella_wasm_host::abi::ErrorCode;
 
 /// The answer to a module's call, on its way to the caller's inbox.
@@ -51,8 +52,9 @@ impl Router {
     }
 
     /// Routes a call made by the instance of generation `generation` (named
-    /// `from`): a request to the module serving `endpoint`, or a failure
-    /// answered at once when nobody can take it.
+    /// `from`): a request to the module serving `endpoint`, with the buffer
+    /// lent with it (held until the request ends), or a failure answered
+    /// at once when nobody can take it.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn route_call<K: KernelServices>(
         &mut self,
@@ -61,6 +63,7 @@ impl Router {
         endpoint: u64,
         call: u32,
         bytes: Vec<u8>,
+        loan: Option<Loan>,
         table: &mut ModuleTable<K>,
         kernel: &mut K,
     ) {
@@ -75,6 +78,7 @@ impl Router {
             log::warn!(
                 "call {call} from {from} (generation {generation}) dropped: that instance is gone"
             );
+            self.ended_loans.extend(loan);
             return;
         };
         let name = alloc::string::String::from(self.endpoint_name(endpoint));
@@ -103,6 +107,9 @@ impl Router {
                         generation,
                     },
                 );
+                if let Some(loan) = loan {
+                    self.loans.insert(request, loan);
+                }
                 table.slots[server]
                     .inbox
                     .push_back(Pending::Message { request, bytes });
@@ -110,6 +117,7 @@ impl Router {
             }
         };
         if let Some((error, why)) = refusal {
+            self.ended_loans.extend(loan);
             log::warn!("call {call} from {from} to `{name}` failed: {why} ({error})");
             self.answer_call(caller, call, generation, Err(error));
         }

@@ -15,7 +15,7 @@ use crate::supervisor::command_line::Command;
 use crate::supervisor::records::FaultRecords;
 use crate::supervisor::reports::{CommandError, Report};
 use crate::system_manifest::SystemManifest;
-use cella_wasm_host::{Delivery, Limits};
+use cella_wasm_host::{Delivery, Limits, Platform};
 
 /// The module system: its table, router, the commands under way and the
 /// fault records, driven by one loop over kernel services `K`.
@@ -127,6 +127,7 @@ impl<K: KernelServices> EventLoop<K> {
         let now = self.kernel.now();
         let restarted = self.restart_due(now);
         let answered = self.deliver_call_answers();
+        self.give_back_loans();
         let delivered = self.deliver_one();
         completed
             || called
@@ -236,7 +237,11 @@ impl<K: KernelServices> EventLoop<K> {
         slot.waiting_since = (!slot.inbox.is_empty()).then_some(now);
         let work = match pending {
             Pending::Irq(line) => Work::Irq(line),
-            Pending::Message { request, bytes } => Work::Message { request, bytes },
+            Pending::Message { request, bytes } => Work::Message {
+                loan: self.router.loan_of(request),
+                request,
+                bytes,
+            },
             Pending::Reply { call, outcome } => Work::Reply { call, outcome },
         };
         self.lend(index, work);
@@ -308,7 +313,7 @@ impl<K: KernelServices> EventLoop<K> {
         slot.sandbox = Some(sandbox);
         match result {
             Ok(delivery @ (Delivery::Refused | Delivery::NoHandler)) => {
-                if let Work::Message { request, bytes } = &work {
+                if let Work::Message { request, bytes, .. } = &work {
                     log::warn!(
                         "module {} {} a message of {} bytes (request {request})",
                         slot.plan.name,
@@ -332,7 +337,7 @@ impl<K: KernelServices> EventLoop<K> {
                 }
             }
             Ok(_) => {
-                if let Work::Message { request, bytes } = work
+                if let Work::Message { request, bytes, .. } = work
                     && request != 0
                 {
                     self.router
@@ -340,6 +345,18 @@ impl<K: KernelServices> EventLoop<K> {
                 }
             }
             Err(fault) => self.contain(index, &fault, Some(&work.event())),
+        }
+    }
+
+    /// Gives back the buffers lent with requests that ended (the hold each
+    /// call took when it was made; see `cella_wasm_host::Outbox::call`).
+    fn give_back_loans(&mut self) {
+        if self.router.ended_loans.is_empty() {
+            return;
+        }
+        let mut platform = self.kernel.platform();
+        for loan in core::mem::take(&mut self.router.ended_loans) {
+            platform.dma_return(None, loan.device_address, loan.size);
         }
     }
 

@@ -20,7 +20,7 @@ use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use cella_wasm_host::{Access, Delivery};
+use cella_wasm_host::{Access, Delivery, Loan};
 use hashbrown::HashMap;
 
 /// The endpoint whose server gets the kernel's console output.
@@ -69,6 +69,12 @@ pub struct Router {
     ids: HashMap<String, u64>,
     /// Requests in flight: id -> (the module asked, what for).
     requests: BTreeMap<u32, (usize, KernelRequest)>,
+    /// The buffers lent with modules' calls (`ipc_call_lending`), by
+    /// request: each holds its buffer until the request ends.
+    pub(crate) loans: BTreeMap<u32, Loan>,
+    /// Loans of requests that ended, for the event loop to give back
+    /// (see `EventLoop::give_back_loans`).
+    pub(crate) ended_loans: Vec<Loan>,
     /// The bytes of requests an instance took and left unanswered whose
     /// operation is idempotent: replayed if the instance restarts.
     replayable: BTreeMap<u32, Vec<u8>>,
@@ -193,10 +199,19 @@ impl Router {
         self.take(request);
     }
 
-    /// Takes request `request` out of those in flight.
+    /// Takes request `request` out of those in flight; a buffer lent with
+    /// it is to be given back.
     fn take(&mut self, request: u32) -> Option<(usize, KernelRequest)> {
         self.replayable.remove(&request);
+        if let Some(loan) = self.loans.remove(&request) {
+            self.ended_loans.push(loan);
+        }
         self.requests.remove(&request)
+    }
+
+    /// The buffer lent with request `request`, if any.
+    pub fn loan_of(&self, request: u32) -> Option<Loan> {
+        self.loans.get(&request).copied()
     }
 
     /// Keeps the bytes of request `request`, which an instance of a module
@@ -298,7 +313,10 @@ impl Router {
                 endpoint,
                 call,
                 bytes,
-            } => self.route_call(&from, generation, endpoint, call, bytes, table, kernel),
+                loan,
+            } => self.route_call(
+                &from, generation, endpoint, call, bytes, loan, table, kernel,
+            ),
         }
         None
     }

@@ -14,7 +14,7 @@ use alloc::vec::Vec;
 use cella_interfaces::pci::Function;
 use cella_wasm_host::abi::{ErrorCode, PciAddress};
 use cella_wasm_host::{
-    Delivery, Entry, Event, Fault, Grant, Outbox, Platform, Prepared, Preparer, Sandbox,
+    Delivery, Entry, Event, Fault, Grant, Loan, Outbox, Platform, Prepared, Preparer, Sandbox,
 };
 
 use crate::ipc::IpcError;
@@ -32,6 +32,8 @@ pub enum Work {
     Message {
         request: u32,
         bytes: Vec<u8>,
+        /// The buffer its caller lent with it (`ipc_call_lending`).
+        loan: Option<Loan>,
     },
     Timer,
     /// The answer to a call the module made (`ipc_call`).
@@ -56,7 +58,7 @@ impl Work {
     pub fn event(&self) -> Event<'_> {
         match self {
             Work::Irq(line) => Event::Irq { line: *line },
-            Work::Message { request, bytes } => Event::Message {
+            Work::Message { request, bytes, .. } => Event::Message {
                 request: *request,
                 bytes,
             },
@@ -106,7 +108,14 @@ pub fn execute<P: Platform + 'static, O: Outbox + 'static>(
     let accesses_before = sandbox.counters().trace_entries;
     let mut outcome = None;
     charge(account, &mut || {
-        outcome = Some(sandbox.deliver(work.event()))
+        outcome = Some(match &work {
+            Work::Message {
+                request,
+                bytes,
+                loan: Some(loan),
+            } => sandbox.deliver_lent(*request, bytes, *loan),
+            _ => sandbox.deliver(work.event()),
+        })
     });
     let mut result = outcome.unwrap_or(Ok(Delivery::NoHandler));
     if result.is_ok()
@@ -147,6 +156,8 @@ pub enum Routed {
         endpoint: u64,
         call: u32,
         bytes: Vec<u8>,
+        /// The buffer the caller lent with it.
+        loan: Option<Loan>,
     },
 }
 

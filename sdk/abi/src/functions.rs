@@ -115,6 +115,9 @@ host_functions! {
     DmaFree = "dma_free" (I32) -> I32;
     /// `dma_address(buffer_handle) -> device_address | error`.
     DmaAddress = "dma_address" (I32) -> I64;
+    /// `dma_size(buffer_handle) -> bytes | error`: the buffer's size (an own
+    /// buffer's or a lent one's).
+    DmaSize = "dma_size" (I32) -> I64;
     /// `dma_write(buffer_handle, offset, source_pointer, length) -> error`:
     /// copy from linear memory into the buffer.
     DmaWrite = "dma_write" (I32, I32, I32, I32) -> I32;
@@ -136,6 +139,21 @@ host_functions! {
     /// [`crate::DEFAULT_MAX_OUTSTANDING_CALLS`] calls (or the module's own
     /// limit) are outstanding at once.
     IpcCall = "ipc_call" (I32, I32, I32, I32) -> I32;
+    /// `ipc_call_lending(endpoint_handle, pointer, length, deadline_milliseconds,
+    /// buffer_handle, access) -> call_id | error`: `ipc_call` that lends one
+    /// of the caller's own DMA buffers to the server for the call. `access`
+    /// is [`crate::LEND_READ_ONLY`] (the server and its device may only read
+    /// it) or [`crate::LEND_READ_WRITE`]. The server reaches the buffer with
+    /// `ipc_loan`; the loan ends when the server answers the request or its
+    /// instance ends, and the buffer's memory stays allocated until then even
+    /// if the caller frees it or dies.
+    IpcCallLending = "ipc_call_lending" (I32, I32, I32, I32, I32, I32) -> I32;
+    /// `ipc_loan(request, access) -> buffer_handle | error`: the DMA buffer
+    /// lent with request `request` (pending in this instance) as a buffer
+    /// capability for `dma_address`, `dma_size`, `dma_read` and (if lent
+    /// read-write) `dma_write`; `NotFound` when the request carries no loan
+    /// or (`access` [`crate::LEND_READ_WRITE`]) one lent read-only.
+    IpcLoan = "ipc_loan" (I32, I32) -> I32;
     /// `time_now() -> nanoseconds`: monotonic time since boot.
     TimeNow = "time_now" () -> I64;
     /// `timer_set(timer_handle, deadline_nanoseconds) -> error`: arm the

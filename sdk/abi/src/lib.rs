@@ -66,6 +66,13 @@ pub const MAX_PORT_BYTES: u32 = 4096;
 /// cut to it.
 pub const MAX_CALL_DEADLINE_MILLISECONDS: u32 = 60_000;
 
+/// `ipc_call_lending`'s `access`: the server (and its device) may read the
+/// lent buffer, not write it.
+pub const LEND_READ_ONLY: i32 = 1;
+/// `ipc_call_lending`'s `access`: the server (and its device) may read and
+/// write the lent buffer.
+pub const LEND_READ_WRITE: i32 = 2;
+
 /// Calls a module may have outstanding at once unless its `pending_requests`
 /// limit in the system manifest says otherwise; one more is refused with
 /// [`ErrorCode::Exhausted`].

@@ -16,6 +16,9 @@ pub const SECTOR_BYTES: u32 = 512;
 pub const MAX_SECTORS: u16 = 7;
 /// The most bytes one read or write moves.
 pub const MAX_TRANSFER_BYTES: usize = MAX_SECTORS as usize * SECTOR_BYTES as usize;
+/// The most sectors one `read_lent` or `write_lent` moves (64 KiB): the
+/// bytes travel in a DMA buffer the caller lends, not in the message.
+pub const MAX_LENT_SECTORS: u16 = 128;
 
 crate::wire_record! {
     /// How big the disk is.
@@ -56,6 +59,9 @@ crate::wire_enum! {
         Unsupported = 6 => "the device does not support this request",
         /// The driver has as many requests in flight as it takes.
         Busy = 7 => "too many requests in flight; ask again later",
+        /// A `read_lent` or `write_lent` came with no buffer lent, one too
+        /// small for its sectors, or (for a read) one lent read-only.
+        NoLoan = 8 => "no buffer lent with the request fits it",
     }
 }
 
@@ -134,6 +140,12 @@ crate::interface! {
     once fn write(id: u32, sector: u64, bytes: &[u8]) -> Result<Done, Failed>;
     /// Makes every write answered before it durable.
     once fn flush(id: u32) -> Result<Done, Failed>;
+    /// `count` sectors (1 to [`MAX_LENT_SECTORS`]) from `sector` into the
+    /// buffer lent read-write with the request.
+    idempotent fn read_lent(id: u32, sector: u64, count: u16) -> Result<Done, Failed>;
+    /// Writes `count` sectors (1 to [`MAX_LENT_SECTORS`]) at `sector` from
+    /// the buffer lent with the request.
+    once fn write_lent(id: u32, sector: u64, count: u16) -> Result<Done, Failed>;
 }
 
 /// A request, decoded, for a server that answers it in a later event (the
@@ -166,6 +178,24 @@ pub enum Request<'a> {
         /// The request's id.
         id: u32,
     },
+    /// `read_lent`.
+    ReadLent {
+        /// The request's id.
+        id: u32,
+        /// The first sector.
+        sector: u64,
+        /// How many sectors.
+        count: u16,
+    },
+    /// `write_lent`.
+    WriteLent {
+        /// The request's id.
+        id: u32,
+        /// The first sector.
+        sector: u64,
+        /// How many sectors.
+        count: u16,
+    },
 }
 
 impl<'a> Request<'a> {
@@ -191,6 +221,16 @@ impl<'a> Request<'a> {
             b"flush" => Request::Flush {
                 id: u32::decode(&mut arguments)?,
             },
+            b"read_lent" => Request::ReadLent {
+                id: u32::decode(&mut arguments)?,
+                sector: u64::decode(&mut arguments)?,
+                count: u16::decode(&mut arguments)?,
+            },
+            b"write_lent" => Request::WriteLent {
+                id: u32::decode(&mut arguments)?,
+                sector: u64::decode(&mut arguments)?,
+                count: u16::decode(&mut arguments)?,
+            },
             _ => return Err(WireError::UnknownOperation),
         };
         Reader::finish(arguments)?;
@@ -201,9 +241,11 @@ impl<'a> Request<'a> {
     pub fn id(&self) -> Option<u32> {
         match *self {
             Request::Capacity => None,
-            Request::Read { id, .. } | Request::Write { id, .. } | Request::Flush { id } => {
-                Some(id)
-            }
+            Request::Read { id, .. }
+            | Request::Write { id, .. }
+            | Request::Flush { id }
+            | Request::ReadLent { id, .. }
+            | Request::WriteLent { id, .. } => Some(id),
         }
     }
 }

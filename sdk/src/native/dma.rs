@@ -87,6 +87,12 @@ pub(crate) fn dma_address(handle: i32) -> i64 {
     conclude64(HostFunction::DmaAddress, result)
 }
 
+pub(crate) fn dma_size(handle: i32) -> i64 {
+    let result = buffer(handle)
+        .and_then(|(_, _, _, _, size)| i64::try_from(size).map_err(|_| ErrorCode::DeviceError));
+    conclude64(HostFunction::DmaSize, result)
+}
+
 /// The user address of `length` bytes at `offset` of buffer `handle`.
 fn window(handle: i32, offset: i32, length: i32) -> Result<(u64, usize), ErrorCode> {
     let (_, _, address, _, size) = buffer(handle)?;

@@ -142,6 +142,24 @@ pub(crate) fn ipc_call(_endpoint: i32, _pointer: i32, _length: i32, _deadline: i
     ErrorCode::NoSuchCall.code()
 }
 
+/// `ipc_call_lending`: refused like `ipc_call` (see there).
+pub(crate) fn ipc_call_lending(
+    _endpoint: i32,
+    _pointer: i32,
+    _length: i32,
+    _deadline: i32,
+    _buffer: i32,
+    _access: i32,
+) -> i32 {
+    ErrorCode::NoSuchCall.code()
+}
+
+/// `ipc_loan`: no request reaches a native process with a loan (loans go
+/// between modules), so there is never one to find.
+pub(crate) fn ipc_loan(_request: i32, _access: i32) -> i32 {
+    ErrorCode::NotFound.code()
+}
+
 pub(crate) fn time_now() -> i64 {
     i64::try_from(now()).unwrap_or(i64::MAX)
 }

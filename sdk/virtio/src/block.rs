@@ -15,6 +15,9 @@ use crate::transport::Transport;
 pub const SECTOR_BYTES: u32 = 512;
 /// Requests in flight at once; a request beyond them is refused as busy.
 pub const REQUESTS_IN_FLIGHT: usize = 4;
+/// The most bytes one request into or from a caller's buffer moves (see
+/// [`Disk::submit_read_into`]).
+pub const LARGEST_LENT_TRANSFER: u32 = 64 * 1024;
 /// The request queue's size: three descriptors a request.
 pub const QUEUE_SIZE: u16 = 16;
 
@@ -105,6 +108,8 @@ struct Pending {
     head: u16,
     kind: Kind,
     bytes: u32,
+    /// Where in the slots' buffer the device writes the status byte.
+    status: u32,
 }
 
 /// A started virtio-blk device.
@@ -219,15 +224,28 @@ impl<W: RegisterWindow, B: DmaRegion> Disk<W, B> {
         &self.transport
     }
 
-    /// Checks that `bytes` bytes from `sector` are a request the disk takes.
+    /// Checks that `bytes` bytes from `sector` are a request the disk takes
+    /// in the slot's own data.
     fn check(&self, slot: usize, sector: u64, bytes: u32) -> Result<(), Refusal> {
+        self.check_within(slot, sector, bytes, self.largest_transfer)
+    }
+
+    /// Checks that `bytes` bytes (at most `largest`) from `sector` are a
+    /// request the disk takes.
+    fn check_within(
+        &self,
+        slot: usize,
+        sector: u64,
+        bytes: u32,
+        largest: u32,
+    ) -> Result<(), Refusal> {
         if self.pending.get(slot) != Some(&None) {
             return Err(Refusal::Busy);
         }
         if bytes == 0 || !bytes.is_multiple_of(SECTOR_BYTES) {
             return Err(Refusal::BadLength);
         }
-        if bytes > self.largest_transfer {
+        if bytes > largest {
             return Err(Refusal::TooLong);
         }
         let end = sector.checked_add(u64::from(bytes / SECTOR_BYTES));
@@ -261,6 +279,57 @@ impl<W: RegisterWindow, B: DmaRegion> Disk<W, B> {
             .write(self.data_offset(slot), data)
             .map_err(Error::from)?;
         self.submit(slot, TYPE_OUT, sector, Kind::Write, bytes)
+    }
+
+    /// Reads `count` sectors from `sector` into the caller's buffer at
+    /// `address` (a buffer lent with the request, of `size` bytes, that the
+    /// device may write), through `slot`: the data never passes through
+    /// the driver. At most [`LARGEST_LENT_TRANSFER`] bytes.
+    ///
+    /// # Errors
+    /// A [`Refusal`] ([`Refusal::TooLong`] also when the sectors do not fit
+    /// in `size`); nothing reached the device then.
+    pub fn submit_read_into(
+        &mut self,
+        slot: usize,
+        sector: u64,
+        count: u32,
+        address: u64,
+        size: u64,
+    ) -> Result<(), Refusal> {
+        let bytes = self.check_lent(slot, sector, count, size)?;
+        self.submit_to(slot, TYPE_IN, sector, Kind::Read, bytes, Some(address))
+    }
+
+    /// Writes `count` sectors at `sector` from the caller's buffer at
+    /// `address` (lent with the request, `size` bytes), through `slot`.
+    ///
+    /// # Errors
+    /// As [`Disk::submit_read_into`], and [`Refusal::ReadOnly`].
+    pub fn submit_write_from(
+        &mut self,
+        slot: usize,
+        sector: u64,
+        count: u32,
+        address: u64,
+        size: u64,
+    ) -> Result<(), Refusal> {
+        let bytes = self.check_lent(slot, sector, count, size)?;
+        if self.read_only() {
+            return Err(Refusal::ReadOnly);
+        }
+        self.submit_to(slot, TYPE_OUT, sector, Kind::Write, bytes, Some(address))
+    }
+
+    /// Checks a request of `count` sectors into or from a lent buffer of
+    /// `size` bytes; its bytes.
+    fn check_lent(&self, slot: usize, sector: u64, count: u32, size: u64) -> Result<u32, Refusal> {
+        let bytes = count.checked_mul(SECTOR_BYTES).ok_or(Refusal::TooLong)?;
+        if u64::from(bytes) > size {
+            return Err(Refusal::TooLong);
+        }
+        self.check_within(slot, sector, bytes, LARGEST_LENT_TRANSFER)?;
+        Ok(bytes)
     }
 
     /// Asks the device to make earlier writes durable, through `slot`.
@@ -344,7 +413,12 @@ impl<W: RegisterWindow, B: DmaRegion> Disk<W, B> {
         self.slots
             .write(self.slot_offset(slot), &header)
             .map_err(Error::from)?;
-        let status_offset = self.status_offset(slot, bytes);
+        // Data in the slot is followed by the status; with the data
+        // elsewhere the status takes the slot's first data byte.
+        let status_offset = match data_address {
+            None => self.status_offset(slot, bytes),
+            Some(_) => self.data_offset(slot),
+        };
         self.slots
             .write(status_offset, &[STATUS_UNWRITTEN])
             .map_err(Error::from)?;
@@ -370,7 +444,12 @@ impl<W: RegisterWindow, B: DmaRegion> Disk<W, B> {
             self.queue
                 .submit(&[header_segment, data_segment, status_segment])?
         };
-        self.pending[slot] = Some(Pending { head, kind, bytes });
+        self.pending[slot] = Some(Pending {
+            head,
+            kind,
+            bytes,
+            status: status_offset,
+        });
         self.transport.notify(&self.queue)?;
         Ok(())
     }
@@ -401,8 +480,7 @@ impl<W: RegisterWindow, B: DmaRegion> Disk<W, B> {
             });
         };
         let mut status = [STATUS_UNWRITTEN];
-        self.slots
-            .read(self.status_offset(slot, pending.bytes), &mut status)?;
+        self.slots.read(pending.status, &mut status)?;
         let device_wrote = if pending.kind == Kind::Read {
             pending.bytes + 1
         } else {

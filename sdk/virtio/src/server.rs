@@ -28,6 +28,21 @@ pub enum Handled {
 struct Waiting<T> {
     token: T,
     id: u32,
+    /// Its data is in a buffer the caller lent: a read answers `Done`.
+    lent: bool,
+}
+
+/// The buffer a caller lent with a request (`read_lent`, `write_lent`):
+/// where the device reaches it, its size, and whether the device may
+/// write it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lent {
+    /// The address the device sees it at.
+    pub address: u64,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Lent read-write.
+    pub writable: bool,
 }
 
 /// What the last poll met.
@@ -120,8 +135,15 @@ impl<W: RegisterWindow, B: DmaRegion, T: Copy> BlockServer<W, B, T> {
     /// Handles one request: answers `capacity` and every request it
     /// refuses into `reply` at once, and gives reads, writes and flushes
     /// to the device, to be answered from [`BlockServer::poll`] with
-    /// `token`.
-    pub fn request(&mut self, token: T, request: &[u8], reply: &mut [u8]) -> Handled {
+    /// `token`. `loan` is the buffer lent with the request, which
+    /// `read_lent` and `write_lent` need.
+    pub fn request(
+        &mut self,
+        token: T,
+        request: &[u8],
+        loan: Option<Lent>,
+        reply: &mut [u8],
+    ) -> Handled {
         let request = match Request::decode(request) {
             Ok(request) => request,
             Err(error) => return Handled::Malformed(error),
@@ -141,17 +163,32 @@ impl<W: RegisterWindow, B: DmaRegion, T: Copy> BlockServer<W, B, T> {
                 _ => failed(id, BlockError::Busy, reply),
             };
         };
-        let submitted = match request {
-            Request::Capacity => {
+        let lent = matches!(
+            request,
+            Request::ReadLent { .. } | Request::WriteLent { .. }
+        );
+        let submitted = match (request, loan) {
+            (Request::Capacity, _) => {
                 return encoded(&Ok::<Capacity, BlockError>(capacity_of(disk)), reply);
             }
-            Request::Read { sector, count, .. } => disk.submit_read(slot, sector, u32::from(count)),
-            Request::Write { sector, bytes, .. } => disk.submit_write(slot, sector, bytes),
-            Request::Flush { .. } => disk.submit_flush(slot),
+            (Request::Read { sector, count, .. }, _) => {
+                disk.submit_read(slot, sector, u32::from(count))
+            }
+            (Request::Write { sector, bytes, .. }, _) => disk.submit_write(slot, sector, bytes),
+            (Request::Flush { .. }, _) => disk.submit_flush(slot),
+            (Request::ReadLent { sector, count, .. }, Some(loan)) if loan.writable => {
+                disk.submit_read_into(slot, sector, u32::from(count), loan.address, loan.size)
+            }
+            (Request::WriteLent { sector, count, .. }, Some(loan)) => {
+                disk.submit_write_from(slot, sector, u32::from(count), loan.address, loan.size)
+            }
+            (Request::ReadLent { .. } | Request::WriteLent { .. }, _) => {
+                return failed(id, BlockError::NoLoan, reply);
+            }
         };
         match submitted {
             Ok(()) => {
-                self.waiting[slot] = Some(Waiting { token, id });
+                self.waiting[slot] = Some(Waiting { token, id, lent });
                 Handled::Pending
             }
             Err(refusal) => failed(id, block_error(refusal), reply),
@@ -171,7 +208,11 @@ impl<W: RegisterWindow, B: DmaRegion, T: Copy> BlockServer<W, B, T> {
         let slot = disk.free_slot().ok_or(Refusal::Busy)?;
         disk.submit_read_to(slot, 0, address)?;
         if let Some(place) = self.waiting.get_mut(slot) {
-            *place = Some(Waiting { token, id: 0 });
+            *place = Some(Waiting {
+                token,
+                id: 0,
+                lent: false,
+            });
         }
         Ok(())
     }
@@ -212,8 +253,10 @@ impl<W: RegisterWindow, B: DmaRegion, T: Copy> BlockServer<W, B, T> {
     /// for that slot (the disk hands back only slots it was given, so this
     /// does not happen).
     fn finish(&mut self, completion: Completion, reply: &mut [u8]) -> Option<(T, usize)> {
-        let Waiting { token, id } = self.waiting.get_mut(completion.slot)?.take()?;
+        let Waiting { token, id, lent } = self.waiting.get_mut(completion.slot)?.take()?;
         let handled = match (completion.outcome, completion.kind) {
+            // The data is in the caller's buffer already.
+            (Outcome::Done, Kind::Read) if lent => encoded(&Ok::<Done, Failed>(Done { id }), reply),
             (Outcome::Done, Kind::Read) => {
                 let mut bytes = [0u8; MAX_TRANSFER_BYTES];
                 let length = (completion.bytes as usize).min(MAX_TRANSFER_BYTES);

@@ -4,10 +4,13 @@
 
 mod model;
 
-use cella_interfaces::block::{self, BlockError, Capacity, Data, Done, Failed, MAX_TRANSFER_BYTES};
+use cella_interfaces::block::{
+    self, BlockError, Capacity, Data, Done, Failed, MAX_LENT_SECTORS, MAX_TRANSFER_BYTES,
+};
 use cella_interfaces::wire::WireError;
 use cella_virtio::block::Disk;
-use cella_virtio::server::{BlockServer, Handled, Next, Polled};
+use cella_virtio::platform::{DmaMemory, DmaRegion};
+use cella_virtio::server::{BlockServer, Handled, Lent, Next, Polled};
 use model::*;
 
 type Server = BlockServer<FakeWindow, FakeBuffer, u32>;
@@ -26,8 +29,17 @@ fn poll(server: &mut Server) -> (Polled, Vec<(u32, Vec<u8>)>) {
 }
 
 fn ask(server: &mut Server, token: u32, request: &[u8]) -> Result<Vec<u8>, Handled> {
+    ask_lending(server, token, request, None)
+}
+
+fn ask_lending(
+    server: &mut Server,
+    token: u32,
+    request: &[u8],
+    loan: Option<Lent>,
+) -> Result<Vec<u8>, Handled> {
     let mut reply = [0; 4096];
-    match server.request(token, request, &mut reply) {
+    match server.request(token, request, loan, &mut reply) {
         Handled::Answered(length) => Ok(reply[..length].to_vec()),
         other => Err(other),
     }
@@ -358,4 +370,130 @@ fn the_requests_in_flight_are_listed_with_their_tokens_and_ids_for_the_next_vers
         assert_eq!(poll(&mut server).1.len(), 2, "round {round}");
         assert_eq!(server.waiting().count(), 0, "round {round}: answered");
     }
+}
+
+/// A caller's buffer of `size` bytes in the model's DMA memory, as a loan.
+fn lent_buffer(model: &Model, size: u32, writable: bool) -> (FakeBuffer, Lent) {
+    // The caller's pool, not the driver's.
+    model.memory.borrow_mut().budget_left += size;
+    let buffer = model.dma().allocate(size).expect("room for the loan");
+    let loan = Lent {
+        address: buffer.device_address().unwrap(),
+        size: u64::from(size),
+        writable,
+    };
+    (buffer, loan)
+}
+
+fn lent_request(write: bool, id: u32, sector: u64, count: u16) -> Vec<u8> {
+    let mut buffer = [0; 64];
+    let length = if write {
+        block::write_lent::request(&mut buffer, id, sector, count)
+    } else {
+        block::read_lent::request(&mut buffer, id, sector, count)
+    }
+    .unwrap();
+    buffer[..length].to_vec()
+}
+
+#[test]
+fn lent_requests_move_64_kib_straight_between_the_disk_and_the_callers_buffer() {
+    let model = Model::new(1024, OFFERED);
+    let mut server = serve(&model);
+    let bytes = usize::from(MAX_LENT_SECTORS) * 512;
+    let (source, source_loan) = lent_buffer(&model, bytes as u32, false);
+    let data: Vec<u8> = (0..bytes).map(|at| (at * 7 + at / 512) as u8).collect();
+    source.write(0, &data).unwrap();
+    let request = lent_request(true, 40, 256, MAX_LENT_SECTORS);
+    assert_eq!(
+        ask_lending(&mut server, 1, &request, Some(source_loan)),
+        Err(Handled::Pending)
+    );
+    model.serve();
+    let (_, answers) = poll(&mut server);
+    assert_eq!(
+        block::write_lent::reply(&answers[0].1),
+        Ok(Ok(Done { id: 40 }))
+    );
+
+    let (target, target_loan) = lent_buffer(&model, bytes as u32, true);
+    let request = lent_request(false, 41, 256, MAX_LENT_SECTORS);
+    assert_eq!(
+        ask_lending(&mut server, 2, &request, Some(target_loan)),
+        Err(Handled::Pending)
+    );
+    model.serve();
+    let (_, answers) = poll(&mut server);
+    assert_eq!(answers[0].0, 2);
+    assert_eq!(
+        block::read_lent::reply(&answers[0].1),
+        Ok(Ok(Done { id: 41 }))
+    );
+    let mut read = vec![0; bytes];
+    target.read(0, &mut read).unwrap();
+    assert_eq!(read, data, "the sectors landed in the caller's buffer");
+    // The same sectors read the plain way agree.
+    ask(&mut server, 3, &read_request(42, 256 + 9, 7)).unwrap_err();
+    model.serve();
+    let (_, answers) = poll(&mut server);
+    let Ok(Ok(plain)) = block::read::reply(&answers[0].1) else {
+        panic!("read failed");
+    };
+    assert_eq!(plain.bytes, &data[9 * 512..16 * 512]);
+}
+
+#[test]
+fn lent_requests_without_a_fitting_loan_are_refused_at_once() {
+    let model = Model::new(1024, OFFERED);
+    let mut server = serve(&model);
+    let (_, read_only) = lent_buffer(&model, 4096, false);
+    let (_, small) = lent_buffer(&model, 4096, true);
+    let (_, big) = lent_buffer(&model, 128 * 1024, true);
+    let cases = [
+        (lent_request(false, 1, 0, 8), None, BlockError::NoLoan),
+        (lent_request(true, 2, 0, 8), None, BlockError::NoLoan),
+        // The device would write a buffer lent read-only.
+        (
+            lent_request(false, 3, 0, 8),
+            Some(read_only),
+            BlockError::NoLoan,
+        ),
+        // More sectors than the buffer holds.
+        (
+            lent_request(false, 4, 0, 9),
+            Some(small),
+            BlockError::TooLong,
+        ),
+        (
+            lent_request(true, 5, 0, 9),
+            Some(small),
+            BlockError::TooLong,
+        ),
+        // More than one request moves.
+        (
+            lent_request(false, 6, 0, MAX_LENT_SECTORS + 1),
+            Some(big),
+            BlockError::TooLong,
+        ),
+        (
+            lent_request(false, 7, 1020, 8),
+            Some(small),
+            BlockError::OutOfRange,
+        ),
+        (
+            lent_request(false, 8, 0, 0),
+            Some(small),
+            BlockError::BadLength,
+        ),
+    ];
+    for (request, loan, error) in cases {
+        let reply = ask_lending(&mut server, 0, &request, loan).expect("answered at once");
+        let id = block::Request::decode(&request).unwrap().id().unwrap();
+        assert_eq!(
+            block::read_lent::reply(&reply),
+            Ok(Err(Failed { id, error })),
+            "{error}"
+        );
+    }
+    assert_eq!(model.device.borrow().served, 0);
 }

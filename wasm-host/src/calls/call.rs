@@ -1,12 +1,17 @@
-//! `ipc_call`: a request to the module serving a granted endpoint, answered
-//! later by an [`crate::Event::Reply`] (see [`crate::outstanding`]).
+//! `ipc_call` and `ipc_call_lending`: a request to the module serving a
+//! granted endpoint, answered later by an [`crate::Event::Reply`] (see
+//! [`crate::outstanding`]), with one of the caller's DMA buffers lent to
+//! the server for the call in the second.
 
 use crate::calls::lookup;
 use crate::capabilities::Capability;
-use crate::outbox::Outbox;
+use crate::outbox::{Loan, Outbox};
 use crate::platform::Platform;
 use crate::state::{State, guest_range};
-use cella_abi::{CapabilityKind, ErrorCode, MAX_CALL_DEADLINE_MILLISECONDS, MAX_MESSAGE_BYTES};
+use cella_abi::{
+    CapabilityKind, ErrorCode, LEND_READ_ONLY, LEND_READ_WRITE, MAX_CALL_DEADLINE_MILLISECONDS,
+    MAX_MESSAGE_BYTES,
+};
 
 /// `ipc_call(endpoint, pointer, length, deadline_milliseconds)`: checks
 /// everything, pays for the bytes, opens the call and hands the request to
@@ -18,6 +23,7 @@ pub(crate) fn call<P: Platform, O: Outbox>(
     pointer: i32,
     length: i32,
     deadline_milliseconds: i32,
+    loan: Option<Loan>,
 ) -> Result<i32, ErrorCode> {
     let (_, capability) = lookup(state, endpoint, CapabilityKind::Endpoint)?;
     let Capability::Endpoint { id } = capability else {
@@ -47,11 +53,69 @@ pub(crate) fn call<P: Platform, O: Outbox>(
     state.pay_for_bytes(message.len())?;
     if let Err(error) = state
         .outbox
-        .call(&state.module, generation, id, call, message)
+        .call(&state.module, generation, id, call, message, loan)
     {
         state.calls.close(call);
         return Err(error);
     }
     // Call ids are below 2^31 (see `crate::outstanding`).
     Ok(call as i32)
+}
+
+/// `ipc_call_lending(endpoint, pointer, length, deadline_milliseconds,
+/// buffer, access)`: [`call`] lending `buffer`, one of this instance's own
+/// DMA buffers (a buffer lent to it is not its to lend: `Denied`), read-only
+/// or read-write as `access` says.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn call_lending<P: Platform, O: Outbox>(
+    memory: &mut [u8],
+    state: &mut State<P, O>,
+    endpoint: i32,
+    pointer: i32,
+    length: i32,
+    deadline_milliseconds: i32,
+    buffer: i32,
+    access: i32,
+) -> Result<i32, ErrorCode> {
+    let writable = match access {
+        LEND_READ_ONLY => false,
+        LEND_READ_WRITE => true,
+        _ => return Err(ErrorCode::BadArgument),
+    };
+    let (_, capability) = lookup(state, buffer, CapabilityKind::DmaBuffer)?;
+    let Capability::DmaBuffer {
+        device_address,
+        size,
+        ..
+    } = capability
+    else {
+        return Err(ErrorCode::Denied);
+    };
+    let loan = Loan {
+        device_address,
+        size,
+        writable,
+    };
+    // The call holds the buffer from now on (see [`Outbox::call`]), so
+    // that freeing it, or this instance's end, cannot let its memory be
+    // reused before the request ends.
+    if !state
+        .platform
+        .dma_lend(None, device_address, size, writable)
+    {
+        return Err(ErrorCode::DeviceError);
+    }
+    let called = call(
+        memory,
+        state,
+        endpoint,
+        pointer,
+        length,
+        deadline_milliseconds,
+        Some(loan),
+    );
+    if called.is_err() {
+        state.platform.dma_return(None, device_address, size);
+    }
+    called
 }

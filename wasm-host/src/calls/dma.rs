@@ -1,4 +1,4 @@
-//! `dma_alloc` / `dma_free` / `dma_address` / `dma_write` / `dma_read`:
+//! `dma_alloc` / `dma_free` / `dma_address` / `dma_size` / `dma_write` / `dma_read`:
 //! buffers from a granted pool, copied to and from linear memory.
 
 use crate::access::Access;
@@ -73,6 +73,10 @@ pub(crate) fn free<P: Platform, O: Outbox>(
     let slot = state
         .capabilities
         .resolve(buffer, CapabilityKind::DmaBuffer)?;
+    // A lent buffer is its lender's to free; it goes with the request.
+    if let Some(Capability::LentBuffer { .. }) = state.capabilities.get(slot) {
+        return Err(ErrorCode::Denied);
+    }
     let Some(Capability::DmaBuffer {
         pool,
         device_address,
@@ -93,14 +97,27 @@ pub(crate) fn free<P: Platform, O: Outbox>(
 /// `dma_address(buffer)`.
 pub(crate) fn address<P, O>(state: &State<P, O>, buffer: i32) -> Result<i64, ErrorCode> {
     let (_, capability) = lookup(state, buffer, CapabilityKind::DmaBuffer)?;
-    let Capability::DmaBuffer { device_address, .. } = capability else {
+    let (Capability::DmaBuffer { device_address, .. }
+    | Capability::LentBuffer { device_address, .. }) = capability
+    else {
         return Err(ErrorCode::BadHandle);
     };
     i64::try_from(device_address).map_err(|_| ErrorCode::DeviceError)
 }
 
-/// Checks a copy of `length` bytes at `offset` in `buffer`; returns the
-/// device address of the first byte and the linear-memory range.
+/// `dma_size(buffer)`.
+pub(crate) fn size<P, O>(state: &State<P, O>, buffer: i32) -> Result<i64, ErrorCode> {
+    let (_, capability) = lookup(state, buffer, CapabilityKind::DmaBuffer)?;
+    let (Capability::DmaBuffer { size, .. } | Capability::LentBuffer { size, .. }) = capability
+    else {
+        return Err(ErrorCode::BadHandle);
+    };
+    i64::try_from(size).map_err(|_| ErrorCode::DeviceError)
+}
+
+/// Checks a copy of `length` bytes at `offset` in `buffer` (into it if
+/// `into_buffer`: a buffer lent read-only refuses that); returns the device
+/// address of the first byte and the linear-memory range.
 fn copy_window<P, O>(
     state: &State<P, O>,
     memory_length: usize,
@@ -108,15 +125,23 @@ fn copy_window<P, O>(
     offset: i32,
     pointer: i32,
     length: i32,
+    into_buffer: bool,
 ) -> Result<(u64, core::ops::Range<usize>), ErrorCode> {
     let (_, capability) = lookup(state, buffer, CapabilityKind::DmaBuffer)?;
-    let Capability::DmaBuffer {
-        device_address,
-        size,
-        ..
-    } = capability
-    else {
-        return Err(ErrorCode::BadHandle);
+    let (device_address, size) = match capability {
+        Capability::DmaBuffer {
+            device_address,
+            size,
+            ..
+        } => (device_address, size),
+        Capability::LentBuffer {
+            device_address,
+            size,
+            writable,
+            ..
+        } if writable || !into_buffer => (device_address, size),
+        Capability::LentBuffer { .. } => return Err(ErrorCode::Denied),
+        _ => return Err(ErrorCode::BadHandle),
     };
     let length = u32::try_from(length).map_err(|_| ErrorCode::BadArgument)?;
     let offset = u64::from(offset as u32);
@@ -139,7 +164,8 @@ pub(crate) fn write<P: Platform, O: Outbox>(
     source: i32,
     length: i32,
 ) -> Result<i32, ErrorCode> {
-    let (device_address, range) = copy_window(state, memory.len(), buffer, offset, source, length)?;
+    let (device_address, range) =
+        copy_window(state, memory.len(), buffer, offset, source, length, true)?;
     let bytes = memory.get(range).ok_or(ErrorCode::BadPointer)?;
     state.pay_for_bytes(bytes.len())?;
     state.platform.dma_write(device_address, bytes);
@@ -161,8 +187,15 @@ pub(crate) fn read<P: Platform, O: Outbox>(
     destination: i32,
     length: i32,
 ) -> Result<i32, ErrorCode> {
-    let (device_address, range) =
-        copy_window(state, memory.len(), buffer, offset, destination, length)?;
+    let (device_address, range) = copy_window(
+        state,
+        memory.len(),
+        buffer,
+        offset,
+        destination,
+        length,
+        false,
+    )?;
     let bytes = memory.get_mut(range).ok_or(ErrorCode::BadPointer)?;
     state.pay_for_bytes(bytes.len())?;
     state.platform.dma_read(device_address, bytes);

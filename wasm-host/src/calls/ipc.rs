@@ -1,4 +1,4 @@
-//! `ipc_send` / `ipc_receive` / `ipc_reply`: messages through the
+//! `ipc_send` / `ipc_receive` / `ipc_reply` / `ipc_loan`: messages through the
 //! embedder's [`Outbox`] (held back while the instance is a swap's
 //! successor that has not taken over; see [`crate::held`]).
 
@@ -95,5 +95,32 @@ pub(crate) fn reply<P: Platform, O: Outbox>(
     }
     state.pending_requests.swap_remove(position);
     state.note(Access::Reply { request, length });
+    // The request is answered: a buffer lent with it goes back.
+    crate::loans::give_back(state, request);
     Ok(0)
+}
+
+/// `ipc_loan(request, access)`: the handle of the buffer lent with pending
+/// request `request`, if lent with at least `access`.
+pub(crate) fn loan<P, O>(state: &State<P, O>, request: i32, access: i32) -> Result<i32, ErrorCode> {
+    let request = u32::try_from(request).map_err(|_| ErrorCode::BadArgument)?;
+    let needs_write = match access {
+        cella_abi::LEND_READ_ONLY => false,
+        cella_abi::LEND_READ_WRITE => true,
+        _ => return Err(ErrorCode::BadArgument),
+    };
+    if !state.pending_requests.contains(&request) {
+        return Err(ErrorCode::BadArgument);
+    }
+    let handle = state
+        .capabilities
+        .handle_of_loan(request)
+        .ok_or(ErrorCode::NotFound)?;
+    let slot = state
+        .capabilities
+        .resolve(handle, cella_abi::CapabilityKind::DmaBuffer)?;
+    match state.capabilities.get(slot) {
+        Some(Capability::LentBuffer { writable, .. }) if *writable || !needs_write => Ok(handle),
+        _ => Err(ErrorCode::NotFound),
+    }
 }

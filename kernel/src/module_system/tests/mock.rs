@@ -49,6 +49,7 @@ impl Outbox for MockOutbox {
         endpoint: u64,
         call: u32,
         message: &[u8],
+        loan: Option<cella_wasm_host::Loan>,
     ) -> Result<(), ErrorCode> {
         self.0.borrow_mut().push_back(Routed::Call {
             from: String::from(module),
@@ -56,6 +57,7 @@ impl Outbox for MockOutbox {
             endpoint,
             call,
             bytes: message.to_vec(),
+            loan,
         });
         Ok(())
     }

@@ -69,6 +69,21 @@ impl Server for Memory {
         self.flushes += 1;
         Ok(Done { id })
     }
+
+    /// A disk in memory has no device to lend a buffer to.
+    fn read_lent(&mut self, id: u32, _sector: u64, _count: u16) -> Result<Done, Failed> {
+        Err(Failed {
+            id,
+            error: BlockError::NoLoan,
+        })
+    }
+
+    fn write_lent(&mut self, id: u32, _sector: u64, _count: u16) -> Result<Done, Failed> {
+        Err(Failed {
+            id,
+            error: BlockError::NoLoan,
+        })
+    }
 }
 
 fn exchange(disk: &mut Memory, request: &[u8], reply: &mut [u8]) -> usize {
@@ -290,4 +305,30 @@ fn the_checksum_is_fnv_1a() {
     assert_eq!(checksum(b""), 0x811c_9dc5);
     assert_eq!(checksum(b"a"), 0xe40c_292c);
     assert_eq!(checksum(b"foobar"), 0xbf9c_f968);
+}
+
+#[test]
+fn lent_requests_decode_with_their_sectors_and_are_idempotent_only_for_reads() {
+    let mut buffer = [0u8; 64];
+    let length = read_lent::request(&mut buffer, 4, 1024, MAX_LENT_SECTORS).unwrap();
+    assert_eq!(
+        Request::decode(&buffer[..length]),
+        Ok(Request::ReadLent {
+            id: 4,
+            sector: 1024,
+            count: MAX_LENT_SECTORS
+        })
+    );
+    assert_eq!(crate::idempotent("block", &buffer[..length]), Some(true));
+    let length = write_lent::request(&mut buffer, 5, 8, 2).unwrap();
+    assert_eq!(
+        Request::decode(&buffer[..length]),
+        Ok(Request::WriteLent {
+            id: 5,
+            sector: 8,
+            count: 2
+        })
+    );
+    assert_eq!(crate::idempotent("block", &buffer[..length]), Some(false));
+    assert_eq!(Request::decode(&buffer[..length]).unwrap().id(), Some(5));
 }

@@ -140,11 +140,11 @@ pub const SCENARIOS: [(&str, &str); 33] = [
     ),
     (
         "disk_bench",
-        "the virtio-blk Wasm module: 4 MiB written and read in 7-sector requests, 400 random reads (for cargo cella bench)",
+        "the virtio-blk Wasm module: 64 MiB written and read in 64 KiB requests and 400 random 4 KiB reads, each in a DMA buffer lent with the call (for cargo cella bench)",
     ),
     (
         "native_disk_bench",
-        "the virtio-blk driver as a native process: the same measurements (for cargo cella bench)",
+        "the virtio-blk driver as a native process: 4 MiB written and read and 400 random reads in 7-sector requests, the payload in the message (for cargo cella bench)",
     ),
     (
         "dma_escape",
