@@ -280,6 +280,9 @@ fn the_virtio_blk_driver_as_a_native_process_reads_and_writes_the_disk() {
         ));
     }
     run.expect_line("native_block: written, read back and flushed through the native driver");
+    run.expect_line(
+        "native_block: 50 lent round trips of 65536 bytes matched; no buffer left on loan",
+    );
     run.expect_line("scenario native_block: passed");
     // The scenario wrote 7 sectors starting 15 before the end: byte i is 0x5a + (7 i mod 251).
     let first = sectors - 15;

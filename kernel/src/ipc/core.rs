@@ -365,6 +365,15 @@ impl<W: Copy + PartialEq> PendingCalls<W> {
         }
     }
 
+    /// Who received the message of call `token`, if it was received and is
+    /// not answered yet.
+    pub fn receiver_of(&self, token: u64) -> Option<W>
+    where
+        W: Copy,
+    {
+        self.waiting.get(&token).and_then(|call| call.receiver)
+    }
+
     /// Answers `token` once (trusted kernel code): who waited, or [`IpcError::BadToken`].
     pub fn close(&mut self, token: u64) -> Result<W, IpcError> {
         self.waiting

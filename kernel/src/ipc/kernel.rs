@@ -7,6 +7,7 @@ use super::core::{Endpoint, EndpointId, IpcError, Message, NameService, PendingC
 use crate::sched::{self, ThreadId};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
+use cella_wasm_host::Loan;
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 
@@ -26,6 +27,8 @@ struct Ipc {
     calls: PendingCalls<ThreadId>,
     /// Answers waiting for their callers: a reply, or the error the call failed with.
     replies: BTreeMap<ThreadId, Result<Vec<u8>, IpcError>>,
+    /// The module buffers lent with calls in flight ([`call_lending`]), by token.
+    loans: BTreeMap<u64, Loan>,
     next_endpoint: EndpointId,
 }
 
@@ -157,13 +160,76 @@ pub const NOTIFICATION_TOKEN: u64 = cella_abi::syscalls::IRQ_TOKEN;
 /// As [`send`]; [`IpcError::TimedOut`]; [`IpcError::Closed`] if the endpoint
 /// closed before replying.
 pub fn call(id: EndpointId, bytes: &[u8], deadline: Option<u64>) -> Result<Vec<u8>, IpcError> {
+    call_with(id, bytes, None, deadline)
+}
+
+/// [`call`] lending the module buffer `loan` (one of `module_host::device_access`'s
+/// buffers) with the request: its receiver may map it ([`loan_for`]) until it
+/// answers. The call holds the buffer until it returns, so its memory
+/// outlives a free by its owner meanwhile.
+///
+/// # Errors
+/// As [`call`]; [`IpcError::NotFound`] when no buffer of that size starts
+/// at the loan's address.
+pub fn call_lending(
+    id: EndpointId,
+    bytes: &[u8],
+    loan: Loan,
+    deadline: Option<u64>,
+) -> Result<Vec<u8>, IpcError> {
+    use crate::module_host::dma_loans;
+    if !dma_loans::lend(None, loan.device_address, loan.size, loan.writable) {
+        return Err(IpcError::NotFound);
+    }
+    let outcome = call_with(id, bytes, Some(loan), deadline);
+    dma_loans::give_back(None, loan.device_address, loan.size);
+    outcome
+}
+
+/// The buffer lent with call `token`, if `receiver` received it and has not
+/// answered it yet.
+pub fn loan_for(token: u64, receiver: ThreadId) -> Option<Loan> {
+    with_ipc(|ipc| {
+        if ipc.calls.receiver_of(token) != Some(receiver) {
+            return None;
+        }
+        ipc.loans.get(&token).copied()
+    })
+}
+
+fn call_with(
+    id: EndpointId,
+    bytes: &[u8],
+    loan: Option<Loan>,
+    deadline: Option<u64>,
+) -> Result<Vec<u8>, IpcError> {
     let me = sched::current();
+    let token_cell = core::cell::Cell::new(None);
+    let outcome = call_waiting(id, bytes, loan, deadline, me, &token_cell);
+    if let Some(token) = token_cell.get() {
+        with_ipc(|ipc| ipc.loans.remove(&token));
+    }
+    outcome
+}
+
+fn call_waiting(
+    id: EndpointId,
+    bytes: &[u8],
+    loan: Option<Loan>,
+    deadline: Option<u64>,
+    me: ThreadId,
+    token_cell: &core::cell::Cell<Option<u64>>,
+) -> Result<Vec<u8>, IpcError> {
     without_interrupts(|| {
         let token = with_ipc(|ipc| {
             if let Some(error) = ipc.endpoint(id)?.queue.refuses(bytes.len()) {
                 return Err(error);
             }
             let token = ipc.calls.open(me, id);
+            token_cell.set(Some(token));
+            if let Some(loan) = loan {
+                ipc.loans.insert(token, loan);
+            }
             ipc.endpoint(id)?.queue.push(Message {
                 token,
                 bytes: bytes.to_vec(),

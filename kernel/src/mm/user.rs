@@ -318,6 +318,41 @@ impl AddressSpace {
         self.unmap_pages(address, buffer.size() / PAGE_SIZE);
     }
 
+    /// Maps `pages` pages of another holder's DMA buffer at `physical` (a
+    /// buffer lent with a call) at `address`, user read (and write if
+    /// `writable`), no-execute. The frames are not owned: the lender's
+    /// buffer outlives the mapping (see `module_host::dma_loans`), which
+    /// the caller removes with [`AddressSpace::unmap_lent`] or by dropping
+    /// the space.
+    ///
+    /// # Errors
+    /// [`MapError`]; pages mapped before the failure are unmapped again.
+    pub fn map_lent(
+        &mut self,
+        address: u64,
+        physical: u64,
+        pages: u64,
+        writable: bool,
+    ) -> Result<(), MapError> {
+        for index in 0..pages {
+            let mapped = self.map_one(
+                address + index * PAGE_SIZE,
+                physical + index * PAGE_SIZE,
+                Self::flags(writable, false),
+            );
+            if let Err(error) = mapped {
+                self.unmap_pages(address, index);
+                return Err(error);
+            }
+        }
+        Ok(())
+    }
+
+    /// Unmaps a lent buffer of `pages` pages mapped at `address`.
+    pub fn unmap_lent(&mut self, address: u64, pages: u64) {
+        self.unmap_pages(address, pages);
+    }
+
     /// Unmaps `pages` pages from `address` (those not mapped are skipped)
     /// and drops their translations. The frames are not freed.
     fn unmap_pages(&mut self, address: u64, pages: u64) {

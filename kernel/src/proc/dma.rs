@@ -25,12 +25,30 @@ struct Mapped {
     requested: u64,
 }
 
-/// A process's DMA buffers. Dropped after its address space (so nothing
-/// maps the frames any more), releasing each from its device first.
+/// A buffer another holder lent with a call this process received, mapped
+/// at `address` until the process answers the call (see `super::loans`).
+pub(super) struct LentMapping {
+    pub token: u64,
+    pub address: u64,
+    pub device_address: u64,
+    pub size: u64,
+}
+
+impl LentMapping {
+    /// Whole pages it takes.
+    pub fn pages(&self) -> u64 {
+        self.size.div_ceil(PAGE_SIZE)
+    }
+}
+
+/// A process's DMA buffers, and the buffers lent to it. Dropped after its
+/// address space (so nothing maps the frames any more), releasing each
+/// from its device first.
 #[derive(Default)]
 pub struct ProcessDma {
     buffers: Vec<Mapped>,
-    device: Option<PciAddress>,
+    pub(super) lent: Vec<LentMapping>,
+    pub(super) device: Option<PciAddress>,
 }
 
 impl ProcessDma {
@@ -38,6 +56,7 @@ impl ProcessDma {
     pub fn for_device(device: Option<PciAddress>) -> ProcessDma {
         ProcessDma {
             buffers: Vec::new(),
+            lent: Vec::new(),
             device,
         }
     }
@@ -48,12 +67,17 @@ impl ProcessDma {
     }
 
     /// The lowest address in the DMA range where `pages` pages fit between
-    /// the buffers mapped now.
-    fn free_address(&self, pages: u64) -> Option<u64> {
+    /// the buffers (own and lent) mapped now.
+    pub(super) fn free_address(&self, pages: u64) -> Option<u64> {
         let mut taken: Vec<(u64, u64)> = self
             .buffers
             .iter()
             .map(|mapped| (mapped.address, mapped.address + mapped.buffer.size()))
+            .chain(
+                self.lent
+                    .iter()
+                    .map(|lent| (lent.address, lent.address + lent.pages() * PAGE_SIZE)),
+            )
             .collect();
         taken.sort_unstable();
         let length = pages.checked_mul(PAGE_SIZE)?;
@@ -72,6 +96,9 @@ impl Drop for ProcessDma {
     fn drop(&mut self) {
         for mapped in self.buffers.drain(..) {
             device_access::release_for(self.device, mapped.buffer);
+        }
+        for lent in self.lent.drain(..) {
+            crate::module_host::dma_loans::give_back(self.device, lent.device_address, lent.size);
         }
     }
 }

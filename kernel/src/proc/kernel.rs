@@ -543,7 +543,13 @@ fn dispatch(number: u64, arguments: [u64; 6]) -> i64 {
                 }
             })
             .and_then(|bytes| {
-                ipc::reply_from(sched::current(), arguments[0], &bytes).map_err(IpcError::code)?;
+                let replied = ipc::reply_from(sched::current(), arguments[0], &bytes);
+                // Answered, or not this thread's to answer any more: a
+                // buffer lent with it goes back either way.
+                if replied != Err(IpcError::TooLong) {
+                    super::loans::end(arguments[0]);
+                }
+                replied.map_err(IpcError::code)?;
                 Ok(0)
             }),
         abi::MMIO_MAP => devices::map_mmio_grant(arguments[0]),
@@ -558,6 +564,7 @@ fn dispatch(number: u64, arguments: [u64; 6]) -> i64 {
         abi::PCI_CONFIG_WRITE => super::pci::config_write(arguments[0], arguments[1], arguments[2]),
         abi::DMA_ALLOC => super::dma::allocate(arguments[0], arguments[1]),
         abi::DMA_FREE => super::dma::free(arguments[0]),
+        abi::LOAN => super::loans::map(arguments[0], arguments[1], arguments[2]),
         _ => Err(E_NO_SYSCALL),
     };
     result.unwrap_or_else(|error| error)

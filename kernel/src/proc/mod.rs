@@ -21,6 +21,8 @@ mod dma;
 #[cfg(target_os = "none")]
 mod kernel;
 #[cfg(target_os = "none")]
+mod loans;
+#[cfg(target_os = "none")]
 mod pci;
 
 #[cfg(target_os = "none")]

@@ -77,6 +77,13 @@ pub const PCI_CONFIG_WRITE: u64 = 21;
 pub const DMA_ALLOC: u64 = 22;
 /// `dma_free(address)`: unmaps and frees the buffer mapped at `address`.
 pub const DMA_FREE: u64 = 23;
+/// `loan(token, access, info_pointer) -> address`: maps the DMA buffer lent
+/// with received call `token` (not answered yet) into the process, read-only
+/// unless lent read-write, and writes `[address, device address, size]`
+/// (three 8-byte words) at the pointer. `access` 2 asks for a buffer lent
+/// read-write, 1 for either; [`E_NOT_FOUND`] when the call carries no such
+/// loan. The mapping goes when the call is answered (`reply`).
+pub const LOAN: u64 = 24;
 
 /// The reply token `receive` reports for an IRQ notification (a message
 /// `[line]` the kernel queued, not a client's).

@@ -51,8 +51,19 @@ fn allocate(pool: i32, size: i32) -> Result<i32, ErrorCode> {
     inserted
 }
 
-/// The buffer `handle` names: (slot, pool slot, user address, device address, size).
-fn buffer(handle: i32) -> Result<(usize, u8, u64, u64, u64), ErrorCode> {
+/// A buffer as a handle names it: an own one or a lent one.
+struct Buffer {
+    slot: usize,
+    /// The pool an own buffer came from (`None`: lent to this process).
+    pool: Option<u8>,
+    address: u64,
+    device_address: u64,
+    size: u64,
+    writable: bool,
+}
+
+/// The buffer `handle` names.
+fn buffer(handle: i32) -> Result<Buffer, ErrorCode> {
     let (slot, entry) = with(|state| state.table.resolve(handle, CapabilityKind::DmaBuffer))
         .unwrap_or(Err(ErrorCode::Busy))?;
     match entry {
@@ -61,55 +72,87 @@ fn buffer(handle: i32) -> Result<(usize, u8, u64, u64, u64), ErrorCode> {
             address,
             device_address,
             size,
-        } => Ok((slot, pool, address, device_address, size)),
+        } => Ok(Buffer {
+            slot,
+            pool: Some(pool),
+            address,
+            device_address,
+            size,
+            writable: true,
+        }),
+        Entry::LentBuffer {
+            address,
+            device_address,
+            size,
+            writable,
+            ..
+        } => Ok(Buffer {
+            slot,
+            pool: None,
+            address,
+            device_address,
+            size,
+            writable,
+        }),
         _ => Err(ErrorCode::BadHandle),
     }
 }
 
 pub(crate) fn dma_free(handle: i32) -> i32 {
-    let result = buffer(handle).map(|(slot, pool, address, _, size)| {
+    let result = buffer(handle).and_then(|buffer| {
+        // A lent buffer is its lender's to free.
+        let pool = buffer.pool.ok_or(ErrorCode::Denied)?;
         with(|state| {
-            state.table.remove(slot);
+            state.table.remove(buffer.slot);
             if let Some(Entry::Dma { used, .. }) = state.table.entry_mut(usize::from(pool)) {
-                *used = used.saturating_sub(size);
+                *used = used.saturating_sub(buffer.size);
             }
         });
-        syscall(DMA_FREE, [address, 0, 0, 0, 0]);
-        0
+        syscall(DMA_FREE, [buffer.address, 0, 0, 0, 0]);
+        Ok(0)
     });
     conclude(HostFunction::DmaFree, result)
 }
 
 pub(crate) fn dma_address(handle: i32) -> i64 {
-    let result = buffer(handle).and_then(|(_, _, _, device_address, _)| {
-        i64::try_from(device_address).map_err(|_| ErrorCode::DeviceError)
+    let result = buffer(handle).and_then(|buffer| {
+        i64::try_from(buffer.device_address).map_err(|_| ErrorCode::DeviceError)
     });
     conclude64(HostFunction::DmaAddress, result)
 }
 
 pub(crate) fn dma_size(handle: i32) -> i64 {
     let result = buffer(handle)
-        .and_then(|(_, _, _, _, size)| i64::try_from(size).map_err(|_| ErrorCode::DeviceError));
+        .and_then(|buffer| i64::try_from(buffer.size).map_err(|_| ErrorCode::DeviceError));
     conclude64(HostFunction::DmaSize, result)
 }
 
-/// The user address of `length` bytes at `offset` of buffer `handle`.
-fn window(handle: i32, offset: i32, length: i32) -> Result<(u64, usize), ErrorCode> {
-    let (_, _, address, _, size) = buffer(handle)?;
-    let length = u32::try_from(length).map_err(|_| ErrorCode::BadArgument)?;
-    let offset = u64::from(offset as u32);
-    if offset + u64::from(length) > size {
+/// The user address of `length` bytes at `offset` of buffer `handle`
+/// (to be written if `into_buffer`: a buffer lent read-only refuses).
+fn window(
+    handle: i32,
+    offset: i32,
+    length: i32,
+    into_buffer: bool,
+) -> Result<(u64, usize), ErrorCode> {
+    let buffer = buffer(handle)?;
+    if into_buffer && !buffer.writable {
         return Err(ErrorCode::Denied);
     }
-    Ok((address + offset, length as usize))
+    let length = u32::try_from(length).map_err(|_| ErrorCode::BadArgument)?;
+    let offset = u64::from(offset as u32);
+    if offset + u64::from(length) > buffer.size {
+        return Err(ErrorCode::Denied);
+    }
+    Ok((buffer.address + offset, length as usize))
 }
 
 pub(crate) fn dma_write(handle: i32, offset: i32, source: i32, length: i32) -> i32 {
-    let result = window(handle, offset, length).map(|(at, length)| {
+    let result = window(handle, offset, length, true).map(|(at, length)| {
         if length > 0 {
             // SAFETY: `source` and `length` are a live byte slice the SDK
             // passed (`sys::pointer`, `sys::length`); `at .. at + length`
-            // lies inside a buffer the kernel mapped read/write into this
+            // lies inside a buffer the kernel mapped writable into this
             // process (checked by `window`); they do not overlap (the
             // buffer is not part of the module's own memory).
             unsafe {
@@ -125,7 +168,7 @@ pub(crate) fn dma_write(handle: i32, offset: i32, source: i32, length: i32) -> i
 /// `destination` must name `length` writable bytes (the SDK passes a live
 /// `&mut [u8]`).
 pub(crate) unsafe fn dma_read(handle: i32, offset: i32, destination: i32, length: i32) -> i32 {
-    let result = window(handle, offset, length).map(|(at, length)| {
+    let result = window(handle, offset, length, false).map(|(at, length)| {
         if length > 0 {
             // SAFETY: as in `dma_write`, with the caller's guarantee for
             // the destination.

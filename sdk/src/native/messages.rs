@@ -9,8 +9,9 @@ use super::process::{MESSAGE_BYTES, conclude, now, with, write_log};
 use super::syscall::{address, size, syscall};
 use super::table::{Entry, length as checked_length};
 use cella_abi::MAX_MESSAGE_BYTES;
-use cella_abi::syscalls::{E_CLOSED, E_FAULT, E_NOT_FOUND, E_TOO_LONG, LOOKUP, REPLY, SEND};
+use cella_abi::syscalls::{E_CLOSED, E_FAULT, E_NOT_FOUND, E_TOO_LONG, LOAN, LOOKUP, REPLY, SEND};
 use cella_abi::{CapabilityKind, ErrorCode, HostFunction, LogLevel, MAX_LOG_BYTES};
+use cella_abi::{LEND_READ_ONLY, LEND_READ_WRITE};
 
 fn busy() -> ErrorCode {
     ErrorCode::Busy
@@ -122,8 +123,10 @@ pub(crate) fn ipc_reply(request: i32, pointer: i32, length: i32) -> i32 {
         let length = checked_length(length, MAX_MESSAGE_BYTES)?;
         let outcome = syscall(REPLY, [token, address(pointer), size(length), 0, 0]);
         if outcome != E_FAULT && outcome != E_TOO_LONG {
-            // Answered, or its caller is gone: either way no longer pending.
+            // Answered, or its caller is gone: either way no longer pending,
+            // and a buffer lent with it is gone.
             with(|state| state.pending.remove(request));
+            forget_loan(request);
         }
         match outcome {
             0 => Ok(0),
@@ -154,10 +157,64 @@ pub(crate) fn ipc_call_lending(
     ErrorCode::NoSuchCall.code()
 }
 
-/// `ipc_loan`: no request reaches a native process with a loan (loans go
-/// between modules), so there is never one to find.
-pub(crate) fn ipc_loan(_request: i32, _access: i32) -> i32 {
-    ErrorCode::NotFound.code()
+/// `ipc_loan(request, access)`: the buffer lent with pending request
+/// `request`, mapped by the kernel (`loan` syscall) on first asking.
+pub(crate) fn ipc_loan(request: i32, access: i32) -> i32 {
+    let result = (|| {
+        if access != LEND_READ_ONLY && access != LEND_READ_WRITE {
+            return Err(ErrorCode::BadArgument);
+        }
+        let token = with(|state| match state.pending.token(request) {
+            Some(token) if request > 0 => Ok(token),
+            _ => Err(ErrorCode::BadArgument),
+        })
+        .unwrap_or(Err(busy()))?;
+        let held = with(|state| {
+            state.table.entries().find_map(|(slot, entry)| match entry {
+                Entry::LentBuffer {
+                    request: lent,
+                    writable,
+                    ..
+                } if lent == request => Some((slot, writable)),
+                _ => None,
+            })
+        })
+        .flatten();
+        if let Some((slot, writable)) = held {
+            if access == LEND_READ_WRITE && !writable {
+                return Err(ErrorCode::NotFound);
+            }
+            return Ok(super::table::handle_of_slot(slot));
+        }
+        let mut info = [0u64; 3];
+        let mapped = syscall(LOAN, [token, access as u64, info.as_mut_ptr() as u64, 0, 0]);
+        let address = u64::try_from(mapped)
+            .map_err(|_| ErrorCode::from_syscall_code(mapped).unwrap_or(ErrorCode::DeviceError))?;
+        // What the kernel mapped read-write answers a read-write ask; a
+        // read-only ask cannot tell, so it takes the buffer as read-only.
+        let entry = Entry::LentBuffer {
+            request,
+            address,
+            device_address: info[1],
+            size: info[2],
+            writable: access == LEND_READ_WRITE,
+        };
+        with(|state| state.table.insert_new(entry)).unwrap_or(Err(busy()))
+    })();
+    conclude(HostFunction::IpcLoan, result)
+}
+
+/// Forgets the buffer lent with `request` (answered: the kernel unmapped it).
+fn forget_loan(request: i32) {
+    with(|state| {
+        let slot = state.table.entries().find_map(|(slot, entry)| match entry {
+            Entry::LentBuffer { request: lent, .. } if lent == request => Some(slot),
+            _ => None,
+        });
+        if let Some(slot) = slot {
+            state.table.remove(slot);
+        }
+    });
 }
 
 pub(crate) fn time_now() -> i64 {

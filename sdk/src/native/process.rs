@@ -211,7 +211,7 @@ fn admit(entry: &mut Entry, served: u64, device: &mut Option<Function>) -> bool 
         // Buffers come one by one from `dma_alloc`, within the kernel's grant.
         Entry::Dma { .. } => true,
         // Made at run time only.
-        Entry::DmaBuffer { .. } => false,
+        Entry::DmaBuffer { .. } | Entry::LentBuffer { .. } => false,
         Entry::Endpoint { name, kernel } => {
             let handle = syscall(LOOKUP, [name.as_ptr() as u64, size(name.len()), 0, 0, 0]);
             // Not registered yet is fine: `ipc_send` looks it up again.
@@ -244,6 +244,7 @@ fn describe(entry: Entry, text: &mut TextBuffer<128>) {
         Entry::Irq { line } => write!(text, "irq {line}"),
         Entry::Dma { bytes, .. } => write!(text, "dma {bytes}"),
         Entry::DmaBuffer { .. } => write!(text, "dma buffer"),
+        Entry::LentBuffer { .. } => write!(text, "lent buffer"),
         Entry::Endpoint { name, .. } => write!(text, "endpoint {name}"),
         Entry::Timer { .. } => write!(text, "timer"),
         Entry::PciDevice => write!(text, "pci (no function granted)"),

@@ -44,6 +44,15 @@ pub enum Entry {
         device_address: u64,
         size: u64,
     },
+    /// A buffer another holder lent with request `request`, which the
+    /// kernel mapped at user `address` until the request is answered.
+    LentBuffer {
+        request: i32,
+        address: u64,
+        device_address: u64,
+        size: u64,
+        writable: bool,
+    },
     /// An endpoint to send to, and its kernel send handle once looked up.
     Endpoint {
         name: &'static str,
@@ -66,7 +75,7 @@ impl Entry {
             Entry::Mmio { .. } => CapabilityKind::MmioRegion,
             Entry::Irq { .. } => CapabilityKind::IrqLine,
             Entry::Dma { .. } => CapabilityKind::DmaPool,
-            Entry::DmaBuffer { .. } => CapabilityKind::DmaBuffer,
+            Entry::DmaBuffer { .. } | Entry::LentBuffer { .. } => CapabilityKind::DmaBuffer,
             Entry::Endpoint { .. } => CapabilityKind::Endpoint,
             Entry::Timer { .. } => CapabilityKind::Timer,
             Entry::PciDevice => CapabilityKind::PciDevice,
@@ -101,6 +110,11 @@ pub const SLOTS: usize = 2 * MAX_CAPABILITY_REQUESTS;
 pub struct Table {
     entries: [Option<Entry>; SLOTS],
     requested: usize,
+}
+
+/// The handle of a run-time entry in `slot` (from [`Table::entries`]).
+pub fn handle_of_slot(slot: usize) -> i32 {
+    encode(slot)
 }
 
 fn encode(slot: usize) -> i32 {

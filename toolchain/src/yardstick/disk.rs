@@ -12,10 +12,9 @@
 //!
 //! Cella's own figures (the virtio-blk driver in Wasm, and as a native process) come from
 //! the disk benchmark's boots (`commands::disk_bench`): one request at a time, as `dd` with
-//! O_DIRECT. The Wasm driver is asked as a module asks it, with the payload in a DMA buffer
-//! lent with each call (64 KiB sequential requests, 4 KiB random reads, as Linux's); the
-//! native process takes no loans, so its payload travels in the message, seven sectors
-//! (3,584 bytes) at most. The table says so beside each figure.
+//! O_DIRECT, with each request's payload in a DMA buffer lent with the call (64 KiB
+//! sequential requests, 4 KiB random reads, as Linux's). The table says the request sizes
+//! beside each figure.
 
 use super::report::PREFIX;
 
@@ -327,7 +326,7 @@ pub fn table(disk: &DiskFigures, cella: &CellaDisk) -> Vec<String> {
         ));
     }
     lines.push(format!(
-        "(Linux: {} random reads in {}, the disk {}; Cella Wasm: {:.1} MiB each way, the payload in DMA buffers lent with each call; native: {:.1} MiB each way, the payload in the message; {} random reads each)",
+        "(Linux: {} random reads in {}, the disk {}; Cella: the payload in a DMA buffer lent with each call, Wasm {:.1} MiB and native {:.1} MiB each way, {} random reads each)",
         disk.random_read.amount,
         super::comparison::format_ns(disk.random_read.nanoseconds),
         disk.iommu_domain.describe(),
@@ -499,7 +498,7 @@ mod tests {
         let last = lines.last().unwrap();
         assert!(
             last.contains(
-                "DMA remapping on, lazy IOTLB invalidation; Cella Wasm: 64.0 MiB each way, the payload in DMA buffers lent with each call; native: 4.0 MiB each way, the payload in the message; 400 random reads each"
+                "DMA remapping on, lazy IOTLB invalidation; Cella: the payload in a DMA buffer lent with each call, Wasm 64.0 MiB and native 4.0 MiB each way, 400 random reads each"
             ),
             "{last}"
         );

@@ -140,11 +140,11 @@ pub const SCENARIOS: [(&str, &str); 33] = [
     ),
     (
         "disk_bench",
-        "the virtio-blk Wasm module: 64 MiB written and read in 64 KiB requests and 400 random 4 KiB reads, each in a DMA buffer lent with the call (for cargo cella bench)",
+        "the virtio-blk Wasm module: 64 MiB written and read in 64 KiB requests and 400 random 4 KiB reads, each in a DMA buffer lent with the call; no loan left (for cargo cella bench)",
     ),
     (
         "native_disk_bench",
-        "the virtio-blk driver as a native process: 4 MiB written and read and 400 random reads in 7-sector requests, the payload in the message (for cargo cella bench)",
+        "the virtio-blk driver as a native process: the same measurements, each buffer mapped into the process for its call (for cargo cella bench)",
     ),
     (
         "dma_escape",
@@ -152,7 +152,7 @@ pub const SCENARIOS: [(&str, &str); 33] = [
     ),
     (
         "native_block",
-        "drivers-wasm/virtio-blk built as a native process: the disk's capacity, seven sectors written and read back",
+        "drivers-wasm/virtio-blk built as a native process: the disk's capacity, seven sectors written and read back, 50 round trips of 64 KiB in buffers lent to it, no loan left",
     ),
     (
         "wasm_busy",
