@@ -151,9 +151,16 @@ impl Machine {
 }
 
 /// The simulated machine. Clones share it.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct SimulatedPlatform {
     machine: Rc<RefCell<Machine>>,
+}
+
+/// [`SimulatedPlatform::new`].
+impl Default for SimulatedPlatform {
+    fn default() -> SimulatedPlatform {
+        SimulatedPlatform::new()
+    }
 }
 
 /// Where simulated DMA memory starts.
@@ -162,7 +169,9 @@ pub const DMA_BASE: u64 = 0x1000_0000;
 impl SimulatedPlatform {
     /// An empty machine with 1 MiB of DMA memory.
     pub fn new() -> SimulatedPlatform {
-        let platform = SimulatedPlatform::default();
+        let platform = SimulatedPlatform {
+            machine: Rc::default(),
+        };
         {
             let mut machine = platform.machine.borrow_mut();
             machine.next_dma_address = DMA_BASE;
@@ -261,6 +270,11 @@ impl SimulatedPlatform {
             .get(&device_address)
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// Loans out on all buffers together.
+    pub fn loans_out(&self) -> usize {
+        self.machine.borrow().loans.values().map(Vec::len).sum()
     }
 
     /// Reads simulated DMA memory (as a device would).

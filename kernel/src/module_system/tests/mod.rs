@@ -6,6 +6,7 @@ mod calls;
 mod commands;
 mod install;
 mod lifecycle;
+mod loans;
 mod mock;
 mod prompt;
 mod remote;
