@@ -59,8 +59,8 @@ crate::wire_enum! {
         Unsupported = 6 => "the device does not support this request",
         /// The driver has as many requests in flight as it takes.
         Busy = 7 => "too many requests in flight; ask again later",
-        /// A `read_lent` or `write_lent` came with no buffer lent, one too
-        /// small for its sectors, or (for a read) one lent read-only.
+        /// A `read_lent` or `write_lent` came with no buffer lent, or (a
+        /// read) with one lent read-only.
         NoLoan = 8 => "no buffer lent with the request fits it",
     }
 }

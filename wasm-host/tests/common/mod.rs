@@ -124,6 +124,7 @@ pub const PROBE_OPS: &[(&str, &str, &str)] = &[
     ("dma_alloc", "(param i32 i32) (result i32)", "$a $b"),
     ("dma_free", "(param i32) (result i32)", "$a"),
     ("dma_address", "(param i32) (result i64)", "$a"),
+    ("dma_size", "(param i32) (result i64)", "$a"),
     (
         "dma_write",
         "(param i32 i32 i32 i32) (result i32)",
@@ -137,6 +138,7 @@ pub const PROBE_OPS: &[(&str, &str, &str)] = &[
     ("ipc_send", "(param i32 i32 i32) (result i32)", "$a $b $c"),
     ("ipc_receive", "(param i32 i32) (result i32)", "$a $b"),
     ("ipc_reply", "(param i32 i32 i32) (result i32)", "$a $b $c"),
+    ("ipc_loan", "(param i32 i32) (result i32)", "$a $b"),
     ("time_now", "(result i64)", ""),
     ("timer_set", "(param i32 i64) (result i32)", "$a $d"),
     ("timer_cancel", "(param i32) (result i32)", "$a"),
