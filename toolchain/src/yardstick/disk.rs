@@ -266,7 +266,7 @@ pub fn table(disk: &DiskFigures, cella: &CellaDisk) -> Vec<String> {
     let megabytes = |timed: &Timed| timed.per_second() / 1e6;
     let rate = |timed: &Timed| timed.per_second();
     let size = |bytes: u64| {
-        if bytes % 1024 == 0 {
+        if bytes.is_multiple_of(1024) {
             format!("{} KiB", bytes / 1024)
         } else {
             format!("{:.1} KiB", bytes as f64 / 1024.0)
