@@ -1,7 +1,8 @@
 //! Faults and hot swaps on the storage data path: the `block_faults` scenario swaps the
 //! virtio-blk driver v1 -> v2 -> v1 and faults it, each while `block-workload` has requests in
 //! flight, and writes garbage into the driver's used ring, which makes the driver fault itself;
-//! the workload asks again whatever failed. After QEMU exits, every sector the workload wrote
+//! the workload asks again whatever failed, half its stripes in DMA buffers it lends the
+//! driver with each call. After QEMU exits, every sector the workload wrote
 //! holds its last round's pattern: none lost, duplicated or corrupted.
 
 // The workload's sector pattern and report (tests/fixtures/block-workload).
@@ -100,6 +101,11 @@ fn swaps_and_faults_under_a_checksummed_workload_lose_nothing() {
         "three injected, two on garbage, no other"
     );
     assert_eq!(get("mismatched sectors "), 0);
+    // Half the stripes travel in lent buffers: four writes and four reads a round.
+    assert!(
+        get("lent requests ") >= rounds * 8,
+        "every round's odd stripes go in lent buffers"
+    );
     let first = get("from sector ");
     let sectors = get("area ");
     assert_eq!(sectors, (STRIPES * STRIPE_SECTORS) as u64);

@@ -248,19 +248,20 @@ pub fn run(system: &mut System) -> Result<(), String> {
         .filter(|record| record.reason.contains("DMA"))
         .count();
     kprintln!(
-        "block_faults: rounds {}, retries {}, mismatched sectors {}, refused {}, at most {} in flight, swaps {swaps} ({landed_in_flight} with requests in flight), faults {faults}, garbage faults {GARBAGE_ROUNDS}, fault records {}, DMA fault records {device_faults}, area {} sectors from sector {}",
+        "block_faults: rounds {}, retries {}, mismatched sectors {}, refused {}, at most {} in flight, lent requests {}, swaps {swaps} ({landed_in_flight} with requests in flight), faults {faults}, garbage faults {GARBAGE_ROUNDS}, fault records {}, DMA fault records {device_faults}, area {} sectors from sector {}",
         last.rounds,
         last.retries,
         last.mismatches,
         last.failures,
         last.most_in_flight,
+        last.lent,
         new_records.len(),
         last.sectors,
         last.first_sector
     );
-    if last.rounds < LEAST_ROUNDS || last.mismatches != 0 || last.failures != 0 {
+    if last.rounds < LEAST_ROUNDS || last.mismatches != 0 || last.failures != 0 || last.lent == 0 {
         return Err(String::from(
-            "the workload lost rounds, read back sectors it did not write, or was refused",
+            "the workload lost rounds, read back sectors it did not write, was refused, or lent no buffer",
         ));
     }
     if device_faults != 0 {
