@@ -71,12 +71,7 @@ impl DmaBuffer {
     /// # Errors
     /// [`ErrorCode::Denied`] past the buffer's end, or another refusal.
     pub fn write(&self, offset: u32, bytes: &[u8]) -> Result<()> {
-        status(sys::dma_write(
-            self.handle.raw(),
-            offset as i32,
-            sys::pointer(bytes),
-            sys::length(bytes),
-        ))
+        write(self.handle, offset, bytes)
     }
 
     /// Copies `destination.len()` bytes from the buffer at `offset`.
@@ -84,13 +79,7 @@ impl DmaBuffer {
     /// # Errors
     /// [`ErrorCode::Denied`] past the buffer's end, or another refusal.
     pub fn read(&self, offset: u32, destination: &mut [u8]) -> Result<()> {
-        let pointer = sys::pointer_mut(destination);
-        let length = sys::length(destination);
-        // SAFETY: the host writes at most `length` bytes at `pointer`, which
-        // are exactly the bytes of `destination`, a live exclusive slice.
-        #[allow(unsafe_code)]
-        let result = unsafe { sys::dma_read(self.handle.raw(), offset as i32, pointer, length) };
-        status(result)
+        read(self.handle, offset, destination)
     }
 
     /// Frees the buffer.
@@ -140,13 +129,7 @@ impl LentBuffer {
     /// # Errors
     /// [`ErrorCode::Denied`] past the buffer's end, or another refusal.
     pub fn read(&self, offset: u32, destination: &mut [u8]) -> Result<()> {
-        let pointer = sys::pointer_mut(destination);
-        let length = sys::length(destination);
-        // SAFETY: the host writes at most `length` bytes at `pointer`, which
-        // are exactly the bytes of `destination`, a live exclusive slice.
-        #[allow(unsafe_code)]
-        let result = unsafe { sys::dma_read(self.handle.raw(), offset as i32, pointer, length) };
-        status(result)
+        read(self.handle, offset, destination)
     }
 
     /// Copies `bytes` into the buffer at `offset`.
@@ -154,11 +137,27 @@ impl LentBuffer {
     /// # Errors
     /// [`ErrorCode::Denied`] for a buffer lent read-only or past its end.
     pub fn write(&self, offset: u32, bytes: &[u8]) -> Result<()> {
-        status(sys::dma_write(
-            self.handle.raw(),
-            offset as i32,
-            sys::pointer(bytes),
-            sys::length(bytes),
-        ))
+        write(self.handle, offset, bytes)
     }
+}
+
+/// `dma_write` of `bytes` at `offset` of buffer `handle`.
+fn write(handle: Handle, offset: u32, bytes: &[u8]) -> Result<()> {
+    status(sys::dma_write(
+        handle.raw(),
+        offset as i32,
+        sys::pointer(bytes),
+        sys::length(bytes),
+    ))
+}
+
+/// `dma_read` of `destination.len()` bytes at `offset` of buffer `handle`.
+fn read(handle: Handle, offset: u32, destination: &mut [u8]) -> Result<()> {
+    let pointer = sys::pointer_mut(destination);
+    let length = sys::length(destination);
+    // SAFETY: the host writes at most `length` bytes at `pointer`, which are
+    // exactly the bytes of `destination`, a live exclusive slice.
+    #[allow(unsafe_code)]
+    let result = unsafe { sys::dma_read(handle.raw(), offset as i32, pointer, length) };
+    status(result)
 }

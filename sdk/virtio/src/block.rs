@@ -297,8 +297,7 @@ impl<W: RegisterWindow, B: DmaRegion> Disk<W, B> {
         address: u64,
         size: u64,
     ) -> Result<(), Refusal> {
-        let bytes = self.check_lent(slot, sector, count, size)?;
-        self.submit_to(slot, TYPE_IN, sector, Kind::Read, bytes, Some(address))
+        self.submit_lent(slot, Kind::Read, sector, count, address, size)
     }
 
     /// Writes `count` sectors at `sector` from the caller's buffer at
@@ -314,22 +313,31 @@ impl<W: RegisterWindow, B: DmaRegion> Disk<W, B> {
         address: u64,
         size: u64,
     ) -> Result<(), Refusal> {
-        let bytes = self.check_lent(slot, sector, count, size)?;
-        if self.read_only() {
-            return Err(Refusal::ReadOnly);
-        }
-        self.submit_to(slot, TYPE_OUT, sector, Kind::Write, bytes, Some(address))
+        self.submit_lent(slot, Kind::Write, sector, count, address, size)
     }
 
-    /// Checks a request of `count` sectors into or from a lent buffer of
-    /// `size` bytes; its bytes.
-    fn check_lent(&self, slot: usize, sector: u64, count: u32, size: u64) -> Result<u32, Refusal> {
+    /// Checks and submits a read or write of `count` sectors into or from
+    /// a lent buffer at `address` of `size` bytes.
+    fn submit_lent(
+        &mut self,
+        slot: usize,
+        kind: Kind,
+        sector: u64,
+        count: u32,
+        address: u64,
+        size: u64,
+    ) -> Result<(), Refusal> {
         let bytes = count.checked_mul(SECTOR_BYTES).ok_or(Refusal::TooLong)?;
         if u64::from(bytes) > size {
             return Err(Refusal::TooLong);
         }
         self.check_within(slot, sector, bytes, LARGEST_LENT_TRANSFER)?;
-        Ok(bytes)
+        let request_type = match kind {
+            Kind::Read => TYPE_IN,
+            _ if self.read_only() => return Err(Refusal::ReadOnly),
+            _ => TYPE_OUT,
+        };
+        self.submit_to(slot, request_type, sector, kind, bytes, Some(address))
     }
 
     /// Asks the device to make earlier writes durable, through `slot`.
