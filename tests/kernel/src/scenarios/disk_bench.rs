@@ -102,9 +102,11 @@ fn transfer(
     } else {
         encode(|bytes| block::read_lent::request(bytes, 2, sector, count))?
     };
+    // The loan covers the request's bytes only (a 4 KiB read maps one page
+    // for the device), as a client lends what one request needs.
     let loan = Loan {
         device_address: buffer,
-        size: REQUEST_BYTES as u64,
+        size: u64::from(count) * u64::from(SECTOR_BYTES),
         writable: !write,
     };
     let answer = driver.call(&request, Some(loan))?;
