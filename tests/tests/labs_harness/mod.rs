@@ -83,6 +83,17 @@ pub fn report(lab: &str, tasks: &[Task]) -> usize {
 /// the lab's `lab.toml`, each one's code compiled from its WAT source), booted to the
 /// shell's prompt.
 pub fn boot_lab_modules(lab: &str, files: Files, modules: &[(&str, &Path)]) -> Session {
+    boot_lab_archive(lab, files, modules, Vec::new())
+}
+
+/// [`boot_lab_modules`] with the files `extra` (archive path, bytes) packed too: swap
+/// targets.
+pub fn boot_lab_archive(
+    lab: &str,
+    files: Files,
+    modules: &[(&str, &Path)],
+    extra: Vec<(String, Vec<u8>)>,
+) -> Session {
     let manifest = files.path(lab, "lab.toml");
     let text = std::fs::read_to_string(&manifest)
         .unwrap_or_else(|error| panic!("{}: {error}", manifest.display()));
@@ -100,6 +111,7 @@ pub fn boot_lab_modules(lab: &str, files: Files, modules: &[(&str, &Path)]) -> S
         specs.push(spec.plan());
         archived.push((spec.archive_file(), bytes));
     }
+    archived.extend(extra);
     let block = SystemManifest {
         modules: specs,
         ..SystemManifest::default()
