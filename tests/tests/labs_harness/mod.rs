@@ -94,6 +94,26 @@ pub fn boot_lab_archive(
     modules: &[(&str, &Path)],
     extra: Vec<(String, Vec<u8>)>,
 ) -> Session {
+    let compiled = modules
+        .iter()
+        .map(|(module, source)| {
+            let bytes =
+                cella::wat_source::compile(source).unwrap_or_else(|error| panic!("{error}"));
+            (*module, bytes)
+        })
+        .collect();
+    boot_lab_wasm(lab, files, compiled, extra)
+}
+
+/// The test system with the modules `modules` (name, Wasm bytes) of lab directory `lab`,
+/// their entries from the lab's `lab.toml`, and the files `extra` packed too, booted to the
+/// shell's prompt.
+pub fn boot_lab_wasm(
+    lab: &str,
+    files: Files,
+    modules: Vec<(&str, Vec<u8>)>,
+    extra: Vec<(String, Vec<u8>)>,
+) -> Session {
     let manifest = files.path(lab, "lab.toml");
     let text = std::fs::read_to_string(&manifest)
         .unwrap_or_else(|error| panic!("{}: {error}", manifest.display()));
@@ -101,15 +121,14 @@ pub fn boot_lab_archive(
         .unwrap_or_else(|problems| panic!("labs/{lab}/lab.toml: {problems:?}"));
     let mut specs = Vec::new();
     let mut archived = Vec::new();
-    for (module, source) in modules {
+    for (module, bytes) in &modules {
         let spec = plan
             .modules
             .iter()
             .find(|spec| spec.name == *module)
             .unwrap_or_else(|| panic!("labs/{lab}/lab.toml has no module {module}"));
-        let bytes = cella::wat_source::compile(source).unwrap_or_else(|error| panic!("{error}"));
         specs.push(spec.plan());
-        archived.push((spec.archive_file(), bytes));
+        archived.push((spec.archive_file(), bytes.clone()));
     }
     archived.extend(extra);
     let block = SystemManifest {
