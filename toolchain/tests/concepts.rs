@@ -1,5 +1,6 @@
 //! The concepts chapter (`docs/labs/00-concepts.md`) against the code: its table of the
-//! trusted computing base gives each part's lines as a fresh count finds them, within 5%.
+//! trusted computing base gives each part's lines, and its text their sum in ring 0, as a
+//! fresh count finds them, within 5%.
 
 use cella::tcb;
 use std::path::{Path, PathBuf};
@@ -64,6 +65,28 @@ fn the_chapters_tcb_figures_match_a_fresh_count() {
                 "the chapter does not name {name} {version}"
             );
         }
+    }
+    // The sum the chapter gives in words: `About 87,000 lines run in ring 0`.
+    let ring0: usize = parts
+        .iter()
+        .filter(|part| part.place == "ring 0")
+        .map(|part| part.lines)
+        .sum();
+    let said = page
+        .split("About ")
+        .skip(1)
+        .find_map(|rest| {
+            let (figure, after) = rest.split_once(' ')?;
+            after
+                .starts_with("lines run in ring 0")
+                .then(|| figure.replace(',', "").parse::<usize>().ok())
+                .flatten()
+        })
+        .expect("the chapter says `About N lines run in ring 0`");
+    if said.abs_diff(ring0) > ring0 * TOLERANCE_PERCENT / 100 {
+        wrong.push(format!(
+            "ring 0 in all: the chapter says {said}, a fresh count {ring0}"
+        ));
     }
     assert!(
         wrong.is_empty(),
