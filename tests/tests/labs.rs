@@ -1,4 +1,4 @@
-//! The labs' graders. `cargo cella lab N --grade` runs the QEMU tests whose names contain
+//! The graders of labs 1 to 4. `cargo cella lab N --grade` runs the QEMU tests whose names contain
 //! `labNN_grade`: each boots the test system with the lab's module from `labs/NN-NAME/`,
 //! compiled from the student's WAT and given its entry of that lab's `lab.toml`, runs the
 //! lab's steps and prints the points of each task; it fails unless every task is done.
@@ -11,98 +11,11 @@
 //! (`grader_of_lab_NN_...`, run by `cargo cella test`): full marks on the reference
 //! solution kept in `tests/labs/`, and fewer on the starting point in `labs/` as shipped.
 
-use cella::system_manifest::SystemPlan;
-use cella_qemu_tests::transcript::{check, transcripts};
-use cella_qemu_tests::{Session, default_archive_with};
-use cella_system::system_manifest::SystemManifest;
+mod labs_harness;
+
+use labs_harness::{Task, WAIT, boot_lab, first_of, report, type_command, workspace};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-
-/// How long a task's outcome may take to show.
-const WAIT: Duration = Duration::from_secs(40);
-
-/// The workspace root.
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the tests sit in the workspace")
-        .to_path_buf()
-}
-
-/// One task of a lab and whether the run showed it done.
-struct Task {
-    name: &'static str,
-    done: bool,
-}
-
-/// The points of `tasks` (one each), printed as the grade; the tasks done.
-fn report(lab: &str, tasks: &[Task]) -> usize {
-    let done = tasks.iter().filter(|task| task.done).count();
-    for task in tasks {
-        eprintln!("{lab}: {}: {}/1", task.name, if task.done { 1 } else { 0 });
-    }
-    eprintln!("{lab}: {done}/{} points", tasks.len());
-    done
-}
-
-/// The test system with module `module` of lab directory `lab` (its entry from the lab's
-/// `lab.toml`, its code compiled from `source`), booted to the shell's prompt.
-fn boot_lab(lab: &str, module: &str, source: &Path) -> Session {
-    let directory = workspace().join("labs").join(lab);
-    let text = std::fs::read_to_string(directory.join("lab.toml")).expect("the lab's lab.toml");
-    let plan = SystemPlan::parse_files(&[(&format!("labs/{lab}/lab.toml"), &text)])
-        .unwrap_or_else(|problems| panic!("labs/{lab}/lab.toml: {problems:?}"));
-    let spec = plan
-        .modules
-        .iter()
-        .find(|spec| spec.name == module)
-        .unwrap_or_else(|| panic!("labs/{lab}/lab.toml has no module {module}"));
-    let block = SystemManifest {
-        modules: vec![spec.plan()],
-        ..SystemManifest::default()
-    }
-    .render();
-    let block = block
-        .strip_prefix("cella-system 1\n")
-        .expect("a compiled manifest starts with its header")
-        .to_owned();
-    let bytes = cella::wat_source::compile(source).unwrap_or_else(|error| panic!("{error}"));
-    let label = format!("lab-{module}");
-    let archive = default_archive_with(
-        &label,
-        |manifest| format!("{manifest}\n{block}"),
-        vec![(spec.archive_file(), bytes)],
-    );
-    let session = Session::start(&label, "", Some(archive), &[]);
-    session.wait_for("shell: ready", WAIT);
-    session.wait_for("cella> ", WAIT);
-    session
-}
-
-/// Waits until the output from `from` on holds one of `needles`; the index of the first
-/// found, or `None` after `timeout`.
-fn first_of(session: &Session, from: usize, needles: &[&str], timeout: Duration) -> Option<usize> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let output = session.output();
-        let rest = output.get(from..).unwrap_or_default();
-        if let Some(index) = needles.iter().position(|needle| rest.contains(needle)) {
-            return Some(index);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Types `line` at the shell and waits for its echo; the offset just past it.
-fn type_command(session: &mut Session, line: &str) -> usize {
-    let from = session.output().len();
-    session.write_serial(line.as_bytes());
-    session.write_serial(b"\r");
-    session.wait_for_from(from, &format!("{line}\r\n"), WAIT)
-}
+use std::time::Duration;
 
 /// Lab 1's grader on `source`: the tasks done.
 fn grade_lab_01(source: &Path) -> usize {
@@ -312,26 +225,11 @@ fn grader_of_lab_04_passes_the_reference_and_fails_the_starting_point() {
     assert!(grade_lab_04(&starting_point("04-capabilities", "asker.wat")) < 2);
 }
 
-/// The heading of the page section whose transcripts a finished lab shows.
-const FINISHED: &str = "## What a finished lab shows";
-
 /// Boots lab `lab` with its reference solution and checks the transcripts of its page's
-/// [`FINISHED`] section.
+/// "What a finished lab shows".
 fn check_finished_lab(lab: &str, module: &str, file: &str) {
-    let path = format!("docs/labs/{lab}.md");
-    let page = std::fs::read_to_string(workspace().join(&path)).expect("the lab's page");
-    let section = &page[page
-        .find(FINISHED)
-        .unwrap_or_else(|| panic!("{path} has no `{FINISHED}` section"))..];
-    let section = &section[..section[FINISHED.len()..]
-        .find("\n## ")
-        .map_or(section.len(), |end| FINISHED.len() + end)];
-    let found = transcripts(section);
-    assert!(!found.is_empty(), "{path}: no transcript to check");
     let mut session = boot_lab(lab, module, &reference(lab, file));
-    for transcript in &found {
-        check(&mut session, &path, transcript, WAIT);
-    }
+    labs_harness::check_finished(&mut session, lab);
 }
 
 #[test]

@@ -86,8 +86,10 @@ commands:
                then build and boot its own system (modules/system.toml plus
                labs/NN-NAME/lab.toml) in QEMU; with --grade, run its grader (the QEMU tests
                named labNN_grade) on your module in labs/NN-NAME/ and print the points of
-               each task
+               each task; a page without labs/NN-NAME/lab.toml is a chapter to read
                  --accel tcg|kvm   accelerator (default tcg)
+                 --tcb             count the trusted computing base in lines (the table of
+                                   docs/labs/00-concepts.md) instead
   faults       the fault-injection campaign: mutants of the running drivers hot-swapped in
                under a workload in QEMU; prints detection, recovery and collateral per
                fault kind and per driver

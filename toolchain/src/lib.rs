@@ -25,6 +25,7 @@ pub mod runs;
 pub mod setup;
 pub mod shell;
 pub mod system_manifest;
+pub mod tcb;
 pub mod test_environment;
 pub mod test_summary;
 pub mod userland;

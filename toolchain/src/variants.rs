@@ -10,6 +10,9 @@
 //! features = ["v2"]                     # cargo features of this build
 //! ```
 //!
+//! or, for a module written in WAT (a lab's second version), `wat = "labs/NN-NAME/v2.wat"`
+//! instead of `package` and `features`: the file is compiled as `wat =` modules are.
+//!
 //! A variant with features is built in a target directory of its own
 //! (`<target>/cella/variants-target`), so a build with features never replaces the module's
 //! ordinary `.wasm` that the device tests and the boot archive use, and each build is then
@@ -137,6 +140,8 @@ pub struct Variant {
     pub package: String,
     /// Cargo features.
     pub features: Vec<String>,
+    /// The WAT source it is compiled from instead of a package, relative to the workspace.
+    pub wat: Option<String>,
 }
 
 /// Reads the `[[variant]]` tables of `text` (manifest file `source`, one of those `plan` came
@@ -200,6 +205,11 @@ pub fn parse(
             ));
         }
         variant.package = text("package").unwrap_or_else(|| spec.package.clone());
+        variant.wat = text("wat");
+        if variant.wat.is_some() && (item.contains_key("package") || item.contains_key("features"))
+        {
+            say("`wat` stands for `package` and `features`: give one or the other".into());
+        }
         match item.get("features") {
             None => {}
             Some(Value::Array(features)) => {
@@ -213,9 +223,12 @@ pub fn parse(
             )),
         }
         for key in item.keys() {
-            if !matches!(key.as_str(), "module" | "file" | "package" | "features") {
+            if !matches!(
+                key.as_str(),
+                "module" | "file" | "package" | "features" | "wat"
+            ) {
                 say(format!(
-                    "unknown key `{key}` (known: module, file, package, features)"
+                    "unknown key `{key}` (known: module, file, package, features, wat)"
                 ));
             }
         }
@@ -255,7 +268,12 @@ pub fn build(
     let step = Step::start(format!("building {} module variants", variants.len()));
     let mut entries = Vec::new();
     for variant in &variants {
-        let (built, bytes) = if variant.features.is_empty() {
+        let (built, bytes) = if let Some(wat) = &variant.wat {
+            let path = workspace.root.join(wat);
+            let bytes = crate::wat_source::compile(&path)
+                .map_err(|error| Error::new(format!("variant {}: {error}", variant.file)))?;
+            (path, bytes)
+        } else if variant.features.is_empty() {
             let mut command = cargo::cargo_command(&workspace.root, "build");
             command
                 .args(["--release", "--target", WASM_TARGET, "--package"])
@@ -356,6 +374,7 @@ features = ["v2"]
                 file: "modules/uart16550-v2.wasm".into(),
                 package: "cella-uart16550".into(),
                 features: vec!["v2".into()],
+                wat: None,
             }]
         );
         let bad = r#"
@@ -375,5 +394,39 @@ colour = 1
         assert!(problems[0].contains("`module = \"nosuch\"` is not a [[module]]"));
         assert!(problems[1].contains("the module's own file"));
         assert!(problems[2].contains("unknown key `colour`"));
+    }
+
+    #[test]
+    fn a_variant_may_be_written_in_wat_but_not_also_be_a_package() {
+        let text = r#"
+[[module]]
+name = "tally"
+wat = "labs/06-hot-swap/tally.wat"
+[[variant]]
+module = "tally"
+file = "modules/tally-v2.wasm"
+wat = "labs/06-hot-swap/tally-v2.wat"
+[[variant]]
+module = "tally"
+file = "modules/tally-v3.wasm"
+wat = "v3.wat"
+features = ["x"]
+"#;
+        let plan = SystemPlan::parse(text, SOURCE).unwrap();
+        let problems = parse(text, SOURCE, &plan).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert!(
+            problems[0].contains("variant #2: `wat` stands for `package` and `features`"),
+            "{problems:#?}"
+        );
+        let first = text
+            .split("[[variant]]\nmodule = \"tally\"\nfile = \"modules/tally-v3")
+            .next()
+            .unwrap();
+        let variants = parse(first, SOURCE, &plan).unwrap();
+        assert_eq!(
+            variants[0].wat.as_deref(),
+            Some("labs/06-hot-swap/tally-v2.wat")
+        );
     }
 }

@@ -1,5 +1,5 @@
-//! The documentation against the system it describes: every `cargo cella X` in README.md and
-//! docs/*.md names a command `cargo cella help` lists, every command shown after a `cella> `
+//! The documentation against the system it describes: every `cargo cella X` in README.md,
+//! docs/*.md and docs/labs/*.md names a command `cargo cella help` lists, every command shown after a `cella> `
 //! prompt is one the shell's `help` lists (the supervisor's usage lines, read from the
 //! kernel's source), docs/supervisor.md names every shell command, docs/abi.md and
 //! docs/processes.md give the ABI's message limit, docs/drivers.md says where built variants
@@ -14,13 +14,17 @@ fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
-/// README.md and every docs/*.md: (path relative to the workspace, text).
+/// README.md, every docs/*.md and docs/labs/*.md: (path relative to the workspace, text).
 fn pages() -> Vec<(String, String)> {
     let root = workspace();
     let mut paths = vec![root.join("README.md")];
-    let mut docs: Vec<PathBuf> = std::fs::read_dir(root.join("docs"))
-        .expect("docs/ is readable")
-        .map(|entry| entry.expect("a docs/ entry").path())
+    let mut docs: Vec<PathBuf> = ["docs", "docs/labs"]
+        .iter()
+        .flat_map(|directory| {
+            std::fs::read_dir(root.join(directory))
+                .unwrap_or_else(|error| panic!("{directory}/ is not readable: {error}"))
+                .map(|entry| entry.expect("a docs entry").path())
+        })
         .filter(|path| path.extension().is_some_and(|extension| extension == "md"))
         .collect();
     docs.sort();

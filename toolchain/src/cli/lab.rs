@@ -1,5 +1,5 @@
-//! `cella lab [N] [--grade]`: the labs of docs/labs/, one lab's system booted with its
-//! steps printed, or its grader run.
+//! `cella lab [N] [--grade] [--tcb]`: the labs of docs/labs/, one lab's system booted with
+//! its steps printed, or its grader run; or the trusted computing base counted.
 
 use super::Options;
 use crate::qemu::Accel;
@@ -12,16 +12,19 @@ pub struct LabOptions {
     pub number: Option<u32>,
     /// Run the lab's grader instead of booting its system.
     pub grade: bool,
+    /// Count the trusted computing base (`docs/labs/00-concepts.md`) instead.
+    pub tcb: bool,
     /// Accelerator.
     pub accel: Accel,
 }
 
-/// Reads `lab [N] [--grade] [--accel tcg|kvm]`.
+/// Reads `lab [N] [--grade] [--accel tcg|kvm]` or `lab --tcb`.
 pub(super) fn lab_options(options: &mut Options) -> Result<LabOptions> {
     let mut lab = LabOptions::default();
     while let Some(option) = options.next_option() {
         match option.as_str() {
             "--grade" => lab.grade = true,
+            "--tcb" => lab.tcb = true,
             "--accel" => lab.accel = options.value(&option)?.parse()?,
             _ if !option.starts_with('-') && lab.number.is_none() => {
                 lab.number = Some(option.parse().map_err(|_| {
@@ -36,6 +39,11 @@ pub(super) fn lab_options(options: &mut Options) -> Result<LabOptions> {
     if lab.grade && lab.number.is_none() {
         return Err(Error::usage(
             "usage: cargo cella lab N --grade (which lab? `cargo cella lab` lists them)",
+        ));
+    }
+    if lab.tcb && (lab.grade || lab.number.is_some()) {
+        return Err(Error::usage(
+            "usage: cargo cella lab --tcb (it counts the trusted computing base of no lab in particular)",
         ));
     }
     Ok(lab)
@@ -67,7 +75,21 @@ mod tests {
                 ..LabOptions::default()
             })
         );
-        for words in ["lab x", "lab --grade", "lab 1 2", "lab 1 --frobnicate"] {
+        assert_eq!(
+            lab("lab --tcb").unwrap(),
+            Subcommand::Lab(LabOptions {
+                tcb: true,
+                ..LabOptions::default()
+            })
+        );
+        for words in [
+            "lab x",
+            "lab --grade",
+            "lab 1 2",
+            "lab 1 --frobnicate",
+            "lab 1 --tcb",
+            "lab --tcb --grade",
+        ] {
             assert_eq!(lab(words).unwrap_err().exit_code(), 2, "{words}");
         }
         assert!(

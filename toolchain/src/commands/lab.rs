@@ -1,23 +1,46 @@
-//! `cella lab [N] [--grade]`: lists the labs of `docs/labs/` ([`crate::labs`]); with N,
-//! prints lab N's steps, then builds and boots its own system (`modules/system.toml` plus
+//! `cella lab [N] [--grade] [--tcb]`: lists the labs of `docs/labs/` ([`crate::labs`]); with
+//! N, prints lab N's steps, then builds and boots its own system (`modules/system.toml` plus
 //! its `lab.toml`); with `--grade`, runs its grader, the QEMU tests named `labNN_grade`
 //! (ignored by `cargo cella test`, whose starting points fail them), on the student's files.
+//! A page without a `lab.toml` (the concepts chapter) is only read. `--tcb` counts the
+//! trusted computing base ([`crate::tcb`]).
 
 use super::build::Image;
-use crate::Result;
 use crate::cli::{LabOptions, RunOptions, TestOptions};
 use crate::labs;
 use crate::progress;
 use crate::shell::Shell;
+use crate::tcb;
 use crate::workspace::Workspace;
+use crate::{Error, Result};
 
 /// `cella lab`.
 pub fn lab(shell: &Shell, workspace: &Workspace, options: &LabOptions) -> Result<()> {
+    if options.tcb {
+        let parts = tcb::count(&workspace.root, &tcb::cargo_home())?;
+        print!("{}", tcb::table(&parts));
+        return Ok(());
+    }
     let Some(number) = options.number else {
         print!("{}", labs::listing(&labs::list(&workspace.root)?));
         return Ok(());
     };
     let lab = labs::find(&workspace.root, number)?;
+    if !workspace.root.join(lab.manifest()).is_file() {
+        if options.grade {
+            return Err(Error::usage(format!(
+                "{} ({}) is a chapter to read: it has no system and no grader",
+                lab.title,
+                lab.page_path()
+            )));
+        }
+        println!(
+            "{} ({}): a chapter to read, with no system of its own to boot",
+            lab.title,
+            lab.page_path()
+        );
+        return Ok(());
+    }
     if options.grade {
         progress::message(&format!(
             "grading {} ({}): the QEMU tests named {}",
