@@ -56,13 +56,13 @@ pub enum Lend {
 impl Endpoint {
     /// [`Endpoint::call`] lending `buffer` to the server for the call: the
     /// server's device moves the payload to or from it directly, so the
-    /// bytes cross no message. The buffer stays allocated until the request
-    /// ends even if it is freed meanwhile; after a call that failed with
-    /// [`ErrorCode::TimedOut`] the server may still be using it, so do not
-    /// reuse it for another request (free it).
+    /// bytes cross no message. Until the call's answer arrives (after a
+    /// [`ErrorCode::TimedOut`] too: the late answer), the buffer can be
+    /// neither lent again nor freed.
     ///
     /// # Errors
-    /// As [`Endpoint::call`].
+    /// As [`Endpoint::call`]; [`ErrorCode::Busy`] while the buffer is lent
+    /// with another call.
     pub fn call_lending(
         &self,
         request: &[u8],

@@ -85,9 +85,11 @@ impl DmaBuffer {
     /// Frees the buffer.
     ///
     /// # Errors
-    /// The host's refusal (the handle is gone either way).
-    pub fn free(self) -> Result<()> {
-        status(sys::dma_free(self.handle.raw()))
+    /// The refusal, with the buffer back: [`ErrorCode::Busy`] while it is
+    /// lent with a call whose answer has not come (free it later), or
+    /// another refusal.
+    pub fn free(self) -> core::result::Result<(), (ErrorCode, DmaBuffer)> {
+        status(sys::dma_free(self.handle.raw())).map_err(|error| (error, self))
     }
 }
 

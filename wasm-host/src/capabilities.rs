@@ -52,6 +52,9 @@ pub enum Capability {
         size: u64,
         /// The PCI function it was mapped for (the module's granted device).
         device: Option<PciAddress>,
+        /// The call it is lent with (`ipc_call_lending`), until that call's
+        /// answer arrives: it can be neither lent again nor freed meanwhile.
+        lent_for: Option<u32>,
     },
     /// Another module's buffer, lent with request `request` (see
     /// [`crate::Loan`]): read (and written, if `writable`) like an own
@@ -110,8 +113,19 @@ impl core::fmt::Display for Capability {
             Capability::DmaBuffer {
                 device_address,
                 size,
+                lent_for: None,
                 ..
             } => write!(formatter, "dma buffer {device_address:#x} {}", Size(*size)),
+            Capability::DmaBuffer {
+                device_address,
+                size,
+                lent_for: Some(call),
+                ..
+            } => write!(
+                formatter,
+                "dma buffer {device_address:#x} {} (lent with call {call})",
+                Size(*size)
+            ),
             Capability::LentBuffer {
                 request,
                 device_address,
@@ -305,6 +319,17 @@ impl CapabilityTable {
             matches!(slot, Some(Capability::LentBuffer { request: lent, .. }) if *lent == request)
         })?;
         self.remove(slot)
+    }
+
+    /// Marks every buffer lent with call `call` as back (its answer came).
+    pub fn end_lending(&mut self, call: u32) {
+        for capability in self.iter_mut() {
+            if let Capability::DmaBuffer { lent_for, .. } = capability
+                && *lent_for == Some(call)
+            {
+                *lent_for = None;
+            }
+        }
     }
 
     /// Removes the (DMA buffer) capability in `slot`.

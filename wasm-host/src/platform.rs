@@ -91,14 +91,23 @@ pub trait Platform {
     /// unmapped from `device`'s domain (and the device's cached translations
     /// dropped) before its memory is reused.
     fn dma_free(&mut self, device: Option<PciAddress>, device_address: u64, size: u64);
-    /// Lends the buffer at `device_address` (`size` bytes, allocated for
-    /// another holder) to a borrower whose granted PCI function is `device`:
-    /// with an IOMMU it is mapped into that device's domain too (writable
-    /// only if `writable`). Until every loan is returned with
-    /// [`Platform::dma_return`], freeing the buffer only marks it: its
-    /// memory is reused after the last loan ends. `false` refuses the loan
-    /// (no such buffer, or the IOMMU could not map it). The default refuses
-    /// every loan: a platform lends only if it keeps lent memory alive.
+    /// Takes the first hold on the buffer at `device_address` (`size`
+    /// bytes, allocated for `owner`'s device): a call lends it. Until every
+    /// hold is given back with [`Platform::dma_return`] (this one with no
+    /// device), freeing the buffer only marks it: its memory is reused
+    /// after the last hold ends. `false` if no such buffer exists. The
+    /// default refuses: a platform lends only if it keeps lent memory
+    /// alive.
+    fn dma_hold(&mut self, owner: Option<PciAddress>, device_address: u64, size: u64) -> bool {
+        let _ = (owner, device_address, size);
+        false
+    }
+    /// Lends the buffer at `device_address` (`size` bytes), which a call
+    /// holds ([`Platform::dma_hold`]), to a borrower whose granted PCI
+    /// function is `device`: with an IOMMU it is mapped into that device's
+    /// domain too (writable only if `writable`). `false` refuses the loan
+    /// (no hold on the buffer, a device that holds it with the other
+    /// access, or the IOMMU could not map it). The default refuses.
     fn dma_lend(
         &mut self,
         device: Option<PciAddress>,

@@ -29,6 +29,9 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
         outcome: Result<&[u8], ErrorCode>,
     ) -> Result<Delivery, Fault> {
         let state = self.store.data_mut();
+        // The request ended, answered in time or not: a buffer lent with
+        // the call is this module's again.
+        state.capabilities.end_lending(call);
         if !state.calls.close(call) {
             return Ok(Delivery::UnknownCall);
         }

@@ -429,6 +429,23 @@ impl Platform for SimulatedPlatform {
         }
     }
 
+    fn dma_hold(&mut self, _owner: Option<PciAddress>, device_address: u64, size: u64) -> bool {
+        let mut machine = self.machine.borrow_mut();
+        let whole = machine
+            .dma
+            .get(&device_address)
+            .is_some_and(|buffer| buffer.len() as u64 >= size);
+        if !whole || machine.freed_while_lent.contains_key(&device_address) {
+            return false;
+        }
+        machine
+            .loans
+            .entry(device_address)
+            .or_default()
+            .push((None, false));
+        true
+    }
+
     fn dma_lend(
         &mut self,
         device: Option<PciAddress>,
@@ -441,14 +458,18 @@ impl Platform for SimulatedPlatform {
             .dma
             .get(&device_address)
             .is_some_and(|buffer| buffer.len() as u64 >= size);
-        if !whole {
+        let Some(loans) = machine.loans.get_mut(&device_address) else {
+            return false;
+        };
+        // A device holds a buffer with one access at a time.
+        let other_access = device.is_some()
+            && loans
+                .iter()
+                .any(|(holder, held)| *holder == device && *held != writable);
+        if !whole || other_access {
             return false;
         }
-        machine
-            .loans
-            .entry(device_address)
-            .or_default()
-            .push((device, writable));
+        loans.push((device, writable));
         true
     }
 

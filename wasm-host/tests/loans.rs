@@ -24,7 +24,8 @@ const LENT_TEXT: &[u8] = b"lent bytes";
 /// its start. A message `[access, free_after]` calls `disk` lending that
 /// buffer with `access`, then frees the buffer if `free_after` is set, and
 /// sends `[call result, free result]` to `log`. A message `[0, 0, 1]` lends
-/// the buffer's own handle plus one (a handle that is not a buffer).
+/// the buffer's own handle plus one (a handle that is not a buffer); `[9]`
+/// only frees the buffer.
 fn lender() -> Vec<u8> {
     let body = r#"
   (import "cella" "cap_handle" (func $cap (param i32) (result i32)))
@@ -43,6 +44,12 @@ fn lender() -> Vec<u8> {
   (func (export "on_message") (param $request i32) (param $length i32)
     (i64.store (i32.const 0x108) (i64.const 0))
     (drop (call $receive (i32.const 0x100) (i32.const 12)))
+    (if (i32.eq (i32.load (i32.const 0x100)) (i32.const 9))
+      (then
+        (i32.store (i32.const 0x200) (i32.const 0))
+        (i32.store (i32.const 0x204) (call $free (i32.load (i32.const 0x10))))
+        (drop (call $send (call $cap (i32.const 2)) (i32.const 0x200) (i32.const 8)))
+        (return)))
     (i32.store (i32.const 0x200)
       (call $lend (call $cap (i32.const 1)) (i32.const 0x300) (i32.const 4) (i32.const 1000)
         (i32.add (i32.load (i32.const 0x10)) (i32.load (i32.const 0x108)))
@@ -229,6 +236,19 @@ fn serve_with(world: &mut World, request: u32, loan: Loan, payload: &[u8; 4]) ->
     )
 }
 
+/// Makes the lender free its buffer; what `dma_free` returned.
+fn free_only(world: &mut World) -> i32 {
+    let delivery = world.lender.deliver(Event::Message {
+        request: 0,
+        bytes: &words(&[9, 0, 0]),
+    });
+    assert_eq!(delivery, Ok(Delivery::Handled { count: 1 }));
+    match world.lender_outbox.drain().pop() {
+        Some(Outgoing::Send { message, .. }) => word(&message, 4),
+        other => panic!("the lender reports, not {other:?}"),
+    }
+}
+
 /// What the router does when a lent request ends (answered, failed or
 /// dropped): gives back the loan the call came with.
 fn end_request(world: &World, loan: Loan) {
@@ -353,29 +373,56 @@ fn a_request_without_a_loan_has_none_and_bad_lends_are_refused() {
 }
 
 #[test]
-fn a_lenders_free_keeps_the_memory_until_the_loan_is_back() {
+fn a_lent_buffer_is_neither_freed_nor_lent_again_until_its_answer_comes() {
     let mut world = world();
     let before = world.platform.dma_in_use();
-    let (_, freed, loan) = lend(&mut world, LEND_READ_ONLY, 1, 0);
+    let (called, freed, loan) = lend(&mut world, LEND_READ_ONLY, 1, 0);
     let loan = loan.unwrap();
-    assert_eq!(freed, 0, "the lender may free its buffer");
-    // Still there for the server.
+    assert_eq!(freed, ErrorCode::Busy.code(), "lent out: not freed");
+    // One call at a time.
+    let (again, _, second) = lend(&mut world, LEND_READ_WRITE, 0, 0);
+    assert_eq!((again, second), (ErrorCode::Busy.code(), None));
     let (_, read, _, _, _, bytes, _) = serve(&mut world, 5, loan);
     assert_eq!((read, bytes.as_slice()), (0, LENT_TEXT));
-    assert_eq!(world.platform.dma_in_use(), before);
     answer(&mut world, 5);
-    assert_eq!(
-        world.platform.dma_in_use(),
-        before,
-        "the call still holds it"
-    );
     end_request(&world, loan);
+    // Its answer reaches the lender: the buffer is its own again, to lend
+    // or to free.
+    let reply = world.lender.deliver(Event::Reply {
+        call: called as u32,
+        outcome: Ok(b"XY"),
+    });
+    assert_eq!(reply, Ok(Delivery::Handled { count: 1 }));
+    let (called, freed, loan) = lend(&mut world, LEND_READ_ONLY, 1, 0);
+    assert!(called > 0 && loan.is_some());
+    assert_eq!(freed, ErrorCode::Busy.code());
+    // A late answer (after a timeout) gives it back as well.
+    let late = world.lender.deliver(Event::Reply {
+        call: called as u32 ^ 0x7f00_0000,
+        outcome: Ok(b"XY"),
+    });
+    assert_eq!(late, Ok(Delivery::UnknownCall));
     assert_eq!(
-        world.platform.dma_in_use(),
-        before - 8192,
-        "freed with the last loan"
+        free_only(&mut world),
+        ErrorCode::Busy.code(),
+        "another call's answer"
     );
-    assert!(world.platform.dma_peek(loan.device_address, 1).is_none());
+    end_request(&world, loan.unwrap());
+    world
+        .lender
+        .deliver(Event::Reply {
+            call: called as u32,
+            outcome: Err(ErrorCode::Closed),
+        })
+        .unwrap();
+    assert_eq!(free_only(&mut world), 0);
+    assert_eq!(world.platform.dma_in_use(), before - 8192);
+    assert!(
+        world
+            .platform
+            .dma_peek(loan.unwrap().device_address, 1)
+            .is_none()
+    );
 }
 
 #[test]

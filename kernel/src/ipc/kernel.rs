@@ -178,11 +178,11 @@ pub fn call_lending(
     deadline: Option<u64>,
 ) -> Result<Vec<u8>, IpcError> {
     use crate::module_host::dma_loans;
-    if !dma_loans::lend(None, loan.device_address, loan.size, loan.writable) {
+    if !dma_loans::hold(None, loan.device_address, loan.size) {
         return Err(IpcError::NotFound);
     }
     let outcome = call_with(id, bytes, Some(loan), deadline);
-    dma_loans::give_back(None, loan.device_address, loan.size);
+    dma_loans::give_back(None, loan.device_address);
     outcome
 }
 

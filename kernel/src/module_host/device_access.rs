@@ -196,7 +196,7 @@ pub fn dma_allocate(device: Option<PciAddress>, size: u64) -> Option<u64> {
 /// back to the kernel); a buffer on loan is freed when its last loan ends
 /// (see [`super::dma_loans`]).
 pub fn dma_free(device: Option<PciAddress>, device_address: u64) {
-    if super::dma_loans::free_when_returned(device, device_address) {
+    if super::dma_loans::free_when_returned(device_address) {
         return;
     }
     forget_buffer(device, device_address);

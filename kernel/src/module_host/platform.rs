@@ -117,6 +117,10 @@ impl Platform for KernelPlatform {
         device_access::dma_free(device, device_address);
     }
 
+    fn dma_hold(&mut self, owner: Option<PciAddress>, device_address: u64, size: u64) -> bool {
+        super::dma_loans::hold(owner, device_address, size)
+    }
+
     fn dma_lend(
         &mut self,
         device: Option<PciAddress>,
@@ -127,8 +131,8 @@ impl Platform for KernelPlatform {
         super::dma_loans::lend(device, device_address, size, writable)
     }
 
-    fn dma_return(&mut self, device: Option<PciAddress>, device_address: u64, size: u64) {
-        super::dma_loans::give_back(device, device_address, size);
+    fn dma_return(&mut self, device: Option<PciAddress>, device_address: u64, _size: u64) {
+        super::dma_loans::give_back(device, device_address);
     }
 
     fn dma_read(&mut self, device_address: u64, destination: &mut [u8]) {

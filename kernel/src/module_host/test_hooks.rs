@@ -295,11 +295,11 @@ impl System {
         bytes: &[u8],
         loan: cella_wasm_host::Loan,
     ) -> Option<u32> {
-        if !super::dma_loans::lend(None, loan.device_address, loan.size, loan.writable) {
+        if !super::dma_loans::hold(None, loan.device_address, loan.size) {
             return None;
         }
         let Some(request) = self.send_collected(endpoint, bytes) else {
-            super::dma_loans::give_back(None, loan.device_address, loan.size);
+            super::dma_loans::give_back(None, loan.device_address);
             return None;
         };
         self.router.loans.insert(request, loan);

@@ -123,6 +123,51 @@ impl Router {
         }
     }
 
+    /// Module `caller`'s instance of generation `generation` ended (faulted,
+    /// stopped, removed): the calls it made that lent a buffer and still
+    /// wait in a server's inbox are withdrawn, so nobody takes the buffers
+    /// any more and their holds end now (an answer could reach no one).
+    /// Calls a server took already run to their end. Returns how many were
+    /// withdrawn.
+    pub(crate) fn withdraw_lent_calls<K: KernelServices>(
+        &mut self,
+        caller: usize,
+        generation: u32,
+        table: &mut ModuleTable<K>,
+    ) -> usize {
+        let lent: Vec<u32> = self
+            .loans
+            .keys()
+            .copied()
+            .filter(|request| {
+                matches!(
+                    self.requests.get(request),
+                    Some((_, KernelRequest::Module { caller: asking, generation: made, .. }))
+                        if *asking == caller && *made == generation
+                )
+            })
+            .collect();
+        if lent.is_empty() {
+            return 0;
+        }
+        let mut withdrawn: Vec<u32> = Vec::new();
+        for slot in &mut table.slots {
+            slot.inbox.retain(|pending| match pending {
+                Pending::Message { request, .. } if lent.contains(request) => {
+                    withdrawn.push(*request);
+                    false
+                }
+                _ => true,
+            });
+        }
+        // Those not queued anywhere were taken by their server: they run to
+        // their end, which gives the hold back.
+        for request in &withdrawn {
+            self.forget(*request);
+        }
+        withdrawn.len()
+    }
+
     /// Module `caller`'s instance of generation `old` was swapped for the
     /// one of generation `new`, which took over its calls: their answers go
     /// to the new instance.

@@ -68,7 +68,7 @@ pub struct Router {
     /// Endpoint name -> id.
     ids: HashMap<String, u64>,
     /// Requests in flight: id -> (the module asked, what for).
-    requests: BTreeMap<u32, (usize, KernelRequest)>,
+    pub(crate) requests: BTreeMap<u32, (usize, KernelRequest)>,
     /// The buffers lent with modules' calls (`ipc_call_lending`), by
     /// request: each holds its buffer until the request ends.
     pub(crate) loans: BTreeMap<u32, Loan>,

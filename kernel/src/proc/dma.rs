@@ -98,7 +98,7 @@ impl Drop for ProcessDma {
             device_access::release_for(self.device, mapped.buffer);
         }
         for lent in self.lent.drain(..) {
-            crate::module_host::dma_loans::give_back(self.device, lent.device_address, lent.size);
+            crate::module_host::dma_loans::give_back(self.device, lent.device_address);
         }
     }
 }

@@ -543,13 +543,12 @@ fn dispatch(number: u64, arguments: [u64; 6]) -> i64 {
                 }
             })
             .and_then(|bytes| {
-                let replied = ipc::reply_from(sched::current(), arguments[0], &bytes);
-                // Answered, or not this thread's to answer any more: a
-                // buffer lent with it goes back either way.
-                if replied != Err(IpcError::TooLong) {
-                    super::loans::end(arguments[0]);
-                }
-                replied.map_err(IpcError::code)?;
+                // The answer ends the loan: a buffer lent with the call
+                // leaves the process and its device before the caller can
+                // see the answer (and goes if the call is not this
+                // thread's to answer any more).
+                super::loans::end(arguments[0]);
+                ipc::reply_from(sched::current(), arguments[0], &bytes).map_err(IpcError::code)?;
                 Ok(0)
             }),
         abi::MMIO_MAP => devices::map_mmio_grant(arguments[0]),

@@ -16,7 +16,8 @@ use crate::sched;
 
 /// `loan(token, access, info_pointer) -> address`: maps the buffer lent
 /// with call `token` (received by this thread and not answered) and writes
-/// `[address, device address, size]` (three 8-byte words) at the pointer.
+/// `[address, device address, size, writable]` (four 8-byte words) at the
+/// pointer.
 /// `access` 2 asks for a buffer lent read-write ([`E_NOT_FOUND`] if it was
 /// lent read-only); 1 takes either. The same call asked again gives the
 /// same mapping.
@@ -63,16 +64,17 @@ pub(super) fn map(token: u64, access: u64, info_pointer: u64) -> Result<i64, i64
             })
             .unwrap_or(Err(E_FAULT));
             if let Err(error) = mapped {
-                dma_loans::give_back(device, loan.device_address, loan.size);
+                dma_loans::give_back(device, loan.device_address);
                 return Err(error);
             }
             address
         }
     };
-    let mut info = [0u8; 24];
+    let mut info = [0u8; 32];
     info[..8].copy_from_slice(&address.to_le_bytes());
     info[8..16].copy_from_slice(&loan.device_address.to_le_bytes());
-    info[16..].copy_from_slice(&loan.size.to_le_bytes());
+    info[16..24].copy_from_slice(&loan.size.to_le_bytes());
+    info[24..].copy_from_slice(&u64::from(loan.writable).to_le_bytes());
     with_process(|process| {
         process
             .space
@@ -98,6 +100,6 @@ pub(super) fn end(token: u64) {
     })
     .flatten();
     if let Some((device, lent)) = ended {
-        dma_loans::give_back(device, lent.device_address, lent.size);
+        dma_loans::give_back(device, lent.device_address);
     }
 }

@@ -79,8 +79,8 @@ pub const DMA_ALLOC: u64 = 22;
 pub const DMA_FREE: u64 = 23;
 /// `loan(token, access, info_pointer) -> address`: maps the DMA buffer lent
 /// with received call `token` (not answered yet) into the process, read-only
-/// unless lent read-write, and writes `[address, device address, size]`
-/// (three 8-byte words) at the pointer. `access` 2 asks for a buffer lent
+/// unless lent read-write, and writes `[address, device address, size,
+/// writable (0 or 1)]` (four 8-byte words) at the pointer. `access` 2 asks for a buffer lent
 /// read-write, 1 for either; [`E_NOT_FOUND`] when the call carries no such
 /// loan. The mapping goes when the call is answered (`reply`).
 pub const LOAN: u64 = 24;

@@ -186,18 +186,17 @@ pub(crate) fn ipc_loan(request: i32, access: i32) -> i32 {
             }
             return Ok(super::table::handle_of_slot(slot));
         }
-        let mut info = [0u64; 3];
+        // `[address, device address, size, writable]`, as the kernel writes it.
+        let mut info = [0u64; 4];
         let mapped = syscall(LOAN, [token, access as u64, info.as_mut_ptr() as u64, 0, 0]);
         let address = u64::try_from(mapped)
             .map_err(|_| ErrorCode::from_syscall_code(mapped).unwrap_or(ErrorCode::DeviceError))?;
-        // What the kernel mapped read-write answers a read-write ask; a
-        // read-only ask cannot tell, so it takes the buffer as read-only.
         let entry = Entry::LentBuffer {
             request,
             address,
             device_address: info[1],
             size: info[2],
-            writable: access == LEND_READ_WRITE,
+            writable: info[3] == 1,
         };
         with(|state| state.table.insert_new(entry)).unwrap_or(Err(busy()))
     })();

@@ -82,27 +82,30 @@ pub(crate) fn call_lending<P: Platform, O: Outbox>(
         LEND_READ_WRITE => true,
         _ => return Err(ErrorCode::BadArgument),
     };
-    let (_, capability) = lookup(state, buffer, CapabilityKind::DmaBuffer)?;
+    let (slot, capability) = lookup(state, buffer, CapabilityKind::DmaBuffer)?;
     let Capability::DmaBuffer {
         device_address,
         size,
+        device,
+        lent_for,
         ..
     } = capability
     else {
         return Err(ErrorCode::Denied);
     };
+    // One call at a time: a buffer lent out stays lent until its answer.
+    if lent_for.is_some() {
+        return Err(ErrorCode::Busy);
+    }
     let loan = Loan {
         device_address,
         size,
         writable,
     };
     // The call holds the buffer from now on (see [`Outbox::call`]), so
-    // that freeing it, or this instance's end, cannot let its memory be
-    // reused before the request ends.
-    if !state
-        .platform
-        .dma_lend(None, device_address, size, writable)
-    {
+    // that this instance's end cannot let its memory be reused before the
+    // request ends.
+    if !state.platform.dma_hold(device, device_address, size) {
         return Err(ErrorCode::DeviceError);
     }
     let called = call(
@@ -114,8 +117,13 @@ pub(crate) fn call_lending<P: Platform, O: Outbox>(
         deadline_milliseconds,
         Some(loan),
     );
-    if called.is_err() {
-        state.platform.dma_return(None, device_address, size);
+    match called {
+        Ok(call) => {
+            if let Some(Capability::DmaBuffer { lent_for, .. }) = state.capabilities.get_mut(slot) {
+                *lent_for = u32::try_from(call).ok();
+            }
+        }
+        Err(_) => state.platform.dma_return(None, device_address, size),
     }
     called
 }

@@ -46,6 +46,7 @@ pub(crate) fn allocate<P: Platform, O: Outbox>(
         device_address,
         size,
         device,
+        lent_for: None,
     };
     match state.capabilities.insert(buffer) {
         Ok(handle) => {
@@ -73,15 +74,22 @@ pub(crate) fn free<P: Platform, O: Outbox>(
     let slot = state
         .capabilities
         .resolve(buffer, CapabilityKind::DmaBuffer)?;
-    // A lent buffer is its lender's to free; it goes with the request.
-    if let Some(Capability::LentBuffer { .. }) = state.capabilities.get(slot) {
-        return Err(ErrorCode::Denied);
+    match state.capabilities.get(slot) {
+        // A lent buffer is its lender's to free; it goes with the request.
+        Some(Capability::LentBuffer { .. }) => return Err(ErrorCode::Denied),
+        // Lent out: it stays this module's (and on its pool) until the
+        // call's answer comes.
+        Some(Capability::DmaBuffer {
+            lent_for: Some(_), ..
+        }) => return Err(ErrorCode::Busy),
+        _ => {}
     }
     let Some(Capability::DmaBuffer {
         pool,
         device_address,
         size,
         device,
+        ..
     }) = state.capabilities.remove(slot)
     else {
         return Err(ErrorCode::BadHandle);

@@ -85,18 +85,21 @@ pub(crate) fn reply<P: Platform, O: Outbox>(
     let range = guest_range(memory.len(), pointer, length)?;
     let message = memory.get(range).ok_or(ErrorCode::BadPointer)?;
     state.pay_for_bytes(message.len())?;
+    // The answer ends the loan: a buffer lent with the request goes back
+    // (out of the device's reach) before the caller can see the answer.
+    // A reply refused below leaves the request pending without it.
+    crate::loans::give_back(state, request);
+    let message = message.to_vec();
     match state.held.as_mut() {
         Some(held) => held.hold(Outgoing::Reply {
             module: state.module.clone(),
             request,
-            message: message.to_vec(),
+            message,
         })?,
-        None => state.outbox.reply(&state.module, request, message)?,
+        None => state.outbox.reply(&state.module, request, &message)?,
     }
     state.pending_requests.swap_remove(position);
     state.note(Access::Reply { request, length });
-    // The request is answered: a buffer lent with it goes back.
-    crate::loans::give_back(state, request);
     Ok(0)
 }
 

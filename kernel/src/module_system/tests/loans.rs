@@ -203,3 +203,41 @@ fn a_hundred_lent_calls_leave_no_hold_and_no_memory_behind() {
     assert!(system.router.ended_loans.is_empty());
     assert_eq!(system.kernel.platform.dma_in_use(), dma_before);
 }
+
+#[test]
+fn a_lenders_death_withdraws_its_lent_calls_no_server_took_yet() {
+    let mut system = boot_lending();
+    let dma_before = system.kernel.platform.dma_in_use();
+    let server = index(&system, "block");
+    let lender = index(&system, "lender");
+    // The call waits in the server's inbox; the server has not run it.
+    queue(&mut system, "lender", b"read");
+    for _ in 0..100 {
+        system.take_completed();
+        if !system.table.slots[server].inbox.is_empty() {
+            break;
+        }
+        system.step();
+    }
+    assert_eq!(system.table.slots[server].inbox.len(), 1);
+    assert_eq!(system.kernel.platform.loans_out(), 1, "the call's hold");
+    // The lender ends from outside (as a DMA fault of its device would end it).
+    let fault = system.table.slots[lender]
+        .sandbox
+        .as_mut()
+        .expect("the lender is home")
+        .fault_by_embedder(cella_wasm_host::Entry::None, String::from("test"));
+    system.contain(lender, &fault, None);
+    // Withdrawn before the server took it: no hold is left, and the dead
+    // instance's buffer is freed.
+    assert!(system.table.slots[server].inbox.is_empty());
+    assert!(system.router.loans.is_empty());
+    settle(&mut system);
+    assert_eq!(system.kernel.platform.loans_out(), 0);
+    assert!(
+        log_of(&system, "block").is_empty(),
+        "the server never saw it"
+    );
+    // The restarted lender has a buffer of its own, the old one is gone.
+    assert_eq!(system.kernel.platform.dma_in_use(), dma_before);
+}
