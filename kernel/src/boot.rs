@@ -172,7 +172,11 @@ fn start_modules(context: &BootContext) -> System {
         }
     };
     let mut manifest = manifest;
-    for problem in crate::pci_bus::resolve_grants(&mut manifest, &crate::pci_bus::found()) {
+    for problem in crate::pci_bus::resolve_grants(
+        &mut manifest,
+        &crate::pci_bus::found(),
+        crate::pci_bus::found_msix(),
+    ) {
         log::error!("device grant: {problem}");
     }
     services::boot(&manifest, context.archive.unwrap_or(Archive::new(&[])))

@@ -287,8 +287,9 @@ fn describe_capability(capability: &Capability, spec: &ModuleSpec) -> String {
             format!("pci {:#06x} {:#06x}", function.vendor, function.device)
         }
         Capability::PciBus { .. } => "pci-bus".into(),
-        // Made by `dma_alloc` at run time, never requested; shown as `caps` would.
-        buffer @ Capability::DmaBuffer { .. } => buffer.to_string(),
+        // Made by `dma_alloc` and `pci_msix` at run time, never requested;
+        // shown as `caps` would.
+        made @ (Capability::DmaBuffer { .. } | Capability::MsixVector { .. }) => made.to_string(),
     }
 }
 

@@ -68,7 +68,7 @@ pub const PCI_FUNCTION: u64 = 19;
 /// configuration space (width 1, 2 or 4, aligned, offset below 256).
 pub const PCI_CONFIG_READ: u64 = 20;
 /// `pci_config_write(offset, width, value)`: writes it; a write touching a
-/// BAR or the ROM address is [`E_DENIED`].
+/// BAR, the ROM address or the MSI-X capability is [`E_DENIED`].
 pub const PCI_CONFIG_WRITE: u64 = 21;
 /// `dma_alloc(size, device_address_pointer) -> address`: a zeroed DMA
 /// buffer of `size` bytes (whole pages) from the process's `dma` grant,
@@ -77,6 +77,15 @@ pub const PCI_CONFIG_WRITE: u64 = 21;
 pub const DMA_ALLOC: u64 = 22;
 /// `dma_free(address)`: unmaps and frees the buffer mapped at `address`.
 pub const DMA_FREE: u64 = 23;
+/// `msix_route(entry, endpoint_handle) -> line`: a kernel vector for MSI-X
+/// table entry `entry` of the process's granted function, its
+/// notifications `[line]` queued on the endpoint (which the process
+/// receives on); the kernel programs the entry and turns MSI-X on, the line
+/// starts masked (`irq_set_enabled`, `irq_ack` as for any line). The same
+/// line again for an entry the process holds. [`E_NOT_FOUND`] without
+/// MSI-X, [`E_INVALID`] past the table, [`E_FULL`] while another holder
+/// has the entry, [`E_NO_MEMORY`] with no vector free.
+pub const MSIX_ROUTE: u64 = 24;
 
 /// The reply token `receive` reports for an IRQ notification (a message
 /// `[line]` the kernel queued, not a client's).

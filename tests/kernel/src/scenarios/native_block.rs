@@ -31,7 +31,7 @@ pub(super) fn disk_grant() -> Result<ProcessGrant, String> {
         .ok_or_else(|| String::from("no virtio-blk function on the bus"))?;
     let address = cella_wasm_host::abi::PciAddress::new(disk.bus, disk.device, disk.function)
         .ok_or_else(|| String::from("a bad PCI address"))?;
-    let function = pci_bus::grant_function(&found, address)
+    let function = pci_bus::grant_function(&found, pci_bus::found_msix(), address)
         .ok_or_else(|| String::from("the disk's function vanished"))?;
     let mut lines: Vec<GrantLine> = function.grant_lines();
     lines.push(GrantLine::Device {
