@@ -63,6 +63,11 @@ pub fn msix_of(address: PciAddress) -> Option<(Function, Msix)> {
     Some((function, found))
 }
 
+/// The address `bus:device.function`, if the numbers make one.
+pub fn address(bus: u8, device: u8, function: u8) -> Option<PciAddress> {
+    PciAddress::new(bus, device, function)
+}
+
 fn address_of(function: &Function) -> PciAddress {
     PciAddress {
         bus: function.bus,

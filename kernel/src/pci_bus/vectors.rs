@@ -94,7 +94,7 @@ impl Routes {
 }
 
 #[cfg(target_os = "none")]
-pub use hardware::{attach, in_use, release, route, set_masked};
+pub use hardware::{attach, in_use, release, route, set_masked, turn_off};
 
 /// The routes applied to the machine: tables programmed, MSI-X switched.
 #[cfg(target_os = "none")]
@@ -104,6 +104,7 @@ mod hardware {
     use crate::mm::device_memory::DeviceRange;
     use cella_abi::ErrorCode;
     use cella_wasm_host::abi::PciAddress;
+    use core::sync::atomic::{AtomicBool, Ordering};
     use spin::Mutex;
     use x86_64::instructions::interrupts::without_interrupts;
 
@@ -111,6 +112,15 @@ mod hardware {
     struct Programmed {
         routes: Routes,
         entries: [Option<DeviceRange>; super::MSI_LINES],
+    }
+
+    /// Set by the command line's `msix=off`: no vector is handed out.
+    static OFF: AtomicBool = AtomicBool::new(false);
+
+    /// Hands out no vector from now on (`msix=off`): every driver takes
+    /// its INTx line.
+    pub fn turn_off() {
+        OFF.store(true, Ordering::Release);
     }
 
     static PROGRAMMED: Mutex<Programmed> = Mutex::new(Programmed {
@@ -139,11 +149,15 @@ mod hardware {
     /// (masked) to raise that line's vector on this CPU.
     ///
     /// # Errors
-    /// [`ErrorCode::NotFound`] if the function has no MSI-X, a
+    /// [`ErrorCode::NotFound`] if the function has no MSI-X (or the command
+    /// line said `msix=off`), a
     /// [`ErrorCode::BadArgument`] entry past its table, [`ErrorCode::Busy`],
     /// [`ErrorCode::Exhausted`] (see [`Routes::attach`]), or
     /// [`ErrorCode::DeviceError`] when the table cannot be reached.
     pub fn attach(function: PciAddress, entry: u16) -> Result<u8, ErrorCode> {
+        if OFF.load(Ordering::Acquire) {
+            return Err(ErrorCode::NotFound);
+        }
         let (found, capability) = super::super::msix_of(function).ok_or(ErrorCode::NotFound)?;
         if entry >= capability.table_size {
             return Err(ErrorCode::BadArgument);
