@@ -84,6 +84,10 @@ pub extern "C" fn kernel_entry(start_info: u64) -> ! {
         }
     }
     log::info!("command line: \"{}\"", command_line.as_str());
+    if command_line.get("msix") == Some("off") {
+        crate::pci_bus::vectors::turn_off();
+        log::info!("msix=off: no MSI-X vectors; PCI functions use INTx");
+    }
     if info.command_line_truncated {
         log::warn!(
             "command line truncated to {} bytes",
@@ -95,6 +99,10 @@ pub extern "C" fn kernel_entry(start_info: u64) -> ! {
     }
     // The ACPI tables lie outside the RAM the direct map will cover: read them now.
     let remapping = iommu::dmar::discover(&physical::EarlyReader, info.rsdp);
+    irq::remember_madt(crate::interrupt_routing::read_madt(
+        &physical::EarlyReader,
+        info.rsdp,
+    ));
 
     let memory = match setup::initialise(info) {
         Ok(summary) => summary,
@@ -172,7 +180,11 @@ fn start_modules(context: &BootContext) -> System {
         }
     };
     let mut manifest = manifest;
-    for problem in crate::pci_bus::resolve_grants(&mut manifest, &crate::pci_bus::found()) {
+    for problem in crate::pci_bus::resolve_grants(
+        &mut manifest,
+        &crate::pci_bus::found(),
+        crate::pci_bus::found_msix(),
+    ) {
         log::error!("device grant: {problem}");
     }
     services::boot(&manifest, context.archive.unwrap_or(Archive::new(&[])))

@@ -24,6 +24,7 @@ pub mod archive;
 pub mod boot_info;
 pub mod cmdline;
 pub mod guest_text;
+pub mod interrupt_routing;
 pub mod ipc;
 pub mod line_limit;
 pub mod mm;

@@ -59,7 +59,7 @@
 //! | `ipc_call`, export `on_reply` | [`Endpoint::call`], [`Reply`], [`Module::on_reply`] |
 //! | `time_now` / `timer_set` / `timer_cancel` | [`time::now`], [`Timer`] |
 //! | `log` | [`info!`], [`warn!`], [`error!`], [`debug!`], [`trace!`], [`log::write`] |
-//! | `pci_config_read` / `pci_config_write` / `pci_bar` / `pci_io_bar` / `pci_irq` | [`PciDevice`] |
+//! | `pci_config_read` / `pci_config_write` / `pci_bar` / `pci_io_bar` / `pci_irq` / `pci_msix` | [`PciDevice`] |
 //! | `pci_bus_function` | [`PciBus`] |
 //! | `cap_handle` | [`Handle::for_capability`] (the macro calls it) |
 //! | exports `init`, `on_*`, state | [`Module`] + [`module!`] |

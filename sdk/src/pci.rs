@@ -10,7 +10,8 @@ use cella_interfaces::wire::decode;
 /// The PCI function a driver was granted (manifest line `pci VENDOR
 /// DEVICE`; the system manifest's `devices` list says which function that
 /// is). It reaches that function's configuration space, its memory BARs and
-/// its interrupt, nothing of any other function.
+/// its interrupt (INTx, or MSI-X vectors the kernel programs), nothing of
+/// any other function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PciDevice {
     handle: Handle,
@@ -124,6 +125,23 @@ impl PciDevice {
     /// [`ErrorCode::NotFound`] when the function has no interrupt line.
     pub fn irq(&self) -> Result<Irq> {
         let raw = value32(sys::pci_irq(self.handle.raw()))?;
+        // `raw` came from a non-negative i32.
+        Ok(Irq::from_handle(Handle::from_raw(raw as i32)))
+    }
+
+    /// A kernel vector for MSI-X table entry `entry`: the kernel programs
+    /// the entry and turns MSI-X on (the function stops signalling INTx);
+    /// the driver points the device's interrupt sources at `entry`. Its
+    /// interrupts arrive as [`crate::Module::on_irq`] with this handle, and
+    /// it is enabled and acknowledged as any [`Irq`].
+    ///
+    /// # Errors
+    /// [`ErrorCode::NotFound`] when the function has no MSI-X (use
+    /// [`PciDevice::irq`]), [`ErrorCode::BadArgument`] for an entry past its
+    /// table, [`ErrorCode::Busy`] while another instance holds the entry,
+    /// [`ErrorCode::Exhausted`] when the kernel has no vector free.
+    pub fn msix(&self, entry: u16) -> Result<Irq> {
+        let raw = value32(sys::pci_msix(self.handle.raw(), i32::from(entry)))?;
         // `raw` came from a non-negative i32.
         Ok(Irq::from_handle(Handle::from_raw(raw as i32)))
     }

@@ -140,6 +140,7 @@ imports! {
     safe fn pci_bar(device: i32, index: i32) -> i32 = PciBar;
     safe fn pci_io_bar(device: i32, index: i32) -> i32 = PciIoBar;
     safe fn pci_irq(device: i32) -> i32 = PciIrq;
+    safe fn pci_msix(device: i32, entry: i32) -> i32 = PciMsix;
     /// Writes up to `capacity` bytes at `pointer`.
     unsafe fn pci_bus_function(bus: i32, index: i32, pointer: i32, capacity: i32) -> i32 = PciBusFunction;
 }

@@ -257,8 +257,8 @@ fn busy_manifest_module_does_not_stop_the_other_modules() {
 }
 
 /// The virtio-blk driver's source built as a native process drives the disk every boot has:
-/// the capacity, seven sectors written, read back and flushed; after QEMU exits the image
-/// holds them.
+/// the capacity, seven sectors written, read back and flushed, its queue's interrupt on an
+/// MSI-X vector of the kernel's; after QEMU exits the image holds them.
 #[test]
 fn the_virtio_blk_driver_as_a_native_process_reads_and_writes_the_disk() {
     let disk = cella_qemu_tests::Disk::copy_for("native_block");
@@ -280,6 +280,7 @@ fn the_virtio_blk_driver_as_a_native_process_reads_and_writes_the_disk() {
         ));
     }
     run.expect_line("native_block: written, read back and flushed through the native driver");
+    run.expect_line("native_block: the driver's queue interrupts on MSI-X line ");
     run.expect_line(
         "native_block: 50 lent round trips of 65536 bytes matched; no buffer left on loan",
     );

@@ -287,11 +287,11 @@ fn describe_capability(capability: &Capability, spec: &ModuleSpec) -> String {
             format!("pci {:#06x} {:#06x}", function.vendor, function.device)
         }
         Capability::PciBus { .. } => "pci-bus".into(),
-        // Made by `dma_alloc` or lent with a request at run time, never
-        // requested; shown as `caps` would.
-        buffer @ (Capability::DmaBuffer { .. } | Capability::LentBuffer { .. }) => {
-            buffer.to_string()
-        }
+        // Made by `dma_alloc`, `pci_msix` or lent with a request at run time,
+        // never requested; shown as `caps` would.
+        made @ (Capability::DmaBuffer { .. }
+        | Capability::LentBuffer { .. }
+        | Capability::MsixVector { .. }) => made.to_string(),
     }
 }
 

@@ -35,6 +35,17 @@ pub enum Capability {
         /// capability naming the line).
         enabled: bool,
     },
+    /// A kernel vector for one MSI-X table entry of the granted PCI
+    /// function: the kernel programmed the entry, the holder masks, unmasks
+    /// and acknowledges it as an IRQ line (`irq_enable`, `irq_ack`).
+    MsixVector {
+        /// The kernel's line for the vector.
+        line: u8,
+        /// The table entry.
+        entry: u16,
+        /// Unmasked by this instance.
+        enabled: bool,
+    },
     /// A DMA budget.
     DmaPool {
         /// Budget in bytes.
@@ -107,6 +118,15 @@ impl core::fmt::Display for Capability {
                 "irq {line} ({})",
                 if *enabled { "unmasked" } else { "masked" }
             ),
+            Capability::MsixVector {
+                line,
+                entry,
+                enabled,
+            } => write!(
+                formatter,
+                "irq {line} msi-x entry {entry} ({})",
+                if *enabled { "unmasked" } else { "masked" }
+            ),
             Capability::DmaPool { budget, used } => {
                 write!(formatter, "dma {} ({} used)", Size(*budget), Size(*used))
             }
@@ -165,7 +185,7 @@ impl Capability {
         match self {
             Capability::PortRange { .. } => CapabilityKind::PortRange,
             Capability::MmioRegion { .. } => CapabilityKind::MmioRegion,
-            Capability::IrqLine { .. } => CapabilityKind::IrqLine,
+            Capability::IrqLine { .. } | Capability::MsixVector { .. } => CapabilityKind::IrqLine,
             Capability::DmaPool { .. } => CapabilityKind::DmaPool,
             Capability::DmaBuffer { .. } | Capability::LentBuffer { .. } => {
                 CapabilityKind::DmaBuffer
@@ -230,12 +250,25 @@ impl CapabilityTable {
         Ok(Handle::encode(self.generation, index))
     }
 
-    /// The handle of the slot holding an IRQ capability for `line`.
+    /// The handle of the slot holding an IRQ capability (a line or an
+    /// MSI-X vector) for `line`.
     pub fn handle_for_irq(&self, line: u8) -> Option<i32> {
-        self.slots.iter().position(|slot| {
-            matches!(slot, Some(Capability::IrqLine { line: held, .. }) if *held == line)
-        })
-        .map(|slot| Handle::encode(self.generation, slot))
+        self.slots
+            .iter()
+            .position(|slot| {
+                matches!(slot, Some(Capability::IrqLine { line: held, .. } | Capability::MsixVector { line: held, .. }) if *held == line)
+            })
+            .map(|slot| Handle::encode(self.generation, slot))
+    }
+
+    /// The handle of the MSI-X vector this instance holds for `entry`.
+    pub fn handle_for_msix_entry(&self, entry: u16) -> Option<i32> {
+        self.slots
+            .iter()
+            .position(|slot| {
+                matches!(slot, Some(Capability::MsixVector { entry: held, .. }) if *held == entry)
+            })
+            .map(|slot| Handle::encode(self.generation, slot))
     }
 
     /// The handle of a slot holding a capability equal to `capability`.
@@ -405,6 +438,14 @@ mod tests {
                     enabled: false,
                 },
                 "irq 4 (masked)",
+            ),
+            (
+                Capability::MsixVector {
+                    line: 16,
+                    entry: 0,
+                    enabled: true,
+                },
+                "irq 16 msi-x entry 0 (unmasked)",
             ),
             (
                 Capability::DmaPool {

@@ -390,6 +390,14 @@ pub(crate) fn build<P: Platform + 'static, O: Outbox + 'static>(
         let outcome = pci::irq(state, device);
         state.conclude_i32(HostFunction::PciIrq, outcome)
     });
+    define!(linker_ref, HostFunction::PciMsix, |caller,
+                                                device: i32,
+                                                entry: i32|
+     -> i32 {
+        let state = caller.data_mut();
+        let outcome = pci::msix(state, device, entry);
+        state.conclude_i32(HostFunction::PciMsix, outcome)
+    });
     define!(linker_ref, HostFunction::PciBusFunction, |caller,
                                                        bus: i32,
                                                        index: i32,

@@ -2,7 +2,7 @@
 //! [`Platform`]. The kernel implements it with real port I/O and MMIO; tests use
 //! [`crate::SimulatedPlatform`].
 
-use cella_abi::{LogLevel, PciAddress};
+use cella_abi::{ErrorCode, LogLevel, PciAddress};
 
 /// Width of a port or MMIO access.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -76,6 +76,26 @@ pub trait Platform {
     fn irq_set_enabled(&mut self, line: u8, enabled: bool);
     /// Signals end of interrupt for a line.
     fn irq_acknowledge(&mut self, line: u8);
+    /// A vector for MSI-X table entry `entry` of the PCI function at
+    /// `function` (the module's granted one): the kernel programs the entry
+    /// (masked) and returns the IRQ line its interrupts arrive on, masked
+    /// and unmasked with [`Platform::irq_set_enabled`] like any line. The
+    /// default has no MSI-X.
+    ///
+    /// # Errors
+    /// [`ErrorCode::NotFound`] (no MSI-X), [`ErrorCode::BadArgument`] (an
+    /// entry past the table), [`ErrorCode::Busy`] (the entry is another
+    /// holder's), [`ErrorCode::Exhausted`] (no vector free), or
+    /// [`ErrorCode::DeviceError`].
+    fn msix_attach(&mut self, function: PciAddress, entry: u16) -> Result<u8, ErrorCode> {
+        let _ = (function, entry);
+        Err(ErrorCode::NotFound)
+    }
+    /// Gives a line from [`Platform::msix_attach`] back: the kernel masks
+    /// its entry and frees the vector.
+    fn msix_release(&mut self, line: u8) {
+        let _ = line;
+    }
     /// Reads `width` bytes at `offset` of the configuration space of the
     /// PCI function at `address` (all ones where no function answers).
     fn pci_config_read(&mut self, address: PciAddress, offset: u8, width: Width) -> u32;

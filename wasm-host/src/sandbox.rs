@@ -303,8 +303,10 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
         lines
     }
 
-    /// Releases every capability: frees DMA buffers and masks unmasked IRQ
-    /// lines except `keep_lines` (lines a successor holds unmasked).
+    /// Releases every capability: frees DMA buffers, masks unmasked IRQ
+    /// lines except `keep_lines` (lines a successor holds unmasked) and gives
+    /// MSI-X vectors back to the kernel (which masks their table entries: a
+    /// successor asks for its own).
     pub(crate) fn release(&mut self, keep_lines: &[u8]) {
         if self.released {
             return;
@@ -319,6 +321,7 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
                 } if !keep_lines.contains(&line) => {
                     state.platform.irq_set_enabled(line, false);
                 }
+                Capability::MsixVector { line, .. } => state.platform.msix_release(line),
                 Capability::DmaBuffer {
                     device_address,
                     size,

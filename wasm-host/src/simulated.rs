@@ -10,7 +10,7 @@ use alloc::rc::Rc;
 use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
-use cella_abi::{LogLevel, PciAddress};
+use cella_abi::{ErrorCode, LogLevel, PciAddress};
 use core::cell::RefCell;
 
 /// A device model reached through ports or MMIO. Offsets are relative to the
@@ -116,6 +116,10 @@ struct Machine {
     /// The device each live DMA buffer was allocated for.
     dma_devices: BTreeMap<u64, Option<PciAddress>>,
     irq_enabled: BTreeMap<u8, bool>,
+    /// Each function with MSI-X, and its table's entries.
+    msix_tables: BTreeMap<PciAddress, u16>,
+    /// Each MSI-X vector handed out: its line, function and entry.
+    msix_vectors: BTreeMap<u8, (PciAddress, u16)>,
     dma: BTreeMap<u64, Vec<u8>>,
     next_dma_address: u64,
     dma_limit: u64,
@@ -163,6 +167,9 @@ impl Default for SimulatedPlatform {
     }
 }
 
+/// The first line the simulated machine hands out for MSI-X vectors.
+pub const SIMULATED_MSIX_FIRST_LINE: u8 = 16;
+
 /// Where simulated DMA memory starts.
 pub const DMA_BASE: u64 = 0x1000_0000;
 
@@ -205,6 +212,25 @@ impl SimulatedPlatform {
             .borrow_mut()
             .pci
             .insert(address, Box::new(config));
+    }
+
+    /// Gives the PCI function at `address` an MSI-X table of `entries`.
+    pub fn attach_msix(&self, address: PciAddress, entries: u16) {
+        self.machine
+            .borrow_mut()
+            .msix_tables
+            .insert(address, entries);
+    }
+
+    /// Every MSI-X vector handed out and not given back: (line, function,
+    /// entry), lowest line first.
+    pub fn msix_vectors(&self) -> Vec<(u8, PciAddress, u16)> {
+        self.machine
+            .borrow()
+            .msix_vectors
+            .iter()
+            .map(|(line, (function, entry))| (*line, *function, *entry))
+            .collect()
     }
 
     /// The PCI function the live DMA buffer at `device_address` was
@@ -380,6 +406,36 @@ impl Platform for SimulatedPlatform {
             .borrow_mut()
             .accesses
             .push(Access::IrqAcknowledge { line });
+    }
+
+    /// Lines 16-47, lowest free first, as the kernel hands them out.
+    fn msix_attach(&mut self, function: PciAddress, entry: u16) -> Result<u8, ErrorCode> {
+        let mut machine = self.machine.borrow_mut();
+        let entries = *machine
+            .msix_tables
+            .get(&function)
+            .ok_or(ErrorCode::NotFound)?;
+        if entry >= entries {
+            return Err(ErrorCode::BadArgument);
+        }
+        if machine
+            .msix_vectors
+            .values()
+            .any(|held| *held == (function, entry))
+        {
+            return Err(ErrorCode::Busy);
+        }
+        let line = (SIMULATED_MSIX_FIRST_LINE..SIMULATED_MSIX_FIRST_LINE + 32)
+            .find(|line| !machine.msix_vectors.contains_key(line))
+            .ok_or(ErrorCode::Exhausted)?;
+        machine.msix_vectors.insert(line, (function, entry));
+        Ok(line)
+    }
+
+    fn msix_release(&mut self, line: u8) {
+        let mut machine = self.machine.borrow_mut();
+        machine.msix_vectors.remove(&line);
+        machine.irq_enabled.insert(line, false);
     }
 
     fn pci_config_read(&mut self, address: PciAddress, offset: u8, width: Width) -> u32 {

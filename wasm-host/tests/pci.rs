@@ -40,6 +40,7 @@ fn disk() -> PciFunction {
         class: 0x010000,
         bars,
         irq: Some(11),
+        msix_capability: Some(0x98),
     }
 }
 
@@ -375,5 +376,122 @@ fn a_swap_committed_or_failed_leaves_the_shared_devices_bus_mastering_on() {
             "round {round}: the refused successor left the device to the old instance"
         );
         assert!(sandbox.is_alive());
+    }
+}
+
+/// The probe on a disk with a two-entry MSI-X table (capability at 0x98).
+fn msix_probe() -> Probe {
+    let probe = probe();
+    probe.platform.attach_msix(DISK, 2);
+    probe
+}
+
+#[test]
+fn msix_vectors_come_from_the_kernel_per_entry_and_behave_as_irq_lines() {
+    let mut probe = msix_probe();
+    let device = probe.handle(0);
+    let vector = probe.call("pci_msix", device, 0, 0, 0) as i32;
+    assert!(vector >= 0, "{vector}");
+    assert_eq!(probe.call("pci_msix", device, 0, 0, 0) as i32, vector);
+    assert_eq!(probe.platform.msix_vectors(), [(16, DISK, 0)]);
+    for entry in [2, -1, 0x1_0000] {
+        assert_eq!(
+            probe.call("pci_msix", device, entry, 0, 0),
+            code(ErrorCode::BadArgument),
+            "entry {entry}"
+        );
+    }
+    assert_eq!(probe.call("irq_enable", vector, 0, 0, 0), 0);
+    assert!(probe.platform.irq_enabled(16));
+    assert_eq!(probe.call("irq_ack", vector, 0, 0, 0), 0);
+    assert!(
+        probe
+            .platform
+            .accesses()
+            .contains(&Access::IrqAcknowledge { line: 16 })
+    );
+    let shown: Vec<String> = probe
+        .sandbox
+        .capabilities()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        shown.contains(&"irq 16 msi-x entry 0 (unmasked)".to_string()),
+        "{shown:?}"
+    );
+    assert_eq!(probe.call("irq_disable", vector, 0, 0, 0), 0);
+    assert!(!probe.platform.irq_enabled(16));
+    // A second entry takes a second vector; the INTx line stays its own.
+    let second = probe.call("pci_msix", device, 1, 0, 0) as i32;
+    assert!(second >= 0 && second != vector);
+    assert_eq!(probe.platform.msix_vectors().len(), 2);
+    // A pool handle is no device.
+    let pool = probe.handle(1);
+    assert_eq!(
+        probe.call("pci_msix", pool, 0, 0, 0),
+        code(ErrorCode::Denied)
+    );
+}
+
+#[test]
+fn a_device_without_msix_answers_not_found_and_the_driver_keeps_intx() {
+    let mut function = disk();
+    function.msix_capability = None;
+    let grant = Grant::new().pci_function(function).dma_bytes(8192);
+    let mut probe = Probe::start_granted(
+        runtime(),
+        platform(),
+        "pci 0x1af4 0x1042\ndma 8192\n",
+        &grant,
+    );
+    let device = probe.handle(0);
+    assert_eq!(
+        probe.call("pci_msix", device, 0, 0, 0),
+        code(ErrorCode::NotFound)
+    );
+    assert!(probe.call("pci_irq", device, 0, 0, 0) >= 0);
+    assert!(probe.platform.msix_vectors().is_empty());
+}
+
+#[test]
+fn the_msix_capability_is_the_kernels_to_write() {
+    let mut probe = msix_probe();
+    let device = probe.handle(0);
+    for (offset, width) in [(0x98, 4), (0x9a, 2), (0x9b, 1), (0xa0, 4), (0xa3, 1)] {
+        assert_eq!(
+            probe.call("pci_config_write", device, offset, width, 0),
+            code(ErrorCode::Denied),
+            "offset {offset:#x}"
+        );
+    }
+    assert_eq!(probe.call("pci_config_write", device, 0xa4, 4, 0), 0);
+    assert_eq!(probe.call("pci_config_write", device, 0x94, 4, 0), 0);
+    assert_eq!(probe.call("pci_config_read", device, 0x9a, 2, 0), 0);
+}
+
+#[test]
+fn msix_vectors_go_back_to_the_kernel_when_an_instance_faults_or_ends_many_times() {
+    for round in 0..25 {
+        let mut probe = msix_probe();
+        let device = probe.handle(0);
+        let vector = probe.call("pci_msix", device, 0, 0, 0) as i32;
+        assert!(vector >= 0, "round {round}");
+        assert_eq!(probe.call("irq_enable", vector, 0, 0, 0), 0);
+        assert_eq!(
+            probe.platform.msix_vectors(),
+            [(16, DISK, 0)],
+            "round {round}"
+        );
+        let platform = probe.platform.clone();
+        if round % 2 == 0 {
+            probe
+                .sandbox
+                .fault_by_embedder(cella_wasm_host::Entry::None, "a test fault".into());
+        } else {
+            drop(probe);
+        }
+        assert!(platform.msix_vectors().is_empty(), "round {round}");
+        assert!(!platform.irq_enabled(16), "round {round}: masked");
     }
 }

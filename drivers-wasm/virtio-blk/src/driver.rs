@@ -17,6 +17,9 @@ use cella_virtio::transport::Transport;
 /// the used ring itself: 10 ms.
 pub const POLL_NANOSECONDS: u64 = 10_000_000;
 
+/// The MSI-X table entry the request queue's interrupt goes to.
+pub const MSIX_ENTRY: u16 = 0;
+
 /// The state format `save_state` writes and `restore_state` reads:
 /// `[count: u8]` then, per request in flight, `[message request id: u32 LE]
 /// [message length: u32 LE][block request id: u32 LE]`.
@@ -63,15 +66,38 @@ impl VirtioBlock {
         }
     }
 
-    /// Brings the device up: reset, features, the request queue, the
-    /// interrupt line.
+    /// Brings the device up: reset, features, the request queue (its
+    /// interrupt pointed at MSI-X entry [`MSIX_ENTRY`]), then the interrupt:
+    /// the kernel's MSI-X vector for that entry if the device took it, else
+    /// the INTx line.
     fn bring_up(&mut self) -> Result<()> {
-        let started = Disk::start(&self.disk, &self.dma, MAX_TRANSFER_BYTES as u32);
-        let device = started.map_err(|error| {
+        let started = Disk::start_with_msix(
+            &self.disk,
+            &self.dma,
+            MAX_TRANSFER_BYTES as u32,
+            Some(MSIX_ENTRY),
+        );
+        let mut device = started.map_err(|error| {
             cella_sdk::error!("the device did not come up: {error}");
             ErrorCode::DeviceError
         })?;
-        self.irq = match self.disk.irq().and_then(|irq| irq.enable().map(|()| irq)) {
+        let vector = match device.msix_entry().map(|entry| self.disk.msix(entry)) {
+            Some(Ok(vector)) => Some(vector),
+            Some(Err(error)) => {
+                cella_sdk::warn!("no MSI-X vector ({error}): the device uses its INTx line");
+                device.drop_msix().map_err(|error| {
+                    cella_sdk::error!("the MSI-X vector was not taken away: {error}");
+                    ErrorCode::DeviceError
+                })?;
+                None
+            }
+            None => None,
+        };
+        let interrupt = match vector {
+            Some(vector) => Ok(vector),
+            None => self.disk.irq(),
+        };
+        self.irq = match interrupt.and_then(|irq| irq.enable().map(|()| irq)) {
             Ok(irq) => Some(irq),
             Err(error) => {
                 cella_sdk::warn!("no interrupt ({error}): completions are polled every 10 ms");

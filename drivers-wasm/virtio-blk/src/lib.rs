@@ -7,8 +7,11 @@
 //! free slot and answered when the device has finished it. Four requests
 //! are in flight at most; a fifth is answered `Busy`.
 //!
-//! Completions are interrupt-driven (the function's INTx line), with a
-//! timer as the fallback: while a request is in flight the timer is armed
+//! Completions are interrupt-driven: the request queue's interrupt goes to
+//! MSI-X table entry 0, whose vector the kernel programs and hands over
+//! (`pci_msix`); a device that does not take the vector, or a kernel that
+//! has none to give, leaves the function's INTx line. A timer is the
+//! fallback: while a request is in flight the timer is armed
 //! for [`POLL_NANOSECONDS`], and each expiry looks at the used ring too. So
 //! an interrupt that never arrives delays an answer by at most that, and a
 //! function without an interrupt line works by polling alone.
@@ -25,7 +28,7 @@
 
 mod driver;
 
-pub use driver::{POLL_NANOSECONDS, STATE_FORMAT, VirtioBlock};
+pub use driver::{MSIX_ENTRY, POLL_NANOSECONDS, STATE_FORMAT, VirtioBlock};
 
 cella_sdk::module! {
     name: "virtio-blk",

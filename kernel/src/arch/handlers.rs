@@ -15,7 +15,8 @@ use spin::Once;
 pub struct Handlers {
     /// A CPU exception in ring 3: ends the faulting process and never returns.
     pub user_fault: fn(&TrapFrame) -> !,
-    /// A hardware interrupt on PIC line 0..=15 (interrupts off).
+    /// A hardware interrupt on line 0..=47: the 8259's 0-15, the MSI-X
+    /// vectors' 16-47 (vector - 32; interrupts off).
     pub irq: fn(u8),
     /// A `syscall` from ring 3: reads the number and arguments, writes the result.
     pub syscall: fn(&mut SyscallFrame),

@@ -184,7 +184,8 @@ extern "C" fn dispatch(frame: &mut TrapFrame) {
         // A fault in ring 3 kills only the process (reported); never returns.
         (0..=31, Some(handlers)) if frame.cs & 3 == 3 => (handlers.user_fault)(frame),
         (0..=31, _) => report_exception_and_exit(frame),
-        (vector @ 32..=47, Some(handlers)) => (handlers.irq)((vector - 32) as u8),
+        (vector @ 32..=79, Some(handlers)) => (handlers.irq)((vector - 32) as u8),
+        (255, _) => {}
         (vector, _) => log::warn!("unexpected interrupt on vector {vector}, ignored"),
     }
 }

@@ -15,6 +15,10 @@ pub mod handlers;
 #[cfg(target_os = "none")]
 pub mod interrupts;
 #[cfg(target_os = "none")]
+pub mod io_apic;
+#[cfg(target_os = "none")]
+pub mod local_apic;
+#[cfg(target_os = "none")]
 pub mod pci_config;
 #[cfg(target_os = "none")]
 pub mod pic;

@@ -46,6 +46,12 @@ pub fn initialise() {
     write(SLAVE_DATA, 0xff);
 }
 
+/// Masks every line, the cascade too: the I/O APIC carries them instead.
+pub fn mask_all() {
+    write(MASTER_DATA, 0xff);
+    write(SLAVE_DATA, 0xff);
+}
+
 /// Masks (`true`) or unmasks one line. Call with interrupts off (read-modify-write).
 pub fn set_masked(line: u8, masked: bool) {
     let (port, bit) = if line < 8 {

@@ -6,7 +6,7 @@ use crate::line_limit::{LineLimit, Verdict};
 use crate::{irq, time};
 use alloc::collections::BTreeMap;
 use alloc::string::String;
-use cella_wasm_host::abi::{LogLevel, PciAddress};
+use cella_wasm_host::abi::{ErrorCode, LogLevel, PciAddress};
 use cella_wasm_host::{Platform, Width};
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
@@ -99,6 +99,14 @@ impl Platform for KernelPlatform {
 
     fn irq_acknowledge(&mut self, line: u8) {
         irq::acknowledge(line);
+    }
+
+    fn msix_attach(&mut self, function: PciAddress, entry: u16) -> Result<u8, ErrorCode> {
+        crate::pci_bus::vectors::attach(function, entry)
+    }
+
+    fn msix_release(&mut self, line: u8) {
+        irq::revoke(line);
     }
 
     fn pci_config_read(&mut self, address: PciAddress, offset: u8, width: Width) -> u32 {

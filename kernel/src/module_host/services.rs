@@ -89,8 +89,12 @@ impl KernelServices for Kernel {
         time::now_nanoseconds()
     }
 
-    fn take_pending_irqs(&mut self) -> u16 {
+    fn take_pending_irqs(&mut self) -> u64 {
         irq::take_pending()
+    }
+
+    fn msix_line_function(&self, line: u8) -> Option<PciAddress> {
+        crate::pci_bus::vectors::route(line).map(|route| route.function)
     }
 
     fn revoke_irq(&mut self, line: u8) {

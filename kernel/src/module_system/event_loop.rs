@@ -156,15 +156,18 @@ impl<K: KernelServices> EventLoop<K> {
         any
     }
 
-    fn collect_interrupts(&mut self) {
+    pub(crate) fn collect_interrupts(&mut self) {
         let pending = self.kernel.take_pending_irqs();
-        for line in (0..16u8).filter(|line| pending & (1 << line) != 0) {
-            match self
-                .table
-                .slots
-                .iter_mut()
-                .find(|slot| slot.is_running() && slot.irq_lines.contains(&line))
-            {
+        for line in (0..64u8).filter(|line| pending & (1 << line) != 0) {
+            // An MSI-X vector belongs to the module granted its function.
+            let function = self.kernel.msix_line_function(line);
+            match self.table.slots.iter_mut().find(|slot| {
+                slot.is_running()
+                    && match function {
+                        Some(function) => slot.devices().any(|held| held == function),
+                        None => slot.irq_lines.contains(&line),
+                    }
+            }) {
                 Some(slot) if slot.inbox_has_room() => slot.inbox.push_back(Pending::Irq(line)),
                 Some(slot) => log::warn!(
                     "module {}: inbox full, IRQ {line} left masked",

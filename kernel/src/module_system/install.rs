@@ -122,10 +122,13 @@ impl<K: KernelServices> EventLoop<K> {
                 _ => None,
             })
             .collect();
-        let free: Vec<_> = crate::pci_bus::grant_functions(&self.kernel.pci_functions())
-            .into_iter()
-            .filter(|function| !taken.contains(&function.address))
-            .collect();
+        let free: Vec<_> = crate::pci_bus::grant_functions(
+            &self.kernel.pci_functions(),
+            crate::pci_bus::found_msix(),
+        )
+        .into_iter()
+        .filter(|function| !taken.contains(&function.address))
+        .collect();
         cella_system::devices::resolve(core::iter::once(plan), &free)
             .map_err(|problems| problems.join("; "))
     }

@@ -229,8 +229,12 @@ pub trait KernelServices: Sized + 'static {
     fn now(&self) -> u64;
 
     // IRQ lines.
-    /// Lines that fired since the last call, one bit each.
-    fn take_pending_irqs(&mut self) -> u16;
+    /// Lines that fired since the last call, one bit each (0-15: the
+    /// 8259's; 16-47: MSI-X vectors).
+    fn take_pending_irqs(&mut self) -> u64;
+    /// The PCI function whose MSI-X vector `line` is, if the kernel handed
+    /// it out (its holder is the module granted that function).
+    fn msix_line_function(&self, line: u8) -> Option<PciAddress>;
     /// Masks `line` and forgets its pending state (its holder went away).
     fn revoke_irq(&mut self, line: u8);
 

@@ -133,7 +133,9 @@ impl<K: KernelServices> ModuleTable<K> {
                     slot: Some(address),
                     ..
                 } => {
-                    if let Some(function) = crate::pci_bus::grant_function(&bus, *address) {
+                    if let Some(function) =
+                        crate::pci_bus::grant_function(&bus, crate::pci_bus::found_msix(), *address)
+                    {
                         grant = grant.pci_function(function);
                     }
                 }

@@ -12,11 +12,14 @@ use crate::ipc::{self, Rights};
 use crate::mm::device_memory::DeviceRange;
 use crate::mm::layout::PAGE_SIZE;
 use crate::sched::{self, ThreadId};
+use cella_wasm_host::abi::PciAddress;
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 
-/// IRQ line → (endpoint the line's notifications go to, thread of the owning process); 0: none.
-static IRQ_ROUTES: Mutex<[(ipc::EndpointId, ThreadId); 16]> = Mutex::new([(0, 0); 16]);
+/// IRQ line (the 8259's and the MSI-X vectors) → (endpoint the line's
+/// notifications go to, thread of the owning process); 0: none.
+static IRQ_ROUTES: Mutex<[(ipc::EndpointId, ThreadId); crate::irq::LINES as usize]> =
+    Mutex::new([(0, 0); crate::irq::LINES as usize]);
 
 /// Called by the IRQ handler (interrupts off) for a masked device line: if a
 /// process holds it, queue the notification `[line]` for it and return
@@ -32,6 +35,35 @@ pub fn deliver_irq(line: u8) -> bool {
         log::warn!("IRQ {line}: the holding process's queue is full; line stays masked");
     }
     true
+}
+
+/// `msix_route` for the granted function at `function`: an MSI-X vector
+/// for `entry`, routed to the endpoint of `handle` (masked); the line this
+/// thread holds for that entry already, if it does.
+pub(super) fn route_msix(function: PciAddress, entry: u16, handle: u64) -> Result<i64, i64> {
+    let endpoint = endpoint_of(handle, Rights::RECEIVE)?;
+    let me = sched::current();
+    let held = without_interrupts(|| {
+        let routes = IRQ_ROUTES.lock();
+        (crate::irq::MSI_FIRST_LINE..crate::irq::LINES).find(|&line| {
+            routes[usize::from(line)].1 == me
+                && routes[usize::from(line)].0 != 0
+                && crate::pci_bus::vectors::route(line)
+                    .is_some_and(|route| (route.function, route.entry) == (function, entry))
+        })
+    });
+    if let Some(line) = held {
+        return Ok(i64::from(line));
+    }
+    let line = crate::pci_bus::vectors::attach(function, entry).map_err(|error| {
+        refuse(&alloc::format!("MSI-X entry {entry}: {error}"));
+        error.syscall_code()
+    })?;
+    if let Err(error) = take_route(line, endpoint) {
+        crate::irq::revoke(line);
+        return Err(error);
+    }
+    Ok(i64::from(line))
 }
 
 /// Masks and frees every line `thread`'s process held (it is ending).

@@ -561,6 +561,7 @@ fn dispatch(number: u64, arguments: [u64; 6]) -> i64 {
         abi::PCI_FUNCTION => super::pci::function(arguments[0], arguments[1]),
         abi::PCI_CONFIG_READ => super::pci::config_read(arguments[0], arguments[1]),
         abi::PCI_CONFIG_WRITE => super::pci::config_write(arguments[0], arguments[1], arguments[2]),
+        abi::MSIX_ROUTE => super::pci::route_msix(arguments[0], arguments[1]),
         abi::DMA_ALLOC => super::dma::allocate(arguments[0], arguments[1]),
         abi::DMA_FREE => super::dma::free(arguments[0]),
         abi::LOAN => super::loans::map(arguments[0], arguments[1], arguments[2]),

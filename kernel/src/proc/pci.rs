@@ -8,7 +8,7 @@ use super::kernel::{refuse, with_process};
 use cella_interfaces::pci::Function;
 use cella_interfaces::wire::encode;
 use cella_wasm_host::abi::PciAddress;
-use cella_wasm_host::abi::pci::{config_access_valid, config_write_allowed};
+use cella_wasm_host::abi::pci::{config_access_valid, config_write_allowed, write_touches_msix};
 
 /// The address of the process's granted PCI function.
 fn granted() -> Result<PciAddress, i64> {
@@ -24,6 +24,16 @@ fn granted() -> Result<PciAddress, i64> {
     .ok_or(E_NOT_FOUND)
 }
 
+/// `msix_route(entry, handle) -> line`: a kernel vector for MSI-X table
+/// entry `entry` of the granted function, its notifications sent to the
+/// endpoint of `handle`, the entry masked; the same line again for an entry
+/// the process holds already.
+pub(super) fn route_msix(entry: u64, handle: u64) -> Result<i64, i64> {
+    let address = granted()?;
+    let entry = u16::try_from(entry).map_err(|_| E_INVALID)?;
+    super::devices::route_msix(address, entry, handle)
+}
+
 /// `pci_function(pointer, capacity) -> length`.
 pub(super) fn function(pointer: u64, capacity: u64) -> Result<i64, i64> {
     let address = granted()?;
@@ -35,8 +45,10 @@ pub(super) fn function(pointer: u64, capacity: u64) -> Result<i64, i64> {
                 == (address.bus, address.device, address.function)
         })
         .ok_or(E_NOT_FOUND)?;
+    // As a grant sees it: without the pages of its MSI-X table.
+    let function = crate::pci_bus::granted_function(function, crate::pci_bus::found_msix());
     let mut record = [0u8; 256];
-    let length = encode(function, &mut record).map_err(|_| E_INVALID)?;
+    let length = encode(&function, &mut record).map_err(|_| E_INVALID)?;
     if (length as u64) > capacity {
         return Err(E_TOO_LONG);
     }
@@ -72,6 +84,13 @@ pub(super) fn config_write(offset: u64, width: u64, value: u64) -> Result<i64, i
     if !config_write_allowed(u32::from(offset), width) {
         refuse(&alloc::format!(
             "PCI configuration write at {offset:#x}: a BAR or the ROM address"
+        ));
+        return Err(E_DENIED);
+    }
+    let msix = crate::pci_bus::msix_of(address).map(|(_, found)| found.capability);
+    if msix.is_some_and(|capability| write_touches_msix(capability, u32::from(offset), width)) {
+        refuse(&alloc::format!(
+            "PCI configuration write at {offset:#x}: the MSI-X capability, which the kernel programs"
         ));
         return Err(E_DENIED);
     }

@@ -167,11 +167,13 @@ host_functions! {
     PciConfigRead = "pci_config_read" (I32, I32, I32) -> I64;
     /// `pci_config_write(device_handle, offset, width, value) -> error`: write
     /// the device's own configuration space; a write touching a BAR
-    /// (0x10..0x28) or the ROM address (0x30..0x34) is refused (`Denied`).
+    /// (0x10..0x28), the ROM address (0x30..0x34) or the device's MSI-X
+    /// capability (the kernel's) is refused (`Denied`).
     PciConfigWrite = "pci_config_write" (I32, I32, I32, I32) -> I32;
     /// `pci_bar(device_handle, index) -> mmio_handle | error`: the memory BAR
-    /// `index` (0..6) as an MMIO capability over the whole BAR (`NotFound`
-    /// when that BAR is absent or an I/O BAR).
+    /// `index` (0..6) as an MMIO capability over the whole BAR, or up to the
+    /// first page holding the MSI-X table or pending bits (`NotFound` when
+    /// that BAR is absent, an I/O BAR, or starts with such a page).
     PciBar = "pci_bar" (I32, I32) -> I32;
     /// `pci_io_bar(device_handle, index) -> port_handle | error`: the I/O
     /// BAR `index` (0..6) as a port-range capability over its ports
@@ -187,6 +189,15 @@ host_functions! {
     /// `pointer` (`NotFound` past the last function, `TooLong` when the
     /// record does not fit in `capacity` bytes).
     PciBusFunction = "pci_bus_function" (I32, I32, I32, I32) -> I32;
+    /// `pci_msix(device_handle, entry) -> irq_handle | error`: a kernel
+    /// vector for MSI-X table entry `entry` of the device, as an IRQ
+    /// capability (the same handle each time). The kernel programs the entry
+    /// and turns MSI-X on (the device stops signalling INTx); the driver
+    /// points the device's interrupt sources at `entry`. `NotFound` when the
+    /// device has no MSI-X (use `pci_irq`), `BadArgument` for an entry past
+    /// its table, `Busy` while another instance holds the entry,
+    /// `Exhausted` when the kernel has no vector free.
+    PciMsix = "pci_msix" (I32, I32) -> I32;
 }
 
 impl HostFunction {

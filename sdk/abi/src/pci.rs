@@ -70,6 +70,18 @@ impl fmt::Display for PciAddress {
     }
 }
 
+/// Bytes of an MSI-X capability in configuration space: its header,
+/// message control, table and pending-bit array locations.
+pub const MSIX_CAPABILITY_BYTES: u32 = 12;
+
+/// Whether a write of `width` bytes at `offset` touches the MSI-X
+/// capability at `capability`: the kernel's alone (it programs the table
+/// and turns MSI-X on and off), so a driver's write there is refused.
+pub const fn write_touches_msix(capability: u8, offset: u32, width: u32) -> bool {
+    let start = capability as u32;
+    offset < start + MSIX_CAPABILITY_BYTES && start < offset + width
+}
+
 /// Whether a driver may write `width` bytes at `offset` of its own
 /// function's configuration space: inside the space, aligned to the width,
 /// and touching no BAR (0x10..0x28) and not the ROM address (0x30..0x34),
@@ -112,6 +124,19 @@ mod tests {
             assert_eq!(PciAddress::parse(bad), None, "{bad}");
         }
         assert_eq!(PciAddress::new(0, 32, 0), None);
+    }
+
+    #[test]
+    fn writes_touching_the_msix_capability_are_recognised() {
+        assert!(write_touches_msix(0x98, 0x9a, 2), "message control");
+        assert!(write_touches_msix(0x98, 0x98, 4));
+        assert!(
+            write_touches_msix(0x98, 0xa0, 4),
+            "the pending-bit array's place"
+        );
+        assert!(!write_touches_msix(0x98, 0x94, 4), "the capability before");
+        assert!(!write_touches_msix(0x98, 0xa4, 4), "the capability after");
+        assert!(!write_touches_msix(0x98, 0x04, 2), "the command register");
     }
 
     #[test]

@@ -68,7 +68,7 @@ pub const PCI_FUNCTION: u64 = 19;
 /// configuration space (width 1, 2 or 4, aligned, offset below 256).
 pub const PCI_CONFIG_READ: u64 = 20;
 /// `pci_config_write(offset, width, value)`: writes it; a write touching a
-/// BAR or the ROM address is [`E_DENIED`].
+/// BAR, the ROM address or the MSI-X capability is [`E_DENIED`].
 pub const PCI_CONFIG_WRITE: u64 = 21;
 /// `dma_alloc(size, device_address_pointer) -> address`: a zeroed DMA
 /// buffer of `size` bytes (whole pages) from the process's `dma` grant,
@@ -77,13 +77,22 @@ pub const PCI_CONFIG_WRITE: u64 = 21;
 pub const DMA_ALLOC: u64 = 22;
 /// `dma_free(address)`: unmaps and frees the buffer mapped at `address`.
 pub const DMA_FREE: u64 = 23;
+/// `msix_route(entry, endpoint_handle) -> line`: a kernel vector for MSI-X
+/// table entry `entry` of the process's granted function, its
+/// notifications `[line]` queued on the endpoint (which the process
+/// receives on); the kernel programs the entry and turns MSI-X on, the line
+/// starts masked (`irq_set_enabled`, `irq_ack` as for any line). The same
+/// line again for an entry the process holds. [`E_NOT_FOUND`] without
+/// MSI-X, [`E_INVALID`] past the table, [`E_FULL`] while another holder
+/// has the entry, [`E_NO_MEMORY`] with no vector free.
+pub const MSIX_ROUTE: u64 = 24;
 /// `loan(token, access, info_pointer) -> address`: maps the DMA buffer lent
 /// with received call `token` (not answered yet) into the process, read-only
 /// unless lent read-write, and writes `[address, device address, size,
 /// writable (0 or 1)]` (four 8-byte words) at the pointer. `access` 2 asks for a buffer lent
 /// read-write, 1 for either; [`E_NOT_FOUND`] when the call carries no such
 /// loan. The mapping goes when the call is answered (`reply`).
-pub const LOAN: u64 = 24;
+pub const LOAN: u64 = 25;
 
 /// The reply token `receive` reports for an IRQ notification (a message
 /// `[line]` the kernel queued, not a client's).

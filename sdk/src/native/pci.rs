@@ -9,7 +9,7 @@ use super::syscall::syscall;
 use super::table::Entry;
 use cella_abi::pci::{config_access_valid, config_write_allowed};
 use cella_abi::syscalls::{
-    IRQ_ROUTE, MMIO_MAP_RANGE, PCI_CONFIG_READ, PCI_CONFIG_WRITE, PORTS_GRANTED,
+    IRQ_ROUTE, MMIO_MAP_RANGE, MSIX_ROUTE, PCI_CONFIG_READ, PCI_CONFIG_WRITE, PORTS_GRANTED,
 };
 use cella_abi::{CapabilityKind, ErrorCode, HostFunction};
 use cella_interfaces::pci::{BarKind, Function};
@@ -126,6 +126,22 @@ pub(crate) fn pci_irq(handle: i32) -> i32 {
         with(|state| state.table.insert(Entry::Irq { line })).unwrap_or(Err(ErrorCode::Busy))
     });
     conclude(HostFunction::PciIrq, result)
+}
+
+pub(crate) fn pci_msix(handle: i32, entry: i32) -> i32 {
+    let result = device(handle).and_then(|_| {
+        let entry = u16::try_from(entry).map_err(|_| ErrorCode::BadArgument)?;
+        let served = with(|state| state.served).ok_or(ErrorCode::Busy)?;
+        let routed = syscall(MSIX_ROUTE, [u64::from(entry), served, 0, 0, 0]);
+        let line = u8::try_from(routed)
+            .map_err(|_| ErrorCode::from_syscall_code(routed).unwrap_or(ErrorCode::DeviceError))?;
+        with(|state| match state.table.handle_for_irq(line) {
+            Some(known) => Ok(known),
+            None => state.table.insert(Entry::Irq { line }),
+        })
+        .unwrap_or(Err(ErrorCode::Busy))
+    });
+    conclude(HostFunction::PciMsix, result)
 }
 
 /// # Safety

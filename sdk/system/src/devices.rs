@@ -41,6 +41,10 @@ pub struct PciFunction {
     pub bars: [Option<Bar>; 6],
     /// The legacy interrupt line the firmware routed INTx to (0-15), if any.
     pub irq: Option<u8>,
+    /// Where its MSI-X capability lies in configuration space, if it has
+    /// one: the kernel's alone (it programs the table and turns MSI-X on and
+    /// off), so a holder's configuration writes there are refused.
+    pub msix_capability: Option<u8>,
 }
 
 impl PciFunction {
@@ -60,6 +64,7 @@ impl PciFunction {
             class: 0,
             bars: [None; 6],
             irq: None,
+            msix_capability: None,
         }
     }
 
@@ -171,6 +176,7 @@ mod tests {
             class: 0x010000,
             bars,
             irq,
+            msix_capability: None,
         }
     }
 

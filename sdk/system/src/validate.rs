@@ -29,7 +29,7 @@ use core::fmt;
 /// so a line `LEVEL NAME: text` from a module can never read as the
 /// kernel's. The kernel's `console` logs nothing itself (it prints the
 /// others' lines), so `console` stays free for the console module.
-pub const RESERVED_NAMES: [&str; 27] = [
+pub const RESERVED_NAMES: [&str; 28] = [
     "arch",
     "archive",
     "boot",
@@ -39,6 +39,7 @@ pub const RESERVED_NAMES: [&str; 27] = [
     "cmdline",
     "fnv",
     "guest_text",
+    "interrupt_routing",
     "ipc",
     "irq",
     "kernel",

@@ -122,6 +122,7 @@ pub struct Disk<W, B> {
     pending: [Option<Pending>; REQUESTS_IN_FLIGHT],
     capacity: u64,
     features: u64,
+    msix_entry: Option<u16>,
 }
 
 impl<W: RegisterWindow, B: DmaRegion> Disk<W, B> {
@@ -138,9 +139,28 @@ impl<W: RegisterWindow, B: DmaRegion> Disk<W, B> {
         C: ConfigSpace<Window = W>,
         D: DmaMemory<Buffer = B>,
     {
+        Self::start_with_msix(config, dma, largest_transfer, None)
+    }
+
+    /// [`Disk::start`], with the request queue's interrupt pointed at MSI-X
+    /// table entry `msix_entry` (if given) before `DRIVER_OK`; whether the
+    /// device took it is [`Disk::msix_entry`] (if not, it raises INTx).
+    ///
+    /// # Errors
+    /// As for [`Disk::start`].
+    pub fn start_with_msix<C, D>(
+        config: &C,
+        dma: &D,
+        largest_transfer: u32,
+        msix_entry: Option<u16>,
+    ) -> Result<Self, Error>
+    where
+        C: ConfigSpace<Window = W>,
+        D: DmaMemory<Buffer = B>,
+    {
         let transport = Transport::new(config)?;
         let features = transport.begin(0, feature::READ_ONLY | feature::FLUSH)?;
-        let started = Self::start_queue(transport, dma, largest_transfer, features);
+        let started = Self::start_queue(transport, dma, largest_transfer, features, msix_entry);
         started.map_err(|(transport, error)| {
             transport.fail();
             error
@@ -152,6 +172,7 @@ impl<W: RegisterWindow, B: DmaRegion> Disk<W, B> {
         dma: &D,
         largest_transfer: u32,
         features: u64,
+        msix_entry: Option<u16>,
     ) -> Result<Self, (Transport<W>, Error)> {
         let capacity = match transport.read_device_config(|config| config.read64(CONFIG_CAPACITY)) {
             Ok(capacity) => capacity,
@@ -171,6 +192,11 @@ impl<W: RegisterWindow, B: DmaRegion> Disk<W, B> {
             Ok(queue) => queue,
             Err(error) => return Err((transport, error)),
         };
+        let msix_entry = match msix_entry.map(|entry| transport.set_queue_vector(0, entry)) {
+            None | Some(Ok(false)) => None,
+            Some(Ok(true)) => msix_entry,
+            Some(Err(error)) => return Err((transport, error)),
+        };
         if let Err(error) = transport.driver_ok() {
             return Err((transport, error));
         }
@@ -183,7 +209,26 @@ impl<W: RegisterWindow, B: DmaRegion> Disk<W, B> {
             pending: [None; REQUESTS_IN_FLIGHT],
             capacity,
             features,
+            msix_entry,
         })
+    }
+
+    /// The MSI-X table entry the request queue's interrupt goes to, if the
+    /// device took one at the start (else it raises INTx).
+    pub fn msix_entry(&self) -> Option<u16> {
+        self.msix_entry
+    }
+
+    /// Takes the queue's MSI-X vector away (the kernel gave none for the
+    /// entry): the device raises INTx from then on.
+    ///
+    /// # Errors
+    /// A refused register access.
+    pub fn drop_msix(&mut self) -> Result<(), Error> {
+        self.msix_entry = None;
+        self.transport
+            .set_queue_vector(0, crate::transport::NO_VECTOR)?;
+        Ok(())
     }
 
     /// The disk's size in 512-byte sectors.

@@ -30,17 +30,23 @@ mod common {
     pub const DEVICE_FEATURE: u32 = 0x04;
     pub const DRIVER_FEATURE_SELECT: u32 = 0x08;
     pub const DRIVER_FEATURE: u32 = 0x0c;
+    pub const MSIX_CONFIG: u32 = 0x10;
     pub const NUM_QUEUES: u32 = 0x12;
     pub const DEVICE_STATUS: u32 = 0x14;
     pub const CONFIG_GENERATION: u32 = 0x15;
     pub const QUEUE_SELECT: u32 = 0x16;
     pub const QUEUE_SIZE: u32 = 0x18;
+    pub const QUEUE_MSIX_VECTOR: u32 = 0x1a;
     pub const QUEUE_ENABLE: u32 = 0x1c;
     pub const QUEUE_NOTIFY_OFF: u32 = 0x1e;
     pub const QUEUE_DESC: u32 = 0x20;
     pub const QUEUE_DRIVER: u32 = 0x28;
     pub const QUEUE_DEVICE: u32 = 0x30;
 }
+
+/// The MSI-X vector that means none (virtio 1.x, 4.1.4.3): the source
+/// raises no interrupt while MSI-X is on.
+pub const NO_VECTOR: u16 = 0xffff;
 
 /// Reads of the status after a reset before the driver gives up.
 const RESET_POLLS: usize = 1000;
@@ -264,6 +270,30 @@ impl<W: RegisterWindow> Transport<W> {
         self.common.write64(common::QUEUE_DEVICE, device)?;
         self.common.write16(common::QUEUE_ENABLE, 1)?;
         Ok(queue)
+    }
+
+    /// Points queue `index`'s interrupt at MSI-X table entry `entry` and
+    /// turns the configuration-change interrupt off (no vector), then reads
+    /// both back: a device that cannot map the vector reads back
+    /// [`NO_VECTOR`]. Returns whether the device took `entry`; when it did
+    /// not, the queue is left with no vector (the driver uses INTx, which
+    /// the device raises while MSI-X is off). `NO_VECTOR` as `entry` takes
+    /// the vectors away.
+    ///
+    /// # Errors
+    /// [`Error::NoSuchQueue`], or a refused register access.
+    pub fn set_queue_vector(&self, index: u16, entry: u16) -> Result<bool, Error> {
+        if index >= self.common.read16(common::NUM_QUEUES)? {
+            return Err(Error::NoSuchQueue { index });
+        }
+        self.common.write16(common::MSIX_CONFIG, NO_VECTOR)?;
+        self.common.write16(common::QUEUE_SELECT, index)?;
+        self.common.write16(common::QUEUE_MSIX_VECTOR, entry)?;
+        if self.common.read16(common::QUEUE_MSIX_VECTOR)? == entry {
+            return Ok(true);
+        }
+        self.common.write16(common::QUEUE_MSIX_VECTOR, NO_VECTOR)?;
+        Ok(false)
     }
 
     /// Ends initialisation: `DRIVER_OK`; the device may use its queues.

@@ -1,4 +1,5 @@
-//! `irq_enable` / `irq_disable` / `irq_ack` on a granted line.
+//! `irq_enable` / `irq_disable` / `irq_ack` on a granted line or an MSI-X
+//! vector the kernel handed out.
 
 use crate::access::Access;
 use crate::capabilities::Capability;
@@ -16,10 +17,22 @@ pub(crate) fn set_enabled<P: Platform, O: Outbox>(
     let slot = state
         .capabilities
         .resolve(handle, CapabilityKind::IrqLine)?;
-    let Some(Capability::IrqLine { line, .. }) = state.capabilities.get(slot) else {
-        return Err(ErrorCode::BadHandle);
+    let line = match state.capabilities.get_mut(slot) {
+        Some(Capability::IrqLine { line, .. }) => *line,
+        Some(Capability::MsixVector {
+            line,
+            enabled: state_of_vector,
+            ..
+        }) => {
+            // A vector has one holder: only this capability names it.
+            *state_of_vector = enabled;
+            let line = *line;
+            state.platform.irq_set_enabled(line, enabled);
+            state.record(Access::IrqSetEnabled { line, enabled });
+            return Ok(0);
+        }
+        _ => return Err(ErrorCode::BadHandle),
     };
-    let line = *line;
     // A line has one mask: every capability naming it (a manifest may name
     // a line twice) records the line's state, so a swap or a release
     // restores each line exactly as it is.
@@ -46,10 +59,10 @@ pub(crate) fn acknowledge<P: Platform, O: Outbox>(
     let slot = state
         .capabilities
         .resolve(handle, CapabilityKind::IrqLine)?;
-    let Some(Capability::IrqLine { line, .. }) = state.capabilities.get(slot) else {
-        return Err(ErrorCode::BadHandle);
+    let line = match state.capabilities.get(slot) {
+        Some(Capability::IrqLine { line, .. } | Capability::MsixVector { line, .. }) => *line,
+        _ => return Err(ErrorCode::BadHandle),
     };
-    let line = *line;
     state.platform.irq_acknowledge(line);
     state.record(Access::IrqAcknowledge { line });
     Ok(0)

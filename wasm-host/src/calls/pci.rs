@@ -1,11 +1,12 @@
-//! `pci_config_read` / `pci_config_write` / `pci_bar` / `pci_irq` on the
-//! one PCI function a module was granted, and `pci_bus_function` on the
-//! list of functions the kernel found.
+//! `pci_config_read` / `pci_config_write` / `pci_bar` / `pci_irq` /
+//! `pci_msix` on the one PCI function a module was granted, and
+//! `pci_bus_function` on the list of functions the kernel found.
 //!
 //! A device capability reaches its own function only: the address comes
 //! from the grant, never from the module. Writes that would move one of
 //! its windows (a BAR, the ROM address) are refused, so the windows the
-//! kernel checked at boot stay where they are. The BAR and interrupt
+//! kernel checked at boot stay where they are; so are writes to the MSI-X
+//! capability, which the kernel programs alone. The BAR and interrupt
 //! capabilities handed out are the resolved grant's own windows and line,
 //! so every later MMIO access and interrupt is checked as for any other.
 
@@ -14,7 +15,7 @@ use crate::capabilities::Capability;
 use crate::outbox::Outbox;
 use crate::platform::{Platform, Width};
 use crate::state::{State, guest_range};
-use cella_abi::pci::{config_access_valid, config_write_allowed};
+use cella_abi::pci::{config_access_valid, config_write_allowed, write_touches_msix};
 use cella_abi::{CapabilityKind, ErrorCode};
 use cella_interfaces::wire::encode;
 use cella_system::devices::{Bar, PciFunction};
@@ -75,9 +76,14 @@ pub(crate) fn config_write<P: Platform, O: Outbox>(
     width: i32,
     value: i32,
 ) -> Result<i32, ErrorCode> {
-    let address = function(state, handle)?.address;
+    let granted = function(state, handle)?;
+    let (address, msix) = (granted.address, granted.msix_capability);
     let (offset, width) = access(offset, width)?;
-    if !config_write_allowed(u32::from(offset), width.bytes()) {
+    if !config_write_allowed(u32::from(offset), width.bytes())
+        || msix.is_some_and(|capability| {
+            write_touches_msix(capability, u32::from(offset), width.bytes())
+        })
+    {
         return Err(ErrorCode::Denied);
     }
     let value = width.truncate(u64::from(value as u32)) as u32;
@@ -148,6 +154,34 @@ pub(crate) fn irq<P, O>(state: &mut State<P, O>, handle: i32) -> Result<i32, Err
         line,
         enabled: false,
     })
+}
+
+/// `pci_msix(device, entry)`: a kernel vector for MSI-X table entry
+/// `entry` of the function, as an IRQ capability (the same one each time).
+pub(crate) fn msix<P: Platform, O>(
+    state: &mut State<P, O>,
+    handle: i32,
+    entry: i32,
+) -> Result<i32, ErrorCode> {
+    let granted = function(state, handle)?;
+    let (address, has_msix) = (granted.address, granted.msix_capability.is_some());
+    let entry = u16::try_from(entry).map_err(|_| ErrorCode::BadArgument)?;
+    if !has_msix {
+        return Err(ErrorCode::NotFound);
+    }
+    if let Some(handle) = state.capabilities.handle_for_msix_entry(entry) {
+        return Ok(handle);
+    }
+    let line = state.platform.msix_attach(address, entry)?;
+    let inserted = state.capabilities.insert(Capability::MsixVector {
+        line,
+        entry,
+        enabled: false,
+    });
+    if inserted.is_err() {
+        state.platform.msix_release(line);
+    }
+    inserted
 }
 
 /// `pci_bus_function(bus, index, pointer, capacity)`: the `index`-th

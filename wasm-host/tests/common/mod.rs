@@ -155,6 +155,7 @@ pub const PROBE_OPS: &[(&str, &str, &str)] = &[
     ("pci_bar", "(param i32 i32) (result i32)", "$a $b"),
     ("pci_io_bar", "(param i32 i32) (result i32)", "$a $b"),
     ("pci_irq", "(param i32) (result i32)", "$a"),
+    ("pci_msix", "(param i32 i32) (result i32)", "$a $b"),
     (
         "pci_bus_function",
         "(param i32 i32 i32 i32) (result i32)",

@@ -275,6 +275,23 @@ fn scan_bios_area(reader: &impl PhysicalReader) -> Option<u64> {
 
 /// Finds the DMAR table from the RSDP (`rsdp`, else the BIOS area).
 fn find_dmar(reader: &impl PhysicalReader, rsdp: Option<u64>) -> Result<Table, NoRemapping> {
+    find_table(reader, rsdp, *b"DMAR")?
+        .map(|(address, length)| Table { address, length })
+        .ok_or(NoRemapping::NoDmar)
+}
+
+/// Finds the ACPI table with `signature` from the RSDP (`rsdp`, else the
+/// BIOS area), checked (signature, length, checksum): its address and
+/// length, or `None` when the root table lists none. The DMAR and the MADT
+/// (`APIC`, the interrupt controllers) are found this way.
+///
+/// # Errors
+/// [`NoRemapping`] for an RSDP, root table or table that fails a check.
+pub fn find_table(
+    reader: &impl PhysicalReader,
+    rsdp: Option<u64>,
+    signature: [u8; 4],
+) -> Result<Option<(u64, u32)>, NoRemapping> {
     let rsdp_address = rsdp
         .or_else(|| scan_bios_area(reader))
         .ok_or(NoRemapping::NoRsdp)?;
@@ -297,13 +314,14 @@ fn find_dmar(reader: &impl PhysicalReader, rsdp: Option<u64>) -> Result<Table, N
             "ACPI root table",
         )?;
         let address = u64_at(&entry, 0);
-        let mut signature = [0u8; 4];
-        if address == 0 || !reader.read(address, &mut signature) || &signature != b"DMAR" {
+        let mut found = [0u8; 4];
+        if address == 0 || !reader.read(address, &mut found) || found != signature {
             continue;
         }
-        return Ok(table_at(reader, address, Some(*b"DMAR"))?.0);
+        let table = table_at(reader, address, Some(signature))?.0;
+        return Ok(Some((table.address, table.length)));
     }
-    Err(NoRemapping::NoDmar)
+    Ok(None)
 }
 
 /// Finds the one DMA-remapping unit of the machine.

@@ -436,3 +436,61 @@ fn a_device_grant_is_resolved_against_the_functions_no_one_holds_and_refused_by_
     );
     assert!(text.contains("`device 0x1af4 0x1041`"), "{text}");
 }
+
+#[test]
+fn an_msix_vector_goes_to_the_module_granted_its_function_and_nowhere_else() {
+    use crate::module_system::slot::Pending;
+    use cella_interfaces::pci::Function;
+    use cella_wasm_host::abi::PciAddress;
+    let mut system = running_system();
+    let disk = Function {
+        device: 3,
+        vendor_id: 0x1af4,
+        device_id: 0x1042,
+        class: 1,
+        irq_line: 11,
+        ..Function::default()
+    };
+    system.kernel.pci_functions = alloc::sync::Arc::from([disk]);
+    install(
+        &mut system,
+        "disk",
+        "module disk installed/disk.wasm\ngrant device 0x1af4 0x1042\n",
+        requesting("disk", "pci 0x1af4 0x1042\n"),
+    )
+    .expect("installed");
+    let holder = index(&system, "disk");
+    let at = PciAddress::new(0, 3, 0).unwrap();
+    for round in 0..20u8 {
+        let line = 16 + round % 4;
+        system.kernel.msix_lines = alloc::vec![(line, at)];
+        // The vector and a line nobody holds fire together.
+        system.kernel.pending_irqs = 1 << line | 1 << 5;
+        system.table.slots[holder].inbox.clear();
+        system.collect_interrupts();
+        let inbox: Vec<_> = system.table.slots[holder].inbox.iter().collect();
+        assert!(
+            matches!(inbox.as_slice(), [Pending::Irq(held)] if *held == line),
+            "round {round}: {} events",
+            inbox.len()
+        );
+        for (index, slot) in system.table.slots.iter().enumerate() {
+            if index != holder {
+                assert!(
+                    !slot
+                        .inbox
+                        .iter()
+                        .any(|event| matches!(event, Pending::Irq(_))),
+                    "round {round}: {} got an interrupt",
+                    slot.plan.name
+                );
+            }
+        }
+    }
+    // A vector of a function no module holds goes nowhere.
+    system.kernel.msix_lines = alloc::vec![(20, PciAddress::new(0, 9, 0).unwrap())];
+    system.kernel.pending_irqs = 1 << 20;
+    system.table.slots[holder].inbox.clear();
+    system.collect_interrupts();
+    assert!(system.table.slots[holder].inbox.is_empty());
+}

@@ -92,7 +92,9 @@ pub struct MockKernel {
     /// While set, preparations wait.
     pub hold_preparations: bool,
     pub finished: Vec<(u64, Finished<MockKernel>)>,
-    pub pending_irqs: u16,
+    pub pending_irqs: u64,
+    /// MSI-X lines handed out, and their functions.
+    pub msix_lines: Vec<(u8, PciAddress)>,
     pub revoked: Vec<u8>,
     pub console_endpoint: Option<u64>,
     /// Console output the kernel wrote itself.
@@ -183,8 +185,15 @@ impl KernelServices for MockKernel {
         self.clock
     }
 
-    fn take_pending_irqs(&mut self) -> u16 {
+    fn take_pending_irqs(&mut self) -> u64 {
         core::mem::take(&mut self.pending_irqs)
+    }
+
+    fn msix_line_function(&self, line: u8) -> Option<PciAddress> {
+        self.msix_lines
+            .iter()
+            .find(|(held, _)| *held == line)
+            .map(|(_, function)| *function)
     }
 
     fn revoke_irq(&mut self, line: u8) {

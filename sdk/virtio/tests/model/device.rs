@@ -51,6 +51,12 @@ pub struct Device {
     /// generation changes, and how many reads there were.
     pub generation_changes: u32,
     pub capacity_reads: u32,
+    /// MSI-X table entries: a vector at or past this is refused (read back
+    /// as no vector, 0xffff), as QEMU's virtio-pci does.
+    pub msix_entries: u16,
+    /// `msix_config` and queue 0's `queue_msix_vector`.
+    pub config_vector: u16,
+    pub queue_vector: u16,
 }
 
 impl Device {
@@ -62,6 +68,18 @@ impl Device {
         self.available_seen = 0;
         self.used_index = 0;
         self.isr = 0;
+        self.config_vector = 0xffff;
+        self.queue_vector = 0xffff;
+    }
+
+    /// A vector as the device takes it: in the table, else no vector.
+    fn vector(&self, value: u64) -> u16 {
+        let vector = value as u16;
+        if vector < self.msix_entries {
+            vector
+        } else {
+            0xffff
+        }
     }
 
     pub fn read_common(&mut self, offset: u32, width: u32) -> u64 {
@@ -73,11 +91,13 @@ impl Device {
                 _ => 0,
             },
             (0x08, 4) => u64::from(self.driver_feature_select),
+            (0x10, 2) => u64::from(self.config_vector),
             (0x12, 2) => 1,
             (0x14, 1) => u64::from(self.status),
             (0x15, 1) => u64::from(self.generation),
             (0x16, 2) => u64::from(self.queue_select),
             (0x18, 2) if self.queue_select == 0 => u64::from(self.queue_size),
+            (0x1a, 2) if self.queue_select == 0 => u64::from(self.queue_vector),
             (0x1c, 2) => u64::from(self.queue_enabled),
             (0x1e, 2) => u64::from(self.notify_off),
             _ => 0,
@@ -109,7 +129,9 @@ impl Device {
                 }
                 self.status = value;
             }
+            (0x10, 2) => self.config_vector = self.vector(value),
             (0x16, 2) => self.queue_select = value as u16,
+            (0x1a, 2) if self.queue_select == 0 => self.queue_vector = self.vector(value),
             (0x18, 2) if self.queue_select == 0 => self.queue_size = value as u16,
             (0x1c, 2) if self.queue_select == 0 => self.queue_enabled = value == 1,
             (0x20, 4) => self.descriptors = self.descriptors & !0xffff_ffff | value,

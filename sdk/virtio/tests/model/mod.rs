@@ -127,6 +127,9 @@ impl Model {
             garbage: None,
             generation_changes: 0,
             capacity_reads: 0,
+            msix_entries: 2,
+            config_vector: 0xffff,
+            queue_vector: 0xffff,
         };
         Model {
             config: Rc::new(RefCell::new(config)),

@@ -31,17 +31,23 @@ const LENT_ROUNDS: u64 = 50;
 /// Bytes of one lent request.
 const LENT_BYTES: usize = MAX_LENT_SECTORS as usize * SECTOR_BYTES as usize;
 
-/// The grant of the disk: its function (resolved), windows and line, the
-/// driver's DMA budget and its served endpoint.
-pub(super) fn disk_grant() -> Result<ProcessGrant, String> {
+/// The address of the disk every boot has.
+fn disk_address() -> Result<cella_wasm_host::abi::PciAddress, String> {
     let found = pci_bus::found();
     let disk = found
         .iter()
         .find(|function| (function.vendor_id, function.device_id) == (0x1af4, 0x1042))
         .ok_or_else(|| String::from("no virtio-blk function on the bus"))?;
-    let address = cella_wasm_host::abi::PciAddress::new(disk.bus, disk.device, disk.function)
-        .ok_or_else(|| String::from("a bad PCI address"))?;
-    let function = pci_bus::grant_function(&found, address)
+    cella_wasm_host::abi::PciAddress::new(disk.bus, disk.device, disk.function)
+        .ok_or_else(|| String::from("a bad PCI address"))
+}
+
+/// The grant of the disk: its function (resolved), windows and line, the
+/// driver's DMA budget and its served endpoint.
+pub(super) fn disk_grant() -> Result<ProcessGrant, String> {
+    let found = pci_bus::found();
+    let address = disk_address()?;
+    let function = pci_bus::grant_function(&found, pci_bus::found_msix(), address)
         .ok_or_else(|| String::from("the disk's function vanished"))?;
     let mut lines: Vec<GrantLine> = function.grant_lines();
     lines.push(GrantLine::Device {
@@ -113,6 +119,19 @@ pub fn run(context: &BootContext) -> Result<(), String> {
         .map_err(|error| format!("flush: {error}"))?
         .map_err(|error| format!("flush: {error}"))?;
     kprintln!("native_block: written, read back and flushed through the native driver");
+    let disk = disk_address()?;
+    let vector = (irq::MSI_FIRST_LINE..irq::LINES).find(|&line| {
+        pci_bus::vectors::route(line)
+            .is_some_and(|route| (route.function, route.entry) == (disk, 0))
+    });
+    match vector {
+        Some(line) => kprintln!("native_block: the driver's queue interrupts on MSI-X line {line}"),
+        None => {
+            return Err(String::from(
+                "the native driver holds no MSI-X vector of its disk",
+            ));
+        }
+    }
     lent_round_trips(driver, capacity.sectors)
 }
 
