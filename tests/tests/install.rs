@@ -174,8 +174,11 @@ fn a_module_pushed_with_its_entry_joins_the_running_system_and_conflicts_change_
         }
     }
 
-    // Pushed again with the same entry, twenty times: each a hot swap; the heap ends where it
-    // was (measured after five warm-up swaps, so one-time allocations are behind it).
+    // Pushed again with the same entry, forty times: each a hot swap; the heap ends where it
+    // was (measured after five warm-up swaps, so one-time allocations are behind it), within
+    // the one KiB `mem` rounds to: a reading near a KiB boundary moves by one with whatever
+    // the kernel holds for a moment (200 swaps in a row read 3600, 3601, 3601, 3600, 3601
+    // KiB), while a leak of 52 bytes a swap would show as two or more.
     let again =
         |socket: &PathBuf| send_install(socket, &key, "blink", &entry(BLINK_ENTRY), &blink(), WAIT);
     for warm_up in 0..5 {
@@ -189,7 +192,7 @@ fn a_module_pushed_with_its_entry_joins_the_running_system_and_conflicts_change_
         );
     }
     let before = heap_kib(&mut session);
-    for round in 0..20 {
+    for round in 0..40 {
         let answer = again(&socket).expect("an answer");
         expect_answer(
             &session,
@@ -201,11 +204,11 @@ fn a_module_pushed_with_its_entry_joins_the_running_system_and_conflicts_change_
     }
     let after = heap_kib(&mut session);
     println!(
-        "kernel heap: {before} KiB before 20 swaps of the installed module, {after} KiB after"
+        "kernel heap: {before} KiB before 40 swaps of the installed module, {after} KiB after"
     );
-    if after > before {
+    if after > before + 1 {
         session.fail(format!(
-            "the kernel heap grew from {before} KiB to {after} KiB over 20 swaps"
+            "the kernel heap grew from {before} KiB to {after} KiB over 40 swaps"
         ));
     }
 
