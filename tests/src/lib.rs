@@ -22,6 +22,6 @@ pub mod transcript;
 
 pub use archives::default_archive_with;
 pub use boot::{BootRequest, BootRun, boot, boot_scenario};
-pub use disk::Disk;
+pub use disk::{Disk, fnv1a};
 pub use environment::{BootEnvironment, environment};
 pub use session::Session;

@@ -165,6 +165,18 @@ impl Session {
         self.output()[echoed..end - PROMPT.len()].to_owned()
     }
 
+    /// Types `line` and fails the test unless the answer holds `expected`; returns the
+    /// answer.
+    pub fn expect_answer(&mut self, line: &str, expected: &str) -> String {
+        let answer = self.type_line(line);
+        if !answer.contains(expected) {
+            self.fail(format!(
+                "`{line}`: expected `{expected}`, the shell showed:\n{answer}"
+            ));
+        }
+        answer
+    }
+
     /// Waits for the line that ends the boot and reads it: `cella: all modules up (N of M
     /// started) in T ms`, or `cella: boot done: N of M modules up (not up: A, B) in T ms`.
     /// Tests check the modules they need from it (or from `ps`), never the production

@@ -9,7 +9,7 @@
 //! buffers it lends the driver with each call; a lent request with no buffer lent (the shell
 //! lends none) is refused, and the image holds the last lent round's 128 sectors.
 
-use cella_qemu_tests::{Disk, Session};
+use cella_qemu_tests::{Disk, Session, fnv1a};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -21,28 +21,11 @@ const LABEL: &str = "block";
 /// The sector the test writes into the image before the boot.
 const PREPARED_SECTOR: u64 = 100;
 
-/// 32-bit FNV-1a, the checksum the `block` interface shows.
-fn fnv1a(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5, |hash: u32, &byte| {
-        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
-    })
-}
-
 /// The text after `key` up to the next space, comma or parenthesis.
 fn word_after<'line>(line: &'line str, key: &str) -> Option<&'line str> {
     let rest = &line[line.find(key)? + key.len()..];
     let end = rest.find([' ', ',', ')', '\r']).unwrap_or(rest.len());
     Some(&rest[..end])
-}
-
-/// Types `line` at the shell and fails unless the answer holds `expected`.
-fn expect_answer(session: &mut Session, line: &str, expected: &str) {
-    let answer = session.type_line(line);
-    if !answer.contains(expected) {
-        session.fail(format!(
-            "`{line}`: expected `{expected}`, the shell showed:\n{answer}"
-        ));
-    }
 }
 
 #[test]
@@ -68,18 +51,15 @@ fn the_block_driver_reads_and_writes_the_disk_image() {
         session.fail("no `virtio-blk: N sectors of 512 bytes` line");
     };
 
-    expect_answer(
-        &mut session,
+    session.expect_answer(
         "call block capacity",
         &format!("reply from block: {sectors} sectors of 512 bytes"),
     );
-    expect_answer(
-        &mut session,
+    session.expect_answer(
         "call block read 1 0 1",
         &format!("request 1: 512 bytes, FNV-1a {:#010x}", fnv1a(&header)),
     );
-    expect_answer(
-        &mut session,
+    session.expect_answer(
         &format!("call block read 2 {PREPARED_SECTOR} 1"),
         &format!("request 2: 512 bytes, FNV-1a {:#010x}", fnv1a(&prepared)),
     );
@@ -104,24 +84,20 @@ fn the_block_driver_reads_and_writes_the_disk_image() {
         session.fail(format!("`{line}` does not say where and what it read"));
     };
     for id in 10..20 {
-        expect_answer(
-            &mut session,
+        session.expect_answer(
             &format!("call block read {id} {sector} 7"),
             &format!("reply from block: request {id}: 3584 bytes, FNV-1a {checksum}"),
         );
     }
-    expect_answer(
-        &mut session,
+    session.expect_answer(
         &format!("call block read 21 {sectors} 1"),
         "error: request 21: the sectors lie past the end of the disk",
     );
-    expect_answer(
-        &mut session,
+    session.expect_answer(
         "call block read 22 0 8",
         "error: request 22: more than 7 sectors in one request",
     );
-    expect_answer(
-        &mut session,
+    session.expect_answer(
         "call block read_lent 23 0 8",
         "error: request 23: no buffer lent with the request fits it",
     );
@@ -146,8 +122,7 @@ fn the_block_driver_reads_and_writes_the_disk_image() {
     ) else {
         session.fail(format!("`{line}` does not say where and what it read"));
     };
-    expect_answer(
-        &mut session,
+    session.expect_answer(
         &format!("call block read 24 {lent_sector} 7"),
         "reply from block: request 24: 3584 bytes",
     );

@@ -5,31 +5,13 @@
 //! active low, the GSI q35 wires slot 3 to), acknowledges it and the disk answers, many
 //! requests in a row.
 
-use cella_qemu_tests::{Disk, Session};
+use cella_qemu_tests::{Disk, Session, fnv1a};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(60);
 const LABEL: &str = "io-apic";
 /// Requests read back through the INTx line.
 const READS: u32 = 20;
-
-/// 32-bit FNV-1a, the checksum the `block` interface shows.
-fn fnv1a(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5, |hash: u32, &byte| {
-        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
-    })
-}
-
-/// Types `line` and fails unless the answer holds `expected`; returns the answer.
-fn expect_answer(session: &mut Session, line: &str, expected: &str) -> String {
-    let answer = session.type_line(line);
-    if !answer.contains(expected) {
-        session.fail(format!(
-            "`{line}`: expected `{expected}`, the shell showed:\n{answer}"
-        ));
-    }
-    answer
-}
 
 #[test]
 fn without_msix_the_disk_interrupts_through_the_io_apic_on_its_intx_line() {
@@ -46,19 +28,15 @@ fn without_msix_the_disk_interrupts_through_the_io_apic_on_its_intx_line() {
         session.fail("the 8259 carries the lines");
     }
     let read_back = format!("512 bytes, FNV-1a {header:#010x}");
-    expect_answer(&mut session, "call block read 1 0 1", &read_back);
-    let caps = expect_answer(&mut session, "caps virtio-blk", "irq 11 (unmasked)");
+    session.expect_answer("call block read 1 0 1", &read_back);
+    let caps = session.expect_answer("caps virtio-blk", "irq 11 (unmasked)");
     if caps.contains("msi-x") {
         session.fail(format!("the driver holds an MSI-X vector:\n{caps}"));
     }
     session.type_line("trace virtio-blk on");
     for id in 0..READS {
         let from = session.output().len();
-        expect_answer(
-            &mut session,
-            &format!("call block read {} 0 1", 10 + id),
-            &read_back,
-        );
+        session.expect_answer(&format!("call block read {} 0 1", 10 + id), &read_back);
         session.wait_for_from(from, "acknowledge irq 11", WAIT);
     }
 }

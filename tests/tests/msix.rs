@@ -4,31 +4,13 @@
 //! driver (v1 <-> v2) or restarting it many times in a row keeps the disk answering on the
 //! same line: each instance's vector goes back to the kernel, none leaks.
 
-use cella_qemu_tests::{Disk, Session};
+use cella_qemu_tests::{Disk, Session, fnv1a};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(60);
 const LABEL: &str = "msix";
 /// Swaps and restarts in a row.
 const ROUNDS: u32 = 24;
-
-/// 32-bit FNV-1a, the checksum the `block` interface shows.
-fn fnv1a(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5, |hash: u32, &byte| {
-        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
-    })
-}
-
-/// Types `line` and fails unless the answer holds `expected`; returns the answer.
-fn expect_answer(session: &mut Session, line: &str, expected: &str) -> String {
-    let answer = session.type_line(line);
-    if !answer.contains(expected) {
-        session.fail(format!(
-            "`{line}`: expected `{expected}`, the shell showed:\n{answer}"
-        ));
-    }
-    answer
-}
 
 /// The line of the MSI-X vector `caps virtio-blk` shows its instance holding, unmasked.
 fn msix_line(session: &mut Session) -> u32 {
@@ -59,7 +41,7 @@ fn the_block_driver_runs_on_msix_through_many_swaps_and_restarts() {
     session.wait_for("cella> ", WAIT);
 
     let read_back = format!("512 bytes, FNV-1a {header:#010x}");
-    expect_answer(&mut session, "call block read 1 0 1", &read_back);
+    session.expect_answer("call block read 1 0 1", &read_back);
     let line = msix_line(&mut session);
     let caps = session.type_line("caps virtio-blk");
     if caps.contains("irq 11 (") {
@@ -69,7 +51,7 @@ fn the_block_driver_runs_on_msix_through_many_swaps_and_restarts() {
     // Its completions arrive on that vector: the driver acknowledges the line.
     session.type_line("trace virtio-blk on");
     let from = session.output().len();
-    expect_answer(&mut session, "call block read 2 0 1", &read_back);
+    session.expect_answer("call block read 2 0 1", &read_back);
     session.wait_for_from(from, &format!("acknowledge irq {line}"), WAIT);
     session.type_line("trace virtio-blk off");
 
@@ -92,11 +74,7 @@ fn the_block_driver_runs_on_msix_through_many_swaps_and_restarts() {
             ));
         }
         let id = 100 + round;
-        expect_answer(
-            &mut session,
-            &format!("call block read {id} 0 1"),
-            &read_back,
-        );
+        session.expect_answer(&format!("call block read {id} 0 1"), &read_back);
         let now = msix_line(&mut session);
         if now != line {
             session.fail(format!(
