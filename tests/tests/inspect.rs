@@ -298,7 +298,7 @@ fn the_tool_prints_the_shells_reports_and_removes_a_module() {
         "log 5",
         &log,
         &[
-            " faults recorded:\n",
+            " recorded:\n",
             "last 5 lines of the kernel log:\n",
             "push: command from the host: trace",
         ],

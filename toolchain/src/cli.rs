@@ -97,7 +97,10 @@ commands:
                  --seed S          the campaign's seed (default 1)
                  --drivers A,B     drivers to fault (default uart16550,ps2-keyboard,cmos-rtc,pci)
                  --long            the long run: 100,000 faults, the table every 2,500
-  bench        host benchmarks: cargo bench -p cella-wasm-host --bench host [-- ARGS...]
+  bench        the in-system benchmarks (QEMU boots of the test kernel: IPC, Wasm events,
+               restart and swap, the disk driver in Wasm and native), boot time, the Linux
+               yardstick under the same QEMU command, then the host benchmarks
+               (cargo bench -p cella-wasm-host --bench host [-- ARGS...]); a few minutes
   help [COMMAND]
                show this text, or only COMMAND's part (as `cargo cella COMMAND --help` does)
 

@@ -120,10 +120,12 @@ pub fn find(workspace_root: &Path, number: u32) -> Result<Lab> {
 pub fn listing(labs: &[Lab]) -> String {
     let mut text = String::new();
     for lab in labs {
+        // `# Lab 2: Fuel` is listed as `lab  2  Fuel`.
+        let prefix = format!("Lab {}: ", lab.number);
+        let title = lab.title.strip_prefix(&prefix).unwrap_or(&lab.title);
         text.push_str(&format!(
-            "lab {:>2}  {}  ({})\n",
+            "lab {:>2}  {title}  ({})\n",
             lab.number,
-            lab.title,
             lab.page_path()
         ));
     }
@@ -185,7 +187,7 @@ mod tests {
         );
         let text = listing(&labs);
         assert!(
-            text.starts_with("lab  0  Concepts  (docs/labs/00-concepts.md)\nlab  1  Lab 1: Bounds"),
+            text.starts_with("lab  0  Concepts  (docs/labs/00-concepts.md)\nlab  1  Bounds  ("),
             "{text}"
         );
         let _ = std::fs::remove_dir_all(root);

@@ -20,13 +20,14 @@ pub enum SwapStage {
     Restore,
 }
 
-/// The stage's name as reports print it: `Save`, `Instantiate` or `Restore`.
+/// The stage as reports name it: `the save step`, `the instantiation of the
+/// new version` or `the restore step`.
 impl core::fmt::Display for SwapStage {
     fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         formatter.write_str(match self {
-            Self::Save => "Save",
-            Self::Instantiate => "Instantiate",
-            Self::Restore => "Restore",
+            Self::Save => "the save step",
+            Self::Instantiate => "the instantiation of the new version",
+            Self::Restore => "the restore step",
         })
     }
 }

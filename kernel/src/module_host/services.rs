@@ -216,7 +216,9 @@ impl KernelServices for Kernel {
                         preparer
                             .prepare(&module, KernelPlatform, KernelOutbox)
                             .map(alloc::boxed::Box::new)
-                            .map_err(|fault| format!("failed at Instantiate: {fault}"))
+                            .map_err(|fault| {
+                                format!("failed at the instantiation of the new version: {fault}")
+                            })
                     })
             }))
         });

@@ -169,7 +169,7 @@ fn report_text(report: &Report) -> String {
             lines,
             tail,
         } => {
-            let _ = writeln!(out, "{} faults recorded:", faults.len());
+            let _ = writeln!(out, "{} recorded:", counted(faults.len(), "fault"));
             for fault in faults {
                 let _ = writeln!(
                     out,
@@ -194,7 +194,7 @@ fn report_text(report: &Report) -> String {
             if faults.is_empty() {
                 out = format!("no faults recorded{whose}");
             } else {
-                let _ = writeln!(out, "{} faults recorded{whose}:", faults.len());
+                let _ = writeln!(out, "{} recorded{whose}:", counted(faults.len(), "fault"));
                 for fault in faults {
                     let _ = writeln!(
                         out,
@@ -252,7 +252,7 @@ fn report_text(report: &Report) -> String {
             match cella_interfaces::render_reply(endpoint, request, bytes, &mut answer) {
                 Some(Ok(())) => out.push_str(&answer),
                 rendered => {
-                    let _ = write!(out, "{} bytes", bytes.len());
+                    let _ = write!(out, "{}", counted(bytes.len(), "byte"));
                     if let Some(Err(error)) = rendered {
                         let _ = write!(out, " that are not an answer ({error})");
                     }
@@ -318,6 +318,15 @@ fn report_text(report: &Report) -> String {
         }
     }
     out
+}
+
+/// `1 fault`, `3 faults`: a count with its noun.
+fn counted(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
 }
 
 #[cfg(test)]

@@ -394,9 +394,10 @@ fn explain_gives_each_fault_record_in_plain_words() {
         }
         let text = explain(&mut system, Some("counter"));
         let lines: Vec<&str> = text.lines().collect();
+        let noun = if count == 1 { "fault" } else { "faults" };
         assert_eq!(
             lines[0],
-            format!("{count} faults recorded for counter:"),
+            format!("{count} {noun} recorded for counter:"),
             "{text}"
         );
         assert_eq!(lines.len(), count + 1, "{text}");

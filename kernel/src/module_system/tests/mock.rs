@@ -144,7 +144,11 @@ impl MockKernel {
                     preparer
                         .prepare(&module, self.platform.clone(), self.outbox.clone())
                         .map(alloc::boxed::Box::new)
-                        .map_err(|fault| alloc::format!("failed at Instantiate: {fault}"))
+                        .map_err(|fault| {
+                            alloc::format!(
+                                "failed at the instantiation of the new version: {fault}"
+                            )
+                        })
                 });
             self.finished
                 .push((operation, Finished::Prepared(prepared)));

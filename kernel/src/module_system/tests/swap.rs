@@ -125,7 +125,11 @@ fn a_new_version_that_cannot_be_instantiated_changes_nothing() {
         too_much_memory: true,
         ..Behaviour::default()
     });
-    fails_at(&mut system, "counter-v2.wasm", "failed at Instantiate");
+    fails_at(
+        &mut system,
+        "counter-v2.wasm",
+        "failed at the instantiation of the new version",
+    );
 }
 
 #[test]
@@ -144,7 +148,7 @@ fn an_old_version_that_cannot_save_its_state_keeps_running() {
         )],
     );
     settle(&mut system);
-    fails_at(&mut system, "counter-v2.wasm", "failed at Save");
+    fails_at(&mut system, "counter-v2.wasm", "failed at the save step");
 }
 
 #[test]
@@ -153,7 +157,7 @@ fn a_new_version_that_refuses_the_state_changes_nothing() {
         restore_refuses: true,
         ..Behaviour::default()
     });
-    fails_at(&mut system, "counter-v2.wasm", "failed at Restore");
+    fails_at(&mut system, "counter-v2.wasm", "failed at the restore step");
 }
 
 #[test]

@@ -211,7 +211,7 @@ fn one_fault(
     };
     let mut detected_at = None;
     match install_faulty(system, driver, injection.bytes) {
-        Err(why) if why.contains("failed at Save") => {
+        Err(why) if why.contains("failed at the save step") => {
             log::info!("faults: {target} could not hand over its state: {why}");
             return Ok(Attempt::NotHandedOver);
         }
