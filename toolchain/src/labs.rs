@@ -192,6 +192,21 @@ mod tests {
     }
 
     #[test]
+    fn the_repository_lists_labs_0_to_10_each_but_the_chapter_with_its_system() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("the tool sits in the workspace");
+        let labs = list(root).unwrap();
+        let numbers: Vec<u32> = labs.iter().map(|lab| lab.number).collect();
+        assert_eq!(numbers, (0..=10).collect::<Vec<u32>>());
+        for lab in labs.iter().filter(|lab| lab.number > 0) {
+            assert!(root.join(lab.manifest()).is_file(), "{}", lab.manifest());
+            assert!(lab.steps().is_some(), "{} has no steps", lab.page_path());
+        }
+        assert!(listing(&labs).contains("lab  8  Lab 8: Wasm vs native"));
+    }
+
+    #[test]
     fn no_lab_directory_is_a_clear_error() {
         let root = std::env::temp_dir().join(format!("cella-labs-none-{}", std::process::id()));
         let error = list(&root).unwrap_err();

@@ -106,7 +106,8 @@ pub fn boot_lab_archive(
 }
 
 /// The test system with the modules `modules` (name, Wasm bytes) of lab directory `lab`,
-/// their entries from the lab's `lab.toml`, and the files `extra` packed too, booted to the
+/// their entries from the lab's `lab.toml`, the lab's `[[process]]` tables (their programs
+/// are in the test system's archive), and the files `extra` packed too, booted to the
 /// shell's prompt.
 pub fn boot_lab_wasm(
     lab: &str,
@@ -133,6 +134,11 @@ pub fn boot_lab_wasm(
     archived.extend(extra);
     let block = SystemManifest {
         modules: specs,
+        processes: plan
+            .processes
+            .iter()
+            .map(|process| process.plan())
+            .collect(),
         ..SystemManifest::default()
     }
     .render();
