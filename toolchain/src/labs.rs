@@ -206,6 +206,56 @@ mod tests {
         assert!(listing(&labs).contains("lab  8  Lab 8: Wasm vs native"));
     }
 
+    /// Every lab's `lab.toml`, the student's and the reference solution's, adds to the
+    /// production system (what `cargo cella lab N` boots) without a problem and names only
+    /// native programs the tool builds; one with `[[process]]` tables adds to the test
+    /// system too (its grader starts all of them there, beside the modules it names).
+    #[test]
+    fn every_lab_manifest_adds_to_the_production_and_the_test_system() {
+        use crate::system_manifest::{SOURCE, SystemPlan, TEACHING_SOURCE, TEST_SOURCE};
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("the tool sits in the workspace");
+        let read = |file: &str| std::fs::read_to_string(root.join(file)).unwrap();
+        let shell = crate::shell::Shell::new(false);
+        let workspace = crate::workspace::Workspace::load(&shell).expect("the workspace");
+        let programs = crate::userland::programs(&workspace);
+        let mut checked = 0;
+        for lab in list(root).unwrap() {
+            for file in [lab.manifest(), format!("tests/{}", lab.manifest())] {
+                if !root.join(&file).is_file() {
+                    continue;
+                }
+                let text = read(&file);
+                let systems = if text.contains("[[process]]") {
+                    vec![vec![SOURCE], vec![SOURCE, TEACHING_SOURCE, TEST_SOURCE]]
+                } else {
+                    vec![vec![SOURCE]]
+                };
+                for system in systems {
+                    let texts: Vec<String> = system.iter().map(|source| read(source)).collect();
+                    let mut files: Vec<(&str, &str)> = system
+                        .iter()
+                        .zip(&texts)
+                        .map(|(source, text)| (*source, text.as_str()))
+                        .collect();
+                    files.push((&file, &text));
+                    let plan = SystemPlan::parse_files(&files)
+                        .unwrap_or_else(|problems| panic!("{file}: {}", problems.join("; ")));
+                    for process in &plan.processes {
+                        assert!(
+                            programs.contains(&process.program),
+                            "{file}: {}",
+                            process.program
+                        );
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 2, "no lab manifest found");
+    }
+
     #[test]
     fn no_lab_directory_is_a_clear_error() {
         let root = std::env::temp_dir().join(format!("cella-labs-none-{}", std::process::id()));
