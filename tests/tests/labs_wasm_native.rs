@@ -1,5 +1,5 @@
 //! Lab 8's grader, Wasm vs native (`docs/labs/08-wasm-native.md`): the checksum server's
-//! source runs as a Wasm module (`checksum-wasm`) and, once the student's `lab.toml` lists
+//! source runs as a Wasm module (`checksum`, serving `checksum-wasm`) and, once the student's `lab.toml` lists
 //! it, as a native process (`checksum-ring3`, task 1); the client `round-trips` measures
 //! both once it is granted the second endpoint (task 2). `lab08_grade` grades the student's
 //! `lab.toml` (`cargo cella lab 8 --grade`); the grader's own test runs the page's finished
@@ -35,10 +35,11 @@ fn score(output: &str) -> usize {
 }
 
 /// The lab's system with `files`' `lab.toml` (the Wasm build of modules/checksum packed as
-/// its module), booted to the prompt.
+/// its module `checksum`, in the place of the test system's process of that name), booted
+/// to the prompt.
 fn boot(files: Files) -> cella_qemu_tests::Session {
     let wasm = cella_device_tests::wasm("cella-checksum");
-    boot_lab_wasm(LAB, files, vec![("checksum-wasm", wasm)], Vec::new())
+    boot_lab_wasm(LAB, files, vec![("checksum", wasm)], Vec::new())
 }
 
 /// Lab 8's grader on `files`: the page's commands typed, the tasks done.

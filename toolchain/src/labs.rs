@@ -208,11 +208,10 @@ mod tests {
 
     /// Every lab's `lab.toml`, the student's and the reference solution's, adds to the
     /// production system (what `cargo cella lab N` boots) without a problem and names only
-    /// native programs the tool builds; one with `[[process]]` tables adds to the test
-    /// system too (its grader starts all of them there, beside the modules it names).
+    /// native programs the tool builds.
     #[test]
-    fn every_lab_manifest_adds_to_the_production_and_the_test_system() {
-        use crate::system_manifest::{SOURCE, SystemPlan, TEACHING_SOURCE, TEST_SOURCE};
+    fn every_lab_manifest_adds_to_the_production_system_with_programs_the_tool_builds() {
+        use crate::system_manifest::{SOURCE, SystemPlan};
         let root = Path::new(env!("CARGO_MANIFEST_DIR"))
             .parent()
             .expect("the tool sits in the workspace");
@@ -226,31 +225,17 @@ mod tests {
                 if !root.join(&file).is_file() {
                     continue;
                 }
-                let text = read(&file);
-                let systems = if text.contains("[[process]]") {
-                    vec![vec![SOURCE], vec![SOURCE, TEACHING_SOURCE, TEST_SOURCE]]
-                } else {
-                    vec![vec![SOURCE]]
-                };
-                for system in systems {
-                    let texts: Vec<String> = system.iter().map(|source| read(source)).collect();
-                    let mut files: Vec<(&str, &str)> = system
-                        .iter()
-                        .zip(&texts)
-                        .map(|(source, text)| (*source, text.as_str()))
-                        .collect();
-                    files.push((&file, &text));
-                    let plan = SystemPlan::parse_files(&files)
-                        .unwrap_or_else(|problems| panic!("{file}: {}", problems.join("; ")));
-                    for process in &plan.processes {
-                        assert!(
-                            programs.contains(&process.program),
-                            "{file}: {}",
-                            process.program
-                        );
-                    }
-                    checked += 1;
+                let (production, text) = (read(SOURCE), read(&file));
+                let plan = SystemPlan::parse_files(&[(SOURCE, &production), (&file, &text)])
+                    .unwrap_or_else(|problems| panic!("{file}: {}", problems.join("; ")));
+                for process in &plan.processes {
+                    assert!(
+                        programs.contains(&process.program),
+                        "{file}: {}",
+                        process.program
+                    );
                 }
+                checked += 1;
             }
         }
         assert!(checked >= 2, "no lab manifest found");
