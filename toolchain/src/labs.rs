@@ -194,6 +194,56 @@ mod tests {
     }
 
     #[test]
+    fn the_repository_lists_labs_0_to_10_each_but_the_chapter_with_its_system() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("the tool sits in the workspace");
+        let labs = list(root).unwrap();
+        let numbers: Vec<u32> = labs.iter().map(|lab| lab.number).collect();
+        assert_eq!(numbers, (0..=10).collect::<Vec<u32>>());
+        for lab in labs.iter().filter(|lab| lab.number > 0) {
+            assert!(root.join(lab.manifest()).is_file(), "{}", lab.manifest());
+            assert!(lab.steps().is_some(), "{} has no steps", lab.page_path());
+        }
+        assert!(listing(&labs).contains("lab  8  Lab 8: Wasm vs native"));
+    }
+
+    /// Every lab's `lab.toml`, the student's and the reference solution's, adds to the
+    /// production system (what `cargo cella lab N` boots) without a problem and names only
+    /// native programs the tool builds.
+    #[test]
+    fn every_lab_manifest_adds_to_the_production_system_with_programs_the_tool_builds() {
+        use crate::system_manifest::{SOURCE, SystemPlan};
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("the tool sits in the workspace");
+        let read = |file: &str| std::fs::read_to_string(root.join(file)).unwrap();
+        let shell = crate::shell::Shell::new(false);
+        let workspace = crate::workspace::Workspace::load(&shell).expect("the workspace");
+        let programs = crate::userland::programs(&workspace);
+        let mut checked = 0;
+        for lab in list(root).unwrap() {
+            for file in [lab.manifest(), format!("tests/{}", lab.manifest())] {
+                if !root.join(&file).is_file() {
+                    continue;
+                }
+                let (production, text) = (read(SOURCE), read(&file));
+                let plan = SystemPlan::parse_files(&[(SOURCE, &production), (&file, &text)])
+                    .unwrap_or_else(|problems| panic!("{file}: {}", problems.join("; ")));
+                for process in &plan.processes {
+                    assert!(
+                        programs.contains(&process.program),
+                        "{file}: {}",
+                        process.program
+                    );
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 2, "no lab manifest found");
+    }
+
+    #[test]
     fn no_lab_directory_is_a_clear_error() {
         let root = std::env::temp_dir().join(format!("cella-labs-none-{}", std::process::id()));
         let error = list(&root).unwrap_err();

@@ -1,6 +1,7 @@
 //! Native ring-3 programs for the boot archive: every binary of `cella-userland`, and the
 //! native builds of module sources that have one (`modules/checksum/native`'s
-//! `checksum-native`, the same source as the Wasm module through the SDK's native backend). Each becomes
+//! `checksum-native` and `checksum-ring3`, the same source as the Wasm module through the SDK's native
+//! backend, serving `checksum` and `checksum-ring3`). Each becomes
 //! `bin/NAME` in the archive; `process NAME bin/NAME` lines in `system.manifest` start them
 //! (see `docs/processes.md`).
 
@@ -18,8 +19,9 @@ pub const NATIVE_TARGET: &str = "x86_64-unknown-none";
 /// Module sources with a native build: (package, binary). Each is a package of its own in the
 /// module's `native/` directory whose library is the module's `src/lib.rs`, so no `cdylib` is
 /// ever built for the native target.
-pub const NATIVE_MODULES: [(&str, &str); 3] = [
+pub const NATIVE_MODULES: [(&str, &str); 4] = [
     ("cella-checksum-native", "checksum-native"),
+    ("cella-checksum-native", "checksum-ring3"),
     ("cella-cmos-rtc-native", "cmos-rtc-native"),
     ("cella-virtio-blk-native", "virtio-blk-native"),
 ];

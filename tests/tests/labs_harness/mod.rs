@@ -106,8 +106,11 @@ pub fn boot_lab_archive(
 }
 
 /// The test system with the modules `modules` (name, Wasm bytes) of lab directory `lab`,
-/// their entries from the lab's `lab.toml`, and the files `extra` packed too, booted to the
-/// shell's prompt.
+/// their entries from the lab's `lab.toml`, the lab's `[[process]]` tables (their programs
+/// are in the test system's archive), and the files `extra` packed too, booted to the
+/// shell's prompt. A lab's module or process takes the place of the test system's of the
+/// same name (lab 8's `checksum`), as it would be the only one in the production system the
+/// lab adds to.
 pub fn boot_lab_wasm(
     lab: &str,
     files: Files,
@@ -118,7 +121,7 @@ pub fn boot_lab_wasm(
     let text = std::fs::read_to_string(&manifest)
         .unwrap_or_else(|error| panic!("{}: {error}", manifest.display()));
     let plan = SystemPlan::parse_files(&[(&format!("labs/{lab}/lab.toml"), &text)])
-        .unwrap_or_else(|problems| panic!("labs/{lab}/lab.toml: {problems:?}"));
+        .unwrap_or_else(|problems| panic!("labs/{lab}/lab.toml: {}", problems.join("; ")));
     let mut specs = Vec::new();
     let mut archived = Vec::new();
     for (module, bytes) in &modules {
@@ -131,17 +134,34 @@ pub fn boot_lab_wasm(
         archived.push((spec.archive_file(), bytes.clone()));
     }
     archived.extend(extra);
-    let block = SystemManifest {
-        modules: specs,
-        ..SystemManifest::default()
-    }
-    .render();
-    let block = block
-        .strip_prefix("cella-system 1\n")
-        .expect("a compiled manifest starts with its header")
-        .to_owned();
+    let processes: Vec<_> = plan
+        .processes
+        .iter()
+        .map(|process| process.plan())
+        .collect();
     let label = format!("lab-{}", modules.first().map_or("lab", |(name, _)| name));
-    let archive = default_archive_with(&label, |manifest| format!("{manifest}\n{block}"), archived);
+    let archive = default_archive_with(
+        &label,
+        |manifest| {
+            let mut system = SystemManifest::read(manifest)
+                .unwrap_or_else(|error| panic!("the test system's manifest: {}", error.message));
+            let lab_names: Vec<&str> = specs
+                .iter()
+                .chain(&processes)
+                .map(|entry| entry.name.as_str())
+                .collect();
+            system
+                .modules
+                .retain(|entry| !lab_names.contains(&entry.name.as_str()));
+            system
+                .processes
+                .retain(|entry| !lab_names.contains(&entry.name.as_str()));
+            system.modules.extend(specs);
+            system.processes.extend(processes);
+            system.render()
+        },
+        archived,
+    );
     let session = Session::start(&label, "", Some(archive), &[]);
     session.wait_for("shell: ready", WAIT);
     session.wait_for("cella> ", WAIT);

@@ -28,7 +28,10 @@ pub fn lint(shell: &Shell, workspace: &Workspace) -> Result<()> {
     // handler).
     let mut native_modules = vec!["--target", crate::userland::NATIVE_TARGET];
     for (package, _) in crate::userland::NATIVE_MODULES {
-        native_modules.extend(["--package", package]);
+        // A package with two native binaries is listed once.
+        if !native_modules.contains(&package) {
+            native_modules.extend(["--package", package]);
+        }
     }
     let passes: [(&str, Vec<&str>); 7] = [
         ("wasm modules", wasm),
