@@ -84,7 +84,7 @@ fn grader_of_lab_08_passes_the_reference_as_its_page_shows_and_fails_the_startin
     ];
     for _ in 0..20 {
         let echoed = type_command(&mut session, "call round-trips 100 512");
-        session.wait_for_from(echoed, "reply from round-trips: 1 bytes: 00", WAIT);
+        session.wait_for_from(echoed, "reply from round-trips: 1 byte: 00", WAIT);
     }
     let after = [
         kernel_memory(&mut session, "round-trips"),
