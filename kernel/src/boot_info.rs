@@ -188,6 +188,11 @@ fn read_or(
     }
 }
 
+/// The little-endian `u16` at `offset` of a table the caller read whole.
+pub(crate) fn u16_at(bytes: &[u8], offset: usize) -> u16 {
+    u16::from_le_bytes([bytes[offset], bytes[offset + 1]])
+}
+
 /// The little-endian `u32` at `offset` of a table the caller read whole
 /// (ACPI and PVH tables alike).
 pub(crate) fn u32_at(bytes: &[u8], offset: usize) -> u32 {

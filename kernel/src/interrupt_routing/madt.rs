@@ -3,6 +3,7 @@
 //! table's bytes with every length checked; kept in fixed arrays, since the
 //! boot reads it before the heap exists.
 
+use crate::boot_info::{u16_at, u32_at};
 use core::fmt;
 
 /// Where the MADT's interrupt controller structures start.
@@ -58,19 +59,6 @@ impl fmt::Display for MadtProblem {
             Self::NoIoApic => write!(formatter, "the MADT lists no I/O APIC for GSI 0"),
         }
     }
-}
-
-fn u16_at(bytes: &[u8], offset: usize) -> u16 {
-    u16::from_le_bytes([bytes[offset], bytes[offset + 1]])
-}
-
-fn u32_at(bytes: &[u8], offset: usize) -> u32 {
-    u32::from_le_bytes([
-        bytes[offset],
-        bytes[offset + 1],
-        bytes[offset + 2],
-        bytes[offset + 3],
-    ])
 }
 
 impl Madt {

@@ -10,7 +10,7 @@
 //! Nothing here allocates.
 
 use crate::boot_info::PhysicalReader;
-use crate::boot_info::{u32_at, u64_at};
+use crate::boot_info::{u16_at, u32_at, u64_at};
 use core::fmt;
 
 /// Length of an ACPI system description table header.
@@ -181,10 +181,6 @@ fn read_or(
     } else {
         Err(NoRemapping::Unreadable { what, address })
     }
-}
-
-fn u16_at(bytes: &[u8], offset: usize) -> u16 {
-    u16::from_le_bytes([bytes[offset], bytes[offset + 1]])
 }
 
 /// Sum of `length` bytes at `address`, read in chunks.
