@@ -34,8 +34,8 @@ struct Lent {
     /// not a loan's).
     owner: Option<PciAddress>,
     /// Each hold: the holder's device (none for a call's hold or a borrower
-    /// without a device) and whether it may write.
-    holds: Vec<(Option<PciAddress>, bool)>,
+    /// without a device). What a device may do is its mapping's.
+    holds: Vec<Option<PciAddress>>,
     /// Borrowing devices' mappings.
     mappings: Vec<Mapping>,
     /// The owner freed the buffer: it is freed with the last hold.
@@ -67,7 +67,7 @@ pub fn hold(owner: Option<PciAddress>, device_address: u64, size: u64) -> bool {
         if lent.freed {
             return false;
         }
-        lent.holds.push((None, false));
+        lent.holds.push(None);
         true
     })
 }
@@ -115,7 +115,7 @@ pub fn lend(device: Option<PciAddress>, device_address: u64, size: u64, writable
                 }
             }
         }
-        lent.holds.push((device, writable));
+        lent.holds.push(device);
         true
     })
 }
@@ -128,13 +128,10 @@ pub fn give_back(device: Option<PciAddress>, device_address: u64) {
     let freed = without_interrupts(|| {
         let mut loans = LOANS.lock();
         let lent = loans.get_mut(&device_address)?;
-        let position = lent
-            .holds
-            .iter()
-            .position(|(holder, _)| *holder == device)?;
+        let position = lent.holds.iter().position(|holder| *holder == device)?;
         lent.holds.swap_remove(position);
         if let Some(borrower) = device
-            && !lent.holds.iter().any(|(holder, _)| *holder == device)
+            && !lent.holds.contains(&device)
             && let Some(index) = lent
                 .mappings
                 .iter()
