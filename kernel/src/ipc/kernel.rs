@@ -204,66 +204,80 @@ fn call_with(
     deadline: Option<u64>,
 ) -> Result<Vec<u8>, IpcError> {
     let me = sched::current();
-    let token_cell = core::cell::Cell::new(None);
-    let outcome = call_waiting(id, bytes, loan, deadline, me, &token_cell);
-    if let Some(token) = token_cell.get() {
-        with_ipc(|ipc| ipc.loans.remove(&token));
-    }
-    outcome
+    without_interrupts(|| {
+        let token = open_call(id, bytes, loan, me)?;
+        let outcome = wait_for_answer(id, token, me, deadline);
+        if loan.is_some() {
+            with_ipc(|ipc| ipc.loans.remove(&token));
+        }
+        outcome
+    })
 }
 
-fn call_waiting(
+/// Queues call `bytes` on `id` for `me`, with `loan` kept by its token; the
+/// token.
+fn open_call(
     id: EndpointId,
     bytes: &[u8],
     loan: Option<Loan>,
-    deadline: Option<u64>,
     me: ThreadId,
-    token_cell: &core::cell::Cell<Option<u64>>,
-) -> Result<Vec<u8>, IpcError> {
-    without_interrupts(|| {
-        let token = with_ipc(|ipc| {
-            if let Some(error) = ipc.endpoint(id)?.queue.refuses(bytes.len()) {
-                return Err(error);
-            }
-            let token = ipc.calls.open(me, id);
-            token_cell.set(Some(token));
-            if let Some(loan) = loan {
-                ipc.loans.insert(token, loan);
-            }
-            ipc.endpoint(id)?.queue.push(Message {
+) -> Result<u64, IpcError> {
+    with_ipc(|ipc| {
+        if let Some(error) = ipc.endpoint(id)?.queue.refuses(bytes.len()) {
+            return Err(error);
+        }
+        let token = ipc.calls.open(me, id);
+        let pushed = ipc.endpoint(id).and_then(|endpoint| {
+            endpoint.queue.push(Message {
                 token,
                 bytes: bytes.to_vec(),
-            })?;
-            ipc.wake_one_receiver(id);
-            Ok(token)
-        })?;
-        loop {
-            let outcome = with_ipc(|ipc| {
-                if let Some(reply) = ipc.replies.remove(&me) {
-                    return Some(reply);
-                }
-                if !ipc.endpoints.contains_key(&id) {
-                    let _ = ipc.calls.close(token);
-                    return Some(Err(IpcError::Closed));
-                }
-                None
-            });
-            if let Some(outcome) = outcome {
-                return outcome;
-            }
-            if !sched::block_current(deadline) {
-                // Timed out: withdraw the call unless the reply raced in.
-                let reply = with_ipc(|ipc| {
-                    let reply = ipc.replies.remove(&me);
-                    if reply.is_none() {
-                        let _ = ipc.calls.close(token);
-                    }
-                    reply
-                });
-                return reply.unwrap_or(Err(IpcError::TimedOut));
-            }
+            })
+        });
+        if let Err(error) = pushed {
+            let _ = ipc.calls.close(token);
+            return Err(error);
         }
+        if let Some(loan) = loan {
+            ipc.loans.insert(token, loan);
+        }
+        ipc.wake_one_receiver(id);
+        Ok(token)
     })
+}
+
+/// Waits (until `deadline`, if any) for the answer to `me`'s call `token`.
+fn wait_for_answer(
+    id: EndpointId,
+    token: u64,
+    me: ThreadId,
+    deadline: Option<u64>,
+) -> Result<Vec<u8>, IpcError> {
+    loop {
+        let outcome = with_ipc(|ipc| {
+            if let Some(reply) = ipc.replies.remove(&me) {
+                return Some(reply);
+            }
+            if !ipc.endpoints.contains_key(&id) {
+                let _ = ipc.calls.close(token);
+                return Some(Err(IpcError::Closed));
+            }
+            None
+        });
+        if let Some(outcome) = outcome {
+            return outcome;
+        }
+        if !sched::block_current(deadline) {
+            // Timed out: withdraw the call unless the reply raced in.
+            let reply = with_ipc(|ipc| {
+                let reply = ipc.replies.remove(&me);
+                if reply.is_none() {
+                    let _ = ipc.calls.close(token);
+                }
+                reply
+            });
+            return reply.unwrap_or(Err(IpcError::TimedOut));
+        }
+    }
 }
 
 impl Ipc {
