@@ -31,6 +31,7 @@
 #![forbid(unsafe_code)]
 
 pub mod block;
+pub mod fs;
 pub mod pci;
 pub mod rtc;
 pub mod wire;
@@ -71,7 +72,7 @@ struct Known {
     render_reply: RenderReply,
 }
 
-const KNOWN: [Known; 3] = [
+const KNOWN: [Known; 4] = [
     Known {
         endpoint: rtc::ENDPOINT,
         operations: rtc::OPERATIONS,
@@ -92,6 +93,13 @@ const KNOWN: [Known; 3] = [
         idempotent: block::idempotent,
         request_from_text: block::request_from_text,
         render_reply: block::render_reply,
+    },
+    Known {
+        endpoint: fs::ENDPOINT,
+        operations: fs::OPERATIONS,
+        idempotent: fs::idempotent,
+        request_from_text: fs::request_from_text,
+        render_reply: fs::render_reply,
     },
 ];
 
