@@ -1,0 +1,366 @@
+//! The `fs` interface's operations, each one transaction on the mounted
+//! volume (see `server.rs`).
+
+use crate::disk::Sectors;
+use crate::errors::from_fat;
+use crate::handles::{Opening, writable};
+use crate::paths::{self, components};
+use crate::server::{FatFile, FileServer, Target, directory, find, target};
+use crate::volume::Shared;
+use cella_sdk::interfaces::fs::{
+    self, Data, Done, Entry, FsError, Handle, Kind, Listing, MAX_LISTING_BYTES,
+    MAX_NAME_BYTES, MAX_TRANSFER_BYTES, Mode, Opened, Space, Status, Written,
+};
+use cella_sdk::interfaces::wire::{Wire, Writer};
+use fatfs::{Read, Seek, SeekFrom, Write};
+
+/// The largest FAT file.
+const LARGEST_FILE: u64 = u32::MAX as u64;
+/// Clusters one step of a big truncation frees: their FAT entries (two
+/// copies) and the directory entry stay well inside the journal.
+const CLUSTERS_PER_STEP: u64 = 24;
+
+fn size_of<S: Sectors + 'static>(file: &FatFile<S>) -> u64 {
+    u64::from(file.size().unwrap_or(0))
+}
+
+/// Moves the file's position to `offset` (a no-op when it is there: the
+/// FAT library walks the cluster chain from its start on every other seek).
+fn seek_to<S: Sectors + 'static>(file: &mut FatFile<S>, offset: u64) -> Result<(), FsError> {
+    let here = file.seek(SeekFrom::Current(0)).map_err(from_fat)?;
+    if here != offset {
+        file.seek(SeekFrom::Start(offset)).map_err(from_fat)?;
+    }
+    Ok(())
+}
+
+/// Cuts `file` to `size`, committing a transaction every
+/// [`CLUSTERS_PER_STEP`] clusters so each fits the journal.
+fn shrink<S: Sectors + 'static>(
+    store: &Shared<S>,
+    file: &mut FatFile<S>,
+    size: u64,
+    cluster: u64,
+) -> Result<(), FsError> {
+    let step = cluster * CLUSTERS_PER_STEP;
+    loop {
+        let current = size_of(file);
+        let next = if current > size + step {
+            current - step
+        } else {
+            size
+        };
+        file.seek(SeekFrom::Start(next)).map_err(from_fat)?;
+        file.truncate().map_err(from_fat)?;
+        file.flush().map_err(from_fat)?;
+        if next == size {
+            return Ok(());
+        }
+        FileServer::commit_step(store)?;
+    }
+}
+
+impl<S: Sectors + 'static> FileServer<S> {
+    fn read_into_buffer(&mut self, handle: Handle, offset: u64, length: u32) -> Result<usize, FsError> {
+        let length = length as usize;
+        if length == 0 {
+            return Err(FsError::BadArgument);
+        }
+        if length > MAX_TRANSFER_BYTES {
+            return Err(FsError::TooLong);
+        }
+        self.transaction(|server, _| {
+            let (index, _) = server.file_for(handle)?;
+            let mut buffer = core::mem::take(&mut server.buffer);
+            let outcome = (|| {
+                let file = server.open_file(index)?;
+                let size = size_of(file);
+                if offset >= size {
+                    return Ok(0);
+                }
+                let wanted = length.min(usize::try_from(size - offset).unwrap_or(length));
+                seek_to(file, offset)?;
+                let mut done = 0;
+                while done < wanted {
+                    match file.read(&mut buffer[done..wanted]).map_err(from_fat)? {
+                        0 => return Err(FsError::Corrupt),
+                        count => done += count,
+                    }
+                }
+                Ok(done)
+            })();
+            server.buffer = buffer;
+            outcome
+        })
+    }
+
+    fn write_at(&mut self, handle: Handle, offset: u64, bytes: &[u8]) -> Result<Written, FsError> {
+        if bytes.is_empty() {
+            return Err(FsError::BadArgument);
+        }
+        if bytes.len() > MAX_TRANSFER_BYTES {
+            return Err(FsError::TooLong);
+        }
+        self.transaction(|server, _| {
+            let (index, may_write) = server.file_for(handle)?;
+            if !may_write {
+                return Err(FsError::ReadOnly);
+            }
+            let store = server.store.clone();
+            let file = server.open_file(index)?;
+            if offset > size_of(file) {
+                return Err(FsError::BadArgument);
+            }
+            if offset + bytes.len() as u64 > LARGEST_FILE {
+                return Err(FsError::TooLong);
+            }
+            seek_to(file, offset)?;
+            store.borrow_mut().set_data_mode(true);
+            let written = file.write_all(bytes).map_err(from_fat);
+            store.borrow_mut().set_data_mode(false);
+            written?;
+            file.flush().map_err(from_fat)?;
+            Ok(Written {
+                length: bytes.len() as u32,
+                size: size_of(file),
+            })
+        })
+    }
+
+    fn open_path(&mut self, path: &str, mode: Mode) -> Result<Opened, FsError> {
+        let parts = components(path)?;
+        let Some((name, parents)) = parts.split_last() else {
+            return Err(FsError::IsDirectory);
+        };
+        if !self.handles.has_room() {
+            return Err(FsError::TooManyOpen);
+        }
+        self.transaction(|server, fs| {
+            let cluster = u64::from(fs.cluster_size());
+            let parent = directory(fs, parents)?;
+            let key = paths::key(path);
+            let index = match find(&parent, name)? {
+                Some(entry) if entry.is_dir() => return Err(FsError::IsDirectory),
+                Some(entry) => server.attach_file(key, || entry.to_file()),
+                None if matches!(mode, Mode::Create | Mode::Truncate) => {
+                    let file = parent.create_file(name).map_err(from_fat)?;
+                    server.attach_file(key, || file)
+                }
+                None => return Err(FsError::NotFound),
+            };
+            let store = server.store.clone();
+            let file = server.open_file(index)?;
+            if mode == Mode::Truncate && size_of(file) > 0 {
+                shrink(&store, file, 0, cluster)?;
+            }
+            let size = size_of(file);
+            let opening = Opening {
+                path: path.into(),
+                writable: writable(mode),
+                file: Some(index),
+            };
+            let handle = server.handles.open(opening)?;
+            Ok(Opened { handle, size })
+        })
+    }
+
+    fn truncate_to(&mut self, handle: Handle, size: u64) -> Result<Done, FsError> {
+        self.transaction(|server, fs| {
+            let cluster = u64::from(fs.cluster_size());
+            let (index, may_write) = server.file_for(handle)?;
+            if !may_write {
+                return Err(FsError::ReadOnly);
+            }
+            let store = server.store.clone();
+            let file = server.open_file(index)?;
+            if size > size_of(file) {
+                return Err(FsError::BadArgument);
+            }
+            if size < size_of(file) {
+                shrink(&store, file, size, cluster)?;
+            }
+            Ok(Done { done: true })
+        })
+    }
+
+    fn close_handle(&mut self, handle: Handle) -> Result<Done, FsError> {
+        let opening = self.handles.close(handle)?;
+        match opening.file {
+            Some(index) if self.fs.is_some() => self.transaction(|server, _| {
+                server.release_file(index)?;
+                Ok(Done { done: true })
+            }),
+            _ => Ok(Done { done: true }),
+        }
+    }
+
+    fn create_path(&mut self, path: &str, kind: Kind) -> Result<Done, FsError> {
+        let parts = components(path)?;
+        let Some((name, parents)) = parts.split_last() else {
+            return Err(FsError::Exists);
+        };
+        self.transaction(|_, fs| {
+            let parent = directory(fs, parents)?;
+            if find(&parent, name)?.is_some() {
+                return Err(FsError::Exists);
+            }
+            match kind {
+                Kind::File => drop(parent.create_file(name).map_err(from_fat)?),
+                Kind::Directory => drop(parent.create_dir(name).map_err(from_fat)?),
+            }
+            Ok(Done { done: true })
+        })
+    }
+
+    fn remove_path(&mut self, path: &str) -> Result<Done, FsError> {
+        let parts = components(path)?;
+        let Some((name, parents)) = parts.split_last() else {
+            return Err(FsError::BadPath);
+        };
+        self.transaction(|server, fs| {
+            let cluster = u64::from(fs.cluster_size());
+            let parent = directory(fs, parents)?;
+            let entry = find(&parent, name)?.ok_or(FsError::NotFound)?;
+            if entry.is_file() {
+                server.close_all(&paths::key(path))?;
+                let mut file = entry.to_file();
+                if size_of(&file) > cluster * CLUSTERS_PER_STEP {
+                    shrink(&server.store, &mut file, 0, cluster)?;
+                }
+            }
+            parent.remove(name).map_err(from_fat)?;
+            Ok(Done { done: true })
+        })
+    }
+
+    fn list_into_buffer(
+        &mut self,
+        path: &str,
+        start: u32,
+    ) -> Result<(u32, u32, usize), FsError> {
+        let parts = components(path)?;
+        self.transaction(|server, fs| {
+            let listed = match target(fs, &parts)? {
+                Target::Root => fs.root_dir(),
+                Target::Entry(entry) if entry.is_dir() => entry.to_dir(),
+                Target::Entry(_) => return Err(FsError::NotDirectory),
+            };
+            let mut length = 0usize;
+            let mut count = 0u32;
+            let mut index = 0u32;
+            let mut one = [0u8; 2 + MAX_NAME_BYTES * 3 + 9];
+            for entry in listed.iter() {
+                let entry = entry.map_err(from_fat)?;
+                let name = entry.file_name();
+                if name == "." || name == ".." {
+                    continue;
+                }
+                if index >= start {
+                    let described = Entry {
+                        name: &name,
+                        kind: if entry.is_dir() { Kind::Directory } else { Kind::File },
+                        size: if entry.is_dir() { 0 } else { entry.len() },
+                    };
+                    let mut writer = Writer::new(&mut one);
+                    described.encode(&mut writer).map_err(|_| FsError::Corrupt)?;
+                    let encoded = writer.length();
+                    if length + encoded > MAX_LISTING_BYTES {
+                        return Ok((count, index, length));
+                    }
+                    server.buffer[length..length + encoded].copy_from_slice(&one[..encoded]);
+                    length += encoded;
+                    count += 1;
+                }
+                index += 1;
+            }
+            Ok((count, 0, length))
+        })
+    }
+}
+
+impl<S: Sectors + 'static> fs::Server for FileServer<S> {
+    fn open(&mut self, path: &str, mode: Mode) -> Result<Opened, FsError> {
+        self.open_path(path, mode)
+    }
+
+    fn read(&mut self, handle: Handle, offset: u64, length: u32) -> Result<Data<'_>, FsError> {
+        let length = self.read_into_buffer(handle, offset, length)?;
+        Ok(Data {
+            bytes: &self.buffer[..length],
+        })
+    }
+
+    fn write(&mut self, handle: Handle, offset: u64, bytes: &[u8]) -> Result<Written, FsError> {
+        self.write_at(handle, offset, bytes)
+    }
+
+    fn truncate(&mut self, handle: Handle, size: u64) -> Result<Done, FsError> {
+        self.truncate_to(handle, size)
+    }
+
+    fn close(&mut self, handle: Handle) -> Result<Done, FsError> {
+        self.close_handle(handle)
+    }
+
+    fn create(&mut self, path: &str, kind: Kind) -> Result<Done, FsError> {
+        self.create_path(path, kind)
+    }
+
+    fn remove(&mut self, path: &str) -> Result<Done, FsError> {
+        self.remove_path(path)
+    }
+
+    fn list(&mut self, path: &str, start: u32) -> Result<Listing<'_>, FsError> {
+        let (count, next, length) = self.list_into_buffer(path, start)?;
+        Ok(Listing {
+            start,
+            count,
+            next,
+            entries: &self.buffer[..length],
+        })
+    }
+
+    fn stat(&mut self, path: &str) -> Result<Status, FsError> {
+        let parts = components(path)?;
+        self.transaction(|_, fs| {
+            Ok(match target(fs, &parts)? {
+                Target::Root => Status {
+                    kind: Kind::Directory,
+                    size: 0,
+                },
+                Target::Entry(entry) if entry.is_dir() => Status {
+                    kind: Kind::Directory,
+                    size: 0,
+                },
+                Target::Entry(entry) => Status {
+                    kind: Kind::File,
+                    size: entry.len(),
+                },
+            })
+        })
+    }
+
+    fn space(&mut self) -> Result<Space, FsError> {
+        self.transaction(|_, fs| {
+            let stats = fs.stats().map_err(from_fat)?;
+            let cluster = stats.cluster_size();
+            Ok(Space {
+                total: u64::from(stats.total_clusters()) * u64::from(cluster),
+                free: u64::from(stats.free_clusters()) * u64::from(cluster),
+                cluster,
+            })
+        })
+    }
+
+    fn sync(&mut self) -> Result<Done, FsError> {
+        self.transaction(|server, _| {
+            for open in server.files.iter_mut().flatten() {
+                open.file.flush().map_err(from_fat)?;
+            }
+            Ok(Done { done: true })
+        })?;
+        let flushed = self.store.borrow_mut().disk_mut().flush();
+        flushed.map_err(|_| FsError::DeviceError)?;
+        Ok(Done { done: true })
+    }
+}
