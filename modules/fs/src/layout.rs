@@ -39,6 +39,8 @@ pub struct Layout {
     pub total: u64,
     /// Whether the volume is FAT32 (the status byte's place depends on it).
     pub fat32: bool,
+    /// How many copies of the FAT it keeps.
+    pub fats: u64,
 }
 
 /// Why a boot sector is not one the server mounts.
@@ -119,6 +121,7 @@ impl Layout {
             backup_boot,
             total,
             fat32,
+            fats,
         })
     }
 

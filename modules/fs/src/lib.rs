@@ -18,6 +18,7 @@ pub mod layout;
 mod operations;
 pub mod paths;
 pub mod server;
+mod shrink;
 pub mod store;
 pub mod volume;
 

@@ -6,7 +6,7 @@ use crate::errors::from_fat;
 use crate::handles::{Opening, writable};
 use crate::paths::{self, components};
 use crate::server::{FatFile, FileServer, Target, directory, find, target};
-use crate::volume::Shared;
+use crate::shrink::{shrink, size_of};
 use cella_sdk::interfaces::fs::{
     self, Data, Done, Entry, FsError, Handle, Kind, Listing, MAX_LISTING_BYTES,
     MAX_NAME_BYTES, MAX_TRANSFER_BYTES, Mode, Opened, Space, Status, Written,
@@ -16,14 +16,6 @@ use fatfs::{Read, Seek, SeekFrom, Write};
 
 /// The largest FAT file.
 const LARGEST_FILE: u64 = u32::MAX as u64;
-/// Clusters one step of a big truncation frees: their FAT entries (two
-/// copies) and the directory entry stay well inside the journal.
-const CLUSTERS_PER_STEP: u64 = 24;
-
-fn size_of<S: Sectors + 'static>(file: &FatFile<S>) -> u64 {
-    u64::from(file.size().unwrap_or(0))
-}
-
 /// Moves the file's position to `offset` (a no-op when it is there: the
 /// FAT library walks the cluster chain from its start on every other seek).
 fn seek_to<S: Sectors + 'static>(file: &mut FatFile<S>, offset: u64) -> Result<(), FsError> {
@@ -32,32 +24,6 @@ fn seek_to<S: Sectors + 'static>(file: &mut FatFile<S>, offset: u64) -> Result<(
         file.seek(SeekFrom::Start(offset)).map_err(from_fat)?;
     }
     Ok(())
-}
-
-/// Cuts `file` to `size`, committing a transaction every
-/// [`CLUSTERS_PER_STEP`] clusters so each fits the journal.
-fn shrink<S: Sectors + 'static>(
-    store: &Shared<S>,
-    file: &mut FatFile<S>,
-    size: u64,
-    cluster: u64,
-) -> Result<(), FsError> {
-    let step = cluster * CLUSTERS_PER_STEP;
-    loop {
-        let current = size_of(file);
-        let next = if current > size + step {
-            current - step
-        } else {
-            size
-        };
-        file.seek(SeekFrom::Start(next)).map_err(from_fat)?;
-        file.truncate().map_err(from_fat)?;
-        file.flush().map_err(from_fat)?;
-        if next == size {
-            return Ok(());
-        }
-        FileServer::commit_step(store)?;
-    }
 }
 
 impl<S: Sectors + 'static> FileServer<S> {
@@ -151,7 +117,7 @@ impl<S: Sectors + 'static> FileServer<S> {
             let store = server.store.clone();
             let file = server.open_file(index)?;
             if mode == Mode::Truncate && size_of(file) > 0 {
-                shrink(&store, file, 0, cluster)?;
+                shrink(&store, file, 0, cluster, false)?;
             }
             let size = size_of(file);
             let opening = Opening {
@@ -177,7 +143,7 @@ impl<S: Sectors + 'static> FileServer<S> {
                 return Err(FsError::BadArgument);
             }
             if size < size_of(file) {
-                shrink(&store, file, size, cluster)?;
+                shrink(&store, file, size, cluster, false)?;
             }
             Ok(Done { done: true })
         })
@@ -224,9 +190,7 @@ impl<S: Sectors + 'static> FileServer<S> {
             if entry.is_file() {
                 server.close_all(&paths::key(path))?;
                 let mut file = entry.to_file();
-                if size_of(&file) > cluster * CLUSTERS_PER_STEP {
-                    shrink(&server.store, &mut file, 0, cluster)?;
-                }
+                shrink(&server.store, &mut file, 0, cluster, true)?;
             }
             parent.remove(name).map_err(from_fat)?;
             Ok(Done { done: true })

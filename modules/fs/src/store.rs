@@ -61,6 +61,11 @@ impl<S: Sectors> Store<S> {
         self.keep_clean = keep_clean;
     }
 
+    /// The volume's layout, once known.
+    pub fn layout(&self) -> Option<Layout> {
+        self.layout
+    }
+
     /// The journal, if the volume has room for one.
     pub fn journal(&self) -> Option<&Journal> {
         self.journal.as_ref()
