@@ -61,6 +61,11 @@ impl<S: Sectors> Store<S> {
         self.keep_clean = keep_clean;
     }
 
+    /// How many sectors the cache holds.
+    pub fn cache_len(&self) -> usize {
+        self.cache.len()
+    }
+
     /// The volume's layout, once known.
     pub fn layout(&self) -> Option<Layout> {
         self.layout
