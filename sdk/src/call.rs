@@ -87,6 +87,62 @@ impl Endpoint {
     }
 }
 
+impl Endpoint {
+    /// Sends `request` to the module serving this endpoint and waits for
+    /// the answer inside the running handler: the handler is suspended
+    /// (the instance takes no other event meanwhile) and goes on when the
+    /// answer arrives, within `deadline_milliseconds` (capped at
+    /// [`cella_abi::MAX_CALL_DEADLINE_MILLISECONDS`]). Returns the part of
+    /// `reply` the answer filled. This is how a module uses a synchronous
+    /// library over another module's interface (the file system server's
+    /// disk is the `block` endpoint). The answer does not also arrive as
+    /// [`crate::Module::on_reply`]. In a native process this is the
+    /// kernel's blocking `call`.
+    ///
+    /// # Errors
+    /// As [`Endpoint::call`]; then [`ErrorCode::TimedOut`],
+    /// [`ErrorCode::Closed`] or the server's refusal, [`ErrorCode::TooLong`]
+    /// for an answer longer than `reply`, and [`ErrorCode::Denied`] in
+    /// `init` and the state transfer of a hot swap, which may not wait.
+    pub fn call_and_wait<'r>(
+        &self,
+        request: &[u8],
+        deadline_milliseconds: u32,
+        reply: &'r mut [u8],
+    ) -> Result<&'r [u8]> {
+        let length = self.wait_for_answer(request, deadline_milliseconds, reply)?;
+        Ok(&reply[..length.min(reply.len())])
+    }
+
+    #[cfg(not(all(feature = "native", target_arch = "x86_64", target_os = "none")))]
+    fn wait_for_answer(
+        &self,
+        request: &[u8],
+        deadline_milliseconds: u32,
+        reply: &mut [u8],
+    ) -> Result<usize> {
+        let call = self.call(request, deadline_milliseconds)?;
+        let capacity = sys::length(reply);
+        let pointer = sys::pointer_mut(reply);
+        // SAFETY: `pointer` and `capacity` name `reply`, a live exclusive
+        // slice; the host writes at most `capacity` bytes there.
+        #[allow(unsafe_code)]
+        let result = unsafe { sys::ipc_wait(call.raw() as i32, pointer, capacity) };
+        let length = value32(result)?;
+        Ok(length as usize)
+    }
+
+    #[cfg(all(feature = "native", target_arch = "x86_64", target_os = "none"))]
+    fn wait_for_answer(
+        &self,
+        request: &[u8],
+        deadline_milliseconds: u32,
+        reply: &mut [u8],
+    ) -> Result<usize> {
+        crate::native::call_and_wait(self.handle().raw(), request, deadline_milliseconds, reply)
+    }
+}
+
 /// The answer to a call, as an `on_reply` event delivers it. Read the reply
 /// with [`Reply::read`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -132,6 +132,8 @@ imports! {
     safe fn ipc_call(endpoint: i32, pointer: i32, length: i32, deadline_milliseconds: i32) -> i32 = IpcCall;
     safe fn ipc_call_lending(endpoint: i32, pointer: i32, length: i32, deadline_milliseconds: i32, buffer: i32, access: i32) -> i32 = IpcCallLending;
     safe fn ipc_loan(request: i32, access: i32) -> i32 = IpcLoan;
+    /// Writes up to `capacity` bytes at `pointer`.
+    unsafe fn ipc_wait(call: i32, pointer: i32, capacity: i32) -> i32 = IpcWait;
     safe fn time_now() -> i64 = TimeNow;
     safe fn timer_set(timer: i32, deadline: i64) -> i32 = TimerSet;
     safe fn timer_cancel(timer: i32) -> i32 = TimerCancel;

@@ -6,6 +6,7 @@ use crate::handles::Handle;
 use crate::outbox::Outbox;
 use crate::platform::Platform;
 use crate::sandbox::Sandbox;
+use crate::waiting::Ran;
 use alloc::vec::Vec;
 use cella_abi::MAX_MESSAGE_BYTES;
 
@@ -57,6 +58,25 @@ pub enum Delivery {
     /// A reply to a call this instance does not wait on (it timed out, or
     /// was made by an earlier instance): dropped.
     UnknownCall,
+    /// The handler waits for the answer to `call` (`ipc_wait`): the
+    /// instance takes nothing but that answer, or the call's deadline
+    /// passing ([`Event::Timer`]), until the handler ends.
+    Waiting {
+        /// The call waited for.
+        call: u32,
+    },
+    /// Not delivered: a handler of the instance waits for another call's
+    /// answer. Deliver the event again after the wait.
+    NotNow,
+}
+
+impl Delivery {
+    fn after(ran: Ran, count: u32) -> Delivery {
+        match ran {
+            Ran::Finished => Delivery::Handled { count },
+            Ran::Waiting { call } => Delivery::Waiting { call },
+        }
+    }
 }
 
 impl<P: Platform, O: Outbox> Sandbox<P, O> {
@@ -67,6 +87,9 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
     /// or is already dead. The instance is dead afterwards.
     pub fn deliver(&mut self, event: Event<'_>) -> Result<Delivery, Fault> {
         self.check_alive()?;
+        if let Some(call) = self.waiting_for() {
+            return self.deliver_while_waiting(call, event);
+        }
         match event {
             Event::Irq { line } => {
                 let Some(handle) = self.store.data().capabilities.handle_for_irq(line) else {
@@ -75,12 +98,15 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
                 let Some(handler) = self.entries.on_irq else {
                     return Ok(Delivery::NoHandler);
                 };
-                self.run(Entry::Irq, handler, handle, true)?;
-                Ok(Delivery::Handled { count: 1 })
+                let ran = self.run_event(Entry::Irq, handler, handle)?;
+                Ok(Delivery::after(ran, 1))
             }
             Event::Message { request, bytes } => self.deliver_message(request, bytes),
             Event::Timer => {
-                let expired = self.expire_calls()?;
+                let expired = match self.expire_calls()? {
+                    (_, Ran::Waiting { call }) => return Ok(Delivery::Waiting { call }),
+                    (expired, Ran::Finished) => expired,
+                };
                 let timers = self.deliver_timers()?;
                 Ok(match (expired, timers) {
                     (0, timers) => timers,
@@ -115,41 +141,93 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
         state.message.extend_from_slice(bytes);
         state.message_present = true;
         // Request ids are passed through as the same 32 bits.
-        let result = self.run(Entry::Message, handler, (request as i32, length), true);
-        self.store.data_mut().message_present = false;
-        result?;
-        Ok(Delivery::Handled { count: 1 })
+        let result = self.run_event(Entry::Message, handler, (request as i32, length));
+        // A handler that waits still reads its message when it goes on.
+        if !matches!(result, Ok(Ran::Waiting { .. })) {
+            self.store.data_mut().message_present = false;
+        }
+        Ok(Delivery::after(result?, 1))
     }
 
+    /// Runs `on_timer` for each timer due now, one at a time (a timer a
+    /// handler arms again waits for the next event); a handler that waits
+    /// (`ipc_wait`) leaves the timers not yet run armed and due, for after
+    /// its wait.
     fn deliver_timers(&mut self) -> Result<Delivery, Fault> {
         let handler = self.entries.on_timer;
         let state = self.store.data_mut();
         let now = state.platform.now_nanoseconds();
         let generation = state.capabilities.generation();
-        let mut due = Vec::new();
-        for (slot, capability) in state.capabilities.iter_mut().enumerate() {
-            if let Capability::Timer { deadline } = capability
-                && deadline.is_some_and(|deadline| deadline <= now)
-            {
-                *deadline = None;
-                due.push(slot);
-            }
-        }
-        // Without `on_timer` the expired timers are disarmed all the same, so
-        // a deadline that nobody handles is not due for ever.
-        let Some(handler) = handler else {
-            return Ok(Delivery::NoHandler);
-        };
+        let due: Vec<usize> = state
+            .capabilities
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, capability)| match capability {
+                Capability::Timer { deadline } if deadline.is_some_and(|at| at <= now) => {
+                    Some(slot)
+                }
+                _ => None,
+            })
+            .collect();
         let mut count = 0u32;
         for slot in due {
+            let state = self.store.data_mut();
+            match state.capabilities.get_mut(slot) {
+                Some(Capability::Timer { deadline }) if deadline.is_some_and(|at| at <= now) => {
+                    *deadline = None;
+                }
+                _ => continue,
+            }
+            // Without `on_timer` the expired timers are disarmed all the
+            // same, so a deadline that nobody handles is not due for ever.
+            let Some(handler) = handler else {
+                continue;
+            };
             let handle = Handle::encode(generation, slot);
-            self.run(Entry::Timer, handler, handle, true)?;
             count = count.saturating_add(1);
+            if let Ran::Waiting { call } = self.run_event(Entry::Timer, handler, handle)? {
+                return Ok(Delivery::Waiting { call });
+            }
         }
-        Ok(if count == 0 {
-            Delivery::NothingDue
-        } else {
-            Delivery::Handled { count }
+        Ok(match (handler, count) {
+            (None, _) => Delivery::NoHandler,
+            (Some(_), 0) => Delivery::NothingDue,
+            (Some(_), count) => Delivery::Handled { count },
         })
+    }
+
+    /// The one event a suspended instance takes: the answer to the call it
+    /// waits for, or (a timer event) that call's deadline passing, either
+    /// of which resumes the handler. Anything else is [`Delivery::NotNow`].
+    fn deliver_while_waiting(&mut self, waited: u32, event: Event<'_>) -> Result<Delivery, Fault> {
+        let outcome = match event {
+            Event::Reply { call, outcome } if call == waited => {
+                let state = self.store.data_mut();
+                state.capabilities.end_lending(call);
+                state.calls.close(call);
+                match outcome {
+                    Ok(bytes) if bytes.len() > MAX_MESSAGE_BYTES as usize => {
+                        Err(cella_abi::ErrorCode::TooLong)
+                    }
+                    other => other,
+                }
+            }
+            Event::Timer => {
+                let state = self.store.data_mut();
+                let now = state.platform.now_nanoseconds();
+                if !state.calls.is_due(waited, now) {
+                    return Ok(Delivery::NothingDue);
+                }
+                state.capabilities.end_lending(waited);
+                state.calls.close(waited);
+                Err(cella_abi::ErrorCode::TimedOut)
+            }
+            _ => return Ok(Delivery::NotNow),
+        };
+        let ran = self.resume(outcome);
+        if !matches!(ran, Ok(Ran::Waiting { .. })) {
+            self.store.data_mut().message_present = false;
+        }
+        Ok(Delivery::after(ran?, 1))
     }
 }

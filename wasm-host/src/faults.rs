@@ -49,6 +49,9 @@ pub enum StateError {
     BufferOutOfBounds,
     /// `restore_state` refused the blob with this code.
     Rejected(i32),
+    /// A handler of the instance waits for a call's answer (`ipc_wait`):
+    /// its state is half way through that handler.
+    Waiting,
 }
 
 /// Why a module faulted.
@@ -165,6 +168,7 @@ impl core::fmt::Display for StateError {
     fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             StateError::NoSaveExport => formatter.write_str("it exports no `save_state`"),
+            StateError::Waiting => formatter.write_str("a handler of it waits for a call's answer"),
             StateError::NoRestoreExport => {
                 formatter.write_str("it exports no `state_buffer` or `restore_state`")
             }

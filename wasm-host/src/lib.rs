@@ -67,6 +67,7 @@ mod state;
 mod swap;
 mod trace;
 mod validate;
+mod waiting;
 
 pub use access::{Access, Attempt, Place};
 pub use capabilities::Capability;

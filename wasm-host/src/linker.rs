@@ -7,6 +7,7 @@ use crate::fuel::Meter;
 use crate::outbox::Outbox;
 use crate::platform::{Platform, Width};
 use crate::state::State;
+use crate::waiting;
 use cella_abi::{ErrorCode, HostFunction, IMPORT_MODULE};
 use wasmi::{Caller, Linker, TrapCode};
 
@@ -309,6 +310,25 @@ pub(crate) fn build<P: Platform + 'static, O: Outbox + 'static>(
         let state = caller.data_mut();
         let outcome = ipc::loan(state, request, access);
         state.conclude_i32(HostFunction::IpcLoan, outcome)
+    });
+    define!(linker_ref, HostFunction::IpcWait, |caller,
+                                                call: i32,
+                                                pointer: i32,
+                                                capacity: i32|
+     -> i32 {
+        let memory_length = match caller.data().memory {
+            Some(memory) => memory.data(&caller).len(),
+            None => 0,
+        };
+        let state = caller.data_mut();
+        match waiting::request(memory_length, state, call, pointer, capacity) {
+            Ok(wait) => {
+                state.wait_request = Some(wait);
+                state.counters.host_calls = state.counters.host_calls.wrapping_add(1);
+                Err(wasmi::Error::host(waiting::WaitForAnswer))
+            }
+            Err(error) => state.conclude_i32(HostFunction::IpcWait, Err(error)),
+        }
     });
     define!(linker_ref, HostFunction::IpcCallLending, |caller,
                                                        endpoint: i32,

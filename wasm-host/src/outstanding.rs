@@ -82,20 +82,33 @@ impl OutstandingCalls {
         }
     }
 
-    /// Closes and returns every call whose deadline is at or before `now`,
-    /// oldest first.
-    pub(crate) fn take_due(&mut self, now: u64) -> Vec<u32> {
-        let due: Vec<u32> = self
+    /// The earliest deadline.
+    /// Takes the call whose deadline passed first, if one did by `now`.
+    pub(crate) fn take_first_due(&mut self, now: u64) -> Option<u32> {
+        let (position, _) = self
             .calls
             .iter()
-            .filter(|outstanding| outstanding.deadline <= now)
-            .map(|outstanding| outstanding.call)
-            .collect();
-        self.calls.retain(|outstanding| outstanding.deadline > now);
-        due
+            .enumerate()
+            .filter(|(_, outstanding)| outstanding.deadline <= now)
+            .min_by_key(|(_, outstanding)| outstanding.deadline)?;
+        Some(self.calls.remove(position).call)
     }
 
-    /// The earliest deadline.
+    /// Whether call `call` is open and its deadline passed by `now`.
+    pub(crate) fn is_due(&self, call: u32, now: u64) -> bool {
+        self.calls
+            .iter()
+            .any(|outstanding| outstanding.call == call && outstanding.deadline <= now)
+    }
+
+    /// The deadline of open call `call`.
+    pub(crate) fn deadline_of(&self, call: u32) -> Option<u64> {
+        self.calls
+            .iter()
+            .find(|outstanding| outstanding.call == call)
+            .map(|outstanding| outstanding.deadline)
+    }
+
     pub(crate) fn next_deadline(&self) -> Option<u64> {
         self.calls
             .iter()
@@ -126,7 +139,9 @@ mod tests {
         assert_eq!(calls.next_deadline(), Some(50));
         assert!(calls.close(first));
         assert!(!calls.close(first));
-        assert_eq!(calls.take_due(60), [second]);
+        assert_eq!(calls.take_first_due(40), None);
+        assert!(calls.is_due(second, 60));
+        assert_eq!(calls.take_first_due(60), Some(second));
         assert!(calls.ids().is_empty());
     }
 

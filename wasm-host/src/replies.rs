@@ -6,6 +6,7 @@ use crate::faults::{Entry, Fault};
 use crate::outbox::Outbox;
 use crate::platform::Platform;
 use crate::sandbox::Sandbox;
+use crate::waiting::Ran;
 use alloc::vec::Vec;
 use cella_abi::{ErrorCode, MAX_MESSAGE_BYTES};
 
@@ -42,31 +43,39 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
             Err(ErrorCode::Ok) => (ErrorCode::Closed, &[][..]),
             Err(error) => (error, &[][..]),
         };
-        self.run_on_reply(call, status, bytes)?;
-        Ok(Delivery::Handled { count: 1 })
+        Ok(match self.run_on_reply(call, status, bytes)? {
+            Ran::Finished => Delivery::Handled { count: 1 },
+            Ran::Waiting { call } => Delivery::Waiting { call },
+        })
     }
 
     /// Fails every call whose deadline is due with
-    /// [`ErrorCode::TimedOut`]; returns how many `on_reply` handlers ran.
-    pub(crate) fn expire_calls(&mut self) -> Result<u32, Fault> {
-        let state = self.store.data_mut();
-        let now = state.platform.now_nanoseconds();
-        let due = state.calls.take_due(now);
+    /// [`ErrorCode::TimedOut`], one at a time; returns how many `on_reply`
+    /// handlers ran, and whether the last one waits (`ipc_wait`), which
+    /// leaves the calls not yet failed for after its wait.
+    pub(crate) fn expire_calls(&mut self) -> Result<(u32, Ran), Fault> {
         let mut count = 0u32;
-        for call in due {
-            self.run_on_reply(call, ErrorCode::TimedOut, &[])?;
+        loop {
+            let state = self.store.data_mut();
+            let now = state.platform.now_nanoseconds();
+            let Some(call) = state.calls.take_first_due(now) else {
+                return Ok((count, Ran::Finished));
+            };
             count = count.saturating_add(1);
+            let ran = self.run_on_reply(call, ErrorCode::TimedOut, &[])?;
+            if let Ran::Waiting { .. } = ran {
+                return Ok((count, ran));
+            }
         }
-        Ok(count)
     }
 
     /// `on_reply(call, status, length)` with `bytes` readable through
     /// `ipc_receive` while it runs.
-    fn run_on_reply(&mut self, call: u32, status: ErrorCode, bytes: &[u8]) -> Result<(), Fault> {
+    fn run_on_reply(&mut self, call: u32, status: ErrorCode, bytes: &[u8]) -> Result<Ran, Fault> {
         // Loading refuses a module that imports `ipc_call` without
         // exporting `on_reply`, so a module with calls has the handler.
         let Some(handler) = self.entries.on_reply else {
-            return Ok(());
+            return Ok(Ran::Finished);
         };
         let state = self.store.data_mut();
         state.message.clear();
@@ -74,8 +83,11 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
         state.message_present = true;
         // Ids are below 2^31, lengths at most MAX_MESSAGE_BYTES.
         let params = (call as i32, status.code(), bytes.len() as i32);
-        let result = self.run(Entry::Reply, handler, params, true);
-        self.store.data_mut().message_present = false;
-        result.map(|_| ())
+        let result = self.run_event(Entry::Reply, handler, params);
+        // A handler that waits still reads the reply when it goes on.
+        if !matches!(result, Ok(Ran::Waiting { .. })) {
+            self.store.data_mut().message_present = false;
+        }
+        result
     }
 }

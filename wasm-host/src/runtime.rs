@@ -256,6 +256,8 @@ impl Parts {
             meter: Meter::new(0),
             log_budget: LogBudget::default(),
             attempt: None,
+            may_wait: false,
+            wait_request: None,
         };
         let engine = module.module.engine();
         let mut store = Store::new(engine, state);
@@ -283,6 +285,7 @@ impl Parts {
             module: module.clone(),
             dead: None,
             released: false,
+            suspended: None,
         })
     }
 }

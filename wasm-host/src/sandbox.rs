@@ -58,6 +58,8 @@ pub struct Sandbox<P: Platform, O: Outbox> {
     pub(crate) module: LoadedModule,
     pub(crate) dead: Option<Fault>,
     pub(crate) released: bool,
+    /// The handler suspended in `ipc_wait`, if one is (see [`crate::waiting`]).
+    pub(crate) suspended: Option<crate::waiting::Suspended>,
 }
 
 /// A PCI function's command register, and its bus-master bit (the function
@@ -176,12 +178,43 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
         params: Params,
         kill_on_fault: bool,
     ) -> Result<Results, Fault> {
+        let budget = self.begin_run(entry)?;
+        let result = func.call(&mut self.store, params);
+        self.end_run(budget);
+        match result {
+            Ok(results) => {
+                let counters = &mut self.store.data_mut().counters;
+                counters.events_handled = counters.events_handled.wrapping_add(1);
+                Ok(results)
+            }
+            Err(error) => {
+                let kind = match self.store.data_mut().pending_fault.take() {
+                    Some(kind) => kind,
+                    None => Self::classify(&error, budget),
+                };
+                Err(if kill_on_fault {
+                    self.kill(entry, kind)
+                } else {
+                    self.report(entry, kind)
+                })
+            }
+        }
+    }
+
+    /// Gives the run about to start its fuel budget and a fresh log budget;
+    /// returns the budget.
+    pub(crate) fn begin_run(&mut self, entry: Entry) -> Result<u64, Fault> {
         let budget = self.store.data().limits.fuel_per_event;
         if let Err(error) = self.store.set_fuel(budget) {
             return Err(self.kill(entry, FaultKind::Engine(error.to_string())));
         }
         self.store.data_mut().log_budget.start_event();
-        let result = func.call(&mut self.store, params);
+        Ok(budget)
+    }
+
+    /// Reports what the run that just ended dropped from its log and
+    /// counts the fuel it used.
+    pub(crate) fn end_run(&mut self, budget: u64) {
         let left = self.store.get_fuel().unwrap_or(0);
         let state = self.store.data_mut();
         let limits = state.limits;
@@ -194,26 +227,14 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
         let used = budget.saturating_sub(left);
         state.counters.last_event_fuel = used;
         state.counters.fuel_used = state.counters.fuel_used.saturating_add(used);
-        match result {
-            Ok(results) => {
-                state.counters.events_handled = state.counters.events_handled.wrapping_add(1);
-                Ok(results)
-            }
-            Err(error) => {
-                let kind = match state.pending_fault.take() {
-                    Some(kind) => kind,
-                    None => match error.as_trap_code() {
-                        Some(wasmi::TrapCode::OutOfFuel) => FaultKind::OutOfFuel { budget },
-                        Some(code) => FaultKind::Trap(code),
-                        None => FaultKind::Engine(error.to_string()),
-                    },
-                };
-                Err(if kill_on_fault {
-                    self.kill(entry, kind)
-                } else {
-                    self.report(entry, kind)
-                })
-            }
+    }
+
+    /// The fault an engine error of a run with `budget` fuel stands for.
+    pub(crate) fn classify(error: &wasmi::Error, budget: u64) -> FaultKind {
+        match error.as_trap_code() {
+            Some(wasmi::TrapCode::OutOfFuel) => FaultKind::OutOfFuel { budget },
+            Some(code) => FaultKind::Trap(code),
+            None => FaultKind::Engine(error.to_string()),
         }
     }
 
@@ -245,6 +266,7 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
     pub(crate) fn kill(&mut self, entry: Entry, kind: FaultKind) -> Fault {
         let fault = self.report(entry, kind);
         self.dead = Some(fault.clone());
+        self.suspended = None;
         self.end();
         fault
     }

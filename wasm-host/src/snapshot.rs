@@ -28,6 +28,9 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
     /// memory or too large; a trap or fuel fault while saving.
     pub fn save_state(&mut self) -> Result<SavedState, Fault> {
         self.check_alive()?;
+        if self.suspended.is_some() {
+            return Err(self.report(Entry::SaveState, FaultKind::BadState(StateError::Waiting)));
+        }
         let Some(save) = self.entries.save_state else {
             return Err(self.report(
                 Entry::SaveState,

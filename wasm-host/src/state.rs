@@ -57,6 +57,10 @@ pub struct State<P, O> {
     /// The device access the host call in progress attempted, set only when
     /// the call is about to be refused (taken by the refusal).
     pub(crate) attempt: Option<Attempt>,
+    /// The running entry is an event handler, which may wait in `ipc_wait`.
+    pub(crate) may_wait: bool,
+    /// Set by `ipc_wait` as it suspends the handler: what it waits for.
+    pub(crate) wait_request: Option<crate::waiting::WaitRequest>,
 }
 
 impl<P, O> State<P, O> {

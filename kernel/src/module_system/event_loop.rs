@@ -189,6 +189,9 @@ impl<K: KernelServices> EventLoop<K> {
         // (waiting since, last served turn): among equal waits, the module
         // served least recently goes first.
         let mut oldest: Option<((u64, u64), usize, bool)> = None;
+        // The same for suspended handlers: the answer's place in the inbox,
+        // or `None` for the deadline.
+        let mut waiting_answer: Option<((u64, u64), usize, Option<usize>)> = None;
         for (index, slot) in self.table.slots.iter_mut().enumerate() {
             let inbox_since = if slot.inbox.is_empty() {
                 slot.waiting_since = None;
@@ -197,6 +200,31 @@ impl<K: KernelServices> EventLoop<K> {
                 // First seen waiting now, unless it was waiting already.
                 Some(*slot.waiting_since.get_or_insert(now))
             };
+            // A handler waiting for an answer (`ipc_wait`) takes that answer
+            // or its deadline and nothing else, even while a command holds
+            // its module: a swap hands over only once the handler ended.
+            if let Some(waited) = slot.waiting_for() {
+                let answer = slot.inbox.iter().position(
+                    |pending| matches!(pending, Pending::Reply { call, .. } if *call == waited),
+                );
+                let deadline = slot
+                    .sandbox
+                    .as_ref()
+                    .and_then(|sandbox| sandbox.wait_deadline())
+                    .filter(|deadline| *deadline <= now);
+                let candidate = match (answer, deadline) {
+                    (Some(position), _) => Some((inbox_since.unwrap_or(now), Some(position))),
+                    (None, Some(deadline)) => Some((deadline, None)),
+                    (None, None) => None,
+                };
+                if let Some((since, position)) = candidate
+                    && waiting_answer
+                        .is_none_or(|(oldest, _, _)| (since, slot.last_served) < oldest)
+                {
+                    waiting_answer = Some(((since, slot.last_served), index, position));
+                }
+                continue;
+            }
             if !slot.takes_event_now() || self.operations.holds(index) {
                 continue;
             }
@@ -221,6 +249,19 @@ impl<K: KernelServices> EventLoop<K> {
             {
                 oldest = Some(((since, slot.last_served), index, timer));
             }
+        }
+        // An answer a handler waits for goes first: the handler holds its
+        // request (and often its caller) until it ends.
+        if let Some((_, index, position)) = waiting_answer {
+            self.turns += 1;
+            let slot = &mut self.table.slots[index];
+            slot.last_served = self.turns;
+            let work = match position.and_then(|position| slot.inbox.remove(position)) {
+                Some(Pending::Reply { call, outcome }) => Work::Reply { call, outcome },
+                _ => Work::Timer,
+            };
+            self.lend(index, work);
+            return true;
         }
         let Some((_, index, timer)) = oldest else {
             return false;
@@ -315,6 +356,23 @@ impl<K: KernelServices> EventLoop<K> {
         }
         slot.sandbox = Some(sandbox);
         match result {
+            // Not taken: a handler of the instance waits for an answer
+            // (the loop lends such an instance nothing else, so this is a
+            // race with a wait that began in the same turn). First in line
+            // again.
+            Ok(Delivery::NotNow) => {
+                let pending = match work {
+                    Work::Irq(line) => Some(Pending::Irq(line)),
+                    Work::Message { request, bytes, .. } => {
+                        Some(Pending::Message { request, bytes })
+                    }
+                    Work::Reply { call, outcome } => Some(Pending::Reply { call, outcome }),
+                    Work::Timer => None,
+                };
+                if let Some(pending) = pending {
+                    slot.inbox.push_front(pending);
+                }
+            }
             Ok(delivery @ (Delivery::Refused | Delivery::NoHandler)) => {
                 if let Work::Message { request, bytes, .. } = &work {
                     log::warn!(

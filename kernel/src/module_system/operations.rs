@@ -406,7 +406,14 @@ impl<K: KernelServices> EventLoop<K> {
                 events_stopped_at,
                 install,
             } => {
-                if self.table.slots[index].away {
+                // The old instance hands over at rest: home, and no handler
+                // of it half way through, waiting for an answer.
+                let slot = &self.table.slots[index];
+                let waiting = slot
+                    .sandbox
+                    .as_ref()
+                    .is_some_and(|sandbox| sandbox.waiting_for().is_some());
+                if slot.away || waiting {
                     return (
                         Progress::Next(Stage::HandingOver {
                             index,

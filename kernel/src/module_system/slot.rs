@@ -166,6 +166,19 @@ impl<K: KernelServices> Slot<K> {
                 .is_some_and(|sandbox| sandbox.is_alive())
     }
 
+    /// The call a handler of its instance waits for (`ipc_wait`), if one
+    /// does and the instance is home and up (a swap's hand-over included:
+    /// the hand-over waits for that handler to end).
+    pub fn waiting_for(&self) -> Option<u32> {
+        if !matches!(self.state, ModuleState::Running | ModuleState::Swapping(_)) || self.away {
+            return None;
+        }
+        self.sandbox
+            .as_ref()
+            .filter(|sandbox| sandbox.is_alive())
+            .and_then(|sandbox| sandbox.waiting_for())
+    }
+
     /// Whether messages for it should wait (up, or coming back soon).
     pub fn accepts_messages(&self) -> bool {
         self.state.is_up() || matches!(self.state, ModuleState::RestartPending { .. })

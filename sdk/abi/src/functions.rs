@@ -154,6 +154,18 @@ host_functions! {
     /// read-write) `dma_write`; `NotFound` when the request carries no loan
     /// or (`access` [`crate::LEND_READ_WRITE`]) one lent read-only.
     IpcLoan = "ipc_loan" (I32, I32) -> I32;
+    /// `ipc_wait(call_id, pointer, capacity) -> reply length | error`:
+    /// waits for the answer to call `call_id` (made with `ipc_call` or
+    /// `ipc_call_lending` by this instance and not answered yet) inside the
+    /// handler that runs: the handler is suspended and the instance takes no
+    /// other event until the answer arrives or the call's deadline passes.
+    /// Then the reply's bytes are written at `pointer` and their length is
+    /// returned, or the call's error (`TimedOut`, `Closed`, ...; `TooLong`
+    /// when the reply does not fit `capacity`, and it is dropped). The
+    /// answer does not arrive as `on_reply` as well. Only an event handler
+    /// may wait (`on_irq`, `on_message`, `on_timer`, `on_reply`); `init`,
+    /// `save_state`, `state_buffer` and `restore_state` get `Denied`.
+    IpcWait = "ipc_wait" (I32, I32, I32) -> I32;
     /// `time_now() -> nanoseconds`: monotonic time since boot.
     TimeNow = "time_now" () -> I64;
     /// `timer_set(timer_handle, deadline_nanoseconds) -> error`: arm the

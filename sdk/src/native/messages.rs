@@ -145,6 +145,48 @@ pub(crate) fn ipc_call(_endpoint: i32, _pointer: i32, _length: i32, _deadline: i
     ErrorCode::NoSuchCall.code()
 }
 
+/// `ipc_wait`: a native process makes no `ipc_call`, so it has no call to
+/// wait for ([`ErrorCode::NoSuchCall`]); its `Endpoint::call_and_wait` is
+/// [`call_and_wait`], the kernel's blocking `call`.
+///
+/// # Safety
+/// None needed: nothing is written.
+// The import table names every host function; the SDK's native
+// `call_and_wait` goes straight to `call_and_wait` below instead.
+#[allow(dead_code)]
+pub(crate) unsafe fn ipc_wait(_call: i32, _pointer: i32, _capacity: i32) -> i32 {
+    ErrorCode::NoSuchCall.code()
+}
+
+/// `Endpoint::call_and_wait` in a native process: the kernel's `call`
+/// syscall, which blocks the thread until the answer or the deadline.
+pub(crate) fn call_and_wait(
+    endpoint: i32,
+    request: &[u8],
+    deadline_milliseconds: u32,
+    reply: &mut [u8],
+) -> Result<usize, ErrorCode> {
+    if request.len() > MAX_MESSAGE_BYTES as usize {
+        return Err(ErrorCode::TooLong);
+    }
+    let milliseconds = deadline_milliseconds.clamp(1, cella_abi::MAX_CALL_DEADLINE_MILLISECONDS);
+    let (_, kernel) = kernel_endpoint(endpoint)?;
+    let deadline = now().saturating_add(u64::from(milliseconds) * 1_000_000);
+    let answered = super::syscall::syscall6(
+        cella_abi::syscalls::CALL,
+        [
+            kernel,
+            request.as_ptr() as u64,
+            size(request.len()),
+            reply.as_mut_ptr() as u64,
+            size(reply.len()),
+            deadline,
+        ],
+    );
+    usize::try_from(answered)
+        .map_err(|_| ErrorCode::from_syscall_code(answered).unwrap_or(ErrorCode::DeviceError))
+}
+
 /// `ipc_call_lending`: refused like `ipc_call` (see there).
 pub(crate) fn ipc_call_lending(
     _endpoint: i32,

@@ -12,6 +12,7 @@ mod prompt;
 mod remote;
 mod replay;
 mod swap;
+mod waiting;
 
 use super::event_loop::EventLoop;
 use super::operations::{Requester, Task};
