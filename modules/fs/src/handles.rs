@@ -22,8 +22,6 @@ pub struct Opening {
     pub path: String,
     /// Whether writes and truncation are allowed.
     pub writable: bool,
-    /// The server's open file for it, once opened by this instance.
-    pub file: Option<usize>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -110,12 +108,7 @@ impl Handles {
         self.slots[index].opening.take().ok_or(FsError::Stale)
     }
 
-    /// Every opening.
-    pub fn openings(&mut self) -> impl Iterator<Item = &mut Opening> {
-        self.slots.iter_mut().filter_map(|slot| slot.opening.as_mut())
-    }
-
-    /// Ends every handle whose opening `keep` refuses.
+    /// Ends every handle whose opening `end` picks.
     pub fn close_where(&mut self, mut end: impl FnMut(&Opening) -> bool) {
         for slot in &mut self.slots {
             if slot.opening.as_ref().is_some_and(&mut end) {
@@ -154,8 +147,7 @@ impl Handles {
         Ok(bytes.len())
     }
 
-    /// The table [`Handles::save`] wrote; its files are opened again by
-    /// path when a handle is next used.
+    /// The table [`Handles::save`] wrote.
     ///
     /// # Errors
     /// [`BadState`] for bytes it did not write.
@@ -181,7 +173,6 @@ impl Handles {
             slot.opening = Some(Opening {
                 path: String::from(path),
                 writable,
-                file: None,
             });
         }
         if !reader.0.is_empty() {

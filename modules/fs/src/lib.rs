@@ -9,12 +9,16 @@
 
 extern crate alloc;
 
+#[cfg(target_arch = "wasm32")]
+mod block_disk;
 pub mod cache;
 pub mod disk;
 mod errors;
 pub mod handles;
 pub mod journal;
 pub mod layout;
+#[cfg(target_arch = "wasm32")]
+mod module;
 mod operations;
 pub mod paths;
 pub mod server;

@@ -5,28 +5,27 @@ use crate::disk::Sectors;
 use crate::errors::from_fat;
 use crate::handles::{Opening, writable};
 use crate::paths::{self, components};
-use crate::server::{FatFile, FileServer, Target, directory, find, target};
+use crate::server::{FatFile, FileServer, Target, directory, file_for, find, target};
 use crate::shrink::{shrink, size_of};
 use cella_sdk::interfaces::fs::{
-    self, Data, Done, Entry, FsError, Handle, Kind, Listing, MAX_LISTING_BYTES,
-    MAX_NAME_BYTES, MAX_TRANSFER_BYTES, Mode, Opened, Space, Status, Written,
+    self, Data, Done, Entry, FsError, Handle, Kind, Listing, MAX_LISTING_BYTES, MAX_NAME_BYTES,
+    MAX_TRANSFER_BYTES, Mode, Opened, Space, Status, Written,
 };
 use cella_sdk::interfaces::wire::{Wire, Writer};
 use fatfs::{Read, Seek, SeekFrom, Write};
 
 /// The largest FAT file.
 const LARGEST_FILE: u64 = u32::MAX as u64;
-/// Moves the file's position to `offset` (a no-op when it is there: the
-/// FAT library walks the cluster chain from its start on every other seek).
-fn seek_to<S: Sectors + 'static>(file: &mut FatFile<S>, offset: u64) -> Result<(), FsError> {
-    let here = file.seek(SeekFrom::Current(0)).map_err(from_fat)?;
-    if here != offset {
+
+/// Moves the file's position to `offset`.
+fn seek_to<S: Sectors>(file: &mut FatFile<'_, S>, offset: u64) -> Result<(), FsError> {
+    if offset != 0 {
         file.seek(SeekFrom::Start(offset)).map_err(from_fat)?;
     }
     Ok(())
 }
 
-impl<S: Sectors + 'static> FileServer<S> {
+impl<S: Sectors> FileServer<S> {
     fn read_into_buffer(&mut self, handle: Handle, offset: u64, length: u32) -> Result<usize, FsError> {
         let length = length as usize;
         if length == 0 {
@@ -35,28 +34,22 @@ impl<S: Sectors + 'static> FileServer<S> {
         if length > MAX_TRANSFER_BYTES {
             return Err(FsError::TooLong);
         }
-        self.transaction(|server, _| {
-            let (index, _) = server.file_for(handle)?;
-            let mut buffer = core::mem::take(&mut server.buffer);
-            let outcome = (|| {
-                let file = server.open_file(index)?;
-                let size = size_of(file);
-                if offset >= size {
-                    return Ok(0);
+        self.transaction(|state, _, fs| {
+            let (mut file, _) = file_for(state, fs, handle)?;
+            let size = size_of(&file);
+            if offset >= size {
+                return Ok(0);
+            }
+            let wanted = length.min(usize::try_from(size - offset).unwrap_or(length));
+            seek_to(&mut file, offset)?;
+            let mut done = 0;
+            while done < wanted {
+                match file.read(&mut state.buffer[done..wanted]).map_err(from_fat)? {
+                    0 => return Err(FsError::Corrupt),
+                    count => done += count,
                 }
-                let wanted = length.min(usize::try_from(size - offset).unwrap_or(length));
-                seek_to(file, offset)?;
-                let mut done = 0;
-                while done < wanted {
-                    match file.read(&mut buffer[done..wanted]).map_err(from_fat)? {
-                        0 => return Err(FsError::Corrupt),
-                        count => done += count,
-                    }
-                }
-                Ok(done)
-            })();
-            server.buffer = buffer;
-            outcome
+            }
+            Ok(done)
         })
     }
 
@@ -67,28 +60,26 @@ impl<S: Sectors + 'static> FileServer<S> {
         if bytes.len() > MAX_TRANSFER_BYTES {
             return Err(FsError::TooLong);
         }
-        self.transaction(|server, _| {
-            let (index, may_write) = server.file_for(handle)?;
+        self.transaction(|state, store, fs| {
+            let (mut file, may_write) = file_for(state, fs, handle)?;
             if !may_write {
                 return Err(FsError::ReadOnly);
             }
-            let store = server.store.clone();
-            let file = server.open_file(index)?;
-            if offset > size_of(file) {
+            if offset > size_of(&file) {
                 return Err(FsError::BadArgument);
             }
             if offset + bytes.len() as u64 > LARGEST_FILE {
                 return Err(FsError::TooLong);
             }
-            seek_to(file, offset)?;
-            store.borrow_mut().set_data_mode(true);
+            seek_to(&mut file, offset)?;
+            store.lock().set_data_mode(true);
             let written = file.write_all(bytes).map_err(from_fat);
-            store.borrow_mut().set_data_mode(false);
+            store.lock().set_data_mode(false);
             written?;
             file.flush().map_err(from_fat)?;
             Ok(Written {
                 length: bytes.len() as u32,
-                size: size_of(file),
+                size: size_of(&file),
             })
         })
     }
@@ -98,66 +89,47 @@ impl<S: Sectors + 'static> FileServer<S> {
         let Some((name, parents)) = parts.split_last() else {
             return Err(FsError::IsDirectory);
         };
-        if !self.handles.has_room() {
+        if !self.state.handles.has_room() {
             return Err(FsError::TooManyOpen);
         }
-        self.transaction(|server, fs| {
+        self.transaction(|state, store, fs| {
             let cluster = u64::from(fs.cluster_size());
             let parent = directory(fs, parents)?;
-            let key = paths::key(path);
-            let index = match find(&parent, name)? {
+            let mut file = match find(&parent, name)? {
                 Some(entry) if entry.is_dir() => return Err(FsError::IsDirectory),
-                Some(entry) => server.attach_file(key, || entry.to_file()),
+                Some(entry) => entry.to_file(),
                 None if matches!(mode, Mode::Create | Mode::Truncate) => {
-                    let file = parent.create_file(name).map_err(from_fat)?;
-                    server.attach_file(key, || file)
+                    parent.create_file(name).map_err(from_fat)?
                 }
                 None => return Err(FsError::NotFound),
             };
-            let store = server.store.clone();
-            let file = server.open_file(index)?;
-            if mode == Mode::Truncate && size_of(file) > 0 {
-                shrink(&store, file, 0, cluster, false)?;
+            if mode == Mode::Truncate && size_of(&file) > 0 {
+                shrink(store, &mut file, 0, cluster, false)?;
             }
-            let size = size_of(file);
-            let opening = Opening {
+            let size = size_of(&file);
+            let handle = state.handles.open(Opening {
                 path: path.into(),
                 writable: writable(mode),
-                file: Some(index),
-            };
-            let handle = server.handles.open(opening)?;
+            })?;
             Ok(Opened { handle, size })
         })
     }
 
     fn truncate_to(&mut self, handle: Handle, size: u64) -> Result<Done, FsError> {
-        self.transaction(|server, fs| {
+        self.transaction(|state, store, fs| {
             let cluster = u64::from(fs.cluster_size());
-            let (index, may_write) = server.file_for(handle)?;
+            let (mut file, may_write) = file_for(state, fs, handle)?;
             if !may_write {
                 return Err(FsError::ReadOnly);
             }
-            let store = server.store.clone();
-            let file = server.open_file(index)?;
-            if size > size_of(file) {
+            if size > size_of(&file) {
                 return Err(FsError::BadArgument);
             }
-            if size < size_of(file) {
-                shrink(&store, file, size, cluster, false)?;
+            if size < size_of(&file) {
+                shrink(store, &mut file, size, cluster, false)?;
             }
             Ok(Done { done: true })
         })
-    }
-
-    fn close_handle(&mut self, handle: Handle) -> Result<Done, FsError> {
-        let opening = self.handles.close(handle)?;
-        match opening.file {
-            Some(index) if self.fs.is_some() => self.transaction(|server, _| {
-                server.release_file(index)?;
-                Ok(Done { done: true })
-            }),
-            _ => Ok(Done { done: true }),
-        }
     }
 
     fn create_path(&mut self, path: &str, kind: Kind) -> Result<Done, FsError> {
@@ -165,7 +137,7 @@ impl<S: Sectors + 'static> FileServer<S> {
         let Some((name, parents)) = parts.split_last() else {
             return Err(FsError::Exists);
         };
-        self.transaction(|_, fs| {
+        self.transaction(|_, _, fs| {
             let parent = directory(fs, parents)?;
             if find(&parent, name)?.is_some() {
                 return Err(FsError::Exists);
@@ -183,27 +155,27 @@ impl<S: Sectors + 'static> FileServer<S> {
         let Some((name, parents)) = parts.split_last() else {
             return Err(FsError::BadPath);
         };
-        self.transaction(|server, fs| {
+        self.transaction(|state, store, fs| {
             let cluster = u64::from(fs.cluster_size());
             let parent = directory(fs, parents)?;
             let entry = find(&parent, name)?.ok_or(FsError::NotFound)?;
             if entry.is_file() {
-                server.close_all(&paths::key(path))?;
                 let mut file = entry.to_file();
-                shrink(&server.store, &mut file, 0, cluster, true)?;
+                shrink(store, &mut file, 0, cluster, true)?;
             }
             parent.remove(name).map_err(from_fat)?;
+            // The removed file's handles end with it.
+            let key = paths::key(path);
+            state
+                .handles
+                .close_where(|opening| paths::key(&opening.path) == key);
             Ok(Done { done: true })
         })
     }
 
-    fn list_into_buffer(
-        &mut self,
-        path: &str,
-        start: u32,
-    ) -> Result<(u32, u32, usize), FsError> {
+    fn list_into_buffer(&mut self, path: &str, start: u32) -> Result<(u32, u32, usize), FsError> {
         let parts = components(path)?;
-        self.transaction(|server, fs| {
+        self.transaction(|state, _, fs| {
             let listed = match target(fs, &parts)? {
                 Target::Root => fs.root_dir(),
                 Target::Entry(entry) if entry.is_dir() => entry.to_dir(),
@@ -231,7 +203,7 @@ impl<S: Sectors + 'static> FileServer<S> {
                     if length + encoded > MAX_LISTING_BYTES {
                         return Ok((count, index, length));
                     }
-                    server.buffer[length..length + encoded].copy_from_slice(&one[..encoded]);
+                    state.buffer[length..length + encoded].copy_from_slice(&one[..encoded]);
                     length += encoded;
                     count += 1;
                 }
@@ -242,7 +214,7 @@ impl<S: Sectors + 'static> FileServer<S> {
     }
 }
 
-impl<S: Sectors + 'static> fs::Server for FileServer<S> {
+impl<S: Sectors> fs::Server for FileServer<S> {
     fn open(&mut self, path: &str, mode: Mode) -> Result<Opened, FsError> {
         self.open_path(path, mode)
     }
@@ -250,7 +222,7 @@ impl<S: Sectors + 'static> fs::Server for FileServer<S> {
     fn read(&mut self, handle: Handle, offset: u64, length: u32) -> Result<Data<'_>, FsError> {
         let length = self.read_into_buffer(handle, offset, length)?;
         Ok(Data {
-            bytes: &self.buffer[..length],
+            bytes: &self.state.buffer[..length],
         })
     }
 
@@ -263,7 +235,8 @@ impl<S: Sectors + 'static> fs::Server for FileServer<S> {
     }
 
     fn close(&mut self, handle: Handle) -> Result<Done, FsError> {
-        self.close_handle(handle)
+        self.state.handles.close(handle)?;
+        Ok(Done { done: true })
     }
 
     fn create(&mut self, path: &str, kind: Kind) -> Result<Done, FsError> {
@@ -280,32 +253,28 @@ impl<S: Sectors + 'static> fs::Server for FileServer<S> {
             start,
             count,
             next,
-            entries: &self.buffer[..length],
+            entries: &self.state.buffer[..length],
         })
     }
 
     fn stat(&mut self, path: &str) -> Result<Status, FsError> {
         let parts = components(path)?;
-        self.transaction(|_, fs| {
+        self.transaction(|_, _, fs| {
             Ok(match target(fs, &parts)? {
-                Target::Root => Status {
-                    kind: Kind::Directory,
-                    size: 0,
-                },
-                Target::Entry(entry) if entry.is_dir() => Status {
-                    kind: Kind::Directory,
-                    size: 0,
-                },
-                Target::Entry(entry) => Status {
+                Target::Entry(entry) if entry.is_file() => Status {
                     kind: Kind::File,
                     size: entry.len(),
+                },
+                _ => Status {
+                    kind: Kind::Directory,
+                    size: 0,
                 },
             })
         })
     }
 
     fn space(&mut self) -> Result<Space, FsError> {
-        self.transaction(|_, fs| {
+        self.transaction(|_, _, fs| {
             let stats = fs.stats().map_err(from_fat)?;
             let cluster = stats.cluster_size();
             Ok(Space {
@@ -317,13 +286,8 @@ impl<S: Sectors + 'static> fs::Server for FileServer<S> {
     }
 
     fn sync(&mut self) -> Result<Done, FsError> {
-        self.transaction(|server, _| {
-            for open in server.files.iter_mut().flatten() {
-                open.file.flush().map_err(from_fat)?;
-            }
-            Ok(Done { done: true })
-        })?;
-        let flushed = self.store.borrow_mut().disk_mut().flush();
+        self.mount()?;
+        let flushed = self.store.lock().disk_mut().flush();
         flushed.map_err(|_| FsError::DeviceError)?;
         Ok(Done { done: true })
     }

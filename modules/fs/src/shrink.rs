@@ -7,7 +7,7 @@
 
 use crate::disk::{SECTOR_BYTES, Sectors};
 use crate::errors::from_fat;
-use crate::server::{FatFile, FileServer};
+use crate::server::{FatFile, commit_step};
 use crate::volume::Shared;
 use alloc::vec::Vec;
 use cella_sdk::interfaces::fs::FsError;
@@ -19,21 +19,21 @@ use fatfs::{Seek, SeekFrom, Write};
 const OTHER_SECTORS: usize = 6;
 
 /// The file's size.
-pub fn size_of<S: Sectors + 'static>(file: &FatFile<S>) -> u64 {
+pub fn size_of<S: Sectors>(file: &FatFile<'_, S>) -> u64 {
     u64::from(file.size().unwrap_or(0))
 }
 
 /// The offsets (cluster-aligned, ascending, all past `size`) where a
 /// group of clusters to free starts, after the first group, which starts
 /// at `size`.
-fn cuts<S: Sectors + 'static>(
+fn cuts<S: Sectors>(
     store: &Shared<S>,
-    file: &mut FatFile<S>,
+    file: &mut FatFile<'_, S>,
     size: u64,
     cluster_bytes: u64,
 ) -> Result<Vec<u64>, FsError> {
     let (layout, capacity) = {
-        let store = store.borrow();
+        let store = store.lock();
         match (store.layout(), store.journal()) {
             (Some(layout), Some(journal)) => (layout, journal.capacity()),
             _ => return Ok(Vec::new()),
@@ -71,9 +71,9 @@ fn cuts<S: Sectors + 'static>(
 ///
 /// # Errors
 /// The FAT library's or the disk's.
-pub fn shrink<S: Sectors + 'static>(
+pub fn shrink<S: Sectors>(
     store: &Shared<S>,
-    file: &mut FatFile<S>,
+    file: &mut FatFile<'_, S>,
     size: u64,
     cluster_bytes: u64,
     keep_first: bool,
@@ -83,7 +83,7 @@ pub fn shrink<S: Sectors + 'static>(
         file.seek(SeekFrom::Start(cut)).map_err(from_fat)?;
         file.truncate().map_err(from_fat)?;
         file.flush().map_err(from_fat)?;
-        FileServer::commit_step(store)?;
+        commit_step(store)?;
     }
     if !keep_first {
         file.seek(SeekFrom::Start(size)).map_err(from_fat)?;

@@ -3,11 +3,13 @@
 
 use crate::disk::{DiskFailure, SECTOR_BYTES, Sectors};
 use crate::store::Store;
-use alloc::rc::Rc;
-use core::cell::RefCell;
+use alloc::sync::Arc;
+use spin::Mutex;
 
-/// The store, shared by the server and the FAT library's stream.
-pub type Shared<S> = Rc<RefCell<Store<S>>>;
+/// The store, shared by the server and the FAT library's stream (a module's
+/// state must be `Send`; one event runs at a time, so the lock is never
+/// contended).
+pub type Shared<S> = Arc<Mutex<Store<S>>>;
 
 /// Why the stream did not read or write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,11 +49,11 @@ impl<S: Sectors> Volume<S> {
     }
 
     fn size(&self) -> u64 {
-        self.store.borrow().count() * SECTOR_BYTES as u64
+        self.store.lock().count() * SECTOR_BYTES as u64
     }
 
     fn fail(&self, failure: DiskFailure) -> VolumeError {
-        self.store.borrow_mut().note_failure(failure);
+        self.store.lock().note_failure(failure);
         VolumeError::Disk(failure)
     }
 }
@@ -66,7 +68,7 @@ impl<S: Sectors> fatfs::Read for Volume<S> {
         let length = buffer.len().min(usize::try_from(left).unwrap_or(usize::MAX));
         let outcome = self
             .store
-            .borrow_mut()
+            .lock()
             .read_at(self.position, &mut buffer[..length]);
         outcome.map_err(|failure| self.fail(failure))?;
         self.position += length as u64;
@@ -80,7 +82,7 @@ impl<S: Sectors> fatfs::Write for Volume<S> {
         let length = bytes.len().min(usize::try_from(left).unwrap_or(usize::MAX));
         let outcome = self
             .store
-            .borrow_mut()
+            .lock()
             .write_at(self.position, &bytes[..length]);
         outcome.map_err(|failure| self.fail(failure))?;
         self.position += length as u64;

@@ -201,7 +201,7 @@ fn without_room_for_the_journal_a_crash_can_leave_the_volume_unclean() {
     let disk = ImageDisk::open(&image);
     let mut server = server(&disk);
     assert!(server.space().is_ok());
-    assert!(server.store().borrow().journal().is_none());
+    assert!(server.store().lock().journal().is_none());
     let states = expected();
     let (answered, full) = run_until_stopped(&image, None);
     assert_eq!(answered, SCRIPT.len());
