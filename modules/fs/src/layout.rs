@@ -21,7 +21,8 @@ pub const DIRTY_BIT: u8 = 0x01;
 
 /// Offset of the free-cluster count in the FSInfo sector.
 pub const FSINFO_FREE_OFFSET: usize = 488;
-/// The FSInfo free-cluster count that means "unknown".
+/// The FSInfo free-cluster count that means "unknown" (the count must be
+/// made by reading the whole FAT).
 pub const FREE_UNKNOWN: u32 = 0xffff_ffff;
 
 /// A FAT volume's layout.
@@ -41,6 +42,8 @@ pub struct Layout {
     pub fat32: bool,
     /// How many copies of the FAT it keeps.
     pub fats: u64,
+    /// How many clusters the data region holds.
+    pub clusters: u64,
 }
 
 /// Why a boot sector is not one the server mounts.
@@ -122,6 +125,7 @@ impl Layout {
             total,
             fat32,
             fats,
+            clusters: (total - data_start) / u64::from(sectors_per_cluster),
         })
     }
 

@@ -104,7 +104,7 @@ impl<S: Sectors> FileServer<S> {
                 None => return Err(FsError::NotFound),
             };
             if mode == Mode::Truncate && size_of(&file) > 0 {
-                shrink(store, &mut file, 0, cluster, false)?;
+                shrink(store, fs, &mut file, 0, cluster, false)?;
             }
             let size = size_of(&file);
             let handle = state.handles.open(Opening {
@@ -126,7 +126,7 @@ impl<S: Sectors> FileServer<S> {
                 return Err(FsError::BadArgument);
             }
             if size < size_of(&file) {
-                shrink(store, &mut file, size, cluster, false)?;
+                shrink(store, fs, &mut file, size, cluster, false)?;
             }
             Ok(Done { done: true })
         })
@@ -161,7 +161,7 @@ impl<S: Sectors> FileServer<S> {
             let entry = find(&parent, name)?.ok_or(FsError::NotFound)?;
             if entry.is_file() {
                 let mut file = entry.to_file();
-                shrink(store, &mut file, 0, cluster, true)?;
+                shrink(store, fs, &mut file, 0, cluster, true)?;
             }
             parent.remove(name).map_err(from_fat)?;
             // The removed file's handles end with it.
@@ -274,7 +274,7 @@ impl<S: Sectors> fs::Server for FileServer<S> {
     }
 
     fn space(&mut self) -> Result<Space, FsError> {
-        self.transaction(|_, _, fs| {
+        let space = self.transaction(|_, _, fs| {
             let stats = fs.stats().map_err(from_fat)?;
             let cluster = stats.cluster_size();
             Ok(Space {
@@ -282,7 +282,10 @@ impl<S: Sectors> fs::Server for FileServer<S> {
                 free: u64::from(stats.free_clusters()) * u64::from(cluster),
                 cluster,
             })
-        })
+        })?;
+        // Counted now: kept in FSInfo from the next change on.
+        self.free_known = true;
+        Ok(space)
     }
 
     fn sync(&mut self) -> Result<Done, FsError> {

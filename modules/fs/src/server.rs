@@ -69,6 +69,9 @@ pub struct FileServer<S: Sectors> {
     pub(crate) store: Shared<S>,
     pub(crate) fs: Option<Fat<S>>,
     pub(crate) state: State,
+    /// Whether the FAT library knows the free-cluster count without reading
+    /// the whole FAT: then each transaction writes it into FSInfo.
+    pub(crate) free_known: bool,
 }
 
 impl<S: Sectors> Drop for FileServer<S> {
@@ -104,6 +107,7 @@ impl<S: Sectors> FileServer<S> {
         FileServer {
             store: Arc::new(Mutex::new(Store::new(disk, cache_sectors))),
             fs: None,
+            free_known: false,
             state: State {
                 handles,
                 buffer: alloc::vec![0; MAX_TRANSFER_BYTES],
@@ -140,9 +144,8 @@ impl<S: Sectors> FileServer<S> {
         core::mem::take(&mut self.state.notices)
     }
 
-    /// Mounts the volume if it is not: the journal is replayed, the FSInfo
-    /// free count set to "unknown" (the server does not keep it on the
-    /// disk), and the FAT library mounts what is left.
+    /// Mounts the volume if it is not: the journal is replayed, then the
+    /// FAT library mounts what is left.
     ///
     /// # Errors
     /// [`FsError::NoFileSystem`] for a disk without a FAT volume of 512-byte
@@ -152,9 +155,10 @@ impl<S: Sectors> FileServer<S> {
             return Ok(());
         }
         match self.mount_volume() {
-            Ok((fs, replayed)) => {
+            Ok((fs, replayed, free_known)) => {
                 self.state.notices.push(Notice::Mounted(replayed));
                 self.fs = Some(fs);
+                self.free_known = free_known;
                 Ok(())
             }
             Err(error) => {
@@ -165,7 +169,7 @@ impl<S: Sectors> FileServer<S> {
         }
     }
 
-    fn mount_volume(&mut self) -> Result<(Fat<S>, Replayed), FsError> {
+    fn mount_volume(&mut self) -> Result<(Fat<S>, Replayed, bool), FsError> {
         let device = |_| FsError::DeviceError;
         {
             let mut store = self.store.lock();
@@ -185,11 +189,18 @@ impl<S: Sectors> FileServer<S> {
             let boot = store.read_uncached(0).map_err(device)?;
             let clean = boot[layout.status_offset()] & DIRTY_BIT == 0;
             store.attach(layout, journal, clean);
+            // The FAT library takes FSInfo's free count when the volume is
+            // clean and the count in range; otherwise it counts at the first
+            // `space`.
+            let mut free_known = false;
             if let Some(info) = layout.fs_info {
-                let position = info * SECTOR_BYTES as u64 + FSINFO_FREE_OFFSET as u64;
                 let mut free = [0u8; 4];
+                let position = info * SECTOR_BYTES as u64 + FSINFO_FREE_OFFSET as u64;
                 store.read_at(position, &mut free).map_err(device)?;
-                if u32::from_le_bytes(free) != FREE_UNKNOWN {
+                let free = u32::from_le_bytes(free);
+                free_known = clean && free != FREE_UNKNOWN && u64::from(free) <= layout.clusters;
+                if !free_known && free != FREE_UNKNOWN {
+                    // A count the library does not take would go stale.
                     store
                         .write_at(position, &FREE_UNKNOWN.to_le_bytes())
                         .map_err(device)?;
@@ -199,13 +210,14 @@ impl<S: Sectors> FileServer<S> {
             let options = fatfs::FsOptions::new().update_accessed_date(false);
             drop(store);
             let fs = Fat::new(Volume::new(Arc::clone(&self.store)), options).map_err(from_fat)?;
-            Ok((fs, replayed))
+            Ok((fs, replayed, free_known))
         }
     }
 
     /// Forgets the mounted volume after a failed transaction, so what the
     /// FAT library holds in memory is read from the disk again.
     pub(crate) fn unmount(&mut self) {
+        self.free_known = false;
         if let Some(fs) = self.fs.take() {
             core::mem::forget(fs);
         }
@@ -224,6 +236,9 @@ impl<S: Sectors> FileServer<S> {
             return Err(FsError::NoFileSystem);
         };
         let outcome = body(&mut self.state, &self.store, fs);
+        if outcome.is_ok() && self.free_known && self.store.lock().is_dirty() {
+            keep_free_count(&self.store, fs);
+        }
         let committed = {
             let mut store = self.store.lock();
             match outcome {
@@ -247,6 +262,26 @@ impl<S: Sectors> FileServer<S> {
                 Err(FsError::DeviceError)
             }
         }
+    }
+}
+
+/// Writes the FAT library's free-cluster count into FSInfo (part of the
+/// transaction under way), so the next mount need not count.
+pub(crate) fn keep_free_count<S: Sectors>(store: &Shared<S>, fs: &Fat<S>) {
+    let Ok(stats) = fs.stats() else {
+        return;
+    };
+    let mut store = store.lock();
+    let Some(info) = store.layout().and_then(|layout| layout.fs_info) else {
+        return;
+    };
+    let position = info * SECTOR_BYTES as u64 + FSINFO_FREE_OFFSET as u64;
+    let mut free = [0u8; 4];
+    if store.read_at(position, &mut free).is_ok()
+        && u32::from_le_bytes(free) != stats.free_clusters()
+        && let Err(failure) = store.write_at(position, &stats.free_clusters().to_le_bytes())
+    {
+        store.note_failure(failure);
     }
 }
 

@@ -7,7 +7,7 @@
 
 use crate::disk::{SECTOR_BYTES, Sectors};
 use crate::errors::from_fat;
-use crate::server::{FatFile, commit_step};
+use crate::server::{Fat, FatFile, commit_step, keep_free_count};
 use crate::volume::Shared;
 use alloc::vec::Vec;
 use cella_sdk::interfaces::fs::FsError;
@@ -15,8 +15,8 @@ use fatfs::{Seek, SeekFrom, Write};
 
 /// Sectors a step changes besides the freed entries' FAT sectors: the new
 /// chain end's FAT sector in each copy, the directory entry (a long name may
-/// take three sectors), the boot sector.
-const OTHER_SECTORS: usize = 6;
+/// take three sectors), the boot sector, FSInfo.
+const OTHER_SECTORS: usize = 7;
 
 /// The file's size.
 pub fn size_of<S: Sectors>(file: &FatFile<'_, S>) -> u64 {
@@ -73,6 +73,7 @@ fn cuts<S: Sectors>(
 /// The FAT library's or the disk's.
 pub fn shrink<S: Sectors>(
     store: &Shared<S>,
+    fs: &Fat<S>,
     file: &mut FatFile<'_, S>,
     size: u64,
     cluster_bytes: u64,
@@ -83,6 +84,7 @@ pub fn shrink<S: Sectors>(
         file.seek(SeekFrom::Start(cut)).map_err(from_fat)?;
         file.truncate().map_err(from_fat)?;
         file.flush().map_err(from_fat)?;
+        keep_free_count(store, fs);
         commit_step(store)?;
     }
     if !keep_first {

@@ -93,3 +93,22 @@ fn open_write_close_repeated_does_not_leak_handles_or_cache() {
     let (clean, report) = disk.fsck("repeat-fsck");
     assert!(clean, "{report}");
 }
+
+#[test]
+fn the_free_count_is_kept_in_fsinfo_so_a_mount_need_not_read_the_fat() {
+    let disk = ImageDisk::open(&fresh_image("free-count"));
+    let mut server = server(&disk);
+    put(&mut server, "/one", &pattern(1, 100_000));
+    server.create("/dir", Kind::Directory).unwrap();
+    put(&mut server, "/dir/two", &pattern(2, 5_000));
+    server.remove("/one").unwrap();
+    let expected = server.space().unwrap();
+    let reads_before = disk.read_calls();
+    let mut next = common::server(&disk);
+    assert_eq!(next.space().unwrap(), expected);
+    let reads = disk.read_calls() - reads_before;
+    // The FAT is 2048 sectors: counting would take about 300 reads of 7.
+    assert!(reads < 20, "{reads} block reads to mount and answer space");
+    let (clean, report) = disk.fsck("free-count-fsck");
+    assert!(clean, "{report}");
+}
