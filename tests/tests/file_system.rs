@@ -14,7 +14,9 @@ fn run(program: &str, arguments: &[&str]) -> String {
     let output = Command::new(program)
         .args(arguments)
         .output()
-        .unwrap_or_else(|error| panic!("{program} did not run ({error}): install dosfstools and mtools"));
+        .unwrap_or_else(|error| {
+            panic!("{program} did not run ({error}): install dosfstools and mtools")
+        });
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
@@ -42,9 +44,15 @@ fn file_system_on_a_disk_without_fat_answers_no_file_system() {
     for _ in 0..3 {
         session.expect_answer("call fs space", "error: no FAT file system on the disk");
     }
-    session.expect_answer("call fs stat /anything", "error: no FAT file system on the disk");
+    session.expect_answer(
+        "call fs stat /anything",
+        "error: no FAT file system on the disk",
+    );
     let table = session.type_line("ps");
-    if !table.lines().any(|line| line.starts_with("fs ") && line.contains("running")) {
+    if !table
+        .lines()
+        .any(|line| line.starts_with("fs ") && line.contains("running"))
+    {
         session.fail(format!("fs is not running:\n{table}"));
     }
 }
@@ -53,24 +61,53 @@ fn file_system_on_a_disk_without_fat_answers_no_file_system() {
 fn file_system_on_a_fat32_disk_reads_and_writes_what_the_host_sees() {
     let disk = Disk::copy_for("fs-fat32");
     let image = disk.path().to_str().unwrap().to_owned();
-    run("mkfs.fat", &["-F", "32", "-s", "2", "-R", "96", "-n", "CELLA", &image]);
+    run(
+        "mkfs.fat",
+        &["-F", "32", "-s", "2", "-R", "96", "-n", "CELLA", &image],
+    );
     let source = disk.path().with_file_name("hello.txt");
     std::fs::write(&source, "written on the host\n".repeat(100)).unwrap();
-    run("mcopy", &["-i", &image, source.to_str().unwrap(), "::/hello-from-the-host.txt"]);
+    run(
+        "mcopy",
+        &[
+            "-i",
+            &image,
+            source.to_str().unwrap(),
+            "::/hello-from-the-host.txt",
+        ],
+    );
     let mut session = at_prompt_with("fs-fat32", &disk);
-    session.expect_answer("call fs stat /hello-from-the-host.txt", "reply from fs: file, 2000 bytes");
+    session.expect_answer(
+        "call fs stat /hello-from-the-host.txt",
+        "reply from fs: file, 2000 bytes",
+    );
     session.expect_answer("call fs list / 0", "hello-from-the-host.txt");
     session.expect_answer("call fs space", "in clusters of 1024 bytes");
-    session.expect_answer("call fs create /made-in-cella directory", "reply from fs: done");
-    session.expect_answer("call fs create /made-in-cella/a-long-file-name.txt file", "reply from fs: done");
-    session.expect_answer("call fs create /made-in-cella directory", "error: it exists already");
-    session.expect_answer("call fs open /made-in-cella/a-long-file-name.txt read", "bytes");
+    session.expect_answer(
+        "call fs create /made-in-cella directory",
+        "reply from fs: done",
+    );
+    session.expect_answer(
+        "call fs create /made-in-cella/a-long-file-name.txt file",
+        "reply from fs: done",
+    );
+    session.expect_answer(
+        "call fs create /made-in-cella directory",
+        "error: it exists already",
+    );
+    session.expect_answer(
+        "call fs open /made-in-cella/a-long-file-name.txt read",
+        "bytes",
+    );
     session.expect_answer("call fs list /made-in-cella 0", "a-long-file-name.txt");
     session.expect_answer("call fs sync", "reply from fs: done");
     drop(session);
     let listing = run("mdir", &["-i", &image, "::/made-in-cella"]);
     assert!(listing.contains("a-long-file-name.txt"), "{listing}");
-    let report = Command::new("fsck.vfat").args(["-n", &image]).output().unwrap();
+    let report = Command::new("fsck.vfat")
+        .args(["-n", &image])
+        .output()
+        .unwrap();
     assert!(
         report.status.success(),
         "fsck.vfat -n: {}",

@@ -75,8 +75,8 @@ impl Sectors for BlockDisk {
         let id = self.id();
         let count = u16::try_from(buffer.len() / SECTOR_BYTES).map_err(|_| DiskFailure::Device)?;
         let mut request = [0u8; 64];
-        let length =
-            block::read::request(&mut request, id, sector, count).map_err(|_| DiskFailure::Device)?;
+        let length = block::read::request(&mut request, id, sector, count)
+            .map_err(|_| DiskFailure::Device)?;
         self.call(&request[..length], |answer| {
             Some(match block::read::reply(answer).ok()? {
                 Ok(data) if data.id == id && data.bytes.len() == buffer.len() => {
@@ -92,8 +92,8 @@ impl Sectors for BlockDisk {
     fn write(&mut self, sector: u64, bytes: &[u8]) -> Result<(), DiskFailure> {
         let id = self.id();
         let mut request = [0u8; MAX_MESSAGE_BYTES as usize];
-        let length =
-            block::write::request(&mut request, id, sector, bytes).map_err(|_| DiskFailure::Device)?;
+        let length = block::write::request(&mut request, id, sector, bytes)
+            .map_err(|_| DiskFailure::Device)?;
         self.call(&request[..length], |answer| {
             Some(match block::write::reply(answer).ok()? {
                 Ok(done) if done.id == id => Ok(()),
@@ -124,7 +124,11 @@ impl Sectors for BlockDisk {
             let mut request = [0u8; 16];
             if let Ok(length) = block::capacity::request(&mut request) {
                 let sectors = self.call(&request[..length], |answer| {
-                    Some(block::capacity::reply(answer).ok()?.map(|capacity| capacity.sectors))
+                    Some(
+                        block::capacity::reply(answer)
+                            .ok()?
+                            .map(|capacity| capacity.sectors),
+                    )
                 });
                 self.sectors.set(sectors.unwrap_or(0));
             }

@@ -86,8 +86,7 @@ impl Handles {
     fn slot(&self, handle: Handle) -> Option<usize> {
         let index = usize::try_from(handle.slot).ok()?;
         let slot = self.slots.get(index)?;
-        (slot.opening.is_some() && self.generation(slot.uses) == handle.generation)
-            .then_some(index)
+        (slot.opening.is_some() && self.generation(slot.uses) == handle.generation).then_some(index)
     }
 
     /// The opening `handle` names.
@@ -119,7 +118,10 @@ impl Handles {
 
     /// How many handles are open.
     pub fn count(&self) -> usize {
-        self.slots.iter().filter(|slot| slot.opening.is_some()).count()
+        self.slots
+            .iter()
+            .filter(|slot| slot.opening.is_some())
+            .count()
     }
 
     /// Writes the table (epoch, and per slot its uses, path and mode) into

@@ -58,7 +58,9 @@ impl FileSystem {
                 ),
                 Notice::MountFailed(error) => {
                     if self.reported != Some(error) {
-                        cella_sdk::warn!("cannot mount the disk: {error}; trying again at the next request");
+                        cella_sdk::warn!(
+                            "cannot mount the disk: {error}; trying again at the next request"
+                        );
                         self.reported = Some(error);
                     }
                 }
@@ -76,7 +78,11 @@ impl Module for FileSystem {
     fn init(capabilities: Capabilities) -> Result<FileSystem> {
         cella_sdk::info!("serving fs; the volume is mounted at the first request");
         Ok(FileSystem {
-            server: FileServer::new(BlockDisk::new(capabilities.block), epoch(), DEFAULT_CAPACITY),
+            server: FileServer::new(
+                BlockDisk::new(capabilities.block),
+                epoch(),
+                DEFAULT_CAPACITY,
+            ),
             reported: None,
         })
     }
@@ -91,14 +97,25 @@ impl Module for FileSystem {
         self.server.save(out).map_err(|_| ErrorCode::TooLong)
     }
 
-    fn restore_state(capabilities: Capabilities, saved: &[u8], format_version: u32) -> Result<FileSystem> {
+    fn restore_state(
+        capabilities: Capabilities,
+        saved: &[u8],
+        format_version: u32,
+    ) -> Result<FileSystem> {
         if format_version != crate::handles::STATE_FORMAT {
-            cella_sdk::error!("state format {format_version} is not {}: refused", crate::handles::STATE_FORMAT);
+            cella_sdk::error!(
+                "state format {format_version} is not {}: refused",
+                crate::handles::STATE_FORMAT
+            );
             return Err(ErrorCode::BadArgument);
         }
-        let server = FileServer::restore(BlockDisk::new(capabilities.block), saved, DEFAULT_CAPACITY)
-            .map_err(|_| ErrorCode::BadArgument)?;
+        let server =
+            FileServer::restore(BlockDisk::new(capabilities.block), saved, DEFAULT_CAPACITY)
+                .map_err(|_| ErrorCode::BadArgument)?;
         cella_sdk::info!("took over {} open handles", server.open_handles());
-        Ok(FileSystem { server, reported: None })
+        Ok(FileSystem {
+            server,
+            reported: None,
+        })
     }
 }

@@ -26,7 +26,12 @@ fn seek_to<S: Sectors>(file: &mut FatFile<'_, S>, offset: u64) -> Result<(), FsE
 }
 
 impl<S: Sectors> FileServer<S> {
-    fn read_into_buffer(&mut self, handle: Handle, offset: u64, length: u32) -> Result<usize, FsError> {
+    fn read_into_buffer(
+        &mut self,
+        handle: Handle,
+        offset: u64,
+        length: u32,
+    ) -> Result<usize, FsError> {
         let length = length as usize;
         if length == 0 {
             return Err(FsError::BadArgument);
@@ -44,7 +49,10 @@ impl<S: Sectors> FileServer<S> {
             seek_to(&mut file, offset)?;
             let mut done = 0;
             while done < wanted {
-                match file.read(&mut state.buffer[done..wanted]).map_err(from_fat)? {
+                match file
+                    .read(&mut state.buffer[done..wanted])
+                    .map_err(from_fat)?
+                {
                     0 => return Err(FsError::Corrupt),
                     count => done += count,
                 }
@@ -194,11 +202,17 @@ impl<S: Sectors> FileServer<S> {
                 if index >= start {
                     let described = Entry {
                         name: &name,
-                        kind: if entry.is_dir() { Kind::Directory } else { Kind::File },
+                        kind: if entry.is_dir() {
+                            Kind::Directory
+                        } else {
+                            Kind::File
+                        },
                         size: if entry.is_dir() { 0 } else { entry.len() },
                     };
                     let mut writer = Writer::new(&mut one);
-                    described.encode(&mut writer).map_err(|_| FsError::Corrupt)?;
+                    described
+                        .encode(&mut writer)
+                        .map_err(|_| FsError::Corrupt)?;
                     let encoded = writer.length();
                     if length + encoded > MAX_LISTING_BYTES {
                         return Ok((count, index, length));

@@ -2,8 +2,8 @@
 //! `/`-separated, no empty, `.` or `..` component, no character FAT does
 //! not take in a long name, and within the interface's lengths.
 
-use cella_sdk::interfaces::fs::{FsError, MAX_NAME_BYTES, MAX_PATH_BYTES};
 use alloc::vec::Vec;
+use cella_sdk::interfaces::fs::{FsError, MAX_NAME_BYTES, MAX_PATH_BYTES};
 
 /// Characters a FAT long name may not hold (besides control characters).
 const REFUSED: &[char] = &['"', '*', ':', '<', '>', '?', '\\', '|'];
@@ -63,8 +63,26 @@ mod tests {
     #[test]
     fn bad_paths_are_refused() {
         for path in [
-            "", "a", "a/b", "//", "/a/", "/a//b", "/.", "/..", "/a/../b", "/a/./b", "/a\0b",
-            "/a:b", "/a*", "/a?b", "/a|b", "/a\\b", "/a<b", "/a>b", "/\"a\"", "/tab\there",
+            "",
+            "a",
+            "a/b",
+            "//",
+            "/a/",
+            "/a//b",
+            "/.",
+            "/..",
+            "/a/../b",
+            "/a/./b",
+            "/a\0b",
+            "/a:b",
+            "/a*",
+            "/a?b",
+            "/a|b",
+            "/a\\b",
+            "/a<b",
+            "/a>b",
+            "/\"a\"",
+            "/tab\there",
         ] {
             assert_eq!(components(path), Err(FsError::BadPath), "{path:?}");
         }

@@ -243,9 +243,9 @@ impl<S: Sectors> FileServer<S> {
             let mut store = self.store.lock();
             match outcome {
                 Ok(_) => store.commit(),
-                Err(_) if store.is_dirty() || store.failure().is_some() => Err(store
-                    .failure()
-                    .unwrap_or(DiskFailure::Device)),
+                Err(_) if store.is_dirty() || store.failure().is_some() => {
+                    Err(store.failure().unwrap_or(DiskFailure::Device))
+                }
                 Err(_) => Ok(()),
             }
         };
@@ -307,7 +307,10 @@ pub(crate) fn find<'a, S: Sectors>(
 }
 
 /// The directory `parts` names.
-pub(crate) fn directory<'a, S: Sectors>(fs: &'a Fat<S>, parts: &[&str]) -> Result<FatDir<'a, S>, FsError> {
+pub(crate) fn directory<'a, S: Sectors>(
+    fs: &'a Fat<S>,
+    parts: &[&str],
+) -> Result<FatDir<'a, S>, FsError> {
     let mut current = fs.root_dir();
     for part in parts {
         current = match find(&current, part)? {
@@ -320,7 +323,10 @@ pub(crate) fn directory<'a, S: Sectors>(fs: &'a Fat<S>, parts: &[&str]) -> Resul
 }
 
 /// What `parts` names.
-pub(crate) fn target<'a, S: Sectors>(fs: &'a Fat<S>, parts: &[&str]) -> Result<Target<'a, S>, FsError> {
+pub(crate) fn target<'a, S: Sectors>(
+    fs: &'a Fat<S>,
+    parts: &[&str],
+) -> Result<Target<'a, S>, FsError> {
     let Some((last, parents)) = parts.split_last() else {
         return Ok(Target::Root);
     };

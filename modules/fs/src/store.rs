@@ -124,7 +124,8 @@ impl<S: Sectors> Store<S> {
             count += 1;
         }
         let mut buffer = [0u8; SECTOR_BYTES * MAX_SECTORS_PER_CALL];
-        self.disk.read(sector, &mut buffer[..count * SECTOR_BYTES])?;
+        self.disk
+            .read(sector, &mut buffer[..count * SECTOR_BYTES])?;
         for index in 0..count {
             let at = index * SECTOR_BYTES;
             self.cache.insert(
@@ -252,8 +253,10 @@ impl<S: Sectors> Store<S> {
             }
         }
         let copies = self.copies(&metadata)?;
-        let sectors: Vec<(u64, &Sector)> =
-            copies.iter().map(|(sector, bytes)| (*sector, bytes)).collect();
+        let sectors: Vec<(u64, &Sector)> = copies
+            .iter()
+            .map(|(sector, bytes)| (*sector, bytes))
+            .collect();
         match self.journal.as_mut() {
             Some(journal) if sectors.len() <= journal.capacity() => {
                 journal.commit(&mut self.disk, &sectors)?;
@@ -282,8 +285,10 @@ impl<S: Sectors> Store<S> {
             return Ok(());
         }
         let copies = self.copies(sectors)?;
-        let list: Vec<(u64, &Sector)> =
-            copies.iter().map(|(sector, bytes)| (*sector, bytes)).collect();
+        let list: Vec<(u64, &Sector)> = copies
+            .iter()
+            .map(|(sector, bytes)| (*sector, bytes))
+            .collect();
         write_runs(&mut self.disk, &list)?;
         self.cache.mark_clean(sectors);
         Ok(())

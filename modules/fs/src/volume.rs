@@ -65,7 +65,9 @@ impl<S: Sectors> fatfs::IoBase for Volume<S> {
 impl<S: Sectors> fatfs::Read for Volume<S> {
     fn read(&mut self, buffer: &mut [u8]) -> Result<usize, VolumeError> {
         let left = self.size().saturating_sub(self.position);
-        let length = buffer.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let length = buffer
+            .len()
+            .min(usize::try_from(left).unwrap_or(usize::MAX));
         let outcome = self
             .store
             .lock()
@@ -80,10 +82,7 @@ impl<S: Sectors> fatfs::Write for Volume<S> {
     fn write(&mut self, bytes: &[u8]) -> Result<usize, VolumeError> {
         let left = self.size().saturating_sub(self.position);
         let length = bytes.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        let outcome = self
-            .store
-            .lock()
-            .write_at(self.position, &bytes[..length]);
+        let outcome = self.store.lock().write_at(self.position, &bytes[..length]);
         outcome.map_err(|failure| self.fail(failure))?;
         self.position += length as u64;
         Ok(length)

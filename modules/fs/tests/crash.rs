@@ -54,7 +54,11 @@ const SCRIPT: &[Request] = &[
 ];
 
 /// The contents after `request`, from `before`.
-fn apply(before: &Contents, request: Request, paths: &mut BTreeMap<usize, &'static str>) -> Contents {
+fn apply(
+    before: &Contents,
+    request: Request,
+    paths: &mut BTreeMap<usize, &'static str>,
+) -> Contents {
     let mut after = before.clone();
     match request {
         Request::Directory(path) => after.directories.push(path.to_string()),
@@ -72,7 +76,11 @@ fn apply(before: &Contents, request: Request, paths: &mut BTreeMap<usize, &'stat
             file.resize(file.len().max(offset + length), 0);
             file[offset..offset + length].copy_from_slice(&bytes);
         }
-        Request::Truncate(name, size) => after.files.get_mut(paths[&name]).unwrap().truncate(size as usize),
+        Request::Truncate(name, size) => after
+            .files
+            .get_mut(paths[&name])
+            .unwrap()
+            .truncate(size as usize),
         Request::Remove(path) => {
             after.files.remove(path);
             after.directories.retain(|directory| directory != path);
@@ -83,15 +91,19 @@ fn apply(before: &Contents, request: Request, paths: &mut BTreeMap<usize, &'stat
     after
 }
 
-fn send(server: &mut FileServer<ImageDisk>, request: Request, handles: &mut BTreeMap<usize, Handle>) -> Result<(), FsError> {
+fn send(
+    server: &mut FileServer<ImageDisk>,
+    request: Request,
+    handles: &mut BTreeMap<usize, Handle>,
+) -> Result<(), FsError> {
     match request {
         Request::Directory(path) => server.create(path, Kind::Directory).map(drop),
         Request::Open(name, path, mode) => server.open(path, mode).map(|opened| {
             handles.insert(name, opened.handle);
         }),
-        Request::Write(name, offset, seed, length) => {
-            server.write(handles[&name], offset, &pattern(seed, length)).map(drop)
-        }
+        Request::Write(name, offset, seed, length) => server
+            .write(handles[&name], offset, &pattern(seed, length))
+            .map(drop),
         Request::Truncate(name, size) => server.truncate(handles[&name], size).map(drop),
         Request::Close(name) => server.close(handles[&name]).map(drop),
         Request::Remove(path) => server.remove(path).map(drop),
@@ -104,7 +116,11 @@ fn contents(server: &mut FileServer<ImageDisk>) -> Contents {
     let mut found = Contents::default();
     let mut pending = vec![String::new()];
     while let Some(directory) = pending.pop() {
-        let listed = if directory.is_empty() { "/" } else { directory.as_str() };
+        let listed = if directory.is_empty() {
+            "/"
+        } else {
+            directory.as_str()
+        };
         for (name, kind, _) in list(server, listed).unwrap() {
             let path = format!("{directory}/{name}");
             match kind {
@@ -188,8 +204,17 @@ fn every_stopping_point(image: &Path, name: &str) -> (u64, Vec<String>) {
 fn a_server_killed_after_any_sector_write_leaves_a_clean_volume_with_every_answered_request() {
     let image = fresh_image("crash");
     let (total, unclean) = every_stopping_point(&image, "crash-fsck");
-    eprintln!("with the journal: {} of {} stopping points unclean", unclean.len(), total + 1);
-    assert!(unclean.is_empty(), "{} of {total} stopping points unclean:\n{}", unclean.len(), unclean.join("\n"));
+    eprintln!(
+        "with the journal: {} of {} stopping points unclean",
+        unclean.len(),
+        total + 1
+    );
+    assert!(
+        unclean.is_empty(),
+        "{} of {total} stopping points unclean:\n{}",
+        unclean.len(),
+        unclean.join("\n")
+    );
 }
 
 #[test]
@@ -197,7 +222,11 @@ fn without_room_for_the_journal_a_crash_can_leave_the_volume_unclean() {
     // 32 reserved sectors: no room past sector 32, so the server writes in
     // place; the same check then finds stopping points fsck complains of,
     // which shows the check above can fail.
-    let image = make_image("no-journal", &["-F", "32", "-s", "2", "-R", "32"], IMAGE_KIB);
+    let image = make_image(
+        "no-journal",
+        &["-F", "32", "-s", "2", "-R", "32"],
+        IMAGE_KIB,
+    );
     let disk = ImageDisk::open(&image);
     let mut server = server(&disk);
     assert!(server.space().is_ok());
@@ -213,7 +242,10 @@ fn without_room_for_the_journal_a_crash_can_leave_the_volume_unclean() {
             unclean += 1;
         }
     }
-    eprintln!("without the journal: {unclean} of {} stopping points unclean", full.sector_writes() + 1);
+    eprintln!(
+        "without the journal: {unclean} of {} stopping points unclean",
+        full.sector_writes() + 1
+    );
     assert!(unclean > 0, "no stopping point left an unclean volume");
     let _ = states;
 }

@@ -24,13 +24,24 @@ fn bad_paths_are_refused_by_every_operation() {
         ("/what?", FsError::BadPath),
         (long_name.as_str(), FsError::TooLong),
     ] {
-        assert_eq!(server.open(path, Mode::Create).map(|_| ()), Err(error), "{path:?}");
-        assert_eq!(server.create(path, Kind::File).map(|_| ()), Err(error), "{path:?}");
+        assert_eq!(
+            server.open(path, Mode::Create).map(|_| ()),
+            Err(error),
+            "{path:?}"
+        );
+        assert_eq!(
+            server.create(path, Kind::File).map(|_| ()),
+            Err(error),
+            "{path:?}"
+        );
         assert_eq!(server.remove(path).map(|_| ()), Err(error), "{path:?}");
         assert_eq!(server.stat(path).map(|_| ()), Err(error), "{path:?}");
         assert_eq!(server.list(path, 0).map(|_| ()), Err(error), "{path:?}");
     }
-    assert!(list(&mut server, "/").unwrap().is_empty(), "nothing was made");
+    assert!(
+        list(&mut server, "/").unwrap().is_empty(),
+        "nothing was made"
+    );
 }
 
 #[test]
@@ -39,21 +50,58 @@ fn missing_existing_and_wrong_kinds_answer_their_errors() {
     let mut server = server(&disk);
     server.create("/dir", Kind::Directory).unwrap();
     put(&mut server, "/dir/file", b"data");
-    assert_eq!(server.open("/missing", Mode::Read).map(|_| ()), Err(FsError::NotFound));
-    assert_eq!(server.open("/missing", Mode::ReadWrite).map(|_| ()), Err(FsError::NotFound));
-    assert_eq!(server.open("/no/such/dir", Mode::Create).map(|_| ()), Err(FsError::NotFound));
+    assert_eq!(
+        server.open("/missing", Mode::Read).map(|_| ()),
+        Err(FsError::NotFound)
+    );
+    assert_eq!(
+        server.open("/missing", Mode::ReadWrite).map(|_| ()),
+        Err(FsError::NotFound)
+    );
+    assert_eq!(
+        server.open("/no/such/dir", Mode::Create).map(|_| ()),
+        Err(FsError::NotFound)
+    );
     assert_eq!(server.stat("/missing").map(|_| ()), Err(FsError::NotFound));
-    assert_eq!(server.remove("/missing").map(|_| ()), Err(FsError::NotFound));
-    assert_eq!(server.create("/dir", Kind::File).map(|_| ()), Err(FsError::Exists));
-    assert_eq!(server.create("/DIR/FILE", Kind::Directory).map(|_| ()), Err(FsError::Exists));
-    assert_eq!(server.create("/", Kind::Directory).map(|_| ()), Err(FsError::Exists));
-    assert_eq!(server.open("/dir", Mode::Read).map(|_| ()), Err(FsError::IsDirectory));
-    assert_eq!(server.open("/", Mode::Read).map(|_| ()), Err(FsError::IsDirectory));
-    assert_eq!(server.list("/dir/file", 0).map(|_| ()), Err(FsError::NotDirectory));
-    assert_eq!(server.open("/dir/file/x", Mode::Create).map(|_| ()), Err(FsError::NotDirectory));
+    assert_eq!(
+        server.remove("/missing").map(|_| ()),
+        Err(FsError::NotFound)
+    );
+    assert_eq!(
+        server.create("/dir", Kind::File).map(|_| ()),
+        Err(FsError::Exists)
+    );
+    assert_eq!(
+        server.create("/DIR/FILE", Kind::Directory).map(|_| ()),
+        Err(FsError::Exists)
+    );
+    assert_eq!(
+        server.create("/", Kind::Directory).map(|_| ()),
+        Err(FsError::Exists)
+    );
+    assert_eq!(
+        server.open("/dir", Mode::Read).map(|_| ()),
+        Err(FsError::IsDirectory)
+    );
+    assert_eq!(
+        server.open("/", Mode::Read).map(|_| ()),
+        Err(FsError::IsDirectory)
+    );
+    assert_eq!(
+        server.list("/dir/file", 0).map(|_| ()),
+        Err(FsError::NotDirectory)
+    );
+    assert_eq!(
+        server.open("/dir/file/x", Mode::Create).map(|_| ()),
+        Err(FsError::NotDirectory)
+    );
     assert_eq!(server.remove("/dir").map(|_| ()), Err(FsError::NotEmpty));
     assert_eq!(server.remove("/").map(|_| ()), Err(FsError::BadPath));
-    assert_eq!(get(&mut server, "/dir/file").unwrap(), b"data", "nothing was lost");
+    assert_eq!(
+        get(&mut server, "/dir/file").unwrap(),
+        b"data",
+        "nothing was lost"
+    );
     server.remove("/dir/file").unwrap();
     server.remove("/dir").unwrap();
     let (clean, report) = disk.fsck("kinds-fsck");
@@ -66,22 +114,49 @@ fn bad_arguments_and_read_only_handles_are_refused() {
     let mut server = server(&disk);
     put(&mut server, "/file", b"0123456789");
     let handle = open(&mut server, "/file", Mode::ReadWrite);
-    assert_eq!(server.write(handle, 0, &[]).map(|_| ()), Err(FsError::BadArgument));
-    assert_eq!(server.write(handle, 11, b"x").map(|_| ()), Err(FsError::BadArgument), "past the end");
-    let too_much = vec![0u8; MAX_TRANSFER_BYTES + 1];
-    assert_eq!(server.write(handle, 0, &too_much).map(|_| ()), Err(FsError::TooLong));
-    assert_eq!(server.read(handle, 0, 0).map(|_| ()), Err(FsError::BadArgument));
     assert_eq!(
-        server.read(handle, 0, MAX_TRANSFER_BYTES as u32 + 1).map(|_| ()),
+        server.write(handle, 0, &[]).map(|_| ()),
+        Err(FsError::BadArgument)
+    );
+    assert_eq!(
+        server.write(handle, 11, b"x").map(|_| ()),
+        Err(FsError::BadArgument),
+        "past the end"
+    );
+    let too_much = vec![0u8; MAX_TRANSFER_BYTES + 1];
+    assert_eq!(
+        server.write(handle, 0, &too_much).map(|_| ()),
         Err(FsError::TooLong)
     );
-    assert_eq!(server.truncate(handle, 11).map(|_| ()), Err(FsError::BadArgument));
+    assert_eq!(
+        server.read(handle, 0, 0).map(|_| ()),
+        Err(FsError::BadArgument)
+    );
+    assert_eq!(
+        server
+            .read(handle, 0, MAX_TRANSFER_BYTES as u32 + 1)
+            .map(|_| ()),
+        Err(FsError::TooLong)
+    );
+    assert_eq!(
+        server.truncate(handle, 11).map(|_| ()),
+        Err(FsError::BadArgument)
+    );
     server.close(handle).unwrap();
     let reader = open(&mut server, "/file", Mode::Read);
-    assert_eq!(server.write(reader, 0, b"x").map(|_| ()), Err(FsError::ReadOnly));
-    assert_eq!(server.truncate(reader, 0).map(|_| ()), Err(FsError::ReadOnly));
+    assert_eq!(
+        server.write(reader, 0, b"x").map(|_| ()),
+        Err(FsError::ReadOnly)
+    );
+    assert_eq!(
+        server.truncate(reader, 0).map(|_| ()),
+        Err(FsError::ReadOnly)
+    );
     server.close(reader).unwrap();
-    let forged = Handle { slot: 99, generation: 1 };
+    let forged = Handle {
+        slot: 99,
+        generation: 1,
+    };
     assert_eq!(server.read(forged, 0, 1).map(|_| ()), Err(FsError::Stale));
     assert_eq!(server.close(forged).map(|_| ()), Err(FsError::Stale));
     assert_eq!(get(&mut server, "/file").unwrap(), b"0123456789");
@@ -94,13 +169,23 @@ fn the_thirty_third_open_file_is_refused_and_closing_one_makes_room() {
     let handles: Vec<Handle> = (0..32)
         .map(|index| open(&mut server, &format!("/file-{index}"), Mode::Create))
         .collect();
-    assert_eq!(server.open("/one-more", Mode::Create).map(|_| ()), Err(FsError::TooManyOpen));
-    assert_eq!(server.stat("/one-more").map(|_| ()), Err(FsError::NotFound), "not created");
+    assert_eq!(
+        server.open("/one-more", Mode::Create).map(|_| ()),
+        Err(FsError::TooManyOpen)
+    );
+    assert_eq!(
+        server.stat("/one-more").map(|_| ()),
+        Err(FsError::NotFound),
+        "not created"
+    );
     server.close(handles[5]).unwrap();
     let again = open(&mut server, "/one-more", Mode::Create);
     assert_eq!(again.slot, handles[5].slot);
     assert_ne!(again.generation, handles[5].generation);
-    assert_eq!(server.read(handles[5], 0, 1).map(|_| ()), Err(FsError::Stale));
+    assert_eq!(
+        server.read(handles[5], 0, 1).map(|_| ()),
+        Err(FsError::Stale)
+    );
 }
 
 #[test]
@@ -120,7 +205,10 @@ fn a_full_disk_answers_no_space_and_keeps_the_file_as_it_was() {
     };
     assert_eq!(error, FsError::NoSpace);
     let status = server.stat("/big").unwrap();
-    assert_eq!(status.size, offset, "the refused write left the file as it was");
+    assert_eq!(
+        status.size, offset,
+        "the refused write left the file as it was"
+    );
     let data = server.read(handle, offset - 100, 100).unwrap();
     assert_eq!(data.bytes, &chunk[chunk.len() - 100..]);
     // The clusters left, one at a time.
@@ -132,7 +220,10 @@ fn a_full_disk_answers_no_space_and_keeps_the_file_as_it_was() {
     };
     assert_eq!(error, FsError::NoSpace);
     assert_eq!(server.space().unwrap().free, 0);
-    assert_eq!(server.create("/another", Kind::Directory).map(|_| ()), Err(FsError::NoSpace));
+    assert_eq!(
+        server.create("/another", Kind::Directory).map(|_| ()),
+        Err(FsError::NoSpace)
+    );
     server.truncate(handle, 0).unwrap();
     server.close(handle).unwrap();
     server.create("/another", Kind::Directory).unwrap();
@@ -149,7 +240,10 @@ fn a_disk_without_fat_answers_no_file_system_and_is_mounted_once_formatted() {
     let mut server = server(&disk);
     for _ in 0..3 {
         assert_eq!(server.space().map(|_| ()), Err(FsError::NoFileSystem));
-        assert_eq!(server.open("/x", Mode::Create).map(|_| ()), Err(FsError::NoFileSystem));
+        assert_eq!(
+            server.open("/x", Mode::Create).map(|_| ()),
+            Err(FsError::NoFileSystem)
+        );
         assert!(!server.is_mounted());
     }
     assert_eq!(disk.sector_writes(), 0, "a blank disk is never written");
@@ -172,7 +266,10 @@ fn a_failing_disk_answers_device_error_and_the_volume_stays_consistent() {
     let mut server = server(&disk);
     put(&mut server, "/kept", b"kept");
     disk.stop_after(0);
-    assert_eq!(server.create("/lost", Kind::File).map(|_| ()), Err(FsError::DeviceError));
+    assert_eq!(
+        server.create("/lost", Kind::File).map(|_| ()),
+        Err(FsError::DeviceError)
+    );
     assert!(!server.is_mounted(), "a failed transaction unmounts");
     let survivor = disk.copy();
     let mut next = common::server(&survivor);

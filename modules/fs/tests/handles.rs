@@ -24,7 +24,10 @@ fn a_closed_handle_is_stale_and_its_slot_gets_a_new_generation() {
         seen.push(handle.generation);
         server.close(handle).unwrap();
     }
-    let forged = Handle { slot: first.slot, generation: first.generation + 1000 };
+    let forged = Handle {
+        slot: first.slot,
+        generation: first.generation + 1000,
+    };
     assert_eq!(server.read(forged, 0, 1).map(|_| ()), Err(FsError::Stale));
 }
 
@@ -38,11 +41,17 @@ fn after_a_restart_every_earlier_handle_is_stale() {
     // The next instance: another epoch, the same disk.
     let mut after = FileServer::new(disk.clone(), 0x5678, CACHE_SECTORS);
     assert_eq!(after.read(handle, 0, 10).map(|_| ()), Err(FsError::Stale));
-    assert_eq!(after.write(handle, 0, b"x").map(|_| ()), Err(FsError::Stale));
+    assert_eq!(
+        after.write(handle, 0, b"x").map(|_| ()),
+        Err(FsError::Stale)
+    );
     let fresh = open(&mut after, "/kept.txt", Mode::Read);
     assert_eq!(fresh.slot, handle.slot);
     assert_ne!(fresh.generation, handle.generation);
-    assert_eq!(read_all(&mut after, fresh).unwrap(), b"survives the restart");
+    assert_eq!(
+        read_all(&mut after, fresh).unwrap(),
+        b"survives the restart"
+    );
 }
 
 #[test]
@@ -58,13 +67,20 @@ fn a_hot_swap_carries_the_handles_over() {
     let length = old.save(&mut state).unwrap();
     drop(old);
     let mut new = FileServer::restore(disk.clone(), &state[..length], CACHE_SECTORS).unwrap();
-    assert_eq!(read_all(&mut new, reader).unwrap(), b"written by the old version");
+    assert_eq!(
+        read_all(&mut new, reader).unwrap(),
+        b"written by the old version"
+    );
     write_all(&mut new, writer, 26, b", and the new one");
     assert_eq!(
         read_all(&mut new, reader).unwrap(),
         b"written by the old version, and the new one"
     );
-    assert_eq!(new.write(reader, 0, b"x").map(|_| ()), Err(FsError::ReadOnly), "the mode came along");
+    assert_eq!(
+        new.write(reader, 0, b"x").map(|_| ()),
+        Err(FsError::ReadOnly),
+        "the mode came along"
+    );
     assert_eq!(new.read(closed, 0, 1).map(|_| ()), Err(FsError::Stale));
     new.close(writer).unwrap();
     new.close(reader).unwrap();
@@ -93,7 +109,10 @@ fn a_saved_table_that_does_not_read_is_refused() {
     longer.push(0);
     assert!(FileServer::restore(disk.clone(), &longer, CACHE_SECTORS).is_err());
     let mut small = [0u8; 16];
-    assert!(server.save(&mut small).is_err(), "a table that does not fit is refused");
+    assert!(
+        server.save(&mut small).is_err(),
+        "a table that does not fit is refused"
+    );
 }
 
 #[test]
@@ -107,11 +126,17 @@ fn requests_through_the_interface_encoding_are_answered() {
     let opened = fs::open::reply(&reply[..answered]).unwrap().unwrap();
     let length = fs::write::request(&mut request, opened.handle, 0, &[7u8; 3584]).unwrap();
     let answered = fs::serve(&mut server, &request[..length], &mut reply).unwrap();
-    assert_eq!(fs::write::reply(&reply[..answered]).unwrap().unwrap().size, 3584);
+    assert_eq!(
+        fs::write::reply(&reply[..answered]).unwrap().unwrap().size,
+        3584
+    );
     let length = fs::read::request(&mut request, opened.handle, 0, 3584).unwrap();
     let answered = fs::serve(&mut server, &request[..length], &mut reply).unwrap();
     assert!(answered <= cella_sdk::MAX_MESSAGE_BYTES as usize);
-    assert_eq!(fs::read::reply(&reply[..answered]).unwrap().unwrap().bytes, [7u8; 3584]);
+    assert_eq!(
+        fs::read::reply(&reply[..answered]).unwrap().unwrap().bytes,
+        [7u8; 3584]
+    );
     let length = fs::list::request(&mut request, "/", 0).unwrap();
     let answered = fs::serve(&mut server, &request[..length], &mut reply).unwrap();
     let listing = fs::list::reply(&reply[..answered]).unwrap().unwrap();

@@ -44,8 +44,15 @@ fn long_names_and_directories_are_kept_and_mtools_reads_them() {
     server.create("/modules/drivers", Kind::Directory).unwrap();
     let module = pattern(1, 20_000);
     put(&mut server, "/modules/uart16550-v2.wasm", &module);
-    put(&mut server, "/modules/drivers/A Name With Spaces.wasm", b"x");
-    assert_eq!(get(&mut server, "/modules/uart16550-v2.wasm").unwrap(), module);
+    put(
+        &mut server,
+        "/modules/drivers/A Name With Spaces.wasm",
+        b"x",
+    );
+    assert_eq!(
+        get(&mut server, "/modules/uart16550-v2.wasm").unwrap(),
+        module
+    );
     assert_eq!(
         get(&mut server, "/MODULES/UART16550-V2.WASM").unwrap(),
         module,
@@ -70,7 +77,13 @@ fn long_names_and_directories_are_kept_and_mtools_reads_them() {
     let copy = scratch("names-copy");
     run(
         "mcopy",
-        &["-n", "-i", image_name, "::/modules/uart16550-v2.wasm", copy.to_str().unwrap()],
+        &[
+            "-n",
+            "-i",
+            image_name,
+            "::/modules/uart16550-v2.wasm",
+            copy.to_str().unwrap(),
+        ],
     );
     assert_eq!(std::fs::read(&copy).unwrap(), module);
     let (clean, report) = common::fsck(&image);
@@ -87,11 +100,19 @@ fn files_mtools_wrote_are_read() {
     run("mmd", &["-i", image_name, "::/boot"]);
     run(
         "mcopy",
-        &["-i", image_name, source.to_str().unwrap(), "::/boot/a-long-file-name.bin"],
+        &[
+            "-i",
+            image_name,
+            source.to_str().unwrap(),
+            "::/boot/a-long-file-name.bin",
+        ],
     );
     let disk = ImageDisk::open(&image);
     let mut server = server(&disk);
-    assert_eq!(get(&mut server, "/boot/a-long-file-name.bin").unwrap(), bytes);
+    assert_eq!(
+        get(&mut server, "/boot/a-long-file-name.bin").unwrap(),
+        bytes
+    );
 }
 
 #[test]
@@ -155,7 +176,10 @@ fn a_directory_listing_comes_in_parts() {
         server.create(&format!("/many/{name}"), Kind::File).unwrap();
     }
     let first = server.list("/many", 0).unwrap();
-    assert!(first.next > 0 && first.next < 150, "one answer cannot hold 150 names");
+    assert!(
+        first.next > 0 && first.next < 150,
+        "one answer cannot hold 150 names"
+    );
     assert_eq!(first.count, first.next);
     let mut listed: Vec<String> = list(&mut server, "/many")
         .unwrap()

@@ -46,7 +46,11 @@ fn a_16_mib_file_written_in_3584_byte_requests_reads_back_by_checksum() {
     );
     server.remove("/big.bin").unwrap();
     assert_eq!(server.space().unwrap().free, free_before);
-    assert_eq!(server.store().lock().unjournaled(), 0, "every step fit the journal");
+    assert_eq!(
+        server.store().lock().unjournaled(),
+        0,
+        "every step fit the journal"
+    );
     let (clean, report) = disk.fsck("sixteen-fsck");
     assert!(clean, "{report}");
 }
@@ -57,21 +61,36 @@ fn a_thousand_files_of_4_kib() {
     let mut server = server(&disk);
     server.create("/files", Kind::Directory).unwrap();
     for index in 0..1000u64 {
-        put(&mut server, &format!("/files/file-{index:04}.dat"), &pattern(index, 4096));
+        put(
+            &mut server,
+            &format!("/files/file-{index:04}.dat"),
+            &pattern(index, 4096),
+        );
     }
     let entries = list(&mut server, "/files").unwrap();
     assert_eq!(entries.len(), 1000);
-    assert!(entries.iter().all(|(_, kind, size)| *kind == Kind::File && *size == 4096));
+    assert!(
+        entries
+            .iter()
+            .all(|(_, kind, size)| *kind == Kind::File && *size == 4096)
+    );
     for index in (0..1000u64).step_by(37) {
         let path = format!("/files/file-{index:04}.dat");
-        assert_eq!(get(&mut server, &path).unwrap(), pattern(index, 4096), "{path}");
+        assert_eq!(
+            get(&mut server, &path).unwrap(),
+            pattern(index, 4096),
+            "{path}"
+        );
     }
     let (clean, report) = disk.fsck("thousand-fsck");
     assert!(clean, "{report}");
     // A fresh instance (a restart) finds them all.
     let mut next = common::server(&disk);
     assert_eq!(list(&mut next, "/files").unwrap().len(), 1000);
-    assert_eq!(get(&mut next, "/files/file-0999.dat").unwrap(), pattern(999, 4096));
+    assert_eq!(
+        get(&mut next, "/files/file-0999.dat").unwrap(),
+        pattern(999, 4096)
+    );
 }
 
 #[test]

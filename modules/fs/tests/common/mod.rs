@@ -33,13 +33,18 @@ pub fn run(program: &str, arguments: &[&str]) -> String {
     let output = Command::new(program)
         .args(arguments)
         .output()
-        .unwrap_or_else(|error| panic!("{program} did not run ({error}): install dosfstools and mtools"));
+        .unwrap_or_else(|error| {
+            panic!("{program} did not run ({error}): install dosfstools and mtools")
+        });
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(output.status.success(), "{program} {arguments:?} failed: {text}");
+    assert!(
+        output.status.success(),
+        "{program} {arguments:?} failed: {text}"
+    );
     text
 }
 
@@ -165,7 +170,8 @@ impl ImageDisk {
         );
         let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
         for (sector, bytes) in &inner.overlay {
-            file.write_all_at(bytes, sector * SECTOR_BYTES as u64).unwrap();
+            file.write_all_at(bytes, sector * SECTOR_BYTES as u64)
+                .unwrap();
         }
     }
 
@@ -292,7 +298,10 @@ pub fn get(server: &mut FileServer<ImageDisk>, path: &str) -> Result<Vec<u8>, Fs
 }
 
 /// Every entry of the directory at `path`: (name, kind, size).
-pub fn list(server: &mut FileServer<ImageDisk>, path: &str) -> Result<Vec<(String, Kind, u64)>, FsError> {
+pub fn list(
+    server: &mut FileServer<ImageDisk>,
+    path: &str,
+) -> Result<Vec<(String, Kind, u64)>, FsError> {
     let mut entries = Vec::new();
     let mut start = 0;
     loop {
@@ -310,10 +319,14 @@ pub fn list(server: &mut FileServer<ImageDisk>, path: &str) -> Result<Vec<(Strin
 
 /// Deterministic bytes for a test file.
 pub fn pattern(seed: u64, length: usize) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..length)
         .map(|_| {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (state >> 33) as u8
         })
         .collect()
