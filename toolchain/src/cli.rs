@@ -40,7 +40,7 @@ commands:
   new driver NAME
                create drivers-wasm/NAME (package cella-NAME) from a template, registered in
                the workspace, with a host test against a device model that passes
-  push MODULE [--to NAME] [--features F] [--grant [FILE]] [--system PID|SOCKET]
+  push MODULE [--to NAME] [--features F] [--grant [FILE]] [--persist] [--system PID|SOCKET]
                build MODULE (a module of modules/system.toml, a package, a .wasm file or a
                .wat file; a module written in WAT is compiled),
                check it, and send it to the system `cargo cella run` is running: the kernel
@@ -54,6 +54,9 @@ commands:
                                    beside the crate's Cargo.toml) with it; the kernel checks
                                    it against everything the running system grants. Kept in
                                    target/cella/installed/, booted again by `cargo cella run`
+                 --persist         keep the module on the running system's file system too
+                                   (its manifest entry's `path`, or /modules/NAME.wasm), so the
+                                   system runs it after a reboot from the same disk
                  --system PID      the run to push to, by its process id or socket path
                                    (default: the newest run of this build directory)
   ps [--system PID|SOCKET]
@@ -137,6 +140,8 @@ pub struct PushOptions {
     pub system: Option<String>,
     /// `--grant [FILE]`: send the module's manifest entry with it, to install it.
     pub grant: Option<GrantSource>,
+    /// `--persist`: the kernel keeps the module on its file system too.
+    pub persist: bool,
 }
 
 /// Where `cella push --grant` finds the module's manifest entry.
@@ -361,6 +366,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Invocation> 
                     "--to" => push.to = Some(options.value(&option)?),
                     "--features" => push.features.push(options.value(&option)?),
                     "--system" => push.system = Some(options.value(&option)?),
+                    "--persist" => push.persist = true,
                     "--grant" => {
                         push.grant = Some(match options.toml_value() {
                             Some(file) => GrantSource::File(file),
@@ -373,7 +379,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Invocation> 
             }
             if push.module.is_empty() {
                 return Err(Error::usage(format!(
-                    "usage: cargo cella push MODULE [--to NAME] [--features F] [--grant [FILE]] [--system PID|SOCKET]\n\n{USAGE}"
+                    "usage: cargo cella push MODULE [--to NAME] [--features F] [--grant [FILE]] [--persist] [--system PID|SOCKET]\n\n{USAGE}"
                 )));
             }
             Subcommand::Push(push)
@@ -573,8 +579,13 @@ mod tests {
                 features: vec!["v2,trace".into(), "x".into()],
                 system: Some("4242".into()),
                 grant: None,
+                persist: false,
             })
         );
+        match parse_words("push uart16550 --persist").unwrap().subcommand {
+            Subcommand::Push(push) => assert!(push.persist),
+            other => panic!("a push, not {other:?}"),
+        }
         let grant = |words: &str| match parse_words(words).unwrap().subcommand {
             Subcommand::Push(push) => (push.module, push.grant),
             other => panic!("{words}: a push, not {other:?}"),

@@ -56,6 +56,29 @@ impl<K: KernelServices> EventLoop<K> {
             Command::Restart { module } => done(self.by_hand(&module, Hand::Restart)),
             Command::Stop { module, force } => done(self.by_hand(&module, Hand::Stop { force })),
             Command::Start { module } => done(self.by_hand(&module, Hand::Start)),
+            Command::StartFile { path } => {
+                self.read_module_file(id, path, super::disk_files::Purpose::Start)
+            }
+            Command::Swap {
+                module,
+                file,
+                force,
+            } if file.starts_with('/') => {
+                // Checked now, as a swap from the archive is: the file is
+                // read only for a module that runs.
+                match self.table.find(&module) {
+                    Some(index) if self.table.slots[index].is_running() => self.read_module_file(
+                        id,
+                        file,
+                        super::disk_files::Purpose::Swap { module, force },
+                    ),
+                    Some(index) => done(Err(CommandError::NotRunning {
+                        module,
+                        state: self.table.slots[index].state.name(),
+                    })),
+                    None => done(Err(no_module(&module))),
+                }
+            }
             Command::Swap {
                 module,
                 file,
