@@ -34,6 +34,9 @@ pub(super) enum Purpose {
     Swap { module: String, force: bool },
     /// `start /PATH`: the file's module replaces the module of its name.
     Start,
+    /// A module whose manifest entry names its file on the file system,
+    /// started at boot or by `start MODULE`.
+    Load { module: String },
     /// A push with `--persist`: the pushed module is written to the file,
     /// after its install gave `report`.
     Persist { report: Box<Report> },
@@ -72,6 +75,26 @@ impl Transfer {
 }
 
 impl<K: KernelServices> EventLoop<K> {
+    /// Starts every module whose manifest entry names its file on the file
+    /// system and that starts at boot: each is read through the `fs`
+    /// server, which runs by then, and started; what became of each is
+    /// logged.
+    pub(super) fn start_from_file_system(&mut self) {
+        let kept: Vec<(String, String)> = self
+            .table
+            .slots
+            .iter()
+            .filter(|slot| {
+                super::lifecycle::is_file_system_path(&slot.plan.file) && !slot.plan.on_demand
+            })
+            .map(|slot| (slot.plan.name.clone(), slot.plan.file.clone()))
+            .collect();
+        for (module, path) in kept {
+            let task = super::operations::Task::Load { module, path };
+            self.submit(super::operations::Requester::Log, task);
+        }
+    }
+
     /// Starts reading module file `path` for `purpose`.
     pub(super) fn read_module_file(
         &mut self,
@@ -320,6 +343,10 @@ impl<K: KernelServices> EventLoop<K> {
             Purpose::Swap { module, force } => {
                 log::info!("swap {module}: {} bytes read from {path}", bytes.len());
                 self.start_swap(id, &module, Cow::Owned(bytes), false, !force)
+            }
+            Purpose::Load { module } => {
+                log::info!("module {module}: {} bytes read from {path}", bytes.len());
+                self.install(id, &module, bytes)
             }
             Purpose::Start => match cella_wasm_host::manifest_name(&bytes) {
                 Ok(name) => {

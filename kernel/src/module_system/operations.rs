@@ -50,11 +50,19 @@ pub enum Requester {
     Host,
     /// Kernel code (a test scenario): the report is kept until taken.
     Kernel,
+    /// The boot: the outcome goes to the kernel log.
+    Log,
 }
 
 /// What an operation is to do.
 pub enum Task {
     Command(Command),
+    /// Load module `module` from `path` on the file system and start it
+    /// (its manifest entry names the file).
+    Load {
+        module: String,
+        path: String,
+    },
     /// Install a module pushed from the host under `target`.
     Install {
         target: String,
@@ -389,6 +397,7 @@ impl<K: KernelServices> EventLoop<K> {
                 Command::StartFile { .. } => Ok(None),
                 _ => Ok(None),
             },
+            Task::Load { module, .. } => one(module).map(|_| None),
             Task::Install { target, .. } | Task::InstallGranted { target, .. } => {
                 match self.table.find(target) {
                     Some(_) => one(target),
@@ -575,6 +584,10 @@ impl<K: KernelServices> EventLoop<K> {
             Requester::Kernel => {
                 self.operations.kept.insert(id, result);
             }
+            Requester::Log => match &result {
+                Ok(report) => log::info!("{}", text_of(&Ok(report.clone())).trim_end()),
+                Err(error) => log::error!("{error}"),
+            },
             Requester::Push => {
                 let outcome = match &result {
                     Ok(report) => Ok(String::from(text_of(&Ok(report.clone())).trim_end())),

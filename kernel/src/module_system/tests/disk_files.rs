@@ -215,3 +215,29 @@ fn a_persisted_push_is_written_and_reads_back_as_the_same_module() {
     assert!(run(&mut system, swap("counter", "/modules/counter.wasm")).is_ok());
     assert_eq!(counter_version(&system), "4");
 }
+
+#[test]
+fn a_module_whose_entry_names_a_file_starts_from_it_after_the_boot() {
+    let mut counter = plan("counter", &[]);
+    counter.file = String::from("/modules/counter.wasm");
+    let mut server = plan("fs", &[]);
+    server.serves = alloc::vec![String::from("fs")];
+    let mut missing = plan("absent", &[]);
+    missing.file = String::from("/missing");
+    let files = [(
+        String::from("fs.wasm"),
+        file_server(&padded(module("counter", 5, Behaviour::default()), 5_000)),
+    )];
+    let mut system = boot_files(alloc::vec![server, counter, missing], &files);
+    settle(&mut system);
+    assert_eq!(counter_version(&system), "5");
+    assert_eq!(ask(&mut system, "counter"), Ok((1, 5)));
+    let absent = index(&system, "absent");
+    assert!(!system.table.slots[absent].is_running());
+    // Started by hand, the missing file is named again.
+    let started = run(&mut system, start("absent"));
+    assert_eq!(
+        crate::supervisor::report_text::text_of(&started),
+        "error: /missing: no such file or directory; nothing changed\n"
+    );
+}
