@@ -36,7 +36,7 @@ pub fn boot(
     image: Image,
     options: &RunOptions,
 ) -> Result<()> {
-    let qemu = setup::ensure(shell, &workspace.root, Needs { qemu: true })?
+    let qemu = setup::ensure(shell, &workspace.root, Needs::QEMU_AND_DISK)?
         .ok_or_else(|| Error::new("QEMU was not found"))?;
     let mut outputs = build_all(shell, workspace, image)?;
     let boot_archive = with_installed(workspace, &mut outputs)?;

@@ -8,7 +8,7 @@ use crate::{Error, Result};
 
 /// Installs the Rust targets and QEMU if missing, then reports what is in place.
 pub fn setup(shell: &Shell, workspace: &Workspace) -> Result<()> {
-    let qemu = setup::ensure(shell, &workspace.root, Needs { qemu: true })?;
+    let qemu = setup::ensure(shell, &workspace.root, Needs::QEMU_AND_DISK)?;
     progress::message(&format!(
         "setup complete: Rust targets {} installed; QEMU is {}",
         crate::cargo::RUSTUP_TARGETS.join(", "),

@@ -35,7 +35,15 @@ const GUEST_UNIT_TESTS: [&str; 1] = ["cella-shell"];
 /// `cella test`.
 pub fn test(shell: &Shell, workspace: &Workspace, options: &TestOptions) -> Result<()> {
     let started = Instant::now();
-    let qemu = setup::ensure(shell, &workspace.root, Needs { qemu: options.qemu })?;
+    let qemu = setup::ensure(
+        shell,
+        &workspace.root,
+        Needs {
+            qemu: options.qemu,
+            // The image maker's host tests and the QEMU tests' file-system disk.
+            file_system_tools: true,
+        },
+    )?;
     let mut stages = Vec::new();
     if options.host {
         let mut command = cargo::cargo_command(&workspace.root, "test");
