@@ -3,10 +3,13 @@
 use crate::qemu::Accel;
 use crate::{Error, Result};
 
+mod disk;
 mod help;
 mod inspect;
 mod lab;
 
+pub use disk::DiskOptions;
+use disk::disk_options;
 pub use help::{command_help, help_text};
 pub use inspect::InspectOptions;
 use inspect::inspect_options;
@@ -101,6 +104,19 @@ commands:
                restart and swap, the disk driver in Wasm and native), boot time, the Linux
                yardstick under the same QEMU command, then the host benchmarks
                (cargo bench -p cella-wasm-host --bench host [-- ARGS...]); a few minutes
+  disk check [IMAGE] | corrupt-fat [IMAGE] [--to COPY] | ls [IMAGE] [PATH] | cat [IMAGE] PATH
+               the FAT32 file-system image `run` boots with (IMAGE: default target/cella/fs.img,
+               made by `run` and `test`), read with dosfstools and mtools
+                 check             fsck.vfat -n (changes nothing): prints its verdict; exits
+                                   non-zero when the volume is not clean
+                 corrupt-fat       copies IMAGE (--to COPY; default
+                                   target/cella/disks/corrupt-fat.img) and writes a corrupt FAT
+                                   into the copy: the root directory's cluster chain loops and
+                                   README.TXT's cluster points past the last one, in both FAT
+                                   copies; prints what it wrote
+                 ls                lists directory PATH (default /); one word is IMAGE if it
+                                   names a file on the host, else PATH
+                 cat               prints file PATH's bytes
   help [COMMAND]
                show this text, or only COMMAND's part (as `cargo cella COMMAND --help` does)
 
@@ -228,6 +244,8 @@ pub enum Subcommand {
     Inspect(InspectOptions),
     /// The labs: list them, boot one, or grade it.
     Lab(LabOptions),
+    /// The FAT32 file-system image from the host.
+    Disk(DiskOptions),
 }
 
 /// A parsed command line.
@@ -385,6 +403,10 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Invocation> 
         "lab" => {
             no_passthrough(&passthrough)?;
             Subcommand::Lab(lab_options(&mut options)?)
+        }
+        "disk" => {
+            no_passthrough(&passthrough)?;
+            Subcommand::Disk(disk_options(&mut options)?)
         }
         "faults" => {
             no_passthrough(&passthrough)?;

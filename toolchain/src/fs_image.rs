@@ -12,6 +12,7 @@
 //! `fs.img.previous`, so nothing written on it is lost.
 
 pub mod access;
+pub mod corruption;
 
 use crate::archive::ArchiveEntry;
 use crate::file_system_tools;
