@@ -21,12 +21,13 @@ pub const USAGE: &str = "\
 usage: cargo cella [-v|--verbose] <command> [options]
 
 commands:
-  setup        install what is missing: Rust targets, QEMU (apt-get, as root)
+  setup        install what is missing: Rust targets, QEMU, dosfstools and mtools (apt-get,
+               as root)
   doctor       report what is installed and what is missing; install nothing
   build        build the wasm modules (checked against modules/system.toml), the kernel
                (release) and the boot archive
   run          build, then boot the production kernel in QEMU with the serial console on
-               this terminal
+               this terminal and the FAT32 file-system image target/cella/fs.img as its disk
                  --teaching        add the teaching modules of modules/teaching.toml
                  --test-kernel     boot the test kernel and the test system instead (for a
                                    scenario by hand: --append test=NAME)
@@ -102,7 +103,8 @@ commands:
                  --long            the long run: 100,000 faults, the table every 2,500
   bench        the in-system benchmarks (QEMU boots of the test kernel: IPC, Wasm events,
                restart and swap, the disk driver in Wasm and native), boot time, the Linux
-               yardstick under the same QEMU command, then the host benchmarks
+               yardstick under the same QEMU command (with its figures on a vfat copy of
+               fs.img), then the host benchmarks
                (cargo bench -p cella-wasm-host --bench host [-- ARGS...]); a few minutes
   disk check [IMAGE] | corrupt-fat [IMAGE] [--to COPY] | ls [IMAGE] [PATH] | cat [IMAGE] PATH
                the FAT32 file-system image `run` boots with (IMAGE: default target/cella/fs.img,
