@@ -145,6 +145,19 @@ mod tests {
     }
 
     #[test]
+    fn help_shows_the_disk_actions() {
+        let help = crate::cli::help_text(Some("disk")).unwrap();
+        assert!(
+            help.starts_with("usage: cargo cella disk check [IMAGE]"),
+            "{help}"
+        );
+        for action in ["corrupt-fat", "fsck.vfat -n", "ls", "cat", "--to COPY"] {
+            assert!(help.contains(action), "{action}: {help}");
+        }
+        assert!(!help.contains("faults"), "only disk's part: {help}");
+    }
+
+    #[test]
     fn mistakes_are_usage_errors_that_say_what_is_wrong() {
         for (words, why) in [
             ("disk", "needs an action"),
