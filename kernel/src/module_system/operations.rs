@@ -586,7 +586,7 @@ impl<K: KernelServices> EventLoop<K> {
             }
             Requester::Log => match &result {
                 Ok(report) => log::info!("{}", text_of(&Ok(report.clone())).trim_end()),
-                Err(error) => log::error!("{error}"),
+                Err(error) => log::warn!("{error}"),
             },
             Requester::Push => {
                 let outcome = match &result {
