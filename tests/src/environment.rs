@@ -2,11 +2,12 @@
 //! each boot gets a copy of, the accelerator and the per-scenario timeout, from `CELLA_*` variables or found/built on demand.
 
 use cella::cargo::Kernel;
+use cella::fs_image;
 use cella::qemu::{Accel, QEMU_PROGRAM, find_qemu};
 use cella::shell::{Shell, is_executable};
 use cella::test_environment as variables;
 use cella::workspace::Workspace;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -42,6 +43,40 @@ pub fn environment() -> &'static BootEnvironment {
     match ENVIRONMENT.get_or_init(BootEnvironment::resolve) {
         Ok(environment) => environment,
         Err(message) => panic!("cannot boot Cella: {message}"),
+    }
+}
+
+/// The FAT32 file-system image of which a test that asks ([`crate::Disk::file_system_for`])
+/// gets a copy: `CELLA_FS_IMAGE`, else `<target>/cella/fs.img` as `cargo cella run` or
+/// `cargo cella test` made it, else one the harness makes there holding only `README.TXT`.
+/// Resolved once per test binary, and only by the tests that use it; panics with a clear
+/// message if there is none and none can be made.
+pub fn file_system_image() -> &'static Path {
+    static IMAGE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let resolved = IMAGE.get_or_init(|| match variable(variables::FS_IMAGE) {
+        Some(path) if PathBuf::from(&path).is_file() => Ok(PathBuf::from(path)),
+        Some(path) => Err(format!(
+            "{} is set to {path}, which does not exist (run `cargo cella test`)",
+            variables::FS_IMAGE
+        )),
+        None => {
+            let shell = Shell::new(false);
+            let workspace = Workspace::load(&shell).map_err(|error| error.to_string())?;
+            let image = fs_image::path(&workspace.cella_directory());
+            if image.is_file() {
+                return Ok(image);
+            }
+            let readme = [fs_image::ImageFile::new(
+                fs_image::README_PATH,
+                fs_image::README_TEXT,
+            )];
+            fs_image::ensured(&shell, &workspace.cella_directory(), &readme)
+                .map_err(|error| error.to_string())
+        }
+    });
+    match resolved {
+        Ok(image) => image,
+        Err(message) => panic!("no file-system disk image: {message}"),
     }
 }
 

@@ -23,5 +23,5 @@ pub mod transcript;
 pub use archives::default_archive_with;
 pub use boot::{BootRequest, BootRun, boot, boot_scenario};
 pub use disk::{Disk, fnv1a};
-pub use environment::{BootEnvironment, environment};
+pub use environment::{BootEnvironment, environment, file_system_image};
 pub use session::Session;

@@ -107,7 +107,7 @@ fn a_module_pushed_with_its_entry_joins_the_running_system_and_conflicts_change_
     let key = system_key();
 
     // A name the system does not know, without its entry: refused with the way to send one.
-    let answer = send(&socket, &key, "blink", &blink(), WAIT).expect("an answer");
+    let answer = send(&socket, &key, "blink", &blink(), false, WAIT).expect("an answer");
     expect_answer(
         &session,
         "a push of an unknown name without --grant",

@@ -153,7 +153,7 @@ fn system_key() -> PushKey {
 
 /// A signed upload as it goes on the wire.
 fn upload(key: &PushKey, nonce: &str, target: &str, bytes: &[u8]) -> Vec<u8> {
-    let mut wire = header(key, target, bytes, nonce).into_bytes();
+    let mut wire = header(key, target, bytes, false, nonce).into_bytes();
     wire.extend_from_slice(bytes);
     wire
 }
@@ -188,11 +188,11 @@ fn pushed_modules_swap_in_or_load_new_and_bad_uploads_change_nothing() {
 
     // A new version of a running driver (here: the same build) is hot-swapped in.
     let uart = archive_module("uart16550");
-    let answer = send(&socket, &key, "uart16550", &uart, WAIT).expect("push");
+    let answer = send(&socket, &key, "uart16550", &uart, false, WAIT).expect("push");
     expect_answer(&session, &answer, true, "uart16550: swapped 1.0.0 -> 1.0.0");
 
     // Invalid Wasm: refused at load, nothing changes.
-    let answer = send(&socket, &key, "pci", b"\0asm\x01\0\0\0garbage", WAIT).expect("push");
+    let answer = send(&socket, &key, "pci", b"\0asm\x01\0\0\0garbage", false, WAIT).expect("push");
     expect_answer(&session, &answer, false, "refused at load");
 
     // A module named after a part of the kernel would log lines that read as the kernel's:
@@ -245,7 +245,7 @@ fn pushed_modules_swap_in_or_load_new_and_bad_uploads_change_nothing() {
     session.wait_for("store-offset: store-offset stored", WAIT);
 
     // A module asking for more than the target's grant: refused, naming the capability.
-    let answer = send(&socket, &key, "cmos-rtc", &uart, WAIT).expect("push");
+    let answer = send(&socket, &key, "cmos-rtc", &uart, false, WAIT).expect("push");
     expect_answer(&session, &answer, false, "port 0x3f8");
 
     let mut channel = Channel::open(&session, &socket);
@@ -314,7 +314,7 @@ fn pushed_modules_swap_in_or_load_new_and_bad_uploads_change_nothing() {
             (@custom "cella.manifest" "cella 1\nname hello\nversion 0.1.0\n"))"#,
     )
     .expect("valid WAT");
-    let answer = send(&socket, &key, "hello", &hello, WAIT).expect("push");
+    let answer = send(&socket, &key, "hello", &hello, false, WAIT).expect("push");
     expect_answer(&session, &answer, false, "cargo cella push hello --grant");
     let answer = install(&socket, &key, "hello", &hello);
     expect_answer(
@@ -365,7 +365,7 @@ fn without_a_push_grant_every_upload_is_refused_and_nothing_changes() {
     );
     let key = system_key();
     let uart = archive_module("uart16550");
-    let answer = send(&socket, &key, "uart16550", &uart, WAIT).expect("an answer");
+    let answer = send(&socket, &key, "uart16550", &uart, false, WAIT).expect("an answer");
     expect_answer(
         &session,
         &answer,

@@ -3,10 +3,13 @@
 use crate::qemu::Accel;
 use crate::{Error, Result};
 
+mod disk;
 mod help;
 mod inspect;
 mod lab;
 
+pub use disk::DiskOptions;
+use disk::disk_options;
 pub use help::{command_help, help_text};
 pub use inspect::InspectOptions;
 use inspect::inspect_options;
@@ -18,12 +21,13 @@ pub const USAGE: &str = "\
 usage: cargo cella [-v|--verbose] <command> [options]
 
 commands:
-  setup        install what is missing: Rust targets, QEMU (apt-get, as root)
+  setup        install what is missing: Rust targets, QEMU, dosfstools and mtools (apt-get,
+               as root)
   doctor       report what is installed and what is missing; install nothing
   build        build the wasm modules (checked against modules/system.toml), the kernel
                (release) and the boot archive
   run          build, then boot the production kernel in QEMU with the serial console on
-               this terminal
+               this terminal and the FAT32 file-system image target/cella/fs.img as its disk
                  --teaching        add the teaching modules of modules/teaching.toml
                  --test-kernel     boot the test kernel and the test system instead (for a
                                    scenario by hand: --append test=NAME)
@@ -40,7 +44,7 @@ commands:
   new driver NAME
                create drivers-wasm/NAME (package cella-NAME) from a template, registered in
                the workspace, with a host test against a device model that passes
-  push MODULE [--to NAME] [--features F] [--grant [FILE]] [--system PID|SOCKET]
+  push MODULE [--to NAME] [--features F] [--grant [FILE]] [--persist] [--system PID|SOCKET]
                build MODULE (a module of modules/system.toml, a package, a .wasm file or a
                .wat file; a module written in WAT is compiled),
                check it, and send it to the system `cargo cella run` is running: the kernel
@@ -54,6 +58,9 @@ commands:
                                    beside the crate's Cargo.toml) with it; the kernel checks
                                    it against everything the running system grants. Kept in
                                    target/cella/installed/, booted again by `cargo cella run`
+                 --persist         keep the module on the running system's file system too
+                                   (its manifest entry's `path`, or /modules/NAME.wasm), so the
+                                   system runs it after a reboot from the same disk
                  --system PID      the run to push to, by its process id or socket path
                                    (default: the newest run of this build directory)
   ps [--system PID|SOCKET]
@@ -99,8 +106,22 @@ commands:
                  --long            the long run: 100,000 faults, the table every 2,500
   bench        the in-system benchmarks (QEMU boots of the test kernel: IPC, Wasm events,
                restart and swap, the disk driver in Wasm and native), boot time, the Linux
-               yardstick under the same QEMU command, then the host benchmarks
+               yardstick under the same QEMU command (with its figures on a vfat copy of
+               fs.img), then the host benchmarks
                (cargo bench -p cella-wasm-host --bench host [-- ARGS...]); a few minutes
+  disk check [IMAGE] | corrupt-fat [IMAGE] [--to COPY] | ls [IMAGE] [PATH] | cat [IMAGE] PATH
+               the FAT32 file-system image `run` boots with (IMAGE: default target/cella/fs.img,
+               made by `run` and `test`), read with dosfstools and mtools
+                 check             fsck.vfat -n (changes nothing): prints its verdict; exits
+                                   non-zero when the volume is not clean
+                 corrupt-fat       copies IMAGE (--to COPY; default
+                                   target/cella/disks/corrupt-fat.img) and writes a corrupt FAT
+                                   into the copy: the root directory's cluster chain loops and
+                                   README.TXT's cluster points past the last one, in both FAT
+                                   copies; prints what it wrote
+                 ls                lists directory PATH (default /); one word is IMAGE if it
+                                   names a file on the host, else PATH
+                 cat               prints file PATH's bytes
   help [COMMAND]
                show this text, or only COMMAND's part (as `cargo cella COMMAND --help` does)
 
@@ -137,6 +158,8 @@ pub struct PushOptions {
     pub system: Option<String>,
     /// `--grant [FILE]`: send the module's manifest entry with it, to install it.
     pub grant: Option<GrantSource>,
+    /// `--persist`: the kernel keeps the module on its file system too.
+    pub persist: bool,
 }
 
 /// Where `cella push --grant` finds the module's manifest entry.
@@ -228,6 +251,8 @@ pub enum Subcommand {
     Inspect(InspectOptions),
     /// The labs: list them, boot one, or grade it.
     Lab(LabOptions),
+    /// The FAT32 file-system image from the host.
+    Disk(DiskOptions),
 }
 
 /// A parsed command line.
@@ -361,6 +386,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Invocation> 
                     "--to" => push.to = Some(options.value(&option)?),
                     "--features" => push.features.push(options.value(&option)?),
                     "--system" => push.system = Some(options.value(&option)?),
+                    "--persist" => push.persist = true,
                     "--grant" => {
                         push.grant = Some(match options.toml_value() {
                             Some(file) => GrantSource::File(file),
@@ -373,7 +399,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Invocation> 
             }
             if push.module.is_empty() {
                 return Err(Error::usage(format!(
-                    "usage: cargo cella push MODULE [--to NAME] [--features F] [--grant [FILE]] [--system PID|SOCKET]\n\n{USAGE}"
+                    "usage: cargo cella push MODULE [--to NAME] [--features F] [--grant [FILE]] [--persist] [--system PID|SOCKET]\n\n{USAGE}"
                 )));
             }
             Subcommand::Push(push)
@@ -385,6 +411,10 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Invocation> 
         "lab" => {
             no_passthrough(&passthrough)?;
             Subcommand::Lab(lab_options(&mut options)?)
+        }
+        "disk" => {
+            no_passthrough(&passthrough)?;
+            Subcommand::Disk(disk_options(&mut options)?)
         }
         "faults" => {
             no_passthrough(&passthrough)?;
@@ -573,8 +603,13 @@ mod tests {
                 features: vec!["v2,trace".into(), "x".into()],
                 system: Some("4242".into()),
                 grant: None,
+                persist: false,
             })
         );
+        match parse_words("push uart16550 --persist").unwrap().subcommand {
+            Subcommand::Push(push) => assert!(push.persist),
+            other => panic!("a push, not {other:?}"),
+        }
         let grant = |words: &str| match parse_words(words).unwrap().subcommand {
             Subcommand::Push(push) => (push.module, push.grant),
             other => panic!("{words}: a push, not {other:?}"),

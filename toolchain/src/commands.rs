@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod bench_boot;
 pub mod build;
+pub mod disk;
 pub mod disk_bench;
 pub mod faults;
 pub mod inspect;
@@ -51,5 +52,6 @@ pub fn execute(invocation: &Invocation) -> Result<()> {
         Subcommand::Faults(options) => faults::faults(&shell, &workspace, options),
         Subcommand::Inspect(options) => inspect::inspect(&workspace, options),
         Subcommand::Lab(options) => lab::lab(&shell, &workspace, options),
+        Subcommand::Disk(options) => disk::disk(&shell, &workspace, options),
     }
 }

@@ -14,6 +14,8 @@ pub mod commands;
 pub mod disk_image;
 pub mod error;
 pub mod fault_echo;
+pub mod file_system_tools;
+pub mod fs_image;
 pub mod inspect;
 pub mod installed;
 pub mod labs;

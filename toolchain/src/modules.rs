@@ -149,13 +149,14 @@ pub fn build_and_check(
     let packages: Vec<&str> = plan
         .modules
         .iter()
-        .filter(|module| module.wat.is_none())
+        .filter(|module| module.wat.is_none() && module.is_built())
         .map(|module| module.package.as_str())
         .collect();
     build_packages(shell, workspace, &packages)?;
     let mut built = Vec::new();
     let mut problems = Problems::default();
-    for spec in &plan.modules {
+    // A module kept on the file system is checked when the kernel loads it.
+    for spec in plan.modules.iter().filter(|spec| spec.is_built()) {
         match read_and_check(spec, &workspace.root, &workspace.target_directory) {
             Ok((module, warnings)) => {
                 for warning in warnings {

@@ -103,8 +103,9 @@ pub fn vet(label: &str, bytes: &[u8], grant: &Grant) -> Result<String> {
     }
 }
 
-/// Asks for a nonce over `socket`, sends `bytes` as an upload for `target` signed with `key`,
-/// and waits (up to `timeout` for each answer) for the kernel's answer.
+/// Asks for a nonce over `socket`, sends `bytes` as an upload for `target` signed with `key`
+/// (`persist`: asking the kernel to keep the module on the file system too), and waits (up to
+/// `timeout` for each answer) for the kernel's answer.
 ///
 /// # Errors
 /// The socket cannot be reached (is `cargo cella run` running?), or no answer came.
@@ -113,10 +114,11 @@ pub fn send(
     key: &PushKey,
     target: &str,
     bytes: &[u8],
+    persist: bool,
     timeout: Duration,
 ) -> Result<Answer> {
     let upload = |nonce: &str| {
-        let mut wire = push_protocol::header(key, target, bytes, nonce).into_bytes();
+        let mut wire = push_protocol::header(key, target, bytes, persist, nonce).into_bytes();
         wire.extend_from_slice(bytes);
         Ok(wire)
     };

@@ -1,6 +1,7 @@
 //! The set-up ("doctor") step every command runs first: install missing rustup targets and,
 //! for commands that boot QEMU, make sure `qemu-system-x86_64` exists (installing Debian's
-//! `qemu-system-x86` with apt when running as root, otherwise saying exactly what to install).
+//! `qemu-system-x86` with apt when running as root, otherwise saying exactly what to install),
+//! and the same for the FAT32 disk image's tools (`dosfstools`, `mtools`).
 
 use crate::cargo::RUSTUP_TARGETS;
 use crate::progress::{self, Step};
@@ -15,12 +16,31 @@ use std::process::Command;
 pub struct Needs {
     /// The command boots QEMU.
     pub qemu: bool,
+    /// The command makes or reads the FAT32 disk image (`mkfs.fat`, `fsck.vfat`, mtools;
+    /// see [`crate::file_system_tools`]).
+    pub file_system_tools: bool,
+}
+
+impl Needs {
+    /// Only the Rust targets.
+    pub const NOTHING_ELSE: Needs = Needs {
+        qemu: false,
+        file_system_tools: false,
+    };
+    /// QEMU and the FAT32 image's tools: what a boot with the file-system disk needs.
+    pub const QEMU_AND_DISK: Needs = Needs {
+        qemu: true,
+        file_system_tools: true,
+    };
 }
 
 /// Makes sure everything in `needs` is present, installing what the tool can. Returns the
 /// QEMU binary when `needs.qemu`.
 pub fn ensure(shell: &Shell, workspace_root: &Path, needs: Needs) -> Result<Option<PathBuf>> {
     ensure_rust_targets(shell, workspace_root)?;
+    if needs.file_system_tools {
+        crate::file_system_tools::ensure(shell)?;
+    }
     if needs.qemu {
         Ok(Some(ensure_qemu(shell)?))
     } else {
@@ -272,6 +292,10 @@ pub fn diagnose(shell: &Shell, workspace_root: &Path) -> Vec<Check> {
             )),
             None => Err(missing_qemu_advice(is_root())),
         },
+    });
+    checks.push(Check {
+        subject: "dosfstools and mtools (the FAT32 disk image)".into(),
+        outcome: crate::file_system_tools::diagnosis(),
     });
     checks
 }

@@ -14,6 +14,9 @@ pub const BOOT_ARCHIVE: &str = "CELLA_BOOT_ARCHIVE";
 /// Path of the disk image (`<target>/cella/disk.img`) of which each QEMU boot gets a copy
 /// of its own.
 pub const DISK: &str = "CELLA_DISK";
+/// Path of the FAT32 file-system image (`<target>/cella/fs.img`, see `crate::fs_image`) of
+/// which a QEMU test that asks for it gets a copy of its own.
+pub const FS_IMAGE: &str = "CELLA_FS_IMAGE";
 /// Accelerator, `tcg` (default) or `kvm`.
 pub const ACCEL: &str = "CELLA_ACCEL";
 /// Per-scenario timeout in seconds (default 60).

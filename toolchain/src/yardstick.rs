@@ -1,11 +1,11 @@
 //! The Linux yardstick of `cella bench`: Debian's own Linux kernel booted by the same QEMU
 //! command as Cella (`crate::qemu`: TCG, same memory and machine, the same Intel IOMMU and
-//! virtio-blk disk (a copy of the disk image of its own), serial on standard output, a
-//! timeout), from an initramfs of a static busybox, a static C benchmark
+//! virtio-blk disk (a copy of Cella's FAT32 file-system image of its own), serial on standard
+//! output, a timeout), from an initramfs of a static busybox, a static C benchmark
 //! (`toolchain/yardstick/bench.c`, built here with `gcc -static -O2`) and Debian's virtio
-//! modules. `/init` prints a line (its time from QEMU's start is the boot-to-user-space
-//! figure), runs the benchmark, loads the virtio modules, measures the disk ([`disk`]), and
-//! powers off. The figures are set beside Cella's from the same `cella bench` run
+//! and vfat modules. `/init` prints a line (its time from QEMU's start is the
+//! boot-to-user-space figure), runs the benchmark, loads the modules, measures the file
+//! system on the disk ([`vfat`]), then the raw disk ([`disk`]), and powers off. The figures are set beside Cella's from the same `cella bench` run
 //! ([`comparison`]).
 
 pub mod comparison;
@@ -13,6 +13,7 @@ pub mod disk;
 pub mod initramfs;
 pub mod prerequisites;
 pub mod report;
+pub mod vfat;
 
 use crate::boot_clock::{self, Ending, Watch};
 use crate::progress::Step;
@@ -49,10 +50,12 @@ pub enum Outcome {
     Skipped(String),
 }
 
-/// `/init`: a busybox shell script. It runs the system benchmark, mounts devtmpfs and sysfs,
-/// loads the virtio modules in order (`modules`, from `/modules/NAME.ko`), waits up to
-/// 10 s for `/dev/vda`, reports the kind of IOMMU domain Linux put the disk's PCI function
-/// in (`none` without an IOMMU group), measures the disk and prints the `done` line.
+/// `/init`: a busybox shell script. It runs the system benchmark, mounts devtmpfs, sysfs and
+/// proc, loads the kernel modules in order (`modules`, from `/modules/NAME.ko`: virtio, then
+/// vfat), waits up to 10 s for `/dev/vda`, reports the kind of IOMMU domain Linux put the
+/// disk's PCI function in (`none` without an IOMMU group), measures the vfat volume on the
+/// disk ([`vfat`]) and unmounts it, measures the raw disk ([`disk`]) and prints the `done`
+/// line.
 pub fn init_script(modules: &[&str]) -> String {
     let error = report::ERROR;
     format!(
@@ -61,6 +64,7 @@ pub fn init_script(modules: &[&str]) -> String {
          /bench || echo \"{error} /bench exited with status $?\"\n\
          /bin/busybox mount -t devtmpfs devtmpfs /dev\n\
          /bin/busybox mount -t sysfs sysfs /sys\n\
+         /bin/busybox mount -t proc proc /proc\n\
          for module in {}; do\n\
          \x20 /bin/busybox insmod /modules/$module.ko || echo \"{error} insmod $module.ko failed\"\n\
          done\n\
@@ -72,10 +76,12 @@ pub fn init_script(modules: &[&str]) -> String {
          domain=$(/bin/busybox cat /sys/block/vda/device/../iommu_group/type 2>/dev/null)\n\
          echo \"{}iommu-domain ${{domain:-none}}\"\n\
          {}\
+         {}\
          echo \"{}\"\n\
          /bin/busybox poweroff -f\n",
         modules.join(" "),
         report::PREFIX,
+        vfat::init_commands("/bench"),
         disk::init_commands("/bench"),
         report::DONE,
     )
@@ -164,7 +170,7 @@ pub fn run(
             .map_err(|error| Error::new(format!("reading {}: {error}", path.display())))
     };
     let mut modules = Vec::new();
-    for (name, path) in &prerequisites.virtio_modules {
+    for (name, path) in &prerequisites.modules {
         modules.push((name.as_str(), read(path)?));
     }
     let archive = build_initramfs(&read(&prerequisites.busybox)?, &read(&bench)?, &modules)
@@ -204,11 +210,13 @@ pub fn run(
     }
     let figures = report::parse(&boot.output).map_err(failed)?;
     let disk = disk::parse(&boot.output).map_err(failed)?;
+    let vfat = vfat::parse(&boot.output).map_err(failed)?;
     let init = boot.marks[0].ok_or_else(|| failed(format!("no `{INIT_MARK}` line")))?;
     Ok(Outcome::Measured {
         linux: Linux {
             figures,
             disk,
+            vfat,
             boot: init,
         },
         kernel: prerequisites.kernel,
@@ -267,6 +275,12 @@ mod tests {
         let measure = script.find("disk-seq-write").unwrap();
         assert!(script.find("insmod").unwrap() < measure, "{script}");
         assert!(script.find("iommu-domain").unwrap() < measure, "{script}");
+        // The vfat volume is measured and unmounted before the raw disk's writes overwrite
+        // it, with /proc mounted for dropping the caches.
+        let vfat = script.find("mount -t vfat").unwrap();
+        assert!(script.find("insmod").unwrap() < vfat, "{script}");
+        assert!(script.find("mount -t proc").unwrap() < vfat, "{script}");
+        assert!(script.find("umount /mnt").unwrap() < measure, "{script}");
         let lines: Vec<&str> = script.lines().collect();
         assert_eq!(
             lines[lines.len() - 2..],

@@ -16,6 +16,19 @@
  *       and pread, COUNT times or for SECONDS, whichever ends first, and
  *       prints `yardstick: NAME READS reads in N ns`.
  *
+ * And two the file-system figures (a vfat volume mounted on /mnt):
+ *
+ *   bench files-write NAME DIRECTORY COUNT BYTES
+ *       creates DIRECTORY, then creates and writes COUNT files of BYTES bytes
+ *       each (DIRECTORY/fNNNN.bin, one open, write and close per file),
+ *       then sync(); prints `yardstick: NAME COUNT files in N ns`;
+ *   bench files-read NAME DIRECTORY COUNT BYTES
+ *       reads those files back (open, read, close), then checks every byte;
+ *       prints `yardstick: NAME COUNT files in N ns`.
+ *
+ * The files' bytes are made before the clock starts and checked after it
+ * stops, so the figures time the file system, not the pattern.
+ *
  * A failure prints `yardstick: error: ...` and exits 1. Every timed loop
  * keeps its results, so no work can be optimised away.
  */
@@ -28,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -271,6 +285,87 @@ static void random_read(const char *name, const char *device, long count, long s
     fflush(stdout);
 }
 
+/* The byte at `offset` of file `number`: differs from file to file and sector to sector. */
+static unsigned char file_byte(long number, long offset) {
+    return (unsigned char)(number * 131 + offset * 7 + (offset >> 9));
+}
+
+static char *file_path(const char *directory, long number) {
+    static char path[4096];
+    if (snprintf(path, sizeof path, "%s/f%04ld.bin", directory, number) >= (int)sizeof path) {
+        errno = ENAMETOOLONG;
+        fail("files: the directory's name is too long");
+    }
+    return path;
+}
+
+static unsigned char *files_buffer(long count, long bytes) {
+    if (count <= 0 || bytes <= 0 || count > 100000 || bytes > (64L << 20) / count + 1) {
+        errno = EINVAL;
+        fail("files: COUNT and BYTES must be positive and at most 64 MiB in all");
+    }
+    unsigned char *buffer = malloc((size_t)(count * bytes));
+    if (buffer == NULL) fail("malloc");
+    return buffer;
+}
+
+static void files_write(const char *name, const char *directory, long count, long bytes) {
+    unsigned char *buffer = files_buffer(count, bytes);
+    for (long number = 0; number < count; number++)
+        for (long offset = 0; offset < bytes; offset++)
+            buffer[number * bytes + offset] = file_byte(number, offset);
+    uint64_t started = now_ns();
+    if (mkdir(directory, 0755) != 0 && errno != EEXIST) fail(directory);
+    for (long number = 0; number < count; number++) {
+        const char *path = file_path(directory, number);
+        int file = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (file < 0) fail(path);
+        long done = 0;
+        while (done < bytes) {
+            ssize_t wrote = write(file, buffer + number * bytes + done, (size_t)(bytes - done));
+            if (wrote <= 0) fail(path);
+            done += wrote;
+        }
+        if (close(file) != 0) fail(path);
+    }
+    sync();
+    uint64_t elapsed = now_ns() - started;
+    free(buffer);
+    printf("yardstick: %s %ld files in %llu ns\n", name, count, (unsigned long long)elapsed);
+    fflush(stdout);
+}
+
+static void files_read(const char *name, const char *directory, long count, long bytes) {
+    unsigned char *buffer = files_buffer(count, bytes);
+    uint64_t started = now_ns();
+    for (long number = 0; number < count; number++) {
+        const char *path = file_path(directory, number);
+        int file = open(path, O_RDONLY);
+        if (file < 0) fail(path);
+        long done = 0;
+        while (done < bytes) {
+            ssize_t got = read(file, buffer + number * bytes + done, (size_t)(bytes - done));
+            if (got < 0) fail(path);
+            if (got == 0) {
+                errno = EIO;
+                fail("files: a file is shorter than it was written");
+            }
+            done += got;
+        }
+        if (close(file) != 0) fail(path);
+    }
+    uint64_t elapsed = now_ns() - started;
+    for (long number = 0; number < count; number++)
+        for (long offset = 0; offset < bytes; offset++)
+            if (buffer[number * bytes + offset] != file_byte(number, offset)) {
+                errno = EIO;
+                fail("files: a file read back differs from what was written");
+            }
+    free(buffer);
+    printf("yardstick: %s %ld files in %llu ns\n", name, count, (unsigned long long)elapsed);
+    fflush(stdout);
+}
+
 int main(int argc, char **argv) {
     if (argc >= 5 && strcmp(argv[1], "time") == 0) {
         time_program(argv[2], argv[3], argv + 4);
@@ -280,10 +375,19 @@ int main(int argc, char **argv) {
         random_read(argv[2], argv[3], atol(argv[4]), atol(argv[5]));
         return 0;
     }
+    if (argc == 6 && strcmp(argv[1], "files-write") == 0) {
+        files_write(argv[2], argv[3], atol(argv[4]), atol(argv[5]));
+        return 0;
+    }
+    if (argc == 6 && strcmp(argv[1], "files-read") == 0) {
+        files_read(argv[2], argv[3], atol(argv[4]), atol(argv[5]));
+        return 0;
+    }
     if (argc != 1) {
         errno = EINVAL;
         fail("usage: bench | bench time NAME BYTES PROGRAM ARGS... | "
-             "bench random-read NAME DEVICE COUNT SECONDS");
+             "bench random-read NAME DEVICE COUNT SECONDS | "
+             "bench files-write|files-read NAME DIRECTORY COUNT BYTES");
     }
     null_syscall();
     pipe_round_trip();

@@ -80,7 +80,7 @@ pub use held::MAX_HELD_MESSAGES;
 pub use limits::Limits;
 pub use loader::{
     LoadError, LoadErrorKind, LoadedModule, PEAK_LOAD_BYTES_PER_WASM_BYTE, PEAK_LOAD_FIXED_BYTES,
-    peak_load_bytes,
+    manifest_name, peak_load_bytes,
 };
 pub use outbox::{Loan, Outbox, Outgoing, QueueOutbox};
 pub use platform::{Platform, Width};

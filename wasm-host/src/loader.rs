@@ -327,3 +327,29 @@ pub(crate) fn load(
         linker: None,
     })
 }
+
+/// The name a module's `cella.manifest` section gives it, read without
+/// loading the module (wasmparser reads the section headers; nothing
+/// reaches wasmi). For choosing which module a file replaces before it is
+/// loaded and checked as any module is.
+///
+/// # Errors
+/// The bytes are not a module with exactly one well-formed manifest.
+pub fn manifest_name(bytes: &[u8]) -> Result<String, LoadErrorKind> {
+    let mut found = None;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        let payload =
+            payload.map_err(|error| LoadErrorKind::Invalid(error.message().to_string()))?;
+        if let wasmparser::Payload::CustomSection(section) = payload
+            && section.name() == MANIFEST_SECTION
+        {
+            if found.is_some() {
+                return Err(LoadErrorKind::DuplicateManifest);
+            }
+            let manifest =
+                Manifest::parse_bytes(section.data()).map_err(LoadErrorKind::Manifest)?;
+            found = Some(manifest.name.to_string());
+        }
+    }
+    found.ok_or(LoadErrorKind::MissingManifest)
+}

@@ -297,7 +297,15 @@ impl KernelServices for Kernel {
                 self.push.send_nonce(&nonce);
                 None
             }
-            PushEvent::Upload { target, bytes } => Some(PushRequest::Install { target, bytes }),
+            PushEvent::Upload {
+                target,
+                bytes,
+                persist,
+            } => Some(PushRequest::Install {
+                target,
+                bytes,
+                persist,
+            }),
             PushEvent::Install {
                 target,
                 entry,

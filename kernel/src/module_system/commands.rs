@@ -37,6 +37,13 @@ impl<K: KernelServices> EventLoop<K> {
                 entry,
                 bytes,
             } => return self.install_granted(id, &target, &entry, bytes),
+            Task::Load { module, path } => {
+                return self.read_module_file(
+                    id,
+                    path,
+                    super::disk_files::Purpose::Load { module },
+                );
+            }
             Task::Command(command) => command,
         };
         let done = |result| Progress::finished(result);
@@ -55,7 +62,41 @@ impl<K: KernelServices> EventLoop<K> {
             Command::Explain { module } => done(self.explained(module)),
             Command::Restart { module } => done(self.by_hand(&module, Hand::Restart)),
             Command::Stop { module, force } => done(self.by_hand(&module, Hand::Stop { force })),
+            // A module kept on the file system that was never read is read now.
+            Command::Start { module }
+                if self.table.find(&module).is_some_and(|index| {
+                    let slot = &self.table.slots[index];
+                    slot.module.is_none() && super::lifecycle::is_file_system_path(&slot.plan.file)
+                }) =>
+            {
+                let index = self.table.find(&module).unwrap_or_default();
+                let path = self.table.slots[index].plan.file.clone();
+                self.read_module_file(id, path, super::disk_files::Purpose::Load { module })
+            }
             Command::Start { module } => done(self.by_hand(&module, Hand::Start)),
+            Command::StartFile { path } => {
+                self.read_module_file(id, path, super::disk_files::Purpose::Start)
+            }
+            Command::Swap {
+                module,
+                file,
+                force,
+            } if file.starts_with('/') => {
+                // Checked now, as a swap from the archive is: the file is
+                // read only for a module that runs.
+                match self.table.find(&module) {
+                    Some(index) if self.table.slots[index].is_running() => self.read_module_file(
+                        id,
+                        file,
+                        super::disk_files::Purpose::Swap { module, force },
+                    ),
+                    Some(index) => done(Err(CommandError::NotRunning {
+                        module,
+                        state: self.table.slots[index].state.name(),
+                    })),
+                    None => done(Err(no_module(&module))),
+                }
+            }
             Command::Swap {
                 module,
                 file,

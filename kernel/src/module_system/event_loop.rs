@@ -62,7 +62,11 @@ impl<K: KernelServices> EventLoop<K> {
             .table
             .slots
             .iter()
-            .filter(|slot| !slot.plan.on_demand)
+            // Modules kept on the file system start after the boot, once
+            // the `fs` server answers (`start_from_file_system`).
+            .filter(|slot| {
+                !slot.plan.on_demand && !super::lifecycle::is_file_system_path(&slot.plan.file)
+            })
             .collect();
         let up = booted.iter().filter(|slot| slot.is_running()).count();
         let not_up: alloc::vec::Vec<&str> = booted
@@ -80,6 +84,7 @@ impl<K: KernelServices> EventLoop<K> {
         // step, and the shell draws its first prompt after it.
         system.prompt_allowed = true;
         system.ask_for_time();
+        system.start_from_file_system();
         system
     }
 

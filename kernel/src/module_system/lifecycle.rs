@@ -28,6 +28,12 @@ impl<K: KernelServices> EventLoop<K> {
     pub(crate) fn add_from_archive(&mut self, plan: &ModulePlan) -> usize {
         let slot = self.table.new_slot(plan, &self.router, &mut self.kernel);
         let index = self.table.push(slot);
+        if is_file_system_path(&plan.file) {
+            // Read once the boot is done, when the `fs` server runs
+            // (`EventLoop::start_from_file_system`).
+            self.table.slots[index].state = ModuleState::NotStarted;
+            return index;
+        }
         let loaded = self.table.archive_file(&plan.file).and_then(|bytes| {
             self.table
                 .load_bytes(plan, bytes, &self.router, &self.kernel)
@@ -459,4 +465,10 @@ fn describe(event: Option<&Event<'_>>, entry: Entry) -> Option<String> {
             Err(error) => format!("the failure of its call {call} ({error})"),
         },
     })
+}
+
+/// Whether a manifest entry's file is a path on the file system (`path` in
+/// the system manifest) rather than a file of the boot archive.
+pub fn is_file_system_path(file: &str) -> bool {
+    file.starts_with('/')
 }

@@ -11,7 +11,9 @@
 //!   the next event and lends it out; [`lifecycle`] carries out what the
 //!   supervisor decides about a module, [`operations`] the commands under
 //!   way (a hot swap or a restart is a state the loop advances), carried out
-//!   in [`commands`], [`removal`] and [`swap`]; [`install`] adds a module
+//!   in [`commands`], [`removal`] and [`swap`]; [`disk_files`] reads
+//!   module files from the `fs` server and writes pushed ones there;
+//!   [`install`] adds a module
 //!   pushed with its manifest entry to the running system; [`host_commands`]
 //!   takes the host's commands from the push link; [`device_faults`]
 //!   faults the module whose device did a DMA the IOMMU blocked;
@@ -22,6 +24,7 @@
 pub mod calls;
 pub mod commands;
 pub mod device_faults;
+pub mod disk_files;
 pub mod event_loop;
 pub mod host_commands;
 pub mod install;

@@ -50,11 +50,19 @@ pub enum Requester {
     Host,
     /// Kernel code (a test scenario): the report is kept until taken.
     Kernel,
+    /// The boot: the outcome goes to the kernel log.
+    Log,
 }
 
 /// What an operation is to do.
 pub enum Task {
     Command(Command),
+    /// Load module `module` from `path` on the file system and start it
+    /// (its manifest entry names the file).
+    Load {
+        module: String,
+        path: String,
+    },
     /// Install a module pushed from the host under `target`.
     Install {
         target: String,
@@ -95,6 +103,9 @@ pub(super) enum Stage<K: KernelServices> {
         events_stopped_at: u64,
         install: bool,
     },
+    /// A module file is read from or written to the file server
+    /// (`super::disk_files`).
+    Transferring(Box<super::disk_files::Transfer>),
     /// A call waits for its reply (from a module, or a process elsewhere).
     Calling {
         endpoint: String,
@@ -124,6 +135,16 @@ struct Operation<K: KernelServices> {
     id: u64,
     requester: Requester,
     stage: Stage<K>,
+    /// A pushed module to write to the file system once the operation
+    /// succeeds (`cargo cella push --persist`).
+    keep: Option<Keep>,
+}
+
+/// A module file to write when an operation succeeds.
+pub struct Keep {
+    /// Where, on the file system.
+    pub path: String,
+    pub bytes: Vec<u8>,
 }
 
 /// The commands under way, and finished reports kept for kernel code.
@@ -231,12 +252,27 @@ impl<K: KernelServices> EventLoop<K> {
                     .answer_command(&Err(format!("error: command rejected: {reason}\n")));
                 true
             }
-            Some(PushRequest::Install { target, bytes }) => {
+            Some(PushRequest::Install {
+                target,
+                bytes,
+                persist,
+            }) => {
                 log::info!(
                     "push: {} bytes for {target} arrived from the host",
                     bytes.len()
                 );
-                self.submit(Requester::Push, Task::Install { target, bytes });
+                let keep = if persist {
+                    match self.keep_of(&target, &bytes) {
+                        Ok(keep) => Some(keep),
+                        Err(why) => {
+                            self.deliver(&Requester::Push, 0, Err(CommandError::Refused(why)));
+                            return true;
+                        }
+                    }
+                } else {
+                    None
+                };
+                self.submit_keeping(Requester::Push, Task::Install { target, bytes }, keep);
                 true
             }
             Some(PushRequest::InstallGranted {
@@ -262,12 +298,23 @@ impl<K: KernelServices> EventLoop<K> {
     /// Starts carrying out `task` for `requester`; returns the operation's
     /// id (its report goes to the requester when it ends, maybe at once).
     pub fn submit(&mut self, requester: Requester, task: Task) -> u64 {
+        self.submit_keeping(requester, task, None)
+    }
+
+    /// [`EventLoop::submit`], writing `keep` to the file system if the task
+    /// succeeds; the report says whether that worked too.
+    pub fn submit_keeping(&mut self, requester: Requester, task: Task, keep: Option<Keep>) -> u64 {
         let id = self.operations.next_id;
         self.operations.next_id += 1;
+        let mut keep = keep;
         let progress = match self.wait_of(&task) {
             Err(error) => Progress::finished(Err(error)),
             Ok(Some(wait)) => Progress::Next(Stage::WaitingHome { wait, task }),
             Ok(None) => self.carry_out(id, task),
+        };
+        let progress = match progress {
+            Progress::Finished(result) => self.conclude(id, &mut keep, *result),
+            next => next,
         };
         match progress {
             Progress::Finished(result) => self.deliver(&requester, id, *result),
@@ -276,11 +323,50 @@ impl<K: KernelServices> EventLoop<K> {
                     id,
                     requester,
                     stage,
+                    keep,
                 });
                 self.advance_operations();
             }
         }
         id
+    }
+
+    /// An operation's result, or, if it succeeded with a module to keep,
+    /// the writing of that module's file.
+    fn conclude(
+        &mut self,
+        id: u64,
+        keep: &mut Option<Keep>,
+        result: Result<Report, CommandError>,
+    ) -> Progress<K> {
+        match (keep.take(), result) {
+            (Some(keep), Ok(report)) => self.write_module_file(id, keep.path, keep.bytes, report),
+            (_, result) => Progress::finished(result),
+        }
+    }
+
+    /// Where module `target`'s pushed `bytes` are kept: the file its
+    /// manifest entry names, or `/modules/TARGET.wasm`.
+    ///
+    /// # Errors
+    /// No kernel memory for a copy of the bytes.
+    fn keep_of(&self, target: &str, bytes: &[u8]) -> Result<Keep, String> {
+        let path = self
+            .table
+            .find(target)
+            .map(|index| &self.table.slots[index].plan.file)
+            .filter(|file| file.starts_with('/'))
+            .cloned()
+            .unwrap_or_else(|| format!("/modules/{target}.wasm"));
+        let mut copy = Vec::new();
+        copy.try_reserve_exact(bytes.len()).map_err(|_| {
+            format!(
+                "no kernel memory to keep {} bytes; nothing changed",
+                bytes.len()
+            )
+        })?;
+        copy.extend_from_slice(bytes);
+        Ok(Keep { path, bytes: copy })
     }
 
     /// Which instances `task` needs at rest (`None`: none), or why it cannot start.
@@ -307,8 +393,11 @@ impl<K: KernelServices> EventLoop<K> {
                 | Command::Start { module } => one(module),
                 // A swap checks at once and waits only at its hand-over.
                 Command::Swap { module, .. } => one(module).map(|_| None),
+                // Which module the file holds is known once it is read.
+                Command::StartFile { .. } => Ok(None),
                 _ => Ok(None),
             },
+            Task::Load { module, .. } => one(module).map(|_| None),
             Task::Install { target, .. } | Task::InstallGranted { target, .. } => {
                 match self.table.find(target) {
                     Some(_) => one(target),
@@ -338,7 +427,12 @@ impl<K: KernelServices> EventLoop<K> {
                 .iter()
                 .position(|(of, _)| *of == id)
                 .map(|at| answers.swap_remove(at).1);
-            match self.advance(id, operation.stage, done_elsewhere, answer) {
+            let mut keep = operation.keep;
+            let advanced = match self.advance(id, operation.stage, done_elsewhere, answer) {
+                (Progress::Finished(result), _) => (self.conclude(id, &mut keep, *result), true),
+                next => next,
+            };
+            match advanced {
                 (Progress::Finished(result), _) => {
                     moved = true;
                     self.deliver(&operation.requester, id, *result);
@@ -349,6 +443,7 @@ impl<K: KernelServices> EventLoop<K> {
                         id,
                         requester: operation.requester,
                         stage,
+                        keep,
                     });
                     let last = self.operations.under_way.len() - 1;
                     self.operations.under_way.swap(index, last);
@@ -433,6 +528,7 @@ impl<K: KernelServices> EventLoop<K> {
                 };
                 (Progress::finished(result), true)
             }
+            Stage::Transferring(transfer) => self.advance_transfer(id, transfer, answer),
             Stage::Calling {
                 endpoint,
                 sent,
@@ -488,6 +584,10 @@ impl<K: KernelServices> EventLoop<K> {
             Requester::Kernel => {
                 self.operations.kept.insert(id, result);
             }
+            Requester::Log => match &result {
+                Ok(report) => log::info!("{}", text_of(&Ok(report.clone())).trim_end()),
+                Err(error) => log::warn!("{error}"),
+            },
             Requester::Push => {
                 let outcome = match &result {
                     Ok(report) => Ok(String::from(text_of(&Ok(report.clone())).trim_end())),

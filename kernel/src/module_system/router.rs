@@ -46,6 +46,9 @@ pub enum KernelRequest {
         call: u32,
         generation: u32,
     },
+    /// A request whose answer nobody needs (closing a file the supervisor
+    /// read); the answer is dropped.
+    Discard,
     /// A test scenario's request; the reply is only counted.
     #[cfg(feature = "test-hooks")]
     Probe,

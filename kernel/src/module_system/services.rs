@@ -178,8 +178,13 @@ pub struct ProcessMessage {
 
 /// Something the host pushed over the push link.
 pub enum PushRequest {
-    /// A module to install under `target`.
-    Install { target: String, bytes: Vec<u8> },
+    /// A module to install under `target`; `persist`: and to keep on the
+    /// file system.
+    Install {
+        target: String,
+        bytes: Vec<u8>,
+        persist: bool,
+    },
     /// A module to install under `target` with its system manifest entry
     /// (the compiled form's module block, see `cella_system::install_protocol`).
     InstallGranted {

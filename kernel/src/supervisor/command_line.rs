@@ -17,8 +17,9 @@ pub const USAGE: &[&str] = &[
     "explain [NAME]           every recorded fault (or NAME's) in plain words: what the module did, what stopped it",
     "restart NAME             a fresh instance of NAME now",
     "stop [--force] NAME | start NAME   stop NAME (--force: even the console's driver), or bring NAME back",
+    "start /PATH              start the module in file PATH of the `fs` server in place of the one of its name",
     "remove [--force] NAME    stop NAME and unload it, releasing its grants (--force: even the console's driver); a push brings it back",
-    "swap [--force] NAME FILE replace NAME by FILE from the boot archive, keeping its state (--force: even a module of another name)",
+    "swap [--force] NAME FILE replace NAME by FILE from the boot archive, or from the `fs` server if FILE starts with /, keeping its state (--force: even a module of another name)",
     "trace NAME [on|off]      NAME's last device accesses; on|off: print every one as it happens",
     "send ENDPOINT TEXT       post TEXT as a message to the module serving ENDPOINT",
     "call ENDPOINT TEXT       call the module or native process serving ENDPOINT, show its reply",
@@ -52,6 +53,8 @@ pub enum Command {
     Stop { module: String, force: bool },
     /// `start NAME`.
     Start { module: String },
+    /// `start /PATH`: the module in a file of the `fs` server.
+    StartFile { path: String },
     /// `remove [--force] NAME`.
     Remove { module: String, force: bool },
     /// `swap [--force] NAME FILE`.
@@ -112,6 +115,9 @@ impl Command {
             ["stop", "--force", module] => Command::Stop {
                 module: String::from(*module),
                 force: true,
+            },
+            ["start", path] if path.starts_with('/') => Command::StartFile {
+                path: String::from(*path),
             },
             ["start", module] => Command::Start {
                 module: String::from(*module),
@@ -237,6 +243,12 @@ mod tests {
                 },
             ),
             (
+                "start /modules/pci.wasm",
+                Command::StartFile {
+                    path: "/modules/pci.wasm".into(),
+                },
+            ),
+            (
                 "swap uart16550 modules/uart16550-v2.wasm",
                 Command::Swap {
                     module: "uart16550".into(),
@@ -292,7 +304,7 @@ mod tests {
         for (line, expected) in cases {
             assert_eq!(&Command::parse(line).unwrap(), expected, "`{line}`");
         }
-        assert_eq!(USAGE.len(), 15, "a new command needs a case above");
+        assert_eq!(USAGE.len(), 16, "a new command needs a case above");
     }
 
     #[test]

@@ -215,6 +215,12 @@ fn report_text(report: &Report) -> String {
         }
         Report::Swapped(swap) => out = format!("{swap}"),
         Report::Installed(installed) => out = format!("{installed}"),
+        Report::Persisted { install, path } => {
+            out = format!("{}; kept in {path}", report_text(install))
+        }
+        Report::NotPersisted { install, path, why } => {
+            out = format!("{}; not kept in {path}: {why}", report_text(install))
+        }
         Report::Trace { module, on } => {
             out = format!("trace {module}: {}", if *on { "on" } else { "off" })
         }

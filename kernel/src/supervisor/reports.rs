@@ -3,6 +3,7 @@
 //! layer ([`super::report_text`]) turns them into text.
 
 use super::records::FaultRecord;
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -118,6 +119,18 @@ pub enum Report {
     },
     Swapped(SwapReport),
     Installed(Installed),
+    /// A pushed module installed (`install`) and written to `path` on the
+    /// file system (`cargo cella push --persist`).
+    Persisted {
+        install: Box<Report>,
+        path: String,
+    },
+    /// A pushed module installed (`install`) but not written to `path`.
+    NotPersisted {
+        install: Box<Report>,
+        path: String,
+        why: String,
+    },
     Trace {
         module: String,
         on: bool,

@@ -110,9 +110,10 @@ impl PushKey {
 
 /// The part of the header line the signature covers: everything but the
 /// signature, ending in a newline.
-pub fn signed_line(target: &str, size: usize, nonce_hex: &str) -> String {
+pub fn signed_line(target: &str, size: usize, persist: bool, nonce_hex: &str) -> String {
+    let keep = if persist { " persist" } else { "" };
     alloc::format!(
-        "{} 2 {target} {size} {nonce_hex}\n",
+        "{} 2 {target} {size}{keep} {nonce_hex}\n",
         crate::push_protocol::MAGIC
     )
 }
@@ -191,7 +192,7 @@ mod tests {
     #[test]
     fn a_signature_holds_only_for_its_key_line_and_bytes() {
         let key = PushKey::new([1; KEY_BYTES]);
-        let line = signed_line("uart16550", 3, "00112233445566778899aabbccddeeff");
+        let line = signed_line("uart16550", 3, false, "00112233445566778899aabbccddeeff");
         let signature = key.sign(&line, b"abc");
         assert!(key.verify(&line, b"abc", &signature));
         assert!(!key.verify(&line, b"abd", &signature));

@@ -7,14 +7,16 @@
 //! ```text
 //! tool:   CELLA-PUSH-HELLO\n
 //! kernel: CELLA-PUSH-NONCE NONCE\n
-//! tool:   CELLA-PUSH 2 TARGET SIZE NONCE SIGNATURE\n<SIZE bytes>
+//! tool:   CELLA-PUSH 2 TARGET SIZE [persist] NONCE SIGNATURE\n<SIZE bytes>
 //! kernel: CELLA-PUSH-RESULT ok TEXT   (or CELLA-PUSH-RESULT error TEXT)
 //! ```
 //!
 //! NONCE is 32 hex digits, good for one upload; SIGNATURE is the 64-hex-digit
 //! HMAC-SHA-256, under the push key, of the header line up to NONCE (with its
 //! newline) followed by the bytes. TARGET names the module to replace (hot
-//! swap) or, if no running module has that name, the one to load new.
+//! swap) or, if no running module has that name, the one to load new. The
+//! word `persist` (signed with the rest) asks the kernel to keep the module
+//! on the file system as well, so the system runs it after a reboot.
 //!
 //! An upload is refused with a reason, changing nothing, if the channel is
 //! not granted, the target is not granted, the header is malformed, the size
@@ -61,8 +63,13 @@ pub enum PushEvent {
     /// A nonce for the next upload, as hex digits: the port answers
     /// `CELLA-PUSH-NONCE NONCE`.
     Challenge(String),
-    /// A complete upload, signed with the push key.
-    Upload { target: String, bytes: Vec<u8> },
+    /// A complete upload, signed with the push key; `persist`: to be kept
+    /// on the file system too.
+    Upload {
+        target: String,
+        bytes: Vec<u8>,
+        persist: bool,
+    },
     /// A complete install upload: a module and its system manifest entry
     /// (the compiled form's block), signed together with the push key.
     Install {
@@ -99,6 +106,7 @@ enum State {
         bytes: Vec<u8>,
         /// An install upload: the body starts with an entry of this many bytes.
         entry_size: Option<usize>,
+        persist: bool,
     },
     /// Skipping the body of a refused upload.
     Skip {
@@ -185,14 +193,15 @@ impl PushReceiver {
                     signature,
                     bytes,
                     entry_size,
+                    persist,
                     ..
                 } = core::mem::replace(&mut self.state, State::Header(Vec::new()))
                 else {
                     return None;
                 };
-                let event = self.finish(target, &signed_line, &signature, bytes);
+                let event = self.finish(target, &signed_line, &signature, bytes, persist);
                 Some(match (event, entry_size) {
-                    (PushEvent::Upload { target, bytes }, Some(entry_size)) => {
+                    (PushEvent::Upload { target, bytes, .. }, Some(entry_size)) => {
                         split_install(target, bytes, entry_size)
                     }
                     (event, _) => event,
@@ -208,12 +217,17 @@ impl PushReceiver {
         signed_line: &str,
         signature: &[u8],
         bytes: Vec<u8>,
+        persist: bool,
     ) -> PushEvent {
         let PushAccess::Granted { key, .. } = &self.access else {
             return PushEvent::Rejected(String::from("push is closed"));
         };
         if key.verify(signed_line, &bytes, signature) {
-            PushEvent::Upload { target, bytes }
+            PushEvent::Upload {
+                target,
+                bytes,
+                persist,
+            }
         } else {
             PushEvent::Rejected(format!(
                 "authentication failed: the {} bytes for {target} were not signed with this system's push key, or changed in transit",
@@ -287,11 +301,19 @@ impl PushReceiver {
             ));
         }
         let words: Vec<&str> = text.split(' ').collect();
-        let [magic, version, target, size, nonce, signature] = words.as_slice() else {
-            return Some(PushEvent::Rejected(format!(
-                "bad header `{}`: expected `{MAGIC} 2 TARGET SIZE NONCE SIGNATURE` after `{HELLO}`",
-                text.chars().take(80).collect::<String>()
-            )));
+        let (magic, version, target, size, persist, nonce, signature) = match words.as_slice() {
+            [magic, version, target, size, nonce, signature] => {
+                (magic, version, target, size, false, nonce, signature)
+            }
+            [magic, version, target, size, keep, nonce, signature] if *keep == "persist" => {
+                (magic, version, target, size, true, nonce, signature)
+            }
+            _ => {
+                return Some(PushEvent::Rejected(format!(
+                    "bad header `{}`: expected `{MAGIC} 2 TARGET SIZE [persist] NONCE SIGNATURE` after `{HELLO}`",
+                    text.chars().take(80).collect::<String>()
+                )));
+            }
         };
         if *magic != MAGIC || *version != "2" {
             return Some(PushEvent::Rejected(format!(
@@ -310,8 +332,9 @@ impl PushReceiver {
                 size,
                 nonce,
                 signature,
-                signed_line: signed_line(target, size, nonce),
+                signed_line: signed_line(target, size, persist, nonce),
                 entry_size: None,
+                persist,
             },
             outstanding,
         )
@@ -337,6 +360,7 @@ impl PushReceiver {
                     header.nonce,
                 ),
                 entry_size: Some(header.entry_size),
+                persist: false,
             },
             outstanding,
         )
@@ -353,6 +377,7 @@ impl PushReceiver {
             signature,
             signed_line,
             entry_size,
+            persist,
         } = upload;
         let signature_bytes = decode_hex(signature).filter(|bytes| bytes.len() == SIGNATURE_BYTES);
         let valid_name = !target.is_empty()
@@ -397,6 +422,7 @@ impl PushReceiver {
             signature: signature_bytes.unwrap_or_default(),
             bytes: Vec::with_capacity(body),
             entry_size,
+            persist,
         };
         None
     }
@@ -413,6 +439,8 @@ struct Upload<'a> {
     signed_line: String,
     /// An install upload's entry size.
     entry_size: Option<usize>,
+    /// Keep the module on the file system too.
+    persist: bool,
 }
 
 /// A signed install body taken apart: the entry (UTF-8) and the module.
@@ -429,9 +457,10 @@ fn split_install(target: String, mut bytes: Vec<u8>, entry_size: usize) -> PushE
 }
 
 /// The header line for an upload of `bytes` to `target` with the nonce the
-/// kernel issued, signed with `key`.
-pub fn header(key: &PushKey, target: &str, bytes: &[u8], nonce: &str) -> String {
-    let line = signed_line(target, bytes.len(), nonce);
+/// kernel issued, signed with `key`; `persist` asks for the module to be
+/// kept on the file system too.
+pub fn header(key: &PushKey, target: &str, bytes: &[u8], persist: bool, nonce: &str) -> String {
+    let line = signed_line(target, bytes.len(), persist, nonce);
     let signature = key.sign(&line, bytes);
     format!("{} {}\n", line.trim_end(), encode_hex(&signature))
 }
@@ -444,7 +473,7 @@ mod tests {
 
     /// A signed upload with `nonce`, as sent on the wire.
     fn upload_with(key: &PushKey, nonce: &str, target: &str, bytes: &[u8]) -> Vec<u8> {
-        let mut wire = header(key, target, bytes, nonce).into_bytes();
+        let mut wire = header(key, target, bytes, false, nonce).into_bytes();
         wire.extend_from_slice(bytes);
         wire
     }
@@ -469,7 +498,8 @@ mod tests {
             events,
             [PushEvent::Upload {
                 target: "uart16550".into(),
-                bytes: module
+                bytes: module,
+                persist: false,
             }]
         );
         assert!(!receiver.busy());
@@ -521,7 +551,8 @@ mod tests {
             events,
             [PushEvent::Upload {
                 target: "pci".into(),
-                bytes: b"after".to_vec()
+                bytes: b"after".to_vec(),
+                persist: false,
             }]
         );
     }
@@ -569,7 +600,8 @@ mod tests {
             events,
             [PushEvent::Upload {
                 target: "pci".into(),
-                bytes: b"fine".to_vec()
+                bytes: b"fine".to_vec(),
+                persist: false,
             }]
         );
     }
@@ -632,5 +664,47 @@ mod tests {
         assert!(feed_at(&mut receiver, b"\n", 1).is_empty());
         let (events, _) = push(&mut receiver, "a", b"1");
         assert_eq!(events.len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod persist_tests {
+    use super::*;
+    use crate::test_link::{feed_at, hello, key, receiver};
+
+    #[test]
+    fn persist_is_signed_with_the_upload_and_carried_to_the_kernel() {
+        let mut receiver = receiver();
+        let nonce = hello(&mut receiver);
+        let mut wire = header(&key(), "pci", b"module", true, &nonce).into_bytes();
+        assert!(core::str::from_utf8(&wire).unwrap().contains(" 6 persist "));
+        wire.extend_from_slice(b"module");
+        assert_eq!(
+            feed_at(&mut receiver, &wire, 1),
+            [PushEvent::Upload {
+                target: "pci".into(),
+                bytes: b"module".to_vec(),
+                persist: true,
+            }]
+        );
+        // The word is signed: a header that gains it in transit fails.
+        let nonce = hello(&mut receiver);
+        let line = header(&key(), "pci", b"module", false, &nonce);
+        let forged = line.replacen(" 6 ", " 6 persist ", 1);
+        let mut wire = forged.into_bytes();
+        wire.extend_from_slice(b"module");
+        assert!(matches!(
+            &feed_at(&mut receiver, &wire, 2)[..],
+            [PushEvent::Rejected(reason)] if reason.contains("authentication failed")
+        ));
+        // Any other seventh word is a bad header.
+        let nonce = hello(&mut receiver);
+        let line = header(&key(), "pci", b"module", false, &nonce).replacen(" 6 ", " 6 keep ", 1);
+        let mut wire = line.into_bytes();
+        wire.extend_from_slice(b"module");
+        assert!(matches!(
+            &feed_at(&mut receiver, &wire, 3)[..],
+            [PushEvent::Rejected(reason)] if reason.contains("bad header")
+        ));
     }
 }

@@ -25,7 +25,7 @@ pub fn bench(shell: &Shell, workspace: &Workspace, arguments: &[String]) -> Resu
         super::build::Image::Production { teaching: false },
     )?;
     super::yardstick_bench::run(shell, workspace, &qemu, &in_system, &system, &disk)?;
-    setup::ensure(shell, &workspace.root, Needs { qemu: false })?;
+    setup::ensure(shell, &workspace.root, Needs::NOTHING_ELSE)?;
     if !workspace.has_target(BENCH_PACKAGE, "bench", BENCH_NAME) {
         return Err(Error::new(format!(
             "there is no host benchmark yet: package `{BENCH_PACKAGE}` has no bench target \

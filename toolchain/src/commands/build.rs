@@ -91,7 +91,7 @@ pub struct BuildOutputs {
 
 /// `cella build`: the production image.
 pub fn build(shell: &Shell, workspace: &Workspace) -> Result<()> {
-    setup::ensure(shell, &workspace.root, Needs { qemu: false })?;
+    setup::ensure(shell, &workspace.root, Needs::NOTHING_ELSE)?;
     let outputs = build_all(shell, workspace, Image::Production { teaching: false })?;
     progress::message(&format!("kernel: {}", outputs.kernel.display()));
     progress::message(&format!(

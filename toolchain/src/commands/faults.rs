@@ -49,8 +49,15 @@ pub fn kernel_command_line(options: &FaultsOptions) -> String {
 /// QEMU cannot start, the scenario did not pass, or a console line was damaged outside the
 /// faulty driver.
 pub fn faults(shell: &Shell, workspace: &Workspace, options: &FaultsOptions) -> Result<()> {
-    let qemu = setup::ensure(shell, &workspace.root, Needs { qemu: true })?
-        .ok_or_else(|| Error::new("QEMU is needed for the fault campaign"))?;
+    let qemu = setup::ensure(
+        shell,
+        &workspace.root,
+        Needs {
+            qemu: true,
+            file_system_tools: false,
+        },
+    )?
+    .ok_or_else(|| Error::new("QEMU is needed for the fault campaign"))?;
     let outputs = build_all(shell, workspace, Image::Test)?;
     let mut invocation = QemuInvocation::new(qemu, outputs.kernel);
     invocation.initrd = Some(outputs.boot_archive);

@@ -11,7 +11,7 @@ use crate::{Error, Result};
 
 /// Runs every clippy pass, reporting all failures rather than stopping at the first.
 pub fn lint(shell: &Shell, workspace: &Workspace) -> Result<()> {
-    setup::ensure(shell, &workspace.root, Needs { qemu: false })?;
+    setup::ensure(shell, &workspace.root, Needs::NOTHING_ELSE)?;
     // The SDK and every guest crate, for the target they run on.
     let guests = crate::modules::guest_packages(&workspace.root);
     let mut wasm = vec![

@@ -138,6 +138,11 @@ pub fn push(shell: &Shell, workspace: &Workspace, options: &PushOptions) -> Resu
         bytes.len(),
         system.description
     ));
+    if options.persist && entry.is_some() {
+        return Err(Error::usage(
+            "--persist keeps a module the running system's manifest grants; a module installed with --grant is kept by `cargo cella run` (target/cella/installed/)",
+        ));
+    }
     let key = push::read_key(&workspace.cella_directory())?;
     let answer = match &entry {
         Some((spec, _)) => push::send_install(
@@ -148,7 +153,14 @@ pub fn push(shell: &Shell, workspace: &Workspace, options: &PushOptions) -> Resu
             &bytes,
             ANSWER_TIMEOUT,
         )?,
-        None => push::send(&system.socket, &key, &target, &bytes, ANSWER_TIMEOUT)?,
+        None => push::send(
+            &system.socket,
+            &key,
+            &target,
+            &bytes,
+            options.persist,
+            ANSWER_TIMEOUT,
+        )?,
     };
     if answer.accepted {
         progress::message(&format!("the kernel says: {}", answer.text));

@@ -3,7 +3,8 @@
 //! `modules/teaching.toml`, and `--test-kernel` boots the test kernel with the test system
 //! instead (a scenario by hand: `--append test=NAME`). Ctrl-A X quits. The modules installed
 //! from the host (`cargo cella push --grant`, kept in `target/cella/installed/`) boot too,
-//! each checked against the system ([`crate::installed::add_to_archive`]).
+//! each checked against the system ([`crate::installed::add_to_archive`]). The virtio-blk
+//! disk is the FAT32 file-system image `target/cella/fs.img` ([`crate::fs_image`]).
 
 use super::build::{Image, build_all};
 use crate::cli::RunOptions;
@@ -36,17 +37,25 @@ pub fn boot(
     image: Image,
     options: &RunOptions,
 ) -> Result<()> {
-    let qemu = setup::ensure(shell, &workspace.root, Needs { qemu: true })?
+    let qemu = setup::ensure(shell, &workspace.root, Needs::QEMU_AND_DISK)?
         .ok_or_else(|| Error::new("QEMU was not found"))?;
     let mut outputs = build_all(shell, workspace, image)?;
+    // The file-system disk, made from the modules as built (before installed ones join).
+    let files = crate::fs_image::module_files(&workspace.root, &outputs.archive_entries)?;
+    let disk = crate::fs_image::ensured(shell, &workspace.cella_directory(), &files)?;
     let boot_archive = with_installed(workspace, &mut outputs)?;
     let mut invocation = QemuInvocation::new(qemu, outputs.kernel);
     invocation.initrd = Some(boot_archive);
     invocation.cmdline = options.append.join(" ");
     invocation.accel = options.accel;
     invocation.serial = Serial::MonitorStdio;
-    // The build directory's disk image itself: what a run writes stays for the next run.
-    invocation.disk = Some(crate::disk_image::ensured(&workspace.cella_directory())?);
+    // The build directory's file-system image itself: what a run writes stays for the next
+    // run.
+    progress::message(&format!(
+        "virtio-blk disk: {} (the FAT32 file-system image)",
+        disk.display()
+    ));
+    invocation.disk = Some(disk);
     // COM2 on a socket of this run's own: the channel `cargo cella push` sends modules over.
     // `exec` keeps the process id, so the run is registered under QEMU's.
     let cella = workspace.cella_directory();

@@ -6,11 +6,12 @@ use crate::shell::Shell;
 use crate::workspace::Workspace;
 use crate::{Error, Result};
 
-/// Installs the Rust targets and QEMU if missing, then reports what is in place.
+/// Installs the Rust targets, QEMU, dosfstools and mtools if missing, then reports what is in
+/// place.
 pub fn setup(shell: &Shell, workspace: &Workspace) -> Result<()> {
-    let qemu = setup::ensure(shell, &workspace.root, Needs { qemu: true })?;
+    let qemu = setup::ensure(shell, &workspace.root, Needs::QEMU_AND_DISK)?;
     progress::message(&format!(
-        "setup complete: Rust targets {} installed; QEMU is {}",
+        "setup complete: Rust targets {} installed; QEMU is {}; dosfstools and mtools installed",
         crate::cargo::RUSTUP_TARGETS.join(", "),
         qemu.map(|path| path.display().to_string())
             .unwrap_or_default()

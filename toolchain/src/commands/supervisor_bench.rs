@@ -15,7 +15,7 @@ use std::path::PathBuf;
 /// Builds the test image, boots the scenario, prints the `bench:` lines; returns QEMU's path
 /// (the boot-time figure and the yardstick boot with it).
 pub fn run(shell: &Shell, workspace: &Workspace) -> Result<PathBuf> {
-    let qemu = setup::ensure(shell, &workspace.root, Needs { qemu: true })?
+    let qemu = setup::ensure(shell, &workspace.root, Needs::QEMU_AND_DISK)?
         .ok_or_else(|| Error::new("QEMU is needed for the supervisor benchmark"))?;
     let outputs = build_all(shell, workspace, Image::Test)?;
     bench_boot::run(

@@ -33,7 +33,7 @@ fn read(path: PathBuf) -> Result<Vec<u8>> {
 /// Builds what the scenario needs, boots it, prints the `bench:` lines; returns the serial
 /// output (the yardstick comparison reads Cella's figures from it).
 pub fn run(shell: &Shell, workspace: &Workspace) -> Result<String> {
-    let qemu = setup::ensure(shell, &workspace.root, Needs { qemu: true })?
+    let qemu = setup::ensure(shell, &workspace.root, Needs::QEMU_AND_DISK)?
         .ok_or_else(|| Error::new("QEMU is needed for the in-system benchmark"))?;
     let kernel = cargo::build_kernel(
         shell,

@@ -35,7 +35,15 @@ const GUEST_UNIT_TESTS: [&str; 1] = ["cella-shell"];
 /// `cella test`.
 pub fn test(shell: &Shell, workspace: &Workspace, options: &TestOptions) -> Result<()> {
     let started = Instant::now();
-    let qemu = setup::ensure(shell, &workspace.root, Needs { qemu: options.qemu })?;
+    let qemu = setup::ensure(
+        shell,
+        &workspace.root,
+        Needs {
+            qemu: options.qemu,
+            // The image maker's host tests and the QEMU tests' file-system disk.
+            file_system_tools: true,
+        },
+    )?;
     let mut stages = Vec::new();
     if options.host {
         let mut command = cargo::cargo_command(&workspace.root, "test");
@@ -185,6 +193,13 @@ fn run_qemu_tests(
         Ok(disk) => disk,
         Err(error) => return not_run(error),
     };
+    // And of the file-system image, for the tests that boot with it.
+    let fs_image = match crate::fs_image::module_files(&workspace.root, &outputs.archive_entries)
+        .and_then(|files| crate::fs_image::ensured(shell, &workspace.cella_directory(), &files))
+    {
+        Ok(image) => image,
+        Err(error) => return not_run(error),
+    };
     let timings = workspace.cella_directory().join("qemu-test-timings.txt");
     let _ = std::fs::remove_file(&timings);
     let mut command = cargo::cargo_command(&workspace.root, "test");
@@ -195,6 +210,7 @@ fn run_qemu_tests(
         .env(environment::QEMU, qemu)
         .env(environment::BOOT_ARCHIVE, &outputs.boot_archive)
         .env(environment::DISK, &disk)
+        .env(environment::FS_IMAGE, &fs_image)
         .env(environment::ACCEL, options.accel.to_string())
         .env(environment::TIMINGS_FILE, &timings);
     if let Some(tool) = tool_path() {

@@ -1,12 +1,14 @@
 //! The yardstick part of `cella bench`: Cella's boot to its shell prompt and Debian's Linux
 //! booted by the same QEMU command ([`crate::yardstick`]), both timed on the host's clock,
 //! then each Linux figure beside Cella's from the same run (the in-system benchmark's
-//! serial output), with ratios. A machine without the Linux packages (and no way to
+//! serial output), with ratios, and Linux's figures on the vfat volume of Cella's
+//! file-system image. A machine without the Linux packages (and no way to
 //! install them) gets a line saying the yardstick was skipped and why.
 
 use crate::boot_clock::{self, Ending, Watch};
 use crate::commands::build::BuildOutputs;
 use crate::disk_image;
+use crate::fs_image;
 use crate::qemu::{QemuInvocation, Serial};
 use crate::shell::Shell;
 use crate::workspace::Workspace;
@@ -68,20 +70,24 @@ pub fn run(
 ) -> Result<()> {
     let cella_figures = comparison::parse_cella(cella_serial).map_err(Error::new)?;
     let cella = workspace.cella_directory();
-    let cella_boot = boot_to_prompt(
-        shell,
-        qemu,
-        outputs,
-        disk_image::private_copy(&cella, "boot-to-prompt")?,
-    )?;
+    // Both boots get a copy of the file-system image `cella run` boots with.
+    let files = fs_image::module_files(&workspace.root, &outputs.archive_entries)?;
+    let image = fs_image::ensured(shell, &cella, &files)?;
+    let private_copy = |name: &str| -> Result<PathBuf> {
+        let copy = disk_image::copy_path(&cella, name);
+        disk_image::copy(&image, &copy)?;
+        Ok(copy)
+    };
+    let cella_boot = boot_to_prompt(shell, qemu, outputs, private_copy("boot-to-prompt")?)?;
     println!("boot to user space (host clock, QEMU start to first output; TCG):");
     println!(
         "  Cella: QEMU start to the shell prompt {}",
         comparison::format_ns(u64::try_from(cella_boot.as_nanos()).unwrap_or(u64::MAX))
     );
     let directory = cella.join("yardstick");
-    // The yardstick writes to its disk: a copy of its own, removed afterwards.
-    let disk = disk_image::private_copy(&cella, "yardstick")?;
+    // The yardstick writes to its disk (its vfat figures need the volume): a copy of its
+    // own, removed afterwards.
+    let disk = private_copy("yardstick")?;
     let outcome = yardstick::run(shell, &workspace.root, &directory, qemu, &disk);
     let _ = std::fs::remove_file(&disk);
     match outcome? {
@@ -105,6 +111,11 @@ pub fn run(
             for line in yardstick::disk::table(&linux.disk, cella_disk) {
                 println!("  {line}");
             }
+            println!("file system (Linux vfat on the same image):");
+            for line in yardstick::vfat::table(&linux.vfat, None) {
+                println!("  {line}");
+            }
+            println!("  (guest time; the volume: a copy of {})", image.display());
         }
     }
     Ok(())

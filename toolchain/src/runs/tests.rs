@@ -40,6 +40,7 @@ fn ask(socket: &Path) -> Answer {
         &PushKey::new([7; 32]),
         "demo",
         b"\0asm",
+        false,
         Duration::from_secs(10),
     )
     .unwrap()

@@ -35,6 +35,9 @@ pub struct ModuleSpec {
     pub boot: bool,
     /// WAT source (relative to the workspace root) instead of a cargo package.
     pub wat: Option<String>,
+    /// `path`: the module's file on the running system's file system (read through the `fs`
+    /// server once the boot is done) instead of a module built into the boot archive.
+    pub path: Option<String>,
     /// `kernel_memory`: bytes of kernel heap the module may hold, its code and linear memory
     /// included, two instances during a swap (0: the kernel's default, 4 MiB).
     pub kernel_memory: u64,
@@ -44,9 +47,17 @@ pub struct ModuleSpec {
 }
 
 impl ModuleSpec {
-    /// `modules/NAME.wasm`.
+    /// `modules/NAME.wasm`, or the module's `path` on the file system.
     pub fn archive_file(&self) -> String {
-        format!("modules/{}.wasm", self.name)
+        match &self.path {
+            Some(path) => path.clone(),
+            None => format!("modules/{}.wasm", self.name),
+        }
+    }
+
+    /// Whether the tool builds the module into the boot archive (it has no `path`).
+    pub fn is_built(&self) -> bool {
+        self.path.is_none()
     }
 
     /// The grant as cella-wasm-host checks it (endpoint ids are positions in `endpoints`).
@@ -127,6 +138,12 @@ pub(super) fn parse_module(
         boot: true,
         ..ModuleSpec::default()
     };
+    if table.contains_key("path") && (table.contains_key("package") || table.contains_key("wat")) {
+        say(
+            "`path` names the module's file on the file system; it goes without `package` or `wat`"
+                .into(),
+        );
+    }
     for (key, value) in table {
         if spec.grants.parse_key(key, value, &mut say, &found) {
             continue;
@@ -177,6 +194,11 @@ pub(super) fn parse_module(
                     "`limits` must be a table, e.g. { fuel = 2000000, memory_pages = 32, pending_requests = 64, queue = 256 }".into(),
                 ),
             },
+            "path" => match value.as_str().map(file_system_path) {
+                Some(Ok(path)) => spec.path = Some(path),
+                Some(Err(why)) => say(format!("`path` {why}, found {}", shown())),
+                None => say(format!("`path` must be a string, found {}", shown())),
+            },
             "wat" => match value.as_str() {
                 Some(path) if path.ends_with(".wat") => spec.wat = Some(path.to_owned()),
                 _ => say(format!(
@@ -184,11 +206,29 @@ pub(super) fn parse_module(
                 )),
             },
             other => say(format!(
-                "unknown key `{other}` (known: name, package, serve, ports, mmio, irqs, devices, pci-bus, dma, dma-unconfined, endpoints, timers, restart, boot, wat, kernel_memory, limits)"
+                "unknown key `{other}` (known: name, package, serve, ports, mmio, irqs, devices, pci-bus, dma, dma-unconfined, endpoints, timers, restart, boot, wat, path, kernel_memory, limits)"
             )),
         }
     }
     Some(spec)
+}
+
+/// Checks a `path`: absolute, `/`-separated names without `.` or `..`, at
+/// most the file system's 255 bytes.
+fn file_system_path(path: &str) -> Result<String, &'static str> {
+    if !path.starts_with('/') || path.len() < 2 {
+        return Err("must be an absolute path on the file system, such as /modules/blink.wasm");
+    }
+    if path.len() > 255 {
+        return Err("is longer than the file system's 255 bytes");
+    }
+    if path[1..]
+        .split('/')
+        .any(|name| name.is_empty() || name == "." || name == "..")
+    {
+        return Err("must name a file by names without `.`, `..` or empty ones");
+    }
+    Ok(path.to_owned())
 }
 
 impl ModuleSpec {

@@ -75,6 +75,53 @@ package = "cella-oob"
     assert_eq!(found.len(), 2, "{found:#?}");
 }
 
+#[test]
+fn a_module_kept_on_the_file_system_names_its_path_and_is_not_built() {
+    let text = r#"
+[[module]]
+name = "fs"
+serve = ["fs"]
+[[module]]
+name = "blink"
+path = "/modules/blink.wasm"
+endpoints = ["fs"]
+"#;
+    let plan = SystemPlan::parse(text, SOURCE).unwrap();
+    assert_eq!(plan.modules[1].path.as_deref(), Some("/modules/blink.wasm"));
+    assert!(!plan.modules[1].is_built());
+    assert!(plan.modules[0].is_built());
+    assert!(
+        plan.render().contains("module blink /modules/blink.wasm\n"),
+        "{}",
+        plan.render()
+    );
+    for (path, why) in [
+        ("modules/blink.wasm", "must be an absolute path"),
+        ("/modules/../blink.wasm", "without `.`, `..`"),
+        ("/modules//blink.wasm", "without `.`, `..`"),
+        ("/", "must be an absolute path"),
+    ] {
+        let found = problems(&format!("[[module]]\nname = \"a\"\npath = \"{path}\"\n"));
+        assert!(
+            found.iter().any(|problem| problem.contains(why)),
+            "{path}: {found:#?}"
+        );
+    }
+    let long = format!("/{}", "x".repeat(300));
+    let found = problems(&format!("[[module]]\nname = \"a\"\npath = \"{long}\"\n"));
+    assert!(
+        found.iter().any(|problem| problem.contains("255 bytes")),
+        "{found:#?}"
+    );
+    let found = problems("[[module]]\nname = \"a\"\npackage = \"cella-a\"\npath = \"/a.wasm\"\n");
+    assert!(
+        found
+            .iter()
+            .any(|problem| problem.contains("without `package` or `wat`")),
+        "{found:#?}"
+    );
+}
+
 fn problems(text: &str) -> Vec<String> {
     SystemPlan::parse(text, SOURCE).unwrap_err()
 }

@@ -4,6 +4,7 @@
 
 use super::disk::DiskFigures;
 use super::report::LinuxFigures;
+use super::vfat::VfatFigures;
 use std::time::Duration;
 
 /// Cella's figures that have a Linux counterpart, in nanoseconds of guest time.
@@ -99,6 +100,8 @@ pub struct Linux {
     pub figures: LinuxFigures,
     /// The disk figures.
     pub disk: DiskFigures,
+    /// The file-system figures on the vfat volume.
+    pub vfat: VfatFigures,
     /// QEMU start to /init's first line, on the host's clock.
     pub boot: Duration,
 }
@@ -221,6 +224,24 @@ mod tests {
                     nanoseconds: 1,
                 },
                 iommu_domain: super::super::disk::IommuDomain::NoGroup,
+            },
+            vfat: VfatFigures {
+                small_write: Timed {
+                    amount: 1,
+                    nanoseconds: 1,
+                },
+                small_read: Timed {
+                    amount: 1,
+                    nanoseconds: 1,
+                },
+                large_write: Timed {
+                    amount: 1,
+                    nanoseconds: 1,
+                },
+                large_read: Timed {
+                    amount: 1,
+                    nanoseconds: 1,
+                },
             },
             boot: Duration::from_millis(6_300),
         }

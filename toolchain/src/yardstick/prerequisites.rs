@@ -31,8 +31,9 @@ pub const MODULES_DIRECTORY: &str = "/lib/modules";
 pub struct Prerequisites {
     /// The Linux kernel image (bzImage).
     pub kernel: PathBuf,
-    /// The virtio modules of that kernel, in load order (name, path).
-    pub virtio_modules: Vec<(String, PathBuf)>,
+    /// The modules of that kernel `/init` loads (the virtio ones for `/dev/vda`, then the
+    /// vfat ones), in load order (name, path).
+    pub modules: Vec<(String, PathBuf)>,
     /// The static busybox binary.
     pub busybox: PathBuf,
     /// The C compiler.
@@ -67,7 +68,11 @@ pub fn ensure(shell: &Shell) -> Result<Prerequisites, String> {
             kernel.display()
         )
     })?;
-    let virtio_modules = virtio_modules(Path::new(MODULES_DIRECTORY), &kernel)?;
+    let wanted: Vec<&str> = VIRTIO_MODULES
+        .into_iter()
+        .chain(super::vfat::MODULES)
+        .collect();
+    let modules = kernel_modules(Path::new(MODULES_DIRECTORY), &kernel, &wanted)?;
     let busybox = PathBuf::from(BUSYBOX);
     if !busybox.is_file() {
         return Err(format!(
@@ -76,7 +81,7 @@ pub fn ensure(shell: &Shell) -> Result<Prerequisites, String> {
     }
     Ok(Prerequisites {
         kernel,
-        virtio_modules,
+        modules,
         busybox,
         gcc,
     })
@@ -144,13 +149,14 @@ pub fn newest_kernel(directory: &Path) -> Result<PathBuf, String> {
         })
 }
 
-/// The [`VIRTIO_MODULES`] of `kernel` (`.../vmlinuz-VERSION`) under `modules_directory`
+/// The modules `wanted` (such as [`VIRTIO_MODULES`]) of `kernel` (`.../vmlinuz-VERSION`) under `modules_directory`
 /// (`/lib/modules`) and what they need, in load order (name, path), from the kernel's
 /// `modules.dep`; a module built into the kernel (`modules.builtin`) needs no loading.
 /// `Err` says what is missing.
-pub fn virtio_modules(
+pub fn kernel_modules(
     modules_directory: &Path,
     kernel: &Path,
+    wanted: &[&str],
 ) -> Result<Vec<(String, PathBuf)>, String> {
     let version = kernel
         .file_name()
@@ -206,7 +212,7 @@ pub fn virtio_modules(
         }
     }
     let needs_of = |module: &str| needs(module);
-    for module in VIRTIO_MODULES {
+    for module in wanted {
         visit(module, &needs_of, &builtin, &mut order, 0)?;
     }
     order
@@ -355,7 +361,7 @@ mod tests {
             std::fs::write(base.join(format!("{virtio}/{name}.ko")), b"").unwrap();
         }
         // virtio_blk is in neither list.
-        let error = virtio_modules(&directory, kernel).unwrap_err();
+        let error = kernel_modules(&directory, kernel, &VIRTIO_MODULES).unwrap_err();
         assert!(error.contains("virtio_blk.ko is in neither"), "{error}");
         // Listed but its file is missing.
         std::fs::write(
@@ -363,10 +369,10 @@ mod tests {
             format!("{dependencies}kernel/drivers/block/virtio_blk.ko: {virtio}/virtio.ko\n"),
         )
         .unwrap();
-        let error = virtio_modules(&directory, kernel).unwrap_err();
+        let error = kernel_modules(&directory, kernel, &VIRTIO_MODULES).unwrap_err();
         assert!(error.ends_with("virtio_blk.ko is missing"), "{error}");
         std::fs::write(base.join("kernel/drivers/block/virtio_blk.ko"), b"").unwrap();
-        let found = virtio_modules(&directory, kernel).unwrap();
+        let found = kernel_modules(&directory, kernel, &VIRTIO_MODULES).unwrap();
         let names: Vec<&str> = found.iter().map(|(name, _)| name.as_str()).collect();
         assert_eq!(
             names,
@@ -387,11 +393,51 @@ mod tests {
         )
         .unwrap();
         std::fs::write(base.join("modules.dep"), "").unwrap();
-        assert_eq!(virtio_modules(&directory, kernel), Ok(Vec::new()));
-        assert!(virtio_modules(&directory, Path::new("/boot/bzImage")).is_err());
+        assert_eq!(
+            kernel_modules(&directory, kernel, &VIRTIO_MODULES),
+            Ok(Vec::new())
+        );
+        assert!(kernel_modules(&directory, Path::new("/boot/bzImage"), &VIRTIO_MODULES).is_err());
         std::fs::remove_dir_all(&directory).unwrap();
-        let error = virtio_modules(&directory, kernel).unwrap_err();
+        let error = kernel_modules(&directory, kernel, &VIRTIO_MODULES).unwrap_err();
         assert!(error.contains("modules.dep"), "{error}");
+    }
+
+    #[test]
+    fn the_vfat_modules_load_fat_first_and_the_character_sets_they_name() {
+        let directory = std::env::temp_dir().join(format!(
+            "cella-yardstick-vfat-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&directory);
+        let kernel = Path::new("/boot/vmlinuz-6.1.0-9-amd64");
+        let base = directory.join("6.1.0-9-amd64");
+        std::fs::create_dir_all(base.join("kernel/fs/fat")).unwrap();
+        std::fs::create_dir_all(base.join("kernel/fs/nls")).unwrap();
+        // Debian 12's modules.dep lines for them.
+        std::fs::write(
+            base.join("modules.dep"),
+            "kernel/fs/nls/nls_cp437.ko:\n\
+             kernel/fs/nls/nls_utf8.ko:\n\
+             kernel/fs/fat/fat.ko:\n\
+             kernel/fs/fat/vfat.ko: kernel/fs/fat/fat.ko\n\
+             kernel/fs/fat/msdos.ko: kernel/fs/fat/fat.ko\n",
+        )
+        .unwrap();
+        for module in [
+            "fat/fat",
+            "fat/vfat",
+            "fat/msdos",
+            "nls/nls_cp437",
+            "nls/nls_utf8",
+        ] {
+            std::fs::write(base.join(format!("kernel/fs/{module}.ko")), b"").unwrap();
+        }
+        let found = kernel_modules(&directory, kernel, &super::super::vfat::MODULES).unwrap();
+        let names: Vec<&str> = found.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["fat", "vfat", "nls_cp437", "nls_utf8"]);
+        std::fs::remove_dir_all(&directory).unwrap();
     }
 
     #[test]

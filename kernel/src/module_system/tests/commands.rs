@@ -113,6 +113,7 @@ fn a_pushed_module_swaps_a_running_one_or_comes_in_new_with_its_entry() {
     system.kernel.pushes.push_back(PushRequest::Install {
         target: String::from("counter"),
         bytes: module("counter", 2, Behaviour::default()),
+        persist: false,
     });
     system.kernel.pushes.push_back(PushRequest::InstallGranted {
         target: String::from("newcomer"),

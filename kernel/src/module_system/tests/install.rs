@@ -241,6 +241,7 @@ fn an_unknown_name_without_an_entry_is_refused_with_the_way_to_send_one() {
     system.kernel.pushes.push_back(PushRequest::Install {
         target: String::from("blink"),
         bytes: requesting("blink", ""),
+        persist: false,
     });
     settle(&mut system);
     let [Err(text)] = system.kernel.push_answers.as_slice() else {

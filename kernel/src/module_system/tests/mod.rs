@@ -4,6 +4,7 @@
 
 mod calls;
 mod commands;
+mod disk_files;
 mod install;
 mod lifecycle;
 mod loans;

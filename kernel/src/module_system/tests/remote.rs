@@ -74,6 +74,7 @@ fn remove_stops_and_unloads_a_module_and_a_push_loads_it_again() {
     system.kernel.pushes.push_back(PushRequest::Install {
         target: String::from("second"),
         bytes: module("second", 2, Behaviour::default()),
+        persist: false,
     });
     settle(&mut system);
     assert!(
@@ -106,6 +107,7 @@ fn removing_and_pushing_back_many_times_keeps_one_slot() {
         system.kernel.pushes.push_back(PushRequest::Install {
             target: String::from("second"),
             bytes: module("second", 1, Behaviour::default()),
+            persist: false,
         });
         settle(&mut system);
         assert_eq!(ask(&mut system, "second"), Ok((1, 1)), "round {round}");

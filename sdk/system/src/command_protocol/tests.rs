@@ -55,7 +55,7 @@ fn a_wrong_key_a_changed_word_a_replay_and_no_nonce_are_refused() {
     // A push's nonce line does not sign a command: a signature over an
     // upload's header is not a command's.
     let nonce = hello(&mut receiver);
-    let upload = crate::push_protocol::header(&key(), "pci", b"ps", &nonce);
+    let upload = crate::push_protocol::header(&key(), "pci", b"ps", false, &nonce);
     let signature = upload.trim_end().rsplit(' ').next().unwrap();
     let forged = format!("{MAGIC} {VERSION} {nonce} {signature} ps\n");
     let events = feed_all(&mut receiver, forged.as_bytes());
