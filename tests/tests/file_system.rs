@@ -114,3 +114,35 @@ fn file_system_on_a_fat32_disk_reads_and_writes_what_the_host_sees() {
         String::from_utf8_lossy(&report.stdout)
     );
 }
+
+#[test]
+fn file_system_serves_the_modules_the_supervisor_swaps_in_from_the_disk() {
+    let disk = Disk::file_system_for("fs-swap-from-disk");
+    let mut session = at_prompt_with("fs-swap-from-disk", &disk);
+    session.expect_answer("call fs list /modules 0", "virtio-blk.wasm");
+    session.expect_answer("call fs stat /README.TXT", "reply from fs: file, ");
+    // Each swap reads the module (the disk driver's 53 KiB, the file server's own 190 KiB)
+    // through fs, 3,584 bytes a request; the file server hands its handle table over to
+    // the new version of itself.
+    session.expect_answer("call fs open /README.TXT read", "reply from fs: handle ");
+    for _ in 0..3 {
+        session.expect_answer(
+            "swap virtio-blk /modules/virtio-blk.wasm",
+            "virtio-blk: swapped",
+        );
+        session.expect_answer("swap fs /modules/fs.wasm", "fs: swapped");
+        session.wait_for("took over 1 open handles", WAIT);
+    }
+    session.expect_answer(
+        "swap fs /modules/no-such-module.wasm",
+        "no such file or directory",
+    );
+    session.expect_answer("call fs stat /README.TXT", "reply from fs: file, ");
+    drop(session);
+    let verdict = disk.check_file_system();
+    assert!(
+        verdict.clean,
+        "fsck.vfat -n after the boot:\n{}",
+        verdict.report
+    );
+}
