@@ -2,9 +2,14 @@
 //! starts and answers every request `no FAT file system on the disk`; on a disk formatted
 //! with mkfs.fat (and a file put there with mtools) it reads what the host wrote, makes a
 //! directory and a file the host finds after QEMU exits, and `fsck.vfat -n` finds the
-//! volume clean. The server's own host tests are in `modules/fs/tests/`.
+//! volume clean; the supervisor reads modules through it (a swap from `/modules/`) and
+//! writes them (`cargo cella push --persist`). The server's own host tests are in
+//! `modules/fs/tests/`.
 
-use cella_qemu_tests::{Disk, Session};
+use cella::archive::read_ustar;
+use cella::push::send;
+use cella_qemu_tests::{Disk, Session, environment};
+use cella_system::push_authority::{KEY_ARCHIVE_ENTRY, PushKey};
 use std::process::Command;
 use std::time::Duration;
 
@@ -143,6 +148,53 @@ fn file_system_serves_the_modules_the_supervisor_swaps_in_from_the_disk() {
     assert!(
         verdict.clean,
         "fsck.vfat -n after the boot:\n{}",
+        verdict.report
+    );
+}
+
+/// An entry of the boot archive the test system booted.
+fn archive_entry(name: &str) -> Vec<u8> {
+    let archive = std::fs::read(&environment().boot_archive).expect("boot archive");
+    read_ustar(&archive)
+        .expect("ustar")
+        .into_iter()
+        .find(|entry| entry.name == name)
+        .unwrap_or_else(|| panic!("{name} in the boot archive"))
+        .bytes
+}
+
+#[test]
+fn file_system_keeps_the_modules_pushed_with_persist() {
+    let label = "fs-persist";
+    let disk = Disk::file_system_for(label);
+    let socket = std::env::temp_dir().join(format!("cella-fs-persist-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&socket);
+    let serial = format!("unix:{},server=on,wait=off", socket.display());
+    let session = Session::start_with_disk(label, "", None, &["-serial", &serial], &disk);
+    session.wait_for("shell: ready", WAIT);
+    let key = PushKey::from_hex(&archive_entry(KEY_ARCHIVE_ENTRY)).expect("the push key");
+    let first = archive_entry("modules/uart16550.wasm");
+    let second = archive_entry("modules/uart16550-v2.wasm");
+    assert_ne!(first, second);
+    // Each push rewrites /modules/uart16550.wasm through fs (open truncate, writes of
+    // 3,584 bytes, close).
+    for bytes in [&second, &first, &second] {
+        let answer = send(&socket, &key, "uart16550", bytes, true, WAIT).expect("an answer");
+        if !answer.accepted || !answer.text.contains("kept in /modules/uart16550.wasm") {
+            session.fail(format!("push --persist answered: {}", answer.text));
+        }
+    }
+    drop(session);
+    let _ = std::fs::remove_file(&socket);
+    assert_eq!(
+        disk.read_file("modules/uart16550.wasm").as_deref(),
+        Ok(&second[..]),
+        "the file holds the last module pushed"
+    );
+    let verdict = disk.check_file_system();
+    assert!(
+        verdict.clean,
+        "fsck.vfat -n after the pushes:\n{}",
         verdict.report
     );
 }
