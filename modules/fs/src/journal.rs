@@ -184,3 +184,119 @@ impl Journal {
         Ok(Some(copies))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::disk::MAX_SECTORS_PER_CALL;
+    use alloc::vec;
+
+    /// A disk in memory that counts writes and can stop after some.
+    struct Memory {
+        sectors: Vec<Sector>,
+        writes_left: usize,
+    }
+
+    impl Memory {
+        fn new() -> Memory {
+            Memory {
+                sectors: vec![[0; SECTOR_BYTES]; 200],
+                writes_left: usize::MAX,
+            }
+        }
+    }
+
+    impl Sectors for Memory {
+        fn read(&mut self, sector: u64, buffer: &mut [u8]) -> Result<(), DiskFailure> {
+            for (index, chunk) in buffer.chunks_mut(SECTOR_BYTES).enumerate() {
+                chunk.copy_from_slice(&self.sectors[sector as usize + index]);
+            }
+            Ok(())
+        }
+
+        fn write(&mut self, sector: u64, bytes: &[u8]) -> Result<(), DiskFailure> {
+            assert!(bytes.len() <= SECTOR_BYTES * MAX_SECTORS_PER_CALL);
+            for (index, chunk) in bytes.chunks(SECTOR_BYTES).enumerate() {
+                if self.writes_left == 0 {
+                    return Err(DiskFailure::Device);
+                }
+                self.writes_left -= 1;
+                self.sectors[sector as usize + index].copy_from_slice(chunk);
+            }
+            Ok(())
+        }
+
+        fn flush(&mut self) -> Result<(), DiskFailure> {
+            Ok(())
+        }
+
+        fn count(&self) -> u64 {
+            self.sectors.len() as u64
+        }
+    }
+
+    const A: Sector = [0xaa; SECTOR_BYTES];
+    const B: Sector = [0xbb; SECTOR_BYTES];
+
+    #[test]
+    fn a_commit_writes_in_place_and_leaves_no_header() {
+        let mut disk = Memory::new();
+        let mut journal = Journal::new(32, 96);
+        assert_eq!(journal.capacity(), MOST_LISTED);
+        journal.commit(&mut disk, &[(100, &A), (150, &B)]).unwrap();
+        assert_eq!(disk.sectors[100], A);
+        assert_eq!(disk.sectors[150], B);
+        assert_eq!(disk.sectors[32], [0; SECTOR_BYTES]);
+        assert_eq!(journal.replay(&mut disk), Ok(Replayed::Nothing));
+    }
+
+    #[test]
+    fn a_commit_stopped_anywhere_replays_to_before_or_after() {
+        // Copies (2 sectors), header, in place (2), cleared header: 6 sector writes.
+        for stop in 0..6 {
+            let mut disk = Memory::new();
+            disk.writes_left = stop;
+            let mut journal = Journal::new(32, 96);
+            assert!(journal.commit(&mut disk, &[(100, &A), (101, &B)]).is_err());
+            disk.writes_left = usize::MAX;
+            let replayed = Journal::new(32, 96).replay(&mut disk).unwrap();
+            let after = disk.sectors[100] == A && disk.sectors[101] == B;
+            let before =
+                disk.sectors[100] == [0; SECTOR_BYTES] && disk.sectors[101] == [0; SECTOR_BYTES];
+            assert!(after || before, "stopped after {stop} writes: {replayed:?}");
+            // Past the header (3 writes), the transaction is committed.
+            assert_eq!(
+                after,
+                stop >= 3,
+                "stopped after {stop} writes: {replayed:?}"
+            );
+            assert_eq!(disk.sectors[32], [0; SECTOR_BYTES], "the header is cleared");
+        }
+    }
+
+    #[test]
+    fn a_damaged_header_or_copy_is_discarded() {
+        let mut disk = Memory::new();
+        let mut journal = Journal::new(32, 96);
+        disk.writes_left = 3;
+        assert!(journal.commit(&mut disk, &[(100, &A), (101, &B)]).is_err());
+        disk.writes_left = usize::MAX;
+        disk.sectors[34][7] ^= 1;
+        assert_eq!(
+            Journal::new(32, 96).replay(&mut disk),
+            Ok(Replayed::Discarded)
+        );
+        assert_eq!(disk.sectors[101], [0; SECTOR_BYTES]);
+        // A header naming the journal's own sectors is refused too.
+        let mut header = [0u8; SECTOR_BYTES];
+        header[..8].copy_from_slice(MAGIC);
+        header[8..12].copy_from_slice(&FORMAT.to_le_bytes());
+        header[12..16].copy_from_slice(&1u32.to_le_bytes());
+        header[LIST_START..LIST_START + 8].copy_from_slice(&40u64.to_le_bytes());
+        disk.sectors[32] = header;
+        assert_eq!(
+            Journal::new(32, 96).replay(&mut disk),
+            Ok(Replayed::Discarded)
+        );
+    }
+}

@@ -150,3 +150,68 @@ impl Layout {
         if self.fat32 { STATUS_OFFSET } else { 0x25 }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The boot sector of `mkfs.fat -F 32 -s 2 -R 96` on 128 MiB, as far as it is read.
+    fn boot(reserved: u16) -> Sector {
+        let mut boot = [0u8; SECTOR_BYTES];
+        boot[11..13].copy_from_slice(&512u16.to_le_bytes());
+        boot[13] = 2;
+        boot[14..16].copy_from_slice(&reserved.to_le_bytes());
+        boot[16] = 2;
+        boot[32..36].copy_from_slice(&262_144u32.to_le_bytes());
+        boot[36..40].copy_from_slice(&1_016u32.to_le_bytes());
+        boot[48..50].copy_from_slice(&1u16.to_le_bytes());
+        boot[50..52].copy_from_slice(&6u16.to_le_bytes());
+        boot[510] = 0x55;
+        boot[511] = 0xaa;
+        boot
+    }
+
+    #[test]
+    fn a_fat32_boot_sector_is_read_and_its_journal_placed() {
+        let layout = Layout::read(&boot(96), 262_144).unwrap();
+        assert!(layout.fat32);
+        assert_eq!(layout.data_start, 96 + 2 * 1_016);
+        assert_eq!(layout.fs_info, Some(1));
+        assert_eq!(layout.journal(), Some((32, 96)));
+    }
+
+    #[test]
+    fn too_few_reserved_sectors_leave_no_journal() {
+        assert_eq!(Layout::read(&boot(32), 262_144).unwrap().journal(), None);
+        assert_eq!(Layout::read(&boot(34), 262_144).unwrap().journal(), None);
+        assert_eq!(
+            Layout::read(&boot(35), 262_144).unwrap().journal(),
+            Some((32, 35))
+        );
+        let mut backup_inside = boot(96);
+        backup_inside[50..52].copy_from_slice(&40u16.to_le_bytes());
+        assert_eq!(
+            Layout::read(&backup_inside, 262_144).unwrap().journal(),
+            None
+        );
+    }
+
+    #[test]
+    fn blank_and_foreign_sectors_are_no_file_system() {
+        assert_eq!(
+            Layout::read(&[0; SECTOR_BYTES], 262_144),
+            Err(NotFat::NoFileSystem)
+        );
+        let mut big_sectors = boot(96);
+        big_sectors[11..13].copy_from_slice(&4096u16.to_le_bytes());
+        assert_eq!(Layout::read(&big_sectors, 262_144), Err(NotFat::SectorSize));
+        assert_eq!(
+            Layout::read(&boot(96), 1_000),
+            Err(NotFat::NoFileSystem),
+            "bigger than the disk"
+        );
+        let mut no_fats = boot(96);
+        no_fats[16] = 0;
+        assert_eq!(Layout::read(&no_fats, 262_144), Err(NotFat::NoFileSystem));
+    }
+}
