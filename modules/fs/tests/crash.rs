@@ -249,3 +249,57 @@ fn without_room_for_the_journal_a_crash_can_leave_the_volume_unclean() {
     assert!(unclean > 0, "no stopping point left an unclean volume");
     let _ = states;
 }
+
+#[test]
+fn a_big_removal_stopped_anywhere_leaves_the_file_whole_shorter_or_gone() {
+    // 512-byte clusters and a journal of 16 sectors (48 reserved): removing a file of
+    // 600 KiB frees clusters in 10 FAT sectors per FAT copy, more than one step takes.
+    let image = make_image(
+        "big-removal",
+        &["-F", "32", "-s", "1", "-R", "48"],
+        40 * 1024,
+    );
+    let original = pattern(77, 600 * 1024);
+    let prepare = |budget: Option<u64>| -> (ImageDisk, u64, Result<(), FsError>) {
+        let disk = ImageDisk::open(&image);
+        let mut server = server(&disk);
+        put(&mut server, "/big.bin", &original);
+        let written = disk.sector_writes();
+        if let Some(budget) = budget {
+            disk.stop_after(budget);
+        }
+        let removed = server.remove("/big.bin").map(drop);
+        assert_eq!(
+            server.store().lock().unjournaled(),
+            0,
+            "every step fit the journal"
+        );
+        (disk, written, removed)
+    };
+    let (full, before, removed) = prepare(None);
+    assert_eq!(removed, Ok(()));
+    let total = full.sector_writes() - before;
+    let mut shorter = 0;
+    for budget in 0..=total {
+        let (disk, _, removed) = prepare(Some(budget));
+        let survivor = disk.copy();
+        let mut next = server(&survivor);
+        match get(&mut next, "/big.bin") {
+            Err(FsError::NotFound) => {}
+            Ok(bytes) => {
+                assert!(removed.is_err(), "answered, yet the file is there");
+                assert_eq!(bytes[..], original[..bytes.len()], "a prefix of the file");
+                if bytes.len() < original.len() {
+                    shorter += 1;
+                }
+            }
+            Err(error) => panic!("stopped after {budget} sector writes: {error}"),
+        }
+        let (clean, report) = survivor.fsck("big-removal-fsck");
+        assert!(clean, "stopped after {budget} sector writes:\n{report}");
+    }
+    assert!(
+        shorter > 0,
+        "the removal went in steps (a shorter file at some point)"
+    );
+}
