@@ -5,7 +5,7 @@ use crate::disk::Sectors;
 use crate::errors::from_fat;
 use crate::handles::{Opening, writable};
 use crate::paths::{self, components};
-use crate::server::{FatFile, FileServer, Target, directory, file_for, find, target};
+use crate::server::{FatFile, FileServer, MOST_ENTRIES, Target, directory, file_for, find, target};
 use crate::shrink::{shrink, size_of};
 use cella_sdk::interfaces::fs::{
     self, Data, Done, Entry, FsError, Handle, Kind, Listing, MAX_LISTING_BYTES, MAX_NAME_BYTES,
@@ -193,7 +193,10 @@ impl<S: Sectors> FileServer<S> {
             let mut count = 0u32;
             let mut index = 0u32;
             let mut one = [0u8; 2 + MAX_NAME_BYTES * 3 + 9];
-            for entry in listed.iter() {
+            for (seen, entry) in listed.iter().enumerate() {
+                if seen >= MOST_ENTRIES {
+                    return Err(FsError::Corrupt);
+                }
                 let entry = entry.map_err(from_fat)?;
                 let name = entry.file_name();
                 if name == "." || name == ".." {

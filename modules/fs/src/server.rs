@@ -291,12 +291,23 @@ pub(crate) fn commit_step<S: Sectors>(store: &Shared<S>) -> Result<(), FsError> 
     store.lock().commit().map_err(|_| FsError::DeviceError)
 }
 
+/// The most entries a FAT directory holds; a directory that yields more has
+/// a cluster chain that loops.
+pub(crate) const MOST_ENTRIES: usize = 65_536;
+
 /// The entry called `name` in `directory`.
+///
+/// # Errors
+/// [`FsError::Corrupt`] for a directory that yields more entries than FAT
+/// allows (its chain loops), or the library's error.
 pub(crate) fn find<'a, S: Sectors>(
     directory: &FatDir<'a, S>,
     name: &str,
 ) -> Result<Option<FatEntry<'a, S>>, FsError> {
-    for entry in directory.iter() {
+    for (index, entry) in directory.iter().enumerate() {
+        if index >= MOST_ENTRIES {
+            return Err(FsError::Corrupt);
+        }
         let entry = entry.map_err(from_fat)?;
         let dots = entry.file_name() == "." || entry.file_name() == "..";
         if !dots && entry.eq_name(name) {

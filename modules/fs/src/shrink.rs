@@ -46,6 +46,10 @@ fn cuts<S: Sectors>(
     let mut cuts = Vec::new();
     let mut group: Vec<u64> = Vec::new();
     for (index, extent) in file.extents().enumerate() {
+        // A chain longer than the volume's clusters loops.
+        if index as u64 > layout.clusters {
+            return Err(FsError::Corrupt);
+        }
         let extent = extent.map_err(from_fat)?;
         let position = index as u64 * cluster_bytes;
         if position < first_freed {

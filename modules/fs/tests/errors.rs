@@ -278,3 +278,59 @@ fn a_failing_disk_answers_device_error_and_the_volume_stays_consistent() {
     let (clean, report) = survivor.fsck("failing-fsck");
     assert!(clean, "{report}");
 }
+
+#[test]
+fn a_directory_whose_cluster_chain_loops_answers_corrupt_and_never_hangs() {
+    let image = fresh_image("looping");
+    let disk = ImageDisk::open(&image);
+    let mut server = server(&disk);
+    // 40 entries fill the root's first cluster (32 entries of 1 KiB) and take a second.
+    for index in 0..40 {
+        server.create(&format!("/f{index:02}"), Kind::File).unwrap();
+    }
+    drop(server);
+    // The root's second cluster's FAT entry, in both FATs, pointed back at the first.
+    let boot = disk.sector(0);
+    let reserved = u64::from(u16::from_le_bytes([boot[14], boot[15]]));
+    let fat_sectors = u64::from(u32::from_le_bytes([boot[36], boot[37], boot[38], boot[39]]));
+    let root = u64::from(u32::from_le_bytes([boot[44], boot[45], boot[46], boot[47]]));
+    let entry = |cluster: u64| (reserved + cluster * 4 / 512, (cluster * 4 % 512) as usize);
+    let (sector, offset) = entry(root);
+    let fat = disk.sector(sector);
+    let second = u64::from(u32::from_le_bytes(
+        fat[offset..offset + 4].try_into().unwrap(),
+    ));
+    assert!(
+        (2..0x0fff_fff8).contains(&second),
+        "the root has a second cluster"
+    );
+    let (sector, offset) = entry(second);
+    for copy in 0..2 {
+        let at = sector + copy * fat_sectors;
+        let mut bytes = disk.sector(at);
+        bytes[offset..offset + 4].copy_from_slice(&(root as u32).to_le_bytes());
+        let mut writer = disk.clone();
+        writer.write(at, &bytes).unwrap();
+    }
+    let mut server = common::server(&disk);
+    assert_eq!(server.stat("/missing").map(|_| ()), Err(FsError::Corrupt));
+    assert_eq!(
+        server.create("/new", Kind::File).map(|_| ()),
+        Err(FsError::Corrupt)
+    );
+    assert_eq!(
+        server.open("/missing", Mode::Create).map(|_| ()),
+        Err(FsError::Corrupt)
+    );
+    let mut start = 0;
+    let listed = loop {
+        match server.list("/", start) {
+            Ok(listing) if listing.next == 0 => break Ok(()),
+            Ok(listing) => start = listing.next,
+            Err(error) => break Err(error),
+        }
+    };
+    assert_eq!(listed, Err(FsError::Corrupt));
+    // What the loop does not hide still reads.
+    assert_eq!(server.stat("/f00").unwrap().kind, Kind::File);
+}
