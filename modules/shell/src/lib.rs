@@ -10,10 +10,13 @@
 //! prompt and the half-typed line again below it. A line longer than
 //! [`line::LINE_BYTES`] is refused whole. The commands themselves (`help`
 //! lists them) are the supervisor's, so the shell stays small and cannot do
-//! anything its grants do not allow.
+//! anything its grants do not allow. The file commands (`ls`, `cat`,
+//! `write`, `mkdir`, `rm`, `df`; [`files`]) are the shell's own: it calls
+//! the `fs` server for them, waiting for each answer in the handler.
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod files;
 pub mod line;
 
 use cella_sdk::{Endpoint, ErrorCode, MAX_MESSAGE_BYTES, Message, Module, Result, TextBuffer};
@@ -27,11 +30,28 @@ cella_sdk::module! {
     capabilities: {
         uart: endpoint("uart"),
         supervisor: endpoint("supervisor"),
+        fs: endpoint("fs"),
     },
 }
 
 const MESSAGE: usize = MAX_MESSAGE_BYTES as usize;
 const PROMPT: &[u8] = b"cella> ";
+/// How long a file command waits for each answer of the file server.
+const FS_DEADLINE_MILLISECONDS: u32 = 10_000;
+
+/// The file server, called and waited for in the handler.
+struct FsEndpoint<'a>(&'a Endpoint);
+
+impl files::FileServer for FsEndpoint<'_> {
+    fn call<'r>(
+        &self,
+        request: &[u8],
+        reply: &'r mut [u8],
+    ) -> core::result::Result<&'r [u8], ErrorCode> {
+        self.0
+            .call_and_wait(request, FS_DEADLINE_MILLISECONDS, reply)
+    }
+}
 
 /// Echo collected while one typed message is handled.
 struct Echoed {
@@ -43,9 +63,12 @@ struct Echoed {
 pub struct Shell {
     uart: Endpoint,
     supervisor: Endpoint,
+    fs: Endpoint,
     editor: LineEditor,
     /// A command was sent and its answer is not complete yet.
     waiting: bool,
+    /// The answer under way is `help`'s: the file commands follow it.
+    help_follows: bool,
 }
 
 impl Module for Shell {
@@ -56,8 +79,10 @@ impl Module for Shell {
         let shell = Shell {
             uart: capabilities.uart,
             supervisor: capabilities.supervisor,
+            fs: capabilities.fs,
             editor: LineEditor::new(),
             waiting: false,
+            help_follows: false,
         };
         Ok(shell)
     }
@@ -70,6 +95,9 @@ impl Module for Shell {
                 self.write(text)?;
                 if last {
                     self.waiting = false;
+                    if core::mem::take(&mut self.help_follows) {
+                        self.write(files::HELP.as_bytes())?;
+                    }
                     self.write(PROMPT)?;
                     self.write(self.editor.line())?;
                 }
@@ -102,6 +130,30 @@ impl Module for Shell {
 }
 
 impl Shell {
+    /// Runs a file command, printing its output, or the error.
+    fn run_file_command(&self, line: &str) -> Result<()> {
+        let mut printed = Ok(());
+        let result = files::run(&FsEndpoint(&self.fs), line, &mut |bytes| {
+            if printed.is_ok() {
+                printed = self.write(bytes);
+            }
+        });
+        printed?;
+        if let Err(failure) = result {
+            let command = line.split_whitespace().next().unwrap_or("");
+            let path = line.split_whitespace().nth(1).unwrap_or("");
+            let mut text = TextBuffer::<{ LINE_BYTES + 120 }>::new();
+            let _ = match failure {
+                files::Failure::Usage(_) | files::Failure::Call(_) => {
+                    write!(text, "error: {command}: {failure}\r\n")
+                }
+                _ => write!(text, "error: {command} {path}: {failure}\r\n"),
+            };
+            self.write(text.as_str().as_bytes())?;
+        }
+        Ok(())
+    }
+
     fn write(&self, bytes: &[u8]) -> Result<()> {
         for piece in bytes.chunks(MESSAGE) {
             match self.uart.send(piece) {
@@ -158,7 +210,13 @@ impl Shell {
                     }
                     return Ok(());
                 }
+                if files::is_file_command(line.as_str()) {
+                    self.run_file_command(line.as_str())?;
+                    self.write(PROMPT)?;
+                    return Ok(());
+                }
                 self.waiting = true;
+                self.help_follows = line.as_str().trim() == "help";
                 if let Err(error) = self.supervisor.send(line.as_str().as_bytes()) {
                     self.waiting = false;
                     cella_sdk::warn!("supervisor unreachable: {}", error);
