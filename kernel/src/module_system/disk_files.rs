@@ -376,6 +376,10 @@ impl<K: KernelServices> EventLoop<K> {
                 path: transfer.path,
                 why,
             })),
+            Purpose::Load { module } => Progress::finished(Err(CommandError::Refused(format!(
+                "module {module} not started: {}: {why}",
+                transfer.path
+            )))),
             _ => Progress::finished(Err(CommandError::Refused(format!(
                 "{}: {why}; nothing changed",
                 transfer.path

@@ -238,6 +238,6 @@ fn a_module_whose_entry_names_a_file_starts_from_it_after_the_boot() {
     let started = run(&mut system, start("absent"));
     assert_eq!(
         crate::supervisor::report_text::text_of(&started),
-        "error: /missing: no such file or directory; nothing changed\n"
+        "error: module absent not started: /missing: no such file or directory\n"
     );
 }
