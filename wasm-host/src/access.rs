@@ -128,6 +128,31 @@ pub enum Access {
         /// Length.
         length: u32,
     },
+    /// A request or message taken by the handler (`on_message`).
+    Received {
+        /// Request id (0: a message that expects no reply).
+        request: u32,
+        /// Length.
+        length: u32,
+        /// The operation it names, if it is a typed interface's request.
+        operation: OperationName,
+    },
+    /// A call handed to the outbox (`ipc_call`, `ipc_call_lending`).
+    Call {
+        /// Endpoint id.
+        endpoint: u64,
+        /// The call's id.
+        call: u32,
+        /// Length of the request.
+        length: u32,
+        /// The operation it names, if it is a typed interface's request.
+        operation: OperationName,
+    },
+    /// The handler waits for the answer to a call (`ipc_wait`).
+    Wait {
+        /// The call's id.
+        call: u32,
+    },
     /// A reply handed to the outbox.
     Reply {
         /// Request.
@@ -144,6 +169,35 @@ pub enum Access {
         /// The device access it attempted (port and MMIO calls), if any.
         attempt: Option<Attempt>,
     },
+}
+
+/// The operation a typed interface's request names: its bytes up to the
+/// first zero byte (`read` of `read\0...`), when they are 3 to 16 bytes of
+/// lower-case letters, digits and `_` (as every interface's operations
+/// are); else nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OperationName {
+    bytes: [u8; 16],
+    length: u8,
+}
+
+impl OperationName {
+    /// The operation `message` names, if any.
+    pub fn of(message: &[u8]) -> OperationName {
+        let name = message.split(|&byte| byte == 0).next().unwrap_or_default();
+        let word = |byte: &u8| byte.is_ascii_lowercase() || byte.is_ascii_digit() || *byte == b'_';
+        let mut operation = OperationName::default();
+        if (3..=operation.bytes.len()).contains(&name.len()) && name.iter().all(word) {
+            operation.bytes[..name.len()].copy_from_slice(name);
+            operation.length = name.len() as u8;
+        }
+        operation
+    }
+
+    /// The name (empty if the bytes named none).
+    pub fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.bytes[..usize::from(self.length)]).unwrap_or_default()
+    }
 }
 
 /// A device access a module attempted, named as far as the host could
@@ -286,6 +340,36 @@ impl core::fmt::Display for Access {
             Access::Reply { request, length } => {
                 write!(formatter, "reply {length} bytes to request {request}")
             }
+            Access::Received {
+                request,
+                length,
+                operation,
+            } => {
+                match request {
+                    0 => write!(formatter, "took a message of {length} bytes")?,
+                    request => write!(formatter, "took request {request} of {length} bytes")?,
+                }
+                match operation.as_str() {
+                    "" => Ok(()),
+                    name => write!(formatter, ": `{name}`"),
+                }
+            }
+            Access::Call {
+                endpoint,
+                call,
+                length,
+                operation,
+            } => {
+                write!(
+                    formatter,
+                    "call {call:#x}: {length} bytes to endpoint {endpoint}"
+                )?;
+                match operation.as_str() {
+                    "" => Ok(()),
+                    name => write!(formatter, ": `{name}`"),
+                }
+            }
+            Access::Wait { call } => write!(formatter, "wait for the answer to call {call:#x}"),
             Access::Refused {
                 function,
                 error,

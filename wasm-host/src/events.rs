@@ -140,6 +140,11 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
         state.message.clear();
         state.message.extend_from_slice(bytes);
         state.message_present = true;
+        state.note(crate::access::Access::Received {
+            request,
+            length: length as u32,
+            operation: crate::access::OperationName::of(bytes),
+        });
         // Request ids are passed through as the same 32 bits.
         let result = self.run_event(Entry::Message, handler, (request as i32, length));
         // A handler that waits still reads its message when it goes on.

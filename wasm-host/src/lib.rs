@@ -69,7 +69,7 @@ mod trace;
 mod validate;
 mod waiting;
 
-pub use access::{Access, Attempt, Place};
+pub use access::{Access, Attempt, OperationName, Place};
 pub use capabilities::Capability;
 pub use events::{Delivery, Event};
 pub use faults::{Entry, Fault, FaultKind, StateError, TrapCode};

@@ -323,6 +323,7 @@ pub(crate) fn build<P: Platform + 'static, O: Outbox + 'static>(
         let state = caller.data_mut();
         match waiting::request(memory_length, state, call, pointer, capacity) {
             Ok(wait) => {
+                state.note(crate::access::Access::Wait { call: wait.call });
                 state.wait_request = Some(wait);
                 state.counters.host_calls = state.counters.host_calls.wrapping_add(1);
                 Err(wasmi::Error::host(waiting::WaitForAnswer))

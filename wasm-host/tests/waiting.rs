@@ -6,6 +6,7 @@
 
 mod common;
 
+use cella_wasm_host::OperationName;
 use cella_wasm_host::abi::ErrorCode;
 use cella_wasm_host::{
     Delivery, Event, FaultKind, Grant, Limits, Outgoing, QueueOutbox, Runtime, Sandbox,
@@ -132,6 +133,20 @@ fn a_handler_waits_for_its_answer_and_goes_on_with_the_reply() {
     assert_eq!(delivery, Delivery::Waiting { call });
     assert_eq!(setup.sandbox.waiting_for(), Some(call));
     assert!(setup.sandbox.wait_deadline().is_some());
+    // The trace says what the handler was doing: the message it took, its
+    // call (by the operation its request names) and the wait.
+    let trace: Vec<String> = setup
+        .sandbox
+        .recent_accesses()
+        .iter()
+        .map(|access| access.to_string())
+        .collect();
+    let wanted = [
+        String::from("took a message of 12 bytes"),
+        format!("call {call:#x}: 4 bytes to endpoint {ENDPOINT}: `ping`"),
+        format!("wait for the answer to call {call:#x}"),
+    ];
+    assert!(trace.ends_with(&wanted), "{trace:?}");
 
     // Nothing else reaches a suspended instance.
     assert_eq!(message(&mut setup, [100, 64, 1]), Ok(Delivery::NotNow));
@@ -295,4 +310,20 @@ fn many_waits_in_one_handler_each_resume_it_and_nothing_is_left_over() {
     assert_eq!(word(&sends[0], 0), 4);
     assert!(setup.sandbox.outstanding_calls().is_empty());
     assert_eq!(setup.sandbox.waiting_for(), None);
+}
+
+#[test]
+fn an_operation_name_is_a_typed_request_s_first_word_or_nothing() {
+    assert_eq!(OperationName::of(b"read\0\x01\x02").as_str(), "read");
+    assert_eq!(OperationName::of(b"space").as_str(), "space");
+    assert_eq!(OperationName::of(b"read_lent\0").as_str(), "read_lent");
+    for not_one in [
+        &b""[..],
+        b"\0abc",
+        b"Hello world",
+        b"\xff\xfe",
+        b"a_name_longer_than_sixteen",
+    ] {
+        assert_eq!(OperationName::of(not_one).as_str(), "", "{not_one:?}");
+    }
 }

@@ -163,6 +163,21 @@ impl Router {
                     self.endpoint_name(*endpoint)
                 )
             }
+            Access::Call {
+                endpoint,
+                call,
+                length,
+                operation,
+            } => {
+                let mut text = format!(
+                    "call {call:#x}: {length} bytes to endpoint {}",
+                    self.endpoint_name(*endpoint)
+                );
+                if !operation.as_str().is_empty() {
+                    text.push_str(&format!(": `{}`", operation.as_str()));
+                }
+                text
+            }
             other => format!("{other}"),
         }
     }

@@ -58,6 +58,13 @@ pub(crate) fn call<P: Platform, O: Outbox>(
         state.calls.close(call);
         return Err(error);
     }
+    let operation = crate::access::OperationName::of(message);
+    state.note(crate::access::Access::Call {
+        endpoint: id,
+        call,
+        length,
+        operation,
+    });
     // Call ids are below 2^31 (see `crate::outstanding`).
     Ok(call as i32)
 }
