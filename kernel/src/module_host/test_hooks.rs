@@ -54,12 +54,17 @@ impl System {
         console::take_back(Vec::new());
     }
 
-    /// Names of the modules the manifest boots that are not running.
+    /// Names of the modules the manifest boots from the boot archive that are not running.
     pub fn modules_down(&self) -> Vec<&str> {
         self.table
             .slots
             .iter()
-            .filter(|slot| !slot.plan.on_demand && !slot.is_running())
+            // A module kept on the file system starts only from a disk that holds it.
+            .filter(|slot| {
+                !slot.plan.on_demand
+                    && !crate::module_system::lifecycle::is_file_system_path(&slot.plan.file)
+                    && !slot.is_running()
+            })
             .map(|slot| slot.plan.name.as_str())
             .collect()
     }
