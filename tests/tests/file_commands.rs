@@ -110,6 +110,14 @@ fn shell_file_commands_on_a_corrupt_fat_answer_errors_and_the_kernel_keeps_runni
     let label = "shell-corrupt-fat";
     let disk = Disk::file_system_for(label);
     let corruption = corrupt_fat(disk.path()).expect("the corrupt FAT written");
+    assert_eq!(
+        corruption.changes.len(),
+        2,
+        "a looping root and a bad README chain"
+    );
+    for line in corruption.describe() {
+        println!("{line}");
+    }
     assert!(!disk.check_file_system().clean, "fsck sees the corruption");
     let mut session = at_prompt_with(label, &disk);
     // The root directory's entries end inside its first cluster and README.TXT fits one
