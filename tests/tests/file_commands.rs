@@ -24,26 +24,35 @@ fn at_prompt_with(label: &str, disk: &Disk) -> Session {
     session
 }
 
-/// Fails unless `ps` shows every module that was running still running.
-fn expect_all_running(session: &mut Session, modules: &[&str]) {
+/// The modules `ps` shows running.
+fn running_modules(session: &mut Session) -> Vec<String> {
     let table = session.type_line("ps");
-    for module in modules {
-        if !table
-            .lines()
-            .any(|line| line.starts_with(&format!("{module} ")) && line.contains("running"))
-        {
-            session.fail(format!("{module} is not running:\n{table}"));
-        }
+    let running: Vec<String> = table
+        .lines()
+        .filter(|line| line.split_whitespace().nth(3) == Some("running"))
+        .filter_map(|line| line.split_whitespace().next().map(str::to_owned))
+        .collect();
+    if !running.iter().any(|name| name == "fs") {
+        session.fail(format!("`ps` shows no running fs:\n{table}"));
     }
+    running
 }
 
-const MODULES: [&str; 6] = ["uart16550", "shell", "pci", "virtio-blk", "fs", "cmos-rtc"];
+/// Fails unless `ps` shows every module of `before` still running.
+fn expect_all_running(session: &mut Session, before: &[String]) {
+    let after = running_modules(session);
+    let stopped: Vec<&String> = before.iter().filter(|name| !after.contains(name)).collect();
+    if !stopped.is_empty() {
+        session.fail(format!("no longer running: {stopped:?}"));
+    }
+}
 
 #[test]
 fn shell_file_commands_on_the_fat32_image_leave_what_the_host_sees() {
     let label = "shell-files";
     let disk = Disk::file_system_for(label);
     let mut session = at_prompt_with(label, &disk);
+    let running = running_modules(&mut session);
     let df = session.expect_answer("df", "disk: ");
     let figures: Vec<u64> = df
         .split(|character: char| !character.is_ascii_digit())
@@ -86,7 +95,7 @@ fn shell_file_commands_on_the_fat32_image_leave_what_the_host_sees() {
         "error: write /SHELL/../ESCAPE.TXT: bad path",
     );
     session.expect_answer("df", "disk: ");
-    expect_all_running(&mut session, &MODULES);
+    expect_all_running(&mut session, &running);
     drop(session);
 
     let verdict = disk.check_file_system();
@@ -120,6 +129,7 @@ fn shell_file_commands_on_a_corrupt_fat_answer_errors_and_the_kernel_keeps_runni
     }
     assert!(!disk.check_file_system().clean, "fsck sees the corruption");
     let mut session = at_prompt_with(label, &disk);
+    let running = running_modules(&mut session);
     // The root directory's entries end inside its first cluster and README.TXT fits one
     // cluster, so neither needs the corrupt entries: each answers its data or an error.
     let root = session.type_line("ls /");
@@ -156,7 +166,7 @@ fn shell_file_commands_on_a_corrupt_fat_answer_errors_and_the_kernel_keeps_runni
         session.wait_for("supervisor: fs restarted", WAIT);
     }
     session.expect_answer("df", "disk: ");
-    expect_all_running(&mut session, &MODULES);
+    expect_all_running(&mut session, &running);
     let output = session.output();
     assert!(!output.contains("PANIC"), "the kernel panicked:\n{output}");
     if output.contains("module fs faulted") {
