@@ -9,9 +9,23 @@ use crate::server::{FileServer, Notice};
 use cella_sdk::interfaces::fs::{self, FsError};
 use cella_sdk::{ErrorCode, Message, Module, Result};
 
+#[cfg(not(feature = "version-two"))]
 cella_sdk::module! {
     name: "fs",
     version: "1.0.0",
+    state: 1,
+    module: FileSystem,
+    capabilities: {
+        block: endpoint("block"),
+    },
+}
+
+// The swap fixture of the test kernel (tests/kernel/system.toml): the same server as 2.0.0,
+// same state format 1.
+#[cfg(feature = "version-two")]
+cella_sdk::module! {
+    name: "fs",
+    version: "2.0.0",
     state: 1,
     module: FileSystem,
     capabilities: {

@@ -13,6 +13,8 @@ mod counter;
 mod disk_bench;
 mod dma_escape;
 mod fault_campaign;
+mod fs_bad_input;
+mod fs_faults;
 mod fuzz;
 mod heap_stress;
 mod iommu;
@@ -42,9 +44,11 @@ const UNMAPPED_ADDRESS: u64 = 0x0000_0bad_c0de_0000;
 static READ_ONLY_PROBE: u64 = 0x5eed_5eed;
 
 /// Scenarios that run after the modules of the system manifest started.
-pub const NEEDS_MODULES: [&str; 8] = [
+pub const NEEDS_MODULES: [&str; 10] = [
     "modules",
     "block_faults",
+    "fs_bad_input",
+    "fs_faults",
     "supervisor_bench",
     "swap_soak",
     "faults",
@@ -77,7 +81,7 @@ impl BootHooks for ScenarioHooks {
 }
 
 /// Every scenario: name, what it shows.
-pub const SCENARIOS: [(&str, &str); 33] = [
+pub const SCENARIOS: [(&str, &str); 35] = [
     ("boot", "boots to the main loop and exits"),
     (
         "page_fault",
@@ -187,6 +191,14 @@ pub const SCENARIOS: [(&str, &str); 33] = [
         "block-workload writes and reads checksummed sectors while virtio-blk is swapped v1 -> v2 -> v1 and faulted with requests in flight; nothing lost",
     ),
     (
+        "fs_bad_input",
+        "requests to fs the shell cannot type: paths with .., too long for the server and for a message, cut short; a file larger than the disk, a full disk and its space back, rounds times",
+    ),
+    (
+        "fs_faults",
+        "fs-workload writes, reads back and ledgers files while fs is swapped v1 -> v2 -> v1 and faulted waiting for the disk; every ledger file reads back",
+    ),
+    (
         "swap_soak",
         "swaps the UART driver v1 <-> v2 and restarts it, swaps=N rounds (default 250); the heap stays flat",
     ),
@@ -210,6 +222,8 @@ pub fn run_with_modules(name: &str, context: &BootContext, system: &mut System) 
     let special = match name {
         "supervisor_bench" => Some(supervisor_bench::run(system)),
         "block_faults" => Some(block_faults::run(system)),
+        "fs_faults" => Some(fs_faults::run(system)),
+        "fs_bad_input" => Some(fs_bad_input::run(system)),
         "swap_soak" => {
             let rounds = context
                 .command_line
