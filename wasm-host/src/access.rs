@@ -253,6 +253,39 @@ impl Access {
 
 impl core::fmt::Display for Access {
     fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.write_named(formatter, &|endpoint, out| write!(out, "{endpoint}"))
+    }
+}
+
+/// Writes an endpoint id as a person reads it (its number, or its name).
+pub type EndpointWriter<'a> = &'a dyn Fn(u64, &mut core::fmt::Formatter<'_>) -> core::fmt::Result;
+
+/// An [`Access`] written with endpoint names (see [`Access::with_endpoint_names`]).
+pub struct NamedAccess<'a> {
+    access: &'a Access,
+    name: &'a dyn Fn(u64) -> &'a str,
+}
+
+impl core::fmt::Display for NamedAccess<'_> {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.access.write_named(formatter, &|endpoint, out| {
+            out.write_str((self.name)(endpoint))
+        })
+    }
+}
+
+impl Access {
+    /// The entry as its `Display` writes it, with each endpoint id turned into its name by
+    /// `name`.
+    pub fn with_endpoint_names<'a>(&'a self, name: &'a dyn Fn(u64) -> &'a str) -> NamedAccess<'a> {
+        NamedAccess { access: self, name }
+    }
+
+    fn write_named(
+        &self,
+        formatter: &mut core::fmt::Formatter<'_>,
+        endpoint_text: EndpointWriter<'_>,
+    ) -> core::fmt::Result {
         match self {
             Access::PortRead { port, width, value } => {
                 write!(
@@ -335,7 +368,8 @@ impl core::fmt::Display for Access {
                 width.bytes()
             ),
             Access::Send { endpoint, length } => {
-                write!(formatter, "send {length} bytes to endpoint {endpoint}")
+                write!(formatter, "send {length} bytes to endpoint ")?;
+                endpoint_text(*endpoint, formatter)
             }
             Access::Reply { request, length } => {
                 write!(formatter, "reply {length} bytes to request {request}")
@@ -360,10 +394,8 @@ impl core::fmt::Display for Access {
                 length,
                 operation,
             } => {
-                write!(
-                    formatter,
-                    "call {call:#x}: {length} bytes to endpoint {endpoint}"
-                )?;
+                write!(formatter, "call {call:#x}: {length} bytes to endpoint ")?;
+                endpoint_text(*endpoint, formatter)?;
                 match operation.as_str() {
                     "" => Ok(()),
                     name => write!(formatter, ": `{name}`"),

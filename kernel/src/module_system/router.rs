@@ -156,30 +156,10 @@ impl Router {
     /// A trace entry as a person reads it: as the Wasm host writes it, with
     /// endpoints by name rather than by number.
     pub fn access_text(&self, access: &Access) -> String {
-        match access {
-            Access::Send { endpoint, length } => {
-                format!(
-                    "send {length} bytes to endpoint {}",
-                    self.endpoint_name(*endpoint)
-                )
-            }
-            Access::Call {
-                endpoint,
-                call,
-                length,
-                operation,
-            } => {
-                let mut text = format!(
-                    "call {call:#x}: {length} bytes to endpoint {}",
-                    self.endpoint_name(*endpoint)
-                );
-                if !operation.as_str().is_empty() {
-                    text.push_str(&format!(": `{}`", operation.as_str()));
-                }
-                text
-            }
-            other => format!("{other}"),
-        }
+        format!(
+            "{}",
+            access.with_endpoint_names(&|id| self.endpoint_name(id))
+        )
     }
 
     /// The name of endpoint `id` (`?` if there is none).
