@@ -1,5 +1,6 @@
 //! One benchmark boot: run a kernel scenario under QEMU (TCG) with a timeout and print the
-//! `bench:` lines it reports. Shared by the in-system and the supervisor benchmarks.
+//! `bench:` (and `disk_bench:`, `fs_bench:`) lines it reports. Shared by the in-system,
+//! supervisor, disk and file-system benchmarks.
 
 use crate::qemu::{EXIT_STATUS_SUCCESS, QemuInvocation, Serial};
 use crate::shell::Shell;
@@ -8,8 +9,8 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-/// The boot is killed after this long.
-const TIMEOUT: Duration = Duration::from_secs(300);
+/// A boot is killed after this long unless it asks for more ([`BenchBoot::timeout`]).
+pub const TIMEOUT: Duration = Duration::from_secs(300);
 
 /// What to boot and how to title its figures.
 pub struct BenchBoot {
@@ -22,6 +23,8 @@ pub struct BenchBoot {
     pub scenario: &'static str,
     /// The heading printed above the figures.
     pub title: &'static str,
+    /// The boot is killed after this long ([`TIMEOUT`] for most).
+    pub timeout: Duration,
 }
 
 /// Boots `boot.scenario`, prints its `bench:` lines under `boot.title`; returns the whole
@@ -46,8 +49,9 @@ pub fn run(shell: &Shell, boot: BenchBoot) -> Result<String> {
         .spawn()
         .map_err(|error| Error::new(format!("starting QEMU: {error}")))?;
     let id = child.id();
+    let timeout = boot.timeout;
     let watchdog = std::thread::spawn(move || {
-        while started.elapsed() < TIMEOUT {
+        while started.elapsed() < timeout {
             std::thread::sleep(Duration::from_millis(200));
             if std::fs::metadata(format!("/proc/{id}")).is_err() {
                 return;
@@ -69,6 +73,9 @@ pub fn run(shell: &Shell, boot: BenchBoot) -> Result<String> {
             println!("  {line}");
         } else if let Some(at) = line.find(&verdict) {
             // After the shell's prompt, where a system with a shell prints it.
+            println!("  {}", &line[at..]);
+        } else if let Some(at) = line.find("fs_bench:") {
+            // The file-system benchmark's lines, also after the prompt.
             println!("  {}", &line[at..]);
         }
     }
