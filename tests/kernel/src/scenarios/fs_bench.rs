@@ -149,7 +149,9 @@ impl Server<'_> {
         let mut offset = 0;
         while offset < size {
             let length = (size - offset).min(fs::MAX_TRANSFER_BYTES as u64) as u32;
-            let answer = self.call(|buffer| fs::read::request(buffer, handle, offset, length))?;
+            let answer = self
+                .call(|buffer| fs::read::request(buffer, handle, offset, length))
+                .map_err(|error| format!("{path}: {error} (reading at byte {offset})"))?;
             let data = answered(path, fs::read::reply(&answer))?;
             if data.bytes.is_empty() {
                 return Err(format!("{path}: nothing to read at {offset} of {size}"));
@@ -190,7 +192,8 @@ impl Server<'_> {
             let length = (size - offset).min(fs::MAX_TRANSFER_BYTES as u64) as usize;
             let bytes = pattern(number, offset, length);
             hash = fold(hash, &bytes);
-            self.write(path, handle, offset, &bytes)?;
+            self.write(path, handle, offset, &bytes)
+                .map_err(|error| format!("{error} (writing at byte {offset})"))?;
             offset += length as u64;
         }
         self.close(path, handle)?;
