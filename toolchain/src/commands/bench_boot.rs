@@ -81,11 +81,31 @@ pub fn run(shell: &Shell, boot: BenchBoot) -> Result<String> {
     }
     if output.status.code() != Some(EXIT_STATUS_SUCCESS) {
         return Err(Error::new(format!(
-            "the {} boot did not pass (QEMU {:?} after {:.1} s); serial log:\n{serial}",
+            "the {} boot did not pass (QEMU {} after {:.1} s); serial log:\n{serial}",
             boot.scenario,
-            output.status.code(),
+            ending(output.status.code()),
             started.elapsed().as_secs_f64()
         )));
     }
     Ok(serial)
+}
+
+/// How QEMU ended, in words: `exited with status 35`, or `killed by a signal` (the
+/// watchdog's timeout among them).
+fn ending(code: Option<i32>) -> String {
+    match code {
+        Some(code) => format!("exited with status {code}"),
+        None => String::from("killed by a signal"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ending;
+
+    #[test]
+    fn the_ending_is_plain_words() {
+        assert_eq!(ending(Some(35)), "exited with status 35");
+        assert_eq!(ending(None), "killed by a signal");
+    }
 }

@@ -53,9 +53,10 @@ pub fn run(
         Err(error) => {
             let text = error.to_string();
             let mut lines = text.lines();
+            let first = lines.next().unwrap_or("no reason given");
             println!(
                 "  the boot failed: {}",
-                lines.next().unwrap_or("no reason given")
+                first.trim_end_matches("; serial log:")
             );
             for line in lines.filter(|line| line.starts_with("ERROR")) {
                 println!("  {line}");
