@@ -28,6 +28,7 @@ fn production_kernel_reaches_the_main_loop_and_idles_whatever_test_says() {
                 production_kernel: true,
                 disk: None,
                 iommu: true,
+                at_least: None,
             }
             .until(" modules up ("),
         );

@@ -168,6 +168,7 @@ fn system_manifest_starts_and_grants_native_processes() {
         production_kernel: false,
         disk: None,
         iommu: true,
+        at_least: None,
     });
     run.expect_kernel_success()
         .expect_line("process checksum from the system manifest");

@@ -6,6 +6,7 @@ pub mod build;
 pub mod disk;
 pub mod disk_bench;
 pub mod faults;
+pub mod fs_bench;
 pub mod inspect;
 pub mod lab;
 pub mod lint;

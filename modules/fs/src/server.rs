@@ -309,8 +309,9 @@ pub(crate) fn find<'a, S: Sectors>(
             return Err(FsError::Corrupt);
         }
         let entry = entry.map_err(from_fat)?;
-        let dots = entry.file_name() == "." || entry.file_name() == "..";
-        if !dots && entry.eq_name(name) {
+        // The name is compared first: `file_name` makes a string, which
+        // only a matching entry pays for (a path never names `.` or `..`).
+        if entry.eq_name(name) && !matches!(entry.file_name().as_str(), "." | "..") {
             return Ok(Some(entry));
         }
     }

@@ -1,10 +1,12 @@
 //! `cella bench`: the in-system benchmark (one QEMU boot, see `system_bench`), the supervisor
 //! benchmark (another boot, see `supervisor_bench`), the disk benchmark (two boots, see
-//! `disk_bench`), boot to user space of Cella and of the
+//! `disk_bench`), the file-system benchmark (one boot on a copy of the file-system image, see
+//! `fs_bench`), boot to user space of Cella and of the
 //! Linux yardstick with the yardstick's figures beside Cella's (see `yardstick_bench`), then
 //! the host benchmarks (`cargo bench -p cella-wasm-host --bench host`).
 
 use crate::cargo;
+use crate::fs_image;
 use crate::setup::{self, Needs};
 use crate::shell::Shell;
 use crate::workspace::Workspace;
@@ -24,7 +26,18 @@ pub fn bench(shell: &Shell, workspace: &Workspace, arguments: &[String]) -> Resu
         workspace,
         super::build::Image::Production { teaching: false },
     )?;
-    super::yardstick_bench::run(shell, workspace, &qemu, &in_system, &system, &disk)?;
+    let files = fs_image::module_files(&workspace.root, &system.archive_entries)?;
+    let image = fs_image::ensured(shell, &workspace.cella_directory(), &files)?;
+    let file_system = super::fs_bench::run(shell, workspace, &qemu, &image)?;
+    super::yardstick_bench::run(
+        shell,
+        workspace,
+        &qemu,
+        &in_system,
+        &system,
+        &disk,
+        &file_system,
+    )?;
     setup::ensure(shell, &workspace.root, Needs::NOTHING_ELSE)?;
     if !workspace.has_target(BENCH_PACKAGE, "bench", BENCH_NAME) {
         return Err(Error::new(format!(

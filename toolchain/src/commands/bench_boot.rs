@@ -1,5 +1,6 @@
 //! One benchmark boot: run a kernel scenario under QEMU (TCG) with a timeout and print the
-//! `bench:` lines it reports. Shared by the in-system and the supervisor benchmarks.
+//! `bench:` (and `disk_bench:`, `fs_bench:`) lines it reports. Shared by the in-system,
+//! supervisor, disk and file-system benchmarks.
 
 use crate::qemu::{EXIT_STATUS_SUCCESS, QemuInvocation, Serial};
 use crate::shell::Shell;
@@ -8,8 +9,8 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-/// The boot is killed after this long.
-const TIMEOUT: Duration = Duration::from_secs(300);
+/// A boot is killed after this long unless it asks for more ([`BenchBoot::timeout`]).
+pub const TIMEOUT: Duration = Duration::from_secs(300);
 
 /// What to boot and how to title its figures.
 pub struct BenchBoot {
@@ -22,6 +23,8 @@ pub struct BenchBoot {
     pub scenario: &'static str,
     /// The heading printed above the figures.
     pub title: &'static str,
+    /// The boot is killed after this long ([`TIMEOUT`] for most).
+    pub timeout: Duration,
 }
 
 /// Boots `boot.scenario`, prints its `bench:` lines under `boot.title`; returns the whole
@@ -46,8 +49,9 @@ pub fn run(shell: &Shell, boot: BenchBoot) -> Result<String> {
         .spawn()
         .map_err(|error| Error::new(format!("starting QEMU: {error}")))?;
     let id = child.id();
+    let timeout = boot.timeout;
     let watchdog = std::thread::spawn(move || {
-        while started.elapsed() < TIMEOUT {
+        while started.elapsed() < timeout {
             std::thread::sleep(Duration::from_millis(200));
             if std::fs::metadata(format!("/proc/{id}")).is_err() {
                 return;
@@ -70,15 +74,38 @@ pub fn run(shell: &Shell, boot: BenchBoot) -> Result<String> {
         } else if let Some(at) = line.find(&verdict) {
             // After the shell's prompt, where a system with a shell prints it.
             println!("  {}", &line[at..]);
+        } else if let Some(at) = line.find("fs_bench:") {
+            // The file-system benchmark's lines, also after the prompt.
+            println!("  {}", &line[at..]);
         }
     }
     if output.status.code() != Some(EXIT_STATUS_SUCCESS) {
         return Err(Error::new(format!(
-            "the {} boot did not pass (QEMU {:?} after {:.1} s); serial log:\n{serial}",
+            "the {} boot did not pass (QEMU {} after {:.1} s); serial log:\n{serial}",
             boot.scenario,
-            output.status.code(),
+            ending(output.status.code()),
             started.elapsed().as_secs_f64()
         )));
     }
     Ok(serial)
+}
+
+/// How QEMU ended, in words: `exited with status 35`, or `killed by a signal` (the
+/// watchdog's timeout among them).
+fn ending(code: Option<i32>) -> String {
+    match code {
+        Some(code) => format!("exited with status {code}"),
+        None => String::from("killed by a signal"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ending;
+
+    #[test]
+    fn the_ending_is_plain_words() {
+        assert_eq!(ending(Some(35)), "exited with status 35");
+        assert_eq!(ending(None), "killed by a signal");
+    }
 }

@@ -30,6 +30,7 @@ pub fn run(shell: &Shell, workspace: &Workspace, qemu: &Path) -> Result<CellaDis
             disk: crate::disk_image::private_copy(&cella, "disk-bench")?,
             scenario: "disk_bench",
             title: "disk benchmark, the Wasm driver",
+            timeout: bench_boot::TIMEOUT,
         },
     )?;
     let mut command = cargo::cargo_command(&workspace.root, "build");
@@ -65,6 +66,7 @@ pub fn run(shell: &Shell, workspace: &Workspace, qemu: &Path) -> Result<CellaDis
             disk: crate::disk_image::private_copy(&cella, "native-disk-bench")?,
             scenario: "native_disk_bench",
             title: "disk benchmark, the native driver",
+            timeout: bench_boot::TIMEOUT,
         },
     )?;
     Ok(CellaDisk {

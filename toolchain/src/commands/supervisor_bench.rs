@@ -30,6 +30,7 @@ pub fn run(shell: &Shell, workspace: &Workspace) -> Result<PathBuf> {
             )?,
             scenario: "supervisor_bench",
             title: "supervisor benchmark",
+            timeout: bench_boot::TIMEOUT,
         },
     )?;
     Ok(qemu)

@@ -62,6 +62,7 @@ pub fn run(shell: &Shell, workspace: &Workspace) -> Result<String> {
             disk: crate::disk_image::private_copy(&workspace.cella_directory(), "bench")?,
             scenario: "bench",
             title: "in-system benchmark",
+            timeout: bench_boot::TIMEOUT,
         },
     )
 }

@@ -2,7 +2,7 @@
 //! booted by the same QEMU command ([`crate::yardstick`]), both timed on the host's clock,
 //! then each Linux figure beside Cella's from the same run (the in-system benchmark's
 //! serial output), with ratios, and Linux's figures on the vfat volume of Cella's
-//! file-system image. A machine without the Linux packages (and no way to
+//! file-system image beside Cella's file server's on the same image. A machine without the Linux packages (and no way to
 //! install them) gets a line saying the yardstick was skipped and why.
 
 use crate::boot_clock::{self, Ending, Watch};
@@ -14,6 +14,7 @@ use crate::shell::Shell;
 use crate::workspace::Workspace;
 use crate::yardstick::comparison::{self, Cella};
 use crate::yardstick::disk::CellaDisk;
+use crate::yardstick::disk::Timed;
 use crate::yardstick::{self, Outcome};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -55,7 +56,9 @@ fn boot_to_prompt(
 }
 
 /// Boots both systems and prints the comparison. `cella_serial` is the in-system
-/// benchmark's serial output; `outputs` the built production system.
+/// benchmark's serial output; `outputs` the built production system; `cella_disk` and
+/// `cella_file_system` Cella's disk and file-system figures (the latter phase by phase, as
+/// far as its run went).
 ///
 /// # Errors
 /// A boot failed or Cella's figures are missing (a machine without the Linux packages is
@@ -67,6 +70,7 @@ pub fn run(
     cella_serial: &str,
     outputs: &BuildOutputs,
     cella_disk: &CellaDisk,
+    cella_file_system: &[Option<Timed>; 4],
 ) -> Result<()> {
     let cella_figures = comparison::parse_cella(cella_serial).map_err(Error::new)?;
     let cella = workspace.cella_directory();
@@ -112,7 +116,7 @@ pub fn run(
                 println!("  {line}");
             }
             println!("file system (Linux vfat on the same image):");
-            for line in yardstick::vfat::table(&linux.vfat, None) {
+            for line in yardstick::vfat::table(&linux.vfat, cella_file_system) {
                 println!("  {line}");
             }
             println!("  (guest time; the volume: a copy of {})", image.display());

@@ -16,6 +16,13 @@
 //!
 //! The volume is unmounted before the raw disk figures ([`super::disk`]), whose writes then
 //! overwrite the copy's second half.
+//!
+//! Cella's file server does the same work on a copy of the same image in the test kernel's
+//! scenario `fs_bench`, whose lines [`parse_cella`] reads:
+//!
+//! ```text
+//! fs_bench: fs-small-write 1000 files in 2345678 ns
+//! ```
 
 use super::comparison::format_ns;
 use super::disk::Timed;
@@ -29,6 +36,8 @@ pub const SMALL_FILE_BYTES: u64 = 4096;
 pub const LARGE_FILE_BYTES: u64 = 16 * 1024 * 1024;
 /// Bytes per `dd` request on the large file.
 pub const LARGE_REQUEST_BYTES: u64 = 64 * 1024;
+/// Bytes of the fs server's largest read or write (its interface's limit).
+pub const FS_TRANSFER_BYTES: u64 = 3584;
 /// Where the volume is mounted in the initramfs.
 pub const MOUNT_POINT: &str = "/mnt";
 
@@ -80,29 +89,84 @@ pub fn init_commands(bench: &str) -> String {
     )
 }
 
+/// The prefix of the `fs_bench` scenario's lines.
+pub const CELLA_PREFIX: &str = "fs_bench: ";
+
 /// Reads the vfat lines out of `serial`.
 ///
 /// # Errors
 /// A line is missing or malformed.
 pub fn parse(serial: &str) -> Result<VfatFigures, String> {
+    parse_figures(serial, PREFIX, "vfat")
+}
+
+/// Reads the `fs_bench` scenario's lines out of `serial`: Cella's file server's figures for
+/// the same work.
+///
+/// # Errors
+/// A line is missing or malformed.
+pub fn parse_cella(serial: &str) -> Result<VfatFigures, String> {
+    parse_figures(serial, CELLA_PREFIX, "fs")
+}
+
+/// Cella's file server's figures, phase by phase (small write, small read, large write,
+/// large read): those of a run that stopped part of the way.
+///
+/// # Errors
+/// A line is malformed.
+pub fn parse_cella_phases(serial: &str) -> Result<[Option<Timed>; 4], String> {
+    parse_phases(serial, CELLA_PREFIX, "fs").map(|(phases, _)| phases)
+}
+
+impl VfatFigures {
+    /// The four figures, as [`table`] takes Cella's.
+    pub fn phases(&self) -> [Option<Timed>; 4] {
+        [
+            Some(self.small_write),
+            Some(self.small_read),
+            Some(self.large_write),
+            Some(self.large_read),
+        ]
+    }
+}
+
+/// The four figures of lines `{prefix}{stem}-PHASE AMOUNT UNIT in NS ns`.
+fn parse_figures(serial: &str, prefix: &str, stem: &str) -> Result<VfatFigures, String> {
+    let (figures, names) = parse_phases(serial, prefix, stem)?;
+    let missing = |index: usize| format!("no `{}` line in the benchmark's output", names[index].0);
+    let [small_write, small_read, large_write, large_read] = figures;
+    Ok(VfatFigures {
+        small_write: small_write.ok_or_else(|| missing(0))?,
+        small_read: small_read.ok_or_else(|| missing(1))?,
+        large_write: large_write.ok_or_else(|| missing(2))?,
+        large_read: large_read.ok_or_else(|| missing(3))?,
+    })
+}
+
+/// The phases found, and the phases' names and units.
+type Phases = ([Option<Timed>; 4], [(String, &'static str); 4]);
+
+/// The figures of the lines found, phase by phase.
+fn parse_phases(serial: &str, prefix: &str, stem: &str) -> Result<Phases, String> {
     let mut figures: [Option<Timed>; 4] = [None; 4];
     let names = [
-        ("vfat-small-write", "files"),
-        ("vfat-small-read", "files"),
-        ("vfat-large-write", "bytes"),
-        ("vfat-large-read", "bytes"),
+        (format!("{stem}-small-write"), "files"),
+        (format!("{stem}-small-read"), "files"),
+        (format!("{stem}-large-write"), "bytes"),
+        (format!("{stem}-large-read"), "bytes"),
     ];
     for line in serial
         .lines()
         .map(|line| line.trim_end_matches('\r').trim())
     {
-        let Some(rest) = line.strip_prefix(PREFIX) else {
+        // After the shell's prompt, where a system with a shell prints it.
+        let Some(rest) = line.find(prefix).map(|at| &line[at + prefix.len()..]) else {
             continue;
         };
         let words: Vec<&str> = rest.split_whitespace().collect();
         let Some(index) = names
             .iter()
-            .position(|(name, _)| words.first() == Some(name))
+            .position(|(name, _)| words.first() == Some(&name.as_str()))
         else {
             continue;
         };
@@ -119,20 +183,13 @@ pub fn parse(serial: &str) -> Result<VfatFigures, String> {
             _ => return Err(format!("`{line}`: expected `N {unit} in N ns`")),
         });
     }
-    let missing = |index: usize| format!("no `{}` line in the benchmark's output", names[index].0);
-    let [small_write, small_read, large_write, large_read] = figures;
-    Ok(VfatFigures {
-        small_write: small_write.ok_or_else(|| missing(0))?,
-        small_read: small_read.ok_or_else(|| missing(1))?,
-        large_write: large_write.ok_or_else(|| missing(2))?,
-        large_read: large_read.ok_or_else(|| missing(3))?,
-    })
+    Ok((figures, names))
 }
 
 /// The section's lines (without its heading): Linux's figures, and Cella's file server's
-/// for the same work beside them when there are any (`cella`), else `not measured` in its
-/// column.
-pub fn table(linux: &VfatFigures, cella: Option<&VfatFigures>) -> Vec<String> {
+/// for the same work beside them, phase by phase as [`VfatFigures::phases`] orders them
+/// (`not measured` for a phase without a figure).
+pub fn table(linux: &VfatFigures, cella: &[Option<Timed>; 4]) -> Vec<String> {
     let files = |timed: &Timed| {
         format!(
             "{} ({:.0} files/s)",
@@ -177,32 +234,41 @@ pub fn table(linux: &VfatFigures, cella: Option<&VfatFigures>) -> Vec<String> {
         ),
     ];
     let mut lines = vec![format!(
-        "{:<60} {:>24} | {:>26}",
-        "", "Linux vfat", "Cella fs server (x Linux)"
+        "{:<60} {:>24} | {:>32}",
+        "", "Linux vfat", "Cella fs server, time x Linux's"
     )];
-    for (label, figure, render) in rows {
+    for ((label, figure, render), phase) in rows.into_iter().zip(cella) {
         let theirs = figure(linux);
-        let ours = match cella {
-            Some(cella) => {
-                let ours = figure(cella);
+        let ours = match phase {
+            Some(ours) => {
                 let ratio = if theirs.nanoseconds > 0 {
                     ours.nanoseconds as f64 / theirs.nanoseconds as f64
                 } else {
                     0.0
                 };
-                format!("{} ({ratio:.2})", format_ns(ours.nanoseconds))
+                format!("{} x{ratio:.2}", render(ours))
             }
             None => String::from("not measured"),
         };
-        lines.push(format!("{label:<60} {:>24} | {ours:>26}", render(&theirs)));
+        lines.push(format!("{label:<60} {:>24} | {ours:>32}", render(&theirs)));
     }
-    if cella.is_none() {
-        lines.push(String::from(
+    match cella.iter().any(Option::is_some) {
+        true => lines.push(format!(
+            "(Cella: the fs module on a copy of the same image, called through the module \
+             system; {} KiB reads and writes, each write on the disk when answered)",
+            fs_transfer_kib()
+        )),
+        false => lines.push(String::from(
             "(Cella's column: the fs server doing the same work on the same image; this \
-             benchmark does not measure it)",
-        ));
+             run measured none of it)",
+        )),
     }
     lines
+}
+
+/// [`FS_TRANSFER_BYTES`] in KiB, as the table's note prints it.
+fn fs_transfer_kib() -> f64 {
+    FS_TRANSFER_BYTES as f64 / 1024.0
 }
 
 #[cfg(test)]
@@ -269,7 +335,7 @@ mod tests {
 
     #[test]
     fn the_table_shows_linux_and_marks_cellas_column() {
-        let lines = table(&figures(), None);
+        let lines = table(&figures(), &[None; 4]);
         assert_eq!(lines.len(), 6, "{lines:#?}");
         assert!(lines[0].contains("Linux vfat") && lines[0].contains("Cella fs server"));
         assert!(lines[1].starts_with("create and write 1000 files of 4 KiB, then sync"));
@@ -289,10 +355,73 @@ mod tests {
         assert!(lines[5].contains("fs server"), "{}", lines[5]);
         let mut cella = figures();
         cella.small_write.nanoseconds = 3_000_000_000;
-        let lines = table(&figures(), Some(&cella));
-        assert_eq!(lines.len(), 5);
-        assert!(lines[1].ends_with("3.00 s (1.50)"), "{}", lines[1]);
-        assert!(lines[2].ends_with("500.00 ms (1.00)"), "{}", lines[2]);
+        cella.large_read.nanoseconds = 1_000_000_000;
+        let lines = table(&figures(), &cella.phases());
+        assert_eq!(lines.len(), 6, "{lines:#?}");
+        assert!(
+            lines[1].ends_with(" 3.00 s (333 files/s) x1.50"),
+            "{}",
+            lines[1]
+        );
+        assert!(
+            lines[2].ends_with(" 500.00 ms (2000 files/s) x1.00"),
+            "{}",
+            lines[2]
+        );
+        assert!(
+            lines[4].ends_with(" 1.00 s (16.8 MB/s) x4.00"),
+            "{}",
+            lines[4]
+        );
+        assert!(
+            lines[5].contains("fs module") && lines[5].contains("3.5 KiB"),
+            "{}",
+            lines[5]
+        );
+        // A run that stopped after the small files.
+        let mut phases = cella.phases();
+        phases[2] = None;
+        phases[3] = None;
+        let lines = table(&figures(), &phases);
+        assert!(lines[2].ends_with(" x1.00"), "{}", lines[2]);
+        assert!(lines[3].ends_with(" not measured"), "{}", lines[3]);
+        assert!(lines[4].ends_with(" not measured"), "{}", lines[4]);
+        assert!(lines[5].contains("fs module"), "{}", lines[5]);
+    }
+
+    #[test]
+    fn reads_cellas_four_figures_after_a_prompt() {
+        let serial = "cella> fs_bench: fs-small-write 1000 files in 2000000000 ns\r\n\
+            fs_bench: fs-small-read 1000 files in 500000000 ns\r\n\
+            INFO  fs: volume mounted\r\n\
+            fs_bench: fs-large-write 16777216 bytes in 1000000000 ns\r\n\
+            fs_bench: fs-large-read 16777216 bytes in 250000000 ns\r\n\
+            scenario fs_bench: passed\r\n";
+        assert_eq!(parse_cella(serial), Ok(figures()));
+        assert_eq!(parse_cella_phases(serial), Ok(figures().phases()));
+        let stopped: String = serial
+            .lines()
+            .filter(|line| !line.contains("large"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let mut phases = figures().phases();
+        phases[2] = None;
+        phases[3] = None;
+        assert_eq!(parse_cella_phases(&stopped), Ok(phases));
+        // Linux's lines are not Cella's, nor the other way round.
+        assert_eq!(
+            parse_cella(RUN),
+            Err(String::from(
+                "no `fs-small-write` line in the benchmark's output"
+            ))
+        );
+        assert!(parse(serial).is_err());
+        let bad = serial.replace("1000 files in 500000000", "1000 files in 5x");
+        assert!(
+            parse_cella(&bad)
+                .unwrap_err()
+                .contains("`5x` is not a number")
+        );
     }
 
     #[test]

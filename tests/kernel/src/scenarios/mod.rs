@@ -14,6 +14,7 @@ mod disk_bench;
 mod dma_escape;
 mod fault_campaign;
 mod fs_bad_input;
+mod fs_bench;
 mod fs_faults;
 mod fuzz;
 mod heap_stress;
@@ -44,7 +45,7 @@ const UNMAPPED_ADDRESS: u64 = 0x0000_0bad_c0de_0000;
 static READ_ONLY_PROBE: u64 = 0x5eed_5eed;
 
 /// Scenarios that run after the modules of the system manifest started.
-pub const NEEDS_MODULES: [&str; 10] = [
+pub const NEEDS_MODULES: [&str; 11] = [
     "modules",
     "block_faults",
     "fs_bad_input",
@@ -55,6 +56,7 @@ pub const NEEDS_MODULES: [&str; 10] = [
     "module_calls",
     "dma_escape",
     "disk_bench",
+    "fs_bench",
 ];
 
 /// The test kernel's boot hooks: run the scenario `test=NAME` names, before or after the
@@ -81,7 +83,7 @@ impl BootHooks for ScenarioHooks {
 }
 
 /// Every scenario: name, what it shows.
-pub const SCENARIOS: [(&str, &str); 35] = [
+pub const SCENARIOS: [(&str, &str); 36] = [
     ("boot", "boots to the main loop and exits"),
     (
         "page_fault",
@@ -149,6 +151,10 @@ pub const SCENARIOS: [(&str, &str); 35] = [
     (
         "native_disk_bench",
         "the virtio-blk driver as a native process: the same measurements, each buffer mapped into the process for its call (for cargo cella bench)",
+    ),
+    (
+        "fs_bench",
+        "with the file-system image as its disk: the fs module writes and reads back 1,000 files of 4 KiB (files=N) and one of 16 MiB (large_kib=N), checked by checksum, then removes them (for cargo cella bench)",
     ),
     (
         "dma_escape",
@@ -235,6 +241,22 @@ pub fn run_with_modules(name: &str, context: &BootContext, system: &mut System) 
         "faults" => Some(fault_campaign::run(system, context)),
         "dma_escape" => Some(dma_escape::run(system)),
         "disk_bench" => Some(disk_bench::run(system)),
+        "fs_bench" => {
+            let number = |key: &str| {
+                context
+                    .command_line
+                    .get(key)
+                    .and_then(|value| value.parse::<u64>().ok())
+            };
+            let mut work = fs_bench::Work::default();
+            if let Some(files) = number("files") {
+                work.files = u32::try_from(files).unwrap_or(u32::MAX);
+            }
+            if let Some(kib) = number("large_kib") {
+                work.large_bytes = kib.saturating_mul(1024);
+            }
+            Some(fs_bench::run(system, work))
+        }
         "module_calls" => {
             let rounds = context
                 .command_line
