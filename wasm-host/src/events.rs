@@ -71,7 +71,9 @@ pub enum Delivery {
 }
 
 impl Delivery {
-    fn after(ran: Ran, count: u32) -> Delivery {
+    /// What a handler run that did not fault comes to: `count` handlers
+    /// ran, or the last one waits.
+    pub(crate) fn after(ran: Ran, count: u32) -> Delivery {
         match ran {
             Ran::Finished => Delivery::Handled { count },
             Ran::Waiting { call } => Delivery::Waiting { call },
@@ -146,12 +148,8 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
             operation: crate::access::OperationName::of(bytes),
         });
         // Request ids are passed through as the same 32 bits.
-        let result = self.run_event(Entry::Message, handler, (request as i32, length));
-        // A handler that waits still reads its message when it goes on.
-        if !matches!(result, Ok(Ran::Waiting { .. })) {
-            self.store.data_mut().message_present = false;
-        }
-        Ok(Delivery::after(result?, 1))
+        let ran = self.run_event(Entry::Message, handler, (request as i32, length))?;
+        Ok(Delivery::after(ran, 1))
     }
 
     /// Runs `on_timer` for each timer due now, one at a time (a timer a
@@ -229,10 +227,7 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
             }
             _ => return Ok(Delivery::NotNow),
         };
-        let ran = self.resume(outcome);
-        if !matches!(ran, Ok(Ran::Waiting { .. })) {
-            self.store.data_mut().message_present = false;
-        }
-        Ok(Delivery::after(ran?, 1))
+        let ran = self.resume(outcome)?;
+        Ok(Delivery::after(ran, 1))
     }
 }

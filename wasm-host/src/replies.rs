@@ -43,10 +43,8 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
             Err(ErrorCode::Ok) => (ErrorCode::Closed, &[][..]),
             Err(error) => (error, &[][..]),
         };
-        Ok(match self.run_on_reply(call, status, bytes)? {
-            Ran::Finished => Delivery::Handled { count: 1 },
-            Ran::Waiting { call } => Delivery::Waiting { call },
-        })
+        let ran = self.run_on_reply(call, status, bytes)?;
+        Ok(Delivery::after(ran, 1))
     }
 
     /// Fails every call whose deadline is due with
@@ -83,11 +81,6 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
         state.message_present = true;
         // Ids are below 2^31, lengths at most MAX_MESSAGE_BYTES.
         let params = (call as i32, status.code(), bytes.len() as i32);
-        let result = self.run_event(Entry::Reply, handler, params);
-        // A handler that waits still reads the reply when it goes on.
-        if !matches!(result, Ok(Ran::Waiting { .. })) {
-            self.store.data_mut().message_present = false;
-        }
-        result
+        self.run_event(Entry::Reply, handler, params)
     }
 }

@@ -167,7 +167,9 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
     }
 
     /// Accounts a resumable run and classifies how it ended: returned,
-    /// suspended in `ipc_wait`, or a fault (which kills the instance).
+    /// suspended in `ipc_wait`, or a fault (which kills the instance). The
+    /// message or reply the handler reads with `ipc_receive` stays readable
+    /// only while it waits.
     fn settle(
         &mut self,
         entry: Entry,
@@ -175,6 +177,19 @@ impl<P: Platform, O: Outbox> Sandbox<P, O> {
         result: Result<TypedResumableCall<()>, wasmi::Error>,
     ) -> Result<Ran, Fault> {
         self.end_run(budget);
+        let ran = self.classify_run(entry, budget, result);
+        if !matches!(ran, Ok(Ran::Waiting { .. })) {
+            self.store.data_mut().message_present = false;
+        }
+        ran
+    }
+
+    fn classify_run(
+        &mut self,
+        entry: Entry,
+        budget: u64,
+        result: Result<TypedResumableCall<()>, wasmi::Error>,
+    ) -> Result<Ran, Fault> {
         let kind = match result {
             Ok(TypedResumableCall::Finished(())) => {
                 let counters = &mut self.store.data_mut().counters;
