@@ -61,8 +61,7 @@ impl System {
             .iter()
             // A module kept on the file system starts only from a disk that holds it.
             .filter(|slot| {
-                !slot.plan.on_demand
-                    && !crate::module_system::lifecycle::is_file_system_path(&slot.plan.file)
+                crate::module_system::lifecycle::boots_from_archive(&slot.plan)
                     && !slot.is_running()
             })
             .map(|slot| slot.plan.name.as_str())

@@ -62,18 +62,13 @@ impl<K: KernelServices> EventLoop<K> {
             Command::Explain { module } => done(self.explained(module)),
             Command::Restart { module } => done(self.by_hand(&module, Hand::Restart)),
             Command::Stop { module, force } => done(self.by_hand(&module, Hand::Stop { force })),
-            // A module kept on the file system that was never read is read now.
-            Command::Start { module }
-                if self.table.find(&module).is_some_and(|index| {
-                    let slot = &self.table.slots[index];
-                    slot.module.is_none() && super::lifecycle::is_file_system_path(&slot.plan.file)
-                }) =>
-            {
-                let index = self.table.find(&module).unwrap_or_default();
-                let path = self.table.slots[index].plan.file.clone();
-                self.read_module_file(id, path, super::disk_files::Purpose::Load { module })
-            }
-            Command::Start { module } => done(self.by_hand(&module, Hand::Start)),
+            Command::Start { module } => match self.unread_file_of(&module) {
+                // A module kept on the file system that was never read is read now.
+                Some(path) => {
+                    self.read_module_file(id, path, super::disk_files::Purpose::Load { module })
+                }
+                None => done(self.by_hand(&module, Hand::Start)),
+            },
             Command::StartFile { path } => {
                 self.read_module_file(id, path, super::disk_files::Purpose::Start)
             }
@@ -81,7 +76,7 @@ impl<K: KernelServices> EventLoop<K> {
                 module,
                 file,
                 force,
-            } if file.starts_with('/') => {
+            } if super::lifecycle::is_file_system_path(&file) => {
                 // Checked now, as a swap from the archive is: the file is
                 // read only for a module that runs.
                 match self.table.find(&module) {
@@ -123,6 +118,14 @@ impl<K: KernelServices> EventLoop<K> {
             })),
             Command::Memory => done(Ok(self.memory_report())),
         }
+    }
+
+    /// The file of module `name` if its manifest entry names one on the
+    /// file system and it was never read.
+    fn unread_file_of(&self, name: &str) -> Option<String> {
+        let slot = &self.table.slots[self.table.find(name)?];
+        (slot.module.is_none() && super::lifecycle::is_file_system_path(&slot.plan.file))
+            .then(|| slot.plan.file.clone())
     }
 
     fn process_list(&self) -> Report {

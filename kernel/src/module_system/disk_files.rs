@@ -85,7 +85,7 @@ impl<K: KernelServices> EventLoop<K> {
             .slots
             .iter()
             .filter(|slot| {
-                super::lifecycle::is_file_system_path(&slot.plan.file) && !slot.plan.on_demand
+                !slot.plan.on_demand && super::lifecycle::is_file_system_path(&slot.plan.file)
             })
             .map(|slot| (slot.plan.name.clone(), slot.plan.file.clone()))
             .collect();
@@ -150,7 +150,8 @@ impl<K: KernelServices> EventLoop<K> {
         }
     }
 
-    /// Sends one request to the file server for operation `id`.
+    /// Encodes one request to the file server with `encode` and sends it
+    /// for operation `id`.
     fn ask_fs(
         &mut self,
         id: u64,
@@ -158,13 +159,19 @@ impl<K: KernelServices> EventLoop<K> {
         encode: impl FnOnce(&mut [u8]) -> Result<usize, cella_interfaces::wire::WireError>,
     ) -> Result<(), String> {
         let mut buffer = alloc::vec![0u8; cella_abi::MAX_MESSAGE_BYTES as usize];
-        let length = encode(&mut buffer).map_err(|error| format!("the request: {error}"))?;
+        let length = encode(&mut buffer).map_err(request_error)?;
+        self.send_fs(id, transfer, &buffer[..length])
+    }
+
+    /// Sends `request` to the file server for operation `id`; the
+    /// transfer waits for its answer.
+    fn send_fs(&mut self, id: u64, transfer: &mut Transfer, request: &[u8]) -> Result<(), String> {
         let request = self
             .router
             .request(
                 &mut self.table,
                 fs::ENDPOINT,
-                &buffer[..length],
+                request,
                 KernelRequest::Command { operation: id },
             )
             .ok_or_else(|| String::from("no file server runs (nothing serves `fs`)"))?;
@@ -311,10 +318,10 @@ impl<K: KernelServices> EventLoop<K> {
         };
         let start = offset as usize;
         let end = (start + fs::MAX_TRANSFER_BYTES).min(transfer.bytes.len());
-        let piece = transfer.bytes[start..end].to_vec();
-        self.ask_fs(id, transfer, |buffer| {
-            fs::write::request(buffer, handle, offset, &piece)
-        })
+        let mut buffer = alloc::vec![0u8; cella_abi::MAX_MESSAGE_BYTES as usize];
+        let length = fs::write::request(&mut buffer, handle, offset, &transfer.bytes[start..end])
+            .map_err(request_error)?;
+        self.send_fs(id, transfer, &buffer[..length])
     }
 
     /// Ends a handle without waiting for the answer.
@@ -386,6 +393,11 @@ impl<K: KernelServices> EventLoop<K> {
             )))),
         }
     }
+}
+
+/// A request that did not encode, in words.
+fn request_error(error: cella_interfaces::wire::WireError) -> String {
+    format!("the request: {error}")
 }
 
 /// An error of the file server, in its words.

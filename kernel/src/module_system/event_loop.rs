@@ -62,11 +62,7 @@ impl<K: KernelServices> EventLoop<K> {
             .table
             .slots
             .iter()
-            // Modules kept on the file system start after the boot, once
-            // the `fs` server answers (`start_from_file_system`).
-            .filter(|slot| {
-                !slot.plan.on_demand && !super::lifecycle::is_file_system_path(&slot.plan.file)
-            })
+            .filter(|slot| super::lifecycle::boots_from_archive(&slot.plan))
             .collect();
         let up = booted.iter().filter(|slot| slot.is_running()).count();
         let not_up: alloc::vec::Vec<&str> = booted

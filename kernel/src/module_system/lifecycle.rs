@@ -472,3 +472,10 @@ fn describe(event: Option<&Event<'_>>, entry: Entry) -> Option<String> {
 pub fn is_file_system_path(file: &str) -> bool {
     file.starts_with('/')
 }
+
+/// Whether the boot starts `plan`'s module from the boot archive (not one
+/// started by hand, nor one kept on the file system, which starts after the
+/// boot once the `fs` server answers).
+pub fn boots_from_archive(plan: &ModulePlan) -> bool {
+    !plan.on_demand && !is_file_system_path(&plan.file)
+}

@@ -355,7 +355,7 @@ impl<K: KernelServices> EventLoop<K> {
             .table
             .find(target)
             .map(|index| &self.table.slots[index].plan.file)
-            .filter(|file| file.starts_with('/'))
+            .filter(|file| super::lifecycle::is_file_system_path(file))
             .cloned()
             .unwrap_or_else(|| format!("/modules/{target}.wasm"));
         let mut copy = Vec::new();
@@ -393,8 +393,7 @@ impl<K: KernelServices> EventLoop<K> {
                 | Command::Start { module } => one(module),
                 // A swap checks at once and waits only at its hand-over.
                 Command::Swap { module, .. } => one(module).map(|_| None),
-                // Which module the file holds is known once it is read.
-                Command::StartFile { .. } => Ok(None),
+                // `start /PATH`: which module the file holds is known once it is read.
                 _ => Ok(None),
             },
             Task::Load { module, .. } => one(module).map(|_| None),
@@ -504,11 +503,7 @@ impl<K: KernelServices> EventLoop<K> {
                 // The old instance hands over at rest: home, and no handler
                 // of it half way through, waiting for an answer.
                 let slot = &self.table.slots[index];
-                let waiting = slot
-                    .sandbox
-                    .as_ref()
-                    .is_some_and(|sandbox| sandbox.waiting_for().is_some());
-                if slot.away || waiting {
+                if slot.away || slot.waiting_for().is_some() {
                     return (
                         Progress::Next(Stage::HandingOver {
                             index,
