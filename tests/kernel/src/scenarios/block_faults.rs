@@ -5,6 +5,7 @@
 //! every sector read back held what its round wrote and no request was refused for good; the
 //! QEMU test (tests/tests/block_faults.rs) then checks the disk image.
 
+use super::heap_watch::{check_growth, heap_in_use};
 use alloc::format;
 use alloc::string::String;
 use cella_kernel::kprintln;
@@ -79,12 +80,6 @@ fn ask(system: &mut System, request: &[u8]) -> Result<Report, String> {
     super::run_until(system, |system| system.has_collected_reply(id))?;
     let bytes = system.take_collected_reply(id).unwrap_or_default();
     Report::decode(&bytes).ok_or_else(|| format!("the workload answered {} bytes", bytes.len()))
-}
-
-/// Kernel heap in use once every instance is home (the workload keeps running).
-fn heap_in_use(system: &mut System) -> usize {
-    system.wait_until_all_home();
-    cella_kernel::mm::heap::statistics().used
 }
 
 /// Faults the driver while it holds requests; the requests it held then.
@@ -213,19 +208,12 @@ pub fn run(system: &mut System) -> Result<(), String> {
         kprintln!("block_faults: garbage {round}: the driver faulted ({reason}); restarted");
     }
     let after_faults = heap_in_use(system);
-    let warm = warm_heap.unwrap_or(after_faults);
-    kprintln!(
-        "block_faults: kernel heap {} KiB after the first cycle, {} KiB after the last fault ({} bytes more)",
-        warm / 1024,
-        after_faults / 1024,
-        after_faults as i64 - warm as i64
-    );
-    if after_faults.saturating_sub(warm) > TOLERATED_GROWTH_BYTES {
-        return Err(format!(
-            "the kernel heap grew by {} bytes over the swaps and faults",
-            after_faults - warm
-        ));
-    }
+    check_growth(
+        "block_faults",
+        warm_heap.unwrap_or(after_faults),
+        after_faults,
+        TOLERATED_GROWTH_BYTES,
+    )?;
     ask(system, FINISH)?;
     let limit = cella_kernel::time::now_nanoseconds() + FINISH_NANOSECONDS;
     let last = loop {

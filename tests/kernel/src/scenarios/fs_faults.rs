@@ -7,6 +7,7 @@
 //! (`fs_faults: ledger PATH SIZE bytes FNV-1a HASH`) for the QEMU test
 //! (tests/tests/fs_faults.rs), which checks the image on the host.
 
+use super::heap_watch::{check_growth, heap_in_use};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -116,12 +117,6 @@ fn ledger_entry(system: &mut System, index: u32) -> Result<Entry, String> {
     Entry::decode(&bytes).ok_or_else(|| format!("no ledger entry {index}"))
 }
 
-/// Kernel heap in use once every instance is home (the workload keeps running).
-fn heap_in_use(system: &mut System) -> usize {
-    system.wait_until_all_home();
-    cella_kernel::mm::heap::statistics().used
-}
-
 pub fn run(system: &mut System) -> Result<(), String> {
     let server = system
         .find(SERVER)
@@ -174,19 +169,12 @@ pub fn run(system: &mut System) -> Result<(), String> {
         }
     }
     let after = heap_in_use(system);
-    let warm = warm_heap.unwrap_or(after);
-    kprintln!(
-        "fs_faults: kernel heap {} KiB after the first cycle, {} KiB after the last ({} bytes more)",
-        warm / 1024,
-        after / 1024,
-        after as i64 - warm as i64
-    );
-    if after.saturating_sub(warm) > TOLERATED_GROWTH_BYTES {
-        return Err(format!(
-            "the kernel heap grew by {} bytes over the swaps and faults",
-            after - warm
-        ));
-    }
+    check_growth(
+        "fs_faults",
+        warm_heap.unwrap_or(after),
+        after,
+        TOLERATED_GROWTH_BYTES,
+    )?;
     ask(system, FINISH)?;
     let limit = cella_kernel::time::now_nanoseconds() + FINISH_NANOSECONDS;
     let last = loop {

@@ -18,6 +18,7 @@ mod fs_bench;
 mod fs_faults;
 mod fuzz;
 mod heap_stress;
+mod heap_watch;
 mod iommu;
 mod ipc;
 mod isolation;
