@@ -157,11 +157,6 @@ pub fn mtools_command(program: &Path, image: &Path) -> Command {
     command
 }
 
-/// Runs `command`, failing with its output if it exits non-zero; returns its standard output.
-fn run(shell: &Shell, command: &mut Command) -> Result<String> {
-    shell.capture_stdout(command)
-}
-
 /// Refuses a path that is empty, absolute, or has an empty, `.` or `..` part.
 fn check_paths(files: &[ImageFile]) -> Result<()> {
     for file in files {
@@ -205,11 +200,11 @@ pub fn create(shell: &Shell, image: &Path, files: &[ImageFile]) -> Result<()> {
         drop(file);
         let mut command = Command::new(&mkfs);
         command.args(MKFS_ARGUMENTS).arg(image);
-        run(shell, &mut command)?;
+        shell.capture_stdout(&mut command)?;
         for directory in directories(files) {
             let mut command = mtools_command(&mmd, image);
             command.arg(format!("::/{directory}"));
-            run(shell, &mut command)?;
+            shell.capture_stdout(&mut command)?;
         }
         for file in files {
             let source = staging.join(&file.path);
@@ -225,7 +220,7 @@ pub fn create(shell: &Shell, image: &Path, files: &[ImageFile]) -> Result<()> {
                 .args(["-D", "o"])
                 .arg(&source)
                 .arg(format!("::/{}", file.path));
-            run(shell, &mut command)?;
+            shell.capture_stdout(&mut command)?;
         }
         Ok(())
     })();

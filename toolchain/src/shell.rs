@@ -102,9 +102,12 @@ impl Shell {
             .map_err(|error| spawn_error(command, &error))
     }
 
-    /// Runs `command` and returns its standard output as text; fails, showing its standard
-    /// error, if it exits non-zero.
-    pub fn capture_stdout(&self, command: &mut Command) -> Result<String> {
+    /// Runs `command` with its output captured, failing with its error output if it exits
+    /// non-zero; returns its standard output as bytes.
+    ///
+    /// # Errors
+    /// The command cannot run, or it exits non-zero.
+    pub fn capture_stdout_bytes(&self, command: &mut Command) -> Result<Vec<u8>> {
         let output = self.capture(command)?;
         if !output.status.success() {
             return Err(Error::new(format!(
@@ -114,7 +117,14 @@ impl Shell {
                 String::from_utf8_lossy(&output.stderr).trim_end()
             )));
         }
-        String::from_utf8(output.stdout).map_err(|_| {
+        Ok(output.stdout)
+    }
+
+    /// Runs `command` and returns its standard output as text; fails, showing its standard
+    /// error, if it exits non-zero.
+    pub fn capture_stdout(&self, command: &mut Command) -> Result<String> {
+        let stdout = self.capture_stdout_bytes(command)?;
+        String::from_utf8(stdout).map_err(|_| {
             Error::new(format!(
                 "`{}` printed output that is not UTF-8",
                 render_command(command)

@@ -139,6 +139,11 @@ impl Cache {
         }
     }
 
+    /// Whether any sector is changed, as file data or metadata.
+    pub fn has_dirty(&self) -> bool {
+        self.slots.iter().any(|slot| slot.held != Held::Clean)
+    }
+
     /// The dirty sectors held as `held`, in sector order.
     pub fn dirty(&self, held: Held) -> Vec<u64> {
         let mut sectors: Vec<u64> = self

@@ -68,7 +68,6 @@ impl Handles {
     /// # Errors
     /// [`FsError::TooManyOpen`] when every slot is in use.
     pub fn open(&mut self, opening: Opening) -> Result<Handle, FsError> {
-        let epoch = self.epoch;
         let (index, slot) = self
             .slots
             .iter_mut()
@@ -77,9 +76,10 @@ impl Handles {
             .ok_or(FsError::TooManyOpen)?;
         slot.uses = slot.uses.wrapping_add(1).max(1);
         slot.opening = Some(opening);
+        let uses = slot.uses;
         Ok(Handle {
             slot: index as u32,
-            generation: (u32::from(epoch) << 16) | u32::from(slot.uses),
+            generation: self.generation(uses),
         })
     }
 

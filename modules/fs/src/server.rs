@@ -17,7 +17,7 @@ use crate::store::Store;
 use crate::volume::{Shared, Volume};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use cella_sdk::interfaces::fs::{FsError, Handle, MAX_TRANSFER_BYTES};
+use cella_sdk::interfaces::fs::{FsError, Handle, MAX_LISTING_BYTES, MAX_TRANSFER_BYTES};
 use spin::Mutex;
 
 /// The FAT library's file system over the store.
@@ -110,7 +110,7 @@ impl<S: Sectors> FileServer<S> {
             free_known: false,
             state: State {
                 handles,
-                buffer: alloc::vec![0; MAX_TRANSFER_BYTES],
+                buffer: alloc::vec![0; MAX_TRANSFER_BYTES.max(MAX_LISTING_BYTES)],
                 notices: Vec::new(),
             },
         }

@@ -199,7 +199,7 @@ impl<S: Sectors> Store<S> {
 
     /// Whether the transaction under way changed anything.
     pub fn is_dirty(&self) -> bool {
-        !self.cache.dirty(Held::Metadata).is_empty() || !self.cache.dirty(Held::Data).is_empty()
+        self.cache.has_dirty()
     }
 
     /// Drops the transaction under way: the disk keeps the volume as the
@@ -246,11 +246,12 @@ impl<S: Sectors> Store<S> {
             }
             return Ok(());
         }
-        if self.keep_clean && metadata.first() == Some(&0) {
-            let offset = self.layout.map_or(0x41, |layout| layout.status_offset());
-            if let Some(boot) = self.cache.get(0) {
-                boot[offset] &= !DIRTY_BIT;
-            }
+        if self.keep_clean
+            && metadata.first() == Some(&0)
+            && let Some(layout) = self.layout
+            && let Some(boot) = self.cache.get(0)
+        {
+            boot[layout.status_offset()] &= !DIRTY_BIT;
         }
         let copies = self.copies(&metadata)?;
         let sectors: Vec<(u64, &Sector)> = copies

@@ -231,7 +231,6 @@ fn without_room_for_the_journal_a_crash_can_leave_the_volume_unclean() {
     let mut server = server(&disk);
     assert!(server.space().is_ok());
     assert!(server.store().lock().journal().is_none());
-    let states = expected();
     let (answered, full) = run_until_stopped(&image, None);
     assert_eq!(answered, SCRIPT.len());
     let mut unclean = 0;
@@ -247,7 +246,6 @@ fn without_room_for_the_journal_a_crash_can_leave_the_volume_unclean() {
         full.sector_writes() + 1
     );
     assert!(unclean > 0, "no stopping point left an unclean volume");
-    let _ = states;
 }
 
 #[test]

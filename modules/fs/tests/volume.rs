@@ -6,7 +6,7 @@
 mod common;
 
 use cella_sdk::interfaces::block::checksum;
-use cella_sdk::interfaces::fs::{Kind, MAX_TRANSFER_BYTES, Mode, Server};
+use cella_sdk::interfaces::fs::{FsError, Kind, MAX_TRANSFER_BYTES, Mode, Server};
 use common::*;
 
 #[test]
@@ -108,7 +108,12 @@ fn open_write_close_repeated_does_not_leak_handles_or_cache() {
     let handles: Vec<_> = (0..32)
         .map(|index| open(&mut server, &format!("/f{index}"), Mode::Create))
         .collect();
-    assert_eq!(handles.len(), 32, "all 32 slots are free again");
+    assert_eq!(handles.len(), 32);
+    assert_eq!(
+        server.open("/f32", Mode::Create).err(),
+        Some(FsError::TooManyOpen),
+        "all 32 slots were free again, and now none is"
+    );
     let (clean, report) = disk.fsck("repeat-fsck");
     assert!(clean, "{report}");
 }

@@ -35,6 +35,7 @@ pub fn bench(shell: &Shell, workspace: &Workspace, arguments: &[String]) -> Resu
         &qemu,
         &in_system,
         &system,
+        &image,
         &disk,
         &file_system,
     )?;

@@ -8,7 +8,6 @@
 use crate::boot_clock::{self, Ending, Watch};
 use crate::commands::build::BuildOutputs;
 use crate::disk_image;
-use crate::fs_image;
 use crate::qemu::{QemuInvocation, Serial};
 use crate::shell::Shell;
 use crate::workspace::Workspace;
@@ -56,9 +55,10 @@ fn boot_to_prompt(
 }
 
 /// Boots both systems and prints the comparison. `cella_serial` is the in-system
-/// benchmark's serial output; `outputs` the built production system; `cella_disk` and
-/// `cella_file_system` Cella's disk and file-system figures (the latter phase by phase, as
-/// far as its run went).
+/// benchmark's serial output; `outputs` the built production system; `image` its
+/// file-system image (`cargo cella run`'s disk), of which both boots get a copy;
+/// `cella_disk` and `cella_file_system` Cella's disk and file-system figures (the latter
+/// phase by phase, as far as its run went).
 ///
 /// # Errors
 /// A boot failed or Cella's figures are missing (a machine without the Linux packages is
@@ -69,17 +69,15 @@ pub fn run(
     qemu: &Path,
     cella_serial: &str,
     outputs: &BuildOutputs,
+    image: &Path,
     cella_disk: &CellaDisk,
     cella_file_system: &[Option<Timed>; 4],
 ) -> Result<()> {
     let cella_figures = comparison::parse_cella(cella_serial).map_err(Error::new)?;
     let cella = workspace.cella_directory();
-    // Both boots get a copy of the file-system image `cella run` boots with.
-    let files = fs_image::module_files(&workspace.root, &outputs.archive_entries)?;
-    let image = fs_image::ensured(shell, &cella, &files)?;
     let private_copy = |name: &str| -> Result<PathBuf> {
         let copy = disk_image::copy_path(&cella, name);
-        disk_image::copy(&image, &copy)?;
+        disk_image::copy(image, &copy)?;
         Ok(copy)
     };
     let cella_boot = boot_to_prompt(shell, qemu, outputs, private_copy("boot-to-prompt")?)?;

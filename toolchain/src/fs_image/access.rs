@@ -57,21 +57,6 @@ fn volume_path(path: &str) -> String {
     format!("::/{}", path.trim_start_matches('/'))
 }
 
-/// Runs an mtools command; its standard output, or an error with what it printed.
-fn run_bytes(shell: &Shell, command: &mut Command) -> Result<Vec<u8>> {
-    let output = shell.capture(command)?;
-    if output.status.success() {
-        Ok(output.stdout)
-    } else {
-        Err(Error::new(format!(
-            "`{}` failed ({}): {}",
-            render_command(command),
-            describe_status(output.status),
-            String::from_utf8_lossy(&output.stderr).trim_end()
-        )))
-    }
-}
-
 /// The listing of directory `path` of the volume (mtools' `mdir`, long names shown).
 ///
 /// # Errors
@@ -80,7 +65,7 @@ pub fn list(shell: &Shell, image: &Path, path: &str) -> Result<String> {
     let mdir = file_system_tools::require("mdir")?;
     let mut command = mtools_command(&mdir, image);
     command.arg(volume_path(path));
-    let bytes = run_bytes(shell, &mut command)?;
+    let bytes = shell.capture_stdout_bytes(&mut command)?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
@@ -92,7 +77,7 @@ pub fn read(shell: &Shell, image: &Path, path: &str) -> Result<Vec<u8>> {
     let mcopy = file_system_tools::require("mcopy")?;
     let mut command = mtools_command(&mcopy, image);
     command.arg(volume_path(path)).arg("-");
-    run_bytes(shell, &mut command)
+    shell.capture_stdout_bytes(&mut command)
 }
 
 /// Copies `bytes` into the volume as file `path`, replacing a file of that name (for tests
@@ -110,7 +95,7 @@ pub fn write(shell: &Shell, image: &Path, path: &str, bytes: &[u8]) -> Result<()
         .args(["-D", "o"])
         .arg(&source)
         .arg(volume_path(path));
-    let result = run_bytes(shell, &mut command).map(drop);
+    let result = shell.capture_stdout_bytes(&mut command).map(drop);
     let _ = std::fs::remove_file(&source);
     result
 }

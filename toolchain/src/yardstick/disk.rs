@@ -37,6 +37,25 @@ pub struct Timed {
 }
 
 impl Timed {
+    /// Reads the words `NAME AMOUNT UNIT in NANOSECONDS ns` of `line` (the name is not
+    /// checked).
+    ///
+    /// # Errors
+    /// Other words, another unit, or a number that does not read.
+    pub fn read(line: &str, words: &[&str], unit: &str) -> Result<Timed, String> {
+        let number = |text: &str| {
+            text.parse::<u64>()
+                .map_err(|_| format!("`{line}`: `{text}` is not a number"))
+        };
+        match words {
+            [_, amount, found_unit, "in", nanoseconds, "ns"] if *found_unit == unit => Ok(Timed {
+                amount: number(amount)?,
+                nanoseconds: number(nanoseconds)?,
+            }),
+            _ => Err(format!("`{line}`: expected `N {unit} in N ns`")),
+        }
+    }
+
     /// `amount` per second.
     pub fn per_second(&self) -> f64 {
         if self.nanoseconds == 0 {
@@ -133,17 +152,7 @@ pub fn parse(serial: &str) -> Result<DiskFigures, String> {
             continue;
         };
         let words: Vec<&str> = rest.split_whitespace().collect();
-        let number = |text: &str| {
-            text.parse::<u64>()
-                .map_err(|_| format!("`{line}`: `{text}` is not a number"))
-        };
-        let timed = |unit: &str| match words.as_slice() {
-            [_, amount, found_unit, "in", nanoseconds, "ns"] if *found_unit == unit => Ok(Timed {
-                amount: number(amount)?,
-                nanoseconds: number(nanoseconds)?,
-            }),
-            _ => Err(format!("`{line}`: expected `N {unit} in N ns`")),
-        };
+        let timed = |unit: &str| Timed::read(line, &words, unit);
         match words.first().copied() {
             Some("iommu-domain") => match words.as_slice() {
                 [_, word] => {

@@ -170,18 +170,7 @@ fn parse_phases(serial: &str, prefix: &str, stem: &str) -> Result<Phases, String
         else {
             continue;
         };
-        let unit = names[index].1;
-        let number = |text: &str| {
-            text.parse::<u64>()
-                .map_err(|_| format!("`{line}`: `{text}` is not a number"))
-        };
-        figures[index] = Some(match words.as_slice() {
-            [_, amount, found, "in", nanoseconds, "ns"] if *found == unit => Timed {
-                amount: number(amount)?,
-                nanoseconds: number(nanoseconds)?,
-            },
-            _ => return Err(format!("`{line}`: expected `N {unit} in N ns`")),
-        });
+        figures[index] = Some(Timed::read(line, &words, names[index].1)?);
     }
     Ok((figures, names))
 }
