@@ -117,6 +117,11 @@ pub const STATE_BYTES: usize = 16 * 1024;
 /// into the module, so access never overlaps; the flag turns a violation of
 /// that (which would be a host bug) into a refused access instead of
 /// undefined behaviour. Sound on any target, also one with threads.
+///
+/// On a target with threads the value must be `Send`. A Wasm module built
+/// without the `atomics` feature has one thread and no way to start
+/// another, so there its state may hold values that are not `Send`, such as
+/// a library's objects that borrow each other through `Rc` or `RefCell`.
 pub struct Slot<T> {
     busy: AtomicBool,
     value: UnsafeCell<T>,
@@ -126,8 +131,17 @@ pub struct Slot<T> {
 // `busy` flag (an atomic swap from false to true) for the whole access, so at
 // most one `&mut` exists at a time, on whatever thread; `T: Send` because the
 // value may be reached from another thread than the one that stored it.
+#[cfg(not(all(target_arch = "wasm32", not(target_feature = "atomics"))))]
 #[allow(unsafe_code)]
 unsafe impl<T: Send> Sync for Slot<T> {}
+
+// SAFETY: as above, `Slot::with` gives at most one `&mut` at a time; on
+// wasm32 without the `atomics` feature there is exactly one thread and no
+// way to start another, so the value is only ever reached from the thread
+// that stored it and need not be `Send`.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[allow(unsafe_code)]
+unsafe impl<T> Sync for Slot<T> {}
 
 impl<T> Slot<T> {
     /// A slot holding `value`.

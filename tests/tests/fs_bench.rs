@@ -44,6 +44,16 @@ fn the_file_system_benchmark_measures_the_fs_module() {
         }
     }
     run.expect_line("scenario fs_bench: passed");
+    // What each phase cost the modules on the way.
+    for phase in ["small-write", "small-read", "large-write", "large-read"] {
+        for module in ["fs", "virtio-blk"] {
+            run.expect_line(&format!("fs_bench: fs-{phase} cost {module}: "));
+        }
+    }
+    // The figures, shown with `--nocapture`.
+    for line in run.lines().filter(|line| line.starts_with("fs_bench: ")) {
+        println!("{line}");
+    }
     let verdict = disk.check_file_system();
     assert!(
         verdict.clean,

@@ -1,5 +1,5 @@
 //! The sector cache: a bounded set of sectors kept in memory, the least
-//! recently used clean one given up when room is needed, and what each
+//! recently used clean ones given up when room is needed, and what each
 //! dirty sector is (metadata for the journal, or file data written in
 //! place first).
 
@@ -10,6 +10,10 @@ use alloc::vec::Vec;
 
 /// Sectors the module's cache keeps (256 KiB).
 pub const DEFAULT_CAPACITY: usize = 512;
+
+/// A full cache gives up this fraction of its capacity at a time (the least
+/// recently used clean sectors).
+const EVICTED_AT_ONCE: usize = 8;
 
 /// What a cached sector holds compared with the disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +42,9 @@ pub struct Cache {
     index: BTreeMap<u64, usize>,
     capacity: usize,
     clock: u64,
+    /// The slot last looked up: a run of small reads in one sector (the FAT
+    /// library reads a directory entry field by field) skips the index.
+    last: Option<usize>,
 }
 
 impl Cache {
@@ -49,6 +56,7 @@ impl Cache {
             index: BTreeMap::new(),
             capacity,
             clock: 0,
+            last: None,
         }
     }
 
@@ -64,12 +72,29 @@ impl Cache {
 
     /// Whether `sector` is cached.
     pub fn contains(&self, sector: u64) -> bool {
-        self.index.contains_key(&sector)
+        self.last_is(sector) || self.index.contains_key(&sector)
+    }
+
+    /// Whether the slot last looked up holds `sector`.
+    fn last_is(&self, sector: u64) -> bool {
+        self.last
+            .and_then(|position| self.slots.get(position))
+            .is_some_and(|slot| slot.sector == sector)
+    }
+
+    /// Where `sector` is held.
+    fn find(&mut self, sector: u64) -> Option<usize> {
+        if self.last_is(sector) {
+            return self.last;
+        }
+        let position = *self.index.get(&sector)?;
+        self.last = Some(position);
+        Some(position)
     }
 
     /// The cached bytes of `sector`, marked used.
     pub fn get(&mut self, sector: u64) -> Option<&mut Sector> {
-        let position = *self.index.get(&sector)?;
+        let position = self.find(sector)?;
         self.clock += 1;
         let slot = &mut self.slots[position];
         slot.used = self.clock;
@@ -89,14 +114,14 @@ impl Cache {
     }
 
     /// Puts `bytes` in as `sector` (replacing a copy), making room by giving
-    /// up the least recently used clean sector when full.
+    /// up the least recently used clean sectors when full.
     pub fn insert(&mut self, sector: u64, bytes: &[u8], held: Held) -> &mut Sector {
         self.clock += 1;
         let position = match self.index.get(&sector) {
             Some(&position) => position,
             None => {
                 if self.slots.len() >= self.capacity {
-                    self.evict_one();
+                    self.evict_oldest(self.capacity / EVICTED_AT_ONCE);
                 }
                 self.slots.push(Slot {
                     sector,
@@ -116,18 +141,29 @@ impl Cache {
         &mut slot.bytes
     }
 
-    /// Gives up the least recently used clean sector, if there is one (a
-    /// cache full of dirty sectors grows until the transaction commits).
-    fn evict_one(&mut self) {
-        let victim = self
+    /// Gives up the `count` least recently used clean sectors (fewer if
+    /// fewer are clean: a cache full of dirty sectors grows until the
+    /// transaction commits). One pass over the cache finds them all, so a
+    /// run of insertions into a full cache pays for a pass only once in
+    /// [`EVICTED_AT_ONCE`]th of its capacity.
+    fn evict_oldest(&mut self, count: usize) {
+        let mut clean: Vec<(u64, u64)> = self
             .slots
             .iter()
-            .enumerate()
-            .filter(|(_, slot)| slot.held == Held::Clean)
-            .min_by_key(|(_, slot)| slot.used)
-            .map(|(position, _)| position);
-        if let Some(position) = victim {
-            self.remove_at(position);
+            .filter(|slot| slot.held == Held::Clean)
+            .map(|slot| (slot.used, slot.sector))
+            .collect();
+        let count = count.max(1).min(clean.len());
+        if count == 0 {
+            return;
+        }
+        if count < clean.len() {
+            clean.select_nth_unstable(count - 1);
+        }
+        for &(_, sector) in &clean[..count] {
+            if let Some(&position) = self.index.get(&sector) {
+                self.remove_at(position);
+            }
         }
     }
 
@@ -181,10 +217,8 @@ impl Cache {
 
     /// Gives up clean sectors until it holds at most its capacity.
     pub fn trim(&mut self) {
-        while self.slots.len() > self.capacity
-            && self.slots.iter().any(|slot| slot.held == Held::Clean)
-        {
-            self.evict_one();
+        if self.slots.len() > self.capacity {
+            self.evict_oldest(self.slots.len() - self.capacity);
         }
     }
 

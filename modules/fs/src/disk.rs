@@ -41,8 +41,9 @@ impl core::fmt::Display for DiskFailure {
     }
 }
 
-/// A disk of [`SECTOR_BYTES`]-byte sectors.
-pub trait Sectors {
+/// A disk of [`SECTOR_BYTES`]-byte sectors (owned by the server, so
+/// `'static`: the FAT library's stream names it as a trait object).
+pub trait Sectors: 'static {
     /// Reads whole sectors from `sector` into `buffer` (at most
     /// [`MAX_SECTORS_PER_CALL`] sectors, a multiple of [`SECTOR_BYTES`]).
     ///

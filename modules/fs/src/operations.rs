@@ -5,7 +5,9 @@ use crate::disk::Sectors;
 use crate::errors::from_fat;
 use crate::handles::{Opening, writable};
 use crate::paths::{self, components};
-use crate::server::{FatFile, FileServer, MOST_ENTRIES, Target, directory, file_for, find, target};
+use crate::server::{
+    FatFile, FileServer, MOST_ENTRIES, Target, directory, file_for, find, keep, target,
+};
 use crate::shrink::{shrink, size_of};
 use cella_sdk::interfaces::fs::{
     self, Data, Done, Entry, FsError, Handle, Kind, Listing, MAX_LISTING_BYTES, MAX_NAME_BYTES,
@@ -17,11 +19,10 @@ use fatfs::{Read, Seek, SeekFrom, Write};
 /// The largest FAT file.
 const LARGEST_FILE: u64 = u32::MAX as u64;
 
-/// Moves the file's position to `offset`.
-fn seek_to<S: Sectors>(file: &mut FatFile<'_, S>, offset: u64) -> Result<(), FsError> {
-    if offset != 0 {
-        file.seek(SeekFrom::Start(offset)).map_err(from_fat)?;
-    }
+/// Moves the file's position to `offset` (nothing to do where it is
+/// already: a kept file's next read or write).
+fn seek_to(file: &mut FatFile<'_>, offset: u64) -> Result<(), FsError> {
+    file.seek(SeekFrom::Start(offset)).map_err(from_fat)?;
     Ok(())
 }
 
@@ -39,14 +40,14 @@ impl<S: Sectors> FileServer<S> {
         if length > MAX_TRANSFER_BYTES {
             return Err(FsError::TooLong);
         }
-        self.transaction(|state, _, fs| {
-            let (mut file, _) = file_for(state, fs, handle)?;
-            let size = size_of(&file);
+        self.transaction_with_file(|state, _, fs, kept| {
+            let (file, _) = file_for(state, fs, kept, handle)?;
+            let size = size_of(file);
             if offset >= size {
                 return Ok(0);
             }
             let wanted = length.min(usize::try_from(size - offset).unwrap_or(length));
-            seek_to(&mut file, offset)?;
+            seek_to(file, offset)?;
             let mut done = 0;
             while done < wanted {
                 match file
@@ -68,26 +69,26 @@ impl<S: Sectors> FileServer<S> {
         if bytes.len() > MAX_TRANSFER_BYTES {
             return Err(FsError::TooLong);
         }
-        self.transaction(|state, store, fs| {
-            let (mut file, may_write) = file_for(state, fs, handle)?;
+        self.transaction_with_file(|state, store, fs, kept| {
+            let (file, may_write) = file_for(state, fs, kept, handle)?;
             if !may_write {
                 return Err(FsError::ReadOnly);
             }
-            if offset > size_of(&file) {
+            if offset > size_of(file) {
                 return Err(FsError::BadArgument);
             }
             if offset + bytes.len() as u64 > LARGEST_FILE {
                 return Err(FsError::TooLong);
             }
-            seek_to(&mut file, offset)?;
-            store.lock().set_data_mode(true);
+            seek_to(file, offset)?;
+            store.borrow_mut().set_data_mode(true);
             let written = file.write_all(bytes).map_err(from_fat);
-            store.lock().set_data_mode(false);
+            store.borrow_mut().set_data_mode(false);
             written?;
             file.flush().map_err(from_fat)?;
             Ok(Written {
                 length: bytes.len() as u32,
-                size: size_of(&file),
+                size: size_of(file),
             })
         })
     }
@@ -100,7 +101,8 @@ impl<S: Sectors> FileServer<S> {
         if !self.state.handles.has_room() {
             return Err(FsError::TooManyOpen);
         }
-        self.transaction(|state, store, fs| {
+        self.transaction_with_file(|state, store, fs, kept| {
+            *kept = None;
             let cluster = u64::from(fs.cluster_size());
             let parent = directory(fs, parents)?;
             let mut file = match find(&parent, name)? {
@@ -119,22 +121,24 @@ impl<S: Sectors> FileServer<S> {
                 path: path.into(),
                 writable: writable(mode),
             })?;
+            // Its reads or writes come next.
+            keep(kept, path, file);
             Ok(Opened { handle, size })
         })
     }
 
     fn truncate_to(&mut self, handle: Handle, size: u64) -> Result<Done, FsError> {
-        self.transaction(|state, store, fs| {
+        self.transaction_with_file(|state, store, fs, kept| {
             let cluster = u64::from(fs.cluster_size());
-            let (mut file, may_write) = file_for(state, fs, handle)?;
+            let (file, may_write) = file_for(state, fs, kept, handle)?;
             if !may_write {
                 return Err(FsError::ReadOnly);
             }
-            if size > size_of(&file) {
+            if size > size_of(file) {
                 return Err(FsError::BadArgument);
             }
-            if size < size_of(&file) {
-                shrink(store, fs, &mut file, size, cluster, false)?;
+            if size < size_of(file) {
+                shrink(store, fs, file, size, cluster, false)?;
             }
             Ok(Done { done: true })
         })
@@ -307,7 +311,7 @@ impl<S: Sectors> fs::Server for FileServer<S> {
 
     fn sync(&mut self) -> Result<Done, FsError> {
         self.mount()?;
-        let flushed = self.store.lock().disk_mut().flush();
+        let flushed = self.store.borrow_mut().disk_mut().flush();
         flushed.map_err(|_| FsError::DeviceError)?;
         Ok(Done { done: true })
     }

@@ -3,41 +3,60 @@
 //! request, and finding what a path names. The operations themselves are
 //! in `operations.rs`.
 //!
-//! The module's state must be `Send` and the FAT library's files borrow its
-//! file system, so no file stays open between requests: each request finds
-//! its file again by path (through the cache) and seeks to its offset.
+//! The file last opened, read or written stays open between requests,
+//! beside the file system it borrows ([`Mounted`]): a run of reads or
+//! writes through one file neither finds it again by path nor walks its
+//! cluster chain from the start to reach its offset. Every other request
+//! closes it first, and so does a failed one.
 
 use crate::disk::{DiskFailure, SECTOR_BYTES, Sectors};
 use crate::errors::from_fat;
 use crate::handles::{BadState, Handles};
 use crate::journal::{Journal, Replayed};
 use crate::layout::{DIRTY_BIT, FREE_UNKNOWN, FSINFO_FREE_OFFSET, Layout};
-use crate::paths::components;
+use crate::paths::{self, components};
 use crate::store::Store;
 use crate::volume::{Shared, Volume};
-use alloc::sync::Arc;
+use alloc::rc::Rc;
+use alloc::string::String;
 use alloc::vec::Vec;
 use cella_sdk::interfaces::fs::{FsError, Handle, MAX_LISTING_BYTES, MAX_TRANSFER_BYTES};
-use spin::Mutex;
+use core::cell::RefCell;
 
 /// The FAT library's file system over the store.
-pub type Fat<S> = fatfs::FileSystem<Volume<S>, fatfs::NullTimeProvider, fatfs::LossyOemCpConverter>;
+pub type Fat = fatfs::FileSystem<Volume, fatfs::NullTimeProvider, fatfs::LossyOemCpConverter>;
 /// A file of the mounted volume.
-pub type FatFile<'a, S> =
-    fatfs::File<'a, Volume<S>, fatfs::NullTimeProvider, fatfs::LossyOemCpConverter>;
+pub type FatFile<'a> = fatfs::File<'a, Volume, fatfs::NullTimeProvider, fatfs::LossyOemCpConverter>;
 /// A directory of the mounted volume.
-pub type FatDir<'a, S> =
-    fatfs::Dir<'a, Volume<S>, fatfs::NullTimeProvider, fatfs::LossyOemCpConverter>;
+pub type FatDir<'a> = fatfs::Dir<'a, Volume, fatfs::NullTimeProvider, fatfs::LossyOemCpConverter>;
 /// A directory entry of the mounted volume.
-pub type FatEntry<'a, S> =
-    fatfs::DirEntry<'a, Volume<S>, fatfs::NullTimeProvider, fatfs::LossyOemCpConverter>;
+pub type FatEntry<'a> =
+    fatfs::DirEntry<'a, Volume, fatfs::NullTimeProvider, fatfs::LossyOemCpConverter>;
+
+/// The file kept open between requests, with its path's key.
+pub struct KeptFile<'a> {
+    key: String,
+    file: FatFile<'a>,
+}
+
+/// The file kept open, if any.
+pub type Kept<'a> = Option<KeptFile<'a>>;
+
+self_cell::self_cell!(
+    /// The mounted volume and the file kept open on it.
+    pub struct Mounted {
+        owner: Fat,
+        #[covariant]
+        dependent: Kept,
+    }
+);
 
 /// What a path names.
-pub enum Target<'a, S: Sectors> {
+pub enum Target<'a> {
     /// The root directory.
     Root,
     /// A file or directory in some directory.
-    Entry(FatEntry<'a, S>),
+    Entry(FatEntry<'a>),
 }
 
 /// Something the server noticed that a person should hear about.
@@ -67,7 +86,7 @@ pub struct State {
 /// The fs server over a disk.
 pub struct FileServer<S: Sectors> {
     pub(crate) store: Shared<S>,
-    pub(crate) fs: Option<Fat<S>>,
+    pub(crate) mounted: Option<Mounted>,
     pub(crate) state: State,
     /// Whether the FAT library knows the free-cluster count without reading
     /// the whole FAT: then each transaction writes it into FSInfo.
@@ -76,11 +95,7 @@ pub struct FileServer<S: Sectors> {
 
 impl<S: Sectors> Drop for FileServer<S> {
     fn drop(&mut self) {
-        // The FAT library writes its free count and clean flag when dropped;
-        // the server keeps neither on the disk that way (see `mount`).
-        if let Some(fs) = self.fs.take() {
-            core::mem::forget(fs);
-        }
+        self.unmount();
     }
 }
 
@@ -105,8 +120,8 @@ impl<S: Sectors> FileServer<S> {
 
     fn with_handles(disk: S, handles: Handles, cache_sectors: usize) -> FileServer<S> {
         FileServer {
-            store: Arc::new(Mutex::new(Store::new(disk, cache_sectors))),
-            fs: None,
+            store: Rc::new(RefCell::new(Store::new(disk, cache_sectors))),
+            mounted: None,
             free_known: false,
             state: State {
                 handles,
@@ -136,7 +151,7 @@ impl<S: Sectors> FileServer<S> {
 
     /// Whether a volume is mounted.
     pub fn is_mounted(&self) -> bool {
-        self.fs.is_some()
+        self.mounted.is_some()
     }
 
     /// Takes what happened since the last call, for the log.
@@ -151,28 +166,28 @@ impl<S: Sectors> FileServer<S> {
     /// [`FsError::NoFileSystem`] for a disk without a FAT volume of 512-byte
     /// sectors, [`FsError::DeviceError`], or the FAT library's refusal.
     pub(crate) fn mount(&mut self) -> Result<(), FsError> {
-        if self.fs.is_some() {
+        if self.mounted.is_some() {
             return Ok(());
         }
         match self.mount_volume() {
             Ok((fs, replayed, free_known)) => {
                 self.state.notices.push(Notice::Mounted(replayed));
-                self.fs = Some(fs);
+                self.mounted = Some(Mounted::new(fs, |_| None));
                 self.free_known = free_known;
                 Ok(())
             }
             Err(error) => {
-                self.store.lock().abandon();
+                self.store.borrow_mut().abandon();
                 self.state.notices.push(Notice::MountFailed(error));
                 Err(error)
             }
         }
     }
 
-    fn mount_volume(&mut self) -> Result<(Fat<S>, Replayed, bool), FsError> {
+    fn mount_volume(&mut self) -> Result<(Fat, Replayed, bool), FsError> {
         let device = |_| FsError::DeviceError;
         {
-            let mut store = self.store.lock();
+            let mut store = self.store.borrow_mut();
             store.forget();
             let boot = store.read_uncached(0).map_err(device)?;
             let layout = Layout::read(&boot, store.count()).map_err(|_| FsError::NoFileSystem)?;
@@ -209,46 +224,68 @@ impl<S: Sectors> FileServer<S> {
             }
             let options = fatfs::FsOptions::new().update_accessed_date(false);
             drop(store);
-            let fs = Fat::new(Volume::new(Arc::clone(&self.store)), options).map_err(from_fat)?;
+            let fs = Fat::new(Volume::new(Rc::clone(&self.store)), options).map_err(from_fat)?;
             Ok((fs, replayed, free_known))
         }
     }
+}
 
+impl<S: Sectors> FileServer<S> {
     /// Forgets the mounted volume after a failed transaction, so what the
-    /// FAT library holds in memory is read from the disk again.
+    /// FAT library holds in memory is read from the disk again. What the
+    /// library writes as it lets go (its free count, its clean flag, a file
+    /// it had not finished) is dropped with the transaction's changes.
     pub(crate) fn unmount(&mut self) {
         self.free_known = false;
-        if let Some(fs) = self.fs.take() {
-            core::mem::forget(fs);
-        }
-        self.store.lock().abandon();
+        self.mounted = None;
+        self.store.borrow_mut().abandon();
+    }
+
+    /// Runs one request as a transaction that does not use the kept file
+    /// (closed first): see [`FileServer::transaction_with_file`].
+    pub(crate) fn transaction<T>(
+        &mut self,
+        body: impl FnOnce(&mut State, &Shared<S>, &Fat) -> Result<T, FsError>,
+    ) -> Result<T, FsError> {
+        self.transaction_with_file(|state, store, fs, kept| {
+            *kept = None;
+            body(state, store, fs)
+        })
     }
 
     /// Runs one request as a transaction: its changes are committed when
     /// it succeeds and dropped when it fails (the volume is then mounted
-    /// again at the next request).
-    pub(crate) fn transaction<T>(
+    /// again at the next request). The body may keep a file open for the
+    /// next request; a failed request closes it.
+    pub(crate) fn transaction_with_file<T>(
         &mut self,
-        body: impl FnOnce(&mut State, &Shared<S>, &Fat<S>) -> Result<T, FsError>,
+        body: impl for<'a> FnOnce(&mut State, &Shared<S>, &'a Fat, &mut Kept<'a>) -> Result<T, FsError>,
     ) -> Result<T, FsError> {
         self.mount()?;
-        let Some(fs) = self.fs.as_ref() else {
+        let Some(mounted) = self.mounted.as_mut() else {
             return Err(FsError::NoFileSystem);
         };
-        let outcome = body(&mut self.state, &self.store, fs);
-        if outcome.is_ok() && self.free_known && self.store.lock().is_dirty() {
-            keep_free_count(&self.store, fs);
-        }
-        let committed = {
-            let mut store = self.store.lock();
-            match outcome {
+        let state = &mut self.state;
+        let store = &self.store;
+        let free_known = self.free_known;
+        let (committed, outcome) = mounted.with_dependent_mut(|fs, kept| {
+            let outcome = body(state, store, fs, kept);
+            if outcome.is_err() {
+                *kept = None;
+            }
+            if outcome.is_ok() && free_known && store.borrow().is_dirty() {
+                keep_free_count(store, fs);
+            }
+            let mut store = store.borrow_mut();
+            let committed = match outcome {
                 Ok(_) => store.commit(),
                 Err(_) if store.is_dirty() || store.failure().is_some() => {
                     Err(store.failure().unwrap_or(DiskFailure::Device))
                 }
                 Err(_) => Ok(()),
-            }
-        };
+            };
+            (committed, outcome)
+        });
         match (committed, outcome) {
             (Ok(()), outcome) => outcome,
             (Err(_), Err(error)) if error != FsError::DeviceError => {
@@ -267,11 +304,11 @@ impl<S: Sectors> FileServer<S> {
 
 /// Writes the FAT library's free-cluster count into FSInfo (part of the
 /// transaction under way), so the next mount need not count.
-pub(crate) fn keep_free_count<S: Sectors>(store: &Shared<S>, fs: &Fat<S>) {
+pub(crate) fn keep_free_count<S: Sectors>(store: &Shared<S>, fs: &Fat) {
     let Ok(stats) = fs.stats() else {
         return;
     };
-    let mut store = store.lock();
+    let mut store = store.borrow_mut();
     let Some(info) = store.layout().and_then(|layout| layout.fs_info) else {
         return;
     };
@@ -288,7 +325,10 @@ pub(crate) fn keep_free_count<S: Sectors>(store: &Shared<S>, fs: &Fat<S>) {
 /// Commits what a request changed so far (a request too big for one
 /// transaction, done in steps).
 pub(crate) fn commit_step<S: Sectors>(store: &Shared<S>) -> Result<(), FsError> {
-    store.lock().commit().map_err(|_| FsError::DeviceError)
+    store
+        .borrow_mut()
+        .commit()
+        .map_err(|_| FsError::DeviceError)
 }
 
 /// The most entries a FAT directory holds; a directory that yields more has
@@ -300,10 +340,10 @@ pub(crate) const MOST_ENTRIES: usize = 65_536;
 /// # Errors
 /// [`FsError::Corrupt`] for a directory that yields more entries than FAT
 /// allows (its chain loops), or the library's error.
-pub(crate) fn find<'a, S: Sectors>(
-    directory: &FatDir<'a, S>,
+pub(crate) fn find<'a>(
+    directory: &FatDir<'a>,
     name: &str,
-) -> Result<Option<FatEntry<'a, S>>, FsError> {
+) -> Result<Option<FatEntry<'a>>, FsError> {
     for (index, entry) in directory.iter().enumerate() {
         if index >= MOST_ENTRIES {
             return Err(FsError::Corrupt);
@@ -319,10 +359,7 @@ pub(crate) fn find<'a, S: Sectors>(
 }
 
 /// The directory `parts` names.
-pub(crate) fn directory<'a, S: Sectors>(
-    fs: &'a Fat<S>,
-    parts: &[&str],
-) -> Result<FatDir<'a, S>, FsError> {
+pub(crate) fn directory<'a>(fs: &'a Fat, parts: &[&str]) -> Result<FatDir<'a>, FsError> {
     let mut current = fs.root_dir();
     for part in parts {
         current = match find(&current, part)? {
@@ -335,10 +372,7 @@ pub(crate) fn directory<'a, S: Sectors>(
 }
 
 /// What `parts` names.
-pub(crate) fn target<'a, S: Sectors>(
-    fs: &'a Fat<S>,
-    parts: &[&str],
-) -> Result<Target<'a, S>, FsError> {
+pub(crate) fn target<'a>(fs: &'a Fat, parts: &[&str]) -> Result<Target<'a>, FsError> {
     let Some((last, parents)) = parts.split_last() else {
         return Ok(Target::Root);
     };
@@ -348,18 +382,48 @@ pub(crate) fn target<'a, S: Sectors>(
         .ok_or(FsError::NotFound)
 }
 
-/// The file `handle` names, opened again by its path; and whether the
-/// handle may write.
-pub(crate) fn file_for<'a, S: Sectors>(
-    state: &mut State,
-    fs: &'a Fat<S>,
-    handle: Handle,
-) -> Result<(FatFile<'a, S>, bool), FsError> {
-    let opening = state.handles.get(handle)?;
-    let writable = opening.writable;
-    let parts = components(&opening.path)?;
+/// The file `path` names.
+///
+/// # Errors
+/// [`FsError::IsDirectory`] for a directory, or what finding it says.
+pub(crate) fn file_at<'a>(fs: &'a Fat, path: &str) -> Result<FatFile<'a>, FsError> {
+    let parts = components(path)?;
     match target(fs, &parts)? {
-        Target::Entry(entry) if entry.is_file() => Ok((entry.to_file(), writable)),
+        Target::Entry(entry) if entry.is_file() => Ok(entry.to_file()),
         _ => Err(FsError::IsDirectory),
     }
+}
+
+/// Keeps `file`, opened by `path`, for the next request.
+pub(crate) fn keep<'a>(kept: &mut Kept<'a>, path: &str, file: FatFile<'a>) {
+    *kept = None;
+    *kept = Some(KeptFile {
+        key: paths::key(path),
+        file,
+    });
+}
+
+/// The file `handle` names: the kept file if it is that one, otherwise
+/// opened again by its path and kept instead; and whether the handle may
+/// write.
+pub(crate) fn file_for<'k, 'a>(
+    state: &mut State,
+    fs: &'a Fat,
+    kept: &'k mut Kept<'a>,
+    handle: Handle,
+) -> Result<(&'k mut FatFile<'a>, bool), FsError> {
+    let opening = state.handles.get(handle)?;
+    let writable = opening.writable;
+    let key = paths::key(&opening.path);
+    let file = match kept.take() {
+        Some(file) if file.key == key => file,
+        other => {
+            drop(other);
+            KeptFile {
+                key,
+                file: file_at(fs, &opening.path)?,
+            }
+        }
+    };
+    Ok((&mut kept.insert(file).file, writable))
 }

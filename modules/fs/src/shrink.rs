@@ -19,7 +19,7 @@ use fatfs::{Seek, SeekFrom, Write};
 const OTHER_SECTORS: usize = 7;
 
 /// The file's size.
-pub fn size_of<S: Sectors>(file: &FatFile<'_, S>) -> u64 {
+pub fn size_of(file: &FatFile<'_>) -> u64 {
     u64::from(file.size().unwrap_or(0))
 }
 
@@ -28,12 +28,12 @@ pub fn size_of<S: Sectors>(file: &FatFile<'_, S>) -> u64 {
 /// at `size`.
 fn cuts<S: Sectors>(
     store: &Shared<S>,
-    file: &mut FatFile<'_, S>,
+    file: &mut FatFile<'_>,
     size: u64,
     cluster_bytes: u64,
 ) -> Result<Vec<u64>, FsError> {
     let (layout, capacity) = {
-        let store = store.lock();
+        let store = store.borrow();
         match (store.layout(), store.journal()) {
             (Some(layout), Some(journal)) => (layout, journal.capacity()),
             _ => return Ok(Vec::new()),
@@ -77,8 +77,8 @@ fn cuts<S: Sectors>(
 /// The FAT library's or the disk's.
 pub fn shrink<S: Sectors>(
     store: &Shared<S>,
-    fs: &Fat<S>,
-    file: &mut FatFile<'_, S>,
+    fs: &Fat,
+    file: &mut FatFile<'_>,
     size: u64,
     cluster_bytes: u64,
     keep_first: bool,

@@ -19,6 +19,9 @@ pub struct Store<S: Sectors> {
     keep_clean: bool,
     failure: Option<DiskFailure>,
     unjournaled: u64,
+    /// Counts changes to what the cache holds (see [`Store::generation`]).
+    generation: u64,
+    reads: u64,
 }
 
 impl<S: Sectors> Store<S> {
@@ -34,6 +37,8 @@ impl<S: Sectors> Store<S> {
             keep_clean: false,
             failure: None,
             unjournaled: 0,
+            generation: 0,
+            reads: 0,
         }
     }
 
@@ -76,6 +81,12 @@ impl<S: Sectors> Store<S> {
         self.journal.as_ref()
     }
 
+    /// Reads answered so far ([`Store::read_at`] calls): what a request
+    /// costs in the FAT library's walks of directories and cluster chains.
+    pub fn reads(&self) -> u64 {
+        self.reads
+    }
+
     /// Transactions too big for the journal, written in place.
     pub fn unjournaled(&self) -> u64 {
         self.unjournaled
@@ -86,8 +97,17 @@ impl<S: Sectors> Store<S> {
         self.data_mode = data;
     }
 
+    /// A number that changes whenever the bytes the store answers with may
+    /// have changed (a write, a dropped transaction, a forgotten cache): a
+    /// reader that copied a sector may keep reading its copy while it stays
+    /// the same.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// Forgets the cache (the disk changed under it).
     pub fn forget(&mut self) {
+        self.generation += 1;
         self.cache.clear();
         self.failure = None;
     }
@@ -142,6 +162,7 @@ impl<S: Sectors> Store<S> {
     /// # Errors
     /// The disk's failure.
     pub fn read_at(&mut self, position: u64, out: &mut [u8]) -> Result<(), DiskFailure> {
+        self.reads += 1;
         let mut done = 0;
         while done < out.len() {
             let at = position + done as u64;
@@ -162,6 +183,7 @@ impl<S: Sectors> Store<S> {
     /// # Errors
     /// The disk's failure (reading a sector changed in part).
     pub fn write_at(&mut self, position: u64, bytes: &[u8]) -> Result<(), DiskFailure> {
+        self.generation += 1;
         let mut done = 0;
         while done < bytes.len() {
             let at = position + done as u64;
@@ -205,6 +227,7 @@ impl<S: Sectors> Store<S> {
     /// Drops the transaction under way: the disk keeps the volume as the
     /// last commit left it.
     pub fn abandon(&mut self) {
+        self.generation += 1;
         self.cache.discard_dirty();
         self.failure = None;
         self.data_mode = false;
@@ -230,6 +253,7 @@ impl<S: Sectors> Store<S> {
             None => self.write_out(),
         };
         if outcome.is_err() {
+            self.generation += 1;
             self.cache.discard_dirty();
         }
         self.cache.trim();
@@ -252,6 +276,7 @@ impl<S: Sectors> Store<S> {
             && let Some(boot) = self.cache.get(0)
         {
             boot[layout.status_offset()] &= !DIRTY_BIT;
+            self.generation += 1;
         }
         let copies = self.copies(&metadata)?;
         let sectors: Vec<(u64, &Sector)> = copies

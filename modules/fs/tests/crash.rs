@@ -230,7 +230,7 @@ fn without_room_for_the_journal_a_crash_can_leave_the_volume_unclean() {
     let disk = ImageDisk::open(&image);
     let mut server = server(&disk);
     assert!(server.space().is_ok());
-    assert!(server.store().lock().journal().is_none());
+    assert!(server.store().borrow().journal().is_none());
     let (answered, full) = run_until_stopped(&image, None);
     assert_eq!(answered, SCRIPT.len());
     let mut unclean = 0;
@@ -268,7 +268,7 @@ fn a_big_removal_stopped_anywhere_leaves_the_file_whole_shorter_or_gone() {
         }
         let removed = server.remove("/big.bin").map(drop);
         assert_eq!(
-            server.store().lock().unjournaled(),
+            server.store().borrow().unjournaled(),
             0,
             "every step fit the journal"
         );

@@ -47,7 +47,7 @@ fn a_16_mib_file_written_in_3584_byte_requests_reads_back_by_checksum() {
     server.remove("/big.bin").unwrap();
     assert_eq!(server.space().unwrap().free, free_before);
     assert_eq!(
-        server.store().lock().unjournaled(),
+        server.store().borrow().unjournaled(),
         0,
         "every step fit the journal"
     );
@@ -102,7 +102,7 @@ fn open_write_close_repeated_does_not_leak_handles_or_cache() {
         write_all(&mut server, handle, 0, &pattern(round, 700));
         assert_eq!(read_all(&mut server, handle).unwrap(), pattern(round, 700));
         server.close(handle).unwrap();
-        assert!(server.store().lock().cache_len() <= CACHE_SECTORS);
+        assert!(server.store().borrow().cache_len() <= CACHE_SECTORS);
     }
     assert_eq!(list(&mut server, "/").unwrap().len(), 1);
     let handles: Vec<_> = (0..32)

@@ -212,6 +212,40 @@ impl Server<'_> {
     }
 }
 
+/// Fuel, events and host calls of the modules on a file request's way.
+const ON_THE_WAY: [&str; 2] = ["fs", "virtio-blk"];
+
+/// Each of [`ON_THE_WAY`]'s counters so far (zero for one not running).
+fn costs(system: &System) -> [(u64, u64, u64); 2] {
+    ON_THE_WAY.map(|name| {
+        system
+            .find(name)
+            .and_then(|index| system.module(index).sandbox.as_ref())
+            .map_or((0, 0, 0), |sandbox| {
+                let counters = sandbox.counters();
+                (
+                    counters.fuel_used,
+                    counters.events_handled,
+                    counters.host_calls,
+                )
+            })
+    })
+}
+
+/// Prints what a phase cost each module on the way: where its time went.
+fn print_costs(phase: &str, before: [(u64, u64, u64); 2], after: [(u64, u64, u64); 2]) {
+    for (index, name) in ON_THE_WAY.iter().enumerate() {
+        let (fuel, events, calls) = after[index];
+        let (fuel_before, events_before, calls_before) = before[index];
+        kprintln!(
+            "fs_bench: {phase} cost {name}: {} fuel, {} events, {} host calls",
+            fuel - fuel_before,
+            events - events_before,
+            calls - calls_before
+        );
+    }
+}
+
 /// The answer, or the error with the path it concerns.
 fn answered<T>(path: &str, reply: Result<Result<T, FsError>, WireError>) -> Result<T, String> {
     match reply {
@@ -258,12 +292,14 @@ fn measure(server: &mut Server, work: Work) -> Result<(), String> {
         server.create(&small_directory(directory), Kind::Directory)?;
     }
     let mut written = Vec::with_capacity(files as usize);
+    let before = costs(server.system);
     let started = time::now_nanoseconds();
     for number in 0..files {
         written.push(server.write_file(&small_path(number), number, SMALL_FILE_BYTES)?);
     }
     let elapsed = time::now_nanoseconds() - started;
     kprintln!("fs_bench: fs-small-write {files} files in {elapsed} ns");
+    let before = print_phase_costs(server, "fs-small-write", before);
     let mut read = Vec::with_capacity(files as usize);
     let started = time::now_nanoseconds();
     for number in 0..files {
@@ -271,6 +307,7 @@ fn measure(server: &mut Server, work: Work) -> Result<(), String> {
     }
     let elapsed = time::now_nanoseconds() - started;
     kprintln!("fs_bench: fs-small-read {files} files in {elapsed} ns");
+    let before = print_phase_costs(server, "fs-small-read", before);
     if let Some(number) = (0..files as usize).find(|&index| written[index] != read[index]) {
         return Err(format!(
             "{}: what was read back is not what was written",
@@ -281,16 +318,29 @@ fn measure(server: &mut Server, work: Work) -> Result<(), String> {
     let written = server.write_file(LARGE_FILE, files, large_bytes)?;
     let elapsed = time::now_nanoseconds() - started;
     kprintln!("fs_bench: fs-large-write {large_bytes} bytes in {elapsed} ns");
+    let before = print_phase_costs(server, "fs-large-write", before);
     let started = time::now_nanoseconds();
     let read = server.read_file(LARGE_FILE, large_bytes)?;
     let elapsed = time::now_nanoseconds() - started;
     kprintln!("fs_bench: fs-large-read {large_bytes} bytes in {elapsed} ns");
+    print_phase_costs(server, "fs-large-read", before);
     if written != read {
         return Err(format!(
             "{LARGE_FILE}: what was read back is not what was written"
         ));
     }
     Ok(())
+}
+
+/// Prints the costs of `phase` since `before`; the counters now.
+fn print_phase_costs(
+    server: &Server,
+    phase: &str,
+    before: [(u64, u64, u64); 2],
+) -> [(u64, u64, u64); 2] {
+    let now = costs(server.system);
+    print_costs(phase, before, now);
+    now
 }
 
 /// Removes the benchmark's files and directories.
