@@ -47,7 +47,7 @@ fn the_file_system_benchmark_measures_the_fs_module() {
     // What each phase cost the modules on the way.
     for phase in ["small-write", "small-read", "large-write", "large-read"] {
         for module in ["fs", "virtio-blk"] {
-            run.expect_line(&format!("fs_bench: fs-{phase} cost {module}: "));
+            run.expect_line(&format!("fs_bench: cost of fs-{phase} to {module}: "));
         }
     }
     // The figures, shown with `--nocapture`.

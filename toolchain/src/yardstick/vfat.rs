@@ -383,6 +383,7 @@ mod tests {
         let serial = "cella> fs_bench: fs-small-write 1000 files in 2000000000 ns\r\n\
             fs_bench: fs-small-read 1000 files in 500000000 ns\r\n\
             INFO  fs: volume mounted\r\n\
+            fs_bench: cost of fs-small-read to fs: 30098722 fuel, 160 events, 320 host calls\r\n\
             fs_bench: fs-large-write 16777216 bytes in 1000000000 ns\r\n\
             fs_bench: fs-large-read 16777216 bytes in 250000000 ns\r\n\
             scenario fs_bench: passed\r\n";

@@ -12,8 +12,11 @@
 //! Every byte read is checked against what was written (an FNV-1a checksum
 //! per file), and the files are removed afterwards. Lines `fs_bench:
 //! fs-PHASE AMOUNT UNIT in NS ns`, the four phases `small-write`,
-//! `small-read`, `large-write` and `large-read`. `files=N` and `large_kib=N`
-//! on the command line make the work smaller (for the QEMU test).
+//! `small-read`, `large-write` and `large-read`, each followed by lines
+//! `fs_bench: cost of fs-PHASE to MODULE: N fuel, N events, N host calls`
+//! for `fs` and `virtio-blk` (where the time went). `files=N` and
+//! `large_kib=N` on the command line make the work smaller (for the QEMU
+//! test).
 
 use alloc::format;
 use alloc::string::String;
@@ -238,7 +241,7 @@ fn print_costs(phase: &str, before: [(u64, u64, u64); 2], after: [(u64, u64, u64
         let (fuel, events, calls) = after[index];
         let (fuel_before, events_before, calls_before) = before[index];
         kprintln!(
-            "fs_bench: {phase} cost {name}: {} fuel, {} events, {} host calls",
+            "fs_bench: cost of {phase} to {name}: {} fuel, {} events, {} host calls",
             fuel - fuel_before,
             events - events_before,
             calls - calls_before
