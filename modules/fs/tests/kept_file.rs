@@ -19,11 +19,22 @@ fn reads_of<T>(
     (server.store().borrow().reads() - before, answer)
 }
 
+/// A server on a fresh production-format image.
+fn fresh(name: &str) -> (ImageDisk, FileServer<ImageDisk>) {
+    let disk = ImageDisk::open(&fresh_image(name));
+    let server = server(&disk);
+    (disk, server)
+}
+
+/// Fails the test unless `fsck.vfat -n` finds the disk clean.
+fn assert_clean(disk: &ImageDisk, name: &str) {
+    let (clean, report) = disk.fsck(name);
+    assert!(clean, "{report}");
+}
+
 #[test]
 fn two_handles_of_one_file_see_each_others_writes() {
-    let image = fresh_image("kept-two-handles");
-    let disk = ImageDisk::open(&image);
-    let mut server = server(&disk);
+    let (disk, mut server) = fresh("kept-two-handles");
     let first = open(&mut server, "/shared.bin", Mode::Truncate);
     let second = open(&mut server, "/SHARED.BIN", Mode::Create);
     let front = pattern(1, 3000);
@@ -42,17 +53,12 @@ fn two_handles_of_one_file_see_each_others_writes() {
     assert_eq!(server.stat("/shared.bin").unwrap().size, 5000);
     server.close(first).unwrap();
     server.close(second).unwrap();
-    drop(server);
-    let (clean, report) = disk.fsck("kept-two-handles-check");
-    assert!(clean, "{report}");
-    let _ = std::fs::remove_file(&image);
+    assert_clean(&disk, "kept-two-handles-check");
 }
 
 #[test]
 fn files_written_in_turn_each_keep_their_bytes() {
-    let image = fresh_image("kept-in-turn");
-    let disk = ImageDisk::open(&image);
-    let mut server = server(&disk);
+    let (disk, mut server) = fresh("kept-in-turn");
     server.create("/turn", Kind::Directory).unwrap();
     let paths = ["/turn/a.bin", "/turn/b.bin", "/turn/c.bin"];
     let contents: Vec<Vec<u8>> = (0..3).map(|seed| pattern(10 + seed, 40_000)).collect();
@@ -80,17 +86,12 @@ fn files_written_in_turn_each_keep_their_bytes() {
     for (path, content) in paths.iter().zip(&contents) {
         assert_eq!(get(&mut server, path).as_ref(), Ok(content), "{path}");
     }
-    drop(server);
-    let (clean, report) = disk.fsck("kept-in-turn-check");
-    assert!(clean, "{report}");
-    let _ = std::fs::remove_file(&image);
+    assert_clean(&disk, "kept-in-turn-check");
 }
 
 #[test]
 fn a_kept_file_removed_and_made_again_starts_empty() {
-    let image = fresh_image("kept-removed");
-    let disk = ImageDisk::open(&image);
-    let mut server = server(&disk);
+    let (disk, mut server) = fresh("kept-removed");
     let old = open(&mut server, "/gone.txt", Mode::Truncate);
     write_all(&mut server, old, 0, &pattern(4, 9000));
     server.remove("/gone.txt").unwrap();
@@ -100,17 +101,12 @@ fn a_kept_file_removed_and_made_again_starts_empty() {
     write_all(&mut server, new, 0, b"fresh");
     server.close(new).unwrap();
     assert_eq!(get(&mut server, "/gone.txt").unwrap(), b"fresh");
-    drop(server);
-    let (clean, report) = disk.fsck("kept-removed-check");
-    assert!(clean, "{report}");
-    let _ = std::fs::remove_file(&image);
+    assert_clean(&disk, "kept-removed-check");
 }
 
 #[test]
 fn a_truncation_through_another_handle_is_seen_by_the_kept_file() {
-    let image = fresh_image("kept-truncated");
-    let disk = ImageDisk::open(&image);
-    let mut server = server(&disk);
+    let (disk, mut server) = fresh("kept-truncated");
     let writer = open(&mut server, "/cut.bin", Mode::Truncate);
     write_all(&mut server, writer, 0, &pattern(5, 20_000));
     let cutter = open(&mut server, "/cut.bin", Mode::Create);
@@ -126,17 +122,12 @@ fn a_truncation_through_another_handle_is_seen_by_the_kept_file() {
         server.write(writer, 7000, b"past the end").err(),
         Some(FsError::BadArgument)
     );
-    drop(server);
-    let (clean, report) = disk.fsck("kept-truncated-check");
-    assert!(clean, "{report}");
-    let _ = std::fs::remove_file(&image);
+    assert_clean(&disk, "kept-truncated-check");
 }
 
 #[test]
 fn a_run_of_writes_and_reads_costs_the_same_at_any_offset() {
-    let image = fresh_image("kept-cost");
-    let disk = ImageDisk::open(&image);
-    let mut server = server(&disk);
+    let (disk, mut server) = fresh("kept-cost");
     // Its directory holds 200 other files: finding the file by name each
     // time would cost as much as the walks.
     server.create("/many", Kind::Directory).unwrap();
@@ -176,5 +167,6 @@ fn a_run_of_writes_and_reads_costs_the_same_at_any_offset() {
         late <= early * 2 + 16,
         "a read at 4 MiB made {late} store reads, one at 40 KiB {early}"
     );
-    let _ = std::fs::remove_file(&image);
+    server.close(handle).unwrap();
+    assert_clean(&disk, "kept-cost-check");
 }
