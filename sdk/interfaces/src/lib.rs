@@ -32,6 +32,7 @@
 
 pub mod block;
 pub mod fs;
+pub mod net;
 pub mod pci;
 pub mod rtc;
 pub mod wire;
@@ -72,7 +73,7 @@ struct Known {
     render_reply: RenderReply,
 }
 
-const KNOWN: [Known; 4] = [
+const KNOWN: [Known; 5] = [
     Known {
         endpoint: rtc::ENDPOINT,
         operations: rtc::OPERATIONS,
@@ -100,6 +101,13 @@ const KNOWN: [Known; 4] = [
         idempotent: fs::idempotent,
         request_from_text: fs::request_from_text,
         render_reply: fs::render_reply,
+    },
+    Known {
+        endpoint: net::ENDPOINT,
+        operations: net::OPERATIONS,
+        idempotent: net::idempotent,
+        request_from_text: net::request_from_text,
+        render_reply: net::render_reply,
     },
 ];
 
