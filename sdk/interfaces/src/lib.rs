@@ -35,6 +35,7 @@ pub mod fs;
 pub mod net;
 pub mod pci;
 pub mod rtc;
+pub mod sockets;
 pub mod wire;
 
 mod macros;
@@ -73,7 +74,7 @@ struct Known {
     render_reply: RenderReply,
 }
 
-const KNOWN: [Known; 5] = [
+const KNOWN: [Known; 6] = [
     Known {
         endpoint: rtc::ENDPOINT,
         operations: rtc::OPERATIONS,
@@ -108,6 +109,13 @@ const KNOWN: [Known; 5] = [
         idempotent: net::idempotent,
         request_from_text: net::request_from_text,
         render_reply: net::render_reply,
+    },
+    Known {
+        endpoint: sockets::ENDPOINT,
+        operations: sockets::OPERATIONS,
+        idempotent: sockets::idempotent,
+        request_from_text: sockets::request_from_text,
+        render_reply: sockets::render_reply,
     },
 ];
 
