@@ -67,10 +67,22 @@ impl<L: Link> Stack<L> {
             .ok_or(SocketError::Stale)
     }
 
-    fn has_address(&self) -> Result<(), SocketError> {
-        match self.configuration.dhcp {
-            Dhcp::Discovering => Err(SocketError::NoAddress),
-            _ => Ok(()),
+    /// Whether the stack can send to `address`: it has an address, and
+    /// `address` is on its network or there is a gateway.
+    fn reaches(&self, address: Ipv4) -> Result<(), SocketError> {
+        let configuration = &self.configuration;
+        if configuration.dhcp == Dhcp::Discovering {
+            return Err(SocketError::NoAddress);
+        }
+        let mask = u32::MAX
+            .checked_shl(32 - u32::from(configuration.prefix))
+            .unwrap_or(0);
+        let network = u32::from_be_bytes(configuration.address.0) & mask;
+        let on_link = u32::from_be_bytes(address.0) & mask == network;
+        if on_link || configuration.gateway != Ipv4::default() {
+            Ok(())
+        } else {
+            Err(SocketError::Unreachable)
         }
     }
 }
@@ -121,7 +133,7 @@ impl<L: Link> Server for Stack<L> {
 
     fn connect(&mut self, address: Ipv4, port: u16) -> Result<Handle, SocketError> {
         let remote = peer(address, port)?;
-        self.has_address()?;
+        self.reaches(address)?;
         let slot = self.table.free_slot().ok_or(SocketError::NoSockets)?;
         let local = self.free_port().ok_or(SocketError::AddressInUse)?;
         let mut socket = Self::new_tcp();
@@ -277,7 +289,7 @@ impl<L: Link> Server for Stack<L> {
         }
         let slot = datagram_slot(self, handle)?;
         let remote = peer(address, port)?;
-        self.has_address()?;
+        self.reaches(address)?;
         let socket = self.sockets.get_mut::<udp::Socket>(self.socket_of(slot)?);
         socket
             .send_slice(bytes, remote)

@@ -4,7 +4,7 @@
 mod common;
 
 use cella_netstack::limits::{BACKLOG, MAX_SOCKETS, RECEIVED_FRAMES};
-use cella_sdk::interfaces::sockets::{MAX_TRANSFER_BYTES, Server, SocketError, SocketState};
+use cella_sdk::interfaces::sockets::{Ipv4, MAX_TRANSFER_BYTES, Server, SocketError, SocketState};
 use common::{ADDRESS_B, Pair, refused};
 
 #[test]
@@ -35,7 +35,7 @@ fn the_seventeenth_socket_is_refused_and_a_closed_one_makes_room() {
 }
 
 #[test]
-fn transfers_past_the_limit_and_of_nothing_are_refused() {
+fn bad_transfers_ports_and_addresses_are_refused() {
     let mut pair = Pair::new();
     let listener = pair.b.listen(7000).unwrap();
     let (client, _server) = pair.connect(listener, 7000);
@@ -67,6 +67,17 @@ fn transfers_past_the_limit_and_of_nothing_are_refused() {
         pair.a.connect(ADDRESS_B, 0),
         SocketError::BadArgument
     ));
+    // Off the link's network, with no gateway, nothing leads there.
+    assert!(refused(
+        pair.a.connect(Ipv4([192, 0, 2, 1]), 80),
+        SocketError::Unreachable
+    ));
+    let udp = pair.a.bind(5000).unwrap();
+    assert!(refused(
+        pair.a.send_to(udp, Ipv4([192, 0, 2, 1]), 53, b"?"),
+        SocketError::Unreachable
+    ));
+    assert_eq!(pair.a.sockets_in_use(), 2);
 }
 
 #[test]

@@ -28,7 +28,7 @@ pub const MAX_DATAGRAM_BYTES: usize = 1472;
 crate::wire_enum! {
     /// Why a request was not done.
     pub enum SocketError {
-        /// A handle whose slot is past the table's end or holds no socket.
+        /// A handle whose slot is past the end of the server's table.
         NotFound = 1 => "no such socket",
         /// A handle closed, of another use of its slot, or of an earlier
         /// server instance.
