@@ -2,6 +2,8 @@
 //! and a checksum.
 #![allow(dead_code)]
 
+pub mod frames;
+
 use cella_netstack::{Addressing, Link, Settings, Stack};
 use cella_sdk::interfaces::sockets::{Handle, Ipv4, Server, SocketError, SocketState};
 
