@@ -1,8 +1,8 @@
-//! A stack gets its address from a DHCP server scripted here (its frames in
-//! `common/frames.rs`), answering as
-//! QEMU's user network does (server and router 10.0.2.2, the address
-//! 10.0.2.15/24), with OFFER and ACK frames built by hand; it then answers
-//! an ARP request for that address and a ping.
+//! A stack gets its address from a DHCP server scripted here (its frames
+//! in `common/frames.rs`), answering as QEMU's user network does (server
+//! and router 10.0.2.2, the address 10.0.2.15/24) with OFFER and ACK frames
+//! built by hand; it then answers an ARP request for that address and a
+//! ping.
 
 mod common;
 
