@@ -17,6 +17,7 @@ mod module;
 mod server;
 pub mod stack;
 mod table;
+mod upkeep;
 
 pub use link::Link;
 pub use stack::{Addressing, Settings, Stack};
