@@ -8,6 +8,7 @@
 #[path = "../../../modules/netstack/tests/common/frames.rs"]
 mod frames;
 
+use cella_abi::ErrorCode;
 use cella_device_tests::{TestSandbox, log_messages, render_log, replies_to, start};
 use cella_interfaces::net::{self, Frames, Info, NetError, Sent};
 use cella_interfaces::sockets::{self, Dhcp, Ipv4, SocketError};
@@ -38,6 +39,8 @@ struct Driver {
     replies: Vec<Outgoing>,
     /// The most fuel one event used.
     most_fuel: u64,
+    /// Whether `send` calls are answered `Busy` (the transmit queue full).
+    busy: bool,
     now_ms: u64,
 }
 
@@ -54,6 +57,7 @@ impl Driver {
             sent: Vec::new(),
             replies: Vec::new(),
             most_fuel: 0,
+            busy: false,
             now_ms: 0,
         };
         driver.take_calls();
@@ -104,9 +108,13 @@ impl Driver {
             let (_, mut arguments) = split_request(&message);
             let frame = <&[u8]>::decode(&mut arguments).expect("a frame");
             self.sent.push(frame.to_vec());
-            let answer: Result<Sent, NetError> = Ok(Sent {
-                length: frame.len() as u16,
-            });
+            let answer: Result<Sent, NetError> = if self.busy {
+                Err(NetError::Busy)
+            } else {
+                Ok(Sent {
+                    length: frame.len() as u16,
+                })
+            };
             let mut reply = [0u8; 16];
             let length = wire::encode(&answer, &mut reply).unwrap();
             self.deliver(Event::Reply {
@@ -407,5 +415,66 @@ fn tcp_goes_both_ways_between_the_module_and_a_peer() {
         driver.most_fuel < limit / 2,
         "an event used {} fuel",
         driver.most_fuel
+    );
+}
+
+#[test]
+fn failed_net_calls_are_made_again_and_refused_frames_are_counted() {
+    let mut driver = Driver::start();
+    // The driver is not there yet: `info` fails, and is asked again 500 ms on.
+    let call = driver.info.take().expect("init asks net for the link");
+    driver.deliver(Event::Reply {
+        call,
+        outcome: Err(ErrorCode::Closed),
+    });
+    assert_eq!(driver.info, None);
+    driver.wait(400);
+    assert_eq!(driver.info, None, "not before 500 ms");
+    driver.wait(100);
+    let call = driver.info.take().expect("info asked again");
+    let info: Result<Info, NetError> = Ok(Info {
+        mac: MAC,
+        mtu: 1500,
+        link_up: true,
+    });
+    let mut reply = [0u8; 32];
+    let length = wire::encode(&info, &mut reply).unwrap();
+    driver.deliver(Event::Reply {
+        call,
+        outcome: Ok(&reply[..length]),
+    });
+    // The `receive` fails (the driver restarted): asked again 500 ms on.
+    let call = driver.receive.take().expect("a receive waits");
+    driver.deliver(Event::Reply {
+        call,
+        outcome: Err(ErrorCode::Closed),
+    });
+    assert_eq!(driver.receive, None);
+    driver.wait(499);
+    assert_eq!(driver.receive, None, "not before 500 ms");
+    driver.wait(1);
+    assert!(driver.receive.is_some(), "receive asked again");
+    // Frames the driver refuses are lost, counted and logged.
+    driver.busy = true;
+    driver.sent.clear();
+    driver.arrive(&[arp_request(OFFERED)]);
+    for round in 1..=40 {
+        driver.wait(500);
+        if round % 10 == 0 {
+            // The receive's wait runs out, as the driver's does.
+            driver.arrive(&[]);
+        }
+    }
+    let refused = driver.sent.len();
+    assert!(refused > 0, "DHCP kept asking");
+    let warnings: Vec<String> = log_messages(&driver.platform)
+        .into_iter()
+        .filter(|line| line.starts_with("net did not take"))
+        .collect();
+    assert!(!warnings.is_empty());
+    let last = warnings.last().unwrap();
+    assert!(
+        last.ends_with(&format!("({refused} in all)")),
+        "{last}, after {refused} refused"
     );
 }

@@ -131,7 +131,10 @@ impl NetStack {
         }
         let lost = self.stack.link().lost;
         if lost != self.logged_lost {
-            cella_sdk::warn!("{} frames not taken by net", lost - self.logged_lost);
+            cella_sdk::warn!(
+                "net did not take {} more frames ({lost} in all)",
+                lost - self.logged_lost
+            );
             self.logged_lost = lost;
         }
         if let Some(delay) = next
