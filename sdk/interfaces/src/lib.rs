@@ -32,8 +32,10 @@
 
 pub mod block;
 pub mod fs;
+pub mod net;
 pub mod pci;
 pub mod rtc;
+pub mod sockets;
 pub mod wire;
 
 mod macros;
@@ -72,7 +74,7 @@ struct Known {
     render_reply: RenderReply,
 }
 
-const KNOWN: [Known; 4] = [
+const KNOWN: [Known; 6] = [
     Known {
         endpoint: rtc::ENDPOINT,
         operations: rtc::OPERATIONS,
@@ -100,6 +102,20 @@ const KNOWN: [Known; 4] = [
         idempotent: fs::idempotent,
         request_from_text: fs::request_from_text,
         render_reply: fs::render_reply,
+    },
+    Known {
+        endpoint: net::ENDPOINT,
+        operations: net::OPERATIONS,
+        idempotent: net::idempotent,
+        request_from_text: net::request_from_text,
+        render_reply: net::render_reply,
+    },
+    Known {
+        endpoint: sockets::ENDPOINT,
+        operations: sockets::OPERATIONS,
+        idempotent: sockets::idempotent,
+        request_from_text: sockets::request_from_text,
+        render_reply: sockets::render_reply,
     },
 ];
 

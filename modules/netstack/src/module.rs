@@ -1,0 +1,272 @@
+//! The Wasm module: the `sockets` endpoint served by [`Stack`] over the
+//! `net` endpoint. One `net receive` call is out at all times (answered in
+//! `on_reply`, so socket requests are served while it waits); the frames
+//! smoltcp makes go out as `net send` calls, at most [`SENDS_IN_FLIGHT`] at
+//! once; the stack is polled when frames arrive, on the timer (smoltcp's
+//! next deadline) and after each socket request.
+
+use crate::link::Link;
+use crate::stack::{Addressing, Settings, Stack};
+use cella_sdk::interfaces::net::{self, MAX_FRAME_BYTES, MAX_WAIT_MS};
+use cella_sdk::interfaces::sockets::{self, Configuration};
+use cella_sdk::{CallId, Endpoint, ErrorCode, Handle, MAX_MESSAGE_BYTES};
+use cella_sdk::{Message, Module, Reply, Result, Timer};
+
+cella_sdk::module! {
+    name: "netstack",
+    version: "1.0.0",
+    module: NetStack,
+    capabilities: {
+        net: endpoint("net"),
+        timer: timer(),
+    },
+}
+
+// smoltcp's sockets allocate their buffers; the heap grows the module's memory.
+#[global_allocator]
+static HEAP: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
+/// `net send` calls out at once; while that many are, smoltcp keeps its
+/// frames.
+pub const SENDS_IN_FLIGHT: usize = 8;
+/// How long a `net send` may take.
+const SEND_DEADLINE_MS: u32 = 2_000;
+/// A `net receive` waits this long for a frame; its call allows more.
+const RECEIVE_DEADLINE_MS: u32 = MAX_WAIT_MS + 5_000;
+/// How long after a failed `net` call it is made again.
+const RETRY_MS: u64 = 500;
+/// The address the stack is made with until the driver tells the link's.
+const PLACEHOLDER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+
+/// The `net` endpoint as the stack's link: each frame one `send` call.
+pub struct NetLink {
+    net: Endpoint,
+    in_flight: usize,
+    /// Frames the driver did not take (refused, or the call failed).
+    lost: u64,
+}
+
+impl Link for NetLink {
+    fn ready(&self) -> bool {
+        self.in_flight < SENDS_IN_FLIGHT
+    }
+
+    fn send(&mut self, frame: &[u8]) {
+        let mut request = [0u8; MAX_FRAME_BYTES + 16];
+        let sent = net::send::request(&mut request, frame)
+            .ok()
+            .and_then(|length| self.net.call(&request[..length], SEND_DEADLINE_MS).ok());
+        match sent {
+            Some(_) => self.in_flight += 1,
+            None => self.lost += 1,
+        }
+    }
+}
+
+/// The module's state between events.
+pub struct NetStack {
+    net: Endpoint,
+    timer: Timer,
+    stack: Stack<NetLink>,
+    /// The `info` call out, until the driver tells the MAC address.
+    info_call: Option<CallId>,
+    /// Whether the driver told the MAC address (the stack polls only then).
+    link_known: bool,
+    /// The `receive` call out.
+    receive_call: Option<CallId>,
+    /// When a failed `net` call is made again (milliseconds since boot).
+    retry_at_ms: Option<u64>,
+    /// The configuration last logged.
+    logged: Configuration,
+    /// Frames lost so far, as last logged.
+    logged_lost: u64,
+}
+
+fn now_ms() -> u64 {
+    cella_sdk::time::now() / 1_000_000
+}
+
+/// This instance's epoch: from the clock, so a restarted instance's
+/// handles differ from its predecessor's.
+fn epoch() -> u16 {
+    let now = cella_sdk::time::now();
+    (now ^ (now >> 16) ^ (now >> 32) ^ (now >> 48)) as u16
+}
+
+impl NetStack {
+    fn ask_info(&mut self) {
+        let mut request = [0u8; 16];
+        self.info_call = net::info::request(&mut request)
+            .ok()
+            .and_then(|length| self.net.call(&request[..length], SEND_DEADLINE_MS).ok());
+        if self.info_call.is_none() {
+            self.retry_at_ms = Some(now_ms() + RETRY_MS);
+        }
+    }
+
+    fn ask_frames(&mut self) {
+        let mut request = [0u8; 32];
+        self.receive_call = net::receive::request(&mut request, MAX_WAIT_MS)
+            .ok()
+            .and_then(|length| self.net.call(&request[..length], RECEIVE_DEADLINE_MS).ok());
+        if self.receive_call.is_none() {
+            self.retry_at_ms = Some(now_ms() + RETRY_MS);
+        }
+    }
+
+    /// Polls the stack (once the link is known), logs what changed, and
+    /// arms the timer for the next poll or retry.
+    fn run(&mut self) {
+        let now = now_ms();
+        let mut next = self.retry_at_ms.map(|at| at.saturating_sub(now));
+        if self.link_known
+            && let Some(delay) = self.stack.poll(now)
+        {
+            next = Some(next.map_or(delay, |retry| retry.min(delay)));
+        }
+        let configuration = self.stack.configuration();
+        if configuration != self.logged {
+            cella_sdk::info!("address: {configuration}");
+            self.logged = configuration;
+        }
+        let lost = self.stack.link().lost;
+        if lost != self.logged_lost {
+            cella_sdk::warn!(
+                "net did not take {} more frames ({lost} in all)",
+                lost - self.logged_lost
+            );
+            self.logged_lost = lost;
+        }
+        if let Some(delay) = next
+            && let Err(error) = self.timer.set_after(delay.max(1) * 1_000_000)
+        {
+            cella_sdk::warn!("cannot arm the timer: {error}");
+        }
+    }
+
+    fn took_info(&mut self, reply: &Reply) {
+        let mut buffer = [0u8; 64];
+        let info = reply
+            .read(&mut buffer)
+            .ok()
+            .and_then(|bytes| net::info::reply(bytes).ok());
+        match info {
+            Some(Ok(info)) => match self.stack.set_mac(info.mac) {
+                Ok(()) => {
+                    cella_sdk::info!("link {info}; asking DHCP for an address");
+                    self.link_known = true;
+                    self.ask_frames();
+                }
+                Err(error) => cella_sdk::error!("the link's MAC address is refused: {error}"),
+            },
+            Some(Err(error)) => {
+                cella_sdk::warn!("net info: {error}; asking again");
+                self.retry_at_ms = Some(now_ms() + RETRY_MS);
+            }
+            None => {
+                cella_sdk::warn!("net info did not answer; asking again");
+                self.retry_at_ms = Some(now_ms() + RETRY_MS);
+            }
+        }
+    }
+
+    fn took_frames(&mut self, reply: &Reply) {
+        let mut buffer = [0u8; MAX_MESSAGE_BYTES as usize];
+        let frames = reply
+            .read(&mut buffer)
+            .ok()
+            .and_then(|bytes| net::receive::reply(bytes).ok());
+        match frames {
+            Some(Ok(frames)) => {
+                for frame in frames.frames().flatten() {
+                    self.stack.receive_frame(frame);
+                }
+                self.ask_frames();
+            }
+            Some(Err(error)) => {
+                cella_sdk::warn!("net receive: {error}; asking again");
+                self.retry_at_ms = Some(now_ms() + RETRY_MS);
+            }
+            None => self.retry_at_ms = Some(now_ms() + RETRY_MS),
+        }
+    }
+}
+
+impl Module for NetStack {
+    type Capabilities = Capabilities;
+
+    fn init(capabilities: Capabilities) -> Result<NetStack> {
+        let link = NetLink {
+            net: capabilities.net,
+            in_flight: 0,
+            lost: 0,
+        };
+        let settings = Settings {
+            mac: PLACEHOLDER_MAC,
+            epoch: epoch(),
+            addressing: Addressing::Dhcp,
+        };
+        let stack = Stack::new(link, settings, now_ms()).map_err(|_| ErrorCode::BadArgument)?;
+        let logged = stack.configuration();
+        let mut module = NetStack {
+            net: capabilities.net,
+            timer: capabilities.timer,
+            stack,
+            info_call: None,
+            link_known: false,
+            receive_call: None,
+            retry_at_ms: None,
+            logged,
+            logged_lost: 0,
+        };
+        cella_sdk::info!("serving sockets; asking net for the link");
+        module.ask_info();
+        module.run();
+        Ok(module)
+    }
+
+    fn on_message(&mut self, message: Message) -> Result<()> {
+        let answered =
+            message.answer(|request, reply| sockets::serve(&mut self.stack, request, reply));
+        self.run();
+        answered
+    }
+
+    fn on_reply(&mut self, reply: Reply) -> Result<()> {
+        let call = Some(reply.call());
+        if call == self.info_call {
+            self.info_call = None;
+            self.took_info(&reply);
+        } else if call == self.receive_call {
+            self.receive_call = None;
+            self.took_frames(&reply);
+        } else {
+            let link = self.stack.link_mut();
+            link.in_flight = link.in_flight.saturating_sub(1);
+            let mut buffer = [0u8; 16];
+            let taken = reply
+                .read(&mut buffer)
+                .ok()
+                .and_then(|bytes| net::send::reply(bytes).ok())
+                .is_some_and(|answer| answer.is_ok());
+            if !taken {
+                link.lost += 1;
+            }
+        }
+        self.run();
+        Ok(())
+    }
+
+    fn on_timer(&mut self, _timer: Handle) -> Result<()> {
+        if self.retry_at_ms.is_some_and(|at| at <= now_ms()) {
+            self.retry_at_ms = None;
+            if !self.link_known && self.info_call.is_none() {
+                self.ask_info();
+            } else if self.link_known && self.receive_call.is_none() {
+                self.ask_frames();
+            }
+        }
+        self.run();
+        Ok(())
+    }
+}
