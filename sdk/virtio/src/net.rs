@@ -1,0 +1,517 @@
+//! virtio-net (virtio 1.x, 5.1) on the transport: one receive queue and one
+//! transmit queue, no offloads, no control queue, the 12-byte
+//! `virtio_net_hdr` before every frame.
+//!
+//! Receive buffers, each big enough for the header and the longest frame,
+//! are posted ahead in one DMA buffer. A buffer the device filled stays out
+//! of the queue while its frame waits to be taken, at most [`HELD_FRAMES`]
+//! frames; the one after that drops the oldest (counted), whose buffer goes
+//! back to the device, so the device always has
+//! `RECEIVE_BUFFERS - HELD_FRAMES` buffers to fill. A taken frame's buffer
+//! is posted again. Transmit keeps [`TRANSMIT_IN_FLIGHT`] frames in flight,
+//! each in a slot of its own; one more is refused as busy.
+//!
+//! Everything the device writes is checked: the used ring by the queue
+//! ([`SplitQueue::next_used`]), and a received length shorter than the
+//! header here. The first bad value gives the device up: every later call
+//! answers [`Error::QueueBroken`].
+
+use crate::error::Error;
+use crate::platform::{ConfigSpace, DmaMemory, DmaRegion, RegisterWindow};
+use crate::queue::{RingLayout, Segment, SplitQueue};
+use crate::transport::Transport;
+use cella_interfaces::net::{MAX_FRAME_BYTES, MIN_FRAME_BYTES};
+use cella_interfaces::wire::{Wire, Writer};
+
+/// The `virtio_net_hdr` (with `num_buffers`, always there in virtio 1.x).
+pub const HEADER_BYTES: u32 = 12;
+/// One receive or transmit buffer: the header and the longest frame,
+/// rounded up to 16 bytes.
+pub const BUFFER_BYTES: u32 = (HEADER_BYTES + MAX_FRAME_BYTES as u32).next_multiple_of(16);
+/// Receive buffers, posted ahead; also the receive queue's size.
+pub const RECEIVE_BUFFERS: u16 = 32;
+/// Frames that wait to be taken at most; past it the oldest is dropped.
+pub const HELD_FRAMES: usize = 16;
+/// Frames being sent at once; one more is refused as busy. Also the
+/// transmit queue's size (one descriptor a frame).
+pub const TRANSMIT_IN_FLIGHT: usize = 8;
+/// The payload a frame carries at most (no `VIRTIO_NET_F_MTU`).
+pub const MTU: u16 = 1500;
+/// The receive queue's index (`receiveq1`).
+pub const RECEIVE_QUEUE: u16 = 0;
+/// The transmit queue's index (`transmitq1`).
+pub const TRANSMIT_QUEUE: u16 = 1;
+/// The DMA bytes a [`Nic`] takes: both rings and both sets of buffers.
+pub const DMA_BYTES: u32 = RingLayout::new(RECEIVE_BUFFERS).total
+    + RingLayout::new(TRANSMIT_IN_FLIGHT as u16).total
+    + BUFFER_BYTES * (RECEIVE_BUFFERS as u32 + TRANSMIT_IN_FLIGHT as u32);
+/// The MAC address used when the device offers none: locally
+/// administered, unicast.
+pub const FALLBACK_MAC: [u8; 6] = [0x02, 0x00, 0x00, 0x00, 0x00, 0x01];
+
+/// virtio-net feature bits this driver takes when offered.
+pub mod feature {
+    /// The device configuration holds the MAC address.
+    pub const MAC: u64 = 1 << 5;
+    /// The device configuration holds the link status.
+    pub const STATUS: u64 = 1 << 16;
+}
+
+/// The device configuration's fields.
+const CONFIG_MAC: u32 = 0;
+const CONFIG_STATUS: u32 = 6;
+/// `status`: the link is up.
+const STATUS_LINK_UP: u16 = 1;
+
+/// Why a frame was not sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendRefusal {
+    /// Shorter than the Ethernet header or longer than the longest frame.
+    BadLength,
+    /// [`TRANSMIT_IN_FLIGHT`] frames are in flight.
+    Busy,
+    /// The queue or the platform failed.
+    Device(Error),
+}
+
+impl From<Error> for SendRefusal {
+    fn from(error: Error) -> SendRefusal {
+        SendRefusal::Device(error)
+    }
+}
+
+/// What [`Nic::take`] packed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Taken {
+    /// Frames packed.
+    pub count: u16,
+    /// Bytes of the packing (each frame's length, then its bytes).
+    pub bytes: usize,
+    /// Frames dropped since the last take.
+    pub dropped: u32,
+}
+
+/// A received frame waiting to be taken: its buffer and its length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Held {
+    buffer: u16,
+    length: u16,
+}
+
+/// A started virtio-net device.
+pub struct Nic<W, B> {
+    transport: Transport<W>,
+    receive: SplitQueue<B>,
+    transmit: SplitQueue<B>,
+    receive_buffers: B,
+    transmit_buffers: B,
+    /// For each receive descriptor head in flight, the buffer it posts.
+    posted: [Option<u16>; RECEIVE_BUFFERS as usize],
+    /// Frames waiting, oldest at `held_start`.
+    held: [Held; HELD_FRAMES],
+    held_start: usize,
+    held_count: usize,
+    dropped: u32,
+    /// For each transmit slot, the descriptor head carrying it.
+    sending: [Option<u16>; TRANSMIT_IN_FLIGHT],
+    mac: [u8; 6],
+    features: u64,
+    msix_entry: Option<u16>,
+    broken: bool,
+}
+
+impl<W: RegisterWindow, B: DmaRegion> Nic<W, B> {
+    /// Brings the device up: the handshake (taking the MAC and status
+    /// features when offered), both queues, every receive buffer posted,
+    /// both queues' interrupts pointed at MSI-X table entry `msix_entry`
+    /// (if given), then `DRIVER_OK`.
+    ///
+    /// # Errors
+    /// The transport's, the queues', or a refused allocation; the device
+    /// is told `FAILED` if the handshake had begun.
+    pub fn start<C, D>(config: &C, dma: &D, msix_entry: Option<u16>) -> Result<Self, Error>
+    where
+        C: ConfigSpace<Window = W>,
+        D: DmaMemory<Buffer = B>,
+    {
+        let transport = Transport::new(config)?;
+        let features = transport.begin(0, feature::MAC | feature::STATUS)?;
+        Self::start_queues(transport, dma, features, msix_entry).map_err(|(transport, error)| {
+            transport.fail();
+            error
+        })
+    }
+
+    fn start_queues<D: DmaMemory<Buffer = B>>(
+        transport: Transport<W>,
+        dma: &D,
+        features: u64,
+        msix_entry: Option<u16>,
+    ) -> Result<Self, (Transport<W>, Error)> {
+        let parts = Self::allocate(&transport, dma);
+        let (receive, transmit, receive_buffers, transmit_buffers) = match parts {
+            Ok(parts) => parts,
+            Err(error) => return Err((transport, error)),
+        };
+        let mac = if features & feature::MAC != 0 {
+            let read = transport.read_device_config(|config| {
+                let mut mac = [0u8; 6];
+                for (offset, byte) in mac.iter_mut().enumerate() {
+                    *byte = config.read8(CONFIG_MAC + offset as u32)?;
+                }
+                Ok(mac)
+            });
+            match read {
+                Ok(mac) => mac,
+                Err(error) => return Err((transport, error)),
+            }
+        } else {
+            FALLBACK_MAC
+        };
+        let mut nic = Nic {
+            transport,
+            receive,
+            transmit,
+            receive_buffers,
+            transmit_buffers,
+            posted: [None; RECEIVE_BUFFERS as usize],
+            held: [Held {
+                buffer: 0,
+                length: 0,
+            }; HELD_FRAMES],
+            held_start: 0,
+            held_count: 0,
+            dropped: 0,
+            sending: [None; TRANSMIT_IN_FLIGHT],
+            mac,
+            features,
+            msix_entry: None,
+            broken: false,
+        };
+        if let Err(error) = nic.finish_start(msix_entry) {
+            return Err((nic.transport, error));
+        }
+        Ok(nic)
+    }
+
+    /// Both queues and both buffers.
+    #[allow(clippy::type_complexity)]
+    fn allocate<D: DmaMemory<Buffer = B>>(
+        transport: &Transport<W>,
+        dma: &D,
+    ) -> Result<(SplitQueue<B>, SplitQueue<B>, B, B), Error> {
+        let receive_ring = dma.allocate(RingLayout::new(RECEIVE_BUFFERS).total)?;
+        let transmit_ring = dma.allocate(RingLayout::new(TRANSMIT_IN_FLIGHT as u16).total)?;
+        let receive_buffers = dma.allocate(BUFFER_BYTES * u32::from(RECEIVE_BUFFERS))?;
+        let transmit_buffers = dma.allocate(BUFFER_BYTES * TRANSMIT_IN_FLIGHT as u32)?;
+        let receive = transport.setup_queue(RECEIVE_QUEUE, receive_ring, RECEIVE_BUFFERS)?;
+        let transmit =
+            transport.setup_queue(TRANSMIT_QUEUE, transmit_ring, TRANSMIT_IN_FLIGHT as u16)?;
+        // A device offering smaller queues leaves buffers or slots that
+        // could not be in flight: refuse it rather than run short.
+        if receive.size() != RECEIVE_BUFFERS {
+            return Err(Error::NoSuchQueue {
+                index: RECEIVE_QUEUE,
+            });
+        }
+        if usize::from(transmit.size()) != TRANSMIT_IN_FLIGHT {
+            return Err(Error::NoSuchQueue {
+                index: TRANSMIT_QUEUE,
+            });
+        }
+        Ok((receive, transmit, receive_buffers, transmit_buffers))
+    }
+
+    /// Every receive buffer posted, the interrupts, `DRIVER_OK`.
+    fn finish_start(&mut self, msix_entry: Option<u16>) -> Result<(), Error> {
+        for buffer in 0..RECEIVE_BUFFERS {
+            self.post(buffer)?;
+        }
+        if let Some(entry) = msix_entry {
+            let taken = self.transport.set_queue_vector(RECEIVE_QUEUE, entry)?
+                && self.transport.set_queue_vector(TRANSMIT_QUEUE, entry)?;
+            if taken {
+                self.msix_entry = Some(entry);
+            } else {
+                self.drop_msix()?;
+            }
+        }
+        self.transport.driver_ok()?;
+        self.transport.notify(&self.receive)
+    }
+
+    /// The MSI-X table entry both queues' interrupts go to, if the device
+    /// took one at the start (else it raises INTx).
+    pub fn msix_entry(&self) -> Option<u16> {
+        self.msix_entry
+    }
+
+    /// Takes the queues' MSI-X vectors away: the device raises INTx from
+    /// then on.
+    ///
+    /// # Errors
+    /// A refused register access.
+    pub fn drop_msix(&mut self) -> Result<(), Error> {
+        self.msix_entry = None;
+        let none = crate::transport::NO_VECTOR;
+        self.transport.set_queue_vector(RECEIVE_QUEUE, none)?;
+        self.transport.set_queue_vector(TRANSMIT_QUEUE, none)?;
+        Ok(())
+    }
+
+    /// The transport, for the interrupt status and the like.
+    pub fn transport(&self) -> &Transport<W> {
+        &self.transport
+    }
+
+    /// The features the driver accepted.
+    pub fn features(&self) -> u64 {
+        self.features
+    }
+
+    /// The interface's MAC address.
+    pub fn mac(&self) -> [u8; 6] {
+        self.mac
+    }
+
+    /// Whether the link is up (always, without the status feature).
+    ///
+    /// # Errors
+    /// A refused register access.
+    pub fn link_up(&self) -> Result<bool, Error> {
+        if self.features & feature::STATUS == 0 {
+            return Ok(true);
+        }
+        let status = self
+            .transport
+            .read_device_config(|config| config.read16(CONFIG_STATUS))?;
+        Ok(status & STATUS_LINK_UP != 0)
+    }
+
+    /// Whether device garbage broke a queue (every later call is refused).
+    pub fn is_broken(&self) -> bool {
+        self.broken || self.receive.is_broken() || self.transmit.is_broken()
+    }
+
+    /// Frames waiting to be taken.
+    pub fn held(&self) -> usize {
+        self.held_count
+    }
+
+    /// Frames dropped since the last take.
+    pub fn dropped(&self) -> u32 {
+        self.dropped
+    }
+
+    /// Frames being sent.
+    pub fn sending(&self) -> usize {
+        self.sending.iter().flatten().count()
+    }
+
+    /// Gives receive buffer `buffer` to the device (notified by the caller).
+    fn post(&mut self, buffer: u16) -> Result<(), Error> {
+        let address = self.receive_buffers.device_address()?;
+        let head = self.receive.submit(&[Segment {
+            address: address + u64::from(BUFFER_BYTES) * u64::from(buffer),
+            length: BUFFER_BYTES,
+            device_writes: true,
+        }])?;
+        match self.posted.get_mut(usize::from(head)) {
+            Some(place) => {
+                *place = Some(buffer);
+                Ok(())
+            }
+            None => Err(Error::UsedIdOutOfRange {
+                id: u32::from(head),
+            }),
+        }
+    }
+
+    fn check(&self) -> Result<(), Error> {
+        if self.broken {
+            return Err(Error::QueueBroken);
+        }
+        Ok(())
+    }
+
+    fn give_up(&mut self, error: Error) -> Error {
+        self.broken = true;
+        error
+    }
+
+    /// Takes every frame the device has received off the used ring into
+    /// the held frames (dropping the oldest past [`HELD_FRAMES`], and any
+    /// frame shorter than an Ethernet header); returns how many arrived.
+    ///
+    /// # Errors
+    /// The queue's checks of what the device wrote,
+    /// [`Error::UsedLengthTooShort`] for less than the header (each gives
+    /// the device up), or a refused call.
+    pub fn receive(&mut self) -> Result<usize, Error> {
+        self.check()?;
+        let mut arrived = 0;
+        let mut reposted = false;
+        for _ in 0..RECEIVE_BUFFERS {
+            let used = match self.receive.next_used() {
+                Ok(Some(used)) => used,
+                Ok(None) => break,
+                Err(error) => return Err(self.give_up(error)),
+            };
+            let id = u32::from(used.head);
+            let Some(buffer) = self
+                .posted
+                .get_mut(usize::from(used.head))
+                .and_then(Option::take)
+            else {
+                return Err(self.give_up(Error::UsedIdNotOutstanding { id }));
+            };
+            if used.written < HEADER_BYTES {
+                return Err(self.give_up(Error::UsedLengthTooShort {
+                    id,
+                    written: used.written,
+                    least: HEADER_BYTES,
+                }));
+            }
+            let length = used.written - HEADER_BYTES;
+            if (length as usize) < MIN_FRAME_BYTES {
+                self.dropped = self.dropped.saturating_add(1);
+                self.post(buffer)?;
+                reposted = true;
+                continue;
+            }
+            if self.held_count == HELD_FRAMES {
+                let oldest = self.held[self.held_start];
+                self.held_start = (self.held_start + 1) % HELD_FRAMES;
+                self.held_count -= 1;
+                self.dropped = self.dropped.saturating_add(1);
+                self.post(oldest.buffer)?;
+                reposted = true;
+            }
+            let at = (self.held_start + self.held_count) % HELD_FRAMES;
+            self.held[at] = Held {
+                buffer,
+                // The queue checked it against the buffer's size.
+                length: length as u16,
+            };
+            self.held_count += 1;
+            arrived += 1;
+        }
+        if reposted {
+            self.transport.notify(&self.receive)?;
+        }
+        Ok(arrived)
+    }
+
+    /// Packs the waiting frames, oldest first, each as its length (16 bits)
+    /// and its bytes, into `out`, as many whole ones as fit; their buffers
+    /// go back to the device. The dropped count is handed over and starts
+    /// again from zero.
+    ///
+    /// # Errors
+    /// [`Error::QueueBroken`], or a refused call.
+    pub fn take(&mut self, out: &mut [u8]) -> Result<Taken, Error> {
+        self.check()?;
+        let room = out.len();
+        let mut writer = Writer::new(out);
+        let mut frame = [0u8; MAX_FRAME_BYTES];
+        let mut count = 0u16;
+        while self.held_count > 0 {
+            let held = self.held[self.held_start];
+            let length = usize::from(held.length).min(MAX_FRAME_BYTES);
+            let offset = BUFFER_BYTES * u32::from(held.buffer) + HEADER_BYTES;
+            self.receive_buffers.read(offset, &mut frame[..length])?;
+            // Its length (16 bits), then its bytes.
+            if writer.length() + 2 + length > room {
+                break;
+            }
+            Wire::encode(&&frame[..length], &mut writer).map_err(|_| Error::BufferTooSmall)?;
+            self.held_start = (self.held_start + 1) % HELD_FRAMES;
+            self.held_count -= 1;
+            count += 1;
+            self.post(held.buffer)?;
+        }
+        if count > 0 {
+            self.transport.notify(&self.receive)?;
+        }
+        Ok(Taken {
+            count,
+            bytes: writer.length(),
+            dropped: core::mem::take(&mut self.dropped),
+        })
+    }
+
+    /// Frees the transmit slots of the frames the device has sent; returns
+    /// how many.
+    ///
+    /// # Errors
+    /// The queue's checks of what the device wrote (each gives the device
+    /// up), or a refused call.
+    pub fn reclaim(&mut self) -> Result<usize, Error> {
+        self.check()?;
+        let mut freed = 0;
+        for _ in 0..TRANSMIT_IN_FLIGHT {
+            let used = match self.transmit.next_used() {
+                Ok(Some(used)) => used,
+                Ok(None) => break,
+                Err(error) => return Err(self.give_up(error)),
+            };
+            let Some(slot) = self
+                .sending
+                .iter()
+                .position(|head| *head == Some(used.head))
+            else {
+                return Err(self.give_up(Error::UsedIdNotOutstanding {
+                    id: u32::from(used.head),
+                }));
+            };
+            self.sending[slot] = None;
+            freed += 1;
+        }
+        Ok(freed)
+    }
+
+    /// Sends `frame` (the header is the driver's: no offloads).
+    ///
+    /// # Errors
+    /// A [`SendRefusal`]; nothing reached the device then.
+    pub fn send(&mut self, frame: &[u8]) -> Result<(), SendRefusal> {
+        if frame.len() < MIN_FRAME_BYTES || frame.len() > MAX_FRAME_BYTES {
+            return Err(SendRefusal::BadLength);
+        }
+        self.reclaim()?;
+        let slot = self
+            .sending
+            .iter()
+            .position(Option::is_none)
+            .ok_or(SendRefusal::Busy)?;
+        let offset = BUFFER_BYTES * slot as u32;
+        self.transmit_buffers
+            .write(offset, &[0u8; HEADER_BYTES as usize])
+            .map_err(Error::from)?;
+        self.transmit_buffers
+            .write(offset + HEADER_BYTES, frame)
+            .map_err(Error::from)?;
+        let address = self
+            .transmit_buffers
+            .device_address()
+            .map_err(Error::from)?;
+        let head = self.transmit.submit(&[Segment {
+            address: address + u64::from(offset),
+            length: HEADER_BYTES + frame.len() as u32,
+            device_writes: false,
+        }])?;
+        self.sending[slot] = Some(head);
+        self.transport.notify(&self.transmit)?;
+        Ok(())
+    }
+
+    /// Gives up on the device: tells it `FAILED` and resets it, so it
+    /// stops using the buffers; the frames waiting and in flight are lost.
+    pub fn abandon(&mut self) {
+        self.broken = true;
+        self.transport.fail();
+        let _ = self.transport.reset();
+        self.held_count = 0;
+        self.sending = [None; TRANSMIT_IN_FLIGHT];
+    }
+}
