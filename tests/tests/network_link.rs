@@ -1,7 +1,8 @@
 //! The network link through the virtio-net driver for real: the `network_link` scenario sends a
 //! DHCP DISCOVER built by hand through `net` and waits with `receive` for QEMU's user network's
 //! DHCP OFFER (from 10.0.2.2, offering 10.0.2.15); then swaps the driver with a `receive`
-//! waiting and faults it, eight times, each time asking again, with the kernel heap flat.
+//! waiting and faults it, eight times, each time asking again; then writes garbage into the
+//! driver's receive ring, which must make it fault itself and come back; the kernel heap flat.
 
 use cella_qemu_tests::{BootRequest, boot};
 
@@ -64,6 +65,13 @@ fn a_dhcp_discover_is_answered_through_the_driver_across_swaps_and_restarts() {
             "the new version answered the waiting receive with frames: {line}"
         );
     }
+    let garbage = run.expect_line("network_link: garbage: ");
+    assert!(
+        garbage.contains("module virtio-net faulted in on_message"),
+        "the driver itself faulted serving the receive: {garbage}"
+    );
+    check_offer(garbage);
+    run.expect_line("used index 100 entries ahead, more than the queue holds");
     let heap = run.expect_line("network_link: kernel heap");
     let growth = number_after(heap, "(").unwrap_or(i64::MAX);
     assert!(growth <= 64 * 1024, "the kernel heap grew: {heap}");

@@ -163,14 +163,20 @@ impl Module for VirtioNet {
         }
         let mut reply = [0; MAX_MESSAGE_BYTES as usize];
         let now = cella_sdk::time::now();
-        match self.server().request(message, request, now, &mut reply) {
+        let answered = match self.server().request(message, request, now, &mut reply) {
             Handled::Answered(length) => message.reply(&reply[..length]),
             Handled::Pending => self.arm(),
             Handled::Malformed(error) => {
                 cella_sdk::warn!("a request of {} bytes not answered: {error}", request.len());
                 message.reply(&[])
             }
+        };
+        // Garbage met while serving the request (in a used ring looked at for `send` or
+        // `receive`) gives the device up now rather than at the next interrupt.
+        if self.server().nic().is_some_and(Nic::is_broken) {
+            self.answer_waiting()?;
         }
+        answered
     }
 
     fn on_irq(&mut self, irq: Handle) -> Result<()> {

@@ -117,7 +117,8 @@ pub struct Nic<W, B> {
     mac: [u8; 6],
     features: u64,
     msix_entry: Option<u16>,
-    broken: bool,
+    /// The device garbage that gave the device up, if any.
+    failure: Option<Error>,
 }
 
 impl<W: RegisterWindow, B: DmaRegion> Nic<W, B> {
@@ -186,7 +187,7 @@ impl<W: RegisterWindow, B: DmaRegion> Nic<W, B> {
             mac,
             features,
             msix_entry: None,
-            broken: false,
+            failure: None,
         };
         if let Err(error) = nic.finish_start(msix_entry) {
             return Err((nic.transport, error));
@@ -290,7 +291,13 @@ impl<W: RegisterWindow, B: DmaRegion> Nic<W, B> {
 
     /// Whether device garbage broke a queue (every later call is refused).
     pub fn is_broken(&self) -> bool {
-        self.broken || self.receive.is_broken() || self.transmit.is_broken()
+        self.failure.is_some() || self.receive.is_broken() || self.transmit.is_broken()
+    }
+
+    /// The device garbage that gave the device up (the first error; every later call
+    /// answers [`Error::QueueBroken`]).
+    pub fn failure(&self) -> Option<Error> {
+        self.failure
     }
 
     /// Frames waiting to be taken.
@@ -328,14 +335,14 @@ impl<W: RegisterWindow, B: DmaRegion> Nic<W, B> {
     }
 
     fn check(&self) -> Result<(), Error> {
-        if self.broken {
+        if self.failure.is_some() {
             return Err(Error::QueueBroken);
         }
         Ok(())
     }
 
     fn give_up(&mut self, error: Error) -> Error {
-        self.broken = true;
+        self.failure.get_or_insert(error);
         error
     }
 
@@ -508,7 +515,7 @@ impl<W: RegisterWindow, B: DmaRegion> Nic<W, B> {
     /// Gives up on the device: tells it `FAILED` and resets it, so it
     /// stops using the buffers; the frames waiting and in flight are lost.
     pub fn abandon(&mut self) {
-        self.broken = true;
+        self.failure.get_or_insert(Error::QueueBroken);
         self.transport.fail();
         let _ = self.transport.reset();
         self.held_count = 0;

@@ -123,6 +123,8 @@ impl<W: RegisterWindow, B: DmaRegion, T: Copy> NetServer<W, B, T> {
         };
         let checked = nic.receive().and_then(|_| nic.reclaim());
         if let Err(error) = checked {
+            // The garbage may have been met serving a request: name it, not what follows.
+            let error = nic.failure().unwrap_or(error);
             nic.abandon();
             self.nic = None;
             if let Some(waiting) = self.waiting.take() {

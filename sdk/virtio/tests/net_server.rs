@@ -251,3 +251,25 @@ fn garbage_gives_the_device_up_and_the_waiting_receive_is_answered_device_error(
         "nothing waits on a device given up"
     );
 }
+
+#[test]
+fn garbage_met_serving_a_receive_is_answered_device_error_and_named_by_the_next_poll() {
+    let model = Model::net(NET_OFFERED);
+    let mut server = serve(&model);
+    model.device.borrow_mut().garbage = Some(Garbage::IndexAhead);
+    assert!(model.deliver(&frame(1)));
+    let reply = ask(&mut server, 1, &receive_request(0), 0).expect("answered at once");
+    assert_eq!(
+        net::receive::reply(&reply).map(|answer| answer.err()),
+        Ok(Some(NetError::DeviceError))
+    );
+    assert!(server.nic().is_some_and(Nic::is_broken));
+    let (polled, answers) = poll(&mut server, 0);
+    assert_eq!(
+        polled,
+        Polled::GaveUp(cella_virtio::Error::UsedIndexAhead { ahead: 33 }),
+        "the garbage itself, not the broken queue it left"
+    );
+    assert!(answers.is_empty(), "nothing waited");
+    assert_eq!(model.status(), 0, "the device was reset");
+}

@@ -2,8 +2,10 @@
 //! goes out through `net`'s `send`, and `receive` (waiting for frames) brings QEMU's user
 //! network's DHCP OFFER back; then, [`CYCLES`] times, the driver is hot-swapped while a
 //! `receive` waits (the new version answers it) and faulted from outside (the supervisor
-//! restarts it), and each time the link answers a DISCOVER again. The kernel heap must not grow
-//! from the first cycle to the last. The QEMU test (tests/tests/network_link.rs) checks the
+//! restarts it), and each time the link answers a DISCOVER again; last, the receive queue's
+//! used index is moved far ahead behind the driver's back, and the next `receive` must make the
+//! driver give the device up and fault itself, after which the link answers again. The kernel
+//! heap must not grow from the first cycle to the last. The QEMU test (tests/tests/network_link.rs) checks the
 //! offers' fields from the lines printed.
 
 use super::dhcp_frames::{self, Offer};
@@ -12,6 +14,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use cella_interfaces::net::{self, Info, NetError};
+use cella_kernel::module_host::device_access;
 use cella_kernel::module_host::services::System;
 use cella_kernel::{kprintln, time};
 
@@ -27,6 +30,12 @@ const ATTEMPTS: u32 = 5;
 /// Kernel heap growth tolerated from the end of the first cycle to the last: far below one
 /// leaked driver instance.
 const TOLERATED_GROWTH_BYTES: usize = 64 * 1024;
+/// The receive queue as cella-virtio lays it out (32 entries): a DMA buffer of 846 bytes whose
+/// used ring's index is at byte 586.
+const RECEIVE_QUEUE_BYTES: u64 = 846;
+const RECEIVE_USED_INDEX_AT: u64 = 586;
+/// How far ahead the garbage moves the used index: more than the queue holds.
+const GARBAGE_AHEAD: u16 = 100;
 
 /// Sends `request` to `net` and runs the loop until it is answered; the answer's bytes.
 fn call(system: &mut System, request: &[u8]) -> Result<Vec<u8>, String> {
@@ -129,6 +138,42 @@ fn swap_while_waiting(system: &mut System, driver: usize) -> Result<String, Stri
     ))
 }
 
+/// Moves the receive queue's used index [`GARBAGE_AHEAD`] entries ahead, as a device writing
+/// garbage would, then asks for frames: the answer must be a device error, and the driver must
+/// fault itself and come back. The fault's reason.
+fn garbage_in_receive_ring(system: &mut System, driver: usize) -> Result<String, String> {
+    system.wait_until_home(driver);
+    let (queue, _) = system
+        .dma_buffers(driver)
+        .into_iter()
+        .find(|(_, size)| *size == RECEIVE_QUEUE_BYTES)
+        .ok_or_else(|| String::from("the driver holds no receive queue"))?;
+    let mut index = [0u8; 2];
+    device_access::dma_read(queue + RECEIVE_USED_INDEX_AT, &mut index);
+    let ahead = u16::from_le_bytes(index).wrapping_add(GARBAGE_AHEAD);
+    device_access::dma_write(queue + RECEIVE_USED_INDEX_AT, &ahead.to_le_bytes());
+    let before = system.faults().len();
+    system.reset_restart_history(driver);
+    let reply = call(system, &receive_request(0)?)?;
+    match net::receive::reply(&reply) {
+        Ok(Err(NetError::DeviceError)) => {}
+        _ => {
+            return Err(format!(
+                "a receive after garbage was answered {} bytes, not a device error",
+                reply.len()
+            ));
+        }
+    }
+    super::run_until(system, |system| system.faults().len() > before)?;
+    let reason = system
+        .faults()
+        .get(before)
+        .map(|record| record.reason.clone())
+        .unwrap_or_default();
+    super::run_until(system, |system| system.module(driver).is_running())?;
+    Ok(reason)
+}
+
 pub fn run(system: &mut System) -> Result<(), String> {
     let driver = system
         .find(DRIVER)
@@ -153,6 +198,9 @@ pub fn run(system: &mut System) -> Result<(), String> {
             warm_heap = Some(heap_in_use(system));
         }
     }
+    let reason = garbage_in_receive_ring(system, driver)?;
+    let offer = discover(system, link.mac, 0x4365_6cff)?;
+    kprintln!("network_link: garbage: the driver faulted ({reason}); restarted; {offer}");
     let after = heap_in_use(system);
     check_growth(
         "network_link",
