@@ -20,8 +20,14 @@ use crate::error::Error;
 use crate::platform::{ConfigSpace, DmaMemory, DmaRegion, RegisterWindow};
 use crate::queue::{RingLayout, Segment, SplitQueue};
 use crate::transport::Transport;
-use cella_interfaces::net::{MAX_FRAME_BYTES, MIN_FRAME_BYTES};
-use cella_interfaces::wire::{Wire, Writer};
+use cella_interfaces::net::MAX_FRAME_BYTES;
+use receive::Held;
+
+mod receive;
+mod transmit;
+
+pub use receive::Taken;
+pub use transmit::SendRefusal;
 
 /// The `virtio_net_hdr` (with `num_buffers`, always there in virtio 1.x).
 pub const HEADER_BYTES: u32 = 12;
@@ -62,41 +68,6 @@ const CONFIG_MAC: u32 = 0;
 const CONFIG_STATUS: u32 = 6;
 /// `status`: the link is up.
 const STATUS_LINK_UP: u16 = 1;
-
-/// Why a frame was not sent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SendRefusal {
-    /// Shorter than the Ethernet header or longer than the longest frame.
-    BadLength,
-    /// [`TRANSMIT_IN_FLIGHT`] frames are in flight.
-    Busy,
-    /// The queue or the platform failed.
-    Device(Error),
-}
-
-impl From<Error> for SendRefusal {
-    fn from(error: Error) -> SendRefusal {
-        SendRefusal::Device(error)
-    }
-}
-
-/// What [`Nic::take`] packed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Taken {
-    /// Frames packed.
-    pub count: u16,
-    /// Bytes of the packing (each frame's length, then its bytes).
-    pub bytes: usize,
-    /// Frames dropped since the last take.
-    pub dropped: u32,
-}
-
-/// A received frame waiting to be taken: its buffer and its length.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Held {
-    buffer: u16,
-    length: u16,
-}
 
 /// A started virtio-net device.
 pub struct Nic<W, B> {
@@ -344,172 +315,6 @@ impl<W: RegisterWindow, B: DmaRegion> Nic<W, B> {
     fn give_up(&mut self, error: Error) -> Error {
         self.failure.get_or_insert(error);
         error
-    }
-
-    /// Takes every frame the device has received off the used ring into
-    /// the held frames (dropping the oldest past [`HELD_FRAMES`], and any
-    /// frame shorter than an Ethernet header); returns how many arrived.
-    ///
-    /// # Errors
-    /// The queue's checks of what the device wrote,
-    /// [`Error::UsedLengthTooShort`] for less than the header (each gives
-    /// the device up), or a refused call.
-    pub fn receive(&mut self) -> Result<usize, Error> {
-        self.check()?;
-        let mut arrived = 0;
-        let mut reposted = false;
-        for _ in 0..RECEIVE_BUFFERS {
-            let used = match self.receive.next_used() {
-                Ok(Some(used)) => used,
-                Ok(None) => break,
-                Err(error) => return Err(self.give_up(error)),
-            };
-            let id = u32::from(used.head);
-            let Some(buffer) = self
-                .posted
-                .get_mut(usize::from(used.head))
-                .and_then(Option::take)
-            else {
-                return Err(self.give_up(Error::UsedIdNotOutstanding { id }));
-            };
-            if used.written < HEADER_BYTES {
-                return Err(self.give_up(Error::UsedLengthTooShort {
-                    id,
-                    written: used.written,
-                    least: HEADER_BYTES,
-                }));
-            }
-            let length = used.written - HEADER_BYTES;
-            if (length as usize) < MIN_FRAME_BYTES {
-                self.dropped = self.dropped.saturating_add(1);
-                self.post(buffer)?;
-                reposted = true;
-                continue;
-            }
-            if self.held_count == HELD_FRAMES {
-                let oldest = self.held[self.held_start];
-                self.held_start = (self.held_start + 1) % HELD_FRAMES;
-                self.held_count -= 1;
-                self.dropped = self.dropped.saturating_add(1);
-                self.post(oldest.buffer)?;
-                reposted = true;
-            }
-            let at = (self.held_start + self.held_count) % HELD_FRAMES;
-            self.held[at] = Held {
-                buffer,
-                // The queue checked it against the buffer's size.
-                length: length as u16,
-            };
-            self.held_count += 1;
-            arrived += 1;
-        }
-        if reposted {
-            self.transport.notify(&self.receive)?;
-        }
-        Ok(arrived)
-    }
-
-    /// Packs the waiting frames, oldest first, each as its length (16 bits)
-    /// and its bytes, into `out`, as many whole ones as fit; their buffers
-    /// go back to the device. The dropped count is handed over and starts
-    /// again from zero.
-    ///
-    /// # Errors
-    /// [`Error::QueueBroken`], or a refused call.
-    pub fn take(&mut self, out: &mut [u8]) -> Result<Taken, Error> {
-        self.check()?;
-        let room = out.len();
-        let mut writer = Writer::new(out);
-        let mut frame = [0u8; MAX_FRAME_BYTES];
-        let mut count = 0u16;
-        while self.held_count > 0 {
-            let held = self.held[self.held_start];
-            let length = usize::from(held.length).min(MAX_FRAME_BYTES);
-            let offset = BUFFER_BYTES * u32::from(held.buffer) + HEADER_BYTES;
-            self.receive_buffers.read(offset, &mut frame[..length])?;
-            // Its length (16 bits), then its bytes.
-            if writer.length() + 2 + length > room {
-                break;
-            }
-            Wire::encode(&&frame[..length], &mut writer).map_err(|_| Error::BufferTooSmall)?;
-            self.held_start = (self.held_start + 1) % HELD_FRAMES;
-            self.held_count -= 1;
-            count += 1;
-            self.post(held.buffer)?;
-        }
-        if count > 0 {
-            self.transport.notify(&self.receive)?;
-        }
-        Ok(Taken {
-            count,
-            bytes: writer.length(),
-            dropped: core::mem::take(&mut self.dropped),
-        })
-    }
-
-    /// Frees the transmit slots of the frames the device has sent; returns
-    /// how many.
-    ///
-    /// # Errors
-    /// The queue's checks of what the device wrote (each gives the device
-    /// up), or a refused call.
-    pub fn reclaim(&mut self) -> Result<usize, Error> {
-        self.check()?;
-        let mut freed = 0;
-        for _ in 0..TRANSMIT_IN_FLIGHT {
-            let used = match self.transmit.next_used() {
-                Ok(Some(used)) => used,
-                Ok(None) => break,
-                Err(error) => return Err(self.give_up(error)),
-            };
-            let Some(slot) = self
-                .sending
-                .iter()
-                .position(|head| *head == Some(used.head))
-            else {
-                return Err(self.give_up(Error::UsedIdNotOutstanding {
-                    id: u32::from(used.head),
-                }));
-            };
-            self.sending[slot] = None;
-            freed += 1;
-        }
-        Ok(freed)
-    }
-
-    /// Sends `frame` (the header is the driver's: no offloads).
-    ///
-    /// # Errors
-    /// A [`SendRefusal`]; nothing reached the device then.
-    pub fn send(&mut self, frame: &[u8]) -> Result<(), SendRefusal> {
-        if frame.len() < MIN_FRAME_BYTES || frame.len() > MAX_FRAME_BYTES {
-            return Err(SendRefusal::BadLength);
-        }
-        self.reclaim()?;
-        let slot = self
-            .sending
-            .iter()
-            .position(Option::is_none)
-            .ok_or(SendRefusal::Busy)?;
-        let offset = BUFFER_BYTES * slot as u32;
-        self.transmit_buffers
-            .write(offset, &[0u8; HEADER_BYTES as usize])
-            .map_err(Error::from)?;
-        self.transmit_buffers
-            .write(offset + HEADER_BYTES, frame)
-            .map_err(Error::from)?;
-        let address = self
-            .transmit_buffers
-            .device_address()
-            .map_err(Error::from)?;
-        let head = self.transmit.submit(&[Segment {
-            address: address + u64::from(offset),
-            length: HEADER_BYTES + frame.len() as u32,
-            device_writes: false,
-        }])?;
-        self.sending[slot] = Some(head);
-        self.transport.notify(&self.transmit)?;
-        Ok(())
     }
 
     /// Gives up on the device: tells it `FAILED` and resets it, so it
