@@ -4,7 +4,7 @@
 use crate::disk::Disk;
 use crate::environment::environment;
 use crate::process::{Exit, run_with_deadline};
-use cella::qemu::{EXIT_STATUS_FAILURE, EXIT_STATUS_SUCCESS, QemuInvocation, Serial};
+use cella::qemu::{EXIT_STATUS_FAILURE, EXIT_STATUS_SUCCESS, Network, QemuInvocation, Serial};
 use cella::shell::render_command;
 use std::fmt::Display;
 use std::io::Write;
@@ -30,6 +30,9 @@ pub struct BootRequest {
     pub disk: Option<PathBuf>,
     /// Give the machine QEMU's VT-d IOMMU (as every `cargo cella` boot has).
     pub iommu: bool,
+    /// The virtio-net card on QEMU's restricted user network (every boot has one unless the
+    /// test says otherwise), and the host port forwarded to the guest's port 80, if any.
+    pub network: Option<Network>,
     /// The least time the boot is given, for a scenario that runs long (a benchmark); the
     /// environment's timeout when that is longer or this is `None`.
     pub at_least: Option<Duration>,
@@ -46,6 +49,7 @@ impl BootRequest {
             production_kernel: false,
             disk: None,
             iommu: true,
+            network: Some(Network::default()),
             at_least: None,
         }
     }
@@ -59,6 +63,21 @@ impl BootRequest {
     /// Boots a machine without an IOMMU.
     pub fn without_iommu(mut self) -> Self {
         self.iommu = false;
+        self
+    }
+
+    /// Boots a machine without a network card.
+    pub fn without_network(mut self) -> Self {
+        self.network = None;
+        self
+    }
+
+    /// Forwards `port` of the host's loopback to the guest's TCP port 80 (pick one with
+    /// `cella::qemu::free_host_port`).
+    pub fn with_host_port(mut self, port: u16) -> Self {
+        self.network = Some(Network {
+            host_port: Some(port),
+        });
         self
     }
 
@@ -124,6 +143,7 @@ pub fn boot(request: BootRequest) -> BootRun {
     invocation.accel = environment.accel;
     invocation.serial = Serial::Stdio;
     invocation.iommu = request.iommu;
+    invocation.network = request.network;
     // Kept until QEMU has exited: the copy is removed when it is dropped.
     let own_disk = match &request.disk {
         Some(path) => {

@@ -22,6 +22,7 @@ pub mod transcript;
 
 pub use archives::default_archive_with;
 pub use boot::{BootRequest, BootRun, boot, boot_scenario};
+pub use cella::qemu::Network;
 pub use disk::{Disk, fnv1a};
 pub use environment::{BootEnvironment, environment, file_system_image};
 pub use session::Session;

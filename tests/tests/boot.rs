@@ -1,7 +1,7 @@
 //! Booting: the test kernel reaches its main loop with a scenario and rejects an unknown
 //! one; the production kernel reaches it and idles, whatever `test=` says.
 
-use cella_qemu_tests::{BootRequest, boot, boot_scenario};
+use cella_qemu_tests::{BootRequest, Network, boot, boot_scenario};
 
 const MAIN_LOOP: &str = "cella: kernel main loop reached";
 
@@ -28,6 +28,7 @@ fn production_kernel_reaches_the_main_loop_and_idles_whatever_test_says() {
                 production_kernel: true,
                 disk: None,
                 iommu: true,
+                network: Some(Network::default()),
                 at_least: None,
             }
             .until(" modules up ("),

@@ -8,7 +8,7 @@
 
 mod programs;
 
-use cella_qemu_tests::{BootRequest, boot};
+use cella_qemu_tests::{BootRequest, Network, boot};
 use programs::{boot_with_programs, user_archive};
 
 #[test]
@@ -168,6 +168,7 @@ fn system_manifest_starts_and_grants_native_processes() {
         production_kernel: false,
         disk: None,
         iommu: true,
+        network: Some(Network::default()),
         at_least: None,
     });
     run.expect_kernel_success()

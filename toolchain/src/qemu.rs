@@ -5,6 +5,8 @@
 //!    -device intel-iommu -device isa-debug-exit,iobase=0xf4,iosize=0x04
 //!    -drive file=<disk image>,if=none,id=disk0,format=raw,cache=writeback
 //!    -device virtio-blk-pci,drive=disk0,disable-legacy=on,iommu_platform=on
+//!    -netdev user,id=net0,restrict=on[,hostfwd=tcp:127.0.0.1:<port>-:80]
+//!    -device virtio-net-pci,netdev=net0,disable-legacy=on,iommu_platform=on
 //!    -serial <...> -kernel <kernel ELF> -initrd <boot archive> -append "<cmdline>"
 //! ```
 //!
@@ -14,6 +16,12 @@
 //! every host file system (`cache=none` needs `O_DIRECT`, which tmpfs refuses), keeps the
 //! host disk's speed out of the figures, so they measure the guest's I/O path, and a test
 //! reads back what the guest wrote once QEMU has exited.
+//!
+//! The network card is a modern-only virtio-net device behind the same IOMMU, on QEMU's user
+//! network with `restrict=on`: the guest reaches QEMU's virtual network (10.0.2.0/24, its
+//! DHCP server and gateway at 10.0.2.2) and nothing beyond it. With a host port
+//! ([`Network::host_port`]), a connection to that port on the host's loopback reaches the
+//! guest's TCP port 80 (`cargo cella run` picks one); without, nothing from the host does.
 
 use crate::shell::{find_program, is_executable};
 use crate::{Error, Result};
@@ -67,6 +75,45 @@ impl fmt::Display for Accel {
     }
 }
 
+/// The port `cargo cella run` forwards to the guest's port 80 when it is free.
+pub const DEFAULT_HOST_PORT: u16 = 8080;
+
+/// The machine's network card and what it reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Network {
+    /// The host's loopback port forwarded to the guest's TCP port 80, if any.
+    pub host_port: Option<u16>,
+}
+
+impl Network {
+    /// The `-netdev` value: user networking restricted to QEMU's virtual network, with the
+    /// forward if there is one.
+    fn netdev(&self) -> String {
+        let mut netdev = String::from("user,id=net0,restrict=on");
+        if let Some(port) = self.host_port {
+            netdev.push_str(&format!(",hostfwd=tcp:127.0.0.1:{port}-:80"));
+        }
+        netdev
+    }
+}
+
+/// A port on the host's loopback that nothing listens on: `preferred` if it is free, else
+/// one the system picks. Free when asked; another program may take it before QEMU does.
+///
+/// # Errors
+/// The loopback refuses every port.
+pub fn free_host_port(preferred: u16) -> Result<u16> {
+    use std::net::{Ipv4Addr, TcpListener};
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, preferred))
+        .or_else(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)))
+        .map_err(|error| Error::new(format!("no free port on 127.0.0.1: {error}")))?;
+    let port = listener
+        .local_addr()
+        .map_err(|error| Error::new(format!("no free port on 127.0.0.1: {error}")))?
+        .port();
+    Ok(port)
+}
+
 /// Where the guest's first serial port goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Serial {
@@ -99,13 +146,16 @@ pub struct QemuInvocation {
     pub iommu: bool,
     /// The raw image of the virtio-blk disk (see `crate::disk_image`), if any.
     pub disk: Option<PathBuf>,
+    /// The virtio-net card on QEMU's user network, if any.
+    pub network: Option<Network>,
     /// Extra arguments appended verbatim.
     pub extra_args: Vec<OsString>,
 }
 
 impl QemuInvocation {
     /// A launch of `kernel` with the contract's defaults: TCG, 256 MiB, an Intel IOMMU, serial
-    /// on the terminal, no disk until [`QemuInvocation::disk`] is set.
+    /// on the terminal, a network card without a host port, no disk until
+    /// [`QemuInvocation::disk`] is set.
     pub fn new(qemu: PathBuf, kernel: PathBuf) -> Self {
         QemuInvocation {
             qemu,
@@ -117,6 +167,7 @@ impl QemuInvocation {
             serial: Serial::MonitorStdio,
             iommu: true,
             disk: None,
+            network: Some(Network::default()),
             extra_args: Vec::new(),
         }
     }
@@ -154,6 +205,12 @@ impl QemuInvocation {
             arguments.push(drive);
             arguments.push("-device".into());
             arguments.push("virtio-blk-pci,drive=disk0,disable-legacy=on,iommu_platform=on".into());
+        }
+        if let Some(network) = &self.network {
+            arguments.push("-netdev".into());
+            arguments.push(network.netdev().into());
+            arguments.push("-device".into());
+            arguments.push("virtio-net-pci,netdev=net0,disable-legacy=on,iommu_platform=on".into());
         }
         arguments.push("-serial".into());
         match &self.serial {
@@ -256,6 +313,8 @@ mod tests {
              -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
              -drive file=/k/disk.img,if=none,id=disk0,format=raw,cache=writeback \
              -device virtio-blk-pci,drive=disk0,disable-legacy=on,iommu_platform=on \
+             -netdev user,id=net0,restrict=on \
+             -device virtio-net-pci,netdev=net0,disable-legacy=on,iommu_platform=on \
              -serial mon:stdio -kernel /k/cella-kernel -initrd /k/boot.tar -append test=boot"
         );
     }
@@ -273,13 +332,43 @@ mod tests {
             .map(|pair| pair[1])
             .collect();
         assert_eq!(devices[0], "intel-iommu");
-        assert_eq!(devices.len(), 4, "{devices:?}");
+        assert_eq!(devices.len(), 5, "{devices:?}");
         invocation.iommu = false;
         invocation.disk = None;
+        invocation.network = None;
         let arguments = invocation.arguments();
         let text: Vec<_> = arguments.iter().map(|a| a.to_str().unwrap()).collect();
         assert!(!text.contains(&"intel-iommu"), "{text:?}");
         assert!(!text.contains(&"-drive"), "{text:?}");
+        assert!(!text.contains(&"-netdev"), "{text:?}");
+    }
+
+    #[test]
+    fn a_host_port_forwards_the_loopback_to_the_guest_s_port_80_only() {
+        let mut invocation = QemuInvocation::new("qemu".into(), "k".into());
+        invocation.network = Some(Network {
+            host_port: Some(5555),
+        });
+        let arguments = invocation.arguments();
+        let text: Vec<_> = arguments.iter().map(|a| a.to_str().unwrap()).collect();
+        assert!(
+            text.windows(2).any(|pair| pair
+                == [
+                    "-netdev",
+                    "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:5555-:80"
+                ]),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn a_free_host_port_is_the_preferred_one_unless_it_is_taken() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let taken_port = taken.local_addr().unwrap().port();
+        let picked = free_host_port(taken_port).unwrap();
+        assert_ne!(picked, taken_port);
+        drop(taken);
+        assert_eq!(free_host_port(taken_port).unwrap(), taken_port);
     }
 
     #[test]

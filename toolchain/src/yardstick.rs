@@ -185,6 +185,8 @@ pub fn run(
     invocation.cmdline = KERNEL_COMMAND_LINE.to_owned();
     invocation.serial = Serial::Stdio;
     invocation.disk = Some(disk.to_owned());
+    // Linux loads no network driver here: no card.
+    invocation.network = None;
     let step = Step::start(format!(
         "booting {} with the yardstick",
         prerequisites.kernel.display()

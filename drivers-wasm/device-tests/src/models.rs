@@ -6,7 +6,11 @@
 mod cmos;
 mod ps2;
 mod uart;
+mod virtio_net;
 
 pub use cmos::{CmosClock, DateTime};
 pub use ps2::Ps2Controller;
 pub use uart::Uart16550;
+pub use virtio_net::{
+    VIRTIO_NET_ADDRESS, VIRTIO_NET_BAR_BASE, VIRTIO_NET_BAR_LENGTH, VIRTIO_NET_OFFERED, VirtioNet,
+};

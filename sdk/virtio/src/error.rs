@@ -82,6 +82,15 @@ pub enum Error {
         /// What the chain offered for writing.
         offered: u32,
     },
+    /// A used entry says the device wrote less than a buffer's header.
+    UsedLengthTooShort {
+        /// The chain's head.
+        id: u32,
+        /// What the device says it wrote.
+        written: u32,
+        /// The least it must write.
+        least: u32,
+    },
     /// The queue met device garbage earlier and takes no more work.
     QueueBroken,
 }
@@ -149,6 +158,10 @@ impl fmt::Display for Error {
             } => write!(
                 out,
                 "the device says it wrote {written} bytes into chain {id}, which offered {offered}"
+            ),
+            Error::UsedLengthTooShort { id, written, least } => write!(
+                out,
+                "the device says it wrote {written} bytes into chain {id}, less than the {least}-byte header"
             ),
             Error::QueueBroken => {
                 out.write_str("the queue met device garbage and takes no more work")

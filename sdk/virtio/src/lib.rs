@@ -1,4 +1,4 @@
-//! cella-virtio: the virtio 1.x transport over PCI and split virtqueues for Cella drivers, with virtio-blk on top, written against small platform traits so every part tests on the host.
+//! cella-virtio: the virtio 1.x transport over PCI and split virtqueues for Cella drivers, with virtio-blk and virtio-net on top, written against small platform traits so every part tests on the host.
 //!
 //! - [`platform`]: what the transport needs: a PCI function's
 //!   configuration space and memory BARs ([`ConfigSpace`]), register
@@ -15,6 +15,10 @@
 //!   checked before it is used.
 //! - [`block`]: virtio-blk requests (read, write, flush) with a fixed
 //!   number in flight.
+//! - [`net`]: virtio-net (one receive and one transmit queue, received
+//!   frames held in a bounded queue, a fixed number sent at once).
+//! - [`net_server`]: the typed `net` interface served from a [`net::Nic`],
+//!   a waiting `receive` answered when a frame arrives or its time is up.
 //! - [`server`]: the typed `block` interface served from a [`block::Disk`],
 //!   each request answered when the device finishes it.
 //!
@@ -27,6 +31,8 @@ pub mod block;
 pub mod capabilities;
 mod error;
 pub mod features;
+pub mod net;
+pub mod net_server;
 pub mod platform;
 pub mod queue;
 #[cfg(feature = "sdk")]

@@ -65,8 +65,8 @@ pub struct RingLayout {
 
 impl RingLayout {
     /// The layout of a queue of `size` entries.
-    pub fn new(size: u16) -> RingLayout {
-        let size = u32::from(size);
+    pub const fn new(size: u16) -> RingLayout {
+        let size = size as u32;
         let available = DESCRIPTOR_BYTES * size;
         // flags, idx, ring[size], used_event
         let used = (available + 4 + 2 * size + 2).next_multiple_of(4);

@@ -4,7 +4,9 @@
 //! instead (a scenario by hand: `--append test=NAME`). Ctrl-A X quits. The modules installed
 //! from the host (`cargo cella push --grant`, kept in `target/cella/installed/`) boot too,
 //! each checked against the system ([`crate::installed::add_to_archive`]). The virtio-blk
-//! disk is the FAT32 file-system image `target/cella/fs.img` ([`crate::fs_image`]).
+//! disk is the FAT32 file-system image `target/cella/fs.img` ([`crate::fs_image`]); the
+//! network card's user network forwards a free port of the host's loopback (8080 when it is
+//! free) to the guest's port 80, and the run prints which.
 
 use super::build::{Image, build_all};
 use crate::cli::RunOptions;
@@ -56,6 +58,13 @@ pub fn boot(
         disk.display()
     ));
     invocation.disk = Some(disk);
+    let port = crate::qemu::free_host_port(crate::qemu::DEFAULT_HOST_PORT)?;
+    invocation.network = Some(crate::qemu::Network {
+        host_port: Some(port),
+    });
+    progress::message(&format!(
+        "network: virtio-net on QEMU's user network, which reaches nothing beyond it; the guest's port 80 is at http://127.0.0.1:{port}/"
+    ));
     // COM2 on a socket of this run's own: the channel `cargo cella push` sends modules over.
     // `exec` keeps the process id, so the run is registered under QEMU's.
     let cella = workspace.cella_directory();

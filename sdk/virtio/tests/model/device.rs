@@ -2,6 +2,7 @@
 //! configuration) and its virtio-blk request handling on a disk of bytes.
 
 use super::memory::SharedMemory;
+use super::net::Net;
 use super::{BLOCK_FLUSH, SECTOR, VERSION_1};
 
 /// Garbage the device writes into the used ring instead of the truth.
@@ -16,6 +17,8 @@ pub enum Garbage {
     IdNotOutstanding,
     /// The used length is more than the chain offered.
     LengthTooLong,
+    /// The used length is less than a virtio-net header.
+    LengthTooShort,
 }
 
 /// The device's registers and its disk.
@@ -57,6 +60,8 @@ pub struct Device {
     /// `msix_config` and queue 0's `queue_msix_vector`.
     pub config_vector: u16,
     pub queue_vector: u16,
+    /// The virtio-net part, for a virtio-net function.
+    pub net: Option<Net>,
 }
 
 impl Device {
@@ -70,6 +75,11 @@ impl Device {
         self.isr = 0;
         self.config_vector = 0xffff;
         self.queue_vector = 0xffff;
+        if let Some(net) = self.net.as_mut() {
+            net.transmit.reset();
+            net.sent.clear();
+            net.last_receive_head = None;
+        }
     }
 
     /// A vector as the device takes it: in the table, else no vector.
@@ -82,7 +92,19 @@ impl Device {
         }
     }
 
+    /// The transmit queue's registers, when queue 1 of a net device is
+    /// selected and `offset` is one of a queue's.
+    fn transmit_selected(&mut self, offset: u32) -> Option<&mut super::net::QueueRegisters> {
+        if self.queue_select != 1 || !(0x18..0x38).contains(&offset) {
+            return None;
+        }
+        self.net.as_mut().map(|net| &mut net.transmit)
+    }
+
     pub fn read_common(&mut self, offset: u32, width: u32) -> u64 {
+        if let Some(queue) = self.transmit_selected(offset) {
+            return queue.read(offset);
+        }
         match (offset, width) {
             (0x00, 4) => u64::from(self.device_feature_select),
             (0x04, 4) => match self.device_feature_select {
@@ -92,7 +114,7 @@ impl Device {
             },
             (0x08, 4) => u64::from(self.driver_feature_select),
             (0x10, 2) => u64::from(self.config_vector),
-            (0x12, 2) => 1,
+            (0x12, 2) => 1 + u64::from(self.net.is_some()),
             (0x14, 1) => u64::from(self.status),
             (0x15, 1) => u64::from(self.generation),
             (0x16, 2) => u64::from(self.queue_select),
@@ -105,6 +127,11 @@ impl Device {
     }
 
     pub fn write_common(&mut self, offset: u32, width: u32, value: u64) {
+        let vector = self.vector(value);
+        if let Some(queue) = self.transmit_selected(offset) {
+            queue.write(offset, value, vector);
+            return;
+        }
         match (offset, width) {
             (0x00, 4) => self.device_feature_select = value as u32,
             (0x08, 4) => self.driver_feature_select = value as u32,
@@ -145,6 +172,9 @@ impl Device {
     }
 
     pub fn read_config(&mut self, offset: u32, width: u32) -> u64 {
+        if let Some(net) = &self.net {
+            return net.read_config(offset, width);
+        }
         if offset == 0 {
             self.capacity_reads += 1;
             if self.generation_changes > 0 {
@@ -185,6 +215,7 @@ impl Device {
                 Some(Garbage::IdOutOfRange) => (u32::from(size) + 3, written, 1),
                 Some(Garbage::IdNotOutstanding) => (u32::from(second), written, 1),
                 Some(Garbage::LengthTooLong) => (u32::from(head), written + 1, 1),
+                Some(Garbage::LengthTooShort) => (u32::from(head), 0, 1),
             };
             let entry = u64::from(self.used_index % size);
             let mut bytes = [0u8; 8];

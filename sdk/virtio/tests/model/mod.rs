@@ -9,9 +9,11 @@
 
 mod device;
 mod memory;
+mod net;
 
 pub use device::{Device, Garbage};
 pub use memory::{FakeBuffer, FakeDma, Memory, SharedMemory};
+pub use net::*;
 
 use cella_abi::ErrorCode;
 use cella_virtio::platform::PlatformResult;
@@ -130,12 +132,44 @@ impl Model {
             msix_entries: 2,
             config_vector: 0xffff,
             queue_vector: 0xffff,
+            net: None,
         };
         Model {
             config: Rc::new(RefCell::new(config)),
             device: Rc::new(RefCell::new(device)),
             memory,
         }
+    }
+
+    /// A virtio-net function (1af4:1041) offering `offered`, with a MAC
+    /// address and the link up, whose DMA budget fits the driver.
+    pub fn net(offered: u64) -> Model {
+        let model = Model::new(0, offered);
+        model.config.borrow_mut()[2..4].copy_from_slice(&0x1041u16.to_le_bytes());
+        model.memory.borrow_mut().budget_left = 96 * 1024;
+        model.device.borrow_mut().net = Some(Net::new());
+        model
+    }
+
+    /// Delivers `frame` into the next receive buffer posted; false if the
+    /// driver posted none.
+    pub fn deliver(&self, frame: &[u8]) -> bool {
+        self.device.borrow_mut().deliver(frame)
+    }
+
+    /// Sends what a deferred net device was notified of.
+    pub fn transmit(&self) {
+        self.device.borrow_mut().serve_transmit();
+    }
+
+    /// The frames a net device was given to send, each with its header.
+    pub fn sent(&self) -> Vec<Vec<u8>> {
+        self.device
+            .borrow()
+            .net
+            .as_ref()
+            .map(|net| net.sent.clone())
+            .unwrap_or_default()
     }
 
     pub fn pci(&self) -> FakeConfig {
@@ -224,11 +258,11 @@ impl FakeWindow {
         let mut device = self.device.borrow_mut();
         match offset {
             COMMON..ISR => device.write_common(offset - COMMON, width, value),
-            NOTIFY..0x4000 => {
-                if width == 2 && value == 0 && !device.deferred {
-                    device.serve();
-                }
-            }
+            NOTIFY..0x4000 => match (width, value) {
+                (2, 0) if !device.deferred && device.net.is_none() => device.serve(),
+                (2, 1) if !device.deferred => device.serve_transmit(),
+                _ => {}
+            },
             ISR..0x4000 => {}
             _ => return Err(ErrorCode::Denied),
         }

@@ -10,6 +10,7 @@
 mod bench;
 mod block_faults;
 mod counter;
+mod dhcp_frames;
 mod disk_bench;
 mod dma_escape;
 mod fault_campaign;
@@ -26,6 +27,7 @@ mod module_calls;
 mod module_threads;
 mod native_block;
 mod native_drivers;
+mod network_link;
 mod processes;
 mod supervisor_bench;
 mod swap_soak;
@@ -46,7 +48,7 @@ const UNMAPPED_ADDRESS: u64 = 0x0000_0bad_c0de_0000;
 static READ_ONLY_PROBE: u64 = 0x5eed_5eed;
 
 /// Scenarios that run after the modules of the system manifest started.
-pub const NEEDS_MODULES: [&str; 11] = [
+pub const NEEDS_MODULES: [&str; 12] = [
     "modules",
     "block_faults",
     "fs_bad_input",
@@ -58,6 +60,7 @@ pub const NEEDS_MODULES: [&str; 11] = [
     "dma_escape",
     "disk_bench",
     "fs_bench",
+    "network_link",
 ];
 
 /// The test kernel's boot hooks: run the scenario `test=NAME` names, before or after the
@@ -84,7 +87,7 @@ impl BootHooks for ScenarioHooks {
 }
 
 /// Every scenario: name, what it shows.
-pub const SCENARIOS: [(&str, &str); 36] = [
+pub const SCENARIOS: [(&str, &str); 37] = [
     ("boot", "boots to the main loop and exits"),
     (
         "page_fault",
@@ -198,6 +201,10 @@ pub const SCENARIOS: [(&str, &str); 36] = [
         "block-workload writes and reads checksummed sectors while virtio-blk is swapped v1 -> v2 -> v1 and faulted with requests in flight; nothing lost",
     ),
     (
+        "network_link",
+        "a DHCP DISCOVER through virtio-net answered by QEMU's DHCP offer; then the driver swapped with a receive waiting and faulted, each cycle answering a DISCOVER again; the heap stays flat",
+    ),
+    (
         "fs_bad_input",
         "requests to fs the shell cannot type: paths with .., too long for the server and for a message, cut short; a file larger than the disk, a full disk and its space back, rounds times",
     ),
@@ -241,6 +248,7 @@ pub fn run_with_modules(name: &str, context: &BootContext, system: &mut System) 
         }
         "faults" => Some(fault_campaign::run(system, context)),
         "dma_escape" => Some(dma_escape::run(system)),
+        "network_link" => Some(network_link::run(system)),
         "disk_bench" => Some(disk_bench::run(system)),
         "fs_bench" => {
             let number = |key: &str| {
