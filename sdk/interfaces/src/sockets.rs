@@ -130,15 +130,40 @@ impl<'a> Wire<'a> for Ipv4 {
     }
 }
 
-crate::wire_record! {
-    /// A socket: the slot of the server's table and the generation that
-    /// tells this use of the slot from earlier ones.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-    pub struct Handle {
-        /// The slot in the server's table.
-        pub slot: u32,
-        /// The use's generation (server instance and slot use).
-        pub generation: u32,
+/// A socket: the slot of the server's table and the generation that tells
+/// this use of the slot from earlier ones. A person writes it as the
+/// server shows it, `SLOT.GENERATION` (`3.17`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Handle {
+    /// The slot in the server's table.
+    pub slot: u32,
+    /// The use's generation (server instance and slot use).
+    pub generation: u32,
+}
+
+impl<'a> Wire<'a> for Handle {
+    fn encode(&self, out: &mut Writer<'_>) -> Result<(), WireError> {
+        self.slot.encode(out)?;
+        self.generation.encode(out)
+    }
+
+    fn decode(input: &mut Reader<'a>) -> Result<Self, WireError> {
+        Ok(Handle {
+            slot: u32::decode(input)?,
+            generation: u32::decode(input)?,
+        })
+    }
+
+    fn render(&self, out: &mut dyn fmt::Write) -> fmt::Result {
+        write!(out, "{self}")
+    }
+
+    fn from_text(word: &'a str) -> Option<Self> {
+        let (slot, generation) = word.split_once('.')?;
+        Some(Handle {
+            slot: u32::from_text(slot)?,
+            generation: u32::from_text(generation)?,
+        })
     }
 }
 

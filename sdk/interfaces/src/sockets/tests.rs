@@ -276,3 +276,26 @@ fn format_line(address: &str) -> Text {
     write!(text, "connect {address} 80").unwrap();
     text
 }
+
+#[test]
+fn a_person_types_a_handle_as_the_server_shows_it() {
+    let handle = Handle {
+        slot: 3,
+        generation: 17,
+    };
+    let mut request = [0u8; 64];
+    let length = request_from_text("close 3.17", &mut request).unwrap();
+    assert_eq!(length, close::request(&mut [0u8; 64], handle).unwrap());
+    let mut text = Text::default();
+    write!(text, "{handle}").unwrap();
+    assert_eq!(text.as_str(), "socket 3.17");
+    for bad in ["3", "3.", ".17", "3.17.1", "3.x", "-3.17", "3 17"] {
+        let mut line = Text::default();
+        write!(line, "close {bad}").unwrap();
+        assert_eq!(
+            request_from_text(line.as_str(), &mut request),
+            Err(WireError::BadArgument),
+            "{bad}"
+        );
+    }
+}

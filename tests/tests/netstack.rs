@@ -1,0 +1,38 @@
+//! The TCP/IP server on the real link: `netstack` asks the virtio-net driver for the link,
+//! gets its address from QEMU's user network by DHCP (10.0.2.15/24; the network is restricted,
+//! so no router), and the shell's `call` reads the address and the link through the typed
+//! interfaces; a UDP socket bound and closed through `call sockets` many times in a row leaves
+//! the server serving.
+
+use cella_qemu_tests::Session;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// The text after `key` up to the next space, comma or line end (a handle: `3.17`).
+fn word_after<'line>(line: &'line str, key: &str) -> Option<&'line str> {
+    let rest = &line[line.find(key)? + key.len()..];
+    let end = rest.find([' ', ',', ')', '\r', '\n']).unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+#[test]
+fn the_tcp_ip_server_gets_its_address_by_dhcp_through_the_driver() {
+    let mut session = Session::at_prompt("netstack-dhcp");
+    session.wait_for("netstack: link 52:54:00:12:34:56, MTU 1500, link up", WAIT);
+    session.wait_for("netstack: address: 10.0.2.15/24, no gateway, by DHCP", WAIT);
+    session.expect_answer("call sockets address", "10.0.2.15/24, no gateway, by DHCP");
+    session.expect_answer("call net info", "52:54:00:12:34:56, MTU 1500, link up");
+    // A socket bound and closed again and again: each bind is answered with a handle, the
+    // close of that handle is done, and the port is free for the next round.
+    for round in 0..20 {
+        let answer = session.type_line("call sockets bind 5353");
+        let Some(handle) = word_after(&answer, "socket ") else {
+            session.fail(format!(
+                "round {round}: `call sockets bind 5353` gave:\n{answer}"
+            ));
+        };
+        session.expect_answer(&format!("call sockets close {handle}"), "done");
+    }
+    session.expect_answer("call sockets address", "10.0.2.15/24");
+}
