@@ -28,7 +28,7 @@ use x86_64::structures::paging::{
 use x86_64::{PhysAddr, VirtAddr};
 
 /// Size of the kernel heap mapped at boot.
-pub const HEAP_SIZE: u64 = 32 * 1024 * 1024;
+pub const HEAP_SIZE: u64 = 48 * 1024 * 1024;
 
 unsafe extern "C" {
     static __kernel_physical_start: u8;
