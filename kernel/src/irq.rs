@@ -24,7 +24,7 @@
 
 use crate::arch::{io_apic, pic};
 use crate::interrupt_routing::{self, Madt, NoIoApic};
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use spin::Once;
 use x86_64::instructions::interrupts::without_interrupts;
 
@@ -54,6 +54,11 @@ static EDGE_LINES: AtomicU64 = AtomicU64::new(0);
 static IN_SERVICE: AtomicU64 = AtomicU64::new(0);
 /// Edge lines that fired again while in service.
 static LATCHED: AtomicU64 = AtomicU64::new(0);
+/// Acknowledgements still awaited for a level-triggered line delivered to
+/// several holders (a shared PCI INTx line): it is unmasked when the last
+/// of them acknowledges, so one holder's acknowledgement does not let a
+/// line another holder's device still asserts fire again at once.
+static AWAITED: [AtomicU8; LINES as usize] = [const { AtomicU8::new(0) }; LINES as usize];
 /// Each legacy line's I/O APIC pins, one bit a pin.
 static LINE_PINS: [AtomicU32; 16] = [const { AtomicU32::new(0) }; 16];
 /// The MADT as the boot read it.
@@ -151,6 +156,7 @@ pub fn set_enabled(line: u8, enabled: bool) {
         return;
     }
     without_interrupts(|| {
+        AWAITED[usize::from(line)].store(0, Ordering::Release);
         if enabled {
             ENABLED.fetch_or(1 << line, Ordering::AcqRel);
         } else {
@@ -160,12 +166,28 @@ pub fn set_enabled(line: u8, enabled: bool) {
     });
 }
 
-/// The holder has handled the line: unmask it again if it is enabled.
+/// The line was delivered to `holders` holders: each acknowledges it, and
+/// the last acknowledgement unmasks it.
+pub fn expect_acknowledgements(line: u8, holders: u8) {
+    if let Some(awaited) = AWAITED.get(usize::from(line)) {
+        awaited.store(holders, Ordering::Release);
+    }
+}
+
+/// A holder has handled the line: unmask it again if it is enabled and no
+/// other holder it was delivered to still has to acknowledge it.
 pub fn acknowledge(line: u8) {
     if line == TIMER_LINE || line >= LINES {
         return;
     }
     without_interrupts(|| {
+        let awaited = &AWAITED[usize::from(line)];
+        let left = awaited.load(Ordering::Acquire);
+        if left > 1 {
+            awaited.store(left - 1, Ordering::Release);
+            return;
+        }
+        awaited.store(0, Ordering::Release);
         let enabled = ENABLED.load(Ordering::Acquire) & (1 << line) != 0;
         if is_edge(line) {
             IN_SERVICE.fetch_and(!(1 << line), Ordering::AcqRel);

@@ -101,6 +101,14 @@ impl KernelServices for Kernel {
         irq::revoke(line);
     }
 
+    fn expect_irq_acknowledgements(&mut self, line: u8, holders: u8) {
+        irq::expect_acknowledgements(line, holders);
+    }
+
+    fn acknowledge_irq(&mut self, line: u8) {
+        irq::acknowledge(line);
+    }
+
     fn console_output_endpoint(&self) -> Option<u64> {
         console::output_endpoint()
     }

@@ -157,24 +157,43 @@ impl<K: KernelServices> EventLoop<K> {
         any
     }
 
+    /// Queues each line that fired as an event of its holder: an MSI-X
+    /// vector for the module granted its function, a legacy line for every
+    /// running module granted it (a PCI INTx line may be shared), which
+    /// each acknowledge it before it is unmasked again.
     pub(crate) fn collect_interrupts(&mut self) {
         let pending = self.kernel.take_pending_irqs();
         for line in (0..64u8).filter(|line| pending & (1 << line) != 0) {
-            // An MSI-X vector belongs to the module granted its function.
             let function = self.kernel.msix_line_function(line);
-            match self.table.slots.iter_mut().find(|slot| {
+            let mut delivered = 0u8;
+            let mut holders = 0u8;
+            for slot in self.table.slots.iter_mut().filter(|slot| {
                 slot.is_running()
                     && match function {
                         Some(function) => slot.devices().any(|held| held == function),
                         None => slot.irq_lines.contains(&line),
                     }
             }) {
-                Some(slot) if slot.inbox_has_room() => slot.inbox.push_back(Pending::Irq(line)),
-                Some(slot) => log::warn!(
-                    "module {}: inbox full, IRQ {line} left masked",
-                    slot.plan.name
-                ),
-                None => log::warn!("IRQ {line} fired with no running holder; left masked"),
+                holders = holders.saturating_add(1);
+                if slot.inbox_has_room() {
+                    slot.inbox.push_back(Pending::Irq(line));
+                    delivered = delivered.saturating_add(1);
+                } else {
+                    log::warn!(
+                        "module {}: inbox full, IRQ {line} left masked",
+                        slot.plan.name
+                    );
+                }
+                // An MSI-X vector has one holder.
+                if function.is_some() {
+                    break;
+                }
+            }
+            match (holders, delivered) {
+                (0, _) => log::warn!("IRQ {line} fired with no running holder; left masked"),
+                (_, 0) => {}
+                _ if function.is_none() => self.kernel.expect_irq_acknowledgements(line, delivered),
+                _ => {}
             }
         }
     }

@@ -224,7 +224,16 @@ impl<K: KernelServices> EventLoop<K> {
     pub(crate) fn apply(&mut self, index: usize, actions: Actions, in_flight: u32) {
         if actions.revoke_irqs {
             for line in self.table.slots[index].irq_lines.clone() {
-                self.kernel.revoke_irq(line);
+                // A shared line stays with its other holders; the one that
+                // went away may owe the line's acknowledgement.
+                let shared = self.table.slots.iter().enumerate().any(|(other, slot)| {
+                    other != index && slot.is_running() && slot.irq_lines.contains(&line)
+                });
+                if shared {
+                    self.kernel.acknowledge_irq(line);
+                } else {
+                    self.kernel.revoke_irq(line);
+                }
             }
         }
         if actions.release_console {

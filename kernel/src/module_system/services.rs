@@ -242,6 +242,12 @@ pub trait KernelServices: Sized + 'static {
     fn msix_line_function(&self, line: u8) -> Option<PciAddress>;
     /// Masks `line` and forgets its pending state (its holder went away).
     fn revoke_irq(&mut self, line: u8);
+    /// `line` was delivered to `holders` holders (a shared legacy line): it
+    /// is unmasked when the last of them acknowledges it.
+    fn expect_irq_acknowledgements(&mut self, line: u8, holders: u8);
+    /// Acknowledges `line` for a holder that went away while others hold
+    /// it, so that they are not left with a line masked for good.
+    fn acknowledge_irq(&mut self, line: u8);
 
     // The console.
     /// The endpoint console output currently goes to, if a driver took it.

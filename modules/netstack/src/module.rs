@@ -7,7 +7,7 @@
 
 use crate::link::Link;
 use crate::stack::{Addressing, Settings, Stack};
-use cella_sdk::interfaces::net::{self, MAX_FRAME_BYTES, MAX_WAIT_MS};
+use cella_sdk::interfaces::net::{self, MAX_FRAME_BYTES};
 use cella_sdk::interfaces::sockets::{self, Configuration};
 use cella_sdk::{CallId, Endpoint, ErrorCode, Handle, MAX_MESSAGE_BYTES};
 use cella_sdk::{Message, Module, Reply, Result, Timer};
@@ -31,8 +31,12 @@ static HEAP: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
 pub const SENDS_IN_FLIGHT: usize = 8;
 /// How long a `net send` may take.
 const SEND_DEADLINE_MS: u32 = 2_000;
-/// A `net receive` waits this long for a frame; its call allows more.
-const RECEIVE_DEADLINE_MS: u32 = MAX_WAIT_MS + 5_000;
+/// A `net receive` waits this long for a frame: the driver holds one
+/// waiting `receive` at a time, so after a restart of this module the
+/// predecessor's is answered (and the link free again) within a second.
+const RECEIVE_WAIT_MS: u32 = 1_000;
+/// Its call allows more.
+const RECEIVE_DEADLINE_MS: u32 = RECEIVE_WAIT_MS + 5_000;
 /// How long after a failed `net` call it is made again.
 const RETRY_MS: u64 = 500;
 /// The address the stack is made with until the driver tells the link's.
@@ -106,7 +110,7 @@ impl NetStack {
 
     fn ask_frames(&mut self) {
         let mut request = [0u8; 32];
-        self.receive_call = net::receive::request(&mut request, MAX_WAIT_MS)
+        self.receive_call = net::receive::request(&mut request, RECEIVE_WAIT_MS)
             .ok()
             .and_then(|length| self.net.call(&request[..length], RECEIVE_DEADLINE_MS).ok());
         if self.receive_call.is_none() {

@@ -495,3 +495,71 @@ fn an_msix_vector_goes_to_the_module_granted_its_function_and_nowhere_else() {
     system.collect_interrupts();
     assert!(system.table.slots[holder].inbox.is_empty());
 }
+
+#[test]
+fn a_shared_legacy_line_goes_to_every_holder_and_stays_with_the_one_left() {
+    use crate::module_system::slot::Pending;
+    use cella_interfaces::pci::Function;
+    let mut system = running_system();
+    let function = |device: u8, device_id: u16| Function {
+        device,
+        vendor_id: 0x1af4,
+        device_id,
+        irq_line: 11,
+        ..Function::default()
+    };
+    system.kernel.pci_functions =
+        alloc::sync::Arc::from([function(2, 0x1042), function(3, 0x1041)]);
+    for (name, id) in [("disk", "0x1042"), ("card", "0x1041")] {
+        install(
+            &mut system,
+            name,
+            &format!("module {name} installed/{name}.wasm\ngrant device 0x1af4 {id}\n"),
+            requesting(name, &format!("pci 0x1af4 {id}\n")),
+        )
+        .expect("installed");
+    }
+    let holders = [index(&system, "disk"), index(&system, "card")];
+    for round in 0..10 {
+        for &holder in &holders {
+            system.table.slots[holder].inbox.clear();
+        }
+        system.kernel.awaited_acknowledgements.clear();
+        system.kernel.pending_irqs = 1 << 11;
+        system.collect_interrupts();
+        for &holder in &holders {
+            let inbox: Vec<_> = system.table.slots[holder].inbox.iter().collect();
+            assert!(
+                matches!(inbox.as_slice(), [Pending::Irq(11)]),
+                "round {round}: {} has {} events",
+                system.table.slots[holder].plan.name,
+                inbox.len()
+            );
+        }
+        assert_eq!(
+            system.kernel.awaited_acknowledgements,
+            [(11, 2)],
+            "round {round}"
+        );
+    }
+    // The card goes away: the disk keeps the line, acknowledged for the card.
+    run(&mut system, stop("card")).expect("stopped");
+    assert_eq!(system.kernel.acknowledged_for_the_gone, [11]);
+    assert!(!system.kernel.revoked.contains(&11));
+    system.kernel.pending_irqs = 1 << 11;
+    system.table.slots[holders[0]].inbox.clear();
+    system.kernel.awaited_acknowledgements.clear();
+    system.collect_interrupts();
+    assert!(matches!(
+        system.table.slots[holders[0]]
+            .inbox
+            .iter()
+            .collect::<Vec<_>>()
+            .as_slice(),
+        [Pending::Irq(11)]
+    ));
+    assert_eq!(system.kernel.awaited_acknowledgements, [(11, 1)]);
+    // The last holder goes: the line is revoked.
+    run(&mut system, stop("disk")).expect("stopped");
+    assert!(system.kernel.revoked.contains(&11));
+}

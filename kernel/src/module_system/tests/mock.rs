@@ -96,6 +96,10 @@ pub struct MockKernel {
     /// MSI-X lines handed out, and their functions.
     pub msix_lines: Vec<(u8, PciAddress)>,
     pub revoked: Vec<u8>,
+    /// Lines delivered to several holders, with how many.
+    pub awaited_acknowledgements: Vec<(u8, u8)>,
+    /// Lines acknowledged for a holder that went away.
+    pub acknowledged_for_the_gone: Vec<u8>,
     pub console_endpoint: Option<u64>,
     /// Console output the kernel wrote itself.
     pub console_written: Vec<Vec<u8>>,
@@ -202,6 +206,14 @@ impl KernelServices for MockKernel {
 
     fn revoke_irq(&mut self, line: u8) {
         self.revoked.push(line);
+    }
+
+    fn expect_irq_acknowledgements(&mut self, line: u8, holders: u8) {
+        self.awaited_acknowledgements.push((line, holders));
+    }
+
+    fn acknowledge_irq(&mut self, line: u8) {
+        self.acknowledged_for_the_gone.push(line);
     }
 
     fn console_output_endpoint(&self) -> Option<u64> {

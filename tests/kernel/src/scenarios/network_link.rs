@@ -1,4 +1,5 @@
-//! Network link: frames through the virtio-net driver for real. A DHCP DISCOVER built by hand
+//! Network link: frames through the virtio-net driver for real, with the TCP/IP server (the
+//! driver's other client) stopped first. A DHCP DISCOVER built by hand
 //! goes out through `net`'s `send`, and `receive` (waiting for frames) brings QEMU's user
 //! network's DHCP OFFER back; then, [`CYCLES`] times, the driver is hot-swapped while a
 //! `receive` waits (the new version answers it) and faulted from outside (the supervisor
@@ -16,9 +17,15 @@ use alloc::vec::Vec;
 use cella_interfaces::net::{self, Info, NetError};
 use cella_kernel::module_host::device_access;
 use cella_kernel::module_host::services::System;
+use cella_kernel::supervisor::command_line::Command;
 use cella_kernel::{kprintln, time};
 
 const DRIVER: &str = "virtio-net";
+/// The TCP/IP server, if the system has it.
+const STACK: &str = "netstack";
+/// Long enough for the stopped server's waiting `receive` (1 s) to be
+/// answered.
+const STACK_RECEIVE_RUNS_OUT_NS: u64 = 1_500_000_000;
 const DRIVER_FILE: &str = "modules/virtio-net.wasm";
 /// Swap, fault, DISCOVER: this many times.
 const CYCLES: u32 = 8;
@@ -179,6 +186,15 @@ pub fn run(system: &mut System) -> Result<(), String> {
         .find(DRIVER)
         .ok_or_else(|| format!("no module {DRIVER}"))?;
     system.run_for(100_000_000);
+    // The scenario drives the link itself: the TCP/IP server, the driver's
+    // other client, stops, and its waiting `receive` runs out.
+    if system.find(STACK).is_some() {
+        system.command(Command::Stop {
+            module: String::from(STACK),
+            force: false,
+        })?;
+        system.run_for(STACK_RECEIVE_RUNS_OUT_NS);
+    }
     let link = info(system)?;
     kprintln!("network_link: link {link}");
     let offer = discover(system, link.mac, 0x4365_6c00)?;
