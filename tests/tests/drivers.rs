@@ -244,7 +244,9 @@ fn archive_with_greedy_module() -> PathBuf {
 fn a_module_asking_beyond_its_grant_is_refused_and_the_system_boots() {
     let archive = archive_with_greedy_module();
     let mut session = Session::start("greedy", "", Some(archive.clone()), &[]);
-    session.wait_for("module greedy refused at load", WAIT);
+    // The whole line: the serial output may stop in the middle of it.
+    let refused = session.wait_for("module greedy refused at load", WAIT);
+    session.wait_for_from(refused, "\n", WAIT);
     let output = session.output();
     let line = output
         .lines()
