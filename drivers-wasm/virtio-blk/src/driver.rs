@@ -81,29 +81,7 @@ impl VirtioBlock {
             cella_sdk::error!("the device did not come up: {error}");
             ErrorCode::DeviceError
         })?;
-        let vector = match device.msix_entry().map(|entry| self.disk.msix(entry)) {
-            Some(Ok(vector)) => Some(vector),
-            Some(Err(error)) => {
-                cella_sdk::warn!("no MSI-X vector ({error}): the device uses its INTx line");
-                device.drop_msix().map_err(|error| {
-                    cella_sdk::error!("the MSI-X vector was not taken away: {error}");
-                    ErrorCode::DeviceError
-                })?;
-                None
-            }
-            None => None,
-        };
-        let interrupt = match vector {
-            Some(vector) => Ok(vector),
-            None => self.disk.irq(),
-        };
-        self.irq = match interrupt.and_then(|irq| irq.enable().map(|()| irq)) {
-            Ok(irq) => Some(irq),
-            Err(error) => {
-                cella_sdk::warn!("no interrupt ({error}): completions are polled every 10 ms");
-                None
-            }
-        };
+        self.irq = cella_virtio::interrupt::enable(&self.disk, &mut device, "completions")?;
         let sectors = device.capacity();
         cella_sdk::info!(
             "{sectors} sectors of {SECTOR_BYTES} bytes ({} KiB){}, {REQUESTS_IN_FLIGHT} requests in flight",

@@ -52,29 +52,7 @@ impl VirtioNet {
             cella_sdk::error!("the device did not come up: {error}");
             ErrorCode::DeviceError
         })?;
-        let vector = match nic.msix_entry().map(|entry| self.card.msix(entry)) {
-            Some(Ok(vector)) => Some(vector),
-            Some(Err(error)) => {
-                cella_sdk::warn!("no MSI-X vector ({error}): the device uses its INTx line");
-                nic.drop_msix().map_err(|error| {
-                    cella_sdk::error!("the MSI-X vector was not taken away: {error}");
-                    ErrorCode::DeviceError
-                })?;
-                None
-            }
-            None => None,
-        };
-        let interrupt = match vector {
-            Some(vector) => Ok(vector),
-            None => self.card.irq(),
-        };
-        self.irq = match interrupt.and_then(|irq| irq.enable().map(|()| irq)) {
-            Ok(irq) => Some(irq),
-            Err(error) => {
-                cella_sdk::warn!("no interrupt ({error}): frames are polled every 10 ms");
-                None
-            }
-        };
+        self.irq = cella_virtio::interrupt::enable(&self.card, &mut nic, "frames")?;
         let link = match nic.link_up() {
             Ok(true) => "up",
             Ok(false) => "down",

@@ -582,3 +582,14 @@ impl<W: RegisterWindow, B: DmaRegion> Disk<W, B> {
         self.queue.is_broken()
     }
 }
+
+#[cfg(feature = "sdk")]
+impl<W: RegisterWindow, B: DmaRegion> crate::interrupt::MsixQueues for Disk<W, B> {
+    fn msix_entry(&self) -> Option<u16> {
+        Disk::msix_entry(self)
+    }
+
+    fn drop_msix(&mut self) -> Result<(), Error> {
+        Disk::drop_msix(self)
+    }
+}

@@ -31,6 +31,8 @@ pub mod block;
 pub mod capabilities;
 mod error;
 pub mod features;
+#[cfg(feature = "sdk")]
+pub mod interrupt;
 pub mod net;
 pub mod net_server;
 pub mod platform;

@@ -327,3 +327,14 @@ impl<W: RegisterWindow, B: DmaRegion> Nic<W, B> {
         self.sending = [None; TRANSMIT_IN_FLIGHT];
     }
 }
+
+#[cfg(feature = "sdk")]
+impl<W: RegisterWindow, B: DmaRegion> crate::interrupt::MsixQueues for Nic<W, B> {
+    fn msix_entry(&self) -> Option<u16> {
+        Nic::msix_entry(self)
+    }
+
+    fn drop_msix(&mut self) -> Result<(), Error> {
+        Nic::drop_msix(self)
+    }
+}
