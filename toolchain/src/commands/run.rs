@@ -61,6 +61,7 @@ pub fn boot(
     let port = crate::qemu::free_host_port(crate::qemu::DEFAULT_HOST_PORT)?;
     invocation.network = Some(crate::qemu::Network {
         host_port: Some(port),
+        ..crate::qemu::Network::default()
     });
     progress::message(&format!(
         "network: virtio-net on QEMU's user network, which reaches nothing beyond it; the guest's port 80 is at http://127.0.0.1:{port}/"
