@@ -30,7 +30,11 @@
 //! `tcp:127.0.0.1:PORT`, is one connection QEMU makes when it starts, shared by every guest
 //! connection, and QEMU does not start when nothing listens there). With a UDP host port
 //! ([`Network::udp_host_port`]), datagrams to that port of the host's loopback reach the
-//! guest's UDP port 7 (netstack's echo service).
+//! guest's UDP port 7 (netstack's echo service). QEMU's `restrict=on` drops every UDP
+//! datagram the guest sends other than to its DHCP and TFTP servers, the answers to a UDP
+//! forward among them (libslirp's `udp_input`); a boot that wants those answers asks for
+//! [`Network::unrestricted`], which lets the guest's datagrams and connections out to the
+//! host's network.
 
 use crate::shell::{find_program, is_executable};
 use crate::{Error, Result};
@@ -105,6 +109,10 @@ pub struct Network {
     pub guest_forward: Option<u16>,
     /// The host's loopback UDP port forwarded to the guest's UDP port [`GUEST_ECHO_PORT`].
     pub udp_host_port: Option<u16>,
+    /// `restrict=off`: the guest's packets may leave QEMU's virtual network (the only way
+    /// the guest's answers to a UDP forward reach the host). Every `cargo cella` boot is
+    /// restricted; a test asks for this only to see UDP answers.
+    pub unrestricted: bool,
 }
 
 /// The program QEMU runs for each guest connection of a guest forward, its standard input
@@ -124,7 +132,11 @@ impl Network {
     /// The `-netdev` value: user networking restricted to QEMU's virtual network, with the
     /// forward if there is one.
     fn netdev(&self) -> String {
-        let mut netdev = String::from("user,id=net0,restrict=on");
+        let mut netdev = String::from(if self.unrestricted {
+            "user,id=net0,restrict=off"
+        } else {
+            "user,id=net0,restrict=on"
+        });
         if let Some(port) = self.host_port {
             netdev.push_str(&format!(",hostfwd=tcp:127.0.0.1:{port}-:80"));
         }
@@ -408,10 +420,11 @@ mod tests {
 
     #[test]
     fn a_guest_forward_runs_the_relay_and_a_udp_port_reaches_the_echo_service() {
-        let network = Network {
+        let mut network = Network {
             host_port: None,
             guest_forward: Some(4321),
             udp_host_port: Some(4322),
+            unrestricted: false,
         };
         assert_eq!(
             network.netdev(),
@@ -419,6 +432,12 @@ mod tests {
                 "user,id=net0,restrict=on,guestfwd=tcp:10.0.2.100:80-cmd:{},hostfwd=udp:127.0.0.1:4322-:7",
                 relay_command(4321)
             )
+        );
+        network.unrestricted = true;
+        assert!(
+            network
+                .netdev()
+                .starts_with("user,id=net0,restrict=off,guestfwd=")
         );
         let relay = relay_command(4321);
         assert!(relay.contains("/dev/tcp/127.0.0.1/4321"), "{relay}");
