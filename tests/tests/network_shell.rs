@@ -3,7 +3,8 @@
 //! host's loopback (QEMU's `guestfwd`, one relay a connection). `ifconfig` shows the card's
 //! MAC and the DHCP address; `get` prints the status line, the body's size and its FNV-1a,
 //! which match the body the test served, 21 times in a row; once nothing listens on the host
-//! port, `get` answers a clear error; and afterwards `sockets` still gives out a socket.
+//! port, `get` answers a clear error, as it does for an address nothing answers; and
+//! afterwards `sockets` still gives out a socket.
 
 use cella_qemu_tests::{Network, Session};
 use std::io::{Read, Write};
@@ -112,6 +113,11 @@ fn ifconfig_and_get_reach_a_server_on_the_host_through_the_forward() {
             session.fail(format!("round {round}: not a refusal:\n{refused}"));
         }
     }
+    // An address no forward names: QEMU's restricted network drops the connection.
+    session.expect_answer(
+        "get 10.0.2.99:80 /",
+        "error: get 10.0.2.99:80: no connection within 10 s (the address did not answer)",
+    );
     session.expect_answer("get 10.0.2.100 /", "error: get 10.0.2.100: not HOST:PORT");
     session.expect_answer("get 10.0.2.100:80", "error: get: usage: get HOST:PORT PATH");
     // No socket was left behind: a bind still gets one, and the shell still answers.

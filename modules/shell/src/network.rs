@@ -72,6 +72,8 @@ pub enum Failure {
     HeaderTooLong,
     /// The connection ended inside the answer's header.
     HeaderCut,
+    /// The connection was not established within [`GET_DEADLINE_MS`].
+    Unanswered,
     /// The answer did not end within [`GET_DEADLINE_MS`]; the bytes that
     /// arrived.
     Deadline { received: u64 },
@@ -114,6 +116,11 @@ impl core::fmt::Display for Failure {
                 )
             }
             Failure::HeaderCut => out.write_str("the connection ended inside the answer's header"),
+            Failure::Unanswered => write!(
+                out,
+                "no connection within {} s (the address did not answer)",
+                GET_DEADLINE_MS / 1000
+            ),
             Failure::Deadline { received } => write!(
                 out,
                 "the answer did not end within {} s ({received} bytes arrived)",
@@ -312,6 +319,8 @@ impl Get {
     ) -> Step {
         let outcome = match self.advance(servers) {
             Ok(false) if now_ms < self.deadline_ms => return Step::Pending,
+            // `send` takes nothing before the connection is established.
+            Ok(false) if self.sent == 0 => Err(Failure::Unanswered),
             Ok(false) => Err(Failure::Deadline {
                 received: self.header_length as u64 + self.body_bytes,
             }),
