@@ -91,6 +91,24 @@ impl fmt::Display for Accel {
 /// The port `cargo cella run` forwards to the guest's port 80 when it is free.
 pub const DEFAULT_HOST_PORT: u16 = 8080;
 
+/// The host port `cargo cella run` forwards the guest's [`GUEST_FORWARD_ADDRESS`]:80 to
+/// (a server the user runs there, `python3 -m http.server 8000`, answers the shell's `get`).
+pub const RUN_GUEST_FORWARD_PORT: u16 = 8000;
+
+impl Network {
+    /// What `cargo cella run` boots with: the host's `host_port` reaching the guest's port
+    /// 80, the guest's [`GUEST_FORWARD_ADDRESS`]:80 reaching the host's
+    /// [`RUN_GUEST_FORWARD_PORT`], restricted otherwise.
+    pub fn for_run(host_port: u16) -> Network {
+        Network {
+            host_port: Some(host_port),
+            guest_forward: Some(RUN_GUEST_FORWARD_PORT),
+            udp_host_port: None,
+            unrestricted: false,
+        }
+    }
+}
+
 /// The address on QEMU's user network whose port [`GUEST_FORWARD_PORT`] reaches the host
 /// when a [`Network::guest_forward`] is set.
 pub const GUEST_FORWARD_ADDRESS: &str = "10.0.2.100";
@@ -444,6 +462,17 @@ mod tests {
         assert!(
             !relay.contains(','),
             "a comma would end QEMU's option: {relay}"
+        );
+    }
+
+    #[test]
+    fn a_run_forwards_both_ways_and_stays_restricted() {
+        assert_eq!(
+            Network::for_run(8080).netdev(),
+            format!(
+                "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:8080-:80,guestfwd=tcp:10.0.2.100:80-cmd:{}",
+                relay_command(8000)
+            )
         );
     }
 
