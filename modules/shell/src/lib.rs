@@ -189,24 +189,29 @@ impl Module for Shell {
         });
         match step {
             network::Step::Pending => match self.timer.set_after(GET_STEP_NANOSECONDS) {
-                Ok(()) => self.get = Some((get, target)),
+                Ok(()) => {
+                    self.get = Some((get, target));
+                    printed
+                }
                 Err(error) => {
                     // Without the timer the get cannot go on: end it now.
                     get.close(&servers);
                     let failure = network::Failure::Call(network::Server::Sockets, error);
-                    self.network_failure("get", target.as_str(), failure)?;
-                    self.end_wait()?;
+                    let shown = self.network_failure("get", target.as_str(), failure);
+                    // The prompt comes back even when the output could not be printed.
+                    let ended = self.end_wait();
+                    printed.and(shown).and(ended)
                 }
             },
             network::Step::Finished(result) => {
-                printed?;
-                if let Err(failure) = result {
-                    self.network_failure("get", target.as_str(), failure)?;
-                }
-                self.end_wait()?;
+                let shown = match result {
+                    Err(failure) => self.network_failure("get", target.as_str(), failure),
+                    Ok(()) => Ok(()),
+                };
+                let ended = self.end_wait();
+                printed.and(shown).and(ended)
             }
         }
-        Ok(())
     }
 }
 
