@@ -75,8 +75,32 @@ impl BootRequest {
     /// Forwards `port` of the host's loopback to the guest's TCP port 80 (pick one with
     /// `cella::qemu::free_host_port`).
     pub fn with_host_port(mut self, port: u16) -> Self {
+        let network = self.network.unwrap_or_default();
         self.network = Some(Network {
             host_port: Some(port),
+            ..network
+        });
+        self
+    }
+
+    /// Forwards the guest's TCP connections to 10.0.2.100:80 to `port` of the host's
+    /// loopback, one relay for each (`cella::qemu::relay_command`).
+    pub fn with_guest_forward(mut self, port: u16) -> Self {
+        let network = self.network.unwrap_or_default();
+        self.network = Some(Network {
+            guest_forward: Some(port),
+            ..network
+        });
+        self
+    }
+
+    /// Forwards UDP `port` of the host's loopback to the guest's UDP port 7 (the echo
+    /// service).
+    pub fn with_udp_host_port(mut self, port: u16) -> Self {
+        let network = self.network.unwrap_or_default();
+        self.network = Some(Network {
+            udp_host_port: Some(port),
+            ..network
         });
         self
     }

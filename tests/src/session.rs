@@ -7,7 +7,7 @@
 
 use crate::disk::Disk;
 use crate::environment::environment;
-use cella::qemu::{QemuInvocation, Serial};
+use cella::qemu::{Network, QemuInvocation, Serial};
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -38,8 +38,19 @@ impl Session {
     /// Boots the kernel with `cmdline` (and `archive`, else the default one), plus `extra`
     /// QEMU arguments, and a fresh copy of the disk image of its own.
     pub fn start(label: &str, cmdline: &str, archive: Option<PathBuf>, extra: &[&str]) -> Session {
+        Session::start_on_network(label, cmdline, archive, extra, Network::default())
+    }
+
+    /// As [`Session::start`], with the network card on `network` (its forwards).
+    pub fn start_on_network(
+        label: &str,
+        cmdline: &str,
+        archive: Option<PathBuf>,
+        extra: &[&str],
+        network: Network,
+    ) -> Session {
         let disk = Disk::copy_for(label);
-        let mut session = Session::launch(label, cmdline, archive, extra, disk.path());
+        let mut session = Session::launch(label, cmdline, archive, extra, disk.path(), network);
         session.own_disk = Some(disk);
         session
     }
@@ -53,7 +64,14 @@ impl Session {
         extra: &[&str],
         disk: &Disk,
     ) -> Session {
-        Session::launch(label, cmdline, archive, extra, disk.path())
+        Session::launch(
+            label,
+            cmdline,
+            archive,
+            extra,
+            disk.path(),
+            Network::default(),
+        )
     }
 
     fn launch(
@@ -62,6 +80,7 @@ impl Session {
         archive: Option<PathBuf>,
         extra: &[&str],
         disk: &Path,
+        network: Network,
     ) -> Session {
         let environment = environment();
         static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -81,6 +100,7 @@ impl Session {
         invocation.accel = environment.accel;
         invocation.serial = Serial::Stdio;
         invocation.disk = Some(disk.to_owned());
+        invocation.network = Some(network);
         invocation.extra_args.push(OsString::from("-monitor"));
         invocation.extra_args.push(OsString::from(format!(
             "unix:{},server=on,wait=off",
@@ -145,7 +165,12 @@ impl Session {
 
     /// Boots the default test system and waits for the console shell's first prompt.
     pub fn at_prompt(label: &str) -> Session {
-        let session = Session::start(label, "", None, &[]);
+        Session::at_prompt_on_network(label, Network::default())
+    }
+
+    /// As [`Session::at_prompt`], with the network card on `network` (its forwards).
+    pub fn at_prompt_on_network(label: &str, network: Network) -> Session {
+        let session = Session::start_on_network(label, "", None, &[], network);
         session.wait_for_boot(SHELL_WAIT);
         session.wait_for("shell: ready", SHELL_WAIT);
         session.wait_for("cella> ", SHELL_WAIT);

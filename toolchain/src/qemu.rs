@@ -6,6 +6,8 @@
 //!    -drive file=<disk image>,if=none,id=disk0,format=raw,cache=writeback
 //!    -device virtio-blk-pci,drive=disk0,disable-legacy=on,iommu_platform=on
 //!    -netdev user,id=net0,restrict=on[,hostfwd=tcp:127.0.0.1:<port>-:80]
+//!            [,guestfwd=tcp:10.0.2.100:80-cmd:<relay to 127.0.0.1:<port>>]
+//!            [,hostfwd=udp:127.0.0.1:<port>-:7]
 //!    -device virtio-net-pci,netdev=net0,disable-legacy=on,iommu_platform=on
 //!    -serial <...> -kernel <kernel ELF> -initrd <boot archive> -append "<cmdline>"
 //! ```
@@ -22,6 +24,17 @@
 //! DHCP server and gateway at 10.0.2.2) and nothing beyond it. With a host port
 //! ([`Network::host_port`]), a connection to that port on the host's loopback reaches the
 //! guest's TCP port 80 (`cargo cella run` picks one); without, nothing from the host does.
+//! With a guest forward ([`Network::guest_forward`]), the guest's connections to
+//! 10.0.2.100:80 reach that port of the host's loopback: QEMU runs [`relay_command`] for each
+//! connection (the `cmd:` form of `guestfwd`; its other form, a character device such as
+//! `tcp:127.0.0.1:PORT`, is one connection QEMU makes when it starts, shared by every guest
+//! connection, and QEMU does not start when nothing listens there). With a UDP host port
+//! ([`Network::udp_host_port`]), datagrams to that port of the host's loopback reach the
+//! guest's UDP port 7 (netstack's echo service). QEMU's `restrict=on` drops every UDP
+//! datagram the guest sends other than to its DHCP and TFTP servers, the answers to a UDP
+//! forward among them (libslirp's `udp_input`); a boot that wants those answers asks for
+//! [`Network::unrestricted`], which lets the guest's datagrams and connections out to the
+//! host's network.
 
 use crate::shell::{find_program, is_executable};
 use crate::{Error, Result};
@@ -78,20 +91,81 @@ impl fmt::Display for Accel {
 /// The port `cargo cella run` forwards to the guest's port 80 when it is free.
 pub const DEFAULT_HOST_PORT: u16 = 8080;
 
+/// The host port `cargo cella run` forwards the guest's [`GUEST_FORWARD_ADDRESS`]:80 to
+/// (a server the user runs there, `python3 -m http.server 8000`, answers the shell's `get`).
+pub const RUN_GUEST_FORWARD_PORT: u16 = 8000;
+
+impl Network {
+    /// What `cargo cella run` boots with: the host's `host_port` reaching the guest's port
+    /// 80, the guest's [`GUEST_FORWARD_ADDRESS`]:80 reaching the host's
+    /// [`RUN_GUEST_FORWARD_PORT`], restricted otherwise.
+    pub fn for_run(host_port: u16) -> Network {
+        Network {
+            host_port: Some(host_port),
+            guest_forward: Some(RUN_GUEST_FORWARD_PORT),
+            udp_host_port: None,
+            unrestricted: false,
+        }
+    }
+}
+
+/// The address on QEMU's user network whose port [`GUEST_FORWARD_PORT`] reaches the host
+/// when a [`Network::guest_forward`] is set.
+pub const GUEST_FORWARD_ADDRESS: &str = "10.0.2.100";
+/// The TCP port of [`GUEST_FORWARD_ADDRESS`] that is forwarded.
+pub const GUEST_FORWARD_PORT: u16 = 80;
+/// The guest's UDP port a [`Network::udp_host_port`] reaches: netstack's echo service.
+pub const GUEST_ECHO_PORT: u16 = 7;
+
 /// The machine's network card and what it reaches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Network {
     /// The host's loopback port forwarded to the guest's TCP port 80, if any.
     pub host_port: Option<u16>,
+    /// The host's loopback port the guest's connections to
+    /// [`GUEST_FORWARD_ADDRESS`]:[`GUEST_FORWARD_PORT`] reach, if any.
+    pub guest_forward: Option<u16>,
+    /// The host's loopback UDP port forwarded to the guest's UDP port [`GUEST_ECHO_PORT`].
+    pub udp_host_port: Option<u16>,
+    /// `restrict=off`: the guest's packets may leave QEMU's virtual network (the only way
+    /// the guest's answers to a UDP forward reach the host). Every `cargo cella` boot is
+    /// restricted; a test asks for this only to see UDP answers.
+    pub unrestricted: bool,
+}
+
+/// The program QEMU runs for each guest connection of a guest forward, its standard input
+/// and output being the connection: bash opens a TCP connection to `port` of the host's
+/// loopback (`/dev/tcp`), copies the guest's bytes to it in the background, copies the
+/// host's answer back until the host closes, then ends, and QEMU closes the guest's
+/// connection. When nothing listens on `port`, it ends at once and the guest's connection
+/// is closed before a byte arrives. Its standard error is the connection too, so it writes
+/// nothing there. No commas: QEMU's option syntax would need them doubled.
+pub fn relay_command(port: u16) -> String {
+    format!(
+        "bash -c 'exec 2>/dev/null; exec 3<>/dev/tcp/127.0.0.1/{port} || exit 1; exec 4<&0; cat <&4 >&3 & cat <&3; kill $!'"
+    )
 }
 
 impl Network {
     /// The `-netdev` value: user networking restricted to QEMU's virtual network, with the
     /// forward if there is one.
     fn netdev(&self) -> String {
-        let mut netdev = String::from("user,id=net0,restrict=on");
+        let mut netdev = String::from(if self.unrestricted {
+            "user,id=net0,restrict=off"
+        } else {
+            "user,id=net0,restrict=on"
+        });
         if let Some(port) = self.host_port {
             netdev.push_str(&format!(",hostfwd=tcp:127.0.0.1:{port}-:80"));
+        }
+        if let Some(port) = self.guest_forward {
+            netdev.push_str(&format!(
+                ",guestfwd=tcp:{GUEST_FORWARD_ADDRESS}:{GUEST_FORWARD_PORT}-cmd:{}",
+                relay_command(port)
+            ));
+        }
+        if let Some(port) = self.udp_host_port {
+            netdev.push_str(&format!(",hostfwd=udp:127.0.0.1:{port}-:{GUEST_ECHO_PORT}"));
         }
         netdev
     }
@@ -348,6 +422,7 @@ mod tests {
         let mut invocation = QemuInvocation::new("qemu".into(), "k".into());
         invocation.network = Some(Network {
             host_port: Some(5555),
+            ..Network::default()
         });
         let arguments = invocation.arguments();
         let text: Vec<_> = arguments.iter().map(|a| a.to_str().unwrap()).collect();
@@ -359,6 +434,96 @@ mod tests {
                 ]),
             "{text:?}"
         );
+    }
+
+    #[test]
+    fn a_guest_forward_runs_the_relay_and_a_udp_port_reaches_the_echo_service() {
+        let mut network = Network {
+            host_port: None,
+            guest_forward: Some(4321),
+            udp_host_port: Some(4322),
+            unrestricted: false,
+        };
+        assert_eq!(
+            network.netdev(),
+            format!(
+                "user,id=net0,restrict=on,guestfwd=tcp:10.0.2.100:80-cmd:{},hostfwd=udp:127.0.0.1:4322-:7",
+                relay_command(4321)
+            )
+        );
+        network.unrestricted = true;
+        assert!(
+            network
+                .netdev()
+                .starts_with("user,id=net0,restrict=off,guestfwd=")
+        );
+        let relay = relay_command(4321);
+        assert!(relay.contains("/dev/tcp/127.0.0.1/4321"), "{relay}");
+        assert!(
+            !relay.contains(','),
+            "a comma would end QEMU's option: {relay}"
+        );
+    }
+
+    #[test]
+    fn a_run_forwards_both_ways_and_stays_restricted() {
+        assert_eq!(
+            Network::for_run(8080).netdev(),
+            format!(
+                "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:8080-:80,guestfwd=tcp:10.0.2.100:80-cmd:{}",
+                relay_command(8000)
+            )
+        );
+    }
+
+    #[test]
+    fn the_relay_carries_one_connection_both_ways_and_ends_when_the_host_closes() {
+        use std::io::{Read, Write};
+        use std::net::TcpListener;
+        use std::process::Stdio;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut connection, _) = listener.accept().unwrap();
+            let mut question = [0u8; 5];
+            connection.read_exact(&mut question).unwrap();
+            connection.write_all(b"answer to ").unwrap();
+            connection.write_all(&question).unwrap();
+        });
+        // QEMU splits the command as a shell would (GLib's g_shell_parse_argv); sh -c does
+        // the same here.
+        let mut relay = Command::new("sh")
+            .arg("-c")
+            .arg(relay_command(port))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        relay.stdin.as_mut().unwrap().write_all(b"hello").unwrap();
+        let mut answer = String::new();
+        relay
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut answer)
+            .unwrap();
+        assert_eq!(answer, "answer to hello");
+        server.join().unwrap();
+        drop(relay.stdin.take());
+        relay.wait().unwrap();
+
+        // Nothing listening: the relay ends at once with nothing written, not even an error
+        // message (QEMU gives it the connection as its standard error too).
+        let port = free_host_port(1).unwrap();
+        let output = Command::new("sh")
+            .arg("-c")
+            .arg(relay_command(port))
+            .stdin(Stdio::piped())
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "");
+        assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+        assert!(!output.status.success());
     }
 
     #[test]

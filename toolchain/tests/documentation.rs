@@ -68,25 +68,32 @@ fn shell_commands() -> Vec<String> {
         commands.len() >= 10 && commands.iter().any(|command| command == "help"),
         "could not read the shell's commands from USAGE: {commands:?}"
     );
-    // The file commands the shell runs itself (modules/shell/src/files.rs, its `HELP`).
-    let path = workspace().join("modules/shell/src/files.rs");
-    let source = std::fs::read_to_string(&path).expect("the shell's file commands source");
-    let start = source
-        .find("pub const HELP: &str = ")
-        .expect("files.rs defines HELP");
-    let body = &source[start..];
-    let body = &body[..body.find("\";").expect("HELP ends")];
-    let before = commands.len();
-    for line in body.split("\\r\\n").skip(1) {
-        let line = line.trim_start().trim_start_matches('\\');
-        if let Some(command) = line.split_whitespace().next() {
-            commands.push(command.to_owned());
+    // The commands the shell runs itself: the file commands (modules/shell/src/files.rs) and
+    // the network commands (modules/shell/src/network.rs), each file's `HELP`.
+    for (file, at_least, example) in [
+        ("modules/shell/src/files.rs", 5, "cat"),
+        ("modules/shell/src/network.rs", 2, "get"),
+    ] {
+        let path = workspace().join(file);
+        let source = std::fs::read_to_string(&path).expect("the shell's commands source");
+        let start = source
+            .find("pub const HELP: &str = ")
+            .unwrap_or_else(|| panic!("{file} defines HELP"));
+        let body = &source[start..];
+        let body = &body[..body.find("\";").expect("HELP ends")];
+        let before = commands.len();
+        for line in body.split("\\r\\n").skip(1) {
+            let line = line.trim_start().trim_start_matches('\\');
+            if let Some(command) = line.split_whitespace().next() {
+                commands.push(command.to_owned());
+            }
         }
+        assert!(
+            commands.len() - before >= at_least
+                && commands.iter().any(|command| command == example),
+            "could not read the shell's commands from {file}'s HELP: {commands:?}"
+        );
     }
-    assert!(
-        commands.len() - before >= 5 && commands.iter().any(|command| command == "cat"),
-        "could not read the shell's file commands from HELP: {commands:?}"
-    );
     commands
 }
 

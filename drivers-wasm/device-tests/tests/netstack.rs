@@ -240,7 +240,7 @@ fn the_module_gets_its_address_by_dhcp_and_answers_arp_and_ping() {
     let log = log_messages(&driver.platform);
     assert!(
         log.iter()
-            .any(|line| line == "serving sockets; asking net for the link")
+            .any(|line| line == "serving sockets and UDP echo on port 7; asking net for the link")
     );
     assert!(
         log.iter()

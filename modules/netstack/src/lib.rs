@@ -10,6 +10,7 @@
 
 extern crate alloc;
 
+pub mod echo;
 pub mod limits;
 pub mod link;
 #[cfg(target_arch = "wasm32")]
@@ -19,5 +20,6 @@ pub mod stack;
 mod table;
 mod upkeep;
 
+pub use echo::Echo;
 pub use link::Link;
 pub use stack::{Addressing, Settings, Stack};

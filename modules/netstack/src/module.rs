@@ -3,8 +3,10 @@
 //! `on_reply`, so socket requests are served while it waits); the frames
 //! smoltcp makes go out as `net send` calls, at most [`SENDS_IN_FLIGHT`] at
 //! once; the stack is polled when frames arrive, on the timer (smoltcp's
-//! next deadline) and after each socket request.
+//! next deadline) and after each socket request. The UDP echo service
+//! ([`Echo`], port 7) is served after each poll.
 
+use crate::echo::Echo;
 use crate::link::Link;
 use crate::stack::{Addressing, Settings, Stack};
 use cella_sdk::interfaces::net::{self, MAX_FRAME_BYTES};
@@ -72,6 +74,10 @@ pub struct NetStack {
     net: Endpoint,
     timer: Timer,
     stack: Stack<NetLink>,
+    /// The UDP echo service, if its port could be bound.
+    echo: Option<Echo>,
+    /// The datagrams the echo service dropped, as last logged.
+    logged_echo_dropped: u64,
     /// The `info` call out, until the driver tells the MAC address.
     info_call: Option<CallId>,
     /// Whether the driver told the MAC address (the stack polls only then).
@@ -123,10 +129,27 @@ impl NetStack {
     fn run(&mut self) {
         let now = now_ms();
         let mut next = self.retry_at_ms.map(|at| at.saturating_sub(now));
-        if self.link_known
-            && let Some(delay) = self.stack.poll(now)
+        if self.link_known {
+            let mut delay = self.stack.poll(now);
+            // Datagrams the poll delivered to the echo service go back at a second poll.
+            if let Some(echo) = self.echo.as_mut()
+                && echo.serve(&mut self.stack) > 0
+            {
+                delay = self.stack.poll(now);
+            }
+            if let Some(delay) = delay {
+                next = Some(next.map_or(delay, |retry| retry.min(delay)));
+            }
+        }
+        if let Some(echo) = &self.echo
+            && echo.dropped != self.logged_echo_dropped
         {
-            next = Some(next.map_or(delay, |retry| retry.min(delay)));
+            cella_sdk::warn!(
+                "echo: {} more datagrams not answered ({} in all)",
+                echo.dropped - self.logged_echo_dropped,
+                echo.dropped
+            );
+            self.logged_echo_dropped = echo.dropped;
         }
         let configuration = self.stack.configuration();
         if configuration != self.logged {
@@ -210,12 +233,21 @@ impl Module for NetStack {
             epoch: epoch(),
             addressing: Addressing::Dhcp,
         };
-        let stack = Stack::new(link, settings, now_ms()).map_err(|_| ErrorCode::BadArgument)?;
+        let mut stack = Stack::new(link, settings, now_ms()).map_err(|_| ErrorCode::BadArgument)?;
+        let echo = match Echo::open(&mut stack) {
+            Ok(echo) => Some(echo),
+            Err(error) => {
+                cella_sdk::warn!("no UDP echo service: {error}");
+                None
+            }
+        };
         let logged = stack.configuration();
         let mut module = NetStack {
             net: capabilities.net,
             timer: capabilities.timer,
             stack,
+            echo,
+            logged_echo_dropped: 0,
             info_call: None,
             link_known: false,
             receive_call: None,
@@ -223,7 +255,7 @@ impl Module for NetStack {
             logged,
             logged_lost: 0,
         };
-        cella_sdk::info!("serving sockets; asking net for the link");
+        cella_sdk::info!("serving sockets and UDP echo on port 7; asking net for the link");
         module.ask_info();
         module.run();
         Ok(module)

@@ -12,14 +12,20 @@
 //! lists them) are the supervisor's, so the shell stays small and cannot do
 //! anything its grants do not allow. The file commands (`ls`, `cat`,
 //! `write`, `mkdir`, `rm`, `df`; [`files`]) are the shell's own: it calls
-//! the `fs` server for them, waiting for each answer in the handler.
+//! the `fs` server for them, waiting for each answer in the handler. So are
+//! the network commands (`ifconfig`, `get`; [`network`]), on the `net` and
+//! `sockets` servers: a `get` is advanced on the shell's timer, one step an
+//! event, and the prompt comes back when it is done.
 #![no_std]
 #![forbid(unsafe_code)]
 
 pub mod files;
 pub mod line;
+pub mod network;
 
-use cella_sdk::{Endpoint, ErrorCode, MAX_MESSAGE_BYTES, Message, Module, Result, TextBuffer};
+use cella_sdk::{
+    Endpoint, ErrorCode, Handle, MAX_MESSAGE_BYTES, Message, Module, Result, TextBuffer, Timer,
+};
 use core::fmt::Write;
 use line::{Action, Input, LINE_BYTES, LineEditor, classify};
 
@@ -31,6 +37,9 @@ cella_sdk::module! {
         uart: endpoint("uart"),
         supervisor: endpoint("supervisor"),
         fs: endpoint("fs"),
+        net: endpoint("net"),
+        sockets: endpoint("sockets"),
+        timer: timer(),
     },
 }
 
@@ -53,6 +62,32 @@ impl files::FileServer for FsEndpoint<'_> {
     }
 }
 
+/// How long a network command waits for each answer of `net` or `sockets`.
+const NETWORK_DEADLINE_MILLISECONDS: u32 = 2_000;
+/// The time between two steps of a `get`.
+const GET_STEP_NANOSECONDS: u64 = 2_000_000;
+
+/// The network's servers, called and waited for in the handler.
+struct NetworkEndpoints<'a> {
+    net: &'a Endpoint,
+    sockets: &'a Endpoint,
+}
+
+impl network::NetworkServers for NetworkEndpoints<'_> {
+    fn call<'r>(
+        &self,
+        server: network::Server,
+        request: &[u8],
+        reply: &'r mut [u8],
+    ) -> core::result::Result<&'r [u8], ErrorCode> {
+        let endpoint = match server {
+            network::Server::Net => self.net,
+            network::Server::Sockets => self.sockets,
+        };
+        endpoint.call_and_wait(request, NETWORK_DEADLINE_MILLISECONDS, reply)
+    }
+}
+
 /// Echo collected while one typed message is handled.
 struct Echoed {
     bytes: [u8; MESSAGE],
@@ -64,6 +99,11 @@ pub struct Shell {
     uart: Endpoint,
     supervisor: Endpoint,
     fs: Endpoint,
+    net: Endpoint,
+    sockets: Endpoint,
+    timer: Timer,
+    /// The `get` under way, advanced on the timer, and its target.
+    get: Option<(network::Get, TextBuffer<LINE_BYTES>)>,
     editor: LineEditor,
     /// A command was sent and its answer is not complete yet.
     waiting: bool,
@@ -80,6 +120,10 @@ impl Module for Shell {
             uart: capabilities.uart,
             supervisor: capabilities.supervisor,
             fs: capabilities.fs,
+            net: capabilities.net,
+            sockets: capabilities.sockets,
+            timer: capabilities.timer,
+            get: None,
             editor: LineEditor::new(),
             waiting: false,
             help_follows: false,
@@ -97,6 +141,7 @@ impl Module for Shell {
                     self.waiting = false;
                     if core::mem::take(&mut self.help_follows) {
                         self.write(files::HELP.as_bytes())?;
+                        self.write(network::HELP.as_bytes())?;
                     }
                     self.write(PROMPT)?;
                     self.write(self.editor.line())?;
@@ -127,9 +172,126 @@ impl Module for Shell {
         }
         Ok(())
     }
+
+    fn on_timer(&mut self, timer: Handle) -> Result<()> {
+        if !self.timer.is(timer) {
+            return Ok(());
+        }
+        let Some((mut get, target)) = self.get.take() else {
+            return Ok(());
+        };
+        let servers = self.network_endpoints();
+        let mut printed = Ok(());
+        let step = get.step(&servers, now_milliseconds(), &mut |bytes| {
+            if printed.is_ok() {
+                printed = self.write(bytes);
+            }
+        });
+        match step {
+            network::Step::Pending => match self.timer.set_after(GET_STEP_NANOSECONDS) {
+                Ok(()) => {
+                    self.get = Some((get, target));
+                    printed
+                }
+                Err(error) => {
+                    // Without the timer the get cannot go on: end it now.
+                    get.close(&servers);
+                    let failure = network::Failure::Call(network::Server::Sockets, error);
+                    let shown = self.network_failure("get", target.as_str(), failure);
+                    // The prompt comes back even when the output could not be printed.
+                    let ended = self.end_wait();
+                    printed.and(shown).and(ended)
+                }
+            },
+            network::Step::Finished(result) => {
+                let shown = match result {
+                    Err(failure) => self.network_failure("get", target.as_str(), failure),
+                    Ok(()) => Ok(()),
+                };
+                let ended = self.end_wait();
+                printed.and(shown).and(ended)
+            }
+        }
+    }
+}
+
+/// The monotonic clock in milliseconds.
+fn now_milliseconds() -> u64 {
+    cella_sdk::time::now() / 1_000_000
 }
 
 impl Shell {
+    fn network_endpoints(&self) -> NetworkEndpoints<'_> {
+        NetworkEndpoints {
+            net: &self.net,
+            sockets: &self.sockets,
+        }
+    }
+
+    /// Runs a network command: `ifconfig` at once; `get` started, then
+    /// stepped on the timer with the prompt held back until it ends.
+    /// Whether the prompt may come now.
+    fn run_network_command(&mut self, line: &str) -> Result<bool> {
+        let command = line.split_whitespace().next().unwrap_or("");
+        if command == "ifconfig" {
+            if line.split_whitespace().nth(1).is_some() {
+                self.write(b"error: ifconfig: usage: ifconfig\r\n")?;
+                return Ok(true);
+            }
+            let mut printed = Ok(());
+            network::ifconfig(&self.network_endpoints(), &mut |bytes| {
+                if printed.is_ok() {
+                    printed = self.write(bytes);
+                }
+            });
+            printed?;
+            return Ok(true);
+        }
+        let target = line.split_whitespace().nth(1).unwrap_or("");
+        let started = network::Get::start(&self.network_endpoints(), line, now_milliseconds());
+        let get = match started {
+            Ok(get) => get,
+            Err(failure) => {
+                self.network_failure(command, target, failure)?;
+                return Ok(true);
+            }
+        };
+        if let Err(error) = self.timer.set_after(GET_STEP_NANOSECONDS) {
+            get.close(&self.network_endpoints());
+            let failure = network::Failure::Call(network::Server::Sockets, error);
+            self.network_failure(command, target, failure)?;
+            return Ok(true);
+        }
+        let mut shown = TextBuffer::<LINE_BYTES>::new();
+        shown.push_str(target);
+        self.get = Some((get, shown));
+        self.waiting = true;
+        Ok(false)
+    }
+
+    /// `error: COMMAND TARGET: WHY` (`error: COMMAND: usage: ...`).
+    fn network_failure(
+        &self,
+        command: &str,
+        target: &str,
+        failure: network::Failure,
+    ) -> Result<()> {
+        let mut text = TextBuffer::<{ LINE_BYTES + 160 }>::new();
+        let _ = match failure {
+            network::Failure::Usage(_) => write!(text, "error: {command}: {failure}\r\n"),
+            _ => write!(text, "error: {command} {target}: {failure}\r\n"),
+        };
+        self.write(text.as_bytes())
+    }
+
+    /// A command that held the prompt back is done: the prompt and the
+    /// half-typed line come back.
+    fn end_wait(&mut self) -> Result<()> {
+        self.waiting = false;
+        self.write(PROMPT)?;
+        self.write(self.editor.line())
+    }
+
     /// Runs a file command, printing its output, or the error.
     fn run_file_command(&self, line: &str) -> Result<()> {
         let mut printed = Ok(());
@@ -206,6 +368,12 @@ impl Shell {
                 // A line starting with `#` is a comment: echoed, never sent.
                 if self.waiting || line::is_comment_or_empty(line.as_str()) {
                     if !self.waiting {
+                        self.write(PROMPT)?;
+                    }
+                    return Ok(());
+                }
+                if network::is_network_command(line.as_str()) {
+                    if self.run_network_command(line.as_str())? {
                         self.write(PROMPT)?;
                     }
                     return Ok(());

@@ -59,11 +59,11 @@ pub fn boot(
     ));
     invocation.disk = Some(disk);
     let port = crate::qemu::free_host_port(crate::qemu::DEFAULT_HOST_PORT)?;
-    invocation.network = Some(crate::qemu::Network {
-        host_port: Some(port),
-    });
+    invocation.network = Some(crate::qemu::Network::for_run(port));
     progress::message(&format!(
-        "network: virtio-net on QEMU's user network, which reaches nothing beyond it; the guest's port 80 is at http://127.0.0.1:{port}/"
+        "network: virtio-net on QEMU's user network, which reaches nothing beyond it; the guest's port 80 is at http://127.0.0.1:{port}/, and the guest's {}:80 is the host's 127.0.0.1:{}",
+        crate::qemu::GUEST_FORWARD_ADDRESS,
+        crate::qemu::RUN_GUEST_FORWARD_PORT
     ));
     // COM2 on a socket of this run's own: the channel `cargo cella push` sends modules over.
     // `exec` keeps the process id, so the run is registered under QEMU's.
