@@ -82,11 +82,21 @@ impl Router {
             return;
         };
         let name = alloc::string::String::from(self.endpoint_name(endpoint));
+        if name == SUPERVISOR_ENDPOINT {
+            // Answered by the event loop from its typed, read-only
+            // interface; a buffer lent with it is not needed.
+            self.ended_loans.extend(loan);
+            self.supervisor_calls
+                .push(super::inspection::SupervisorCall {
+                    caller,
+                    call,
+                    generation,
+                    from: alloc::string::String::from(from),
+                    bytes,
+                });
+            return;
+        }
         let refusal = match table.server_of(endpoint) {
-            _ if name == SUPERVISOR_ENDPOINT => Some((
-                ErrorCode::Denied,
-                "the supervisor takes commands with ipc_send, not calls",
-            )),
             None if kernel.process_serves(&name) => Some((
                 ErrorCode::Closed,
                 "it is served by a native process, and modules call only modules",

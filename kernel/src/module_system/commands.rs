@@ -129,8 +129,16 @@ impl<K: KernelServices> EventLoop<K> {
     }
 
     fn process_list(&self) -> Report {
-        let modules = self
-            .table
+        Report::ProcessList {
+            modules: self.module_rows(),
+            processes: self.kernel.process_rows(),
+        }
+    }
+
+    /// `ps`'s row of every module (also the typed `supervisor` interface's,
+    /// [`super::inspection`]).
+    pub(super) fn module_rows(&self) -> Vec<ModuleRow> {
+        self.table
             .slots
             .iter()
             .map(|slot| {
@@ -161,11 +169,7 @@ impl<K: KernelServices> EventLoop<K> {
                     lines_held_back,
                 }
             })
-            .collect();
-        Report::ProcessList {
-            modules,
-            processes: self.kernel.process_rows(),
-        }
+            .collect()
     }
 
     fn module_list(&self) -> Report {
@@ -182,7 +186,7 @@ impl<K: KernelServices> EventLoop<K> {
         Report::List { modules }
     }
 
-    fn capabilities_of(&self, name: &str) -> Result<Report, CommandError> {
+    pub(super) fn capabilities_of(&self, name: &str) -> Result<Report, CommandError> {
         let index = self.table.find(name).ok_or_else(|| no_module(name))?;
         let slot = &self.table.slots[index];
         let held = match &slot.sandbox {
@@ -305,22 +309,31 @@ impl<K: KernelServices> EventLoop<K> {
     }
 
     /// `call ENDPOINT TEXT`: a request to the module serving ENDPOINT (its
-    /// reply completes the command), or a call to the native process
-    /// serving it, made elsewhere. To an endpoint with a typed interface
+    /// reply completes the command), a call to the native process serving
+    /// it, made elsewhere, or, for `supervisor`, the kernel's own answer by
+    /// its typed interface. To an endpoint with a typed interface
     /// TEXT is `OPERATION ARGUMENTS`, sent as the interface encodes it;
     /// to any other, its bytes as typed.
     fn call(&mut self, id: u64, endpoint: String, text: String) -> Progress<K> {
         let deadline = self.kernel.now().saturating_add(CALL_TIMEOUT_NS);
-        if endpoint == SUPERVISOR_ENDPOINT {
-            return Progress::finished(Err(CommandError::CallFailed {
-                endpoint,
-                why: String::from("the supervisor takes commands, not calls"),
-            }));
-        }
         let bytes = match typed_request(&endpoint, &text) {
             Ok(bytes) => bytes,
             Err(why) => return Progress::finished(Err(CommandError::CallFailed { endpoint, why })),
         };
+        // The kernel's own endpoint answers its typed, read-only interface.
+        if endpoint == SUPERVISOR_ENDPOINT {
+            return Progress::finished(match self.answer_typed(&bytes) {
+                Ok(reply) => Ok(Report::Reply {
+                    endpoint,
+                    request: bytes,
+                    bytes: reply,
+                }),
+                Err(refusal) => Err(CommandError::CallFailed {
+                    endpoint,
+                    why: alloc::format!("{refusal}"),
+                }),
+            });
+        }
         let server = self
             .router
             .endpoint_id(&endpoint)

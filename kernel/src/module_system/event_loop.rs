@@ -154,6 +154,7 @@ impl<K: KernelServices> EventLoop<K> {
                 self.command_from_module(line);
             }
         }
+        self.answer_supervisor_calls();
         any
     }
 

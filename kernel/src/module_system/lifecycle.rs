@@ -202,10 +202,12 @@ impl<K: KernelServices> EventLoop<K> {
             slot.generation = sandbox.generation();
         }
         let router = &self.router;
-        self.records.record(now, fault, slot.generation, &|access| {
-            router.access_text(access)
-        });
-        if let Some(handling) = describe(event, fault.entry) {
+        let handling = describe(event, fault.entry);
+        self.records
+            .record(now, fault, slot.generation, handling.clone(), &|access| {
+                router.access_text(access)
+            });
+        if let Some(handling) = handling {
             log::error!("  it was handling: {handling}");
         }
         let actions = decide(

@@ -15,7 +15,8 @@
 //!   module files from the `fs` server and writes pushed ones there;
 //!   [`install`] adds a module
 //!   pushed with its manifest entry to the running system; [`host_commands`]
-//!   takes the host's commands from the push link; [`device_faults`]
+//!   takes the host's commands from the push link; [`inspection`] answers
+//!   the typed, read-only `supervisor` interface; [`device_faults`]
 //!   faults the module whose device did a DMA the IOMMU blocked;
 //! - the supervisor itself is pure: `crate::supervisor::decisions` turns
 //!   typed events into typed actions.
@@ -27,6 +28,7 @@ pub mod device_faults;
 pub mod disk_files;
 pub mod event_loop;
 pub mod host_commands;
+pub mod inspection;
 pub mod install;
 pub mod lifecycle;
 pub mod operations;

@@ -4,7 +4,9 @@
 //! A module's `ipc_send`, `ipc_reply` and `ipc_call` reach the router through the kernel
 //! ([`KernelServices::take_routed`]); a send goes to the inbox of the module
 //! serving its endpoint, to a native process serving it, or (for the
-//! `supervisor` endpoint) back to the event loop as a command. Every endpoint
+//! `supervisor` endpoint) back to the event loop as a command; a call to
+//! `supervisor` goes to the event loop too, which answers it by the typed
+//! interface (see [`super::inspection`]). Every endpoint
 //! a module serves is also opened for native processes: a process's call
 //! becomes a message event with a kernel request id standing for the
 //! caller's reply token, and the module's reply answers the token. A
@@ -91,6 +93,9 @@ pub struct Router {
     /// Answers to modules' calls, until the event loop puts them in the
     /// callers' inboxes (see `super::calls`).
     pub(crate) call_answers: Vec<super::calls::CallAnswer>,
+    /// Modules' calls to the `supervisor` endpoint, until the event loop
+    /// answers them (see `super::inspection`).
+    pub(crate) supervisor_calls: Vec<super::inspection::SupervisorCall>,
     /// The kernel's console output went to the terminal's driver since the
     /// prompt's server was last told (see `super::prompt`).
     pub(crate) console_written: bool,

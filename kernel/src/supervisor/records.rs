@@ -21,6 +21,9 @@ pub struct FaultRecord {
     pub module: String,
     pub generation: u32,
     pub reason: String,
+    /// The event it was handling (`None`: it was starting, or was faulted
+    /// between events).
+    pub handling: Option<String>,
     pub last_accesses: Vec<String>,
     /// The fault in plain English ([`super::explain::explain`]).
     pub explanation: String,
@@ -54,14 +57,15 @@ pub fn log_last_accesses(fault: &Fault, text: &dyn Fn(&Access) -> String) {
 }
 
 impl FaultRecords {
-    /// Records `fault` of instance `generation` at `time`, with the last
-    /// accesses of the instance that faulted (each as `text` writes it), and
-    /// logs it.
+    /// Records `fault` of instance `generation` at `time`, with the event
+    /// it was `handling` and the last accesses of the instance that faulted
+    /// (each as `text` writes it), and logs it.
     pub fn record(
         &mut self,
         time: u64,
         fault: &Fault,
         generation: u32,
+        handling: Option<String>,
         text: &dyn Fn(&Access) -> String,
     ) {
         let record = FaultRecord {
@@ -69,6 +73,7 @@ impl FaultRecords {
             module: fault.module.clone(),
             generation,
             reason: format!("{fault}"),
+            handling,
             last_accesses: last_accesses(fault, text),
             explanation: super::explain::explain(fault, text),
         };

@@ -36,6 +36,7 @@ pub mod net;
 pub mod pci;
 pub mod rtc;
 pub mod sockets;
+pub mod supervisor;
 pub mod wire;
 
 mod macros;
@@ -74,7 +75,7 @@ struct Known {
     render_reply: RenderReply,
 }
 
-const KNOWN: [Known; 6] = [
+const KNOWN: [Known; 7] = [
     Known {
         endpoint: rtc::ENDPOINT,
         operations: rtc::OPERATIONS,
@@ -116,6 +117,13 @@ const KNOWN: [Known; 6] = [
         idempotent: sockets::idempotent,
         request_from_text: sockets::request_from_text,
         render_reply: sockets::render_reply,
+    },
+    Known {
+        endpoint: supervisor::ENDPOINT,
+        operations: supervisor::OPERATIONS,
+        idempotent: supervisor::idempotent,
+        request_from_text: supervisor::request_from_text,
+        render_reply: supervisor::render_reply,
     },
 ];
 

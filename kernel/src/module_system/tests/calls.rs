@@ -16,7 +16,7 @@ const DEADLINE_MS: u32 = 50;
 /// counter's count and version, one digit each), `error NN` for a failed
 /// call and `call refused NN` when `ipc_call` itself refuses (NN: the error
 /// code without its sign).
-fn caller_module(target: &str, version: u32) -> Vec<u8> {
+pub(super) fn caller_module(target: &str, version: u32) -> Vec<u8> {
     let text = format!(
         r#"(module
   (@custom "cella.manifest" "cella 1\nname caller\nversion {version}\nstate 1\nendpoint {target}\n")
@@ -72,7 +72,7 @@ fn caller_plan(target: &str) -> ModulePlan {
 
 /// Boots `caller` (calling `target`) and the counters `servers` (with
 /// restart settings), plus `extra` archive files.
-fn boot_calls(
+pub(super) fn boot_calls(
     target: &str,
     servers: &[(&str, &[(&str, &str)])],
     extra: &[(&str, Vec<u8>)],
@@ -103,7 +103,7 @@ fn boot_calls(
 }
 
 /// What the caller logged so far.
-fn caller_log(system: &System) -> Vec<String> {
+pub(super) fn caller_log(system: &System) -> Vec<String> {
     system
         .kernel
         .platform
@@ -115,7 +115,7 @@ fn caller_log(system: &System) -> Vec<String> {
 }
 
 /// Makes the caller call with `bytes` and lets everything settle.
-fn call(system: &mut System, bytes: &[u8]) {
+pub(super) fn call(system: &mut System, bytes: &[u8]) {
     queue(system, "caller", bytes);
     settle(system);
 }

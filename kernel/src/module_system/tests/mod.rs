@@ -5,6 +5,7 @@
 mod calls;
 mod commands;
 mod disk_files;
+mod inspection;
 mod install;
 mod lifecycle;
 mod loans;

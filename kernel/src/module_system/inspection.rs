@@ -1,0 +1,265 @@
+//! The typed, read-only `supervisor` interface
+//! (`cella_interfaces::supervisor`): a module's call (`ipc_call`) to the
+//! kernel's `supervisor` endpoint, or the shell's `call supervisor ...`,
+//! that names one of its operations is answered here with a reply, from the
+//! same rows `ps`, `log`, `caps`, `uptime` and `mem` print.
+//!
+//! Only reading operations exist: a call that names none of them (a
+//! command line such as `restart shell`, or bytes that do not decode) is
+//! refused, so a module granted the endpoint can change nothing through a
+//! call. Command lines reach the supervisor only with `ipc_send`, as the
+//! shell sends them.
+
+use super::event_loop::EventLoop;
+use super::services::KernelServices;
+use crate::supervisor::reports::{CommandError, Report};
+use alloc::collections::TryReserveError;
+use alloc::string::String;
+use alloc::vec::Vec;
+use cella_interfaces::supervisor::{
+    self, Capabilities, CapabilityKind, CapabilityRow, FaultPage, FaultRow, ModulePage, ModuleRow,
+    Page, ProcessPage, ProcessRow, Status, SupervisorError, pack,
+};
+use cella_interfaces::wire::WireError;
+use cella_wasm_host::abi::ErrorCode;
+use core::fmt;
+
+/// A call the supervisor answers with a reply: a module's `ipc_call` to
+/// the `supervisor` endpoint, waiting for the event loop.
+#[derive(Debug)]
+pub struct SupervisorCall {
+    /// The caller's index in the table.
+    pub caller: usize,
+    /// The call id the caller's instance gave it.
+    pub call: u32,
+    /// The generation of the instance that made the call.
+    pub generation: u32,
+    /// The caller's name, for the log.
+    pub from: String,
+    /// The request.
+    pub bytes: Vec<u8>,
+}
+
+/// Why a request to the typed interface got no answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// It names no operation of the interface, or its arguments do not
+    /// decode.
+    NotTyped(WireError),
+    /// The kernel had no memory for the answer's buffers.
+    NoMemory,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::NotTyped(error) => write!(
+                out,
+                "{error}: the supervisor answers calls only with its read-only operations (modules, processes, faults, capabilities, status)"
+            ),
+            Refusal::NoMemory => out.write_str("the kernel has no memory for the answer"),
+        }
+    }
+}
+
+impl From<TryReserveError> for Refusal {
+    fn from(_: TryReserveError) -> Self {
+        Refusal::NoMemory
+    }
+}
+
+/// A zeroed buffer of `length` bytes, or an error if the heap has no room.
+fn buffer(length: usize) -> Result<Vec<u8>, TryReserveError> {
+    let mut bytes = Vec::new();
+    bytes.try_reserve_exact(length)?;
+    bytes.resize(length, 0);
+    Ok(bytes)
+}
+
+/// The module system seen through the typed interface: it only reads.
+struct Inspector<'s, K: KernelServices> {
+    system: &'s EventLoop<K>,
+    /// Where a page's rows are written.
+    page: Vec<u8>,
+}
+
+impl<K: KernelServices> supervisor::Server for Inspector<'_, K> {
+    fn modules(&mut self, start: u32) -> Result<ModulePage<'_>, SupervisorError> {
+        let rows = self.system.module_rows();
+        let packed = pack(
+            rows.iter().map(|row| ModuleRow {
+                name: &row.name,
+                version: &row.version,
+                generation: row.generation,
+                state: row.state,
+                restarts: row.restarts,
+                events: row.events,
+                fuel: row.fuel,
+                memory_kib: row.memory_kib,
+                log_lines_dropped: row.log_lines_dropped,
+                warnings_dropped: row.warnings_dropped,
+                lines_held_back: row.lines_held_back,
+            }),
+            start,
+            &mut self.page,
+        )?;
+        Ok(Page::new(
+            start,
+            packed.count,
+            packed.next,
+            &self.page[..packed.length],
+        ))
+    }
+
+    fn processes(&mut self, start: u32) -> Result<ProcessPage<'_>, SupervisorError> {
+        let text = self.system.kernel.process_rows();
+        let rows = text
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| ProcessRow {
+                name: line.split_whitespace().next().unwrap_or_default(),
+                line: line.trim_end(),
+            });
+        let packed = pack(rows, start, &mut self.page)?;
+        Ok(Page::new(
+            start,
+            packed.count,
+            packed.next,
+            &self.page[..packed.length],
+        ))
+    }
+
+    fn faults(&mut self, start: u32) -> Result<FaultPage<'_>, SupervisorError> {
+        let records: Vec<(&crate::supervisor::records::FaultRecord, String)> = self
+            .system
+            .records
+            .all()
+            .map(|record| (record, record.last_accesses.join("\n")))
+            .collect();
+        let packed = pack(
+            records.iter().map(|(record, accesses)| FaultRow {
+                time_ns: record.time,
+                module: &record.module,
+                generation: record.generation,
+                handling: record.handling.as_deref().unwrap_or_default(),
+                reason: &record.reason,
+                accesses,
+            }),
+            start,
+            &mut self.page,
+        )?;
+        Ok(Page::new(
+            start,
+            packed.count,
+            packed.next,
+            &self.page[..packed.length],
+        ))
+    }
+
+    fn capabilities(
+        &mut self,
+        name: &str,
+        start: u32,
+    ) -> Result<Capabilities<'_>, SupervisorError> {
+        let table = &self.system.table;
+        let Some(index) = table.find(name) else {
+            return Err(SupervisorError::NotFound);
+        };
+        let report = match self.system.capabilities_of(name) {
+            Ok(report) => report,
+            Err(CommandError::NoSuchModule(_)) => return Err(SupervisorError::NotFound),
+            Err(_) => return Err(SupervisorError::BadArgument),
+        };
+        let Report::Capabilities {
+            grants,
+            serves,
+            held,
+            state,
+            ..
+        } = report
+        else {
+            return Err(SupervisorError::BadArgument);
+        };
+        let (generation, held) = held.unwrap_or_default();
+        let rows = grants
+            .iter()
+            .map(|text| (CapabilityKind::Granted, text))
+            .chain(serves.iter().map(|text| (CapabilityKind::Serves, text)))
+            .chain(held.iter().map(|text| (CapabilityKind::Held, text)))
+            .map(|(kind, text)| CapabilityRow { kind, text });
+        let packed = pack(rows, start, &mut self.page)?;
+        // The name from the table, which outlives the answer.
+        Ok(Capabilities {
+            module: &table.slots[index].plan.name,
+            state,
+            generation,
+            page: Page::new(
+                start,
+                packed.count,
+                packed.next,
+                &self.page[..packed.length],
+            ),
+        })
+    }
+
+    fn status(&mut self) -> Result<Status, SupervisorError> {
+        let machine = self.system.kernel.machine_memory();
+        let slots = &self.system.table.slots;
+        Ok(Status {
+            uptime_ns: self.system.kernel.now(),
+            heap_used: machine.heap_used,
+            heap_free: machine.heap_size.saturating_sub(machine.heap_used),
+            modules_up: count(slots.iter().filter(|slot| slot.state.is_up()).count()),
+            modules_total: count(slots.len()),
+        })
+    }
+}
+
+/// A count as the interface carries it.
+fn count(count: usize) -> u32 {
+    u32::try_from(count).unwrap_or(u32::MAX)
+}
+
+impl<K: KernelServices> EventLoop<K> {
+    /// The answer to `request`, a request of the typed `supervisor`
+    /// interface.
+    ///
+    /// # Errors
+    /// [`Refusal::NotTyped`] if it names no operation or its arguments do
+    /// not decode (a command line among them); [`Refusal::NoMemory`] if the
+    /// answer's buffers could not be had.
+    pub fn answer_typed(&self, request: &[u8]) -> Result<Vec<u8>, Refusal> {
+        let mut inspector = Inspector {
+            system: self,
+            page: buffer(supervisor::MAX_PAGE_BYTES)?,
+        };
+        let mut reply = buffer(crate::ipc::MAX_MESSAGE_BYTES)?;
+        let length =
+            supervisor::serve(&mut inspector, request, &mut reply).map_err(Refusal::NotTyped)?;
+        reply.truncate(length);
+        Ok(reply)
+    }
+
+    /// Answers the calls modules made to the `supervisor` endpoint: a
+    /// typed request with its reply, anything else with `Denied`.
+    pub(crate) fn answer_supervisor_calls(&mut self) {
+        for call in core::mem::take(&mut self.router.supervisor_calls) {
+            let outcome = match self.answer_typed(&call.bytes) {
+                Ok(reply) => Ok(reply),
+                Err(refusal) => {
+                    log::warn!(
+                        "call {} from {} to `supervisor` refused: {refusal}",
+                        call.call,
+                        call.from
+                    );
+                    Err(match refusal {
+                        Refusal::NotTyped(_) => ErrorCode::Denied,
+                        Refusal::NoMemory => ErrorCode::Exhausted,
+                    })
+                }
+            };
+            self.router
+                .answer_call(call.caller, call.call, call.generation, outcome);
+        }
+    }
+}
