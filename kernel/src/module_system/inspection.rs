@@ -18,7 +18,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use cella_interfaces::supervisor::{
     self, Capabilities, CapabilityKind, CapabilityRow, FaultPage, FaultRow, ModulePage, ModuleRow,
-    Page, ProcessPage, ProcessRow, Status, SupervisorError, pack,
+    ProcessPage, ProcessRow, Status, SupervisorError, pack,
 };
 use cella_interfaces::wire::WireError;
 use cella_wasm_host::abi::ErrorCode;
@@ -103,12 +103,7 @@ impl<K: KernelServices> supervisor::Server for Inspector<'_, K> {
             start,
             &mut self.page,
         )?;
-        Ok(Page::new(
-            start,
-            packed.count,
-            packed.next,
-            &self.page[..packed.length],
-        ))
+        Ok(packed.page(start, &self.page))
     }
 
     fn processes(&mut self, start: u32) -> Result<ProcessPage<'_>, SupervisorError> {
@@ -121,12 +116,7 @@ impl<K: KernelServices> supervisor::Server for Inspector<'_, K> {
                 line: line.trim_end(),
             });
         let packed = pack(rows, start, &mut self.page)?;
-        Ok(Page::new(
-            start,
-            packed.count,
-            packed.next,
-            &self.page[..packed.length],
-        ))
+        Ok(packed.page(start, &self.page))
     }
 
     fn faults(&mut self, start: u32) -> Result<FaultPage<'_>, SupervisorError> {
@@ -148,12 +138,7 @@ impl<K: KernelServices> supervisor::Server for Inspector<'_, K> {
             start,
             &mut self.page,
         )?;
-        Ok(Page::new(
-            start,
-            packed.count,
-            packed.next,
-            &self.page[..packed.length],
-        ))
+        Ok(packed.page(start, &self.page))
     }
 
     fn capabilities(
@@ -193,12 +178,7 @@ impl<K: KernelServices> supervisor::Server for Inspector<'_, K> {
             module: &table.slots[index].plan.name,
             state,
             generation,
-            page: Page::new(
-                start,
-                packed.count,
-                packed.next,
-                &self.page[..packed.length],
-            ),
+            page: packed.page(start, &self.page),
         })
     }
 

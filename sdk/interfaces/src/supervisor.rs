@@ -270,6 +270,14 @@ pub struct Packed {
     pub length: usize,
 }
 
+impl Packed {
+    /// The page the packed rows make: `buffer` is the one [`pack`] wrote,
+    /// `start` the row it started from.
+    pub fn page<'a, T: Wire<'a> + 'a>(&self, start: u32, buffer: &'a [u8]) -> Page<'a, T> {
+        Page::new(start, self.count, self.next, &buffer[..self.length])
+    }
+}
+
 /// Writes the rows of `rows` from index `start` on into `buffer`, as many
 /// whole rows as fit; for a server building a [`Page`].
 ///

@@ -48,12 +48,7 @@ impl Server for Table {
             lines_held_back: 0,
         });
         let packed = pack(rows, start, &mut self.page)?;
-        Ok(Page::new(
-            start,
-            packed.count,
-            packed.next,
-            &self.page[..packed.length],
-        ))
+        Ok(packed.page(start, &self.page))
     }
 
     fn processes(&mut self, start: u32) -> Result<ProcessPage<'_>, SupervisorError> {
@@ -71,12 +66,7 @@ impl Server for Table {
             accesses: "read port 0x70 1 -> 0x1\nwrite port 0x71 1 <- 0x2",
         }];
         let packed = pack(rows, start, &mut self.page)?;
-        Ok(Page::new(
-            start,
-            packed.count,
-            packed.next,
-            &self.page[..packed.length],
-        ))
+        Ok(packed.page(start, &self.page))
     }
 
     fn capabilities(
@@ -102,12 +92,7 @@ impl Server for Table {
             module: "rtc",
             state: "running",
             generation: 4,
-            page: Page::new(
-                start,
-                packed.count,
-                packed.next,
-                &self.page[..packed.length],
-            ),
+            page: packed.page(start, &self.page),
         })
     }
 
