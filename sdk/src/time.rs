@@ -9,6 +9,14 @@ pub fn now() -> u64 {
     u64::try_from(sys::time_now()).unwrap_or(0)
 }
 
+/// A 16-bit number taken from the clock, for a server's handles: an
+/// instance started later (a restart) almost surely gets another, so the
+/// handles its predecessor gave out do not match its own.
+pub fn epoch() -> u16 {
+    let now = now();
+    (now ^ (now >> 16) ^ (now >> 32) ^ (now >> 48)) as u16
+}
+
 /// A granted one-shot timer (manifest line `timer`). When it expires the
 /// module's `on_timer` runs with its handle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -44,13 +44,6 @@ pub struct FileSystem {
     reported: Option<FsError>,
 }
 
-/// This instance's epoch: from the clock, so a restarted instance's
-/// handles differ from its predecessor's.
-fn epoch() -> u16 {
-    let now = cella_sdk::time::now();
-    (now ^ (now >> 16) ^ (now >> 32) ^ (now >> 48)) as u16
-}
-
 impl FileSystem {
     fn log_notices(&mut self) {
         for notice in self.server.take_notices() {
@@ -94,7 +87,7 @@ impl Module for FileSystem {
         Ok(FileSystem {
             server: FileServer::new(
                 BlockDisk::new(capabilities.block),
-                epoch(),
+                cella_sdk::time::epoch(),
                 DEFAULT_CAPACITY,
             ),
             reported: None,

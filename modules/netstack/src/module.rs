@@ -96,13 +96,6 @@ fn now_ms() -> u64 {
     cella_sdk::time::now() / 1_000_000
 }
 
-/// This instance's epoch: from the clock, so a restarted instance's
-/// handles differ from its predecessor's.
-fn epoch() -> u16 {
-    let now = cella_sdk::time::now();
-    (now ^ (now >> 16) ^ (now >> 32) ^ (now >> 48)) as u16
-}
-
 impl NetStack {
     fn ask_info(&mut self) {
         let mut request = [0u8; 16];
@@ -230,7 +223,7 @@ impl Module for NetStack {
         };
         let settings = Settings {
             mac: PLACEHOLDER_MAC,
-            epoch: epoch(),
+            epoch: cella_sdk::time::epoch(),
             addressing: Addressing::Dhcp,
         };
         let mut stack = Stack::new(link, settings, now_ms()).map_err(|_| ErrorCode::BadArgument)?;
