@@ -15,6 +15,7 @@ pub mod archives;
 pub mod boot;
 pub mod disk;
 pub mod environment;
+pub mod http;
 pub mod process;
 pub mod serial;
 pub mod session;

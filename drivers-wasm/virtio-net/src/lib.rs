@@ -34,6 +34,7 @@ mod driver;
 
 pub use driver::{MSIX_ENTRY, POLL_NANOSECONDS, STATE_FORMAT, VirtioNet};
 
+#[cfg(not(feature = "version-two"))]
 cella_sdk::module! {
     name: "virtio-net",
     version: "1.0.0",
@@ -43,6 +44,21 @@ cella_sdk::module! {
         card: pci(0x1af4, 0x1041),
         // Both rings (846 and 222 bytes), 32 receive buffers and 8
         // transmit slots of 1,536 bytes: 62,508 bytes.
+        dma: dma(65536),
+        poll: timer(),
+    },
+}
+
+// The swap fixture of the test kernel (tests/kernel/system.toml): the same driver as 2.0.0,
+// same state format 1.
+#[cfg(feature = "version-two")]
+cella_sdk::module! {
+    name: "virtio-net",
+    version: "2.0.0",
+    state: 1,
+    module: VirtioNet,
+    capabilities: {
+        card: pci(0x1af4, 0x1041),
         dma: dma(65536),
         poll: timer(),
     },

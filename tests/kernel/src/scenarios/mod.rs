@@ -27,6 +27,7 @@ mod module_calls;
 mod module_threads;
 mod native_block;
 mod native_drivers;
+mod network_faults;
 mod network_link;
 mod processes;
 mod supervisor_bench;
@@ -48,7 +49,7 @@ const UNMAPPED_ADDRESS: u64 = 0x0000_0bad_c0de_0000;
 static READ_ONLY_PROBE: u64 = 0x5eed_5eed;
 
 /// Scenarios that run after the modules of the system manifest started.
-pub const NEEDS_MODULES: [&str; 12] = [
+pub const NEEDS_MODULES: [&str; 13] = [
     "modules",
     "block_faults",
     "fs_bad_input",
@@ -61,6 +62,7 @@ pub const NEEDS_MODULES: [&str; 12] = [
     "disk_bench",
     "fs_bench",
     "network_link",
+    "network_faults",
 ];
 
 /// The test kernel's boot hooks: run the scenario `test=NAME` names, before or after the
@@ -87,7 +89,7 @@ impl BootHooks for ScenarioHooks {
 }
 
 /// Every scenario: name, what it shows.
-pub const SCENARIOS: [(&str, &str); 37] = [
+pub const SCENARIOS: [(&str, &str); 38] = [
     ("boot", "boots to the main loop and exits"),
     (
         "page_fault",
@@ -205,6 +207,10 @@ pub const SCENARIOS: [(&str, &str); 37] = [
         "a DHCP DISCOVER through virtio-net answered by QEMU's DHCP offer; then the driver swapped with a receive waiting and faulted, each cycle answering a DISCOVER again; the heap stays flat",
     ),
     (
+        "network_faults",
+        "while the host moves 16 MiB through httpd: virtio-net swapped v1 -> v2 -> v1, then faulted, then netstack faulted; a line when each phase is over; the heap stays flat",
+    ),
+    (
         "fs_bad_input",
         "requests to fs the shell cannot type: paths with .., too long for the server and for a message, cut short; a file larger than the disk, a full disk and its space back, rounds times",
     ),
@@ -249,6 +255,7 @@ pub fn run_with_modules(name: &str, context: &BootContext, system: &mut System) 
         "faults" => Some(fault_campaign::run(system, context)),
         "dma_escape" => Some(dma_escape::run(system)),
         "network_link" => Some(network_link::run(system)),
+        "network_faults" => Some(network_faults::run(system)),
         "disk_bench" => Some(disk_bench::run(system)),
         "fs_bench" => {
             let number = |key: &str| {
