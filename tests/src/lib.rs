@@ -15,7 +15,6 @@ pub mod archives;
 pub mod boot;
 pub mod disk;
 pub mod environment;
-pub mod http;
 pub mod process;
 pub mod serial;
 pub mod session;
@@ -23,6 +22,7 @@ pub mod transcript;
 
 pub use archives::default_archive_with;
 pub use boot::{BootRequest, BootRun, boot, boot_scenario};
+pub use cella::http_client as http;
 pub use cella::qemu::Network;
 pub use disk::{Disk, fnv1a};
 pub use environment::{BootEnvironment, environment, file_system_image};

@@ -10,6 +10,7 @@ pub mod fs_bench;
 pub mod inspect;
 pub mod lab;
 pub mod lint;
+pub mod network_bench;
 pub mod new;
 pub mod push;
 pub mod run;

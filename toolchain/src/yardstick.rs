@@ -11,6 +11,7 @@
 pub mod comparison;
 pub mod disk;
 pub mod initramfs;
+pub mod network;
 pub mod prerequisites;
 pub mod report;
 pub mod vfat;

@@ -1,7 +1,8 @@
 //! `cella bench`: the in-system benchmark (one QEMU boot, see `system_bench`), the supervisor
 //! benchmark (another boot, see `supervisor_bench`), the disk benchmark (two boots, see
 //! `disk_bench`), the file-system benchmark (one boot on a copy of the file-system image, see
-//! `fs_bench`), boot to user space of Cella and of the
+//! `fs_bench`), the network benchmark (Cella and a Linux yardstick, see `network_bench`), boot
+//! to user space of Cella and of the
 //! Linux yardstick with the yardstick's figures beside Cella's (see `yardstick_bench`), then
 //! the host benchmarks (`cargo bench -p cella-wasm-host --bench host`).
 
@@ -29,6 +30,7 @@ pub fn bench(shell: &Shell, workspace: &Workspace, arguments: &[String]) -> Resu
     let files = fs_image::module_files(&workspace.root, &system.archive_entries)?;
     let image = fs_image::ensured(shell, &workspace.cella_directory(), &files)?;
     let file_system = super::fs_bench::run(shell, workspace, &qemu, &image)?;
+    super::network_bench::run(shell, workspace, &qemu, &system, &image)?;
     super::yardstick_bench::run(
         shell,
         workspace,

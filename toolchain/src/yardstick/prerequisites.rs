@@ -23,6 +23,12 @@ pub const VIRTIO_MODULES: [&str; 2] = [
     "kernel/drivers/virtio/virtio_pci.ko",
     "kernel/drivers/block/virtio_blk.ko",
 ];
+/// The module the network yardstick's card needs, loaded after the virtio ones (and what
+/// `modules.dep` says it needs).
+pub const NETWORK_MODULES: [&str; 2] = [
+    "kernel/drivers/virtio/virtio_pci.ko",
+    "kernel/drivers/net/virtio_net.ko",
+];
 /// Where Debian puts each kernel's modules.
 pub const MODULES_DIRECTORY: &str = "/lib/modules";
 
@@ -34,6 +40,8 @@ pub struct Prerequisites {
     /// The modules of that kernel `/init` loads (the virtio ones for `/dev/vda`, then the
     /// vfat ones), in load order (name, path).
     pub modules: Vec<(String, PathBuf)>,
+    /// The modules the network yardstick loads for its card, in load order.
+    pub network_modules: Vec<(String, PathBuf)>,
     /// The static busybox binary.
     pub busybox: PathBuf,
     /// The C compiler.
@@ -73,6 +81,7 @@ pub fn ensure(shell: &Shell) -> Result<Prerequisites, String> {
         .chain(super::vfat::MODULES)
         .collect();
     let modules = kernel_modules(Path::new(MODULES_DIRECTORY), &kernel, &wanted)?;
+    let network_modules = kernel_modules(Path::new(MODULES_DIRECTORY), &kernel, &NETWORK_MODULES)?;
     let busybox = PathBuf::from(BUSYBOX);
     if !busybox.is_file() {
         return Err(format!(
@@ -82,6 +91,7 @@ pub fn ensure(shell: &Shell) -> Result<Prerequisites, String> {
     Ok(Prerequisites {
         kernel,
         modules,
+        network_modules,
         busybox,
         gcc,
     })

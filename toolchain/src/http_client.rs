@@ -1,5 +1,6 @@
-//! A small HTTP/1.1 client for the QEMU tests that talk to the guest's HTTP server through a
-//! port of the host's loopback that QEMU forwards to the guest: one request a connection
+//! A small HTTP/1.1 client for what talks to a guest's HTTP server through a port of the
+//! host's loopback that QEMU forwards to the guest (the QEMU tests, `cella bench`'s network
+//! benchmark): one request a connection
 //! (`Connection: close`), the body read to its `Content-Length`, every failure a sentence
 //! saying how far the exchange got.
 
