@@ -19,11 +19,12 @@ pub const NATIVE_TARGET: &str = "x86_64-unknown-none";
 /// Module sources with a native build: (package, binary). Each is a package of its own in the
 /// module's `native/` directory whose library is the module's `src/lib.rs`, so no `cdylib` is
 /// ever built for the native target.
-pub const NATIVE_MODULES: [(&str, &str); 4] = [
+pub const NATIVE_MODULES: [(&str, &str); 5] = [
     ("cella-checksum-native", "checksum-native"),
     ("cella-checksum-native", "checksum-ring3"),
     ("cella-cmos-rtc-native", "cmos-rtc-native"),
     ("cella-virtio-blk-native", "virtio-blk-native"),
+    ("cella-virtio-net-native", "virtio-net-native"),
 ];
 
 /// The native programs the tool builds and packs, by binary name: `cella-userland`'s binaries,
