@@ -2,7 +2,9 @@
 //! gets its address from QEMU's user network by DHCP (10.0.2.15/24; the network is restricted,
 //! so no router), and the shell's `call` reads the address and the link through the typed
 //! interfaces; a UDP socket bound and closed through `call sockets` many times in a row leaves
-//! the server serving.
+//! the server serving. The server takes its frames through `receive_lent`: it holds the DMA
+//! buffer it lends, and the driver refuses a `receive_lent` that lends none (the shell's
+//! `call` lends nothing).
 
 use cella_qemu_tests::Session;
 use std::time::Duration;
@@ -35,4 +37,13 @@ fn the_tcp_ip_server_gets_its_address_by_dhcp_through_the_driver() {
         session.expect_answer(&format!("call sockets close {handle}"), "done");
     }
     session.expect_answer("call sockets address", "10.0.2.15/24");
+    let capabilities = session.type_line("caps netstack");
+    assert!(
+        capabilities.contains("dma buffer") && !session.output().contains("no buffer to lend"),
+        "netstack holds no buffer to lend:\n{capabilities}"
+    );
+    session.expect_answer(
+        "call net receive_lent 0",
+        "no buffer lent read-write with the request",
+    );
 }

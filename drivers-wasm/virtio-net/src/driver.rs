@@ -3,18 +3,23 @@
 //! hand-over of a hot swap.
 
 use crate::{CELLA_VERSION, Capabilities};
-use cella_sdk::interfaces::net::{Frames, MacText, NetError};
+use cella_sdk::interfaces::net::{Frames, Lent, MacText, NetError};
 use cella_sdk::interfaces::wire;
-use cella_sdk::{DmaBuffer, DmaPool, ErrorCode, Handle, Irq, MAX_MESSAGE_BYTES, Message};
+use cella_sdk::{DmaBuffer, DmaPool, ErrorCode, Handle, Irq, Lend, MAX_MESSAGE_BYTES, Message};
 use cella_sdk::{Mmio, Module, PciDevice, Result, Timer};
 use cella_virtio::net::{DMA_BYTES, HELD_FRAMES, MTU, Nic, TRANSMIT_IN_FLIGHT};
-use cella_virtio::net_server::{NetServer, Polled};
+use cella_virtio::net_server::{self, NetServer, Polled};
 use cella_virtio::server::Handled;
 use cella_virtio::transport::Transport;
 
 /// How long a waiting `receive` waits for its interrupt before the driver
 /// looks at the used ring itself: 10 ms.
 pub const POLL_NANOSECONDS: u64 = 10_000_000;
+
+/// The most bytes of frames one `receive_lent` packs (on the stack, then
+/// into the lent buffer): ten full-size frames, or some two hundred of the
+/// short ones TCP acknowledges with.
+pub const LENT_STAGING_BYTES: usize = 16384;
 
 /// The MSI-X table entry both queues' interrupts go to.
 pub const MSIX_ENTRY: u16 = 0;
@@ -84,13 +89,16 @@ impl VirtioNet {
     /// still waits. After device garbage, ends the instance.
     fn answer_waiting(&mut self) -> Result<()> {
         let mut refused = None;
-        let polled = self
-            .server()
-            .poll(cella_sdk::time::now(), |message, reply| {
-                if let Err(error) = message.reply(reply) {
+        let mut staging = [0u8; LENT_STAGING_BYTES];
+        let polled = self.server().poll(
+            cella_sdk::time::now(),
+            &mut staging,
+            |message, reply, written| {
+                if let Err(error) = answer(&message, reply, written) {
                     refused = Some(error);
                 }
-            });
+            },
+        );
         if let Some(error) = refused {
             cella_sdk::warn!("an answer was not taken: {error}");
         }
@@ -117,6 +125,53 @@ impl VirtioNet {
     }
 }
 
+/// The size of the buffer lent read-write with a `receive_lent` (0 for any
+/// other request, or when none was lent: the server answers `NoLoan`).
+fn lent_size(message: &Message, request: &[u8]) -> usize {
+    if !net_server::is_lent_receive(request) {
+        return 0;
+    }
+    message.loan(Lend::ReadWrite).map_or(0, |buffer| {
+        usize::try_from(buffer.size()).unwrap_or(usize::MAX)
+    })
+}
+
+/// Answers `message` with `reply`, the frames `written` (a `receive_lent`'s)
+/// copied into the buffer lent with it first.
+fn answer(message: &Message, reply: &[u8], written: &[u8]) -> Result<()> {
+    if !written.is_empty() {
+        message.loan(Lend::ReadWrite)?.write(0, written)?;
+    }
+    message.reply(reply)
+}
+
+/// Answers a handed-over waiting `receive` (or `receive_lent`) with no
+/// frames: its caller asks again.
+fn answer_with_none(message: &Message) -> Result<()> {
+    let mut request = [0u8; 64];
+    let lent = message
+        .read(&mut request)
+        .is_ok_and(|request| net_server::is_lent_receive(request));
+    let mut reply = [0u8; 16];
+    let length = if lent {
+        let none = Ok::<Lent, NetError>(Lent {
+            count: 0,
+            dropped: 0,
+            bytes: 0,
+        });
+        wire::encode(&none, &mut reply)
+    } else {
+        let none = Ok::<Frames<'_>, NetError>(Frames {
+            count: 0,
+            dropped: 0,
+            frames: &[],
+        });
+        wire::encode(&none, &mut reply)
+    }
+    .map_err(|_| ErrorCode::Exhausted)?;
+    message.reply(&reply[..length])
+}
+
 impl Module for VirtioNet {
     type Capabilities = Capabilities;
 
@@ -140,9 +195,17 @@ impl Module for VirtioNet {
             return Ok(());
         }
         let mut reply = [0; MAX_MESSAGE_BYTES as usize];
+        let mut staging = [0u8; LENT_STAGING_BYTES];
+        let lent = lent_size(&message, request).min(LENT_STAGING_BYTES);
         let now = cella_sdk::time::now();
-        let answered = match self.server().request(message, request, now, &mut reply) {
-            Handled::Answered(length) => message.reply(&reply[..length]),
+        let handled =
+            self.server()
+                .request(message, request, now, &mut reply, &mut staging[..lent]);
+        let answered = match handled {
+            Handled::Answered(length) => {
+                let written = net_server::lent_bytes(&reply[..length]).min(lent);
+                answer(&message, &reply[..length], &staging[..written])
+            }
             Handled::Pending => self.arm(),
             Handled::Malformed(error) => {
                 cella_sdk::warn!("a request of {} bytes not answered: {error}", request.len());
@@ -215,19 +278,10 @@ impl Module for VirtioNet {
             cella_sdk::error!("the device did not reset: {error}");
             return Err(ErrorCode::DeviceError);
         }
-        if let Some(message) = waiting {
-            let none = Ok::<Frames<'_>, NetError>(Frames {
-                count: 0,
-                dropped: 0,
-                frames: &[],
-            });
-            let mut reply = [0u8; 16];
-            let answered = wire::encode(&none, &mut reply)
-                .map_err(|_| ErrorCode::Exhausted)
-                .and_then(|length| message.reply(&reply[..length]));
-            if let Err(error) = answered {
-                cella_sdk::warn!("the waiting receive was not answered: {error}");
-            }
+        if let Some(message) = waiting
+            && let Err(error) = answer_with_none(&message)
+        {
+            cella_sdk::warn!("the waiting receive was not answered: {error}");
         }
         if let Err(error) = poll.set_after(0) {
             cella_sdk::warn!("no timer to bring the device up ({error}): the next request does");

@@ -1,6 +1,8 @@
 //! The Wasm module: the `sockets` endpoint served by [`Stack`] over the
-//! `net` endpoint. One `net receive` call is out at all times (answered in
-//! `on_reply`, so socket requests are served while it waits); the frames
+//! `net` endpoint. One `net receive_lent` call is out at all times, lending
+//! the driver a DMA buffer of [`LENT_BYTES`] for the frames (answered in
+//! `on_reply`, so socket requests are served while it waits; without the
+//! buffer, a plain `receive` brings them in its answer); the frames
 //! smoltcp makes go out as `net send` calls, at most [`SENDS_IN_FLIGHT`] at
 //! once; the stack is polled when frames arrive, on the timer (smoltcp's
 //! next deadline) and after each socket request. The UDP echo service
@@ -11,7 +13,7 @@ use crate::link::Link;
 use crate::stack::{Addressing, Settings, Stack};
 use cella_sdk::interfaces::net::{self, MAX_FRAME_BYTES};
 use cella_sdk::interfaces::sockets::{self, Configuration};
-use cella_sdk::{CallId, Endpoint, ErrorCode, Handle, MAX_MESSAGE_BYTES};
+use cella_sdk::{CallId, DmaBuffer, Endpoint, ErrorCode, Handle, Lend, MAX_MESSAGE_BYTES};
 use cella_sdk::{Message, Module, Reply, Result, Timer};
 
 cella_sdk::module! {
@@ -21,8 +23,14 @@ cella_sdk::module! {
     capabilities: {
         net: endpoint("net"),
         timer: timer(),
+        // The buffer lent with each `receive_lent`.
+        frames: dma(16384),
     },
 }
+
+/// The buffer lent to the driver for the frames of one `receive_lent`: the
+/// most the driver packs into one (cella-virtio-net's staging).
+pub const LENT_BYTES: usize = 16384;
 
 // smoltcp's sockets allocate their buffers; the heap grows the module's memory.
 #[global_allocator]
@@ -84,6 +92,9 @@ pub struct NetStack {
     link_known: bool,
     /// The `receive` call out.
     receive_call: Option<CallId>,
+    /// The buffer lent with it (`None`: the DMA grant gave none, and frames
+    /// come in the answers of plain `receive` calls).
+    lent: Option<DmaBuffer>,
     /// When a failed `net` call is made again (milliseconds since boot).
     retry_at_ms: Option<u64>,
     /// The configuration last logged.
@@ -109,9 +120,23 @@ impl NetStack {
 
     fn ask_frames(&mut self) {
         let mut request = [0u8; 32];
-        self.receive_call = net::receive::request(&mut request, RECEIVE_WAIT_MS)
-            .ok()
-            .and_then(|length| self.net.call(&request[..length], RECEIVE_DEADLINE_MS).ok());
+        self.receive_call = match &self.lent {
+            Some(buffer) => net::receive_lent::request(&mut request, RECEIVE_WAIT_MS)
+                .ok()
+                .and_then(|length| {
+                    self.net
+                        .call_lending(
+                            &request[..length],
+                            RECEIVE_DEADLINE_MS,
+                            buffer,
+                            Lend::ReadWrite,
+                        )
+                        .ok()
+                }),
+            None => net::receive::request(&mut request, RECEIVE_WAIT_MS)
+                .ok()
+                .and_then(|length| self.net.call(&request[..length], RECEIVE_DEADLINE_MS).ok()),
+        };
         if self.receive_call.is_none() {
             self.retry_at_ms = Some(now_ms() + RETRY_MS);
         }
@@ -192,24 +217,51 @@ impl NetStack {
 
     fn took_frames(&mut self, reply: &Reply) {
         let mut buffer = [0u8; MAX_MESSAGE_BYTES as usize];
-        let frames = reply
-            .read(&mut buffer)
-            .ok()
-            .and_then(|bytes| net::receive::reply(bytes).ok());
-        match frames {
-            Some(Ok(frames)) => {
-                for frame in frames.frames().flatten() {
-                    self.stack.receive_frame(frame);
-                }
-                self.ask_frames();
-            }
-            Some(Err(error)) => {
+        let Ok(bytes) = reply.read(&mut buffer) else {
+            self.retry_at_ms = Some(now_ms() + RETRY_MS);
+            return;
+        };
+        let taken = match &self.lent {
+            Some(lent) => take_lent(&mut self.stack, bytes, lent),
+            None => net::receive::reply(bytes)
+                .map_err(|_| None)
+                .and_then(|answer| answer.map_err(Some))
+                .map(|frames| {
+                    for frame in frames.frames().flatten() {
+                        self.stack.receive_frame(frame);
+                    }
+                }),
+        };
+        match taken {
+            Ok(()) => self.ask_frames(),
+            Err(Some(error)) => {
                 cella_sdk::warn!("net receive: {error}; asking again");
                 self.retry_at_ms = Some(now_ms() + RETRY_MS);
             }
-            None => self.retry_at_ms = Some(now_ms() + RETRY_MS),
+            Err(None) => self.retry_at_ms = Some(now_ms() + RETRY_MS),
         }
     }
+}
+
+/// Hands the stack the frames a `receive_lent` answered with `answer`
+/// wrote into `lent`: `Err(Some)` the driver's refusal, `Err(None)` an
+/// answer or a buffer that does not decode.
+fn take_lent(
+    stack: &mut Stack<NetLink>,
+    answer: &[u8],
+    lent: &DmaBuffer,
+) -> core::result::Result<(), Option<net::NetError>> {
+    let answer = net::receive_lent::reply(answer)
+        .map_err(|_| None)?
+        .map_err(Some)?;
+    let mut written = [0u8; LENT_BYTES];
+    let length = answer.bytes as usize;
+    let written = written.get_mut(..length).ok_or(None)?;
+    lent.read(0, written).map_err(|_| None)?;
+    for frame in answer.frames(written).flatten() {
+        stack.receive_frame(frame);
+    }
+    Ok(())
 }
 
 impl Module for NetStack {
@@ -235,6 +287,13 @@ impl Module for NetStack {
             }
         };
         let logged = stack.configuration();
+        let lent = match capabilities.frames.allocate(LENT_BYTES as u32) {
+            Ok(buffer) => Some(buffer),
+            Err(error) => {
+                cella_sdk::warn!("no buffer to lend for frames ({error}): they come in answers");
+                None
+            }
+        };
         let mut module = NetStack {
             net: capabilities.net,
             timer: capabilities.timer,
@@ -244,6 +303,7 @@ impl Module for NetStack {
             info_call: None,
             link_known: false,
             receive_call: None,
+            lent,
             retry_at_ms: None,
             logged,
             logged_lost: 0,

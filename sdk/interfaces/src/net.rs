@@ -10,6 +10,16 @@
 //! waits for traffic without polling. Frames that arrive while no one
 //! takes them wait in the driver up to its limit; past it the oldest are
 //! dropped and counted, and the next answer says how many.
+//!
+//! `receive_lent` is `receive` with the frames written into a buffer the
+//! caller lends read-write with the request (`call_lending`) instead of
+//! into the answer: as many as fit the buffer (up to [`MAX_LENT_BYTES`],
+//! some forty full-size frames against the answer's two), in the same form
+//! as [`Frames::frames`], and the answer says how many and how many bytes
+//! ([`Lent`]). The device keeps writing into the driver's own receive
+//! buffers: a virtio device owns a posted buffer until it fills it, which
+//! no wait's end can take back, so a frame is copied once from there into
+//! the lent buffer, and no message carries it.
 
 use crate::wire::{Reader, Wire, WireError};
 use core::fmt;
@@ -20,6 +30,9 @@ pub const MIN_FRAME_BYTES: usize = 14;
 pub const MAX_FRAME_BYTES: usize = 1514;
 /// The longest a `receive` may wait for a frame.
 pub const MAX_WAIT_MS: u32 = 10_000;
+/// The most bytes of frames one `receive_lent` writes, whatever the size of
+/// the buffer lent.
+pub const MAX_LENT_BYTES: usize = 65536;
 
 crate::wire_record! {
     /// The link as the driver sees it.
@@ -72,6 +85,8 @@ crate::wire_enum! {
         BadArgument = 5 => "bad argument",
         /// Another `receive` is already waiting for frames.
         AlreadyWaiting = 6 => "another receive is already waiting",
+        /// A `receive_lent` came with no buffer lent read-write.
+        NoLoan = 7 => "no buffer lent read-write with the request",
     }
 }
 
@@ -107,21 +122,27 @@ crate::wire_record! {
 impl<'a> Frames<'a> {
     /// The frames, decoded; one that does not decode ends them with its
     /// error.
-    pub fn frames(&self) -> impl Iterator<Item = Result<&'a [u8], WireError>> + 'a {
-        let mut reader = Reader::new(self.frames);
-        let mut left = self.count;
-        core::iter::from_fn(move || {
-            if left == 0 {
-                return None;
-            }
-            left -= 1;
-            let frame = <&[u8]>::decode(&mut reader);
-            if frame.is_err() {
-                left = 0;
-            }
-            Some(frame)
-        })
+    pub fn frames(&self) -> impl Iterator<Item = Result<&'a [u8], WireError>> + use<'a> {
+        unpack(self.count, self.frames)
     }
+}
+
+/// The `count` frames packed in `packed` (each in its wire form), decoded;
+/// one that does not decode ends them with its error.
+fn unpack(count: u16, packed: &[u8]) -> impl Iterator<Item = Result<&[u8], WireError>> {
+    let mut reader = Reader::new(packed);
+    let mut left = count;
+    core::iter::from_fn(move || {
+        if left == 0 {
+            return None;
+        }
+        left -= 1;
+        let frame = <&[u8]>::decode(&mut reader);
+        if frame.is_err() {
+            left = 0;
+        }
+        Some(frame)
+    })
 }
 
 impl fmt::Display for Frames<'_> {
@@ -142,6 +163,43 @@ impl fmt::Display for Frames<'_> {
     }
 }
 
+crate::wire_record! {
+    /// Frames that arrived, written into the buffer lent with a
+    /// `receive_lent`: `bytes` bytes from its start, in the form of
+    /// [`Frames::frames`].
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Lent {
+        /// How many frames the buffer holds.
+        pub count: u16,
+        /// Frames dropped since the last answer because too many waited.
+        pub dropped: u32,
+        /// The bytes written, from the buffer's start.
+        pub bytes: u32,
+    }
+}
+
+impl Lent {
+    /// The frames among `written` (the first [`Lent::bytes`] of the
+    /// buffer), decoded as [`Frames::frames`] decodes them.
+    pub fn frames<'a>(
+        &self,
+        written: &'a [u8],
+    ) -> impl Iterator<Item = Result<&'a [u8], WireError>> + use<'a> {
+        unpack(self.count, written)
+    }
+}
+
+impl fmt::Display for Lent {
+    /// `3 frames in 1542 bytes of the lent buffer, 0 dropped`.
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            out,
+            "{} frames in {} bytes of the lent buffer, {} dropped",
+            self.count, self.bytes, self.dropped
+        )
+    }
+}
+
 crate::interface! {
     endpoint "net";
     /// The MAC address, MTU and link state.
@@ -152,6 +210,9 @@ crate::interface! {
     /// [`MAX_WAIT_MS`]) for one if none has. Replayed to a restarted
     /// driver, it answers with what that one received.
     idempotent fn receive(wait_ms: u32) -> Result<Frames<'_>, NetError>;
+    /// As `receive`, the frames written into the buffer lent read-write
+    /// with the request, as many as fit it (at most [`MAX_LENT_BYTES`]).
+    idempotent fn receive_lent(wait_ms: u32) -> Result<Lent, NetError>;
 }
 
 #[cfg(test)]

@@ -5,12 +5,19 @@
 //! time; a second is answered `AlreadyWaiting`. The caller keeps the
 //! transport of messages, as for `block` ([`crate::server`]): it hands each
 //! request in with a token and gets the token back with the answer.
+//!
+//! A `receive_lent`'s frames are packed into the `lent` bytes the caller
+//! hands in with the request (or with the poll that answers it): as many
+//! as the buffer lent with it holds. The caller copies those bytes into the
+//! lent buffer before it sends the answer, which carries only their count.
 
 use crate::error::Error;
 use crate::net::{MTU, Nic, SendRefusal};
 use crate::platform::{DmaRegion, RegisterWindow};
 use crate::server::Handled;
-use cella_interfaces::net::{self, Frames, Info, MAX_WAIT_MS, NetError, Sent};
+use cella_interfaces::net::{
+    self, Frames, Info, Lent, MAX_LENT_BYTES, MAX_WAIT_MS, NetError, Sent,
+};
 use cella_interfaces::split_request;
 use cella_interfaces::wire::{self, Wire};
 
@@ -27,6 +34,8 @@ struct Waiting<T> {
     token: T,
     /// When it is answered with none (monotonic nanoseconds).
     deadline: u64,
+    /// For a `receive_lent`: the bytes of frames its lent buffer takes.
+    lent: Option<usize>,
 }
 
 /// What the last poll met.
@@ -87,9 +96,21 @@ impl<W: RegisterWindow, B: DmaRegion, T: Copy> NetServer<W, B, T> {
     /// Handles one request at time `now` (monotonic nanoseconds): answers
     /// it into `reply`, or holds a `receive` that finds no frame and may
     /// wait ([`Handled::Pending`]), to be answered from a poll with
-    /// `token`.
-    pub fn request(&mut self, token: T, request: &[u8], now: u64, reply: &mut [u8]) -> Handled {
-        if let Some(wait_ms) = waiting_receive(request)
+    /// `token`. `lent` is as long as the buffer lent with the request (at
+    /// most [`MAX_LENT_BYTES`]; empty when none was lent read-write): an
+    /// answered `receive_lent` packed its frames there ([`lent_bytes`]
+    /// says how many bytes).
+    pub fn request(
+        &mut self,
+        token: T,
+        request: &[u8],
+        now: u64,
+        reply: &mut [u8],
+        lent: &mut [u8],
+    ) -> Handled {
+        let lent = cut(lent);
+        if let Some((wait_ms, lending)) = waiting_receive(request)
+            && (!lending || !lent.is_empty())
             && let Some(nic) = self.nic.as_mut()
             && nic.receive().is_ok_and(|_| nic.held() == 0)
         {
@@ -102,10 +123,11 @@ impl<W: RegisterWindow, B: DmaRegion, T: Copy> NetServer<W, B, T> {
             self.waiting = Some(Waiting {
                 token,
                 deadline: now.saturating_add(u64::from(wait_ms) * NANOSECONDS_PER_MILLISECOND),
+                lent: lending.then_some(lent.len()),
             });
             return Handled::Pending;
         }
-        let mut serving = Serving::new(self.nic.as_mut(), reply.len());
+        let mut serving = Serving::new(self.nic.as_mut(), reply.len(), lent);
         match net::serve(&mut serving, request, reply) {
             Ok(length) => Handled::Answered(length),
             Err(error) => Handled::Malformed(error),
@@ -115,8 +137,15 @@ impl<W: RegisterWindow, B: DmaRegion, T: Copy> NetServer<W, B, T> {
     /// Takes in what the device finished (after an interrupt or a timer)
     /// and answers the waiting `receive` through `answer` once a frame is
     /// there or `now` has reached its deadline. Device garbage gives the
-    /// device up (see [`Polled::GaveUp`]).
-    pub fn poll(&mut self, now: u64, mut answer: impl FnMut(T, &[u8])) -> Polled {
+    /// device up (see [`Polled::GaveUp`]). A waiting `receive_lent`'s
+    /// frames are packed into `lent` (at most as many bytes as its buffer
+    /// takes), and `answer` gets them after the answer's bytes.
+    pub fn poll(
+        &mut self,
+        now: u64,
+        lent: &mut [u8],
+        mut answer: impl FnMut(T, &[u8], &[u8]),
+    ) -> Polled {
         let mut reply = [0u8; MAX_REPLY_BYTES];
         let Some(nic) = self.nic.as_mut() else {
             return Polled::Running;
@@ -130,7 +159,7 @@ impl<W: RegisterWindow, B: DmaRegion, T: Copy> NetServer<W, B, T> {
             if let Some(waiting) = self.waiting.take() {
                 let failed = Err::<Frames<'_>, NetError>(NetError::DeviceError);
                 if let Handled::Answered(length) = encoded(&failed, &mut reply) {
-                    answer(waiting.token, &reply[..length]);
+                    answer(waiting.token, &reply[..length], &[]);
                 }
             }
             return Polled::GaveUp(error);
@@ -142,25 +171,61 @@ impl<W: RegisterWindow, B: DmaRegion, T: Copy> NetServer<W, B, T> {
             return Polled::Running;
         }
         self.waiting = None;
-        let mut serving = Serving::new(Some(nic), reply.len());
-        let frames = net::Server::receive(&mut serving, 0);
-        if let Handled::Answered(length) = encoded(&frames, &mut reply) {
-            answer(waiting.token, &reply[..length]);
+        let lent = cut(lent);
+        let room = waiting.lent.unwrap_or(0).min(lent.len());
+        let mut serving = Serving::new(Some(nic), reply.len(), &mut lent[..room]);
+        if waiting.lent.is_some() {
+            let frames = net::Server::receive_lent(&mut serving, 0);
+            if let Handled::Answered(length) = encoded(&frames, &mut reply) {
+                let written = frames.map_or(0, |frames| frames.bytes as usize);
+                answer(waiting.token, &reply[..length], &lent[..written]);
+            }
+        } else {
+            let frames = net::Server::receive(&mut serving, 0);
+            if let Handled::Answered(length) = encoded(&frames, &mut reply) {
+                answer(waiting.token, &reply[..length], &[]);
+            }
         }
         Polled::Running
     }
 }
 
-/// The wait of a `receive` that may be held: one that decodes, with a wait
-/// above zero and within the limit (any other is answered at once).
-fn waiting_receive(request: &[u8]) -> Option<u32> {
-    let (name, mut arguments) = split_request(request);
-    if name != b"receive" {
-        return None;
+/// The part of a lent buffer's bytes an answer fills: at most [`MAX_LENT_BYTES`].
+fn cut(lent: &mut [u8]) -> &mut [u8] {
+    let length = lent.len().min(MAX_LENT_BYTES);
+    &mut lent[..length]
+}
+
+/// Whether `request` is a `receive_lent`, whose frames go into the buffer
+/// lent with it.
+pub fn is_lent_receive(request: &[u8]) -> bool {
+    split_request(request).0 == b"receive_lent"
+}
+
+/// The bytes of frames an answered `receive_lent` packed into its `lent`
+/// bytes, from its answer `reply`; 0 for any other answer.
+pub fn lent_bytes(reply: &[u8]) -> usize {
+    match net::receive_lent::reply(reply) {
+        Ok(Ok(lent)) => lent.bytes as usize,
+        _ => 0,
     }
+}
+
+/// The wait of a `receive` or `receive_lent` that may be held (and whether
+/// it is the lent one): one that decodes, with a wait above zero and within
+/// the limit (any other is answered at once).
+fn waiting_receive(request: &[u8]) -> Option<(u32, bool)> {
+    let (name, mut arguments) = split_request(request);
+    let lending = match name {
+        b"receive" => false,
+        b"receive_lent" => true,
+        _ => return None,
+    };
     let wait_ms = u32::decode(&mut arguments).ok()?;
     arguments.finish().ok()?;
-    (1..=MAX_WAIT_MS).contains(&wait_ms).then_some(wait_ms)
+    (1..=MAX_WAIT_MS)
+        .contains(&wait_ms)
+        .then_some((wait_ms, lending))
 }
 
 fn encoded<'a, V: Wire<'a>>(value: &V, reply: &mut [u8]) -> Handled {
@@ -171,21 +236,24 @@ fn encoded<'a, V: Wire<'a>>(value: &V, reply: &mut [u8]) -> Handled {
 }
 
 /// The interface's operations on the device, for one request.
-struct Serving<'n, W, B> {
+struct Serving<'n, 'l, W, B> {
     nic: Option<&'n mut Nic<W, B>>,
     packed: [u8; MAX_REPLY_BYTES],
     /// The bytes of frames an answer may carry.
     room: usize,
+    /// Where a `receive_lent` packs its frames (empty: nothing lent).
+    lent: &'l mut [u8],
 }
 
-impl<'n, W: RegisterWindow, B: DmaRegion> Serving<'n, W, B> {
-    fn new(nic: Option<&'n mut Nic<W, B>>, reply_bytes: usize) -> Self {
+impl<'n, 'l, W: RegisterWindow, B: DmaRegion> Serving<'n, 'l, W, B> {
+    fn new(nic: Option<&'n mut Nic<W, B>>, reply_bytes: usize, lent: &'l mut [u8]) -> Self {
         Serving {
             nic,
             packed: [0; MAX_REPLY_BYTES],
             room: reply_bytes
                 .min(MAX_REPLY_BYTES)
                 .saturating_sub(FRAMES_OVERHEAD),
+            lent,
         }
     }
 
@@ -194,7 +262,7 @@ impl<'n, W: RegisterWindow, B: DmaRegion> Serving<'n, W, B> {
     }
 }
 
-impl<W: RegisterWindow, B: DmaRegion> net::Server for Serving<'_, W, B> {
+impl<W: RegisterWindow, B: DmaRegion> net::Server for Serving<'_, '_, W, B> {
     fn info(&mut self) -> Result<Info, NetError> {
         let nic = self.nic()?;
         Ok(Info {
@@ -233,6 +301,23 @@ impl<W: RegisterWindow, B: DmaRegion> net::Server for Serving<'_, W, B> {
             count: taken.count,
             dropped: taken.dropped,
             frames: &self.packed[..taken.bytes],
+        })
+    }
+
+    fn receive_lent(&mut self, wait_ms: u32) -> Result<Lent, NetError> {
+        if wait_ms > MAX_WAIT_MS {
+            return Err(NetError::BadArgument);
+        }
+        if self.lent.is_empty() {
+            return Err(NetError::NoLoan);
+        }
+        let nic = self.nic.as_deref_mut().ok_or(NetError::DeviceError)?;
+        nic.receive().map_err(|_| NetError::DeviceError)?;
+        let taken = nic.take(self.lent).map_err(|_| NetError::DeviceError)?;
+        Ok(Lent {
+            count: taken.count,
+            dropped: taken.dropped,
+            bytes: taken.bytes as u32,
         })
     }
 }

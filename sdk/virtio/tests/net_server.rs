@@ -1,13 +1,17 @@
 //! The `net` interface served over the device model: typed requests in,
 //! typed answers out; a waiting `receive` answered by the next frame or by
-//! its deadline, one at a time; the device given up on after garbage.
+//! its deadline, one at a time; the device given up on after garbage; a
+//! `receive_lent` packing its frames into the lent bytes, answered at once
+//! or held.
 
 mod model;
 
-use cella_interfaces::net::{self, Frames, Info, MAX_WAIT_MS, NetError, Sent};
+use cella_interfaces::net::{
+    self, Frames, Info, Lent, MAX_LENT_BYTES, MAX_WAIT_MS, NetError, Sent,
+};
 use cella_interfaces::wire::WireError;
 use cella_virtio::net::Nic;
-use cella_virtio::net_server::{MAX_REPLY_BYTES, NetServer, Polled};
+use cella_virtio::net_server::{self, MAX_REPLY_BYTES, NetServer, Polled};
 use cella_virtio::server::Handled;
 use model::*;
 
@@ -21,16 +25,72 @@ fn serve(model: &Model) -> Server {
 
 fn ask(server: &mut Server, token: u32, request: &[u8], now: u64) -> Result<Vec<u8>, Handled> {
     let mut reply = [0; MAX_REPLY_BYTES];
-    match server.request(token, request, now, &mut reply) {
+    match server.request(token, request, now, &mut reply, &mut []) {
         Handled::Answered(length) => Ok(reply[..length].to_vec()),
         other => Err(other),
     }
 }
 
+/// As [`ask`], with `lent` bytes lent: the answer and what it packed there.
+fn ask_lending(
+    server: &mut Server,
+    token: u32,
+    request: &[u8],
+    now: u64,
+    lent: usize,
+) -> Result<(Vec<u8>, Vec<u8>), Handled> {
+    let mut reply = [0; MAX_REPLY_BYTES];
+    let mut buffer = vec![0u8; lent];
+    match server.request(token, request, now, &mut reply, &mut buffer) {
+        Handled::Answered(length) => {
+            let written = net_server::lent_bytes(&reply[..length]);
+            Ok((reply[..length].to_vec(), buffer[..written].to_vec()))
+        }
+        other => Err(other),
+    }
+}
+
 fn poll(server: &mut Server, now: u64) -> (Polled, Vec<(u32, Vec<u8>)>) {
-    let mut answers = Vec::new();
-    let polled = server.poll(now, |token, reply| answers.push((token, reply.to_vec())));
+    let (polled, answers) = poll_lending(server, now, 0);
+    let answers = answers
+        .into_iter()
+        .map(|(token, reply, _)| (token, reply))
+        .collect();
     (polled, answers)
+}
+
+/// A poll with `lent` bytes for a waiting `receive_lent`: the answers, each
+/// with what it packed there.
+fn poll_lending(
+    server: &mut Server,
+    now: u64,
+    lent: usize,
+) -> (Polled, Vec<(u32, Vec<u8>, Vec<u8>)>) {
+    let mut answers = Vec::new();
+    let mut buffer = vec![0u8; lent];
+    let polled = server.poll(now, &mut buffer, |token, reply, written| {
+        answers.push((token, reply.to_vec(), written.to_vec()))
+    });
+    (polled, answers)
+}
+
+fn receive_lent_request(wait_ms: u32) -> Vec<u8> {
+    let mut buffer = [0; 32];
+    let length = net::receive_lent::request(&mut buffer, wait_ms).unwrap();
+    buffer[..length].to_vec()
+}
+
+/// The frames a `receive_lent` answer says were packed into `written`.
+fn lent_frames_of(reply: &[u8], written: &[u8]) -> (Vec<Vec<u8>>, Lent) {
+    let lent = net::receive_lent::reply(reply)
+        .unwrap()
+        .expect("frames lent");
+    assert_eq!(lent.bytes as usize, written.len());
+    let list = lent
+        .frames(written)
+        .map(|frame| frame.expect("decodes").to_vec())
+        .collect();
+    (list, lent)
 }
 
 fn receive_request(wait_ms: u32) -> Vec<u8> {
@@ -272,4 +332,91 @@ fn garbage_met_serving_a_receive_is_answered_device_error_and_named_by_the_next_
     );
     assert!(answers.is_empty(), "nothing waited");
     assert_eq!(model.status(), 0, "the device was reset");
+}
+
+#[test]
+fn a_lent_receive_packs_every_waiting_frame_into_the_buffer_at_once() {
+    let model = Model::net(NET_OFFERED);
+    let mut server = serve(&model);
+    // More than one answer's two full-size frames: the lent buffer takes them all.
+    let big = |number: u8| {
+        let mut frame = vec![number; 1514];
+        frame[..6].copy_from_slice(&[0xff; 6]);
+        frame
+    };
+    for number in 1..=5 {
+        assert!(model.deliver(&big(number)));
+    }
+    let (reply, written) = ask_lending(
+        &mut server,
+        1,
+        &receive_lent_request(500),
+        0,
+        MAX_LENT_BYTES,
+    )
+    .expect("at once");
+    let (frames, lent) = lent_frames_of(&reply, &written);
+    assert_eq!(frames, (1..=5).map(big).collect::<Vec<_>>());
+    assert_eq!((lent.count, lent.dropped), (5, 0));
+    assert!(
+        reply.len() < 16,
+        "the answer carries no frame: {} bytes",
+        reply.len()
+    );
+    // A buffer that holds one frame takes one; the rest wait for the next call.
+    assert!(model.deliver(&frame(6)) && model.deliver(&frame(7)));
+    let (reply, written) =
+        ask_lending(&mut server, 2, &receive_lent_request(0), 0, 70).expect("at once");
+    assert_eq!(lent_frames_of(&reply, &written).0, vec![frame(6)]);
+    let (reply, written) =
+        ask_lending(&mut server, 3, &receive_lent_request(0), 0, 70).expect("at once");
+    assert_eq!(lent_frames_of(&reply, &written).0, vec![frame(7)]);
+}
+
+#[test]
+fn a_held_lent_receive_is_answered_into_the_buffer_by_the_frame_that_arrives() {
+    let model = Model::net(NET_OFFERED);
+    let mut server = serve(&model);
+    assert_eq!(
+        ask_lending(&mut server, 9, &receive_lent_request(1000), 0, 4096),
+        Err(Handled::Pending)
+    );
+    assert_eq!(poll_lending(&mut server, MILLISECOND, 4096).1, vec![]);
+    assert!(model.deliver(&frame(4)) && model.deliver(&frame(5)));
+    let (polled, answers) = poll_lending(&mut server, 2 * MILLISECOND, MAX_LENT_BYTES);
+    assert_eq!(polled, Polled::Running);
+    assert_eq!(answers.len(), 1);
+    let (token, reply, written) = &answers[0];
+    assert_eq!(*token, 9);
+    assert_eq!(lent_frames_of(reply, written).0, vec![frame(4), frame(5)]);
+    // Its deadline passed with nothing: answered with no frames.
+    assert_eq!(
+        ask_lending(&mut server, 10, &receive_lent_request(5), 0, 4096),
+        Err(Handled::Pending)
+    );
+    let answers = poll_lending(&mut server, 6 * MILLISECOND, 4096).1;
+    assert_eq!(
+        lent_frames_of(&answers[0].1, &answers[0].2).0,
+        Vec::<Vec<u8>>::new()
+    );
+}
+
+#[test]
+fn a_lent_receive_with_nothing_lent_is_answered_no_loan_and_never_held() {
+    let model = Model::net(NET_OFFERED);
+    let mut server = serve(&model);
+    for wait in [0, 1000] {
+        let (reply, written) =
+            ask_lending(&mut server, 1, &receive_lent_request(wait), 0, 0).expect("at once");
+        assert_eq!(net::receive_lent::reply(&reply), Ok(Err(NetError::NoLoan)));
+        assert!(written.is_empty());
+    }
+    assert_eq!(server.deadline(), None);
+    // The frame waits for a call that lends a buffer.
+    assert!(model.deliver(&frame(8)));
+    let (reply, _) = ask_lending(&mut server, 2, &receive_lent_request(0), 0, 0).expect("at once");
+    assert_eq!(net::receive_lent::reply(&reply), Ok(Err(NetError::NoLoan)));
+    let (reply, written) =
+        ask_lending(&mut server, 3, &receive_lent_request(0), 0, 200).expect("at once");
+    assert_eq!(lent_frames_of(&reply, &written).0, vec![frame(8)]);
 }

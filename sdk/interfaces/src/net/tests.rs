@@ -8,6 +8,8 @@ struct Echo {
     kept: [u8; 1600],
     length: Option<usize>,
     packed: [u8; 1700],
+    /// What a `receive_lent` wrote into the buffer lent with it.
+    lent: [u8; 1700],
 }
 
 impl Server for Echo {
@@ -50,6 +52,18 @@ impl Server for Echo {
             frames: &self.packed[..packed],
         })
     }
+
+    fn receive_lent(&mut self, wait_ms: u32) -> Result<Lent, NetError> {
+        let frames = self.receive(wait_ms)?;
+        let (count, dropped, bytes) = (frames.count, frames.dropped, frames.frames.len());
+        let packed = self.packed;
+        self.lent[..bytes].copy_from_slice(&packed[..bytes]);
+        Ok(Lent {
+            count,
+            dropped,
+            bytes: bytes as u32,
+        })
+    }
 }
 
 fn echo() -> Echo {
@@ -57,6 +71,7 @@ fn echo() -> Echo {
         kept: [0; 1600],
         length: None,
         packed: [0; 1700],
+        lent: [0; 1700],
     }
 }
 
@@ -121,6 +136,43 @@ fn a_frame_sent_comes_back_through_the_interface_encoding() {
         receive::reply(&reply[..answered]),
         Ok(Err(NetError::BadArgument))
     ));
+}
+
+#[test]
+fn a_lent_receive_answers_the_count_and_the_frames_decode_from_the_buffer() {
+    let mut server = echo();
+    let mut request = [0u8; 2048];
+    let mut reply = [0u8; 2048];
+    let frame: [u8; 200] = core::array::from_fn(|index| index as u8);
+    let length = send::request(&mut request, &frame).unwrap();
+    serve(&mut server, &request[..length], &mut reply).unwrap();
+    let length = receive_lent::request(&mut request, 5).unwrap();
+    let answered = serve(&mut server, &request[..length], &mut reply).unwrap();
+    let lent = receive_lent::reply(&reply[..answered]).unwrap().unwrap();
+    assert_eq!(lent.count, 1);
+    // A length, then the frame: the answer itself carries none of its bytes.
+    assert!(
+        lent.bytes as usize > frame.len() && answered < 16,
+        "{lent:?}"
+    );
+    let written = &server.lent[..lent.bytes as usize];
+    let mut frames = lent.frames(written);
+    assert_eq!(frames.next(), Some(Ok(&frame[..])));
+    assert_eq!(frames.next(), None);
+    // Cut short, the last frame does not decode.
+    let mut cut = lent.frames(&written[..written.len() - 1]);
+    assert!(matches!(cut.next(), Some(Err(_))));
+    let mut text = Text::default();
+    write!(text, "{lent}").unwrap();
+    let mut expected = Text::default();
+    write!(
+        expected,
+        "1 frames in {} bytes of the lent buffer, 0 dropped",
+        lent.bytes
+    )
+    .unwrap();
+    assert_eq!(text.as_str(), expected.as_str());
+    assert!(idempotent(b"receive_lent\0\0\0\0\0").unwrap());
 }
 
 #[test]
