@@ -120,23 +120,36 @@ impl NetStack {
 
     fn ask_frames(&mut self) {
         let mut request = [0u8; 32];
-        self.receive_call = match &self.lent {
-            Some(buffer) => net::receive_lent::request(&mut request, RECEIVE_WAIT_MS)
-                .ok()
+        if let Some(buffer) = &self.lent {
+            let lending = net::receive_lent::request(&mut request, RECEIVE_WAIT_MS)
+                .map_err(|_| ErrorCode::Exhausted)
                 .and_then(|length| {
-                    self.net
-                        .call_lending(
-                            &request[..length],
-                            RECEIVE_DEADLINE_MS,
-                            buffer,
-                            Lend::ReadWrite,
-                        )
-                        .ok()
-                }),
-            None => net::receive::request(&mut request, RECEIVE_WAIT_MS)
-                .ok()
-                .and_then(|length| self.net.call(&request[..length], RECEIVE_DEADLINE_MS).ok()),
-        };
+                    self.net.call_lending(
+                        &request[..length],
+                        RECEIVE_DEADLINE_MS,
+                        buffer,
+                        Lend::ReadWrite,
+                    )
+                });
+            match lending {
+                Ok(call) => {
+                    self.receive_call = Some(call);
+                    return;
+                }
+                // The buffer is still lent with a call whose answer has not come (a
+                // predecessor's, replayed): ask again later.
+                Err(ErrorCode::Busy) => {
+                    self.retry_at_ms = Some(now_ms() + RETRY_MS);
+                    return;
+                }
+                Err(error) => {
+                    self.stop_lending(&format_args!("a lending call is refused ({error})"))
+                }
+            }
+        }
+        self.receive_call = net::receive::request(&mut request, RECEIVE_WAIT_MS)
+            .ok()
+            .and_then(|length| self.net.call(&request[..length], RECEIVE_DEADLINE_MS).ok());
         if self.receive_call.is_none() {
             self.retry_at_ms = Some(now_ms() + RETRY_MS);
         }
@@ -215,6 +228,12 @@ impl NetStack {
         }
     }
 
+    /// Takes frames in the answers of plain `receive` calls from now on.
+    fn stop_lending(&mut self, why: &dyn core::fmt::Display) {
+        cella_sdk::warn!("{why}: frames come in answers from now on");
+        self.lent = None;
+    }
+
     fn took_frames(&mut self, reply: &Reply) {
         let mut buffer = [0u8; MAX_MESSAGE_BYTES as usize];
         let Ok(bytes) = reply.read(&mut buffer) else {
@@ -234,6 +253,10 @@ impl NetStack {
         };
         match taken {
             Ok(()) => self.ask_frames(),
+            Err(Some(net::NetError::NoLoan)) => {
+                self.stop_lending(&"the driver takes no lent buffer");
+                self.ask_frames();
+            }
             Err(Some(error)) => {
                 cella_sdk::warn!("net receive: {error}; asking again");
                 self.retry_at_ms = Some(now_ms() + RETRY_MS);
