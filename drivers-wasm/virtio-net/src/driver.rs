@@ -151,7 +151,7 @@ fn answer_with_none(message: &Message) -> Result<()> {
     let mut request = [0u8; 64];
     let lent = message
         .read(&mut request)
-        .is_ok_and(|request| net_server::is_lent_receive(request));
+        .is_ok_and(net_server::is_lent_receive);
     let mut reply = [0u8; 16];
     let length = if lent {
         let none = Ok::<Lent, NetError>(Lent {

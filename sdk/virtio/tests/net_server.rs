@@ -59,13 +59,13 @@ fn poll(server: &mut Server, now: u64) -> (Polled, Vec<(u32, Vec<u8>)>) {
     (polled, answers)
 }
 
+/// An answer from a poll: its token, its bytes and what it packed into the
+/// lent bytes.
+type LentAnswer = (u32, Vec<u8>, Vec<u8>);
+
 /// A poll with `lent` bytes for a waiting `receive_lent`: the answers, each
 /// with what it packed there.
-fn poll_lending(
-    server: &mut Server,
-    now: u64,
-    lent: usize,
-) -> (Polled, Vec<(u32, Vec<u8>, Vec<u8>)>) {
+fn poll_lending(server: &mut Server, now: u64, lent: usize) -> (Polled, Vec<LentAnswer>) {
     let mut answers = Vec::new();
     let mut buffer = vec![0u8; lent];
     let polled = server.poll(now, &mut buffer, |token, reply, written| {
