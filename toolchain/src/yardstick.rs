@@ -91,19 +91,7 @@ pub fn init_script(modules: &[&str]) -> String {
 /// The initramfs: `/init`, `/bench`, `/bin/busybox` (and `/bin/sh` linked to it),
 /// `/dev/console`, and each of `modules` (name, contents) as `/modules/NAME.ko`.
 pub fn build_initramfs(busybox: &[u8], bench: &[u8], modules: &[(&str, Vec<u8>)]) -> Initramfs {
-    let mut archive = Initramfs::new();
-    archive
-        .directory("bin", 0o755)
-        .directory("dev", 0o755)
-        .directory("proc", 0o755)
-        .directory("sys", 0o755)
-        .directory("modules", 0o755)
-        .character_device("dev/console", 0o600, 5, 1)
-        .file("bin/busybox", 0o755, busybox.to_vec())
-        .symbolic_link("bin/sh", "busybox");
-    for (name, contents) in modules {
-        archive.file(&format!("modules/{name}.ko"), 0o644, contents.clone());
-    }
+    let mut archive = Initramfs::busybox_system(busybox, modules);
     let names: Vec<&str> = modules.iter().map(|(name, _)| *name).collect();
     archive.file("bench", 0o755, bench.to_vec()).file(
         "init",

@@ -31,6 +31,26 @@ pub struct Initramfs {
 }
 
 impl Initramfs {
+    /// The base of both Linux yardsticks: `/bin/busybox` (and `/bin/sh` linked to it),
+    /// `/dev/console`, the mount points `/dev`, `/proc` and `/sys`, and each of `modules`
+    /// (name, contents) as `/modules/NAME.ko`; `/init` and the rest come after.
+    pub fn busybox_system(busybox: &[u8], modules: &[(&str, Vec<u8>)]) -> Initramfs {
+        let mut archive = Initramfs::new();
+        archive
+            .directory("bin", 0o755)
+            .directory("dev", 0o755)
+            .directory("proc", 0o755)
+            .directory("sys", 0o755)
+            .directory("modules", 0o755)
+            .character_device("dev/console", 0o600, 5, 1)
+            .file("bin/busybox", 0o755, busybox.to_vec())
+            .symbolic_link("bin/sh", "busybox");
+        for (name, contents) in modules {
+            archive.file(&format!("modules/{name}.ko"), 0o644, contents.clone());
+        }
+        archive
+    }
+
     /// An empty archive.
     pub fn new() -> Self {
         Initramfs::default()

@@ -56,26 +56,15 @@ pub fn init_script(modules: &[&str]) -> String {
 /// The initramfs: `/init`, `/bin/busybox` (and `/bin/sh`), `/dev/console`, the web root
 /// with its upload script, and each of `modules` (name, contents) as `/modules/NAME.ko`.
 pub fn build_initramfs(busybox: &[u8], modules: &[(&str, Vec<u8>)]) -> Initramfs {
-    let mut archive = Initramfs::new();
+    let mut archive = Initramfs::busybox_system(busybox, modules);
     archive
-        .directory("bin", 0o755)
-        .directory("dev", 0o755)
-        .directory("proc", 0o755)
-        .directory("sys", 0o755)
-        .directory("modules", 0o755)
         .directory("www", 0o755)
         .directory("www/cgi-bin", 0o755)
-        .character_device("dev/console", 0o600, 5, 1)
-        .file("bin/busybox", 0o755, busybox.to_vec())
-        .symbolic_link("bin/sh", "busybox")
         .file(
             &format!("www{UPLOAD_PATH}"),
             0o755,
             UPLOAD_SCRIPT.as_bytes().to_vec(),
         );
-    for (name, contents) in modules {
-        archive.file(&format!("modules/{name}.ko"), 0o644, contents.clone());
-    }
     let names: Vec<&str> = modules.iter().map(|(name, _)| *name).collect();
     archive.file("init", 0o755, init_script(&names).into_bytes());
     archive
