@@ -193,8 +193,9 @@ table{border-collapse:collapse;margin-bottom:1.5em}\
 th,td{border:1px solid #bbb;padding:0.2em 0.6em;text-align:left;vertical-align:top}\
 th{background:#eee}pre{margin:0;font-size:0.85em}";
 
-/// Fetches the JSON every 2 s and renders the tables again; a failed
-/// fetch leaves the page as it was and says so in the status line.
+/// Fetches the JSON every 2 s and renders the tables again, counting the
+/// refreshes in the body's `data-refreshed`; a failed fetch leaves the
+/// tables as they were and says so in the status line.
 const SCRIPT: &str = r#"
 "use strict";
 function cell(row, value) {
@@ -255,6 +256,8 @@ async function refresh() {
       pre.textContent = f.accesses.join("\n");
       cell(row, "").appendChild(pre);
     }, 5, "No faults recorded.");
+    // How many refreshes rendered: a browser test reads it from the DOM.
+    document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
   } catch (error) {
     document.getElementById("status").textContent = "The status could not be fetched (" +
       error + "); trying again.";
