@@ -4,7 +4,8 @@
 //! a line per row; the rows are the shell's `ps` and `caps` of the same boot (names,
 //! versions, generations, states). The same calls 100 times in a row leave the kernel heap
 //! where it was, and `call supervisor status` at the shell renders the answer as text while
-//! a command sent as a call changes nothing.
+//! a command sent as a call changes nothing. Command lines the reader sends to `supervisor`
+//! are refused (only the shell's run) and change nothing either.
 
 use cella_qemu_tests::Session;
 use std::time::Duration;
@@ -187,5 +188,42 @@ fn a_module_reads_ps_and_caps_through_the_typed_interface_and_changes_nothing() 
     };
     if reader(&after) != reader(&shown) {
         session.fail("the reader's generation or state changed");
+    }
+
+    // Command lines the reader sends to `supervisor` (10 in a row, `restart cmos-rtc`) are
+    // refused, each with an answer, because only the shell may send command lines: the
+    // clock driver keeps its generation.
+    let clock = |rows: &[[String; 4]]| rows.iter().find(|row| row[0] == "cmos-rtc").cloned();
+    let before = ps_modules(&session.type_line("ps"));
+    if clock(&before).is_none_or(|row| row[3] != "running") {
+        session.fail("cmos-rtc is not running before the command lines");
+    }
+    let from = session.output().len();
+    session.type_line("send supervisor-reader command");
+    session.wait_for_from(
+        from,
+        &format!("{READER}command done: 10 sent, 0 not sent"),
+        WAIT,
+    );
+    // Each of the 10 answers is the refusal, saying why.
+    let refusal = format!(
+        "{READER}supervisor answered: error: only the server of `console` (the shell) may send commands"
+    );
+    let mut at = from;
+    for _ in 0..10 {
+        at = session.wait_for_from(at, &refusal, WAIT);
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let after = ps_modules(&session.type_line("ps"));
+    if clock(&after) != clock(&before) {
+        session.fail(format!(
+            "cmos-rtc changed after refused command lines: `{}` -> `{}`",
+            clock(&before).map(|row| row.join(" ")).unwrap_or_default(),
+            clock(&after).map(|row| row.join(" ")).unwrap_or_default()
+        ));
+    }
+    if !session.output()[from..].contains("supervisor: command line from supervisor-reader refused")
+    {
+        session.fail("the kernel did not log the refusal");
     }
 }

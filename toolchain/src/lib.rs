@@ -7,6 +7,7 @@
 
 pub mod archive;
 pub mod boot_clock;
+pub mod browser_tools;
 pub mod build_info;
 pub mod cargo;
 pub mod cli;

@@ -15,6 +15,7 @@
 //! `cargo cella bench` measures.
 
 use super::event_loop::EventLoop;
+use super::prompt::PROMPT_ENDPOINT;
 use super::router::CommandLine;
 use super::services::{Finished, KernelServices, PreparedOf, PushRequest};
 use super::slot::Pending;
@@ -212,8 +213,25 @@ pub(super) fn no_module(name: &str) -> CommandError {
 }
 
 impl<K: KernelServices> EventLoop<K> {
-    /// A command line a module sent to the `supervisor` endpoint.
+    /// A command line a module sent to the `supervisor` endpoint. Only the
+    /// server of [`PROMPT_ENDPOINT`] (the shell) may send command lines:
+    /// any other module granted `supervisor` reads it through the typed
+    /// interface, and its command line is refused with an error, nothing
+    /// run.
     pub(crate) fn command_from_module(&mut self, line: CommandLine) {
+        if !self.serves_the_prompt(&line.from) {
+            log::warn!(
+                "supervisor: command line from {} refused: only the server of `{PROMPT_ENDPOINT}` may send commands",
+                line.from
+            );
+            let requester = Requester::Module(line.from);
+            let refusal = CommandError::Refused(format!(
+                "only the server of `{PROMPT_ENDPOINT}` (the shell) may send commands; the \
+                 `supervisor` endpoint answers this module's typed reads only"
+            ));
+            self.deliver(&requester, 0, Err(refusal));
+            return;
+        }
         let requester = Requester::Module(line.from);
         match core::str::from_utf8(&line.bytes) {
             Ok(text) => match Command::parse(text) {
@@ -229,6 +247,15 @@ impl<K: KernelServices> EventLoop<K> {
                     "the command is not UTF-8",
                 ))),
             ),
+        }
+    }
+
+    /// Whether module `name` serves [`PROMPT_ENDPOINT`].
+    fn serves_the_prompt(&self, name: &str) -> bool {
+        let prompt = self.router.endpoint_id(PROMPT_ENDPOINT);
+        match (self.table.find(name), prompt) {
+            (Some(index), Some(endpoint)) => self.table.slots[index].serves.contains(&endpoint),
+            _ => false,
         }
     }
 

@@ -60,11 +60,7 @@ pub fn boot(
     invocation.disk = Some(disk);
     let port = crate::qemu::free_host_port(crate::qemu::DEFAULT_HOST_PORT)?;
     invocation.network = Some(crate::qemu::Network::for_run(port));
-    progress::message(&format!(
-        "network: virtio-net on QEMU's user network, which reaches nothing beyond it; the guest's port 80 is at http://127.0.0.1:{port}/, and the guest's {}:80 is the host's 127.0.0.1:{}",
-        crate::qemu::GUEST_FORWARD_ADDRESS,
-        crate::qemu::RUN_GUEST_FORWARD_PORT
-    ));
+    progress::message(&network_line(port));
     // COM2 on a socket of this run's own: the channel `cargo cella push` sends modules over.
     // `exec` keeps the process id, so the run is registered under QEMU's.
     let cella = workspace.cella_directory();
@@ -145,4 +141,27 @@ fn with_installed(
         .with_file_name(format!("{stem}+installed.tar"));
     super::build::write_archive(&path, &outputs.archive_entries)?;
     Ok(path)
+}
+
+/// The run's network line: what the host's loopback reaches, the status page's address
+/// (the `httpd` module serves the guest's port 80) among it.
+pub fn network_line(port: u16) -> String {
+    format!(
+        "network: virtio-net on QEMU's user network, which reaches nothing beyond it; the guest's {}:80 is the host's 127.0.0.1:{}; the guest's port 80 is at http://127.0.0.1:{port}/, and the status page is at http://127.0.0.1:{port}/",
+        crate::qemu::GUEST_FORWARD_ADDRESS,
+        crate::qemu::RUN_GUEST_FORWARD_PORT
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_network_line_names_the_status_pages_address() {
+        let line = super::network_line(8123);
+        assert!(
+            line.contains("the status page is at http://127.0.0.1:8123/"),
+            "{line}"
+        );
+        assert!(line.contains("the guest's 10.0.2.100:80 is the host's 127.0.0.1:8000"));
+    }
 }

@@ -10,6 +10,7 @@ use crate::{Error, Result};
 /// place.
 pub fn setup(shell: &Shell, workspace: &Workspace) -> Result<()> {
     let qemu = setup::ensure(shell, &workspace.root, Needs::QEMU_AND_DISK)?;
+    crate::browser_tools::ensure(shell);
     progress::message(&format!(
         "setup complete: Rust targets {} installed; QEMU is {}; dosfstools and mtools installed",
         crate::cargo::RUSTUP_TARGETS.join(", "),

@@ -44,6 +44,10 @@ pub fn test(shell: &Shell, workspace: &Workspace, options: &TestOptions) -> Resu
             file_system_tools: true,
         },
     )?;
+    if options.qemu {
+        // The status page's browser test; without these it is skipped, saying why.
+        crate::browser_tools::ensure(shell);
+    }
     let mut stages = Vec::new();
     if options.host {
         let mut command = cargo::cargo_command(&workspace.root, "test");

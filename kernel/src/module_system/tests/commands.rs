@@ -7,8 +7,7 @@ use crate::module_system::services::{PushRequest, Routed};
 
 #[test]
 fn a_command_line_from_a_module_is_answered_on_its_own_endpoint() {
-    let mut system = boot(&["shell", "counter"]);
-    settle(&mut system);
+    let mut system = boot_shell_and(&["counter"]);
     let supervisor = system.router.endpoint_id("supervisor");
     assert_eq!(supervisor, None, "no module was granted the endpoint here");
     // As the router hands it over: a command line from `shell`.
@@ -36,6 +35,79 @@ fn a_command_line_from_a_module_is_answered_on_its_own_endpoint() {
         text.starts_with("error: unknown command `frobnicate`"),
         "{text}"
     );
+}
+
+/// Boots `shell`, serving `console` (the prompt's endpoint), and modules
+/// `names`, and settles.
+fn boot_shell_and(names: &[&str]) -> System {
+    let shell = ModulePlan {
+        serves: alloc::vec![String::from("console")],
+        ..plan("shell", &[])
+    };
+    let mut plans = alloc::vec![(shell, Behaviour::default())];
+    plans.extend(
+        names
+            .iter()
+            .map(|name| (plan(name, &[]), Behaviour::default())),
+    );
+    let mut system = boot_with(plans, &[]);
+    settle(&mut system);
+    system
+}
+
+/// The last message in module `name`'s inbox.
+fn last_message(system: &System, name: &str) -> Vec<u8> {
+    match system.table.slots[index(system, name)].inbox.back() {
+        Some(Pending::Message { bytes, .. }) => bytes.clone(),
+        _ => panic!("{name} got no message"),
+    }
+}
+
+#[test]
+fn only_the_consoles_server_may_send_command_lines() {
+    let mut system = boot_shell_and(&["reader", "counter"]);
+    let before = system.table.slots[index(&system, "counter")].generation;
+    // Many times in a row: each refused, none run, the answer each time.
+    for round in 0..20 {
+        for line in [
+            "restart counter",
+            "stop counter",
+            "swap counter counter.wasm",
+        ] {
+            system.command_from_module(crate::module_system::router::CommandLine {
+                from: String::from("reader"),
+                bytes: line.as_bytes().to_vec(),
+            });
+            let answer = last_message(&system, "reader");
+            assert_eq!(&answer[..2], &DONE, "round {round}: {line}");
+            let text = core::str::from_utf8(&answer[2..]).unwrap();
+            assert!(
+                text.starts_with("error: ") && text.contains("only the server of `console`"),
+                "round {round}: {line}: {text}"
+            );
+            let reader = index(&system, "reader");
+            system.table.slots[reader].inbox.clear();
+        }
+        settle(&mut system);
+    }
+    let counter = index(&system, "counter");
+    assert!(system.table.slots[counter].is_running(), "counter runs on");
+    assert_eq!(system.table.slots[counter].generation, before);
+    // A module no one knows is refused as well.
+    system.command_from_module(crate::module_system::router::CommandLine {
+        from: String::from("nobody"),
+        bytes: b"stop counter".to_vec(),
+    });
+    settle(&mut system);
+    assert!(system.table.slots[counter].is_running());
+    // The shell's own command line still runs.
+    system.command_from_module(crate::module_system::router::CommandLine {
+        from: String::from("shell"),
+        bytes: b"stop counter".to_vec(),
+    });
+    let answer = last_message(&system, "shell");
+    assert_eq!(&answer[2..], b"counter: stopped\r\n");
+    assert!(!system.table.slots[counter].is_running());
 }
 
 #[test]
