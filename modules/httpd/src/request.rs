@@ -84,8 +84,17 @@ pub enum Parsed<'a> {
     Bad(BadRequest),
 }
 
-/// Reads the request head at the start of `bytes`.
+/// The longest method token taken.
+const MAX_METHOD_BYTES: usize = 16;
+
+/// Reads the request head at the start of `bytes`. Bytes that cannot
+/// start a request (a method that is not capital letters, a first line
+/// that does not read) are refused as soon as they arrive, not when the
+/// blank line or the size limit comes.
 pub fn parse(bytes: &[u8]) -> Parsed<'_> {
+    if let Err(bad) = check_start(bytes) {
+        return Parsed::Bad(bad);
+    }
     let Some(end) = find_blank_line(bytes) else {
         return if bytes.len() >= MAX_HEAD_BYTES {
             Parsed::Bad(BadRequest::HeadTooLong)
@@ -103,6 +112,25 @@ pub fn parse(bytes: &[u8]) -> Parsed<'_> {
     }
 }
 
+/// Whether `bytes` can still become a request: the method so far is
+/// capital letters, and a first line that has ended reads.
+fn check_start(bytes: &[u8]) -> Result<(), BadRequest> {
+    let method = bytes.iter().take_while(|byte| **byte != b' ').count();
+    let method_bytes = &bytes[..method];
+    if !method_bytes.iter().all(u8::is_ascii_uppercase)
+        || method > MAX_METHOD_BYTES
+        || (method == 0 && !bytes.is_empty())
+    {
+        return Err(BadRequest::RequestLine);
+    }
+    let window = &bytes[..bytes.len().min(MAX_HEAD_BYTES)];
+    if let Some(end) = window.windows(2).position(|pair| pair == b"\r\n") {
+        let line = core::str::from_utf8(&bytes[..end]).map_err(|_| BadRequest::RequestLine)?;
+        request_line(line)?;
+    }
+    Ok(())
+}
+
 /// Where `\r\n\r\n` starts, looking at most [`MAX_HEAD_BYTES`] bytes.
 fn find_blank_line(bytes: &[u8]) -> Option<usize> {
     let window = &bytes[..bytes.len().min(MAX_HEAD_BYTES)];
@@ -113,29 +141,7 @@ fn parse_head(head: &[u8]) -> Result<Head<'_>, BadRequest> {
     // Header values may carry any visible text; everything else must be ASCII.
     let text = core::str::from_utf8(head).map_err(|_| BadRequest::HeaderField)?;
     let mut lines = text.split("\r\n");
-    let request_line = lines.next().ok_or(BadRequest::RequestLine)?;
-    let mut words = request_line.split(' ');
-    let (Some(method), Some(target), Some(version), None) =
-        (words.next(), words.next(), words.next(), words.next())
-    else {
-        return Err(BadRequest::RequestLine);
-    };
-    if method.is_empty() || !method.bytes().all(|byte| byte.is_ascii_uppercase()) {
-        return Err(BadRequest::RequestLine);
-    }
-    if version != "HTTP/1.1" && version != "HTTP/1.0" {
-        return Err(if version.starts_with("HTTP/") {
-            BadRequest::Version
-        } else {
-            BadRequest::RequestLine
-        });
-    }
-    if !target.starts_with('/')
-        || target.len() > MAX_TARGET_BYTES
-        || !target.bytes().all(|byte| byte.is_ascii_graphic())
-    {
-        return Err(BadRequest::Target);
-    }
+    let (method, target) = request_line(lines.next().ok_or(BadRequest::RequestLine)?)?;
     let path = target.split('?').next().unwrap_or(target);
     let mut content_length = None;
     for line in lines {
@@ -172,6 +178,33 @@ fn parse_head(head: &[u8]) -> Result<Head<'_>, BadRequest> {
         path,
         content_length,
     })
+}
+
+/// The method and target of a request line, `METHOD TARGET HTTP/1.x`.
+fn request_line(line: &str) -> Result<(&str, &str), BadRequest> {
+    let mut words = line.split(' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (words.next(), words.next(), words.next(), words.next())
+    else {
+        return Err(BadRequest::RequestLine);
+    };
+    if method.is_empty() || !method.bytes().all(|byte| byte.is_ascii_uppercase()) {
+        return Err(BadRequest::RequestLine);
+    }
+    if version != "HTTP/1.1" && version != "HTTP/1.0" {
+        return Err(if version.starts_with("HTTP/") {
+            BadRequest::Version
+        } else {
+            BadRequest::RequestLine
+        });
+    }
+    if !target.starts_with('/')
+        || target.len() > MAX_TARGET_BYTES
+        || !target.bytes().all(|byte| byte.is_ascii_graphic())
+    {
+        return Err(BadRequest::Target);
+    }
+    Ok((method, target))
 }
 
 /// A decimal number of 1 to 19 digits (no sign, no spaces).

@@ -141,3 +141,41 @@ fn random_bytes_never_panic_and_never_read_as_a_head_by_chance() {
         }
     }
 }
+
+#[test]
+fn bytes_that_cannot_start_a_request_are_refused_as_they_arrive() {
+    for start in [
+        &b"\x16\x03\x01"[..],
+        b"get",
+        b" GET",
+        b"G3T",
+        b"GET /\r\n",
+        b"GET / HTTP/1.1 x\r\n",
+    ] {
+        assert!(
+            matches!(parse(start), Parsed::Bad(_)),
+            "{}",
+            String::from_utf8_lossy(start)
+        );
+    }
+    assert_eq!(
+        parse(b"AVERYLONGMETHODNAME"),
+        Parsed::Bad(BadRequest::RequestLine)
+    );
+    // A good start waits for the rest.
+    for start in [
+        &b""[..],
+        b"G",
+        b"POST",
+        b"GET /x",
+        b"GET / HTTP/1.1\r\n",
+        b"GET / HTTP/1.1\r\nHost: a",
+    ] {
+        assert_eq!(
+            parse(start),
+            Parsed::Incomplete,
+            "{}",
+            String::from_utf8_lossy(start)
+        );
+    }
+}
