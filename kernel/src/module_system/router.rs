@@ -14,7 +14,7 @@
 //! calling instance as a reply event (see [`super::calls`]).
 
 use super::services::{KernelServices, Routed};
-use super::slot::Pending;
+use super::slot::{ModuleState, Pending};
 use super::table::ModuleTable;
 use crate::ipc::IpcError;
 use crate::system_manifest::{GrantLine, ModulePlan};
@@ -93,6 +93,9 @@ pub struct Router {
     /// Answers to modules' calls, until the event loop puts them in the
     /// callers' inboxes (see `super::calls`).
     pub(crate) call_answers: Vec<super::calls::CallAnswer>,
+    /// Modules' calls to native processes, by the token of their IPC call,
+    /// until answered or withdrawn (see `super::process_calls`).
+    pub(crate) process_calls: BTreeMap<u64, super::process_calls::ProcessCall>,
     /// Modules' calls to the `supervisor` endpoint, until the event loop
     /// answers them (see `super::inspection`).
     pub(crate) supervisor_calls: Vec<super::inspection::SupervisorCall>,
@@ -105,6 +108,19 @@ pub struct Router {
     /// Replies to [`KernelRequest::Collect`] by request id, until taken.
     #[cfg(feature = "test-hooks")]
     pub collected_replies: BTreeMap<u32, Vec<u8>>,
+}
+
+/// The module serving endpoint `endpoint` (named `name`), unless it was
+/// removed and a native process serves the endpoint since.
+pub(crate) fn module_server<K: KernelServices>(
+    table: &ModuleTable<K>,
+    endpoint: u64,
+    name: &str,
+    kernel: &K,
+) -> Option<usize> {
+    table.server_of(endpoint).filter(|&index| {
+        table.slots[index].state != ModuleState::Removed || !kernel.process_serves(name)
+    })
 }
 
 /// The endpoints `plan` serves or is granted.
@@ -334,7 +350,7 @@ impl Router {
     ) {
         let endpoint_name = self.endpoint_name(endpoint);
         let is_console = endpoint_name == CONSOLE_OUTPUT_ENDPOINT;
-        let server = table.server_of(endpoint);
+        let server = module_server(table, endpoint, endpoint_name, kernel);
         if server.is_none()
             && let Some(sent) = kernel.send_to_process(endpoint_name, &bytes)
         {
@@ -480,6 +496,13 @@ impl Router {
     /// Opens `served` (endpoint ids a module serves) for native processes.
     pub fn open_for_processes<K: KernelServices>(&mut self, served: &[u64], kernel: &mut K) {
         for &endpoint in served {
+            if self
+                .process_endpoints
+                .iter()
+                .any(|(_, open)| *open == endpoint)
+            {
+                continue;
+            }
             let name = self.endpoint_name(endpoint);
             match kernel.open_process_endpoint(name) {
                 Ok(opened) => self.process_endpoints.push((opened, endpoint)),
@@ -488,6 +511,20 @@ impl Router {
                 }
             }
         }
+    }
+
+    /// Closes the process side of `served` (endpoint ids of a module that
+    /// was removed): calls processes queued there fail with `Closed`, and a
+    /// native process may serve the names from now on.
+    pub fn close_for_processes<K: KernelServices>(&mut self, served: &[u64], kernel: &mut K) {
+        self.process_endpoints.retain(|&(opened, endpoint)| {
+            if served.contains(&endpoint) {
+                kernel.close_process_endpoint(opened);
+                false
+            } else {
+                true
+            }
+        });
     }
 
     /// Moves what processes queued on module endpoints into the modules'
