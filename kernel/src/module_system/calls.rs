@@ -98,7 +98,7 @@ impl Router {
                 });
             return;
         }
-        let server = super::router::module_server(table, endpoint, &name, kernel);
+        let server = super::process_endpoints::module_server(table, endpoint, &name, kernel);
         if server.is_none() && kernel.process_serves(&name) {
             self.call_process(from, caller, call, generation, &name, &bytes, loan, kernel);
             return;

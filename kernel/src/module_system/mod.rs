@@ -6,7 +6,8 @@
 //!   starting instances), with [`slot`] for one entry;
 //! - [`router`]: the endpoints and the requests in flight, and where each
 //!   message goes; [`calls`] for calls between modules, [`process_calls`]
-//!   for modules' calls to native processes; [`prompt`] tells
+//!   for modules' calls to native processes, [`process_endpoints`] for the
+//!   module endpoints opened for processes; [`prompt`] tells
 //!   the shell to draw its prompt again after the kernel printed;
 //! - [`event_loop`]: the one loop that collects IRQs and due timers, picks
 //!   the next event and lends it out; [`lifecycle`] carries out what the
@@ -34,6 +35,7 @@ pub mod install;
 pub mod lifecycle;
 pub mod operations;
 pub mod process_calls;
+pub mod process_endpoints;
 pub mod prompt;
 pub mod removal;
 pub mod router;
