@@ -69,6 +69,7 @@ fn traffic_from_the_host_crosses_the_native_virtio_net_driver() {
         ));
     }
     session.wait_for("scenario native_network: passed", WAIT);
+    session.wait_for("native_network: calls from modules to processes: ", WAIT);
     if ours {
         let answered = session
             .output()

@@ -154,6 +154,24 @@ fn check_no_faults(system: &System) -> Result<(), String> {
     Ok(())
 }
 
+/// Fails if the calls `netstack` made to the process left records behind: after every
+/// frame of the run went through a call, the router and the IPC hold no more than one
+/// module's limit of outstanding calls.
+fn check_calls_bounded(system: &System) -> Result<(), String> {
+    let limit = cella_wasm_host::abi::DEFAULT_MAX_OUTSTANDING_CALLS as usize;
+    let routed = system.router.process_calls_open();
+    let (open, kept) = ipc::watched_counts();
+    kprintln!(
+        "native_network: calls from modules to processes: {routed} waiting in the router, {open} open and {kept} answers kept in the IPC"
+    );
+    if routed > limit || open > limit || kept > limit {
+        return Err(format!(
+            "calls to {PROGRAM} left records behind (more than {limit})"
+        ));
+    }
+    Ok(())
+}
+
 /// The process's `ps` row, if it runs.
 fn process_row() -> Option<String> {
     process_rows()
@@ -302,6 +320,7 @@ pub fn run(context: &BootContext, system: &mut System, run_ms: u64) -> Result<()
         return Err(format!("{PROGRAM} no longer serves `net`"));
     }
     let row = process_row().ok_or_else(|| format!("{PROGRAM} ended"))?;
+    check_calls_bounded(system)?;
     // The console output queued for the UART driver leaves before the run ends.
     system.settle();
     kprintln!("native_network: ps: {row}");
