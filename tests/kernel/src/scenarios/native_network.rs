@@ -2,7 +2,7 @@
 //! modules running, the Wasm `virtio-net` module is removed (its PCI function, vectors and
 //! DMA released), `virtio-net-native` (the same driver source built with the SDK's native
 //! backend) is started granted the card, and the TCP/IP server (`netstack`, Wasm) reaches
-//! it through its calls to `net`, which now go to the process. Once `netstack` has an
+//! it through its calls to `net`, which go to the process. Once `netstack` has an
 //! address and the process holds the card's MSI-X vector, the scenario prints
 //! `native_network: serving through virtio-net-native` and keeps the system running for
 //! `run_ms` (default 600,000) so the host can measure through the forwarded port. Unless
