@@ -34,6 +34,7 @@ mod processes;
 mod supervisor_bench;
 mod swap_soak;
 mod threads;
+mod watched_calls;
 
 use alloc::string::String;
 use cella_kernel::arch::deliberate;
