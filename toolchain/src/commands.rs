@@ -11,6 +11,7 @@ pub mod inspect;
 pub mod lab;
 pub mod lint;
 pub mod network_bench;
+pub mod network_report;
 pub mod new;
 pub mod push;
 pub mod run;

@@ -393,12 +393,12 @@ impl<W: Copy + PartialEq> PendingCalls<W> {
     }
 
     /// Withdraws every call queued on or received from `endpoint` (it
-    /// closed); returns their waiters, to be woken.
-    pub fn close_endpoint(&mut self, endpoint: EndpointId) -> Vec<W> {
+    /// closed); returns their tokens and waiters, to be told.
+    pub fn close_endpoint(&mut self, endpoint: EndpointId) -> Vec<(u64, W)> {
         let mut waiters = Vec::new();
-        self.waiting.retain(|_, call| {
+        self.waiting.retain(|token, call| {
             if call.endpoint == endpoint {
-                waiters.push(call.waiter);
+                waiters.push((*token, call.waiter));
                 false
             } else {
                 true
@@ -666,8 +666,8 @@ mod tests {
         calls.received(received, 30);
         let other = calls.open(12u32, 2);
         let mut waiters = calls.close_endpoint(1);
-        waiters.sort_unstable();
-        assert_eq!(waiters, [10, 11]);
+        waiters.sort_unstable_by_key(|(_, waiter)| *waiter);
+        assert_eq!(waiters, [(queued, 10), (received, 11)]);
         assert_eq!(calls.close(queued), Err(IpcError::BadToken));
         assert_eq!(calls.close(other), Ok(12));
     }

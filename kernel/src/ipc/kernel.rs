@@ -5,7 +5,7 @@
 
 use super::core::{Endpoint, EndpointId, IpcError, Message, NameService, PendingCalls};
 use crate::sched::{self, ThreadId};
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::vec::Vec;
 use cella_wasm_host::Loan;
 use spin::Mutex;
@@ -29,6 +29,13 @@ struct Ipc {
     replies: BTreeMap<ThreadId, Result<Vec<u8>, IpcError>>,
     /// The module buffers lent with calls in flight ([`call_lending`]), by token.
     loans: BTreeMap<u64, Loan>,
+    /// The calls kernel code opened without waiting ([`call_watched`]): their
+    /// answers are kept by token, not by thread.
+    watched_calls: BTreeSet<u64>,
+    /// Answers to watched calls, until [`take_watched_answers`] takes them.
+    watched_answers: BTreeMap<u64, Result<Vec<u8>, IpcError>>,
+    /// Called (interrupts off) whenever a watched call gets its answer.
+    answer_watcher: Option<fn()>,
     next_endpoint: EndpointId,
 }
 
@@ -49,6 +56,20 @@ fn with_ipc<T>(action: impl FnOnce(&mut Ipc) -> T) -> T {
 }
 
 impl Ipc {
+    /// Gives the answer of call `token` to whoever waits for it: the thread
+    /// `waiter`, or (a watched call) the answers kept by token.
+    fn deliver(&mut self, token: u64, waiter: ThreadId, answer: Result<Vec<u8>, IpcError>) {
+        if self.watched_calls.remove(&token) {
+            self.watched_answers.insert(token, answer);
+            if let Some(watcher) = self.answer_watcher {
+                watcher();
+            }
+        } else {
+            self.replies.insert(waiter, answer);
+            sched::wake(waiter);
+        }
+    }
+
     fn endpoint(&mut self, id: EndpointId) -> Result<&mut KernelEndpoint, IpcError> {
         self.endpoints.get_mut(&id).ok_or(IpcError::Closed)
     }
@@ -113,8 +134,12 @@ pub fn close_endpoint(id: EndpointId) {
                 sched::wake(receiver);
             }
         }
-        for waiter in ipc.calls.close_endpoint(id) {
-            sched::wake(waiter);
+        for (token, waiter) in ipc.calls.close_endpoint(id) {
+            if ipc.watched_calls.contains(&token) {
+                ipc.deliver(token, waiter, Err(IpcError::Closed));
+            } else {
+                sched::wake(waiter);
+            }
         }
     });
 }
@@ -280,6 +305,56 @@ fn wait_for_answer(
     }
 }
 
+/// Opens a call on `id` without waiting for its answer (kernel code that
+/// must not block: the Wasm event loop calling a process for a module). The
+/// answer, or the error the call fails with (the endpoint closed, its
+/// receiver failed it), is kept by the returned token until
+/// [`take_watched_answers`] takes it, and the watcher set with
+/// [`watch_answers`] is told when it arrives.
+///
+/// # Errors
+/// As [`send`].
+pub fn call_watched(id: EndpointId, bytes: &[u8]) -> Result<u64, IpcError> {
+    let me = sched::current();
+    without_interrupts(|| {
+        let token = open_call(id, bytes, None, me)?;
+        with_ipc(|ipc| ipc.watched_calls.insert(token));
+        Ok(token)
+    })
+}
+
+/// Has `watcher` called (with interrupts off; it must not block or use IPC)
+/// each time a watched call ([`call_watched`]) gets its answer.
+pub fn watch_answers(watcher: fn()) {
+    with_ipc(|ipc| ipc.answer_watcher = Some(watcher));
+}
+
+/// The answers watched calls got since the last call, by token.
+pub fn take_watched_answers() -> Vec<(u64, Result<Vec<u8>, IpcError>)> {
+    with_ipc(|ipc| {
+        core::mem::take(&mut ipc.watched_answers)
+            .into_iter()
+            .collect()
+    })
+}
+
+/// Withdraws watched call `token` (its caller no longer waits): an answer
+/// kept for it is dropped, and its receiver's later reply is
+/// [`IpcError::BadToken`].
+pub fn withdraw_watched(token: u64) {
+    with_ipc(|ipc| {
+        if ipc.watched_calls.remove(&token) {
+            let _ = ipc.calls.close(token);
+        }
+        ipc.watched_answers.remove(&token);
+    });
+}
+
+/// Watched calls open and answers kept (both 0 when nothing leaks).
+pub fn watched_counts() -> (usize, usize) {
+    with_ipc(|ipc| (ipc.watched_calls.len(), ipc.watched_answers.len()))
+}
+
 impl Ipc {
     /// Takes the oldest message of `id`; a call's token is bound to `receiver`.
     fn pop_for(&mut self, id: EndpointId, receiver: ThreadId) -> Result<Option<Message>, IpcError> {
@@ -372,8 +447,7 @@ pub fn reply_from(receiver: ThreadId, token: u64, bytes: &[u8]) -> Result<(), Ip
 pub fn fail(token: u64, error: IpcError) -> Result<(), IpcError> {
     with_ipc(|ipc| {
         let waiter = ipc.calls.close(token)?;
-        ipc.replies.insert(waiter, Err(error));
-        sched::wake(waiter);
+        ipc.deliver(token, waiter, Err(error));
         Ok(())
     })
 }
@@ -388,8 +462,7 @@ fn answer(token: u64, bytes: &[u8], receiver: Option<ThreadId>) -> Result<(), Ip
             Some(receiver) => ipc.calls.close_by(token, receiver)?,
             None => ipc.calls.close(token)?,
         };
-        ipc.replies.insert(waiter, bytes);
-        sched::wake(waiter);
+        ipc.deliver(token, waiter, bytes);
         Ok(())
     })
 }

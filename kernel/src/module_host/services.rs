@@ -46,6 +46,7 @@ pub fn boot_with_limits(
     limits: Limits,
 ) -> System {
     workers::set_event_loop_thread();
+    ipc::watch_answers(process_answer_arrived);
     let kernel = Kernel {
         workers: HashMap::new(),
         push: PushPort::new(manifest.push.as_ref(), &archive),
@@ -67,6 +68,15 @@ static PROCESS_MESSAGE_QUEUED: AtomicBool = AtomicBool::new(false);
 /// The watcher of the modules' IPC endpoints (interrupts off, IPC locked).
 fn process_message_queued() {
     PROCESS_MESSAGE_QUEUED.store(true, Ordering::Release);
+    workers::nudge_event_loop();
+}
+
+/// Set by the IPC watcher when a process answered a module's call.
+static PROCESS_ANSWER_ARRIVED: AtomicBool = AtomicBool::new(false);
+
+/// The watcher of the calls modules make to processes (interrupts off, IPC locked).
+fn process_answer_arrived() {
+    PROCESS_ANSWER_ARRIVED.store(true, Ordering::Release);
     workers::nudge_event_loop();
 }
 
@@ -293,6 +303,28 @@ impl KernelServices for Kernel {
 
     fn process_serves(&self, name: &str) -> bool {
         ipc::lookup(name).is_ok()
+    }
+
+    fn call_process(&mut self, name: &str, bytes: &[u8]) -> Result<u64, IpcError> {
+        ipc::lookup(name).and_then(|id| ipc::call_watched(id, bytes))
+    }
+
+    fn take_process_answers(&mut self) -> Vec<(u64, Result<Vec<u8>, IpcError>)> {
+        if PROCESS_ANSWER_ARRIVED.swap(false, Ordering::AcqRel) {
+            ipc::take_watched_answers()
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn withdraw_process_call(&mut self, token: u64) {
+        ipc::withdraw_watched(token);
+    }
+
+    fn close_process_endpoint(&mut self, opened: u64) {
+        if let Ok(id) = u32::try_from(opened) {
+            ipc::close_endpoint(id);
+        }
     }
 
     fn process_rows(&self) -> String {

@@ -11,6 +11,8 @@
 //! caller faulted or restarted it is dropped and logged (a swap hands the
 //! calls to the new version, see [`Router::rebase_calls`]). A call's deadline
 //! is the Wasm host's: the caller's instance fails it with `TimedOut`.
+//! A call to an endpoint a native process serves goes to the process
+//! (see [`super::process_calls`]).
 
 use super::event_loop::EventLoop;
 use super::router::{KernelRequest, Router, SUPERVISOR_ENDPOINT};
@@ -96,11 +98,12 @@ impl Router {
                 });
             return;
         }
-        let refusal = match table.server_of(endpoint) {
-            None if kernel.process_serves(&name) => Some((
-                ErrorCode::Closed,
-                "it is served by a native process, and modules call only modules",
-            )),
+        let server = super::process_endpoints::module_server(table, endpoint, &name, kernel);
+        if server.is_none() && kernel.process_serves(&name) {
+            self.call_process(from, caller, call, generation, &name, &bytes, loan, kernel);
+            return;
+        }
+        let refusal = match server {
             None => Some((ErrorCode::Closed, "no module serves it")),
             Some(server) if !table.slots[server].accepts_messages() => {
                 Some((ErrorCode::Closed, "its module is down"))
@@ -199,6 +202,7 @@ impl Router {
                 answer.generation = new;
             }
         }
+        self.rebase_process_calls(caller, old, new);
     }
 }
 

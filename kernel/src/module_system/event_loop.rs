@@ -127,6 +127,7 @@ impl<K: KernelServices> EventLoop<K> {
         let advanced = self.advance_operations();
         let now = self.kernel.now();
         let restarted = self.restart_due(now);
+        let processes_answered = self.take_process_answers();
         let answered = self.deliver_call_answers();
         self.give_back_loans();
         let delivered = self.deliver_one();
@@ -137,6 +138,7 @@ impl<K: KernelServices> EventLoop<K> {
             || pushed
             || advanced
             || restarted
+            || processes_answered
             || answered
             || delivered
     }

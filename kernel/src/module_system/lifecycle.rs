@@ -329,6 +329,15 @@ impl<K: KernelServices> EventLoop<K> {
                     self.table.slots[index].plan.name
                 );
             }
+            let withdrawn = self
+                .router
+                .withdraw_process_calls(index, generation, &mut self.kernel);
+            if withdrawn > 0 {
+                log::info!(
+                    "{withdrawn} calls of {} to native processes were withdrawn",
+                    self.table.slots[index].plan.name
+                );
+            }
         }
         let console = self.table.slots[index]
             .plan

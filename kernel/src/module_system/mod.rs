@@ -5,7 +5,9 @@
 //! - [`table`]: the module table (slots, lifecycle states, loading and
 //!   starting instances), with [`slot`] for one entry;
 //! - [`router`]: the endpoints and the requests in flight, and where each
-//!   message goes; [`calls`] for calls between modules; [`prompt`] tells
+//!   message goes; [`calls`] for calls between modules, [`process_calls`]
+//!   for modules' calls to native processes, [`process_endpoints`] for the
+//!   module endpoints opened for processes; [`prompt`] tells
 //!   the shell to draw its prompt again after the kernel printed;
 //! - [`event_loop`]: the one loop that collects IRQs and due timers, picks
 //!   the next event and lends it out; [`lifecycle`] carries out what the
@@ -32,6 +34,8 @@ pub mod inspection;
 pub mod install;
 pub mod lifecycle;
 pub mod operations;
+pub mod process_calls;
+pub mod process_endpoints;
 pub mod prompt;
 pub mod removal;
 pub mod router;

@@ -50,6 +50,9 @@ impl<K: KernelServices> EventLoop<K> {
         slot.waiting_since = None;
         slot.tracing = false;
         slot.state = ModuleState::Removed;
+        // A native process may serve its endpoints now.
+        let served = slot.serves.clone();
+        self.router.close_for_processes(&served, &mut self.kernel);
         log::info!("supervisor: {name} removed: stopped and unloaded, its grants released");
         Ok(Report::Removed {
             module: String::from(name),

@@ -9,10 +9,12 @@
 //! interface (see [`super::inspection`]). Every endpoint
 //! a module serves is also opened for native processes: a process's call
 //! becomes a message event with a kernel request id standing for the
-//! caller's reply token, and the module's reply answers the token. A
+//! caller's reply token, and the module's reply answers the token (see
+//! [`super::process_endpoints`]). A
 //! module's call is a request of the same kind whose answer goes back to the
 //! calling instance as a reply event (see [`super::calls`]).
 
+use super::process_endpoints::module_server;
 use super::services::{KernelServices, Routed};
 use super::slot::Pending;
 use super::table::ModuleTable;
@@ -85,14 +87,17 @@ pub struct Router {
     replayable: BTreeMap<u32, Vec<u8>>,
     next_request: u32,
     /// Endpoints opened for processes: (the kernel's id for it, endpoint id).
-    process_endpoints: Vec<(u64, u64)>,
+    pub(crate) process_endpoints: Vec<(u64, u64)>,
     /// A module's inbox was full when processes had more for it: look again.
-    look_again: bool,
+    pub(crate) look_again: bool,
     /// Answers to [`KernelRequest::Command`] requests, until the command takes them.
     answers: Vec<(u64, Result<Vec<u8>, IpcError>)>,
     /// Answers to modules' calls, until the event loop puts them in the
     /// callers' inboxes (see `super::calls`).
     pub(crate) call_answers: Vec<super::calls::CallAnswer>,
+    /// Modules' calls to native processes, by the token of their IPC call,
+    /// until answered or withdrawn (see `super::process_calls`).
+    pub(crate) process_calls: BTreeMap<u64, super::process_calls::ProcessCall>,
     /// Modules' calls to the `supervisor` endpoint, until the event loop
     /// answers them (see `super::inspection`).
     pub(crate) supervisor_calls: Vec<super::inspection::SupervisorCall>,
@@ -334,7 +339,7 @@ impl Router {
     ) {
         let endpoint_name = self.endpoint_name(endpoint);
         let is_console = endpoint_name == CONSOLE_OUTPUT_ENDPOINT;
-        let server = table.server_of(endpoint);
+        let server = module_server(table, endpoint, endpoint_name, kernel);
         if server.is_none()
             && let Some(sent) = kernel.send_to_process(endpoint_name, &bytes)
         {
@@ -461,89 +466,5 @@ impl Router {
     /// The answers commands' calls got since the last call.
     pub fn take_answers(&mut self) -> Vec<(u64, Result<Vec<u8>, IpcError>)> {
         core::mem::take(&mut self.answers)
-    }
-
-    /// Opens every endpoint a module serves for native processes.
-    pub fn open_process_endpoints<K: KernelServices>(
-        &mut self,
-        table: &ModuleTable<K>,
-        kernel: &mut K,
-    ) {
-        let served: Vec<u64> = table
-            .slots
-            .iter()
-            .flat_map(|slot| slot.serves.iter().copied())
-            .collect();
-        self.open_for_processes(&served, kernel);
-    }
-
-    /// Opens `served` (endpoint ids a module serves) for native processes.
-    pub fn open_for_processes<K: KernelServices>(&mut self, served: &[u64], kernel: &mut K) {
-        for &endpoint in served {
-            let name = self.endpoint_name(endpoint);
-            match kernel.open_process_endpoint(name) {
-                Ok(opened) => self.process_endpoints.push((opened, endpoint)),
-                Err(problem) => {
-                    log::warn!("endpoint `{name}` is not reachable by processes: {problem}")
-                }
-            }
-        }
-    }
-
-    /// Moves what processes queued on module endpoints into the modules'
-    /// inboxes. Returns whether anything arrived. A call to a module that
-    /// is down fails at once with `Closed`; while a module's inbox is full
-    /// the rest waits in the process-side queue (whose own back-pressure,
-    /// `Full`, then reaches callers).
-    pub fn take_process_messages<K: KernelServices>(
-        &mut self,
-        table: &mut ModuleTable<K>,
-        kernel: &mut K,
-    ) -> bool {
-        let waiting = kernel.process_messages_waiting();
-        if !waiting && !core::mem::take(&mut self.look_again) {
-            return false;
-        }
-        self.look_again = false;
-        let mut arrived = false;
-        for index in 0..self.process_endpoints.len() {
-            let (opened, endpoint) = self.process_endpoints[index];
-            let Some(server) = table.server_of(endpoint) else {
-                continue;
-            };
-            loop {
-                let slot = &table.slots[server];
-                let accepting = slot.accepts_messages();
-                if accepting && !slot.inbox_has_room() {
-                    self.look_again = true;
-                    break;
-                }
-                let Some(message) = kernel.take_process_message(opened) else {
-                    break;
-                };
-                arrived = true;
-                if !accepting {
-                    if message.token != 0 {
-                        kernel.answer_process(message.token, Err(IpcError::Closed));
-                    }
-                    log::warn!(
-                        "a process's message to {} ({} bytes) refused: module {}",
-                        slot.plan.name,
-                        message.bytes.len(),
-                        slot.state.name()
-                    );
-                    continue;
-                }
-                let request = match message.token {
-                    0 => 0,
-                    token => self.new_request(server, KernelRequest::Process { token }),
-                };
-                table.slots[server].inbox.push_back(Pending::Message {
-                    request,
-                    bytes: message.bytes,
-                });
-            }
-        }
-        arrived
     }
 }

@@ -348,6 +348,24 @@ pub trait KernelServices: Sized + 'static {
     fn send_to_process(&mut self, name: &str, bytes: &[u8]) -> Option<Result<(), String>>;
     /// Whether a native process serves endpoint `name`.
     fn process_serves(&self, name: &str) -> bool;
+    /// Opens a call on the process-served endpoint `name` for a module,
+    /// without waiting: its answer comes back from
+    /// [`KernelServices::take_process_answers`] under the returned token.
+    ///
+    /// # Errors
+    /// Why the call could not be queued (no such endpoint, its queue full,
+    /// the message too long).
+    fn call_process(&mut self, name: &str, bytes: &[u8]) -> Result<u64, IpcError>;
+    /// The answers to calls opened with [`KernelServices::call_process`]
+    /// that arrived since the last call: the reply, or why the call failed
+    /// (the process's endpoint closed, the process failed it).
+    fn take_process_answers(&mut self) -> Vec<(u64, Result<Vec<u8>, IpcError>)>;
+    /// Withdraws call `token` (nobody waits for it any more): its answer,
+    /// if one comes, is dropped.
+    fn withdraw_process_call(&mut self, token: u64);
+    /// Closes the process-side endpoint `opened` (its module was removed):
+    /// calls queued on it fail, and its name is free for a process to serve.
+    fn close_process_endpoint(&mut self, opened: u64);
     /// The `ps` rows of the native processes, as text.
     fn process_rows(&self) -> String;
 

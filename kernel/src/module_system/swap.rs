@@ -210,6 +210,9 @@ impl<K: KernelServices> EventLoop<K> {
             let slot = &mut self.table.slots[index];
             slot.module = Some(module);
             slot.sandbox = None;
+            // A removed module's endpoints are open to processes again.
+            let served = slot.serves.clone();
+            self.router.open_for_processes(&served, &mut self.kernel);
             return finished(self.by_hand(target, Hand::Restart).map(|report| {
                 let state = match report {
                     Report::Restarted { state, .. } => state,

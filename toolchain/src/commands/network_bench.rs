@@ -2,10 +2,14 @@
 //! (its file-system disk, the card on QEMU's restricted user network, a host port forwarded
 //! to the guest's port 80), and the Linux network yardstick (`crate::yardstick::network`)
 //! booted by the same QEMU command; each measured from the host through its forwarded port
-//! (`crate::network_measure`): 16 MiB down, 16 MiB up, 1,000 small requests. The figures
-//! are printed side by side with Cella's over Linux's.
+//! (`crate::network_measure`): 16 MiB down, 16 MiB up, 1,000 small requests. Then the
+//! native path: the test system booted with its scenario `native_network`, in which the
+//! virtio-net driver runs as a native process (`virtio-net-native`) under the same TCP/IP
+//! and HTTP servers, measured the same way. The figures are printed side by side with
+//! Cella's over Linux's; a native path that cannot be measured is a line saying why.
 
-use crate::commands::build::BuildOutputs;
+use super::network_report::{Measured, native_failure_line, report};
+use crate::commands::build::{BuildOutputs, Image};
 use crate::disk_image;
 use crate::http_client;
 use crate::live_boot::LiveBoot;
@@ -26,6 +30,15 @@ const REQUESTS: usize = 1000;
 const READY_TIMEOUT: Duration = Duration::from_secs(240);
 /// What the shell prints when it is ready for a command.
 const SHELL_PROMPT: &str = "cella> ";
+/// The test kernel's scenario with the driver as a native process, and the line it prints
+/// once the TCP/IP server has its address through the process.
+const NATIVE_SCENARIO: &str = "native_network";
+const NATIVE_READY: &str = "native_network: serving through virtio-net-native";
+/// How long the native scenario keeps the system running: well past the measurement
+/// (the boot is ended when it is done).
+const NATIVE_RUN_MS: u64 = 3_600_000;
+/// The route that says Cella's HTTP server (modules/httpd) answers.
+const READY_ROUTE: &str = "/api/ps";
 
 /// Cella's routes (modules/httpd): a generated body of the asked size, and an upload.
 fn cella_routes() -> Routes {
@@ -70,20 +83,9 @@ fn measure_cella(
     invocation.disk = Some(disk.clone());
     let measured = LiveBoot::start(shell, invocation.command()).and_then(|mut boot| {
         boot.wait_for(SHELL_PROMPT, READY_TIMEOUT)?;
-        // The server answers once the TCP/IP server has its address.
-        let started = Instant::now();
-        while http_client::get(port, "/api/ps", Duration::from_secs(10))
-            .map_or(true, |answer| answer.status != 200)
-        {
-            if started.elapsed() > READY_TIMEOUT {
-                return Err(Error::new(format!(
-                    "Cella's HTTP server did not answer in {} s; serial output:\n{}",
-                    READY_TIMEOUT.as_secs(),
-                    boot.output()
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(500));
-        }
+        wait_for_server(port, READY_TIMEOUT).map_err(|why| {
+            Error::new(format!("Cella: {why}; serial output:\n{}", boot.output()))
+        })?;
         network_measure::measure(port, &cella_routes(), TRANSFER_BYTES, REQUESTS).map_err(|why| {
             Error::new(format!(
                 "measuring Cella: {why}; serial output:\n{}",
@@ -91,6 +93,72 @@ fn measure_cella(
             ))
         })
     });
+    let _ = std::fs::remove_file(&disk);
+    measured
+}
+
+/// Waits until the guest's HTTP server answers `GET /api/ps` with 200 (the server answers
+/// once the TCP/IP server has its address).
+///
+/// # Errors
+/// `timeout` passed first, or the guest answered another status (a scenario's own server
+/// answers 404: no HTTP server module runs); the sentence names what did not answer.
+fn wait_for_server(port: u16, timeout: Duration) -> std::result::Result<(), String> {
+    let started = Instant::now();
+    loop {
+        let last = match http_client::get(port, READY_ROUTE, Duration::from_secs(10)) {
+            Ok(answer) if answer.status == 200 => return Ok(()),
+            Ok(answer) if answer.status == 404 => {
+                return Err(format!(
+                    "GET {READY_ROUTE} answered 404: no HTTP server module (httpd) serves the guest's port 80"
+                ));
+            }
+            Ok(answer) => format!("it answered {}", answer.status),
+            Err(why) => why,
+        };
+        if started.elapsed() > timeout {
+            return Err(format!(
+                "the guest's HTTP server did not answer GET {READY_ROUTE} with 200 in {} s ({last})",
+                timeout.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Boots the test system with the virtio-net driver as a native process (scenario
+/// `native_network`) and measures it; the boot's copy of the disk is removed.
+///
+/// # Errors
+/// One sentence: the build, the boot or the measurement failed, or the guest's HTTP server
+/// did not answer.
+fn measure_native(
+    shell: &Shell,
+    workspace: &Workspace,
+    qemu: &Path,
+    image: &Path,
+) -> std::result::Result<Figures, String> {
+    let test = super::build::build_all(shell, workspace, Image::Test)
+        .map_err(|error| format!("building the test system: {error}"))?;
+    let port = http_client::free_port();
+    let disk = disk_image::copy_path(&workspace.cella_directory(), "network-bench-native");
+    disk_image::copy(image, &disk).map_err(|error| format!("{error}"))?;
+    let mut invocation = invocation_on_port(qemu, &test.kernel, port);
+    invocation.initrd = Some(test.boot_archive.clone());
+    invocation.disk = Some(disk.clone());
+    invocation.cmdline = format!("test={NATIVE_SCENARIO} run_ms={NATIVE_RUN_MS}");
+    let measured = LiveBoot::start(shell, invocation.command())
+        .map_err(|error| format!("{error}"))
+        .and_then(|mut boot| {
+            boot.wait_for(NATIVE_READY, READY_TIMEOUT).map_err(|_| {
+                format!(
+                    "`{NATIVE_READY}` did not appear in {} s",
+                    READY_TIMEOUT.as_secs()
+                )
+            })?;
+            wait_for_server(port, READY_TIMEOUT)?;
+            network_measure::measure(port, &cella_routes(), TRANSFER_BYTES, REQUESTS)
+        });
     let _ = std::fs::remove_file(&disk);
     measured
 }
@@ -139,107 +207,12 @@ fn measure_linux(
         })
 }
 
-/// One line of the comparison: what is measured, each system's figure as text, and Cella's
-/// value over Linux's.
-struct Row {
-    what: String,
-    cella: String,
-    linux: Option<String>,
-    ratio: Option<f64>,
-}
-
-impl Row {
-    fn new(
-        what: String,
-        cella: &Figures,
-        linux: Option<&Figures>,
-        value: fn(&Figures) -> f64,
-        text: fn(f64) -> String,
-    ) -> Row {
-        Row {
-            what,
-            cella: text(value(cella)),
-            linux: linux.map(|linux| text(value(linux))),
-            ratio: linux
-                .map(value)
-                .filter(|&linux| linux > 0.0)
-                .map(|linux| value(cella) / linux),
-        }
-    }
-}
-
-fn rate(value: f64) -> String {
-    format!("{value:.2} MB/s")
-}
-
-fn milliseconds(seconds: f64) -> String {
-    format!("{:.2} ms", seconds * 1000.0)
-}
-
-/// The lines printed for Cella's figures beside Linux's.
-pub fn report(cella: &Figures, linux: Option<&Figures>) -> Vec<String> {
-    let mib = cella.bytes / (1024 * 1024);
-    let requests = cella.latencies.len();
-    let rows = [
-        Row::new(
-            format!("download {mib} MiB (guest -> host)"),
-            cella,
-            linux,
-            Figures::download_rate,
-            rate,
-        ),
-        Row::new(
-            format!("upload {mib} MiB (host -> guest)"),
-            cella,
-            linux,
-            Figures::upload_rate,
-            rate,
-        ),
-        Row::new(
-            format!("{requests} small requests, median"),
-            cella,
-            linux,
-            |figures| figures.latency(0.5).as_secs_f64(),
-            milliseconds,
-        ),
-        Row::new(
-            format!("{requests} small requests, p99"),
-            cella,
-            linux,
-            |figures| figures.latency(0.99).as_secs_f64(),
-            milliseconds,
-        ),
-    ];
-    let mut lines = vec![format!(
-        "  {:<40} {:>15} | {:>14} | Cella/Linux",
-        "", "Linux (busybox)", "Cella (Wasm)"
-    )];
-    for row in rows {
-        lines.push(format!(
-            "  {:<40} {:>15} | {:>14} | {}",
-            row.what,
-            row.linux.unwrap_or_else(|| String::from("-")),
-            row.cella,
-            row.ratio
-                .map_or_else(|| String::from("-"), |ratio| format!("{ratio:.2}"))
-        ));
-    }
-    if let Some(linux) = linux {
-        let worst = (cella.download_rate() / linux.download_rate())
-            .min(cella.upload_rate() / linux.upload_rate());
-        let verdict = if worst >= 0.5 { "met" } else { "NOT met" };
-        lines.push(format!(
-            "  goal: the Wasm path's throughput at least half of Linux's both ways: {verdict} (worst {worst:.2})"
-        ));
-    }
-    lines
-}
-
-/// Measures both systems and prints the comparison.
+/// Measures the three systems and prints the comparison.
 ///
 /// # Errors
 /// The boot of Cella failed or its server did not answer as it should; the Linux yardstick
-/// failing to boot is an error too, but its absence from the machine is a line saying so.
+/// failing to boot is an error too, but its absence from the machine is a line saying so,
+/// and so is a native path that could not be measured.
 pub fn run(
     shell: &Shell,
     workspace: &Workspace,
@@ -248,6 +221,7 @@ pub fn run(
     image: &Path,
 ) -> Result<()> {
     let cella = measure_cella(shell, workspace, qemu, system, image)?;
+    let native = measure_native(shell, workspace, qemu, image);
     let linux = measure_linux(shell, workspace, qemu)?;
     println!(
         "network benchmark (host clock through a forwarded port of QEMU's user network, TCG; one connection a request):"
@@ -255,12 +229,17 @@ pub fn run(
     if let Err(reason) = &linux {
         println!("  the Linux yardstick was skipped: {reason}");
     }
-    for line in report(&cella, linux.as_ref().ok()) {
+    if let Err(reason) = &native {
+        println!("  {}", native_failure_line(reason));
+    }
+    let measured = Measured {
+        cella: &cella,
+        native: native.as_ref().ok(),
+        linux: linux.as_ref().ok(),
+    };
+    for line in report(measured) {
         println!("{line}");
     }
-    println!(
-        "  the same driver as a native process: not measured (virtio-net has no native build)"
-    );
     Ok(())
 }
 
@@ -268,40 +247,43 @@ pub fn run(
 mod tests {
     use super::*;
 
-    fn figures(download_ms: u64, upload_ms: u64, latency_ms: u64) -> Figures {
-        Figures {
-            bytes: 16 * 1024 * 1024,
-            download: Duration::from_millis(download_ms),
-            upload: Duration::from_millis(upload_ms),
-            latencies: vec![Duration::from_millis(latency_ms); 10],
-        }
+    /// A server on a free port of the loopback answering every request with `status`;
+    /// its port.
+    fn server_answering(status: &'static str) -> u16 {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                let mut head = [0u8; 1024];
+                let _ = stream.read(&mut head);
+                let _ = stream.write_all(
+                    format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        .as_bytes(),
+                );
+            }
+        });
+        port
     }
 
     #[test]
-    fn the_report_sets_cella_beside_linux_with_ratios_and_the_goal() {
-        let lines = report(&figures(4000, 8000, 4), Some(&figures(1000, 2000, 1)));
-        assert!(
-            lines[1].contains("download 16 MiB (guest -> host)"),
-            "{lines:#?}"
+    fn waiting_for_the_server_ends_at_its_200_and_names_what_did_not_answer() {
+        let timeout = Duration::from_secs(5);
+        assert_eq!(wait_for_server(server_answering("200 OK"), timeout), Ok(()));
+        let missing = wait_for_server(server_answering("404 Not Found"), timeout).unwrap_err();
+        assert_eq!(
+            missing,
+            "GET /api/ps answered 404: no HTTP server module (httpd) serves the guest's port 80"
         );
+        let started = Instant::now();
+        let failing =
+            wait_for_server(server_answering("500 Oops"), Duration::from_secs(1)).unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(5));
         assert!(
-            lines[1].contains("16.78 MB/s") && lines[1].contains("4.19 MB/s"),
-            "{lines:#?}"
+            failing.starts_with(
+                "the guest's HTTP server did not answer GET /api/ps with 200 in 1 s (it answered 500)"
+            ),
+            "{failing}"
         );
-        assert!(lines[1].ends_with("| 0.25"), "{lines:#?}");
-        assert!(
-            lines[3].contains("small requests, median") && lines[3].ends_with("| 4.00"),
-            "{lines:#?}"
-        );
-        assert!(lines[5].contains("NOT met (worst 0.25)"), "{lines:#?}");
-        let met = report(&figures(1500, 2000, 1), Some(&figures(1000, 2000, 1)));
-        assert!(met[5].contains(": met (worst 0.67)"), "{met:#?}");
-    }
-
-    #[test]
-    fn without_linux_the_report_has_no_ratios_and_no_goal() {
-        let lines = report(&figures(4000, 8000, 4), None);
-        assert_eq!(lines.len(), 5);
-        assert!(lines[1].ends_with("| -"), "{lines:#?}");
     }
 }

@@ -119,6 +119,19 @@ pub struct MockKernel {
     pub pci_functions: Arc<[Function]>,
     /// Device faults the next step takes.
     pub device_faults: Vec<(PciAddress, String)>,
+    /// Endpoints "native processes" serve.
+    pub process_served: Vec<String>,
+    /// Calls modules made to processes and nobody answered yet: token ->
+    /// (endpoint, bytes).
+    pub process_calls: BTreeMap<u64, (String, Vec<u8>)>,
+    /// Answers to those calls the next step takes.
+    pub process_call_answers: Vec<(u64, Result<Vec<u8>, IpcError>)>,
+    /// Tokens the module system withdrew.
+    pub withdrawn_process_calls: Vec<u64>,
+    /// Process-side endpoints the module system closed.
+    pub closed_process_endpoints: Vec<u64>,
+    /// The last token handed out.
+    pub last_token: u64,
 }
 
 impl MockKernel {
@@ -159,13 +172,21 @@ impl MockKernel {
         }
     }
 
-    /// Queues a process's message (`token` 0: a send) on opened endpoint `name`.
+    /// Queues a process's message (`token` 0: a send) on opened endpoint
+    /// `name` (the last opened under that name); a call to one the module
+    /// system closed fails with `Closed`, as kernel IPC fails it.
     pub fn process_sends(&mut self, name: &str, token: u64, bytes: &[u8]) {
         let id = self
             .opened
             .iter()
-            .position(|opened| opened == name)
+            .rposition(|opened| opened == name)
             .expect("endpoint opened for processes") as u64;
+        if self.closed_process_endpoints.contains(&id) {
+            if token != 0 {
+                self.process_answers.push((token, Err(IpcError::Closed)));
+            }
+            return;
+        }
         self.process_queues
             .entry(id)
             .or_default()
@@ -174,6 +195,34 @@ impl MockKernel {
                 bytes: bytes.to_vec(),
             });
         self.process_flag = true;
+    }
+}
+
+impl MockKernel {
+    /// The "process" answers call `token` (a reply, or the error it failed
+    /// the call with); false if no such call is open.
+    pub fn process_answers(&mut self, token: u64, answer: Result<&[u8], IpcError>) -> bool {
+        if self.process_calls.remove(&token).is_none() {
+            return false;
+        }
+        self.process_call_answers
+            .push((token, answer.map(<[u8]>::to_vec)));
+        true
+    }
+
+    /// The process serving `name` ends: its endpoint closes and every call
+    /// open on it fails with `Closed`.
+    pub fn process_ends(&mut self, name: &str) {
+        self.process_served.retain(|served| served != name);
+        let closed: Vec<u64> = self
+            .process_calls
+            .iter()
+            .filter(|(_, (endpoint, _))| endpoint == name)
+            .map(|(token, _)| *token)
+            .collect();
+        for token in closed {
+            self.process_answers(token, Err(IpcError::Closed));
+        }
     }
 }
 
@@ -341,8 +390,42 @@ impl KernelServices for MockKernel {
         None
     }
 
-    fn process_serves(&self, _name: &str) -> bool {
-        false
+    fn process_serves(&self, name: &str) -> bool {
+        self.process_served.iter().any(|served| served == name)
+    }
+
+    fn call_process(&mut self, name: &str, bytes: &[u8]) -> Result<u64, IpcError> {
+        if !self.process_serves(name) {
+            return Err(IpcError::NotFound);
+        }
+        if bytes.len() > crate::ipc::MAX_MESSAGE_BYTES {
+            return Err(IpcError::TooLong);
+        }
+        self.last_token += 1;
+        self.process_calls
+            .insert(self.last_token, (String::from(name), bytes.to_vec()));
+        Ok(self.last_token)
+    }
+
+    fn take_process_answers(&mut self) -> Vec<(u64, Result<Vec<u8>, IpcError>)> {
+        core::mem::take(&mut self.process_call_answers)
+    }
+
+    fn withdraw_process_call(&mut self, token: u64) {
+        self.process_calls.remove(&token);
+        self.process_call_answers
+            .retain(|(answered, _)| *answered != token);
+        self.withdrawn_process_calls.push(token);
+    }
+
+    fn close_process_endpoint(&mut self, opened: u64) {
+        self.closed_process_endpoints.push(opened);
+        for message in self.process_queues.remove(&opened).unwrap_or_default() {
+            if message.token != 0 {
+                self.process_answers
+                    .push((message.token, Err(IpcError::Closed)));
+            }
+        }
     }
 
     fn process_rows(&self) -> String {

@@ -10,6 +10,7 @@ mod install;
 mod lifecycle;
 mod loans;
 mod mock;
+mod process_calls;
 mod prompt;
 mod remote;
 mod replay;

@@ -27,12 +27,14 @@ mod module_calls;
 mod module_threads;
 mod native_block;
 mod native_drivers;
+mod native_network;
 mod network_faults;
 mod network_link;
 mod processes;
 mod supervisor_bench;
 mod swap_soak;
 mod threads;
+mod watched_calls;
 
 use alloc::string::String;
 use cella_kernel::arch::deliberate;
@@ -49,7 +51,7 @@ const UNMAPPED_ADDRESS: u64 = 0x0000_0bad_c0de_0000;
 static READ_ONLY_PROBE: u64 = 0x5eed_5eed;
 
 /// Scenarios that run after the modules of the system manifest started.
-pub const NEEDS_MODULES: [&str; 13] = [
+pub const NEEDS_MODULES: [&str; 14] = [
     "modules",
     "block_faults",
     "fs_bad_input",
@@ -63,6 +65,7 @@ pub const NEEDS_MODULES: [&str; 13] = [
     "fs_bench",
     "network_link",
     "network_faults",
+    "native_network",
 ];
 
 /// The test kernel's boot hooks: run the scenario `test=NAME` names, before or after the
@@ -89,7 +92,7 @@ impl BootHooks for ScenarioHooks {
 }
 
 /// Every scenario: name, what it shows.
-pub const SCENARIOS: [(&str, &str); 38] = [
+pub const SCENARIOS: [(&str, &str); 39] = [
     ("boot", "boots to the main loop and exits"),
     (
         "page_fault",
@@ -211,6 +214,10 @@ pub const SCENARIOS: [(&str, &str); 38] = [
         "while the host moves 16 MiB through httpd: virtio-net swapped v1 -> v2 -> v1, then faulted, then netstack faulted; a line when each phase is over; the heap stays flat",
     ),
     (
+        "native_network",
+        "the Wasm virtio-net removed and virtio-net-native started on the card; once netstack has an address through it, serves port 80 (GET /native-network) for run_ms (default 600000); nothing faults",
+    ),
+    (
         "fs_bad_input",
         "requests to fs the shell cannot type: paths with .., too long for the server and for a message, cut short; a file larger than the disk, a full disk and its space back, rounds times",
     ),
@@ -256,6 +263,14 @@ pub fn run_with_modules(name: &str, context: &BootContext, system: &mut System) 
         "dma_escape" => Some(dma_escape::run(system)),
         "network_link" => Some(network_link::run(system)),
         "network_faults" => Some(network_faults::run(system)),
+        "native_network" => {
+            let run_ms = context
+                .command_line
+                .get("run_ms")
+                .and_then(|value| value.parse::<u64>().ok())
+                .unwrap_or(600_000);
+            Some(native_network::run(context, system, run_ms))
+        }
         "disk_bench" => Some(disk_bench::run(system)),
         "fs_bench" => {
             let number = |key: &str| {
