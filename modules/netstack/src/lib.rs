@@ -15,6 +15,7 @@ pub mod limits;
 pub mod link;
 #[cfg(target_arch = "wasm32")]
 mod module;
+mod ping;
 mod server;
 pub mod stack;
 mod table;

@@ -8,8 +8,8 @@ use crate::stack::Stack;
 use crate::table::{Connection, Kind};
 use alloc::vec;
 use cella_sdk::interfaces::sockets::{
-    Configuration, Datagram, Dhcp, Handle, Ipv4, MAX_DATAGRAM_BYTES, MAX_TRANSFER_BYTES, Received,
-    Sent, Server, SocketError, SocketState,
+    Configuration, Datagram, Dhcp, EchoReply, Handle, Ipv4, MAX_DATAGRAM_BYTES, MAX_TRANSFER_BYTES,
+    Received, Sent, Server, SocketError, SocketState,
 };
 use smoltcp::socket::{tcp, udp};
 use smoltcp::wire::{IpAddress, IpEndpoint, Ipv4Address};
@@ -43,7 +43,7 @@ fn datagram_slot<L: Link>(stack: &Stack<L>, handle: Handle) -> Result<usize, Soc
 
 /// A peer's address, or `BadArgument` for one no connection or datagram
 /// goes to (`0.0.0.0`, broadcast, multicast) or port 0.
-fn peer(address: Ipv4, port: u16) -> Result<IpEndpoint, SocketError> {
+pub(crate) fn peer(address: Ipv4, port: u16) -> Result<IpEndpoint, SocketError> {
     let address = Ipv4Address::from(address.0);
     if port == 0 || address.is_unspecified() || address.is_broadcast() || address.is_multicast() {
         return Err(SocketError::BadArgument);
@@ -69,7 +69,7 @@ impl<L: Link> Stack<L> {
 
     /// Whether the stack can send to `address`: it has an address, and
     /// `address` is on its network or there is a gateway.
-    fn reaches(&self, address: Ipv4) -> Result<(), SocketError> {
+    pub(crate) fn reaches(&self, address: Ipv4) -> Result<(), SocketError> {
         let configuration = &self.configuration;
         if configuration.dhcp == Dhcp::Discovering {
             return Err(SocketError::NoAddress);
@@ -199,7 +199,7 @@ impl<L: Link> Server for Stack<L> {
         let entry = self.table.entry(slot).ok_or(SocketError::Stale)?;
         Ok(match &entry.kind {
             Kind::Listener { .. } => SocketState::Listening,
-            Kind::Datagram { .. } => SocketState::Bound,
+            Kind::Datagram { .. } | Kind::Echo { .. } => SocketState::Bound,
             Kind::Closing { .. } => return Err(SocketError::Stale),
             Kind::Connection(connection) => {
                 if connection.failure.is_some() {
@@ -321,5 +321,23 @@ impl<L: Link> Server for Stack<L> {
 
     fn address(&mut self) -> Result<Configuration, SocketError> {
         Ok(self.configuration)
+    }
+
+    fn open_echo(&mut self) -> Result<Handle, SocketError> {
+        self.open_echo_socket()
+    }
+
+    fn send_echo(
+        &mut self,
+        socket: Handle,
+        address: Ipv4,
+        sequence: u16,
+        bytes: &[u8],
+    ) -> Result<Sent, SocketError> {
+        self.send_echo_request(socket, address, sequence, bytes)
+    }
+
+    fn receive_echo(&mut self, socket: Handle) -> Result<Option<EchoReply<'_>>, SocketError> {
+        self.receive_echo_reply(socket)
     }
 }

@@ -232,6 +232,7 @@ impl<L: Link> Stack<L> {
                 Kind::Listener { port } | Kind::Datagram { port } => Some(*port),
                 Kind::Connection(connection) => Some(connection.port),
                 Kind::Closing { port, .. } => Some(*port),
+                Kind::Echo { .. } => None,
             });
             if !used {
                 return Some(port);

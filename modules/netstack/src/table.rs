@@ -14,6 +14,8 @@ pub(crate) enum Kind {
     Connection(Connection),
     /// A UDP socket on its port.
     Datagram { port: u16 },
+    /// An ICMP echo socket with its echo identifier.
+    Echo { identifier: u16 },
     /// A connection its client closed, finishing its close; its handle is
     /// stale, its slot not yet free.
     Closing { since_ms: u64, port: u16 },
@@ -78,10 +80,15 @@ impl Table {
         self.entries.iter().position(Option::is_none)
     }
 
+    /// The generation the next use of `slot` will have.
+    pub(crate) fn next_generation(&self, slot: usize) -> u32 {
+        u32::from(self.epoch) << 16 | u32::from(self.uses[slot].wrapping_add(1))
+    }
+
     /// Puts a socket in a free slot and answers its handle.
     pub(crate) fn occupy(&mut self, slot: usize, socket: SocketHandle, kind: Kind) -> Handle {
+        let generation = self.next_generation(slot);
         self.uses[slot] = self.uses[slot].wrapping_add(1);
-        let generation = u32::from(self.epoch) << 16 | u32::from(self.uses[slot]);
         self.entries[slot] = Some(Entry {
             socket,
             generation,

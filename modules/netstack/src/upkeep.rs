@@ -59,7 +59,7 @@ impl<L: Link> Stack<L> {
                 continue;
             };
             let state = match entry.kind {
-                Kind::Listener { .. } | Kind::Datagram { .. } => continue,
+                Kind::Listener { .. } | Kind::Datagram { .. } | Kind::Echo { .. } => continue,
                 _ => self.sockets.get::<tcp::Socket>(entry.socket).state(),
             };
             let done = match &entry.kind {

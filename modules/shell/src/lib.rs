@@ -13,15 +13,17 @@
 //! anything its grants do not allow. The file commands (`ls`, `cat`,
 //! `write`, `mkdir`, `rm`, `df`; [`files`]) are the shell's own: it calls
 //! the `fs` server for them, waiting for each answer in the handler. So are
-//! the network commands (`ifconfig`, `get`; [`network`]), on the `net` and
-//! `sockets` servers: a `get` is advanced on the shell's timer, one step an
-//! event, and the prompt comes back when it is done.
+//! the network commands (`ifconfig`, `get`, `ping`; [`network`], [`ping`]),
+//! on the `net` and `sockets` servers: a `get` or `ping` is advanced on the
+//! shell's timer, one step an event, and the prompt comes back when it is
+//! done.
 #![no_std]
 #![forbid(unsafe_code)]
 
 pub mod files;
 pub mod line;
 pub mod network;
+pub mod ping;
 
 use cella_sdk::{
     Endpoint, ErrorCode, Handle, MAX_MESSAGE_BYTES, Message, Module, Result, TextBuffer, Timer,
@@ -64,8 +66,6 @@ impl files::FileServer for FsEndpoint<'_> {
 
 /// How long a network command waits for each answer of `net` or `sockets`.
 const NETWORK_DEADLINE_MILLISECONDS: u32 = 2_000;
-/// The time between two steps of a `get`.
-const GET_STEP_NANOSECONDS: u64 = 2_000_000;
 
 /// The network's servers, called and waited for in the handler.
 struct NetworkEndpoints<'a> {
@@ -102,8 +102,9 @@ pub struct Shell {
     net: Endpoint,
     sockets: Endpoint,
     timer: Timer,
-    /// The `get` under way, advanced on the timer, and its target.
-    get: Option<(network::Get, TextBuffer<LINE_BYTES>)>,
+    /// The `get` or `ping` under way, advanced on the timer: its name and
+    /// target.
+    running: Option<(network::Running, TextBuffer<LINE_BYTES>)>,
     editor: LineEditor,
     /// A command was sent and its answer is not complete yet.
     waiting: bool,
@@ -123,7 +124,7 @@ impl Module for Shell {
             net: capabilities.net,
             sockets: capabilities.sockets,
             timer: capabilities.timer,
-            get: None,
+            running: None,
             editor: LineEditor::new(),
             waiting: false,
             help_follows: false,
@@ -177,27 +178,28 @@ impl Module for Shell {
         if !self.timer.is(timer) {
             return Ok(());
         }
-        let Some((mut get, target)) = self.get.take() else {
+        let Some((mut running, line)) = self.running.take() else {
             return Ok(());
         };
+        let (command, target) = command_and_target(line.as_str());
         let servers = self.network_endpoints();
         let mut printed = Ok(());
-        let step = get.step(&servers, now_milliseconds(), &mut |bytes| {
+        let step = running.step(&servers, now_microseconds(), &mut |bytes| {
             if printed.is_ok() {
                 printed = self.write(bytes);
             }
         });
         match step {
-            network::Step::Pending => match self.timer.set_after(GET_STEP_NANOSECONDS) {
+            network::Step::Pending => match self.timer.set_after(running.step_us() * 1000) {
                 Ok(()) => {
-                    self.get = Some((get, target));
+                    self.running = Some((running, line));
                     printed
                 }
                 Err(error) => {
-                    // Without the timer the get cannot go on: end it now.
-                    get.close(&servers);
+                    // Without the timer the command cannot go on: end it now.
+                    running.close(&servers);
                     let failure = network::Failure::Call(network::Server::Sockets, error);
-                    let shown = self.network_failure("get", target.as_str(), failure);
+                    let shown = self.network_failure(command, target, failure);
                     // The prompt comes back even when the output could not be printed.
                     let ended = self.end_wait();
                     printed.and(shown).and(ended)
@@ -205,7 +207,7 @@ impl Module for Shell {
             },
             network::Step::Finished(result) => {
                 let shown = match result {
-                    Err(failure) => self.network_failure("get", target.as_str(), failure),
+                    Err(failure) => self.network_failure(command, target, failure),
                     Ok(()) => Ok(()),
                 };
                 let ended = self.end_wait();
@@ -215,9 +217,26 @@ impl Module for Shell {
     }
 }
 
-/// The monotonic clock in milliseconds.
-fn now_milliseconds() -> u64 {
-    cella_sdk::time::now() / 1_000_000
+/// The monotonic clock in microseconds.
+fn now_microseconds() -> u64 {
+    cella_sdk::time::now() / 1_000
+}
+
+/// A network command line's name and target (`ping -c 3 10.0.2.2`: `ping`
+/// and `10.0.2.2`).
+fn command_and_target(line: &str) -> (&str, &str) {
+    let mut words = line.split_whitespace();
+    let command = words.next().unwrap_or("");
+    let mut target = "";
+    while let Some(word) = words.next() {
+        if word == "-c" {
+            words.next();
+        } else {
+            target = word;
+            break;
+        }
+    }
+    (command, target)
 }
 
 impl Shell {
@@ -228,8 +247,8 @@ impl Shell {
         }
     }
 
-    /// Runs a network command: `ifconfig` at once; `get` started, then
-    /// stepped on the timer with the prompt held back until it ends.
+    /// Runs a network command: `ifconfig` at once; `get` and `ping` started,
+    /// then stepped on the timer with the prompt held back until they end.
     /// Whether the prompt may come now.
     fn run_network_command(&mut self, line: &str) -> Result<bool> {
         let command = line.split_whitespace().next().unwrap_or("");
@@ -247,24 +266,26 @@ impl Shell {
             printed?;
             return Ok(true);
         }
-        let target = line.split_whitespace().nth(1).unwrap_or("");
-        let started = network::Get::start(&self.network_endpoints(), line, now_milliseconds());
-        let get = match started {
-            Ok(get) => get,
+        let (command, target) = command_and_target(line);
+        let token = cella_sdk::time::now();
+        let started =
+            network::Running::start(&self.network_endpoints(), line, now_microseconds(), token);
+        let running = match started {
+            Ok(running) => running,
             Err(failure) => {
                 self.network_failure(command, target, failure)?;
                 return Ok(true);
             }
         };
-        if let Err(error) = self.timer.set_after(GET_STEP_NANOSECONDS) {
-            get.close(&self.network_endpoints());
+        if let Err(error) = self.timer.set_after(running.step_us() * 1000) {
+            running.close(&self.network_endpoints());
             let failure = network::Failure::Call(network::Server::Sockets, error);
             self.network_failure(command, target, failure)?;
             return Ok(true);
         }
-        let mut shown = TextBuffer::<LINE_BYTES>::new();
-        shown.push_str(target);
-        self.get = Some((get, shown));
+        let mut kept = TextBuffer::<LINE_BYTES>::new();
+        kept.push_str(line);
+        self.running = Some((running, kept));
         self.waiting = true;
         Ok(false)
     }

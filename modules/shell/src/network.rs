@@ -8,6 +8,7 @@
 //! connection; since `sockets` never waits, it is a [`Get`] the shell
 //! advances one [`Get::step`] at a time on its timer until the answer has
 //! ended, failed or timed out, and the socket is closed in every case.
+//! `ping` ([`crate::ping`]) is advanced the same way ([`Running`]).
 
 use cella_sdk::interfaces::net::{self, MacText, NetError};
 use cella_sdk::interfaces::sockets::{self, Handle, Ipv4, MAX_TRANSFER_BYTES, SocketError};
@@ -77,6 +78,10 @@ pub enum Failure {
     /// The answer did not end within [`GET_DEADLINE_MS`]; the bytes that
     /// arrived.
     Deadline { received: u64 },
+    /// `ping -c` with a count out of range.
+    BadCount,
+    /// The target of `ping` is not `HOST` or `HOST:PORT`.
+    BadPingTarget,
 }
 
 impl core::fmt::Display for Failure {
@@ -126,6 +131,13 @@ impl core::fmt::Display for Failure {
                 "the answer did not end within {} s ({received} bytes arrived)",
                 GET_DEADLINE_MS / 1000
             ),
+            Failure::BadCount => {
+                write!(out, "-c takes a count from 1 to {}", crate::ping::MAX_COUNT)
+            }
+            Failure::BadPingTarget => out.write_str(
+                "not HOST or HOST:PORT (an IPv4 address, with the port of a UDP echo \
+                 service from 1 to 65535, as in 10.0.2.2 or 10.0.2.2:7)",
+            ),
         }
     }
 }
@@ -150,28 +162,32 @@ impl From<NetError> for Failure {
 
 /// Whether `line` is a network command (its first word names one).
 pub fn is_network_command(line: &str) -> bool {
-    matches!(line.split_whitespace().next(), Some("ifconfig" | "get"))
+    matches!(
+        line.split_whitespace().next(),
+        Some("ifconfig" | "get" | "ping")
+    )
 }
 
 /// The network commands' lines of `help`.
 pub const HELP: &str = "network commands (the `net` and `sockets` servers):\r\n  \
 ifconfig           the link (MAC, MTU, up or down) and the IPv4 address\r\n  \
-get HOST:PORT PATH an HTTP/1.0 GET: the status line, the body's size and FNV-1a\r\n";
+get HOST:PORT PATH an HTTP/1.0 GET: the status line, the body's size and FNV-1a\r\n  \
+ping [-c N] HOST   N ICMP echo round trips (4 unless -c; HOST:PORT: UDP echo)\r\n";
 
 /// An answer, in a buffer of its own.
-struct Answer {
+pub(crate) struct Answer {
     buffer: [u8; MESSAGE],
     length: usize,
 }
 
 impl Answer {
-    fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         &self.buffer[..self.length]
     }
 }
 
 /// Encodes a request with `encode` and calls `server` with it.
-fn ask(
+pub(crate) fn ask(
     servers: &impl NetworkServers,
     server: Server,
     encode: impl FnOnce(&mut [u8]) -> Result<usize, WireError>,
@@ -422,5 +438,67 @@ impl Get {
     }
 }
 
+/// A network command under way on the shell's timer.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "the shell has no heap; one command is held at a time, in the shell's state"
+)]
+pub enum Running {
+    Get(Get),
+    Ping(crate::ping::Ping),
+}
+
+impl Running {
+    /// Starts `get` or `ping` at `now_us`; `token` tells one ping's answers
+    /// from another's.
+    ///
+    /// # Errors
+    /// The command's refusal; nothing is left open.
+    pub fn start(
+        servers: &impl NetworkServers,
+        line: &str,
+        now_us: u64,
+        token: u64,
+    ) -> Result<Running, Failure> {
+        if line.split_whitespace().next() == Some("ping") {
+            crate::ping::Ping::start(servers, line, now_us, token).map(Running::Ping)
+        } else {
+            Get::start(servers, line, now_us / 1000).map(Running::Get)
+        }
+    }
+
+    /// One step at `now_us`; a finished step has closed the socket.
+    pub fn step(
+        &mut self,
+        servers: &impl NetworkServers,
+        now_us: u64,
+        print: &mut impl FnMut(&[u8]),
+    ) -> Step {
+        match self {
+            Running::Get(get) => get.step(servers, now_us / 1000, print),
+            Running::Ping(ping) => ping.step(servers, now_us, print),
+        }
+    }
+
+    /// Ends the command without its result.
+    pub fn close(&self, servers: &impl NetworkServers) {
+        match self {
+            Running::Get(get) => get.close(servers),
+            Running::Ping(ping) => ping.close(servers),
+        }
+    }
+
+    /// The time between two steps, in microseconds.
+    pub fn step_us(&self) -> u64 {
+        match self {
+            Running::Get(_) => GET_STEP_US,
+            Running::Ping(_) => crate::ping::STEP_US,
+        }
+    }
+}
+
+/// The time between two steps of a `get`, in microseconds.
+pub const GET_STEP_US: u64 = 2000;
+
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

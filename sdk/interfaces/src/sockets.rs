@@ -13,6 +13,9 @@
 //! that arrived (none yet, or `end` once the peer closed and every byte was
 //! read). UDP: `bind` makes a socket on a port; `send_to` sends one
 //! datagram, `receive_from` answers the oldest one that arrived, or none.
+//! ICMP echo (ping): `open_echo` makes a socket with an identifier of its
+//! own; `send_echo` sends an echo request, `receive_echo` answers the
+//! oldest echo reply that arrived for it, or none.
 //! Nothing waits: a client asks again.
 
 use crate::wire::{Reader, Wire, WireError, Writer};
@@ -234,6 +237,30 @@ impl fmt::Display for Datagram<'_> {
 }
 
 crate::wire_record! {
+    /// An ICMP echo reply that arrived: who answered, the sequence number
+    /// of the request it answers and the request's payload, sent back.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct EchoReply<'a> {
+        pub address: Ipv4,
+        pub sequence: u16,
+        pub bytes: &'a [u8],
+    }
+}
+
+impl fmt::Display for EchoReply<'_> {
+    /// `56 bytes from 10.0.2.2, sequence 1`.
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            out,
+            "{} bytes from {}, sequence {}",
+            self.bytes.len(),
+            self.address,
+            self.sequence
+        )
+    }
+}
+
+crate::wire_record! {
     /// The server's IPv4 configuration. With [`Dhcp::Discovering`] there
     /// is no address yet and the fields are zero.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -297,7 +324,18 @@ crate::interface! {
     once fn receive_from(socket: Handle) -> Result<Option<Datagram<'_>>, SocketError>;
     /// The server's IPv4 address, prefix, gateway and how it got them.
     idempotent fn address() -> Result<Configuration, SocketError>;
+    /// An ICMP echo socket, with an echo identifier of its own.
+    once fn open_echo() -> Result<Handle, SocketError>;
+    /// Sends an ICMP echo request carrying `bytes` (at most
+    /// [`MAX_ECHO_BYTES`]) with `sequence` to `address`.
+    once fn send_echo(socket: Handle, address: Ipv4, sequence: u16, bytes: &[u8]) -> Result<Sent, SocketError>;
+    /// The oldest echo reply that arrived on an echo socket, or none.
+    once fn receive_echo(socket: Handle) -> Result<Option<EchoReply<'_>>, SocketError>;
 }
+
+/// The most payload bytes of one echo request: a datagram's room less
+/// the ICMP header's 8 bytes.
+pub const MAX_ECHO_BYTES: usize = MAX_DATAGRAM_BYTES - 8;
 
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,7 @@
 
 extern crate std;
 
-mod servers;
+pub(crate) mod servers;
 
 use super::*;
 use cella_sdk::interfaces::block::checksum;

@@ -89,6 +89,34 @@ impl Server for Loopback {
             dhcp: Dhcp::Bound,
         })
     }
+
+    fn open_echo(&mut self) -> Result<Handle, SocketError> {
+        Ok(SOCKET)
+    }
+
+    fn send_echo(
+        &mut self,
+        _socket: Handle,
+        _address: Ipv4,
+        _sequence: u16,
+        bytes: &[u8],
+    ) -> Result<Sent, SocketError> {
+        if bytes.len() > MAX_ECHO_BYTES {
+            return Err(SocketError::TooLong);
+        }
+        self.send(SOCKET, bytes)
+    }
+
+    fn receive_echo(&mut self, _socket: Handle) -> Result<Option<EchoReply<'_>>, SocketError> {
+        if self.length == 0 {
+            return Ok(None);
+        }
+        Ok(Some(EchoReply {
+            address: Ipv4([10, 0, 2, 2]),
+            sequence: 9,
+            bytes: &self.kept[..self.length],
+        }))
+    }
 }
 
 fn loopback() -> Loopback {
@@ -298,4 +326,46 @@ fn a_person_types_a_handle_as_the_server_shows_it() {
             "{bad}"
         );
     }
+}
+
+#[test]
+fn echo_requests_and_replies_round_trip() {
+    let mut server = loopback();
+    let mut request = [0u8; 4096];
+    let mut reply = [0u8; 4096];
+    let length = receive_echo::request(&mut request, SOCKET).unwrap();
+    let answered = serve(&mut server, &request[..length], &mut reply).unwrap();
+    assert_eq!(receive_echo::reply(&reply[..answered]), Ok(Ok(None)));
+    let payload = [0x5au8; MAX_ECHO_BYTES];
+    let address = Ipv4([10, 0, 2, 2]);
+    let length = send_echo::request(&mut request, SOCKET, address, 9, &payload).unwrap();
+    let answered = serve(&mut server, &request[..length], &mut reply).unwrap();
+    assert_eq!(
+        send_echo::reply(&reply[..answered]),
+        Ok(Ok(Sent {
+            length: MAX_ECHO_BYTES as u32
+        }))
+    );
+    let length = receive_echo::request(&mut request, SOCKET).unwrap();
+    let answered = serve(&mut server, &request[..length], &mut reply).unwrap();
+    let echo = receive_echo::reply(&reply[..answered])
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!((echo.address, echo.sequence), (address, 9));
+    assert_eq!(echo.bytes, &payload[..]);
+    assert_eq!(
+        rendered(&request[..length], &reply[..answered]).as_str(),
+        "1464 bytes from 10.0.2.2, sequence 9"
+    );
+    let too_long = [0u8; MAX_ECHO_BYTES + 1];
+    let length = send_echo::request(&mut request, SOCKET, address, 1, &too_long).unwrap();
+    let answered = serve(&mut server, &request[..length], &mut reply).unwrap();
+    assert_eq!(
+        send_echo::reply(&reply[..answered]),
+        Ok(Err(SocketError::TooLong))
+    );
+    let length = request_from_text("open_echo", &mut request).unwrap();
+    let answered = serve(&mut server, &request[..length], &mut reply).unwrap();
+    assert_eq!(open_echo::reply(&reply[..answered]), Ok(Ok(SOCKET)));
 }

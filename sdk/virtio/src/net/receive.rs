@@ -61,7 +61,10 @@ impl<W: RegisterWindow, B: DmaRegion> Nic<W, B> {
                 }));
             }
             let length = used.written - HEADER_BYTES;
-            if (length as usize) < MIN_FRAME_BYTES {
+            // Shorter than an Ethernet header, or longer than Ethernet
+            // allows (the buffer has room for a few bytes more): dropped
+            // and counted, never cut to size.
+            if !(MIN_FRAME_BYTES..=MAX_FRAME_BYTES).contains(&(length as usize)) {
                 self.dropped = self.dropped.saturating_add(1);
                 self.post(buffer)?;
                 reposted = true;

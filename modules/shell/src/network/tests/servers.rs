@@ -4,11 +4,13 @@
 
 use super::super::*;
 use cella_sdk::interfaces::net::{Frames, Info};
-use cella_sdk::interfaces::sockets::{Configuration, Datagram, Dhcp, Received, Sent, SocketState};
+use cella_sdk::interfaces::sockets::{
+    Configuration, Datagram, Dhcp, EchoReply, Received, Sent, SocketState,
+};
 extern crate std;
 
 use std::cell::RefCell;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::vec::Vec;
 
 /// What the peer does once its answer is sent.
@@ -44,6 +46,15 @@ pub struct Network {
     pub open: BTreeSet<u32>,
     pub next_slot: u32,
     pub transfer: Vec<u8>,
+    /// Echo requests and datagrams sent: address, port (0 for ICMP),
+    /// sequence number (ICMP's; the payload's for UDP) and bytes.
+    pub echoes_sent: Vec<(Ipv4, u16, u16, Vec<u8>)>,
+    /// Answers waiting to be received, as `echoes_sent` holds them.
+    pub echo_answers: VecDeque<(Ipv4, u16, u16, Vec<u8>)>,
+    /// Whether the peer answers what is sent to it (else it is lost).
+    pub echo_peer: fn(u16) -> bool,
+    /// The refusal of `send_echo` and `send_to`, if any.
+    pub echo_refusal: Option<SocketError>,
 }
 
 pub fn network(answer: &[u8]) -> Network {
@@ -72,10 +83,36 @@ pub fn network(answer: &[u8]) -> Network {
         open: BTreeSet::new(),
         next_slot: 0,
         transfer: Vec::new(),
+        echoes_sent: Vec::new(),
+        echo_answers: VecDeque::new(),
+        echo_peer: |_| true,
+        echo_refusal: None,
     }
 }
 
 impl Network {
+    fn open(&mut self) -> Handle {
+        let slot = self.next_slot;
+        self.next_slot += 1;
+        self.open.insert(slot);
+        Handle {
+            slot,
+            generation: 1,
+        }
+    }
+
+    /// Keeps a request sent and queues its answer if the peer answers it.
+    fn echo(&mut self, address: Ipv4, port: u16, sequence: u16, bytes: &[u8]) -> Sent {
+        let sent = (address, port, sequence, bytes.to_vec());
+        if (self.echo_peer)(sequence) {
+            self.echo_answers.push_back(sent.clone());
+        }
+        self.echoes_sent.push(sent);
+        Sent {
+            length: bytes.len() as u32,
+        }
+    }
+
     fn check(&self, handle: Handle) -> Result<(), SocketError> {
         if self.open.contains(&handle.slot) {
             Ok(())
@@ -95,13 +132,7 @@ impl sockets::Server for Network {
     fn connect(&mut self, address: Ipv4, port: u16) -> Result<Handle, SocketError> {
         assert_eq!((address, port), (Ipv4([10, 0, 2, 100]), 80));
         self.connect?;
-        let slot = self.next_slot;
-        self.next_slot += 1;
-        self.open.insert(slot);
-        Ok(Handle {
-            slot,
-            generation: 1,
-        })
+        Ok(self.open())
     }
     fn send(&mut self, socket: Handle, bytes: &[u8]) -> Result<Sent, SocketError> {
         self.check(socket)?;
@@ -167,23 +198,66 @@ impl sockets::Server for Network {
         self.open.remove(&socket.slot);
         Ok(())
     }
-    fn bind(&mut self, _port: u16) -> Result<Handle, SocketError> {
-        Err(SocketError::BadArgument)
+    fn bind(&mut self, port: u16) -> Result<Handle, SocketError> {
+        assert_eq!(port, 0);
+        Ok(self.open())
     }
     fn send_to(
         &mut self,
-        _socket: Handle,
-        _address: Ipv4,
-        _port: u16,
-        _bytes: &[u8],
+        socket: Handle,
+        address: Ipv4,
+        port: u16,
+        bytes: &[u8],
     ) -> Result<Sent, SocketError> {
-        Err(SocketError::BadArgument)
+        self.check(socket)?;
+        if let Some(refusal) = self.echo_refusal {
+            return Err(refusal);
+        }
+        let sequence = u16::from_be_bytes([bytes[0], bytes[1]]);
+        Ok(self.echo(address, port, sequence, bytes))
     }
-    fn receive_from(&mut self, _socket: Handle) -> Result<Option<Datagram<'_>>, SocketError> {
-        Err(SocketError::BadArgument)
+    fn receive_from(&mut self, socket: Handle) -> Result<Option<Datagram<'_>>, SocketError> {
+        self.check(socket)?;
+        let Some((address, port, _, bytes)) = self.echo_answers.pop_front() else {
+            return Ok(None);
+        };
+        self.transfer = bytes;
+        Ok(Some(Datagram {
+            address,
+            port,
+            bytes: &self.transfer,
+        }))
     }
     fn address(&mut self) -> Result<Configuration, SocketError> {
         Ok(self.configuration)
+    }
+    fn open_echo(&mut self) -> Result<Handle, SocketError> {
+        Ok(self.open())
+    }
+    fn send_echo(
+        &mut self,
+        socket: Handle,
+        address: Ipv4,
+        sequence: u16,
+        bytes: &[u8],
+    ) -> Result<Sent, SocketError> {
+        self.check(socket)?;
+        if let Some(refusal) = self.echo_refusal {
+            return Err(refusal);
+        }
+        Ok(self.echo(address, 0, sequence, bytes))
+    }
+    fn receive_echo(&mut self, socket: Handle) -> Result<Option<EchoReply<'_>>, SocketError> {
+        self.check(socket)?;
+        let Some((address, _, sequence, bytes)) = self.echo_answers.pop_front() else {
+            return Ok(None);
+        };
+        self.transfer = bytes;
+        Ok(Some(EchoReply {
+            address,
+            sequence,
+            bytes: &self.transfer,
+        }))
     }
 }
 
