@@ -4,8 +4,9 @@
 //! one of the shell's `ps` of the same boot (name, version, state; the counters are
 //! numbers), a module's faults appear in `/api/log` with their device-access traces, unknown
 //! paths and names get 404, garbage and an oversize head 400, 50 requests in a row leave the
-//! kernel heap where it was, downloads and uploads carry their bytes, and after `swap httpd`
-//! the new instance serves on the same port.
+//! kernel heap where it was, downloads and uploads carry their bytes, after `swap httpd`
+//! the new instance serves on the same port, and after `restart httpd` (whose predecessor's
+//! listener netstack keeps until it is abandoned) a new instance serves within seconds.
 
 use cella::qemu::{Network, free_host_port};
 use cella_qemu_tests::Session;
@@ -406,4 +407,32 @@ fn the_status_server_answers_what_ps_shows_and_refuses_bad_requests() {
         ));
     }
     session.expect_answer("ps", "httpd");
+
+    // A restart leaves the listener the old instance made in netstack; it is abandoned (nobody
+    // asks it to accept) and the new instance takes port 80 within a few seconds.
+    let before_restart = httpd_generation(&after_swap);
+    session.expect_answer("restart httpd", "httpd: running");
+    let restarted = Instant::now();
+    let answer = loop {
+        match cella_qemu_tests::http::get(port, "/api/ps", Duration::from_secs(10)) {
+            Ok(answer) if answer.status == 200 => break answer,
+            _ if restarted.elapsed() < Duration::from_secs(20) => {
+                std::thread::sleep(Duration::from_millis(250))
+            }
+            other => session.fail(format!(
+                "port 80 did not answer within 20 s of `restart httpd`: {other:?}"
+            )),
+        }
+    };
+    let after_restart: Value = serde_json::from_slice(&answer.body)
+        .unwrap_or_else(|error| session.fail(format!("/api/ps after the restart: {error}")));
+    if httpd_generation(&after_restart) <= before_restart {
+        session.fail(format!(
+            "a new httpd did not answer after the restart: {after_restart}"
+        ));
+    }
+    println!(
+        "status_page: port 80 answered {:.1} s after `restart httpd`",
+        restarted.elapsed().as_secs_f64()
+    );
 }

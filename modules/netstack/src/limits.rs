@@ -15,6 +15,11 @@ pub const UDP_BUFFER_BYTES: usize = 8 * 1024;
 /// Connections that may wait for `accept` on one listener; more are
 /// refused by the peer's SYN being answered with a reset.
 pub const BACKLOG: usize = 4;
+/// A listener nobody has called `accept` on for this long is abandoned
+/// (its client ended without closing it, as a restarted HTTP server's
+/// predecessor did): a `listen` on its port closes it and takes the port.
+/// A server polls its listener far more often than this.
+pub const ABANDONED_LISTENER_MS: u64 = 3_000;
 /// Frames that arrived and wait for the stack's next poll; more are
 /// dropped (and counted).
 pub const RECEIVED_FRAMES: usize = 64;

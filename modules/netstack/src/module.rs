@@ -236,9 +236,19 @@ impl NetStack {
 
     fn took_frames(&mut self, reply: &Reply) {
         let mut buffer = [0u8; MAX_MESSAGE_BYTES as usize];
-        let Ok(bytes) = reply.read(&mut buffer) else {
-            self.retry_at_ms = Some(now_ms() + RETRY_MS);
-            return;
+        let bytes = match reply.read(&mut buffer) {
+            Ok(bytes) => bytes,
+            // The server takes no lent buffer (a native process does not): the call failed
+            // as a whole.
+            Err(ErrorCode::Denied) if self.lent.is_some() => {
+                self.stop_lending(&"the driver refused the lent buffer");
+                self.ask_frames();
+                return;
+            }
+            Err(_) => {
+                self.retry_at_ms = Some(now_ms() + RETRY_MS);
+                return;
+            }
         };
         let taken = match &self.lent {
             Some(lent) => take_lent(&mut self.stack, bytes, lent),
@@ -338,6 +348,7 @@ impl Module for NetStack {
     }
 
     fn on_message(&mut self, message: Message) -> Result<()> {
+        self.stack.advance_clock(now_ms());
         let answered =
             message.answer(|request, reply| sockets::serve(&mut self.stack, request, reply));
         self.run();

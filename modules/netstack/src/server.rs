@@ -2,7 +2,7 @@
 //! handle and arguments, then asks smoltcp. Nothing waits: a request
 //! answers what is there now, and the caller polls the stack after it.
 
-use crate::limits::{UDP_BUFFER_BYTES, UDP_DATAGRAMS};
+use crate::limits::{ABANDONED_LISTENER_MS, MAX_SOCKETS, UDP_BUFFER_BYTES, UDP_DATAGRAMS};
 use crate::link::Link;
 use crate::stack::Stack;
 use crate::table::{Connection, Kind};
@@ -87,27 +87,55 @@ impl<L: Link> Stack<L> {
     }
 }
 
+impl<L: Link> Stack<L> {
+    /// Closes the listener (or other non-connection socket) in `slot`; a
+    /// listener's waiting connections go with it.
+    fn close_listener(&mut self, slot: usize) {
+        let waiting: alloc::vec::Vec<usize> = self.waiting(slot).map(|(other, _)| other).collect();
+        for other in waiting {
+            self.release(other);
+        }
+        self.release(slot);
+    }
+}
+
 impl<L: Link> Server for Stack<L> {
     fn listen(&mut self, port: u16) -> Result<Handle, SocketError> {
         if port == 0 {
             return Err(SocketError::BadArgument);
         }
-        let taken = self.table.port_used(port, |kind| match kind {
-            Kind::Listener { port } => Some(*port),
+        let now_ms = self.now_ms;
+        let holder = (0..MAX_SOCKETS).find_map(|slot| match self.table.entry(slot)?.kind {
+            Kind::Listener {
+                port: held,
+                polled_ms,
+            } if held == port => Some((slot, polled_ms)),
             _ => None,
         });
-        if taken {
-            return Err(SocketError::AddressInUse);
+        if let Some((slot, polled_ms)) = holder {
+            if now_ms.saturating_sub(polled_ms) < ABANDONED_LISTENER_MS {
+                return Err(SocketError::AddressInUse);
+            }
+            // Abandoned: closed with the connections waiting on it.
+            self.close_listener(slot);
         }
         let slot = self.table.free_slot().ok_or(SocketError::NoSockets)?;
         let socket = self.new_listener(port)?;
-        Ok(self.table.occupy(slot, socket, Kind::Listener { port }))
+        Ok(self.table.occupy(
+            slot,
+            socket,
+            Kind::Listener {
+                port,
+                polled_ms: now_ms,
+            },
+        ))
     }
 
     fn accept(&mut self, listener: Handle) -> Result<Option<Handle>, SocketError> {
         let slot = self.table.find(listener)?;
-        match self.table.entry(slot).map(|entry| &entry.kind) {
-            Some(Kind::Listener { .. }) => {}
+        let now_ms = self.now_ms;
+        match self.table.entry_mut(slot).map(|entry| &mut entry.kind) {
+            Some(Kind::Listener { polled_ms, .. }) => *polled_ms = now_ms,
             Some(Kind::Connection(_)) => return Err(SocketError::BadArgument),
             _ => return Err(SocketError::WrongKind),
         }
@@ -226,13 +254,7 @@ impl<L: Link> Server for Stack<L> {
         let port = match &entry.kind {
             Kind::Connection(connection) => connection.port,
             _ => {
-                // A listener's waiting connections go with it.
-                let waiting: alloc::vec::Vec<usize> =
-                    self.waiting(slot).map(|(other, _)| other).collect();
-                for other in waiting {
-                    self.release(other);
-                }
-                self.release(slot);
+                self.close_listener(slot);
                 return Ok(());
             }
         };

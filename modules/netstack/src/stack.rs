@@ -137,6 +137,12 @@ impl<L: Link> Stack<L> {
         self.device.arrived(frame)
     }
 
+    /// Moves the stack's clock to `now_ms` (never back) without running it: the time a
+    /// request is served at (a listener's last `accept`, a connection's start).
+    pub fn advance_clock(&mut self, now_ms: u64) {
+        self.now_ms = self.now_ms.max(now_ms);
+    }
+
     /// Runs the stack at time `now_ms`: takes in the frames that arrived,
     /// sends what is ready, and keeps the socket table. Answers how many
     /// milliseconds may pass before the next poll (`None`: until a frame
@@ -229,7 +235,7 @@ impl<L: Link> Stack<L> {
                 port + 1
             };
             let used = self.table.port_used(port, |kind| match kind {
-                Kind::Listener { port } | Kind::Datagram { port } => Some(*port),
+                Kind::Listener { port, .. } | Kind::Datagram { port } => Some(*port),
                 Kind::Connection(connection) => Some(connection.port),
                 Kind::Closing { port, .. } => Some(*port),
                 Kind::Echo { .. } => None,

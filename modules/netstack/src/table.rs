@@ -8,8 +8,9 @@ use smoltcp::iface::SocketHandle;
 
 /// What a slot holds.
 pub(crate) enum Kind {
-    /// A TCP listener on its port.
-    Listener { port: u16 },
+    /// A TCP listener on its port, and when it was made or last asked to
+    /// `accept`.
+    Listener { port: u16, polled_ms: u64 },
     /// A TCP connection, made by `connect` or arrived on a listener.
     Connection(Connection),
     /// A UDP socket on its port.

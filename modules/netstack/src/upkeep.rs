@@ -114,7 +114,7 @@ impl<L: Link> Stack<L> {
         let Some(entry) = self.table.entry(slot) else {
             return false;
         };
-        let Kind::Listener { port } = entry.kind else {
+        let Kind::Listener { port, .. } = entry.kind else {
             return false;
         };
         let socket = entry.socket;

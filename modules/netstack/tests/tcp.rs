@@ -1,9 +1,11 @@
 //! TCP between two stacks on an in-memory link: connections made,
 //! data both ways, a mebibyte each way checked by checksum, the peer's
-//! close seen as end of stream, refusals, timeouts and resets.
+//! close seen as end of stream, refusals, timeouts and resets, and the
+//! port of an abandoned listener taken back.
 
 mod common;
 
+use cella_netstack::limits::ABANDONED_LISTENER_MS;
 use cella_sdk::interfaces::sockets::{Server, SocketError, SocketState};
 use common::{ADDRESS_B, FNV_START, MAC_B, Pair, fnv1a, pattern, refused, static_stack};
 
@@ -154,4 +156,40 @@ fn a_listener_hands_over_connections_in_the_order_they_came() {
     // Closing the listener takes nothing the client holds.
     pair.b.close(listener).unwrap();
     assert_eq!(pair.b.sockets_in_use(), 3);
+}
+
+/// A listener its client stopped asking to `accept` (the client ended without closing it) is
+/// given up to the next `listen` on its port after `ABANDONED_LISTENER_MS`, with the
+/// connections waiting on it; one in use keeps its port.
+#[test]
+fn a_listen_takes_the_port_of_an_abandoned_listener_but_not_of_one_in_use() {
+    let mut pair = Pair::new();
+    let old = pair.b.listen(8080).unwrap();
+    // In use: polled within the limit, the port stays its own.
+    for _ in 0..5 {
+        pair.run_until(ABANDONED_LISTENER_MS / 2, |_| false);
+        assert_eq!(pair.b.accept(old), Ok(None));
+        assert_eq!(pair.b.listen(8080), Err(SocketError::AddressInUse));
+    }
+    let waiting = pair.a.connect(ADDRESS_B, 8080).unwrap();
+    assert!(pair.run_until(1_000, |pair| pair.a.state(waiting)
+        == Ok(SocketState::Established)));
+    // Abandoned: the new listen takes the port; the old handle and its waiting connection
+    // are gone.
+    let before = pair.b.sockets_in_use();
+    pair.run_until(ABANDONED_LISTENER_MS, |_| false);
+    let new = pair.b.listen(8080).expect("the abandoned listener's port");
+    assert_ne!(new, old);
+    assert_eq!(pair.b.accept(old), Err(SocketError::Stale));
+    assert!(
+        pair.b.sockets_in_use() < before,
+        "the waiting connection went with it"
+    );
+    let (client, server) = pair.connect(new, 8080);
+    pair.a.send(client, b"again").unwrap();
+    assert!(pair.run_until(1_000, |pair| {
+        pair.b
+            .receive(server, 10)
+            .is_ok_and(|received| received.bytes == b"again")
+    }));
 }
