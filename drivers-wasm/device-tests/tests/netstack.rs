@@ -1,5 +1,7 @@
 //! The TCP/IP server's real `.wasm` against a `net` driver played by the
-//! test: it asks for the link, keeps one `receive` out at all times, gets
+//! test: it asks for the link, keeps one `receive_lent` out at all times
+//! (lending a DMA buffer the test writes the frames into; with a driver
+//! that takes no loan, plain `receive` calls), gets
 //! its address from a DHCP server answering as QEMU's user network does,
 //! answers ARP and a ping, serves `sockets` requests while its `receive`
 //! waits, and carries TCP both ways to a peer (the stack's core on the
@@ -10,12 +12,12 @@ mod frames;
 
 use cella_abi::ErrorCode;
 use cella_device_tests::{TestSandbox, log_messages, render_log, replies_to, start};
-use cella_interfaces::net::{self, Frames, Info, NetError, Sent};
+use cella_interfaces::net::{self, Frames, Info, Lent, NetError, Sent};
 use cella_interfaces::sockets::{self, Dhcp, Ipv4, SocketError};
 use cella_interfaces::split_request;
 use cella_interfaces::wire::{self, Wire, Writer};
 use cella_netstack::{Addressing, Link, Settings, Stack};
-use cella_wasm_host::{Event, Grant, Limits, Outgoing, SimulatedPlatform};
+use cella_wasm_host::{Event, Grant, Limits, Loan, Outgoing, Platform, SimulatedPlatform};
 use frames::{
     ACK, ClientMessage, DISCOVER, OFFER, OFFERED, REQUEST, SERVER, SERVER_MAC, arp_request,
     dhcp_answer, dhcp_message, echo_request,
@@ -25,12 +27,28 @@ use frames::{
 const NET: u64 = 9;
 const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
 
+/// How the driver the test plays refuses a `receive_lent`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// It takes the buffer.
+    None,
+    /// It answers `NoLoan` (a driver that takes no lent buffer).
+    NoLoan,
+    /// The call fails `Denied` as a whole (the kernel lends no buffer to a
+    /// native process).
+    Denied,
+}
+
 /// The module and the driver the test plays.
 struct Driver {
     sandbox: TestSandbox,
     platform: SimulatedPlatform,
     /// The `receive` call waiting for frames.
     receive: Option<u32>,
+    /// The buffer lent with it (a `receive_lent`).
+    receive_loan: Option<Loan>,
+    /// How `receive_lent` calls are refused, if they are.
+    refuse_loans: Refusal,
     /// The `info` call not yet answered.
     info: Option<u32>,
     /// Frames the module sent, not yet looked at.
@@ -47,12 +65,14 @@ struct Driver {
 impl Driver {
     fn start() -> Driver {
         let platform = SimulatedPlatform::new();
-        let grant = Grant::new().endpoint("net", NET).timers(1);
+        let grant = Grant::new().endpoint("net", NET).timers(1).dma_bytes(32768);
         let sandbox = start("cella-netstack", &grant, &platform);
         let mut driver = Driver {
             sandbox,
             platform,
             receive: None,
+            receive_loan: None,
+            refuse_loans: Refusal::None,
             info: None,
             sent: Vec::new(),
             replies: Vec::new(),
@@ -79,22 +99,41 @@ impl Driver {
 
     fn take_calls(&mut self) {
         let mut sends = Vec::new();
+        let mut refused_loans = Vec::new();
         for outgoing in self.sandbox.outbox().drain() {
             match outgoing {
                 Outgoing::Call {
                     endpoint,
                     call,
                     message,
+                    loan,
                     ..
                 } => {
                     assert_eq!(endpoint, NET);
                     let (name, _) = split_request(&message);
                     match name {
                         b"info" => self.info = Some(call),
-                        b"receive" => {
+                        b"receive" | b"receive_lent" => {
                             assert_eq!(self.receive, None, "a second receive while one waits");
                             assert_eq!(net::idempotent(&message), Some(true));
+                            let lent = name == b"receive_lent";
+                            assert_eq!(lent, loan.is_some(), "a receive_lent lends a buffer");
+                            if let Some(loan) = loan {
+                                assert!(loan.writable && loan.size >= 16384, "{loan:?}");
+                            }
+                            if lent && self.refuse_loans == Refusal::NoLoan {
+                                let answer: Result<Lent, NetError> = Err(NetError::NoLoan);
+                                let mut reply = [0u8; 16];
+                                let length = wire::encode(&answer, &mut reply).unwrap();
+                                refused_loans.push((call, Ok(reply[..length].to_vec())));
+                                continue;
+                            }
+                            if lent && self.refuse_loans == Refusal::Denied {
+                                refused_loans.push((call, Err(ErrorCode::Denied)));
+                                continue;
+                            }
                             self.receive = Some(call);
+                            self.receive_loan = loan;
                         }
                         b"send" => sends.push((call, message)),
                         _ => panic!("a call net does not serve"),
@@ -103,6 +142,12 @@ impl Driver {
                 reply @ Outgoing::Reply { .. } => self.replies.push(reply),
                 Outgoing::Send { .. } => panic!("the module sends no one-way messages"),
             }
+        }
+        for (call, reply) in refused_loans {
+            self.deliver(Event::Reply {
+                call,
+                outcome: reply.as_deref().map_err(|&error| error),
+            });
         }
         for (call, message) in sends {
             let (_, mut arguments) = split_request(&message);
@@ -146,13 +191,30 @@ impl Driver {
             }
             assert!(count > 0 || frames.is_empty(), "a frame fits an answer");
             let packed_length = writer.length();
-            let answer: Result<Frames<'_>, NetError> = Ok(Frames {
-                count,
-                dropped: 0,
-                frames: &packed[..packed_length],
-            });
             let mut reply = [0u8; 4096];
-            let length = wire::encode(&answer, &mut reply).unwrap();
+            let length = match self.receive_loan.take() {
+                // The frames go into the lent buffer, the count into the answer.
+                Some(loan) => {
+                    assert!(packed_length as u64 <= loan.size);
+                    self.platform
+                        .clone()
+                        .dma_write(loan.device_address, &packed[..packed_length]);
+                    let answer: Result<Lent, NetError> = Ok(Lent {
+                        count,
+                        dropped: 0,
+                        bytes: packed_length as u32,
+                    });
+                    wire::encode(&answer, &mut reply).unwrap()
+                }
+                None => {
+                    let answer: Result<Frames<'_>, NetError> = Ok(Frames {
+                        count,
+                        dropped: 0,
+                        frames: &packed[..packed_length],
+                    });
+                    wire::encode(&answer, &mut reply).unwrap()
+                }
+            };
             self.deliver(Event::Reply {
                 call,
                 outcome: Ok(&reply[..length]),
@@ -190,7 +252,14 @@ impl Driver {
 
 /// The module, bound to 10.0.2.15 by the scripted DHCP server.
 fn bound_driver() -> Driver {
+    bound_driver_refusing_loans(Refusal::None)
+}
+
+/// As [`bound_driver`], with `receive_lent` calls refused as `refuse_loans`
+/// says.
+fn bound_driver_refusing_loans(refuse_loans: Refusal) -> Driver {
     let mut driver = Driver::start();
+    driver.refuse_loans = refuse_loans;
     let info_call = driver.info.take().expect("init asks net for the link");
     assert_eq!(driver.receive, None, "no receive before the link is known");
     let info: Result<Info, NetError> = Ok(Info {
@@ -207,6 +276,11 @@ fn bound_driver() -> Driver {
     assert!(
         driver.receive.is_some(),
         "a receive waits once the link is known"
+    );
+    assert_eq!(
+        driver.receive_loan.is_some(),
+        refuse_loans == Refusal::None,
+        "the receive lends a buffer unless the driver refuses loans"
     );
 
     let mut answered = Vec::new();
@@ -477,4 +551,34 @@ fn failed_net_calls_are_made_again_and_refused_frames_are_counted() {
         last.ends_with(&format!("({refused} in all)")),
         "{last}, after {refused} refused"
     );
+}
+
+/// A driver that answers `receive_lent` with `NoLoan`, or a call that fails
+/// `Denied` as a whole, gets plain `receive` calls from then on, and the
+/// frames in their answers reach the stack.
+#[test]
+fn a_driver_that_takes_no_loan_gets_plain_receives() {
+    for (refusal, line) in [
+        (
+            Refusal::NoLoan,
+            "the driver takes no lent buffer: frames come in answers from now on",
+        ),
+        (
+            Refusal::Denied,
+            "the driver refused the lent buffer: frames come in answers from now on",
+        ),
+    ] {
+        let driver = bound_driver_refusing_loans(refusal);
+        assert!(driver.receive.is_some() && driver.receive_loan.is_none());
+        let log = log_messages(&driver.platform);
+        assert!(
+            log.iter().any(|logged| logged == line),
+            "{}",
+            render_log(&driver.platform.log_lines())
+        );
+        assert!(
+            log.iter()
+                .any(|logged| logged == "address: 10.0.2.15/24, gateway 10.0.2.2, by DHCP")
+        );
+    }
 }

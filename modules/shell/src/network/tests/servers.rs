@@ -271,6 +271,9 @@ impl net::Server for Network {
     fn receive(&mut self, _wait_ms: u32) -> Result<Frames<'_>, NetError> {
         Err(NetError::BadArgument)
     }
+    fn receive_lent(&mut self, _wait_ms: u32) -> Result<net::Lent, NetError> {
+        Err(NetError::NoLoan)
+    }
 }
 
 /// The in-memory servers behind [`NetworkServers`], as the shell sees them;
