@@ -186,3 +186,10 @@ pub(super) fn free_when_returned(device_address: u64) -> bool {
 pub fn buffers_on_loan() -> usize {
     without_interrupts(|| LOANS.lock().len())
 }
+
+/// Whether the buffer at `device_address` is on loan now (for the leak
+/// checks of the test kernel's scenarios that lend buffers of their own
+/// while modules lend theirs).
+pub fn is_on_loan(device_address: u64) -> bool {
+    without_interrupts(|| LOANS.lock().contains_key(&device_address))
+}
