@@ -110,10 +110,14 @@ impl Session {
             .extra_args
             .extend(extra.iter().map(OsString::from));
         let mut command = invocation.command();
+        let errors_path = directory.join("qemu-stderr.txt");
+        let errors = std::fs::File::create(&errors_path)
+            .map(Stdio::from)
+            .unwrap_or_else(|_| Stdio::null());
         let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(errors)
             .spawn()
             .unwrap_or_else(|error| panic!("cannot start QEMU for {label}: {error}"));
         let output = Arc::new(Mutex::new(Vec::new()));
@@ -143,6 +147,13 @@ impl Session {
         }
     }
 
+    /// Gives the session at least `time` from its start before it is ended (for a test that
+    /// moves much data); the environment's timeout when that is longer.
+    pub fn at_least(mut self, time: Duration) -> Session {
+        self.deadline = self.deadline.max(self.started + time);
+        self
+    }
+
     /// Everything the guest has printed so far.
     pub fn output(&self) -> String {
         let bytes = self
@@ -153,10 +164,27 @@ impl Session {
         String::from_utf8_lossy(&bytes).into_owned()
     }
 
-    /// Fails the test with `why` and the whole serial log.
+    /// Fails the test with `why`, the whole serial log, and what QEMU said on its standard
+    /// error (with its exit status if it ended).
     pub fn fail(&self, why: impl std::fmt::Display) -> ! {
+        let errors = self
+            .monitor_path
+            .parent()
+            .and_then(|directory| std::fs::read_to_string(directory.join("qemu-stderr.txt")).ok())
+            .unwrap_or_default();
+        // An ended QEMU the session has not waited for is a zombie: state `Z`.
+        let state = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .ok()
+            .and_then(|stat| {
+                let after_name = stat.rsplit_once(')')?.1.trim_start().to_owned();
+                after_name.chars().next()
+            });
+        let ended = match state {
+            Some('Z') | None => "QEMU has ended",
+            Some(_) => "QEMU still runs",
+        };
         panic!(
-            "session {}: {why}\n----- serial output ({:.1} s) -----\n{}\n-----",
+            "session {}: {why}\n----- serial output ({:.1} s) -----\n{}\n----- QEMU's standard error ({ended}) -----\n{errors}\n-----",
             self.label,
             self.started.elapsed().as_secs_f64(),
             self.output()
