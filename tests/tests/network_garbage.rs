@@ -1,6 +1,6 @@
 //! Garbage and floods from the host through the forwarded TCP port (host port -> the guest's
-//! port 80), with a listener on port 80 that the shell holds (`call sockets listen 80`) and
-//! accepts from as a server would. Random bytes on 20 connections, 10 connections closed
+//! port 80), with a listener on port 80 that the shell holds (`call sockets listen 80`, the
+//! HTTP server stopped first) and accepts from as a server would. Random bytes on 20 connections, 10 connections closed
 //! half-way and a flood of 50 idle connections leave netstack and virtio-net running
 //! without a restart; the connections netstack keeps for `accept` stay within the backlog
 //! (the free sockets of its table, counted while the flood is held); the shell answers during
@@ -233,7 +233,23 @@ fn garbage_and_floods_on_the_forwarded_port_leave_the_listener_serving() {
     };
     let mut session = Session::at_prompt_on_network("network-garbage", network);
     session.wait_for("netstack: address: 10.0.2.15/24", WAIT);
-    let answer = session.expect_answer("call sockets listen 80", "reply from sockets: socket ");
+    // The shell holds port 80 itself: a system serving it (`httpd`) is stopped first, and
+    // netstack gives the port to the next `listen` once the stopped server's listener has
+    // gone unasked for 3 s.
+    session.type_line("stop httpd");
+    let started = Instant::now();
+    let answer = loop {
+        let answer = session.type_line("call sockets listen 80");
+        if answer.contains("reply from sockets: socket ") {
+            break answer;
+        }
+        if started.elapsed() > Duration::from_secs(15) {
+            session.fail(format!(
+                "`call sockets listen 80` never got the port:\n{answer}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
     let listener = handle_in(&session, &answer);
     // A warm-up: the first connection grows netstack's heap once.
     fresh_connection_works(&mut session, port, &listener);
