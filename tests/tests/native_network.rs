@@ -17,7 +17,7 @@ const ROUNDS: usize = 5;
 
 #[test]
 fn traffic_from_the_host_crosses_the_native_virtio_net_driver() {
-    let port = http::free_port();
+    let port = cella::qemu::free_host_port(0).expect("a free port of the loopback");
     let network = Network {
         host_port: Some(port),
         ..Network::default()

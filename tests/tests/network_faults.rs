@@ -138,7 +138,7 @@ fn describe(what: &str, (outcome, time): &(Outcome, Duration)) -> String {
 
 #[test]
 fn transfers_through_swaps_and_faults_of_the_network_modules_never_give_wrong_bytes() {
-    let port = http::free_port();
+    let port = cella::qemu::free_host_port(0).expect("a free port of the loopback");
     let network = Network {
         host_port: Some(port),
         ..Network::default()

@@ -5,7 +5,7 @@
 //! saying how far the exchange got.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpStream};
 use std::time::Duration;
 
 /// The largest response head read.
@@ -26,14 +26,6 @@ impl Response {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
-}
-
-/// A port of the host's loopback that nothing listens on now.
-pub fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("the loopback has a free port")
 }
 
 fn connect(port: u16, timeout: Duration) -> Result<TcpStream, String> {

@@ -75,7 +75,7 @@ fn measure_cella(
     system: &BuildOutputs,
     image: &Path,
 ) -> Result<Figures> {
-    let port = http_client::free_port();
+    let port = crate::qemu::free_host_port(0)?;
     let disk = disk_image::copy_path(&workspace.cella_directory(), "network-bench");
     disk_image::copy(image, &disk)?;
     let mut invocation = invocation_on_port(qemu, &system.kernel, port);
@@ -140,7 +140,7 @@ fn measure_native(
 ) -> std::result::Result<Figures, String> {
     let test = super::build::build_all(shell, workspace, Image::Test)
         .map_err(|error| format!("building the test system: {error}"))?;
-    let port = http_client::free_port();
+    let port = crate::qemu::free_host_port(0).map_err(|error| error.to_string())?;
     let disk = disk_image::copy_path(&workspace.cella_directory(), "network-bench-native");
     disk_image::copy(image, &disk).map_err(|error| format!("{error}"))?;
     let mut invocation = invocation_on_port(qemu, &test.kernel, port);
@@ -191,7 +191,7 @@ fn measure_linux(
     let initramfs = directory.join("network-initramfs.cpio");
     std::fs::write(&initramfs, archive)
         .map_err(|error| Error::new(format!("writing {}: {error}", initramfs.display())))?;
-    let port = http_client::free_port();
+    let port = crate::qemu::free_host_port(0)?;
     let mut invocation = invocation_on_port(qemu, &found.kernel, port);
     invocation.initrd = Some(initramfs);
     invocation.cmdline = yardstick::KERNEL_COMMAND_LINE.to_owned();
