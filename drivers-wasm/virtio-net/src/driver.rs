@@ -89,10 +89,19 @@ impl VirtioNet {
     /// still waits. After device garbage, ends the instance.
     fn answer_waiting(&mut self) -> Result<()> {
         let mut refused = None;
-        let mut staging = [0u8; LENT_STAGING_BYTES];
+        // The staging array is made only for a waiting `receive_lent`: an interrupt or a
+        // timer comes with every frame.
+        let lent = self.server().waiting_lent_bytes().min(LENT_STAGING_BYTES);
+        let mut storage;
+        let staging: &mut [u8] = if lent == 0 {
+            &mut []
+        } else {
+            storage = [0u8; LENT_STAGING_BYTES];
+            &mut storage[..lent]
+        };
         let polled = self.server().poll(
             cella_sdk::time::now(),
-            &mut staging,
+            staging,
             |message, reply, written| {
                 if let Err(error) = answer(&message, reply, written) {
                     refused = Some(error);
@@ -195,12 +204,19 @@ impl Module for VirtioNet {
             return Ok(());
         }
         let mut reply = [0; MAX_MESSAGE_BYTES as usize];
-        let mut staging = [0u8; LENT_STAGING_BYTES];
         let lent = lent_size(&message, request).min(LENT_STAGING_BYTES);
+        // Only a `receive_lent` needs the staging array; a `send` comes with every frame.
+        let mut storage;
+        let staging: &mut [u8] = if lent == 0 {
+            &mut []
+        } else {
+            storage = [0u8; LENT_STAGING_BYTES];
+            &mut storage[..lent]
+        };
         let now = cella_sdk::time::now();
-        let handled =
-            self.server()
-                .request(message, request, now, &mut reply, &mut staging[..lent]);
+        let handled = self
+            .server()
+            .request(message, request, now, &mut reply, &mut *staging);
         let answered = match handled {
             Handled::Answered(length) => {
                 let written = net_server::lent_bytes(&reply[..length]).min(lent);

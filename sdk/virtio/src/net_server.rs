@@ -87,6 +87,14 @@ impl<W: RegisterWindow, B: DmaRegion, T: Copy> NetServer<W, B, T> {
         self.waiting.map(|waiting| waiting.deadline)
     }
 
+    /// The bytes of frames the waiting `receive_lent`, if one waits, may be
+    /// answered with (what a poll's `lent` bytes need be; 0 for none).
+    pub fn waiting_lent_bytes(&self) -> usize {
+        self.waiting
+            .and_then(|waiting| waiting.lent)
+            .map_or(0, |bytes| bytes.min(MAX_LENT_BYTES))
+    }
+
     /// The waiting `receive`'s token, if one waits (what a hot swap hands
     /// to the next version).
     pub fn waiting(&self) -> Option<T> {
