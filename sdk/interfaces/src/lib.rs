@@ -10,7 +10,8 @@
 //!   decodes a request, calls the method and encodes its answer;
 //! - for each operation a module of the same name with `request` (encodes
 //!   a call's bytes) and `reply` (decodes its answer), for clients;
-//! - `OPERATIONS` (names and idempotence), `idempotent(request)`,
+//! - `OPERATIONS` (names, idempotence and whether the operation is
+//!   answered), `idempotent(request)`,
 //!   `request_from_text` and `render_reply`, with which a person calls an
 //!   operation from the shell (`call rtc time`) and reads its answer.
 //!
@@ -18,7 +19,9 @@
 //! byte and the arguments in their [`wire`] form; so an operation without
 //! arguments is called by sending its name. An answer is the operation's
 //! answer type in its wire form; most are a `Result` of a value or the
-//! interface's error enum.
+//! interface's error enum. An operation without an answer type is
+//! one-way: a stream of messages the sender does not wait on (`uart`'s
+//! `write`, `console`'s `input`), served by the same `serve`.
 //!
 //! # Design principles
 //! - One description: client, server, replay rule and shell all read the
@@ -31,12 +34,14 @@
 #![forbid(unsafe_code)]
 
 pub mod block;
+pub mod console;
 pub mod fs;
 pub mod net;
 pub mod pci;
 pub mod rtc;
 pub mod sockets;
 pub mod supervisor;
+pub mod uart;
 pub mod wire;
 
 mod macros;
@@ -51,6 +56,9 @@ pub struct Operation {
     pub name: &'static str,
     /// Whether a request may be replayed to a restarted or swapped server.
     pub idempotent: bool,
+    /// Whether the server answers it: `false` for a one-way operation,
+    /// which is sent and not waited for.
+    pub answers: bool,
 }
 
 /// Splits a request into the operation's name and a reader of its
@@ -75,7 +83,7 @@ struct Known {
     render_reply: RenderReply,
 }
 
-const KNOWN: [Known; 7] = [
+const KNOWN: [Known; 9] = [
     Known {
         endpoint: rtc::ENDPOINT,
         operations: rtc::OPERATIONS,
@@ -124,6 +132,20 @@ const KNOWN: [Known; 7] = [
         idempotent: supervisor::idempotent,
         request_from_text: supervisor::request_from_text,
         render_reply: supervisor::render_reply,
+    },
+    Known {
+        endpoint: uart::ENDPOINT,
+        operations: uart::OPERATIONS,
+        idempotent: uart::idempotent,
+        request_from_text: uart::request_from_text,
+        render_reply: uart::render_reply,
+    },
+    Known {
+        endpoint: console::ENDPOINT,
+        operations: console::OPERATIONS,
+        idempotent: console::idempotent,
+        request_from_text: console::request_from_text,
+        render_reply: console::render_reply,
     },
 ];
 

@@ -137,6 +137,31 @@ macro_rules! wire_enum {
     };
 }
 
+/// The answer type of an operation: the one it names, or `()` for a
+/// one-way operation (one without `-> ANSWER`).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __answer {
+    () => {
+        ()
+    };
+    ($answer:ty) => {
+        $answer
+    };
+}
+
+/// Whether an operation answers: `false` for a one-way operation.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __answers {
+    () => {
+        false
+    };
+    ($answer:ty) => {
+        true
+    };
+}
+
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __idempotent {
@@ -150,7 +175,10 @@ macro_rules! __idempotent {
 
 /// Describes an interface: the endpoint that serves it and its operations.
 /// Used inside a module of its own; see the crate's documentation for what
-/// it makes.
+/// it makes. An operation written without `-> ANSWER` is one-way: its
+/// request is encoded and served like any other, its server method returns
+/// nothing, and it is sent without waiting for an answer (a request that
+/// was called anyway gets the empty answer, which decodes as `()`).
 ///
 /// ```
 /// mod echo {
@@ -178,7 +206,7 @@ macro_rules! interface {
         endpoint $endpoint:literal;
         $(
             $(#[$meta:meta])*
-            $kind:ident fn $operation:ident ( $($argument:ident : $type:ty),* $(,)? ) -> $answer:ty;
+            $kind:ident fn $operation:ident ( $($argument:ident : $type:ty),* $(,)? ) $(-> $answer:ty)?;
         )*
     ) => {
         #[allow(unused_imports)]
@@ -191,11 +219,12 @@ macro_rules! interface {
         pub const OPERATIONS: &[$crate::Operation] = &[$($crate::Operation {
             name: stringify!($operation),
             idempotent: $crate::__idempotent!($kind),
+            answers: $crate::__answers!($($answer)?),
         }),*];
 
         /// What a server of this interface implements, one method an operation.
         pub trait Server {
-            $($(#[$meta])* fn $operation(&mut self, $($argument: $type),*) -> $answer;)*
+            $($(#[$meta])* fn $operation(&mut self, $($argument: $type),*) -> $crate::__answer!($($answer)?);)*
         }
 
         /// Decodes `request`, calls the server's method for it and encodes
@@ -215,7 +244,8 @@ macro_rules! interface {
                 if name == stringify!($operation).as_bytes() {
                     $(let $argument: $type = $crate::wire::Wire::decode(&mut arguments)?;)*
                     arguments.finish()?;
-                    let answer: $answer = server.$operation($($argument),*);
+                    #[allow(clippy::let_unit_value)]
+                    let answer: $crate::__answer!($($answer)?) = server.$operation($($argument),*);
                     return $crate::wire::encode(&answer, reply);
                 }
             )*
@@ -272,7 +302,8 @@ macro_rules! interface {
             let (name, _) = $crate::split_request(request);
             $(
                 if name == stringify!($operation).as_bytes() {
-                    let answer: $answer = $operation::reply(reply)?;
+                    #[allow(clippy::let_unit_value)]
+                    let answer: $crate::__answer!($($answer)?) = $operation::reply(reply)?;
                     return $crate::wire::Wire::render(&answer, out)
                         .map_err(|_| $crate::wire::WireError::Full);
                 }
@@ -315,7 +346,9 @@ macro_rules! interface {
                 ///
                 /// # Errors
                 /// The bytes are not an answer of the operation.
-                pub fn reply(bytes: &[u8]) -> ::core::result::Result<$answer, $crate::wire::WireError> {
+                pub fn reply(
+                    bytes: &[u8],
+                ) -> ::core::result::Result<$crate::__answer!($($answer)?), $crate::wire::WireError> {
                     $crate::wire::decode(bytes)
                 }
             }
