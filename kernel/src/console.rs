@@ -4,7 +4,9 @@
 //! exactly (markers, scenario results) are printed raw with [`kprintln!`].
 //!
 //! Once the Wasm UART driver is up, console output is routed to it as
-//! messages (see [`route_output_to`]); the kernel's own COM1 writer stays as
+//! one-way `write` messages of the typed interface `cella_interfaces::uart`
+//! (see [`route_output_to`]), sent without waiting for the driver; the
+//! kernel's own COM1 writer stays as
 //! the early-boot path and the fallback when the driver is down or its queue
 //! is full, so log lines are never lost.
 //! Kernel output that would land after a half-written line of a module's
@@ -20,6 +22,8 @@ use crate::arch::serial::SerialPort;
 use crate::module_host::message_queue as router;
 use alloc::string::String;
 use alloc::vec::Vec;
+use cella_interfaces::uart;
+use cella_interfaces::wire::WireError;
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use log::{LevelFilter, Log, Metadata, Record};
@@ -33,6 +37,7 @@ static SINK: AtomicU64 = AtomicU64::new(0);
 static LINE_OPEN: AtomicBool = AtomicBool::new(false);
 /// Largest piece of console output sent as one message.
 const CHUNK_BYTES: usize = 1024;
+const _: () = assert!(CHUNK_BYTES <= uart::MAX_WRITE_BYTES);
 static LOGGER: KernelLogger = KernelLogger;
 
 struct KernelLogger;
@@ -96,9 +101,43 @@ pub fn print(arguments: fmt::Arguments<'_>) {
         text.insert_str(0, "\r\n");
     }
     for chunk in text.as_bytes().chunks(CHUNK_BYTES) {
-        if let Err(bytes) = router::send_from_kernel(sink, chunk.to_vec()) {
-            write_direct(&bytes);
+        let Some(message) = write_message(chunk) else {
+            write_direct(chunk);
+            continue;
+        };
+        if let Err(message) = router::send_from_kernel(sink, message) {
+            write_message_direct(&message);
         }
+    }
+}
+
+/// `bytes` as a `uart` `write` message, `None` if there is no memory for it
+/// (or they are more than one write carries).
+fn write_message(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut message = Vec::new();
+    message
+        .try_reserve_exact(bytes.len() + uart::WRITE_OVERHEAD)
+        .ok()?;
+    message.resize(bytes.len() + uart::WRITE_OVERHEAD, 0);
+    let length = uart::write::request(&mut message, uart::Bytes(bytes)).ok()?;
+    message.truncate(length);
+    Some(message)
+}
+
+/// Writes what a `uart` message carries to COM1 with the kernel's own
+/// writer (console output the driver did not take).
+///
+/// # Errors
+/// The message is not a `write`: nothing of it is written (the caller
+/// warns; this module logs nothing itself).
+pub fn write_uart_message(message: &[u8]) -> Result<(), WireError> {
+    uart::written(message).map(write_direct)
+}
+
+/// The kernel's own `write` message, written directly.
+fn write_message_direct(message: &[u8]) {
+    if let Ok(bytes) = uart::written(message) {
+        write_direct(bytes);
     }
 }
 
@@ -113,10 +152,14 @@ pub fn write_direct(bytes: &[u8]) {
 }
 
 /// Notes what a module sent to `endpoint`: if it is the console's driver
-/// and `bytes` leave a line open (a prompt, typed text), the kernel's next
-/// output starts on a new line.
-pub fn note_module_output(endpoint: u64, bytes: &[u8]) {
-    if endpoint != 0 && endpoint == SINK.load(Ordering::Acquire) && !bytes.is_empty() {
+/// and the `write` in `message` leaves a line open (a prompt, typed text),
+/// the kernel's next output starts on a new line.
+pub fn note_module_output(endpoint: u64, message: &[u8]) {
+    if endpoint != 0
+        && endpoint == SINK.load(Ordering::Acquire)
+        && let Ok(bytes) = uart::written(message)
+        && !bytes.is_empty()
+    {
         LINE_OPEN.store(!bytes.ends_with(b"\n"), Ordering::Release);
     }
 }
@@ -132,12 +175,15 @@ pub fn output_endpoint() -> Option<u64> {
 }
 
 /// Takes console output back from the driver (it died, or the run ends) and
-/// writes whatever was still waiting for it directly, so nothing is lost.
-pub fn take_back(waiting: Vec<Vec<u8>>) {
+/// writes whatever was still waiting for it directly, so nothing is lost:
+/// the bytes of each `write` message. Returns how many messages were
+/// refused (not a `write`), for the caller's warning.
+pub fn take_back(waiting: Vec<Vec<u8>>) -> usize {
     SINK.store(0, Ordering::Release);
-    for bytes in waiting {
-        write_direct(&bytes);
-    }
+    waiting
+        .iter()
+        .filter(|message| write_uart_message(message).is_err())
+        .count()
 }
 
 /// A writer to COM1 that takes no lock: for fault and panic reports only.

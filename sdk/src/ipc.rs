@@ -153,6 +153,43 @@ impl Message {
         }
     }
 
+    /// Hands a message of a one-way interface (one whose operations are
+    /// sent, not called: `uart`, `console`) to `serve`, the interface's
+    /// `serve` over the message's bytes and a reply buffer:
+    ///
+    /// ```ignore
+    /// fn on_message(&mut self, message: Message) -> Result<()> {
+    ///     message.accept(|request, reply| uart::serve(self, request, reply))
+    /// }
+    /// ```
+    ///
+    /// A message that is not one of the interface's (an unknown operation,
+    /// bytes cut short or left over) is refused: logged with its length and
+    /// what is wrong with it, and dropped; the module goes on serving. A
+    /// sender that called instead of sending is answered with the empty
+    /// answer, once its message was served or refused.
+    ///
+    /// # Errors
+    /// The host's refusal to hand over the message or take the answer.
+    pub fn accept(
+        &self,
+        serve: impl FnOnce(&[u8], &mut [u8]) -> core::result::Result<usize, WireError>,
+    ) -> Result<()> {
+        let mut request = [0; MAX_MESSAGE_BYTES as usize];
+        let request = self.read(&mut request)?;
+        if let Err(error) = serve(request, &mut []) {
+            crate::warn!(
+                "a message of {} bytes refused ({}): {error}",
+                request.len(),
+                Start(request)
+            );
+        }
+        if self.is_request() {
+            self.reply(&[])?;
+        }
+        Ok(())
+    }
+
     /// Answers the request with `reply`.
     ///
     /// # Errors
@@ -167,5 +204,22 @@ impl Message {
             sys::pointer(reply),
             sys::length(reply),
         ))
+    }
+}
+
+/// The first bytes of a message as a person reads them: `starts "hello"`,
+/// bytes that are not printable ASCII escaped (`\x00`).
+struct Start<'a>(&'a [u8]);
+
+/// Bytes of a refused message shown in its warning.
+const START_BYTES: usize = 16;
+
+impl core::fmt::Display for Start<'_> {
+    fn fmt(&self, out: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        out.write_str("starts \"")?;
+        for &byte in self.0.iter().take(START_BYTES) {
+            write!(out, "{}", core::ascii::escape_default(byte))?;
+        }
+        out.write_str("\"")
     }
 }

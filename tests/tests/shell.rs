@@ -259,3 +259,41 @@ fn a_sixth_module_boots_beside_the_production_ones() {
     ask(&mut session, "uptime", &["up"]);
     let _ = std::fs::remove_file(archive);
 }
+
+#[test]
+fn uart_and_console_messages_from_the_shell_are_typed_and_raw_text_is_refused() {
+    let mut session = shell();
+    for round in 0..20 {
+        let marker = format!("typed-write-{round}");
+        let answer = run(&mut session, &format!("send uart write {marker}"));
+        check(
+            &session,
+            &answer,
+            &[
+                &marker,
+                &format!("sent {} bytes to uart (uart16550)", marker.len() + 8),
+            ],
+        );
+        ask(
+            &mut session,
+            "send uart hello",
+            &["error: send uart: `hello`: no such operation; `uart` answers write"],
+        );
+        ask(
+            &mut session,
+            "send uart write two words",
+            &["error: send uart: `write two words`: an argument does not read as its type"],
+        );
+        ask(
+            &mut session,
+            "call uart write hi",
+            &["reply from uart: done"],
+        );
+        ask(
+            &mut session,
+            "call console redraw",
+            &["reply from console: done"],
+        );
+    }
+    ask(&mut session, "ps", &["uart16550", "running"]);
+}

@@ -185,3 +185,49 @@ pub fn log_messages(platform: &SimulatedPlatform) -> Vec<String> {
         .map(|line| line.message)
         .collect()
 }
+
+/// A `uart` `write` of `bytes`, as a module sends it.
+pub fn uart_write(bytes: &[u8]) -> Vec<u8> {
+    let mut message = vec![0; bytes.len() + cella_interfaces::uart::WRITE_OVERHEAD];
+    let length =
+        cella_interfaces::uart::write::request(&mut message, cella_interfaces::uart::Bytes(bytes))
+            .expect("a write of at most uart::MAX_WRITE_BYTES");
+    message.truncate(length);
+    message
+}
+
+/// The bytes `uart` `write` messages to `endpoint` carry, in order; a message
+/// that is not a `write` fails the test.
+pub fn written_to(sent: &[Outgoing], endpoint: u64) -> Vec<u8> {
+    sent_to(sent, endpoint)
+        .iter()
+        .flat_map(|message| match cella_interfaces::uart::written(message) {
+            Ok(bytes) => bytes.to_vec(),
+            Err(error) => panic!("not a uart write ({error}): {message:?}"),
+        })
+        .collect()
+}
+
+/// The text of each `console` `input` message to `endpoint`, in order; a
+/// message that is not an `input` fails the test.
+pub fn console_inputs(sent: &[Outgoing], endpoint: u64) -> Vec<String> {
+    struct Inputs(Vec<String>);
+    impl cella_interfaces::console::Server for Inputs {
+        fn input(&mut self, text: &str) {
+            self.0.push(text.to_owned());
+        }
+        fn answer(&mut self, _text: cella_interfaces::uart::Bytes<'_>, _last: bool) {
+            panic!("a driver sent an answer");
+        }
+        fn redraw(&mut self) {
+            panic!("a driver sent a redraw");
+        }
+    }
+    let mut inputs = Inputs(Vec::new());
+    for message in sent_to(sent, endpoint) {
+        if let Err(error) = cella_interfaces::console::serve(&mut inputs, &message, &mut []) {
+            panic!("not a console message ({error}): {message:?}");
+        }
+    }
+    inputs.0
+}

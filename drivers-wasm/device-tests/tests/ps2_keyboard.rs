@@ -1,7 +1,7 @@
 //! The ps2-keyboard driver against an i8042 model.
 
 use cella_device_tests::models::Ps2Controller;
-use cella_device_tests::{TestSandbox, endpoints, log_messages, sent_to, start};
+use cella_device_tests::{TestSandbox, console_inputs, endpoints, log_messages, start};
 use cella_wasm_host::{Event, Grant, SimulatedPlatform};
 
 fn boot(configuration: u8) -> (SimulatedPlatform, Ps2Controller, TestSandbox) {
@@ -29,8 +29,7 @@ fn type_codes(controller: &Ps2Controller, sandbox: &mut TestSandbox, scancodes: 
         sandbox.deliver(Event::Irq { line: 1 }).unwrap();
     }
     assert_eq!(controller.pending_output(), 0);
-    let sent = sent_to(&sandbox.outbox().drain(), endpoints::CONSOLE);
-    String::from_utf8(sent.concat()).unwrap()
+    console_inputs(&sandbox.outbox().drain(), endpoints::CONSOLE).concat()
 }
 
 /// Press and release of one key.

@@ -1,7 +1,10 @@
 //! The uart16550 driver against a 16550A model.
 
 use cella_device_tests::models::Uart16550;
-use cella_device_tests::{TestSandbox, endpoints, log_messages, port_accesses, sent_to, start};
+use cella_device_tests::{
+    TestSandbox, console_inputs, endpoints, log_messages, port_accesses, replies_to, start,
+    uart_write,
+};
 use cella_wasm_host::{Access, Delivery, Event, Grant, SimulatedPlatform};
 
 const COM1: u16 = 0x3f8;
@@ -70,7 +73,7 @@ fn transmit_fills_the_fifo_sixteen_bytes_at_a_time() {
     sandbox
         .deliver(Event::Message {
             request: 0,
-            bytes: &text,
+            bytes: &uart_write(&text),
         })
         .unwrap();
     // One FIFO's worth written at once, then the THRE interrupt enabled.
@@ -115,36 +118,38 @@ fn receive_sends_text_to_the_console() {
     sandbox.deliver(Event::Irq { line: 4 }).unwrap();
     uart.receive(&[0xa9, b'!', 0xff]);
     sandbox.deliver(Event::Irq { line: 4 }).unwrap();
-    let sent = sent_to(&sandbox.outbox().drain(), endpoints::CONSOLE);
-    assert_eq!(sent, [b"hi\r".to_vec(), "é!\u{fffd}".as_bytes().to_vec()]);
+    let sent = console_inputs(&sandbox.outbox().drain(), endpoints::CONSOLE);
+    assert_eq!(sent, ["hi\r", "é!\u{fffd}"]);
 }
 
 #[test]
 fn queue_is_bounded_and_loses_nothing_it_accepted() {
     let (platform, uart, mut sandbox) = boot();
     let mut accepted = Vec::new();
+    let largest = cella_interfaces::uart::MAX_WRITE_BYTES;
     for index in 0..16u8 {
-        let chunk = vec![b'0' + index % 10; 4096];
+        let chunk = vec![b'0' + index % 10; largest];
         sandbox
             .deliver(Event::Message {
                 request: 0,
-                bytes: &chunk,
+                bytes: &uart_write(&chunk),
             })
             .unwrap();
         accepted.extend_from_slice(&chunk);
     }
-    // 65536 accepted, 16 of them already in the FIFO: 4096 more do not fit.
-    let refused = vec![b'x'; 4096];
+    // 16 writes of 4088 accepted, 16 bytes of them already in the FIFO:
+    // 144 bytes of the 64 KiB queue are free, and 4088 more do not fit.
+    let refused = vec![b'x'; largest];
     sandbox
         .deliver(Event::Message {
             request: 0,
-            bytes: &refused,
+            bytes: &uart_write(&refused),
         })
         .unwrap();
     assert!(
         log_messages(&platform)
             .iter()
-            .any(|line| line.starts_with("transmit queue full: refused 4096 bytes")),
+            .any(|line| line.starts_with("transmit queue full: refused 4088 bytes")),
         "{:?}",
         log_messages(&platform)
     );
@@ -152,7 +157,7 @@ fn queue_is_bounded_and_loses_nothing_it_accepted() {
     sandbox
         .deliver(Event::Message {
             request: 0,
-            bytes: b"tail",
+            bytes: &uart_write(b"tail"),
         })
         .unwrap();
     accepted.extend_from_slice(b"tail");
@@ -172,7 +177,7 @@ fn transmit_and_receive_interleave() {
     sandbox
         .deliver(Event::Message {
             request: 0,
-            bytes: b"0123456789abcdefXYZ",
+            bytes: &uart_write(b"0123456789abcdefXYZ"),
         })
         .unwrap();
     uart.receive(b"k");
@@ -181,8 +186,8 @@ fn transmit_and_receive_interleave() {
     sandbox.deliver(Event::Irq { line: 4 }).unwrap();
     run_transmitter(&uart, &mut sandbox);
     assert_eq!(uart.transmitted(), b"0123456789abcdefXYZ");
-    let sent = sent_to(&sandbox.outbox().drain(), endpoints::CONSOLE);
-    assert_eq!(sent, [b"k".to_vec()]);
+    let sent = console_inputs(&sandbox.outbox().drain(), endpoints::CONSOLE);
+    assert_eq!(sent, ["k"]);
 }
 
 #[test]
@@ -213,7 +218,7 @@ fn hot_swap_carries_the_queue_over_without_reprogramming_the_uart() {
     sandbox
         .deliver(Event::Message {
             request: 0,
-            bytes: &text,
+            bytes: &uart_write(&text),
         })
         .unwrap();
     platform.clear_accesses();
@@ -230,4 +235,74 @@ fn hot_swap_carries_the_queue_over_without_reprogramming_the_uart() {
     run_transmitter(&uart, &mut sandbox);
     assert_eq!(uart.transmitted(), text);
     assert_eq!(uart.interrupt_enable(), 0x01);
+}
+
+#[test]
+fn a_write_puts_exactly_its_bytes_on_the_line() {
+    let (_platform, uart, mut sandbox) = boot();
+    let mut expected = Vec::new();
+    for round in 0..300u32 {
+        // Every byte value, escape sequences and line ends among them.
+        let bytes: Vec<u8> = (0..=255u8).cycle().skip(round as usize).take(37).collect();
+        sandbox
+            .deliver(Event::Message {
+                request: 0,
+                bytes: &uart_write(&bytes),
+            })
+            .unwrap();
+        expected.extend_from_slice(&bytes);
+        run_transmitter(&uart, &mut sandbox);
+    }
+    assert_eq!(uart.transmitted(), expected);
+}
+
+#[test]
+fn messages_that_are_not_writes_are_refused_and_the_driver_serves_on() {
+    let (platform, uart, mut sandbox) = boot();
+    let whole = uart_write(b"hello");
+    let mut longer = whole.clone();
+    longer.push(b'!');
+    let bad: [&[u8]; 6] = [
+        b"raw text with no operation",
+        b"write",
+        &whole[..whole.len() - 1],
+        &longer,
+        b"read\0\x01\x00x",
+        b"",
+    ];
+    for round in 0..200 {
+        for bytes in bad {
+            let delivered = sandbox.deliver(Event::Message { request: 0, bytes });
+            assert!(delivered.is_ok(), "round {round}: {delivered:?}");
+        }
+        assert!(sandbox.is_alive(), "round {round}");
+    }
+    assert_eq!(uart.transmitted(), b"", "a refused message wrote bytes");
+    let refusals = log_messages(&platform)
+        .iter()
+        .filter(|line| line.starts_with("a message of ") && line.contains(" refused ("))
+        .count();
+    assert!(refusals >= 6, "{:?}", log_messages(&platform));
+    assert!(
+        log_messages(&platform).iter().any(|line| line
+            == "a message of 26 bytes refused (starts \"raw text with no\"): no such operation"),
+        "{:?}",
+        log_messages(&platform)
+    );
+    // Still serving: a write and a call of a write both reach the line.
+    sandbox
+        .deliver(Event::Message {
+            request: 0,
+            bytes: &whole,
+        })
+        .unwrap();
+    sandbox
+        .deliver(Event::Message {
+            request: 7,
+            bytes: &uart_write(b" world"),
+        })
+        .unwrap();
+    run_transmitter(&uart, &mut sandbox);
+    assert_eq!(uart.transmitted(), b"hello world");
+    assert_eq!(replies_to(&sandbox.outbox().drain(), 7), [Vec::<u8>::new()]);
 }

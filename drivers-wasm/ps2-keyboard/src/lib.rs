@@ -4,12 +4,14 @@
 //! and most firmware's default; `init` makes sure translation is on). Each
 //! interrupt drains the controller's output buffer, [`scancode::Decoder`]
 //! turns the codes into key presses, and the characters go to the `console`
-//! endpoint as one UTF-8 message.
+//! endpoint as one `input` message of the typed interface
+//! `cella_sdk::interfaces::console`.
 #![no_std]
 #![forbid(unsafe_code)]
 
 mod scancode;
 
+use cella_sdk::interfaces::console;
 use cella_sdk::{Endpoint, ErrorCode, Handle, Irq, Module, Ports, Result, TextBuffer};
 use scancode::Decoder;
 
@@ -41,6 +43,11 @@ const TRANSLATION: u8 = 0x40;
 const POLLS: usize = 1000;
 /// Bytes read per interrupt, at most.
 const MAX_BYTES_PER_INTERRUPT: usize = 32;
+/// Text decoded in one interrupt, at most (a character is at most 4 bytes).
+const MAX_TEXT_BYTES: usize = 4 * MAX_BYTES_PER_INTERRUPT;
+/// The `input` message of [`MAX_TEXT_BYTES`]: its name, a zero byte and the
+/// 16-bit length before the text.
+const MAX_INPUT_MESSAGE_BYTES: usize = MAX_TEXT_BYTES + 8;
 
 /// The driver's state between events.
 pub struct Keyboard {
@@ -84,7 +91,7 @@ impl Module for Keyboard {
     }
 
     fn on_irq(&mut self, _irq: Handle) -> Result<()> {
-        let mut text = TextBuffer::<{ 4 * MAX_BYTES_PER_INTERRUPT }>::new();
+        let mut text = TextBuffer::<MAX_TEXT_BYTES>::new();
         let mut outcome = Ok(());
         for _ in 0..MAX_BYTES_PER_INTERRUPT {
             let status = self.control.read8(0)?;
@@ -101,12 +108,19 @@ impl Module for Keyboard {
             }
         }
         if !text.is_empty() {
-            outcome = match self.console.send(text.as_bytes()) {
-                Err(ErrorCode::Busy) => {
-                    cella_sdk::warn!("console busy: dropped {:?}", text.as_str());
-                    Ok(())
-                }
-                other => other,
+            let mut message = [0u8; MAX_INPUT_MESSAGE_BYTES];
+            outcome = match console::input::request(&mut message, text.as_str()) {
+                Ok(length) => match self.console.send(message.get(..length).unwrap_or_default()) {
+                    Err(ErrorCode::Busy) => {
+                        cella_sdk::warn!(
+                            "console busy: dropped \"{}\"",
+                            text.as_str().escape_debug()
+                        );
+                        Ok(())
+                    }
+                    other => other,
+                },
+                Err(_) => Err(ErrorCode::BadArgument),
             };
         }
         self.irq.acknowledge()?;

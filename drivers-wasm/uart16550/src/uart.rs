@@ -7,6 +7,7 @@
 //! and other state formats.
 
 use crate::{Capabilities, STATE_FORMAT, VERSION};
+use cella_sdk::interfaces::{console, uart};
 use cella_sdk::{ByteQueue, Endpoint, ErrorCode, Handle, Irq, MAX_MESSAGE_BYTES, Message};
 use cella_sdk::{Module, Ports, Result};
 
@@ -57,6 +58,10 @@ const TRANSMIT_QUEUE_BYTES: usize = 64 * 1024;
 const MAX_RECEIVE_PER_INTERRUPT: usize = 256;
 /// Received bytes waiting for the console, at most.
 const RECEIVE_PENDING_BYTES: usize = 1024;
+/// Text made of the received bytes, at most (an invalid byte becomes the
+/// three bytes of U+FFFD): always one `input` message.
+const RECEIVED_TEXT_BYTES: usize = RECEIVE_PENDING_BYTES * 3;
+const _: () = assert!(RECEIVED_TEXT_BYTES <= console::MAX_INPUT_BYTES);
 
 /// The driver's state between events.
 pub struct Uart {
@@ -107,23 +112,16 @@ impl Module for Uart {
         })
     }
 
-    /// Bytes to transmit: queue them whole (or refuse them whole), then start
-    /// the transmitter if it is idle.
+    /// A `uart` message: a `write` is queued (see [`uart::Server`]); a
+    /// message that is not one is refused with a warning, and the driver
+    /// goes on serving.
     fn on_message(&mut self, message: Message) -> Result<()> {
-        let mut buffer = [0u8; MAX_MESSAGE_BYTES as usize];
-        let bytes = message.read(&mut buffer)?;
-        if let Err(error) = self.transmit.push_all(bytes) {
-            cella_sdk::warn!(
-                "transmit queue full: refused {} bytes ({} queued)",
-                bytes.len(),
-                self.transmit.len()
-            );
-            return Err(error);
-        }
-        if self.interrupts & TRANSMIT_INTERRUPT == 0 {
-            self.fill_transmit_fifo()?;
-        }
-        Ok(())
+        let mut writer = Writer {
+            uart: self,
+            written: Ok(()),
+        };
+        message.accept(|request, reply| uart::serve(&mut writer, request, reply))?;
+        writer.written
     }
 
     /// `[interrupt enable][transmit length: u32 LE][bytes][received length: u16 LE][bytes]`.
@@ -217,7 +215,36 @@ impl Module for Uart {
     }
 }
 
+/// The driver serving one `uart` message, and what became of its `write`.
+struct Writer<'a> {
+    uart: &'a mut Uart,
+    written: Result<()>,
+}
+
+impl uart::Server for Writer<'_> {
+    fn write(&mut self, bytes: uart::Bytes<'_>) {
+        self.written = self.uart.queue(bytes.0);
+    }
+}
+
 impl Uart {
+    /// Bytes to transmit: queues them whole (or refuses them whole), then
+    /// starts the transmitter if it is idle.
+    fn queue(&mut self, bytes: &[u8]) -> Result<()> {
+        if let Err(error) = self.transmit.push_all(bytes) {
+            cella_sdk::warn!(
+                "transmit queue full: refused {} bytes ({} queued)",
+                bytes.len(),
+                self.transmit.len()
+            );
+            return Err(error);
+        }
+        if self.interrupts & TRANSMIT_INTERRUPT == 0 {
+            self.fill_transmit_fifo()?;
+        }
+        Ok(())
+    }
+
     /// Drains the receive FIFO and hands the text to the console.
     fn receive(&mut self) -> Result<()> {
         for _ in 0..MAX_RECEIVE_PER_INTERRUPT {
@@ -232,7 +259,8 @@ impl Uart {
         self.forward_received()
     }
 
-    /// Sends the received bytes to the console as UTF-8 text. An incomplete
+    /// Sends the received bytes to the console as UTF-8 text, in one
+    /// `input` message. An incomplete
     /// character at the end waits for its next bytes; an invalid byte
     /// becomes U+FFFD. If the console is busy, the bytes wait for the next
     /// interrupt.
@@ -240,7 +268,7 @@ impl Uart {
         let mut raw = [0u8; RECEIVE_PENDING_BYTES];
         let count = self.received.peek_into(&mut raw);
         let raw = raw.get(..count).unwrap_or_default();
-        let mut text = [0u8; RECEIVE_PENDING_BYTES * 3];
+        let mut text = [0u8; RECEIVED_TEXT_BYTES];
         let mut length = 0;
         let mut consumed = 0;
         let mut rest = raw;
@@ -268,16 +296,19 @@ impl Uart {
             }
         }
         if length > 0 {
-            for chunk in text
-                .get(..length)
-                .unwrap_or_default()
-                .chunks(MAX_MESSAGE_BYTES as usize)
+            // Whole characters only went into `text`, so it is UTF-8.
+            let text = core::str::from_utf8(text.get(..length).unwrap_or_default())
+                .map_err(|_| ErrorCode::BadArgument)?;
+            let mut message = [0u8; MAX_MESSAGE_BYTES as usize];
+            let message_length =
+                console::input::request(&mut message, text).map_err(|_| ErrorCode::BadArgument)?;
+            match self
+                .console
+                .send(message.get(..message_length).unwrap_or_default())
             {
-                match self.console.send(chunk) {
-                    Ok(()) => {}
-                    Err(ErrorCode::Busy) => return Ok(()),
-                    Err(error) => return Err(error),
-                }
+                Ok(()) => {}
+                Err(ErrorCode::Busy) => return Ok(()),
+                Err(error) => return Err(error),
             }
         }
         self.received.discard(consumed);

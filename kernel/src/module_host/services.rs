@@ -128,11 +128,21 @@ impl KernelServices for Kernel {
     }
 
     fn take_console_back(&mut self, unwritten: Vec<Vec<u8>>) {
-        console::take_back(unwritten);
+        let refused = console::take_back(unwritten);
+        if refused > 0 {
+            log::warn!(
+                "{refused} messages waiting for the console's driver refused: not `uart` writes"
+            );
+        }
     }
 
-    fn write_console(&mut self, bytes: &[u8]) {
-        console::write_direct(bytes);
+    fn write_console(&mut self, from: &str, message: &[u8]) {
+        if let Err(error) = console::write_uart_message(message) {
+            log::warn!(
+                "console output from {from} ({} bytes) refused: {error}",
+                message.len()
+            );
+        }
     }
 
     fn print_line(&mut self, line: &str) {

@@ -281,7 +281,14 @@ impl<K: KernelServices> EventLoop<K> {
     }
 
     /// `send ENDPOINT TEXT`: queues TEXT for the module serving ENDPOINT (no reply expected).
+    /// `send ENDPOINT TEXT`: a message to the module serving ENDPOINT; to an
+    /// endpoint with a typed interface TEXT is `OPERATION ARGUMENTS`, sent
+    /// as the interface encodes it, to any other its bytes as typed.
     fn send_by_hand(&mut self, endpoint: &str, text: &str) -> Result<Report, CommandError> {
+        let bytes = typed_request(endpoint, text).map_err(|why| CommandError::SendFailed {
+            endpoint: String::from(endpoint),
+            why,
+        })?;
         let server = self
             .router
             .endpoint_id(endpoint)
@@ -297,12 +304,10 @@ impl<K: KernelServices> EventLoop<K> {
         if !slot.inbox_has_room() {
             return Err(CommandError::InboxFull(slot.plan.name.clone()));
         }
-        slot.inbox.push_back(Pending::Message {
-            request: 0,
-            bytes: text.as_bytes().to_vec(),
-        });
+        let length = bytes.len();
+        slot.inbox.push_back(Pending::Message { request: 0, bytes });
         Ok(Report::Sent {
-            bytes: text.len(),
+            bytes: length,
             endpoint: String::from(endpoint),
             module: slot.plan.name.clone(),
         })

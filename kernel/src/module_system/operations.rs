@@ -28,12 +28,12 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-/// Marker of a piece of an answer to a shell with more to come.
-pub const MORE: [u8; 2] = [0x01, b'S'];
-/// Marker of an answer's last piece.
-pub const DONE: [u8; 2] = [0x02, b'S'];
-/// Text bytes per answer message (plus the marker).
+/// Text bytes per answer message (plus the `answer` request's name and
+/// arguments' framing).
 const PIECE_BYTES: usize = 2048;
+/// What an `answer` request adds to its text: `answer`, a zero byte, the
+/// 16-bit length and the `last` flag.
+const ANSWER_OVERHEAD: usize = 10;
 /// How long a `call` waits for its reply.
 pub const CALL_TIMEOUT_NS: u64 = 1_000_000_000;
 
@@ -41,8 +41,9 @@ pub const CALL_TIMEOUT_NS: u64 = 1_000_000_000;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Requester {
     /// A module that sent a command line to the `supervisor` endpoint (the
-    /// shell): the answer's text comes back as messages on the first
-    /// endpoint it serves, each starting with [`MORE`] or, the last, [`DONE`].
+    /// shell): the answer's text comes back as `console` `answer` messages
+    /// (`cella_interfaces::console`) on the first endpoint it serves, the
+    /// last marked `last`.
     Module(String),
     /// The host, over the push link.
     Push,
@@ -632,7 +633,8 @@ impl<K: KernelServices> EventLoop<K> {
     }
 
     /// Sends `answer` to module `from` on the first endpoint it serves, in
-    /// pieces marked [`MORE`] and [`DONE`], with `\r\n` line ends.
+    /// `console` `answer` pieces, the last marked `last`, with `\r\n` line
+    /// ends.
     fn answer_shell(&mut self, from: &str, answer: &str) {
         let Some(reply_to) = self
             .table
@@ -647,9 +649,20 @@ impl<K: KernelServices> EventLoop<K> {
         let pieces: Vec<&[u8]> = text.as_bytes().chunks(PIECE_BYTES).collect();
         let count = pieces.len().max(1);
         for index in 0..count {
-            let mut message = Vec::with_capacity(PIECE_BYTES + 2);
-            message.extend_from_slice(if index + 1 == count { &DONE } else { &MORE });
-            message.extend_from_slice(pieces.get(index).copied().unwrap_or_default());
+            let piece = pieces.get(index).copied().unwrap_or_default();
+            let mut message = alloc::vec![0; piece.len() + ANSWER_OVERHEAD];
+            let Ok(length) = cella_interfaces::console::answer::request(
+                &mut message,
+                cella_interfaces::uart::Bytes(piece),
+                index + 1 == count,
+            ) else {
+                log::warn!(
+                    "supervisor: an answer of {} bytes did not encode",
+                    piece.len()
+                );
+                return;
+            };
+            message.truncate(length);
             self.table.slots[reply_to]
                 .inbox
                 .push_back(Pending::Message {

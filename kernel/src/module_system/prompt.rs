@@ -2,7 +2,7 @@
 //! through its driver (the server of `uart`), so a log line can land in the
 //! middle of a half-typed command line. The kernel's output then starts on
 //! a line of its own (see `crate::console`), and once its output has gone to the
-//! driver the event loop sends [`REDRAW`] to the server of
+//! driver the event loop sends a `redraw` (`cella_interfaces::console`) to the server of
 //! [`PROMPT_ENDPOINT`] (the shell), which draws the prompt and the line typed
 //! so far again. Nothing is sent before the boot is done, so the first
 //! prompt comes after the line that ends the boot (`all modules up`, or
@@ -15,8 +15,6 @@ use alloc::vec::Vec;
 
 /// The endpoint whose server draws the prompt.
 pub const PROMPT_ENDPOINT: &str = "console";
-/// Marker of the notice "the kernel printed on the terminal; draw the prompt again".
-pub const REDRAW: [u8; 2] = [0x03, b'S'];
 
 impl<K: KernelServices> EventLoop<K> {
     /// Tells the prompt's server to draw its prompt again if the kernel's
@@ -36,10 +34,15 @@ impl<K: KernelServices> EventLoop<K> {
         let slot = &mut self.table.slots[server];
         // A traced prompt server is not told: the trace of its redraw would
         // be kernel output again, and tell it again, without end.
-        if slot.is_running() && slot.inbox_has_room() && !slot.tracing {
+        let mut redraw = [0; 16];
+        if slot.is_running()
+            && slot.inbox_has_room()
+            && !slot.tracing
+            && let Ok(length) = cella_interfaces::console::redraw::request(&mut redraw)
+        {
             slot.inbox.push_back(Pending::Message {
                 request: 0,
-                bytes: Vec::from(REDRAW),
+                bytes: Vec::from(redraw.get(..length).unwrap_or_default()),
             });
         }
     }

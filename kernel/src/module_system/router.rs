@@ -356,7 +356,7 @@ impl Router {
                 slot.inbox.push_back(Pending::Message { request: 0, bytes });
             }
             // Console output with no driver to take it: the kernel writes it itself.
-            _ if is_console => kernel.write_console(&bytes),
+            _ if is_console => kernel.write_console(from, &bytes),
             Some(slot) if slot.accepts_messages() => log::warn!(
                 "message from {from} to {} refused: inbox full",
                 slot.plan.name

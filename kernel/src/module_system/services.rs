@@ -256,8 +256,9 @@ pub trait KernelServices: Sized + 'static {
     fn route_console_output(&mut self, endpoint: u64);
     /// The kernel writes the console itself again, starting with `unwritten`.
     fn take_console_back(&mut self, unwritten: Vec<Vec<u8>>);
-    /// Writes `bytes` to the console directly.
-    fn write_console(&mut self, bytes: &[u8]);
+    /// Writes the bytes of `from`'s `uart` `write` message to the console
+    /// directly (a message that is not one is refused with a warning).
+    fn write_console(&mut self, from: &str, message: &[u8]);
     /// Prints one line of kernel output (a `trace` line).
     fn print_line(&mut self, line: &str);
     /// Console warnings and lines of module `name` held back by the rate limit.

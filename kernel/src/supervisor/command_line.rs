@@ -21,7 +21,7 @@ pub const USAGE: &[&str] = &[
     "remove [--force] NAME    stop NAME and unload it, releasing its grants (--force: even the console's driver); a push brings it back",
     "swap [--force] NAME FILE replace NAME by FILE from the boot archive, or from the `fs` server if FILE starts with /, keeping its state (--force: even a module of another name)",
     "trace NAME [on|off]      NAME's last device accesses; on|off: print every one as it happens",
-    "send ENDPOINT TEXT       post TEXT as a message to the module serving ENDPOINT",
+    "send ENDPOINT TEXT       post TEXT as a message to the module serving ENDPOINT (OPERATION ARGUMENTS if it has a typed interface)",
     "call ENDPOINT TEXT       call the module or native process serving ENDPOINT, show its reply",
     "uptime                   time since boot",
     "mem                      physical memory and kernel heap",

@@ -79,6 +79,7 @@ impl Display for CommandError {
             ),
             CommandError::NoServer(endpoint) => write!(f, "nothing serves `{endpoint}`"),
             CommandError::CallFailed { endpoint, why } => write!(f, "call {endpoint}: {why}"),
+            CommandError::SendFailed { endpoint, why } => write!(f, "send {endpoint}: {why}"),
         }
     }
 }

@@ -191,4 +191,9 @@ pub enum CommandError {
         endpoint: String,
         why: String,
     },
+    /// A send's text is not a request of the endpoint's typed interface.
+    SendFailed {
+        endpoint: String,
+        why: String,
+    },
 }

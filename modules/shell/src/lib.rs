@@ -3,8 +3,11 @@
 //! It serves the `console` endpoint (typed text from the UART and keyboard
 //! drivers) and sends to `uart` (the terminal) and `supervisor` (the
 //! kernel). Typing echoes; backspace erases; Enter sends the line to the
-//! supervisor, which answers on `console` with marked messages (see
-//! [`line::Input`]); the prompt comes back when the whole answer has been
+//! supervisor, which answers on `console` with `answer` messages of the
+//! typed interface `cella_sdk::interfaces::console`; what it prints goes to
+//! `uart` as `write` messages (`cella_sdk::interfaces::uart`). A message
+//! that is not one of the interface's is refused with a warning and the
+//! shell goes on. The prompt comes back when the whole answer has been
 //! printed. The first prompt waits for the kernel's notice that the boot is
 //! done, and the same notice after kernel output (a log line) draws the
 //! prompt and the half-typed line again below it. A line longer than
@@ -25,11 +28,12 @@ pub mod line;
 pub mod network;
 pub mod ping;
 
+use cella_sdk::interfaces::{console, uart};
 use cella_sdk::{
     Endpoint, ErrorCode, Handle, MAX_MESSAGE_BYTES, Message, Module, Result, TextBuffer, Timer,
 };
 use core::fmt::Write;
-use line::{Action, Input, LINE_BYTES, LineEditor, classify};
+use line::{Action, LINE_BYTES, LineEditor};
 
 cella_sdk::module! {
     name: "shell",
@@ -88,9 +92,9 @@ impl network::NetworkServers for NetworkEndpoints<'_> {
     }
 }
 
-/// Echo collected while one typed message is handled.
+/// Echo collected while one typed message is handled: one `write`'s worth.
 struct Echoed {
-    bytes: [u8; MESSAGE],
+    bytes: [u8; uart::MAX_WRITE_BYTES],
     length: usize,
 }
 
@@ -133,45 +137,12 @@ impl Module for Shell {
     }
 
     fn on_message(&mut self, message: Message) -> Result<()> {
-        let mut buffer = [0u8; MESSAGE];
-        let bytes = message.read(&mut buffer)?;
-        match classify(bytes) {
-            Input::Answer { text, last } => {
-                self.write(text)?;
-                if last {
-                    self.waiting = false;
-                    if core::mem::take(&mut self.help_follows) {
-                        self.write(files::HELP.as_bytes())?;
-                        self.write(network::HELP.as_bytes())?;
-                    }
-                    self.write(PROMPT)?;
-                    self.write(self.editor.line())?;
-                }
-            }
-            // While an answer is under way the prompt comes after it.
-            Input::Redraw if !self.waiting => {
-                // `\r`: a prompt already on this line is drawn over, not repeated.
-                self.write(b"\r")?;
-                self.write(PROMPT)?;
-                self.write(self.editor.line())?;
-            }
-            Input::Redraw => {}
-            Input::Typed(typed) => {
-                // Echo goes out in one message per typed message, not one per key.
-                let mut echo = Echoed {
-                    bytes: [0; MESSAGE],
-                    length: 0,
-                };
-                for &byte in typed {
-                    self.key(byte, &mut echo)?;
-                }
-                self.flush(&mut echo)?;
-            }
-        }
-        if message.is_request() {
-            message.reply(&[])?;
-        }
-        Ok(())
+        let mut handling = Handling {
+            shell: self,
+            outcome: Ok(()),
+        };
+        message.accept(|request, reply| console::serve(&mut handling, request, reply))?;
+        handling.outcome
     }
 
     fn on_timer(&mut self, timer: Handle) -> Result<()> {
@@ -217,6 +188,26 @@ impl Module for Shell {
     }
 }
 
+/// The shell handling one `console` message, and what became of it.
+struct Handling<'a> {
+    shell: &'a mut Shell,
+    outcome: Result<()>,
+}
+
+impl console::Server for Handling<'_> {
+    fn input(&mut self, text: &str) {
+        self.outcome = self.shell.typed(text.as_bytes());
+    }
+
+    fn answer(&mut self, text: uart::Bytes<'_>, last: bool) {
+        self.outcome = self.shell.answered(text.0, last);
+    }
+
+    fn redraw(&mut self) {
+        self.outcome = self.shell.redraw();
+    }
+}
+
 /// The monotonic clock in microseconds.
 fn now_microseconds() -> u64 {
     cella_sdk::time::now() / 1_000
@@ -240,6 +231,45 @@ fn command_and_target(line: &str) -> (&str, &str) {
 }
 
 impl Shell {
+    /// Typed text: each key is edited and echoed, the echo in one message.
+    fn typed(&mut self, typed: &[u8]) -> Result<()> {
+        let mut echo = Echoed {
+            bytes: [0; uart::MAX_WRITE_BYTES],
+            length: 0,
+        };
+        for &byte in typed {
+            self.key(byte, &mut echo)?;
+        }
+        self.flush(&mut echo)
+    }
+
+    /// A piece of the supervisor's answer; after the last, the prompt.
+    fn answered(&mut self, text: &[u8], last: bool) -> Result<()> {
+        self.write(text)?;
+        if last {
+            self.waiting = false;
+            if core::mem::take(&mut self.help_follows) {
+                self.write(files::HELP.as_bytes())?;
+                self.write(network::HELP.as_bytes())?;
+            }
+            self.write(PROMPT)?;
+            self.write(self.editor.line())?;
+        }
+        Ok(())
+    }
+
+    /// The kernel printed on the terminal: the prompt and the half-typed
+    /// line again, unless an answer is under way (the prompt follows it).
+    fn redraw(&mut self) -> Result<()> {
+        if self.waiting {
+            return Ok(());
+        }
+        // `\r`: a prompt already on this line is drawn over, not repeated.
+        self.write(b"\r")?;
+        self.write(PROMPT)?;
+        self.write(self.editor.line())
+    }
+
     fn network_endpoints(&self) -> NetworkEndpoints<'_> {
         NetworkEndpoints {
             net: &self.net,
@@ -337,9 +367,14 @@ impl Shell {
         Ok(())
     }
 
+    /// Writes `bytes` on the terminal, in `write` messages of at most
+    /// [`uart::MAX_WRITE_BYTES`].
     fn write(&self, bytes: &[u8]) -> Result<()> {
-        for piece in bytes.chunks(MESSAGE) {
-            match self.uart.send(piece) {
+        for piece in bytes.chunks(uart::MAX_WRITE_BYTES) {
+            let mut message = [0u8; MESSAGE];
+            let length = uart::write::request(&mut message, uart::Bytes(piece))
+                .map_err(|_| ErrorCode::BadArgument)?;
+            match self.uart.send(message.get(..length).unwrap_or_default()) {
                 Err(ErrorCode::Busy) => {
                     cella_sdk::warn!("uart busy: {} bytes of output dropped", piece.len())
                 }

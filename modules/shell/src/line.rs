@@ -1,32 +1,9 @@
-//! Line editing and input classification: no host calls, tested on the host.
+//! Line editing: no host calls, tested on the host.
 
 use cella_sdk::TextBuffer;
 
 /// Longest command line.
 pub const LINE_BYTES: usize = 200;
-
-/// What arrived on the `console` endpoint.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Input<'a> {
-    /// Typed text from a driver.
-    Typed(&'a [u8]),
-    /// A piece of the supervisor's answer; `last` ends the answer.
-    Answer { text: &'a [u8], last: bool },
-    /// The kernel printed on the terminal (or finished the boot): draw the
-    /// prompt and the line typed so far again.
-    Redraw,
-}
-
-/// Tells the supervisor's marked answers (`\x01S` more, `\x02S` last) and
-/// the kernel's redraw notice (`\x03S`) from typed text.
-pub fn classify(bytes: &[u8]) -> Input<'_> {
-    match bytes {
-        [0x01, b'S', text @ ..] => Input::Answer { text, last: false },
-        [0x02, b'S', text @ ..] => Input::Answer { text, last: true },
-        [0x03, b'S'] => Input::Redraw,
-        typed => Input::Typed(typed),
-    }
-}
 
 /// Whether a submitted line is left alone: empty, blank, or a `#` comment.
 pub fn is_comment_or_empty(line: &str) -> bool {
@@ -229,27 +206,5 @@ mod tests {
         assert!(is_comment_or_empty("# a comment"));
         assert!(is_comment_or_empty("  #x"));
         assert!(!is_comment_or_empty("ps # list"));
-    }
-
-    #[test]
-    fn answers_are_told_from_typing() {
-        assert_eq!(
-            classify(b"\x01Spart"),
-            Input::Answer {
-                text: b"part",
-                last: false
-            }
-        );
-        assert_eq!(
-            classify(b"\x02Send"),
-            Input::Answer {
-                text: b"end",
-                last: true
-            }
-        );
-        assert_eq!(classify(b"\x03S"), Input::Redraw);
-        assert_eq!(classify(b"\x03Sx"), Input::Typed(b"\x03Sx"));
-        assert_eq!(classify(b"\x02"), Input::Typed(b"\x02"));
-        assert_eq!(classify(b"ps\r"), Input::Typed(b"ps\r"));
     }
 }

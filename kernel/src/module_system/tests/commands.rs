@@ -2,8 +2,23 @@
 //! reports; `call` to a module's endpoint.
 
 use super::*;
-use crate::module_system::operations::DONE;
 use crate::module_system::services::{PushRequest, Routed};
+
+/// The text of a `console` `answer` message and whether it is the last
+/// piece; any other message fails the test.
+fn answer_of(message: &[u8]) -> (String, bool) {
+    struct Answer(Option<(String, bool)>);
+    impl cella_interfaces::console::Server for Answer {
+        fn input(&mut self, _text: &str) {}
+        fn answer(&mut self, text: cella_interfaces::uart::Bytes<'_>, last: bool) {
+            self.0 = Some((String::from_utf8(text.0.to_vec()).unwrap(), last));
+        }
+        fn redraw(&mut self) {}
+    }
+    let mut answer = Answer(None);
+    cella_interfaces::console::serve(&mut answer, message, &mut []).expect("a console message");
+    answer.0.expect("an answer")
+}
 
 #[test]
 fn a_command_line_from_a_module_is_answered_on_its_own_endpoint() {
@@ -20,8 +35,10 @@ fn a_command_line_from_a_module_is_answered_on_its_own_endpoint() {
         Some(Pending::Message { bytes, .. }) => bytes.clone(),
         _ => panic!("the shell got an answer"),
     };
-    assert_eq!(&answer[..2], &DONE);
-    assert_eq!(&answer[2..], b"counter: stopped\r\n");
+    assert_eq!(
+        answer_of(&answer),
+        (String::from("counter: stopped\r\n"), true)
+    );
     system.command_from_module(crate::module_system::router::CommandLine {
         from: String::from("shell"),
         bytes: b"frobnicate".to_vec(),
@@ -30,7 +47,7 @@ fn a_command_line_from_a_module_is_answered_on_its_own_endpoint() {
         Some(Pending::Message { bytes, .. }) => bytes.clone(),
         _ => panic!("the shell got an answer"),
     };
-    let text = core::str::from_utf8(&answer[2..]).unwrap();
+    let (text, _) = answer_of(&answer);
     assert!(
         text.starts_with("error: unknown command `frobnicate`"),
         "{text}"
@@ -79,8 +96,8 @@ fn only_the_consoles_server_may_send_command_lines() {
                 bytes: line.as_bytes().to_vec(),
             });
             let answer = last_message(&system, "reader");
-            assert_eq!(&answer[..2], &DONE, "round {round}: {line}");
-            let text = core::str::from_utf8(&answer[2..]).unwrap();
+            let (text, last) = answer_of(&answer);
+            assert!(last, "round {round}: {line}");
             assert!(
                 text.starts_with("error: ") && text.contains("only the server of `console`"),
                 "round {round}: {line}: {text}"
@@ -106,7 +123,7 @@ fn only_the_consoles_server_may_send_command_lines() {
         bytes: b"stop counter".to_vec(),
     });
     let answer = last_message(&system, "shell");
-    assert_eq!(&answer[2..], b"counter: stopped\r\n");
+    assert_eq!(answer_of(&answer).0, "counter: stopped\r\n");
     assert!(!system.table.slots[counter].is_running());
 }
 
@@ -258,13 +275,34 @@ fn sends_to_a_modules_endpoint_reach_its_inbox_and_console_output_falls_back() {
         system.kernel.console_endpoint, None,
         "the kernel took it back"
     );
-    system.kernel.outbox.0.borrow_mut().push_back(Routed::Send {
-        from: String::from("kernel"),
-        endpoint: uart,
-        bytes: b"hello".to_vec(),
-    });
-    settle(&mut system);
-    assert_eq!(system.kernel.console_written, [b"hello".to_vec()]);
+    // With no driver the kernel writes what a `write` carries itself, and
+    // refuses, naming the sender, whatever is not a `write`.
+    let mut hello = [0; 16];
+    let length =
+        cella_interfaces::uart::write::request(&mut hello, cella_interfaces::uart::Bytes(b"hello"))
+            .unwrap();
+    for round in 0..50 {
+        for (from, bytes) in [("kernel", &hello[..length]), ("chatty", b"raw bytes")] {
+            system.kernel.outbox.0.borrow_mut().push_back(Routed::Send {
+                from: String::from(from),
+                endpoint: uart,
+                bytes: bytes.to_vec(),
+            });
+        }
+        settle(&mut system);
+        assert_eq!(
+            system.kernel.console_written,
+            [b"hello".to_vec()],
+            "round {round}"
+        );
+        assert_eq!(
+            system.kernel.console_refused,
+            [Some(String::from("chatty"))],
+            "round {round}"
+        );
+        system.kernel.console_written.clear();
+        system.kernel.console_refused.clear();
+    }
 }
 
 /// A module granted ports 0x510-0x511 that writes 0x5a to the first and
@@ -560,5 +598,46 @@ fn send_and_call_to_a_full_inbox_are_refused_and_queue_nothing() {
             "counter's inbox is full; nothing was sent, try again when it has caught up"
         );
         assert_eq!(system.table.slots[at].inbox.len(), 4, "nothing queued");
+    }
+}
+
+#[test]
+fn send_to_a_typed_endpoint_encodes_the_operation_and_refuses_other_text() {
+    let mut system = boot_console_driver();
+    let driver = index(&system, "console");
+    for round in 0..30 {
+        let sent = run(
+            &mut system,
+            Command::Send {
+                endpoint: String::from("uart"),
+                text: String::from("write hello"),
+            },
+        );
+        assert!(
+            matches!(&sent, Ok(Report::Sent { bytes: 13, .. })),
+            "round {round}"
+        );
+        let Some(Pending::Message { bytes, .. }) = system.table.slots[driver].inbox.back() else {
+            panic!("round {round}: nothing queued for the driver");
+        };
+        assert_eq!(
+            cella_interfaces::uart::written(bytes),
+            Ok(&b"hello"[..]),
+            "round {round}"
+        );
+        let refused = run(
+            &mut system,
+            Command::Send {
+                endpoint: String::from("uart"),
+                text: String::from("hello"),
+            },
+        )
+        .unwrap_err();
+        assert_eq!(
+            format!("{refused}"),
+            "send uart: `hello`: no such operation; `uart` answers write",
+            "round {round}"
+        );
+        settle(&mut system);
     }
 }

@@ -101,8 +101,12 @@ pub struct MockKernel {
     /// Lines acknowledged for a holder that went away.
     pub acknowledged_for_the_gone: Vec<u8>,
     pub console_endpoint: Option<u64>,
-    /// Console output the kernel wrote itself.
+    /// Console output the kernel wrote itself: the bytes of each `uart`
+    /// `write` message.
     pub console_written: Vec<Vec<u8>>,
+    /// Console output the kernel refused to write (not a `uart` `write`):
+    /// the sender, if known.
+    pub console_refused: Vec<Option<String>>,
     pub printed: Vec<String>,
     /// Messages processes queued, by the id the module system opened.
     pub process_queues: BTreeMap<u64, VecDeque<ProcessMessage>>,
@@ -275,11 +279,13 @@ impl KernelServices for MockKernel {
 
     fn take_console_back(&mut self, unwritten: Vec<Vec<u8>>) {
         self.console_endpoint = None;
-        self.console_written.extend(unwritten);
+        for message in unwritten {
+            self.write_uart_message(None, &message);
+        }
     }
 
-    fn write_console(&mut self, bytes: &[u8]) {
-        self.console_written.push(bytes.to_vec());
+    fn write_console(&mut self, from: &str, message: &[u8]) {
+        self.write_uart_message(Some(from), message);
     }
 
     fn print_line(&mut self, line: &str) {
@@ -446,5 +452,15 @@ impl KernelServices for MockKernel {
 
     fn log_tail(&self, _lines: usize) -> String {
         String::new()
+    }
+}
+
+impl MockKernel {
+    /// What the kernel's console does with a `uart` message it writes itself.
+    fn write_uart_message(&mut self, from: Option<&str>, message: &[u8]) {
+        match cella_interfaces::uart::written(message) {
+            Ok(bytes) => self.console_written.push(bytes.to_vec()),
+            Err(_) => self.console_refused.push(from.map(String::from)),
+        }
     }
 }

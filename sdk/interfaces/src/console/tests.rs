@@ -77,7 +77,11 @@ fn bad_input_is_refused_and_tells_the_server_nothing() {
     ];
     for round in 0..100 {
         for (bytes, error) in bad {
-            assert_eq!(serve(&mut told, bytes, &mut []), Err(error), "round {round}");
+            assert_eq!(
+                serve(&mut told, bytes, &mut []),
+                Err(error),
+                "round {round}"
+            );
         }
     }
     assert_eq!((told.typed_length, told.answers, told.redraws), (0, 0, 0));

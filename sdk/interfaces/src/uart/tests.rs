@@ -81,7 +81,11 @@ fn bytes_that_are_not_a_write_are_refused_and_write_nothing() {
     ];
     for round in 0..100 {
         for (bytes, error) in bad {
-            assert_eq!(serve(&mut line, bytes, &mut []), Err(error), "round {round}");
+            assert_eq!(
+                serve(&mut line, bytes, &mut []),
+                Err(error),
+                "round {round}"
+            );
             assert_eq!(written(bytes), Err(error), "round {round}");
         }
     }

@@ -12,7 +12,7 @@
 //!   version is loaded and instantiated on another thread while the old one
 //!   keeps serving; the blackout is the hand-over (from the moment the
 //!   driver's events stop: wait for its current events, save, restore) plus
-//!   the delivery of an (empty) message to the new version: an event that
+//!   the delivery of an (empty) `write` message to the new version: an event that
 //!   arrived during the hand-over is the first the new version handles. Its
 //!   baseline is the same message without a swap.
 
@@ -26,6 +26,17 @@ const ROUNDS: usize = 50;
 
 fn queue(system: &mut System, index: usize, bytes: &[u8]) {
     system.queue_message(index, 0, bytes);
+}
+
+/// An empty `uart` `write`: a message the UART driver serves without
+/// writing a byte.
+fn empty_write() -> Vec<u8> {
+    let mut message = alloc::vec![0; cella_interfaces::uart::WRITE_OVERHEAD];
+    let length =
+        cella_interfaces::uart::write::request(&mut message, cella_interfaces::uart::Bytes(b""))
+            .unwrap_or_default();
+    message.truncate(length);
+    message
 }
 
 /// Steps the event loop until `done` holds (at most two seconds); the time it took.
@@ -139,7 +150,7 @@ pub fn run(system: &mut System) -> Result<(), String> {
     for _ in 0..ROUNDS {
         step_until(system, |system| system.module(uart).inbox.is_empty())?;
         let before = events(system, uart);
-        queue(system, uart, b"");
+        queue(system, uart, &empty_write());
         uart_baseline
             .samples
             .push(step_until(system, |system| events(system, uart) > before)?);
@@ -166,7 +177,7 @@ pub fn run(system: &mut System) -> Result<(), String> {
         // delivery to the new version, measured once that output has drained.
         system.run_for(20_000_000);
         let before = events(system, uart);
-        queue(system, uart, b"");
+        queue(system, uart, &empty_write());
         let first_delivery = step_until(system, |system| events(system, uart) > before)?;
         let stopped = swap.blackout_ns;
         blackout.samples.push(stopped + first_delivery);
