@@ -122,13 +122,7 @@ impl Endpoint {
         reply: &mut [u8],
     ) -> Result<usize> {
         let call = self.call(request, deadline_milliseconds)?;
-        let capacity = sys::length(reply);
-        let pointer = sys::pointer_mut(reply);
-        // SAFETY: `pointer` and `capacity` name `reply`, a live exclusive
-        // slice; the host writes at most `capacity` bytes there.
-        #[allow(unsafe_code)]
-        let result = unsafe { sys::ipc_wait(call.raw() as i32, pointer, capacity) };
-        let length = value32(result)?;
+        let length = value32(sys::ipc_wait_into(call.raw() as i32, reply))?;
         Ok(length as usize)
     }
 

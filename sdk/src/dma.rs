@@ -155,11 +155,5 @@ fn write(handle: Handle, offset: u32, bytes: &[u8]) -> Result<()> {
 
 /// `dma_read` of `destination.len()` bytes at `offset` of buffer `handle`.
 fn read(handle: Handle, offset: u32, destination: &mut [u8]) -> Result<()> {
-    let pointer = sys::pointer_mut(destination);
-    let length = sys::length(destination);
-    // SAFETY: the host writes at most `length` bytes at `pointer`, which are
-    // exactly the bytes of `destination`, a live exclusive slice.
-    #[allow(unsafe_code)]
-    let result = unsafe { sys::dma_read(handle.raw(), offset as i32, pointer, length) };
-    status(result)
+    status(sys::dma_read_into(handle.raw(), offset as i32, destination))
 }

@@ -107,13 +107,7 @@ impl Message {
     /// The host's refusal (for example [`ErrorCode::NoMessage`] outside
     /// `on_message`).
     pub fn read<'b>(&self, buffer: &'b mut [u8]) -> Result<&'b [u8]> {
-        let pointer = sys::pointer_mut(buffer);
-        let capacity = sys::length(buffer);
-        // SAFETY: the host writes at most `capacity` bytes at `pointer`,
-        // which are exactly the bytes of `buffer`, a live exclusive slice.
-        #[allow(unsafe_code)]
-        let result = unsafe { sys::ipc_receive(pointer, capacity) };
-        let length = value32(result)? as usize;
+        let length = value32(sys::ipc_receive_into(buffer))? as usize;
         buffer
             .get(..length.min(buffer.len()))
             .ok_or(ErrorCode::BadArgument)

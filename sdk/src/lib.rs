@@ -82,6 +82,14 @@
 //! (`src/native.rs`) replaces the stubs with Cella system calls, so the same
 //! module source runs as a native ring-3 process (`native_process!` makes its
 //! entry point); nothing above `sys` changes. See `docs/processes.md`.
+//!
+//! # Where the SDK's own `unsafe` is
+//! The crate denies `unsafe_code` and allows it in three places only: `sys`
+//! (the host imports, and the safe wrappers of the six that write into
+//! linear memory through a pointer), the native backend (system calls) and
+//! the module state's `Slot`, whose `Sync` a Wasm module's state that is
+//! not `Send` (the fs server's) needs; a test checks that no other file
+//! has any.
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]

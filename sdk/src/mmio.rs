@@ -60,12 +60,11 @@ impl Mmio {
     /// The host's refusal.
     pub fn read64(&self, at: u32) -> Result<u64> {
         let mut bytes = [0u8; 8];
-        let pointer = sys::pointer_mut(&mut bytes);
-        // SAFETY: the host writes exactly 8 bytes at `pointer`, which is the
-        // address of `bytes`, a live, writable 8-byte local.
-        #[allow(unsafe_code)]
-        let result = unsafe { sys::mmio_read64(self.handle.raw(), offset(at), pointer) };
-        status(result)?;
+        status(sys::mmio_read64_into(
+            self.handle.raw(),
+            offset(at),
+            &mut bytes,
+        ))?;
         Ok(u64::from_le_bytes(bytes))
     }
 

@@ -178,12 +178,7 @@ impl PciBus {
     pub fn function(&self, index: u32) -> Result<Option<Function>> {
         let mut record = [0u8; FUNCTION_RECORD_BYTES];
         let index = i32::try_from(index).map_err(|_| ErrorCode::BadArgument)?;
-        let pointer = sys::pointer_mut(&mut record);
-        let capacity = sys::length(&record);
-        // SAFETY: the host writes at most `capacity` bytes at `pointer`,
-        // which are exactly the bytes of `record`, a live local array.
-        #[allow(unsafe_code)]
-        let written = unsafe { sys::pci_bus_function(self.handle.raw(), index, pointer, capacity) };
+        let written = sys::pci_bus_function_into(self.handle.raw(), index, &mut record);
         let length = match value32(written) {
             Ok(length) => length as usize,
             Err(ErrorCode::NotFound) => return Ok(None),

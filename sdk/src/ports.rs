@@ -61,14 +61,11 @@ impl Ports {
     /// earlier chunks are then already read.
     pub fn read_bytes(&self, offset: u16, buffer: &mut [u8]) -> Result<()> {
         for chunk in buffer.chunks_mut(MAX_PORT_BYTES as usize) {
-            let count = sys::length(chunk);
-            let pointer = sys::pointer_mut(chunk);
-            // SAFETY: `pointer` and `count` name the live, exclusively
-            // borrowed `chunk`; the host writes at most `count` bytes there.
-            #[allow(unsafe_code)]
-            let result =
-                unsafe { sys::port_in8_n(self.handle.raw(), i32::from(offset), pointer, count) };
-            status(result)?;
+            status(sys::port_in8_n_into(
+                self.handle.raw(),
+                i32::from(offset),
+                chunk,
+            ))?;
         }
         Ok(())
     }

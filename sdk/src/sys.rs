@@ -14,11 +14,13 @@
 //! that only *read* guest memory (`log`, `ipc_send`, `ipc_reply`, `ipc_call`,
 //! `dma_write`, `port_out8_n`)
 //! read a range the caller passes from a live Rust slice. So every import is
-//! declared `safe fn` except the five that *write* into linear memory at a
+//! declared `safe fn` except the six that *write* into linear memory at a
 //! pointer (`port_in8_n`, `mmio_read64`, `dma_read`, `ipc_receive`,
-//! `pci_bus_function`): those stay `unsafe fn`
-//! and are called only from the safe wrappers in this crate, each with a
-//! `// SAFETY:` comment.
+//! `ipc_wait`, `pci_bus_function`): those stay `unsafe fn` and are called
+//! only from the safe wrappers at the end of this file (`*_into`), each
+//! taking the exclusive slice the host writes into, with a `// SAFETY:`
+//! comment. The rest of the SDK calls the wrappers, so this file and the
+//! native backend (`native/`) hold all of its `unsafe`.
 #![allow(unsafe_code)]
 
 #[cfg(not(any(
@@ -166,6 +168,64 @@ pub(crate) fn length(bytes: &[u8]) -> i32 {
     i32::try_from(bytes.len()).unwrap_or(i32::MAX)
 }
 
+/// `ipc_receive` into `buffer`: the message being handled, or the host's
+/// refusal.
+pub(crate) fn ipc_receive_into(buffer: &mut [u8]) -> i32 {
+    let capacity = length(buffer);
+    let pointer = pointer_mut(buffer);
+    // SAFETY: `pointer` and `capacity` name `buffer`, a live exclusive
+    // slice; the host writes at most `capacity` bytes there.
+    unsafe { ipc_receive(pointer, capacity) }
+}
+
+/// `ipc_wait` for `call`'s answer into `reply`.
+#[cfg_attr(
+    all(feature = "native", target_arch = "x86_64", target_os = "none"),
+    allow(dead_code)
+)]
+pub(crate) fn ipc_wait_into(call: i32, reply: &mut [u8]) -> i32 {
+    let capacity = length(reply);
+    let pointer = pointer_mut(reply);
+    // SAFETY: `pointer` and `capacity` name `reply`, a live exclusive slice;
+    // the host writes at most `capacity` bytes there.
+    unsafe { ipc_wait(call, pointer, capacity) }
+}
+
+/// `port_in8_n`: `buffer.len()` bytes read from port `offset` of `handle`.
+pub(crate) fn port_in8_n_into(handle: i32, offset: i32, buffer: &mut [u8]) -> i32 {
+    let count = length(buffer);
+    let pointer = pointer_mut(buffer);
+    // SAFETY: `pointer` and `count` name `buffer`, a live exclusive slice;
+    // the host writes at most `count` bytes there.
+    unsafe { port_in8_n(handle, offset, pointer, count) }
+}
+
+/// `mmio_read64` at `offset` of `handle` into `value`.
+pub(crate) fn mmio_read64_into(handle: i32, offset: i32, value: &mut [u8; 8]) -> i32 {
+    let pointer = pointer_mut(value);
+    // SAFETY: the host writes exactly 8 bytes at `pointer`, the address of
+    // `value`, a live exclusive 8-byte array.
+    unsafe { mmio_read64(handle, offset, pointer) }
+}
+
+/// `dma_read` of `destination.len()` bytes at `offset` of buffer `handle`.
+pub(crate) fn dma_read_into(handle: i32, offset: i32, destination: &mut [u8]) -> i32 {
+    let count = length(destination);
+    let pointer = pointer_mut(destination);
+    // SAFETY: `pointer` and `count` name `destination`, a live exclusive
+    // slice; the host writes at most `count` bytes there.
+    unsafe { dma_read(handle, offset, pointer, count) }
+}
+
+/// `pci_bus_function`: the `index`-th function's record into `record`.
+pub(crate) fn pci_bus_function_into(bus: i32, index: i32, record: &mut [u8]) -> i32 {
+    let capacity = length(record);
+    let pointer = pointer_mut(record);
+    // SAFETY: `pointer` and `capacity` name `record`, a live exclusive
+    // slice; the host writes at most `capacity` bytes there.
+    unsafe { pci_bus_function(bus, index, pointer, capacity) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::DECLARED;
@@ -190,6 +250,39 @@ mod tests {
         }
         for function in HostFunction::ALL {
             assert!(DECLARED.iter().any(|(declared, ..)| declared == function));
+        }
+    }
+
+    /// Every host call that writes into linear memory is called through
+    /// the safe wrappers here: no other file of the SDK has an `unsafe`
+    /// block, function or impl, except the native backend (system calls)
+    /// and the module state's `Slot` (see its documentation).
+    #[test]
+    fn unsafe_code_lives_only_in_the_imports_the_native_backend_and_the_slot() {
+        fn files(directory: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(directory).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    files(&path, found);
+                } else if path.extension().is_some_and(|extension| extension == "rs") {
+                    found.push(path);
+                }
+            }
+        }
+        let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut found = Vec::new();
+        files(&source, &mut found);
+        assert!(found.len() > 10, "{found:?}");
+        let allowed = ["sys.rs", "module.rs", "module/tests.rs", "native/"];
+        for path in found {
+            let relative = path.strip_prefix(&source).unwrap().to_string_lossy();
+            if allowed.iter().any(|name| relative.starts_with(name)) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for pattern in ["unsafe {", "unsafe fn", "unsafe impl", "unsafe extern"] {
+                assert!(!text.contains(pattern), "{relative} has `{pattern}`");
+            }
         }
     }
 }
