@@ -10,6 +10,7 @@
 //!
 //! ```no_run
 //! #![forbid(unsafe_code)]
+//! use cella_sdk::interfaces::console;
 //! use cella_sdk::{Endpoint, Handle, Irq, Module, Ports, Result};
 //!
 //! pub struct Echo {
@@ -40,8 +41,14 @@
 //!     }
 //!
 //!     fn on_irq(&mut self, _irq: Handle) -> Result<()> {
-//!         let byte = self.device.read8(0)?;
-//!         self.console.send(&[byte])?;
+//!         let byte = [self.device.read8(0)?];
+//!         // To the console as an `input` of its typed interface.
+//!         let mut message = [0u8; 16];
+//!         if let Ok(text) = core::str::from_utf8(&byte)
+//!             && let Ok(length) = console::input::request(&mut message, text)
+//!         {
+//!             self.console.send(&message[..length])?;
+//!         }
 //!         self.irq.acknowledge()
 //!     }
 //! }

@@ -62,3 +62,22 @@ fn a_modules_own_output_a_traced_console_and_the_boot_draw_nothing() {
     settle(&mut system);
     assert_eq!(console_messages(&mut system), before + 3);
 }
+
+#[test]
+fn the_notice_is_the_console_interfaces_redraw() {
+    let mut system = boot(&["uart", "console"]);
+    settle(&mut system);
+    let console = index(&system, "console");
+    for round in 0..20 {
+        system.router.console_written = true;
+        system.redraw_prompt_after_output();
+        let Some(Pending::Message { request: 0, bytes }) = system.table.slots[console].inbox.back()
+        else {
+            panic!("round {round}: no notice queued");
+        };
+        let mut redraw = [0; 16];
+        let length = cella_interfaces::console::redraw::request(&mut redraw).unwrap();
+        assert_eq!(bytes.as_slice(), &redraw[..length], "round {round}");
+        settle(&mut system);
+    }
+}
