@@ -113,7 +113,7 @@ impl<K: KernelServices> EventLoop<K> {
             slot.generation,
             super::install::entry_text(&plan)
         );
-        slot.sandbox = Some(sandbox);
+        slot.sandbox = Some(alloc::boxed::Box::new(sandbox));
         slot.module = Some(module);
         slot.state = ModuleState::Running;
         Ok(slot)

@@ -95,7 +95,7 @@ pub struct Slot<K: KernelServices> {
     /// The instance, kept even when dead so a restart continues its lineage
     /// (and the old instance's handles become stale). `None` while it is
     /// lent out (`away`).
-    pub sandbox: Option<SandboxOf<K>>,
+    pub sandbox: Option<alloc::boxed::Box<SandboxOf<K>>>,
     /// The instance is away, handling an event.
     pub away: bool,
     /// Since when its oldest waiting event has waited (as first seen by the

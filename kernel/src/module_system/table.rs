@@ -229,7 +229,9 @@ impl<K: KernelServices> ModuleTable<K> {
             (Some(sandbox), _) => kernel.charge(account, || runtime.restart(sandbox)),
             (None, Some(module)) => kernel
                 .charge(account, || {
-                    runtime.start(module, kernel.platform(), kernel.outbox())
+                    runtime
+                        .start(module, kernel.platform(), kernel.outbox())
+                        .map(alloc::boxed::Box::new)
                 })
                 .map(|sandbox| slot.sandbox = Some(sandbox)),
             (None, None) => return Err(StartError::NeverLoaded),

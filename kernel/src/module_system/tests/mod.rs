@@ -11,6 +11,7 @@ mod lifecycle;
 mod loans;
 mod mock;
 mod process_calls;
+mod process_path;
 mod prompt;
 mod remote;
 mod replay;
