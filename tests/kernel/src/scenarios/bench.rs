@@ -5,7 +5,8 @@
 //! a native process's round trip to a Wasm server; a direct kernel call of a
 //! Wasm module's message event (no queue, no switch); a native process's
 //! round trip to the same module in the module system (through the event
-//! loop and the module's worker thread); CRC-32 over 64 KiB in a
+//! loop, which runs such a call on its own thread while the module is idle);
+//! CRC-32 over 64 KiB in a
 //! native process and in the same Wasm module (interpreter); the kernel
 //! starting a native process that exits at once, and seeing it end.
 
@@ -109,7 +110,7 @@ pub fn run(context: &BootContext) -> Result<(), String> {
     let server = start(context, "bench", bench_grant())?;
     super::wait_for_name("bench-echo")?;
     // The same module once more, in the module system: the client's calls go
-    // through the event loop to the module's worker thread.
+    // through the event loop.
     let manifest = SystemManifest::parse(MODULE_MANIFEST).map_err(|error| format!("{error}"))?;
     let archive = context
         .archive
