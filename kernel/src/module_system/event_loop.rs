@@ -9,7 +9,7 @@
 use super::operations::{Operations, Requester, Task};
 use super::router::{KernelRequest, Router};
 use super::services::{Done, Job, KernelServices, Work};
-use super::slot::Pending;
+use super::slot::{InstanceFigures, Pending};
 use super::table::{ModuleTable, account_of};
 use crate::supervisor::command_line::Command;
 use crate::supervisor::records::FaultRecords;
@@ -397,7 +397,8 @@ impl<K: KernelServices> EventLoop<K> {
         if let Some((request, token)) = process_call {
             self.kernel.answer_directly(request, token);
         }
-        let slot = &self.table.slots[index];
+        let slot = &mut self.table.slots[index];
+        slot.seen_before_event = InstanceFigures::of(&job.sandbox);
         self.kernel.lend(&slot.plan.name, job);
         false
     }

@@ -97,6 +97,7 @@ impl<K: KernelServices> ModuleTable<K> {
             module: None,
             sandbox: None,
             away: false,
+            seen_before_event: super::slot::InstanceFigures::default(),
             waiting_since: None,
             last_served: 0,
             state: ModuleState::Refused,

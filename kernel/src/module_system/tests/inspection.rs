@@ -1,7 +1,8 @@
 //! The typed, read-only `supervisor` interface (`module_system::inspection`)
 //! over the mocked kernel: its answers hold `ps`'s rows, a table longer than
 //! one message comes in pages, an unknown module, garbage and command lines
-//! are refused, and a module's call to it is answered with a reply.
+//! are refused, and a module's call to it is answered with a reply; `ps`'s
+//! rows of a module away in an event.
 
 use super::calls::{boot_calls, call, caller_log};
 use super::*;
@@ -272,5 +273,40 @@ fn the_shells_call_renders_the_typed_answer_and_refuses_commands() {
             .tracker
             .restarts,
         0
+    );
+}
+
+#[test]
+fn ps_shows_a_module_away_in_an_event_with_its_figures_from_before_the_event() {
+    let mut system = boot(&["counter"]);
+    settle(&mut system);
+    for _ in 0..3 {
+        queue(&mut system, "counter", b"count");
+        settle(&mut system);
+    }
+    let row = |system: &System| {
+        system
+            .module_rows()
+            .into_iter()
+            .find(|row| row.name == "counter")
+            .expect("a row")
+    };
+    let home = row(&system);
+    assert!(home.fuel > 0 && home.memory_kib > 0);
+    // The next event stays on the worker (the mock holds it): away.
+    system.kernel.hold_events = true;
+    queue(&mut system, "counter", b"count");
+    system.step();
+    assert!(system.table.slots[index(&system, "counter")].away);
+    let away = row(&system);
+    assert_eq!(
+        (away.fuel, away.memory_kib, away.log_lines_dropped),
+        (home.fuel, home.memory_kib, home.log_lines_dropped)
+    );
+    system.kernel.hold_events = false;
+    settle(&mut system);
+    assert!(
+        row(&system).fuel > home.fuel,
+        "the event's fuel shows once it is home"
     );
 }
