@@ -6,7 +6,7 @@
 //! port, `get` answers a clear error, as it does for an address nothing answers; and
 //! afterwards `sockets` still gives out a socket.
 
-use cella_qemu_tests::{Network, Session, fnv1a, sockets};
+use cella_qemu_tests::{Network, Session, fnv1a, random_bytes, sockets};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::mpsc;
@@ -17,17 +17,9 @@ const WAIT: Duration = Duration::from_secs(60);
 /// The connections the host's server answers before it stops listening.
 const CONNECTIONS: usize = 21;
 
-/// Some kilobytes no two runs of a fixed pattern would give by accident.
+/// Some kilobytes no fixed pattern would give by accident.
 fn body() -> Vec<u8> {
-    let mut state = 0x2545_f491_u32;
-    (0..6_000)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state as u8
-        })
-        .collect()
+    random_bytes(6_000, 0x2545_f491)
 }
 
 /// Reads one request's head (up to the blank line) and answers it with `body`.
