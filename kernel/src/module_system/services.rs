@@ -22,6 +22,10 @@ use crate::system_manifest::GrantLine;
 
 /// A sandbox of the module system over kernel services `K`.
 pub type SandboxOf<K> = Sandbox<<K as KernelServices>::Platform, <K as KernelServices>::Outbox>;
+/// A job for the kernel services `K`.
+pub type JobOf<K> = Job<<K as KernelServices>::Platform, <K as KernelServices>::Outbox>;
+/// A completion for the kernel services `K`.
+pub type DoneOf<K> = Done<<K as KernelServices>::Platform, <K as KernelServices>::Outbox>;
 /// A prepared new instance (of a swap) over kernel services `K`.
 pub type PreparedOf<K> = Prepared<<K as KernelServices>::Platform, <K as KernelServices>::Outbox>;
 
@@ -298,11 +302,7 @@ pub trait KernelServices: Sized + 'static {
     /// # Errors
     /// The job itself, untouched, for [`KernelServices::lend`] instead.
     #[allow(clippy::result_large_err)]
-    fn run_here(
-        &mut self,
-        name: &str,
-        job: Job<Self::Platform, Self::Outbox>,
-    ) -> Result<Done<Self::Platform, Self::Outbox>, Job<Self::Platform, Self::Outbox>>;
+    fn run_here(&mut self, name: &str, job: JobOf<Self>) -> Result<DoneOf<Self>, JobOf<Self>>;
     /// Every completion so far, oldest first.
     fn take_completed(&mut self) -> VecDeque<Done<Self::Platform, Self::Outbox>>;
     /// Blocks until something may have happened (an interrupt, a message, a

@@ -21,7 +21,7 @@ fn batch(handle: u32) -> u64 {
     let started = cella_userland::now();
     for index in 0..ROUNDS_PER_BATCH {
         let answer = cella_userland::call(handle, &index.to_le_bytes(), &mut reply);
-        core::hint::black_box((answer, &reply));
+        let _ = core::hint::black_box((answer, &reply));
     }
     (cella_userland::now() - started) / ROUNDS_PER_BATCH
 }
@@ -30,15 +30,16 @@ fn batch(handle: u32) -> u64 {
 /// batches taking turns, so a stretch of load on the machine falls on all
 /// of them alike; each figure is the median of its batches' averages.
 fn round_trips(handles: [Option<u32>; 3]) -> [u64; 3] {
-    let mut batches = [[0u64; BATCHES]; 3];
-    for turn in 0..BATCHES {
-        for (kind, handle) in handles.iter().enumerate() {
+    let mut turns = [[0u64; 3]; BATCHES];
+    for turn in &mut turns {
+        for (average, handle) in turn.iter_mut().zip(handles) {
             if let Some(handle) = handle {
-                batches[kind][turn] = batch(*handle);
+                *average = batch(handle);
             }
         }
     }
-    batches.map(|mut averages| {
+    core::array::from_fn(|kind| {
+        let mut averages = turns.map(|turn| turn[kind]);
         averages.sort_unstable();
         averages[BATCHES / 2]
     })
