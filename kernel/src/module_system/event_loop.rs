@@ -24,6 +24,9 @@ pub struct EventLoop<K: KernelServices> {
     pub table: ModuleTable<K>,
     pub router: Router,
     pub operations: Operations<K>,
+    /// The shell's `run` calls waiting for their commands, and the answers
+    /// kept for `report_page` (see `super::command_calls`).
+    pub command_calls: super::command_calls::CommandCalls,
     pub records: FaultRecords,
     /// The native processes the system manifest lists, with their grants:
     /// what an install is checked against besides the modules.
@@ -49,6 +52,7 @@ impl<K: KernelServices> EventLoop<K> {
             table: ModuleTable::new(archive, limits),
             router: Router::for_plans(&manifest.modules),
             operations: Operations::default(),
+            command_calls: super::command_calls::CommandCalls::default(),
             records: FaultRecords::default(),
             processes: manifest.processes.clone(),
             turns: 0,
@@ -143,8 +147,9 @@ impl<K: KernelServices> EventLoop<K> {
             || delivered
     }
 
-    /// Routes what modules sent and replied; command lines for the
-    /// supervisor start commands. Returns whether anything was routed.
+    /// Routes what modules sent, replied and called; messages sent to the
+    /// supervisor are refused, calls to it answered. Returns whether
+    /// anything was routed.
     pub(crate) fn route_queued(&mut self) -> bool {
         let messages = self.kernel.take_routed();
         let any = !messages.is_empty();

@@ -4,11 +4,11 @@
 //! that names one of its operations is answered here with a reply, from the
 //! same rows `ps`, `log`, `caps`, `uptime` and `mem` print.
 //!
-//! Only reading operations exist: a call that names none of them (a
-//! command line such as `restart shell`, or bytes that do not decode) is
-//! refused, so a module granted the endpoint can change nothing through a
-//! call. Command lines reach the supervisor only with `ipc_send`, as the
-//! shell sends them.
+//! A call that names none of the reading operations (a command line such
+//! as `restart shell`, or bytes that do not decode) is refused, so a module
+//! granted the endpoint can change nothing through a call. The command
+//! operations, `run` and `report_page`, are answered to the server of
+//! `console` (the shell) only, in `super::command_calls`.
 
 use super::event_loop::EventLoop;
 use super::services::KernelServices;
@@ -17,8 +17,8 @@ use alloc::collections::TryReserveError;
 use alloc::string::String;
 use alloc::vec::Vec;
 use cella_interfaces::supervisor::{
-    self, Capabilities, CapabilityKind, CapabilityRow, FaultPage, FaultRow, ModulePage, ModuleRow,
-    ProcessPage, ProcessRow, Status, SupervisorError, pack,
+    self, Capabilities, CapabilityKind, CapabilityRow, CommandAnswer, CommandRequest, FaultPage,
+    FaultRow, ModulePage, ModuleRow, ProcessPage, ProcessRow, Status, SupervisorError, pack,
 };
 use cella_interfaces::wire::WireError;
 use cella_wasm_host::abi::ErrorCode;
@@ -48,6 +48,9 @@ pub enum Refusal {
     NotTyped(WireError),
     /// The kernel had no memory for the answer's buffers.
     NoMemory,
+    /// A command operation (`run`, `report_page`): answered only to a
+    /// call of the console's server (see `super::command_calls`).
+    Command,
 }
 
 impl fmt::Display for Refusal {
@@ -58,6 +61,9 @@ impl fmt::Display for Refusal {
                 "{error}: the supervisor answers calls only with its read-only operations (modules, processes, faults, capabilities, status)"
             ),
             Refusal::NoMemory => out.write_str("the kernel has no memory for the answer"),
+            Refusal::Command => out.write_str(
+                "`run` and `report_page` are answered only to a call from the server of `console` (the shell types the command itself)",
+            ),
         }
     }
 }
@@ -182,6 +188,16 @@ impl<K: KernelServices> supervisor::Server for Inspector<'_, K> {
         })
     }
 
+    /// Never reached: `answer_typed` refuses the command operations first.
+    fn run(&mut self, _line: &str) -> Result<CommandAnswer<'_>, SupervisorError> {
+        Err(SupervisorError::BadArgument)
+    }
+
+    /// Never reached, as `run`.
+    fn report_page(&mut self, _page: u32) -> Result<CommandAnswer<'_>, SupervisorError> {
+        Err(SupervisorError::BadArgument)
+    }
+
     fn status(&mut self) -> Result<Status, SupervisorError> {
         let machine = self.system.kernel.machine_memory();
         let slots = &self.system.table.slots;
@@ -209,6 +225,9 @@ impl<K: KernelServices> EventLoop<K> {
     /// not decode (a command line among them); [`Refusal::NoMemory`] if the
     /// answer's buffers could not be had.
     pub fn answer_typed(&self, request: &[u8]) -> Result<Vec<u8>, Refusal> {
+        if CommandRequest::decode(request).is_some() {
+            return Err(Refusal::Command);
+        }
         let mut inspector = Inspector {
             system: self,
             page: buffer(supervisor::MAX_PAGE_BYTES)?,
@@ -221,9 +240,15 @@ impl<K: KernelServices> EventLoop<K> {
     }
 
     /// Answers the calls modules made to the `supervisor` endpoint: a
-    /// typed request with its reply, anything else with `Denied`.
+    /// typed request with its reply, anything else with `Denied`. The
+    /// command operations (`run`, `report_page`) go to
+    /// `super::command_calls`.
     pub(crate) fn answer_supervisor_calls(&mut self) {
         for call in core::mem::take(&mut self.router.supervisor_calls) {
+            if let Some(request) = CommandRequest::decode(&call.bytes) {
+                self.command_call(&call, request);
+                continue;
+            }
             let outcome = match self.answer_typed(&call.bytes) {
                 Ok(reply) => Ok(reply),
                 Err(refusal) => {
@@ -233,7 +258,7 @@ impl<K: KernelServices> EventLoop<K> {
                         call.from
                     );
                     Err(match refusal {
-                        Refusal::NotTyped(_) => ErrorCode::Denied,
+                        Refusal::NotTyped(_) | Refusal::Command => ErrorCode::Denied,
                         Refusal::NoMemory => ErrorCode::Exhausted,
                     })
                 }
