@@ -226,3 +226,57 @@ fn a_module_reads_ps_and_caps_through_the_typed_interface_and_changes_nothing() 
         ));
     }
 }
+
+/// The most bytes of text one page of a command's answer carries
+/// (`cella_interfaces::supervisor::ANSWER_TEXT_BYTES`).
+const PAGE_TEXT_BYTES: usize = 3584;
+
+#[test]
+fn the_shells_commands_come_back_whole_and_leave_the_kernel_heap_where_it_was() {
+    let mut session = Session::at_prompt("shell-commands");
+    // `log 100` is longer than two pages: it comes whole, its lines in the ring's order, the
+    // header of the fault records after them, then the prompt.
+    let log = session.type_line("log 100");
+    let lines: Vec<&str> = log.lines().collect();
+    println!("`log 100`: {} bytes, {} lines", log.len(), lines.len());
+    if log.len() <= 2 * PAGE_TEXT_BYTES || lines.len() < 100 {
+        session.fail(format!(
+            "`log 100` answered {} bytes in {} lines:\n{log}",
+            log.len(),
+            lines.len()
+        ));
+    }
+    let boot = lines
+        .iter()
+        .position(|line| line.contains("kernel main loop reached"));
+    let up = lines
+        .iter()
+        .position(|line| line.starts_with("cella: all modules up"));
+    if let (Some(boot), Some(up)) = (boot, up)
+        && boot > up
+    {
+        session.fail(format!("`log 100` is out of order:\n{log}"));
+    }
+    // Commands of every kind, many times in a row (after a warm-up): the heap ends where it
+    // was, so nothing is kept for the shell's calls.
+    let commands = ["ps", "log 100", "help", "frobnicate"];
+    for round in ["warm-up", "measured"] {
+        let before = heap_kib(&mut session);
+        for _ in 0..8 {
+            for command in commands {
+                let answer = session.type_line(command);
+                if answer.trim().is_empty() {
+                    session.fail(format!("`{command}` answered nothing"));
+                }
+            }
+        }
+        let after = heap_kib(&mut session);
+        println!("kernel heap: {before} KiB before 32 commands ({round}), {after} KiB after");
+        if round == "measured" && after > before + 1 {
+            session.fail(format!(
+                "the kernel heap grew from {before} KiB to {after} KiB over 32 commands"
+            ));
+        }
+    }
+    session.expect_answer("frobnicate", "error: unknown command `frobnicate`");
+}
