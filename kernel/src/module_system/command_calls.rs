@@ -119,7 +119,14 @@ impl<K: KernelServices> EventLoop<K> {
         call: &SupervisorCall,
         request: Result<CommandRequest<'_>, WireError>,
     ) {
-        if !self.serves_the_prompt(&call.from) {
+        // By the caller's place in the table, not the name its module
+        // gives itself: a module swapped in under another name is not the
+        // shell.
+        let serves_the_prompt = self
+            .router
+            .endpoint_id(PROMPT_ENDPOINT)
+            .is_some_and(|prompt| self.table.slots[call.caller].serves.contains(&prompt));
+        if !serves_the_prompt {
             log::warn!(
                 "call {} from {} to `supervisor` refused: only the server of `{PROMPT_ENDPOINT}` (the shell) may run commands; nothing was run",
                 call.call,

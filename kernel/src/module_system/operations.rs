@@ -225,15 +225,6 @@ impl<K: KernelServices> EventLoop<K> {
         );
     }
 
-    /// Whether module `name` serves [`PROMPT_ENDPOINT`].
-    pub(super) fn serves_the_prompt(&self, name: &str) -> bool {
-        let prompt = self.router.endpoint_id(PROMPT_ENDPOINT);
-        match (self.table.find(name), prompt) {
-            (Some(index), Some(endpoint)) => self.table.slots[index].serves.contains(&endpoint),
-            _ => false,
-        }
-    }
-
     /// Takes a module pushed from the host, if one arrived. Returns whether one did.
     pub(crate) fn take_push(&mut self) -> bool {
         match self.kernel.poll_push() {

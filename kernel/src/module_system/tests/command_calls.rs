@@ -476,3 +476,46 @@ fn a_command_that_outlives_the_calls_deadline_times_out_in_the_shell_and_leaves_
     assert_eq!(replies(&system), [timed_out.to_vec()]);
     nothing_kept(&system);
 }
+
+#[test]
+fn a_module_calling_itself_shell_that_does_not_serve_console_is_denied() {
+    // `impostor` runs the stand-in shell's code (its manifest says `name
+    // shell`, as the real shell's does) but does not serve `console`.
+    let mut impostor = plan("impostor", &[]);
+    impostor.file = String::from("shell.wasm");
+    for endpoint in ["supervisor", "uart"] {
+        impostor.grants.push(GrantLine::Endpoint {
+            name: String::from(endpoint),
+        });
+    }
+    let files = [
+        (String::from("shell.wasm"), command_shell()),
+        (
+            String::from("counter.wasm"),
+            module("counter", 1, Behaviour::default()),
+        ),
+    ];
+    let mut shell = ModulePlan {
+        serves: alloc::vec![String::from("console")],
+        ..plan("shell", &[])
+    };
+    shell.grants = impostor.grants.clone();
+    let plans = alloc::vec![shell, impostor, plan("counter", &[])];
+    let mut system = boot_files(plans, &files);
+    settle(&mut system);
+    let at = index(&system, "impostor");
+    assert!(system.table.slots[at].is_running(), "the impostor runs");
+    for _ in 0..10 {
+        shell_calls_as(&mut system, "impostor", &run_request("stop counter"));
+    }
+    let denied = [b'!', (-ErrorCode::Denied.code()) as u8];
+    assert_eq!(replies(&system), alloc::vec![denied.to_vec(); 10]);
+    assert!(system.table.slots[index(&system, "counter")].is_running());
+    assert!(system.command_calls.held.is_empty());
+}
+
+/// Makes module `name` (running the stand-in shell) call with `request`.
+fn shell_calls_as(system: &mut System, name: &str, request: &[u8]) {
+    queue(system, name, request);
+    settle(system);
+}
