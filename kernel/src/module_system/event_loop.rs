@@ -79,6 +79,7 @@ impl<K: KernelServices> EventLoop<K> {
         system
             .router
             .open_process_endpoints(&system.table, &mut system.kernel);
+        system.open_supervisor_for_processes();
         system.kernel.print_line(&line);
         // The line just printed reaches the terminal's driver in the first
         // step, and the shell draws its first prompt after it.

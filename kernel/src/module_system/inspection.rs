@@ -8,11 +8,16 @@
 //! as `restart shell`, or bytes that do not decode) is refused, so a module
 //! granted the endpoint can change nothing through a call. The command
 //! operations, `run` and `report_page`, are answered to the server of
-//! `console` (the shell) only, in `super::command_calls`.
+//! `console` (the shell) only, in `super::command_calls`. A native process
+//! granted the endpoint in the system manifest calls the reading operations
+//! the same way; anything else it asks is refused with `Denied`.
 
 use super::event_loop::EventLoop;
-use super::services::KernelServices;
+use super::router::SUPERVISOR_ENDPOINT;
+use super::services::{KernelServices, ProcessMessage};
+use crate::ipc::IpcError;
 use crate::supervisor::reports::{CommandError, Report};
+use crate::system_manifest::GrantLine;
 use alloc::collections::TryReserveError;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -265,6 +270,50 @@ impl<K: KernelServices> EventLoop<K> {
             };
             self.router
                 .answer_call(call.caller, call.call, call.generation, outcome);
+        }
+        for message in core::mem::take(&mut self.router.process_supervisor_calls) {
+            self.answer_process_call(&message);
+        }
+    }
+
+    /// Opens the `supervisor` endpoint for native processes if the system
+    /// manifest grants it to one: such a process reads the interface's
+    /// reading operations as a module does.
+    pub(crate) fn open_supervisor_for_processes(&mut self) {
+        let granted = self.processes.iter().any(|plan| {
+            plan.grants.iter().any(|grant| {
+                matches!(grant, GrantLine::Endpoint { name } if name == SUPERVISOR_ENDPOINT)
+            })
+        });
+        if granted {
+            let endpoint = self.router.add_endpoint(SUPERVISOR_ENDPOINT);
+            self.router
+                .open_for_processes(&[endpoint], &mut self.kernel);
+        }
+    }
+
+    /// Answers a native process's call to the `supervisor` endpoint: a
+    /// reading operation with its reply, anything else (a command
+    /// operation among them: commands are the shell's) with `Denied`. A
+    /// one-way message is refused.
+    fn answer_process_call(&mut self, message: &ProcessMessage) {
+        if message.token == 0 {
+            log::warn!(
+                "a process's message to `supervisor` ({} bytes) refused: the supervisor answers calls only",
+                message.bytes.len()
+            );
+            return;
+        }
+        match self.answer_typed(&message.bytes) {
+            Ok(reply) => self.kernel.answer_process(message.token, Ok(&reply)),
+            Err(refusal) => {
+                log::warn!("a process's call to `supervisor` refused: {refusal}");
+                let error = match refusal {
+                    Refusal::NotTyped(_) | Refusal::Command => IpcError::NoRight,
+                    Refusal::NoMemory => IpcError::Full,
+                };
+                self.kernel.answer_process(message.token, Err(error));
+            }
         }
     }
 }

@@ -103,6 +103,9 @@ pub struct Router {
     /// Modules' calls to the `supervisor` endpoint, until the event loop
     /// answers them (see `super::inspection`).
     pub(crate) supervisor_calls: Vec<super::inspection::SupervisorCall>,
+    /// What native processes queued on the `supervisor` endpoint, until
+    /// the event loop answers it (see `super::inspection`).
+    pub(crate) process_supervisor_calls: Vec<super::services::ProcessMessage>,
     /// The kernel's console output went to the terminal's driver since the
     /// prompt's server was last told (see `super::prompt`).
     pub(crate) console_written: bool,
