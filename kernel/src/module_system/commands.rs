@@ -317,7 +317,7 @@ impl<K: KernelServices> EventLoop<K> {
             Ok(bytes) => bytes,
             Err(why) => return Progress::finished(Err(CommandError::CallFailed { endpoint, why })),
         };
-        // The kernel's own endpoint answers its typed, read-only interface.
+        // The kernel's own endpoint answers the reading operations of its typed interface.
         if endpoint == SUPERVISOR_ENDPOINT {
             return Progress::finished(match self.answer_typed(&bytes) {
                 Ok(reply) => Ok(Report::Reply {

@@ -24,6 +24,9 @@ pub struct EventLoop<K: KernelServices> {
     pub table: ModuleTable<K>,
     pub router: Router,
     pub operations: Operations<K>,
+    /// The shell's `run` calls waiting for their commands, and the answers
+    /// kept for `report_page` (see `super::command_calls`).
+    pub command_calls: super::command_calls::CommandCalls,
     pub records: FaultRecords,
     /// The native processes the system manifest lists, with their grants:
     /// what an install is checked against besides the modules.
@@ -52,6 +55,7 @@ impl<K: KernelServices> EventLoop<K> {
             table: ModuleTable::new(archive, limits),
             router: Router::for_plans(&manifest.modules),
             operations: Operations::default(),
+            command_calls: super::command_calls::CommandCalls::default(),
             records: FaultRecords::default(),
             processes: manifest.processes.clone(),
             turns: 0,
@@ -79,6 +83,7 @@ impl<K: KernelServices> EventLoop<K> {
         system
             .router
             .open_process_endpoints(&system.table, &mut system.kernel);
+        system.open_supervisor_for_processes();
         system.kernel.print_line(&line);
         // The line just printed reaches the terminal's driver in the first
         // step, and the shell draws its first prompt after it.
@@ -160,8 +165,9 @@ impl<K: KernelServices> EventLoop<K> {
             || delivered
     }
 
-    /// Routes what modules sent and replied; command lines for the
-    /// supervisor start commands. Returns whether anything was routed.
+    /// Routes what modules sent, replied and called; messages sent to the
+    /// supervisor are refused, calls to it answered. Returns whether
+    /// anything was routed.
     pub(crate) fn route_queued(&mut self) -> bool {
         let messages = self.kernel.take_routed();
         let any = !messages.is_empty();

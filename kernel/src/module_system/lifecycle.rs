@@ -320,6 +320,7 @@ impl<K: KernelServices> EventLoop<K> {
         // no server has taken yet (a swap's new version keeps its calls).
         if matches!(outcome, Outcome::RestartPending | Outcome::Down) {
             let generation = self.table.slots[index].generation;
+            self.command_calls.forget_instance(index, generation);
             let withdrawn = self
                 .router
                 .withdraw_lent_calls(index, generation, &mut self.table);

@@ -8,21 +8,17 @@ pub const LINE_BYTES: usize = 200;
 /// What arrived on the `console` endpoint.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Input<'a> {
-    /// Typed text from a driver.
+    /// Typed text from a driver (whatever its bytes: the supervisor's
+    /// answers come as replies to the shell's calls, never on `console`).
     Typed(&'a [u8]),
-    /// A piece of the supervisor's answer; `last` ends the answer.
-    Answer { text: &'a [u8], last: bool },
     /// The kernel printed on the terminal (or finished the boot): draw the
     /// prompt and the line typed so far again.
     Redraw,
 }
 
-/// Tells the supervisor's marked answers (`\x01S` more, `\x02S` last) and
-/// the kernel's redraw notice (`\x03S`) from typed text.
+/// Tells the kernel's redraw notice (`\x03S`) from typed text.
 pub fn classify(bytes: &[u8]) -> Input<'_> {
     match bytes {
-        [0x01, b'S', text @ ..] => Input::Answer { text, last: false },
-        [0x02, b'S', text @ ..] => Input::Answer { text, last: true },
         [0x03, b'S'] => Input::Redraw,
         typed => Input::Typed(typed),
     }
@@ -232,24 +228,24 @@ mod tests {
     }
 
     #[test]
-    fn answers_are_told_from_typing() {
-        assert_eq!(
-            classify(b"\x01Spart"),
-            Input::Answer {
-                text: b"part",
-                last: false
-            }
-        );
-        assert_eq!(
-            classify(b"\x02Send"),
-            Input::Answer {
-                text: b"end",
-                last: true
-            }
-        );
+    fn only_the_redraw_notice_is_told_from_typing() {
+        // Bytes that look like an answer of the supervisor are typed text:
+        // no module sending to `console` can make the shell print them as one.
+        for forged in [&b"\x01Spart"[..], b"\x02Serror: forged\r\n", b"\x02S"] {
+            assert_eq!(classify(forged), Input::Typed(forged));
+        }
         assert_eq!(classify(b"\x03S"), Input::Redraw);
         assert_eq!(classify(b"\x03Sx"), Input::Typed(b"\x03Sx"));
         assert_eq!(classify(b"\x02"), Input::Typed(b"\x02"));
         assert_eq!(classify(b"ps\r"), Input::Typed(b"ps\r"));
+    }
+
+    #[test]
+    fn a_forged_answer_typed_in_is_edited_as_keys_not_printed() {
+        let mut editor = LineEditor::new();
+        let echoed = type_all(&mut editor, b"\x02Sdone");
+        // The control byte is ignored; the rest is a line being typed.
+        assert_eq!(editor.line(), b"Sdone");
+        assert_eq!(echoed, b"Sdone");
     }
 }
