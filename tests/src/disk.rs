@@ -88,10 +88,3 @@ impl Drop for Disk {
         }
     }
 }
-
-/// 32-bit FNV-1a, the checksum the `block` interface shows for what it read.
-pub fn fnv1a(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5, |hash: u32, &byte| {
-        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
-    })
-}

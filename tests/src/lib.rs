@@ -13,17 +13,21 @@
 
 pub mod archives;
 pub mod boot;
+pub mod bytes;
 pub mod disk;
 pub mod environment;
 pub mod process;
 pub mod serial;
 pub mod session;
+pub mod sockets;
 pub mod transcript;
 
 pub use archives::default_archive_with;
 pub use boot::{BootRequest, BootRun, boot, boot_scenario};
+pub use bytes::{fnv1a, random_bytes};
 pub use cella::http_client as http;
 pub use cella::qemu::Network;
-pub use disk::{Disk, fnv1a};
+pub use disk::Disk;
 pub use environment::{BootEnvironment, environment, file_system_image};
+pub use serial::word_after;
 pub use session::Session;

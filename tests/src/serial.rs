@@ -62,6 +62,13 @@ pub fn parse_panic_location(text: &str) -> Option<(&str, u32, u32, &str)> {
     Some((file, line, column, message))
 }
 
+/// The word after `key` in `line`, up to a space, comma, parenthesis or line end.
+pub fn word_after<'line>(line: &'line str, key: &str) -> Option<&'line str> {
+    let rest = &line[line.find(key)? + key.len()..];
+    let end = rest.find([' ', ',', ')', '\r', '\n']).unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

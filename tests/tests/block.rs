@@ -9,7 +9,7 @@
 //! buffers it lends the driver with each call; a lent request with no buffer lent (the shell
 //! lends none) is refused, and the image holds the last lent round's 128 sectors.
 
-use cella_qemu_tests::{Disk, Session, fnv1a};
+use cella_qemu_tests::{Disk, Session, fnv1a, word_after};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -20,13 +20,6 @@ const LENT_ROUNDS: u32 = 8;
 const LABEL: &str = "block";
 /// The sector the test writes into the image before the boot.
 const PREPARED_SECTOR: u64 = 100;
-
-/// The text after `key` up to the next space, comma or parenthesis.
-fn word_after<'line>(line: &'line str, key: &str) -> Option<&'line str> {
-    let rest = &line[line.find(key)? + key.len()..];
-    let end = rest.find([' ', ',', ')', '\r']).unwrap_or(rest.len());
-    Some(&rest[..end])
-}
 
 #[test]
 fn the_block_driver_reads_and_writes_the_disk_image() {

@@ -6,17 +6,10 @@
 //! buffer it lends, and the driver refuses a `receive_lent` that lends none (the shell's
 //! `call` lends nothing).
 
-use cella_qemu_tests::Session;
+use cella_qemu_tests::{Session, sockets};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-/// The text after `key` up to the next space, comma or line end (a handle: `3.17`).
-fn word_after<'line>(line: &'line str, key: &str) -> Option<&'line str> {
-    let rest = &line[line.find(key)? + key.len()..];
-    let end = rest.find([' ', ',', ')', '\r', '\n']).unwrap_or(rest.len());
-    Some(&rest[..end])
-}
 
 #[test]
 fn the_tcp_ip_server_gets_its_address_by_dhcp_through_the_driver() {
@@ -27,14 +20,8 @@ fn the_tcp_ip_server_gets_its_address_by_dhcp_through_the_driver() {
     session.expect_answer("call net info", "52:54:00:12:34:56, MTU 1500, link up");
     // A socket bound and closed again and again: each bind is answered with a handle, the
     // close of that handle is done, and the port is free for the next round.
-    for round in 0..20 {
-        let answer = session.type_line("call sockets bind 5353");
-        let Some(handle) = word_after(&answer, "socket ") else {
-            session.fail(format!(
-                "round {round}: `call sockets bind 5353` gave:\n{answer}"
-            ));
-        };
-        session.expect_answer(&format!("call sockets close {handle}"), "done");
+    for _ in 0..20 {
+        sockets::bind_and_close(&mut session, 5353);
     }
     session.expect_answer("call sockets address", "10.0.2.15/24");
     let capabilities = session.type_line("caps netstack");

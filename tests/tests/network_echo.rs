@@ -6,7 +6,7 @@
 //! serving: the echo answers again, the shell runs commands and `call sockets address` still
 //! answers.
 
-use cella_qemu_tests::{Network, Session};
+use cella_qemu_tests::{Network, Session, random_bytes};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
@@ -16,19 +16,6 @@ const WAIT: Duration = Duration::from_secs(60);
 /// A free port of the host's loopback.
 fn free_port() -> u16 {
     cella::qemu::free_host_port(0).expect("a free port")
-}
-
-/// Bytes from a fixed seed, different for each `seed`.
-fn random_bytes(length: usize, seed: u32) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9) | 1;
-    (0..length)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state as u8
-        })
-        .collect()
 }
 
 /// Sends `bytes` and waits for the same bytes back, sending again up to 3 times (UDP may

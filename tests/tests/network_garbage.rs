@@ -10,7 +10,7 @@
 //! most the backlog, and afterwards netstack's memory and the kernel heap are within a small
 //! bound of where they were, and a fresh connection still works.
 
-use cella_qemu_tests::{Network, Session};
+use cella_qemu_tests::{Network, Session, random_bytes};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::thread;
@@ -22,19 +22,6 @@ const WAIT: Duration = Duration::from_secs(60);
 const KEPT: usize = 5;
 /// How long the shell may take to answer a command during a flood.
 const RESPONSIVE: Duration = Duration::from_secs(5);
-
-/// Bytes from a fixed seed, different for each `seed`.
-fn random_bytes(length: usize, seed: u32) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9) | 1;
-    (0..length)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state as u8
-        })
-        .collect()
-}
 
 /// The word after `socket ` in a `call sockets` answer (`3.65537`).
 fn handle_in(session: &Session, answer: &str) -> String {

@@ -6,25 +6,13 @@
 //! UDP datagram the guest sends except to its DHCP and TFTP servers, and it reaches the
 //! host's loopback at 10.0.2.2 only without the restriction.
 
-use cella_qemu_tests::{Network, Session};
+use cella_qemu_tests::{Network, Session, sockets};
 use std::net::UdpSocket;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-/// Takes a socket from `sockets` and gives it back: the table still has room.
-fn a_socket_is_still_free(session: &mut Session) {
-    let bound = session.expect_answer("call sockets bind 5353", "reply from sockets: socket ");
-    let handle = bound
-        .split("socket ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| session.fail(format!("no handle in:\n{bound}")))
-        .to_owned();
-    session.expect_answer(&format!("call sockets close {handle}"), "done");
-}
 
 #[test]
 fn ping_gets_answers_from_the_gateway_and_reports_loss_from_nobody() {
@@ -61,7 +49,7 @@ fn ping_gets_answers_from_the_gateway_and_reports_loss_from_nobody() {
         "error: ping 10.0.2.2: -c takes a count from 1 to 100",
     );
     session.expect_answer("ping", "error: ping: usage: ping [-c COUNT] HOST[:PORT]");
-    a_socket_is_still_free(&mut session);
+    sockets::bind_and_close(&mut session, 5353);
     session.expect_answer("ping -c 1 10.0.2.2", "1 sent, 1 received, 0% loss");
 }
 
@@ -120,5 +108,5 @@ fn a_udp_ping_comes_back_from_an_echo_server_on_the_host() {
         &format!("ping -c 1 10.0.2.2:{}", port.wrapping_add(1).max(1)),
         "1 sent, 0 received, 100% loss",
     );
-    a_socket_is_still_free(&mut session);
+    sockets::bind_and_close(&mut session, 5353);
 }

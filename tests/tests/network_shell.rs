@@ -6,7 +6,7 @@
 //! port, `get` answers a clear error, as it does for an address nothing answers; and
 //! afterwards `sockets` still gives out a socket.
 
-use cella_qemu_tests::{Network, Session};
+use cella_qemu_tests::{Network, Session, fnv1a, random_bytes, sockets};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::mpsc;
@@ -17,24 +17,9 @@ const WAIT: Duration = Duration::from_secs(60);
 /// The connections the host's server answers before it stops listening.
 const CONNECTIONS: usize = 21;
 
-/// The FNV-1a checksum the shell prints.
-fn fnv1a(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5, |hash: u32, &byte| {
-        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
-    })
-}
-
-/// Some kilobytes no two runs of a fixed pattern would give by accident.
+/// Some kilobytes no fixed pattern would give by accident.
 fn body() -> Vec<u8> {
-    let mut state = 0x2545_f491_u32;
-    (0..6_000)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state as u8
-        })
-        .collect()
+    random_bytes(6_000, 0x2545_f491)
 }
 
 /// Reads one request's head (up to the blank line) and answers it with `body`.
@@ -121,13 +106,6 @@ fn ifconfig_and_get_reach_a_server_on_the_host_through_the_forward() {
     session.expect_answer("get 10.0.2.100 /", "error: get 10.0.2.100: not HOST:PORT");
     session.expect_answer("get 10.0.2.100:80", "error: get: usage: get HOST:PORT PATH");
     // No socket was left behind: a bind still gets one, and the shell still answers.
-    let bound = session.expect_answer("call sockets bind 5353", "reply from sockets: socket ");
-    let handle = bound
-        .split("socket ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| session.fail(format!("no handle in:\n{bound}")))
-        .to_owned();
-    session.expect_answer(&format!("call sockets close {handle}"), "done");
+    sockets::bind_and_close(&mut session, 5353);
     session.expect_answer("call sockets address", "10.0.2.15/24");
 }

@@ -192,6 +192,12 @@ fn system_manifest_starts_and_grants_native_processes() {
     if first.len() != 20 || !first.starts_with("20") {
         run.fail(format!("`{line}`: the first reply is not a time"));
     }
+    // A process granted `supervisor` reads the kernel's typed interface; the command
+    // operation `run` is the shell's and is denied.
+    let line = run.expect_line("supervisor-client: 50 status calls: 50 good, 0 bad (");
+    if !line.trim_end().ends_with("modules); run: denied") {
+        run.fail(format!("`{line}`: the command operation was not denied"));
+    }
     // Both ways between a process and a module: the process's call is answered,
     // and the module's one-way send reaches the endpoint the process serves.
     run.expect_line(

@@ -8,85 +8,44 @@
 //! the new instance serves on the same port, and after `restart httpd` (whose predecessor's
 //! listener netstack keeps until it is abandoned) a new instance serves within seconds.
 
+use cella::http_client::Response;
 use cella::qemu::{Network, free_host_port};
-use cella_qemu_tests::Session;
+use cella_qemu_tests::{Session, fnv1a, http};
 use serde_json::Value;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(90);
 
-/// An answer: status code, head and body.
-struct Answer {
-    status: u16,
-    head: String,
-    body: Vec<u8>,
+/// The answer's body as JSON.
+fn json(session: &Session, answer: &Response) -> Value {
+    serde_json::from_slice(&answer.body)
+        .unwrap_or_else(|error| session.fail(format!("not JSON ({error}):\n{}", answer.text())))
 }
 
-impl Answer {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn json(&self, session: &Session) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|error| session.fail(format!("not JSON ({error}):\n{}", self.text())))
-    }
-}
-
-/// Sends `request` to the guest's port 80 through `port` and reads the answer to its end.
-fn exchange(session: &Session, port: u16, request: &[u8]) -> Answer {
+/// Sends `request` to the guest's port 80 through `port` (connecting again
+/// until the guest listens) and reads the answer, which must say its length.
+fn exchange(session: &Session, port: u16, request: &[u8]) -> Response {
     let deadline = Instant::now() + WAIT;
-    let mut stream = loop {
-        match TcpStream::connect(("127.0.0.1", port)) {
-            Ok(stream) => break stream,
-            Err(error) if Instant::now() > deadline => {
-                session.fail(format!("no connection to 127.0.0.1:{port}: {error}"))
+    let answer = loop {
+        match http::exchange(port, request, WAIT) {
+            Ok(answer) => break answer,
+            Err(error) if error.starts_with("cannot connect") && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(200));
             }
-            Err(_) => std::thread::sleep(Duration::from_millis(200)),
+            Err(error) => session.fail(error),
         }
     };
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    stream.set_write_timeout(Some(WAIT)).unwrap();
-    if let Err(error) = stream.write_all(request) {
-        session.fail(format!("the request was not sent: {error}"));
-    }
-    let mut bytes = Vec::new();
-    if let Err(error) = stream.read_to_end(&mut bytes) {
-        // A server that closes with unread bytes resets; what arrived before counts.
-        if bytes.is_empty() {
-            session.fail(format!("no answer: {error}"));
-        }
-    }
-    let Some(end) = bytes.windows(4).position(|four| four == b"\r\n\r\n") else {
-        session.fail(format!(
-            "an answer without a head:\n{}",
-            String::from_utf8_lossy(&bytes)
-        ));
-    };
-    let head = String::from_utf8_lossy(&bytes[..end]).into_owned();
-    let status = head
-        .strip_prefix("HTTP/1.1 ")
-        .and_then(|rest| rest.get(..3))
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| session.fail(format!("not an HTTP/1.1 status line:\n{head}")));
-    let body = bytes[end + 4..].to_vec();
-    let length: usize = head
+    if !answer
+        .head
         .lines()
-        .find_map(|line| line.strip_prefix("Content-Length: "))
-        .and_then(|length| length.trim().parse().ok())
-        .unwrap_or_else(|| session.fail(format!("no Content-Length:\n{head}")));
-    if length != body.len() {
-        session.fail(format!(
-            "Content-Length {length}, {} bytes arrived:\n{head}",
-            body.len()
-        ));
+        .any(|line| line.starts_with("Content-Length: "))
+    {
+        session.fail(format!("no Content-Length:\n{}", answer.head));
     }
-    Answer { status, head, body }
+    answer
 }
 
-fn get(session: &Session, port: u16, path: &str) -> Answer {
+fn get(session: &Session, port: u16, path: &str) -> Response {
     let request =
         format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
     exchange(session, port, request.as_bytes())
@@ -147,17 +106,10 @@ fn rows_text(rows: &[[String; 3]]) -> String {
 
 /// The kernel heap in use, from `/api/ps`'s status.
 fn heap_used(session: &Session, port: u16) -> u64 {
-    let ps = get(session, port, "/api/ps").json(session);
+    let ps = json(session, &get(session, port, "/api/ps"));
     ps["status"]["heap_used"]
         .as_u64()
         .unwrap_or_else(|| session.fail(format!("no heap_used: {ps}")))
-}
-
-/// The FNV-1a checksum of `bytes`.
-fn fnv1a(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5, |hash: u32, &byte| {
-        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
-    })
 }
 
 #[test]
@@ -180,7 +132,7 @@ fn the_status_server_answers_what_ps_shows_and_refuses_bad_requests() {
     if answer.status != 200 || !answer.head.contains("Content-Type: application/json") {
         session.fail(format!("/api/ps: {}\n{}", answer.head, answer.text()));
     }
-    let ps_json = answer.json(&session);
+    let ps_json = json(&session, &answer);
     let shown = ps_modules(&session.type_line("ps"));
     let served = json_modules(&session, &ps_json);
     println!(
@@ -216,7 +168,7 @@ fn the_status_server_answers_what_ps_shows_and_refuses_bad_requests() {
 
     // /api/log: the trespasser's faults, with the refused port write before each.
     let log = get(&session, port, "/api/log");
-    let log_json = log.json(&session);
+    let log_json = json(&session, &log);
     let faults = log_json["faults"].as_array().cloned().unwrap_or_default();
     let trespasses: Vec<&Value> = faults
         .iter()
@@ -246,7 +198,7 @@ fn the_status_server_answers_what_ps_shows_and_refuses_bad_requests() {
 
     // /api/caps/NAME is `caps NAME`; an unknown name is a 404 with a JSON error.
     let caps = get(&session, port, "/api/caps/httpd");
-    let caps_json = caps.json(&session);
+    let caps_json = json(&session, &caps);
     let texts: Vec<String> = caps_json["capabilities"]
         .as_array()
         .cloned()
@@ -278,7 +230,7 @@ fn the_status_server_answers_what_ps_shows_and_refuses_bad_requests() {
         }
     }
     let missing = get(&session, port, "/api/caps/no-such-module");
-    if missing.status != 404 || missing.json(&session)["error"] != "no such module" {
+    if missing.status != 404 || json(&session, &missing)["error"] != "no such module" {
         session.fail(format!(
             "/api/caps of an unknown name: {}\n{}",
             missing.head,
@@ -356,7 +308,7 @@ fn the_status_server_answers_what_ps_shows_and_refuses_bad_requests() {
     )
     .into_bytes();
     request.extend_from_slice(&upload);
-    let uploaded = exchange(&session, port, &request).json(&session);
+    let uploaded = json(&session, &exchange(&session, port, &request));
     let expected = format!("{:08x}", fnv1a(&upload));
     if uploaded["bytes"] != 200_000 || uploaded["fnv1a"] != expected.as_str() {
         session.fail(format!(
@@ -400,7 +352,7 @@ fn the_status_server_answers_what_ps_shows_and_refuses_bad_requests() {
         "swap httpd modules/httpd.wasm",
         "httpd: swapped 1.0.0 -> 1.0.0",
     );
-    let after_swap = get(&session, port, "/api/ps").json(&session);
+    let after_swap = json(&session, &get(&session, port, "/api/ps"));
     if httpd_generation(&after_swap) <= generation {
         session.fail(format!(
             "httpd's generation did not move on with the swap: {after_swap}"
@@ -414,7 +366,7 @@ fn the_status_server_answers_what_ps_shows_and_refuses_bad_requests() {
     session.expect_answer("restart httpd", "httpd: running");
     let restarted = Instant::now();
     let answer = loop {
-        match cella_qemu_tests::http::get(port, "/api/ps", Duration::from_secs(10)) {
+        match http::get(port, "/api/ps", Duration::from_secs(10)) {
             Ok(answer) if answer.status == 200 => break answer,
             _ if restarted.elapsed() < Duration::from_secs(20) => {
                 std::thread::sleep(Duration::from_millis(250))

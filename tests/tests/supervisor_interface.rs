@@ -4,8 +4,9 @@
 //! a line per row; the rows are the shell's `ps` and `caps` of the same boot (names,
 //! versions, generations, states). The same calls 100 times in a row leave the kernel heap
 //! where it was, and `call supervisor status` at the shell renders the answer as text while
-//! a command sent as a call changes nothing. Command lines the reader sends to `supervisor`
-//! are refused (only the shell's run) and change nothing either.
+//! a command sent as a call changes nothing. The reader's calls of the command operation
+//! `run` fail with `Denied` and the command lines it sends to `supervisor` are refused (only
+//! the shell's commands run): they change nothing either.
 
 use cella_qemu_tests::Session;
 use std::time::Duration;
@@ -190,9 +191,9 @@ fn a_module_reads_ps_and_caps_through_the_typed_interface_and_changes_nothing() 
         session.fail("the reader's generation or state changed");
     }
 
-    // Command lines the reader sends to `supervisor` (10 in a row, `restart cmos-rtc`) are
-    // refused, each with an answer, because only the shell may send command lines: the
-    // clock driver keeps its generation.
+    // The reader's `run` calls (10 in a row, `restart cmos-rtc`) fail with `Denied` and the
+    // same line sent with `ipc_send` 10 times is refused, because only the shell may run
+    // commands: the clock driver keeps its generation.
     let clock = |rows: &[[String; 4]]| rows.iter().find(|row| row[0] == "cmos-rtc").cloned();
     let before = ps_modules(&session.type_line("ps"));
     if clock(&before).is_none_or(|row| row[3] != "running") {
@@ -202,16 +203,18 @@ fn a_module_reads_ps_and_caps_through_the_typed_interface_and_changes_nothing() 
     session.type_line("send supervisor-reader command");
     session.wait_for_from(
         from,
-        &format!("{READER}command done: 10 sent, 0 not sent"),
+        &format!("{READER}command done: 10 of 10 run calls denied, 10 command lines sent"),
         WAIT,
     );
-    // Each of the 10 answers is the refusal, saying why.
-    let refusal = format!(
-        "{READER}supervisor answered: error: only the server of `console` (the shell) may send commands"
-    );
-    let mut at = from;
-    for _ in 0..10 {
-        at = session.wait_for_from(at, &refusal, WAIT);
+    // The kernel says why, once for each call and each line.
+    for refusal in [
+        "from supervisor-reader to `supervisor` refused: only the server of `console` (the shell) may run commands",
+        "supervisor: command line from supervisor-reader refused",
+    ] {
+        let mut at = from;
+        for _ in 0..10 {
+            at = session.wait_for_from(at, refusal, WAIT);
+        }
     }
     std::thread::sleep(Duration::from_secs(1));
     let after = ps_modules(&session.type_line("ps"));
@@ -222,8 +225,58 @@ fn a_module_reads_ps_and_caps_through_the_typed_interface_and_changes_nothing() 
             clock(&after).map(|row| row.join(" ")).unwrap_or_default()
         ));
     }
-    if !session.output()[from..].contains("supervisor: command line from supervisor-reader refused")
-    {
-        session.fail("the kernel did not log the refusal");
+}
+
+/// The most bytes of text one page of a command's answer carries
+/// (`cella_interfaces::supervisor::ANSWER_TEXT_BYTES`).
+const PAGE_TEXT_BYTES: usize = 3584;
+
+#[test]
+fn the_shells_commands_come_back_whole_and_leave_the_kernel_heap_where_it_was() {
+    let mut session = Session::at_prompt("shell-commands");
+    // `log 100` is longer than two pages: it comes whole, its lines in the ring's order, the
+    // header of the fault records after them, then the prompt.
+    let log = session.type_line("log 100");
+    let lines: Vec<&str> = log.lines().collect();
+    println!("`log 100`: {} bytes, {} lines", log.len(), lines.len());
+    if log.len() <= 2 * PAGE_TEXT_BYTES || lines.len() < 100 {
+        session.fail(format!(
+            "`log 100` answered {} bytes in {} lines:\n{log}",
+            log.len(),
+            lines.len()
+        ));
     }
+    let boot = lines
+        .iter()
+        .position(|line| line.contains("kernel main loop reached"));
+    let up = lines
+        .iter()
+        .position(|line| line.starts_with("cella: all modules up"));
+    if let (Some(boot), Some(up)) = (boot, up)
+        && boot > up
+    {
+        session.fail(format!("`log 100` is out of order:\n{log}"));
+    }
+    // Commands of every kind, many times in a row (after a warm-up): the heap ends where it
+    // was, so nothing is kept for the shell's calls.
+    let commands = ["ps", "log 100", "help", "frobnicate"];
+    for round in ["warm-up", "measured"] {
+        let before = heap_kib(&mut session);
+        for _ in 0..8 {
+            for command in commands {
+                let answer = session.type_line(command);
+                if answer.trim().is_empty() {
+                    session.fail(format!("`{command}` answered nothing"));
+                }
+            }
+        }
+        let after = heap_kib(&mut session);
+        println!("kernel heap: {before} KiB before 32 commands ({round}), {after} KiB after");
+        if round == "measured" && after > before + 1 {
+            session.fail(format!(
+                "the kernel heap grew from {before} KiB to {after} KiB over 32 commands"
+            ));
+        }
+    }
+    session.expect_answer("frobnicate", "error: unknown command `frobnicate`");
 }

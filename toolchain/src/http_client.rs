@@ -43,12 +43,35 @@ fn connect(port: u16, timeout: Duration) -> Result<TcpStream, String> {
 /// # Errors
 /// A sentence when the connection, the request or the answer fails.
 pub fn get(port: u16, path: &str, timeout: Duration) -> Result<Response, String> {
-    let mut stream = connect(port, timeout)?;
     let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    send_and_read(port, request.as_bytes(), path, timeout)
+}
+
+/// Sends `request` as it is (any bytes: a test's malformed request too) and reads the
+/// answer; errors name the request by its first line.
+///
+/// # Errors
+/// A sentence when the connection, the request or the answer fails.
+pub fn exchange(port: u16, request: &[u8], timeout: Duration) -> Result<Response, String> {
+    let first_line = request
+        .split(|byte| *byte == b'\r')
+        .next()
+        .unwrap_or_default();
+    send_and_read(port, request, &String::from_utf8_lossy(first_line), timeout)
+}
+
+/// Sends `request` and reads the answer; errors start with `label`.
+fn send_and_read(
+    port: u16,
+    request: &[u8],
+    label: &str,
+    timeout: Duration,
+) -> Result<Response, String> {
+    let mut stream = connect(port, timeout)?;
     stream
-        .write_all(request.as_bytes())
-        .map_err(|error| format!("GET {path}: sending the request: {error}"))?;
-    read_response(&mut stream, path)
+        .write_all(request)
+        .map_err(|error| format!("{label}: sending the request: {error}"))?;
+    read_response(&mut stream, label)
 }
 
 /// `POST path` with a body of `length` bytes, `fill(offset, chunk)` writing each chunk's

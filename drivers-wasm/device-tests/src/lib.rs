@@ -216,9 +216,6 @@ pub fn console_inputs(sent: &[Outgoing], endpoint: u64) -> Vec<String> {
         fn input(&mut self, text: &str) {
             self.0.push(text.to_owned());
         }
-        fn answer(&mut self, _text: cella_interfaces::uart::Bytes<'_>, _last: bool) {
-            panic!("a driver sent an answer");
-        }
         fn redraw(&mut self) {
             panic!("a driver sent a redraw");
         }

@@ -93,18 +93,30 @@ impl Outbox for KernelOutbox {
     }
 
     fn reply(&mut self, module: &str, request: u32, message: &[u8]) -> Result<(), ErrorCode> {
-        // The router still sees every reply (it forgets the request then);
-        // a process's reply went to the process already.
-        push(Routed::Reply {
-            from: String::from(module),
-            request,
-            bytes: message.to_vec(),
-        })
-        .map_err(|_| ErrorCode::Busy)?;
         let token = without_interrupts(|| match DIRECT.lock().get_mut(&request) {
             Some(waiting @ Some(_)) => waiting.take(),
             _ => None,
         });
+        // The router still sees every reply (it forgets the request then);
+        // a reply that goes to its process from here needs no bytes there.
+        let bytes = if token.is_some() {
+            Vec::new()
+        } else {
+            message.to_vec()
+        };
+        let queued = push(Routed::Reply {
+            from: String::from(module),
+            request,
+            bytes,
+        })
+        .is_ok();
+        if !queued {
+            // Refused: the way to the process stays for the module's next try.
+            if let Some(token) = token {
+                without_interrupts(|| DIRECT.lock().insert(request, Some(token)));
+            }
+            return Err(ErrorCode::Busy);
+        }
         if let Some(token) = token
             && let Err(error) = crate::ipc::reply(token, message)
         {

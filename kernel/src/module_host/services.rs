@@ -199,6 +199,10 @@ impl KernelServices for Kernel {
         super::device_access::take_device_faults()
     }
 
+    fn run_here(&mut self, _name: &str, job: Job) -> Result<workers::Done, Job> {
+        Ok(workers::execute(job))
+    }
+
     fn lend(&mut self, name: &str, job: Job) {
         if !self.workers.contains_key(name) && crate::sched::is_running() {
             match Worker::start(name) {
@@ -222,7 +226,11 @@ impl KernelServices for Kernel {
 
     fn wait_for_work(&mut self) {
         crate::sched::wait_for_interrupt(|| {
-            !message_queue::is_empty() || workers::any_completed() || workers::take_nudge()
+            !message_queue::is_empty()
+                || workers::any_completed()
+                || workers::any_finished()
+                || PROCESS_MESSAGE_QUEUED.load(Ordering::Acquire)
+                || PROCESS_ANSWER_ARRIVED.load(Ordering::Acquire)
         });
     }
 

@@ -1,6 +1,11 @@
 //! Each module's events run on a kernel thread of its own, its *worker*, so a
 //! module busy inside its fuel budget is preempted like any other thread and
-//! the event loop, the other modules and the native processes go on.
+//! the event loop, the other modules and the native processes go on. One
+//! kind runs on the event loop's thread instead: a native process's call to
+//! an idle module with no more than the default fuel per event, while no
+//! other module has an event waiting (`EventLoop::lend`); it holds the loop
+//! for at most one default event, and the calling process waits on two
+//! threads taking turns rather than three.
 //!
 //! The event loop (`crate::module_system::event_loop`) stays the only owner of the
 //! module table. To deliver an event it lends the module's sandbox to the
@@ -30,7 +35,7 @@ use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, Ordering};
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 
@@ -56,18 +61,12 @@ static COMPLETED: Mutex<VecDeque<Done>> = Mutex::new(VecDeque::new());
 /// The thread running the event loop, woken by every completion.
 static EVENT_LOOP: AtomicU32 = AtomicU32::new(0);
 
-/// Set when something besides a completion wants the event loop's attention.
-static NUDGED: AtomicBool = AtomicBool::new(false);
-
-/// Wakes the event loop from another thread (it checks what it waits for).
+/// Wakes the event loop from another thread. Whoever wakes it first
+/// leaves what it waits for where the loop's wait condition looks
+/// (`KernelServices::wait_for_work`), so a wake-up whose work an earlier
+/// step already took does not cost the loop another pass.
 pub fn nudge_event_loop() {
-    NUDGED.store(true, Ordering::Release);
     sched::wake(EVENT_LOOP.load(Ordering::Acquire));
-}
-
-/// Whether the event loop was nudged since it last asked (and clears it).
-pub fn take_nudge() -> bool {
-    NUDGED.swap(false, Ordering::AcqRel)
 }
 
 /// Names the calling thread as the event loop.
@@ -112,6 +111,11 @@ pub fn run_elsewhere(
 /// Work done elsewhere that finished since the last call.
 pub fn take_finished() -> Vec<(u64, Finished<super::services::Kernel>)> {
     without_interrupts(|| core::mem::take(&mut *FINISHED.lock()))
+}
+
+/// Whether work done elsewhere finished and waits to be taken.
+pub fn any_finished() -> bool {
+    without_interrupts(|| !FINISHED.lock().is_empty())
 }
 
 /// Takes every completion so far.

@@ -7,7 +7,7 @@ use super::event_loop::EventLoop;
 use super::operations::{CALL_TIMEOUT_NS, Progress, Stage, Task, no_module};
 use super::router::{CONSOLE_OUTPUT_ENDPOINT, KernelRequest, SUPERVISOR_ENDPOINT};
 use super::services::KernelServices;
-use super::slot::{ModuleState, Pending, Slot};
+use super::slot::{InstanceFigures, ModuleState, Pending, Slot};
 use super::table::account_of;
 use crate::supervisor::command_line::Command;
 use crate::supervisor::decisions::{SupervisorEvent, decide};
@@ -142,15 +142,12 @@ impl<K: KernelServices> EventLoop<K> {
             .slots
             .iter()
             .map(|slot| {
-                let (fuel, memory_kib, log_lines_dropped) =
-                    slot.sandbox.as_ref().map_or((0, 0, 0), |sandbox| {
-                        let counters = sandbox.counters();
-                        (
-                            counters.fuel_used,
-                            sandbox.memory_pages() * 64,
-                            counters.log_lines_dropped,
-                        )
-                    });
+                // A module away in an event shows its figures as the event began.
+                let figures = match &slot.sandbox {
+                    Some(sandbox) => InstanceFigures::of(sandbox),
+                    None if slot.away => slot.seen_before_event,
+                    None => InstanceFigures::default(),
+                };
                 let (warnings_dropped, lines_held_back) =
                     self.kernel.console_lines_held_back(&slot.plan.name);
                 ModuleRow {
@@ -162,9 +159,9 @@ impl<K: KernelServices> EventLoop<K> {
                     state: slot.state.name(),
                     restarts: slot.tracker.restarts,
                     events: slot.events_handled,
-                    fuel,
-                    memory_kib,
-                    log_lines_dropped,
+                    fuel: figures.fuel,
+                    memory_kib: figures.memory_kib,
+                    log_lines_dropped: figures.log_lines_dropped,
                     warnings_dropped,
                     lines_held_back,
                 }
@@ -325,7 +322,7 @@ impl<K: KernelServices> EventLoop<K> {
             Ok(bytes) => bytes,
             Err(why) => return Progress::finished(Err(CommandError::CallFailed { endpoint, why })),
         };
-        // The kernel's own endpoint answers its typed, read-only interface.
+        // The kernel's own endpoint answers the reading operations of its typed interface.
         if endpoint == SUPERVISOR_ENDPOINT {
             return Progress::finished(match self.answer_typed(&bytes) {
                 Ok(reply) => Ok(Report::Reply {

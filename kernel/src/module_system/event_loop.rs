@@ -9,7 +9,7 @@
 use super::operations::{Operations, Requester, Task};
 use super::router::{KernelRequest, Router};
 use super::services::{Done, Job, KernelServices, Work};
-use super::slot::Pending;
+use super::slot::{InstanceFigures, Pending};
 use super::table::{ModuleTable, account_of};
 use crate::supervisor::command_line::Command;
 use crate::supervisor::records::FaultRecords;
@@ -24,6 +24,9 @@ pub struct EventLoop<K: KernelServices> {
     pub table: ModuleTable<K>,
     pub router: Router,
     pub operations: Operations<K>,
+    /// The shell's `run` calls waiting for their commands, and the answers
+    /// kept for `report_page` (see `super::command_calls`).
+    pub command_calls: super::command_calls::CommandCalls,
     pub records: FaultRecords,
     /// The native processes the system manifest lists, with their grants:
     /// what an install is checked against besides the modules.
@@ -32,6 +35,9 @@ pub struct EventLoop<K: KernelServices> {
     turns: u64,
     /// The boot is done: the prompt may be drawn (see `super::prompt`).
     pub(crate) prompt_allowed: bool,
+    /// The last step left work that another step could do at once (see
+    /// [`EventLoop::turn`]).
+    again: bool,
 }
 
 impl<K: KernelServices> EventLoop<K> {
@@ -49,10 +55,12 @@ impl<K: KernelServices> EventLoop<K> {
             table: ModuleTable::new(archive, limits),
             router: Router::for_plans(&manifest.modules),
             operations: Operations::default(),
+            command_calls: super::command_calls::CommandCalls::default(),
             records: FaultRecords::default(),
             processes: manifest.processes.clone(),
             turns: 0,
             prompt_allowed: false,
+            again: false,
         };
         let started = system.kernel.now();
         for plan in &manifest.modules {
@@ -75,6 +83,7 @@ impl<K: KernelServices> EventLoop<K> {
         system
             .router
             .open_process_endpoints(&system.table, &mut system.kernel);
+        system.open_supervisor_for_processes();
         system.kernel.print_line(&line);
         // The line just printed reaches the terminal's driver in the first
         // step, and the shell draws its first prompt after it.
@@ -101,9 +110,21 @@ impl<K: KernelServices> EventLoop<K> {
     /// Runs the event loop forever.
     pub fn run(&mut self) -> ! {
         loop {
-            if !self.step() {
-                self.kernel.wait_for_work();
-            }
+            self.turn();
+        }
+    }
+
+    /// One step, then a wait unless that step left work another step can
+    /// do at once: a second module's event to lend, or a command, restart,
+    /// push or device fault that moves on in stages. What a step took in
+    /// (completions, processes' messages, routed messages, answers) is in
+    /// the inboxes before the step lends, so it needs no second pass; what
+    /// arrives meanwhile ends the wait at once, and a module's due timer
+    /// ends it at the next clock tick. A process's call to a module thus
+    /// costs the loop one pass, not three.
+    pub fn turn(&mut self) {
+        if !self.step() || !self.again {
+            self.kernel.wait_for_work();
         }
     }
 
@@ -130,7 +151,8 @@ impl<K: KernelServices> EventLoop<K> {
         let processes_answered = self.take_process_answers();
         let answered = self.deliver_call_answers();
         self.give_back_loans();
-        let delivered = self.deliver_one();
+        let (delivered, more_to_deliver) = self.deliver_one();
+        self.again = device_faulted || pushed || advanced || restarted || more_to_deliver;
         completed
             || called
             || device_faulted
@@ -143,8 +165,9 @@ impl<K: KernelServices> EventLoop<K> {
             || delivered
     }
 
-    /// Routes what modules sent and replied; command lines for the
-    /// supervisor start commands. Returns whether anything was routed.
+    /// Routes what modules sent, replied and called; messages sent to the
+    /// supervisor are refused, calls to it answered. Returns whether
+    /// anything was routed.
     pub(crate) fn route_queued(&mut self) -> bool {
         let messages = self.kernel.take_routed();
         let any = !messages.is_empty();
@@ -206,8 +229,9 @@ impl<K: KernelServices> EventLoop<K> {
     /// due timer has waited since its deadline). After its turn the rest of
     /// a module's queue waits as if it arrived then, so modules with
     /// backlogs take turns. Modules a command waits for get nothing new.
-    /// Returns whether there was anything.
-    fn deliver_one(&mut self) -> bool {
+    /// Returns whether it lent an event, and whether another module had one
+    /// to take as well.
+    fn deliver_one(&mut self) -> (bool, bool) {
         let now = self.kernel.now();
         // (waiting since, last served turn): among equal waits, the module
         // served least recently goes first.
@@ -215,6 +239,7 @@ impl<K: KernelServices> EventLoop<K> {
         // The same for suspended handlers: the answer's place in the inbox,
         // or `None` for the deadline.
         let mut waiting_answer: Option<((u64, u64), usize, Option<usize>)> = None;
+        let mut candidates = 0u32;
         for (index, slot) in self.table.slots.iter_mut().enumerate() {
             let inbox_since = if slot.inbox.is_empty() {
                 slot.waiting_since = None;
@@ -240,6 +265,7 @@ impl<K: KernelServices> EventLoop<K> {
                     (None, Some(deadline)) => Some((deadline, None)),
                     (None, None) => None,
                 };
+                candidates += u32::from(candidate.is_some());
                 if let Some((since, position)) = candidate
                     && waiting_answer
                         .is_none_or(|(oldest, _, _)| (since, slot.last_served) < oldest)
@@ -267,12 +293,14 @@ impl<K: KernelServices> EventLoop<K> {
                 (Some(timer), None) => Some((timer, true)),
                 (None, None) => None,
             };
+            candidates += u32::from(candidate.is_some());
             if let Some((since, timer)) = candidate
                 && oldest.is_none_or(|(oldest, _, _)| (since, slot.last_served) < oldest)
             {
                 oldest = Some(((since, slot.last_served), index, timer));
             }
         }
+        let more = candidates > 1;
         // An answer a handler waits for goes first: the handler holds its
         // request (and often its caller) until it ends.
         if let Some((_, index, position)) = waiting_answer {
@@ -283,21 +311,21 @@ impl<K: KernelServices> EventLoop<K> {
                 Some(Pending::Reply { call, outcome }) => Work::Reply { call, outcome },
                 _ => Work::Timer,
             };
-            self.lend(index, work);
-            return true;
+            self.lend(index, work, more);
+            return (true, more);
         }
         let Some((_, index, timer)) = oldest else {
-            return false;
+            return (false, false);
         };
         self.turns += 1;
         self.table.slots[index].last_served = self.turns;
         if timer {
-            self.lend(index, Work::Timer);
-            return true;
+            self.lend(index, Work::Timer, more);
+            return (true, more);
         }
         let slot = &mut self.table.slots[index];
         let Some(pending) = slot.inbox.pop_front() else {
-            return false;
+            return (false, more);
         };
         // The rest of its queue waits behind the modules that waited before
         // this turn: modules with backlogs take turns, one event each.
@@ -311,21 +339,37 @@ impl<K: KernelServices> EventLoop<K> {
             },
             Pending::Reply { call, outcome } => Work::Reply { call, outcome },
         };
-        self.lend(index, work);
-        true
+        let ran_here = self.lend(index, work, more);
+        // What the event sent is in the inboxes already when it ran here.
+        (true, more || (ran_here && self.any_event_to_lend()))
+    }
+
+    /// Whether a module at home has an event waiting in its inbox.
+    fn any_event_to_lend(&self) -> bool {
+        self.table.slots.iter().enumerate().any(|(index, slot)| {
+            !slot.inbox.is_empty() && slot.takes_event_now() && !self.operations.holds(index)
+        })
     }
 
     /// Lends module `index`'s instance with `work`; it is away until its
-    /// completion comes back.
-    fn lend(&mut self, index: usize, work: Work) {
-        if let Work::Message { request, .. } = &work
-            && let Some(token) = self.router.process_token(*request)
-        {
-            self.kernel.answer_directly(*request, token);
-        }
+    /// completion comes back. A process's call to a module with no more
+    /// than the default fuel per event, while no other module has an event
+    /// waiting (`others_waiting`), runs on the loop's own thread instead
+    /// and is complete when this returns (true then): the process waits on
+    /// two threads taking turns, not three, and the loop is held for at most
+    /// one default event (about 2 ms, docs/abi.md).
+    fn lend(&mut self, index: usize, work: Work, others_waiting: bool) -> bool {
+        let process_call = match &work {
+            Work::Message { request, .. } => self
+                .router
+                .process_token(*request)
+                .map(|token| (*request, token)),
+            _ => None,
+        };
+        let default_fuel = self.table.runtime.limits().fuel_per_event;
         let slot = &mut self.table.slots[index];
         let Some(sandbox) = slot.sandbox.take() else {
-            return;
+            return false;
         };
         slot.away = true;
         let job = Job {
@@ -334,7 +378,35 @@ impl<K: KernelServices> EventLoop<K> {
             sandbox,
             work,
         };
+        let small = slot
+            .plan
+            .limits
+            .fuel_per_event
+            .is_none_or(|fuel| fuel <= default_fuel);
+        // On the loop's thread the reply reaches the process as the loop
+        // routes it, right after the event.
+        let job = if process_call.is_some() && small && !others_waiting {
+            match self.kernel.run_here(&slot.plan.name, job) {
+                Ok(done) => {
+                    // As `take_completed` does: what it sent first, then its outcome.
+                    self.route_queued();
+                    self.complete(done);
+                    return true;
+                }
+                Err(job) => job,
+            }
+        } else {
+            job
+        };
+        // On a worker, the module's reply goes to the process from the
+        // worker's thread, without waiting for the loop.
+        if let Some((request, token)) = process_call {
+            self.kernel.answer_directly(request, token);
+        }
+        let slot = &mut self.table.slots[index];
+        slot.seen_before_event = InstanceFigures::of(&job.sandbox);
         self.kernel.lend(&slot.plan.name, job);
+        false
     }
 
     /// Takes back every instance whose event finished. Returns whether any did.
@@ -483,9 +555,7 @@ impl<K: KernelServices> EventLoop<K> {
             if let Some(report) = self.operations.take_report(id) {
                 return report;
             }
-            if !self.step() {
-                self.kernel.wait_for_work();
-            }
+            self.turn();
         }
     }
 }

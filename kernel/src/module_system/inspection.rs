@@ -4,21 +4,26 @@
 //! that names one of its operations is answered here with a reply, from the
 //! same rows `ps`, `log`, `caps`, `uptime` and `mem` print.
 //!
-//! Only reading operations exist: a call that names none of them (a
-//! command line such as `restart shell`, or bytes that do not decode) is
-//! refused, so a module granted the endpoint can change nothing through a
-//! call. Command lines reach the supervisor only with `ipc_send`, as the
-//! shell sends them.
+//! A call that names none of the reading operations (a command line such
+//! as `restart shell`, or bytes that do not decode) is refused, so a module
+//! granted the endpoint can change nothing through a call. The command
+//! operations, `run` and `report_page`, are answered to the server of
+//! `console` (the shell) only, in `super::command_calls`. A native process
+//! granted the endpoint in the system manifest calls the reading operations
+//! the same way; anything else it asks is refused with `Denied`.
 
 use super::event_loop::EventLoop;
-use super::services::KernelServices;
+use super::router::SUPERVISOR_ENDPOINT;
+use super::services::{KernelServices, ProcessMessage};
+use crate::ipc::IpcError;
 use crate::supervisor::reports::{CommandError, Report};
+use crate::system_manifest::GrantLine;
 use alloc::collections::TryReserveError;
 use alloc::string::String;
 use alloc::vec::Vec;
 use cella_interfaces::supervisor::{
-    self, Capabilities, CapabilityKind, CapabilityRow, FaultPage, FaultRow, ModulePage, ModuleRow,
-    ProcessPage, ProcessRow, Status, SupervisorError, pack,
+    self, Capabilities, CapabilityKind, CapabilityRow, CommandAnswer, CommandRequest, FaultPage,
+    FaultRow, ModulePage, ModuleRow, ProcessPage, ProcessRow, Status, SupervisorError, pack,
 };
 use cella_interfaces::wire::WireError;
 use cella_wasm_host::abi::ErrorCode;
@@ -48,6 +53,9 @@ pub enum Refusal {
     NotTyped(WireError),
     /// The kernel had no memory for the answer's buffers.
     NoMemory,
+    /// A command operation (`run`, `report_page`): answered only to a
+    /// call of the console's server (see `super::command_calls`).
+    Command,
 }
 
 impl fmt::Display for Refusal {
@@ -58,6 +66,9 @@ impl fmt::Display for Refusal {
                 "{error}: the supervisor answers calls only with its read-only operations (modules, processes, faults, capabilities, status)"
             ),
             Refusal::NoMemory => out.write_str("the kernel has no memory for the answer"),
+            Refusal::Command => out.write_str(
+                "`run` and `report_page` are answered only to a call from the server of `console` (the shell types the command itself)",
+            ),
         }
     }
 }
@@ -182,6 +193,16 @@ impl<K: KernelServices> supervisor::Server for Inspector<'_, K> {
         })
     }
 
+    /// Never reached: `answer_typed` refuses the command operations first.
+    fn run(&mut self, _line: &str) -> Result<CommandAnswer<'_>, SupervisorError> {
+        Err(SupervisorError::BadArgument)
+    }
+
+    /// Never reached, as `run`.
+    fn report_page(&mut self, _page: u32) -> Result<CommandAnswer<'_>, SupervisorError> {
+        Err(SupervisorError::BadArgument)
+    }
+
     fn status(&mut self) -> Result<Status, SupervisorError> {
         let machine = self.system.kernel.machine_memory();
         let slots = &self.system.table.slots;
@@ -209,6 +230,9 @@ impl<K: KernelServices> EventLoop<K> {
     /// not decode (a command line among them); [`Refusal::NoMemory`] if the
     /// answer's buffers could not be had.
     pub fn answer_typed(&self, request: &[u8]) -> Result<Vec<u8>, Refusal> {
+        if CommandRequest::decode(request).is_some() {
+            return Err(Refusal::Command);
+        }
         let mut inspector = Inspector {
             system: self,
             page: buffer(supervisor::MAX_PAGE_BYTES)?,
@@ -221,9 +245,15 @@ impl<K: KernelServices> EventLoop<K> {
     }
 
     /// Answers the calls modules made to the `supervisor` endpoint: a
-    /// typed request with its reply, anything else with `Denied`.
+    /// typed request with its reply, anything else with `Denied`. The
+    /// command operations (`run`, `report_page`) go to
+    /// `super::command_calls`.
     pub(crate) fn answer_supervisor_calls(&mut self) {
         for call in core::mem::take(&mut self.router.supervisor_calls) {
+            if let Some(request) = CommandRequest::decode(&call.bytes) {
+                self.command_call(&call, request);
+                continue;
+            }
             let outcome = match self.answer_typed(&call.bytes) {
                 Ok(reply) => Ok(reply),
                 Err(refusal) => {
@@ -233,13 +263,57 @@ impl<K: KernelServices> EventLoop<K> {
                         call.from
                     );
                     Err(match refusal {
-                        Refusal::NotTyped(_) => ErrorCode::Denied,
+                        Refusal::NotTyped(_) | Refusal::Command => ErrorCode::Denied,
                         Refusal::NoMemory => ErrorCode::Exhausted,
                     })
                 }
             };
             self.router
                 .answer_call(call.caller, call.call, call.generation, outcome);
+        }
+        for message in core::mem::take(&mut self.router.process_supervisor_calls) {
+            self.answer_process_call(&message);
+        }
+    }
+
+    /// Opens the `supervisor` endpoint for native processes if the system
+    /// manifest grants it to one: such a process reads the interface's
+    /// reading operations as a module does.
+    pub(crate) fn open_supervisor_for_processes(&mut self) {
+        let granted = self.processes.iter().any(|plan| {
+            plan.grants.iter().any(|grant| {
+                matches!(grant, GrantLine::Endpoint { name } if name == SUPERVISOR_ENDPOINT)
+            })
+        });
+        if granted {
+            let endpoint = self.router.add_endpoint(SUPERVISOR_ENDPOINT);
+            self.router
+                .open_for_processes(&[endpoint], &mut self.kernel);
+        }
+    }
+
+    /// Answers a native process's call to the `supervisor` endpoint: a
+    /// reading operation with its reply, anything else (a command
+    /// operation among them: commands are the shell's) with `Denied`. A
+    /// one-way message is refused.
+    fn answer_process_call(&mut self, message: &ProcessMessage) {
+        if message.token == 0 {
+            log::warn!(
+                "a process's message to `supervisor` ({} bytes) refused: the supervisor answers calls only",
+                message.bytes.len()
+            );
+            return;
+        }
+        match self.answer_typed(&message.bytes) {
+            Ok(reply) => self.kernel.answer_process(message.token, Ok(&reply)),
+            Err(refusal) => {
+                log::warn!("a process's call to `supervisor` refused: {refusal}");
+                let error = match refusal {
+                    Refusal::NotTyped(_) | Refusal::Command => IpcError::NoRight,
+                    Refusal::NoMemory => IpcError::Full,
+                };
+                self.kernel.answer_process(message.token, Err(error));
+            }
         }
     }
 }

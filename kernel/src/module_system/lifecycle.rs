@@ -113,7 +113,7 @@ impl<K: KernelServices> EventLoop<K> {
             slot.generation,
             super::install::entry_text(&plan)
         );
-        slot.sandbox = Some(sandbox);
+        slot.sandbox = Some(alloc::boxed::Box::new(sandbox));
         slot.module = Some(module);
         slot.state = ModuleState::Running;
         Ok(slot)
@@ -320,6 +320,7 @@ impl<K: KernelServices> EventLoop<K> {
         // no server has taken yet (a swap's new version keeps its calls).
         if matches!(outcome, Outcome::RestartPending | Outcome::Down) {
             let generation = self.table.slots[index].generation;
+            self.command_calls.forget_instance(index, generation);
             let withdrawn = self
                 .router
                 .withdraw_lent_calls(index, generation, &mut self.table);

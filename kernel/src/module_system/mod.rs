@@ -18,13 +18,15 @@
 //!   [`install`] adds a module
 //!   pushed with its manifest entry to the running system; [`host_commands`]
 //!   takes the host's commands from the push link; [`inspection`] answers
-//!   the typed, read-only `supervisor` interface; [`device_faults`]
+//!   the typed `supervisor` interface's reading operations and
+//!   [`command_calls`] its commands, called by the shell; [`device_faults`]
 //!   faults the module whose device did a DMA the IOMMU blocked;
 //! - the supervisor itself is pure: `crate::supervisor::decisions` turns
 //!   typed events into typed actions.
 #![forbid(unsafe_code)]
 
 pub mod calls;
+pub mod command_calls;
 pub mod commands;
 pub mod device_faults;
 pub mod disk_files;

@@ -18,7 +18,6 @@ use super::event_loop::EventLoop;
 use super::prompt::PROMPT_ENDPOINT;
 use super::router::CommandLine;
 use super::services::{Finished, KernelServices, PreparedOf, PushRequest};
-use super::slot::Pending;
 use crate::supervisor::command_line::Command;
 use crate::supervisor::report_text::text_of;
 use crate::supervisor::reports::{CommandError, Installed, Report};
@@ -28,23 +27,17 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-/// Text bytes per answer message (plus the `answer` request's name and
-/// arguments' framing).
-const PIECE_BYTES: usize = 2048;
-/// What an `answer` request adds to its text: `answer`, a zero byte, the
-/// 16-bit length and the `last` flag.
-const ANSWER_OVERHEAD: usize = 10;
 /// How long a `call` waits for its reply.
 pub const CALL_TIMEOUT_NS: u64 = 1_000_000_000;
 
 /// Who asked for a command, and so gets its report.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Requester {
-    /// A module that sent a command line to the `supervisor` endpoint (the
-    /// shell): the answer's text comes back as `console` `answer` messages
-    /// (`cella_interfaces::console`) on the first endpoint it serves, the
-    /// last marked `last`.
-    Module(String),
+    /// The module serving `console` (the shell), which called `run` on the
+    /// typed `supervisor` interface: its call waits in
+    /// `EventLoop::command_calls` under the operation's id and is answered
+    /// with the report when the command ends (see `super::command_calls`).
+    Caller,
     /// The host, over the push link.
     Push,
     /// The host's command (`cargo cella ps`, ...) over the push link: the
@@ -191,6 +184,11 @@ impl<K: KernelServices> Operations<K> {
         !self.under_way.is_empty()
     }
 
+    /// The id the next operation submitted gets.
+    pub(super) fn next_id(&self) -> u64 {
+        self.next_id
+    }
+
     /// Takes the report of operation `id`, if it finished.
     pub fn take_report(&mut self, id: u64) -> Option<Result<Report, CommandError>> {
         self.kept.remove(&id)
@@ -214,50 +212,17 @@ pub(super) fn no_module(name: &str) -> CommandError {
 }
 
 impl<K: KernelServices> EventLoop<K> {
-    /// A command line a module sent to the `supervisor` endpoint. Only the
-    /// server of [`PROMPT_ENDPOINT`] (the shell) may send command lines:
-    /// any other module granted `supervisor` reads it through the typed
-    /// interface, and its command line is refused with an error, nothing
-    /// run.
+    /// A message a module sent to the `supervisor` endpoint (`ipc_send`):
+    /// never run. Commands come only as calls of the typed interface's
+    /// `run` from the server of [`PROMPT_ENDPOINT`] (the shell), answered
+    /// with a reply (see `super::command_calls`); the message is refused
+    /// with one warning in the log, and nothing is answered.
     pub(crate) fn command_from_module(&mut self, line: CommandLine) {
-        if !self.serves_the_prompt(&line.from) {
-            log::warn!(
-                "supervisor: command line from {} refused: only the server of `{PROMPT_ENDPOINT}` may send commands",
-                line.from
-            );
-            let requester = Requester::Module(line.from);
-            let refusal = CommandError::Refused(format!(
-                "only the server of `{PROMPT_ENDPOINT}` (the shell) may send commands; the \
-                 `supervisor` endpoint answers this module's typed reads only"
-            ));
-            self.deliver(&requester, 0, Err(refusal));
-            return;
-        }
-        let requester = Requester::Module(line.from);
-        match core::str::from_utf8(&line.bytes) {
-            Ok(text) => match Command::parse(text) {
-                Ok(command) => {
-                    self.submit(requester, Task::Command(command));
-                }
-                Err(usage) => self.deliver(&requester, 0, Err(CommandError::Usage(usage))),
-            },
-            Err(_) => self.deliver(
-                &requester,
-                0,
-                Err(CommandError::Usage(String::from(
-                    "the command is not UTF-8",
-                ))),
-            ),
-        }
-    }
-
-    /// Whether module `name` serves [`PROMPT_ENDPOINT`].
-    fn serves_the_prompt(&self, name: &str) -> bool {
-        let prompt = self.router.endpoint_id(PROMPT_ENDPOINT);
-        match (self.table.find(name), prompt) {
-            (Some(index), Some(endpoint)) => self.table.slots[index].serves.contains(&endpoint),
-            _ => false,
-        }
+        log::warn!(
+            "supervisor: command line from {} refused ({} bytes sent with ipc_send, not run): commands are calls of the `supervisor` interface's `run`, answered only to the server of `{PROMPT_ENDPOINT}` (the shell)",
+            line.from,
+            line.bytes.len()
+        );
     }
 
     /// Takes a module pushed from the host, if one arrived. Returns whether one did.
@@ -623,52 +588,12 @@ impl<K: KernelServices> EventLoop<K> {
                 }
                 self.kernel.answer_push(&outcome);
             }
-            Requester::Module(from) => self.answer_shell(from, &text_of(&result)),
+            Requester::Caller => self.answer_command_call(id, result),
             Requester::Host => {
                 let text = text_of(&result);
                 self.kernel
                     .answer_command(&if result.is_ok() { Ok(text) } else { Err(text) });
             }
-        }
-    }
-
-    /// Sends `answer` to module `from` on the first endpoint it serves, in
-    /// `console` `answer` pieces, the last marked `last`, with `\r\n` line
-    /// ends.
-    fn answer_shell(&mut self, from: &str, answer: &str) {
-        let Some(reply_to) = self
-            .table
-            .find(from)
-            .and_then(|index| self.table.slots[index].serves.first().copied())
-            .and_then(|endpoint| self.table.server_of(endpoint))
-        else {
-            log::warn!("supervisor: {from} sent a command but serves no endpoint to answer on");
-            return;
-        };
-        let text = answer.replace('\n', "\r\n");
-        let pieces: Vec<&[u8]> = text.as_bytes().chunks(PIECE_BYTES).collect();
-        let count = pieces.len().max(1);
-        for index in 0..count {
-            let piece = pieces.get(index).copied().unwrap_or_default();
-            let mut message = alloc::vec![0; piece.len() + ANSWER_OVERHEAD];
-            let Ok(length) = cella_interfaces::console::answer::request(
-                &mut message,
-                cella_interfaces::uart::Bytes(piece),
-                index + 1 == count,
-            ) else {
-                log::warn!(
-                    "supervisor: an answer of {} bytes did not encode",
-                    piece.len()
-                );
-                return;
-            };
-            message.truncate(length);
-            self.table.slots[reply_to]
-                .inbox
-                .push_back(Pending::Message {
-                    request: 0,
-                    bytes: message,
-                });
         }
     }
 }

@@ -3,9 +3,12 @@
 //! messages and calls the router moves into the serving module's inbox (a
 //! call becomes a request whose id stands for the caller's reply token).
 //! Removing a module closes its side of them, so that a native process may
-//! serve the names; a module loaded again opens them again.
+//! serve the names; a module loaded again opens them again. The kernel's own
+//! `supervisor` endpoint is opened the same way when a process is granted it,
+//! and what processes queue there goes to the event loop (see
+//! `super::inspection`).
 
-use super::router::{KernelRequest, Router};
+use super::router::{KernelRequest, Router, SUPERVISOR_ENDPOINT};
 use super::services::KernelServices;
 use super::slot::{ModuleState, Pending};
 use super::table::ModuleTable;
@@ -93,6 +96,13 @@ impl Router {
         for index in 0..self.process_endpoints.len() {
             let (opened, endpoint) = self.process_endpoints[index];
             let Some(server) = table.server_of(endpoint) else {
+                // The kernel's own endpoint: answered by the event loop.
+                if self.endpoint_name(endpoint) == SUPERVISOR_ENDPOINT {
+                    while let Some(message) = kernel.take_process_message(opened) {
+                        arrived = true;
+                        self.process_supervisor_calls.push(message);
+                    }
+                }
                 continue;
             };
             loop {

@@ -3,10 +3,11 @@
 //!
 //! A module's `ipc_send`, `ipc_reply` and `ipc_call` reach the router through the kernel
 //! ([`KernelServices::take_routed`]); a send goes to the inbox of the module
-//! serving its endpoint, to a native process serving it, or (for the
-//! `supervisor` endpoint) back to the event loop as a command; a call to
-//! `supervisor` goes to the event loop too, which answers it by the typed
-//! interface (see [`super::inspection`]). Every endpoint
+//! serving its endpoint or to a native process serving it (one to the
+//! `supervisor` endpoint goes back to the event loop, which refuses it); a
+//! call to `supervisor` goes to the event loop too, which answers it by the
+//! typed interface (see [`super::inspection`] and
+//! [`super::command_calls`]). Every endpoint
 //! a module serves is also opened for native processes: a process's call
 //! becomes a message event with a kernel request id standing for the
 //! caller's reply token, and the module's reply answers the token (see
@@ -29,7 +30,7 @@ use hashbrown::HashMap;
 
 /// The endpoint whose server gets the kernel's console output.
 pub const CONSOLE_OUTPUT_ENDPOINT: &str = "uart";
-/// The endpoint the kernel serves itself: supervisor commands.
+/// The endpoint the kernel serves itself: the typed `supervisor` interface.
 pub const SUPERVISOR_ENDPOINT: &str = "supervisor";
 /// The sender name of the kernel's own messages (its console output among them).
 pub const KERNEL_SENDER: &str = "kernel";
@@ -61,7 +62,8 @@ pub enum KernelRequest {
     Collect,
 }
 
-/// A supervisor command line a module sent.
+/// A message a module sent to the `supervisor` endpoint (refused: commands
+/// are calls).
 pub struct CommandLine {
     pub from: String,
     pub bytes: Vec<u8>,
@@ -101,6 +103,9 @@ pub struct Router {
     /// Modules' calls to the `supervisor` endpoint, until the event loop
     /// answers them (see `super::inspection`).
     pub(crate) supervisor_calls: Vec<super::inspection::SupervisorCall>,
+    /// What native processes queued on the `supervisor` endpoint, until
+    /// the event loop answers it (see `super::inspection`).
+    pub(crate) process_supervisor_calls: Vec<super::services::ProcessMessage>,
     /// The kernel's console output went to the terminal's driver since the
     /// prompt's server was last told (see `super::prompt`).
     pub(crate) console_written: bool,
@@ -288,7 +293,7 @@ impl Router {
         Some(request)
     }
 
-    /// Routes one message; a supervisor command line comes back to the caller.
+    /// Routes one message; one sent to `supervisor` comes back to the caller.
     pub fn route<K: KernelServices>(
         &mut self,
         message: Routed,

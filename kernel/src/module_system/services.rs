@@ -22,6 +22,10 @@ use crate::system_manifest::GrantLine;
 
 /// A sandbox of the module system over kernel services `K`.
 pub type SandboxOf<K> = Sandbox<<K as KernelServices>::Platform, <K as KernelServices>::Outbox>;
+/// A job for the kernel services `K`.
+pub type JobOf<K> = Job<<K as KernelServices>::Platform, <K as KernelServices>::Outbox>;
+/// A completion for the kernel services `K`.
+pub type DoneOf<K> = Done<<K as KernelServices>::Platform, <K as KernelServices>::Outbox>;
 /// A prepared new instance (of a swap) over kernel services `K`.
 pub type PreparedOf<K> = Prepared<<K as KernelServices>::Platform, <K as KernelServices>::Outbox>;
 
@@ -77,14 +81,14 @@ pub struct Job<P: Platform + 'static, O: Outbox + 'static> {
     pub slot: usize,
     /// The module's heap account: the event's allocations are charged to it.
     pub account: u32,
-    pub sandbox: Sandbox<P, O>,
+    pub sandbox: alloc::boxed::Box<Sandbox<P, O>>,
     pub work: Work,
 }
 
 /// A sandbox coming home with the outcome of its event.
 pub struct Done<P: Platform + 'static, O: Outbox + 'static> {
     pub slot: usize,
-    pub sandbox: Sandbox<P, O>,
+    pub sandbox: alloc::boxed::Box<Sandbox<P, O>>,
     pub work: Work,
     pub result: Result<Delivery, Fault>,
     /// The instance's trace-entry count before the event (for `trace`).
@@ -293,6 +297,13 @@ pub trait KernelServices: Sized + 'static {
     /// Hands `job` to module `job.slot`'s thread; its completion comes back
     /// through [`KernelServices::take_completed`].
     fn lend(&mut self, name: &str, job: Job<Self::Platform, Self::Outbox>);
+    /// Runs `job` on the calling thread (the event loop's) and returns its
+    /// completion, or gives `job` back if events cannot run here.
+    ///
+    /// # Errors
+    /// The job itself, untouched, for [`KernelServices::lend`] instead.
+    #[allow(clippy::result_large_err)]
+    fn run_here(&mut self, name: &str, job: JobOf<Self>) -> Result<DoneOf<Self>, JobOf<Self>>;
     /// Every completion so far, oldest first.
     fn take_completed(&mut self) -> VecDeque<Done<Self::Platform, Self::Outbox>>;
     /// Blocks until something may have happened (an interrupt, a message, a

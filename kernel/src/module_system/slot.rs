@@ -85,6 +85,28 @@ impl ModuleState {
     }
 }
 
+/// What `ps` shows of an instance: fuel used, linear memory, log lines dropped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InstanceFigures {
+    pub fuel: u64,
+    pub memory_kib: u64,
+    pub log_lines_dropped: u64,
+}
+
+impl InstanceFigures {
+    /// The figures of `sandbox` now.
+    pub fn of<P: cella_wasm_host::Platform, O: cella_wasm_host::Outbox>(
+        sandbox: &cella_wasm_host::Sandbox<P, O>,
+    ) -> Self {
+        let counters = sandbox.counters();
+        InstanceFigures {
+            fuel: counters.fuel_used,
+            memory_kib: sandbox.memory_pages() * 64,
+            log_lines_dropped: counters.log_lines_dropped,
+        }
+    }
+}
+
 /// A module in the table.
 pub struct Slot<K: KernelServices> {
     pub plan: ModulePlan,
@@ -95,9 +117,12 @@ pub struct Slot<K: KernelServices> {
     /// The instance, kept even when dead so a restart continues its lineage
     /// (and the old instance's handles become stale). `None` while it is
     /// lent out (`away`).
-    pub sandbox: Option<SandboxOf<K>>,
+    pub sandbox: Option<alloc::boxed::Box<SandboxOf<K>>>,
     /// The instance is away, handling an event.
     pub away: bool,
+    /// What `ps` shows of the instance while it is away: its counters as
+    /// the event began.
+    pub seen_before_event: InstanceFigures,
     /// Since when its oldest waiting event has waited (as first seen by the
     /// event loop): the module waiting longest is served first.
     pub waiting_since: Option<u64>,

@@ -159,6 +159,8 @@ impl<K: KernelServices> EventLoop<K> {
         // The new version took over the old one's calls.
         self.router
             .rebase_calls(index, old_generation, slot.generation);
+        self.command_calls
+            .rebase(index, old_generation, slot.generation);
         let report = SwapReport {
             module: name,
             old_version,

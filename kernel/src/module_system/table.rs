@@ -97,6 +97,7 @@ impl<K: KernelServices> ModuleTable<K> {
             module: None,
             sandbox: None,
             away: false,
+            seen_before_event: super::slot::InstanceFigures::default(),
             waiting_since: None,
             last_served: 0,
             state: ModuleState::Refused,
@@ -229,7 +230,9 @@ impl<K: KernelServices> ModuleTable<K> {
             (Some(sandbox), _) => kernel.charge(account, || runtime.restart(sandbox)),
             (None, Some(module)) => kernel
                 .charge(account, || {
-                    runtime.start(module, kernel.platform(), kernel.outbox())
+                    runtime
+                        .start(module, kernel.platform(), kernel.outbox())
+                        .map(alloc::boxed::Box::new)
                 })
                 .map(|sandbox| slot.sandbox = Some(sandbox)),
             (None, None) => return Err(StartError::NeverLoaded),

@@ -1,9 +1,8 @@
 //! console: Cella's console server — takes UTF-8 input text on the `console` endpoint (from the UART and the keyboard) and echoes it through the `uart` endpoint.
 //!
 //! It serves the typed interface `cella_sdk::interfaces::console` and writes
-//! with `cella_sdk::interfaces::uart`: an `input` is echoed, an `answer`'s
-//! text is written as it came, a `redraw` needs nothing (there is no prompt
-//! to draw), and a message that is not one of the interface's is refused
+//! with `cella_sdk::interfaces::uart`: an `input` is echoed, a `redraw`
+//! needs nothing (there is no prompt to draw), and a message that is not one of the interface's is refused
 //! with a warning. Echo rules: `\r` or `\n` becomes `\r\n`; backspace (0x08) or delete
 //! (0x7f) becomes `\x08 \x08` (back, blank, back), which erases the last
 //! character on a terminal. Everything else is echoed as it came.
@@ -52,12 +51,6 @@ impl Module for Console {
 impl console::Server for Console {
     fn input(&mut self, text: &str) {
         self.echoed = echo_input(self.uart, text.as_bytes());
-    }
-
-    fn answer(&mut self, text: uart::Bytes<'_>, _last: bool) {
-        // An answer is one message, so its text fits one write.
-        let mut echo = Echo::new(self.uart);
-        self.echoed = echo.push(text.0).and_then(|()| echo.flush());
     }
 
     fn redraw(&mut self) {}

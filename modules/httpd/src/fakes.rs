@@ -291,6 +291,20 @@ impl supervisor::Server for Answering<'_> {
             modules_total: self.fake.modules.len() as u32,
         })
     }
+
+    /// Never reached: the kernel denies httpd the command operations, and
+    /// so does the fake's `call`.
+    fn run(&mut self, _line: &str) -> Result<supervisor::CommandAnswer<'_>, SupervisorError> {
+        Err(SupervisorError::BadArgument)
+    }
+
+    /// Never reached, as `run`.
+    fn report_page(
+        &mut self,
+        _page: u32,
+    ) -> Result<supervisor::CommandAnswer<'_>, SupervisorError> {
+        Err(SupervisorError::BadArgument)
+    }
 }
 
 impl SupervisorServer for FakeSupervisor {
@@ -298,6 +312,10 @@ impl SupervisorServer for FakeSupervisor {
         *self.calls.borrow_mut() += 1;
         if let Some(error) = self.failing {
             return Err(error);
+        }
+        // As the kernel: the command operations only for the console's server.
+        if supervisor::CommandRequest::decode(request).is_some() {
+            return Err(ErrorCode::Denied);
         }
         let mut server = Answering {
             fake: self,

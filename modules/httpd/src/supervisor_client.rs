@@ -71,26 +71,40 @@ fn continues(start: u32, next: u32, pages: u32) -> bool {
     next > start && pages < MAX_PAGES
 }
 
+/// Reads a table page after page: `ask` encodes the request for the page
+/// at a start row, `take` decodes its answer (told whether it is the
+/// first page), hands its rows on and returns where the next page starts.
+fn read_pages(
+    server: &impl SupervisorServer,
+    mut ask: impl FnMut(&mut [u8], u32) -> Result<usize, WireError>,
+    mut take: impl FnMut(&[u8], bool) -> Result<u32, Failure>,
+) -> Result<(), Failure> {
+    let (mut request, mut reply) = ([0; REQUEST], [0; MESSAGE]);
+    let (mut start, mut pages) = (0, 0);
+    loop {
+        let length = ask(&mut request, start)?;
+        let answer = server.call(&request[..length], &mut reply)?;
+        let next = take(answer, pages == 0)?;
+        pages += 1;
+        if !continues(start, next, pages) {
+            return Ok(());
+        }
+        start = next;
+    }
+}
+
 /// `ps`'s modules, each handed to `visit`.
 pub fn modules(
     server: &impl SupervisorServer,
     mut visit: impl FnMut(&ModuleRow<'_>),
 ) -> Result<(), Failure> {
-    let (mut request, mut reply) = ([0; REQUEST], [0; MESSAGE]);
-    let (mut start, mut pages) = (0, 0);
-    loop {
-        let length = supervisor::modules::request(&mut request, start)?;
-        let answer = server.call(&request[..length], &mut reply)?;
+    read_pages(server, supervisor::modules::request, |answer, _| {
         let page = supervisor::modules::reply(answer)??;
         for row in page.rows() {
             visit(&row?);
         }
-        pages += 1;
-        if !continues(start, page.next, pages) {
-            return Ok(());
-        }
-        start = page.next;
-    }
+        Ok(page.next)
+    })
 }
 
 /// `ps`'s native processes, each handed to `visit`.
@@ -98,21 +112,13 @@ pub fn processes(
     server: &impl SupervisorServer,
     mut visit: impl FnMut(&ProcessRow<'_>),
 ) -> Result<(), Failure> {
-    let (mut request, mut reply) = ([0; REQUEST], [0; MESSAGE]);
-    let (mut start, mut pages) = (0, 0);
-    loop {
-        let length = supervisor::processes::request(&mut request, start)?;
-        let answer = server.call(&request[..length], &mut reply)?;
+    read_pages(server, supervisor::processes::request, |answer, _| {
         let page = supervisor::processes::reply(answer)??;
         for row in page.rows() {
             visit(&row?);
         }
-        pages += 1;
-        if !continues(start, page.next, pages) {
-            return Ok(());
-        }
-        start = page.next;
-    }
+        Ok(page.next)
+    })
 }
 
 /// The fault records, oldest first, each handed to `visit`.
@@ -120,21 +126,13 @@ pub fn faults(
     server: &impl SupervisorServer,
     mut visit: impl FnMut(&FaultRow<'_>),
 ) -> Result<(), Failure> {
-    let (mut request, mut reply) = ([0; REQUEST], [0; MESSAGE]);
-    let (mut start, mut pages) = (0, 0);
-    loop {
-        let length = supervisor::faults::request(&mut request, start)?;
-        let answer = server.call(&request[..length], &mut reply)?;
+    read_pages(server, supervisor::faults::request, |answer, _| {
         let page = supervisor::faults::reply(answer)??;
         for row in page.rows() {
             visit(&row?);
         }
-        pages += 1;
-        if !continues(start, page.next, pages) {
-            return Ok(());
-        }
-        start = page.next;
-    }
+        Ok(page.next)
+    })
 }
 
 /// A module's state and instance, as `caps` heads its list.
@@ -158,28 +156,24 @@ pub fn capabilities(
     name: &str,
     mut visit: impl FnMut(CapabilitiesPart<'_, '_>),
 ) -> Result<(), Failure> {
-    let (mut request, mut reply) = ([0; REQUEST], [0; MESSAGE]);
-    let (mut start, mut pages) = (0, 0);
-    loop {
-        let length = supervisor::capabilities::request(&mut request, name, start)?;
-        let answer = server.call(&request[..length], &mut reply)?;
-        let answer = supervisor::capabilities::reply(answer)??;
-        if pages == 0 {
-            visit(CapabilitiesPart::Head(&CapabilitiesHead {
-                module: answer.module,
-                state: answer.state,
-                generation: answer.generation,
-            }));
-        }
-        for row in answer.page.rows() {
-            visit(CapabilitiesPart::Row(&row?));
-        }
-        pages += 1;
-        if !continues(start, answer.page.next, pages) {
-            return Ok(());
-        }
-        start = answer.page.next;
-    }
+    read_pages(
+        server,
+        |request, start| supervisor::capabilities::request(request, name, start),
+        |answer, first| {
+            let answer = supervisor::capabilities::reply(answer)??;
+            if first {
+                visit(CapabilitiesPart::Head(&CapabilitiesHead {
+                    module: answer.module,
+                    state: answer.state,
+                    generation: answer.generation,
+                }));
+            }
+            for row in answer.page.rows() {
+                visit(CapabilitiesPart::Row(&row?));
+            }
+            Ok(answer.page.next)
+        },
+    )
 }
 
 /// Uptime, kernel heap and modules running.

@@ -1,14 +1,16 @@
 //! shell: Cella's console shell — line editing on the console's input, commands sent to the kernel's supervisor, answers printed through the UART.
 //!
 //! It serves the `console` endpoint (typed text from the UART and keyboard
-//! drivers) and sends to `uart` (the terminal) and `supervisor` (the
-//! kernel). Typing echoes; backspace erases; Enter sends the line to the
-//! supervisor, which answers on `console` with `answer` messages of the
-//! typed interface `cella_sdk::interfaces::console`; what it prints goes to
-//! `uart` as `write` messages (`cella_sdk::interfaces::uart`). A message
-//! that is not one of the interface's is refused with a warning and the
-//! shell goes on. The prompt comes back when the whole answer has been
-//! printed. The first prompt waits for the kernel's notice that the boot is
+//! drivers, as `input` messages of the typed interface
+//! `cella_sdk::interfaces::console`) and sends to `uart` (the terminal, as
+//! `write` messages of `cella_sdk::interfaces::uart`); a message that is not
+//! one of the console interface's is refused with a warning and the shell
+//! goes on. Typing echoes; backspace erases; Enter calls `run` with the line
+//! on the kernel's typed `supervisor` interface, whose reply, when the
+//! command ends, is its answer ([`answer`]); a longer answer comes on page
+//! by page (`report_page`), and the prompt comes back when the whole answer
+//! has been printed. Keys typed meanwhile are echoed and edited, and a line
+//! entered meanwhile is dropped, not run. The first prompt waits for the kernel's notice that the boot is
 //! done, and the same notice after kernel output (a log line) draws the
 //! prompt and the half-typed line again below it. A line longer than
 //! [`line::LINE_BYTES`] is refused whole. The commands themselves (`help`
@@ -23,14 +25,17 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod answer;
 pub mod files;
 pub mod line;
 pub mod network;
 pub mod ping;
 
-use cella_sdk::interfaces::{console, uart};
+use answer::Next;
+use cella_sdk::interfaces::{console, supervisor, uart};
 use cella_sdk::{
-    Endpoint, ErrorCode, Handle, MAX_MESSAGE_BYTES, Message, Module, Result, TextBuffer, Timer,
+    CallId, Endpoint, ErrorCode, Handle, MAX_MESSAGE_BYTES, Message, Module, Reply, Result,
+    TextBuffer, Timer,
 };
 use core::fmt::Write;
 use line::{Action, LINE_BYTES, LineEditor};
@@ -50,6 +55,8 @@ cella_sdk::module! {
 }
 
 const MESSAGE: usize = MAX_MESSAGE_BYTES as usize;
+/// An encoded request's length, or why it could not be encoded.
+type WireResult = core::result::Result<usize, cella_sdk::interfaces::wire::WireError>;
 const PROMPT: &[u8] = b"cella> ";
 /// How long a file command waits for each answer of the file server.
 const FS_DEADLINE_MILLISECONDS: u32 = 10_000;
@@ -112,6 +119,8 @@ pub struct Shell {
     editor: LineEditor,
     /// A command was sent and its answer is not complete yet.
     waiting: bool,
+    /// The call whose reply is the next piece of the command's answer.
+    command: Option<CallId>,
     /// The answer under way is `help`'s: the file commands follow it.
     help_follows: bool,
 }
@@ -131,6 +140,7 @@ impl Module for Shell {
             running: None,
             editor: LineEditor::new(),
             waiting: false,
+            command: None,
             help_follows: false,
         };
         Ok(shell)
@@ -143,6 +153,38 @@ impl Module for Shell {
         };
         message.accept(|request, reply| console::serve(&mut handling, request, reply))?;
         handling.outcome
+    }
+
+    /// A piece of a command's answer. A reply to another call than the one
+    /// awaited is dropped; a new version after a hot swap awaits none and
+    /// takes the reply to its predecessor's call.
+    fn on_reply(&mut self, reply: Reply) -> Result<()> {
+        if self.command.is_some_and(|call| call != reply.call()) {
+            cella_sdk::warn!(
+                "an answer to call {} nobody waits for; dropped",
+                reply.call().raw()
+            );
+            return Ok(());
+        }
+        self.command = None;
+        let mut buffer = [0u8; MESSAGE];
+        let mut printed = Ok(());
+        let next = answer::take(reply.read(&mut buffer), &mut |bytes| {
+            if printed.is_ok() {
+                printed = self.write(bytes);
+            }
+        });
+        let asked = match next {
+            Next::Page(page) => {
+                self.ask_supervisor(|request| supervisor::report_page::request(request, page))
+            }
+            Next::Done => false,
+        };
+        if asked {
+            return printed;
+        }
+        let ended = self.end_answer();
+        printed.and(ended)
     }
 
     fn on_timer(&mut self, timer: Handle) -> Result<()> {
@@ -199,10 +241,6 @@ impl console::Server for Handling<'_> {
         self.outcome = self.shell.typed(text.as_bytes());
     }
 
-    fn answer(&mut self, text: uart::Bytes<'_>, last: bool) {
-        self.outcome = self.shell.answered(text.0, last);
-    }
-
     fn redraw(&mut self) {
         self.outcome = self.shell.redraw();
     }
@@ -241,21 +279,6 @@ impl Shell {
             self.key(byte, &mut echo)?;
         }
         self.flush(&mut echo)
-    }
-
-    /// A piece of the supervisor's answer; after the last, the prompt.
-    fn answered(&mut self, text: &[u8], last: bool) -> Result<()> {
-        self.write(text)?;
-        if last {
-            self.waiting = false;
-            if core::mem::take(&mut self.help_follows) {
-                self.write(files::HELP.as_bytes())?;
-                self.write(network::HELP.as_bytes())?;
-            }
-            self.write(PROMPT)?;
-            self.write(self.editor.line())?;
-        }
-        Ok(())
     }
 
     /// The kernel printed on the terminal: the prompt and the half-typed
@@ -333,6 +356,44 @@ impl Shell {
             _ => write!(text, "error: {command} {target}: {failure}\r\n"),
         };
         self.write(text.as_bytes())
+    }
+
+    /// Calls the supervisor with the request `encode` writes; the reply
+    /// comes to [`Shell::on_reply`]. Whether the call is under way (if it
+    /// could not be made, the error is printed).
+    fn ask_supervisor(&mut self, encode: impl FnOnce(&mut [u8]) -> WireResult) -> bool {
+        let mut request = [0u8; LINE_BYTES + 16];
+        let called = match encode(&mut request) {
+            Ok(length) => self.supervisor.call(
+                request.get(..length).unwrap_or_default(),
+                answer::COMMAND_DEADLINE_MILLISECONDS,
+            ),
+            Err(_) => Err(ErrorCode::TooLong),
+        };
+        match called {
+            Ok(call) => {
+                self.command = Some(call);
+                true
+            }
+            Err(error) => {
+                cella_sdk::warn!("supervisor unreachable: {}", error);
+                answer::failed(answer::Failure::Call(error), &mut |bytes| {
+                    let _ = self.write(bytes);
+                });
+                false
+            }
+        }
+    }
+
+    /// The command's answer is printed (or failed): `help`'s is followed by
+    /// the shell's own commands, then the prompt and the half-typed line
+    /// come back.
+    fn end_answer(&mut self) -> Result<()> {
+        if core::mem::take(&mut self.help_follows) {
+            self.write(files::HELP.as_bytes())?;
+            self.write(network::HELP.as_bytes())?;
+        }
+        self.end_wait()
     }
 
     /// A command that held the prompt back is done: the prompt and the
@@ -441,11 +502,11 @@ impl Shell {
                 }
                 self.waiting = true;
                 self.help_follows = line.as_str().trim() == "help";
-                if let Err(error) = self.supervisor.send(line.as_str().as_bytes()) {
-                    self.waiting = false;
-                    cella_sdk::warn!("supervisor unreachable: {}", error);
-                    self.write(b"error: the supervisor did not take the command\r\n")?;
-                    self.write(PROMPT)?;
+                let asked =
+                    self.ask_supervisor(|request| supervisor::run::request(request, line.as_str()));
+                if !asked {
+                    self.help_follows = false;
+                    self.end_wait()?;
                 }
                 Ok(())
             }

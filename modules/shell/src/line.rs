@@ -207,4 +207,13 @@ mod tests {
         assert!(is_comment_or_empty("  #x"));
         assert!(!is_comment_or_empty("ps # list"));
     }
+
+    #[test]
+    fn a_forged_answer_typed_in_is_edited_as_keys_not_printed() {
+        let mut editor = LineEditor::new();
+        let echoed = type_all(&mut editor, b"\x02Sdone");
+        // The control byte is ignored; the rest is a line being typed.
+        assert_eq!(editor.line(), b"Sdone");
+        assert_eq!(echoed, b"Sdone");
+    }
 }

@@ -1,22 +1,19 @@
 //! `console`: what reaches the console's server (the shell, or the echo-only
 //! `console` module): text typed on the serial line or the keyboard, and the
-//! kernel's answers and notices to the shell.
+//! kernel's notice to the shell after it printed on the terminal.
 //!
 //! Every operation is one-way: the drivers send typed text as it arrives,
-//! one message per batch, and never wait for the server; the kernel's
-//! supervisor sends the answer to a command line the shell sent it in
-//! pieces (`answer`, the last with `last` set), and `redraw` after the
-//! kernel printed on the terminal, so the shell draws its prompt and the
-//! line typed so far again below the kernel's output.
+//! one message per batch, and never wait for the server; the kernel sends
+//! `redraw` after it printed on the terminal, so the shell draws its prompt
+//! and the line typed so far again below the kernel's output. The answers
+//! to the shell's commands do not come here: they are replies to its calls
+//! of the `supervisor` interface.
 
 crate::interface! {
     endpoint "console";
     /// Text typed on the serial line or the keyboard (UTF-8; at most
     /// [`MAX_INPUT_BYTES`]).
     once fn input(text: &str);
-    /// A piece of the supervisor's answer to a command line, with `\r\n`
-    /// line ends; `last` ends the answer.
-    once fn answer(text: crate::uart::Bytes<'_>, last: bool);
     /// The kernel printed on the terminal: draw the prompt and the line
     /// typed so far again.
     idempotent fn redraw();

@@ -2,16 +2,25 @@
 //! `caps`, `uptime`, `mem`), as typed records, served by the kernel itself
 //! to a module granted the `supervisor` endpoint.
 //!
-//! Every operation only reads: none restarts, stops, swaps or installs
-//! anything, so a module granted the endpoint learns what `ps` shows and
-//! can change nothing through this interface. A table longer than one
+//! The reading operations (`modules`, `processes`, `faults`,
+//! `capabilities`, `status`) restart, stop, swap or install nothing, so a
+//! module granted the endpoint learns what `ps` shows and can change
+//! nothing through them. A table longer than one
 //! answer comes in [`Page`]s: `start` names the first row, and the page's
 //! `next` is where the next one starts, or 0 when there are no more rows,
 //! as `fs`'s `list` pages a directory.
+//!
+//! Besides them, `run(line)` runs one of the supervisor's commands and
+//! `report_page(n)` reads the rest of its answer ([`commands`]); the kernel
+//! answers them to the module serving `console` (the shell) only, and
+//! fails any other caller's call with `Denied`, running nothing.
 
 use crate::wire::{Reader, Wire, WireError, Writer};
 use core::fmt;
 use core::marker::PhantomData;
+
+pub mod commands;
+pub use commands::{ANSWER_TEXT_BYTES, CommandAnswer, CommandRequest, text_page};
 
 /// The most bytes of rows one page carries, leaving room in the
 /// 4,096-byte message for the rest of the answer.
@@ -28,6 +37,10 @@ crate::wire_enum! {
         TooLong = 3 => "a row is longer than one answer holds",
         /// The kernel had no memory to build the answer.
         OutOfMemory = 4 => "the kernel has no memory for the answer",
+        /// `report_page` with no answer of a command kept for the caller.
+        NoReport = 5 => "no answer of a command is kept for this caller",
+        /// `run` while a command of the same caller still runs.
+        Busy = 6 => "a command of this caller is still running",
     }
 }
 
@@ -393,6 +406,12 @@ crate::interface! {
     idempotent fn capabilities(name: &str, start: u32) -> Result<Capabilities<'_>, SupervisorError>;
     /// Uptime, kernel heap and modules running.
     idempotent fn status() -> Result<Status, SupervisorError>;
+    /// Runs the command line `line`; answered when the command ends, with
+    /// page 0 of its answer. Only for the console's server.
+    once fn run(line: &str) -> Result<CommandAnswer<'_>, SupervisorError>;
+    /// Page `page` of the caller's last command's answer. Only for the
+    /// console's server.
+    idempotent fn report_page(page: u32) -> Result<CommandAnswer<'_>, SupervisorError>;
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-const PROGRAMS: [&str; 20] = [
+const PROGRAMS: [&str; 21] = [
     "hello",
     "fault-null",
     "fault-ud2",
@@ -20,6 +20,7 @@ const PROGRAMS: [&str; 20] = [
     "rtc-irq",
     "sdk-probe",
     "module-client",
+    "supervisor-client",
     "module-peer",
     "forger",
     "mortal",
@@ -163,6 +164,8 @@ grant endpoint checksum
 process ports bin/ports
 process module-client bin/module-client
 grant endpoint rtc
+process supervisor-client bin/supervisor-client
+grant endpoint supervisor
 module echo-sender modules/echo-sender.wasm
 serve echo-sender
 grant endpoint peer-inbox

@@ -23,7 +23,7 @@
 
 use super::devices::{self, DeviceGrant};
 use super::grants::Grants;
-use super::{KERNEL_ENDPOINTS, Problems, SOURCE, valid_name};
+use super::{Problems, SOURCE, valid_name};
 use cella_system::system_manifest::{GrantLine, ModulePlan};
 use toml::Table;
 
@@ -174,13 +174,6 @@ pub(super) fn parse_process(
         say(
             "`program` (the native program it runs, such as \"checksum-native\") is missing".into(),
         );
-    }
-    for endpoint in &spec.grants.endpoints {
-        if KERNEL_ENDPOINTS.contains(&endpoint.as_str()) {
-            say(format!(
-                "`endpoints`: `{endpoint}` is the kernel's endpoint for modules; native processes cannot reach it"
-            ));
-        }
     }
     Some(spec)
 }

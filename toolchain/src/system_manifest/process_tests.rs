@@ -97,6 +97,28 @@ fn the_kernel_reads_the_compiled_processes_with_their_grants() {
 }
 
 #[test]
+fn a_process_may_be_granted_the_kernels_supervisor_endpoint() {
+    let text = r#"
+[[module]]
+name = "rtc"
+serve = ["rtc"]
+
+[[process]]
+name = "reader"
+program = "supervisor-client"
+endpoints = ["supervisor"]
+"#;
+    let plan = SystemPlan::parse(text, SOURCE).expect("a process may read the supervisor");
+    let manifest = SystemManifest::parse(&plan.render()).expect("the kernel reads it");
+    assert_eq!(
+        manifest.processes[0].grants,
+        [GrantLine::Endpoint {
+            name: "supervisor".into()
+        }]
+    );
+}
+
+#[test]
 fn keys_the_kernel_does_not_grant_processes_are_refused() {
     let text = r#"
 [[module]]
@@ -111,7 +133,6 @@ boot = false
 package = "cella-checksum"
 wat = "p.wat"
 colour = "blue"
-endpoints = ["supervisor"]
 "#;
     assert_found(
         &problems(text),
@@ -123,7 +144,6 @@ endpoints = ["supervisor"]
             "process `p`: `package` is not supported for processes: a process runs a native program",
             "process `p`: `wat` is not supported for processes",
             "process `p`: unknown key `colour` (known: name, program, serve",
-            "process `p`: `endpoints`: `supervisor` is the kernel's endpoint for modules",
         ],
     );
 }

@@ -1,7 +1,9 @@
 //! The typed, read-only `supervisor` interface (`module_system::inspection`)
 //! over the mocked kernel: its answers hold `ps`'s rows, a table longer than
 //! one message comes in pages, an unknown module, garbage and command lines
-//! are refused, and a module's call to it is answered with a reply.
+//! are refused, and a module's call to it is answered with a reply, as is a
+//! native process's call when the system manifest grants it the endpoint;
+//! `ps`'s rows of a module away in an event.
 
 use super::calls::{boot_calls, call, caller_log};
 use super::*;
@@ -273,4 +275,135 @@ fn the_shells_call_renders_the_typed_answer_and_refuses_commands() {
             .restarts,
         0
     );
+}
+
+#[test]
+fn ps_shows_a_module_away_in_an_event_with_its_figures_from_before_the_event() {
+    let mut system = boot(&["counter"]);
+    settle(&mut system);
+    for _ in 0..3 {
+        queue(&mut system, "counter", b"count");
+        settle(&mut system);
+    }
+    let row = |system: &System| {
+        system
+            .module_rows()
+            .into_iter()
+            .find(|row| row.name == "counter")
+            .expect("a row")
+    };
+    let home = row(&system);
+    assert!(home.fuel > 0 && home.memory_kib > 0);
+    // The next event stays on the worker (the mock holds it): away.
+    system.kernel.hold_events = true;
+    queue(&mut system, "counter", b"count");
+    system.step();
+    assert!(system.table.slots[index(&system, "counter")].away);
+    let away = row(&system);
+    assert_eq!(
+        (away.fuel, away.memory_kib, away.log_lines_dropped),
+        (home.fuel, home.memory_kib, home.log_lines_dropped)
+    );
+    system.kernel.hold_events = false;
+    settle(&mut system);
+    assert!(
+        row(&system).fuel > home.fuel,
+        "the event's fuel shows once it is home"
+    );
+}
+
+/// Boots `counter` and a native process `reader` granted `endpoint
+/// supervisor` (with `granted`) or nothing.
+fn boot_with_reader(granted: bool) -> System {
+    let mut reader = ModulePlan {
+        name: String::from("reader"),
+        file: String::from("bin/reader"),
+        ..ModulePlan::default()
+    };
+    if granted {
+        reader
+            .grants
+            .push(crate::system_manifest::GrantLine::Endpoint {
+                name: String::from("supervisor"),
+            });
+    }
+    let manifest = SystemManifest {
+        modules: alloc::vec![plan("counter", &[])],
+        processes: alloc::vec![reader],
+        ..SystemManifest::default()
+    };
+    let files = [("counter.wasm", module("counter", 1, Behaviour::default()))];
+    let mut system = EventLoop::boot(
+        mock::MockKernel::default(),
+        &manifest,
+        archive(&files),
+        cella_wasm_host::Limits::default(),
+    );
+    settle(&mut system);
+    system
+}
+
+/// A process's call to `supervisor` with `bytes`: its answer.
+fn process_asks(
+    system: &mut System,
+    token: u64,
+    bytes: &[u8],
+) -> Result<Vec<u8>, crate::ipc::IpcError> {
+    system.kernel.process_sends("supervisor", token, bytes);
+    settle(system);
+    system
+        .kernel
+        .process_answers
+        .iter()
+        .find(|(answered, _)| *answered == token)
+        .map(|(_, answer)| answer.clone())
+        .expect("the call was answered")
+}
+
+#[test]
+fn a_native_process_granted_the_endpoint_reads_it_and_is_denied_commands() {
+    // Not granted to any process: the endpoint is not opened for processes.
+    let system = boot_with_reader(false);
+    assert!(!system.kernel.opened.iter().any(|name| name == "supervisor"));
+
+    let mut system = boot_with_reader(true);
+    let counter = index(&system, "counter");
+    let generation = system.table.slots[counter].generation;
+    let mut request = [0; 64];
+    let length = supervisor::status::request(&mut request).unwrap();
+    for round in 0..50u64 {
+        let bytes = process_asks(&mut system, 1 + round, &request[..length]).unwrap();
+        let status = supervisor::status::reply(&bytes).unwrap().unwrap();
+        assert_eq!((status.modules_up, status.modules_total), (1, 1));
+    }
+    let run = {
+        let mut run = [0; 64];
+        let length = supervisor::run::request(&mut run, "stop counter").unwrap();
+        run[..length].to_vec()
+    };
+    for (token, bytes) in [
+        (100, &run[..]),
+        (101, b"stop counter"),
+        (102, b"\xff\x00garbage"),
+    ] {
+        assert_eq!(
+            process_asks(&mut system, token, bytes),
+            Err(crate::ipc::IpcError::NoRight),
+            "{bytes:?}"
+        );
+    }
+    // A one-way message is refused, unanswered.
+    system
+        .kernel
+        .process_sends("supervisor", 0, b"stop counter");
+    settle(&mut system);
+    let slot = &system.table.slots[counter];
+    assert!(slot.is_running());
+    assert_eq!(
+        slot.generation, generation,
+        "nothing stopped or restarted it"
+    );
+    assert!(system.router.process_supervisor_calls.is_empty());
+    assert!(!system.operations.any());
+    assert_eq!(system.kernel.process_answers.len(), 53);
 }

@@ -332,6 +332,15 @@ impl KernelServices for MockKernel {
         core::mem::take(&mut self.device_faults)
     }
 
+    fn run_here(&mut self, name: &str, job: MockJob) -> Result<MockDone, MockJob> {
+        if self.hold_events {
+            return Err(job);
+        }
+        self.platform.set_now(self.clock);
+        self.ran.push(String::from(name));
+        Ok(execute(job, |_, work| work(), |_| None))
+    }
+
     fn lend(&mut self, name: &str, job: MockJob) {
         self.lent.push_back((String::from(name), job));
     }

@@ -3,6 +3,7 @@
 //! on real Wasm modules (written in WAT below) in the Wasm host.
 
 mod calls;
+mod command_calls;
 mod commands;
 mod disk_files;
 mod inspection;
@@ -11,6 +12,7 @@ mod lifecycle;
 mod loans;
 mod mock;
 mod process_calls;
+mod process_path;
 mod prompt;
 mod remote;
 mod replay;

@@ -6,8 +6,6 @@ use crate::wire::WireError;
 struct Told {
     typed: [u8; 256],
     typed_length: usize,
-    answers: usize,
-    last_answer: Option<([u8; 16], usize, bool)>,
     redraws: usize,
 }
 
@@ -16,8 +14,6 @@ impl Default for Told {
         Told {
             typed: [0; 256],
             typed_length: 0,
-            answers: 0,
-            last_answer: None,
             redraws: 0,
         }
     }
@@ -30,20 +26,13 @@ impl Server for Told {
         self.typed_length = end;
     }
 
-    fn answer(&mut self, text: Bytes<'_>, last: bool) {
-        let mut kept = [0; 16];
-        kept[..text.0.len()].copy_from_slice(text.0);
-        self.answers += 1;
-        self.last_answer = Some((kept, text.0.len(), last));
-    }
-
     fn redraw(&mut self) {
         self.redraws += 1;
     }
 }
 
 #[test]
-fn input_answers_and_redraws_reach_the_server_typed() {
+fn input_and_redraws_reach_the_server_typed() {
     let mut told = Told::default();
     let mut request = [0; 64];
     let length = input::request(&mut request, "ps\r").unwrap();
@@ -51,14 +40,10 @@ fn input_answers_and_redraws_reach_the_server_typed() {
     let length = input::request(&mut request, "é\u{8}").unwrap();
     serve(&mut told, &request[..length], &mut []).unwrap();
     assert_eq!(&told.typed[..told.typed_length], "ps\ré\u{8}".as_bytes());
-    let length = answer::request(&mut request, Bytes(b"ok\r\n"), true).unwrap();
-    serve(&mut told, &request[..length], &mut []).unwrap();
-    let (kept, kept_length, last) = told.last_answer.unwrap();
-    assert_eq!((&kept[..kept_length], last), (&b"ok\r\n"[..], true));
     let length = redraw::request(&mut request).unwrap();
     assert_eq!(&request[..length], b"redraw");
     serve(&mut told, &request[..length], &mut []).unwrap();
-    assert_eq!((told.answers, told.redraws), (1, 1));
+    assert_eq!(told.redraws, 1);
     assert!(OPERATIONS.iter().all(|operation| !operation.answers));
     assert_eq!(idempotent(b"redraw"), Some(true));
     assert_eq!(idempotent(b"input\0\x00\x00"), Some(false));
@@ -72,7 +57,7 @@ fn bad_input_is_refused_and_tells_the_server_nothing() {
         (b"\x02Sdone", WireError::UnknownOperation),
         (b"input\0\x02\x00\xc3", WireError::Truncated),
         (b"input\0\x01\x00\xff", WireError::BadValue),
-        (b"answer\0\x01\x00x\x02", WireError::BadValue),
+        (b"answer\0\x01\x00x\x01", WireError::UnknownOperation),
         (b"redraw\0x", WireError::TrailingBytes),
     ];
     for round in 0..100 {
@@ -84,7 +69,7 @@ fn bad_input_is_refused_and_tells_the_server_nothing() {
             );
         }
     }
-    assert_eq!((told.typed_length, told.answers, told.redraws), (0, 0, 0));
+    assert_eq!((told.typed_length, told.redraws), (0, 0));
 }
 
 #[test]
