@@ -2,7 +2,7 @@
 //! keyboard/UART input through the console back to the UART.
 
 use cella_device_tests::models::Uart16550;
-use cella_device_tests::{TestSandbox, endpoints, log_messages, sent_to, start, uart_write};
+use cella_device_tests::{TestSandbox, endpoints, log_messages, sent_to, start};
 use cella_interfaces::{console, uart};
 use cella_wasm_host::{Event, Grant, SimulatedPlatform};
 

@@ -106,20 +106,6 @@ impl Echo {
         }
     }
 
-    /// Adds `bytes` (at most [`uart::MAX_WRITE_BYTES`]), sending what was
-    /// collected first if they do not fit.
-    fn push(&mut self, bytes: &[u8]) -> Result<()> {
-        if self.length + bytes.len() > self.bytes.len() {
-            self.flush()?;
-        }
-        let end = self.length + bytes.len();
-        if let Some(room) = self.bytes.get_mut(self.length..end) {
-            room.copy_from_slice(bytes);
-            self.length = end;
-        }
-        Ok(())
-    }
-
     fn flush(&mut self) -> Result<()> {
         let pending = self.bytes.get(..self.length).unwrap_or_default();
         self.length = 0;

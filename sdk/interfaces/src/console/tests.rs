@@ -1,5 +1,4 @@
 use super::*;
-use crate::uart::Bytes;
 use crate::wire::WireError;
 
 /// What a console server was told, in order.
