@@ -143,6 +143,9 @@ pub struct Slot<K: KernelServices> {
     /// A fault its device caused (a DMA the IOMMU blocked), to fault the
     /// instance with once it is home.
     pub device_fault: Option<String>,
+    /// When its instance was last faulted for its device, and the fault's
+    /// text (see `super::device_faults`).
+    pub last_device_fault: Option<(u64, String)>,
 }
 
 impl<K: KernelServices> Slot<K> {

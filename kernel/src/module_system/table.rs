@@ -119,6 +119,7 @@ impl<K: KernelServices> ModuleTable<K> {
             events_handled: 0,
             tracing: false,
             device_fault: None,
+            last_device_fault: None,
         }
     }
 

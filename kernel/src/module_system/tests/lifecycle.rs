@@ -257,3 +257,43 @@ fn a_dma_fault_of_its_device_faults_and_restarts_the_module_holding_it() {
     let other = index(&system, "other");
     assert_eq!(system.table.slots[other].tracker.restarts, 0);
 }
+
+#[test]
+fn the_same_device_fault_reported_again_just_after_the_restart_is_not_held_against_the_new_instance()
+ {
+    use crate::module_system::device_faults::REPEAT_WINDOW_NS;
+    use crate::system_manifest::GrantLine;
+    use cella_wasm_host::abi::PciAddress;
+    let disk = PciAddress::new(0, 3, 0).unwrap();
+    let mut holder = plan("counter", &[("backoff", "1ms")]);
+    holder.grants.push(GrantLine::Device {
+        vendor: 0x1af4,
+        device: 0x1042,
+        slot: Some(disk),
+    });
+    let mut system = boot_with(alloc::vec![(holder, Behaviour::default())], &[]);
+    settle(&mut system);
+    let at = index(&system, "counter");
+    let blocked = "DMA write by 00:03.0 at 0x100000 blocked: the page is not mapped writable";
+    let restart_after = |system: &mut System, text: &str| {
+        system.kernel.device_faults.push((disk, String::from(text)));
+        for _ in 0..20 {
+            settle(system);
+            system.wait_for_work();
+        }
+        system.table.slots[at].tracker.restarts
+    };
+    assert_eq!(restart_after(&mut system, blocked), 1);
+    // The same fault again at once: a late report of the first (the mock's
+    // 20 waits are 20 ms of its clock, inside the window).
+    assert_eq!(restart_after(&mut system, blocked), 1);
+    assert_eq!(system.records.all().count(), 1);
+    // Another fault of the device counts at once.
+    let other = "DMA write by 00:03.0 at 0x200000 blocked: the page is not mapped writable";
+    assert_eq!(restart_after(&mut system, other), 2);
+    // The same fault again, long after: the new instance's own.
+    system.kernel.clock += REPEAT_WINDOW_NS;
+    assert_eq!(restart_after(&mut system, other), 3);
+    assert_eq!(system.records.all().count(), 3);
+    assert_eq!(system.table.slots[at].state, ModuleState::Running);
+}
