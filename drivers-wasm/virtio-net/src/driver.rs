@@ -89,25 +89,18 @@ impl VirtioNet {
     /// still waits. After device garbage, ends the instance.
     fn answer_waiting(&mut self) -> Result<()> {
         let mut refused = None;
-        // The staging array is made only for a waiting `receive_lent`: an interrupt or a
-        // timer comes with every frame.
-        let lent = self.server().waiting_lent_bytes().min(LENT_STAGING_BYTES);
-        let mut storage;
-        let staging: &mut [u8] = if lent == 0 {
-            &mut []
-        } else {
-            storage = [0u8; LENT_STAGING_BYTES];
-            &mut storage[..lent]
-        };
-        let polled = self.server().poll(
-            cella_sdk::time::now(),
-            staging,
-            |message, reply, written| {
-                if let Err(error) = answer(&message, reply, written) {
-                    refused = Some(error);
-                }
-            },
-        );
+        let lent = self.server().waiting_lent_bytes();
+        let polled = with_staging(lent, |staging| {
+            self.server().poll(
+                cella_sdk::time::now(),
+                staging,
+                |message, reply, written| {
+                    if let Err(error) = answer(&message, reply, written) {
+                        refused = Some(error);
+                    }
+                },
+            )
+        });
         if let Some(error) = refused {
             cella_sdk::warn!("an answer was not taken: {error}");
         }
@@ -204,30 +197,24 @@ impl Module for VirtioNet {
             return Ok(());
         }
         let mut reply = [0; MAX_MESSAGE_BYTES as usize];
-        let lent = lent_size(&message, request).min(LENT_STAGING_BYTES);
-        // Only a `receive_lent` needs the staging array; a `send` comes with every frame.
-        let mut storage;
-        let staging: &mut [u8] = if lent == 0 {
-            &mut []
-        } else {
-            storage = [0u8; LENT_STAGING_BYTES];
-            &mut storage[..lent]
-        };
-        let now = cella_sdk::time::now();
-        let handled = self
-            .server()
-            .request(message, request, now, &mut reply, &mut *staging);
-        let answered = match handled {
-            Handled::Answered(length) => {
-                let written = net_server::lent_bytes(&reply[..length]).min(lent);
-                answer(&message, &reply[..length], &staging[..written])
+        let lent = lent_size(&message, request);
+        let answered = with_staging(lent, |staging| {
+            let now = cella_sdk::time::now();
+            let handled = self
+                .server()
+                .request(message, request, now, &mut reply, &mut *staging);
+            match handled {
+                Handled::Answered(length) => {
+                    let written = net_server::lent_bytes(&reply[..length]).min(staging.len());
+                    answer(&message, &reply[..length], &staging[..written])
+                }
+                Handled::Pending => self.arm(),
+                Handled::Malformed(error) => {
+                    cella_sdk::warn!("a request of {} bytes not answered: {error}", request.len());
+                    message.reply(&[])
+                }
             }
-            Handled::Pending => self.arm(),
-            Handled::Malformed(error) => {
-                cella_sdk::warn!("a request of {} bytes not answered: {error}", request.len());
-                message.reply(&[])
-            }
-        };
+        });
         // Garbage met while serving the request (in a used ring looked at for `send` or
         // `receive`) gives the device up now rather than at the next interrupt.
         if self.server().nic().is_some_and(Nic::is_broken) {
@@ -318,4 +305,15 @@ impl Module for VirtioNet {
             poll,
         })
     }
+}
+
+/// Runs `work` with a zeroed staging array for a `receive_lent` of `lent`
+/// bytes (at most [`LENT_STAGING_BYTES`]), made only when one is lent: an
+/// interrupt, a timer and a `send` come with every frame and need none.
+fn with_staging<T>(lent: usize, work: impl FnOnce(&mut [u8]) -> T) -> T {
+    if lent == 0 {
+        return work(&mut []);
+    }
+    let mut storage = [0u8; LENT_STAGING_BYTES];
+    work(&mut storage[..lent.min(LENT_STAGING_BYTES)])
 }
