@@ -92,6 +92,12 @@ fn shell_calls(system: &mut System, request: &[u8]) {
     settle(system);
 }
 
+/// The version module `name` runs.
+fn version_of<'a>(system: &'a System, name: &str) -> &'a str {
+    let slot = &system.table.slots[index(system, name)];
+    slot.module.as_ref().expect("a loaded module").version()
+}
+
 /// The shell's `run(line)` request.
 fn run_request(line: &str) -> Vec<u8> {
     let mut request = [0; 256];
@@ -242,13 +248,7 @@ fn a_swap_holds_the_call_until_it_is_handed_over_and_a_failed_one_answers_its_er
     let (succeeded, _, next, text) = last_answer(&system).unwrap();
     assert!(succeeded && next == 0, "{text}");
     assert!(text.starts_with("counter: swapped 1 -> 2"), "{text}");
-    let counter = index(&system, "counter");
-    let version = system.table.slots[counter]
-        .module
-        .as_ref()
-        .unwrap()
-        .version();
-    assert_eq!(version, "2");
+    assert_eq!(version_of(&system, "counter"), "2");
     nothing_kept(&system);
 
     shell_calls(&mut system, &run_request("swap counter counter-v3.wasm"));
@@ -258,12 +258,11 @@ fn a_swap_holds_the_call_until_it_is_handed_over_and_a_failed_one_answers_its_er
         text.starts_with("error: ") && text.contains("failed at the restore step"),
         "{text}"
     );
-    let version = system.table.slots[counter]
-        .module
-        .as_ref()
-        .unwrap()
-        .version();
-    assert_eq!(version, "2", "the old version runs on");
+    assert_eq!(
+        version_of(&system, "counter"),
+        "2",
+        "the old version runs on"
+    );
     nothing_kept(&system);
 }
 
@@ -372,13 +371,7 @@ fn a_shell_restarted_while_its_command_runs_leaves_nothing_kept() {
     system.kernel.hold_preparations = false;
     settle(&mut system);
     // The swap ran to its end; its answer reached no one (logged).
-    let counter = index(&system, "counter");
-    let version = system.table.slots[counter]
-        .module
-        .as_ref()
-        .unwrap()
-        .version();
-    assert_eq!(version, "2");
+    assert_eq!(version_of(&system, "counter"), "2");
     assert!(replies(&system).is_empty(), "{:?}", replies(&system));
     nothing_kept(&system);
     // A long answer read in part is dropped with the instance too.
@@ -471,13 +464,7 @@ fn a_command_that_outlives_the_calls_deadline_times_out_in_the_shell_and_leaves_
     system.kernel.hold_preparations = false;
     settle(&mut system);
     // The swap ended; its late answer reached no one.
-    let counter = index(&system, "counter");
-    let version = system.table.slots[counter]
-        .module
-        .as_ref()
-        .unwrap()
-        .version();
-    assert_eq!(version, "2");
+    assert_eq!(version_of(&system, "counter"), "2");
     assert_eq!(replies(&system), [timed_out.to_vec()]);
     nothing_kept(&system);
 }

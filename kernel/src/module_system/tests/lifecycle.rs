@@ -203,25 +203,32 @@ fn kernel_requests_queued_for_a_held_module_fail_and_for_a_restarting_one_are_re
     assert!(!system.router.is_open(request), "failed and forgotten");
 }
 
-#[test]
-fn a_dma_fault_of_its_device_faults_and_restarts_the_module_holding_it() {
+/// Boots `counter`, granted the disk at 00:03.0 and restarted after 1 ms,
+/// and the modules `others`; settled. The disk's address too.
+fn boot_disk_holder(others: &[&str]) -> (System, cella_wasm_host::abi::PciAddress) {
     use crate::system_manifest::GrantLine;
-    use cella_wasm_host::abi::PciAddress;
-    let disk = PciAddress::new(0, 3, 0).unwrap();
+    let disk = cella_wasm_host::abi::PciAddress::new(0, 3, 0).unwrap();
     let mut holder = plan("counter", &[("backoff", "1ms")]);
     holder.grants.push(GrantLine::Device {
         vendor: 0x1af4,
         device: 0x1042,
         slot: Some(disk),
     });
-    let mut system = boot_with(
-        alloc::vec![
-            (holder, Behaviour::default()),
-            (plan("other", &[]), Behaviour::default()),
-        ],
-        &[],
+    let mut plans = alloc::vec![(holder, Behaviour::default())];
+    plans.extend(
+        others
+            .iter()
+            .map(|name| (plan(name, &[]), Behaviour::default())),
     );
+    let mut system = boot_with(plans, &[]);
     settle(&mut system);
+    (system, disk)
+}
+
+#[test]
+fn a_dma_fault_of_its_device_faults_and_restarts_the_module_holding_it() {
+    use cella_wasm_host::abi::PciAddress;
+    let (mut system, disk) = boot_disk_holder(&["other"]);
     let at = index(&system, "counter");
     let generation = system.table.slots[at].generation;
     // A fault of a device nobody holds faults nobody.
@@ -262,17 +269,7 @@ fn a_dma_fault_of_its_device_faults_and_restarts_the_module_holding_it() {
 fn the_same_device_fault_reported_again_just_after_the_restart_is_not_held_against_the_new_instance()
  {
     use crate::module_system::device_faults::REPEAT_WINDOW_NS;
-    use crate::system_manifest::GrantLine;
-    use cella_wasm_host::abi::PciAddress;
-    let disk = PciAddress::new(0, 3, 0).unwrap();
-    let mut holder = plan("counter", &[("backoff", "1ms")]);
-    holder.grants.push(GrantLine::Device {
-        vendor: 0x1af4,
-        device: 0x1042,
-        slot: Some(disk),
-    });
-    let mut system = boot_with(alloc::vec![(holder, Behaviour::default())], &[]);
-    settle(&mut system);
+    let (mut system, disk) = boot_disk_holder(&[]);
     let at = index(&system, "counter");
     let blocked = "DMA write by 00:03.0 at 0x100000 blocked: the page is not mapped writable";
     let restart_after = |system: &mut System, text: &str| {
