@@ -166,16 +166,9 @@ impl Endpoint {
     }
 }
 
-bitflags::bitflags! {
-    /// What a handle lets its holder do.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub struct Rights: u8 {
-        /// May send and call.
-        const SEND = 1;
-        /// May receive and reply (the server's side).
-        const RECEIVE = 1 << 1;
-    }
-}
+/// What a handle lets its holder do: the ABI's one rights type, the same
+/// one a Wasm module's endpoint capabilities carry.
+pub use cella_abi::Rights;
 
 /// A capability: an endpoint and rights on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -29,6 +29,7 @@ pub mod exports;
 pub mod functions;
 pub mod manifest;
 pub mod pci;
+pub mod rights;
 pub mod syscalls;
 pub mod text;
 
@@ -38,6 +39,7 @@ pub use exports::Export;
 pub use functions::{HostFunction, Signature, ValueType};
 pub use manifest::{CapabilityKind, CapabilityRequest, Manifest, ManifestError, ManifestErrorKind};
 pub use pci::PciAddress;
+pub use rights::Rights;
 
 /// The ABI version this crate describes.
 pub const ABI_VERSION: u32 = 1;
