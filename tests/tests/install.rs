@@ -168,7 +168,12 @@ fn a_module_pushed_with_its_entry_joins_the_running_system_and_conflicts_change_
         session.fail(format!("`ps` does not list blink running:\n{listed}"));
     }
     let caps = run(&mut session, "caps blink");
-    for needle in ["port 0x510 2", "endpoint console", "serves blink"] {
+    for needle in [
+        "port 0x510 2",
+        "serves blink",
+        "  endpoint console (send)",
+        "  endpoint blink (receive)",
+    ] {
         if !caps.contains(needle) {
             session.fail(format!("`caps blink` lacks `{needle}`:\n{caps}"));
         }

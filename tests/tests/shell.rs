@@ -105,6 +105,8 @@ fn every_command_answers_as_documented() {
             "held by instance",
             "  port 0x3f8 8",
             "  irq 4 (unmasked)",
+            "  endpoint console (send)",
+            "  endpoint uart (receive)",
         ],
     );
     ask(

@@ -262,6 +262,11 @@ fn describe(kind: &cella_wasm_host::LoadErrorKind) -> String {
         Kind::ImportSignature { name } => format!("imports `{name}` with the wrong signature"),
         Kind::MissingExport { name } => format!("does not export `{name}`"),
         Kind::ExportSignature { name } => format!("exports `{name}` with the wrong type"),
+        Kind::TooManyServed { count } => format!(
+            "serves {count} endpoints in {}; a module serves at most {}",
+            system_manifest::SOURCE,
+            cella_wasm_host::MAX_SERVED_ENDPOINTS
+        ),
         // cella-wasm-host may grow new reasons.
         #[allow(unreachable_patterns)]
         other => format!("{other:?}"),
@@ -276,7 +281,7 @@ fn describe_capability(capability: &Capability, spec: &ModuleSpec) -> String {
         Capability::DmaPool { budget, .. } => {
             format!("dma {}", cella_wasm_host::abi::text::Size(*budget))
         }
-        Capability::Endpoint { id } => {
+        Capability::Endpoint { id, .. } => {
             // Ids are 1-based positions in the grant's endpoint list.
             let name = usize::try_from(*id)
                 .ok()
@@ -488,7 +493,10 @@ mod tests {
                 budget: 64 * 1024,
                 used: 0,
             },
-            Capability::Endpoint { id: 1 },
+            Capability::Endpoint {
+                id: 1,
+                rights: cella_wasm_host::abi::Rights::SEND,
+            },
             Capability::Timer { deadline: None },
         ]
         .iter()

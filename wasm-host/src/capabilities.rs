@@ -6,7 +6,7 @@ use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use cella_abi::text::Size;
-use cella_abi::{CapabilityKind, ErrorCode, PciAddress};
+use cella_abi::{CapabilityKind, ErrorCode, PciAddress, Rights};
 use cella_interfaces::pci::Function;
 use cella_system::devices::PciFunction;
 
@@ -82,10 +82,15 @@ pub enum Capability {
         /// This instance's PCI function, which the loan mapped it for.
         device: Option<PciAddress>,
     },
-    /// An endpoint to send to.
+    /// An endpoint, with what the holder may do on it: [`Rights::SEND`] for
+    /// an endpoint its manifest requests (`endpoint NAME`),
+    /// [`Rights::RECEIVE`] for one it serves.
     Endpoint {
         /// Endpoint id from the grant.
         id: u64,
+        /// What the holder may do: send and call, or take the endpoint's
+        /// messages and answer them.
+        rights: Rights,
     },
     /// A one-shot timer.
     Timer {
@@ -105,7 +110,8 @@ pub enum Capability {
 }
 
 /// How `caps` shows a held capability: `port 0x510 2`, `mmio 0xfebf1000
-/// 4096`, `irq 4 (unmasked)`, `dma 64 KiB (12 KiB used)`.
+/// 4096`, `irq 4 (unmasked)`, `dma 64 KiB (12 KiB used)`, `endpoint 3
+/// (send)` (the embedder names the endpoint instead of its id).
 impl core::fmt::Display for Capability {
     fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
@@ -158,7 +164,7 @@ impl core::fmt::Display for Capability {
                 Size(*size),
                 if *writable { "read-write" } else { "read-only" }
             ),
-            Capability::Endpoint { id } => write!(formatter, "endpoint {id}"),
+            Capability::Endpoint { id, rights } => write!(formatter, "endpoint {id} ({rights})"),
             Capability::Timer { deadline: None } => formatter.write_str("timer (not armed)"),
             Capability::Timer {
                 deadline: Some(deadline),
@@ -198,30 +204,61 @@ impl Capability {
     }
 }
 
-/// The table: slots `0 .. requested` hold the manifest's capabilities in order,
-/// later slots hold DMA buffers.
+/// Most endpoints one module serves: its serve capabilities and its requests
+/// ([`cella_abi::MAX_CAPABILITY_REQUESTS`]) leave half the table
+/// ([`SLOTS`]) for DMA buffers, BARs, interrupts and lent buffers.
+pub const MAX_SERVED_ENDPOINTS: usize = 64;
+
+/// The table: slots `0 .. requested` hold the manifest's capabilities in
+/// order (the handles `cap_handle` gives), later slots what the instance
+/// gets while it runs (DMA buffers, BARs, interrupt vectors, lent buffers).
+/// The endpoints the module serves (with [`Rights::RECEIVE`]) take the top
+/// slots, counting down: the first in slot `SLOTS - 1`, the next in
+/// `SLOTS - 2`. So no handle's number depends on what the module serves.
 #[derive(Clone, Debug)]
 pub struct CapabilityTable {
     generation: u32,
     /// Earlier generations of this module (restarts, swaps), newest last.
     predecessors: Vec<u32>,
     requested: usize,
+    /// The requests, then what the instance got while running.
     slots: Vec<Option<Capability>>,
+    /// The served endpoints: `served[k]` is in slot `SLOTS - 1 - k`.
+    served: Vec<Capability>,
 }
 
 /// How many earlier generations a table remembers to tell "stale" from "bad".
 const REMEMBERED_GENERATIONS: usize = 16;
 
 impl CapabilityTable {
-    /// A table for `generation` holding `requested` capabilities.
-    pub fn new(generation: u32, predecessors: Vec<u32>, requested: Vec<Capability>) -> Self {
-        let count = requested.len();
+    /// A table for `generation` holding the `requested` capabilities from
+    /// slot 0 up and the `served` endpoints from the top slot down (at most
+    /// [`MAX_SERVED_ENDPOINTS`] are kept; the loader refuses more).
+    pub fn new(
+        generation: u32,
+        predecessors: Vec<u32>,
+        requested: Vec<Capability>,
+        mut served: Vec<Capability>,
+    ) -> Self {
+        served.truncate(MAX_SERVED_ENDPOINTS);
         CapabilityTable {
             generation,
             predecessors,
-            requested: count,
+            requested: requested.len(),
             slots: requested.into_iter().map(Some).collect(),
+            served,
         }
+    }
+
+    /// The index in `served` of the endpoint in `slot`, if it holds one.
+    fn served_index(&self, slot: usize) -> Option<usize> {
+        let index = SLOTS.checked_sub(slot.checked_add(1)?)?;
+        (index < self.served.len()).then_some(index)
+    }
+
+    /// Slots below the served endpoints: the most `slots` may grow to.
+    fn lower_slots(&self) -> usize {
+        SLOTS - self.served.len()
     }
 
     /// This instance's generation.
@@ -276,6 +313,12 @@ impl CapabilityTable {
         self.slots
             .iter()
             .position(|slot| slot.as_ref() == Some(capability))
+            .or_else(|| {
+                self.served
+                    .iter()
+                    .position(|served| served == capability)
+                    .map(|index| SLOTS - 1 - index)
+            })
             .map(|slot| Handle::encode(self.generation, slot))
     }
 
@@ -293,21 +336,27 @@ impl CapabilityTable {
                 ErrorCode::BadHandle
             });
         }
-        match self.slots.get(decoded.slot) {
-            Some(Some(capability)) if capability.kind() == kind => Ok(decoded.slot),
-            Some(Some(_)) => Err(ErrorCode::Denied),
-            _ => Err(ErrorCode::BadHandle),
+        match self.get(decoded.slot) {
+            Some(capability) if capability.kind() == kind => Ok(decoded.slot),
+            Some(_) => Err(ErrorCode::Denied),
+            None => Err(ErrorCode::BadHandle),
         }
     }
 
     /// The capability in `slot` (as returned by [`CapabilityTable::resolve`]).
     pub fn get(&self, slot: usize) -> Option<&Capability> {
-        self.slots.get(slot).and_then(Option::as_ref)
+        match self.served_index(slot) {
+            Some(index) => self.served.get(index),
+            None => self.slots.get(slot).and_then(Option::as_ref),
+        }
     }
 
     /// The capability in `slot`, mutably.
     pub fn get_mut(&mut self, slot: usize) -> Option<&mut Capability> {
-        self.slots.get_mut(slot).and_then(Option::as_mut)
+        match self.served_index(slot) {
+            Some(index) => self.served.get_mut(index),
+            None => self.slots.get_mut(slot).and_then(Option::as_mut),
+        }
     }
 
     /// Stores a new capability (a DMA buffer, a PCI BAR or interrupt line);
@@ -323,7 +372,7 @@ impl CapabilityTable {
             .position(Option::is_none);
         let slot = match free {
             Some(offset) => self.requested + offset,
-            None if self.slots.len() < SLOTS => {
+            None if self.slots.len() < self.lower_slots() => {
                 self.slots.push(None);
                 self.slots.len() - 1
             }
@@ -365,22 +414,24 @@ impl CapabilityTable {
         }
     }
 
-    /// Removes the (DMA buffer) capability in `slot`.
+    /// Removes the (DMA buffer) capability in `slot`; a request or a
+    /// served endpoint stays.
     pub fn remove(&mut self, slot: usize) -> Option<Capability> {
-        if slot < self.requested {
+        if slot < self.requested || self.served_index(slot).is_some() {
             return None;
         }
         self.slots.get_mut(slot).and_then(Option::take)
     }
 
-    /// Every held capability.
+    /// Every held capability: the requests, what the instance got while
+    /// running, then the served endpoints.
     pub fn iter(&self) -> impl Iterator<Item = &Capability> {
-        self.slots.iter().flatten()
+        self.slots.iter().flatten().chain(&self.served)
     }
 
     /// Every held capability, mutably.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Capability> {
-        self.slots.iter_mut().flatten()
+        self.slots.iter_mut().flatten().chain(&mut self.served)
     }
 
     /// The address of the PCI function this instance was granted (the first,
@@ -404,7 +455,9 @@ impl CapabilityTable {
 
     /// Takes every capability out (the instance is dying).
     pub fn clear(&mut self) -> Vec<Capability> {
-        self.slots.drain(..).flatten().collect()
+        let mut taken: Vec<Capability> = self.slots.drain(..).flatten().collect();
+        taken.append(&mut self.served);
+        taken
     }
 }
 
@@ -412,6 +465,77 @@ impl CapabilityTable {
 mod tests {
     use super::*;
     use alloc::string::ToString;
+
+    /// The requests keep the handles `cap_handle` gives in manifest order,
+    /// and what the instance gets later follows them; the served endpoints
+    /// take the top slots and are never replaced.
+    #[test]
+    fn served_endpoints_take_the_top_slots_and_stay_there() {
+        let requested = alloc::vec![
+            Capability::Endpoint {
+                id: 7,
+                rights: Rights::SEND,
+            },
+            Capability::Timer { deadline: None },
+        ];
+        let served = alloc::vec![
+            Capability::Endpoint {
+                id: 9,
+                rights: Rights::RECEIVE,
+            },
+            Capability::Endpoint {
+                id: 11,
+                rights: Rights::RECEIVE,
+            },
+        ];
+        let mut table = CapabilityTable::new(5, Vec::new(), requested, served);
+        assert_eq!(table.handle_for_index(0), Ok(Handle::encode(5, 0)));
+        assert_eq!(table.handle_for_index(1), Ok(Handle::encode(5, 1)));
+        // `cap_handle` names the requests only.
+        assert_eq!(table.handle_for_index(2), Err(ErrorCode::BadArgument));
+        for (slot, id) in [(SLOTS - 1, 9), (SLOTS - 2, 11)] {
+            let handle = Handle::encode(5, slot);
+            assert_eq!(table.resolve(handle, CapabilityKind::Endpoint), Ok(slot));
+            assert_eq!(
+                table.get(slot),
+                Some(&Capability::Endpoint {
+                    id,
+                    rights: Rights::RECEIVE
+                })
+            );
+            assert_eq!(
+                table.resolve(handle, CapabilityKind::Timer),
+                Err(ErrorCode::Denied)
+            );
+            assert_eq!(table.remove(slot), None, "a served endpoint stays");
+        }
+        // The slot after the requests and the one below the served
+        // endpoints hold nothing.
+        for slot in [2, SLOTS - 3] {
+            assert_eq!(
+                table.resolve(Handle::encode(5, slot), CapabilityKind::Endpoint),
+                Err(ErrorCode::BadHandle)
+            );
+        }
+        // What the instance gets follows the requests, up to the served
+        // endpoints and no further.
+        let pool = Capability::DmaPool { budget: 1, used: 0 };
+        assert_eq!(table.insert(pool.clone()), Ok(Handle::encode(5, 2)));
+        for _ in 3..SLOTS - 2 {
+            table
+                .insert(pool.clone())
+                .expect("room below the served endpoints");
+        }
+        assert_eq!(table.insert(pool), Err(ErrorCode::Exhausted));
+        assert_eq!(table.iter().count(), SLOTS);
+        assert_eq!(
+            table.handle_of(&Capability::Endpoint {
+                id: 9,
+                rights: Rights::RECEIVE
+            }),
+            Some(Handle::encode(5, SLOTS - 1))
+        );
+    }
 
     /// `caps` prints what a person reads: hex addresses, decimal counts and
     /// sizes in exact units, never a Debug dump.
@@ -464,7 +588,20 @@ mod tests {
                 },
                 "lent buffer 0x200000 64 KiB (read-only, for request 9)",
             ),
-            (Capability::Endpoint { id: 3 }, "endpoint 3"),
+            (
+                Capability::Endpoint {
+                    id: 3,
+                    rights: Rights::SEND,
+                },
+                "endpoint 3 (send)",
+            ),
+            (
+                Capability::Endpoint {
+                    id: 4,
+                    rights: Rights::RECEIVE,
+                },
+                "endpoint 4 (receive)",
+            ),
             (Capability::Timer { deadline: None }, "timer (not armed)"),
         ];
         for (capability, text) in cases {

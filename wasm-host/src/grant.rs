@@ -1,14 +1,14 @@
 //! The grant: what the system manifest allows a module, and the capabilities
-//! its requests resolve to. The check itself is `cella-system`'s
-//! [`GrantSet`]; [`Grant::from_plan`] makes a grant from the system
-//! description, for the kernel and the tool alike.
+//! its requests resolve to, with the endpoints it serves. The check itself is
+//! `cella-system`'s [`GrantSet`]; [`Grant::from_plan`] makes a grant from the
+//! system description, for the kernel and the tool alike.
 
 use crate::capabilities::Capability;
 use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use cella_abi::CapabilityRequest;
+use cella_abi::{CapabilityRequest, Rights};
 use cella_interfaces::pci::Function;
 use cella_system::devices::PciFunction;
 use cella_system::grants::GrantSet;
@@ -17,12 +17,14 @@ use cella_system::system_manifest::{GrantLine, ModuleLimits, ModulePlan};
 /// What the system allows one module. A module receives only what its own
 /// manifest requests, and every request must fit inside the grant: the
 /// check is `cella-system`'s [`GrantSet`], the same one the kernel applies
-/// to native processes; this type adds the endpoint ids the embedder knows
-/// and the module's own limits.
+/// to native processes; this type adds the endpoint ids the embedder knows,
+/// the endpoints the module serves and the module's own limits.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Grant {
     set: GrantSet,
     endpoint_ids: Vec<(String, u64)>,
+    /// The endpoints the module serves, by name and id, in the plan's order.
+    serves: Vec<(String, u64)>,
     limits: ModuleLimits,
     functions: Vec<PciFunction>,
     bus: Option<Arc<[Function]>>,
@@ -35,10 +37,16 @@ impl Grant {
     }
 
     /// The grant of `plan` (a module of the system manifest): its grant
-    /// lines and its own limits. `endpoint_id` gives the id the embedder
-    /// knows a granted endpoint by; an endpoint it does not know is left out.
+    /// lines, the endpoints it serves and its own limits. `endpoint_id`
+    /// gives the id the embedder knows an endpoint by; an endpoint it does
+    /// not know is left out.
     pub fn from_plan(plan: &ModulePlan, endpoint_id: impl Fn(&str) -> Option<u64>) -> Grant {
         let mut grant = Grant::new().limits(plan.limits);
+        for name in &plan.serves {
+            if let Some(id) = endpoint_id(name) {
+                grant = grant.serve(name, id);
+            }
+        }
         for line in &plan.grants {
             match line {
                 GrantLine::Endpoint { name } => {
@@ -92,6 +100,30 @@ impl Grant {
         self.set = self.set.endpoint(name);
         self.endpoint_ids.push((name.to_string(), id));
         self
+    }
+
+    /// The module serves the endpoint `name`, which the embedder knows as
+    /// `id`: every instance holds it as an endpoint capability with
+    /// [`Rights::RECEIVE`], after the capabilities its manifest requests.
+    pub fn serve(mut self, name: &str, id: u64) -> Grant {
+        self.serves.push((name.to_string(), id));
+        self
+    }
+
+    /// The capabilities of the endpoints the module serves, in order.
+    pub(crate) fn served(&self) -> Vec<Capability> {
+        self.serves
+            .iter()
+            .map(|(_, id)| Capability::Endpoint {
+                id: *id,
+                rights: Rights::RECEIVE,
+            })
+            .collect()
+    }
+
+    /// How many endpoints the module serves.
+    pub(crate) fn served_count(&self) -> usize {
+        self.serves.len()
     }
 
     /// Allows the PCI function `function`, which the embedder found on the
@@ -161,6 +193,7 @@ impl Grant {
                             .find(|(granted, _)| granted == name)
                             .map(|(_, id)| *id)
                             .ok_or_else(|| request.to_string())?,
+                        rights: Rights::SEND,
                     },
                     CapabilityRequest::Timer => Capability::Timer { deadline: None },
                     CapabilityRequest::PciDevice { vendor, device } => Capability::PciDevice {
@@ -212,7 +245,10 @@ mod tests {
                     base: 0x3fc,
                     count: 4
                 },
-                Capability::Endpoint { id: 9 }
+                Capability::Endpoint {
+                    id: 9,
+                    rights: Rights::SEND
+                }
             ])
         );
         assert_eq!(
@@ -270,10 +306,54 @@ mod tests {
                     budget: 100,
                     used: 0
                 },
-                Capability::Endpoint { id: 7 },
+                Capability::Endpoint {
+                    id: 7,
+                    rights: Rights::SEND
+                },
                 Capability::Timer { deadline: None },
             ])
         );
         assert_eq!(resolve(&grant, "endpoint fs\n"), Err("endpoint fs".into()));
+    }
+
+    #[test]
+    fn a_plan_serves_the_endpoints_the_embedder_knows_with_receive_only() {
+        let plan = ModulePlan {
+            name: "t".into(),
+            serves: alloc::vec!["uart".into(), "gone".into(), "console".into()],
+            grants: alloc::vec![GrantLine::Endpoint { name: "log".into() }],
+            ..ModulePlan::default()
+        };
+        let grant = Grant::from_plan(&plan, |name| match name {
+            "uart" => Some(3),
+            "console" => Some(5),
+            "log" => Some(7),
+            _ => None,
+        });
+        assert_eq!(
+            grant.served(),
+            [
+                Capability::Endpoint {
+                    id: 3,
+                    rights: Rights::RECEIVE
+                },
+                Capability::Endpoint {
+                    id: 5,
+                    rights: Rights::RECEIVE
+                },
+            ]
+        );
+        // Serving an endpoint is no grant to send to it.
+        assert_eq!(
+            resolve(&grant, "endpoint uart\n"),
+            Err("endpoint uart".into())
+        );
+        assert_eq!(
+            resolve(&grant, "endpoint log\n"),
+            Ok(alloc::vec![Capability::Endpoint {
+                id: 7,
+                rights: Rights::SEND
+            }])
+        );
     }
 }

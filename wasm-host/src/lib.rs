@@ -70,7 +70,7 @@ mod validate;
 mod waiting;
 
 pub use access::{Access, Attempt, OperationName, Place};
-pub use capabilities::Capability;
+pub use capabilities::{Capability, MAX_SERVED_ENDPOINTS};
 pub use events::{Delivery, Event};
 pub use faults::{Entry, Fault, FaultKind, StateError, TrapCode};
 pub use fuel::{BYTES_PER_FUEL, HOST_CALL_FUEL, PORT_BYTE_FUEL};

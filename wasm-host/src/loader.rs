@@ -3,7 +3,7 @@
 //! against ABI v1 and the requests against the grant, all before anything is
 //! instantiated.
 
-use crate::capabilities::Capability;
+use crate::capabilities::{Capability, MAX_SERVED_ENDPOINTS};
 use crate::grant::Grant;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
@@ -55,6 +55,12 @@ pub enum LoadErrorKind {
         /// Export name.
         name: &'static str,
     },
+    /// The grant has the module serve more than [`MAX_SERVED_ENDPOINTS`]
+    /// endpoints.
+    TooManyServed {
+        /// How many it serves.
+        count: usize,
+    },
 }
 
 /// A module that could not be loaded, and why.
@@ -105,6 +111,10 @@ impl core::fmt::Display for LoadErrorKind {
             LoadErrorKind::ExportSignature { name } => {
                 write!(formatter, "its export `{name}` has the wrong type")
             }
+            LoadErrorKind::TooManyServed { count } => write!(
+                formatter,
+                "it serves {count} endpoints; a module serves at most {MAX_SERVED_ENDPOINTS}"
+            ),
         }
     }
 }
@@ -151,6 +161,9 @@ pub struct LoadedModule {
     pub(crate) version: String,
     pub(crate) state_version: u32,
     pub(crate) capabilities: Vec<Capability>,
+    /// The endpoints it serves, with [`cella_abi::Rights::RECEIVE`]: an
+    /// instance holds them after [`LoadedModule::capabilities`].
+    pub(crate) served: Vec<Capability>,
     /// The runtime that loaded it (set by the runtime after loading).
     pub(crate) runtime: u32,
     /// The ABI linker for the module's own engine, of the loading runtime's
@@ -182,6 +195,12 @@ impl LoadedModule {
     /// The capabilities an instance will hold, in manifest order.
     pub fn capabilities(&self) -> &[Capability] {
         &self.capabilities
+    }
+
+    /// The endpoint capabilities an instance holds for the endpoints the
+    /// module serves, in the grant's order, after its requested ones.
+    pub fn served(&self) -> &[Capability] {
+        &self.served
     }
 }
 
@@ -315,11 +334,16 @@ pub(crate) fn load(
     let capabilities = grant
         .resolve(manifest.capabilities())
         .map_err(|request| fail(name, LoadErrorKind::NotGranted { request }))?;
+    let count = grant.served_count();
+    if count > MAX_SERVED_ENDPOINTS {
+        return Err(fail(name, LoadErrorKind::TooManyServed { count }));
+    }
     Ok(LoadedModule {
         name: name.to_string(),
         version: manifest.version.to_string(),
         state_version: manifest.state_version,
         capabilities,
+        served: grant.served(),
         dma_grant: grant.dma_total(),
         own_limits: grant.own_limits(),
         module,

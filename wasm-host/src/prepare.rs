@@ -53,6 +53,7 @@ impl<P: Platform + 'static, O: Outbox + 'static> Prepared<P, O> {
             generation,
             lineage,
             self.sandbox.module.capabilities.clone(),
+            self.sandbox.module.served.clone(),
         );
     }
 }

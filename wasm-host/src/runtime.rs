@@ -239,7 +239,12 @@ impl Parts {
             module: module.name.clone(),
             platform,
             outbox,
-            capabilities: CapabilityTable::new(generation, lineage, module.capabilities.clone()),
+            capabilities: CapabilityTable::new(
+                generation,
+                lineage,
+                module.capabilities.clone(),
+                module.served.clone(),
+            ),
             memory: None,
             limiter,
             limits,

@@ -194,8 +194,8 @@ impl<K: KernelServices> EventLoop<K> {
                     .iter()
                     .map(|capability| match capability {
                         // The sandbox knows endpoints by number; a person by name.
-                        Capability::Endpoint { id } => {
-                            format!("endpoint {}", self.router.endpoint_name(*id))
+                        Capability::Endpoint { id, rights } => {
+                            format!("endpoint {} ({rights})", self.router.endpoint_name(*id))
                         }
                         other => format!("{other}"),
                     })

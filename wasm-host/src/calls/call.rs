@@ -3,14 +3,14 @@
 //! [`crate::outstanding`]), with one of the caller's DMA buffers lent to
 //! the server for the call in the second.
 
-use crate::calls::lookup;
+use crate::calls::{endpoint_id, lookup};
 use crate::capabilities::Capability;
 use crate::outbox::{Loan, Outbox};
 use crate::platform::Platform;
 use crate::state::{State, guest_range};
 use cella_abi::{
     CapabilityKind, ErrorCode, LEND_READ_ONLY, LEND_READ_WRITE, MAX_CALL_DEADLINE_MILLISECONDS,
-    MAX_MESSAGE_BYTES,
+    MAX_MESSAGE_BYTES, Rights,
 };
 
 /// `ipc_call(endpoint, pointer, length, deadline_milliseconds)`: checks
@@ -25,10 +25,7 @@ pub(crate) fn call<P: Platform, O: Outbox>(
     deadline_milliseconds: i32,
     loan: Option<Loan>,
 ) -> Result<i32, ErrorCode> {
-    let (_, capability) = lookup(state, endpoint, CapabilityKind::Endpoint)?;
-    let Capability::Endpoint { id } = capability else {
-        return Err(ErrorCode::BadHandle);
-    };
+    let id = endpoint_id(state, endpoint, Rights::SEND)?;
     let length = u32::try_from(length).map_err(|_| ErrorCode::BadArgument)?;
     if length > MAX_MESSAGE_BYTES {
         return Err(ErrorCode::TooLong);
@@ -89,6 +86,8 @@ pub(crate) fn call_lending<P: Platform, O: Outbox>(
         LEND_READ_WRITE => true,
         _ => return Err(ErrorCode::BadArgument),
     };
+    // The endpoint first: a handle that may not call holds no buffer.
+    endpoint_id(state, endpoint, Rights::SEND)?;
     let (slot, capability) = lookup(state, buffer, CapabilityKind::DmaBuffer)?;
     let Capability::DmaBuffer {
         device_address,

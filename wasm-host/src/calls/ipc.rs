@@ -3,12 +3,12 @@
 //! successor that has not taken over; see [`crate::held`]).
 
 use crate::access::Access;
-use crate::calls::lookup;
+use crate::calls::endpoint_id;
 use crate::capabilities::Capability;
 use crate::outbox::{Outbox, Outgoing};
 use crate::platform::Platform;
 use crate::state::{State, guest_length, guest_range};
-use cella_abi::{CapabilityKind, ErrorCode, MAX_MESSAGE_BYTES};
+use cella_abi::{ErrorCode, MAX_MESSAGE_BYTES, Rights};
 
 /// `ipc_send(endpoint, pointer, length)`.
 pub(crate) fn send<P: Platform, O: Outbox>(
@@ -18,10 +18,7 @@ pub(crate) fn send<P: Platform, O: Outbox>(
     pointer: i32,
     length: i32,
 ) -> Result<i32, ErrorCode> {
-    let (_, capability) = lookup(state, endpoint, CapabilityKind::Endpoint)?;
-    let Capability::Endpoint { id } = capability else {
-        return Err(ErrorCode::BadHandle);
-    };
+    let id = endpoint_id(state, endpoint, Rights::SEND)?;
     let length = guest_length(length, MAX_MESSAGE_BYTES)?;
     let range = guest_range(memory.len(), pointer, length)?;
     let message = memory.get(range).ok_or(ErrorCode::BadPointer)?;

@@ -15,7 +15,7 @@ pub(crate) mod time;
 
 use crate::capabilities::Capability;
 use crate::state::State;
-use cella_abi::{CapabilityKind, ErrorCode};
+use cella_abi::{CapabilityKind, ErrorCode, Rights};
 
 /// Resolves a handle and returns a copy of its capability.
 #[inline]
@@ -31,6 +31,25 @@ pub(crate) fn lookup<P, O>(
         .cloned()
         .ok_or(ErrorCode::BadHandle)?;
     Ok((slot, capability))
+}
+
+/// Resolves an endpoint handle that carries `wanted`; returns the endpoint's
+/// id.
+///
+/// # Errors
+/// As [`lookup`]; [`ErrorCode::Denied`] when the capability lacks `wanted`
+/// (a served endpoint's handle, which has only [`Rights::RECEIVE`], for a
+/// send), as for a handle of the wrong kind.
+pub(crate) fn endpoint_id<P, O>(
+    state: &State<P, O>,
+    handle: i32,
+    wanted: Rights,
+) -> Result<u64, ErrorCode> {
+    match lookup(state, handle, CapabilityKind::Endpoint)? {
+        (_, Capability::Endpoint { id, rights }) if rights.contains(wanted) => Ok(id),
+        (_, Capability::Endpoint { .. }) => Err(ErrorCode::Denied),
+        _ => Err(ErrorCode::BadHandle),
+    }
 }
 
 /// `cap_handle(index)`.

@@ -129,7 +129,14 @@ fn capabilities_are_those_caps_shows_and_an_unknown_name_is_not_found() {
         [
             (CapabilityKind::Granted, String::from("endpoint counter")),
             (CapabilityKind::Serves, String::from("caller")),
-            (CapabilityKind::Held, String::from("endpoint counter")),
+            (
+                CapabilityKind::Held,
+                String::from("endpoint counter (send)")
+            ),
+            (
+                CapabilityKind::Held,
+                String::from("endpoint caller (receive)")
+            ),
         ]
     );
     let length = supervisor::capabilities::request(&mut request, "nope", 0).unwrap();

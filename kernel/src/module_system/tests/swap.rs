@@ -36,6 +36,41 @@ fn a_swap_carries_the_state_to_the_new_version() {
     assert_eq!(ask(&mut system, "counter"), Ok((3, 2)));
 }
 
+/// The endpoint capabilities `caps` shows `counter`'s running instance holding.
+fn held_endpoints(system: &mut System) -> Vec<String> {
+    let Ok(Report::Capabilities {
+        held: Some((_, held)),
+        ..
+    }) = run(
+        system,
+        Command::Capabilities {
+            module: String::from("counter"),
+        },
+    )
+    else {
+        panic!("counter runs");
+    };
+    held.into_iter()
+        .filter(|capability| capability.starts_with("endpoint"))
+        .collect()
+}
+
+#[test]
+fn the_new_version_and_a_restarted_instance_hold_the_served_endpoint() {
+    let mut system = with_version_two(Behaviour::default());
+    assert_eq!(held_endpoints(&mut system), ["endpoint counter (receive)"]);
+    let Ok(Report::Swapped(_)) = run(&mut system, swap("counter", "counter-v2.wasm")) else {
+        panic!("the swap succeeds");
+    };
+    assert_eq!(held_endpoints(&mut system), ["endpoint counter (receive)"]);
+    let before = system.table.slots[index(&system, "counter")].generation;
+    let id = submit(&mut system, restart("counter"));
+    settle(&mut system);
+    assert!(matches!(system.operations.take_report(id), Some(Ok(_))));
+    assert!(system.table.slots[index(&system, "counter")].generation > before);
+    assert_eq!(held_endpoints(&mut system), ["endpoint counter (receive)"]);
+}
+
 #[test]
 fn events_go_on_while_the_new_version_is_prepared() {
     let mut system = with_version_two(Behaviour::default());
