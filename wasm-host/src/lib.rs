@@ -14,8 +14,9 @@
 //!   protocol is faulted, with a typed [`Fault`] naming the module.
 //! - **Least privilege, declared up front.** A module's manifest lists what it
 //!   needs; loading fails unless the [`Grant`] covers every request, and an
-//!   instance holds exactly what it asked for, named by handles that carry the
-//!   instance's generation.
+//!   instance holds exactly what it asked for (an endpoint with the send
+//!   right) and the endpoints it serves (with the receive right), named by
+//!   handles that carry the instance's generation.
 //! - **All hardware behind one trait.** [`Platform`] is the only way out: the
 //!   kernel implements it with real I/O, tests with [`SimulatedPlatform`].
 //!   Messages leave through the embedder's [`Outbox`]; time-outs are deadlines

@@ -41,7 +41,8 @@ pub enum CapabilityKind {
     DmaPool,
     /// A buffer allocated from a DMA pool (never requested in a manifest).
     DmaBuffer,
-    /// An IPC endpoint to send to.
+    /// An IPC endpoint, with [`crate::Rights`]: one to send to (requested),
+    /// or one the module serves.
     Endpoint,
     /// A one-shot timer.
     Timer,
