@@ -170,8 +170,8 @@ fn a_module_pushed_with_its_entry_joins_the_running_system_and_conflicts_change_
     let caps = run(&mut session, "caps blink");
     for needle in [
         "port 0x510 2",
+        "endpoint console",
         "serves blink",
-        "  endpoint console (send)",
         "  endpoint blink (receive)",
     ] {
         if !caps.contains(needle) {
