@@ -13,6 +13,7 @@ fn ten_thousand_calls_between_kernel_threads_arrive_intact() {
     run.expect_line("ipc: a queue without a receiver took 64 messages, then: Full");
     run.expect_line("ipc: call to an endpoint closed while waiting: Some(Closed)");
     run.expect_line("ipc: call with a 3 ms deadline and no server: Some(TimedOut)");
+    run.expect_line("ipc: messages queued after the timed-out call: Ok(0)");
 }
 
 #[test]
@@ -24,6 +25,7 @@ fn calls_kernel_code_makes_without_blocking_are_answered_by_token_and_leave_noth
     run.expect_line(
         "watched calls: a full queue refused the next call; the endpoint closed with 64 calls open (1 received): each answered Closed",
     );
+    run.expect_line("watched calls: a call withdrawn while queued left the queue");
     run.expect_line("watched calls: the reply to a withdrawn call was refused: BadToken");
     run.expect_line("watched calls: 0 open and 0 answers kept at the end");
 }

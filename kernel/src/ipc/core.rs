@@ -57,6 +57,8 @@ pub enum IpcError {
     TooManyHandles,
     /// The wait timed out.
     TimedOut,
+    /// The kernel had no memory for it.
+    NoMemory,
 }
 
 impl IpcError {
@@ -76,6 +78,7 @@ impl IpcError {
             Self::NotFound => ErrorCode::NotFound,
             Self::TooManyHandles => ErrorCode::Exhausted,
             Self::TimedOut => ErrorCode::TimedOut,
+            Self::NoMemory => ErrorCode::Exhausted,
         }
     }
 
@@ -100,6 +103,7 @@ impl core::fmt::Display for IpcError {
             Self::NotFound => "no endpoint has that name",
             Self::TooManyHandles => "too many handles",
             Self::TimedOut => "timed out",
+            Self::NoMemory => "the kernel has no memory for it",
         })
     }
 }
@@ -153,6 +157,18 @@ impl Endpoint {
         let message = self.queue.pop_front()?;
         self.queued_bytes -= message.bytes.len();
         Some(message)
+    }
+
+    /// Takes the message of call `token` off the queue (its caller
+    /// withdrew it before anyone received it); whether it was queued.
+    pub fn remove_call(&mut self, token: u64) -> bool {
+        let Some(position) = self.queue.iter().position(|message| message.token == token) else {
+            return false;
+        };
+        if let Some(message) = self.queue.remove(position) {
+            self.queued_bytes -= message.bytes.len();
+        }
+        true
     }
 
     /// Messages queued.
@@ -367,6 +383,15 @@ impl<W: Copy + PartialEq> PendingCalls<W> {
         self.waiting.get(&token).and_then(|call| call.receiver)
     }
 
+    /// The endpoint whose queue still holds the message of call `token`
+    /// (nobody received it yet).
+    pub fn queued_on(&self, token: u64) -> Option<EndpointId> {
+        self.waiting
+            .get(&token)
+            .filter(|call| call.receiver.is_none())
+            .map(|call| call.endpoint)
+    }
+
     /// Answers `token` once (trusted kernel code): who waited, or [`IpcError::BadToken`].
     pub fn close(&mut self, token: u64) -> Result<W, IpcError> {
         self.waiting
@@ -503,6 +528,39 @@ mod tests {
         ] {
             assert_eq!(error.code(), code, "{error:?}");
         }
+    }
+
+    #[test]
+    fn a_withdrawn_call_leaves_the_queue_and_frees_its_bytes() {
+        let mut endpoint = Endpoint::default();
+        let mut calls = PendingCalls::default();
+        let kept = calls.open(1u32, 9);
+        let withdrawn = calls.open(2u32, 9);
+        for token in [kept, withdrawn] {
+            endpoint
+                .push(Message {
+                    token,
+                    bytes: vec![1; MAX_MESSAGE_BYTES],
+                })
+                .expect("room");
+        }
+        assert_eq!(calls.queued_on(withdrawn), Some(9));
+        assert!(endpoint.remove_call(withdrawn));
+        assert!(!endpoint.remove_call(withdrawn), "once");
+        assert_eq!(endpoint.len(), 1);
+        // Its bytes are free again: two more of the largest fit.
+        for _ in 0..2 {
+            endpoint
+                .push(Message {
+                    token: 0,
+                    bytes: vec![0; MAX_MESSAGE_BYTES],
+                })
+                .expect("room");
+        }
+        assert_eq!(endpoint.pop().map(|message| message.token), Some(kept));
+        // A received call is no longer queued anywhere.
+        calls.received(kept, 5);
+        assert_eq!(calls.queued_on(kept), None);
     }
 
     #[test]
@@ -686,5 +744,11 @@ mod tests {
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(codes.len(), all.len());
+        // Running out of memory is the same for a caller as running out of
+        // handles: a limit was reached.
+        assert_eq!(
+            IpcError::NoMemory.error_code(),
+            IpcError::TooManyHandles.error_code()
+        );
     }
 }

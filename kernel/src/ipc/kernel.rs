@@ -70,6 +70,18 @@ impl Ipc {
         }
     }
 
+    /// Withdraws call `token` (its caller no longer waits): its message, if
+    /// nobody received it yet, leaves the queue, and a later reply to it is
+    /// [`IpcError::BadToken`].
+    fn withdraw(&mut self, token: u64) {
+        if let Some(id) = self.calls.queued_on(token)
+            && let Some(endpoint) = self.endpoints.get_mut(&id)
+        {
+            endpoint.queue.remove_call(token);
+        }
+        let _ = self.calls.close(token);
+    }
+
     fn endpoint(&mut self, id: EndpointId) -> Result<&mut KernelEndpoint, IpcError> {
         self.endpoints.get_mut(&id).ok_or(IpcError::Closed)
     }
@@ -296,7 +308,7 @@ fn wait_for_answer(
             let reply = with_ipc(|ipc| {
                 let reply = ipc.replies.remove(&me);
                 if reply.is_none() {
-                    let _ = ipc.calls.close(token);
+                    ipc.withdraw(token);
                 }
                 reply
             });
@@ -338,13 +350,13 @@ pub fn take_watched_answers() -> Vec<(u64, Result<Vec<u8>, IpcError>)> {
     })
 }
 
-/// Withdraws watched call `token` (its caller no longer waits): an answer
-/// kept for it is dropped, and its receiver's later reply is
-/// [`IpcError::BadToken`].
+/// Withdraws watched call `token` (its caller no longer waits): its
+/// message leaves the queue if nobody received it yet, an answer kept for
+/// it is dropped, and its receiver's later reply is [`IpcError::BadToken`].
 pub fn withdraw_watched(token: u64) {
     with_ipc(|ipc| {
         if ipc.watched_calls.remove(&token) {
-            let _ = ipc.calls.close(token);
+            ipc.withdraw(token);
         }
         ipc.watched_answers.remove(&token);
     });

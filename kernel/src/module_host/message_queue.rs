@@ -117,10 +117,13 @@ impl Outbox for KernelOutbox {
             }
             return Err(ErrorCode::Busy);
         }
-        if let Some(token) = token
-            && let Err(error) = crate::ipc::reply(token, message)
-        {
-            log::warn!("a reply to a process was not delivered: {error}");
+        match token.map(|token| crate::ipc::reply(token, message)) {
+            None | Some(Ok(())) => {}
+            // The caller withdrew the call (it timed out, or its instance ended).
+            Some(Err(crate::ipc::IpcError::BadToken)) => {
+                log::info!("a reply was dropped: its caller no longer waits")
+            }
+            Some(Err(error)) => log::warn!("a reply was not delivered: {error}"),
         }
         Ok(())
     }

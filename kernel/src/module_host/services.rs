@@ -13,7 +13,7 @@ use crate::ipc::{self, IpcError};
 use crate::mm::{budget, heap};
 use crate::module_system::event_loop::EventLoop;
 use crate::module_system::services::{
-    Finished, KernelServices, MachineMemory, ProcessMessage, PushRequest, Routed,
+    EndpointMessage, Finished, KernelServices, MachineMemory, PushRequest, Routed,
 };
 use crate::push_protocol::PushEvent;
 use crate::system_manifest::{GrantLine, SystemManifest};
@@ -46,7 +46,7 @@ pub fn boot_with_limits(
     limits: Limits,
 ) -> System {
     workers::set_event_loop_thread();
-    ipc::watch_answers(process_answer_arrived);
+    ipc::watch_answers(answer_arrived);
     let kernel = Kernel {
         workers: HashMap::new(),
         push: PushPort::new(manifest.push.as_ref(), &archive),
@@ -62,21 +62,21 @@ pub struct Kernel {
     push: PushPort,
 }
 
-/// Set by the IPC watcher when a process queued a message on a module's endpoint.
-static PROCESS_MESSAGE_QUEUED: AtomicBool = AtomicBool::new(false);
+/// Set by the IPC watcher when a message was queued on an endpoint a module serves.
+static MESSAGE_QUEUED: AtomicBool = AtomicBool::new(false);
 
 /// The watcher of the modules' IPC endpoints (interrupts off, IPC locked).
-fn process_message_queued() {
-    PROCESS_MESSAGE_QUEUED.store(true, Ordering::Release);
+fn message_queued() {
+    MESSAGE_QUEUED.store(true, Ordering::Release);
     workers::nudge_event_loop();
 }
 
-/// Set by the IPC watcher when a process answered a module's call.
-static PROCESS_ANSWER_ARRIVED: AtomicBool = AtomicBool::new(false);
+/// Set by the IPC watcher when a call a module made got its answer.
+static ANSWER_ARRIVED: AtomicBool = AtomicBool::new(false);
 
-/// The watcher of the calls modules make to processes (interrupts off, IPC locked).
-fn process_answer_arrived() {
-    PROCESS_ANSWER_ARRIVED.store(true, Ordering::Release);
+/// The watcher of the calls modules make (interrupts off, IPC locked).
+fn answer_arrived() {
+    ANSWER_ARRIVED.store(true, Ordering::Release);
     workers::nudge_event_loop();
 }
 
@@ -229,8 +229,8 @@ impl KernelServices for Kernel {
             !message_queue::is_empty()
                 || workers::any_completed()
                 || workers::any_finished()
-                || PROCESS_MESSAGE_QUEUED.load(Ordering::Acquire)
-                || PROCESS_ANSWER_ARRIVED.load(Ordering::Acquire)
+                || MESSAGE_QUEUED.load(Ordering::Acquire)
+                || ANSWER_ARRIVED.load(Ordering::Acquire)
         });
     }
 
@@ -278,31 +278,36 @@ impl KernelServices for Kernel {
         message_queue::take_all()
     }
 
-    fn open_process_endpoint(&mut self, name: &str) -> Result<u64, String> {
+    fn open_endpoint(&mut self, name: &str) -> Result<u64, String> {
         ipc::create_endpoint(Some(name))
-            .and_then(|id| ipc::watch(id, process_message_queued).map(|()| u64::from(id)))
+            .and_then(|id| ipc::watch(id, message_queued).map(|()| u64::from(id)))
             .map_err(|error| format!("{error}"))
     }
 
-    fn process_messages_waiting(&mut self) -> bool {
-        PROCESS_MESSAGE_QUEUED.swap(false, Ordering::AcqRel)
+    fn messages_waiting(&mut self) -> bool {
+        MESSAGE_QUEUED.swap(false, Ordering::AcqRel)
     }
 
-    fn take_process_message(&mut self, endpoint: u64) -> Option<ProcessMessage> {
+    fn take_message(&mut self, endpoint: u64) -> Option<EndpointMessage> {
         let id = u32::try_from(endpoint).ok()?;
-        ipc::receive(id, false).ok().map(|message| ProcessMessage {
+        ipc::receive(id, false).ok().map(|message| EndpointMessage {
             token: message.token,
             bytes: message.bytes,
         })
     }
 
-    fn answer_process(&mut self, token: u64, answer: Result<&[u8], IpcError>) {
+    fn answer_token(&mut self, token: u64, answer: Result<&[u8], IpcError>) {
         let result = match answer {
             Ok(bytes) => ipc::reply(token, bytes),
             Err(error) => ipc::fail(token, error),
         };
-        if let Err(error) = result {
-            log::warn!("an answer to a process was not delivered: {error}");
+        match result {
+            Ok(()) => {}
+            // The caller withdrew the call (it timed out, or its instance ended).
+            Err(IpcError::BadToken) => {
+                log::info!("an answer was dropped: its caller no longer waits")
+            }
+            Err(error) => log::warn!("an answer was not delivered: {error}"),
         }
     }
 
@@ -314,32 +319,33 @@ impl KernelServices for Kernel {
         super::message_queue::answered_directly(request)
     }
 
-    fn send_to_process(&mut self, name: &str, bytes: &[u8]) -> Option<Result<(), String>> {
-        let id = ipc::lookup(name).ok()?;
-        Some(ipc::send(id, bytes).map_err(|error| format!("{error}")))
+    fn endpoint_named(&self, name: &str) -> Option<u64> {
+        ipc::lookup(name).ok().map(u64::from)
     }
 
-    fn process_serves(&self, name: &str) -> bool {
-        ipc::lookup(name).is_ok()
+    fn send_on(&mut self, endpoint: u64, bytes: &[u8]) -> Result<(), IpcError> {
+        let id = u32::try_from(endpoint).map_err(|_| IpcError::Closed)?;
+        ipc::send(id, bytes)
     }
 
-    fn call_process(&mut self, name: &str, bytes: &[u8]) -> Result<u64, IpcError> {
-        ipc::lookup(name).and_then(|id| ipc::call_watched(id, bytes))
+    fn call_on(&mut self, endpoint: u64, bytes: &[u8]) -> Result<u64, IpcError> {
+        let id = u32::try_from(endpoint).map_err(|_| IpcError::Closed)?;
+        ipc::call_watched(id, bytes)
     }
 
-    fn take_process_answers(&mut self) -> Vec<(u64, Result<Vec<u8>, IpcError>)> {
-        if PROCESS_ANSWER_ARRIVED.swap(false, Ordering::AcqRel) {
+    fn take_call_answers(&mut self) -> Vec<(u64, Result<Vec<u8>, IpcError>)> {
+        if ANSWER_ARRIVED.swap(false, Ordering::AcqRel) {
             ipc::take_watched_answers()
         } else {
             Vec::new()
         }
     }
 
-    fn withdraw_process_call(&mut self, token: u64) {
+    fn withdraw_call(&mut self, token: u64) {
         ipc::withdraw_watched(token);
     }
 
-    fn close_process_endpoint(&mut self, opened: u64) {
+    fn close_endpoint(&mut self, opened: u64) {
         if let Ok(id) = u32::try_from(opened) {
             ipc::close_endpoint(id);
         }

@@ -1,27 +1,47 @@
-//! Calls between modules: a module's `ipc_call` becomes a request to the
-//! module serving the endpoint ([`KernelRequest::Module`]), and the
-//! server's `ipc_reply`, or the error the request fails with, goes back to
-//! the calling instance as a reply event.
+//! Calls modules make (`ipc_call`, `ipc_call_lending`). A module's call is a
+//! call on the kernel IPC endpoint of that name, whoever serves it: a module
+//! (the router moves the endpoint's queue into the server's inbox, see
+//! [`super::served_endpoints`]) or a native process. The event loop opens it
+//! without blocking ([`KernelServices::call_on`]) and keeps which instance
+//! (caller, call id, generation) waits for which token ([`OpenCall`]); the
+//! answer, or the error the call failed with, reaches the calling instance
+//! as a reply event.
 //!
-//! The request is a kernel request like any other, so the replay rules of
-//! [`crate::supervisor::replay`] apply on the server's side: replayed to a
-//! restarted server, answered with an error when the server faults, is held
-//! or stopped, answered by the new version after a swap. On the caller's
-//! side an answer reaches only the instance that made the call: after the
-//! caller faulted or restarted it is dropped and logged (a swap hands the
-//! calls to the new version, see [`Router::rebase_calls`]). A call's deadline
-//! is the Wasm host's: the caller's instance fails it with `TimedOut`.
-//! A call to an endpoint a native process serves goes to the process
-//! (see [`super::process_calls`]).
+//! - **Server side.** The request a module server takes off the queue is a
+//!   request like a process's, so the replay rules of
+//!   [`crate::supervisor::replay`] apply: replayed to a restarted server,
+//!   answered with an error when the server faults, is held or stopped,
+//!   answered by the new version after a swap.
+//! - **Caller side.** An answer reaches only the instance that made the
+//!   call. An instance that faults, stops or is removed withdraws its calls
+//!   ([`Router::withdraw_calls`]): a call still queued on the endpoint or
+//!   waiting in a server's inbox is taken back, so no server runs it; one a
+//!   server took runs to its end and its answer is dropped. A swap hands the
+//!   calls to the new version ([`Router::rebase_calls`]).
+//! - **Deadlines.** A call's deadline is the Wasm host's: the caller's
+//!   instance fails it with `TimedOut`. The record goes at the longest
+//!   deadline any call may have ([`MAX_CALL_DEADLINE_MILLISECONDS`]), so a
+//!   server that never answers holds nothing beyond that.
+//! - **Lent buffers.** The buffer lent with a call to a module stays with
+//!   the call's record until the router takes the message off the queue,
+//!   then with the request until it ends. A call lending a buffer to a
+//!   native process is refused with `Denied`: the kernel lends module
+//!   buffers to processes only for its own blocking calls
+//!   (`ipc::call_lending`).
+//! - **The kernel's own endpoint.** `supervisor` is a kernel IPC endpoint
+//!   too; the event loop takes its calls and answers their tokens (see
+//!   [`super::inspection`]).
 
 use super::event_loop::EventLoop;
-use super::router::{KernelRequest, Router, SUPERVISOR_ENDPOINT};
+use super::router::{KernelRequest, Router};
+use super::served_endpoints::module_server;
 use super::services::KernelServices;
 use super::slot::Pending;
 use super::table::ModuleTable;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use cella_wasm_host::Loan;
-use cella_wasm_host::abi::ErrorCode;
+use cella_wasm_host::abi::{ErrorCode, MAX_CALL_DEADLINE_MILLISECONDS};
 
 /// The answer to a module's call, on its way to the caller's inbox.
 #[derive(Debug)]
@@ -34,6 +54,22 @@ pub struct CallAnswer {
     pub generation: u32,
     /// The reply, or why the call failed.
     pub outcome: Result<Vec<u8>, ErrorCode>,
+}
+
+/// The instance waiting for the answer to a call it opened on an endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpenCall {
+    /// The caller's index in the table.
+    pub caller: usize,
+    /// The call id the caller's instance gave it.
+    pub call: u32,
+    /// The generation of the instance that made the call.
+    pub generation: u32,
+    /// When the record goes even without an answer (nanoseconds since boot).
+    pub deadline: u64,
+    /// The buffer lent with the call, until the router takes the message
+    /// off the endpoint's queue (the request holds it from then on).
+    pub loan: Option<Loan>,
 }
 
 impl Router {
@@ -54,9 +90,8 @@ impl Router {
     }
 
     /// Routes a call made by the instance of generation `generation` (named
-    /// `from`): a request to the module serving `endpoint`, with the buffer
-    /// lent with it (held until the request ends), or a failure answered
-    /// at once when nobody can take it.
+    /// `from`): a call on the kernel IPC endpoint of that name, or a failure
+    /// answered at once when nobody can take it.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn route_call<K: KernelServices>(
         &mut self,
@@ -83,118 +118,111 @@ impl Router {
             self.ended_loans.extend(loan);
             return;
         };
-        let name = alloc::string::String::from(self.endpoint_name(endpoint));
-        if name == SUPERVISOR_ENDPOINT {
-            // Answered by the event loop from its typed, read-only
-            // interface; a buffer lent with it is not needed.
-            self.ended_loans.extend(loan);
-            self.supervisor_calls
-                .push(super::inspection::SupervisorCall {
-                    caller,
-                    call,
-                    generation,
-                    from: alloc::string::String::from(from),
-                    bytes,
-                });
-            return;
-        }
-        let server = super::process_endpoints::module_server(table, endpoint, &name, kernel);
-        if server.is_none() && kernel.process_serves(&name) {
-            self.call_process(from, caller, call, generation, &name, &bytes, loan, kernel);
-            return;
-        }
-        let refusal = match server {
-            None => Some((ErrorCode::Closed, "no module serves it")),
+        let name = String::from(self.endpoint_name(endpoint));
+        let opened = match module_server(table, endpoint, &name, kernel) {
             Some(server) if !table.slots[server].accepts_messages() => {
-                Some((ErrorCode::Closed, "its module is down"))
+                Err((ErrorCode::Closed, "its module is down".to_string()))
             }
-            Some(server) if !table.slots[server].inbox_has_room() => {
-                Some((ErrorCode::Busy, "its module's inbox is full"))
-            }
-            Some(server) => {
-                let request = self.new_request(
-                    server,
-                    KernelRequest::Module {
+            Some(_) => self
+                .opened_endpoint(endpoint)
+                .ok_or((ErrorCode::Closed, "its endpoint is not open".to_string())),
+            None => match kernel.endpoint_named(&name) {
+                None => Err((ErrorCode::Closed, "nobody serves it".to_string())),
+                Some(_) if loan.is_some() => Err((
+                    ErrorCode::Denied,
+                    "it lends a buffer, and buffers are lent only to modules".to_string(),
+                )),
+                Some(opened) => Ok(opened),
+            },
+        };
+        let token = opened.and_then(|opened| {
+            self.queue_on(opened, table, kernel, |kernel| {
+                kernel.call_on(opened, &bytes)
+            })
+            .map_err(|error| (error.error_code(), error.to_string()))
+        });
+        match token {
+            Ok(token) => {
+                let deadline = kernel
+                    .now()
+                    .saturating_add(u64::from(MAX_CALL_DEADLINE_MILLISECONDS) * 1_000_000);
+                self.open_calls.insert(
+                    token,
+                    OpenCall {
                         caller,
                         call,
                         generation,
+                        deadline,
+                        loan,
                     },
                 );
-                if let Some(loan) = loan {
-                    self.loans.insert(request, loan);
-                }
-                table.slots[server]
-                    .inbox
-                    .push_back(Pending::Message { request, bytes });
-                None
             }
-        };
-        if let Some((error, why)) = refusal {
-            self.ended_loans.extend(loan);
-            log::warn!("call {call} from {from} to `{name}` failed: {why} ({error})");
-            self.answer_call(caller, call, generation, Err(error));
+            Err((error, why)) => {
+                self.ended_loans.extend(loan);
+                log::warn!("call {call} from {from} to `{name}` failed: {why} ({error})");
+                self.answer_call(caller, call, generation, Err(error));
+            }
         }
     }
 
     /// Module `caller`'s instance of generation `generation` ended (faulted,
-    /// stopped, removed): the calls it made that lent a buffer and still
-    /// wait in a server's inbox are withdrawn, so nobody takes the buffers
-    /// any more and their holds end now (an answer could reach no one).
-    /// Calls a server took already run to their end. Returns how many were
-    /// withdrawn.
-    pub(crate) fn withdraw_lent_calls<K: KernelServices>(
+    /// stopped, removed): its calls are withdrawn, as an answer could reach
+    /// no one. A call still queued on its endpoint or waiting in a server's
+    /// inbox is taken back, and a buffer it lent goes back now; a call a
+    /// server took runs to its end (which gives its buffer back). Returns
+    /// how many calls were withdrawn.
+    pub(crate) fn withdraw_calls<K: KernelServices>(
         &mut self,
         caller: usize,
         generation: u32,
         table: &mut ModuleTable<K>,
+        kernel: &mut K,
     ) -> usize {
-        let lent: Vec<u32> = self
-            .loans
-            .keys()
-            .copied()
-            .filter(|request| {
-                matches!(
-                    self.requests.get(request),
-                    Some((_, KernelRequest::Module { caller: asking, generation: made, .. }))
-                        if *asking == caller && *made == generation
-                )
-            })
+        let gone: Vec<u64> = self
+            .open_calls
+            .iter()
+            .filter(|(_, open)| open.caller == caller && open.generation == generation)
+            .map(|(token, _)| *token)
             .collect();
-        if lent.is_empty() {
-            return 0;
+        for token in &gone {
+            if let Some(open) = self.open_calls.remove(token) {
+                self.ended_loans.extend(open.loan);
+            }
+            kernel.withdraw_call(*token);
         }
-        let mut withdrawn: Vec<u32> = Vec::new();
+        // Those waiting in a server's inbox are taken back; those a server
+        // took run to their end.
+        let requests: Vec<u32> = self
+            .requests
+            .iter()
+            .filter(|(_, (_, purpose))| {
+                matches!(purpose, KernelRequest::Call { token } if gone.contains(token))
+            })
+            .map(|(request, _)| *request)
+            .collect();
+        let mut taken_back: Vec<u32> = Vec::new();
         for slot in &mut table.slots {
             slot.inbox.retain(|pending| match pending {
-                Pending::Message { request, .. } if lent.contains(request) => {
-                    withdrawn.push(*request);
+                Pending::Message { request, .. } if requests.contains(request) => {
+                    taken_back.push(*request);
                     false
                 }
                 _ => true,
             });
         }
-        // Those not queued anywhere were taken by their server: they run to
-        // their end, which gives the hold back.
-        for request in &withdrawn {
-            self.forget(*request);
+        for request in taken_back {
+            self.forget(request);
         }
-        withdrawn.len()
+        gone.len()
     }
 
     /// Module `caller`'s instance of generation `old` was swapped for the
     /// one of generation `new`, which took over its calls: their answers go
     /// to the new instance.
     pub(crate) fn rebase_calls(&mut self, caller: usize, old: u32, new: u32) {
-        for (_, purpose) in self.requests_mut() {
-            if let KernelRequest::Module {
-                caller: asking,
-                generation,
-                ..
-            } = purpose
-                && *asking == caller
-                && *generation == old
-            {
-                *generation = new;
+        for open in self.open_calls.values_mut() {
+            if open.caller == caller && open.generation == old {
+                open.generation = new;
             }
         }
         for answer in &mut self.call_answers {
@@ -202,11 +230,50 @@ impl Router {
                 answer.generation = new;
             }
         }
-        self.rebase_process_calls(caller, old, new);
+    }
+
+    /// Calls modules opened that wait for their answer.
+    pub fn calls_open(&self) -> usize {
+        self.open_calls.len()
     }
 }
 
 impl<K: KernelServices> EventLoop<K> {
+    /// Turns the answers to modules' calls that arrived into answers to
+    /// the calling instances, and withdraws the calls past the longest
+    /// deadline. Returns whether anything arrived or ended.
+    pub(crate) fn take_call_answers(&mut self) -> bool {
+        let answers = self.kernel.take_call_answers();
+        let mut any = !answers.is_empty();
+        for (token, outcome) in answers {
+            let Some(open) = self.router.open_calls.remove(&token) else {
+                // Withdrawn already: nobody waits for it.
+                continue;
+            };
+            self.router.ended_loans.extend(open.loan);
+            let outcome = outcome.map_err(|error| error.error_code());
+            self.router
+                .answer_call(open.caller, open.call, open.generation, outcome);
+        }
+        let now = self.kernel.now();
+        let expired: Vec<u64> = self
+            .router
+            .open_calls
+            .iter()
+            .filter(|(_, open)| open.deadline <= now)
+            .map(|(token, _)| *token)
+            .collect();
+        for token in expired {
+            if let Some(open) = self.router.open_calls.remove(&token) {
+                self.router.ended_loans.extend(open.loan);
+            }
+            self.kernel.withdraw_call(token);
+            log::warn!("a module's call was not answered in time; the call is withdrawn");
+            any = true;
+        }
+        any
+    }
+
     /// Puts the answers to modules' calls in the callers' inboxes; an
     /// answer for an instance that is gone is dropped and logged. Returns
     /// whether there were any.

@@ -24,6 +24,7 @@ use super::operations::{Requester, Task};
 use super::prompt::PROMPT_ENDPOINT;
 use super::services::KernelServices;
 use super::table::account_of;
+use crate::ipc::IpcError;
 use crate::supervisor::command_line::Command;
 use crate::supervisor::report_text::text_of;
 use crate::supervisor::reports::{CommandError, Report};
@@ -31,7 +32,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use cella_interfaces::supervisor::{CommandAnswer, CommandRequest, SupervisorError, text_page};
 use cella_interfaces::wire::WireError;
-use cella_wasm_host::abi::{ErrorCode, MAX_CALL_DEADLINE_MILLISECONDS};
+use cella_wasm_host::abi::MAX_CALL_DEADLINE_MILLISECONDS;
 
 /// A second short of the longest a call may wait for its answer, in
 /// nanoseconds: an answer later than this may reach no one.
@@ -40,6 +41,8 @@ const NEAR_THE_DEADLINE_NS: u64 = (MAX_CALL_DEADLINE_MILLISECONDS as u64 - 1000)
 /// A `run` call waiting for its command to end.
 #[derive(Debug)]
 pub struct HeldCall {
+    /// The call's reply token.
+    pub token: u64,
     /// The operation carrying the command out.
     pub operation: u64,
     /// The caller's index in the table.
@@ -100,14 +103,14 @@ impl CommandCalls {
 }
 
 /// An answer's encoded reply: page `page` of `text`, or `error`.
-fn encoded(answer: Result<CommandAnswer<'_>, SupervisorError>) -> Result<Vec<u8>, ErrorCode> {
+fn encoded(answer: Result<CommandAnswer<'_>, SupervisorError>) -> Result<Vec<u8>, IpcError> {
     let mut reply = Vec::new();
     reply
         .try_reserve_exact(crate::ipc::MAX_MESSAGE_BYTES)
-        .map_err(|_| ErrorCode::Exhausted)?;
+        .map_err(|_| IpcError::NoMemory)?;
     reply.resize(crate::ipc::MAX_MESSAGE_BYTES, 0);
     let length =
-        cella_interfaces::wire::encode(&answer, &mut reply).map_err(|_| ErrorCode::TooLong)?;
+        cella_interfaces::wire::encode(&answer, &mut reply).map_err(|_| IpcError::TooLong)?;
     reply.truncate(length);
     Ok(reply)
 }
@@ -132,12 +135,7 @@ impl<K: KernelServices> EventLoop<K> {
                 call.call,
                 call.from
             );
-            self.router.answer_call(
-                call.caller,
-                call.call,
-                call.generation,
-                Err(ErrorCode::Denied),
-            );
+            self.answer_supervisor_call(call.token, Err(IpcError::NoRight));
             return;
         }
         let answer = match request {
@@ -156,8 +154,7 @@ impl<K: KernelServices> EventLoop<K> {
                 Some(answer) => answer,
             },
         };
-        self.router
-            .answer_call(call.caller, call.call, call.generation, answer);
+        self.answer_supervisor_call(call.token, answer);
     }
 
     /// `run(line)`: the command submitted with the call held (`None`), or
@@ -166,7 +163,7 @@ impl<K: KernelServices> EventLoop<K> {
         &mut self,
         call: &SupervisorCall,
         line: &str,
-    ) -> Option<Result<Vec<u8>, ErrorCode>> {
+    ) -> Option<Result<Vec<u8>, IpcError>> {
         let busy = self
             .command_calls
             .held
@@ -190,6 +187,7 @@ impl<K: KernelServices> EventLoop<K> {
             return Some(encoded(Err(SupervisorError::OutOfMemory)));
         }
         self.command_calls.held.push(HeldCall {
+            token: call.token,
             operation: self.operations.next_id(),
             caller: call.caller,
             call: call.call,
@@ -210,7 +208,7 @@ impl<K: KernelServices> EventLoop<K> {
         generation: u32,
         succeeded: bool,
         text: String,
-    ) -> Result<Vec<u8>, ErrorCode> {
+    ) -> Result<Vec<u8>, IpcError> {
         let Some((page, next)) = text_page(&text, 0) else {
             return encoded(Err(SupervisorError::BadArgument));
         };
@@ -240,7 +238,7 @@ impl<K: KernelServices> EventLoop<K> {
 
     /// `report_page(page)`: page `page` of the caller's kept answer, which
     /// goes once its last page is read.
-    fn report_page(&mut self, call: &SupervisorCall, page: u32) -> Result<Vec<u8>, ErrorCode> {
+    fn report_page(&mut self, call: &SupervisorCall, page: u32) -> Result<Vec<u8>, IpcError> {
         let Some(at) = self
             .command_calls
             .kept
@@ -311,11 +309,10 @@ impl<K: KernelServices> EventLoop<K> {
             );
         }
         let answer = if gone {
-            Err(ErrorCode::Closed)
+            Err(IpcError::Closed)
         } else {
             self.first_page(held.caller, held.generation, result.is_ok(), text)
         };
-        self.router
-            .answer_call(held.caller, held.call, held.generation, answer);
+        self.answer_supervisor_call(held.token, answer);
     }
 }

@@ -341,7 +341,7 @@ impl<K: KernelServices> EventLoop<K> {
             .endpoint_id(&endpoint)
             .and_then(|endpoint| self.table.server_of(endpoint));
         let Some(server) = server else {
-            if !self.kernel.process_serves(&endpoint) {
+            if self.kernel.endpoint_named(&endpoint).is_none() {
                 return Progress::finished(Err(CommandError::NoServer(endpoint)));
             }
             self.kernel

@@ -82,8 +82,8 @@ impl<K: KernelServices> EventLoop<K> {
         system.route_console_output();
         system
             .router
-            .open_process_endpoints(&system.table, &mut system.kernel);
-        system.open_supervisor_for_processes();
+            .open_served_endpoints(&system.table, &mut system.kernel);
+        system.open_supervisor();
         system.kernel.print_line(&line);
         // The line just printed reaches the terminal's driver in the first
         // step, and the shell draws its first prompt after it.
@@ -137,9 +137,6 @@ impl<K: KernelServices> EventLoop<K> {
     /// most one event. Returns whether there was work.
     pub fn step(&mut self) -> bool {
         let completed = self.take_completed();
-        let called = self
-            .router
-            .take_process_messages(&mut self.table, &mut self.kernel);
         self.collect_interrupts();
         let device_faulted = self.fault_modules_of_faulting_devices();
         let routed = self.route_queued();
@@ -148,26 +145,27 @@ impl<K: KernelServices> EventLoop<K> {
         let advanced = self.advance_operations();
         let now = self.kernel.now();
         let restarted = self.restart_due(now);
-        let processes_answered = self.take_process_answers();
+        let calls_answered = self.take_call_answers();
         let answered = self.deliver_call_answers();
         self.give_back_loans();
         let (delivered, more_to_deliver) = self.deliver_one();
         self.again = device_faulted || pushed || advanced || restarted || more_to_deliver;
         completed
-            || called
             || device_faulted
             || routed
             || pushed
             || advanced
             || restarted
-            || processes_answered
+            || calls_answered
             || answered
             || delivered
     }
 
-    /// Routes what modules sent, replied and called; messages sent to the
-    /// supervisor are refused, calls to it answered. Returns whether
-    /// anything was routed.
+    /// Routes what modules sent, replied and called onto the endpoints'
+    /// queues (messages sent to the supervisor are refused), then moves
+    /// what the endpoints modules serve hold into their inboxes and
+    /// answers the calls queued for the supervisor. Returns whether
+    /// anything was routed or arrived.
     pub(crate) fn route_queued(&mut self) -> bool {
         let messages = self.kernel.take_routed();
         let any = !messages.is_empty();
@@ -179,8 +177,13 @@ impl<K: KernelServices> EventLoop<K> {
                 self.command_from_module(line);
             }
         }
+        // What modules just sent and called is on the endpoints' queues
+        // with what processes queued.
+        let arrived = self
+            .router
+            .take_endpoint_messages(&mut self.table, &mut self.kernel);
         self.answer_supervisor_calls();
-        any
+        any || arrived
     }
 
     /// Queues each line that fired as an event of its holder: an MSI-X
@@ -362,7 +365,7 @@ impl<K: KernelServices> EventLoop<K> {
         let process_call = match &work {
             Work::Message { request, .. } => self
                 .router
-                .process_token(*request)
+                .call_token(*request)
                 .map(|token| (*request, token)),
             _ => None,
         };

@@ -14,10 +14,9 @@
 
 use super::event_loop::EventLoop;
 use super::router::SUPERVISOR_ENDPOINT;
-use super::services::{KernelServices, ProcessMessage};
+use super::services::{EndpointMessage, KernelServices};
 use crate::ipc::IpcError;
 use crate::supervisor::reports::{CommandError, Report};
-use crate::system_manifest::GrantLine;
 use alloc::collections::TryReserveError;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -26,13 +25,14 @@ use cella_interfaces::supervisor::{
     FaultRow, ModulePage, ModuleRow, ProcessPage, ProcessRow, Status, SupervisorError, pack,
 };
 use cella_interfaces::wire::WireError;
-use cella_wasm_host::abi::ErrorCode;
 use core::fmt;
 
-/// A call the supervisor answers with a reply: a module's `ipc_call` to
-/// the `supervisor` endpoint, waiting for the event loop.
+/// A module's call to the `supervisor` endpoint, taken off its kernel IPC
+/// queue by the event loop, which answers its token.
 #[derive(Debug)]
 pub struct SupervisorCall {
+    /// The call's reply token.
+    pub token: u64,
     /// The caller's index in the table.
     pub caller: usize,
     /// The call id the caller's instance gave it.
@@ -43,6 +43,16 @@ pub struct SupervisorCall {
     pub from: String,
     /// The request.
     pub bytes: Vec<u8>,
+}
+
+impl Refusal {
+    /// The error the call is answered with.
+    pub fn error(self) -> IpcError {
+        match self {
+            Refusal::NotTyped(_) | Refusal::Command => IpcError::NoRight,
+            Refusal::NoMemory => IpcError::NoMemory,
+        }
+    }
 }
 
 /// Why a request to the typed interface got no answer.
@@ -244,59 +254,65 @@ impl<K: KernelServices> EventLoop<K> {
         Ok(reply)
     }
 
-    /// Answers the calls modules made to the `supervisor` endpoint: a
-    /// typed request with its reply, anything else with `Denied`. The
-    /// command operations (`run`, `report_page`) go to
-    /// `super::command_calls`.
+    /// Answers what was queued on the `supervisor` endpoint. A module's call
+    /// (the token of one of its open calls) gets a reading operation's reply
+    /// at once, a command's when it ends (see [`super::command_calls`]); a
+    /// native process's call gets a reading operation's reply; anything
+    /// else is refused. Every answer is the reply to the call's token.
     pub(crate) fn answer_supervisor_calls(&mut self) {
-        for call in core::mem::take(&mut self.router.supervisor_calls) {
+        for message in core::mem::take(&mut self.router.supervisor_calls) {
+            let Some(open) = self.router.open_calls.get(&message.token).copied() else {
+                self.answer_process_call(&message);
+                continue;
+            };
+            let call = SupervisorCall {
+                token: message.token,
+                caller: open.caller,
+                call: open.call,
+                generation: open.generation,
+                from: self.table.slots[open.caller].plan.name.clone(),
+                bytes: message.bytes,
+            };
             if let Some(request) = CommandRequest::decode(&call.bytes) {
                 self.command_call(&call, request);
                 continue;
             }
-            let outcome = match self.answer_typed(&call.bytes) {
-                Ok(reply) => Ok(reply),
-                Err(refusal) => {
-                    log::warn!(
-                        "call {} from {} to `supervisor` refused: {refusal}",
-                        call.call,
-                        call.from
-                    );
-                    Err(match refusal {
-                        Refusal::NotTyped(_) | Refusal::Command => ErrorCode::Denied,
-                        Refusal::NoMemory => ErrorCode::Exhausted,
-                    })
-                }
-            };
-            self.router
-                .answer_call(call.caller, call.call, call.generation, outcome);
-        }
-        for message in core::mem::take(&mut self.router.process_supervisor_calls) {
-            self.answer_process_call(&message);
+            let outcome = self.answer_typed(&call.bytes).map_err(|refusal| {
+                log::warn!(
+                    "call {} from {} to `supervisor` refused: {refusal}",
+                    call.call,
+                    call.from
+                );
+                refusal.error()
+            });
+            self.answer_supervisor_call(call.token, outcome);
         }
     }
 
-    /// Opens the `supervisor` endpoint for native processes if the system
-    /// manifest grants it to one: such a process reads the interface's
-    /// reading operations as a module does.
-    pub(crate) fn open_supervisor_for_processes(&mut self) {
-        let granted = self.processes.iter().any(|plan| {
-            plan.grants.iter().any(|grant| {
-                matches!(grant, GrantLine::Endpoint { name } if name == SUPERVISOR_ENDPOINT)
-            })
-        });
-        if granted {
-            let endpoint = self.router.add_endpoint(SUPERVISOR_ENDPOINT);
-            self.router
-                .open_for_processes(&[endpoint], &mut self.kernel);
+    /// Answers the supervisor call of token `token` with `outcome`.
+    pub(crate) fn answer_supervisor_call(
+        &mut self,
+        token: u64,
+        outcome: Result<Vec<u8>, IpcError>,
+    ) {
+        match &outcome {
+            Ok(reply) => self.kernel.answer_token(token, Ok(reply)),
+            Err(error) => self.kernel.answer_token(token, Err(*error)),
         }
+    }
+
+    /// Opens the kernel's own `supervisor` endpoint: modules and native
+    /// processes granted it call its typed interface through it.
+    pub(crate) fn open_supervisor(&mut self) {
+        let endpoint = self.router.add_endpoint(SUPERVISOR_ENDPOINT);
+        self.router.open_served(&[endpoint], &mut self.kernel);
     }
 
     /// Answers a native process's call to the `supervisor` endpoint: a
     /// reading operation with its reply, anything else (a command
     /// operation among them: commands are the shell's) with `Denied`. A
     /// one-way message is refused.
-    fn answer_process_call(&mut self, message: &ProcessMessage) {
+    fn answer_process_call(&mut self, message: &EndpointMessage) {
         if message.token == 0 {
             log::warn!(
                 "a process's message to `supervisor` ({} bytes) refused: the supervisor answers calls only",
@@ -305,14 +321,11 @@ impl<K: KernelServices> EventLoop<K> {
             return;
         }
         match self.answer_typed(&message.bytes) {
-            Ok(reply) => self.kernel.answer_process(message.token, Ok(&reply)),
+            Ok(reply) => self.kernel.answer_token(message.token, Ok(&reply)),
             Err(refusal) => {
                 log::warn!("a process's call to `supervisor` refused: {refusal}");
-                let error = match refusal {
-                    Refusal::NotTyped(_) | Refusal::Command => IpcError::NoRight,
-                    Refusal::NoMemory => IpcError::Full,
-                };
-                self.kernel.answer_process(message.token, Err(error));
+                self.kernel
+                    .answer_token(message.token, Err(refusal.error()));
             }
         }
     }

@@ -94,7 +94,7 @@ impl<K: KernelServices> EventLoop<K> {
         match added {
             Ok(index) => {
                 let served = self.table.slots[index].serves.clone();
-                self.router.open_for_processes(&served, &mut self.kernel);
+                self.router.open_served(&served, &mut self.kernel);
                 self.route_console_output();
                 Progress::finished(Ok(Report::Installed(report)))
             }

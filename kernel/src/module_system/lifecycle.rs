@@ -316,26 +316,17 @@ impl<K: KernelServices> EventLoop<K> {
     /// `in_flight` is the request number of the event being handled at a
     /// fault (0 if none or not a request).
     pub(crate) fn settle_waiting(&mut self, index: usize, outcome: Outcome, in_flight: u32) {
-        // An instance that ends takes back the buffers it lent with calls
-        // no server has taken yet (a swap's new version keeps its calls).
+        // An instance that ends withdraws its calls (a swap's new version
+        // keeps them).
         if matches!(outcome, Outcome::RestartPending | Outcome::Down) {
             let generation = self.table.slots[index].generation;
             self.command_calls.forget_instance(index, generation);
-            let withdrawn = self
-                .router
-                .withdraw_lent_calls(index, generation, &mut self.table);
+            let withdrawn =
+                self.router
+                    .withdraw_calls(index, generation, &mut self.table, &mut self.kernel);
             if withdrawn > 0 {
                 log::info!(
-                    "{withdrawn} calls of {} that lent a buffer were withdrawn from their servers' inboxes",
-                    self.table.slots[index].plan.name
-                );
-            }
-            let withdrawn = self
-                .router
-                .withdraw_process_calls(index, generation, &mut self.kernel);
-            if withdrawn > 0 {
-                log::info!(
-                    "{withdrawn} calls of {} to native processes were withdrawn",
+                    "{withdrawn} calls of {} were withdrawn",
                     self.table.slots[index].plan.name
                 );
             }

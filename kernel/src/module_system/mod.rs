@@ -5,9 +5,10 @@
 //! - [`table`]: the module table (slots, lifecycle states, loading and
 //!   starting instances), with [`slot`] for one entry;
 //! - [`router`]: the endpoints and the requests in flight, and where each
-//!   message goes; [`calls`] for calls between modules, [`process_calls`]
-//!   for modules' calls to native processes, [`process_endpoints`] for the
-//!   module endpoints opened for processes; [`prompt`] tells
+//!   message goes (every endpoint is a kernel IPC endpoint, whoever serves
+//!   it); [`calls`] for the calls modules make, [`served_endpoints`] for
+//!   the endpoints modules serve, whose queues the router receives from;
+//!   [`prompt`] tells
 //!   the shell to draw its prompt again after the kernel printed;
 //! - [`event_loop`]: the one loop that collects IRQs and due timers, picks
 //!   the next event and lends it out; [`lifecycle`] carries out what the
@@ -36,11 +37,10 @@ pub mod inspection;
 pub mod install;
 pub mod lifecycle;
 pub mod operations;
-pub mod process_calls;
-pub mod process_endpoints;
 pub mod prompt;
 pub mod removal;
 pub mod router;
+pub mod served_endpoints;
 pub mod services;
 pub mod slot;
 pub mod swap;

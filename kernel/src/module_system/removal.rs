@@ -52,7 +52,7 @@ impl<K: KernelServices> EventLoop<K> {
         slot.state = ModuleState::Removed;
         // A native process may serve its endpoints now.
         let served = slot.serves.clone();
-        self.router.close_for_processes(&served, &mut self.kernel);
+        self.router.close_served(&served, &mut self.kernel);
         log::info!("supervisor: {name} removed: stopped and unloaded, its grants released");
         Ok(Report::Removed {
             module: String::from(name),

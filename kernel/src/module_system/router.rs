@@ -1,21 +1,28 @@
-//! The router: the endpoints modules serve, the requests the kernel and
-//! native processes have in flight to modules, and where each message goes.
+//! The router: the endpoints modules serve, the requests in flight to
+//! modules, and where each message goes.
 //!
-//! A module's `ipc_send`, `ipc_reply` and `ipc_call` reach the router through the kernel
-//! ([`KernelServices::take_routed`]); a send goes to the inbox of the module
-//! serving its endpoint or to a native process serving it (one to the
-//! `supervisor` endpoint goes back to the event loop, which refuses it); a
-//! call to `supervisor` goes to the event loop too, which answers it by the
-//! typed interface (see [`super::inspection`] and
-//! [`super::command_calls`]). Every endpoint
-//! a module serves is also opened for native processes: a process's call
-//! becomes a message event with a kernel request id standing for the
-//! caller's reply token, and the module's reply answers the token (see
-//! [`super::process_endpoints`]). A
-//! module's call is a request of the same kind whose answer goes back to the
-//! calling instance as a reply event (see [`super::calls`]).
+//! Every endpoint is a kernel IPC endpoint, whoever serves it, so one
+//! queue and one set of rules (message limit, queue depth, back-pressure,
+//! reply tokens) hold for modules, native processes and kernel threads
+//! alike. A module's `ipc_send`, `ipc_reply` and `ipc_call` reach the router
+//! through the kernel ([`KernelServices::take_routed`]):
+//!
+//! - a send is queued on the endpoint's kernel IPC queue
+//!   ([`KernelServices::send_on`]);
+//! - a call is a call on that queue, opened without blocking (see
+//!   [`super::calls`]);
+//! - a reply answers the token of the call its request was taken for.
+//!
+//! The router is the receiver of the endpoints modules serve: it moves
+//! what is queued there into the serving module's inbox, a call as a
+//! request whose id stands for the caller's reply token (see
+//! [`super::served_endpoints`]). The kernel's own `supervisor` endpoint is
+//! answered by the event loop: a call by the typed interface (see
+//! [`super::inspection`] and [`super::command_calls`]), a send refused. The
+//! kernel's own requests (the time at boot, a command's `call`) are put in
+//! the server's inbox by the event loop itself.
 
-use super::process_endpoints::module_server;
+use super::served_endpoints::module_server;
 use super::services::{KernelServices, Routed};
 use super::slot::Pending;
 use super::table::ModuleTable;
@@ -40,17 +47,11 @@ pub const KERNEL_SENDER: &str = "kernel";
 pub enum KernelRequest {
     /// The kernel's own question for the time.
     Time,
-    /// A native process's call; the reply answers its token.
-    Process { token: u64 },
+    /// A call taken off the endpoint's kernel IPC queue (a native process's
+    /// or a module's); the reply answers its token.
+    Call { token: u64 },
     /// A supervisor command's `call`; the reply completes the command.
     Command { operation: u64 },
-    /// A module's call (`ipc_call`): the reply (or the failure) goes back to
-    /// module `caller`'s instance of generation `generation` as call `call`.
-    Module {
-        caller: usize,
-        call: u32,
-        generation: u32,
-    },
     /// A request whose answer nobody needs (closing a file the supervisor
     /// read); the answer is dropped.
     Discard,
@@ -89,7 +90,7 @@ pub struct Router {
     replayable: BTreeMap<u32, Vec<u8>>,
     next_request: u32,
     /// Endpoints opened for processes: (the kernel's id for it, endpoint id).
-    pub(crate) process_endpoints: Vec<(u64, u64)>,
+    pub(crate) served_endpoints: Vec<(u64, u64)>,
     /// A module's inbox was full when processes had more for it: look again.
     pub(crate) look_again: bool,
     /// Answers to [`KernelRequest::Command`] requests, until the command takes them.
@@ -97,15 +98,12 @@ pub struct Router {
     /// Answers to modules' calls, until the event loop puts them in the
     /// callers' inboxes (see `super::calls`).
     pub(crate) call_answers: Vec<super::calls::CallAnswer>,
-    /// Modules' calls to native processes, by the token of their IPC call,
-    /// until answered or withdrawn (see `super::process_calls`).
-    pub(crate) process_calls: BTreeMap<u64, super::process_calls::ProcessCall>,
-    /// Modules' calls to the `supervisor` endpoint, until the event loop
-    /// answers them (see `super::inspection`).
-    pub(crate) supervisor_calls: Vec<super::inspection::SupervisorCall>,
-    /// What native processes queued on the `supervisor` endpoint, until
-    /// the event loop answers it (see `super::inspection`).
-    pub(crate) process_supervisor_calls: Vec<super::services::ProcessMessage>,
+    /// Modules' calls, by the token of their IPC call, until answered or
+    /// withdrawn (see `super::calls`).
+    pub(crate) open_calls: BTreeMap<u64, super::calls::OpenCall>,
+    /// What modules and native processes queued on the `supervisor`
+    /// endpoint, until the event loop answers it (see `super::inspection`).
+    pub(crate) supervisor_calls: Vec<super::services::EndpointMessage>,
     /// The kernel's console output went to the terminal's driver since the
     /// prompt's server was last told (see `super::prompt`).
     pub(crate) console_written: bool,
@@ -199,10 +197,11 @@ impl Router {
         self.requests.contains_key(&request)
     }
 
-    /// The reply token of request `request` if it is a process's call.
-    pub fn process_token(&self, request: u32) -> Option<u64> {
+    /// The reply token of request `request` if it is a call taken off an
+    /// endpoint's queue.
+    pub fn call_token(&self, request: u32) -> Option<u64> {
         match self.requests.get(&request) {
-            Some((_, KernelRequest::Process { token })) => Some(*token),
+            Some((_, KernelRequest::Call { token })) => Some(*token),
             _ => None,
         }
     }
@@ -252,13 +251,6 @@ impl Router {
     /// The bytes to replay request `request` with.
     pub(crate) fn replay_bytes(&mut self, request: u32) -> Option<Vec<u8>> {
         self.replayable.remove(&request)
-    }
-
-    /// Every request in flight with what it is for.
-    pub(crate) fn requests_mut(&mut self) -> impl Iterator<Item = (&u32, &mut KernelRequest)> {
-        self.requests
-            .iter_mut()
-            .map(|(request, (_, purpose))| (request, purpose))
     }
 
     /// The requests in flight to module `server`.
@@ -334,6 +326,9 @@ impl Router {
         None
     }
 
+    /// Queues a message on endpoint `endpoint`'s kernel IPC queue. What
+    /// is not taken is logged, except console output, which the kernel
+    /// writes itself when no driver takes it.
     fn route_send<K: KernelServices>(
         &mut self,
         from: &str,
@@ -342,40 +337,42 @@ impl Router {
         table: &mut ModuleTable<K>,
         kernel: &mut K,
     ) {
-        let endpoint_name = self.endpoint_name(endpoint);
-        let is_console = endpoint_name == CONSOLE_OUTPUT_ENDPOINT;
-        let server = module_server(table, endpoint, endpoint_name, kernel);
-        if server.is_none()
-            && let Some(sent) = kernel.send_to_process(endpoint_name, &bytes)
-        {
-            if let Err(problem) = sent {
-                log::warn!(
-                    "message from {from} to `{endpoint_name}` ({} bytes) refused: {problem}",
-                    bytes.len()
-                );
+        let endpoint_name = String::from(self.endpoint_name(endpoint));
+        let opened = match module_server(table, endpoint, &endpoint_name, kernel) {
+            Some(server) if !table.slots[server].accepts_messages() => {
+                let slot = &table.slots[server];
+                Err(format!(
+                    "module {} is {}",
+                    slot.plan.name,
+                    slot.state.name()
+                ))
             }
+            Some(_) => self
+                .opened_endpoint(endpoint)
+                .ok_or_else(|| String::from("its endpoint is not open")),
+            None => kernel
+                .endpoint_named(&endpoint_name)
+                .ok_or_else(|| String::from("no server")),
+        };
+        let refusal = match opened {
+            Ok(opened) => self
+                .queue_on(opened, table, kernel, |kernel| {
+                    kernel.send_on(opened, &bytes)
+                })
+                .err()
+                .map(|error| format!("{error}")),
+            Err(why) => Some(why),
+        };
+        let Some(why) = refusal else {
             return;
-        }
-        match server.map(|index| &mut table.slots[index]) {
-            Some(slot) if slot.accepts_messages() && slot.inbox_has_room() => {
-                slot.inbox.push_back(Pending::Message { request: 0, bytes });
-            }
-            // Console output with no driver to take it: the kernel writes it itself.
-            _ if is_console => kernel.write_console(from, &bytes),
-            Some(slot) if slot.accepts_messages() => log::warn!(
-                "message from {from} to {} refused: inbox full",
-                slot.plan.name
-            ),
-            Some(slot) => log::warn!(
-                "message from {from} to {} ({} bytes) not delivered: module {}",
-                slot.plan.name,
-                bytes.len(),
-                slot.state.name()
-            ),
-            None => log::warn!(
-                "message from {from} to `{endpoint_name}` ({} bytes) not delivered: no server",
+        };
+        if endpoint_name == CONSOLE_OUTPUT_ENDPOINT {
+            kernel.write_console(from, &bytes);
+        } else {
+            log::warn!(
+                "message from {from} to `{endpoint_name}` ({} bytes) not delivered: {why}",
                 bytes.len()
-            ),
+            );
         }
     }
 
@@ -420,22 +417,12 @@ impl Router {
         kernel: &mut K,
     ) {
         match purpose {
-            // Unless the module's worker gave the reply to the process already.
-            KernelRequest::Process { token } if !kernel.answered_directly(request) => {
-                kernel.answer_process(token, answer);
+            // Unless the module's worker gave the reply to the caller already.
+            KernelRequest::Call { token } if !kernel.answered_directly(request) => {
+                kernel.answer_token(token, answer);
             }
             KernelRequest::Command { operation } => {
                 self.answers.push((operation, answer.map(<[u8]>::to_vec)));
-            }
-            KernelRequest::Module {
-                caller,
-                call,
-                generation,
-            } => {
-                let outcome = answer
-                    .map(<[u8]>::to_vec)
-                    .map_err(|error| error.error_code());
-                self.answer_call(caller, call, generation, outcome);
             }
             _ => {}
         }

@@ -174,7 +174,7 @@ pub enum Finished<K: KernelServices> {
 }
 
 /// A message or call a native process queued on an endpoint a module serves.
-pub struct ProcessMessage {
+pub struct EndpointMessage {
     /// The reply token (0 for a plain send).
     pub token: u64,
     pub bytes: Vec<u8>,
@@ -339,13 +339,13 @@ pub trait KernelServices: Sized + 'static {
     ///
     /// # Errors
     /// Why processes cannot reach it.
-    fn open_process_endpoint(&mut self, name: &str) -> Result<u64, String>;
+    fn open_endpoint(&mut self, name: &str) -> Result<u64, String>;
     /// Whether a process queued anything on an opened endpoint since the last call.
-    fn process_messages_waiting(&mut self) -> bool;
+    fn messages_waiting(&mut self) -> bool;
     /// The next message a process queued on opened endpoint `endpoint`.
-    fn take_process_message(&mut self, endpoint: u64) -> Option<ProcessMessage>;
+    fn take_message(&mut self, endpoint: u64) -> Option<EndpointMessage>;
     /// Answers a process's call.
-    fn answer_process(&mut self, token: u64, answer: Result<&[u8], IpcError>);
+    fn answer_token(&mut self, token: u64, answer: Result<&[u8], IpcError>);
     /// Request `request`, about to be lent to a module, is process call
     /// `token`: the module's reply may go straight to the process from the
     /// thread the module runs on, without waiting for the event loop.
@@ -355,29 +355,34 @@ pub trait KernelServices: Sized + 'static {
     fn answered_directly(&mut self, _request: u32) -> bool {
         false
     }
-    /// Sends `bytes` to a process-served endpoint `name` (not one a module
-    /// serves); `None` if no process serves it, else whether it was taken.
-    fn send_to_process(&mut self, name: &str, bytes: &[u8]) -> Option<Result<(), String>>;
-    /// Whether a native process serves endpoint `name`.
-    fn process_serves(&self, name: &str) -> bool;
-    /// Opens a call on the process-served endpoint `name` for a module,
-    /// without waiting: its answer comes back from
-    /// [`KernelServices::take_process_answers`] under the returned token.
+    /// The kernel IPC endpoint registered as `name`: one a native process
+    /// serves, or one the module system opened for a module it runs.
+    fn endpoint_named(&self, name: &str) -> Option<u64>;
+    /// Queues the one-way message `bytes` on kernel IPC endpoint `endpoint`.
     ///
     /// # Errors
-    /// Why the call could not be queued (no such endpoint, its queue full,
-    /// the message too long).
-    fn call_process(&mut self, name: &str, bytes: &[u8]) -> Result<u64, IpcError>;
-    /// The answers to calls opened with [`KernelServices::call_process`]
-    /// that arrived since the last call: the reply, or why the call failed
-    /// (the process's endpoint closed, the process failed it).
-    fn take_process_answers(&mut self) -> Vec<(u64, Result<Vec<u8>, IpcError>)>;
-    /// Withdraws call `token` (nobody waits for it any more): its answer,
-    /// if one comes, is dropped.
-    fn withdraw_process_call(&mut self, token: u64);
+    /// The endpoint's refusal: its queue is full, the message too long, the
+    /// endpoint closed.
+    fn send_on(&mut self, endpoint: u64, bytes: &[u8]) -> Result<(), IpcError>;
+    /// Opens a call on kernel IPC endpoint `endpoint` for a module, without
+    /// waiting: its answer comes back from
+    /// [`KernelServices::take_call_answers`] under the returned token.
+    ///
+    /// # Errors
+    /// Why the call could not be queued (the endpoint closed, its queue
+    /// full, the message too long).
+    fn call_on(&mut self, endpoint: u64, bytes: &[u8]) -> Result<u64, IpcError>;
+    /// The answers to calls opened with [`KernelServices::call_on`] that
+    /// arrived since the last call: the reply, or why the call failed (the
+    /// endpoint closed, its server failed it).
+    fn take_call_answers(&mut self) -> Vec<(u64, Result<Vec<u8>, IpcError>)>;
+    /// Withdraws call `token` (nobody waits for it any more): its message,
+    /// if still queued, is taken off the queue, and its answer, if one
+    /// comes, is dropped.
+    fn withdraw_call(&mut self, token: u64);
     /// Closes the process-side endpoint `opened` (its module was removed):
     /// calls queued on it fail, and its name is free for a process to serve.
-    fn close_process_endpoint(&mut self, opened: u64);
+    fn close_endpoint(&mut self, opened: u64);
     /// The `ps` rows of the native processes, as text.
     fn process_rows(&self) -> String;
 

@@ -214,7 +214,7 @@ impl<K: KernelServices> EventLoop<K> {
             slot.sandbox = None;
             // A removed module's endpoints are open to processes again.
             let served = slot.serves.clone();
-            self.router.open_for_processes(&served, &mut self.kernel);
+            self.router.open_served(&served, &mut self.kernel);
             return finished(self.by_hand(target, Hand::Restart).map(|report| {
                 let state = match report {
                     Report::Restarted { state, .. } => state,

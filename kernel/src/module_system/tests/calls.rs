@@ -5,8 +5,10 @@
 //! a deadline fails a call nobody answers.
 
 use super::*;
+use crate::module_system::services::{KernelServices, Routed};
 use crate::module_system::slot::ModuleState;
 use crate::system_manifest::GrantLine;
+use cella_wasm_host::abi::ErrorCode;
 
 /// Milliseconds a test caller waits for an answer.
 const DEADLINE_MS: u32 = 50;
@@ -124,17 +126,7 @@ pub(super) fn call(system: &mut System, bytes: &[u8]) {
 /// module `server`'s inbox.
 fn call_until_queued(system: &mut System, server: &str, bytes: &[u8]) {
     queue(system, "caller", bytes);
-    let at = index(system, server);
-    for _ in 0..100 {
-        // Takes back the caller's event and routes its call, without
-        // lending the server anything.
-        system.take_completed();
-        if !system.table.slots[at].inbox.is_empty() {
-            return;
-        }
-        system.step();
-    }
-    panic!("the call never reached {server}");
+    step_until_queued_for(system, server);
 }
 
 #[test]
@@ -282,11 +274,18 @@ fn a_swapped_server_answers_the_call_queued_for_the_old_version() {
 fn a_restarted_caller_never_gets_the_answer_meant_for_its_old_instance() {
     let mut system = boot_calls("counter", &[("counter", &[])], &[]);
     let caller = index(&system, "caller");
+    let counter = index(&system, "counter");
     call_until_queued(&mut system, "counter", b"hello");
+    // The counter takes the call and is away with it while the caller restarts.
+    system.kernel.hold_events = true;
+    system.step();
+    assert!(system.table.slots[counter].inbox.is_empty(), "taken");
+    assert_eq!(system.router.requests_to(counter).len(), 1);
     let old = system.table.slots[caller].generation;
     let report = run(&mut system, restart("caller"));
     assert!(report.is_ok(), "{report:?}");
     let handled = system.table.slots[caller].events_handled;
+    system.kernel.hold_events = false;
     settle(&mut system);
     assert!(system.table.slots[caller].generation != old);
     assert!(caller_log(&system).is_empty(), "no reply event ran");
@@ -294,11 +293,57 @@ fn a_restarted_caller_never_gets_the_answer_meant_for_its_old_instance() {
         system.table.slots[caller].events_handled, handled,
         "the answer never reached the new instance's inbox"
     );
-    let counter = index(&system, "counter");
     assert!(system.router.requests_to(counter).is_empty(), "answered");
-    // The new instance calls as the old one did.
+    // The new instance calls as the old one did; the counter ran both.
     call(&mut system, b"hello");
     assert_eq!(caller_log(&system), ["ok 2 1"]);
+    assert_eq!(system.router.calls_open(), 0);
+}
+
+#[test]
+fn a_call_no_server_took_is_withdrawn_when_its_caller_restarts_and_never_runs() {
+    let mut system = boot_calls("counter", &[("counter", &[])], &[]);
+    let counter = index(&system, "counter");
+    for round in 0..20 {
+        // Once waiting in the counter's inbox, once still on the endpoint's
+        // queue (routed by hand, so nothing takes it off).
+        if round % 2 == 0 {
+            queue(&mut system, "caller", b"hello");
+            step_until_queued_for(&mut system, "counter");
+        } else {
+            let caller = index(&system, "caller");
+            let call = Routed::Call {
+                from: String::from("caller"),
+                generation: system.table.slots[caller].generation,
+                endpoint: system.router.endpoint_id("counter").expect("served"),
+                call: 1,
+                bytes: b"hello".to_vec(),
+                loan: None,
+            };
+            system
+                .router
+                .route(call, &mut system.table, &mut system.kernel);
+            assert!(system.table.slots[counter].inbox.is_empty());
+        }
+        assert_eq!(system.router.calls_open(), 1, "round {round}");
+        let report = run(&mut system, restart("caller"));
+        assert!(report.is_ok(), "{report:?}");
+        assert!(system.table.slots[counter].inbox.is_empty(), "taken back");
+        assert!(system.router.requests_to(counter).is_empty());
+        assert_eq!(system.router.calls_open(), 0);
+        assert!(
+            system
+                .kernel
+                .process_queues
+                .values()
+                .all(|queue| queue.is_empty()),
+            "nothing is left on the endpoint's queue"
+        );
+        settle(&mut system);
+    }
+    // The counter never ran a withdrawn call: this is its first message.
+    call(&mut system, b"hello");
+    assert_eq!(caller_log(&system), ["ok 1 1"]);
 }
 
 #[test]
@@ -368,4 +413,86 @@ fn a_hundred_calls_in_a_row_half_of_them_faulting_the_server_leave_nothing_behin
     let sandbox = system.table.slots[caller].sandbox.as_ref().unwrap();
     assert!(sandbox.outstanding_calls().is_empty());
     assert_eq!(system.table.slots[counter].tracker.restarts, 100);
+}
+
+#[test]
+fn modules_and_processes_share_the_endpoints_one_queue_its_order_and_its_back_pressure() {
+    let mut system = boot_calls("counter", &[("counter", &[])], &[]);
+    let caller = index(&system, "caller");
+    let counter = index(&system, "counter");
+    let generation = system.table.slots[caller].generation;
+    let endpoint = system.router.endpoint_id("counter").expect("served");
+    let opened = system.router.opened_endpoint(endpoint).expect("opened");
+    // The counter takes at most two events into its inbox.
+    system.table.slots[counter].plan.limits.queue = Some(2);
+    // Fill its kernel IPC queue as processes would, let the router move
+    // what the inbox takes, and fill the queue again.
+    let mut sent = 0;
+    for _ in 0..2 {
+        while system.kernel.send_on(opened, b"x").is_ok() {
+            sent += 1;
+        }
+        system.router.look_again = true;
+        system
+            .router
+            .take_endpoint_messages(&mut system.table, &mut system.kernel);
+    }
+    assert_eq!(sent, crate::ipc::QUEUE_CAPACITY + 2);
+    assert_eq!(system.table.slots[counter].inbox.len(), 2);
+    // A module's call meets the same full queue.
+    system.kernel.outbox.0.borrow_mut().push_back(Routed::Call {
+        from: String::from("caller"),
+        generation,
+        endpoint,
+        call: 5,
+        bytes: b"hello".to_vec(),
+        loan: None,
+    });
+    system.route_queued();
+    assert_eq!(system.router.calls_open(), 0);
+    let answer = &system.router.call_answers[0];
+    assert_eq!(
+        (answer.call, answer.outcome.clone()),
+        (5, Err(ErrorCode::Busy))
+    );
+    system.router.call_answers.clear();
+    settle(&mut system);
+    // Everything queued was handled, in order; the next call comes after.
+    call(&mut system, b"hello");
+    // The counter writes its count as one character, `'0' + count`.
+    let count = (sent + 1) as u8;
+    assert_eq!(
+        caller_log(&system),
+        [format!("ok {} 1", char::from(b'0' + count))]
+    );
+    assert_eq!(system.router.calls_open(), 0);
+}
+
+#[test]
+fn a_burst_routed_in_one_pass_reaches_the_server_whole_and_in_order() {
+    let mut system = boot_calls("counter", &[("counter", &[])], &[]);
+    let counter = index(&system, "counter");
+    let endpoint = system.router.endpoint_id("counter").expect("served");
+    // Four queues' worth, as the kernel's console output can come.
+    let burst = 4 * crate::ipc::QUEUE_CAPACITY;
+    for number in 0..burst {
+        system.kernel.outbox.0.borrow_mut().push_back(Routed::Send {
+            from: String::from("caller"),
+            endpoint,
+            bytes: format!("m{number}").into_bytes(),
+        });
+    }
+    system.route_queued();
+    let inbox: Vec<Vec<u8>> = system.table.slots[counter]
+        .inbox
+        .iter()
+        .map(|pending| match pending {
+            Pending::Message { bytes, .. } => bytes.clone(),
+            _ => Vec::new(),
+        })
+        .collect();
+    let expected: Vec<Vec<u8>> = (0..burst)
+        .map(|number| format!("m{number}").into_bytes())
+        .collect();
+    assert_eq!(inbox, expected);
 }

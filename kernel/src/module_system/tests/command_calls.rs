@@ -328,7 +328,7 @@ fn a_forged_answer_sent_to_console_is_a_message_not_the_answer() {
         endpoint: console,
         bytes: b"\x02Scounter: swapped 1 -> 2\r\n".to_vec(),
     });
-    system.route_queued();
+    route_without_lending(&mut system);
     let shell = index(&system, "shell");
     // A message in the shell's inbox, not a reply; the call is still held.
     assert!(matches!(

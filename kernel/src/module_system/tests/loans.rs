@@ -212,13 +212,7 @@ fn a_lenders_death_withdraws_its_lent_calls_no_server_took_yet() {
     let lender = index(&system, "lender");
     // The call waits in the server's inbox; the server has not run it.
     queue(&mut system, "lender", b"read");
-    for _ in 0..100 {
-        system.take_completed();
-        if !system.table.slots[server].inbox.is_empty() {
-            break;
-        }
-        system.step();
-    }
+    step_until_queued_for(&mut system, "block");
     assert_eq!(system.table.slots[server].inbox.len(), 1);
     assert_eq!(system.kernel.platform.loans_out(), 1, "the call's hold");
     // The lender ends from outside (as a DMA fault of its device would end it).

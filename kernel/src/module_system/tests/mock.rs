@@ -4,7 +4,7 @@
 
 use crate::ipc::IpcError;
 use crate::module_system::services::{
-    Done, Finished, Job, KernelServices, MachineMemory, ProcessMessage, PushRequest, Routed,
+    Done, EndpointMessage, Finished, Job, KernelServices, MachineMemory, PushRequest, Routed,
     execute,
 };
 use crate::system_manifest::GrantLine;
@@ -109,7 +109,7 @@ pub struct MockKernel {
     pub console_refused: Vec<Option<String>>,
     pub printed: Vec<String>,
     /// Messages processes queued, by the id the module system opened.
-    pub process_queues: BTreeMap<u64, VecDeque<ProcessMessage>>,
+    pub process_queues: BTreeMap<u64, VecDeque<EndpointMessage>>,
     pub opened: Vec<String>,
     pub process_flag: bool,
     /// Answers to processes' calls, by token.
@@ -136,7 +136,16 @@ pub struct MockKernel {
     pub closed_process_endpoints: Vec<u64>,
     /// The last token handed out.
     pub last_token: u64,
+    /// Calls modules opened on endpoints the module system opened, not
+    /// answered or withdrawn yet.
+    pub module_calls: alloc::collections::BTreeSet<u64>,
+    /// Messages modules sent to endpoints "native processes" serve.
+    pub sent_to_processes: Vec<(String, Vec<u8>)>,
 }
+
+/// Where the ids of the endpoints "native processes" serve begin (those
+/// the module system opens count from 0).
+pub const PROCESS_ENDPOINTS: u64 = 1 << 32;
 
 impl MockKernel {
     /// Runs every event lent so far (unless held), as a worker would.
@@ -194,7 +203,7 @@ impl MockKernel {
         self.process_queues
             .entry(id)
             .or_default()
-            .push_back(ProcessMessage {
+            .push_back(EndpointMessage {
                 token,
                 bytes: bytes.to_vec(),
             });
@@ -203,6 +212,35 @@ impl MockKernel {
 }
 
 impl MockKernel {
+    /// Queues a message (`token` 0: a send) on endpoint `id`, which the
+    /// module system opened, with kernel IPC's limits.
+    fn queue_on(&mut self, id: u64, token: u64, bytes: &[u8]) -> Result<(), IpcError> {
+        if id >= self.opened.len() as u64 || self.closed_process_endpoints.contains(&id) {
+            return Err(IpcError::Closed);
+        }
+        let queue = self.process_queues.entry(id).or_default();
+        if queue.len() >= crate::ipc::QUEUE_CAPACITY {
+            return Err(IpcError::Full);
+        }
+        queue.push_back(EndpointMessage {
+            token,
+            bytes: bytes.to_vec(),
+        });
+        self.process_flag = true;
+        Ok(())
+    }
+
+    /// Gives the answer to call `token` to whoever waits: a module's call's
+    /// answer to the module system, a process's to the "process". An
+    /// answer to a withdrawn call is dropped, as kernel IPC drops it.
+    fn answer(&mut self, token: u64, answer: Result<Vec<u8>, IpcError>) {
+        if self.module_calls.remove(&token) {
+            self.process_call_answers.push((token, answer));
+        } else if !self.withdrawn_process_calls.contains(&token) {
+            self.process_answers.push((token, answer));
+        }
+    }
+
     /// The "process" answers call `token` (a reply, or the error it failed
     /// the call with); false if no such call is open.
     pub fn process_answers(&mut self, token: u64, answer: Result<&[u8], IpcError>) -> bool {
@@ -383,62 +421,95 @@ impl KernelServices for MockKernel {
         core::mem::take(&mut *self.outbox.0.borrow_mut())
     }
 
-    fn open_process_endpoint(&mut self, name: &str) -> Result<u64, String> {
+    fn open_endpoint(&mut self, name: &str) -> Result<u64, String> {
         self.opened.push(String::from(name));
         Ok(self.opened.len() as u64 - 1)
     }
 
-    fn process_messages_waiting(&mut self) -> bool {
+    fn messages_waiting(&mut self) -> bool {
         core::mem::take(&mut self.process_flag)
     }
 
-    fn take_process_message(&mut self, endpoint: u64) -> Option<ProcessMessage> {
+    fn take_message(&mut self, endpoint: u64) -> Option<EndpointMessage> {
         self.process_queues.get_mut(&endpoint)?.pop_front()
     }
 
-    fn answer_process(&mut self, token: u64, answer: Result<&[u8], IpcError>) {
-        self.process_answers
-            .push((token, answer.map(<[u8]>::to_vec)));
+    fn answer_token(&mut self, token: u64, answer: Result<&[u8], IpcError>) {
+        self.answer(token, answer.map(<[u8]>::to_vec));
     }
 
-    fn send_to_process(&mut self, _name: &str, _bytes: &[u8]) -> Option<Result<(), String>> {
-        None
+    fn endpoint_named(&self, name: &str) -> Option<u64> {
+        let opened = self
+            .opened
+            .iter()
+            .rposition(|opened| opened == name)
+            .map(|id| id as u64)
+            .filter(|id| !self.closed_process_endpoints.contains(id));
+        opened.or_else(|| {
+            self.process_served
+                .iter()
+                .position(|served| served == name)
+                .map(|index| PROCESS_ENDPOINTS + index as u64)
+        })
     }
 
-    fn process_serves(&self, name: &str) -> bool {
-        self.process_served.iter().any(|served| served == name)
-    }
-
-    fn call_process(&mut self, name: &str, bytes: &[u8]) -> Result<u64, IpcError> {
-        if !self.process_serves(name) {
-            return Err(IpcError::NotFound);
-        }
+    fn send_on(&mut self, endpoint: u64, bytes: &[u8]) -> Result<(), IpcError> {
         if bytes.len() > crate::ipc::MAX_MESSAGE_BYTES {
             return Err(IpcError::TooLong);
         }
-        self.last_token += 1;
-        self.process_calls
-            .insert(self.last_token, (String::from(name), bytes.to_vec()));
-        Ok(self.last_token)
+        if let Some(index) = endpoint.checked_sub(PROCESS_ENDPOINTS) {
+            let name = self
+                .process_served
+                .get(index as usize)
+                .ok_or(IpcError::Closed)?;
+            self.sent_to_processes.push((name.clone(), bytes.to_vec()));
+            return Ok(());
+        }
+        self.queue_on(endpoint, 0, bytes)
     }
 
-    fn take_process_answers(&mut self) -> Vec<(u64, Result<Vec<u8>, IpcError>)> {
+    fn call_on(&mut self, endpoint: u64, bytes: &[u8]) -> Result<u64, IpcError> {
+        if bytes.len() > crate::ipc::MAX_MESSAGE_BYTES {
+            return Err(IpcError::TooLong);
+        }
+        // Above the tokens tests give their "processes'" calls.
+        let token = (self.last_token + 1).max(1 << 48);
+        if let Some(index) = endpoint.checked_sub(PROCESS_ENDPOINTS) {
+            let name = self
+                .process_served
+                .get(index as usize)
+                .ok_or(IpcError::Closed)?;
+            self.process_calls
+                .insert(token, (name.clone(), bytes.to_vec()));
+        } else {
+            self.queue_on(endpoint, token, bytes)?;
+            self.module_calls.insert(token);
+        }
+        self.last_token = token;
+        Ok(token)
+    }
+
+    fn take_call_answers(&mut self) -> Vec<(u64, Result<Vec<u8>, IpcError>)> {
         core::mem::take(&mut self.process_call_answers)
     }
 
-    fn withdraw_process_call(&mut self, token: u64) {
+    fn withdraw_call(&mut self, token: u64) {
         self.process_calls.remove(&token);
         self.process_call_answers
             .retain(|(answered, _)| *answered != token);
+        if self.module_calls.remove(&token) {
+            for queue in self.process_queues.values_mut() {
+                queue.retain(|message| message.token != token);
+            }
+        }
         self.withdrawn_process_calls.push(token);
     }
 
-    fn close_process_endpoint(&mut self, opened: u64) {
+    fn close_endpoint(&mut self, opened: u64) {
         self.closed_process_endpoints.push(opened);
         for message in self.process_queues.remove(&opened).unwrap_or_default() {
             if message.token != 0 {
-                self.process_answers
-                    .push((message.token, Err(IpcError::Closed)));
+                self.answer(message.token, Err(IpcError::Closed));
             }
         }
     }

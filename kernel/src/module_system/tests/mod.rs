@@ -199,6 +199,27 @@ fn queue(system: &mut System, name: &str, bytes: &[u8]) {
     });
 }
 
+/// Routes what modules sent and called, and moves what the endpoints'
+/// queues hold into the servers' inboxes, without lending any event.
+fn route_without_lending(system: &mut System) {
+    system.take_completed();
+    system.route_queued();
+}
+
+/// Steps until module `caller`'s call reaches module `server`'s inbox,
+/// where it waits: no event of `server` is lent.
+fn step_until_queued_for(system: &mut System, server: &str) {
+    let at = index(system, server);
+    for _ in 0..100 {
+        route_without_lending(system);
+        if !system.table.slots[at].inbox.is_empty() {
+            return;
+        }
+        system.step();
+    }
+    panic!("nothing reached {server}");
+}
+
 /// A process's call to module `name`'s endpoint with reply token `token`.
 fn process_call(system: &mut System, name: &str, token: u64, bytes: &[u8]) {
     system.kernel.process_sends(name, token, bytes);

@@ -33,7 +33,7 @@ fn failed(error: IpcError) -> String {
 /// Nothing of the module's calls to processes is left anywhere.
 fn assert_nothing_left(system: &System) {
     let caller = index(system, "caller");
-    assert_eq!(system.router.process_calls_open(), 0);
+    assert_eq!(system.router.calls_open(), 0);
     assert!(system.router.call_answers.is_empty());
     assert!(system.kernel.process_calls.is_empty());
     assert!(system.kernel.process_call_answers.is_empty());
@@ -53,7 +53,7 @@ fn a_modules_call_answered_by_a_process_reaches_the_caller_as_a_reply() {
     let token = open_token(&system);
     assert_eq!(system.kernel.process_calls[&token].0, "net");
     assert_eq!(system.kernel.process_calls[&token].1, b"hello");
-    assert_eq!(system.router.process_calls_open(), 1);
+    assert_eq!(system.router.calls_open(), 1);
     assert!(
         system
             .kernel
@@ -81,7 +81,7 @@ fn the_processs_endpoint_closing_fails_every_call_open_on_it() {
     for _ in 0..3 {
         call(&mut system, b"hello");
     }
-    assert_eq!(system.router.process_calls_open(), 3);
+    assert_eq!(system.router.calls_open(), 3);
     system.kernel.process_ends("net");
     settle(&mut system);
     let closed = failed(IpcError::Closed);
@@ -104,7 +104,7 @@ fn a_caller_restarted_before_the_answer_never_gets_it_and_leaves_no_record() {
     assert!(report.is_ok(), "{report:?}");
     settle(&mut system);
     assert_eq!(system.kernel.withdrawn_process_calls, [token]);
-    assert_eq!(system.router.process_calls_open(), 0, "the record went");
+    assert_eq!(system.router.calls_open(), 0, "the record went");
     // The process answers late (its reply raced the withdrawal): dropped.
     let handled = system.table.slots[caller].events_handled;
     system
@@ -159,11 +159,7 @@ fn a_process_that_never_answers_holds_the_call_no_longer_than_the_longest_deadli
     system.kernel.clock += 60 * 1_000_000;
     settle(&mut system);
     assert_eq!(caller_log(&system), [failed(IpcError::TimedOut)]);
-    assert_eq!(
-        system.router.process_calls_open(),
-        1,
-        "kept for a late answer"
-    );
+    assert_eq!(system.router.calls_open(), 1, "kept for a late answer");
     system.kernel.clock += u64::from(MAX_CALL_DEADLINE_MILLISECONDS) * 1_000_000;
     settle(&mut system);
     assert_eq!(system.kernel.withdrawn_process_calls, [token]);
@@ -180,14 +176,15 @@ fn a_call_lending_a_buffer_to_a_process_is_refused_with_denied() {
         size: 4096,
         writable: false,
     };
-    system.router.call_process(
+    let endpoint = system.router.endpoint_id("net").expect("granted");
+    system.router.route_call(
         "caller",
-        caller,
-        7,
         generation,
-        "net",
-        b"lend",
+        endpoint,
+        7,
+        b"lend".to_vec(),
         Some(loan),
+        &mut system.table,
         &mut system.kernel,
     );
     assert!(

@@ -159,7 +159,20 @@ fn a_waiter_that_faults_while_waiting_loses_its_handler_and_the_late_answer_is_d
     let mut system = boot_waiting();
     queue(&mut system, "waiter", b"first");
     step_until_waiting(&mut system);
+    // The counter takes the call and is away with it while the waiter restarts.
+    let counter = index(&system, "counter");
+    system.kernel.hold_events = true;
+    for _ in 0..100 {
+        if !system.router.requests_to(counter).is_empty()
+            && system.table.slots[counter].inbox.is_empty()
+        {
+            break;
+        }
+        system.step();
+    }
+    assert!(system.table.slots[counter].inbox.is_empty(), "taken");
     assert!(run(&mut system, restart("waiter")).is_ok());
+    system.kernel.hold_events = false;
     settle(&mut system);
     assert!(waiter_log(&system).is_empty(), "{:?}", waiter_log(&system));
     queue(&mut system, "waiter", b"again");

@@ -102,17 +102,20 @@ pub fn run() -> Result<(), String> {
     if closed != Err(IpcError::Closed) {
         return Err(String::from("the caller was not told its endpoint closed"));
     }
-    let timed = ipc::call(
-        quiet_reader(),
-        b"late",
-        Some(time::now_nanoseconds() + 3_000_000),
-    );
+    let quiet = quiet_reader();
+    let timed = ipc::call(quiet, b"late", Some(time::now_nanoseconds() + 3_000_000));
     kprintln!(
         "ipc: call with a 3 ms deadline and no server: {:?}",
         timed.as_ref().err()
     );
     if timed != Err(IpcError::TimedOut) {
         return Err(String::from("a call without a server did not time out"));
+    }
+    // Nobody waits for it any more: its message left the queue.
+    let left = ipc::queued(quiet);
+    kprintln!("ipc: messages queued after the timed-out call: {left:?}");
+    if left != Ok(0) {
+        return Err(String::from("a timed-out call was left on the queue"));
     }
     super::watched_calls::run()
 }

@@ -159,7 +159,7 @@ fn check_no_faults(system: &System) -> Result<(), String> {
 /// module's limit of outstanding calls.
 fn check_calls_bounded(system: &System) -> Result<(), String> {
     let limit = cella_wasm_host::abi::DEFAULT_MAX_OUTSTANDING_CALLS as usize;
-    let routed = system.router.process_calls_open();
+    let routed = system.router.calls_open();
     let (open, kept) = ipc::watched_counts();
     kprintln!(
         "native_network: calls from modules to processes: {routed} waiting in the router, {open} open and {kept} answers kept in the IPC"

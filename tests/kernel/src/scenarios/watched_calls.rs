@@ -96,9 +96,19 @@ pub fn run() -> Result<(), String> {
         open.len()
     );
 
+    // Withdrawn before anyone received it: it leaves the queue.
     let token = ipc::call_watched(server, b"withdrawn").map_err(|error| failed("call", error))?;
     ipc::withdraw_watched(token);
+    match ipc::receive(server, false) {
+        Err(IpcError::Empty) => {
+            kprintln!("watched calls: a call withdrawn while queued left the queue");
+        }
+        _ => return Err(String::from("a withdrawn call was still received")),
+    }
+    // Withdrawn after its receiver took it: the late reply reaches no one.
+    let token = ipc::call_watched(server, b"withdrawn").map_err(|error| failed("call", error))?;
     receive_call(server, token)?;
+    ipc::withdraw_watched(token);
     let late = ipc::reply(token, b"late");
     expect_answers(Vec::new())?;
     match late {
