@@ -223,8 +223,9 @@ pub struct CapabilityTable {
     requested: usize,
     /// The requests, then what the instance got while running.
     slots: Vec<Option<Capability>>,
-    /// The served endpoints: `served[k]` is in slot `SLOTS - 1 - k`.
-    served: Vec<Capability>,
+    /// The served endpoints: `served[k]` is in slot `SLOTS - 1 - k`. They
+    /// never change while the instance lives.
+    served: Box<[Capability]>,
 }
 
 /// How many earlier generations a table remembers to tell "stale" from "bad".
@@ -246,11 +247,12 @@ impl CapabilityTable {
             predecessors,
             requested: requested.len(),
             slots: requested.into_iter().map(Some).collect(),
-            served,
+            served: served.into_boxed_slice(),
         }
     }
 
     /// The index in `served` of the endpoint in `slot`, if it holds one.
+    #[cold]
     fn served_index(&self, slot: usize) -> Option<usize> {
         let index = SLOTS.checked_sub(slot.checked_add(1)?)?;
         (index < self.served.len()).then_some(index)
@@ -327,7 +329,21 @@ impl CapabilityTable {
     /// # Errors
     /// [`ErrorCode::BadHandle`] (no such handle), [`ErrorCode::StaleHandle`]
     /// (an earlier instance's handle), [`ErrorCode::Denied`] (wrong kind).
+    #[inline]
     pub fn resolve(&self, handle: i32, kind: CapabilityKind) -> Result<usize, ErrorCode> {
+        self.find(handle, kind).map(|(slot, _)| slot)
+    }
+
+    /// Like [`CapabilityTable::resolve`], with the capability itself.
+    ///
+    /// # Errors
+    /// As [`CapabilityTable::resolve`].
+    #[inline]
+    pub fn find(
+        &self,
+        handle: i32,
+        kind: CapabilityKind,
+    ) -> Result<(usize, &Capability), ErrorCode> {
         let decoded = Handle::decode(handle).ok_or(ErrorCode::BadHandle)?;
         if decoded.generation != self.generation {
             return Err(if self.predecessors.contains(&decoded.generation) {
@@ -337,26 +353,30 @@ impl CapabilityTable {
             });
         }
         match self.get(decoded.slot) {
-            Some(capability) if capability.kind() == kind => Ok(decoded.slot),
+            Some(capability) if capability.kind() == kind => Ok((decoded.slot, capability)),
             Some(_) => Err(ErrorCode::Denied),
             None => Err(ErrorCode::BadHandle),
         }
     }
 
     /// The capability in `slot` (as returned by [`CapabilityTable::resolve`]).
+    #[inline]
     pub fn get(&self, slot: usize) -> Option<&Capability> {
-        match self.served_index(slot) {
-            Some(index) => self.served.get(index),
-            None => self.slots.get(slot).and_then(Option::as_ref),
+        // The lower slots first: every host call but a send or call names
+        // one, and they never reach the served endpoints' slots.
+        match self.slots.get(slot) {
+            Some(capability) => capability.as_ref(),
+            None => self.served.get(self.served_index(slot)?),
         }
     }
 
     /// The capability in `slot`, mutably.
     pub fn get_mut(&mut self, slot: usize) -> Option<&mut Capability> {
-        match self.served_index(slot) {
-            Some(index) => self.served.get_mut(index),
-            None => self.slots.get_mut(slot).and_then(Option::as_mut),
+        if slot < self.slots.len() {
+            return self.slots[slot].as_mut();
         }
+        let index = self.served_index(slot)?;
+        self.served.get_mut(index)
     }
 
     /// Stores a new capability (a DMA buffer, a PCI BAR or interrupt line);
@@ -431,7 +451,10 @@ impl CapabilityTable {
 
     /// Every held capability, mutably.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Capability> {
-        self.slots.iter_mut().flatten().chain(&mut self.served)
+        self.slots
+            .iter_mut()
+            .flatten()
+            .chain(self.served.iter_mut())
     }
 
     /// The address of the PCI function this instance was granted (the first,
@@ -456,7 +479,7 @@ impl CapabilityTable {
     /// Takes every capability out (the instance is dying).
     pub fn clear(&mut self) -> Vec<Capability> {
         let mut taken: Vec<Capability> = self.slots.drain(..).flatten().collect();
-        taken.append(&mut self.served);
+        taken.extend(core::mem::take(&mut self.served).into_vec());
         taken
     }
 }

@@ -32,17 +32,11 @@ fn port<P, O>(
         handle,
         offset,
     };
-    let slot = match state
-        .capabilities
-        .resolve(handle, CapabilityKind::PortRange)
-    {
-        Ok(slot) => slot,
+    let (base, ports) = match state.capabilities.find(handle, CapabilityKind::PortRange) {
+        Ok((_, Capability::PortRange { base, count })) => (*base, *count),
+        Ok(_) => return Err(state.refuse_attempt(attempt(unresolved), ErrorCode::BadHandle)),
         Err(error) => return Err(state.refuse_attempt(attempt(unresolved), error)),
     };
-    let Some(Capability::PortRange { base, count: ports }) = state.capabilities.get(slot) else {
-        return Err(state.refuse_attempt(attempt(unresolved), ErrorCode::BadHandle));
-    };
-    let (base, ports) = (*base, *ports);
     let place = Place::Port(u64::from(base) + u64::from(offset));
     let inside = offset
         .checked_add(width.bytes())
