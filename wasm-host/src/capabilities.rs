@@ -219,7 +219,7 @@ pub const MAX_SERVED_ENDPOINTS: usize = 64;
 pub struct CapabilityTable {
     generation: u32,
     /// Earlier generations of this module (restarts, swaps), newest last.
-    predecessors: Vec<u32>,
+    predecessors: Box<[u32]>,
     requested: usize,
     /// The requests, then what the instance got while running.
     slots: Vec<Option<Capability>>,
@@ -244,7 +244,7 @@ impl CapabilityTable {
         served.truncate(MAX_SERVED_ENDPOINTS);
         CapabilityTable {
             generation,
-            predecessors,
+            predecessors: predecessors.into_boxed_slice(),
             requested: requested.len(),
             slots: requested.into_iter().map(Some).collect(),
             served: served.into_boxed_slice(),
@@ -270,7 +270,7 @@ impl CapabilityTable {
 
     /// Generations to hand to the next instance of the same module.
     pub fn lineage(&self) -> Vec<u32> {
-        let mut lineage = self.predecessors.clone();
+        let mut lineage = self.predecessors.to_vec();
         lineage.push(self.generation);
         let excess = lineage.len().saturating_sub(REMEMBERED_GENERATIONS);
         lineage.drain(..excess);
