@@ -269,7 +269,7 @@ fn describe(kind: &cella_wasm_host::LoadErrorKind) -> String {
         ),
         // cella-wasm-host may grow new reasons.
         #[allow(unreachable_patterns)]
-        other => format!("{other:?}"),
+        other => format!("{other}"),
     }
 }
 

@@ -91,7 +91,7 @@ impl core::fmt::Display for LoadErrorKind {
             LoadErrorKind::DuplicateManifest => {
                 write!(formatter, "more than one `{MANIFEST_SECTION}` section")
             }
-            LoadErrorKind::Manifest(error) => write!(formatter, "bad manifest: {error:?}"),
+            LoadErrorKind::Manifest(error) => write!(formatter, "bad manifest: {error}"),
             LoadErrorKind::NotGranted { request } => write!(
                 formatter,
                 "it requests `{request}`, which its grant does not cover"

@@ -192,9 +192,31 @@ pub struct ManifestError {
     pub kind: ManifestErrorKind,
 }
 
+/// The reason in plain words.
+impl core::fmt::Display for ManifestErrorKind {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        formatter.write_str(match self {
+            Self::NotUtf8 => "the section is not UTF-8",
+            Self::MissingHeader => "it does not begin with `cella <version>`",
+            Self::UnsupportedAbiVersion => "it names another ABI version",
+            Self::UnknownKeyword => "the line starts with an unknown keyword",
+            Self::WrongFieldCount => "the line has too few or too many fields",
+            Self::BadNumber => "a number is not one, or out of range",
+            Self::BadRange => "a range is empty or wraps around",
+            Self::BadName => {
+                "a name is empty, too long or has characters outside A-Z a-z 0-9 _ . -"
+            }
+            Self::Duplicate => "`name`, `version` or `state` appears twice",
+            Self::MissingField => "`name` or `version` is missing",
+            Self::TooManyCapabilities => "it has too many capability lines",
+        })
+    }
+}
+
+/// `line N: REASON` (`line 0` for the manifest as a whole).
 impl core::fmt::Display for ManifestError {
     fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(formatter, "manifest line {}: {:?}", self.line, self.kind)
+        write!(formatter, "line {}: {}", self.line, self.kind)
     }
 }
 
@@ -415,6 +437,17 @@ mod tests {
 
     const EXAMPLE: &str = "cella 1\nname uart\nversion 1.0.0\nstate 2\n# comment\n\
         port 0x3f8 8\nmmio 0xfebf0000 0x1000 # trailing\nirq 4\ndma 65536\nendpoint log\ntimer\n";
+
+    #[test]
+    fn a_rejected_manifest_reads_as_its_line_and_plain_words() {
+        extern crate std;
+        use std::string::ToString;
+        let error = Manifest::parse("cella 1\nname uart\nversion 1\nfrobnicate 3\n")
+            .expect_err("an unknown keyword");
+        let text = error.to_string();
+        assert_eq!(text, "line 4: the line starts with an unknown keyword");
+        assert!(!text.contains("UnknownKeyword"), "{text}");
+    }
 
     #[test]
     fn parses_every_kind() {

@@ -261,7 +261,7 @@ fn start(name: &str, manifest: &'static str) {
         Ok(parsed) => parsed,
         Err(error) => {
             let mut text = TextBuffer::<128>::new();
-            let _ = write!(text, "bad manifest: line {}: {:?}", error.line, error.kind);
+            let _ = write!(text, "bad manifest: {error}");
             write_log(LogLevel::Error, text.as_str());
             exit(NOT_GRANTED_EXIT);
         }
