@@ -34,7 +34,6 @@
 
 use super::event_loop::EventLoop;
 use super::router::{KernelRequest, Router};
-use super::served_endpoints::module_server;
 use super::services::KernelServices;
 use super::slot::Pending;
 use super::table::ModuleTable;
@@ -119,21 +118,13 @@ impl Router {
             return;
         };
         let name = String::from(self.endpoint_name(endpoint));
-        let opened = match module_server(table, endpoint, &name, kernel) {
-            Some(server) if !table.slots[server].accepts_messages() => {
-                Err((ErrorCode::Closed, "its module is down".to_string()))
-            }
-            Some(_) => self
-                .opened_endpoint(endpoint)
-                .ok_or((ErrorCode::Closed, "its endpoint is not open".to_string())),
-            None => match kernel.endpoint_named(&name) {
-                None => Err((ErrorCode::Closed, "nobody serves it".to_string())),
-                Some(_) if loan.is_some() => Err((
-                    ErrorCode::Denied,
-                    "it lends a buffer, and buffers are lent only to modules".to_string(),
-                )),
-                Some(opened) => Ok(opened),
-            },
+        let opened = match self.queue_of(endpoint, &name, table, kernel) {
+            Err(why) => Err((ErrorCode::Closed, why.to_string())),
+            Ok((_, None)) if loan.is_some() => Err((
+                ErrorCode::Denied,
+                "it lends a buffer, and buffers are lent only to modules".to_string(),
+            )),
+            Ok((opened, _)) => Ok(opened),
         };
         let token = opened.and_then(|opened| {
             self.queue_on(opened, table, kernel, |kernel| {

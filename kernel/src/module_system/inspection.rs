@@ -295,10 +295,8 @@ impl<K: KernelServices> EventLoop<K> {
         token: u64,
         outcome: Result<Vec<u8>, IpcError>,
     ) {
-        match &outcome {
-            Ok(reply) => self.kernel.answer_token(token, Ok(reply)),
-            Err(error) => self.kernel.answer_token(token, Err(*error)),
-        }
+        self.kernel
+            .answer_token(token, outcome.as_deref().map_err(|error| *error));
     }
 
     /// Opens the kernel's own `supervisor` endpoint: modules and native

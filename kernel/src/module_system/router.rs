@@ -22,7 +22,6 @@
 //! kernel's own requests (the time at boot, a command's `call`) are put in
 //! the server's inbox by the event loop itself.
 
-use super::served_endpoints::module_server;
 use super::services::{KernelServices, Routed};
 use super::slot::Pending;
 use super::table::ModuleTable;
@@ -338,30 +337,14 @@ impl Router {
         kernel: &mut K,
     ) {
         let endpoint_name = String::from(self.endpoint_name(endpoint));
-        let opened = match module_server(table, endpoint, &endpoint_name, kernel) {
-            Some(server) if !table.slots[server].accepts_messages() => {
-                let slot = &table.slots[server];
-                Err(format!(
-                    "module {} is {}",
-                    slot.plan.name,
-                    slot.state.name()
-                ))
-            }
-            Some(_) => self
-                .opened_endpoint(endpoint)
-                .ok_or_else(|| String::from("its endpoint is not open")),
-            None => kernel
-                .endpoint_named(&endpoint_name)
-                .ok_or_else(|| String::from("no server")),
-        };
-        let refusal = match opened {
-            Ok(opened) => self
+        let refusal = match self.queue_of(endpoint, &endpoint_name, table, kernel) {
+            Ok((opened, _)) => self
                 .queue_on(opened, table, kernel, |kernel| {
                     kernel.send_on(opened, &bytes)
                 })
                 .err()
                 .map(|error| format!("{error}")),
-            Err(why) => Some(why),
+            Err(why) => Some(format!("{why}")),
         };
         let Some(why) = refusal else {
             return;

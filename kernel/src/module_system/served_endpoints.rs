@@ -15,7 +15,29 @@ use super::services::KernelServices;
 use super::slot::{ModuleState, Pending};
 use super::table::ModuleTable;
 use crate::ipc::IpcError;
+use alloc::string::String;
 use alloc::vec::Vec;
+use core::fmt;
+
+/// Why a module's message or call to an endpoint has no queue to go on.
+pub(crate) enum NoQueue {
+    /// The module serving it takes no messages.
+    Down { module: String, state: &'static str },
+    /// Its module runs, but its kernel IPC endpoint could not be opened.
+    NotOpen,
+    /// Neither a module nor a native process serves it.
+    NoServer,
+}
+
+impl fmt::Display for NoQueue {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NoQueue::Down { module, state } => write!(formatter, "module {module} is {state}"),
+            NoQueue::NotOpen => formatter.write_str("its endpoint is not open"),
+            NoQueue::NoServer => formatter.write_str("nobody serves it"),
+        }
+    }
+}
 
 /// The module serving endpoint `endpoint` (named `name`), unless it was
 /// removed and a native process serves the endpoint since.
@@ -31,6 +53,39 @@ pub(crate) fn module_server<K: KernelServices>(
 }
 
 impl Router {
+    /// The kernel IPC endpoint a module's message or call to endpoint
+    /// `endpoint` (named `name`) is queued on, with the module serving it
+    /// (`None`: a native process serves it).
+    ///
+    /// # Errors
+    /// Why there is none: the serving module is down, its endpoint is not
+    /// open, or nobody serves the name.
+    pub(crate) fn queue_of<K: KernelServices>(
+        &self,
+        endpoint: u64,
+        name: &str,
+        table: &ModuleTable<K>,
+        kernel: &K,
+    ) -> Result<(u64, Option<usize>), NoQueue> {
+        match module_server(table, endpoint, name, kernel) {
+            Some(server) if !table.slots[server].accepts_messages() => {
+                let slot = &table.slots[server];
+                Err(NoQueue::Down {
+                    module: slot.plan.name.clone(),
+                    state: slot.state.name(),
+                })
+            }
+            Some(server) => self
+                .opened_endpoint(endpoint)
+                .map(|opened| (opened, Some(server)))
+                .ok_or(NoQueue::NotOpen),
+            None => kernel
+                .endpoint_named(name)
+                .map(|opened| (opened, None))
+                .ok_or(NoQueue::NoServer),
+        }
+    }
+
     /// The kernel IPC endpoint opened for endpoint `endpoint`, which a
     /// module serves.
     pub(crate) fn opened_endpoint(&self, endpoint: u64) -> Option<u64> {

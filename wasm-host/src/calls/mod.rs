@@ -24,13 +24,8 @@ pub(crate) fn lookup<P, O>(
     handle: i32,
     kind: CapabilityKind,
 ) -> Result<(usize, Capability), ErrorCode> {
-    let slot = state.capabilities.resolve(handle, kind)?;
-    let capability = state
-        .capabilities
-        .get(slot)
-        .cloned()
-        .ok_or(ErrorCode::BadHandle)?;
-    Ok((slot, capability))
+    let (slot, capability) = state.capabilities.find(handle, kind)?;
+    Ok((slot, capability.clone()))
 }
 
 /// Resolves an endpoint handle that carries `wanted`; returns the endpoint's
@@ -45,8 +40,8 @@ pub(crate) fn endpoint_id<P, O>(
     handle: i32,
     wanted: Rights,
 ) -> Result<u64, ErrorCode> {
-    match lookup(state, handle, CapabilityKind::Endpoint)? {
-        (_, Capability::Endpoint { id, rights }) if rights.contains(wanted) => Ok(id),
+    match state.capabilities.find(handle, CapabilityKind::Endpoint)? {
+        (_, Capability::Endpoint { id, rights }) if rights.contains(wanted) => Ok(*id),
         (_, Capability::Endpoint { .. }) => Err(ErrorCode::Denied),
         _ => Err(ErrorCode::BadHandle),
     }
