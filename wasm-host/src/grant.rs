@@ -23,8 +23,8 @@ use cella_system::system_manifest::{GrantLine, ModuleLimits, ModulePlan};
 pub struct Grant {
     set: GrantSet,
     endpoint_ids: Vec<(String, u64)>,
-    /// The endpoints the module serves, by name and id, in the plan's order.
-    serves: Vec<(String, u64)>,
+    /// The ids of the endpoints the module serves, in the plan's order.
+    serves: Vec<u64>,
     limits: ModuleLimits,
     functions: Vec<PciFunction>,
     bus: Option<Arc<[Function]>>,
@@ -44,7 +44,7 @@ impl Grant {
         let mut grant = Grant::new().limits(plan.limits);
         for name in &plan.serves {
             if let Some(id) = endpoint_id(name) {
-                grant = grant.serve(name, id);
+                grant = grant.serve(id);
             }
         }
         for line in &plan.grants {
@@ -102,11 +102,11 @@ impl Grant {
         self
     }
 
-    /// The module serves the endpoint `name`, which the embedder knows as
-    /// `id`: every instance holds it as an endpoint capability with
-    /// [`Rights::RECEIVE`], after the capabilities its manifest requests.
-    pub fn serve(mut self, name: &str, id: u64) -> Grant {
-        self.serves.push((name.to_string(), id));
+    /// The module serves the endpoint the embedder knows as `id`: every
+    /// instance holds it as an endpoint capability with [`Rights::RECEIVE`],
+    /// in the top slots of its capability table, counting down.
+    pub fn serve(mut self, id: u64) -> Grant {
+        self.serves.push(id);
         self
     }
 
@@ -114,7 +114,7 @@ impl Grant {
     pub(crate) fn served(&self) -> Vec<Capability> {
         self.serves
             .iter()
-            .map(|(_, id)| Capability::Endpoint {
+            .map(|id| Capability::Endpoint {
                 id: *id,
                 rights: Rights::RECEIVE,
             })

@@ -82,8 +82,8 @@ fn grant() -> Grant {
     Grant::new()
         .endpoint("log", LOG)
         .dma_bytes(4096)
-        .serve("client", SERVED)
-        .serve("client-admin", OTHER_SERVED)
+        .serve(SERVED)
+        .serve(OTHER_SERVED)
 }
 
 fn start() -> (common::Host, Client, QueueOutbox) {
@@ -280,11 +280,8 @@ fn a_restart_and_a_swap_keep_the_endpoint_capabilities() {
 #[test]
 fn more_served_endpoints_than_a_module_may_hold_are_refused_at_load() {
     let runtime = common::runtime();
-    let serving = |count: usize| {
-        (0..count).fold(grant(), |grant, index| {
-            grant.serve(&format!("extra-{index}"), 100 + index as u64)
-        })
-    };
+    let serving =
+        |count: usize| (0..count).fold(grant(), |grant, index| grant.serve(100 + index as u64));
     let error = runtime
         .load("client", &client("1"), &serving(MAX_SERVED_ENDPOINTS - 1))
         .unwrap_err();
